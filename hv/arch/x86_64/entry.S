@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Interrupt and exception entry: every vector pushes an error code (a zero where the CPU gives
+ * none) and its number, so that one common path can build a struct cpu_regs (see cpu.h).
+ */
+#include <moat/cpu.h>
+
+/* Vectors 8, 10-14, 17, 21, 29, 30 come with a CPU-pushed error code. */
+#define HAS_ERROR_CODE(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
+
+    .text
+    .macro vector_stub v
+    .balign 16
+vector_\v:
+    .if (HAS_ERROR_CODE(\v)) == 0
+    pushq $0
+    .endif
+    pushq $\v
+    jmp common_entry
+    .endm
+
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,240,255
+    vector_stub \v
+    .endr
+
+common_entry:
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    movq %rsp, %rdi
+    /* A frame-pointer link to the interrupted code, so backtraces cross the exception. */
+    pushq 0x88(%rsp)                 /* rip */
+    pushq %rbp
+    movq %rsp, %rbp
+    call exception_dispatch
+    addq $16, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rbp
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rbx
+    popq %rax
+    addq $16, %rsp                   /* vector and error code */
+    iretq
+
+    /* The table idt.c reads: the entry address of each stub, in vector order. */
+    .section .rodata
+    .balign 8
+    .globl exception_stubs
+exception_stubs:
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
+    .quad vector_\v
+    .endr
+    .globl timer_stub
+timer_stub: .quad vector_240
+    .globl spurious_stub
+spurious_stub: .quad vector_255

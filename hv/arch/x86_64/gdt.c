@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// The GDT and the TSS. The TSS gives the CPU a ring-0 stack for entries from ring 3 and separate
+// IST stacks for #DF, NMI and #MC, which must work even when the current stack is broken.
+#include <moat/cpu.h>
+#include <moat/lib.h>
+
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+} packed;
+
+static struct tss tss;
+
+/* Flat segments; order fixed by syscall/sysret (cpu.h). The TSS descriptor takes two slots. */
+static uint64_t gdt[8] aligned(16) = {
+    0,
+    0x00af9a000000ffff, /* SEL_KCODE: 64-bit, DPL 0 */
+    0x00cf92000000ffff, /* SEL_KDATA */
+    0x00cffa000000ffff, /* SEL_UCODE32: 32-bit user code, unused (sysret layout) */
+    0x00cff2000000ffff, /* SEL_UDATA: DPL 3 */
+    0x00affa000000ffff, /* SEL_UCODE: 64-bit, DPL 3 */
+    0,
+    0,
+};
+
+struct descriptor_ptr {
+    uint16_t limit;
+    uint64_t base;
+} packed;
+
+void gdt_init(void)
+{
+    tss.ist[IST_DF - 1] = (uint64_t)kstack_df_top;
+    tss.ist[IST_NMI - 1] = (uint64_t)kstack_nmi_top;
+    tss.ist[IST_MC - 1] = (uint64_t)kstack_mc_top;
+    tss.rsp[0] = (uint64_t)kstack_boot_top;
+    tss.iomap_base = sizeof(tss); /* no I/O bitmap: ring 3 gets no port access */
+
+    uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
+    gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
+                       (((base >> 24) & 0xff) << 56);
+    gdt[SEL_TSS / 8 + 1] = base >> 32;
+
+    struct descriptor_ptr p = {sizeof(gdt) - 1, (uint64_t)gdt};
+    __asm__ volatile("lgdt %0\n\t"
+                     "pushq %1\n\t"
+                     "leaq 1f(%%rip), %%rax\n\t"
+                     "pushq %%rax\n\t"
+                     "lretq\n"
+                     "1:\n\t"
+                     "movl %2, %%eax\n\t"
+                     "movl %%eax, %%ds\n\t"
+                     "movl %%eax, %%es\n\t"
+                     "movl %%eax, %%ss\n\t"
+                     "ltr %w3"
+                     :
+                     : "m"(p), "i"(SEL_KCODE), "i"(SEL_KDATA), "r"((uint16_t)SEL_TSS)
+                     : "rax", "memory");
+}
+
+bool addr_on_kstack(vaddr_t va) { return va >= (vaddr_t)kstacks_start && va < (vaddr_t)kstacks_end; }
+
+bool is_guard_page(vaddr_t va)
+{
+    /* Each stack is a guard page followed by KSTACK_SIZE bytes (stacks.S). */
+    if (!addr_on_kstack(va))
+        return false;
+    return ((va - (vaddr_t)kstacks_start) % (PAGE_SIZE + KSTACK_SIZE)) < PAGE_SIZE;
+}

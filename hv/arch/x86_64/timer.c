@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// Time. The local APIC timer gives the periodic tick; the TSC is the clock. Both rates are
+// measured against the PIT (a fixed 1.193182 MHz), which QEMU models on the same virtual clock
+// as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike.
+#include <moat/console.h>
+#include <moat/cpu.h>
+#include <moat/paging.h>
+#include <moat/shutdown.h>
+#include <moat/timer.h>
+#include <moat/x86.h>
+
+#define LAPIC_VA FIXMAP_BASE
+#define LAPIC_ID 0x020
+#define LAPIC_EOI 0x0b0
+#define LAPIC_SVR 0x0f0
+#define LAPIC_LVT_TIMER 0x320
+#define LAPIC_TIMER_INIT 0x380
+#define LAPIC_TIMER_CUR 0x390
+#define LAPIC_TIMER_DIV 0x3e0
+#define LVT_MASKED (1u << 16)
+#define LVT_PERIODIC (1u << 17)
+
+#define PIT_HZ 1193182
+#define CALIBRATE_MS 10
+
+static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
+static uint64_t tsc_rate_khz;
+static uint64_t tsc_at_init;
+
+static inline uint32_t lapic_read(unsigned reg) { return *(volatile uint32_t *)(LAPIC_VA + reg); }
+static inline void lapic_write(unsigned reg, uint32_t v) { *(volatile uint32_t *)(LAPIC_VA + reg) = v; }
+
+void lapic_init(void)
+{
+    paddr_t base = rdmsr(MSR_APIC_BASE) & 0xffffff000ULL;
+    if (!paging_map_page(LAPIC_VA, base, PTE_W | PTE_PCD | PTE_PWT | PTE_NX))
+        panic("cannot map the local APIC");
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1u << 11)); /* globally enabled */
+    lapic_write(LAPIC_SVR, 0x100 | VEC_SPURIOUS);
+    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
+}
+
+void lapic_eoi(void) { lapic_write(LAPIC_EOI, 0); }
+
+/* Runs PIT channel 2 once for CALIBRATE_MS and samples the APIC timer and TSC around it. */
+static void calibrate(void)
+{
+    uint16_t count = PIT_HZ * CALIBRATE_MS / 1000;
+    outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate channel 2 on, speaker off */
+    outb(0x43, 0xb0);                       /* channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count) */
+    outb(0x42, count & 0xff);
+    outb(0x42, count >> 8);
+    /* Restart the count by toggling the gate. */
+    uint8_t gate = inb(0x61);
+    outb(0x61, gate & ~0x01);
+    outb(0x61, gate | 0x01);
+
+    lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
+    lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
+    uint64_t tsc0 = rdtsc();
+    uint64_t spins = 0;
+    while (!(inb(0x61) & 0x20)) /* OUT2 goes high at terminal count */
+        if (++spins > 1000000000ULL)
+            panic("the PIT never counted down: cannot calibrate the timer");
+    uint64_t tsc1 = rdtsc();
+    uint32_t apic_elapsed = 0xffffffff - lapic_read(LAPIC_TIMER_CUR);
+    lapic_write(LAPIC_TIMER_INIT, 0);
+
+    lapic_timer_khz = apic_elapsed / CALIBRATE_MS;
+    tsc_rate_khz = (tsc1 - tsc0) / CALIBRATE_MS;
+    if (!lapic_timer_khz || !tsc_rate_khz)
+        panic("timer calibration failed (apic %u counts, tsc %lu in %d ms)", apic_elapsed, tsc1 - tsc0,
+              CALIBRATE_MS);
+}
+
+static void timer_tick(struct cpu_regs *regs)
+{
+    (void)regs;
+    this_cpu()->ticks++;
+}
+
+void timer_init(void)
+{
+    calibrate();
+    tsc_at_init = rdtsc();
+    idt_set_irq_handler(VEC_TIMER, timer_tick);
+    lapic_write(LAPIC_TIMER_DIV, 0x3);
+    lapic_write(LAPIC_LVT_TIMER, VEC_TIMER | LVT_PERIODIC);
+    lapic_write(LAPIC_TIMER_INIT, (uint32_t)(lapic_timer_khz * 1000 / TICK_HZ));
+    printk("timer: lapic %d Hz tick, bus %lu kHz, tsc %lu kHz\n", TICK_HZ, lapic_timer_khz * 16, tsc_rate_khz);
+}
+
+uint64_t timer_ticks(void) { return this_cpu()->ticks; }
+uint64_t tsc_khz(void) { return tsc_rate_khz; }
+uint64_t now_ns(void)
+{
+    /* Split so that nothing overflows 64 bits (no 128-bit division in a freestanding build). */
+    uint64_t delta = rdtsc() - tsc_at_init;
+    return delta / tsc_rate_khz * 1000000 + delta % tsc_rate_khz * 1000000 / tsc_rate_khz;
+}

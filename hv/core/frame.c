@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+// The frame table and the frame allocator. The table has one record per frame up to the end of
+// available RAM; it lives in RAM itself, carved out of the largest available range. Free frames
+// are a LIFO list threaded through the table, so allocation and release are O(1).
+#include <moat/console.h>
+#include <moat/frame.h>
+#include <moat/lib.h>
+#include <moat/multiboot.h>
+#include <moat/shutdown.h>
+
+static struct frame *frames;
+static mfn_t frame_count;  /* records in the table */
+static mfn_t free_head = INVALID_MFN;
+static struct frame_stats stats;
+
+static bool range_overlaps(paddr_t a0, paddr_t a1, paddr_t b0, paddr_t b1) { return a0 < b1 && b0 < a1; }
+
+/* Is [pa, pa + PAGE_SIZE) something the allocator must never hand out? */
+static bool must_reserve(const struct boot_info *bi, paddr_t pa, paddr_t image_start, paddr_t image_end,
+                         paddr_t table_start, paddr_t table_end)
+{
+    paddr_t end = pa + PAGE_SIZE;
+    if (pa < 0x100000) /* low memory: BIOS data, the EBDA, option ROMs */
+        return true;
+    if (range_overlaps(pa, end, image_start, image_end) || range_overlaps(pa, end, table_start, table_end))
+        return true;
+    for (unsigned i = 0; i < bi->module_count; i++)
+        if (range_overlaps(pa, end, bi->modules[i].start, ALIGN_UP(bi->modules[i].end, PAGE_SIZE)))
+            return true;
+    /* A frame only partly covered by an available range, or overlapped by a non-available one. */
+    for (unsigned i = 0; i < bi->mem_count; i++)
+        if (bi->mem[i].type != MMAP_AVAILABLE && range_overlaps(pa, end, bi->mem[i].start, bi->mem[i].end))
+            return true;
+    return false;
+}
+
+void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_end)
+{
+    paddr_t ram_end = 0;
+    for (unsigned i = 0; i < bi->mem_count; i++)
+        if (bi->mem[i].type == MMAP_AVAILABLE)
+            ram_end = MAX(ram_end, ALIGN_DOWN(bi->mem[i].end, PAGE_SIZE));
+    if (ram_end > MAX_PHYS_MEMORY) {
+        printk("moat: only the first %lu MiB of memory are used\n", MAX_PHYS_MEMORY >> 20);
+        ram_end = MAX_PHYS_MEMORY;
+    }
+    frame_count = ram_end >> PAGE_SHIFT;
+
+    /* Place the table at the top of the largest available range, clear of the image and modules. */
+    size_t table_bytes = ALIGN_UP(frame_count * sizeof(struct frame), PAGE_SIZE);
+    paddr_t table_start = 0;
+    for (unsigned i = 0; i < bi->mem_count; i++) {
+        const struct mem_range *r = &bi->mem[i];
+        if (r->type != MMAP_AVAILABLE || r->start >= (1ULL << 30))
+            continue;
+        /* It must lie inside what the boot page tables map (the first GiB). */
+        paddr_t cand = ALIGN_DOWN(MIN(r->end, 1ULL << 30), PAGE_SIZE);
+        if (cand < table_bytes || cand - table_bytes < MAX(r->start, 0x100000))
+            continue;
+        cand -= table_bytes;
+        bool clash = range_overlaps(cand, cand + table_bytes, image_start, image_end);
+        for (unsigned m = 0; m < bi->module_count; m++)
+            clash |= range_overlaps(cand, cand + table_bytes, bi->modules[m].start, bi->modules[m].end);
+        if (!clash && cand > table_start)
+            table_start = cand;
+    }
+    if (!table_start)
+        panic("no room for the frame table (%lu bytes)", (uint64_t)table_bytes);
+    frames = phys_to_virt(table_start);
+    memset(frames, 0, table_bytes);
+
+    /* Count and classify every whole frame inside an available range, top-down so low frames go first. */
+    for (unsigned i = 0; i < bi->mem_count; i++) {
+        const struct mem_range *r = &bi->mem[i];
+        if (r->type != MMAP_AVAILABLE)
+            continue;
+        for (paddr_t pa = ALIGN_UP(r->start, PAGE_SIZE); pa + PAGE_SIZE <= r->end; pa += PAGE_SIZE) {
+            stats.total++;
+            mfn_t mfn = pa >> PAGE_SHIFT;
+            if (mfn >= frame_count) {
+                stats.reserved++; /* beyond MAX_PHYS_MEMORY */
+                continue;
+            }
+            struct frame *f = &frames[mfn];
+            if (f->use != FRAME_ABSENT) {
+                stats.reserved++; /* overlapping available ranges: count the frame once as usable */
+                continue;
+            }
+            if (must_reserve(bi, pa, image_start, image_end, table_start, table_start + table_bytes)) {
+                f->use = FRAME_RESERVED;
+                f->owner = DOMID_HV;
+                stats.reserved++;
+            } else {
+                f->use = FRAME_FREE;
+                stats.free++;
+            }
+        }
+    }
+    for (mfn_t mfn = frame_count; mfn-- > 0;) {
+        if (frames[mfn].use == FRAME_FREE) {
+            frames[mfn].next_free = free_head;
+            free_head = mfn;
+        }
+    }
+}
+
+mfn_t frame_alloc(enum frame_use use, uint16_t owner)
+{
+    mfn_t mfn = free_head;
+    if (mfn == INVALID_MFN)
+        return INVALID_MFN;
+    struct frame *f = &frames[mfn];
+    BUG_ON(f->use != FRAME_FREE);
+    free_head = f->next_free;
+    f->use = (uint8_t)use;
+    f->owner = owner;
+    f->refcount = 1;
+    f->next_free = INVALID_MFN;
+    stats.free--;
+    stats.used++;
+    memset(mfn_to_virt(mfn), 0, PAGE_SIZE);
+    return mfn;
+}
+
+void frame_free(mfn_t mfn)
+{
+    struct frame *f = frame_info(mfn);
+    /* Freeing something that is not an allocated frame is a hypervisor bug, never a guest's doing. */
+    BUG_ON(!f || f->use == FRAME_FREE || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT);
+    f->use = FRAME_FREE;
+    f->owner = 0;
+    f->refcount = 0;
+    f->next_free = free_head;
+    free_head = mfn;
+    stats.free++;
+    stats.used--;
+}
+
+struct frame *frame_info(mfn_t mfn) { return mfn < frame_count ? &frames[mfn] : NULL; }
+
+bool frame_is_reserved(mfn_t mfn)
+{
+    struct frame *f = frame_info(mfn);
+    return !f || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT;
+}
+
+void frame_get_stats(struct frame_stats *out) { *out = stats; }

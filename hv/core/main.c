@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// hv_main: bring the machine up in dependency order, say what we found, and run.
+#include <moat/boot.h>
+#include <moat/console.h>
+#include <moat/cpu.h>
+#include <moat/frame.h>
+#include <moat/multiboot.h>
+#include <moat/paging.h>
+#include <moat/selftest.h>
+#include <moat/shutdown.h>
+#include <moat/timer.h>
+#include <moat/x86.h>
+
+extern char _image_start_phys[], _bss_end_phys[];
+
+static void print_frames(void)
+{
+    struct frame_stats s;
+    frame_get_stats(&s);
+    printk("frames: total=%lu free=%lu used=%lu reserved=%lu\n", s.total, s.free, s.used, s.reserved);
+}
+
+static void print_cpu(void)
+{
+    printk("cpu: nx=%d smep=%d smap=%d umip=%d pge=%d\n", cpu_features.nx, cpu_features.smep, cpu_features.smap,
+           cpu_features.umip, cpu_features.pge);
+}
+
+noreturn void hv_main(uint32_t magic, uint32_t mbi_pa);
+
+noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
+{
+    serial_init();
+    uint64_t tsc_banner = rdtsc();
+    printk("moat " MOAT_VERSION " x86-64 hypervisor\n");
+    printk("boot: tsc entry=%lu banner=%lu\n", boot_tsc_entry, tsc_banner);
+
+    gdt_init();
+    idt_init();
+    cpu_detect_and_enable();
+    print_cpu();
+
+    if (!multiboot_parse(magic, mbi_pa))
+        machine_stop(STOP_FAILURE);
+    boot_print_info();
+
+    paddr_t image_start = (paddr_t)_image_start_phys, image_end = (paddr_t)_bss_end_phys;
+    printk("image: [0x%lx-0x%lx) %lu KiB\n", image_start, image_end, (image_end - image_start) >> 10);
+    frame_init(&boot_info, image_start, image_end);
+
+    paddr_t ram_end = 0;
+    for (unsigned i = 0; i < boot_info.mem_count; i++)
+        if (boot_info.mem[i].type == MMAP_AVAILABLE && boot_info.mem[i].end > ram_end)
+            ram_end = boot_info.mem[i].end;
+    paging_init(MIN(ram_end, MAX_PHYS_MEMORY));
+    printk("paging: w+x pages=%lu\n", paging_count_wx());
+
+    lapic_init();
+    timer_init();
+    print_frames();
+
+    char test[32];
+    if (cmdline_get("selftest", test, sizeof(test))) {
+        selftest_run(test);
+        printk("moat: this build has no self-tests; 'selftest=%s' ignored\n", test);
+    }
+
+    printk("moat: boot complete; no domains to run\n");
+    machine_stop(STOP_SUCCESS);
+}

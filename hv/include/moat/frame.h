@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The frame table: one record per machine frame saying who owns it and what it is used for.
+ * Every frame the allocator hands out comes back through frame_free(), so the free count returns
+ * to its baseline after any workload (the boot tests check that).
+ */
+#ifndef MOAT_FRAME_H
+#define MOAT_FRAME_H
+
+#include <moat/boot.h>
+#include <moat/config.h>
+#include <moat/types.h>
+
+typedef uint64_t mfn_t; /* machine frame number */
+#define INVALID_MFN ((mfn_t)-1)
+
+enum frame_use {
+    FRAME_ABSENT = 0,   /* not RAM, or beyond what the table covers */
+    FRAME_RESERVED,     /* RAM the allocator never manages: low memory, the image, modules, the table */
+    FRAME_FREE,
+    FRAME_HV,           /* hypervisor data */
+    FRAME_PAGETABLE,    /* a page table the hypervisor built */
+    FRAME_GUEST,        /* guest RAM (later issues) */
+};
+
+#define DOMID_HV 0x7ff0 /* owner of frames the hypervisor itself uses */
+
+struct frame {
+    uint8_t use;       /* enum frame_use */
+    uint8_t pad;
+    uint16_t owner;    /* domain id, or DOMID_HV */
+    uint32_t refcount;
+    mfn_t next_free;   /* free-list link while FRAME_FREE */
+};
+
+struct frame_stats {
+    uint64_t total;    /* whole frames inside available memory-map ranges */
+    uint64_t free;
+    uint64_t used;
+    uint64_t reserved;
+};
+
+void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_end);
+/* A zeroed frame, or INVALID_MFN when memory is exhausted (never panics: callers report -ENOMEM). */
+mfn_t frame_alloc(enum frame_use use, uint16_t owner);
+void frame_free(mfn_t mfn);
+struct frame *frame_info(mfn_t mfn); /* NULL if mfn is outside the table */
+void frame_get_stats(struct frame_stats *out);
+bool frame_is_reserved(mfn_t mfn);
+
+static inline void *mfn_to_virt(mfn_t mfn) { return (void *)(DIRECTMAP_BASE + (mfn << PAGE_SHIFT)); }
+static inline void *phys_to_virt(paddr_t pa) { return (void *)(DIRECTMAP_BASE + pa); }
+static inline paddr_t virt_to_phys(const void *va)
+{
+    vaddr_t v = (vaddr_t)va;
+    return v >= KERNEL_VBASE ? v - KERNEL_VBASE : v - DIRECTMAP_BASE;
+}
+
+#endif

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/* 4-level page tables of the hypervisor's own address space. */
+#ifndef MOAT_PAGING_H
+#define MOAT_PAGING_H
+
+#include <moat/types.h>
+
+#define PTE_P (1ULL << 0)
+#define PTE_W (1ULL << 1)
+#define PTE_U (1ULL << 2)
+#define PTE_PWT (1ULL << 3)
+#define PTE_PCD (1ULL << 4)
+#define PTE_A (1ULL << 5)
+#define PTE_D (1ULL << 6)
+#define PTE_PS (1ULL << 7)
+#define PTE_G (1ULL << 8)
+#define PTE_NX (1ULL << 63)
+#define PTE_ADDR_MASK 0x000ffffffffff000ULL
+
+/* Builds the final hypervisor page tables (W^X image, NX direct map, guard pages) and switches to them. */
+void paging_init(paddr_t ram_end);
+/* Maps one 4 KiB page into the hypervisor half; returns false if a table could not be allocated. */
+bool paging_map_page(vaddr_t va, paddr_t pa, uint64_t flags);
+/* The leaf entry that maps va (and its level: 1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB), or 0 if unmapped. */
+uint64_t paging_lookup(vaddr_t va, int *level);
+/* Walks every mapping and counts pages that are both writable and executable (must be 0). */
+uint64_t paging_count_wx(void);
+paddr_t paging_root(void);
+
+#endif

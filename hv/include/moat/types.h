@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/* Freestanding basic types: gcc's own stdint/stddef/stdbool, plus the few helpers everyone needs. */
+#ifndef MOAT_TYPES_H
+#define MOAT_TYPES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t paddr_t;
+typedef uint64_t vaddr_t;
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + ((a)-1)) & ~((__typeof__(x))(a)-1))
+#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a)-1))
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#define noreturn _Noreturn
+#define noinline __attribute__((noinline))
+#define unused __attribute__((unused))
+#define packed __attribute__((packed))
+#define aligned(n) __attribute__((aligned(n)))
+#define section(s) __attribute__((section(s)))
+#define printf_like(f, a) __attribute__((format(printf, f, a)))
+
+#endif

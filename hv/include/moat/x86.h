@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* Thin wrappers for the x86 instructions C cannot express. */
+#ifndef MOAT_X86_H
+#define MOAT_X86_H
+
+#include <moat/types.h>
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint64_t rdmsr(uint32_t msr)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+    return ((uint64_t)hi << 32) | lo;
+}
+static inline void wrmsr(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+static inline uint64_t rdtsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+    __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
+}
+
+#define DEFINE_CR(n)                                                                                                   \
+    static inline uint64_t read_cr##n(void)                                                                            \
+    {                                                                                                                  \
+        uint64_t v;                                                                                                    \
+        __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                                                              \
+        return v;                                                                                                      \
+    }                                                                                                                  \
+    static inline void write_cr##n(uint64_t v) { __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory"); }
+DEFINE_CR(0)
+DEFINE_CR(2)
+DEFINE_CR(3)
+DEFINE_CR(4)
+#undef DEFINE_CR
+
+static inline void invlpg(vaddr_t va) { __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory"); }
+static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
+static inline void halt(void) { __asm__ volatile("hlt" ::: "memory"); }
+/* sti takes effect after the next instruction, so no interrupt is lost between the two. */
+static inline void sti_halt(void) { __asm__ volatile("sti; hlt" ::: "memory"); }
+static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+static inline uint64_t read_rflags(void)
+{
+    uint64_t f;
+    __asm__ volatile("pushfq; popq %0" : "=r"(f));
+    return f;
+}
+
+#define MSR_EFER 0xc0000080
+#define MSR_APIC_BASE 0x1b
+#define EFER_SCE (1u << 0)
+#define EFER_LME (1u << 8)
+#define EFER_NXE (1u << 11)
+#define CR0_WP (1u << 16)
+#define CR4_PAE (1u << 5)
+#define CR4_PGE (1u << 7)
+#define CR4_OSFXSR (1u << 9)
+#define CR4_UMIP (1u << 11)
+#define CR4_SMEP (1u << 20)
+#define CR4_SMAP (1u << 21)
+#define RFLAGS_IF (1u << 9)
+
+#endif
