@@ -1,0 +1,10 @@
+# SPDX-License-Identifier: MIT
+"""Errors a user can act on: the CLI prints them without a traceback."""
+
+# Exit status of `moat` when it could not do what was asked (bad arguments,
+# missing tools or build outputs). 0/1/2 are the booted system's own statuses.
+USER_ERROR_EXIT = 3
+
+
+class UserError(Exception):
+    """A mistake or missing prerequisite the user can fix; the message says how."""

@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: MIT
+"""pytest support for boot tests: the `boot` fixture and assert_xtf().
+
+Each call of boot(...) starts its own QEMU with a timeout and keeps the serial
+log in build/test-logs/<test id>.log, so tests are independent and can run in
+parallel (pytest-xdist). Without QEMU the boot tests skip, except in CI
+(CI=true), where a missing QEMU is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from moat import paths, qemu, scenario
+from moat.errors import UserError
+from moat.xtf import Outcome
+
+BOOT_TIMEOUT = 60.0
+TAIL_LINES = 30
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip the test with reason, or fail it when running in CI."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true, so this is a failure, not a skip)", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_qemu() -> None:
+    if shutil.which(qemu.QEMU) is None:
+        skip_or_fail(f"{qemu.QEMU} not found (apt-get install {qemu.QEMU_PACKAGE})")
+
+
+def log_name(nodeid: str) -> str:
+    """A file name for a test id: anything but [A-Za-z0-9_.-] becomes '_'."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_") or "test"
+
+
+def log_tail(result: qemu.BootResult, n: int = TAIL_LINES) -> str:
+    where = f" (full log: {result.log_path})" if result.log_path else ""
+    body = result.tail(n) or "(no console output)"
+    return f"last {n} console lines{where}:\n{body}"
+
+
+class Booter:
+    """The `boot` fixture: call it to boot once; every call gets its own log file."""
+
+    def __init__(self, nodeid: str, root: Path) -> None:
+        self.root = root
+        self.log_dir = paths.build_dir(root) / "test-logs"
+        self._base = log_name(nodeid)
+        self._count = 0
+        self.results: list[qemu.BootResult] = []
+
+    def _next_log(self) -> Path:
+        self._count += 1
+        suffix = "" if self._count == 1 else f".{self._count}"
+        return self.log_dir / f"{self._base}{suffix}.log"
+
+    def __call__(
+        self,
+        cmdline: str = "",
+        *,
+        build: str = "moat",
+        selftest: bool = False,
+        modules: Sequence[tuple[Path, str]] = (),
+        scenario_file: Path | str | None = None,
+        timeout: float = BOOT_TIMEOUT,
+        memory: str | None = None,
+        icount: bool = False,
+        iso: bool = False,
+        cdrom: Path | None = None,
+    ) -> qemu.BootResult:
+        require_qemu()
+        mods = list(modules)
+        mem = memory or "128M"
+        if scenario_file is not None:
+            scen = scenario.load(scenario_file)
+            build, cmdline = scen.hypervisor.build, cmdline or scen.hypervisor.cmdline
+            mem = memory or scen.hypervisor.memory
+            mods = scen.module_pairs() + mods
+        if selftest:
+            build = "moat-selftest"
+        kernel = paths.hv_image(build, root=self.root)
+        if cdrom is None and not kernel.is_file():
+            pytest.fail(f"{kernel} is missing: run ./moat build first", pytrace=False)
+        if cdrom is not None and not Path(cdrom).is_file():
+            pytest.fail(f"{cdrom} is missing: run ./moat build first", pytrace=False)
+        try:
+            result = qemu.boot(kernel, cmdline, mods, timeout=timeout, log=self._next_log(),
+                               memory=mem, icount=icount, iso=iso, cdrom=cdrom,
+                               iso_dir=paths.build_dir(self.root) / "test-iso")
+        except UserError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        self.results.append(result)
+        return result
+
+
+@pytest.fixture
+def moat_root() -> Path:
+    return paths.repo_root()
+
+
+@pytest.fixture
+def boot(request: pytest.FixtureRequest, moat_root: Path) -> Booter:
+    return Booter(request.node.nodeid, moat_root)
+
+
+def assert_status(result: qemu.BootResult, expected: qemu.Status | str) -> None:
+    """Fail unless the system stopped with the expected status, showing the console tail."""
+    want = qemu.Status(expected)
+    if result.status is not want:
+        pytest.fail(f"expected the system to stop with {want.value}, got "
+                    f"{result.status.value}: {result.describe()}\n{log_tail(result)}",
+                    pytrace=False)
+
+
+def assert_xtf(result: qemu.BootResult, expected: str = "SUCCESS") -> None:
+    """Fail unless the XTF outcome (result line + exit status) is expected.
+
+    No `Test result:` line, a crash or a timeout is CRASH; a SUCCESS line with a
+    failure exit is FAILURE; SKIP (when not expected) skips the test.
+    """
+    want = Outcome(expected)
+    got = result.outcome
+    if got is want:
+        return
+    if got is Outcome.SKIP:
+        pytest.skip(f"the test reported SKIP: {result.xtf_reason or 'no reason given'}")
+    reason = f": {result.xtf_reason}" if result.xtf_reason else ""
+    if got is Outcome.CRASH and result.xtf is None:
+        detail = f"no 'Test result:' line; {result.describe()}"
+    else:
+        detail = f"Test result: {result.xtf}{reason}; {result.describe()}"
+    pytest.fail(f"expected {want.value}, got {got.value} ({detail})\n{log_tail(result)}",
+                pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "boot: boots the hypervisor in QEMU")
