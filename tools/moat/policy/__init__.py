@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: MIT
+"""Xen ACM policies: read (XML, TOML), check, compile to the binary, decode, query, diff.
+
+See docs/policy-format.md (the binary) and docs/policy-language.md (the inputs).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .binary import ACM_MAGIC, Blob, BlobError, compile_policy, decode
+from .model import Diagnostic, Policy
+from .tomlreader import read_toml
+from .xmlreader import PolicyReadError, read_xml
+
+__all__ = [
+    "Blob",
+    "BlobError",
+    "Diagnostic",
+    "Policy",
+    "PolicyReadError",
+    "compile_policy",
+    "decode",
+    "is_blob",
+    "read_policy",
+    "read_policy_bytes",
+]
+
+
+def is_blob(data: bytes) -> bool:
+    return data[:4] == ACM_MAGIC.to_bytes(4, "big")
+
+
+def read_policy_bytes(data: bytes, file: str) -> Policy:
+    """Parse XML or TOML (chosen by the file name, then by content)."""
+    if file.endswith(".toml") or (not file.endswith(".xml") and data.lstrip()[:1] != b"<"):
+        return read_toml(data, file)
+    return read_xml(data, file)
+
+
+def read_policy(path: str | Path) -> Policy:
+    path = Path(path)
+    return read_policy_bytes(path.read_bytes(), str(path))

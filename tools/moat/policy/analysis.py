@@ -1,0 +1,200 @@
+# SPDX-License-Identifier: MIT
+"""A name-level view of a policy, built from a source policy or from a blob (+ map),
+and the questions asked of it: labels, query (share? conflict?), diff."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .binary import Blob
+from .mapfile import MapInfo
+from .model import PERM_NAMES, UNLABELED, Policy, numbering
+
+
+@dataclass
+class Label:
+    name: str
+    kind: str  # "vm" or "resource"
+    ste_row: int
+    chwall_row: int | None
+    ste: frozenset[str]
+    chwall: frozenset[str]
+    perms: frozenset[str] = frozenset()
+    create: frozenset[str] = frozenset()
+
+    @property
+    def ssidref(self) -> int:
+        if self.kind == "vm":
+            return (self.ste_row << 16) | (self.chwall_row or 0)
+        return self.ste_row
+
+
+@dataclass
+class View:
+    name: str
+    version: str
+    labels: dict[str, Label] = field(default_factory=dict)
+    conflict_sets: list[tuple[str, frozenset[str]]] = field(default_factory=list)
+    bootstrap: str = ""
+
+    def get(self, name: str) -> Label:
+        if name in self.labels:
+            return self.labels[name]
+        for lab in self.labels.values():  # allow "row N" / ssidref forms for nameless blobs
+            if name in (f"row{lab.ste_row}", f"{lab.ssidref:#x}", f"{lab.ssidref:#010x}"):
+                return lab
+        raise KeyError(name)
+
+
+def _flag_names(flags: int) -> frozenset[str]:
+    return frozenset(n for n, b in PERM_NAMES.items() if flags & b)
+
+
+def from_policy(p: Policy) -> View:
+    num = numbering(p)
+    v = View(p.name, p.version, bootstrap=p.bootstrap)
+    for i, lab in enumerate(num.vm_by_row):
+        name = num.vm_rows[i]
+        if lab is None:
+            v.labels[name] = Label(name, "vm", i, i, frozenset(), frozenset())
+            continue
+        pm = lab.permissions
+        v.labels[name] = Label(
+            name,
+            "vm",
+            i,
+            i,
+            frozenset(t.name for t in lab.ste if t.name in num.ste_types),
+            frozenset(t.name for t in lab.chwall if t.name in num.chwall_types),
+            _flag_names(pm.flags()) if pm else frozenset(),
+            frozenset(t.name for t in pm.create) if pm else frozenset(),
+        )
+    base = len(num.vm_rows)
+    for i, r in enumerate(num.res_by_row):
+        key = r.name if r.name not in v.labels else f"resource:{r.name}"
+        v.labels[key] = Label(
+            key,
+            "resource",
+            base + i,
+            None,
+            frozenset(t.name for t in (r.ste or []) if t.name in num.ste_types),
+            frozenset(),
+        )
+    chw = set(num.chwall_types)
+    v.conflict_sets = [(c.name, frozenset(t.name for t in c.types if t.name in chw)) for c in num.conflict_sets]
+    return v
+
+
+def from_blob(b: Blob, m: MapInfo | None) -> View:
+    m = m or MapInfo()
+    ste_t = [m.ste_types.get(j, f"ste{j}") for j in range(b.ste.types)]
+    chw_t = [m.chwall_types.get(j, f"chwall{j}") for j in range(b.chwall.types)]
+
+    def cols(row: bytes, names: list[str]) -> frozenset[str]:
+        return frozenset(names[j] for j, c in enumerate(row) if c)
+
+    v = View(b.name, f"{b.xml_version[0]}.{b.xml_version[1]}")
+    rc = b.chwall.ssidrefs
+    row_names: dict[int, str] = {}
+    for i in range(b.ste.ssidrefs):
+        if i < rc:
+            name = UNLABELED if i == 0 else m.vm_rows.get(i, f"row{i}")
+        else:
+            name = m.res_rows.get(i, f"row{i}")
+            if name in row_names.values():
+                name = f"resource:{name}"
+        row_names[i] = name
+    for i in range(b.ste.ssidrefs):
+        name = row_names[i]
+        if i < rc:
+            perms: frozenset[str] = frozenset()
+            create: frozenset[str] = frozenset()
+            if b.ext is not None:
+                perms = _flag_names(b.ext.flags[i])
+                create = frozenset(row_names[t] for t in b.ext.create[i])
+            v.labels[name] = Label(
+                name, "vm", i, i, cols(b.ste.ssid[i], ste_t), cols(b.chwall.ssid[i], chw_t), perms, create
+            )
+        else:
+            v.labels[name] = Label(name, "resource", i, None, cols(b.ste.ssid[i], ste_t), frozenset())
+    if rc > 1:
+        v.bootstrap = row_names[1]
+    v.conflict_sets = [(f"set{k}", cols(row, chw_t)) for k, row in enumerate(b.chwall.conflict)]
+    return v
+
+
+def conflicts(view: View, running: Label, starting: Label) -> list[str]:
+    """Why `starting` may not start while `running` runs (Chinese Wall), as text; [] if it may."""
+    if running.kind != "vm" or starting.kind != "vm":
+        return []
+    out = []
+    for name, s in view.conflict_sets:
+        held = running.chwall & s
+        if not held:
+            continue
+        blocked = (starting.chwall & s) - running.chwall
+        if blocked:
+            out.append(
+                f"conflict set {name!r}: {running.name} holds {', '.join(sorted(held))}, "
+                f"{starting.name} holds {', '.join(sorted(blocked))}"
+            )
+    return out
+
+
+def query(view: View, a: str, b: str) -> dict[str, Any]:
+    la, lb = view.get(a), view.get(b)
+    shared = sorted(la.ste & lb.ste)
+    return {
+        "a": la.name,
+        "b": lb.name,
+        "share": bool(shared),
+        "shared_ste_types": shared,
+        "conflict": bool(conflicts(view, la, lb) or conflicts(view, lb, la)),
+        "a_blocks_b": conflicts(view, la, lb),
+        "b_blocks_a": conflicts(view, lb, la),
+    }
+
+
+def diff(old: View, new: View) -> dict[str, Any]:
+    on, nn = set(old.labels), set(new.labels)
+    common = sorted(on & nn)
+    lost, gained, conf_new, conf_gone = [], [], [], []
+    for i, a in enumerate(common):
+        for b in common[i:]:
+            s_old = bool(old.labels[a].ste & old.labels[b].ste)
+            s_new = bool(new.labels[a].ste & new.labels[b].ste)
+            if s_old and not s_new:
+                lost.append((a, b))
+            elif s_new and not s_old:
+                gained.append((a, b))
+            if a == b:
+                continue
+            c_old = bool(conflicts(old, old.labels[a], old.labels[b]) or conflicts(old, old.labels[b], old.labels[a]))
+            c_new = bool(conflicts(new, new.labels[a], new.labels[b]) or conflicts(new, new.labels[b], new.labels[a]))
+            if c_new and not c_old:
+                conf_new.append((a, b))
+            elif c_old and not c_new:
+                conf_gone.append((a, b))
+    perms = []
+    for a in common:
+        lo, ln = old.labels[a], new.labels[a]
+        if lo.perms != ln.perms or lo.create != ln.create:
+            perms.append(
+                {
+                    "label": a,
+                    "lost": sorted(lo.perms - ln.perms),
+                    "gained": sorted(ln.perms - lo.perms),
+                    "create_lost": sorted(lo.create - ln.create),
+                    "create_gained": sorted(ln.create - lo.create),
+                }
+            )
+    return {
+        "labels_removed": sorted(on - nn),
+        "labels_added": sorted(nn - on),
+        "sharing_lost": lost,
+        "sharing_gained": gained,
+        "conflicts_added": conf_new,
+        "conflicts_removed": conf_gone,
+        "permissions_changed": perms,
+    }

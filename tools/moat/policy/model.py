@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: MIT
+"""The policy model shared by the XML and TOML readers, the checker and the compiler.
+
+The model keeps what the input said, in input order and with line numbers,
+including the things Xen's compiler silently ignored (so the checker can
+complain about them).  ``numbering()`` applies Xen 4.1's numbering rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+UNLABELED = "__UNLABELED__"
+
+# Bounds the hypervisor enforces when it loads a blob (see docs/policy-format.md).
+MAX_TYPES = 4096  # per policy (STE, CHWALL)
+MAX_SSIDREFS = 65535  # rows of a matrix; a row index is one 16-bit half of an ssidref
+MAX_CONFLICT_SETS = 4096
+MAX_NAME_LEN = 1023  # policy-reference name, bytes without the NUL
+MAX_POLICY_SIZE = 64 * 1024 * 1024  # whole blob, bytes
+
+# Extension permission bits (docs/policy-format.md, "moat extension").
+PERM_DOMAIN_CREATE = 1 << 0
+PERM_DOMAIN_DESTROY = 1 << 1
+PERM_DOMAIN_PAUSE = 1 << 2
+PERM_POLICY_LOAD = 1 << 3
+PERM_READ_STATE = 1 << 4
+PERM_ALL = 0x1F
+PERM_NAMES = {
+    "create": PERM_DOMAIN_CREATE,
+    "destroy": PERM_DOMAIN_DESTROY,
+    "pause": PERM_DOMAIN_PAUSE,
+    "load_policy": PERM_POLICY_LOAD,
+    "read_state": PERM_READ_STATE,
+}
+
+
+@dataclass
+class Named:
+    """A name as written in the input, with the line it is on."""
+
+    name: str
+    line: int
+
+
+@dataclass
+class Permissions:
+    line: int
+    create: list[Named] = field(default_factory=list)  # labels it may create domains with
+    destroy: bool = False
+    pause: bool = False
+    load_policy: bool = False
+    read_state: bool = False
+
+    def flags(self) -> int:
+        f = 0
+        if self.create:
+            f |= PERM_DOMAIN_CREATE
+        if self.destroy:
+            f |= PERM_DOMAIN_DESTROY
+        if self.pause:
+            f |= PERM_DOMAIN_PAUSE
+        if self.load_policy:
+            f |= PERM_POLICY_LOAD
+        if self.read_state:
+            f |= PERM_READ_STATE
+        return f
+
+
+@dataclass
+class VmLabel:
+    name: str
+    line: int
+    ste: list[Named] = field(default_factory=list)
+    chwall: list[Named] = field(default_factory=list)
+    from_name: str | None = None
+    permissions: Permissions | None = None
+
+
+@dataclass
+class ResourceLabel:
+    name: str
+    line: int
+    ste: list[Named] | None = None  # None: no SimpleTypeEnforcementTypes at all (Xen skips it)
+
+
+@dataclass
+class ConflictSet:
+    name: str
+    line: int
+    types: list[Named] = field(default_factory=list)
+
+
+@dataclass
+class Diagnostic:
+    """One finding.  ``level``: 'error' (never compiles), 'strict' (Xen 4.1 accepted it,
+    we refuse it unless --xen-compat), 'warning'."""
+
+    file: str
+    line: int
+    message: str
+    level: str = "error"
+
+    def __str__(self) -> str:
+        tag = {"error": "error", "strict": "error", "warning": "warning"}[self.level]
+        return f"{self.file}:{self.line}: {tag}: {self.message}"
+
+
+@dataclass
+class Policy:
+    file: str
+    source_kind: str  # "xml" or "toml"
+    name: str = ""
+    name_line: int = 1
+    version: str = ""
+    version_line: int = 1
+    has_version: bool = True
+    from_policy: tuple[str, str] | None = None
+    from_line: int = 1
+    ste_types: list[Named] = field(default_factory=list)
+    chwall_types: list[Named] = field(default_factory=list)
+    conflict_sets: list[ConflictSet] = field(default_factory=list)
+    bootstrap: str = ""
+    bootstrap_line: int = 1
+    vm_labels: list[VmLabel] = field(default_factory=list)
+    resource_labels: list[ResourceLabel] = field(default_factory=list)
+    xml_hash: bytes = b"\0" * 20
+    # problems found while reading (structure, skipped elements, Xen quirks)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def uses_permissions(self) -> bool:
+        return any(v.permissions is not None for v in self.vm_labels)
+
+
+def parse_version(text: str) -> tuple[int, int] | None:
+    """Xen's ``int(v.split('.')[0]), int(v.split('.')[1]) if present``; None if that fails."""
+    if text == "":
+        return (0, 0)
+    parts = text.split(".")
+
+    def py2int(s: str) -> int | None:
+        s2 = s.strip(" \t\n\r\x0b\x0c")
+        body = s2[1:] if s2[:1] in "+-" else s2
+        if not body or not body.isascii() or not body.isdigit():
+            return None
+        return int(s2)
+
+    major = py2int(parts[0])
+    if major is None:
+        return None
+    minor = 0
+    if len(parts) > 1:
+        m = py2int(parts[1])
+        if m is None:
+            return None
+        minor = m
+    return (major, minor)
+
+
+@dataclass
+class Numbering:
+    """Xen 4.1's numbering of one policy (acm-binary-format.md section 2.1)."""
+
+    ste_types: list[str]  # column order
+    chwall_types: list[str]
+    vm_rows: list[str]  # row 0 is __UNLABELED__ (pseudo or real)
+    vm_by_row: list[VmLabel | None]
+    res_rows: list[str]  # STE rows len(vm_rows)...
+    res_by_row: list[ResourceLabel]
+    conflict_sets: list[ConflictSet]  # row order
+
+    @property
+    def chwall_ssidrefs(self) -> int:
+        return len(self.vm_rows)
+
+    @property
+    def ste_ssidrefs(self) -> int:
+        return len(self.vm_rows) + len(self.res_rows)
+
+
+def numbering(p: Policy) -> Numbering:
+    ste = sorted(t.name for t in p.ste_types)
+    chw = sorted(t.name for t in p.chwall_types)
+    by_name: dict[str, VmLabel] = {}
+    for v in p.vm_labels:
+        if v.name != "" and v.name not in by_name:
+            by_name[v.name] = v
+    names = [v.name for v in p.vm_labels if v.name != ""]
+    if p.bootstrap in names:
+        names.remove(p.bootstrap)
+        names.sort()
+        names.insert(0, p.bootstrap)
+    else:
+        names.sort()
+    if UNLABELED in names:
+        names.remove(UNLABELED)
+    rows = [UNLABELED] + names
+    vm_by_row: list[VmLabel | None] = [by_name.get(UNLABELED)] + [by_name[n] for n in names]
+    res = [r for r in p.resource_labels if r.ste is not None and r.name != ""]
+    res.sort(key=lambda r: r.name)  # stable
+    for i, r in enumerate(res):
+        if r.name == UNLABELED:
+            del res[i]
+            break
+    sets = list(p.conflict_sets)
+    sets.sort(key=lambda c: c.name)  # stable: equal names keep document order
+    return Numbering(ste, chw, rows, vm_by_row, [r.name for r in res], res, sets)

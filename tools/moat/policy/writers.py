@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: MIT
+"""Write a model back out as Xen ACM XML or as TOML (``moat policy convert``, tests)."""
+
+from __future__ import annotations
+
+import json
+
+from .model import Named, Policy
+from .xmlreader import MOAT_NS
+
+
+def _x(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _types(out: list[str], ind: str, tag: str, types: list[Named]) -> None:
+    out.append(f"{ind}<{tag}>")
+    if types:
+        out.extend(f"{ind}  <Type>{_x(t.name)}</Type>" for t in types)
+    else:
+        out.append(f"{ind}  <Type/>")
+    out.append(f"{ind}</{tag}>")
+
+
+def to_xml(p: Policy) -> str:
+    o: list[str] = ['<?xml version="1.0" encoding="UTF-8"?>']
+    ns = ' xmlns:moat="%s"' % MOAT_NS if p.uses_permissions() else ""
+    o.append(
+        '<SecurityPolicyDefinition xmlns="http://www.ibm.com" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="http://www.ibm.com ../../security_policy.xsd"{ns}>'
+    )
+    o.append("  <PolicyHeader>")
+    o.append(f"    <PolicyName>{_x(p.name)}</PolicyName>")
+    o.append(f"    <Version>{_x(p.version)}</Version>")
+    if p.from_policy:
+        o.append("    <FromPolicy>")
+        o.append(f"      <PolicyName>{_x(p.from_policy[0])}</PolicyName>")
+        o.append(f"      <Version>{_x(p.from_policy[1])}</Version>")
+        o.append("    </FromPolicy>")
+    o.append("  </PolicyHeader>")
+    o.append("  <SimpleTypeEnforcement>")
+    _types(o, "    ", "SimpleTypeEnforcementTypes", p.ste_types)
+    o.append("  </SimpleTypeEnforcement>")
+    o.append("  <ChineseWall>")
+    _types(o, "    ", "ChineseWallTypes", p.chwall_types)
+    if p.conflict_sets:
+        o.append("    <ConflictSets>")
+        for c in p.conflict_sets:
+            o.append(f'      <Conflict name="{_x(c.name)}">')
+            o.extend(f"        <Type>{_x(t.name)}</Type>" for t in c.types)
+            o.append("      </Conflict>")
+        o.append("    </ConflictSets>")
+    o.append("  </ChineseWall>")
+    o.append("  <SecurityLabelTemplate>")
+    o.append(f'    <SubjectLabels bootstrap="{_x(p.bootstrap)}">')
+    for v in p.vm_labels:
+        o.append("      <VirtualMachineLabel>")
+        frm = f' from="{_x(v.from_name)}"' if v.from_name is not None else ""
+        o.append(f"        <Name{frm}>{_x(v.name)}</Name>")
+        _types(o, "        ", "SimpleTypeEnforcementTypes", v.ste)
+        _types(o, "        ", "ChineseWallTypes", v.chwall)
+        if v.permissions is not None:
+            pm = v.permissions
+            o.append("        <moat:Permissions>")
+            if pm.create:
+                o.append("          <moat:CreateDomain>")
+                o.extend(f"            <moat:Label>{_x(t.name)}</moat:Label>" for t in pm.create)
+                o.append("          </moat:CreateDomain>")
+            for flag, tag in (
+                ("destroy", "DestroyDomain"),
+                ("pause", "PauseDomain"),
+                ("load_policy", "LoadPolicy"),
+                ("read_state", "ReadDomainState"),
+            ):
+                if getattr(pm, flag):
+                    o.append(f"          <moat:{tag}/>")
+            o.append("        </moat:Permissions>")
+        o.append("      </VirtualMachineLabel>")
+    o.append("    </SubjectLabels>")
+    if p.resource_labels:
+        o.append("    <ObjectLabels>")
+        for r in p.resource_labels:
+            o.append("      <ResourceLabel>")
+            o.append(f"        <Name>{_x(r.name)}</Name>")
+            if r.ste is not None:
+                _types(o, "        ", "SimpleTypeEnforcementTypes", r.ste)
+            o.append("      </ResourceLabel>")
+        o.append("    </ObjectLabels>")
+    o.append("  </SecurityLabelTemplate>")
+    o.append("</SecurityPolicyDefinition>")
+    return "\n".join(o) + "\n"
+
+
+def _s(s: str) -> str:
+    return json.dumps(s)  # a JSON string is a valid TOML basic string for printable ASCII
+
+
+def _l(items: list[Named]) -> str:
+    return "[" + ", ".join(_s(t.name) for t in items) + "]"
+
+
+def to_toml(p: Policy) -> str:
+    o = [
+        "# SPDX-License-Identifier: MIT",
+        "[policy]",
+        f"name = {_s(p.name)}",
+        f"version = {_s(p.version)}",
+        f"bootstrap = {_s(p.bootstrap)}",
+    ]
+    if p.from_policy:
+        o.append(f"from = {{ name = {_s(p.from_policy[0])}, version = {_s(p.from_policy[1])} }}")
+    o += ["", "[types]", f"ste = {_l(p.ste_types)}", f"chwall = {_l(p.chwall_types)}"]
+    for c in p.conflict_sets:
+        o += ["", "[[conflict_set]]", f"name = {_s(c.name)}", f"types = {_l(c.types)}"]
+    for v in p.vm_labels:
+        o += ["", "[[vm]]", f"name = {_s(v.name)}", f"ste = {_l(v.ste)}", f"chwall = {_l(v.chwall)}"]
+        if v.from_name is not None:
+            o.append(f"from = {_s(v.from_name)}")
+        if v.permissions is not None:
+            pm = v.permissions
+            parts = []
+            if pm.create:
+                parts.append(f"create = {_l(pm.create)}")
+            for flag in ("destroy", "pause", "load_policy", "read_state"):
+                if getattr(pm, flag):
+                    parts.append(f"{flag} = true")
+            o.append("permissions = { " + ", ".join(parts) + " }")
+    for r in p.resource_labels:
+        o += ["", "[[resource]]", f"name = {_s(r.name)}", f"ste = {_l(r.ste or [])}"]
+    return "\n".join(o) + "\n"
