@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ACM binary policy parser/validator. The rules and their order mirror decode() in
+ * tools/moat/policy/binary.py exactly; docs/policy-format.md lists them. All size arithmetic is
+ * done in uint64_t on values already bounded (types <= 4096, ssidrefs <= 65535, blob <= 64 MiB),
+ * so no product or sum can wrap.
+ */
+#include "acm_policy.h"
+
+struct reader {
+    const uint8_t *d;
+    uint64_t size;
+    struct acm_policy_error *err;
+};
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static uint64_t roundup8(uint64_t n)
+{
+    return (n + 7u) & ~(uint64_t)7u;
+}
+
+static int fail2(struct reader *r, uint64_t off, const char *field, int32_t i0, int32_t i1,
+                 const char *msg)
+{
+    if (r->err) {
+        r->err->offset = (uint32_t)off;
+        r->err->field = field;
+        r->err->index[0] = i0;
+        r->err->index[1] = i1;
+        r->err->message = msg;
+    }
+    return -1;
+}
+
+static int fail(struct reader *r, uint64_t off, const char *field, const char *msg)
+{
+    return fail2(r, off, field, -1, -1, msg);
+}
+
+/* Callers only read words inside a range already checked by need(). */
+static uint32_t u32(const struct reader *r, uint64_t off)
+{
+    return rd32(r->d + off);
+}
+
+static int expect(struct reader *r, uint64_t off, const char *field, uint64_t want)
+{
+    if ((uint64_t)u32(r, off) != want)
+        return fail(r, off, field, "unexpected value");
+    return 0;
+}
+
+static int bounded(struct reader *r, uint64_t off, const char *field, uint32_t limit, uint32_t *out)
+{
+    uint32_t v = u32(r, off);
+    if (v > limit)
+        return fail(r, off, field, "exceeds the bound");
+    *out = v;
+    return 0;
+}
+
+static int need(struct reader *r, uint64_t off, uint64_t len, const char *field)
+{
+    if (off + len > r->size)
+        return fail(r, off, field, "runs past the end of the blob");
+    return 0;
+}
+
+static int zeros(struct reader *r, uint64_t start, uint64_t end, const char *field)
+{
+    for (uint64_t i = start; i < end; i++)
+        if (r->d[i] != 0)
+            return fail(r, i, field, "padding byte is not zero");
+    return 0;
+}
+
+static int matrix(struct reader *r, uint64_t off, uint32_t rows, uint32_t cols, const char *field)
+{
+    const uint8_t *p = r->d + off;
+    for (uint32_t i = 0; i < rows; i++)
+        for (uint32_t j = 0; j < cols; j++, p += 2)
+            if (p[0] != 0 || p[1] > 1)
+                return fail2(r, (uint64_t)(p - r->d), field, (int32_t)i, (int32_t)j,
+                             "cell must be 0 or 1");
+    return 0;
+}
+
+static int parse_ext(struct reader *r, uint64_t e, struct acm_policy_view *v)
+{
+    uint32_t rows, words;
+    uint64_t total, fo, co;
+
+    if (need(r, e, ACM_EXT_HEADER_SIZE, "ext.header"))
+        return -1;
+    if (expect(r, e, "ext.magic", ACM_EXT_MAGIC) || expect(r, e + 4, "ext.version", ACM_EXT_VERSION))
+        return -1;
+    rows = u32(r, e + 12);
+    if (rows != v->chwall_ssidrefs)
+        return fail(r, e + 12, "ext.max_ssidrefs", "differs from the CHWALL ssidrefs");
+    words = (rows + 31u) / 32u;
+    total = roundup8((uint64_t)ACM_EXT_HEADER_SIZE + 4u * (uint64_t)rows +
+                     4u * (uint64_t)rows * words);
+    if (expect(r, e + 8, "ext.len", total))
+        return -1;
+    if (e + total != r->size)
+        return fail(r, e + 8, "ext.len", "does not reach the end of the blob");
+    if (expect(r, e + 16, "ext.flags_offset", ACM_EXT_HEADER_SIZE) ||
+        expect(r, e + 20, "ext.create_offset", ACM_EXT_HEADER_SIZE + 4u * (uint64_t)rows) ||
+        expect(r, e + 24, "ext.create_words", words) || expect(r, e + 28, "ext.reserved", 0))
+        return -1;
+    fo = e + ACM_EXT_HEADER_SIZE;
+    co = fo + 4u * (uint64_t)rows;
+    for (uint32_t i = 0; i < rows; i++) {
+        uint32_t f = u32(r, fo + 4u * i);
+        bool any = false;
+        if (f & ~ACM_PERM_ALL)
+            return fail2(r, fo + 4u * i, "ext.flags", (int32_t)i, -1, "unknown permission bits");
+        for (uint32_t w = 0; w < words; w++) {
+            uint64_t off = co + 4u * ((uint64_t)i * words + w);
+            uint32_t bits = u32(r, off);
+            if (w == words - 1 && (rows % 32u) != 0 && (bits >> (rows % 32u)) != 0)
+                return fail2(r, off, "ext.create", (int32_t)i, (int32_t)w, "bits beyond the last row");
+            if (bits)
+                any = true;
+        }
+        if (((f & ACM_PERM_DOMAIN_CREATE) != 0) != any)
+            return fail2(r, fo + 4u * i, "ext.flags", (int32_t)i, -1,
+                         "CREATE bit disagrees with the create bitmap");
+    }
+    if (zeros(r, co + 4u * (uint64_t)rows * words, e + total, "ext.padding"))
+        return -1;
+    v->has_ext = true;
+    v->ext_offset = (uint32_t)e;
+    v->ext_size = (uint32_t)total;
+    v->ext_rows = rows;
+    v->ext_words = words;
+    v->ext_flags = r->d + fo;
+    v->ext_create = r->d + co;
+    return 0;
+}
+
+int acm_policy_parse(const void *blob, size_t size, struct acm_policy_view *v,
+                     struct acm_policy_error *err)
+{
+    struct reader rr = { (const uint8_t *)blob, (uint64_t)size, err };
+    struct reader *r = &rr;
+    uint32_t primary, nlen, tc, rc, k, ts, rs;
+    uint64_t pr_size, c, body, c_size, s, s_size, e;
+
+    if (v == NULL || (blob == NULL && size != 0))
+        return fail(r, 0, "header", "no blob");
+    *v = (struct acm_policy_view){ 0 };
+    if (size < ACM_HEADER_SIZE)
+        return fail(r, 0, "header", "shorter than the 60-byte header");
+    if (expect(r, 0, "magic", ACM_MAGIC) || expect(r, 4, "policy_version", ACM_POLICY_VERSION))
+        return -1;
+    if ((uint64_t)u32(r, 8) != r->size)
+        return fail(r, 8, "len", "differs from the blob size");
+    if (r->size > ACM_MAX_POLICY_SIZE)
+        return fail(r, 8, "len", "exceeds the maximum policy size");
+    if (expect(r, 12, "policy_reference_offset", ACM_HEADER_SIZE))
+        return -1;
+    primary = u32(r, 16);
+    if (primary != ACM_CHINESE_WALL_POLICY && primary != ACM_SIMPLE_TYPE_ENFORCEMENT_POLICY &&
+        primary != ACM_POLICY_UNDEFINED)
+        return fail(r, 16, "primary_policy_code", "unknown policy code");
+
+    /* Policy reference. */
+    if (need(r, 60, 4, "policy_reference.len"))
+        return -1;
+    nlen = u32(r, 60);
+    if (nlen < 1 || nlen > ACM_MAX_POLICY_NAME + 1)
+        return fail(r, 60, "policy_reference.len", "name length out of range");
+    pr_size = roundup8(4u + (uint64_t)nlen);
+    if (need(r, 60, pr_size, "policy_reference.len"))
+        return -1;
+    for (uint32_t i = 0; i + 1 < nlen; i++) {
+        uint8_t b = r->d[64 + i];
+        if (b == 0 || b >= 0x80)
+            return fail(r, 64u + i, "policy_reference.name", "not a non-NUL ASCII character");
+    }
+    if (r->d[64 + nlen - 1] != 0)
+        return fail(r, 64u + nlen - 1, "policy_reference.name", "name is not NUL-terminated");
+    if (zeros(r, 64u + nlen, 60u + pr_size, "policy_reference.padding"))
+        return -1;
+    c = 60u + pr_size;
+    if (expect(r, 20, "primary_buffer_offset", c))
+        return -1;
+
+    /* CHWALL section: always present, whatever the codes say. */
+    if (need(r, c, ACM_CHWALL_HEADER_SIZE, "chwall.header"))
+        return -1;
+    if (expect(r, c, "chwall.policy_version", ACM_CHWALL_VERSION) ||
+        expect(r, c + 4, "chwall.policy_code", ACM_CHINESE_WALL_POLICY) ||
+        bounded(r, c + 8, "chwall.max_types", ACM_MAX_TYPES, &tc) ||
+        bounded(r, c + 12, "chwall.max_ssidrefs", ACM_MAX_SSIDREFS, &rc) ||
+        bounded(r, c + 16, "chwall.max_conflictsets", ACM_MAX_CONFLICT_SETS, &k) ||
+        expect(r, c + 20, "chwall.ssid_offset", ACM_CHWALL_HEADER_SIZE) ||
+        expect(r, c + 24, "chwall.conflict_sets_offset",
+               ACM_CHWALL_HEADER_SIZE + 2u * (uint64_t)tc * rc) ||
+        expect(r, c + 28, "chwall.running_types_offset", 0) ||
+        expect(r, c + 32, "chwall.conflict_aggregate_offset", 0))
+        return -1;
+    body = ACM_CHWALL_HEADER_SIZE + 2u * (uint64_t)tc * rc + 2u * (uint64_t)tc * k;
+    c_size = roundup8(body);
+    if (need(r, c, c_size, "chwall"))
+        return -1;
+    if (matrix(r, c + ACM_CHWALL_HEADER_SIZE, rc, tc, "chwall.ssidrefs") ||
+        matrix(r, c + ACM_CHWALL_HEADER_SIZE + 2u * (uint64_t)tc * rc, k, tc, "chwall.conflict_sets") ||
+        zeros(r, c + body, c + c_size, "chwall.padding"))
+        return -1;
+
+    /* STE section. */
+    s = c + c_size;
+    if (need(r, s, ACM_STE_HEADER_SIZE, "ste.header"))
+        return -1;
+    if (expect(r, s, "ste.policy_version", ACM_STE_VERSION) ||
+        expect(r, s + 4, "ste.policy_code", ACM_SIMPLE_TYPE_ENFORCEMENT_POLICY) ||
+        bounded(r, s + 8, "ste.max_types", ACM_MAX_TYPES, &ts) ||
+        bounded(r, s + 12, "ste.max_ssidrefs", ACM_MAX_SSIDREFS, &rs))
+        return -1;
+    if (rs < rc)
+        return fail(r, s + 12, "ste.max_ssidrefs", "fewer than the CHWALL ssidrefs");
+    if (expect(r, s + 16, "ste.ssid_offset", ACM_STE_HEADER_SIZE))
+        return -1;
+    body = ACM_STE_HEADER_SIZE + 2u * (uint64_t)ts * rs;
+    s_size = roundup8(body);
+    if (need(r, s, s_size, "ste"))
+        return -1;
+    if (matrix(r, s + ACM_STE_HEADER_SIZE, rs, ts, "ste.ssidrefs") ||
+        zeros(r, s + body, s + s_size, "ste.padding"))
+        return -1;
+    e = s + s_size;
+
+    /* Policy codes: exactly the combinations Xen 4.1's compiler writes. */
+    if (primary == ACM_CHINESE_WALL_POLICY) {
+        if (tc == 0)
+            return fail(r, 16, "primary_policy_code", "CHWALL without CHWALL types");
+        if (expect(r, 24, "secondary_policy_code", ACM_SIMPLE_TYPE_ENFORCEMENT_POLICY) ||
+            expect(r, 28, "secondary_buffer_offset", s))
+            return -1;
+    } else if (primary == ACM_SIMPLE_TYPE_ENFORCEMENT_POLICY) {
+        if (tc != 0 || ts == 0)
+            return fail(r, 16, "primary_policy_code", "STE but the policy is not STE-only");
+        if (expect(r, 24, "secondary_policy_code", ACM_POLICY_UNDEFINED) ||
+            expect(r, 28, "secondary_buffer_offset", c + s_size))
+            return -1;
+    } else {
+        if (tc != 0 || ts != 0)
+            return fail(r, 16, "primary_policy_code", "UNDEFINED but the policy has types");
+        if (expect(r, 24, "secondary_policy_code", ACM_POLICY_UNDEFINED) ||
+            expect(r, 28, "secondary_buffer_offset", c))
+            return -1;
+    }
+
+    v->blob = r->d;
+    v->size = (uint32_t)r->size;
+    v->name = (const char *)(r->d + 64);
+    v->name_len = nlen - 1;
+    v->primary_code = primary;
+    v->primary_offset = (uint32_t)c;
+    v->secondary_code = u32(r, 24);
+    v->secondary_offset = u32(r, 28);
+    v->xml_major = (int32_t)u32(r, 32);
+    v->xml_minor = (int32_t)u32(r, 36);
+    v->xml_hash = r->d + 40;
+    v->chwall_offset = (uint32_t)c;
+    v->chwall_size = (uint32_t)c_size;
+    v->chwall_types = tc;
+    v->chwall_ssidrefs = rc;
+    v->chwall_sets = k;
+    v->chwall_ssid = r->d + c + ACM_CHWALL_HEADER_SIZE;
+    v->chwall_conflict = v->chwall_ssid + 2u * (uint64_t)tc * rc;
+    v->ste_offset = (uint32_t)s;
+    v->ste_size = (uint32_t)s_size;
+    v->ste_types = ts;
+    v->ste_ssidrefs = rs;
+    v->ste_ssid = r->d + s + ACM_STE_HEADER_SIZE;
+    if (e != r->size && parse_ext(r, e, v))
+        return -1;
+    v->loadable = primary == ACM_CHINESE_WALL_POLICY && rc >= 2 && rs >= 2;
+    return 0;
+}
+
+static bool cell(const uint8_t *m, uint32_t rows, uint32_t cols, uint32_t i, uint32_t j)
+{
+    if (m == NULL || i >= rows || j >= cols)
+        return false;
+    return m[2u * ((uint64_t)i * cols + j) + 1] != 0;
+}
+
+bool acm_chwall_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type)
+{
+    return cell(v->chwall_ssid, v->chwall_ssidrefs, v->chwall_types, row, type);
+}
+
+bool acm_chwall_set_has_type(const struct acm_policy_view *v, uint32_t set, uint32_t type)
+{
+    return cell(v->chwall_conflict, v->chwall_sets, v->chwall_types, set, type);
+}
+
+bool acm_ste_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type)
+{
+    return cell(v->ste_ssid, v->ste_ssidrefs, v->ste_types, row, type);
+}
+
+uint32_t acm_ext_flags(const struct acm_policy_view *v, uint32_t row)
+{
+    if (!v->has_ext || row >= v->ext_rows)
+        return 0;
+    return rd32(v->ext_flags + 4u * (uint64_t)row);
+}
+
+bool acm_ext_may_create(const struct acm_policy_view *v, uint32_t row, uint32_t target_row)
+{
+    if (!v->has_ext || row >= v->ext_rows || target_row >= v->ext_rows)
+        return false;
+    return (rd32(v->ext_create + 4u * ((uint64_t)row * v->ext_words + target_row / 32u)) >>
+            (target_row % 32u)) & 1u;
+}
