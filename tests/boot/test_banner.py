@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: MIT
+"""The boot banner: version line first, the command line echoed, the modules listed."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from moat.pytest_plugin import assert_status
+
+from .console import BANNER, CMDLINE, modules, one
+
+
+def test_banner_is_the_first_line(boot):
+    result = boot()
+    assert_status(result, "SUCCESS")
+    assert result.lines, "no console output"
+    assert BANNER.match(result.lines[0]), f"first line is {result.lines[0]!r}, not the banner"
+    assert result.lines[-1] == "moat: stop: success"
+
+
+def test_cmdline_is_echoed(boot):
+    result = boot("console=com1 answer=42 flag")
+    assert_status(result, "SUCCESS")
+    line = one(result.console, CMDLINE)
+    # QEMU's multiboot loader puts the kernel's file name first; the text we passed follows.
+    assert line.group(1).rstrip().endswith("console=com1 answer=42 flag"), line.group(0)
+
+
+def test_no_modules(boot):
+    result = boot()
+    assert_status(result, "SUCCESS")
+    assert "modules: 0" in result.lines
+    assert modules(result.console) == []
+
+
+def test_modules_are_listed_with_sizes_and_arguments(boot, tmp_path: Path):
+    files = []
+    for name, size, args in [("one.bin", 1, "first"), ("page.bin", 4096, "second x=1 y=2"),
+                             ("big.bin", 10_000, "")]:
+        path = tmp_path / name
+        path.write_bytes(bytes(i % 251 for i in range(size)))
+        files.append((path, args))
+    result = boot("mods", modules=files)
+    assert_status(result, "SUCCESS")
+    assert "modules: 3" in result.lines
+    listed = modules(result.console)
+    assert [m.index for m in listed] == [0, 1, 2]
+    for mod, (path, args) in zip(listed, files, strict=True):
+        assert mod.size == path.stat().st_size, mod
+        assert mod.end - mod.start == mod.size, mod
+        assert mod.cmdline.split()[0].endswith(path.name), mod
+        assert mod.cmdline.endswith(args), mod
+    spans = sorted((m.start, m.end) for m in listed)
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        assert end <= start, f"modules overlap: {spans}"

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: MIT
+"""The exception path: the self-test build raises each fault on purpose; the dump names it."""
+
+from __future__ import annotations
+
+import pytest
+
+from moat import paths
+from moat.pytest_plugin import assert_status, log_tail
+from moat.symbolize import SymbolTable
+
+from .console import EXCEPTION, RIP, one
+
+FAULTS = {"de": (0, "DE"), "ud": (6, "UD"), "gp": (13, "GP"), "pf": (14, "PF"), "df": (8, "DF")}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_fault_is_reported(boot, moat_root, fault):
+    vector, mnemonic = FAULTS[fault]
+    result = boot(f"selftest=fault:{fault}", selftest=True)
+    assert_status(result, "FAILURE")
+    console = result.console
+    assert "*** fatal exception: system stopped" in result.lines, log_tail(result)
+    exc = one(console, EXCEPTION)
+    assert (int(exc.group(1)), exc.group(2)) == (vector, mnemonic), exc.group(0)
+    regs = one(console, RIP)
+    assert "backtrace:" in result.lines
+    for reg in ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8 ", "r15"):
+        assert f"{reg}=0x" in console, f"register {reg.strip()} missing from the dump"
+    if fault == "pf":
+        assert int(regs.group(4), 16) == 0x1000, "cr2 should hold the faulting address"
+    if fault == "df":
+        # A double fault's rip may be anywhere in the self-test's code; vector and cr2/err suffice.
+        return
+    elf = paths.hv_image("moat-selftest", elf=True, root=moat_root)
+    where = SymbolTable.from_elf(elf).lookup(int(regs.group(1), 16))
+    assert where is not None, f"rip {regs.group(1)} is not in any function of {elf.name}"
+    assert "selftest_fault" in where[0], f"rip symbolizes to {where[0]}+{where[1]:#x}"

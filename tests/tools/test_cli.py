@@ -1,0 +1,179 @@
+# SPDX-License-Identifier: MIT
+"""The `moat` command: exit statuses and the errors a user sees (never a traceback)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moat import cli
+from moat.commands.test import pytest_args
+from moat.qemu import kvm_usable
+
+from .elfs import build
+from .fakeqemu import install, printing
+
+
+@pytest.fixture
+def fake_root(tmp_path: Path) -> Path:
+    """A repository root whose build/hv holds (fake) hypervisor images."""
+    root = tmp_path / "root"
+    (root / "build" / "hv").mkdir(parents=True)
+    for name in ("moat.bin", "moat-selftest.bin"):
+        (root / "build" / "hv" / name).write_bytes(b"\0")
+    return root
+
+
+def moat(*args: str, root: Path | None = None, cwd: Path | None = None, timeout: float = 60,
+         **env: str) -> subprocess.CompletedProcess[str]:
+    environ = dict(os.environ)
+    if root is not None:
+        environ["MOAT_ROOT"] = str(root)
+    environ.update(env)
+    proc = subprocess.run([sys.executable, "-m", "moat", *args], capture_output=True, text=True,
+                          env=environ, cwd=cwd or root, timeout=timeout, check=False)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_missing_qemu_says_which_package(fake_root: Path, tmp_path: Path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    proc = moat("run", root=fake_root, PATH=str(empty))
+    assert proc.returncode == 3
+    assert "install it with: apt-get install qemu-system-x86" in proc.stderr
+
+
+def test_missing_build_output(tmp_path: Path):
+    proc = moat("run", root=tmp_path)
+    assert proc.returncode == 3
+    assert "run ./moat build first" in proc.stderr
+    proc = moat("run", "--selftest", root=tmp_path)
+    assert "moat-selftest.bin is missing" in proc.stderr
+
+
+@pytest.mark.parametrize("qemu_exit,moat_exit", [(1, 0), (3, 1), (0, 2), (139, 2)])
+def test_run_exits_with_the_system_status(monkeypatch, fake_root: Path, tmp_path: Path, qemu_exit, moat_exit):
+    install(monkeypatch, tmp_path / "bin", printing(["moat 0.1.0 x86-64 hypervisor", "bye"], qemu_exit))
+    log = tmp_path / "console.log"
+    proc = moat("run", "--log", str(log), root=fake_root)
+    assert proc.returncode == moat_exit, proc.stderr
+    assert proc.stdout == "moat 0.1.0 x86-64 hypervisor\nbye\n"
+    assert log.read_text() == proc.stdout
+
+
+def test_timeout_shows_the_last_lines(monkeypatch, fake_root: Path, tmp_path: Path):
+    body = "for i in $(seq 1 30); do echo \"line $i\"; done\nsleep 300\n"
+    install(monkeypatch, tmp_path / "bin", body)
+    proc = moat("run", "--timeout", "1", root=fake_root)
+    assert proc.returncode == 2
+    assert "timeout" in proc.stderr and "last 20 console lines" in proc.stderr
+    tail = proc.stderr.splitlines()
+    assert "line 30" in tail and "line 11" in tail and "line 10" not in tail
+
+
+def test_gdb_prints_the_command(monkeypatch, fake_root: Path, tmp_path: Path):
+    args_file = tmp_path / "args"
+    install(monkeypatch, tmp_path / "bin", printing([], 1, args_file))
+    proc = moat("run", "--gdb", root=fake_root)
+    assert proc.returncode == 0
+    assert "gdb build/hv/moat.elf -ex 'target remote :1234'" in proc.stderr
+    assert args_file.read_text().splitlines()[-2:] == ["-s", "-S"]
+
+
+def test_run_options_reach_qemu(monkeypatch, fake_root: Path, tmp_path: Path):
+    args_file = tmp_path / "args"
+    install(monkeypatch, tmp_path / "bin", printing([], 1, args_file))
+    module = tmp_path / "mod.bin"
+    module.write_bytes(b"x")
+    scen = tmp_path / "s.toml"
+    scen.write_text('[hypervisor]\nbuild = "moat-selftest"\ncmdline = "from-file"\nmemory = "64M"\n'
+                    '[[module]]\npath = "mod.bin"\nargs = "a=1"\n')
+    proc = moat("run", str(scen), "--append", "selftest=timer", "--icount", "--memory", "256M", root=fake_root)
+    assert proc.returncode == 0, proc.stderr
+    args = args_file.read_text().splitlines()
+    assert args[args.index("-kernel") + 1] == "build/hv/moat-selftest.bin"
+    assert args[args.index("-append") + 1] == "selftest=timer"
+    assert args[args.index("-m") + 1] == "256M"
+    assert args[args.index("-initrd") + 1] == f"{module} a=1"
+    assert "-icount" in args
+
+
+def test_kvm_without_dev_kvm(fake_root: Path):
+    if kvm_usable():
+        pytest.skip("/dev/kvm works here")
+    proc = moat("run", "--kvm", root=fake_root)
+    assert proc.returncode == 3
+    assert "/dev/kvm" in proc.stderr
+
+
+def test_scenario_errors(fake_root: Path, tmp_path: Path):
+    scen = tmp_path / "bad.toml"
+    scen.write_text("[hypervisor]\nbild = 'moat'\n")
+    proc = moat("run", str(scen), root=fake_root)
+    assert proc.returncode == 3
+    assert f"{scen}: hypervisor.bild: unknown key" in proc.stderr
+    proc = moat("run", str(tmp_path / "none.toml"), root=fake_root)
+    assert proc.returncode == 3 and "no such scenario file" in proc.stderr
+
+
+def test_bad_usage(tmp_path: Path):
+    assert moat("frobnicate", root=tmp_path).returncode == 3
+    assert moat("run", "--memory", "lots", root=tmp_path).returncode == 3
+    assert moat("run", "--bogus", root=tmp_path).returncode == 3
+
+
+def test_image_commands(tmp_path: Path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    proc = moat("image", "inspect", str(text), root=tmp_path)
+    assert proc.returncode == 3 and "not an ELF file" in proc.stderr
+    good = build(tmp_path, "good")
+    proc = moat("image", "inspect", str(good), root=tmp_path)
+    assert proc.returncode == 0 and "entry:" in proc.stdout
+    assert moat("image", "check", str(good), root=tmp_path).returncode == 0
+    bad = build(tmp_path, "omagic", "-N")
+    proc = moat("image", "check", str(bad), root=tmp_path)
+    assert proc.returncode == 1 and "W^X" in proc.stdout
+    proc = moat("image", "check", str(good), "--window", "nonsense", root=tmp_path)
+    assert proc.returncode == 3 and "--window" in proc.stderr
+
+
+def test_symbolize_command(tmp_path: Path):
+    elf = build(tmp_path, "tiny")
+    from .elfs import symbols
+
+    addr = symbols(elf)["func_a"] + 2
+    log = tmp_path / "crash.log"
+    log.write_text(f"rip=0x{addr:016x}\n")
+    proc = moat("symbolize", "--elf", str(elf), str(log), root=tmp_path)
+    assert proc.returncode == 0
+    assert proc.stdout == f"rip=0x{addr:016x} <func_a+0x2>\n"
+    proc = subprocess.run([sys.executable, "-m", "moat", "symbolize", "--elf", str(elf), "-"],
+                          input=log.read_text(), capture_output=True, text=True, check=False)
+    assert proc.stdout.endswith("<func_a+0x2>\n")
+    proc = moat("symbolize", root=tmp_path)
+    assert proc.returncode == 3 and "run ./moat build first" in proc.stderr
+
+
+def test_commands_that_are_not_there_are_left_out(monkeypatch):
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "no_such_command"))
+    parser = cli.make_parser()
+    assert "run" in parser.format_help()
+    assert "no_such_command" not in parser.format_help()
+
+
+def test_pytest_args(tmp_path: Path, monkeypatch):
+    root = tmp_path
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("")
+    assert pytest_args([], root) == [f"--rootdir={root}", "-n", "auto", str(root / "tests")]
+    assert pytest_args(["-n", "1", "-k", "tests"], root) == [
+        f"--rootdir={root}", "-n", "1", "-k", "tests", str(root / "tests")]
+    args = pytest_args(["tests/test_x.py::test_a", "-x"], root)
+    assert args == [f"--rootdir={root}", "-n", "auto", f"{tmp_path}/tests/test_x.py::test_a", "-x"]

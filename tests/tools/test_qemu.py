@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: MIT
+"""moat.qemu: the command line, the exit-status table, streaming, logs and timeouts."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from moat import qemu
+from moat.errors import UserError
+from moat.qemu import Status
+from moat.xtf import Outcome, Xtf
+
+from .fakeqemu import install, printing
+
+
+@pytest.mark.parametrize("code,status", [
+    (1, Status.SUCCESS), (3, Status.FAILURE), (0, Status.CRASH), (2, Status.CRASH),
+    (5, Status.CRASH), (-9, Status.CRASH), (None, Status.TIMEOUT),
+])
+def test_status_from_exit(code, status):
+    assert qemu.status_from_exit(code) is status
+
+
+def test_cli_exit_codes():
+    assert qemu.CLI_EXIT == {Status.SUCCESS: 0, Status.FAILURE: 1, Status.CRASH: 2, Status.TIMEOUT: 2}
+
+
+def test_command_matches_the_contract():
+    cmd = qemu.qemu_command(Path("build/hv/moat.bin"), "a b", [(Path("m1"), "x y"), (Path("m2"), "")])
+    assert cmd == ["qemu-system-x86_64", "-m", "128M", "-cpu", "max", "-accel", "tcg", "-display", "none",
+                   "-monitor", "none", "-serial", "stdio", "-no-reboot",
+                   "-device", "isa-debug-exit,iobase=0xf4,iosize=0x01",
+                   "-kernel", "build/hv/moat.bin", "-append", "a b", "-initrd", "m1 x y,m2"]
+
+
+def test_command_options():
+    cmd = qemu.qemu_command(Path("k"), "", [], memory="256M", icount=True, gdb=True)
+    assert cmd[cmd.index("-m") + 1] == "256M"
+    assert cmd[cmd.index("-icount") + 1] == "shift=0,sleep=off"
+    assert cmd[-2:] == ["-s", "-S"]
+    assert "-initrd" not in cmd
+    assert qemu.qemu_command(Path("k"), "", [], kvm=True)[5:7] == ["-accel", "kvm"]
+    iso = qemu.qemu_command(None, "", [], cdrom=Path("x.iso"))
+    assert "-kernel" not in iso and iso[iso.index("-cdrom") + 1] == "x.iso"
+    with pytest.raises(UserError, match="icount"):
+        qemu.qemu_command(Path("k"), "", [], kvm=True, icount=True)
+
+
+def test_initrd_escapes_commas():
+    assert qemu.initrd_arg([(Path("a,b"), "x=1,2")]) == "a,,b x=1,,2"
+
+
+def test_missing_qemu(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(UserError, match="apt-get install qemu-system-x86"):
+        qemu.boot(tmp_path / "k", timeout=1)
+
+
+def test_boot_streams_logs_and_parses(monkeypatch, tmp_path: Path):
+    kernel = tmp_path / "moat.bin"
+    kernel.write_bytes(b"\0")
+    module = tmp_path / "mod"
+    module.write_bytes(b"m")
+    args_file = tmp_path / "args"
+    lines = ["moat 0.1.0 x86-64 hypervisor", "Test result: SUCCESS", "moat: stop: success"]
+    install(monkeypatch, tmp_path / "bin", printing(lines, 1, args_file))
+    seen: list[str] = []
+    log = tmp_path / "logs" / "boot.log"
+    result = qemu.boot(kernel, "x=1", [(module, "arg")], timeout=30, log=log, on_line=seen.append)
+    assert seen == lines
+    assert result.lines == lines
+    assert log.read_text() == "\n".join(lines) + "\n"
+    assert result.log_path == log
+    assert (result.exit_code, result.status, result.xtf) == (1, Status.SUCCESS, Xtf.SUCCESS)
+    assert result.outcome is Outcome.SUCCESS
+    passed = args_file.read_text().splitlines()
+    assert passed[passed.index("-append") + 1] == "x=1"
+    assert passed[passed.index("-initrd") + 1] == f"{module} arg"
+
+
+def test_boot_failure_and_crash(monkeypatch, tmp_path: Path):
+    kernel = tmp_path / "moat.bin"
+    kernel.write_bytes(b"\0")
+    install(monkeypatch, tmp_path / "bin", printing(["*** EXCEPTION 6 #UD invalid opcode err=0x0"], 3))
+    result = qemu.boot(kernel, timeout=30)
+    assert (result.status, result.xtf, result.outcome) == (Status.FAILURE, None, Outcome.CRASH)
+    install(monkeypatch, tmp_path / "bin", printing(["Test result: SUCCESS"], 0))
+    result = qemu.boot(kernel, timeout=30)
+    assert (result.status, result.outcome) == (Status.CRASH, Outcome.CRASH)
+    assert "crash" in result.describe()
+
+
+def test_timeout_kills_the_process_group(monkeypatch, tmp_path: Path):
+    kernel = tmp_path / "moat.bin"
+    kernel.write_bytes(b"\0")
+    pid_file = tmp_path / "child.pid"
+    install(monkeypatch, tmp_path / "bin",
+            f"echo started\nsleep 300 & echo $! > {pid_file}\nwait\n")
+    start = time.monotonic()
+    result = qemu.boot(kernel, timeout=1.0)
+    assert time.monotonic() - start < 10
+    assert result.status is Status.TIMEOUT and result.exit_code is None
+    assert result.lines == ["started"]
+    assert "timeout" in result.describe()
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child), "QEMU's child survived the timeout"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_missing_kernel_or_module(monkeypatch, tmp_path: Path):
+    install(monkeypatch, tmp_path / "bin", "exit 1\n")
+    with pytest.raises(UserError, match=r"run \./moat build first"):
+        qemu.boot(tmp_path / "none.bin", timeout=1)
+    kernel = tmp_path / "k"
+    kernel.write_bytes(b"\0")
+    with pytest.raises(UserError, match=r"module .* does not exist"):
+        qemu.boot(kernel, modules=[(tmp_path / "nomod", "")], timeout=1)
