@@ -2,8 +2,9 @@
 /*
  * Host driver of the hypervisor's ACM policy parser (hv/xsm/acm_policy.c).
  *
- *   acm_check BLOB      prints the decoded blob as one JSON object, exit 0;
- *                       or {"error": {"offset": N, "field": "..."}, "message": "..."}, exit 1.
+ *   acm_check BLOB...   for each blob, one line: the decoded blob as a JSON object, or
+ *                       {"error": {"offset": N, "field": "..."}, "message": "..."}.
+ *                       Exit 0 if every blob was accepted, 1 if one was refused, 2 on I/O errors.
  *
  * The JSON has the shape of Blob.to_json() in tools/moat/policy/binary.py, so the tests can
  * compare both decoders field by field.
@@ -90,49 +91,67 @@ static void print_view(const struct acm_policy_view *v)
     printf("]}}\n");
 }
 
-int main(int argc, char **argv)
+static int check_file(const char *path)
 {
     FILE *f;
-    uint8_t *buf = NULL;
+    uint8_t *buf = NULL, *nbuf;
     size_t len = 0, cap = 0, n;
     struct acm_policy_view v;
     struct acm_policy_error e;
+    int rc = 0;
 
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s BLOB\n", argv[0]);
-        return 2;
-    }
-    f = strcmp(argv[1], "-") ? fopen(argv[1], "rb") : stdin;
+    f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f) {
-        perror(argv[1]);
+        perror(path);
         return 2;
     }
     do {
         if (len == cap) {
             cap = cap ? cap * 2 : 65536;
-            buf = realloc(buf, cap);
-            if (!buf) {
+            nbuf = realloc(buf, cap);
+            if (!nbuf) {
                 perror("realloc");
+                free(buf);
                 return 2;
             }
+            buf = nbuf;
         }
         n = fread(buf + len, 1, cap - len, f);
         len += n;
     } while (n > 0);
-    if (ferror(f)) {
-        perror(argv[1]);
-        return 2;
-    }
+    if (ferror(f))
+        rc = 2;
     if (f != stdin)
         fclose(f);
+    if (rc) {
+        perror(path);
+        free(buf);
+        return rc;
+    }
     if (acm_policy_parse(buf, len, &v, &e) != 0) {
         printf("{\"error\":{\"offset\":%u,\"field\":\"", e.offset);
         print_field(&e);
         printf("\"},\"message\":\"%s\"}\n", e.message);
-        free(buf);
-        return 1;
+        rc = 1;
+    } else {
+        print_view(&v);
     }
-    print_view(&v);
     free(buf);
-    return 0;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = 0;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s BLOB...\n", argv[0]);
+        return 2;
+    }
+    for (int i = 1; i < argc; i++) {
+        int r = check_file(argv[i]);
+        if (r > rc)
+            rc = r;
+    }
+    return rc;
 }

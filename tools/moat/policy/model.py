@@ -115,6 +115,8 @@ class Policy:
     version: str = ""
     version_line: int = 1
     has_version: bool = True
+    has_name: bool = True
+    has_subjects: bool = True
     from_policy: tuple[str, str] | None = None
     from_line: int = 1
     ste_types: list[Named] = field(default_factory=list)

@@ -47,7 +47,8 @@ def check(p: Policy, old: tuple[str, tuple[int, int]] | None = None) -> list[Dia
 
     # names --------------------------------------------------------------------
     if p.name == "":
-        add(p.name_line, "empty policy name")
+        if p.has_name:
+            add(p.name_line, "empty policy name")
     elif len(p.name.encode("ascii", "replace")) > MAX_NAME_LEN:
         add(p.name_line, f"policy name is {len(p.name)} characters, at most {MAX_NAME_LEN} are allowed")
     if p.name and (prob := _name_problems(p.name)):
@@ -157,9 +158,11 @@ def check(p: Policy, old: tuple[str, tuple[int, int]] | None = None) -> list[Dia
             for t in v.permissions.create:
                 if t.name not in vm_set:
                     add(t.line, f"VM label {v.name!r} may create unknown label {t.name!r}")
-    if not p.vm_labels:
+    if not p.has_subjects:
+        pass
+    elif not p.vm_labels:
         add(p.bootstrap_line, "no VM labels")
-    if p.bootstrap == "":
+    elif p.bootstrap == "":
         add(p.bootstrap_line, "missing bootstrap label (SubjectLabels bootstrap=...)")
     elif p.bootstrap not in vm_set:
         add(p.bootstrap_line, f"bootstrap label {p.bootstrap!r} is not a VM label")

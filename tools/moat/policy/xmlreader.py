@@ -65,16 +65,18 @@ def read_xml(data: bytes, file: str) -> Policy:
     # --- header ----------------------------------------------------------
     hdr = root.first("PolicyHeader")
     if hdr is None:
-        p.has_version = False
+        p.has_version = p.has_name = False
         err(root.line, "missing <PolicyHeader>")
     else:
         name = hdr.first("PolicyName")
         if name is None:
+            p.has_name = False
             err(hdr.line, "missing <PolicyHeader>/<PolicyName>")
         else:
             p.name_line = name.line
             v = name.first_child_value()
             if v is None:
+                p.has_name = False
                 err(name.line, "empty <PolicyName>")
             else:
                 p.name = v
@@ -133,10 +135,12 @@ def read_xml(data: bytes, file: str) -> Policy:
     # --- labels ------------------------------------------------------------
     tmpl = root.first("SecurityLabelTemplate")
     if tmpl is None:
-        err(root.line, "missing <SecurityLabelTemplate>")
+        p.has_subjects = False
+        err(root.line, "missing <SecurityLabelTemplate> (a Xen 3.0-era policy keeps labels in a separate file)")
         return p
     subj = tmpl.first("SubjectLabels")
     if subj is None:
+        p.has_subjects = False
         err(tmpl.line, "missing <SubjectLabels>")
     else:
         p.bootstrap = subj.attrs.get("bootstrap", "")

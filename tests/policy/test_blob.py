@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: MIT
+"""Malformed blobs: both decoders refuse them at the same (offset, field); never a traceback."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+
+import pytest
+from conftest import CORPUS, EXAMPLES, ROOT, py_decode
+
+from moat.policy import compile_policy, read_policy
+from moat.policy.binary import decode
+from moat.policy.model import MAX_SSIDREFS, MAX_TYPES
+
+
+@pytest.fixture(scope="module")
+def blob() -> bytes:
+    return compile_policy(read_policy(CORPUS / "derived" / "xmtest09_1_good.xml"))
+
+
+@pytest.fixture(scope="module")
+def ext_blob() -> bytes:
+    return compile_policy(read_policy(EXAMPLES / "demo.toml"))
+
+
+def put32(b: bytes, off: int, v: int) -> bytes:
+    return b[:off] + struct.pack("!I", v & 0xFFFFFFFF) + b[off + 4 :]
+
+
+def err(b: bytes) -> tuple[int, str]:
+    r = py_decode(b)
+    assert "error" in r, "accepted"
+    return r["error"]["offset"], r["error"]["field"]
+
+
+def test_valid_blobs_roundtrip(blob: bytes, ext_blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+    a, b = agree([blob, ext_blob])
+    assert a["ext"] is None and a["loadable"]
+    assert b["ext"] is not None and b["ext"]["flags"][1] == 0x1F
+
+
+def test_truncated_at_every_offset(blob: bytes, ext_blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+    cases = [b[:n] for b in (blob, ext_blob) for n in range(len(b))]
+    cases += [put32(c, 8, len(c)) for c in cases if len(c) >= 12]  # with a matching len field
+    ext_at = decode(ext_blob).ext.offset  # type: ignore[union-attr]
+    for c, r in zip(cases, agree(cases), strict=True):
+        # cutting the optional extension off (and fixing len) leaves a valid standard blob
+        assert "error" in r or (len(c) == ext_at and c[:ext_at] == put32(ext_blob, 8, ext_at)[:ext_at])
+
+
+def test_every_byte_changed(blob: bytes, ext_blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+    cases = [
+        b[:i] + bytes([b[i] ^ x]) + b[i + 1 :] for b in (blob, ext_blob) for i in range(len(b)) for x in (0x01, 0x80)
+    ]
+    results = agree(cases)
+    # only the hash and the version words are free; everything else is checked
+    for c, r in zip(cases, results, strict=True):
+        i = next(i for i in range(len(c)) if c[i] != (blob if len(c) == len(blob) else ext_blob)[i])
+        if 32 <= i < 60:
+            assert "error" not in r
+        elif "error" not in r:
+            # a flipped cell 0<->1 or a flipped name character keeps a valid blob
+            assert r != py_decode(blob if len(c) == len(blob) else ext_blob)
+
+
+def test_header_fields(blob: bytes) -> None:
+    assert err(put32(blob, 0, 0xBCDE0100)) == (0, "magic")
+    assert err(put32(blob, 4, 3)) == (4, "policy_version")
+    assert err(put32(blob, 8, len(blob) + 8)) == (8, "len")
+    assert err(blob + b"\0" * 8) == (8, "len")
+    assert err(put32(blob, 12, 64)) == (12, "policy_reference_offset")
+    assert err(put32(blob, 16, 3)) == (16, "primary_policy_code")
+    assert err(put32(blob, 20, 0xFFFFFFF0)) == (20, "primary_buffer_offset")
+    assert err(put32(blob, 24, 15)) == (24, "secondary_policy_code")
+    assert err(put32(blob, 28, len(blob))) == (28, "secondary_buffer_offset")
+    assert err(put32(blob, 60, 0)) == (60, "policy_reference.len")
+    assert err(put32(blob, 60, 0xFFFFFFFF)) == (60, "policy_reference.len")
+    assert err(b"\0" * 59) == (0, "header")
+
+
+def test_overflowing_dimensions(blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+    c = decode(blob).chwall.offset
+    s = decode(blob).ste.offset
+    cases = {
+        put32(blob, c + 8, 0xFFFFFFFF): (c + 8, "chwall.max_types"),
+        put32(blob, c + 12, 0x80000001): (c + 12, "chwall.max_ssidrefs"),
+        put32(blob, c + 16, 0x40000000): (c + 16, "chwall.max_conflictsets"),
+        put32(blob, s + 8, MAX_TYPES + 1): (s + 8, "ste.max_types"),
+        put32(blob, s + 12, MAX_SSIDREFS + 1): (s + 12, "ste.max_ssidrefs"),
+        put32(blob, s + 12, 1): (s + 12, "ste.max_ssidrefs"),
+        # in bounds but the matrix would run past the end (the offset word is consistent)
+        put32(put32(blob, c + 8, MAX_TYPES), c + 24, 36 + 2 * MAX_TYPES * 5): (c, "chwall"),
+        put32(blob, s + 8, MAX_TYPES): (s, "ste"),
+        put32(blob, c + 24, 0): (c + 24, "chwall.conflict_sets_offset"),
+        put32(blob, c + 28, 1): (c + 28, "chwall.running_types_offset"),
+    }
+    results = agree(list(cases))
+    for (_b, want), r in zip(cases.items(), results, strict=True):
+        assert (r["error"]["offset"], r["error"]["field"]) == want
+
+
+def test_cells_and_padding(blob: bytes) -> None:
+    d = decode(blob)
+    cell = d.chwall.offset + 36 + 2 * (1 * d.chwall.types + 0)
+    assert err(blob[:cell] + b"\0\2" + blob[cell + 2 :]) == (cell, "chwall.ssidrefs[1][0]")
+    assert err(blob[:cell] + b"\1\0" + blob[cell + 2 :]) == (cell, "chwall.ssidrefs[1][0]")
+    pad = 64 + len(d.name) + 1
+    assert err(blob[:pad] + b"x" + blob[pad + 1 :]) == (pad, "policy_reference.padding")
+
+
+def test_extension_fields(ext_blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+    e = decode(ext_blob).ext
+    assert e is not None
+    o = e.offset
+    cases = {
+        put32(ext_blob, o, 0x12345678): (o, "ext.magic"),
+        put32(ext_blob, o + 4, 2): (o + 4, "ext.version"),
+        put32(ext_blob, o + 12, 7): (o + 12, "ext.max_ssidrefs"),
+        put32(ext_blob, o + 8, 8): (o + 8, "ext.len"),
+        put32(ext_blob, o + 28, 1): (o + 28, "ext.reserved"),
+        put32(ext_blob, o + 32 + 4, 0x20): (o + 36, "ext.flags[1]"),
+        put32(ext_blob, o + 32 + 4, 0x1E): (o + 36, "ext.flags[1]"),  # CREATE bit dropped
+        put32(ext_blob, o + 32 + 4 * e.rows + 4, 1 << 31): (o + 32 + 4 * e.rows + 4, "ext.create[1][0]"),
+    }
+    results = agree(list(cases))
+    for (_b, want), r in zip(cases.items(), results, strict=True):
+        assert (r["error"]["offset"], r["error"]["field"]) == want
+
+
+def test_xen_unloadable_blobs_decode(agree) -> None:  # type: ignore[no-untyped-def]
+    """STE-only policies: Xen 4.1's compiler writes codes STE/UNDEFINED; dump shows them as not loadable."""
+    b = compile_policy(read_policy(CORPUS / "synthetic" / "s03_ste_only.xml"))
+    (r,) = agree([b])
+    assert r["primary"] == 2 and r["secondary"] == 15 and not r["loadable"]
+
+
+def test_dump_malformed_cli_message(blob: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    p = tmp_path / "bad.bin"
+    p.write_bytes(put32(blob, 4, 9))
+    r = subprocess.run(
+        [sys.executable, "-m", "moat.commands.policy", "policy", "dump", str(p)],
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(ROOT / "tools")},
+    )
+    assert r.returncode == 1
+    assert "offset 4 (policy_version)" in r.stderr
+    assert "Traceback" not in r.stderr
