@@ -71,7 +71,12 @@ int format(void (*sink)(void *ctx, char c), void *ctx, const char *fmt, va_list 
             sp.width = sp.width * 10 + (unsigned)(*fmt++ - '0');
         if (*fmt == '.') {
             sp.precision = 0;
-            for (fmt++; *fmt >= '0' && *fmt <= '9'; fmt++)
+            if (*++fmt == '*') {
+                int prec = va_arg(ap, int);
+                sp.precision = prec < 0 ? -1 : prec;
+                fmt++;
+            }
+            for (; *fmt >= '0' && *fmt <= '9'; fmt++)
                 sp.precision = sp.precision * 10 + (*fmt - '0');
         }
         int longs = 0;

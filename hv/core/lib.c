@@ -86,3 +86,16 @@ size_t strlcpy(char *dst, const char *src, size_t size)
     }
     return len;
 }
+
+uint32_t crc32(const void *data, size_t n)
+{
+    /* IEEE 802.3, reflected, as zlib.crc32 computes it; bitwise (only run on boot data). */
+    const uint8_t *p = data;
+    uint32_t crc = 0xffffffffu;
+    while (n--) {
+        crc ^= *p++;
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
+    }
+    return ~crc;
+}

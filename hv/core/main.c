@@ -5,7 +5,9 @@
 #include <moat/cpu.h>
 #include <moat/frame.h>
 #include <moat/multiboot.h>
+#include <moat/manifest.h>
 #include <moat/paging.h>
+#include <moat/sched.h>
 #include <moat/selftest.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
@@ -65,6 +67,10 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
         printk("moat: this build has no self-tests; 'selftest=%s' ignored\n", test);
     }
 
-    printk("moat: boot complete; no domains to run\n");
-    machine_stop(STOP_SUCCESS);
+    syscall_init();
+    if (!manifest_boot()) {
+        printk("moat: boot complete; no domains to run\n");
+        machine_stop(STOP_SUCCESS);
+    }
+    exit_to_guest();
 }

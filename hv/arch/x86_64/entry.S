@@ -41,6 +41,8 @@ common_entry:
     pushq %r15
     cld
     movq %rsp, %rdi
+    testb $3, REGS_CS(%rsp)
+    jnz from_guest
     /* A frame-pointer link to the interrupted code, so backtraces cross the exception. */
     pushq 0x88(%rsp)                 /* rip */
     pushq %rbp
@@ -64,6 +66,14 @@ common_entry:
     popq %rax
     addq $16, %rsp                   /* vector and error code */
     iretq
+
+    /* From ring 3: the frame is in the vCPU's struct cpu_regs; continue on the hypervisor stack. */
+from_guest:
+    swapgs
+    movq %gs:PCPU_KSTACK_TOP, %rsp
+    xorl %ebp, %ebp
+    call guest_trap
+    ud2                              /* guest_trap never returns */
 
     /* The table idt.c reads: the entry address of each stub, in vector order. */
     .section .rodata

@@ -72,3 +72,5 @@ bool is_guard_page(vaddr_t va)
         return false;
     return ((va - (vaddr_t)kstacks_start) % (PAGE_SIZE + KSTACK_SIZE)) < PAGE_SIZE;
 }
+
+void tss_set_rsp0(uint64_t rsp0) { tss.rsp[0] = rsp0; }

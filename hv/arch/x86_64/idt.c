@@ -146,5 +146,14 @@ void exception_dispatch(struct cpu_regs *regs)
             lapic_eoi();
         return;
     }
+    uint64_t fixup = fault_fixup(regs->rip);
+    if (fixup && (regs->vector == 14 || regs->vector == 13)) {
+        regs->rip = fixup; /* a guest address faulted inside copy_user: report -EFAULT */
+        return;
+    }
     fatal_exception(regs);
 }
+
+void idt_fatal(struct cpu_regs *regs) { fatal_exception(regs); }
+
+const char *exception_mnemonic(unsigned vector) { return vector < 32 ? exception_names[vector].mnemonic : "IRQ"; }

@@ -8,6 +8,7 @@
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <moat/x86.h>
+#include <public/hv.h>
 
 #define LAPIC_VA FIXMAP_BASE
 #define LAPIC_ID 0x020
@@ -26,6 +27,7 @@
 static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
 static uint64_t tsc_rate_khz;
 static uint64_t tsc_at_init;
+static void time_scale_init(void);
 
 static inline uint32_t lapic_read(unsigned reg) { return *(volatile uint32_t *)(LAPIC_VA + reg); }
 static inline void lapic_write(unsigned reg, uint32_t v) { *(volatile uint32_t *)(LAPIC_VA + reg) = v; }
@@ -77,12 +79,14 @@ static void timer_tick(struct cpu_regs *regs)
 {
     (void)regs;
     this_cpu()->ticks++;
+    sched_tick();
 }
 
 void timer_init(void)
 {
     calibrate();
     tsc_at_init = rdtsc();
+    time_scale_init();
     idt_set_irq_handler(VEC_TIMER, timer_tick);
     lapic_write(LAPIC_TIMER_DIV, 0x3);
     lapic_write(LAPIC_LVT_TIMER, VEC_TIMER | LVT_PERIODIC);
@@ -92,9 +96,36 @@ void timer_init(void)
 
 uint64_t timer_ticks(void) { return this_cpu()->ticks; }
 uint64_t tsc_khz(void) { return tsc_rate_khz; }
+/* ns = ((tsc - tsc_at_init) << shift) * mul >> 32, the pvclock formula of public/hv.h. */
+static uint32_t tsc_mul;
+static int8_t tsc_shift;
+
+static void time_scale_init(void)
+{
+    uint64_t ratio = (1000000ULL << 32) / tsc_rate_khz; /* ns per tick, as a 32.32 fixed-point number */
+    tsc_shift = 0;
+    while (ratio >= (1ULL << 32)) {
+        ratio >>= 1;
+        tsc_shift++;
+    }
+    tsc_mul = (uint32_t)ratio;
+}
+
 uint64_t now_ns(void)
 {
-    /* Split so that nothing overflows 64 bits (no 128-bit division in a freestanding build). */
-    uint64_t delta = rdtsc() - tsc_at_init;
-    return delta / tsc_rate_khz * 1000000 + delta % tsc_rate_khz * 1000000 / tsc_rate_khz;
+    uint64_t delta = (rdtsc() - tsc_at_init) << tsc_shift;
+    return (uint64_t)(((unsigned __int128)delta * tsc_mul) >> 32);
+}
+
+void time_publish(struct shared_info *s)
+{
+    struct vcpu_time_info *t = &s->vcpu_info[0].time;
+    t->version++;
+    __asm__ volatile("" ::: "memory");
+    t->tsc_timestamp = tsc_at_init;
+    t->system_time = 0;
+    t->tsc_to_system_mul = tsc_mul;
+    t->tsc_shift = tsc_shift;
+    __asm__ volatile("" ::: "memory");
+    t->version++;
 }

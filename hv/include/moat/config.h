@@ -17,7 +17,7 @@
 #define KSTACK_SIZE 16384
 
 /* Timer interrupt rate of the scheduler tick. */
-#define TICK_HZ 100
+#define TICK_HZ 1000
 
 /* The most physical memory the frame table covers (bounded so its size is known up front). */
 #define MAX_PHYS_MEMORY (64UL << 30)

@@ -19,6 +19,22 @@
 
 #define VEC_TIMER 0xf0
 #define VEC_SPURIOUS 0xff
+/* Not a hardware vector: marks a register frame saved by the syscall entry (return by sysret). */
+#define VEC_SYSCALL 0x100
+
+/* Offsets into struct percpu used by the assembly (checked by static asserts in cpu.c). */
+#define PCPU_USER_RSP 0
+#define PCPU_KSTACK_TOP 8
+#define PCPU_CUR_REGS 16
+#define PCPU_CUR_REGS_TOP 24
+
+/* Offsets into struct cpu_regs. */
+#define REGS_VECTOR (15 * 8)
+#define REGS_RIP (17 * 8)
+#define REGS_CS (18 * 8)
+#define REGS_RFLAGS (19 * 8)
+#define REGS_RSP (20 * 8)
+#define REGS_SIZE (22 * 8)
 
 #ifndef __ASSEMBLER__
 #include <moat/types.h>
@@ -35,8 +51,17 @@ struct cpu_features {
     bool smep, smap, nx, umip, pge, syscall;
 };
 
+struct domain;
+
 /* Per-CPU state: one instance now, indexed by CPU later (SMP is a later step, not a rewrite). */
 struct percpu {
+    /* Read by entry code through %gs: keep these first and in this order. */
+    uint64_t user_rsp;          /* the guest rsp while the syscall entry switches stacks */
+    uint64_t kstack_top;        /* the hypervisor stack every guest entry starts on */
+    struct cpu_regs *cur_regs;  /* the running vCPU's register frame */
+    uint64_t cur_regs_top;      /* its end: where the entry code starts pushing */
+    struct domain *current;     /* NULL while idle */
+    uint64_t need_resched;
     unsigned id;
     uint64_t ticks;           /* timer interrupts seen */
     uint64_t irq_count;
@@ -52,7 +77,19 @@ void gdt_init(void);
 void idt_init(void);
 typedef void (*irq_handler_t)(struct cpu_regs *regs);
 void idt_set_irq_handler(uint8_t vector, irq_handler_t handler);
-void exception_dispatch(struct cpu_regs *regs); /* called by entry.S */
+void exception_dispatch(struct cpu_regs *regs); /* called by entry.S for entries from ring 0 */
+void guest_trap(struct cpu_regs *regs);          /* ... and for entries from ring 3 (never returns) */
+void hypercall_entry(struct cpu_regs *regs);     /* called by syscall.S (never returns) */
+void syscall_init(void);
+noreturn void idt_fatal(struct cpu_regs *regs); /* the hypervisor's own fatal-exception report */
+const char *exception_mnemonic(unsigned vector);
+void tss_set_rsp0(uint64_t rsp0);
+/* Loads the current vCPU's registers and enters ring 3 (syscall.S). Interrupts must be off. */
+noreturn void return_to_guest(void);
+/* Copies between hypervisor and guest memory; 0, or -XEN_EFAULT if the guest address faulted. */
+long copy_user(void *dst, const void *src, size_t n);
+/* If rip is a fault-tolerant guest access, where to resume with the fault reported. */
+uint64_t fault_fixup(uint64_t rip);
 
 /* Stacks, with an unmapped guard page below each (paging.c leaves them out). */
 extern char kstack_boot_top[], kstack_df_top[], kstack_nmi_top[], kstack_mc_top[];

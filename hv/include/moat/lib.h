@@ -15,5 +15,6 @@ int strcmp(const char *a, const char *b);
 int strncmp(const char *a, const char *b, size_t n);
 /* Copies at most size-1 characters and always terminates (when size > 0); returns strlen(src). */
 size_t strlcpy(char *dst, const char *src, size_t size);
+uint32_t crc32(const void *data, size_t n);
 
 #endif

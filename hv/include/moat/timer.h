@@ -11,7 +11,12 @@ void lapic_eoi(void);
 void timer_init(void);
 uint64_t timer_ticks(void);
 uint64_t tsc_khz(void);
-/* Nanoseconds since timer_init, from the TSC. */
+/* System time: nanoseconds since timer_init, from the TSC, by the same formula guests use. */
 uint64_t now_ns(void);
+struct shared_info;
+/* Writes the TSC-to-system-time parameters into a domain's shared-info page. */
+void time_publish(struct shared_info *s);
+/* Called on every tick, after the tick count moved (sched.c). */
+void sched_tick(void);
 
 #endif

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// Guest page tables. The hypervisor builds and owns them; the lower half holds the guest's
+// mappings (user-accessible), the upper half is the hypervisor's, shared with every address space
+// and supervisor-only. Every table frame is owned by the domain, so it is counted and given back.
+#include <moat/domain.h>
+#include <moat/lib.h>
+#include <moat/paging.h>
+#include <moat/shutdown.h>
+#include <moat/x86.h>
+
+#define IDX(va, level) (((va) >> (12 + 9 * ((level)-1))) & 511)
+#define USER_TABLE_FLAGS (PTE_P | PTE_W | PTE_U) /* the leaves decide write and execute */
+
+static uint64_t *table_of(uint64_t e) { return phys_to_virt(e & PTE_ADDR_MASK); }
+
+bool gpt_create(struct domain *d)
+{
+    mfn_t root = frame_alloc(FRAME_PAGETABLE, d->domid);
+    if (root == INVALID_MFN)
+        return false;
+    d->frames_held++;
+    d->pml4 = root;
+    uint64_t *pml4 = mfn_to_virt(root);
+    const uint64_t *hv = phys_to_virt(paging_root());
+    for (unsigned i = 256; i < 512; i++)
+        pml4[i] = hv[i];
+    return true;
+}
+
+bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags)
+{
+    BUG_ON(va >= GUEST_VA_LIMIT);
+    uint64_t *t = mfn_to_virt(d->pml4);
+    for (int level = 4; level > 1; level--) {
+        uint64_t *e = &t[IDX(va, level)];
+        if (!(*e & PTE_P)) {
+            mfn_t m = frame_alloc(FRAME_PAGETABLE, d->domid);
+            if (m == INVALID_MFN)
+                return false;
+            d->frames_held++;
+            *e = (m << PAGE_SHIFT) | USER_TABLE_FLAGS;
+        }
+        t = table_of(*e);
+    }
+    t[IDX(va, 1)] = (mfn << PAGE_SHIFT) | flags | PTE_P | PTE_U;
+    return true;
+}
+
+uint64_t gpt_lookup(struct domain *d, vaddr_t va)
+{
+    if (va >= GUEST_VA_LIMIT)
+        return 0;
+    uint64_t *t = mfn_to_virt(d->pml4);
+    for (int level = 4; level > 1; level--) {
+        uint64_t e = t[IDX(va, level)];
+        if (!(e & PTE_P))
+            return 0;
+        t = table_of(e);
+    }
+    return t[IDX(va, 1)];
+}
+
+/* Frees the leaves the domain owns (its RAM and info pages) and every table below `t`. */
+static void free_level(struct domain *d, uint64_t *t, int level)
+{
+    for (unsigned i = 0; i < 512; i++) {
+        uint64_t e = t[i];
+        if (!(e & PTE_P))
+            continue;
+        mfn_t mfn = (e & PTE_ADDR_MASK) >> PAGE_SHIFT;
+        if (level > 1)
+            free_level(d, table_of(e), level - 1);
+        struct frame *f = frame_info(mfn);
+        /* Only frames this domain owns go back; another domain's pages mapped here are not ours. */
+        if (f && f->owner == d->domid && (f->use == FRAME_GUEST || f->use == FRAME_PAGETABLE)) {
+            frame_free(mfn);
+            d->frames_held--;
+        }
+        t[i] = 0;
+    }
+}
+
+void gpt_destroy(struct domain *d)
+{
+    if (d->pml4 == INVALID_MFN || !d->pml4)
+        return;
+    /* Never free the tables the CPU is using. */
+    if ((read_cr3() & PTE_ADDR_MASK) == (d->pml4 << PAGE_SHIFT))
+        write_cr3(paging_root());
+    uint64_t *pml4 = mfn_to_virt(d->pml4);
+    for (unsigned i = 0; i < 256; i++) {
+        if (!(pml4[i] & PTE_P))
+            continue;
+        free_level(d, table_of(pml4[i]), 3);
+        mfn_t m = (pml4[i] & PTE_ADDR_MASK) >> PAGE_SHIFT;
+        frame_free(m);
+        d->frames_held--;
+        pml4[i] = 0;
+    }
+    frame_free(d->pml4);
+    d->frames_held--;
+    d->pml4 = INVALID_MFN;
+}
+
+bool guest_range_ok(uint64_t va, size_t n)
+{
+    /* Inside the guest half, no wrap-around, bounded length (copies are never larger than this). */
+    return n <= (1u << 20) && va < GUEST_VA_LIMIT && va + n <= GUEST_VA_LIMIT && va + n >= va;
+}
+
+long copy_from_guest(void *dst, uint64_t guest_src, size_t n)
+{
+    if (!guest_range_ok(guest_src, n) || guest_src == 0)
+        return -XEN_EFAULT;
+    return copy_user(dst, (const void *)guest_src, n);
+}
+
+long copy_to_guest(uint64_t guest_dst, const void *src, size_t n)
+{
+    if (!guest_range_ok(guest_dst, n) || guest_dst == 0)
+        return -XEN_EFAULT;
+    return copy_user((void *)guest_dst, src, n);
+}

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// domctl: create, destroy, pause, unpause and inspect domains, each decided by the MAC hooks.
+#include <moat/console.h>
+#include <moat/domain.h>
+#include <moat/lib.h>
+#include <moat/sched.h>
+#include <moat/xsm.h>
+#include <public/domctl.h>
+
+static bool terminated(const char *s, size_t size) { return strnlen(s, size) < size; }
+
+static long create(struct domain *subj, struct moat_domctl_create *c)
+{
+    if (!terminated(c->name, sizeof(c->name)) || !terminated(c->cmdline, sizeof(c->cmdline)))
+        return -XEN_EINVAL;
+    if (xsm_domctl_create(subj, c->ssidref))
+        return -XEN_EPERM;
+    struct domain_params p = {
+        .name = c->name,
+        .image_module = c->image,
+        .memory_kib = c->memory_kib,
+        .ssidref = c->ssidref,
+        .flags = 0, /* a created domain never inherits privileges: the policy grants them */
+        .expect = EXPECT_ANY,
+        .cmdline = c->cmdline,
+    };
+    long err;
+    struct domain *d = domain_create(&p, &err);
+    if (!d)
+        return err;
+    c->domid = d->domid;
+    return 0;
+}
+
+static void fill_info(struct domain *d, struct moat_domctl_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    info->state = d->paused ? DOMSTATE_PAUSED : d->state == DOM_BLOCKED ? DOMSTATE_BLOCKED : DOMSTATE_RUNNABLE;
+    info->ssidref = d->ssidref;
+    info->nr_pages = d->nr_pages;
+    info->cpu_time_ns = d->cpu_time_ns;
+    strlcpy(info->name, d->name, sizeof(info->name));
+}
+
+long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    struct domain *subj = current_domain();
+    struct moat_domctl op;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -XEN_EFAULT;
+    if (op.interface_version != MOAT_INTERFACE_VERSION)
+        return -XEN_EINVAL;
+
+    long rc;
+    if (op.cmd == XEN_DOMCTL_createdomain) {
+        rc = create(subj, &op.u.create);
+    } else {
+        struct domain *target = op.domain == DOMID_SELF ? subj : domain_by_id(op.domain);
+        if (!target)
+            return -XEN_ESRCH;
+        switch (op.cmd) {
+        case XEN_DOMCTL_getdomaininfo:
+            if (xsm_read_domain(subj, target))
+                return -XEN_EPERM;
+            fill_info(target, &op.u.info);
+            rc = 0;
+            break;
+        case XEN_DOMCTL_destroydomain:
+        case XEN_DOMCTL_pausedomain:
+        case XEN_DOMCTL_unpausedomain:
+            if (xsm_domctl(subj, op.cmd, target))
+                return -XEN_EPERM;
+            if (target == subj)
+                return -XEN_EINVAL; /* use SCHEDOP_shutdown to stop yourself */
+            if (op.cmd == XEN_DOMCTL_destroydomain)
+                domain_destroy(target, OUTCOME_KILLED, "destroyed by domctl");
+            else
+                target->paused = op.cmd == XEN_DOMCTL_pausedomain;
+            rc = 0;
+            break;
+        default:
+            return -XEN_ENOSYS;
+        }
+    }
+    if (rc == 0 && copy_to_guest(arg, &op, sizeof(op)))
+        return -XEN_EFAULT;
+    return rc;
+}

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+// Event channels: Xen's 2-level ABI. Port state lives in the hypervisor; the pending and mask
+// bitmaps live in the guest's shared-info page, where the guest reads and clears them.
+#include <moat/domain.h>
+#include <moat/events.h>
+#include <moat/lib.h>
+#include <moat/sched.h>
+#include <moat/xsm.h>
+
+static struct evtchn_table *table(struct domain *d) { return &d->evtchn; }
+
+static bool test_and_set(uint64_t *words, unsigned bit)
+{
+    return __atomic_fetch_or(&words[bit / 64], 1ULL << (bit % 64), __ATOMIC_SEQ_CST) & (1ULL << (bit % 64));
+}
+
+static bool test_bit(const uint64_t *words, unsigned bit)
+{
+    return __atomic_load_n(&words[bit / 64], __ATOMIC_SEQ_CST) & (1ULL << (bit % 64));
+}
+
+static void clear_bit(uint64_t *words, unsigned bit)
+{
+    __atomic_fetch_and(&words[bit / 64], ~(1ULL << (bit % 64)), __ATOMIC_SEQ_CST);
+}
+
+void evtchn_init(struct domain *d, uint32_t max_ports)
+{
+    struct evtchn_table *t = table(d);
+    t->max_ports = max_ports ? MIN(max_ports, EVTCHN_MAX_PORTS) : EVTCHN_DEFAULT_PORTS;
+    t->ports[0].state = ECS_RESERVED;
+}
+
+bool evtchn_port_valid(struct domain *d, evtchn_port_t port) { return port > 0 && port < table(d)->max_ports; }
+
+bool evtchn_is_pending(struct domain *d, evtchn_port_t port)
+{
+    return test_bit(domain_shared_info(d)->evtchn_pending, port);
+}
+
+/* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall. */
+static void set_pending(struct domain *d, evtchn_port_t port)
+{
+    struct shared_info *s = domain_shared_info(d);
+    struct vcpu_info *vi = &s->vcpu_info[0];
+    if (d->vcpu.polling) /* a poller re-checks its ports itself, masked or not */
+        sched_wake(d);
+    if (test_and_set(s->evtchn_pending, port))
+        return;
+    if (test_bit(s->evtchn_mask, port))
+        return;
+    if (!test_and_set(&vi->evtchn_pending_sel, port / 64))
+        vi->evtchn_upcall_pending = 1;
+    if (vi->evtchn_upcall_pending && d->state == DOM_BLOCKED)
+        sched_wake(d);
+}
+
+static long alloc_port(struct domain *d)
+{
+    struct evtchn_table *t = table(d);
+    for (uint32_t p = 1; p < t->max_ports; p++)
+        if (t->ports[p].state == ECS_FREE)
+            return p;
+    return -XEN_ENOSPC;
+}
+
+/* A fresh port starts clean: no stale pending or mask bit from an earlier user of the number. */
+static void claim_port(struct domain *d, evtchn_port_t port, uint8_t state)
+{
+    struct shared_info *s = domain_shared_info(d);
+    clear_bit(s->evtchn_pending, port);
+    clear_bit(s->evtchn_mask, port);
+    table(d)->ports[port].state = state;
+}
+
+static struct domain *resolve(struct domain *self, domid_t id)
+{
+    return id == DOMID_SELF || id == self->domid ? self : domain_by_id(id);
+}
+
+static long alloc_unbound(struct domain *d, struct evtchn_alloc_unbound *a)
+{
+    struct domain *owner = resolve(d, a->dom);
+    if (!owner)
+        return -XEN_ESRCH;
+    if (owner != d && xsm_foreign_evtchn(d, owner))
+        return -XEN_EPERM;
+    domid_t remote_id = a->remote_dom == DOMID_SELF ? owner->domid : a->remote_dom;
+    struct domain *remote = domain_by_id(remote_id);
+    if (!remote)
+        return -XEN_ESRCH;
+    if (xsm_evtchn_unbound(owner, remote))
+        return -XEN_EACCES;
+    long port = alloc_port(owner);
+    if (port < 0)
+        return port;
+    claim_port(owner, (evtchn_port_t)port, ECS_UNBOUND);
+    table(owner)->ports[port].remote_dom = remote_id;
+    a->port = (evtchn_port_t)port;
+    return 0;
+}
+
+static long bind_interdomain(struct domain *d, struct evtchn_bind_interdomain *b)
+{
+    struct domain *rd = resolve(d, b->remote_dom);
+    if (!rd)
+        return -XEN_ESRCH;
+    if (!evtchn_port_valid(rd, b->remote_port))
+        return -XEN_EINVAL;
+    struct evtchn *rchn = &table(rd)->ports[b->remote_port];
+    if (rchn->state != ECS_UNBOUND || rchn->remote_dom != d->domid)
+        return -XEN_EINVAL;
+    if (xsm_evtchn_interdomain(d, rd))
+        return -XEN_EACCES;
+    long port = alloc_port(d);
+    if (port < 0)
+        return port;
+    claim_port(d, (evtchn_port_t)port, ECS_INTERDOMAIN);
+    struct evtchn *lchn = &table(d)->ports[port];
+    lchn->remote_dom = rd->domid;
+    lchn->remote_port = b->remote_port;
+    rchn->state = ECS_INTERDOMAIN;
+    rchn->remote_port = (uint32_t)port;
+    b->local_port = (evtchn_port_t)port;
+    set_pending(d, (evtchn_port_t)port); /* as Xen: the new local end starts pending */
+    return 0;
+}
+
+static long bind_virq(struct domain *d, struct evtchn_bind_virq *b)
+{
+    if (b->virq >= NR_VIRQS)
+        return -XEN_EINVAL;
+    if (b->virq == VIRQ_DOM_EXC && b->vcpu != 0)
+        return -XEN_EINVAL; /* a global VIRQ binds on vCPU 0 only */
+    if (b->vcpu != 0)
+        return -XEN_ENOENT;
+    if (b->virq == VIRQ_DOM_EXC && xsm_watch_domains(d))
+        return -XEN_EPERM;
+    if (table(d)->virq_to_port[b->virq])
+        return -XEN_EEXIST;
+    long port = alloc_port(d);
+    if (port < 0)
+        return port;
+    claim_port(d, (evtchn_port_t)port, ECS_VIRQ);
+    table(d)->ports[port].virq = (uint8_t)b->virq;
+    table(d)->virq_to_port[b->virq] = (uint32_t)port;
+    b->port = (evtchn_port_t)port;
+    return 0;
+}
+
+static long bind_ipi(struct domain *d, struct evtchn_bind_ipi *b)
+{
+    if (b->vcpu != 0)
+        return -XEN_ENOENT;
+    long port = alloc_port(d);
+    if (port < 0)
+        return port;
+    claim_port(d, (evtchn_port_t)port, ECS_IPI);
+    b->port = (evtchn_port_t)port;
+    return 0;
+}
+
+/*
+ * Frees a port. For an interdomain channel the peer's end reverts to unbound: to us (a plain
+ * close, as in Xen: we may rebind), or to no one (death, revocation), with an event if notify.
+ */
+static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bind, bool notify_peer)
+{
+    struct evtchn *chn = &table(d)->ports[port];
+    if (chn->state == ECS_INTERDOMAIN) {
+        struct domain *rd = resolve(d, chn->remote_dom);
+        if (rd) {
+            struct evtchn *rchn = &table(rd)->ports[chn->remote_port];
+            rchn->state = ECS_UNBOUND;
+            rchn->remote_dom = peer_may_bind;
+            rchn->remote_port = 0;
+            if (notify_peer)
+                set_pending(rd, chn->remote_port);
+        }
+    } else if (chn->state == ECS_VIRQ) {
+        table(d)->virq_to_port[chn->virq] = 0;
+    }
+    memset(chn, 0, sizeof(*chn));
+    clear_bit(domain_shared_info(d)->evtchn_pending, port);
+}
+
+static long evtchn_close(struct domain *d, evtchn_port_t port)
+{
+    if (!evtchn_port_valid(d, port) || table(d)->ports[port].state == ECS_FREE)
+        return -XEN_EINVAL;
+    close_port(d, port, d->domid, false);
+    return 0;
+}
+
+static long evtchn_send(struct domain *d, evtchn_port_t port)
+{
+    if (!evtchn_port_valid(d, port))
+        return -XEN_EINVAL;
+    struct evtchn *chn = &table(d)->ports[port];
+    switch (chn->state) {
+    case ECS_INTERDOMAIN: {
+        struct domain *rd = resolve(d, chn->remote_dom);
+        if (rd)
+            set_pending(rd, chn->remote_port);
+        return 0;
+    }
+    case ECS_IPI:
+        set_pending(d, port);
+        return 0;
+    case ECS_UNBOUND:
+        return 0; /* nobody listens yet: dropped, as in Xen */
+    default:
+        return -XEN_EINVAL;
+    }
+}
+
+static long evtchn_status(struct domain *d, struct evtchn_status *st)
+{
+    struct domain *owner = resolve(d, st->dom);
+    if (!owner)
+        return -XEN_ESRCH;
+    if (owner != d && xsm_foreign_evtchn(d, owner))
+        return -XEN_EPERM;
+    if (!evtchn_port_valid(owner, st->port) && st->port != 0)
+        return -XEN_EINVAL;
+    const struct evtchn *chn = &table(owner)->ports[st->port];
+    memset(&st->u, 0, sizeof(st->u));
+    st->vcpu = 0;
+    switch (chn->state) {
+    case ECS_UNBOUND:
+        st->status = EVTCHNSTAT_unbound;
+        st->u.unbound.dom = chn->remote_dom;
+        break;
+    case ECS_INTERDOMAIN:
+        st->status = EVTCHNSTAT_interdomain;
+        st->u.interdomain.dom = chn->remote_dom;
+        st->u.interdomain.port = chn->remote_port;
+        break;
+    case ECS_VIRQ:
+        st->status = EVTCHNSTAT_virq;
+        st->u.virq = chn->virq;
+        break;
+    case ECS_IPI:
+        st->status = EVTCHNSTAT_ipi;
+        break;
+    default:
+        st->status = EVTCHNSTAT_closed;
+        break;
+    }
+    return 0;
+}
+
+static long evtchn_unmask(struct domain *d, evtchn_port_t port)
+{
+    if (!evtchn_port_valid(d, port))
+        return -XEN_EINVAL;
+    struct shared_info *s = domain_shared_info(d);
+    struct vcpu_info *vi = &s->vcpu_info[0];
+    clear_bit(s->evtchn_mask, port);
+    /* A port that became pending while masked is raised now. */
+    if (test_bit(s->evtchn_pending, port) && !test_and_set(&vi->evtchn_pending_sel, port / 64))
+        vi->evtchn_upcall_pending = 1;
+    return 0;
+}
+
+static void close_all(struct domain *d, domid_t peer_may_bind, bool notify)
+{
+    struct evtchn_table *t = table(d);
+    for (uint32_t p = 1; p < t->max_ports; p++)
+        if (t->ports[p].state != ECS_FREE)
+            close_port(d, p, peer_may_bind, notify);
+}
+
+static long evtchn_reset(struct domain *d, domid_t dom)
+{
+    struct domain *owner = resolve(d, dom);
+    if (!owner)
+        return -XEN_ESRCH;
+    if (owner != d && xsm_foreign_evtchn(d, owner))
+        return -XEN_EPERM;
+    close_all(owner, owner->domid, false);
+    return 0;
+}
+
+void evtchn_destroy(struct domain *d) { close_all(d, DOMID_INVALID, true); }
+
+void evtchn_revoke(struct domain *d, evtchn_port_t port)
+{
+    if (table(d)->ports[port].state != ECS_INTERDOMAIN)
+        return;
+    /* The peer's end becomes unbound to no one, with an event; ours the same. */
+    close_port(d, port, DOMID_INVALID, true);
+    claim_port(d, port, ECS_UNBOUND);
+    table(d)->ports[port].remote_dom = DOMID_INVALID;
+    set_pending(d, port);
+}
+
+void evtchn_send_virq(struct domain *d, unsigned virq)
+{
+    uint32_t port = table(d)->virq_to_port[virq];
+    if (port)
+        set_pending(d, port);
+}
+
+void evtchn_notify_dom_exc(void)
+{
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *d = domain_by_id((domid_t)i);
+        if (d)
+            evtchn_send_virq(d, VIRQ_DOM_EXC);
+    }
+}
+
+/* Copies the op's argument in, runs it, copies the result out: the guest never sees half a result. */
+#define WITH_ARG(type, call)                                                                                           \
+    do {                                                                                                               \
+        type a;                                                                                                        \
+        if (copy_from_guest(&a, arg, sizeof(a)))                                                                       \
+            return -XEN_EFAULT;                                                                                        \
+        long rc = call;                                                                                                \
+        if (rc == 0 && copy_to_guest(arg, &a, sizeof(a)))                                                              \
+            return -XEN_EFAULT;                                                                                        \
+        return rc;                                                                                                     \
+    } while (0)
+
+/* For ops with no result beyond the return value (send is the hot path: one copy, no copy back). */
+#define WITH_ARG_IN(type, call)                                                                                        \
+    do {                                                                                                               \
+        type a;                                                                                                        \
+        if (copy_from_guest(&a, arg, sizeof(a)))                                                                       \
+            return -XEN_EFAULT;                                                                                        \
+        return call;                                                                                                   \
+    } while (0)
+
+long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    switch (cmd) {
+    case EVTCHNOP_alloc_unbound: WITH_ARG(struct evtchn_alloc_unbound, alloc_unbound(d, &a));
+    case EVTCHNOP_bind_interdomain: WITH_ARG(struct evtchn_bind_interdomain, bind_interdomain(d, &a));
+    case EVTCHNOP_bind_virq: WITH_ARG(struct evtchn_bind_virq, bind_virq(d, &a));
+    case EVTCHNOP_bind_ipi: WITH_ARG(struct evtchn_bind_ipi, bind_ipi(d, &a));
+    case EVTCHNOP_status: WITH_ARG(struct evtchn_status, evtchn_status(d, &a));
+    case EVTCHNOP_close: WITH_ARG_IN(struct evtchn_close, evtchn_close(d, a.port));
+    case EVTCHNOP_send: WITH_ARG_IN(struct evtchn_send, evtchn_send(d, a.port));
+    case EVTCHNOP_unmask: WITH_ARG_IN(struct evtchn_unmask, evtchn_unmask(d, a.port));
+    case EVTCHNOP_reset: WITH_ARG_IN(struct evtchn_reset, evtchn_reset(d, a.dom));
+    default: return -XEN_ENOSYS;
+    }
+}

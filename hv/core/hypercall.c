@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// Hypercall dispatch: one bounds-checked table from number to handler. Unknown numbers: -ENOSYS.
+#include <moat/console_io.h>
+#include <moat/domain.h>
+#include <moat/events.h>
+#include <moat/sched.h>
+#include <moat/xsm.h>
+#include <public/hv.h>
+
+typedef long (*hypercall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
+
+static long do_xen_version(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)arg, (void)a3, (void)a4, (void)a5;
+    switch (cmd) {
+    case XENVER_version:
+        return (0 << 16) | 1;
+    case XENVER_get_features:
+        return MOAT_FEAT_EVTCHN;
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+static long do_memory_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    if (cmd != XENMEM_current_reservation && cmd != XENMEM_maximum_reservation)
+        return -XEN_ENOSYS;
+    domid_t id;
+    if (copy_from_guest(&id, arg, sizeof(id)))
+        return -XEN_EFAULT;
+    struct domain *self = current_domain();
+    struct domain *d = id == DOMID_SELF ? self : domain_by_id(id);
+    if (!d)
+        return -XEN_ESRCH;
+    if (xsm_read_domain(self, d))
+        return -XEN_EPERM;
+    return (long)d->nr_pages;
+}
+
+static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
+    [__HYPERVISOR_set_callbacks] = do_set_callbacks,
+    [__HYPERVISOR_memory_op] = do_memory_op,
+    [__HYPERVISOR_set_timer_op] = do_set_timer_op,
+    [__HYPERVISOR_xen_version] = do_xen_version,
+    [__HYPERVISOR_console_io] = do_console_io,
+    [__HYPERVISOR_iret] = do_iret,
+    [__HYPERVISOR_sched_op] = do_sched_op,
+    [__HYPERVISOR_event_channel_op] = do_event_channel_op,
+    [__HYPERVISOR_domctl] = do_domctl,
+};
+
+void hypercall_entry(struct cpu_regs *regs)
+{
+    struct domain *d = current_domain();
+    uint64_t nr = regs->rax;
+    long ret = -XEN_ENOSYS;
+    if (nr < MOAT_NR_HYPERCALLS && hypercall_table[nr])
+        ret = hypercall_table[nr](regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8);
+    /* The caller may have shut itself down; its registers then no longer matter. */
+    if (d->state == DOM_RUNNABLE || d->state == DOM_BLOCKED)
+        regs->rax = (uint64_t)ret;
+    exit_to_guest();
+}

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: MIT
+// The boot manifest: validated as a whole before anything is built from it.
+#include <moat/boot.h>
+#include <moat/console.h>
+#include <moat/domain.h>
+#include <moat/lib.h>
+#include <moat/manifest.h>
+#include <moat/sched.h>
+#include <moat/shutdown.h>
+#include <public/event_channel.h>
+#include <public/manifest.h>
+
+static bool terminated(const char *s, size_t size) { return strnlen(s, size) < size; }
+
+const char *manifest_check(const void *data, size_t size, unsigned module_count, unsigned self_index)
+{
+    const struct manifest_header *h = data;
+    if (size < sizeof(*h))
+        return "shorter than its header";
+    if (h->magic != MANIFEST_MAGIC)
+        return "bad magic";
+    if (h->version != MANIFEST_VERSION)
+        return "unsupported version";
+    if (h->header_size != sizeof(*h) || h->domain_size != sizeof(struct manifest_domain))
+        return "header or domain record size does not match this hypervisor";
+    if (h->domain_count == 0 || h->domain_count > MANIFEST_MAX_DOMAINS)
+        return "domain count out of range";
+    if (h->total_size != sizeof(*h) + (uint32_t)h->domain_count * sizeof(struct manifest_domain) ||
+        h->total_size > size)
+        return "total size does not match";
+    if (crc32((const uint8_t *)data + 8, h->total_size - 8) != h->crc32)
+        return "checksum mismatch";
+    const struct manifest_domain *doms = (const void *)(h + 1);
+    for (unsigned i = 0; i < h->domain_count; i++) {
+        const struct manifest_domain *m = &doms[i];
+        if (!terminated(m->name, sizeof(m->name)) || !terminated(m->cmdline, sizeof(m->cmdline)))
+            return "a domain name or command line is not terminated";
+        if (m->image_module >= module_count || m->image_module == self_index)
+            return "a domain names an image module that does not exist";
+        if (m->memory_kib < 64 || m->memory_kib % 4 || m->memory_kib > GUEST_RAM_MAX / 1024)
+            return "a domain's memory is out of range";
+        if (m->expect > EXPECT_ANY || (m->flags & ~MDOM_PRIVILEGED))
+            return "a domain has unknown flags or expectation";
+        if (m->max_evtchn > EVTCHN_MAX_PORTS)
+            return "a domain's event channel limit is above 4096";
+    }
+    return NULL;
+}
+
+bool manifest_boot(void)
+{
+    unsigned idx;
+    for (idx = 0; idx < boot_info.module_count; idx++) {
+        const struct boot_module *m = &boot_info.modules[idx];
+        if (m->end - m->start >= 4 && *(const uint32_t *)phys_to_virt(m->start) == MANIFEST_MAGIC)
+            break;
+    }
+    if (idx == boot_info.module_count)
+        return false;
+
+    const struct boot_module *mod = &boot_info.modules[idx];
+    const void *data = phys_to_virt(mod->start);
+    const char *why = manifest_check(data, mod->end - mod->start, boot_info.module_count, idx);
+    if (why) {
+        printk("manifest: refused: %s\n", why);
+        machine_stop(STOP_FAILURE);
+    }
+    const struct manifest_header *h = data;
+    const struct manifest_domain *doms = (const void *)(h + 1);
+    sched_init(h->slice_us);
+    printk("manifest: %u domains\n", h->domain_count);
+    for (unsigned i = 0; i < h->domain_count; i++) {
+        const struct manifest_domain *m = &doms[i];
+        struct domain_params p = {
+            .name = m->name,
+            .image_module = m->image_module,
+            .memory_kib = m->memory_kib,
+            .ssidref = m->ssidref,
+            .flags = m->flags,
+            .expect = m->expect,
+            .cmdline = m->cmdline,
+            .max_evtchn = m->max_evtchn,
+            .max_grant_frames = m->max_grant_frames,
+        };
+        long err;
+        struct domain *d = domain_create(&p, &err);
+        if (d)
+            printk("domain %u '%s' created: %lu KiB, image module %u, ssidref 0x%x\n", d->domid, d->name,
+                   (uint64_t)m->memory_kib, m->image_module, m->ssidref);
+        else
+            domain_not_built(m->name, m->expect, err);
+    }
+    return true;
+}

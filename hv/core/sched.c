@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: MIT
+// Scheduling, blocking, timers and upcall delivery.
+#include <moat/console.h>
+#include <moat/domain.h>
+#include <moat/events.h>
+#include <moat/lib.h>
+#include <moat/paging.h>
+#include <moat/sched.h>
+#include <moat/shutdown.h>
+#include <moat/timer.h>
+#include <moat/x86.h>
+#include <public/sched.h>
+
+static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
+static uint64_t run_start_tsc;
+static domid_t rr_cursor; /* where the round robin continues */
+
+void sched_init(uint32_t slice_us)
+{
+    if (slice_us)
+        slice_ticks = MAX(1, (uint64_t)slice_us * TICK_HZ / 1000000);
+}
+
+static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE && !d->paused; }
+
+static void account(struct domain *d)
+{
+    uint64_t now = rdtsc();
+    if (d && tsc_khz())
+        d->cpu_time_ns += (now - run_start_tsc) * 1000000 / tsc_khz();
+    run_start_tsc = now;
+}
+
+void sched_remove(struct domain *d)
+{
+    struct percpu *cpu = this_cpu();
+    if (cpu->current == d) {
+        account(d);
+        cpu->current = NULL;
+        cpu->cur_regs = NULL;
+    }
+}
+
+void sched_wake(struct domain *d)
+{
+    if (d->state == DOM_BLOCKED) {
+        d->state = DOM_RUNNABLE;
+        d->vcpu.polling = false;
+        d->vcpu.poll_deadline_ns = 0;
+        this_cpu()->need_resched = 1; /* let the idle loop or a spinning guest give way promptly */
+    }
+}
+
+void sched_tick(void)
+{
+    struct percpu *cpu = this_cpu();
+    uint64_t now = now_ns();
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *d = domain_table(i);
+        if (d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED)
+            continue;
+        if (d->vcpu.timer_deadline_ns && now >= d->vcpu.timer_deadline_ns) {
+            d->vcpu.timer_deadline_ns = 0;
+            evtchn_send_virq(d, VIRQ_TIMER);
+        }
+        if (d->vcpu.polling && d->vcpu.poll_deadline_ns && now >= d->vcpu.poll_deadline_ns)
+            sched_wake(d);
+    }
+    struct domain *cur = cpu->current;
+    if (cur && cur->slice_left_ticks && --cur->slice_left_ticks == 0)
+        cpu->need_resched = 1;
+}
+
+static struct domain *pick_next(void)
+{
+    struct percpu *cpu = this_cpu();
+    struct domain *cur = cpu->current;
+    if (cur && runnable(cur) && !cpu->need_resched)
+        return cur;
+    cpu->need_resched = 0;
+    for (unsigned n = 1; n <= MOAT_MAX_DOMAINS; n++) {
+        struct domain *d = domain_table((rr_cursor + n) % MOAT_MAX_DOMAINS);
+        if (runnable(d)) {
+            rr_cursor = d->domid;
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static void switch_to(struct domain *next)
+{
+    struct percpu *cpu = this_cpu();
+    if (cpu->current != next) {
+        account(cpu->current);
+        cpu->current = next;
+        next->slice_left_ticks = slice_ticks;
+        cpu->cur_regs = &next->vcpu.regs;
+        cpu->cur_regs_top = (uint64_t)(&next->vcpu.regs + 1);
+        tss_set_rsp0(cpu->cur_regs_top);
+        if ((read_cr3() & PTE_ADDR_MASK) != next->pml4 << PAGE_SHIFT)
+            write_cr3(next->pml4 << PAGE_SHIFT);
+    } else if (!next->slice_left_ticks) {
+        next->slice_left_ticks = slice_ticks;
+    }
+}
+
+/*
+ * Enters the event callback if an upcall is pending and unmasked: the interrupted context goes
+ * onto the guest stack as a struct upcall_frame (public/hv.h). False if the guest stack is bad.
+ */
+static bool deliver_upcall(struct domain *d)
+{
+    struct vcpu_info *vi = &domain_shared_info(d)->vcpu_info[0];
+    if (!d->vcpu.callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask)
+        return true;
+    struct cpu_regs *r = &d->vcpu.regs;
+    struct upcall_frame f = {
+        .r15 = r->r15, .r14 = r->r14, .r13 = r->r13, .r12 = r->r12, .r11 = r->r11, .r10 = r->r10,
+        .r9 = r->r9,   .r8 = r->r8,   .rbp = r->rbp, .rdi = r->rdi, .rsi = r->rsi, .rdx = r->rdx,
+        .rcx = r->rcx, .rbx = r->rbx, .rax = r->rax, .rip = r->rip, .rflags = r->rflags, .rsp = r->rsp,
+    };
+    uint64_t sp = ((r->rsp - 128 - sizeof(f)) & ~15ULL); /* below the guest's red zone */
+    if (r->rsp < 256 || copy_to_guest(sp, &f, sizeof(f)))
+        return false;
+    vi->evtchn_upcall_mask = 1;
+    r->rip = d->vcpu.callback_rip;
+    r->rsp = sp;
+    r->rdi = sp;
+    return true;
+}
+
+noreturn void exit_to_guest(void)
+{
+    struct percpu *cpu = this_cpu();
+    for (;;) {
+        cli();
+        struct domain *next = pick_next();
+        if (next) {
+            switch_to(next);
+            if (!deliver_upcall(next)) {
+                printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domid, next->name,
+                       next->vcpu.regs.rsp);
+                domain_destroy(next, OUTCOME_KILLED, "bad stack for an event upcall");
+                continue;
+            }
+            return_to_guest();
+        }
+        if (domain_live_count() == 0)
+            domains_all_stopped();
+        account(cpu->current);
+        cpu->current = NULL; /* idle: the hypervisor stack, interrupts on, until something wakes */
+        sti_halt();
+    }
+}
+
+/* Blocks the current domain; it leaves through exit_to_guest(), which picks another. */
+static void block_current(struct domain *d)
+{
+    d->state = DOM_BLOCKED;
+    this_cpu()->need_resched = 1;
+}
+
+static long sched_poll(struct domain *d, uint64_t arg)
+{
+    struct sched_poll p;
+    if (copy_from_guest(&p, arg, sizeof(p)))
+        return -XEN_EFAULT;
+    if (p.nr_ports > SCHED_POLL_MAX_PORTS)
+        return -XEN_EINVAL;
+    evtchn_port_t ports[SCHED_POLL_MAX_PORTS];
+    if (p.nr_ports && copy_from_guest(ports, p.ports, p.nr_ports * sizeof(ports[0])))
+        return -XEN_EFAULT;
+    for (uint32_t i = 0; i < p.nr_ports; i++) {
+        if (!evtchn_port_valid(d, ports[i]))
+            return -XEN_EINVAL;
+        if (evtchn_is_pending(d, ports[i]))
+            return 0;
+    }
+    if (p.timeout && p.timeout <= now_ns())
+        return 0;
+    d->vcpu.polling = true;
+    d->vcpu.poll_deadline_ns = p.timeout;
+    block_current(d);
+    return 0;
+}
+
+long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    switch (cmd) {
+    case SCHEDOP_yield:
+        this_cpu()->need_resched = 1;
+        return 0;
+    case SCHEDOP_block: {
+        struct vcpu_info *vi = &domain_shared_info(d)->vcpu_info[0];
+        vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
+        if (!vi->evtchn_upcall_pending)
+            block_current(d);
+        return 0;
+    }
+    case SCHEDOP_poll:
+        return sched_poll(d, arg);
+    case SCHEDOP_shutdown: {
+        struct sched_shutdown s;
+        if (copy_from_guest(&s, arg, sizeof(s)))
+            return -XEN_EFAULT;
+        if (s.reason != SHUTDOWN_poweroff && s.reason != SHUTDOWN_reboot && s.reason != SHUTDOWN_crash)
+            return -XEN_EINVAL;
+        domain_destroy(d, s.reason == SHUTDOWN_poweroff ? OUTCOME_POWEROFF
+                          : s.reason == SHUTDOWN_reboot ? OUTCOME_REBOOT
+                                                        : OUTCOME_CRASH,
+                       NULL);
+        return 0;
+    }
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    d->vcpu.timer_deadline_ns = deadline_ns;
+    if (deadline_ns && deadline_ns <= now_ns()) { /* already passed: fire now, as Xen does */
+        d->vcpu.timer_deadline_ns = 0;
+        evtchn_send_virq(d, VIRQ_TIMER);
+    }
+    return 0;
+}
+
+static bool guest_code_address(const struct domain *d, uint64_t rip)
+{
+    return rip >= GUEST_RAM_VA && rip < GUEST_RAM_VA + d->nr_pages * PAGE_SIZE;
+}
+
+long do_set_callbacks(uint64_t rip, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    if (rip && !guest_code_address(d, rip))
+        return -XEN_EINVAL;
+    d->vcpu.callback_rip = rip;
+    return 0;
+}
+
+long do_iret(uint64_t frame, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    struct upcall_frame f;
+    if (copy_from_guest(&f, frame, sizeof(f)))
+        return -XEN_EFAULT;
+    /* Whatever the frame says, the guest stays in ring 3 at a canonical user address. */
+    if (f.rip >= GUEST_VA_LIMIT || f.rsp >= GUEST_VA_LIMIT)
+        return -XEN_EINVAL;
+    struct cpu_regs *r = &d->vcpu.regs;
+    r->r15 = f.r15, r->r14 = f.r14, r->r13 = f.r13, r->r12 = f.r12, r->r11 = f.r11, r->r10 = f.r10;
+    r->r9 = f.r9, r->r8 = f.r8, r->rbp = f.rbp, r->rdi = f.rdi, r->rsi = f.rsi, r->rdx = f.rdx;
+    r->rcx = f.rcx, r->rbx = f.rbx, r->rax = f.rax, r->rip = f.rip, r->rsp = f.rsp;
+    r->rflags = (f.rflags & 0xcd5) | RFLAGS_IF | 2;
+    r->vector = VEC_TIMER; /* return by iret: rcx and r11 must come back exactly */
+    domain_shared_info(d)->vcpu_info[0].evtchn_upcall_mask = 0;
+    return (long)f.rax; /* hypercall_entry writes this back into rax: unchanged */
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A domain: one paravirtualized guest with one vCPU, its own page tables (built and owned by the
+ * hypervisor), a start-info and a shared-info page. Domain ids index a fixed table; the lowest
+ * free id is reused, and a new domain in a reused slot starts from zero (it inherits nothing).
+ */
+#ifndef MOAT_DOMAIN_H
+#define MOAT_DOMAIN_H
+
+#include <moat/cpu.h>
+#include <moat/events.h>
+#include <moat/frame.h>
+#include <moat/types.h>
+#include <public/domctl.h>
+#include <public/hv.h>
+#include <public/manifest.h>
+
+enum dom_state {
+    DOM_FREE = 0,     /* the slot is unused */
+    DOM_RUNNABLE,
+    DOM_BLOCKED,      /* SCHEDOP_block or SCHEDOP_poll: waits for an event or its timeout */
+    DOM_DYING,        /* being torn down */
+};
+
+enum dom_outcome {
+    OUTCOME_NONE = 0,
+    OUTCOME_POWEROFF,
+    OUTCOME_REBOOT,
+    OUTCOME_CRASH,    /* the guest shut down with reason crash */
+    OUTCOME_KILLED,   /* the hypervisor killed it: a fault, or destroyed by domctl */
+};
+
+/* XTF results as the guest reported them (ordered: a worse result is greater). */
+enum xtf_result { XTF_NONE = 0, XTF_SUCCESS, XTF_SKIP, XTF_ERROR, XTF_FAILURE };
+
+#define CONSOLE_LINE_MAX 200
+
+struct vcpu {
+    struct cpu_regs regs aligned(16); /* saved guest context (entry code writes it directly) */
+    uint64_t callback_rip;            /* event upcall entry, 0 = none */
+    uint64_t timer_deadline_ns;       /* set_timer_op; 0 = none */
+    uint64_t poll_deadline_ns;        /* SCHEDOP_poll timeout; 0 = none */
+    bool polling;
+};
+
+struct domain {
+    struct vcpu vcpu;
+    domid_t domid;
+    enum dom_state state;
+    bool paused;
+    uint32_t flags;                   /* MDOM_* */
+    uint32_t ssidref;
+    uint32_t expect;                  /* EXPECT_* */
+    uint32_t image_module;
+    char name[DOMCTL_NAME_MAX];
+
+    mfn_t pml4;                       /* root of its page tables */
+    uint64_t nr_pages;                /* pseudo-physical size (PFNs 0..nr_pages-1) */
+    uint64_t frames_held;             /* machine frames it owns: RAM, page tables, info pages */
+    mfn_t start_info_mfn, shared_info_mfn;
+
+    uint64_t cpu_time_ns;
+    uint64_t slice_left_ticks;
+
+    struct evtchn_table evtchn;
+
+    char console_line[CONSOLE_LINE_MAX + 1];
+    unsigned console_len;
+    enum xtf_result xtf;
+};
+
+/* The shared-info page as the hypervisor sees it (through the direct map). */
+static inline struct shared_info *domain_shared_info(struct domain *d)
+{
+    return mfn_to_virt(d->shared_info_mfn);
+}
+
+struct domain_params {
+    const char *name;
+    uint32_t image_module;
+    uint64_t memory_kib;
+    uint32_t ssidref;
+    uint32_t flags;
+    uint32_t expect;
+    const char *cmdline;
+    uint32_t max_evtchn;
+    uint32_t max_grant_frames;
+};
+
+/* Builds a domain from an ELF image module; returns it runnable, or NULL with *err = -XEN_E*. */
+struct domain *domain_create(const struct domain_params *p, long *err);
+/* Tears a domain down and gives every frame back; records how it ended. */
+void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why);
+struct domain *domain_by_id(domid_t id); /* a live domain, or NULL */
+struct domain *domain_table(unsigned index);
+unsigned domain_live_count(void);
+/* Kills the current domain for a fault it took, with the structured crash line. */
+void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2);
+/* A manifest domain that could not be built: logged and counted against its expectation. */
+void domain_not_built(const char *name, uint32_t expect, long err);
+/* Called when the last domain has gone: the summary, the aggregate result, the stop. */
+noreturn void domains_all_stopped(void);
+
+/* Guest address spaces (arch/x86_64/guest_pt.c). */
+bool gpt_create(struct domain *d);
+bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags);
+uint64_t gpt_lookup(struct domain *d, vaddr_t va);
+void gpt_destroy(struct domain *d);
+
+/* Guest memory access: checks the range is guest-accessible, then copies with fault recovery. */
+long copy_from_guest(void *dst, uint64_t guest_src, size_t n);
+long copy_to_guest(uint64_t guest_dst, const void *src, size_t n);
+bool guest_range_ok(uint64_t va, size_t n);
+
+long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+
+#endif

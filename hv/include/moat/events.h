@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* Event channels inside the hypervisor (core/event_channel.c). */
+#ifndef MOAT_EVENTS_H
+#define MOAT_EVENTS_H
+
+#include <moat/types.h>
+#include <public/event_channel.h>
+
+struct domain;
+
+enum evtchn_state { ECS_FREE = 0, ECS_RESERVED, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_VIRQ, ECS_IPI };
+
+struct evtchn {
+    uint8_t state;       /* enum evtchn_state */
+    uint8_t virq;
+    domid_t remote_dom;  /* UNBOUND: who may bind; INTERDOMAIN: the peer */
+    uint32_t remote_port;
+};
+
+struct evtchn_table {
+    uint32_t max_ports;
+    uint32_t virq_to_port[NR_VIRQS];
+    struct evtchn ports[EVTCHN_MAX_PORTS];
+};
+
+void evtchn_init(struct domain *d, uint32_t max_ports);
+/* Closes every port; peers' ends become unbound to no one and get an event. */
+void evtchn_destroy(struct domain *d);
+void evtchn_send_virq(struct domain *d, unsigned virq);
+/* Raises VIRQ_DOM_EXC in every domain that bound it (a domain died). */
+void evtchn_notify_dom_exc(void);
+bool evtchn_port_valid(struct domain *d, evtchn_port_t port);
+bool evtchn_is_pending(struct domain *d, evtchn_port_t port);
+/* Closes an interdomain channel from both ends and signals both (used by MAC revocation). */
+void evtchn_revoke(struct domain *d, evtchn_port_t port);
+long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5);
+
+#endif

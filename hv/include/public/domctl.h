@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * domctl(struct moat_domctl *): create, destroy, pause, unpause and inspect domains. Xen's
+ * command names and numbers; the structure is moat's own (smaller). Who may do what is decided
+ * by the MAC policy (hv/xsm), never by being domain 0; denials return -EPERM.
+ */
+#ifndef MOAT_PUBLIC_DOMCTL_H
+#define MOAT_PUBLIC_DOMCTL_H
+
+#include "hv.h"
+
+#define XEN_DOMCTL_createdomain 1
+#define XEN_DOMCTL_destroydomain 2
+#define XEN_DOMCTL_pausedomain 3
+#define XEN_DOMCTL_unpausedomain 4
+#define XEN_DOMCTL_getdomaininfo 5
+
+#define DOMCTL_NAME_MAX 32
+#define DOMCTL_CMDLINE_MAX 256
+
+enum moat_domain_state {
+    DOMSTATE_RUNNABLE = 1,
+    DOMSTATE_BLOCKED = 2,
+    DOMSTATE_PAUSED = 3,
+    DOMSTATE_DYING = 4,
+};
+
+struct moat_domctl_create {
+    uint32_t image;           /* index into start_info.image_names */
+    uint32_t memory_kib;      /* RAM, a multiple of 4 */
+    uint32_t ssidref;         /* the new domain's label */
+    uint32_t flags;
+    char name[DOMCTL_NAME_MAX];
+    char cmdline[DOMCTL_CMDLINE_MAX];
+    domid_t domid;            /* OUT */
+    uint16_t pad[3];
+};
+
+struct moat_domctl_info {
+    uint32_t state;           /* enum moat_domain_state */
+    uint32_t ssidref;
+    uint64_t nr_pages;
+    uint64_t cpu_time_ns;
+    char name[DOMCTL_NAME_MAX];
+};
+
+struct moat_domctl {
+    uint32_t cmd;
+    uint32_t interface_version; /* MOAT_INTERFACE_VERSION, else -EINVAL */
+    domid_t domain;             /* target (ignored by createdomain) */
+    uint16_t pad[3];
+    union {
+        struct moat_domctl_create create;
+        struct moat_domctl_info info;
+        uint8_t raw[320];
+    } u;
+};
+
+#endif

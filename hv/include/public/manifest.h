@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The boot manifest: a multiboot module, written by `moat run` from a scenario, that tells the
+ * hypervisor which domains to build. Little-endian, versioned, with a CRC-32 (IEEE 802.3, the
+ * one zlib.crc32 computes) over every byte after the crc field. The hypervisor refuses the whole
+ * manifest if anything is off. Not a guest ABI; shared with tools/moat/manifest.py.
+ */
+#ifndef MOAT_PUBLIC_MANIFEST_H
+#define MOAT_PUBLIC_MANIFEST_H
+
+#include <stdint.h>
+
+#define MANIFEST_MAGIC 0x4e414d4d  /* "MMAN" little-endian */
+#define MANIFEST_VERSION 1
+#define MANIFEST_MAX_DOMAINS 64
+
+#define MDOM_PRIVILEGED (1u << 0)   /* may use domctl (until the MAC policy decides it) */
+
+#define EXPECT_POWEROFF 0           /* the domain should end by shutting down normally */
+#define EXPECT_CRASH 1              /* ... by crashing (a shutdown with reason crash, or a fault) */
+#define EXPECT_ANY 2
+
+struct manifest_header {
+    uint32_t magic;
+    uint32_t crc32;                 /* over bytes [8, total_size) */
+    uint16_t version;
+    uint16_t header_size;           /* sizeof(struct manifest_header) */
+    uint16_t domain_size;           /* sizeof(struct manifest_domain) */
+    uint16_t domain_count;
+    uint32_t total_size;            /* header + domain_count * domain_size */
+    uint32_t slice_us;              /* scheduler time slice; 0 = default (10 ms) */
+    uint32_t flags;
+    uint32_t reserved[3];
+};
+
+struct manifest_domain {
+    char name[32];
+    uint32_t image_module;          /* multiboot module index of the ELF image */
+    uint32_t memory_kib;
+    uint32_t ssidref;
+    uint32_t flags;                 /* MDOM_* */
+    uint32_t expect;                /* EXPECT_* */
+    uint32_t max_evtchn;            /* 0 = default */
+    uint32_t max_grant_frames;      /* 0 = default */
+    uint32_t reserved;
+    char cmdline[256];
+};
+
+#endif
