@@ -30,10 +30,13 @@ class _Locator:
             m = re.match(r"\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?", line)
             if m:
                 self.tables.append((i, m.group(2)))
+        self.by_header: dict[str, list[int]] = {}
+        for k, (_, h) in enumerate(self.tables):
+            self.by_header.setdefault(h, []).append(k)
 
     def table(self, header: str, n: int = 0) -> tuple[int, int]:
         """(first line, end line) of the n-th table with this header; (1, len) if not found."""
-        hits = [i for i, (_, h) in enumerate(self.tables) if h == header]
+        hits = self.by_header.get(header, [])
         if n >= len(hits):
             return 1, len(self.lines) + 1
         k = hits[n]

@@ -134,6 +134,10 @@ def check(p: Policy, old: tuple[str, tuple[int, int]] | None = None) -> list[Dia
         )
 
     # labels ----------------------------------------------------------------------
+    sets_of: dict[str, set[int]] = {}
+    for ci, c in enumerate(p.conflict_sets):
+        for t in c.types:
+            sets_of.setdefault(t.name, set()).add(ci)
     vm_names: Counter[str] = Counter()
     vm_set = {v.name for v in p.vm_labels}
     for v in p.vm_labels:
@@ -145,7 +149,8 @@ def check(p: Policy, old: tuple[str, tuple[int, int]] | None = None) -> list[Dia
         _check_types(add, f"VM label {v.name!r}", v.ste, ste, "STE")
         _check_types(add, f"VM label {v.name!r}", v.chwall, chw, "Chinese Wall")
         mine = {t.name for t in v.chwall}
-        for c in p.conflict_sets:
+        for ci in sorted({ci for t in mine for ci in sets_of.get(t, ())}):
+            c = p.conflict_sets[ci]
             both = sorted(mine & {t.name for t in c.types})
             if len(both) > 1:
                 add(
