@@ -218,6 +218,8 @@ void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t 
     char sym[64];
     struct elf_image img = module_image(d->image_module);
     elf_symbolize(&img, regs->rip, sym, sizeof(sym));
+    if (regs->vector != 14)
+        cr2 = 0; /* only a page fault sets it; anything else there would be stale */
     printk("domain %u '%s' crashed: vector=%lu #%s rip=0x%lx cr2=0x%lx err=0x%lx%s%s%s\n", d->domid, d->name,
            regs->vector, exception_mnemonic((unsigned)regs->vector), regs->rip, cr2, regs->error_code,
            sym[0] ? " [" : "", sym, sym[0] ? "]" : "");
