@@ -1,0 +1,22 @@
+// SPDX-License-Identifier: MIT
+// The default upcall handler and the hook to register the assembly entry point.
+#include <moat/guest.h>
+#include <moat/upcall.h>
+
+__attribute__((weak)) void upcall_handler(struct upcall_frame *frame)
+{
+    (void)frame;
+    // Acknowledge: without this the hypervisor would see the upcall as still pending.
+    __atomic_store_n(&shared_info->vcpu_info[0].evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
+}
+
+long upcall_install(void)
+{
+    return HYPERVISOR_set_callbacks((unsigned long)upcall_entry, 0);
+}
+
+void upcall_iret_failed(void);
+void upcall_iret_failed(void)
+{
+    panic("iret from the upcall frame failed");
+}
