@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// The hypercall ABI as seen from an unprivileged guest: the start-up state, unknown hypercall
+// numbers (-ENOSYS), registers preserved across `syscall`, version and memory_op answers, and
+// domctl refused with -EPERM.
+#include <moat/test.h>
+
+static void check_start_state(void)
+{
+    const struct start_info *si = start_info;
+    uint64_t ram_end = si->ram_va + si->nr_pages * GUEST_PAGE_SIZE;
+
+    xtf_check(memcmp(si->magic, MOAT_START_MAGIC, sizeof(MOAT_START_MAGIC)) == 0, "magic");
+    xtf_check_eq(si->ram_va, GUEST_RAM_VA);
+    xtf_check_eq(si->shared_info_va, GUEST_SHARED_INFO_VA);
+    xtf_check_eq(si->stack_top, ram_end);
+    xtf_check_eq(start_rsp, si->stack_top);
+    xtf_check_eq(start_rsp % 16, 0);
+    xtf_check(si->heap_start % GUEST_PAGE_SIZE == 0 && si->heap_start >= (uint64_t)&start_rsp &&
+              si->heap_start < ram_end, "heap_start %#lx", (unsigned long)si->heap_start);
+    xtf_check(strcmp(si->name, "abi") == 0, "name '%s'", si->name);
+    xtf_check(cmdline_has("abi-test"), "cmdline '%s'", si->cmd_line);
+    xtf_check_eq(si->flags & SIF_PRIVILEGED, 0);
+    xtf_check_eq(si->ssidref, 7);
+    xtf_check(si->nr_images >= 2 && strcmp(si->image_names[0], "manifest") == 0 &&
+              find_image("abi") >= 1, "image names: %u, '%s'", si->nr_images, si->image_names[0]);
+}
+
+static void check_unknown_hypercalls(void)
+{
+    static const unsigned long numbers[] = {
+        0, 1, 2, 3, 47, MOAT_NR_HYPERCALLS, 1000, (unsigned long)-1, 1UL << 32,
+        (1UL << 32) | __HYPERVISOR_console_io,  // upper bits must not be ignored
+    };
+    for (unsigned i = 0; i < ARRAY_SIZE(numbers); i++) {
+        long rc = hypercall5(numbers[i], 1, 2, 3, 4, 5);
+        xtf_check(rc == -XEN_ENOSYS, "hypercall %#lx returned %ld, expected -ENOSYS",
+                  numbers[i], rc);
+    }
+}
+
+// Every register but rax (result), rcx and r11 (taken by syscall itself) must survive.
+static void check_registers_preserved(void)
+{
+    static const uint64_t pattern = 0x1122334455667700ULL;
+    static uint64_t out[13];  // static: the pushes below must not land on it
+    __asm__ volatile(
+        "push %%rbx; push %%rbp; push %%r12; push %%r13; push %%r14; push %%r15\n\t"
+        "push %%rdi\n\t"                     // out[]
+        "mov %1, %%rbx; lea 1(%%rbx), %%rbp; lea 2(%%rbx), %%r12; lea 3(%%rbx), %%r13\n\t"
+        "lea 4(%%rbx), %%r14; lea 5(%%rbx), %%r15; lea 6(%%rbx), %%rsi; lea 7(%%rbx), %%rdx\n\t"
+        "lea 8(%%rbx), %%r10; lea 9(%%rbx), %%r8; lea 10(%%rbx), %%r9\n\t"
+        "mov $0, %%edi\n\t"                  // XENVER_version
+        "mov $17, %%eax\n\t"                 // __HYPERVISOR_xen_version
+        "syscall\n\t"
+        "mov %%rdi, %%rax\n\t"
+        "pop %%rdi\n\t"
+        "mov %%rbx, 0(%%rdi); mov %%rbp, 8(%%rdi); mov %%r12, 16(%%rdi); mov %%r13, 24(%%rdi)\n\t"
+        "mov %%r14, 32(%%rdi); mov %%r15, 40(%%rdi); mov %%rsi, 48(%%rdi); mov %%rdx, 56(%%rdi)\n\t"
+        "mov %%r10, 64(%%rdi); mov %%r8, 72(%%rdi); mov %%r9, 80(%%rdi); mov %%rax, 88(%%rdi)\n\t"
+        "mov %%rsp, 96(%%rdi)\n\t"
+        "pop %%r15; pop %%r14; pop %%r13; pop %%r12; pop %%rbp; pop %%rbx\n\t"
+        : : "D"(out), "r"(pattern)
+        : "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory");
+    static const char *const names[] = { "rbx", "rbp", "r12", "r13", "r14", "r15", "rsi", "rdx",
+                                         "r10", "r8", "r9" };
+    for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
+        xtf_check(out[i] == pattern + i, "%s changed across a hypercall: %#lx, expected %#lx",
+                  names[i], (unsigned long)out[i], (unsigned long)(pattern + i));
+    xtf_check_eq(out[11], 0);  // rdi held XENVER_version
+    // rsp: the asm pushed 6 registers + out before the call; after the pops it is where it was.
+    xtf_check(out[12] % 8 == 0, "rsp %#lx", (unsigned long)out[12]);
+}
+
+static void check_queries(void)
+{
+    long version = HYPERVISOR_xen_version(XENVER_version, NULL);
+    long features = HYPERVISOR_xen_version(XENVER_get_features, NULL);
+    printf("version %ld.%ld, features %#lx\n", version >> 16, version & 0xffff, features);
+    xtf_check(version >= 0, "XENVER_version returned %ld", version);
+    xtf_check(features >= 0, "XENVER_get_features returned %ld", features);
+    xtf_check_eq(memory_current_reservation(), start_info->nr_pages);
+    domid_t self = DOMID_SELF;
+    long max = HYPERVISOR_memory_op(XENMEM_maximum_reservation, &self);
+    xtf_check(max >= (long)start_info->nr_pages, "maximum_reservation %ld", max);
+    xtf_check_eq(HYPERVISOR_memory_op(0x7777, &self), -XEN_ENOSYS);
+}
+
+static void check_domctl_denied(void)
+{
+    struct domctl_create_args args = { .image = 1, .memory_kib = 256, .name = "sneaky" };
+    struct moat_domctl_info info;
+    domid_t domid = 0;
+    domid_t other = start_info->domid == 0 ? 1 : 0;
+
+    xtf_check_eq(domctl_create(&args, &domid), -XEN_EPERM);
+    xtf_check_eq(domctl_destroy(other), -XEN_EPERM);
+    xtf_check_eq(domctl_pause(other), -XEN_EPERM);
+    xtf_check_eq(domctl_unpause(other), -XEN_EPERM);
+    xtf_check_eq(domctl_getinfo(other, &info), -XEN_EPERM);
+    xtf_check_eq(domctl_destroy(start_info->domid), -XEN_EPERM);
+}
+
+void test_main(void)
+{
+    check_start_state();
+    check_unknown_hypercalls();
+    check_registers_preserved();
+    check_queries();
+    check_domctl_denied();
+    xtf_success(NULL);
+}

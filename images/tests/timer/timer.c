@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: MIT
+// System time and timer wake-ups: set_timer_op + SCHEDOP_block sleeps at least until the deadline
+// and wakes not much later; a timer can be replaced and cancelled; yield returns at once.
+#include <moat/test.h>
+
+// TCG is slow and the host is shared: allow generous lateness, but not "never".
+#define LATE_NS (500 * NS_PER_MS)
+
+static void check_monotonic(void)
+{
+    uint64_t prev = now_ns();
+    for (int i = 0; i < 10000; i++) {
+        uint64_t t = now_ns();
+        if (t < prev) {
+            xtf_failure("Fail: time went backwards: %lu after %lu\n", t, prev);
+            return;
+        }
+        prev = t;
+    }
+    if (prev == 0)
+        xtf_failure("Fail: system time is 0 (is vcpu_time_info filled in?)\n");
+}
+
+static void check_sleep(uint64_t ns)
+{
+    uint64_t start = now_ns(), deadline = start + ns;
+    long rc = sleep_until(deadline);
+    uint64_t woke = now_ns();
+
+    printf("slept %lu us (asked %lu us)\n", (woke - start) / NS_PER_US, ns / NS_PER_US);
+    if (rc != 0)
+        xtf_failure("Fail: sleep_until returned %ld\n", rc);
+    else if (woke < deadline)
+        xtf_failure("Fail: woke %lu ns before the deadline\n", deadline - woke);
+    else if (woke - deadline > LATE_NS)
+        xtf_failure("Fail: woke %lu us after the deadline\n", (woke - deadline) / NS_PER_US);
+}
+
+// One block, no loop: it must return once the (replacing) deadline passes, not at the first one.
+static void check_replace_and_cancel(void)
+{
+    uint64_t start = now_ns();
+    HYPERVISOR_set_timer_op(start + 5 * NS_PER_MS);
+    HYPERVISOR_set_timer_op(0);                         // cancel
+    uint64_t deadline = start + 40 * NS_PER_MS;
+    long rc = HYPERVISOR_set_timer_op(deadline);         // the only timer left
+    __atomic_store_n(&shared_info->vcpu_info[0].evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
+    if (rc == 0)
+        rc = sched_block();
+    uint64_t woke = now_ns();
+    if (rc != 0)
+        xtf_failure("Fail: set_timer_op/block returned %ld\n", rc);
+    else if (woke < deadline)
+        xtf_failure("Fail: a cancelled or replaced timer woke the domain %lu us early\n",
+                    (deadline - woke) / NS_PER_US);
+}
+
+static void check_past_deadline(void)
+{
+    // A deadline already passed fires at once: block must not sleep forever.
+    uint64_t start = now_ns();
+    long rc = HYPERVISOR_set_timer_op(start > 1 ? start - 1 : 1);
+    if (rc == 0)
+        rc = sched_block();
+    if (rc != 0)
+        xtf_failure("Fail: block with a past deadline returned %ld\n", rc);
+    else if (now_ns() - start > LATE_NS)
+        xtf_failure("Fail: a past deadline took %lu us to fire\n", (now_ns() - start) / NS_PER_US);
+}
+
+void test_main(void)
+{
+    unsigned long rounds = cmdline_ulong("rounds", 5);
+
+    check_monotonic();
+    xtf_check_eq(sched_yield(), 0);
+    for (unsigned long i = 0; i < rounds; i++)
+        check_sleep((i + 1) * 10 * NS_PER_MS);
+    check_replace_and_cancel();
+    check_past_deadline();
+    printf("timer done at %lu us\n", now_ns() / NS_PER_US);
+    xtf_success(NULL);
+}
