@@ -10,6 +10,19 @@
     path = "file"             # relative to the scenario file
     args = "..."
 
+    [scheduler]
+    slice_ms = 10             # 0: the hypervisor's default
+
+    images = ["hello"]        # extra images a privileged domain may create domains from
+
+    [[domain]]                # any number (at most 64); docs/scenarios.md has every key
+    image = "hello"           # build/images/hello.elf, or a path to an ELF
+    memory = "1M"
+    expect = "poweroff"       # or "crash", "any"
+
+With [[domain]] tables, module_pairs() stages the boot manifest and the images
+(moat.manifest) and returns them before the [[module]] entries.
+
 Unknown keys are errors (`file: key: message`). Later issues add tables (for
 example [[domain]]) by adding a dataclass and an entry in _TABLES.
 """
@@ -26,6 +39,12 @@ from moat.errors import UserError
 
 BUILDS = ("moat", "moat-selftest")
 _MEMORY = re.compile(r"[1-9][0-9]*[MG]")
+_GUEST_MEMORY = re.compile(r"([1-9][0-9]*)([KMG])")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,31}")
+EXPECTS = ("poweroff", "crash", "any")
+GUEST_MEMORY_MIN_KIB = 64
+GUEST_MEMORY_MAX_KIB = 1 << 20  # GUEST_RAM_MAX in hv/include/public/hv.h
+MAX_DOMAINS = 64                # MANIFEST_MAX_DOMAINS
 
 
 class ScenarioError(UserError):
@@ -52,12 +71,56 @@ class Module:
 
 
 @dataclass
+class Scheduler:
+    slice_ms: int = 0  # 0: the hypervisor's default
+
+
+@dataclass
+class Domain:
+    name: str
+    image: str                # a guest built by SCons (build/images/<image>.elf) or a path to an ELF
+    memory: str = "1M"
+    label: int = 0            # ssidref
+    cmdline: str = ""
+    privileged: bool = False
+    expect: str = "poweroff"
+    max_evtchn: int = 0
+    max_grant_frames: int = 0
+
+    @staticmethod
+    def is_path(image: str) -> bool:
+        return "/" in image or image.endswith(".elf")
+
+    @property
+    def image_name(self) -> str:
+        """The image module's name: the guest name, or the file's stem for a path."""
+        return Path(self.image).stem if self.is_path(self.image) else self.image
+
+    @property
+    def memory_kib(self) -> int:
+        return guest_memory_kib(self.memory)
+
+
+@dataclass
+class ExtraImage:
+    name: str
+    ref: str
+
+
+@dataclass
 class Scenario:
     path: Path | None = None
     hypervisor: Hypervisor = field(default_factory=Hypervisor)
     modules: list[Module] = field(default_factory=list)
+    scheduler: Scheduler = field(default_factory=Scheduler)
+    domains: list[Domain] = field(default_factory=list)
+    images: list[ExtraImage] = field(default_factory=list)
 
     def module_pairs(self) -> list[tuple[Path, str]]:
+        if self.domains:
+            from moat import manifest, paths
+
+            return manifest.build_boot_modules(self, paths.build_dir())
         return [(m.path, m.args) for m in self.modules]
 
 
@@ -108,10 +171,101 @@ def _parse_modules(path: Path, data: Any) -> list[Module]:
     return modules
 
 
+def guest_memory_kib(value: str, *, path: Path | str = "scenario", key: str = "") -> int:
+    """A domain's memory ("512K", "1M", "1G") in KiB: a multiple of 4 KiB, 64 KiB to 1 GiB."""
+    m = _GUEST_MEMORY.fullmatch(value)
+    if not m:
+        raise ScenarioError(path, key, f"{value!r} is not a memory size like 512K or 1M")
+    kib = int(m.group(1)) << {"K": 0, "M": 10, "G": 20}[m.group(2)]
+    if kib % 4:
+        raise ScenarioError(path, key, f"{value!r} is not a multiple of 4K (whole pages)")
+    if not GUEST_MEMORY_MIN_KIB <= kib <= GUEST_MEMORY_MAX_KIB:
+        raise ScenarioError(path, key, f"{value!r} is outside {GUEST_MEMORY_MIN_KIB}K..1G")
+    return kib
+
+
+def _check_image_ref(path: Path, key: str, image: str) -> None:
+    name = Path(image).stem if Domain.is_path(image) else image
+    if not _NAME.fullmatch(name):
+        raise ScenarioError(path, key, f"{image!r}: image names are 1-31 of A-Z a-z 0-9 _ . -")
+
+
+def _parse_scheduler(path: Path, data: Any) -> Scheduler:
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "scheduler", "must be a table ([scheduler])")
+    _check_keys(path, "scheduler", data, {"slice_ms": int})
+    sched = Scheduler(**data)
+    if not 0 <= sched.slice_ms <= 1000:
+        raise ScenarioError(path, "scheduler.slice_ms", "must be 0 (default) to 1000")
+    return sched
+
+
+_DOMAIN_KEYS: dict[str, type] = {
+    "name": str, "image": str, "memory": str, "label": int, "cmdline": str, "privileged": bool,
+    "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int,
+}
+
+
+def _parse_domains(path: Path, data: Any) -> list[Domain]:
+    if not isinstance(data, list):
+        raise ScenarioError(path, "domain", "must be an array of tables ([[domain]])")
+    domains: list[Domain] = []
+    for i, entry in enumerate(data):
+        where = f"domain[{i}]"
+        if not isinstance(entry, dict):
+            raise ScenarioError(path, where, "must be a table")
+        _check_keys(path, where, entry, _DOMAIN_KEYS)
+        entry = dict(entry)
+        if "image" not in entry:
+            raise ScenarioError(path, f"{where}.image", "missing (a guest name or an ELF path)")
+        _check_image_ref(path, f"{where}.image", entry["image"])
+        count = entry.pop("count", 1)
+        if not 1 <= count <= MAX_DOMAINS:
+            raise ScenarioError(path, f"{where}.count", f"must be 1 to {MAX_DOMAINS}")
+        base = entry.pop("name", None) or Domain(name="", image=entry["image"]).image_name
+        guest_memory_kib(entry.get("memory", "1M"), path=path, key=f"{where}.memory")
+        if entry.get("expect", "poweroff") not in EXPECTS:
+            raise ScenarioError(path, f"{where}.expect",
+                                f"{entry['expect']!r} is not one of {', '.join(map(repr, EXPECTS))}")
+        for key in ("label", "max_evtchn", "max_grant_frames"):
+            if not 0 <= entry.get(key, 0) < 1 << 32:
+                raise ScenarioError(path, f"{where}.{key}", "must be 0 to 2**32-1")
+        if len(entry.get("cmdline", "").encode()) > 255:
+            raise ScenarioError(path, f"{where}.cmdline", "longer than 255 bytes")
+        if entry.get("privileged") and domains:
+            # Until the MAC issue lands, the hypervisor lets only the first domain use domctl.
+            raise ScenarioError(path, f"{where}.privileged",
+                                "only the first [[domain]] may be privileged")
+        for n in range(count):
+            name = f"{base}-{n}" if count > 1 else base
+            if not _NAME.fullmatch(name):
+                raise ScenarioError(path, f"{where}.name",
+                                    f"{name!r}: domain names are 1-31 of A-Z a-z 0-9 _ . -")
+            if any(d.name == name for d in domains):
+                raise ScenarioError(path, f"{where}.name", f"{name!r} is used by another domain")
+            domains.append(Domain(name=name, **entry))
+    if len(domains) > MAX_DOMAINS:
+        raise ScenarioError(path, "domain", f"{len(domains)} domains; at most {MAX_DOMAINS}")
+    return domains
+
+
+def _parse_images(path: Path, data: Any) -> list[ExtraImage]:
+    if not isinstance(data, list) or not all(isinstance(x, str) for x in data):
+        raise ScenarioError(path, "images", "must be an array of image names or ELF paths")
+    images = []
+    for i, ref in enumerate(data):
+        _check_image_ref(path, f"images[{i}]", ref)
+        images.append(ExtraImage(name=Domain(name="", image=ref).image_name, ref=ref))
+    return images
+
+
 # Top-level tables: name -> (parser, Scenario attribute).
 _TABLES = {
     "hypervisor": (_parse_hypervisor, "hypervisor"),
     "module": (_parse_modules, "modules"),
+    "scheduler": (_parse_scheduler, "scheduler"),
+    "domain": (_parse_domains, "domains"),
+    "images": (_parse_images, "images"),
 }
 
 

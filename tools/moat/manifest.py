@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: MIT
+"""The boot manifest (hv/include/public/manifest.h): scenario domains -> the binary module.
+
+Layout (little-endian): a 40-byte header, then domain_count 320-byte domain records. crc32 is
+zlib.crc32 over bytes [8, total_size). The hypervisor refuses the whole manifest if anything is
+off, so encode() checks every field first and raises ScenarioError naming the scenario key.
+
+build_boot_modules() stages what `moat run` boots: module 0 is the manifest, then each distinct
+image (domains' images in order of first use, then the scenario's extra `images`), then the
+scenario's [[module]] entries. The hypervisor names a module by the base name of the first word
+of its multiboot string, so modules are staged as build/modules/<key>/<name> with no arguments:
+the manifest is called `manifest` and an image is called by its image name (e.g. `hello`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from moat import elfcheck
+from moat.errors import UserError
+from moat.scenario import Domain, Scenario, ScenarioError
+
+MANIFEST_MAGIC = 0x4E414D4D  # "MMAN"
+MANIFEST_VERSION = 1
+MANIFEST_MAX_DOMAINS = 64
+MDOM_PRIVILEGED = 1 << 0
+EXPECT = {"poweroff": 0, "crash": 1, "any": 2}
+
+# struct manifest_header / struct manifest_domain, field for field.
+HEADER = struct.Struct("<IIHHHHIII3I")
+DOMAIN = struct.Struct("<32s8I256s")
+NAME_MAX = 32
+CMDLINE_MAX = 256
+
+# The guest window (hv/include/public/hv.h): an image must end below the guard page under the stack.
+GUEST_RAM_VA = 0x400000
+GUEST_PAGE_SIZE = 4096
+GUEST_STACK_PAGES = 4
+GUEST_RAM_MAX_KIB = 1 << 20
+START_MAX_IMAGES = 16
+MANIFEST_MODULE = "manifest"
+
+
+@dataclass(frozen=True)
+class Header:
+    magic: int
+    crc32: int
+    version: int
+    header_size: int
+    domain_size: int
+    domain_count: int
+    total_size: int
+    slice_us: int
+    flags: int
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str
+    image_module: int
+    memory_kib: int
+    ssidref: int
+    flags: int
+    expect: int
+    max_evtchn: int
+    max_grant_frames: int
+    cmdline: str
+
+
+def image_names(scen: Scenario) -> list[str]:
+    """Distinct image names in module order (module i + 1 is image_names(scen)[i])."""
+    names: list[str] = []
+    for name in [d.image_name for d in scen.domains] + [img.name for img in scen.images]:
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def _cstr(text: str, size: int, scen: Scenario, key: str) -> bytes:
+    raw = text.encode("utf-8")
+    if len(raw) >= size:
+        raise ScenarioError(scen.path or "scenario", key, f"longer than {size - 1} bytes")
+    return raw
+
+
+def records(scen: Scenario) -> list[Record]:
+    """The manifest's domain records for scen (image modules numbered from 1)."""
+    if not scen.domains:
+        raise ScenarioError(scen.path or "scenario", "domain", "the scenario has no [[domain]]")
+    if len(scen.domains) > MANIFEST_MAX_DOMAINS:
+        raise ScenarioError(scen.path or "scenario", "domain",
+                            f"{len(scen.domains)} domains; at most {MANIFEST_MAX_DOMAINS}")
+    modules = {name: i + 1 for i, name in enumerate(image_names(scen))}
+    return [Record(name=d.name, image_module=modules[d.image_name], memory_kib=d.memory_kib,
+                   ssidref=d.label, flags=MDOM_PRIVILEGED if d.privileged else 0,
+                   expect=EXPECT[d.expect], max_evtchn=d.max_evtchn,
+                   max_grant_frames=d.max_grant_frames, cmdline=d.cmdline)
+            for d in scen.domains]
+
+
+def encode(scen: Scenario) -> bytes:
+    """The manifest module's bytes for a scenario with [[domain]] tables."""
+    body = bytearray()
+    for i, rec in enumerate(records(scen)):
+        where = f"domain[{i}]"
+        body += DOMAIN.pack(_cstr(rec.name, NAME_MAX, scen, f"{where}.name"), rec.image_module,
+                            rec.memory_kib, rec.ssidref, rec.flags, rec.expect, rec.max_evtchn,
+                            rec.max_grant_frames, 0,
+                            _cstr(rec.cmdline, CMDLINE_MAX, scen, f"{where}.cmdline"))
+    total = HEADER.size + len(body)
+    slice_us = scen.scheduler.slice_ms * 1000
+    header = HEADER.pack(MANIFEST_MAGIC, 0, MANIFEST_VERSION, HEADER.size, DOMAIN.size,
+                         len(scen.domains), total, slice_us, 0, 0, 0, 0)
+    blob = bytearray(header + body)
+    struct.pack_into("<I", blob, 4, zlib.crc32(blob[8:]))
+    return bytes(blob)
+
+
+def decode(blob: bytes) -> tuple[Header, list[Record]]:
+    """Parse a manifest (the hypervisor's checks, in Python); ValueError says what is wrong."""
+    if len(blob) < HEADER.size:
+        raise ValueError(f"{len(blob)} bytes: shorter than the {HEADER.size}-byte header")
+    fields = HEADER.unpack_from(blob)
+    header = Header(*fields[:9])
+    if header.magic != MANIFEST_MAGIC:
+        raise ValueError(f"bad magic {header.magic:#x}")
+    if header.version != MANIFEST_VERSION:
+        raise ValueError(f"version {header.version}, expected {MANIFEST_VERSION}")
+    if (header.header_size, header.domain_size) != (HEADER.size, DOMAIN.size):
+        raise ValueError(f"record sizes {header.header_size}/{header.domain_size}, "
+                         f"expected {HEADER.size}/{DOMAIN.size}")
+    if header.total_size != len(blob) or header.total_size != HEADER.size + header.domain_count * DOMAIN.size:
+        raise ValueError(f"total_size {header.total_size} does not match {len(blob)} bytes / "
+                         f"{header.domain_count} domains")
+    if zlib.crc32(blob[8:]) != header.crc32:
+        raise ValueError(f"crc32 {header.crc32:#010x} != {zlib.crc32(blob[8:]):#010x}")
+    recs = []
+    for i in range(header.domain_count):
+        name, *nums, cmdline = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
+        recs.append(Record(name.split(b"\0")[0].decode(), *nums[:7],
+                           cmdline.split(b"\0")[0].decode()))
+    return header, recs
+
+
+def guest_window(memory_kib: int) -> tuple[int, int]:
+    """Where a domain's image may lie: from GUEST_RAM_VA up to the guard page below the stack."""
+    top = GUEST_RAM_VA + memory_kib * 1024
+    return GUEST_RAM_VA, top - (GUEST_STACK_PAGES + 1) * GUEST_PAGE_SIZE
+
+
+def resolve_image(scen: Scenario, dom: Domain | None, name: str, ref: str, build_dir: Path) -> Path:
+    """The ELF file an image reference means: a built guest name or a path (scenario-relative)."""
+    if Domain.is_path(ref):
+        base = scen.path.parent if scen.path else Path.cwd()
+        path = (base / ref).resolve()
+        if not path.is_file():
+            raise UserError(f"{scen.path}: image {ref!r}: {path} does not exist")
+        return path
+    path = build_dir / "images" / f"{ref}.elf"
+    if not path.is_file():
+        raise UserError(f"{path} is missing (image {name!r}): run ./moat build first")
+    return path
+
+
+def check_images(scen: Scenario, build_dir: Path) -> dict[str, Path]:
+    """Resolve every image and check it like the hypervisor's loader will; name -> ELF path."""
+    found: dict[str, Path] = {}
+    refs = [(d, d.image_name, d.image) for d in scen.domains] + [
+        (None, img.name, img.ref) for img in scen.images]
+    for dom, name, ref in refs:
+        path = resolve_image(scen, dom, name, ref, build_dir)
+        if found.setdefault(name, path) != path:
+            raise UserError(f"{scen.path}: two different images are both called {name!r}: "
+                            f"{found[name]} and {path}")
+        # An extra image's memory is chosen at domctl time: check it against the largest domain.
+        window = guest_window(dom.memory_kib if dom is not None else GUEST_RAM_MAX_KIB)
+        problems = elfcheck.check(elfcheck.load(path), window)
+        if problems:
+            who = f"domain {dom.name!r}" if dom is not None else f"image {name!r}"
+            listed = "\n  ".join(problems)
+            raise UserError(f"{scen.path}: {who}: {path} would be refused:\n  {listed}")
+    if len(found) + 1 > START_MAX_IMAGES:
+        raise UserError(f"{scen.path}: {len(found)} distinct images; the manifest and at most "
+                        f"{START_MAX_IMAGES - 1} images fit the start-info page's image list")
+    return found
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def build_boot_modules(scen: Scenario, build_dir: Path) -> list[tuple[Path, str]]:
+    """Stage the manifest and images; the (path, args) modules to boot, in module order."""
+    if not scen.domains:
+        return [(m.path, m.args) for m in scen.modules]
+    images = check_images(scen, build_dir)
+    manifest = encode(scen)
+    digest = hashlib.sha256(manifest)
+    for name in image_names(scen):
+        digest.update(images[name].read_bytes())
+    stem = scen.path.stem if scen.path else "scenario"
+    stage = build_dir / "modules" / f"{stem}-{digest.hexdigest()[:12]}"
+    stage.mkdir(parents=True, exist_ok=True)
+    _write_atomically(stage / MANIFEST_MODULE, manifest)
+    staged = [(stage / MANIFEST_MODULE, "")]
+    for name in image_names(scen):
+        target = stage / name
+        tmp = stage / f".{name}.{os.getpid()}"
+        shutil.copyfile(images[name], tmp)
+        os.replace(tmp, target)
+        staged.append((target, ""))
+    return staged + [(m.path, m.args) for m in scen.modules]
