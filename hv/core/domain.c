@@ -15,6 +15,7 @@
 
 static struct domain domains[MOAT_MAX_DOMAINS];
 static unsigned live_count;
+static uint32_t incarnations;
 static unsigned ended_as_expected, ended_unexpectedly;
 static enum xtf_result worst_result;
 
@@ -110,6 +111,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     memset(d, 0, sizeof(*d));
     d->domid = id;
     d->pml4 = INVALID_MFN;
+    d->incarnation = ++incarnations;
     d->state = DOM_DYING; /* not visible until fully built */
     d->flags = p->flags;
     d->ssidref = p->ssidref;
@@ -130,6 +132,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
         return NULL;
     }
 
+    gnttab_init(d, p->max_grant_frames);
     *err = -XEN_ENOMEM;
     if (!gpt_create(d))
         goto fail;
@@ -205,6 +208,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
 
     sched_remove(d);
     evtchn_destroy(d);
+    gnttab_destroy(d);
     xsm_domain_destroyed(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);

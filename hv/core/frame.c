@@ -136,6 +136,35 @@ void frame_free(mfn_t mfn)
     stats.used--;
 }
 
+void frame_get(mfn_t mfn)
+{
+    struct frame *f = frame_info(mfn);
+    BUG_ON(!f || f->use == FRAME_FREE || f->refcount == UINT32_MAX);
+    f->refcount++;
+}
+
+void frame_put(mfn_t mfn)
+{
+    struct frame *f = frame_info(mfn);
+    BUG_ON(!f || f->refcount == 0);
+    if (--f->refcount == 0) {
+        f->refcount = 1; /* frame_free's own bookkeeping expects an allocated frame */
+        frame_free(mfn);
+    }
+}
+
+void frame_release_owned(mfn_t mfn)
+{
+    struct frame *f = frame_info(mfn);
+    BUG_ON(!f || f->refcount == 0);
+    if (f->refcount == 1) {
+        frame_free(mfn);
+    } else {
+        f->refcount--;
+        f->owner = DOMID_ORPHAN;
+    }
+}
+
 struct frame *frame_info(mfn_t mfn) { return mfn < frame_count ? &frames[mfn] : NULL; }
 
 bool frame_is_reserved(mfn_t mfn)

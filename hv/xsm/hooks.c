@@ -45,3 +45,20 @@ int xsm_foreign_evtchn(struct domain *subj, struct domain *owner)
 {
     return subj == owner || privileged(subj) ? 0 : -1;
 }
+
+int xsm_grant_mapref(struct domain *subj, struct domain *granter)
+{
+    (void)subj, (void)granter;
+    return 0;
+}
+
+int xsm_grant_copy(struct domain *subj, struct domain *granter)
+{
+    (void)subj, (void)granter;
+    return 0;
+}
+
+int xsm_grant_setup(struct domain *subj, struct domain *target)
+{
+    return subj == target || privileged(subj) ? 0 : -1;
+}

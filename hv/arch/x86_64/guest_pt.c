@@ -46,6 +46,24 @@ bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags)
     return true;
 }
 
+bool gpt_unmap(struct domain *d, vaddr_t va)
+{
+    uint64_t *t = mfn_to_virt(d->pml4);
+    for (int level = 4; level > 1; level--) {
+        uint64_t e = t[IDX(va, level)];
+        if (!(e & PTE_P))
+            return false;
+        t = table_of(e);
+    }
+    if (!(t[IDX(va, 1)] & PTE_P))
+        return false;
+    t[IDX(va, 1)] = 0;
+    /* Only the loaded address space can hold the stale translation (no PCID, one CPU). */
+    if ((read_cr3() & PTE_ADDR_MASK) == (d->pml4 << PAGE_SHIFT))
+        invlpg(va);
+    return true;
+}
+
 uint64_t gpt_lookup(struct domain *d, vaddr_t va)
 {
     if (va >= GUEST_VA_LIMIT)
@@ -73,7 +91,7 @@ static void free_level(struct domain *d, uint64_t *t, int level)
         struct frame *f = frame_info(mfn);
         /* Only frames this domain owns go back; another domain's pages mapped here are not ours. */
         if (f && f->owner == d->domid && (f->use == FRAME_GUEST || f->use == FRAME_PAGETABLE)) {
-            frame_free(mfn);
+            frame_release_owned(mfn); /* a page still mapped by a grantee lives on until unmapped */
             d->frames_held--;
         }
         t[i] = 0;

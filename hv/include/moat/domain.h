@@ -10,6 +10,7 @@
 #include <moat/cpu.h>
 #include <moat/events.h>
 #include <moat/frame.h>
+#include <moat/grant.h>
 #include <moat/types.h>
 #include <public/domctl.h>
 #include <public/hv.h>
@@ -63,6 +64,8 @@ struct domain {
     uint64_t slice_left_ticks;
 
     struct evtchn_table evtchn;
+    struct grant_table gnttab;
+    uint32_t incarnation;             /* counts creations: tells a reused domid from its predecessor */
 
     char console_line[CONSOLE_LINE_MAX + 1];
     unsigned console_len;
@@ -105,6 +108,9 @@ noreturn void domains_all_stopped(void);
 bool gpt_create(struct domain *d);
 bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags);
 uint64_t gpt_lookup(struct domain *d, vaddr_t va);
+bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry */
+/* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
+mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn);
 void gpt_destroy(struct domain *d);
 
 /* Guest memory access: checks the range is guest-accessible, then copies with fault recovery. */

@@ -23,7 +23,8 @@ enum frame_use {
     FRAME_GUEST,        /* guest RAM (later issues) */
 };
 
-#define DOMID_HV 0x7ff0 /* owner of frames the hypervisor itself uses */
+#define DOMID_HV 0x7ff2     /* owner of frames the hypervisor itself uses (DOMID_XEN) */
+#define DOMID_ORPHAN 0x7ff4 /* a dead domain's frame that is still referenced (DOMID_INVALID) */
 
 struct frame {
     uint8_t use;       /* enum frame_use */
@@ -44,6 +45,11 @@ void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_e
 /* A zeroed frame, or INVALID_MFN when memory is exhausted (never panics: callers report -ENOMEM). */
 mfn_t frame_alloc(enum frame_use use, uint16_t owner);
 void frame_free(mfn_t mfn);
+/* Reference counting for frames that outlive their owner's use (a granted page still mapped). */
+void frame_get(mfn_t mfn);
+void frame_put(mfn_t mfn); /* frees the frame with its last reference */
+/* The owner lets go of a frame: freed now, or orphaned until the last other reference goes. */
+void frame_release_owned(mfn_t mfn);
 struct frame *frame_info(mfn_t mfn); /* NULL if mfn is outside the table */
 void frame_get_stats(struct frame_stats *out);
 bool frame_is_reserved(mfn_t mfn);

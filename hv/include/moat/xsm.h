@@ -27,4 +27,9 @@ int xsm_evtchn_interdomain(struct domain *subj, struct domain *rd);
 /* Acting on another domain's ports (alloc_unbound, status, reset for dom != self). */
 int xsm_foreign_evtchn(struct domain *subj, struct domain *owner);
 
+/* Grants: subj maps or copies granter's pages; subj sets up or inspects another's table. */
+int xsm_grant_mapref(struct domain *subj, struct domain *granter);
+int xsm_grant_copy(struct domain *subj, struct domain *granter);
+int xsm_grant_setup(struct domain *subj, struct domain *target);
+
 #endif

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: MIT
+// Grant tables (Xen v1 entries). The granter's table lives in its own RAM; the hypervisor keeps
+// an active copy of each pinned entry and, per mapper, a maptrack of its mappings. Every pin takes
+// a reference on the granted frame, so a page outlives a dying granter until its last unmap.
+#include <moat/domain.h>
+#include <moat/grant.h>
+#include <moat/lib.h>
+#include <moat/paging.h>
+#include <moat/sched.h>
+#include <moat/xsm.h>
+
+#define MT_INUSE (1u << 0)
+#define MT_READONLY (1u << 1)
+#define MT_REVOKED (1u << 2)
+#define MT_NONE UINT32_MAX
+#define MAX_PINS 127 /* an 8-bit pin counter stops below 128, as in Xen */
+
+static struct grant_table *gt(struct domain *d) { return &d->gnttab; }
+
+static uint32_t nr_entries(struct domain *d) { return gt(d)->nr_frames * GNTTAB_ENTRIES_PER_FRAME; }
+
+static struct grant_entry_v1 *shared_entry(struct domain *d, grant_ref_t ref)
+{
+    struct grant_entry_v1 *page = mfn_to_virt(gt(d)->frames[ref / GNTTAB_ENTRIES_PER_FRAME]);
+    return &page[ref % GNTTAB_ENTRIES_PER_FRAME];
+}
+
+static struct active_grant *active_entry(struct domain *d, grant_ref_t ref)
+{
+    return &gt(d)->active[ref / GNTTAB_ENTRIES_PER_FRAME][ref % GNTTAB_ENTRIES_PER_FRAME];
+}
+
+static struct maptrack_entry *mt_entry(struct domain *d, uint32_t handle)
+{
+    return &gt(d)->maptrack[handle / MAPTRACK_PER_PAGE][handle % MAPTRACK_PER_PAGE];
+}
+
+/* Hypervisor bookkeeping pages are owned by the domain they serve, so its death gives them back. */
+static void *alloc_hv_page(struct domain *d)
+{
+    mfn_t m = frame_alloc(FRAME_HV, d->domid);
+    if (m == INVALID_MFN)
+        return NULL;
+    d->frames_held++;
+    return mfn_to_virt(m);
+}
+
+static void free_hv_page(struct domain *d, void *p)
+{
+    frame_free(virt_to_phys(p) >> PAGE_SHIFT);
+    d->frames_held--;
+}
+
+void gnttab_init(struct domain *d, uint32_t max_frames)
+{
+    struct grant_table *t = gt(d);
+    memset(t, 0, sizeof(*t));
+    t->max_frames = max_frames ? MIN(max_frames, GNTTAB_MAX_FRAMES) : GNTTAB_DEFAULT_MAX_FRAMES;
+    t->mt_free = t->mt_used = MT_NONE;
+}
+
+mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
+{
+    if (pfn >= d->nr_pages)
+        return INVALID_MFN;
+    uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
+    return pte ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
+}
+
+/* ---- maptrack ---- */
+
+static uint32_t mt_alloc(struct domain *d)
+{
+    struct grant_table *t = gt(d);
+    if (t->mt_free == MT_NONE) {
+        unsigned page = t->mt_count / MAPTRACK_PER_PAGE;
+        if (page >= MAPTRACK_PAGES)
+            return MT_NONE;
+        struct maptrack_entry *p = alloc_hv_page(d);
+        if (!p)
+            return MT_NONE;
+        t->maptrack[page] = p;
+        for (unsigned i = MAPTRACK_PER_PAGE; i-- > 0;) {
+            p[i].next = t->mt_free;
+            t->mt_free = page * MAPTRACK_PER_PAGE + i;
+        }
+        t->mt_count += MAPTRACK_PER_PAGE;
+    }
+    uint32_t h = t->mt_free;
+    struct maptrack_entry *e = mt_entry(d, h);
+    t->mt_free = e->next;
+    /* Link into the in-use list: revocation walks only live mappings. */
+    e->prev = MT_NONE;
+    e->next = t->mt_used;
+    if (t->mt_used != MT_NONE)
+        mt_entry(d, t->mt_used)->prev = h;
+    t->mt_used = h;
+    e->flags = MT_INUSE;
+    return h;
+}
+
+static void mt_free(struct domain *d, uint32_t h)
+{
+    struct grant_table *t = gt(d);
+    struct maptrack_entry *e = mt_entry(d, h);
+    if (e->prev != MT_NONE)
+        mt_entry(d, e->prev)->next = e->next;
+    else
+        t->mt_used = e->next;
+    if (e->next != MT_NONE)
+        mt_entry(d, e->next)->prev = e->prev;
+    memset(e, 0, sizeof(*e));
+    e->next = t->mt_free;
+    t->mt_free = h;
+}
+
+static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
+{
+    if (h >= gt(d)->mt_count)
+        return NULL;
+    struct maptrack_entry *e = mt_entry(d, h);
+    return (e->flags & MT_INUSE) ? e : NULL;
+}
+
+/* ---- pins: GTF_reading/GTF_writing follow the active counts ---- */
+
+static void update_gtf(struct domain *granter, grant_ref_t ref)
+{
+    struct active_grant *a = active_entry(granter, ref);
+    struct grant_entry_v1 *e = shared_entry(granter, ref);
+    uint16_t set = (a->ro_pins || a->rw_pins ? GTF_reading : 0) | (a->rw_pins ? GTF_writing : 0);
+    uint16_t old = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST), new;
+    /* Bounded: the guest may race us on its entry, but we only ever touch our two bits. */
+    for (int tries = 0; tries < 5; tries++) {
+        new = (uint16_t)((old & ~(GTF_reading | GTF_writing)) | set);
+        if (__atomic_compare_exchange_n(&e->flags, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            return;
+    }
+}
+
+/*
+ * Pins `ref` of granter for subj (read-only or writable). On the first pin the guest's entry is
+ * checked and copied into the active entry; later pins are checked against that copy only, so
+ * rewriting a pinned entry gains the granter (or anyone) nothing.
+ */
+static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref, bool readonly, mfn_t *mfn)
+{
+    if (gt(granter)->nr_frames == 0)
+        return GNTST_general_error;
+    if (ref >= nr_entries(granter))
+        return GNTST_bad_gntref;
+    struct active_grant *a = active_entry(granter, ref);
+    if (a->ro_pins == 0 && a->rw_pins == 0) {
+        struct grant_entry_v1 snap;
+        memcpy(&snap, shared_entry(granter, ref), sizeof(snap)); /* read once: no double fetch */
+        if ((snap.flags & GTF_type_mask) != GTF_permit_access || snap.domid != subj->domid)
+            return GNTST_general_error;
+        if (!readonly && (snap.flags & GTF_readonly))
+            return GNTST_general_error;
+        mfn_t m = domain_pfn_to_mfn(granter, snap.frame);
+        if (m == INVALID_MFN)
+            return GNTST_bad_page;
+        a->domid = subj->domid;
+        a->mfn = (uint32_t)m;
+        a->readonly = !!(snap.flags & GTF_readonly);
+    } else if (a->domid != subj->domid || (!readonly && a->readonly)) {
+        return GNTST_general_error;
+    }
+    if ((readonly ? a->ro_pins : a->rw_pins) >= MAX_PINS)
+        return GNTST_general_error;
+    if (readonly)
+        a->ro_pins++;
+    else
+        a->rw_pins++;
+    frame_get(a->mfn);
+    update_gtf(granter, ref);
+    *mfn = a->mfn;
+    return GNTST_okay;
+}
+
+static void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
+{
+    struct active_grant *a = active_entry(granter, ref);
+    if (readonly)
+        a->ro_pins--;
+    else
+        a->rw_pins--;
+    update_gtf(granter, ref);
+}
+
+/* A mapping's granter, if it is still the same domain (its id may have been reused). */
+static struct domain *live_granter(const struct maptrack_entry *e)
+{
+    struct domain *g = domain_by_id(e->dom);
+    return g && g->incarnation == e->granter_incarnation ? g : NULL;
+}
+
+/* ---- map / unmap ---- */
+
+static bool grant_window_ok(uint64_t addr)
+{
+    return !(addr & (PAGE_SIZE - 1)) && addr >= GUEST_GRANT_VA && addr - GUEST_GRANT_VA < GUEST_GRANT_SIZE;
+}
+
+static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
+{
+    op->handle = 0;
+    op->dev_bus_addr = 0;
+    if (!(op->flags & (GNTMAP_host_map | GNTMAP_device_map))) {
+        op->status = GNTST_bad_gntref;
+        return;
+    }
+    if (!(op->flags & GNTMAP_host_map)) {
+        op->status = GNTST_general_error; /* device mappings: no devices here */
+        return;
+    }
+    struct domain *g = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
+    if (!g) {
+        op->status = GNTST_bad_domain;
+        return;
+    }
+    if (xsm_grant_mapref(d, g)) {
+        op->status = GNTST_permission_denied;
+        return;
+    }
+    if (!grant_window_ok(op->host_addr) || gpt_lookup(d, op->host_addr)) {
+        op->status = GNTST_bad_virt_addr;
+        return;
+    }
+    uint32_t h = mt_alloc(d);
+    if (h == MT_NONE) {
+        op->status = GNTST_no_space;
+        return;
+    }
+    bool ro = op->flags & GNTMAP_readonly;
+    mfn_t mfn;
+    int16_t st = pin(g, d, op->ref, ro, &mfn);
+    if (st == GNTST_okay && !gpt_map(d, op->host_addr, mfn, (ro ? 0 : PTE_W) | PTE_NX)) {
+        unpin(g, op->ref, ro);
+        frame_put(mfn);
+        st = GNTST_no_space; /* no memory for a page table */
+    }
+    if (st != GNTST_okay) {
+        mt_free(d, h);
+        op->status = st;
+        return;
+    }
+    struct maptrack_entry *e = mt_entry(d, h);
+    e->ref = op->ref;
+    e->dom = g->domid;
+    e->flags |= ro ? MT_READONLY : 0;
+    e->mfn = mfn;
+    e->host_page = (uint32_t)((op->host_addr - GUEST_GRANT_VA) >> PAGE_SHIFT);
+    e->granter_incarnation = g->incarnation;
+    op->handle = h;
+    op->status = GNTST_okay;
+}
+
+/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once. */
+static void teardown(struct domain *d, struct maptrack_entry *e)
+{
+    gpt_unmap(d, GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT));
+    struct domain *g = live_granter(e);
+    if (g)
+        unpin(g, e->ref, e->flags & MT_READONLY);
+    frame_put(e->mfn);
+}
+
+static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
+{
+    struct maptrack_entry *e = mt_lookup(d, op->handle);
+    if (!e) {
+        op->status = GNTST_bad_handle;
+        return;
+    }
+    if (e->flags & MT_REVOKED) {
+        mt_free(d, op->handle); /* already torn down by the hypervisor */
+        op->status = GNTST_revoked;
+        return;
+    }
+    if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT)) {
+        op->status = GNTST_general_error;
+        return;
+    }
+    teardown(d, e);
+    mt_free(d, op->handle);
+    op->status = GNTST_okay;
+}
+
+bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle)
+{
+    struct maptrack_entry *e = mt_lookup(mapper, handle);
+    if (!e || (e->flags & MT_REVOKED))
+        return false;
+    teardown(mapper, e);
+    e->flags |= MT_REVOKED; /* the handle stays allocated until the mapper's unmap learns of it */
+    return true;
+}
+
+unsigned gnttab_revoke_between(struct domain *granter, struct domain *mapper)
+{
+    unsigned n = 0;
+    for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {
+        struct maptrack_entry *e = mt_entry(mapper, h);
+        uint32_t next = e->next;
+        if (!(e->flags & MT_REVOKED) && live_granter(e) == granter && gnttab_revoke_handle(mapper, h))
+            n++;
+        h = next;
+    }
+    return n;
+}
+
+/* ---- setup_table / query_size ---- */
+
+static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
+{
+    struct domain *t = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
+    if (!t)
+        return GNTST_bad_domain;
+    if (t != d && xsm_grant_setup(d, t))
+        return GNTST_permission_denied;
+    struct grant_table *g = gt(t);
+    if (op->nr_frames > g->max_frames || op->nr_frames < g->nr_frames || op->nr_frames == 0)
+        return GNTST_general_error;
+    uint64_t pfns[GNTTAB_MAX_FRAMES];
+    if (copy_from_guest(pfns, op->frame_list, op->nr_frames * sizeof(pfns[0])))
+        return GNTST_bad_virt_addr;
+    mfn_t mfns[GNTTAB_MAX_FRAMES];
+    for (uint32_t i = 0; i < op->nr_frames; i++) {
+        mfns[i] = domain_pfn_to_mfn(t, pfns[i]);
+        if (mfns[i] == INVALID_MFN)
+            return GNTST_bad_page;
+        if (i < g->nr_frames && mfns[i] != g->frames[i])
+            return GNTST_general_error; /* growing: the frames already registered stay as they are */
+        for (uint32_t j = 0; j < i; j++)
+            if (mfns[j] == mfns[i])
+                return GNTST_general_error;
+    }
+    /* Allocate every new active page first, so a failure changes nothing. */
+    struct active_grant *fresh[GNTTAB_MAX_FRAMES] = {0};
+    for (uint32_t i = g->nr_frames; i < op->nr_frames; i++) {
+        fresh[i] = alloc_hv_page(t);
+        if (!fresh[i]) {
+            for (uint32_t j = g->nr_frames; j < i; j++)
+                free_hv_page(t, fresh[j]);
+            return GNTST_no_space;
+        }
+    }
+    for (uint32_t i = g->nr_frames; i < op->nr_frames; i++) {
+        g->frames[i] = mfns[i];
+        g->active[i] = fresh[i];
+        frame_get(mfns[i]); /* the table frame is pinned while registered */
+    }
+    g->nr_frames = op->nr_frames;
+    return GNTST_okay;
+}
+
+static int16_t query_size(struct domain *d, struct gnttab_query_size *op)
+{
+    struct domain *t = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
+    if (!t)
+        return GNTST_bad_domain;
+    if (t != d && xsm_grant_setup(d, t))
+        return GNTST_permission_denied;
+    op->nr_frames = gt(t)->nr_frames;
+    op->max_nr_frames = gt(t)->max_frames;
+    return GNTST_okay;
+}
+
+/* ---- copy ---- */
+
+/* Resolves one side of a copy: a grant ref of another domain (pinned while copying) or our PFN. */
+static int16_t copy_side(struct domain *d, const struct gnttab_copy_ptr *p, bool is_ref, bool write,
+                         struct domain **granter, mfn_t *mfn)
+{
+    *granter = NULL;
+    if (!is_ref) {
+        if (p->domid != DOMID_SELF && p->domid != d->domid)
+            return GNTST_permission_denied;
+        *mfn = domain_pfn_to_mfn(d, p->u.gmfn);
+        return *mfn == INVALID_MFN ? GNTST_bad_page : GNTST_okay;
+    }
+    struct domain *g = p->domid == DOMID_SELF ? d : domain_by_id(p->domid);
+    if (!g)
+        return GNTST_bad_domain;
+    if (xsm_grant_copy(d, g))
+        return GNTST_permission_denied;
+    int16_t st = pin(g, d, p->u.ref, !write, mfn);
+    if (st == GNTST_okay)
+        *granter = g;
+    return st;
+}
+
+static void copy_one(struct domain *d, struct gnttab_copy *op)
+{
+    if ((uint32_t)op->source.offset + op->len > PAGE_SIZE || (uint32_t)op->dest.offset + op->len > PAGE_SIZE) {
+        op->status = GNTST_bad_copy_arg;
+        return;
+    }
+    struct domain *sg, *dg;
+    mfn_t smfn, dmfn;
+    int16_t st = copy_side(d, &op->source, op->flags & GNTCOPY_source_gref, false, &sg, &smfn);
+    if (st != GNTST_okay) {
+        op->status = st;
+        return;
+    }
+    st = copy_side(d, &op->dest, op->flags & GNTCOPY_dest_gref, true, &dg, &dmfn);
+    if (st == GNTST_okay)
+        memmove((uint8_t *)mfn_to_virt(dmfn) + op->dest.offset, (uint8_t *)mfn_to_virt(smfn) + op->source.offset,
+                op->len);
+    if (dg) {
+        unpin(dg, op->dest.u.ref, false);
+        frame_put(dmfn);
+    }
+    if (sg) {
+        unpin(sg, op->source.u.ref, true);
+        frame_put(smfn);
+    }
+    op->status = st;
+}
+
+/* ---- death ---- */
+
+void gnttab_destroy(struct domain *d)
+{
+    struct grant_table *t = gt(d);
+    /* As a mapper: every mapping goes, and each granter's GTF bits drop with it. */
+    while (t->mt_used != MT_NONE) {
+        uint32_t h = t->mt_used;
+        struct maptrack_entry *e = mt_entry(d, h);
+        if (!(e->flags & MT_REVOKED))
+            teardown(d, e);
+        mt_free(d, h);
+    }
+    for (unsigned p = 0; p < MAPTRACK_PAGES; p++)
+        if (t->maptrack[p])
+            free_hv_page(d, t->maptrack[p]);
+    /* As a granter: pages others still map keep their own references (frame_release_owned). */
+    for (uint32_t i = 0; i < t->nr_frames; i++) {
+        frame_put(t->frames[i]);
+        free_hv_page(d, t->active[i]);
+    }
+    memset(t, 0, sizeof(*t));
+    t->mt_free = t->mt_used = MT_NONE;
+}
+
+/* ---- the hypercall ---- */
+
+#define BATCH(type, fn)                                                                                                \
+    do {                                                                                                               \
+        for (uint64_t i = 0; i < count; i++) {                                                                         \
+            type op;                                                                                                   \
+            uint64_t at = uop + i * sizeof(op);                                                                        \
+            if (copy_from_guest(&op, at, sizeof(op)))                                                                  \
+                return -XEN_EFAULT;                                                                                    \
+            fn;                                                                                                        \
+            if (copy_to_guest(at, &op, sizeof(op)))                                                                    \
+                return -XEN_EFAULT;                                                                                    \
+        }                                                                                                              \
+        return 0;                                                                                                      \
+    } while (0)
+
+long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5)
+{
+    (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    if (count > GNTTAB_MAX_BATCH)
+        return -XEN_EINVAL;
+    switch (cmd) {
+    case GNTTABOP_map_grant_ref: BATCH(struct gnttab_map_grant_ref, map_one(d, &op));
+    case GNTTABOP_unmap_grant_ref: BATCH(struct gnttab_unmap_grant_ref, unmap_one(d, &op));
+    case GNTTABOP_copy: BATCH(struct gnttab_copy, copy_one(d, &op));
+    case GNTTABOP_setup_table:
+        if (count != 1)
+            return -XEN_EINVAL;
+        BATCH(struct gnttab_setup_table, op.status = setup_table(d, &op));
+    case GNTTABOP_query_size:
+        if (count != 1)
+            return -XEN_EINVAL;
+        BATCH(struct gnttab_query_size, op.status = query_size(d, &op));
+    default:
+        return -XEN_ENOSYS;
+    }
+}

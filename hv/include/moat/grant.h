@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* Grant tables inside the hypervisor (core/grant_table.c). */
+#ifndef MOAT_GRANT_H
+#define MOAT_GRANT_H
+
+#include <moat/frame.h>
+#include <moat/types.h>
+#include <public/grant_table.h>
+
+struct domain;
+
+/* The hypervisor's own copy of a pinned entry: the guest's entry cannot change what it says. */
+struct active_grant {
+    uint8_t ro_pins;          /* read-only mappings and copies in progress, at most 127 */
+    uint8_t rw_pins : 7;      /* writable ones, at most 127 */
+    uint8_t readonly : 1;     /* the entry was read-only at the first pin */
+    domid_t domid;            /* who pinned it */
+    uint32_t mfn;             /* what it granted, resolved once at the first pin */
+};
+
+#define MAPTRACK_PER_PAGE (PAGE_SIZE / 32)
+#define MAPTRACK_PAGES (GNTTAB_MAPTRACK_MAX / MAPTRACK_PER_PAGE)
+
+/* One mapping a domain holds; the handle is its index. */
+struct maptrack_entry {
+    uint32_t ref;
+    domid_t dom;              /* granter */
+    uint16_t flags;           /* MT_* */
+    uint32_t next, prev;      /* free list, or the in-use list (revocation walks only that) */
+    uint64_t mfn;
+    uint32_t host_page;       /* page index inside the grant window */
+    uint32_t granter_incarnation; /* the granter's domid may be reused after it dies */
+};
+
+struct grant_table {
+    uint32_t nr_frames, max_frames;
+    mfn_t frames[GNTTAB_MAX_FRAMES];                 /* the granter's table frames */
+    struct active_grant *active[GNTTAB_MAX_FRAMES];  /* one hypervisor page per table frame */
+    struct maptrack_entry *maptrack[MAPTRACK_PAGES]; /* allocated a page at a time */
+    uint32_t mt_free, mt_used, mt_count;
+};
+
+void gnttab_init(struct domain *d, uint32_t max_frames);
+/* Releases every mapping the domain holds (as mapper) and its table state (as granter). */
+void gnttab_destroy(struct domain *d);
+/* Forced revocation of one mapping (mapper's handle). Returns false if there was none. */
+bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle);
+/* Revokes every mapping `mapper` holds of `granter`'s pages; returns how many. */
+unsigned gnttab_revoke_between(struct domain *granter, struct domain *mapper);
+long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5);
+
+#endif
