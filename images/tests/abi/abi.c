@@ -90,7 +90,7 @@ static void check_domctl_denied(void)
     struct domctl_create_args args = { .image = 1, .memory_kib = 256, .name = "sneaky" };
     struct moat_domctl_info info;
     domid_t domid = 0;
-    domid_t other = start_info->domid == 0 ? 1 : 0;
+    domid_t other = (domid_t)cmdline_ulong("partner", 0);  // a domain that exists (abi.toml)
 
     xtf_check_eq(domctl_create(&args, &domid), -XEN_EPERM);
     xtf_check_eq(domctl_destroy(other), -XEN_EPERM);
@@ -98,6 +98,10 @@ static void check_domctl_denied(void)
     xtf_check_eq(domctl_unpause(other), -XEN_EPERM);
     xtf_check_eq(domctl_getinfo(other, &info), -XEN_EPERM);
     xtf_check_eq(domctl_destroy(start_info->domid), -XEN_EPERM);
+    // Reading its own record is allowed.
+    xtf_check_eq(domctl_getinfo(DOMID_SELF, &info), 0);
+    xtf_check(strcmp(info.name, "abi") == 0, "own name '%s'", info.name);
+    xtf_check_eq(info.nr_pages, start_info->nr_pages);
 }
 
 void test_main(void)

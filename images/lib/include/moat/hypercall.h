@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <public/domctl.h>
+#include <public/event_channel.h>
 #include <public/hv.h>
 #include <public/sched.h>
 

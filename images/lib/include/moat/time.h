@@ -22,6 +22,14 @@ static inline uint64_t rdtsc(void)
 }
 
 /*
+ * The timer's event channel: set_timer_op raises VIRQ_TIMER, which wakes SCHEDOP_block only when
+ * bound to a port (as in Xen). timer_bind binds it once and returns the port (or -errno);
+ * timer_ack clears its pending state before the next block.
+ */
+long timer_bind(void);
+void timer_ack(void);
+
+/*
  * Sleeps until system time reaches deadline_ns with set_timer_op + SCHEDOP_block (the guest runs
  * nothing in between). Returns 0, or the failing hypercall's -errno.
  */
