@@ -120,6 +120,13 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     d->nr_pages = p->memory_kib / 4;
     strlcpy(d->name, p->name && p->name[0] ? p->name : "anonymous", sizeof(d->name));
 
+    long mac = xsm_domain_create(p->creator, p->ssidref, d->name);
+    if (mac) {
+        *err = mac;
+        d->state = DOM_FREE;
+        return NULL;
+    }
+
     struct elf_image img = module_image(p->image_module);
     uint64_t entry, image_end;
     /* The image may use RAM up to the guard page below the stack. */

@@ -83,7 +83,7 @@ static long alloc_unbound(struct domain *d, struct evtchn_alloc_unbound *a)
     struct domain *owner = resolve(d, a->dom);
     if (!owner)
         return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner))
+    if (owner != d && xsm_foreign_evtchn(d, owner, true))
         return -XEN_EPERM;
     domid_t remote_id = a->remote_dom == DOMID_SELF ? owner->domid : a->remote_dom;
     struct domain *remote = domain_by_id(remote_id);
@@ -219,7 +219,7 @@ static long evtchn_status(struct domain *d, struct evtchn_status *st)
     struct domain *owner = resolve(d, st->dom);
     if (!owner)
         return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner))
+    if (owner != d && xsm_foreign_evtchn(d, owner, false))
         return -XEN_EPERM;
     if (!evtchn_port_valid(owner, st->port) && st->port != 0)
         return -XEN_EINVAL;
@@ -276,7 +276,7 @@ static long evtchn_reset(struct domain *d, domid_t dom)
     struct domain *owner = resolve(d, dom);
     if (!owner)
         return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner))
+    if (owner != d && xsm_foreign_evtchn(d, owner, true))
         return -XEN_EPERM;
     close_all(owner, owner->domid, false);
     return 0;
@@ -293,6 +293,20 @@ void evtchn_revoke(struct domain *d, evtchn_port_t port)
     claim_port(d, port, ECS_UNBOUND);
     table(d)->ports[port].remote_dom = DOMID_INVALID;
     set_pending(d, port);
+}
+
+void evtchn_for_each_interdomain(struct domain *d,
+                                 void (*fn)(struct domain *d, evtchn_port_t port, struct domain *rd, void *ctx),
+                                 void *ctx)
+{
+    struct evtchn_table *t = table(d);
+    for (uint32_t p = 1; p < t->max_ports; p++) {
+        if (t->ports[p].state != ECS_INTERDOMAIN)
+            continue;
+        struct domain *rd = resolve(d, t->ports[p].remote_dom);
+        if (rd)
+            fn(d, p, rd, ctx);
+    }
 }
 
 void evtchn_send_virq(struct domain *d, unsigned virq)

@@ -310,6 +310,20 @@ unsigned gnttab_revoke_between(struct domain *granter, struct domain *mapper)
     return n;
 }
 
+void gnttab_for_each_mapping(struct domain *mapper,
+                             void (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
+                             void *ctx)
+{
+    for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {
+        struct maptrack_entry *e = mt_entry(mapper, h);
+        uint32_t next = e->next; /* fn may revoke this mapping (it stays listed, marked revoked) */
+        struct domain *g = live_granter(e);
+        if (!(e->flags & MT_REVOKED) && g)
+            fn(mapper, h, g, ctx);
+        h = next;
+    }
+}
+
 /* ---- setup_table / query_size ---- */
 
 static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)

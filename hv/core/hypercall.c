@@ -16,7 +16,7 @@ static long do_xen_version(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4,
     case XENVER_version:
         return (0 << 16) | 1;
     case XENVER_get_features:
-        return MOAT_FEAT_EVTCHN | MOAT_FEAT_GNTTAB;
+        return MOAT_FEAT_EVTCHN | MOAT_FEAT_GNTTAB | MOAT_FEAT_MAC;
     default:
         return -XEN_ENOSYS;
     }
@@ -50,6 +50,7 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
     [__HYPERVISOR_event_channel_op] = do_event_channel_op,
     [__HYPERVISOR_domctl] = do_domctl,
     [__HYPERVISOR_grant_table_op] = do_grant_table_op,
+    [__HYPERVISOR_xsm_op] = do_xsm_op,
 };
 
 void hypercall_entry(struct cpu_regs *regs)

@@ -12,6 +12,7 @@
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <moat/x86.h>
+#include <moat/xsm.h>
 
 extern char _image_start_phys[], _bss_end_phys[];
 
@@ -68,6 +69,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     }
 
     syscall_init();
+    xsm_boot();
     if (!manifest_boot()) {
         printk("moat: boot complete; no domains to run\n");
         machine_stop(STOP_SUCCESS);

@@ -98,10 +98,57 @@ void paging_init(paddr_t ram_end)
         if (!map_at_level(DIRECTMAP_BASE + pa, pa, g | nx | PTE_W, 2))
             panic("out of memory building the direct map");
 
+    /* The vmap region's top-level table exists from the start: guests copy the upper half once. */
+    if (!next_table(pml4, IDX(VMAP_BASE, 4)))
+        panic("out of memory building the hypervisor page tables");
+
     write_cr3(root << PAGE_SHIFT);
 }
 
 paddr_t paging_root(void) { return virt_to_phys(pml4); }
+
+/* Unmaps one hypervisor page; returns the frame it mapped, or INVALID_MFN. */
+static mfn_t paging_unmap_page(vaddr_t va)
+{
+    uint64_t *t = pml4;
+    for (int level = 4; level > 1; level--) {
+        uint64_t e = t[IDX(va, level)];
+        if (!(e & PTE_P) || (e & PTE_PS))
+            return INVALID_MFN;
+        t = phys_to_virt(e & PTE_ADDR_MASK);
+    }
+    uint64_t e = t[IDX(va, 1)];
+    t[IDX(va, 1)] = 0;
+    invlpg(va);
+    return (e & PTE_P) ? (e & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
+}
+
+void *vmap_slot(unsigned slot, size_t pages)
+{
+    vaddr_t base = VMAP_BASE + (vaddr_t)slot * VMAP_SLOT_SIZE;
+    if (slot >= VMAP_SLOTS || pages > VMAP_SLOT_SIZE / PAGE_SIZE)
+        return NULL;
+    for (size_t i = 0; i < pages; i++) {
+        mfn_t m = frame_alloc(FRAME_HV, DOMID_HV);
+        if (m == INVALID_MFN || !paging_map_page(base + i * PAGE_SIZE, m << PAGE_SHIFT, PTE_W | PTE_NX)) {
+            if (m != INVALID_MFN)
+                frame_free(m);
+            vunmap_slot(slot, i);
+            return NULL;
+        }
+    }
+    return (void *)base;
+}
+
+void vunmap_slot(unsigned slot, size_t pages)
+{
+    vaddr_t base = VMAP_BASE + (vaddr_t)slot * VMAP_SLOT_SIZE;
+    for (size_t i = 0; i < pages; i++) {
+        mfn_t m = paging_unmap_page(base + i * PAGE_SIZE);
+        if (m != INVALID_MFN)
+            frame_free(m);
+    }
+}
 
 /* Counts 4 KiB-page equivalents reachable with both write and execute permission. */
 static uint64_t count_wx(const uint64_t *t, int level, bool w, bool x)

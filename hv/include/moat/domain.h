@@ -12,6 +12,7 @@
 #include <moat/frame.h>
 #include <moat/grant.h>
 #include <moat/types.h>
+#include <moat/xsm.h>
 #include <public/domctl.h>
 #include <public/hv.h>
 #include <public/manifest.h>
@@ -66,6 +67,7 @@ struct domain {
     struct evtchn_table evtchn;
     struct grant_table gnttab;
     uint32_t incarnation;             /* counts creations: tells a reused domid from its predecessor */
+    struct xsm_cache xsm_cache;
 
     char console_line[CONSOLE_LINE_MAX + 1];
     unsigned console_len;
@@ -88,6 +90,7 @@ struct domain_params {
     const char *cmdline;
     uint32_t max_evtchn;
     uint32_t max_grant_frames;
+    struct domain *creator; /* NULL at boot (the manifest) */
 };
 
 /* Builds a domain from an ELF image module; returns it runnable, or NULL with *err = -XEN_E*. */

@@ -33,6 +33,10 @@ bool evtchn_port_valid(struct domain *d, evtchn_port_t port);
 bool evtchn_is_pending(struct domain *d, evtchn_port_t port);
 /* Closes an interdomain channel from both ends and signals both (used by MAC revocation). */
 void evtchn_revoke(struct domain *d, evtchn_port_t port);
+/* Calls fn for every interdomain port of d (each channel is seen from both of its ends). */
+void evtchn_for_each_interdomain(struct domain *d,
+                                 void (*fn)(struct domain *d, evtchn_port_t port, struct domain *rd, void *ctx),
+                                 void *ctx);
 long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5);
 
 #endif

@@ -47,6 +47,10 @@ void gnttab_destroy(struct domain *d);
 bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle);
 /* Revokes every mapping `mapper` holds of `granter`'s pages; returns how many. */
 unsigned gnttab_revoke_between(struct domain *granter, struct domain *mapper);
+/* Calls fn for every live (not revoked) mapping the mapper holds. */
+void gnttab_for_each_mapping(struct domain *mapper,
+                             void (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
+                             void *ctx);
 long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5);
 
 #endif

@@ -27,4 +27,11 @@ uint64_t paging_lookup(vaddr_t va, int *level);
 uint64_t paging_count_wx(void);
 paddr_t paging_root(void);
 
+/* Virtually contiguous hypervisor buffers made of separate frames (policies loaded at run time). */
+#define VMAP_BASE 0xffffc00000000000ULL
+#define VMAP_SLOT_SIZE (64ULL << 20)
+#define VMAP_SLOTS 4
+void *vmap_slot(unsigned slot, size_t pages); /* NULL if out of memory (nothing left mapped) */
+void vunmap_slot(unsigned slot, size_t pages);
+
 #endif

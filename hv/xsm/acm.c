@@ -1,0 +1,562 @@
+// SPDX-License-Identifier: MIT
+// The ACM module: sHype's Chinese Wall (at domain creation) and Simple Type Enforcement (when an
+// event channel or a grant is bound), label permissions for privileged operations, decision
+// caches, audit lines, and policy changes that refuse or revoke what the new policy forbids.
+#include <moat/boot.h>
+#include <moat/console.h>
+#include <moat/domain.h>
+#include <moat/events.h>
+#include <moat/grant.h>
+#include <moat/lib.h>
+#include <moat/paging.h>
+#include <moat/sched.h>
+#include <moat/shutdown.h>
+#include <moat/xsm.h>
+#include <public/xsm/acm_ops.h>
+
+#include "acm_policy.h"
+
+/* The live policy. Its blob is a boot module, or a vmap slot for one loaded at run time. */
+static struct acm_policy_view live;
+static int live_slot = -1;
+static size_t live_pages;
+
+/* Chinese Wall state: how many running domains hold each type, and how many forbid it. */
+static uint32_t running_types[ACM_MAX_TYPES];
+static uint32_t conflict_aggregate[ACM_MAX_TYPES];
+
+static struct acm_stats stats;
+
+static const char *const hook_names[ACM_NR_HOOKS] = {
+    [ACM_HOOK_DOMAIN_CREATE] = "domain_create", [ACM_HOOK_EVTCHN_UNBOUND] = "evtchn_unbound",
+    [ACM_HOOK_EVTCHN_BIND] = "evtchn_bind",     [ACM_HOOK_GRANT_MAP] = "grant_map",
+    [ACM_HOOK_GRANT_COPY] = "grant_copy",       [ACM_HOOK_GRANT_SETUP] = "grant_setup",
+    [ACM_HOOK_PRIVILEGED] = "privileged",
+};
+
+/* ---- policy questions, asked of any view (the live one or a candidate) ---- */
+
+static bool ssidref_in(const struct acm_policy_view *v, uint32_t ssidref)
+{
+    return ACM_SSIDREF_PRIMARY(ssidref) < v->chwall_ssidrefs && ACM_SSIDREF_SECONDARY(ssidref) < v->ste_ssidrefs;
+}
+
+static bool ste_share(const struct acm_policy_view *v, uint32_t a, uint32_t b)
+{
+    uint32_t ra = ACM_SSIDREF_SECONDARY(a), rb = ACM_SSIDREF_SECONDARY(b);
+    for (uint32_t t = 0; t < v->ste_types; t++)
+        if (acm_ste_has_type(v, ra, t) && acm_ste_has_type(v, rb, t))
+            return true;
+    return false;
+}
+
+/* The first type of row that the aggregate forbids, or -1. */
+static long chwall_conflict(const struct acm_policy_view *v, const uint32_t *aggregate, uint32_t row)
+{
+    for (uint32_t t = 0; t < v->chwall_types; t++)
+        if (acm_chwall_has_type(v, row, t) && aggregate[t])
+            return t;
+    return -1;
+}
+
+/* A domain of `row` starts (+1) or stops (-1): its types run, and their conflict partners are barred. */
+static void chwall_account(const struct acm_policy_view *v, uint32_t *running, uint32_t *aggregate, uint32_t row,
+                           int delta)
+{
+    for (uint32_t t = 0; t < v->chwall_types; t++)
+        if (acm_chwall_has_type(v, row, t))
+            running[t] += (uint32_t)delta;
+    for (uint32_t s = 0; s < v->chwall_sets; s++) {
+        bool touches = false;
+        for (uint32_t t = 0; t < v->chwall_types && !touches; t++)
+            touches = acm_chwall_set_has_type(v, s, t) && acm_chwall_has_type(v, row, t);
+        if (!touches)
+            continue;
+        for (uint32_t t = 0; t < v->chwall_types; t++)
+            if (acm_chwall_set_has_type(v, s, t) && !acm_chwall_has_type(v, row, t))
+                aggregate[t] += (uint32_t)delta;
+    }
+}
+
+static uint32_t perms_of(const struct domain *d)
+{
+    return live.has_ext ? acm_ext_flags(&live, ACM_SSIDREF_PRIMARY(d->ssidref)) : 0;
+}
+
+/* ---- audit ---- */
+
+static void audit_deny(unsigned hook, const struct domain *subj, const char *what, const struct domain *obj,
+                       uint32_t obj_ssidref, const char *obj_name)
+{
+    stats.hook[hook].denials++;
+    printk("MAC deny hook=%s subj=", hook_names[hook]);
+    if (subj)
+        printk("%u:%s", subj->domid, subj->name);
+    else
+        printk("boot");
+    if (obj)
+        printk(" obj=%u:%s", obj->domid, obj->name);
+    else if (obj_name)
+        printk(" obj=new:%s", obj_name);
+    if (what)
+        printk(" op=%s", what);
+    printk(" ssid=0x%08x/0x%08x\n", subj ? subj->ssidref : 0, obj ? obj->ssidref : obj_ssidref);
+}
+
+/* ---- the decision cache (positive STE decisions only) ---- */
+
+static bool cache_hit(struct domain *subj, const struct domain *obj)
+{
+    struct xsm_cache *c = &subj->xsm_cache;
+    for (unsigned i = 0; i < XSM_CACHE_SIZE; i++)
+        if (c->incarnation[i] == obj->incarnation && c->dom[i] == obj->domid)
+            return true;
+    return false;
+}
+
+static void cache_add(struct domain *subj, const struct domain *obj)
+{
+    struct xsm_cache *c = &subj->xsm_cache;
+    c->dom[c->next] = obj->domid;
+    c->incarnation[c->next] = obj->incarnation;
+    c->next = (uint8_t)((c->next + 1) % XSM_CACHE_SIZE);
+}
+
+/* Forgets every decision about `about` (NULL: every decision), in every domain's cache. */
+static void cache_purge(const struct domain *about)
+{
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *d = domain_table(i);
+        if (d->state == DOM_FREE)
+            continue;
+        struct xsm_cache *c = &d->xsm_cache;
+        for (unsigned k = 0; k < XSM_CACHE_SIZE; k++)
+            if (!about || (c->dom[k] == about->domid && c->incarnation[k] == about->incarnation))
+                c->incarnation[k] = 0;
+    }
+}
+
+static int ste_check(unsigned hook, struct domain *subj, struct domain *obj)
+{
+    stats.hook[hook].evaluations++;
+    if (cache_hit(subj, obj)) {
+        stats.hook[hook].cache_hits++;
+        return 0;
+    }
+    if (ste_share(&live, subj->ssidref, obj->ssidref)) {
+        cache_add(subj, obj);
+        return 0;
+    }
+    audit_deny(hook, subj, NULL, obj, 0, NULL);
+    return -1;
+}
+
+static int permission(struct domain *subj, uint32_t perm, const char *what, struct domain *obj)
+{
+    stats.hook[ACM_HOOK_PRIVILEGED].evaluations++;
+    if (perms_of(subj) & perm)
+        return 0;
+    audit_deny(ACM_HOOK_PRIVILEGED, subj, what, obj, 0, NULL);
+    return -1;
+}
+
+/* ---- hooks ---- */
+
+int xsm_domain_create(struct domain *creator, uint32_t ssidref, const char *name)
+{
+    stats.hook[ACM_HOOK_DOMAIN_CREATE].evaluations++;
+    if (!ssidref_in(&live, ssidref)) {
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "ssidref-out-of-range", NULL, ssidref, name);
+        return -XEN_EINVAL;
+    }
+    if (chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(ssidref)) >= 0) {
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "chinese-wall", NULL, ssidref, name);
+        return -XEN_EPERM;
+    }
+    return 0;
+}
+
+void xsm_domain_created(struct domain *d)
+{
+    chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(d->ssidref), +1);
+}
+
+void xsm_domain_destroyed(struct domain *d)
+{
+    chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(d->ssidref), -1);
+    cache_purge(d);
+    memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
+}
+
+int xsm_domctl(struct domain *subj, uint32_t cmd, struct domain *target)
+{
+    switch (cmd) {
+    case XEN_DOMCTL_destroydomain: return permission(subj, ACM_PERM_DOMAIN_DESTROY, "destroy", target);
+    case XEN_DOMCTL_pausedomain: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "pause", target);
+    case XEN_DOMCTL_unpausedomain: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "unpause", target);
+    default: return permission(subj, 0, "domctl", target);
+    }
+}
+
+int xsm_domctl_create(struct domain *subj, uint32_t ssidref)
+{
+    if (permission(subj, ACM_PERM_DOMAIN_CREATE, "create", NULL))
+        return -1;
+    /* A creator may only create the labels its permissions name. */
+    if (!ssidref_in(&live, ssidref) ||
+        !acm_ext_may_create(&live, ACM_SSIDREF_PRIMARY(subj->ssidref), ACM_SSIDREF_PRIMARY(ssidref))) {
+        stats.hook[ACM_HOOK_PRIVILEGED].denials++;
+        printk("MAC deny hook=privileged subj=%u:%s op=create-label ssid=0x%08x/0x%08x\n", subj->domid, subj->name,
+               subj->ssidref, ssidref);
+        return -1;
+    }
+    return 0;
+}
+
+int xsm_read_domain(struct domain *subj, struct domain *target)
+{
+    return subj == target ? 0 : permission(subj, ACM_PERM_READ_STATE, "read-state", target);
+}
+
+int xsm_watch_domains(struct domain *subj) { return permission(subj, ACM_PERM_READ_STATE, "watch", NULL); }
+
+int xsm_foreign_evtchn(struct domain *subj, struct domain *owner, bool write)
+{
+    if (subj == owner)
+        return 0;
+    return write ? permission(subj, ACM_PERM_DOMAIN_DESTROY, "foreign-evtchn", owner)
+                 : permission(subj, ACM_PERM_READ_STATE, "foreign-evtchn-status", owner);
+}
+
+int xsm_evtchn_unbound(struct domain *owner, struct domain *remote)
+{
+    return ste_check(ACM_HOOK_EVTCHN_UNBOUND, owner, remote);
+}
+
+int xsm_evtchn_interdomain(struct domain *subj, struct domain *rd) { return ste_check(ACM_HOOK_EVTCHN_BIND, subj, rd); }
+int xsm_grant_mapref(struct domain *subj, struct domain *granter) { return ste_check(ACM_HOOK_GRANT_MAP, subj, granter); }
+int xsm_grant_copy(struct domain *subj, struct domain *granter) { return ste_check(ACM_HOOK_GRANT_COPY, subj, granter); }
+
+int xsm_grant_setup(struct domain *subj, struct domain *target)
+{
+    return subj == target ? 0 : ste_check(ACM_HOOK_GRANT_SETUP, subj, target);
+}
+
+/* ---- loading a policy ---- */
+
+void xsm_boot(void)
+{
+    for (unsigned i = 0; i < boot_info.module_count; i++) {
+        const struct boot_module *m = &boot_info.modules[i];
+        const uint8_t *b = phys_to_virt(m->start);
+        if (m->end - m->start < 4 || b[0] != 0x00 || b[1] != 0x01 || b[2] != 0xde || b[3] != 0xbc)
+            continue;
+        struct acm_policy_error err;
+        if (acm_policy_parse(b, m->end - m->start, &live, &err)) {
+            printk("moat: the security policy (module %u) is malformed at offset %u (%s): %s\n", i, err.offset,
+                   err.field, err.message);
+            machine_stop(STOP_FAILURE);
+        }
+        if (!live.loadable) {
+            printk("moat: the security policy '%s' has no Chinese Wall and STE parts to enforce\n", live.name);
+            machine_stop(STOP_FAILURE);
+        }
+        printk("mac: policy '%s' version %d.%d: %u chwall types, %u conflict sets, %u ste types, %u labels%s\n",
+               live.name, live.xml_major, live.xml_minor, live.chwall_types, live.chwall_sets, live.ste_types,
+               live.chwall_ssidrefs, live.has_ext ? ", label permissions" : "");
+        stats.policy_loads++;
+        return;
+    }
+    printk("moat: no security policy module: the MAC policy is mandatory (see docs/mac.md)\n");
+    machine_stop(STOP_FAILURE);
+}
+
+struct violations {
+    const struct acm_policy_view *v;
+    uint64_t guest_buf;
+    uint32_t max, count;
+    bool revoke;
+    uint32_t revoked_evtchn, revoked_grants;
+    bool fault;
+};
+
+static void violation(struct violations *vs, uint32_t code, uint32_t param)
+{
+    if (vs->guest_buf && vs->count < vs->max) {
+        struct acm_violation e = {code, param};
+        if (copy_to_guest(vs->guest_buf + vs->count * sizeof(e), &e, sizeof(e)))
+            vs->fault = true;
+    }
+    vs->count++;
+}
+
+static void check_channel(struct domain *d, evtchn_port_t port, struct domain *rd, void *ctx)
+{
+    struct violations *vs = ctx;
+    if (ste_share(vs->v, d->ssidref, rd->ssidref) || d->domid > rd->domid)
+        return; /* allowed, or the other end reports it */
+    if (vs->revoke) {
+        printk("MAC revoke evtchn %u:%s port %u <-> %u:%s\n", d->domid, d->name, port, rd->domid, rd->name);
+        evtchn_revoke(d, port);
+        vs->revoked_evtchn++;
+    } else {
+        violation(vs, ACM_EVTCHN_SHARING_VIOLATION, (uint32_t)d->domid << 16 | rd->domid);
+    }
+}
+
+static void check_mapping(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx)
+{
+    struct violations *vs = ctx;
+    if (ste_share(vs->v, mapper->ssidref, granter->ssidref))
+        return;
+    if (vs->revoke) {
+        printk("MAC revoke grant %u:%s handle %u of %u:%s\n", mapper->domid, mapper->name, h, granter->domid,
+               granter->name);
+        gnttab_revoke_handle(mapper, h);
+        vs->revoked_grants++;
+    } else {
+        violation(vs, ACM_GNTTAB_SHARING_VIOLATION, (uint32_t)mapper->domid << 16 | granter->domid);
+    }
+}
+
+/* Walks all live sharing under vs->v: reports it (refuse) or takes it away (revoke). */
+static void sweep_sharing(struct violations *vs)
+{
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *d = domain_by_id((domid_t)i);
+        if (!d)
+            continue;
+        evtchn_for_each_interdomain(d, check_channel, vs);
+        gnttab_for_each_mapping(d, check_mapping, vs);
+    }
+}
+
+/* Problems no mode can fix: a running domain's label missing, or two running domains in conflict. */
+static void check_domains(struct violations *vs, uint32_t *running, uint32_t *aggregate)
+{
+    memset(running, 0, sizeof(running_types));
+    memset(aggregate, 0, sizeof(conflict_aggregate));
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *d = domain_by_id((domid_t)i);
+        if (!d)
+            continue;
+        if (!ssidref_in(vs->v, d->ssidref)) {
+            violation(vs, ACM_SSIDREF_IN_USE, d->ssidref);
+            continue;
+        }
+        uint32_t row = ACM_SSIDREF_PRIMARY(d->ssidref);
+        long t = chwall_conflict(vs->v, aggregate, row);
+        if (t >= 0)
+            violation(vs, ACM_CHWALL_CONFLICT, (uint32_t)t);
+        chwall_account(vs->v, running, aggregate, row, +1);
+    }
+}
+
+static uint32_t scratch_running[ACM_MAX_TYPES], scratch_aggregate[ACM_MAX_TYPES];
+
+static long setpolicy(struct acm_setpolicy *sp)
+{
+    if (sp->mode != ACM_MODE_REFUSE && sp->mode != ACM_MODE_REVOKE)
+        return -XEN_EINVAL;
+    if (sp->size < ACM_HEADER_SIZE)
+        return -XEN_EINVAL;
+    if (sp->size > ACM_MAX_SETPOLICY_SIZE)
+        return -XEN_E2BIG;
+    sp->nr_errors = sp->revoked_evtchn = sp->revoked_grants = 0;
+
+    /* Copy and validate the whole blob before anything changes. */
+    int slot = live_slot == 0 ? 1 : 0;
+    size_t pages = ALIGN_UP((size_t)sp->size, PAGE_SIZE) / PAGE_SIZE;
+    uint8_t *buf = vmap_slot((unsigned)slot, pages);
+    if (!buf)
+        return -XEN_ENOMEM;
+    long rc = 0;
+    for (uint32_t off = 0; off < sp->size && !rc; off += 1u << 20)
+        rc = copy_from_guest(buf + off, sp->buf + off, MIN(1u << 20, sp->size - off));
+    struct acm_policy_view cand;
+    struct acm_policy_error err;
+    if (!rc && acm_policy_parse(buf, sp->size, &cand, &err)) {
+        printk("mac: setpolicy refused: malformed at offset %u (%s): %s\n", err.offset, err.field, err.message);
+        rc = -XEN_EINVAL;
+    } else if (!rc && (!cand.loadable || cand.primary_code != live.primary_code ||
+                       cand.secondary_code != live.secondary_code)) {
+        printk("mac: setpolicy refused: not a loadable policy of the running policy's type\n");
+        rc = -XEN_EINVAL;
+    }
+    if (rc) {
+        vunmap_slot((unsigned)slot, pages);
+        stats.policy_refusals++;
+        return rc;
+    }
+
+    struct violations vs = {.v = &cand, .guest_buf = sp->errors, .max = sp->max_errors};
+    check_domains(&vs, scratch_running, scratch_aggregate);
+    uint32_t hard = vs.count;
+    if (!hard && sp->mode == ACM_MODE_REFUSE)
+        sweep_sharing(&vs);
+    sp->nr_errors = vs.count;
+    if (vs.count) {
+        printk("mac: setpolicy '%s' refused: %u violations (%s mode)\n", cand.name, vs.count,
+               sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse");
+        vunmap_slot((unsigned)slot, pages);
+        stats.policy_refusals++;
+        return vs.fault ? -XEN_EFAULT : -XEN_EBUSY;
+    }
+
+    /* Install, then take away what the new policy forbids. */
+    if (live_slot >= 0)
+        vunmap_slot((unsigned)live_slot, live_pages);
+    live = cand;
+    live_slot = slot;
+    live_pages = pages;
+    memcpy(running_types, scratch_running, sizeof(running_types));
+    memcpy(conflict_aggregate, scratch_aggregate, sizeof(conflict_aggregate));
+    cache_purge(NULL);
+    struct violations rv = {.v = &live, .revoke = true};
+    sweep_sharing(&rv);
+    sp->revoked_evtchn = rv.revoked_evtchn;
+    sp->revoked_grants = rv.revoked_grants;
+    stats.policy_loads++;
+    stats.revoked_evtchn += rv.revoked_evtchn;
+    stats.revoked_grants += rv.revoked_grants;
+    printk("mac: policy '%s' version %d.%d loaded (%s mode): revoked %u event channels, %u grant mappings\n",
+           live.name, live.xml_major, live.xml_minor, sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse",
+           rv.revoked_evtchn, rv.revoked_grants);
+    return 0;
+}
+
+static long relabel(struct acm_relabel *r)
+{
+    struct domain *d = domain_by_id(r->domid);
+    if (!d)
+        return -XEN_ESRCH;
+    if (!ssidref_in(&live, r->ssidref))
+        return -XEN_EINVAL;
+    uint32_t old = d->ssidref;
+    chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), -1);
+    if (chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref)) >= 0) {
+        chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), +1);
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, NULL, "relabel-chinese-wall", d, r->ssidref, NULL);
+        return -XEN_EPERM;
+    }
+    chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref), +1);
+    d->ssidref = r->ssidref;
+    /* Decisions made about the old label, by anyone, and by the domain itself, no longer hold. */
+    cache_purge(d);
+    memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
+    struct violations rv = {.v = &live, .revoke = true};
+    sweep_sharing(&rv);
+    r->revoked_evtchn = rv.revoked_evtchn;
+    r->revoked_grants = rv.revoked_grants;
+    stats.revoked_evtchn += rv.revoked_evtchn;
+    stats.revoked_grants += rv.revoked_grants;
+    printk("mac: domain %u '%s' relabelled 0x%08x -> 0x%08x: revoked %u event channels, %u grant mappings\n",
+           d->domid, d->name, old, d->ssidref, rv.revoked_evtchn, rv.revoked_grants);
+    return 0;
+}
+
+static long getssid(struct domain *subj, struct acm_getssid *g)
+{
+    uint32_t ssidref;
+    if (g->get_by == ACM_GETBY_domainid) {
+        struct domain *d = g->id == DOMID_SELF ? subj : domain_by_id((domid_t)g->id);
+        if (!d)
+            return -XEN_ESRCH;
+        if (xsm_read_domain(subj, d))
+            return -XEN_EPERM;
+        ssidref = d->ssidref;
+    } else if (g->get_by == ACM_GETBY_ssidref) {
+        if (permission(subj, ACM_PERM_READ_STATE, "getssid", NULL))
+            return -XEN_EPERM;
+        ssidref = g->id;
+    } else {
+        return -XEN_EINVAL;
+    }
+    g->ssidref = ssidref;
+    g->primary_row = ACM_SSIDREF_PRIMARY(ssidref);
+    g->secondary_row = ACM_SSIDREF_SECONDARY(ssidref);
+    g->primary_code = live.primary_code;
+    g->secondary_code = live.secondary_code;
+    return 0;
+}
+
+static long getdecision(struct acm_getdecision *g)
+{
+    if (!ssidref_in(&live, g->ssidref1) || !ssidref_in(&live, g->ssidref2))
+        return -XEN_EINVAL;
+    bool allow;
+    switch (g->hook) {
+    case ACM_HOOK_EVTCHN_UNBOUND:
+    case ACM_HOOK_EVTCHN_BIND:
+    case ACM_HOOK_GRANT_MAP:
+    case ACM_HOOK_GRANT_COPY:
+    case ACM_HOOK_GRANT_SETUP:
+        allow = ste_share(&live, g->ssidref1, g->ssidref2);
+        break;
+    case ACM_HOOK_DOMAIN_CREATE: {
+        /* May the two run side by side? Neither's types may be barred by the other alone. */
+        static uint32_t run[ACM_MAX_TYPES], agg[ACM_MAX_TYPES];
+        memset(run, 0, sizeof(run));
+        memset(agg, 0, sizeof(agg));
+        chwall_account(&live, run, agg, ACM_SSIDREF_PRIMARY(g->ssidref1), +1);
+        allow = chwall_conflict(&live, agg, ACM_SSIDREF_PRIMARY(g->ssidref2)) < 0;
+        break;
+    }
+    default:
+        return -XEN_EINVAL;
+    }
+    g->decision = allow ? ACM_ACCESS_PERMITTED : ACM_ACCESS_DENIED;
+    return 0;
+}
+
+long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    struct domain *subj = current_domain();
+    struct acm_op op;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -XEN_EFAULT;
+    if (op.interface_version != ACM_INTERFACE_VERSION)
+        return -XEN_EINVAL;
+    long rc;
+    switch (op.cmd) {
+    case ACMOP_setpolicy:
+        rc = permission(subj, ACM_PERM_POLICY_LOAD, "setpolicy", NULL) ? -XEN_EPERM : setpolicy(&op.u.setpolicy);
+        break;
+    case ACMOP_relabeldoms:
+        rc = permission(subj, ACM_PERM_POLICY_LOAD, "relabel", NULL) ? -XEN_EPERM : relabel(&op.u.relabel);
+        break;
+    case ACMOP_getpolicy:
+        if (permission(subj, ACM_PERM_READ_STATE, "getpolicy", NULL)) {
+            rc = -XEN_EPERM;
+            break;
+        }
+        op.u.getpolicy.len = live.size;
+        rc = op.u.getpolicy.size < live.size ? -XEN_ENOSPC : 0;
+        for (uint32_t off = 0; !rc && off < live.size; off += 1u << 20)
+            rc = copy_to_guest(op.u.getpolicy.buf + off, live.blob + off, MIN(1u << 20, live.size - off));
+        if (rc == -XEN_ENOSPC && copy_to_guest(arg, &op, sizeof(op)))
+            return -XEN_EFAULT;
+        break;
+    case ACMOP_getssid:
+        rc = getssid(subj, &op.u.getssid);
+        break;
+    case ACMOP_getdecision:
+        rc = permission(subj, ACM_PERM_READ_STATE, "getdecision", NULL) ? -XEN_EPERM : getdecision(&op.u.getdecision);
+        break;
+    case ACMOP_dumpstats:
+        if (permission(subj, ACM_PERM_READ_STATE, "dumpstats", NULL)) {
+            rc = -XEN_EPERM;
+            break;
+        }
+        rc = op.u.dumpstats.size < sizeof(stats) ? -XEN_ENOSPC
+                                                 : copy_to_guest(op.u.dumpstats.buf, &stats, sizeof(stats));
+        break;
+    default:
+        return -XEN_ENOSYS;
+    }
+    /* setpolicy reports its violation count and revocations even when it refuses. */
+    if ((rc == 0 || op.cmd == ACMOP_setpolicy) && copy_to_guest(arg, &op, sizeof(op)))
+        return -XEN_EFAULT;
+    return rc;
+}
