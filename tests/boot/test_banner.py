@@ -27,11 +27,21 @@ def test_cmdline_is_echoed(boot):
     assert line.group(1).rstrip().endswith("console=com1 answer=42 flag"), line.group(0)
 
 
-def test_no_modules(boot):
+def test_without_a_policy_the_hypervisor_refuses_to_run(boot):
+    # The MAC policy is mandatory: no policy module, no system.
+    result = boot(default_policy=False)
+    assert_status(result, "FAILURE")
+    assert "modules: 0" in result.lines
+    assert any("no security policy module" in line for line in result.lines), result.lines[-5:]
+
+
+def test_a_boot_without_modules_gets_the_default_policy(boot):
     result = boot()
     assert_status(result, "SUCCESS")
-    assert "modules: 0" in result.lines
-    assert modules(result.console) == []
+    assert "modules: 1" in result.lines
+    [policy] = modules(result.console)
+    assert policy.cmdline.endswith("policy"), policy
+    assert any(line.startswith("mac: policy 'moat-default'") for line in result.lines)
 
 
 def test_modules_are_listed_with_sizes_and_arguments(boot, tmp_path: Path):
@@ -43,9 +53,11 @@ def test_modules_are_listed_with_sizes_and_arguments(boot, tmp_path: Path):
         files.append((path, args))
     result = boot("mods", modules=files)
     assert_status(result, "SUCCESS")
-    assert "modules: 3" in result.lines
+    assert "modules: 4" in result.lines  # ours, then the default policy
     listed = modules(result.console)
-    assert [m.index for m in listed] == [0, 1, 2]
+    assert [m.index for m in listed] == [0, 1, 2, 3]
+    assert listed[3].cmdline.endswith("policy"), listed[3]
+    listed = listed[:3]
     for mod, (path, args) in zip(listed, files, strict=True):
         assert mod.size == path.stat().st_size, mod
         assert mod.end - mod.start == mod.size, mod

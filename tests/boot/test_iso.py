@@ -19,6 +19,7 @@ def test_built_iso_boots_to_the_banner(boot, moat_root):
     assert_status(result, "SUCCESS")
     assert BANNER.match(result.lines[0]), f"first line is {result.lines[0]!r}"
     one(result.console, FRAMES)
+    assert any(line.startswith("mac: policy 'moat-default'") for line in result.lines)
 
 
 def test_per_run_iso_carries_cmdline_and_modules(boot, tmp_path: Path):
@@ -30,6 +31,7 @@ def test_per_run_iso_carries_cmdline_and_modules(boot, tmp_path: Path):
     assert_status(result, "SUCCESS")
     assert BANNER.match(result.lines[0])
     assert any(line.startswith("cmdline: ") and line.rstrip().endswith("from=grub") for line in result.lines)
-    [mod] = modules(result.console)
+    [mod, policy] = modules(result.console)  # ours, then the default policy
     assert mod.size == module.stat().st_size
     assert mod.cmdline.endswith("k=v")
+    assert policy.cmdline.endswith("policy"), policy

@@ -80,6 +80,7 @@ class Booter:
         icount: bool = False,
         iso: bool = False,
         cdrom: Path | None = None,
+        default_policy: bool = True,
     ) -> qemu.BootResult:
         require_qemu()
         mods = list(modules)
@@ -99,7 +100,8 @@ class Booter:
         try:
             result = qemu.boot(kernel, cmdline, mods, timeout=timeout, log=self._next_log(),
                                memory=mem, icount=icount, iso=iso, cdrom=cdrom,
-                               iso_dir=paths.build_dir(self.root) / "test-iso")
+                               iso_dir=paths.build_dir(self.root) / "test-iso",
+                               default_policy=default_policy)
         except UserError as exc:
             pytest.fail(str(exc), pytrace=False)
         self.results.append(result)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moat import xtf as xtf_mod
+from moat import paths
 from moat.errors import UserError
 
 QEMU = "qemu-system-x86_64"
@@ -161,19 +162,28 @@ def boot(
     on_line: Callable[[str], None] | None = None,
     cwd: Path | None = None,
     extra_args: Sequence[str] = (),
+    default_policy: bool = True,
 ) -> BootResult:
     """Boot kernel (or the ISO cdrom) once and wait until QEMU exits or timeout seconds pass.
 
     iso=True packs kernel, cmdline and modules into a GRUB ISO (in a fresh
     directory under iso_dir, removed afterwards) and boots that. on_line is
     called with every console line as it arrives. On timeout the whole QEMU
-    process group is killed.
+    process group is killed. The hypervisor refuses to run without a security
+    policy, so unless default_policy is False a boot whose modules include none
+    gets moat's default policy (moat.bootpolicy) as its last module.
     """
     qemu = find_qemu()
     base = Path(cwd) if cwd is not None else Path.cwd()  # relative paths are QEMU's, from cwd
     for path, _ in modules:
         if not (base / path).is_file():
             raise UserError(f"module {path} does not exist")
+    if default_policy and cdrom is None:
+        from moat import bootpolicy
+
+        if not bootpolicy.has_policy_module(list(modules), base):
+            pol = bootpolicy.default_policy(paths.build_dir() / "policies")
+            modules = [*modules, (pol.blob, bootpolicy.POLICY_MODULE_ARGS)]
     if cdrom is None and kernel is not None and not (base / kernel).is_file():
         raise UserError(f"{kernel} is missing: run ./moat build first")
     if cdrom is not None and not (base / cdrom).is_file():

@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: MIT
+"""The security policy a boot carries: compiled on demand, with its label names.
+
+The hypervisor refuses to run without a policy module, so every boot gets one: the scenario's
+`policy`, or data/default-policy.toml. Compiled blobs are cached under build/policies/ by the
+SHA-1 of their source, so repeated boots do not recompile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from moat.errors import UserError
+from moat.policy import is_blob, read_policy
+from moat.policy.binary import compile_policy
+from moat.policy.model import numbering
+from moat.policy.validate import check, fatal
+from moat.policy.xmlreader import PolicyReadError
+
+DEFAULT_POLICY = Path(__file__).parent / "data" / "default-policy.toml"
+POLICY_MODULE_ARGS = "policy"
+
+
+@dataclass(frozen=True)
+class BootPolicy:
+    blob: Path
+    labels: dict[str, int]  # VM label name -> ssidref
+    bootstrap: str
+    is_default: bool
+
+    def ssidref(self, label: str) -> int | None:
+        return self.labels.get(label)
+
+
+def compile_for_boot(source: Path, cache_dir: Path) -> BootPolicy:
+    """Compile source (XML or TOML) into cache_dir; a policy with errors is a UserError."""
+    try:
+        data = source.read_bytes()
+    except OSError as e:
+        raise UserError(f"{source}: {e.strerror}") from None
+    if is_blob(data):
+        raise UserError(f"{source}: a compiled blob has no label names; give the policy's XML or TOML")
+    try:
+        pol = read_policy(source)
+    except (PolicyReadError, ValueError) as e:
+        raise UserError(str(e)) from None
+    bad = fatal(check(pol), xen_compat=False)
+    if bad:
+        raise UserError("\n".join(str(d) for d in bad) + f"\n{source}: the policy has errors")
+    num = numbering(pol)
+    digest = hashlib.sha1(data).hexdigest()[:16]
+    out = cache_dir / f"{source.stem}-{digest}.bin"
+    if not out.is_file():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(compile_policy(pol, num))
+        tmp.replace(out)  # atomic: parallel test workers may compile the same policy
+    labels = {name: (row << 16) | row for row, name in enumerate(num.vm_rows) if row > 0}
+    return BootPolicy(out, labels, pol.bootstrap, source.resolve() == DEFAULT_POLICY.resolve())
+
+
+def default_policy(cache_dir: Path) -> BootPolicy:
+    return compile_for_boot(DEFAULT_POLICY, cache_dir)
+
+
+def has_policy_module(modules: list[tuple[Path, str]], base: Path) -> bool:
+    for path, _ in modules:
+        try:
+            with (base / path).open("rb") as f:
+                if is_blob(f.read(4)):
+                    return True
+        except OSError:
+            continue
+    return False
