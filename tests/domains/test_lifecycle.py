@@ -1,0 +1,28 @@
+# SPDX-License-Identifier: MIT
+"""Create and destroy a domain 100 times through domctl (plus children that power off by
+themselves and a refused oversized one): the free-frame count at stop equals the one at boot."""
+
+from __future__ import annotations
+
+from moat.pytest_plugin import assert_xtf, log_tail
+
+from . import domlog
+
+
+def test_create_destroy_100_times_frees_every_frame(run_scenario):
+    result = run_scenario("lifecycle", timeout=180)
+    log = domlog.parse(result.console)
+    controller = log.named("lifecycle")
+    fails = [line for line in controller.lines if line.startswith(("Fail:", "Error:"))]
+    assert not fails, "\n".join(fails)
+    assert_xtf(result)
+    assert "100 create/destroy rounds done" in controller.lines
+    children = [d for d in log.domains if d.name in ("sleep-child", "spin-child")]
+    assert len(children) == 100
+    assert all(d.outcome == "killed" for d in children), {d.outcome for d in children}
+    hellos = log.all_named("hello-child")
+    assert len(hellos) == 3 and all(d.outcome == "poweroff" and d.result == "SUCCESS" for d in hellos)
+    assert log.frames_boot is not None and log.frames_stop is not None, log_tail(result)
+    assert log.frames_stop[1] == log.frames_boot[1], (
+        f"free frames at boot {log.frames_boot[1]}, at stop {log.frames_stop[1]}")
+    assert log.frames_stop == log.frames_boot

@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: MIT
+"""Host tests of the scenario [[domain]] format and the boot manifest (no QEMU): the Python
+layout agrees with hv/include/public/manifest.h (checked by compiling C), encode/decode round
+trips, the CRC covers everything after it, and mistakes are reported with their scenario key."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+
+from moat import manifest, scenario
+from moat.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(tmp_path: Path, text: str) -> scenario.Scenario:
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return scenario.load(path)
+
+
+def test_layout_matches_the_c_header(tmp_path: Path):
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc not found")
+    checks = [
+        ("sizeof(struct manifest_header)", manifest.HEADER.size),
+        ("sizeof(struct manifest_domain)", manifest.DOMAIN.size),
+        ("offsetof(struct manifest_header, crc32)", 4),
+        ("offsetof(struct manifest_header, total_size)", 16),
+        ("offsetof(struct manifest_header, slice_us)", 20),
+        ("offsetof(struct manifest_domain, image_module)", manifest.NAME_MAX),
+        ("offsetof(struct manifest_domain, cmdline)", manifest.NAME_MAX + 8 * 4),
+        ("sizeof(((struct manifest_domain *)0)->cmdline)", manifest.CMDLINE_MAX),
+        ("MANIFEST_MAGIC", manifest.MANIFEST_MAGIC),
+        ("MANIFEST_VERSION", manifest.MANIFEST_VERSION),
+        ("MANIFEST_MAX_DOMAINS", manifest.MANIFEST_MAX_DOMAINS),
+        ("MDOM_PRIVILEGED", manifest.MDOM_PRIVILEGED),
+        ("EXPECT_POWEROFF", manifest.EXPECT["poweroff"]),
+        ("EXPECT_CRASH", manifest.EXPECT["crash"]),
+        ("EXPECT_ANY", manifest.EXPECT["any"]),
+    ]
+    src = tmp_path / "layout.c"
+    src.write_text("#include <stddef.h>\n#include <public/manifest.h>\n#include <public/hv.h>\n" + "".join(
+        f"_Static_assert({expr} == {value}, \"{expr}\");\n" for expr, value in checks) +
+        f"_Static_assert(GUEST_RAM_VA == {manifest.GUEST_RAM_VA}, \"ram\");\n"
+        f"_Static_assert(GUEST_STACK_PAGES == {manifest.GUEST_STACK_PAGES}, \"stack\");\n"
+        f"_Static_assert(START_MAX_IMAGES == {manifest.START_MAX_IMAGES}, \"images\");\n")
+    proc = subprocess.run(["gcc", "-std=c11", "-fsyntax-only", "-I", str(ROOT / "hv" / "include"), str(src)],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_encode_decode_round_trip(tmp_path: Path):
+    scen = load(tmp_path, """
+[scheduler]
+slice_ms = 3
+[[domain]]
+name = "a"
+image = "hello"
+memory = "512K"
+label = 5
+cmdline = "x=1"
+privileged = true
+[[domain]]
+image = "ticker"
+count = 2
+expect = "crash"
+max_evtchn = 64
+max_grant_frames = 4
+[[domain]]
+name = "z"
+image = "hello"
+expect = "any"
+""")
+    blob = manifest.encode(scen)
+    header, recs = manifest.decode(blob)
+    assert header.magic == manifest.MANIFEST_MAGIC and header.version == 1
+    assert header.domain_count == 4 and header.total_size == len(blob) == 40 + 4 * 320
+    assert header.slice_us == 3000
+    assert header.crc32 == zlib.crc32(blob[8:])
+    assert [r.name for r in recs] == ["a", "ticker-0", "ticker-1", "z"]
+    # Module 0 is the manifest; images are numbered in order of first use.
+    assert [r.image_module for r in recs] == [1, 2, 2, 1]
+    assert manifest.image_names(scen) == ["hello", "ticker"]
+    a, t0 = recs[0], recs[1]
+    assert (a.memory_kib, a.ssidref, a.flags, a.expect, a.cmdline) == (512, 5, manifest.MDOM_PRIVILEGED, 0, "x=1")
+    assert (t0.memory_kib, t0.expect, t0.max_evtchn, t0.max_grant_frames, t0.flags) == (1024, 1, 64, 4, 0)
+    assert recs[3].expect == 2
+
+
+def test_crc_covers_every_byte_after_it(tmp_path: Path):
+    blob = bytearray(manifest.encode(load(tmp_path, "[[domain]]\nimage = 'hello'\n")))
+    for offset in (20, 24, 40, len(blob) - 1):  # slice_us, flags, a name, the last cmdline byte
+        damaged = bytearray(blob)
+        damaged[offset] ^= 0x01
+        with pytest.raises(ValueError, match="crc32"):
+            manifest.decode(bytes(damaged))
+
+
+@pytest.mark.parametrize("text,key,message", [
+    ("[[domain]]\nname = 'x'\n", "domain[0].image", "missing"),
+    ("[[domain]]\nimage = 'hello'\nmemory = '102K'\n", "domain[0].memory", "multiple of 4K"),
+    ("[[domain]]\nimage = 'hello'\nmemory = '32K'\n", "domain[0].memory", "outside"),
+    ("[[domain]]\nimage = 'hello'\nmemory = '2G'\n", "domain[0].memory", "outside"),
+    ("[[domain]]\nimage = 'hello'\nmemory = 'lots'\n", "domain[0].memory", "not a memory size"),
+    ("[[domain]]\nimage = 'hello'\nexpect = 'success'\n", "domain[0].expect", "is not one of"),
+    ("[[domain]]\nimage = 'hello'\nprivileged = 1\n", "domain[0].privileged", "must be a boolean"),
+    ("[[domain]]\nimage = 'hello'\nflavour = 1\n", "domain[0].flavour", "unknown key"),
+    ("[[domain]]\nimage = 'hello'\n[[domain]]\nimage = 'hello'\n", "domain[1].name", "used by another"),
+    ("[[domain]]\nimage = 'hello'\nname = 'has space'\n", "domain[0].name", "domain names"),
+    ("[[domain]]\nimage = 'hello'\ncount = 65\n", "domain[0].count", "1 to 64"),
+    ("[[domain]]\nimage = 'no such/../x y.elf'\n", "domain[0].image", "image names"),
+    ("[[domain]]\nimage = 'hello'\ncmdline = '" + "x" * 256 + "'\n", "domain[0].cmdline", "255"),
+    ("[scheduler]\nslice_ms = -1\n", "scheduler.slice_ms", "0 (default) to 1000"),
+    ("[scheduler]\nslice = 1\n", "scheduler.slice", "unknown key"),
+    ("images = 'hello'\n", "images", "array"),
+])
+def test_domain_errors_name_the_key(tmp_path: Path, text, key, message):
+    with pytest.raises(scenario.ScenarioError) as info:
+        load(tmp_path, text)
+    assert info.value.key == key
+    assert message in info.value.message
+
+
+def test_65_domains_are_too_many(tmp_path: Path):
+    text = "".join(f"[[domain]]\nname = 'd{i}'\nimage = 'hello'\n" for i in range(65))
+    with pytest.raises(scenario.ScenarioError, match="at most 64"):
+        load(tmp_path, text)
+
+
+def _fake_build(tmp_path: Path, names: list[str]) -> Path:
+    build = tmp_path / "build"
+    (build / "images").mkdir(parents=True)
+    for name in names:
+        shutil.copyfile(ROOT / "build" / "images" / "hello.elf", build / "images" / f"{name}.elf")
+    return build
+
+
+def test_boot_modules_are_manifest_then_images(tmp_path: Path):
+    if not (ROOT / "build" / "images" / "hello.elf").is_file():
+        pytest.skip("build/images/hello.elf is not built (./moat build)")
+    build = _fake_build(tmp_path, ["hello", "ticker", "extra"])
+    (tmp_path / "mod.txt").write_text("m")
+    scen = load(tmp_path, "images = ['extra']\n[[domain]]\nimage = 'ticker'\n[[domain]]\nimage = 'hello'\n"
+                          "[[module]]\npath = 'mod.txt'\nargs = 'a=b'\n")
+    mods = manifest.build_boot_modules(scen, build)
+    names = [path.name for path, _ in mods]
+    assert names[:4] == ["manifest", "ticker", "hello", "extra"]
+    assert names[-1] == "mod.txt" and mods[-1][1] == "a=b"
+    assert all(args == "" for _, args in mods[:4])  # the hypervisor names a module by its file name
+    _, recs = manifest.decode(mods[0][0].read_bytes())
+    assert [r.image_module for r in recs] == [1, 2]
+    assert mods[1][0].read_bytes() == (build / "images" / "ticker.elf").read_bytes()
+
+
+def test_missing_image_says_build_first(tmp_path: Path):
+    scen = load(tmp_path, "[[domain]]\nimage = 'nonesuch'\n")
+    with pytest.raises(UserError, match=r"run \./moat build first"):
+        manifest.build_boot_modules(scen, tmp_path / "build")
+
+
+def test_image_refused_by_the_loader_checks(tmp_path: Path):
+    (tmp_path / "bad.elf").write_bytes(b"not an elf at all")
+    scen = load(tmp_path, "[[domain]]\nimage = './bad.elf'\n")
+    with pytest.raises(UserError, match="not an ELF"):
+        manifest.build_boot_modules(scen, tmp_path / "build")
+
+
+def test_image_too_big_for_its_memory(tmp_path: Path):
+    if not (ROOT / "build" / "images" / "hello.elf").is_file():
+        pytest.skip("build/images/hello.elf is not built (./moat build)")
+    build = _fake_build(tmp_path, ["hello"])
+    # 64 KiB: 16 pages minus the stack and guard page leave 11 for the image, which is enough;
+    # the window check itself is what matters: an image must end below the guard page.
+    lo, hi = manifest.guest_window(64)
+    assert (lo, hi) == (0x400000, 0x400000 + 64 * 1024 - 5 * 4096)
+    scen = load(tmp_path, "[[domain]]\nimage = 'hello'\nmemory = '64K'\n")
+    manifest.build_boot_modules(scen, build)  # fits
+
+
+def test_every_scenario_in_the_tree_parses():
+    for path in sorted((ROOT / "tests" / "scenarios").glob("*.toml")):
+        scen = scenario.load(path)
+        assert scen.domains, path
+        manifest.encode(scen)

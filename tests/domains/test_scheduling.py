@@ -1,0 +1,73 @@
+# SPDX-License-Identifier: MIT
+"""Several domains share the CPU: cooperative (yield) and preemptive (LAPIC timer) interleaving,
+32 domains at once, and a domain spinning forever that cannot keep the others from finishing."""
+
+from __future__ import annotations
+
+from moat.pytest_plugin import assert_xtf, log_tail
+
+from . import domlog
+
+
+def _all_ticked(log: domlog.Log, names: list[str], ticks: int) -> None:
+    for name in names:
+        dom = log.named(name)
+        got = [line for line in dom.lines if line.startswith("tick ")]
+        assert got == [f"tick {i}" for i in range(ticks)], f"{name}: {got}"
+        assert dom.result == "SUCCESS" and dom.outcome == "poweroff", (name, dom.result, dom.outcome)
+
+
+def test_hello(run_scenario):
+    result = run_scenario("hello")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    dom = log.named("hello")
+    assert dom.lines[0] == "hello from domain 0 'hello', 256 pages, cmdline 'greeting=hello'", log_tail(result)
+    assert (log.as_expected, log.not_expected) == (1, 0)
+    assert log.frames_boot and log.frames_stop and log.frames_boot[1] == log.frames_stop[1]
+
+
+def test_two_domains_interleave_by_yielding(run_scenario):
+    result = run_scenario("interleave2")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    _all_ticked(log, ["ticker-0", "ticker-1"], 20)
+    # Each yields after every line: with round robin the two alternate nearly line by line.
+    assert domlog.switches(log) >= 20, log_tail(result, 50)
+
+
+def test_32_domains_all_run_and_finish(run_scenario):
+    result = run_scenario("interleave32")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    names = [f"ticker-{i}" for i in range(32)]
+    _all_ticked(log, names, 5)
+    assert (log.as_expected, log.not_expected) == (32, 0)
+    # Round robin: every domain has printed its first line before any prints its last one.
+    firsts = [i for i, (_, text) in enumerate(log.order) if text == "tick 0"]
+    lasts = [i for i, (_, text) in enumerate(log.order) if text == "tick 4"]
+    assert max(firsts) < min(lasts), "some domain finished before another one started"
+
+
+def test_busy_domains_interleave_by_preemption(run_scenario):
+    # Neither domain ever yields; only the 1 ms timer slice can interleave their lines.
+    result = run_scenario("interleave_busy")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    _all_ticked(log, ["busy-0", "busy-1"], 8)
+    assert domlog.switches(log) >= 4, log_tail(result, 40)
+
+
+def test_spinner_does_not_stop_the_others(run_scenario):
+    # If preemption broke, the controller would never wake from its timer sleeps and QEMU would
+    # time out; the controller also checks CPU time accounting and pause/unpause.
+    result = run_scenario("preempt")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    controller, spinner, worker = log.named("controller"), log.named("spinner"), log.named("worker")
+    assert controller.result == "SUCCESS" and controller.outcome == "poweroff"
+    assert worker.result == "SUCCESS" and worker.outcome == "poweroff"
+    assert spinner.outcome == "killed" and spinner.reason and "domctl" in spinner.reason
+    assert [line for line in controller.lines if line.startswith("controller woke")] == [
+        f"controller woke {i}" for i in range(5)]
+    assert (log.as_expected, log.not_expected) == (3, 0)

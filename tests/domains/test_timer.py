@@ -1,0 +1,31 @@
+# SPDX-License-Identifier: MIT
+"""Timer wake-ups: set_timer_op + SCHEDOP_block sleeps until (not before, not much after) the
+deadline, for two domains at once while a third keeps the CPU busy."""
+
+from __future__ import annotations
+
+import re
+
+from moat.pytest_plugin import assert_xtf, log_tail
+
+from . import domlog
+
+SLEPT = re.compile(r"^slept (\d+) us \(asked (\d+) us\)$")
+
+
+def test_timer_wakeups(run_scenario):
+    result = run_scenario("timer")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    for name in ("timer-0", "timer-1"):
+        dom = log.named(name)
+        assert dom.result == "SUCCESS", f"{name}:\n" + "\n".join(dom.lines)
+        sleeps = [(int(m.group(1)), int(m.group(2))) for line in dom.lines if (m := SLEPT.match(line))]
+        assert [asked for _, asked in sleeps] == [10000, 20000, 30000, 40000, 50000], dom.lines
+        assert all(asked <= slept for slept, asked in sleeps), sleeps
+    # The sleepers woke while the busy domain was still running: their lines sit among its ticks.
+    busy = log.named("busy")
+    assert busy.result == "SUCCESS"
+    ticks = [i for i, (dom, text) in enumerate(log.order) if dom is busy and text.startswith("tick ")]
+    woke = [i for i, (dom, text) in enumerate(log.order) if dom is not busy and text.startswith("slept")]
+    assert any(ticks[0] < i < ticks[-1] for i in woke), log_tail(result, 60)
