@@ -99,7 +99,10 @@ def test_run_options_reach_qemu(monkeypatch, fake_root: Path, tmp_path: Path):
     assert args[args.index("-kernel") + 1] == "build/hv/moat-selftest.bin"
     assert args[args.index("-append") + 1] == "selftest=timer"
     assert args[args.index("-m") + 1] == "256M"
-    assert args[args.index("-initrd") + 1] == f"{module} a=1"
+    # The scenario's module, then the default security policy (the hypervisor needs one).
+    first, policy = args[args.index("-initrd") + 1].split(",")
+    assert first == f"{module} a=1"
+    assert policy.endswith(".bin policy") and "/build/policies/default-policy-" in policy
     assert "-icount" in args
 
 

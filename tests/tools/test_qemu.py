@@ -79,7 +79,33 @@ def test_boot_streams_logs_and_parses(monkeypatch, tmp_path: Path):
     assert result.outcome is Outcome.SUCCESS
     passed = args_file.read_text().splitlines()
     assert passed[passed.index("-append") + 1] == "x=1"
+    first, policy = passed[passed.index("-initrd") + 1].split(",")
+    assert first == f"{module} arg"
+    assert policy.endswith(".bin policy"), "a boot without a policy module gets the default policy"
+
+
+def test_boot_without_default_policy_passes_modules_unchanged(monkeypatch, tmp_path: Path):
+    kernel = tmp_path / "moat.bin"
+    kernel.write_bytes(b"\0")
+    module = tmp_path / "mod"
+    module.write_bytes(b"m")
+    args_file = tmp_path / "args"
+    install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1, args_file))
+    qemu.boot(kernel, "", [(module, "arg")], timeout=30, default_policy=False)
+    passed = args_file.read_text().splitlines()
     assert passed[passed.index("-initrd") + 1] == f"{module} arg"
+
+
+def test_boot_keeps_a_policy_module_it_was_given(monkeypatch, tmp_path: Path):
+    kernel = tmp_path / "moat.bin"
+    kernel.write_bytes(b"\0")
+    policy = tmp_path / "mine.bin"
+    policy.write_bytes(bytes.fromhex("0001debc") + bytes(56))
+    args_file = tmp_path / "args"
+    install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1, args_file))
+    qemu.boot(kernel, "", [(policy, "policy")], timeout=30)
+    passed = args_file.read_text().splitlines()
+    assert passed[passed.index("-initrd") + 1] == f"{policy} policy"
 
 
 def test_boot_failure_and_crash(monkeypatch, tmp_path: Path):

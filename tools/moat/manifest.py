@@ -7,7 +7,8 @@ off, so encode() checks every field first and raises ScenarioError naming the sc
 
 build_boot_modules() stages what `moat run` boots: module 0 is the manifest, then each distinct
 image (domains' images in order of first use, then the scenario's extra `images`), then the
-scenario's [[module]] entries. The hypervisor names a module by the base name of the first word
+scenario's [[module]] entries, then the compiled security policy.
+The hypervisor names a module by the base name of the first word
 of its multiboot string, so modules are staged as build/modules/<key>/<name> with no arguments:
 the manifest is called `manifest` and an image is called by its image name (e.g. `hello`).
 """
@@ -23,7 +24,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from moat import elfcheck
+from moat import bootpolicy, elfcheck
+from moat.bootpolicy import BootPolicy
 from moat.errors import UserError
 from moat.scenario import Domain, Scenario, ScenarioError
 
@@ -90,8 +92,43 @@ def _cstr(text: str, size: int, scen: Scenario, key: str) -> bytes:
     return raw
 
 
-def records(scen: Scenario) -> list[Record]:
+def scenario_policy(scen: Scenario, build_dir: Path) -> BootPolicy:
+    """The scenario's policy, compiled (moat's default policy when it names none)."""
+    cache = build_dir / "policies"
+    if scen.policy is None:
+        return bootpolicy.default_policy(cache)
+    return bootpolicy.compile_for_boot(scen.policy, cache)
+
+
+def resolve_label(scen: Scenario, index: int, dom: Domain, pol: BootPolicy) -> int:
+    """A domain's ssidref: its label's, a raw number, or the default for its kind.
+
+    Without a label a privileged domain gets the policy's bootstrap label, and any other domain
+    gets `domU` under the default policy; a policy of the user's own needs labels spelt out.
+    """
+    key = f"domain[{index}].label"
+    if isinstance(dom.label, int):
+        return dom.label
+    name = dom.label
+    if name is None:
+        name = pol.bootstrap if dom.privileged else ("domU" if pol.is_default else None)
+        if name is None:
+            raise ScenarioError(scen.path or "scenario", key,
+                                f"missing: give domain {dom.name!r} one of the policy's labels "
+                                f"({', '.join(sorted(pol.labels))})")
+    ssidref = pol.ssidref(name)
+    if ssidref is None:
+        raise ScenarioError(scen.path or "scenario", key,
+                            f"{name!r} is not a VM label of the policy ({', '.join(sorted(pol.labels))})")
+    return ssidref
+
+
+def records(scen: Scenario, pol: BootPolicy | None = None) -> list[Record]:
     """The manifest's domain records for scen (image modules numbered from 1)."""
+    if pol is None:
+        from moat import paths
+
+        pol = scenario_policy(scen, paths.build_dir())
     if not scen.domains:
         raise ScenarioError(scen.path or "scenario", "domain", "the scenario has no [[domain]]")
     if len(scen.domains) > MANIFEST_MAX_DOMAINS:
@@ -99,16 +136,16 @@ def records(scen: Scenario) -> list[Record]:
                             f"{len(scen.domains)} domains; at most {MANIFEST_MAX_DOMAINS}")
     modules = {name: i + 1 for i, name in enumerate(image_names(scen))}
     return [Record(name=d.name, image_module=modules[d.image_name], memory_kib=d.memory_kib,
-                   ssidref=d.label, flags=MDOM_PRIVILEGED if d.privileged else 0,
+                   ssidref=resolve_label(scen, i, d, pol), flags=MDOM_PRIVILEGED if d.privileged else 0,
                    expect=EXPECT[d.expect], max_evtchn=d.max_evtchn,
                    max_grant_frames=d.max_grant_frames, cmdline=d.cmdline)
-            for d in scen.domains]
+            for i, d in enumerate(scen.domains)]
 
 
-def encode(scen: Scenario) -> bytes:
+def encode(scen: Scenario, pol: BootPolicy | None = None) -> bytes:
     """The manifest module's bytes for a scenario with [[domain]] tables."""
     body = bytearray()
-    for i, rec in enumerate(records(scen)):
+    for i, rec in enumerate(records(scen, pol)):
         where = f"domain[{i}]"
         body += DOMAIN.pack(_cstr(rec.name, NAME_MAX, scen, f"{where}.name"), rec.image_module,
                             rec.memory_kib, rec.ssidref, rec.flags, rec.expect, rec.max_evtchn,
@@ -204,7 +241,8 @@ def build_boot_modules(scen: Scenario, build_dir: Path) -> list[tuple[Path, str]
     if not scen.domains:
         return [(m.path, m.args) for m in scen.modules]
     images = check_images(scen, build_dir)
-    manifest = encode(scen)
+    pol = scenario_policy(scen, build_dir)
+    manifest = encode(scen, pol)
     digest = hashlib.sha256(manifest)
     for name in image_names(scen):
         digest.update(images[name].read_bytes())
@@ -219,4 +257,6 @@ def build_boot_modules(scen: Scenario, build_dir: Path) -> list[tuple[Path, str]
         shutil.copyfile(images[name], tmp)
         os.replace(tmp, target)
         staged.append((target, ""))
-    return staged + [(m.path, m.args) for m in scen.modules]
+    # The policy goes last, so image module numbers stay as records() gave them.
+    policy = (pol.blob, bootpolicy.POLICY_MODULE_ARGS)
+    return [*staged, *((m.path, m.args) for m in scen.modules), policy]

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moat import xtf as xtf_mod
 from moat import paths
+from moat import xtf as xtf_mod
 from moat.errors import UserError
 
 QEMU = "qemu-system-x86_64"

@@ -14,6 +14,7 @@
     slice_ms = 10             # 0: the hypervisor's default
 
     images = ["hello"]        # extra images a privileged domain may create domains from
+    policy = "policy.toml"    # the MAC policy (XML or TOML; default: moat's default policy)
 
     [[domain]]                # any number (at most 64); docs/scenarios.md has every key
     image = "hello"           # build/images/hello.elf, or a path to an ELF
@@ -80,7 +81,7 @@ class Domain:
     name: str
     image: str                # a guest built by SCons (build/images/<image>.elf) or a path to an ELF
     memory: str = "1M"
-    label: int = 0            # ssidref
+    label: str | int | None = None  # a VM label of the policy, or a raw ssidref
     cmdline: str = ""
     privileged: bool = False
     expect: str = "poweroff"
@@ -115,16 +116,22 @@ class Scenario:
     scheduler: Scheduler = field(default_factory=Scheduler)
     domains: list[Domain] = field(default_factory=list)
     images: list[ExtraImage] = field(default_factory=list)
+    policy: Path | None = None  # None: moat's default policy
 
     def module_pairs(self) -> list[tuple[Path, str]]:
+        from moat import bootpolicy, manifest, paths
+
         if self.domains:
-            from moat import manifest, paths
-
             return manifest.build_boot_modules(self, paths.build_dir())
-        return [(m.path, m.args) for m in self.modules]
+        mods = [(m.path, m.args) for m in self.modules]
+        if self.policy is not None:
+            pol = bootpolicy.compile_for_boot(self.policy, paths.build_dir() / "policies")
+            mods.append((pol.blob, bootpolicy.POLICY_MODULE_ARGS))
+        return mods
 
 
-def _check_keys(path: Path, where: str, table: dict[str, Any], allowed: dict[str, type]) -> None:
+def _check_keys(path: Path, where: str, table: dict[str, Any],
+                allowed: dict[str, type | tuple[type, ...]]) -> None:
     for key, value in table.items():
         name = f"{where}.{key}" if where else key
         if key not in allowed:
@@ -136,7 +143,9 @@ def _check_keys(path: Path, where: str, table: dict[str, Any], allowed: dict[str
                                             f"not {_type_name(type(value))}")
 
 
-def _type_name(t: type) -> str:
+def _type_name(t: type | tuple[type, ...]) -> str:
+    if isinstance(t, tuple):
+        return " or ".join(_type_name(x) for x in t)
     return {str: "string", int: "integer", bool: "boolean", dict: "table",
             list: "array"}.get(t, t.__name__)
 
@@ -200,8 +209,8 @@ def _parse_scheduler(path: Path, data: Any) -> Scheduler:
     return sched
 
 
-_DOMAIN_KEYS: dict[str, type] = {
-    "name": str, "image": str, "memory": str, "label": int, "cmdline": str, "privileged": bool,
+_DOMAIN_KEYS: dict[str, type | tuple[type, ...]] = {
+    "name": str, "image": str, "memory": str, "label": (str, int), "cmdline": str, "privileged": bool,
     "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int,
 }
 
@@ -228,7 +237,8 @@ def _parse_domains(path: Path, data: Any) -> list[Domain]:
             raise ScenarioError(path, f"{where}.expect",
                                 f"{entry['expect']!r} is not one of {', '.join(map(repr, EXPECTS))}")
         for key in ("label", "max_evtchn", "max_grant_frames"):
-            if not 0 <= entry.get(key, 0) < 1 << 32:
+            value = entry.get(key, 0)
+            if isinstance(value, int) and not 0 <= value < 1 << 32:
                 raise ScenarioError(path, f"{where}.{key}", "must be 0 to 2**32-1")
         if len(entry.get("cmdline", "").encode()) > 255:
             raise ScenarioError(path, f"{where}.cmdline", "longer than 255 bytes")
@@ -259,8 +269,18 @@ def _parse_images(path: Path, data: Any) -> list[ExtraImage]:
     return images
 
 
-# Top-level tables: name -> (parser, Scenario attribute).
+def _parse_policy(path: Path, data: Any) -> Path:
+    if not isinstance(data, str):
+        raise ScenarioError(path, "policy", "must be a string (a policy file, XML or TOML)")
+    file = (path.parent / data).resolve()
+    if not file.is_file():
+        raise ScenarioError(path, "policy", f"{data} does not exist")
+    return file
+
+
+# Top-level tables and keys: name -> (parser, Scenario attribute).
 _TABLES = {
+    "policy": (_parse_policy, "policy"),
     "hypervisor": (_parse_hypervisor, "hypervisor"),
     "module": (_parse_modules, "modules"),
     "scheduler": (_parse_scheduler, "scheduler"),
