@@ -4,7 +4,8 @@
 //   rounds=N   how many create/destroy rounds (default 100)
 // Children alternate between `sleeper` (blocked) and `spinner` (running) images; every tenth
 // round the controller sleeps so the child runs before it is destroyed; some children are
-// `hello`, left to power off by themselves.
+// `hello`, left to power off by themselves. Children get the controller's own label, which the
+// policy must let it create.
 #include <moat/test.h>
 
 static int image(const char *name)
@@ -20,7 +21,8 @@ static int image(const char *name)
 static domid_t create(int img, const char *name, uint32_t kib)
 {
     struct domctl_create_args args = { .image = (uint32_t)img, .memory_kib = kib,
-                                       .ssidref = 3, .name = name, .cmdline = "child" };
+                                       .ssidref = start_info->ssidref, .name = name,
+                                       .cmdline = "child" };
     domid_t domid = DOMID_INVALID;
     long rc = domctl_create(&args, &domid);
     if (rc != 0) {
@@ -38,7 +40,7 @@ static void check_child(domid_t d, const char *name, uint32_t kib)
         return;
     xtf_check(strcmp(info.name, name) == 0, "child name '%s'", info.name);
     xtf_check_eq(info.nr_pages, kib / 4);
-    xtf_check_eq(info.ssidref, 3);
+    xtf_check_eq(info.ssidref, start_info->ssidref);
     xtf_check(info.state == DOMSTATE_RUNNABLE || info.state == DOMSTATE_BLOCKED,
               "child state %u", info.state);
 }
