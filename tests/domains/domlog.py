@@ -49,6 +49,7 @@ class Domain:
     crash: Crash | None = None
     outcome: str | None = None      # poweroff, reboot, crash, killed
     reason: str | None = None
+    ssidref: int | None = None      # from the `created` line (manifest domains only)
 
     @property
     def result(self) -> str | None:
@@ -94,7 +95,7 @@ def parse(console: str) -> Log:
     for line in console.splitlines():
         if m := CREATED.match(line):
             live.pop(int(m.group(1)), None)
-            domain(int(m.group(1)), m.group(2))
+            domain(int(m.group(1)), m.group(2)).ssidref = int(m.group(5), 16)
         elif m := GUEST.match(line):
             guest = domain(int(m.group(1)), None)
             guest.lines.append(m.group(2))

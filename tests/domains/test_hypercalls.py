@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from moat import bootpolicy, paths
 from moat.pytest_plugin import assert_xtf, log_tail
 
 from . import domlog
@@ -26,6 +27,10 @@ def test_abi_and_eperm(run_scenario):
     assert_xtf(result)
     assert abi.result == "SUCCESS" and abi.outcome == "poweroff"
     assert any(re.match(r"version \d+\.\d+, features 0x[0-9a-f]+$", line) for line in abi.lines), abi.lines
+    # Unprivileged and without a label: the default policy's domU, which has no domctl rights.
+    default = bootpolicy.default_policy(paths.build_dir() / "policies")
+    assert abi.ssidref == default.ssidref("domU")
+    assert "MAC deny hook=privileged" in result.console
 
 
 def test_bad_pointers_are_refused(run_scenario):

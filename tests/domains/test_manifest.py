@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from moat import manifest, scenario
+from moat import manifest, policy, scenario
 from moat.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,7 +151,8 @@ def test_boot_modules_are_manifest_then_images(tmp_path: Path):
     mods = manifest.build_boot_modules(scen, build)
     names = [path.name for path, _ in mods]
     assert names[:4] == ["manifest", "ticker", "hello", "extra"]
-    assert names[-1] == "mod.txt" and mods[-1][1] == "a=b"
+    assert names[-2] == "mod.txt" and mods[-2][1] == "a=b"
+    assert policy.is_blob(mods[-1][0].read_bytes())  # the compiled (default) policy comes last
     assert all(args == "" for _, args in mods[:4])  # the hypervisor names a module by its file name
     _, recs = manifest.decode(mods[0][0].read_bytes())
     assert [r.image_module for r in recs] == [1, 2]

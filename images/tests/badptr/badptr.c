@@ -135,7 +135,8 @@ static void check_domctl(void)
     nr_calls++;
     xtf_check(rc < 0, "domctl on the start-info page returned %ld", rc);
 
-    struct domctl_create_args args = { .image = 999, .memory_kib = 256, .name = "bad" };
+    struct domctl_create_args args = { .image = 999, .memory_kib = 256, .name = "bad",
+                                       .ssidref = start_info->ssidref };  // a label it may create
     domid_t domid;
     EXPECT_ERROR(domctl_create(&args, &domid), "image 999");
     args.image = (uint32_t)find_image("badptr");

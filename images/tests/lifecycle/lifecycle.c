@@ -76,6 +76,7 @@ void test_main(void)
 
     // More memory than the machine has: refused, and nothing leaks.
     struct domctl_create_args big = { .image = (uint32_t)sleeper, .memory_kib = 1024 * 1024,
+                                      .ssidref = start_info->ssidref,
                                       .name = "too-big" };
     domid_t d;
     long rc = domctl_create(&big, &d);
