@@ -9,8 +9,9 @@ build_boot_modules() stages what `moat run` boots: module 0 is the manifest, the
 image (domains' images in order of first use, then the scenario's extra `images`), then the
 scenario's [[module]] entries, then the compiled security policy.
 The hypervisor names a module by the base name of the first word
-of its multiboot string, so modules are staged as build/modules/<key>/<name> with no arguments:
-the manifest is called `manifest` and an image is called by its image name (e.g. `hello`).
+of its multiboot string, so modules are staged as build/modules/<key>/<name> with <name> as their
+argument too (GRUB passes only the argument): the manifest is called `manifest` and an image by
+its image name (e.g. `hello`).
 """
 
 from __future__ import annotations
@@ -250,13 +251,15 @@ def build_boot_modules(scen: Scenario, build_dir: Path) -> list[tuple[Path, str]
     stage = build_dir / "modules" / f"{stem}-{digest.hexdigest()[:12]}"
     stage.mkdir(parents=True, exist_ok=True)
     _write_atomically(stage / MANIFEST_MODULE, manifest)
-    staged = [(stage / MANIFEST_MODULE, "")]
+    # The name is also the module's argument: QEMU's multiboot string is "path args" (first word:
+    # the staged file, named after the module), GRUB's is just "args"; both then read as the name.
+    staged = [(stage / MANIFEST_MODULE, MANIFEST_MODULE)]
     for name in image_names(scen):
         target = stage / name
         tmp = stage / f".{name}.{os.getpid()}"
         shutil.copyfile(images[name], tmp)
         os.replace(tmp, target)
-        staged.append((target, ""))
+        staged.append((target, name))
     # The policy goes last, so image module numbers stay as records() gave them.
     policy = (pol.blob, bootpolicy.POLICY_MODULE_ARGS)
     return [*staged, *((m.path, m.args) for m in scen.modules), policy]
