@@ -191,3 +191,12 @@ def test_every_scenario_in_the_tree_parses():
         scen = scenario.load(path)
         assert scen.domains, path
         manifest.encode(scen)
+
+
+def test_any_domain_may_be_privileged(tmp_path: Path):
+    # The MAC policy decides what a domain may do (its label); the flag is no longer limited to
+    # the first domain.
+    scen = load(tmp_path, "[[domain]]\nimage = 'hello'\n[[domain]]\nname = 'b'\nimage = 'hello'\nprivileged = true\n")
+    recs = manifest.records(scen)
+    assert [r.flags for r in recs] == [0, manifest.MDOM_PRIVILEGED]
+    assert recs[0].ssidref != recs[1].ssidref  # domU and the bootstrap label

@@ -242,10 +242,6 @@ def _parse_domains(path: Path, data: Any) -> list[Domain]:
                 raise ScenarioError(path, f"{where}.{key}", "must be 0 to 2**32-1")
         if len(entry.get("cmdline", "").encode()) > 255:
             raise ScenarioError(path, f"{where}.cmdline", "longer than 255 bytes")
-        if entry.get("privileged") and domains:
-            # Until the MAC issue lands, the hypervisor lets only the first domain use domctl.
-            raise ScenarioError(path, f"{where}.privileged",
-                                "only the first [[domain]] may be privileged")
         for n in range(count):
             name = f"{base}-{n}" if count > 1 else base
             if not _NAME.fullmatch(name):
