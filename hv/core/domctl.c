@@ -57,32 +57,37 @@ long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
     if (op.cmd == XEN_DOMCTL_createdomain) {
         rc = create(subj, &op.u.create);
     } else {
-        struct domain *target = op.domain == DOMID_SELF ? subj : domain_by_id(op.domain);
-        if (!target)
-            return -XEN_ESRCH;
+        bool self = op.domain == DOMID_SELF || op.domain == subj->domid;
+        /*
+         * The permission is checked before the target is looked up, so that a domain without it
+         * cannot learn which domain ids exist (-EPERM whether or not the target does).
+         */
         switch (op.cmd) {
         case XEN_DOMCTL_getdomaininfo:
-            if (xsm_read_domain(subj, target))
+            if (!self && xsm_read_domain(subj, NULL))
                 return -XEN_EPERM;
-            fill_info(target, &op.u.info);
-            rc = 0;
             break;
         case XEN_DOMCTL_destroydomain:
         case XEN_DOMCTL_pausedomain:
         case XEN_DOMCTL_unpausedomain:
-            if (xsm_domctl(subj, op.cmd, target))
+            if (xsm_domctl(subj, op.cmd, NULL))
                 return -XEN_EPERM;
-            if (target == subj)
+            if (self)
                 return -XEN_EINVAL; /* use SCHEDOP_shutdown to stop yourself */
-            if (op.cmd == XEN_DOMCTL_destroydomain)
-                domain_destroy(target, OUTCOME_KILLED, "destroyed by domctl");
-            else
-                target->paused = op.cmd == XEN_DOMCTL_pausedomain;
-            rc = 0;
             break;
         default:
             return -XEN_ENOSYS;
         }
+        struct domain *target = self ? subj : domain_by_id(op.domain);
+        if (!target)
+            return -XEN_ESRCH;
+        if (op.cmd == XEN_DOMCTL_getdomaininfo)
+            fill_info(target, &op.u.info);
+        else if (op.cmd == XEN_DOMCTL_destroydomain)
+            domain_destroy(target, OUTCOME_KILLED, "destroyed by domctl");
+        else
+            target->paused = op.cmd == XEN_DOMCTL_pausedomain;
+        rc = 0;
     }
     if (rc == 0 && copy_to_guest(arg, &op, sizeof(op)))
         return -XEN_EFAULT;

@@ -99,7 +99,11 @@ typedef uint16_t domid_t;
  * guest's RAM window, else -EINVAL.
  */
 
-/* set_timer_op(deadline_ns): one-shot timer at system time deadline_ns (0 cancels); it raises VIRQ_TIMER. */
+/*
+ * set_timer_op(deadline_ns): one-shot timer at system time deadline_ns (0 cancels, a past deadline
+ * fires at once). It raises VIRQ_TIMER, as in Xen: a domain that wants to be woken by its timer
+ * (from SCHEDOP_block) must bind VIRQ_TIMER to a port first; an unbound VIRQ is dropped.
+ */
 
 /*
  * The upcall frame. Deviation from Xen: instead of a partial bounce frame, the hypervisor pushes

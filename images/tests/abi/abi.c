@@ -98,6 +98,10 @@ static void check_domctl_denied(void)
     xtf_check_eq(domctl_unpause(other), -XEN_EPERM);
     xtf_check_eq(domctl_getinfo(other, &info), -XEN_EPERM);
     xtf_check_eq(domctl_destroy(start_info->domid), -XEN_EPERM);
+    /* Without the permission, a missing domain looks like any other: no probing for ids. */
+    xtf_check_eq(domctl_getinfo(MOAT_MAX_DOMAINS - 1, &info), -XEN_EPERM);
+    xtf_check_eq(domctl_destroy(MOAT_MAX_DOMAINS - 1), -XEN_EPERM);
+    xtf_check_eq(domctl_pause(1000), -XEN_EPERM);
     // Reading its own record is allowed.
     xtf_check_eq(domctl_getinfo(DOMID_SELF, &info), 0);
     xtf_check(strcmp(info.name, "abi") == 0, "own name '%s'", info.name);
