@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: MIT
+// The guest event-channel library (moat/evtchn.h): op wrappers, port bitmaps, per-port handlers
+// dispatched by the 2-level scan, a blocking wait and an event loop.
+#include <moat/evtchn.h>
+#include <moat/guest.h>
+#include <moat/upcall.h>
+
+#define WORD(port) ((port) / 64)
+#define BIT(port) (1ULL << ((port) % 64))
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static struct {
+    evtchn_handler_t fn;
+    void *data;
+} handlers[EVTCHN_LIB_PORTS];
+
+// Ports the dispatcher took off the pending bitmap since a waiter last looked (evtchn_wait).
+static uint64_t fired[EVTCHN_LIB_PORTS / 64];
+
+volatile uint64_t evtchn_upcall_count;
+
+static struct vcpu_info *vcpu(void) { return &shared_info->vcpu_info[0]; }
+
+static bool lib_port(evtchn_port_t port) { return port > 0 && port < EVTCHN_LIB_PORTS; }
+
+// ---- upcall masking ----
+
+uint8_t evtchn_upcalls_mask(void)
+{
+    uint8_t old = __atomic_exchange_n(&vcpu()->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
+    return old;
+}
+
+void evtchn_upcalls_restore(uint8_t old)
+{
+    __atomic_store_n(&vcpu()->evtchn_upcall_mask, old, __ATOMIC_SEQ_CST);
+    // The hypervisor delivers upcalls only on its way back into the guest: if one became pending
+    // while we were masked, take it now rather than at the next interrupt. Any hypercall will do.
+    if (!old && __atomic_load_n(&vcpu()->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+        HYPERVISOR_xen_version(XENVER_version, NULL);
+}
+
+// A port number the hypervisor has just handed out (or taken back) starts with no handler and
+// no recorded event of an earlier user of the same number.
+static void forget_port(evtchn_port_t port)
+{
+    if (!lib_port(port))
+        return;
+    handlers[port].fn = NULL;
+    handlers[port].data = NULL;
+    __atomic_fetch_and(&fired[WORD(port)], ~BIT(port), __ATOMIC_SEQ_CST);
+}
+
+// Runs one op that may hand out a port. Upcalls stay masked across it so the dispatcher cannot
+// see the new port (a bound interdomain port starts pending) before its slot is cleared; the
+// event is then delivered on restore, to whatever handler the caller installs later or to
+// evtchn_wait.
+static long new_port_op(int cmd, void *arg, const evtchn_port_t *out)
+{
+    uint8_t old = evtchn_upcalls_mask();
+    long rc = HYPERVISOR_event_channel_op(cmd, arg);
+    if (rc == 0) {
+        forget_port(*out);
+        rc = *out;
+    }
+    evtchn_upcalls_restore(old);
+    return rc;
+}
+
+// ---- the ops ----
+
+long evtchn_alloc_unbound_in(domid_t dom, domid_t remote)
+{
+    struct evtchn_alloc_unbound op = { .dom = dom, .remote_dom = remote };
+    return new_port_op(EVTCHNOP_alloc_unbound, &op, &op.port);
+}
+
+long evtchn_alloc_unbound(domid_t remote) { return evtchn_alloc_unbound_in(DOMID_SELF, remote); }
+
+long evtchn_bind_interdomain(domid_t remote, evtchn_port_t remote_port)
+{
+    struct evtchn_bind_interdomain op = { .remote_dom = remote, .remote_port = remote_port };
+    return new_port_op(EVTCHNOP_bind_interdomain, &op, &op.local_port);
+}
+
+long evtchn_bind_virq(uint32_t virq, uint32_t vcpu_id)
+{
+    struct evtchn_bind_virq op = { .virq = virq, .vcpu = vcpu_id };
+    return new_port_op(EVTCHNOP_bind_virq, &op, &op.port);
+}
+
+long evtchn_bind_ipi(uint32_t vcpu_id)
+{
+    struct evtchn_bind_ipi op = { .vcpu = vcpu_id };
+    return new_port_op(EVTCHNOP_bind_ipi, &op, &op.port);
+}
+
+long evtchn_send(evtchn_port_t port)
+{
+    struct evtchn_send op = { .port = port };
+    return HYPERVISOR_event_channel_op(EVTCHNOP_send, &op);
+}
+
+long evtchn_close(evtchn_port_t port)
+{
+    struct evtchn_close op = { .port = port };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_close, &op);
+    if (rc == 0)
+        forget_port(port);
+    return rc;
+}
+
+long evtchn_status(domid_t dom, evtchn_port_t port, struct evtchn_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->dom = dom;
+    st->port = port;
+    return HYPERVISOR_event_channel_op(EVTCHNOP_status, st);
+}
+
+long evtchn_unmask(evtchn_port_t port)
+{
+    struct evtchn_unmask op = { .port = port };
+    return HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &op);
+}
+
+long evtchn_reset(domid_t dom)
+{
+    struct evtchn_reset op = { .dom = dom };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_reset, &op);
+    if (rc == 0 && (dom == DOMID_SELF || dom == start_info->domid))
+        for (evtchn_port_t p = 1; p < EVTCHN_LIB_PORTS; p++)
+            forget_port(p);
+    return rc;
+}
+
+long evtchn_connect(domid_t remote, evtchn_port_t remote_port, uint64_t deadline_ns)
+{
+    for (;;) {
+        long rc = evtchn_bind_interdomain(remote, remote_port);
+        // -EINVAL: the port is not unbound for us yet; -ESRCH: the peer is not built yet.
+        if (rc >= 0 || (rc != -XEN_EINVAL && rc != -XEN_ESRCH))
+            return rc;
+        if (deadline_ns && now_ns() >= deadline_ns)
+            return rc;
+        sched_yield();
+    }
+}
+
+// ---- port helpers ----
+
+bool evtchn_port_pending(evtchn_port_t port)
+{
+    return lib_port(port) && (__atomic_load_n(&shared_info->evtchn_pending[WORD(port)], __ATOMIC_SEQ_CST) & BIT(port));
+}
+
+bool evtchn_port_masked(evtchn_port_t port)
+{
+    return lib_port(port) && (__atomic_load_n(&shared_info->evtchn_mask[WORD(port)], __ATOMIC_SEQ_CST) & BIT(port));
+}
+
+void evtchn_port_mask(evtchn_port_t port)
+{
+    if (lib_port(port))
+        __atomic_fetch_or(&shared_info->evtchn_mask[WORD(port)], BIT(port), __ATOMIC_SEQ_CST);
+}
+
+void evtchn_port_unmask(evtchn_port_t port)
+{
+    if (!lib_port(port))
+        return;
+    __atomic_fetch_and(&shared_info->evtchn_mask[WORD(port)], ~BIT(port), __ATOMIC_SEQ_CST);
+    // An event that arrived while masked set only the pending bit (no selector, no upcall): the
+    // hypervisor's unmask raises it. One that arrives after our clear is raised as usual; both
+    // at once still give one handler call, since there is one pending bit.
+    if (evtchn_port_pending(port))
+        evtchn_unmask(port);
+}
+
+void evtchn_port_clear(evtchn_port_t port)
+{
+    if (lib_port(port))
+        __atomic_fetch_and(&shared_info->evtchn_pending[WORD(port)], ~BIT(port), __ATOMIC_SEQ_CST);
+}
+
+bool evtchn_port_test_and_clear(evtchn_port_t port)
+{
+    return lib_port(port) &&
+           (__atomic_fetch_and(&shared_info->evtchn_pending[WORD(port)], ~BIT(port), __ATOMIC_SEQ_CST) & BIT(port));
+}
+
+// ---- handlers and dispatch ----
+
+// A copy of the runtime's upcall_entry (upcall_entry.S) that calls our dispatcher: registering
+// it, rather than overriding the weak upcall_handler, keeps guests that have their own handler
+// (or use no events) exactly as they are. Entered with rsp = rdi = the upcall frame.
+__asm__(".text\n"
+        ".globl evtchn_upcall_entry\n"
+        ".type evtchn_upcall_entry, @function\n"
+        "evtchn_upcall_entry:\n"
+        "    cld\n"
+        "    xor %ebp, %ebp\n"
+        "    call evtchn_upcall_handler\n"
+        "    mov %rsp, %rdi\n"
+        "    mov $" STR(__HYPERVISOR_iret) ", %eax\n"
+        "    syscall\n"
+        "    call upcall_iret_failed\n"
+        "    ud2\n"
+        ".size evtchn_upcall_entry, . - evtchn_upcall_entry\n");
+
+long evtchn_init(void)
+{
+    uint8_t old = evtchn_upcalls_mask();
+    for (evtchn_port_t p = 1; p < EVTCHN_LIB_PORTS; p++)
+        forget_port(p);
+    evtchn_upcall_count = 0;
+    long rc = HYPERVISOR_set_callbacks((unsigned long)evtchn_upcall_entry, 0);
+    evtchn_upcalls_restore(rc == 0 ? 0 : old);
+    return rc;
+}
+
+void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data)
+{
+    if (!lib_port(port))
+        return;
+    uint8_t old = evtchn_upcalls_mask(); // the dispatcher must never see fn and data disagree
+    handlers[port].fn = fn;
+    handlers[port].data = data;
+    evtchn_upcalls_restore(old);
+}
+
+void evtchn_upcall_handler(struct upcall_frame *frame)
+{
+    (void)frame;
+    struct vcpu_info *vi = vcpu();
+    evtchn_upcall_count++;
+    // Xen's order: the flag, then the selector, then each port. An event arriving during the scan
+    // sets the flag again and is delivered right after our iret.
+    __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
+    uint64_t sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+    while (sel) {
+        unsigned w = (unsigned)__builtin_ctzll(sel);
+        sel &= sel - 1;
+        uint64_t ready = __atomic_load_n(&shared_info->evtchn_pending[w], __ATOMIC_SEQ_CST) &
+                         ~__atomic_load_n(&shared_info->evtchn_mask[w], __ATOMIC_SEQ_CST);
+        while (ready) {
+            unsigned b = (unsigned)__builtin_ctzll(ready);
+            ready &= ready - 1;
+            evtchn_port_t port = w * 64 + b;
+            // Cleared before the handler runs, so an event sent meanwhile is not lost.
+            __atomic_fetch_and(&shared_info->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
+            __atomic_fetch_or(&fired[w], 1ULL << b, __ATOMIC_SEQ_CST);
+            // Read afresh: an earlier handler may have closed this port (Linux XSA-331).
+            evtchn_handler_t fn = handlers[port].fn;
+            if (fn)
+                fn(port, handlers[port].data);
+        }
+    }
+}
+
+// ---- waiting ----
+
+bool evtchn_take_fired(evtchn_port_t port)
+{
+    return lib_port(port) && (__atomic_fetch_and(&fired[WORD(port)], ~BIT(port), __ATOMIC_SEQ_CST) & BIT(port));
+}
+
+long evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
+{
+    if (!lib_port(port))
+        return -XEN_EINVAL;
+    // With upcalls masked the dispatcher cannot take the event between our check and the poll;
+    // the poll itself returns at once if the port is pending, and otherwise sleeps until an event
+    // (for any port: we then look again) or the deadline.
+    uint8_t old = evtchn_upcalls_mask();
+    long rc;
+    for (;;) {
+        if (evtchn_take_fired(port) || evtchn_port_test_and_clear(port)) {
+            rc = 0;
+            break;
+        }
+        if (deadline_ns && now_ns() >= deadline_ns) {
+            rc = -XEN_ETIMEDOUT;
+            break;
+        }
+        rc = sched_poll(&port, 1, deadline_ns);
+        if (rc < 0)
+            break;
+    }
+    evtchn_upcalls_restore(old);
+    return rc;
+}
+
+long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
+{
+    long rc = deadline_ns ? timer_bind() : 0;
+    if (rc < 0)
+        return rc;
+    uint8_t old = evtchn_upcalls_mask();
+    for (;;) {
+        __atomic_store_n(&vcpu()->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
+        if (done(ctx)) {
+            rc = 0;
+            break;
+        }
+        if (deadline_ns) {
+            if (now_ns() >= deadline_ns) {
+                rc = -XEN_ETIMEDOUT;
+                break;
+            }
+            // Re-armed every round, as sleep_until does: a wake-up our clock sees as early must
+            // not leave us blocked with no timer left.
+            rc = HYPERVISOR_set_timer_op(deadline_ns);
+            if (rc < 0)
+                break;
+        }
+        // Unmasks upcalls and sleeps in one step, returning at once if one is pending: the
+        // upcall (and so the handlers) runs on the way back, and we look at done again.
+        rc = sched_block();
+        if (rc < 0)
+            break;
+    }
+    if (deadline_ns)
+        HYPERVISOR_set_timer_op(0);
+    evtchn_upcalls_restore(old);
+    return rc;
+}
