@@ -1,0 +1,256 @@
+# SPDX-License-Identifier: MIT
+"""Benchmarks (docs/benchmarks.md): boot bench scenarios under icount, collect `bench:` lines.
+
+A bench guest prints one line per figure,
+
+    bench: <figure> min=<n> median=<n> max=<n> n=<samples> unit=<unit>
+
+(the hypervisor prefixes guest lines with `(d<id>) `). This module parses those lines, merges
+repeats of a figure, derives the boot figures from the hypervisor's `boot: tsc` line, checks the
+free-frame count at stop, and formats the results as a table or JSON.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ICOUNT_NOTE = ("unit: instructions under -icount shift=0,sleep=off; identical from run to run "
+               "(other units are named)")
+
+DEFAULT_TIMEOUT = 300.0  # icount is slower than plain TCG, and the machine is shared
+
+_NAME = r"[a-z][a-z0-9_]*"
+_BENCH = re.compile(r"(?:^|\) )bench: (.*)$")
+_FIGURE = re.compile(
+    rf"^(?P<name>{_NAME}) min=(?P<min>\d+) median=(?P<median>\d+) max=(?P<max>\d+) "
+    rf"n=(?P<n>\d+) unit=(?P<unit>{_NAME})$")
+_BOOT_TSC = re.compile(r"^boot: tsc entry=(\d+) banner=(\d+)$")
+_FRAMES = re.compile(r"^frames: total=\d+ free=(\d+) ")
+_FRAMES_STOP = re.compile(r"^frames at stop: total=\d+ free=(\d+) ")
+_DECLARED = re.compile(r"^#\s*bench-figures:(.*)$")
+
+BOOT_FIGURES = ("firmware_to_entry", "boot_to_banner")
+
+
+class BenchLineError(ValueError):
+    """A `bench:` line that does not follow the protocol."""
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    min: int
+    median: int
+    max: int
+    n: int
+    unit: str
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    path: Path
+    figures: list[Figure] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    log: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse_line(line: str) -> Figure | None:
+    """The figure on one console line; None when it is not a bench line.
+
+    Raises BenchLineError for a bench line that breaks the protocol (including a guest's own
+    `bench: error: ...` line).
+    """
+    m = _BENCH.search(line)
+    if m is None:
+        return None
+    body = m.group(1).strip()
+    f = _FIGURE.match(body)
+    if f is None:
+        raise BenchLineError(f"malformed bench line: {body!r}")
+    fig = Figure(f["name"], int(f["min"]), int(f["median"]), int(f["max"]), int(f["n"]),
+                 f["unit"])
+    if fig.n < 1:
+        raise BenchLineError(f"{fig.name}: n must be at least 1")
+    if not fig.min <= fig.median <= fig.max:
+        raise BenchLineError(f"{fig.name}: min <= median <= max does not hold")
+    return fig
+
+
+def _lower_median(values: Sequence[int]) -> int:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def merge(figures: Sequence[Figure]) -> Figure:
+    """Several lines of one figure as one: n summed, extremes, the median of the medians."""
+    if not figures:
+        raise ValueError("nothing to merge")
+    first = figures[0]
+    units = {f.unit for f in figures}
+    if len(units) != 1:
+        raise BenchLineError(f"{first.name}: printed with different units {sorted(units)}")
+    if len(figures) == 1:
+        return first
+    return Figure(first.name, min(f.min for f in figures),
+                  _lower_median([f.median for f in figures]), max(f.max for f in figures),
+                  sum(f.n for f in figures), first.unit)
+
+
+def boot_figures(lines: Iterable[str]) -> list[Figure]:
+    """firmware_to_entry and boot_to_banner from the hypervisor's `boot: tsc` line (n=1)."""
+    for line in lines:
+        m = _BOOT_TSC.match(line)
+        if m:
+            entry, banner = int(m.group(1)), int(m.group(2))
+            return [Figure("firmware_to_entry", entry, entry, entry, 1, "instructions"),
+                    Figure("boot_to_banner", banner - entry, banner - entry, banner - entry, 1,
+                           "instructions")]
+    return []
+
+
+def frame_check(lines: Sequence[str]) -> str | None:
+    """An error when the free-frame count at stop differs from the one at boot."""
+    boot = stop = None
+    for line in lines:
+        if m := _FRAMES.match(line):
+            boot = int(m.group(1)) if boot is None else boot
+        elif m := _FRAMES_STOP.match(line):
+            stop = int(m.group(1))
+    if boot is None or stop is None:
+        return None  # no domains ran (no stop line), or an old hypervisor: nothing to compare
+    if boot != stop:
+        return f"frames leaked: {boot} free at boot, {stop} at stop"
+    return None
+
+
+def parse_console(lines: Sequence[str], declared: Sequence[str] = ()) -> tuple[list[Figure],
+                                                                                list[str]]:
+    """The figures of one boot (merged, in order of first appearance) and what is wrong."""
+    errors: list[str] = []
+    found: dict[str, list[Figure]] = {}
+    for line in lines:
+        try:
+            fig = parse_line(line)
+        except BenchLineError as exc:
+            errors.append(str(exc))
+            continue
+        if fig is not None:
+            found.setdefault(fig.name, []).append(fig)
+    figures: list[Figure] = []
+    for group in found.values():
+        try:
+            figures.append(merge(group))
+        except BenchLineError as exc:
+            errors.append(str(exc))
+    names = {f.name for f in figures}
+    for boot_fig in boot_figures(lines):
+        if boot_fig.name in declared and boot_fig.name not in names:
+            figures.append(boot_fig)
+            names.add(boot_fig.name)
+    missing = [name for name in declared if name not in names]
+    if missing:
+        errors.append(f"missing figures: {' '.join(missing)}")
+    if not declared and not any(f.name != "timer_overhead" for f in figures):
+        errors.append("no figures printed")
+    if (leak := frame_check(lines)) is not None:
+        errors.append(leak)
+    return figures, errors
+
+
+def declared_figures(path: Path) -> list[str]:
+    """The figures a scenario declares in `# bench-figures: a b c` comment lines."""
+    names: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = _DECLARED.match(line.strip())
+        if m:
+            names.extend(m.group(1).split())
+    return names
+
+
+def bench_dir(root: Path) -> Path:
+    return root / "tests" / "bench"
+
+
+def find_scenarios(root: Path, names: Sequence[str] = ()) -> list[Path]:
+    """tests/bench/*.toml sorted by name, or only those named (file names without .toml)."""
+    available = {p.stem: p for p in sorted(bench_dir(root).glob("*.toml"))}
+    if not names:
+        return list(available.values())
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        from moat.errors import UserError
+
+        raise UserError(f"no bench scenario {', '.join(unknown)} in {bench_dir(root)} "
+                        f"(there are: {', '.join(available) or 'none'})")
+    return [available[n] for n in dict.fromkeys(names)]
+
+
+def run_scenario(path: Path, root: Path, *, timeout: float = DEFAULT_TIMEOUT,
+                 log_dir: Path | None = None,
+                 on_line: Callable[[str], None] | None = None) -> ScenarioResult:
+    """Boot one bench scenario under icount and collect its figures."""
+    from moat import paths, qemu, scenario
+    from moat.xtf import Outcome
+
+    result = ScenarioResult(path.stem, path)
+    scen = scenario.load(path)
+    if scen.hypervisor.build != "moat":
+        result.errors.append(f"bench scenarios must boot the moat build, not "
+                             f"{scen.hypervisor.build!r}")
+        return result
+    declared = declared_figures(path)
+    kernel = paths.require_built(paths.hv_image(scen.hypervisor.build, root=root))
+    result.log = (log_dir or paths.build_dir(root) / "bench-logs") / f"{path.stem}.log"
+    boot = qemu.boot(kernel, scen.hypervisor.cmdline, scen.module_pairs(), timeout=timeout,
+                     log=result.log, memory=scen.hypervisor.memory, icount=True,
+                     on_line=on_line, cwd=root)
+    result.figures, result.errors = parse_console(boot.lines, declared)
+    if boot.status is not qemu.Status.SUCCESS:
+        result.errors.insert(0, boot.describe())
+    elif boot.xtf is not None and boot.outcome is not Outcome.SUCCESS:
+        reason = f": {boot.xtf_reason}" if boot.xtf_reason else ""
+        result.errors.insert(0, f"Test result: {boot.xtf}{reason}")
+    return result
+
+
+_NUMERIC_COLUMNS = range(2, 6)  # min, median, max, n: right-aligned
+
+
+def _fmt_row(cells: Sequence[str], widths: Sequence[int]) -> str:
+    out = []
+    for i, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+        out.append(cell.rjust(width) if i in _NUMERIC_COLUMNS else cell.ljust(width))
+    return "  ".join(out).rstrip()
+
+
+def format_table(results: Sequence[ScenarioResult]) -> str:
+    """One row per figure: scenario, figure, min, median, max, n, unit."""
+    header = ["scenario", "figure", "min", "median", "max", "n", "unit"]
+    rows = [[r.name, f.name, str(f.min), str(f.median), str(f.max), str(f.n), f.unit]
+            for r in results for f in r.figures]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [_fmt_row(header, widths), _fmt_row(["-" * w for w in widths], widths)]
+    lines += [_fmt_row(row, widths) for row in rows]
+    return "\n".join(lines)
+
+
+def to_json(results: Sequence[ScenarioResult]) -> dict[str, Any]:
+    return {
+        "unit_note": ICOUNT_NOTE,
+        "icount": "shift=0,sleep=off",
+        "scenarios": [
+            {"name": r.name, "path": str(r.path), "ok": r.ok, "errors": r.errors,
+             "log": str(r.log) if r.log else None,
+             "figures": [asdict(f) for f in r.figures]}
+            for r in results
+        ],
+    }
