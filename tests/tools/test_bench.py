@@ -1,0 +1,252 @@
+# SPDX-License-Identifier: MIT
+"""moat bench: the bench-line protocol, merging, checks, table/JSON, the CLI and one real boot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moat import bench, paths
+from moat.bench import BenchLineError, Figure
+from moat.pytest_plugin import require_qemu
+
+from .fakeqemu import install, printing
+
+LINE = "bench: null_hypercall min=100 median=101 max=250 n=1000 unit=instructions"
+
+
+def fig(name: str, lo: int, med: int, hi: int, n: int = 1, unit: str = "instructions") -> Figure:
+    return Figure(name, lo, med, hi, n, unit)
+
+
+# --- the line format ---------------------------------------------------------------------------
+
+def test_parse_line_plain_and_with_domain_prefix():
+    want = fig("null_hypercall", 100, 101, 250, 1000)
+    assert bench.parse_line(LINE) == want
+    assert bench.parse_line("(d12) " + LINE) == want
+
+
+def test_parse_line_ignores_other_lines():
+    for line in ("", "(d0) Test result: SUCCESS", "boot: tsc entry=1 banner=2",
+                 "(d0) no bench: here" + "x"):
+        assert bench.parse_line(line) is None
+
+
+@pytest.mark.parametrize("body", [
+    "bench: Null min=1 median=1 max=1 n=1 unit=instructions",          # uppercase name
+    "bench: 9lives min=1 median=1 max=1 n=1 unit=instructions",        # starts with a digit
+    "bench: x min=1 median=1 max=1 n=1",                               # no unit
+    "bench: x min=1 max=1 median=1 n=1 unit=instructions",             # fields out of order
+    "bench: x min=-1 median=1 max=1 n=1 unit=instructions",            # negative
+    "bench: x min=1 median=1 max=1 n=1 unit=instructions extra",       # trailing text
+    "bench: x min=2 median=1 max=3 n=1 unit=instructions",             # min > median
+    "bench: x min=1 median=1 max=1 n=0 unit=instructions",             # no samples
+    "bench: error: figure x has no samples",                           # a guest's own error
+])
+def test_parse_line_rejects_protocol_violations(body: str):
+    with pytest.raises(BenchLineError):
+        bench.parse_line("(d0) " + body)
+
+
+def test_merge_one_sample_per_line_gives_exact_median():
+    merged = bench.merge([fig("c", v, v, v) for v in (30, 10, 20, 40)])
+    assert merged == fig("c", 10, 20, 40, 4)  # lower median of 10 20 30 40
+
+
+def test_merge_keeps_extremes_and_sums_n():
+    merged = bench.merge([fig("c", 5, 7, 9, 10), fig("c", 6, 8, 100, 20)])
+    assert (merged.min, merged.max, merged.n) == (5, 100, 30)
+
+
+def test_merge_refuses_mixed_units():
+    with pytest.raises(BenchLineError, match="different units"):
+        bench.merge([fig("c", 1, 1, 1), fig("c", 1, 1, 1, unit="kib")])
+
+
+# --- a whole console ---------------------------------------------------------------------------
+
+CONSOLE = [
+    "moat 0.1.0 x86-64 hypervisor",
+    "boot: tsc entry=8710847 banner=8719130",
+    "frames: total=32639 free=31698 used=10 reserved=931",
+    "(d0) bench: timer_overhead min=4 median=4 max=4 n=64 unit=instructions",
+    "(d0) bench: a min=10 median=10 max=12 n=100 unit=instructions",
+    "(d1) bench: b min=7 median=7 max=7 n=1 unit=instructions",
+    "(d2) bench: b min=9 median=9 max=9 n=1 unit=instructions",
+    "(d0) Test result: SUCCESS",
+    "frames at stop: total=32639 free=31698 used=10 reserved=931",
+]
+
+
+def test_parse_console_merges_and_keeps_order():
+    figures, errors = bench.parse_console(CONSOLE, ["a", "b"])
+    assert errors == []
+    assert [f.name for f in figures] == ["timer_overhead", "a", "b"]
+    assert figures[2] == fig("b", 7, 7, 9, 2)
+
+
+def test_parse_console_boot_figures_only_when_declared():
+    figures, errors = bench.parse_console(CONSOLE, ["a", "firmware_to_entry", "boot_to_banner"])
+    assert errors == []
+    by_name = {f.name: f for f in figures}
+    assert by_name["firmware_to_entry"].median == 8710847
+    assert by_name["boot_to_banner"].median == 8719130 - 8710847
+    figures, _ = bench.parse_console(CONSOLE, ["a"])
+    assert "boot_to_banner" not in {f.name for f in figures}
+
+
+def test_parse_console_reports_missing_figures():
+    _, errors = bench.parse_console(CONSOLE, ["a", "b", "c", "d"])
+    assert errors == ["missing figures: c d"]
+
+
+def test_parse_console_needs_a_figure_when_nothing_is_declared():
+    _, errors = bench.parse_console(CONSOLE[:4])
+    assert errors == ["no figures printed"]
+    assert bench.parse_console(CONSOLE)[1] == []
+
+
+def test_parse_console_reports_malformed_lines_and_leaks():
+    lines = [*CONSOLE[:-1], "(d0) bench: broken", "frames at stop: total=32639 free=31690 used=1"]
+    _, errors = bench.parse_console(lines, ["a"])
+    assert errors[0] == "malformed bench line: 'broken'"
+    assert errors[1] == "frames leaked: 31698 free at boot, 31690 at stop"
+
+
+def test_frame_check_without_a_stop_line():
+    assert bench.frame_check(CONSOLE[:3]) is None
+
+
+def test_declared_figures(tmp_path: Path):
+    scen = tmp_path / "s.toml"
+    scen.write_text("# SPDX-License-Identifier: MIT\n# bench-figures: a b\n"
+                    "#bench-figures:   c\n[hypervisor]\n")
+    assert bench.declared_figures(scen) == ["a", "b", "c"]
+
+
+def test_every_bench_scenario_declares_its_figures():
+    root = paths.repo_root()
+    scenarios = bench.find_scenarios(root)
+    assert {p.stem for p in scenarios} >= {"boot", "null_hypercall", "switch", "create",
+                                           "capacity"}
+    for path in scenarios:
+        names = bench.declared_figures(path)
+        assert names, f"{path} declares no figures (# bench-figures: ...)"
+        for name in names:
+            assert bench.parse_line(f"bench: {name} min=0 median=0 max=0 n=1 unit=x"), name
+
+
+def test_table_and_json():
+    results = [bench.ScenarioResult("s", Path("tests/bench/s.toml"),
+                                    [fig("a", 1, 22, 333, 1000), fig("bb", 4, 4, 4, unit="kib")])]
+    table = bench.format_table(results).splitlines()
+    assert table[0].split() == ["scenario", "figure", "min", "median", "max", "n", "unit"]
+    assert table[2].split() == ["s", "a", "1", "22", "333", "1000", "instructions"]
+    assert table[3].split() == ["s", "bb", "4", "4", "4", "1", "kib"]
+    # Numbers are right-aligned under their headers.
+    end = table[0].index("max") + len("max")
+    assert table[2].index("333") + 3 == end == table[3].rindex("4") + 1
+    data = json.loads(json.dumps(bench.to_json(results)))
+    assert "-icount shift=0,sleep=off" in data["unit_note"]
+    assert data["scenarios"][0]["figures"][0] == {"name": "a", "min": 1, "median": 22,
+                                                  "max": 333, "n": 1000, "unit": "instructions"}
+    assert data["scenarios"][0]["ok"] is True
+
+
+# --- the command, with a fake QEMU -------------------------------------------------------------
+
+@pytest.fixture
+def fake_root(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "build" / "hv").mkdir(parents=True)
+    (root / "build" / "hv" / "moat.bin").write_bytes(b"\0")
+    (root / "tests" / "bench").mkdir(parents=True)
+    (root / "tests" / "bench" / "tiny.toml").write_text(
+        "# SPDX-License-Identifier: MIT\n# bench-figures: a boot_to_banner\n"
+        "[hypervisor]\nbuild = \"moat\"\n")
+    return root
+
+
+def moat(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, MOAT_ROOT=str(root))
+    proc = subprocess.run([sys.executable, "-m", "moat", *args], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=60, check=False)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_cli_list(fake_root: Path):
+    proc = moat("bench", "--list", root=fake_root)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "tiny: a boot_to_banner\n"
+
+
+def test_cli_unknown_name(fake_root: Path):
+    proc = moat("bench", "--no-build", "nope", root=fake_root)
+    assert proc.returncode == 3
+    assert "no bench scenario nope" in proc.stderr and "tiny" in proc.stderr
+
+
+def test_cli_success_table_and_json(monkeypatch, fake_root: Path, tmp_path: Path):
+    args_file = tmp_path / "args"
+    install(monkeypatch, tmp_path / "bin", printing(
+        ["boot: tsc entry=100 banner=130", "(d0) bench: a min=1 median=2 max=3 n=5 unit=instructions"],
+        1, args_file))
+    out = tmp_path / "out" / "bench.json"
+    proc = moat("bench", "--no-build", "--json", str(out), root=fake_root)
+    assert proc.returncode == 0, proc.stderr
+    assert "identical from run to run" in proc.stdout
+    rows = [line.split() for line in proc.stdout.splitlines()]
+    assert ["tiny", "a", "1", "2", "3", "5", "instructions"] in rows
+    assert ["tiny", "boot_to_banner", "30", "30", "30", "1", "instructions"] in rows
+    assert "shift=0,sleep=off" in args_file.read_text().splitlines()
+    assert json.loads(out.read_text())["scenarios"][0]["figures"][0]["name"] == "a"
+
+
+@pytest.mark.parametrize("lines,qemu_exit,message", [
+    (["boot: tsc entry=1 banner=2"], 1, "missing figures: a"),
+    (["boot: tsc entry=1 banner=2", "(d0) bench: a min=1 median=1 max=1 n=1 unit=instructions"],
+     0, "crash: QEMU exited with status 0"),
+    (["boot: tsc entry=1 banner=2", "(d0) bench: a min=1 median=1 max=1 n=1 unit=instructions",
+      "Test result: FAILURE"], 3, "failure (QEMU exit status 3)"),
+])
+def test_cli_failures_exit_1(monkeypatch, fake_root: Path, tmp_path: Path, lines, qemu_exit,
+                             message):
+    install(monkeypatch, tmp_path / "bin", printing(lines, qemu_exit))
+    proc = moat("bench", "--no-build", root=fake_root)
+    assert proc.returncode == 1
+    assert f"tiny: FAILED: {message}" in proc.stderr
+    assert "1 of 1 scenarios failed: tiny" in proc.stderr
+
+
+# --- one real boot -----------------------------------------------------------------------------
+
+def test_smoke_boot_null_hypercall():
+    """The smallest real bench scenario under icount: its figures arrive in the protocol's format.
+
+    About a second; the other scenarios run with `moat bench`.
+    """
+    require_qemu()
+    root = paths.repo_root()
+    if not paths.hv_image("moat", root=root).is_file():
+        pytest.fail("build/hv/moat.bin is missing: run ./moat build first", pytrace=False)
+    path = bench.bench_dir(root) / "null_hypercall.toml"
+    result = bench.run_scenario(path, root, timeout=60,
+                                log_dir=paths.build_dir(root) / "test-logs" / "bench")
+    assert result.errors == [], f"see {result.log}"
+    by_name = {f.name: f for f in result.figures}
+    assert set(by_name) == {"timer_overhead", *bench.declared_figures(path)}
+    for f in result.figures:
+        assert f.unit == "instructions"
+        assert f.n == (64 if f.name == "timer_overhead" else 1000)
+    # Under icount the overhead is a handful of instructions and a hypercall is no less than the
+    # floor of the facts file (32: syscall, bounds-checked C dispatch, sysretq).
+    assert 0 < by_name["timer_overhead"].median < 10
+    assert by_name["null_hypercall_enosys"].median >= 32
+    assert by_name["null_hypercall_xen_version"].median > by_name["null_hypercall_enosys"].median
