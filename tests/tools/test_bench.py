@@ -119,6 +119,18 @@ def test_parse_console_reports_malformed_lines_and_leaks():
     assert errors[1] == "frames leaked: 31698 free at boot, 31690 at stop"
 
 
+def test_frame_check_with_frames_kept_on_purpose(tmp_path: Path):
+    lines = [CONSOLE[2], "frames at stop: total=32639 free=31694 used=14 reserved=931"]
+    assert bench.frame_check(lines, kept=4) is None
+    assert bench.frame_check(lines, kept=3) == ("frames leaked: 31698 free at boot, 31694 at stop "
+                                                "(expected 3 fewer)")
+    scen = tmp_path / "s.toml"
+    scen.write_text("# bench-frames-kept: 4\n[hypervisor]\n")
+    assert bench.declared_frames_kept(scen) == 4
+    scen.write_text("[hypervisor]\n")
+    assert bench.declared_frames_kept(scen) == 0
+
+
 def test_frame_check_without_a_stop_line():
     assert bench.frame_check(CONSOLE[:3]) is None
 
@@ -134,7 +146,7 @@ def test_every_bench_scenario_declares_its_figures():
     root = paths.repo_root()
     scenarios = bench.find_scenarios(root)
     assert {p.stem for p in scenarios} >= {"boot", "null_hypercall", "switch", "create",
-                                           "capacity"}
+                                           "capacity", "mac_null", "mac_demo"}
     for path in scenarios:
         names = bench.declared_figures(path)
         assert names, f"{path} declares no figures (# bench-figures: ...)"

@@ -32,6 +32,7 @@ _BOOT_TSC = re.compile(r"^boot: tsc entry=(\d+) banner=(\d+)$")
 _FRAMES = re.compile(r"^frames: total=\d+ free=(\d+) ")
 _FRAMES_STOP = re.compile(r"^frames at stop: total=\d+ free=(\d+) ")
 _DECLARED = re.compile(r"^#\s*bench-figures:(.*)$")
+_FRAMES_KEPT = re.compile(r"^#\s*bench-frames-kept:\s*(\d+)\s*$")
 
 BOOT_FIGURES = ("firmware_to_entry", "boot_to_banner")
 
@@ -117,8 +118,12 @@ def boot_figures(lines: Iterable[str]) -> list[Figure]:
     return []
 
 
-def frame_check(lines: Sequence[str]) -> str | None:
-    """An error when the free-frame count at stop differs from the one at boot."""
+def frame_check(lines: Sequence[str], kept: int = 0) -> str | None:
+    """An error when the free-frame count at stop is not the one at boot minus kept.
+
+    kept is what a scenario declares the hypervisor keeps on purpose (a policy loaded at run
+    time stays in frames of its own), so the check stays exact.
+    """
     boot = stop = None
     for line in lines:
         if m := _FRAMES.match(line):
@@ -127,13 +132,14 @@ def frame_check(lines: Sequence[str]) -> str | None:
             stop = int(m.group(1))
     if boot is None or stop is None:
         return None  # no domains ran (no stop line), or an old hypervisor: nothing to compare
-    if boot != stop:
-        return f"frames leaked: {boot} free at boot, {stop} at stop"
+    if boot - stop != kept:
+        expected = f" (expected {kept} fewer)" if kept else ""
+        return f"frames leaked: {boot} free at boot, {stop} at stop{expected}"
     return None
 
 
-def parse_console(lines: Sequence[str], declared: Sequence[str] = ()) -> tuple[list[Figure],
-                                                                                list[str]]:
+def parse_console(lines: Sequence[str], declared: Sequence[str] = (),
+                  frames_kept: int = 0) -> tuple[list[Figure], list[str]]:
     """The figures of one boot (merged, in order of first appearance) and what is wrong."""
     errors: list[str] = []
     found: dict[str, list[Figure]] = {}
@@ -161,7 +167,7 @@ def parse_console(lines: Sequence[str], declared: Sequence[str] = ()) -> tuple[l
         errors.append(f"missing figures: {' '.join(missing)}")
     if not declared and not any(f.name != "timer_overhead" for f in figures):
         errors.append("no figures printed")
-    if (leak := frame_check(lines)) is not None:
+    if (leak := frame_check(lines, frames_kept)) is not None:
         errors.append(leak)
     return figures, errors
 
@@ -174,6 +180,15 @@ def declared_figures(path: Path) -> list[str]:
         if m:
             names.extend(m.group(1).split())
     return names
+
+
+def declared_frames_kept(path: Path) -> int:
+    """Frames a scenario leaves allocated on purpose (`# bench-frames-kept: N`), default 0."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = _FRAMES_KEPT.match(line.strip())
+        if m:
+            return int(m.group(1))
+    return 0
 
 
 def bench_dir(root: Path) -> Path:
@@ -213,7 +228,8 @@ def run_scenario(path: Path, root: Path, *, timeout: float = DEFAULT_TIMEOUT,
     boot = qemu.boot(kernel, scen.hypervisor.cmdline, scen.module_pairs(), timeout=timeout,
                      log=result.log, memory=scen.hypervisor.memory, icount=True,
                      on_line=on_line, cwd=root)
-    result.figures, result.errors = parse_console(boot.lines, declared)
+    result.figures, result.errors = parse_console(boot.lines, declared,
+                                                  declared_frames_kept(path))
     if boot.status is not qemu.Status.SUCCESS:
         result.errors.insert(0, boot.describe())
     elif boot.xtf is not None and boot.outcome is not Outcome.SUCCESS:
