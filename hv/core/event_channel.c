@@ -282,7 +282,31 @@ static long evtchn_reset(struct domain *d, domid_t dom)
     return 0;
 }
 
-void evtchn_destroy(struct domain *d) { close_all(d, DOMID_INVALID, true); }
+/*
+ * Ports of other domains that are unbound *for* d name its domain id, which the next domain
+ * created may reuse: they become unbound to no one (with an event, as for a bound peer), so no
+ * new domain can bind a channel meant for the dead one.
+ */
+static void forget_remote(struct domain *d)
+{
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *o = domain_by_id((domid_t)i);
+        if (!o || o == d)
+            continue;
+        struct evtchn_table *t = table(o);
+        for (uint32_t p = 1; p < t->max_ports; p++)
+            if (t->ports[p].state == ECS_UNBOUND && t->ports[p].remote_dom == d->domid) {
+                t->ports[p].remote_dom = DOMID_INVALID;
+                set_pending(o, p);
+            }
+    }
+}
+
+void evtchn_destroy(struct domain *d)
+{
+    close_all(d, DOMID_INVALID, true);
+    forget_remote(d);
+}
 
 void evtchn_revoke(struct domain *d, evtchn_port_t port)
 {
