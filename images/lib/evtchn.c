@@ -16,7 +16,8 @@ static struct {
     void *data;
 } handlers[EVTCHN_LIB_PORTS];
 
-// Ports the dispatcher took off the pending bitmap since a waiter last looked (evtchn_wait).
+// Handler-less ports the dispatcher took off the pending bitmap since a waiter last looked
+// (evtchn_wait): their events are latched here rather than lost.
 static uint64_t fired[EVTCHN_LIB_PORTS / 64];
 
 volatile uint64_t evtchn_upcall_count;
@@ -251,11 +252,12 @@ void evtchn_upcall_handler(struct upcall_frame *frame)
             evtchn_port_t port = w * 64 + b;
             // Cleared before the handler runs, so an event sent meanwhile is not lost.
             __atomic_fetch_and(&shared_info->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
-            __atomic_fetch_or(&fired[w], 1ULL << b, __ATOMIC_SEQ_CST);
             // Read afresh: an earlier handler may have closed this port (Linux XSA-331).
             evtchn_handler_t fn = handlers[port].fn;
             if (fn)
                 fn(port, handlers[port].data);
+            else
+                __atomic_fetch_or(&fired[w], 1ULL << b, __ATOMIC_SEQ_CST);
         }
     }
 }

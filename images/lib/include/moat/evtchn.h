@@ -84,8 +84,8 @@ void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data);
 
 /*
  * The 2-level scan: clears upcall_pending, swaps the selector with 0, and for every selected word
- * takes pending & ~mask, clearing each bit before calling the port's handler. Ports without a
- * handler are only recorded as fired (see evtchn_wait). Must run with upcalls masked.
+ * takes pending & ~mask, clearing each bit before calling the port's handler. The event of a
+ * port without a handler is latched as fired, for evtchn_wait. Must run with upcalls masked.
  */
 struct upcall_frame;
 void evtchn_upcall_handler(struct upcall_frame *frame);
@@ -98,16 +98,17 @@ extern volatile uint64_t evtchn_upcall_count;
 /* ---- waiting ---- */
 
 /*
- * Sleeps until port fires, then consumes that event and returns 0. An event counts whether the
- * dispatcher saw it (the port is unmasked) or it is still pending (the port is masked, or upcalls
- * are masked): upcalls are masked while it checks, and it sleeps with SCHEDOP_poll, which
+ * Sleeps until port fires, then consumes that event and returns 0. Meant for ports without a
+ * handler (a handler gets the events the dispatcher sees; the wait then sees only those that are
+ * still pending). An event counts whether the dispatcher latched it (the port is unmasked) or it
+ * is still pending (the port is masked, or upcalls are masked): upcalls are masked while it checks, and it sleeps with SCHEDOP_poll, which
  * re-checks the pending bit in the hypervisor before sleeping, so no event is lost between the
  * check and the sleep. Gives up with -XEN_ETIMEDOUT at system time deadline_ns (0: never); an
  * invalid port gives -XEN_EINVAL.
  */
 long evtchn_wait(evtchn_port_t port, uint64_t deadline_ns);
 
-/* Whether port fired (through the dispatcher) since this was last called for it; clears that. */
+/* Whether the dispatcher latched an event of port (no handler) since the last call; clears it. */
 bool evtchn_take_fired(evtchn_port_t port);
 
 /*
