@@ -331,7 +331,12 @@ static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
     struct domain *t = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
     if (!t)
         return GNTST_bad_domain;
-    if (t != d && xsm_grant_setup(d, t))
+    /*
+     * Registering frames in another domain's table makes that domain's RAM be read as grant
+     * entries: a privileged act (Xen: XSM_TARGET), not just sharing. The ACM has no grant-specific
+     * permission; acting on another domain's event channels needs the same kind of power.
+     */
+    if (t != d && (xsm_grant_setup(d, t) || xsm_foreign_evtchn(d, t, true)))
         return GNTST_permission_denied;
     struct grant_table *g = gt(t);
     if (op->nr_frames > g->max_frames || op->nr_frames < g->nr_frames || op->nr_frames == 0)
