@@ -1,0 +1,74 @@
+// SPDX-License-Identifier: MIT
+// Death with live mappings.
+// part=die (item 33): map pages, then die with them live by writing to a read-only mapping
+//   (which must fault: read-only is enforced by the page tables); gnt_peer then checks that
+//   every GTF_reading/GTF_writing bit dropped and every grant can be ended.
+// part=orphan (item 34): the granter exits while we map its pages. The pages must stay alive
+//   and untouched (a domain created after the granter's death, whose memory would reuse freed
+//   frames, must not show through), the unmaps succeed, and the boot test checks the frame
+//   counts at stop: the pages were freed after the last unmap, once. Needs privilege (domctl)
+//   and the `hello` image.
+#include "client.h"
+
+#define N 6
+
+void part_die(struct gnt_conn *c)
+{
+    grant_handle_t h;
+    for (unsigned i = 0; i < N; i++) {
+        uint64_t va = gnt_va();
+        bool ro = i % 2 == 0;
+        xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + i, va, ro, &h), GNTST_okay);
+        if (!ro)
+            *(volatile uint32_t *)va = 0x1000 + i;
+    }
+    uint64_t va = gnt_va();
+    xtf_check_eq(gnttab_map(c->peer, GNT_RO_REF(c->nr_data), va, true, &h), GNTST_okay);
+    xtf_check_eq(*(volatile uint32_t *)va, GNT_PATTERN_RO);
+    xtf_check_eq(gnt_call(c, GNT_CMD_FLAGS, GNT_DATA_REF + 1, 0, 0), GTF_permit_access | GTF_reading | GTF_writing);
+    xtf_check_eq(gnt_call(c, GNT_CMD_FLAGS, GNT_DATA_REF, 0, 0), GTF_permit_access | GTF_reading);
+    if (xtf_result() != XTF_RUNNING)
+        return; /* a failure so far must show as FAILURE, not as the expected crash */
+    printf("writing to the read-only mapping at %#lx with %u mappings live\n", (unsigned long)va, N + 2);
+    console_flush();
+    *(volatile uint32_t *)va = 1;
+    xtf_failure("Fail: wrote to a read-only mapping\n");
+}
+
+void part_orphan(struct gnt_conn *c)
+{
+    static uint64_t va[N];
+    static grant_handle_t h[N];
+    for (unsigned i = 0; i < N; i++) {
+        va[i] = gnt_va();
+        xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + i, va[i], false, &h[i]), GNTST_okay);
+        ((volatile uint32_t *)va[i])[1] = 0x0f0f0000 + i;
+    }
+    gnt_call(c, GNT_CMD_EXIT, 0, 0, 0);
+    if (!xtf_check(gnt_wait_gone(c->peer, 10 * NS_PER_SEC), "the granter did not exit"))
+        return;
+    printf("granter d%u is gone; %u of its pages still mapped\n", c->peer, N + 1);
+    /* Make the hypervisor hand out frames: freed ones would come first. */
+    int img = find_image("hello");
+    xtf_assert(img >= 0, "the hello image is not among the modules");
+    struct domctl_create_args args = { .image = (uint32_t)img, .memory_kib = 1024, .ssidref = start_info->ssidref,
+                                       .name = "reuser", .cmdline = "greeting=reuse" };
+    domid_t child;
+    xtf_check_eq(domctl_create(&args, &child), 0);
+    sleep_ns(20 * NS_PER_MS);
+    for (unsigned i = 0; i < N; i++) {
+        volatile uint32_t *p = (volatile uint32_t *)va[i];
+        xtf_check(p[0] == GNT_PATTERN(i) && p[1] == 0x0f0f0000 + i && p[1023] == GNT_PATTERN(i),
+                  "page %u changed after the granter died: %#x %#x %#x", i, p[0], p[1], p[1023]);
+        p[2] = 0x77777777; /* still writable, still ours */
+    }
+    xtf_check_eq(*(volatile uint32_t *)c->ctl_va, GNT_RPC_MAGIC);
+    for (unsigned i = 0; i < N; i++)
+        xtf_check_eq(gnttab_unmap(h[i], va[i]), GNTST_okay);
+    xtf_check_eq(gnttab_unmap(c->ctl_handle, c->ctl_va), GNTST_okay);
+    xtf_check_eq(gnttab_unmap(h[0], va[0]), GNTST_bad_handle);
+    xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF, va[0], true, NULL), GNTST_bad_domain);
+    printf("orphaned pages unmapped\n");
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: MIT
+// Grant-table tests against a gnt_peer granter (the reference's acceptance tests; see
+// docs/grant-tables.md for the map from test items to parts).
+//   peer=<domid>          the gnt_peer domain
+//   part=ops|stress|die|orphan|deny|revoke|revoke_fault
+#include "client.h"
+
+void test_main(void)
+{
+    domid_t peer = (domid_t)cmdline_ulong("peer", DOMID_INVALID);
+    char part[16];
+    if (peer == DOMID_INVALID || !cmdline_get("part", part, sizeof(part))) {
+        xtf_error("Error: usage: peer=<domid> part=<name>\n");
+        return;
+    }
+    if (strcmp(part, "deny") == 0) {
+        part_deny(peer);
+        return;
+    }
+    static struct gnt_conn conn;
+    if (strcmp(part, "ops") == 0) {
+        part_ops(&conn); /* connects itself: some checks must come before anything else */
+        return;
+    }
+    if (gnt_connect(&conn, peer) != 0)
+        return;
+    if (strcmp(part, "stress") == 0)
+        part_stress(&conn);
+    else if (strcmp(part, "die") == 0)
+        part_die(&conn);
+    else if (strcmp(part, "orphan") == 0)
+        part_orphan(&conn);
+    else if (strcmp(part, "revoke") == 0)
+        part_revoke(&conn, false);
+    else if (strcmp(part, "revoke_fault") == 0)
+        part_revoke(&conn, true);
+    else
+        xtf_error("Error: unknown part '%s'\n", part);
+}
