@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: MIT
+"""The hypervisor's MAC console lines (docs/mac.md, "Audit"), parsed for the tests.
+
+    MAC deny hook=<hook> subj=<domid>:<name>|boot [obj=<domid>:<name>|obj=new:<name>] [op=<op>] ssid=0x<8 hex>/0x<8 hex>
+    MAC revoke evtchn <domid>:<name> port <p> <-> <domid>:<name>
+    MAC revoke grant <domid>:<name> handle <h> of <domid>:<name>
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+HOOKS = ("domain_create", "evtchn_unbound", "evtchn_bind", "grant_map", "grant_copy", "grant_setup", "privileged")
+DENY = re.compile(r"^MAC deny hook=(\w+) subj=(boot|\d+:[\w.-]+)(?: obj=((?:\d+|new):[\w.-]+))?(?: op=([\w-]+))? "
+                  r"ssid=0x([0-9a-f]{8})/0x([0-9a-f]{8})$")
+
+
+@dataclass(frozen=True)
+class Deny:
+    hook: str
+    subj: str
+    obj: str | None
+    op: str | None
+    subj_ssid: int
+    obj_ssid: int
+
+
+def denials(console: str) -> list[Deny]:
+    """Every `MAC deny` line; a line that starts so but does not match the format is an error."""
+    out = []
+    for line in console.splitlines():
+        if not line.startswith("MAC deny"):
+            continue
+        m = DENY.match(line)
+        assert m, f"a MAC deny line off the documented format: {line!r}"
+        assert m.group(1) in HOOKS, line
+        out.append(Deny(m.group(1), m.group(2), m.group(3), m.group(4), int(m.group(5), 16), int(m.group(6), 16)))
+    return out
+
+
+def guest_fails(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith(("Fail:", "Error:"))]

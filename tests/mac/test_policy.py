@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: MIT
+"""Policy operations (shype-acm.md items 16-21, 23-25): the controller's checks
+(images/tests/mac_ctl/policy.c) and what only the console shows: both ends of a revoked channel
+noticed, a revoked mapping faults when touched."""
+
+from __future__ import annotations
+
+import re
+
+from domains import domlog
+
+from moat.pytest_plugin import assert_xtf
+
+from . import maclog
+
+
+def test_policy_operations(run_scenario):
+    result = run_scenario("mac_policy", timeout=180)
+    log = domlog.parse(result.console)
+    ctl = log.named("ctl")
+    assert not maclog.guest_fails(ctl.lines), "\n".join(maclog.guest_fails(ctl.lines))
+    assert_xtf(result)
+    assert "policy: getssid by domid and ssidref" in ctl.lines
+    assert "policy: 19 malformed or wrongly typed blobs refused, old policy still enforced" in ctl.lines
+    assert "policy: chinese-wall conflicts and deleted ssidrefs refused in both modes" in ctl.lines
+    assert "policy: revoke: 1 channels, 2 grant mappings" in ctl.lines
+    refused = [line for line in ctl.lines if line.startswith("policy: refuse: violation")]
+    assert sorted(refused) == sorted(["policy: refuse: violation (0x100, 0x00000001)",
+                                      "policy: refuse: violation (0x101, 0x00000002)",
+                                      "policy: refuse: violation (0x101, 0x00030000)"])
+    # The hypervisor says what each load did.
+    assert result.console.count("mac: policy 'mac-test' version 1.1 loaded (revoke mode): revoked 1 event "
+                                "channels, 2 grant mappings") == 1
+    assert "MAC revoke evtchn 0:ctl port 1 <-> 1:watch-red" in result.console
+    assert "MAC revoke grant 0:ctl handle 0 of 2:grant-red" in result.console
+    assert re.search(r"^MAC revoke grant 3:toucher handle \d+ of 0:ctl$", result.console, re.M)
+    # The other end of the channel noticed: unbound to no one (0x7ff4), pending.
+    watcher = log.named("watch-red")
+    revoked = [line for line in watcher.lines if line.startswith("revoked:")]
+    assert len(revoked) == 1 and re.fullmatch(r"revoked: port \d+ status 1 remote 0x7ff4 pending 1", revoked[0])
+    assert watcher.result == "SUCCESS" and watcher.outcome == "poweroff"
+    # The mapper whose grant was revoked faults on its next read of the page.
+    toucher = log.named("toucher")
+    assert toucher.crash is not None, "the toucher did not fault"
+    assert toucher.crash.vector == 14 and toucher.crash.cr2 == 0x8000000000
+    assert toucher.outcome == "killed"
