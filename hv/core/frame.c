@@ -118,7 +118,7 @@ mfn_t frame_alloc(enum frame_use use, uint16_t owner)
     f->next_free = INVALID_MFN;
     stats.free--;
     stats.used++;
-    memset(mfn_to_virt(mfn), 0, PAGE_SIZE);
+    clear_page(mfn_to_virt(mfn));
     return mfn;
 }
 

@@ -16,5 +16,6 @@ int strncmp(const char *a, const char *b, size_t n);
 /* Copies at most size-1 characters and always terminates (when size > 0); returns strlen(src). */
 size_t strlcpy(char *dst, const char *src, size_t size);
 uint32_t crc32(const void *data, size_t n);
+void clear_page(void *page); /* zeroes one 4 KiB page, 8 bytes at a time */
 
 #endif
