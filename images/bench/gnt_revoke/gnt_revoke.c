@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+// Forced revocation cost per mapping at 1, 10 and 100 mappings.
+//   role=granter  grants MAX_MAPS pages to peer=<domid> and waits for it to end
+//   role=mapper   (label b_admin, privileged) maps N of them, then relabels itself to
+//                 relabel_to=<ssidref> (c_admin: shares nothing with the granter), which revokes
+//                 the N mappings; that relabel is timed. It relabels back, collects the
+//                 GNTST_revoked unmaps and repeats.
+// The relabel's cost includes its fixed part (policy sweep over all domains, cache purge, its
+// console line) and one console line per revoked mapping (hv/xsm/acm.c).
+#include <public/xsm/acm_ops.h>
+
+#include <moat/bench.h>
+#include <moat/gnttab.h>
+#include <moat/test.h>
+
+#define MAX_MAPS 100
+#define FIRST_REF 8u
+#define WARMUP 1u
+#define SAMPLES 5u
+
+static uint8_t table[GUEST_PAGE_SIZE] __attribute__((aligned(GUEST_PAGE_SIZE)));
+static uint8_t pages[MAX_MAPS][GUEST_PAGE_SIZE] __attribute__((aligned(GUEST_PAGE_SIZE)));
+static struct gnttab_map_grant_ref maps[MAX_MAPS];
+static struct gnttab_unmap_grant_ref unmaps[MAX_MAPS];
+
+static long relabel(uint32_t ssidref, uint32_t *revoked)
+{
+    struct acm_op op = { .cmd = ACMOP_relabeldoms, .interface_version = ACM_INTERFACE_VERSION };
+    op.u.relabel.domid = start_info->domid;
+    op.u.relabel.ssidref = ssidref;
+    long rc = HYPERVISOR_xsm_op(&op);
+    *revoked = op.u.relabel.revoked_grants;
+    return rc;
+}
+
+static void granter(domid_t peer)
+{
+    xtf_assert(gnttab_setup(table, 1, 1) == GNTST_okay, "setup_table");
+    for (unsigned i = 0; i < MAX_MAPS; i++) {
+        xtf_assert(gnttab_claim_ref(FIRST_REF + i), "ref");
+        gnttab_grant_ref(FIRST_REF + i, peer, gnttab_pfn_of(pages[i]), false);
+    }
+    while (gnttab_query_size(peer, NULL, NULL) != GNTST_bad_domain)
+        sleep_ns(NS_PER_MS);
+    for (unsigned i = 0; i < MAX_MAPS; i++)
+        xtf_check(gnttab_end_access_free(FIRST_REF + i), "ref %u still in use", FIRST_REF + i);
+}
+
+static void mapper(domid_t peer)
+{
+    uint32_t home = start_info->ssidref, away = (uint32_t)cmdline_ulong("relabel_to", 0);
+    xtf_assert(away != 0, "relabel_to=<ssidref>");
+    for (unsigned i = 0; i < MAX_MAPS; i++)
+        maps[i] = (struct gnttab_map_grant_ref){ .host_addr = gnttab_va_alloc(), .flags = GNTMAP_host_map,
+                                                 .ref = FIRST_REF + i, .dom = peer };
+    /* Wait for the granter's last grant. */
+    grant_handle_t h;
+    while (gnttab_map(peer, FIRST_REF + MAX_MAPS - 1, maps[0].host_addr, true, &h) != GNTST_okay)
+        sleep_ns(NS_PER_MS);
+    xtf_assert(gnttab_unmap(h, maps[0].host_addr) == GNTST_okay, "unmap");
+    static const unsigned counts[] = { 1, 10, 100 };
+    static const char *const figures[] = { "gnt_revoke_1", "gnt_revoke_10", "gnt_revoke_100" };
+    for (unsigned c = 0; c < ARRAY_SIZE(counts); c++) {
+        unsigned n = counts[c];
+        uint64_t samples[SAMPLES];
+        for (unsigned s = 0; s < WARMUP + SAMPLES; s++) {
+            xtf_assert(gnttab_map_batch(maps, n) == 0, "map batch");
+            for (unsigned i = 0; i < n; i++) {
+                xtf_assert(maps[i].status == GNTST_okay, "map %u: %s", i, gnttab_status_name(maps[i].status));
+                *(volatile uint32_t *)maps[i].host_addr = s; /* in use */
+            }
+            uint32_t revoked = 0;
+            uint64_t t0 = bench_tsc();
+            long rc = relabel(away, &revoked);
+            uint64_t d = bench_net(bench_tsc() - t0);
+            xtf_assert(rc == 0 && revoked == n, "relabel: %ld, %u revoked", rc, revoked);
+            xtf_assert(relabel(home, &revoked) == 0, "relabel back");
+            for (unsigned i = 0; i < n; i++)
+                unmaps[i] = (struct gnttab_unmap_grant_ref){ .host_addr = maps[i].host_addr,
+                                                             .handle = maps[i].handle };
+            xtf_assert(gnttab_unmap_batch(unmaps, n) == 0, "unmap batch");
+            for (unsigned i = 0; i < n; i++)
+                xtf_assert(unmaps[i].status == GNTST_revoked, "unmap %u: %s", i, gnttab_status_name(unmaps[i].status));
+            if (s >= WARMUP)
+                samples[s - WARMUP] = d / n;
+        }
+        bench_report(figures[c], samples, SAMPLES, "instructions");
+    }
+}
+
+void test_main(void)
+{
+    domid_t peer = (domid_t)cmdline_ulong("peer", DOMID_INVALID);
+    if (cmdline_has("role=granter"))
+        granter(peer);
+    else if (cmdline_has("role=mapper"))
+        mapper(peer);
+    else
+        xtf_error("Error: role=granter|mapper\n");
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}
