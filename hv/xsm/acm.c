@@ -425,7 +425,7 @@ static long setpolicy(struct acm_setpolicy *sp)
     return 0;
 }
 
-static long relabel(struct acm_relabel *r)
+static long relabel(struct domain *subj, struct acm_relabel *r)
 {
     struct domain *d = domain_by_id(r->domid);
     if (!d)
@@ -436,7 +436,7 @@ static long relabel(struct acm_relabel *r)
     chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), -1);
     if (chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref)) >= 0) {
         chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), +1);
-        audit_deny(ACM_HOOK_DOMAIN_CREATE, NULL, "relabel-chinese-wall", d, r->ssidref, NULL);
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, subj, "relabel-chinese-wall", d, 0, NULL);
         return -XEN_EPERM;
     }
     chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref), +1);
@@ -524,7 +524,7 @@ long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
         rc = permission(subj, ACM_PERM_POLICY_LOAD, "setpolicy", NULL) ? -XEN_EPERM : setpolicy(&op.u.setpolicy);
         break;
     case ACMOP_relabeldoms:
-        rc = permission(subj, ACM_PERM_POLICY_LOAD, "relabel", NULL) ? -XEN_EPERM : relabel(&op.u.relabel);
+        rc = permission(subj, ACM_PERM_POLICY_LOAD, "relabel", NULL) ? -XEN_EPERM : relabel(subj, &op.u.relabel);
         break;
     case ACMOP_getpolicy:
         if (permission(subj, ACM_PERM_READ_STATE, "getpolicy", NULL)) {
