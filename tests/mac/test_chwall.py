@@ -22,7 +22,7 @@ def test_chinese_wall(run_scenario):
     assert_xtf(result)
     for step in ("chwall: a competitor is refused while the other runs, and starts after",
                  "chwall: counts right after partial destroys", "chwall: unconflicted types always start",
-                 "chwall: ssidrefs out of range refused"):
+                 "chwall: ssidrefs out of range refused", "chwall: relabel obeys the wall"):
         assert step in ctl.lines, step
     # At boot: boot-alpha runs, so boot-beta is refused; boot-oob's ssidref is beyond the policy.
     assert "domain 'boot-beta' not created: error -1" in result.console
@@ -33,5 +33,9 @@ def test_chinese_wall(run_scenario):
     assert log.named("boot-alpha").result == "SUCCESS"
     walls = [d for d in deny if d.op == "chinese-wall" and d.subj == "0:ctl"]
     # beta-denied, alpha-denied, beta-wait x3
-    assert [d.obj for d in walls] == ["new:beta-denied", "new:alpha-denied"] + ["new:beta-wait"] * 3
+    assert [d.obj for d in walls] == ["new:beta-denied", "new:alpha-denied"] + ["new:beta-wait"] * 3 + [
+        "new:alpha-denied-2"]
+    relabel = log.all_named("relabel-me")[0].domid
+    assert maclog.Deny("domain_create", "0:ctl", f"{relabel}:relabel-me", "relabel-chinese-wall", 0x00010001,
+                       0x00090009) in deny
     assert all(d.obj_ssid in (ALPHA, BETA) for d in walls)

@@ -48,7 +48,16 @@ void suite_chwall(void)
     a = child(MAC_SSID_ALPHA, "alpha-5", "mode=sleep");
     xtf_check_eq(try_create(MAC_SSID_GAMMA, "gamma-1"), 0);
     xtf_check_eq(try_create(MAC_SSID_RED, "free-1"), 0);
+    /* Relabelling into a competitor of a running domain is refused like a creation. */
+    domid_t r = child(MAC_SSID_RED, "relabel-me", "mode=sleep");
+    xtf_check_eq(acm_relabel(r, MAC_SSID_BETA, NULL), -XEN_EPERM);
+    xtf_check_eq(acm_relabel(r, ACM_SSIDREF(11, 11), NULL), -XEN_EINVAL);
+    xtf_check_eq(acm_relabel(DOMID_FIRST_RESERVED - 1, MAC_SSID_RED, NULL), -XEN_ESRCH);
     kill(a);
+    xtf_check_eq(acm_relabel(r, MAC_SSID_BETA, NULL), 0);
+    xtf_check_eq(try_create(MAC_SSID_ALPHA, "alpha-denied-2"), -XEN_EPERM); /* the relabelled one counts */
+    kill(r);
+    printf("chwall: relabel obeys the wall\n");
     b = child(MAC_SSID_BETA, "beta-3", "mode=sleep");
     xtf_check_eq(try_create(MAC_SSID_GAMMA, "gamma-2"), 0);
     kill(b);
