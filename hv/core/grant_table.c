@@ -67,6 +67,19 @@ mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
     return pte ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
 }
 
+/*
+ * The frame behind one of d's PFNs, only if d itself may write that page: the hypervisor never
+ * writes (or lets another domain write) a page its owner mapped read-only, such as its code.
+ * The same rule as Xen's writable page type.
+ */
+static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
+{
+    if (pfn >= d->nr_pages)
+        return INVALID_MFN;
+    uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
+    return (pte & PTE_W) ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
+}
+
 /* ---- maptrack ---- */
 
 static uint32_t mt_alloc(struct domain *d)
@@ -160,9 +173,17 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
         mfn_t m = domain_pfn_to_mfn(granter, snap.frame);
         if (m == INVALID_MFN)
             return GNTST_bad_page;
+        /*
+         * Writable access needs a page the granter may write itself (not its code): a grant
+         * cannot make the granter's read-only pages writable behind its back. The active entry
+         * remembers, so a later writable pin of a first read-only pin is refused too.
+         */
+        bool ro_only = (snap.flags & GTF_readonly) || writable_pfn_to_mfn(granter, snap.frame) == INVALID_MFN;
+        if (!readonly && ro_only)
+            return GNTST_general_error;
         a->domid = subj->domid;
         a->mfn = (uint32_t)m;
-        a->readonly = !!(snap.flags & GTF_readonly);
+        a->readonly = ro_only;
     } else if (a->domid != subj->domid || (!readonly && a->readonly)) {
         return GNTST_general_error;
     }
@@ -336,7 +357,7 @@ static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
      * entries: a privileged act (Xen: XSM_TARGET), not just sharing. The ACM has no grant-specific
      * permission; acting on another domain's event channels needs the same kind of power.
      */
-    if (t != d && (xsm_grant_setup(d, t) || xsm_foreign_evtchn(d, t, true)))
+    if (t != d && xsm_grant_setup(d, t))
         return GNTST_permission_denied;
     struct grant_table *g = gt(t);
     if (op->nr_frames > g->max_frames || op->nr_frames < g->nr_frames || op->nr_frames == 0)
@@ -346,7 +367,7 @@ static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
         return GNTST_bad_virt_addr;
     mfn_t mfns[GNTTAB_MAX_FRAMES];
     for (uint32_t i = 0; i < op->nr_frames; i++) {
-        mfns[i] = domain_pfn_to_mfn(t, pfns[i]);
+        mfns[i] = writable_pfn_to_mfn(t, pfns[i]); /* the hypervisor writes GTF bits there */
         if (mfns[i] == INVALID_MFN)
             return GNTST_bad_page;
         if (i < g->nr_frames && mfns[i] != g->frames[i])
@@ -379,7 +400,7 @@ static int16_t query_size(struct domain *d, struct gnttab_query_size *op)
     struct domain *t = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
     if (!t)
         return GNTST_bad_domain;
-    if (t != d && xsm_grant_setup(d, t))
+    if (t != d && xsm_grant_query(d, t))
         return GNTST_permission_denied;
     op->nr_frames = gt(t)->nr_frames;
     op->max_nr_frames = gt(t)->max_frames;
@@ -396,7 +417,7 @@ static int16_t copy_side(struct domain *d, const struct gnttab_copy_ptr *p, bool
     if (!is_ref) {
         if (p->domid != DOMID_SELF && p->domid != d->domid)
             return GNTST_permission_denied;
-        *mfn = domain_pfn_to_mfn(d, p->u.gmfn);
+        *mfn = write ? writable_pfn_to_mfn(d, p->u.gmfn) : domain_pfn_to_mfn(d, p->u.gmfn);
         return *mfn == INVALID_MFN ? GNTST_bad_page : GNTST_okay;
     }
     struct domain *g = p->domid == DOMID_SELF ? d : domain_by_id(p->domid);

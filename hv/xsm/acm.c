@@ -239,6 +239,16 @@ int xsm_grant_copy(struct domain *subj, struct domain *granter) { return ste_che
 
 int xsm_grant_setup(struct domain *subj, struct domain *target)
 {
+    if (subj == target)
+        return 0;
+    /* Registering someone else's pages as their grant table is control over that domain. */
+    if (permission(subj, ACM_PERM_DOMAIN_DESTROY, "foreign-grant-setup", target))
+        return -1;
+    return ste_check(ACM_HOOK_GRANT_SETUP, subj, target);
+}
+
+int xsm_grant_query(struct domain *subj, struct domain *target)
+{
     return subj == target ? 0 : ste_check(ACM_HOOK_GRANT_SETUP, subj, target);
 }
 

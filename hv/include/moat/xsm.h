@@ -44,7 +44,10 @@ int xsm_evtchn_unbound(struct domain *owner, struct domain *remote);
 int xsm_evtchn_interdomain(struct domain *subj, struct domain *rd);
 int xsm_grant_mapref(struct domain *subj, struct domain *granter);
 int xsm_grant_copy(struct domain *subj, struct domain *granter);
+/* Setting up another domain's grant table: control of it (DOMAIN_DESTROY) and a shared type. */
 int xsm_grant_setup(struct domain *subj, struct domain *target);
+/* Reading another domain's table size: a shared type (as sHype's setup hook). */
+int xsm_grant_query(struct domain *subj, struct domain *target);
 
 long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 

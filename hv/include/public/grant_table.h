@@ -6,7 +6,9 @@
  *  - setup_table takes the table's frames FROM the guest: frame_list names the guest's own PFNs
  *    that hold the table (guests never see machine frames). Calling it again with more frames
  *    grows the table; the frames already registered must be named again, in the same order.
- *  - An entry's `frame` is the granter's own PFN.
+ *  - An entry's `frame` is the granter's own PFN. As with Xen's writable page type, a writable
+ *    grant, a setup_table frame and a copy destination named by PFN must be pages their owner
+ *    itself may write (not its read-only code or data): else general_error / bad_page.
  *  - map_grant_ref maps only into the grant window [GUEST_GRANT_VA, + GUEST_GRANT_SIZE): host_addr
  *    must be a page-aligned, currently unused address there (else GNTST_bad_virt_addr);
  *    device_map is not supported (GNTST_general_error).

@@ -68,6 +68,8 @@ static void setup_and_query(struct gnt_conn *c)
     st_is(setup_raw(DOMID_SELF, pfns, 0, 1), GNTST_general_error);
     uint64_t bad[2] = { start_info->nr_pages, pfns[0] };
     st_is(setup_raw(DOMID_SELF, bad, 1, 1), GNTST_bad_page); /* not our RAM */
+    uint64_t code[1] = { gnttab_pfn_of((const void *)setup_and_query) };
+    st_is(setup_raw(DOMID_SELF, code, 1, 1), GNTST_bad_page); /* our code: not writable by us */
     uint64_t dup[2] = { pfns[0], pfns[0] };
     st_is(setup_raw(DOMID_SELF, dup, 2, 1), GNTST_general_error);
     xtf_check_eq(setup_raw(DOMID_SELF, pfns, 1, 2), -XEN_EINVAL); /* setup takes exactly one */
@@ -262,6 +264,42 @@ static void own_grant(void)
     gnttab_va_free(va);
     gnttab_va_free(va2);
     printf("item 10 done\n");
+}
+
+/*
+ * Pages we may not write ourselves (our code) stay read-only through grants too: a writable grant
+ * of one cannot be mapped writable (first pin or later), and a copy cannot write into one.
+ */
+static void readonly_pages(void)
+{
+    const void *code = (const void *)readonly_pages;
+    uint64_t code_pfn = gnttab_pfn_of((const void *)((uintptr_t)code & ~(uintptr_t)4095));
+    grant_ref_t ref = gnttab_grant_access(self(), (const void *)((uintptr_t)code & ~(uintptr_t)4095), false);
+    xtf_assert(ref != GNTTAB_INVALID_REF, "no free ref");
+    uint64_t va = gnt_va();
+    grant_handle_t h, h2;
+    st_is(gnttab_map(self(), ref, va, false, &h), GNTST_general_error); /* writable map of code */
+    st_is(gnttab_map(self(), ref, va, true, &h), GNTST_okay);          /* reading it is fine */
+    uint64_t va2 = gnt_va();
+    st_is(gnttab_map(self(), ref, va2, false, &h2), GNTST_general_error); /* still, while pinned */
+    xtf_check_eq(*(volatile uint8_t *)va, *(const volatile uint8_t *)((uintptr_t)code & ~(uintptr_t)4095));
+    st_is(gnttab_unmap(h, va), GNTST_okay);
+    xtf_check(gnttab_end_access_free(ref), "end access");
+
+    struct gnttab_copy op = {
+        .source = { .u.gmfn = gnttab_pfn_of(own_page), .domid = DOMID_SELF },
+        .dest = { .u.gmfn = code_pfn, .domid = DOMID_SELF },
+        .len = 16,
+    };
+    xtf_check_eq(gnttab_copy_batch(&op, 1), 0);
+    st_is(op.status, GNTST_bad_page); /* a copy into our own code */
+    op.source.u.gmfn = code_pfn;
+    op.dest.u.gmfn = gnttab_pfn_of(own_page);
+    xtf_check_eq(gnttab_copy_batch(&op, 1), 0);
+    st_is(op.status, GNTST_okay); /* a copy out of it */
+    gnttab_va_free(va);
+    gnttab_va_free(va2);
+    printf("read-only pages done\n");
 }
 
 /* Item 12: copy bounds. */
@@ -461,6 +499,7 @@ void part_ops(struct gnt_conn *c)
     bad_arguments(c);
     handles(c);
     own_grant();
+    readonly_pages();
     copy_bounds(c);
     host_addresses(c);
     pin_saturation(c);
