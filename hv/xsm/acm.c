@@ -281,6 +281,9 @@ void xsm_boot(void)
     machine_stop(STOP_FAILURE);
 }
 
+/* Revocations are audited one line each up to this many per policy change; the rest are counted. */
+#define REVOKE_LINES 8
+
 struct violations {
     const struct acm_policy_view *v;
     uint64_t guest_buf;
@@ -289,6 +292,11 @@ struct violations {
     uint32_t revoked_evtchn, revoked_grants;
     bool fault;
 };
+
+static bool audit_revocation(const struct violations *vs)
+{
+    return vs->revoked_evtchn + vs->revoked_grants < REVOKE_LINES;
+}
 
 static void violation(struct violations *vs, uint32_t code, uint32_t param)
 {
@@ -306,7 +314,8 @@ static void check_channel(struct domain *d, evtchn_port_t port, struct domain *r
     if (ste_share(vs->v, d->ssidref, rd->ssidref) || d->domid > rd->domid)
         return; /* allowed, or the other end reports it */
     if (vs->revoke) {
-        printk("MAC revoke evtchn %u:%s port %u <-> %u:%s\n", d->domid, d->name, port, rd->domid, rd->name);
+        if (audit_revocation(vs))
+            printk("MAC revoke evtchn %u:%s port %u <-> %u:%s\n", d->domid, d->name, port, rd->domid, rd->name);
         evtchn_revoke(d, port);
         vs->revoked_evtchn++;
     } else {
@@ -320,8 +329,9 @@ static void check_mapping(struct domain *mapper, grant_handle_t h, struct domain
     if (ste_share(vs->v, mapper->ssidref, granter->ssidref))
         return;
     if (vs->revoke) {
-        printk("MAC revoke grant %u:%s handle %u of %u:%s\n", mapper->domid, mapper->name, h, granter->domid,
-               granter->name);
+        if (audit_revocation(vs))
+            printk("MAC revoke grant %u:%s handle %u of %u:%s\n", mapper->domid, mapper->name, h, granter->domid,
+                   granter->name);
         gnttab_revoke_handle(mapper, h);
         vs->revoked_grants++;
     } else {
@@ -366,12 +376,14 @@ static uint32_t scratch_running[ACM_MAX_TYPES], scratch_aggregate[ACM_MAX_TYPES]
 
 static long setpolicy(struct acm_setpolicy *sp)
 {
-    if (sp->mode != ACM_MODE_REFUSE && sp->mode != ACM_MODE_REVOKE)
+    if (sp->mode != ACM_MODE_REFUSE && sp->mode != ACM_MODE_REVOKE) {
+        stats.policy_refusals++;
         return -XEN_EINVAL;
-    if (sp->size < ACM_HEADER_SIZE)
-        return -XEN_EINVAL;
-    if (sp->size > ACM_MAX_SETPOLICY_SIZE)
-        return -XEN_E2BIG;
+    }
+    if (sp->size < ACM_HEADER_SIZE || sp->size > ACM_MAX_SETPOLICY_SIZE) {
+        stats.policy_refusals++;
+        return sp->size < ACM_HEADER_SIZE ? -XEN_EINVAL : -XEN_E2BIG;
+    }
     sp->nr_errors = sp->revoked_evtchn = sp->revoked_grants = 0;
 
     /* Copy and validate the whole blob before anything changes. */
@@ -429,9 +441,10 @@ static long setpolicy(struct acm_setpolicy *sp)
     stats.policy_loads++;
     stats.revoked_evtchn += rv.revoked_evtchn;
     stats.revoked_grants += rv.revoked_grants;
-    printk("mac: policy '%s' version %d.%d loaded (%s mode): revoked %u event channels, %u grant mappings\n",
+    printk("mac: policy '%s' version %d.%d loaded (%s mode): revoked %u event channels, %u grant mappings"
+           " (the first %d audited above)\n",
            live.name, live.xml_major, live.xml_minor, sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse",
-           rv.revoked_evtchn, rv.revoked_grants);
+           rv.revoked_evtchn, rv.revoked_grants, REVOKE_LINES);
     return 0;
 }
 

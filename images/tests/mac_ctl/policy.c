@@ -74,10 +74,11 @@ static void refused_blobs(domid_t red)
     uint32_t chw = get_be32(blob_mac_test_split + 20), ste = get_be32(blob_mac_test_split + 28);
     memcpy(buf, blob_mac_test_split, SPLIT_SIZE);
     REFUSE("truncated", SPLIT_SIZE - 8, -XEN_EINVAL);
-    /* Refused before the blob is read (not counted as a policy refusal). */
+    /* Refused before the blob is read (counted as policy refusals all the same). */
     xtf_check_eq(acm_setpolicy(buf, 40, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_EINVAL);
     xtf_check_eq(acm_setpolicy(buf, SPLIT_SIZE, 2, NULL, 0, &sp), -XEN_EINVAL);
     xtf_check_eq(acm_setpolicy(buf, ACM_MAX_SETPOLICY_SIZE + 1, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_E2BIG);
+    refused += 3;
     MUTATE("bad magic", 0, 0x0001debd);
     MUTATE("wrong version", 4, 5);
     MUTATE("len > size", 8, SPLIT_SIZE + 8);
