@@ -14,6 +14,7 @@
 #include <moat/xsm.h>
 #include <public/xsm/acm_ops.h>
 
+#include "acm_decide.h"
 #include "acm_policy.h"
 
 /* The live policy. Its blob is a boot module, or a vmap slot for one loaded at run time. */
@@ -34,49 +35,7 @@ static const char *const hook_names[ACM_NR_HOOKS] = {
     [ACM_HOOK_PRIVILEGED] = "privileged",
 };
 
-/* ---- policy questions, asked of any view (the live one or a candidate) ---- */
-
-static bool ssidref_in(const struct acm_policy_view *v, uint32_t ssidref)
-{
-    return ACM_SSIDREF_PRIMARY(ssidref) < v->chwall_ssidrefs && ACM_SSIDREF_SECONDARY(ssidref) < v->ste_ssidrefs;
-}
-
-static bool ste_share(const struct acm_policy_view *v, uint32_t a, uint32_t b)
-{
-    uint32_t ra = ACM_SSIDREF_SECONDARY(a), rb = ACM_SSIDREF_SECONDARY(b);
-    for (uint32_t t = 0; t < v->ste_types; t++)
-        if (acm_ste_has_type(v, ra, t) && acm_ste_has_type(v, rb, t))
-            return true;
-    return false;
-}
-
-/* The first type of row that the aggregate forbids, or -1. */
-static long chwall_conflict(const struct acm_policy_view *v, const uint32_t *aggregate, uint32_t row)
-{
-    for (uint32_t t = 0; t < v->chwall_types; t++)
-        if (acm_chwall_has_type(v, row, t) && aggregate[t])
-            return t;
-    return -1;
-}
-
-/* A domain of `row` starts (+1) or stops (-1): its types run, and their conflict partners are barred. */
-static void chwall_account(const struct acm_policy_view *v, uint32_t *running, uint32_t *aggregate, uint32_t row,
-                           int delta)
-{
-    for (uint32_t t = 0; t < v->chwall_types; t++)
-        if (acm_chwall_has_type(v, row, t))
-            running[t] += (uint32_t)delta;
-    for (uint32_t s = 0; s < v->chwall_sets; s++) {
-        bool touches = false;
-        for (uint32_t t = 0; t < v->chwall_types && !touches; t++)
-            touches = acm_chwall_set_has_type(v, s, t) && acm_chwall_has_type(v, row, t);
-        if (!touches)
-            continue;
-        for (uint32_t t = 0; t < v->chwall_types; t++)
-            if (acm_chwall_set_has_type(v, s, t) && !acm_chwall_has_type(v, row, t))
-                aggregate[t] += (uint32_t)delta;
-    }
-}
+/* ---- policy questions, asked of any view (the live one or a candidate): acm_decide.c ---- */
 
 static uint32_t perms_of(const struct domain *d)
 {
@@ -143,7 +102,7 @@ static int ste_check(unsigned hook, struct domain *subj, struct domain *obj)
         stats.hook[hook].cache_hits++;
         return 0;
     }
-    if (ste_share(&live, subj->ssidref, obj->ssidref)) {
+    if (acm_ste_share(&live, subj->ssidref, obj->ssidref)) {
         cache_add(subj, obj);
         return 0;
     }
@@ -165,11 +124,11 @@ static int permission(struct domain *subj, uint32_t perm, const char *what, stru
 int xsm_domain_create(struct domain *creator, uint32_t ssidref, const char *name)
 {
     stats.hook[ACM_HOOK_DOMAIN_CREATE].evaluations++;
-    if (!ssidref_in(&live, ssidref)) {
+    if (!acm_ssidref_in(&live, ssidref)) {
         audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "ssidref-out-of-range", NULL, ssidref, name);
         return -XEN_EINVAL;
     }
-    if (chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(ssidref)) >= 0) {
+    if (acm_chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(ssidref)) >= 0) {
         audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "chinese-wall", NULL, ssidref, name);
         return -XEN_EPERM;
     }
@@ -178,12 +137,12 @@ int xsm_domain_create(struct domain *creator, uint32_t ssidref, const char *name
 
 void xsm_domain_created(struct domain *d)
 {
-    chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(d->ssidref), +1);
+    acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(d->ssidref), +1);
 }
 
 void xsm_domain_destroyed(struct domain *d)
 {
-    chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(d->ssidref), -1);
+    acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(d->ssidref), -1);
     cache_purge(d);
     memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
 }
@@ -203,7 +162,7 @@ int xsm_domctl_create(struct domain *subj, uint32_t ssidref)
     if (permission(subj, ACM_PERM_DOMAIN_CREATE, "create", NULL))
         return -1;
     /* A creator may only create the labels its permissions name. */
-    if (!ssidref_in(&live, ssidref) ||
+    if (!acm_ssidref_in(&live, ssidref) ||
         !acm_ext_may_create(&live, ACM_SSIDREF_PRIMARY(subj->ssidref), ACM_SSIDREF_PRIMARY(ssidref))) {
         stats.hook[ACM_HOOK_PRIVILEGED].denials++;
         printk("MAC deny hook=privileged subj=%u:%s op=create-label ssid=0x%08x/0x%08x\n", subj->domid, subj->name,
@@ -311,7 +270,7 @@ static void violation(struct violations *vs, uint32_t code, uint32_t param)
 static void check_channel(struct domain *d, evtchn_port_t port, struct domain *rd, void *ctx)
 {
     struct violations *vs = ctx;
-    if (ste_share(vs->v, d->ssidref, rd->ssidref) || d->domid > rd->domid)
+    if (acm_ste_share(vs->v, d->ssidref, rd->ssidref) || d->domid > rd->domid)
         return; /* allowed, or the other end reports it */
     if (vs->revoke) {
         if (audit_revocation(vs))
@@ -326,7 +285,7 @@ static void check_channel(struct domain *d, evtchn_port_t port, struct domain *r
 static void check_mapping(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx)
 {
     struct violations *vs = ctx;
-    if (ste_share(vs->v, mapper->ssidref, granter->ssidref))
+    if (acm_ste_share(vs->v, mapper->ssidref, granter->ssidref))
         return;
     if (vs->revoke) {
         if (audit_revocation(vs))
@@ -360,15 +319,15 @@ static void check_domains(struct violations *vs, uint32_t *running, uint32_t *ag
         struct domain *d = domain_by_id((domid_t)i);
         if (!d)
             continue;
-        if (!ssidref_in(vs->v, d->ssidref)) {
+        if (!acm_ssidref_in(vs->v, d->ssidref)) {
             violation(vs, ACM_SSIDREF_IN_USE, d->ssidref);
             continue;
         }
         uint32_t row = ACM_SSIDREF_PRIMARY(d->ssidref);
-        long t = chwall_conflict(vs->v, aggregate, row);
+        long t = acm_chwall_conflict(vs->v, aggregate, row);
         if (t >= 0)
             violation(vs, ACM_CHWALL_CONFLICT, (uint32_t)t);
-        chwall_account(vs->v, running, aggregate, row, +1);
+        acm_chwall_account(vs->v, running, aggregate, row, +1);
     }
 }
 
@@ -453,16 +412,16 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     struct domain *d = domain_by_id(r->domid);
     if (!d)
         return -XEN_ESRCH;
-    if (!ssidref_in(&live, r->ssidref))
+    if (!acm_ssidref_in(&live, r->ssidref))
         return -XEN_EINVAL;
     uint32_t old = d->ssidref;
-    chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), -1);
-    if (chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref)) >= 0) {
-        chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), +1);
+    acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), -1);
+    if (acm_chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref)) >= 0) {
+        acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), +1);
         audit_deny(ACM_HOOK_DOMAIN_CREATE, subj, "relabel-chinese-wall", d, 0, NULL);
         return -XEN_EPERM;
     }
-    chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref), +1);
+    acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref), +1);
     d->ssidref = r->ssidref;
     /* Decisions made about the old label, by anyone, and by the domain itself, no longer hold. */
     cache_purge(d);
@@ -505,7 +464,7 @@ static long getssid(struct domain *subj, struct acm_getssid *g)
 
 static long getdecision(struct acm_getdecision *g)
 {
-    if (!ssidref_in(&live, g->ssidref1) || !ssidref_in(&live, g->ssidref2))
+    if (!acm_ssidref_in(&live, g->ssidref1) || !acm_ssidref_in(&live, g->ssidref2))
         return -XEN_EINVAL;
     bool allow;
     switch (g->hook) {
@@ -514,15 +473,15 @@ static long getdecision(struct acm_getdecision *g)
     case ACM_HOOK_GRANT_MAP:
     case ACM_HOOK_GRANT_COPY:
     case ACM_HOOK_GRANT_SETUP:
-        allow = ste_share(&live, g->ssidref1, g->ssidref2);
+        allow = acm_ste_share(&live, g->ssidref1, g->ssidref2);
         break;
     case ACM_HOOK_DOMAIN_CREATE: {
         /* May the two run side by side? Neither's types may be barred by the other alone. */
         static uint32_t run[ACM_MAX_TYPES], agg[ACM_MAX_TYPES];
         memset(run, 0, sizeof(run));
         memset(agg, 0, sizeof(agg));
-        chwall_account(&live, run, agg, ACM_SSIDREF_PRIMARY(g->ssidref1), +1);
-        allow = chwall_conflict(&live, agg, ACM_SSIDREF_PRIMARY(g->ssidref2)) < 0;
+        acm_chwall_account(&live, run, agg, ACM_SSIDREF_PRIMARY(g->ssidref1), +1);
+        allow = acm_chwall_conflict(&live, agg, ACM_SSIDREF_PRIMARY(g->ssidref2)) < 0;
         break;
     }
     default:
