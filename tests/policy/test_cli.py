@@ -27,13 +27,19 @@ def test_compile_dump_labels_query(tmp_path: Path, capsys: pytest.CaptureFixture
     rc, out, _ = run(capsys, "dump", str(blob), "--map", str(mp))
     assert rc == 0 and "moat extension v1" in out and "customer-a" in out and "loadable: yes" in out
     rc, out, _ = run(capsys, "dump", str(blob), "--json")
-    assert json.loads(out)["ext"]["rows"] == 5
+    assert json.loads(out)["ext"]["rows"] == 6  # __UNLABELED__, system, customer-a/b/c, service
     rc, out, _ = run(capsys, "labels", str(blob), "--map", str(mp))
     assert "0x00010001  vm        system (bootstrap)" in out
     rc, out, _ = run(capsys, "labels", str(EXAMPLES / "demo.xml"), "--json")
-    assert {x["name"] for x in json.loads(out)} >= {"customer-a", "customer-b", "disk-a"}
-    rc, out, _ = run(capsys, "query", str(EXAMPLES / "demo.toml"), "customer-a", "customer-b")
-    assert "share: no" in out and "conflict: yes" in out and "competitors" in out
+    assert {x["name"] for x in json.loads(out)} >= {"customer-a", "customer-b", "customer-c", "disk-a", "disk-c"}
+    # A and C are rival banks (Chinese Wall); B competes with nobody but shares nothing with A.
+    rc, out, _ = run(capsys, "query", str(EXAMPLES / "demo.toml"), "customer-a", "customer-c")
+    assert "share: no" in out and "conflict: yes" in out and "bank-rivals" in out
+    rc, out, _ = run(capsys, "query", str(EXAMPLES / "demo.xml"), "customer-a", "customer-b")
+    assert "share: no" in out and "conflict: no" in out
+    rc, out, _ = run(capsys, "query", str(EXAMPLES / "demo.toml"), "service", "customer-a", "--json")
+    r = json.loads(out)
+    assert r["share"] and r["shared_ste_types"] == ["customer-a"] and not r["conflict"]
     rc, out, _ = run(capsys, "query", str(blob), "system", "customer-b", "--map", str(mp), "--json")
     r = json.loads(out)
     assert r["share"] and r["shared_ste_types"] == ["customer-b"] and not r["conflict"]
@@ -43,7 +49,8 @@ def test_compile_dump_labels_query(tmp_path: Path, capsys: pytest.CaptureFixture
 
 def test_diff(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "diff", str(EXAMPLES / "demo.toml"), str(EXAMPLES / "demo-update.toml"))
-    assert rc == 0 and "sharing REVOKED" in out and "customer-b <-> service" in out
+    assert rc == 0 and "sharing REVOKED" in out and "customer-a <-> service" in out and "disk-a <-> service" in out
+    assert "customer-b <-> service" not in out  # B keeps its service
     rc, out, _ = run(
         capsys,
         "diff",
@@ -77,6 +84,8 @@ def test_check_reports_file_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert rc == 0 and "warning: duplicate conflict set name 'B'" in err
     rc, _, err = run(capsys, "check", str(EXAMPLES / "demo-update.toml"), "--old", str(EXAMPLES / "demo-update.toml"))
     assert rc == 1 and "old policy has version 1.1" in err
+    rc, out, err = run(capsys, "check", str(EXAMPLES / "demo-update.toml"), "--old", str(EXAMPLES / "demo.toml"))
+    assert rc == 0 and "OK: policy 'moat-demo' 1.1" in out and "error" not in err
 
 
 def test_not_a_file(capsys: pytest.CaptureFixture[str]) -> None:
