@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: MIT
+// Demo: the system domain (label `system`: every STE type, and the permissions to create domains,
+// read their state and load policies). It runs the story of images/demo/demo.toml one step at a
+// time over the actors' control channels (../common/demo.h), checks that each step went as the
+// policy intends, and ends with a summary. Any surprise ends it with a failure status, which the
+// hypervisor counts against the boot.
+//   web=<domid> db=<domid> bapp=<domid> backup=<domid>   the actors
+#include <moat/acm.h>
+
+#include "../common/demo.h"
+#include "embedded_policies.h"
+
+struct actor {
+    const char *name;
+    domid_t domid;
+    evtchn_port_t ctl; // our end of its control channel
+};
+
+static struct actor web = {"a-web", 0, 0}, db = {"a-db", 0, 0}, bapp = {"b-app", 0, 0},
+                    backup = {"backup", 0, 0};
+static evtchn_port_t dom_exc; // VIRQ_DOM_EXC: some domain died
+
+static void step(unsigned n, const char *what)
+{
+    say("=== step %u: %s", n, what);
+}
+
+static void connect(struct actor *a, const char *key)
+{
+    a->domid = (domid_t)cmdline_ulong(key, DOMID_INVALID);
+    if (a->domid == DOMID_INVALID)
+        fail("usage: web=<domid> db=<domid> bapp=<domid> backup=<domid>");
+    // The actor allocates DEMO_CTL_PORT for us as its first act; we retry until it has.
+    long port = evtchn_connect(a->domid, DEMO_CTL_PORT, now_ns() + DEMO_WAIT_NS);
+    if (port < 0)
+        fail("control channel to %s: %ld", a->name, port);
+    a->ctl = (evtchn_port_t)port;
+    evtchn_port_clear(a->ctl); // a new binding starts pending: not a message
+}
+
+static void go(const struct actor *a)
+{
+    if (evtchn_send(a->ctl) != 0)
+        fail("cannot reach %s", a->name);
+}
+
+static void wait_done(const struct actor *a, const char *what)
+{
+    if (!demo_wait(a->ctl, now_ns() + DEMO_WAIT_NS))
+        fail("%s did not finish: %s", a->name, what);
+    evtchn_port_clear(a->ctl);
+    // A dead peer's port turns unbound and pending: an actor whose step went wrong exits.
+    if (!demo_port_bound(a->ctl))
+        fail("%s ended without finishing: %s", a->name, what);
+}
+
+// Watches with getdomaininfo (-ESRCH once the domain is gone), sleeping on VIRQ_DOM_EXC between
+// looks: a death between the look and the sleep leaves the VIRQ pending, so it is never missed.
+static void wait_gone(domid_t domid, const char *name)
+{
+    uint64_t deadline = now_ns() + DEMO_WAIT_NS;
+    for (;;) {
+        struct moat_domctl_info info;
+        long rc = domctl_getinfo(domid, &info);
+        if (rc == -XEN_ESRCH)
+            break;
+        if (rc != 0)
+            fail("getdomaininfo(%u): %ld", domid, rc);
+        if (!demo_wait(dom_exc, deadline))
+            fail("%s (domain %u) did not end", name, domid);
+        evtchn_port_clear(dom_exc);
+    }
+    say("%s (domain %u) is gone: getdomaininfo says -ESRCH", name, domid);
+}
+
+static long create_rival(domid_t *domid)
+{
+    int image = find_image("demo_rival");
+    if (image < 0)
+        fail("the demo_rival image is not loaded");
+    struct domctl_create_args args = {.image = (uint32_t)image, .memory_kib = 256,
+                                      .ssidref = DEMO_POLICY_SSID_CUSTOMER_C, .name = "c-rival"};
+    return domctl_create(&args, domid);
+}
+
+static uint8_t live_blob[4096];
+
+static void check_boot_policy(void)
+{
+    uint32_t len = 0;
+    long rc = acm_getpolicy(live_blob, sizeof(live_blob), &len);
+    if (rc != 0)
+        fail("getpolicy: %ld", rc);
+    if (len != demo_policy_size || memcmp(live_blob, demo_policy, len) != 0)
+        fail("the live policy (%u bytes) is not docs/examples/policies/demo.toml", len);
+    say("the live policy is moat-demo 1.0 (%u bytes), the one built into this image", len);
+}
+
+static struct acm_stats stats(void)
+{
+    struct acm_stats s;
+    long rc = acm_dumpstats(&s);
+    if (rc != 0)
+        fail("dumpstats: %ld", rc);
+    return s;
+}
+
+int main(const struct start_info *si)
+{
+    (void)si;
+    say("moat demo: one server, domains of three customers, one policy (moat-demo 1.0)");
+    say("  a-web, a-db: customer A | b-app: customer B | backup: a service A has a contract with");
+    say("  c-rival: customer C, a rival bank of A (conflict set bank-rivals), not started yet");
+    check_boot_policy();
+    connect(&web, "web");
+    connect(&db, "db");
+    connect(&bapp, "bapp");
+    connect(&backup, "backup");
+    long rc = evtchn_bind_virq(VIRQ_DOM_EXC, 0);
+    if (rc < 0)
+        fail("binding VIRQ_DOM_EXC: %ld", rc);
+    dom_exc = (evtchn_port_t)rc;
+
+    step(1, "customer A's two domains talk over vchan (same customer: allowed)");
+    go(&db);
+    go(&web);
+    wait_done(&db, "the vchan stream");
+    wait_done(&web, "the vchan stream");
+
+    step(2, "customer B asks for an event channel to customer A's a-db (must be refused)");
+    go(&bapp);
+    wait_done(&bapp, "the refused channel");
+
+    step(3, "customer C, A's rival, wants to start while A runs (the Chinese Wall must refuse)");
+    domid_t rival;
+    rc = create_rival(&rival);
+    if (rc != -XEN_EPERM)
+        fail("creating c-rival while customer A runs: %ld, not -EPERM", rc);
+    say("creating c-rival (customer-c): refused with -EPERM (%ld): A's domains run, and A and C are "
+        "in conflict set bank-rivals", rc);
+
+    step(4, "a policy update takes away a live channel: A ends its contract with backup");
+    go(&db);
+    wait_done(&backup, "the heartbeats");
+    wait_done(&db, "the heartbeats");
+    say("loading moat-demo 1.1 (service loses customer-a) in revoke mode");
+    struct acm_setpolicy out;
+    struct acm_violation errors[4];
+    rc = acm_setpolicy(demo_update, (uint32_t)demo_update_size, ACM_MODE_REVOKE, errors, ARRAY_SIZE(errors), &out);
+    if (rc != 0)
+        fail("setpolicy: %ld (%u violations)", rc, out.nr_errors);
+    say("policy moat-demo 1.1 loaded: %u event channel(s), %u grant mapping(s) revoked", out.revoked_evtchn,
+        out.revoked_grants);
+    if (out.revoked_evtchn != 1 || out.revoked_grants != 0)
+        fail("expected exactly the heartbeat channel to be revoked");
+    wait_done(&db, "noticing the revocation");
+    wait_done(&backup, "noticing the revocation");
+
+    step(5, "customer A leaves; now its rival C may start");
+    go(&web);
+    go(&db);
+    wait_gone(web.domid, web.name);
+    wait_gone(db.domid, db.name);
+    rc = create_rival(&rival);
+    if (rc != 0)
+        fail("creating c-rival after customer A left: %ld", rc);
+    say("creating c-rival (customer-c): created as domain %u", rival);
+    wait_gone(rival, "c-rival");
+
+    step(6, "everyone else leaves; summary");
+    go(&bapp);
+    go(&backup);
+    wait_gone(bapp.domid, bapp.name);
+    wait_gone(backup.domid, backup.name);
+    struct acm_stats s = stats();
+    uint64_t unbound_denied = s.hook[ACM_HOOK_EVTCHN_UNBOUND].denials;
+    uint64_t create_denied = s.hook[ACM_HOOK_DOMAIN_CREATE].denials;
+    say("summary:");
+    say("  allowed: a-web <-> a-db vchan, %u bytes, checksums match (both customer A)", DEMO_VCHAN_BYTES);
+    say("  allowed: backup <-> a-db heartbeats, %u acknowledged (service served customer A)", DEMO_HEARTBEATS);
+    say("  allowed: c-rival started once customer A had gone (Chinese Wall)");
+    say("  refused: b-app -> a-db event channel, -EACCES (no shared STE type); evtchn_unbound denials: %lu",
+        (unsigned long)unbound_denied);
+    say("  refused: c-rival while customer A ran, -EPERM (Chinese Wall); domain_create denials: %lu",
+        (unsigned long)create_denied);
+    say("  revoked: %lu event channel (backup <-> a-db) by moat-demo 1.1 in revoke mode, noticed at both ends",
+        (unsigned long)s.revoked_evtchn);
+    // policy_loads counts the boot policy too.
+    if (unbound_denied != 1 || create_denied != 1 || s.revoked_evtchn != 1 || s.policy_loads != 2)
+        fail("the hypervisor's counts differ from the story: %lu, %lu, %lu revoked, %lu loads",
+             (unsigned long)unbound_denied, (unsigned long)create_denied, (unsigned long)s.revoked_evtchn,
+             (unsigned long)s.policy_loads);
+    say("the story went as the policy intends");
+    return 0;
+}
