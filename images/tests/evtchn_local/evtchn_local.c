@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Event-channel ops one domain can check alone: every error path of close, bind_virq, bind_ipi,
-// bind_interdomain, send, status and SCHEDOP_poll; loopback and IPI channels; masked ports and
-// unmasking (exactly one upcall); upcall_mask; coalescing; SCHEDOP_block with an event already
-// pending; port exhaustion and reuse; reset.
+// bind_interdomain, send, status and SCHEDOP_poll; unknown ops; loopback and IPI channels; masked
+// ports and unmasking (exactly one upcall); upcall_mask; coalescing; SCHEDOP_block with an event
+// already pending; port exhaustion and reuse; reset.
 //   ports=N   the domain's port limit as the scenario set it (max_evtchn, default 1024)
 #include <moat/evtchn.h>
 #include <moat/test.h>
@@ -311,10 +311,23 @@ static void check_exhaustion(void)
     xtf_check_eq(evtchn_reset(DOMID_SELF), 0);
 }
 
+// Ops moat does not have (bind_pirq, bind_vcpu, the FIFO ABI) and unreadable arguments.
+static void check_unknown_ops(void)
+{
+    struct evtchn_send arg = { .port = 1 };
+    static const int missing[] = { 2, 8, 11, 12, 13, 1000 };
+    for (unsigned i = 0; i < ARRAY_SIZE(missing); i++)
+        xtf_check(HYPERVISOR_event_channel_op(missing[i], &arg) == -XEN_ENOSYS, "op %d is not -ENOSYS",
+                  missing[i]);
+    xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_send, (void *)8), -XEN_EFAULT);
+    xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, (void *)GUEST_VA_LIMIT), -XEN_EFAULT);
+}
+
 void test_main(void)
 {
     max_ports = cmdline_ulong("ports", EVTCHN_DEFAULT_PORTS);
     xtf_assert(evtchn_init() == 0, "evtchn_init failed");
+    check_unknown_ops();
     check_close_errors();
     check_virq_ipi();
     check_loopback();
