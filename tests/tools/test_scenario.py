@@ -50,7 +50,12 @@ def test_demo_scenario_parses():
     root = Path(__file__).resolve().parents[2]
     scen = scenario.load(root / "images" / "demo" / "demo.toml")
     assert scen.hypervisor.build == "moat"
-    assert len(scen.modules) == 2
+    # The system domain first (its actors' command lines rely on the boot order), under the demo policy.
+    assert [d.name for d in scen.domains] == ["system", "a-web", "a-db", "b-app", "backup"]
+    assert [d.label for d in scen.domains] == ["system", "customer-a", "customer-a", "customer-b", "service"]
+    assert scen.domains[0].privileged and not any(d.privileged for d in scen.domains[1:])
+    assert scen.policy == root / "docs" / "examples" / "policies" / "demo.toml"
+    assert [i.ref for i in scen.images] == ["demo_rival"]
 
 
 @pytest.mark.parametrize("text,key,message", [

@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: MIT
+"""`./moat demo` (images/demo/demo.toml): boot it and check every step of the story on the console.
+
+The steps (README, "What the demo shows"): customer A's a-web and a-db stream over vchan with a
+checksum both check; customer B's b-app is refused a channel to a-db (-EACCES, with the audit
+line); c-rival (customer C, A's rival) is refused by the Chinese Wall while A runs and starts once
+A has gone; a revoke-mode policy update takes the heartbeat channel between backup and a-db and
+both ends notice; a summary, every domain ends as expected and the system stops with success.
+The checks here read the console themselves; `moat demo`'s own reading (demo.story) must agree.
+"""
+
+from __future__ import annotations
+
+import re
+
+from moat import paths, qemu
+from moat.commands import demo
+from moat.pytest_plugin import Booter, assert_status, log_tail
+from tests.domains import domlog
+from tests.mac import maclog
+
+DEMO_TIMEOUT = 240.0  # a few seconds of work; TCG on a loaded 2-core machine is slow
+VCHAN_BYTES = 4 << 20  # DEMO_VCHAN_BYTES in images/demo/common/demo.h
+SSID = {"system": 0x00010001, "customer-a": 0x00020002, "customer-b": 0x00030003, "customer-c": 0x00040004,
+        "service": 0x00050005}  # the rows of docs/examples/policies/demo.toml
+DOMID_INVALID = 0x7FF4
+
+
+def index(lines: list[str], pattern: str) -> int:
+    """The index of the one console line matching pattern (anchored); fails unless exactly one."""
+    found = [i for i, line in enumerate(lines) if re.fullmatch(pattern, line)]
+    assert len(found) == 1, f"expected one line matching {pattern!r}, found {len(found)}"
+    return found[0]
+
+
+def test_the_demo_tells_its_story(boot: Booter) -> None:
+    result = boot(scenario_file=paths.repo_root() / demo.DEMO_SCENARIO, timeout=DEMO_TIMEOUT)
+    assert_status(result, qemu.Status.SUCCESS)
+    console, lines = result.console, result.console.splitlines()
+    log = domlog.parse(console)
+    tail = log_tail(result)
+
+    # Nobody complained, and every domain (five from the manifest, c-rival by domctl) powered off.
+    assert not [line for line in lines if "FAILED" in line or "PANIC" in line], tail
+    names = ["system", "a-web", "a-db", "b-app", "backup", "c-rival"]
+    assert sorted(d.name for d in log.domains) == sorted(names), tail
+    assert all(log.named(n).outcome == "poweroff" for n in names), tail
+    for name, label in [("system", "system"), ("a-web", "customer-a"), ("a-db", "customer-a"),
+                        ("b-app", "customer-b"), ("backup", "service")]:
+        assert log.named(name).ssidref == SSID[label], name
+
+    # 1. vchan within customer A: the same byte count and checksum at both ends.
+    got = index(lines, r"\(d2\) a-db: vchan: received (\d+) bytes from a-web, all as expected, checksum (\w{16})")
+    sent = index(lines, r"\(d1\) a-web: vchan: sent (\d+) bytes to a-db in \d+ ms, checksum (\w{16}), "
+                        r"a-db's (\w{16}): match")
+    g = re.search(r"received (\d+) bytes .* checksum (\w+)", lines[got])
+    s = re.search(r"sent (\d+) bytes .* checksum (\w+), a-db's (\w+)", lines[sent])
+    assert g and s
+    assert int(g[1]) == int(s[1]) == VCHAN_BYTES
+    assert g[2] == s[2] == s[3]
+
+    # The only two denials of the boot, in the documented format, and the only revocation.
+    denials = maclog.denials(console)
+    assert denials == [
+        maclog.Deny("evtchn_unbound", "3:b-app", "2:a-db", None, SSID["customer-b"], SSID["customer-a"]),
+        maclog.Deny("domain_create", "0:system", "new:c-rival", "chinese-wall", SSID["system"], SSID["customer-c"]),
+    ], tail
+
+    # 2. b-app is refused a channel to a-db, and says so after the hypervisor's line.
+    deny_b = index(lines, r"MAC deny hook=evtchn_unbound .*")
+    said_b = index(lines, r"\(d3\) b-app: refused with -EACCES \(-13\), as the policy intends: .*")
+    assert deny_b < said_b
+
+    # 3. c-rival: refused while A runs; A's domains leave; then created, and it says hello.
+    deny_c = index(lines, r"MAC deny hook=domain_create .*")
+    refused = index(lines, r"\(d0\) system: creating c-rival \(customer-c\): refused with -EPERM \(-1\): .*")
+    web_gone = index(lines, r"domain 1 'a-web' stopped: poweroff")
+    db_gone = index(lines, r"domain 2 'a-db' stopped: poweroff")
+    watched = [index(lines, rf"\(d0\) system: {n} \(domain {i}\) is gone: getdomaininfo says -ESRCH")
+               for n, i in (("a-web", 1), ("a-db", 2))]
+    created = index(lines, r"\(d0\) system: creating c-rival \(customer-c\): created as domain (\d+)")
+    rival = int(re.search(r"domain (\d+)$", lines[created])[1])  # type: ignore[index]
+    hello = index(lines, rf"\(d{rival}\) c-rival: hello from customer C: domain {rival}, "
+                         rf"ssidref 0x{SSID['customer-c']:08x}, .*")
+    assert deny_c < refused < min(web_gone, db_gone) <= max(web_gone, db_gone) < min(watched)
+    assert max(watched) < created < hello
+    assert all(i < deny_c for i in (got, sent, said_b)), "steps 1 and 2 come first"
+
+    # 4. Heartbeats, then the update in revoke mode takes exactly that channel; both ends notice.
+    beats = [index(lines, rf"\(d4\) backup: heartbeat {i} from a-db") for i in (1, 2, 3)]
+    acks = [index(lines, rf"\(d2\) a-db: heartbeat {i} acknowledged by backup") for i in (1, 2, 3)]
+    assert all(b < a for b, a in zip(beats, acks, strict=True)), tail
+    live = index(lines, r"\(d2\) a-db: backup contract live: event channel port (\d+) <-> backup port 2")
+    db_port = int(re.search(r"port (\d+) <->", lines[live])[1])  # type: ignore[index]
+    revoke = index(lines, rf"MAC revoke evtchn (2:a-db port {db_port} <-> 4:backup|4:backup port 2 <-> 2:a-db)")
+    assert [line for line in lines if line.startswith("MAC revoke")] == [lines[revoke]]
+    loaded = index(lines, r"mac: policy 'moat-demo' version 1\.1 loaded \(revoke mode\): revoked 1 event "
+                          r"channels, 0 grant mappings.*")
+    noticed = [index(lines, rf"\(d{d}\) {n}: noticed: port {p} is pending and now unbound, remote "
+                            rf"0x{DOMID_INVALID:x} \(DOMID_INVALID\): .*")
+               for d, n, p in ((2, "a-db", db_port), (4, "backup", 2))]
+    assert max(acks) < live < revoke < loaded < min(noticed)
+    assert max(noticed) < created, "customer A noticed the revocation before leaving"
+    index(lines, r"\(d0\) system: policy moat-demo 1\.1 loaded: 1 event channel\(s\), 0 grant mapping\(s\) revoked")
+
+    # 5. The summary, then everyone is gone and the system stops with success.
+    summary = index(lines, r"\(d0\) system: summary:")
+    for pattern in (r"allowed: a-web <-> a-db vchan, 4194304 bytes, checksums match .*",
+                    r"refused: b-app -> a-db event channel, -EACCES .*; evtchn_unbound denials: 1",
+                    r"refused: c-rival while customer A ran, -EPERM .*; domain_create denials: 1",
+                    r"revoked: 1 event channel \(backup <-> a-db\) .*"):
+        assert summary < index(lines, rf"\(d0\) system:   {pattern}"), pattern
+    assert summary < index(lines, r"\(d0\) system: the story went as the policy intends")
+    assert (log.as_expected, log.not_expected) == (6, 0), tail
+    assert not [line for line in lines if line.startswith("Test result:")]  # no XTF: demo guests use main()
+    assert lines[-1] == "moat: stop: success", tail
+    # Every frame came back but the live policy's: the update loaded at run time stays in
+    # hypervisor frames (one blob page and its vmap page tables) after the domains are gone.
+    assert log.frames_boot and log.frames_stop
+    total, free, used, reserved = log.frames_boot
+    assert log.frames_stop == (total, free - demo.POLICY_FRAMES, used + demo.POLICY_FRAMES, reserved), tail
+
+    # `moat demo` reads the same story from the console, and notices when a step is missing.
+    assert all(step.ok for step in demo.story(console)), demo.story(console)
+    without_deny = "\n".join(line for line in lines if not line.startswith("MAC deny hook=evtchn_unbound"))
+    assert [s.ok for s in demo.story(without_deny)] == [True, False, True, True, True]
+    early = lines[:refused] + lines[hello:hello + 1] + lines[refused:hello] + lines[hello + 1:]
+    assert [s.ok for s in demo.story("\n".join(early))] == [True, True, False, True, True]
+
+
+def test_story_on_a_failed_boot_shows_nothing() -> None:
+    console = ("moat 0.1.0 x86-64 hypervisor\n(d0) system: FAILED: a-web did not finish\n"
+               "moat: all domains stopped: 4 as expected, 1 not\nmoat: stop: failure\n")
+    assert [s.ok for s in demo.story(console)] == [False] * 5
+    assert all(s.text for s in demo.story(console))
