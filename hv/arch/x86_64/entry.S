@@ -5,6 +5,8 @@
  */
 #include <moat/cpu.h>
 
+#include "gprs.h"
+
 /* Vectors 8, 10-14, 17, 21, 29, 30 come with a CPU-pushed error code. */
 #define HAS_ERROR_CODE(v) ((v) == 8 || ((v) >= 10 && (v) <= 14) || (v) == 17 || (v) == 21 || (v) == 29 || (v) == 30)
 
@@ -24,21 +26,7 @@ vector_\v:
     .endr
 
 common_entry:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     cld
     movq %rsp, %rdi
     testb $3, REGS_CS(%rsp)
@@ -49,21 +37,7 @@ common_entry:
     movq %rsp, %rbp
     call exception_dispatch
     addq $16, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     addq $16, %rsp                   /* vector and error code */
     iretq
 

@@ -7,6 +7,8 @@
  */
 #include <moat/cpu.h>
 
+#include "gprs.h"
+
 #define RFLAGS_USER_MASK 0x0cd5 /* CF PF AF ZF SF DF OF: what a guest may set */
 
     .text
@@ -22,21 +24,7 @@ syscall_entry:
     pushq %rcx                            /* rip */
     pushq $0                              /* error code */
     pushq $VEC_SYSCALL
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    PUSH_GPRS
     movq %rsp, %rdi
     movq %gs:PCPU_KSTACK_TOP, %rsp
     xorl %ebp, %ebp
@@ -56,21 +44,7 @@ return_to_guest:
     movabsq $0x00007ffffffff000, %rax
     cmpq %rax, REGS_RIP(%rsp)
     jae 1f
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    POP_GPRS
     movq 16(%rsp), %rcx                   /* rip */
     movq 32(%rsp), %r11                   /* rflags */
     andq $RFLAGS_USER_MASK, %r11
@@ -79,21 +53,7 @@ return_to_guest:
     swapgs
     sysretq
 
-1:  popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+1:  POP_GPRS
     addq $16, %rsp                        /* vector, error code */
     swapgs
     iretq
