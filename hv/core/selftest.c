@@ -102,10 +102,14 @@ static void test_memory(void)
     finish();
 }
 
-/* The tick: interrupts arrive at TICK_HZ as measured by the (independently calibrated) TSC. */
+/*
+ * The tick: interrupts arrive at TICK_HZ as measured by the (independently calibrated) TSC. Ticks
+ * are never early; under plain TCG on a busy host they can be late (QEMU's timer follows host
+ * time), so the bound here is loose and the exact rate is checked under -icount by the boot test.
+ */
 static void test_timer(void)
 {
-    enum { TICKS = 20 };
+    enum { TICKS = 50 };
     uint64_t start_ticks = timer_ticks();
     sti();
     while (timer_ticks() == start_ticks) /* align to a tick edge */
@@ -121,7 +125,7 @@ static void test_timer(void)
     cli();
     uint64_t expect_us = TICKS * 1000000ULL / TICK_HZ;
     printk("timer: %d ticks in %lu us (expected %lu us)\n", TICKS, elapsed_us, expect_us);
-    CHECK(elapsed_us > expect_us * 3 / 4 && elapsed_us < expect_us * 5 / 4, "tick rate off: %lu us", elapsed_us);
+    CHECK(elapsed_us > expect_us * 3 / 4 && elapsed_us < expect_us * 4, "tick rate off: %lu us", elapsed_us);
     finish();
 }
 
