@@ -4,7 +4,8 @@
  * error codes follow Xen. Deviations from Xen:
  *  - alloc_unbound needs remote_dom to exist (-ESRCH otherwise): the MAC check needs its label.
  *  - When a domain dies, its peers' ports become unbound *to no one* (DOMID_INVALID, so a new
- *    domain reusing the id cannot bind to them) and are set pending so the peers notice.
+ *    domain reusing the id cannot bind to them) and are set pending so the peers notice; so do
+ *    ports other domains had allocated for it (unbound to it) but that it never bound.
  *  - alloc_unbound and bind_interdomain are checked by the MAC policy (-EACCES when denied).
  *  - The MAC module may close both ends of a channel when the policy changes (revocation): both
  *    ends then read as unbound to no one, and both get an event.
