@@ -166,6 +166,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
     d->state = DOM_RUNNABLE;
     live_count++;
+    sched_add(d);
     xsm_domain_created(d);
     *err = 0;
     return d;

@@ -86,7 +86,7 @@ long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
         else if (op.cmd == XEN_DOMCTL_destroydomain)
             domain_destroy(target, OUTCOME_KILLED, "destroyed by domctl");
         else
-            target->paused = op.cmd == XEN_DOMCTL_pausedomain;
+            sched_set_paused(target, op.cmd == XEN_DOMCTL_pausedomain);
         rc = 0;
     }
     if (rc == 0 && copy_to_guest(arg, &op, sizeof(op)))

@@ -13,7 +13,64 @@
 
 static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
 static uint64_t run_start_tsc;
-static domid_t rr_cursor; /* where the round robin continues */
+
+/*
+ * The run queue: every runnable, unpaused domain except the running one, in the order they will
+ * run (a FIFO: round robin). Picking, requeueing and waking are O(1), whatever the number of
+ * domains.
+ *
+ * A woken domain goes to the head of the queue (it runs as soon as the current one gives way)
+ * only while it has used less than its fair share of the CPU in the current window: domains
+ * that mostly wait for events get low latency, while domains that keep waking each other cannot
+ * starve a third, since once over their share they queue like everyone else.
+ */
+#define FAIR_WINDOW_NS 100000000ULL /* 100 ms */
+static struct domain *rq_head, *rq_tail;
+static uint64_t window_start_ns;
+
+static void rq_push_head(struct domain *d)
+{
+    if (d->on_rq)
+        return;
+    d->on_rq = true;
+    d->rq_prev = NULL;
+    d->rq_next = rq_head;
+    if (rq_head)
+        rq_head->rq_prev = d;
+    else
+        rq_tail = d;
+    rq_head = d;
+}
+
+static void rq_push(struct domain *d)
+{
+    if (d->on_rq)
+        return;
+    d->on_rq = true;
+    d->rq_next = NULL;
+    d->rq_prev = rq_tail;
+    if (rq_tail)
+        rq_tail->rq_next = d;
+    else
+        rq_head = d;
+    rq_tail = d;
+}
+
+static void rq_remove(struct domain *d)
+{
+    if (!d->on_rq)
+        return;
+    if (d->rq_prev)
+        d->rq_prev->rq_next = d->rq_next;
+    else
+        rq_head = d->rq_next;
+    if (d->rq_next)
+        d->rq_next->rq_prev = d->rq_prev;
+    else
+        rq_tail = d->rq_prev;
+    d->on_rq = false;
+    d->rq_next = d->rq_prev = NULL;
+}
 
 void sched_init(uint32_t slice_us)
 {
@@ -26,14 +83,40 @@ static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE &
 static void account(struct domain *d)
 {
     uint64_t now = rdtsc();
-    if (d && tsc_khz())
-        d->cpu_time_ns += (now - run_start_tsc) * 1000000 / tsc_khz();
+    if (d && tsc_khz()) {
+        uint64_t ns = (now - run_start_tsc) * 1000000 / tsc_khz();
+        d->cpu_time_ns += ns;
+        d->window_cpu_ns += ns;
+    }
     run_start_tsc = now;
+}
+
+/* Below its fair share of the current window? (The window restarts every FAIR_WINDOW_NS.) */
+static bool under_fair_share(const struct domain *d)
+{
+    unsigned live = domain_live_count();
+    return live && d->window_cpu_ns < FAIR_WINDOW_NS / live;
+}
+
+void sched_add(struct domain *d)
+{
+    if (runnable(d) && this_cpu()->current != d)
+        rq_push(d);
+}
+
+void sched_set_paused(struct domain *d, bool paused)
+{
+    d->paused = paused;
+    if (paused)
+        rq_remove(d);
+    else
+        sched_add(d);
 }
 
 void sched_remove(struct domain *d)
 {
     struct percpu *cpu = this_cpu();
+    rq_remove(d);
     if (cpu->current == d) {
         account(d);
         cpu->current = NULL;
@@ -47,7 +130,11 @@ void sched_wake(struct domain *d)
         d->state = DOM_RUNNABLE;
         d->vcpu.polling = false;
         d->vcpu.poll_deadline_ns = 0;
-        this_cpu()->need_resched = 1; /* let the idle loop or a spinning guest give way promptly */
+        /* The waker keeps its slice; the woken runs next if it has not used its share. */
+        if (under_fair_share(d) && this_cpu()->current != d)
+            rq_push_head(d);
+        else
+            sched_add(d);
     }
 }
 
@@ -55,10 +142,15 @@ void sched_tick(void)
 {
     struct percpu *cpu = this_cpu();
     uint64_t now = now_ns();
+    bool new_window = now - window_start_ns >= FAIR_WINDOW_NS;
+    if (new_window)
+        window_start_ns = now;
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);
         if (d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED)
             continue;
+        if (new_window)
+            d->window_cpu_ns = 0;
         if (d->vcpu.timer_deadline_ns && now >= d->vcpu.timer_deadline_ns) {
             d->vcpu.timer_deadline_ns = 0;
             evtchn_send_virq(d, VIRQ_TIMER);
@@ -78,14 +170,12 @@ static struct domain *pick_next(void)
     if (cur && runnable(cur) && !cpu->need_resched)
         return cur;
     cpu->need_resched = 0;
-    for (unsigned n = 1; n <= MOAT_MAX_DOMAINS; n++) {
-        struct domain *d = domain_table((rr_cursor + n) % MOAT_MAX_DOMAINS);
-        if (runnable(d)) {
-            rr_cursor = d->domid;
-            return d;
-        }
-    }
-    return NULL;
+    if (cur && runnable(cur))
+        rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
+    struct domain *next = rq_head;
+    if (next)
+        rq_remove(next);
+    return next;
 }
 
 static void switch_to(struct domain *next)

@@ -50,6 +50,8 @@ struct domain {
     domid_t domid;
     enum dom_state state;
     bool paused;
+    bool on_rq;                       /* queued to run (sched.c) */
+    struct domain *rq_next, *rq_prev;
     uint32_t flags;                   /* MDOM_* */
     uint32_t ssidref;
     uint32_t expect;                  /* EXPECT_* */
@@ -62,6 +64,7 @@ struct domain {
     mfn_t start_info_mfn, shared_info_mfn;
 
     uint64_t cpu_time_ns;
+    uint64_t window_cpu_ns;           /* CPU time in the scheduler's current fairness window */
     uint64_t slice_left_ticks;
 
     struct evtchn_table evtchn;

@@ -9,6 +9,9 @@
 #include <moat/domain.h>
 
 void sched_init(uint32_t slice_us);
+/* A new or unpaused runnable domain joins the run queue. */
+void sched_add(struct domain *d);
+void sched_set_paused(struct domain *d, bool paused);
 void sched_remove(struct domain *d);
 /* Makes a blocked domain runnable (an event arrived, or its timeout passed). */
 void sched_wake(struct domain *d);
