@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Every scenario in tests/scenarios/ that no other test here boots must end in SUCCESS: this is
-where tests scaffolded by `moat new-test` run until they get a test file of their own."""
+"""Every scenario in tests/scenarios/ that no other test boots must end in SUCCESS: this is where
+tests scaffolded by `moat new-test` run until they get a test file of their own."""
 
 from __future__ import annotations
 
@@ -13,14 +13,14 @@ from moat.pytest_plugin import assert_xtf
 
 from .conftest import SCENARIOS
 
-HERE = Path(__file__).resolve().parent
-_USE = re.compile(r"""(?:run_scenario|scenario_path)\(\s*["']([\w-]+)["']""")
+TESTS = Path(__file__).resolve().parent.parent
+_USE = re.compile(r"""(?:run_scenario|run_evtchn|scenario_path)\(\s*["']([\w-]+)["']""")
 
 
 def covered() -> set[str]:
-    """Scenario names that a dedicated test in this directory boots."""
+    """Scenario names that a dedicated test (anywhere under tests/) boots."""
     names: set[str] = set()
-    for test in HERE.glob("test_*.py"):
+    for test in TESTS.rglob("test_*.py"):
         if test.name != Path(__file__).name:
             names.update(_USE.findall(test.read_text(encoding="utf-8")))
     return names
