@@ -22,11 +22,11 @@ void suite_chwall(void)
         return;
     }
     /* 11 and 12: beta may not start while alpha runs, and starts once it is gone. */
-    domid_t a = child(MAC_SSID_ALPHA, "alpha-1", "mode=sleep");
-    xtf_check_eq(try_create(MAC_SSID_BETA, "beta-denied"), -XEN_EPERM);
+    domid_t a = child(BLOB_MAC_TEST_SSID_ALPHA, "alpha-1", "mode=sleep");
+    xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_BETA, "beta-denied"), -XEN_EPERM);
     kill(a);
-    domid_t b = child(MAC_SSID_BETA, "beta-1", "mode=sleep");
-    xtf_check_eq(try_create(MAC_SSID_ALPHA, "alpha-denied"), -XEN_EPERM);
+    domid_t b = child(BLOB_MAC_TEST_SSID_BETA, "beta-1", "mode=sleep");
+    xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_ALPHA, "alpha-denied"), -XEN_EPERM);
     kill(b);
     printf("chwall: a competitor is refused while the other runs, and starts after\n");
 
@@ -35,31 +35,31 @@ void suite_chwall(void)
     for (int i = 0; i < 3; i++) {
         char name[16];
         snprintf(name, sizeof(name), "alpha-%d", i + 2);
-        as[i] = child(MAC_SSID_ALPHA, name, "mode=sleep");
+        as[i] = child(BLOB_MAC_TEST_SSID_ALPHA, name, "mode=sleep");
     }
     for (int i = 0; i < 3; i++) {
-        xtf_check_eq(try_create(MAC_SSID_BETA, "beta-wait"), -XEN_EPERM);
+        xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_BETA, "beta-wait"), -XEN_EPERM);
         kill(as[i]);
     }
-    xtf_check_eq(try_create(MAC_SSID_BETA, "beta-2"), 0);
+    xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_BETA, "beta-2"), 0);
     printf("chwall: counts right after partial destroys\n");
 
     /* 14: a type in no conflict set always starts, whoever runs. */
-    a = child(MAC_SSID_ALPHA, "alpha-5", "mode=sleep");
-    xtf_check_eq(try_create(MAC_SSID_GAMMA, "gamma-1"), 0);
-    xtf_check_eq(try_create(MAC_SSID_RED, "free-1"), 0);
+    a = child(BLOB_MAC_TEST_SSID_ALPHA, "alpha-5", "mode=sleep");
+    xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_GAMMA, "gamma-1"), 0);
+    xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_RED, "free-1"), 0);
     /* Relabelling into a competitor of a running domain is refused like a creation. */
-    domid_t r = child(MAC_SSID_RED, "relabel-me", "mode=sleep");
-    xtf_check_eq(acm_relabel(r, MAC_SSID_BETA, NULL), -XEN_EPERM);
+    domid_t r = child(BLOB_MAC_TEST_SSID_RED, "relabel-me", "mode=sleep");
+    xtf_check_eq(acm_relabel(r, BLOB_MAC_TEST_SSID_BETA, NULL), -XEN_EPERM);
     xtf_check_eq(acm_relabel(r, ACM_SSIDREF(11, 11), NULL), -XEN_EINVAL);
-    xtf_check_eq(acm_relabel(DOMID_FIRST_RESERVED - 1, MAC_SSID_RED, NULL), -XEN_ESRCH);
+    xtf_check_eq(acm_relabel(DOMID_FIRST_RESERVED - 1, BLOB_MAC_TEST_SSID_RED, NULL), -XEN_ESRCH);
     kill(a);
-    xtf_check_eq(acm_relabel(r, MAC_SSID_BETA, NULL), 0);
-    xtf_check_eq(try_create(MAC_SSID_ALPHA, "alpha-denied-2"), -XEN_EPERM); /* the relabelled one counts */
+    xtf_check_eq(acm_relabel(r, BLOB_MAC_TEST_SSID_BETA, NULL), 0);
+    xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_ALPHA, "alpha-denied-2"), -XEN_EPERM); /* the relabelled one counts */
     kill(r);
     printf("chwall: relabel obeys the wall\n");
-    b = child(MAC_SSID_BETA, "beta-3", "mode=sleep");
-    xtf_check_eq(try_create(MAC_SSID_GAMMA, "gamma-2"), 0);
+    b = child(BLOB_MAC_TEST_SSID_BETA, "beta-3", "mode=sleep");
+    xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_GAMMA, "gamma-2"), 0);
     kill(b);
     printf("chwall: unconflicted types always start\n");
 
@@ -72,8 +72,8 @@ void suite_chwall(void)
 
     /* getdecision agrees. */
     uint32_t dec = 99;
-    xtf_check_eq(acm_getdecision(MAC_SSID_ALPHA, MAC_SSID_BETA, ACM_HOOK_DOMAIN_CREATE, &dec), 0);
+    xtf_check_eq(acm_getdecision(BLOB_MAC_TEST_SSID_ALPHA, BLOB_MAC_TEST_SSID_BETA, ACM_HOOK_DOMAIN_CREATE, &dec), 0);
     xtf_check_eq(dec, ACM_ACCESS_DENIED);
-    xtf_check_eq(acm_getdecision(MAC_SSID_ALPHA, MAC_SSID_GAMMA, ACM_HOOK_DOMAIN_CREATE, &dec), 0);
+    xtf_check_eq(acm_getdecision(BLOB_MAC_TEST_SSID_ALPHA, BLOB_MAC_TEST_SSID_GAMMA, ACM_HOOK_DOMAIN_CREATE, &dec), 0);
     xtf_check_eq(dec, ACM_ACCESS_PERMITTED);
 }

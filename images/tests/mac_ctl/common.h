@@ -12,7 +12,7 @@
 #include <moat/test.h>
 #include <public/grant_table.h>
 
-#include "blobs.h"
+#include "embedded_policies.h"
 
 #define SELF (start_info->domid)
 #define XSM_CACHE_SIZE_GUEST 8 /* the hypervisor's per-domain cache (moat/xsm.h XSM_CACHE_SIZE) */

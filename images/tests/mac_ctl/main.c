@@ -19,7 +19,7 @@ void test_main(void)
         return;
     }
     /* Every suite relies on running as the boot policy's system label. */
-    if (start_info->ssidref != MAC_SSID_SYSTEM) {
+    if (start_info->ssidref != BLOB_MAC_TEST_SSID_SYSTEM) {
         xtf_error("Error: the controller runs with ssidref %#x, not system\n", start_info->ssidref);
         return;
     }

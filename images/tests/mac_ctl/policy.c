@@ -35,15 +35,15 @@ static void getssid(domid_t red)
 {
     struct acm_getssid g;
     xtf_check_eq(acm_getssid_domain(red, &g), 0);
-    xtf_check_eq(g.ssidref, MAC_SSID_RED);
-    xtf_check_eq(g.primary_row, ACM_SSIDREF_PRIMARY(MAC_SSID_RED));
-    xtf_check_eq(g.secondary_row, ACM_SSIDREF_SECONDARY(MAC_SSID_RED));
+    xtf_check_eq(g.ssidref, BLOB_MAC_TEST_SSID_RED);
+    xtf_check_eq(g.primary_row, ACM_SSIDREF_PRIMARY(BLOB_MAC_TEST_SSID_RED));
+    xtf_check_eq(g.secondary_row, ACM_SSIDREF_SECONDARY(BLOB_MAC_TEST_SSID_RED));
     xtf_check_eq(g.primary_code, ACM_CHINESE_WALL_POLICY);
     xtf_check_eq(g.secondary_code, ACM_SIMPLE_TYPE_ENFORCEMENT_POLICY);
     xtf_check_eq(acm_getssid_domain(SELF, &g), 0);
-    xtf_check_eq(g.ssidref, MAC_SSID_SYSTEM);
-    xtf_check_eq(acm_getssid_ssidref(MAC_SSID_BLUE, &g), 0);
-    xtf_check_eq(g.primary_row, ACM_SSIDREF_PRIMARY(MAC_SSID_BLUE));
+    xtf_check_eq(g.ssidref, BLOB_MAC_TEST_SSID_SYSTEM);
+    xtf_check_eq(acm_getssid_ssidref(BLOB_MAC_TEST_SSID_BLUE, &g), 0);
+    xtf_check_eq(g.primary_row, ACM_SSIDREF_PRIMARY(BLOB_MAC_TEST_SSID_BLUE));
     xtf_check_eq(acm_getssid_domain(DOMID_FIRST_RESERVED - 1, &g), -XEN_ESRCH);
     struct acm_op op;
     memset(&op, 0, sizeof(op));
@@ -152,22 +152,22 @@ static void hard_violations(void)
     struct acm_violation v[8];
     struct acm_setpolicy sp;
     /* Item 18: a new conflict set covering two running domains, in both modes. */
-    domid_t gamma = child(MAC_SSID_GAMMA, "gamma-1", "mode=sleep");
+    domid_t gamma = child(BLOB_MAC_TEST_SSID_GAMMA, "gamma-1", "mode=sleep");
     for (uint32_t mode = ACM_MODE_REFUSE; mode <= ACM_MODE_REVOKE; mode++) {
         memset(v, 0, sizeof(v));
         xtf_check_eq(acm_setpolicy(blob_mac_test_wall, sizeof(blob_mac_test_wall), mode, v, 8, &sp), -XEN_EBUSY);
         xtf_check_eq(sp.nr_errors, 1);
-        xtf_check(v[0].code == ACM_CHWALL_CONFLICT && v[0].param == MAC_CHWALL_GAMMA, "mode %u: (%#x, %#x)", mode, v[0].code,
+        xtf_check(v[0].code == ACM_CHWALL_CONFLICT && v[0].param == BLOB_MAC_TEST_CHWALL_GAMMA, "mode %u: (%#x, %#x)", mode, v[0].code,
                   v[0].param);
     }
     kill(gamma);
     /* Item 19: a running domain's ssidref deleted, in both modes. */
-    domid_t zombie = child(MAC_SSID_ZOMBIE, "zombie-1", "mode=sleep");
+    domid_t zombie = child(BLOB_MAC_TEST_SSID_ZOMBIE, "zombie-1", "mode=sleep");
     for (uint32_t mode = ACM_MODE_REFUSE; mode <= ACM_MODE_REVOKE; mode++) {
         memset(v, 0, sizeof(v));
         xtf_check_eq(acm_setpolicy(blob_mac_test_drop, sizeof(blob_mac_test_drop), mode, v, 8, &sp), -XEN_EBUSY);
         xtf_check_eq(sp.nr_errors, 1);
-        xtf_check(v[0].code == ACM_SSIDREF_IN_USE && v[0].param == MAC_SSID_ZOMBIE, "mode %u: (%#x, %#x)", mode,
+        xtf_check(v[0].code == ACM_SSIDREF_IN_USE && v[0].param == BLOB_MAC_TEST_SSID_ZOMBIE, "mode %u: (%#x, %#x)", mode,
                   v[0].code, v[0].param);
     }
     kill(zombie);
@@ -184,9 +184,9 @@ void suite_policy(void)
     xtf_check_eq(acm_getpolicy(buf, 16, &len), -XEN_ENOSPC);
     xtf_check_eq(len, sizeof(blob_mac_test));
 
-    domid_t red = child(MAC_SSID_RED, "watch-red", "mode=watch");
+    domid_t red = child(BLOB_MAC_TEST_SSID_RED, "watch-red", "mode=watch");
     snprintf(cmd, sizeof(cmd), "mode=grant to=%u refs=1", SELF);
-    domid_t gr = child(MAC_SSID_RED, "grant-red", cmd);
+    domid_t gr = child(BLOB_MAC_TEST_SSID_RED, "grant-red", cmd);
     getssid(red);
     refused_blobs(red);
     hard_violations();
@@ -203,7 +203,7 @@ void suite_policy(void)
     gnt_own_setup(1);
     snprintf(cmd, sizeof(cmd), "mode=maptouch from=%u ref=%u", SELF, GNTTAB_NR_RESERVED_ENTRIES);
     domid_t toucher = DOMID_INVALID;
-    xtf_assert(child_try(MAC_SSID_RED, "toucher", cmd, &toucher) == 0, "create toucher");
+    xtf_assert(child_try(BLOB_MAC_TEST_SSID_RED, "toucher", cmd, &toucher) == 0, "create toucher");
     struct grant_entry_v1 *e = gnt_own_entry(GNTTAB_NR_RESERVED_ENTRIES);
     e->domid = toucher;
     e->frame = (uint32_t)pfn_of((const void *)own_page);

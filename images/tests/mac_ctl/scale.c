@@ -77,7 +77,7 @@ static void bind_cost(void)
     /* A miss (first bind to a peer) and a hit (the second), for a few peers; the median counts. */
     uint64_t miss[5], hit[5];
     for (int i = 0; i < 5; i++) {
-        domid_t d = child(MAC_SSID_RED, "bind-peer", "mode=sleep");
+        domid_t d = child(BLOB_MAC_TEST_SSID_RED, "bind-peer", "mode=sleep");
         evtchn_port_t p1, p2;
         xtf_check_eq(ev_alloc(d, SELF, &p1), 0);
         xtf_check_eq(ev_alloc(d, SELF, &p2), 0);
@@ -111,12 +111,12 @@ void suite_scale(void)
            (unsigned long)overhead, (unsigned long)overhead);
     char cmd[48];
     snprintf(cmd, sizeof(cmd), "mode=grant to=%u refs=1000", SELF);
-    domid_t granter = child(MAC_SSID_RED, "granter", cmd);
+    domid_t granter = child(BLOB_MAC_TEST_SSID_RED, "granter", cmd);
     if (!gnt_wait_table(granter, 2)) {
         xtf_error("Error: the granter never set up its table\n");
         return;
     }
-    domid_t peer = child(MAC_SSID_RED, "chan-peer", "mode=sleep");
+    domid_t peer = child(BLOB_MAC_TEST_SSID_RED, "chan-peer", "mode=sleep");
     static const uint32_t sizes[] = { 1, 10, 100, 1000 };
     for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++)
         grants(granter, sizes[i]);
@@ -124,7 +124,7 @@ void suite_scale(void)
     for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
         channels(peer, sizes[i]);
         kill(peer);
-        peer = child(MAC_SSID_RED, "chan-peer", "mode=sleep");
+        peer = child(BLOB_MAC_TEST_SSID_RED, "chan-peer", "mode=sleep");
     }
     kill(peer);
     kill(granter);

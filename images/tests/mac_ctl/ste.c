@@ -41,9 +41,9 @@ static evtchn_port_t bind_denied(domid_t blue)
 {
     evtchn_port_t p, l;
     struct evtchn_status st;
-    xtf_check_eq(acm_relabel(blue, MAC_SSID_GREEN, NULL), 0);
+    xtf_check_eq(acm_relabel(blue, BLOB_MAC_TEST_SSID_GREEN, NULL), 0);
     xtf_check_eq(ev_alloc(blue, SELF, &p), 0);
-    xtf_check_eq(acm_relabel(blue, MAC_SSID_BLUE, NULL), 0);
+    xtf_check_eq(acm_relabel(blue, BLOB_MAC_TEST_SSID_BLUE, NULL), 0);
     unsigned mine = ev_used(SELF);
     xtf_check_eq(ev_bind(blue, p, &l), -XEN_EACCES);
     xtf_check_eq(ev_used(SELF), mine);
@@ -99,7 +99,7 @@ static void cache_full(domid_t red, domid_t blue, domid_t green, evtchn_port_t s
     char name[16];
     for (int i = 0; i < XSM_CACHE_SIZE_GUEST; i++) {
         snprintf(name, sizeof(name), "peer-%d", i);
-        peers[i] = child(MAC_SSID_RED, name, "mode=sleep");
+        peers[i] = child(BLOB_MAC_TEST_SSID_RED, name, "mode=sleep");
         channel(peers[i], NULL);
     }
     struct acm_stats s0 = mac_stats();
@@ -119,7 +119,7 @@ static void domid_reuse(domid_t red, domid_t old)
 {
     xtf_check_eq(ev_alloc(red, old, NULL), 0); /* red now caches a positive decision about `old` */
     kill(old);
-    domid_t y = child(MAC_SSID_BLUE, "reuse-blue", "mode=sleep");
+    domid_t y = child(BLOB_MAC_TEST_SSID_BLUE, "reuse-blue", "mode=sleep");
     xtf_check_eq(y, old);
     xtf_check_eq(ev_alloc(red, y, NULL), -XEN_EACCES);
     xtf_check_eq(ev_alloc(y, SELF, NULL), -XEN_EACCES);
@@ -132,7 +132,7 @@ static void relabel_purges(domid_t red)
     evtchn_port_t q;
     xtf_check_eq(ev_alloc(red, SELF, &q), 0);
     struct acm_relabel rl;
-    xtf_check_eq(acm_relabel(red, MAC_SSID_BLUE, &rl), 0);
+    xtf_check_eq(acm_relabel(red, BLOB_MAC_TEST_SSID_BLUE, &rl), 0);
     xtf_check_eq(rl.revoked_evtchn, 3); /* shared_type, cache_hit, cache_full */
     xtf_check_eq(ev_bind(red, q, NULL), -XEN_EACCES);
     xtf_check_eq(ev_alloc(red, SELF, NULL), -XEN_EACCES);
@@ -158,8 +158,8 @@ static void grants(void)
 {
     char cmd[48];
     snprintf(cmd, sizeof(cmd), "mode=grant to=%u refs=1", SELF);
-    domid_t gb = child(MAC_SSID_BLUE, "grant-blue", cmd);
-    domid_t gr = child(MAC_SSID_RED, "grant-red", cmd);
+    domid_t gb = child(BLOB_MAC_TEST_SSID_BLUE, "grant-blue", cmd);
+    domid_t gr = child(BLOB_MAC_TEST_SSID_RED, "grant-red", cmd);
     if (!gnt_wait_table(gr, 1)) {
         xtf_error("Error: grant-red never set up its table\n");
         return;
@@ -204,9 +204,9 @@ static void grants(void)
 
 void suite_ste(void)
 {
-    domid_t red = child(MAC_SSID_RED, "red-1", "mode=sleep");
-    domid_t blue = child(MAC_SSID_BLUE, "blue-1", "mode=sleep");
-    domid_t green = child(MAC_SSID_GREEN, "green-1", "mode=sleep");
+    domid_t red = child(BLOB_MAC_TEST_SSID_RED, "red-1", "mode=sleep");
+    domid_t blue = child(BLOB_MAC_TEST_SSID_BLUE, "blue-1", "mode=sleep");
+    domid_t green = child(BLOB_MAC_TEST_SSID_GREEN, "green-1", "mode=sleep");
     domid_t peers[XSM_CACHE_SIZE_GUEST];
 
     owner_decides(red, blue, green);

@@ -8,7 +8,7 @@
 #include <moat/test.h>
 #include <public/event_channel.h>
 
-#include "../mac_ctl/blobs.h"
+#include "embedded_policies.h"
 #include "peer.h"
 
 static domid_t other(void) { return (domid_t)cmdline_ulong("other", DOMID_INVALID); }
@@ -52,11 +52,11 @@ static void policy_ops(domid_t o, bool may_read)
     uint32_t dec, len;
     long want = may_read ? 0 : -XEN_EPERM;
     expect("setpolicy", acm_setpolicy(buf, sizeof(buf), ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_EPERM);
-    expect("relabel", acm_relabel(o, MAC_SSID_RED, NULL), -XEN_EPERM);
+    expect("relabel", acm_relabel(o, BLOB_MAC_TEST_SSID_RED, NULL), -XEN_EPERM);
     expect("getpolicy", acm_getpolicy(buf, sizeof(buf), &len), want);
     expect("getssid-domain", acm_getssid_domain(o, &g), want);
-    expect("getssid-ssidref", acm_getssid_ssidref(MAC_SSID_RED, &g), want);
-    expect("getdecision", acm_getdecision(MAC_SSID_RED, MAC_SSID_BLUE, ACM_HOOK_EVTCHN_BIND, &dec), want);
+    expect("getssid-ssidref", acm_getssid_ssidref(BLOB_MAC_TEST_SSID_RED, &g), want);
+    expect("getdecision", acm_getdecision(BLOB_MAC_TEST_SSID_RED, BLOB_MAC_TEST_SSID_BLUE, ACM_HOOK_EVTCHN_BIND, &dec), want);
     expect("dumpstats", acm_dumpstats(&s), want);
     /* One's own label needs no permission. */
     expect("getssid-self", acm_getssid_domain(DOMID_SELF, &g), 0);
@@ -74,7 +74,7 @@ void peer_noperm(void)
 {
     domid_t o = other();
     printf("perm: noperm as domain %u ssidref %#x, other %u\n", start_info->domid, start_info->ssidref, o);
-    expect("create", create(MAC_SSID_RED, "mode=exit"), -XEN_EPERM);
+    expect("create", create(BLOB_MAC_TEST_SSID_RED, "mode=exit"), -XEN_EPERM);
     domctls(o, false);
     struct evtchn_bind_virq v = { .virq = VIRQ_DOM_EXC, .vcpu = 0 };
     expect("bind-virq-dom-exc", evtchn(EVTCHNOP_bind_virq, &v), -XEN_EPERM);
@@ -93,7 +93,7 @@ void peer_reader(void)
 {
     domid_t o = other();
     printf("perm: reader as domain %u ssidref %#x, other %u\n", start_info->domid, start_info->ssidref, o);
-    expect("create", create(MAC_SSID_RED, "mode=exit"), -XEN_EPERM);
+    expect("create", create(BLOB_MAC_TEST_SSID_RED, "mode=exit"), -XEN_EPERM);
     domctls(o, true);
     struct evtchn_status st = { .dom = o, .port = 1 };
     expect("evtchn-status", evtchn(EVTCHNOP_status, &st), 0);
@@ -108,10 +108,10 @@ void peer_limited(void)
 {
     printf("perm: limited as domain %u ssidref %#x\n", start_info->domid, start_info->ssidref);
     /* Its permissions name red only: that child starts (and powers off by itself). */
-    expect("create-red", create(MAC_SSID_RED, "mode=exit"), 0);
-    expect("create-blue", create(MAC_SSID_BLUE, "mode=exit"), -XEN_EPERM);
-    expect("create-system", create(MAC_SSID_SYSTEM, "mode=exit"), -XEN_EPERM);
-    expect("create-limited", create(MAC_SSID_LIMITED, "mode=exit"), -XEN_EPERM);
+    expect("create-red", create(BLOB_MAC_TEST_SSID_RED, "mode=exit"), 0);
+    expect("create-blue", create(BLOB_MAC_TEST_SSID_BLUE, "mode=exit"), -XEN_EPERM);
+    expect("create-system", create(BLOB_MAC_TEST_SSID_SYSTEM, "mode=exit"), -XEN_EPERM);
+    expect("create-limited", create(BLOB_MAC_TEST_SSID_LIMITED, "mode=exit"), -XEN_EPERM);
     if (xtf_result() <= XTF_SUCCESS)
         xtf_success(NULL);
 }
