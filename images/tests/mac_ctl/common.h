@@ -30,7 +30,7 @@ long ev_alloc(domid_t dom, domid_t remote, evtchn_port_t *port);
 long ev_bind(domid_t remote_dom, evtchn_port_t remote_port, evtchn_port_t *local);
 long ev_status(domid_t dom, evtchn_port_t port, struct evtchn_status *st);
 long ev_close(evtchn_port_t port);
-/* Ports of dom (1..63) that are not closed. */
+/* Channel ports (unbound or interdomain) of dom among 1..63. */
 unsigned ev_used(domid_t dom);
 /* A channel to peer: the peer's port is allocated for us, we bind it. Returns our port. */
 evtchn_port_t channel(domid_t peer, evtchn_port_t *peer_port);
