@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: MIT
-// String functions. memset/memcpy/memmove use `rep` string instructions: the compiler may turn
-// a plain byte loop back into a call to the very function it is compiling.
+// String functions for freestanding code, shared by the hypervisor and the guest runtime library
+// (each compiles this file with its own flags). memset/memcpy/memmove use the string
+// instructions: one instruction per byte under icount and the fast-string microcode on real
+// CPUs, and the compiler cannot turn them back into a call to the function being compiled.
+// Never used by the hypervisor on guest memory: that goes through copy_user, which recovers from
+// faults.
 #include <stdint.h>
 
-#include <moat/string.h>
+#include <lib/string.h>
 
 void *memset(void *dst, int c, size_t n)
 {
@@ -23,7 +27,7 @@ void *memmove(void *dst, const void *src, size_t n)
 {
     if ((uintptr_t)dst <= (uintptr_t)src || (uintptr_t)dst >= (uintptr_t)src + n)
         return memcpy(dst, src, n);
-    // Overlapping with dst above src: copy backwards (direction flag set only around the copy).
+    /* Overlapping with the destination above: copy backwards (direction flag set only around it). */
     void *d = (char *)dst + n - 1;
     const void *s = (const char *)src + n - 1;
     __asm__ volatile("std; rep movsb; cld" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
