@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+"""What the hypervisor refuses at boot, whole: a malformed boot manifest and a bad policy module.
+
+Each boots tests/scenarios/hello.toml's modules with one of them spoilt. The hypervisor must say
+why, build no domain, and stop with a failure status (docs/CONTRACTS.md).
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+
+from moat import manifest, paths, scenario
+from moat.policy import compile_policy, read_policy
+from moat.pytest_plugin import assert_status
+
+ROOT = Path(__file__).resolve().parents[2]
+SYNTHETIC = ROOT / "tests" / "data" / "policies" / "xen-acm" / "synthetic"
+
+
+def hello_modules() -> list[tuple[Path, str]]:
+    scen = scenario.load(ROOT / "tests" / "scenarios" / "hello.toml")
+    return manifest.build_boot_modules(scen, paths.build_dir())
+
+
+def with_crc(blob: bytearray) -> bytes:
+    struct.pack_into("<I", blob, 4, zlib.crc32(blob[8:]))
+    return bytes(blob)
+
+
+def spoil_checksum(blob: bytes) -> bytes:
+    b = bytearray(blob)
+    b[-1] ^= 0x01  # the last byte of the command line: the CRC no longer matches
+    return bytes(b)
+
+
+def spoil_image_index(blob: bytes) -> bytes:
+    b = bytearray(blob)
+    struct.pack_into("<I", b, manifest.HEADER.size + manifest.NAME_MAX, 99)  # domain 0's image_module
+    return with_crc(b)
+
+
+def spoil_count(blob: bytes) -> bytes:
+    b = bytearray(blob)
+    struct.pack_into("<H", b, 14, 2)  # domain_count 2, but one record and total_size for one
+    return with_crc(b)
+
+
+def spoil_version(blob: bytes) -> bytes:
+    b = bytearray(blob)
+    struct.pack_into("<H", b, 8, 99)
+    return with_crc(b)
+
+
+@pytest.mark.parametrize(("spoil", "reason"), [
+    (spoil_checksum, "checksum mismatch"),
+    (spoil_image_index, "a domain names an image module that does not exist"),
+    (spoil_count, "total size does not match"),
+    (spoil_version, "unsupported version"),
+], ids=["checksum", "image-index", "count", "version"])
+def test_a_malformed_manifest_is_refused_whole(boot, tmp_path: Path, spoil, reason: str):
+    mods = hello_modules()
+    bad = tmp_path / "manifest"
+    bad.write_bytes(spoil(mods[0][0].read_bytes()))
+    result = boot(modules=[(bad, "manifest"), *mods[1:]])
+    assert_status(result, "FAILURE")
+    assert f"manifest: refused: {reason}" in result.lines, result.lines[-6:]
+    assert not any(" created: " in line or line.startswith("(d") for line in result.lines)
+
+
+def test_a_malformed_policy_stops_the_boot(boot, tmp_path: Path):
+    mods = hello_modules()
+    blob = bytearray(mods[-1][0].read_bytes())
+    struct.pack_into(">I", blob, 4, 3)  # policy_version 3: the magic still marks it as the policy
+    bad = tmp_path / "policy.bin"
+    bad.write_bytes(bytes(blob))
+    result = boot(modules=[*mods[:-1], (bad, "policy")])
+    assert_status(result, "FAILURE")
+    assert any("security policy (module 2) is malformed at offset 4 (policy_version)" in line
+               for line in result.lines), result.lines[-6:]
+    assert not any(line.startswith("manifest:") for line in result.lines), "domains were considered"
+
+
+def test_a_policy_without_chinese_wall_and_ste_parts_stops_the_boot(boot, tmp_path: Path):
+    # Xen's compiler gives an STE-only policy codes no hypervisor can load (docs/policy-format.md).
+    mods = hello_modules()
+    bad = tmp_path / "ste-only.bin"
+    bad.write_bytes(compile_policy(read_policy(SYNTHETIC / "s03_ste_only.xml")))
+    result = boot(modules=[*mods[:-1], (bad, "policy")])
+    assert_status(result, "FAILURE")
+    assert any("has no Chinese Wall and STE parts to enforce" in line for line in result.lines), result.lines[-6:]
