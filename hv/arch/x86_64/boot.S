@@ -148,12 +148,14 @@ start64_high:
     hlt
     jmp 5b
 
-    .data
+    /* In the BSS, not the data section: the measured launch hashes the image as loaded (the
+     * multiboot load range, build/hv/moat.bin) after this code ran, so nothing here may write it. */
+    .section .bss, "aw", @nobits
     .balign 8
     .globl boot_tsc_entry
-boot_tsc_entry: .quad 0
-boot_magic: .long 0
-boot_mbi: .long 0
+boot_tsc_entry: .skip 8
+boot_magic: .skip 4
+boot_mbi: .skip 4
 
     .section .bss.pagetables, "aw", @nobits
     .balign 4096
