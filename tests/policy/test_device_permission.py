@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from conftest import ROOT
-
 from moat.policy import compile_policy, read_policy
 from moat.policy.binary import decode
 from moat.policy.model import PERM_DEVICE, PERM_READ_STATE
