@@ -135,8 +135,14 @@ void measure_init(void)
     if (fwlog_find(&fwlog_pa, &fwlog_len))
         printk("measure: firmware event log: %lu bytes at 0x%lx\n", (uint64_t)fwlog_len, fwlog_pa);
     tagged(MEASURE_PCR_HYPERVISOR, MEASURE_TAG_HYPERVISOR, &hv_image, sizeof(hv_image));
-    tagged(MEASURE_PCR_HYPERVISOR, MEASURE_TAG_CMDLINE, boot_info.cmdline,
-           (uint32_t)strnlen(boot_info.cmdline, sizeof(boot_info.cmdline)));
+    /* The command line without the loader's first word (the image's path, which QEMU and GRUB
+     * spell differently): what the hypervisor is told to do, not where it was loaded from. */
+    const char *args = boot_info.cmdline;
+    while (*args && *args != ' ')
+        args++;
+    while (*args == ' ')
+        args++;
+    tagged(MEASURE_PCR_HYPERVISOR, MEASURE_TAG_CMDLINE, args, (uint32_t)strnlen(args, sizeof(boot_info.cmdline)));
 }
 
 bool measure_tpm_present(void) { return tpm_ok; }

@@ -32,6 +32,9 @@
 #define TPM2_RC_SUCCESS 0x000
 #define TPM2_RC_INITIALIZE 0x100  /* the TPM has not been started (TPM2_Startup) */
 #define TPM2_RC_LOCALITY 0x907    /* the command is not allowed from this locality */
+#define TPM2_RC_YIELDED 0x908     /* warnings: the command was not started, send it again */
+#define TPM2_RC_TESTING 0x90a
+#define TPM2_RC_RETRY 0x922
 
 #define TPM2_SU_CLEAR 0x0000
 #define TPM2_RS_PW 0x40000009     /* the password session (empty password) */

@@ -37,7 +37,7 @@
 
 /* Tag ids (TCG_PCClientTaggedEvent.taggedEventID) of moat's events: "MO" then a number. */
 #define MEASURE_TAG_HYPERVISOR 0x4d4f0001  /* struct measure_image: the loaded hypervisor */
-#define MEASURE_TAG_CMDLINE 0x4d4f0002     /* the hypervisor's command line (bytes, no NUL) */
+#define MEASURE_TAG_CMDLINE 0x4d4f0002     /* its command line after the first word (bytes, no NUL) */
 #define MEASURE_TAG_MANIFEST 0x4d4f0003    /* struct measure_image: the boot manifest module */
 #define MEASURE_TAG_POLICY 0x4d4f0004      /* struct measure_policy: the boot policy or a load */
 #define MEASURE_TAG_DOMAIN 0x4d4f0005      /* struct measure_domain: a domain about to run */
