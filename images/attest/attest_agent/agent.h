@@ -36,4 +36,14 @@ const char *tpm_quote(const uint8_t *nonce, size_t nonce_len, uint32_t mask, uin
 /* PCR_Extend from locality 0 (the liar's test mode): the TPM's response code. */
 uint32_t tpm_extend(uint32_t pcr, const uint8_t digest[32]);
 
+/* measure_op: read the hypervisor's or the firmware's event log (public/measure.h). */
+long measure_op(unsigned cmd, unsigned which, uint64_t offset, void *dst, size_t size);
+
+/* Hooks where a lying agent (images/attest/attest_liar, test builds) changes what it says; the
+ * agent itself (honest.c) does nothing in them. lie_quote may replace a quote and returns true if
+ * it did; lie_log may serve log bytes itself (their count) or return -1 to read the real log. */
+void lie_at_start(void);
+bool lie_quote(uint8_t *attest, size_t *alen, uint8_t *sig, size_t *slen, uint8_t *pcrs, size_t *plen);
+long lie_log(int which, uint64_t offset, uint8_t *dst, size_t size);
+
 #endif

@@ -24,21 +24,6 @@ static char line[LINE_MAX + 1];
 static char out[2 * 4096 + 2 * 2048 + 64];
 static uint8_t buf_a[4096], buf_b[2048], buf_c[1024];
 
-#ifdef ATTEST_LIAR
-#include "liar.h"
-#else
-static void lie_at_start(void) {}
-static bool lie_quote(uint8_t *attest, size_t *alen, uint8_t *sig, size_t *slen, uint8_t *pcrs, size_t *plen)
-{
-    (void)attest, (void)alen, (void)sig, (void)slen, (void)pcrs, (void)plen;
-    return false;
-}
-static long lie_log(int which, uint64_t offset, uint8_t *dst, size_t size)
-{
-    (void)which, (void)offset, (void)dst, (void)size;
-    return -1;
-}
-#endif
 
 static void send(const char *s) { uart_write(s, strlen(s)); }
 
@@ -212,7 +197,7 @@ static void do_quote(char *p)
     send("\n");
 }
 
-static long measure_op(unsigned cmd, unsigned which, uint64_t offset, void *dst, size_t size)
+long measure_op(unsigned cmd, unsigned which, uint64_t offset, void *dst, size_t size)
 {
     return hypercall5(__HYPERVISOR_measure_op, cmd, which, offset, (unsigned long)dst, size);
 }

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+// Changes a running, attested system (tests/attest/test_runtime.py): while the agent (domain
+// `agent=`) holds the TPM, a second agent cannot be given it (-EBUSY); once the agent is gone, it
+// loads the update policy in revoke mode and starts a new agent with the TPM and COM2, so the
+// next quote must show both changes in PCR 22.
+#include <public/device.h>
+
+#include <moat/acm.h>
+#include <moat/evtchn.h>
+#include <moat/guest.h>
+
+#include "embedded_policies.h"
+
+static long new_agent(domid_t *domid)
+{
+    int image = find_image("attest_agent");
+    if (image < 0)
+        panic("the attest_agent image is not loaded");
+    struct domctl_create_args args = {.image = (uint32_t)image, .memory_kib = 1024,
+                                      .ssidref = ATTEST_UPDATE_SSID_ATTEST, .name = "agent-2",
+                                      .devices = DEVICE_BIT(DEVICE_TPM) | DEVICE_BIT(DEVICE_COM2)};
+    return domctl_create(&args, domid);
+}
+
+int main(const struct start_info *si)
+{
+    (void)si;
+    domid_t agent = (domid_t)cmdline_ulong("agent", 0), second;
+    long rc = new_agent(&second);
+    if (rc != -XEN_EBUSY) {
+        printf("FAILED: a second agent while the first holds the TPM: %ld, expected -EBUSY\n", rc);
+        return 1;
+    }
+    printf("a second agent while the first holds the TPM: -EBUSY, as it must be\n");
+
+    long port = evtchn_bind_virq(VIRQ_DOM_EXC, 0);
+    if (port < 0)
+        panic("bind VIRQ_DOM_EXC: %ld", port);
+    struct moat_domctl_info info;
+    while ((rc = domctl_getinfo(agent, &info)) == 0) {
+        sched_block();
+        evtchn_port_clear((evtchn_port_t)port);
+    }
+    printf("the agent (domain %u) is gone (%ld)\n", agent, rc);
+
+    struct acm_setpolicy out;
+    rc = acm_setpolicy(attest_update, (uint32_t)attest_update_size, ACM_MODE_REVOKE, NULL, 0, &out);
+    if (rc) {
+        printf("FAILED: loading the update policy: %ld\n", rc);
+        return 1;
+    }
+    rc = new_agent(&second);
+    if (rc) {
+        printf("FAILED: starting the second agent: %ld\n", rc);
+        return 1;
+    }
+    printf("started agent-2 as domain %u\n", second);
+    return 0;
+}
