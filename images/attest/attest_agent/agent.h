@@ -20,6 +20,8 @@ int uart_read(void);
 /* The TPM (tpm.c). Each returns 0 or a short reason. Buffers are the caller's. */
 #define TPM_MAX_RESPONSE 4096
 const char *tpm_open(void);
+/* Flushes the keys this agent loaded (before it leaves). */
+void tpm_close(void);
 /* The RSA EK certificate from NV (TCG's index 0x01c00002), DER. */
 const char *tpm_ek_cert(uint8_t *cert, size_t cap, size_t *len);
 /* Creates (or recreates: primary keys are derived from the seed) the EK and the AK; public

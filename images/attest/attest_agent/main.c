@@ -261,6 +261,7 @@ int main(const struct start_info *si)
         else if (word(&p, "LOG"))
             do_log(p);
         else if (word(&p, "BYE") && !*p) {
+            tpm_close();
             reply("BYE");
             printf("attest agent: the verifier said bye\n");
             return 0;

@@ -67,12 +67,47 @@ static const char *run(const uint8_t *cmd, size_t len, struct tpm2_rsp *r, const
     return rc == TPM2_RC_SUCCESS ? NULL : why("%s: TPM response code 0x%x", what, rc);
 }
 
+static void flush(uint32_t handle);
+
+/* Flushes every loaded transient object: a previous agent that crashed (or was destroyed) may
+ * have left its keys in the TPM's few object slots. */
+static void flush_transients(void)
+{
+    uint8_t cmd[32];
+    struct tpm2_cmd c;
+    struct tpm2_rsp r;
+    tpm2_begin(&c, cmd, sizeof(cmd), TPM2_ST_NO_SESSIONS, TPM2_CC_GET_CAPABILITY);
+    tpm2_u32(&c, 0x00000001);  /* TPM_CAP_HANDLES */
+    tpm2_u32(&c, 0x80000000);  /* the transient range */
+    tpm2_u32(&c, 16);
+    uint32_t handles[16], n = 0;
+    if (run(cmd, tpm2_end(&c), &r, "GetCapability"))
+        return;
+    tpm2_get_u8(&r);  /* moreData */
+    tpm2_get_u32(&r); /* capability */
+    uint32_t count = tpm2_get_u32(&r);
+    for (uint32_t i = 0; i < count && n < 16 && !r.bad; i++)
+        handles[n++] = tpm2_get_u32(&r);
+    for (uint32_t i = 0; i < n && !r.bad; i++)
+        flush(handles[i]);
+}
+
 const char *tpm_open(void)
 {
     if (!tis_present(&tis))
         return "no TPM registers at the device page";
     enum tis_result t = tis_request_locality(&tis, false);
-    return t == TIS_OK ? NULL : why("locality 0: %s", tis_result_name(t));
+    if (t != TIS_OK)
+        return why("locality 0: %s", tis_result_name(t));
+    flush_transients();
+    return NULL;
+}
+
+void tpm_close(void)
+{
+    flush(ek_handle);
+    flush(ak_handle);
+    ek_handle = ak_handle = 0;
 }
 
 const char *tpm_ek_cert(uint8_t *cert, size_t cap, size_t *len)
