@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from moat import paths
-from moat.attest import AttestError, assurance, system, verify
+from moat.attest import AttestError, assurance, verify
 from moat.attest.reference import Reference, compute
+from moat.attest.run import attested_run
 from moat.commands.build import build_or_fail
 from moat.errors import UserError
 
@@ -96,39 +97,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     echo = (lambda line: print(f"  | {line}", flush=True)) if args.verbose else None
     print(f"moat attest: booting {args.scenario} with a TPM (build/attest/tpm/{tpm_name}); console in "
           f"{paths.display(log)}", file=sys.stderr, flush=True)
-    verdict = verify.Verdict()
-    evidence = None
-    try:
-        with system.boot(args.scenario, tpm_name=tpm_name, log=log, on_line=echo) as sysm:
-            session = verify.Session(sysm.link, system.swtpm.trusted_ca_files())
-            sysm.link.wait_ready(min(args.timeout, 180.0))
-            evidence = session.collect()
-            session.bye()
-            verdict = verify.judge(ref, evidence)
-            status = sysm.wait(max(1.0, args.timeout - (time.monotonic() - t0)))
-            print(f"moat attest: system stopped: {status.value.lower()}", file=sys.stderr)
-    except AttestError as e:
-        verdict.fail(str(e))
+    run = attested_run(args.scenario, ref, tpm_name=tpm_name, timeout=args.timeout, log=log, on_line=echo)
+    verdict = run.verdict
+    print(f"moat attest: system stopped: {run.result.describe()}", file=sys.stderr)
     total = time.monotonic() - t0
     print_verdict(verdict)
     if args.for_label:
-        if verdict.ok:
-            print(assurance.format_assurance(assurance.assurance(_current_policy(ref, verdict), ref.data["domains"],
-                                                                 args.for_label)))
-        else:
-            print(f"{args.for_label}: no assurance: the system did not verify")
-    session_s = evidence.session_seconds if evidence else 0.0
-    print(f"moat attest: {total:.1f} s in all; agent session {session_s:.2f} s; verification "
-          f"{verdict.verify_seconds * 1000:.1f} ms", file=sys.stderr)
+        print(for_label(ref, verdict, args.for_label))
+    session_s = run.evidence.session_seconds if run.evidence else 0.0
+    print(f"moat attest: {total:.1f} s in all (the verdict after {run.verified_after:.1f} s); agent session "
+          f"{session_s:.2f} s; verification {verdict.verify_seconds * 1000:.1f} ms", file=sys.stderr)
     if args.json:
         out = {"verified": verdict.ok, "problems": verdict.problems, "facts": verdict.facts,
-               "seconds": {"total": round(total, 3), "session": round(session_s, 3),
-                           "verification": round(verdict.verify_seconds, 6)}}
+               "seconds": {"total": round(total, 3), "verdict": round(run.verified_after, 3),
+                           "session": round(session_s, 3), "verification": round(verdict.verify_seconds, 6)}}
         if args.for_label and verdict.ok:
             out["assurance"] = assurance.assurance(_current_policy(ref, verdict), ref.data["domains"], args.for_label)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 0 if verdict.ok else 1
+
+
+def for_label(ref: Reference, verdict: verify.Verdict, label: str) -> str:
+    """What a customer with this label is assured of, or why nothing."""
+    if not verdict.ok:
+        return f"{label}: no assurance: the system did not verify"
+    try:
+        return assurance.format_assurance(assurance.assurance(_current_policy(ref, verdict), ref.data["domains"],
+                                                              label))
+    except AttestError as e:
+        return f"{label}: {e}"
 
 
 def _current_policy(ref: Reference, verdict: verify.Verdict) -> dict[str, Any]:
