@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""After an attestation the system changes: the next quote must show it (PCR 22)."""
+"""After an attestation the system changes (a policy load, a relabel, a new domain holding the TPM):
+the next quote must show each (PCR 22), measured before it took effect."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def test_a_policy_loaded_at_run_time_shows_in_the_next_quote(attested, reference
     assert v2.ok, v2.problems
     assert second.quote.pcrs[22] != b"\0" * 32
     assert v2.runtime[0].startswith("policy 'attest-test' 1.1 loaded at run time (revoke mode)"), v2.runtime
-    assert v2.runtime[1].startswith("domain agent-2 created at run time by domain 1: label attest, image attest_agent")
+    assert v2.runtime[1] == "domain idle relabelled customer-a -> customer-b", v2.runtime
+    assert v2.runtime[2].startswith("domain agent-2 created at run time by domain 1: label attest, image attest_agent")
     assert v2.facts["policy"]["version"] == "1.1"
     # The boot measurements still stand, unchanged.
     assert second.quote.pcrs[21] == first.quote.pcrs[21]

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Changes a running, attested system (tests/attest/test_runtime.py): while the agent (domain
 // `agent=`) holds the TPM, a second agent cannot be given it (-EBUSY); once the agent is gone, it
-// loads the update policy in revoke mode and starts a new agent with the TPM and COM2, so the
-// next quote must show both changes in PCR 22.
+// loads the update policy in revoke mode, relabels domain `idle=` (customer-a -> customer-b) and
+// starts a new agent with the TPM and COM2, so the next quote must show all three in PCR 22.
+// When that agent is gone too, it destroys `idle` and leaves.
 #include <public/device.h>
 
 #include <moat/acm.h>
@@ -22,10 +23,21 @@ static long new_agent(domid_t *domid)
     return domctl_create(&args, domid);
 }
 
+static void wait_gone(domid_t domid, evtchn_port_t dom_exc)
+{
+    struct moat_domctl_info info;
+    long rc;
+    while ((rc = domctl_getinfo(domid, &info)) == 0) {
+        sched_block();
+        evtchn_port_clear(dom_exc);
+    }
+    printf("domain %u is gone (%ld)\n", domid, rc);
+}
+
 int main(const struct start_info *si)
 {
     (void)si;
-    domid_t agent = (domid_t)cmdline_ulong("agent", 0), second;
+    domid_t agent = (domid_t)cmdline_ulong("agent", 0), idle = (domid_t)cmdline_ulong("idle", 0), second;
     long rc = new_agent(&second);
     if (rc != -XEN_EBUSY) {
         printf("FAILED: a second agent while the first holds the TPM: %ld, expected -EBUSY\n", rc);
@@ -36,17 +48,18 @@ int main(const struct start_info *si)
     long port = evtchn_bind_virq(VIRQ_DOM_EXC, 0);
     if (port < 0)
         panic("bind VIRQ_DOM_EXC: %ld", port);
-    struct moat_domctl_info info;
-    while ((rc = domctl_getinfo(agent, &info)) == 0) {
-        sched_block();
-        evtchn_port_clear((evtchn_port_t)port);
-    }
-    printf("the agent (domain %u) is gone (%ld)\n", agent, rc);
+    wait_gone(agent, (evtchn_port_t)port);
 
     struct acm_setpolicy out;
     rc = acm_setpolicy(attest_update, (uint32_t)attest_update_size, ACM_MODE_REVOKE, NULL, 0, &out);
     if (rc) {
         printf("FAILED: loading the update policy: %ld\n", rc);
+        return 1;
+    }
+    struct acm_relabel rl;
+    rc = acm_relabel(idle, ATTEST_UPDATE_SSID_CUSTOMER_B, &rl);
+    if (rc) {
+        printf("FAILED: relabelling domain %u: %ld\n", idle, rc);
         return 1;
     }
     rc = new_agent(&second);
@@ -55,5 +68,8 @@ int main(const struct start_info *si)
         return 1;
     }
     printf("started agent-2 as domain %u\n", second);
-    return 0;
+    wait_gone(second, (evtchn_port_t)port);
+    rc = domctl_destroy(idle);
+    printf("destroyed domain %u: %ld\n", idle, rc);
+    return rc ? 1 : 0;
 }
