@@ -12,6 +12,7 @@ import pytest
 from moat import scenario
 from moat.manifest import decode, encode
 from moat.pytest_plugin import assert_status
+from tests.mac import maclog
 
 from .helpers import SCENARIOS
 
@@ -36,6 +37,10 @@ def test_devices_without_permission_or_presence(boot) -> None:  # type: ignore[n
     assert any(line.endswith("'no-tpm': device tpm is not present") for line in lines)
     assert "domain 'no-tpm' not created: error -19" in lines
     assert "moat: all domains stopped: 4 as expected, 0 not" in lines
+    # Three denials, all in the documented audit format.
+    assert sorted((d.hook, d.subj, d.op) for d in maclog.denials(r.console)) == [
+        ("device", "0:touch-tpm", "access-tpm"), ("device", "1:touch-com2", "access-com2"),
+        ("device", "boot", "assign-com2")]
 
 
 def test_devices_in_the_manifest(tmp_path) -> None:  # type: ignore[no-untyped-def]
