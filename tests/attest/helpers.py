@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
-"""Attestation test helpers (fixtures exported by conftest.py): boot a scenario with a fresh swtpm and the agent's serial line, and
-talk to the agent through the verifier's own Session."""
+"""Attestation test helpers (fixtures exported by conftest.py): boot a scenario with a fresh swtpm
+and the agent's serial line, and talk to the agent through the verifier's own Session."""
 
 from __future__ import annotations
 

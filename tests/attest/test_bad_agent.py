@@ -5,6 +5,7 @@ No QEMU: a fake agent talks to the verifier's own AgentLink over a socket."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 import socket
 import struct
@@ -96,7 +97,7 @@ def test_a_garbage_quote(tmp_path: Path) -> None:
 
     template = struct.pack(">HHIHHHHHHHH", 0x0023, 0x000B, 0x00050472, 0, 0x0010, 0x0018, 0x000B, 3, 0x0010, 0, 0)
     ak, _ = TPM2B_PUBLIC.unmarshal(struct.pack(">H", len(template)) + template)
-    with pytest.raises(AttestError, match="quote: not a valid TPM2B_ATTEST|quote: .* bytes after"):
+    with pytest.raises(AttestError, match=r"quote: not a valid TPM2B_ATTEST|quote: .* bytes after"):
         s.quote(ak)
 
 
@@ -108,10 +109,8 @@ def test_any_log_bytes_are_parsed_or_refused(data: bytes) -> None:
         try:
             log = eventlog.parse(blob, "fuzz")
             for ev in log.events:
-                try:
+                with contextlib.suppress(AttestError):
                     eventlog.decode_moat(ev)
-                except AttestError:
-                    pass
             log.replay(eventlog.QUOTED_PCRS)
         except AttestError:
             pass
@@ -122,10 +121,8 @@ def test_any_log_bytes_are_parsed_or_refused(data: bytes) -> None:
 def test_any_structure_bytes_are_parsed_or_refused(a: bytes, b: bytes) -> None:
     for call in (lambda: tpm.check_ak(a), lambda: tpm.check_ek(a, b, []),
                  lambda: tpm.check_quote(None, a, b, b"", b"", (0,))):  # type: ignore[arg-type]
-        try:
+        with contextlib.suppress(AttestError):
             call()
-        except AttestError:
-            pass
 
 
 def test_truncations_of_a_real_log() -> None:

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from .helpers import SCENARIOS, require_swtpm
 
 from moat import paths
 from moat.attest import AttestError, eventlog, verify
+
+from .helpers import SCENARIOS, require_swtpm
 
 pytestmark = pytest.mark.boot
 
@@ -77,7 +78,8 @@ def _liar(tmp_path: Path, lie: str) -> Path:
     """agent.toml with the lying agent (same label and devices)."""
     text = (SCENARIOS / "agent.toml").read_text()
     text = text.replace('image = "attest_agent"', f'image = "attest_liar"\ncmdline = "lie={lie}"')
-    text = text.replace('policy = "../policies/attest.toml"', f'policy = "{SCENARIOS.parent / "policies" / "attest.toml"}"')
+    policy = SCENARIOS.parent / "policies" / "attest.toml"
+    text = text.replace('policy = "../policies/attest.toml"', f'policy = "{policy}"')
     path = tmp_path / f"liar-{lie}.toml"
     path.write_text(text)
     return path
@@ -91,7 +93,7 @@ def test_a_replayed_quote_is_refused(attested, reference_of, tmp_path: Path) -> 
         _ek, ak = session.enrol()
         first = session.quote(ak)  # the liar keeps this one
         assert verify.judge(ref, verify.Evidence("x", _ek, ak, first, session.log("fw"), session.log("hv"))).ok
-        with pytest.raises(AttestError, match="is not the nonce we sent.*replayed or stale quote"):
+        with pytest.raises(AttestError, match=r"is not the nonce we sent.*replayed or stale quote"):
             session.quote(ak)
         session.bye()
 

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from conftest import ROOT
+
 from moat.policy import compile_policy, read_policy
 from moat.policy.binary import decode
 from moat.policy.model import PERM_DEVICE, PERM_READ_STATE
@@ -73,7 +74,8 @@ def test_unknown_device_is_an_error_with_its_line(tmp_path: Path) -> None:
     diags = check(read_policy(path))
     errors = [d for d in diags if d.level != "warning"]
     assert len(errors) == 1
-    assert "unknown device 'floppy'" in errors[0].message and errors[0].line == TOML.count("\n", 0, TOML.index('devices = ["com2"]')) + 1
+    line = TOML.count("\n", 0, TOML.index('devices = ["com2"]')) + 1
+    assert "unknown device 'floppy'" in errors[0].message and errors[0].line == line
 
 
 def test_dump_and_labels_name_the_devices(tmp_path: Path) -> None:
