@@ -25,10 +25,10 @@ def test_devices_without_permission_or_presence(boot) -> None:  # type: ignore[n
     lines = r.lines
     assert "measure: no TPM: boot not measured" in lines
     # Touching the TPM's page: a page fault at GUEST_TPM_VA, audited first.
-    i = lines.index("MAC deny hook=device subj=0:touch-tpm op=access-tpm ssid=0x00020002/0x00000000")
+    i = lines.index("MAC deny hook=device subj=0:touch-tpm op=access-tpm ssid=0x00030003/0x00000000")
     assert lines[i + 1].startswith("domain 0 'touch-tpm' crashed: vector=14 #PF ") and "cr2=0x200f00" in lines[i + 1]
     # Touching COM2's ports: a general protection fault (the TSS I/O bitmap denies them).
-    i = lines.index("MAC deny hook=device subj=1:touch-com2 op=access-com2 ssid=0x00030003/0x00000000")
+    i = lines.index("MAC deny hook=device subj=1:touch-com2 op=access-com2 ssid=0x00020002/0x00000000")
     assert lines[i + 1].startswith("domain 1 'touch-com2' crashed: vector=13 #GP ")
     assert not any("FAILED" in line for line in lines)
     # Assignments: the label must permit the device, and the device must exist.
