@@ -11,6 +11,7 @@ tpm-emulator backend connects to; swtpm ends when QEMU disconnects.
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import time
@@ -45,18 +46,23 @@ def _need(tool: str) -> str:
     return path
 
 
+def _write(path: Path, text: str) -> None:
+    """Atomically: parallel test workers may set up TPMs at the same time (swtpm_localca itself
+    serializes its CA with a lock file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
 def _write_config(base: Path) -> Path:
     ca = ca_dir()
     ca.mkdir(parents=True, exist_ok=True)
-    (base / "localca.conf").write_text(
-        f"statedir = {ca}\nsigningkey = {ca}/signkey.pem\nissuercert = {ca}/issuercert.pem\n"
-        f"certserial = {ca}/certserial\n", encoding="utf-8")
-    (base / "localca.options").write_text("--platform-manufacturer moat\n--platform-version 2.1\n"
-                                          "--platform-model QEMU\n", encoding="utf-8")
+    _write(base / "localca.conf", f"statedir = {ca}\nsigningkey = {ca}/signkey.pem\nissuercert = "
+                                  f"{ca}/issuercert.pem\ncertserial = {ca}/certserial\n")
+    _write(base / "localca.options", "--platform-manufacturer moat\n--platform-version 2.1\n--platform-model QEMU\n")
     conf = base / "swtpm_setup.conf"
-    conf.write_text(f"create_certs_tool = {_need('swtpm_localca')}\ncreate_certs_tool_config = "
-                    f"{base}/localca.conf\ncreate_certs_tool_options = {base}/localca.options\n"
-                    "active_pcr_banks = sha256\n", encoding="utf-8")
+    _write(conf, f"create_certs_tool = {_need('swtpm_localca')}\ncreate_certs_tool_config = {base}/localca.conf\n"
+                 f"create_certs_tool_options = {base}/localca.options\nactive_pcr_banks = sha256\n")
     return conf
 
 
