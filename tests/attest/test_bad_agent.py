@@ -75,7 +75,8 @@ def test_ek_answers(tmp_path: Path, reply: bytes, message: str) -> None:
 
 
 @pytest.mark.parametrize(("replies", "message"), [
-    ([b"DATA 10 0 00112233\n", b"DATA 11 4 445566\n"], "inconsistent size or offset"),
+    ([b"DATA 10 0 00112233\n", b"DATA 10 5 445566\n"], "inconsistent size or offset"),
+    ([b"DATA 10 0 00112233\n", b"DATA 9 4 445566\n"], "a size of 9 bytes after 10"),
     ([b"DATA 10 0 00112233\n", b"DATA 10 4 \n"], "log ended at 4 of 10 bytes"),
     ([b"DATA 99999999 0 00\n"], "the hv log claims 99999999 bytes"),
     ([b"DATA ten 0 00\n"], "size or offset is not a number"),

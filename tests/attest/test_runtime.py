@@ -4,6 +4,8 @@ the next quote must show each (PCR 22), measured before it took effect."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from moat.attest import verify
@@ -49,3 +51,31 @@ def test_a_policy_loaded_at_run_time_shows_in_the_next_quote(attested, reference
     v3 = verify.judge(boot_only, second)
     assert not v3.ok
     assert v3.problems == [f"{v2.runtime[0]}: not a policy the reference knows"]
+
+
+def test_quotes_while_the_hypervisor_seizes_the_tpm(attested, reference_of) -> None:  # type: ignore[no-untyped-def]
+    """Twenty-four measured policy loads while the agent answers: each seizes the TPM, the agent sends
+    the interrupted command again (or redoes the key or the credential), every quote is good, and
+    each verdict covers exactly the loads its quote covers (the log, read after the quote, may hold
+    more). Loads far more often than a key takes to make could starve the agent: that is a denial
+    of service by a domain allowed to load policies, never a false verdict."""
+    ref = reference_of(SCENARIOS / "storm.toml", (UPDATE,))
+    loads = []
+    with attested(SCENARIOS / "storm.toml") as (s, session):
+        session.hello()
+        ek, ak = session.enrol()
+        for _ in range(6):
+            q = session.quote(ak)
+            v = verify.judge(ref, verify.Evidence("agent", ek, ak, q, session.log("fw"), session.log("hv")))
+            assert v.ok, v.problems
+            loads.append(len(v.runtime))
+        assert console_has(s, r"\(d1\) loaded the update policy 24 times", timeout=120), s.console[-2000:]
+        q = session.quote(ak)
+        v = verify.judge(ref, verify.Evidence("agent", ek, ak, q, session.log("fw"), session.log("hv")))
+        session.bye()
+        assert console_has(s, r"attest agent: the verifier said bye")
+    assert v.ok and len(v.runtime) == 24 and v.facts["measured_after_the_quote"] == 0, v.problems
+    assert loads == sorted(loads), loads  # each quote covers at least what the one before did
+    seized = re.search(r"\((\d+) TPM commands sent again after a seize\)", s.console)
+    assert seized, s.console[-1000:]
+    print(f"{seized[1]} commands interrupted, {loads} loads covered by the successive quotes")

@@ -22,6 +22,8 @@ int uart_read(void);
 const char *tpm_open(void);
 /* Flushes the keys this agent loaded (before it leaves). */
 void tpm_close(void);
+/* How many commands the hypervisor interrupted (seize) and we sent or redid. */
+unsigned long tpm_seizes(void);
 /* The RSA EK certificate from NV (TCG's index 0x01c00002), DER. */
 const char *tpm_ek_cert(uint8_t *cert, size_t cap, size_t *len);
 /* Creates (or recreates: primary keys are derived from the seed) the EK and the AK; public

@@ -263,7 +263,8 @@ int main(const struct start_info *si)
         else if (word(&p, "BYE") && !*p) {
             tpm_close();
             reply("BYE");
-            printf("attest agent: the verifier said bye\n");
+            printf("attest agent: the verifier said bye (%lu TPM commands sent again after a seize)\n",
+                   tpm_seizes());
             return 0;
         } else
             reply("ERR unknown request");

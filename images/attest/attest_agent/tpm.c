@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The agent's TPM commands, marshalled with lib/tpm2.h and sent through lib/tpm_tis.h on the
 // locality-0 page the hypervisor mapped for us. When the hypervisor needs the TPM (it measures a
-// policy load, say) it seizes it from locality 2; our command then fails with TIS_SEIZED and we
-// send it again once we have the locality back.
+// policy load, say) it seizes it from locality 2; our command then fails with TIS_SEIZED, and we
+// may not know whether the TPM ran it. A command that only reads is simply sent again; one that
+// makes something (a key, a session) or changes a session is redone as a whole operation, after
+// flushing whatever the lost attempt may have left in the TPM.
 #include <lib/tpm2.h>
 #include <lib/tpm_tis.h>
 #include <public/device.h>
@@ -22,6 +24,8 @@ static const struct tis tis = {
     .relax = guest_relax,
 };
 
+static const char SEIZED[] = "the hypervisor took the TPM (seize)";
+static unsigned long seizes;
 static uint32_t ek_handle, ak_handle;
 static uint8_t rsp[TPM_MAX_RESPONSE];
 static char reason[96];
@@ -35,18 +39,25 @@ static const char *why(const char *fmt, ...)
     return reason;
 }
 
-/* Sends one command; on success r reads the response (after its header) and *rc is its code. */
-static const char *xmit(const uint8_t *cmd, size_t len, struct tpm2_rsp *r, uint32_t *rc)
+/* Sends one command; on success r reads the response (after its header) and *rc is its code.
+ * A read-only command is sent again after a seize; any other returns SEIZED. */
+static const char *xmit(const uint8_t *cmd, size_t len, struct tpm2_rsp *r, uint32_t *rc, bool reads_only)
 {
     if (!len)
         return "command too big for its buffer";
     for (unsigned i = 0; i < RETRIES; i++) {
         enum tis_result t = tis_request_locality(&tis, false);
         size_t got = 0;
+        if (t == TIS_TIMEOUT)
+            continue; /* the hypervisor is using the TPM: ask again */
         if (t == TIS_OK)
             t = tis_transmit(&tis, cmd, len, rsp, sizeof(rsp), &got, TIS_TIMEOUT_COMMAND_US);
-        if (t == TIS_SEIZED || t == TIS_TIMEOUT)
-            continue; /* the hypervisor had the TPM for a moment: ask again */
+        if (t == TIS_SEIZED || t == TIS_TIMEOUT) {
+            seizes++;
+            if (!reads_only)
+                return SEIZED;
+            continue;
+        }
         if (t != TIS_OK)
             return why("TIS: %s", tis_result_name(t));
         *rc = tpm2_rsp_begin(r, rsp, got);
@@ -58,27 +69,43 @@ static const char *xmit(const uint8_t *cmd, size_t len, struct tpm2_rsp *r, uint
 }
 
 /* xmit, and any response code but success is an error. */
-static const char *run(const uint8_t *cmd, size_t len, struct tpm2_rsp *r, const char *what)
+static const char *exec(const uint8_t *cmd, size_t len, struct tpm2_rsp *r, const char *what, bool reads_only)
 {
     uint32_t rc;
-    const char *err = xmit(cmd, len, r, &rc);
+    const char *err = xmit(cmd, len, r, &rc, reads_only);
     if (err)
         return err;
     return rc == TPM2_RC_SUCCESS ? NULL : why("%s: TPM response code 0x%x", what, rc);
 }
 
+/* A command that only reads (or flushes): safe to send twice. */
+static const char *run(const uint8_t *cmd, size_t len, struct tpm2_rsp *r, const char *what)
+{
+    return exec(cmd, len, r, what, true);
+}
+
+/* A command that makes or changes something: SEIZED means "redo the whole operation". */
+static const char *run_once(const uint8_t *cmd, size_t len, struct tpm2_rsp *r, const char *what)
+{
+    return exec(cmd, len, r, what, false);
+}
+
 static void flush(uint32_t handle);
 
-/* Flushes every loaded transient object: a previous agent that crashed (or was destroyed) may
- * have left its keys in the TPM's few object slots. */
-static void flush_transients(void)
+#define HANDLES_TRANSIENT 0x80000000u
+#define HANDLES_LOADED_SESSION 0x02000000u
+#define HANDLES_POLICY_SESSION 0x03000000u
+
+/* Flushes every handle of a range but `keep`: keys or sessions left by a previous agent that was
+ * destroyed, or by one of our own attempts whose answer a seize swallowed. */
+static void flush_all(uint32_t range, uint32_t keep)
 {
     uint8_t cmd[32];
     struct tpm2_cmd c;
     struct tpm2_rsp r;
     tpm2_begin(&c, cmd, sizeof(cmd), TPM2_ST_NO_SESSIONS, TPM2_CC_GET_CAPABILITY);
     tpm2_u32(&c, 0x00000001);  /* TPM_CAP_HANDLES */
-    tpm2_u32(&c, 0x80000000);  /* the transient range */
+    tpm2_u32(&c, range);
     tpm2_u32(&c, 16);
     uint32_t handles[16], n = 0;
     if (run(cmd, tpm2_end(&c), &r, "GetCapability"))
@@ -89,7 +116,8 @@ static void flush_transients(void)
     for (uint32_t i = 0; i < count && n < 16 && !r.bad; i++)
         handles[n++] = tpm2_get_u32(&r);
     for (uint32_t i = 0; i < n && !r.bad; i++)
-        flush(handles[i]);
+        if (handles[i] >> 24 == range >> 24 && handles[i] != keep)
+            flush(handles[i]);
 }
 
 const char *tpm_open(void)
@@ -99,9 +127,13 @@ const char *tpm_open(void)
     enum tis_result t = tis_request_locality(&tis, false);
     if (t != TIS_OK)
         return why("locality 0: %s", tis_result_name(t));
-    flush_transients();
+    flush_all(HANDLES_TRANSIENT, 0);
+    flush_all(HANDLES_LOADED_SESSION, 0);
+    flush_all(HANDLES_POLICY_SESSION, 0);
     return NULL;
 }
+
+unsigned long tpm_seizes(void) { return seizes; }
 
 void tpm_close(void)
 {
@@ -166,7 +198,7 @@ static const char *create_primary(const uint8_t *tmpl, size_t tmpl_len, uint32_t
     tpm2_b(&c, tmpl, (uint16_t)tmpl_len); /* TPM2B_PUBLIC */
     tpm2_u16(&c, 0);                      /* outsideInfo */
     tpm2_u32(&c, 0);                      /* creationPCR: none */
-    const char *err = run(cmd, tpm2_end(&c), &r, "CreatePrimary");
+    const char *err = run_once(cmd, tpm2_end(&c), &r, "CreatePrimary");
     if (err)
         return err;
     *handle = tpm2_get_u32(&r);
@@ -192,7 +224,21 @@ static void flush(uint32_t handle)
     tpm2_begin(&c, cmd, sizeof(cmd), TPM2_ST_NO_SESSIONS, TPM2_CC_FLUSH_CONTEXT);
     tpm2_u32(&c, handle);
     uint32_t rc;
-    xmit(cmd, tpm2_end(&c), &r, &rc);
+    xmit(cmd, tpm2_end(&c), &r, &rc, true);
+}
+
+/* Creates a primary key, again after a seize (flushing any key the lost attempt made, but the
+ * other key we hold). */
+static const char *create_primary_retrying(const uint8_t *tmpl, size_t tmpl_len, uint32_t *handle, uint32_t other,
+                                           uint8_t *pub, size_t cap, size_t *len)
+{
+    const char *err = SEIZED;
+    for (unsigned i = 0; i < RETRIES && err == SEIZED; i++) {
+        err = create_primary(tmpl, tmpl_len, handle, pub, cap, len);
+        if (err == SEIZED)
+            flush_all(HANDLES_TRANSIENT, other);
+    }
+    return err;
 }
 
 const char *tpm_create_ek(uint8_t *pub, size_t cap, size_t *len)
@@ -221,7 +267,7 @@ const char *tpm_create_ek(uint8_t *pub, size_t cap, size_t *len)
         return "EK template too big";
     flush(ek_handle);
     ek_handle = 0;
-    return create_primary(t, c.len, &ek_handle, pub, cap, len);
+    return create_primary_retrying(t, c.len, &ek_handle, ak_handle, pub, cap, len);
 }
 
 const char *tpm_create_ak(uint8_t *pub, size_t cap, size_t *len)
@@ -247,16 +293,12 @@ const char *tpm_create_ak(uint8_t *pub, size_t cap, size_t *len)
         return "AK template too big";
     flush(ak_handle);
     ak_handle = 0;
-    return create_primary(t, c.len, &ak_handle, pub, cap, len);
+    return create_primary_retrying(t, c.len, &ak_handle, ek_handle, pub, cap, len);
 }
 
-const char *tpm_activate(const uint8_t *blob, size_t blob_len, const uint8_t *secret, size_t secret_len,
-                         uint8_t *out, size_t cap, size_t *len)
+static const char *activate_once(const uint8_t *blob, size_t blob_len, const uint8_t *secret, size_t secret_len,
+                                 uint8_t *out, size_t cap, size_t *len)
 {
-    if (!ek_handle || !ak_handle)
-        return "create the EK and the AK first";
-    if (blob_len < 2 || secret_len < 2 || blob_len > 512 || secret_len > 512)
-        return "credential or secret of a bad size";
     uint8_t cmd[1200];
     struct tpm2_cmd c;
     struct tpm2_rsp r;
@@ -273,7 +315,7 @@ const char *tpm_activate(const uint8_t *blob, size_t blob_len, const uint8_t *se
     tpm2_u8(&c, 0x01);          /* TPM_SE_POLICY */
     tpm2_u16(&c, TPM2_ALG_NULL);
     tpm2_u16(&c, TPM2_ALG_SHA256);
-    const char *err = run(cmd, tpm2_end(&c), &r, "StartAuthSession");
+    const char *err = run_once(cmd, tpm2_end(&c), &r, "StartAuthSession");
     if (err)
         return err;
     uint32_t session = tpm2_get_u32(&r);
@@ -286,7 +328,7 @@ const char *tpm_activate(const uint8_t *blob, size_t blob_len, const uint8_t *se
     tpm2_u16(&c, 0); /* cpHashA */
     tpm2_u16(&c, 0); /* policyRef */
     tpm2_u32(&c, 0); /* expiration */
-    if ((err = run(cmd, tpm2_end(&c), &r, "PolicySecret")) != NULL) {
+    if ((err = run_once(cmd, tpm2_end(&c), &r, "PolicySecret")) != NULL) {
         flush(session);
         return err;
     }
@@ -306,7 +348,7 @@ const char *tpm_activate(const uint8_t *blob, size_t blob_len, const uint8_t *se
     tpm2_u16(&c, 0);
     tpm2_bytes(&c, blob, blob_len);     /* TPM2B_ID_OBJECT as the verifier sent it */
     tpm2_bytes(&c, secret, secret_len); /* TPM2B_ENCRYPTED_SECRET */
-    if ((err = run(cmd, tpm2_end(&c), &r, "ActivateCredential")) != NULL) {
+    if ((err = run_once(cmd, tpm2_end(&c), &r, "ActivateCredential")) != NULL) {
         flush(session);
         return err;
     }
@@ -328,6 +370,25 @@ static uint32_t bits_set(uint32_t v)
     return n;
 }
 
+const char *tpm_activate(const uint8_t *blob, size_t blob_len, const uint8_t *secret, size_t secret_len,
+                         uint8_t *out, size_t cap, size_t *len)
+{
+    if (!ek_handle || !ak_handle)
+        return "create the EK and the AK first";
+    if (blob_len < 2 || secret_len < 2 || blob_len > 512 || secret_len > 512)
+        return "credential or secret of a bad size";
+    /* A seize anywhere in the sequence: start over with a new session, the old one flushed. */
+    const char *err = SEIZED;
+    for (unsigned i = 0; i < RETRIES && err == SEIZED; i++) {
+        err = activate_once(blob, blob_len, secret, secret_len, out, cap, len);
+        if (err == SEIZED) {
+            flush_all(HANDLES_LOADED_SESSION, 0);
+            flush_all(HANDLES_POLICY_SESSION, 0);
+        }
+    }
+    return err;
+}
+
 static void selection(struct tpm2_cmd *c, uint32_t mask)
 {
     tpm2_u32(c, 1); /* TPML_PCR_SELECTION: one bank */
@@ -338,38 +399,15 @@ static void selection(struct tpm2_cmd *c, uint32_t mask)
     tpm2_u8(c, (uint8_t)(mask >> 16));
 }
 
-const char *tpm_quote(const uint8_t *nonce, size_t nonce_len, uint32_t mask, uint8_t *attest, size_t *attest_len,
-                      uint8_t *sig, size_t *sig_len, uint8_t *pcrs, size_t *pcrs_len)
+/* The SHA-256 PCRs in mask, 32 bytes each in PCR order. A PCR_Read returns at most eight,
+ * lowest first; ask again for the rest. */
+static const char *read_pcrs(uint32_t mask, uint8_t *pcrs, size_t *pcrs_len)
 {
-    if (!ak_handle)
-        return "create the AK first";
-    if (nonce_len > 64 || !mask || (mask >> 24))
-        return "bad nonce or PCR selection";
-    uint8_t cmd[256];
+    uint8_t cmd[64];
     struct tpm2_cmd c;
     struct tpm2_rsp r;
-    tpm2_begin(&c, cmd, sizeof(cmd), TPM2_ST_SESSIONS, TPM2_CC_QUOTE);
-    tpm2_u32(&c, ak_handle);
-    tpm2_pw_sessions(&c, 1);
-    tpm2_b(&c, nonce, (uint16_t)nonce_len);
-    tpm2_u16(&c, TPM2_ALG_NULL); /* the key's own scheme */
-    selection(&c, mask);
-    const char *err = run(cmd, tpm2_end(&c), &r, "Quote");
-    if (err)
-        return err;
-    uint32_t params = tpm2_get_u32(&r);
-    size_t start = r.off;
     uint16_t n;
-    const uint8_t *q = tpm2_get_b(&r, &n);
-    if (!q || params > r.len - start || r.off > start + params)
-        return "Quote: bad response";
-    memcpy(attest, q - 2, (size_t)n + 2);
-    *attest_len = (size_t)n + 2;
-    *sig_len = start + params - r.off;
-    memcpy(sig, r.buf + r.off, *sig_len);
-
-    /* The PCR values themselves (the quote holds only their digest). A PCR_Read returns at most
-     * eight, lowest first; ask again for the rest. */
+    const char *err;
     *pcrs_len = 0;
     uint32_t left = mask;
     while (left) {
@@ -403,12 +441,67 @@ const char *tpm_quote(const uint8_t *nonce, size_t nonce_len, uint32_t mask, uin
     return NULL;
 }
 
+static const char *quote_once(const uint8_t *nonce, size_t nonce_len, uint32_t mask, uint8_t *attest,
+                              size_t *attest_len, uint8_t *sig, size_t *sig_len)
+{
+    uint8_t cmd[256];
+    struct tpm2_cmd c;
+    struct tpm2_rsp r;
+    tpm2_begin(&c, cmd, sizeof(cmd), TPM2_ST_SESSIONS, TPM2_CC_QUOTE);
+    tpm2_u32(&c, ak_handle);
+    tpm2_pw_sessions(&c, 1);
+    tpm2_b(&c, nonce, (uint16_t)nonce_len);
+    tpm2_u16(&c, TPM2_ALG_NULL); /* the key's own scheme */
+    selection(&c, mask);
+    const char *err = run(cmd, tpm2_end(&c), &r, "Quote");
+    if (err)
+        return err;
+    uint32_t params = tpm2_get_u32(&r);
+    size_t start = r.off;
+    uint16_t n;
+    const uint8_t *q = tpm2_get_b(&r, &n);
+    if (!q || params > r.len - start || r.off > start + params)
+        return "Quote: bad response";
+    memcpy(attest, q - 2, (size_t)n + 2);
+    *attest_len = (size_t)n + 2;
+    *sig_len = start + params - r.off;
+    memcpy(sig, r.buf + r.off, *sig_len);
+
+    return NULL;
+}
+
+const char *tpm_quote(const uint8_t *nonce, size_t nonce_len, uint32_t mask, uint8_t *attest, size_t *attest_len,
+                      uint8_t *sig, size_t *sig_len, uint8_t *pcrs, size_t *pcrs_len)
+{
+    if (!ak_handle)
+        return "create the AK first";
+    if (nonce_len > 64 || !mask || (mask >> 24))
+        return "bad nonce or PCR selection";
+    /* The quote holds only a digest of the PCRs; the verifier wants their values too. PCRs only
+     * grow, so values read before and after the quote that agree are the ones it covers: the
+     * hypervisor may measure something in between, and then we try again. */
+    static uint8_t before[24 * 32];
+    for (unsigned i = 0; i < RETRIES; i++) {
+        size_t before_len;
+        const char *err = read_pcrs(mask, before, &before_len);
+        if (!err)
+            err = quote_once(nonce, nonce_len, mask, attest, attest_len, sig, sig_len);
+        if (!err)
+            err = read_pcrs(mask, pcrs, pcrs_len);
+        if (err)
+            return err;
+        if (*pcrs_len == before_len && !memcmp(before, pcrs, before_len))
+            return NULL;
+    }
+    return "the PCRs kept changing around the quote";
+}
+
 uint32_t tpm_extend(uint32_t pcr, const uint8_t digest[32])
 {
     uint8_t cmd[96];
     struct tpm2_rsp r;
     uint32_t rc;
-    if (xmit(cmd, tpm2_cmd_pcr_extend_sha256(cmd, sizeof(cmd), pcr, digest), &r, &rc))
+    if (xmit(cmd, tpm2_cmd_pcr_extend_sha256(cmd, sizeof(cmd), pcr, digest), &r, &rc, false))
         return TPM2_RC_MALFORMED;
     return rc;
 }

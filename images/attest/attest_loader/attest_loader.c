@@ -4,6 +4,8 @@
 // loads the update policy in revoke mode, relabels domain `idle=` (customer-a -> customer-b) and
 // starts a new agent with the TPM and COM2, so the next quote must show all three in PCR 22.
 // When that agent is gone too, it destroys `idle` and leaves.
+// With `storm=<n>` it only loads the update policy n times, a few milliseconds apart, while the
+// agent works: each load seizes the TPM from the agent, which must send its command again.
 #include <public/device.h>
 
 #include <moat/acm.h>
@@ -38,6 +40,20 @@ int main(const struct start_info *si)
 {
     (void)si;
     domid_t agent = (domid_t)cmdline_ulong("agent", 0), idle = (domid_t)cmdline_ulong("idle", 0), second;
+    unsigned long storm = cmdline_ulong("storm", 0);
+    for (unsigned long i = 0; i < storm; i++) {
+        struct acm_setpolicy out;
+        long lrc = acm_setpolicy(attest_update, (uint32_t)attest_update_size, ACM_MODE_REVOKE, NULL, 0, &out);
+        if (lrc) {
+            printf("FAILED: load %lu of the update policy: %ld\n", i + 1, lrc);
+            return 1;
+        }
+        sleep_ns(cmdline_ulong("gap_ms", 20) * NS_PER_MS);
+    }
+    if (storm) {
+        printf("loaded the update policy %lu times\n", storm);
+        return 0;
+    }
     long rc = new_agent(&second);
     if (rc != -XEN_EBUSY) {
         printf("FAILED: a second agent while the first holds the TPM: %ld, expected -EBUSY\n", rc);

@@ -81,11 +81,12 @@ class Session:
                 t_i, off_i = int(t), int(off)
             except ValueError:
                 raise AttestError(f"agent: LOG {which}: size or offset is not a number") from None
-            if total < 0:
-                total = t_i
-                if not 0 <= total <= MAX_LOG_SIZE:
-                    raise AttestError(f"agent: the {which} log claims {total} bytes")
-            if t_i != total or off_i != len(data):
+            # The hypervisor's log only grows (run-time measurements are appended while we read).
+            if not total <= t_i <= MAX_LOG_SIZE:
+                raise AttestError(f"agent: LOG {which}: a size of {t_i} bytes after {total}" if total >= 0 else
+                                  f"agent: the {which} log claims {t_i} bytes")
+            total = t_i
+            if off_i != len(data):
                 raise AttestError(f"agent: LOG {which}: inconsistent size or offset")
             part = unhex(chunk, f"the {which} log", LOG_CHUNK)
             if not part and len(data) < total:
@@ -116,6 +117,7 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     runtime: list[str] = field(default_factory=list)
+    runtime_later: int = 0  # events measured after the quote (left for the next one)
     verify_seconds: float = 0.0
 
     def fail(self, text: str) -> None:
@@ -137,6 +139,33 @@ def _replay(log: eventlog.EventLog, quote: tpm.Quote, pcrs: tuple[int, ...], ver
         if got[p] != quote.pcrs[p]:
             verdict.fail(f"PCR {p}: the {what} log replays to {_short(got[p].hex())} but the TPM quoted "
                          f"{_short(quote.pcrs[p].hex())}: the log does not describe what was measured")
+
+
+def _quoted_prefix(log: eventlog.EventLog, quote: tpm.Quote, v: Verdict) -> set[int]:
+    """The events of moat's log that the quote covers. The log is read after the quote, and the
+    system may have measured more in between (a policy load, say): for each PCR the quote covers
+    the shortest prefix of its events that replays to the quoted value; later events are left
+    for the next quote. No prefix replaying to it means the log does not describe the PCR."""
+    covered: set[int] = set()
+    for pcr in eventlog.MOAT_PCRS:
+        value = eventlog.initial_value(pcr)
+        events = [e for e in log.events if e.pcr == pcr and e.type != eventlog.EV_NO_ACTION]
+        prefix = [] if value == quote.pcrs[pcr] else None
+        for i, e in enumerate(events):
+            if e.sha256 is None:
+                raise AttestError(f"hypervisor log: event {e.index} (PCR {pcr}) has no SHA-256 digest")
+            value = eventlog.extend(value, e.sha256)
+            if prefix is None and value == quote.pcrs[pcr]:
+                prefix = events[:i + 1]
+        if prefix is None:
+            v.fail(f"PCR {pcr}: the hypervisor log replays to {_short(value.hex())} but the TPM quoted "
+                   f"{_short(quote.pcrs[pcr].hex())}: the log does not describe what was measured")
+            continue
+        covered |= {e.index for e in prefix}
+        later = len(events) - len(prefix)
+        if later:
+            v.runtime_later += later
+    return covered
 
 
 def _label(ref: dict[str, Any], policy: dict[str, Any] | None, ssidref: int) -> str:
@@ -162,9 +191,9 @@ def judge(ref: Reference, ev: Evidence) -> Verdict:
         v.fail("the firmware's event log is missing (no ACPI TPM2 log area)")
     if any(e.pcr not in eventlog.MOAT_PCRS for e in hv.events):
         v.fail("the hypervisor log has events outside PCRs 20-22")
-    _replay(hv, ev.quote, eventlog.MOAT_PCRS, v, "hypervisor")
+    covered = _quoted_prefix(hv, ev.quote, v)
     replay_ok = v.ok
-    decoded = [(e, eventlog.decode_moat(e)) for e in hv.events]
+    decoded = [(e, eventlog.decode_moat(e)) for e in hv.events if e.index in covered]
 
     # Boot measurements: exactly the reference's events, in order, in PCRs 20 and 21.
     boot = [(e, m) for e, m in decoded if e.pcr in (eventlog.PCR_HYPERVISOR, eventlog.PCR_BOOT)]
@@ -215,6 +244,7 @@ def judge(ref: Reference, ev: Evidence) -> Verdict:
         "domains": [{"name": d["name"], "label": d["label"], "image": d["image"], "image_sha256": d["image_sha256"]}
                     for d in r["domains"]],
         "runtime": v.runtime,
+        "measured_after_the_quote": v.runtime_later,
     })
     if not replay_ok:
         v.problems.append("the logs do not replay to the quoted PCRs: none of the logged items can be trusted")
