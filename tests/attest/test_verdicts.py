@@ -50,6 +50,22 @@ def test_good_path_through_the_cli(tmp_path: Path) -> None:
     assert verdict["seconds"]["verification"] > 0
 
 
+def test_a_difference_through_the_cli_exits_1_and_names_it(tmp_path: Path) -> None:
+    require_swtpm()
+    ref = tmp_path / "ref.json"
+    assert _moat("attest", "reference", str(SCENARIOS / "agent.toml"), "-o", str(ref), "--no-build").returncode == 0
+    r = _moat("attest", "run", str(SCENARIOS / "other_image.toml"), "--reference", str(ref), "--no-build",
+              "--for", "customer-a", "--tpm", "test-cli-other")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "NOT VERIFIED: 1 problem(s):\n  - domain a-web: image sha256 " in r.stdout
+    assert "customer-a: no assurance: the system did not verify" in r.stdout
+    assert "Traceback" not in r.stdout + r.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    r = _moat("attest", "run", str(SCENARIOS / "agent.toml"), "--reference", str(bad), "--no-build")
+    assert r.returncode == 3 and "not a moat attestation reference" in r.stderr and "Traceback" not in r.stderr
+
+
 def _judge(attested, scen: Path, ref) -> verify.Verdict:  # type: ignore[no-untyped-def]
     with attested(scen) as (_s, session):
         evidence = session.collect()
