@@ -2,9 +2,11 @@
 // Domain life cycle: build from an ELF image module, tear down, and account for how each ended.
 #include <moat/boot.h>
 #include <moat/console.h>
+#include <moat/device.h>
 #include <moat/domain.h>
 #include <moat/elf.h>
 #include <moat/lib.h>
+#include <moat/measure.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
@@ -150,6 +152,11 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     d->shared_info_mfn = info_page(d, GUEST_SHARED_INFO_VA, PTE_W);
     if (d->start_info_mfn == INVALID_MFN || d->shared_info_mfn == INVALID_MFN || !elf_load(&img, d))
         goto fail;
+    /* Devices (label permission, presence, exclusive), then the measurement: before it can run. */
+    if ((*err = device_assign(d, p->devices, p->creator)) != 0)
+        goto fail;
+    if ((*err = measure_domain(d, p->creator, p->cmdline, img.data, img.size)) != 0)
+        goto fail;
     fill_start_info(d, p, stack_top, image_end);
     evtchn_init(d, p->max_evtchn);
     time_publish(domain_shared_info(d));
@@ -172,6 +179,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     return d;
 
 fail:
+    device_release(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
     d->state = DOM_FREE;
@@ -218,6 +226,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     evtchn_destroy(d);
     gnttab_destroy(d);
     xsm_domain_destroyed(d);
+    device_release(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
     d->state = DOM_FREE;
@@ -232,6 +241,7 @@ void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t 
     elf_symbolize(&img, regs->rip, sym, sizeof(sym));
     if (regs->vector != 14)
         cr2 = 0; /* only a page fault sets it; anything else there would be stale */
+    device_audit_fault(d, regs, cr2);
     printk("domain %u '%s' crashed: vector=%lu #%s rip=0x%lx cr2=0x%lx err=0x%lx%s%s%s\n", d->domid, d->name,
            regs->vector, exception_mnemonic((unsigned)regs->vector), regs->rip, cr2, regs->error_code,
            sym[0] ? " [" : "", sym, sym[0] ? "]" : "");

@@ -23,6 +23,7 @@ static long create(struct domain *subj, struct moat_domctl_create *c)
         .flags = 0, /* a created domain never inherits privileges: the policy grants them */
         .expect = EXPECT_ANY,
         .cmdline = c->cmdline,
+        .devices = c->devices,
         .creator = subj,
     };
     long err;

@@ -3,9 +3,11 @@
 #include <moat/console_io.h>
 #include <moat/domain.h>
 #include <moat/events.h>
+#include <moat/measure.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 #include <public/hv.h>
+#include <public/measure.h>
 
 typedef long (*hypercall_fn)(uint64_t, uint64_t, uint64_t, uint64_t, uint64_t);
 
@@ -51,6 +53,7 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
     [__HYPERVISOR_domctl] = do_domctl,
     [__HYPERVISOR_grant_table_op] = do_grant_table_op,
     [__HYPERVISOR_xsm_op] = do_xsm_op,
+    [__HYPERVISOR_measure_op] = do_measure_op,
 };
 
 void hypercall_entry(struct cpu_regs *regs)

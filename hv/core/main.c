@@ -6,6 +6,7 @@
 #include <moat/frame.h>
 #include <moat/multiboot.h>
 #include <moat/manifest.h>
+#include <moat/measure.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/selftest.h>
@@ -37,6 +38,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     uint64_t tsc_banner = rdtsc();
     printk("moat " MOAT_VERSION " x86-64 hypervisor\n");
     printk("boot: tsc entry=%lu banner=%lu\n", boot_tsc_entry, tsc_banner);
+    measure_hypervisor_image(); /* before anything writes the image's data */
 
     gdt_init();
     idt_init();
@@ -69,10 +71,13 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     }
 
     syscall_init();
+    measure_init();
     xsm_boot();
     if (!manifest_boot()) {
+        measure_boot_done();
         printk("moat: boot complete; no domains to run\n");
         machine_stop(STOP_SUCCESS);
     }
+    measure_boot_done();
     exit_to_guest();
 }

@@ -7,6 +7,8 @@
 #include <moat/manifest.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
+#include <moat/measure.h>
+#include <public/device.h>
 #include <public/event_channel.h>
 #include <public/manifest.h>
 
@@ -43,6 +45,8 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
             return "a domain has unknown flags or expectation";
         if (m->max_evtchn > EVTCHN_MAX_PORTS)
             return "a domain's event channel limit is above 4096";
+        if (m->devices & ~DEVICE_ALL)
+            return "a domain names a device this hypervisor does not know";
     }
     return NULL;
 }
@@ -69,6 +73,7 @@ bool manifest_boot(void)
     const struct manifest_domain *doms = (const void *)(h + 1);
     sched_init(h->slice_us);
     printk("manifest: %u domains\n", h->domain_count);
+    measure_manifest(data, h->total_size);
     for (unsigned i = 0; i < h->domain_count; i++) {
         const struct manifest_domain *m = &doms[i];
         struct domain_params p = {
@@ -81,6 +86,7 @@ bool manifest_boot(void)
             .cmdline = m->cmdline,
             .max_evtchn = m->max_evtchn,
             .max_grant_frames = m->max_grant_frames,
+            .devices = m->devices,
         };
         long err;
         struct domain *d = domain_create(&p, &err);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Scheduling, blocking, timers and upcall delivery.
 #include <moat/console.h>
+#include <moat/device.h>
 #include <moat/domain.h>
 #include <moat/events.h>
 #include <moat/lib.h>
@@ -188,6 +189,7 @@ static void switch_to(struct domain *next)
         cpu->cur_regs = &next->vcpu.regs;
         cpu->cur_regs_top = (uint64_t)(&next->vcpu.regs + 1);
         tss_set_rsp0(cpu->cur_regs_top);
+        device_switch_to(next);
         if ((read_cr3() & PTE_ADDR_MASK) != next->pml4 << PAGE_SHIFT)
             write_cr3(next->pml4 << PAGE_SHIFT);
     } else if (!next->slice_left_ticks) {

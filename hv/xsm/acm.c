@@ -8,10 +8,13 @@
 #include <moat/events.h>
 #include <moat/grant.h>
 #include <moat/lib.h>
+#include <moat/measure.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
 #include <moat/xsm.h>
+#include <public/device.h>
+#include <public/measure.h>
 #include <public/xsm/acm_ops.h>
 
 #include "acm_decide.h"
@@ -233,6 +236,7 @@ void xsm_boot(void)
         printk("mac: policy '%s' version %d.%d: %u chwall types, %u conflict sets, %u ste types, %u labels%s\n",
                live.name, live.xml_major, live.xml_minor, live.chwall_types, live.chwall_sets, live.ste_types,
                live.chwall_ssidrefs, live.has_ext ? ", label permissions" : "");
+        measure_policy(b, m->end - m->start, live.name, live.xml_major, live.xml_minor, MEASURE_POLICY_BOOT);
         stats.policy_loads++;
         return;
     }
@@ -384,6 +388,16 @@ static long setpolicy(struct acm_setpolicy *sp)
         return vs.fault ? -XEN_EFAULT : -XEN_EBUSY;
     }
 
+    /* Measured before it takes effect; a policy that cannot be measured is not loaded. */
+    rc = measure_policy(buf, sp->size, cand.name, cand.xml_major, cand.xml_minor,
+                        sp->mode == ACM_MODE_REVOKE ? MEASURE_POLICY_REVOKE : MEASURE_POLICY_REFUSE);
+    if (rc) {
+        printk("mac: setpolicy '%s' refused: it could not be measured (error %ld)\n", cand.name, rc);
+        vunmap_slot((unsigned)slot, pages);
+        stats.policy_refusals++;
+        return rc;
+    }
+
     /* Install, then take away what the new policy forbids. */
     if (live_slot >= 0)
         vunmap_slot((unsigned)live_slot, live_pages);
@@ -420,6 +434,11 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
         acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), +1);
         audit_deny(ACM_HOOK_DOMAIN_CREATE, subj, "relabel-chinese-wall", d, 0, NULL);
         return -XEN_EPERM;
+    }
+    long mrc = measure_relabel(d, r->ssidref); /* before it takes effect */
+    if (mrc) {
+        acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), +1);
+        return mrc;
     }
     acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref), +1);
     d->ssidref = r->ssidref;
@@ -541,4 +560,31 @@ long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
     if ((rc == 0 || op.cmd == ACMOP_setpolicy) && copy_to_guest(arg, &op, sizeof(op)))
         return -XEN_EFAULT;
     return rc;
+}
+
+/* ---- device assignment (public/device.h, docs/attestation.md) ---- */
+
+static const char *const device_names[DEVICE_COUNT] = {[DEVICE_TPM] = "tpm", [DEVICE_COM2] = "com2"};
+
+int xsm_assign_device(struct domain *creator, uint32_t ssidref, const char *name, unsigned dev)
+{
+    stats.hook[ACM_HOOK_PRIVILEGED].evaluations++;
+    if (dev < DEVICE_COUNT && live.has_ext && (acm_ext_flags(&live, ACM_SSIDREF_PRIMARY(ssidref)) & ACM_PERM_DEVICE(dev)))
+        return 0;
+    stats.hook[ACM_HOOK_PRIVILEGED].denials++;
+    printk("MAC deny hook=device subj=");
+    if (creator)
+        printk("%u:%s", creator->domid, creator->name);
+    else
+        printk("boot");
+    printk(" obj=new:%s op=assign-%s ssid=0x%08x/0x%08x\n", name, dev < DEVICE_COUNT ? device_names[dev] : "?",
+           creator ? creator->ssidref : 0, ssidref);
+    return -1;
+}
+
+void xsm_device_denied(const struct domain *d, unsigned dev)
+{
+    stats.hook[ACM_HOOK_PRIVILEGED].denials++;
+    printk("MAC deny hook=device subj=%u:%s op=access-%s ssid=0x%08x/0x00000000\n", d->domid, d->name,
+           dev < DEVICE_COUNT ? device_names[dev] : "?", d->ssidref);
 }

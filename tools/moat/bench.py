@@ -29,12 +29,13 @@ _FIGURE = re.compile(
     rf"^(?P<name>{_NAME}) min=(?P<min>\d+) median=(?P<median>\d+) max=(?P<max>\d+) "
     rf"n=(?P<n>\d+) unit=(?P<unit>{_NAME})$")
 _BOOT_TSC = re.compile(r"^boot: tsc entry=(\d+) banner=(\d+)$")
+_MEASURE = re.compile(r"^measure: boot: \d+ events .*, (\d+) bytes hashed in (\d+) tsc$")
 _FRAMES = re.compile(r"^frames: total=\d+ free=(\d+) ")
 _FRAMES_STOP = re.compile(r"^frames at stop: total=\d+ free=(\d+) ")
 _DECLARED = re.compile(r"^#\s*bench-figures:(.*)$")
 _FRAMES_KEPT = re.compile(r"^#\s*bench-frames-kept:\s*(\d+)\s*$")
 
-BOOT_FIGURES = ("firmware_to_entry", "boot_to_banner")
+BOOT_FIGURES = ("firmware_to_entry", "boot_to_banner", "boot_hash_per_kib")
 
 
 class BenchLineError(ValueError):
@@ -107,15 +108,22 @@ def merge(figures: Sequence[Figure]) -> Figure:
 
 
 def boot_figures(lines: Iterable[str]) -> list[Figure]:
-    """firmware_to_entry and boot_to_banner from the hypervisor's `boot: tsc` line (n=1)."""
+    """firmware_to_entry and boot_to_banner from the hypervisor's `boot: tsc` line, and
+    boot_hash_per_kib (SHA-256 of the measured launch, per KiB hashed) from its `measure: boot:`
+    line (n=1 each)."""
+    figures = []
     for line in lines:
         m = _BOOT_TSC.match(line)
-        if m:
+        if m and not figures:
             entry, banner = int(m.group(1)), int(m.group(2))
-            return [Figure("firmware_to_entry", entry, entry, entry, 1, "instructions"),
-                    Figure("boot_to_banner", banner - entry, banner - entry, banner - entry, 1,
-                           "instructions")]
-    return []
+            figures += [Figure("firmware_to_entry", entry, entry, entry, 1, "instructions"),
+                        Figure("boot_to_banner", banner - entry, banner - entry, banner - entry, 1,
+                               "instructions")]
+        m = _MEASURE.match(line)
+        if m and int(m.group(1)):
+            per_kib = int(m.group(2)) * 1024 // int(m.group(1))
+            figures.append(Figure("boot_hash_per_kib", per_kib, per_kib, per_kib, 1, "instructions"))
+    return figures
 
 
 def frame_check(lines: Sequence[str], kept: int = 0) -> str | None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from moat import bootpolicy, elfcheck
 from moat.bootpolicy import BootPolicy
 from moat.errors import UserError
-from moat.scenario import Domain, Scenario, ScenarioError
+from moat.scenario import DEVICES, Domain, Scenario, ScenarioError
 
 MANIFEST_MAGIC = 0x4E414D4D  # "MMAN"
 MANIFEST_VERSION = 1
@@ -75,6 +75,7 @@ class Record:
     max_evtchn: int
     max_grant_frames: int
     cmdline: str
+    devices: int = 0  # DEVICE_* bits (hv/include/public/device.h)
 
 
 def image_names(scen: Scenario) -> list[str]:
@@ -139,8 +140,13 @@ def records(scen: Scenario, pol: BootPolicy | None = None) -> list[Record]:
     return [Record(name=d.name, image_module=modules[d.image_name], memory_kib=d.memory_kib,
                    ssidref=resolve_label(scen, i, d, pol), flags=MDOM_PRIVILEGED if d.privileged else 0,
                    expect=EXPECT[d.expect], max_evtchn=d.max_evtchn,
-                   max_grant_frames=d.max_grant_frames, cmdline=d.cmdline)
+                   max_grant_frames=d.max_grant_frames, cmdline=d.cmdline, devices=device_mask(d.devices))
             for i, d in enumerate(scen.domains)]
+
+
+def device_mask(names: list[str]) -> int:
+    """The manifest's devices bitmask: bit n for DEVICES[n]."""
+    return sum(1 << DEVICES.index(n) for n in set(names))
 
 
 def encode(scen: Scenario, pol: BootPolicy | None = None) -> bytes:
@@ -150,7 +156,7 @@ def encode(scen: Scenario, pol: BootPolicy | None = None) -> bytes:
         where = f"domain[{i}]"
         body += DOMAIN.pack(_cstr(rec.name, NAME_MAX, scen, f"{where}.name"), rec.image_module,
                             rec.memory_kib, rec.ssidref, rec.flags, rec.expect, rec.max_evtchn,
-                            rec.max_grant_frames, 0,
+                            rec.max_grant_frames, rec.devices,
                             _cstr(rec.cmdline, CMDLINE_MAX, scen, f"{where}.cmdline"))
     total = HEADER.size + len(body)
     slice_us = scen.scheduler.slice_ms * 1000
@@ -183,7 +189,7 @@ def decode(blob: bytes) -> tuple[Header, list[Record]]:
     for i in range(header.domain_count):
         name, *nums, cmdline = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
         recs.append(Record(name.split(b"\0")[0].decode(), *nums[:7],
-                           cmdline.split(b"\0")[0].decode()))
+                           cmdline.split(b"\0")[0].decode(), devices=nums[7]))
     return header, recs
 
 

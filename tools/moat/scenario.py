@@ -87,6 +87,7 @@ class Domain:
     expect: str = "poweroff"
     max_evtchn: int = 0
     max_grant_frames: int = 0
+    devices: list[str] = field(default_factory=list)  # DEVICES assigned to it (its label must permit them)
 
     @staticmethod
     def is_path(image: str) -> bool:
@@ -211,8 +212,10 @@ def _parse_scheduler(path: Path, data: Any) -> Scheduler:
 
 _DOMAIN_KEYS: dict[str, type | tuple[type, ...]] = {
     "name": str, "image": str, "memory": str, "label": (str, int), "cmdline": str, "privileged": bool,
-    "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int,
+    "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int, "devices": list,
 }
+# Devices a domain can be assigned (hv/include/public/device.h; the bit is the position).
+DEVICES = ("tpm", "com2")
 
 
 def _parse_domains(path: Path, data: Any) -> list[Domain]:
@@ -242,6 +245,15 @@ def _parse_domains(path: Path, data: Any) -> list[Domain]:
                 raise ScenarioError(path, f"{where}.{key}", "must be 0 to 2**32-1")
         if len(entry.get("cmdline", "").encode()) > 255:
             raise ScenarioError(path, f"{where}.cmdline", "longer than 255 bytes")
+        devices = entry.get("devices", [])
+        for dev in devices:
+            if dev not in DEVICES:
+                raise ScenarioError(path, f"{where}.devices",
+                                    f"{dev!r} is not a device (known: {', '.join(DEVICES)})")
+        if len(set(devices)) != len(devices):
+            raise ScenarioError(path, f"{where}.devices", "lists a device twice")
+        if devices and count > 1:
+            raise ScenarioError(path, f"{where}.devices", "a device can be held by one domain only (count > 1)")
         for n in range(count):
             name = f"{base}-{n}" if count > 1 else base
             if not _NAME.fullmatch(name):
@@ -250,6 +262,13 @@ def _parse_domains(path: Path, data: Any) -> list[Domain]:
             if any(d.name == name for d in domains):
                 raise ScenarioError(path, f"{where}.name", f"{name!r} is used by another domain")
             domains.append(Domain(name=name, **entry))
+    held: dict[str, str] = {}
+    for d in domains:
+        for dev in d.devices:
+            if dev in held:
+                raise ScenarioError(path, "domain", f"device {dev!r} is assigned to both {held[dev]!r} and "
+                                                    f"{d.name!r}; a device is held by one domain at a time")
+            held[dev] = d.name
     if len(domains) > MAX_DOMAINS:
         raise ScenarioError(path, "domain", f"{len(domains)} domains; at most {MAX_DOMAINS}")
     return domains

@@ -117,10 +117,12 @@ start64_low:
 
     .section .boot.rodata, "a"
     .balign 8
+    /* The accessed bits are preset: otherwise the CPU sets them in memory when it loads the
+     * segments, and the image would no longer be what the loader loaded (it is measured later). */
 boot_gdt:
     .quad 0
-    .quad 0x00af9a000000ffff         /* 0x08: 64-bit kernel code */
-    .quad 0x00cf92000000ffff         /* 0x10: kernel data */
+    .quad 0x00af9b000000ffff         /* 0x08: 64-bit kernel code */
+    .quad 0x00cf93000000ffff         /* 0x10: kernel data */
 boot_gdt_end:
     .balign 8
 boot_gdt_ptr:
@@ -148,12 +150,14 @@ start64_high:
     hlt
     jmp 5b
 
-    .data
+    /* In the BSS, not the data section: the measured launch hashes the image as loaded (the
+     * multiboot load range, build/hv/moat.bin) after this code ran, so nothing here may write it. */
+    .section .bss, "aw", @nobits
     .balign 8
     .globl boot_tsc_entry
-boot_tsc_entry: .quad 0
-boot_magic: .long 0
-boot_mbi: .long 0
+boot_tsc_entry: .skip 8
+boot_magic: .skip 4
+boot_mbi: .skip 4
 
     .section .bss.pagetables, "aw", @nobits
     .balign 4096

@@ -2,6 +2,7 @@
 // The GDT and the TSS. The TSS gives the CPU a ring-0 stack for entries from ring 3 and separate
 // IST stacks for #DF, NMI and #MC, which must work even when the current stack is broken.
 #include <moat/cpu.h>
+#include <moat/device.h>
 #include <moat/lib.h>
 
 struct tss {
@@ -12,6 +13,9 @@ struct tss {
     uint64_t reserved2;
     uint16_t reserved3;
     uint16_t iomap_base;
+    /* I/O permission bitmap for ports below IO_BITMAP_PORTS (a set bit denies; ports above the
+     * TSS limit are denied too), then the all-ones byte the CPU may read past its end. */
+    uint8_t iomap[IO_BITMAP_PORTS / 8 + 1];
 } packed;
 
 static struct tss tss;
@@ -39,7 +43,8 @@ void gdt_init(void)
     tss.ist[IST_NMI - 1] = (uint64_t)kstack_nmi_top;
     tss.ist[IST_MC - 1] = (uint64_t)kstack_mc_top;
     tss.rsp[0] = (uint64_t)kstack_boot_top;
-    tss.iomap_base = sizeof(tss); /* no I/O bitmap: ring 3 gets no port access */
+    tss.iomap_base = offsetof(struct tss, iomap); /* every port denied until a domain holds one */
+    memset(tss.iomap, 0xff, sizeof(tss.iomap));
 
     uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
     gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
@@ -74,3 +79,5 @@ bool is_guard_page(vaddr_t va)
 }
 
 void tss_set_rsp0(uint64_t rsp0) { tss.rsp[0] = rsp0; }
+
+void tss_set_io_bitmap(const uint8_t bitmap[IO_BITMAP_PORTS / 8]) { memcpy(tss.iomap, bitmap, IO_BITMAP_PORTS / 8); }

@@ -56,6 +56,7 @@ struct domain {
     uint32_t ssidref;
     uint32_t expect;                  /* EXPECT_* */
     uint32_t image_module;
+    uint32_t devices;                 /* DEVICE_* bits it holds (public/device.h) */
     char name[DOMCTL_NAME_MAX];
 
     mfn_t pml4;                       /* root of its page tables */
@@ -93,6 +94,7 @@ struct domain_params {
     const char *cmdline;
     uint32_t max_evtchn;
     uint32_t max_grant_frames;
+    uint32_t devices;        /* DEVICE_* bits to assign (checked against the label) */
     struct domain *creator; /* NULL at boot (the manifest) */
 };
 

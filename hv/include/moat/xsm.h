@@ -49,6 +49,11 @@ int xsm_grant_setup(struct domain *subj, struct domain *target);
 /* Reading another domain's table size: a shared type (as sHype's setup hook). */
 int xsm_grant_query(struct domain *subj, struct domain *target);
 
+/* Device assignment: may a domain with this label be given device dev (public/device.h)? */
+int xsm_assign_device(struct domain *creator, uint32_t ssidref, const char *name, unsigned dev);
+/* Audits a domain's access to a device it does not hold (it faulted; it is about to be killed). */
+void xsm_device_denied(const struct domain *d, unsigned dev);
+
 long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 #endif

@@ -33,7 +33,8 @@ struct moat_domctl_create {
     char name[DOMCTL_NAME_MAX];
     char cmdline[DOMCTL_CMDLINE_MAX];
     domid_t domid;            /* OUT */
-    uint16_t pad[3];
+    uint16_t pad;
+    uint32_t devices;         /* DEVICE_* bits to assign (public/device.h); the label must permit them */
 };
 
 struct moat_domctl_info {

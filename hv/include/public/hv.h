@@ -51,6 +51,7 @@ typedef uint16_t domid_t;
 #define XEN_EFAULT 14
 #define XEN_EBUSY 16
 #define XEN_EEXIST 17
+#define XEN_ENODEV 19
 #define XEN_EINVAL 22
 #define XEN_ENOSPC 28
 #define XEN_ENOSYS 38

@@ -42,7 +42,7 @@ struct manifest_domain {
     uint32_t expect;                /* EXPECT_* */
     uint32_t max_evtchn;            /* 0 = default */
     uint32_t max_grant_frames;      /* 0 = default */
-    uint32_t reserved;
+    uint32_t devices;               /* DEVICE_* bits (public/device.h) assigned to the domain */
     char cmdline[256];
 };
 

@@ -73,6 +73,15 @@ static void wait_gone(domid_t domid, const char *name)
     say("%s (domain %u) is gone: getdomaininfo says -ESRCH", name, domid);
 }
 
+static void wait_for_attestation(void)
+{
+    domid_t agent = (domid_t)cmdline_ulong("attest", DOMID_INVALID);
+    if (agent == DOMID_INVALID)
+        return;
+    say("the server is being attested to customer A (agent: domain %u); the story starts after", agent);
+    wait_gone(agent, "the attestation agent");
+}
+
 static long create_rival(domid_t *domid)
 {
     int image = find_image("demo_rival");
@@ -120,6 +129,10 @@ int main(const struct start_info *si)
     if (rc < 0)
         fail("binding VIRQ_DOM_EXC: %ld", rc);
     dom_exc = (evtchn_port_t)rc;
+
+    // `moat demo` verifies the server for customer A before the story starts: the attestation
+    // agent answers the verifier over the TPM and COM2, then leaves (docs/attestation.md).
+    wait_for_attestation();
 
     step(1, "customer A's two domains talk over vchan (same customer: allowed)");
     go(&db);

@@ -14,9 +14,10 @@ import re
 import sys
 from dataclasses import dataclass
 
-from moat import paths, scenario
+from moat import paths
+from moat.attest.run import attested_run
 from moat.commands.build import build_or_fail
-from moat.commands.run import boot_scenario, report
+from moat.commands.run import report
 
 DEMO_SCENARIO = "images/demo/demo.toml"
 DEMO_TIMEOUT = 180.0  # the story takes a few seconds under TCG; a loaded machine is slower
@@ -155,20 +156,59 @@ def story(console: str) -> list[Step]:
 def run(args: argparse.Namespace) -> int:
     root = paths.repo_root()
     build_or_fail()
-    scen = scenario.load(root / DEMO_SCENARIO)
-    print(f"moat: booting {DEMO_SCENARIO} under QEMU (TCG)\n", file=sys.stderr, flush=True)
-    result = boot_scenario(scen, timeout=args.timeout or None)
+    scen_path = root / DEMO_SCENARIO
+    # Before the story: the server is verified for customer A (docs/attestation.md).
+    ref = attest_reference(scen_path)
+    print(f"moat: booting {DEMO_SCENARIO} under QEMU (TCG) with a TPM; the server is verified for customer A "
+          "before the story starts\n", file=sys.stderr, flush=True)
+    run_ = attested_run(scen_path, ref, tpm_name="demo", timeout=args.timeout or DEMO_TIMEOUT,
+                        on_line=lambda line: print(line, flush=True),
+                        on_verdict=lambda v: _say_verdict(ref, v))
+    result = run_.result
     status = report(result)
     steps = story(result.console)
     print("\nWhat you just saw: one server hosting the domains of competing customers under one "
           "mandatory access control policy (docs/examples/policies/demo.toml).")
+    print(f"  0. {ATTEST_TITLE}: " + (attested_text(run_.verdict) if run_.verdict.ok
+                                      else "NOT SHOWN: " + "; ".join(run_.verdict.problems)))
     for i, s in enumerate(steps, 1):
         print(f"  {i}. {s.title}: {s.text}" if s.ok else f"  {i}. {s.title}: NOT SHOWN: {s.text}")
     if status != 0:
         return status
+    if not run_.verdict.ok:
+        print("\nmoat demo: the server did not verify (see above).", file=sys.stderr)
+        return 1
     if not all(s.ok for s in steps):
         print("\nmoat demo: the story did not happen as intended (see above).", file=sys.stderr)
         return 1
-    print("\nNext: docs/mac.md explains the policy checks; ./moat test runs the test suite; "
-          "./moat run --help shows how to boot your own scenarios.")
+    print("\nNext: docs/mac.md explains the policy checks; docs/attestation.md what the verification "
+          "means; ./moat test runs the test suite; ./moat run --help shows how to boot your own scenarios.")
     return 0
+
+
+ATTEST_TITLE = "customer A verifies the server before the story"
+
+
+def attest_reference(scen_path):  # type: ignore[no-untyped-def]
+    from moat.attest.reference import compute
+
+    return compute(scen_path)
+
+
+def _say_verdict(ref, verdict) -> None:  # type: ignore[no-untyped-def]
+    from moat.commands.attest import for_label, print_verdict
+
+    print("\n=== moat attest: the server, as customer A's verifier sees it through the TPM ===", flush=True)
+    print_verdict(verdict)
+    print(for_label(ref, verdict, "customer-a"))
+    print("=== the story starts now ===\n", flush=True)
+
+
+def attested_text(verdict) -> str:  # type: ignore[no-untyped-def]
+    f = verdict.facts
+    doms = ", ".join(f"{d['name']} ({d['label']})" for d in f["domains"])
+    return (f"the attestation agent (a domain holding the TPM) proved with a TPM quote over a fresh nonce, "
+            f"signed by a key bound to the TPM's certified EK, that the server booted hypervisor "
+            f"{f['hypervisor']['sha256'][:16]}... with policy '{f['boot_policy']['name']}' "
+            f"{f['boot_policy']['version']} and exactly these domains and labels: {doms}; both event logs "
+            "replayed to the quoted PCRs.")

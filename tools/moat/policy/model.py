@@ -25,13 +25,18 @@ PERM_DOMAIN_DESTROY = 1 << 1
 PERM_DOMAIN_PAUSE = 1 << 2
 PERM_POLICY_LOAD = 1 << 3
 PERM_READ_STATE = 1 << 4
-PERM_ALL = 0x1F
+# "May be assigned device X" (hv/include/public/device.h numbers the devices): one bit each.
+DEVICES = ("tpm", "com2")
+PERM_DEVICE_SHIFT = 5
+PERM_DEVICE = {name: 1 << (PERM_DEVICE_SHIFT + i) for i, name in enumerate(DEVICES)}
+PERM_ALL = 0x7F
 PERM_NAMES = {
     "create": PERM_DOMAIN_CREATE,
     "destroy": PERM_DOMAIN_DESTROY,
     "pause": PERM_DOMAIN_PAUSE,
     "load_policy": PERM_POLICY_LOAD,
     "read_state": PERM_READ_STATE,
+    **{f"device:{name}": bit for name, bit in PERM_DEVICE.items()},
 }
 
 
@@ -51,6 +56,7 @@ class Permissions:
     pause: bool = False
     load_policy: bool = False
     read_state: bool = False
+    devices: list[Named] = field(default_factory=list)  # devices it may be assigned (DEVICES)
 
     def flags(self) -> int:
         f = 0
@@ -64,6 +70,8 @@ class Permissions:
             f |= PERM_POLICY_LOAD
         if self.read_state:
             f |= PERM_READ_STATE
+        for d in self.devices:
+            f |= PERM_DEVICE.get(d.name, 0)
         return f
 
 

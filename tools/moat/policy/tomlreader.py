@@ -19,7 +19,7 @@ from .xmlreader import PolicyReadError
 _TOP_KEYS = {"policy", "types", "conflict_set", "vm", "resource"}
 _POLICY_KEYS = {"name", "version", "bootstrap", "from"}
 _VM_KEYS = {"name", "ste", "chwall", "from", "permissions"}
-_PERM_KEYS = {"create", "destroy", "pause", "load_policy", "read_state"}
+_PERM_KEYS = {"create", "destroy", "pause", "load_policy", "read_state", "devices"}
 
 
 class _Locator:
@@ -196,6 +196,8 @@ def read_toml(data: bytes, file: str) -> Policy:
                         pm.create = strlist(val, (pl, sp[1]), "permissions.create", pl)
                         if not pm.create:
                             err(pl, f"label {name!r}: permissions.create lists no label")
+                    elif k == "devices":
+                        pm.devices = strlist(val, (pl, sp[1]), "permissions.devices", pl)
                     elif not isinstance(val, bool):
                         err(pl, f"label {name!r}: permission {k!r} must be true or false")
                     else:

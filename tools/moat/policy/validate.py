@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from .model import (
+    DEVICES,
     MAX_CONFLICT_SETS,
     MAX_NAME_LEN,
     MAX_POLICY_SIZE,
@@ -163,6 +164,14 @@ def check(p: Policy, old: tuple[str, tuple[int, int]] | None = None) -> list[Dia
             for t in v.permissions.create:
                 if t.name not in vm_set:
                     add(t.line, f"VM label {v.name!r} may create unknown label {t.name!r}")
+            seen_dev: set[str] = set()
+            for d in v.permissions.devices:
+                if d.name not in DEVICES:
+                    add(d.line, f"VM label {v.name!r} may be assigned unknown device {d.name!r} "
+                                f"(known: {', '.join(DEVICES)})")
+                elif d.name in seen_dev:
+                    add(d.line, f"VM label {v.name!r} lists device {d.name!r} twice", "warning")
+                seen_dev.add(d.name)
     if not p.has_subjects:
         pass
     elif not p.vm_labels:

@@ -75,6 +75,7 @@ def to_xml(p: Policy) -> str:
             ):
                 if getattr(pm, flag):
                     o.append(f"          <moat:{tag}/>")
+            o.extend(f"          <moat:AssignDevice>{_x(d.name)}</moat:AssignDevice>" for d in pm.devices)
             o.append("        </moat:Permissions>")
         o.append("      </VirtualMachineLabel>")
     o.append("    </SubjectLabels>")
@@ -125,6 +126,8 @@ def to_toml(p: Policy) -> str:
             for flag in ("destroy", "pause", "load_policy", "read_state"):
                 if getattr(pm, flag):
                     parts.append(f"{flag} = true")
+            if pm.devices:
+                parts.append(f"devices = {_l(pm.devices)}")
             o.append("permissions = { " + ", ".join(parts) + " }")
     for r in p.resource_labels:
         o += ["", "[[resource]]", f"name = {_s(r.name)}", f"ste = {_l(r.ste or [])}"]

@@ -213,6 +213,8 @@ def _read_permissions(pe: xmldom.Node, label: str, err) -> Permissions:  # type:
                 err(c.line, f"label {label!r}: <{c.name}> lists no <Label> it may create")
             for lab in labels:
                 perm.create.append(Named(lab.text(), lab.line))
+        elif c.local == "AssignDevice":
+            perm.devices.append(Named(c.text().strip(), c.line))
         elif c.local in _PERM_ELEMENTS:
             setattr(perm, _PERM_ELEMENTS[c.local], True)
         else:

@@ -125,7 +125,12 @@ struct acm_ext_buffer {
 #define ACM_PERM_DOMAIN_PAUSE (1u << 2)
 #define ACM_PERM_POLICY_LOAD (1u << 3)
 #define ACM_PERM_READ_STATE (1u << 4)     /* read other domains' state */
-#define ACM_PERM_ALL 0x1fu
+/* May be assigned device n (public/device.h: DEVICE_TPM 0, DEVICE_COM2 1); see docs/attestation.md. */
+#define ACM_PERM_DEVICE_SHIFT 5u
+#define ACM_PERM_DEVICE(n) (1u << (ACM_PERM_DEVICE_SHIFT + (n)))
+#define ACM_PERM_DEVICE_TPM ACM_PERM_DEVICE(0)
+#define ACM_PERM_DEVICE_COM2 ACM_PERM_DEVICE(1)
+#define ACM_PERM_ALL 0x7fu
 /* create[row]: bit (t % 32) of word (t / 32) set iff the label may create domains with VM row t. */
 
 /*

@@ -151,6 +151,7 @@ struct domctl_create_args {
     uint32_t ssidref;
     const char *name;
     const char *cmdline;   /* may be NULL */
+    uint32_t devices;      /* DEVICE_* bits (public/device.h) the new domain is assigned */
 };
 long domctl_create(const struct domctl_create_args *args, domid_t *domid);
 long domctl_destroy(domid_t domid);

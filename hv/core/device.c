@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// Device assignment under MAC: the TPM's locality-0 register page (MMIO, mapped uncached into the
+// holder at GUEST_TPM_VA) and the second serial port (I/O ports, opened in the TSS bitmap while
+// the holder runs). Checked once, when the domain is built (boot manifest or domctl create):
+// the device must be there, the label must permit it, and nobody else may hold it.
+#include <lib/tpm_tis.h>
+#include <moat/console.h>
+#include <moat/device.h>
+#include <moat/domain.h>
+#include <moat/lib.h>
+#include <moat/measure.h>
+#include <moat/paging.h>
+#include <moat/x86.h>
+#include <moat/xsm.h>
+#include <public/device.h>
+
+struct device_desc {
+    const char *name;
+    paddr_t mmio;        /* one page, or 0 */
+    vaddr_t guest_va;
+    uint16_t port, ports;
+};
+
+static const struct device_desc devs[DEVICE_COUNT] = {
+    [DEVICE_TPM] = {"tpm", TIS_BASE, GUEST_TPM_VA, 0, 0},
+    [DEVICE_COM2] = {"com2", 0, 0, COM2_PORT, COM2_PORTS},
+};
+
+/* Who holds each device: a domain id and its incarnation (0: nobody). */
+static domid_t holder[DEVICE_COUNT];
+static uint32_t holder_inc[DEVICE_COUNT];
+static uint32_t loaded_ports; /* the devices whose ports the TSS bitmap opens now */
+
+const char *device_name(unsigned dev) { return dev < DEVICE_COUNT ? devs[dev].name : "?"; }
+
+static bool held(unsigned dev)
+{
+    if (!holder_inc[dev])
+        return false;
+    struct domain *h = domain_table(holder[dev]);
+    return h && h->state != DOM_FREE && h->incarnation == holder_inc[dev];
+}
+
+bool device_holds(const struct domain *d, unsigned dev)
+{
+    return d && dev < DEVICE_COUNT && (d->devices & DEVICE_BIT(dev)) && holder_inc[dev] == d->incarnation &&
+           holder[dev] == d->domid;
+}
+
+static bool present(unsigned dev)
+{
+    if (dev == DEVICE_TPM)
+        return measure_tpm_present();
+    /* A 16550 keeps what is written to its scratch register; an absent port reads all ones. */
+    outb(COM2_PORT + 7, 0x5a);
+    if (inb(COM2_PORT + 7) != 0x5a)
+        return false;
+    outb(COM2_PORT + 7, 0xa5);
+    return inb(COM2_PORT + 7) == 0xa5;
+}
+
+long device_assign(struct domain *d, uint32_t mask, struct domain *creator)
+{
+    d->devices = 0;
+    if (mask & ~DEVICE_ALL)
+        return -XEN_EINVAL;
+    for (unsigned dev = 0; dev < DEVICE_COUNT; dev++) {
+        if (!(mask & DEVICE_BIT(dev)))
+            continue;
+        if (xsm_assign_device(creator, d->ssidref, d->name, dev))
+            return -XEN_EPERM;
+        if (!present(dev)) {
+            printk("domain %u '%s': device %s is not present\n", d->domid, d->name, devs[dev].name);
+            return -XEN_ENODEV;
+        }
+        if (held(dev)) {
+            printk("domain %u '%s': device %s is held by domain %u\n", d->domid, d->name, devs[dev].name,
+                   holder[dev]);
+            return -XEN_EBUSY;
+        }
+    }
+    for (unsigned dev = 0; dev < DEVICE_COUNT; dev++) {
+        if (!(mask & DEVICE_BIT(dev)))
+            continue;
+        /* The MMIO frame is not RAM: no frame record, never freed by gpt_destroy. */
+        if (devs[dev].mmio &&
+            !gpt_map(d, devs[dev].guest_va, devs[dev].mmio >> PAGE_SHIFT, PTE_W | PTE_PCD | PTE_PWT | PTE_NX)) {
+            device_release(d);
+            return -XEN_ENOMEM;
+        }
+        holder[dev] = d->domid;
+        holder_inc[dev] = d->incarnation;
+        d->devices |= DEVICE_BIT(dev);
+    }
+    return 0;
+}
+
+void device_release(struct domain *d)
+{
+    for (unsigned dev = 0; dev < DEVICE_COUNT; dev++)
+        if (device_holds(d, dev)) {
+            if (devs[dev].mmio)
+                gpt_unmap(d, devs[dev].guest_va);
+            holder_inc[dev] = 0;
+        }
+    d->devices = 0;
+}
+
+void device_switch_to(const struct domain *next)
+{
+    uint32_t want = 0;
+    for (unsigned dev = 0; dev < DEVICE_COUNT; dev++)
+        if (devs[dev].ports && device_holds(next, dev))
+            want |= DEVICE_BIT(dev);
+    if (want == loaded_ports)
+        return;
+    static uint8_t bitmap[IO_BITMAP_PORTS / 8];
+    memset(bitmap, 0xff, sizeof(bitmap));
+    for (unsigned dev = 0; dev < DEVICE_COUNT; dev++)
+        if (want & DEVICE_BIT(dev))
+            for (unsigned p = devs[dev].port; p < devs[dev].port + devs[dev].ports; p++)
+                bitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
+    tss_set_io_bitmap(bitmap);
+    loaded_ports = want;
+}
+
+/* The port an I/O instruction at rip uses (in/out with imm8 or dx, and ins/outs), or -1. */
+static int io_port(const struct cpu_regs *regs)
+{
+    uint8_t code[4];
+    if (copy_from_guest(code, regs->rip, sizeof(code)))
+        return -1;
+    unsigned i = 0;
+    while (i < 3 && (code[i] == 0x66 || code[i] == 0xf3 || code[i] == 0xf2))
+        i++;
+    uint8_t op = code[i];
+    if (op >= 0xe4 && op <= 0xe7)
+        return code[i + 1];
+    if ((op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f))
+        return (int)(regs->rdx & 0xffff);
+    return -1;
+}
+
+void device_audit_fault(const struct domain *d, const struct cpu_regs *regs, uint64_t cr2)
+{
+    for (unsigned dev = 0; dev < DEVICE_COUNT; dev++) {
+        const struct device_desc *s = &devs[dev];
+        bool touched = false;
+        if (regs->vector == 14 && s->mmio)
+            touched = cr2 >= s->guest_va && cr2 < s->guest_va + PAGE_SIZE;
+        if (regs->vector == 13 && s->ports) {
+            int port = io_port(regs);
+            touched = port >= s->port && port < s->port + s->ports;
+        }
+        if (touched && !device_holds(d, dev))
+            xsm_device_denied(d, dev);
+    }
+}

@@ -1,0 +1,139 @@
+// SPDX-License-Identifier: MIT
+// SHA-256 as FIPS 180-4 defines it: the 64-word message schedule kept as a 16-word ring, the
+// rounds unrolled by eight so the working variables rotate by name instead of by moves, and whole
+// blocks compressed straight from the input (no copy). Shared by the hypervisor and the guests.
+#include <lib/sha256.h>
+#include <lib/string.h>
+
+/* The first 32 bits of the fractional parts of the cube roots of the first 64 primes. */
+static const uint32_t K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static inline uint32_t ror(uint32_t x, unsigned n) { return (x >> n) | (x << (32 - n)); }
+
+static inline uint32_t load_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+#define S0(x) (ror(x, 2) ^ ror(x, 13) ^ ror(x, 22))
+#define S1(x) (ror(x, 6) ^ ror(x, 11) ^ ror(x, 25))
+#define s0(x) (ror(x, 7) ^ ror(x, 18) ^ ((x) >> 3))
+#define s1(x) (ror(x, 17) ^ ror(x, 19) ^ ((x) >> 10))
+#define CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+#define MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
+
+/* One round, with the eight working variables named by their role in this round: unrolling by
+ * eight lets the roles rotate instead of moving eight values every round. */
+#define ROUND(a, b, c, d, e, f, g, h, t, wt)                                                                           \
+    do {                                                                                                               \
+        uint32_t t1_ = (h) + S1(e) + CH(e, f, g) + K[t] + (wt);                                                        \
+        (d) += t1_;                                                                                                    \
+        (h) = t1_ + S0(a) + MAJ(a, b, c);                                                                              \
+    } while (0)
+
+/* The message schedule as a 16-word ring: w[t] = s1(w[t-2]) + w[t-7] + s0(w[t-15]) + w[t-16]. */
+#define W(t) (w[(t) & 15] = s1(w[((t) - 2) & 15]) + w[((t) - 7) & 15] + s0(w[((t) - 15) & 15]) + w[(t) & 15])
+
+static void compress(uint32_t h[8], const uint8_t *block)
+{
+    uint32_t w[16];
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (unsigned i = 0; i < 16; i++)
+        w[i] = load_be32(block + 4 * i);
+    for (unsigned t = 0; t < 16; t += 8) {
+        ROUND(a, b, c, d, e, f, g, k, t + 0, w[t + 0]);
+        ROUND(k, a, b, c, d, e, f, g, t + 1, w[t + 1]);
+        ROUND(g, k, a, b, c, d, e, f, t + 2, w[t + 2]);
+        ROUND(f, g, k, a, b, c, d, e, t + 3, w[t + 3]);
+        ROUND(e, f, g, k, a, b, c, d, t + 4, w[t + 4]);
+        ROUND(d, e, f, g, k, a, b, c, t + 5, w[t + 5]);
+        ROUND(c, d, e, f, g, k, a, b, t + 6, w[t + 6]);
+        ROUND(b, c, d, e, f, g, k, a, t + 7, w[t + 7]);
+    }
+    for (unsigned t = 16; t < 64; t += 8) {
+        ROUND(a, b, c, d, e, f, g, k, t + 0, W(t + 0));
+        ROUND(k, a, b, c, d, e, f, g, t + 1, W(t + 1));
+        ROUND(g, k, a, b, c, d, e, f, t + 2, W(t + 2));
+        ROUND(f, g, k, a, b, c, d, e, t + 3, W(t + 3));
+        ROUND(e, f, g, k, a, b, c, d, t + 4, W(t + 4));
+        ROUND(d, e, f, g, k, a, b, c, t + 5, W(t + 5));
+        ROUND(c, d, e, f, g, k, a, b, t + 6, W(t + 6));
+        ROUND(b, c, d, e, f, g, k, a, t + 7, W(t + 7));
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+void sha256_init(struct sha256_ctx *c)
+{
+    /* The first 32 bits of the fractional parts of the square roots of the first 8 primes. */
+    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(c->h, iv, sizeof(iv));
+    c->bytes = 0;
+    c->fill = 0;
+}
+
+void sha256_update(struct sha256_ctx *c, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    c->bytes += n;
+    if (c->fill) {
+        size_t take = SHA256_BLOCK_SIZE - c->fill;
+        if (take > n)
+            take = n;
+        memcpy(c->block + c->fill, p, take);
+        c->fill += (uint32_t)take;
+        p += take;
+        n -= take;
+        if (c->fill < SHA256_BLOCK_SIZE)
+            return;
+        compress(c->h, c->block);
+        c->fill = 0;
+    }
+    for (; n >= SHA256_BLOCK_SIZE; p += SHA256_BLOCK_SIZE, n -= SHA256_BLOCK_SIZE)
+        compress(c->h, p);
+    if (n) {
+        memcpy(c->block, p, n);
+        c->fill = (uint32_t)n;
+    }
+}
+
+void sha256_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE])
+{
+    /* Padding: a 1 bit, zeros up to 56 mod 64, then the length in bits, big-endian. */
+    uint64_t bits = c->bytes * 8;
+    c->block[c->fill++] = 0x80;
+    if (c->fill > 56) {
+        memset(c->block + c->fill, 0, SHA256_BLOCK_SIZE - c->fill);
+        compress(c->h, c->block);
+        c->fill = 0;
+    }
+    memset(c->block + c->fill, 0, 56 - c->fill);
+    for (unsigned i = 0; i < 8; i++)
+        c->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+    compress(c->h, c->block);
+    for (unsigned i = 0; i < 8; i++) {
+        digest[4 * i] = (uint8_t)(c->h[i] >> 24);
+        digest[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
+        digest[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
+        digest[4 * i + 3] = (uint8_t)c->h[i];
+    }
+    memset(c, 0, sizeof(*c));
+}
+
+void sha256(const void *data, size_t n, uint8_t digest[SHA256_DIGEST_SIZE])
+{
+    struct sha256_ctx c;
+    sha256_init(&c);
+    sha256_update(&c, data, n);
+    sha256_final(&c, digest);
+}

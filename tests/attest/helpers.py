@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: MIT
+"""Attestation test helpers (fixtures exported by conftest.py): boot a scenario with a fresh swtpm
+and the agent's serial line, and talk to the agent through the verifier's own Session."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from moat import paths
+from moat.attest import swtpm, system, verify
+from moat.attest.reference import Reference, compute
+from moat.pytest_plugin import log_name, require_qemu, skip_or_fail
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "scenarios"
+
+
+def require_swtpm() -> None:
+    require_qemu()
+    for tool in ("swtpm", "swtpm_setup", "swtpm_localca"):
+        if shutil.which(tool) is None:
+            skip_or_fail(f"{tool} not found (apt-get install {swtpm.PACKAGES})")
+
+
+@pytest.fixture
+def attested(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """attested(scenario, tpm=...) -> a context manager yielding (System, Session); the console goes
+    to build/test-logs/<test>.log, and each call gets a fresh TPM unless one is named."""
+    require_swtpm()
+    base = log_name(request.node.nodeid)
+    count = [0]
+
+    @contextmanager
+    def run(scen: Path, tpm: str | None = None, ready: bool = True) -> Iterator[tuple[system.System, verify.Session]]:
+        count[0] += 1
+        suffix = "" if count[0] == 1 else f".{count[0]}"
+        log = paths.build_dir() / "test-logs" / f"{base}{suffix}.log"
+        name = tpm or f"test-{base[-60:]}{suffix}"
+        state = swtpm.tpm_state(name, fresh=tpm is None)
+        with system.boot(scen, tpm_name=name, tpm_state=state, log=log) as s:
+            session = verify.Session(s.link, swtpm.trusted_ca_files())
+            if ready:
+                s.link.wait_ready()
+            yield s, session
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def reference_of(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    cache: dict[tuple[str, tuple[str, ...]], Reference] = {}
+
+    def get(scen: Path, allow: tuple[Path, ...] = ()) -> Reference:
+        key = (str(scen), tuple(map(str, allow)))
+        if key not in cache:
+            cache[key] = compute(scen, list(allow))
+        return cache[key]
+
+    return get
+
+
+def console_has(s: system.System, pattern: str, timeout: float = 30.0) -> str | None:
+    rx = re.compile(pattern)
+    return s.wait_for_line(lambda line: rx.search(line) is not None, timeout)

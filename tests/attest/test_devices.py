@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: MIT
+"""Device assignment under MAC (hv/core/device.c): only the holder reaches a device; anyone else
+faults, audited; the label must permit an assignment and the device must be there. And without
+a TPM the hypervisor says so once and boots unmeasured."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from moat import scenario
+from moat.manifest import decode, encode
+from moat.pytest_plugin import assert_status
+from tests.mac import maclog
+
+from .helpers import SCENARIOS
+
+pytestmark = pytest.mark.boot
+
+
+def test_devices_without_permission_or_presence(boot) -> None:  # type: ignore[no-untyped-def]
+    r = boot(scenario_file=SCENARIOS / "devices.toml")
+    assert_status(r, "SUCCESS")
+    lines = r.lines
+    assert "measure: no TPM: boot not measured" in lines
+    # Touching the TPM's page: a page fault at GUEST_TPM_VA, audited first.
+    i = lines.index("MAC deny hook=device subj=0:touch-tpm op=access-tpm ssid=0x00030003/0x00000000")
+    assert lines[i + 1].startswith("domain 0 'touch-tpm' crashed: vector=14 #PF ") and "cr2=0x200f00" in lines[i + 1]
+    # Touching COM2's ports: a general protection fault (the TSS I/O bitmap denies them).
+    i = lines.index("MAC deny hook=device subj=1:touch-com2 op=access-com2 ssid=0x00020002/0x00000000")
+    assert lines[i + 1].startswith("domain 1 'touch-com2' crashed: vector=13 #GP ")
+    assert not any("FAILED" in line for line in lines)
+    # Assignments: the label must permit the device, and the device must exist.
+    assert "MAC deny hook=device subj=boot obj=new:no-permission op=assign-com2 ssid=0x00000000/0x00030003" in lines
+    assert "domain 'no-permission' not created: error -1" in lines
+    assert any(line.endswith("'no-tpm': device tpm is not present") for line in lines)
+    assert "domain 'no-tpm' not created: error -19" in lines
+    assert "moat: all domains stopped: 4 as expected, 0 not" in lines
+    # Three denials, all in the documented audit format.
+    assert sorted((d.hook, d.subj, d.op) for d in maclog.denials(r.console)) == [
+        ("device", "0:touch-tpm", "access-tpm"), ("device", "1:touch-com2", "access-com2"),
+        ("device", "boot", "assign-com2")]
+
+
+def test_devices_in_the_manifest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The scenario's devices become the manifest's bitmask (the old reserved word)."""
+    scen = scenario.load(SCENARIOS / "agent.toml")
+    _, recs = decode(encode(scen))
+    assert [r.devices for r in recs] == [0b11, 0]
+
+
+@pytest.mark.parametrize(("devices", "message"), [
+    ('["floppy"]', "'floppy' is not a device (known: tpm, com2)"),
+    ('["tpm", "tpm"]', "lists a device twice"),
+])
+def test_scenario_device_errors(tmp_path, devices: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "s.toml"
+    path.write_text(f'[[domain]]\nimage = "hello"\ndevices = {devices}\n')
+    with pytest.raises(scenario.ScenarioError, match=re.escape(message)):
+        scenario.load(path)
+
+
+def test_a_device_is_held_by_one_domain(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "s.toml"
+    path.write_text('[[domain]]\nname = "a"\nimage = "hello"\ndevices = ["com2"]\n'
+                    '[[domain]]\nname = "b"\nimage = "hello"\ndevices = ["com2"]\n')
+    with pytest.raises(scenario.ScenarioError, match="device 'com2' is assigned to both 'a' and 'b'"):
+        scenario.load(path)

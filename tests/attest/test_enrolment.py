@@ -1,0 +1,124 @@
+# SPDX-License-Identifier: MIT
+"""AK enrolment: an AK from another TPM is refused, however the agent tries (Keylime's
+PYSEC-2022-184 was a verifier that accepted an AK not bound to the EK it had checked)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from moat.attest import AttestError, swtpm, verify
+
+from .helpers import SCENARIOS, require_swtpm
+
+pytestmark = pytest.mark.boot
+
+# The agent's AK template (images/attest/attest_agent/tpm.c): a restricted ECDSA P-256 signing key.
+AK_TEMPLATE = struct.pack(">HHIHHHHHHHH", 0x0023, 0x000B, 0x00050472, 0, 0x0010, 0x0018, 0x000B, 0x0003, 0x0010, 0, 0)
+
+
+class OtherTpm:
+    """A second swtpm, driven from the host with tpm2-pytss: an attacker's own TPM."""
+
+    def __init__(self, work: Path) -> None:
+        from tpm2_pytss import ESAPI, TCTILdr
+
+        state = swtpm.tpm_state("test-other-tpm", fresh=True)
+        self.sock = work / "other"
+        self.proc = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}", "--server",
+                                      f"type=unixio,path={self.sock}", "--ctrl", f"type=unixio,path={self.sock}.ctrl",
+                                      "--flags", "startup-clear"], stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not (self.sock.exists() and Path(f"{self.sock}.ctrl").exists()):
+            assert time.monotonic() < deadline, "the second swtpm did not start"
+            time.sleep(0.05)
+        self.esapi = ESAPI(TCTILdr("swtpm", f"path={self.sock}"))
+
+    def make_ak(self) -> bytes:
+        from tpm2_pytss.constants import ESYS_TR
+        from tpm2_pytss.types import TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE
+
+        tmpl, _ = TPM2B_PUBLIC.unmarshal(struct.pack(">H", len(AK_TEMPLATE)) + AK_TEMPLATE)
+        handle, pub, *_ = self.esapi.create_primary(TPM2B_SENSITIVE_CREATE(), tmpl, ESYS_TR.ENDORSEMENT)
+        self.ak = handle
+        return bytes(pub.marshal())
+
+    def activate(self, blob: bytes, secret: bytes) -> bytes:
+        """What the attacker's TPM makes of a credential for the genuine EK: it cannot open it."""
+        from tpm2_pytss.constants import ESYS_TR
+        from tpm2_pytss.types import TPM2B_ENCRYPTED_SECRET, TPM2B_ID_OBJECT, TPM2B_SENSITIVE_CREATE
+        from tpm2_pytss.utils import create_ek_template
+
+        def no_nv(_i: object) -> bytes:
+            from tpm2_pytss.utils import NoSuchIndex
+
+            raise NoSuchIndex(0)
+
+        _, ek_tmpl = create_ek_template("EK-RSA2048", no_nv)
+        ek, *_ = self.esapi.create_primary(TPM2B_SENSITIVE_CREATE(), ek_tmpl, ESYS_TR.ENDORSEMENT)
+        session = self.esapi.start_auth_session(ESYS_TR.NONE, ESYS_TR.NONE, 1, *self._sym())
+        self.esapi.policy_secret(ESYS_TR.ENDORSEMENT, session, b"", b"", b"", 0)
+        cred = self.esapi.activate_credential(self.ak, ek, TPM2B_ID_OBJECT.unmarshal(blob)[0],
+                                              TPM2B_ENCRYPTED_SECRET.unmarshal(secret)[0], session2=session)
+        return bytes(cred)
+
+    @staticmethod
+    def _sym():  # type: ignore[no-untyped-def]
+        from tpm2_pytss.constants import TPM2_ALG
+        from tpm2_pytss.types import TPMT_SYM_DEF
+
+        return TPMT_SYM_DEF(algorithm=TPM2_ALG.NULL), TPM2_ALG.SHA256
+
+    def close(self) -> None:
+        self.esapi.close()
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class ForeignAk:
+    """Between the verifier and the genuine agent: offers the other TPM's AK, and answers the
+    credential either through the genuine agent or through the other TPM."""
+
+    def __init__(self, link, other: OtherTpm, through_other: bool) -> None:  # type: ignore[no-untyped-def]
+        self.link, self.other, self.through_other = link, other, through_other
+        self.sent: list[str] = []
+
+    def request(self, line: str, keyword: str, fields: int, timeout: float = 120.0) -> list[str]:
+        self.sent.append(line.split(" ", 1)[0])
+        if line == "AK":
+            return [self.other.make_ak().hex()]
+        if line.startswith("ACTIVATE ") and self.through_other:
+            _, blob, secret = line.split(" ")
+            try:
+                return [self.other.activate(bytes.fromhex(blob), bytes.fromhex(secret)).hex()]
+            except Exception:  # the TPM refuses it: answer something, as a liar would
+                return [os.urandom(32).hex()]
+        return self.link.request(line, keyword, fields, timeout)
+
+
+@pytest.mark.parametrize("through_other", [False, True], ids=["genuine-tpm-activates", "other-tpm-activates"])
+def test_an_ak_from_another_tpm_is_refused(attested, through_other: bool) -> None:  # type: ignore[no-untyped-def]
+    require_swtpm()
+    work = Path(tempfile.mkdtemp(prefix="moat-other-"))
+    other = OtherTpm(work)
+    try:
+        with attested(SCENARIOS / "agent.toml") as (s, session):
+            # The control: the genuine AK enrols.
+            session.hello()
+            session.enrol()
+            proxy = ForeignAk(s.link, other, through_other)
+            liar = verify.Session(proxy, session.ca_files)  # type: ignore[arg-type]
+            with pytest.raises(AttestError, match=r"ACTIVATE failed|credential came back wrong") as err:
+                liar.enrol()
+            assert "QUOTE" not in proxy.sent
+            if through_other:
+                assert "the AK is not in the TPM whose EK was certified; refused" in str(err.value)
+            session.bye()
+    finally:
+        other.close()

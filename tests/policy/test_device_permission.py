@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: MIT
+"""The "may be assigned device X" permission (docs/attestation.md): written in TOML and XML,
+compiled to one flag bit per device in the moat extension, decoded alike by the C parser and
+the Python decoder, shown by dump and labels, refused for devices that do not exist."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import ROOT
+
+from moat.policy import compile_policy, read_policy
+from moat.policy.binary import decode
+from moat.policy.model import PERM_DEVICE, PERM_READ_STATE
+from moat.policy.validate import check
+
+TOML = """
+[policy]
+name = "devices"
+version = "1.0"
+bootstrap = "system"
+[types]
+ste = ["system", "a"]
+chwall = ["system", "a"]
+[[vm]]
+name = "system"
+ste = ["system", "a"]
+chwall = ["system"]
+permissions = { read_state = true }
+[[vm]]
+name = "attest"
+ste = ["system"]
+chwall = ["system"]
+permissions = { devices = ["tpm", "com2"] }
+[[vm]]
+name = "a"
+ste = ["a"]
+chwall = ["a"]
+permissions = { devices = ["com2"] }
+"""
+
+
+def _write(tmp_path: Path, text: str, name: str = "p.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_flags_per_label_and_both_decoders_agree(tmp_path: Path, agree) -> None:  # type: ignore[no-untyped-def]
+    blob = compile_policy(read_policy(_write(tmp_path, TOML)))
+    (r,) = agree([blob])
+    rows = {"system": 1, "a": 2, "attest": 3}
+    flags = r["ext"]["flags"]
+    assert flags[rows["attest"]] == PERM_DEVICE["tpm"] | PERM_DEVICE["com2"]
+    assert flags[rows["a"]] == PERM_DEVICE["com2"]
+    assert flags[rows["system"]] == PERM_READ_STATE
+
+
+def test_xml_round_trip_gives_the_same_blob_body(tmp_path: Path) -> None:
+    src = _write(tmp_path, TOML)
+    xml = subprocess.run([sys.executable, "-m", "moat", "policy", "convert", str(src), "--to", "xml"],
+                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert "<moat:AssignDevice>tpm</moat:AssignDevice>" in xml
+    back = compile_policy(read_policy(_write(tmp_path, xml, "p.xml")))
+    # The header's 20-byte source hash differs (another file); everything after it is the same.
+    assert back[60:] == compile_policy(read_policy(src))[60:]
+
+
+def test_unknown_device_is_an_error_with_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, TOML.replace('devices = ["com2"]', 'devices = ["floppy"]'))
+    diags = check(read_policy(path))
+    errors = [d for d in diags if d.level != "warning"]
+    assert len(errors) == 1
+    line = TOML.count("\n", 0, TOML.index('devices = ["com2"]')) + 1
+    assert "unknown device 'floppy'" in errors[0].message and errors[0].line == line
+
+
+def test_dump_and_labels_name_the_devices(tmp_path: Path) -> None:
+    src = _write(tmp_path, TOML)
+    out = tmp_path / "p.bin"
+    subprocess.run([sys.executable, "-m", "moat", "policy", "compile", str(src), "-o", str(out)], check=True,
+                   capture_output=True, cwd=ROOT)
+    dump = subprocess.run([sys.executable, "-m", "moat", "policy", "dump", str(out)], capture_output=True, text=True,
+                          check=True, cwd=ROOT).stdout
+    assert "device:tpm device:com2" in dump
+    labels = json.loads(subprocess.run([sys.executable, "-m", "moat", "policy", "labels", str(src), "--json"],
+                                       capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    by_name = {lab["name"]: lab for lab in labels} if isinstance(labels, list) else labels
+    assert "device:tpm" in json.dumps(by_name)
+    assert decode(out.read_bytes()).ext is not None

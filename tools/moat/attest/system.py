@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: MIT
+"""Boot a scenario with a TPM (swtpm behind QEMU's tpm-tis) and the agent's serial line (COM2 to a
+socket we listen on), in the background, so that a verifier can talk to the agent meanwhile."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moat import paths, qemu, scenario
+from moat.attest import swtpm
+from moat.attest.agent import AgentLink
+
+CONNECT_TIMEOUT = 60.0
+
+
+@dataclass
+class System:
+    link: AgentLink
+    process: subprocess.Popen[bytes]
+    lines: list[str] = field(default_factory=list)
+    log: Path | None = None
+    exit_code: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    _readers: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def console(self) -> str:
+        return "\n".join(self.lines) + ("\n" if self.lines else "")
+
+    def wait(self, timeout: float | None) -> qemu.Status:
+        """Until QEMU exits (the system stopped) or timeout seconds pass (then it is killed)."""
+        try:
+            self.exit_code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.exit_code = None
+        for t in self._readers:
+            t.join(timeout=5)
+        return qemu.status_from_exit(self.exit_code)
+
+    def wait_for_line(self, predicate: Callable[[str], bool], timeout: float) -> str | None:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            while seen < len(self.lines):
+                line = self.lines[seen]
+                seen += 1
+                if predicate(line):
+                    return line
+            if self.process.poll() is not None and seen >= len(self.lines):
+                return None
+            time.sleep(0.05)
+        return None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@contextlib.contextmanager
+def boot(scen_path: Path, *, tpm_name: str, log: Path | None = None, on_line: Callable[[str], None] | None = None,
+         fresh_tpm: bool = False, tpm_state: Path | None = None) -> Iterator[System]:
+    """Boot scen_path with TPM `tpm_name` (made on first use) and the agent's line; the System is
+    killed on exit if it is still running."""
+    scen = scenario.load(scen_path)
+    root = paths.repo_root()
+    kernel = paths.require_built(paths.hv_image(scen.hypervisor.build))
+    modules = [(p.resolve(), a) for p, a in scen.module_pairs()]
+    state = tpm_state or swtpm.tpm_state(tpm_name, fresh=fresh_tpm)
+    sock_dir = Path(tempfile.mkdtemp(prefix="moat-attest-"))
+    link = AgentLink(sock_dir)
+    try:
+        with swtpm.running(state, sock_dir) as tpm:
+            cmd = qemu.qemu_command(kernel, scen.hypervisor.cmdline, modules, memory=scen.hypervisor.memory,
+                                    qemu=qemu.find_qemu(), extra_args=tpm.qemu_args() + link.qemu_args())
+            if log is not None:
+                log.parent.mkdir(parents=True, exist_ok=True)
+            log_file = log.open("w", encoding="utf-8") if log is not None else None
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                    cwd=root, start_new_session=True)
+            system = System(link, proc, log=log)
+
+            def read() -> None:
+                assert proc.stdout is not None
+                for raw in proc.stdout:
+                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\r", "")
+                    system.lines.append(line)
+                    if log_file is not None:
+                        log_file.write(line + "\n")
+                        log_file.flush()
+                    if on_line is not None:
+                        on_line(line)
+                if log_file is not None:
+                    log_file.close()
+
+            reader = threading.Thread(target=read, daemon=True)
+            reader.start()
+            system._readers.append(reader)
+            try:
+                link.accept(CONNECT_TIMEOUT)
+                yield system
+            finally:
+                system.kill()
+                reader.join(timeout=5)
+    finally:
+        link.close()
+        shutil.rmtree(sock_dir, ignore_errors=True)
