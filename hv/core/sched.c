@@ -9,6 +9,7 @@
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <moat/x86.h>
+#include <moat/xsave.h>
 #include <public/sched.h>
 
 static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
@@ -228,6 +229,12 @@ noreturn void exit_to_guest(void)
         struct domain *next = pick_next();
         if (next) {
             switch_to(next);
+            const char *why;
+            if (!xsave_switch(next, &why)) {
+                printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domid, next->name, why);
+                domain_destroy(next, OUTCOME_KILLED, "bad extended CPU state");
+                continue;
+            }
             if (!deliver_upcall(next)) {
                 printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domid, next->name,
                        next->vcpu.regs.rsp);
