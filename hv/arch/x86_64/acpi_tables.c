@@ -65,7 +65,9 @@ static const uint8_t *map(const struct acpi_memory *mem, uint64_t pa, uint64_t l
  */
 static int rsdp_check(const struct acpi_memory *mem, const uint8_t *p, uint64_t pa, const uint8_t **out)
 {
-    if (!same_bytes(p, "RSD PTR ", 8))
+    uint64_t sig;
+    __builtin_memcpy(&sig, p, 8); /* one load per candidate: the search is 8 K candidates long */
+    if (sig != 0x2052545020445352ULL) /* "RSD PTR " */
         return 0;
     if (!checksum_ok(p, RSDP_V1_LEN))
         return -1;
