@@ -204,6 +204,8 @@ noreturn void ap_main(unsigned id)
     if (!cpu_enable_on_ap())
         ap_fail(cpu, "lacks a feature the boot CPU uses");
     xsave_enable_cpu();
+    if (!xsave_cpu_area_fits())
+        ap_fail(cpu, "needs a larger extended-state area than the boot CPU");
     syscall_init();
     lapic_init_cpu();
     if (lapic_id() != cpu->apic_id)

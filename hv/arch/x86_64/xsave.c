@@ -212,9 +212,10 @@ bool xsave_cpu_matches(void)
         return false;
     if ((kind == XSAVE_KIND_XSAVEOPT && !caps.xsaveopt) || (kind == XSAVE_KIND_XSAVES && !caps.xsaves))
         return false;
-    /* The same components must fit the same area (checked once XCR0 is set on this CPU). */
-    return true;
+    return true; /* the area size is checked once XCR0 is set here: xsave_cpu_area_fits */
 }
+
+bool xsave_cpu_area_fits(void) { return cpuid_area_size() <= area_size; }
 
 enum xsave_kind xsave_kind(void) { return kind; }
 uint64_t xsave_xcr0(void) { return xcr0; }

@@ -35,6 +35,8 @@ void xsave_init(void);
 void xsave_enable_cpu(void);
 /* An AP: does it offer everything the boot CPU uses (components, instruction, area size)? */
 bool xsave_cpu_matches(void);
+/* An AP, once xsave_enable_cpu ran: do its registers fit the boot CPU's area size? */
+bool xsave_cpu_area_fits(void);
 enum xsave_kind xsave_kind(void);
 uint64_t xsave_xcr0(void);    /* 0 with FXSAVE */
 size_t xsave_area_size(void); /* bytes of a vCPU's save area */
