@@ -43,7 +43,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     printk("moat " MOAT_VERSION " x86-64 hypervisor\n");
     printk("boot: tsc entry=%lu banner=%lu\n", boot_tsc_entry, tsc_banner);
 
-    gdt_load(this_cpu());
+    gdt_load(&percpus[0]); /* not this_cpu(): it may not be read before percpu_init_boot_cpu */
     idt_init();
     cpu_detect_and_enable();
     print_cpu();

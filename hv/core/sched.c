@@ -179,7 +179,13 @@ static struct domain *pick_next(void)
     return next;
 }
 
-static void switch_to(struct domain *next)
+/*
+ * Makes next the running domain: its registers, address space and extended state (FPU/SSE/AVX,
+ * eagerly: the previous owner's are saved here, xsave.c). While a domain stays current its
+ * extended state stays in the registers, so nothing is done for it then. False (and *why) if
+ * next's saved extended state was refused: the caller kills it.
+ */
+static bool switch_to(struct domain *next, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->current != next) {
@@ -191,9 +197,11 @@ static void switch_to(struct domain *next)
         tss_set_rsp0(cpu->cur_regs_top);
         if ((read_cr3() & PTE_ADDR_MASK) != next->pml4 << PAGE_SHIFT)
             write_cr3(next->pml4 << PAGE_SHIFT);
-    } else if (!next->slice_left_ticks) {
-        next->slice_left_ticks = slice_ticks;
+        return xsave_switch(next, why);
     }
+    if (!next->slice_left_ticks)
+        next->slice_left_ticks = slice_ticks;
+    return true;
 }
 
 /*
@@ -228,9 +236,8 @@ noreturn void exit_to_guest(void)
         cli();
         struct domain *next = pick_next();
         if (next) {
-            switch_to(next);
             const char *why;
-            if (!xsave_switch(next, &why)) {
+            if (!switch_to(next, &why)) {
                 printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domid, next->name, why);
                 domain_destroy(next, OUTCOME_KILLED, "bad extended CPU state");
                 continue;

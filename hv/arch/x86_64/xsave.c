@@ -294,12 +294,10 @@ static void selftest_tamper(struct domain *d, void *area)
 }
 #endif
 
-bool xsave_switch(struct domain *d, const char **why)
+bool xsave_switch_slow(struct domain *d, const char **why)
 {
     struct percpu *cpu = this_cpu();
     struct vcpu *v = &d->vcpu;
-    if (cpu->fpu_owner == v)
-        return true;
     if (cpu->fpu_owner)
         save(cpu->fpu_owner->xsave);
     cpu->fpu_owner = NULL;

@@ -94,11 +94,15 @@ struct percpu {
 
 extern struct percpu percpus[MOAT_MAX_CPUS];
 extern struct cpu_features cpu_features;
-/* This CPU's struct percpu (volatile: never hoisted above the GS base being set). */
+/*
+ * This CPU's struct percpu. Not volatile: it never changes while this CPU runs hypervisor code,
+ * so the compiler may load it once per function. Only code that runs after the CPU's GS base is
+ * set may call it (hv_main and ap_main name their percpu directly before that).
+ */
 static inline struct percpu *this_cpu(void)
 {
     struct percpu *p;
-    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(p) : "i"(PCPU_SELF));
+    __asm__("movq %%gs:%c1, %0" : "=r"(p) : "i"(PCPU_SELF));
     return p;
 }
 /* The boot CPU's GS base and percpu: the first thing hv_main does (this_cpu() needs it). */

@@ -10,6 +10,8 @@
 #ifndef MOAT_XSAVE_H
 #define MOAT_XSAVE_H
 
+#include <moat/cpu.h>
+#include <moat/domain.h>
 #include <moat/types.h>
 
 enum xsave_kind { XSAVE_KIND_FXSAVE, XSAVE_KIND_XSAVE, XSAVE_KIND_XSAVEOPT, XSAVE_KIND_XSAVES };
@@ -22,8 +24,6 @@ enum xsave_kind { XSAVE_KIND_FXSAVE, XSAVE_KIND_XSAVE, XSAVE_KIND_XSAVEOPT, XSAV
 #define XSTATE_ZMM_HI256 (1ULL << 6)
 #define XSTATE_HI16_ZMM (1ULL << 7)
 #define XSTATE_AVX512 (XSTATE_OPMASK | XSTATE_ZMM_HI256 | XSTATE_HI16_ZMM)
-
-struct domain;
 
 /*
  * Boot CPU, once the command line is known: chooses the components (XCR0) and the instruction,
@@ -51,6 +51,10 @@ void xsave_vcpu_free(struct domain *d);
  * a malformed header): the registers then hold the clean state, *why says what was wrong, and the
  * caller kills d.
  */
-bool xsave_switch(struct domain *d, const char **why);
+bool xsave_switch_slow(struct domain *d, const char **why);
+static inline bool xsave_switch(struct domain *d, const char **why)
+{
+    return this_cpu()->fpu_owner == &d->vcpu || xsave_switch_slow(d, why); /* the same vCPU again: nothing */
+}
 
 #endif
