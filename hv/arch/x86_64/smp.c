@@ -29,7 +29,7 @@
 
 #define SIPI_WAIT_US 200
 #define ONLINE_WAIT_MS 2000
-#define CALL_WAIT_MS 1000
+#define CALL_WAIT_MS 5000 /* a dead CPU must not hang the caller; a slow host thread must not fail a call */
 
 enum cpu_state { CPU_ABSENT = 0, CPU_STARTING, CPU_ONLINE, CPU_FAILED };
 

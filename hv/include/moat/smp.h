@@ -27,7 +27,7 @@ bool smp_cpu_online(unsigned cpu);
 
 /*
  * Runs fn(arg) on CPU cpu, in its IPI handler (interrupts off), and waits until it returned.
- * False if cpu is not online or did not answer within a second. A CPU waiting here still runs
+ * False if cpu is not online or did not answer within 5 seconds. A CPU waiting here still runs
  * what others ask of it, so two CPUs calling each other cannot deadlock.
  */
 bool smp_call(unsigned cpu, void (*fn)(void *arg), void *arg);
