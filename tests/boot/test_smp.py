@@ -115,7 +115,7 @@ def test_ipi_bench_figures(boot):
 
 
 def test_ipi_bench_needs_a_second_cpu(boot):
-    result = boot("bench=smp")
+    result = boot("bench=smp", smp=1)
     assert any("bench: error: ipi_round_trip needs a second CPU" in line for line in result.lines)
     with pytest.raises(bench.BenchLineError):
         [bench.parse_line(line) for line in result.lines]
