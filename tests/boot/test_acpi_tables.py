@@ -38,7 +38,7 @@ def acpi_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("no C compiler")
     out = tmp_path_factory.mktemp("host") / "acpi_check"
     flags = ["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-Wvla", "-Wshadow",
-             "-Wstrict-prototypes", "-Wmissing-prototypes", "-I", str(ROOT / "hv")]
+             "-Wstrict-prototypes", "-Wmissing-prototypes", "-I", str(ROOT / "hv" / "include")]
     sources = [str(ROOT / "tests" / "host" / "acpi_check.c"),
                str(ROOT / "hv" / "arch" / "x86_64" / "acpi_tables.c")]
     sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]

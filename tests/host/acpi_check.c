@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/acpi_tables.h"
+#include <moat/acpi_tables.h>
 
 struct region {
     uint64_t pa, len;

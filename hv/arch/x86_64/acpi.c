@@ -2,7 +2,7 @@
 // The hypervisor's side of reading the ACPI tables: physical memory through the direct map (the
 // tables may lie beyond RAM, in firmware-reserved memory: those pages are mapped on demand,
 // read-only and never executable), and the one line that says why the tables were refused.
-#include <moat/acpi.h>
+#include <moat/acpi_tables.h>
 #include <moat/boot.h>
 #include <moat/console.h>
 #include <moat/cpu.h>

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-// The CPUs from the ACPI tables (acpi_tables.h): RSDP -> RSDT/XSDT -> MADT, every table checked
+// The CPUs from the ACPI tables (moat/acpi_tables.h): RSDP -> RSDT/XSDT -> MADT, every table checked
 // before it is read. Offsets and field names follow the ACPI specification (5.2.5 RSDP, 5.2.6
 // system description table header, 5.2.12 MADT); all arithmetic is on 64-bit values bounded by
 // ACPI_TABLE_MAX, so nothing wraps.
-#include "acpi_tables.h"
+#include <moat/acpi_tables.h>
 
 #define RSDP_V1_LEN 20
 #define RSDP_V2_MIN_LEN 36

@@ -12,7 +12,7 @@
 // applies); up to 200 us after each SIPI, ended as soon as the AP is alive (a SIPI to a CPU that
 // is already running is ignored, so the second one is harmless but only sent when needed). None
 // of these waits is per AP.
-#include <moat/acpi.h>
+#include <moat/acpi_tables.h>
 #include <moat/apic.h>
 #include <moat/boot.h>
 #include <moat/console.h>

@@ -5,11 +5,11 @@
  * checked (signature, length, checksum) before anything in it is believed.
  *
  * Freestanding and pure: physical memory is read only through the caller's map function, so the
- * same code runs in the hypervisor (acpi.c) and on the host (tests/host/acpi_check.c, which feeds
- * it crafted tables).
+ * same code (arch/x86_64/acpi_tables.c) runs in the hypervisor (acpi.c) and on the host
+ * (tests/host/acpi_check.c, which feeds it crafted tables).
  */
-#ifndef MOAT_ARCH_ACPI_TABLES_H
-#define MOAT_ARCH_ACPI_TABLES_H
+#ifndef MOAT_ACPI_TABLES_H
+#define MOAT_ACPI_TABLES_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,5 +57,12 @@ struct acpi_error {
  */
 bool acpi_find_cpus(const struct acpi_memory *mem, uint32_t boot_apic_id, struct acpi_cpus *out,
                     struct acpi_error *err);
+
+/*
+ * The hypervisor's use (arch/x86_64/acpi.c): reads the MADT through the direct map (mapping
+ * firmware memory beyond RAM on demand, read-only). False, after one line saying which table is
+ * wrong and why, if the tables are missing or bad: the boot CPU then runs alone.
+ */
+bool acpi_cpus_find(uint32_t boot_apic_id, struct acpi_cpus *out);
 
 #endif
