@@ -1,6 +1,14 @@
 // SPDX-License-Identifier: MIT
-// The hypervisor console (printk) on top of the serial port.
+// The hypervisor console (printk) on top of the serial port. One lock keeps each printk's text
+// together when several CPUs print; a CPU that faults while holding it (the fatal-exception
+// report) or finds it held for too long by a CPU that will never let go, prints anyway.
 #include <moat/console.h>
+#include <moat/cpu.h>
+#include <moat/spinlock.h>
+#include <moat/x86.h>
+
+static spinlock_t console_lock = SPINLOCK_INIT;
+#define CONSOLE_LOCK_SPINS 50000000u
 
 static void console_sink(void *ctx, char c)
 {
@@ -10,13 +18,37 @@ static void console_sink(void *ctx, char c)
     serial_putc(c);
 }
 
-void console_write(const char *s, size_t n)
+/* True if the lock was taken (and must be released), false to print without it. */
+static bool console_enter(void)
 {
-    for (size_t i = 0; i < n; i++)
-        console_sink(NULL, s[i]);
+    struct percpu *cpu = this_cpu_careful();
+    if (__atomic_load_n(&console_lock.cpu, __ATOMIC_RELAXED) == cpu->id)
+        return false; /* a fault while this CPU prints: the report goes out anyway */
+    for (unsigned spins = 0; !spin_trylock_as(&console_lock, cpu->id); spins++) {
+        if (spins > CONSOLE_LOCK_SPINS)
+            return false;
+        cpu_relax();
+    }
+    return true;
 }
 
-int vprintk(const char *fmt, va_list ap) { return format(console_sink, NULL, fmt, ap); }
+void console_write(const char *s, size_t n)
+{
+    bool locked = console_enter();
+    for (size_t i = 0; i < n; i++)
+        console_sink(NULL, s[i]);
+    if (locked)
+        spin_unlock(&console_lock);
+}
+
+int vprintk(const char *fmt, va_list ap)
+{
+    bool locked = console_enter();
+    int n = format(console_sink, NULL, fmt, ap);
+    if (locked)
+        spin_unlock(&console_lock);
+    return n;
+}
 
 int printk(const char *fmt, ...)
 {

@@ -13,6 +13,7 @@
 #include <moat/timer.h>
 #include <moat/console_io.h>
 #include <moat/x86.h>
+#include <moat/xsave.h>
 #include <moat/xsm.h>
 
 static struct domain domains[MOAT_MAX_DOMAINS];
@@ -143,7 +144,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
     gnttab_init(d, p->max_grant_frames);
     *err = -XEN_ENOMEM;
-    if (!gpt_create(d))
+    if (!gpt_create(d) || !xsave_vcpu_init(d))
         goto fail;
     for (uint64_t pfn = 0; pfn < d->nr_pages; pfn++)
         if (GUEST_RAM_VA + pfn * PAGE_SIZE != guard && !populate(d, pfn))
@@ -180,6 +181,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
 fail:
     device_release(d);
+    xsave_vcpu_free(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
     d->state = DOM_FREE;
@@ -227,6 +229,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     gnttab_destroy(d);
     xsm_domain_destroyed(d);
     device_release(d);
+    xsave_vcpu_free(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
     d->state = DOM_FREE;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 // hv_main: bring the machine up in dependency order, say what we found, and run.
+#include <moat/apic.h>
 #include <moat/boot.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/frame.h>
+#include <moat/lib.h>
 #include <moat/multiboot.h>
 #include <moat/manifest.h>
 #include <moat/measure.h>
@@ -11,8 +13,10 @@
 #include <moat/sched.h>
 #include <moat/selftest.h>
 #include <moat/shutdown.h>
+#include <moat/smp.h>
 #include <moat/timer.h>
 #include <moat/x86.h>
+#include <moat/xsave.h>
 #include <moat/xsm.h>
 
 extern char _image_start_phys[], _bss_end_phys[];
@@ -34,13 +38,14 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa);
 
 noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
 {
+    percpu_init_boot_cpu();
     serial_init();
     uint64_t tsc_banner = rdtsc();
     printk("moat " MOAT_VERSION " x86-64 hypervisor\n");
     printk("boot: tsc entry=%lu banner=%lu\n", boot_tsc_entry, tsc_banner);
     measure_hypervisor_image(); /* before anything writes the image's data */
 
-    gdt_init();
+    gdt_load(&percpus[0]); /* not this_cpu(): it may not be read before percpu_init_boot_cpu */
     idt_init();
     cpu_detect_and_enable();
     print_cpu();
@@ -60,9 +65,16 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     paging_init(MIN(ram_end, MAX_PHYS_MEMORY));
     printk("paging: w+x pages=%lu\n", paging_count_wx());
 
+    xsave_init();
     lapic_init();
     timer_init();
+    syscall_init();
+    smp_boot();
     print_frames();
+
+    char bench[16];
+    if (cmdline_get("bench", bench, sizeof(bench)) && !strcmp(bench, "smp"))
+        smp_bench();
 
     char test[32];
     if (cmdline_get("selftest", test, sizeof(test))) {
@@ -70,7 +82,6 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
         printk("moat: this build has no self-tests; 'selftest=%s' ignored\n", test);
     }
 
-    syscall_init();
     measure_init();
     xsm_boot();
     if (!manifest_boot()) {

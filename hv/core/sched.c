@@ -10,6 +10,7 @@
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <moat/x86.h>
+#include <moat/xsave.h>
 #include <public/sched.h>
 
 static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
@@ -179,7 +180,13 @@ static struct domain *pick_next(void)
     return next;
 }
 
-static void switch_to(struct domain *next)
+/*
+ * Makes next the running domain: its registers, address space and extended state (FPU/SSE/AVX,
+ * eagerly: the previous owner's are saved here, xsave.c). While a domain stays current its
+ * extended state stays in the registers, so nothing is done for it then. False (and *why) if
+ * next's saved extended state was refused: the caller kills it.
+ */
+static bool switch_to(struct domain *next, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->current != next) {
@@ -192,9 +199,11 @@ static void switch_to(struct domain *next)
         device_switch_to(next);
         if ((read_cr3() & PTE_ADDR_MASK) != next->pml4 << PAGE_SHIFT)
             write_cr3(next->pml4 << PAGE_SHIFT);
-    } else if (!next->slice_left_ticks) {
-        next->slice_left_ticks = slice_ticks;
+        return xsave_switch(next, why);
     }
+    if (!next->slice_left_ticks)
+        next->slice_left_ticks = slice_ticks;
+    return true;
 }
 
 /*
@@ -229,7 +238,12 @@ noreturn void exit_to_guest(void)
         cli();
         struct domain *next = pick_next();
         if (next) {
-            switch_to(next);
+            const char *why;
+            if (!switch_to(next, &why)) {
+                printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domid, next->name, why);
+                domain_destroy(next, OUTCOME_KILLED, "bad extended CPU state");
+                continue;
+            }
             if (!deliver_upcall(next)) {
                 printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domid, next->name,
                        next->vcpu.regs.rsp);

@@ -2,6 +2,7 @@
 // C start-up: remember the start-info and shared-info pages, then run test_main or main.
 #include <moat/guest.h>
 #include <moat/test.h>
+#include <moat/xstate.h>
 
 const struct start_info *start_info;
 struct shared_info *shared_info;
@@ -18,6 +19,7 @@ __attribute__((noreturn)) void guest_start(const struct start_info *si)
     // The hypervisor hands over .bss as zeros (memsz beyond filesz); clearing it again costs
     // little and keeps a loader mistake from turning into stale data.
     memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+    xstate_init(); /* before any upcall can arrive (events stay masked until the guest installs one) */
     start_info = si;
     shared_info = (struct shared_info *)si->shared_info_va;
 

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Event upcall entry (public/hv.h): entered with rsp = rdi = struct upcall_frame *, 16-byte
- * aligned, events masked. The frame holds every register of the interrupted context, so nothing
- * needs saving here; iret(frame) restores them all and unmasks events.
+ * aligned, events masked. The frame holds every general register of the interrupted context, so
+ * none needs saving here; the extended state (x87, SSE, AVX) is not in it, and the handler is
+ * compiled C that may use any of it, so it is saved below the frame (XSAVE or FXSAVE, as
+ * xstate_init found) and restored before iret(frame) restores the rest and unmasks events.
  */
     .text
     .globl upcall_entry
@@ -10,11 +12,37 @@
 upcall_entry:
     cld
     xor %ebp, %ebp              /* a fresh frame chain: the interrupted one is in the frame */
-    call upcall_handler         /* rdi = frame; rsp 16-aligned before the call, as the ABI wants */
-    mov %rsp, %rdi              /* the frame is still at rsp: the handler may have changed rdi */
+    mov %rdi, %rbx              /* the frame (the interrupted rbx is in it) */
+    mov upcall_xstate_size(%rip), %rcx
+    test %rcx, %rcx
+    jz 9f                       /* the start-up code never ran xstate_init */
+    sub %rcx, %rsp
+    and $-64, %rsp              /* XSAVE wants 64-byte alignment, FXSAVE 16 */
+    cmpb $0, upcall_xstate_xsave(%rip)
+    je 1f
+    xor %eax, %eax              /* the header's fields other than XSTATE_BV must be zero for XRSTOR */
+    mov $8, %ecx
+    lea 512(%rsp), %rdi
+    rep stosq
+    mov $-1, %eax
+    mov $-1, %edx
+    xsave64 (%rsp)
+    jmp 2f
+1:  fxsave64 (%rsp)
+2:  mov %rbx, %rdi
+    call upcall_handler         /* rsp is 64-byte aligned: more than the ABI's 16 */
+    cmpb $0, upcall_xstate_xsave(%rip)
+    je 3f
+    mov $-1, %eax
+    mov $-1, %edx
+    xrstor64 (%rsp)
+    jmp 4f
+3:  fxrstor64 (%rsp)
+4:  mov %rbx, %rsp              /* the frame is at rsp again */
+    mov %rsp, %rdi
     mov $23, %eax               /* __HYPERVISOR_iret */
     syscall
     /* iret returned: the frame was refused. Nothing sane to resume; crash the domain. */
     call upcall_iret_failed
-    ud2
+9:  ud2
     .size upcall_entry, . - upcall_entry

@@ -235,7 +235,7 @@ def run_scenario(path: Path, root: Path, *, timeout: float = DEFAULT_TIMEOUT,
     result.log = (log_dir or paths.build_dir(root) / "bench-logs") / f"{path.stem}.log"
     boot = qemu.boot(kernel, scen.hypervisor.cmdline, scen.module_pairs(), timeout=timeout,
                      log=result.log, memory=scen.hypervisor.memory, icount=True,
-                     on_line=on_line, cwd=root)
+                     on_line=on_line, cwd=root, smp=scen.hypervisor.cpus or 1)
     result.figures, result.errors = parse_console(boot.lines, declared,
                                                   declared_frames_kept(path))
     if boot.status is not qemu.Status.SUCCESS:

@@ -23,6 +23,7 @@ from moat.xtf import Outcome
 
 BOOT_TIMEOUT = 60.0
 TAIL_LINES = 30
+_session_smp: int | None = None  # the --smp option of this pytest run
 
 
 def in_ci() -> bool:
@@ -55,8 +56,10 @@ def log_tail(result: qemu.BootResult, n: int = TAIL_LINES) -> str:
 class Booter:
     """The `boot` fixture: call it to boot once; every call gets its own log file."""
 
-    def __init__(self, nodeid: str, root: Path) -> None:
+    def __init__(self, nodeid: str, root: Path, default_smp: int | None = None) -> None:
         self.root = root
+        # `--smp N`: the CPUs of every boot that names none.
+        self.default_smp = default_smp if default_smp is not None else _session_smp
         self.log_dir = paths.build_dir(root) / "test-logs"
         self._base = log_name(nodeid)
         self._count = 0
@@ -81,7 +84,10 @@ class Booter:
         iso: bool = False,
         cdrom: Path | None = None,
         default_policy: bool = True,
+        smp: int | None = None,
+        extra_args: Sequence[str] = (),
     ) -> qemu.BootResult:
+        """Boot once. smp: the CPUs (else the scenario's cpus, else `--smp`, else 1)."""
         require_qemu()
         mods = list(modules)
         mem = memory or "128M"
@@ -90,6 +96,7 @@ class Booter:
             build, cmdline = scen.hypervisor.build, cmdline or scen.hypervisor.cmdline
             mem = memory or scen.hypervisor.memory
             mods = scen.module_pairs() + mods
+            smp = smp or scen.hypervisor.cpus
         if selftest:
             build = "moat-selftest"
         kernel = paths.hv_image(build, root=self.root)
@@ -101,7 +108,8 @@ class Booter:
             result = qemu.boot(kernel, cmdline, mods, timeout=timeout, log=self._next_log(),
                                memory=mem, icount=icount, iso=iso, cdrom=cdrom,
                                iso_dir=paths.build_dir(self.root) / "test-iso",
-                               default_policy=default_policy)
+                               default_policy=default_policy,
+                               smp=smp or self.default_smp or 1, extra_args=extra_args)
         except UserError as exc:
             pytest.fail(str(exc), pytrace=False)
         self.results.append(result)
@@ -148,5 +156,13 @@ def assert_xtf(result: qemu.BootResult, expected: str = "SUCCESS") -> None:
                 pytrace=False)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--smp", type=int, default=None, metavar="N",
+                     help="boot every test with N CPUs unless it names its own (QEMU -smp)")
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    global _session_smp
+    smp = config.getoption("smp", None)
+    _session_smp = qemu.check_cpus(smp, "--smp") if smp is not None else None
     config.addinivalue_line("markers", "boot: boots the hypervisor in QEMU")

@@ -101,6 +101,16 @@ def kvm_usable() -> bool:
     return True
 
 
+MAX_CPUS = 64  # MOAT_MAX_CPUS in hv/include/moat/config.h
+
+
+def check_cpus(cpus: int, what: str = "--smp") -> int:
+    """A CPU count for -smp: 1 to MAX_CPUS."""
+    if isinstance(cpus, bool) or not isinstance(cpus, int) or not 1 <= cpus <= MAX_CPUS:
+        raise UserError(f"{what}: {cpus!r} CPUs; the hypervisor runs on 1 to {MAX_CPUS}")
+    return cpus
+
+
 def initrd_arg(modules: Sequence[tuple[Path, str]]) -> str:
     """QEMU's -initrd value: 'file args,file2'; commas inside are doubled (QEMU's escape)."""
     parts = []
@@ -122,13 +132,17 @@ def qemu_command(
     cdrom: Path | None = None,
     qemu: str = QEMU,
     extra_args: Sequence[str] = (),
+    smp: int = 1,
 ) -> list[str]:
     """The QEMU command line of docs/CONTRACTS.md (with -cdrom instead of -kernel for an ISO)."""
     if kvm and icount:
         raise UserError("--icount works only under TCG, not with --kvm")
+    check_cpus(smp)
     cmd = [qemu, "-m", memory, "-cpu", "max", "-accel", "kvm" if kvm else "tcg",
            "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x01"]
+    if smp != 1:
+        cmd += ["-smp", str(smp)]
     if icount:
         cmd += ["-icount", "shift=0,sleep=off"]
     if cdrom is not None:
@@ -163,6 +177,7 @@ def boot(
     cwd: Path | None = None,
     extra_args: Sequence[str] = (),
     default_policy: bool = True,
+    smp: int = 1,
 ) -> BootResult:
     """Boot kernel (or the ISO cdrom) once and wait until QEMU exits or timeout seconds pass.
 
@@ -171,7 +186,8 @@ def boot(
     called with every console line as it arrives. On timeout the whole QEMU
     process group is killed. The hypervisor refuses to run without a security
     policy, so unless default_policy is False a boot whose modules include none
-    gets moat's default policy (moat.bootpolicy) as its last module.
+    gets moat's default policy (moat.bootpolicy) as its last module. smp is the
+    number of CPUs (QEMU's -smp).
     """
     qemu = find_qemu()
     base = Path(cwd) if cwd is not None else Path.cwd()  # relative paths are QEMU's, from cwd
@@ -202,7 +218,7 @@ def boot(
             cdrom = iso_mod.make_iso(staging / "moat.iso", base / kernel, cmdline,
                                      [(base / path, args) for path, args in modules])
         cmd = qemu_command(kernel, cmdline, modules, memory=memory, kvm=kvm, icount=icount,
-                           gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=extra_args)
+                           gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=extra_args, smp=smp)
         return _run(cmd, timeout=timeout, log=log, on_line=on_line, cwd=cwd)
     finally:
         if staging is not None:

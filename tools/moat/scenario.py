@@ -5,6 +5,7 @@
     build = "moat"            # or "moat-selftest"
     cmdline = "..."
     memory = "128M"
+    cpus = 2                  # QEMU's -smp (default: 1, or `moat test --smp N`)
 
     [[module]]                # any number, in boot order
     path = "file"             # relative to the scenario file
@@ -46,6 +47,7 @@ EXPECTS = ("poweroff", "crash", "any")
 GUEST_MEMORY_MIN_KIB = 64
 GUEST_MEMORY_MAX_KIB = 1 << 20  # GUEST_RAM_MAX in hv/include/public/hv.h
 MAX_DOMAINS = 64                # MANIFEST_MAX_DOMAINS
+MAX_CPUS = 64                   # MOAT_MAX_CPUS
 
 
 class ScenarioError(UserError):
@@ -63,6 +65,7 @@ class Hypervisor:
     build: str = "moat"
     cmdline: str = ""
     memory: str = "128M"
+    cpus: int | None = None  # None: not named (one CPU, unless a test run asks for more)
 
 
 @dataclass
@@ -154,8 +157,10 @@ def _type_name(t: type | tuple[type, ...]) -> str:
 def _parse_hypervisor(path: Path, data: Any) -> Hypervisor:
     if not isinstance(data, dict):
         raise ScenarioError(path, "hypervisor", "must be a table ([hypervisor])")
-    _check_keys(path, "hypervisor", data, {"build": str, "cmdline": str, "memory": str})
+    _check_keys(path, "hypervisor", data, {"build": str, "cmdline": str, "memory": str, "cpus": int})
     hv = Hypervisor(**data)
+    if hv.cpus is not None and not 1 <= hv.cpus <= MAX_CPUS:
+        raise ScenarioError(path, "hypervisor.cpus", f"{hv.cpus} CPUs; must be 1 to {MAX_CPUS}")
     if hv.build not in BUILDS:
         raise ScenarioError(path, "hypervisor.build",
                             f"{hv.build!r} is not one of {', '.join(map(repr, BUILDS))}")

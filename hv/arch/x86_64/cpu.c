@@ -1,29 +1,65 @@
 // SPDX-License-Identifier: MIT
-// CPU features: find out what the CPU offers and switch on the protections we rely on
-// (NX, SMEP, SMAP, UMIP, global pages) when it has them.
+// CPU features: find out what the boot CPU offers and switch on the protections we rely on (NX,
+// SMEP, SMAP, UMIP, global pages) when it has them; every AP gets exactly the same CR0, CR4 and
+// EFER (and XCR0, xsave.c), or is not brought up at all.
 #include <moat/console.h>
 #include <moat/cpu.h>
+#include <moat/xsave.h>
 #include <moat/x86.h>
 
 struct cpu_features cpu_features;
-struct percpu percpu0;
+/* The boot CPU's is ready before hv_main runs: this_cpu() works from its first line on. */
+struct percpu percpus[MOAT_MAX_CPUS] = {[0] = {.self = &percpus[0], .kstack_top = (uint64_t)kstack_boot_top}};
 
-void cpu_detect_and_enable(void)
+void percpu_init_boot_cpu(void)
+{
+    struct percpu *cpu = &percpus[0];
+    cpu->ist_top[0] = (uint64_t)kstack_df_top;
+    cpu->ist_top[1] = (uint64_t)kstack_nmi_top;
+    cpu->ist_top[2] = (uint64_t)kstack_mc_top;
+    /* In the hypervisor GS points at the per-CPU block; swapgs trades it for the guest's (0). */
+    wrmsr(MSR_GS_BASE, (uint64_t)cpu);
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+}
+
+static struct percpu *percpu_at(uint64_t va)
+{
+    uint64_t base = (uint64_t)percpus;
+    if (va < base || va >= base + sizeof(percpus) || (va - base) % sizeof(percpus[0]))
+        return NULL;
+    struct percpu *p = (struct percpu *)va;
+    return p->self == p ? p : NULL;
+}
+
+struct percpu *this_cpu_careful(void)
+{
+    /* An NMI or #MC can arrive between a swapgs and the sysret/iret: then GS is the guest's. */
+    struct percpu *p = percpu_at(rdmsr(MSR_GS_BASE));
+    if (!p)
+        p = percpu_at(rdmsr(MSR_KERNEL_GS_BASE));
+    return p ? p : &percpus[0];
+}
+
+static void detect(struct cpu_features *f)
 {
     uint32_t a, b, c, d, max;
     cpuid(0, 0, &max, &b, &c, &d);
     cpuid(1, 0, &a, &b, &c, &d);
-    cpu_features.pge = d & (1u << 13);
+    *f = (struct cpu_features){.pge = d & (1u << 13)};
     if (max >= 7) {
         cpuid(7, 0, &a, &b, &c, &d);
-        cpu_features.smep = b & (1u << 7);
-        cpu_features.smap = b & (1u << 20);
-        cpu_features.umip = c & (1u << 2);
+        f->smep = b & (1u << 7);
+        f->smap = b & (1u << 20);
+        f->umip = c & (1u << 2);
     }
     cpuid(0x80000001, 0, &a, &b, &c, &d);
-    cpu_features.nx = d & (1u << 20);
-    cpu_features.syscall = d & (1u << 11);
+    f->nx = d & (1u << 20);
+    f->syscall = d & (1u << 11);
+}
 
+/* Applies cpu_features (the boot CPU's) to this CPU's control registers. */
+static void enable(void)
+{
     if (cpu_features.nx)
         wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_NXE);
     uint64_t cr4 = read_cr4();
@@ -36,7 +72,27 @@ void cpu_detect_and_enable(void)
     if (cpu_features.umip)
         cr4 |= CR4_UMIP;
     write_cr4(cr4);
-    write_cr0(read_cr0() | CR0_WP);
+    /* Write protection in ring 0; the FPU native (#MF, not IRQ 13), present (no EM), never lazy (no TS). */
+    write_cr0((read_cr0() | CR0_WP | CR0_NE | CR0_MP) & ~(uint64_t)(CR0_EM | CR0_TS));
+}
+
+void cpu_detect_and_enable(void)
+{
+    detect(&cpu_features);
+    enable();
+}
+
+bool cpu_enable_on_ap(void)
+{
+    struct cpu_features f;
+    detect(&f);
+    /* Every protection the boot CPU switched on must exist here too (a CPU may have more). */
+    if ((cpu_features.nx && !f.nx) || (cpu_features.smep && !f.smep) || (cpu_features.smap && !f.smap) ||
+        (cpu_features.umip && !f.umip) || (cpu_features.pge && !f.pge) || (cpu_features.syscall && !f.syscall) ||
+        !xsave_cpu_matches())
+        return false;
+    enable();
+    return true;
 }
 
 /* The entry code reads these through %gs; the offsets are fixed in cpu.h. */
@@ -44,6 +100,7 @@ _Static_assert(__builtin_offsetof(struct percpu, user_rsp) == PCPU_USER_RSP, "pe
 _Static_assert(__builtin_offsetof(struct percpu, kstack_top) == PCPU_KSTACK_TOP, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, cur_regs) == PCPU_CUR_REGS, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, cur_regs_top) == PCPU_CUR_REGS_TOP, "percpu layout");
+_Static_assert(__builtin_offsetof(struct percpu, self) == PCPU_SELF, "percpu layout");
 _Static_assert(sizeof(struct cpu_regs) == REGS_SIZE, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, vector) == REGS_VECTOR, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, rip) == REGS_RIP, "cpu_regs layout");
@@ -53,23 +110,17 @@ _Static_assert(__builtin_offsetof(struct cpu_regs, rsp) == REGS_RSP, "cpu_regs l
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
 #define MSR_FMASK 0xc0000084
-#define MSR_GS_BASE 0xc0000101
-#define MSR_KERNEL_GS_BASE 0xc0000102
 
 /* Read by copy_user in syscall.S: stac/clac are only legal when the CPU has SMAP. */
 uint8_t smap_enabled;
 
 extern char syscall_entry[], copy_user_fault_ip[], copy_user_fixup[];
+extern char xrstor_fault_ip[], xrstor_fixup[], fxrstor_fault_ip[], fxrstor_fixup[], xrstors_fault_ip[],
+    xrstors_fixup[];
 
 void syscall_init(void)
 {
-    struct percpu *cpu = this_cpu();
-    cpu->kstack_top = (uint64_t)kstack_boot_top;
     smap_enabled = cpu_features.smap;
-
-    /* In the hypervisor GS points at the per-CPU block; swapgs trades it for the guest's (0). */
-    wrmsr(MSR_GS_BASE, (uint64_t)cpu);
-    wrmsr(MSR_KERNEL_GS_BASE, 0);
     /* sysret: CS = base + 16, SS = base + 8 (cpu.h); syscall: CS = SEL_KCODE, SS = SEL_KDATA. */
     wrmsr(MSR_STAR, ((uint64_t)SEL_UCODE32 << 48) | ((uint64_t)SEL_KCODE << 32));
     wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
@@ -78,7 +129,20 @@ void syscall_init(void)
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 }
 
+/* The instructions allowed to fault in the hypervisor, and where each resumes to report it. */
+static const struct {
+    const char *ip, *fixup;
+} fixups[] = {
+    {copy_user_fault_ip, copy_user_fixup}, /* a guest address: -EFAULT */
+    {xrstor_fault_ip, xrstor_fixup},       /* a vCPU's extended state refused by the CPU (xsave.c) */
+    {fxrstor_fault_ip, fxrstor_fixup},
+    {xrstors_fault_ip, xrstors_fixup},
+};
+
 uint64_t fault_fixup(uint64_t rip)
 {
-    return rip == (uint64_t)copy_user_fault_ip ? (uint64_t)copy_user_fixup : 0;
+    for (unsigned i = 0; i < ARRAY_SIZE(fixups); i++)
+        if (rip == (uint64_t)fixups[i].ip)
+            return (uint64_t)fixups[i].fixup;
+    return 0;
 }

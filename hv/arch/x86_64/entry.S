@@ -21,7 +21,7 @@ vector_\v:
     jmp common_entry
     .endm
 
-    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,240,255
+    .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,240,241,242,243,255
     vector_stub \v
     .endr
 
@@ -61,3 +61,5 @@ exception_stubs:
 timer_stub: .quad vector_240
     .globl spurious_stub
 spurious_stub: .quad vector_255
+    .globl ipi_stubs                 /* VEC_IPI_WAKE, VEC_IPI_CALL, VEC_IPI_STOP */
+ipi_stubs: .quad vector_241, vector_242, vector_243

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
-// The GDT and the TSS. The TSS gives the CPU a ring-0 stack for entries from ring 3 and separate
-// IST stacks for #DF, NMI and #MC, which must work even when the current stack is broken.
+// The GDT and the TSS, one of each per CPU. The TSS gives the CPU a ring-0 stack for entries from
+// ring 3 and separate IST stacks for #DF, NMI and #MC, which must work even when the current stack
+// is broken. A TSS descriptor is marked busy by ltr, so no two CPUs can share a GDT.
 #include <moat/cpu.h>
 #include <moat/device.h>
 #include <moat/lib.h>
+#include <moat/paging.h>
 
 struct tss {
     uint32_t reserved0;
@@ -18,10 +20,10 @@ struct tss {
     uint8_t iomap[IO_BITMAP_PORTS / 8 + 1];
 } packed;
 
-static struct tss tss;
+static struct tss tss[MOAT_MAX_CPUS];
 
 /* Flat segments; order fixed by syscall/sysret (cpu.h). The TSS descriptor takes two slots. */
-static uint64_t gdt[8] aligned(16) = {
+static const uint64_t gdt_template[8] = {
     0,
     0x00af9a000000ffff, /* SEL_KCODE: 64-bit, DPL 0 */
     0x00cf92000000ffff, /* SEL_KDATA */
@@ -31,27 +33,33 @@ static uint64_t gdt[8] aligned(16) = {
     0,
     0,
 };
+static uint64_t gdt[MOAT_MAX_CPUS][8] aligned(16);
 
 struct descriptor_ptr {
     uint16_t limit;
     uint64_t base;
 } packed;
 
-void gdt_init(void)
+void gdt_load(struct percpu *cpu)
 {
-    tss.ist[IST_DF - 1] = (uint64_t)kstack_df_top;
-    tss.ist[IST_NMI - 1] = (uint64_t)kstack_nmi_top;
-    tss.ist[IST_MC - 1] = (uint64_t)kstack_mc_top;
-    tss.rsp[0] = (uint64_t)kstack_boot_top;
-    tss.iomap_base = offsetof(struct tss, iomap); /* every port denied until a domain holds one */
-    memset(tss.iomap, 0xff, sizeof(tss.iomap));
+    struct tss *t = &tss[cpu->id];
+    uint64_t *g = gdt[cpu->id];
+    memcpy(g, gdt_template, sizeof(gdt_template));
+    memset(t, 0, sizeof(*t));
+    t->ist[IST_DF - 1] = cpu->ist_top[0];
+    t->ist[IST_NMI - 1] = cpu->ist_top[1];
+    t->ist[IST_MC - 1] = cpu->ist_top[2];
+    t->rsp[0] = cpu->kstack_top;
+    t->iomap_base = offsetof(struct tss, iomap); /* every port denied until a domain holds one */
+    memset(t->iomap, 0xff, sizeof(t->iomap));
+    cpu->tss = t;
 
-    uint64_t base = (uint64_t)&tss, limit = sizeof(tss) - 1;
-    gdt[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
-                       (((base >> 24) & 0xff) << 56);
-    gdt[SEL_TSS / 8 + 1] = base >> 32;
+    uint64_t base = (uint64_t)t, limit = sizeof(*t) - 1;
+    g[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
+                     (((base >> 24) & 0xff) << 56);
+    g[SEL_TSS / 8 + 1] = base >> 32;
 
-    struct descriptor_ptr p = {sizeof(gdt) - 1, (uint64_t)gdt};
+    struct descriptor_ptr p = {sizeof(gdt[0]) - 1, (uint64_t)g};
     __asm__ volatile("lgdt %0\n\t"
                      "pushq %1\n\t"
                      "leaq 1f(%%rip), %%rax\n\t"
@@ -68,16 +76,26 @@ void gdt_init(void)
                      : "rax", "memory");
 }
 
-bool addr_on_kstack(vaddr_t va) { return va >= (vaddr_t)kstacks_start && va < (vaddr_t)kstacks_end; }
+static bool in_boot_stacks(vaddr_t va) { return va >= (vaddr_t)kstacks_start && va < (vaddr_t)kstacks_end; }
+
+/* Only the part smp.c has mapped (ap_stacks_end): the backtrace walker reads what this accepts. */
+static bool in_ap_stacks(vaddr_t va) { return va >= AP_STACKS_BASE && va < ap_stacks_end; }
+
+bool addr_on_kstack(vaddr_t va) { return in_boot_stacks(va) || in_ap_stacks(va); }
 
 bool is_guard_page(vaddr_t va)
 {
-    /* Each stack is a guard page followed by KSTACK_SIZE bytes (stacks.S). */
-    if (!addr_on_kstack(va))
-        return false;
-    return ((va - (vaddr_t)kstacks_start) % (PAGE_SIZE + KSTACK_SIZE)) < PAGE_SIZE;
+    /* Each stack is a guard page followed by KSTACK_SIZE bytes (stacks.S, smp.c). */
+    if (in_boot_stacks(va))
+        return ((va - (vaddr_t)kstacks_start) % KSTACK_UNIT) < PAGE_SIZE;
+    if (in_ap_stacks(va))
+        return ((va - AP_STACKS_BASE) % KSTACK_UNIT) < PAGE_SIZE;
+    return false;
 }
 
-void tss_set_rsp0(uint64_t rsp0) { tss.rsp[0] = rsp0; }
+void tss_set_rsp0(uint64_t rsp0) { this_cpu()->tss->rsp[0] = rsp0; }
 
-void tss_set_io_bitmap(const uint8_t bitmap[IO_BITMAP_PORTS / 8]) { memcpy(tss.iomap, bitmap, IO_BITMAP_PORTS / 8); }
+void tss_set_io_bitmap(const uint8_t bitmap[IO_BITMAP_PORTS / 8])
+{
+    memcpy(this_cpu()->tss->iomap, bitmap, IO_BITMAP_PORTS / 8);
+}

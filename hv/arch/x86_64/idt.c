@@ -3,6 +3,7 @@
 // prints everything needed to find it (vector, error code, registers, cr2, a frame-pointer
 // backtrace that `moat symbolize` turns into function names) and stops the machine with a
 // failure status. Guest faults are routed elsewhere once guests exist.
+#include <moat/apic.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/paging.h>
@@ -20,7 +21,7 @@ struct idt_gate {
 static struct idt_gate idt[256] aligned(16);
 static irq_handler_t irq_handlers[256];
 
-extern const uint64_t exception_stubs[32], timer_stub, spurious_stub;
+extern const uint64_t exception_stubs[32], timer_stub, spurious_stub, ipi_stubs[3];
 
 static const struct {
     const char *mnemonic, *name;
@@ -64,14 +65,12 @@ void idt_init(void)
         set_gate((uint8_t)v, exception_stubs[v], ist);
     }
     set_gate(VEC_TIMER, timer_stub, 0);
+    set_gate(VEC_IPI_WAKE, ipi_stubs[0], 0);
+    set_gate(VEC_IPI_CALL, ipi_stubs[1], 0);
+    set_gate(VEC_IPI_STOP, ipi_stubs[2], 0);
     set_gate(VEC_SPURIOUS, spurious_stub, 0);
     irq_handlers[VEC_SPURIOUS] = spurious;
-
-    struct {
-        uint16_t limit;
-        uint64_t base;
-    } packed p = {sizeof(idt) - 1, (uint64_t)idt};
-    __asm__ volatile("lidt %0" ::"m"(p));
+    idt_load();
 
     /* The legacy PICs: move them off the exception vectors, then mask every line (we use the LAPIC). */
     outb(0x20, 0x11), outb(0xa0, 0x11);
@@ -79,6 +78,16 @@ void idt_init(void)
     outb(0x21, 0x04), outb(0xa1, 0x02);
     outb(0x21, 0x01), outb(0xa1, 0x01);
     outb(0x21, 0xff), outb(0xa1, 0xff);
+}
+
+/* One IDT for every CPU: it is never written after the boot CPU built it. */
+void idt_load(void)
+{
+    struct {
+        uint16_t limit;
+        uint64_t base;
+    } packed p = {sizeof(idt) - 1, (uint64_t)idt};
+    __asm__ volatile("lidt %0" ::"m"(p));
 }
 
 void idt_set_irq_handler(uint8_t vector, irq_handler_t handler) { irq_handlers[vector] = handler; }
@@ -108,7 +117,7 @@ static void print_backtrace(const struct cpu_regs *regs)
 
 static noreturn void fatal_exception(struct cpu_regs *regs)
 {
-    struct percpu *cpu = this_cpu();
+    struct percpu *cpu = this_cpu_careful();
     uint64_t cr2 = read_cr2();
     if (cpu->in_fatal_exception) {
         printk("*** EXCEPTION %lu while reporting an exception: system stopped\n", regs->vector);
@@ -126,6 +135,7 @@ static noreturn void fatal_exception(struct cpu_regs *regs)
     printk("rsi=0x%016lx rdi=0x%016lx rbp=0x%016lx r8 =0x%016lx\n", regs->rsi, regs->rdi, regs->rbp, regs->r8);
     printk("r9 =0x%016lx r10=0x%016lx r11=0x%016lx r12=0x%016lx\n", regs->r9, regs->r10, regs->r11, regs->r12);
     printk("r13=0x%016lx r14=0x%016lx r15=0x%016lx\n", regs->r13, regs->r14, regs->r15);
+    printk("cpu=%u apic_id=%u\n", cpu->id, cpu->apic_id);
     if (regs->vector == 14)
         printk("page fault: %s %s in %s mode%s\n", regs->error_code & 1 ? "protection violation" : "not-present page",
                regs->error_code & 2 ? "write" : regs->error_code & 16 ? "instruction fetch" : "read",

@@ -3,6 +3,7 @@
 // that device we halt with interrupts off, which a human or a timeout sees.
 #include <moat/console.h>
 #include <moat/shutdown.h>
+#include <moat/smp.h>
 #include <moat/x86.h>
 
 #define DEBUG_EXIT_PORT 0xf4
@@ -10,6 +11,7 @@
 noreturn void machine_stop(enum stop_status status)
 {
     cli();
+    smp_stop_others();
     printk("moat: stop: %s\n", status == STOP_SUCCESS ? "success" : "failure");
     outb(DEBUG_EXIT_PORT, (uint8_t)status);
     for (;;)

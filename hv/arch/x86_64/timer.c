@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Time. The local APIC timer gives the periodic tick; the TSC is the clock. Both rates are
 // measured against the PIT (a fixed 1.193182 MHz), which QEMU models on the same virtual clock
-// as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike.
+// as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike. The boot
+// CPU measures once: every local APIC timer runs from the same bus clock, so each AP starts its
+// tick with the boot CPU's calibration (and the SMP self-test checks each AP's rate).
+#include <moat/apic.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/paging.h>
@@ -10,15 +13,6 @@
 #include <moat/x86.h>
 #include <public/hv.h>
 
-#define LAPIC_VA FIXMAP_BASE
-#define LAPIC_ID 0x020
-#define LAPIC_EOI 0x0b0
-#define LAPIC_SVR 0x0f0
-#define LAPIC_LVT_TIMER 0x320
-#define LAPIC_TIMER_INIT 0x380
-#define LAPIC_TIMER_CUR 0x390
-#define LAPIC_TIMER_DIV 0x3e0
-#define LVT_MASKED (1u << 16)
 #define LVT_PERIODIC (1u << 17)
 
 #define PIT_HZ 1193182
@@ -28,21 +22,6 @@ static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
 static uint64_t tsc_rate_khz;
 static uint64_t tsc_at_init;
 static void time_scale_init(void);
-
-static inline uint32_t lapic_read(unsigned reg) { return *(volatile uint32_t *)(LAPIC_VA + reg); }
-static inline void lapic_write(unsigned reg, uint32_t v) { *(volatile uint32_t *)(LAPIC_VA + reg) = v; }
-
-void lapic_init(void)
-{
-    paddr_t base = rdmsr(MSR_APIC_BASE) & 0xffffff000ULL;
-    if (!paging_map_page(LAPIC_VA, base, PTE_W | PTE_PCD | PTE_PWT | PTE_NX))
-        panic("cannot map the local APIC");
-    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1u << 11)); /* globally enabled */
-    lapic_write(LAPIC_SVR, 0x100 | VEC_SPURIOUS);
-    lapic_write(LAPIC_LVT_TIMER, LVT_MASKED);
-}
-
-void lapic_eoi(void) { lapic_write(LAPIC_EOI, 0); }
 
 /* Runs PIT channel 2 once for CALIBRATE_MS and samples the APIC timer and TSC around it. */
 static void calibrate(void)
@@ -78,8 +57,18 @@ static void calibrate(void)
 static void timer_tick(struct cpu_regs *regs)
 {
     (void)regs;
-    this_cpu()->ticks++;
-    sched_tick();
+    struct percpu *cpu = this_cpu();
+    cpu->ticks++;
+    /* Only the boot CPU runs domains (and their timers) for now; an AP just counts its ticks. */
+    if (cpu->id == 0)
+        sched_tick();
+}
+
+void timer_start_cpu(void)
+{
+    lapic_write(LAPIC_TIMER_DIV, 0x3);
+    lapic_write(LAPIC_LVT_TIMER, VEC_TIMER | LVT_PERIODIC);
+    lapic_write(LAPIC_TIMER_INIT, (uint32_t)(lapic_timer_khz * 1000 / TICK_HZ));
 }
 
 void timer_init(void)
@@ -88,9 +77,7 @@ void timer_init(void)
     tsc_at_init = rdtsc();
     time_scale_init();
     idt_set_irq_handler(VEC_TIMER, timer_tick);
-    lapic_write(LAPIC_TIMER_DIV, 0x3);
-    lapic_write(LAPIC_LVT_TIMER, VEC_TIMER | LVT_PERIODIC);
-    lapic_write(LAPIC_TIMER_INIT, (uint32_t)(lapic_timer_khz * 1000 / TICK_HZ));
+    timer_start_cpu();
     printk("timer: lapic %d Hz tick, bus %lu kHz, tsc %lu kHz\n", TICK_HZ, lapic_timer_khz * 16, tsc_rate_khz);
 }
 

@@ -16,6 +16,9 @@
 #define PAGE_SIZE 4096
 #define KSTACK_SIZE 16384
 
+/* CPUs the hypervisor can bring up (more in the MADT are reported and left off). */
+#define MOAT_MAX_CPUS 64
+
 /* Timer interrupt rate of the scheduler tick. */
 #define TICK_HZ 1000
 

@@ -18,6 +18,9 @@
 #define IST_MC 3
 
 #define VEC_TIMER 0xf0
+#define VEC_IPI_WAKE 0xf1 /* does nothing but end a hlt (the next round's remote wake-up) */
+#define VEC_IPI_CALL 0xf2 /* run the function in this CPU's call mailbox (smp_call) */
+#define VEC_IPI_STOP 0xf3 /* the machine is stopping: halt for good */
 #define VEC_SPURIOUS 0xff
 /* Not a hardware vector: marks a register frame saved by the syscall entry (return by sysret). */
 #define VEC_SYSCALL 0x100
@@ -27,6 +30,7 @@
 #define PCPU_KSTACK_TOP 8
 #define PCPU_CUR_REGS 16
 #define PCPU_CUR_REGS_TOP 24
+#define PCPU_SELF 32
 
 /* Offsets into struct cpu_regs. */
 #define REGS_VECTOR (15 * 8)
@@ -52,35 +56,74 @@ struct cpu_features {
 };
 
 struct domain;
+struct vcpu;
+struct tss;
 
-/* Per-CPU state: one instance now, indexed by CPU later (SMP is a later step, not a rewrite). */
+/* What an IPI asks a CPU to run (smp.c): fn(arg) in interrupt context, then done = seq. */
+struct smp_call {
+    void (*fn)(void *arg);
+    void *arg;
+    uint64_t seq;  /* raised by the caller for each request */
+    uint64_t done; /* set to seq by the target when fn returned */
+};
+
+/*
+ * Per-CPU state: one struct per CPU, reached through %gs (the GS base of every CPU points at its
+ * own; this_cpu() reads the self pointer there). Fields read by assembly come first, in this order.
+ */
 struct percpu {
-    /* Read by entry code through %gs: keep these first and in this order. */
     uint64_t user_rsp;          /* the guest rsp while the syscall entry switches stacks */
     uint64_t kstack_top;        /* the hypervisor stack every guest entry starts on */
     struct cpu_regs *cur_regs;  /* the running vCPU's register frame */
     uint64_t cur_regs_top;      /* its end: where the entry code starts pushing */
+    struct percpu *self;        /* this very struct: this_cpu() */
     struct domain *current;     /* NULL while idle */
     uint64_t need_resched;
-    unsigned id;
-    uint64_t ticks;           /* timer interrupts seen */
+    unsigned id;                /* CPU index: 0 is the boot CPU, then the MADT's order */
+    uint32_t apic_id;           /* its local APIC's id (the target of IPIs) */
+    uint64_t ticks;             /* timer interrupts seen */
     uint64_t irq_count;
-    bool in_fatal_exception;  /* a fault inside the fault handler stops at once */
+    bool in_fatal_exception;    /* a fault inside the fault handler stops at once */
+    bool online;                /* set by the CPU itself once it is fully up (smp.c) */
+    struct tss *tss;            /* its TSS (gdt.c) */
+    uint64_t ist_top[3];        /* its #DF, NMI and #MC stacks */
+    struct vcpu *fpu_owner;     /* whose extended state (FPU/SSE/AVX) is in its registers (xsave.c) */
+    struct smp_call call;       /* the VEC_IPI_CALL mailbox */
+    uint64_t ipis;              /* IPIs received (any of ours) */
 };
 
-extern struct percpu percpu0;
+extern struct percpu percpus[MOAT_MAX_CPUS];
 extern struct cpu_features cpu_features;
-static inline struct percpu *this_cpu(void) { return &percpu0; }
+/*
+ * This CPU's struct percpu. Not volatile: it never changes while this CPU runs hypervisor code,
+ * so the compiler may load it once per function. Only code that runs after the CPU's GS base is
+ * set may call it (hv_main and ap_main name their percpu directly before that).
+ */
+static inline struct percpu *this_cpu(void)
+{
+    struct percpu *p;
+    __asm__("movq %%gs:%c1, %0" : "=r"(p) : "i"(PCPU_SELF));
+    return p;
+}
+/* The boot CPU's GS base and percpu: the first thing hv_main does (this_cpu() needs it). */
+void percpu_init_boot_cpu(void);
+/* The percpu of this CPU found without trusting GS (the fatal path: GS may be the guest's). */
+struct percpu *this_cpu_careful(void);
 
+/* Boot CPU: finds the features and switches on the protections (NX, SMEP, SMAP, UMIP, extended state). */
 void cpu_detect_and_enable(void);
-void gdt_init(void);
-void idt_init(void);
+/* An AP: the same CR0/CR4/EFER/XCR0 as the boot CPU; false (and nothing changed) if it lacks one. */
+bool cpu_enable_on_ap(void);
+/* Loads this CPU's own GDT and TSS (its rsp0 and IST stacks come from its percpu). */
+void gdt_load(struct percpu *cpu);
+void idt_init(void); /* builds the IDT (shared by every CPU), loads it, masks the PICs */
+void idt_load(void); /* an AP: loads the same IDT */
 typedef void (*irq_handler_t)(struct cpu_regs *regs);
 void idt_set_irq_handler(uint8_t vector, irq_handler_t handler);
 void exception_dispatch(struct cpu_regs *regs); /* called by entry.S for entries from ring 0 */
 void guest_trap(struct cpu_regs *regs);          /* ... and for entries from ring 3 (never returns) */
 void hypercall_entry(struct cpu_regs *regs);     /* called by syscall.S (never returns) */
-void syscall_init(void);
+void syscall_init(void); /* the syscall MSRs of this CPU */
 noreturn void idt_fatal(struct cpu_regs *regs); /* the hypervisor's own fatal-exception report */
 const char *exception_mnemonic(unsigned vector);
 void tss_set_rsp0(uint64_t rsp0);
@@ -91,11 +134,18 @@ long copy_user(void *dst, const void *src, size_t n);
 /* If rip is a fault-tolerant guest access, where to resume with the fault reported. */
 uint64_t fault_fixup(uint64_t rip);
 
-/* Stacks, with an unmapped guard page below each (paging.c leaves them out). */
+/*
+ * Stacks, with an unmapped guard page below each: the boot CPU's in the image (paging.c leaves
+ * the guards out), the APs' in AP_STACKS_BASE (smp.c maps only the stacks).
+ */
 extern char kstack_boot_top[], kstack_df_top[], kstack_nmi_top[], kstack_mc_top[];
 extern char kstacks_start[], kstacks_end[];
 bool is_guard_page(vaddr_t va);
 bool addr_on_kstack(vaddr_t va);
+/* Where AP cpu's stacks lie: [guard, stack] four times (kernel, #DF, NMI, #MC); see paging.h. */
+#define KSTACK_UNIT (PAGE_SIZE + KSTACK_SIZE)
+#define AP_STACKS_PER_CPU 4
+extern vaddr_t ap_stacks_end; /* the end of the AP stacks mapped so far */
 #endif
 
 #endif

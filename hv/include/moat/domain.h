@@ -43,6 +43,8 @@ struct vcpu {
     uint64_t timer_deadline_ns;       /* set_timer_op; 0 = none */
     uint64_t poll_deadline_ns;        /* SCHEDOP_poll timeout; 0 = none */
     bool polling;
+    void *xsave;                      /* its FPU/SSE/AVX state while not in a CPU (xsave.c) */
+    mfn_t xsave_mfn;
 };
 
 struct domain {

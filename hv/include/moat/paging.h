@@ -31,6 +31,9 @@ paddr_t paging_root(void);
 #define VMAP_BASE 0xffffc00000000000ULL
 #define VMAP_SLOT_SIZE (64ULL << 20)
 #define VMAP_SLOTS 4
+/* The APs' stacks (smp.c), in the same top-level slot as the vmap region, after it. */
+#define AP_STACKS_BASE (VMAP_BASE + (1ULL << 30))
+_Static_assert(VMAP_SLOTS * VMAP_SLOT_SIZE <= (1ULL << 30), "vmap slots overlap the AP stacks");
 void *vmap_slot(unsigned slot, size_t pages); /* NULL if out of memory (nothing left mapped) */
 void vunmap_slot(unsigned slot, size_t pages);
 

@@ -5,10 +5,10 @@
 
 #include <moat/types.h>
 
-void lapic_init(void);
-void lapic_eoi(void);
 /* Measures the APIC timer and TSC rates against the PIT; starts the periodic tick (interrupts still off). */
 void timer_init(void);
+/* An AP: starts its periodic tick with the boot CPU's calibration. */
+void timer_start_cpu(void);
 uint64_t timer_ticks(void);
 uint64_t tsc_khz(void);
 /* System time: nanoseconds since timer_init, from the TSC, by the same formula guests use. */

@@ -50,6 +50,17 @@ DEFINE_CR(3)
 DEFINE_CR(4)
 #undef DEFINE_CR
 
+static inline uint64_t xgetbv(uint32_t index)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(index));
+    return ((uint64_t)hi << 32) | lo;
+}
+static inline void xsetbv(uint32_t index, uint64_t v)
+{
+    __asm__ volatile("xsetbv" ::"c"(index), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
 static inline void invlpg(vaddr_t va) { __asm__ volatile("invlpg (%0)" ::"r"(va) : "memory"); }
 static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
@@ -66,14 +77,23 @@ static inline uint64_t read_rflags(void)
 
 #define MSR_EFER 0xc0000080
 #define MSR_APIC_BASE 0x1b
+#define MSR_XSS 0xda0
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
 #define EFER_SCE (1u << 0)
 #define EFER_LME (1u << 8)
 #define EFER_NXE (1u << 11)
+#define CR0_MP (1u << 1)
+#define CR0_EM (1u << 2)
+#define CR0_TS (1u << 3)
+#define CR0_NE (1u << 5)
 #define CR0_WP (1u << 16)
 #define CR4_PAE (1u << 5)
 #define CR4_PGE (1u << 7)
 #define CR4_OSFXSR (1u << 9)
+#define CR4_OSXMMEXCPT (1u << 10)
 #define CR4_UMIP (1u << 11)
+#define CR4_OSXSAVE (1u << 18)
 #define CR4_SMEP (1u << 20)
 #define CR4_SMAP (1u << 21)
 #define RFLAGS_IF (1u << 9)

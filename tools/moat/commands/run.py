@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "status: 0 success, 1 failure, 2 crash or timeout.",
         allow_abbrev=False)
     p.add_argument("scenario", nargs="?", type=Path, metavar="SCENARIO",
-                   help="scenario file (TOML: [hypervisor] build/cmdline/memory, [[module]] "
+                   help="scenario file (TOML: [hypervisor] build/cmdline/memory/cpus, [[module]] "
                         "path/args); without one, boot build/hv/moat.bin")
     p.add_argument("--kvm", action="store_true",
                    help="use KVM instead of TCG (needs a working /dev/kvm; TCG is the default)")
@@ -44,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--icount", action="store_true",
                    help="deterministic instruction counting: -icount shift=0,sleep=off")
     p.add_argument("--memory", metavar="SIZE", help="guest RAM (default 128M)")
+    p.add_argument("--smp", type=int, metavar="N",
+                   help="CPUs (QEMU's -smp; replaces the scenario's [hypervisor] cpus; default 1)")
     p.set_defaults(func=run)
 
 
@@ -73,6 +75,8 @@ def resolve(args: argparse.Namespace) -> tuple[scenario.Scenario, str]:
         hv.cmdline = args.append
     if args.memory is not None:
         hv.memory = scenario.check_memory(args.memory)
+    if args.smp is not None:
+        hv.cpus = qemu.check_cpus(args.smp)
     for text in args.module:
         path, margs = _module_arg(text)
         scen.modules.append(scenario.Module(path=path, args=margs))
@@ -110,7 +114,8 @@ def boot_scenario(scen: scenario.Scenario, *, timeout: float | None, log: Path |
 
     return qemu.boot(_short(kernel, root), hv.cmdline, modules, timeout=timeout, log=log,
                      memory=hv.memory, icount=icount, iso=iso, gdb=gdb, kvm=kvm,
-                     iso_dir=paths.build_dir() / "run-iso", on_line=echo, cwd=root)
+                     iso_dir=paths.build_dir() / "run-iso", on_line=echo, cwd=root,
+                     smp=hv.cpus or 1)
 
 
 def _short(path: Path, root: Path) -> Path:

@@ -17,14 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "test", help="build, then run the tests (extra arguments go to pytest)",
         description="Build with SCons, then run pytest over tests/ with -n auto "
-                    "(pytest-xdist) unless you pass -n. Example: moat test "
+                    "(pytest-xdist) unless you pass -n. --smp N boots every test with N CPUs "
+                    "unless it names its own. Example: moat test "
                     "tests/boot/test_banner.py -k cmdline", allow_abbrev=False)
     p.set_defaults(func=run, passthrough=True)
 
 
 # pytest options whose next argument is a value, never a test path.
 _VALUE_OPTIONS = {"-k", "-m", "-n", "-p", "-o", "-c", "-W", "--tb", "--maxfail",
-                  "--numprocesses", "--dist", "--log-level", "--durations"}
+                  "--numprocesses", "--dist", "--log-level", "--durations", "--smp"}
 
 
 def _is_test_path(arg: str) -> bool:

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * printf and friends. Conversions: %s %c %d %i %u %x %X %p %% with the length modifiers l, ll
- * and z, a width (or *), a precision for %s (or .*), and the flags '0' and '-'. No floating point:
- * guests are built with -mgeneral-regs-only.
+ * and z, a width (or *), a precision for %s (or .*), and the flags '0' and '-'. No floating-point
+ * conversions (%f and the like): nothing in the runtime needs them.
  */
 #ifndef MOAT_GUEST_PRINTF_H
 #define MOAT_GUEST_PRINTF_H

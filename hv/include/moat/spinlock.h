@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Ticket spinlocks: each CPU takes a ticket and waits for its turn, so waiters are served in
+ * order and none starves. The hypervisor runs with interrupts off except in the idle loop, so a
+ * lock taken outside an interrupt handler needs no interrupt masking; a lock that an interrupt
+ * handler also takes must be taken with interrupts off (spin_lock_irqsave).
+ *
+ * The lock's owner (a CPU index, or SPIN_NO_OWNER) is recorded for diagnostics and for the
+ * console, which a CPU reporting a fatal fault may need while it holds it.
+ */
+#ifndef MOAT_SPINLOCK_H
+#define MOAT_SPINLOCK_H
+
+#include <moat/cpu.h>
+#include <moat/types.h>
+
+#define SPIN_NO_OWNER 0xffffu
+
+typedef struct {
+    uint16_t next;  /* the next ticket to hand out */
+    uint16_t owner; /* the ticket being served */
+    uint16_t cpu;   /* who holds it, or SPIN_NO_OWNER */
+} spinlock_t;
+
+#define SPINLOCK_INIT {0, 0, SPIN_NO_OWNER}
+
+static inline void spin_init(spinlock_t *l) { *l = (spinlock_t)SPINLOCK_INIT; }
+
+static inline void spin_lock_as(spinlock_t *l, unsigned cpu)
+{
+    uint16_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
+    while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
+        __asm__ volatile("pause" ::: "memory");
+    l->cpu = (uint16_t)cpu;
+}
+
+/* Takes the lock only if nobody holds or waits for it. */
+static inline bool spin_trylock_as(spinlock_t *l, unsigned cpu)
+{
+    uint16_t owner = __atomic_load_n(&l->owner, __ATOMIC_RELAXED);
+    uint16_t expect = owner;
+    if (!__atomic_compare_exchange_n(&l->next, &expect, (uint16_t)(owner + 1), false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED))
+        return false;
+    l->cpu = (uint16_t)cpu;
+    return true;
+}
+
+static inline void spin_unlock(spinlock_t *l)
+{
+    l->cpu = SPIN_NO_OWNER;
+    /* Only the holder writes owner: a plain increment, published with release order. */
+    __atomic_store_n(&l->owner, (uint16_t)(l->owner + 1), __ATOMIC_RELEASE);
+}
+
+static inline bool spin_is_locked(const spinlock_t *l)
+{
+    return __atomic_load_n(&l->owner, __ATOMIC_RELAXED) != __atomic_load_n(&l->next, __ATOMIC_RELAXED);
+}
+
+/* The usual forms, on behalf of this CPU. */
+static inline void spin_lock(spinlock_t *l) { spin_lock_as(l, this_cpu()->id); }
+static inline bool spin_trylock(spinlock_t *l) { return spin_trylock_as(l, this_cpu()->id); }
+
+/* For locks an interrupt handler also takes: interrupts off while held, then as they were. */
+static inline uint64_t spin_lock_irqsave_as(spinlock_t *l, unsigned cpu)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
+    spin_lock_as(l, cpu);
+    return flags;
+}
+
+static inline void spin_unlock_irqrestore(spinlock_t *l, uint64_t flags)
+{
+    spin_unlock(l);
+    if (flags & (1u << 9))
+        __asm__ volatile("sti" ::: "memory");
+}
+
+static inline uint64_t spin_lock_irqsave(spinlock_t *l) { return spin_lock_irqsave_as(l, this_cpu()->id); }
+
+#endif

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A vCPU's extended CPU state: the x87 FPU, SSE and AVX registers (and AVX-512 where the CPU has
+ * it), saved and restored with XSAVE (XSAVEOPT or XSAVES where CPUID offers them; FXSAVE on a CPU
+ * without XSAVE). Switched eagerly: whenever a different vCPU is about to run on a CPU, the
+ * previous owner's state is saved and the new one's restored, so a guest never finds another's
+ * registers and there is no device-not-available trap (lazy switching leaks: LazyFP). The
+ * hypervisor itself never touches these registers (it is built with -mgeneral-regs-only).
+ */
+#ifndef MOAT_XSAVE_H
+#define MOAT_XSAVE_H
+
+#include <moat/cpu.h>
+#include <moat/domain.h>
+#include <moat/types.h>
+
+enum xsave_kind { XSAVE_KIND_FXSAVE, XSAVE_KIND_XSAVE, XSAVE_KIND_XSAVEOPT, XSAVE_KIND_XSAVES };
+
+/* XCR0 bits (state components). */
+#define XSTATE_X87 (1ULL << 0)
+#define XSTATE_SSE (1ULL << 1)
+#define XSTATE_YMM (1ULL << 2)
+#define XSTATE_OPMASK (1ULL << 5)
+#define XSTATE_ZMM_HI256 (1ULL << 6)
+#define XSTATE_HI16_ZMM (1ULL << 7)
+#define XSTATE_AVX512 (XSTATE_OPMASK | XSTATE_ZMM_HI256 | XSTATE_HI16_ZMM)
+
+/*
+ * Boot CPU, once the command line is known: chooses the components (XCR0) and the instruction,
+ * switches them on, sizes the per-vCPU area from CPUID and prints the `xsave:` line.
+ * `xsave=xsave|fxsave` on the command line picks a plainer instruction (for tests).
+ */
+void xsave_init(void);
+/* This CPU: CR4.OSFXSR/OSXMMEXCPT/OSXSAVE and the boot CPU's XCR0. */
+void xsave_enable_cpu(void);
+/* An AP: does it offer everything the boot CPU uses (components, instruction, area size)? */
+bool xsave_cpu_matches(void);
+/* An AP, once xsave_enable_cpu ran: do its registers fit the boot CPU's area size? */
+bool xsave_cpu_area_fits(void);
+enum xsave_kind xsave_kind(void);
+uint64_t xsave_xcr0(void);    /* 0 with FXSAVE */
+size_t xsave_area_size(void); /* bytes of a vCPU's save area */
+
+/* A new vCPU's area, in the clean state (FCW 0x37f, MXCSR 0x1f80, every register zero). */
+bool xsave_vcpu_init(struct domain *d);
+/* Gives the area back; no CPU keeps the vCPU as the owner of its registers. */
+void xsave_vcpu_free(struct domain *d);
+/*
+ * Loads d's extended state into this CPU's registers, saving the previous owner's first (nothing
+ * happens if d's is already there). False if d's saved state was refused (a reserved MXCSR bit,
+ * a malformed header): the registers then hold the clean state, *why says what was wrong, and the
+ * caller kills d.
+ */
+bool xsave_switch_slow(struct domain *d, const char **why);
+static inline bool xsave_switch(struct domain *d, const char **why)
+{
+    return this_cpu()->fpu_owner == &d->vcpu || xsave_switch_slow(d, why); /* the same vCPU again: nothing */
+}
+
+#endif

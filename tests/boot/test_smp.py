@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: MIT
+"""More than one CPU: the APs found in the MADT and started, each with its own state and tick,
+answering IPIs; a CPU that does not start is named and the others go on; bad or missing ACPI
+tables leave the boot CPU alone; --smp and [hypervisor] cpus reach QEMU."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moat import bench, qemu, scenario
+from moat.errors import UserError
+from moat.pytest_plugin import assert_status, assert_xtf, log_tail
+
+from .console import one
+
+ONLINE = re.compile(r"^cpus: (\d+) online$")
+MADT = re.compile(r"^acpi: MADT at 0x[0-9a-f]+ \((RSDT|XSDT) at 0x[0-9a-f]+, RSDP revision \d+ at 0x[0-9a-f]+\): "
+                  r"(\d+) CPUs, apic ids([ \d]+)$")
+AP_TICKS = re.compile(r"^smp: cpu (\d+): (\d+) ticks while cpu 0 counted (\d+)$", re.MULTILINE)
+LEFT_OUT = re.compile(r"^smp: cpu (\d+) \(apic id (\d+)\) (.*): left out$")
+ACPI_REFUSED = re.compile(r"^acpi: (.*); starting the boot CPU only$")
+
+
+def online(result: qemu.BootResult) -> int:
+    return int(one(result.console, ONLINE).group(1))
+
+
+@pytest.mark.parametrize("cpus", [1, 2, 4])
+def test_cpus_online(boot, cpus):
+    result = boot(smp=cpus)
+    assert_status(result, "SUCCESS")
+    madt = one(result.console, MADT)
+    assert int(madt.group(2)) == cpus
+    assert [int(x) for x in madt.group(3).split()] == list(range(cpus))
+    assert online(result) == cpus, log_tail(result)
+    assert not [line for line in result.lines if LEFT_OUT.match(line)]
+
+
+@pytest.mark.parametrize("cpus,icount", [(2, False), (4, False), (4, True)], ids=["2", "4", "4-icount"])
+def test_smp_selftest(boot, cpus, icount):
+    """Per-CPU state distinct, same control registers, every AP ticking, IPIs and a spinlock."""
+    result = boot("selftest=smp", selftest=True, smp=cpus, icount=icount)
+    assert_xtf(result, "SUCCESS")
+    assert online(result) == cpus
+    assert f"smp: per-CPU state checked on {cpus} CPUs (GS base, GDT, TSS, stacks distinct; same " \
+           f"CR0/CR4/EFER/XCR0)" in result.lines
+    ticks = {int(m.group(1)): (int(m.group(2)), int(m.group(3))) for m in AP_TICKS.finditer(result.console)}
+    assert sorted(ticks) == list(range(1, cpus))
+    if icount:
+        # Under -icount time is instructions: every AP's tick runs at exactly the boot CPU's rate.
+        for cpu, (got, counted) in ticks.items():
+            assert abs(got - counted) <= 2, (cpu, got, counted)
+    assert f"smp: {cpus} CPUs answered IPIs; {cpus} CPUs took one spinlock {cpus * 500} times in all" \
+        in result.lines
+
+
+@pytest.mark.parametrize("how,why", [("nosipi", "did not answer the startup IPIs"),
+                                     ("hang", "started but did not come online in time")])
+def test_a_cpu_that_does_not_start_is_named_and_the_others_go_on(boot, how, why):
+    result = boot(f"smp_sabotage=2:{how} selftest=smp", selftest=True, smp=4)
+    assert_xtf(result, "SUCCESS")  # the self-test ran on the three that came up
+    [left] = [m for line in result.lines if (m := LEFT_OUT.match(line))]
+    assert (int(left.group(1)), int(left.group(2)), left.group(3)) == (2, 2, why)
+    assert online(result) == 3
+    assert "smp: 3 of 4 CPUs online" in result.lines
+
+
+def test_domains_run_when_an_ap_fails(boot, tmp_path):
+    hello = Path(__file__).resolve().parents[1] / "scenarios" / "hello.toml"
+    scen = tmp_path / "hello_smp.toml"
+    scen.write_text(hello.read_text(encoding="utf-8").replace(
+        "[[domain]]", '[hypervisor]\nbuild = "moat-selftest"\ncmdline = "smp_sabotage=1:nosipi"\n'
+                      "cpus = 2\n\n[[domain]]", 1), encoding="utf-8")
+    result = boot(scenario_file=scen)
+    assert_xtf(result, "SUCCESS")
+    assert online(result) == 1
+    assert any(LEFT_OUT.match(line) for line in result.lines)
+
+
+def test_no_acpi_tables_means_the_boot_cpu_alone(boot):
+    result = boot(smp=2, extra_args=["-machine", "acpi=off"])
+    assert_status(result, "SUCCESS")
+    refused = one(result.console, ACPI_REFUSED)
+    assert refused.group(1) == "RSDP is missing (the firmware provides no ACPI tables)"
+    assert online(result) == 1
+
+
+@pytest.mark.parametrize("tamper,reason", [
+    ("APIC:9:1", r"MADT at 0x[0-9a-f]+ has a wrong checksum"),
+    ("APIC:45:8", r"MADT at 0x[0-9a-f]+ has an entry of length < 2 at offset 44"),
+    ("APIC:47:1", r"MADT at 0x[0-9a-f]+ lists twice the APIC id 1"),
+    ("RSDT:4:1", r"RSDT at 0x[0-9a-f]+ has a partial entry at its end, length \d+"),
+])
+def test_bad_tables_give_one_line_and_the_boot_cpu_alone(boot, tamper, reason):
+    result = boot(f"acpi_tamper={tamper}", selftest=True, smp=4)
+    assert_status(result, "SUCCESS")
+    refused = one(result.console, ACPI_REFUSED)
+    assert re.fullmatch(reason, refused.group(1)), refused.group(0)
+    assert online(result) == 1
+    assert not any(line.startswith("smp: ") and "started" in line for line in result.lines)
+
+
+def test_ipi_bench_figures(boot):
+    result = boot("bench=smp", smp=2, icount=True)
+    assert_status(result, "SUCCESS")
+    figures = {f.name: f for line in result.lines if (f := bench.parse_line(line)) is not None}
+    assert set(figures) == {"ap_startup", "ipi_round_trip", "ipi_broadcast_round_trip"}
+    trip = figures["ipi_round_trip"]
+    assert trip.n == 200 and trip.unit == "instructions" and 0 < trip.min <= trip.max < 10_000
+
+
+def test_ipi_bench_needs_a_second_cpu(boot):
+    result = boot("bench=smp", smp=1)
+    assert any("bench: error: ipi_round_trip needs a second CPU" in line for line in result.lines)
+    with pytest.raises(bench.BenchLineError):
+        [bench.parse_line(line) for line in result.lines]
+
+
+# ---- the tools: --smp and [hypervisor] cpus ----
+
+def test_qemu_command_carries_smp():
+    cmd = qemu.qemu_command(Path("k"), "", [], smp=4)
+    assert cmd[cmd.index("-smp") + 1] == "4"
+    assert "-smp" not in qemu.qemu_command(Path("k"), "", [])  # one CPU: the contract's line
+    for bad in (0, 65, -1):
+        with pytest.raises(UserError, match="1 to 64"):
+            qemu.qemu_command(Path("k"), "", [], smp=bad)
+
+
+def test_scenario_cpus_key(tmp_path):
+    path = tmp_path / "s.toml"
+    assert scenario.parse("[hypervisor]\ncpus = 4\n", path).hypervisor.cpus == 4
+    assert scenario.parse("[hypervisor]\n", path).hypervisor.cpus is None
+    for text, message in (("cpus = 0", "1 to 64"), ("cpus = 65", "1 to 64"), ('cpus = "2"', "must be a")):
+        with pytest.raises(scenario.ScenarioError, match=re.escape(message)) as err:
+            scenario.parse(f"[hypervisor]\n{text}\n", path)
+        assert err.value.key == "hypervisor.cpus"
+
+
+def test_scenario_cpus_reach_qemu(boot, tmp_path):
+    scen = tmp_path / "four.toml"
+    scen.write_text('[hypervisor]\nbuild = "moat"\ncpus = 4\n', encoding="utf-8")
+    result = boot(scenario_file=scen)
+    assert_status(result, "SUCCESS")
+    assert online(result) == 4
+
+
+def test_moat_run_smp(moat_root):
+    proc = subprocess.run([sys.executable, "-m", "moat", "run", "--smp", "2", "--timeout", "60"],
+                          check=False, cwd=moat_root, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "cpus: 2 online" in proc.stdout.splitlines()
+    bad = subprocess.run([sys.executable, "-m", "moat", "run", "--smp", "0"], check=False,
+                         cwd=moat_root, capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "1 to 64" in bad.stderr

@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: MIT
+"""Each domain's extended CPU state (x87, SSE, AVX) is its own: never seen by another domain,
+kept across switches and upcalls, clean at start, and nothing a guest does to it reaches the
+hypervisor. The hypervisor itself never touches a vector register."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from moat import paths
+from moat.pytest_plugin import assert_xtf, log_tail
+
+from . import domlog
+from .conftest import GUEST_TIMEOUT, scenario_path
+
+XSAVE = re.compile(r"^xsave: (fxsave|xsave|xsaveopt|xsaves), xcr0=0x([0-9a-f]+) \(x87 sse[a-z0-9 ]*\), "
+                   r"area (\d+) bytes, mxcsr_mask=0x([0-9a-f]+)$")
+HELD = re.compile(r"^rounds=(\d+) bad=(\d+) upcalls=(\d+) in_hold=(\d+) yields=(\d+)$")
+GUEST_XCR0 = re.compile(r"^xcr0=0x([0-9a-f]+) avx=([01]) area=(\d+) bytes$")
+
+
+def xsave_line(console: str) -> re.Match[str]:
+    [m] = [m for line in console.splitlines() if (m := XSAVE.match(line))]
+    return m
+
+
+def held(dom: domlog.Domain) -> tuple[int, ...]:
+    [m] = [m for line in dom.lines if (m := HELD.match(line))]
+    return tuple(map(int, m.groups()))
+
+
+@pytest.mark.parametrize("variant", ["default", "xsave", "fxsave"])
+def test_two_domains_vector_registers_never_leak(boot, variant):
+    """Distinct patterns in every register of two domains, thousands of switches and upcalls."""
+    cmdline = "" if variant == "default" else f"xsave={variant}"
+    result = boot(cmdline, scenario_file=scenario_path("xstate_pair"), timeout=GUEST_TIMEOUT)
+    assert_xtf(result, "SUCCESS")
+    kind, xcr0, size, _ = xsave_line(result.console).groups()
+    if variant != "default":
+        assert kind == variant
+    log = domlog.parse(result.console)
+    for name in ("hold-a", "hold-b"):
+        dom = log.named(name)
+        rounds, bad, upcalls, in_hold, yields = held(dom)
+        assert (rounds, bad) == (2000, 0), log_tail(result)
+        assert in_hold >= 20 and yields >= 2000, (name, upcalls, in_hold, yields)
+        [g] = [m for line in dom.lines if (m := GUEST_XCR0.match(line))]
+        # What the guest reads with xgetbv is what the hypervisor set.
+        assert int(g.group(1), 16) == (int(xcr0, 16) if kind != "fxsave" else 0)
+        assert int(g.group(3)) >= (512 if kind == "fxsave" else int(size) - 64)
+    assert (log.as_expected, log.not_expected) == (2, 0)
+
+
+def test_a_fresh_domain_starts_with_clean_vector_state(boot):
+    """A child in the slot (and memory) a child full of marker values just left starts clean."""
+    result = boot(scenario_file=scenario_path("xstate_fresh"), timeout=GUEST_TIMEOUT)
+    assert_xtf(result, "SUCCESS")
+    log = domlog.parse(result.console)
+    parent, dirty, fresh = log.named("parent"), log.named("dirty"), log.named("fresh")
+    assert dirty.outcome == "poweroff" and dirty.domid == fresh.domid  # the same slot, reused
+    for dom in (parent, fresh):
+        assert "the first instruction saw the initial state" in dom.lines, dom.lines
+        assert dom.result == "SUCCESS"
+
+
+def test_hostile_extended_state_stays_with_its_guest(boot):
+    result = boot(scenario_file=scenario_path("xstate_hostile"), timeout=GUEST_TIMEOUT)
+    assert_xtf(result, "SUCCESS")
+    log = domlog.parse(result.console)
+    mxcsr = log.named("mxcsr")
+    # Hardware faults on the reserved bits at once; QEMU's TCG takes them, and then the hypervisor
+    # refuses to restore that state: either way the guest dies and nothing else notices.
+    refused = f"domain {mxcsr.domid} 'mxcsr': its extended CPU state was refused: reserved MXCSR bits"
+    assert (mxcsr.crash is not None and mxcsr.crash.vector == 13) or (
+        refused in result.lines and mxcsr.reason == "bad extended CPU state"), log_tail(result)
+    xsetbv = log.named("xsetbv")
+    assert xsetbv.crash is not None and (xsetbv.crash.vector, xsetbv.crash.mnemonic) == (13, "GP")
+    x87 = log.named("x87")
+    assert x87.crash is not None and (x87.crash.vector, x87.crash.mnemonic) == (16, "MF")
+    assert "waiting on the pending x87 exception" in x87.lines  # pending through 50 yields
+    assert held(log.named("hold"))[1] == 0
+    assert (log.as_expected, log.not_expected) == (4, 0)
+
+
+def test_unmasked_simd_exception_is_the_guests(boot):
+    result = boot(scenario_file=scenario_path("xstate_simd"), timeout=GUEST_TIMEOUT)
+    log = domlog.parse(result.console)
+    assert held(log.named("hold"))[1] == 0, log_tail(result)
+    simd = log.named("simd")
+    if simd.crash is None and any(line.startswith("Skip: no #XM") for line in simd.lines):
+        pytest.skip("this CPU (QEMU's TCG) raises no SIMD floating-point exceptions")
+    assert simd.crash is not None and (simd.crash.vector, simd.crash.mnemonic) == (19, "XM"), log_tail(result)
+
+
+@pytest.mark.parametrize("tamper,why", [("mxcsr", "reserved MXCSR bits"),
+                                        ("header", "the CPU refused the saved state")])
+def test_a_refused_saved_state_kills_only_its_domain(boot, tamper, why):
+    """A corrupted save area (a hypervisor bug, simulated) cannot fault the hypervisor's restore."""
+    result = boot(f"xsave_tamper={tamper}:0", scenario_file=scenario_path("xstate_tamper"),
+                  timeout=GUEST_TIMEOUT)
+    assert_xtf(result, "SUCCESS")
+    log = domlog.parse(result.console)
+    victim = log.named("victim")
+    assert f"domain {victim.domid} 'victim': its extended CPU state was refused: {why}" in result.lines
+    assert (victim.outcome, victim.reason) == ("killed", "bad extended CPU state")
+    assert held(log.named("hold"))[1] == 0
+
+
+# Register names and x87 mnemonics that would show the hypervisor using vector state.
+_VECTOR_OPERAND = re.compile(r"%(?:[xyz]mm\d+|mm[0-7]|st(?:\(\d\))?|k[0-7])\b")
+_ALLOWED = {"fxsave64", "fxrstor64", "xsave64", "xsaveopt64", "xsaves64", "xrstor64", "xrstors64",
+            "xsetbv", "xgetbv"}
+
+
+@pytest.mark.parametrize("build", ["moat", "moat-selftest"])
+def test_the_hypervisor_never_touches_vector_registers(moat_root, build):
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        pytest.skip("objdump is missing (binutils)")
+    elf = paths.hv_image(build, elf=True, root=moat_root)
+    # .text: the 64-bit hypervisor (.boot holds the 32-bit multiboot entry, which uses none either).
+    text = subprocess.run([objdump, "-d", "-j", ".text", "--no-show-raw-insn", str(elf)], check=True,
+                          capture_output=True, text=True).stdout
+    offenders, saves = [], set()
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2 or not parts[1].strip():
+            continue
+        insn = parts[1].strip()
+        mnemonic = insn.split()[0]
+        if mnemonic in _ALLOWED:
+            saves.add(mnemonic)
+        elif _VECTOR_OPERAND.search(insn) or (mnemonic.startswith("f") and not mnemonic.startswith("fxs")):
+            offenders.append(line.strip())
+    assert not offenders, "\n".join(offenders[:20])
+    assert {"xsaveopt64", "xrstor64", "fxrstor64"} <= saves  # the switch itself is there
