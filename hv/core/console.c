@@ -7,7 +7,7 @@
 #include <moat/spinlock.h>
 #include <moat/x86.h>
 
-static spinlock_t console_lock = SPINLOCK_INIT;
+static spinlock_t console_lock; /* SPINLOCK_INIT is all zeros: in .bss */
 #define CONSOLE_LOCK_SPINS 50000000u
 
 static void console_sink(void *ctx, char c)
@@ -22,7 +22,7 @@ static void console_sink(void *ctx, char c)
 static bool console_enter(void)
 {
     struct percpu *cpu = this_cpu_careful();
-    if (__atomic_load_n(&console_lock.cpu, __ATOMIC_RELAXED) == cpu->id)
+    if (spin_holder(&console_lock) == cpu->id)
         return false; /* a fault while this CPU prints: the report goes out anyway */
     for (unsigned spins = 0; !spin_trylock_as(&console_lock, cpu->id); spins++) {
         if (spins > CONSOLE_LOCK_SPINS)

@@ -169,7 +169,7 @@ static void cpu_report(void *arg)
     r->xcr0 = (read_cr4() & CR4_OSXSAVE) ? xgetbv(0) : 0;
 }
 
-static spinlock_t hammer_lock = SPINLOCK_INIT;
+static spinlock_t hammer_lock; /* SPINLOCK_INIT is all zeros: in .bss */
 static volatile uint64_t hammer_count;
 static unsigned hammer_arrived;
 /*

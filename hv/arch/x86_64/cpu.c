@@ -8,12 +8,18 @@
 #include <moat/x86.h>
 
 struct cpu_features cpu_features;
-/* The boot CPU's is ready before hv_main runs: this_cpu() works from its first line on. */
-struct percpu percpus[MOAT_MAX_CPUS] = {[0] = {.self = &percpus[0], .kstack_top = (uint64_t)kstack_boot_top}};
+/*
+ * In .bss, not initialised data: the loaded image must stay byte for byte the file it came from
+ * until the measured launch has hashed it. The boot CPU's entry is filled in by hv_main's first
+ * call; until then this_cpu_careful() falls back to it.
+ */
+struct percpu percpus[MOAT_MAX_CPUS];
 
 void percpu_init_boot_cpu(void)
 {
     struct percpu *cpu = &percpus[0];
+    cpu->self = cpu;
+    cpu->kstack_top = (uint64_t)kstack_boot_top;
     cpu->ist_top[0] = (uint64_t)kstack_df_top;
     cpu->ist_top[1] = (uint64_t)kstack_nmi_top;
     cpu->ist_top[2] = (uint64_t)kstack_mc_top;

@@ -51,7 +51,7 @@ static enum cpu_state state[MOAT_MAX_CPUS];
 static const char *fail_reason[MOAT_MAX_CPUS];
 static unsigned listed = 1, online = 1;
 static uint64_t startup_tsc; /* from reading the MADT to the last AP online (or given up on) */
-static spinlock_t call_lock = SPINLOCK_INIT;
+static spinlock_t call_lock; /* SPINLOCK_INIT is all zeros: in .bss */
 
 unsigned smp_cpus_online(void) { return online; }
 unsigned smp_cpus_listed(void) { return listed; }

@@ -5,8 +5,10 @@
  * lock taken outside an interrupt handler needs no interrupt masking; a lock that an interrupt
  * handler also takes must be taken with interrupts off (spin_lock_irqsave).
  *
- * The lock's owner (a CPU index, or SPIN_NO_OWNER) is recorded for diagnostics and for the
- * console, which a CPU reporting a fatal fault may need while it holds it.
+ * The lock's holder (a CPU index, or SPIN_NO_OWNER) is recorded for diagnostics and for the
+ * console, which a CPU reporting a fatal fault may need while it holds it. It is stored plus one
+ * so that a free lock is all zeros: every lock lives in .bss, and nothing in the loaded image
+ * (which the measured launch hashes as the file it came from) changes when a lock is taken.
  */
 #ifndef MOAT_SPINLOCK_H
 #define MOAT_SPINLOCK_H
@@ -19,10 +21,10 @@
 typedef struct {
     uint16_t next;  /* the next ticket to hand out */
     uint16_t owner; /* the ticket being served */
-    uint16_t cpu;   /* who holds it, or SPIN_NO_OWNER */
+    uint16_t cpu;   /* who holds it, plus one; 0 = nobody */
 } spinlock_t;
 
-#define SPINLOCK_INIT {0, 0, SPIN_NO_OWNER}
+#define SPINLOCK_INIT {0, 0, 0}
 
 static inline void spin_init(spinlock_t *l) { *l = (spinlock_t)SPINLOCK_INIT; }
 
@@ -31,7 +33,7 @@ static inline void spin_lock_as(spinlock_t *l, unsigned cpu)
     uint16_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
         __asm__ volatile("pause" ::: "memory");
-    l->cpu = (uint16_t)cpu;
+    l->cpu = (uint16_t)(cpu + 1);
 }
 
 /* Takes the lock only if nobody holds or waits for it. */
@@ -42,15 +44,22 @@ static inline bool spin_trylock_as(spinlock_t *l, unsigned cpu)
     if (!__atomic_compare_exchange_n(&l->next, &expect, (uint16_t)(owner + 1), false, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED))
         return false;
-    l->cpu = (uint16_t)cpu;
+    l->cpu = (uint16_t)(cpu + 1);
     return true;
 }
 
 static inline void spin_unlock(spinlock_t *l)
 {
-    l->cpu = SPIN_NO_OWNER;
+    l->cpu = 0;
     /* Only the holder writes owner: a plain increment, published with release order. */
     __atomic_store_n(&l->owner, (uint16_t)(l->owner + 1), __ATOMIC_RELEASE);
+}
+
+/* The CPU holding the lock, or SPIN_NO_OWNER. */
+static inline unsigned spin_holder(const spinlock_t *l)
+{
+    uint16_t c = __atomic_load_n(&l->cpu, __ATOMIC_RELAXED);
+    return c ? c - 1u : SPIN_NO_OWNER;
 }
 
 static inline bool spin_is_locked(const spinlock_t *l)
