@@ -56,14 +56,26 @@ def test_missing_build_output(tmp_path: Path):
     assert "moat-selftest.bin is missing" in proc.stderr
 
 
-@pytest.mark.parametrize("qemu_exit,moat_exit", [(1, 0), (3, 1), (0, 2), (139, 2)])
-def test_run_exits_with_the_system_status(monkeypatch, fake_root: Path, tmp_path: Path, qemu_exit, moat_exit):
-    install(monkeypatch, tmp_path / "bin", printing(["moat 0.1.0 x86-64 hypervisor", "bye"], qemu_exit))
+@pytest.mark.parametrize("qemu_exit,stop,moat_exit", [
+    (1, "success", 0), (3, "failure", 1), (0, None, 2), (139, None, 2), (1, None, 2), (3, None, 2)])
+def test_run_exits_with_the_system_status(monkeypatch, fake_root: Path, tmp_path: Path, qemu_exit, stop,
+                                          moat_exit):
+    lines = ["moat 0.1.0 x86-64 hypervisor", "bye"] + ([f"moat: stop: {stop}"] if stop else [])
+    install(monkeypatch, tmp_path / "bin", printing(lines, qemu_exit))
     log = tmp_path / "console.log"
     proc = moat("run", "--log", str(log), root=fake_root)
     assert proc.returncode == moat_exit, proc.stderr
-    assert proc.stdout == "moat 0.1.0 x86-64 hypervisor\nbye\n"
+    assert proc.stdout == "".join(f"{line}\n" for line in lines)
     assert log.read_text() == proc.stdout
+
+
+def test_qemu_failure_is_not_reported_as_success(monkeypatch, fake_root: Path, tmp_path: Path):
+    install(monkeypatch, tmp_path / "bin",
+            "echo 'qemu-system-x86_64: cannot set up guest memory: Cannot allocate memory' >&2\nexit 1\n")
+    proc = moat("run", "--memory", "900G", root=fake_root)
+    assert proc.returncode == 2, proc.stderr
+    assert "success" not in proc.stderr.replace("moat: stop: success", "")
+    assert "QEMU failed" in proc.stderr and "cannot set up guest memory" in proc.stderr
 
 
 def test_timeout_shows_the_last_lines(monkeypatch, fake_root: Path, tmp_path: Path):
@@ -78,7 +90,7 @@ def test_timeout_shows_the_last_lines(monkeypatch, fake_root: Path, tmp_path: Pa
 
 def test_gdb_prints_the_command(monkeypatch, fake_root: Path, tmp_path: Path):
     args_file = tmp_path / "args"
-    install(monkeypatch, tmp_path / "bin", printing([], 1, args_file))
+    install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1, args_file))
     proc = moat("run", "--gdb", root=fake_root)
     assert proc.returncode == 0
     assert "gdb build/hv/moat.elf -ex 'target remote :1234'" in proc.stderr
@@ -87,7 +99,7 @@ def test_gdb_prints_the_command(monkeypatch, fake_root: Path, tmp_path: Path):
 
 def test_run_options_reach_qemu(monkeypatch, fake_root: Path, tmp_path: Path):
     args_file = tmp_path / "args"
-    install(monkeypatch, tmp_path / "bin", printing([], 1, args_file))
+    install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1, args_file))
     module = tmp_path / "mod.bin"
     module.write_bytes(b"x")
     scen = tmp_path / "s.toml"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -40,13 +41,35 @@ class Status(enum.StrEnum):
 CLI_EXIT = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.CRASH: 2, Status.TIMEOUT: 2}
 
 
-def status_from_exit(exit_code: int | None) -> Status:
-    """Map QEMU's exit status (None: we killed it on timeout) to the system's status."""
+_STOP = re.compile(r"^moat: stop: (success|failure)$")
+
+# QEMU's own exit status when it could not start or run the machine (bad arguments, memory it
+# cannot get, a file it cannot open): the same number the hypervisor's success byte gives.
+QEMU_ERROR_EXIT = 1
+
+
+def stop_word(lines: Sequence[str]) -> str | None:
+    """'success' or 'failure' from the hypervisor's last `moat: stop:` line; None without one."""
+    for line in reversed(lines):
+        m = _STOP.match(line)
+        if m:
+            return m.group(1)
+    return None
+
+
+def status_from_exit(exit_code: int | None, stop: str | None = None) -> Status:
+    """The system's status from QEMU's exit status (None: killed on timeout) and the stop line.
+
+    Exit status 1 is both the hypervisor's success byte and QEMU's own error status, so
+    success and failure count only when the hypervisor said so on its last line
+    (`moat: stop: success|failure`, docs/CONTRACTS.md) and the exit status agrees.
+    Anything else is a crash.
+    """
     if exit_code is None:
         return Status.TIMEOUT
-    if exit_code == 1:
+    if exit_code == 1 and stop == "success":
         return Status.SUCCESS
-    if exit_code == 3:
+    if exit_code == 3 and stop == "failure":
         return Status.FAILURE
     return Status.CRASH
 
@@ -63,6 +86,7 @@ class BootResult:
     stderr: str = ""
     duration: float = 0.0
     timeout: float | None = None
+    stop: str | None = None  # the hypervisor's `moat: stop:` word, None if it never said it
 
     @property
     def lines(self) -> list[str]:
@@ -76,12 +100,30 @@ class BootResult:
         return "\n".join(self.lines[-n:])
 
     def describe(self) -> str:
-        """One line: how the system stopped."""
+        """One line: how the system stopped, in plain words."""
         if self.status is Status.TIMEOUT:
             return f"timeout: QEMU still running after {self.timeout:g} s and was killed"
-        if self.status is Status.CRASH:
-            return f"crash: QEMU exited with status {self.exit_code} (no isa-debug-exit write)"
-        return f"{self.status.value.lower()} (QEMU exit status {self.exit_code})"
+        if self.status is not Status.CRASH:
+            return f"{self.status.value.lower()} (QEMU exit status {self.exit_code})"
+        said = self.qemu_error()
+        if self.exit_code == QEMU_ERROR_EXIT and self.stop is None:
+            why = f": {said}" if said else ""
+            return (f"crash: QEMU failed (exit status 1, and the hypervisor never printed "
+                    f"`moat: stop:`){why}")
+        if self.stop is not None:
+            return (f"crash: the hypervisor said `moat: stop: {self.stop}` but QEMU exited with "
+                    f"status {self.exit_code}")
+        if self.exit_code is not None and self.exit_code < 0:
+            return f"crash: QEMU was killed by signal {-self.exit_code}"
+        return (f"crash: QEMU exited with status {self.exit_code} and the hypervisor never "
+                f"printed `moat: stop:` (a reset, a triple fault or QEMU itself)")
+
+    def qemu_error(self) -> str:
+        """QEMU's own complaint: the first line it wrote to stderr, if any."""
+        for line in self.stderr.splitlines():
+            if line.strip():
+                return line.strip()
+        return ""
 
 
 def find_qemu() -> str:
@@ -178,6 +220,9 @@ def boot(
     for path, _ in modules:
         if not (base / path).is_file():
             raise UserError(f"module {path} does not exist")
+        if any(c.isspace() for c in str(path)):
+            raise UserError(f"module {path!s}: the path has a space, which QEMU's -initrd reads as "
+                            "the start of the module's arguments; move or rename the file")
     if default_policy and cdrom is None:
         from moat import bootpolicy
 
@@ -266,7 +311,7 @@ def _run(
     parsed = xtf_mod.parse(console)
     return BootResult(
         exit_code=exit_code,
-        status=status_from_exit(exit_code),
+        status=status_from_exit(exit_code, stop_word(lines)),
         xtf=parsed.result if parsed else None,
         xtf_reason=parsed.reason if parsed else "",
         console=console,
@@ -275,6 +320,7 @@ def _run(
         stderr="".join(err_chunks),
         duration=time.monotonic() - start,
         timeout=timeout,
+        stop=stop_word(lines),
     )
 
 
