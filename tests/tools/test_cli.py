@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,35 @@ def test_pytest_args(tmp_path: Path, monkeypatch):
         f"--rootdir={root}", "-n", "1", "-k", "tests", str(root / "tests")]
     args = pytest_args(["tests/test_x.py::test_a", "-x"], root)
     assert args == [f"--rootdir={root}", "-n", "auto", f"{tmp_path}/tests/test_x.py::test_a", "-x"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_run_stops_qemu(monkeypatch, fake_root: Path, tmp_path: Path, sig: signal.Signals):
+    """`timeout`, a CI cancel and a closed terminal send SIGTERM or SIGHUP: QEMU must go too."""
+    pid_file = tmp_path / "qemu.pid"
+    install(monkeypatch, tmp_path / "bin", f"echo $$ > {pid_file}\necho started\nsleep 300\n")
+    environ = dict(os.environ, MOAT_ROOT=str(fake_root))
+    proc = subprocess.Popen([sys.executable, "-m", "moat", "run", "--timeout", "0"], cwd=fake_root,
+                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    qemu_pid = int(pid_file.read_text())
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and f"terminated by {sig.name}" in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(qemu_pid):
+        time.sleep(0.05)
+    survived = _alive(qemu_pid)
+    if survived:  # leave nothing running behind a failed test
+        os.killpg(qemu_pid, signal.SIGKILL)
+    assert not survived, "QEMU survived the signal"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from moat import __version__
-from moat.errors import USER_ERROR_EXIT, UserError
+from moat.errors import USER_ERROR_EXIT, Terminated, UserError
 
 # Subcommand modules, in the order `moat --help` lists them. A module that is
 # not there (policy comes with the policy compiler) is left out.
@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moat: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"moat: {exc}; QEMU was stopped", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         return 0
 

@@ -18,13 +18,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moat import paths
 from moat import xtf as xtf_mod
-from moat.errors import UserError
+from moat.errors import Terminated, UserError
 
 QEMU = "qemu-system-x86_64"
 QEMU_PACKAGE = "qemu-system-x86"
@@ -296,10 +296,13 @@ def _run(
 
     exit_code: int | None
     try:
-        exit_code = proc.wait(timeout=timeout)
+        with _terminate_as_exception():
+            exit_code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         exit_code = None
     finally:
+        # QEMU runs in its own session (so a Ctrl-C reaches only moat): whatever ends the wait,
+        # a timeout, Ctrl-C, SIGTERM or SIGHUP, its whole process group goes with it.
         if proc.poll() is None:
             _kill_group(proc)
         for t in readers:
@@ -322,6 +325,28 @@ def _run(
         timeout=timeout,
         stop=stop_word(lines),
     )
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into a Terminated exception while QEMU runs (main thread only).
+
+    `timeout`, a CI cancel and a closed terminal send these; without the handler Python would
+    die at once and leave QEMU, in its own session, spinning.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated(signum)
+
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
