@@ -121,7 +121,7 @@ def test_toml_errors_have_lines() -> None:
     assert (7, "duplicate STE type 'red'") in got
     assert (13, "VM label 'sys': unknown Chinese Wall type 'nope'") in got
     assert (16, "resource label 'r' has 2 STE types, it needs exactly one") in got
-    assert (18, "[[resource]]: unknown key 'colour'") in got
+    assert (18, "[[resource]]: unknown key 'colour' (known: name, ste)") in got
 
 
 def test_toml_syntax_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
