@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, EXAMPLES
 
-from moat.commands.policy import main
+from moat.cli import main
 from moat.policy import read_policy_bytes
 from moat.policy.validate import check, fatal
 
@@ -44,7 +44,9 @@ def test_compile_dump_labels_query(tmp_path: Path, capsys: pytest.CaptureFixture
     r = json.loads(out)
     assert r["share"] and r["shared_ste_types"] == ["customer-b"] and not r["conflict"]
     rc, out, err = run(capsys, "query", str(blob), "nobody", "system")
-    assert rc == 1 and "no label 'nobody'" in err
+    assert rc == 3 and "no label 'nobody'" in err
+    rc, out, err = run(capsys, "query", str(EXAMPLES / "demo.toml"), "custmer-a", "system")
+    assert rc == 3 and "no label 'custmer-a'" in err and "did you mean 'customer-a'?" in err
 
 
 def test_diff(capsys: pytest.CaptureFixture[str]) -> None:
@@ -90,7 +92,7 @@ def test_check_reports_file_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 def test_not_a_file(capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = run(capsys, "dump", "/nonexistent.bin")
-    assert rc == 1 and "No such file" in err
+    assert rc == 3 and "No such file" in err
 
 
 TOML_BAD = """\

@@ -26,8 +26,12 @@ def _same(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(path: Path, *, option: str = "output", inputs: Sequence[Path] = ()) -> Path:
-    """path, if moat can write it there; else a UserError saying why, before any work is done."""
+def check_output(path: Path, *, option: str = "output", inputs: Sequence[Path] = (),
+                 make_parents: bool = False) -> Path:
+    """path, if moat can write it there; else a UserError saying why, before any work is done.
+
+    make_parents creates a missing directory first (for outputs under build/).
+    """
     for source in inputs:
         if _same(path, source):
             raise UserError(f"{option} {path}: that is the input {source}; "
@@ -35,6 +39,11 @@ def check_output(path: Path, *, option: str = "output", inputs: Sequence[Path] =
     if path.is_dir():
         raise UserError(f"{option} {path}: is a directory; give a file name")
     parent = path.parent if str(path.parent) else Path(".")
+    if make_parents and not parent.exists():
+        try:
+            parent.mkdir(parents=True)
+        except OSError as exc:
+            raise UserError(f"{option} {path}: cannot create {parent}: {exc.strerror or exc}") from None
     if not parent.is_dir():
         what = "does not exist" if not parent.exists() else "is not a directory"
         raise UserError(f"{option} {path}: the directory {parent} {what}")

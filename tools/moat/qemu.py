@@ -126,10 +126,18 @@ class BootResult:
         return ""
 
 
+def qemu_program() -> str:
+    """The QEMU to run: $QEMU when set (a path or a name on PATH), else qemu-system-x86_64."""
+    return os.environ.get("QEMU") or QEMU
+
+
 def find_qemu() -> str:
     """The QEMU binary, or a UserError that says which package to install."""
-    path = shutil.which(QEMU)
+    wanted = qemu_program()
+    path = shutil.which(wanted)
     if path is None:
+        if wanted != QEMU:
+            raise UserError(f"QEMU={wanted}: no such program (unset QEMU to use {QEMU})")
         raise UserError(f"{QEMU} not found: install it with: apt-get install {QEMU_PACKAGE}")
     return path
 
@@ -164,6 +172,7 @@ def qemu_command(
     cdrom: Path | None = None,
     qemu: str = QEMU,
     extra_args: Sequence[str] = (),
+    gdb_port: int | None = None,
 ) -> list[str]:
     """The QEMU command line of docs/CONTRACTS.md (with -cdrom instead of -kernel for an ISO)."""
     if kvm and icount:
@@ -181,10 +190,22 @@ def qemu_command(
         cmd += ["-kernel", str(kernel), "-append", cmdline]
         if modules:
             cmd += ["-initrd", initrd_arg(modules)]
-    if gdb:
+    if gdb_port is not None:
+        cmd += ["-gdb", f"tcp::{gdb_port}", "-S"]
+    elif gdb:
         cmd += ["-s", "-S"]
     cmd += list(extra_args)
     return cmd
+
+
+def with_default_policy(modules: Sequence[tuple[Path, str]], base: Path) -> list[tuple[Path, str]]:
+    """modules, with moat's default policy last when none of them is a policy (the hypervisor needs one)."""
+    from moat import bootpolicy
+
+    if bootpolicy.has_policy_module(list(modules), base):
+        return list(modules)
+    pol = bootpolicy.default_policy(paths.build_dir() / "policies")
+    return [*modules, (pol.blob, bootpolicy.POLICY_MODULE_ARGS)]
 
 
 def boot(
@@ -205,6 +226,7 @@ def boot(
     cwd: Path | None = None,
     extra_args: Sequence[str] = (),
     default_policy: bool = True,
+    gdb_port: int | None = None,
 ) -> BootResult:
     """Boot kernel (or the ISO cdrom) once and wait until QEMU exits or timeout seconds pass.
 
@@ -224,11 +246,7 @@ def boot(
             raise UserError(f"module {path!s}: the path has a space, which QEMU's -initrd reads as "
                             "the start of the module's arguments; move or rename the file")
     if default_policy and cdrom is None:
-        from moat import bootpolicy
-
-        if not bootpolicy.has_policy_module(list(modules), base):
-            pol = bootpolicy.default_policy(paths.build_dir() / "policies")
-            modules = [*modules, (pol.blob, bootpolicy.POLICY_MODULE_ARGS)]
+        modules = with_default_policy(modules, base)
     if cdrom is None and kernel is not None and not (base / kernel).is_file():
         raise UserError(f"{kernel} is missing: run ./moat build first")
     if cdrom is not None and not (base / cdrom).is_file():
@@ -247,7 +265,7 @@ def boot(
             cdrom = iso_mod.make_iso(staging / "moat.iso", base / kernel, cmdline,
                                      [(base / path, args) for path, args in modules])
         cmd = qemu_command(kernel, cmdline, modules, memory=memory, kvm=kvm, icount=icount,
-                           gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=extra_args)
+                           gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=extra_args, gdb_port=gdb_port)
         return _run(cmd, timeout=timeout, log=log, on_line=on_line, cwd=cwd)
     finally:
         if staging is not None:
@@ -266,49 +284,53 @@ def _run(
     err_chunks: list[str] = []
     log_file = None
     if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log_file = log.open("w", encoding="utf-8")
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log_file = log.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{log}: cannot write the console log: {exc.strerror or exc}") from None
 
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=cwd, start_new_session=True)
+    with _terminate_as_exception() as signals:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=cwd, start_new_session=True)
 
-    def read_console() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\r", "")
-            lines.append(line)
-            if log_file is not None:
-                log_file.write(line + "\n")
-                log_file.flush()
-            if on_line is not None:
-                on_line(line)
+        def read_console() -> None:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\r", "")
+                lines.append(line)
+                if log_file is not None:
+                    log_file.write(line + "\n")
+                    log_file.flush()
+                if on_line is not None:
+                    on_line(line)
 
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            err_chunks.append(raw.decode("utf-8", errors="replace"))
+        def read_stderr() -> None:
+            assert proc.stderr is not None
+            for raw in proc.stderr:
+                err_chunks.append(raw.decode("utf-8", errors="replace"))
 
-    readers = [threading.Thread(target=read_console, daemon=True),
-               threading.Thread(target=read_stderr, daemon=True)]
-    for t in readers:
-        t.start()
-
-    exit_code: int | None
-    try:
-        with _terminate_as_exception():
+        readers = [threading.Thread(target=read_console, daemon=True),
+                   threading.Thread(target=read_stderr, daemon=True)]
+        exit_code: int | None
+        try:
+            signals.arm()  # from here a SIGTERM or SIGHUP raises Terminated (also one that came already)
+            for t in readers:
+                t.start()
             exit_code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        exit_code = None
-    finally:
-        # QEMU runs in its own session (so a Ctrl-C reaches only moat): whatever ends the wait,
-        # a timeout, Ctrl-C, SIGTERM or SIGHUP, its whole process group goes with it.
-        if proc.poll() is None:
-            _kill_group(proc)
-        for t in readers:
-            t.join(timeout=5)
-        if log_file is not None:
-            log_file.close()
+        except subprocess.TimeoutExpired:
+            exit_code = None
+        finally:
+            # QEMU runs in its own session (so a Ctrl-C reaches only moat): whatever ends the wait,
+            # a timeout, Ctrl-C, SIGTERM or SIGHUP, its whole process group goes with it.
+            if proc.poll() is None:
+                _kill_group(proc)
+            for t in readers:
+                if t.is_alive() or t.ident is not None:
+                    t.join(timeout=5)
+            if log_file is not None:
+                log_file.close()
 
     console = "\n".join(lines) + ("\n" if lines else "")
     parsed = xtf_mod.parse(console)
@@ -327,23 +349,39 @@ def _run(
     )
 
 
+class _Signals:
+    """SIGTERM and SIGHUP while QEMU runs: remembered until arm(), then raised as Terminated."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.pending: int | None = None
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.armed:
+            raise Terminated(signum)
+        self.pending = signum
+
+    def arm(self) -> None:
+        self.armed = True
+        if self.pending is not None:
+            raise Terminated(self.pending)
+
+
 @contextlib.contextmanager
-def _terminate_as_exception() -> Iterator[None]:
+def _terminate_as_exception() -> Iterator[_Signals]:
     """Turn SIGTERM and SIGHUP into a Terminated exception while QEMU runs (main thread only).
 
     `timeout`, a CI cancel and a closed terminal send these; without the handler Python would
-    die at once and leave QEMU, in its own session, spinning.
+    die at once and leave QEMU, in its own session, spinning. A signal that comes before QEMU
+    is started waits until the caller can stop it (arm()).
     """
+    signals = _Signals()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield signals
         return
-
-    def handler(signum: int, frame: object) -> None:
-        raise Terminated(signum)
-
-    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    old = {sig: signal.signal(sig, signals.handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        yield
+        yield signals
     finally:
         for sig, previous in old.items():
             signal.signal(sig, previous)

@@ -9,9 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .binary import ACM_MAGIC, Blob, BlobError, compile_policy, decode
-from .model import Diagnostic, Policy
-from .tomlreader import read_toml
-from .xmlreader import PolicyReadError, read_xml
+from .model import Diagnostic, Policy, PolicyReadError
 
 __all__ = [
     "Blob",
@@ -32,9 +30,16 @@ def is_blob(data: bytes) -> bool:
 
 
 def read_policy_bytes(data: bytes, file: str) -> Policy:
-    """Parse XML or TOML (chosen by the file name, then by content)."""
+    """Parse XML or TOML (chosen by the file name, then by content).
+
+    Each reader is imported when first needed (the XML one loads lxml).
+    """
     if file.endswith(".toml") or (not file.endswith(".xml") and data.lstrip()[:1] != b"<"):
+        from .tomlreader import read_toml
+
         return read_toml(data, file)
+    from .xmlreader import read_xml
+
     return read_xml(data, file)
 
 
