@@ -50,8 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     sp.required = True
 
     def command(name: str, fn: Any, help_line: str) -> argparse.ArgumentParser:
-        c: argparse.ArgumentParser = sp.add_parser(name, help=help_line, description=help_line[0].upper() + help_line[1:] + ".",
-                          epilog=EPILOG, allow_abbrev=False)
+        about = help_line[0].upper() + help_line[1:] + "."
+        c: argparse.ArgumentParser = sp.add_parser(name, help=help_line, description=about, epilog=EPILOG,
+                                                   allow_abbrev=False)
         c.set_defaults(func=_guard(fn))
         return c
 
