@@ -29,7 +29,7 @@ PER_DOMAIN_KIB = 64
 
 
 def _mib(kib: int) -> str:
-    return f"{kib / 1024:g} MiB"
+    return f"{kib / 1024:.1f} MiB"
 
 
 def qemu_memory_kib(text: str) -> int:

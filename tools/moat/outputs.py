@@ -62,6 +62,7 @@ def write_files(files: Sequence[tuple[Path, bytes]]) -> None:
         for current, data in files:
             fd, tmp = tempfile.mkstemp(dir=current.parent, prefix=f".{current.name}.", suffix=".tmp")
             staged.append((tmp, current))
+            os.fchmod(fd, _mode(current))
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
         for tmp, current in staged:
@@ -71,6 +72,16 @@ def write_files(files: Sequence[tuple[Path, bytes]]) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise UserError(f"{current}: cannot write: {exc.strerror or exc}; nothing was written") from None
+
+
+def _mode(path: Path) -> int:
+    """The mode a new file gets (0666 less the umask), or the one it already has."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
 
 
 def write_file(path: Path, data: bytes | str) -> None:

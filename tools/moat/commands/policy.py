@@ -17,7 +17,7 @@ from typing import Any
 
 from moat import outputs
 from moat.errors import UserError
-from moat.paths import build_dir
+from moat.paths import build_dir, display
 from moat.policy import analysis, is_blob, read_policy_bytes, report
 from moat.policy.binary import Blob, BlobError, compile_policy, decode
 from moat.policy.mapfile import MapError, MapInfo, read_map, write_map
@@ -295,7 +295,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if args.mapfile is not None:
         files.append((args.mapfile, write_map(pol, num, str(src.resolve()), str(out.resolve())).encode()))
     outputs.write_files(files)  # all or nothing
-    print(f"{out}: {len(blob)} bytes, policy {pol.name!r} {pol.version}")
+    print(f"{display(out)}: {len(blob)} bytes, policy {pol.name!r} {pol.version}")
     if len(blob) > SETPOLICY_MAX:
         print(f"moat policy: warning: {len(blob)} bytes is above the {SETPOLICY_MAX} a domain may load at run time "
               "(ACMOP_setpolicy); it can still be the boot policy", file=sys.stderr)
