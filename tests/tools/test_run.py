@@ -159,3 +159,13 @@ def test_paths_describe_build(tmp_path: Path):
     assert "hypervisor not built" in paths.describe_build(tmp_path)
     (tmp_path / "build" / "hv" / "moat.bin").write_bytes(b"\0\0moat 9.9.9 x86-64 hypervisor\n\0")
     assert "hypervisor 9.9.9 built" in paths.describe_build(tmp_path)
+
+
+def test_a_misspelt_label_gets_a_suggestion(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("MOAT_ROOT", str(tmp_path))
+    from moat import manifest
+    from moat.errors import UserError
+
+    scen = _scen('[[domain]]\nname = "d"\nimage = "hello"\nlabel = "domu"\n', tmp_path)
+    with pytest.raises(UserError, match=r"'domu' is not a VM label of the policy \(did you mean 'domU'\?\)"):
+        manifest.records(scen)

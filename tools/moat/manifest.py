@@ -119,8 +119,12 @@ def resolve_label(scen: Scenario, index: int, dom: Domain, pol: BootPolicy) -> i
                                 f"({', '.join(sorted(pol.labels))})")
     ssidref = pol.ssidref(name)
     if ssidref is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(pol.labels), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ScenarioError(scen.path or "scenario", key,
-                            f"{name!r} is not a VM label of the policy ({', '.join(sorted(pol.labels))})")
+                            f"{name!r} is not a VM label of the policy{hint}; its labels: {', '.join(sorted(pol.labels))}")
     return ssidref
 
 
