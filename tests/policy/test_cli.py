@@ -160,7 +160,7 @@ def test_outputs_default_under_build(tmp_path: Path, capsys: pytest.CaptureFixtu
     src = tmp_path / "src" / "mine.toml"
     src.parent.mkdir()
     src.write_bytes((EXAMPLES / "demo.toml").read_bytes())
-    rc, out, _ = run(capsys, "compile", str(src))
+    rc, _, _ = run(capsys, "compile", str(src))
     assert rc == 0 and (tmp_path / "build" / "policies" / "mine.bin").is_file()
     assert list(src.parent.iterdir()) == [src]
 

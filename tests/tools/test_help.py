@@ -67,7 +67,8 @@ def test_junit_xml_is_written(tmp_path: Path):
     proc = moat("test", "--no-build", "-n", "0", f"--junitxml={junit}", "tests/tools/test_xtf.py", root=ROOT,
                 cwd=ROOT)
     assert proc.returncode == 0, proc.stdout
-    assert int(ET.parse(junit).getroot().find("testsuite").get("tests")) > 0  # type: ignore[union-attr]
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and int(suite.get("tests", "0")) > 0
 
 
 def test_one_selected_test_runs_without_workers(monkeypatch: pytest.MonkeyPatch):

@@ -287,13 +287,23 @@ def format_table(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
+def _rel(path: Path) -> str:
+    """A path inside the repository relative to its root (the JSON is kept in docs/)."""
+    from moat import paths
+
+    try:
+        return str(path.resolve().relative_to(paths.repo_root()))
+    except ValueError:
+        return str(path)
+
+
 def to_json(results: Sequence[ScenarioResult]) -> dict[str, Any]:
     return {
         "unit_note": ICOUNT_NOTE,
         "icount": "shift=0,sleep=off",
         "scenarios": [
-            {"name": r.name, "path": str(r.path), "ok": r.ok, "errors": r.errors,
-             "log": str(r.log) if r.log else None,
+            {"name": r.name, "path": _rel(r.path), "ok": r.ok, "errors": r.errors,
+             "log": _rel(r.log) if r.log else None,
              "figures": [asdict(f) for f in r.figures]}
             for r in results
         ],

@@ -123,8 +123,9 @@ def resolve_label(scen: Scenario, index: int, dom: Domain, pol: BootPolicy) -> i
 
         close = difflib.get_close_matches(name, sorted(pol.labels), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
+        labels = ", ".join(sorted(pol.labels))
         raise ScenarioError(scen.path or "scenario", key,
-                            f"{name!r} is not a VM label of the policy{hint}; its labels: {', '.join(sorted(pol.labels))}")
+                            f"{name!r} is not a VM label of the policy{hint}; its labels: {labels}")
     return ssidref
 
 

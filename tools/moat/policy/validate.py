@@ -190,12 +190,7 @@ class _Checker:
                 sets_of.setdefault(t.name, set()).add(ci)
         seen: Counter[str] = Counter()
         for v in p.vm_labels:
-            seen[v.name] += 1
-            who = f"VM label {v.name!r}"
-            if seen[v.name] == 2:
-                self.add(v.line, f"duplicate VM label {v.name!r}")
-            if prob := _name_problems(v.name):
-                self.add(v.line, f"{who} {prob}", "strict")
+            who = self.label_name("VM label", v.name, v.line, seen)
             self.known_types(who, v.ste, self.ste, "STE")
             self.known_types(who, v.chwall, self.chw, "Chinese Wall")
             mine = {t.name for t in v.chwall}
@@ -228,18 +223,23 @@ class _Checker:
     def resource_labels(self) -> None:
         seen: Counter[str] = Counter()
         for r in self.p.resource_labels:
-            seen[r.name] += 1
-            who = f"resource label {r.name!r}"
-            if seen[r.name] == 2:
-                self.add(r.line, f"duplicate {who}")
-            if prob := _name_problems(r.name):
-                self.add(r.line, f"{who} {prob}", "strict")
+            who = self.label_name("resource label", r.name, r.line, seen)
             if r.ste is None:
                 self.add(r.line, f"{who} has no STE type (Xen ignores it); it needs exactly one", "strict")
                 continue
             if len(r.ste) != 1:
                 self.add(r.line, f"{who} has {len(r.ste)} STE types, it needs exactly one", "strict")
             self.known_types(who, r.ste, self.ste, "STE")
+
+    def label_name(self, kind: str, name: str, line: int, seen: Counter[str]) -> str:
+        """Duplicates and bad characters of a label's name; 'kind 'name'' for the messages."""
+        seen[name] += 1
+        who = f"{kind} {name!r}"
+        if seen[name] == 2:
+            self.add(line, f"duplicate {who}")
+        if prob := _name_problems(name):
+            self.add(line, f"{who} {prob}", "strict")
+        return who
 
     def known_types(self, who: str, types: list[Named], known: set[str], what: str) -> None:
         for t in types:

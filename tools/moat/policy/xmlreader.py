@@ -173,13 +173,19 @@ class _Reader:
             for r in children(obj, "ResourceLabel"):
                 self.resource_label(r)
 
-    def vm_label(self, v: Any) -> None:
-        n = first(v, "Name")
+    def label_name(self, el: Any) -> tuple[Any, str, int]:
+        """A label's <Name> element, its text ('' when missing or empty: Xen ignores such a label), its line."""
+        n = first(el, "Name")
         name = (self.value(n) or "") if n is not None else ""
         if name == "":
-            self.err(v.sourceline, "VirtualMachineLabel without a name (Xen ignores it)", "strict")
+            self.err(el.sourceline, f"{xmldom.local(el)} without a name (Xen ignores it)", "strict")
+        return n, name, n.sourceline if n is not None else el.sourceline
+
+    def vm_label(self, v: Any) -> None:
+        n, name, line = self.label_name(v)
+        if name == "":
             return
-        lab = VmLabel(name, n.sourceline if n is not None else v.sourceline)
+        lab = VmLabel(name, line)
         if n is not None and n.get("from") is not None:
             lab.from_name = n.get("from")
         stes = children(v, "SimpleTypeEnforcementTypes")
@@ -199,13 +205,11 @@ class _Reader:
         self.p.vm_labels.append(lab)
 
     def resource_label(self, r: Any) -> None:
-        n = first(r, "Name")
-        name = (self.value(n) or "") if n is not None else ""
+        _, name, line = self.label_name(r)
         if name == "":
-            self.err(r.sourceline, "ResourceLabel without a name (Xen ignores it)", "strict")
             return
         stes = children(r, "SimpleTypeEnforcementTypes")
-        lab = ResourceLabel(name, n.sourceline if n is not None else r.sourceline, None)
+        lab = ResourceLabel(name, line, None)
         if stes:
             if len(stes) > 1:
                 self.err(stes[1].sourceline, f"resource label {name!r}: more than one SimpleTypeEnforcementTypes",
