@@ -93,12 +93,27 @@ def namespace(el: Any) -> str:
 
 
 def children(el: Any, name: str, ns: str | None = None) -> list[Any]:
-    """Child elements called name, in namespace ns (any namespace when None)."""
-    return list(el.iterchildren(f"{{{ns if ns is not None else '*'}}}{name}"))
+    """Child elements called name, in namespace ns (the parent's when None)."""
+    tag = _tag(el, name, ns)
+    return [c for c in el if c.tag == tag]
 
 
 def first(el: Any, name: str, ns: str | None = None) -> Any:
-    return next(el.iterchildren(f"{{{ns if ns is not None else '*'}}}{name}"), None)
+    tag = _tag(el, name, ns)
+    for c in el:
+        if c.tag == tag:
+            return c
+    return None
+
+
+def _tag(el: Any, name: str, ns: str | None) -> str:
+    """lxml's '{ns}name' (plain name for no namespace); ns None: the namespace of el itself."""
+    if ns is None:
+        parent = el.tag
+        if parent[:1] != "{":
+            return name
+        return parent[: parent.index("}") + 1] + name
+    return f"{{{ns}}}{name}" if ns else name
 
 
 def _node_value(node: Any) -> str | None:
@@ -123,7 +138,10 @@ def child_count(el: Any, exact: bool) -> int:
     """How many child nodes minidom saw (text runs, CDATA sections, comments, PIs, elements)."""
     if exact:
         return len(_NODES(el))
-    return (1 if el.text else 0) + sum(2 if c.tail else 1 for c in el)
+    count = 1 if el.text else 0
+    if len(el):
+        count += sum(2 if c.tail else 1 for c in el)
+    return count
 
 
 def text(el: Any) -> str:
