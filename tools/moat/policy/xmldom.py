@@ -109,7 +109,7 @@ def first(el: Any, name: str, ns: str | None = None) -> Any:
 def _tag(el: Any, name: str, ns: str | None) -> str:
     """lxml's '{ns}name' (plain name for no namespace); ns None: the namespace of el itself."""
     if ns is None:
-        parent = el.tag
+        parent = str(el.tag)
         if parent[:1] != "{":
             return name
         return parent[: parent.index("}") + 1] + name
