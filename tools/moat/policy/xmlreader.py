@@ -121,6 +121,9 @@ class _Reader:
             return out
         types = children(parent, "Type")
         for t in types:
+            if not self.exact and t.text and not len(t):  # the usual <Type>name</Type>, read directly
+                out.append(Named(str(t.text), t.sourceline))
+                continue
             count = xmldom.child_count(t, self.exact)
             if count == 0:
                 # <ChineseWallTypes><Type/></ChineseWallTypes> is Xen's own idiom for "none"
