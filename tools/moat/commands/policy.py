@@ -371,3 +371,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Kept for callers of the earlier stand-alone entry: the same as `moat` with these arguments."""
+    from moat import cli
+
+    return cli.main(argv)
