@@ -140,7 +140,7 @@ def test_dump_malformed_cli_message(blob: bytes, tmp_path) -> None:  # type: ign
     p = tmp_path / "bad.bin"
     p.write_bytes(put32(blob, 4, 9))
     r = subprocess.run(
-        [sys.executable, "-m", "moat.commands.policy", "policy", "dump", str(p)],
+        [sys.executable, "-m", "moat", "policy", "dump", str(p)],
         capture_output=True,
         text=True,
         env={"PYTHONPATH": str(ROOT / "tools")},

@@ -237,7 +237,74 @@ CASES = [
         "<moat:CreateDomain>",
         "<moat:Fly/><moat:CreateDomain>",
         "<moat:Fly/>",
-        "unknown permission",
+        "unknown element <moat:Fly>",
+        False,
+    ),
+    # The schema: whatever it does not know is an error where it is, never a rule dropped.
+    (
+        "misspelt ConflictSets",
+        "<ConflictSets>\n  <Conflict name=\"cs\">\n    <Type>red</Type>\n    <Type>blue</Type>\n  </Conflict>\n"
+        "</ConflictSets>",
+        "<ConflictSet>\n  <Conflict name=\"cs\">\n    <Type>red</Type>\n    <Type>blue</Type>\n  </Conflict>\n"
+        "</ConflictSet>",
+        "<ConflictSet>",
+        "unknown element <ConflictSet> (did you mean <ConflictSets>?)",
+        False,
+    ),
+    (
+        "misspelt Conflict",
+        '<Conflict name="cs">\n    <Type>red</Type>\n    <Type>blue</Type>\n  </Conflict>',
+        '<Conflct name="cs">\n    <Type>red</Type>\n    <Type>blue</Type>\n  </Conflct>',
+        "<Conflct",
+        "unknown element <Conflct> (did you mean <Conflict>?)",
+        False,
+    ),
+    (
+        "wrong permissions namespace",
+        'xmlns:moat="urn:moat:policy:permissions:1"',
+        'xmlns:moat="urn:moat:policy:permission:1"',
+        "<moat:Permissions>",
+        "unknown namespace 'urn:moat:policy:permission:1'",
+        False,
+    ),
+    (
+        "unknown attribute",
+        '<Conflict name="cs">',
+        '<Conflict name="cs" colour="red">',
+        '<Conflict name="cs" colour',
+        "<Conflict>: unknown attribute 'colour'",
+        False,
+    ),
+    (
+        "root without namespace",
+        '<SecurityPolicyDefinition xmlns="http://www.ibm.com"',
+        "<SecurityPolicyDefinition",
+        "<SecurityPolicyDefinition",
+        "has no namespace",
+        False,
+    ),
+    (
+        "a second ChineseWall",
+        "</ConflictSets></ChineseWall>",
+        "</ConflictSets></ChineseWall>\n<ChineseWall><ChineseWallTypes><Type>red</Type></ChineseWallTypes></ChineseWall>",
+        "<ChineseWall><ChineseWallTypes><Type>red",
+        "element <ChineseWall> is not allowed here",
+        False,
+    ),
+    (
+        "text among elements",
+        "<Name>red</Name>",
+        "<Name>red</Name> stray text",
+        "<VirtualMachineLabel>\n    <Name>red</Name> stray",
+        "<VirtualMachineLabel>: Character content other than whitespace is not allowed",
+        False,
+    ),
+    (
+        "element inside a Type",
+        "<Type>red</Type>\n  <Type>blue</Type>\n</ChineseWallTypes>",
+        "<Type>red<b/></Type>\n  <Type>blue</Type>\n</ChineseWallTypes>",
+        "<Type>red<b/>",
+        "<Type>: Element content is not allowed",
         False,
     ),
     (
@@ -301,4 +368,4 @@ def test_xml_syntax_error_has_line() -> None:
     with pytest.raises(PolicyReadError) as e:
         read_policy_bytes(BASE.replace("</PolicyHeader>", "</PolicyHeaderX>").encode(), "t.xml")
     assert e.value.diagnostics[0].line == line_of(BASE, "</PolicyHeader>")
-    assert "mismatched tag" in e.value.diagnostics[0].message
+    assert "tag mismatch" in e.value.diagnostics[0].message

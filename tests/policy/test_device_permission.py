@@ -63,7 +63,7 @@ def test_xml_round_trip_gives_the_same_blob_body(tmp_path: Path) -> None:
     src = _write(tmp_path, TOML)
     xml = subprocess.run([sys.executable, "-m", "moat", "policy", "convert", str(src), "--to", "xml"],
                          capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    assert "<moat:AssignDevice>tpm</moat:AssignDevice>" in xml
+    assert "<moat:Device>tpm</moat:Device>" in xml
     back = compile_policy(read_policy(_write(tmp_path, xml, "p.xml")))
     # The header's 20-byte source hash differs (another file); everything after it is the same.
     assert back[60:] == compile_policy(read_policy(src))[60:]

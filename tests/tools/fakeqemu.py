@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -25,5 +26,5 @@ def printing(lines: list[str], exit_code: int, args_file: Path | None = None) ->
     """Body of a fake QEMU that prints lines (with CRLF, like a serial port) and exits."""
     body = f'printf "%s\\n" "$@" > "{args_file}"\n' if args_file else ""
     for line in lines:
-        body += f"printf '%s\\r\\n' '{line}'\n"
+        body += f"printf '%s\\r\\n' {shlex.quote(line)}\n"
     return body + f"exit {exit_code}\n"

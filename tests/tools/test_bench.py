@@ -196,7 +196,8 @@ def moat(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
 def test_cli_list(fake_root: Path):
     proc = moat("bench", "--list", root=fake_root)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "tiny: a boot_to_banner\n"
+    assert proc.stdout.splitlines()[0] == "tiny: a boot_to_banner"
+    assert proc.stdout.splitlines()[1].startswith("policy_compile: policy_compile_5000_toml_s ")
 
 
 def test_cli_unknown_name(fake_root: Path):
@@ -208,10 +209,11 @@ def test_cli_unknown_name(fake_root: Path):
 def test_cli_success_table_and_json(monkeypatch, fake_root: Path, tmp_path: Path):
     args_file = tmp_path / "args"
     install(monkeypatch, tmp_path / "bin", printing(
-        ["boot: tsc entry=100 banner=130", "(d0) bench: a min=1 median=2 max=3 n=5 unit=instructions"],
+        ["boot: tsc entry=100 banner=130", "(d0) bench: a min=1 median=2 max=3 n=5 unit=instructions",
+         "moat: stop: success"],
         1, args_file))
     out = tmp_path / "out" / "bench.json"
-    proc = moat("bench", "--no-build", "--json", str(out), root=fake_root)
+    proc = moat("bench", "--no-build", "tiny", "--json", str(out), root=fake_root)
     assert proc.returncode == 0, proc.stderr
     assert "identical from run to run" in proc.stdout
     rows = [line.split() for line in proc.stdout.splitlines()]
@@ -222,16 +224,16 @@ def test_cli_success_table_and_json(monkeypatch, fake_root: Path, tmp_path: Path
 
 
 @pytest.mark.parametrize("lines,qemu_exit,message", [
-    (["boot: tsc entry=1 banner=2"], 1, "missing figures: a"),
+    (["boot: tsc entry=1 banner=2", "moat: stop: success"], 1, "missing figures: a"),
     (["boot: tsc entry=1 banner=2", "(d0) bench: a min=1 median=1 max=1 n=1 unit=instructions"],
      0, "crash: QEMU exited with status 0"),
     (["boot: tsc entry=1 banner=2", "(d0) bench: a min=1 median=1 max=1 n=1 unit=instructions",
-      "Test result: FAILURE"], 3, "failure (QEMU exit status 3)"),
+      "Test result: FAILURE", "moat: stop: failure"], 3, "failure (QEMU exit status 3)"),
 ])
 def test_cli_failures_exit_1(monkeypatch, fake_root: Path, tmp_path: Path, lines, qemu_exit,
                              message):
     install(monkeypatch, tmp_path / "bin", printing(lines, qemu_exit))
-    proc = moat("bench", "--no-build", root=fake_root)
+    proc = moat("bench", "--no-build", "tiny", root=fake_root)
     assert proc.returncode == 1
     assert f"tiny: FAILED: {message}" in proc.stderr
     assert "1 of 1 scenarios failed: tiny" in proc.stderr

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,8 @@ def moat(*args: str, root: Path | None = None, cwd: Path | None = None, timeout:
     if root is not None:
         environ["MOAT_ROOT"] = str(root)
     environ.update(env)
+    if args[:1] == ("run",) and "--no-build" not in args:  # the fake roots have nothing to build
+        args = ("run", "--no-build", *args[1:])
     proc = subprocess.run([sys.executable, "-m", "moat", *args], capture_output=True, text=True,
                           env=environ, cwd=cwd or root, timeout=timeout, check=False)
     assert "Traceback" not in proc.stderr, proc.stderr
@@ -56,14 +60,26 @@ def test_missing_build_output(tmp_path: Path):
     assert "moat-selftest.bin is missing" in proc.stderr
 
 
-@pytest.mark.parametrize("qemu_exit,moat_exit", [(1, 0), (3, 1), (0, 2), (139, 2)])
-def test_run_exits_with_the_system_status(monkeypatch, fake_root: Path, tmp_path: Path, qemu_exit, moat_exit):
-    install(monkeypatch, tmp_path / "bin", printing(["moat 0.1.0 x86-64 hypervisor", "bye"], qemu_exit))
+@pytest.mark.parametrize("qemu_exit,stop,moat_exit", [
+    (1, "success", 0), (3, "failure", 1), (0, None, 2), (139, None, 2), (1, None, 2), (3, None, 2)])
+def test_run_exits_with_the_system_status(monkeypatch, fake_root: Path, tmp_path: Path, qemu_exit, stop,
+                                          moat_exit):
+    lines = ["moat 0.1.0 x86-64 hypervisor", "bye"] + ([f"moat: stop: {stop}"] if stop else [])
+    install(monkeypatch, tmp_path / "bin", printing(lines, qemu_exit))
     log = tmp_path / "console.log"
     proc = moat("run", "--log", str(log), root=fake_root)
     assert proc.returncode == moat_exit, proc.stderr
-    assert proc.stdout == "moat 0.1.0 x86-64 hypervisor\nbye\n"
+    assert proc.stdout == "".join(f"{line}\n" for line in lines)
     assert log.read_text() == proc.stdout
+
+
+def test_qemu_failure_is_not_reported_as_success(monkeypatch, fake_root: Path, tmp_path: Path):
+    install(monkeypatch, tmp_path / "bin",
+            "echo 'qemu-system-x86_64: cannot set up guest memory: Cannot allocate memory' >&2\nexit 1\n")
+    proc = moat("run", "--memory", "900G", root=fake_root)
+    assert proc.returncode == 2, proc.stderr
+    assert "success" not in proc.stderr.replace("moat: stop: success", "")
+    assert "QEMU failed" in proc.stderr and "cannot set up guest memory" in proc.stderr
 
 
 def test_timeout_shows_the_last_lines(monkeypatch, fake_root: Path, tmp_path: Path):
@@ -78,7 +94,7 @@ def test_timeout_shows_the_last_lines(monkeypatch, fake_root: Path, tmp_path: Pa
 
 def test_gdb_prints_the_command(monkeypatch, fake_root: Path, tmp_path: Path):
     args_file = tmp_path / "args"
-    install(monkeypatch, tmp_path / "bin", printing([], 1, args_file))
+    install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1, args_file))
     proc = moat("run", "--gdb", root=fake_root)
     assert proc.returncode == 0
     assert "gdb build/hv/moat.elf -ex 'target remote :1234'" in proc.stderr
@@ -87,7 +103,7 @@ def test_gdb_prints_the_command(monkeypatch, fake_root: Path, tmp_path: Path):
 
 def test_run_options_reach_qemu(monkeypatch, fake_root: Path, tmp_path: Path):
     args_file = tmp_path / "args"
-    install(monkeypatch, tmp_path / "bin", printing([], 1, args_file))
+    install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1, args_file))
     module = tmp_path / "mod.bin"
     module.write_bytes(b"x")
     scen = tmp_path / "s.toml"
@@ -164,10 +180,10 @@ def test_symbolize_command(tmp_path: Path):
 
 
 def test_commands_that_are_not_there_are_left_out(monkeypatch):
-    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, "no_such_command"))
+    monkeypatch.setattr(cli, "COMMANDS", {**cli.COMMANDS, "no-such": ("no_such_command", "not there")})
     parser = cli.make_parser()
     assert "run" in parser.format_help()
-    assert "no_such_command" not in parser.format_help()
+    assert "no-such" not in parser.format_help()
 
 
 def test_pytest_args(tmp_path: Path, monkeypatch):
@@ -180,3 +196,35 @@ def test_pytest_args(tmp_path: Path, monkeypatch):
         f"--rootdir={root}", "-n", "1", "-k", "tests", str(root / "tests")]
     args = pytest_args(["tests/test_x.py::test_a", "-x"], root)
     assert args == [f"--rootdir={root}", "-n", "auto", f"{tmp_path}/tests/test_x.py::test_a", "-x"]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_to_run_stops_qemu(monkeypatch, fake_root: Path, tmp_path: Path, sig: signal.Signals):
+    """`timeout`, a CI cancel and a closed terminal send SIGTERM or SIGHUP: QEMU must go too."""
+    pid_file = tmp_path / "qemu.pid"
+    install(monkeypatch, tmp_path / "bin", f"echo $$ > {pid_file}\necho started\nsleep 300\n")
+    environ = dict(os.environ, MOAT_ROOT=str(fake_root))
+    proc = subprocess.Popen([sys.executable, "-m", "moat", "run", "--no-build", "--timeout", "0"], cwd=fake_root,
+                            env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "started\n"
+    qemu_pid = int(pid_file.read_text())
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + sig, err
+    assert "Traceback" not in err and f"terminated by {sig.name}" in err
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(qemu_pid):
+        time.sleep(0.05)
+    survived = _alive(qemu_pid)
+    if survived:  # leave nothing running behind a failed test
+        os.killpg(qemu_pid, signal.SIGKILL)
+    assert not survived, "QEMU survived the signal"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

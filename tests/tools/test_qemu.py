@@ -17,12 +17,34 @@ from moat.xtf import Outcome, Xtf
 from .fakeqemu import install, printing
 
 
-@pytest.mark.parametrize("code,status", [
-    (1, Status.SUCCESS), (3, Status.FAILURE), (0, Status.CRASH), (2, Status.CRASH),
-    (5, Status.CRASH), (-9, Status.CRASH), (None, Status.TIMEOUT),
+@pytest.mark.parametrize("code,stop,status", [
+    (1, "success", Status.SUCCESS), (3, "failure", Status.FAILURE), (0, None, Status.CRASH),
+    (2, None, Status.CRASH), (5, None, Status.CRASH), (-9, None, Status.CRASH),
+    (None, None, Status.TIMEOUT), (None, "success", Status.TIMEOUT),
+    # QEMU's own error status is 1 too: without the hypervisor's stop line it is no success.
+    (1, None, Status.CRASH), (3, None, Status.CRASH),
+    # The stop line and the exit status must agree.
+    (1, "failure", Status.CRASH), (3, "success", Status.CRASH), (0, "success", Status.CRASH),
 ])
-def test_status_from_exit(code, status):
-    assert qemu.status_from_exit(code) is status
+def test_status_from_exit(code, stop, status):
+    assert qemu.status_from_exit(code, stop) is status
+
+
+def test_stop_word_is_the_last_stop_line():
+    assert qemu.stop_word(["moat: stop: failure", "x", "moat: stop: success"]) == "success"
+    assert qemu.stop_word(["(d1) moat: stop: success"]) is None
+    assert qemu.stop_word([]) is None
+
+
+def test_qemu_error_is_not_success(monkeypatch, tmp_path: Path):
+    """QEMU exits with 1 when it cannot start, the status of the hypervisor's success byte."""
+    kernel = tmp_path / "moat.bin"
+    kernel.write_bytes(b"\0")
+    install(monkeypatch, tmp_path / "bin",
+            "echo 'qemu-system-x86_64: cannot set up guest memory: Cannot allocate memory' >&2\nexit 1\n")
+    result = qemu.boot(kernel, timeout=30)
+    assert result.status is Status.CRASH and result.outcome is Outcome.CRASH
+    assert "QEMU failed" in result.describe() and "cannot set up guest memory" in result.describe()
 
 
 def test_cli_exit_codes():
@@ -111,7 +133,8 @@ def test_boot_keeps_a_policy_module_it_was_given(monkeypatch, tmp_path: Path):
 def test_boot_failure_and_crash(monkeypatch, tmp_path: Path):
     kernel = tmp_path / "moat.bin"
     kernel.write_bytes(b"\0")
-    install(monkeypatch, tmp_path / "bin", printing(["*** EXCEPTION 6 #UD invalid opcode err=0x0"], 3))
+    install(monkeypatch, tmp_path / "bin", printing(["*** EXCEPTION 6 #UD invalid opcode err=0x0",
+                                                     "moat: stop: failure"], 3))
     result = qemu.boot(kernel, timeout=30)
     assert (result.status, result.xtf, result.outcome) == (Status.FAILURE, None, Outcome.CRASH)
     install(monkeypatch, tmp_path / "bin", printing(["Test result: SUCCESS"], 0))
@@ -159,3 +182,13 @@ def test_missing_kernel_or_module(monkeypatch, tmp_path: Path):
     kernel.write_bytes(b"\0")
     with pytest.raises(UserError, match=r"module .* does not exist"):
         qemu.boot(kernel, modules=[(tmp_path / "nomod", "")], timeout=1)
+
+
+def test_module_path_with_a_space(monkeypatch, tmp_path: Path):
+    install(monkeypatch, tmp_path / "bin", "exit 1\n")
+    kernel = tmp_path / "k"
+    kernel.write_bytes(b"\0")
+    spaced = tmp_path / "my module.bin"
+    spaced.write_bytes(b"m")
+    with pytest.raises(UserError, match="has a space"):
+        qemu.boot(kernel, modules=[(spaced, "")], timeout=1)

@@ -4,22 +4,42 @@
 Exit statuses: 0 success, 1 failure, 2 crash or timeout (of the booted system),
 3 when moat itself could not do what was asked (bad arguments, a missing tool
 or build output); `moat test` and `moat build` pass on pytest's and SCons's.
+
+Start-up stays fast because only the command being run is imported: `moat --help` lists the
+commands from COMMANDS below without importing any of them, and each command module imports
+its heavier dependencies (the policy compiler, pyelftools, lxml) when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from moat import __version__
-from moat.errors import USER_ERROR_EXIT, UserError
+from moat.errors import USER_ERROR_EXIT, Terminated, UserError
 
-# Subcommand modules, in the order `moat --help` lists them. A module that is
-# not there (policy comes with the policy compiler) is left out.
-COMMANDS = ("build", "run", "image", "symbolize", "policy", "test", "demo", "new_test", "bench", "attest")
+# Every command: its name, its module under moat.commands, the one line `moat --help` shows.
+# A module that is not there (a command of a later release) is left out. Add a command with
+# one line here and a module with register(subparsers) and its handler.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("build", "build everything with SCons, parallel, one progress line"),
+    "run": ("run", "build, then boot the hypervisor (or a scenario) in QEMU"),
+    "image": ("image", "inspect or validate an ELF image (pyelftools)"),
+    "symbolize": ("symbolize", "add <function+offset> after code addresses in a log"),
+    "policy": ("policy", "compile, check and inspect ACM security policies"),
+    "test": ("test", "build, then run the tests (extra arguments go to pytest)"),
+    "demo": ("demo", "build and boot the demo, then explain what it showed"),
+    "new-test": ("new_test", "scaffold a guest test: one C file and one scenario"),
+    "bench": ("bench", "build, boot the bench scenarios under icount, print the figures"),
+    "attest": ("attest", "measured launch: expected measurements, and verify a boot with a TPM"),
+}
+
+EPILOG = ("exit status: 0 success, 1 failure, 2 crash or timeout of the booted system, 3 moat "
+          "could not do what was asked. `moat COMMAND --help` says what each command reads and writes.")
 
 
 class Parser(argparse.ArgumentParser):
@@ -30,34 +50,86 @@ class Parser(argparse.ArgumentParser):
         self.exit(USER_ERROR_EXIT, f"moat: error: {message}\n")
 
 
-def _load(name: str) -> ModuleType | None:
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(f"moat.commands.{module}") is not None
+
+
+def _load(module: str) -> ModuleType | None:
     try:
-        return importlib.import_module(f"moat.commands.{name}")
+        return importlib.import_module(f"moat.commands.{module}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"moat.commands.{name}":
+        if exc.name == f"moat.commands.{module}":
             return None
         raise
 
 
-def make_parser() -> Parser:
+def version_text() -> str:
+    from moat import paths
+
+    return f"moat {__version__} ({paths.describe_build()})"
+
+
+class _Version(argparse.Action):
+    """--version, worked out only when asked (it reads git and the build)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the tools', the build's and git's versions")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(version_text())
+        parser.exit()
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (the first word that is not an option)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def make_parser(command: str | None = None) -> Parser:
+    """The parser, with the full options of `command` only (the others listed by name)."""
     parser = Parser(prog="moat", description="Build, boot, inspect and test the moat hypervisor.",
-                    allow_abbrev=False)
-    parser.add_argument("--version", action="version", version=f"moat {__version__}")
+                    epilog=EPILOG, allow_abbrev=False)
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for name in COMMANDS:
-        module = _load(name)
-        if module is not None:
-            module.register(sub)
+    for name, (module_name, help_line) in COMMANDS.items():
+        if name == command:
+            module = _load(module_name)
+            if module is not None:
+                module.register(sub)
+                continue
+        if _available(module_name):
+            sub.add_parser(name, help=help_line, add_help=False)
     return parser
 
 
+def _split_tail(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """Arguments before and after a bare `--` (None when there is none)."""
+    if "--" in argv:
+        i = argv.index("--")
+        return argv[:i], argv[i + 1 :]
+    return argv, None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser()
-    args, extra = parser.parse_known_args(argv)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = make_parser(_chosen(args_list))
+    head, tail = _split_tail(args_list)
+    args, extra = parser.parse_known_args(head)
+    if tail is not None:
+        if getattr(args, "takes_tail", False):
+            args.tail = tail
+        else:
+            extra += ["--", *tail]
     if extra and not getattr(args, "passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
+    if not hasattr(args, "func"):
+        parser.error(f"{args.command}: put options after the command name")
     try:
         return int(args.func(args) or 0)
     except UserError as exc:
@@ -66,8 +138,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moat: interrupted", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"moat: {exc}; QEMU was stopped", file=sys.stderr)
+        return 128 + exc.signum
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file moat could not read or write that no check caught first
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"moat: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return USER_ERROR_EXIT
 
 
 if __name__ == "__main__":

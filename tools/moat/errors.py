@@ -8,3 +8,13 @@ USER_ERROR_EXIT = 3
 
 class UserError(Exception):
     """A mistake or missing prerequisite the user can fix; the message says how."""
+
+
+class Terminated(Exception):
+    """moat got SIGTERM or SIGHUP while it ran something; what it started is already stopped."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signum = signum

@@ -120,8 +120,13 @@ def resolve_label(scen: Scenario, index: int, dom: Domain, pol: BootPolicy) -> i
                                 f"({', '.join(sorted(pol.labels))})")
     ssidref = pol.ssidref(name)
     if ssidref is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, sorted(pol.labels), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        labels = ", ".join(sorted(pol.labels))
         raise ScenarioError(scen.path or "scenario", key,
-                            f"{name!r} is not a VM label of the policy ({', '.join(sorted(pol.labels))})")
+                            f"{name!r} is not a VM label of the policy{hint}; its labels: {labels}")
     return ssidref
 
 
@@ -209,8 +214,21 @@ def resolve_image(scen: Scenario, dom: Domain | None, name: str, ref: str, build
         return path
     path = build_dir / "images" / f"{ref}.elf"
     if not path.is_file():
-        raise UserError(f"{path} is missing (image {name!r}): run ./moat build first")
+        raise UserError(missing_image(scen, ref, build_dir))
     return path
+
+
+def missing_image(scen: Scenario, ref: str, build_dir: Path) -> str:
+    """Why a guest image is not there: nothing built yet, or no guest of that name (and which there are)."""
+    built = sorted(p.stem for p in (build_dir / "images").glob("*.elf"))
+    if not built:
+        return f"{scen.path}: image {ref!r}: no guest images are built: run ./moat build first"
+    import difflib
+
+    close = difflib.get_close_matches(ref, built, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return (f"{scen.path}: image {ref!r}: there is no such guest{hint}; the images built are: {', '.join(built)}. "
+            f"A new guest goes in images/tests/{ref}/ (`moat new-test {ref}` makes one), or give an ELF path")
 
 
 def check_images(scen: Scenario, build_dir: Path) -> dict[str, Path]:

@@ -39,6 +39,45 @@ def require_built(path: Path) -> Path:
     return path
 
 
+def git_revision(root: Path | None = None) -> str | None:
+    """`git describe --always --dirty` of the checkout, or None outside git."""
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", "-C", str(root or repo_root()), "describe", "--always", "--dirty",
+                               "--abbrev=12"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def hv_version(kind: str = "moat", root: Path | None = None) -> str | None:
+    """The version in a built hypervisor's banner (`moat <version> x86-64 hypervisor`), or None."""
+    import re
+
+    try:
+        data = hv_image(kind, root=root).read_bytes()
+    except OSError:
+        return None
+    m = re.search(rb"moat ([!-~]{1,32}) x86-64 hypervisor", data)
+    return m.group(1).decode() if m else None
+
+
+def describe_build(root: Path | None = None) -> str:
+    """The hypervisor build and the git revision, for --version."""
+    root = root or repo_root()
+    hv = hv_version(root=root)
+    built = f"hypervisor {hv} built {_mtime(hv_image(root=root))}" if hv else "hypervisor not built"
+    rev = git_revision(root)
+    return f"{built}; git {rev}" if rev else f"{built}; not a git checkout"
+
+
+def _mtime(path: Path) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(path.stat().st_mtime))
+
+
 def display(path: Path) -> str:
     """path relative to the current directory when it is below it, for messages."""
     try:

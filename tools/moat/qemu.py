@@ -11,19 +11,20 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moat import paths
 from moat import xtf as xtf_mod
-from moat.errors import UserError
+from moat.errors import Terminated, UserError
 
 QEMU = "qemu-system-x86_64"
 QEMU_PACKAGE = "qemu-system-x86"
@@ -40,13 +41,35 @@ class Status(enum.StrEnum):
 CLI_EXIT = {Status.SUCCESS: 0, Status.FAILURE: 1, Status.CRASH: 2, Status.TIMEOUT: 2}
 
 
-def status_from_exit(exit_code: int | None) -> Status:
-    """Map QEMU's exit status (None: we killed it on timeout) to the system's status."""
+_STOP = re.compile(r"^moat: stop: (success|failure)$")
+
+# QEMU's own exit status when it could not start or run the machine (bad arguments, memory it
+# cannot get, a file it cannot open): the same number the hypervisor's success byte gives.
+QEMU_ERROR_EXIT = 1
+
+
+def stop_word(lines: Sequence[str]) -> str | None:
+    """'success' or 'failure' from the hypervisor's last `moat: stop:` line; None without one."""
+    for line in reversed(lines):
+        m = _STOP.match(line)
+        if m:
+            return m.group(1)
+    return None
+
+
+def status_from_exit(exit_code: int | None, stop: str | None = None) -> Status:
+    """The system's status from QEMU's exit status (None: killed on timeout) and the stop line.
+
+    Exit status 1 is both the hypervisor's success byte and QEMU's own error status, so
+    success and failure count only when the hypervisor said so on its last line
+    (`moat: stop: success|failure`, docs/CONTRACTS.md) and the exit status agrees.
+    Anything else is a crash.
+    """
     if exit_code is None:
         return Status.TIMEOUT
-    if exit_code == 1:
+    if exit_code == 1 and stop == "success":
         return Status.SUCCESS
-    if exit_code == 3:
+    if exit_code == 3 and stop == "failure":
         return Status.FAILURE
     return Status.CRASH
 
@@ -63,6 +86,7 @@ class BootResult:
     stderr: str = ""
     duration: float = 0.0
     timeout: float | None = None
+    stop: str | None = None  # the hypervisor's `moat: stop:` word, None if it never said it
 
     @property
     def lines(self) -> list[str]:
@@ -76,18 +100,44 @@ class BootResult:
         return "\n".join(self.lines[-n:])
 
     def describe(self) -> str:
-        """One line: how the system stopped."""
+        """One line: how the system stopped, in plain words."""
         if self.status is Status.TIMEOUT:
             return f"timeout: QEMU still running after {self.timeout:g} s and was killed"
-        if self.status is Status.CRASH:
-            return f"crash: QEMU exited with status {self.exit_code} (no isa-debug-exit write)"
-        return f"{self.status.value.lower()} (QEMU exit status {self.exit_code})"
+        if self.status is not Status.CRASH:
+            return f"{self.status.value.lower()} (QEMU exit status {self.exit_code})"
+        said = self.qemu_error()
+        if self.exit_code == QEMU_ERROR_EXIT and self.stop is None:
+            why = f": {said}" if said else ""
+            return (f"crash: QEMU failed (exit status 1, and the hypervisor never printed "
+                    f"`moat: stop:`){why}")
+        if self.stop is not None:
+            return (f"crash: the hypervisor said `moat: stop: {self.stop}` but QEMU exited with "
+                    f"status {self.exit_code}")
+        if self.exit_code is not None and self.exit_code < 0:
+            return f"crash: QEMU was killed by signal {-self.exit_code}"
+        return (f"crash: QEMU exited with status {self.exit_code} and the hypervisor never "
+                f"printed `moat: stop:` (a reset, a triple fault or QEMU itself)")
+
+    def qemu_error(self) -> str:
+        """QEMU's own complaint: the first line it wrote to stderr, if any."""
+        for line in self.stderr.splitlines():
+            if line.strip():
+                return line.strip()
+        return ""
+
+
+def qemu_program() -> str:
+    """The QEMU to run: $QEMU when set (a path or a name on PATH), else qemu-system-x86_64."""
+    return os.environ.get("QEMU") or QEMU
 
 
 def find_qemu() -> str:
     """The QEMU binary, or a UserError that says which package to install."""
-    path = shutil.which(QEMU)
+    wanted = qemu_program()
+    path = shutil.which(wanted)
     if path is None:
+        if wanted != QEMU:
+            raise UserError(f"QEMU={wanted}: no such program (unset QEMU to use {QEMU})")
         raise UserError(f"{QEMU} not found: install it with: apt-get install {QEMU_PACKAGE}")
     return path
 
@@ -133,6 +183,7 @@ def qemu_command(
     qemu: str = QEMU,
     extra_args: Sequence[str] = (),
     smp: int = 1,
+    gdb_port: int | None = None,
 ) -> list[str]:
     """The QEMU command line of docs/CONTRACTS.md (with -cdrom instead of -kernel for an ISO)."""
     if kvm and icount:
@@ -153,10 +204,22 @@ def qemu_command(
         cmd += ["-kernel", str(kernel), "-append", cmdline]
         if modules:
             cmd += ["-initrd", initrd_arg(modules)]
-    if gdb:
+    if gdb_port is not None:
+        cmd += ["-gdb", f"tcp::{gdb_port}", "-S"]
+    elif gdb:
         cmd += ["-s", "-S"]
     cmd += list(extra_args)
     return cmd
+
+
+def with_default_policy(modules: Sequence[tuple[Path, str]], base: Path) -> list[tuple[Path, str]]:
+    """modules, with moat's default policy last when none of them is a policy (the hypervisor needs one)."""
+    from moat import bootpolicy
+
+    if bootpolicy.has_policy_module(list(modules), base):
+        return list(modules)
+    pol = bootpolicy.default_policy(paths.build_dir() / "policies")
+    return [*modules, (pol.blob, bootpolicy.POLICY_MODULE_ARGS)]
 
 
 def boot(
@@ -178,6 +241,7 @@ def boot(
     extra_args: Sequence[str] = (),
     default_policy: bool = True,
     smp: int = 1,
+    gdb_port: int | None = None,
 ) -> BootResult:
     """Boot kernel (or the ISO cdrom) once and wait until QEMU exits or timeout seconds pass.
 
@@ -194,12 +258,11 @@ def boot(
     for path, _ in modules:
         if not (base / path).is_file():
             raise UserError(f"module {path} does not exist")
+        if any(c.isspace() for c in str(path)):
+            raise UserError(f"module {path!s}: the path has a space, which QEMU's -initrd reads as "
+                            "the start of the module's arguments; move or rename the file")
     if default_policy and cdrom is None:
-        from moat import bootpolicy
-
-        if not bootpolicy.has_policy_module(list(modules), base):
-            pol = bootpolicy.default_policy(paths.build_dir() / "policies")
-            modules = [*modules, (pol.blob, bootpolicy.POLICY_MODULE_ARGS)]
+        modules = with_default_policy(modules, base)
     if cdrom is None and kernel is not None and not (base / kernel).is_file():
         raise UserError(f"{kernel} is missing: run ./moat build first")
     if cdrom is not None and not (base / cdrom).is_file():
@@ -218,7 +281,8 @@ def boot(
             cdrom = iso_mod.make_iso(staging / "moat.iso", base / kernel, cmdline,
                                      [(base / path, args) for path, args in modules])
         cmd = qemu_command(kernel, cmdline, modules, memory=memory, kvm=kvm, icount=icount,
-                           gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=extra_args, smp=smp)
+                           gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=extra_args, smp=smp,
+                           gdb_port=gdb_port)
         return _run(cmd, timeout=timeout, log=log, on_line=on_line, cwd=cwd)
     finally:
         if staging is not None:
@@ -237,52 +301,59 @@ def _run(
     err_chunks: list[str] = []
     log_file = None
     if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log_file = log.open("w", encoding="utf-8")
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log_file = log.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"{log}: cannot write the console log: {exc.strerror or exc}") from None
 
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, cwd=cwd, start_new_session=True)
+    with _terminate_as_exception() as signals:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=cwd, start_new_session=True)
 
-    def read_console() -> None:
-        assert proc.stdout is not None
-        for raw in proc.stdout:
-            line = raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\r", "")
-            lines.append(line)
+        def read_console() -> None:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                line = raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\r", "")
+                lines.append(line)
+                if log_file is not None:
+                    log_file.write(line + "\n")
+                    log_file.flush()
+                if on_line is not None:
+                    on_line(line)
+
+        def read_stderr() -> None:
+            assert proc.stderr is not None
+            for raw in proc.stderr:
+                err_chunks.append(raw.decode("utf-8", errors="replace"))
+
+        readers = [threading.Thread(target=read_console, daemon=True),
+                   threading.Thread(target=read_stderr, daemon=True)]
+        exit_code: int | None
+        try:
+            signals.arm()  # from here a SIGTERM or SIGHUP raises Terminated (also one that came already)
+            for t in readers:
+                t.start()
+            exit_code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            exit_code = None
+        finally:
+            # QEMU runs in its own session (so a Ctrl-C reaches only moat): whatever ends the wait,
+            # a timeout, Ctrl-C, SIGTERM or SIGHUP, its whole process group goes with it.
+            if proc.poll() is None:
+                _kill_group(proc)
+            for t in readers:
+                if t.is_alive() or t.ident is not None:
+                    t.join(timeout=5)
             if log_file is not None:
-                log_file.write(line + "\n")
-                log_file.flush()
-            if on_line is not None:
-                on_line(line)
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            err_chunks.append(raw.decode("utf-8", errors="replace"))
-
-    readers = [threading.Thread(target=read_console, daemon=True),
-               threading.Thread(target=read_stderr, daemon=True)]
-    for t in readers:
-        t.start()
-
-    exit_code: int | None
-    try:
-        exit_code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        exit_code = None
-    finally:
-        if proc.poll() is None:
-            _kill_group(proc)
-        for t in readers:
-            t.join(timeout=5)
-        if log_file is not None:
-            log_file.close()
+                log_file.close()
 
     console = "\n".join(lines) + ("\n" if lines else "")
     parsed = xtf_mod.parse(console)
     return BootResult(
         exit_code=exit_code,
-        status=status_from_exit(exit_code),
+        status=status_from_exit(exit_code, stop_word(lines)),
         xtf=parsed.result if parsed else None,
         xtf_reason=parsed.reason if parsed else "",
         console=console,
@@ -291,7 +362,46 @@ def _run(
         stderr="".join(err_chunks),
         duration=time.monotonic() - start,
         timeout=timeout,
+        stop=stop_word(lines),
     )
+
+
+class _Signals:
+    """SIGTERM and SIGHUP while QEMU runs: remembered until arm(), then raised as Terminated."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.pending: int | None = None
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.armed:
+            raise Terminated(signum)
+        self.pending = signum
+
+    def arm(self) -> None:
+        self.armed = True
+        if self.pending is not None:
+            raise Terminated(self.pending)
+
+
+@contextlib.contextmanager
+def _terminate_as_exception() -> Iterator[_Signals]:
+    """Turn SIGTERM and SIGHUP into a Terminated exception while QEMU runs (main thread only).
+
+    `timeout`, a CI cancel and a closed terminal send these; without the handler Python would
+    die at once and leave QEMU, in its own session, spinning. A signal that comes before QEMU
+    is started waits until the caller can stop it (arm()).
+    """
+    signals = _Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield signals
+        return
+    old = {sig: signal.signal(sig, signals.handler) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield signals
+    finally:
+        for sig, previous in old.items():
+            signal.signal(sig, previous)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -342,3 +342,37 @@ def load(path: Path | str) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read: {exc}") from None
     return parse(text, path)
+
+
+SCENARIO_DIRS = ("images/demo", "tests/scenarios", "tests/bench")
+
+
+def describe(path: Path) -> str:
+    """A scenario's first comment sentence (after the SPDX line), for listings."""
+    words: list[str] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    for line in lines:
+        if not line.startswith("#") or "SPDX-License-Identifier" in line or "bench-" in line:
+            if words:
+                break
+            continue
+        words.append(line.lstrip("#").strip())
+        if words[-1].endswith("."):
+            break
+    text = " ".join(w for w in words if w).split(". ")[0].rstrip(".")
+    return text if len(text) <= 110 else text[:109].rstrip() + "…"
+
+
+def list_scenarios(root: Path | None = None) -> list[tuple[str, str]]:
+    """Every scenario in the repository: (path relative to the root, what it is)."""
+    from moat import paths
+
+    root = root or paths.repo_root()
+    found = []
+    for folder in SCENARIO_DIRS:
+        for path in sorted((root / folder).glob("*.toml")):
+            found.append((str(path.relative_to(root)), describe(path)))
+    return found

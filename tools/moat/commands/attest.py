@@ -8,13 +8,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from moat import paths
-from moat.attest import AttestError, assurance, verify
+from moat import building, paths
+from moat.attest import AttestError, assurance
 from moat.attest.reference import Reference, compute
+from moat.attest.report import current_policy, for_label, print_verdict
 from moat.attest.run import attested_run
-from moat.commands.build import build_or_fail
 from moat.errors import UserError
 
 RUN_TIMEOUT = 300.0
@@ -53,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_reference(args: argparse.Namespace) -> int:
     if not args.no_build:
-        build_or_fail()
+        building.build_or_fail()
     ref = compute(args.scenario, args.allow_policy)
     ref.write(args.output)
     d = ref.data
@@ -63,34 +62,10 @@ def cmd_reference(args: argparse.Namespace) -> int:
     return 0
 
 
-def print_verdict(v: verify.Verdict, out: Any = sys.stdout) -> None:
-    f = v.facts
-    if v.ok:
-        print("VERIFIED: the system runs what the reference describes", file=out)
-    else:
-        print(f"NOT VERIFIED: {len(v.problems)} problem(s):", file=out)
-        for p in v.problems:
-            print(f"  - {p}", file=out)
-    if not f:
-        return
-    print(f"  agent        {f['agent']}; EK certificate issued by {' <- '.join(f['ek_certificate_chain'][1:])}",
-          file=out)
-    if v.ok:
-        hv = f["hypervisor"]
-        print(f"  hypervisor   sha256 {hv['sha256']}, command line {hv['cmdline']!r}", file=out)
-        bp = f["boot_policy"]
-        print(f"  policy       '{bp['name']}' {bp['version']}, sha256 {bp['sha256']}", file=out)
-        for d in f["domains"]:
-            print(f"  domain {d['name']:<12} label {d['label']:<12} image {d['image']} sha256 {d['image_sha256']}",
-                  file=out)
-        for line in f["runtime"]:
-            print(f"  since boot: {line}", file=out)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     if not args.no_build:
-        build_or_fail()
+        building.build_or_fail()
     ref = Reference.load(args.reference)
     tpm_name = args.tpm or args.scenario.stem
     log = paths.build_dir() / "attest" / f"{args.scenario.stem}-console.log"
@@ -112,26 +87,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                "seconds": {"total": round(total, 3), "verdict": round(run.verified_after, 3),
                            "session": round(session_s, 3), "verification": round(verdict.verify_seconds, 6)}}
         if args.for_label and verdict.ok:
-            out["assurance"] = assurance.assurance(_current_policy(ref, verdict), ref.data["domains"], args.for_label)
+            try:
+                out["assurance"] = assurance.assurance(current_policy(ref, verdict), ref.data["domains"],
+                                                       args.for_label)
+            except AttestError as e:
+                raise UserError(str(e)) from e
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
     return 0 if verdict.ok else 1
-
-
-def for_label(ref: Reference, verdict: verify.Verdict, label: str) -> str:
-    """What a customer with this label is assured of, or why nothing."""
-    if not verdict.ok:
-        return f"{label}: no assurance: the system did not verify"
-    try:
-        return assurance.format_assurance(assurance.assurance(_current_policy(ref, verdict), ref.data["domains"],
-                                                              label))
-    except AttestError as e:
-        return f"{label}: {e}"
-
-
-def _current_policy(ref: Reference, verdict: verify.Verdict) -> dict[str, Any]:
-    want = verdict.facts["policy"]["sha256"]
-    for p in ref.data["known_policies"]:
-        if p["sha256"] == want:
-            return dict(p)
-    raise UserError("the measured policy is not in the reference")

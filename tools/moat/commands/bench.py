@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""`moat bench [NAMES...] [--json FILE] [--list]`: boot the bench scenarios under icount."""
+"""`moat bench [NAMES...] [--json FILE] [--list] [--docs FILE]`: boot the bench scenarios under icount."""
 
 from __future__ import annotations
 
@@ -8,25 +8,39 @@ import json
 import sys
 from pathlib import Path
 
-from moat import bench, paths
-from moat.commands.build import build_or_fail
+from moat import bench, building, outputs, paths
 from moat.errors import UserError
 
+DESCRIPTION = """\
+Build, then boot each bench scenario (tests/bench/*.toml) under -icount shift=0,sleep=off,
+where the TSC counts guest instructions, and print min/median/max per figure; then time the
+tools themselves (policy_compile: the 5,000-label policy from TOML and XML, and `moat --help`,
+wall-clock seconds). docs/benchmarks.md describes the protocol and lists the figures.
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "bench", help="build, boot the bench scenarios under icount, print the figures",
-        description="Build, then boot each bench scenario (tests/bench/*.toml) under "
-                    "-icount shift=0,sleep=off, where the TSC counts guest instructions, and "
-                    "print min/median/max per figure. Exit status 1 when a scenario fails "
-                    "(crash, timeout, a missing or malformed figure, leaked frames). "
-                    "docs/benchmarks.md describes the protocol.",
-        allow_abbrev=False)
+reads:  tests/bench/*.toml, build/hv/moat.bin, build/images/*.elf
+writes: build/bench-logs/<scenario>.log (each console), --json FILE; --docs rewrites the
+        figures table of docs/benchmarks.md from a JSON file written by --json (no boot)
+"""
+
+EPILOG = """\
+exit status: 0 every scenario produced all its figures; 1 a scenario failed (crash, timeout, a
+missing or malformed figure, leaked frames); 3 bad arguments or nothing built
+"""
+
+DOC = Path("docs") / "benchmarks.md"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="build, boot the bench scenarios under icount, print the figures",
+                       description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("names", nargs="*", metavar="NAME",
-                   help="only these scenarios (file names in tests/bench/ without .toml)")
+                   help="only these scenarios (file names in tests/bench/ without .toml, or policy_compile)")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the results as JSON")
     p.add_argument("--list", action="store_true",
                    help="list the scenarios and the figures they declare; boot nothing")
+    p.add_argument("--docs", type=Path, metavar="FILE",
+                   help=f"rewrite the figures table of {DOC} from FILE (written by --json); boot nothing")
     p.add_argument("--timeout", type=float, default=bench.DEFAULT_TIMEOUT, metavar="S",
                    help=f"per scenario (default {bench.DEFAULT_TIMEOUT:g})")
     p.add_argument("--no-build", action="store_true", help="do not run SCons first")
@@ -34,46 +48,72 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _list(root: Path, names: list[str]) -> int:
+    for path in bench.find_scenarios(root, names):
+        declared = bench.declared_figures(path)
+        print(f"{path.stem}: {' '.join(declared) or '(no declared figures)'}")
+    if bench.host_benches(names):
+        from moat import hostbench
+
+        print(f"{hostbench.NAME}: {' '.join(hostbench.FIGURES)} (host, wall-clock)")
+    return 0
+
+
+def _docs(root: Path, source: Path) -> int:
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--docs {source}: cannot read the results: {exc}") from None
+    doc = root / DOC
+    try:
+        text = bench.update_doc(doc.read_text(encoding="utf-8"), data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"--docs: {doc} or {source} is not as expected: {exc}") from None
+    outputs.write_file(doc, text)
+    print(f"moat bench: rewrote the figures table of {DOC} from {source}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     root = paths.repo_root()
-    scenarios = bench.find_scenarios(root, args.names)
     if args.list:
-        for path in scenarios:
-            declared = bench.declared_figures(path)
-            print(f"{path.stem}: {' '.join(declared) or '(no declared figures)'}")
-        return 0
-    if not scenarios:
+        return _list(root, args.names)
+    if args.docs is not None:
+        return _docs(root, args.docs)
+    scenarios = bench.find_scenarios(root, args.names)
+    hosts = bench.host_benches(args.names)
+    if not scenarios and not hosts:
         raise UserError(f"no bench scenarios in {bench.bench_dir(root)}")
     if args.timeout <= 0:
         raise UserError("--timeout must be positive")
+    if args.json is not None:  # before any work: a bad path must not waste a whole run
+        outputs.check_output(args.json, option="--json", make_parents=True)
     if not args.no_build:
-        build_or_fail()
+        building.build_or_fail()
 
     print(f"moat bench: {bench.ICOUNT_NOTE}", flush=True)
     results = []
     for path in scenarios:
         print(f"moat bench: {path.stem} ...", flush=True)
         echo = (lambda line: print(f"  | {line}", flush=True)) if args.verbose else None
-        result = bench.run_scenario(path, root, timeout=args.timeout, on_line=echo)
-        results.append(result)
+        results.append(bench.run_scenario(path, root, timeout=args.timeout, on_line=echo))
+    for name in hosts:
+        print(f"moat bench: {name} (host, wall-clock) ...", flush=True)
+        results.append(bench.run_host(name))
+    for result in results:
         for error in result.errors:
-            print(f"moat bench: {path.stem}: FAILED: {error}", file=sys.stderr, flush=True)
+            print(f"moat bench: {result.name}: FAILED: {error}", file=sys.stderr, flush=True)
         if result.errors and result.log is not None:
-            print(f"moat bench: {path.stem}: console log: {paths.display(result.log)}",
-                  file=sys.stderr, flush=True)
+            print(f"moat bench: {result.name}: console log: {paths.display(result.log)}", file=sys.stderr, flush=True)
 
     print()
     print(bench.format_table(results))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(bench.to_json(results), indent=2) + "\n",
-                             encoding="utf-8")
+        outputs.write_file(args.json, json.dumps(bench.to_json(results), indent=2) + "\n")
         print(f"moat bench: wrote {args.json}")
     failed = [r.name for r in results if not r.ok]
     if failed:
-        print(f"moat bench: {len(failed)} of {len(results)} scenarios failed: "
-              f"{' '.join(failed)}", file=sys.stderr)
+        print(f"moat bench: {len(failed)} of {len(results)} scenarios failed: {' '.join(failed)}", file=sys.stderr)
         return 1
-    print(f"moat bench: {len(results)} scenarios, "
-          f"{sum(len(r.figures) for r in results)} figures")
+    print(f"moat bench: {len(results)} scenarios, {sum(len(r.figures) for r in results)} figures")
     return 0

@@ -1,51 +1,33 @@
 # SPDX-License-Identifier: MIT
-"""`moat build [SCONS ARGS]`: run SCons at the repository root."""
+"""`moat build [-v] [SCONS ARGS]`: run SCons at the repository root, parallel, one progress line."""
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
-import sys
-from collections.abc import Sequence
-from pathlib import Path
 
-from moat.errors import UserError
-from moat.paths import repo_root
+from moat import building
+from moat.building import build_or_fail, run_scons, scons_program  # noqa: F401 -- the earlier API
 
+DESCRIPTION = """\
+Run SCons at the repository root with as many jobs as CPUs (unless you pass -j), showing one
+progress line instead of a line per step; anything a compiler says, and the whole output of a
+failed build, is shown. Extra arguments go to scons: `moat build -c` cleans, `moat build
+VERBOSE=1` shows the full command lines (with -v).
 
-def scons_program() -> str:
-    """The scons installed next to this Python (the venv's), else the one on PATH."""
-    local = Path(sys.executable).parent / "scons"
-    if local.is_file():
-        return str(local)
-    found = shutil.which("scons")
-    if found is None:
-        raise UserError("scons not found: run ./moat (it installs scons into .venv)")
-    return found
+reads:  SConstruct and the SConscripts, hv/, boot/, images/, tools/moat/data/default-policy.toml
+writes: build/ (build/hv/moat.bin, .elf, build/images/*.elf, build/moat.iso, ...; docs/CONTRACTS.md)
+"""
+
+EPILOG = "exit status: SCons's (0 built or up to date); 3 when scons cannot be found"
 
 
-def run_scons(args: Sequence[str] = (), root: Path | None = None) -> int:
-    root = root or repo_root()
-    if not (root / "SConstruct").is_file():
-        raise UserError(f"{root}/SConstruct is missing: is this a moat checkout?")
-    return subprocess.call([scons_program(), "-C", str(root), *args])
-
-
-def build_or_fail(args: Sequence[str] = ()) -> None:
-    """Build, raising a UserError when the build fails (for commands that build first)."""
-    status = run_scons(args)
-    if status != 0:
-        raise UserError(f"the build failed (scons exit status {status})")
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("build", help="build everything with SCons (extra arguments go to scons)",
-                       description="Run scons -C <repo root> with the given arguments, e.g. "
-                                   "'moat build -c' to clean or 'moat build -j2'.",
-                       allow_abbrev=False)
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("build", help="build everything with SCons, parallel, one progress line",
+                       usage="moat build [-v] [SCONS ARGS...]", description=DESCRIPTION, epilog=EPILOG,
+                       allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="SCons's own output, a line per step")
     p.set_defaults(func=run, passthrough=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_scons(args.extra)
+    return building.build(args.extra, verbose=args.verbose)

@@ -47,11 +47,15 @@ memory = "1M"
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("new-test", help="scaffold a guest test: one C file and one scenario",
                        description="Create images/tests/NAME/NAME.c (a test_main that reports "
                                    "success) and tests/scenarios/NAME.toml (one domain running "
-                                   "it). Refuses to overwrite anything.", allow_abbrev=False)
+                                   "it). Refuses to overwrite anything.\n\n"
+                                   "reads:  nothing\n"
+                                   "writes: images/tests/NAME/NAME.c, tests/scenarios/NAME.toml",
+                       epilog="exit status: 0 created; 3 a bad or taken name (nothing written)",
+                       allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("name", metavar="NAME",
                    help="lower-case letters, digits and _, starting with a letter, at most 31")
     p.set_defaults(func=run)

@@ -1,326 +1,323 @@
 # SPDX-License-Identifier: MIT
-"""``moat policy``: compile, check, dump, query, labels, diff (and convert) ACM policies."""
+"""``moat policy``: compile, check, dump, query, labels, diff (and convert) ACM policies.
+
+Exit statuses, as every moat command: 0 done (check: the policy is clean); 1 the policy itself
+fails (errors in the source, a malformed blob); 3 moat could not do what was asked (a file it
+cannot read or write, a wrong kind of file, an unknown label, bad arguments). No traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from moat.policy import analysis, is_blob, read_policy_bytes
-from moat.policy.binary import CODE_NAMES, Blob, BlobError, compile_policy, decode
+from moat import outputs
+from moat.errors import UserError
+from moat.paths import build_dir, display
+from moat.policy import analysis, is_blob, read_policy_bytes, report
+from moat.policy.binary import Blob, BlobError, compile_policy, decode
 from moat.policy.mapfile import MapError, MapInfo, read_map, write_map
-from moat.policy.model import PERM_NAMES, Diagnostic, Policy, numbering, parse_version
-from moat.policy.validate import check, fatal
+from moat.policy.model import Diagnostic, Policy, PolicyReadError, numbering, parse_version
+from moat.policy.validate import check, did_you_mean, fatal
 from moat.policy.writers import to_toml, to_xml
-from moat.policy.xmlreader import PolicyReadError
+
+SETPOLICY_MAX = 4 * 1024 * 1024  # ACM_MAX_SETPOLICY_SIZE: the largest blob a domain may load at run time
+
+EPILOG = ("exit status: 0 done (check: no errors); 1 the policy has errors or the blob is malformed; "
+          "3 a file cannot be read or written, is the wrong kind, or a label is unknown")
+
+DESCRIPTION = """\
+Xen ACM policies (XML, validated against Xen's schema, or moat's TOML; docs/policy-language.md)
+and the binary the hypervisor loads (docs/policy-format.md).
+
+reads:  policy sources (.xml, .toml), binaries (.bin) and their map files (.map)
+writes: compile: the binary (default build/policies/<name>.bin) and --map; convert: -o or stdout
+"""
 
 
-class _Fail(Exception):
-    """Print the message to stderr and exit 1."""
+class PolicyFailed(Exception):
+    """The policy itself fails (its diagnostics are printed already): exit status 1."""
 
 
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "policy",
-        help="compile, check and inspect ACM security policies",
-        description="Xen ACM policies (XML or TOML) and their binary form.",
-    )
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("policy", help="compile, check and inspect ACM security policies", description=DESCRIPTION,
+                       epilog=EPILOG, allow_abbrev=False, formatter_class=argparse.RawDescriptionHelpFormatter)
     sp = p.add_subparsers(dest="policy_cmd", metavar="COMMAND")
     sp.required = True
 
-    c = sp.add_parser("compile", help="compile a policy to the binary the hypervisor loads")
-    c.add_argument("policy", help="policy source (.xml or .toml)")
-    c.add_argument("-o", "--output", help="binary to write (default: the source with .bin)")
-    c.add_argument("--map", dest="mapfile", help="also write the label/type map file")
-    _common_check_args(c)
-    c.set_defaults(func=_guard(cmd_compile))
+    def command(name: str, fn: Any, help_line: str) -> argparse.ArgumentParser:
+        about = help_line[0].upper() + help_line[1:] + "."
+        c: argparse.ArgumentParser = sp.add_parser(name, help=help_line, description=about, epilog=EPILOG,
+                                                   allow_abbrev=False)
+        c.set_defaults(func=_guard(fn))
+        return c
 
-    k = sp.add_parser("check", help="validate a policy and print every problem as file:line: message")
-    k.add_argument("policy")
-    _common_check_args(k)
-    k.set_defaults(func=_guard(cmd_check))
+    c = command("compile", cmd_compile, "compile a policy to the binary the hypervisor loads")
+    c.add_argument("policy", type=Path, help="policy source (.xml or .toml)")
+    c.add_argument("-o", "--output", type=Path, help="binary to write (default build/policies/<name>.bin)")
+    c.add_argument("--map", dest="mapfile", type=Path, help="also write the label/type map file")
+    _check_options(c)
 
-    d = sp.add_parser("dump", help="decode a binary policy")
-    d.add_argument("blob")
+    k = command("check", cmd_check, "validate a policy and print every problem as file:line: message")
+    k.add_argument("policy", type=Path, help="policy source (.xml or .toml)")
+    k.add_argument("--json", action="store_true", help="print the findings and the summary as JSON")
+    _check_options(k)
+
+    d = command("dump", cmd_dump, "decode and validate a binary policy")
+    d.add_argument("blob", type=Path, help="binary policy (ours or Xen's)")
     d.add_argument("--json", action="store_true", help="machine-readable output")
-    d.add_argument("--map", dest="mapfile", help="map file to name labels and types")
-    d.set_defaults(func=_guard(cmd_dump))
+    d.add_argument("--map", dest="mapfile", type=Path, help="map file to name labels and types")
 
-    q = sp.add_parser("query", help="may two labels share, do they conflict, and through which types")
-    q.add_argument("policy", help="policy source or binary")
+    q = command("query", cmd_query, "may two labels share, do they conflict, and through which types")
+    q.add_argument("policy", type=Path, help="policy source or binary")
     q.add_argument("label_a")
     q.add_argument("label_b")
-    q.add_argument("--map", dest="mapfile", help="map file for a binary")
+    q.add_argument("--map", dest="mapfile", type=Path, help="map file for a binary")
     q.add_argument("--json", action="store_true")
-    q.set_defaults(func=_guard(cmd_query))
 
-    la = sp.add_parser("labels", help="list labels with their ssidrefs")
-    la.add_argument("policy", help="policy source or binary")
-    la.add_argument("--map", dest="mapfile", help="map file for a binary")
+    la = command("labels", cmd_labels, "list labels with their ssidrefs")
+    la.add_argument("policy", type=Path, help="policy source or binary")
+    la.add_argument("--map", dest="mapfile", type=Path, help="map file for a binary")
     la.add_argument("--json", action="store_true")
-    la.set_defaults(func=_guard(cmd_labels))
 
-    df = sp.add_parser("diff", help="what changing from OLD to NEW grants and revokes")
-    df.add_argument("old")
-    df.add_argument("new")
-    df.add_argument("--old-map", help="map file for an OLD binary")
-    df.add_argument("--new-map", help="map file for a NEW binary")
+    df = command("diff", cmd_diff, "what changing from OLD to NEW grants and revokes")
+    df.add_argument("old", type=Path)
+    df.add_argument("new", type=Path)
+    df.add_argument("--old-map", type=Path, help="map file for an OLD binary")
+    df.add_argument("--new-map", type=Path, help="map file for a NEW binary")
     df.add_argument("--json", action="store_true")
-    df.set_defaults(func=_guard(cmd_diff))
 
-    cv = sp.add_parser("convert", help="rewrite a policy as XML or TOML")
-    cv.add_argument("policy")
+    cv = command("convert", cmd_convert, "rewrite a policy as XML or TOML")
+    cv.add_argument("policy", type=Path)
     cv.add_argument("--to", choices=("xml", "toml"), required=True)
-    cv.add_argument("-o", "--output")
-    cv.set_defaults(func=_guard(cmd_convert))
+    cv.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
 
 
-def _common_check_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--xen-compat",
-        action="store_true",
-        help="accept what Xen 4.1's compiler accepted (our extra checks become warnings)",
-    )
-    p.add_argument("--old", help="the policy (source or binary) this one updates: checks FromPolicy and version")
+def _check_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--xen-compat", action="store_true",
+                   help="accept what Xen 4.1's compiler accepted (our extra checks become warnings)")
+    p.add_argument("--old", type=Path, help="the policy (source or binary) this one updates: checks "
+                                            "FromPolicy and version")
 
 
 def _guard(fn: Any) -> Any:
-    """Errors become one line on stderr and exit status 1, never a traceback."""
+    """A failing policy: exit status 1 (its problems are printed already)."""
 
     def run(args: argparse.Namespace) -> int:
         try:
             return int(fn(args) or 0)
-        except _Fail as e:
-            print(f"moat policy: {e}", file=sys.stderr)
+        except PolicyFailed as e:
+            if str(e):
+                print(f"moat policy: {e}", file=sys.stderr)
             return 1
 
     run.__name__ = fn.__name__
     return run
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m moat.commands.policy``); the moat CLI calls register()."""
-    ap = argparse.ArgumentParser(prog="moat")
-    sub = ap.add_subparsers(dest="cmd")
-    register(sub)
-    args = ap.parse_args(argv)
-    if not hasattr(args, "func"):
-        ap.print_help()
-        return 2
-    return int(args.func(args) or 0)
+# ------------------------------------------------------------------ reading inputs
 
 
-# ------------------------------------------------------------------ helpers
-
-
-def _read(path: str) -> bytes:
+def _read(path: Path) -> bytes:
     try:
-        return Path(path).read_bytes()
+        return path.read_bytes()
     except OSError as e:
-        raise _Fail(f"{path}: {e.strerror}") from None
+        raise UserError(f"{path}: {e.strerror or e}") from None
 
 
-def _load_source(path: str) -> Policy:
-    data = _read(path)
+def _load_source(path: Path, data: bytes | None = None, *, command: str = "") -> Policy:
+    data = _read(path) if data is None else data
     if is_blob(data):
-        raise _Fail(f"{path}: this is a compiled binary, a policy source (.xml or .toml) is needed")
+        raise UserError(f"{path} is a compiled policy (binary), and {command or 'this command'} reads a policy "
+                        f"source (.xml or .toml); `moat policy dump {path}` decodes and validates a binary")
     try:
-        return read_policy_bytes(data, path)
+        return read_policy_bytes(data, str(path))
     except PolicyReadError as e:
         for d in e.diagnostics:
             print(d, file=sys.stderr)
-        raise _Fail(f"{path}: cannot read the policy") from None
+        raise PolicyFailed(f"{path}: cannot read the policy") from None
 
 
-def _load_blob(path: str, data: bytes | None = None) -> Blob:
+def _load_blob(path: Path, data: bytes | None = None) -> Blob:
     data = _read(path) if data is None else data
+    if not is_blob(data):
+        head = data.lstrip()[:1]
+        kind = "XML" if head == b"<" else "TOML" if re.search(rb"^\s*\[policy\]", data, re.M) else None
+        if kind is not None:
+            raise UserError(f"{path} is a policy source ({kind}), not a binary; compile it first "
+                            f"(`moat policy compile {path}`), or use `moat policy check`, `labels` or `query`, "
+                            "which read sources too")
     try:
         return decode(data)
     except BlobError as e:
-        raise _Fail(f"{path}: malformed policy binary: offset {e.offset} ({e.field}): {e.message}") from None
+        raise PolicyFailed(f"{path}: malformed policy binary: offset {e.offset} ({e.field}): {e.message}") from None
 
 
-def _load_map(path: str | None) -> MapInfo | None:
+def _load_map(path: Path | None, blob: Blob, blob_path: Path) -> MapInfo | None:
     if path is None:
         return None
     try:
-        return read_map(_read(path).decode("utf-8", "replace"), path)
+        m = read_map(_read(path).decode("utf-8", "replace"), str(path))
     except MapError as e:
-        raise _Fail(str(e)) from None
+        raise UserError(str(e)) from None
+    why = _map_mismatch(m, blob)
+    if why:
+        raise UserError(f"{path} is not the map of {blob_path}: {why}; give the map `compile --map` wrote "
+                        "with this binary")
+    return m
 
 
-def _old_info(path: str | None) -> tuple[str, tuple[int, int]] | None:
+def _map_mismatch(m: MapInfo, b: Blob) -> str | None:
+    if m.name and m.name != b.name:
+        return f"it is for policy {m.name!r}, the binary is policy {b.name!r}"
+    if m.chwall_types and max(m.chwall_types) >= b.chwall.types:
+        return f"it names {max(m.chwall_types) + 1} Chinese Wall types, the binary has {b.chwall.types}"
+    if m.ste_types and max(m.ste_types) >= b.ste.types:
+        return f"it names {max(m.ste_types) + 1} STE types, the binary has {b.ste.types}"
+    rows = [*m.vm_rows, *m.res_rows]
+    if rows and max(rows) >= b.ste.ssidrefs:
+        return f"it names {max(rows) + 1} labels, the binary has {b.ste.ssidrefs}"
+    return None
+
+
+def _old_info(path: Path | None) -> tuple[str, tuple[int, int]] | None:
     if path is None:
         return None
     data = _read(path)
     if is_blob(data):
         b = _load_blob(path, data)
         return b.name, b.xml_version
-    old = _load_source(path)
+    old = _load_source(path, data)
     v = parse_version(old.version)
     if v is None:
-        raise _Fail(f"{path}: the old policy's version {old.version!r} is not MAJOR.MINOR")
+        raise PolicyFailed(f"{path}: the old policy's version {old.version!r} is not MAJOR.MINOR")
     return old.name, v
 
 
-def _checked(args: argparse.Namespace) -> tuple[Policy, list[Diagnostic], bool]:
-    pol = _load_source(args.policy)
+def _checked(args: argparse.Namespace, *, quiet: bool = False) -> tuple[Policy, list[Diagnostic], list[Diagnostic]]:
+    """The policy, all its findings and those that stop it (printed unless quiet)."""
+    pol = _load_source(args.policy, command=f"`moat policy {args.policy_cmd}`")
     diags = check(pol, _old_info(args.old))
     bad = fatal(diags, args.xen_compat)
-    for d in diags:
-        if d in bad:
-            print(d, file=sys.stderr)
-        else:
-            shown = Diagnostic(d.file, d.line, d.message, "warning")
-            print(shown, file=sys.stderr)
-    return pol, diags, bool(bad)
+    if not quiet:
+        for d in diags:
+            print(d if d in bad else Diagnostic(d.file, d.line, d.message, "warning"), file=sys.stderr)
+        compat_only = [d for d in bad if d.level == "strict"]
+        if compat_only:
+            n = len(compat_only)
+            print(f"moat policy: {n} of the {len(bad)} errors {'are' if n > 1 else 'is'} what Xen 4.1's compiler "
+                  f"accepted; --xen-compat turns {'them' if n > 1 else 'it'} into warnings", file=sys.stderr)
+    return pol, diags, bad
 
 
-def _view(path: str, mapfile: str | None) -> analysis.View:
+def _view(path: Path, mapfile: Path | None) -> analysis.View:
     data = _read(path)
     if is_blob(data):
-        return analysis.from_blob(_load_blob(path, data), _load_map(mapfile))
-    pol = _load_source(path)
+        b = _load_blob(path, data)
+        return analysis.from_blob(b, _load_map(mapfile, b, path))
+    pol = _load_source(path, data)
     bad = fatal(check(pol), xen_compat=True)
     if bad:
         for d in bad:
             print(d, file=sys.stderr)
-        raise _Fail(f"{path}: the policy has errors (see `moat policy check`)")
+        raise PolicyFailed(f"{path}: the policy has errors (see `moat policy check {path}`)")
     return analysis.from_policy(pol)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=1)
+    print()
 
 
 # ------------------------------------------------------------------ commands
 
 
+def _summary(pol: Policy) -> dict[str, Any]:
+    num = numbering(pol)
+    return {"name": pol.name, "version": pol.version, "ste_types": len(num.ste_types),
+            "chwall_types": len(num.chwall_types), "conflict_sets": len(num.conflict_sets),
+            "vm_labels": len(num.vm_rows) - 1, "resource_labels": len(num.res_rows),
+            "permissions_extension": pol.uses_permissions()}
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    pol, diags, bad = _checked(args)
+    pol, diags, bad = _checked(args, quiet=args.json)
+    size = None if bad else len(compile_policy(pol, numbering(pol)))
+    too_big = size is not None and size > SETPOLICY_MAX
+    if args.json:
+        _print_json({
+            "file": str(args.policy), "ok": not bad,
+            "errors": [_diag_json(d) for d in bad],
+            "warnings": [_diag_json(d) for d in diags if d not in bad],
+            "policy": _summary(pol), "blob_size": size, "loadable_at_run_time": None if size is None else not too_big,
+        })
+        return 1 if bad else 0
     if bad:
-        n = len(fatal(diags, args.xen_compat))
+        n = len(bad)
         print(f"{args.policy}: {n} error{'s' if n != 1 else ''}", file=sys.stderr)
         return 1
-    num = numbering(pol)
-    print(
-        f"{args.policy}: OK: policy {pol.name!r} {pol.version}, {len(num.ste_types)} STE types, "
-        f"{len(num.chwall_types)} Chinese Wall types, {len(num.conflict_sets)} conflict sets, "
-        f"{len(num.vm_rows) - 1} VM labels, {len(num.res_rows)} resource labels"
-        + (", permissions extension" if pol.uses_permissions() else "")
-    )
+    if too_big:
+        print(f"{args.policy}: warning: the compiled policy is {size} bytes: it can boot, but a domain cannot load "
+              f"it at run time (ACMOP_setpolicy takes at most {SETPOLICY_MAX} bytes)", file=sys.stderr)
+    s = _summary(pol)
+    print(f"{args.policy}: OK: policy {pol.name!r} {pol.version}, {s['ste_types']} STE types, "
+          f"{s['chwall_types']} Chinese Wall types, {s['conflict_sets']} conflict sets, {s['vm_labels']} VM labels, "
+          f"{s['resource_labels']} resource labels" + (", permissions extension" if s["permissions_extension"] else ""))
     return 0
+
+
+def _diag_json(d: Diagnostic) -> dict[str, Any]:
+    return {"file": d.file, "line": d.line, "message": d.message,
+            "xen_accepted": d.level == "strict", "level": d.level}
+
+
+def _default_output(source: Path) -> Path:
+    return build_dir() / "policies" / f"{source.stem}.bin"
 
 
 def cmd_compile(args: argparse.Namespace) -> int:
+    src: Path = args.policy
+    out: Path = args.output or _default_output(src)
+    inputs = [src, *([args.old] if args.old else [])]
+    outputs.check_output(out, option="-o", inputs=inputs, make_parents=args.output is None)
+    if args.mapfile is not None:
+        outputs.check_output(args.mapfile, option="--map", inputs=[*inputs, out])
     pol, _, bad = _checked(args)
     if bad:
-        print(f"{args.policy}: not compiled", file=sys.stderr)
-        return 1
+        raise PolicyFailed(f"{src}: not compiled")
     num = numbering(pol)
     blob = compile_policy(pol, num)
-    out = Path(args.output) if args.output else Path(args.policy).with_suffix(".bin")
-    try:
-        out.write_bytes(blob)
-        if args.mapfile:
-            Path(args.mapfile).write_text(write_map(pol, num, str(Path(args.policy).resolve()), str(out.resolve())))
-    except OSError as e:
-        raise _Fail(f"{e.filename}: {e.strerror}") from None
-    print(f"{out}: {len(blob)} bytes, policy {pol.name!r} {pol.version}")
+    files = [(out, blob)]
+    if args.mapfile is not None:
+        files.append((args.mapfile, write_map(pol, num, str(src.resolve()), str(out.resolve())).encode()))
+    outputs.write_files(files)  # all or nothing
+    print(f"{display(out)}: {len(blob)} bytes, policy {pol.name!r} {pol.version}")
+    if len(blob) > SETPOLICY_MAX:
+        print(f"moat policy: warning: {len(blob)} bytes is above the {SETPOLICY_MAX} a domain may load at run time "
+              "(ACMOP_setpolicy); it can still be the boot policy", file=sys.stderr)
     return 0
-
-
-def _names(m: MapInfo | None, b: Blob) -> tuple[list[str], list[str], dict[int, str]]:
-    m = m or MapInfo()
-    chw = [m.chwall_types.get(j, "") for j in range(b.chwall.types)]
-    ste = [m.ste_types.get(j, "") for j in range(b.ste.types)]
-    rows = {0: "__UNLABELED__"} | m.vm_rows | m.res_rows
-    return chw, ste, rows
-
-
-def _row_line(i: int, row: bytes, types: list[str], label: str) -> str:
-    cells = row.translate(bytes.maketrans(b"\0\1", b"01")).decode()
-    named = [types[j] or str(j) for j, c in enumerate(row) if c]
-    return f"    {i:5d} {label:<24} {cells}  {{{', '.join(named)}}}"
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
     b = _load_blob(args.blob)
-    m = _load_map(args.mapfile)
+    m = _load_map(args.mapfile, b, args.blob)
     if args.json:
-        j = b.to_json()
-        if m is not None:
-            chw, ste, rows = _names(m, b)
-            j["names"] = {"chwall_types": chw, "ste_types": ste, "rows": {str(k): v for k, v in sorted(rows.items())}}
-        json.dump(j, sys.stdout, indent=1)
-        print()
-        return 0
-    chw, ste, rows = _names(m, b)
-    o = []
-    o.append(f"ACM policy {b.name!r}, {b.size} bytes, policy_version 4, magic 0x0001debc")
-    o.append(
-        f"  header: policy_reference_offset 60, primary {CODE_NAMES[b.primary]} @ {b.primary_off}, "
-        f"secondary {CODE_NAMES[b.secondary]} @ {b.secondary_off}"
-    )
-    o.append(f"  xml version {b.xml_version[0]}.{b.xml_version[1]}, xml hash {b.xml_hash.hex()}")
-    o.append("  loadable: yes" if b.loadable else f"  loadable: NO ({b.not_loadable_reason})")
-    c = b.chwall
-    o.append(
-        f"CHWALL section @ {c.offset} ({c.size} bytes): {c.types} types, {c.ssidrefs} ssidrefs, {c.sets} conflict sets"
-    )
-    if any(chw):
-        o.append("  types: " + ", ".join(f"{j}={n}" for j, n in enumerate(chw)))
-    o.append("  ssidrefs (row, label, cells, types):")
-    o += [_row_line(i, r, chw, rows.get(i, "")) for i, r in enumerate(c.ssid)]
-    o.append("  conflict sets:")
-    o += [_row_line(k, r, chw, "") for k, r in enumerate(c.conflict)]
-    s = b.ste
-    o.append(f"STE section @ {s.offset} ({s.size} bytes): {s.types} types, {s.ssidrefs} ssidrefs")
-    if any(ste):
-        o.append("  types: " + ", ".join(f"{j}={n}" for j, n in enumerate(ste)))
-    o.append("  ssidrefs (row, label, cells, types):")
-    o += [_row_line(i, r, ste, rows.get(i, "")) for i, r in enumerate(s.ssid)]
-    if b.ext is not None:
-        e = b.ext
-        o.append(f"moat extension v{e.version} @ {e.offset} ({e.size} bytes): permissions of {e.rows} VM rows")
-        for i in range(e.rows):
-            if e.flags[i] or e.create[i]:
-                names = [n for n, bit in PERM_NAMES.items() if e.flags[i] & bit]
-                tgt = ", ".join(rows.get(t, f"row{t}") for t in e.create[i])
-                o.append(f"    {i:5d} {rows.get(i, ''):<24} {' '.join(names)}" + (f"  create: {tgt}" if tgt else ""))
+        _print_json(report.dump_json(b, m))
     else:
-        o.append("no moat extension")
-    print("\n".join(o))
+        print(report.dump_text(b, m))
     return 0
 
 
 def cmd_labels(args: argparse.Namespace) -> int:
     v = _view(args.policy, args.mapfile)
-    labs = sorted(v.labels.values(), key=lambda lab: lab.ste_row)
     if args.json:
-        json.dump(
-            [
-                {
-                    "name": lab.name,
-                    "kind": lab.kind,
-                    "ssidref": lab.ssidref,
-                    "ste_row": lab.ste_row,
-                    "chwall_row": lab.chwall_row,
-                    "ste_types": sorted(lab.ste),
-                    "chwall_types": sorted(lab.chwall),
-                    "permissions": sorted(lab.perms),
-                    "may_create": sorted(lab.create),
-                }
-                for lab in labs
-            ],
-            sys.stdout,
-            indent=1,
-        )
-        print()
-        return 0
-    print(f"{'ssidref':<10}  {'kind':<8}  label")
-    for lab in labs:
-        tag = " (bootstrap)" if lab.name == v.bootstrap and lab.kind == "vm" else ""
-        print(f"{lab.ssidref:#010x}  {lab.kind:<8}  {lab.name}{tag}")
+        _print_json(report.labels_json(v))
+    else:
+        print(report.labels_text(v))
     return 0
 
 
@@ -329,77 +326,55 @@ def cmd_query(args: argparse.Namespace) -> int:
     try:
         r = analysis.query(v, args.label_a, args.label_b)
     except KeyError as e:
-        raise _Fail(f"no label {e.args[0]!r} in {args.policy} (see `moat policy labels`)") from None
+        name = str(e.args[0])
+        raise UserError(f"no label {name!r} in {args.policy}{did_you_mean(name, v.labels)} "
+                        f"(`moat policy labels {args.policy}` lists them)") from None
     if args.json:
-        json.dump(r, sys.stdout, indent=1)
-        print()
-        return 0
-    a, b = r["a"], r["b"]
-    if r["share"]:
-        print(
-            f"share: yes: {a} and {b} share STE type{'s' if len(r['shared_ste_types']) > 1 else ''} "
-            f"{', '.join(r['shared_ste_types'])} (event channels and grants allowed)"
-        )
+        _print_json(r)
     else:
-        print(f"share: no: {a} and {b} have no STE type in common (event channels and grants denied)")
-    if r["conflict"]:
-        print("conflict: yes")
-        for why in r["a_blocks_b"]:
-            print(f"  {b} cannot start while {a} runs: {why}")
-        for why in r["b_blocks_a"]:
-            print(f"  {a} cannot start while {b} runs: {why}")
-    else:
-        print(f"conflict: no: {a} and {b} may run at the same time")
+        print(report.query_text(r))
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
+    blobs = {side: is_blob(_read(path)[:4]) for side, path in (("old", args.old), ("new", args.new))}
+    for side, other in (("old", "new"), ("new", "old")):
+        if blobs[side] and not blobs[other] and getattr(args, f"{side}_map") is None:
+            raise UserError(f"{getattr(args, side)} is a binary, which holds no names, and {getattr(args, other)} "
+                            f"is a source: give the binary's map with --{side}-map (written by `compile --map`) "
+                            "to compare them")
     old = _view(args.old, args.old_map)
     new = _view(args.new, args.new_map)
     d = analysis.diff(old, new)
     if args.json:
-        json.dump(d, sys.stdout, indent=1)
-        print()
-        return 0
-    print(f"--- {args.old} ({old.name} {old.version})")
-    print(f"+++ {args.new} ({new.name} {new.version})")
-    for key, title in (
-        ("labels_removed", "labels removed (domains with them must go first)"),
-        ("labels_added", "labels added"),
-    ):
-        if d[key]:
-            print(f"{title}:")
-            for n in d[key]:
-                print(f"  {n}")
-    sections = (
-        ("sharing_lost", "sharing REVOKED (channels/grants between these will be refused or revoked)"),
-        ("sharing_gained", "sharing granted"),
-        ("conflicts_added", "new Chinese Wall conflicts (cannot run together any more)"),
-        ("conflicts_removed", "conflicts removed"),
-    )
-    for key, title in sections:
-        if d[key]:
-            print(f"{title}:")
-            for a, b in d[key]:
-                print(f"  {a} <-> {b}")
-    for pc in d["permissions_changed"]:
-        parts = [f"-{x}" for x in pc["lost"]] + [f"+{x}" for x in pc["gained"]]
-        parts += [f"-create:{x}" for x in pc["create_lost"]] + [f"+create:{x}" for x in pc["create_gained"]]
-        print(f"permissions of {pc['label']}: {' '.join(parts)}")
-    if not any(d[k] for k in d):
-        print("no change in labels, sharing, conflicts or permissions")
+        _print_json(d)
+    else:
+        print(report.diff_text(d, (str(args.old), old.name, old.version), (str(args.new), new.name, new.version)))
     return 0
 
 
+def _licence(data: bytes) -> str | None:
+    """The source's SPDX licence identifier, if it has one (Xen's policies have none)."""
+    m = re.search(rb"SPDX-License-Identifier:\s*([A-Za-z0-9.+() -]+?)\s*(?:-->|\n|$)", data[:2048])
+    return m.group(1).decode() if m else None
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
-    pol = _load_source(args.policy)
-    text = to_xml(pol) if args.to == "xml" else to_toml(pol)
-    if args.output:
-        Path(args.output).write_text(text)
+    if args.output is not None:
+        outputs.check_output(args.output, option="-o", inputs=[args.policy])
+    data = _read(args.policy)
+    pol = _load_source(args.policy, data, command="`moat policy convert`")
+    licence = _licence(data)
+    text = to_xml(pol, licence=licence) if args.to == "xml" else to_toml(pol, licence=licence)
+    if args.output is not None:
+        outputs.write_file(args.output, text)
     else:
         sys.stdout.write(text)
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(argv: list[str] | None = None) -> int:
+    """Kept for callers of the earlier stand-alone entry: the same as `moat` with these arguments."""
+    from moat import cli
+
+    return cli.main(argv)

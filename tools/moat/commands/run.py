@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""`moat run [SCENARIO]`: boot the hypervisor in QEMU, stream its console, exit with its status."""
+"""`moat run [SCENARIO] [options] [-- QEMU ARGS]`: build, boot in QEMU, stream, exit with the status."""
 
 from __future__ import annotations
 
@@ -7,34 +7,59 @@ import argparse
 import sys
 from pathlib import Path
 
-from moat import paths, qemu, scenario
+from moat import boot, building, outputs, paths, qemu, scenario
+from moat.boot import boot_scenario, report  # noqa: F401 -- kept for callers of the earlier API
 from moat.errors import UserError
 
 DEFAULT_TIMEOUT = 60.0
-TAIL_LINES = 20
+
+DESCRIPTION = """\
+Build what is out of date (quietly; --no-build skips it), then boot the hypervisor in QEMU
+under TCG (--kvm for hardware virtualization), stream the serial console to stdout and exit
+with the system's status. Without SCENARIO it boots build/hv/moat.bin with moat's default
+security policy.
+
+reads:  SCENARIO (a TOML scenario, docs/scenarios.md), the policy and guest images it names,
+        build/hv/moat.bin (or moat-selftest.bin), QEMU ($QEMU overrides the program)
+writes: build/modules/ (the staged boot manifest and images), build/policies/ (compiled
+        policies), build/run-iso/ (with --iso, removed after), --log FILE, --json FILE
+"""
+
+EPILOG = """\
+extra QEMU arguments go after `--`, e.g. moat run hello.toml -- -d int -D qemu.log
+
+exit status: 0 the hypervisor stopped with success; 1 it stopped with failure (a test failed,
+a fatal exception, a refused policy); 2 crash or timeout (no `moat: stop:` line, QEMU failed
+or was killed); 3 moat could not run it (bad arguments or scenario, nothing built, no QEMU);
+128+N when moat got signal N (QEMU is stopped too)
+"""
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "run", help="boot the hypervisor (or a scenario) in QEMU",
-        description="Boot the hypervisor in QEMU under TCG (the default; --kvm for hardware "
-                    "virtualization), stream the serial console and exit with the system's "
-                    "status: 0 success, 1 failure, 2 crash or timeout.",
-        allow_abbrev=False)
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("run", help="build, then boot the hypervisor (or a scenario) in QEMU",
+                       usage="moat run [options] [SCENARIO] [-- QEMU ARGS...]", description=DESCRIPTION,
+                       epilog=EPILOG, allow_abbrev=False,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scenario", nargs="?", type=Path, metavar="SCENARIO",
                    help="scenario file (TOML: [hypervisor] build/cmdline/memory/cpus, [[module]] "
                         "path/args); without one, boot build/hv/moat.bin")
+    p.add_argument("--list", action="store_true", help="list the scenarios in the repository; boot nothing")
+    p.add_argument("--dry-run", action="store_true", help="print the QEMU command line; boot nothing")
+    p.add_argument("--no-build", action="store_true", help="do not run SCons first")
     p.add_argument("--kvm", action="store_true",
                    help="use KVM instead of TCG (needs a working /dev/kvm; TCG is the default)")
     p.add_argument("--iso", action="store_true",
-                   help="boot through GRUB from a per-run rescue ISO with the same command "
-                        "line and modules")
+                   help="boot through GRUB from a rescue ISO (made under build/run-iso/, removed after) "
+                        "with the same command line and modules")
     p.add_argument("--gdb", action="store_true",
                    help="wait for gdb on :1234 before the first instruction (-s -S)")
+    p.add_argument("--gdb-port", type=int, metavar="PORT", help="like --gdb, on another TCP port")
     p.add_argument("--timeout", type=float, metavar="S",
                    help=f"kill QEMU after S seconds (default {DEFAULT_TIMEOUT:g}; none with "
                         "--gdb; 0 means no timeout)")
     p.add_argument("--log", type=Path, metavar="FILE", help="also write the console to FILE")
+    p.add_argument("--json", type=Path, metavar="FILE",
+                   help="write the verdict, every domain's end and the hypervisor's summary as JSON")
     p.add_argument("--selftest", action="store_true",
                    help="boot the self-test build (build/hv/moat-selftest.bin)")
     p.add_argument("--append", metavar="CMDLINE",
@@ -43,10 +68,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="add a multiboot module (repeatable)")
     p.add_argument("--icount", action="store_true",
                    help="deterministic instruction counting: -icount shift=0,sleep=off")
-    p.add_argument("--memory", metavar="SIZE", help="guest RAM (default 128M)")
+    p.add_argument("--memory", metavar="SIZE", help="QEMU's RAM (default 128M, or the scenario's)")
     p.add_argument("--smp", type=int, metavar="N",
                    help="CPUs (QEMU's -smp; replaces the scenario's [hypervisor] cpus; default 1)")
-    p.set_defaults(func=run)
+    p.add_argument("--force", action="store_true",
+                   help="boot even when the checks before boot find what the hypervisor will refuse")
+    p.set_defaults(func=run, takes_tail=True, tail=[])
 
 
 def _module_arg(text: str) -> tuple[Path, str]:
@@ -59,14 +86,16 @@ def _module_arg(text: str) -> tuple[Path, str]:
 
 def _timeout(args: argparse.Namespace) -> float | None:
     if args.timeout is None:
-        return None if args.gdb else DEFAULT_TIMEOUT
+        return None if (args.gdb or args.gdb_port) else DEFAULT_TIMEOUT
     if args.timeout < 0:
         raise UserError("--timeout must not be negative")
-    return args.timeout or None
+    return float(args.timeout) or None
 
 
 def resolve(args: argparse.Namespace) -> tuple[scenario.Scenario, str]:
     """The scenario to boot (file or defaults) with the command-line overrides applied."""
+    if args.scenario:
+        boot.check_scenario_file(args.scenario)
     scen = scenario.load(args.scenario) if args.scenario else scenario.Scenario()
     hv = scen.hypervisor
     if args.selftest:
@@ -83,55 +112,41 @@ def resolve(args: argparse.Namespace) -> tuple[scenario.Scenario, str]:
     return scen, hv.build
 
 
+def list_scenarios() -> int:
+    for path, about in scenario.list_scenarios():
+        print(f"{path}  {about}".rstrip())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.list:
+        return list_scenarios()
+    if args.log is not None:
+        outputs.open_log(args.log)
+    if args.json is not None:
+        outputs.check_output(args.json, option="--json", make_parents=True)
+    if args.gdb_port is not None and not 0 < args.gdb_port < 65536:
+        raise UserError("--gdb-port must be 1 to 65535")
+    if not args.no_build and not args.dry_run:
+        building.build_or_fail()
     scen, build = resolve(args)
     paths.require_built(paths.hv_image(build))
+    problems = boot.preflight(scen)
+    if problems and not args.force:
+        raise UserError("\n".join(problems) + "\nnothing was booted (--force boots it anyway)")
     if args.kvm and not qemu.kvm_usable():
-        raise UserError("--kvm: /dev/kvm cannot be opened (no KVM here); "
-                        "run without --kvm to use TCG")
-    if args.gdb:
+        raise UserError("--kvm: /dev/kvm cannot be opened (no KVM here); run without --kvm to use TCG")
+    if args.dry_run:
+        print(boot.command_line(scen, kvm=args.kvm, icount=args.icount, gdb=args.gdb, gdb_port=args.gdb_port,
+                                extra_args=args.tail))
+        return 0
+    if args.gdb or args.gdb_port:
         elf = paths.display(paths.hv_image(build, elf=True))
         print(f"moat: QEMU waits for gdb; in another terminal run:\n"
-              f"  gdb {elf} -ex 'target remote :1234'", file=sys.stderr, flush=True)
-    result = boot_scenario(scen, timeout=_timeout(args), log=args.log, kvm=args.kvm,
-                           iso=args.iso, gdb=args.gdb, icount=args.icount)
-    return report(result)
-
-
-def boot_scenario(scen: scenario.Scenario, *, timeout: float | None, log: Path | None = None,
-                  kvm: bool = False, iso: bool = False, gdb: bool = False,
-                  icount: bool = False) -> qemu.BootResult:
-    """Boot a scenario, echoing the console to stdout as it arrives."""
-    hv = scen.hypervisor
-    root = paths.repo_root()
-    kernel = paths.require_built(paths.hv_image(hv.build))
-    # QEMU runs in the repository root and gets paths relative to it where it can, so
-    # the command line and module strings the hypervisor prints stay short.
-    modules = [(_short(path.resolve(), root), args) for path, args in scen.module_pairs()]
-
-    def echo(line: str) -> None:
-        print(line, flush=True)
-
-    return qemu.boot(_short(kernel, root), hv.cmdline, modules, timeout=timeout, log=log,
-                     memory=hv.memory, icount=icount, iso=iso, gdb=gdb, kvm=kvm,
-                     iso_dir=paths.build_dir() / "run-iso", on_line=echo, cwd=root,
-                     smp=hv.cpus or 1)
-
-
-def _short(path: Path, root: Path) -> Path:
-    try:
-        return path.relative_to(root)
-    except ValueError:
-        return path
-
-
-def report(result: qemu.BootResult) -> int:
-    """Say how the system stopped (with the console tail on a timeout); return the exit status."""
-    if result.stderr.strip():
-        print(result.stderr.rstrip(), file=sys.stderr)
-    if result.status is qemu.Status.TIMEOUT:
-        print(f"moat: {result.describe()}; the last {TAIL_LINES} console lines:", file=sys.stderr)
-        print(result.tail(TAIL_LINES) or "  (no console output)", file=sys.stderr)
-    else:
-        print(f"moat: system stopped: {result.describe()}", file=sys.stderr)
-    return qemu.CLI_EXIT[result.status]
+              f"  gdb {elf} -ex 'target remote :{args.gdb_port or 1234}'", file=sys.stderr, flush=True)
+    result = boot.boot_scenario(scen, timeout=_timeout(args), log=args.log, kvm=args.kvm, iso=args.iso,
+                                gdb=args.gdb, gdb_port=args.gdb_port, icount=args.icount, extra_args=args.tail)
+    status = boot.report(result)
+    if args.json is not None:
+        boot.write_json(args.json, boot.to_json(result))
+    return status

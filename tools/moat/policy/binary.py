@@ -69,88 +69,77 @@ def blob_size(p: Policy, num: Numbering | None = None) -> int:
     return size
 
 
-def _matrix(rows: list[list[str] | None], cols: list[str]) -> bytearray:
-    t = len(cols)
+def _set_matrix(buf: bytearray, off: int, rows: list[list[str] | None], cols: list[str]) -> None:
+    """Write rows x cols big-endian u16 cells (1 where a row names a column) into zeroed buf at off."""
+    stride = 2 * len(cols)
     index = {c: i for i, c in enumerate(cols)}
-    m = bytearray(2 * t * len(rows))
     for r, names in enumerate(rows):
-        if not names:
-            continue
-        base = 2 * t * r + 1
-        for n in names:
-            j = index.get(n)
-            if j is not None:
-                m[base + 2 * j] = 1
-    return m
+        if names:
+            base = off + stride * r + 1
+            for n in names:
+                j = index.get(n)
+                if j is not None:
+                    buf[base + 2 * j] = 1
 
 
 def _pad(b: bytes | bytearray) -> bytes:
     return bytes(b) + b"\0" * (roundup8(len(b)) - len(b))
 
 
-def compile_policy(p: Policy, num: Numbering | None = None) -> bytes:
-    """Compile a (checked) policy.  Follows Xen 4.1's policy_create_map_and_bin()."""
-    num = num or numbering(p)
-    name = p.name.encode("ascii")
-    polref = _pad(struct.pack("!I", len(name) + 1) + name + b"\0")
-    tc, rc, k = len(num.chwall_types), num.chwall_ssidrefs, len(num.conflict_sets)
-    ts, rs = len(num.ste_types), num.ste_ssidrefs
-    vm_chw = [[t.name for t in v.chwall] if v else None for v in num.vm_by_row]
-    vm_ste = [[t.name for t in v.ste] if v else None for v in num.vm_by_row]
-    res_ste = [[t.name for t in (r.ste or [])] for r in num.res_by_row]
-    chw = bytearray(
-        struct.pack(
-            "!9i",
-            ACM_CHWALL_VERSION,
-            CODE_CHWALL,
-            tc,
-            rc,
-            k,
-            CHWALL_HEADER_SIZE,
-            CHWALL_HEADER_SIZE + 2 * tc * rc,
-            0,
-            0,
-        )
-    )
-    chw += _matrix(vm_chw, num.chwall_types)
-    chw += _matrix([[t.name for t in c.types] for c in num.conflict_sets], num.chwall_types)
-    chw_b = _pad(chw)
-    ste = bytearray(struct.pack("!5i", ACM_STE_VERSION, CODE_STE, ts, rs, STE_HEADER_SIZE))
-    ste += _matrix(vm_ste + res_ste, num.ste_types)
-    ste_b = _pad(ste)
-    ext_b = _extension(num) if p.uses_permissions() else b""
+def _codes(tc: int, ts: int) -> tuple[int, int]:
+    """Xen 4.1's primary and secondary policy codes for tc CHWALL and ts STE types."""
     if tc:
-        primary, secondary = CODE_CHWALL, CODE_STE
-    elif ts:
-        primary, secondary = CODE_STE, CODE_UNDEFINED
-    else:
-        primary, secondary = CODE_UNDEFINED, CODE_UNDEFINED
-    primary_off = HEADER_SIZE + len(polref)
-    if primary == CODE_CHWALL:
-        secondary_off = primary_off + len(chw_b)
-    elif primary == CODE_STE:
-        secondary_off = primary_off + len(ste_b)  # Xen 4.1's bug, kept for byte identity
-    else:
-        secondary_off = primary_off
+        return CODE_CHWALL, CODE_STE
+    if ts:
+        return CODE_STE, CODE_UNDEFINED
+    return CODE_UNDEFINED, CODE_UNDEFINED
+
+
+def compile_policy(p: Policy, num: Numbering | None = None) -> bytes:
+    """Compile a (checked) policy.  Follows Xen 4.1's policy_create_map_and_bin().
+
+    Every section is written in place into one zeroed buffer of the final size (the matrices of a
+    large policy are megabytes; nothing is copied or padded afterwards).
+    """
+    num = num or numbering(p)
     ver = parse_version(p.version)
     if ver is None:
         raise ValueError(f"bad version {p.version!r}")
-    total = HEADER_SIZE + len(polref) + len(chw_b) + len(ste_b) + len(ext_b)
-    hdr = struct.pack(
-        "!iiiiiiiiii20s",
-        ACM_MAGIC,
-        ACM_POLICY_VERSION,
-        total,
-        HEADER_SIZE,
-        primary,
-        primary_off,
-        secondary,
-        secondary_off,
-        ver[0],
-        ver[1],
-        p.xml_hash,
-    )
-    return hdr + polref + chw_b + ste_b + ext_b
+    name = p.name.encode("ascii")
+    tc, rc, k = len(num.chwall_types), num.chwall_ssidrefs, len(num.conflict_sets)
+    ts, rs = len(num.ste_types), num.ste_ssidrefs
+    chw_off = HEADER_SIZE + _polref_len(p.name)
+    ste_off = chw_off + roundup8(CHWALL_HEADER_SIZE + 2 * tc * rc + 2 * tc * k)
+    ext_off = ste_off + roundup8(STE_HEADER_SIZE + 2 * ts * rs)
+    ext = _extension(num) if p.uses_permissions() else b""
+    total = ext_off + len(ext)
+    buf = bytearray(total)
+    # policy reference: its length (with the NUL) and the name
+    struct.pack_into(f"!I{len(name)}s", buf, HEADER_SIZE, len(name) + 1, name)
+    # CHWALL: header, ssidref x type matrix, conflict set x type matrix
+    struct.pack_into("!9i", buf, chw_off, ACM_CHWALL_VERSION, CODE_CHWALL, tc, rc, k, CHWALL_HEADER_SIZE,
+                     CHWALL_HEADER_SIZE + 2 * tc * rc, 0, 0)
+    _set_matrix(buf, chw_off + CHWALL_HEADER_SIZE,
+                [[t.name for t in v.chwall] if v else None for v in num.vm_by_row], num.chwall_types)
+    _set_matrix(buf, chw_off + CHWALL_HEADER_SIZE + 2 * tc * rc,
+                [[t.name for t in c.types] for c in num.conflict_sets], num.chwall_types)
+    # STE: header, ssidref x type matrix (VM rows, then resource rows)
+    struct.pack_into("!5i", buf, ste_off, ACM_STE_VERSION, CODE_STE, ts, rs, STE_HEADER_SIZE)
+    rows: list[list[str] | None] = [[t.name for t in v.ste] if v else None for v in num.vm_by_row]
+    rows += [[t.name for t in (r.ste or [])] for r in num.res_by_row]
+    _set_matrix(buf, ste_off + STE_HEADER_SIZE, rows, num.ste_types)
+    buf[ext_off:] = ext
+    # header last: it points at the sections
+    primary, secondary = _codes(tc, ts)
+    if primary == CODE_CHWALL:
+        secondary_off = ste_off
+    elif primary == CODE_STE:
+        secondary_off = chw_off + (ext_off - ste_off)  # Xen 4.1's bug, kept for byte identity
+    else:
+        secondary_off = chw_off
+    struct.pack_into("!iiiiiiiiii20s", buf, 0, ACM_MAGIC, ACM_POLICY_VERSION, total, HEADER_SIZE, primary,
+                     chw_off, secondary, secondary_off, ver[0], ver[1], p.xml_hash)
+    return bytes(buf)
 
 
 def _extension(num: Numbering) -> bytes:
@@ -333,9 +322,45 @@ class _Reader:
 
 
 def decode(data: bytes) -> Blob:
-    """Decode and fully validate a blob; raise BlobError(offset, field, message)."""
+    """Decode and fully validate a blob; raise BlobError(offset, field, message).
+
+    The sections are checked in the order hv/xsm/acm_policy.c checks them, so both report the
+    same first problem.
+    """
     r = _Reader(data)
-    size = len(data)
+    primary = _decode_header(r)
+    name, c = _decode_policy_reference(r)
+    chwall = _decode_chwall(r, c)
+    ste = _decode_ste(r, c + chwall.size, chwall.ssidrefs)
+    _check_codes(r, primary, chwall, ste)
+    e = ste.offset + ste.size
+    ext = _decode_ext(r, e, chwall.ssidrefs) if e != len(data) else None
+    loadable = primary == CODE_CHWALL and chwall.ssidrefs >= 2 and ste.ssidrefs >= 2
+    reason = ""
+    if primary != CODE_CHWALL:
+        reason = f"policy codes {CODE_NAMES[primary]}/{CODE_NAMES[r.u32(24)]}: the hypervisor loads only CHWALL/STE"
+    elif not loadable:
+        reason = "fewer than 2 ssidrefs: no row for the bootstrap label"
+    return Blob(
+        size=len(data),
+        name=name,
+        primary=primary,
+        primary_off=c,
+        secondary=r.u32(24),
+        secondary_off=r.u32(28),
+        xml_version=(r.s32(32), r.s32(36)),
+        xml_hash=bytes(data[40:60]),
+        chwall=chwall,
+        ste=ste,
+        ext=ext,
+        loadable=loadable,
+        not_loadable_reason=reason,
+    )
+
+
+def _decode_header(r: _Reader) -> int:
+    """The fixed header up to the primary policy code (returned)."""
+    size = len(r.d)
     if size < HEADER_SIZE:
         raise BlobError(0, "header", f"blob is {size} bytes, shorter than the {HEADER_SIZE}-byte header")
     r.expect(0, "magic", ACM_MAGIC)
@@ -349,7 +374,12 @@ def decode(data: bytes) -> Blob:
     primary = r.u32(16)
     if primary not in (CODE_CHWALL, CODE_STE, CODE_UNDEFINED):
         raise BlobError(16, "primary_policy_code", f"is {primary}, expected 1 (CHWALL), 2 (STE) or 15")
-    # policy reference
+    return primary
+
+
+def _decode_policy_reference(r: _Reader) -> tuple[str, int]:
+    """The policy's name and the offset of the CHWALL section that follows it."""
+    data = r.d
     r.need(60, 4, "policy_reference.len")
     nlen = r.u32(60)
     if nlen < 1 or nlen > MAX_NAME_LEN + 1:
@@ -365,7 +395,11 @@ def decode(data: bytes) -> Blob:
     r.zeros(64 + nlen, 60 + pr_size, "policy_reference.padding")
     c = 60 + pr_size
     r.expect(20, "primary_buffer_offset", c)
-    # CHWALL section (always present, whatever the codes say)
+    return name_b.decode("ascii"), c
+
+
+def _decode_chwall(r: _Reader, c: int) -> Chwall:
+    """The CHWALL section (always present, whatever the policy codes say)."""
     r.need(c, CHWALL_HEADER_SIZE, "chwall.header")
     r.expect(c, "chwall.policy_version", ACM_CHWALL_VERSION)
     r.expect(c + 4, "chwall.policy_code", CODE_CHWALL)
@@ -377,13 +411,16 @@ def decode(data: bytes) -> Blob:
     r.expect(c + 28, "chwall.running_types_offset", 0)
     r.expect(c + 32, "chwall.conflict_aggregate_offset", 0)
     body = CHWALL_HEADER_SIZE + 2 * tc * rc + 2 * tc * k
-    c_size = roundup8(body)
-    r.need(c, c_size, "chwall")
-    cssid = r.matrix(c + CHWALL_HEADER_SIZE, rc, tc, "chwall.ssidrefs")
-    cconf = r.matrix(c + CHWALL_HEADER_SIZE + 2 * tc * rc, k, tc, "chwall.conflict_sets")
-    r.zeros(c + body, c + c_size, "chwall.padding")
-    # STE section
-    s = c + c_size
+    size = roundup8(body)
+    r.need(c, size, "chwall")
+    ssid = r.matrix(c + CHWALL_HEADER_SIZE, rc, tc, "chwall.ssidrefs")
+    conflict = r.matrix(c + CHWALL_HEADER_SIZE + 2 * tc * rc, k, tc, "chwall.conflict_sets")
+    r.zeros(c + body, c + size, "chwall.padding")
+    return Chwall(c, tc, rc, k, ssid, conflict, size)
+
+
+def _decode_ste(r: _Reader, s: int, rc: int) -> Ste:
+    """The STE section; it has a row for every CHWALL ssidref (VM label) and more for resources."""
     r.need(s, STE_HEADER_SIZE, "ste.header")
     r.expect(s, "ste.policy_version", ACM_STE_VERSION)
     r.expect(s + 4, "ste.policy_code", CODE_STE)
@@ -393,52 +430,31 @@ def decode(data: bytes) -> Blob:
         raise BlobError(s + 12, "ste.max_ssidrefs", f"is {rs}, less than the {rc} CHWALL ssidrefs (VM labels)")
     r.expect(s + 16, "ste.ssid_offset", STE_HEADER_SIZE)
     body = STE_HEADER_SIZE + 2 * ts * rs
-    s_size = roundup8(body)
-    r.need(s, s_size, "ste")
-    sssid = r.matrix(s + STE_HEADER_SIZE, rs, ts, "ste.ssidrefs")
-    r.zeros(s + body, s + s_size, "ste.padding")
-    e = s + s_size
-    # policy codes: exactly the combinations Xen 4.1's compiler writes
+    size = roundup8(body)
+    r.need(s, size, "ste")
+    ssid = r.matrix(s + STE_HEADER_SIZE, rs, ts, "ste.ssidrefs")
+    r.zeros(s + body, s + size, "ste.padding")
+    return Ste(s, ts, rs, ssid, size)
+
+
+def _check_codes(r: _Reader, primary: int, chwall: Chwall, ste: Ste) -> None:
+    """Policy codes and the secondary offset: exactly the combinations Xen 4.1's compiler writes."""
+    tc, ts = chwall.types, ste.types
     if primary == CODE_CHWALL:
         if tc == 0:
             raise BlobError(16, "primary_policy_code", "is CHWALL but there are no CHWALL types")
         r.expect(24, "secondary_policy_code", CODE_STE)
-        r.expect(28, "secondary_buffer_offset", s)
+        r.expect(28, "secondary_buffer_offset", ste.offset)
     elif primary == CODE_STE:
         if tc != 0 or ts == 0:
             raise BlobError(16, "primary_policy_code", "is STE but the policy is not STE-only")
         r.expect(24, "secondary_policy_code", CODE_UNDEFINED)
-        r.expect(28, "secondary_buffer_offset", c + s_size)
+        r.expect(28, "secondary_buffer_offset", chwall.offset + ste.size)
     else:
         if tc != 0 or ts != 0:
             raise BlobError(16, "primary_policy_code", "is UNDEFINED but the policy has types")
         r.expect(24, "secondary_policy_code", CODE_UNDEFINED)
-        r.expect(28, "secondary_buffer_offset", c)
-    ext = None
-    if e != size:
-        ext = _decode_ext(r, e, rc)
-    name = name_b.decode("ascii")
-    loadable = primary == CODE_CHWALL and rc >= 2 and rs >= 2
-    reason = ""
-    if primary != CODE_CHWALL:
-        reason = f"policy codes {CODE_NAMES[primary]}/{CODE_NAMES[r.u32(24)]}: the hypervisor loads only CHWALL/STE"
-    elif not loadable:
-        reason = "fewer than 2 ssidrefs: no row for the bootstrap label"
-    return Blob(
-        size=size,
-        name=name,
-        primary=primary,
-        primary_off=c,
-        secondary=r.u32(24),
-        secondary_off=r.u32(28),
-        xml_version=(r.s32(32), r.s32(36)),
-        xml_hash=bytes(data[40:60]),
-        chwall=Chwall(c, tc, rc, k, cssid, cconf, c_size),
-        ste=Ste(s, ts, rs, sssid, s_size),
-        ext=ext,
-        loadable=loadable,
-        not_loadable_reason=reason,
-    )
+        r.expect(28, "secondary_buffer_offset", chwall.offset)
 
 
 def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:

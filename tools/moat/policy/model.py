@@ -114,6 +114,14 @@ class Diagnostic:
         return f"{self.file}:{self.line}: {tag}: {self.message}"
 
 
+class PolicyReadError(Exception):
+    """The input cannot be turned into a model at all."""
+
+    def __init__(self, diags: list[Diagnostic]) -> None:
+        super().__init__("\n".join(str(d) for d in diags))
+        self.diagnostics = diags
+
+
 @dataclass
 class Policy:
     file: str

@@ -22,8 +22,11 @@ def _types(out: list[str], ind: str, tag: str, types: list[Named]) -> None:
     out.append(f"{ind}</{tag}>")
 
 
-def to_xml(p: Policy) -> str:
+def to_xml(p: Policy, licence: str | None = None) -> str:
+    """The policy as Xen ACM XML; licence: an SPDX identifier for a comment line (none if None)."""
     o: list[str] = ['<?xml version="1.0" encoding="UTF-8"?>']
+    if licence:
+        o.append(f"<!-- SPDX-License-Identifier: {licence} -->")
     ns = ' xmlns:moat="%s"' % MOAT_NS if p.uses_permissions() else ""
     o.append(
         '<SecurityPolicyDefinition xmlns="http://www.ibm.com" '
@@ -75,7 +78,10 @@ def to_xml(p: Policy) -> str:
             ):
                 if getattr(pm, flag):
                     o.append(f"          <moat:{tag}/>")
-            o.extend(f"          <moat:AssignDevice>{_x(d.name)}</moat:AssignDevice>" for d in pm.devices)
+            if pm.devices:
+                o.append("          <moat:AssignDevice>")
+                o.extend(f"            <moat:Device>{_x(d.name)}</moat:Device>" for d in pm.devices)
+                o.append("          </moat:AssignDevice>")
             o.append("        </moat:Permissions>")
         o.append("      </VirtualMachineLabel>")
     o.append("    </SubjectLabels>")
@@ -101,9 +107,10 @@ def _l(items: list[Named]) -> str:
     return "[" + ", ".join(_s(t.name) for t in items) + "]"
 
 
-def to_toml(p: Policy) -> str:
-    o = [
-        "# SPDX-License-Identifier: MIT",
+def to_toml(p: Policy, licence: str | None = None) -> str:
+    """The policy as TOML; licence: an SPDX identifier for the first line (none if None)."""
+    o = [f"# SPDX-License-Identifier: {licence}"] if licence else []
+    o += [
         "[policy]",
         f"name = {_s(p.name)}",
         f"version = {_s(p.version)}",

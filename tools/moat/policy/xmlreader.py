@@ -1,19 +1,31 @@
 # SPDX-License-Identifier: MIT
 """Read a Xen ACM ``SecurityPolicyDefinition`` (plus our permissions extension) into the model.
 
-Values are taken the way Xen 4.1's ``acmpolicy.py`` takes them (first child
-node's value, verbatim) so the compiled bytes match; what Xen silently
-skipped is kept as a diagnostic for the checker.
+The document is first checked against the schema (moat.policy.schema): what the schema does not
+know is an error at its line. Values are then taken the way Xen 4.1's ``acmpolicy.py`` takes them
+(first child node's value, verbatim) so the compiled bytes match; what Xen silently skipped is
+kept as a diagnostic for the checker.
 """
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
-from . import xmldom
-from .model import ConflictSet, Diagnostic, Named, Permissions, Policy, ResourceLabel, VmLabel
+from . import schema, xmldom
+from .model import (
+    ConflictSet,
+    Diagnostic,
+    Named,
+    Permissions,
+    Policy,
+    PolicyReadError,
+    ResourceLabel,
+    VmLabel,
+)
+from .xmldom import children, first
 
-MOAT_NS = "urn:moat:policy:permissions:1"
+MOAT_NS = schema.MOAT_NS
 
 _PERM_ELEMENTS = {
     "DestroyDomain": "destroy",
@@ -22,201 +34,206 @@ _PERM_ELEMENTS = {
     "ReadDomainState": "read_state",
 }
 
-
-class PolicyReadError(Exception):
-    """The input cannot be turned into a model at all."""
-
-    def __init__(self, diags: list[Diagnostic]) -> None:
-        super().__init__("\n".join(str(d) for d in diags))
-        self.diagnostics = diags
-
-
-def _first_non_ascii_line(data: bytes) -> int | None:
-    text = data.decode("utf-8", errors="replace")
-    for i, line in enumerate(text.split("\n"), 1):
-        if not line.isascii():
-            return i
-    return None
+__all__ = ["MOAT_NS", "PolicyReadError", "read_xml"]
 
 
 def read_xml(data: bytes, file: str) -> Policy:
-    p = Policy(file=file, source_kind="xml")
-    diags = p.diagnostics
-
-    def err(line: int, msg: str, level: str = "error") -> None:
-        diags.append(Diagnostic(file, line, msg, level))
-
     try:
         doc = xmldom.parse(data)
     except xmldom.XmlSyntaxError as e:
         raise PolicyReadError([Diagnostic(file, e.line, f"XML syntax: {e.message}")]) from None
     root = doc.root
-    if root.local != "SecurityPolicyDefinition":
-        raise PolicyReadError(
-            [Diagnostic(file, root.line, f"root element is <{root.name}>, expected <SecurityPolicyDefinition>")]
-        )
-    canon = xmldom.toxml(doc)
-    if canon.isascii():
-        p.xml_hash = hashlib.sha1(canon.encode("ascii")).digest()
-    else:
-        line = _first_non_ascii_line(data) or 1
-        err(line, "non-ASCII character in the document: Xen's compiler cannot hash it (it crashes); use ASCII only")
+    if xmldom.local(root) != "SecurityPolicyDefinition":
+        found = xmldom.qname(root)
+        raise PolicyReadError([Diagnostic(file, root.sourceline,
+                                          f"root element is <{found}>, expected <SecurityPolicyDefinition>")])
+    reader = _Reader(Policy(file=file, source_kind="xml"), doc.exact)
+    reader.hash(doc.canonical(), data)
+    reader.p.diagnostics += schema.validate(root, file)
+    reader.header(root)
+    reader.types(root)
+    reader.labels(root)
+    return reader.p
 
-    # --- header ----------------------------------------------------------
-    hdr = root.first("PolicyHeader")
-    if hdr is None:
-        p.has_version = p.has_name = False
-        err(root.line, "missing <PolicyHeader>")
-    else:
-        name = hdr.first("PolicyName")
+
+class _Reader:
+    """The sections of a policy, each read into the model by one method."""
+
+    def __init__(self, p: Policy, exact: bool) -> None:
+        self.p = p
+        self.exact = exact  # see xmldom: CDATA sections make child nodes count one by one
+
+    def err(self, line: int, msg: str, level: str = "error") -> None:
+        self.p.diagnostics.append(Diagnostic(self.p.file, line, msg, level))
+
+    def value(self, el: Any) -> str | None:
+        return xmldom.first_child_value(el, self.exact)
+
+    def hash(self, canonical: str, data: bytes) -> None:
+        if canonical.isascii():
+            self.p.xml_hash = hashlib.sha1(canonical.encode("ascii")).digest()
+            return
+        line = next((i for i, text in enumerate(data.decode("utf-8", "replace").split("\n"), 1)
+                     if not text.isascii()), 1)
+        self.err(line, "non-ASCII character in the document: Xen's compiler cannot hash it (it crashes); "
+                       "use ASCII only")
+
+    def header(self, root: Any) -> None:
+        p = self.p
+        hdr = first(root, "PolicyHeader")
+        if hdr is None:
+            p.has_version = p.has_name = False
+            self.err(root.sourceline, "missing <PolicyHeader>")
+            return
+        name = first(hdr, "PolicyName")
         if name is None:
             p.has_name = False
-            err(hdr.line, "missing <PolicyHeader>/<PolicyName>")
+            self.err(hdr.sourceline, "missing <PolicyHeader>/<PolicyName>")
         else:
-            p.name_line = name.line
-            v = name.first_child_value()
+            p.name_line = name.sourceline
+            v = self.value(name)
             if v is None:
                 p.has_name = False
-                err(name.line, "empty <PolicyName>")
+                self.err(name.sourceline, "empty <PolicyName>")
             else:
                 p.name = v
-        ver = hdr.first("Version")
+        ver = first(hdr, "Version")
         if ver is None:
             p.has_version = False
-            err(hdr.line, "missing <PolicyHeader>/<Version> (Xen's compiler crashes without it)")
+            self.err(hdr.sourceline, "missing <PolicyHeader>/<Version> (Xen's compiler crashes without it)")
         else:
-            p.version_line = ver.line
-            p.version = ver.first_child_value() or ""
-        frm = hdr.first("FromPolicy")
+            p.version_line = ver.sourceline
+            p.version = self.value(ver) or ""
+        frm = first(hdr, "FromPolicy")
         if frm is not None:
-            p.from_line = frm.line
-            fn = frm.first("PolicyName")
-            fv = frm.first("Version")
+            p.from_line = frm.sourceline
+            fn, fv = first(frm, "PolicyName"), first(frm, "Version")
             p.from_policy = (
-                (fn.first_child_value() or "") if fn is not None else "",
-                (fv.first_child_value() or "") if fv is not None else "",
+                (self.value(fn) or "") if fn is not None else "",
+                (self.value(fv) or "") if fv is not None else "",
             )
             if fn is None or fv is None:
-                err(frm.line, "<FromPolicy> needs both <PolicyName> and <Version>")
+                self.err(frm.sourceline, "<FromPolicy> needs both <PolicyName> and <Version>")
 
-    # --- type lists --------------------------------------------------------
-    def type_list(parent: xmldom.Node | None, where: str) -> list[Named]:
+    def type_list(self, parent: Any, where: str) -> list[Named]:
         out: list[Named] = []
         if parent is None:
             return out
-        types = parent.elements("Type")
+        types = children(parent, "Type")
         for t in types:
-            if not t.children:
+            if not self.exact and t.text and not len(t):  # the usual <Type>name</Type>, read directly
+                out.append(Named(str(t.text), t.sourceline))
+                continue
+            count = xmldom.child_count(t, self.exact)
+            if count == 0:
                 # <ChineseWallTypes><Type/></ChineseWallTypes> is Xen's own idiom for "none"
                 if len(types) > 1:
-                    err(t.line, f"empty <Type/> in {where} is ignored", "warning")
+                    self.err(t.sourceline, f"empty <Type/> in {where} is ignored", "warning")
                 continue
-            v = t.first_child_value()
+            v = self.value(t)
             if v is None:
-                err(t.line, f"<Type> in {where} starts with an element, expected text")
+                self.err(t.sourceline, f"<Type> in {where} starts with an element, expected text")
                 continue
-            if len(t.children) > 1:
-                err(t.line, f"<Type> in {where} has mixed content; Xen uses only its first part {v!r}", "strict")
-            out.append(Named(v, t.line))
+            if count > 1:
+                self.err(t.sourceline, f"<Type> in {where} has mixed content; Xen uses only its first part {v!r}",
+                         "strict")
+            out.append(Named(v, t.sourceline))
         return out
 
-    ste = root.first("SimpleTypeEnforcement")
-    if ste is not None:
-        p.ste_types = type_list(ste.first("SimpleTypeEnforcementTypes"), "SimpleTypeEnforcementTypes")
-    cw = root.first("ChineseWall")
-    if cw is not None:
-        p.chwall_types = type_list(cw.first("ChineseWallTypes"), "ChineseWallTypes")
-        sets = cw.first("ConflictSets")
+    def types(self, root: Any) -> None:
+        p = self.p
+        ste = first(root, "SimpleTypeEnforcement")
+        if ste is not None:
+            p.ste_types = self.type_list(first(ste, "SimpleTypeEnforcementTypes"), "SimpleTypeEnforcementTypes")
+        cw = first(root, "ChineseWall")
+        if cw is None:
+            return
+        p.chwall_types = self.type_list(first(cw, "ChineseWallTypes"), "ChineseWallTypes")
+        sets = first(cw, "ConflictSets")
         if sets is not None:
-            for c in sets.elements("Conflict"):
-                cname = c.attrs.get("name", "")
-                p.conflict_sets.append(ConflictSet(cname, c.line, type_list(c, f"Conflict {cname!r}")))
+            for c in children(sets, "Conflict"):
+                cname = c.get("name", "")
+                p.conflict_sets.append(ConflictSet(cname, c.sourceline, self.type_list(c, f"Conflict {cname!r}")))
 
-    # --- labels ------------------------------------------------------------
-    tmpl = root.first("SecurityLabelTemplate")
-    if tmpl is None:
-        p.has_subjects = False
-        err(root.line, "missing <SecurityLabelTemplate> (a Xen 3.0-era policy keeps labels in a separate file)")
-        return p
-    subj = tmpl.first("SubjectLabels")
-    if subj is None:
-        p.has_subjects = False
-        err(tmpl.line, "missing <SubjectLabels>")
-    else:
-        p.bootstrap = subj.attrs.get("bootstrap", "")
-        p.bootstrap_line = subj.line
-        for v in subj.elements("VirtualMachineLabel"):
-            n = v.first("Name")
-            name = (n.first_child_value() or "") if n is not None else ""
-            if name == "":
-                err(v.line, "VirtualMachineLabel without a name (Xen ignores it)", "strict")
-                continue
-            lab = VmLabel(name, n.line if n is not None else v.line)
-            if n is not None and "from" in n.attrs:
-                lab.from_name = n.attrs["from"]
-            stes = v.elements("SimpleTypeEnforcementTypes")
-            chws = v.elements("ChineseWallTypes")
-            if len(stes) > 1:
-                err(
-                    stes[1].line,
-                    f"label {name!r}: more than one SimpleTypeEnforcementTypes (Xen uses the first)",
-                    "strict",
-                )
-            if len(chws) > 1:
-                err(chws[1].line, f"label {name!r}: more than one ChineseWallTypes (Xen uses the first)", "strict")
-            lab.ste = type_list(stes[0] if stes else None, f"label {name!r}")
-            lab.chwall = type_list(chws[0] if chws else None, f"label {name!r}")
-            perms = v.elements(ns=MOAT_NS)
-            for pe in perms:
-                if pe.local != "Permissions":
-                    err(pe.line, f"unknown element <{pe.name}> (expected moat:Permissions)")
-                    continue
-                if lab.permissions is not None:
-                    err(pe.line, f"label {name!r}: more than one <{pe.name}>")
-                    continue
-                lab.permissions = _read_permissions(pe, name, err)
-            p.vm_labels.append(lab)
-    obj = tmpl.first("ObjectLabels")
-    if obj is not None:
-        for r in obj.elements("ResourceLabel"):
-            n = r.first("Name")
-            name = (n.first_child_value() or "") if n is not None else ""
-            line = n.line if n is not None else r.line
-            if name == "":
-                err(r.line, "ResourceLabel without a name (Xen ignores it)", "strict")
-                continue
-            stes = r.elements("SimpleTypeEnforcementTypes")
-            lab = ResourceLabel(name, line, None)
-            if stes:
-                if len(stes) > 1:
-                    err(stes[1].line, f"resource label {name!r}: more than one SimpleTypeEnforcementTypes", "strict")
-                lab.ste = type_list(stes[0], f"resource label {name!r}")
-            p.resource_labels.append(lab)
-    for el in root.elements(ns=MOAT_NS):
-        err(el.line, f"<{el.name}> is only allowed inside a VirtualMachineLabel")
-    return p
-
-
-def _read_permissions(pe: xmldom.Node, label: str, err) -> Permissions:  # type: ignore[no-untyped-def]
-    perm = Permissions(pe.line)
-    for c in pe.children:
-        if c.kind == xmldom.TEXT and c.data.strip() == "":
-            continue
-        if c.kind == xmldom.COMMENT:
-            continue
-        if c.kind != xmldom.ELEMENT or c.ns != MOAT_NS:
-            err(c.line, f"label {label!r}: unexpected content in <{pe.name}>")
-            continue
-        if c.local == "CreateDomain":
-            labels = c.elements("Label", MOAT_NS)
-            if not labels:
-                err(c.line, f"label {label!r}: <{c.name}> lists no <Label> it may create")
-            for lab in labels:
-                perm.create.append(Named(lab.text(), lab.line))
-        elif c.local == "AssignDevice":
-            perm.devices.append(Named(c.text().strip(), c.line))
-        elif c.local in _PERM_ELEMENTS:
-            setattr(perm, _PERM_ELEMENTS[c.local], True)
+    def labels(self, root: Any) -> None:
+        tmpl = first(root, "SecurityLabelTemplate")
+        if tmpl is None:
+            self.p.has_subjects = False
+            self.err(root.sourceline,
+                     "missing <SecurityLabelTemplate> (a Xen 3.0-era policy keeps labels in a separate file)")
+            return
+        subj = first(tmpl, "SubjectLabels")
+        if subj is None:
+            self.p.has_subjects = False
+            self.err(tmpl.sourceline, "missing <SubjectLabels>")
         else:
-            err(c.line, f"label {label!r}: unknown permission <{c.name}>")
-    return perm
+            self.p.bootstrap = subj.get("bootstrap", "")
+            self.p.bootstrap_line = subj.sourceline
+            for v in children(subj, "VirtualMachineLabel"):
+                self.vm_label(v)
+        obj = first(tmpl, "ObjectLabels")
+        if obj is not None:
+            for r in children(obj, "ResourceLabel"):
+                self.resource_label(r)
+
+    def label_name(self, el: Any) -> tuple[Any, str, int]:
+        """A label's <Name> element, its text ('' when missing or empty: Xen ignores such a label), its line."""
+        n = first(el, "Name")
+        name = (self.value(n) or "") if n is not None else ""
+        if name == "":
+            self.err(el.sourceline, f"{xmldom.local(el)} without a name (Xen ignores it)", "strict")
+        return n, name, n.sourceline if n is not None else el.sourceline
+
+    def vm_label(self, v: Any) -> None:
+        n, name, line = self.label_name(v)
+        if name == "":
+            return
+        lab = VmLabel(name, line)
+        if n is not None and n.get("from") is not None:
+            lab.from_name = n.get("from")
+        stes = children(v, "SimpleTypeEnforcementTypes")
+        chws = children(v, "ChineseWallTypes")
+        if len(stes) > 1:
+            self.err(stes[1].sourceline,
+                     f"label {name!r}: more than one SimpleTypeEnforcementTypes (Xen uses the first)", "strict")
+        if len(chws) > 1:
+            self.err(chws[1].sourceline, f"label {name!r}: more than one ChineseWallTypes (Xen uses the first)",
+                     "strict")
+        lab.ste = self.type_list(stes[0] if stes else None, f"label {name!r}")
+        lab.chwall = self.type_list(chws[0] if chws else None, f"label {name!r}")
+        # The schema allows one moat:Permissions, last, with known permissions only.
+        perms = first(v, "Permissions", MOAT_NS)
+        if perms is not None:
+            lab.permissions = self.permissions(perms, name)
+        self.p.vm_labels.append(lab)
+
+    def resource_label(self, r: Any) -> None:
+        _, name, line = self.label_name(r)
+        if name == "":
+            return
+        stes = children(r, "SimpleTypeEnforcementTypes")
+        lab = ResourceLabel(name, line, None)
+        if stes:
+            if len(stes) > 1:
+                self.err(stes[1].sourceline, f"resource label {name!r}: more than one SimpleTypeEnforcementTypes",
+                         "strict")
+            lab.ste = self.type_list(stes[0], f"resource label {name!r}")
+        self.p.resource_labels.append(lab)
+
+    def permissions(self, pe: Any, label: str) -> Permissions:
+        perm = Permissions(pe.sourceline)
+        for c in pe.iterchildren(f"{{{MOAT_NS}}}*"):
+            what = xmldom.local(c)
+            if what == "CreateDomain":
+                labels = children(c, "Label", MOAT_NS)
+                if not labels:
+                    self.err(c.sourceline, f"label {label!r}: <{xmldom.qname(c)}> lists no <Label> it may create")
+                perm.create += [Named(xmldom.text(lab), lab.sourceline) for lab in labels]
+            elif what == "AssignDevice":
+                devices = children(c, "Device", MOAT_NS)
+                if not devices:
+                    self.err(c.sourceline, f"label {label!r}: <{xmldom.qname(c)}> lists no <Device> it may be assigned")
+                perm.devices += [Named(xmldom.text(dev).strip(), dev.sourceline) for dev in devices]
+            elif what in _PERM_ELEMENTS:
+                setattr(perm, _PERM_ELEMENTS[what], True)
+        return perm
