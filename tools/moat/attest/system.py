@@ -46,7 +46,7 @@ class System:
             self.exit_code = None
         for t in self._readers:
             t.join(timeout=5)
-        return qemu.status_from_exit(self.exit_code)
+        return qemu.status_from_exit(self.exit_code, qemu.stop_word(self.lines))
 
     def wait_for_line(self, predicate: Callable[[str], bool], timeout: float) -> str | None:
         deadline = time.monotonic() + timeout

@@ -18,12 +18,26 @@ from moat.errors import UserError
 
 RUN_TIMEOUT = 300.0
 
+DESCRIPTION = """\
+Remote attestation with a TPM 2.0 (swtpm): compute what a scenario must measure (reference), or
+boot it with a TPM and verify it through its attestation agent (run); docs/attestation.md.
+
+reads:  SCENARIO and what it names (policy, images), build/hv/moat.bin, REF.json (run),
+        swtpm's local CA (the EK certificate chain)
+writes: REF.json (reference), build/attest/ (the TPM state, the console log), --json OUT (run)
+"""
+
+EPILOG = """\
+exit status: 0 verified (run) or reference written; 1 the system did not verify, every
+difference named; 3 moat could not do what was asked (bad arguments, a bad reference file,
+nothing built, no swtpm)
+"""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("attest", help="measured launch: reference measurements, and verify a booted system",
-                       description="Remote attestation with a TPM 2.0 (swtpm): compute what a scenario must "
-                                   "measure, or boot it and verify it through its attestation agent.",
-                       allow_abbrev=False)
+                       description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     s = p.add_subparsers(dest="attest_command", metavar="COMMAND")
     s.required = True
     r = s.add_parser("reference", help="the expected measurements of a scenario, without booting",
