@@ -8,6 +8,7 @@
 #include <moat/events.h>
 #include <moat/grant.h>
 #include <moat/lib.h>
+#include <moat/link.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
@@ -206,6 +207,16 @@ int xsm_grant_setup(struct domain *subj, struct domain *target)
     return ste_check(ACM_HOOK_GRANT_SETUP, subj, target);
 }
 
+uint64_t xsm_ste_shared_types(const struct domain *a, const struct domain *b)
+{
+    uint32_t ra = ACM_SSIDREF_SECONDARY(a->ssidref), rb = ACM_SSIDREF_SECONDARY(b->ssidref);
+    uint64_t types = 0;
+    for (uint32_t t = 0; t < live.ste_types && t < 64; t++)
+        if (acm_ste_has_type(&live, ra, t) && acm_ste_has_type(&live, rb, t))
+            types |= 1ull << t;
+    return types;
+}
+
 int xsm_grant_query(struct domain *subj, struct domain *target)
 {
     return subj == target ? 0 : ste_check(ACM_HOOK_GRANT_SETUP, subj, target);
@@ -395,6 +406,7 @@ static long setpolicy(struct acm_setpolicy *sp)
     cache_purge(NULL);
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
+    link_policy_changed();
     sp->revoked_evtchn = rv.revoked_evtchn;
     sp->revoked_grants = rv.revoked_grants;
     stats.policy_loads++;
@@ -428,6 +440,7 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
+    link_policy_changed();
     r->revoked_evtchn = rv.revoked_evtchn;
     r->revoked_grants = rv.revoked_grants;
     stats.revoked_evtchn += rv.revoked_evtchn;
