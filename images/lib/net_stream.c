@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+// A windowed UDP stream with a checksum over the small stack (moat/net_stream.h).
+#include <moat/guest.h>
+#include <moat/net_stream.h>
+
+#define SEQ_LIMIT 0xfffffff0u
+
+void net_stream_gen_init(struct net_stream_gen *g)
+{
+    g->x = 0x6d6f61742d6e6574ull; /* "moat-net" */
+    g->left = 0;
+}
+
+uint8_t net_stream_gen_byte(struct net_stream_gen *g)
+{
+    if (!g->left) {
+        g->x ^= g->x << 13;
+        g->x ^= g->x >> 7;
+        g->x ^= g->x << 17;
+        g->word = g->x;
+        g->left = 8;
+    }
+    uint8_t b = (uint8_t)g->word;
+    g->word >>= 8;
+    g->left--;
+    return b;
+}
+
+uint64_t net_fnv1a(uint64_t h, const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+    net_put32(p, (uint32_t)(v >> 32));
+    net_put32(p + 4, (uint32_t)v);
+}
+
+static uint64_t get64(const uint8_t *p) { return (uint64_t)net_get32(p) << 32 | net_get32(p + 4); }
+
+/* ---- receiving (the handler records; the loop answers) ---- */
+
+static struct net_stream_peer *peer_of(struct net_stream *s, const struct net_udp *d)
+{
+    struct net_stream_peer *free = NULL;
+    for (unsigned i = 0; i < NET_STREAM_PEERS; i++) {
+        struct net_stream_peer *p = &s->peers[i];
+        if (p->used && p->ip == d->src_ip && p->port == d->sport)
+            return p;
+        if (!p->used && !free)
+            free = p;
+    }
+    if (free) {
+        memset(free, 0, sizeof(*free));
+        free->used = true;
+        free->ip = d->src_ip;
+        free->port = d->sport;
+        free->fnv = NET_FNV_INIT;
+        net_stream_gen_init(&free->gen);
+    }
+    return free;
+}
+
+static void rx_data(struct net_stream *s, struct net_stream_peer *p, uint32_t seq, const uint8_t *data, size_t n)
+{
+    if (p->fin || seq != p->next_seq) {
+        p->bad = true; /* lost, repeated or out of order: the stream will not match */
+        return;
+    }
+    p->next_seq++;
+    p->bytes += n;
+    s->rx_bytes += n;
+    if (s->flags & NET_STREAM_VERIFY) {
+        for (size_t i = 0; i < n; i++)
+            if (data[i] != net_stream_gen_byte(&p->gen))
+                p->bad = true;
+        p->fnv = net_fnv1a(p->fnv, data, n);
+    }
+    if (p->next_seq % NET_STREAM_ACK_EVERY == 0)
+        p->ack_due = true;
+}
+
+static void handler(struct net_stack *st, const struct net_udp *d, void *ctx)
+{
+    (void)st;
+    struct net_stream *s = ctx;
+    if (d->dport == NET_BYE_PORT) {
+        if (d->len == 3 && memcmp(d->data, "bye", 3) == 0)
+            s->byes++;
+        return;
+    }
+    if (d->dport != NET_STREAM_PORT || d->len < 4)
+        return;
+    uint32_t word = net_get32(d->data);
+    if (word == NET_STREAM_ACK && d->len >= 8) {
+        uint32_t next = net_get32(d->data + 4);
+        if ((int32_t)(next - s->acked) > 0)
+            s->acked = next;
+        return;
+    }
+    if (word == NET_STREAM_FINACK && d->len >= 24) {
+        s->finack = true;
+        s->finack_ok = net_get32(d->data + 4) == 1;
+        s->finack_bytes = get64(d->data + 8);
+        s->finack_sum = get64(d->data + 16);
+        return;
+    }
+    struct net_stream_peer *p = peer_of(s, d);
+    if (!p)
+        return;
+    if (word == NET_STREAM_FIN && d->len >= 24) {
+        if (!p->fin) {
+            if (net_get32(d->data + 4) != p->next_seq)
+                p->bad = true;
+            p->fin_bytes = get64(d->data + 8);
+            p->fin_sum = get64(d->data + 16);
+            p->fin = true;
+            s->streams_done++;
+        }
+        p->finack_due = true; /* again for a repeated FIN: our answer may have been lost */
+        return;
+    }
+    if (word < SEQ_LIMIT)
+        rx_data(s, p, word, d->data + 4, d->len - 4u);
+}
+
+/* Sends the acknowledgements the handler asked for. */
+static int answer(struct net_stream *s, uint64_t deadline_ns)
+{
+    for (unsigned i = 0; i < NET_STREAM_PEERS; i++) {
+        struct net_stream_peer *p = &s->peers[i];
+        uint8_t msg[24];
+        int rc = 0;
+        if (p->finack_due) {
+            bool ok = !p->bad && p->fin_bytes == p->bytes &&
+                      (!(s->flags & NET_STREAM_VERIFY) || p->fin_sum == p->fnv);
+            net_put32(msg, NET_STREAM_FINACK);
+            net_put32(msg + 4, ok);
+            put64(msg + 8, p->bytes);
+            put64(msg + 16, (s->flags & NET_STREAM_VERIFY) ? p->fnv : 0);
+            p->finack_due = p->ack_due = false;
+            rc = net_udp_send(s->st, p->ip, NET_STREAM_PORT, p->port, msg, 24, deadline_ns);
+        } else if (p->ack_due) {
+            net_put32(msg, NET_STREAM_ACK);
+            net_put32(msg + 4, p->next_seq);
+            p->ack_due = false;
+            rc = net_udp_send(s->st, p->ip, NET_STREAM_PORT, p->port, msg, 8, deadline_ns);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+void net_stream_init(struct net_stream *s, struct net_stack *st, unsigned flags)
+{
+    memset(s, 0, sizeof(*s));
+    s->st = st;
+    s->flags = flags;
+    net_set_udp_handler(st, handler, s);
+}
+
+/* Runs the stack once: handles what came, answers, and sleeps if nothing did. */
+static int step(struct net_stream *s, uint64_t deadline_ns)
+{
+    int polled = net_poll(s->st, NETIF_RING_SIZE);
+    if (polled < 0)
+        return polled;
+    int rc = answer(s, deadline_ns);
+    if (rc)
+        return rc;
+    if (!polled)
+        net_wait(s->st, false, deadline_ns);
+    return 0;
+}
+
+int net_stream_serve(struct net_stream *s, unsigned streams, unsigned byes, uint64_t deadline_ns)
+{
+    for (;;) {
+        int rc = answer(s, deadline_ns);
+        if (rc)
+            return rc;
+        if (s->streams_done >= streams && s->byes >= byes)
+            return 0;
+        if (now_ns() >= deadline_ns)
+            return NETIF_ETIMEDOUT;
+        if ((rc = step(s, deadline_ns)))
+            return rc;
+    }
+}
+
+/* ---- sending ---- */
+
+int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned size, uint64_t deadline_ns,
+                    struct net_stream_result *r)
+{
+    if (size < 4 || size > NET_UDP_MAX)
+        return NETIF_EINVAL;
+    static uint8_t dgram[NET_UDP_MAX];
+    struct net_stream_gen gen;
+    net_stream_gen_init(&gen);
+    memset(r, 0, sizeof(*r));
+    r->checksum = NET_FNV_INIT;
+    s->acked = 0;
+    s->finack = false;
+    uint64_t t0 = now_ns();
+    uint32_t seq = 0;
+    for (uint64_t sent = 0; sent < bytes; seq++) {
+        while (seq - s->acked >= NET_STREAM_WINDOW) {
+            if (now_ns() >= deadline_ns)
+                return NETIF_ETIMEDOUT;
+            int rc = step(s, deadline_ns);
+            if (rc)
+                return rc;
+        }
+        unsigned n = (unsigned)(bytes - sent < size - 4 ? bytes - sent : size - 4);
+        net_put32(dgram, seq);
+        if (s->flags & NET_STREAM_VERIFY) {
+            for (unsigned i = 0; i < n; i++)
+                dgram[4 + i] = net_stream_gen_byte(&gen);
+            r->checksum = net_fnv1a(r->checksum, dgram + 4, n);
+        }
+        int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, dgram, 4 + n, deadline_ns);
+        if (rc)
+            return rc;
+        sent += n;
+        r->datagrams++;
+        r->bytes += n;
+        /* Take acknowledgements as they come, without sleeping. */
+        int polled = net_poll(s->st, NETIF_RING_SIZE);
+        if (polled < 0)
+            return polled;
+    }
+    if (!(s->flags & NET_STREAM_VERIFY))
+        r->checksum = 0;
+    uint8_t fin[24];
+    net_put32(fin, NET_STREAM_FIN);
+    net_put32(fin + 4, seq);
+    put64(fin + 8, r->bytes);
+    put64(fin + 16, r->checksum);
+    uint64_t resend = 0;
+    while (!s->finack) {
+        uint64_t now = now_ns();
+        if (now >= deadline_ns)
+            return NETIF_ETIMEDOUT;
+        if (now >= resend) { /* only the FIN is repeated: it is the one datagram nothing acknowledges */
+            int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, fin, sizeof(fin), deadline_ns);
+            if (rc)
+                return rc;
+            resend = now + 500 * NS_PER_MS;
+        }
+        int rc = step(s, resend < deadline_ns ? resend : deadline_ns);
+        if (rc)
+            return rc;
+    }
+    r->ns = now_ns() - t0;
+    r->peer_checksum = s->finack_sum;
+    r->match = s->finack_ok && s->finack_bytes == r->bytes && s->finack_sum == r->checksum;
+    return 0;
+}
+
+int net_stream_bye(struct net_stream *s, uint32_t ip, uint64_t deadline_ns)
+{
+    return net_udp_send(s->st, ip, NET_BYE_PORT, NET_BYE_PORT, "bye", 3, deadline_ns);
+}
