@@ -118,9 +118,13 @@ static void stream_to(uint32_t ip)
 static void bye_all(const char *list)
 {
     uint32_t ip;
-    uint16_t vlan;
-    while (next_target(&list, &ip, &vlan))
-        xtf_check(net_stream_bye(&stream, ip, now_ns() + WAIT_NS) == 0, "bye");
+    uint16_t vlan, base = st.vlan;
+    char buf[16];
+    while (next_target(&list, &ip, &vlan)) {
+        net_set_vlan(&st, vlan);
+        xtf_check(net_stream_bye(&stream, ip, now_ns() + WAIT_NS) == 0, "bye to %s", net_format_ip(buf, ip));
+    }
+    net_set_vlan(&st, base);
 }
 
 static void serve(void)
