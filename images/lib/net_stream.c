@@ -66,8 +66,12 @@ static struct net_stream_peer *peer_of(struct net_stream *s, const struct net_ud
 
 static void rx_data(struct net_stream *s, struct net_stream_peer *p, uint32_t seq, const uint8_t *data, size_t n)
 {
-    if (p->fin || seq != p->next_seq) {
-        p->bad = true; /* lost, repeated or out of order: the stream will not match */
+    if (p->fin)
+        return;
+    if (seq != p->next_seq) {
+        /* One was lost (a full ring on the way): drop the rest until the sender goes back, and
+         * tell it at once where we are. */
+        p->ack_due = true;
         return;
     }
     p->next_seq++;
@@ -112,9 +116,11 @@ static void handler(struct net_stack *st, const struct net_udp *d, void *ctx)
     if (!p)
         return;
     if (word == NET_STREAM_FIN && d->len >= 24) {
+        if (!p->fin && net_get32(d->data + 4) != p->next_seq) {
+            p->ack_due = true; /* we miss the last datagrams: the sender must go back first */
+            return;
+        }
         if (!p->fin) {
-            if (net_get32(d->data + 4) != p->next_seq)
-                p->bad = true;
             p->fin_bytes = get64(d->data + 8);
             p->fin_sum = get64(d->data + 16);
             p->fin = true;
@@ -194,71 +200,87 @@ int net_stream_serve(struct net_stream *s, unsigned streams, unsigned byes, uint
 
 /* ---- sending ---- */
 
+/* The payload of datagram seq: its length, and its bytes from the generator (which it advances). */
+static unsigned fill(struct net_stream *s, struct net_stream_gen *gen, uint8_t *dgram, uint32_t seq, uint64_t bytes,
+                     unsigned size)
+{
+    uint64_t at = (uint64_t)seq * (size - 4);
+    unsigned n = (unsigned)(bytes - at < size - 4 ? bytes - at : size - 4);
+    net_put32(dgram, seq);
+    if (s->flags & NET_STREAM_VERIFY)
+        for (unsigned i = 0; i < n; i++)
+            dgram[4 + i] = net_stream_gen_byte(gen);
+    return n;
+}
+
 int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned size, uint64_t deadline_ns,
                     struct net_stream_result *r)
 {
-    if (size < 4 || size > NET_UDP_MAX)
+    if (size < 4 || size > NET_UDP_MAX || !bytes)
         return NETIF_EINVAL;
     static uint8_t dgram[NET_UDP_MAX];
+    /* Go-back-N: the generator's state at each datagram of the window, to send it again. */
+    static struct net_stream_gen at[NET_STREAM_WINDOW];
     struct net_stream_gen gen;
     net_stream_gen_init(&gen);
     memset(r, 0, sizeof(*r));
     r->checksum = NET_FNV_INIT;
     s->acked = 0;
     s->finack = false;
-    uint64_t t0 = now_ns();
-    uint32_t seq = 0;
-    for (uint64_t sent = 0; sent < bytes; seq++) {
-        while (seq - s->acked >= NET_STREAM_WINDOW) {
-            if (now_ns() >= deadline_ns)
-                return NETIF_ETIMEDOUT;
-            int rc = step(s, deadline_ns);
-            if (rc)
-                return rc;
-        }
-        unsigned n = (unsigned)(bytes - sent < size - 4 ? bytes - sent : size - 4);
-        net_put32(dgram, seq);
-        if (s->flags & NET_STREAM_VERIFY) {
-            for (unsigned i = 0; i < n; i++)
-                dgram[4 + i] = net_stream_gen_byte(&gen);
-            r->checksum = net_fnv1a(r->checksum, dgram + 4, n);
-        }
-        int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, dgram, 4 + n, deadline_ns);
-        if (rc)
-            return rc;
-        sent += n;
-        r->datagrams++;
-        r->bytes += n;
-        /* Take acknowledgements as they come, without sleeping. */
-        int polled = net_poll(s->st, NETIF_RING_SIZE);
-        if (polled < 0)
-            return polled;
-    }
-    if (!(s->flags & NET_STREAM_VERIFY))
-        r->checksum = 0;
-    uint8_t fin[24];
-    net_put32(fin, NET_STREAM_FIN);
-    net_put32(fin + 4, seq);
-    put64(fin + 8, r->bytes);
-    put64(fin + 16, r->checksum);
-    uint64_t resend = 0;
+    uint32_t total = (uint32_t)((bytes + size - 5) / (size - 4)), next = 0, summed = 0;
+    uint64_t t0 = now_ns(), progress = t0, fin_sent = 0;
+    uint32_t last_acked = 0;
     while (!s->finack) {
         uint64_t now = now_ns();
         if (now >= deadline_ns)
             return NETIF_ETIMEDOUT;
-        if (now >= resend) { /* only the FIN is repeated: it is the one datagram nothing acknowledges */
+        if (s->acked != last_acked) {
+            last_acked = s->acked;
+            progress = now;
+        } else if (now - progress > NET_STREAM_RTO_NS && next != s->acked) {
+            /* Nothing acknowledged for a while: something was lost; send again from there. */
+            next = s->acked;
+            gen = at[next % NET_STREAM_WINDOW];
+            progress = now;
+            r->resent++;
+        }
+        if (next < total && next - s->acked < NET_STREAM_WINDOW) {
+            at[next % NET_STREAM_WINDOW] = gen;
+            unsigned n = fill(s, &gen, dgram, next, bytes, size);
+            if (next == summed) { /* the checksum covers each datagram once, sent again or not */
+                r->checksum = (s->flags & NET_STREAM_VERIFY) ? net_fnv1a(r->checksum, dgram + 4, n) : 0;
+                r->bytes += n;
+                summed++;
+            }
+            int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, dgram, 4 + n, deadline_ns);
+            if (rc)
+                return rc;
+            next++;
+            r->datagrams++;
+            int polled = net_poll(s->st, NETIF_RING_SIZE); /* acknowledgements, without sleeping */
+            if (polled < 0)
+                return polled;
+            continue;
+        }
+        if (next == total && (!fin_sent || now - fin_sent > NET_STREAM_RTO_NS)) {
+            uint8_t fin[24];
+            net_put32(fin, NET_STREAM_FIN);
+            net_put32(fin + 4, total);
+            put64(fin + 8, bytes);
+            put64(fin + 16, (s->flags & NET_STREAM_VERIFY) ? r->checksum : 0);
             int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, fin, sizeof(fin), deadline_ns);
             if (rc)
                 return rc;
-            resend = now + 500 * NS_PER_MS;
+            fin_sent = now;
         }
-        int rc = step(s, resend < deadline_ns ? resend : deadline_ns);
+        uint64_t wake = now + NET_STREAM_RTO_NS;
+        int rc = step(s, wake < deadline_ns ? wake : deadline_ns);
         if (rc)
             return rc;
     }
     r->ns = now_ns() - t0;
     r->peer_checksum = s->finack_sum;
-    r->match = s->finack_ok && s->finack_bytes == r->bytes && s->finack_sum == r->checksum;
+    r->match = s->finack_ok && s->finack_bytes == bytes && s->finack_sum == r->checksum;
     return 0;
 }
 

@@ -220,12 +220,13 @@ static void port_down(unsigned i, const char *why)
     fdb_forget_port(i);
     p->state = PORT_DOWN;
     p->held = netif_close(&p->nif, 0);
-    say("port %u (%s): down: %s; in %lu out %lu flooded %lu; dropped: vlan %lu tagged %lu untagged %lu "
-        "source %lu bad %lu full %lu; ring errors %lu; %u grants still mapped",
-        i, p->nif.link->peer_name, why, (unsigned long)c->in, (unsigned long)c->out, (unsigned long)c->flooded,
-        (unsigned long)c->drop_vlan, (unsigned long)c->drop_tagged, (unsigned long)c->drop_untagged,
-        (unsigned long)c->drop_src, (unsigned long)c->drop_bad, (unsigned long)c->drop_full,
-        (unsigned long)p->nif.stats.rx_errors, p->held);
+    say("port %u (%s): down: %s; %u grants still mapped", i, p->nif.link->peer_name, why, p->held);
+    say("port %u (%s): in %lu out %lu flooded %lu bad-requests %lu; dropped: vlan %lu tagged %lu untagged %lu "
+        "source %lu bad %lu full %lu",
+        i, p->nif.link->peer_name, (unsigned long)c->in, (unsigned long)c->out, (unsigned long)c->flooded,
+        (unsigned long)p->nif.stats.rx_errors, (unsigned long)c->drop_vlan, (unsigned long)c->drop_tagged,
+        (unsigned long)c->drop_untagged, (unsigned long)c->drop_src, (unsigned long)c->drop_bad,
+        (unsigned long)c->drop_full);
 }
 
 static void port_start(unsigned i)
@@ -278,8 +279,12 @@ static bool round_robin(void)
             forward(i, (size_t)n);
             work = true;
         }
+        /* Take the member's responses now, not only at the next delivery: a member that lies
+         * about them loses its port at once. */
+        if (p->state == PORT_UP)
+            netif_tx_room(&p->nif);
         if (p->state == PORT_UP && p->nif.broken)
-            port_down(i, p->nif.why); /* a bad response seen while delivering to it */
+            port_down(i, p->nif.why);
     }
     return work;
 }

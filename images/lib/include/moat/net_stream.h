@@ -2,10 +2,13 @@
 /*
  * A UDP stream with a checksum, over the small stack (moat/net.h; docs/networking.md). The sender
  * sends numbered datagrams to NET_STREAM_PORT, at most NET_STREAM_WINDOW ahead of the receiver's
- * cumulative acknowledgement (so a switch between them never has to drop one for want of ring
- * space), then a FIN with the byte count and its checksum; the receiver checks every datagram's
- * number (and, with NET_STREAM_VERIFY, every byte against the same xorshift stream), and answers
- * the FIN with its own count and checksum. Both sides print and compare them.
+ * cumulative acknowledgement (so the receiver's ring alone never overflows), then a FIN with the
+ * byte count and its checksum; the receiver takes datagrams in order only (and, with
+ * NET_STREAM_VERIFY, checks every byte against the same xorshift stream), and answers the FIN with
+ * its own count and checksum. Both sides print and compare them. Frames can still be lost (a
+ * switch drops what a full ring cannot take, e.g. while someone floods the VLAN): a receiver that
+ * sees a gap acknowledges at once, and a sender that hears nothing new for NET_STREAM_RTO_NS goes
+ * back to the first unacknowledged datagram (go-back-N), so the stream arrives whole regardless.
  *
  * Wire format (big-endian), all to/from port NET_STREAM_PORT:
  *   data   u32 seq (< 0xfffffff0), then payload
@@ -21,6 +24,7 @@
 #include <stdint.h>
 
 #include <moat/net.h>
+#include <moat/time.h>
 
 #define NET_STREAM_PORT 7000
 #define NET_BYE_PORT 9
@@ -30,11 +34,13 @@
 #define NET_STREAM_FIN 0xfffffff2u
 #define NET_STREAM_FINACK 0xfffffff3u
 #define NET_STREAM_PEERS 4
+#define NET_STREAM_RTO_NS (200 * NS_PER_MS) /* no acknowledgement for this long: send again */
 
 #define NET_STREAM_VERIFY 1u /* payload is the xorshift stream, checked byte by byte, FNV-1a summed */
 
 struct net_stream_result {
     uint64_t bytes, datagrams, ns;
+    uint64_t resent; /* times the sender went back (a datagram or an acknowledgement was lost) */
     uint64_t checksum, peer_checksum; /* FNV-1a of the payload (0 without NET_STREAM_VERIFY) */
     bool match;                      /* the receiver saw every datagram, in order, as sent */
 };
