@@ -152,7 +152,9 @@ def vlan_id(pol: BootPolicy, ste_type: str) -> int | None:
 
 
 def policy_display(pol: BootPolicy) -> str:
-    return f"'{pol.name}' ({pol.source})" if pol.name else str(pol.source)
+    from moat.paths import display
+
+    return f"'{pol.name}' ({display(pol.source)})" if pol.name else display(pol.source)
 
 
 def resolve(scen: Scenario, pol: BootPolicy, *, refuse_forbidden: bool = True) -> list[ResolvedLink]:

@@ -281,13 +281,14 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def build_boot_modules(scen: Scenario, build_dir: Path) -> list[tuple[Path, str]]:
+def build_boot_modules(scen: Scenario, build_dir: Path, *,
+                       refuse_forbidden_links: bool = True) -> list[tuple[Path, str]]:
     """Stage the manifest and images; the (path, args) modules to boot, in module order."""
     if not scen.domains:
         return [(m.path, m.args) for m in scen.modules]
     images = check_images(scen, build_dir)
     pol = scenario_policy(scen, build_dir)
-    manifest = encode(scen, pol)
+    manifest = encode(scen, pol, refuse_forbidden_links=refuse_forbidden_links)
     digest = hashlib.sha256(manifest)
     for name in image_names(scen):
         digest.update(images[name].read_bytes())

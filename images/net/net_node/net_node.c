@@ -2,17 +2,29 @@
 // A network node for the link tests (docs/networking.md): one interface on one link of its start
 // info, the small stack, and a list of things to do, in this order:
 //   link=<n>                 which link (default 0)
+//   delay_ms=<ms>            wait this long after connecting before anything else
 //   ip=<a.b.c.d>             our address (required)
 //   vlan=<id>                tag our frames with this VLAN (a switch trunk port); default untagged
 //   ping=<ip>[@vlan],...     ping each target `count` times (default 10), every reply must come
 //   unreachable=<ip>[@vlan],...  each must NOT answer (ARP or echo) within 2 s
 //   stream=<ip>              stream `bytes` (default 1 MiB) of UDP in datagrams of `size` payload
 //                            bytes (default 1024); the receiver's checksum must match ours
+//   relabel=<ssidref>        then give ourselves this label (needs load_policy): the hypervisor
+//                            rewrites the link's VLANs, and the switch follows them at once
+//   after_ping=, after_unreachable=   as ping= and unreachable=, after the relabel
 //   bye=<ip>,...             tell each that we are done
 //   serve=<streams>          answer until that many streams have ended ...
 //   byes=<n>                 ... and that many byes have come (both default 0)
+//   wait_gone                then wait until the peer has gone (closed or died)
+//   until_gone=<name>,...    then answer until no domain of these names exists (needs read_state)
+//   crash                    then fault (ud2) instead of closing: a member dying with the link up
+//   refused                  the link must NOT connect (the MAC policy forbids it): success when
+//                            opening fails with the hypervisor's refusal and nothing stays held
 // Everything else is answered all along (ARP, echo). At the end it prints its interface and stack
-// counters and closes the link: "closed: 0 grants/mappings held" when everything was given back.
+// counters and closes the link: "closed: 0 grants/mappings held, ports closed" when everything was
+// given back.
+#include <moat/acm.h>
+#include <moat/evtchn.h>
 #include <moat/net_stream.h>
 #include <moat/test.h>
 
@@ -152,6 +164,91 @@ static void serve(void)
     }
 }
 
+static void relabel(uint32_t ssidref)
+{
+    uint64_t before = nif.link->vlans;
+    struct acm_relabel out;
+    long rc = acm_relabel(start_info->domid, ssidref, &out);
+    if (rc) {
+        xtf_failure("Fail: relabel to 0x%x: %ld\n", ssidref, rc);
+        return;
+    }
+    printf("relabelled to 0x%08x: link vlans 0x%lx -> 0x%lx\n", ssidref, (unsigned long)before,
+           (unsigned long)__atomic_load_n(&nif.link->vlans, __ATOMIC_ACQUIRE));
+}
+
+/* Whether a domain called name exists (we look at every domid: there are few). */
+static bool domain_exists(const char *name)
+{
+    for (domid_t id = 0; id < MOAT_MAX_DOMAINS; id++) {
+        struct moat_domctl_info info;
+        if (domctl_getinfo(id, &info) == 0 && strncmp(info.name, name, sizeof(info.name)) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void until_gone(const char *list)
+{
+    uint64_t deadline = now_ns() + 4 * WAIT_NS;
+    for (;;) {
+        bool alive = false;
+        char name[32];
+        for (const char *p = list; *p && *p != ' ';) {
+            size_t n = 0;
+            while (p[n] && p[n] != ',' && p[n] != ' ' && n < sizeof(name) - 1) {
+                name[n] = p[n];
+                n++;
+            }
+            name[n] = 0;
+            p += n + (p[n] == ',');
+            alive = alive || domain_exists(name);
+        }
+        if (!alive)
+            break;
+        if (now_ns() >= deadline) {
+            xtf_failure("Fail: %s did not go\n", list);
+            return;
+        }
+        while (net_poll(&st, NETIF_RING_SIZE) > 0)
+            ;
+        net_wait(&st, false, now_ns() + 100 * NS_PER_MS);
+    }
+    printf("%s gone\n", list);
+}
+
+static bool port_closed(evtchn_port_t port)
+{
+    struct evtchn_status st;
+    return evtchn_status(DOMID_SELF, port, &st) == 0 && st.status == EVTCHNSTAT_closed;
+}
+
+/* A forbidden link: the granter's channel (or the mapper's map) must have been refused. */
+static void refused(unsigned link, int rc)
+{
+    bool granter = nif.role == LINK_ROLE_GRANTER;
+    int want = granter ? NETIF_EEVTCHN : NETIF_EGRANT;
+    printf("link %u to %s: %s refused: %d (%s)\n", link, netif_link(link) ? netif_link(link)->peer_name : "?",
+           granter ? "offering it was" : "mapping it was", rc, rc == want ? "as the policy intends" : "UNEXPECTED");
+    xtf_check(rc == want, "link %u: %d, expected %d", link, rc, want);
+    xtf_check(!nif.connected && !nif.mapped && !nif.ports[0] && !nif.ports[1], "something stayed set up");
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}
+
+/* Waits until the peer closes or dies (its side of our channel goes away). */
+static void wait_gone(void)
+{
+    uint64_t deadline = now_ns() + 4 * WAIT_NS;
+    while (netif_check_peer(&nif) && now_ns() < deadline) {
+        while (net_poll(&st, NETIF_RING_SIZE) > 0)
+            ;
+        net_wait(&st, false, now_ns() + 100 * NS_PER_MS);
+    }
+    xtf_check(!netif_check_peer(&nif), "the peer never went away");
+    printf("peer gone: %s\n", nif.why ? nif.why : "?");
+}
+
 void test_main(void)
 {
     char arg[200], buf[16], mac[18];
@@ -162,6 +259,10 @@ void test_main(void)
         return;
     }
     int rc = netif_open(&nif, link, now_ns() + WAIT_NS);
+    if (cmdline_has("refused")) {
+        refused(link, rc);
+        return;
+    }
     if (rc) {
         xtf_failure("Fail: link %u: cannot connect: %d (%s)\n", link, rc, nif.why ? nif.why : "");
         netif_close(&nif, 0);
@@ -172,6 +273,11 @@ void test_main(void)
            netif_format_mac(mac, nif.mac), (unsigned long)nif.link->vlans);
     net_init(&st, &nif, ip, (uint16_t)cmdline_ulong("vlan", 0));
     net_stream_init(&stream, &st, NET_STREAM_VERIFY);
+    for (uint64_t until = now_ns() + cmdline_ulong("delay_ms", 0) * NS_PER_MS; now_ns() < until;) {
+        while (net_poll(&st, NETIF_RING_SIZE) > 0)
+            ;
+        net_wait(&st, false, until);
+    }
 
     if (cmdline_get("ping", arg, sizeof(arg)))
         ping_all(arg, (unsigned)cmdline_ulong("count", 10));
@@ -183,16 +289,34 @@ void test_main(void)
         else
             xtf_error("Error: stream=%s\n", arg);
     }
+    if (cmdline_get("relabel", arg, sizeof(arg)))
+        relabel((uint32_t)cmdline_ulong("relabel", 0));
+    if (cmdline_get("after_ping", arg, sizeof(arg)))
+        ping_all(arg, (unsigned)cmdline_ulong("count", 10));
+    if (cmdline_get("after_unreachable", arg, sizeof(arg)))
+        unreachable_all(arg);
     if (cmdline_get("bye", arg, sizeof(arg)))
         bye_all(arg);
     serve();
+    if (cmdline_has("wait_gone"))
+        wait_gone();
+    if (cmdline_get("until_gone", arg, sizeof(arg)))
+        until_gone(arg);
 
     printf("counters: tx %lu frames, rx %lu frames (%lu ignored, %lu bad), ring full %lu, peer errors %lu/%lu\n",
            (unsigned long)st.stats.tx_frames, (unsigned long)st.stats.rx_frames, (unsigned long)st.stats.rx_ignored,
            (unsigned long)st.stats.rx_bad, (unsigned long)nif.stats.tx_full, (unsigned long)nif.stats.tx_errors,
            (unsigned long)nif.stats.rx_errors);
+    if (cmdline_has("crash")) {
+        printf("crashing with the link up\n");
+        console_flush();
+        __asm__ volatile("ud2");
+    }
+    evtchn_port_t ports[2] = {nif.ports[0], nif.ports[1]};
     unsigned held = netif_close(&nif, now_ns() + WAIT_NS);
-    printf("closed: %u grants/mappings held\n", held);
+    bool closed = port_closed(ports[0]) && port_closed(ports[1]);
+    printf("closed: %u grants/mappings held, ports %s\n", held, closed ? "closed" : "STILL OPEN");
+    xtf_check(held == 0 && closed, "the link was not given back");
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);
 }

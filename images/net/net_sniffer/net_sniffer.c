@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: MIT
 // A sniffer on a switch port (docs/networking.md): it takes every frame the switch gives it, answers
-// nothing, and counts the frames that belong to someone it must never hear from (another VLAN's
-// addresses). It listens until the watched domains have all gone (it needs the read_state
+// nothing, and counts the frames that come from someone it must never hear from (another VLAN's
+// addresses: as the frame's source, an ARP sender or an IPv4 source; frames merely asking about
+// those addresses are its own VLAN's). It listens until the watched domains have all gone (it needs the read_state
 // permission to look), then reports; success means it heard at least min_frames frames of its own
 // VLAN and not one of the watched ones.
 //   link=<n>                 its link (default 0)
-//   watch_mac=<prefix>,...   source or destination addresses starting with one of these (hex
-//                            octets, e.g. 02:aa) are "theirs"
-//   watch_ip=<ip>,...        ARP or IPv4 frames naming one of these addresses are "theirs"
+//   watch_mac=<prefix>,...   source addresses starting with one of these (hex octets, e.g. 02:aa)
+//                            are "theirs"
+//   watch_ip=<ip>,...        ARP senders and IPv4 sources with one of these addresses are "theirs"
 //   watch_type=<hex>         frames of this ethertype are "theirs" (e.g. 88b5, the flooder's)
 //   until_gone=<name>,...    listen until no domain of these names exists
 //   min_frames=<n>           frames it must hear (default 1)
@@ -103,15 +104,15 @@ static void classify(size_t len)
         return;
     const uint8_t *p = frame + eth.hlen;
     size_t plen = len - eth.hlen;
-    bool bad = mac_watched(eth.src) || mac_watched(eth.dst) || (watch_type && eth.type == watch_type);
+    bool bad = mac_watched(eth.src) || (watch_type && eth.type == watch_type);
     if (eth.type == NET_ETHERTYPE_ARP) {
         by_type[0]++;
         if (plen >= 28)
-            bad = bad || ip_watched(net_get32(p + 14)) || ip_watched(net_get32(p + 24)) || mac_watched(p + 8);
+            bad = bad || ip_watched(net_get32(p + 14)) || mac_watched(p + 8); /* the sender's */
     } else if (eth.type == NET_ETHERTYPE_IPV4) {
         by_type[1]++;
         if (plen >= NET_IP_HLEN)
-            bad = bad || ip_watched(net_get32(p + 12)) || ip_watched(net_get32(p + 16));
+            bad = bad || ip_watched(net_get32(p + 12)); /* the source */
     } else {
         by_type[2]++;
     }
