@@ -19,7 +19,9 @@
 //   until_gone=<name>,...    then answer until no domain of these names exists (needs read_state)
 //   crash                    then fault (ud2) instead of closing: a member dying with the link up
 //   refused                  the link must NOT connect (the MAC policy forbids it): success when
-//                            opening fails with the hypervisor's refusal and nothing stays held
+//                            opening fails with the hypervisor's refusal and nothing stays held;
+//                            then it stays linger_ms (default 2000) so that its peer's attempt
+//                            meets a live domain
 // Everything else is answered all along (ARP, echo). At the end it prints its interface and stack
 // counters and closes the link: "closed: 0 grants/mappings held, ports closed" when everything was
 // given back.
@@ -232,6 +234,8 @@ static void refused(unsigned link, int rc)
            granter ? "offering it was" : "mapping it was", rc, rc == want ? "as the policy intends" : "UNEXPECTED");
     xtf_check(rc == want, "link %u: %d, expected %d", link, rc, want);
     xtf_check(!nif.connected && !nif.mapped && !nif.ports[0] && !nif.ports[1], "something stayed set up");
+    /* Stay a while: the peer's own attempt must meet a live domain (and the MAC), not a dead one. */
+    sleep_ns(cmdline_ulong("linger_ms", 2000) * NS_PER_MS);
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);
 }
@@ -258,6 +262,9 @@ void test_main(void)
         xtf_error("Error: usage: ip=<a.b.c.d> [link=n] [vlan=id] [ping=..] [stream=..] [serve=n]\n");
         return;
     }
+    /* Sleeping binds the timer's VIRQ to a port: do it now, so that it never takes the number of a
+     * link port we close (the check at the end wants those closed, not reused). */
+    timer_bind();
     int rc = netif_open(&nif, link, now_ns() + WAIT_NS);
     if (cmdline_has("refused")) {
         refused(link, rc);
