@@ -71,6 +71,17 @@ def register(subparsers: Any) -> None:
     df.add_argument("--json", action="store_true")
     df.set_defaults(func=_guard(cmd_diff))
 
+    gr = sp.add_parser("graph", help="draw the policy with Graphviz: labels, sharing, conflicts, who creates whom",
+                       description="Draw the policy (moat.graph): a node per label, green edges between labels "
+                                   "that may share (their STE types), red dashed edges between labels the "
+                                   "Chinese Wall keeps apart, blue arrows from a label to those it may create.")
+    gr.add_argument("policy", help="policy source or binary")
+    gr.add_argument("--map", dest="mapfile", help="map file for a binary")
+    gr.add_argument("-o", "--output", help="file to write (default: the DOT text on stdout)")
+    gr.add_argument("--format", choices=("dot", "svg", "png"),
+                    help="output format (default: from the file's suffix, else svg)")
+    gr.set_defaults(func=_guard(cmd_graph))
+
     cv = sp.add_parser("convert", help="rewrite a policy as XML or TOML")
     cv.add_argument("policy")
     cv.add_argument("--to", choices=("xml", "toml"), required=True)
@@ -388,6 +399,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
         print(f"permissions of {pc['label']}: {' '.join(parts)}")
     if not any(d[k] for k in d):
         print("no change in labels, sharing, conflicts or permissions")
+    return 0
+
+
+def cmd_graph(args: argparse.Namespace) -> int:
+    from moat import graph
+
+    output = Path(args.output) if args.output else None
+    fmt = graph.format_for(output, args.format)
+    if output is None and fmt != "dot":
+        raise _Fail(f"--format {fmt} needs -o FILE")
+    data = graph.render(graph.policy_graph(_view(args.policy, args.mapfile)), output, fmt)
+    if output is None:
+        sys.stdout.write(data.decode())
     return 0
 
 
