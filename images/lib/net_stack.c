@@ -20,12 +20,24 @@ const uint8_t net_broadcast[NET_ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 uint16_t net_checksum(const void *data, size_t len, uint32_t sum)
 {
+    /* RFC 1071: the one's complement sum does not depend on byte order, so add eight bytes at a
+     * time in the CPU's order (with end-around carry) and swap the folded result once. */
     const uint8_t *p = data;
-    uint64_t s = sum;
-    for (; len > 1; len -= 2, p += 2)
-        s += (uint32_t)(p[0] << 8 | p[1]);
+    uint64_t acc = 0;
+    for (; len >= 8; len -= 8, p += 8) {
+        uint64_t w;
+        __builtin_memcpy(&w, p, 8);
+        acc += w;
+        acc += acc < w;
+    }
+    for (; len >= 2; len -= 2, p += 2)
+        acc += (uint64_t)(p[0] | p[1] << 8);
     if (len)
-        s += (uint32_t)p[0] << 8;
+        acc += p[0];
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    uint64_t s = ((acc >> 8) | (acc << 8)) & 0xffff; /* big-endian, as the partial sum is */
+    s += sum;
     while (s >> 16)
         s = (s & 0xffff) + (s >> 16);
     return (uint16_t)~s;
@@ -111,10 +123,11 @@ void net_set_udp_handler(struct net_stack *st, net_udp_handler fn, void *ctx)
 
 /* ---- sending ---- */
 
-/* Builds the frame in st->tx: our header (tagged on a VLAN) and the payload. Returns its length. */
-static size_t build(struct net_stack *st, const uint8_t *dst, uint16_t type, const void *payload, size_t len)
+/* Builds a frame in f: our header (tagged on a VLAN) and the payload (copied unless it is already
+ * in place). Returns its length. */
+static size_t build(struct net_stack *st, uint8_t *f, const uint8_t *dst, uint16_t type, const void *payload,
+                    size_t len)
 {
-    uint8_t *f = st->tx;
     memcpy(f, dst, NET_ETH_ALEN);
     memcpy(f + 6, st->mac, NET_ETH_ALEN);
     size_t h = 12;
@@ -130,14 +143,17 @@ static size_t build(struct net_stack *st, const uint8_t *dst, uint16_t type, con
     return h + len;
 }
 
-/* Where the payload of an outgoing frame goes in st->tx (so callers can build it in place). */
-static uint8_t *tx_payload(struct net_stack *st) { return st->tx + NET_ETH_HLEN + (st->vlan ? NET_VLAN_HLEN : 0); }
+/* Where the payload of a frame goes in buf (st->tx or st->reply), so callers build it in place. */
+static uint8_t *payload_in(struct net_stack *st, uint8_t *buf) { return buf + NET_ETH_HLEN + (st->vlan ? NET_VLAN_HLEN : 0); }
+static uint8_t *tx_payload(struct net_stack *st) { return payload_in(st, st->tx); }
+static uint8_t *reply_payload(struct net_stack *st) { return payload_in(st, st->reply); }
 
-/* A reply from inside net_poll: never waits (a full ring drops it, as a busy host would). */
+/* A reply from inside net_poll: never waits (a full ring drops it, as a busy host would). It has a
+ * buffer of its own, so a net_send waiting for room keeps its frame in st->tx. */
 static void send_now(struct net_stack *st, const uint8_t *dst, uint16_t type, size_t len)
 {
-    size_t n = build(st, dst, type, tx_payload(st), len);
-    if (netif_send(st->nif, st->tx, n) == 0)
+    size_t n = build(st, st->reply, dst, type, reply_payload(st), len);
+    if (netif_send(st->nif, st->reply, n) == 0)
         st->stats.tx_frames++;
     else
         st->stats.tx_dropped++;
@@ -149,7 +165,7 @@ int net_send(struct net_stack *st, const uint8_t *dst, uint16_t type, const void
     if (len > NETIF_FRAME_MAX - NET_ETH_HLEN - NET_VLAN_HLEN)
         return NETIF_EINVAL;
     for (;;) {
-        size_t n = build(st, dst, type, payload, len);
+        size_t n = build(st, st->tx, dst, type, payload, len);
         int rc = netif_send(st->nif, st->tx, n);
         if (rc == 0) {
             st->stats.tx_frames++;
@@ -160,7 +176,7 @@ int net_send(struct net_stack *st, const uint8_t *dst, uint16_t type, const void
         if (now_ns() >= deadline_ns)
             return NETIF_ETIMEDOUT;
         /* The ring is full: keep receiving (the peer may be waiting for room on its side too),
-         * then wait for room. Replies net_poll makes go through st->tx, so build again after. */
+         * then wait for room. */
         int polled = net_poll(st, NETIF_RING_SIZE);
         if (polled < 0)
             return polled;
@@ -255,8 +271,7 @@ int net_ping(struct net_stack *st, uint32_t ip, uint16_t seq, unsigned size, uin
     int rc = net_resolve(st, ip, mac, deadline_ns);
     if (rc)
         return rc;
-    static uint8_t pkt[NET_MTU];
-    uint8_t *icmp = pkt + NET_IP_HLEN;
+    uint8_t *pkt = tx_payload(st), *icmp = pkt + NET_IP_HLEN; /* built in place */
     icmp[0] = ICMP_ECHO_REQUEST;
     icmp[1] = 0;
     net_put16(icmp + 2, 0);
@@ -291,8 +306,7 @@ int net_udp_send(struct net_stack *st, uint32_t ip, uint16_t sport, uint16_t dpo
     int rc = net_resolve(st, ip, mac, deadline_ns);
     if (rc)
         return rc;
-    static uint8_t pkt[NET_MTU];
-    uint8_t *udp = pkt + NET_IP_HLEN;
+    uint8_t *pkt = tx_payload(st), *udp = pkt + NET_IP_HLEN; /* built in place */
     uint16_t ulen = (uint16_t)(NET_UDP_HLEN + len);
     net_put16(udp, sport);
     net_put16(udp + 2, dport);
@@ -327,7 +341,7 @@ static void rx_arp(struct net_stack *st, const uint8_t *a, size_t len)
     }
     arp_learn(st, spa, sha);
     if (op == ARP_REQUEST) {
-        arp_fill(tx_payload(st), ARP_REPLY, st->mac, st->ip, sha, spa);
+        arp_fill(reply_payload(st), ARP_REPLY, st->mac, st->ip, sha, spa);
         send_now(st, sha, NET_ETHERTYPE_ARP, ARP_LEN);
         st->stats.arp_answered++;
     }
@@ -345,7 +359,7 @@ static void rx_icmp(struct net_stack *st, const uint8_t *eth_src, uint32_t src, 
         st->echo_seen = true;
         st->stats.echo_replies++;
     } else if (icmp[0] == ICMP_ECHO_REQUEST && icmp[1] == 0) {
-        uint8_t *ip = tx_payload(st), *out = ip + NET_IP_HLEN;
+        uint8_t *ip = reply_payload(st), *out = ip + NET_IP_HLEN;
         memcpy(out, icmp, len);
         out[0] = ICMP_ECHO_REPLY;
         net_put16(out + 2, 0);

@@ -43,6 +43,16 @@ static uint64_t get64(const uint8_t *p) { return (uint64_t)net_get32(p) << 32 | 
 
 /* ---- receiving (the handler records; the loop answers) ---- */
 
+static void peer_reset(struct net_stream_peer *p, uint32_t ip, uint16_t port)
+{
+    memset(p, 0, sizeof(*p));
+    p->used = true;
+    p->ip = ip;
+    p->port = port;
+    p->fnv = NET_FNV_INIT;
+    net_stream_gen_init(&p->gen);
+}
+
 static struct net_stream_peer *peer_of(struct net_stream *s, const struct net_udp *d)
 {
     struct net_stream_peer *free = NULL;
@@ -53,19 +63,15 @@ static struct net_stream_peer *peer_of(struct net_stream *s, const struct net_ud
         if (!p->used && !free)
             free = p;
     }
-    if (free) {
-        memset(free, 0, sizeof(*free));
-        free->used = true;
-        free->ip = d->src_ip;
-        free->port = d->sport;
-        free->fnv = NET_FNV_INIT;
-        net_stream_gen_init(&free->gen);
-    }
+    if (free)
+        peer_reset(free, d->src_ip, d->sport);
     return free;
 }
 
 static void rx_data(struct net_stream *s, struct net_stream_peer *p, uint32_t seq, const uint8_t *data, size_t n)
 {
+    if (p->fin && seq == 0) /* the sender starts another stream (frames keep their order: no stale 0) */
+        peer_reset(p, p->ip, p->port);
     if (p->fin)
         return;
     if (seq != p->next_seq) {

@@ -76,7 +76,8 @@ struct net_stack {
     void *udp_ctx;
     struct net_stats stats;
     uint8_t rx[NETIF_FRAME_MAX];
-    uint8_t tx[NETIF_FRAME_MAX];
+    uint8_t tx[NETIF_FRAME_MAX];    /* what net_send sends (built in place by net_ping, net_udp_send) */
+    uint8_t reply[NETIF_FRAME_MAX]; /* what net_poll answers with (ARP, echo) */
 };
 
 /* A stack with our address ip on nif (the MAC is the link's), untagged (vlan 0) or on one VLAN. */
