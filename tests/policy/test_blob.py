@@ -117,7 +117,7 @@ def test_extension_fields(ext_blob: bytes, agree) -> None:  # type: ignore[no-un
     cases = {
         put32(ext_blob, o, 0x12345678): (o, "ext.magic"),
         put32(ext_blob, o + 4, 2): (o + 4, "ext.version"),
-        put32(ext_blob, o + 12, 7): (o + 12, "ext.max_ssidrefs"),
+        put32(ext_blob, o + 12, e.rows + 1): (o + 12, "ext.max_ssidrefs"),
         put32(ext_blob, o + 8, 8): (o + 8, "ext.len"),
         put32(ext_blob, o + 28, 1): (o + 28, "ext.reserved"),
         put32(ext_blob, o + 32 + 4, 0x20): (o + 36, "ext.flags[1]"),
