@@ -177,11 +177,8 @@ int net_send(struct net_stack *st, const uint8_t *dst, uint16_t type, const void
             return NETIF_ETIMEDOUT;
         /* The ring is full: keep receiving (the peer may be waiting for room on its side too),
          * then wait for room. */
-        int polled = net_poll(st, NETIF_RING_SIZE);
-        if (polled < 0)
-            return polled;
-        if (!polled)
-            net_wait(st, true, deadline_ns);
+        if ((rc = net_step(st, true, deadline_ns)))
+            return rc;
     }
 }
 
@@ -239,11 +236,9 @@ int net_resolve(struct net_stack *st, uint32_t ip, uint8_t *mac, uint64_t deadli
                 return rc;
             retry = now + 100 * NS_PER_MS;
         }
-        int polled = net_poll(st, NETIF_RING_SIZE);
-        if (polled < 0)
-            return polled;
-        if (!polled)
-            net_wait(st, false, retry < deadline_ns ? retry : deadline_ns);
+        int rc = net_step(st, false, retry < deadline_ns ? retry : deadline_ns);
+        if (rc)
+            return rc;
     }
 }
 
@@ -289,11 +284,8 @@ int net_ping(struct net_stack *st, uint32_t ip, uint16_t seq, unsigned size, uin
             return 0;
         if (now_ns() >= deadline_ns)
             return NETIF_ETIMEDOUT;
-        int polled = net_poll(st, NETIF_RING_SIZE);
-        if (polled < 0)
-            return polled;
-        if (!polled)
-            net_wait(st, false, deadline_ns);
+        if ((rc = net_step(st, false, deadline_ns)))
+            return rc;
     }
 }
 
@@ -464,4 +456,14 @@ void net_wait(struct net_stack *st, bool want_tx_room, uint64_t deadline_ns)
         return;
     struct netif *one = st->nif;
     netif_wait(&one, 1, deadline_ns);
+}
+
+int net_step(struct net_stack *st, bool want_tx_room, uint64_t deadline_ns)
+{
+    int polled = net_poll(st, NETIF_RING_SIZE);
+    if (polled < 0)
+        return polled;
+    if (!polled)
+        net_wait(st, want_tx_room, deadline_ns);
+    return 0;
 }

@@ -175,18 +175,11 @@ void net_stream_init(struct net_stream *s, struct net_stack *st, unsigned flags)
     net_set_udp_handler(st, handler, s);
 }
 
-/* Runs the stack once: handles what came, answers, and sleeps if nothing did. */
+/* Runs the stack once (handles what came, or sleeps if nothing did), then answers. */
 static int step(struct net_stream *s, uint64_t deadline_ns)
 {
-    int polled = net_poll(s->st, NETIF_RING_SIZE);
-    if (polled < 0)
-        return polled;
-    int rc = answer(s, deadline_ns);
-    if (rc)
-        return rc;
-    if (!polled)
-        net_wait(s->st, false, deadline_ns);
-    return 0;
+    int rc = net_step(s->st, false, deadline_ns);
+    return rc ? rc : answer(s, deadline_ns);
 }
 
 int net_stream_serve(struct net_stream *s, unsigned streams, unsigned byes, uint64_t deadline_ns)

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from moat import qemu
+from moat.pytest_plugin import assert_xtf, log_tail
 from tests.domains import domlog
 
 PORT_DOWN = re.compile(r"switch: port (\d+) \(([\w.-]+)\): down: (.*); (\d+) grants still mapped")
@@ -70,3 +72,12 @@ def fails(dom: domlog.Domain) -> list[str]:
 def gave_back(dom: domlog.Domain) -> bool:
     """The node closed its link and nothing stayed: no grant, no mapping, no port."""
     return "closed: 0 grants/mappings held, ports closed" in dom.lines
+
+
+def checked(result: qemu.BootResult) -> tuple[domlog.Log, str]:
+    """A boot that must have ended in SUCCESS: its parsed log and its tail (for messages).
+
+    Tests call it as checked(run_scenario("name")), which is also how tests/domains/test_scenarios.py
+    sees which scenarios have a test of their own."""
+    assert_xtf(result)
+    return domlog.parse(result.console), log_tail(result)

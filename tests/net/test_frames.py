@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-from moat.pytest_plugin import assert_xtf, log_tail
 from tests.domains import domlog
 
 from . import netlog
@@ -27,11 +26,8 @@ def stream(sender: domlog.Domain, receiver: domlog.Domain) -> tuple[int, str]:
 
 
 def test_a_direct_link_carries_pings_and_a_stream(run_scenario):
-    result = run_scenario("net_direct")
-    assert_xtf(result)
-    log = domlog.parse(result.console)
+    log, tail = netlog.checked(run_scenario("net_direct"))
     left, right = log.named("left"), log.named("right")
-    tail = log_tail(result)
     assert netlog.pings(left) == [("10.0.0.2", 0, 20, 20)], tail
     assert stream(right, left)[0] == 1 << 20
     assert netlog.gave_back(left) and netlog.gave_back(right), tail
@@ -39,10 +35,7 @@ def test_a_direct_link_carries_pings_and_a_stream(run_scenario):
 
 
 def test_the_switch_keeps_customers_apart(run_scenario):
-    result = run_scenario("net_switch", timeout=150)
-    assert_xtf(result)
-    log = domlog.parse(result.console)
-    tail = log_tail(result)
+    log, tail = netlog.checked(run_scenario("net_switch", timeout=150))
     a1, a2, b1, b2, svc, switch = (log.named(n) for n in ("a1", "a2", "b1", "b2", "svc", "switch"))
     # Each customer's domains reach each other...
     assert netlog.pings(a1) == [("10.0.0.2", 0, 10, 10)] and netlog.pings(a2) == [("10.0.0.1", 0, 10, 10)], tail
@@ -71,9 +64,7 @@ def test_the_switch_keeps_customers_apart(run_scenario):
 
 def test_the_switch_follows_a_relabel(run_scenario):
     result = run_scenario("net_relabel", timeout=150)
-    assert_xtf(result)
-    log = domlog.parse(result.console)
-    tail = log_tail(result)
+    log, tail = netlog.checked(result)
     svc, switch = log.named("svc"), log.named("switch")
     relabel = next(i for i, line in enumerate(svc.lines) if line.startswith("relabelled"))
     assert svc.lines[relabel] == "relabelled to 0x00060006: link vlans 0x3 -> 0x1", tail

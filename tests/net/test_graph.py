@@ -56,7 +56,7 @@ def policy_drawn(path: Path) -> Drawn:
 
 def test_the_policy_graph_shows_sharing_conflicts_and_management():
     d = policy_drawn(DEMO)
-    labels = {"system", "service", "customer-a", "customer-b", "customer-c", "disk-a", "disk-b", "disk-c"}
+    labels = {"system", "service", "switch", "customer-a", "customer-b", "customer-c", "disk-a", "disk-b", "disk-c"}
     assert set(d.nodes) == labels
     assert d.nodes["system"]["peripheries"] == "2"  # the bootstrap label
     assert d.nodes["disk-a"]["shape"] == "note" and d.nodes["customer-a"]["shape"] == "box"
@@ -67,6 +67,9 @@ def test_the_policy_graph_shows_sharing_conflicts_and_management():
     assert share[frozenset(("service", "system"))]["label"] == "customer-a, customer-b, system"
     assert not [pair for pair in share if pair <= {"customer-a", "customer-b", "customer-c"}]
     assert frozenset(("customer-c", "service")) not in share
+    # The switch shares each customer's type with that customer: a VLAN each.
+    assert {pair: e["label"] for pair, e in share.items() if "switch" in pair and pair & {"customer-a", "customer-b"}} \
+        == {frozenset(("customer-a", "switch")): "customer-a", frozenset(("customer-b", "switch")): "customer-b"}
     # The one conflict set: A and C, the rival banks.
     assert {pair: e["label"] for pair, e in d.of_class("conflict").items()} == {
         frozenset(("customer-a", "customer-c")): "conflict: bank-rivals"}

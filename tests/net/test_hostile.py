@@ -6,17 +6,11 @@ A's streaming and pinging members carry on, and B's sniffer hears none of A."""
 
 from __future__ import annotations
 
-from moat.pytest_plugin import assert_xtf, log_tail
-from tests.domains import domlog
-
 from . import netlog
 
 
 def test_the_switch_survives_hostile_members(run_scenario):
-    result = run_scenario("net_hostile", timeout=200)
-    assert_xtf(result)
-    log = domlog.parse(result.console)
-    tail = log_tail(result)
+    log, tail = netlog.checked(run_scenario("net_hostile", timeout=200))
     switch, a1, a2, h1, h2, sniff = (log.named(n) for n in ("switch", "a1", "a2", "h1", "h2", "bsniff"))
     assert not any(netlog.fails(d) for d in (a1, a2, h1, h2, sniff)), tail
 

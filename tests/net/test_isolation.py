@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import re
 
-from moat.pytest_plugin import assert_xtf, log_tail
-from tests.domains import domlog
-
 from . import netlog
 
 HEARD = re.compile(r"sniffer: heard (\d+) frames \((\d+) broadcast; ARP (\d+), IPv4 (\d+), other (\d+)\), "
@@ -17,10 +14,7 @@ HEARD = re.compile(r"sniffer: heard (\d+) frames \((\d+) broadcast; ARP (\d+), I
 
 
 def test_b_hears_nothing_of_a_while_a_streams_and_floods(run_scenario):
-    result = run_scenario("net_sniff", timeout=150)
-    assert_xtf(result)
-    log = domlog.parse(result.console)
-    tail = log_tail(result)
+    log, tail = netlog.checked(run_scenario("net_sniff", timeout=150))
     sniff, a1, a2, flood, switch = (log.named(n) for n in ("bsniff", "a1", "a2", "aflood", "switch"))
     heard = [m for line in sniff.lines if (m := HEARD.fullmatch(line))]
     assert len(heard) == 1, tail

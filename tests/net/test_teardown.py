@@ -4,19 +4,13 @@ notices, closes its ports and gives back every grant or mapping; no frame is lef
 
 from __future__ import annotations
 
-from moat.pytest_plugin import assert_xtf, log_tail
-from tests.domains import domlog
-
 from . import netlog
 
 GONE = "peer gone: the peer's channel is gone (it died, or the policy revoked the link)"
 
 
 def test_a_members_death_frees_every_grant_and_port(run_scenario):
-    result = run_scenario("net_teardown", timeout=150)
-    assert_xtf(result)
-    log = domlog.parse(result.console)
-    tail = log_tail(result)
+    log, tail = netlog.checked(run_scenario("net_teardown", timeout=150))
     for name in ("m1", "g1", "p2"):
         dead = log.named(name)
         assert dead.crash is not None and dead.crash.mnemonic == "UD", tail

@@ -72,48 +72,56 @@ static bool next_target(const char **cursor, uint32_t *ip, uint16_t *vlan)
     return true;
 }
 
-static void ping_all(const char *list, unsigned count)
+/* Calls fn for each "ip[@vlan]" of a comma-separated list, on that target's VLAN. */
+static void for_each_target(const char *list, void (*fn)(uint32_t ip, uint16_t vlan, unsigned arg), unsigned arg)
 {
     uint32_t ip;
     uint16_t vlan, base = st.vlan;
-    char buf[16];
     while (next_target(&list, &ip, &vlan)) {
         net_set_vlan(&st, vlan);
-        unsigned got = 0;
-        uint64_t best = ~0ull, worst = 0;
-        for (unsigned i = 0; i < count; i++) {
-            uint64_t t0 = now_ns();
-            int rc = NETIF_ETIMEDOUT;
-            /* A frame may be lost to a full ring (someone floods the VLAN): try again, as ping does. */
-            for (unsigned attempt = 0; attempt < PING_TRIES && rc == NETIF_ETIMEDOUT; attempt++)
-                rc = net_ping(&st, ip, (uint16_t)i, 56, now_ns() + PING_WAIT_NS);
-            uint64_t dt = now_ns() - t0;
-            if (rc == 0) {
-                got++;
-                best = dt < best ? dt : best;
-                worst = dt > worst ? dt : worst;
-            }
-        }
-        xtf_check(got == count, "ping %s", net_format_ip(buf, ip));
-        printf("ping %s vlan %u: %u/%u replies, rtt %lu..%lu us\n", net_format_ip(buf, ip), vlan, got, count,
-               (unsigned long)(got ? best / NS_PER_US : 0), (unsigned long)(worst / NS_PER_US));
+        fn(ip, vlan, arg);
     }
     net_set_vlan(&st, base);
 }
 
-static void unreachable_all(const char *list)
+static void ping_one(uint32_t ip, uint16_t vlan, unsigned count)
 {
-    uint32_t ip;
-    uint16_t vlan, base = st.vlan;
     char buf[16];
-    while (next_target(&list, &ip, &vlan)) {
-        net_set_vlan(&st, vlan);
-        int rc = net_ping(&st, ip, 0, 56, now_ns() + UNREACHABLE_NS);
-        xtf_check(rc == NETIF_ETIMEDOUT, "%s answered (%d): it should be unreachable", net_format_ip(buf, ip), rc);
-        printf("unreachable %s vlan %u: %s\n", net_format_ip(buf, ip), vlan,
-               rc == NETIF_ETIMEDOUT ? "no answer, as expected" : "ANSWERED");
+    unsigned got = 0;
+    uint64_t best = ~0ull, worst = 0;
+    for (unsigned i = 0; i < count; i++) {
+        uint64_t t0 = now_ns();
+        int rc = NETIF_ETIMEDOUT;
+        /* A frame may be lost to a full ring (someone floods the VLAN): try again, as ping does. */
+        for (unsigned attempt = 0; attempt < PING_TRIES && rc == NETIF_ETIMEDOUT; attempt++)
+            rc = net_ping(&st, ip, (uint16_t)i, 56, now_ns() + PING_WAIT_NS);
+        uint64_t dt = now_ns() - t0;
+        if (rc == 0) {
+            got++;
+            best = dt < best ? dt : best;
+            worst = dt > worst ? dt : worst;
+        }
     }
-    net_set_vlan(&st, base);
+    xtf_check(got == count, "ping %s", net_format_ip(buf, ip));
+    printf("ping %s vlan %u: %u/%u replies, rtt %lu..%lu us\n", net_format_ip(buf, ip), vlan, got, count,
+           (unsigned long)(got ? best / NS_PER_US : 0), (unsigned long)(worst / NS_PER_US));
+}
+
+static void unreachable_one(uint32_t ip, uint16_t vlan, unsigned unused)
+{
+    (void)unused;
+    char buf[16];
+    int rc = net_ping(&st, ip, 0, 56, now_ns() + UNREACHABLE_NS);
+    xtf_check(rc == NETIF_ETIMEDOUT, "%s answered (%d): it should be unreachable", net_format_ip(buf, ip), rc);
+    printf("unreachable %s vlan %u: %s\n", net_format_ip(buf, ip), vlan,
+           rc == NETIF_ETIMEDOUT ? "no answer, as expected" : "ANSWERED");
+}
+
+static void bye_one(uint32_t ip, uint16_t vlan, unsigned unused)
+{
+    (void)vlan, (void)unused;
+    char buf[16];
+    xtf_check(net_stream_bye(&stream, ip, now_ns() + WAIT_NS) == 0, "bye to %s", net_format_ip(buf, ip));
 }
 
 static void stream_to(uint32_t ip)
@@ -132,18 +140,6 @@ static void stream_to(uint32_t ip)
            (unsigned long)(r.ns / NS_PER_MS), (unsigned long)r.checksum, (unsigned long)r.peer_checksum,
            r.match ? "match" : "MISMATCH");
     xtf_check(r.match && r.bytes == bytes, "stream checksum");
-}
-
-static void bye_all(const char *list)
-{
-    uint32_t ip;
-    uint16_t vlan, base = st.vlan;
-    char buf[16];
-    while (next_target(&list, &ip, &vlan)) {
-        net_set_vlan(&st, vlan);
-        xtf_check(net_stream_bye(&stream, ip, now_ns() + WAIT_NS) == 0, "bye to %s", net_format_ip(buf, ip));
-    }
-    net_set_vlan(&st, base);
 }
 
 static void serve(void)
@@ -212,9 +208,7 @@ static void until_gone(const char *list)
             xtf_failure("Fail: %s did not go\n", list);
             return;
         }
-        while (net_poll(&st, NETIF_RING_SIZE) > 0)
-            ;
-        net_wait(&st, false, now_ns() + 100 * NS_PER_MS);
+        net_step(&st, false, now_ns() + 100 * NS_PER_MS);
     }
     printf("%s gone\n", list);
 }
@@ -245,9 +239,7 @@ static void wait_gone(void)
 {
     uint64_t deadline = now_ns() + 4 * WAIT_NS;
     while (netif_check_peer(&nif) && now_ns() < deadline) {
-        while (net_poll(&st, NETIF_RING_SIZE) > 0)
-            ;
-        net_wait(&st, false, now_ns() + 100 * NS_PER_MS);
+        net_step(&st, false, now_ns() + 100 * NS_PER_MS);
     }
     xtf_check(!netif_check_peer(&nif), "the peer never went away");
     printf("peer gone: %s\n", nif.why ? nif.why : "?");
@@ -281,15 +273,13 @@ void test_main(void)
     net_init(&st, &nif, ip, (uint16_t)cmdline_ulong("vlan", 0));
     net_stream_init(&stream, &st, NET_STREAM_VERIFY);
     for (uint64_t until = now_ns() + cmdline_ulong("delay_ms", 0) * NS_PER_MS; now_ns() < until;) {
-        while (net_poll(&st, NETIF_RING_SIZE) > 0)
-            ;
-        net_wait(&st, false, until);
+        net_step(&st, false, until);
     }
 
     if (cmdline_get("ping", arg, sizeof(arg)))
-        ping_all(arg, (unsigned)cmdline_ulong("count", 10));
+        for_each_target(arg, ping_one, (unsigned)cmdline_ulong("count", 10));
     if (cmdline_get("unreachable", arg, sizeof(arg)))
-        unreachable_all(arg);
+        for_each_target(arg, unreachable_one, 0);
     if (cmdline_get("stream", arg, sizeof(arg))) {
         if (net_parse_ip(arg, &ip))
             stream_to(ip);
@@ -299,11 +289,11 @@ void test_main(void)
     if (cmdline_get("relabel", arg, sizeof(arg)))
         relabel((uint32_t)cmdline_ulong("relabel", 0));
     if (cmdline_get("after_ping", arg, sizeof(arg)))
-        ping_all(arg, (unsigned)cmdline_ulong("count", 10));
+        for_each_target(arg, ping_one, (unsigned)cmdline_ulong("count", 10));
     if (cmdline_get("after_unreachable", arg, sizeof(arg)))
-        unreachable_all(arg);
+        for_each_target(arg, unreachable_one, 0);
     if (cmdline_get("bye", arg, sizeof(arg)))
-        bye_all(arg);
+        for_each_target(arg, bye_one, 0);
     serve();
     if (cmdline_has("wait_gone"))
         wait_gone();

@@ -90,6 +90,9 @@ void net_set_udp_handler(struct net_stack *st, net_udp_handler fn, void *ctx);
 int net_poll(struct net_stack *st, unsigned budget);
 /* Sleeps until a frame may have arrived, the tx ring may have room (want_tx_room) or deadline_ns. */
 void net_wait(struct net_stack *st, bool want_tx_room, uint64_t deadline_ns);
+/* One turn of a wait loop: handles the frames waiting, or sleeps (net_wait) if there were none.
+ * 0, or net_poll's error. */
+int net_step(struct net_stack *st, bool want_tx_room, uint64_t deadline_ns);
 
 /*
  * Sends an Ethernet frame from us (tagged when the stack is on a VLAN), waiting for ring space
