@@ -7,7 +7,9 @@ and, in QEMU, the hypervisor refusing a forbidden link that was written into a m
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
+import zlib
 from pathlib import Path
 
 import pytest
@@ -192,3 +194,30 @@ def test_the_hypervisor_refuses_a_forbidden_link_built_by_hand(boot: Booter):
     assert log.named("a1").result == log.named("b1").result == "SUCCESS", tail
     assert not netlog.fails(log.named("a1")) and not netlog.fails(log.named("b1"))
     assert log.frames_stop == log.frames_boot, tail
+
+
+def _spoil_link(blob: bytes, offset: int, fmt: str, value: int) -> bytes:
+    """The manifest with one field of its first link record changed, and its CRC fixed."""
+    b = bytearray(blob)
+    header, _, _ = manifest.decode_all(blob)
+    struct.pack_into(fmt, b, manifest.HEADER.size + header.domain_count * manifest.DOMAIN.size + offset, value)
+    struct.pack_into("<I", b, 4, zlib.crc32(b[8:]))
+    return bytes(b)
+
+
+@pytest.mark.parametrize(("offset", "fmt", "value", "reason"), [
+    (2, "<H", 0, "a link names a domain record that does not exist, or the same one twice"),
+    (0, "<H", 7, "a link names a domain record that does not exist, or the same one twice"),
+    (4, "<B", 0x03, "a link's MAC addresses are not two different unicast addresses"),
+    (16, "<I", 1, "a link has unknown flags"),
+], ids=["same-end", "no-such-domain", "group-mac", "flags"])
+def test_the_hypervisor_refuses_malformed_link_records_whole(boot: Booter, tmp_path: Path, offset: int, fmt: str,
+                                                             value: int, reason: str):
+    scen = scenario.load(SCENARIOS / "net_direct.toml")
+    mods = manifest.build_boot_modules(scen, paths.build_dir())
+    bad = tmp_path / "manifest"
+    bad.write_bytes(_spoil_link(mods[0][0].read_bytes(), offset, fmt, value))
+    result = boot(modules=[(bad, "manifest"), *mods[1:]])
+    assert_status(result, "FAILURE")
+    assert f"manifest: refused: {reason}" in result.lines, log_tail(result)
+    assert not any(" created: " in line or line.startswith(("(d", "link ")) for line in result.lines)
