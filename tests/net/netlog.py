@@ -54,10 +54,10 @@ def ports_down(switch: domlog.Domain) -> dict[str, tuple[str, int]]:
     return {m[2]: (m[3], int(m[4])) for line in switch.lines if (m := PORT_DOWN.fullmatch(line))}
 
 
-def stopped(switch: domlog.Domain) -> tuple[int, int, int, int, int] | None:
-    """(ports, grants ended, grants, learned, evicted) from the switch's last line."""
+def stopped(switch: domlog.Domain) -> tuple[int, ...]:
+    """(ports, grants ended, grants, learned, evicted) from the switch's last line; () without it."""
     found = [m for line in switch.lines if (m := STOPPED.fullmatch(line))]
-    return tuple(map(int, found[-1].groups())) if found else None  # type: ignore[return-value]
+    return tuple(map(int, found[-1].groups())) if found else ()
 
 
 def pings(dom: domlog.Domain) -> list[tuple[str, int, int, int]]:

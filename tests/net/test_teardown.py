@@ -20,7 +20,7 @@ def test_a_members_death_frees_every_grant_and_port(run_scenario):
     switch = log.named("switch")
     down = netlog.ports_down(switch)
     assert down["m1"] == ("the peer's channel is gone (it died, or the policy revoked the link)", 0), down
-    assert netlog.stopped(switch)[:3] == (2, 66, 66), tail  # type: ignore[index]
+    assert netlog.stopped(switch)[:3] == (2, 66, 66), tail
     # On direct links: the surviving mapper (p1) unmapped everything, the surviving granter (g2)
     # ended every grant; both closed their ports.
     for survivor in ("p1", "g2"):
