@@ -16,6 +16,7 @@ from pathlib import Path
 
 from moat import graph, links, manifest, paths, scenario
 from moat.bootpolicy import BootPolicy
+from moat.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +45,8 @@ def describe(scen: scenario.Scenario, r: links.ResolvedLink, pol: BootPolicy) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.format and args.output is None:
+        raise UserError("--format needs -o FILE (without it, moat links prints the table)")
     scen = scenario.load(args.scenario)
     pol = manifest.scenario_policy(scen, paths.build_dir())
     resolved = links.resolve(scen, pol, refuse_forbidden=False)
