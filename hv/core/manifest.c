@@ -4,6 +4,7 @@
 #include <moat/console.h>
 #include <moat/domain.h>
 #include <moat/lib.h>
+#include <moat/link.h>
 #include <moat/manifest.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
@@ -27,7 +28,10 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
         return "header or domain record size does not match this hypervisor";
     if (h->domain_count == 0 || h->domain_count > MANIFEST_MAX_DOMAINS)
         return "domain count out of range";
-    if (h->total_size != sizeof(*h) + (uint32_t)h->domain_count * sizeof(struct manifest_domain) ||
+    if (h->link_count > MANIFEST_MAX_LINKS)
+        return "link count out of range";
+    if (h->total_size != sizeof(*h) + (uint32_t)h->domain_count * sizeof(struct manifest_domain) +
+                             h->link_count * (uint32_t)sizeof(struct manifest_link) ||
         h->total_size > size)
         return "total size does not match";
     if (crc32((const uint8_t *)data + 8, h->total_size - 8) != h->crc32)
@@ -48,7 +52,7 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
         if (m->devices & ~DEVICE_ALL)
             return "a domain names a device this hypervisor does not know";
     }
-    return NULL;
+    return link_check((const void *)(doms + h->domain_count), h->link_count, h->domain_count);
 }
 
 bool manifest_boot(void)
@@ -74,6 +78,7 @@ bool manifest_boot(void)
     sched_init(h->slice_us);
     printk("manifest: %u domains\n", h->domain_count);
     measure_manifest(data, h->total_size);
+    static struct domain *built[MANIFEST_MAX_DOMAINS];
     for (unsigned i = 0; i < h->domain_count; i++) {
         const struct manifest_domain *m = &doms[i];
         struct domain_params p = {
@@ -90,11 +95,13 @@ bool manifest_boot(void)
         };
         long err;
         struct domain *d = domain_create(&p, &err);
+        built[i] = d;
         if (d)
             printk("domain %u '%s' created: %lu KiB, image module %u, ssidref 0x%x\n", d->domid, d->name,
                    (uint64_t)m->memory_kib, m->image_module, m->ssidref);
         else
             domain_not_built(m->name, m->expect, err);
     }
+    link_publish((const void *)(doms + h->domain_count), h->link_count, built);
     return true;
 }

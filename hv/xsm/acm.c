@@ -9,6 +9,7 @@
 #include <moat/grant.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
+#include <moat/link.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
@@ -207,6 +208,16 @@ int xsm_grant_setup(struct domain *subj, struct domain *target)
     if (permission(subj, ACM_PERM_DOMAIN_DESTROY, "foreign-grant-setup", target))
         return -1;
     return ste_check(ACM_HOOK_GRANT_SETUP, subj, target);
+}
+
+uint64_t xsm_ste_shared_types(const struct domain *a, const struct domain *b)
+{
+    uint32_t ra = ACM_SSIDREF_SECONDARY(a->ssidref), rb = ACM_SSIDREF_SECONDARY(b->ssidref);
+    uint64_t types = 0;
+    for (uint32_t t = 0; t < live.ste_types && t < 64; t++)
+        if (acm_ste_has_type(&live, ra, t) && acm_ste_has_type(&live, rb, t))
+            types |= 1ull << t;
+    return types;
 }
 
 int xsm_grant_query(struct domain *subj, struct domain *target)
@@ -409,6 +420,7 @@ static long setpolicy(struct acm_setpolicy *sp)
     cache_purge(NULL);
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
+    link_policy_changed();
     sp->revoked_evtchn = rv.revoked_evtchn;
     sp->revoked_grants = rv.revoked_grants;
     stats.policy_loads++;
@@ -447,6 +459,7 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
+    link_policy_changed();
     r->revoked_evtchn = rv.revoked_evtchn;
     r->revoked_grants = rv.revoked_grants;
     stats.revoked_evtchn += rv.revoked_evtchn;

@@ -22,7 +22,7 @@ from tests.mac import maclog
 DEMO_TIMEOUT = 240.0  # a few seconds of work; TCG on a loaded 2-core machine is slow
 VCHAN_BYTES = 4 << 20  # DEMO_VCHAN_BYTES in images/demo/common/demo.h
 SSID = {"system": 0x00010001, "customer-a": 0x00020002, "customer-b": 0x00030003, "customer-c": 0x00040004,
-        "service": 0x00050005}  # the rows of docs/examples/policies/demo.toml
+        "service": 0x00050005, "switch": 0x00060006}  # the rows of docs/examples/policies/demo.toml
 DOMID_INVALID = 0x7FF4
 
 
@@ -42,11 +42,12 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
 
     # Nobody complained, and every domain (five from the manifest, c-rival by domctl) powered off.
     assert not [line for line in lines if "FAILED" in line or "PANIC" in line], tail
-    names = ["system", "a-web", "a-db", "b-app", "backup", "c-rival"]
+    names = ["system", "a-web", "a-db", "b-app", "backup", "c-rival", "net-switch", "a-www", "a-sql", "b-sniff"]
     assert sorted(d.name for d in log.domains) == sorted(names), tail
     assert all(log.named(n).outcome == "poweroff" for n in names), tail
     for name, label in [("system", "system"), ("a-web", "customer-a"), ("a-db", "customer-a"),
-                        ("b-app", "customer-b"), ("backup", "service")]:
+                        ("b-app", "customer-b"), ("backup", "service"), ("net-switch", "switch"),
+                        ("a-www", "customer-a"), ("a-sql", "customer-a"), ("b-sniff", "customer-b")]:
         assert log.named(name).ssidref == SSID[label], name
 
     # 1. vchan within customer A: the same byte count and checksum at both ends.
@@ -106,7 +107,31 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     assert max(noticed) < created, "customer A noticed the revocation before leaving"
     index(lines, r"\(d0\) system: policy moat-demo 1\.1 loaded: 1 event channel\(s\), 0 grant mapping\(s\) revoked")
 
-    # 5. The summary, then everyone is gone and the system stops with success.
+    # 5. The network: A's web and db through the switch, on A's VLAN (STE type customer-a: VLAN 1);
+    # B's b-sniff on VLAN 2 of the same switch finds A out of reach and hears none of A's frames.
+    # All four leave before A's other domains do (so the Chinese Wall step is unchanged).
+    for n, d in (("a-www", 6), ("a-sql", 7)):
+        index(lines, rf"link \d: 5:net-switch <-> {d}:{n}, shared STE types 0x1")
+    index(lines, r"link 2: 5:net-switch <-> 8:b-sniff, shared STE types 0x2")
+    apart = index(lines, r"\(d8\) b-sniff: on the switch, VLAN 2; looked for a-www \(10\.0\.0\.1\): no answer, "
+                         r"customer A is out of reach")
+    pinged = index(lines, r"\(d6\) a-www: ping a-sql \(10\.0\.0\.2\) through the switch: 5/5 replies")
+    streamed = index(lines, r"\(d6\) a-www: streamed 1048576 bytes of UDP to a-sql in \d+ datagrams, "
+                            r"checksum (\w{16}), a-sql's (\w{16}): match")
+    received = index(lines, r"\(d7\) a-sql: received 1048576 bytes from a-www \(10\.0\.0\.1\), all as expected, "
+                            r"checksum (\w{16})")
+    sums = re.findall(r"checksum (\w{16}), a-sql's (\w{16})", lines[streamed])[0]
+    assert sums[0] == sums[1] == lines[received][-16:]  # one checksum at both ends
+    heard = index(lines, r"\(d8\) b-sniff: listened while customer A talked: heard \d+ frames, 0 of them customer A's")
+    switch_out = re.search(r"\(b-sniff\): in \d+ out (\d+) ", "\n".join(log.named("net-switch").lines))
+    assert switch_out and switch_out[1] == "0", tail  # nothing of VLAN 1 ever went to B's port
+    assert "switch: stopped: 3 ports down, 99 of 99 grants ended, table: 3 learned, 0 evicted" in \
+        log.named("net-switch").lines, tail
+    step5 = index(lines, r"\(d0\) system: === step 5: .*")
+    assert max(noticed) < step5 < apart < pinged < streamed < heard < min(web_gone, db_gone)
+    assert index(lines, r"domain 7 'a-sql' stopped: poweroff") < created, "A's db left before C came"
+
+    # 7. The summary, then everyone is gone and the system stops with success.
     summary = index(lines, r"\(d0\) system: summary:")
     for pattern in (r"allowed: a-web <-> a-db vchan, 4194304 bytes, checksums match .*",
                     r"refused: b-app -> a-db event channel, -EACCES .*; evtchn_unbound denials: 1",
@@ -114,9 +139,9 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
                     r"revoked: 1 event channel \(backup <-> a-db\) .*"):
         assert summary < index(lines, rf"\(d0\) system:   {pattern}"), pattern
     assert summary < index(lines, r"\(d0\) system: the story went as the policy intends")
-    # Six domains, and the attestation agent: without a TPM (this boot) it is not built, as expected
+    # Ten domains, and the attestation agent: without a TPM (this boot) it is not built, as expected
     # (tests/attest/test_demo_attest.py boots the demo with one).
-    assert (log.as_expected, log.not_expected) == (7, 0), tail
+    assert (log.as_expected, log.not_expected) == (11, 0), tail
     assert not [line for line in lines if line.startswith("Test result:")]  # no XTF: demo guests use main()
     assert lines[-1] == "moat: stop: success", tail
     # Every frame came back but the live policy's: the update loaded at run time stays in
@@ -128,9 +153,12 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     # `moat demo` reads the same story from the console, and notices when a step is missing.
     assert all(step.ok for step in demo.story(console)), demo.story(console)
     without_deny = "\n".join(line for line in lines if not line.startswith("MAC deny hook=evtchn_unbound"))
-    assert [s.ok for s in demo.story(without_deny)] == [True, False, True, True, True, True]
+    assert [s.ok for s in demo.story(without_deny)] == [True, False, True, True, True, True, True]
     early = lines[:refused] + lines[hello:hello + 1] + lines[refused:hello] + lines[hello + 1:]
-    assert [s.ok for s in demo.story("\n".join(early))] == [True, True, True, True, False, True]
+    assert [s.ok for s in demo.story("\n".join(early))] == [True, True, True, True, True, False, True]
+    # ... and when customer B hears customer A.
+    leaked = console.replace("heard 0 frames, 0 of them customer A's", "heard 9 frames, 9 of them customer A's")
+    assert [s.ok for s in demo.story(leaked)] == [True, True, True, True, False, True, True]
 
 
 def test_story_on_a_failed_boot_shows_nothing() -> None:

@@ -79,7 +79,7 @@ expect = "any"
 """)
     blob = manifest.encode(scen)
     header, recs = manifest.decode(blob)
-    assert header.magic == manifest.MANIFEST_MAGIC and header.version == 1
+    assert header.magic == manifest.MANIFEST_MAGIC and header.version == manifest.MANIFEST_VERSION == 2
     assert header.domain_count == 4 and header.total_size == len(blob) == 40 + 4 * 320
     assert header.slice_us == 3000
     assert header.crc32 == zlib.crc32(blob[8:])

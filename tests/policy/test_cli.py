@@ -27,7 +27,7 @@ def test_compile_dump_labels_query(tmp_path: Path, capsys: pytest.CaptureFixture
     rc, out, _ = run(capsys, "dump", str(blob), "--map", str(mp))
     assert rc == 0 and "moat extension v1" in out and "customer-a" in out and "loadable: yes" in out
     rc, out, _ = run(capsys, "dump", str(blob), "--json")
-    assert json.loads(out)["ext"]["rows"] == 7  # __UNLABELED__, system, customer-a/b/c, service, tpm-agent
+    assert json.loads(out)["ext"]["rows"] == 8  # __UNLABELED__, system, customer-a/b/c, service, tpm-agent, switch
     rc, out, _ = run(capsys, "labels", str(blob), "--map", str(mp))
     assert "0x00010001  vm        system (bootstrap)" in out
     rc, out, _ = run(capsys, "labels", str(EXAMPLES / "demo.xml"), "--json")

@@ -51,10 +51,12 @@ def test_demo_scenario_parses():
     scen = scenario.load(root / "images" / "demo" / "demo.toml")
     assert scen.hypervisor.build == "moat"
     # The system domain first (its actors' command lines rely on the boot order), under the demo policy.
-    assert [d.name for d in scen.domains] == ["system", "a-web", "a-db", "b-app", "backup", "attest"]
-    assert [d.label for d in scen.domains] == ["system", "customer-a", "customer-a", "customer-b", "service",
-                                               "tpm-agent"]
+    assert [d.name for d in scen.domains] == ["system", "a-web", "a-db", "b-app", "backup", "net-switch", "a-www",
+                                             "a-sql", "b-sniff", "attest"]
+    assert [d.label for d in scen.domains] == ["system", "customer-a", "customer-a", "customer-b", "service", "switch",
+                                              "customer-a", "customer-a", "customer-b", "tpm-agent"]
     assert scen.domains[-1].devices == ["tpm", "com2"]
+    assert [link.ends for link in scen.links] == [("net-switch", n) for n in ("a-www", "a-sql", "b-sniff")]
     assert scen.domains[0].privileged and not any(d.privileged for d in scen.domains[1:])
     assert scen.policy == root / "docs" / "examples" / "policies" / "demo.toml"
     assert [i.ref for i in scen.images] == ["demo_rival"]

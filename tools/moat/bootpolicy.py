@@ -9,7 +9,7 @@ SHA-1 of their source, so repeated boots do not recompile.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from moat.errors import UserError
@@ -29,9 +29,17 @@ class BootPolicy:
     labels: dict[str, int]  # VM label name -> ssidref
     bootstrap: str
     is_default: bool
+    source: Path = DEFAULT_POLICY
+    name: str = ""
+    ste: dict[str, tuple[str, ...]] = field(default_factory=dict)  # VM label -> its STE types
+    ste_columns: tuple[str, ...] = ()  # STE types in the binary's column order (type t = bit t)
 
     def ssidref(self, label: str) -> int | None:
         return self.labels.get(label)
+
+    def label_of(self, ssidref: int) -> str | None:
+        """The VM label with this ssidref, if any."""
+        return next((name for name, ref in self.labels.items() if ref == ssidref), None)
 
 
 def compile_for_boot(source: Path, cache_dir: Path) -> BootPolicy:
@@ -58,7 +66,9 @@ def compile_for_boot(source: Path, cache_dir: Path) -> BootPolicy:
         tmp.write_bytes(compile_policy(pol, num))
         tmp.replace(out)  # atomic: parallel test workers may compile the same policy
     labels = {name: (row << 16) | row for row, name in enumerate(num.vm_rows) if row > 0}
-    return BootPolicy(out, labels, pol.bootstrap, source.resolve() == DEFAULT_POLICY.resolve())
+    ste = {v.name: tuple(sorted({t.name for t in v.ste})) for v in num.vm_by_row[1:] if v is not None}
+    return BootPolicy(out, labels, pol.bootstrap, source.resolve() == DEFAULT_POLICY.resolve(),
+                      source=source, name=pol.name, ste=ste, ste_columns=tuple(num.ste_types))
 
 
 def default_policy(cache_dir: Path) -> BootPolicy:

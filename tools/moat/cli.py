@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "new-test": ("new_test", "scaffold a guest test: one C file and one scenario"),
     "bench": ("bench", "build, boot the bench scenarios under icount, print the figures"),
     "attest": ("attest", "measured launch: expected measurements, and verify a boot with a TPM"),
+    "links": ("links", "draw a scenario's domains, links, switch and VLANs (Graphviz)"),
 }
 
 EPILOG = ("exit status: 0 success, 1 failure, 2 crash or timeout of the booted system, 3 moat "

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The boot manifest (hv/include/public/manifest.h): scenario domains -> the binary module.
 
-Layout (little-endian): a 40-byte header, then domain_count 320-byte domain records. crc32 is
+Layout (little-endian, version 2): a 40-byte header, then domain_count 320-byte domain records,
+then link_count 24-byte link records (the scenario's [[link]] tables, moat.links). crc32 is
 zlib.crc32 over bytes [8, total_size). The hypervisor refuses the whole manifest if anything is
 off, so encode() checks every field first and raises ScenarioError naming the scenario key.
 
@@ -31,14 +32,16 @@ from moat.errors import UserError
 from moat.scenario import DEVICES, Domain, Scenario, ScenarioError
 
 MANIFEST_MAGIC = 0x4E414D4D  # "MMAN"
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2
 MANIFEST_MAX_DOMAINS = 64
+MANIFEST_MAX_LINKS = 256
 MDOM_PRIVILEGED = 1 << 0
 EXPECT = {"poweroff": 0, "crash": 1, "any": 2}
 
-# struct manifest_header / struct manifest_domain, field for field.
-HEADER = struct.Struct("<IIHHHHIII3I")
+# struct manifest_header / struct manifest_domain / struct manifest_link, field for field.
+HEADER = struct.Struct("<IIHHHHIIII2I")
 DOMAIN = struct.Struct("<32s8I256s")
+LINK = struct.Struct("<HH6s6sII")
 NAME_MAX = 32
 CMDLINE_MAX = 256
 
@@ -62,6 +65,15 @@ class Header:
     total_size: int
     slice_us: int
     flags: int
+    link_count: int = 0
+
+
+@dataclass(frozen=True)
+class LinkRecord:
+    granter: int
+    mapper: int
+    granter_mac: bytes
+    mapper_mac: bytes
 
 
 @dataclass(frozen=True)
@@ -154,8 +166,24 @@ def device_mask(names: list[str]) -> int:
     return sum(1 << DEVICES.index(n) for n in set(names))
 
 
-def encode(scen: Scenario, pol: BootPolicy | None = None) -> bytes:
-    """The manifest module's bytes for a scenario with [[domain]] tables."""
+def link_records(scen: Scenario, pol: BootPolicy, *, refuse_forbidden: bool = True) -> list[LinkRecord]:
+    """The manifest's link records: the scenario's [[link]] tables, checked (moat.links.resolve)."""
+    from moat import links
+
+    return [LinkRecord(r.granter, r.mapper, r.granter_mac, r.mapper_mac)
+            for r in links.resolve(scen, pol, refuse_forbidden=refuse_forbidden)]
+
+
+def encode(scen: Scenario, pol: BootPolicy | None = None, *, refuse_forbidden_links: bool = True) -> bytes:
+    """The manifest module's bytes for a scenario with [[domain]] tables.
+
+    refuse_forbidden_links=False writes links whose ends the policy does not let share, for tests
+    that show the hypervisor refusing them at run time.
+    """
+    if pol is None:
+        from moat import paths
+
+        pol = scenario_policy(scen, paths.build_dir())
     body = bytearray()
     for i, rec in enumerate(records(scen, pol)):
         where = f"domain[{i}]"
@@ -163,10 +191,13 @@ def encode(scen: Scenario, pol: BootPolicy | None = None) -> bytes:
                             rec.memory_kib, rec.ssidref, rec.flags, rec.expect, rec.max_evtchn,
                             rec.max_grant_frames, rec.devices,
                             _cstr(rec.cmdline, CMDLINE_MAX, scen, f"{where}.cmdline"))
+    links = link_records(scen, pol, refuse_forbidden=refuse_forbidden_links)
+    for link in links:
+        body += LINK.pack(link.granter, link.mapper, link.granter_mac, link.mapper_mac, 0, 0)
     total = HEADER.size + len(body)
     slice_us = scen.scheduler.slice_ms * 1000
     header = HEADER.pack(MANIFEST_MAGIC, 0, MANIFEST_VERSION, HEADER.size, DOMAIN.size,
-                         len(scen.domains), total, slice_us, 0, 0, 0, 0)
+                         len(scen.domains), total, slice_us, 0, len(links), 0, 0)
     blob = bytearray(header + body)
     struct.pack_into("<I", blob, 4, zlib.crc32(blob[8:]))
     return bytes(blob)
@@ -174,10 +205,16 @@ def encode(scen: Scenario, pol: BootPolicy | None = None) -> bytes:
 
 def decode(blob: bytes) -> tuple[Header, list[Record]]:
     """Parse a manifest (the hypervisor's checks, in Python); ValueError says what is wrong."""
+    header, recs, _ = decode_all(blob)
+    return header, recs
+
+
+def decode_all(blob: bytes) -> tuple[Header, list[Record], list[LinkRecord]]:
+    """decode() and the link records."""
     if len(blob) < HEADER.size:
         raise ValueError(f"{len(blob)} bytes: shorter than the {HEADER.size}-byte header")
     fields = HEADER.unpack_from(blob)
-    header = Header(*fields[:9])
+    header = Header(*fields[:10])
     if header.magic != MANIFEST_MAGIC:
         raise ValueError(f"bad magic {header.magic:#x}")
     if header.version != MANIFEST_VERSION:
@@ -185,9 +222,10 @@ def decode(blob: bytes) -> tuple[Header, list[Record]]:
     if (header.header_size, header.domain_size) != (HEADER.size, DOMAIN.size):
         raise ValueError(f"record sizes {header.header_size}/{header.domain_size}, "
                          f"expected {HEADER.size}/{DOMAIN.size}")
-    if header.total_size != len(blob) or header.total_size != HEADER.size + header.domain_count * DOMAIN.size:
+    links_at = HEADER.size + header.domain_count * DOMAIN.size
+    if header.total_size != len(blob) or header.total_size != links_at + header.link_count * LINK.size:
         raise ValueError(f"total_size {header.total_size} does not match {len(blob)} bytes / "
-                         f"{header.domain_count} domains")
+                         f"{header.domain_count} domains, {header.link_count} links")
     if zlib.crc32(blob[8:]) != header.crc32:
         raise ValueError(f"crc32 {header.crc32:#010x} != {zlib.crc32(blob[8:]):#010x}")
     recs = []
@@ -195,7 +233,13 @@ def decode(blob: bytes) -> tuple[Header, list[Record]]:
         name, *nums, cmdline = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
         recs.append(Record(name.split(b"\0")[0].decode(), *nums[:7],
                            cmdline.split(b"\0")[0].decode(), devices=nums[7]))
-    return header, recs
+    links = []
+    for i in range(header.link_count):
+        granter, mapper, gmac, mmac, flags, reserved = LINK.unpack_from(blob, links_at + i * LINK.size)
+        if flags or reserved:
+            raise ValueError(f"link {i}: unknown flags")
+        links.append(LinkRecord(granter, mapper, gmac, mmac))
+    return header, recs, links
 
 
 def guest_window(memory_kib: int) -> tuple[int, int]:
@@ -261,13 +305,14 @@ def _write_atomically(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def build_boot_modules(scen: Scenario, build_dir: Path) -> list[tuple[Path, str]]:
+def build_boot_modules(scen: Scenario, build_dir: Path, *,
+                       refuse_forbidden_links: bool = True) -> list[tuple[Path, str]]:
     """Stage the manifest and images; the (path, args) modules to boot, in module order."""
     if not scen.domains:
         return [(m.path, m.args) for m in scen.modules]
     images = check_images(scen, build_dir)
     pol = scenario_policy(scen, build_dir)
-    manifest = encode(scen, pol)
+    manifest = encode(scen, pol, refuse_forbidden_links=refuse_forbidden_links)
     digest = hashlib.sha256(manifest)
     for name in image_names(scen):
         digest.update(images[name].read_bytes())

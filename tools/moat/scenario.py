@@ -22,6 +22,9 @@
     memory = "1M"
     expect = "poweroff"       # or "crash", "any"
 
+    [[link]]                  # any number: point-to-point links (moat.links, docs/networking.md)
+    ends = ["switch", "web"]  # the first end grants the pages, the second maps them
+
 With [[domain]] tables, module_pairs() stages the boot manifest and the images
 (moat.manifest) and returns them before the [[module]] entries.
 
@@ -35,9 +38,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moat.errors import UserError
+
+if TYPE_CHECKING:
+    from moat.links import Link
 
 BUILDS = ("moat", "moat-selftest")
 _MEMORY = re.compile(r"[1-9][0-9]*[MG]")
@@ -121,6 +127,7 @@ class Scenario:
     domains: list[Domain] = field(default_factory=list)
     images: list[ExtraImage] = field(default_factory=list)
     policy: Path | None = None  # None: moat's default policy
+    links: list[Link] = field(default_factory=list)  # [[link]] tables (moat.links)
 
     def module_pairs(self) -> list[tuple[Path, str]]:
         from moat import bootpolicy, manifest, paths
@@ -298,6 +305,12 @@ def _parse_policy(path: Path, data: Any) -> Path:
     return file
 
 
+def _parse_links(path: Path, data: Any) -> list[Link]:
+    from moat import links  # links.py builds on this module
+
+    return links.parse(path, data)
+
+
 # Top-level tables and keys: name -> (parser, Scenario attribute).
 _TABLES = {
     "policy": (_parse_policy, "policy"),
@@ -306,6 +319,7 @@ _TABLES = {
     "scheduler": (_parse_scheduler, "scheduler"),
     "domain": (_parse_domains, "domains"),
     "images": (_parse_images, "images"),
+    "link": (_parse_links, "links"),
 }
 
 
@@ -329,6 +343,10 @@ def parse(text: str, path: Path) -> Scenario:
             raise ScenarioError(path, key, f"unknown table or key (known: {known})")
         parser, attr = _TABLES[key]
         setattr(scenario, attr, parser(path, value))
+    if scenario.links:
+        from moat import links
+
+        links.check_names(scenario)
     return scenario
 
 

@@ -48,6 +48,9 @@ int xsm_grant_copy(struct domain *subj, struct domain *granter);
 int xsm_grant_setup(struct domain *subj, struct domain *target);
 /* Reading another domain's table size: a shared type (as sHype's setup hook). */
 int xsm_grant_query(struct domain *subj, struct domain *target);
+/* Not a decision: the STE types both domains' labels hold, bit t = type t (types 0..63). Links
+ * (core/link.c) publish it to their ends as the VLANs they may carry. */
+uint64_t xsm_ste_shared_types(const struct domain *a, const struct domain *b);
 
 /* Device assignment: may a domain with this label be given device dev (public/device.h)? */
 int xsm_assign_device(struct domain *creator, uint32_t ssidref, const char *name, unsigned dev);

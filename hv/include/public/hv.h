@@ -119,6 +119,41 @@ struct upcall_frame {
     uint64_t rip, rflags, rsp;
 };
 
+/*
+ * Links (docs/networking.md): point-to-point links between boot domains, declared by a scenario's
+ * [[link]] tables and carried by the boot manifest. The hypervisor only tells each end about its
+ * links here: it creates no channel and shares no page. The ends connect by themselves with grant
+ * and event-channel ops, which the MAC policy checks as always, so a link whose ends share no STE
+ * type is published (vlans = 0) but every bind and map on it is refused.
+ *
+ * The granter of a link grants its pages at refs [first_ref, first_ref + LINK_REF_STRIDE) of its
+ * own table (its n-th granted link gets LINK_REF_BASE + n * LINK_REF_STRIDE) and allocates its
+ * ports; the mapper maps them and binds. vlans has bit t set when both ends' labels hold STE type
+ * t (VLAN id t + 1, types 0..63); the hypervisor rewrites it whenever the policy or a label
+ * changes, so a switch that reads it for every frame follows the live policy.
+ */
+#define START_MAX_LINKS 16
+#define LINK_ROLE_GRANTER 0 /* grants the link's pages and allocates its event channels */
+#define LINK_ROLE_MAPPER 1  /* maps the pages and binds to the channels */
+#define LINK_REF_BASE 64
+#define LINK_REF_STRIDE 64
+#define LINK_MAC_LEN 6
+
+struct start_link {
+    domid_t peer;             /* the other end's domid */
+    uint8_t role;             /* LINK_ROLE_* */
+    uint8_t pad0;
+    uint16_t index;           /* the link's number in the manifest (the scenario's [[link]] order) */
+    uint16_t pad1;
+    uint64_t vlans;           /* STE types both ends hold, bit t = type t; 0: they may not share */
+    uint32_t first_ref;       /* the granter's first grant ref for this link */
+    uint32_t pad2;
+    uint8_t mac[LINK_MAC_LEN];      /* this end's Ethernet address */
+    uint8_t peer_mac[LINK_MAC_LEN]; /* the other end's */
+    uint32_t pad3;
+    char peer_name[32];
+};
+
 /* Start-info page, read-only, at GUEST_START_INFO_VA. */
 #define MOAT_START_MAGIC "moat-0.1-x86_64"
 #define START_CMDLINE_MAX 1024
@@ -140,6 +175,9 @@ struct start_info {
     char name[32];
     char cmd_line[START_CMDLINE_MAX];
     char image_names[START_MAX_IMAGES][32];
+    uint16_t nr_links;        /* entries of links[] in use */
+    uint16_t pad_links[3];
+    struct start_link links[START_MAX_LINKS];
 };
 
 /* Shared-info page (read-write), Xen's x86-64 layout for the parts we use. */

@@ -11,8 +11,9 @@
 #include <stdint.h>
 
 #define MANIFEST_MAGIC 0x4e414d4d  /* "MMAN" little-endian */
-#define MANIFEST_VERSION 1
+#define MANIFEST_VERSION 2          /* 2: link records after the domain records */
 #define MANIFEST_MAX_DOMAINS 64
+#define MANIFEST_MAX_LINKS 256
 
 #define MDOM_PRIVILEGED (1u << 0)   /* may use domctl (until the MAC policy decides it) */
 
@@ -27,10 +28,11 @@ struct manifest_header {
     uint16_t header_size;           /* sizeof(struct manifest_header) */
     uint16_t domain_size;           /* sizeof(struct manifest_domain) */
     uint16_t domain_count;
-    uint32_t total_size;            /* header + domain_count * domain_size */
+    uint32_t total_size;            /* header + domain_count * domain_size + link_count * link size */
     uint32_t slice_us;              /* scheduler time slice; 0 = default (10 ms) */
     uint32_t flags;
-    uint32_t reserved[3];
+    uint32_t link_count;            /* struct manifest_link records after the domains */
+    uint32_t reserved[2];
 };
 
 struct manifest_domain {
@@ -44,6 +46,21 @@ struct manifest_domain {
     uint32_t max_grant_frames;      /* 0 = default */
     uint32_t devices;               /* DEVICE_* bits (public/device.h) assigned to the domain */
     char cmdline[256];
+};
+
+/*
+ * A link between two domain records (docs/networking.md): the granter grants the link's pages and
+ * allocates its event channels, the mapper maps and binds. Each end is told in its start info
+ * (public/hv.h, struct start_link). MAC addresses are unicast, not zero and differ; a domain is an
+ * end of at most START_MAX_LINKS links.
+ */
+struct manifest_link {
+    uint16_t granter;               /* domain record index */
+    uint16_t mapper;                /* domain record index, not the granter */
+    uint8_t granter_mac[6];
+    uint8_t mapper_mac[6];
+    uint32_t flags;                 /* none defined: 0 */
+    uint32_t reserved;              /* 0 */
 };
 
 #endif

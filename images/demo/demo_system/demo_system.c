@@ -5,6 +5,7 @@
 // policy intends, and ends with a summary. Any surprise ends it with a failure status, which the
 // hypervisor counts against the boot.
 //   web=<domid> db=<domid> bapp=<domid> backup=<domid>   the actors
+//   switch=<domid> www=<domid> sql=<domid> sniff=<domid>  the network step's switch and actors
 #include <moat/acm.h>
 
 #include "../common/demo.h"
@@ -18,6 +19,9 @@ struct actor {
 
 static struct actor web = {"a-web", 0, 0}, db = {"a-db", 0, 0}, bapp = {"b-app", 0, 0},
                     backup = {"backup", 0, 0};
+// The network step's actors (images/demo/demo_net) and the switch (images/net/net_switch).
+static struct actor www = {"a-www", 0, 0}, sql = {"a-sql", 0, 0}, sniff = {"b-sniff", 0, 0};
+static domid_t net_switch;
 static evtchn_port_t dom_exc; // VIRQ_DOM_EXC: some domain died
 
 static void step(unsigned n, const char *what)
@@ -82,6 +86,30 @@ static void wait_for_attestation(void)
     wait_gone(agent, "the attestation agent");
 }
 
+// Customer A's web and db talk through the switch domain over their links; customer B's b-sniff
+// is on the same switch, first finds A out of reach, then hears none of A's frames. All four
+// leave at the end (A's two must be gone before the Chinese Wall step lets C in).
+static void network_step(unsigned n)
+{
+    step(n, "customer A's web and db talk through the network switch; customer B's domain on the same "
+            "switch hears none of it");
+    go(&sniff);
+    wait_done(&sniff, "looking for customer A");
+    go(&sql);
+    go(&www);
+    wait_done(&sql, "the stream through the switch");
+    wait_done(&www, "the stream through the switch");
+    go(&sniff);
+    wait_done(&sniff, "its report");
+    go(&www); // leave
+    go(&sql);
+    go(&sniff);
+    wait_gone(www.domid, www.name);
+    wait_gone(sql.domid, sql.name);
+    wait_gone(sniff.domid, sniff.name);
+    wait_gone(net_switch, "net-switch");
+}
+
 static long create_rival(domid_t *domid)
 {
     int image = find_image("demo_rival");
@@ -125,6 +153,10 @@ int main(const struct start_info *si)
     connect(&db, "db");
     connect(&bapp, "bapp");
     connect(&backup, "backup");
+    connect(&www, "www");
+    connect(&sql, "sql");
+    connect(&sniff, "sniff");
+    net_switch = (domid_t)cmdline_ulong("switch", DOMID_INVALID);
     long rc = evtchn_bind_virq(VIRQ_DOM_EXC, 0);
     if (rc < 0)
         fail("binding VIRQ_DOM_EXC: %ld", rc);
@@ -169,7 +201,9 @@ int main(const struct start_info *si)
     wait_done(&db, "noticing the revocation");
     wait_done(&backup, "noticing the revocation");
 
-    step(5, "customer A leaves; now its rival C may start");
+    network_step(5);
+
+    step(6, "customer A leaves; now its rival C may start");
     go(&web);
     go(&db);
     wait_gone(web.domid, web.name);
@@ -180,7 +214,7 @@ int main(const struct start_info *si)
     say("creating c-rival (customer-c): created as domain %u", rival);
     wait_gone(rival, "c-rival");
 
-    step(6, "everyone else leaves; summary");
+    step(7, "everyone else leaves; summary");
     go(&bapp);
     go(&backup);
     wait_gone(bapp.domid, bapp.name);
@@ -192,6 +226,7 @@ int main(const struct start_info *si)
     say("  allowed: a-web <-> a-db vchan, %u bytes, checksums match (both customer A)", DEMO_VCHAN_BYTES);
     say("  allowed: backup <-> a-db heartbeats, %u acknowledged (service served customer A)", DEMO_HEARTBEATS);
     say("  allowed: c-rival started once customer A had gone (Chinese Wall)");
+    say("  allowed: a-www <-> a-sql through the switch, on customer A's VLAN; b-sniff on B's heard none of it");
     say("  refused: b-app -> a-db event channel, -EACCES (no shared STE type); evtchn_unbound denials: %lu",
         (unsigned long)unbound_denied);
     say("  refused: c-rival while customer A ran, -EPERM (Chinese Wall); domain_create denials: %lu",

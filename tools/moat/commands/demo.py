@@ -32,7 +32,7 @@ HEARTBEATS = 3  # DEMO_HEARTBEATS in images/demo/common/demo.h
 
 DESCRIPTION = f"""\
 Build everything (one progress line), boot {DEMO_SCENARIO} in QEMU (one server, customers A, B
-and C under one MAC policy, the story run in six numbered steps by the system domain), stream
+and C under one MAC policy, the story run in seven numbered steps by the system domain), stream
 the console, then explain each step from what the console showed.
 
 reads:  {DEMO_SCENARIO}, docs/examples/policies/demo.toml and demo-update.toml, build/
@@ -156,6 +156,41 @@ def _revocation(console: str) -> Step:
                 f"backup's {bk[2]}) pending and unbound to DOMID_INVALID, and said so.")
 
 
+def _network(console: str) -> Step:
+    title = "customer A's web and db talk through the network switch; B, on the same switch, hears none of it"
+    links = {n: _line(console, rf"link \d+: \d+:net-switch <-> \d+:{n}, shared STE types 0x([0-9a-f]+)")
+             for n in ("a-www", "a-sql", "b-sniff")}
+    pinged = _guest(console, "a-www", r"ping a-sql \(10\.0\.0\.2\) through the switch: (\d+)/(\d+) replies")
+    sent = _guest(console, "a-www", r"streamed (\d+) bytes of UDP to a-sql in \d+ datagrams, checksum ([0-9a-f]{16}), "
+                                    r"a-sql's ([0-9a-f]{16}): match")
+    got = _guest(console, "a-sql", r"received (\d+) bytes from a-www \(10\.0\.0\.1\), all as expected, "
+                                   r"checksum ([0-9a-f]{16})")
+    apart = _guest(console, "b-sniff", r"on the switch, VLAN (\d+); looked for a-www \(10\.0\.0\.1\): no answer, "
+                                       r"customer A is out of reach")
+    heard = _guest(console, "b-sniff", r"listened while customer A talked: heard (\d+) frames, 0 of them customer A's")
+    port = re.search(r"^\(d\d+\) switch: port \d+ \(b-sniff\): in \d+ out (\d+) ", console, re.M)
+    if not all(links.values()):
+        return Step(title, False, "the hypervisor's lines for the switch's three links are missing")
+    # (group 1 of a guest line is its domain id)
+    if not (pinged and sent and got and pinged[2] == pinged[3]):
+        return Step(title, False, "a-www's pings or stream to a-sql, or a-sql's report, are missing")
+    if not (sent[2] == got[2] and sent[3] == sent[4] == got[3]):
+        return Step(title, False, "a-www and a-sql disagree on the byte count or the checksum")
+    if not (apart and heard):
+        return Step(title, False, "b-sniff's reports (A out of reach, none of A's frames heard) are missing")
+    if not (_pos(apart) < _pos(sent) < _pos(heard)):
+        return Step(title, False, "b-sniff did not listen all through customer A's exchange")
+    delivered = f"; the switch delivered it {port[1]} frames in all" if port else ""
+    return Step(title, True,
+                "a switch domain (net-switch) has a link to each of a-www and a-sql (customer A) and "
+                "b-sniff (customer B), listed in the scenario and published by the hypervisor in each "
+                "domain's start info; each customer is a VLAN of its own, the STE type it shares with the "
+                f"switch. a-www pinged a-sql through the switch ({pinged[2]}/{pinged[3]} replies) and "
+                f"streamed {int(sent[2]):,} bytes of UDP to it; both computed checksum {sent[3]}. b-sniff, on "
+                f"VLAN {apart[2]} of the same switch, found a-www out of reach, then listened all through A's "
+                f"exchange: it heard {heard[2]} frames, none of them A's{delivered}.")
+
+
 def _ending(console: str) -> Step:
     title = "a summary, and everything shuts down cleanly"
     summary = _guest(console, "system", r"the story went as the policy intends")
@@ -177,7 +212,7 @@ def _ending(console: str) -> Step:
 def story(console: str) -> list[Step]:
     """The demo's steps, each found (or not) in the console, numbered as the system domain's `=== step n`."""
     return [_vchan(console), _refused_channel(console), _rival_waits(console), _revocation(console),
-            _rival_starts(console), _ending(console)]
+            _network(console), _rival_starts(console), _ending(console)]
 
 
 def run(args: argparse.Namespace) -> int:
