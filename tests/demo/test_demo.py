@@ -164,5 +164,5 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
 def test_story_on_a_failed_boot_shows_nothing() -> None:
     console = ("moat 0.1.0 x86-64 hypervisor\n(d0) system: FAILED: a-web did not finish\n"
                "moat: all domains stopped: 4 as expected, 1 not\nmoat: stop: failure\n")
-    assert [s.ok for s in demo.story(console)] == [False] * 6
+    assert [s.ok for s in demo.story(console)] == [False] * 7
     assert all(s.text for s in demo.story(console))

@@ -56,7 +56,7 @@ def policy_drawn(path: Path) -> Drawn:
 
 def test_the_policy_graph_shows_sharing_conflicts_and_management():
     d = policy_drawn(DEMO)
-    labels = {"system", "service", "switch", "customer-a", "customer-b", "customer-c", "disk-a", "disk-b", "disk-c"}
+    labels = {"system", "service", "switch", "tpm-agent", "customer-a", "customer-b", "customer-c", "disk-a", "disk-b", "disk-c"}
     assert set(d.nodes) == labels
     assert d.nodes["system"]["peripheries"] == "2"  # the bootstrap label
     assert d.nodes["disk-a"]["shape"] == "note" and d.nodes["customer-a"]["shape"] == "box"
