@@ -181,9 +181,10 @@ def decode(blob: bytes) -> tuple[Header, list[Record]]:
         raise ValueError(f"crc32 {header.crc32:#010x} != {zlib.crc32(blob[8:]):#010x}")
     recs = []
     for i in range(header.domain_count):
-        name, *nums, cmdline = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
-        recs.append(Record(name.split(b"\0")[0].decode(), *nums[:7],
-                           cmdline.split(b"\0")[0].decode()))
+        name, image, memory, ssidref, flags, expect, evtchn, grant_frames, _reserved, cmdline = \
+            DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
+        recs.append(Record(name.split(b"\0")[0].decode(), image, memory, ssidref, flags, expect, evtchn,
+                           grant_frames, cmdline.split(b"\0")[0].decode()))
     return header, recs
 
 

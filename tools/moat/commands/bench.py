@@ -13,7 +13,7 @@ from moat.commands.build import build_or_fail
 from moat.errors import UserError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "bench", help="build, boot the bench scenarios under icount, print the figures",
         description="Build, then boot each bench scenario (tests/bench/*.toml) under "

@@ -39,7 +39,7 @@ def build_or_fail(args: Sequence[str] = ()) -> None:
         raise UserError(f"the build failed (scons exit status {status})")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("build", help="build everything with SCons (extra arguments go to scons)",
                        description="Run scons -C <repo root> with the given arguments, e.g. "
                                    "'moat build -c' to clean or 'moat build -j2'.",

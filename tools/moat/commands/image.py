@@ -9,7 +9,7 @@ from pathlib import Path
 from moat import elfcheck
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("image", help="inspect or validate an ELF image (pyelftools)",
                        description="Inspect or validate the hypervisor's or a guest's ELF image.",
                        allow_abbrev=False)

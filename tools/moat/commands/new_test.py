@@ -47,7 +47,7 @@ memory = "1M"
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("new-test", help="scaffold a guest test: one C file and one scenario",
                        description="Create images/tests/NAME/NAME.c (a test_main that reports "
                                    "success) and tests/scenarios/NAME.toml (one domain running "

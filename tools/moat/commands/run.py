@@ -14,7 +14,7 @@ DEFAULT_TIMEOUT = 60.0
 TAIL_LINES = 20
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "run", help="boot the hypervisor (or a scenario) in QEMU",
         description="Boot the hypervisor in QEMU under TCG (the default; --kvm for hardware "

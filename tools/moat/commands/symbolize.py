@@ -12,7 +12,7 @@ from moat.errors import UserError
 from moat.symbolize import SymbolTable, annotate_line
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "symbolize", help="add <function+offset> after code addresses in a log",
         description="Copy a console log, appending ' <func+0xoff>' after every 16-digit "

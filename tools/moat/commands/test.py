@@ -13,7 +13,7 @@ from moat.commands.build import run_scons
 from moat.paths import repo_root
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "test", help="build, then run the tests (extra arguments go to pytest)",
         description="Build with SCons, then run pytest over tests/ with -n auto "

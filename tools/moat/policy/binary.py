@@ -97,7 +97,7 @@ def compile_policy(p: Policy, num: Numbering | None = None) -> bytes:
     ts, rs = len(num.ste_types), num.ste_ssidrefs
     vm_chw = [[t.name for t in v.chwall] if v else None for v in num.vm_by_row]
     vm_ste = [[t.name for t in v.ste] if v else None for v in num.vm_by_row]
-    res_ste = [[t.name for t in (r.ste or [])] for r in num.res_by_row]
+    res_ste: list[list[str] | None] = [[t.name for t in (r.ste or [])] for r in num.res_by_row]
     chw = bytearray(
         struct.pack(
             "!9i",

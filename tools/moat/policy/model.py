@@ -9,6 +9,7 @@ complain about them).  ``numbering()`` applies Xen 4.1's numbering rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 UNLABELED = "__UNLABELED__"
 
@@ -104,6 +105,12 @@ class Diagnostic:
     def __str__(self) -> str:
         tag = {"error": "error", "strict": "error", "warning": "warning"}[self.level]
         return f"{self.file}:{self.line}: {tag}: {self.message}"
+
+
+class Report(Protocol):
+    """What the readers and checks call to record a Diagnostic: report(line, message, level)."""
+
+    def __call__(self, line: int, msg: str, level: str = "error") -> None: ...
 
 
 @dataclass

@@ -20,6 +20,7 @@ from .model import (
     Diagnostic,
     Named,
     Policy,
+    Report,
     numbering,
     parse_version,
 )
@@ -205,7 +206,7 @@ def check(p: Policy, old: tuple[str, tuple[int, int]] | None = None) -> list[Dia
     return out
 
 
-def _check_types(add, who: str, types: list[Named], known: set[str], what: str) -> None:  # type: ignore[no-untyped-def]
+def _check_types(add: Report, who: str, types: list[Named], known: set[str], what: str) -> None:
     for t in types:
         if t.name not in known:
             # Xen detects unknown types only when its list is non-empty

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from . import xmldom
-from .model import ConflictSet, Diagnostic, Named, Permissions, Policy, ResourceLabel, VmLabel
+from .model import ConflictSet, Diagnostic, Named, Permissions, Policy, Report, ResourceLabel, VmLabel
 
 MOAT_NS = "urn:moat:policy:permissions:1"
 
@@ -68,18 +68,18 @@ def read_xml(data: bytes, file: str) -> Policy:
         p.has_version = p.has_name = False
         err(root.line, "missing <PolicyHeader>")
     else:
-        name = hdr.first("PolicyName")
-        if name is None:
+        pname = hdr.first("PolicyName")
+        if pname is None:
             p.has_name = False
             err(hdr.line, "missing <PolicyHeader>/<PolicyName>")
         else:
-            p.name_line = name.line
-            v = name.first_child_value()
-            if v is None:
+            p.name_line = pname.line
+            pvalue = pname.first_child_value()
+            if pvalue is None:
                 p.has_name = False
-                err(name.line, "empty <PolicyName>")
+                err(pname.line, "empty <PolicyName>")
             else:
-                p.name = v
+                p.name = pvalue
         ver = hdr.first("Version")
         if ver is None:
             p.has_version = False
@@ -186,18 +186,18 @@ def read_xml(data: bytes, file: str) -> Policy:
                 err(r.line, "ResourceLabel without a name (Xen ignores it)", "strict")
                 continue
             stes = r.elements("SimpleTypeEnforcementTypes")
-            lab = ResourceLabel(name, line, None)
+            res = ResourceLabel(name, line, None)
             if stes:
                 if len(stes) > 1:
                     err(stes[1].line, f"resource label {name!r}: more than one SimpleTypeEnforcementTypes", "strict")
-                lab.ste = type_list(stes[0], f"resource label {name!r}")
-            p.resource_labels.append(lab)
+                res.ste = type_list(stes[0], f"resource label {name!r}")
+            p.resource_labels.append(res)
     for el in root.elements(ns=MOAT_NS):
         err(el.line, f"<{el.name}> is only allowed inside a VirtualMachineLabel")
     return p
 
 
-def _read_permissions(pe: xmldom.Node, label: str, err) -> Permissions:  # type: ignore[no-untyped-def]
+def _read_permissions(pe: xmldom.Node, label: str, err: Report) -> Permissions:
     perm = Permissions(pe.line)
     for c in pe.children:
         if c.kind == xmldom.TEXT and c.data.strip() == "":
