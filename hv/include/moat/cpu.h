@@ -90,6 +90,8 @@ noreturn void return_to_guest(void);
 long copy_user(void *dst, const void *src, size_t n);
 /* If rip is a fault-tolerant guest access, where to resume with the fault reported. */
 uint64_t fault_fixup(uint64_t rip);
+/* Faults taken so far on guest addresses in copy_user and answered -EFAULT (printed at stop). */
+extern uint64_t fault_fixups;
 
 /* Stacks, with an unmapped guard page below each (paging.c leaves them out). */
 extern char kstack_boot_top[], kstack_df_top[], kstack_nmi_top[], kstack_mc_top[];
