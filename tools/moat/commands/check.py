@@ -272,9 +272,14 @@ def run_analyzers(ctx: Context, analyzers: Sequence[Analyzer]) -> list[Result]:
         start = time.monotonic()
         a.run(ctx, result)
         result.seconds = time.monotonic() - start
+        # Progress, as each one ends (the report on stdout comes when all have).
+        print(f"moat check: {a.title} done: {len(result.findings)} findings in {result.seconds:.0f} s",
+              file=sys.stderr, flush=True)
         return result
 
     ordered = sorted(analyzers, key=lambda a: _START_ORDER.index(a.key))
+    print(f"moat check: running {', '.join(a.title for a in ordered)} ({ctx.jobs} at a time)", file=sys.stderr,
+          flush=True)
     with ThreadPoolExecutor(max_workers=max(1, ctx.jobs)) as pool:
         results = {r.key: r for r in pool.map(one, ordered)}
     return [results[a.key] for a in analyzers]
