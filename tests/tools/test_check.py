@@ -203,3 +203,20 @@ def test_compiler_findings(lines, want):
 def test_select():
     assert [a.key for a in check.select("ruff,mypy", None)] == ["ruff", "mypy"]
     assert "fuzz" not in [a.key for a in check.select(None, "fuzz")]
+
+
+def test_scan_build_repeats_only_when_its_sources_change(tmp_path):
+    need("clang", "scan-build")
+    root = c_tree(tmp_path, "int planted(int x);\nint planted(int x) { return x; }\n")
+    status, out, counts = run_check(root, "--only", "scan-build")
+    assert (status, counts) == (0, {"scan-build": 0}), out
+    assert "not repeated" not in out
+    status, out, counts = run_check(root, "--only", "scan-build")
+    assert (status, counts) == (0, {"scan-build": 0}), out
+    assert "sources unchanged since its last clean run: not repeated" in out
+    (root / "hv" / "core" / "planted.c").write_text(
+        (root / "hv" / "core" / "planted.c").read_text() + NULL_AFTER_CHECK.replace("planted", "planted2"))
+    status, out, counts = run_check(root, "--only", "scan-build")
+    assert (status, counts) == (1, {"scan-build": 1}), out
+    status, out, counts = run_check(root, "--only", "scan-build")  # a finding is never remembered as clean
+    assert (status, counts) == (1, {"scan-build": 1}), out
