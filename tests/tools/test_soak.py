@@ -71,6 +71,8 @@ def test_a_good_soak():
     (("(d1) hcfuzz: pairs 17.0: +\n", ""), "domain 1 counted 3 (op, result) pairs but listed 2"),
     (("3 as expected, 0 not", "2 as expected, 1 not"), "domains ended: 2 as expected, 1 not (of 3)"),
     (("frames: total=32639 free=31698 used=10 reserved=931\n", ""), "lacks the boot `frames:`"),
+    (("moat: all domains stopped", "frames: audit failed: the table has 31697 free\nmoat: all domains stopped"),
+     "the hypervisor's frame counters are wrong: frames: audit failed"),
     (("moat: all domains stopped: 3 as expected, 0 not\n", ""), "did not report that all domains stopped"),
 ])
 def test_what_fails_a_soak(change, problem):

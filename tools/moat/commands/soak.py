@@ -9,7 +9,8 @@ Everything reported is what the guests and the hypervisor printed:
     (each fuzzer's list must hold as many pairs as its summary counts);
   - hypervisor faults: `*** EXCEPTION` lines (the hypervisor's own faults, which stop it), and,
     for information, the faults on guest addresses it answered with -EFAULT (`faults at stop:`);
-  - free frames: the boot `frames:` line against `frames at stop:`.
+  - free frames: the boot `frames:` line against `frames at stop:` (whose counters the hypervisor
+    checks against its frame table and free list at stop: `frames: audit failed` if they differ).
 Exit status 0 when every fuzzer made its calls, nothing faulted or crashed, every domain ended as
 expected and no frame leaked; 1 otherwise; 2 when the system crashed or timed out.
 """
@@ -37,6 +38,7 @@ _PAIRS = re.compile(r"^\(d(?P<dom>\d+)\) .*?hcfuzz: pairs (?P<op>[0-9.+*]+):(?P<
 _FRAMES_BOOT = re.compile(r"^frames: total=\d+ free=(\d+) ", re.M)
 _FRAMES_STOP = re.compile(r"^frames at stop: total=\d+ free=(\d+) ", re.M)
 _FIXUPS = re.compile(r"^faults at stop: (\d+) on guest addresses", re.M)
+_AUDIT_FAILED = re.compile(r"^frames: audit failed: .*$", re.M)
 _EXCEPTION = re.compile(r"^\*\*\* EXCEPTION", re.M)
 _CRASHED = re.compile(r"^domain \d+ '[^']*' crashed: .*$", re.M)
 _ALL_STOPPED = re.compile(r"^moat: all domains stopped: (\d+) as expected, (\d+) not$", re.M)
@@ -120,6 +122,7 @@ def analyse(console: str, fuzzers: list[Fuzzer], domains_total: int) -> Report:
         r.problems.append("the console lacks the boot `frames:` or the `frames at stop:` line")
     elif r.frames_boot != r.frames_stop:
         r.problems.append(f"frames leaked: {r.frames_boot} free at boot, {r.frames_stop} at stop")
+    r.problems += [f"the hypervisor's frame counters are wrong: {line}" for line in _AUDIT_FAILED.findall(console)]
     stopped = _ALL_STOPPED.search(console)
     if stopped is None:
         r.problems.append("the hypervisor did not report that all domains stopped")
