@@ -7,8 +7,9 @@ Everything reported is what the guests and the hypervisor printed:
   - calls: the sum of each fuzzer's `hcfuzz: seed S: N hypercalls, ...` line;
   - distinct (op, result) pairs: the union of the fuzzers' `hcfuzz: pairs OP: R R ...` lines
     (each fuzzer's list must hold as many pairs as its summary counts);
-  - hypervisor faults: `*** EXCEPTION` lines (the hypervisor's own faults, which stop it), and,
-    for information, the faults on guest addresses it answered with -EFAULT (`faults at stop:`);
+  - hypervisor faults: `*** EXCEPTION` and `*** PANIC` lines (its own faults and failed BUG_ONs,
+    which stop it), and, for information, the faults on guest addresses it answered with -EFAULT
+    (`faults at stop:`);
   - free frames: the boot `frames:` line against `frames at stop:` (whose counters the hypervisor
     checks against its frame table and free list at stop: `frames: audit failed` if they differ).
 Exit status 0 when every fuzzer made its calls, nothing faulted or crashed, every domain ended as
@@ -39,7 +40,7 @@ _FRAMES_BOOT = re.compile(r"^frames: total=\d+ free=(\d+) ", re.M)
 _FRAMES_STOP = re.compile(r"^frames at stop: total=\d+ free=(\d+) ", re.M)
 _FIXUPS = re.compile(r"^faults at stop: (\d+) on guest addresses", re.M)
 _AUDIT_FAILED = re.compile(r"^frames: audit failed: .*$", re.M)
-_EXCEPTION = re.compile(r"^\*\*\* EXCEPTION", re.M)
+_EXCEPTION = re.compile(r"^\*\*\* (?:EXCEPTION|PANIC)", re.M)
 _CRASHED = re.compile(r"^domain \d+ '[^']*' crashed: .*$", re.M)
 _ALL_STOPPED = re.compile(r"^moat: all domains stopped: (\d+) as expected, (\d+) not$", re.M)
 
@@ -111,7 +112,7 @@ def analyse(console: str, fuzzers: list[Fuzzer], domains_total: int) -> Report:
             r.problems.append(f"domain {dom} counted {count} (op, result) pairs but listed {listed}")
     r.hypervisor_faults = len(_EXCEPTION.findall(console))
     if r.hypervisor_faults:
-        r.problems.append(f"the hypervisor faulted ({r.hypervisor_faults} `*** EXCEPTION` reports)")
+        r.problems.append(f"the hypervisor faulted ({r.hypervisor_faults} `*** EXCEPTION` or `*** PANIC` reports)")
     r.problems += [f"a domain crashed: {line}" for line in _CRASHED.findall(console)]
     if (fixups := _FIXUPS.search(console)) is not None:
         r.guest_address_faults = int(fixups[1])
