@@ -64,6 +64,7 @@ long do_console_io(uint64_t cmd, uint64_t count, uint64_t buffer, uint64_t a4, u
         size_t n = MIN(sizeof(chunk), count - done);
         if (copy_from_guest(chunk, buffer + done, n))
             return -XEN_EFAULT;
+        /* cppcheck-suppress knownConditionTrueFalse ; false positive of cppcheck 2.10: n > 0, as done < count */
         for (size_t i = 0; i < n; i++)
             put(d, chunk[i]);
         done += n;

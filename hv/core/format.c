@@ -59,13 +59,11 @@ int format(void (*sink)(void *ctx, char c), void *ctx, const char *fmt, va_list 
         }
         struct spec sp = {.precision = -1};
         fmt++;
-        for (;; fmt++) {
+        for (; *fmt == '-' || *fmt == '0'; fmt++) {
             if (*fmt == '-')
                 sp.left = true;
-            else if (*fmt == '0')
-                sp.zero = true;
             else
-                break;
+                sp.zero = true;
         }
         while (*fmt >= '0' && *fmt <= '9')
             sp.width = sp.width * 10 + (unsigned)(*fmt++ - '0');

@@ -174,3 +174,25 @@ bool frame_is_reserved(mfn_t mfn)
 }
 
 void frame_get_stats(struct frame_stats *out) { *out = stats; }
+
+bool frame_audit(void)
+{
+    uint64_t free = 0, used = 0, listed = 0;
+    for (mfn_t mfn = 0; mfn < frame_count; mfn++) {
+        if (frames[mfn].use == FRAME_FREE)
+            free++;
+        else if (frames[mfn].use != FRAME_ABSENT && frames[mfn].use != FRAME_RESERVED)
+            used++;
+    }
+    /* Bounded: a corrupted list could loop. */
+    for (mfn_t mfn = free_head; mfn != INVALID_MFN && listed <= frame_count; mfn = frames[mfn].next_free) {
+        if (mfn >= frame_count || frames[mfn].use != FRAME_FREE)
+            break;
+        listed++;
+    }
+    if (free == stats.free && listed == stats.free && used == stats.used)
+        return true;
+    printk("frames: audit failed: the table has %lu free (%lu on the free list) and %lu used, the counters say "
+           "%lu free and %lu used\n", free, listed, used, stats.free, stats.used);
+    return false;
+}

@@ -142,10 +142,10 @@ static void update_gtf(struct domain *granter, grant_ref_t ref)
     struct active_grant *a = active_entry(granter, ref);
     struct grant_entry_v1 *e = shared_entry(granter, ref);
     uint16_t set = (a->ro_pins || a->rw_pins ? GTF_reading : 0) | (a->rw_pins ? GTF_writing : 0);
-    uint16_t old = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST), new;
+    uint16_t old = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST);
     /* Bounded: the guest may race us on its entry, but we only ever touch our two bits. */
     for (int tries = 0; tries < 5; tries++) {
-        new = (uint16_t)((old & ~(GTF_reading | GTF_writing)) | set);
+        uint16_t new = (uint16_t)((old & ~(GTF_reading | GTF_writing)) | set);
         if (__atomic_compare_exchange_n(&e->flags, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
             return;
     }
@@ -318,7 +318,7 @@ bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle)
     return true;
 }
 
-unsigned gnttab_revoke_between(struct domain *granter, struct domain *mapper)
+unsigned gnttab_revoke_between(const struct domain *granter, struct domain *mapper)
 {
     unsigned n = 0;
     for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {

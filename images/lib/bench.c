@@ -63,5 +63,6 @@ void bench_report(const char *figure, uint64_t *samples, unsigned n, const char 
 
 void bench_report_value(const char *figure, uint64_t value, const char *unit)
 {
-    bench_report(figure, &value, 1, unit);
+    uint64_t samples[1] = {value};
+    bench_report(figure, samples, 1, unit);
 }

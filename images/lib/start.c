@@ -18,7 +18,8 @@ __attribute__((noreturn)) void guest_start(const struct start_info *si)
 {
     // The hypervisor hands over .bss as zeros (memsz beyond filesz); clearing it again costs
     // little and keeps a loader mistake from turning into stale data.
-    memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+    // The linker's two symbols are different objects: subtract their addresses, not the pointers.
+    memset(__bss_start, 0, (size_t)((uintptr_t)__bss_end - (uintptr_t)__bss_start));
     xstate_init(); /* before any upcall can arrive (events stay masked until the guest installs one) */
     start_info = si;
     shared_info = (struct shared_info *)si->shared_info_va;

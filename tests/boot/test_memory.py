@@ -31,3 +31,5 @@ def test_frames_add_up_to_the_memory_map(boot, memory):
 def test_memory_selftest(boot):
     result = boot("selftest=memory", selftest=True)
     assert_xtf(result, "SUCCESS")
+    # The frame audit's planted disagreement (one free frame marked in use), and only that one:
+    assert result.console.count("frames: audit failed: the table has") == 1, result.console

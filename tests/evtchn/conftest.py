@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from domains import domlog
 
 from moat import qemu
 from moat.pytest_plugin import Booter, assert_xtf, log_tail
+from tests.domains import domlog
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 TIMEOUT = 120.0  # TCG on a shared 2-core machine; each scenario takes a few seconds alone

@@ -4,7 +4,8 @@
 #   tests/fuzz/run.sh [SECONDS]      (default 60)
 # Builds build/fuzz/acm_policy_fuzz with clang -fsanitize=fuzzer,address,undefined, seeds the
 # corpus with blobs compiled from every policy the tests use, runs libFuzzer, and prints a last
-# line "fuzz: runs=N crashes=M". Exit status 0 if nothing crashed.
+# line "fuzz: runs=N crashes=M". Exit status 0 if nothing crashed. `moat check` runs it (20 s;
+# `moat check --fuzz-seconds S` for longer); clang's libFuzzer runtime is Debian's libclang-rt-dev.
 set -eu
 SECONDS_TO_RUN=${1:-60}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +15,9 @@ PYTHON=${PYTHON:-}
 if [ -z "$PYTHON" ]; then
     if [ -x "$ROOT/.venv/bin/python" ]; then PYTHON="$ROOT/.venv/bin/python"; else PYTHON=python3; fi
 fi
-mkdir -p "$OUT/corpus" "$OUT/seeds" "$OUT/artifacts"
+mkdir -p "$OUT/corpus" "$OUT/seeds"
+# The corpus grows from run to run; crash files are this run's only (a stale one is no finding).
+rm -rf "$OUT/artifacts" && mkdir -p "$OUT/artifacts"
 
 "$CLANG" -std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
     -fno-sanitize-recover=undefined -I "$ROOT/hv/include" -I "$ROOT/hv" \

@@ -5,9 +5,8 @@ images/tests/mac_ctl/chwall.c)."""
 
 from __future__ import annotations
 
-from domains import domlog
-
 from moat.pytest_plugin import assert_xtf
+from tests.domains import domlog
 
 from . import maclog
 

@@ -5,9 +5,8 @@ unprivileged label (and the privileged flag) and domain 1 the system label, whic
 
 from __future__ import annotations
 
-from domains import domlog
-
 from moat.pytest_plugin import assert_xtf
+from tests.domains import domlog
 
 from . import maclog
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import re
 
-from domains import domlog
-
 from moat.pytest_plugin import assert_xtf
+from tests.domains import domlog
 
 from . import maclog
 

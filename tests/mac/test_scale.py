@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import re
 
-from domains import domlog
-from domains.conftest import scenario_path
-
 from moat.pytest_plugin import assert_xtf
+from tests.domains import domlog
+from tests.domains.conftest import scenario_path
 
 from . import maclog
 

@@ -5,9 +5,8 @@ that every step ran, and the audit lines the hypervisor printed for the denials.
 
 from __future__ import annotations
 
-from domains import domlog
-
 from moat.pytest_plugin import assert_xtf
+from tests.domains import domlog
 
 from . import maclog
 

@@ -62,7 +62,8 @@ def acm_check_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def c_decode(acm_check_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[bytes]], list[dict]]:
+def c_decode(acm_check_bin: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[bytes]], list[dict[str, Any]]]:
     """Decode many blobs with the C parser in one process; one dict per blob."""
     work = tmp_path_factory.mktemp("blobs")
     counter = [0]
@@ -71,16 +72,16 @@ def c_decode(acm_check_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> C
         paths = []
         for b in blobs:
             counter[0] += 1
-            p = work / f"b{counter[0]}.bin"
-            p.write_bytes(b)
-            paths.append(str(p))
+            path = work / f"b{counter[0]}.bin"
+            path.write_bytes(b)
+            paths.append(str(path))
         results: list[dict[str, Any]] = []
         for i in range(0, len(paths), 500):
-            r = subprocess.run([str(acm_check_bin), *paths[i : i + 500]], capture_output=True, text=True)
-            assert r.returncode in (0, 1), r.stderr
-            results += [json.loads(line) for line in r.stdout.splitlines()]
-        for p in paths:
-            Path(p).unlink()
+            proc = subprocess.run([str(acm_check_bin), *paths[i : i + 500]], capture_output=True, text=True)
+            assert proc.returncode in (0, 1), proc.stderr
+            results += [json.loads(line) for line in proc.stdout.splitlines()]
+        for name in paths:
+            Path(name).unlink()
         assert len(results) == len(blobs)
         for r in results:
             r.pop("message", None)
@@ -90,7 +91,7 @@ def c_decode(acm_check_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> C
 
 
 @pytest.fixture
-def agree(c_decode: Callable[[list[bytes]], list[dict]]) -> Callable[[list[bytes]], list[dict]]:
+def agree(c_decode: Callable[[list[bytes]], list[dict[str, Any]]]) -> Callable[[list[bytes]], list[dict[str, Any]]]:
     """Assert that the C and Python decoders give the same answer for every blob; return them."""
 
     def check(blobs: list[bytes]) -> list[dict[str, Any]]:

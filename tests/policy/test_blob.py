@@ -8,11 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CORPUS, EXAMPLES, ROOT, py_decode
 
 from moat.policy import compile_policy, read_policy
 from moat.policy.binary import decode
 from moat.policy.model import MAX_SSIDREFS, MAX_TYPES
+from tests.policy.conftest import CORPUS, EXAMPLES, ROOT, py_decode
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +35,13 @@ def err(b: bytes) -> tuple[int, str]:
     return r["error"]["offset"], r["error"]["field"]
 
 
-def test_valid_blobs_roundtrip(blob: bytes, ext_blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+def test_valid_blobs_roundtrip(blob: bytes, ext_blob: bytes, agree) -> None:
     a, b = agree([blob, ext_blob])
     assert a["ext"] is None and a["loadable"]
     assert b["ext"] is not None and b["ext"]["flags"][1] == 0x1F
 
 
-def test_truncated_at_every_offset(blob: bytes, ext_blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_at_every_offset(blob: bytes, ext_blob: bytes, agree) -> None:
     cases = [b[:n] for b in (blob, ext_blob) for n in range(len(b))]
     cases += [put32(c, 8, len(c)) for c in cases if len(c) >= 12]  # with a matching len field
     ext_at = decode(ext_blob).ext.offset  # type: ignore[union-attr]
@@ -50,7 +50,7 @@ def test_truncated_at_every_offset(blob: bytes, ext_blob: bytes, agree) -> None:
         assert "error" in r or (len(c) == ext_at and c[:ext_at] == put32(ext_blob, 8, ext_at)[:ext_at])
 
 
-def test_every_byte_changed(blob: bytes, ext_blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+def test_every_byte_changed(blob: bytes, ext_blob: bytes, agree) -> None:
     cases = [
         b[:i] + bytes([b[i] ^ x]) + b[i + 1 :] for b in (blob, ext_blob) for i in range(len(b)) for x in (0x01, 0x80)
     ]
@@ -80,7 +80,7 @@ def test_header_fields(blob: bytes) -> None:
     assert err(b"\0" * 59) == (0, "header")
 
 
-def test_overflowing_dimensions(blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+def test_overflowing_dimensions(blob: bytes, agree) -> None:
     c = decode(blob).chwall.offset
     s = decode(blob).ste.offset
     cases = {
@@ -110,7 +110,7 @@ def test_cells_and_padding(blob: bytes) -> None:
     assert err(blob[:pad] + b"x" + blob[pad + 1 :]) == (pad, "policy_reference.padding")
 
 
-def test_extension_fields(ext_blob: bytes, agree) -> None:  # type: ignore[no-untyped-def]
+def test_extension_fields(ext_blob: bytes, agree) -> None:
     e = decode(ext_blob).ext
     assert e is not None
     o = e.offset
@@ -129,14 +129,14 @@ def test_extension_fields(ext_blob: bytes, agree) -> None:  # type: ignore[no-un
         assert (r["error"]["offset"], r["error"]["field"]) == want
 
 
-def test_xen_unloadable_blobs_decode(agree) -> None:  # type: ignore[no-untyped-def]
+def test_xen_unloadable_blobs_decode(agree) -> None:
     """STE-only policies: Xen 4.1's compiler writes codes STE/UNDEFINED; dump shows them as not loadable."""
     b = compile_policy(read_policy(CORPUS / "synthetic" / "s03_ste_only.xml"))
     (r,) = agree([b])
     assert r["primary"] == 2 and r["secondary"] == 15 and not r["loadable"]
 
 
-def test_dump_malformed_cli_message(blob: bytes, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_dump_malformed_cli_message(blob: bytes, tmp_path) -> None:
     p = tmp_path / "bad.bin"
     p.write_bytes(put32(blob, 4, 9))
     r = subprocess.run(

@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, EXAMPLES
 
 from moat.cli import main
 from moat.policy import read_policy_bytes
 from moat.policy.validate import check, fatal
+from tests.policy.conftest import CORPUS, EXAMPLES
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -9,13 +9,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from conftest import CORPUS
 
 from moat.policy import PolicyReadError, compile_policy, decode, read_policy
 from moat.policy.analysis import from_blob
 from moat.policy.mapfile import read_map, write_map
 from moat.policy.model import UNLABELED, numbering
 from moat.policy.validate import check, fatal
+from tests.policy.conftest import CORPUS
 
 EXPECTED: dict[str, dict[str, Any]] = json.loads((CORPUS / "expected.json").read_text())
 XEN_BINARIES = sorted(k for k, v in EXPECTED.items() if v["binary_sha256_prefix"])
@@ -51,7 +51,7 @@ def test_outcome(path: str) -> None:
 
 
 @pytest.mark.parametrize("path", XEN_BINARIES)
-def test_byte_identical_to_xen(path: str, agree) -> None:  # type: ignore[no-untyped-def]
+def test_byte_identical_to_xen(path: str, agree) -> None:
     exp = EXPECTED[path]
     p = read_policy(CORPUS / path)
     assert not fatal(check(p), xen_compat=True)

@@ -99,7 +99,7 @@ def test_toml_and_xml_give_the_same_bytes_but_the_hash(p: Policy) -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(policies(), min_size=1, max_size=4))
-def test_c_parser_agrees_on_random_blobs(agree, ps: list[Policy]) -> None:  # type: ignore[no-untyped-def]
+def test_c_parser_agrees_on_random_blobs(agree, ps: list[Policy]) -> None:
     blobs = [compile_policy(p) for p in ps]
     for r in agree(blobs):
         assert "error" not in r

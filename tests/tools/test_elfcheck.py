@@ -42,6 +42,7 @@ def test_entry_outside_code_is_refused(tmp_path: Path):
 
 def test_window(tmp_path: Path):
     image = elfcheck.load(build(tmp_path, "good"))
+    assert image.address_range is not None
     lo, hi = image.address_range
     assert elfcheck.check(image, (lo, hi)) == []
     problems = elfcheck.check(image, (lo + 0x1000, hi))

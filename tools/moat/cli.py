@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench", "build, boot the bench scenarios under icount, print the figures"),
     "attest": ("attest", "measured launch: expected measurements, and verify a boot with a TPM"),
     "links": ("links", "draw a scenario's domains, links, switch and VLANs (Graphviz)"),
+    "check": ("check", "both compilers, three static analyzers, ruff, mypy and a timed fuzz run"),
+    "soak": ("soak", "the hypercall fuzzers across several domains for N calls"),
 }
 
 EPILOG = ("exit status: 0 success, 1 failure, 2 crash or timeout of the booted system, 3 moat "

@@ -145,6 +145,8 @@ static noreturn void fatal_exception(struct cpu_regs *regs)
     machine_stop(STOP_FAILURE);
 }
 
+uint64_t fault_fixups;
+
 void exception_dispatch(struct cpu_regs *regs)
 {
     if (regs->vector >= 32) {
@@ -159,6 +161,7 @@ void exception_dispatch(struct cpu_regs *regs)
     uint64_t fixup = fault_fixup(regs->rip);
     if (fixup && (regs->vector == 14 || regs->vector == 13)) {
         regs->rip = fixup; /* a guest address faulted inside copy_user: report -EFAULT */
+        fault_fixups++;
         return;
     }
     fatal_exception(regs);

@@ -133,6 +133,8 @@ noreturn void return_to_guest(void);
 long copy_user(void *dst, const void *src, size_t n);
 /* If rip is a fault-tolerant guest access, where to resume with the fault reported. */
 uint64_t fault_fixup(uint64_t rip);
+/* Faults taken so far on guest addresses in copy_user and answered -EFAULT (printed at stop). */
+extern uint64_t fault_fixups;
 
 /*
  * Stacks, with an unmapped guard page below each: the boot CPU's in the image (paging.c leaves

@@ -52,6 +52,9 @@ void frame_put(mfn_t mfn); /* frees the frame with its last reference */
 void frame_release_owned(mfn_t mfn);
 struct frame *frame_info(mfn_t mfn); /* NULL if mfn is outside the table */
 void frame_get_stats(struct frame_stats *out);
+/* Recounts the free and used frames from the table and the free list: true when they agree with
+ * the counters frame_get_stats reports (else it says how they differ). */
+bool frame_audit(void);
 bool frame_is_reserved(mfn_t mfn);
 
 static inline void *mfn_to_virt(mfn_t mfn) { return (void *)(DIRECTMAP_BASE + (mfn << PAGE_SHIFT)); }

@@ -16,7 +16,9 @@ typedef uint64_t vaddr_t;
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 
-#define noreturn _Noreturn
+/* The attribute rather than C11 _Noreturn: the same for the compilers, and cppcheck 2.10 knows only
+ * the attribute (with _Noreturn it reads every BUG_ON(!p) as "p may be NULL below"). */
+#define noreturn __attribute__((__noreturn__))
 #define noinline __attribute__((noinline))
 #define unused __attribute__((unused))
 #define packed __attribute__((packed))

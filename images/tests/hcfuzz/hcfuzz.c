@@ -7,6 +7,13 @@
 // Calls that would legitimately end or stall this guest are not made: iret (it would jump to a
 // random frame), set_callbacks (a random callback), SCHEDOP_block/poll/shutdown, and the grant
 // copy/setup_table ops that write into the caller's own pages.
+//
+// At the end it reports what it saw, for `moat soak` and the tests: the calls made and every
+// distinct (op, result) pair, where op is the hypercall number, with ".<cmd>" for the hypercalls
+// whose first argument is a command (".*" for a command above 15), and result is 0, "+" (any
+// positive value) or the negative error code:
+//   hcfuzz: seed S: N hypercalls, E errors (X ENOSYS), P (op, result) pairs, still running
+//   hcfuzz: pairs OP: R R R ...        (as many lines as it takes)
 #include <moat/test.h>
 #include <public/event_channel.h>
 #include <public/grant_table.h>
@@ -18,6 +25,84 @@
 
 static uint8_t fuzz_buf[FUZZ_BUF + SLACK] __attribute__((aligned(4096)));
 static uint64_t rng;
+
+/* Which (op, result) pairs were seen, one bit each. op: the hypercall number (48 for any number
+ * from MOAT_NR_HYPERCALLS up) and a command slot (0-15, or 16: above 15 or no command). result:
+ * 0, positive, -1 .. -128, or below -128. */
+#define OP_NUMBERS (MOAT_NR_HYPERCALLS + 1)
+#define CMD_SLOTS 17
+#define RESULTS 131
+static uint8_t seen[OP_NUMBERS * CMD_SLOTS][(RESULTS + 7) / 8];
+
+static bool takes_command(uint64_t nr)
+{
+    switch (nr) {
+    case __HYPERVISOR_memory_op:
+    case __HYPERVISOR_xen_version:
+    case __HYPERVISOR_console_io:
+    case __HYPERVISOR_grant_table_op:
+    case __HYPERVISOR_sched_op:
+    case __HYPERVISOR_event_channel_op:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static unsigned result_slot(long rc)
+{
+    if (rc >= 0)
+        return rc > 0;
+    return rc >= -128 ? 1 + (unsigned)-rc : RESULTS - 1;
+}
+
+static unsigned record(uint64_t nr, uint64_t a1, long rc)
+{
+    unsigned number = nr < MOAT_NR_HYPERCALLS ? (unsigned)nr : MOAT_NR_HYPERCALLS;
+    unsigned cmd = takes_command(nr) && a1 < CMD_SLOTS - 1 ? (unsigned)a1 : CMD_SLOTS - 1;
+    unsigned op = number * CMD_SLOTS + cmd, r = result_slot(rc);
+    unsigned fresh = !(seen[op][r / 8] & (1u << (r % 8)));
+    seen[op][r / 8] |= (uint8_t)(1u << (r % 8));
+    return fresh;
+}
+
+/* One line per op (more when it is long): "hcfuzz: pairs 20.0: -22 -14 0". */
+static void print_pairs(void)
+{
+    for (unsigned op = 0; op < OP_NUMBERS * CMD_SLOTS; op++) {
+        unsigned number = op / CMD_SLOTS, cmd = op % CMD_SLOTS;
+        char name[16];
+        if (number == MOAT_NR_HYPERCALLS)
+            snprintf(name, sizeof(name), "%u+", number);
+        else if (!takes_command(number))
+            snprintf(name, sizeof(name), "%u", number);
+        else if (cmd == CMD_SLOTS - 1)
+            snprintf(name, sizeof(name), "%u.*", number);
+        else
+            snprintf(name, sizeof(name), "%u.%u", number, cmd);
+        unsigned on_line = 0;
+        for (unsigned r = 0; r < RESULTS; r++) {
+            if (!(seen[op][r / 8] & (1u << (r % 8))))
+                continue;
+            if (on_line == 0)
+                printf("hcfuzz: pairs %s:", name);
+            if (r == 0)
+                printf(" 0");
+            else if (r == 1)
+                printf(" +");
+            else if (r == RESULTS - 1)
+                printf(" <-128");
+            else
+                printf(" -%u", r - 1);
+            if (++on_line == 20) {
+                printf("\n");
+                on_line = 0;
+            }
+        }
+        if (on_line)
+            printf("\n");
+    }
+}
 
 static uint64_t next(void)
 {
@@ -86,7 +171,7 @@ void test_main(void)
 {
     rng = cmdline_ulong("seed", 1) * 0x9e3779b97f4a7c15ULL | 1;
     unsigned long calls = cmdline_ulong("calls", 10000);
-    unsigned long made = 0, errors = 0, enosys = 0;
+    unsigned long made = 0, errors = 0, enosys = 0, pairs = 0;
 
     for (unsigned long i = 0; made < calls; i++) {
         if (i % 64 == 0) /* fresh garbage for the structures the hypervisor reads */
@@ -113,9 +198,11 @@ void test_main(void)
         made++;
         errors += rc < 0;
         enosys += rc == -XEN_ENOSYS;
+        pairs += record(nr, a1, rc);
     }
-    printf("\nhcfuzz: seed %lu: %lu hypercalls, %lu errors (%lu ENOSYS), still running\n",
-           cmdline_ulong("seed", 1), made, errors, enosys);
+    printf("\nhcfuzz: seed %lu: %lu hypercalls, %lu errors (%lu ENOSYS), %lu (op, result) pairs, still running\n",
+           cmdline_ulong("seed", 1), made, errors, enosys, pairs);
+    print_pairs();
     xtf_check(errors > made / 2, "most random hypercalls should be refused (%lu of %lu were)", errors, made);
     xtf_success(NULL);
 }

@@ -27,6 +27,7 @@ from .model import (
     Diagnostic,
     Named,
     Policy,
+    Report,
     numbering,
     parse_version,
 )

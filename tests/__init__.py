@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: MIT
+"""The test suite, one package (tests.domains, tests.policy, ...) so every module has one name."""

@@ -1,0 +1,222 @@
+# SPDX-License-Identifier: MIT
+"""`moat check`: each analyzer finds what is planted in a small copy of the tree, names itself
+and makes the command exit 1; the report's format; what counts as a finding.
+
+The copies hold only what the analyzer under test reads (MOAT_ROOT points `moat check` at them),
+so each run takes seconds. tests/check/ runs `moat check` over the real tree.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from moat.commands import check
+from moat.pytest_plugin import skip_or_fail
+
+ROOT = Path(__file__).resolve().parents[2]
+LINE = re.compile(r"^moat check: (?P<title>.+?)\s+(?P<count>\d+) findings\s+[\d.]+ s", re.M)
+
+
+def run_check(root: Path, *args: str) -> tuple[int, str, dict[str, int]]:
+    """`moat check ARGS` on the tree at root: (exit status, output, {analyzer title: findings})."""
+    proc = subprocess.run([sys.executable, "-m", "moat", "check", *args], cwd=root,
+                          env=dict(os.environ, MOAT_ROOT=str(root)), capture_output=True, text=True,
+                          timeout=600, check=False)
+    out = proc.stdout + proc.stderr
+    return proc.returncode, out, {m["title"]: int(m["count"]) for m in LINE.finditer(proc.stdout)}
+
+
+def need(*programs: str) -> None:
+    missing = [p for p in programs if shutil.which(p) is None]
+    if missing:
+        skip_or_fail(f"not installed: {', '.join(missing)} (./moat installs them)")
+
+
+def copy(dest: Path, *paths: str) -> None:
+    for rel in paths:
+        src = ROOT / rel
+        if src.is_dir():
+            shutil.copytree(src, dest / rel, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+
+
+def c_tree(dest: Path, planted: str) -> Path:
+    """The build's skeleton (SConstruct, hv/ headers and library, the guest library's headers)
+    and one hypervisor source file, hv/core/planted.c."""
+    copy(dest, "SConstruct", "hv/SConscript", "hv/include", "hv/lib", "hv/arch/x86_64/linker.ld",
+         "images/SConscript", "images/lib/include", "images/lib/guest.ld")
+    (dest / "hv" / "core").mkdir(parents=True)
+    # _start32: the linker script's entry point, which the real tree has in boot.S.
+    (dest / "hv" / "core" / "planted.c").write_text(
+        "// SPDX-License-Identifier: MIT\nvoid _start32(void);\nvoid _start32(void) {}\n" + planted)
+    return dest
+
+
+BIG_FRAME = """
+void use(char *buffer);
+void planted(void);
+void planted(void)
+{
+    char buffer[4096]; /* a 4 KiB frame: the stacks cannot afford it */
+    use(buffer);
+}
+"""
+
+NULL_AFTER_CHECK = """
+int planted(const int *p);
+int planted(const int *p)
+{
+    if (p)
+        return 0;
+    return *p; /* line 10, NULL: the compilers say nothing, the analyzers must */
+}
+"""
+
+
+def test_both_compilers_refuse_a_big_stack_frame(tmp_path):
+    need("gcc", "clang")
+    status, out, counts = run_check(c_tree(tmp_path, BIG_FRAME), "--only", "gcc,clang")
+    assert status == 1, out
+    assert counts["gcc"] >= 1 and counts["clang"] >= 1, out
+    assert re.search(r"hv/core/planted\.c:\d+:\d+: the frame size of \d+ bytes is larger than 2048", out), out
+    assert re.search(r"hv/core/planted\.c:\d+:\d+: stack frame size \(\d+\) exceeds limit \(2048\)", out), out
+    assert "moat check: FAILED" in out
+
+
+def test_the_analyzers_find_a_null_dereference_the_compilers_miss(tmp_path):
+    need("gcc", "clang", "scan-build")
+    status, out, counts = run_check(c_tree(tmp_path, NULL_AFTER_CHECK),
+                                    "--only", "gcc,clang,gcc-analyzer,scan-build")
+    assert status == 1, out
+    assert counts == {"gcc": 0, "clang": 0, "gcc -fanalyzer": counts["gcc -fanalyzer"],
+                      "scan-build": counts["scan-build"]}, out
+    assert counts["gcc -fanalyzer"] >= 1 and counts["scan-build"] >= 1, out
+    assert "gcc -fanalyzer: " in out and "scan-build: " in out
+    assert re.search(r"hv/core/planted\.c:10:\d+: .*(NULL|null pointer)", out), out
+
+
+def test_a_clean_tree_passes(tmp_path):
+    need("gcc", "clang")
+    status, out, counts = run_check(c_tree(tmp_path, "int planted(int x);\nint planted(int x) { return x; }\n"),
+                                    "--only", "gcc,clang,gcc-analyzer")
+    assert status == 0, out
+    assert counts == {"gcc": 0, "clang": 0, "gcc -fanalyzer": 0}, out
+    assert "moat check: clean: 0 findings from 3 analyzers" in out
+
+
+def test_cppcheck_finds_a_bug_and_wants_a_reason_for_each_suppression(tmp_path):
+    need("cppcheck")
+    (tmp_path / "hv" / "core").mkdir(parents=True)
+    (tmp_path / "hv" / "core" / "planted.c").write_text(
+        "int planted(void);\nint planted(void)\n{\n    int a[4] = {0};\n    return a[4];\n}\n"
+        "int quiet(int *p);\nint quiet(int *p)\n{\n    /* cppcheck-suppress nullPointerRedundantCheck */\n"
+        "    return p ? 0 : *p;\n}\n")
+    status, out, counts = run_check(tmp_path, "--only", "cppcheck")
+    assert status == 1, out
+    assert counts["cppcheck"] >= 2, out
+    assert "nullPointerRedundantCheck" not in out, out  # suppressed, but the suppression is a finding
+    assert re.search(r"hv/core/planted\.c:5:\d+: error: .*\[arrayIndexOutOfBounds\]", out), out
+    assert "hv/core/planted.c:10: cppcheck suppression without a reason" in out
+
+
+def test_a_suppression_with_its_reason_is_accepted(tmp_path):
+    need("cppcheck")
+    (tmp_path / "hv").mkdir()
+    (tmp_path / "hv" / "planted.c").write_text(
+        "int quiet(int *p);\nint quiet(int *p)\n{\n"
+        "    /* cppcheck-suppress nullPointerRedundantCheck ; planted: the test wants this one silenced */\n"
+        "    return p ? 0 : *p;\n}\n")
+    status, out, counts = run_check(tmp_path, "--only", "cppcheck")
+    assert (status, counts) == (0, {"cppcheck": 0}), out
+
+
+def test_ruff_and_mypy_read_the_root_config(tmp_path):
+    copy(tmp_path, "ruff.toml", "mypy.ini")
+    pkg = tmp_path / "tools" / "moat"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "planted.py").write_text("import os\n\n\ndef f(x):\n    return x\n\n\nn: int = 'one'\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "__init__.py").write_text("")
+    status, out, counts = run_check(tmp_path, "--only", "ruff,mypy")
+    assert status == 1, out
+    assert counts["ruff"] == 1 and "tools/moat/planted.py:1:8: F401" in out, out
+    # mypy --strict: the untyped function and the str assigned to an int
+    assert counts["mypy"] == 2, out
+    assert "planted.py:4: error: Function is missing a type annotation" in out
+    assert "planted.py:8: error: Incompatible types in assignment" in out
+
+
+def test_the_fuzzer_reports_a_crash(tmp_path):
+    need("clang")
+    copy(tmp_path, "tests/fuzz", "hv/include", "hv/xsm/acm_policy.c", "hv/xsm/acm_policy.h",
+         "tools/moat", "tests/data/policies", "docs/examples/policies")
+    parser = tmp_path / "hv" / "xsm" / "acm_policy.c"
+    text = parser.read_text()
+    head = "int acm_policy_parse(const void *blob, size_t size, struct acm_policy_view *v,\n"
+    head += "                     struct acm_policy_error *err)\n{\n"
+    assert head in text
+    # Every seed is a real policy: its policy_version (bytes 4-7, big-endian) is 4.
+    parser.write_text(text.replace(head, head + "    if (size > 8 && ((const uint8_t *)blob)[7] == 4)\n"
+                                                "        __builtin_trap();\n"))
+    status, out, counts = run_check(tmp_path, "--only", "fuzz", "--fuzz-seconds", "5")
+    assert status == 1, out
+    assert counts == {"libfuzzer": 1}, out
+    assert "crash input: build/fuzz/artifacts/crash-" in out
+
+
+def test_unknown_analyzer_is_a_usage_error():
+    proc = subprocess.run([sys.executable, "-m", "moat", "check", "--only", "lint"], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 3
+    assert "unknown analyzer lint" in proc.stderr
+
+
+def test_list_names_every_analyzer():
+    proc = subprocess.run([sys.executable, "-m", "moat", "check", "--list"], capture_output=True, text=True,
+                          check=True)
+    assert [line.split()[0] for line in proc.stdout.splitlines()] == [a.key for a in check.ANALYZERS]
+
+
+@pytest.mark.parametrize(("lines", "want"), [
+    (["hv/core/a.c:3:5: error: unused variable 'x' [-Werror=unused-variable]"],
+     ["hv/core/a.c:3:5: unused variable 'x' [-Werror=unused-variable]"]),
+    (["hv/core/a.c:3:5: error: x", "hv/core/a.c:3:5: error: x"], ["hv/core/a.c:3:5: x"]),
+    (["hv/a.c: In function 'f':", "    9 |     return *p;", "cc1: all warnings being treated as errors",
+      "scons: *** [build/x.o] Error 1"], []),
+    (["/usr/bin/ld: build/x.o: in function `f':", "clang: warning: argument unused during compilation: '-no-pie'"],
+     ["/usr/bin/ld: build/x.o: in function `f':"]),
+])
+def test_compiler_findings(lines, want):
+    assert check.compiler_findings(lines) == want
+
+
+def test_select():
+    assert [a.key for a in check.select("ruff,mypy", None)] == ["ruff", "mypy"]
+    assert "fuzz" not in [a.key for a in check.select(None, "fuzz")]
+
+
+def test_scan_build_repeats_only_when_its_sources_change(tmp_path):
+    need("clang", "scan-build")
+    root = c_tree(tmp_path, "int planted(int x);\nint planted(int x) { return x; }\n")
+    status, out, counts = run_check(root, "--only", "scan-build")
+    assert (status, counts) == (0, {"scan-build": 0}), out
+    assert "not repeated" not in out
+    status, out, counts = run_check(root, "--only", "scan-build")
+    assert (status, counts) == (0, {"scan-build": 0}), out
+    assert "sources unchanged since its last clean run: not repeated" in out
+    (root / "hv" / "core" / "planted.c").write_text(
+        (root / "hv" / "core" / "planted.c").read_text() + NULL_AFTER_CHECK.replace("planted", "planted2"))
+    status, out, counts = run_check(root, "--only", "scan-build")
+    assert (status, counts) == (1, {"scan-build": 1}), out
+    status, out, counts = run_check(root, "--only", "scan-build")  # a finding is never remembered as clean
+    assert (status, counts) == (1, {"scan-build": 1}), out
