@@ -4,6 +4,7 @@
 #include <moat/domain.h>
 #include <moat/events.h>
 #include <moat/sched.h>
+#include <moat/selftest.h>
 #include <moat/xsm.h>
 #include <public/hv.h>
 
@@ -55,6 +56,7 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
 
 void hypercall_entry(struct cpu_regs *regs)
 {
+    selftest_entry_check(regs);
     struct domain *d = current_domain();
     uint64_t nr = regs->rax;
     long ret = -XEN_ENOSYS;

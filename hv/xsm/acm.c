@@ -124,8 +124,8 @@ static int permission(struct domain *subj, uint32_t perm, const char *what, stru
 int xsm_domain_create(struct domain *creator, uint32_t ssidref, const char *name)
 {
     stats.hook[ACM_HOOK_DOMAIN_CREATE].evaluations++;
-    if (!acm_ssidref_in(&live, ssidref)) {
-        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "ssidref-out-of-range", NULL, ssidref, name);
+    if (!acm_ssidref_is_label(&live, ssidref)) {
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "not-a-label", NULL, ssidref, name);
         return -XEN_EINVAL;
     }
     if (acm_chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(ssidref)) >= 0) {
@@ -162,7 +162,7 @@ int xsm_domctl_create(struct domain *subj, uint32_t ssidref)
     if (permission(subj, ACM_PERM_DOMAIN_CREATE, "create", NULL))
         return -1;
     /* A creator may only create the labels its permissions name. */
-    if (!acm_ssidref_in(&live, ssidref) ||
+    if (!acm_ssidref_is_label(&live, ssidref) ||
         !acm_ext_may_create(&live, ACM_SSIDREF_PRIMARY(subj->ssidref), ACM_SSIDREF_PRIMARY(ssidref))) {
         stats.hook[ACM_HOOK_PRIVILEGED].denials++;
         printk("MAC deny hook=privileged subj=%u:%s op=create-label ssid=0x%08x/0x%08x\n", subj->domid, subj->name,
@@ -319,7 +319,7 @@ static void check_domains(struct violations *vs, uint32_t *running, uint32_t *ag
         struct domain *d = domain_by_id((domid_t)i);
         if (!d)
             continue;
-        if (!acm_ssidref_in(vs->v, d->ssidref)) {
+        if (!acm_ssidref_is_label(vs->v, d->ssidref)) {
             violation(vs, ACM_SSIDREF_IN_USE, d->ssidref);
             continue;
         }
@@ -412,7 +412,7 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     struct domain *d = domain_by_id(r->domid);
     if (!d)
         return -XEN_ESRCH;
-    if (!acm_ssidref_in(&live, r->ssidref))
+    if (!acm_ssidref_is_label(&live, r->ssidref))
         return -XEN_EINVAL;
     uint32_t old = d->ssidref;
     acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), -1);
@@ -450,6 +450,8 @@ static long getssid(struct domain *subj, struct acm_getssid *g)
     } else if (g->get_by == ACM_GETBY_ssidref) {
         if (permission(subj, ACM_PERM_READ_STATE, "getssid", NULL))
             return -XEN_EPERM;
+        if (!acm_ssidref_is_label(&live, g->id))
+            return -XEN_EINVAL;
         ssidref = g->id;
     } else {
         return -XEN_EINVAL;
@@ -464,7 +466,7 @@ static long getssid(struct domain *subj, struct acm_getssid *g)
 
 static long getdecision(struct acm_getdecision *g)
 {
-    if (!acm_ssidref_in(&live, g->ssidref1) || !acm_ssidref_in(&live, g->ssidref2))
+    if (!acm_ssidref_is_label(&live, g->ssidref1) || !acm_ssidref_is_label(&live, g->ssidref2))
         return -XEN_EINVAL;
     bool allow;
     switch (g->hook) {

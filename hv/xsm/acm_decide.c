@@ -3,9 +3,13 @@
 // into the hypervisor and, unchanged, for the host tests.
 #include "acm_decide.h"
 
-bool acm_ssidref_in(const struct acm_policy_view *v, uint32_t ssidref)
+bool acm_ssidref_is_label(const struct acm_policy_view *v, uint32_t ssidref)
 {
-    return ACM_SSIDREF_PRIMARY(ssidref) < v->chwall_ssidrefs && ACM_SSIDREF_SECONDARY(ssidref) < v->ste_ssidrefs;
+    /* Row i of both matrices is VM label i: a pair of different rows is no label at all (its
+     * Chinese Wall row would be one label's and its STE row another's). Resource rows (STE rows
+     * from chwall_ssidrefs on) label no domain. */
+    return ACM_SSIDREF_PRIMARY(ssidref) == ACM_SSIDREF_SECONDARY(ssidref) &&
+           ACM_SSIDREF_PRIMARY(ssidref) < v->chwall_ssidrefs;
 }
 
 bool acm_ste_share(const struct acm_policy_view *v, uint32_t ssidref_a, uint32_t ssidref_b)

@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: MIT
+"""The attack suite (docs/security.md): hostile guests in images/attacks/, booted from
+tests/attacks/scenarios/. Every attack prints one verdict line on its domain's console,
+
+    ATTACK <name>: CONTAINED
+    ATTACK <name>: BROKEN <why>
+
+and a scenario passes only if every attack listed for it below printed exactly one verdict, all
+CONTAINED, nothing else claimed to be an attack, every domain ended as its scenario expects, and
+the console was not forged (no escape or carriage-return byte; `moat: stop:` only as the last
+line). The scenarios boot in parallel (one test each).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from moat import qemu
+from moat.pytest_plugin import Booter, assert_status, log_tail
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+TIMEOUT = 180.0  # a few seconds each under TCG; the machine is shared
+
+# scenario -> the attacks it runs (each must print exactly one CONTAINED verdict)
+ATTACKS: dict[str, list[str]] = {
+    "label": ["create-forged-ssidref", "create-unlabeled-ste-half", "create-ssidref-out-of-range",
+              "getssid-forged-ssidref", "getdecision-forged-ssidref", "manifest-forged-ssidref",
+              "relabel-forged-ssidref"],
+}
+
+VERDICT = re.compile(r"^\(d\d+\) ATTACK ([A-Za-z0-9_.-]+): (CONTAINED|BROKEN (.*))$")
+MENTION = re.compile(r"ATTACK ")
+
+
+def verdicts(console: str) -> list[tuple[str, str]]:
+    """(name, 'CONTAINED' or 'BROKEN <why>') for every verdict line, in order."""
+    out = []
+    for line in console.splitlines():
+        if m := VERDICT.match(line):
+            out.append((m[1], m[2]))
+        else:
+            assert not MENTION.search(line), f"a line mentions an attack off the verdict format: {line!r}"
+    return out
+
+
+def console_forged(console: str) -> list[str]:
+    """What a hostile guest managed to put on the console raw: control bytes, forged stop lines."""
+    problems = []
+    if "\x1b" in console or "\r" in console:
+        problems.append("an escape or carriage-return byte reached the console")
+    lines = console.splitlines()
+    stops = [i for i, line in enumerate(lines) if line.startswith("moat: stop:")]
+    if stops and stops != [len(lines) - 1]:
+        problems.append(f"`moat: stop:` starts lines {stops} of {len(lines)}: a forged line")
+    return problems
+
+
+def test_every_scenario_is_listed() -> None:
+    on_disk = {p.stem for p in SCENARIOS.glob("*.toml")}
+    assert on_disk == set(ATTACKS), f"scenarios without a list of attacks: {on_disk - set(ATTACKS)}, " \
+                                    f"listed but missing: {set(ATTACKS) - on_disk}"
+    names = [a for attacks in ATTACKS.values() for a in attacks]
+    assert len(names) == len(set(names)), "an attack name is used twice"
+
+
+@pytest.mark.parametrize("scenario", sorted(ATTACKS))
+def test_attacks_are_contained(boot: Booter, scenario: str) -> None:
+    result = boot(scenario_file=SCENARIOS / f"{scenario}.toml", timeout=TIMEOUT)
+    got = verdicts(result.console)
+    names = [n for n, _ in got]
+    tail = log_tail(result)
+    broken = [f"{n}: {v}" for n, v in got if v != "CONTAINED"]
+    assert not broken, "attacks that broke through:\n  " + "\n  ".join(broken) + "\n" + tail
+    missing = [a for a in ATTACKS[scenario] if a not in names]
+    assert not missing, f"no verdict from {missing}\n{tail}"
+    twice = sorted({n for n in names if names.count(n) > 1})
+    assert not twice, f"more than one verdict from {twice}\n{tail}"
+    unknown = sorted(set(names) - set(ATTACKS[scenario]))
+    assert not unknown, f"verdicts of attacks not listed for {scenario}: {unknown}"
+    assert not console_forged(result.console), console_forged(result.console)
+    assert_status(result, qemu.Status.SUCCESS)
