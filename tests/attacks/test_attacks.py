@@ -29,6 +29,7 @@ ATTACKS: dict[str, list[str]] = {
     "label": ["create-forged-ssidref", "create-unlabeled-ste-half", "create-ssidref-out-of-range",
               "getssid-forged-ssidref", "getdecision-forged-ssidref", "manifest-forged-ssidref",
               "relabel-forged-ssidref"],
+    "smap": ["smap-ac-ticks", "smap-ac-upcalls"],
 }
 
 VERDICT = re.compile(r"^\(d\d+\) ATTACK ([A-Za-z0-9_.-]+): (CONTAINED|BROKEN (.*))$")
