@@ -97,6 +97,10 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     if (p->image_module >= boot_info.module_count || p->memory_kib % 4 || p->memory_kib < 64 ||
         p->memory_kib > GUEST_RAM_MAX / 1024)
         return NULL;
+    /* Every console line about the domain carries its name: it must be one the console cannot
+     * misread (docs/security.md, log injection). */
+    if (!p->name || !domain_name_valid(p->name, DOMCTL_NAME_MAX))
+        return NULL;
     struct domain *d = NULL;
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
         if (domains[i].state == DOM_FREE) {
@@ -118,7 +122,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     d->expect = p->expect;
     d->image_module = p->image_module;
     d->nr_pages = p->memory_kib / 4;
-    strlcpy(d->name, p->name && p->name[0] ? p->name : "anonymous", sizeof(d->name));
+    strlcpy(d->name, p->name, sizeof(d->name));
 
     long mac = xsm_domain_create(p->creator, p->ssidref, d->name);
     if (mac) {
@@ -240,7 +244,8 @@ void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t 
 
 void domain_not_built(const char *name, uint32_t expect, long err)
 {
-    printk("domain '%s' not created: error %ld\n", name, err);
+    char safe[2 * DOMCTL_NAME_MAX];
+    printk("domain '%s' not created: error %ld\n", str_escape(safe, sizeof(safe), name), err);
     if (expect == EXPECT_ANY) {
         ended_as_expected++;
     } else {

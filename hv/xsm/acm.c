@@ -44,6 +44,13 @@ static uint32_t perms_of(const struct domain *d)
 
 /* ---- audit ---- */
 
+/* A policy's name for the console: whoever may load a policy chooses it, bytes and all. */
+static const char *policy_name(const struct acm_policy_view *v)
+{
+    static char buf[128];
+    return str_escape(buf, sizeof(buf), v->name);
+}
+
 static void audit_deny(unsigned hook, const struct domain *subj, const char *what, const struct domain *obj,
                        uint32_t obj_ssidref, const char *obj_name)
 {
@@ -227,11 +234,12 @@ void xsm_boot(void)
             machine_stop(STOP_FAILURE);
         }
         if (!live.loadable) {
-            printk("moat: the security policy '%s' has no Chinese Wall and STE parts to enforce\n", live.name);
+            printk("moat: the security policy '%s' has no Chinese Wall and STE parts to enforce\n",
+                   policy_name(&live));
             machine_stop(STOP_FAILURE);
         }
         printk("mac: policy '%s' version %d.%d: %u chwall types, %u conflict sets, %u ste types, %u labels%s\n",
-               live.name, live.xml_major, live.xml_minor, live.chwall_types, live.chwall_sets, live.ste_types,
+               policy_name(&live), live.xml_major, live.xml_minor, live.chwall_types, live.chwall_sets, live.ste_types,
                live.chwall_ssidrefs, live.has_ext ? ", label permissions" : "");
         stats.policy_loads++;
         return;
@@ -377,7 +385,7 @@ static long setpolicy(struct acm_setpolicy *sp)
         sweep_sharing(&vs);
     sp->nr_errors = vs.count;
     if (vs.count) {
-        printk("mac: setpolicy '%s' refused: %u violations (%s mode)\n", cand.name, vs.count,
+        printk("mac: setpolicy '%s' refused: %u violations (%s mode)\n", policy_name(&cand), vs.count,
                sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse");
         vunmap_slot((unsigned)slot, pages);
         stats.policy_refusals++;
@@ -402,7 +410,7 @@ static long setpolicy(struct acm_setpolicy *sp)
     stats.revoked_grants += rv.revoked_grants;
     printk("mac: policy '%s' version %d.%d loaded (%s mode): revoked %u event channels, %u grant mappings"
            " (the first %d audited above)\n",
-           live.name, live.xml_major, live.xml_minor, sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse",
+           policy_name(&live), live.xml_major, live.xml_minor, sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse",
            rv.revoked_evtchn, rv.revoked_grants, REVOKE_LINES);
     return 0;
 }

@@ -29,6 +29,8 @@ ATTACKS: dict[str, list[str]] = {
     "label": ["create-forged-ssidref", "create-unlabeled-ste-half", "create-ssidref-out-of-range",
               "getssid-forged-ssidref", "getdecision-forged-ssidref", "manifest-forged-ssidref",
               "relabel-forged-ssidref"],
+    "names": ["name-newline", "name-escape", "name-empty", "name-space", "name-quote", "name-unterminated",
+              "console-forge", "policy-name-forge"],
     "smap": ["smap-ac-ticks", "smap-ac-upcalls"],
 }
 
