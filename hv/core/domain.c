@@ -124,7 +124,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     d->nr_pages = p->memory_kib / 4;
     strlcpy(d->name, p->name, sizeof(d->name));
 
-    long mac = xsm_domain_create(p->creator, p->ssidref, d->name);
+    int mac = xsm_domain_create(p->creator, p->ssidref, d->name);
     if (mac) {
         *err = mac;
         d->state = DOM_FREE;
@@ -226,7 +226,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     BUG_ON(d->frames_held != 0);
     d->state = DOM_FREE;
     live_count--;
-    evtchn_notify_dom_exc();
+    evtchn_notify_dom_exc(d->ssidref);
 }
 
 void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2)

@@ -82,15 +82,17 @@ static long alloc_unbound(struct domain *d, struct evtchn_alloc_unbound *a)
 {
     struct domain *owner = resolve(d, a->dom);
     if (!owner)
-        return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner, true))
-        return -XEN_EPERM;
+        return xsm_no_domain(d, a->dom, -XEN_EPERM);
+    int rc = xsm_foreign_evtchn(d, owner, true);
+    if (rc)
+        return rc;
     domid_t remote_id = a->remote_dom == DOMID_SELF ? owner->domid : a->remote_dom;
     struct domain *remote = domain_by_id(remote_id);
     if (!remote)
-        return -XEN_ESRCH;
-    if (xsm_evtchn_unbound(owner, remote))
-        return -XEN_EACCES;
+        return xsm_no_domain(d, remote_id, -XEN_EACCES);
+    rc = xsm_evtchn_unbound(owner, remote);
+    if (rc)
+        return rc;
     long port = alloc_port(owner);
     if (port < 0)
         return port;
@@ -103,15 +105,16 @@ static long alloc_unbound(struct domain *d, struct evtchn_alloc_unbound *a)
 static long bind_interdomain(struct domain *d, struct evtchn_bind_interdomain *b)
 {
     struct domain *rd = resolve(d, b->remote_dom);
-    if (!rd)
-        return -XEN_ESRCH;
+    if (!rd) /* a live domain that offered us no port answers -EINVAL */
+        return xsm_no_domain(d, b->remote_dom, -XEN_EINVAL);
     if (!evtchn_port_valid(rd, b->remote_port))
         return -XEN_EINVAL;
     struct evtchn *rchn = &table(rd)->ports[b->remote_port];
     if (rchn->state != ECS_UNBOUND || rchn->remote_dom != d->domid)
         return -XEN_EINVAL;
-    if (xsm_evtchn_interdomain(d, rd))
-        return -XEN_EACCES;
+    int rc = xsm_evtchn_interdomain(d, rd);
+    if (rc)
+        return rc;
     long port = alloc_port(d);
     if (port < 0)
         return port;
@@ -134,8 +137,11 @@ static long bind_virq(struct domain *d, struct evtchn_bind_virq *b)
         return -XEN_EINVAL; /* a global VIRQ binds on vCPU 0 only */
     if (b->vcpu != 0)
         return -XEN_ENOENT;
-    if (b->virq == VIRQ_DOM_EXC && xsm_watch_domains(d))
-        return -XEN_EPERM;
+    if (b->virq == VIRQ_DOM_EXC) {
+        int rc = xsm_watch_domains(d);
+        if (rc)
+            return rc;
+    }
     if (table(d)->virq_to_port[b->virq])
         return -XEN_EEXIST;
     long port = alloc_port(d);
@@ -218,9 +224,10 @@ static long evtchn_status(struct domain *d, struct evtchn_status *st)
 {
     struct domain *owner = resolve(d, st->dom);
     if (!owner)
-        return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner, false))
-        return -XEN_EPERM;
+        return xsm_no_domain(d, st->dom, -XEN_EPERM);
+    int rc = xsm_foreign_evtchn(d, owner, false);
+    if (rc)
+        return rc;
     if (!evtchn_port_valid(owner, st->port) && st->port != 0)
         return -XEN_EINVAL;
     const struct evtchn *chn = &table(owner)->ports[st->port];
@@ -275,9 +282,10 @@ static long evtchn_reset(struct domain *d, domid_t dom)
 {
     struct domain *owner = resolve(d, dom);
     if (!owner)
-        return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner, true))
-        return -XEN_EPERM;
+        return xsm_no_domain(d, dom, -XEN_EPERM);
+    int rc = xsm_foreign_evtchn(d, owner, true);
+    if (rc)
+        return rc;
     close_all(owner, owner->domid, false);
     return 0;
 }
@@ -340,11 +348,29 @@ void evtchn_send_virq(struct domain *d, unsigned virq)
         set_pending(d, port);
 }
 
-void evtchn_notify_dom_exc(void)
+evtchn_port_t evtchn_virq_port(struct domain *d, unsigned virq)
+{
+    return virq < NR_VIRQS ? table(d)->virq_to_port[virq] : 0;
+}
+
+void evtchn_revoke_virq(struct domain *d, unsigned virq)
+{
+    evtchn_port_t port = evtchn_virq_port(d, virq);
+    if (!port)
+        return;
+    /* As a revoked channel: the port stays allocated, unbound to no one, and pending. */
+    close_port(d, port, DOMID_INVALID, false);
+    claim_port(d, port, ECS_UNBOUND);
+    table(d)->ports[port].remote_dom = DOMID_INVALID;
+    set_pending(d, port);
+}
+
+void evtchn_notify_dom_exc(uint32_t dead_ssidref)
 {
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_by_id((domid_t)i);
-        if (d)
+        /* A death is news only to a watcher that may read the state of the dead domain's label. */
+        if (d && table(d)->virq_to_port[VIRQ_DOM_EXC] && xsm_watch_sees(d, dead_ssidref))
             evtchn_send_virq(d, VIRQ_DOM_EXC);
     }
 }

@@ -216,6 +216,26 @@ static struct domain *live_granter(const struct maptrack_entry *e)
     return g && g->incarnation == e->granter_incarnation ? g : NULL;
 }
 
+/* A hook's or a lookup's error as a grant status (moat/xsm.h): per element, not per call. */
+static int16_t status_of(int rc)
+{
+    switch (rc) {
+    case 0: return GNTST_okay;
+    case -XEN_ESRCH: return GNTST_bad_domain;
+    case -XEN_EACCES: return GNTST_permission_denied;
+    default: return GNTST_general_error;
+    }
+}
+
+/* The domain an op names: DOMID_SELF, itself, or another live one; NULL and *status otherwise. */
+static struct domain *named(struct domain *d, domid_t id, int16_t *status)
+{
+    struct domain *g = id == DOMID_SELF ? d : domain_by_id(id);
+    if (!g)
+        *status = status_of(xsm_no_domain(d, id, -XEN_EACCES));
+    return g;
+}
+
 /* ---- map / unmap ---- */
 
 static bool grant_window_ok(uint64_t addr)
@@ -235,13 +255,12 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
         op->status = GNTST_general_error; /* device mappings: no devices here */
         return;
     }
-    struct domain *g = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
-    if (!g) {
-        op->status = GNTST_bad_domain;
+    struct domain *g = named(d, op->dom, &op->status);
+    if (!g)
         return;
-    }
-    if (xsm_grant_mapref(d, g)) {
-        op->status = GNTST_permission_denied;
+    int rc = xsm_grant_mapref(d, g);
+    if (rc) {
+        op->status = status_of(rc);
         return;
     }
     if (!grant_window_ok(op->host_addr) || gpt_lookup(d, op->host_addr)) {
@@ -349,16 +368,17 @@ void gnttab_for_each_mapping(struct domain *mapper,
 
 static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
 {
-    struct domain *t = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
+    int16_t st;
+    struct domain *t = named(d, op->dom, &st);
     if (!t)
-        return GNTST_bad_domain;
+        return st;
     /*
      * Registering frames in another domain's table makes that domain's RAM be read as grant
-     * entries: a privileged act (Xen: XSM_TARGET), not just sharing. The ACM has no grant-specific
-     * permission; acting on another domain's event channels needs the same kind of power.
+     * entries: a privileged act (Xen: XSM_TARGET), not just sharing.
      */
-    if (t != d && xsm_grant_setup(d, t))
-        return GNTST_permission_denied;
+    int rc = xsm_grant_setup(d, t);
+    if (rc)
+        return status_of(rc);
     struct grant_table *g = gt(t);
     if (op->nr_frames > g->max_frames || op->nr_frames < g->nr_frames || op->nr_frames == 0)
         return GNTST_general_error;
@@ -397,11 +417,13 @@ static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
 
 static int16_t query_size(struct domain *d, struct gnttab_query_size *op)
 {
-    struct domain *t = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
+    int16_t st;
+    struct domain *t = named(d, op->dom, &st);
     if (!t)
-        return GNTST_bad_domain;
-    if (t != d && xsm_grant_query(d, t))
-        return GNTST_permission_denied;
+        return st;
+    int rc = xsm_grant_query(d, t);
+    if (rc)
+        return status_of(rc);
     op->nr_frames = gt(t)->nr_frames;
     op->max_nr_frames = gt(t)->max_frames;
     return GNTST_okay;
@@ -420,12 +442,14 @@ static int16_t copy_side(struct domain *d, const struct gnttab_copy_ptr *p, bool
         *mfn = write ? writable_pfn_to_mfn(d, p->u.gmfn) : domain_pfn_to_mfn(d, p->u.gmfn);
         return *mfn == INVALID_MFN ? GNTST_bad_page : GNTST_okay;
     }
-    struct domain *g = p->domid == DOMID_SELF ? d : domain_by_id(p->domid);
+    int16_t st;
+    struct domain *g = named(d, p->domid, &st);
     if (!g)
-        return GNTST_bad_domain;
-    if (xsm_grant_copy(d, g))
-        return GNTST_permission_denied;
-    int16_t st = pin(g, d, p->u.ref, !write, mfn);
+        return st;
+    int rc = xsm_grant_copy(d, g);
+    if (rc)
+        return status_of(rc);
+    st = pin(g, d, p->u.ref, !write, mfn);
     if (st == GNTST_okay)
         *granter = g;
     return st;

@@ -34,9 +34,10 @@ static long do_memory_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
     struct domain *self = current_domain();
     struct domain *d = id == DOMID_SELF ? self : domain_by_id(id);
     if (!d)
-        return -XEN_ESRCH;
-    if (xsm_read_domain(self, d))
-        return -XEN_EPERM;
+        return xsm_no_domain(self, id, -XEN_EPERM);
+    int rc = xsm_read_domain(self, d);
+    if (rc)
+        return rc;
     return (long)d->nr_pages;
 }
 

@@ -322,3 +322,20 @@ bool acm_ext_may_create(const struct acm_policy_view *v, uint32_t row, uint32_t 
     return (rd32(v->ext_create + 4u * ((uint64_t)row * v->ext_words + target_row / 32u)) >>
             (target_row % 32u)) & 1u;
 }
+
+bool acm_ext_may(const struct acm_policy_view *v, uint32_t row, uint32_t perm, uint32_t target_row)
+{
+    if (perm == ACM_PERM_DOMAIN_CREATE)
+        return acm_ext_may_create(v, row, target_row);
+    return target_row < v->chwall_ssidrefs && (acm_ext_flags(v, row) & perm) != 0;
+}
+
+bool acm_ext_may_all(const struct acm_policy_view *v, uint32_t row, uint32_t perm)
+{
+    return perm != ACM_PERM_DOMAIN_CREATE && (acm_ext_flags(v, row) & perm) != 0;
+}
+
+bool acm_ext_may_any(const struct acm_policy_view *v, uint32_t row, uint32_t perm)
+{
+    return (acm_ext_flags(v, row) & perm) != 0;
+}

@@ -65,5 +65,10 @@ bool acm_chwall_set_has_type(const struct acm_policy_view *v, uint32_t set, uint
 bool acm_ste_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type);
 uint32_t acm_ext_flags(const struct acm_policy_view *v, uint32_t row);
 bool acm_ext_may_create(const struct acm_policy_view *v, uint32_t row, uint32_t target_row);
+/* Does VM label `row` hold permission `perm` (one ACM_PERM_* bit) over domains of label
+ * `target_row`; over domains of every label; over domains of at least one label? */
+bool acm_ext_may(const struct acm_policy_view *v, uint32_t row, uint32_t perm, uint32_t target_row);
+bool acm_ext_may_all(const struct acm_policy_view *v, uint32_t row, uint32_t perm);
+bool acm_ext_may_any(const struct acm_policy_view *v, uint32_t row, uint32_t perm);
 
 #endif /* MOAT_XSM_ACM_POLICY_H */

@@ -147,6 +147,9 @@ struct acm_ext_buffer {
 #define ACM_DOMAIN_LOOKUP 0x102
 #define ACM_CHWALL_CONFLICT 0x103
 #define ACM_SSIDREF_IN_USE 0x104
+/* moat: a standing privilege the new policy no longer grants (a VIRQ_DOM_EXC binding without
+ * read_state): parameter domid << 16 | virq. */
+#define ACM_PRIVILEGE_VIOLATION 0x105
 /* ---- end of placeholder ---- */
 
 #endif /* MOAT_PUBLIC_XSM_ACM_H */

@@ -60,6 +60,8 @@ struct acm_setpolicy {
     uint32_t max_errors;   /* IN */
     uint32_t nr_errors;    /* OUT: violations found (may exceed max_errors) */
     uint32_t revoked_evtchn, revoked_grants; /* OUT: what revoke mode took away */
+    uint32_t revoked_virqs;                  /* OUT: privileged VIRQ bindings taken away */
+    uint32_t pad;
 };
 
 struct acm_getpolicy {
@@ -89,6 +91,8 @@ struct acm_hook_stats {
 struct acm_stats {
     struct acm_hook_stats hook[ACM_NR_HOOKS];
     uint64_t policy_loads, policy_refusals, revoked_evtchn, revoked_grants;
+    uint64_t revoked_virqs;     /* privileged VIRQ bindings revoked (relabel, policy loads) */
+    uint64_t audit_suppressed;  /* denial lines not printed (rate limit); the counts above count all */
 };
 
 struct acm_dumpstats {
@@ -103,6 +107,7 @@ struct acm_relabel {
     uint16_t pad;
     uint32_t ssidref;
     uint32_t revoked_evtchn, revoked_grants; /* OUT */
+    uint32_t revoked_virqs;                  /* OUT */
 };
 
 struct acm_op {
