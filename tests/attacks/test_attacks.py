@@ -39,6 +39,9 @@ ATTACKS: dict[str, list[str]] = {
     "names": ["name-newline", "name-escape", "name-empty", "name-space", "name-quote", "name-unterminated",
               "console-forge", "policy-name-forge"],
     "smap": ["smap-ac-ticks", "smap-ac-upcalls"],
+    "manager": ["manager-pause-other", "manager-unpause-other", "manager-destroy-other", "manager-destroy-system",
+                "manager-read-other", "manager-evtchn-other", "manager-reset-other", "manager-gnttab-other",
+                "manager-own-label-only", "manager-watch-other", "manager-watch-own"],
 }
 
 VERDICT = re.compile(r"^\(d\d+\) ATTACK ([A-Za-z0-9_.-]+): (CONTAINED|BROKEN (.*))$")

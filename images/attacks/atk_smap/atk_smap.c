@@ -46,7 +46,7 @@ int main(const struct start_info *si)
     for (int i = 0; i < 10; i++) {
         HYPERVISOR_set_timer_op(now_ns() + NS_PER_MS);
         set_ac();
-        uint64_t until = now_ns() + 5 * NS_PER_MS;
+        uint64_t until = now_ns() + 200 * NS_PER_MS; /* the upcall comes at the next tick after 1 ms */
         while (now_ns() < until && upcalls <= (uint64_t)i)
             ;
     }
