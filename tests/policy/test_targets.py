@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import EXAMPLES
+
 from moat.commands import policy as policy_cmd
 from moat.policy import compile_policy, decode, read_policy_bytes
 from moat.policy.analysis import from_blob, from_policy, query
@@ -156,3 +158,12 @@ def test_xml_target_errors() -> None:
     got = [str(d) for d in check(read_policy_bytes(twice.encode(), "t.xml"))]
     assert any("more than one <moat:LoadPolicy>" in g for g in got), got
 
+
+def test_demo_policy_managers_are_confined() -> None:
+    """The demo's management domains (docs/examples/policies/demo.toml) act on their customer only."""
+    for name in ("demo.toml", "demo.xml", "demo-update.toml"):
+        v = from_policy(policy((EXAMPLES / name).read_text(), name))
+        for mgr, customer in (("manager-a", "customer-a"), ("manager-b", "customer-b")):
+            lab = v.labels[mgr]
+            assert lab.targets == {"destroy": {customer}, "pause": {customer}, "read_state": {customer}}, name
+            assert "load_policy" not in lab.perms

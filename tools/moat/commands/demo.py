@@ -89,7 +89,7 @@ def _chinese_wall(console: str) -> Step:
                           r"ssid=0x[0-9a-f]{8}/0x[0-9a-f]{8}")
     refused = _guest(console, "system", r"creating c-rival \(customer-c\): refused with -EPERM .*")
     created = _guest(console, "system", r"creating c-rival \(customer-c\): created as domain (\d+)")
-    gone = [_line(console, rf"domain \d+ '{n}' stopped: poweroff") for n in ("a-web", "a-db")]
+    gone = [_line(console, rf"domain \d+ '{n}' stopped: killed: destroyed by domctl") for n in ("a-web", "a-db")]
     hello = _guest(console, "c-rival", r"hello from customer C: .*")
     if not (deny and refused):
         return Step(title, False, "the Chinese Wall refusal of c-rival is missing")
@@ -100,9 +100,34 @@ def _chinese_wall(console: str) -> Step:
     return Step(title, True,
                 "while a-web and a-db ran, the system domain's request to create c-rival (customer C) "
                 f"was refused with -EPERM, `{deny[0]}`: customers A and C are rival banks in one "
-                "conflict set. Once both of A's domains had shut down (the system domain watched "
-                f"them go with getdomaininfo), the same request succeeded: c-rival ran as domain "
-                f"{created[2]} and said hello.")
+                "conflict set. Once customer A's management domain had destroyed both of A's domains "
+                "and left (the system domain watched them go with getdomaininfo), the same request "
+                f"succeeded: c-rival ran as domain {created[2]} and said hello.")
+
+
+def _managers(console: str) -> Step:
+    title = "each customer's management domain manages its own domains, and nobody else's"
+    managers = (("manager-a", "a-web", "b-app"), ("manager-b", "b-app", "a-db"))
+    for mgr, own, other in managers:
+        paused = _guest(console, mgr, rf"paused {own} \(domain \d+, customer [AB]\): getdomaininfo says paused")
+        refused = [_guest(console, mgr, rf"{what} domain \d+ \(another customer's\): refused with -EPERM .*")
+                   for what in ("pausing", "destroying")]
+        denied = [_line(console, rf"MAC deny hook=privileged subj=\d+:{mgr} obj=\d+:{other} op={op} "
+                                 r"ssid=0x[0-9a-f]{8}/0x[0-9a-f]{8}") for op in ("pause", "destroy")]
+        if not paused:
+            return Step(title, False, f"{mgr} did not pause and resume its own {own}")
+        if not (all(refused) and all(denied)):
+            return Step(title, False, f"{mgr}'s attempts on {other} were not both refused and audited")
+    wound = _guest(console, "manager-a", r"destroyed domain \d+ \(customer A\)")
+    if not wound:
+        return Step(title, False, "manager-a did not destroy customer A's domains")
+    deny = _line(console, r"MAC deny hook=privileged subj=\d+:manager-a obj=\d+:b-app op=pause .*")
+    return Step(title, True,
+                "customer A's manager paused and resumed a-web, and customer B's manager b-app: "
+                "their permissions name only their own customer's label. Each was refused, with "
+                f"-EPERM and an audit line, when it tried to pause or destroy the other customer's "
+                f"domain (`{deny[0] if deny else ''}`); later A's manager destroyed a-web and a-db "
+                "when customer A left, as its permissions allow.")
 
 
 def _revocation(console: str) -> Step:
@@ -149,7 +174,7 @@ def _ending(console: str) -> Step:
 def story(console: str) -> list[Step]:
     """The demo's steps, each found (or not) in the console."""
     return [_vchan(console), _refused_channel(console), _chinese_wall(console), _revocation(console),
-            _ending(console)]
+            _managers(console), _ending(console)]
 
 
 def run(args: argparse.Namespace) -> int:
