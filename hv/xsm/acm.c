@@ -11,6 +11,7 @@
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
+#include <moat/timer.h>
 #include <moat/xsm.h>
 #include <public/xsm/acm_ops.h>
 
@@ -70,9 +71,49 @@ struct audit_obj {
     bool is_absent;
 };
 
-static void audit_deny(unsigned hook, const struct domain *subj, const char *what, struct audit_obj obj)
+/*
+ * Denial lines are rate-limited per subject: a guest that provokes denials in a loop must not
+ * flood the console (each line is printed with interrupts off). Up to AUDIT_BURST lines pass at
+ * once, then one per AUDIT_INTERVAL_NS; the rest are counted, and the next line that is printed
+ * (or the subject's end) is preceded by one line saying how many were not. The hook counters
+ * count every denial.
+ */
+#define AUDIT_BURST 64
+#define AUDIT_INTERVAL_NS (50 * 1000 * 1000ULL) /* 20 lines a second, sustained */
+static struct xsm_audit boot_audit;             /* the boot manifest's domains have no subject */
+
+static void audit_flush(struct xsm_audit *a, const struct domain *subj)
+{
+    if (!a->suppressed)
+        return;
+    if (subj)
+        printk("MAC audit: %u denial lines of %u:%s not printed (rate limit)\n", a->suppressed, subj->domid,
+               subj->name);
+    else
+        printk("MAC audit: %u denial lines of boot not printed (rate limit)\n", a->suppressed);
+    a->suppressed = 0;
+}
+
+/* Whether this denial's line may be printed now (and, if so, the count of those that were not). */
+static bool audit_admit(struct domain *subj)
+{
+    struct xsm_audit *a = subj ? &subj->xsm_audit : &boot_audit;
+    uint64_t now = now_ns(), tat = MAX(a->tat_ns, now);
+    if (tat - now > (AUDIT_BURST - 1) * AUDIT_INTERVAL_NS) {
+        a->suppressed++;
+        stats.audit_suppressed++;
+        return false;
+    }
+    a->tat_ns = tat + AUDIT_INTERVAL_NS;
+    audit_flush(a, subj);
+    return true;
+}
+
+static void audit_deny(unsigned hook, struct domain *subj, const char *what, struct audit_obj obj)
 {
     stats.hook[hook].denials++;
+    if (!audit_admit(subj))
+        return;
     printk("MAC deny hook=%s subj=", hook_names[hook]);
     if (subj)
         printk("%u:%s", subj->domid, subj->name);
@@ -175,6 +216,7 @@ void xsm_domain_created(struct domain *d)
 
 void xsm_domain_destroyed(struct domain *d)
 {
+    audit_flush(&d->xsm_audit, d);
     acm_chwall_account(&live, running_types, conflict_aggregate, row_of(d->ssidref), -1);
     cache_purge(d);
     memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
@@ -237,7 +279,7 @@ int xsm_foreign_evtchn(struct domain *subj, struct domain *owner, bool write)
 {
     if (subj == owner)
         return 0;
-    return write ? permission(subj, ACM_PERM_DOMAIN_DESTROY, "foreign-evtchn", owner)
+    return write ? permission(subj, ACM_PERM_FOREIGN_EVTCHN, "foreign-evtchn", owner)
                  : permission(subj, ACM_PERM_READ_STATE, "foreign-evtchn-status", owner);
 }
 
@@ -255,7 +297,7 @@ int xsm_grant_setup(struct domain *subj, struct domain *target)
     if (subj == target)
         return 0;
     /* Registering someone else's pages as their grant table is control over that domain. */
-    if (permission(subj, ACM_PERM_DOMAIN_DESTROY, "foreign-grant-setup", target))
+    if (permission(subj, ACM_PERM_FOREIGN_GNTTAB, "foreign-grant-setup", target))
         return -XEN_EACCES;
     return ste_check(ACM_HOOK_GRANT_SETUP, subj, target);
 }

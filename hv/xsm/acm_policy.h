@@ -45,9 +45,9 @@ struct acm_policy_view {
     const uint8_t *ste_ssid; /* u16 BE [ssidrefs][types] */
 
     bool has_ext;
-    uint32_t ext_offset, ext_size, ext_rows, ext_words;
-    const uint8_t *ext_flags;  /* u32 BE [rows] */
-    const uint8_t *ext_create; /* u32 BE [rows][words] */
+    uint32_t ext_offset, ext_size, ext_sections, ext_rows, ext_words;
+    const uint8_t *ext_flags;                  /* u32 BE [rows] */
+    const uint8_t *ext_targets[ACM_PERM_BITS]; /* per permission bit: u32 BE [rows][words], or NULL */
 
     /* Header codes CHWALL/STE and a bootstrap row in both matrices: the only blobs the
      * hypervisor loads. Xen 4.1's compiler writes STE/UNDEFINED or UNDEFINED/UNDEFINED
@@ -64,9 +64,12 @@ bool acm_chwall_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t
 bool acm_chwall_set_has_type(const struct acm_policy_view *v, uint32_t set, uint32_t type);
 bool acm_ste_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type);
 uint32_t acm_ext_flags(const struct acm_policy_view *v, uint32_t row);
+/* Is target_row in row's bitmap of targeted permission bit `bit` (0..ACM_PERM_BITS-1)? */
+bool acm_ext_target(const struct acm_policy_view *v, uint32_t bit, uint32_t row, uint32_t target_row);
 bool acm_ext_may_create(const struct acm_policy_view *v, uint32_t row, uint32_t target_row);
 /* Does VM label `row` hold permission `perm` (one ACM_PERM_* bit) over domains of label
- * `target_row`; over domains of every label; over domains of at least one label? */
+ * `target_row`; over domains of every label; over domains of at least one label? (For
+ * POLICY_LOAD, which names no labels, all three ask whether the label holds it.) */
 bool acm_ext_may(const struct acm_policy_view *v, uint32_t row, uint32_t perm, uint32_t target_row);
 bool acm_ext_may_all(const struct acm_policy_view *v, uint32_t row, uint32_t perm);
 bool acm_ext_may_any(const struct acm_policy_view *v, uint32_t row, uint32_t perm);

@@ -39,6 +39,13 @@ struct xsm_cache {
     uint8_t next;
 };
 
+/* Per-domain rate limit of its denial lines (acm.c): a generic cell rate, so a burst passes and a
+ * flood is counted instead of printed. */
+struct xsm_audit {
+    uint64_t tat_ns;     /* theoretical arrival time of the next line */
+    uint32_t suppressed; /* lines not printed since the last one that was */
+};
+
 /* Boot: loads the policy module (mandatory); stops the machine with the reason if there is none. */
 void xsm_boot(void);
 
