@@ -5,6 +5,7 @@
 #include <moat/domain.h>
 #include <moat/elf.h>
 #include <moat/lib.h>
+#include <moat/nospec.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
@@ -24,14 +25,15 @@ unsigned domain_live_count(void) { return live_count; }
 
 struct domain *domain_by_id(domid_t id)
 {
-    if (id >= MOAT_MAX_DOMAINS || domains[id].state == DOM_FREE || domains[id].state == DOM_DYING)
+    if (id >= MOAT_MAX_DOMAINS)
         return NULL;
-    return &domains[id];
+    struct domain *d = &domains[array_index_nospec(id, MOAT_MAX_DOMAINS)];
+    return d->state == DOM_FREE || d->state == DOM_DYING ? NULL : d;
 }
 
 static struct elf_image module_image(uint32_t index)
 {
-    const struct boot_module *m = &boot_info.modules[index];
+    const struct boot_module *m = &boot_info.modules[array_index_nospec(index, boot_info.module_count)];
     return (struct elf_image){phys_to_virt(m->start), m->end - m->start};
 }
 

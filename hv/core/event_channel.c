@@ -4,6 +4,7 @@
 #include <moat/domain.h>
 #include <moat/events.h>
 #include <moat/lib.h>
+#include <moat/nospec.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 
@@ -33,9 +34,15 @@ void evtchn_init(struct domain *d, uint32_t max_ports)
 
 bool evtchn_port_valid(struct domain *d, evtchn_port_t port) { return port > 0 && port < table(d)->max_ports; }
 
+/* A port that passed evtchn_port_valid, safe to index with under speculation (moat/nospec.h). */
+static evtchn_port_t port_nospec(struct domain *d, evtchn_port_t port)
+{
+    return (evtchn_port_t)array_index_nospec(port, table(d)->max_ports);
+}
+
 bool evtchn_is_pending(struct domain *d, evtchn_port_t port)
 {
-    return test_bit(domain_shared_info(d)->evtchn_pending, port);
+    return test_bit(domain_shared_info(d)->evtchn_pending, port_nospec(d, port));
 }
 
 /* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall. */
@@ -109,7 +116,7 @@ static long bind_interdomain(struct domain *d, struct evtchn_bind_interdomain *b
         return xsm_no_domain(d, b->remote_dom, -XEN_EINVAL);
     if (!evtchn_port_valid(rd, b->remote_port))
         return -XEN_EINVAL;
-    struct evtchn *rchn = &table(rd)->ports[b->remote_port];
+    struct evtchn *rchn = &table(rd)->ports[port_nospec(rd, b->remote_port)];
     if (rchn->state != ECS_UNBOUND || rchn->remote_dom != d->domid)
         return -XEN_EINVAL;
     int rc = xsm_evtchn_interdomain(d, rd);
@@ -133,6 +140,7 @@ static long bind_virq(struct domain *d, struct evtchn_bind_virq *b)
 {
     if (b->virq >= NR_VIRQS)
         return -XEN_EINVAL;
+    b->virq = (uint32_t)array_index_nospec(b->virq, NR_VIRQS);
     if (b->virq == VIRQ_DOM_EXC && b->vcpu != 0)
         return -XEN_EINVAL; /* a global VIRQ binds on vCPU 0 only */
     if (b->vcpu != 0)
@@ -192,7 +200,10 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
 
 static long evtchn_close(struct domain *d, evtchn_port_t port)
 {
-    if (!evtchn_port_valid(d, port) || table(d)->ports[port].state == ECS_FREE)
+    if (!evtchn_port_valid(d, port))
+        return -XEN_EINVAL;
+    port = port_nospec(d, port);
+    if (table(d)->ports[port].state == ECS_FREE)
         return -XEN_EINVAL;
     close_port(d, port, d->domid, false);
     return 0;
@@ -202,6 +213,7 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
 {
     if (!evtchn_port_valid(d, port))
         return -XEN_EINVAL;
+    port = port_nospec(d, port);
     struct evtchn *chn = &table(d)->ports[port];
     switch (chn->state) {
     case ECS_INTERDOMAIN: {
@@ -230,7 +242,7 @@ static long evtchn_status(struct domain *d, struct evtchn_status *st)
         return rc;
     if (!evtchn_port_valid(owner, st->port) && st->port != 0)
         return -XEN_EINVAL;
-    const struct evtchn *chn = &table(owner)->ports[st->port];
+    const struct evtchn *chn = &table(owner)->ports[port_nospec(owner, st->port)];
     memset(&st->u, 0, sizeof(st->u));
     st->vcpu = 0;
     switch (chn->state) {
@@ -261,6 +273,7 @@ static long evtchn_unmask(struct domain *d, evtchn_port_t port)
 {
     if (!evtchn_port_valid(d, port))
         return -XEN_EINVAL;
+    port = port_nospec(d, port);
     struct shared_info *s = domain_shared_info(d);
     struct vcpu_info *vi = &s->vcpu_info[0];
     clear_bit(s->evtchn_mask, port);

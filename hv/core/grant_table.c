@@ -5,6 +5,7 @@
 #include <moat/domain.h>
 #include <moat/grant.h>
 #include <moat/lib.h>
+#include <moat/nospec.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
@@ -63,6 +64,7 @@ mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
 {
     if (pfn >= d->nr_pages)
         return INVALID_MFN;
+    pfn = array_index_nospec(pfn, d->nr_pages);
     uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
     return pte ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
 }
@@ -76,6 +78,7 @@ static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
 {
     if (pfn >= d->nr_pages)
         return INVALID_MFN;
+    pfn = array_index_nospec(pfn, d->nr_pages);
     uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
     return (pte & PTE_W) ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
 }
@@ -131,7 +134,7 @@ static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
 {
     if (h >= gt(d)->mt_count)
         return NULL;
-    struct maptrack_entry *e = mt_entry(d, h);
+    struct maptrack_entry *e = mt_entry(d, (uint32_t)array_index_nospec(h, gt(d)->mt_count));
     return (e->flags & MT_INUSE) ? e : NULL;
 }
 
@@ -162,6 +165,7 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
         return GNTST_general_error;
     if (ref >= nr_entries(granter))
         return GNTST_bad_gntref;
+    ref = (grant_ref_t)array_index_nospec(ref, nr_entries(granter));
     struct active_grant *a = active_entry(granter, ref);
     if (a->ro_pins == 0 && a->rw_pins == 0) {
         struct grant_entry_v1 snap;
@@ -313,8 +317,9 @@ static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
         op->status = GNTST_bad_handle;
         return;
     }
+    uint32_t h = (uint32_t)array_index_nospec(op->handle, gt(d)->mt_count);
     if (e->flags & MT_REVOKED) {
-        mt_free(d, op->handle); /* already torn down by the hypervisor */
+        mt_free(d, h); /* already torn down by the hypervisor */
         op->status = GNTST_revoked;
         return;
     }
@@ -323,7 +328,7 @@ static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
         return;
     }
     teardown(d, e);
-    mt_free(d, op->handle);
+    mt_free(d, h);
     op->status = GNTST_okay;
 }
 

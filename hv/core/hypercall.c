@@ -3,6 +3,7 @@
 #include <moat/console_io.h>
 #include <moat/domain.h>
 #include <moat/events.h>
+#include <moat/nospec.h>
 #include <moat/sched.h>
 #include <moat/selftest.h>
 #include <moat/xsm.h>
@@ -61,8 +62,11 @@ void hypercall_entry(struct cpu_regs *regs)
     struct domain *d = current_domain();
     uint64_t nr = regs->rax;
     long ret = -XEN_ENOSYS;
-    if (nr < MOAT_NR_HYPERCALLS && hypercall_table[nr])
-        ret = hypercall_table[nr](regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8);
+    if (nr < MOAT_NR_HYPERCALLS) {
+        hypercall_fn fn = hypercall_table[array_index_nospec(nr, MOAT_NR_HYPERCALLS)];
+        if (fn)
+            ret = fn(regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8);
+    }
     /* The caller may have shut itself down; its registers then no longer matter. */
     if (d->state == DOM_RUNNABLE || d->state == DOM_BLOCKED)
         regs->rax = (uint64_t)ret;

@@ -7,6 +7,8 @@
  */
 #include "acm_policy.h"
 
+#include <moat/nospec.h>
+
 struct reader {
     const uint8_t *d;
     uint64_t size;
@@ -356,7 +358,26 @@ static bool cell(const uint8_t *m, uint32_t rows, uint32_t cols, uint32_t i, uin
 {
     if (m == NULL || i >= rows || j >= cols)
         return false;
+    /* Rows are labels a guest names (ssidref halves): bounded under speculation too. */
+    i = (uint32_t)array_index_nospec(i, rows);
     return m[2u * ((uint64_t)i * cols + j) + 1] != 0;
+}
+
+static const uint8_t *row_of_matrix(const uint8_t *m, uint32_t rows, uint32_t cols, uint32_t i)
+{
+    if (m == NULL || i >= rows)
+        return NULL;
+    return m + 2u * (uint64_t)array_index_nospec(i, rows) * cols;
+}
+
+const uint8_t *acm_chwall_row(const struct acm_policy_view *v, uint32_t row)
+{
+    return row_of_matrix(v->chwall_ssid, v->chwall_ssidrefs, v->chwall_types, row);
+}
+
+const uint8_t *acm_ste_row(const struct acm_policy_view *v, uint32_t row)
+{
+    return row_of_matrix(v->ste_ssid, v->ste_ssidrefs, v->ste_types, row);
 }
 
 bool acm_chwall_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type)
@@ -378,13 +399,15 @@ uint32_t acm_ext_flags(const struct acm_policy_view *v, uint32_t row)
 {
     if (!v->ext_flags || row >= v->ext_rows)
         return 0;
-    return rd32(v->ext_flags + 4u * (uint64_t)row);
+    return rd32(v->ext_flags + 4u * array_index_nospec(row, v->ext_rows));
 }
 
 bool acm_ext_target(const struct acm_policy_view *v, uint32_t bit, uint32_t row, uint32_t target_row)
 {
     if (bit >= ACM_PERM_BITS || !v->ext_targets[bit] || row >= v->ext_rows || target_row >= v->ext_rows)
         return false;
+    row = (uint32_t)array_index_nospec(row, v->ext_rows);
+    target_row = (uint32_t)array_index_nospec(target_row, v->ext_rows);
     return (rd32(v->ext_targets[bit] + 4u * ((uint64_t)row * v->ext_words + target_row / 32u)) >>
             (target_row % 32u)) & 1u;
 }
@@ -416,6 +439,7 @@ bool acm_ext_may_all(const struct acm_policy_view *v, uint32_t row, uint32_t per
     uint32_t b = bit_of(perm);
     if (b >= ACM_PERM_BITS || !v->ext_targets[b] || row >= v->ext_rows)
         return false;
+    row = (uint32_t)array_index_nospec(row, v->ext_rows);
     for (uint32_t w = 0; w < v->ext_words; w++) {
         uint32_t want = w + 1 < v->ext_words || v->ext_rows % 32u == 0 ? 0xffffffffu
                                                                          : (1u << (v->ext_rows % 32u)) - 1u;

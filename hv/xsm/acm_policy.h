@@ -59,6 +59,12 @@ struct acm_policy_view {
 int acm_policy_parse(const void *blob, size_t size, struct acm_policy_view *view,
                      struct acm_policy_error *err);
 
+/* A row's cells (u16 BE, the low byte 0 or 1, one per type), or NULL for a row out of range. The
+ * row is bounded under speculation too (moat/nospec.h): rows are labels a guest names. */
+const uint8_t *acm_chwall_row(const struct acm_policy_view *v, uint32_t row);
+const uint8_t *acm_ste_row(const struct acm_policy_view *v, uint32_t row);
+static inline bool acm_cell(const uint8_t *row, uint32_t type) { return row[2u * type + 1u] != 0; }
+
 /* Cell accessors of a parsed view; out-of-range indices read as 0 / false. */
 bool acm_chwall_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type);
 bool acm_chwall_set_has_type(const struct acm_policy_view *v, uint32_t set, uint32_t type);

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 HOOKS = ("domain_create", "evtchn_unbound", "evtchn_bind", "grant_map", "grant_copy", "grant_setup", "privileged")
-DENY = re.compile(r"^MAC deny hook=(\w+) subj=(boot|\d+:[\w.-]+)(?: obj=((?:\d+|new|absent):[\w.-]+))?(?: op=([\w-]+))? "
+DENY = re.compile(r"^MAC deny hook=(\w+) subj=(boot|\d+:[\w.-]+)"
+                  r"(?: obj=((?:\d+|new|absent):[\w.-]+))?(?: op=([\w-]+))? "
                   r"ssid=0x([0-9a-f]{8})/0x([0-9a-f]{8})$")
 
 

@@ -29,7 +29,8 @@ chwall = ["any"]
 name = "system"
 ste = ["sys", "a", "b"]
 chwall = ["any"]
-permissions = { create = ["a", "b", "manager-a"], destroy = true, pause = true, read_state = true, load_policy = true, foreign_evtchn = true, foreign_gnttab = ["a"] }
+permissions = { create = ["a", "b", "manager-a"], destroy = true, pause = true, read_state = true, \
+load_policy = true, foreign_evtchn = true, foreign_gnttab = ["a"] }
 
 [[vm]]
 name = "a"

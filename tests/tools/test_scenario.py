@@ -51,8 +51,9 @@ def test_demo_scenario_parses():
     scen = scenario.load(root / "images" / "demo" / "demo.toml")
     assert scen.hypervisor.build == "moat"
     # The system domain first (its actors' command lines rely on the boot order), under the demo policy.
-    assert [d.name for d in scen.domains] == ["system", "a-web", "a-db", "b-app", "backup"]
-    assert [d.label for d in scen.domains] == ["system", "customer-a", "customer-a", "customer-b", "service"]
+    assert [d.name for d in scen.domains] == ["system", "a-web", "a-db", "b-app", "backup", "manager-a", "manager-b"]
+    assert [d.label for d in scen.domains] == ["system", "customer-a", "customer-a", "customer-b", "service",
+                                               "manager-a", "manager-b"]
     assert scen.domains[0].privileged and not any(d.privileged for d in scen.domains[1:])
     assert scen.policy == root / "docs" / "examples" / "policies" / "demo.toml"
     assert [i.ref for i in scen.images] == ["demo_rival"]

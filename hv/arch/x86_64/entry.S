@@ -55,7 +55,7 @@ common_entry:
 from_guest:
     swapgs
     movq %gs:PCPU_KSTACK_TOP, %rsp
-    xorl %ebp, %ebp
+    CLEAR_GUEST_GPRS                 /* the frame has them */
     call guest_trap
     ud2                              /* guest_trap never returns */
 
