@@ -65,6 +65,7 @@ ATTACKS: dict[str, list[str]] = {
     "evtchn": ["evtchn-port-out-of-range", "evtchn-poll-bad-ports", "evtchn-virq-abuse",
                "evtchn-denial-leaves-nothing", "evtchn-exhaustion", "evtchn-reset-full-table", "evtchn-bind-twice",
                "evtchn-bind-others-ports", "evtchn-closed-port-ops"],
+    "reuse": ["evtchn-port-of-a-dead-id", "evtchn-id-reuse", "cache-id-reuse"],
     # a hostile policy author (a label with load_policy)
     "policy": ["policy-truncated", "policy-overflowing-types", "policy-overflowing-rows",
                "policy-offset-past-the-end", "policy-len-lies", "policy-unknown-extension-section",
