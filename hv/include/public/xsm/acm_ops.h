@@ -3,10 +3,13 @@
  * xsm_op(struct acm_op *): managing the sHype/ACM policy at run time. Op numbers are Xen 4.1's
  * (public/xsm/acm_ops.h); the structures are moat's. Every op is a permission of the caller's
  * label in the policy (docs/policy-format.md section 7), never of a domain id:
- *   setpolicy, relabel                      POLICY_LOAD
- *   getpolicy, getssid, getdecision,
- *   dumpstats                               READ_STATE (getssid on yourself needs nothing)
+ *   setpolicy                               POLICY_LOAD
+ *   relabel                                 POLICY_LOAD, and READ_STATE over the domain's label
+ *   getssid of another domain               READ_STATE over its label (of oneself: nothing)
+ *   getpolicy, getdecision, dumpstats,
+ *   getssid by ssidref                      READ_STATE over every label
  * A caller without it gets -EPERM. A wrong interface_version gets -EINVAL and changes nothing.
+ * An ssidref that names no label of the live policy (both halves the same row) gets -EINVAL.
  *
  * setpolicy validates the whole blob before anything changes (-EINVAL for a malformed blob, a
  * blob that is not loadable, or one whose policy codes differ from the running policy's). Then:
