@@ -132,6 +132,10 @@ static void audit_deny(unsigned hook, struct domain *subj, const char *what, str
 
 static struct audit_obj on(const struct domain *d) { return (struct audit_obj){.d = d}; }
 static struct audit_obj nothing(void) { return (struct audit_obj){0}; }
+static struct audit_obj created(const char *name, uint32_t ssidref)
+{
+    return (struct audit_obj){.new_name = name, .ssidref = ssidref};
+}
 
 /* ---- the decision cache (positive STE decisions only) ---- */
 
@@ -199,11 +203,11 @@ int xsm_domain_create(struct domain *creator, uint32_t ssidref, const char *name
 {
     stats.hook[ACM_HOOK_DOMAIN_CREATE].evaluations++;
     if (!acm_ssidref_is_label(&live, ssidref)) {
-        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "not-a-label", (struct audit_obj){.new_name = name, .ssidref = ssidref});
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "not-a-label", created(name, ssidref));
         return -XEN_EINVAL;
     }
     if (acm_chwall_conflict(&live, conflict_aggregate, row_of(ssidref)) >= 0) {
-        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "chinese-wall", (struct audit_obj){.new_name = name, .ssidref = ssidref});
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "chinese-wall", created(name, ssidref));
         return -XEN_EPERM;
     }
     return 0;
@@ -289,8 +293,15 @@ int xsm_evtchn_unbound(struct domain *owner, struct domain *remote)
 }
 
 int xsm_evtchn_interdomain(struct domain *subj, struct domain *rd) { return ste_check(ACM_HOOK_EVTCHN_BIND, subj, rd); }
-int xsm_grant_mapref(struct domain *subj, struct domain *granter) { return ste_check(ACM_HOOK_GRANT_MAP, subj, granter); }
-int xsm_grant_copy(struct domain *subj, struct domain *granter) { return ste_check(ACM_HOOK_GRANT_COPY, subj, granter); }
+int xsm_grant_mapref(struct domain *subj, struct domain *granter)
+{
+    return ste_check(ACM_HOOK_GRANT_MAP, subj, granter);
+}
+
+int xsm_grant_copy(struct domain *subj, struct domain *granter)
+{
+    return ste_check(ACM_HOOK_GRANT_COPY, subj, granter);
+}
 
 int xsm_grant_setup(struct domain *subj, struct domain *target)
 {

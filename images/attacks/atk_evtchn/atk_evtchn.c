@@ -93,16 +93,17 @@ static void others_ports(domid_t blue)
             "a free port took an op");
 }
 
-int main(const struct start_info *si)
+static void attack(void)
 {
-    (void)si;
-    char mode[16] = "";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "victim"))
-        attack_sleep_forever();
     domid_t blue = (domid_t)cmdline_ulong("blue", DOMID_INVALID);
     ranges();
     denial_and_exhaustion(blue);
     others_ports(blue);
-    return 0;
+}
+
+int main(const struct start_info *si)
+{
+    (void)si;
+    static const struct attack_mode modes[] = {{"attack", attack}, {"victim", attack_sleep_forever}};
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

@@ -42,15 +42,6 @@ static void judge(void)
 int main(const struct start_info *si)
 {
     (void)si;
-    char mode[16] = "";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "flood"))
-        flood();
-    else if (!strcmp(mode, "judge"))
-        judge();
-    else if (!strcmp(mode, "victim"))
-        attack_sleep_forever();
-    else
-        printf("atk_flood: unknown mode '%s'\n", mode);
-    return 0;
+    static const struct attack_mode modes[] = {{"flood", flood}, {"judge", judge}, {"victim", attack_sleep_forever}};
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

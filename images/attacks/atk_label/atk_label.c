@@ -52,17 +52,16 @@ static void admin(void)
     expect_rc("relabel-forged-ssidref", acm_relabel(start_info->domid, FORGED, NULL), -XEN_EINVAL);
 }
 
+static void child(void)
+{
+    char name[48] = "unknown";
+    cmdline_get("name", name, sizeof(name));
+    verdict(name, false, "a domain runs with ssidref %#x", start_info->ssidref);
+}
+
 int main(const struct start_info *si)
 {
-    char mode[16] = "", name[48] = "unknown";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "forge"))
-        forge();
-    else if (!strcmp(mode, "admin"))
-        admin();
-    else if (!strcmp(mode, "child") && cmdline_get("name", name, sizeof(name)))
-        verdict(name, false, "a domain runs with ssidref %#x", si->ssidref);
-    else
-        printf("atk_label: unknown mode '%s'\n", mode);
-    return 0;
+    (void)si;
+    static const struct attack_mode modes[] = {{"forge", forge}, {"admin", admin}, {"child", child}};
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

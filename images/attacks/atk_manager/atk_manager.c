@@ -9,8 +9,6 @@
 
 #include "../common/attack.h"
 
-static uint8_t page[GUEST_PAGE_SIZE] __attribute__((aligned(GUEST_PAGE_SIZE)));
-
 static int16_t foreign_setup(domid_t d)
 {
     uint64_t pfn = 0;
@@ -24,7 +22,6 @@ static void manager(void)
     domid_t red = (domid_t)cmdline_ulong("red", DOMID_INVALID), blue = (domid_t)cmdline_ulong("blue", DOMID_INVALID),
             sys = (domid_t)cmdline_ulong("system", DOMID_INVALID);
     struct moat_domctl_info info;
-    (void)page;
     /* A death of a blue domain must not reach us; a red one's must. */
     long virq = evtchn_bind_virq(VIRQ_DOM_EXC, 0);
     evtchn_port_t port = virq > 0 ? (evtchn_port_t)virq : 0;
@@ -54,18 +51,15 @@ static void manager(void)
             "destroying its red domain: %ld, death delivered: %d", rc, port && evtchn_port_pending(port));
 }
 
+static void passer(void) { sleep_ns(100 * NS_PER_MS); }
+
 int main(const struct start_info *si)
 {
     (void)si;
-    char mode[16] = "";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "manager"))
-        manager();
-    else if (!strcmp(mode, "victim"))
-        attack_sleep_forever();
-    else if (!strcmp(mode, "passer"))
-        sleep_ns(100 * NS_PER_MS);
-    else
-        printf("atk_manager: unknown mode '%s'\n", mode);
-    return 0;
+    static const struct attack_mode modes[] = {
+        {"manager", manager},
+        {"victim", attack_sleep_forever},
+        {"passer", passer},
+    };
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

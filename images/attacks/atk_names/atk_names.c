@@ -62,13 +62,6 @@ static void names(void)
 int main(const struct start_info *si)
 {
     (void)si;
-    char mode[16] = "";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "names"))
-        names();
-    else if (!strcmp(mode, "child"))
-        attack_sleep_forever();
-    else
-        printf("atk_names: unknown mode '%s'\n", mode);
-    return 0;
+    static const struct attack_mode modes[] = {{"names", names}, {"child", attack_sleep_forever}};
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

@@ -12,7 +12,10 @@
 static uint8_t blob[sizeof(attack_policy)] __attribute__((aligned(8)));
 static uint8_t live[sizeof(attack_policy)];
 
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 static void wr32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
@@ -40,9 +43,8 @@ int main(const struct start_info *si)
     (void)si;
     memcpy(blob, attack_policy, sizeof(blob));
     uint32_t c = rd32(blob + 20), s = rd32(blob + 28); /* the CHWALL and STE sections */
-    uint32_t e = (uint32_t)sizeof(blob);               /* the extension: after the STE matrix */
     uint32_t ts = rd32(blob + s + 8), rs = rd32(blob + s + 12);
-    e = s + ((20 + 2 * ts * rs + 7) & ~7u);
+    uint32_t e = s + ((20 + 2 * ts * rs + 7) & ~7u);   /* the extension: after the STE matrix */
 
     load("policy-truncated", (uint32_t)sizeof(blob) - 8, ACM_MODE_REVOKE, -XEN_EINVAL);
     wr32(blob + c + 8, 0xffffffffu); /* CHWALL max_types */

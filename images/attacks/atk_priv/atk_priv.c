@@ -236,13 +236,6 @@ static void supervise(void)
 int main(const struct start_info *si)
 {
     (void)si;
-    char mode[16] = "";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "supervise"))
-        supervise();
-    else if (!strcmp(mode, "child"))
-        child();
-    else
-        printf("atk_priv: unknown mode '%s'\n", mode);
-    return 0;
+    static const struct attack_mode modes[] = {{"supervise", supervise}, {"child", child}};
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

@@ -139,16 +139,17 @@ static const struct {
     {"probe-grant-query", gnt_query},
 };
 
-int main(const struct start_info *si)
+static void probe(void)
 {
-    (void)si;
-    char mode[16] = "";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "victim"))
-        attack_sleep_forever();
     target = (domid_t)cmdline_ulong("target", DOMID_INVALID);
     free_id = (domid_t)cmdline_ulong("free", DOMID_INVALID);
     for (unsigned i = 0; i < ARRAY_SIZE(probes); i++)
         compare(probes[i].name, probes[i].op);
-    return 0;
+}
+
+int main(const struct start_info *si)
+{
+    (void)si;
+    static const struct attack_mode modes[] = {{"probe", probe}, {"victim", attack_sleep_forever}};
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

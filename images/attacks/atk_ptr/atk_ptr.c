@@ -59,12 +59,10 @@ static void output_ptrs(void)
             "getdomaininfo into .rodata: %ld, nr_pages %lu", rc, (unsigned long)readonly_op.u.info.nr_pages);
     expect_rc("ptr-domctl-hv", HYPERVISOR_domctl((struct moat_domctl *)HV_TEXT), -XEN_EFAULT);
     expect_rc("ptr-grant-batch-hv", HYPERVISOR_grant_table_op(GNTTABOP_copy, (void *)DIRECT_MAP, 1), -XEN_EFAULT);
-    uint64_t pfns = HV_TEXT;
     struct gnttab_setup_table s = {.dom = DOMID_SELF, .nr_frames = 1, .frame_list = HV_TEXT};
     long r2 = HYPERVISOR_grant_table_op(GNTTABOP_setup_table, &s, 1);
     verdict("ptr-grant-frame-list-hv", r2 == 0 && s.status == GNTST_bad_virt_addr, "setup_table: %ld/%d", r2,
             s.status);
-    (void)pfns;
     evtchn_port_t ports[1] = {1};
     struct sched_poll p = {.ports = HV_TEXT, .nr_ports = 1};
     expect_rc("ptr-poll-ports-hv", HYPERVISOR_sched_op(SCHEDOP_poll, &p), -XEN_EFAULT);

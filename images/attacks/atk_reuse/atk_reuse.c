@@ -56,22 +56,21 @@ static void keeper(void)
     domctl_destroy(c3);
 }
 
+/* The port was offered to the dead domain that had our id: it must not be ours. */
+static void bind_reused(void)
+{
+    domid_t sup = (domid_t)cmdline_ulong("sup", DOMID_INVALID);
+    long rc = evtchn_bind_interdomain(sup, (evtchn_port_t)cmdline_ulong("port", 0));
+    expect_rc("evtchn-id-reuse", rc, -XEN_EINVAL);
+}
+
 int main(const struct start_info *si)
 {
     (void)si;
-    char mode[16] = "";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "keeper")) {
-        keeper();
-    } else if (!strcmp(mode, "sleep")) {
-        attack_sleep_forever();
-    } else if (!strcmp(mode, "bind")) {
-        /* The port was offered to the dead domain that had our id: it must not be ours. */
-        domid_t sup = (domid_t)cmdline_ulong("sup", DOMID_INVALID);
-        long rc = evtchn_bind_interdomain(sup, (evtchn_port_t)cmdline_ulong("port", 0));
-        expect_rc("evtchn-id-reuse", rc, -XEN_EINVAL);
-    } else {
-        printf("atk_reuse: unknown mode '%s'\n", mode);
-    }
-    return 0;
+    static const struct attack_mode modes[] = {
+        {"keeper", keeper},
+        {"sleep", attack_sleep_forever},
+        {"bind", bind_reused},
+    };
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

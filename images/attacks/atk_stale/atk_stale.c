@@ -24,7 +24,7 @@ static void watcher(void)
     }
     /* The admin binds our control port (its own end starts pending, ours does not), relabels us
      * or loads the update, destroys the victim and then says go. */
-    if (!attack_wait((evtchn_port_t)ctl, now_ns() + ATTACK_WAIT_NS)) {
+    if (evtchn_wait((evtchn_port_t)ctl, now_ns() + ATTACK_WAIT_NS) != 0) {
         verdict(name, false, "set-up: the admin never said go");
         return;
     }
@@ -72,15 +72,10 @@ static void admin(void)
 int main(const struct start_info *si)
 {
     (void)si;
-    char mode[16] = "";
-    cmdline_get("mode", mode, sizeof(mode));
-    if (!strcmp(mode, "watcher"))
-        watcher();
-    else if (!strcmp(mode, "admin"))
-        admin();
-    else if (!strcmp(mode, "victim"))
-        attack_sleep_forever();
-    else
-        printf("atk_stale: unknown mode '%s'\n", mode);
-    return 0;
+    static const struct attack_mode modes[] = {
+        {"watcher", watcher},
+        {"admin", admin},
+        {"victim", attack_sleep_forever},
+    };
+    return attack_main(modes, ARRAY_SIZE(modes));
 }

@@ -43,17 +43,6 @@ static inline bool expect_rc(const char *name, long rc, long want)
 /* Every wait is bounded: TCG on a loaded machine is slow, but never this slow. */
 #define ATTACK_WAIT_NS (60 * NS_PER_SEC)
 
-/* Sleeps until port is pending (the bit stays set) or the deadline passes. */
-static inline bool attack_wait(evtchn_port_t port, uint64_t deadline_ns)
-{
-    while (!evtchn_port_pending(port)) {
-        if (now_ns() >= deadline_ns)
-            return false;
-        sched_poll(&port, 1, deadline_ns);
-    }
-    return true;
-}
-
 /* Waits until the domain is gone (getdomaininfo says -ESRCH; needs read_state on it). */
 static inline bool attack_wait_gone(domid_t domid, uint64_t deadline_ns)
 {
@@ -71,6 +60,26 @@ static inline __attribute__((noreturn)) void attack_sleep_forever(void)
 {
     for (;;)
         sleep_ns(NS_PER_SEC);
+}
+
+/* An attack image's roles, chosen by mode=<name> on its command line. */
+struct attack_mode {
+    const char *name;
+    void (*run)(void);
+};
+
+/* Runs the role the command line names; an unknown one is an error (exit status 1). */
+static inline int attack_main(const struct attack_mode *modes, unsigned n)
+{
+    char mode[16] = "";
+    cmdline_get("mode", mode, sizeof(mode));
+    for (unsigned i = 0; i < n; i++)
+        if (!strcmp(mode, modes[i].name)) {
+            modes[i].run();
+            return 0;
+        }
+    printf("%s: unknown mode '%s'\n", start_info->name, mode);
+    return 1;
 }
 
 #endif
