@@ -327,7 +327,7 @@ void xsm_boot(void)
         const uint8_t *b = phys_to_virt(m->start);
         if (m->end - m->start < 4 || b[0] != 0x00 || b[1] != 0x01 || b[2] != 0xde || b[3] != 0xbc)
             continue;
-        struct acm_policy_error err;
+        struct acm_policy_error err = {0};
         if (acm_policy_parse(b, m->end - m->start, &live, &err)) {
             printk("moat: the security policy (module %u) is malformed at offset %u (%s): %s\n", i, err.offset,
                    err.field, err.message);
@@ -486,7 +486,7 @@ static long setpolicy(struct acm_setpolicy *sp)
     for (uint32_t off = 0; off < sp->size && !rc; off += 1u << 20)
         rc = copy_from_guest(buf + off, sp->buf + off, MIN(1u << 20, sp->size - off));
     struct acm_policy_view cand;
-    struct acm_policy_error err;
+    struct acm_policy_error err = {0};
     if (!rc && acm_policy_parse(buf, sp->size, &cand, &err)) {
         printk("mac: setpolicy refused: malformed at offset %u (%s): %s\n", err.offset, err.field, err.message);
         rc = -XEN_EINVAL;

@@ -281,12 +281,24 @@ def cmd_dump(args: argparse.Namespace) -> int:
     o += [_row_line(i, r, ste, rows.get(i, "")) for i, r in enumerate(s.ssid)]
     if b.ext is not None:
         e = b.ext
-        o.append(f"moat extension v{e.version} @ {e.offset} ({e.size} bytes): permissions of {e.rows} VM rows")
+        held = [k for k, per_row in e.targets.items() if any(per_row)]
+        o.append(f"moat extension v{e.version} @ {e.offset} ({e.size} bytes), {e.sections} sections: permissions "
+                 f"of {e.rows} VM rows" + (f"; target sections: {', '.join(held)}" if held else ""))
         for i in range(e.rows):
-            if e.flags[i] or e.create[i]:
-                names = [n for n, bit in PERM_NAMES.items() if e.flags[i] & bit]
-                tgt = ", ".join(rows.get(t, f"row{t}") for t in e.create[i])
-                o.append(f"    {i:5d} {rows.get(i, ''):<24} {' '.join(names)}" + (f"  create: {tgt}" if tgt else ""))
+            if not e.flags[i]:
+                continue
+            parts = []
+            for n, bit in PERM_NAMES.items():
+                if not e.flags[i] & bit:
+                    continue
+                tgt = e.targets.get(n, [[]] * e.rows)[i]
+                if n == "load_policy":
+                    parts.append(n)
+                elif len(tgt) == e.rows:
+                    parts.append(f"{n}: all")
+                else:
+                    parts.append(f"{n}: " + ",".join(rows.get(t, f"row{t}") for t in tgt))
+            o.append(f"    {i:5d} {rows.get(i, ''):<24} " + "; ".join(parts))
     else:
         o.append("no moat extension")
     print("\n".join(o))
@@ -309,6 +321,7 @@ def cmd_labels(args: argparse.Namespace) -> int:
                     "chwall_types": sorted(lab.chwall),
                     "permissions": sorted(lab.perms),
                     "may_create": sorted(lab.create),
+                    "targets": {k: sorted(v) for k, v in lab.targets.items()},
                 }
                 for lab in labs
             ],
@@ -350,6 +363,11 @@ def cmd_query(args: argparse.Namespace) -> int:
             print(f"  {a} cannot start while {b} runs: {why}")
     else:
         print(f"conflict: no: {a} and {b} may run at the same time")
+    for subj, obj, may in ((a, b, r["a_may_on_b"]), (b, a, r["b_may_on_a"])):
+        if may:
+            print(f"control: {subj} may {', '.join(may)} domains labelled {obj}")
+        else:
+            print(f"control: {subj} may do nothing to domains labelled {obj}")
     return 0
 
 
@@ -384,7 +402,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 print(f"  {a} <-> {b}")
     for pc in d["permissions_changed"]:
         parts = [f"-{x}" for x in pc["lost"]] + [f"+{x}" for x in pc["gained"]]
-        parts += [f"-create:{x}" for x in pc["create_lost"]] + [f"+create:{x}" for x in pc["create_gained"]]
+        for k, labels in pc["targets_lost"].items():
+            parts += [f"-{k}:{x}" for x in labels]
+        for k, labels in pc["targets_gained"].items():
+            parts += [f"+{k}:{x}" for x in labels]
         print(f"permissions of {pc['label']}: {' '.join(parts)}")
     if not any(d[k] for k in d):
         print("no change in labels, sharing, conflicts or permissions")

@@ -19,7 +19,9 @@ from .model import (
     MAX_SSIDREFS,
     MAX_TYPES,
     PERM_ALL,
-    PERM_DOMAIN_CREATE,
+    PERM_NAMES,
+    PERM_POLICY_LOAD,
+    TARGETED,
     Numbering,
     Policy,
     numbering,
@@ -38,8 +40,19 @@ HEADER_SIZE = 60
 CHWALL_HEADER_SIZE = 36
 STE_HEADER_SIZE = 20
 EXT_MAGIC = 0x4D4F4154  # "MOAT"
-EXT_VERSION = 1
-EXT_HEADER_SIZE = 32
+EXT_VERSION = 2
+EXT_HEADER_SIZE = 16
+EXT_SECTION_HEADER_SIZE = 8
+EXT_MAX_SECTIONS = 64
+SEC_PERMISSIONS = 1
+SEC_TARGETS_BASE = 16  # section type of targeted permission bit b: 16 + b
+
+
+def _bit(perm: str) -> int:
+    return PERM_NAMES[perm].bit_length() - 1
+
+
+SEC_TARGETS = {SEC_TARGETS_BASE + _bit(n): n for n in TARGETED}  # section type -> permission
 
 CODE_NAMES = {0: "NULL", 1: "CHWALL", 2: "STE", 15: "UNDEFINED"}
 
@@ -52,9 +65,33 @@ def _polref_len(name: str) -> int:
     return roundup8(4 + len(name.encode("ascii", "replace")) + 1)
 
 
-def _ext_len(rows: int) -> int:
+def _ext_content(num: Numbering) -> tuple[list[int], dict[str, list[list[int]]]]:
+    """Each VM row's permission flags, and per targeted permission that some row holds, the
+    target rows of every row."""
+    rows = num.chwall_ssidrefs
+    row_of = {n: i for i, n in enumerate(num.vm_rows)}
+    flags = [0] * rows
+    targets: dict[str, list[list[int]]] = {}
+    for r, v in enumerate(num.vm_by_row):
+        perm = v.permissions if v else None
+        if perm is None:
+            continue
+        if perm.load_policy:
+            flags[r] |= PERM_POLICY_LOAD
+        for name in TARGETED:
+            t = perm.targets(name)
+            if t is None:
+                continue
+            got = sorted({row_of[n] for n in t.names(num.vm_rows) if n in row_of})
+            if got:
+                flags[r] |= PERM_NAMES[name]
+                targets.setdefault(name, [[] for _ in range(rows)])[r] = got
+    return flags, targets
+
+
+def _ext_len(rows: int, nr_targets: int) -> int:
     words = (rows + 31) // 32
-    return roundup8(EXT_HEADER_SIZE + 4 * rows + 4 * rows * words)
+    return (EXT_HEADER_SIZE + roundup8(16 + 4 * rows)) + nr_targets * roundup8(16 + 4 * rows * words)
 
 
 def blob_size(p: Policy, num: Numbering | None = None) -> int:
@@ -65,7 +102,7 @@ def blob_size(p: Policy, num: Numbering | None = None) -> int:
     size += roundup8(CHWALL_HEADER_SIZE + 2 * tc * rc + 2 * tc * k)
     size += roundup8(STE_HEADER_SIZE + 2 * ts * rs)
     if p.uses_permissions():
-        size += _ext_len(rc)
+        size += _ext_len(rc, len(_ext_content(num)[1]))
     return size
 
 
@@ -154,29 +191,26 @@ def compile_policy(p: Policy, num: Numbering | None = None) -> bytes:
 
 
 def _extension(num: Numbering) -> bytes:
+    """The moat extension, version 2: a PERMISSIONS section, then one TARGETS section per
+    targeted permission some label holds (docs/policy-format.md section 7)."""
     rows = num.chwall_ssidrefs
     words = (rows + 31) // 32
-    row_of = {n: i for i, n in enumerate(num.vm_rows)}
-    flags = []
-    create = bytearray()
-    for v in num.vm_by_row:
-        perm = v.permissions if v else None
-        bits = [0] * words
-        if perm is not None:
-            for t in perm.create:
-                r = row_of.get(t.name)
-                if r is not None:
-                    bits[r // 32] |= 1 << (r % 32)
-        f = perm.flags() if perm else 0
-        if not any(bits):
-            f &= ~PERM_DOMAIN_CREATE
-        flags.append(f)
-        create += struct.pack(f"!{words}I", *bits)
-    body = struct.pack(
-        "!8I", EXT_MAGIC, EXT_VERSION, _ext_len(rows), rows, EXT_HEADER_SIZE, EXT_HEADER_SIZE + 4 * rows, words, 0
-    )
-    body += struct.pack(f"!{rows}I", *flags) + create
-    return _pad(body)
+    flags, targets = _ext_content(num)
+    sections = [_pad(struct.pack(f"!4I{rows}I", SEC_PERMISSIONS, roundup8(16 + 4 * rows), rows, 0, *flags))]
+    for name in TARGETED:
+        if name not in targets:
+            continue
+        cells = []
+        for got in targets[name]:
+            bits = [0] * words
+            for t in got:
+                bits[t // 32] |= 1 << (t % 32)
+            cells += bits
+        body = struct.pack(f"!4I{rows * words}I", SEC_TARGETS_BASE + _bit(name),
+                           roundup8(16 + 4 * rows * words), rows, words, *cells)
+        sections.append(_pad(body))
+    total = EXT_HEADER_SIZE + sum(len(s) for s in sections)
+    return struct.pack("!4I", EXT_MAGIC, EXT_VERSION, total, len(sections)) + b"".join(sections)
 
 
 # ---------------------------------------------------------------------------- decoder
@@ -215,8 +249,9 @@ class Ext:
     offset: int
     version: int
     rows: int
+    sections: int
     flags: list[int]
-    create: list[list[int]]  # per row: the rows it may create
+    targets: dict[str, list[list[int]]]  # per targeted permission, per row: the rows it acts on
     size: int
 
 
@@ -273,8 +308,9 @@ class Blob:
                 "offset": self.ext.offset,
                 "version": self.ext.version,
                 "rows": self.ext.rows,
+                "sections": self.ext.sections,
                 "flags": self.ext.flags,
-                "create": self.ext.create,
+                "targets": self.ext.targets,
             },
         }
 
@@ -442,41 +478,79 @@ def decode(data: bytes) -> Blob:
 
 
 def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
+    """The moat extension, with the checks of hv/xsm/acm_policy.c's parse_ext, in its order."""
     r.need(e, EXT_HEADER_SIZE, "ext.header")
     r.expect(e, "ext.magic", EXT_MAGIC)
     r.expect(e + 4, "ext.version", EXT_VERSION)
-    rows = r.u32(e + 12)
-    if rows != rc:
-        raise BlobError(e + 12, "ext.max_ssidrefs", f"is {rows}, expected the {rc} CHWALL ssidrefs")
-    words = (rows + 31) // 32
-    total = _ext_len(rows)
-    r.expect(e + 8, "ext.len", total)  # also equals len - offset, checked next
-    if e + total != len(r.d):
-        raise BlobError(e + 8, "ext.len", f"is {total}, but {len(r.d) - e} bytes follow the STE section")
-    r.expect(e + 16, "ext.flags_offset", EXT_HEADER_SIZE)
-    r.expect(e + 20, "ext.create_offset", EXT_HEADER_SIZE + 4 * rows)
-    r.expect(e + 24, "ext.create_words", words)
-    r.expect(e + 28, "ext.reserved", 0)
-    flags = []
-    create: list[list[int]] = []
-    fo = e + EXT_HEADER_SIZE
-    co = fo + 4 * rows
-    for i in range(rows):
-        f = r.u32(fo + 4 * i)
-        if f & ~PERM_ALL:
-            raise BlobError(fo + 4 * i, f"ext.flags[{i}]", f"is {f:#x}, unknown permission bits")
-        targets = []
-        for w in range(words):
-            off = co + 4 * (i * words + w)
-            bits = r.u32(off)
-            if w == words - 1 and rows % 32 and bits >> (rows % 32):
-                raise BlobError(off, f"ext.create[{i}][{w}]", f"is {bits:#x}, has bits beyond row {rows - 1}")
-            for b in range(32):
-                if bits >> b & 1:
-                    targets.append(32 * w + b)
-        if bool(f & PERM_DOMAIN_CREATE) != bool(targets):
-            raise BlobError(fo + 4 * i, f"ext.flags[{i}]", "CREATE bit disagrees with the create bitmap")
-        flags.append(f)
-        create.append(targets)
-    r.zeros(co + 4 * rows * words, e + total, "ext.padding")
-    return Ext(e, EXT_VERSION, rows, flags, create, total)
+    length = r.u32(e + 8)
+    if length < EXT_HEADER_SIZE or length % 8 or e + length != len(r.d):
+        raise BlobError(e + 8, "ext.len", f"is {length}, but {len(r.d) - e} bytes follow the STE section")
+    n = r.bounded(e + 12, "ext.sections", EXT_MAX_SECTIONS)
+    rows, words = rc, (rc + 31) // 32
+    flags_at: int | None = None
+    targets_at: dict[str, tuple[int, int]] = {}  # permission -> (cells offset, section index)
+    o, end, prev = e + EXT_HEADER_SIZE, e + length, 0
+    for i in range(n):
+        if o + EXT_SECTION_HEADER_SIZE > end:
+            raise BlobError(o, f"ext.section.header[{i}]", "runs past the end of the extension")
+        typ, slen = r.u32(o), r.u32(o + 4)
+        if typ != SEC_PERMISSIONS and typ not in SEC_TARGETS:
+            raise BlobError(o, f"ext.section.type[{i}]", f"is {typ}, an unknown section type")
+        if typ <= prev:
+            raise BlobError(o, f"ext.section.type[{i}]", f"is {typ}: out of order or repeated")
+        if slen % 8 or o + slen > end:
+            raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: runs past the end of the extension")
+        perms = typ == SEC_PERMISSIONS
+        width = 1 if perms else words
+        if slen < 16:
+            raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}, shorter than its header")
+        if r.u32(o + 8) != rows:
+            raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {r.u32(o + 8)}, expected the {rows} CHWALL ssidrefs")
+        if r.u32(o + 12) != (0 if perms else words):
+            raise BlobError(o + 12, f"ext.section.{'reserved' if perms else 'words'}[{i}]",
+                            f"is {r.u32(o + 12)}, expected {0 if perms else words}")
+        if slen != roundup8(16 + 4 * rows * width):
+            raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: does not match its rows")
+        cells = o + 16
+        for row in range(rows):
+            if perms:
+                f = r.u32(cells + 4 * row)
+                if f & ~PERM_ALL:
+                    raise BlobError(cells + 4 * row, f"ext.flags[{row}]", f"is {f:#x}, unknown permission bits")
+                continue
+            last = cells + 4 * (row * words + words - 1)
+            if rows % 32 and r.u32(last) >> (rows % 32):
+                raise BlobError(last, f"ext.targets[{i}][{row}]", f"has bits beyond row {rows - 1}")
+        r.zeros(cells + 4 * rows * width, o + slen, "ext.padding")
+        if perms:
+            flags_at = cells
+        else:
+            targets_at[SEC_TARGETS[typ]] = (cells, i)
+        prev = typ
+        o += slen
+    if o != end:
+        raise BlobError(e + 12, "ext.sections", f"is {n}: the sections do not fill the extension")
+    if flags_at is None:
+        raise BlobError(e + 12, "ext.sections", "no permissions section")
+    flags = [r.u32(flags_at + 4 * row) for row in range(rows)]
+    targets: dict[str, list[list[int]]] = {}
+    for name in TARGETED:
+        per_row: list[list[int]] = [[] for _ in range(rows)]
+        at = targets_at.get(name)
+        if at is not None:
+            for row in range(rows):
+                base = at[0] + 4 * row * words
+                for w in range(words):
+                    bits = r.u32(base + 4 * w)
+                    while bits:
+                        low = bits & -bits
+                        per_row[row].append(32 * w + low.bit_length() - 1)
+                        bits ^= low
+        for row in range(rows):
+            if bool(per_row[row]) != bool(flags[row] & PERM_NAMES[name]):
+                raise BlobError(flags_at + 4 * row, f"ext.flags[{row}]",
+                                f"disagrees with the target section of {name}")
+        if at is not None and not any(per_row):
+            raise BlobError(at[0] - 16, f"ext.section.type[{at[1]}]", f"the {name} section names no one")
+        targets[name] = per_row
+    return Ext(e, EXT_VERSION, rows, n, flags, targets, length)

@@ -19,20 +19,26 @@ MAX_CONFLICT_SETS = 4096
 MAX_NAME_LEN = 1023  # policy-reference name, bytes without the NUL
 MAX_POLICY_SIZE = 64 * 1024 * 1024  # whole blob, bytes
 
-# Extension permission bits (docs/policy-format.md, "moat extension").
+# Extension permission bits (docs/policy-format.md, "moat extension"; public/xsm/acm.h).
 PERM_DOMAIN_CREATE = 1 << 0
 PERM_DOMAIN_DESTROY = 1 << 1
 PERM_DOMAIN_PAUSE = 1 << 2
 PERM_POLICY_LOAD = 1 << 3
 PERM_READ_STATE = 1 << 4
-PERM_ALL = 0x1F
+PERM_FOREIGN_EVTCHN = 1 << 5
+PERM_FOREIGN_GNTTAB = 1 << 6
+PERM_ALL = 0x7F
 PERM_NAMES = {
     "create": PERM_DOMAIN_CREATE,
     "destroy": PERM_DOMAIN_DESTROY,
     "pause": PERM_DOMAIN_PAUSE,
     "load_policy": PERM_POLICY_LOAD,
     "read_state": PERM_READ_STATE,
+    "foreign_evtchn": PERM_FOREIGN_EVTCHN,
+    "foreign_gnttab": PERM_FOREIGN_GNTTAB,
 }
+# The permissions that name the labels they act on (all but load_policy), in bit order.
+TARGETED = ("create", "destroy", "pause", "read_state", "foreign_evtchn", "foreign_gnttab")
 
 
 @dataclass
@@ -44,27 +50,39 @@ class Named:
 
 
 @dataclass
-class Permissions:
-    line: int
-    create: list[Named] = field(default_factory=list)  # labels it may create domains with
-    destroy: bool = False
-    pause: bool = False
-    load_policy: bool = False
-    read_state: bool = False
+class Targets:
+    """The labels a permission acts on: every VM label (`true`), or the ones listed."""
 
-    def flags(self) -> int:
-        f = 0
-        if self.create:
-            f |= PERM_DOMAIN_CREATE
-        if self.destroy:
-            f |= PERM_DOMAIN_DESTROY
-        if self.pause:
-            f |= PERM_DOMAIN_PAUSE
-        if self.load_policy:
-            f |= PERM_POLICY_LOAD
-        if self.read_state:
-            f |= PERM_READ_STATE
-        return f
+    line: int
+    everyone: bool = False
+    labels: list[Named] = field(default_factory=list)
+
+    def names(self, vm_rows: list[str]) -> list[str]:
+        return list(vm_rows) if self.everyone else [t.name for t in self.labels]
+
+
+@dataclass
+class Permissions:
+    """A VM label's permissions. Each targeted permission names the labels of the domains it
+    acts on (None: not held); load_policy is system-wide."""
+
+    line: int
+    create: Targets | None = None
+    destroy: Targets | None = None
+    pause: Targets | None = None
+    read_state: Targets | None = None
+    foreign_evtchn: Targets | None = None
+    foreign_gnttab: Targets | None = None
+    load_policy: bool = False
+
+    def targets(self, perm: str) -> Targets | None:
+        t: Targets | None = getattr(self, perm)
+        return t
+
+    def held(self) -> list[str]:
+        """The permissions given, in bit order."""
+        return [n for n in PERM_NAMES if (n == "load_policy" and self.load_policy) or
+                (n != "load_policy" and self.targets(n) is not None)]
 
 
 @dataclass

@@ -13,13 +13,13 @@ import re
 import tomllib
 from typing import Any
 
-from .model import ConflictSet, Diagnostic, Named, Permissions, Policy, ResourceLabel, VmLabel
+from .model import TARGETED, ConflictSet, Diagnostic, Named, Permissions, Policy, ResourceLabel, Targets, VmLabel
 from .xmlreader import PolicyReadError
 
 _TOP_KEYS = {"policy", "types", "conflict_set", "vm", "resource"}
 _POLICY_KEYS = {"name", "version", "bootstrap", "from"}
 _VM_KEYS = {"name", "ste", "chwall", "from", "permissions"}
-_PERM_KEYS = {"create", "destroy", "pause", "load_policy", "read_state"}
+_PERM_KEYS = set(TARGETED) | {"load_policy"}
 
 
 class _Locator:
@@ -192,14 +192,23 @@ def read_toml(data: bytes, file: str) -> Policy:
                 for k, val in perm.items():
                     if k not in _PERM_KEYS:
                         err(pl, f"label {name!r}: unknown permission {k!r}")
-                    elif k == "create":
-                        pm.create = strlist(val, (pl, sp[1]), "permissions.create", pl)
-                        if not pm.create:
-                            err(pl, f"label {name!r}: permissions.create lists no label")
-                    elif not isinstance(val, bool):
-                        err(pl, f"label {name!r}: permission {k!r} must be true or false")
+                    elif k == "load_policy":
+                        if not isinstance(val, bool):
+                            err(pl, f"label {name!r}: permission 'load_policy' must be true or false")
+                        else:
+                            pm.load_policy = val
+                    elif isinstance(val, bool) and k != "create":
+                        # true: over domains of every label; false: not at all
+                        setattr(pm, k, Targets(pl, everyone=True) if val else None)
                     else:
-                        setattr(pm, k, val)
+                        what = "a list of labels" if k == "create" else "true, false or a list of labels"
+                        if not isinstance(val, (list, str)):
+                            err(pl, f"label {name!r}: permission {k!r} must be {what}")
+                            continue
+                        labels = strlist(val, (pl, sp[1]), f"permissions.{k}", pl)
+                        if not labels:
+                            err(pl, f"label {name!r}: permissions.{k} lists no label")
+                        setattr(pm, k, Targets(pl, labels=labels))
                 v.permissions = pm
         p.vm_labels.append(v)
 

@@ -16,6 +16,7 @@ from .model import (
     MAX_POLICY_SIZE,
     MAX_SSIDREFS,
     MAX_TYPES,
+    TARGETED,
     UNLABELED,
     Diagnostic,
     Named,
@@ -25,6 +26,14 @@ from .model import (
 )
 
 _INT31 = 2**31
+_VERBS = {
+    "create": "create",
+    "destroy": "destroy",
+    "pause": "pause",
+    "read_state": "read the state of",
+    "foreign_evtchn": "control the event channels of",
+    "foreign_gnttab": "set up the grant table of",
+}
 
 
 def _name_problems(name: str) -> str | None:
@@ -160,9 +169,11 @@ def check(p: Policy, old: tuple[str, tuple[int, int]] | None = None) -> list[Dia
                     "strict",
                 )
         if v.permissions is not None:
-            for t in v.permissions.create:
-                if t.name not in vm_set:
-                    add(t.line, f"VM label {v.name!r} may create unknown label {t.name!r}")
+            for key in TARGETED:
+                tg = v.permissions.targets(key)
+                for t in tg.labels if tg is not None else []:
+                    if t.name not in vm_set:
+                        add(t.line, f"VM label {v.name!r} may {_VERBS[key]} unknown label {t.name!r}")
     if not p.has_subjects:
         pass
     elif not p.vm_labels:

@@ -11,15 +11,19 @@ from __future__ import annotations
 import hashlib
 
 from . import xmldom
-from .model import ConflictSet, Diagnostic, Named, Permissions, Policy, ResourceLabel, VmLabel
+from .model import ConflictSet, Diagnostic, Named, Permissions, Policy, ResourceLabel, Targets, VmLabel
 
 MOAT_NS = "urn:moat:policy:permissions:1"
 
-_PERM_ELEMENTS = {
+# Permissions that name their target labels: <moat:Label> children, or none for every label
+# (CreateDomain must name its labels).
+_TARGET_ELEMENTS = {
+    "CreateDomain": "create",
     "DestroyDomain": "destroy",
     "PauseDomain": "pause",
-    "LoadPolicy": "load_policy",
     "ReadDomainState": "read_state",
+    "ForeignEventChannels": "foreign_evtchn",
+    "ForeignGrantTables": "foreign_gnttab",
 }
 
 
@@ -207,14 +211,23 @@ def _read_permissions(pe: xmldom.Node, label: str, err) -> Permissions:  # type:
         if c.kind != xmldom.ELEMENT or c.ns != MOAT_NS:
             err(c.line, f"label {label!r}: unexpected content in <{pe.name}>")
             continue
-        if c.local == "CreateDomain":
-            labels = c.elements("Label", MOAT_NS)
-            if not labels:
+        if c.local == "LoadPolicy":
+            if perm.load_policy:
+                err(c.line, f"label {label!r}: more than one <{c.name}>")
+            perm.load_policy = True
+        elif c.local in _TARGET_ELEMENTS:
+            key = _TARGET_ELEMENTS[c.local]
+            if perm.targets(key) is not None:
+                err(c.line, f"label {label!r}: more than one <{c.name}>")
+                continue
+            for x in c.children:
+                if not (x.kind == xmldom.COMMENT or (x.kind == xmldom.TEXT and x.data.strip() == "") or
+                        (x.kind == xmldom.ELEMENT and x.ns == MOAT_NS and x.local == "Label")):
+                    err(x.line, f"label {label!r}: unexpected content in <{c.name}>")
+            labels = [Named(lab.text(), lab.line) for lab in c.elements("Label", MOAT_NS)]
+            if not labels and key == "create":
                 err(c.line, f"label {label!r}: <{c.name}> lists no <Label> it may create")
-            for lab in labels:
-                perm.create.append(Named(lab.text(), lab.line))
-        elif c.local in _PERM_ELEMENTS:
-            setattr(perm, _PERM_ELEMENTS[c.local], True)
+            setattr(perm, key, Targets(c.line, everyone=not labels, labels=labels))
         else:
             err(c.line, f"label {label!r}: unknown permission <{c.name}>")
     return perm
