@@ -141,7 +141,7 @@ static int io_port(const struct cpu_regs *regs)
     return -1;
 }
 
-void device_audit_fault(const struct domain *d, const struct cpu_regs *regs, uint64_t cr2)
+void device_audit_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2)
 {
     for (unsigned dev = 0; dev < DEVICE_COUNT; dev++) {
         const struct device_desc *s = &devs[dev];

@@ -7,6 +7,7 @@
 #include <moat/elf.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
+#include <moat/nospec.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
@@ -27,14 +28,15 @@ unsigned domain_live_count(void) { return live_count; }
 
 struct domain *domain_by_id(domid_t id)
 {
-    if (id >= MOAT_MAX_DOMAINS || domains[id].state == DOM_FREE || domains[id].state == DOM_DYING)
+    if (id >= MOAT_MAX_DOMAINS)
         return NULL;
-    return &domains[id];
+    struct domain *d = &domains[array_index_nospec(id, MOAT_MAX_DOMAINS)];
+    return d->state == DOM_FREE || d->state == DOM_DYING ? NULL : d;
 }
 
 static struct elf_image module_image(uint32_t index)
 {
-    const struct boot_module *m = &boot_info.modules[index];
+    const struct boot_module *m = &boot_info.modules[array_index_nospec(index, boot_info.module_count)];
     return (struct elf_image){phys_to_virt(m->start), m->end - m->start};
 }
 
@@ -100,6 +102,10 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     if (p->image_module >= boot_info.module_count || p->memory_kib % 4 || p->memory_kib < 64 ||
         p->memory_kib > GUEST_RAM_MAX / 1024)
         return NULL;
+    /* Every console line about the domain carries its name: it must be one the console cannot
+     * misread (docs/security.md, log injection). */
+    if (!p->name || !domain_name_valid(p->name, DOMCTL_NAME_MAX))
+        return NULL;
     struct domain *d = NULL;
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
         if (domains[i].state == DOM_FREE) {
@@ -121,9 +127,9 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     d->expect = p->expect;
     d->image_module = p->image_module;
     d->nr_pages = p->memory_kib / 4;
-    strlcpy(d->name, p->name && p->name[0] ? p->name : "anonymous", sizeof(d->name));
+    strlcpy(d->name, p->name, sizeof(d->name));
 
-    long mac = xsm_domain_create(p->creator, p->ssidref, d->name);
+    int mac = xsm_domain_create(p->creator, p->ssidref, d->name);
     if (mac) {
         *err = mac;
         d->state = DOM_FREE;
@@ -234,7 +240,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     BUG_ON(d->frames_held != 0);
     d->state = DOM_FREE;
     live_count--;
-    evtchn_notify_dom_exc();
+    evtchn_notify_dom_exc(d->ssidref);
 }
 
 void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2)
@@ -253,7 +259,8 @@ void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t 
 
 void domain_not_built(const char *name, uint32_t expect, long err)
 {
-    printk("domain '%s' not created: error %ld\n", name, err);
+    char safe[2 * DOMCTL_NAME_MAX];
+    printk("domain '%s' not created: error %ld\n", str_escape(safe, sizeof(safe), name), err);
     if (expect == EXPECT_ANY) {
         ended_as_expected++;
     } else {

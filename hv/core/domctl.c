@@ -13,8 +13,9 @@ static long create(struct domain *subj, struct moat_domctl_create *c)
 {
     if (!terminated(c->name, sizeof(c->name)) || !terminated(c->cmdline, sizeof(c->cmdline)))
         return -XEN_EINVAL;
-    if (xsm_domctl_create(subj, c->ssidref))
-        return -XEN_EPERM;
+    int rc = xsm_domctl_create(subj, c->ssidref);
+    if (rc)
+        return rc;
     struct domain_params p = {
         .name = c->name,
         .image_module = c->image,
@@ -58,30 +59,23 @@ long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
     if (op.cmd == XEN_DOMCTL_createdomain) {
         rc = create(subj, &op.u.create);
     } else {
+        if (op.cmd != XEN_DOMCTL_getdomaininfo && op.cmd != XEN_DOMCTL_destroydomain &&
+            op.cmd != XEN_DOMCTL_pausedomain && op.cmd != XEN_DOMCTL_unpausedomain)
+            return -XEN_ENOSYS;
         bool self = op.domain == DOMID_SELF || op.domain == subj->domid;
         /*
-         * The permission is checked before the target is looked up, so that a domain without it
-         * cannot learn which domain ids exist (-EPERM whether or not the target does).
+         * The permissions name the target's label, so the target is looked up first; a caller
+         * that may not read every label's state gets -EPERM for a free id too, as for a domain
+         * it may not touch, so it cannot learn which ids exist (moat/xsm.h).
          */
-        switch (op.cmd) {
-        case XEN_DOMCTL_getdomaininfo:
-            if (!self && xsm_read_domain(subj, NULL))
-                return -XEN_EPERM;
-            break;
-        case XEN_DOMCTL_destroydomain:
-        case XEN_DOMCTL_pausedomain:
-        case XEN_DOMCTL_unpausedomain:
-            if (xsm_domctl(subj, op.cmd, NULL))
-                return -XEN_EPERM;
-            if (self)
-                return -XEN_EINVAL; /* use SCHEDOP_shutdown to stop yourself */
-            break;
-        default:
-            return -XEN_ENOSYS;
-        }
         struct domain *target = self ? subj : domain_by_id(op.domain);
         if (!target)
-            return -XEN_ESRCH;
+            return xsm_no_domain(subj, op.domain, -XEN_EPERM);
+        int err = op.cmd == XEN_DOMCTL_getdomaininfo ? xsm_read_domain(subj, target) : xsm_domctl(subj, op.cmd, target);
+        if (err)
+            return err;
+        if (self && op.cmd != XEN_DOMCTL_getdomaininfo)
+            return -XEN_EINVAL; /* use SCHEDOP_shutdown to stop yourself */
         if (op.cmd == XEN_DOMCTL_getdomaininfo)
             fill_info(target, &op.u.info);
         else if (op.cmd == XEN_DOMCTL_destroydomain)

@@ -159,6 +159,9 @@ void elf_symbolize(const struct elf_image *img, uint64_t addr, char *buf, size_t
             const char *name = names + sym->name;
             int len = (int)strnlen(name, strtab->size - sym->name);
             snprintf(buf, size, "%.*s+0x%lx", len, name, addr - sym->value);
+            for (char *c = buf; *c; c++) /* the image's strings reach the console: nothing raw */
+                if (*c < 0x20 || *c > 0x7e)
+                    *c = '?';
             return;
         }
     }

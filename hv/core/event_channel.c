@@ -4,6 +4,7 @@
 #include <moat/domain.h>
 #include <moat/events.h>
 #include <moat/lib.h>
+#include <moat/nospec.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 
@@ -33,9 +34,15 @@ void evtchn_init(struct domain *d, uint32_t max_ports)
 
 bool evtchn_port_valid(struct domain *d, evtchn_port_t port) { return port > 0 && port < table(d)->max_ports; }
 
+/* A port that passed evtchn_port_valid, safe to index with under speculation (moat/nospec.h). */
+static evtchn_port_t port_nospec(struct domain *d, evtchn_port_t port)
+{
+    return (evtchn_port_t)array_index_nospec(port, table(d)->max_ports);
+}
+
 bool evtchn_is_pending(struct domain *d, evtchn_port_t port)
 {
-    return test_bit(domain_shared_info(d)->evtchn_pending, port);
+    return test_bit(domain_shared_info(d)->evtchn_pending, port_nospec(d, port));
 }
 
 /* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall. */
@@ -82,15 +89,17 @@ static long alloc_unbound(struct domain *d, struct evtchn_alloc_unbound *a)
 {
     struct domain *owner = resolve(d, a->dom);
     if (!owner)
-        return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner, true))
-        return -XEN_EPERM;
+        return xsm_no_domain(d, a->dom, -XEN_EPERM);
+    int rc = xsm_foreign_evtchn(d, owner, true);
+    if (rc)
+        return rc;
     domid_t remote_id = a->remote_dom == DOMID_SELF ? owner->domid : a->remote_dom;
     struct domain *remote = domain_by_id(remote_id);
     if (!remote)
-        return -XEN_ESRCH;
-    if (xsm_evtchn_unbound(owner, remote))
-        return -XEN_EACCES;
+        return xsm_no_domain(d, remote_id, -XEN_EACCES);
+    rc = xsm_evtchn_unbound(owner, remote);
+    if (rc)
+        return rc;
     long port = alloc_port(owner);
     if (port < 0)
         return port;
@@ -103,15 +112,16 @@ static long alloc_unbound(struct domain *d, struct evtchn_alloc_unbound *a)
 static long bind_interdomain(struct domain *d, struct evtchn_bind_interdomain *b)
 {
     struct domain *rd = resolve(d, b->remote_dom);
-    if (!rd)
-        return -XEN_ESRCH;
+    if (!rd) /* a live domain that offered us no port answers -EINVAL */
+        return xsm_no_domain(d, b->remote_dom, -XEN_EINVAL);
     if (!evtchn_port_valid(rd, b->remote_port))
         return -XEN_EINVAL;
-    struct evtchn *rchn = &table(rd)->ports[b->remote_port];
+    struct evtchn *rchn = &table(rd)->ports[port_nospec(rd, b->remote_port)];
     if (rchn->state != ECS_UNBOUND || rchn->remote_dom != d->domid)
         return -XEN_EINVAL;
-    if (xsm_evtchn_interdomain(d, rd))
-        return -XEN_EACCES;
+    int rc = xsm_evtchn_interdomain(d, rd);
+    if (rc)
+        return rc;
     long port = alloc_port(d);
     if (port < 0)
         return port;
@@ -130,12 +140,16 @@ static long bind_virq(struct domain *d, struct evtchn_bind_virq *b)
 {
     if (b->virq >= NR_VIRQS)
         return -XEN_EINVAL;
+    b->virq = (uint32_t)array_index_nospec(b->virq, NR_VIRQS);
     if (b->virq == VIRQ_DOM_EXC && b->vcpu != 0)
         return -XEN_EINVAL; /* a global VIRQ binds on vCPU 0 only */
     if (b->vcpu != 0)
         return -XEN_ENOENT;
-    if (b->virq == VIRQ_DOM_EXC && xsm_watch_domains(d))
-        return -XEN_EPERM;
+    if (b->virq == VIRQ_DOM_EXC) {
+        int rc = xsm_watch_domains(d);
+        if (rc)
+            return rc;
+    }
     if (table(d)->virq_to_port[b->virq])
         return -XEN_EEXIST;
     long port = alloc_port(d);
@@ -186,7 +200,10 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
 
 static long evtchn_close(struct domain *d, evtchn_port_t port)
 {
-    if (!evtchn_port_valid(d, port) || table(d)->ports[port].state == ECS_FREE)
+    if (!evtchn_port_valid(d, port))
+        return -XEN_EINVAL;
+    port = port_nospec(d, port);
+    if (table(d)->ports[port].state == ECS_FREE)
         return -XEN_EINVAL;
     close_port(d, port, d->domid, false);
     return 0;
@@ -196,6 +213,7 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
 {
     if (!evtchn_port_valid(d, port))
         return -XEN_EINVAL;
+    port = port_nospec(d, port);
     struct evtchn *chn = &table(d)->ports[port];
     switch (chn->state) {
     case ECS_INTERDOMAIN: {
@@ -218,12 +236,13 @@ static long evtchn_status(struct domain *d, struct evtchn_status *st)
 {
     struct domain *owner = resolve(d, st->dom);
     if (!owner)
-        return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner, false))
-        return -XEN_EPERM;
+        return xsm_no_domain(d, st->dom, -XEN_EPERM);
+    int rc = xsm_foreign_evtchn(d, owner, false);
+    if (rc)
+        return rc;
     if (!evtchn_port_valid(owner, st->port) && st->port != 0)
         return -XEN_EINVAL;
-    const struct evtchn *chn = &table(owner)->ports[st->port];
+    const struct evtchn *chn = &table(owner)->ports[port_nospec(owner, st->port)];
     memset(&st->u, 0, sizeof(st->u));
     st->vcpu = 0;
     switch (chn->state) {
@@ -254,6 +273,7 @@ static long evtchn_unmask(struct domain *d, evtchn_port_t port)
 {
     if (!evtchn_port_valid(d, port))
         return -XEN_EINVAL;
+    port = port_nospec(d, port);
     struct shared_info *s = domain_shared_info(d);
     struct vcpu_info *vi = &s->vcpu_info[0];
     clear_bit(s->evtchn_mask, port);
@@ -275,9 +295,10 @@ static long evtchn_reset(struct domain *d, domid_t dom)
 {
     struct domain *owner = resolve(d, dom);
     if (!owner)
-        return -XEN_ESRCH;
-    if (owner != d && xsm_foreign_evtchn(d, owner, true))
-        return -XEN_EPERM;
+        return xsm_no_domain(d, dom, -XEN_EPERM);
+    int rc = xsm_foreign_evtchn(d, owner, true);
+    if (rc)
+        return rc;
     close_all(owner, owner->domid, false);
     return 0;
 }
@@ -340,11 +361,29 @@ void evtchn_send_virq(struct domain *d, unsigned virq)
         set_pending(d, port);
 }
 
-void evtchn_notify_dom_exc(void)
+evtchn_port_t evtchn_virq_port(struct domain *d, unsigned virq)
+{
+    return virq < NR_VIRQS ? table(d)->virq_to_port[virq] : 0;
+}
+
+void evtchn_revoke_virq(struct domain *d, unsigned virq)
+{
+    evtchn_port_t port = evtchn_virq_port(d, virq);
+    if (!port)
+        return;
+    /* As a revoked channel: the port stays allocated, unbound to no one, and pending. */
+    close_port(d, port, DOMID_INVALID, false);
+    claim_port(d, port, ECS_UNBOUND);
+    table(d)->ports[port].remote_dom = DOMID_INVALID;
+    set_pending(d, port);
+}
+
+void evtchn_notify_dom_exc(uint32_t dead_ssidref)
 {
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_by_id((domid_t)i);
-        if (d)
+        /* A death is news only to a watcher that may read the state of the dead domain's label. */
+        if (d && table(d)->virq_to_port[VIRQ_DOM_EXC] && xsm_watch_sees(d, dead_ssidref))
             evtchn_send_virq(d, VIRQ_DOM_EXC);
     }
 }

@@ -5,6 +5,7 @@
 #include <moat/domain.h>
 #include <moat/grant.h>
 #include <moat/lib.h>
+#include <moat/nospec.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
@@ -63,6 +64,7 @@ mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
 {
     if (pfn >= d->nr_pages)
         return INVALID_MFN;
+    pfn = array_index_nospec(pfn, d->nr_pages);
     uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
     return pte ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
 }
@@ -76,6 +78,7 @@ static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
 {
     if (pfn >= d->nr_pages)
         return INVALID_MFN;
+    pfn = array_index_nospec(pfn, d->nr_pages);
     uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
     return (pte & PTE_W) ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
 }
@@ -131,7 +134,7 @@ static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
 {
     if (h >= gt(d)->mt_count)
         return NULL;
-    struct maptrack_entry *e = mt_entry(d, h);
+    struct maptrack_entry *e = mt_entry(d, (uint32_t)array_index_nospec(h, gt(d)->mt_count));
     return (e->flags & MT_INUSE) ? e : NULL;
 }
 
@@ -162,6 +165,7 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
         return GNTST_general_error;
     if (ref >= nr_entries(granter))
         return GNTST_bad_gntref;
+    ref = (grant_ref_t)array_index_nospec(ref, nr_entries(granter));
     struct active_grant *a = active_entry(granter, ref);
     if (a->ro_pins == 0 && a->rw_pins == 0) {
         struct grant_entry_v1 snap;
@@ -216,6 +220,26 @@ static struct domain *live_granter(const struct maptrack_entry *e)
     return g && g->incarnation == e->granter_incarnation ? g : NULL;
 }
 
+/* A hook's or a lookup's error as a grant status (moat/xsm.h): per element, not per call. */
+static int16_t status_of(int rc)
+{
+    switch (rc) {
+    case 0: return GNTST_okay;
+    case -XEN_ESRCH: return GNTST_bad_domain;
+    case -XEN_EACCES: return GNTST_permission_denied;
+    default: return GNTST_general_error;
+    }
+}
+
+/* The domain an op names: DOMID_SELF, itself, or another live one; NULL and *status otherwise. */
+static struct domain *named(struct domain *d, domid_t id, int16_t *status)
+{
+    struct domain *g = id == DOMID_SELF ? d : domain_by_id(id);
+    if (!g)
+        *status = status_of(xsm_no_domain(d, id, -XEN_EACCES));
+    return g;
+}
+
 /* ---- map / unmap ---- */
 
 static bool grant_window_ok(uint64_t addr)
@@ -235,13 +259,12 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
         op->status = GNTST_general_error; /* device mappings: no devices here */
         return;
     }
-    struct domain *g = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
-    if (!g) {
-        op->status = GNTST_bad_domain;
+    struct domain *g = named(d, op->dom, &op->status);
+    if (!g)
         return;
-    }
-    if (xsm_grant_mapref(d, g)) {
-        op->status = GNTST_permission_denied;
+    int rc = xsm_grant_mapref(d, g);
+    if (rc) {
+        op->status = status_of(rc);
         return;
     }
     if (!grant_window_ok(op->host_addr) || gpt_lookup(d, op->host_addr)) {
@@ -294,8 +317,9 @@ static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
         op->status = GNTST_bad_handle;
         return;
     }
+    uint32_t h = (uint32_t)array_index_nospec(op->handle, gt(d)->mt_count);
     if (e->flags & MT_REVOKED) {
-        mt_free(d, op->handle); /* already torn down by the hypervisor */
+        mt_free(d, h); /* already torn down by the hypervisor */
         op->status = GNTST_revoked;
         return;
     }
@@ -304,7 +328,7 @@ static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
         return;
     }
     teardown(d, e);
-    mt_free(d, op->handle);
+    mt_free(d, h);
     op->status = GNTST_okay;
 }
 
@@ -349,16 +373,17 @@ void gnttab_for_each_mapping(struct domain *mapper,
 
 static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
 {
-    struct domain *t = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
+    int16_t st;
+    struct domain *t = named(d, op->dom, &st);
     if (!t)
-        return GNTST_bad_domain;
+        return st;
     /*
      * Registering frames in another domain's table makes that domain's RAM be read as grant
-     * entries: a privileged act (Xen: XSM_TARGET), not just sharing. The ACM has no grant-specific
-     * permission; acting on another domain's event channels needs the same kind of power.
+     * entries: a privileged act (Xen: XSM_TARGET), not just sharing.
      */
-    if (t != d && xsm_grant_setup(d, t))
-        return GNTST_permission_denied;
+    int rc = xsm_grant_setup(d, t);
+    if (rc)
+        return status_of(rc);
     struct grant_table *g = gt(t);
     if (op->nr_frames > g->max_frames || op->nr_frames < g->nr_frames || op->nr_frames == 0)
         return GNTST_general_error;
@@ -397,11 +422,13 @@ static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
 
 static int16_t query_size(struct domain *d, struct gnttab_query_size *op)
 {
-    struct domain *t = op->dom == DOMID_SELF ? d : domain_by_id(op->dom);
+    int16_t st;
+    struct domain *t = named(d, op->dom, &st);
     if (!t)
-        return GNTST_bad_domain;
-    if (t != d && xsm_grant_query(d, t))
-        return GNTST_permission_denied;
+        return st;
+    int rc = xsm_grant_query(d, t);
+    if (rc)
+        return status_of(rc);
     op->nr_frames = gt(t)->nr_frames;
     op->max_nr_frames = gt(t)->max_frames;
     return GNTST_okay;
@@ -420,12 +447,14 @@ static int16_t copy_side(struct domain *d, const struct gnttab_copy_ptr *p, bool
         *mfn = write ? writable_pfn_to_mfn(d, p->u.gmfn) : domain_pfn_to_mfn(d, p->u.gmfn);
         return *mfn == INVALID_MFN ? GNTST_bad_page : GNTST_okay;
     }
-    struct domain *g = p->domid == DOMID_SELF ? d : domain_by_id(p->domid);
+    int16_t st;
+    struct domain *g = named(d, p->domid, &st);
     if (!g)
-        return GNTST_bad_domain;
-    if (xsm_grant_copy(d, g))
-        return GNTST_permission_denied;
-    int16_t st = pin(g, d, p->u.ref, !write, mfn);
+        return st;
+    int rc = xsm_grant_copy(d, g);
+    if (rc)
+        return status_of(rc);
+    st = pin(g, d, p->u.ref, !write, mfn);
     if (st == GNTST_okay)
         *granter = g;
     return st;

@@ -4,7 +4,9 @@
 #include <moat/domain.h>
 #include <moat/events.h>
 #include <moat/measure.h>
+#include <moat/nospec.h>
 #include <moat/sched.h>
+#include <moat/selftest.h>
 #include <moat/xsm.h>
 #include <public/hv.h>
 #include <public/measure.h>
@@ -36,9 +38,10 @@ static long do_memory_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
     struct domain *self = current_domain();
     struct domain *d = id == DOMID_SELF ? self : domain_by_id(id);
     if (!d)
-        return -XEN_ESRCH;
-    if (xsm_read_domain(self, d))
-        return -XEN_EPERM;
+        return xsm_no_domain(self, id, -XEN_EPERM);
+    int rc = xsm_read_domain(self, d);
+    if (rc)
+        return rc;
     return (long)d->nr_pages;
 }
 
@@ -59,11 +62,15 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
 
 void hypercall_entry(struct cpu_regs *regs)
 {
+    selftest_entry_check(regs);
     struct domain *d = current_domain();
     uint64_t nr = regs->rax;
     long ret = -XEN_ENOSYS;
-    if (nr < MOAT_NR_HYPERCALLS && hypercall_table[nr])
-        ret = hypercall_table[nr](regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8);
+    if (nr < MOAT_NR_HYPERCALLS) {
+        hypercall_fn fn = hypercall_table[array_index_nospec(nr, MOAT_NR_HYPERCALLS)];
+        if (fn)
+            ret = fn(regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8);
+    }
     /* The caller may have shut itself down; its registers then no longer matter. */
     if (d->state == DOM_RUNNABLE || d->state == DOM_BLOCKED)
         regs->rax = (uint64_t)ret;

@@ -41,6 +41,8 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
         const struct manifest_domain *m = &doms[i];
         if (!terminated(m->name, sizeof(m->name)) || !terminated(m->cmdline, sizeof(m->cmdline)))
             return "a domain name or command line is not terminated";
+        if (!domain_name_valid(m->name, sizeof(m->name)))
+            return "a domain name is not 1 to 31 of A-Z a-z 0-9 _ . -";
         if (m->image_module >= module_count || m->image_module == self_index)
             return "a domain names an image module that does not exist";
         if (m->memory_kib < 64 || m->memory_kib % 4 || m->memory_kib > GUEST_RAM_MAX / 1024)

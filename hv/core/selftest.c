@@ -323,6 +323,16 @@ static const struct {
     {"fault:pf", selftest_fault_pf}, {"fault:df", selftest_fault_df},
 };
 
+void selftest_entry_check(const struct cpu_regs *regs)
+{
+    if (!(read_rflags() & RFLAGS_AC))
+        return;
+    printk("selftest: EFLAGS.AC is set in the hypervisor on entry (vector %lu from rip 0x%lx): SMAP is off\n",
+           regs->vector, regs->rip);
+    printk("Test result: FAILURE\n");
+    machine_stop(STOP_FAILURE);
+}
+
 void selftest_run(const char *name)
 {
     printk("selftest: %s\n", name);

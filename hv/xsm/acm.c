@@ -13,6 +13,7 @@
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
+#include <moat/timer.h>
 #include <moat/xsm.h>
 #include <public/device.h>
 #include <public/measure.h>
@@ -41,29 +42,111 @@ static const char *const hook_names[ACM_NR_HOOKS] = {
 
 /* ---- policy questions, asked of any view (the live one or a candidate): acm_decide.c ---- */
 
-static uint32_t perms_of(const struct domain *d)
+/* A domain's ssidref names one VM label (both halves the same row): its row in every matrix. */
+static uint32_t row_of(uint32_t ssidref) { return ACM_SSIDREF_PRIMARY(ssidref); }
+
+/* Does subj's label hold perm over domains labelled target_ssidref? */
+static bool may(const struct domain *subj, uint32_t perm, uint32_t target_ssidref)
 {
-    return live.has_ext ? acm_ext_flags(&live, ACM_SSIDREF_PRIMARY(d->ssidref)) : 0;
+    return acm_ext_may(&live, row_of(subj->ssidref), perm, row_of(target_ssidref));
+}
+
+/* ... over domains of every label: the system-wide reads, and telling a free id from a domain. */
+static bool may_all(const struct acm_policy_view *v, const struct domain *subj, uint32_t perm)
+{
+    return acm_ext_may_all(v, row_of(subj->ssidref), perm);
 }
 
 /* ---- audit ---- */
 
-static void audit_deny(unsigned hook, const struct domain *subj, const char *what, const struct domain *obj,
-                       uint32_t obj_ssidref, const char *obj_name)
+/* A policy's name for the console: whoever may load a policy chooses it, bytes and all. */
+static const char *policy_name(const struct acm_policy_view *v)
+{
+    static char buf[128];
+    return str_escape(buf, sizeof(buf), v->name);
+}
+
+/* The object of a denial: a domain, one being created (by name), or an id that names nothing. */
+struct audit_obj {
+    const struct domain *d;
+    const char *new_name;
+    uint32_t ssidref;
+    domid_t absent;
+    bool is_absent;
+};
+
+/*
+ * Denial lines are rate-limited per subject: a guest that provokes denials in a loop must not
+ * flood the console (each line is printed with interrupts off). Up to AUDIT_BURST lines pass at
+ * once, then one per AUDIT_INTERVAL_NS; the rest are counted, and the next line that is printed
+ * (or the subject's end) is preceded by one line saying how many were not. The hook counters
+ * count every denial.
+ */
+#define AUDIT_BURST 64
+#define AUDIT_INTERVAL_NS (50 * 1000 * 1000ULL) /* 20 lines a second, sustained */
+static struct xsm_audit boot_audit;             /* the boot manifest's domains have no subject */
+
+static void audit_flush(struct xsm_audit *a, const struct domain *subj)
+{
+    if (!a->suppressed)
+        return;
+    if (subj)
+        printk("MAC audit: %u denial lines of %u:%s not printed (rate limit)\n", a->suppressed, subj->domid,
+               subj->name);
+    else
+        printk("MAC audit: %u denial lines of boot not printed (rate limit)\n", a->suppressed);
+    a->suppressed = 0;
+}
+
+/* Whether this denial's line may be printed now (and, if so, the count of those that were not). */
+static bool audit_admit(struct domain *subj)
+{
+    struct xsm_audit *a = subj ? &subj->xsm_audit : &boot_audit;
+    uint64_t now = now_ns(), tat = MAX(a->tat_ns, now);
+    if (tat - now > (AUDIT_BURST - 1) * AUDIT_INTERVAL_NS) {
+        a->suppressed++;
+        stats.audit_suppressed++;
+        return false;
+    }
+    a->tat_ns = tat + AUDIT_INTERVAL_NS;
+    audit_flush(a, subj);
+    return true;
+}
+
+/* One denial of `hook`, printed (rate permitting) as hook=`name`: the hook's own name, or for
+ * the device checks, which count as privileged, "device". */
+static void audit_deny_as(unsigned hook, const char *name, struct domain *subj, const char *what,
+                          struct audit_obj obj)
 {
     stats.hook[hook].denials++;
-    printk("MAC deny hook=%s subj=", hook_names[hook]);
+    if (!audit_admit(subj))
+        return;
+    printk("MAC deny hook=%s subj=", name);
     if (subj)
         printk("%u:%s", subj->domid, subj->name);
     else
         printk("boot");
-    if (obj)
-        printk(" obj=%u:%s", obj->domid, obj->name);
-    else if (obj_name)
-        printk(" obj=new:%s", obj_name);
+    if (obj.d)
+        printk(" obj=%u:%s", obj.d->domid, obj.d->name);
+    else if (obj.new_name)
+        printk(" obj=new:%s", obj.new_name);
+    else if (obj.is_absent)
+        printk(" obj=absent:%u", obj.absent);
     if (what)
         printk(" op=%s", what);
-    printk(" ssid=0x%08x/0x%08x\n", subj ? subj->ssidref : 0, obj ? obj->ssidref : obj_ssidref);
+    printk(" ssid=0x%08x/0x%08x\n", subj ? subj->ssidref : 0, obj.d ? obj.d->ssidref : obj.ssidref);
+}
+
+static void audit_deny(unsigned hook, struct domain *subj, const char *what, struct audit_obj obj)
+{
+    audit_deny_as(hook, hook_names[hook], subj, what, obj);
+}
+
+static struct audit_obj on(const struct domain *d) { return (struct audit_obj){.d = d}; }
+static struct audit_obj nothing(void) { return (struct audit_obj){0}; }
+static struct audit_obj created(const char *name, uint32_t ssidref)
+{
+    return (struct audit_obj){.new_name = name, .ssidref = ssidref};
 }
 
 /* ---- the decision cache (positive STE decisions only) ---- */
@@ -99,6 +182,7 @@ static void cache_purge(const struct domain *about)
     }
 }
 
+/* Simple Type Enforcement: 0, or -XEN_EACCES (audited). */
 static int ste_check(unsigned hook, struct domain *subj, struct domain *obj)
 {
     stats.hook[hook].evaluations++;
@@ -110,30 +194,32 @@ static int ste_check(unsigned hook, struct domain *subj, struct domain *obj)
         cache_add(subj, obj);
         return 0;
     }
-    audit_deny(hook, subj, NULL, obj, 0, NULL);
-    return -1;
+    audit_deny(hook, subj, NULL, on(obj));
+    return -XEN_EACCES;
 }
 
+/* A permission of subj's label over obj's label (over every label when obj is NULL): 0, or
+ * -XEN_EPERM (audited). */
 static int permission(struct domain *subj, uint32_t perm, const char *what, struct domain *obj)
 {
     stats.hook[ACM_HOOK_PRIVILEGED].evaluations++;
-    if (perms_of(subj) & perm)
+    if (obj ? may(subj, perm, obj->ssidref) : may_all(&live, subj, perm))
         return 0;
-    audit_deny(ACM_HOOK_PRIVILEGED, subj, what, obj, 0, NULL);
-    return -1;
+    audit_deny(ACM_HOOK_PRIVILEGED, subj, what, obj ? on(obj) : nothing());
+    return -XEN_EPERM;
 }
 
-/* ---- hooks ---- */
+/* ---- hooks (the contract: moat/xsm.h) ---- */
 
 int xsm_domain_create(struct domain *creator, uint32_t ssidref, const char *name)
 {
     stats.hook[ACM_HOOK_DOMAIN_CREATE].evaluations++;
-    if (!acm_ssidref_in(&live, ssidref)) {
-        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "ssidref-out-of-range", NULL, ssidref, name);
+    if (!acm_ssidref_is_label(&live, ssidref)) {
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "not-a-label", created(name, ssidref));
         return -XEN_EINVAL;
     }
-    if (acm_chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(ssidref)) >= 0) {
-        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "chinese-wall", NULL, ssidref, name);
+    if (acm_chwall_conflict(&live, conflict_aggregate, row_of(ssidref)) >= 0) {
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, creator, "chinese-wall", created(name, ssidref));
         return -XEN_EPERM;
     }
     return 0;
@@ -141,14 +227,24 @@ int xsm_domain_create(struct domain *creator, uint32_t ssidref, const char *name
 
 void xsm_domain_created(struct domain *d)
 {
-    acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(d->ssidref), +1);
+    acm_chwall_account(&live, running_types, conflict_aggregate, row_of(d->ssidref), +1);
 }
 
 void xsm_domain_destroyed(struct domain *d)
 {
-    acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(d->ssidref), -1);
+    audit_flush(&d->xsm_audit, d);
+    acm_chwall_account(&live, running_types, conflict_aggregate, row_of(d->ssidref), -1);
     cache_purge(d);
     memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
+}
+
+int xsm_no_domain(struct domain *subj, domid_t id, int denial)
+{
+    if (may_all(&live, subj, ACM_PERM_READ_STATE))
+        return -XEN_ESRCH;
+    stats.hook[ACM_HOOK_PRIVILEGED].evaluations++;
+    audit_deny(ACM_HOOK_PRIVILEGED, subj, "lookup", (struct audit_obj){.absent = id, .is_absent = true});
+    return denial;
 }
 
 int xsm_domctl(struct domain *subj, uint32_t cmd, struct domain *target)
@@ -163,15 +259,15 @@ int xsm_domctl(struct domain *subj, uint32_t cmd, struct domain *target)
 
 int xsm_domctl_create(struct domain *subj, uint32_t ssidref)
 {
-    if (permission(subj, ACM_PERM_DOMAIN_CREATE, "create", NULL))
-        return -1;
-    /* A creator may only create the labels its permissions name. */
-    if (!acm_ssidref_in(&live, ssidref) ||
-        !acm_ext_may_create(&live, ACM_SSIDREF_PRIMARY(subj->ssidref), ACM_SSIDREF_PRIMARY(ssidref))) {
-        stats.hook[ACM_HOOK_PRIVILEGED].denials++;
-        printk("MAC deny hook=privileged subj=%u:%s op=create-label ssid=0x%08x/0x%08x\n", subj->domid, subj->name,
-               subj->ssidref, ssidref);
-        return -1;
+    stats.hook[ACM_HOOK_PRIVILEGED].evaluations++;
+    if (!acm_ext_may_any(&live, row_of(subj->ssidref), ACM_PERM_DOMAIN_CREATE)) {
+        audit_deny(ACM_HOOK_PRIVILEGED, subj, "create", nothing());
+        return -XEN_EPERM;
+    }
+    /* A creator may only create the labels its permissions name (and only labels). */
+    if (!acm_ssidref_is_label(&live, ssidref) || !may(subj, ACM_PERM_DOMAIN_CREATE, ssidref)) {
+        audit_deny(ACM_HOOK_PRIVILEGED, subj, "create-label", (struct audit_obj){.ssidref = ssidref});
+        return -XEN_EPERM;
     }
     return 0;
 }
@@ -181,13 +277,25 @@ int xsm_read_domain(struct domain *subj, struct domain *target)
     return subj == target ? 0 : permission(subj, ACM_PERM_READ_STATE, "read-state", target);
 }
 
-int xsm_watch_domains(struct domain *subj) { return permission(subj, ACM_PERM_READ_STATE, "watch", NULL); }
+int xsm_watch_domains(struct domain *subj)
+{
+    stats.hook[ACM_HOOK_PRIVILEGED].evaluations++;
+    if (acm_ext_may_any(&live, row_of(subj->ssidref), ACM_PERM_READ_STATE))
+        return 0;
+    audit_deny(ACM_HOOK_PRIVILEGED, subj, "watch", nothing());
+    return -XEN_EPERM;
+}
+
+bool xsm_watch_sees(struct domain *watcher, uint32_t dead_ssidref)
+{
+    return may(watcher, ACM_PERM_READ_STATE, dead_ssidref);
+}
 
 int xsm_foreign_evtchn(struct domain *subj, struct domain *owner, bool write)
 {
     if (subj == owner)
         return 0;
-    return write ? permission(subj, ACM_PERM_DOMAIN_DESTROY, "foreign-evtchn", owner)
+    return write ? permission(subj, ACM_PERM_FOREIGN_EVTCHN, "foreign-evtchn", owner)
                  : permission(subj, ACM_PERM_READ_STATE, "foreign-evtchn-status", owner);
 }
 
@@ -197,16 +305,23 @@ int xsm_evtchn_unbound(struct domain *owner, struct domain *remote)
 }
 
 int xsm_evtchn_interdomain(struct domain *subj, struct domain *rd) { return ste_check(ACM_HOOK_EVTCHN_BIND, subj, rd); }
-int xsm_grant_mapref(struct domain *subj, struct domain *granter) { return ste_check(ACM_HOOK_GRANT_MAP, subj, granter); }
-int xsm_grant_copy(struct domain *subj, struct domain *granter) { return ste_check(ACM_HOOK_GRANT_COPY, subj, granter); }
+int xsm_grant_mapref(struct domain *subj, struct domain *granter)
+{
+    return ste_check(ACM_HOOK_GRANT_MAP, subj, granter);
+}
+
+int xsm_grant_copy(struct domain *subj, struct domain *granter)
+{
+    return ste_check(ACM_HOOK_GRANT_COPY, subj, granter);
+}
 
 int xsm_grant_setup(struct domain *subj, struct domain *target)
 {
     if (subj == target)
         return 0;
     /* Registering someone else's pages as their grant table is control over that domain. */
-    if (permission(subj, ACM_PERM_DOMAIN_DESTROY, "foreign-grant-setup", target))
-        return -1;
+    if (permission(subj, ACM_PERM_FOREIGN_GNTTAB, "foreign-grant-setup", target))
+        return -XEN_EACCES;
     return ste_check(ACM_HOOK_GRANT_SETUP, subj, target);
 }
 
@@ -234,18 +349,19 @@ void xsm_boot(void)
         const uint8_t *b = phys_to_virt(m->start);
         if (m->end - m->start < 4 || b[0] != 0x00 || b[1] != 0x01 || b[2] != 0xde || b[3] != 0xbc)
             continue;
-        struct acm_policy_error err;
+        struct acm_policy_error err = {0};
         if (acm_policy_parse(b, m->end - m->start, &live, &err)) {
             printk("moat: the security policy (module %u) is malformed at offset %u (%s): %s\n", i, err.offset,
                    err.field, err.message);
             machine_stop(STOP_FAILURE);
         }
         if (!live.loadable) {
-            printk("moat: the security policy '%s' has no Chinese Wall and STE parts to enforce\n", live.name);
+            printk("moat: the security policy '%s' has no Chinese Wall and STE parts to enforce\n",
+                   policy_name(&live));
             machine_stop(STOP_FAILURE);
         }
         printk("mac: policy '%s' version %d.%d: %u chwall types, %u conflict sets, %u ste types, %u labels%s\n",
-               live.name, live.xml_major, live.xml_minor, live.chwall_types, live.chwall_sets, live.ste_types,
+               policy_name(&live), live.xml_major, live.xml_minor, live.chwall_types, live.chwall_sets, live.ste_types,
                live.chwall_ssidrefs, live.has_ext ? ", label permissions" : "");
         measure_policy(b, m->end - m->start, live.name, live.xml_major, live.xml_minor, MEASURE_POLICY_BOOT);
         stats.policy_loads++;
@@ -263,13 +379,13 @@ struct violations {
     uint64_t guest_buf;
     uint32_t max, count;
     bool revoke;
-    uint32_t revoked_evtchn, revoked_grants;
+    uint32_t revoked_evtchn, revoked_grants, revoked_virqs;
     bool fault;
 };
 
 static bool audit_revocation(const struct violations *vs)
 {
-    return vs->revoked_evtchn + vs->revoked_grants < REVOKE_LINES;
+    return vs->revoked_evtchn + vs->revoked_grants + vs->revoked_virqs < REVOKE_LINES;
 }
 
 static void violation(struct violations *vs, uint32_t code, uint32_t param)
@@ -313,7 +429,29 @@ static void check_mapping(struct domain *mapper, grant_handle_t h, struct domain
     }
 }
 
-/* Walks all live sharing under vs->v: reports it (refuse) or takes it away (revoke). */
+/*
+ * Standing privileges: what a domain was allowed once and keeps using without another check.
+ * The only one is a VIRQ_DOM_EXC binding (read_state on at least one label). Everything else a
+ * permission allows is checked on every call (domctl, foreign event-channel and grant-table
+ * control, the policy ops), and the decision cache is purged on every change.
+ */
+static void check_privileges(struct violations *vs, struct domain *d)
+{
+    evtchn_port_t port = evtchn_virq_port(d, VIRQ_DOM_EXC);
+    if (!port || acm_ext_may_any(vs->v, row_of(d->ssidref), ACM_PERM_READ_STATE))
+        return;
+    if (vs->revoke) {
+        if (audit_revocation(vs))
+            printk("MAC revoke virq %u:%s port %u VIRQ_DOM_EXC (no read_state)\n", d->domid, d->name, port);
+        evtchn_revoke_virq(d, VIRQ_DOM_EXC);
+        vs->revoked_virqs++;
+    } else {
+        violation(vs, ACM_PRIVILEGE_VIOLATION, (uint32_t)d->domid << 16 | VIRQ_DOM_EXC);
+    }
+}
+
+/* Walks all live sharing and standing privileges under vs->v: reports them (refuse) or takes
+ * away what vs->v does not allow (revoke). */
 static void sweep_sharing(struct violations *vs)
 {
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
@@ -322,6 +460,7 @@ static void sweep_sharing(struct violations *vs)
             continue;
         evtchn_for_each_interdomain(d, check_channel, vs);
         gnttab_for_each_mapping(d, check_mapping, vs);
+        check_privileges(vs, d);
     }
 }
 
@@ -334,7 +473,7 @@ static void check_domains(struct violations *vs, uint32_t *running, uint32_t *ag
         struct domain *d = domain_by_id((domid_t)i);
         if (!d)
             continue;
-        if (!acm_ssidref_in(vs->v, d->ssidref)) {
+        if (!acm_ssidref_is_label(vs->v, d->ssidref)) {
             violation(vs, ACM_SSIDREF_IN_USE, d->ssidref);
             continue;
         }
@@ -358,7 +497,7 @@ static long setpolicy(struct acm_setpolicy *sp)
         stats.policy_refusals++;
         return sp->size < ACM_HEADER_SIZE ? -XEN_EINVAL : -XEN_E2BIG;
     }
-    sp->nr_errors = sp->revoked_evtchn = sp->revoked_grants = 0;
+    sp->nr_errors = sp->revoked_evtchn = sp->revoked_grants = sp->revoked_virqs = 0;
 
     /* Copy and validate the whole blob before anything changes. */
     int slot = live_slot == 0 ? 1 : 0;
@@ -370,7 +509,7 @@ static long setpolicy(struct acm_setpolicy *sp)
     for (uint32_t off = 0; off < sp->size && !rc; off += 1u << 20)
         rc = copy_from_guest(buf + off, sp->buf + off, MIN(1u << 20, sp->size - off));
     struct acm_policy_view cand;
-    struct acm_policy_error err;
+    struct acm_policy_error err = {0};
     if (!rc && acm_policy_parse(buf, sp->size, &cand, &err)) {
         printk("mac: setpolicy refused: malformed at offset %u (%s): %s\n", err.offset, err.field, err.message);
         rc = -XEN_EINVAL;
@@ -392,7 +531,7 @@ static long setpolicy(struct acm_setpolicy *sp)
         sweep_sharing(&vs);
     sp->nr_errors = vs.count;
     if (vs.count) {
-        printk("mac: setpolicy '%s' refused: %u violations (%s mode)\n", cand.name, vs.count,
+        printk("mac: setpolicy '%s' refused: %u violations (%s mode)\n", policy_name(&cand), vs.count,
                sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse");
         vunmap_slot((unsigned)slot, pages);
         stats.policy_refusals++;
@@ -423,38 +562,45 @@ static long setpolicy(struct acm_setpolicy *sp)
     link_policy_changed();
     sp->revoked_evtchn = rv.revoked_evtchn;
     sp->revoked_grants = rv.revoked_grants;
+    sp->revoked_virqs = rv.revoked_virqs;
     stats.policy_loads++;
     stats.revoked_evtchn += rv.revoked_evtchn;
     stats.revoked_grants += rv.revoked_grants;
-    printk("mac: policy '%s' version %d.%d loaded (%s mode): revoked %u event channels, %u grant mappings"
-           " (the first %d audited above)\n",
-           live.name, live.xml_major, live.xml_minor, sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse",
-           rv.revoked_evtchn, rv.revoked_grants, REVOKE_LINES);
+    stats.revoked_virqs += rv.revoked_virqs;
+    printk("mac: policy '%s' version %d.%d loaded (%s mode): revoked %u event channels, %u grant mappings, "
+           "%u VIRQ bindings (the first %d audited above)\n",
+           policy_name(&live), live.xml_major, live.xml_minor, sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse",
+           rv.revoked_evtchn, rv.revoked_grants, rv.revoked_virqs, REVOKE_LINES);
     return 0;
 }
 
 static long relabel(struct domain *subj, struct acm_relabel *r)
 {
+    if (!acm_ssidref_is_label(&live, r->ssidref))
+        return -XEN_EINVAL;
     struct domain *d = domain_by_id(r->domid);
     if (!d)
-        return -XEN_ESRCH;
-    if (!acm_ssidref_in(&live, r->ssidref))
-        return -XEN_EINVAL;
+        return xsm_no_domain(subj, r->domid, -XEN_EPERM);
+    /* One relabels only a domain one may see. */
+    int rc = xsm_read_domain(subj, d);
+    if (rc)
+        return rc;
     uint32_t old = d->ssidref;
-    acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), -1);
-    if (acm_chwall_conflict(&live, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref)) >= 0) {
-        acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), +1);
-        audit_deny(ACM_HOOK_DOMAIN_CREATE, subj, "relabel-chinese-wall", d, 0, NULL);
+    acm_chwall_account(&live, running_types, conflict_aggregate, row_of(old), -1);
+    if (acm_chwall_conflict(&live, conflict_aggregate, row_of(r->ssidref)) >= 0) {
+        acm_chwall_account(&live, running_types, conflict_aggregate, row_of(old), +1);
+        audit_deny(ACM_HOOK_DOMAIN_CREATE, subj, "relabel-chinese-wall", on(d));
         return -XEN_EPERM;
     }
     long mrc = measure_relabel(d, r->ssidref); /* before it takes effect */
     if (mrc) {
-        acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(old), +1);
+        acm_chwall_account(&live, running_types, conflict_aggregate, row_of(old), +1);
         return mrc;
     }
-    acm_chwall_account(&live, running_types, conflict_aggregate, ACM_SSIDREF_PRIMARY(r->ssidref), +1);
+    acm_chwall_account(&live, running_types, conflict_aggregate, row_of(r->ssidref), +1);
     d->ssidref = r->ssidref;
-    /* Decisions made about the old label, by anyone, and by the domain itself, no longer hold. */
+    /* Decisions made about the old label, by anyone, and by the domain itself, no longer hold;
+     * nor does anything its old label allowed it once: revoke what the new label forbids. */
     cache_purge(d);
     memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
     struct violations rv = {.v = &live, .revoke = true};
@@ -462,10 +608,13 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     link_policy_changed();
     r->revoked_evtchn = rv.revoked_evtchn;
     r->revoked_grants = rv.revoked_grants;
+    r->revoked_virqs = rv.revoked_virqs;
     stats.revoked_evtchn += rv.revoked_evtchn;
     stats.revoked_grants += rv.revoked_grants;
-    printk("mac: domain %u '%s' relabelled 0x%08x -> 0x%08x: revoked %u event channels, %u grant mappings\n",
-           d->domid, d->name, old, d->ssidref, rv.revoked_evtchn, rv.revoked_grants);
+    stats.revoked_virqs += rv.revoked_virqs;
+    printk("mac: domain %u '%s' relabelled 0x%08x -> 0x%08x: revoked %u event channels, %u grant mappings, "
+           "%u VIRQ bindings\n",
+           d->domid, d->name, old, d->ssidref, rv.revoked_evtchn, rv.revoked_grants, rv.revoked_virqs);
     return 0;
 }
 
@@ -475,13 +624,17 @@ static long getssid(struct domain *subj, struct acm_getssid *g)
     if (g->get_by == ACM_GETBY_domainid) {
         struct domain *d = g->id == DOMID_SELF ? subj : domain_by_id((domid_t)g->id);
         if (!d)
-            return -XEN_ESRCH;
-        if (xsm_read_domain(subj, d))
-            return -XEN_EPERM;
+            return xsm_no_domain(subj, (domid_t)g->id, -XEN_EPERM);
+        int rc = xsm_read_domain(subj, d);
+        if (rc)
+            return rc;
         ssidref = d->ssidref;
     } else if (g->get_by == ACM_GETBY_ssidref) {
-        if (permission(subj, ACM_PERM_READ_STATE, "getssid", NULL))
-            return -XEN_EPERM;
+        int rc = permission(subj, ACM_PERM_READ_STATE, "getssid", NULL);
+        if (rc)
+            return rc;
+        if (!acm_ssidref_is_label(&live, g->id))
+            return -XEN_EINVAL;
         ssidref = g->id;
     } else {
         return -XEN_EINVAL;
@@ -496,7 +649,7 @@ static long getssid(struct domain *subj, struct acm_getssid *g)
 
 static long getdecision(struct acm_getdecision *g)
 {
-    if (!acm_ssidref_in(&live, g->ssidref1) || !acm_ssidref_in(&live, g->ssidref2))
+    if (!acm_ssidref_is_label(&live, g->ssidref1) || !acm_ssidref_is_label(&live, g->ssidref2))
         return -XEN_EINVAL;
     bool allow;
     switch (g->hook) {
@@ -535,16 +688,19 @@ long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
     long rc;
     switch (op.cmd) {
     case ACMOP_setpolicy:
-        rc = permission(subj, ACM_PERM_POLICY_LOAD, "setpolicy", NULL) ? -XEN_EPERM : setpolicy(&op.u.setpolicy);
+        rc = permission(subj, ACM_PERM_POLICY_LOAD, "setpolicy", NULL);
+        if (!rc)
+            rc = setpolicy(&op.u.setpolicy);
         break;
     case ACMOP_relabeldoms:
-        rc = permission(subj, ACM_PERM_POLICY_LOAD, "relabel", NULL) ? -XEN_EPERM : relabel(subj, &op.u.relabel);
+        rc = permission(subj, ACM_PERM_POLICY_LOAD, "relabel", NULL);
+        if (!rc)
+            rc = relabel(subj, &op.u.relabel);
         break;
     case ACMOP_getpolicy:
-        if (permission(subj, ACM_PERM_READ_STATE, "getpolicy", NULL)) {
-            rc = -XEN_EPERM;
+        rc = permission(subj, ACM_PERM_READ_STATE, "getpolicy", NULL);
+        if (rc)
             break;
-        }
         op.u.getpolicy.len = live.size;
         rc = op.u.getpolicy.size < live.size ? -XEN_ENOSPC : 0;
         for (uint32_t off = 0; !rc && off < live.size; off += 1u << 20)
@@ -556,13 +712,14 @@ long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
         rc = getssid(subj, &op.u.getssid);
         break;
     case ACMOP_getdecision:
-        rc = permission(subj, ACM_PERM_READ_STATE, "getdecision", NULL) ? -XEN_EPERM : getdecision(&op.u.getdecision);
+        rc = permission(subj, ACM_PERM_READ_STATE, "getdecision", NULL);
+        if (!rc)
+            rc = getdecision(&op.u.getdecision);
         break;
     case ACMOP_dumpstats:
-        if (permission(subj, ACM_PERM_READ_STATE, "dumpstats", NULL)) {
-            rc = -XEN_EPERM;
+        rc = permission(subj, ACM_PERM_READ_STATE, "dumpstats", NULL);
+        if (rc)
             break;
-        }
         rc = op.u.dumpstats.size < sizeof(stats) ? -XEN_ENOSPC
                                                  : copy_to_guest(op.u.dumpstats.buf, &stats, sizeof(stats));
         break;
@@ -577,27 +734,23 @@ long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 
 /* ---- device assignment (public/device.h, docs/attestation.md) ---- */
 
-static const char *const device_names[DEVICE_COUNT] = {[DEVICE_TPM] = "tpm", [DEVICE_COM2] = "com2"};
+static const char *const device_ops[2][DEVICE_COUNT] = {
+    {[DEVICE_TPM] = "assign-tpm", [DEVICE_COM2] = "assign-com2"},
+    {[DEVICE_TPM] = "access-tpm", [DEVICE_COM2] = "access-com2"},
+};
 
+/* The devices a label may be assigned: the policy extension's DEVICES section. */
 int xsm_assign_device(struct domain *creator, uint32_t ssidref, const char *name, unsigned dev)
 {
     stats.hook[ACM_HOOK_PRIVILEGED].evaluations++;
-    if (dev < DEVICE_COUNT && live.has_ext && (acm_ext_flags(&live, ACM_SSIDREF_PRIMARY(ssidref)) & ACM_PERM_DEVICE(dev)))
+    if (dev < DEVICE_COUNT && (acm_ext_devices(&live, row_of(ssidref)) & DEVICE_BIT(dev)))
         return 0;
-    stats.hook[ACM_HOOK_PRIVILEGED].denials++;
-    printk("MAC deny hook=device subj=");
-    if (creator)
-        printk("%u:%s", creator->domid, creator->name);
-    else
-        printk("boot");
-    printk(" obj=new:%s op=assign-%s ssid=0x%08x/0x%08x\n", name, dev < DEVICE_COUNT ? device_names[dev] : "?",
-           creator ? creator->ssidref : 0, ssidref);
+    audit_deny_as(ACM_HOOK_PRIVILEGED, "device", creator, dev < DEVICE_COUNT ? device_ops[0][dev] : "assign-?",
+                  created(name, ssidref));
     return -1;
 }
 
-void xsm_device_denied(const struct domain *d, unsigned dev)
+void xsm_device_denied(struct domain *d, unsigned dev)
 {
-    stats.hook[ACM_HOOK_PRIVILEGED].denials++;
-    printk("MAC deny hook=device subj=%u:%s op=access-%s ssid=0x%08x/0x00000000\n", d->domid, d->name,
-           dev < DEVICE_COUNT ? device_names[dev] : "?", d->ssidref);
+    audit_deny_as(ACM_HOOK_PRIVILEGED, "device", d, dev < DEVICE_COUNT ? device_ops[1][dev] : "access-?", nothing());
 }

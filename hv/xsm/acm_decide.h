@@ -9,8 +9,13 @@
 
 #include "acm_policy.h"
 
-/* Does the policy have both rows the ssidref names (primary: CHWALL, secondary: STE)? */
-bool acm_ssidref_in(const struct acm_policy_view *v, uint32_t ssidref);
+/*
+ * Does the ssidref name one VM label of the policy: both halves the same row (row << 16 | row),
+ * below the number of VM labels? Row 0 is __UNLABELED__ (no types, no permissions). Every ssidref
+ * a domain is given or asked about must pass this: a pair of rows from two labels would combine
+ * one label's Chinese Wall row with another's STE row.
+ */
+bool acm_ssidref_is_label(const struct acm_policy_view *v, uint32_t ssidref);
 /* Simple Type Enforcement: may two labels share an event channel or a page (a common STE type)? */
 bool acm_ste_share(const struct acm_policy_view *v, uint32_t ssidref_a, uint32_t ssidref_b);
 /* Chinese Wall: the first type of CHWALL row `row` that `aggregate` bars, or -1 if it may start. */

@@ -7,6 +7,8 @@
  */
 #include "acm_policy.h"
 
+#include <moat/nospec.h>
+
 struct reader {
     const uint8_t *d;
     uint64_t size;
@@ -89,57 +91,137 @@ static int matrix(struct reader *r, uint64_t off, uint32_t rows, uint32_t cols, 
     return 0;
 }
 
+static bool known_section(uint32_t type)
+{
+    if (type == ACM_EXT_SEC_PERMISSIONS || type == ACM_EXT_SEC_DEVICES)
+        return true;
+    return type >= ACM_EXT_SEC_TARGETS(0) && type < ACM_EXT_SEC_TARGETS(ACM_PERM_BITS) &&
+           ((ACM_PERM_TARGETED >> (type - ACM_EXT_SEC_TARGETS(0))) & 1u);
+}
+
+/* One section's body: rows, then reserved (PERMISSIONS, DEVICES: one word per row) or words
+ * (TARGETS: a bitmap of rows per row), then the cells. */
+static int parse_section(struct reader *r, uint64_t o, uint32_t i, uint32_t type, uint32_t len,
+                         struct acm_policy_view *v)
+{
+    uint32_t rows = v->chwall_ssidrefs, words = (rows + 31u) / 32u;
+    bool devices = type == ACM_EXT_SEC_DEVICES;
+    bool perms = type == ACM_EXT_SEC_PERMISSIONS || devices;
+    uint64_t want = roundup8(16u + 4u * (uint64_t)rows * (perms ? 1u : words));
+
+    if (len < 16u)
+        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "shorter than its header");
+    if (u32(r, o + 8) != rows)
+        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "differs from the CHWALL ssidrefs");
+    if (perms ? u32(r, o + 12) != 0 : u32(r, o + 12) != words)
+        return fail2(r, o + 12, perms ? "ext.section.reserved" : "ext.section.words", (int32_t)i, -1,
+                     "unexpected value");
+    if (len != want)
+        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "does not match its rows");
+    uint64_t cells = o + 16, end = cells + 4u * (uint64_t)rows * (perms ? 1u : words);
+    bool any = false;
+    for (uint32_t row = 0; row < rows; row++) {
+        if (devices) {
+            uint32_t d = u32(r, cells + 4u * row);
+            if (d & ~DEVICE_ALL)
+                return fail2(r, cells + 4u * row, "ext.devices", (int32_t)row, -1, "unknown device bits");
+            any |= d != 0;
+            continue;
+        }
+        if (perms) {
+            if (u32(r, cells + 4u * row) & ~ACM_PERM_ALL)
+                return fail2(r, cells + 4u * row, "ext.flags", (int32_t)row, -1, "unknown permission bits");
+            continue;
+        }
+        uint64_t last = cells + 4u * ((uint64_t)row * words + words - 1);
+        if ((rows % 32u) != 0 && (u32(r, last) >> (rows % 32u)) != 0)
+            return fail2(r, last, "ext.targets", (int32_t)i, (int32_t)row, "bits beyond the last row");
+    }
+    if (zeros(r, end, o + len, "ext.padding"))
+        return -1;
+    if (devices && !any)
+        return fail2(r, o, "ext.section.type", (int32_t)i, -1, "a devices section that gives no device");
+    if (devices)
+        v->ext_devices = r->d + cells;
+    else if (perms)
+        v->ext_flags = r->d + cells;
+    else
+        v->ext_targets[type - ACM_EXT_SEC_TARGETS(0)] = r->d + cells;
+    return 0;
+}
+
+static bool row_has_targets(const struct acm_policy_view *v, uint32_t bit, uint32_t row)
+{
+    const uint8_t *t = v->ext_targets[bit];
+    for (uint32_t w = 0; t && w < v->ext_words; w++)
+        if (rd32(t + 4u * ((uint64_t)row * v->ext_words + w)))
+            return true;
+    return false;
+}
+
 static int parse_ext(struct reader *r, uint64_t e, struct acm_policy_view *v)
 {
-    uint32_t rows, words;
-    uint64_t total, fo, co;
+    uint32_t len, n, prev = 0;
+    uint64_t o, end;
+    int32_t sec_index[ACM_PERM_BITS];
 
     if (need(r, e, ACM_EXT_HEADER_SIZE, "ext.header"))
         return -1;
     if (expect(r, e, "ext.magic", ACM_EXT_MAGIC) || expect(r, e + 4, "ext.version", ACM_EXT_VERSION))
         return -1;
-    rows = u32(r, e + 12);
-    if (rows != v->chwall_ssidrefs)
-        return fail(r, e + 12, "ext.max_ssidrefs", "differs from the CHWALL ssidrefs");
-    words = (rows + 31u) / 32u;
-    total = roundup8((uint64_t)ACM_EXT_HEADER_SIZE + 4u * (uint64_t)rows +
-                     4u * (uint64_t)rows * words);
-    if (expect(r, e + 8, "ext.len", total))
+    len = u32(r, e + 8);
+    if (len < ACM_EXT_HEADER_SIZE || len % 8u != 0 || e + len != r->size)
+        return fail(r, e + 8, "ext.len", "is not the size of the extension");
+    if (bounded(r, e + 12, "ext.sections", ACM_EXT_MAX_SECTIONS, &n))
         return -1;
-    if (e + total != r->size)
-        return fail(r, e + 8, "ext.len", "does not reach the end of the blob");
-    if (expect(r, e + 16, "ext.flags_offset", ACM_EXT_HEADER_SIZE) ||
-        expect(r, e + 20, "ext.create_offset", ACM_EXT_HEADER_SIZE + 4u * (uint64_t)rows) ||
-        expect(r, e + 24, "ext.create_words", words) || expect(r, e + 28, "ext.reserved", 0))
-        return -1;
-    fo = e + ACM_EXT_HEADER_SIZE;
-    co = fo + 4u * (uint64_t)rows;
-    for (uint32_t i = 0; i < rows; i++) {
-        uint32_t f = u32(r, fo + 4u * i);
-        bool any = false;
-        if (f & ~ACM_PERM_ALL)
-            return fail2(r, fo + 4u * i, "ext.flags", (int32_t)i, -1, "unknown permission bits");
-        for (uint32_t w = 0; w < words; w++) {
-            uint64_t off = co + 4u * ((uint64_t)i * words + w);
-            uint32_t bits = u32(r, off);
-            if (w == words - 1 && (rows % 32u) != 0 && (bits >> (rows % 32u)) != 0)
-                return fail2(r, off, "ext.create", (int32_t)i, (int32_t)w, "bits beyond the last row");
-            if (bits)
-                any = true;
-        }
-        if (((f & ACM_PERM_DOMAIN_CREATE) != 0) != any)
-            return fail2(r, fo + 4u * i, "ext.flags", (int32_t)i, -1,
-                         "CREATE bit disagrees with the create bitmap");
+    v->ext_rows = v->chwall_ssidrefs;
+    v->ext_words = (v->ext_rows + 31u) / 32u;
+    for (uint32_t b = 0; b < ACM_PERM_BITS; b++)
+        sec_index[b] = -1;
+    o = e + ACM_EXT_HEADER_SIZE;
+    end = e + len;
+    for (uint32_t i = 0; i < n; i++) {
+        if (o + ACM_EXT_SECTION_HEADER_SIZE > end)
+            return fail2(r, o, "ext.section.header", (int32_t)i, -1, "runs past the end of the extension");
+        uint32_t type = u32(r, o), slen = u32(r, o + 4);
+        if (!known_section(type))
+            return fail2(r, o, "ext.section.type", (int32_t)i, -1, "unknown section type");
+        if (type <= prev)
+            return fail2(r, o, "ext.section.type", (int32_t)i, -1, "out of order or repeated");
+        if (slen % 8u != 0 || o + slen > end)
+            return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "runs past the end of the extension");
+        if (parse_section(r, o, i, type, slen, v))
+            return -1;
+        if (type >= ACM_EXT_SEC_TARGETS(0))
+            sec_index[type - ACM_EXT_SEC_TARGETS(0)] = (int32_t)i;
+        prev = type;
+        o += slen;
     }
-    if (zeros(r, co + 4u * (uint64_t)rows * words, e + total, "ext.padding"))
-        return -1;
+    if (o != end)
+        return fail(r, e + 12, "ext.sections", "the sections do not fill the extension");
+    if (!v->ext_flags)
+        return fail(r, e + 12, "ext.sections", "no permissions section");
+    /* One encoding per policy: a target section exactly for the permissions some row holds, and
+     * a row's flag exactly when its bitmap names someone. */
+    for (uint32_t b = 0; b < ACM_PERM_BITS; b++) {
+        if (!((ACM_PERM_TARGETED >> b) & 1u))
+            continue;
+        bool any = false;
+        for (uint32_t row = 0; row < v->ext_rows; row++) {
+            bool has = row_has_targets(v, b, row);
+            any |= has;
+            if (has != ((acm_ext_flags(v, row) >> b) & 1u))
+                return fail2(r, (uint64_t)(v->ext_flags - r->d) + 4u * row, "ext.flags", (int32_t)row, -1,
+                             "disagrees with the permission's target section");
+        }
+        if (v->ext_targets[b] && !any)
+            return fail2(r, (uint64_t)(v->ext_targets[b] - r->d) - 16u, "ext.section.type", sec_index[b], -1,
+                         "a target section that names no one");
+    }
     v->has_ext = true;
     v->ext_offset = (uint32_t)e;
-    v->ext_size = (uint32_t)total;
-    v->ext_rows = rows;
-    v->ext_words = words;
-    v->ext_flags = r->d + fo;
-    v->ext_create = r->d + co;
+    v->ext_size = len;
+    v->ext_sections = n;
     return 0;
 }
 
@@ -291,7 +373,26 @@ static bool cell(const uint8_t *m, uint32_t rows, uint32_t cols, uint32_t i, uin
 {
     if (m == NULL || i >= rows || j >= cols)
         return false;
+    /* Rows are labels a guest names (ssidref halves): bounded under speculation too. */
+    i = (uint32_t)array_index_nospec(i, rows);
     return m[2u * ((uint64_t)i * cols + j) + 1] != 0;
+}
+
+static const uint8_t *row_of_matrix(const uint8_t *m, uint32_t rows, uint32_t cols, uint32_t i)
+{
+    if (m == NULL || i >= rows)
+        return NULL;
+    return m + 2u * (uint64_t)array_index_nospec(i, rows) * cols;
+}
+
+const uint8_t *acm_chwall_row(const struct acm_policy_view *v, uint32_t row)
+{
+    return row_of_matrix(v->chwall_ssid, v->chwall_ssidrefs, v->chwall_types, row);
+}
+
+const uint8_t *acm_ste_row(const struct acm_policy_view *v, uint32_t row)
+{
+    return row_of_matrix(v->ste_ssid, v->ste_ssidrefs, v->ste_types, row);
 }
 
 bool acm_chwall_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type)
@@ -311,15 +412,66 @@ bool acm_ste_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t ty
 
 uint32_t acm_ext_flags(const struct acm_policy_view *v, uint32_t row)
 {
-    if (!v->has_ext || row >= v->ext_rows)
+    if (!v->ext_flags || row >= v->ext_rows)
         return 0;
-    return rd32(v->ext_flags + 4u * (uint64_t)row);
+    return rd32(v->ext_flags + 4u * array_index_nospec(row, v->ext_rows));
+}
+
+uint32_t acm_ext_devices(const struct acm_policy_view *v, uint32_t row)
+{
+    if (!v->ext_devices || row >= v->ext_rows)
+        return 0;
+    return rd32(v->ext_devices + 4u * array_index_nospec(row, v->ext_rows));
+}
+
+bool acm_ext_target(const struct acm_policy_view *v, uint32_t bit, uint32_t row, uint32_t target_row)
+{
+    if (bit >= ACM_PERM_BITS || !v->ext_targets[bit] || row >= v->ext_rows || target_row >= v->ext_rows)
+        return false;
+    row = (uint32_t)array_index_nospec(row, v->ext_rows);
+    target_row = (uint32_t)array_index_nospec(target_row, v->ext_rows);
+    return (rd32(v->ext_targets[bit] + 4u * ((uint64_t)row * v->ext_words + target_row / 32u)) >>
+            (target_row % 32u)) & 1u;
 }
 
 bool acm_ext_may_create(const struct acm_policy_view *v, uint32_t row, uint32_t target_row)
 {
-    if (!v->has_ext || row >= v->ext_rows || target_row >= v->ext_rows)
+    return acm_ext_target(v, 0, row, target_row);
+}
+
+static uint32_t bit_of(uint32_t perm)
+{
+    uint32_t b = 0;
+    while (b < ACM_PERM_BITS && perm != (1u << b))
+        b++;
+    return b; /* ACM_PERM_BITS: not a single permission bit */
+}
+
+bool acm_ext_may(const struct acm_policy_view *v, uint32_t row, uint32_t perm, uint32_t target_row)
+{
+    if (!(perm & ACM_PERM_TARGETED))
+        return perm == ACM_PERM_POLICY_LOAD && (acm_ext_flags(v, row) & perm) != 0;
+    return acm_ext_target(v, bit_of(perm), row, target_row);
+}
+
+bool acm_ext_may_all(const struct acm_policy_view *v, uint32_t row, uint32_t perm)
+{
+    if (!(perm & ACM_PERM_TARGETED))
+        return perm == ACM_PERM_POLICY_LOAD && (acm_ext_flags(v, row) & perm) != 0;
+    uint32_t b = bit_of(perm);
+    if (b >= ACM_PERM_BITS || !v->ext_targets[b] || row >= v->ext_rows)
         return false;
-    return (rd32(v->ext_create + 4u * ((uint64_t)row * v->ext_words + target_row / 32u)) >>
-            (target_row % 32u)) & 1u;
+    row = (uint32_t)array_index_nospec(row, v->ext_rows);
+    for (uint32_t w = 0; w < v->ext_words; w++) {
+        uint32_t want = w + 1 < v->ext_words || v->ext_rows % 32u == 0 ? 0xffffffffu
+                                                                         : (1u << (v->ext_rows % 32u)) - 1u;
+        if (rd32(v->ext_targets[b] + 4u * ((uint64_t)row * v->ext_words + w)) != want)
+            return false;
+    }
+    return true;
+}
+
+bool acm_ext_may_any(const struct acm_policy_view *v, uint32_t row, uint32_t perm)
+{
+    return perm != 0 && (acm_ext_flags(v, row) & perm) == perm;
 }

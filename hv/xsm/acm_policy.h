@@ -45,9 +45,10 @@ struct acm_policy_view {
     const uint8_t *ste_ssid; /* u16 BE [ssidrefs][types] */
 
     bool has_ext;
-    uint32_t ext_offset, ext_size, ext_rows, ext_words;
-    const uint8_t *ext_flags;  /* u32 BE [rows] */
-    const uint8_t *ext_create; /* u32 BE [rows][words] */
+    uint32_t ext_offset, ext_size, ext_sections, ext_rows, ext_words;
+    const uint8_t *ext_flags;                  /* u32 BE [rows] */
+    const uint8_t *ext_devices;                /* u32 BE [rows] (DEVICE_BIT masks), or NULL */
+    const uint8_t *ext_targets[ACM_PERM_BITS]; /* per permission bit: u32 BE [rows][words], or NULL */
 
     /* Header codes CHWALL/STE and a bootstrap row in both matrices: the only blobs the
      * hypervisor loads. Xen 4.1's compiler writes STE/UNDEFINED or UNDEFINED/UNDEFINED
@@ -59,11 +60,27 @@ struct acm_policy_view {
 int acm_policy_parse(const void *blob, size_t size, struct acm_policy_view *view,
                      struct acm_policy_error *err);
 
+/* A row's cells (u16 BE, the low byte 0 or 1, one per type), or NULL for a row out of range. The
+ * row is bounded under speculation too (moat/nospec.h): rows are labels a guest names. */
+const uint8_t *acm_chwall_row(const struct acm_policy_view *v, uint32_t row);
+const uint8_t *acm_ste_row(const struct acm_policy_view *v, uint32_t row);
+static inline bool acm_cell(const uint8_t *row, uint32_t type) { return row[2u * type + 1u] != 0; }
+
 /* Cell accessors of a parsed view; out-of-range indices read as 0 / false. */
 bool acm_chwall_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type);
 bool acm_chwall_set_has_type(const struct acm_policy_view *v, uint32_t set, uint32_t type);
 bool acm_ste_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t type);
 uint32_t acm_ext_flags(const struct acm_policy_view *v, uint32_t row);
+/* The devices (DEVICE_BIT(n) of public/device.h) a domain labelled `row` may be assigned. */
+uint32_t acm_ext_devices(const struct acm_policy_view *v, uint32_t row);
+/* Is target_row in row's bitmap of targeted permission bit `bit` (0..ACM_PERM_BITS-1)? */
+bool acm_ext_target(const struct acm_policy_view *v, uint32_t bit, uint32_t row, uint32_t target_row);
 bool acm_ext_may_create(const struct acm_policy_view *v, uint32_t row, uint32_t target_row);
+/* Does VM label `row` hold permission `perm` (one ACM_PERM_* bit) over domains of label
+ * `target_row`; over domains of every label; over domains of at least one label? (For
+ * POLICY_LOAD, which names no labels, all three ask whether the label holds it.) */
+bool acm_ext_may(const struct acm_policy_view *v, uint32_t row, uint32_t perm, uint32_t target_row);
+bool acm_ext_may_all(const struct acm_policy_view *v, uint32_t row, uint32_t perm);
+bool acm_ext_may_any(const struct acm_policy_view *v, uint32_t row, uint32_t perm);
 
 #endif /* MOAT_XSM_ACM_POLICY_H */

@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: MIT
 """`./moat demo` (images/demo/demo.toml): boot it and check every step of the story on the console.
 
-The steps (README, "What the demo shows"): customer A's a-web and a-db stream over vchan with a
-checksum both check; customer B's b-app is refused a channel to a-db (-EACCES, with the audit
-line); c-rival (customer C, A's rival) is refused by the Chinese Wall while A runs and starts once
-A has gone; a revoke-mode policy update takes the heartbeat channel between backup and a-db and
-both ends notice; a summary, every domain ends as expected and the system stops with success.
+The steps (README, "What the demo shows", after the attestation that tests/attest covers):
+1. customer A's a-web and a-db stream over vchan with a checksum both check; 2. customer B's b-app
+is refused a channel to a-db (-EACCES, with the audit line); 3. c-rival (customer C, A's rival) is
+refused by the Chinese Wall while A runs; 4. a revoke-mode policy update takes the heartbeat
+channel between backup and a-db and both ends notice; 5. A's a-www and a-sql talk through the
+switch domain on A's VLAN while B's b-sniff hears none of it; 6. each customer's management domain
+pauses its own customer's domain and is refused (audited) on the other's; 7. A's manager destroys
+A's domains and leaves, and c-rival starts; 8. a summary, every domain ends as expected and the
+system stops with success.
 The checks here read the console themselves; `moat demo`'s own reading (demo.story) must agree.
 """
 
@@ -22,7 +26,8 @@ from tests.mac import maclog
 DEMO_TIMEOUT = 240.0  # a few seconds of work; TCG on a loaded 2-core machine is slow
 VCHAN_BYTES = 4 << 20  # DEMO_VCHAN_BYTES in images/demo/common/demo.h
 SSID = {"system": 0x00010001, "customer-a": 0x00020002, "customer-b": 0x00030003, "customer-c": 0x00040004,
-        "service": 0x00050005, "switch": 0x00060006}  # the rows of docs/examples/policies/demo.toml
+        "manager-a": 0x00050005, "manager-b": 0x00060006, "service": 0x00070007, "switch": 0x00080008,
+        "tpm-agent": 0x00090009}  # the rows of docs/examples/policies/demo.toml
 DOMID_INVALID = 0x7FF4
 
 
@@ -40,14 +45,19 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     log = domlog.parse(console)
     tail = log_tail(result)
 
-    # Nobody complained, and every domain (five from the manifest, c-rival by domctl) powered off.
+    # Nobody complained; the customers' first domains were destroyed by their managers, everyone
+    # else (nine from the manifest, c-rival by domctl) powered off.
     assert not [line for line in lines if "FAILED" in line or "PANIC" in line], tail
-    names = ["system", "a-web", "a-db", "b-app", "backup", "c-rival", "net-switch", "a-www", "a-sql", "b-sniff"]
+    names = ["system", "a-web", "a-db", "b-app", "backup", "c-rival", "net-switch", "a-www", "a-sql", "b-sniff",
+             "manager-a", "manager-b"]
+    destroyed = ["a-web", "a-db", "b-app"]
     assert sorted(d.name for d in log.domains) == sorted(names), tail
-    assert all(log.named(n).outcome == "poweroff" for n in names), tail
+    assert all(log.named(n).outcome == "poweroff" for n in names if n not in destroyed), tail
+    assert all((log.named(n).outcome, log.named(n).reason) == ("killed", "destroyed by domctl") for n in destroyed)
     for name, label in [("system", "system"), ("a-web", "customer-a"), ("a-db", "customer-a"),
                         ("b-app", "customer-b"), ("backup", "service"), ("net-switch", "switch"),
-                        ("a-www", "customer-a"), ("a-sql", "customer-a"), ("b-sniff", "customer-b")]:
+                        ("a-www", "customer-a"), ("a-sql", "customer-a"), ("b-sniff", "customer-b"),
+                        ("manager-a", "manager-a"), ("manager-b", "manager-b")]:
         assert log.named(name).ssidref == SSID[label], name
 
     # 1. vchan within customer A: the same byte count and checksum at both ends.
@@ -60,23 +70,43 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     assert int(g[1]) == int(s[1]) == VCHAN_BYTES
     assert g[2] == s[2] == s[3]
 
-    # The only two denials of the boot, in the documented format, and the only revocation.
+    # The only denials of the boot, in the documented format, and the only revocation: b-app's
+    # channel, c-rival's start, and each manager's pause and destroy of the other customer's domain.
     denials = maclog.denials(console)
     assert denials == [
         maclog.Deny("evtchn_unbound", "3:b-app", "2:a-db", None, SSID["customer-b"], SSID["customer-a"]),
         maclog.Deny("domain_create", "0:system", "new:c-rival", "chinese-wall", SSID["system"], SSID["customer-c"]),
+        maclog.Deny("privileged", "11:manager-b", "2:a-db", "pause", SSID["manager-b"], SSID["customer-a"]),
+        maclog.Deny("privileged", "11:manager-b", "2:a-db", "destroy", SSID["manager-b"], SSID["customer-a"]),
+        maclog.Deny("privileged", "10:manager-a", "3:b-app", "pause", SSID["manager-a"], SSID["customer-b"]),
+        maclog.Deny("privileged", "10:manager-a", "3:b-app", "destroy", SSID["manager-a"], SSID["customer-b"]),
     ], tail
+
+    # 6. Each manager manages its own customer's domain and is refused on the other's; the
+    # refusals come after the hypervisor's audit lines, and before customer A leaves.
+    for mgr, d, own, other in (("manager-a", 10, "a-web", 3), ("manager-b", 11, "b-app", 2)):
+        paused = index(lines, rf"\(d{d}\) {mgr}: paused {own} \(domain \d, customer [AB]\): getdomaininfo says paused")
+        resumed = index(lines, rf"\(d{d}\) {mgr}: unpaused {own}")
+        deny_p = index(lines, rf"MAC deny hook=privileged subj={d}:{mgr} obj={other}:\S+ op=pause .*")
+        said_p = index(lines, rf"\(d{d}\) {mgr}: pausing domain {other} \(another customer's\): refused with -EPERM .*")
+        deny_d = index(lines, rf"MAC deny hook=privileged subj={d}:{mgr} obj={other}:\S+ op=destroy .*")
+        said_d = index(lines, rf"\(d{d}\) {mgr}: destroying domain {other} \(another customer's\): refused .*")
+        assert paused < resumed < deny_p < said_p < deny_d < said_d, mgr
 
     # 2. b-app is refused a channel to a-db, and says so after the hypervisor's line.
     deny_b = index(lines, r"MAC deny hook=evtchn_unbound .*")
     said_b = index(lines, r"\(d3\) b-app: refused with -EACCES \(-13\), as the policy intends: .*")
     assert deny_b < said_b
 
-    # 3. c-rival: refused while A runs; A's domains leave; then created, and it says hello.
+    # 3. and 7. c-rival: refused while A runs; A's manager destroys A's domains; then created, and
+    # it says hello.
     deny_c = index(lines, r"MAC deny hook=domain_create .*")
     refused = index(lines, r"\(d0\) system: creating c-rival \(customer-c\): refused with -EPERM \(-1\): .*")
-    web_gone = index(lines, r"domain 1 'a-web' stopped: poweroff")
-    db_gone = index(lines, r"domain 2 'a-db' stopped: poweroff")
+    web_gone = index(lines, r"domain 1 'a-web' stopped: killed: destroyed by domctl")
+    db_gone = index(lines, r"domain 2 'a-db' stopped: killed: destroyed by domctl")
+    wound = [index(lines, rf"\(d10\) manager-a: destroyed domain {i} \(customer A\)") for i in (1, 2)]
+    mgr_gone = index(lines, r"domain 10 'manager-a' stopped: poweroff")
+    assert web_gone < wound[0] and db_gone < wound[1] and max(wound) < mgr_gone
     watched = [index(lines, rf"\(d0\) system: {n} \(domain {i}\) is gone: getdomaininfo says -ESRCH")
                for n, i in (("a-web", 1), ("a-db", 2))]
     created = index(lines, r"\(d0\) system: creating c-rival \(customer-c\): created as domain (\d+)")
@@ -87,7 +117,7 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     # whichever order they stop); C started only after both were gone.
     assert deny_c < refused < min(web_gone, db_gone)
     assert web_gone < watched[0] and db_gone < watched[1], (web_gone, db_gone, watched)
-    assert max(watched) < created < hello
+    assert max(watched) < created < hello and mgr_gone < created  # the Chinese Wall waited for A's manager too
     assert all(i < deny_c for i in (got, sent, said_b)), "steps 1 and 2 come first"
 
     # 4. Heartbeats, then the update in revoke mode takes exactly that channel; both ends notice.
@@ -131,17 +161,19 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     assert max(noticed) < step5 < apart < pinged < streamed < heard < min(web_gone, db_gone)
     assert index(lines, r"domain 7 'a-sql' stopped: poweroff") < created, "A's db left before C came"
 
-    # 7. The summary, then everyone is gone and the system stops with success.
+    # 8. The summary, then everyone is gone and the system stops with success.
     summary = index(lines, r"\(d0\) system: summary:")
     for pattern in (r"allowed: a-web <-> a-db vchan, 4194304 bytes, checksums match .*",
                     r"refused: b-app -> a-db event channel, -EACCES .*; evtchn_unbound denials: 1",
                     r"refused: c-rival while customer A ran, -EPERM .*; domain_create denials: 1",
+                    r"refused: each manager's pause and destroy of the other customer's domain, -EPERM; "
+                    r"privileged denials: 4",
                     r"revoked: 1 event channel \(backup <-> a-db\) .*"):
         assert summary < index(lines, rf"\(d0\) system:   {pattern}"), pattern
     assert summary < index(lines, r"\(d0\) system: the story went as the policy intends")
-    # Ten domains, and the attestation agent: without a TPM (this boot) it is not built, as expected
+    # Twelve domains, and the attestation agent: without a TPM (this boot) it is not built, as expected
     # (tests/attest/test_demo_attest.py boots the demo with one).
-    assert (log.as_expected, log.not_expected) == (11, 0), tail
+    assert (log.as_expected, log.not_expected) == (13, 0), tail
     assert not [line for line in lines if line.startswith("Test result:")]  # no XTF: demo guests use main()
     assert lines[-1] == "moat: stop: success", tail
     # Every frame came back but the live policy's: the update loaded at run time stays in
@@ -153,16 +185,19 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     # `moat demo` reads the same story from the console, and notices when a step is missing.
     assert all(step.ok for step in demo.story(console)), demo.story(console)
     without_deny = "\n".join(line for line in lines if not line.startswith("MAC deny hook=evtchn_unbound"))
-    assert [s.ok for s in demo.story(without_deny)] == [True, False, True, True, True, True, True]
+    assert [s.ok for s in demo.story(without_deny)] == [True, False, True, True, True, True, True, True]
     early = lines[:refused] + lines[hello:hello + 1] + lines[refused:hello] + lines[hello + 1:]
-    assert [s.ok for s in demo.story("\n".join(early))] == [True, True, True, True, True, False, True]
-    # ... and when customer B hears customer A.
+    assert [s.ok for s in demo.story("\n".join(early))] == [True, True, True, True, True, True, False, True]
+    # ... when customer B hears customer A ...
     leaked = console.replace("heard 0 frames, 0 of them customer A's", "heard 9 frames, 9 of them customer A's")
-    assert [s.ok for s in demo.story(leaked)] == [True, True, True, True, False, True, True]
+    assert [s.ok for s in demo.story(leaked)] == [True, True, True, True, False, True, True, True]
+    # ... and when a manager's refusal goes unaudited.
+    unaudited = "\n".join(line for line in lines if "subj=10:manager-a obj=3:b-app op=destroy" not in line)
+    assert [s.ok for s in demo.story(unaudited)] == [True, True, True, True, True, False, True, True]
 
 
 def test_story_on_a_failed_boot_shows_nothing() -> None:
     console = ("moat 0.1.0 x86-64 hypervisor\n(d0) system: FAILED: a-web did not finish\n"
                "moat: all domains stopped: 4 as expected, 1 not\nmoat: stop: failure\n")
-    assert [s.ok for s in demo.story(console)] == [False] * 7
+    assert [s.ok for s in demo.story(console)] == [False] * 8
     assert all(s.text for s in demo.story(console))

@@ -49,6 +49,13 @@ def spoil_count(blob: bytes) -> bytes:
     return with_crc(b)
 
 
+def spoil_name(blob: bytes) -> bytes:
+    b = bytearray(blob)
+    forged = b"x\nmoat: stop:\0"  # a line break in a name would let it forge a console line
+    b[manifest.HEADER.size:manifest.HEADER.size + len(forged)] = forged
+    return with_crc(b)
+
+
 def spoil_version(blob: bytes) -> bytes:
     b = bytearray(blob)
     struct.pack_into("<H", b, 8, 99)
@@ -60,7 +67,8 @@ def spoil_version(blob: bytes) -> bytes:
     (spoil_image_index, "a domain names an image module that does not exist"),
     (spoil_count, "total size does not match"),
     (spoil_version, "unsupported version"),
-], ids=["checksum", "image-index", "count", "version"])
+    (spoil_name, "a domain name is not 1 to 31 of A-Z a-z 0-9 _ . -"),
+], ids=["checksum", "image-index", "count", "version", "name"])
 def test_a_malformed_manifest_is_refused_whole(boot, tmp_path: Path, spoil, reason: str):
     mods = hello_modules()
     bad = tmp_path / "manifest"

@@ -73,22 +73,35 @@ static void print_view(const struct acm_policy_view *v)
         printf("null}\n");
         return;
     }
-    printf("{\"offset\":%u,\"version\":%u,\"rows\":%u,\"flags\":[", v->ext_offset, ACM_EXT_VERSION,
-           v->ext_rows);
+    printf("{\"offset\":%u,\"version\":%u,\"rows\":%u,\"sections\":%u,\"flags\":[", v->ext_offset,
+           ACM_EXT_VERSION, v->ext_rows, v->ext_sections);
     for (uint32_t i = 0; i < v->ext_rows; i++)
         printf("%s%u", i ? "," : "", acm_ext_flags(v, i));
-    printf("],\"create\":[");
-    for (uint32_t i = 0; i < v->ext_rows; i++) {
-        printf("%s[", i ? "," : "");
-        int first = 1;
-        for (uint32_t t = 0; t < v->ext_rows; t++)
-            if (acm_ext_may_create(v, i, t)) {
-                printf("%s%u", first ? "" : ",", t);
-                first = 0;
-            }
+    printf("],\"devices\":[");
+    for (uint32_t i = 0; i < v->ext_rows; i++)
+        printf("%s%u", i ? "," : "", acm_ext_devices(v, i));
+    printf("],\"targets\":{");
+    static const char *const names[ACM_PERM_BITS] = {"create", "destroy", "pause", NULL, "read_state",
+                                                     "foreign_evtchn", "foreign_gnttab"};
+    int first_perm = 1;
+    for (uint32_t b = 0; b < ACM_PERM_BITS; b++) {
+        if (!names[b])
+            continue;
+        printf("%s\"%s\":[", first_perm ? "" : ",", names[b]);
+        first_perm = 0;
+        for (uint32_t i = 0; i < v->ext_rows; i++) {
+            printf("%s[", i ? "," : "");
+            int first = 1;
+            for (uint32_t t = 0; t < v->ext_rows; t++)
+                if (acm_ext_target(v, b, i, t)) {
+                    printf("%s%u", first ? "" : ",", t);
+                    first = 0;
+                }
+            putchar(']');
+        }
         putchar(']');
     }
-    printf("]}}\n");
+    printf("}}}\n");
 }
 
 static int check_file(const char *path)

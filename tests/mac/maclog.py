@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 HOOKS = ("domain_create", "evtchn_unbound", "evtchn_bind", "grant_map", "grant_copy", "grant_setup", "privileged",
          "device")
-DENY = re.compile(r"^MAC deny hook=(\w+) subj=(boot|\d+:[\w.-]+)(?: obj=((?:\d+|new):[\w.-]+))?(?: op=([\w-]+))? "
+DENY = re.compile(r"^MAC deny hook=(\w+) subj=(boot|\d+:[\w.-]+)"
+                  r"(?: obj=((?:\d+|new|absent):[\w.-]+))?(?: op=([\w-]+))? "
                   r"ssid=0x([0-9a-f]{8})/0x([0-9a-f]{8})$")
 
 

@@ -28,7 +28,7 @@ def test_chinese_wall(run_scenario):
     assert "domain 'boot-oob' not created: error -22" in result.console
     deny = maclog.denials(result.console)
     assert maclog.Deny("domain_create", "boot", "new:boot-beta", "chinese-wall", 0, BETA) in deny
-    assert maclog.Deny("domain_create", "boot", "new:boot-oob", "ssidref-out-of-range", 0, 0x00630063) in deny
+    assert maclog.Deny("domain_create", "boot", "new:boot-oob", "not-a-label", 0, 0x00630063) in deny
     assert log.named("boot-alpha").result == "SUCCESS"
     walls = [d for d in deny if d.op == "chinese-wall" and d.subj == "0:ctl"]
     # beta-denied, alpha-denied, beta-wait x3

@@ -13,10 +13,12 @@ from . import maclog
 # mac_peer's name of the operation -> the audit line's op= and whether it names the object.
 NOPERM = {
     "create": ("create", False),
-    "destroy": ("destroy", False),  # domctl checks the permission before looking the target up
-    "pause": ("pause", False),
-    "unpause": ("unpause", False),
-    "getinfo": ("read-state", False),
+    # domctl looks the target up first (permissions name target labels); a free id would answer
+    # -EPERM all the same (tests/attacks, probe)
+    "destroy": ("destroy", True),
+    "pause": ("pause", True),
+    "unpause": ("unpause", True),
+    "getinfo": ("read-state", True),
     "memory_op": ("read-state", True),
     "bind-virq-dom-exc": ("watch", False),
     "evtchn-status": ("foreign-evtchn-status", True),

@@ -56,11 +56,14 @@ def policy_drawn(path: Path) -> Drawn:
 
 def test_the_policy_graph_shows_sharing_conflicts_and_management():
     d = policy_drawn(DEMO)
-    labels = {"system", "service", "switch", "tpm-agent", "customer-a", "customer-b", "customer-c", "disk-a", "disk-b", "disk-c"}
+    labels = {"system", "service", "switch", "tpm-agent", "manager-a", "manager-b", "customer-a", "customer-b",
+              "customer-c", "disk-a", "disk-b", "disk-c"}
     assert set(d.nodes) == labels
     assert d.nodes["system"]["peripheries"] == "2"  # the bootstrap label
     assert d.nodes["disk-a"]["shape"] == "note" and d.nodes["customer-a"]["shape"] == "box"
-    assert "may: destroy, pause, read_state, load_policy" in d.nodes["system"]["label"]
+    assert "over every label: destroy, pause, read_state" in d.nodes["system"]["label"]
+    assert "may: load_policy" in d.nodes["system"]["label"]
+    assert "devices: com2, tpm" in d.nodes["tpm-agent"]["label"]
     share = d.of_class("share")
     # Customers share with the system and the service, never with each other.
     assert share[frozenset(("customer-a", "service"))]["label"] == "customer-a"
@@ -73,8 +76,16 @@ def test_the_policy_graph_shows_sharing_conflicts_and_management():
     # The one conflict set: A and C, the rival banks.
     assert {pair: e["label"] for pair, e in d.of_class("conflict").items()} == {
         frozenset(("customer-a", "customer-c")): "conflict: bank-rivals"}
-    # Who may create whom.
-    assert d.arrows("manage") == {("system", n) for n in ("customer-a", "customer-b", "customer-c", "service")}
+    # Who may manage whom, one arrow per permission and label it names (the policy extension's
+    # per-target permissions): the system creates the customers' domains and the service's; each
+    # customer's manager pauses, destroys and watches that customer's domains only; the service
+    # watches customers A and B.
+    assert d.arrows("manage-create") == {("system", n) for n in ("customer-a", "customer-b", "customer-c", "service")}
+    for perm in ("destroy", "pause"):
+        assert d.arrows(f"manage-{perm}") == {("manager-a", "customer-a"), ("manager-b", "customer-b")}
+    assert d.arrows("manage-read_state") == {("manager-a", "customer-a"), ("manager-b", "customer-b"),
+                                             ("service", "customer-a"), ("service", "customer-b")}
+    assert not d.arrows("manage-foreign_evtchn") | d.arrows("manage-foreign_gnttab")
 
 
 def test_the_graph_follows_the_policy():

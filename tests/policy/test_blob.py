@@ -111,22 +111,47 @@ def test_cells_and_padding(blob: bytes) -> None:
 
 
 def test_extension_fields(ext_blob: bytes, agree) -> None:
+    """Extension version 2 (docs/policy-format.md section 7): header, then typed sections."""
     e = decode(ext_blob).ext
-    assert e is not None
-    o = e.offset
+    assert e is not None and e.version == 2 and e.sections >= 2
+    o, rows = e.offset, e.rows
+    words = (rows + 31) // 32
+    s0 = o + 16  # PERMISSIONS
+    sd = s0 + ((16 + 4 * rows + 7) & ~7)  # DEVICES (tpm-agent's)
+    s1 = sd + ((16 + 4 * rows + 7) & ~7)  # the first TARGETS section (create)
+    assert [int.from_bytes(ext_blob[x:x + 4], "big") for x in (s0, sd, s1)] == [1, 2, 16]
+    agent = 9  # tpm-agent's row, the one label that may hold devices
+    assert e.devices == [0] * agent + [0b11]
+    last_word_row1 = s1 + 16 + 4 * (1 * words + words - 1)
     cases = {
         put32(ext_blob, o, 0x12345678): (o, "ext.magic"),
-        put32(ext_blob, o + 4, 2): (o + 4, "ext.version"),
-        put32(ext_blob, o + 12, e.rows + 1): (o + 12, "ext.max_ssidrefs"),
+        put32(ext_blob, o + 4, 1): (o + 4, "ext.version"),  # version 1 is refused: one layout only
         put32(ext_blob, o + 8, 8): (o + 8, "ext.len"),
-        put32(ext_blob, o + 28, 1): (o + 28, "ext.reserved"),
-        put32(ext_blob, o + 32 + 4, 0x80): (o + 36, "ext.flags[1]"),  # the first bit no permission uses
-        put32(ext_blob, o + 32 + 4, 0x1E): (o + 36, "ext.flags[1]"),  # CREATE bit dropped
-        put32(ext_blob, o + 32 + 4 * e.rows + 4, 1 << 31): (o + 32 + 4 * e.rows + 4, "ext.create[1][0]"),
+        put32(ext_blob, o + 12, 65): (o + 12, "ext.sections"),
+        put32(ext_blob, o + 12, e.sections - 1): (o + 12, "ext.sections"),  # sections do not fill it
+        put32(ext_blob, s0, 3): (s0, "ext.section.type[0]"),  # unknown type
+        put32(ext_blob, s0, 19): (s0, "ext.section.type[0]"),  # load_policy names no targets
+        put32(ext_blob, s0 + 4, 12): (s0 + 4, "ext.section.len[0]"),
+        put32(ext_blob, s0 + 4, 8): (s0 + 4, "ext.section.len[0]"),
+        put32(ext_blob, s0 + 8, 7): (s0 + 8, "ext.section.rows[0]"),
+        put32(ext_blob, s0 + 12, 1): (s0 + 12, "ext.section.reserved[0]"),
+        put32(ext_blob, s0 + 16 + 4, 0x80): (s0 + 20, "ext.flags[1]"),  # unknown bit
+        put32(ext_blob, s0 + 16 + 4, 0x1E): (s0 + 20, "ext.flags[1]"),  # CREATE dropped, targets left
+        put32(ext_blob, sd, 1): (sd, "ext.section.type[1]"),  # repeated / out of order
+        put32(ext_blob, sd, 3): (sd, "ext.section.type[1]"),  # unknown type
+        put32(ext_blob, sd + 12, 1): (sd + 12, "ext.section.reserved[1]"),
+        put32(ext_blob, sd + 16 + 4 * agent, 0x4): (sd + 16 + 4 * agent, "ext.devices[9]"),  # no device 2
+        put32(ext_blob, sd + 16 + 4 * agent, 0): (sd, "ext.section.type[1]"),  # a devices section giving none
+        put32(ext_blob, s1, 2): (s1, "ext.section.type[2]"),  # out of order
+        put32(ext_blob, s1 + 12, words + 1): (s1 + 12, "ext.section.words[2]"),
+        put32(ext_blob, last_word_row1, 1 << 31): (last_word_row1, "ext.targets[2][1]"),
+        put32(ext_blob, s1 + 16 + 4 * words, 0): (s0 + 20, "ext.flags[1]"),  # system creates no one
+        put32(ext_blob, s1 + 16 + 4 * words * 2, 1): (s0 + 24, "ext.flags[2]"),  # a target without the flag
     }
+    assert rows % 32 != 0
     results = agree(list(cases))
     for (_b, want), r in zip(cases.items(), results, strict=True):
-        assert (r["error"]["offset"], r["error"]["field"]) == want
+        assert (r["error"]["offset"], r["error"]["field"]) == want, r
 
 
 def test_xen_unloadable_blobs_decode(agree) -> None:

@@ -25,9 +25,10 @@ def test_compile_dump_labels_query(tmp_path: Path, capsys: pytest.CaptureFixture
     rc, out, _ = run(capsys, "compile", str(EXAMPLES / "demo.toml"), "-o", str(blob), "--map", str(mp))
     assert rc == 0 and "bytes" in out
     rc, out, _ = run(capsys, "dump", str(blob), "--map", str(mp))
-    assert rc == 0 and "moat extension v1" in out and "customer-a" in out and "loadable: yes" in out
+    assert rc == 0 and "moat extension v2" in out and "customer-a" in out and "loadable: yes" in out
     rc, out, _ = run(capsys, "dump", str(blob), "--json")
-    assert json.loads(out)["ext"]["rows"] == 8  # __UNLABELED__, system, customer-a/b/c, service, tpm-agent, switch
+    # __UNLABELED__, system, customer-a/b/c, manager-a/b, service, switch, tpm-agent
+    assert json.loads(out)["ext"]["rows"] == 10
     rc, out, _ = run(capsys, "labels", str(blob), "--map", str(mp))
     assert "0x00010001  vm        system (bootstrap)" in out
     rc, out, _ = run(capsys, "labels", str(EXAMPLES / "demo.xml"), "--json")
@@ -43,6 +44,15 @@ def test_compile_dump_labels_query(tmp_path: Path, capsys: pytest.CaptureFixture
     rc, out, _ = run(capsys, "query", str(blob), "system", "customer-b", "--map", str(mp), "--json")
     r = json.loads(out)
     assert r["share"] and r["shared_ste_types"] == ["customer-b"] and not r["conflict"]
+    # Each customer's management domain may act on that customer's domains only.
+    rc, out, _ = run(capsys, "query", str(blob), "manager-a", "customer-a", "--map", str(mp))
+    assert "control: manager-a may destroy, pause, read_state domains labelled customer-a" in out
+    rc, out, _ = run(capsys, "query", str(EXAMPLES / "demo.toml"), "manager-a", "customer-b")
+    assert "control: manager-a may do nothing to domains labelled customer-b" in out
+    rc, out, _ = run(capsys, "query", str(EXAMPLES / "demo.toml"), "manager-a", "system")
+    assert "control: manager-a may do nothing to domains labelled system" in out
+    rc, out, _ = run(capsys, "dump", str(blob), "--map", str(mp))
+    assert "manager-a                destroy: customer-a; pause: customer-a; read_state: customer-a" in out
     rc, out, err = run(capsys, "query", str(blob), "nobody", "system")
     assert rc == 3 and "no label 'nobody'" in err
     rc, out, err = run(capsys, "query", str(EXAMPLES / "demo.toml"), "custmer-a", "system")

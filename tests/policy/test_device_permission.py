@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The "may be assigned device X" permission (docs/attestation.md): written in TOML and XML,
-compiled to one flag bit per device in the moat extension, decoded alike by the C parser and
-the Python decoder, shown by dump and labels, refused for devices that do not exist."""
+compiled to the moat extension's DEVICES section (one device mask per label), decoded alike by
+the C parser and the Python decoder, shown by dump and labels, refused for devices that do not exist."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT
-
 from moat.policy import compile_policy, read_policy
-from moat.policy.binary import decode
-from moat.policy.model import PERM_DEVICE, PERM_READ_STATE
+from moat.policy.binary import SEC_DEVICES, decode
+from moat.policy.model import PERM_READ_STATE
 from moat.policy.validate import check
+from tests.policy.conftest import ROOT
+
+TPM, COM2 = 1 << 0, 1 << 1  # DEVICE_BIT(DEVICE_TPM), DEVICE_BIT(DEVICE_COM2) of public/device.h
 
 TOML = """
 [policy]
@@ -49,14 +50,27 @@ def _write(tmp_path: Path, text: str, name: str = "p.toml") -> Path:
     return path
 
 
-def test_flags_per_label_and_both_decoders_agree(tmp_path: Path, agree) -> None:  # type: ignore[no-untyped-def]
+def test_devices_per_label_and_both_decoders_agree(tmp_path: Path, agree) -> None:  # type: ignore[no-untyped-def]
     blob = compile_policy(read_policy(_write(tmp_path, TOML)))
     (r,) = agree([blob])
     rows = {"system": 1, "a": 2, "attest": 3}
-    flags = r["ext"]["flags"]
-    assert flags[rows["attest"]] == PERM_DEVICE["tpm"] | PERM_DEVICE["com2"]
-    assert flags[rows["a"]] == PERM_DEVICE["com2"]
+    devices, flags = r["ext"]["devices"], r["ext"]["flags"]
+    assert devices[rows["attest"]] == TPM | COM2
+    assert devices[rows["a"]] == COM2
+    assert devices[rows["system"]] == 0
+    # Devices are a section of their own: no permission flag stands for them.
+    assert flags[rows["attest"]] == flags[rows["a"]] == 0
     assert flags[rows["system"]] == PERM_READ_STATE
+    e = decode(blob).ext
+    assert e is not None and e.sections == 3  # PERMISSIONS, DEVICES, TARGETS of read_state
+    assert int.from_bytes(blob[e.offset + 16 + ((16 + 4 * e.rows + 7) & ~7):][:4], "big") == SEC_DEVICES
+
+
+def test_no_devices_no_devices_section(tmp_path: Path) -> None:
+    text = TOML.replace('permissions = { devices = ["tpm", "com2"] }', "").replace(
+        'permissions = { devices = ["com2"] }', "")
+    e = decode(compile_policy(read_policy(_write(tmp_path, text)))).ext
+    assert e is not None and e.sections == 2 and e.devices == [0] * e.rows
 
 
 def test_xml_round_trip_gives_the_same_blob_body(tmp_path: Path) -> None:

@@ -9,7 +9,17 @@ from hypothesis import strategies as st
 from moat.policy import compile_policy, decode, read_policy_bytes
 from moat.policy.analysis import from_blob, from_policy
 from moat.policy.mapfile import read_map, write_map
-from moat.policy.model import ConflictSet, Named, Permissions, Policy, ResourceLabel, VmLabel, numbering
+from moat.policy.model import (
+    TARGETED,
+    ConflictSet,
+    Named,
+    Permissions,
+    Policy,
+    ResourceLabel,
+    Targets,
+    VmLabel,
+    numbering,
+)
 from moat.policy.validate import check, fatal
 from moat.policy.writers import to_toml, to_xml
 
@@ -48,14 +58,15 @@ def policies(draw: st.DrawFn) -> Policy:
             [Named(t, 1) for t in mine],
         )
         if draw(st.booleans()) and draw(st.booleans()):
-            v.permissions = Permissions(
-                1,
-                [Named(t, 1) for t in draw(st.lists(st.sampled_from(labels), max_size=3, unique=True))],
-                draw(st.booleans()),
-                draw(st.booleans()),
-                draw(st.booleans()),
-                draw(st.booleans()),
-            )
+            pm = Permissions(1, load_policy=draw(st.booleans()))
+            for key in TARGETED:  # not held, over every label, or over some labels
+                how = draw(st.sampled_from(["none", "all", "some"] if key != "create" else ["none", "some"]))
+                if how == "all":
+                    setattr(pm, key, Targets(1, everyone=True))
+                elif how == "some":
+                    names = draw(st.lists(st.sampled_from(labels), min_size=1, max_size=3, unique=True))
+                    setattr(pm, key, Targets(1, labels=[Named(t, 1) for t in names]))
+            v.permissions = pm
         p.vm_labels.append(v)
     p.bootstrap = draw(st.sampled_from(labels))
     for name in draw(st.lists(NAME, max_size=4, unique=True)):

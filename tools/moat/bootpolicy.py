@@ -3,7 +3,8 @@
 
 The hypervisor refuses to run without a policy module, so every boot gets one: the scenario's
 `policy`, or data/default-policy.toml. Compiled blobs are cached under build/policies/ by the
-SHA-1 of their source, so repeated boots do not recompile.
+SHA-1 of their source and of the compiler's own sources, so repeated boots do not recompile and a
+changed compiler (a new binary layout) never boots a stale blob.
 """
 
 from __future__ import annotations
@@ -21,6 +22,18 @@ from moat.policy.xmlreader import PolicyReadError
 
 DEFAULT_POLICY = Path(__file__).parent / "data" / "default-policy.toml"
 POLICY_MODULE_ARGS = "policy"
+_compiler_digest: bytes | None = None
+
+
+def compiler_digest() -> bytes:
+    """SHA-1 of the policy compiler's sources (moat/policy/*.py), computed once."""
+    global _compiler_digest
+    if _compiler_digest is None:
+        h = hashlib.sha1()
+        for src in sorted((Path(__file__).parent / "policy").glob("*.py")):
+            h.update(src.name.encode() + b"\0" + src.read_bytes())
+        _compiler_digest = h.digest()
+    return _compiler_digest
 
 
 @dataclass(frozen=True)
@@ -58,7 +71,7 @@ def compile_for_boot(source: Path, cache_dir: Path) -> BootPolicy:
     if bad:
         raise UserError("\n".join(str(d) for d in bad) + f"\n{source}: the policy has errors")
     num = numbering(pol)
-    digest = hashlib.sha1(data).hexdigest()[:16]
+    digest = hashlib.sha1(compiler_digest() + data).hexdigest()[:16]
     out = cache_dir / f"{source.stem}-{digest}.bin"
     if not out.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)

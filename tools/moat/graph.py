@@ -4,8 +4,11 @@
 policy_graph() draws a policy: one node per label (VM labels as boxes, resource labels as notes),
 an undirected green edge between two labels that may share (their common STE types on it), a red
 dashed edge between two VM labels that may not run side by side (the Chinese Wall conflict set
-that keeps them apart) and a blue arrow from a label to each label it may create domains with;
-the label's other permissions are listed in its box.
+that keeps them apart), and who may manage whom: for each permission that names the labels it acts
+on (create, destroy, pause, read_state, foreign_evtchn, foreign_gnttab; policy extension v2), an
+arrow of that permission's colour from the label to each label it acts on, or, when it acts on
+every label, a line in the label's box instead of an arrow to everyone. The box also lists the
+permissions that name no labels (load_policy) and the devices the label may be assigned.
 
 links_graph() draws a scenario: one node per domain, filled with its label's colour, the switch
 domains as 3D boxes, and one edge per [[link]] with the VLANs it carries (for a switch port; a
@@ -39,9 +42,17 @@ LABEL_COLOURS = ("#a6cee3", "#b2df8a", "#fdbf6f", "#cab2d6", "#fb9a99", "#ffff99
 VLAN_COLOURS = ("#1f78b4", "#33a02c", "#ff7f00", "#6a3d9a", "#e31a1c", "#b15928", "#01665e", "#c51b7d")
 SHARE_COLOUR = "#2e7d32"
 CONFLICT_COLOUR = "#c62828"
-MANAGE_COLOUR = "#1565c0"
 FORBIDDEN_COLOUR = "#c62828"
-PERM_ORDER = ("destroy", "pause", "read_state", "load_policy")
+# The permissions that name their targets (moat.policy.model.TARGETED), each with the verb on its
+# arrows and its colour (blues and purples: apart from the green of sharing and the red of conflict).
+MANAGE = {
+    "create": ("creates", "#1565c0"),
+    "destroy": ("destroys", "#6a1b9a"),
+    "pause": ("pauses", "#00838f"),
+    "read_state": ("reads state of", "#5c6bc0"),
+    "foreign_evtchn": ("sets up event channels of", "#ad1457"),
+    "foreign_gnttab": ("sets up the grant table of", "#4e342e"),
+}
 
 
 def format_for(output: Path | None, fmt: str | None) -> str:
@@ -117,12 +128,33 @@ def shares(view: View) -> dict[tuple[str, str], list[str]]:
     return out
 
 
+def manages(view: View, shown: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, str, str]]]:
+    """Who may manage whom: per label, the permissions it holds over every VM label (drawn in its
+    box), and (subject, permission, target) for the others (drawn as arrows), in MANAGE's order."""
+    every = {n for n, lab in view.labels.items() if lab.kind == "vm"}
+    over_all: dict[str, list[str]] = {}
+    arrows = []
+    for name in sorted(shown):
+        lab = view.labels[name]
+        for perm in MANAGE:
+            targets = lab.targets.get(perm, frozenset())
+            if not targets:
+                continue
+            if targets >= every and perm != "create":
+                over_all.setdefault(name, []).append(perm)
+                continue
+            arrows += [(name, perm, t) for t in sorted(targets) if t in shown]
+    return over_all, arrows
+
+
 def policy_graph(view: View) -> graphviz.Digraph:
-    """The policy's labels, who may share, who conflicts and who may create whom."""
+    """The policy's labels, who may share, who conflicts and who may manage whom."""
+    legend = ", ".join(f"{verb} ({colour})" for verb, colour in MANAGE.values())
     g = _new_graph("policy", f"policy {view.name} {view.version}: green = may share (STE types), red dashed = "
-                             f"Chinese Wall conflict, blue arrow = may create")
-    shown = [n for n, lab in view.labels.items() if lab.ste or lab.chwall or lab.perms or lab.create]
+                             f"Chinese Wall conflict, arrows = may manage: {legend}")
+    shown = [n for n, lab in view.labels.items() if lab.ste or lab.chwall or lab.perms]
     colours = label_colours(shown)
+    over_all, arrows = manages(view, shown)
     for name in sorted(shown):
         lab = view.labels[name]
         lines = [name]
@@ -132,9 +164,13 @@ def policy_graph(view: View) -> graphviz.Digraph:
             lines.append("STE: " + ", ".join(sorted(lab.ste)))
         if lab.chwall:
             lines.append("CHWALL: " + ", ".join(sorted(lab.chwall)))
-        perms = [p for p in PERM_ORDER if p in lab.perms]
-        if perms:
-            lines.append("may: " + ", ".join(perms))
+        if name in over_all:
+            lines.append("over every label: " + ", ".join(over_all[name]))
+        if "load_policy" in lab.perms:
+            lines.append("may: load_policy")
+        devices = sorted(p.removeprefix("device:") for p in lab.perms if p.startswith("device:"))
+        if devices:
+            lines.append("devices: " + ", ".join(devices))
         attrs = {"fillcolor": colours[name], "shape": "box" if lab.kind == "vm" else "note"}
         if name == view.bootstrap:
             attrs.update(peripheries="2", penwidth="2")
@@ -146,11 +182,10 @@ def policy_graph(view: View) -> graphviz.Digraph:
     for (a, b), sets in conflicts(view).items():
         g.edge(a, b, label="conflict: " + ", ".join(sets), dir="none", style="dashed", color=CONFLICT_COLOUR,
                fontcolor=CONFLICT_COLOUR, constraint="false", **{"class": "conflict"})
-    for name in sorted(shown):
-        for target in sorted(view.labels[name].create):
-            if target in view.labels:
-                g.edge(name, target, label="creates", color=MANAGE_COLOUR, fontcolor=MANAGE_COLOUR,
-                       style="bold", constraint="false", **{"class": "manage"})
+    for subj, perm, target in arrows:
+        verb, colour = MANAGE[perm]
+        g.edge(subj, target, label=verb, color=colour, fontcolor=colour, style="bold", constraint="false",
+               **{"class": f"manage-{perm}"})
     return g
 
 

@@ -28,6 +28,16 @@ vector_\v:
 common_entry:
     PUSH_GPRS
     cld
+    /*
+     * Ring 3 may set EFLAGS.AC (popf), and an interrupt or exception keeps it: with AC set, SMAP
+     * lets ring 0 touch user pages. Clear it on every entry; iretq restores the interrupted
+     * context's own flags (copy_user's fixup runs with AC clear and clears it again anyway).
+     * clac is only legal on a CPU with SMAP.
+     */
+    testb $1, smap_enabled(%rip)
+    jz 1f
+    clac
+1:
     movq %rsp, %rdi
     testb $3, REGS_CS(%rsp)
     jnz from_guest
@@ -45,7 +55,7 @@ common_entry:
 from_guest:
     swapgs
     movq %gs:PCPU_KSTACK_TOP, %rsp
-    xorl %ebp, %ebp
+    CLEAR_GUEST_GPRS                 /* the frame has them */
     call guest_trap
     ud2                              /* guest_trap never returns */
 

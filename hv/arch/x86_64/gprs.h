@@ -42,4 +42,27 @@
     popq %rax
 .endm
 
+/*
+ * Zeroes every general register a guest may have loaded, except rdi (the caller sets it to the
+ * frame) and rsp, once they are saved: no guest value stays in a register the hypervisor's C code
+ * could use under speculation (a callee-saved register keeps its value until the C code reuses
+ * it). 32-bit xors also clear the upper halves.
+ */
+.macro CLEAR_GUEST_GPRS
+    xorl %eax, %eax
+    xorl %ebx, %ebx
+    xorl %ecx, %ecx
+    xorl %edx, %edx
+    xorl %esi, %esi
+    xorl %ebp, %ebp
+    xorl %r8d, %r8d
+    xorl %r9d, %r9d
+    xorl %r10d, %r10d
+    xorl %r11d, %r11d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+.endm
+
 #endif

@@ -7,6 +7,7 @@
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/paging.h>
+#include <moat/selftest.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <moat/x86.h>
@@ -149,6 +150,7 @@ uint64_t fault_fixups;
 
 void exception_dispatch(struct cpu_regs *regs)
 {
+    selftest_entry_check(regs);
     if (regs->vector >= 32) {
         irq_handler_t h = irq_handlers[regs->vector & 0xff];
         this_cpu()->irq_count++;

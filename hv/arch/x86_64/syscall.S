@@ -27,7 +27,7 @@ syscall_entry:
     PUSH_GPRS
     movq %rsp, %rdi
     movq %gs:PCPU_KSTACK_TOP, %rsp
-    xorl %ebp, %ebp
+    CLEAR_GUEST_GPRS                      /* the frame has them; C reads its arguments there */
     call hypercall_entry
     ud2                                   /* hypercall_entry never returns */
 

@@ -4,12 +4,14 @@
 #include <moat/cpu.h>
 #include <moat/domain.h>
 #include <moat/sched.h>
+#include <moat/selftest.h>
 #include <moat/timer.h>
 #include <moat/x86.h>
 
 void guest_trap(struct cpu_regs *regs)
 {
     uint64_t cr2 = read_cr2(); /* first: anything later could fault and overwrite it */
+    selftest_entry_check(regs);
     if (regs->vector == 2 || regs->vector == 8 || regs->vector == 18)
         idt_fatal(regs); /* NMI, #DF, #MC: the machine's problem, not the guest's */
     if (regs->vector >= 32)

@@ -74,6 +74,7 @@ struct domain {
     struct grant_table gnttab;
     uint32_t incarnation;             /* counts creations: tells a reused domid from its predecessor */
     struct xsm_cache xsm_cache;
+    struct xsm_audit xsm_audit;       /* rate limit of its MAC denial lines */
 
     char console_line[CONSOLE_LINE_MAX + 1];
     unsigned console_len;

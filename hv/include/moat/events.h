@@ -27,8 +27,13 @@ void evtchn_init(struct domain *d, uint32_t max_ports);
 /* Closes every port; peers' ends become unbound to no one and get an event. */
 void evtchn_destroy(struct domain *d);
 void evtchn_send_virq(struct domain *d, unsigned virq);
-/* Raises VIRQ_DOM_EXC in every domain that bound it (a domain died). */
-void evtchn_notify_dom_exc(void);
+/* A domain of this label died: raises VIRQ_DOM_EXC in every domain that bound it and may read
+ * the state of that label (the MAC policy's read_state). */
+void evtchn_notify_dom_exc(uint32_t dead_ssidref);
+/* The port VIRQ virq is bound to in d, or 0. */
+evtchn_port_t evtchn_virq_port(struct domain *d, unsigned virq);
+/* Takes a VIRQ binding away (MAC revocation): the port becomes unbound to no one, and pending. */
+void evtchn_revoke_virq(struct domain *d, unsigned virq);
 bool evtchn_port_valid(struct domain *d, evtchn_port_t port);
 bool evtchn_is_pending(struct domain *d, evtchn_port_t port);
 /* Closes an interdomain channel from both ends and signals both (used by MAC revocation). */

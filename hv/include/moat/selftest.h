@@ -8,4 +8,13 @@
 /* Runs the named self-test and stops the machine; returns only if the build has no self-tests. */
 void selftest_run(const char *name);
 
+struct cpu_regs;
+#ifdef CONFIG_SELFTEST
+/* Called at every entry into C from the entry code: stops the machine if EFLAGS.AC is set (a
+ * guest's AC must never reach the hypervisor, where it would switch SMAP off). */
+void selftest_entry_check(const struct cpu_regs *regs);
+#else
+static inline void selftest_entry_check(const struct cpu_regs *regs) { (void)regs; }
+#endif
+
 #endif

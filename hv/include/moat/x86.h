@@ -97,5 +97,6 @@ static inline uint64_t read_rflags(void)
 #define CR4_SMEP (1u << 20)
 #define CR4_SMAP (1u << 21)
 #define RFLAGS_IF (1u << 9)
+#define RFLAGS_AC (1u << 18) /* alignment check; with SMAP: user pages reachable from ring 0 */
 
 #endif

@@ -73,6 +73,15 @@ static inline void actor_wait_go(void)
         fail("the system domain is gone");
 }
 
+/* A customer's domain ends when its customer's management domain destroys it: wait for that. */
+static inline __attribute__((noreturn)) void actor_wait_managed(void)
+{
+    uint64_t deadline = now_ns() + 2 * DEMO_WAIT_NS;
+    while (now_ns() < deadline)
+        sleep_ns(10 * NS_PER_MS);
+    fail("our customer's management domain never ended us");
+}
+
 /* Tells the system domain that our step went as intended. */
 static inline void actor_done(void)
 {

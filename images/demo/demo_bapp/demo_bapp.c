@@ -2,7 +2,7 @@
 // Demo: b-app, customer B's application. When the system domain says go, it asks for an event
 // channel to a-db, a domain of customer A. B and A share no STE type, so the hypervisor must
 // refuse with -EACCES (and print its `MAC deny hook=evtchn_unbound` line); b-app says what it got,
-// then stays until the system domain lets it go.
+// then stays until customer B's management domain winds B down.
 //   target=<domid>   a-db
 #include "../common/demo.h"
 
@@ -22,7 +22,5 @@ int main(const struct start_info *si)
         fail("refused with %ld, not -EACCES", rc);
     say("refused with -EACCES (%ld), as the policy intends: customers A and B share no type", rc);
     actor_done();
-    actor_wait_go(); // customer B stays beside A until the system domain lets it go
-    say("leaving");
-    return 0;
+    actor_wait_managed(); // customer B stays beside A until its manager winds it down
 }

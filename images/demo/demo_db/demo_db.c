@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Demo: a-db, customer A's database. Three steps, each started by the system domain's go:
+// Demo: a-db, customer A's database. Two steps, each started by the system domain's go:
 //  1. vchan server for a-web: receives the stream, checks every byte, sends back its checksum;
 //  2. heartbeats with the backup service (a-db binds backup's DEMO_HB_PORT), then waits on that
-//     channel until the policy update revokes it, and shows what it sees then;
-//  3. shuts down (customer A leaving the server).
+//     channel until the policy update revokes it, and shows what it sees then.
+// Then it runs until customer A's management domain destroys it (customer A leaving).
 //   web=<domid> backup=<domid>
 #include <moat/gnttab.h>
 #include <moat/vchan.h>
@@ -97,7 +97,5 @@ int main(const struct start_info *si)
     actor_done();
     notice_revocation(port);
     actor_done();
-    actor_wait_go();
-    say("customer A is leaving: shutting down");
-    return 0;
+    actor_wait_managed(); // customer A's manager destroys us when A leaves
 }

@@ -3,9 +3,12 @@
 // read their state and load policies). It runs the story of images/demo/demo.toml one step at a
 // time over the actors' control channels (../common/demo.h), checks that each step went as the
 // policy intends, and ends with a summary. Any surprise ends it with a failure status, which the
-// hypervisor counts against the boot.
+// hypervisor counts against the boot. Customers' domains are managed by their customers'
+// management domains (manager-a, manager-b), not by the system domain.
 //   web=<domid> db=<domid> bapp=<domid> backup=<domid>   the actors
 //   switch=<domid> www=<domid> sql=<domid> sniff=<domid>  the network step's switch and actors
+//   attest=<domid>                                        the attestation agent (before the story)
+//   ma=<domid> mb=<domid>                                 customer A's and customer B's managers
 #include <moat/acm.h>
 
 #include "../common/demo.h"
@@ -18,7 +21,7 @@ struct actor {
 };
 
 static struct actor web = {"a-web", 0, 0}, db = {"a-db", 0, 0}, bapp = {"b-app", 0, 0},
-                    backup = {"backup", 0, 0};
+                    backup = {"backup", 0, 0}, ma = {"manager-a", 0, 0}, mb = {"manager-b", 0, 0};
 // The network step's actors (images/demo/demo_net) and the switch (images/net/net_switch).
 static struct actor www = {"a-www", 0, 0}, sql = {"a-sql", 0, 0}, sniff = {"b-sniff", 0, 0};
 static domid_t net_switch;
@@ -33,7 +36,8 @@ static void connect(struct actor *a, const char *key)
 {
     a->domid = (domid_t)cmdline_ulong(key, DOMID_INVALID);
     if (a->domid == DOMID_INVALID)
-        fail("usage: web=<domid> db=<domid> bapp=<domid> backup=<domid>");
+        fail("usage: web=<domid> db=<domid> bapp=<domid> backup=<domid> switch=<domid> www=<domid> sql=<domid> "
+             "sniff=<domid> ma=<domid> mb=<domid> [attest=<domid>]");
     // The actor allocates DEMO_CTL_PORT for us as its first act; we retry until it has.
     long port = evtchn_connect(a->domid, DEMO_CTL_PORT, now_ns() + DEMO_WAIT_NS);
     if (port < 0)
@@ -147,6 +151,7 @@ int main(const struct start_info *si)
     (void)si;
     say("moat demo: one server, domains of three customers, one policy (moat-demo 1.0)");
     say("  a-web, a-db: customer A | b-app: customer B | backup: a service A has a contract with");
+    say("  manager-a, manager-b: each customer's management domain, with power over its own domains only");
     say("  c-rival: customer C, a rival bank of A (conflict set bank-rivals), not started yet");
     check_boot_policy();
     connect(&web, "web");
@@ -156,6 +161,8 @@ int main(const struct start_info *si)
     connect(&www, "www");
     connect(&sql, "sql");
     connect(&sniff, "sniff");
+    connect(&ma, "ma");
+    connect(&mb, "mb");
     net_switch = (domid_t)cmdline_ulong("switch", DOMID_INVALID);
     long rc = evtchn_bind_virq(VIRQ_DOM_EXC, 0);
     if (rc < 0)
@@ -203,41 +210,57 @@ int main(const struct start_info *si)
 
     network_step(5);
 
-    step(6, "customer A leaves; now its rival C may start");
-    go(&web);
-    go(&db);
+    step(6, "each customer's management domain manages its own domains, and nobody else's");
+    go(&mb);
+    wait_done(&mb, "managing customer B");
+    go(&ma);
+    wait_done(&ma, "managing customer A");
+
+    step(7, "customer A leaves (its manager destroys its domains); now its rival C may start");
+    go(&ma);
+    wait_done(&ma, "winding customer A down");
+    go(&ma); // and leave
     wait_gone(web.domid, web.name);
     wait_gone(db.domid, db.name);
+    wait_gone(ma.domid, ma.name);
     rc = create_rival(&rival);
     if (rc != 0)
         fail("creating c-rival after customer A left: %ld", rc);
     say("creating c-rival (customer-c): created as domain %u", rival);
     wait_gone(rival, "c-rival");
 
-    step(7, "everyone else leaves; summary");
-    go(&bapp);
+    step(8, "everyone else leaves (customer B's manager winds B down); summary");
+    go(&mb);
+    wait_done(&mb, "winding customer B down");
+    go(&mb); // and leave
     go(&backup);
     wait_gone(bapp.domid, bapp.name);
+    wait_gone(mb.domid, mb.name);
     wait_gone(backup.domid, backup.name);
     struct acm_stats s = stats();
     uint64_t unbound_denied = s.hook[ACM_HOOK_EVTCHN_UNBOUND].denials;
     uint64_t create_denied = s.hook[ACM_HOOK_DOMAIN_CREATE].denials;
+    uint64_t privileged_denied = s.hook[ACM_HOOK_PRIVILEGED].denials;
     say("summary:");
     say("  allowed: a-web <-> a-db vchan, %u bytes, checksums match (both customer A)", DEMO_VCHAN_BYTES);
     say("  allowed: backup <-> a-db heartbeats, %u acknowledged (service served customer A)", DEMO_HEARTBEATS);
     say("  allowed: c-rival started once customer A had gone (Chinese Wall)");
     say("  allowed: a-www <-> a-sql through the switch, on customer A's VLAN; b-sniff on B's heard none of it");
+    say("  allowed: each manager paused, and later destroyed, its own customer's domains");
     say("  refused: b-app -> a-db event channel, -EACCES (no shared STE type); evtchn_unbound denials: %lu",
         (unsigned long)unbound_denied);
     say("  refused: c-rival while customer A ran, -EPERM (Chinese Wall); domain_create denials: %lu",
         (unsigned long)create_denied);
+    say("  refused: each manager's pause and destroy of the other customer's domain, -EPERM; privileged "
+        "denials: %lu", (unsigned long)privileged_denied);
     say("  revoked: %lu event channel (backup <-> a-db) by moat-demo 1.1 in revoke mode, noticed at both ends",
         (unsigned long)s.revoked_evtchn);
     // policy_loads counts the boot policy too.
-    if (unbound_denied != 1 || create_denied != 1 || s.revoked_evtchn != 1 || s.policy_loads != 2)
-        fail("the hypervisor's counts differ from the story: %lu, %lu, %lu revoked, %lu loads",
-             (unsigned long)unbound_denied, (unsigned long)create_denied, (unsigned long)s.revoked_evtchn,
-             (unsigned long)s.policy_loads);
+    if (unbound_denied != 1 || create_denied != 1 || privileged_denied != 4 || s.revoked_evtchn != 1 ||
+        s.policy_loads != 2)
+        fail("the hypervisor's counts differ from the story: %lu, %lu, %lu, %lu revoked, %lu loads",
+             (unsigned long)unbound_denied, (unsigned long)create_denied, (unsigned long)privileged_denied,
+             (unsigned long)s.revoked_evtchn, (unsigned long)s.policy_loads);
     say("the story went as the policy intends");
     return 0;
 }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Demo: a-web, customer A's front end. When the system domain says go, it streams
 // DEMO_VCHAN_BYTES of the demo stream to a-db over vchan (a-db grants the ring), reads back a-db's
-// checksum and compares it with its own. Then it waits for the system domain's word to shut down
-// (customer A leaving the server).
+// checksum and compares it with its own. Then it runs until customer A's management domain
+// destroys it (customer A leaving the server).
 //   db=<domid>   a-db, the vchan server
 #include <moat/vchan.h>
 
@@ -53,7 +53,5 @@ int main(const struct start_info *si)
     actor_wait_go();
     stream(db);
     actor_done();
-    actor_wait_go();
-    say("customer A is leaving: shutting down");
-    return 0;
+    actor_wait_managed(); // customer A's manager destroys us when A leaves
 }

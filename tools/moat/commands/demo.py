@@ -32,7 +32,7 @@ HEARTBEATS = 3  # DEMO_HEARTBEATS in images/demo/common/demo.h
 
 DESCRIPTION = f"""\
 Build everything (one progress line), boot {DEMO_SCENARIO} in QEMU (one server, customers A, B
-and C under one MAC policy, the story run in seven numbered steps by the system domain), stream
+and C under one MAC policy, the story run in eight numbered steps by the system domain), stream
 the console, then explain each step from what the console showed.
 
 reads:  {DEMO_SCENARIO}, docs/examples/policies/demo.toml and demo-update.toml, build/
@@ -117,19 +117,43 @@ def _rival_waits(console: str) -> Step:
 
 
 def _rival_starts(console: str) -> Step:
-    title = "customer A leaves, and customer C starts"
+    title = "customer A leaves (its management domain destroys its domains), and customer C starts"
     refused = _guest(console, "system", r"creating c-rival \(customer-c\): refused with -EPERM .*")
     created = _guest(console, "system", r"creating c-rival \(customer-c\): created as domain (\d+)")
-    gone = [_line(console, rf"domain \d+ '{n}' stopped: poweroff") for n in ("a-web", "a-db")]
+    gone = [_line(console, rf"domain \d+ '{n}' stopped: killed: destroyed by domctl") for n in ("a-web", "a-db")]
     hello = _guest(console, "c-rival", r"hello from customer C: .*")
-    if not (created and hello and all(gone)):
+    wound = _guest(console, "manager-a", r"customer A's domains are gone")
+    if not (wound and all(gone)):
+        return Step(title, False, "customer A's management domain did not destroy a-web and a-db")
+    if not (created and hello):
         return Step(title, False, "c-rival was not created, or did not say hello, after customer A left")
     if not (_pos(refused) < max(map(_pos, gone)) < _pos(created) < _pos(hello)):
         return Step(title, False, "c-rival's refusal, A's exit and c-rival's start are out of order")
     return Step(title, True,
-                "once both of A's domains had shut down (the system domain watched them go with "
-                "getdomaininfo), the same request succeeded: c-rival ran as domain "
-                f"{created[2]} and said hello.")
+                "once customer A's management domain had destroyed both of A's domains and left (the "
+                "system domain watched them go with getdomaininfo), the same request succeeded: c-rival "
+                f"ran as domain {created[2]} and said hello.")
+
+
+def _managers(console: str) -> Step:
+    title = "each customer's management domain manages its own domains, and nobody else's"
+    managers = (("manager-a", "a-web", "b-app"), ("manager-b", "b-app", "a-db"))
+    for mgr, own, other in managers:
+        paused = _guest(console, mgr, rf"paused {own} \(domain \d+, customer [AB]\): getdomaininfo says paused")
+        refused = [_guest(console, mgr, rf"{what} domain \d+ \(another customer's\): refused with -EPERM .*")
+                   for what in ("pausing", "destroying")]
+        denied = [_line(console, rf"MAC deny hook=privileged subj=\d+:{mgr} obj=\d+:{other} op={op} "
+                                 r"ssid=0x[0-9a-f]{8}/0x[0-9a-f]{8}") for op in ("pause", "destroy")]
+        if not paused:
+            return Step(title, False, f"{mgr} did not pause and resume its own {own}")
+        if not (all(refused) and all(denied)):
+            return Step(title, False, f"{mgr}'s attempts on {other} were not both refused and audited")
+    deny = _line(console, r"MAC deny hook=privileged subj=\d+:manager-a obj=\d+:b-app op=pause .*")
+    return Step(title, True,
+                "customer A's management domain paused and resumed a-web, and customer B's b-app: their "
+                "permissions name only their own customer's label. Each was refused, with -EPERM and an "
+                "audit line, when it tried to pause or destroy the other customer's domain "
+                f"(`{deny[0] if deny else ''}`).")
 
 
 def _revocation(console: str) -> Step:
@@ -208,7 +232,7 @@ def _ending(console: str) -> Step:
 def story(console: str) -> list[Step]:
     """The demo's steps, each found (or not) in the console, numbered as the system domain's `=== step n`."""
     return [_vchan(console), _refused_channel(console), _rival_waits(console), _revocation(console),
-            _network(console), _rival_starts(console), _ending(console)]
+            _network(console), _managers(console), _rival_starts(console), _ending(console)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 from .binary import Blob
 from .mapfile import MapInfo
-from .model import PERM_NAMES, UNLABELED, Policy, numbering
+from .model import PERM_NAMES, TARGETED, UNLABELED, Policy, device_names, numbering
 
 
 @dataclass
@@ -21,7 +21,12 @@ class Label:
     ste: frozenset[str]
     chwall: frozenset[str]
     perms: frozenset[str] = frozenset()
-    create: frozenset[str] = frozenset()
+    # per targeted permission held: the labels of the domains it acts on
+    targets: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    @property
+    def create(self) -> frozenset[str]:
+        return self.targets.get("create", frozenset())
 
     @property
     def ssidref(self) -> int:
@@ -60,6 +65,14 @@ def from_policy(p: Policy) -> View:
             v.labels[name] = Label(name, "vm", i, i, frozenset(), frozenset())
             continue
         pm = lab.permissions
+        targets: dict[str, frozenset[str]] = {}
+        for key in TARGETED:
+            tg = pm.targets(key) if pm else None
+            names = frozenset(n for n in tg.names(num.vm_rows) if n in num.vm_rows) if tg else frozenset()
+            if names:
+                targets[key] = names
+        perms = frozenset(targets) | ({"load_policy"} if pm and pm.load_policy else set())
+        perms |= frozenset(device_names(pm.device_mask()) if pm else [])
         v.labels[name] = Label(
             name,
             "vm",
@@ -67,8 +80,8 @@ def from_policy(p: Policy) -> View:
             i,
             frozenset(t.name for t in lab.ste if t.name in num.ste_types),
             frozenset(t.name for t in lab.chwall if t.name in num.chwall_types),
-            _flag_names(pm.flags()) if pm else frozenset(),
-            frozenset(t.name for t in pm.create) if pm else frozenset(),
+            frozenset(perms),
+            targets,
         )
     base = len(num.vm_rows)
     for i, r in enumerate(num.res_by_row):
@@ -109,12 +122,14 @@ def from_blob(b: Blob, m: MapInfo | None) -> View:
         name = row_names[i]
         if i < rc:
             perms: frozenset[str] = frozenset()
-            create: frozenset[str] = frozenset()
+            targets: dict[str, frozenset[str]] = {}
             if b.ext is not None:
-                perms = _flag_names(b.ext.flags[i])
-                create = frozenset(row_names[t] for t in b.ext.create[i])
+                perms = _flag_names(b.ext.flags[i]) | frozenset(device_names(b.ext.devices[i]))
+                for key, per_row in b.ext.targets.items():
+                    if per_row[i]:
+                        targets[key] = frozenset(row_names[t] for t in per_row[i])
             v.labels[name] = Label(
-                name, "vm", i, i, cols(b.ste.ssid[i], ste_t), cols(b.chwall.ssid[i], chw_t), perms, create
+                name, "vm", i, i, cols(b.ste.ssid[i], ste_t), cols(b.chwall.ssid[i], chw_t), perms, targets
             )
         else:
             v.labels[name] = Label(name, "resource", i, None, cols(b.ste.ssid[i], ste_t), frozenset())
@@ -142,6 +157,13 @@ def conflicts(view: View, running: Label, starting: Label) -> list[str]:
     return out
 
 
+def powers(subj: Label, obj: Label) -> list[str]:
+    """What a domain labelled subj may do to domains labelled obj (targeted permissions)."""
+    if subj.kind != "vm" or obj.kind != "vm":
+        return []
+    return [key for key in TARGETED if obj.name in subj.targets.get(key, frozenset())]
+
+
 def query(view: View, a: str, b: str) -> dict[str, Any]:
     la, lb = view.get(a), view.get(b)
     shared = sorted(la.ste & lb.ste)
@@ -153,6 +175,8 @@ def query(view: View, a: str, b: str) -> dict[str, Any]:
         "conflict": bool(conflicts(view, la, lb) or conflicts(view, lb, la)),
         "a_blocks_b": conflicts(view, la, lb),
         "b_blocks_a": conflicts(view, lb, la),
+        "a_may_on_b": powers(la, lb),
+        "b_may_on_a": powers(lb, la),
     }
 
 
@@ -179,14 +203,18 @@ def diff(old: View, new: View) -> dict[str, Any]:
     perms = []
     for a in common:
         lo, ln = old.labels[a], new.labels[a]
-        if lo.perms != ln.perms or lo.create != ln.create:
+        if lo.perms != ln.perms or lo.targets != ln.targets:
+            lost_t = {k: sorted(lo.targets.get(k, frozenset()) - ln.targets.get(k, frozenset())) for k in TARGETED}
+            gained_t = {k: sorted(ln.targets.get(k, frozenset()) - lo.targets.get(k, frozenset())) for k in TARGETED}
             perms.append(
                 {
                     "label": a,
                     "lost": sorted(lo.perms - ln.perms),
                     "gained": sorted(ln.perms - lo.perms),
-                    "create_lost": sorted(lo.create - ln.create),
-                    "create_gained": sorted(ln.create - lo.create),
+                    "create_lost": lost_t["create"],
+                    "create_gained": gained_t["create"],
+                    "targets_lost": {k: v for k, v in lost_t.items() if v},
+                    "targets_gained": {k: v for k, v in gained_t.items() if v},
                 }
             )
     return {

@@ -18,8 +18,11 @@ from .model import (
     MAX_POLICY_SIZE,
     MAX_SSIDREFS,
     MAX_TYPES,
+    DEVICES_ALL,
     PERM_ALL,
-    PERM_DOMAIN_CREATE,
+    PERM_NAMES,
+    PERM_POLICY_LOAD,
+    TARGETED,
     Numbering,
     Policy,
     numbering,
@@ -38,8 +41,20 @@ HEADER_SIZE = 60
 CHWALL_HEADER_SIZE = 36
 STE_HEADER_SIZE = 20
 EXT_MAGIC = 0x4D4F4154  # "MOAT"
-EXT_VERSION = 1
-EXT_HEADER_SIZE = 32
+EXT_VERSION = 2
+EXT_HEADER_SIZE = 16
+EXT_SECTION_HEADER_SIZE = 8
+EXT_MAX_SECTIONS = 64
+SEC_PERMISSIONS = 1
+SEC_DEVICES = 2  # one mask of the devices each label may be assigned (bit n = device n)
+SEC_TARGETS_BASE = 16  # section type of targeted permission bit b: 16 + b
+
+
+def _bit(perm: str) -> int:
+    return PERM_NAMES[perm].bit_length() - 1
+
+
+SEC_TARGETS = {SEC_TARGETS_BASE + _bit(n): n for n in TARGETED}  # section type -> permission
 
 CODE_NAMES = {0: "NULL", 1: "CHWALL", 2: "STE", 15: "UNDEFINED"}
 
@@ -52,9 +67,36 @@ def _polref_len(name: str) -> int:
     return roundup8(4 + len(name.encode("ascii", "replace")) + 1)
 
 
-def _ext_len(rows: int) -> int:
+def _ext_content(num: Numbering) -> tuple[list[int], list[int], dict[str, list[list[int]]]]:
+    """Each VM row's permission flags and devices, and per targeted permission that some row
+    holds, the target rows of every row."""
+    rows = num.chwall_ssidrefs
+    row_of = {n: i for i, n in enumerate(num.vm_rows)}
+    flags = [0] * rows
+    devices = [0] * rows
+    targets: dict[str, list[list[int]]] = {}
+    for r, v in enumerate(num.vm_by_row):
+        perm = v.permissions if v else None
+        if perm is None:
+            continue
+        devices[r] = perm.device_mask()
+        if perm.load_policy:
+            flags[r] |= PERM_POLICY_LOAD
+        for name in TARGETED:
+            t = perm.targets(name)
+            if t is None:
+                continue
+            got = sorted({row_of[n] for n in t.names(num.vm_rows) if n in row_of})
+            if got:
+                flags[r] |= PERM_NAMES[name]
+                targets.setdefault(name, [[] for _ in range(rows)])[r] = got
+    return flags, devices, targets
+
+
+def _ext_len(rows: int, has_devices: bool, nr_targets: int) -> int:
     words = (rows + 31) // 32
-    return roundup8(EXT_HEADER_SIZE + 4 * rows + 4 * rows * words)
+    return (EXT_HEADER_SIZE + (1 + has_devices) * roundup8(16 + 4 * rows) +
+            nr_targets * roundup8(16 + 4 * rows * words))
 
 
 def blob_size(p: Policy, num: Numbering | None = None) -> int:
@@ -65,7 +107,8 @@ def blob_size(p: Policy, num: Numbering | None = None) -> int:
     size += roundup8(CHWALL_HEADER_SIZE + 2 * tc * rc + 2 * tc * k)
     size += roundup8(STE_HEADER_SIZE + 2 * ts * rs)
     if p.uses_permissions():
-        size += _ext_len(rc)
+        _, devices, targets = _ext_content(num)
+        size += _ext_len(rc, any(devices), len(targets))
     return size
 
 
@@ -143,29 +186,29 @@ def compile_policy(p: Policy, num: Numbering | None = None) -> bytes:
 
 
 def _extension(num: Numbering) -> bytes:
+    """The moat extension, version 2: a PERMISSIONS section, a DEVICES section if some label may
+    be assigned a device, then one TARGETS section per targeted permission some label holds
+    (docs/policy-format.md section 7)."""
     rows = num.chwall_ssidrefs
     words = (rows + 31) // 32
-    row_of = {n: i for i, n in enumerate(num.vm_rows)}
-    flags = []
-    create = bytearray()
-    for v in num.vm_by_row:
-        perm = v.permissions if v else None
-        bits = [0] * words
-        if perm is not None:
-            for t in perm.create:
-                r = row_of.get(t.name)
-                if r is not None:
-                    bits[r // 32] |= 1 << (r % 32)
-        f = perm.flags() if perm else 0
-        if not any(bits):
-            f &= ~PERM_DOMAIN_CREATE
-        flags.append(f)
-        create += struct.pack(f"!{words}I", *bits)
-    body = struct.pack(
-        "!8I", EXT_MAGIC, EXT_VERSION, _ext_len(rows), rows, EXT_HEADER_SIZE, EXT_HEADER_SIZE + 4 * rows, words, 0
-    )
-    body += struct.pack(f"!{rows}I", *flags) + create
-    return _pad(body)
+    flags, devices, targets = _ext_content(num)
+    sections = [_pad(struct.pack(f"!4I{rows}I", SEC_PERMISSIONS, roundup8(16 + 4 * rows), rows, 0, *flags))]
+    if any(devices):
+        sections.append(_pad(struct.pack(f"!4I{rows}I", SEC_DEVICES, roundup8(16 + 4 * rows), rows, 0, *devices)))
+    for name in TARGETED:
+        if name not in targets:
+            continue
+        cells = []
+        for got in targets[name]:
+            bits = [0] * words
+            for t in got:
+                bits[t // 32] |= 1 << (t % 32)
+            cells += bits
+        body = struct.pack(f"!4I{rows * words}I", SEC_TARGETS_BASE + _bit(name),
+                           roundup8(16 + 4 * rows * words), rows, words, *cells)
+        sections.append(_pad(body))
+    total = EXT_HEADER_SIZE + sum(len(s) for s in sections)
+    return struct.pack("!4I", EXT_MAGIC, EXT_VERSION, total, len(sections)) + b"".join(sections)
 
 
 # ---------------------------------------------------------------------------- decoder
@@ -204,8 +247,10 @@ class Ext:
     offset: int
     version: int
     rows: int
+    sections: int
     flags: list[int]
-    create: list[list[int]]  # per row: the rows it may create
+    devices: list[int]  # per row: the devices it may be assigned (bit n = DEVICES[n])
+    targets: dict[str, list[list[int]]]  # per targeted permission, per row: the rows it acts on
     size: int
 
 
@@ -262,8 +307,10 @@ class Blob:
                 "offset": self.ext.offset,
                 "version": self.ext.version,
                 "rows": self.ext.rows,
+                "sections": self.ext.sections,
                 "flags": self.ext.flags,
-                "create": self.ext.create,
+                "devices": self.ext.devices,
+                "targets": self.ext.targets,
             },
         }
 
@@ -458,41 +505,91 @@ def _check_codes(r: _Reader, primary: int, chwall: Chwall, ste: Ste) -> None:
 
 
 def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
+    """The moat extension, with the checks of hv/xsm/acm_policy.c's parse_ext, in its order."""
     r.need(e, EXT_HEADER_SIZE, "ext.header")
     r.expect(e, "ext.magic", EXT_MAGIC)
     r.expect(e + 4, "ext.version", EXT_VERSION)
-    rows = r.u32(e + 12)
-    if rows != rc:
-        raise BlobError(e + 12, "ext.max_ssidrefs", f"is {rows}, expected the {rc} CHWALL ssidrefs")
-    words = (rows + 31) // 32
-    total = _ext_len(rows)
-    r.expect(e + 8, "ext.len", total)  # also equals len - offset, checked next
-    if e + total != len(r.d):
-        raise BlobError(e + 8, "ext.len", f"is {total}, but {len(r.d) - e} bytes follow the STE section")
-    r.expect(e + 16, "ext.flags_offset", EXT_HEADER_SIZE)
-    r.expect(e + 20, "ext.create_offset", EXT_HEADER_SIZE + 4 * rows)
-    r.expect(e + 24, "ext.create_words", words)
-    r.expect(e + 28, "ext.reserved", 0)
-    flags = []
-    create: list[list[int]] = []
-    fo = e + EXT_HEADER_SIZE
-    co = fo + 4 * rows
-    for i in range(rows):
-        f = r.u32(fo + 4 * i)
-        if f & ~PERM_ALL:
-            raise BlobError(fo + 4 * i, f"ext.flags[{i}]", f"is {f:#x}, unknown permission bits")
-        targets = []
-        for w in range(words):
-            off = co + 4 * (i * words + w)
-            bits = r.u32(off)
-            if w == words - 1 and rows % 32 and bits >> (rows % 32):
-                raise BlobError(off, f"ext.create[{i}][{w}]", f"is {bits:#x}, has bits beyond row {rows - 1}")
-            for b in range(32):
-                if bits >> b & 1:
-                    targets.append(32 * w + b)
-        if bool(f & PERM_DOMAIN_CREATE) != bool(targets):
-            raise BlobError(fo + 4 * i, f"ext.flags[{i}]", "CREATE bit disagrees with the create bitmap")
-        flags.append(f)
-        create.append(targets)
-    r.zeros(co + 4 * rows * words, e + total, "ext.padding")
-    return Ext(e, EXT_VERSION, rows, flags, create, total)
+    length = r.u32(e + 8)
+    if length < EXT_HEADER_SIZE or length % 8 or e + length != len(r.d):
+        raise BlobError(e + 8, "ext.len", f"is {length}, but {len(r.d) - e} bytes follow the STE section")
+    n = r.bounded(e + 12, "ext.sections", EXT_MAX_SECTIONS)
+    rows, words = rc, (rc + 31) // 32
+    flags_at: int | None = None
+    devices_at: int | None = None
+    targets_at: dict[str, tuple[int, int]] = {}  # permission -> (cells offset, section index)
+    o, end, prev = e + EXT_HEADER_SIZE, e + length, 0
+    for i in range(n):
+        if o + EXT_SECTION_HEADER_SIZE > end:
+            raise BlobError(o, f"ext.section.header[{i}]", "runs past the end of the extension")
+        typ, slen = r.u32(o), r.u32(o + 4)
+        if typ not in (SEC_PERMISSIONS, SEC_DEVICES) and typ not in SEC_TARGETS:
+            raise BlobError(o, f"ext.section.type[{i}]", f"is {typ}, an unknown section type")
+        if typ <= prev:
+            raise BlobError(o, f"ext.section.type[{i}]", f"is {typ}: out of order or repeated")
+        if slen % 8 or o + slen > end:
+            raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: runs past the end of the extension")
+        devices = typ == SEC_DEVICES
+        perms = typ == SEC_PERMISSIONS or devices
+        width = 1 if perms else words
+        if slen < 16:
+            raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}, shorter than its header")
+        if r.u32(o + 8) != rows:
+            raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {r.u32(o + 8)}, expected the {rows} CHWALL ssidrefs")
+        if r.u32(o + 12) != (0 if perms else words):
+            raise BlobError(o + 12, f"ext.section.{'reserved' if perms else 'words'}[{i}]",
+                            f"is {r.u32(o + 12)}, expected {0 if perms else words}")
+        if slen != roundup8(16 + 4 * rows * width):
+            raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: does not match its rows")
+        cells = o + 16
+        for row in range(rows):
+            if devices:
+                m = r.u32(cells + 4 * row)
+                if m & ~DEVICES_ALL:
+                    raise BlobError(cells + 4 * row, f"ext.devices[{row}]", f"is {m:#x}, unknown device bits")
+                continue
+            if perms:
+                f = r.u32(cells + 4 * row)
+                if f & ~PERM_ALL:
+                    raise BlobError(cells + 4 * row, f"ext.flags[{row}]", f"is {f:#x}, unknown permission bits")
+                continue
+            last = cells + 4 * (row * words + words - 1)
+            if rows % 32 and r.u32(last) >> (rows % 32):
+                raise BlobError(last, f"ext.targets[{i}][{row}]", f"has bits beyond row {rows - 1}")
+        r.zeros(cells + 4 * rows * width, o + slen, "ext.padding")
+        if devices and not any(r.u32(cells + 4 * row) for row in range(rows)):
+            raise BlobError(o, f"ext.section.type[{i}]", "a devices section that gives no device")
+        if devices:
+            devices_at = cells
+        elif perms:
+            flags_at = cells
+        else:
+            targets_at[SEC_TARGETS[typ]] = (cells, i)
+        prev = typ
+        o += slen
+    if o != end:
+        raise BlobError(e + 12, "ext.sections", f"is {n}: the sections do not fill the extension")
+    if flags_at is None:
+        raise BlobError(e + 12, "ext.sections", "no permissions section")
+    flags = [r.u32(flags_at + 4 * row) for row in range(rows)]
+    device_masks = [r.u32(devices_at + 4 * row) if devices_at is not None else 0 for row in range(rows)]
+    targets: dict[str, list[list[int]]] = {}
+    for name in TARGETED:
+        per_row: list[list[int]] = [[] for _ in range(rows)]
+        at = targets_at.get(name)
+        if at is not None:
+            for row in range(rows):
+                base = at[0] + 4 * row * words
+                for w in range(words):
+                    bits = r.u32(base + 4 * w)
+                    while bits:
+                        low = bits & -bits
+                        per_row[row].append(32 * w + low.bit_length() - 1)
+                        bits ^= low
+        for row in range(rows):
+            if bool(per_row[row]) != bool(flags[row] & PERM_NAMES[name]):
+                raise BlobError(flags_at + 4 * row, f"ext.flags[{row}]",
+                                f"disagrees with the target section of {name}")
+        if at is not None and not any(per_row):
+            raise BlobError(at[0] - 16, f"ext.section.type[{at[1]}]", f"the {name} section names no one")
+        targets[name] = per_row
+    return Ext(e, EXT_VERSION, rows, n, flags, device_masks, targets, length)

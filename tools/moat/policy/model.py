@@ -20,16 +20,14 @@ MAX_CONFLICT_SETS = 4096
 MAX_NAME_LEN = 1023  # policy-reference name, bytes without the NUL
 MAX_POLICY_SIZE = 64 * 1024 * 1024  # whole blob, bytes
 
-# Extension permission bits (docs/policy-format.md, "moat extension").
+# Extension permission bits (docs/policy-format.md, "moat extension"; public/xsm/acm.h).
 PERM_DOMAIN_CREATE = 1 << 0
 PERM_DOMAIN_DESTROY = 1 << 1
 PERM_DOMAIN_PAUSE = 1 << 2
 PERM_POLICY_LOAD = 1 << 3
 PERM_READ_STATE = 1 << 4
-# "May be assigned device X" (hv/include/public/device.h numbers the devices): one bit each.
-DEVICES = ("tpm", "com2")
-PERM_DEVICE_SHIFT = 5
-PERM_DEVICE = {name: 1 << (PERM_DEVICE_SHIFT + i) for i, name in enumerate(DEVICES)}
+PERM_FOREIGN_EVTCHN = 1 << 5
+PERM_FOREIGN_GNTTAB = 1 << 6
 PERM_ALL = 0x7F
 PERM_NAMES = {
     "create": PERM_DOMAIN_CREATE,
@@ -37,8 +35,20 @@ PERM_NAMES = {
     "pause": PERM_DOMAIN_PAUSE,
     "load_policy": PERM_POLICY_LOAD,
     "read_state": PERM_READ_STATE,
-    **{f"device:{name}": bit for name, bit in PERM_DEVICE.items()},
+    "foreign_evtchn": PERM_FOREIGN_EVTCHN,
+    "foreign_gnttab": PERM_FOREIGN_GNTTAB,
 }
+# The permissions that name the labels they act on (all but load_policy), in bit order.
+TARGETED = ("create", "destroy", "pause", "read_state", "foreign_evtchn", "foreign_gnttab")
+# Devices a label may be assigned (hv/include/public/device.h numbers them: bit n = device n); the
+# extension's DEVICES section holds one mask per label.
+DEVICES = ("tpm", "com2")
+DEVICES_ALL = (1 << len(DEVICES)) - 1
+
+
+def device_names(mask: int) -> list[str]:
+    """'device:NAME' for each device of a DEVICES mask, the way dump, labels and diff show them."""
+    return [f"device:{n}" for i, n in enumerate(DEVICES) if mask >> i & 1]
 
 
 @dataclass
@@ -50,30 +60,48 @@ class Named:
 
 
 @dataclass
-class Permissions:
+class Targets:
+    """The labels a permission acts on: every VM label (`true`), or the ones listed."""
+
     line: int
-    create: list[Named] = field(default_factory=list)  # labels it may create domains with
-    destroy: bool = False
-    pause: bool = False
+    everyone: bool = False
+    labels: list[Named] = field(default_factory=list)
+
+    def names(self, vm_rows: list[str]) -> list[str]:
+        return list(vm_rows) if self.everyone else [t.name for t in self.labels]
+
+
+@dataclass
+class Permissions:
+    """A VM label's permissions. Each targeted permission names the labels of the domains it
+    acts on (None: not held); load_policy is system-wide."""
+
+    line: int
+    create: Targets | None = None
+    destroy: Targets | None = None
+    pause: Targets | None = None
+    read_state: Targets | None = None
+    foreign_evtchn: Targets | None = None
+    foreign_gnttab: Targets | None = None
     load_policy: bool = False
-    read_state: bool = False
     devices: list[Named] = field(default_factory=list)  # devices it may be assigned (DEVICES)
 
-    def flags(self) -> int:
-        f = 0
-        if self.create:
-            f |= PERM_DOMAIN_CREATE
-        if self.destroy:
-            f |= PERM_DOMAIN_DESTROY
-        if self.pause:
-            f |= PERM_DOMAIN_PAUSE
-        if self.load_policy:
-            f |= PERM_POLICY_LOAD
-        if self.read_state:
-            f |= PERM_READ_STATE
+    def targets(self, perm: str) -> Targets | None:
+        t: Targets | None = getattr(self, perm)
+        return t
+
+    def held(self) -> list[str]:
+        """The permissions given, in bit order."""
+        return [n for n in PERM_NAMES if (n == "load_policy" and self.load_policy) or
+                (n != "load_policy" and self.targets(n) is not None)]
+
+    def device_mask(self) -> int:
+        """The devices it may be assigned, bit n for device n (DEVICES)."""
+        m = 0
         for d in self.devices:
-            f |= PERM_DEVICE.get(d.name, 0)
-        return f
+            if d.name in DEVICES:
+                m |= 1 << DEVICES.index(d.name)
+        return m
 
 
 @dataclass

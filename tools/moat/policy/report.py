@@ -8,7 +8,7 @@ from typing import Any
 from . import analysis
 from .binary import CODE_NAMES, Blob
 from .mapfile import MapInfo
-from .model import PERM_NAMES
+from .model import PERM_NAMES, device_names
 
 
 def names(m: MapInfo | None, b: Blob) -> tuple[list[str], list[str], dict[int, str]]:
@@ -66,12 +66,26 @@ def _extension_lines(b: Blob, rows: dict[int, str]) -> list[str]:
     e = b.ext
     if e is None:
         return ["no moat extension"]
-    o = [f"moat extension v{e.version} @ {e.offset} ({e.size} bytes): permissions of {e.rows} VM rows"]
+    held = [k for k, per_row in e.targets.items() if any(per_row)]
+    o = [f"moat extension v{e.version} @ {e.offset} ({e.size} bytes), {e.sections} sections: permissions "
+         f"of {e.rows} VM rows" + (f"; target sections: {', '.join(held)}" if held else "")
+         + ("; devices section" if any(e.devices) else "")]
     for i in range(e.rows):
-        if e.flags[i] or e.create[i]:
-            perms = [n for n, bit in PERM_NAMES.items() if e.flags[i] & bit]
-            tgt = ", ".join(rows.get(t, f"row{t}") for t in e.create[i])
-            o.append(f"    {i:5d} {rows.get(i, ''):<24} {' '.join(perms)}" + (f"  create: {tgt}" if tgt else ""))
+        if not e.flags[i] and not e.devices[i]:
+            continue
+        parts = []
+        for n, bit in PERM_NAMES.items():
+            if not e.flags[i] & bit:
+                continue
+            tgt = e.targets.get(n, [[]] * e.rows)[i]
+            if n == "load_policy":
+                parts.append(n)
+            elif len(tgt) == e.rows:
+                parts.append(f"{n}: all")
+            else:
+                parts.append(f"{n}: " + ",".join(rows.get(t, f"row{t}") for t in tgt))
+        parts += device_names(e.devices[i])
+        o.append(f"    {i:5d} {rows.get(i, ''):<24} " + "; ".join(parts))
     return o
 
 
@@ -87,6 +101,7 @@ def labels_json(v: analysis.View) -> list[dict[str, Any]]:
             "chwall_types": sorted(lab.chwall),
             "permissions": sorted(lab.perms),
             "may_create": sorted(lab.create),
+            "targets": {k: sorted(t) for k, t in lab.targets.items()},
         }
         for lab in sorted(v.labels.values(), key=lambda lab: lab.ste_row)
     ]
@@ -115,6 +130,11 @@ def query_text(r: dict[str, Any]) -> str:
         o += [f"  {a} cannot start while {b} runs: {why}" for why in r["b_blocks_a"]]
     else:
         o.append(f"conflict: no: {a} and {b} may run at the same time")
+    for subj, obj, may in ((a, b, r["a_may_on_b"]), (b, a, r["b_may_on_a"])):
+        if may:
+            o.append(f"control: {subj} may {', '.join(may)} domains labelled {obj}")
+        else:
+            o.append(f"control: {subj} may do nothing to domains labelled {obj}")
     return "\n".join(o)
 
 
@@ -143,7 +163,10 @@ def diff_text(d: dict[str, Any], old: tuple[str, str, str], new: tuple[str, str,
             o += [f"  {a} <-> {b}" for a, b in d[key]]
     for pc in d["permissions_changed"]:
         parts = [f"-{x}" for x in pc["lost"]] + [f"+{x}" for x in pc["gained"]]
-        parts += [f"-create:{x}" for x in pc["create_lost"]] + [f"+create:{x}" for x in pc["create_gained"]]
+        for k, labels in pc["targets_lost"].items():
+            parts += [f"-{k}:{x}" for x in labels]
+        for k, labels in pc["targets_gained"].items():
+            parts += [f"+{k}:{x}" for x in labels]
         o.append(f"permissions of {pc['label']}: {' '.join(parts)}")
     if not any(d[k] for k in d):
         o.append("no change in labels, sharing, conflicts or permissions")

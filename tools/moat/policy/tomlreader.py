@@ -20,12 +20,23 @@ try:  # tomli is the standard library's tomllib, compiled (mypyc): 3x faster on 
 except ImportError:  # pragma: no cover - the same parser, interpreted
     import tomllib  # type: ignore[no-redef]
 
-from .model import ConflictSet, Diagnostic, Named, Permissions, Policy, PolicyReadError, ResourceLabel, VmLabel
+from .model import (
+    TARGETED,
+    ConflictSet,
+    Diagnostic,
+    Named,
+    Permissions,
+    Policy,
+    PolicyReadError,
+    ResourceLabel,
+    Targets,
+    VmLabel,
+)
 
 _TOP_KEYS = {"policy", "types", "conflict_set", "vm", "resource"}
 _POLICY_KEYS = {"name", "version", "bootstrap", "from"}
 _VM_KEYS = {"name", "ste", "chwall", "from", "permissions"}
-_PERM_KEYS = {"create", "destroy", "pause", "load_policy", "read_state", "devices"}
+_PERM_KEYS = set(TARGETED) | {"load_policy", "devices"}
 
 _TABLE = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
 _KEY = re.compile(r"(?:^|[{,])\s*([A-Za-z0-9_-]+)\s*=")
@@ -257,16 +268,25 @@ class _Reader:
         for k, val in perm.items():
             if k not in _PERM_KEYS:
                 self.err(line, f"label {name!r}: unknown permission {k!r} (known: {', '.join(sorted(_PERM_KEYS))})")
-            elif k == "create":
-                pm.create = self.strlist(val, (line, span[1]), "permissions.create", line)
-                if not pm.create:
-                    self.err(line, f"label {name!r}: permissions.create lists no label")
+            elif k == "load_policy":
+                if not isinstance(val, bool):
+                    self.err(line, f"label {name!r}: permission 'load_policy' must be true or false")
+                else:
+                    pm.load_policy = val
             elif k == "devices":
                 pm.devices = self.strlist(val, (line, span[1]), "permissions.devices", line)
-            elif not isinstance(val, bool):
-                self.err(line, f"label {name!r}: permission {k!r} must be true or false")
+            elif isinstance(val, bool) and k != "create":
+                # true: over domains of every label; false: not at all
+                setattr(pm, k, Targets(line, everyone=True) if val else None)
             else:
-                setattr(pm, k, val)
+                what = "a list of labels" if k == "create" else "true, false or a list of labels"
+                if not isinstance(val, (list, str)):
+                    self.err(line, f"label {name!r}: permission {k!r} must be {what}")
+                    continue
+                labels = self.strlist(val, (line, span[1]), f"permissions.{k}", line)
+                if not labels:
+                    self.err(line, f"label {name!r}: permissions.{k} lists no label")
+                setattr(pm, k, Targets(line, labels=labels))
         return pm
 
     def resource(self, tbl: dict[str, Any], span: Span) -> None:

@@ -23,6 +23,7 @@ from .model import (
     MAX_POLICY_SIZE,
     MAX_SSIDREFS,
     MAX_TYPES,
+    TARGETED,
     UNLABELED,
     Diagnostic,
     Named,
@@ -54,6 +55,17 @@ def did_you_mean(name: str, known: Iterable[str]) -> str:
     """' (did you mean 'x'?)' for the closest known name, or ''."""
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# How the messages say what each targeted permission does to its labels.
+_VERBS = {
+    "create": "create",
+    "destroy": "destroy",
+    "pause": "pause",
+    "read_state": "read the state of",
+    "foreign_evtchn": "control the event channels of",
+    "foreign_gnttab": "set up the grant table of",
+}
 
 
 def _name_problems(name: str) -> str | None:
@@ -203,10 +215,12 @@ class _Checker:
                     self.add(v.line, f"{who} holds {len(both)} types of conflict set {c.name!r} "
                                      f"({', '.join(both)}): it would conflict with itself", "strict")
             if v.permissions is not None:
-                for t in v.permissions.create:
-                    if t.name not in self.vm_names:
-                        self.add(t.line, f"{who} may create unknown label {t.name!r}"
-                                         + did_you_mean(t.name, self.vm_names))
+                for key in TARGETED:
+                    tg = v.permissions.targets(key)
+                    for t in tg.labels if tg is not None else []:
+                        if t.name not in self.vm_names:
+                            self.add(t.line, f"{who} may {_VERBS[key]} unknown label {t.name!r}"
+                                             + did_you_mean(t.name, self.vm_names))
                 seen_dev: set[str] = set()
                 for d in v.permissions.devices:
                     if d.name not in DEVICES:

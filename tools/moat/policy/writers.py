@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 
-from .model import Named, Policy
-from .xmlreader import MOAT_NS
+from .model import TARGETED, Named, Policy
+from .xmlreader import _TARGET_ELEMENTS, MOAT_NS
+
+_TAGS = {key: tag for tag, key in _TARGET_ELEMENTS.items()}
 
 
 def _x(s: str) -> str:
@@ -66,18 +68,19 @@ def to_xml(p: Policy, licence: str | None = None) -> str:
         if v.permissions is not None:
             pm = v.permissions
             o.append("        <moat:Permissions>")
-            if pm.create:
-                o.append("          <moat:CreateDomain>")
-                o.extend(f"            <moat:Label>{_x(t.name)}</moat:Label>" for t in pm.create)
-                o.append("          </moat:CreateDomain>")
-            for flag, tag in (
-                ("destroy", "DestroyDomain"),
-                ("pause", "PauseDomain"),
-                ("load_policy", "LoadPolicy"),
-                ("read_state", "ReadDomainState"),
-            ):
-                if getattr(pm, flag):
+            for key in TARGETED:
+                tg = pm.targets(key)
+                if tg is None:
+                    continue
+                tag = _TAGS[key]
+                if tg.everyone:
                     o.append(f"          <moat:{tag}/>")
+                    continue
+                o.append(f"          <moat:{tag}>")
+                o.extend(f"            <moat:Label>{_x(t.name)}</moat:Label>" for t in tg.labels)
+                o.append(f"          </moat:{tag}>")
+            if pm.load_policy:
+                o.append("          <moat:LoadPolicy/>")
             if pm.devices:
                 o.append("          <moat:AssignDevice>")
                 o.extend(f"            <moat:Device>{_x(d.name)}</moat:Device>" for d in pm.devices)
@@ -128,11 +131,12 @@ def to_toml(p: Policy, licence: str | None = None) -> str:
         if v.permissions is not None:
             pm = v.permissions
             parts = []
-            if pm.create:
-                parts.append(f"create = {_l(pm.create)}")
-            for flag in ("destroy", "pause", "load_policy", "read_state"):
-                if getattr(pm, flag):
-                    parts.append(f"{flag} = true")
+            for key in TARGETED:
+                tg = pm.targets(key)
+                if tg is not None:
+                    parts.append(f"{key} = {'true' if tg.everyone else _l(tg.labels)}")
+            if pm.load_policy:
+                parts.append("load_policy = true")
             if pm.devices:
                 parts.append(f"devices = {_l(pm.devices)}")
             o.append("permissions = { " + ", ".join(parts) + " }")

@@ -21,17 +21,22 @@ from .model import (
     Policy,
     PolicyReadError,
     ResourceLabel,
+    Targets,
     VmLabel,
 )
 from .xmldom import children, first
 
 MOAT_NS = schema.MOAT_NS
 
-_PERM_ELEMENTS = {
+# Permissions that name their target labels: <moat:Label> children, or none for every label
+# (CreateDomain must name its labels).
+_TARGET_ELEMENTS = {
+    "CreateDomain": "create",
     "DestroyDomain": "destroy",
     "PauseDomain": "pause",
-    "LoadPolicy": "load_policy",
     "ReadDomainState": "read_state",
+    "ForeignEventChannels": "foreign_evtchn",
+    "ForeignGrantTables": "foreign_gnttab",
 }
 
 __all__ = ["MOAT_NS", "PolicyReadError", "read_xml"]
@@ -221,19 +226,21 @@ class _Reader:
         self.p.resource_labels.append(lab)
 
     def permissions(self, pe: Any, label: str) -> Permissions:
+        # The schema allows each permission at most once, and only <Label> (<Device>) inside.
         perm = Permissions(pe.sourceline)
         for c in pe.iterchildren(f"{{{MOAT_NS}}}*"):
             what = xmldom.local(c)
-            if what == "CreateDomain":
-                labels = children(c, "Label", MOAT_NS)
-                if not labels:
-                    self.err(c.sourceline, f"label {label!r}: <{xmldom.qname(c)}> lists no <Label> it may create")
-                perm.create += [Named(xmldom.text(lab), lab.sourceline) for lab in labels]
+            if what == "LoadPolicy":
+                perm.load_policy = True
             elif what == "AssignDevice":
                 devices = children(c, "Device", MOAT_NS)
                 if not devices:
                     self.err(c.sourceline, f"label {label!r}: <{xmldom.qname(c)}> lists no <Device> it may be assigned")
                 perm.devices += [Named(xmldom.text(dev).strip(), dev.sourceline) for dev in devices]
-            elif what in _PERM_ELEMENTS:
-                setattr(perm, _PERM_ELEMENTS[what], True)
+            elif what in _TARGET_ELEMENTS:
+                key = _TARGET_ELEMENTS[what]
+                labels = [Named(xmldom.text(lab), lab.sourceline) for lab in children(c, "Label", MOAT_NS)]
+                if not labels and key == "create":
+                    self.err(c.sourceline, f"label {label!r}: <{xmldom.qname(c)}> lists no <Label> it may create")
+                setattr(perm, key, Targets(c.sourceline, everyone=not labels, labels=labels))
         return perm

@@ -18,6 +18,8 @@
 
 #include <stdint.h>
 
+#include "../device.h"
+
 #define ACM_MAGIC 0x0001debcu
 #define ACM_POLICY_VERSION 4u
 #define ACM_CHWALL_VERSION 1u
@@ -99,39 +101,64 @@ struct acm_ste_policy_buffer {
 };
 
 /*
- * moat extension, version 1: label permissions for privileged operations. Present only when the
- * policy source uses permissions; it follows the STE section and runs to the end of the blob
- * (header len counts it). Xen's readers ignore it: they slice the last section up to len and
- * only read the STE words and matrix at its start.
+ * moat extension, version 2: label permissions for privileged operations, as a list of typed
+ * sections (docs/policy-format.md section 7). Present only when the policy source uses
+ * permissions; it follows the STE section and runs to the end of the blob (header len counts
+ * it). Xen's readers ignore it: they slice the last section up to len and only read the STE
+ * words and matrix at its start.
+ *
+ *   header   magic, version, len (bytes from the header to the end of the blob), sections
+ *   section  type, len (bytes of the section, its 8-byte header included), body; zero padding
+ *            to a multiple of 8
+ *
+ * Sections come in increasing type order, each type at most once, and a loader refuses a type
+ * it does not know: a policy is enforced whole or not at all. Later sections (device
+ * permissions, resource quotas) get new types; the existing ones never change.
  */
 #define ACM_EXT_MAGIC 0x4d4f4154u /* "MOAT" */
-#define ACM_EXT_VERSION 1u
-#define ACM_EXT_HEADER_SIZE 32u
+#define ACM_EXT_VERSION 2u
+#define ACM_EXT_HEADER_SIZE 16u
+#define ACM_EXT_SECTION_HEADER_SIZE 8u
+#define ACM_EXT_MAX_SECTIONS 64u
 
 struct acm_ext_buffer {
-    uint32_t magic;        /* ACM_EXT_MAGIC */
-    uint32_t version;      /* ACM_EXT_VERSION */
-    uint32_t len;          /* bytes of the extension, padded to 8 */
-    uint32_t max_ssidrefs; /* = chwall_max_ssidrefs: one row per VM label row */
-    uint32_t flags_offset; /* 32: u32 flags[max_ssidrefs] */
-    uint32_t create_offset; /* 32 + 4 * max_ssidrefs: u32 create[max_ssidrefs][create_words] */
-    uint32_t create_words; /* (max_ssidrefs + 31) / 32 */
-    uint32_t reserved;     /* 0 */
+    uint32_t magic;    /* ACM_EXT_MAGIC */
+    uint32_t version;  /* ACM_EXT_VERSION */
+    uint32_t len;      /* bytes from here to the end of the blob, a multiple of 8 */
+    uint32_t sections; /* how many sections follow, at most ACM_EXT_MAX_SECTIONS */
 };
 
-/* flags[row] bits: what a domain with this label may do. */
-#define ACM_PERM_DOMAIN_CREATE (1u << 0)  /* set iff create[row] is not empty */
-#define ACM_PERM_DOMAIN_DESTROY (1u << 1)
-#define ACM_PERM_DOMAIN_PAUSE (1u << 2)
-#define ACM_PERM_POLICY_LOAD (1u << 3)
-#define ACM_PERM_READ_STATE (1u << 4)     /* read other domains' state */
-/* May be assigned device n (public/device.h: DEVICE_TPM 0, DEVICE_COM2 1); see docs/attestation.md. */
-#define ACM_PERM_DEVICE_SHIFT 5u
-#define ACM_PERM_DEVICE(n) (1u << (ACM_PERM_DEVICE_SHIFT + (n)))
-#define ACM_PERM_DEVICE_TPM ACM_PERM_DEVICE(0)
-#define ACM_PERM_DEVICE_COM2 ACM_PERM_DEVICE(1)
+struct acm_ext_section {
+    uint32_t type; /* ACM_EXT_SEC_* */
+    uint32_t len;  /* bytes of the section, this header included, a multiple of 8 */
+};
+
+/* Permission bits: what a domain with a label may do. */
+#define ACM_PERM_DOMAIN_CREATE (1u << 0)  /* create domains of the target labels */
+#define ACM_PERM_DOMAIN_DESTROY (1u << 1) /* destroy domains of the target labels */
+#define ACM_PERM_DOMAIN_PAUSE (1u << 2)   /* pause and unpause them */
+#define ACM_PERM_POLICY_LOAD (1u << 3)    /* load a policy, relabel (no targets: system-wide) */
+#define ACM_PERM_READ_STATE (1u << 4)     /* read their state, watch them die */
+#define ACM_PERM_FOREIGN_EVTCHN (1u << 5) /* alloc_unbound in and reset their event channels */
+#define ACM_PERM_FOREIGN_GNTTAB (1u << 6) /* set up their grant tables */
 #define ACM_PERM_ALL 0x7fu
-/* create[row]: bit (t % 32) of word (t / 32) set iff the label may create domains with VM row t. */
+#define ACM_PERM_TARGETED (ACM_PERM_ALL & ~ACM_PERM_POLICY_LOAD) /* the ones that name labels */
+#define ACM_PERM_BITS 7u
+
+/* Section PERMISSIONS (required, the first): u32 rows (= chwall max_ssidrefs, one per VM label
+ * row), u32 reserved (0), u32 flags[rows] (ACM_PERM_* bits). For a targeted permission, a row's
+ * bit is set exactly when the row's bitmap in that permission's TARGETS section is not empty. */
+#define ACM_EXT_SEC_PERMISSIONS 1u
+/* Section DEVICES (optional, after PERMISSIONS): u32 rows (= chwall max_ssidrefs), u32 reserved
+ * (0), u32 devices[rows]: bit n set iff a domain with that label may be assigned device n
+ * (public/device.h: DEVICE_TPM 0, DEVICE_COM2 1; docs/attestation.md); bits outside DEVICE_ALL
+ * must be 0. Present exactly when some row may be assigned a device. */
+#define ACM_EXT_SEC_DEVICES 2u
+/* Section TARGETS of targeted permission bit b (type 16 + b): u32 rows, u32 words
+ * (= (rows + 31) / 32), u32 bits[rows][words]: bit (t % 32) of word (t / 32) of row r is set
+ * iff a domain labelled r holds the permission over domains of VM label t. Present exactly when
+ * some row holds the permission; bits past row rows - 1 must be 0. */
+#define ACM_EXT_SEC_TARGETS(bit) (16u + (bit))
 
 /*
  * ---- PLACEHOLDER: policy management operations (acm_op / xsm_op). ----
@@ -152,6 +179,9 @@ struct acm_ext_buffer {
 #define ACM_DOMAIN_LOOKUP 0x102
 #define ACM_CHWALL_CONFLICT 0x103
 #define ACM_SSIDREF_IN_USE 0x104
+/* moat: a standing privilege the new policy no longer grants (a VIRQ_DOM_EXC binding without
+ * read_state): parameter domid << 16 | virq. */
+#define ACM_PRIVILEGE_VIOLATION 0x105
 /* ---- end of placeholder ---- */
 
 #endif /* MOAT_PUBLIC_XSM_ACM_H */

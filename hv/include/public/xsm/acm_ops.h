@@ -3,10 +3,13 @@
  * xsm_op(struct acm_op *): managing the sHype/ACM policy at run time. Op numbers are Xen 4.1's
  * (public/xsm/acm_ops.h); the structures are moat's. Every op is a permission of the caller's
  * label in the policy (docs/policy-format.md section 7), never of a domain id:
- *   setpolicy, relabel                      POLICY_LOAD
- *   getpolicy, getssid, getdecision,
- *   dumpstats                               READ_STATE (getssid on yourself needs nothing)
+ *   setpolicy                               POLICY_LOAD
+ *   relabel                                 POLICY_LOAD, and READ_STATE over the domain's label
+ *   getssid of another domain               READ_STATE over its label (of oneself: nothing)
+ *   getpolicy, getdecision, dumpstats,
+ *   getssid by ssidref                      READ_STATE over every label
  * A caller without it gets -EPERM. A wrong interface_version gets -EINVAL and changes nothing.
+ * An ssidref that names no label of the live policy (both halves the same row) gets -EINVAL.
  *
  * setpolicy validates the whole blob before anything changes (-EINVAL for a malformed blob, a
  * blob that is not loadable, or one whose policy codes differ from the running policy's). Then:
@@ -60,6 +63,8 @@ struct acm_setpolicy {
     uint32_t max_errors;   /* IN */
     uint32_t nr_errors;    /* OUT: violations found (may exceed max_errors) */
     uint32_t revoked_evtchn, revoked_grants; /* OUT: what revoke mode took away */
+    uint32_t revoked_virqs;                  /* OUT: privileged VIRQ bindings taken away */
+    uint32_t pad;
 };
 
 struct acm_getpolicy {
@@ -89,6 +94,8 @@ struct acm_hook_stats {
 struct acm_stats {
     struct acm_hook_stats hook[ACM_NR_HOOKS];
     uint64_t policy_loads, policy_refusals, revoked_evtchn, revoked_grants;
+    uint64_t revoked_virqs;     /* privileged VIRQ bindings revoked (relabel, policy loads) */
+    uint64_t audit_suppressed;  /* denial lines not printed (rate limit); the counts above count all */
 };
 
 struct acm_dumpstats {
@@ -103,6 +110,7 @@ struct acm_relabel {
     uint16_t pad;
     uint32_t ssidref;
     uint32_t revoked_evtchn, revoked_grants; /* OUT */
+    uint32_t revoked_virqs;                  /* OUT */
 };
 
 struct acm_op {
