@@ -9,7 +9,6 @@ complain about them).  ``numbering()`` applies Xen 4.1's numbering rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 UNLABELED = "__UNLABELED__"
 

@@ -28,7 +28,6 @@ from .model import (
     Diagnostic,
     Named,
     Policy,
-    Report,
     numbering,
     parse_version,
 )
