@@ -336,10 +336,16 @@ def report(results: Sequence[Result], seconds: float) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "check", help="both compilers, the static analyzers, ruff, mypy and a fuzz run; 1 on any finding",
-        description="Build hv/ and the guest library with gcc and clang (-Werror, -Wframe-larger-than=2048), "
-                    "run gcc -fanalyzer, scan-build, cppcheck, ruff, mypy and a timed libFuzzer run of the "
-                    "policy parser. Prints each analyzer's finding count; exit status 1 on any finding.",
-        allow_abbrev=False)
+        description="""\
+Build hv/ and the guest library with gcc and clang (-Werror, -Wframe-larger-than=2048), run gcc
+-fanalyzer, scan-build, cppcheck, ruff, mypy and a timed libFuzzer run of the policy parser, and
+print each analyzer's finding count (docs/tools.md, `moat check`).
+
+reads:  hv/, images/lib/, tests/host/, tests/fuzz/, tools/, tests/, ruff.toml, mypy.ini
+writes: build/check/ (the builds, scan-build's reports, logs/NAME.log), build/fuzz/
+""",
+        epilog="exit status: 0 clean; 1 any finding; 3 a tool is missing or an option is wrong",
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     p.add_argument("--only", metavar="NAMES", help="comma-separated analyzers to run (see --list)")
     p.add_argument("--skip", metavar="NAMES", help="comma-separated analyzers not to run")
     p.add_argument("--fuzz-seconds", type=int, default=DEFAULT_FUZZ_SECONDS, metavar="S",

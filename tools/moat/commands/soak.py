@@ -135,11 +135,16 @@ def analyse(console: str, fuzzers: list[Fuzzer], domains_total: int) -> Report:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "soak", help="run the hypercall fuzzers for N calls in one boot; report calls, pairs, faults, frames",
-        description=f"Boot {SCENARIO} with its fuzzer domains sharing N hypercalls (default "
-                    f"{DEFAULT_CALLS:,}), then report the calls made, the distinct (op, result) pairs, the "
-                    "hypervisor's faults (must be 0) and the free frames at boot and at stop (must be "
-                    "equal). Exit status 1 when any check fails, 2 on a crash or timeout.",
-        allow_abbrev=False)
+        description=f"""\
+Boot {SCENARIO} with its fuzzer domains sharing N hypercalls (default {DEFAULT_CALLS:,}), then
+report the calls made, the distinct (op, result) pairs, the hypervisor's faults (must be 0) and the
+free frames at boot and at stop (must be equal).
+
+reads:  {SCENARIO}, build/
+writes: build/soak.log (--log), the staged boot modules under build/
+""",
+        epilog="exit status: 0 passed; 1 a check failed; 2 crash or timeout; 3 moat could not run it",
+        formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     p.add_argument("--calls", type=int, default=DEFAULT_CALLS, metavar="N",
                    help=f"hypercalls in total (default {DEFAULT_CALLS})")
     p.add_argument("--seed", type=int, default=1, metavar="S",
