@@ -73,9 +73,10 @@ def test_the_policy_graph_shows_sharing_conflicts_and_management():
     # The switch shares each customer's type with that customer: a VLAN each.
     assert {pair: e["label"] for pair, e in share.items() if "switch" in pair and pair & {"customer-a", "customer-b"}} \
         == {frozenset(("customer-a", "switch")): "customer-a", frozenset(("customer-b", "switch")): "customer-b"}
-    # The one conflict set: A and C, the rival banks.
+    # The one conflict set: A and C, the rival banks (customer A's manager is part of A).
     assert {pair: e["label"] for pair, e in d.of_class("conflict").items()} == {
-        frozenset(("customer-a", "customer-c")): "conflict: bank-rivals"}
+        frozenset(("customer-a", "customer-c")): "conflict: bank-rivals",
+        frozenset(("manager-a", "customer-c")): "conflict: bank-rivals"}
     # Who may manage whom, one arrow per permission and label it names (the policy extension's
     # per-target permissions): the system creates the customers' domains and the service's; each
     # customer's manager pauses, destroys and watches that customer's domains only; the service
@@ -91,7 +92,8 @@ def test_the_policy_graph_shows_sharing_conflicts_and_management():
 def test_the_graph_follows_the_policy():
     # The update takes customer A's type from the service label: that edge goes, the others stay.
     before, after = policy_drawn(DEMO).of_class("share"), policy_drawn(DEMO_UPDATE).of_class("share")
-    assert set(before) - set(after) == {frozenset(("customer-a", "service")), frozenset(("disk-a", "service"))}
+    assert set(before) - set(after) == {frozenset(("customer-a", "service")), frozenset(("disk-a", "service")),
+                                        frozenset(("manager-a", "service"))}
     assert set(after) <= set(before)
 
 

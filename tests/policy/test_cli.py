@@ -224,7 +224,7 @@ def test_xen_compat_hint(capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_json(capsys: pytest.CaptureFixture[str]) -> None:
     rc, out, _ = run(capsys, "check", str(EXAMPLES / "demo.toml"), "--json")
     data = json.loads(out)
-    assert rc == 0 and data["ok"] and data["errors"] == [] and data["policy"]["vm_labels"] == 7
+    assert rc == 0 and data["ok"] and data["errors"] == [] and data["policy"]["vm_labels"] == 9
     assert data["loadable_at_run_time"] is True and data["blob_size"] > 0
     rc, out, _ = run(capsys, "check", str(CORPUS / "synthetic/s11_duplicate_vmlabel.xml"), "--json")
     data = json.loads(out)

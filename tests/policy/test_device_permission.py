@@ -99,7 +99,7 @@ def test_dump_and_labels_name_the_devices(tmp_path: Path) -> None:
                    capture_output=True, cwd=ROOT)
     dump = subprocess.run([sys.executable, "-m", "moat", "policy", "dump", str(out)], capture_output=True, text=True,
                           check=True, cwd=ROOT).stdout
-    assert "device:tpm device:com2" in dump
+    assert "device:tpm; device:com2" in dump
     labels = json.loads(subprocess.run([sys.executable, "-m", "moat", "policy", "labels", str(src), "--json"],
                                        capture_output=True, text=True, check=True, cwd=ROOT).stdout)
     by_name = {lab["name"]: lab for lab in labels} if isinstance(labels, list) else labels

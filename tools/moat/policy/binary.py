@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import (
+    DEVICES_ALL,
     MAX_CONFLICT_SETS,
     MAX_NAME_LEN,
     MAX_POLICY_SIZE,
     MAX_SSIDREFS,
     MAX_TYPES,
-    DEVICES_ALL,
     PERM_ALL,
     PERM_NAMES,
     PERM_POLICY_LOAD,
