@@ -26,7 +26,7 @@ def test_the_demo_is_verified_before_its_story() -> None:
     assert run.result.status.value == "SUCCESS", run.result.tail(30)
     lines = run.result.lines
     # The story waited for the verifier: the agent left before step 1.
-    agent_gone = lines.index("domain 9 'attest' stopped: poweroff")
+    agent_gone = lines.index("domain 11 'attest' stopped: poweroff")
     step1 = next(i for i, line in enumerate(lines) if "=== step 1:" in line)
     assert agent_gone < step1
     assert all(s.ok for s in demo.story(run.result.console)), demo.story(run.result.console)

@@ -76,15 +76,15 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     assert denials == [
         maclog.Deny("evtchn_unbound", "3:b-app", "2:a-db", None, SSID["customer-b"], SSID["customer-a"]),
         maclog.Deny("domain_create", "0:system", "new:c-rival", "chinese-wall", SSID["system"], SSID["customer-c"]),
-        maclog.Deny("privileged", "11:manager-b", "2:a-db", "pause", SSID["manager-b"], SSID["customer-a"]),
-        maclog.Deny("privileged", "11:manager-b", "2:a-db", "destroy", SSID["manager-b"], SSID["customer-a"]),
-        maclog.Deny("privileged", "10:manager-a", "3:b-app", "pause", SSID["manager-a"], SSID["customer-b"]),
-        maclog.Deny("privileged", "10:manager-a", "3:b-app", "destroy", SSID["manager-a"], SSID["customer-b"]),
+        maclog.Deny("privileged", "10:manager-b", "2:a-db", "pause", SSID["manager-b"], SSID["customer-a"]),
+        maclog.Deny("privileged", "10:manager-b", "2:a-db", "destroy", SSID["manager-b"], SSID["customer-a"]),
+        maclog.Deny("privileged", "9:manager-a", "3:b-app", "pause", SSID["manager-a"], SSID["customer-b"]),
+        maclog.Deny("privileged", "9:manager-a", "3:b-app", "destroy", SSID["manager-a"], SSID["customer-b"]),
     ], tail
 
     # 6. Each manager manages its own customer's domain and is refused on the other's; the
     # refusals come after the hypervisor's audit lines, and before customer A leaves.
-    for mgr, d, own, other in (("manager-a", 10, "a-web", 3), ("manager-b", 11, "b-app", 2)):
+    for mgr, d, own, other in (("manager-a", 9, "a-web", 3), ("manager-b", 10, "b-app", 2)):
         paused = index(lines, rf"\(d{d}\) {mgr}: paused {own} \(domain \d, customer [AB]\): getdomaininfo says paused")
         resumed = index(lines, rf"\(d{d}\) {mgr}: unpaused {own}")
         deny_p = index(lines, rf"MAC deny hook=privileged subj={d}:{mgr} obj={other}:\S+ op=pause .*")
@@ -104,8 +104,8 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     refused = index(lines, r"\(d0\) system: creating c-rival \(customer-c\): refused with -EPERM \(-1\): .*")
     web_gone = index(lines, r"domain 1 'a-web' stopped: killed: destroyed by domctl")
     db_gone = index(lines, r"domain 2 'a-db' stopped: killed: destroyed by domctl")
-    wound = [index(lines, rf"\(d10\) manager-a: destroyed domain {i} \(customer A\)") for i in (1, 2)]
-    mgr_gone = index(lines, r"domain 10 'manager-a' stopped: poweroff")
+    wound = [index(lines, rf"\(d9\) manager-a: destroyed domain {i} \(customer A\)") for i in (1, 2)]
+    mgr_gone = index(lines, r"domain 9 'manager-a' stopped: poweroff")
     assert web_gone < wound[0] and db_gone < wound[1] and max(wound) < mgr_gone
     watched = [index(lines, rf"\(d0\) system: {n} \(domain {i}\) is gone: getdomaininfo says -ESRCH")
                for n, i in (("a-web", 1), ("a-db", 2))]
@@ -192,7 +192,7 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     leaked = console.replace("heard 0 frames, 0 of them customer A's", "heard 9 frames, 9 of them customer A's")
     assert [s.ok for s in demo.story(leaked)] == [True, True, True, True, False, True, True, True]
     # ... and when a manager's refusal goes unaudited.
-    unaudited = "\n".join(line for line in lines if "subj=10:manager-a obj=3:b-app op=destroy" not in line)
+    unaudited = "\n".join(line for line in lines if "subj=9:manager-a obj=3:b-app op=destroy" not in line)
     assert [s.ok for s in demo.story(unaudited)] == [True, True, True, True, True, False, True, True]
 
 

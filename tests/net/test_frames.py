@@ -79,6 +79,7 @@ def test_the_switch_follows_a_relabel(run_scenario):
     assert "unreachable 10.0.0.3 vlan 2: no answer, as expected" in after
     assert "unreachable 10.0.0.3 vlan 0: no answer, as expected" in after
     assert netlog.port_counts(switch)["svc"].drop_tagged > 0, tail
-    assert "mac: domain 3 'svc' relabelled 0x00070007 -> 0x00060006: revoked 0 event channels, 0 grant mappings" \
+    assert "mac: domain 3 'svc' relabelled 0x00070007 -> 0x00060006: revoked 0 event channels, 0 grant mappings, " \
+           "0 VIRQ bindings" \
         in result.lines, tail
     assert log.frames_stop == log.frames_boot, tail
