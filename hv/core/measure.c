@@ -10,6 +10,7 @@
 #include <moat/domain.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
+#include <moat/nospec.h>
 #include <moat/sched.h>
 #include <moat/x86.h>
 #include <public/device.h>
@@ -242,6 +243,7 @@ long do_measure_op(uint64_t cmd, uint64_t which, uint64_t offset, uint64_t buf, 
         return -XEN_ENOSYS;
     if (offset >= len)
         return 0;
+    offset = array_index_nospec(offset, len); /* a guest's index into our buffer (moat/nospec.h) */
     size_t n = MIN((size_t)size, len - (size_t)offset);
     n = MIN(n, (size_t)(1u << 20));
     if (n && copy_to_guest(buf, data + offset, n))
