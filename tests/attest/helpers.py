@@ -29,7 +29,7 @@ def require_swtpm() -> None:
 
 
 @pytest.fixture
-def attested(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def attested(request: pytest.FixtureRequest):
     """attested(scenario, tpm=...) -> a context manager yielding (System, Session); the console goes
     to build/test-logs/<test>.log, and each call gets a fresh TPM unless one is named."""
     require_swtpm()
@@ -53,7 +53,7 @@ def attested(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def reference_of(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def reference_of(tmp_path_factory: pytest.TempPathFactory):
     cache: dict[tuple[str, tuple[str, ...]], Reference] = {}
 
     def get(scen: Path, allow: tuple[Path, ...] = ()) -> Reference:

@@ -19,7 +19,7 @@ from .helpers import SCENARIOS
 pytestmark = pytest.mark.boot
 
 
-def test_devices_without_permission_or_presence(boot) -> None:  # type: ignore[no-untyped-def]
+def test_devices_without_permission_or_presence(boot) -> None:
     r = boot(scenario_file=SCENARIOS / "devices.toml")
     assert_status(r, "SUCCESS")
     lines = r.lines
@@ -43,7 +43,7 @@ def test_devices_without_permission_or_presence(boot) -> None:  # type: ignore[n
         ("device", "boot", "assign-com2")]
 
 
-def test_devices_in_the_manifest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_devices_in_the_manifest(tmp_path) -> None:
     """The scenario's devices become the manifest's bitmask (the old reserved word)."""
     scen = scenario.load(SCENARIOS / "agent.toml")
     _, recs = decode(encode(scen))
@@ -54,14 +54,14 @@ def test_devices_in_the_manifest(tmp_path) -> None:  # type: ignore[no-untyped-d
     ('["floppy"]', "'floppy' is not a device (known: tpm, com2)"),
     ('["tpm", "tpm"]', "lists a device twice"),
 ])
-def test_scenario_device_errors(tmp_path, devices: str, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_scenario_device_errors(tmp_path, devices: str, message: str) -> None:
     path = tmp_path / "s.toml"
     path.write_text(f'[[domain]]\nimage = "hello"\ndevices = {devices}\n')
     with pytest.raises(scenario.ScenarioError, match=re.escape(message)):
         scenario.load(path)
 
 
-def test_a_device_is_held_by_one_domain(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_device_is_held_by_one_domain(tmp_path) -> None:
     path = tmp_path / "s.toml"
     path.write_text('[[domain]]\nname = "a"\nimage = "hello"\ndevices = ["com2"]\n'
                     '[[domain]]\nname = "b"\nimage = "hello"\ndevices = ["com2"]\n')

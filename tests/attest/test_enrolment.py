@@ -10,12 +10,17 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from moat.attest import AttestError, swtpm, verify
+from moat.attest.agent import AgentLink
 
 from .helpers import SCENARIOS, require_swtpm
+
+if TYPE_CHECKING:
+    from tpm2_pytss.types import TPMT_SYM_DEF
 
 pytestmark = pytest.mark.boot
 
@@ -69,7 +74,7 @@ class OtherTpm:
         return bytes(cred)
 
     @staticmethod
-    def _sym():  # type: ignore[no-untyped-def]
+    def _sym() -> tuple[TPMT_SYM_DEF, int]:
         from tpm2_pytss.constants import TPM2_ALG
         from tpm2_pytss.types import TPMT_SYM_DEF
 
@@ -85,7 +90,7 @@ class ForeignAk:
     """Between the verifier and the genuine agent: offers the other TPM's AK, and answers the
     credential either through the genuine agent or through the other TPM."""
 
-    def __init__(self, link, other: OtherTpm, through_other: bool) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, link: AgentLink, other: OtherTpm, through_other: bool) -> None:
         self.link, self.other, self.through_other = link, other, through_other
         self.sent: list[str] = []
 
@@ -103,7 +108,7 @@ class ForeignAk:
 
 
 @pytest.mark.parametrize("through_other", [False, True], ids=["genuine-tpm-activates", "other-tpm-activates"])
-def test_an_ak_from_another_tpm_is_refused(attested, through_other: bool) -> None:  # type: ignore[no-untyped-def]
+def test_an_ak_from_another_tpm_is_refused(attested, through_other: bool) -> None:
     require_swtpm()
     work = Path(tempfile.mkdtemp(prefix="moat-other-"))
     other = OtherTpm(work)

@@ -18,7 +18,7 @@ RUNTIME = SCENARIOS / "runtime.toml"
 UPDATE = SCENARIOS.parent / "policies" / "attest-update.toml"
 
 
-def test_a_policy_loaded_at_run_time_shows_in_the_next_quote(attested, reference_of) -> None:  # type: ignore[no-untyped-def]
+def test_a_policy_loaded_at_run_time_shows_in_the_next_quote(attested, reference_of) -> None:
     knows_update = reference_of(RUNTIME, (UPDATE,))
     boot_only = reference_of(RUNTIME)
     with attested(RUNTIME) as (s, session):
@@ -53,7 +53,7 @@ def test_a_policy_loaded_at_run_time_shows_in_the_next_quote(attested, reference
     assert v3.problems == [f"{v2.runtime[0]}: not a policy the reference knows"]
 
 
-def test_quotes_while_the_hypervisor_seizes_the_tpm(attested, reference_of) -> None:  # type: ignore[no-untyped-def]
+def test_quotes_while_the_hypervisor_seizes_the_tpm(attested, reference_of) -> None:
     """Twenty-four measured policy loads while the agent answers: each seizes the TPM, the agent sends
     the interrupted command again (or redoes the key or the credential), every quote is good, and
     each verdict covers exactly the loads its quote covers (the log, read after the quote, may hold

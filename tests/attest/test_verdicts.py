@@ -66,14 +66,14 @@ def test_a_difference_through_the_cli_exits_1_and_names_it(tmp_path: Path) -> No
     assert r.returncode == 3 and "not a moat attestation reference" in r.stderr and "Traceback" not in r.stderr
 
 
-def _judge(attested, scen: Path, ref) -> verify.Verdict:  # type: ignore[no-untyped-def]
+def _judge(attested, scen: Path, ref) -> verify.Verdict:
     with attested(scen) as (_s, session):
         evidence = session.collect()
         session.bye()
     return verify.judge(ref, evidence)
 
 
-def test_another_image_fails_naming_the_domain(attested, reference_of) -> None:  # type: ignore[no-untyped-def]
+def test_another_image_fails_naming_the_domain(attested, reference_of) -> None:
     ref = reference_of(SCENARIOS / "agent.toml")
     v = _judge(attested, SCENARIOS / "other_image.toml", ref)
     assert not v.ok
@@ -82,7 +82,7 @@ def test_another_image_fails_naming_the_domain(attested, reference_of) -> None: 
     assert not any("agent" in p for p in v.problems if p.startswith("domain")), v.problems
 
 
-def test_another_policy_fails_naming_the_policy(attested, reference_of) -> None:  # type: ignore[no-untyped-def]
+def test_another_policy_fails_naming_the_policy(attested, reference_of) -> None:
     ref = reference_of(SCENARIOS / "agent.toml")
     v = _judge(attested, SCENARIOS / "other_policy.toml", ref)
     assert not v.ok
@@ -101,7 +101,7 @@ def _liar(tmp_path: Path, lie: str) -> Path:
     return path
 
 
-def test_a_replayed_quote_is_refused(attested, reference_of, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_replayed_quote_is_refused(attested, reference_of, tmp_path: Path) -> None:
     scen = _liar(tmp_path, "replay")
     ref = reference_of(scen)
     with attested(scen) as (_s, session):
@@ -114,7 +114,7 @@ def test_a_replayed_quote_is_refused(attested, reference_of, tmp_path: Path) -> 
         session.bye()
 
 
-def test_a_forged_log_does_not_replay(attested, reference_of, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_log_does_not_replay(attested, reference_of, tmp_path: Path) -> None:
     """The liar changes a domain's image digest in the log and re-digests the event: the log is
     consistent in itself, but PCR 21 holds what the hypervisor extended."""
     scen = _liar(tmp_path, "log")
@@ -124,14 +124,14 @@ def test_a_forged_log_does_not_replay(attested, reference_of, tmp_path: Path) ->
     assert "none of the logged items can be trusted" in v.problems[-1]
 
 
-def test_extending_a_firmware_pcr_breaks_its_replay(attested, reference_of, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_extending_a_firmware_pcr_breaks_its_replay(attested, reference_of, tmp_path: Path) -> None:
     scen = _liar(tmp_path, "extend-fw")
     v = _judge(attested, scen, reference_of(scen))
     assert not v.ok
     assert any(p.startswith("PCR 7: the firmware log replays to ") for p in v.problems), v.problems
 
 
-def test_the_agent_cannot_extend_the_hypervisors_pcrs(attested, reference_of, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_agent_cannot_extend_the_hypervisors_pcrs(attested, reference_of, tmp_path: Path) -> None:
     """Locality 0 cannot extend PCR 21: the TPM answers TPM_RC_LOCALITY, and the system verifies."""
     scen = _liar(tmp_path, "extend-hv")
     with attested(scen) as (s, session):
@@ -142,7 +142,7 @@ def test_the_agent_cannot_extend_the_hypervisors_pcrs(attested, reference_of, tm
     assert v.ok, v.problems
 
 
-def test_the_hypervisor_log_parses_with_tpm2_eventlog(attested, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_hypervisor_log_parses_with_tpm2_eventlog(attested, tmp_path: Path) -> None:
     """tpm2-tools' own parser reads the hypervisor's log and computes the PCRs the TPM quoted."""
     import shutil
 
@@ -159,7 +159,7 @@ def test_the_hypervisor_log_parses_with_tpm2_eventlog(attested, tmp_path: Path) 
     assert {p: v.lower() for p, v in pcrs.items()} == {p: evidence.quote.pcrs[p].hex() for p in (20, 21)}
 
 
-def test_the_reference_predicts_the_pcrs(attested, reference_of) -> None:  # type: ignore[no-untyped-def]
+def test_the_reference_predicts_the_pcrs(attested, reference_of) -> None:
     ref = reference_of(SCENARIOS / "agent.toml")
     with attested(SCENARIOS / "agent.toml") as (_s, session):
         session.hello()

@@ -99,7 +99,7 @@ class Memory:
 
     regions: dict[int, bytearray] = field(default_factory=dict)
 
-    def put(self, pa: int, data: bytes) -> None:
+    def put(self, pa: int, data: bytes | bytearray) -> None:
         for base, region in self.regions.items():
             if base <= pa and pa + len(data) <= base + len(region):
                 region[pa - base:pa - base + len(data)] = data
@@ -113,7 +113,7 @@ class Memory:
         return bytes(out)
 
 
-def machine(cpus: int = 4, *, madt_table: bytes | None = None, root: str = "rsdt",
+def machine(cpus: int = 4, *, madt_table: bytes | bytearray | None = None, root: str = "rsdt",
             ebda: bool = False) -> Memory:
     """A firmware picture with an RSDP, a root table and a MADT listing cpus CPUs."""
     mem = Memory()
@@ -251,7 +251,7 @@ def _no_madt() -> Memory:
     return mem
 
 
-def _madt(table: bytes) -> Memory:
+def _madt(table: bytes | bytearray) -> Memory:
     return machine(madt_table=table)
 
 

@@ -75,9 +75,8 @@ def test_the_switch_follows_a_relabel(run_scenario):
     assert netlog.pings(before) == [("10.0.0.1", 1, 3, 3), ("10.0.0.3", 2, 3, 3)], tail
     # After: an access port on VLAN 1; untagged frames reach A, tagged ones are dropped, B is out of reach.
     assert netlog.pings(after) == [("10.0.0.1", 0, 3, 3)], tail
-    after = after.lines
-    assert "unreachable 10.0.0.3 vlan 2: no answer, as expected" in after
-    assert "unreachable 10.0.0.3 vlan 0: no answer, as expected" in after
+    assert "unreachable 10.0.0.3 vlan 2: no answer, as expected" in after.lines
+    assert "unreachable 10.0.0.3 vlan 0: no answer, as expected" in after.lines
     assert netlog.port_counts(switch)["svc"].drop_tagged > 0, tail
     assert "mac: domain 3 'svc' relabelled 0x00070007 -> 0x00060006: revoked 0 event channels, 0 grant mappings, " \
            "0 VIRQ bindings" \

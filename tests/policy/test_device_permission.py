@@ -50,7 +50,7 @@ def _write(tmp_path: Path, text: str, name: str = "p.toml") -> Path:
     return path
 
 
-def test_devices_per_label_and_both_decoders_agree(tmp_path: Path, agree) -> None:  # type: ignore[no-untyped-def]
+def test_devices_per_label_and_both_decoders_agree(tmp_path: Path, agree) -> None:
     blob = compile_policy(read_policy(_write(tmp_path, TOML)))
     (r,) = agree([blob])
     rows = {"system": 1, "a": 2, "attest": 3}

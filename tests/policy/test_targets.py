@@ -51,13 +51,13 @@ permissions = { destroy = ["a"], pause = "a", read_state = ["a", "manager-a"] }
 # rows: __UNLABELED__ 0, system 1, a 2, b 3, manager-a 4
 
 
-def policy(text: str = TOML, name: str = "t.toml"):  # type: ignore[no-untyped-def]
+def policy(text: str = TOML, name: str = "t.toml"):
     p = read_policy_bytes(text.encode(), name)
     assert not fatal(check(p), False), [str(d) for d in check(p)]
     return p
 
 
-def test_targets_compile_to_rows(agree) -> None:  # type: ignore[no-untyped-def]
+def test_targets_compile_to_rows(agree) -> None:
     blob = compile_policy(policy())
     (c,) = agree([blob])  # the C parser reads the same rows
     t = c["ext"]["targets"]
@@ -107,7 +107,7 @@ def test_query_says_who_controls_whom() -> None:
     assert query(v, "manager-a", "system")["a_may_on_b"] == []
 
 
-def test_query_and_diff_cli(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_query_and_diff_cli(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
     old = tmp_path / "old.toml"
     new = tmp_path / "new.toml"
     old.write_text(TOML)

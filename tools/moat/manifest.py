@@ -230,9 +230,10 @@ def decode_all(blob: bytes) -> tuple[Header, list[Record], list[LinkRecord]]:
         raise ValueError(f"crc32 {header.crc32:#010x} != {zlib.crc32(blob[8:]):#010x}")
     recs = []
     for i in range(header.domain_count):
-        name, *nums, cmdline = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
-        recs.append(Record(name.split(b"\0")[0].decode(), *nums[:7],
-                           cmdline.split(b"\0")[0].decode(), devices=nums[7]))
+        (name, image_module, memory_kib, ssidref, flags, expect, max_evtchn, max_grant_frames, devices,
+         cmdline) = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
+        recs.append(Record(name.split(b"\0")[0].decode(), image_module, memory_kib, ssidref, flags, expect,
+                           max_evtchn, max_grant_frames, cmdline.split(b"\0")[0].decode(), devices=devices))
     links = []
     for i in range(header.link_count):
         granter, mapper, gmac, mmac, flags, reserved = LINK.unpack_from(blob, links_at + i * LINK.size)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moat import manifest, paths, scenario
+from moat import bootpolicy, manifest, paths, scenario
 from moat.attest import AttestError, eventlog
 from moat.errors import UserError
 from moat.policy import read_policy
@@ -89,7 +89,7 @@ def compute(scen_path: Path, extra_policies: list[Path] | None = None) -> Refere
     blob = pol.blob.read_bytes()
     man = manifest.encode(scen, pol)
     recs = manifest.records(scen, pol)
-    source = scen.policy or Path(manifest.bootpolicy.DEFAULT_POLICY)
+    source = scen.policy or Path(bootpolicy.DEFAULT_POLICY)
     policy = describe_policy(source, blob)
     names_by_ssid = {int(v["ssidref"], 16): k for k, v in policy["labels"].items()}
 
@@ -122,7 +122,7 @@ def compute(scen_path: Path, extra_policies: list[Path] | None = None) -> Refere
 
     known = [policy]
     for extra in extra_policies or []:
-        bp = manifest.bootpolicy.compile_for_boot(extra.resolve(), build / "policies")
+        bp = bootpolicy.compile_for_boot(extra.resolve(), build / "policies")
         known.append(describe_policy(extra.resolve(), bp.blob.read_bytes()))
     return Reference({
         "format": FORMAT,

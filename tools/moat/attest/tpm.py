@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -31,7 +32,10 @@ AK_REQUIRED = (TPMA_OBJECT.FIXEDTPM | TPMA_OBJECT.FIXEDPARENT | TPMA_OBJECT.SENS
 EK_TYPE = "EK-RSA2048"
 
 
-def _unmarshal(cls: type, data: bytes, what: str):  # type: ignore[no-untyped-def]
+_T = TypeVar("_T", TPM2B_ATTEST, TPM2B_PUBLIC, TPMS_ATTEST, TPMT_SIGNATURE)
+
+
+def _unmarshal(cls: type[_T], data: bytes, what: str) -> _T:
     try:
         obj, used = cls.unmarshal(data)
     except Exception as e:  # the TSS raises its own errors for every kind of malformed input

@@ -125,6 +125,14 @@ class Verdict:
         self.problems.append(text)
 
 
+def _num(fields: dict[str, object], key: str) -> int:
+    """A number field of a decoded moat event (eventlog.decode_moat makes them ints)."""
+    v = fields[key]
+    if not isinstance(v, int):
+        raise AttestError(f"hypervisor log: field {key} is {v!r}, not a number")
+    return v
+
+
 def _short(h: str) -> str:
     return h[:16] + "..." if len(h) > 16 else h
 
@@ -150,7 +158,7 @@ def _quoted_prefix(log: eventlog.EventLog, quote: tpm.Quote, v: Verdict) -> set[
     for pcr in eventlog.MOAT_PCRS:
         value = eventlog.initial_value(pcr)
         events = [e for e in log.events if e.pcr == pcr and e.type != eventlog.EV_NO_ACTION]
-        prefix = [] if value == quote.pcrs[pcr] else None
+        prefix: list[eventlog.Event] | None = [] if value == quote.pcrs[pcr] else None
         for i, e in enumerate(events):
             if e.sha256 is None:
                 raise AttestError(f"hypervisor log: event {e.index} (PCR {pcr}) has no SHA-256 digest")
@@ -225,13 +233,13 @@ def judge(ref: Reference, ev: Evidence) -> Verdict:
         elif m.tag == eventlog.TAG_DOMAIN:
             name = images.get(str(f["image_sha256"]))
             text = (f"domain {f['name']} created at run time by domain {f['creator']}: label "
-                    f"{_label(r, current, int(f['ssidref']))}, image {name or _short(str(f['image_sha256']))}")
+                    f"{_label(r, current, _num(f, 'ssidref'))}, image {name or _short(str(f['image_sha256']))}")
             if name is None:
                 v.fail(f"{text}: an image the reference does not know")
             v.runtime.append(text)
         elif m.tag == eventlog.TAG_RELABEL:
-            v.runtime.append(f"domain {f['name']} relabelled {_label(r, current, int(f['old_ssidref']))} -> "
-                             f"{_label(r, current, int(f['new_ssidref']))}")
+            v.runtime.append(f"domain {f['name']} relabelled {_label(r, current, _num(f, 'old_ssidref'))} -> "
+                             f"{_label(r, current, _num(f, 'new_ssidref'))}")
         else:
             v.fail(f"hypervisor log: event {e.index}: a {m.kind} event in PCR 22")
     v.facts.update({

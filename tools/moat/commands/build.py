@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 
 from moat import building
-from moat.building import build_or_fail, run_scons, scons_program  # noqa: F401 -- the earlier API
 
 DESCRIPTION = """\
 Run SCons at the repository root with as many jobs as CPUs (unless you pass -j), showing one

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moat.commands.build import scons_program
+from moat.building import scons_program
 from moat.errors import UserError
 from moat.paths import repo_root
 

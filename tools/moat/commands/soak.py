@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from moat import paths, qemu, scenario
-from moat.commands.build import build_or_fail
+from moat.building import build_or_fail
 from moat.errors import UserError
 
 DEFAULT_CALLS = 1_000_000
