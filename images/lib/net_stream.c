@@ -215,7 +215,7 @@ static unsigned fill(struct net_stream *s, struct net_stream_gen *gen, uint8_t *
 int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned size, uint64_t deadline_ns,
                     struct net_stream_result *r)
 {
-    if (size < 4 || size > NET_UDP_MAX || !bytes)
+    if (size <= 4 || size > NET_UDP_MAX || !bytes) /* 4 bytes of sequence number, then the data */
         return NETIF_EINVAL;
     static uint8_t dgram[NET_UDP_MAX];
     /* Go-back-N: the generator's state at each datagram of the window, to send it again. */

@@ -77,7 +77,8 @@ struct net_stream {
 /* Installs the stream's UDP handler on st (it replaces any other). */
 void net_stream_init(struct net_stream *s, struct net_stack *st, unsigned flags);
 /*
- * Streams `bytes` in datagrams of `size` payload bytes (4 to NET_UDP_MAX) to ip, then FIN, and
+ * Streams `bytes` in datagrams of `size` payload bytes (5 to NET_UDP_MAX: a 4-byte sequence number
+ * and at least one byte of the stream) to ip, then FIN, and
  * waits for the FINACK. 0 with *r filled (r->match says whether the receiver agreed), or NETIF_E*.
  */
 int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned size, uint64_t deadline_ns,
