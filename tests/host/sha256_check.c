@@ -25,12 +25,18 @@ int main(int argc, char **argv)
         size_t got;
         while (buf && (got = fread(buf + len, 1, cap - len, f)) > 0) {
             len += got;
-            if (len == cap)
-                buf = realloc(buf, cap *= 2);
+            if (len < cap)
+                continue;
+            unsigned char *bigger = realloc(buf, cap *= 2);
+            if (!bigger)
+                free(buf);
+            buf = bigger;
         }
         fclose(f);
-        if (!buf)
+        if (!buf) {
+            perror("out of memory");
             return 1;
+        }
         struct sha256_ctx c;
         sha256_init(&c);
         size_t step = chunk ? chunk : (len ? len : 1);
