@@ -440,7 +440,8 @@ static int16_t query_size(struct domain *d, struct gnttab_query_size *op)
 static int16_t copy_side(struct domain *d, const struct gnttab_copy_ptr *p, bool is_ref, bool write,
                          struct domain **granter, mfn_t *mfn)
 {
-    *granter = NULL;
+    *granter = NULL; /* both out-parameters are set on every path */
+    *mfn = INVALID_MFN;
     if (!is_ref) {
         if (p->domid != DOMID_SELF && p->domid != d->domid)
             return GNTST_permission_denied;

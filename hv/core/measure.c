@@ -114,8 +114,9 @@ static void spec_id_header(void)
 void measure_hypervisor_image(void)
 {
     /* The image as the loader put it: [load_addr, load_end_addr), i.e. build/hv/moat.bin. */
-    const uint8_t *start = (const uint8_t *)((uint64_t)_image_start_phys + KERNEL_VBASE);
-    size_t size = (size_t)(_load_end_phys - _image_start_phys);
+    paddr_t load_start = (paddr_t)_image_start_phys, load_end = (paddr_t)_load_end_phys; /* linker symbols */
+    const uint8_t *start = (const uint8_t *)(load_start + KERNEL_VBASE);
+    size_t size = (size_t)(load_end - load_start);
     hash(start, size, hv_image.sha256);
     hv_image.size = (uint32_t)size;
     strlcpy(hv_image.name, "moat " MOAT_VERSION, sizeof(hv_image.name));
@@ -244,9 +245,10 @@ long do_measure_op(uint64_t cmd, uint64_t which, uint64_t offset, uint64_t buf, 
     if (offset >= len)
         return 0;
     offset = array_index_nospec(offset, len); /* a guest's index into our buffer (moat/nospec.h) */
-    size_t n = MIN((size_t)size, len - (size_t)offset);
-    n = MIN(n, (size_t)(1u << 20));
-    if (n && copy_to_guest(buf, data + offset, n))
+    size_t n = MIN(MIN((size_t)size, len - (size_t)offset), (size_t)(1u << 20));
+    if (n == 0)
+        return 0;
+    if (copy_to_guest(buf, data + offset, n))
         return -XEN_EFAULT;
     return (long)n;
 }

@@ -258,7 +258,7 @@ static void test_smp(void)
 
     /* Every CPU's own tick, counted while the boot CPU counts TICKS of its own. */
     enum { TICKS = 50 };
-    uint64_t before[MOAT_MAX_CPUS], start = timer_ticks();
+    uint64_t before[MOAT_MAX_CPUS] = {0}, start = timer_ticks(); /* before[0]: the boot CPU, always listed */
     sti();
     while (timer_ticks() == start)
         halt();

@@ -621,8 +621,10 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
 static long getssid(struct domain *subj, struct acm_getssid *g)
 {
     uint32_t ssidref;
-    if (g->get_by == ACM_GETBY_domainid) {
-        struct domain *d = g->id == DOMID_SELF ? subj : domain_by_id((domid_t)g->id);
+    if (g->get_by == ACM_GETBY_domainid && g->id == DOMID_SELF) {
+        ssidref = subj->ssidref; /* one's own: no permission needed */
+    } else if (g->get_by == ACM_GETBY_domainid) {
+        struct domain *d = domain_by_id((domid_t)g->id);
         if (!d)
             return xsm_no_domain(subj, (domid_t)g->id, -XEN_EPERM);
         int rc = xsm_read_domain(subj, d);

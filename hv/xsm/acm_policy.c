@@ -228,7 +228,6 @@ static int parse_ext(struct reader *r, uint64_t e, struct acm_policy_view *v)
 int acm_policy_parse(const void *blob, size_t size, struct acm_policy_view *v,
                      struct acm_policy_error *err)
 {
-    /* cppcheck-suppress ctuuninitvar ; *err is only written (on failure), never read: callers need not clear it */
     struct reader rr = { (const uint8_t *)blob, (uint64_t)size, err };
     struct reader *r = &rr;
     uint32_t primary, nlen, tc, rc, k, ts, rs;

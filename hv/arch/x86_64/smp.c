@@ -44,7 +44,11 @@ struct ap_boot ap_boot_table[MOAT_MAX_CPUS];
 uint32_t ap_boot_count;
 uint64_t ap_boot_cr3;
 
-extern char trampoline_start[], trampoline_end[], tr_cr3[], tr_efer[], tr_alive[];
+extern const char trampoline_start[];
+/* Offsets in the trampoline (trampoline.S): its size and the words smp.c fills in or reads. */
+extern const struct trampoline_layout {
+    uint64_t size, cr3, efer, alive;
+} trampoline_layout;
 
 vaddr_t ap_stacks_end = AP_STACKS_BASE;
 static enum cpu_state state[MOAT_MAX_CPUS];
@@ -120,7 +124,7 @@ static bool trampoline_memory_usable(void)
 static void trampoline_prepare(void)
 {
     uint8_t *page = phys_to_virt(TRAMPOLINE_PA);
-    size_t code = (size_t)(trampoline_end - trampoline_start);
+    size_t code = (size_t)trampoline_layout.size;
     _Static_assert(TRAMPOLINE_PA % PAGE_SIZE == 0 && TRAMPOLINE_PA < 0x100000, "SIPI needs a page below 1 MiB");
     memset(page, 0, TRAMPOLINE_PAGES * PAGE_SIZE);
     memcpy(page, trampoline_start, code);
@@ -133,17 +137,17 @@ static void trampoline_prepare(void)
         pml4[i] = hv[i];
     pml4[0] = (TRAMPOLINE_PA + 2 * PAGE_SIZE) | PTE_P | PTE_W;
     pdpt[0] = (TRAMPOLINE_PA + 3 * PAGE_SIZE) | PTE_P | PTE_W;
-    pd[0] = 0 | PTE_P | PTE_W | PTE_PS;
+    pd[0] = PTE_P | PTE_W | PTE_PS; /* physical address 0: the first 2 MiB */
 
     uint32_t cr3 = TRAMPOLINE_PA + PAGE_SIZE, efer = EFER_LME | (cpu_features.nx ? EFER_NXE : 0);
-    memcpy(page + (tr_cr3 - trampoline_start), &cr3, 4);
-    memcpy(page + (tr_efer - trampoline_start), &efer, 4);
+    memcpy(page + trampoline_layout.cr3, &cr3, 4);
+    memcpy(page + trampoline_layout.efer, &efer, 4);
     ap_boot_cr3 = paging_root();
 }
 
 static bool ap_alive(const struct percpu *cpu)
 {
-    const volatile uint8_t *alive = phys_to_virt(TRAMPOLINE_PA + (paddr_t)(tr_alive - trampoline_start));
+    const volatile uint8_t *alive = phys_to_virt(TRAMPOLINE_PA + (paddr_t)trampoline_layout.alive);
     return cpu->apic_id < 256 && alive[cpu->apic_id];
 }
 

@@ -76,14 +76,20 @@ tr_gdt_ptr:
     .word tr_gdt_end - tr_gdt - 1
     .long TR(tr_gdt)
     .balign 4
-    .globl tr_cr3
 tr_cr3: .long 0                           /* the transition PML4 (below 4 GiB: loaded in 32-bit mode) */
-    .globl tr_efer
 tr_efer: .long 0
-    .globl tr_alive
 tr_alive: .skip 256                       /* one byte per initial APIC id */
-    .globl trampoline_end
 trampoline_end:
+
+    /* Where smp.c finds things in its copy of the trampoline: offsets from its start, computed
+     * here (C may not subtract the addresses of two different objects). */
+    .balign 8
+    .globl trampoline_layout
+trampoline_layout:
+    .quad trampoline_end - trampoline_start  /* size */
+    .quad tr_cr3 - trampoline_start
+    .quad tr_efer - trampoline_start
+    .quad tr_alive - trampoline_start
 
     .text
     .code64

@@ -25,10 +25,13 @@ struct fxsave_legacy {
 };
 _Static_assert(sizeof(struct fxsave_legacy) == 512, "FXSAVE layout");
 
+/* The XSAVE header (64 bytes at offset 512), as the CPU lays it out. */
 struct xsave_header {
     uint64_t xstate_bv, xcomp_bv;
+    /* cppcheck-suppress unusedStructMember ; reserved by the CPU: part of the layout, never touched */
     uint64_t reserved[6];
 };
+_Static_assert(sizeof(struct xsave_header) == 64, "XSAVE header layout");
 #define XSAVE_HEADER_OFFSET 512
 #define XCOMP_BV_COMPACTED (1ULL << 63)
 
@@ -285,7 +288,8 @@ static void selftest_tamper(struct domain *d, void *area)
         unsigned bit = 3;
         while (xcr0 & (1ULL << bit))
             bit++;
-        ((struct xsave_header *)((uint8_t *)area + XSAVE_HEADER_OFFSET))->xstate_bv |= 1ULL << bit;
+        struct xsave_header *h = (struct xsave_header *)((uint8_t *)area + XSAVE_HEADER_OFFSET);
+        h->xstate_bv |= 1ULL << bit;
     } else {
         ((struct fxsave_legacy *)area)->mxcsr |= ~mxcsr_mask;
     }
