@@ -332,13 +332,17 @@ def _run(
                    threading.Thread(target=read_stderr, daemon=True)]
         exit_code: int | None
         try:
-            signals.arm()  # from here a SIGTERM or SIGHUP raises Terminated (also one that came already)
+            # The readers start before the signals are armed: an exception raised by the handler
+            # inside Thread.start() would leave the thread module's locks half taken. A signal
+            # that comes meanwhile is remembered, and arm() raises it.
             for t in readers:
                 t.start()
+            signals.arm()  # from here a SIGTERM or SIGHUP raises Terminated (also one that came already)
             exit_code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             exit_code = None
         finally:
+            signals.disarm()  # nothing may interrupt the clean-up (the joins below take locks too)
             # QEMU runs in its own session (so a Ctrl-C reaches only moat): whatever ends the wait,
             # a timeout, Ctrl-C, SIGTERM or SIGHUP, its whole process group goes with it.
             if proc.poll() is None:
@@ -348,6 +352,8 @@ def _run(
                     t.join(timeout=5)
             if log_file is not None:
                 log_file.close()
+        if signals.pending is not None:  # it came during the clean-up: QEMU is gone, now say so
+            raise Terminated(signals.pending)
 
     console = "\n".join(lines) + ("\n" if lines else "")
     parsed = xtf_mod.parse(console)
@@ -382,6 +388,9 @@ class _Signals:
         self.armed = True
         if self.pending is not None:
             raise Terminated(self.pending)
+
+    def disarm(self) -> None:
+        self.armed = False
 
 
 @contextlib.contextmanager
