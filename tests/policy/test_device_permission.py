@@ -6,10 +6,12 @@ the C parser and the Python decoder, shown by dump and labels, refused for devic
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from moat.devices import DEVICES, DEVICES_ALL
 from moat.policy import compile_policy, read_policy
 from moat.policy.binary import SEC_DEVICES, decode
 from moat.policy.model import PERM_READ_STATE
@@ -105,3 +107,12 @@ def test_dump_and_labels_name_the_devices(tmp_path: Path) -> None:
     by_name = {lab["name"]: lab for lab in labels} if isinstance(labels, list) else labels
     assert "device:tpm" in json.dumps(by_name)
     assert decode(out.read_bytes()).ext is not None
+
+
+def test_the_tools_number_the_devices_as_the_hypervisor_does() -> None:
+    """moat.devices (scenarios, manifests, policies, the verifier) against hv/include/public/device.h."""
+    header = (ROOT / "hv" / "include" / "public" / "device.h").read_text(encoding="utf-8")
+    numbers = {m[1].lower(): int(m[2]) for m in re.finditer(r"#define DEVICE_([A-Z0-9]+) (\d+)\n", header)}
+    count = numbers.pop("count")
+    assert numbers == {name: n for n, name in enumerate(DEVICES)} and count == len(DEVICES)
+    assert (1 << count) - 1 == DEVICES_ALL

@@ -28,8 +28,9 @@ from pathlib import Path
 
 from moat import bootpolicy, elfcheck
 from moat.bootpolicy import BootPolicy
+from moat.devices import DEVICES
 from moat.errors import UserError
-from moat.scenario import DEVICES, Domain, Scenario, ScenarioError
+from moat.scenario import Domain, Scenario, ScenarioError
 
 MANIFEST_MAGIC = 0x4E414D4D  # "MMAN"
 MANIFEST_VERSION = 2

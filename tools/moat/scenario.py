@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from moat.devices import DEVICES
 from moat.errors import UserError
 
 if TYPE_CHECKING:
@@ -226,8 +227,6 @@ _DOMAIN_KEYS: dict[str, type | tuple[type, ...]] = {
     "name": str, "image": str, "memory": str, "label": (str, int), "cmdline": str, "privileged": bool,
     "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int, "devices": list,
 }
-# Devices a domain can be assigned (hv/include/public/device.h; the bit is the position).
-DEVICES = ("tpm", "com2")
 
 
 def _parse_domains(path: Path, data: Any) -> list[Domain]:

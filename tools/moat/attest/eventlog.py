@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from moat.attest import AttestError
+from moat.devices import DEVICES
 
 ALG_SHA1 = 0x0004
 ALG_SHA256 = 0x000B
@@ -47,7 +48,6 @@ TAG_NAMES = {TAG_HYPERVISOR: "hypervisor", TAG_CMDLINE: "command line", TAG_MANI
 
 POLICY_MODES = {0: "boot", 1: "refuse", 2: "revoke"}
 NO_CREATOR = 0xFFFFFFFF
-DEVICES = ("tpm", "com2")
 
 MAX_LOG = 1 << 20
 MAX_EVENT = 1 << 16

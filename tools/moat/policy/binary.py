@@ -12,8 +12,9 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from moat.devices import DEVICES_ALL
+
 from .model import (
-    DEVICES_ALL,
     MAX_CONFLICT_SETS,
     MAX_NAME_LEN,
     MAX_POLICY_SIZE,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from moat.devices import DEVICES
+
 UNLABELED = "__UNLABELED__"
 
 # Bounds the hypervisor enforces when it loads a blob (see docs/policy-format.md).
@@ -39,10 +41,8 @@ PERM_NAMES = {
 }
 # The permissions that name the labels they act on (all but load_policy), in bit order.
 TARGETED = ("create", "destroy", "pause", "read_state", "foreign_evtchn", "foreign_gnttab")
-# Devices a label may be assigned (hv/include/public/device.h numbers them: bit n = device n); the
-# extension's DEVICES section holds one mask per label.
-DEVICES = ("tpm", "com2")
-DEVICES_ALL = (1 << len(DEVICES)) - 1
+# Devices a label may be assigned (moat.devices): the extension's DEVICES section holds one mask
+# per label.
 
 
 def device_names(mask: int) -> list[str]:

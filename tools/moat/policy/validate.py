@@ -16,8 +16,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from moat.devices import DEVICES
+
 from .model import (
-    DEVICES,
     MAX_CONFLICT_SETS,
     MAX_NAME_LEN,
     MAX_POLICY_SIZE,
