@@ -55,5 +55,7 @@ void suite_chwall(void);
 void suite_policy(void);
 void suite_perm(void);
 void suite_scale(void);
+void suite_rows(void);
+void suite_relabel(void);
 
 #endif
