@@ -19,7 +19,8 @@ from moat.errors import USER_ERROR_EXIT, UserError
 
 # Subcommand modules, in the order `moat --help` lists them. A module that is
 # not there (policy comes with the policy compiler) is left out.
-COMMANDS = ("build", "run", "image", "symbolize", "policy", "test", "demo", "new_test", "bench", "attest")
+COMMANDS = ("build", "run", "image", "symbolize", "policy", "test", "demo", "new_test", "bench", "attest",
+            "coverage", "mutate")
 
 
 class Parser(argparse.ArgumentParser):
