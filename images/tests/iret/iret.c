@@ -98,6 +98,24 @@ static void flags_masked(void)
     xtf_check((iret_seen_rflags & RFLAGS_IOPL) == 0, "IOPL %lu after an iret asking for 3 alone",
               (unsigned long)((iret_seen_rflags & RFLAGS_IOPL) >> 12));
     printf("iret: IOPL, NT, AC and TF never reach the guest\n");
+
+    /* Nothing is added either: a frame with every flag clear resumes with IF (and bit 1) only. */
+    f.rflags = 0;
+    xtf_check_eq(iret_probe(&f), 0);
+    xtf_check((iret_seen_rflags & ~RFLAGS_IF & ~2ul) == 0, "flags %#lx after an iret asking for none",
+              (unsigned long)iret_seen_rflags);
+    printf("iret: a clear rflags resumes clear\n");
+}
+
+/* An iret unmasks events (the upcall frame's contract): a guest that masked them gets them back. */
+static void unmasks_events(void)
+{
+    struct upcall_frame f;
+    memset(&f, 0, sizeof(f));
+    shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
+    xtf_check_eq(iret_probe(&f), 0);
+    xtf_check_eq(shared_info->vcpu_info[0].evtchn_upcall_mask, 0);
+    printf("iret: events unmasked\n");
 }
 
 void test_main(void)
@@ -106,6 +124,7 @@ void test_main(void)
     refused_rsp();
     bad_frame_pointer();
     flags_masked();
+    unmasks_events();
     printf("iret: the domain went on after every refusal\n");
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);
