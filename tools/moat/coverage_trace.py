@@ -115,13 +115,18 @@ class _Tracer:
 
     def finish(self, timeout: float = 120.0) -> None:
         """After QEMU has exited: let the reducer see the end of the log and write its record."""
-        if self.proc.poll() is None:
-            # QEMU may have died before opening the log: a writer that opens and closes lets
-            # the reducer's blocking open return and then read EOF. Data QEMU wrote stays.
-            with contextlib.suppress(OSError):
+        # QEMU may have died before opening the log: a writer that opens and closes lets the
+        # reducer's blocking open return and then read EOF (data QEMU wrote stays in the pipe).
+        # The open fails (ENXIO) until the reducer has started opening, so try until it has.
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None and time.monotonic() < deadline:
+            try:
                 os.close(os.open(self.fifo, os.O_WRONLY | os.O_NONBLOCK))
+                break
+            except OSError:
+                time.sleep(0.02)
         try:
-            self.proc.wait(timeout=timeout)
+            self.proc.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()

@@ -146,7 +146,7 @@ def _candidates(src: bytes, body: Node, func: str) -> Iterator[tuple[str, int, i
             if fn is None or args is None or not _text(src, fn).startswith("xsm_"):
                 continue
             a = args.named_children
-            if len(a) >= 2 and a[0].type != "comment" and a[1].type != "comment" and _text(src, a[0]) != _text(src, a[1]):
+            if len(a) >= 2 and "comment" not in (a[0].type, a[1].type) and _text(src, a[0]) != _text(src, a[1]):
                 # Swap the texts of the first two arguments (one replacement over both).
                 between = src[a[0].end_byte:a[1].start_byte].decode()
                 yield "swap", a[0].start_byte, a[1].end_byte, _text(src, a[1]) + between + _text(src, a[0])
@@ -187,8 +187,8 @@ def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> li
                 key = f"{file}::{name}::{op}::{short} -> {' '.join(repl.split())}"
                 n = seen[key]
                 seen[key] += 1
-                out.append(Mutant(file, start, end, repl, original, op, name, line_of(start), line_of(max(start, end - 1)),
-                                  id=f"{key}::{n}"))
+                last = line_of(max(start, end - 1))
+                out.append(Mutant(file, start, end, repl, original, op, name, line_of(start), last, id=f"{key}::{n}"))
     out.sort(key=lambda m: (m.start, m.operator, m.replacement))
     return out
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -40,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeout-factor", type=float, default=3.0,
                    help="a mutant's tests may take this many times their recorded time (plus 60 s) "
                         "before it counts as killed by a timeout (default 3)")
+    p.add_argument("--work", type=Path, metavar="DIR",
+                   help="where the workers' copies of the tree go (default build/mutate)")
     p.add_argument("--list", action="store_true", help="list the selected mutants and stop")
     p.add_argument("--update-threshold", action="store_true",
                    help="raise the checked-in kill-rate threshold to this run's (whole default run only)")
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
               f"({r.seconds:.0f} s; {r.detail})", flush=True)
 
     try:
-        results = mutate_run.run_all(root, build_dir(root) / "mutate", todo, args.jobs, progress)
+        results = mutate_run.run_all(root, args.work or build_dir(root) / "mutate", todo, args.jobs, progress)
     except RuntimeError as exc:
         raise UserError(str(exc)) from exc
     data = mutate_run.report(results + skipped, equivalents)
@@ -144,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"moat mutate: {line}" + ("" if whole else " (a partial run: the threshold is for the whole run)"))
     if args.update_threshold:
         if not whole:
-            raise UserError("--update-threshold needs a run of the default files (no FILES or other selection but --sample)")
+            raise UserError("--update-threshold needs a run of the default files "
+                            "(no FILES, no selection but --sample)")
         for line in thresholds.raise_to(root, measured):
             print(f"moat mutate: {line}")
     return 0 if data["survived"] == 0 and data["errors"] == 0 else 1
