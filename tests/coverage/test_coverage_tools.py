@@ -17,7 +17,8 @@ from tests.tools import fakeqemu
 
 BASE = 0xFFFFFFFF80101000
 # f: line 1 cmp; line 2 je (+0x3, 2 bytes, to +0xb); line 3 mov+ret (+0x5, +0xa); line 5 mov (+0xb);
-# line 6 ret (+0x10). g: line 8 ret (+0x11), never run. Both in hv/t.c.
+# line 6 ret (+0x10). g: line 8 ret (+0x11). h: line 9 jmp to line 5 (+0x12): another way in to the
+# je's target. All in hv/t.c.
 TINY = """    .file 1 "hv/t.c"
     .text
     .globl f
@@ -26,11 +27,11 @@ f:
     .loc 1 1
     cmp $1, %edi
     .loc 1 2
-    je 1f
+    je taken
     .loc 1 3
     mov $5, %eax
     ret
-1:
+taken:
     .loc 1 5
     mov $7, %eax
     .loc 1 6
@@ -42,8 +43,14 @@ g:
     .loc 1 8
     ret
     .size g, . - g
+    .globl h
+    .type h, @function
+h:
+    .loc 1 9
+    jmp taken
+    .size h, . - h
 """
-F, JE, TAKEN, FALL = BASE, BASE + 3, BASE + 0xB, BASE + 5
+F, JE, TAKEN, FALL, G, H = BASE, BASE + 3, BASE + 0xB, BASE + 5, BASE + 0x11, BASE + 0x12
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +79,16 @@ def link(src: int, index: int, dst: int) -> bytes:
 
 def test_the_tiny_elf_has_the_line_table_we_wrote(tiny):
     code = coverage_map.ElfCode(tiny / "t.elf", tiny)
-    assert sorted(code.coverable()) == [("hv/t.c", n) for n in (1, 2, 3, 5, 6, 8)]
+    assert sorted(code.coverable()) == [("hv/t.c", n) for n in (1, 2, 3, 5, 6, 8, 9)]
     assert list(code.branches) == [("hv/t.c", 2, 0)]
     je = code.branches[("hv/t.c", 2, 0)]
     assert (je.addr, je.target, je.mnemonic) == (JE, TAKEN, "je")
     assert [(fn.name, fn.file, fn.lo - BASE, fn.hi - BASE) for fn in code.functions] == [
-        ("f", "hv/t.c", 0, 0x11), ("g", "hv/t.c", 0x11, 0x12)]
+        ("f", "hv/t.c", 0, 0x11), ("g", "hv/t.c", 0x11, 0x12), ("h", "hv/t.c", 0x12, 0x14)]
     assert [i.addr - BASE for i in code.block(F)] == [0, 3]          # ends at the conditional jump
     assert [i.addr - BASE for i in code.block(FALL)] == [5, 0xA]      # ends at the ret
+    assert [i.addr - BASE for i in code.block(F, BASE + 0xA)] == [0, 3, 5, 0xA]  # as QEMU listed it
+    assert code.ways_in()[TAKEN] == [JE, H] and code.ways_in()[FALL] == [JE] and code.ways_in()[G] == [-1]
 
 
 def test_chained_log_reduces_to_blocks_and_linked_edges():
@@ -117,26 +126,54 @@ def test_exact_figures_from_hand_made_records(tiny, tmp_path):
     record(raw, "a", tiny / "t.elf", [F, TAKEN], [(F, TAKEN)], "tests/a.py::test_taken")
     hv = coverage_report.analyse(raw, tiny)
     data = coverage_report.summary(hv, {"lines_percent": 50.0, "lines_hit": 1, "lines_total": 2})
-    assert data["hv"] == {"lines_percent": 66.67, "branches_percent": 50.0, "lines_hit": 4, "lines_total": 6,
-                               "branches_hit": 1, "branches_total": 2, "boots": 1, "mode": "chain"}
+    assert data["hv"] == {"lines_percent": 57.14, "branches_percent": 50.0, "lines_hit": 4, "lines_total": 7,
+                          "branches_hit": 1, "branches_total": 2, "boots": 1, "mode": "chain",
+                          "branches_undecided": 0}
     t = data["files"]["hv/t.c"]
-    assert t["missed_lines"] == [3, 8]
+    assert t["missed_lines"] == [3, 8, 9]
     assert t["functions"] == {"f": {"lines_hit": 4, "lines_total": 5, "lines_percent": 80.0},
-                              "g": {"lines_hit": 0, "lines_total": 1, "lines_percent": 0.0}}
+                              "g": {"lines_hit": 0, "lines_total": 1, "lines_percent": 0.0},
+                              "h": {"lines_hit": 0, "lines_total": 1, "lines_percent": 0.0}}
     assert hv.tests == {"tests/a.py::test_taken": {"seconds": 1.5, "lines": {"hv/t.c": [1, 2, 5, 6]}}}
     # A second test takes the other way: every line of f and both outcomes.
     record(raw, "b", tiny / "t.elf", [F, FALL], [(F, FALL)], "tests/a.py::test_fall")
     data = coverage_report.summary(coverage_report.analyse(raw, tiny), None)
-    assert (data["hv"]["lines_hit"], data["hv"]["branches_hit"]) == (5, 2)
+    assert (data["hv"]["lines_hit"], data["hv"]["branches_hit"]) == (5, 2)   # all but g and h
     assert data["tools"] == {"lines_percent": None}
 
 
 def test_an_edge_that_is_not_the_jumps_successor_reaches_nothing(tiny, tmp_path):
     raw = tmp_path / "raw"
-    record(raw, "a", tiny / "t.elf", [F, BASE + 0x11], [(F, BASE + 0x11)], "t")  # f's block, then g
+    record(raw, "a", tiny / "t.elf", [F, G], [(F, G)], "t")  # f's block, then g
     data = coverage_report.summary(coverage_report.analyse(raw, tiny), None)
     assert data["hv"]["branches_hit"] == 0
-    assert data["files"]["hv/t.c"]["missed_lines"] == [3, 5, 6]
+    assert data["files"]["hv/t.c"]["missed_lines"] == [3, 5, 6, 9]
+
+
+def asm_listing(*blocks: list[int]) -> list[bytes]:
+    out = []
+    for insns in blocks:
+        out += [b"----------------\n", b"IN: f\n"] + [f"{a:#x}:  90   nop\n".encode() for a in insns] + [b"\n"]
+    return out
+
+
+def test_asm_log_reduces_to_blocks_and_their_last_instructions():
+    red = coverage_trace.reduce(iter(asm_listing([F, JE], [TAKEN, TAKEN + 5], [F, JE])), "asm")
+    assert red.blocks == {F, TAKEN} and red.ends == {F: JE, TAKEN: TAKEN + 5} and red.edges == set()
+
+
+def test_asm_mode_infers_an_outcome_when_its_successor_has_no_other_way_in(tiny, tmp_path):
+    raw = tmp_path / "raw"
+    red = coverage_trace.reduce(iter(asm_listing([F, JE], [TAKEN, TAKEN + 5])), "asm")
+    coverage_trace.write_record(raw / "a.json", red, elf=tiny / "t.elf", mode_="asm", test="t", seconds=1.0)
+    data = coverage_report.summary(coverage_report.analyse(raw, tiny), None)
+    assert (data["hv"]["branches_hit"], data["hv"]["branches_undecided"], data["hv"]["lines_hit"]) == (1, 0, 4)
+    # h ran too and jumps to the same place: the taken outcome is undecided, not counted.
+    raw2 = tmp_path / "raw2"
+    red = coverage_trace.reduce(iter(asm_listing([F, JE], [TAKEN, TAKEN + 5], [H])), "asm")
+    coverage_trace.write_record(raw2 / "a.json", red, elf=tiny / "t.elf", mode_="asm", test="t", seconds=1.0)
+    data = coverage_report.summary(coverage_report.analyse(raw2, tiny), None)
+    assert (data["hv"]["branches_hit"], data["hv"]["branches_undecided"], data["hv"]["lines_hit"]) == (0, 1, 5)
 
 
 def test_records_of_a_rebuilt_elf_are_ignored(tiny, tmp_path):
@@ -155,7 +192,7 @@ def test_reports_terminal_html_and_json(tiny, tmp_path):
     hv = coverage_report.analyse(raw, tiny)
     data = coverage_report.summary(hv, None)
     text = coverage_report.terminal(data)
-    assert "hv/t.c" in text and "4/6" in text and "66.7" in text and "1/2" in text
+    assert "hv/t.c" in text and "4/7" in text and "57.1" in text and "1/2" in text
     index = coverage_report.write_html(data, hv, tiny, tmp_path / "html", None)
     page = (tmp_path / "html" / "hv" / "hv_t.c.html").read_text()
     assert 'href="hv/hv_t.c.html"' in index.read_text()
@@ -169,28 +206,31 @@ def test_reports_terminal_html_and_json(tiny, tmp_path):
 
 def test_a_boot_through_a_fake_qemu_writes_its_log_into_the_fifo(tiny, tmp_path, monkeypatch):
     """qemu.boot with MOAT_COVERAGE: the -dfilter covers the ELF's code, the reducer reads the FIFO."""
-    log = (trace(0, 0x7F00, F) + link(0x7F00, 1, 0x7F80) + trace(0, 0x7F80, TAKEN)).decode()
+    log = b"".join(asm_listing([F, JE], [TAKEN, TAKEN + 5])).decode()
     body = ('while [ $# -gt 0 ]; do case "$1" in -D) out="$2";; -dfilter) echo "$2" > "' + str(tmp_path / "filter")
             + '";; esac; shift; done\n'
             + f"printf '%s' '{log}' > \"$out\"\nprintf 'Test result: SUCCESS\\r\\n'\nexit 1\n")
     fakeqemu.install(monkeypatch, tmp_path / "bin", body)
     monkeypatch.setenv(coverage_trace.ENV_DIR, str(tmp_path / "cov"))
     monkeypatch.setenv(coverage_trace.ENV_TEST, "tests/x.py::test_fake")
-    monkeypatch.delenv(coverage_trace.ENV_MODE, raising=False)
+    monkeypatch.setenv(coverage_trace.ENV_MODE, "asm")
     result = qemu.boot(tiny / "t.bin", "", [], timeout=30, default_policy=False, cwd=tiny)
     assert result.status is qemu.Status.SUCCESS
-    assert (tmp_path / "filter").read_text().strip() == f"{BASE:#x}..{BASE + 0x11:#x}"
+    assert (tmp_path / "filter").read_text().strip() == f"{BASE:#x}..{BASE + 0x13:#x}"
+    assert "-d in_asm" in " ".join(result.command)
     [rec_path] = list((tmp_path / "cov" / "raw").glob("*.json"))
     rec = json.loads(rec_path.read_text())
-    assert rec["test"] == "tests/x.py::test_fake" and rec["mode"] == "chain"
-    assert rec["blocks"] == [F, TAKEN] and rec["edges"] == [[F, TAKEN]]
+    assert rec["test"] == "tests/x.py::test_fake" and rec["mode"] == "asm"
+    assert rec["blocks"] == [F, TAKEN] and rec["ends"] == [[F, JE], [TAKEN, TAKEN + 5]]
 
 
 def test_a_qemu_that_never_opens_its_log_does_not_hang_the_boot(tiny, tmp_path, monkeypatch):
     fakeqemu.install(monkeypatch, tmp_path / "bin", "exit 1\n")
     monkeypatch.setenv(coverage_trace.ENV_DIR, str(tmp_path / "cov"))
+    monkeypatch.delenv(coverage_trace.ENV_MODE, raising=False)  # the default: chain (-d exec)
     result = qemu.boot(tiny / "t.bin", "", [], timeout=30, default_policy=False, cwd=tiny)
     assert result.exit_code == 1
+    assert "-d exec " in " ".join(result.command)
     [rec_path] = list((tmp_path / "cov" / "raw").glob("*.json"))
     assert json.loads(rec_path.read_text())["blocks"] == []
 

@@ -10,10 +10,14 @@ From the hypervisor's ELF:
   instruction). Branch coverage counts both outcomes of every conditional jump in hv/;
 - the symbol table gives each instruction its function.
 
-An outcome counts as reached when an edge from a block ending in that jump to that successor was
-recorded. In the default "chain" mode QEMU links (and so logs) only jumps within one page: for an
-outcome whose successor lies on another page than the block, reaching the successor's block
-counts (it may have been reached from elsewhere; docs/coverage.md).
+With edges (modes "chain" and "nochain"), an outcome counts as reached when an edge from a block
+ending in that jump to that successor was recorded; QEMU chains (and so logs, in "chain" mode) only
+jumps within one page, so for a successor on another page than the block, the successor's block
+having run counts. Without edges (mode "asm", the default), an outcome counts as reached when a
+block started at its successor and nothing else that ran could have started one there: a block
+starts only where a jump, call or return lands, after a conditional jump or a call, or at a page
+boundary, and all of these are known from the code. When another such way in ran too, the
+outcome is *undecided* and counted as not reached (a lower bound; docs/coverage.md).
 
 Branches are keyed by (file, line, n: the n-th conditional jump of that line) so that the records
 of different builds of the same source (moat and moat-selftest) add up.
@@ -85,6 +89,7 @@ class ElfCode:
             self._load_lines(ef)
             self._load_functions(ef)
         self.branches: dict[BranchKey, Insn] = self._branch_keys()
+        self._ways_in: dict[int, list[int]] | None = None
 
     # ---- loading ----
     def _load_code(self, ef: ELFFile) -> None:
@@ -228,6 +233,27 @@ class ElfCode:
             out[(line[0], line[1], n)] = insn
         return out
 
+    def ways_in(self) -> dict[int, list[int]]:
+        """address -> the instructions that can make a block start there (-1: an indirect call)."""
+        if self._ways_in is not None:
+            return self._ways_in
+        ways: dict[int, list[int]] = defaultdict(list)
+        prev_end: dict[int, Insn] = {}
+        for addr in sorted(self.insns):
+            i = self.insns[addr]
+            prev_end[addr + i.size] = i
+            if i.target is not None:
+                ways[i.target].append(addr)               # a direct jump or call lands there
+            if i.conditional or i.mnemonic.startswith("call") or i.mnemonic == "hlt":
+                ways[addr + i.size].append(addr)          # falls through, or a return lands there
+        for fn in self.functions:
+            ways[fn.lo].append(-1)                        # may be called through a pointer
+        for addr, prev in prev_end.items():
+            if addr % PAGE == 0 and prev.mnemonic not in ("jmp", "ret", "iretq", "sysretq", "ud2"):
+                ways[addr].append(prev.addr)              # TCG ends a block at a page boundary
+        self._ways_in = dict(ways)
+        return self._ways_in
+
     # ---- queries ----
     def line_of(self, addr: int) -> LineKey | None:
         i = bisect.bisect_right(self.row_addr, addr) - 1
@@ -253,8 +279,9 @@ class ElfCode:
         i = bisect.bisect_right(self.row_addr, addr) - 1
         return i >= 0 and self.row_line[i] is not None
 
-    def block(self, start: int) -> list[Insn]:
-        """The instructions a block starting at `start` runs (to its first jump, call, return...)."""
+    def block(self, start: int, last: int | None = None) -> list[Insn]:
+        """The instructions a block starting at `start` runs: up to `last` when QEMU listed the
+        block (mode asm), else to its first jump, call, return or halt."""
         out: list[Insn] = []
         addr = start
         while len(out) < 4096:
@@ -262,7 +289,7 @@ class ElfCode:
             if insn is None:
                 break
             out.append(insn)
-            if insn.ends_block:
+            if (last is not None and addr >= last) or (last is None and insn.ends_block):
                 break
             addr += insn.size
         return out
@@ -274,12 +301,17 @@ class Run:
     code: ElfCode
     blocks: set[int] = field(default_factory=set)
     edges: set[tuple[int, int]] = field(default_factory=set)
+    ends: dict[int, int] = field(default_factory=dict)
     modes: set[str] = field(default_factory=set)
+    undecided: int = 0
+
+    def block(self, start: int) -> list[Insn]:
+        return self.code.block(start, self.ends.get(start))
 
     def executed_addrs(self) -> set[int]:
         out: set[int] = set()
         for b in self.blocks:
-            out.update(i.addr for i in self.code.block(b))
+            out.update(i.addr for i in self.block(b))
         return out
 
     def executed_lines(self) -> set[LineKey]:
@@ -292,10 +324,12 @@ class Run:
 
     def outcomes(self) -> dict[BranchKey, tuple[bool, bool]]:
         """(taken reached, fall-through reached) for every conditional jump of the build."""
+        if self.modes == {"asm"}:
+            return self._inferred_outcomes()
         end_of: dict[int, Insn] = {}
         starts_by_end: dict[int, list[int]] = defaultdict(list)
         for b in self.blocks:
-            blk = self.code.block(b)
+            blk = self.block(b)
             if blk:
                 end_of[b] = blk[-1]
                 starts_by_end[blk[-1].addr].append(b)
@@ -321,6 +355,29 @@ class Run:
                     if not f and (j.addr + j.size) // PAGE != s // PAGE:
                         f = (j.addr + j.size) in self.blocks
             out[key] = (t, f)
+        return out
+
+
+    def _inferred_outcomes(self) -> dict[BranchKey, tuple[bool, bool]]:
+        ran = self.executed_addrs()
+        ways = self.code.ways_in()
+        self.undecided = 0
+
+        def reached(x: int, via: int) -> bool:
+            if x not in self.blocks:
+                return False
+            if all(w == via or (w != -1 and w not in ran) for w in ways.get(x, ())):
+                return True
+            self.undecided += 1
+            return False
+
+        out: dict[BranchKey, tuple[bool, bool]] = {}
+        for key, j in self.code.branches.items():
+            if j.addr not in ran:
+                out[key] = (False, False)
+                continue
+            assert j.target is not None
+            out[key] = (reached(j.target, j.addr), reached(j.addr + j.size, j.addr))
         return out
 
 

@@ -38,6 +38,7 @@ class HvCoverage:
     tests: dict[str, dict[str, Any]] = field(default_factory=dict)
     boots: int = 0
     stale: int = 0
+    undecided: int = 0   # asm mode: outcomes whose successor ran but another way in ran too
     modes: set[str] = field(default_factory=set)
 
 
@@ -63,18 +64,23 @@ def analyse(raw_dir: Path, root: Path) -> HvCoverage:
         cov = code.coverable()
         out.coverable.update(cov)
         run = Run(code)
-        block_lines: dict[int, set[LineKey]] = {}
+        block_lines: dict[tuple[int, int | None], set[LineKey]] = {}
         for rec in fresh:
             out.boots += 1
             run.blocks.update(rec["blocks"])
             run.edges.update((a, b) for a, b in rec["edges"])
             run.modes.add(rec["mode"])
+            ends = {a: b for a, b in rec.get("ends", [])}
+            for a, b in ends.items():
+                run.ends[a] = max(b, run.ends.get(a, b))
             lines: set[LineKey] = set()
             for b in rec["blocks"]:
-                got = block_lines.get(b)
+                key = (b, ends.get(b))
+                got = block_lines.get(key)
                 if got is None:
-                    got = {ln for i in code.block(b) if (ln := code.line_of(i.addr)) is not None and ln in cov}
-                    block_lines[b] = got
+                    got = {ln for i in code.block(b, ends.get(b))
+                           if (ln := code.line_of(i.addr)) is not None and ln in cov}
+                    block_lines[key] = got
                 lines |= got
             test = rec.get("test") or "(outside pytest)"
             test_lines[test] |= lines
@@ -85,6 +91,7 @@ def analyse(raw_dir: Path, root: Path) -> HvCoverage:
             prev = out.branches.setdefault(key, [False, False])
             prev[0] |= t
             prev[1] |= f
+        out.undecided += run.undecided
         for fn in code.functions:
             lines = {code.line_of(i) for i in range(fn.lo, fn.hi) if i in code.insns}
             own = {ln for ln in lines if ln is not None and ln[0] == fn.file and ln in cov}
@@ -129,7 +136,7 @@ def summary(hv: HvCoverage, tools: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "hv": {"lines_percent": percent(lh, lt), "branches_percent": percent(bh, bt), "lines_hit": lh,
                "lines_total": lt, "branches_hit": bh, "branches_total": bt, "boots": hv.boots,
-               "mode": "+".join(sorted(hv.modes)) or None},
+               "mode": "+".join(sorted(hv.modes)) or None, "branches_undecided": hv.undecided},
         "tools": tools or {"lines_percent": None},
         "files": files,
     }
@@ -153,6 +160,9 @@ def terminal(data: dict[str, Any], *, width_files: int = 40) -> str:
         text += (f"\ntools/moat (Python, coverage.py): {tools['lines_hit']}/{tools['lines_total']} lines, "
                  f"{tools['lines_percent']:.1f} %")
     text += f"\n{hv['boots']} boots recorded ({hv['mode']} mode)"
+    if hv.get("branches_undecided"):
+        text += (f"; {hv['branches_undecided']} branch outcomes undecided (their successor ran, but so did "
+                 "another way in), counted as not reached")
     return text
 
 

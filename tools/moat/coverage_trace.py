@@ -2,21 +2,22 @@
 """Record which hypervisor code a boot ran: QEMU's block log, reduced while it is written.
 
 When MOAT_COVERAGE names a directory, every boot that moat.qemu.boot() starts (moat run, the
-pytest `boot` fixture, moat attest, ...) gets QEMU's exec log (`-d exec`) restricted by
-`-dfilter` to the hypervisor's executable segments and written (`-D`) into a FIFO. A separate
-process (`python -m moat.coverage_trace`, see reduce()) reads the FIFO as QEMU writes it and keeps
-only what is new: the guest addresses of the translated blocks that ran, and the edges between
-blocks. At the end of the boot it writes one JSON record into MOAT_COVERAGE/raw/.
+pytest `boot` fixture, moat attest, ...) gets one of QEMU's block logs, restricted by `-dfilter`
+to the hypervisor's executable segments and written (`-D`) into a FIFO. A separate process
+(`python -m moat.coverage_trace`, see reduce()) reads the FIFO as QEMU writes it and keeps only
+what is new. At the end of the boot it writes one JSON record into MOAT_COVERAGE/raw/.
 
-Two modes (MOAT_COVERAGE_MODE):
-- "chain" (the default): `-d exec` with TCG's block chaining on. QEMU logs a block when it is
-  entered from its main loop or an indirect jump, which every block is at least once, so the
-  set of blocks is exact; and it logs `Linking TBs A index n -> B` once for each direct jump it
-  chains, which gives each conditional jump's taken and fall-through edges when both blocks are
-  on one page (QEMU chains only those). Measured: about 0.3 s more per boot.
-- "nochain": `-d exec,nochain`, every block execution is logged, and consecutive blocks of one
-  CPU are the edges. Exact for every edge, but a boot logs millions of lines (the frame
-  allocator's and memset's loops) and takes about 20 times as long under QEMU.
+Three modes (MOAT_COVERAGE_MODE), measured in docs/coverage.md:
+- "asm" (the default): `-d in_asm`. TCG translates a block right before it first runs it and
+  logs its instructions then, so the record holds every block that ran and exactly which
+  instructions it was made of. No edges: a conditional jump's outcome is inferred from the
+  blocks that started at its successors (moat.coverage_map). About as fast as a plain boot.
+- "chain": `-d exec` with block chaining on. QEMU logs a block each time it is entered from its
+  main loop or an indirect jump (every `ret`), and `Linking TBs A index n -> B` once for each
+  direct jump it chains, which gives the edges of jumps within one page. A hypercall-heavy boot
+  logs tens of millions of lines: up to 10 times slower.
+- "nochain": `-d exec,nochain`: every block execution is logged, and consecutive blocks of one
+  CPU are the edges. Exact for every edge, and the slowest (about 20 times a plain boot).
 
 MOAT_COVERAGE_TEST (the pytest plugin sets it to the test id) names the record's test.
 """
@@ -40,7 +41,8 @@ from pathlib import Path
 ENV_DIR = "MOAT_COVERAGE"
 ENV_MODE = "MOAT_COVERAGE_MODE"
 ENV_TEST = "MOAT_COVERAGE_TEST"
-MODES = ("chain", "nochain")
+MODES = ("asm", "chain", "nochain")
+QEMU_FLAGS = {"asm": "in_asm", "chain": "exec", "nochain": "exec,nochain"}
 RECORD_VERSION = 1
 # QEMU logs `Linking TBs A -> B` right before it runs B (and logs B's Trace line); with several
 # vCPUs other lines may come between. A link whose Trace does not follow within this many lines
@@ -49,6 +51,8 @@ LINK_WINDOW = 64
 
 # "Trace 0: 0x7f0a8817d180 [0000000000000000/ffffffff80101000/000000b0/ff000200] sym"
 TRACE = re.compile(rb"^Trace (\d+): (0x[0-9a-f]+) \[[0-9a-f]+/([0-9a-f]+)/")
+# "0xffffffff80101000:  83 ff 01   cmpl $1, %edi" (an instruction of a block that -d in_asm lists)
+ASM = re.compile(rb"^0x([0-9a-f]+):")
 # "Linking TBs 0x7f373c000240 index 1 -> 0x7f373c000400"
 LINK = re.compile(rb"^Linking TBs (0x[0-9a-f]+) index \d+ -> (0x[0-9a-f]+)")
 
@@ -156,9 +160,8 @@ def boot_trace(kernel: Path | None, cdrom: Path | None) -> Iterator[list[str]]:
            "--elf", str(elf.resolve()), "--mode", m, "--test", os.environ.get(ENV_TEST, "")]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
     tracer = _Tracer(fifo, proc)
-    flags = "exec" if m == "chain" else "exec,nochain"
     try:
-        yield ["-d", flags, "-dfilter", dfilter(code_ranges(elf)), "-D", str(fifo)]
+        yield ["-d", QEMU_FLAGS[m], "-dfilter", dfilter(code_ranges(elf)), "-D", str(fifo)]
     finally:
         tracer.finish()
 
@@ -167,6 +170,7 @@ def boot_trace(kernel: Path | None, cdrom: Path | None) -> Iterator[list[str]]:
 class Reduced:
     blocks: set[int] = field(default_factory=set)
     edges: set[tuple[int, int]] = field(default_factory=set)
+    ends: dict[int, int] = field(default_factory=dict)  # asm mode: block start -> its last instruction
     lines: int = 0
     bytes: int = 0
 
@@ -175,16 +179,41 @@ def reduce(stream: Iterator[bytes], mode_: str) -> Reduced:
     """Keep the distinct blocks and edges of a QEMU exec log (lines as bytes, in order)."""
     r = Reduced()
     blocks, edges = r.blocks, r.edges
-    if mode_ == "nochain":
-        prev: dict[bytes, int] = {}
+    if mode_ == "asm":
+        # "IN: sym" starts a block's listing; its instruction lines follow, up to a blank line.
+        start: int | None = None
         for line in stream:
             r.lines += 1
             r.bytes += len(line)
-            m = TRACE.match(line)
+            if line.startswith(b"IN:"):
+                start = None
+                continue
+            m = ASM.match(line)
             if m is None:
                 continue
-            pc = int(m[3], 16)
-            cpu = m[1]
+            addr = int(m[1], 16)
+            if start is None:
+                start = addr
+                blocks.add(addr)
+            if addr > r.ends.get(start, -1):
+                r.ends[start] = addr
+        return r
+    if mode_ == "nochain":
+        prev: dict[bytes, int] = {}
+        parsed: dict[bytes, tuple[bytes, int] | None] = {}  # a line -> (cpu, pc): lines repeat
+        for line in stream:
+            r.lines += 1
+            r.bytes += len(line)
+            if line in parsed:
+                got = parsed[line]
+            else:
+                m = TRACE.match(line)
+                got = (m[1], int(m[3], 16)) if m is not None else None
+                if len(parsed) < 1 << 20:
+                    parsed[line] = got
+            if got is None:
+                continue
+            cpu, pc = got
             p = prev.get(cpu)
             if p is not None:
                 edges.add((p, pc))
@@ -194,14 +223,21 @@ def reduce(stream: Iterator[bytes], mode_: str) -> Reduced:
     host_pc: dict[bytes, int] = {}          # a translated block's host address -> its guest pc
     # Links to a block whose guest pc its next Trace line gives: host address -> (sources, when).
     pending: dict[bytes, tuple[list[int], int]] = {}
+    seen: set[bytes] = set()  # Trace lines already handled: most lines repeat one of them
     for line in stream:
         r.lines += 1
         r.bytes += len(line)
+        if not pending and line in seen:
+            continue
         if line.startswith(b"T"):
+            if len(seen) < 1 << 20:
+                seen.add(line)
             m = TRACE.match(line)
             if m is None:
                 continue
             pc = int(m[3], 16)
+            if host_pc.get(m[2], pc) != pc:
+                seen.clear()  # QEMU flushed its translations: host addresses now hold other blocks
             host_pc[m[2]] = pc
             blocks.add(pc)
             waiting = pending.pop(m[2], None)
@@ -227,7 +263,9 @@ def reduce(stream: Iterator[bytes], mode_: str) -> Reduced:
 def write_record(path: Path, red: Reduced, *, elf: Path, mode_: str, test: str, seconds: float) -> None:
     rec = {"version": RECORD_VERSION, "elf": str(elf), "elf_sha256": file_sha256(elf), "mode": mode_,
            "test": test, "seconds": round(seconds, 3), "log_lines": red.lines, "log_bytes": red.bytes,
-           "blocks": sorted(red.blocks), "edges": sorted(red.edges)}
+           "blocks": sorted(red.blocks), "edges": sorted(red.edges),
+           "ends": sorted(red.ends.items())}
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(rec), encoding="utf-8")
     tmp.replace(path)

@@ -35,8 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "Python tools, then print a summary and write build/coverage/index.html. "
                     "Example: moat coverage tests/grants --json cov.json", allow_abbrev=False)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON to FILE")
-    p.add_argument("--nochain", action="store_true",
-                   help="log every block execution (-d exec,nochain): exact edges, about 20x slower boots")
+    p.add_argument("--mode", choices=coverage_trace.MODES, default="chain",
+                   help="QEMU's log: asm (-d in_asm, the default: blocks as translated, branch outcomes "
+                        "inferred), chain (-d exec: edges of chained jumps, up to 10x slower), nochain "
+                        "(-d exec,nochain: every edge, about 20x slower)")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: report the records already in build/coverage/raw (e.g. from "
                         "MOAT_COVERAGE=build/coverage moat run ...)")
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         rc, py = python_coverage(out)
         env = dict(os.environ)
         env[coverage_trace.ENV_DIR] = str(out)
-        env[coverage_trace.ENV_MODE] = "nochain" if args.nochain else "chain"
+        env[coverage_trace.ENV_MODE] = args.mode
         env.pop(coverage_trace.ENV_TEST, None)
         start = time.monotonic()
         status = subprocess.call([sys.executable, "-m", "coverage", "run", "--rcfile", str(rc), "-m", "pytest",
