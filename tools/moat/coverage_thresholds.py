@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""The checked-in floors of the coverage and mutation figures (tests/coverage/thresholds.toml).
+"""The checked-in floors of the coverage and mutation figures (tests/quality/thresholds.toml).
 
 A whole-suite `moat coverage` or `moat mutate` run keeps its JSON as build/coverage/last-full.json
-or build/mutate/last-full.json; tests/coverage/test_thresholds.py compares them with the floors,
+or build/mutate/last-full.json; tests/quality/test_thresholds.py compares them with the floors,
 and `--update-threshold` raises a floor to what was measured (never lowers one).
 """
 
@@ -13,14 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-FILE = Path("tests") / "coverage" / "thresholds.toml"
+FILE = Path("tests") / "quality" / "thresholds.toml"
 KEYS = {
     "coverage": ("hv_lines_percent", "hv_branches_percent", "tools_lines_percent"),
     "mutation": ("kill_rate_percent",),
 }
 HEADER = """# SPDX-License-Identifier: MIT
 # Floors for the whole-suite figures of `moat coverage` and `moat mutate` (docs/coverage.md).
-# tests/coverage/test_thresholds.py fails when the last whole run is below one; a run with
+# tests/quality/test_thresholds.py fails when the last whole run is below one; a run with
 # --update-threshold raises them to what it measured. Never lower one to make a test pass.
 """
 

@@ -15,7 +15,7 @@ Each mutant gets a stable id that does not depend on line numbers:
     <file>::<function>::<operator>::<original> -> <replacement>::<n>
 (n: the how-manieth identical change in that function). Equivalent mutants (no test could ever
 tell them apart from the original) are listed with their reasons in
-tests/coverage/equivalent-mutants.toml, which this module reads.
+tests/quality/equivalent-mutants.toml, which this module reads.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import tree_sitter_c
 from tree_sitter import Language, Node, Parser
 
 OPERATORS = ("relational", "logical", "call", "constant", "swap")
-EQUIVALENT_FILE = Path("tests") / "coverage" / "equivalent-mutants.toml"
+EQUIVALENT_FILE = Path("tests") / "quality" / "equivalent-mutants.toml"
 # The files an assurance review cares most about (issue 17): the MAC module, the sharing
 # mechanisms, domain control, and the iret path of the scheduler.
 DEFAULT_FILES = ("hv/xsm/acm.c", "hv/xsm/acm_decide.c", "hv/xsm/acm_policy.c", "hv/core/event_channel.c",

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run nothing: report the records already in build/coverage/raw (e.g. from "
                         "MOAT_COVERAGE=build/coverage moat run ...)")
     p.add_argument("--update-threshold", action="store_true",
-                   help="raise the checked-in thresholds (tests/coverage/thresholds.toml) to this run's figures")
+                   help="raise the checked-in thresholds (tests/quality/thresholds.toml) to this run's figures")
     p.set_defaults(func=run, passthrough=True)
 
 

@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="run N mutants spread evenly over the selection (a time-boxed estimate)")
     p.add_argument("--tests", nargs="+", metavar="TEST",
                    help="run these tests for every mutant instead of the covering ones")
+    p.add_argument("--max-tests", type=int, default=0, metavar="N",
+                   help="run at most the N fastest covering boot tests per mutant (default: all)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="mutants built and tested at once (default 2)")
     p.add_argument("--timeout-factor", type=float, default=3.0,
                    help="a mutant's tests may take this many times their recorded time (plus 60 s) "
@@ -112,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             seconds = 30.0 * len(tests)
         else:
             boot = mutate_run.covering_tests(m, test_map)
+            if args.max_tests > 0:
+                boot = boot[:args.max_tests]
             tests = host.get(m.file, []) + boot
             seconds = sum(float(test_map[t].get("seconds", 0.0)) for t in boot) + 5.0 * len(host.get(m.file, []))
         todo.append((m, tests, args.timeout_factor * seconds + 60.0))
@@ -135,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     text = json.dumps(data, indent=1) + "\n"
     (out / "mutate.json").write_text(text, encoding="utf-8")
     # A --sample of the default files is an estimate of the whole run and may set the threshold.
-    whole = not (args.files or args.operators or args.functions or args.lines or args.tests)
+    whole = not (args.files or args.operators or args.functions or args.lines or args.tests or args.max_tests)
     if whole:
         (out / "last-full.json").write_text(text, encoding="utf-8")
     if args.json:

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The figures of the last whole `moat coverage` and `moat mutate` runs stay at or above the
-checked-in floors (tests/coverage/thresholds.toml). Those runs are not part of `moat test` (they
+checked-in floors (tests/quality/thresholds.toml). Those runs are not part of `moat test` (they
 take long): without one there is nothing to compare, and the check skips."""
 
 from __future__ import annotations

@@ -244,7 +244,7 @@ def test_without_moat_coverage_a_boot_gets_no_log_arguments(tiny, tmp_path, monk
 
 
 def test_thresholds_compare_and_only_rise(tmp_path):
-    (tmp_path / "tests" / "coverage").mkdir(parents=True)
+    (tmp_path / "tests" / "quality").mkdir(parents=True)
     thresholds.save(tmp_path, {"coverage.hv_lines_percent": 50.0, "mutation.kill_rate_percent": 80.0})
     floors = thresholds.load(tmp_path)
     measured = thresholds.from_coverage({"hv": {"lines_percent": 49.99, "branches_percent": 30.0},
