@@ -94,10 +94,16 @@ def test_covering_tests_are_those_that_ran_the_line_fastest_first(tmp_path):
     f = write(tmp_path, SOURCE)
     m = next(m for m in mutate.mutants(tmp_path, f) if m.operator == "call")  # line 11
     test_map = {"t::slow": {"seconds": 9.0, "lines": {"hv/x.c": [11]}},
-                "t::fast": {"seconds": 1.0, "lines": {"hv/x.c": [10, 11]}},
+                "t::fast": {"seconds": 1.0, "lines": {"hv/x.c": [8, 11]}},
                 "t::other": {"seconds": 0.5, "lines": {"hv/x.c": [12], "hv/y.c": [11]}},
                 "(outside pytest)": {"seconds": 0.1, "lines": {"hv/x.c": [11]}}}
     assert mutate_run.covering_tests(m, test_map) == ["t::fast", "t::slow"]
+    # A line with no code of its own (merged by the compiler) takes its function's tests.
+    ret = next(m for m in mutate.mutants(tmp_path, f) if m.operator == "relational" and m.line == 10)
+    assert m.function_lines == (7, 13)
+    assert mutate_run.covering_tests(ret, test_map) == []
+    assert mutate_run.covering_tests(ret, test_map, {"hv/x.c": {9, 11, 12}}) == ["t::other", "t::fast", "t::slow"]
+    assert mutate_run.covering_tests(ret, test_map, {"hv/x.c": {9, 10, 11, 12}}) == []
 
 
 def test_report_counts_and_rates(tmp_path):

@@ -64,6 +64,7 @@ class Mutant:
     line: int           # 1-based first line of the change
     last_line: int
     id: str = ""
+    function_lines: tuple[int, int] = (0, 0)  # the function's first and last line
 
     def apply(self, source: bytes) -> bytes:
         return source[:self.start] + self.replacement.encode() + source[self.end:]
@@ -75,7 +76,8 @@ class Mutant:
 
     @property
     def description(self) -> str:
-        return f"{self.operator}: {self.original!r} -> {self.replacement!r} in {self.function}()"
+        old, new = " ".join(self.original.split()), " ".join(self.replacement.split())
+        return f"{self.operator}: {old!r} -> {new!r} in {self.function}()"
 
 
 def _text(src: bytes, node: Node) -> str:
@@ -177,6 +179,7 @@ def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> li
             if body is None:
                 continue
             name = _function_name(f, src)
+            span = (f.start_point[0] + 1, f.end_point[0] + 1)
             for op, start, end, repl in _candidates(src, body, name):
                 if op not in operators:
                     continue
@@ -188,7 +191,8 @@ def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> li
                 n = seen[key]
                 seen[key] += 1
                 last = line_of(max(start, end - 1))
-                out.append(Mutant(file, start, end, repl, original, op, name, line_of(start), last, id=f"{key}::{n}"))
+                out.append(Mutant(file, start, end, repl, original, op, name, line_of(start), last, id=f"{key}::{n}",
+                                  function_lines=span))
     out.sort(key=lambda m: (m.start, m.operator, m.replacement))
     return out
 

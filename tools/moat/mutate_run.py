@@ -118,12 +118,27 @@ def load_test_map(path: Path) -> dict[str, dict[str, Any]]:
     return data.get("tests", {})
 
 
-def covering_tests(m: Mutant, test_map: dict[str, dict[str, Any]]) -> list[str]:
-    """Boot tests whose boots ran one of the mutant's lines, fastest first."""
-    lines = set(range(m.line, m.last_line + 1))
-    hits = [(info.get("seconds", 0.0), test) for test, info in test_map.items()
-            if not test.startswith("(") and lines & set(info.get("lines", {}).get(m.file, ()))]
-    return [t for _, t in sorted(hits)]
+def load_coverable(path: Path) -> dict[str, set[int]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {f: set(lines) for f, lines in data.get("coverable", {}).items()}
+
+
+def covering_tests(m: Mutant, test_map: dict[str, dict[str, Any]],
+                   coverable: dict[str, set[int]] | None = None) -> list[str]:
+    """Boot tests whose boots ran one of the mutant's lines, fastest first. A line that has no
+    instructions of its own (the compiler merged it into another, e.g. a `return 0;` shared by
+    several paths) takes the tests that ran any line of its function."""
+    def running(lines: set[int]) -> list[str]:
+        hits = [(info.get("seconds", 0.0), test) for test, info in test_map.items()
+                if not test.startswith("(") and lines & set(info.get("lines", {}).get(m.file, ()))]
+        return [t for _, t in sorted(hits)]
+
+    own = set(range(m.line, m.last_line + 1))
+    tests = running(own)
+    if tests or coverable is None or m.function_lines == (0, 0) or own & coverable.get(m.file, set()):
+        return tests
+    first, last = m.function_lines
+    return running(set(range(first, last + 1)))
 
 
 class Worker:

@@ -128,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
     data = coverage_report.summary(hv, tools)
     print(coverage_report.terminal(data))
     coverage_report.write_json(out / "coverage.json", {k: v for k, v in data.items()})
-    coverage_report.write_json(out / "tests.json", {"tests": hv.tests})
+    coverable: dict[str, list[int]] = {}
+    for f, ln in sorted(hv.coverable):
+        coverable.setdefault(f, []).append(ln)
+    coverage_report.write_json(out / "tests.json", {"tests": hv.tests, "coverable": coverable})
     if args.json:
         coverage_report.write_json(args.json, data)
     index = coverage_report.write_html(data, hv, root, out, out / "python" if tools else None)

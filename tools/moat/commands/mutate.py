@@ -92,12 +92,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no mutant selected")
     equivalents = mutate.load_equivalents(root)
     test_map: dict = {}
+    coverable: dict[str, set[int]] = {}
     tests_json = build_dir(root) / "coverage" / "tests.json"
     if not args.tests:
         if not tests_json.is_file():
             raise UserError(f"{tests_json} is missing: run `moat coverage` first (mutate runs the tests that "
                             "cover each mutant), or name the tests with --tests")
         test_map = mutate_run.load_test_map(tests_json)
+        coverable = mutate_run.load_coverable(tests_json)
     status = run_scons([], root)
     if status != 0:
         raise UserError(f"the unmutated tree does not build (scons exit status {status})")
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             tests = list(args.tests)
             seconds = 30.0 * len(tests)
         else:
-            boot = mutate_run.covering_tests(m, test_map)
+            boot = mutate_run.covering_tests(m, test_map, coverable)
             if args.max_tests > 0:
                 boot = boot[:args.max_tests]
             tests = host.get(m.file, []) + boot
