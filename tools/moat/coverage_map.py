@@ -35,6 +35,7 @@ from pathlib import Path
 
 import capstone
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 PAGE = 4096
 # The multiboot entry runs in 32-bit protected mode until this symbol (hv/arch/x86_64/boot.S).
@@ -116,7 +117,9 @@ class ElfCode:
     @staticmethod
     def _symbols(ef: ELFFile) -> dict[str, int]:
         tab = ef.get_section_by_name(".symtab")
-        return {s.name: s["st_value"] for s in tab.iter_symbols()} if tab is not None else {}
+        if not isinstance(tab, SymbolTableSection):
+            return {}
+        return {s.name: s["st_value"] for s in tab.iter_symbols()}
 
     def _bytes_at(self, lo: int, hi: int) -> bytes:
         for base, data in self._data:
@@ -206,7 +209,7 @@ class ElfCode:
 
     def _load_functions(self, ef: ELFFile) -> None:
         tab = ef.get_section_by_name(".symtab")
-        if tab is None:
+        if not isinstance(tab, SymbolTableSection):
             return
         funcs = []
         for s in tab.iter_symbols():

@@ -87,20 +87,20 @@ def analyse(raw_dir: Path, root: Path) -> HvCoverage:
             test_seconds[test] += float(rec.get("seconds", 0.0))
         out.modes |= run.modes
         out.executed |= run.executed_lines() & set(cov)
-        for key, (t, f) in run.outcomes().items():
-            prev = out.branches.setdefault(key, [False, False])
-            prev[0] |= t
-            prev[1] |= f
+        for bkey, (taken, fell) in run.outcomes().items():
+            prev = out.branches.setdefault(bkey, [False, False])
+            prev[0] |= taken
+            prev[1] |= fell
         out.undecided += run.undecided
         for fn in code.functions:
-            lines = {code.line_of(i) for i in range(fn.lo, fn.hi) if i in code.insns}
-            own = {ln for ln in lines if ln is not None and ln[0] == fn.file and ln in cov}
+            fn_lines = {code.line_of(i) for i in range(fn.lo, fn.hi) if i in code.insns}
+            own = {ln for ln in fn_lines if ln is not None and ln[0] == fn.file and ln in cov}
             if own:
                 out.functions.setdefault((fn.file, fn.name), set()).update(own)
-    for test, lines in test_lines.items():
+    for test, ran in test_lines.items():
         by_file: dict[str, list[int]] = defaultdict(list)
-        for f, ln in sorted(lines):
-            by_file[f].append(ln)
+        for path, line_no in sorted(ran):
+            by_file[path].append(line_no)
         out.tests[test] = {"seconds": round(test_seconds[test], 3), "lines": dict(by_file)}
     return out
 

@@ -99,11 +99,11 @@ def host_tests(root: Path) -> dict[str, list[str]]:
             except (OSError, ValueError):
                 continue
     tests = sorted((root / "tests").rglob("*.py"))
-    texts = {t: t.read_text(encoding="utf-8", errors="replace") for t in tests}
+    texts = {t: t.read_text(encoding="utf-8", errors="replace") for t in tests}  # Path -> text
     out: dict[str, set[str]] = defaultdict(set)
-    for prog, sources in sources_of.items():
-        pattern = re.compile(rf"\b{re.escape(prog)}\b")
-        users = [t for t, text in texts.items() if pattern.search(text)]
+    for program, sources in sources_of.items():
+        pattern = re.compile(rf"\b{re.escape(program)}\b")
+        users = [path for path, text in texts.items() if pattern.search(text)]
         for src in sources:
             if src.startswith("hv/"):
                 for t in users:
@@ -228,7 +228,7 @@ def run_all(root: Path, work: Path, todo: Sequence[tuple[Mutant, list[str], floa
 def report(results: Iterable[Result], equivalents: dict[str, Equivalent]) -> dict[str, Any]:
     """The JSON of `moat mutate --json`."""
     files: dict[str, dict[str, Any]] = {}
-    totals = defaultdict(int)
+    totals: dict[str, int] = defaultdict(int)
     for r in results:
         f = files.setdefault(r.mutant.file, {"killed": 0, "survived": 0, "equivalent": 0, "not_built": 0,
                                              "errors": 0, "survivors": [], "equivalents": []})
