@@ -5,15 +5,6 @@
 // releases only what it holds then. alpha and beta compete; red and gamma compete with nobody.
 #include "common.h"
 
-static long try_create(uint32_t ssidref, const char *name)
-{
-    domid_t d;
-    long rc = child_try(ssidref, name, "mode=sleep", &d);
-    if (rc == 0)
-        kill(d);
-    return rc;
-}
-
 void suite_relabel(void)
 {
     /* alpha -> red: alpha no longer runs, so beta may start. */

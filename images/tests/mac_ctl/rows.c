@@ -34,6 +34,12 @@ static void refused_everywhere(uint32_t past, domid_t victim, uint32_t victim_la
 
 void suite_rows(void)
 {
+    /* The boot-time domain of the last row ends by itself; wait, so it is not reaped early. */
+    domid_t boot_last = (domid_t)cmdline_ulong("boot_last", DOMID_INVALID);
+    if (!wait_gone(boot_last)) {
+        xtf_error("Error: the boot-time last-row domain %u did not end\n", boot_last);
+        return;
+    }
     domid_t v = child(BLOB_MAC_TEST_SSID_RED, "victim", "mode=sleep");
     /* The Chinese Wall row one past the last, with a real STE row, and the other way round. */
     refused_everywhere(ACM_SSIDREF(LAST_ROW + 1, 1), v, BLOB_MAC_TEST_SSID_RED);
