@@ -37,16 +37,16 @@ def test_every_operator_on_a_small_file(tmp_path):
     f = write(tmp_path, SOURCE)
     got = [(m.line, m.operator, m.original, m.replacement) for m in mutate.mutants(tmp_path, f)]
     assert got == [
-        (9, "logical", "a < LIMIT && b >= 2", "(a < LIMIT)"),
-        (9, "logical", "a < LIMIT && b >= 2", "(b >= 2)"),
+        (9, "logical", "a < LIMIT && b >= 2", "((1 || (a < LIMIT)) && b >= 2)"),
+        (9, "logical", "a < LIMIT && b >= 2", "(a < LIMIT && (1 || (b >= 2)))"),
         (9, "relational", "<", "<="),
         (9, "relational", ">=", ">"),
         (9, "constant", "2", "1"),
         (9, "constant", "2", "3"),
         (10, "relational", "==", "!="),
         (11, "call", "frame_put(a);", ";"),
-        (12, "logical", "xsm_check(a, b) || !b", "(!b)"),
-        (12, "logical", "xsm_check(a, b) || !b", "(xsm_check(a, b))"),
+        (12, "logical", "xsm_check(a, b) || !b", "((0 && (xsm_check(a, b))) || !b)"),
+        (12, "logical", "xsm_check(a, b) || !b", "(xsm_check(a, b) || (0 && (!b)))"),
         (12, "swap", "a, b", "b, a"),
     ]
     # Nothing outside function bodies (the #define, the declarations) is mutated.

@@ -4,7 +4,9 @@
 Mutants come from the C source parsed by tree-sitter-c (a real parser that needs no preprocessing,
 so it reads this freestanding code as written). Operators (docs/coverage.md):
 - `relational`: `<` <-> `<=`, `>` <-> `>=` (a boundary moved by one), `==` <-> `!=`;
-- `logical`: one operand of `&&` or `||` dropped (the expression becomes the other one);
+- `logical`: one operand of `&&` or `||` dropped (the expression becomes the other one; the
+  dropped operand stays in the text behind a short-circuiting constant, never evaluated, so that
+  a variable used only there does not stop the build);
 - `call`: a call statement to a function whose name says purge, put, flush or audit deleted;
 - `constant`: an integer literal in a function body moved by one (+1, and -1 when it is not 0);
 - `swap`: the first two arguments of an `xsm_*` hook call (the two domains of a two-domain check)
@@ -39,6 +41,8 @@ DEFAULT_FILES = ("hv/xsm/acm.c", "hv/xsm/acm_decide.c", "hv/xsm/acm_policy.c", "
                  "hv/core/grant_table.c", "hv/core/domctl.c", "hv/core/domain.c", "hv/core/sched.c")
 
 _RELATIONAL = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
+# x && (1 || (y)) is x and never evaluates y; x || (0 && (y)) likewise.
+_SHORT = {"&&": "||", "||": "&&"}
 _CALL_NAMES = re.compile(r"purge|put|flush|audit")
 _INT = re.compile(r"^(0[xX][0-9a-fA-F]+|[0-9]+)([uUlL]*)$")
 
@@ -123,8 +127,13 @@ def _candidates(src: bytes, body: Node, func: str) -> Iterator[tuple[str, int, i
             if o in _RELATIONAL:
                 yield "relational", op.start_byte, op.end_byte, _RELATIONAL[o]
             elif o in ("&&", "||"):
-                yield "logical", node.start_byte, node.end_byte, f"({_text(src, left)})"
-                yield "logical", node.start_byte, node.end_byte, f"({_text(src, right)})"
+                # The dropped operand stays in the text, behind a constant that short-circuits it
+                # (never evaluated), so a variable used only there does not become an unused
+                # variable that -Werror refuses.
+                a, b = _text(src, left), _text(src, right)
+                neutral = "1" if o == "&&" else "0"
+                yield "logical", node.start_byte, node.end_byte, f"({a} {o} ({neutral} {_SHORT[o]} ({b})))"
+                yield "logical", node.start_byte, node.end_byte, f"(({neutral} {_SHORT[o]} ({a})) {o} {b})"
         elif t == "expression_statement":
             call = node.named_children[0] if node.named_children else None
             if call is not None and call.type == "call_expression":
