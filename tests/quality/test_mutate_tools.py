@@ -129,3 +129,34 @@ def test_host_programs_map_to_their_sources_and_tests():
     assert "tests/policy" in host["hv/xsm/acm_decide.c"] or "tests/policy/test_decisions.py" in host[
         "hv/xsm/acm_decide.c"]
     assert "tests/attest/test_sha256.py" in host["hv/lib/sha256.c"]
+
+
+def test_kill_tree_reaches_processes_in_their_own_session(tmp_path):
+    """A mutant's timeout must take down the QEMU its tests started (QEMU runs in its own session)."""
+    import subprocess
+    import sys
+    import time
+
+    script = ("import subprocess, sys, time\n"
+              "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+              f"open({str(tmp_path / 'child')!r}, 'w').write(str(c.pid))\n"
+              "time.sleep(60)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    for _ in range(200):
+        if (tmp_path / "child").is_file() and (tmp_path / "child").read_text():
+            break
+        time.sleep(0.05)
+    child = int((tmp_path / "child").read_text())
+    assert child in mutate_run.descendants(parent.pid)
+    mutate_run.kill_tree(parent.pid)
+    parent.wait(timeout=10)
+    for _ in range(100):
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"process {child} still runs")

@@ -15,6 +15,7 @@ A mutant that does not compile is "not built" and counts nowhere; one that no te
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -113,6 +114,31 @@ def host_tests(root: Path) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (QEMU runs in a session of its own, so a process group is not enough)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children[int(fields[1])].append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL pid and everything it started, by process id."""
+    for p in [pid, *descendants(pid)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(p, signal.SIGKILL)
+
+
 def load_test_map(path: Path) -> dict[str, dict[str, Any]]:
     data = json.loads(path.read_text(encoding="utf-8"))
     return data.get("tests", {})
@@ -181,9 +207,13 @@ class Worker:
         try:
             out, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            kill_tree(proc.pid)
             proc.communicate()
             return KILLED, f"timeout after {timeout:.0f} s"
+        except BaseException:
+            kill_tree(proc.pid)  # interrupted: leave no pytest or QEMU behind
+            proc.communicate()
+            raise
         text = out.decode(errors="replace")
         if proc.returncode == 0:
             return SURVIVED, f"{len(tests)} tests passed"
@@ -220,8 +250,18 @@ def run_all(root: Path, work: Path, todo: Sequence[tuple[Mutant, list[str], floa
         if progress is not None:
             progress(r, done, len(todo))
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
         list(pool.map(one, range(len(todo))))
+    except BaseException:
+        # Interrupted: the workers' pytest and QEMU processes run in sessions of their own and
+        # do not see the terminal's signal; end them so the threads return.
+        for child in descendants(os.getpid()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return [r for r in results if r is not None]
 
 
