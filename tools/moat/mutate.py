@@ -156,11 +156,12 @@ def _candidates(src: bytes, body: Node, func: str) -> Iterator[tuple[str, int, i
             args = node.child_by_field_name("arguments")
             if fn is None or args is None or not _text(src, fn).startswith("xsm_"):
                 continue
-            a = args.named_children
-            if len(a) >= 2 and "comment" not in (a[0].type, a[1].type) and _text(src, a[0]) != _text(src, a[1]):
+            arg = args.named_children
+            if len(arg) >= 2 and "comment" not in (arg[0].type, arg[1].type) and \
+                    _text(src, arg[0]) != _text(src, arg[1]):
                 # Swap the texts of the first two arguments (one replacement over both).
-                between = src[a[0].end_byte:a[1].start_byte].decode()
-                yield "swap", a[0].start_byte, a[1].end_byte, _text(src, a[1]) + between + _text(src, a[0])
+                between = src[arg[0].end_byte:arg[1].start_byte].decode()
+                yield "swap", arg[0].start_byte, arg[1].end_byte, _text(src, arg[1]) + between + _text(src, arg[0])
 
 
 def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> list[Mutant]:
