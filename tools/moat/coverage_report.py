@@ -241,7 +241,8 @@ def _write_source(path: Path, f: str, d: dict[str, Any], root: Path, hv: HvCover
         f"<p>{d['lines_percent']:.1f} % of lines, {d['branches_percent']:.1f} % of branch outcomes. Green: ran; "
         "red: never ran; yellow: ran, but a conditional jump on it went only one way (second column: "
         "outcomes reached/all).</p><table><tr><th>function</th><th>lines</th><th>%</th></tr>"
-        f"{funcs}</table><br><table class='src'>{''.join(body)}</table></body></html>\n", encoding="utf-8")
+        f"{funcs}</table><br><table class='src'>\n" + "\n".join(body) + "\n</table></body></html>\n",
+        encoding="utf-8")
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
