@@ -116,3 +116,19 @@ def test_touching_a_revoked_page_faults(run_scenario):
     touched = next(line for line in mapper.lines if line.startswith("touching a revoked page at "))
     assert mapper.crash.cr2 == int(touched.rsplit(" ", 1)[1], 16)
     assert GRANT_VA <= mapper.crash.cr2 < GRANT_VA + GRANT_SIZE
+
+
+def test_unmapping_a_dead_granters_pages_spares_the_domain_that_reused_its_id(run_scenario):
+    """Kills the surviving mutant of issue 17 in which live_granter ignored the incarnation."""
+    result = run_scenario("gnt_granter_reused")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    for dom in log.domains:
+        assert not failures(dom), f"{dom.name}:\n" + "\n".join(failures(dom)) + "\n" + log_tail(result)
+    mapper = log.named("mapper")
+    assert "the new granter's pins are intact" in mapper.lines, log_tail(result)
+    reuser = log.named("reuser")
+    assert reuser.domid == log.named("granter").domid
+    assert reuser.result == "SUCCESS", log_tail(result)
+    assert any(re.fullmatch(r"peer: \d+ grants released and ended", line) for line in reuser.lines), log_tail(result)
+    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"

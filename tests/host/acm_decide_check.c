@@ -37,6 +37,11 @@ int main(int argc, char **argv)
         for (uint32_t b = 0; b < v.chwall_ssidrefs; b++) {
             uint32_t sa = ACM_SSIDREF(a, a), sb = ACM_SSIDREF(b, b);
             acm_chwall_account(&v, running, aggregate, a, +1);
+            for (uint32_t t = 0; t < v.chwall_types; t++)
+                if (running[t] != (acm_chwall_has_type(&v, a, t) ? 1u : 0u)) {
+                    fprintf(stderr, "type %u of row %u counts %u running after one start\n", t, a, running[t]);
+                    return 4;
+                }
             int start = acm_chwall_conflict(&v, aggregate, b) < 0;
             acm_chwall_account(&v, running, aggregate, a, -1);
             for (uint32_t t = 0; t < v.chwall_types; t++)

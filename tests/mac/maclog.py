@@ -11,6 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from domains import domlog
+
+from moat import qemu
+from moat.pytest_plugin import assert_xtf, log_tail
+
 HOOKS = ("domain_create", "evtchn_unbound", "evtchn_bind", "grant_map", "grant_copy", "grant_setup", "privileged",
          "device")
 DENY = re.compile(r"^MAC deny hook=(\w+) subj=(boot|\d+:[\w.-]+)"
@@ -43,3 +48,15 @@ def denials(console: str) -> list[Deny]:
 
 def guest_fails(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith(("Fail:", "Error:"))]
+
+
+def controller(result: qemu.BootResult, steps: list[str]) -> domlog.Log:
+    """The MAC controller `ctl` reported no failure, every step line, and SUCCESS; its log."""
+    log = domlog.parse(result.console)
+    ctl = log.named("ctl")
+    fails = guest_fails(ctl.lines)
+    assert not fails, "\n".join(fails) + "\n" + log_tail(result)
+    assert_xtf(result)
+    for step in steps:
+        assert step in ctl.lines, f"{step!r} missing\n{log_tail(result)}"
+    return log

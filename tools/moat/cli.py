@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "links": ("links", "draw a scenario's domains, links, switch and VLANs (Graphviz)"),
     "check": ("check", "both compilers, three static analyzers, ruff, mypy and a timed fuzz run"),
     "soak": ("soak", "the hypercall fuzzers across several domains for N calls"),
+    "coverage": ("coverage", "run tests with QEMU's block log: hv/ lines and branches, tools/ lines"),
+    "mutate": ("mutate", "mutation testing of hv/: mutants built and run against the tests that cover them"),
 }
 
 EPILOG = ("exit status: 0 success, 1 failure, 2 crash or timeout of the booted system, 3 moat "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from moat import paths, qemu, scenario
+from moat import coverage_trace, paths, qemu, scenario
 from moat.errors import UserError
 from moat.xtf import Outcome
 
@@ -166,3 +166,9 @@ def pytest_configure(config: pytest.Config) -> None:
     smp = config.getoption("smp", None)
     _session_smp = qemu.check_cpus(smp, "--smp") if smp is not None else None
     config.addinivalue_line("markers", "boot: boots the hypervisor in QEMU")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Under `moat coverage` (MOAT_COVERAGE set), name the boots of this test in their records."""
+    if coverage_trace.enabled():
+        os.environ[coverage_trace.ENV_TEST] = item.nodeid

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moat import paths
+from moat import coverage_trace, paths
 from moat import xtf as xtf_mod
 from moat.errors import Terminated, UserError
 
@@ -280,10 +280,13 @@ def boot(
             staging = Path(tempfile.mkdtemp(prefix="run-", dir=iso_base))
             cdrom = iso_mod.make_iso(staging / "moat.iso", base / kernel, cmdline,
                                      [(base / path, args) for path, args in modules])
-        cmd = qemu_command(kernel, cmdline, modules, memory=memory, kvm=kvm, icount=icount,
-                           gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=extra_args, smp=smp,
-                           gdb_port=gdb_port)
-        return _run(cmd, timeout=timeout, log=log, on_line=on_line, cwd=cwd)
+        # With MOAT_COVERAGE set, QEMU's block log goes to a reducer (moat.coverage_trace).
+        with coverage_trace.boot_trace(base / kernel if kernel is not None else None,
+                                       base / cdrom if cdrom is not None else None) as trace_args:
+            cmd = qemu_command(kernel, cmdline, modules, memory=memory, kvm=kvm, icount=icount,
+                               gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=[*extra_args, *trace_args],
+                               smp=smp, gdb_port=gdb_port)
+            return _run(cmd, timeout=timeout, log=log, on_line=on_line, cwd=cwd)
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)

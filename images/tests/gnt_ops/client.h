@@ -30,6 +30,7 @@ void part_ops(struct gnt_conn *c);
 void part_stress(struct gnt_conn *c);
 void part_die(struct gnt_conn *c);
 void part_orphan(struct gnt_conn *c);
+void part_reused(struct gnt_conn *c);
 void part_deny(domid_t peer);
 void part_revoke(struct gnt_conn *c, bool fault);
 

@@ -72,3 +72,62 @@ void part_orphan(struct gnt_conn *c)
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);
 }
+
+/*
+ * part=reused: the granter exits while we map its pages, and a new granter (gnt_peer again) takes
+ * its domain id. Unmapping the dead granter's pages must drop nothing of the new one's, which
+ * grants the same refs: its pins (the refs we map from it now) stay, its unmapped refs stay
+ * unpinned, and when we end it finds every grant released. Needs privilege and `gnt_peer`.
+ */
+void part_reused(struct gnt_conn *c)
+{
+    static uint64_t va[N];
+    static grant_handle_t h[N];
+    for (unsigned i = 0; i < N; i++) {
+        va[i] = gnt_va();
+        xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + i, va[i], false, &h[i]), GNTST_okay);
+    }
+    gnt_call(c, GNT_CMD_EXIT, 0, 0, 0);
+    if (!xtf_check(gnt_wait_gone(c->peer, 10 * NS_PER_SEC), "the granter did not exit"))
+        return;
+    int img = find_image("gnt_peer");
+    xtf_assert(img >= 0, "the gnt_peer image is not among the modules");
+    static char cmdline[48];
+    snprintf(cmdline, sizeof(cmdline), "peer=%u data=%u", start_info->domid, c->nr_data);
+    struct domctl_create_args args = { .image = (uint32_t)img, .memory_kib = 1024, .ssidref = start_info->ssidref,
+                                       .name = "reuser", .cmdline = cmdline };
+    domid_t child;
+    xtf_check_eq(domctl_create(&args, &child), 0);
+    if (!xtf_check(child == c->peer, "the new granter got d%u, not the dead one's d%u", child, c->peer))
+        return;
+    static struct gnt_conn c2;
+    if (gnt_connect(&c2, child) != 0) /* pins the new granter's control ref, as we pinned the old one's */
+        return;
+    uint64_t live_va = gnt_va();
+    grant_handle_t live_h;
+    xtf_check_eq(gnttab_map(child, GNT_DATA_REF, live_va, false, &live_h), GNTST_okay);
+    const uint32_t in_use = GTF_permit_access | GTF_reading | GTF_writing;
+    xtf_check_eq(gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF, 0, 0), in_use);
+    xtf_check_eq(gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF + 1, 0, 0), GTF_permit_access);
+    printf("d%u reused by a new granter; unmapping the dead one's pages\n", child);
+
+    for (unsigned i = 0; i < N; i++)
+        xtf_check_eq(gnttab_unmap(h[i], va[i]), GNTST_okay);
+    xtf_check_eq(gnttab_unmap(c->ctl_handle, c->ctl_va), GNTST_okay);
+
+    /* The new granter's entries are as they were: what we map is pinned, nothing else is. */
+    xtf_check_eq(gnt_call(&c2, GNT_CMD_FLAGS, GNT_CTL_REF, 0, 0), in_use);
+    xtf_check_eq(gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF, 0, 0), in_use);
+    for (unsigned i = 1; i < c2.nr_data; i++)
+        xtf_check(gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF + i, 0, 0) == GTF_permit_access,
+                  "ref %u of the new granter: flags %#x after the dead one's unmaps", GNT_DATA_REF + i,
+                  gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF + i, 0, 0));
+    *(volatile uint32_t *)live_va = 0x600d;
+    xtf_check_eq(gnt_call(&c2, GNT_CMD_READ, GNT_DATA_REF, 0, 0), 0x600d);
+    xtf_check_eq(gnttab_unmap(live_h, live_va), GNTST_okay);
+    xtf_check_eq(gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF, 0, 0), GTF_permit_access);
+    printf("the new granter's pins are intact\n");
+    /* We end now (with our mapping of its control page): the new granter then checks all released. */
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}

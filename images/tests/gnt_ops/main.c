@@ -2,7 +2,7 @@
 // Grant-table tests against a gnt_peer granter (the reference's acceptance tests; see
 // docs/grant-tables.md for the map from test items to parts).
 //   peer=<domid>          the gnt_peer domain
-//   part=ops|stress|die|orphan|deny|revoke|revoke_fault
+//   part=ops|stress|die|orphan|reused|deny|revoke|revoke_fault
 #include "client.h"
 
 void test_main(void)
@@ -30,6 +30,8 @@ void test_main(void)
         part_die(&conn);
     else if (strcmp(part, "orphan") == 0)
         part_orphan(&conn);
+    else if (strcmp(part, "reused") == 0)
+        part_reused(&conn);
     else if (strcmp(part, "revoke") == 0)
         part_revoke(&conn, false);
     else if (strcmp(part, "revoke_fault") == 0)

@@ -5,15 +5,6 @@
 // first waits for that alpha domain to end.
 #include "common.h"
 
-static long try_create(uint32_t ssidref, const char *name)
-{
-    domid_t d;
-    long rc = child_try(ssidref, name, "mode=sleep", &d);
-    if (rc == 0)
-        kill(d);
-    return rc;
-}
-
 void suite_chwall(void)
 {
     domid_t boot_alpha = (domid_t)cmdline_ulong("boot_alpha", DOMID_INVALID);

@@ -21,6 +21,15 @@ long child_try(uint32_t ssidref, const char *name, const char *cmdline, domid_t 
     return domctl_create(&a, domid);
 }
 
+long try_create(uint32_t ssidref, const char *name)
+{
+    domid_t d;
+    long rc = child_try(ssidref, name, "mode=sleep", &d);
+    if (rc == 0)
+        kill(d);
+    return rc;
+}
+
 domid_t child(uint32_t ssidref, const char *name, const char *cmdline)
 {
     domid_t d = DOMID_INVALID;

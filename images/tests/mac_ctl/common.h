@@ -22,6 +22,8 @@
 domid_t child(uint32_t ssidref, const char *name, const char *cmdline);
 long child_try(uint32_t ssidref, const char *name, const char *cmdline, domid_t *domid);
 void kill(domid_t domid);
+/* Creates a sleeping child and destroys it at once: the creation's result. */
+long try_create(uint32_t ssidref, const char *name);
 /* Waits (up to 10 s) until the domain is gone. */
 bool wait_gone(domid_t domid);
 
@@ -55,5 +57,7 @@ void suite_chwall(void);
 void suite_policy(void);
 void suite_perm(void);
 void suite_scale(void);
+void suite_rows(void);
+void suite_relabel(void);
 
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The MAC test controller's entry: suite=ste|chwall|policy|perm|scale (tests/mac/).
+// The MAC test controller's entry: suite=ste|chwall|policy|perm|scale|rows|relabel (tests/mac/).
 #include "common.h"
 
 /* Children that sleep until destroyed would keep the machine running: take them all down. */
@@ -33,6 +33,10 @@ void test_main(void)
         suite_perm();
     else if (!strcmp(suite, "scale"))
         suite_scale();
+    else if (!strcmp(suite, "rows"))
+        suite_rows();
+    else if (!strcmp(suite, "relabel"))
+        suite_relabel();
     else
         xtf_error("Error: unknown suite '%s'\n", suite);
     reap();

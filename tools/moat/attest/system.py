@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moat import paths, qemu, scenario
+from moat import coverage_trace, paths, qemu, scenario
 from moat.attest import swtpm
 from moat.attest.agent import AgentLink
 
@@ -82,9 +82,10 @@ def boot(scen_path: Path, *, tpm_name: str, log: Path | None = None, on_line: Ca
     sock_dir = Path(tempfile.mkdtemp(prefix="moat-attest-"))
     link = AgentLink(sock_dir)
     try:
-        with swtpm.running(state, sock_dir) as tpm:
+        # coverage_trace: the block log under `moat coverage` (no arguments otherwise).
+        with swtpm.running(state, sock_dir) as tpm, coverage_trace.boot_trace(kernel, None) as trace_args:
             cmd = qemu.qemu_command(kernel, scen.hypervisor.cmdline, modules, memory=scen.hypervisor.memory,
-                                    qemu=qemu.find_qemu(), extra_args=tpm.qemu_args() + link.qemu_args())
+                                    qemu=qemu.find_qemu(), extra_args=tpm.qemu_args() + link.qemu_args() + trace_args)
             if log is not None:
                 log.parent.mkdir(parents=True, exist_ok=True)
             log_file = log.open("w", encoding="utf-8") if log is not None else None

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * long iret_probe(struct upcall_frame *frame): iret(frame) with frame->rip and frame->rsp set
+ * to resume right here, on this stack. Returns 0 when the iret resumed us (iret_seen_rflags then
+ * holds rflags as the guest finds them after it), or the hypercall's error when it was refused.
+ * Every other register comes from the frame, so the callee-saved ones are kept in memory.
+ */
+    .text
+    .globl iret_probe
+    .type iret_probe, @function
+iret_probe:
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, probe_rsp(%rip)
+    lea 1f(%rip), %rax
+    mov %rax, 15*8(%rdi)        /* frame->rip */
+    mov %rsp, 17*8(%rdi)        /* frame->rsp */
+    mov $23, %eax               /* __HYPERVISOR_iret */
+    syscall
+    jmp 2f                      /* refused: rax holds the error */
+1:  pushfq                      /* resumed by the iret: what does rflags hold now? */
+    pop %rax
+    cld                         /* the frame may have set DF; the C code expects it clear */
+    mov %rax, iret_seen_rflags(%rip)
+    xor %eax, %eax
+2:  mov probe_rsp(%rip), %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+    .size iret_probe, . - iret_probe
+
+    .bss
+    .balign 8
+probe_rsp:
+    .quad 0
+    .globl iret_seen_rflags
+iret_seen_rflags:
+    .quad 0

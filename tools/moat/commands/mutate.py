@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: MIT
+"""`moat mutate [FILES...] [--json FILE]`: mutation testing of hv/ (moat.mutate, moat.mutate_run)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from moat import coverage_thresholds as thresholds
+from moat import mutate, mutate_run
+from moat.commands.build import run_scons
+from moat.errors import UserError
+from moat.paths import build_dir, repo_root
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "mutate", help="mutation testing: plant small bugs in hv/ and see whether the tests catch them",
+        description="Generate mutants of hv/ C files (tree-sitter-c), build each in a copy of the tree, "
+                    "run the tests that cover the mutated line (build/coverage/tests.json from the last "
+                    "moat coverage) and report the kill rate and every survivor. Equivalent mutants are "
+                    f"listed in {mutate.EQUIVALENT_FILE}. Without FILES: {', '.join(mutate.DEFAULT_FILES)}.",
+        allow_abbrev=False)
+    p.add_argument("files", nargs="*", metavar="FILE", help="hv/ C files to mutate")
+    p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON to FILE")
+    p.add_argument("--operator", action="append", choices=mutate.OPERATORS, dest="operators",
+                   help="only these operators (repeatable; default all)")
+    p.add_argument("--function", action="append", dest="functions", metavar="NAME",
+                   help="only mutants in these functions (repeatable)")
+    p.add_argument("--line", action="append", type=int, dest="lines", metavar="N",
+                   help="only mutants starting on these lines (repeatable)")
+    p.add_argument("--sample", type=int, metavar="N",
+                   help="run N mutants spread evenly over the selection (a time-boxed estimate)")
+    p.add_argument("--tests", nargs="+", metavar="TEST",
+                   help="run these tests for every mutant instead of the covering ones")
+    p.add_argument("--max-tests", type=int, default=0, metavar="N",
+                   help="run at most the N fastest covering boot tests per mutant (default: all)")
+    p.add_argument("--jobs", "-j", type=int, default=2, help="mutants built and tested at once (default 2)")
+    p.add_argument("--timeout-factor", type=float, default=3.0,
+                   help="a mutant's tests may take this many times their recorded time (plus 60 s) "
+                        "before it counts as killed by a timeout (default 3)")
+    p.add_argument("--work", type=Path, metavar="DIR",
+                   help="where the workers' copies of the tree go (default build/mutate)")
+    p.add_argument("--list", action="store_true", help="list the selected mutants and stop")
+    p.add_argument("--update-threshold", action="store_true",
+                   help="raise the checked-in kill-rate threshold to this run's (whole default run only)")
+    p.set_defaults(func=run)
+
+
+def select(args: argparse.Namespace, root: Path) -> list[mutate.Mutant]:
+    files = args.files or list(mutate.DEFAULT_FILES)
+    out: list[mutate.Mutant] = []
+    for f in files:
+        rel = Path(f).resolve().relative_to(root) if Path(f).is_absolute() or Path(f).exists() else Path(f)
+        if not (root / rel).is_file() or rel.suffix != ".c" or rel.parts[0] != "hv":
+            raise UserError(f"{f}: not a C file under hv/")
+        out += mutate.mutants(root, str(rel), tuple(args.operators or mutate.OPERATORS))
+    if args.functions:
+        out = [m for m in out if m.function in args.functions]
+    if args.lines:
+        out = [m for m in out if m.line in args.lines]
+    if args.sample and 0 < args.sample < len(out):
+        step = len(out) / args.sample
+        out = [out[int(i * step)] for i in range(args.sample)]
+    return out
+
+
+def print_report(data: dict, results: list[mutate_run.Result]) -> None:
+    for f, d in data["files"].items():
+        rate = "n/a" if d["kill_rate_percent"] is None else f"{d['kill_rate_percent']:.1f} %"
+        print(f"{f}: {d['killed']} killed, {d['survived']} survived, {d['equivalent']} equivalent, "
+              f"{d['not_built']} not built: kill rate {rate}")
+        for s in d["survivors"]:
+            print(f"  SURVIVED {s['id']} (line {s['line']}; {s['detail']})")
+            print("    " + s["diff"].rstrip().replace("\n", "\n    "))
+    rate = "n/a" if data["kill_rate_percent"] is None else f"{data['kill_rate_percent']:.1f} %"
+    print(f"all: {data['killed']} killed, {data['survived']} survived, {data['equivalent']} equivalent, "
+          f"{data['not_built']} not built, {data['errors']} errors: kill rate {rate}")
+
+
+def run(args: argparse.Namespace) -> int:
+    root = repo_root()
+    chosen = select(args, root)
+    if args.list:
+        for m in chosen:
+            print(f"{m.file}:{m.line}: {m.id}")
+        print(f"{len(chosen)} mutants")
+        return 0
+    if not chosen:
+        raise UserError("no mutant selected")
+    equivalents = mutate.load_equivalents(root)
+    test_map: dict = {}
+    coverable: dict[str, set[int]] = {}
+    tests_json = build_dir(root) / "coverage" / "tests.json"
+    if not args.tests:
+        if not tests_json.is_file():
+            raise UserError(f"{tests_json} is missing: run `moat coverage` first (mutate runs the tests that "
+                            "cover each mutant), or name the tests with --tests")
+        test_map = mutate_run.load_test_map(tests_json)
+        coverable = mutate_run.load_coverable(tests_json)
+    status = run_scons([], root)
+    if status != 0:
+        raise UserError(f"the unmutated tree does not build (scons exit status {status})")
+    host = mutate_run.host_tests(root)
+    todo: list[tuple[mutate.Mutant, list[str], float]] = []
+    skipped: list[mutate_run.Result] = []
+    for m in chosen:
+        if m.id in equivalents:
+            skipped.append(mutate_run.Result(m, mutate_run.EQUIVALENT, detail=equivalents[m.id].reason,
+                                             diff=m.diff((root / m.file).read_bytes())))
+            continue
+        if args.tests:
+            tests = list(args.tests)
+            seconds = 30.0 * len(tests)
+        else:
+            boot = mutate_run.covering_tests(m, test_map, coverable)
+            if args.max_tests > 0:
+                boot = boot[:args.max_tests]
+            tests = host.get(m.file, []) + boot
+            seconds = sum(float(test_map[t].get("seconds", 0.0)) for t in boot) + 5.0 * len(host.get(m.file, []))
+        todo.append((m, tests, args.timeout_factor * seconds + 60.0))
+    print(f"moat mutate: {len(todo)} mutants to run ({len(skipped)} listed as equivalent) on {args.jobs} workers")
+    start = time.monotonic()
+
+    def progress(r: mutate_run.Result, done: int, total: int) -> None:
+        print(f"[{done}/{total}] {r.status:9} {r.mutant.file}:{r.mutant.line} {r.mutant.description} "
+              f"({r.seconds:.0f} s; {r.detail})", flush=True)
+
+    try:
+        results = mutate_run.run_all(root, args.work or build_dir(root) / "mutate", todo, args.jobs, progress)
+    except RuntimeError as exc:
+        raise UserError(str(exc)) from exc
+    data = mutate_run.report(results + skipped, equivalents)
+    data["seconds"] = round(time.monotonic() - start, 1)
+    data["mutants_selected"] = len(chosen)
+    print_report(data, results)
+    out = build_dir(root) / "mutate"
+    out.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=1) + "\n"
+    (out / "mutate.json").write_text(text, encoding="utf-8")
+    # A --sample of the default files is an estimate of the whole run and may set the threshold.
+    whole = not (args.files or args.operators or args.functions or args.lines or args.tests or args.max_tests)
+    if whole:
+        (out / "last-full.json").write_text(text, encoding="utf-8")
+    if args.json:
+        args.json.write_text(text, encoding="utf-8")
+    measured = thresholds.from_mutation(data)
+    for line in thresholds.compare(thresholds.load(root), measured):
+        print(f"moat mutate: {line}" + ("" if whole else " (a partial run: the threshold is for the whole run)"))
+    if args.update_threshold:
+        if not whole:
+            raise UserError("--update-threshold needs a run of the default files "
+                            "(no FILES, no selection but --sample)")
+        for line in thresholds.raise_to(root, measured):
+            print(f"moat mutate: {line}")
+    return 0 if data["survived"] == 0 and data["errors"] == 0 else 1

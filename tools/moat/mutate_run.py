@@ -1,0 +1,295 @@
+# SPDX-License-Identifier: MIT
+"""Run mutants: build each in a worker's copy of the tree and run the tests that cover it.
+
+A worker is a copy of the repository (sources and build/, timestamps kept, so SCons finds it up to
+date) under build/mutate/work-<n>. For each mutant it writes the mutated file, rebuilds the
+hypervisor and the host programs (`scons build/hv build/host`: only the changed file recompiles),
+and runs pytest there (MOAT_ROOT=the copy, -x, fastest tests first) on:
+- the boot tests whose boots ran one of the mutated lines (build/coverage/tests.json, from the
+  last `moat coverage`), and
+- the host tests of the host programs built from the mutated file (tests/host: their DWARF names
+  the sources; a test file that names the program uses it).
+A failing test kills the mutant; so does running out of time (a hang is a bug the tests caught).
+A mutant that does not compile is "not built" and counts nowhere; one that no test runs survives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moat.mutate import Equivalent, Mutant
+
+BUILD_TARGETS = ("build/hv", "build/host")
+# Not copied into a worker: version control, the venv, and run outputs that the copy never needs.
+_SKIP_TOP = {".git", ".venv", ".pytest_cache", ".hypothesis", ".ruff_cache", ".mypy_cache"}
+_SKIP_BUILD = {"mutate", "coverage", "test-logs", "test-iso", "moat.iso"}
+KILLED, SURVIVED, EQUIVALENT, NOT_BUILT, ERROR = "killed", "survived", "equivalent", "not_built", "error"
+
+
+@dataclass
+class Result:
+    mutant: Mutant
+    status: str
+    tests: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    detail: str = ""
+    diff: str = ""
+
+
+def copy_tree(root: Path, dest: Path) -> None:
+    """A worker's copy: sources and build outputs with their timestamps."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    for entry in root.iterdir():
+        if entry.name in _SKIP_TOP:
+            continue
+        if entry.name == "build" and entry.is_dir():
+            (dest / "build").mkdir()
+            for sub in entry.iterdir():
+                if sub.name in _SKIP_BUILD:
+                    continue
+                if sub.is_dir():
+                    shutil.copytree(sub, dest / "build" / sub.name, symlinks=True)
+                else:
+                    shutil.copy2(sub, dest / "build" / sub.name)
+        elif entry.is_dir():
+            shutil.copytree(entry, dest / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, dest / entry.name)
+
+
+def host_tests(root: Path) -> dict[str, list[str]]:
+    """hv/ source -> the test files that run a host program compiled from it."""
+    from elftools.elf.elffile import ELFFile
+
+    host = root / "build" / "host"
+    sources_of: dict[str, set[str]] = {}
+    if host.is_dir():
+        for prog in sorted(host.iterdir()):
+            if not prog.is_file() or prog.suffix or not os.access(prog, os.X_OK):
+                continue
+            try:
+                with prog.open("rb") as f:
+                    ef = ELFFile(f)
+                    if not ef.has_dwarf_info():
+                        continue
+                    names = set()
+                    for cu in ef.get_dwarf_info().iter_CUs():
+                        top = cu.get_top_DIE()
+                        name = top.attributes.get("DW_AT_name")
+                        if name is not None:
+                            p = Path(name.value.decode())
+                            names.add(os.path.relpath(p, root) if p.is_absolute() else str(p))
+                    sources_of[prog.name] = names
+            except (OSError, ValueError):
+                continue
+    tests = sorted((root / "tests").rglob("*.py"))
+    texts = {t: t.read_text(encoding="utf-8", errors="replace") for t in tests}  # Path -> text
+    out: dict[str, set[str]] = defaultdict(set)
+    for program, sources in sources_of.items():
+        pattern = re.compile(rf"\b{re.escape(program)}\b")
+        users = [path for path, text in texts.items() if pattern.search(text)]
+        for src in sources:
+            if src.startswith("hv/"):
+                for t in users:
+                    rel = t.relative_to(root)
+                    # A conftest's users are its directory's tests.
+                    out[src].add(str(rel.parent) if t.name == "conftest.py" else str(rel))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below pid (QEMU runs in a session of its own, so a process group is not enough)."""
+    children: dict[int, list[int]] = defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children[int(fields[1])].append(int(stat.parent.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL pid and everything it started, by process id."""
+    for p in [pid, *descendants(pid)]:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(p, signal.SIGKILL)
+
+
+def load_test_map(path: Path) -> dict[str, dict[str, Any]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data.get("tests", {})
+
+
+def load_coverable(path: Path) -> dict[str, set[int]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {f: set(lines) for f, lines in data.get("coverable", {}).items()}
+
+
+def covering_tests(m: Mutant, test_map: dict[str, dict[str, Any]],
+                   coverable: dict[str, set[int]] | None = None) -> list[str]:
+    """Boot tests whose boots ran one of the mutant's lines, fastest first. A line that has no
+    instructions of its own (the compiler merged it into another, e.g. a `return 0;` shared by
+    several paths) takes the tests that ran any line of its function."""
+    def running(lines: set[int]) -> list[str]:
+        hits = [(info.get("seconds", 0.0), test) for test, info in test_map.items()
+                if not test.startswith("(") and lines & set(info.get("lines", {}).get(m.file, ()))]
+        return [t for _, t in sorted(hits)]
+
+    own = set(range(m.line, m.last_line + 1))
+    tests = running(own)
+    if tests or coverable is None or m.function_lines == (0, 0) or own & coverable.get(m.file, set()):
+        return tests
+    first, last = m.function_lines
+    return running(set(range(first, last + 1)))
+
+
+class Worker:
+    def __init__(self, root: Path, dest: Path) -> None:
+        self.root = root
+        self.dir = dest
+        copy_tree(root, dest)
+
+    def warm_up(self) -> int:
+        return self._build()
+
+    def _build(self) -> int:
+        scons = [sys.executable, "-m", "SCons", "-C", str(self.dir), "-Q", *BUILD_TARGETS]
+        return subprocess.call(scons, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
+
+    def run(self, m: Mutant, tests: list[str], timeout: float) -> Result:
+        path = self.dir / m.file
+        original = (self.root / m.file).read_bytes()
+        start = time.monotonic()
+        try:
+            path.write_bytes(m.apply(original))
+            if self._build() != 0:
+                return Result(m, NOT_BUILT, tests, time.monotonic() - start, "the mutant does not compile")
+            if not tests:
+                return Result(m, SURVIVED, tests, time.monotonic() - start, "no test runs this line")
+            status, detail = self._pytest(tests, timeout)
+            return Result(m, status, tests, time.monotonic() - start, detail)
+        finally:
+            path.write_bytes(original)
+
+    def _pytest(self, tests: list[str], timeout: float) -> tuple[str, str]:
+        env = dict(os.environ)
+        env["MOAT_ROOT"] = str(self.dir)
+        for var in ("MOAT_COVERAGE", "MOAT_COVERAGE_TEST", "PYTEST_XDIST_WORKER"):
+            env.pop(var, None)
+        cmd = [sys.executable, "-m", "pytest", f"--rootdir={self.dir}", "-n", "0", "-x", "-q", "-p",
+               "no:cacheprovider", "--tb=no", "-rf", *tests]
+        proc = subprocess.Popen(cmd, cwd=self.dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            kill_tree(proc.pid)
+            proc.communicate()
+            return KILLED, f"timeout after {timeout:.0f} s"
+        except BaseException:
+            kill_tree(proc.pid)  # interrupted: leave no pytest or QEMU behind
+            proc.communicate()
+            raise
+        text = out.decode(errors="replace")
+        if proc.returncode == 0:
+            return SURVIVED, f"{len(tests)} tests passed"
+        if proc.returncode == 1:
+            failed = re.search(r"^FAILED (\S+)", text, re.M)
+            return KILLED, f"killed by {failed[1]}" if failed else "a test failed"
+        return ERROR, f"pytest exit status {proc.returncode}: {text.strip().splitlines()[-1:] or ''}"
+
+
+def run_all(root: Path, work: Path, todo: Sequence[tuple[Mutant, list[str], float]], jobs: int,
+            progress: Callable[[Result, int, int], None] | None = None) -> list[Result]:
+    """Run every (mutant, tests, timeout) on `jobs` workers; results in the order given."""
+    jobs = max(1, min(jobs, len(todo))) if todo else 1
+    workers: queue.Queue[Worker] = queue.Queue()
+    for n in range(jobs):
+        w = Worker(root, work / f"work-{n}")
+        if w.warm_up() != 0:
+            raise RuntimeError(f"the unmutated copy in {w.dir} does not build")
+        workers.put(w)
+    results: list[Result | None] = [None] * len(todo)
+    done = 0
+
+    def one(i: int) -> None:
+        nonlocal done
+        m, tests, timeout = todo[i]
+        w = workers.get()
+        try:
+            r = w.run(m, tests, timeout)
+        finally:
+            workers.put(w)
+        r.diff = m.diff((root / m.file).read_bytes())
+        results[i] = r
+        done += 1
+        if progress is not None:
+            progress(r, done, len(todo))
+
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        list(pool.map(one, range(len(todo))))
+    except BaseException:
+        # Interrupted: the workers' pytest and QEMU processes run in sessions of their own and
+        # do not see the terminal's signal; end them so the threads return.
+        for child in descendants(os.getpid()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return [r for r in results if r is not None]
+
+
+def report(results: Iterable[Result], equivalents: dict[str, Equivalent]) -> dict[str, Any]:
+    """The JSON of `moat mutate --json`."""
+    files: dict[str, dict[str, Any]] = {}
+    totals: dict[str, int] = defaultdict(int)
+    for r in results:
+        f = files.setdefault(r.mutant.file, {"killed": 0, "survived": 0, "equivalent": 0, "not_built": 0,
+                                             "errors": 0, "survivors": [], "equivalents": []})
+        status = r.status
+        entry = {"id": r.mutant.id, "line": r.mutant.line, "operator": r.mutant.operator,
+                 "description": r.mutant.description, "diff": r.diff, "detail": r.detail}
+        if status == SURVIVED and r.mutant.id in equivalents:
+            status = EQUIVALENT
+            entry["reason"] = equivalents[r.mutant.id].reason
+        key = {KILLED: "killed", SURVIVED: "survived", EQUIVALENT: "equivalent", NOT_BUILT: "not_built",
+               ERROR: "errors"}[status]
+        f[key] += 1
+        totals[key] += 1
+        if status == SURVIVED:
+            f["survivors"].append(entry)
+        elif status == EQUIVALENT:
+            f["equivalents"].append(entry)
+    for f in files.values():
+        judged = f["killed"] + f["survived"]
+        f["kill_rate_percent"] = round(100.0 * f["killed"] / judged, 2) if judged else None
+    judged = totals["killed"] + totals["survived"]
+    return {"kill_rate_percent": round(100.0 * totals["killed"] / judged, 2) if judged else None,
+            "killed": totals["killed"], "survived": totals["survived"], "equivalent": totals["equivalent"],
+            "not_built": totals["not_built"], "errors": totals["errors"], "files": dict(sorted(files.items()))}
