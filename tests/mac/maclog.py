@@ -11,10 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from domains import domlog
-
 from moat import qemu
 from moat.pytest_plugin import assert_xtf, log_tail
+from tests.domains import domlog
 
 HOOKS = ("domain_create", "evtchn_unbound", "evtchn_bind", "grant_map", "grant_copy", "grant_setup", "privileged",
          "device")

@@ -209,7 +209,7 @@ def test_a_boot_through_a_fake_qemu_writes_its_log_into_the_fifo(tiny, tmp_path,
     log = b"".join(asm_listing([F, JE], [TAKEN, TAKEN + 5])).decode()
     body = ('while [ $# -gt 0 ]; do case "$1" in -D) out="$2";; -dfilter) echo "$2" > "' + str(tmp_path / "filter")
             + '";; esac; shift; done\n'
-            + f"printf '%s' '{log}' > \"$out\"\nprintf 'Test result: SUCCESS\\r\\n'\nexit 1\n")
+            + f"printf '%s' '{log}' > \"$out\"\nprintf 'Test result: SUCCESS\\r\\nmoat: stop: success\\r\\n'\nexit 1\n")
     fakeqemu.install(monkeypatch, tmp_path / "bin", body)
     monkeypatch.setenv(coverage_trace.ENV_DIR, str(tmp_path / "cov"))
     monkeypatch.setenv(coverage_trace.ENV_TEST, "tests/x.py::test_fake")

@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from moat.pytest_plugin import require_qemu
 
 MUTANTS = ["hv/core/sched.c", "--function", "do_iret", "--operator", "relational", "--jobs", "1"]
 
 
-def mutate(moat_root, tmp_path, tests: str, name: str) -> tuple[int, dict, str]:
+def mutate(moat_root, tmp_path, tests: str, name: str) -> tuple[int, dict[str, Any], str]:
     out = tmp_path / f"{name}.json"
     proc = subprocess.run([sys.executable, "-m", "moat", "mutate", *MUTANTS, "--tests", tests, "--json", str(out),
                            "--work", str(tmp_path / f"work-{name}")], cwd=moat_root, capture_output=True, text=True,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from moat import cli
-from moat.commands.test import pytest_args
+from moat.pytest_args import pytest_args
 from moat.qemu import kvm_usable
 
 from .elfs import build

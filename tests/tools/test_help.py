@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from moat import cli
+from moat import cli, pytest_args
 from moat.commands import symbolize
-from moat.commands import test as test_cmd
 
 from .test_cli import moat
 
@@ -58,8 +57,8 @@ def test_test_list_does_not_build(tmp_path: Path):
 
 
 def test_junit_xml_goes_under_build():
-    assert test_cmd._junit([], ROOT) == [f"--junitxml={ROOT / 'build' / 'test-results' / 'junit.xml'}"]
-    assert test_cmd._junit(["--junitxml=x.xml"], ROOT) == []
+    assert pytest_args.junit_args([], ROOT) == [f"--junitxml={ROOT / 'build' / 'test-results' / 'junit.xml'}"]
+    assert pytest_args.junit_args(["--junitxml=x.xml"], ROOT) == []
 
 
 def test_junit_xml_is_written(tmp_path: Path):
@@ -73,10 +72,10 @@ def test_junit_xml_is_written(tmp_path: Path):
 
 def test_one_selected_test_runs_without_workers(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(ROOT)
-    assert test_cmd._one_test(["tests/tools/test_xtf.py::test_parse_line"], ROOT)
-    assert not test_cmd._one_test([], ROOT)
-    assert not test_cmd._one_test(["tests/tools"], ROOT)
-    assert test_cmd._one_test(["tests/tools/test_xtf.py", "-k", "test_parse_line"], ROOT)  # collects: one
+    assert pytest_args.one_test(["tests/tools/test_xtf.py::test_parse_line"], ROOT)
+    assert not pytest_args.one_test([], ROOT)
+    assert not pytest_args.one_test(["tests/tools"], ROOT)
+    assert pytest_args.one_test(["tests/tools/test_xtf.py", "-k", "test_parse_line"], ROOT)  # collects: one
 
 
 def test_requirements_are_pinned_with_hashes():

@@ -141,7 +141,8 @@ def kill_tree(pid: int) -> None:
 
 def load_test_map(path: Path) -> dict[str, dict[str, Any]]:
     data = json.loads(path.read_text(encoding="utf-8"))
-    return data.get("tests", {})
+    tests: dict[str, dict[str, Any]] = data.get("tests", {})
+    return tests
 
 
 def load_coverable(path: Path) -> dict[str, set[int]]:

@@ -21,19 +21,32 @@ from typing import Any
 
 from moat import coverage_report, coverage_trace
 from moat import coverage_thresholds as thresholds
-from moat.commands.build import run_scons
-from moat.commands.test import pytest_args
+from moat.building import run_scons
 from moat.errors import UserError
 from moat.paths import build_dir, repo_root
+from moat.pytest_args import pytest_args
+
+DESCRIPTION = """\
+Build, run pytest (arguments you do not recognise here go to pytest, as with moat test) with
+QEMU's block log on for every boot and coverage.py on the Python tools, then print a summary and
+write build/coverage/index.html (docs/coverage.md). Example: moat coverage tests/grants --json cov.json
+
+reads:  tests/, build/hv/moat*.elf (DWARF line tables, symbols, code), tests/quality/thresholds.toml
+writes: build/coverage/ (raw boot records, tests.json, index.html and its pages), --json FILE,
+        tests/quality/thresholds.toml (only with --update-threshold)
+"""
+
+EPILOG = """\
+exit status: pytest's (0 all passed, 1 some failed) when the tests ran; 3 moat could not do what
+was asked (no build, no records for --report-only, an output it cannot write)
+"""
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "coverage", help="run the tests and report hv/ line and branch coverage and tools/ line coverage",
-        description="Build, run pytest (arguments you do not recognise here go to pytest, as with "
-                    "moat test) with QEMU's block log on for every boot and coverage.py on the "
-                    "Python tools, then print a summary and write build/coverage/index.html. "
-                    "Example: moat coverage tests/grants --json cov.json", allow_abbrev=False)
+        description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON to FILE")
     p.add_argument("--mode", choices=coverage_trace.MODES, default="chain",
                    help="QEMU's log: asm (-d in_asm, the default: blocks as translated, branch outcomes "

@@ -7,22 +7,37 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 from moat import coverage_thresholds as thresholds
 from moat import mutate, mutate_run
-from moat.commands.build import run_scons
+from moat.building import run_scons
 from moat.errors import UserError
 from moat.paths import build_dir, repo_root
 
+DESCRIPTION = f"""\
+Generate mutants of hv/ C files (tree-sitter-c), build each in a copy of the tree, run the tests
+that cover the mutated line (build/coverage/tests.json from the last moat coverage) and report the
+kill rate and every survivor with its diff (docs/coverage.md). Equivalent mutants are listed in
+{mutate.EQUIVALENT_FILE}. Without FILES: {', '.join(mutate.DEFAULT_FILES)}.
 
-def register(sub: argparse._SubParsersAction) -> None:
+reads:  FILES (hv/ C sources), build/coverage/tests.json, {mutate.EQUIVALENT_FILE}
+writes: build/mutate/ (the workers' copies of the tree), --json FILE, the kill-rate threshold in
+        tests/quality/thresholds.toml (only with --update-threshold)
+"""
+
+EPILOG = """\
+exit status: 0 every mutant was killed or is listed as equivalent; 1 a mutant survived or could
+not be run; 3 moat could not do what was asked (no coverage map yet, an unknown file, an output it
+cannot write)
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "mutate", help="mutation testing: plant small bugs in hv/ and see whether the tests catch them",
-        description="Generate mutants of hv/ C files (tree-sitter-c), build each in a copy of the tree, "
-                    "run the tests that cover the mutated line (build/coverage/tests.json from the last "
-                    "moat coverage) and report the kill rate and every survivor. Equivalent mutants are "
-                    f"listed in {mutate.EQUIVALENT_FILE}. Without FILES: {', '.join(mutate.DEFAULT_FILES)}.",
-        allow_abbrev=False)
+        description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="*", metavar="FILE", help="hv/ C files to mutate")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON to FILE")
     p.add_argument("--operator", action="append", choices=mutate.OPERATORS, dest="operators",
@@ -67,7 +82,7 @@ def select(args: argparse.Namespace, root: Path) -> list[mutate.Mutant]:
     return out
 
 
-def print_report(data: dict, results: list[mutate_run.Result]) -> None:
+def print_report(data: dict[str, Any], results: list[mutate_run.Result]) -> None:
     for f, d in data["files"].items():
         rate = "n/a" if d["kill_rate_percent"] is None else f"{d['kill_rate_percent']:.1f} %"
         print(f"{f}: {d['killed']} killed, {d['survived']} survived, {d['equivalent']} equivalent, "
@@ -91,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if not chosen:
         raise UserError("no mutant selected")
     equivalents = mutate.load_equivalents(root)
-    test_map: dict = {}
+    test_map: dict[str, dict[str, Any]] = {}
     coverable: dict[str, set[int]] = {}
     tests_json = build_dir(root) / "coverage" / "tests.json"
     if not args.tests:
