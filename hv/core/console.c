@@ -44,7 +44,7 @@ void console_write(const char *s, size_t n)
 int vprintk(const char *fmt, va_list ap)
 {
     bool locked = console_enter();
-    int n = format(console_sink, NULL, fmt, ap);
+    int n = vformat(console_sink, NULL, fmt, ap);
     if (locked)
         spin_unlock(&console_lock);
     return n;
