@@ -7,11 +7,9 @@
 #include <moat/xsm.h>
 #include <public/domctl.h>
 
-static bool terminated(const char *s, size_t size) { return strnlen(s, size) < size; }
-
 static long create(struct domain *subj, struct moat_domctl_create *c)
 {
-    if (!terminated(c->name, sizeof(c->name)) || !terminated(c->cmdline, sizeof(c->cmdline)))
+    if (!str_terminated(c->name, sizeof(c->name)) || !str_terminated(c->cmdline, sizeof(c->cmdline)))
         return -XEN_EINVAL;
     int rc = xsm_domctl_create(subj, c->ssidref);
     if (rc)
