@@ -32,15 +32,6 @@ static bool console_enter(void)
     return true;
 }
 
-void console_write(const char *s, size_t n)
-{
-    bool locked = console_enter();
-    for (size_t i = 0; i < n; i++)
-        console_sink(NULL, s[i]);
-    if (locked)
-        spin_unlock(&console_lock);
-}
-
 int vprintk(const char *fmt, va_list ap)
 {
     bool locked = console_enter();

@@ -31,8 +31,6 @@ static domid_t holder[DEVICE_COUNT];
 static uint32_t holder_inc[DEVICE_COUNT];
 static uint32_t loaded_ports; /* the devices whose ports the TSS bitmap opens now */
 
-const char *device_name(unsigned dev) { return dev < DEVICE_COUNT ? devs[dev].name : "?"; }
-
 static bool held(unsigned dev)
 {
     if (!holder_inc[dev])

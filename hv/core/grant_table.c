@@ -342,19 +342,6 @@ bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle)
     return true;
 }
 
-unsigned gnttab_revoke_between(const struct domain *granter, struct domain *mapper)
-{
-    unsigned n = 0;
-    for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {
-        struct maptrack_entry *e = mt_entry(mapper, h);
-        uint32_t next = e->next;
-        if (!(e->flags & MT_REVOKED) && live_granter(e) == granter && gnttab_revoke_handle(mapper, h))
-            n++;
-        h = next;
-    }
-    return n;
-}
-
 void gnttab_for_each_mapping(struct domain *mapper,
                              void (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
                              void *ctx)

@@ -9,7 +9,6 @@
 
 void serial_init(void);
 void serial_putc(char c);
-void console_write(const char *s, size_t n);
 
 int printk(const char *fmt, ...) printf_like(1, 2);
 int vprintk(const char *fmt, va_list ap);

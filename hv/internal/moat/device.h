@@ -21,7 +21,6 @@ bool device_holds(const struct domain *d, unsigned dev);
 void device_switch_to(const struct domain *next);
 /* A guest fault about to kill d: if it touched a device it does not hold, audit it. */
 void device_audit_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2);
-const char *device_name(unsigned dev);
 
 /* The TSS's I/O permission bitmap (arch/x86_64/gdt.c): ports 0..IO_BITMAP_PORTS-1; a set bit denies. */
 #define IO_BITMAP_PORTS 0x400
