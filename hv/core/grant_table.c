@@ -503,19 +503,40 @@ void gnttab_destroy(struct domain *d)
 
 /* ---- the hypercall ---- */
 
-#define BATCH(type, fn)                                                                                                \
-    do {                                                                                                               \
-        for (uint64_t i = 0; i < count; i++) {                                                                         \
-            type op;                                                                                                   \
-            uint64_t at = uop + i * sizeof(op);                                                                        \
-            if (copy_from_guest(&op, at, sizeof(op)))                                                                  \
-                return -XEN_EFAULT;                                                                                    \
-            fn;                                                                                                        \
-            if (copy_to_guest(at, &op, sizeof(op)))                                                                    \
-                return -XEN_EFAULT;                                                                                    \
-        }                                                                                                              \
-        return 0;                                                                                                      \
-    } while (0)
+/* Every element type of a batch: one buffer on the stack whatever the op. */
+union gnttab_elem {
+    struct gnttab_map_grant_ref map;
+    struct gnttab_unmap_grant_ref unmap;
+    struct gnttab_copy copy;
+    struct gnttab_setup_table setup;
+    struct gnttab_query_size query;
+};
+
+/*
+ * A batch of count elements of size bytes at uop, one at a time: copied in, done (each op writes
+ * its status into the element), copied back. A bad element address ends the batch with -EFAULT;
+ * the elements before it are done and reported.
+ */
+static long batch(struct domain *d, uint64_t uop, uint64_t count, size_t size,
+                  void (*op)(struct domain *d, union gnttab_elem *e))
+{
+    for (uint64_t i = 0; i < count; i++) {
+        union gnttab_elem e;
+        uint64_t at = uop + i * size;
+        if (copy_from_guest(&e, at, size))
+            return -XEN_EFAULT;
+        op(d, &e);
+        if (copy_to_guest(at, &e, size))
+            return -XEN_EFAULT;
+    }
+    return 0;
+}
+
+static void map_elem(struct domain *d, union gnttab_elem *e) { map_one(d, &e->map); }
+static void unmap_elem(struct domain *d, union gnttab_elem *e) { unmap_one(d, &e->unmap); }
+static void copy_elem(struct domain *d, union gnttab_elem *e) { copy_one(d, &e->copy); }
+static void setup_elem(struct domain *d, union gnttab_elem *e) { e->setup.status = setup_table(d, &e->setup); }
+static void query_elem(struct domain *d, union gnttab_elem *e) { e->query.status = query_size(d, &e->query); }
 
 long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5)
 {
@@ -524,17 +545,16 @@ long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, 
     if (count > GNTTAB_MAX_BATCH)
         return -XEN_EINVAL;
     switch (cmd) {
-    case GNTTABOP_map_grant_ref: BATCH(struct gnttab_map_grant_ref, map_one(d, &op));
-    case GNTTABOP_unmap_grant_ref: BATCH(struct gnttab_unmap_grant_ref, unmap_one(d, &op));
-    case GNTTABOP_copy: BATCH(struct gnttab_copy, copy_one(d, &op));
-    case GNTTABOP_setup_table:
-        if (count != 1)
-            return -XEN_EINVAL;
-        BATCH(struct gnttab_setup_table, op.status = setup_table(d, &op));
+    case GNTTABOP_map_grant_ref:
+        return batch(d, uop, count, sizeof(struct gnttab_map_grant_ref), map_elem);
+    case GNTTABOP_unmap_grant_ref:
+        return batch(d, uop, count, sizeof(struct gnttab_unmap_grant_ref), unmap_elem);
+    case GNTTABOP_copy:
+        return batch(d, uop, count, sizeof(struct gnttab_copy), copy_elem);
+    case GNTTABOP_setup_table: /* one element only */
+        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_setup_table), setup_elem) : -XEN_EINVAL;
     case GNTTABOP_query_size:
-        if (count != 1)
-            return -XEN_EINVAL;
-        BATCH(struct gnttab_query_size, op.status = query_size(d, &op));
+        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_query_size), query_elem) : -XEN_EINVAL;
     default:
         return -XEN_ENOSYS;
     }
