@@ -2,10 +2,10 @@
 // The hypervisor console (printk) on top of the serial port. One lock keeps each printk's text
 // together when several CPUs print; a CPU that faults while holding it (the fatal-exception
 // report) or finds it held for too long by a CPU that will never let go, prints anyway.
+#include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/spinlock.h>
-#include <moat/x86.h>
 
 static spinlock_t console_lock; /* SPINLOCK_INIT is all zeros: in .bss */
 #define CONSOLE_LOCK_SPINS 50000000u

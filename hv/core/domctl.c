@@ -2,6 +2,7 @@
 // domctl: create, destroy, pause, unpause and inspect domains, each decided by the MAC hooks.
 #include <moat/console.h>
 #include <moat/domain.h>
+#include <moat/domctl.h>
 #include <moat/lib.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>

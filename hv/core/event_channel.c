@@ -2,7 +2,7 @@
 // Event channels: Xen's 2-level ABI. Port state lives in the hypervisor; the pending and mask
 // bitmaps live in the guest's shared-info page, where the guest reads and clears them.
 #include <moat/domain.h>
-#include <moat/events.h>
+#include <moat/event_channel.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>

@@ -2,11 +2,11 @@
 // Grant tables (Xen v1 entries). The granter's table lives in its own RAM; the hypervisor keeps
 // an active copy of each pinned entry and, per mapper, a maptrack of its mappings. Every pin takes
 // a reference on the granted frame, so a page outlives a dying granter until its last unmap.
+#include <moat/arch.h>
 #include <moat/domain.h>
-#include <moat/grant.h>
+#include <moat/grant_table.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
-#include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 
@@ -60,13 +60,14 @@ void gnttab_init(struct domain *d, uint32_t max_frames)
     t->mt_free = t->mt_used = MT_NONE;
 }
 
-mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
+/* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
+static mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
 {
     if (pfn >= d->nr_pages)
         return INVALID_MFN;
     pfn = array_index_nospec(pfn, d->nr_pages);
     uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
-    return pte ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
+    return pte ? pte_mfn(pte) : INVALID_MFN;
 }
 
 /*
@@ -80,7 +81,7 @@ static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
         return INVALID_MFN;
     pfn = array_index_nospec(pfn, d->nr_pages);
     uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
-    return (pte & PTE_W) ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
+    return pte_writable(pte) ? pte_mfn(pte) : INVALID_MFN;
 }
 
 /* ---- maptrack ---- */
@@ -279,7 +280,7 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     bool ro = op->flags & GNTMAP_readonly;
     mfn_t mfn;
     int16_t st = pin(g, d, op->ref, ro, &mfn);
-    if (st == GNTST_okay && !gpt_map(d, op->host_addr, mfn, (ro ? 0 : PTE_W) | PTE_NX)) {
+    if (st == GNTST_okay && !gpt_map(d, op->host_addr, mfn, (ro ? 0 : MAP_WRITABLE) | MAP_NOEXEC)) {
         unpin(g, op->ref, ro);
         frame_put(mfn);
         st = GNTST_no_space; /* no memory for a page table */

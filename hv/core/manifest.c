@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The boot manifest: validated as a whole before anything is built from it.
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/domain.h>
 #include <moat/lib.h>

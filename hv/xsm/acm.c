@@ -2,11 +2,11 @@
 // The ACM module: sHype's Chinese Wall (at domain creation) and Simple Type Enforcement (when an
 // event channel or a grant is bound), label permissions for privileged operations, decision
 // caches, audit lines, and policy changes that refuse or revoke what the new policy forbids.
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/domain.h>
-#include <moat/events.h>
-#include <moat/grant.h>
+#include <moat/event_channel.h>
+#include <moat/grant_table.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
 #include <moat/link.h>

@@ -2,7 +2,7 @@
 // Extended CPU state (FPU, SSE, AVX): choosing what the hypervisor enables, a clean area for each
 // new vCPU, and the eager switch (see moat/xsave.h). The restore instructions are in xrstor.S,
 // where a fault (a state the CPU refuses) resumes at a fixup instead of stopping the machine.
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/domain.h>

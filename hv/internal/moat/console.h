@@ -7,8 +7,6 @@
 #include <lib/format.h>
 #include <moat/types.h>
 
-void serial_init(void);
-void serial_putc(char c);
 
 int printk(const char *fmt, ...) printf_like(1, 2);
 int vprintk(const char *fmt, va_list ap);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Grant tables inside the hypervisor (core/grant_table.c). */
-#ifndef MOAT_GRANT_H
-#define MOAT_GRANT_H
+#ifndef MOAT_GRANT_TABLE_H
+#define MOAT_GRANT_TABLE_H
 
 #include <moat/frame.h>
 #include <moat/types.h>
