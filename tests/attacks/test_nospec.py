@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""The speculation-safe index helper (hv/internal/moat/nospec.h), run on the host: the masked index
+"""The speculation-safe index helper (hv/arch/x86_64/include/moat/nospec.h), run on the host: the masked index
 is the index below the bound and 0 from the bound up, for every pair of boundary values."""
 
 from __future__ import annotations

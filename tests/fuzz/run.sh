@@ -21,7 +21,7 @@ mkdir -p "$OUT/corpus" "$OUT/seeds"
 rm -rf "$OUT/artifacts" && mkdir -p "$OUT/artifacts"
 
 "$CLANG" -std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined -I "$ROOT/hv/internal" -I "$ROOT/hv/include" \
+    -fno-sanitize-recover=undefined -I "$ROOT/hv/internal" -I "$ROOT/hv/arch/x86_64/include" -I "$ROOT/hv/include" \
     -I "$ROOT/hv/lib/include" -I "$ROOT/hv" \
     "$ROOT/tests/fuzz/acm_policy_fuzz.c" "$ROOT/hv/xsm/acm_policy.c" -o "$OUT/acm_policy_fuzz"
 

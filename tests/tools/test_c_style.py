@@ -1,7 +1,11 @@
 # SPDX-License-Identifier: MIT
 """The C code's structural rules (DEVELOPERS.md, Style), checked over the whole tree:
 
-- control flow in plain sight: no `return`, `goto`, `break` or `continue` in a macro's body."""
+- control flow in plain sight: no `return`, `goto`, `break` or `continue` in a macro's body;
+- arch code apart: the generic hypervisor (hv/core/, its headers in hv/internal/moat/, hv/xsm/)
+  names no x86 detail (inline assembly, control registers, the TSS, segment selectors, page-table
+  bits, MSRs, port I/O, the TSC, the register frame's fields, RFLAGS bits, vectors); it calls the
+  small functions of hv/arch/x86_64/include/moat/arch.h instead."""
 
 from __future__ import annotations
 
@@ -14,6 +18,19 @@ ROOT = Path(__file__).resolve().parents[2]
 C_TREES = ("hv", "images", "tests/host", "tests/fuzz")
 CONTROL = re.compile(r"\b(return|goto|break|continue)\b")
 DEFINE = re.compile(r"^\s*#\s*define\s+(\w+)")
+GENERIC = ("hv/core/*.c", "hv/internal/moat/*.h", "hv/xsm/*.[ch]")
+X86_DETAILS = {
+    "inline assembly": r"\b(__asm__|asm)\b",
+    "a control register": r"\b(read|write)_cr\d\b|%%?cr\d",
+    "the TSS": r"\btss_\w+|\bTSS\w*",
+    "a segment selector": r"\bSEL_\w+",
+    "a page-table bit": r"\bPTE_\w+",
+    "an MSR": r"\b(rdmsr|wrmsr)\b|\bMSR_\w+",
+    "port I/O": r"\b(in|out)[bwl]\b",
+    "the TSC": r"\brdtsc\b",
+    "a register of the saved frame": r"(\.|->)(r[abcd]x|r[sd]i|r[sbi]p|rflags|r\d+)\b",
+    "an RFLAGS bit or a vector": r"\bRFLAGS_\w+|\bVEC_\w+",
+}
 
 
 def c_files() -> list[Path]:
@@ -58,3 +75,39 @@ def test_a_planted_macro_is_found(text):
 
 def test_a_comment_or_a_name_is_not_control_flow():
     assert hidden_control_flow("#define RETURNS 1 /* returns nothing */\n#define BREAKPOINT 3\n") == []
+
+
+def x86_details(text: str) -> list[tuple[int, str]]:
+    """(line, what) for every x86 detail the code (not its comments) names."""
+    code = re.sub(r"/\*.*?\*/|//[^\n]*", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    return [(n, what) for n, line in enumerate(code.splitlines(), 1)
+            for what, pattern in X86_DETAILS.items() if re.search(pattern, line)]
+
+
+def test_generic_code_names_no_x86_detail():
+    files = sorted(p for pattern in GENERIC for p in ROOT.glob(pattern))
+    assert len(files) > 30
+    bad = [f"{p.relative_to(ROOT)}:{line}: {what}" for p in files for line, what in x86_details(p.read_text())]
+    assert bad == []
+
+
+@pytest.mark.parametrize("line, what", [
+    ("write_cr3(next->pml4 << PAGE_SHIFT);", "a control register"),
+    ("if ((read_cr3() & PTE_ADDR_MASK) != root)", "a control register"),
+    ("tss_set_rsp0(cpu->cur_regs_top);", "the TSS"),
+    ("r->cs = SEL_UCODE | 3;", "a segment selector"),
+    ("gpt_map(d, va, mfn, PTE_W | PTE_NX);", "a page-table bit"),
+    ("uint64_t now = rdtsc();", "the TSC"),
+    ("r->rflags = (f.rflags & 0xcd5) | RFLAGS_IF | 2;", "a register of the saved frame"),
+    ("r->vector = VEC_TIMER;", "an RFLAGS bit or a vector"),
+    ('__asm__ volatile("rep stosq" : "+D"(page));', "inline assembly"),
+    ("outb(0x3f8, c);", "port I/O"),
+    ("wrmsr(MSR_EFER, v);", "an MSR"),
+])
+def test_a_planted_x86_detail_is_found(line, what):
+    assert (1, what) in x86_details(line + "\n")
+
+
+def test_a_comment_or_an_arch_call_is_no_x86_detail():
+    text = "/* write_cr3 and the TSS are arch's */\narch_switch_to(cpu, next, &why); // PTE_W\nd->pml4 = 0;\n"
+    assert x86_details(text) == []

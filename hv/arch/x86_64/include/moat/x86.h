@@ -112,6 +112,20 @@ static inline uint64_t read_rflags(void)
 #define CR4_SMEP (1u << 20)
 #define CR4_SMAP (1u << 21)
 #define RFLAGS_IF (1u << 9)
+
+/* Interrupts off; what they were before, for irq_restore (spin_lock_irqsave). */
+static inline uint64_t irq_save(void)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
+    return flags;
+}
+/* Interrupts back on if they were on when irq_save returned flags. */
+static inline void irq_restore(uint64_t flags)
+{
+    if (flags & RFLAGS_IF)
+        sti();
+}
 #define RFLAGS_AC (1u << 18) /* alignment check; with SMAP: user pages reachable from ring 0 */
 
 #endif
