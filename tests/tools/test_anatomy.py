@@ -67,7 +67,8 @@ def test_the_section_follows_the_whole_path():
 def test_a_moved_symbol_is_reported(tmp_path):
     (tmp_path / "hv").mkdir()
     (tmp_path / "hv" / "a.c").write_text("int x;\n\nlong do_thing(void)\n{\n}\n")
-    text = f"{TITLE}\n\nSee `hv/a.c:3 do_thing`, `hv/a.c:1 do_thing`, `hv/b.c:1 y`\nand `hv/a.c:1\nx`.\n\n## Next\n`hv/a.c:9 z`\n"
+    text = (f"{TITLE}\n\nSee `hv/a.c:3 do_thing`, `hv/a.c:1 do_thing`, `hv/b.c:1 y`\nand `hv/a.c:1\nx`.\n\n"
+            "## Next\n`hv/a.c:9 z`\n")
     refs = references(section(text))
     assert refs == [("hv/a.c", 3, "do_thing"), ("hv/a.c", 1, "do_thing"), ("hv/b.c", 1, "y"), ("hv/a.c", 1, "x")]
     assert stale(refs, tmp_path) == ["hv/a.c:1 do_thing: not on that line (it is on [3])",
