@@ -2,10 +2,10 @@
 // The hypervisor console (printk) on top of the serial port. One lock keeps each printk's text
 // together when several CPUs print; a CPU that faults while holding it (the fatal-exception
 // report) or finds it held for too long by a CPU that will never let go, prints anyway.
+#include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/spinlock.h>
-#include <moat/x86.h>
 
 static spinlock_t console_lock; /* SPINLOCK_INIT is all zeros: in .bss */
 #define CONSOLE_LOCK_SPINS 50000000u
@@ -32,19 +32,10 @@ static bool console_enter(void)
     return true;
 }
 
-void console_write(const char *s, size_t n)
-{
-    bool locked = console_enter();
-    for (size_t i = 0; i < n; i++)
-        console_sink(NULL, s[i]);
-    if (locked)
-        spin_unlock(&console_lock);
-}
-
 int vprintk(const char *fmt, va_list ap)
 {
     bool locked = console_enter();
-    int n = format(console_sink, NULL, fmt, ap);
+    int n = vformat(console_sink, NULL, fmt, ap);
     if (locked)
         spin_unlock(&console_lock);
     return n;

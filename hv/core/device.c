@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Device assignment under MAC: the TPM's locality-0 register page (MMIO, mapped uncached into the
-// holder at GUEST_TPM_VA) and the second serial port (I/O ports, opened in the TSS bitmap while
-// the holder runs). Checked once, when the domain is built (boot manifest or domctl create):
+// holder at GUEST_TPM_VA) and the second serial port (I/O ports, opened for ring 3 while the
+// holder runs). Checked once, when the domain is built (boot manifest or domctl create):
 // the device must be there, the label must permit it, and nobody else may hold it.
 #include <lib/tpm_tis.h>
+#include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/device.h>
 #include <moat/domain.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
-#include <moat/paging.h>
-#include <moat/x86.h>
 #include <moat/xsm.h>
 #include <public/device.h>
 
@@ -29,9 +28,7 @@ static const struct device_desc devs[DEVICE_COUNT] = {
 /* Who holds each device: a domain id and its incarnation (0: nobody). */
 static domid_t holder[DEVICE_COUNT];
 static uint32_t holder_inc[DEVICE_COUNT];
-static uint32_t loaded_ports; /* the devices whose ports the TSS bitmap opens now */
-
-const char *device_name(unsigned dev) { return dev < DEVICE_COUNT ? devs[dev].name : "?"; }
+static uint32_t loaded_ports; /* the devices whose ports the loaded I/O bitmap opens now */
 
 static bool held(unsigned dev)
 {
@@ -51,12 +48,7 @@ static bool present(unsigned dev)
 {
     if (dev == DEVICE_TPM)
         return measure_tpm_present();
-    /* A 16550 keeps what is written to its scratch register; an absent port reads all ones. */
-    outb(COM2_PORT + 7, 0x5a);
-    if (inb(COM2_PORT + 7) != 0x5a)
-        return false;
-    outb(COM2_PORT + 7, 0xa5);
-    return inb(COM2_PORT + 7) == 0xa5;
+    return uart_present(COM2_PORT);
 }
 
 long device_assign(struct domain *d, uint32_t mask, struct domain *creator)
@@ -84,7 +76,7 @@ long device_assign(struct domain *d, uint32_t mask, struct domain *creator)
             continue;
         /* The MMIO frame is not RAM: no frame record, never freed by gpt_destroy. */
         if (devs[dev].mmio &&
-            !gpt_map(d, devs[dev].guest_va, devs[dev].mmio >> PAGE_SHIFT, PTE_W | PTE_PCD | PTE_PWT | PTE_NX)) {
+            !gpt_map(d, devs[dev].guest_va, devs[dev].mmio >> PAGE_SHIFT, MAP_WRITABLE | MAP_UNCACHED | MAP_NOEXEC)) {
             device_release(d);
             return -XEN_ENOMEM;
         }
@@ -120,38 +112,19 @@ void device_switch_to(const struct domain *next)
         if (want & DEVICE_BIT(dev))
             for (unsigned p = devs[dev].port; p < devs[dev].port + devs[dev].ports; p++)
                 bitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
-    tss_set_io_bitmap(bitmap);
+    io_bitmap_load(bitmap);
     loaded_ports = want;
 }
 
-/* The port an I/O instruction at rip uses (in/out with imm8 or dx, and ins/outs), or -1. */
-static int io_port(const struct cpu_regs *regs)
-{
-    uint8_t code[4];
-    if (copy_from_guest(code, regs->rip, sizeof(code)))
-        return -1;
-    unsigned i = 0;
-    while (i < 3 && (code[i] == 0x66 || code[i] == 0xf3 || code[i] == 0xf2))
-        i++;
-    uint8_t op = code[i];
-    if (op >= 0xe4 && op <= 0xe7)
-        return code[i + 1];
-    if ((op >= 0xec && op <= 0xef) || (op >= 0x6c && op <= 0x6f))
-        return (int)(regs->rdx & 0xffff);
-    return -1;
-}
-
-void device_audit_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2)
+void device_audit_fault(struct domain *d, uint64_t fault_addr, int port)
 {
     for (unsigned dev = 0; dev < DEVICE_COUNT; dev++) {
         const struct device_desc *s = &devs[dev];
         bool touched = false;
-        if (regs->vector == 14 && s->mmio)
-            touched = cr2 >= s->guest_va && cr2 < s->guest_va + PAGE_SIZE;
-        if (regs->vector == 13 && s->ports) {
-            int port = io_port(regs);
+        if (fault_addr && s->mmio)
+            touched = fault_addr >= s->guest_va && fault_addr < s->guest_va + PAGE_SIZE;
+        if (port >= 0 && s->ports)
             touched = port >= s->port && port < s->port + s->ports;
-        }
         if (touched && !device_holds(d, dev))
             xsm_device_denied(d, dev);
     }

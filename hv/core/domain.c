@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Domain life cycle: build from an ELF image module, tear down, and account for how each ended.
-#include <moat/boot.h>
+#include <moat/arch.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/device.h>
 #include <moat/domain.h>
@@ -8,13 +9,10 @@
 #include <moat/lib.h>
 #include <moat/measure.h>
 #include <moat/nospec.h>
-#include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <moat/console_io.h>
-#include <moat/x86.h>
-#include <moat/xsave.h>
 #include <moat/xsm.h>
 
 static struct domain domains[MOAT_MAX_DOMAINS];
@@ -47,7 +45,7 @@ static bool populate(struct domain *d, uint64_t pfn)
     if (m == INVALID_MFN)
         return false;
     d->frames_held++;
-    if (gpt_map(d, GUEST_RAM_VA + pfn * PAGE_SIZE, m, PTE_W | PTE_NX))
+    if (gpt_map(d, GUEST_RAM_VA + pfn * PAGE_SIZE, m, MAP_WRITABLE | MAP_NOEXEC))
         return true;
     frame_free(m);
     d->frames_held--;
@@ -60,7 +58,7 @@ static mfn_t info_page(struct domain *d, vaddr_t va, uint64_t flags)
     if (m == INVALID_MFN)
         return INVALID_MFN;
     d->frames_held++;
-    if (!gpt_map(d, va, m, flags | PTE_NX)) {
+    if (!gpt_map(d, va, m, flags | MAP_NOEXEC)) {
         frame_free(m);
         d->frames_held--;
         return INVALID_MFN;
@@ -150,13 +148,13 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
     gnttab_init(d, p->max_grant_frames);
     *err = -XEN_ENOMEM;
-    if (!gpt_create(d) || !xsave_vcpu_init(d))
+    if (!gpt_create(d) || !arch_vcpu_init(d))
         goto fail;
     for (uint64_t pfn = 0; pfn < d->nr_pages; pfn++)
         if (GUEST_RAM_VA + pfn * PAGE_SIZE != guard && !populate(d, pfn))
             goto fail;
     d->start_info_mfn = info_page(d, GUEST_START_INFO_VA, 0);
-    d->shared_info_mfn = info_page(d, GUEST_SHARED_INFO_VA, PTE_W);
+    d->shared_info_mfn = info_page(d, GUEST_SHARED_INFO_VA, MAP_WRITABLE);
     if (d->start_info_mfn == INVALID_MFN || d->shared_info_mfn == INVALID_MFN || !elf_load(&img, d))
         goto fail;
     /* Devices (label permission, presence, exclusive), then the measurement: before it can run. */
@@ -169,14 +167,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     time_publish(domain_shared_info(d));
     domain_shared_info(d)->vcpu_info[0].evtchn_upcall_mask = 1; /* events off until the guest is ready */
 
-    struct cpu_regs *r = &d->vcpu.regs;
-    r->rip = entry;
-    r->rsp = stack_top;
-    r->rdi = GUEST_START_INFO_VA;
-    r->cs = SEL_UCODE | 3;
-    r->ss = SEL_UDATA | 3;
-    r->rflags = RFLAGS_IF | 2;
-    r->vector = VEC_TIMER; /* first entry by iret: every register as set here */
+    arch_vcpu_start(&d->vcpu.regs, entry, stack_top, GUEST_START_INFO_VA);
 
     d->state = DOM_RUNNABLE;
     live_count++;
@@ -187,7 +178,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
 fail:
     device_release(d);
-    xsave_vcpu_free(d);
+    arch_vcpu_destroy(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
     d->state = DOM_FREE;
@@ -235,7 +226,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     gnttab_destroy(d);
     xsm_domain_destroyed(d);
     device_release(d);
-    xsave_vcpu_free(d);
+    arch_vcpu_destroy(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
     d->state = DOM_FREE;
@@ -243,18 +234,10 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     evtchn_notify_dom_exc(d->ssidref);
 }
 
-void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2)
+void domain_symbolize(const struct domain *d, uint64_t addr, char *buf, size_t size)
 {
-    char sym[64];
     struct elf_image img = module_image(d->image_module);
-    elf_symbolize(&img, regs->rip, sym, sizeof(sym));
-    if (regs->vector != 14)
-        cr2 = 0; /* only a page fault sets it; anything else there would be stale */
-    device_audit_fault(d, regs, cr2);
-    printk("domain %u '%s' crashed: vector=%lu #%s rip=0x%lx cr2=0x%lx err=0x%lx%s%s%s\n", d->domid, d->name,
-           regs->vector, exception_mnemonic((unsigned)regs->vector), regs->rip, cr2, regs->error_code,
-           sym[0] ? " [" : "", sym, sym[0] ? "]" : "");
-    domain_destroy(d, OUTCOME_KILLED, "fault");
+    elf_symbolize(&img, addr, buf, size);
 }
 
 void domain_not_built(const char *name, uint32_t expect, long err)

@@ -2,16 +2,15 @@
 // domctl: create, destroy, pause, unpause and inspect domains, each decided by the MAC hooks.
 #include <moat/console.h>
 #include <moat/domain.h>
+#include <moat/domctl.h>
 #include <moat/lib.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 #include <public/domctl.h>
 
-static bool terminated(const char *s, size_t size) { return strnlen(s, size) < size; }
-
 static long create(struct domain *subj, struct moat_domctl_create *c)
 {
-    if (!terminated(c->name, sizeof(c->name)) || !terminated(c->cmdline, sizeof(c->cmdline)))
+    if (!str_terminated(c->name, sizeof(c->name)) || !str_terminated(c->cmdline, sizeof(c->cmdline)))
         return -XEN_EINVAL;
     int rc = xsm_domctl_create(subj, c->ssidref);
     if (rc)

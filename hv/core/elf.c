@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Guest ELF images. Every field read from the image is checked against the image's size first:
 // an image is untrusted input (domctl lets a domain choose one).
+#include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/domain.h>
 #include <moat/elf.h>
 #include <moat/lib.h>
-#include <moat/paging.h>
 
 #define PT_LOAD 1
 #define PF_X 1
@@ -116,17 +116,17 @@ bool elf_load(const struct elf_image *img, struct domain *d)
         const struct elf64_phdr *p = phdr(img, i);
         if (p->type != PT_LOAD || p->memsz == 0)
             continue;
-        uint64_t flags = (p->flags & PF_W ? PTE_W : 0) | (p->flags & PF_X ? 0 : PTE_NX);
+        uint64_t flags = (p->flags & PF_W ? MAP_WRITABLE : 0) | (p->flags & PF_X ? 0 : MAP_NOEXEC);
         for (uint64_t va = ALIGN_DOWN(p->vaddr, PAGE_SIZE); va < p->vaddr + p->memsz; va += PAGE_SIZE) {
             uint64_t pte = gpt_lookup(d, va);
             if (!pte)
                 return false;
-            uint8_t *page = phys_to_virt(pte & PTE_ADDR_MASK);
+            uint8_t *page = mfn_to_virt(pte_mfn(pte));
             /* The bytes of this page that come from the file; the rest stays zero. */
             uint64_t seg_lo = MAX(va, p->vaddr), seg_hi = MIN(va + PAGE_SIZE, p->vaddr + p->filesz);
             if (seg_hi > seg_lo)
                 memcpy(page + (seg_lo - va), img->data + p->offset + (seg_lo - p->vaddr), seg_hi - seg_lo);
-            if (!gpt_map(d, va, (pte & PTE_ADDR_MASK) >> PAGE_SHIFT, flags))
+            if (!gpt_map(d, va, pte_mfn(pte), flags))
                 return false;
         }
     }

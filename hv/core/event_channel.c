@@ -2,7 +2,7 @@
 // Event channels: Xen's 2-level ABI. Port state lives in the hypervisor; the pending and mask
 // bitmaps live in the guest's shared-info page, where the guest reads and clears them.
 #include <moat/domain.h>
-#include <moat/events.h>
+#include <moat/event_channel.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>
@@ -388,41 +388,77 @@ void evtchn_notify_dom_exc(uint32_t dead_ssidref)
     }
 }
 
-/* Copies the op's argument in, runs it, copies the result out: the guest never sees half a result. */
-#define WITH_ARG(type, call)                                                                                           \
-    do {                                                                                                               \
-        type a;                                                                                                        \
-        if (copy_from_guest(&a, arg, sizeof(a)))                                                                       \
-            return -XEN_EFAULT;                                                                                        \
-        long rc = call;                                                                                                \
-        if (rc == 0 && copy_to_guest(arg, &a, sizeof(a)))                                                              \
-            return -XEN_EFAULT;                                                                                        \
-        return rc;                                                                                                     \
-    } while (0)
+/* An op with a result in its argument: copied back only when it succeeded, so the guest never
+ * sees half a result. */
+static long result_to_guest(long rc, uint64_t arg, const void *a, size_t size)
+{
+    if (rc == 0 && copy_to_guest(arg, a, size))
+        return -XEN_EFAULT;
+    return rc;
+}
 
-/* For ops with no result beyond the return value (send is the hot path: one copy, no copy back). */
-#define WITH_ARG_IN(type, call)                                                                                        \
-    do {                                                                                                               \
-        type a;                                                                                                        \
-        if (copy_from_guest(&a, arg, sizeof(a)))                                                                       \
-            return -XEN_EFAULT;                                                                                        \
-        return call;                                                                                                   \
-    } while (0)
-
+/* Each op copies its argument in whole first; ops with no result beyond the return value copy
+ * nothing back (send is the hot path: one copy). */
 long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a3, (void)a4, (void)a5;
     struct domain *d = current_domain();
     switch (cmd) {
-    case EVTCHNOP_alloc_unbound: WITH_ARG(struct evtchn_alloc_unbound, alloc_unbound(d, &a));
-    case EVTCHNOP_bind_interdomain: WITH_ARG(struct evtchn_bind_interdomain, bind_interdomain(d, &a));
-    case EVTCHNOP_bind_virq: WITH_ARG(struct evtchn_bind_virq, bind_virq(d, &a));
-    case EVTCHNOP_bind_ipi: WITH_ARG(struct evtchn_bind_ipi, bind_ipi(d, &a));
-    case EVTCHNOP_status: WITH_ARG(struct evtchn_status, evtchn_status(d, &a));
-    case EVTCHNOP_close: WITH_ARG_IN(struct evtchn_close, evtchn_close(d, a.port));
-    case EVTCHNOP_send: WITH_ARG_IN(struct evtchn_send, evtchn_send(d, a.port));
-    case EVTCHNOP_unmask: WITH_ARG_IN(struct evtchn_unmask, evtchn_unmask(d, a.port));
-    case EVTCHNOP_reset: WITH_ARG_IN(struct evtchn_reset, evtchn_reset(d, a.dom));
-    default: return -XEN_ENOSYS;
+    case EVTCHNOP_alloc_unbound: {
+        struct evtchn_alloc_unbound a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return result_to_guest(alloc_unbound(d, &a), arg, &a, sizeof(a));
+    }
+    case EVTCHNOP_bind_interdomain: {
+        struct evtchn_bind_interdomain a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return result_to_guest(bind_interdomain(d, &a), arg, &a, sizeof(a));
+    }
+    case EVTCHNOP_bind_virq: {
+        struct evtchn_bind_virq a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return result_to_guest(bind_virq(d, &a), arg, &a, sizeof(a));
+    }
+    case EVTCHNOP_bind_ipi: {
+        struct evtchn_bind_ipi a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return result_to_guest(bind_ipi(d, &a), arg, &a, sizeof(a));
+    }
+    case EVTCHNOP_status: {
+        struct evtchn_status a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return result_to_guest(evtchn_status(d, &a), arg, &a, sizeof(a));
+    }
+    case EVTCHNOP_close: {
+        struct evtchn_close a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return evtchn_close(d, a.port);
+    }
+    case EVTCHNOP_send: {
+        struct evtchn_send a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return evtchn_send(d, a.port);
+    }
+    case EVTCHNOP_unmask: {
+        struct evtchn_unmask a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return evtchn_unmask(d, a.port);
+    }
+    case EVTCHNOP_reset: {
+        struct evtchn_reset a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return evtchn_reset(d, a.dom);
+    }
+    default:
+        return -XEN_ENOSYS;
     }
 }

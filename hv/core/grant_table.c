@@ -2,11 +2,11 @@
 // Grant tables (Xen v1 entries). The granter's table lives in its own RAM; the hypervisor keeps
 // an active copy of each pinned entry and, per mapper, a maptrack of its mappings. Every pin takes
 // a reference on the granted frame, so a page outlives a dying granter until its last unmap.
+#include <moat/arch.h>
 #include <moat/domain.h>
-#include <moat/grant.h>
+#include <moat/grant_table.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
-#include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 
@@ -60,13 +60,14 @@ void gnttab_init(struct domain *d, uint32_t max_frames)
     t->mt_free = t->mt_used = MT_NONE;
 }
 
-mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
+/* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
+static mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
 {
     if (pfn >= d->nr_pages)
         return INVALID_MFN;
     pfn = array_index_nospec(pfn, d->nr_pages);
     uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
-    return pte ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
+    return pte ? pte_mfn(pte) : INVALID_MFN;
 }
 
 /*
@@ -80,7 +81,7 @@ static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
         return INVALID_MFN;
     pfn = array_index_nospec(pfn, d->nr_pages);
     uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
-    return (pte & PTE_W) ? (pte & PTE_ADDR_MASK) >> PAGE_SHIFT : INVALID_MFN;
+    return pte_writable(pte) ? pte_mfn(pte) : INVALID_MFN;
 }
 
 /* ---- maptrack ---- */
@@ -279,7 +280,7 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     bool ro = op->flags & GNTMAP_readonly;
     mfn_t mfn;
     int16_t st = pin(g, d, op->ref, ro, &mfn);
-    if (st == GNTST_okay && !gpt_map(d, op->host_addr, mfn, (ro ? 0 : PTE_W) | PTE_NX)) {
+    if (st == GNTST_okay && !gpt_map(d, op->host_addr, mfn, (ro ? 0 : MAP_WRITABLE) | MAP_NOEXEC)) {
         unpin(g, op->ref, ro);
         frame_put(mfn);
         st = GNTST_no_space; /* no memory for a page table */
@@ -340,19 +341,6 @@ bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle)
     teardown(mapper, e);
     e->flags |= MT_REVOKED; /* the handle stays allocated until the mapper's unmap learns of it */
     return true;
-}
-
-unsigned gnttab_revoke_between(const struct domain *granter, struct domain *mapper)
-{
-    unsigned n = 0;
-    for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {
-        struct maptrack_entry *e = mt_entry(mapper, h);
-        uint32_t next = e->next;
-        if (!(e->flags & MT_REVOKED) && live_granter(e) == granter && gnttab_revoke_handle(mapper, h))
-            n++;
-        h = next;
-    }
-    return n;
 }
 
 void gnttab_for_each_mapping(struct domain *mapper,
@@ -516,19 +504,40 @@ void gnttab_destroy(struct domain *d)
 
 /* ---- the hypercall ---- */
 
-#define BATCH(type, fn)                                                                                                \
-    do {                                                                                                               \
-        for (uint64_t i = 0; i < count; i++) {                                                                         \
-            type op;                                                                                                   \
-            uint64_t at = uop + i * sizeof(op);                                                                        \
-            if (copy_from_guest(&op, at, sizeof(op)))                                                                  \
-                return -XEN_EFAULT;                                                                                    \
-            fn;                                                                                                        \
-            if (copy_to_guest(at, &op, sizeof(op)))                                                                    \
-                return -XEN_EFAULT;                                                                                    \
-        }                                                                                                              \
-        return 0;                                                                                                      \
-    } while (0)
+/* Every element type of a batch: one buffer on the stack whatever the op. */
+union gnttab_elem {
+    struct gnttab_map_grant_ref map;
+    struct gnttab_unmap_grant_ref unmap;
+    struct gnttab_copy copy;
+    struct gnttab_setup_table setup;
+    struct gnttab_query_size query;
+};
+
+/*
+ * A batch of count elements of size bytes at uop, one at a time: copied in, done (each op writes
+ * its status into the element), copied back. A bad element address ends the batch with -EFAULT;
+ * the elements before it are done and reported.
+ */
+static long batch(struct domain *d, uint64_t uop, uint64_t count, size_t size,
+                  void (*op)(struct domain *d, union gnttab_elem *e))
+{
+    for (uint64_t i = 0; i < count; i++) {
+        union gnttab_elem e;
+        uint64_t at = uop + i * size;
+        if (copy_from_guest(&e, at, size))
+            return -XEN_EFAULT;
+        op(d, &e);
+        if (copy_to_guest(at, &e, size))
+            return -XEN_EFAULT;
+    }
+    return 0;
+}
+
+static void map_elem(struct domain *d, union gnttab_elem *e) { map_one(d, &e->map); }
+static void unmap_elem(struct domain *d, union gnttab_elem *e) { unmap_one(d, &e->unmap); }
+static void copy_elem(struct domain *d, union gnttab_elem *e) { copy_one(d, &e->copy); }
+static void setup_elem(struct domain *d, union gnttab_elem *e) { e->setup.status = setup_table(d, &e->setup); }
+static void query_elem(struct domain *d, union gnttab_elem *e) { e->query.status = query_size(d, &e->query); }
 
 long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5)
 {
@@ -537,17 +546,16 @@ long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, 
     if (count > GNTTAB_MAX_BATCH)
         return -XEN_EINVAL;
     switch (cmd) {
-    case GNTTABOP_map_grant_ref: BATCH(struct gnttab_map_grant_ref, map_one(d, &op));
-    case GNTTABOP_unmap_grant_ref: BATCH(struct gnttab_unmap_grant_ref, unmap_one(d, &op));
-    case GNTTABOP_copy: BATCH(struct gnttab_copy, copy_one(d, &op));
-    case GNTTABOP_setup_table:
-        if (count != 1)
-            return -XEN_EINVAL;
-        BATCH(struct gnttab_setup_table, op.status = setup_table(d, &op));
+    case GNTTABOP_map_grant_ref:
+        return batch(d, uop, count, sizeof(struct gnttab_map_grant_ref), map_elem);
+    case GNTTABOP_unmap_grant_ref:
+        return batch(d, uop, count, sizeof(struct gnttab_unmap_grant_ref), unmap_elem);
+    case GNTTABOP_copy:
+        return batch(d, uop, count, sizeof(struct gnttab_copy), copy_elem);
+    case GNTTABOP_setup_table: /* one element only */
+        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_setup_table), setup_elem) : -XEN_EINVAL;
     case GNTTABOP_query_size:
-        if (count != 1)
-            return -XEN_EINVAL;
-        BATCH(struct gnttab_query_size, op.status = query_size(d, &op));
+        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_query_size), query_elem) : -XEN_EINVAL;
     default:
         return -XEN_ENOSYS;
     }

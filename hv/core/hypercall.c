@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: MIT
 // Hypercall dispatch: one bounds-checked table from number to handler. Unknown numbers: -ENOSYS.
+#include <moat/arch.h>
 #include <moat/console_io.h>
 #include <moat/domain.h>
-#include <moat/events.h>
+#include <moat/domctl.h>
+#include <moat/event_channel.h>
+#include <moat/hypercall.h>
 #include <moat/measure.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>
@@ -64,15 +67,15 @@ void hypercall_entry(struct cpu_regs *regs)
 {
     selftest_entry_check(regs);
     struct domain *d = current_domain();
-    uint64_t nr = regs->rax;
+    struct hypercall_args a = arch_hypercall_args(regs);
     long ret = -XEN_ENOSYS;
-    if (nr < MOAT_NR_HYPERCALLS) {
-        hypercall_fn fn = hypercall_table[array_index_nospec(nr, MOAT_NR_HYPERCALLS)];
+    if (a.nr < MOAT_NR_HYPERCALLS) {
+        hypercall_fn fn = hypercall_table[array_index_nospec(a.nr, MOAT_NR_HYPERCALLS)];
         if (fn)
-            ret = fn(regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8);
+            ret = fn(a.arg[0], a.arg[1], a.arg[2], a.arg[3], a.arg[4]);
     }
     /* The caller may have shut itself down; its registers then no longer matter. */
     if (d->state == DOM_RUNNABLE || d->state == DOM_BLOCKED)
-        regs->rax = (uint64_t)ret;
+        arch_hypercall_return(regs, ret);
     exit_to_guest();
 }

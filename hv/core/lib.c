@@ -3,12 +3,6 @@
 #include <moat/config.h>
 #include <moat/lib.h>
 
-void clear_page(void *page)
-{
-    size_t words = PAGE_SIZE / 8;
-    __asm__ volatile("rep stosq" : "+D"(page), "+c"(words) : "a"(0UL) : "memory");
-}
-
 const char *str_escape(char *buf, size_t size, const char *s)
 {
     static const char hex[] = "0123456789abcdef";

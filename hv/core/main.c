@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // hv_main: bring the machine up in dependency order, say what we found, and run.
-#include <moat/apic.h>
-#include <moat/boot.h>
+#include <moat/arch.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/frame.h>
@@ -9,14 +9,9 @@
 #include <moat/multiboot.h>
 #include <moat/manifest.h>
 #include <moat/measure.h>
-#include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/selftest.h>
 #include <moat/shutdown.h>
-#include <moat/smp.h>
-#include <moat/timer.h>
-#include <moat/x86.h>
-#include <moat/xsave.h>
 #include <moat/xsm.h>
 
 extern char _image_start_phys[], _bss_end_phys[];
@@ -28,27 +23,18 @@ static void print_frames(void)
     printk("frames: total=%lu free=%lu used=%lu reserved=%lu\n", s.total, s.free, s.used, s.reserved);
 }
 
-static void print_cpu(void)
-{
-    printk("cpu: nx=%d smep=%d smap=%d umip=%d pge=%d\n", cpu_features.nx, cpu_features.smep, cpu_features.smap,
-           cpu_features.umip, cpu_features.pge);
-}
-
 noreturn void hv_main(uint32_t magic, uint32_t mbi_pa);
 
 noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
 {
     percpu_init_boot_cpu();
     serial_init();
-    uint64_t tsc_banner = rdtsc();
+    uint64_t tsc_banner = arch_cycles();
     printk("moat " MOAT_VERSION " x86-64 hypervisor\n");
     printk("boot: tsc entry=%lu banner=%lu\n", boot_tsc_entry, tsc_banner);
     measure_hypervisor_image(); /* before anything writes the image's data */
 
-    gdt_load(&percpus[0]); /* not this_cpu(): it may not be read before percpu_init_boot_cpu */
-    idt_init();
-    cpu_detect_and_enable();
-    print_cpu();
+    arch_init_boot_cpu();
 
     if (!multiboot_parse(magic, mbi_pa))
         machine_stop(STOP_FAILURE);
@@ -65,11 +51,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     paging_init(MIN(ram_end, MAX_PHYS_MEMORY));
     printk("paging: w+x pages=%lu\n", paging_count_wx());
 
-    xsave_init();
-    lapic_init();
-    timer_init();
-    syscall_init();
-    smp_boot();
+    arch_init_late();
     print_frames();
 
     char bench[16];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The boot manifest: validated as a whole before anything is built from it.
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/domain.h>
 #include <moat/lib.h>
@@ -12,8 +12,6 @@
 #include <public/device.h>
 #include <public/event_channel.h>
 #include <public/manifest.h>
-
-static bool terminated(const char *s, size_t size) { return strnlen(s, size) < size; }
 
 const char *manifest_check(const void *data, size_t size, unsigned module_count, unsigned self_index)
 {
@@ -39,7 +37,7 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
     const struct manifest_domain *doms = (const void *)(h + 1);
     for (unsigned i = 0; i < h->domain_count; i++) {
         const struct manifest_domain *m = &doms[i];
-        if (!terminated(m->name, sizeof(m->name)) || !terminated(m->cmdline, sizeof(m->cmdline)))
+        if (!str_terminated(m->name, sizeof(m->name)) || !str_terminated(m->cmdline, sizeof(m->cmdline)))
             return "a domain name or command line is not terminated";
         if (!domain_name_valid(m->name, sizeof(m->name)))
             return "a domain name is not 1 to 31 of A-Z a-z 0-9 _ . -";

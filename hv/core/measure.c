@@ -4,7 +4,8 @@
 // extend, then the record, so the log never claims an extend that did not happen. Boot
 // measurements go to PCRs 20 (the hypervisor) and 21 (what it boots), run-time changes to 22.
 #include <lib/sha256.h>
-#include <moat/boot.h>
+#include <moat/arch.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/device.h>
 #include <moat/domain.h>
@@ -12,7 +13,7 @@
 #include <moat/measure.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>
-#include <moat/x86.h>
+#include <moat/tpm.h>
 #include <public/device.h>
 #include <public/measure.h>
 
@@ -37,9 +38,9 @@ static size_t fwlog_len;
 /* Hashing, with its cost counted for the boot figure. */
 static void hash(const void *data, size_t n, uint8_t out[SHA256_DIGEST_SIZE])
 {
-    uint64_t t0 = rdtsc();
+    uint64_t t0 = arch_cycles();
     sha256(data, n, out);
-    hash_tsc += rdtsc() - t0;
+    hash_tsc += arch_cycles() - t0;
     hashed_bytes += n;
 }
 

@@ -4,11 +4,11 @@
 // table from the RSDP, walk the log to learn how much of the area is used, and keep only its
 // address and length: the area is reserved memory, nobody reuses it. The agent reads it through
 // measure_op and returns it to the verifier with moat's own log.
+#include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/frame.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
-#include <moat/paging.h>
 
 #define MAX_TABLES 64
 #define FWLOG_MAX (1u << 20)

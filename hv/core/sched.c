@@ -1,16 +1,14 @@
 // SPDX-License-Identifier: MIT
-// Scheduling, blocking, timers and upcall delivery.
+// Scheduling, blocking, timers and when to deliver an upcall (the frame itself: arch/x86_64/upcall.c).
+#include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/device.h>
 #include <moat/domain.h>
-#include <moat/events.h>
+#include <moat/event_channel.h>
 #include <moat/lib.h>
-#include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
-#include <moat/x86.h>
-#include <moat/xsave.h>
 #include <public/sched.h>
 
 static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
@@ -84,7 +82,7 @@ static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE &
 
 static void account(struct domain *d)
 {
-    uint64_t now = rdtsc();
+    uint64_t now = arch_cycles();
     if (d && tsc_khz()) {
         uint64_t ns = (now - run_start_tsc) * 1000000 / tsc_khz();
         d->cpu_time_ns += ns;
@@ -181,10 +179,10 @@ static struct domain *pick_next(void)
 }
 
 /*
- * Makes next the running domain: its registers, address space and extended state (FPU/SSE/AVX,
- * eagerly: the previous owner's are saved here, xsave.c). While a domain stays current its
- * extended state stays in the registers, so nothing is done for it then. False (and *why) if
- * next's saved extended state was refused: the caller kills it.
+ * Makes next the running domain: its devices, then its registers, address space and extended
+ * state (FPU/SSE/AVX, eagerly: the previous owner's are saved, arch_switch_to). While a domain
+ * stays current its extended state stays in the registers, so nothing is done for it then. False
+ * (and *why) if next's saved extended state was refused: the caller kills it.
  */
 static bool switch_to(struct domain *next, const char **why)
 {
@@ -193,13 +191,8 @@ static bool switch_to(struct domain *next, const char **why)
         account(cpu->current);
         cpu->current = next;
         next->slice_left_ticks = slice_ticks;
-        cpu->cur_regs = &next->vcpu.regs;
-        cpu->cur_regs_top = (uint64_t)(&next->vcpu.regs + 1);
-        tss_set_rsp0(cpu->cur_regs_top);
         device_switch_to(next);
-        if ((read_cr3() & PTE_ADDR_MASK) != next->pml4 << PAGE_SHIFT)
-            write_cr3(next->pml4 << PAGE_SHIFT);
-        return xsave_switch(next, why);
+        return arch_switch_to(cpu, next, why);
     }
     if (!next->slice_left_ticks)
         next->slice_left_ticks = slice_ticks;
@@ -208,26 +201,17 @@ static bool switch_to(struct domain *next, const char **why)
 
 /*
  * Enters the event callback if an upcall is pending and unmasked: the interrupted context goes
- * onto the guest stack as a struct upcall_frame (public/hv.h). False if the guest stack is bad.
+ * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
+ * the guest stack is bad.
  */
 static bool deliver_upcall(struct domain *d)
 {
     struct vcpu_info *vi = &domain_shared_info(d)->vcpu_info[0];
     if (!d->vcpu.callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask)
         return true;
-    struct cpu_regs *r = &d->vcpu.regs;
-    struct upcall_frame f = {
-        .r15 = r->r15, .r14 = r->r14, .r13 = r->r13, .r12 = r->r12, .r11 = r->r11, .r10 = r->r10,
-        .r9 = r->r9,   .r8 = r->r8,   .rbp = r->rbp, .rdi = r->rdi, .rsi = r->rsi, .rdx = r->rdx,
-        .rcx = r->rcx, .rbx = r->rbx, .rax = r->rax, .rip = r->rip, .rflags = r->rflags, .rsp = r->rsp,
-    };
-    uint64_t sp = ((r->rsp - 128 - sizeof(f)) & ~15ULL); /* below the guest's red zone */
-    if (r->rsp < 256 || copy_to_guest(sp, &f, sizeof(f)))
+    if (!arch_upcall_push(&d->vcpu, d->vcpu.callback_rip))
         return false;
     vi->evtchn_upcall_mask = 1;
-    r->rip = d->vcpu.callback_rip;
-    r->rsp = sp;
-    r->rdi = sp;
     return true;
 }
 
@@ -235,7 +219,7 @@ noreturn void exit_to_guest(void)
 {
     struct percpu *cpu = this_cpu();
     for (;;) {
-        cli();
+        arch_irq_disable();
         struct domain *next = pick_next();
         if (next) {
             const char *why;
@@ -246,7 +230,7 @@ noreturn void exit_to_guest(void)
             }
             if (!deliver_upcall(next)) {
                 printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domid, next->name,
-                       next->vcpu.regs.rsp);
+                       arch_vcpu_stack(&next->vcpu));
                 domain_destroy(next, OUTCOME_KILLED, "bad stack for an event upcall");
                 continue;
             }
@@ -256,7 +240,7 @@ noreturn void exit_to_guest(void)
             domains_all_stopped();
         account(cpu->current);
         cpu->current = NULL; /* idle: the hypervisor stack, interrupts on, until something wakes */
-        sti_halt();
+        arch_idle();
     }
 }
 
@@ -337,37 +321,30 @@ long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4
     return 0;
 }
 
-static bool guest_code_address(const struct domain *d, uint64_t rip)
+static bool guest_code_address(const struct domain *d, uint64_t addr)
 {
-    return rip >= GUEST_RAM_VA && rip < GUEST_RAM_VA + d->nr_pages * PAGE_SIZE;
+    return addr >= GUEST_RAM_VA && addr < GUEST_RAM_VA + d->nr_pages * PAGE_SIZE;
 }
 
-long do_set_callbacks(uint64_t rip, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+long do_set_callbacks(uint64_t entry, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a2, (void)a3, (void)a4, (void)a5;
     struct domain *d = current_domain();
-    if (rip && !guest_code_address(d, rip))
+    if (entry && !guest_code_address(d, entry))
         return -XEN_EINVAL;
-    d->vcpu.callback_rip = rip;
+    d->vcpu.callback_rip = entry;
     return 0;
 }
 
+/* The end of an upcall: the interrupted context back from the frame (arch_upcall_pop), events unmasked. */
 long do_iret(uint64_t frame, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a2, (void)a3, (void)a4, (void)a5;
     struct domain *d = current_domain();
-    struct upcall_frame f;
-    if (copy_from_guest(&f, frame, sizeof(f)))
-        return -XEN_EFAULT;
-    /* Whatever the frame says, the guest stays in ring 3 at a canonical user address. */
-    if (f.rip >= GUEST_VA_LIMIT || f.rsp >= GUEST_VA_LIMIT)
-        return -XEN_EINVAL;
-    struct cpu_regs *r = &d->vcpu.regs;
-    r->r15 = f.r15, r->r14 = f.r14, r->r13 = f.r13, r->r12 = f.r12, r->r11 = f.r11, r->r10 = f.r10;
-    r->r9 = f.r9, r->r8 = f.r8, r->rbp = f.rbp, r->rdi = f.rdi, r->rsi = f.rsi, r->rdx = f.rdx;
-    r->rcx = f.rcx, r->rbx = f.rbx, r->rax = f.rax, r->rip = f.rip, r->rsp = f.rsp;
-    r->rflags = (f.rflags & 0xcd5) | RFLAGS_IF | 2;
-    r->vector = VEC_TIMER; /* return by iret: rcx and r11 must come back exactly */
+    long ret;
+    long rc = arch_upcall_pop(&d->vcpu, frame, &ret);
+    if (rc)
+        return rc;
     domain_shared_info(d)->vcpu_info[0].evtchn_upcall_mask = 0;
-    return (long)f.rax; /* hypercall_entry writes this back into rax: unchanged */
+    return ret;
 }

@@ -5,12 +5,12 @@
 // run time it seizes it (the agent's interrupted command fails and the agent sends it again).
 #include <lib/tpm2.h>
 #include <lib/tpm_tis.h>
+#include <moat/arch.h>
 #include <moat/config.h>
 #include <moat/console.h>
 #include <moat/measure.h>
-#include <moat/paging.h>
 #include <moat/timer.h>
-#include <moat/x86.h>
+#include <moat/tpm.h>
 #include <public/hv.h>
 #include <public/measure.h>
 
@@ -22,7 +22,7 @@ static bool present;
 static uint64_t hv_now_us(void)
 {
     uint64_t khz = tsc_khz();
-    return khz ? rdtsc() / (khz / 1000 ? khz / 1000 : 1) : rdtsc() >> 10;
+    return khz ? arch_cycles() / (khz / 1000 ? khz / 1000 : 1) : arch_cycles() >> 10;
 }
 
 static void hv_relax(void) { cpu_relax(); }
@@ -79,7 +79,7 @@ static long run(const uint8_t *cmd, size_t len)
 bool tpm_init(void)
 {
     paddr_t pa = TIS_BASE + MEASURE_LOCALITY * TIS_LOCALITY_SIZE;
-    if (!paging_map_page(TPM_HV_VA, pa, PTE_W | PTE_PCD | PTE_PWT | PTE_NX))
+    if (!paging_map_page(TPM_HV_VA, pa, MAP_WRITABLE | MAP_UNCACHED | MAP_NOEXEC))
         return false;
     present = tis_present(&hv_tis);
     return present;

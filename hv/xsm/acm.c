@@ -2,11 +2,11 @@
 // The ACM module: sHype's Chinese Wall (at domain creation) and Simple Type Enforcement (when an
 // event channel or a grant is bound), label permissions for privileged operations, decision
 // caches, audit lines, and policy changes that refuse or revoke what the new policy forbids.
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/domain.h>
-#include <moat/events.h>
-#include <moat/grant.h>
+#include <moat/event_channel.h>
+#include <moat/grant_table.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
 #include <moat/link.h>
@@ -347,7 +347,7 @@ void xsm_boot(void)
     for (unsigned i = 0; i < boot_info.module_count; i++) {
         const struct boot_module *m = &boot_info.modules[i];
         const uint8_t *b = phys_to_virt(m->start);
-        if (m->end - m->start < 4 || b[0] != 0x00 || b[1] != 0x01 || b[2] != 0xde || b[3] != 0xbc)
+        if (!acm_policy_looks_like(b, m->end - m->start))
             continue;
         struct acm_policy_error err = {0};
         if (acm_policy_parse(b, m->end - m->start, &live, &err)) {

@@ -20,6 +20,11 @@ static uint32_t rd32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
+bool acm_policy_looks_like(const void *blob, size_t size)
+{
+    return size >= 4 && rd32(blob) == ACM_MAGIC;
+}
+
 static uint64_t roundup8(uint64_t n)
 {
     return (n + 7u) & ~(uint64_t)7u;

@@ -56,6 +56,10 @@ struct acm_policy_view {
     bool loadable;
 };
 
+/* Whether the blob starts as an ACM policy does (ACM_MAGIC, big-endian): how the boot finds the
+ * policy among the modules. Says nothing of the rest: acm_policy_parse() checks that. */
+bool acm_policy_looks_like(const void *blob, size_t size);
+
 /* 0 and a filled view if the blob is valid; -1 and *err (if err is not NULL) otherwise. */
 int acm_policy_parse(const void *blob, size_t size, struct acm_policy_view *view,
                      struct acm_policy_error *err);

@@ -8,9 +8,6 @@
 #define WORD(port) ((port) / 64)
 #define BIT(port) (1ULL << ((port) % 64))
 
-#define STR_(x) #x
-#define STR(x) STR_(x)
-
 static struct {
     evtchn_handler_t fn;
     void *data;
@@ -193,23 +190,6 @@ bool evtchn_port_test_and_clear(evtchn_port_t port)
 }
 
 // ---- handlers and dispatch ----
-
-// A copy of the runtime's upcall_entry (upcall_entry.S) that calls our dispatcher: registering
-// it, rather than overriding the weak upcall_handler, keeps guests that have their own handler
-// (or use no events) exactly as they are. Entered with rsp = rdi = the upcall frame.
-__asm__(".text\n"
-        ".globl evtchn_upcall_entry\n"
-        ".type evtchn_upcall_entry, @function\n"
-        "evtchn_upcall_entry:\n"
-        "    cld\n"
-        "    xor %ebp, %ebp\n"
-        "    call evtchn_upcall_handler\n"
-        "    mov %rsp, %rdi\n"
-        "    mov $" STR(__HYPERVISOR_iret) ", %eax\n"
-        "    syscall\n"
-        "    call upcall_iret_failed\n"
-        "    ud2\n"
-        ".size evtchn_upcall_entry, . - evtchn_upcall_entry\n");
 
 long evtchn_init(void)
 {

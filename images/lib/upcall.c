@@ -3,6 +3,8 @@
 #include <moat/guest.h>
 #include <moat/upcall.h>
 
+_Static_assert(__HYPERVISOR_iret == 23, "upcall_entry.S loads the iret hypercall's number as 23");
+
 __attribute__((weak)) void upcall_handler(struct upcall_frame *frame)
 {
     (void)frame;

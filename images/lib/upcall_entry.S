@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Event upcall entry (public/hv.h): entered with rsp = rdi = struct upcall_frame *, 16-byte
+ * Event upcall entries (public/hv.h): entered with rsp = rdi = struct upcall_frame *, 16-byte
  * aligned, events masked. The frame holds every general register of the interrupted context, so
  * none needs saving here; the extended state (x87, SSE, AVX) is not in it, and the handler is
  * compiled C that may use any of it, so it is saved below the frame (XSAVE or FXSAVE, as
  * xstate_init found) and restored before iret(frame) restores the rest and unmasks events.
+ *
+ * One trampoline, UPCALL_ENTRY, for every handler the runtime registers:
+ *   upcall_entry          calls upcall_handler (weak: a guest may define its own; upcall.c)
+ *   evtchn_upcall_entry   calls evtchn_upcall_handler, the event-channel dispatcher (evtchn.c),
+ *                         so that guests with their own upcall_handler stay exactly as they are
  */
+.macro UPCALL_ENTRY name, handler
     .text
-    .globl upcall_entry
-    .type upcall_entry, @function
-upcall_entry:
+    .globl \name
+    .type \name, @function
+\name:
     cld
     xor %ebp, %ebp              /* a fresh frame chain: the interrupted one is in the frame */
     mov %rdi, %rbx              /* the frame (the interrupted rbx is in it) */
@@ -30,7 +36,7 @@ upcall_entry:
     jmp 2f
 1:  fxsave64 (%rsp)
 2:  mov %rbx, %rdi
-    call upcall_handler         /* rsp is 64-byte aligned: more than the ABI's 16 */
+    call \handler               /* rsp is 64-byte aligned: more than the ABI's 16 */
     cmpb $0, upcall_xstate_xsave(%rip)
     je 3f
     mov $-1, %eax
@@ -40,9 +46,13 @@ upcall_entry:
 3:  fxrstor64 (%rsp)
 4:  mov %rbx, %rsp              /* the frame is at rsp again */
     mov %rsp, %rdi
-    mov $23, %eax               /* __HYPERVISOR_iret */
+    mov $23, %eax               /* __HYPERVISOR_iret (checked in upcall.c) */
     syscall
     /* iret returned: the frame was refused. Nothing sane to resume; crash the domain. */
     call upcall_iret_failed
 9:  ud2
-    .size upcall_entry, . - upcall_entry
+    .size \name, . - \name
+.endm
+
+UPCALL_ENTRY upcall_entry, upcall_handler
+UPCALL_ENTRY evtchn_upcall_entry, evtchn_upcall_handler

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from moat.include_roots import HOST, include_flags
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # FIPS 180-4 / NIST CAVP short examples: (message, digest).
@@ -32,7 +34,7 @@ def sha256_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if cc is None:
         pytest.skip("no C compiler")
     out = tmp_path_factory.mktemp("sha") / "sha256_check"
-    subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-Wvla", "-I", str(ROOT / "hv" / "include"),
+    subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-Wvla", *include_flags(HOST, ROOT),
                     str(ROOT / "tests" / "host" / "sha256_check.c"), str(ROOT / "hv" / "lib" / "sha256.c"),
                     "-o", str(out)], check=True)
     return out

@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from moat.include_roots import HYPERVISOR, include_flags
+
 ROOT = Path(__file__).resolve().parents[2]
 BIOS_AREA = 0xE0000
 RSDP_PA = 0xF5A10
@@ -38,7 +40,7 @@ def acpi_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("no C compiler")
     out = tmp_path_factory.mktemp("host") / "acpi_check"
     flags = ["-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-Wvla", "-Wshadow",
-             "-Wstrict-prototypes", "-Wmissing-prototypes", "-I", str(ROOT / "hv" / "include")]
+             "-Wstrict-prototypes", "-Wmissing-prototypes", *include_flags(HYPERVISOR, ROOT)]
     sources = [str(ROOT / "tests" / "host" / "acpi_check.c"),
                str(ROOT / "hv" / "arch" / "x86_64" / "acpi_tables.c")]
     sanitize = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]

@@ -2,7 +2,8 @@
 """HYPERVISOR_iret checks the frame a guest hands it (images/tests/iret/): rip and rsp at or above
 GUEST_VA_LIMIT are refused with -EINVAL and the guest goes on; an rflags asking for IOPL 3, NT, AC
 or TF resumes without them. Each check kills a mutant that once survived the suite (issue 17):
-the rip check, the rsp check and the rflags mask of do_iret (hv/core/sched.c)."""
+the rip check, the rsp check and the rflags mask of the iret hypercall (do_iret, hv/core/sched.c,
+and arch_upcall_pop, hv/arch/x86_64/upcall.c)."""
 
 from __future__ import annotations
 

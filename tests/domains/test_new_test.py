@@ -13,6 +13,7 @@ import pytest
 from moat import manifest, scenario
 from moat.commands import new_test
 from moat.errors import UserError
+from moat.include_roots import GUEST, include_flags
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,8 +37,7 @@ def test_scaffold_compiles_with_the_guest_flags(tmp_path: Path):
     include = subprocess.check_output([gcc, "-print-file-name=include"], text=True).strip()
     proc = subprocess.run([gcc, "-std=c11", "-ffreestanding", "-nostdinc", "-isystem", include,
                            "-mgeneral-regs-only", "-Wall", "-Wextra", "-Werror", "-Wvla", "-fsyntax-only",
-                           "-I", str(ROOT / "images" / "lib" / "include"), "-I", str(ROOT / "hv" / "include"),
-                           str(source)], capture_output=True, text=True, check=False)
+                           *include_flags(GUEST, ROOT), str(source)], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
 
 

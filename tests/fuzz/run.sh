@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Fuzz the hypervisor's ACM policy parser for a bounded time.
 #   tests/fuzz/run.sh [SECONDS]      (default 60)
+# (Its -I flags are tools/moat/include_roots.py's HOST roots.)
 # Builds build/fuzz/acm_policy_fuzz with clang -fsanitize=fuzzer,address,undefined, seeds the
 # corpus with blobs compiled from every policy the tests use, runs libFuzzer, and prints a last
 # line "fuzz: runs=N crashes=M". Exit status 0 if nothing crashed. `moat check` runs it (20 s;
@@ -20,7 +21,8 @@ mkdir -p "$OUT/corpus" "$OUT/seeds"
 rm -rf "$OUT/artifacts" && mkdir -p "$OUT/artifacts"
 
 "$CLANG" -std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined \
-    -fno-sanitize-recover=undefined -I "$ROOT/hv/include" -I "$ROOT/hv" \
+    -fno-sanitize-recover=undefined -I "$ROOT/hv/internal" -I "$ROOT/hv/arch/x86_64/include" -I "$ROOT/hv/include" \
+    -I "$ROOT/hv/lib/include" -I "$ROOT/hv" \
     "$ROOT/tests/fuzz/acm_policy_fuzz.c" "$ROOT/hv/xsm/acm_policy.c" -o "$OUT/acm_policy_fuzz"
 
 # Seeds: every corpus and example policy, compiled (with --xen-compat so Xen's oddities are in).

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Host check of hv/include/moat/nospec.h: array_index_nospec() gives the index itself below the
+// Host check of hv/arch/x86_64/include/moat/nospec.h: array_index_nospec() gives the index itself below the
 // bound and 0 at and above it, for the boundary values of both (tests/attacks/test_nospec.py).
 #include <stdint.h>
 #include <stdio.h>

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from moat import links, manifest, paths, scenario
+from moat.include_roots import GUEST, include_flags
 from moat.pytest_plugin import Booter, assert_status, log_tail
 from tests.domains import domlog
 from tests.mac import maclog
@@ -65,8 +66,8 @@ def test_layout_matches_the_c_headers(tmp_path: Path):
     src.write_text("#include <stddef.h>\n#include <public/manifest.h>\n#include <public/hv.h>\n"
                    "#include <moat/netif.h>\n" + "".join(
                        f"_Static_assert({expr} == {value}, \"{expr}\");\n" for expr, value in checks))
-    proc = subprocess.run(["gcc", "-std=c11", "-fsyntax-only", "-I", str(ROOT / "hv" / "include"),
-                           "-I", str(ROOT / "images" / "lib" / "include"), str(src)],
+    proc = subprocess.run(["gcc", "-std=c11", "-fsyntax-only", *include_flags(GUEST, ROOT),
+                           str(src)],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
 

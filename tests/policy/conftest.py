@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from moat.include_roots import HOST, include_flags
 from moat.policy import BlobError, decode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,10 +48,7 @@ def acm_check_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-Wshadow",
             "-Wstrict-prototypes",
             "-Wmissing-prototypes",
-            "-I",
-            str(ROOT / "hv" / "include"),
-            "-I",
-            str(ROOT / "hv"),
+            *include_flags(HOST, ROOT),
             str(ROOT / "tests" / "host" / "acm_check.c"),
             str(ROOT / "hv" / "xsm" / "acm_policy.c"),
             "-o",

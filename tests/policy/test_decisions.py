@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from moat.include_roots import HOST, include_flags
 from moat.policy import PolicyReadError, compile_policy, read_policy
 from moat.policy.binary import Blob, decode
 from moat.policy.validate import check, fatal
@@ -43,8 +44,8 @@ def decide_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if cc is None:
         pytest.skip("no C compiler")
     out = tmp_path_factory.mktemp("decide") / "acm_decide_check"
-    subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-Wvla", "-I", str(ROOT / "hv" / "include"),
-                    "-I", str(ROOT / "hv"), str(ROOT / "tests" / "host" / "acm_decide_check.c"),
+    subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-Wvla", *include_flags(HOST, ROOT),
+                    str(ROOT / "tests" / "host" / "acm_decide_check.c"),
                     str(ROOT / "hv" / "xsm" / "acm_decide.c"), str(ROOT / "hv" / "xsm" / "acm_policy.c"),
                     "-o", str(out)], check=True)
     return out

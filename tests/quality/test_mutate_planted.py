@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""moat mutate end to end: a planted bug (do_iret's rip/rsp bound moved by one, `>=` -> `>`) is
-reported killed by the test that checks that bound, and reported surviving, with its diff, by a
-test that never boots."""
+"""moat mutate end to end: a planted bug (the iret hypercall's rip/rsp bound in arch_upcall_pop
+moved by one, `>=` -> `>`) is reported killed by the test that checks that bound, and reported
+surviving, with its diff, by a test that never boots."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from moat.pytest_plugin import require_qemu
 
-MUTANTS = ["hv/core/sched.c", "--function", "do_iret", "--operator", "relational", "--jobs", "1"]
+MUTANTS = ["hv/arch/x86_64/upcall.c", "--function", "arch_upcall_pop", "--operator", "relational", "--jobs", "1"]
 
 
 def mutate(moat_root, tmp_path, tests: str, name: str) -> tuple[int, dict[str, Any], str]:
@@ -37,8 +37,8 @@ def test_the_same_bug_survives_a_test_that_does_not_look(moat_root, tmp_path):
     rc, data, out = mutate(moat_root, tmp_path, "tests/tools/test_xtf.py", "xtf")
     assert (data["killed"], data["survived"]) == (0, 2), out
     assert rc == 1
-    survivor = data["files"]["hv/core/sched.c"]["survivors"][0]
-    assert survivor["id"] == "hv/core/sched.c::do_iret::relational::>= -> >::0"
+    survivor = data["files"]["hv/arch/x86_64/upcall.c"]["survivors"][0]
+    assert survivor["id"] == "hv/arch/x86_64/upcall.c::arch_upcall_pop::relational::>= -> >::0"
     assert "-    if (f.rip >= GUEST_VA_LIMIT || f.rsp >= GUEST_VA_LIMIT)" in survivor["diff"]
     assert "+    if (f.rip > GUEST_VA_LIMIT || f.rsp >= GUEST_VA_LIMIT)" in survivor["diff"]
-    assert "SURVIVED hv/core/sched.c::do_iret::relational::>= -> >::0" in out
+    assert "SURVIVED hv/arch/x86_64/upcall.c::arch_upcall_pop::relational::>= -> >::0" in out

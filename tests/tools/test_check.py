@@ -52,8 +52,10 @@ def copy(dest: Path, *paths: str) -> None:
 def c_tree(dest: Path, planted: str) -> Path:
     """The build's skeleton (SConstruct, hv/ headers and library, the guest library's headers)
     and one hypervisor source file, hv/core/planted.c."""
-    copy(dest, "SConstruct", "hv/SConscript", "hv/include", "hv/lib", "hv/arch/x86_64/linker.ld",
-         "images/SConscript", "images/lib/include", "images/lib/guest.ld")
+    copy(dest, "SConstruct", "hv/SConscript", "hv/include", "hv/internal", "hv/lib", "hv/arch/x86_64/linker.ld",
+         "hv/arch/x86_64/include",
+         "tools/moat/__init__.py", "tools/moat/include_roots.py", "images/SConscript", "images/lib/include",
+         "images/lib/guest.ld")
     (dest / "hv" / "core").mkdir(parents=True)
     # _start32: the linker script's entry point, which the real tree has in boot.S.
     (dest / "hv" / "core" / "planted.c").write_text(
@@ -158,8 +160,9 @@ def test_ruff_and_mypy_read_the_root_config(tmp_path):
 
 def test_the_fuzzer_reports_a_crash(tmp_path):
     need("clang")
-    copy(tmp_path, "tests/fuzz", "hv/include", "hv/xsm/acm_policy.c", "hv/xsm/acm_policy.h",
-         "tools/moat", "tests/data/policies", "docs/examples/policies")
+    copy(tmp_path, "tests/fuzz", "hv/include", "hv/internal", "hv/arch/x86_64/include", "hv/lib/include",
+         "hv/xsm/acm_policy.c",
+         "hv/xsm/acm_policy.h", "tools/moat", "tests/data/policies", "docs/examples/policies")
     parser = tmp_path / "hv" / "xsm" / "acm_policy.c"
     text = parser.read_text()
     head = "int acm_policy_parse(const void *blob, size_t size, struct acm_policy_view *v,\n"

@@ -151,7 +151,7 @@ def kvm_usable() -> bool:
     return True
 
 
-MAX_CPUS = 64  # MOAT_MAX_CPUS in hv/include/moat/config.h
+MAX_CPUS = 64  # MOAT_MAX_CPUS in hv/internal/moat/config.h
 
 
 def check_cpus(cpus: int, what: str = "--smp") -> int:

@@ -3,7 +3,7 @@
 // tables may lie beyond RAM, in firmware-reserved memory: those pages are mapped on demand,
 // read-only and never executable), and the one line that says why the tables were refused.
 #include <moat/acpi_tables.h>
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/frame.h>

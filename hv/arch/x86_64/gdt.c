@@ -3,7 +3,7 @@
 // ring 3 and separate IST stacks for #DF, NMI and #MC, which must work even when the current stack
 // is broken. A TSS descriptor is marked busy by ltr, so no two CPUs can share a GDT.
 #include <moat/cpu.h>
-#include <moat/device.h>
+#include <moat/ioport.h>
 #include <moat/lib.h>
 #include <moat/paging.h>
 
@@ -95,7 +95,7 @@ bool is_guard_page(vaddr_t va)
 
 void tss_set_rsp0(uint64_t rsp0) { this_cpu()->tss->rsp[0] = rsp0; }
 
-void tss_set_io_bitmap(const uint8_t bitmap[IO_BITMAP_PORTS / 8])
+void io_bitmap_load(const uint8_t bitmap[IO_BITMAP_PORTS / 8])
 {
     memcpy(this_cpu()->tss->iomap, bitmap, IO_BITMAP_PORTS / 8);
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// COM1, a 16550 UART at I/O port 0x3f8: 115200 baud, 8N1, polled.
-#include <moat/console.h>
+// COM1, a 16550 UART at I/O port 0x3f8: 115200 baud, 8N1, polled. And whether a UART is at a port
+// (device assignment: COM2).
+#include <moat/serial.h>
 #include <moat/x86.h>
 
 #define COM1 0x3f8
@@ -10,6 +11,7 @@
 #define REG_LCR 3
 #define REG_MCR 4
 #define REG_LSR 5
+#define REG_SCRATCH 7
 #define LSR_THR_EMPTY 0x20
 
 void serial_init(void)
@@ -29,4 +31,14 @@ void serial_putc(char c)
     for (unsigned spins = 0; spins < 100000 && !(inb(COM1 + REG_LSR) & LSR_THR_EMPTY); spins++)
         cpu_relax();
     outb(COM1 + REG_DATA, (uint8_t)c);
+}
+
+bool uart_present(uint16_t port)
+{
+    /* A 16550 keeps what is written to its scratch register; an absent port reads all ones. */
+    outb(port + REG_SCRATCH, 0x5a);
+    if (inb(port + REG_SCRATCH) != 0x5a)
+        return false;
+    outb(port + REG_SCRATCH, 0xa5);
+    return inb(port + REG_SCRATCH) == 0xa5;
 }

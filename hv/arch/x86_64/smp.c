@@ -14,7 +14,7 @@
 // of these waits is per AP.
 #include <moat/acpi_tables.h>
 #include <moat/apic.h>
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/frame.h>

@@ -8,6 +8,7 @@
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/paging.h>
+#include <moat/sched.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <moat/x86.h>

@@ -2,7 +2,7 @@
 // Extended CPU state (FPU, SSE, AVX): choosing what the hypervisor enables, a clean area for each
 // new vCPU, and the eager switch (see moat/xsave.h). The restore instructions are in xrstor.S,
 // where a fault (a state the CPU refuses) resumes at a fixup instead of stopping the machine.
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/domain.h>
@@ -39,6 +39,8 @@ _Static_assert(sizeof(struct xsave_header) == 64, "XSAVE header layout");
 #define MXCSR_INIT 0x1f80 /* every SIMD exception masked, round to nearest */
 #define MXCSR_MASK_DEFAULT 0xffbf /* when FXSAVE reports 0 (CPUs without DAZ) */
 
+/* The instruction pair in use (xsave_init picks it). */
+enum xsave_kind { XSAVE_KIND_FXSAVE, XSAVE_KIND_XSAVE, XSAVE_KIND_XSAVEOPT, XSAVE_KIND_XSAVES };
 static enum xsave_kind kind = XSAVE_KIND_FXSAVE;
 static uint64_t xcr0;
 static size_t area_size = sizeof(struct fxsave_legacy);
@@ -219,10 +221,6 @@ bool xsave_cpu_matches(void)
 }
 
 bool xsave_cpu_area_fits(void) { return cpuid_area_size() <= area_size; }
-
-enum xsave_kind xsave_kind(void) { return kind; }
-uint64_t xsave_xcr0(void) { return xcr0; }
-size_t xsave_area_size(void) { return area_size; }
 
 bool xsave_vcpu_init(struct domain *d)
 {

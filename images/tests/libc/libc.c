@@ -29,6 +29,7 @@ static void check_printf(void)
     const char *volatile nothing = NULL;  // volatile: gcc rejects a literal NULL for %s
     CHECK_FMT("c% (null)", "%c%% %s", 'c', nothing);
     CHECK_FMT("0000cafe", "%08lx", 0xcafeUL);
+    CHECK_FMT("[0x00ff] [  0XFF] [-7  ]", "[%#06x] [%#6X] [%-*d]", 255u, 255u, -4, -7);
 
     char small[5];
     int n = snprintf(small, sizeof(small), "%s", "truncated");

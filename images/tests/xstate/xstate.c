@@ -6,7 +6,9 @@
 //            mm0-7, MXCSR and the x87 control word, spins (preempted, and yielding every
 //            yield_every= rounds) while a periodic timer's upcall handler loads other values into
 //            all of them, then checks every register; rounds= times. Fails unless enough upcalls
-//            landed inside the window (min_upcalls=) and it yielded (to its peer) enough.
+//            landed inside the window (min_upcalls=) and it yielded (to its peer) enough. With
+//            entry=evtchn the timer's event goes through the event-channel library's upcall entry
+//            and dispatcher (evtchn_init, a port handler) instead of upcall_install's.
 //   fresh    checks the state its first instruction saw (entry.S): the initial configuration.
 //   parent   (privileged) creates a `dirty` child, waits for it to end, then a `fresh` one.
 //   dirty    fills every register with a marker, yields with it a few times, powers off.
@@ -15,6 +17,7 @@
 //   x87      leaves an unmasked x87 divide-by-zero pending, yields, then waits on it: #MF.
 //   simd     unmasks SIMD divide-by-zero and divides by zero: #XM (SKIP where the CPU raises none:
 //            QEMU's TCG only sets the flag).
+#include <moat/evtchn.h>
 #include <moat/test.h>
 #include <moat/upcall.h>
 #include <moat/xstate.h>
@@ -93,14 +96,28 @@ static uint64_t timer_period_ns;
 static struct xpattern clobber;
 static unsigned long clobber_flags;
 
-void upcall_handler(struct upcall_frame *frame)
+static void timer_upcall(bool in_hold)
 {
     upcalls++;
-    if (frame->rip >= (uint64_t)xstate_hold && frame->rip < (uint64_t)xstate_hold_end)
+    if (in_hold)
         upcalls_in_hold++;
-    xstate_clobber(&clobber, clobber_flags); /* upcall_entry must undo all of this */
-    timer_ack();
+    xstate_clobber(&clobber, clobber_flags); /* the upcall entry must undo all of this */
     HYPERVISOR_set_timer_op(now_ns() + timer_period_ns);
+}
+
+void upcall_handler(struct upcall_frame *frame)
+{
+    timer_ack();
+    timer_upcall(frame->rip >= (uint64_t)xstate_hold && frame->rip < (uint64_t)xstate_hold_end);
+}
+
+/* entry=evtchn: the dispatcher cleared the port; the handler has no frame, so "in the hold"
+ * means inside the xstate_hold call (which loads the registers first thing). */
+static volatile bool holding;
+static void timer_event(evtchn_port_t port, void *data)
+{
+    (void)port, (void)data;
+    timer_upcall(holding);
 }
 
 static void role_hold(void)
@@ -115,8 +132,16 @@ static void role_hold(void)
     make_pattern(&clobber, 0xc10bbe7ULL, avx);
     clobber_flags = avx ? FLAG_AVX : 0;
     timer_period_ns = cmdline_ulong("timer_us", 300) * 1000;
-    xtf_assert(timer_bind() > 0, "binding VIRQ_TIMER failed");
-    xtf_assert(upcall_install() == 0, "upcall_install failed");
+    long timer_port = timer_bind();
+    xtf_assert(timer_port > 0, "binding VIRQ_TIMER failed");
+    char entry[16] = "";
+    cmdline_get("entry", entry, sizeof(entry));
+    if (!strcmp(entry, "evtchn")) {
+        xtf_assert(evtchn_init() == 0, "evtchn_init failed");
+        evtchn_set_handler((evtchn_port_t)timer_port, timer_event, NULL);
+    } else {
+        xtf_assert(upcall_install() == 0, "upcall_install failed");
+    }
     shared_info->vcpu_info[0].evtchn_upcall_mask = 0;
     HYPERVISOR_set_timer_op(now_ns() + timer_period_ns);
 
@@ -127,7 +152,9 @@ static void role_hold(void)
         memset(&got, 0, sizeof(got));
         bool yield = yield_every && i % yield_every == 0;
         yields += yield ? chunks : 0;
+        holding = true;
         xstate_hold(&want, &got, spins, (avx ? FLAG_AVX : 0) | (yield ? FLAG_YIELD : 0), chunks);
+        holding = false;
         unsigned idx;
         const char *what = compare(&want, &got, avx, &idx);
         if (what && bad++ < 5)

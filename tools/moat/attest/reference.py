@@ -24,7 +24,7 @@ from moat.policy.analysis import from_policy
 from moat.policy.model import parse_version
 
 FORMAT = "moat-attest-reference 1"
-HV_VERSION = "moat 0.1.0"  # MOAT_VERSION in hv/include/moat/config.h, as the hypervisor names itself
+HV_VERSION = "moat 0.1.0"  # MOAT_VERSION in hv/internal/moat/config.h, as the hypervisor names itself
 MANIFEST_FLAGS_PRIVILEGED = 1
 
 

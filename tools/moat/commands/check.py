@@ -32,8 +32,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moat import include_roots
 from moat.building import scons_program
 from moat.errors import UserError
+from moat.include_roots import include_flags
 from moat.paths import repo_root
 
 DEFAULT_FUZZ_SECONDS = 20
@@ -161,9 +163,9 @@ def _scan_build(ctx: Context, result: Result) -> None:
 # cppcheck looks at one program at a time (across files it assumes one program): the hypervisor,
 # the guest library, and the host programs that test the hypervisor's policy parser.
 CPPCHECK_PROGRAMS = (
-    ("hypervisor", ["-D__x86_64__", "-DCONFIG_SELFTEST", "-I", "hv/include"], ["hv"]),
-    ("guest library", ["-D__x86_64__", "-I", "images/lib/include", "-I", "hv/include"], ["images/lib", "hv/lib"]),
-    ("host programs", ["-I", "hv/include", "-I", "hv"], ["tests/host", "tests/fuzz"]),
+    ("hypervisor", ["-D__x86_64__", "-DCONFIG_SELFTEST", *include_flags(include_roots.HYPERVISOR)], ["hv"]),
+    ("guest library", ["-D__x86_64__", *include_flags(include_roots.GUEST)], ["images/lib", "hv/lib"]),
+    ("host programs", include_flags(include_roots.HOST), ["tests/host", "tests/fuzz"]),
 )
 C_SOURCE_DIRS = ("hv", "images", "tests/host", "tests/fuzz")
 

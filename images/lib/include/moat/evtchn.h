@@ -89,7 +89,7 @@ void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data);
  */
 struct upcall_frame;
 void evtchn_upcall_handler(struct upcall_frame *frame);
-/* The assembly entry evtchn_init registers: calls evtchn_upcall_handler, then iret. */
+/* The entry evtchn_init registers: upcall_entry.S's trampoline around evtchn_upcall_handler. */
 void evtchn_upcall_entry(void);
 
 /* Upcalls taken by evtchn_upcall_handler since evtchn_init (tests and benchmarks read it). */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * printf and friends. Conversions: %s %c %d %i %u %x %X %p %% with the length modifiers l, ll
- * and z, a width (or *), a precision for %s (or .*), and the flags '0' and '-'. No floating-point
- * conversions (%f and the like): nothing in the runtime needs them.
+ * printf and friends. The formatting is the engine the hypervisor uses too (<lib/format.h>, from
+ * hv/lib/format.c): %s %c %d %i %u %x %X %p %% with the length modifiers l, ll and z, a width (or
+ * *), a precision for %s (or .*), and the flags '0', '-' and '#'. No floating-point conversions
+ * (%f and the like): nothing in the runtime needs them.
  */
 #ifndef MOAT_GUEST_PRINTF_H
 #define MOAT_GUEST_PRINTF_H
@@ -10,11 +11,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 
-#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#include <lib/format.h> /* snprintf, vsnprintf (C99's: always terminated, the full length returned) */
 
-/* Like C99's: writes at most size bytes including the terminating NUL, returns the full length. */
-int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap) PRINTF_LIKE(3, 0);
-int snprintf(char *buf, size_t size, const char *fmt, ...) PRINTF_LIKE(3, 4);
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
 
 /* To the console, line buffered (see console.h). Returns the number of characters. */
 int vprintf(const char *fmt, va_list ap) PRINTF_LIKE(1, 0);

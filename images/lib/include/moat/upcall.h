@@ -2,8 +2,10 @@
 /*
  * Event upcalls (public/hv.h): the hypervisor pushes the interrupted context as a struct
  * upcall_frame on the guest stack and enters the registered callback with rsp = rdi = frame and
- * events masked. upcall_entry (upcall.S) calls upcall_handler(frame) and then iret(frame), which
- * restores the interrupted context and unmasks events.
+ * events masked. upcall_entry (upcall_entry.S) saves the extended state, calls
+ * upcall_handler(frame), restores it and then calls iret(frame), which restores the interrupted
+ * context and unmasks events. The event-channel library registers the same trampoline around its
+ * dispatcher (evtchn_upcall_entry, <moat/evtchn.h>).
  */
 #ifndef MOAT_GUEST_UPCALL_H
 #define MOAT_GUEST_UPCALL_H

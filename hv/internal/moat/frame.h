@@ -7,7 +7,7 @@
 #ifndef MOAT_FRAME_H
 #define MOAT_FRAME_H
 
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/config.h>
 #include <moat/types.h>
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Event channels inside the hypervisor (core/event_channel.c). */
-#ifndef MOAT_EVENTS_H
-#define MOAT_EVENTS_H
+#ifndef MOAT_EVENT_CHANNEL_H
+#define MOAT_EVENT_CHANNEL_H
 
 #include <moat/types.h>
 #include <public/event_channel.h>

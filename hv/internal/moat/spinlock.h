@@ -15,6 +15,7 @@
 
 #include <moat/cpu.h>
 #include <moat/types.h>
+#include <moat/x86.h> /* cpu_relax, irq_save, irq_restore */
 
 #define SPIN_NO_OWNER 0xffffu
 
@@ -32,7 +33,7 @@ static inline void spin_lock_as(spinlock_t *l, unsigned cpu)
 {
     uint16_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
     while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
-        __asm__ volatile("pause" ::: "memory");
+        cpu_relax();
     l->cpu = (uint16_t)(cpu + 1);
 }
 
@@ -74,8 +75,7 @@ static inline bool spin_trylock(spinlock_t *l) { return spin_trylock_as(l, this_
 /* For locks an interrupt handler also takes: interrupts off while held, then as they were. */
 static inline uint64_t spin_lock_irqsave_as(spinlock_t *l, unsigned cpu)
 {
-    uint64_t flags;
-    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
+    uint64_t flags = irq_save();
     spin_lock_as(l, cpu);
     return flags;
 }
@@ -83,8 +83,7 @@ static inline uint64_t spin_lock_irqsave_as(spinlock_t *l, unsigned cpu)
 static inline void spin_unlock_irqrestore(spinlock_t *l, uint64_t flags)
 {
     spin_unlock(l);
-    if (flags & (1u << 9))
-        __asm__ volatile("sti" ::: "memory");
+    irq_restore(flags);
 }
 
 static inline uint64_t spin_lock_irqsave(spinlock_t *l) { return spin_lock_irqsave_as(l, this_cpu()->id); }

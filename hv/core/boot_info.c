@@ -2,7 +2,7 @@
 // Copies what the multiboot loader gave us (command line, memory map, modules) into boot_info,
 // before any of that memory can be reused. The boot page tables map physical 0-1 GiB at
 // DIRECTMAP_BASE, so loader structures are read through the direct map from the start.
-#include <moat/boot.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/frame.h>
 #include <moat/lib.h>

@@ -14,8 +14,6 @@
 #include <moat/domain.h>
 #include <moat/types.h>
 
-enum xsave_kind { XSAVE_KIND_FXSAVE, XSAVE_KIND_XSAVE, XSAVE_KIND_XSAVEOPT, XSAVE_KIND_XSAVES };
-
 /* XCR0 bits (state components). */
 #define XSTATE_X87 (1ULL << 0)
 #define XSTATE_SSE (1ULL << 1)
@@ -37,9 +35,6 @@ void xsave_enable_cpu(void);
 bool xsave_cpu_matches(void);
 /* An AP, once xsave_enable_cpu ran: do its registers fit the boot CPU's area size? */
 bool xsave_cpu_area_fits(void);
-enum xsave_kind xsave_kind(void);
-uint64_t xsave_xcr0(void);    /* 0 with FXSAVE */
-size_t xsave_area_size(void); /* bytes of a vCPU's save area */
 
 /* A new vCPU's area, in the clean state (FCW 0x37f, MXCSR 0x1f80, every register zero). */
 bool xsave_vcpu_init(struct domain *d);

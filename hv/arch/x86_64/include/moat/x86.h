@@ -36,19 +36,34 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, 
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
 
-#define DEFINE_CR(n)                                                                                                   \
-    static inline uint64_t read_cr##n(void)                                                                            \
-    {                                                                                                                  \
-        uint64_t v;                                                                                                    \
-        __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                                                              \
-        return v;                                                                                                      \
-    }                                                                                                                  \
-    static inline void write_cr##n(uint64_t v) { __asm__ volatile("mov %0, %%cr" #n ::"r"(v) : "memory"); }
-DEFINE_CR(0)
-DEFINE_CR(2)
-DEFINE_CR(3)
-DEFINE_CR(4)
-#undef DEFINE_CR
+/* The control registers (CR2 is only read: the address of the last page fault). */
+static inline uint64_t read_cr0(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr0, %0" : "=r"(v));
+    return v;
+}
+static inline uint64_t read_cr2(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr2, %0" : "=r"(v));
+    return v;
+}
+static inline uint64_t read_cr3(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr3, %0" : "=r"(v));
+    return v;
+}
+static inline uint64_t read_cr4(void)
+{
+    uint64_t v;
+    __asm__ volatile("mov %%cr4, %0" : "=r"(v));
+    return v;
+}
+static inline void write_cr0(uint64_t v) { __asm__ volatile("mov %0, %%cr0" ::"r"(v) : "memory"); }
+static inline void write_cr3(uint64_t v) { __asm__ volatile("mov %0, %%cr3" ::"r"(v) : "memory"); }
+static inline void write_cr4(uint64_t v) { __asm__ volatile("mov %0, %%cr4" ::"r"(v) : "memory"); }
 
 static inline uint64_t xgetbv(uint32_t index)
 {
@@ -97,6 +112,20 @@ static inline uint64_t read_rflags(void)
 #define CR4_SMEP (1u << 20)
 #define CR4_SMAP (1u << 21)
 #define RFLAGS_IF (1u << 9)
+
+/* Interrupts off; what they were before, for irq_restore (spin_lock_irqsave). */
+static inline uint64_t irq_save(void)
+{
+    uint64_t flags;
+    __asm__ volatile("pushfq; popq %0; cli" : "=r"(flags)::"memory");
+    return flags;
+}
+/* Interrupts back on if they were on when irq_save returned flags. */
+static inline void irq_restore(uint64_t flags)
+{
+    if (flags & RFLAGS_IF)
+        sti();
+}
 #define RFLAGS_AC (1u << 18) /* alignment check; with SMAP: user pages reachable from ring 0 */
 
 #endif

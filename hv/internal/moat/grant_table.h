@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Grant tables inside the hypervisor (core/grant_table.c). */
-#ifndef MOAT_GRANT_H
-#define MOAT_GRANT_H
+#ifndef MOAT_GRANT_TABLE_H
+#define MOAT_GRANT_TABLE_H
 
 #include <moat/frame.h>
 #include <moat/types.h>
@@ -46,7 +46,6 @@ void gnttab_destroy(struct domain *d);
 /* Forced revocation of one mapping (mapper's handle). Returns false if there was none. */
 bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle);
 /* Revokes every mapping `mapper` holds of `granter`'s pages; returns how many. */
-unsigned gnttab_revoke_between(const struct domain *granter, struct domain *mapper);
 /* Calls fn for every live (not revoked) mapping the mapper holds. */
 void gnttab_for_each_mapping(struct domain *mapper,
                              void (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),

@@ -15,13 +15,15 @@ void sched_set_paused(struct domain *d, bool paused);
 void sched_remove(struct domain *d);
 /* Makes a blocked domain runnable (an event arrived, or its timeout passed). */
 void sched_wake(struct domain *d);
+/* Called on every tick, after the tick count moved (arch/x86_64/timer.c). */
+void sched_tick(void);
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
 static inline struct domain *current_domain(void) { return this_cpu()->current; }
 
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5);
 long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
-long do_set_callbacks(uint64_t rip, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
+long do_set_callbacks(uint64_t entry, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 long do_iret(uint64_t frame, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 #endif

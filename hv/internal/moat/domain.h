@@ -8,9 +8,10 @@
 #define MOAT_DOMAIN_H
 
 #include <moat/cpu.h>
-#include <moat/events.h>
+#include <moat/event_channel.h>
 #include <moat/frame.h>
-#include <moat/grant.h>
+#include <moat/grant_table.h>
+#include <moat/guest_pt.h>
 #include <moat/types.h>
 #include <moat/xsm.h>
 #include <public/domctl.h>
@@ -108,27 +109,11 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
 struct domain *domain_by_id(domid_t id); /* a live domain, or NULL */
 struct domain *domain_table(unsigned index);
 unsigned domain_live_count(void);
-/* Kills the current domain for a fault it took, with the structured crash line. */
-void domain_crash_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2);
+/* The symbol of d's image at addr, as "name+0xoff", or "" (for crash records: arch/x86_64/traps.c). */
+void domain_symbolize(const struct domain *d, uint64_t addr, char *buf, size_t size);
 /* A manifest domain that could not be built: logged and counted against its expectation. */
 void domain_not_built(const char *name, uint32_t expect, long err);
 /* Called when the last domain has gone: the summary, the aggregate result, the stop. */
 noreturn void domains_all_stopped(void);
-
-/* Guest address spaces (arch/x86_64/guest_pt.c). */
-bool gpt_create(struct domain *d);
-bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags);
-uint64_t gpt_lookup(struct domain *d, vaddr_t va);
-bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry */
-/* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
-mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn);
-void gpt_destroy(struct domain *d);
-
-/* Guest memory access: checks the range is guest-accessible, then copies with fault recovery. */
-long copy_from_guest(void *dst, uint64_t guest_src, size_t n);
-long copy_to_guest(uint64_t guest_dst, const void *src, size_t n);
-bool guest_range_ok(uint64_t va, size_t n);
-
-long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 
 #endif

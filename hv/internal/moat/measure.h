@@ -28,11 +28,6 @@ bool measure_tpm_present(void);
 
 long do_measure_op(uint64_t cmd, uint64_t which, uint64_t offset, uint64_t buf, uint64_t size);
 
-/* The hypervisor's TPM access (core/tpm.c): locality 2, PCR_Reset and PCR_Extend only. */
-bool tpm_init(void);
-long tpm_pcr_reset(uint32_t pcr);
-long tpm_pcr_extend(uint32_t pcr, const uint8_t digest[32]);
-
 /* The firmware's event log (core/measure_fwlog.c), from ACPI's TPM2 table; false if none. */
 bool fwlog_find(paddr_t *pa, size_t *len);
 

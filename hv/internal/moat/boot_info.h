@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What the boot loader handed us, copied into the hypervisor's own memory early. */
-#ifndef MOAT_BOOT_H
-#define MOAT_BOOT_H
+#ifndef MOAT_BOOT_INFO_H
+#define MOAT_BOOT_INFO_H
 
 #include <moat/config.h>
 #include <moat/types.h>

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Device assignment (public/device.h): a domain gets a device's MMIO page or I/O ports only if
- * its label permits it and no other live domain holds the device. The I/O permission bitmap in
- * the TSS follows the running domain.
+ * its label permits it and no other live domain holds the device. The I/O ports a CPU lets ring 3
+ * use follow the running domain (io_bitmap_load, moat/ioport.h).
  */
 #ifndef MOAT_DEVICE_H
 #define MOAT_DEVICE_H
 
-#include <moat/cpu.h>
 #include <moat/types.h>
 
 struct domain;
@@ -19,12 +18,8 @@ void device_release(struct domain *d);
 bool device_holds(const struct domain *d, unsigned dev);
 /* On every switch: open exactly next's I/O ports (if it holds any). */
 void device_switch_to(const struct domain *next);
-/* A guest fault about to kill d: if it touched a device it does not hold, audit it. */
-void device_audit_fault(struct domain *d, const struct cpu_regs *regs, uint64_t cr2);
-const char *device_name(unsigned dev);
-
-/* The TSS's I/O permission bitmap (arch/x86_64/gdt.c): ports 0..IO_BITMAP_PORTS-1; a set bit denies. */
-#define IO_BITMAP_PORTS 0x400
-void tss_set_io_bitmap(const uint8_t bitmap[IO_BITMAP_PORTS / 8]);
+/* A guest fault about to kill d, at fault_addr (a page fault; else 0) or on I/O port port (else
+ * -1): if it touched a device it does not hold, audit it. */
+void device_audit_fault(struct domain *d, uint64_t fault_addr, int port);
 
 #endif

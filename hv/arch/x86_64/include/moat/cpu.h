@@ -122,7 +122,6 @@ typedef void (*irq_handler_t)(struct cpu_regs *regs);
 void idt_set_irq_handler(uint8_t vector, irq_handler_t handler);
 void exception_dispatch(struct cpu_regs *regs); /* called by entry.S for entries from ring 0 */
 void guest_trap(struct cpu_regs *regs);          /* ... and for entries from ring 3 (never returns) */
-void hypercall_entry(struct cpu_regs *regs);     /* called by syscall.S (never returns) */
 void syscall_init(void); /* the syscall MSRs of this CPU */
 noreturn void idt_fatal(struct cpu_regs *regs); /* the hypervisor's own fatal-exception report */
 const char *exception_mnemonic(unsigned vector);

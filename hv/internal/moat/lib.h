@@ -7,6 +7,9 @@
 #include <moat/types.h>
 
 uint32_t crc32(const void *data, size_t n);
+/* Whether s holds a NUL within its first size bytes (a fixed-size string field from a guest or a
+ * module is only a string if it does). */
+static inline bool str_terminated(const char *s, size_t size) { return strnlen(s, size) < size; }
 void clear_page(void *page); /* zeroes one 4 KiB page, 8 bytes at a time */
 /*
  * Copies s into buf (size > 4) for the console: printable ASCII stays, a backslash and every

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What hv/core/ asks of the architecture, and the x86-64 answers. core/ names no x86 detail
+ * (control registers, the TSS, segment selectors, page-table bits, MSRs, port I/O, the register
+ * file, vectors): it calls these (tests/tools/test_c_style.py checks it). Inline where a hot path
+ * runs them, so the names cost no instruction.
+ */
+#ifndef MOAT_ARCH_H
+#define MOAT_ARCH_H
+
+#include <moat/cpu.h>
+#include <moat/domain.h>
+#include <moat/ioport.h>
+#include <moat/paging.h>
+#include <moat/serial.h>
+#include <moat/smp.h>
+#include <moat/types.h>
+#include <moat/x86.h>
+#include <moat/xsave.h>
+
+/* ---- bring-up (hv_main) ---- */
+
+/* The boot CPU: its GDT and TSS, the IDT, its protections (NX, SMEP, SMAP, UMIP); the `cpu:` line. */
+void arch_init_boot_cpu(void);
+/* Once memory is managed: extended state, the local APIC, the tick, the syscall entry, the APs. */
+void arch_init_late(void);
+
+/* ---- time and idling ---- */
+
+/* A free-running cycle counter (the TSC; under QEMU's -icount it counts instructions). */
+static inline uint64_t arch_cycles(void) { return rdtsc(); }
+static inline void arch_irq_disable(void) { cli(); }
+/* Enables interrupts and waits for one, with no window between the two (an idle CPU). */
+static inline void arch_idle(void) { sti_halt(); }
+
+/* ---- mappings ---- */
+
+/* Attributes of a page mapping (gpt_map, paging_map_page); without any: read-only, executable. */
+#define MAP_WRITABLE PTE_W
+#define MAP_NOEXEC PTE_NX
+#define MAP_UNCACHED (PTE_PCD | PTE_PWT)
+
+/* The frame a leaf entry (gpt_lookup, paging_lookup) maps, and whether it maps it writable. */
+static inline mfn_t pte_mfn(uint64_t pte) { return (pte & PTE_ADDR_MASK) >> PAGE_SHIFT; }
+static inline bool pte_writable(uint64_t pte) { return (pte & PTE_W) != 0; }
+
+/* Makes root (a top-level page table) the address space of this CPU, if it is not already. */
+static inline void arch_switch_address_space(mfn_t root)
+{
+    if ((read_cr3() & PTE_ADDR_MASK) != root << PAGE_SHIFT)
+        write_cr3(root << PAGE_SHIFT);
+}
+
+/* ---- vCPUs ---- */
+
+/* The vCPU's architectural state beyond its registers: its extended-state area (xsave.c). */
+static inline bool arch_vcpu_init(struct domain *d) { return xsave_vcpu_init(d); }
+static inline void arch_vcpu_destroy(struct domain *d) { xsave_vcpu_free(d); }
+
+/* A new vCPU's registers: ring 3 at entry, on stack, with arg as its first argument (rdi),
+ * interrupts on; entered by iret, so every register is as set here. */
+static inline void arch_vcpu_start(struct cpu_regs *r, uint64_t entry, uint64_t stack, uint64_t arg)
+{
+    r->rip = entry;
+    r->rsp = stack;
+    r->rdi = arg;
+    r->cs = SEL_UCODE | 3;
+    r->ss = SEL_UDATA | 3;
+    r->rflags = RFLAGS_IF | 2;
+    r->vector = VEC_TIMER; /* not VEC_SYSCALL: return_to_guest leaves by iretq */
+}
+
+/* Where the vCPU's stack pointer is (for messages). */
+static inline uint64_t arch_vcpu_stack(const struct vcpu *v) { return v->regs.rsp; }
+
+/*
+ * Makes next's vCPU the one this CPU enters: the guest entries save into its register frame
+ * (the TSS's rsp0 points past it), its address space, its extended state (eagerly: the previous
+ * owner's is saved, xsave.c). False, and *why, if next's saved extended state was refused.
+ */
+static inline bool arch_switch_to(struct percpu *cpu, struct domain *next, const char **why)
+{
+    cpu->cur_regs = &next->vcpu.regs;
+    cpu->cur_regs_top = (uint64_t)(&next->vcpu.regs + 1);
+    tss_set_rsp0(cpu->cur_regs_top);
+    arch_switch_address_space(next->pml4);
+    return xsave_switch(next, why);
+}
+
+/* ---- hypercalls: the number in rax, the arguments in rdi, rsi, rdx, r10, r8, the result in rax ---- */
+
+struct hypercall_args {
+    uint64_t nr;
+    uint64_t arg[5];
+};
+
+static inline struct hypercall_args arch_hypercall_args(const struct cpu_regs *r)
+{
+    return (struct hypercall_args){r->rax, {r->rdi, r->rsi, r->rdx, r->r10, r->r8}};
+}
+static inline void arch_hypercall_return(struct cpu_regs *r, long ret) { r->rax = (uint64_t)ret; }
+
+/* ---- event upcalls (upcall.c): the interrupted context as a struct upcall_frame (public/hv.h) ---- */
+
+/* Pushes v's context onto its guest stack and points it at callback; false if the stack is bad. */
+bool arch_upcall_push(struct vcpu *v, uint64_t callback);
+/* The iret hypercall: restores v's context from the frame at guest address frame; 0 and *ret (what
+ * the hypercall returns, so the context's rax comes back exactly), or -XEN_EFAULT / -XEN_EINVAL. */
+long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret);
+
+#endif
