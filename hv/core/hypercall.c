@@ -3,6 +3,7 @@
 #include <moat/console_io.h>
 #include <moat/domain.h>
 #include <moat/events.h>
+#include <moat/hclog.h>
 #include <moat/measure.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>
@@ -71,6 +72,7 @@ void hypercall_entry(struct cpu_regs *regs)
         if (fn)
             ret = fn(regs->rdi, regs->rsi, regs->rdx, regs->r10, regs->r8);
     }
+    hclog_result(d, nr, regs, ret);
     /* The caller may have shut itself down; its registers then no longer matter. */
     if (d->state == DOM_RUNNABLE || d->state == DOM_BLOCKED)
         regs->rax = (uint64_t)ret;
