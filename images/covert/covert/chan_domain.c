@@ -5,7 +5,10 @@
 //   domid     both may create (labels tx, rx): the receiver creates a child, reads its domain
 //             id and destroys it: the lowest free id, so one higher while the sender's child lives
 //   exist     the receiver may do nothing (rx-plain): it asks getdomaininfo about the id the
-//             sender's child gets (probe=ID) and times the refusal, which is -EPERM either way
+//             sender's child gets (probe=ID) and times the refusal, which is -EPERM either way;
+//             with probe=scan (when ids are unguessable, mitigate=domid) it asks about every id
+//             from 64 up and counts those whose refusal took a little more or less time than a
+//             free id's (printing an audit line takes thousands of counts more)
 //   frames    both create large children: before t0 each finds the largest child it can create
 //             (the sender first, the receiver after t0/2) and uses 60 % of that, so the
 //             receiver's fits only when the sender's does not exist; measures the create's result
@@ -119,17 +122,44 @@ static uint64_t timed_refusal(domid_t probe)
     return t;
 }
 
+static bool scan;          /* probe=scan */
+static uint64_t free_time; /* scan: the time of a refusal about a free id */
+
 /* Each refusal is audited; the first 64 lines of a domain are printed at once, the rest at 20 a
  * second. The receiver uses up that burst first: the lines it prints would drown the signal. */
 static long exist_setup(bool sender)
 {
+    char probe[8] = "";
+    cmdline_get("probe", probe, sizeof(probe));
+    scan = !strcmp(probe, "scan");
     for (unsigned i = 0; !sender && i < 80; i++)
-        timed_refusal((domid_t)cmdline_ulong("probe", 2));
+        timed_refusal(scan ? 0 : (domid_t)cmdline_ulong("probe", 2));
+    free_time = UINT64_MAX;
+    for (unsigned i = 0; !sender && scan && i < EXIST_TRIES; i++) {
+        uint64_t t = timed_refusal((domid_t)(MOAT_MAX_DOMAINS + i)); /* free, but for a 1 in 4000 chance */
+        if (t < free_time)
+            free_time = t;
+    }
     return 0;
+}
+
+/* scan: the ids from 64 up whose refusal took a little more or less time than a free id's (under
+ * icount those times are exact; the one refusal in 50 ms that is printed takes far longer). */
+static uint64_t scan_ids(uint64_t start, uint64_t end)
+{
+    sleep_until(start + (end - start) / 8);
+    uint64_t found = 0;
+    for (unsigned id = MOAT_MAX_DOMAINS; id < DOMID_FIRST_RESERVED; id++) {
+        uint64_t t = timed_refusal((domid_t)id);
+        found += t != free_time && t < free_time + 200 && t + 200 > free_time;
+    }
+    return found;
 }
 
 static uint64_t measure_exist(uint64_t start, uint64_t end)
 {
+    if (scan)
+        return scan_ids(start, end);
     domid_t probe = (domid_t)cmdline_ulong("probe", 2);
     sleep_until(middle(start, end));
     uint64_t best = UINT64_MAX;

@@ -89,7 +89,7 @@ def table(results: list[pairs.Result], tcg: bool) -> str:
     rows = []
     for r in results:
         d, m = r.default, r.mitigated
-        row = [r.name, r.status if r.status == "ok" else f"{r.status}", _fmt(d.rate()), _fmt(d.error_rate),
+        row = [r.title, r.status, _fmt(d.rate()), _fmt(d.error_rate),
                _fmt(d.capacity()), f"mitigate={r.mitigation}" if m is not None else "-",
                _fmt(m.error_rate) if m else "-", _fmt(m.capacity()) if m else "-"]
         if tcg:
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
 
     results = []
     for pair, path in chosen:
-        print(f"moat covert: {pair.name} ...", flush=True)
+        print(f"moat covert: {pair.name if path is None else f'{path} ({pair.name})'} ...", flush=True)
         echo = (lambda line: print(f"  | {line}", flush=True)) if args.verbose else None
         res = pairs.measure(pair, root, bits=args.bits, seed=args.seed, timeout=args.timeout, tcg=args.tcg,
                             mitigated=not args.no_mitigations and path is None, scenario_path=path,
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         for r in (res.default, res.mitigated, res.tcg):
             if r is not None and r.status != "ok":
                 where = f" ({paths.display(r.log)})" if r.log else ""
-                print(f"moat covert: {pair.name} [{r.mode}{' ' + r.append if r.append else ''}]: "
+                print(f"moat covert: {res.title} [{r.mode}{' ' + r.append if r.append else ''}]: "
                       f"{r.status.upper()}: {r.reason}{where}", file=sys.stderr, flush=True)
         results.append(res)
 

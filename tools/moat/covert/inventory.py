@@ -8,7 +8,8 @@ that docs/covert-channels.md lists exactly these ids.
 
 status:
   open         a channel in the default configuration, with a measured pair where one exists
-  mitigable    open by default, closed (or cut down) by a `mitigate=` hypervisor option
+  mitigable    open by default, closed or cut down by a `mitigate=` hypervisor option (exist:
+               cut down, the receiver must scan every id)
   inherent     the policy's own rule creates it (the Chinese Wall's "may I create X now?")
   permission   only a label holding a permission can observe or send (read_state, load_policy,
                the TPM): the holder is trusted for it
@@ -53,7 +54,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("exist", "existence by the time of a refusal",
           "a lookup of a live domain the caller may not touch and of a free id give the same answer "
           "(-EPERM) but run different code, so a timed refusal says whether the id is in use",
-          "open", pair=True),
+          "mitigable", mitigation="domid", pair=True),
     Entry("domid", "domain ids",
           "ids are the lowest free entry of one 64-entry table: a creator learns from its child's id "
           "(a child from its own) which lower ids were in use",

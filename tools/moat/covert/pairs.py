@@ -35,6 +35,7 @@ PREAMBLE_BITS = 16
 DEFAULT_BITS = 64
 DEFAULT_SEED = 0x5EED
 MAX_BITS = 2048 - PREAMBLE_BITS  # MAX_SLOTS in images/covert/covert/main.c
+TCG_EXTRA_T0_MS = 250
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class Pair:
     slot_us: int
     t0_ms: int = 50
     quick: bool = False  # in the small, fast subset the test suite measures
+    # With the mitigation on, the receiver may have to work harder: more command line for it,
+    # and the slot that gives it the time.
+    mitigated_receiver: str = ""
+    mitigated_slot_us: int | None = None
 
 
 PAIRS: tuple[Pair, ...] = (
@@ -53,7 +58,8 @@ PAIRS: tuple[Pair, ...] = (
     Pair("timer", "timer.toml", slot_us=20_000),
     Pair("tick", "tick.toml", slot_us=4_000, quick=True),
     Pair("console", "console.toml", slot_us=4_000),
-    Pair("exist", "exist.toml", slot_us=4_000, quick=True),
+    Pair("exist", "exist.toml", slot_us=4_000, quick=True, mitigated_receiver="probe=scan",
+         mitigated_slot_us=60_000),
     Pair("domid", "domid.toml", slot_us=4_000, quick=True),
     Pair("frames", "frames.toml", slot_us=16_000, t0_ms=300, quick=True),
     Pair("domtable", "domtable.toml", slot_us=4_000, t0_ms=100, quick=True),
@@ -218,7 +224,8 @@ def parse_console(run: Run, lines: Sequence[str], receiver: str, expected: Seque
     return run
 
 
-def pair_scenario(path: Path, *, seed: int, bits: int, t0_ms: int, slot_us: int, append: str = "") -> tuple[Any, str]:
+def pair_scenario(path: Path, *, seed: int, bits: int, t0_ms: int, slot_us: int, append: str = "",
+                  receiver_words: str = "") -> tuple[Any, str]:
     """The pair's scenario with the run's parameters in both command lines; the receiver's name."""
     from moat import scenario
 
@@ -228,10 +235,14 @@ def pair_scenario(path: Path, *, seed: int, bits: int, t0_ms: int, slot_us: int,
     domains = []
     for d in scen.domains:
         roles = [w for w in d.cmdline.split() if w.startswith("role=")]
-        if roles and roles[0] in ("role=send", "role=recv"):
+        if roles and roles[0] == "role=send":
             domains.append(replace(d, cmdline=f"{d.cmdline} {words}"))
-            if roles[0] == "role=recv":
-                receiver = d.name
+        elif roles and roles[0] == "role=recv":
+            # A word given later wins (cmdline_get finds the first: so drop the scenario's own).
+            keys = {w.split("=", 1)[0] for w in receiver_words.split()}
+            own = " ".join(w for w in d.cmdline.split() if w.split("=", 1)[0] not in keys)
+            domains.append(replace(d, cmdline=" ".join(x for x in (own, words, receiver_words) if x)))
+            receiver = d.name
         else:
             domains.append(d)
     if receiver is None:
@@ -250,12 +261,16 @@ def run_pair(pair: Pair, root: Path, *, mode: str = "icount", append: str = "", 
     from moat import paths, qemu
 
     path = scenario_path or covert_dir(root) / pair.scenario
-    scen, receiver = pair_scenario(path, seed=seed, bits=bits, t0_ms=pair.t0_ms, slot_us=pair.slot_us,
-                                   append=append)
+    mitigated = append.startswith("mitigate=")
+    slot_us = pair.mitigated_slot_us if mitigated and pair.mitigated_slot_us else pair.slot_us
+    # Plain TCG boots take wall-clock time, which the guests see: start later.
+    t0_ms = pair.t0_ms + (TCG_EXTRA_T0_MS if mode == "tcg" else 0)
+    scen, receiver = pair_scenario(path, seed=seed, bits=bits, t0_ms=t0_ms, slot_us=slot_us, append=append,
+                                   receiver_words=pair.mitigated_receiver if mitigated else "")
     tag = "-".join(w.replace("=", "-").replace(",", "-") for w in append.split())
     run = Run(pair.name, mode, append)
-    run.log = (log_dir or paths.build_dir(root) / "covert-logs") / (
-        f"{pair.name}-{mode}{'-' + tag if tag else ''}.log")
+    stem = scenario_path.stem if scenario_path is not None else pair.name
+    run.log = (log_dir or paths.build_dir(root) / "covert-logs") / f"{stem}-{mode}{'-' + tag if tag else ''}.log"
     kernel = paths.require_built(paths.hv_image(scen.hypervisor.build, root=root))
     boot = qemu.boot(kernel, scen.hypervisor.cmdline, scen.module_pairs(), timeout=timeout, log=run.log,
                      memory=scen.hypervisor.memory, icount=mode == "icount", on_line=on_line, cwd=root,
@@ -282,6 +297,11 @@ class Result:
     default: Run
     mitigated: Run | None = None  # with `mitigate=<option>`, when the inventory has one
     tcg: Run | None = None
+    scenario: Path | None = None  # a scenario file given instead of the pair's own
+
+    @property
+    def title(self) -> str:
+        return f"{self.scenario.stem} ({self.name})" if self.scenario is not None else self.name
 
     @property
     def mitigation(self) -> str | None:
@@ -337,7 +357,7 @@ def measure(pair: Pair, root: Path, *, bits: int = DEFAULT_BITS, seed: int = DEF
         return run_pair(pair, root, mode=mode, append=append, bits=bits, seed=seed, timeout=timeout,
                         log_dir=log_dir, scenario_path=scenario_path, on_line=on_line)
 
-    result = Result(pair.name, entry.mechanism, boot())
+    result = Result(pair.name, entry.mechanism, boot(), scenario=scenario_path)
     if mitigated and entry.mitigation:
         result.mitigated = boot(append=f"mitigate={entry.mitigation}")
     if tcg:
