@@ -5,8 +5,8 @@
 // with different secrets.
 //
 // high: secret=X t0=MS slot=US steps=K [low=ID] [create=1]
-//   in step i (slot i from t0) it spins for the first quarter of the step if bit i of X is set,
-//   and sleeps otherwise; it asks for an event channel to the low domain (refused when the policy
+//   in step i (slot i from t0) it spins for the first three quarters of the step if bit i of X
+//   is set (through the middle, when the low domain looks), and sleeps otherwise; it asks for an event channel to the low domain (refused when the policy
 //   keeps them apart); with `create` it also holds a child domain of its own label through the
 //   first three quarters of the steps whose bit is set.
 // low: t0=MS slot=US steps=K [high=ID] [create=1]
@@ -39,8 +39,8 @@ int ni_high(void)
         domid_t child = DOMID_INVALID;
         if (bit && create && create_child(start_info->ssidref, 192, "high-child", &child))
             child = DOMID_INVALID;
-        if (bit) /* a quarter of the step spent or not: the low domain runs later or not */
-            spin_until(start + (end - start) / 4);
+        if (bit) /* the step's middle spent or not: the low domain runs later or not */
+            spin_until(start + 3 * (end - start) / 4);
         sleep_until(start + 3 * (end - start) / 4);
         if (child != DOMID_INVALID)
             destroy_child(child);
