@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from moat import scenario
-from moat.covert import inventory, noninterference as ni, pairs
+from moat.covert import inventory, pairs
+from moat.covert import noninterference as ni
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "covert-channels.md"
@@ -111,7 +112,8 @@ def test_every_pair_has_a_scenario_and_an_inventory_entry():
     measured = {e.id for e in inventory.ENTRIES if e.pair}
     assert measured == {p.name for p in pairs.PAIRS}
     assert len(pairs.PAIRS) >= 8
-    assert {e.mitigation for e in inventory.ENTRIES} - {None} == {"domid", "pools"}
+    assert {e.mitigation for e in inventory.ENTRIES} - {None} == {"mitigate=domid", "mitigate=pools",
+                                                                   "sched=partition"}
 
 
 def test_the_parameters_reach_both_ends():

@@ -19,7 +19,8 @@ share nothing. The sender sends a 16-bit preamble and N pseudo-random bits, one 
 the receiver measures one value per slot, and the tool decodes them. For each channel: bits per
 million guest instructions, the bit error rate, and the capacity of the binary symmetric channel
 at that error rate (bits per million instructions). A channel that a hypervisor option closes
-(`mitigate=domid`, `mitigate=pools`) is booted again with it: the figures after. --tcg boots each
+(`mitigate=domid`, `mitigate=pools`, `sched=partition`) is booted again with it: the figures
+after. --tcg boots each
 pair once more under plain TCG: bits per second of wall-clock time.
 
 channels: """ + ", ".join(p.name for p in pairs.PAIRS) + """ (--quick: the fast subset the tests
@@ -90,7 +91,7 @@ def table(results: list[pairs.Result], tcg: bool) -> str:
     for r in results:
         d, m = r.default, r.mitigated
         row = [r.title, r.status, _fmt(d.rate()), _fmt(d.error_rate),
-               _fmt(d.capacity()), f"mitigate={r.mitigation}" if m is not None else "-",
+               _fmt(d.capacity()), (r.mitigation or "-") if m is not None else "-",
                _fmt(m.error_rate) if m else "-", _fmt(m.capacity()) if m else "-"]
         if tcg:
             t = r.tcg

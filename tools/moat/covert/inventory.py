@@ -8,8 +8,9 @@ that docs/covert-channels.md lists exactly these ids.
 
 status:
   open         a channel in the default configuration, with a measured pair where one exists
-  mitigable    open by default, closed or cut down by a `mitigate=` hypervisor option (exist:
-               cut down, the receiver must scan every id)
+  mitigable    open by default, closed or cut down by a hypervisor option: `mitigate=domid`,
+               `mitigate=pools` (cheap) or `sched=partition` (not cheap: the timing channels);
+               exist is only cut down (the receiver must scan every id)
   inherent     the policy's own rule creates it (the Chinese Wall's "may I create X now?")
   permission   only a label holding a permission can observe or send (read_state, load_policy,
                the TPM): the holder is trusted for it
@@ -30,7 +31,7 @@ class Entry:
     title: str
     mechanism: str  # what is shared and how a domain sees it (one sentence, for tables)
     status: str
-    mitigation: str | None = None  # the `mitigate=` option that closes it
+    mitigation: str | None = None  # the hypervisor option that closes it (`mitigate=...`, `sched=partition`)
     pair: bool = False  # measured by a pair of tests/covert/ (`moat covert ID`)
 
 
@@ -38,35 +39,35 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("cpu", "CPU time (scheduling)",
           "one CPU runs every domain round robin (10 ms slices); a domain that spins takes time from "
           "the others, which see the gap in their TSC or system time",
-          "open", pair=True),
+          "mitigable", mitigation="sched=partition", pair=True),
     Entry("timer", "timer and wake-up latency",
           "a domain woken by its timer waits until the running domain's slice ends (the waker is not "
           "preempted), so its lateness shows whether another domain was running",
-          "open", pair=True),
+          "mitigable", mitigation="sched=partition", pair=True),
     Entry("tick", "the timer tick's work",
           "the 1 kHz tick walks every domain's timer and poll state on the running domain's time; its "
           "length depends on what the other domains wait for",
-          "open", pair=True),
+          "mitigable", mitigation="sched=partition", pair=True),
     Entry("console", "console output",
           "a console write (up to 4 KiB) is printed in the writer's hypercall with interrupts off; "
           "the time goes to the writer, and a reader of the time sees it as for cpu",
-          "open", pair=True),
+          "mitigable", mitigation="sched=partition", pair=True),
     Entry("exist", "existence by the time of a refusal",
           "a lookup of a live domain the caller may not touch and of a free id give the same answer "
           "(-EPERM) but run different code, so a timed refusal says whether the id is in use",
-          "mitigable", mitigation="domid", pair=True),
+          "mitigable", mitigation="mitigate=domid", pair=True),
     Entry("domid", "domain ids",
           "ids are the lowest free entry of one 64-entry table: a creator learns from its child's id "
           "(a child from its own) which lower ids were in use",
-          "mitigable", mitigation="domid", pair=True),
+          "mitigable", mitigation="mitigate=domid", pair=True),
     Entry("frames", "free frames and creation success",
           "one pool of machine frames for everyone: a create (or a grant mapping's maptrack page) "
           "fails with -ENOMEM when another label holds the memory",
-          "mitigable", mitigation="pools", pair=True),
+          "mitigable", mitigation="mitigate=pools", pair=True),
     Entry("domtable", "the number of domains",
           "the domain table has 64 entries: a create fails with -ENOSPC when other labels' domains "
           "fill it",
-          "mitigable", mitigation="pools", pair=True),
+          "mitigable", mitigation="mitigate=pools", pair=True),
     Entry("chwall", "Chinese Wall state",
           "a create of a label is refused (-EPERM) while a running domain holds a type of the same "
           "conflict set: whoever may create that label learns whether a rival runs",
@@ -74,11 +75,11 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("fairshare", "the fair-share window",
           "a woken domain jumps the run queue only while under its share, the window divided by the "
           "number of live domains (a global count): timing only, part of cpu",
-          "open"),
+          "mitigable", mitigation="sched=partition"),
     Entry("hv-work", "hypervisor work for others",
           "a domain's death walks every domain's ports and decision caches, a policy load or relabel "
           "sweeps every binding, on the time of whoever runs: timing only, part of cpu and tick",
-          "open"),
+          "mitigable", mitigation="sched=partition"),
     Entry("mac-state", "MAC counters, decisions and the live policy",
           "dumpstats, getpolicy, getdecision and getssid of a label need read_state over every "
           "label; a domain's own denials depend only on the two labels (except chwall)",
