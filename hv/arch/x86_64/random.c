@@ -14,6 +14,7 @@ bool arch_random_u64(uint64_t *out)
         return false;
     /* Intel's advice: a few retries, as the generator may be momentarily drained. */
     for (int tries = 0; tries < 16; tries++) {
+        /* cppcheck-suppress variableScope ; written by the asm below, with ok */
         uint64_t v;
         uint8_t ok;
         __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok)::"cc");
