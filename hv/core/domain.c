@@ -8,6 +8,7 @@
 #include <moat/elf.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
+#include <moat/mitigate.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
@@ -24,12 +25,47 @@ static enum xtf_result worst_result;
 struct domain *domain_table(unsigned index) { return index < MOAT_MAX_DOMAINS ? &domains[index] : NULL; }
 unsigned domain_live_count(void) { return live_count; }
 
+/*
+ * An id is its slot's index, except for domains created under mitigate=domid, whose ids (64 and
+ * up) this map takes to their slot (slot + 1; 0: no such id). The slot must still hold that id.
+ */
+static uint8_t id_slot[DOMID_FIRST_RESERVED];
+
+struct domain *domain_by_id_any(domid_t id)
+{
+    unsigned slot;
+    if (id < MOAT_MAX_DOMAINS)
+        slot = id;
+    else if (id < DOMID_FIRST_RESERVED && id_slot[array_index_nospec(id, DOMID_FIRST_RESERVED)])
+        slot = id_slot[array_index_nospec(id, DOMID_FIRST_RESERVED)] - 1u;
+    else
+        return NULL;
+    struct domain *d = &domains[array_index_nospec(slot, MOAT_MAX_DOMAINS)];
+    return d->state == DOM_FREE || d->domid != id ? NULL : d;
+}
+
 struct domain *domain_by_id(domid_t id)
 {
-    if (id >= MOAT_MAX_DOMAINS)
-        return NULL;
-    struct domain *d = &domains[array_index_nospec(id, MOAT_MAX_DOMAINS)];
-    return d->state == DOM_FREE || d->state == DOM_DYING ? NULL : d;
+    struct domain *d = domain_by_id_any(id);
+    return d && d->state != DOM_DYING ? d : NULL;
+}
+
+/* mitigate=domid: the id of a domain `creator` creates, one that no domain has now. */
+static domid_t child_id(struct domain *creator)
+{
+    for (;;) {
+        domid_t id = mitigate_child_id(creator, creator->ids_drawn++);
+        if (!id_slot[id])
+            return id;
+    }
+}
+
+/* The slot goes back to the table (and a drawn id with it). */
+static void free_slot(struct domain *d)
+{
+    if (d->domid >= MOAT_MAX_DOMAINS && d->domid < DOMID_FIRST_RESERVED)
+        id_slot[d->domid] = 0;
+    d->state = DOM_FREE;
 }
 
 static struct elf_image module_image(uint32_t index)
@@ -114,9 +150,12 @@ struct domain *domain_create(const struct domain_params *p, long *err)
         *err = -XEN_ENOSPC;
         return NULL;
     }
-    domid_t id = (domid_t)(d - domains);
+    unsigned slot = (unsigned)(d - domains);
     memset(d, 0, sizeof(*d));
+    domid_t id = p->creator && mitigated(MITIGATE_DOMID) ? child_id(p->creator) : (domid_t)slot;
     d->domid = id;
+    if (id >= MOAT_MAX_DOMAINS)
+        id_slot[id] = (uint8_t)(slot + 1);
     d->pml4 = INVALID_MFN;
     d->incarnation = ++incarnations;
     d->state = DOM_DYING; /* not visible until fully built */
@@ -130,7 +169,13 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     int mac = xsm_domain_create(p->creator, p->ssidref, d->name);
     if (mac) {
         *err = mac;
-        d->state = DOM_FREE;
+        free_slot(d);
+        return NULL;
+    }
+    /* mitigate=pools: the label's share of the table, as if the table were full. */
+    if (!pool_slot_available(p->ssidref, d)) {
+        *err = -XEN_ENOSPC;
+        free_slot(d);
         return NULL;
     }
 
@@ -142,7 +187,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     const char *why = elf_check(&img, GUEST_RAM_VA, guard, &entry, &image_end);
     if (why) {
         printk("domain %u '%s': image module %u refused: %s\n", id, d->name, p->image_module, why);
-        d->state = DOM_FREE;
+        free_slot(d);
         return NULL;
     }
 
@@ -181,7 +226,7 @@ fail:
     arch_vcpu_destroy(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
-    d->state = DOM_FREE;
+    free_slot(d);
     return NULL;
 }
 
@@ -229,7 +274,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     arch_vcpu_destroy(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
-    d->state = DOM_FREE;
+    free_slot(d);
     live_count--;
     evtchn_notify_dom_exc(d->ssidref);
 }

@@ -5,6 +5,7 @@
 #include <moat/console.h>
 #include <moat/frame.h>
 #include <moat/lib.h>
+#include <moat/mitigate.h>
 #include <moat/multiboot.h>
 #include <moat/shutdown.h>
 
@@ -109,10 +110,14 @@ mfn_t frame_alloc(enum frame_use use, uint16_t owner)
     mfn_t mfn = free_head;
     if (mfn == INVALID_MFN)
         return INVALID_MFN;
+    uint8_t pool = pool_charge(owner);
+    if (pool == POOL_FULL)
+        return INVALID_MFN; /* the owner's label has used its share: as if memory were exhausted */
     struct frame *f = &frames[mfn];
     BUG_ON(f->use != FRAME_FREE);
     free_head = f->next_free;
     f->use = (uint8_t)use;
+    f->pool = pool;
     f->owner = owner;
     f->refcount = 1;
     f->next_free = INVALID_MFN;
@@ -127,6 +132,8 @@ void frame_free(mfn_t mfn)
     struct frame *f = frame_info(mfn);
     /* Freeing something that is not an allocated frame is a hypervisor bug, never a guest's doing. */
     BUG_ON(!f || f->use == FRAME_FREE || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT);
+    pool_uncharge(f->pool); /* an orphan stays charged to its dead owner's label until now */
+    f->pool = POOL_NONE;
     f->use = FRAME_FREE;
     f->owner = 0;
     f->refcount = 0;

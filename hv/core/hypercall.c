@@ -5,6 +5,7 @@
 #include <moat/domain.h>
 #include <moat/domctl.h>
 #include <moat/event_channel.h>
+#include <moat/hclog.h>
 #include <moat/hypercall.h>
 #include <moat/measure.h>
 #include <moat/nospec.h>
@@ -74,6 +75,7 @@ void hypercall_entry(struct cpu_regs *regs)
         if (fn)
             ret = fn(a.arg[0], a.arg[1], a.arg[2], a.arg[3], a.arg[4]);
     }
+    hclog_result(d, &a, ret);
     /* The caller may have shut itself down; its registers then no longer matter. */
     if (d->state == DOM_RUNNABLE || d->state == DOM_BLOCKED)
         arch_hypercall_return(regs, ret);

@@ -9,6 +9,7 @@
 #include <moat/multiboot.h>
 #include <moat/manifest.h>
 #include <moat/measure.h>
+#include <moat/mitigate.h>
 #include <moat/sched.h>
 #include <moat/selftest.h>
 #include <moat/shutdown.h>
@@ -66,6 +67,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
 
     measure_init();
     xsm_boot();
+    mitigate_init();
     if (!manifest_boot()) {
         measure_boot_done();
         printk("moat: boot complete; no domains to run\n");

@@ -7,6 +7,7 @@
 #include <moat/event_channel.h>
 #include <moat/lib.h>
 #include <moat/sched.h>
+#include <moat/sched_partition.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <public/sched.h>
@@ -44,6 +45,10 @@ static void rq_push_head(struct domain *d)
 
 static void rq_push(struct domain *d)
 {
+    if (partitioned()) {
+        partition_enqueue(d);
+        return;
+    }
     if (d->on_rq)
         return;
     d->on_rq = true;
@@ -58,6 +63,10 @@ static void rq_push(struct domain *d)
 
 static void rq_remove(struct domain *d)
 {
+    if (partitioned()) {
+        partition_dequeue(d);
+        return;
+    }
     if (!d->on_rq)
         return;
     if (d->rq_prev)
@@ -76,6 +85,7 @@ void sched_init(uint32_t slice_us)
 {
     if (slice_us)
         slice_ticks = MAX(1, (uint64_t)slice_us * TICK_HZ / 1000000);
+    partition_init();
 }
 
 static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE && !d->paused; }
@@ -95,7 +105,7 @@ static void account(struct domain *d)
 static bool under_fair_share(const struct domain *d)
 {
     unsigned live = domain_live_count();
-    return live && d->window_cpu_ns < FAIR_WINDOW_NS / live;
+    return !partitioned() && live && d->window_cpu_ns < FAIR_WINDOW_NS / live;
 }
 
 void sched_add(struct domain *d)
@@ -117,6 +127,8 @@ void sched_remove(struct domain *d)
 {
     struct percpu *cpu = this_cpu();
     rq_remove(d);
+    if (partitioned())
+        partition_forget(d);
     if (cpu->current == d) {
         account(d);
         cpu->current = NULL;
@@ -143,10 +155,14 @@ void sched_tick(void)
     struct percpu *cpu = this_cpu();
     uint64_t now = now_ns();
     bool new_window = now - window_start_ns >= FAIR_WINDOW_NS;
+    if (partitioned() && partition_tick())
+        cpu->need_resched = 1;
     if (new_window)
         window_start_ns = now;
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);
+        if (partitioned() && partition_skip(d))
+            continue; /* another partition's timers wait for its time */
         if (d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED)
             continue;
         if (new_window)
@@ -166,6 +182,8 @@ void sched_tick(void)
 static struct domain *pick_next(void)
 {
     struct percpu *cpu = this_cpu();
+    if (partitioned())
+        return partition_pick();
     struct domain *cur = cpu->current;
     if (cur && runnable(cur) && !cpu->need_resched)
         return cur;

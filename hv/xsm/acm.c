@@ -342,6 +342,8 @@ int xsm_grant_query(struct domain *subj, struct domain *target)
 
 /* ---- loading a policy ---- */
 
+unsigned xsm_label_count(void) { return live.chwall_ssidrefs; }
+
 void xsm_boot(void)
 {
     for (unsigned i = 0; i < boot_info.module_count; i++) {

@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "soak": ("soak", "the hypercall fuzzers across several domains for N calls"),
     "coverage": ("coverage", "run tests with QEMU's block log: hv/ lines and branches, tools/ lines"),
     "mutate": ("mutate", "mutation testing of hv/: mutants built and run against the tests that cover them"),
+    "covert": ("covert", "measure covert channels between labels that may not share: rate, errors, capacity"),
+    "noninterference": ("noninterference", "boot a scenario with different secrets; does the low domain see?"),
 }
 
 EPILOG = ("exit status: 0 success, 1 failure, 2 crash or timeout of the booted system, 3 moat "

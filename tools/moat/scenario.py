@@ -13,6 +13,8 @@
 
     [scheduler]
     slice_ms = 10             # 0: the hypervisor's default
+    mode = "partition"        # a fixed cyclic schedule, one partition per label (sched=partition)
+    partition_ms = 10         # each partition's length (partition_ms=), with mode = "partition"
 
     images = ["hello"]        # extra images a privileged domain may create domains from
     policy = "policy.toml"    # the MAC policy (XML or TOML; default: moat's default policy)
@@ -51,6 +53,7 @@ _MEMORY = re.compile(r"[1-9][0-9]*[MG]")
 _GUEST_MEMORY = re.compile(r"([1-9][0-9]*)([KMG])")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,31}")
 EXPECTS = ("poweroff", "crash", "any")
+SCHEDULERS = ("roundrobin", "partition")
 GUEST_MEMORY_MIN_KIB = 64
 GUEST_MEMORY_MAX_KIB = 1 << 20  # GUEST_RAM_MAX in hv/include/public/hv.h
 MAX_DOMAINS = 64                # MANIFEST_MAX_DOMAINS
@@ -84,6 +87,14 @@ class Module:
 @dataclass
 class Scheduler:
     slice_ms: int = 0  # 0: the hypervisor's default
+    mode: str = "roundrobin"  # or "partition" (hv/core/sched_partition.c): `sched=` on the command line
+    partition_ms: int = 0  # 0: the hypervisor's default (10 ms)
+
+    def cmdline(self) -> str:
+        """The hypervisor command-line words this table stands for."""
+        if self.mode != "partition":
+            return ""
+        return "sched=partition" + (f" partition_ms={self.partition_ms}" if self.partition_ms else "")
 
 
 @dataclass
@@ -216,10 +227,16 @@ def _check_image_ref(path: Path, key: str, image: str) -> None:
 def _parse_scheduler(path: Path, data: Any) -> Scheduler:
     if not isinstance(data, dict):
         raise ScenarioError(path, "scheduler", "must be a table ([scheduler])")
-    _check_keys(path, "scheduler", data, {"slice_ms": int})
+    _check_keys(path, "scheduler", data, {"slice_ms": int, "mode": str, "partition_ms": int})
     sched = Scheduler(**data)
     if not 0 <= sched.slice_ms <= 1000:
         raise ScenarioError(path, "scheduler.slice_ms", "must be 0 (default) to 1000")
+    if sched.mode not in SCHEDULERS:
+        raise ScenarioError(path, "scheduler.mode", f"{sched.mode!r}: one of {', '.join(SCHEDULERS)}")
+    if sched.partition_ms and sched.mode != "partition":
+        raise ScenarioError(path, "scheduler.partition_ms", 'only with mode = "partition"')
+    if not (sched.partition_ms == 0 or 2 <= sched.partition_ms <= 1000):
+        raise ScenarioError(path, "scheduler.partition_ms", "must be 0 (default) or 2 to 1000")
     return sched
 
 
@@ -342,6 +359,9 @@ def parse(text: str, path: Path) -> Scenario:
             raise ScenarioError(path, key, f"unknown table or key (known: {known})")
         parser, attr = _TABLES[key]
         setattr(scenario, attr, parser(path, value))
+    if words := scenario.scheduler.cmdline():  # the hypervisor reads the mode from its command line
+        hv = scenario.hypervisor
+        hv.cmdline = f"{hv.cmdline} {words}".strip()
     if scenario.links:
         from moat import links
 

@@ -296,6 +296,14 @@ static void selftest_tamper(struct domain *d, void *area)
 }
 #endif
 
+void xsave_release(void)
+{
+    struct percpu *cpu = this_cpu();
+    if (cpu->fpu_owner)
+        save(cpu->fpu_owner->xsave);
+    cpu->fpu_owner = NULL;
+}
+
 bool xsave_switch_slow(struct domain *d, const char **why)
 {
     struct percpu *cpu = this_cpu();

@@ -3,6 +3,8 @@
  * A domain: one paravirtualized guest with one vCPU, its own page tables (built and owned by the
  * hypervisor), a start-info and a shared-info page. Domain ids index a fixed table; the lowest
  * free id is reused, and a new domain in a reused slot starts from zero (it inherits nothing).
+ * With mitigate=domid a domain created by domctl has an id of 64 or more instead, drawn by
+ * mitigate_child_id (moat/mitigate.h); it still lives in the lowest free slot.
  */
 #ifndef MOAT_DOMAIN_H
 #define MOAT_DOMAIN_H
@@ -74,6 +76,7 @@ struct domain {
     struct evtchn_table evtchn;
     struct grant_table gnttab;
     uint32_t incarnation;             /* counts creations: tells a reused domid from its predecessor */
+    uint32_t ids_drawn;               /* mitigate=domid: ids drawn for its children so far */
     struct xsm_cache xsm_cache;
     struct xsm_audit xsm_audit;       /* rate limit of its MAC denial lines */
 
@@ -107,6 +110,7 @@ struct domain *domain_create(const struct domain_params *p, long *err);
 /* Tears a domain down and gives every frame back; records how it ended. */
 void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why);
 struct domain *domain_by_id(domid_t id); /* a live domain, or NULL */
+struct domain *domain_by_id_any(domid_t id); /* the same, or one being built or torn down */
 struct domain *domain_table(unsigned index);
 unsigned domain_live_count(void);
 /* The symbol of d's image at addr, as "name+0xoff", or "" (for crash records: arch/x86_64/traps.c). */

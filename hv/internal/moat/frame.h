@@ -28,7 +28,7 @@ enum frame_use {
 
 struct frame {
     uint8_t use;       /* enum frame_use */
-    uint8_t pad;
+    uint8_t pool;      /* the label pool it is charged to (mitigate=pools; moat/mitigate.h) */
     uint16_t owner;    /* domain id, or DOMID_HV */
     uint32_t refcount;
     mfn_t next_free;   /* free-list link while FRAME_FREE */

@@ -48,6 +48,8 @@ struct xsm_audit {
 
 /* Boot: loads the policy module (mandatory); stops the machine with the reason if there is none. */
 void xsm_boot(void);
+/* The live policy's number of VM labels (rows), __UNLABELED__ included. */
+unsigned xsm_label_count(void);
 
 /* Domain life: may a domain with this label start now (-XEN_EINVAL: not a label; -XEN_EPERM:
  * Chinese Wall), and the bookkeeping of its start and end. creator is NULL at boot. */

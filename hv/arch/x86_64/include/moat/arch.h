@@ -51,6 +51,15 @@ static inline void arch_switch_address_space(mfn_t root)
         write_cr3(root << PAGE_SHIFT);
 }
 
+/* Leaves the CPU as a time partition found it (sched_partition.c): no guest's extended state in
+ * the registers and the hypervisor's own page tables loaded, so whoever ran last cannot make the
+ * next partition's entry take a shorter or longer path. */
+static inline void arch_release_cpu(void)
+{
+    xsave_release();
+    arch_switch_address_space(paging_root() >> PAGE_SHIFT);
+}
+
 /* ---- vCPUs ---- */
 
 /* The vCPU's architectural state beyond its registers: its extended-state area (xsave.c). */

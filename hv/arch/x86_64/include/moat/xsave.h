@@ -47,6 +47,9 @@ void xsave_vcpu_free(struct domain *d);
  * caller kills d.
  */
 bool xsave_switch_slow(struct domain *d, const char **why);
+/* Saves the owner's extended state and leaves the registers ownerless (the partitioned
+ * scheduler, between partitions: the next entry then always takes the same path). */
+void xsave_release(void);
 static inline bool xsave_switch(struct domain *d, const char **why)
 {
     return this_cpu()->fpu_owner == &d->vcpu || xsave_switch_slow(d, why); /* the same vCPU again: nothing */

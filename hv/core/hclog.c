@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// The hypercall log of the test build (moat/hclog.h): one line per hypercall of the chosen domain.
+#include <moat/hclog.h>
+
+#ifdef CONFIG_SELFTEST
+
+#include <moat/arch.h>
+#include <moat/boot_info.h>
+#include <moat/console.h>
+#include <moat/domain.h>
+#include <moat/lib.h>
+#include <public/domctl.h>
+#include <public/hv.h>
+
+static int logged = -2; /* -2: not read yet; -1: none */
+
+/* A decimal domain id, or -1. */
+static int parse_id(const char *s)
+{
+    int v = 0;
+    if (!*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9' || v > DOMID_FIRST_RESERVED)
+            return -1;
+        v = v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+void hclog_result(const struct domain *d, const struct hypercall_args *a, long ret)
+{
+    uint64_t nr = a->nr;
+    if (logged == -2) {
+        char id[8];
+        logged = cmdline_get("hclog", id, sizeof(id)) ? parse_id(id) : -1;
+    }
+    if (logged < 0 || d->domid != (domid_t)logged || (d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED))
+        return; /* (a domain that shut itself down has no address space left to read) */
+    uint64_t op = a->arg[0];
+    uint32_t cmd;
+    if ((nr == __HYPERVISOR_domctl || nr == __HYPERVISOR_xsm_op) && !copy_from_guest(&cmd, a->arg[0], sizeof(cmd)))
+        op = cmd;
+    printk("hc: d%u nr=%lu op=%lu ret=%ld", d->domid, nr, op, ret);
+    domid_t out;
+    if (nr == __HYPERVISOR_domctl && op == XEN_DOMCTL_createdomain && ret == 0 &&
+        !copy_from_guest(&out, a->arg[0] + offsetof(struct moat_domctl, u.create.domid), sizeof(out)))
+        printk(" out=%u", out);
+    printk("\n");
+}
+
+#endif

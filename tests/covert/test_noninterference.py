@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: MIT
+"""`moat noninterference`, booted (docs/covert-channels.md).
+
+The demo's customers A and B (demo policy: no shared STE type, no conflict) in the default
+configuration: what B observes differs with A's secret only in time readings (its TSC and its own
+CPU time), which is the cpu channel; everything else it sees is the same for every secret. Under
+partitioned scheduling (sched=partition) nothing B observes differs, its TSC readings and every
+hypercall result included: noninterference holds.
+
+Two creators (tx, rx): rx's child ids give tx's secret away (domid), and with mitigate=domid no
+longer do."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from moat.covert import noninterference as ni
+from moat.pytest_plugin import require_qemu
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "tests" / "covert"
+LOGS = ROOT / "build" / "test-logs" / "covert"
+
+
+def differing_keys(a: list[str], b: list[str]) -> set[str]:
+    """Every key whose value differs anywhere between two views of the same length."""
+    assert len(a) == len(b)
+    keys = set()
+    for x, y in zip(a, b, strict=True):
+        for (kx, vx), (ky, vy) in zip(ni.words(x), ni.words(y), strict=True):
+            assert kx == ky
+            if vx != vy:
+                keys.add(kx)
+    return keys
+
+
+def test_demo_customers_a_and_b(tmp_path):
+    require_qemu()
+    out = tmp_path / "ni.json"
+    proc = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / "ni_demo.toml"),
+                           "--high", "a-web", "--low", "b-app", "--no-build", "--ignore-timing",
+                           "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text  # --ignore-timing: only time readings differ
+    rep = json.loads(out.read_text())
+    assert rep["reproducible"] and not rep["problems"], rep
+    assert rep["verdict"] == "DIFFERS (timing only)" and rep["channels"] == ["cpu"], rep
+    assert "share no STE type" in rep["policy"]
+    (first,) = rep["divergences"]
+    assert first["timing"] and first["key"] == "tsc" and first["channel"] == "cpu", first
+    assert rep["functional_divergences"] == []
+    assert "with every time reading masked, low's view is the same for every secret" in proc.stdout
+    # Exactly which observations differ: b-app's time readings, nothing else it sees.
+    logs = [Path(r["log"]) for r in rep["runs"] if not r["control"]]
+    views = [ni.low_view(log.read_text().splitlines(), "b-app")[0] for log in logs]
+    assert len(views[0]) == 18  # 16 steps, its last line and its end
+    assert differing_keys(*views) == {"tsc", "cpu_ns"}
+    # Every answer about customer A is a refusal, the same in every run.
+    assert all("info=-1 unbound=-13 memop=-1 gntq=-8" in v for v in views[0][:16])
+    # Without --ignore-timing the same difference is a failure (exit 1).
+    again = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / "ni_demo.toml"),
+                            "--high", "a-web", "--low", "b-app", "--no-build", "--no-control"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert again.returncode == 1 and "DIFFERS (timing only) (cpu)" in again.stdout, again.stdout + again.stderr
+
+
+def test_creators_domid_channel_and_its_mitigation():
+    require_qemu()
+    path = SCENARIOS / "ni_create.toml"
+    default = ni.run(path, ROOT, high="tx", low="rx", control=False, hypercalls=True, log_dir=LOGS / "ni-default")
+    assert default.verdict == "DIFFERS", default.to_json()
+    (_, d), = default.functional
+    assert d.channel == "domid", default.to_json()
+    assert d.base is not None and d.base.startswith("hc: nr=36 op=1 ret=0 out=")  # the create's result
+    mitigated = ni.run(path, ROOT, high="tx", low="rx", control=False, append="mitigate=domid",
+                       log_dir=LOGS / "ni-mitigated")
+    assert mitigated.verdict == "DIFFERS (timing only)", mitigated.to_json()
+    assert mitigated.functional == []
+
+
+def test_demo_customers_a_and_b_partitioned(tmp_path):
+    """The same pair with [scheduler] mode = "partition": b-app's whole view, time readings and
+    the hypercall log included, is the same for two secrets (and the control run)."""
+    require_qemu()
+    out = tmp_path / "ni.json"
+    proc = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / "ni_partition.toml"),
+                           "--high", "a-web", "--low", "b-app", "--no-build", "--runs", "2", "--hypercalls",
+                           "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
+    rep = json.loads(out.read_text())
+    assert rep["verdict"] == "HOLDS" and rep["divergences"] == [] and rep["channels"] == [], rep
+    assert "moat noninterference: HOLDS" in proc.stdout
+    logs = [Path(r["log"]) for r in rep["runs"]]
+    assert len(logs) == 3 and all(r["observations"] > 100 for r in rep["runs"]), rep["runs"]
+    console = logs[1].read_text()
+    assert "sched: partitioned: 2 partitions of 10 ms" in console
+    # The high domain did act on its secret in that run (0xff..ff: it spun in every step).
+    assert "ni: high done" in console
+    views = [ni.low_view(log.read_text().splitlines(), "b-app")[0] for log in logs]
+    assert views[0] == views[1] == views[2]
+    assert sum(v.startswith("out: ni: step=") for v in views[0]) == 16
