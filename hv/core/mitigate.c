@@ -76,9 +76,9 @@ static unsigned rows(void) { return xsm_label_count(); }
 
 static uint64_t frame_share(void) { return rows() ? pool_frames / rows() : 0; }
 
-uint8_t pool_charge(uint16_t owner)
+uint8_t pool_charge_label(uint16_t owner)
 {
-    if (!mitigated(MITIGATE_POOLS) || owner >= DOMID_FIRST_RESERVED)
+    if (owner >= DOMID_FIRST_RESERVED)
         return POOL_NONE;
     const struct domain *d = domain_by_id_any(owner);
     if (!d)
@@ -90,9 +90,9 @@ uint8_t pool_charge(uint16_t owner)
     return (uint8_t)(row + 1);
 }
 
-void pool_uncharge(uint8_t pool)
+void pool_uncharge_label(uint8_t pool)
 {
-    if (pool != POOL_NONE && pool != POOL_FULL && pool_used[pool - 1])
+    if (pool != POOL_FULL && pool_used[pool - 1])
         pool_used[pool - 1]--;
 }
 

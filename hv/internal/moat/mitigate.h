@@ -37,8 +37,19 @@ domid_t mitigate_child_id(const struct domain *creator, uint32_t n);
  * hypervisor's own frames, or pools are off); POOL_FULL: the label has used its share. */
 #define POOL_NONE 0
 #define POOL_FULL 0xff
-uint8_t pool_charge(uint16_t owner);
-void pool_uncharge(uint8_t pool); /* at frame_free, with what pool_charge returned */
+uint8_t pool_charge_label(uint16_t owner);
+void pool_uncharge_label(uint8_t pool);
+/* The test of "pools off" is inline: frame_alloc and frame_free run for every frame of every
+ * create and destroy, and the default configuration must not pay for a call per frame. */
+static inline uint8_t pool_charge(uint16_t owner)
+{
+    return mitigated(MITIGATE_POOLS) ? pool_charge_label(owner) : POOL_NONE;
+}
+static inline void pool_uncharge(uint8_t pool) /* at frame_free, with what pool_charge returned */
+{
+    if (pool != POOL_NONE)
+        pool_uncharge_label(pool);
+}
 /* May another domain of this label (besides `self`, being built) take a domain-table entry? */
 bool pool_slot_available(uint32_t ssidref, const struct domain *self);
 
