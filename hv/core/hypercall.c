@@ -3,6 +3,7 @@
 #include <moat/console_io.h>
 #include <moat/domain.h>
 #include <moat/events.h>
+#include <moat/hvlock.h>
 #include <moat/measure.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>
@@ -63,7 +64,11 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
 void hypercall_entry(struct cpu_regs *regs)
 {
     selftest_entry_check(regs);
+    hv_lock_enter();
     struct domain *d = current_domain();
+    /* Another CPU may have destroyed the caller while this one waited for the lock. */
+    if (!d || this_cpu()->cur_regs != regs)
+        exit_to_guest();
     uint64_t nr = regs->rax;
     long ret = -XEN_ENOSYS;
     if (nr < MOAT_NR_HYPERCALLS) {

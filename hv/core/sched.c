@@ -1,76 +1,96 @@
 // SPDX-License-Identifier: MIT
 // Scheduling, blocking, timers and upcall delivery.
+#include <moat/apic.h>
 #include <moat/console.h>
 #include <moat/device.h>
 #include <moat/domain.h>
 #include <moat/events.h>
+#include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/paging.h>
 #include <moat/sched.h>
 #include <moat/shutdown.h>
+#include <moat/smp.h>
 #include <moat/timer.h>
 #include <moat/x86.h>
 #include <moat/xsave.h>
 #include <public/sched.h>
 
 static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
-static uint64_t run_start_tsc;
 
 /*
- * The run queue: every runnable, unpaused domain except the running one, in the order they will
- * run (a FIFO: round robin). Picking, requeueing and waking are O(1), whatever the number of
- * domains.
+ * One run queue per CPU: every runnable, unpaused domain whose CPU it is, except the one running
+ * there, in the order they will run (a FIFO: round robin). Picking, requeueing and waking are
+ * O(1), whatever the number of domains. A domain is current only on its own CPU (d->cpu); it
+ * changes CPU only while it is not current anywhere: placed at creation on the CPU with the
+ * fewest domains, moved to an idle CPU when it becomes runnable on a busy one, or taken by a
+ * CPU whose queue ran dry (unless pinned by the scenario's `cpu = k`).
  *
- * A woken domain goes to the head of the queue (it runs as soon as the current one gives way)
- * only while it has used less than its fair share of the CPU in the current window: domains
- * that mostly wait for events get low latency, while domains that keep waking each other cannot
- * starve a third, since once over their share they queue like everyone else.
+ * A woken domain goes to the head of its queue (it runs as soon as the current one gives way)
+ * only while it has used less than its fair share of its CPU in the current window (the window
+ * divided by the domains of that CPU): domains that mostly wait for events get low latency,
+ * while domains that keep waking each other cannot starve a third, since once over their share
+ * they queue like everyone else.
+ *
+ * Everything here runs under the hypervisor lock (moat/hvlock.h).
  */
 #define FAIR_WINDOW_NS 100000000ULL /* 100 ms */
-static struct domain *rq_head, *rq_tail;
-static uint64_t window_start_ns;
+struct runqueue {
+    struct domain *head, *tail;
+    unsigned queued; /* domains on the queue */
+    unsigned homed;  /* live domains whose CPU this is: the fair-share divisor */
+    uint64_t window_start_ns;
+};
+static struct runqueue rqs[MOAT_MAX_CPUS];
+static bool started; /* the boot CPU has built the domains: every CPU schedules */
 
 static void rq_push_head(struct domain *d)
 {
+    struct runqueue *rq = &rqs[d->cpu];
     if (d->on_rq)
         return;
     d->on_rq = true;
+    rq->queued++;
     d->rq_prev = NULL;
-    d->rq_next = rq_head;
-    if (rq_head)
-        rq_head->rq_prev = d;
+    d->rq_next = rq->head;
+    if (rq->head)
+        rq->head->rq_prev = d;
     else
-        rq_tail = d;
-    rq_head = d;
+        rq->tail = d;
+    rq->head = d;
 }
 
 static void rq_push(struct domain *d)
 {
+    struct runqueue *rq = &rqs[d->cpu];
     if (d->on_rq)
         return;
     d->on_rq = true;
+    rq->queued++;
     d->rq_next = NULL;
-    d->rq_prev = rq_tail;
-    if (rq_tail)
-        rq_tail->rq_next = d;
+    d->rq_prev = rq->tail;
+    if (rq->tail)
+        rq->tail->rq_next = d;
     else
-        rq_head = d;
-    rq_tail = d;
+        rq->head = d;
+    rq->tail = d;
 }
 
 static void rq_remove(struct domain *d)
 {
+    struct runqueue *rq = &rqs[d->cpu];
     if (!d->on_rq)
         return;
     if (d->rq_prev)
         d->rq_prev->rq_next = d->rq_next;
     else
-        rq_head = d->rq_next;
+        rq->head = d->rq_next;
     if (d->rq_next)
         d->rq_next->rq_prev = d->rq_prev;
     else
-        rq_tail = d->rq_prev;
+        rq->tail = d->rq_prev;
     d->on_rq = false;
+    rq->queued--;
     d->rq_next = d->rq_prev = NULL;
 }
 
@@ -80,49 +100,152 @@ void sched_init(uint32_t slice_us)
         slice_ticks = MAX(1, (uint64_t)slice_us * TICK_HZ / 1000000);
 }
 
+bool sched_started(void) { return __atomic_load_n(&started, __ATOMIC_ACQUIRE); }
+
+void sched_start(void)
+{
+    hv_lock_start();
+    hv_lock_enter();
+    __atomic_store_n(&started, true, __ATOMIC_RELEASE);
+    if (smp_cpus_online() > 1)
+        apic_send_ipi_allbutself(VEC_IPI_WAKE);
+}
+
 static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE && !d->paused; }
 
-static void account(struct domain *d)
+/* Is d running (or about to, or entering the hypervisor from) on its CPU? */
+static bool is_current(const struct domain *d) { return percpus[d->cpu].current == d; }
+
+static void account(struct percpu *cpu, struct domain *d)
 {
     uint64_t now = rdtsc();
     if (d && tsc_khz()) {
-        uint64_t ns = (now - run_start_tsc) * 1000000 / tsc_khz();
+        uint64_t ns = (now - cpu->run_start_tsc) * 1000000 / tsc_khz();
         d->cpu_time_ns += ns;
         d->window_cpu_ns += ns;
     }
-    run_start_tsc = now;
+    cpu->run_start_tsc = now;
 }
 
-/* Below its fair share of the current window? (The window restarts every FAIR_WINDOW_NS.) */
+/* Below its fair share of its CPU's current window? (The window restarts every FAIR_WINDOW_NS.) */
 static bool under_fair_share(const struct domain *d)
 {
-    unsigned live = domain_live_count();
-    return live && d->window_cpu_ns < FAIR_WINDOW_NS / live;
+    unsigned homed = rqs[d->cpu].homed;
+    return homed && d->window_cpu_ns < FAIR_WINDOW_NS / homed;
+}
+
+static void move_to(struct domain *d, unsigned cpu)
+{
+    rqs[d->cpu].homed--;
+    d->cpu = cpu;
+    rqs[cpu].homed++;
+}
+
+/* An online CPU that runs nothing and has nothing queued, or MOAT_MAX_CPUS. */
+static unsigned idle_cpu(void)
+{
+    if (!started)
+        return MOAT_MAX_CPUS;
+    for (unsigned i = 0; i < smp_cpus_listed(); i++)
+        if (smp_cpu_online(i) && !percpus[i].current && !rqs[i].queued)
+            return i;
+    return MOAT_MAX_CPUS;
+}
+
+/* Makes another CPU look at its queue (a halted CPU wakes; one in a guest enters the hypervisor). */
+static void kick(unsigned cpu)
+{
+    if (cpu != this_cpu()->id)
+        apic_send_ipi(percpus[cpu].apic_id, VEC_IPI_WAKE);
+}
+
+/* Queues a runnable domain that is not current (at the head: a woken domain under its share). */
+static void enqueue(struct domain *d, bool head)
+{
+    if (d->on_rq || is_current(d))
+        return;
+    /* Its CPU is busy and another idles: run it there instead. */
+    if (!d->pinned && percpus[d->cpu].current) {
+        unsigned idle = idle_cpu();
+        if (idle < MOAT_MAX_CPUS)
+            move_to(d, idle);
+    }
+    if (head)
+        rq_push_head(d);
+    else
+        rq_push(d);
+    if (!percpus[d->cpu].current)
+        kick(d->cpu);
+}
+
+void sched_place(struct domain *d, bool pinned, unsigned cpu)
+{
+    if (pinned && !smp_cpu_online(cpu)) {
+        printk("domain %u '%s': cpu %u is not online; the scheduler places it\n", d->domid, d->name, cpu);
+        pinned = false;
+    }
+    if (!pinned) {
+        cpu = 0;
+        for (unsigned i = 1; i < smp_cpus_listed(); i++)
+            if (smp_cpu_online(i) && rqs[i].homed < rqs[cpu].homed)
+                cpu = i;
+    }
+    d->pinned = pinned;
+    d->cpu = cpu;
+    rqs[cpu].homed++;
 }
 
 void sched_add(struct domain *d)
 {
-    if (runnable(d) && this_cpu()->current != d)
-        rq_push(d);
+    if (runnable(d))
+        enqueue(d, false);
 }
 
 void sched_set_paused(struct domain *d, bool paused)
 {
     d->paused = paused;
-    if (paused)
-        rq_remove(d);
-    else
+    if (!paused) {
         sched_add(d);
+        return;
+    }
+    rq_remove(d);
+    if (is_current(d))
+        kick(d->cpu); /* running elsewhere: that CPU enters the hypervisor and picks another */
+}
+
+static void evict(void *arg)
+{
+    struct domain *d = arg;
+    struct percpu *cpu = this_cpu();
+    if (cpu->current == d) {
+        account(cpu, d);
+        cpu->current = NULL;
+        cpu->cur_regs = NULL;
+    }
+    if (cpu->loaded_pml4 == d->pml4) {
+        write_cr3(paging_root());
+        cpu->loaded_pml4 = 0;
+    }
+    if (cpu->fpu_owner == &d->vcpu)
+        cpu->fpu_owner = NULL; /* its registers are dropped, not saved: the domain is going */
 }
 
 void sched_remove(struct domain *d)
 {
-    struct percpu *cpu = this_cpu();
     rq_remove(d);
-    if (cpu->current == d) {
-        account(d);
-        cpu->current = NULL;
-        cpu->cur_regs = NULL;
+    rqs[d->cpu].homed--;
+    evict(d);
+    /*
+     * No other CPU may go on running d, or keep its page tables in CR3 or its extended state in
+     * its registers, once its frames are given back: each that does drops them before this
+     * returns (a CPU waiting for the hypervisor lock answers too).
+     */
+    for (unsigned i = 0; i < smp_cpus_listed(); i++) {
+        const struct percpu *p = &percpus[i];
+        if (i != this_cpu()->id && smp_cpu_online(i) &&
+            (p->current == d || p->loaded_pml4 == d->pml4 || p->fpu_owner == &d->vcpu) &&
+            !smp_call(i, evict, d))
+            panic("cpu %u did not drop domain %u", i, d->domid);
     }
 }
 
@@ -133,23 +256,30 @@ void sched_wake(struct domain *d)
         d->vcpu.polling = false;
         d->vcpu.poll_deadline_ns = 0;
         /* The waker keeps its slice; the woken runs next if it has not used its share. */
-        if (under_fair_share(d) && this_cpu()->current != d)
-            rq_push_head(d);
-        else
-            sched_add(d);
+        if (runnable(d))
+            enqueue(d, under_fair_share(d));
     }
 }
 
-void sched_tick(void)
+void sched_notify(struct domain *d)
 {
-    struct percpu *cpu = this_cpu();
+    if (d->state == DOM_BLOCKED)
+        sched_wake(d);
+    else if (is_current(d))
+        kick(d->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
+}
+
+/* This CPU's share of the tick: the fairness window, its domains' timers, the running slice. */
+static void sched_tick(struct percpu *cpu)
+{
+    struct runqueue *rq = &rqs[cpu->id];
     uint64_t now = now_ns();
-    bool new_window = now - window_start_ns >= FAIR_WINDOW_NS;
+    bool new_window = now - rq->window_start_ns >= FAIR_WINDOW_NS;
     if (new_window)
-        window_start_ns = now;
+        rq->window_start_ns = now;
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);
-        if (d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED)
+        if ((d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED) || d->cpu != cpu->id)
             continue;
         if (new_window)
             d->window_cpu_ns = 0;
@@ -165,18 +295,42 @@ void sched_tick(void)
         cpu->need_resched = 1;
 }
 
-static struct domain *pick_next(void)
+/* A domain for an idle CPU from the longest other queue (not one pinned there), or NULL. */
+static struct domain *steal(struct percpu *cpu)
 {
-    struct percpu *cpu = this_cpu();
+    unsigned victim = MOAT_MAX_CPUS;
+    for (unsigned i = 0; i < smp_cpus_listed(); i++)
+        if (i != cpu->id && rqs[i].queued && (victim == MOAT_MAX_CPUS || rqs[i].queued > rqs[victim].queued))
+            victim = i;
+    if (victim == MOAT_MAX_CPUS)
+        return NULL;
+    for (struct domain *d = rqs[victim].head; d; d = d->rq_next)
+        if (!d->pinned) {
+            rq_remove(d);
+            move_to(d, cpu->id);
+            return d;
+        }
+    return NULL;
+}
+
+/*
+ * The scheduler's decision, in one place: what this CPU runs next (NULL: it idles). The current
+ * domain goes on until its slice ends, it yields or blocks; then the head of this CPU's queue
+ * runs, or, when the queue is empty, a domain taken from another CPU's.
+ */
+static struct domain *pick_next(struct percpu *cpu)
+{
     struct domain *cur = cpu->current;
     if (cur && runnable(cur) && !cpu->need_resched)
         return cur;
     cpu->need_resched = 0;
     if (cur && runnable(cur))
         rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
-    struct domain *next = rq_head;
+    struct domain *next = rqs[cpu->id].head;
     if (next)
         rq_remove(next);
+    else
+        next = steal(cpu);
     return next;
 }
 
@@ -190,15 +344,17 @@ static bool switch_to(struct domain *next, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->current != next) {
-        account(cpu->current);
+        account(cpu, cpu->current);
         cpu->current = next;
         next->slice_left_ticks = slice_ticks;
         cpu->cur_regs = &next->vcpu.regs;
         cpu->cur_regs_top = (uint64_t)(&next->vcpu.regs + 1);
         tss_set_rsp0(cpu->cur_regs_top);
         device_switch_to(next);
-        if ((read_cr3() & PTE_ADDR_MASK) != next->pml4 << PAGE_SHIFT)
+        if (cpu->loaded_pml4 != next->pml4) {
             write_cr3(next->pml4 << PAGE_SHIFT);
+            cpu->loaded_pml4 = next->pml4;
+        }
         return xsave_switch(next, why);
     }
     if (!next->slice_left_ticks)
@@ -231,12 +387,17 @@ static bool deliver_upcall(struct domain *d)
     return true;
 }
 
+/* Called with the hypervisor lock held (every entry takes it); releases it on the way out. */
 noreturn void exit_to_guest(void)
 {
     struct percpu *cpu = this_cpu();
     for (;;) {
         cli();
-        struct domain *next = pick_next();
+        if (cpu->tick_pending) {
+            cpu->tick_pending = false;
+            sched_tick(cpu);
+        }
+        struct domain *next = pick_next(cpu);
         if (next) {
             const char *why;
             if (!switch_to(next, &why)) {
@@ -250,13 +411,19 @@ noreturn void exit_to_guest(void)
                 domain_destroy(next, OUTCOME_KILLED, "bad stack for an event upcall");
                 continue;
             }
+            hv_lock_exit();
+            lock_check_none_held("returns to a guest");
             return_to_guest();
         }
         if (domain_live_count() == 0)
             domains_all_stopped();
-        account(cpu->current);
+        account(cpu, cpu->current);
         cpu->current = NULL; /* idle: the hypervisor stack, interrupts on, until something wakes */
+        hv_lock_exit();
+        lock_check_none_held("halts idle");
         sti_halt();
+        cli();
+        hv_lock_enter();
     }
 }
 

@@ -90,6 +90,14 @@ struct percpu {
     struct vcpu *fpu_owner;     /* whose extended state (FPU/SSE/AVX) is in its registers (xsave.c) */
     struct smp_call call;       /* the VEC_IPI_CALL mailbox */
     uint64_t ipis;              /* IPIs received (any of ours) */
+    /* Scheduling (sched.c): set by the tick handler, consumed under the hypervisor lock. */
+    bool tick_pending;
+    uint64_t run_start_tsc;     /* when current started running (CPU time accounting) */
+    uint64_t loaded_pml4;       /* (an mfn) the guest page tables in its CR3, 0 = the hypervisor's (TLB shootdown) */
+    /* Locks (hvlock.c): the ranks this CPU holds (the debug build checks the order), and the
+     * hypervisor lock's figures, printed at stop. */
+    uint32_t locks_held;
+    uint64_t hv_lock_taken, hv_lock_contended, hv_lock_wait_tsc;
 };
 
 extern struct percpu percpus[MOAT_MAX_CPUS];

@@ -44,6 +44,7 @@ struct vcpu {
     uint64_t poll_deadline_ns;        /* SCHEDOP_poll timeout; 0 = none */
     bool polling;
     void *xsave;                      /* its FPU/SSE/AVX state while not in a CPU (xsave.c) */
+    unsigned fpu_cpu;                 /* the CPU that last loaded it (it may still be there) */
     mfn_t xsave_mfn;
 };
 
@@ -53,6 +54,8 @@ struct domain {
     enum dom_state state;
     bool paused;
     bool on_rq;                       /* queued to run (sched.c) */
+    bool pinned;                      /* runs on `cpu` only (the scenario's `cpu = k`) */
+    unsigned cpu;                     /* its CPU: whose run queue it joins; only there is it current */
     struct domain *rq_next, *rq_prev;
     uint32_t flags;                   /* MDOM_* */
     uint32_t ssidref;
@@ -98,6 +101,8 @@ struct domain_params {
     uint32_t max_evtchn;
     uint32_t max_grant_frames;
     uint32_t devices;        /* DEVICE_* bits to assign (checked against the label) */
+    bool pinned;             /* run on `cpu` only; else the scheduler places and moves it */
+    unsigned cpu;
     struct domain *creator; /* NULL at boot (the manifest) */
 };
 
@@ -119,7 +124,10 @@ noreturn void domains_all_stopped(void);
 bool gpt_create(struct domain *d);
 bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags);
 uint64_t gpt_lookup(struct domain *d, vaddr_t va);
-bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry */
+bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry everywhere */
+/* Flushes va of d's address space on every CPU that may cache it; returns when all have. */
+void tlb_shootdown(struct domain *d, vaddr_t va);
+extern uint64_t tlb_shootdowns;
 /* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
 mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn);
 void gpt_destroy(struct domain *d);

@@ -16,7 +16,5 @@ uint64_t now_ns(void);
 struct shared_info;
 /* Writes the TSC-to-system-time parameters into a domain's shared-info page. */
 void time_publish(struct shared_info *s);
-/* Called on every tick, after the tick count moved (sched.c). */
-void sched_tick(void);
 
 #endif
