@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The hypervisor lock and the debug build's lock-order checks (moat/hvlock.h).
+#include <moat/apic.h>
 #include <moat/console.h>
 #include <moat/hvlock.h>
 #include <moat/shutdown.h>
@@ -12,6 +13,14 @@ static spinlock_t hv_lock; /* SPINLOCK_INIT is all zeros: in .bss */
 
 void hv_lock_start(void) { hv_lock_smp = smp_cpus_online() > 1; }
 
+/*
+ * A waiter spins a little, then halts with interrupts on until the releaser's IPI (or its own
+ * tick): on a host that runs more virtual CPUs than it has cores, a spinning waiter would take
+ * the core the lock's holder needs. Interrupt handlers take no lock, so they may run here; the
+ * turn is checked with interrupts off just before `sti; hlt`, so the wake-up cannot be lost.
+ */
+#define HV_LOCK_SPINS 256
+
 void hv_lock_enter_slow(void)
 {
     struct percpu *cpu = this_cpu();
@@ -20,17 +29,40 @@ void hv_lock_enter_slow(void)
     if (!spin_my_turn(&hv_lock, ticket)) {
         uint64_t t0 = rdtsc();
         cpu->hv_lock_contended++;
+        cpu->hv_lock_ticket = ticket;
+        __atomic_store_n(&cpu->hv_lock_waiting, true, __ATOMIC_SEQ_CST);
         /* The holder may be waiting for this CPU (a TLB shootdown, an eviction): answer it. */
-        do {
+        for (unsigned spins = 0; !spin_my_turn(&hv_lock, ticket); spins++) {
             smp_poll_calls();
-            cpu_relax();
-        } while (!spin_my_turn(&hv_lock, ticket));
+            if (spins < HV_LOCK_SPINS) {
+                cpu_relax();
+            } else {
+                sti_halt();
+                cli();
+            }
+        }
+        __atomic_store_n(&cpu->hv_lock_waiting, false, __ATOMIC_RELAXED);
         cpu->hv_lock_wait_tsc += rdtsc() - t0;
     }
     hv_lock.cpu = (uint16_t)(cpu->id + 1);
 }
 
-void hv_lock_exit_slow(void) { spin_unlock(&hv_lock); }
+void hv_lock_exit_slow(void)
+{
+    uint16_t next = (uint16_t)(hv_lock.owner + 1);
+    bool waiters = __atomic_load_n(&hv_lock.next, __ATOMIC_RELAXED) != next;
+    spin_unlock(&hv_lock);
+    if (!waiters)
+        return;
+    /* Wake the CPU whose turn it is, in case it halted. */
+    for (unsigned i = 0; i < smp_cpus_listed(); i++) {
+        const struct percpu *p = &percpus[i];
+        if (__atomic_load_n(&p->hv_lock_waiting, __ATOMIC_SEQ_CST) && p->hv_lock_ticket == next) {
+            apic_send_ipi(p->apic_id, VEC_IPI_WAKE);
+            return;
+        }
+    }
+}
 
 bool hv_lock_held(void) { return !hv_lock_smp || spin_holder(&hv_lock) == this_cpu()->id; }
 

@@ -64,6 +64,7 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
 void hypercall_entry(struct cpu_regs *regs)
 {
     selftest_entry_check(regs);
+    this_cpu()->in_hypercall = true;
     hv_lock_enter();
     struct domain *d = current_domain();
     /* Another CPU may have destroyed the caller while this one waited for the lock. */

@@ -37,9 +37,11 @@ static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest 
 #define FAIR_WINDOW_NS 100000000ULL /* 100 ms */
 struct runqueue {
     struct domain *head, *tail;
-    unsigned queued; /* domains on the queue */
-    unsigned homed;  /* live domains whose CPU this is: the fair-share divisor */
+    unsigned queued;   /* domains on the queue */
+    unsigned movable;  /* of which not pinned: what an idle CPU may take */
+    unsigned homed;    /* live domains whose CPU this is: the fair-share divisor */
     uint64_t window_start_ns;
+    uint64_t deadline_ns; /* no guest timer or poll timeout of its domains is due before this */
 };
 static struct runqueue rqs[MOAT_MAX_CPUS];
 static bool started; /* the boot CPU has built the domains: every CPU schedules */
@@ -51,6 +53,7 @@ static void rq_push_head(struct domain *d)
         return;
     d->on_rq = true;
     rq->queued++;
+    rq->movable += !d->pinned;
     d->rq_prev = NULL;
     d->rq_next = rq->head;
     if (rq->head)
@@ -67,6 +70,7 @@ static void rq_push(struct domain *d)
         return;
     d->on_rq = true;
     rq->queued++;
+    rq->movable += !d->pinned;
     d->rq_next = NULL;
     d->rq_prev = rq->tail;
     if (rq->tail)
@@ -91,6 +95,7 @@ static void rq_remove(struct domain *d)
         rq->tail = d->rq_prev;
     d->on_rq = false;
     rq->queued--;
+    rq->movable -= !d->pinned;
     d->rq_next = d->rq_prev = NULL;
 }
 
@@ -134,11 +139,21 @@ static bool under_fair_share(const struct domain *d)
     return homed && d->window_cpu_ns < FAIR_WINDOW_NS / homed;
 }
 
+/* A guest timer or poll timeout of d is armed for `when`: its CPU must not sleep past it. */
+static void deadline_armed(const struct domain *d, uint64_t when)
+{
+    struct runqueue *rq = &rqs[d->cpu];
+    if (when && when < rq->deadline_ns)
+        rq->deadline_ns = when;
+}
+
 static void move_to(struct domain *d, unsigned cpu)
 {
     rqs[d->cpu].homed--;
     d->cpu = cpu;
     rqs[cpu].homed++;
+    deadline_armed(d, d->vcpu.timer_deadline_ns);
+    deadline_armed(d, d->vcpu.poll_deadline_ns);
 }
 
 /* An online CPU that runs nothing and has nothing queued, or MOAT_MAX_CPUS. */
@@ -201,6 +216,20 @@ void sched_add(struct domain *d)
         enqueue(d, false);
 }
 
+/*
+ * smp_call on the CPU where a paused domain runs: it stops at once (its registers are in its
+ * frame, saved by the interrupt). Not while that CPU is inside one of its hypercalls (a frame
+ * that is not resumable): that CPU deschedules it on the way out.
+ */
+static void deschedule(void *arg)
+{
+    struct percpu *cpu = this_cpu();
+    if (cpu->current == arg && !cpu->in_hypercall) {
+        account(cpu, cpu->current);
+        cpu->current = NULL;
+    }
+}
+
 void sched_set_paused(struct domain *d, bool paused)
 {
     d->paused = paused;
@@ -209,8 +238,9 @@ void sched_set_paused(struct domain *d, bool paused)
         return;
     }
     rq_remove(d);
-    if (is_current(d))
-        kick(d->cpu); /* running elsewhere: that CPU enters the hypervisor and picks another */
+    /* Running on another CPU: when pause returns, it runs no more (and uses no CPU time). */
+    if (is_current(d) && d->cpu != this_cpu()->id && !smp_call(d->cpu, deschedule, d))
+        panic("cpu %u did not stop domain %u", d->cpu, d->domid);
 }
 
 static void evict(void *arg)
@@ -277,6 +307,7 @@ static void sched_tick(struct percpu *cpu)
     bool new_window = now - rq->window_start_ns >= FAIR_WINDOW_NS;
     if (new_window)
         rq->window_start_ns = now;
+    rq->deadline_ns = UINT64_MAX; /* recomputed from the domains' own below */
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);
         if ((d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED) || d->cpu != cpu->id)
@@ -289,8 +320,12 @@ static void sched_tick(struct percpu *cpu)
         }
         if (d->vcpu.polling && d->vcpu.poll_deadline_ns && now >= d->vcpu.poll_deadline_ns)
             sched_wake(d);
+        deadline_armed(d, d->vcpu.timer_deadline_ns);
+        if (d->vcpu.polling)
+            deadline_armed(d, d->vcpu.poll_deadline_ns);
     }
     struct domain *cur = cpu->current;
+    account(cpu, cur); /* a domain alone on its CPU may run for long without a switch */
     if (cur && cur->slice_left_ticks && --cur->slice_left_ticks == 0)
         cpu->need_resched = 1;
 }
@@ -387,10 +422,36 @@ static bool deliver_upcall(struct domain *d)
     return true;
 }
 
+/*
+ * Halts until this CPU may have something to do: another CPU queued work for it (the wake IPI),
+ * its queue or another's holds a domain it may run, or a timer of its domains is due. A tick
+ * that brings none of these halts again without taking the hypervisor lock, so idle CPUs do not
+ * contend with busy ones. The reads are hints without the lock: a wake-up that races with them
+ * comes with an IPI, and a due timer is seen at the next tick.
+ */
+static void idle(struct percpu *cpu)
+{
+    for (;;) {
+        cpu->woken = false;
+        sti_halt();
+        cli();
+        if (!hv_lock_smp || __atomic_load_n(&cpu->woken, __ATOMIC_RELAXED))
+            return;
+        const struct runqueue *rq = &rqs[cpu->id];
+        if (__atomic_load_n(&rq->queued, __ATOMIC_RELAXED) ||
+            now_ns() >= __atomic_load_n(&rq->deadline_ns, __ATOMIC_RELAXED))
+            return;
+        for (unsigned i = 0; i < smp_cpus_listed(); i++)
+            if (__atomic_load_n(&rqs[i].movable, __ATOMIC_RELAXED))
+                return;
+    }
+}
+
 /* Called with the hypervisor lock held (every entry takes it); releases it on the way out. */
 noreturn void exit_to_guest(void)
 {
     struct percpu *cpu = this_cpu();
+    cpu->in_hypercall = false;
     for (;;) {
         cli();
         if (cpu->tick_pending) {
@@ -421,8 +482,7 @@ noreturn void exit_to_guest(void)
         cpu->current = NULL; /* idle: the hypervisor stack, interrupts on, until something wakes */
         hv_lock_exit();
         lock_check_none_held("halts idle");
-        sti_halt();
-        cli();
+        idle(cpu);
         hv_lock_enter();
     }
 }
@@ -454,6 +514,7 @@ static long sched_poll(struct domain *d, uint64_t arg)
         return 0;
     d->vcpu.polling = true;
     d->vcpu.poll_deadline_ns = p.timeout;
+    deadline_armed(d, p.timeout);
     block_current(d);
     return 0;
 }
@@ -497,6 +558,7 @@ long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4
     (void)a2, (void)a3, (void)a4, (void)a5;
     struct domain *d = current_domain();
     d->vcpu.timer_deadline_ns = deadline_ns;
+    deadline_armed(d, deadline_ns);
     if (deadline_ns && deadline_ns <= now_ns()) { /* already passed: fire now, as Xen does */
         d->vcpu.timer_deadline_ns = 0;
         evtchn_send_virq(d, VIRQ_TIMER);

@@ -300,7 +300,13 @@ static unsigned start_aps(void)
     return up;
 }
 
-static void ipi_wake(struct cpu_regs *regs) { (void)regs; this_cpu()->ipis++; }
+static void ipi_wake(struct cpu_regs *regs)
+{
+    (void)regs;
+    struct percpu *cpu = this_cpu();
+    cpu->ipis++;
+    cpu->woken = true; /* an idle CPU looks at its queue again (sched.c) */
+}
 
 static void ipi_call(struct cpu_regs *regs);
 

@@ -92,12 +92,16 @@ struct percpu {
     uint64_t ipis;              /* IPIs received (any of ours) */
     /* Scheduling (sched.c): set by the tick handler, consumed under the hypervisor lock. */
     bool tick_pending;
+    bool woken;                 /* a VEC_IPI_WAKE came: another CPU queued work for this one */
+    bool in_hypercall;          /* between a hypercall's entry and the exit: its frame is not resumable */
     uint64_t run_start_tsc;     /* when current started running (CPU time accounting) */
     uint64_t loaded_pml4;       /* (an mfn) the guest page tables in its CR3, 0 = the hypervisor's (TLB shootdown) */
     /* Locks (hvlock.c): the ranks this CPU holds (the debug build checks the order), and the
      * hypervisor lock's figures, printed at stop. */
     uint32_t locks_held;
     uint64_t hv_lock_taken, hv_lock_contended, hv_lock_wait_tsc;
+    bool hv_lock_waiting;       /* waiting for the hypervisor lock, for ticket hv_lock_ticket */
+    uint16_t hv_lock_ticket;
 };
 
 extern struct percpu percpus[MOAT_MAX_CPUS];
