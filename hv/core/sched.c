@@ -181,9 +181,9 @@ static void enqueue(struct domain *d, bool head)
         return;
     /* Its CPU is busy and another idles: run it there instead. */
     if (!d->pinned && percpus[d->cpu].current) {
-        unsigned idle = idle_cpu();
-        if (idle < MOAT_MAX_CPUS)
-            move_to(d, idle);
+        unsigned spare = idle_cpu();
+        if (spare < MOAT_MAX_CPUS)
+            move_to(d, spare);
     }
     if (head)
         rq_push_head(d);
@@ -221,6 +221,7 @@ void sched_add(struct domain *d)
  * frame, saved by the interrupt). Not while that CPU is inside one of its hypercalls (a frame
  * that is not resumable): that CPU deschedules it on the way out.
  */
+/* cppcheck-suppress constParameter ; an smp_call function: void (*)(void *) */
 static void deschedule(void *arg)
 {
     struct percpu *cpu = this_cpu();

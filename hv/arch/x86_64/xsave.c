@@ -301,6 +301,7 @@ static void selftest_tamper(struct domain *d, void *area)
 #endif
 
 /* smp_call from the CPU a vCPU moves to: save its registers here, where they last ran. */
+/* cppcheck-suppress constParameter ; an smp_call function: void (*)(void *) */
 static void give_up(void *arg)
 {
     struct percpu *cpu = this_cpu();
