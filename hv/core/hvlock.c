@@ -47,8 +47,17 @@ void hv_lock_enter_slow(void)
     hv_lock.cpu = (uint16_t)(cpu->id + 1);
 }
 
+bool hv_lock_enter_hypercall(const struct cpu_regs *regs)
+{
+    struct percpu *cpu = this_cpu();
+    cpu->in_hypercall = true;
+    hv_lock_enter_slow();
+    return cpu->current && cpu->cur_regs == regs;
+}
+
 void hv_lock_exit_slow(void)
 {
+    this_cpu()->in_hypercall = false;
     uint16_t next = (uint16_t)(hv_lock.owner + 1);
     bool waiters = __atomic_load_n(&hv_lock.next, __ATOMIC_RELAXED) != next;
     spin_unlock(&hv_lock);

@@ -64,12 +64,11 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
 void hypercall_entry(struct cpu_regs *regs)
 {
     selftest_entry_check(regs);
-    this_cpu()->in_hypercall = true;
-    hv_lock_enter();
-    struct domain *d = current_domain();
+    lock_check_acquire(LOCK_HV);
     /* Another CPU may have destroyed the caller while this one waited for the lock. */
-    if (!d || this_cpu()->cur_regs != regs)
+    if (hv_lock_smp && !hv_lock_enter_hypercall(regs))
         exit_to_guest();
+    struct domain *d = current_domain();
     uint64_t nr = regs->rax;
     long ret = -XEN_ENOSYS;
     if (nr < MOAT_NR_HYPERCALLS) {

@@ -180,7 +180,7 @@ static void enqueue(struct domain *d, bool head)
     if (d->on_rq || is_current(d))
         return;
     /* Its CPU is busy and another idles: run it there instead. */
-    if (!d->pinned && percpus[d->cpu].current) {
+    if (hv_lock_smp && !d->pinned && percpus[d->cpu].current) {
         unsigned spare = idle_cpu();
         if (spare < MOAT_MAX_CPUS)
             move_to(d, spare);
@@ -189,7 +189,7 @@ static void enqueue(struct domain *d, bool head)
         rq_push_head(d);
     else
         rq_push(d);
-    if (!percpus[d->cpu].current)
+    if (hv_lock_smp && !percpus[d->cpu].current)
         kick(d->cpu);
 }
 
@@ -296,7 +296,7 @@ void sched_notify(struct domain *d)
 {
     if (d->state == DOM_BLOCKED)
         sched_wake(d);
-    else if (is_current(d))
+    else if (hv_lock_smp && is_current(d))
         kick(d->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
 }
 
@@ -328,7 +328,7 @@ static void sched_tick(struct percpu *cpu)
     struct domain *cur = cpu->current;
     account(cpu, cur); /* a domain alone on its CPU may run for long without a switch */
     if (cur && cur->slice_left_ticks && --cur->slice_left_ticks == 0)
-        cpu->need_resched = 1;
+        cpu->need_resched |= RESCHED_SWITCH;
 }
 
 /* A domain for an idle CPU from the longest other queue (not one pinned there), or NULL. */
@@ -359,10 +359,20 @@ static struct domain *pick_next(struct percpu *cpu)
     struct domain *cur = cpu->current;
     if (cur && runnable(cur) && !cpu->need_resched)
         return cur;
+    if (cpu->need_resched & RESCHED_TICK) { /* the tick's work, then maybe the same domain goes on */
+        cpu->need_resched &= ~RESCHED_TICK;
+        sched_tick(cpu);
+        if (cur && runnable(cur) && !cpu->need_resched)
+            return cur;
+    }
     cpu->need_resched = 0;
-    if (cur && runnable(cur))
-        rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
-    struct domain *next = rqs[cpu->id].head;
+    struct runqueue *rq = &rqs[cpu->id];
+    if (cur && runnable(cur)) {
+        if (!rq->head)
+            return cur; /* nobody else to run here: it goes on */
+        rq_push(cur);   /* its slice is over, or it yielded: to the back of the queue */
+    }
+    struct domain *next = rq->head;
     if (next)
         rq_remove(next);
     else
@@ -452,13 +462,8 @@ static void idle(struct percpu *cpu)
 noreturn void exit_to_guest(void)
 {
     struct percpu *cpu = this_cpu();
-    cpu->in_hypercall = false;
     for (;;) {
         cli();
-        if (cpu->tick_pending) {
-            cpu->tick_pending = false;
-            sched_tick(cpu);
-        }
         struct domain *next = pick_next(cpu);
         if (next) {
             const char *why;
@@ -492,7 +497,7 @@ noreturn void exit_to_guest(void)
 static void block_current(struct domain *d)
 {
     d->state = DOM_BLOCKED;
-    this_cpu()->need_resched = 1;
+    this_cpu()->need_resched |= RESCHED_SWITCH;
 }
 
 static long sched_poll(struct domain *d, uint64_t arg)
@@ -526,7 +531,7 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
     struct domain *d = current_domain();
     switch (cmd) {
     case SCHEDOP_yield:
-        this_cpu()->need_resched = 1;
+        this_cpu()->need_resched |= RESCHED_SWITCH;
         return 0;
     case SCHEDOP_block: {
         struct vcpu_info *vi = &domain_shared_info(d)->vcpu_info[0];

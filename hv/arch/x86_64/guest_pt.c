@@ -3,6 +3,7 @@
 // mappings (user-accessible), the upper half is the hypervisor's, shared with every address space
 // and supervisor-only. Every table frame is owned by the domain, so it is counted and given back.
 #include <moat/domain.h>
+#include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/paging.h>
 #include <moat/shutdown.h>
@@ -87,6 +88,8 @@ void tlb_shootdown(struct domain *d, vaddr_t va)
      */
     struct shootdown s = {d->pml4, va};
     flush_here(&s);
+    if (!hv_lock_smp) /* guests run on this CPU only */
+        return;
     unsigned me = this_cpu()->id;
     for (unsigned i = 0; i < smp_cpus_listed(); i++)
         if (i != me && percpus[i].loaded_pml4 == d->pml4 && smp_cpu_online(i)) {

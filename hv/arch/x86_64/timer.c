@@ -61,7 +61,7 @@ static void timer_tick(struct cpu_regs *regs)
     cpu->ticks++;
     /* The scheduler's share of the tick runs under the hypervisor lock, on the way out
      * (exit_to_guest): an interrupt handler takes no lock. */
-    cpu->tick_pending = true;
+    cpu->need_resched |= RESCHED_TICK;
 }
 
 void timer_start_cpu(void)

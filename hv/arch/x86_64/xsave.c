@@ -6,6 +6,7 @@
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/domain.h>
+#include <moat/hvlock.h>
 #include <moat/frame.h>
 #include <moat/lib.h>
 #include <moat/shutdown.h>
@@ -319,7 +320,8 @@ bool xsave_switch_slow(struct domain *d, const char **why)
         save(cpu->fpu_owner->xsave);
     cpu->fpu_owner = NULL;
     /* It moved here from another CPU, whose registers may still hold its latest state. */
-    if (v->fpu_cpu != cpu->id && percpus[v->fpu_cpu].fpu_owner == v && !smp_call(v->fpu_cpu, give_up, v))
+    if (hv_lock_smp && v->fpu_cpu != cpu->id && percpus[v->fpu_cpu].fpu_owner == v &&
+        !smp_call(v->fpu_cpu, give_up, v))
         panic("cpu %u did not give up domain %u's extended state", v->fpu_cpu, d->domid);
 #ifdef CONFIG_SELFTEST
     selftest_tamper(d, v->xsave);

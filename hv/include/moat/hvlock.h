@@ -57,6 +57,13 @@ static inline void hv_lock_exit(void)
     lock_check_release(LOCK_HV);
 }
 
+/*
+ * The hypercall entry's form (with more than one CPU; the caller did the rank check): marks this
+ * CPU as inside a hypercall (its frame is not resumable), takes the lock, and answers whether
+ * the caller is still this CPU's current domain (another CPU may have destroyed it meanwhile).
+ */
+bool hv_lock_enter_hypercall(const struct cpu_regs *regs);
+
 /* Boot CPU, once, before the first domain runs: from here on the lock is taken if CPUs > 1. */
 void hv_lock_start(void);
 /* Does this CPU hold the hypervisor lock? (Always true on the one-CPU path inside the hypervisor.) */
