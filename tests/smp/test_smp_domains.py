@@ -65,7 +65,7 @@ def test_a_paused_domain_on_another_cpu_stops_at_once(boot: Booter) -> None:
 
 # Concurrent bind/close/send from both ends, map/unmap against granter death, a mapper dying with
 # live mappings: the domains are spread over four CPUs, and each scenario runs several times.
-RACES = ["evtchn_storm", "evtchn_death", "gnt_stress", "gnt_mapper_dies", "gnt_granter_dies", "gnt_revoke"]
+RACES = ["evtchn_pair", "evtchn_death", "gnt_stress", "gnt_mapper_dies", "gnt_granter_dies", "gnt_revoke"]
 
 
 @pytest.mark.parametrize("run", range(3))
