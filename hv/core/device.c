@@ -28,7 +28,7 @@ static const struct device_desc devs[DEVICE_COUNT] = {
 /* Who holds each device: a domain id and its incarnation (0: nobody). */
 static domid_t holder[DEVICE_COUNT];
 static uint32_t holder_inc[DEVICE_COUNT];
-static uint32_t loaded_ports; /* the devices whose ports the loaded I/O bitmap opens now */
+static uint32_t loaded_ports[MOAT_MAX_CPUS]; /* per CPU: the devices whose ports its TSS bitmap opens now */
 
 static bool held(unsigned dev)
 {
@@ -104,7 +104,8 @@ void device_switch_to(const struct domain *next)
     for (unsigned dev = 0; dev < DEVICE_COUNT; dev++)
         if (devs[dev].ports && device_holds(next, dev))
             want |= DEVICE_BIT(dev);
-    if (want == loaded_ports)
+    uint32_t *loaded = &loaded_ports[this_cpu()->id]; /* each CPU has its own TSS and bitmap */
+    if (want == *loaded)
         return;
     static uint8_t bitmap[IO_BITMAP_PORTS / 8];
     memset(bitmap, 0xff, sizeof(bitmap));
@@ -113,7 +114,7 @@ void device_switch_to(const struct domain *next)
             for (unsigned p = devs[dev].port; p < devs[dev].port + devs[dev].ports; p++)
                 bitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
     io_bitmap_load(bitmap);
-    loaded_ports = want;
+    *loaded = want;
 }
 
 void device_audit_fault(struct domain *d, uint64_t fault_addr, int port)

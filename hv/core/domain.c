@@ -6,6 +6,7 @@
 #include <moat/device.h>
 #include <moat/domain.h>
 #include <moat/elf.h>
+#include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
 #include <moat/mitigate.h>
@@ -216,6 +217,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
     d->state = DOM_RUNNABLE;
     live_count++;
+    sched_place(d, p->pinned, p->cpu);
     sched_add(d);
     xsm_domain_created(d);
     *err = 0;
@@ -305,6 +307,7 @@ noreturn void domains_all_stopped(void)
     if (!frame_audit()) /* the figures above are the counters: the table itself must agree */
         worst_result = XTF_FAILURE;
     printk("faults at stop: %lu on guest addresses, each answered -EFAULT; none in the hypervisor\n", fault_fixups);
+    hv_lock_report();
     printk("moat: all domains stopped: %u as expected, %u not\n", ended_as_expected, ended_unexpectedly);
     static const char *const names[] = {"", "SUCCESS", "SKIP", "ERROR", "FAILURE"};
     if (worst_result != XTF_NONE)

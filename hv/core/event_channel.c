@@ -58,8 +58,8 @@ static void set_pending(struct domain *d, evtchn_port_t port)
         return;
     if (!test_and_set(&vi->evtchn_pending_sel, port / 64))
         vi->evtchn_upcall_pending = 1;
-    if (vi->evtchn_upcall_pending && d->state == DOM_BLOCKED)
-        sched_wake(d);
+    if (vi->evtchn_upcall_pending)
+        sched_notify(d); /* blocked: wake it; running on another CPU: interrupt it */
 }
 
 static long alloc_port(struct domain *d)

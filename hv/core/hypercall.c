@@ -7,6 +7,7 @@
 #include <moat/event_channel.h>
 #include <moat/hclog.h>
 #include <moat/hypercall.h>
+#include <moat/hvlock.h>
 #include <moat/measure.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>
@@ -67,6 +68,10 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
 void hypercall_entry(struct cpu_regs *regs)
 {
     selftest_entry_check(regs);
+    lock_check_acquire(LOCK_HV);
+    /* Another CPU may have destroyed the caller while this one waited for the lock. */
+    if (hv_lock_smp && !hv_lock_enter_hypercall(regs))
+        exit_to_guest();
     struct domain *d = current_domain();
     struct hypercall_args a = arch_hypercall_args(regs);
     long ret = -XEN_ENOSYS;

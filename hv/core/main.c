@@ -74,5 +74,6 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
         machine_stop(STOP_SUCCESS);
     }
     measure_boot_done();
+    sched_start();
     exit_to_guest();
 }

@@ -45,8 +45,10 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
             return "a domain names an image module that does not exist";
         if (m->memory_kib < 64 || m->memory_kib % 4 || m->memory_kib > GUEST_RAM_MAX / 1024)
             return "a domain's memory is out of range";
-        if (m->expect > EXPECT_ANY || (m->flags & ~MDOM_PRIVILEGED))
+        if (m->expect > EXPECT_ANY || (m->flags & ~(MDOM_PRIVILEGED | MDOM_PINNED)))
             return "a domain has unknown flags or expectation";
+        if (m->cpu >= ((m->flags & MDOM_PINNED) ? MOAT_MAX_CPUS : 1))
+            return "a domain's cpu is out of range";
         if (m->max_evtchn > EVTCHN_MAX_PORTS)
             return "a domain's event channel limit is above 4096";
         if (m->devices & ~DEVICE_ALL)
@@ -92,13 +94,16 @@ bool manifest_boot(void)
             .max_evtchn = m->max_evtchn,
             .max_grant_frames = m->max_grant_frames,
             .devices = m->devices,
+            .pinned = (m->flags & MDOM_PINNED) != 0,
+            .cpu = m->cpu,
         };
         long err;
         struct domain *d = domain_create(&p, &err);
         built[i] = d;
         if (d)
-            printk("domain %u '%s' created: %lu KiB, image module %u, ssidref 0x%x\n", d->domid, d->name,
-                   (uint64_t)m->memory_kib, m->image_module, m->ssidref);
+            printk("domain %u '%s' created: %lu KiB, image module %u, ssidref 0x%x, cpu %u%s\n", d->domid,
+                   d->name, (uint64_t)m->memory_kib, m->image_module, m->ssidref, d->cpu,
+                   d->pinned ? " (pinned)" : "");
         else
             domain_not_built(m->name, m->expect, err);
     }

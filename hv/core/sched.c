@@ -5,42 +5,60 @@
 #include <moat/device.h>
 #include <moat/domain.h>
 #include <moat/event_channel.h>
+#include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/sched.h>
 #include <moat/sched_partition.h>
 #include <moat/shutdown.h>
+#include <moat/smp.h>
 #include <moat/timer.h>
 #include <public/sched.h>
 
 static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
-static uint64_t run_start_tsc;
 
 /*
- * The run queue: every runnable, unpaused domain except the running one, in the order they will
- * run (a FIFO: round robin). Picking, requeueing and waking are O(1), whatever the number of
- * domains.
+ * One run queue per CPU: every runnable, unpaused domain whose CPU it is, except the one running
+ * there, in the order they will run (a FIFO: round robin). Picking, requeueing and waking are
+ * O(1), whatever the number of domains. A domain is current only on its own CPU (d->cpu); it
+ * changes CPU only while it is not current anywhere: placed at creation on the CPU with the
+ * fewest domains, moved to an idle CPU when it becomes runnable on a busy one, or taken by a
+ * CPU whose queue ran dry (unless pinned by the scenario's `cpu = k`).
  *
- * A woken domain goes to the head of the queue (it runs as soon as the current one gives way)
- * only while it has used less than its fair share of the CPU in the current window: domains
- * that mostly wait for events get low latency, while domains that keep waking each other cannot
- * starve a third, since once over their share they queue like everyone else.
+ * A woken domain goes to the head of its queue (it runs as soon as the current one gives way)
+ * only while it has used less than its fair share of its CPU in the current window (the window
+ * divided by the domains of that CPU): domains that mostly wait for events get low latency,
+ * while domains that keep waking each other cannot starve a third, since once over their share
+ * they queue like everyone else.
+ *
+ * Everything here runs under the hypervisor lock (moat/hvlock.h).
  */
 #define FAIR_WINDOW_NS 100000000ULL /* 100 ms */
-static struct domain *rq_head, *rq_tail;
-static uint64_t window_start_ns;
+struct runqueue {
+    struct domain *head, *tail;
+    unsigned queued;   /* domains on the queue */
+    unsigned movable;  /* of which not pinned: what an idle CPU may take */
+    unsigned homed;    /* live domains whose CPU this is: the fair-share divisor */
+    uint64_t window_start_ns;
+    uint64_t deadline_ns; /* no guest timer or poll timeout of its domains is due before this */
+};
+static struct runqueue rqs[MOAT_MAX_CPUS];
+static bool started; /* the boot CPU has built the domains: every CPU schedules */
 
 static void rq_push_head(struct domain *d)
 {
+    struct runqueue *rq = &rqs[d->cpu];
     if (d->on_rq)
         return;
     d->on_rq = true;
+    rq->queued++;
+    rq->movable += !d->pinned;
     d->rq_prev = NULL;
-    d->rq_next = rq_head;
-    if (rq_head)
-        rq_head->rq_prev = d;
+    d->rq_next = rq->head;
+    if (rq->head)
+        rq->head->rq_prev = d;
     else
-        rq_tail = d;
-    rq_head = d;
+        rq->tail = d;
+    rq->head = d;
 }
 
 static void rq_push(struct domain *d)
@@ -49,16 +67,19 @@ static void rq_push(struct domain *d)
         partition_enqueue(d);
         return;
     }
+    struct runqueue *rq = &rqs[d->cpu];
     if (d->on_rq)
         return;
     d->on_rq = true;
+    rq->queued++;
+    rq->movable += !d->pinned;
     d->rq_next = NULL;
-    d->rq_prev = rq_tail;
-    if (rq_tail)
-        rq_tail->rq_next = d;
+    d->rq_prev = rq->tail;
+    if (rq->tail)
+        rq->tail->rq_next = d;
     else
-        rq_head = d;
-    rq_tail = d;
+        rq->head = d;
+    rq->tail = d;
 }
 
 static void rq_remove(struct domain *d)
@@ -67,17 +88,20 @@ static void rq_remove(struct domain *d)
         partition_dequeue(d);
         return;
     }
+    struct runqueue *rq = &rqs[d->cpu];
     if (!d->on_rq)
         return;
     if (d->rq_prev)
         d->rq_prev->rq_next = d->rq_next;
     else
-        rq_head = d->rq_next;
+        rq->head = d->rq_next;
     if (d->rq_next)
         d->rq_next->rq_prev = d->rq_prev;
     else
-        rq_tail = d->rq_prev;
+        rq->tail = d->rq_prev;
     d->on_rq = false;
+    rq->queued--;
+    rq->movable -= !d->pinned;
     d->rq_next = d->rq_prev = NULL;
 }
 
@@ -88,51 +112,179 @@ void sched_init(uint32_t slice_us)
     partition_init();
 }
 
+bool sched_started(void) { return __atomic_load_n(&started, __ATOMIC_ACQUIRE); }
+
+void sched_start(void)
+{
+    hv_lock_start();
+    hv_lock_enter();
+    __atomic_store_n(&started, true, __ATOMIC_RELEASE);
+    if (smp_cpus_online() > 1)
+        arch_kick_other_cpus();
+}
+
 static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE && !d->paused; }
 
-static void account(struct domain *d)
+/* Is d running (or about to, or entering the hypervisor from) on its CPU? */
+static bool is_current(const struct domain *d) { return percpus[d->cpu].current == d; }
+
+static void account(struct percpu *cpu, struct domain *d)
 {
     uint64_t now = arch_cycles();
     if (d && tsc_khz()) {
-        uint64_t ns = (now - run_start_tsc) * 1000000 / tsc_khz();
+        uint64_t ns = (now - cpu->run_start_tsc) * 1000000 / tsc_khz();
         d->cpu_time_ns += ns;
         d->window_cpu_ns += ns;
     }
-    run_start_tsc = now;
+    cpu->run_start_tsc = now;
 }
 
-/* Below its fair share of the current window? (The window restarts every FAIR_WINDOW_NS.) */
+/* Below its fair share of its CPU's current window? (The window restarts every FAIR_WINDOW_NS.) */
 static bool under_fair_share(const struct domain *d)
 {
-    unsigned live = domain_live_count();
-    return !partitioned() && live && d->window_cpu_ns < FAIR_WINDOW_NS / live;
+    unsigned homed = rqs[d->cpu].homed;
+    return !partitioned() && homed && d->window_cpu_ns < FAIR_WINDOW_NS / homed;
+}
+
+/* A guest timer or poll timeout of d is armed for `when`: its CPU must not sleep past it. */
+static void deadline_armed(const struct domain *d, uint64_t when)
+{
+    struct runqueue *rq = &rqs[d->cpu];
+    if (when && when < rq->deadline_ns)
+        rq->deadline_ns = when;
+}
+
+static void move_to(struct domain *d, unsigned cpu)
+{
+    rqs[d->cpu].homed--;
+    d->cpu = cpu;
+    rqs[cpu].homed++;
+    deadline_armed(d, d->vcpu.timer_deadline_ns);
+    deadline_armed(d, d->vcpu.poll_deadline_ns);
+}
+
+/* An online CPU that runs nothing and has nothing queued, or MOAT_MAX_CPUS. */
+static unsigned idle_cpu(void)
+{
+    if (!started)
+        return MOAT_MAX_CPUS;
+    for (unsigned i = 0; i < smp_cpus_listed(); i++)
+        if (smp_cpu_online(i) && !percpus[i].current && !rqs[i].queued)
+            return i;
+    return MOAT_MAX_CPUS;
+}
+
+/* Makes another CPU look at its queue (a halted CPU wakes; one in a guest enters the hypervisor). */
+static void kick(unsigned cpu)
+{
+    if (cpu != this_cpu()->id)
+        arch_kick_cpu(&percpus[cpu]);
+}
+
+/* Queues a runnable domain that is not current (at the head: a woken domain under its share). */
+static void enqueue(struct domain *d, bool head)
+{
+    if (d->on_rq || is_current(d))
+        return;
+    /* Its CPU is busy and another idles: run it there instead. */
+    if (hv_lock_smp && !d->pinned && percpus[d->cpu].current) {
+        unsigned spare = idle_cpu();
+        if (spare < MOAT_MAX_CPUS)
+            move_to(d, spare);
+    }
+    if (head)
+        rq_push_head(d);
+    else
+        rq_push(d);
+    if (hv_lock_smp && !percpus[d->cpu].current)
+        kick(d->cpu);
+}
+
+void sched_place(struct domain *d, bool pinned, unsigned cpu)
+{
+    if (partitioned()) {
+        pinned = true; /* the time partitions are cut on the boot CPU only (sched_partition.c) */
+        cpu = 0;
+    }
+    if (pinned && !smp_cpu_online(cpu)) {
+        printk("domain %u '%s': cpu %u is not online; the scheduler places it\n", d->domid, d->name, cpu);
+        pinned = false;
+    }
+    if (!pinned) {
+        cpu = 0;
+        for (unsigned i = 1; i < smp_cpus_listed(); i++)
+            if (smp_cpu_online(i) && rqs[i].homed < rqs[cpu].homed)
+                cpu = i;
+    }
+    d->pinned = pinned;
+    d->cpu = cpu;
+    rqs[cpu].homed++;
 }
 
 void sched_add(struct domain *d)
 {
-    if (runnable(d) && this_cpu()->current != d)
-        rq_push(d);
+    if (runnable(d))
+        enqueue(d, false);
+}
+
+/*
+ * smp_call on the CPU where a paused domain runs: it stops at once (its registers are in its
+ * frame, saved by the interrupt). Not while that CPU is inside one of its hypercalls (a frame
+ * that is not resumable): that CPU deschedules it on the way out.
+ */
+/* cppcheck-suppress constParameter ; an smp_call function: void (*)(void *) */
+static void deschedule(void *arg)
+{
+    struct percpu *cpu = this_cpu();
+    if (cpu->current == arg && !cpu->in_hypercall) {
+        account(cpu, cpu->current);
+        cpu->current = NULL;
+    }
 }
 
 void sched_set_paused(struct domain *d, bool paused)
 {
     d->paused = paused;
-    if (paused)
-        rq_remove(d);
-    else
+    if (!paused) {
         sched_add(d);
+        return;
+    }
+    rq_remove(d);
+    /* Running on another CPU: when pause returns, it runs no more (and uses no CPU time). */
+    if (is_current(d) && d->cpu != this_cpu()->id && !smp_call(d->cpu, deschedule, d))
+        panic("cpu %u did not stop domain %u", d->cpu, d->domid);
+}
+
+static void evict(void *arg)
+{
+    struct domain *d = arg;
+    struct percpu *cpu = this_cpu();
+    if (cpu->current == d) {
+        account(cpu, d);
+        cpu->current = NULL;
+        cpu->cur_regs = NULL;
+    }
+    arch_cpu_forget(cpu, d);
 }
 
 void sched_remove(struct domain *d)
 {
-    struct percpu *cpu = this_cpu();
     rq_remove(d);
     if (partitioned())
         partition_forget(d);
-    if (cpu->current == d) {
-        account(d);
-        cpu->current = NULL;
-        cpu->cur_regs = NULL;
+    rqs[d->cpu].homed--;
+    evict(d);
+    /*
+     * No other CPU may go on running d, or keep its page tables in CR3 or its extended state in
+     * its registers, once its frames are given back: each that does drops them before this
+     * returns (a CPU waiting for the hypervisor lock answers too).
+     */
+    for (unsigned i = 0; i < smp_cpus_listed(); i++) {
+        const struct percpu *p = &percpus[i];
+        if (i != this_cpu()->id && smp_cpu_online(i) &&
+            (p->current == d || arch_cpu_holds(p, d)) &&
+            !smp_call(i, evict, d))
+            panic("cpu %u did not drop domain %u", i, d->domid);
     }
 }
 
@@ -143,27 +295,35 @@ void sched_wake(struct domain *d)
         d->vcpu.polling = false;
         d->vcpu.poll_deadline_ns = 0;
         /* The waker keeps its slice; the woken runs next if it has not used its share. */
-        if (under_fair_share(d) && this_cpu()->current != d)
-            rq_push_head(d);
-        else
-            sched_add(d);
+        if (runnable(d))
+            enqueue(d, under_fair_share(d));
     }
 }
 
-void sched_tick(void)
+void sched_notify(struct domain *d)
 {
-    struct percpu *cpu = this_cpu();
+    if (d->state == DOM_BLOCKED)
+        sched_wake(d);
+    else if (hv_lock_smp && is_current(d))
+        kick(d->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
+}
+
+/* This CPU's share of the tick: the fairness window, its domains' timers, the running slice. */
+static void sched_tick(struct percpu *cpu)
+{
+    struct runqueue *rq = &rqs[cpu->id];
     uint64_t now = now_ns();
-    bool new_window = now - window_start_ns >= FAIR_WINDOW_NS;
-    if (partitioned() && partition_tick())
-        cpu->need_resched = 1;
+    bool new_window = now - rq->window_start_ns >= FAIR_WINDOW_NS;
+    if (partitioned() && cpu->id == 0 && partition_tick())
+        cpu->need_resched |= RESCHED_SWITCH;
     if (new_window)
-        window_start_ns = now;
+        rq->window_start_ns = now;
+    rq->deadline_ns = UINT64_MAX; /* recomputed from the domains' own below */
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);
         if (partitioned() && partition_skip(d))
             continue; /* another partition's timers wait for its time */
-        if (d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED)
+        if ((d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED) || d->cpu != cpu->id)
             continue;
         if (new_window)
             d->window_cpu_ns = 0;
@@ -173,26 +333,64 @@ void sched_tick(void)
         }
         if (d->vcpu.polling && d->vcpu.poll_deadline_ns && now >= d->vcpu.poll_deadline_ns)
             sched_wake(d);
+        deadline_armed(d, d->vcpu.timer_deadline_ns);
+        if (d->vcpu.polling)
+            deadline_armed(d, d->vcpu.poll_deadline_ns);
     }
     struct domain *cur = cpu->current;
+    account(cpu, cur); /* a domain alone on its CPU may run for long without a switch */
     if (cur && cur->slice_left_ticks && --cur->slice_left_ticks == 0)
-        cpu->need_resched = 1;
+        cpu->need_resched |= RESCHED_SWITCH;
 }
 
-static struct domain *pick_next(void)
+/* A domain for an idle CPU from the longest other queue (not one pinned there), or NULL. */
+static struct domain *steal(struct percpu *cpu)
 {
-    struct percpu *cpu = this_cpu();
-    if (partitioned())
-        return partition_pick();
+    unsigned victim = MOAT_MAX_CPUS;
+    for (unsigned i = 0; i < smp_cpus_listed(); i++)
+        if (i != cpu->id && rqs[i].queued && (victim == MOAT_MAX_CPUS || rqs[i].queued > rqs[victim].queued))
+            victim = i;
+    if (victim == MOAT_MAX_CPUS)
+        return NULL;
+    for (struct domain *d = rqs[victim].head; d; d = d->rq_next)
+        if (!d->pinned) {
+            rq_remove(d);
+            move_to(d, cpu->id);
+            return d;
+        }
+    return NULL;
+}
+
+/*
+ * The scheduler's decision, in one place: what this CPU runs next (NULL: it idles). The current
+ * domain goes on until its slice ends, it yields or blocks; then the head of this CPU's queue
+ * runs, or, when the queue is empty, a domain taken from another CPU's.
+ */
+static struct domain *pick_next(struct percpu *cpu)
+{
     struct domain *cur = cpu->current;
-    if (cur && runnable(cur) && !cpu->need_resched)
+    if (cur && runnable(cur) && !cpu->need_resched && !partitioned())
         return cur;
+    if (cpu->need_resched & RESCHED_TICK) { /* the tick's work, then maybe the same domain goes on */
+        cpu->need_resched &= ~RESCHED_TICK;
+        sched_tick(cpu);
+        if (cur && runnable(cur) && !cpu->need_resched && !partitioned())
+            return cur;
+    }
+    if (partitioned()) /* the fixed cycle decides (sched_partition.c), on the boot CPU only */
+        return cpu->id == 0 ? partition_pick() : NULL;
     cpu->need_resched = 0;
-    if (cur && runnable(cur))
-        rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
-    struct domain *next = rq_head;
+    struct runqueue *rq = &rqs[cpu->id];
+    if (cur && runnable(cur)) {
+        if (!rq->head)
+            return cur; /* nobody else to run here: it goes on */
+        rq_push(cur);   /* its slice is over, or it yielded: to the back of the queue */
+    }
+    struct domain *next = rq->head;
     if (next)
         rq_remove(next);
+    else
+        next = steal(cpu);
     return next;
 }
 
@@ -206,7 +404,7 @@ static bool switch_to(struct domain *next, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->current != next) {
-        account(cpu->current);
+        account(cpu, cpu->current);
         cpu->current = next;
         next->slice_left_ticks = slice_ticks;
         device_switch_to(next);
@@ -233,12 +431,38 @@ static bool deliver_upcall(struct domain *d)
     return true;
 }
 
+/*
+ * Halts until this CPU may have something to do: another CPU queued work for it (the wake IPI),
+ * its queue or another's holds a domain it may run, or a timer of its domains is due. A tick
+ * that brings none of these halts again without taking the hypervisor lock, so idle CPUs do not
+ * contend with busy ones. The reads are hints without the lock: a wake-up that races with them
+ * comes with an IPI, and a due timer is seen at the next tick.
+ */
+static void idle(struct percpu *cpu)
+{
+    for (;;) {
+        cpu->woken = false;
+        arch_idle();
+        arch_irq_disable();
+        if (!hv_lock_smp || __atomic_load_n(&cpu->woken, __ATOMIC_RELAXED))
+            return;
+        const struct runqueue *rq = &rqs[cpu->id];
+        if (__atomic_load_n(&rq->queued, __ATOMIC_RELAXED) ||
+            now_ns() >= __atomic_load_n(&rq->deadline_ns, __ATOMIC_RELAXED))
+            return;
+        for (unsigned i = 0; i < smp_cpus_listed(); i++)
+            if (__atomic_load_n(&rqs[i].movable, __ATOMIC_RELAXED))
+                return;
+    }
+}
+
+/* Called with the hypervisor lock held (every entry takes it); releases it on the way out. */
 noreturn void exit_to_guest(void)
 {
     struct percpu *cpu = this_cpu();
     for (;;) {
         arch_irq_disable();
-        struct domain *next = pick_next();
+        struct domain *next = pick_next(cpu);
         if (next) {
             const char *why;
             if (!switch_to(next, &why)) {
@@ -252,13 +476,18 @@ noreturn void exit_to_guest(void)
                 domain_destroy(next, OUTCOME_KILLED, "bad stack for an event upcall");
                 continue;
             }
+            hv_lock_exit();
+            lock_check_none_held("returns to a guest");
             return_to_guest();
         }
         if (domain_live_count() == 0)
             domains_all_stopped();
-        account(cpu->current);
+        account(cpu, cpu->current);
         cpu->current = NULL; /* idle: the hypervisor stack, interrupts on, until something wakes */
-        arch_idle();
+        hv_lock_exit();
+        lock_check_none_held("halts idle");
+        idle(cpu);
+        hv_lock_enter();
     }
 }
 
@@ -266,7 +495,7 @@ noreturn void exit_to_guest(void)
 static void block_current(struct domain *d)
 {
     d->state = DOM_BLOCKED;
-    this_cpu()->need_resched = 1;
+    this_cpu()->need_resched |= RESCHED_SWITCH;
 }
 
 static long sched_poll(struct domain *d, uint64_t arg)
@@ -289,6 +518,7 @@ static long sched_poll(struct domain *d, uint64_t arg)
         return 0;
     d->vcpu.polling = true;
     d->vcpu.poll_deadline_ns = p.timeout;
+    deadline_armed(d, p.timeout);
     block_current(d);
     return 0;
 }
@@ -299,7 +529,7 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
     struct domain *d = current_domain();
     switch (cmd) {
     case SCHEDOP_yield:
-        this_cpu()->need_resched = 1;
+        this_cpu()->need_resched |= RESCHED_SWITCH;
         return 0;
     case SCHEDOP_block: {
         struct vcpu_info *vi = &domain_shared_info(d)->vcpu_info[0];
@@ -332,6 +562,7 @@ long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4
     (void)a2, (void)a3, (void)a4, (void)a5;
     struct domain *d = current_domain();
     d->vcpu.timer_deadline_ns = deadline_ns;
+    deadline_armed(d, deadline_ns);
     if (deadline_ns && deadline_ns <= now_ns()) { /* already passed: fire now, as Xen does */
         d->vcpu.timer_deadline_ns = 0;
         evtchn_send_virq(d, VIRQ_TIMER);

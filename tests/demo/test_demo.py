@@ -52,6 +52,9 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
              "manager-a", "manager-b"]
     destroyed = ["a-web", "a-db", "b-app"]
     assert sorted(d.name for d in log.domains) == sorted(names), tail
+    # Four CPUs, and the boot log says which one each manifest domain runs on: all are used.
+    assert "cpus: 4 online" in lines, tail
+    assert {d.cpu for d in log.domains if d.cpu is not None} == {0, 1, 2, 3}, tail
     assert all(log.named(n).outcome == "poweroff" for n in names if n not in destroyed), tail
     assert all((log.named(n).outcome, log.named(n).reason) == ("killed", "destroyed by domctl") for n in destroyed)
     for name, label in [("system", "system"), ("a-web", "customer-a"), ("a-db", "customer-a"),

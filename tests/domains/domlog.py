@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Parsers for the hypervisor's domain console lines (docs/scenarios.md), shared by these tests.
 
-    domain <id> '<name>' created: <kib> KiB, image module <m>, ssidref 0x<hex>
+    domain <id> '<name>' created: <kib> KiB, image module <m>, ssidref 0x<hex>, cpu <k>[ (pinned)]
     (d<id>) <guest text>
     domain <id> '<name>' crashed: vector=<n> #<MN> rip=0x.. cr2=0x.. err=0x.. [<symbol+0xoff>]
     domain <id> '<name>' stopped: poweroff|reboot|crash|killed[: reason]
@@ -20,7 +20,8 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-CREATED = re.compile(r"^domain (\d+) '([^']*)' created: (\d+) KiB, image module (\d+), ssidref 0x([0-9a-f]+)$")
+CREATED = re.compile(r"^domain (\d+) '([^']*)' created: (\d+) KiB, image module (\d+), ssidref 0x([0-9a-f]+)"
+                     r"(?:, cpu (\d+)( \(pinned\))?)?$")
 GUEST = re.compile(r"^\(d(\d+)\) (.*)$")
 CRASHED = re.compile(r"^domain (\d+) '([^']*)' crashed: vector=(\d+) #(\w+) rip=0x([0-9a-f]+) "
                      r"cr2=0x([0-9a-f]+) err=0x([0-9a-f]+)(?: \[(.+)\])?$")
@@ -50,6 +51,7 @@ class Domain:
     outcome: str | None = None      # poweroff, reboot, crash, killed
     reason: str | None = None
     ssidref: int | None = None      # from the `created` line (manifest domains only)
+    cpu: int | None = None          # the CPU it was placed on, from the same line
 
     @property
     def result(self) -> str | None:
@@ -95,7 +97,9 @@ def parse(console: str) -> Log:
     for line in console.splitlines():
         if m := CREATED.match(line):
             live.pop(int(m.group(1)), None)
-            domain(int(m.group(1)), m.group(2)).ssidref = int(m.group(5), 16)
+            created = domain(int(m.group(1)), m.group(2))
+            created.ssidref = int(m.group(5), 16)
+            created.cpu = int(m.group(6)) if m.group(6) else None
         elif m := GUEST.match(line):
             guest = domain(int(m.group(1)), None)
             guest.lines.append(m.group(2))

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The hypervisor's console lines about domains (docs/CONTRACTS.md), read back for reports.
 
-    domain <id> '<name>' created: <n> KiB, image module <i>, ssidref 0x<hex>
+    domain <id> '<name>' created: <n> KiB, image module <i>, ssidref 0x<hex>, cpu <k>[ (pinned)]
     domain '<name>' not created: error <-errno>
     domain <id> '<name>' crashed: vector=... rip=0x...
     domain <id> '<name>' stopped: poweroff|reboot|crash|killed[: <why>]
@@ -18,7 +18,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-_CREATED = re.compile(r"^domain (\d+) '([^']*)' created: (\d+) KiB, image module (\d+), ssidref (0x[0-9a-f]+)$")
+_CREATED = re.compile(r"^domain (\d+) '([^']*)' created: (\d+) KiB, image module (\d+), ssidref (0x[0-9a-f]+)"
+                      r"(?:, cpu \d+(?: \(pinned\))?)?$")
 _NOT_CREATED = re.compile(r"^domain '([^']*)' not created: error (-\d+)$")
 _CRASHED = re.compile(r"^domain (\d+) '([^']*)' crashed: (.*)$")
 _STOPPED = re.compile(r"^domain (\d+) '([^']*)' stopped: (\w+)(?:: (.*))?$")

@@ -109,6 +109,7 @@ class Domain:
     max_evtchn: int = 0
     max_grant_frames: int = 0
     devices: list[str] = field(default_factory=list)  # DEVICES assigned to it (its label must permit them)
+    cpu: int | None = None    # pinned to this CPU (0 = the boot CPU); None: the scheduler places it
 
     @staticmethod
     def is_path(image: str) -> bool:
@@ -243,6 +244,7 @@ def _parse_scheduler(path: Path, data: Any) -> Scheduler:
 _DOMAIN_KEYS: dict[str, type | tuple[type, ...]] = {
     "name": str, "image": str, "memory": str, "label": (str, int), "cmdline": str, "privileged": bool,
     "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int, "devices": list,
+    "cpu": int,
 }
 
 
@@ -271,6 +273,8 @@ def _parse_domains(path: Path, data: Any) -> list[Domain]:
             value = entry.get(key, 0)
             if isinstance(value, int) and not 0 <= value < 1 << 32:
                 raise ScenarioError(path, f"{where}.{key}", "must be 0 to 2**32-1")
+        if "cpu" in entry and not 0 <= entry["cpu"] < MAX_CPUS:
+            raise ScenarioError(path, f"{where}.cpu", f"must be 0 to {MAX_CPUS - 1}")
         if len(entry.get("cmdline", "").encode()) > 255:
             raise ScenarioError(path, f"{where}.cmdline", "longer than 255 bytes")
         devices = entry.get("devices", [])

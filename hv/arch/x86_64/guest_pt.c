@@ -3,13 +3,17 @@
 // mappings (user-accessible), the upper half is the hypervisor's, shared with every address space
 // and supervisor-only. Every table frame is owned by the domain, so it is counted and given back.
 #include <moat/domain.h>
+#include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/paging.h>
 #include <moat/shutdown.h>
+#include <moat/smp.h>
 #include <moat/x86.h>
 
 #define IDX(va, level) (((va) >> (12 + 9 * ((level)-1))) & 511)
 #define USER_TABLE_FLAGS (PTE_P | PTE_W | PTE_U) /* the leaves decide write and execute */
+
+uint64_t tlb_shootdowns; /* IPIs sent to flush another CPU's TLB */
 
 static uint64_t *table_of(uint64_t e) { return phys_to_virt(e & PTE_ADDR_MASK); }
 
@@ -58,10 +62,41 @@ bool gpt_unmap(struct domain *d, vaddr_t va)
     if (!(t[IDX(va, 1)] & PTE_P))
         return false;
     t[IDX(va, 1)] = 0;
-    /* Only the loaded address space can hold the stale translation (no PCID, one CPU). */
-    if ((read_cr3() & PTE_ADDR_MASK) == (d->pml4 << PAGE_SHIFT))
-        invlpg(va);
+    tlb_shootdown(d, va);
     return true;
+}
+
+struct shootdown {
+    mfn_t pml4;
+    vaddr_t va;
+};
+
+static void flush_here(void *arg)
+{
+    const struct shootdown *s = arg;
+    if (this_cpu()->loaded_pml4 == s->pml4)
+        invlpg(s->va);
+}
+
+void tlb_shootdown(struct domain *d, vaddr_t va)
+{
+    /*
+     * Without PCID only a CPU with d's tables in CR3 can hold the translation: the one running
+     * d, or one that ran it last and idles since (or waits for the hypervisor lock). Each flushes
+     * it before this returns, so the caller may then drop the frame's reference. Under the
+     * hypervisor lock, no CPU loads or drops d's tables meanwhile.
+     */
+    struct shootdown s = {d->pml4, va};
+    flush_here(&s);
+    if (!hv_lock_smp) /* guests run on this CPU only */
+        return;
+    unsigned me = this_cpu()->id;
+    for (unsigned i = 0; i < smp_cpus_listed(); i++)
+        if (i != me && percpus[i].loaded_pml4 == d->pml4 && smp_cpu_online(i)) {
+            if (!smp_call(i, flush_here, &s))
+                panic("cpu %u did not answer a TLB shootdown", i);
+            tlb_shootdowns++;
+        }
 }
 
 uint64_t gpt_lookup(struct domain *d, vaddr_t va)
@@ -102,9 +137,11 @@ void gpt_destroy(struct domain *d)
 {
     if (d->pml4 == INVALID_MFN || !d->pml4)
         return;
-    /* Never free the tables the CPU is using. */
-    if ((read_cr3() & PTE_ADDR_MASK) == (d->pml4 << PAGE_SHIFT))
+    /* Never free the tables a CPU is using (sched_remove has had the others drop them). */
+    if (this_cpu()->loaded_pml4 == d->pml4 || (read_cr3() & PTE_ADDR_MASK) == (d->pml4 << PAGE_SHIFT)) {
         write_cr3(paging_root());
+        this_cpu()->loaded_pml4 = 0;
+    }
     uint64_t *pml4 = mfn_to_virt(d->pml4);
     for (unsigned i = 0; i < 256; i++) {
         if (!(pml4[i] & PTE_P))

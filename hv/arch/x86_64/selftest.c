@@ -6,6 +6,7 @@
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/frame.h>
+#include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/paging.h>
 #include <moat/selftest.h>
@@ -342,6 +343,19 @@ void selftest_run(const char *name)
         test_timer();
     if (!strcmp(name, "smp"))
         test_smp();
+    /* The debug build's lock checks (moat/hvlock.h): each must stop the machine with its line. */
+    if (!strcmp(name, "lock_order")) {
+        lock_check_acquire(LOCK_CALL);
+        lock_check_acquire(LOCK_HV); /* out of order: stops here */
+        printk("Test result: FAILURE: taking the hypervisor lock under the call lock was not caught\n");
+        machine_stop(STOP_FAILURE);
+    }
+    if (!strcmp(name, "lock_held")) {
+        lock_check_acquire(LOCK_HV);
+        lock_check_none_held("returns to a guest"); /* what exit_to_guest checks: stops here */
+        printk("Test result: FAILURE: a lock held on the way to a guest was not caught\n");
+        machine_stop(STOP_FAILURE);
+    }
     for (unsigned i = 0; i < ARRAY_SIZE(fault_tests); i++) {
         if (!strcmp(name, fault_tests[i].name)) {
             fault_tests[i].fn();

@@ -18,9 +18,11 @@
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/frame.h>
+#include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/multiboot.h>
 #include <moat/paging.h>
+#include <moat/sched.h>
 #include <moat/smp.h>
 #include <moat/spinlock.h>
 #include <moat/timer.h>
@@ -218,9 +220,12 @@ noreturn void ap_main(unsigned id)
     cpu->online = true;
     __atomic_store_n(&state[id], CPU_ONLINE, __ATOMIC_RELEASE);
     apic_send_ipi(percpus[0].apic_id, VEC_IPI_WAKE);
-    /* No guest work yet: halt with interrupts on, answering ticks and IPIs. */
-    for (;;)
+    /* Until the boot CPU has built the domains: halt with interrupts on, answering ticks and IPIs. */
+    while (!sched_started())
         sti_halt();
+    cli();
+    hv_lock_enter();
+    exit_to_guest();
 }
 
 static void print_cpus(const struct acpi_cpus *map)
@@ -295,7 +300,13 @@ static unsigned start_aps(void)
     return up;
 }
 
-static void ipi_wake(struct cpu_regs *regs) { (void)regs; this_cpu()->ipis++; }
+static void ipi_wake(struct cpu_regs *regs)
+{
+    (void)regs;
+    struct percpu *cpu = this_cpu();
+    cpu->ipis++;
+    cpu->woken = true; /* an idle CPU looks at its queue again (sched.c) */
+}
 
 static void ipi_call(struct cpu_regs *regs);
 
@@ -368,14 +379,23 @@ static void ipi_call(struct cpu_regs *regs)
     run_call(cpu);
 }
 
+void smp_poll_calls(void) { run_call(this_cpu()); }
+
 /* Takes the call lock, running what others ask of this CPU while it waits. */
 static void call_lock_take(void)
 {
     struct percpu *me = this_cpu();
+    lock_check_acquire(LOCK_CALL);
     while (!spin_trylock_as(&call_lock, me->id)) {
         run_call(me);
         cpu_relax();
     }
+}
+
+static void call_lock_release(void)
+{
+    spin_unlock(&call_lock);
+    lock_check_release(LOCK_CALL);
 }
 
 static void post(struct percpu *cpu, void (*fn)(void *), void *arg)
@@ -417,7 +437,7 @@ bool smp_call(unsigned cpu, void (*fn)(void *), void *arg)
         ok = rdtsc() < until;
         cpu_relax();
     }
-    spin_unlock(&call_lock);
+    call_lock_release();
     return ok;
 }
 
@@ -452,7 +472,7 @@ unsigned smp_call_others(void (*fn)(void *), void *arg)
     if (post_others(fn, arg, asked))
         wait_answers(asked);
     unsigned n = count_answers(asked);
-    spin_unlock(&call_lock);
+    call_lock_release();
     return n;
 }
 
@@ -465,7 +485,7 @@ unsigned smp_call_each(void (*fn)(void *), void *arg)
     if (others)
         wait_answers(asked);
     unsigned n = count_answers(asked) + 1;
-    spin_unlock(&call_lock);
+    call_lock_release();
     return n;
 }
 

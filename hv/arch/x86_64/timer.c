@@ -60,9 +60,9 @@ static void timer_tick(struct cpu_regs *regs)
     (void)regs;
     struct percpu *cpu = this_cpu();
     cpu->ticks++;
-    /* Only the boot CPU runs domains (and their timers) for now; an AP just counts its ticks. */
-    if (cpu->id == 0)
-        sched_tick();
+    /* The scheduler's share of the tick runs under the hypervisor lock, on the way out
+     * (exit_to_guest): an interrupt handler takes no lock. */
+    cpu->need_resched |= RESCHED_TICK;
 }
 
 void timer_start_cpu(void)

@@ -5,6 +5,7 @@
 #include <moat/cpu.h>
 #include <moat/device.h>
 #include <moat/domain.h>
+#include <moat/hvlock.h>
 #include <moat/sched.h>
 #include <moat/selftest.h>
 #include <moat/timer.h>
@@ -48,9 +49,15 @@ void guest_trap(struct cpu_regs *regs)
     selftest_entry_check(regs);
     if (regs->vector == 2 || regs->vector == 8 || regs->vector == 18)
         idt_fatal(regs); /* NMI, #DF, #MC: the machine's problem, not the guest's */
-    if (regs->vector >= 32)
-        exception_dispatch(regs); /* an interrupt: same handlers and EOI as in ring 0 */
-    else
-        guest_fault(current_domain(), regs, cr2);
+    if (regs->vector >= 32) {
+        /* An interrupt: same handlers and EOI as in ring 0. They take no lock (moat/hvlock.h). */
+        exception_dispatch(regs);
+        hv_lock_enter();
+    } else {
+        hv_lock_enter();
+        /* Another CPU may have destroyed the domain while this one waited: nothing left to kill. */
+        if (this_cpu()->cur_regs == regs && current_domain())
+            guest_fault(current_domain(), regs, cr2);
+    }
     exit_to_guest();
 }

@@ -6,9 +6,11 @@
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/domain.h>
+#include <moat/hvlock.h>
 #include <moat/frame.h>
 #include <moat/lib.h>
 #include <moat/shutdown.h>
+#include <moat/smp.h>
 #include <moat/x86.h>
 #include <moat/xsave.h>
 
@@ -242,11 +244,12 @@ void xsave_vcpu_free(struct domain *d)
         return;
     /*
      * A CPU that still holds this vCPU's registers must not take them for a later vCPU's in the
-     * same slot. Only this CPU runs guests today; the next round makes this a remote request.
+     * same slot: sched_remove has had every other CPU drop them (an IPI each) before this runs,
+     * and a domain that was never scheduled is nobody's owner.
      */
+    BUG_ON(this_cpu()->fpu_owner == v);
     for (unsigned i = 0; i < MOAT_MAX_CPUS; i++)
-        if (percpus[i].fpu_owner == v)
-            percpus[i].fpu_owner = NULL;
+        BUG_ON(percpus[i].fpu_owner == v);
     frame_free(v->xsave_mfn);
     d->frames_held--;
     v->xsave = NULL;
@@ -304,6 +307,17 @@ void xsave_release(void)
     cpu->fpu_owner = NULL;
 }
 
+/* smp_call from the CPU a vCPU moves to: save its registers here, where they last ran. */
+/* cppcheck-suppress constParameter ; an smp_call function: void (*)(void *) */
+static void give_up(void *arg)
+{
+    struct percpu *cpu = this_cpu();
+    if (cpu->fpu_owner == arg) {
+        save(cpu->fpu_owner->xsave);
+        cpu->fpu_owner = NULL;
+    }
+}
+
 bool xsave_switch_slow(struct domain *d, const char **why)
 {
     struct percpu *cpu = this_cpu();
@@ -311,6 +325,10 @@ bool xsave_switch_slow(struct domain *d, const char **why)
     if (cpu->fpu_owner)
         save(cpu->fpu_owner->xsave);
     cpu->fpu_owner = NULL;
+    /* It moved here from another CPU, whose registers may still hold its latest state. */
+    if (hv_lock_smp && v->fpu_cpu != cpu->id && percpus[v->fpu_cpu].fpu_owner == v &&
+        !smp_call(v->fpu_cpu, give_up, v))
+        panic("cpu %u did not give up domain %u's extended state", v->fpu_cpu, d->domid);
 #ifdef CONFIG_SELFTEST
     selftest_tamper(d, v->xsave);
 #endif
@@ -323,6 +341,7 @@ bool xsave_switch_slow(struct domain *d, const char **why)
     long rc = (l->mxcsr & ~mxcsr_mask) ? -2 : restore(v->xsave);
     if (rc == 0) {
         cpu->fpu_owner = v;
+        v->fpu_cpu = cpu->id;
         return true;
     }
     *why = rc == -2 ? "reserved MXCSR bits" : "the CPU refused the saved state";

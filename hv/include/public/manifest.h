@@ -11,11 +11,12 @@
 #include <stdint.h>
 
 #define MANIFEST_MAGIC 0x4e414d4d  /* "MMAN" little-endian */
-#define MANIFEST_VERSION 2          /* 2: link records after the domain records */
+#define MANIFEST_VERSION 3          /* 2: link records after the domain records; 3: a domain's cpu */
 #define MANIFEST_MAX_DOMAINS 64
 #define MANIFEST_MAX_LINKS 256
 
 #define MDOM_PRIVILEGED (1u << 0)   /* may use domctl (until the MAC policy decides it) */
+#define MDOM_PINNED (1u << 1)       /* runs on CPU `cpu` only (the scenario's `cpu = k`) */
 
 #define EXPECT_POWEROFF 0           /* the domain should end by shutting down normally */
 #define EXPECT_CRASH 1              /* ... by crashing (a shutdown with reason crash, or a fault) */
@@ -45,6 +46,7 @@ struct manifest_domain {
     uint32_t max_evtchn;            /* 0 = default */
     uint32_t max_grant_frames;      /* 0 = default */
     uint32_t devices;               /* DEVICE_* bits (public/device.h) assigned to the domain */
+    uint32_t cpu;                   /* with MDOM_PINNED: its CPU (0 = the boot CPU); else 0 */
     char cmdline[256];
 };
 

@@ -47,6 +47,7 @@ struct vcpu {
     uint64_t poll_deadline_ns;        /* SCHEDOP_poll timeout; 0 = none */
     bool polling;
     void *xsave;                      /* its FPU/SSE/AVX state while not in a CPU (xsave.c) */
+    unsigned fpu_cpu;                 /* the CPU that last loaded it (it may still be there) */
     mfn_t xsave_mfn;
 };
 
@@ -56,6 +57,8 @@ struct domain {
     enum dom_state state;
     bool paused;
     bool on_rq;                       /* queued to run (sched.c) */
+    bool pinned;                      /* runs on `cpu` only (the scenario's `cpu = k`) */
+    unsigned cpu;                     /* its CPU: whose run queue it joins; only there is it current */
     struct domain *rq_next, *rq_prev;
     uint32_t flags;                   /* MDOM_* */
     uint32_t ssidref;
@@ -102,6 +105,8 @@ struct domain_params {
     uint32_t max_evtchn;
     uint32_t max_grant_frames;
     uint32_t devices;        /* DEVICE_* bits to assign (checked against the label) */
+    bool pinned;             /* run on `cpu` only; else the scheduler places and moves it */
+    unsigned cpu;
     struct domain *creator; /* NULL at boot (the manifest) */
 };
 

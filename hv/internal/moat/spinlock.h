@@ -29,10 +29,17 @@ typedef struct {
 
 static inline void spin_init(spinlock_t *l) { *l = (spinlock_t)SPINLOCK_INIT; }
 
+/* The two halves of taking a lock, for a waiter that has something to do while it waits. */
+static inline uint16_t spin_take_ticket(spinlock_t *l) { return __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED); }
+static inline bool spin_my_turn(const spinlock_t *l, uint16_t ticket)
+{
+    return __atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) == ticket;
+}
+
 static inline void spin_lock_as(spinlock_t *l, unsigned cpu)
 {
-    uint16_t ticket = __atomic_fetch_add(&l->next, 1, __ATOMIC_RELAXED);
-    while (__atomic_load_n(&l->owner, __ATOMIC_ACQUIRE) != ticket)
+    uint16_t ticket = spin_take_ticket(l);
+    while (!spin_my_turn(l, ticket))
         cpu_relax();
     l->cpu = (uint16_t)(cpu + 1);
 }

@@ -131,7 +131,9 @@ static void serve(void)
                 HYPERVISOR_event_channel_op(EVTCHNOP_close, &c);
             }
             offer_port();
-        } else if (status == EVTCHNSTAT_unbound && ever_connected) {
+        } else if (status == EVTCHNSTAT_unbound) {
+            /* Not only once we saw it connected: on several CPUs the tester may bind and have it
+             * revoked between two of our looks. */
             struct evtchn_status st = { .dom = DOMID_SELF, .port = port };
             HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
             if (st.u.unbound.dom != tester) { /* revoked: unbound to no one */

@@ -8,6 +8,7 @@
 #ifndef MOAT_ARCH_H
 #define MOAT_ARCH_H
 
+#include <moat/apic.h>
 #include <moat/cpu.h>
 #include <moat/domain.h>
 #include <moat/ioport.h>
@@ -44,11 +45,14 @@ static inline void arch_idle(void) { sti_halt(); }
 static inline mfn_t pte_mfn(uint64_t pte) { return (pte & PTE_ADDR_MASK) >> PAGE_SHIFT; }
 static inline bool pte_writable(uint64_t pte) { return (pte & PTE_W) != 0; }
 
-/* Makes root (a top-level page table) the address space of this CPU, if it is not already. */
-static inline void arch_switch_address_space(mfn_t root)
+/* Makes root (a top-level page table; 0: the hypervisor's own) this CPU's address space, if it is
+ * not already. percpu.loaded_pml4 says which guest's tables a CPU may cache (TLB shootdown). */
+static inline void arch_switch_address_space(struct percpu *cpu, mfn_t root)
 {
-    if ((read_cr3() & PTE_ADDR_MASK) != root << PAGE_SHIFT)
-        write_cr3(root << PAGE_SHIFT);
+    if (cpu->loaded_pml4 != root) {
+        write_cr3(root ? root << PAGE_SHIFT : paging_root());
+        cpu->loaded_pml4 = root;
+    }
 }
 
 /* Leaves the CPU as a time partition found it (sched_partition.c): no guest's extended state in
@@ -57,8 +61,30 @@ static inline void arch_switch_address_space(mfn_t root)
 static inline void arch_release_cpu(void)
 {
     xsave_release();
-    arch_switch_address_space(paging_root() >> PAGE_SHIFT);
+    arch_switch_address_space(this_cpu(), 0);
 }
+
+/* Does CPU p hold anything of d: its page tables in CR3, its extended state in the registers? */
+static inline bool arch_cpu_holds(const struct percpu *p, const struct domain *d)
+{
+    return p->loaded_pml4 == d->pml4 || p->fpu_owner == &d->vcpu;
+}
+
+/* Drops what this CPU holds of a dying d: the hypervisor's tables back in CR3, d's extended
+ * state forgotten (not saved: the domain is going). */
+static inline void arch_cpu_forget(struct percpu *cpu, const struct domain *d)
+{
+    if (cpu->loaded_pml4 == d->pml4)
+        arch_switch_address_space(cpu, 0);
+    if (cpu->fpu_owner == &d->vcpu)
+        cpu->fpu_owner = NULL;
+}
+
+/* ---- other CPUs ---- */
+
+/* Makes CPU p look at its run queue: a halted CPU wakes, one running a guest enters the hypervisor. */
+static inline void arch_kick_cpu(const struct percpu *p) { apic_send_ipi(p->apic_id, VEC_IPI_WAKE); }
+static inline void arch_kick_other_cpus(void) { apic_send_ipi_allbutself(VEC_IPI_WAKE); }
 
 /* ---- vCPUs ---- */
 
@@ -92,7 +118,7 @@ static inline bool arch_switch_to(struct percpu *cpu, struct domain *next, const
     cpu->cur_regs = &next->vcpu.regs;
     cpu->cur_regs_top = (uint64_t)(&next->vcpu.regs + 1);
     tss_set_rsp0(cpu->cur_regs_top);
-    arch_switch_address_space(next->pml4);
+    arch_switch_address_space(cpu, next->pml4);
     return xsave_switch(next, why);
 }
 

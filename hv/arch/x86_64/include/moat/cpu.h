@@ -25,6 +25,10 @@
 /* Not a hardware vector: marks a register frame saved by the syscall entry (return by sysret). */
 #define VEC_SYSCALL 0x100
 
+/* percpu.need_resched bits: pick another domain; the tick's scheduler work is due (sched.c). */
+#define RESCHED_SWITCH 1u
+#define RESCHED_TICK 2u
+
 /* Offsets into struct percpu used by the assembly (checked by static asserts in cpu.c). */
 #define PCPU_USER_RSP 0
 #define PCPU_KSTACK_TOP 8
@@ -78,7 +82,7 @@ struct percpu {
     uint64_t cur_regs_top;      /* its end: where the entry code starts pushing */
     struct percpu *self;        /* this very struct: this_cpu() */
     struct domain *current;     /* NULL while idle */
-    uint64_t need_resched;
+    uint64_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
     unsigned id;                /* CPU index: 0 is the boot CPU, then the MADT's order */
     uint32_t apic_id;           /* its local APIC's id (the target of IPIs) */
     uint64_t ticks;             /* timer interrupts seen */
@@ -90,6 +94,17 @@ struct percpu {
     struct vcpu *fpu_owner;     /* whose extended state (FPU/SSE/AVX) is in its registers (xsave.c) */
     struct smp_call call;       /* the VEC_IPI_CALL mailbox */
     uint64_t ipis;              /* IPIs received (any of ours) */
+    /* Scheduling (sched.c): set by the tick handler, consumed under the hypervisor lock. */
+    bool woken;                 /* a VEC_IPI_WAKE came: another CPU queued work for this one */
+    bool in_hypercall;          /* between a hypercall's entry and the exit: its frame is not resumable */
+    uint64_t run_start_tsc;     /* when current started running (CPU time accounting) */
+    uint64_t loaded_pml4;       /* (an mfn) the guest page tables in its CR3, 0 = the hypervisor's (TLB shootdown) */
+    /* Locks (hvlock.c): the ranks this CPU holds (the debug build checks the order), and the
+     * hypervisor lock's figures, printed at stop. */
+    uint32_t locks_held;
+    uint64_t hv_lock_taken, hv_lock_contended, hv_lock_wait_tsc;
+    bool hv_lock_waiting;       /* waiting for the hypervisor lock, for ticket hv_lock_ticket */
+    uint16_t hv_lock_ticket;
 };
 
 extern struct percpu percpus[MOAT_MAX_CPUS];

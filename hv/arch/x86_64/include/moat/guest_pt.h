@@ -14,7 +14,10 @@ bool gpt_create(struct domain *d);
 bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags);
 /* The leaf entry that maps va (pte_mfn, pte_writable in moat/arch.h), or 0 if unmapped. */
 uint64_t gpt_lookup(struct domain *d, vaddr_t va);
-bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry */
+bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry everywhere */
+/* Flushes va of d's address space on every CPU that may cache it; returns when all have. */
+void tlb_shootdown(struct domain *d, vaddr_t va);
+extern uint64_t tlb_shootdowns;
 void gpt_destroy(struct domain *d);
 
 /* Guest memory access: checks the range is guest-accessible, then copies with fault recovery. */

@@ -35,6 +35,8 @@ bool smp_call(unsigned cpu, void (*fn)(void *arg), void *arg);
 unsigned smp_call_others(void (*fn)(void *arg), void *arg);
 /* fn(arg) on every online CPU, this one included, all at the same time; returns how many ran it. */
 unsigned smp_call_each(void (*fn)(void *arg), void *arg);
+/* Runs the call posted to this CPU, if any: for a CPU that waits with interrupts off. */
+void smp_poll_calls(void);
 /* Stops the other CPUs (the machine is stopping). */
 void smp_stop_others(void);
 
