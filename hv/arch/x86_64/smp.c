@@ -354,6 +354,8 @@ void smp_boot(void)
         }
     }
     online += start_aps();
+    if (online > 1)
+        timer_share_cpus();
     startup_tsc = rdtsc() - tsc0;
     printk("smp: %u APs started in %lu tsc ticks\n", online - 1, startup_tsc);
 done:

@@ -65,6 +65,26 @@ static void timer_tick(struct cpu_regs *regs)
     cpu->need_resched |= RESCHED_TICK;
 }
 
+/*
+ * With several CPUs, the boot CPU's tick ends with a pause. Under -icount, QEMU 7.2 runs the vCPUs
+ * round robin in one thread, the boot CPU first after each timer deadline, and gives each vCPU in
+ * turn every instruction left until the next deadline: a boot CPU that never halts (a guest
+ * spinning in ring 3) uses them all, the other vCPU's turn starts at the deadline with none left,
+ * and it never runs again (QEMU 8.0 splits the budget between the vCPUs). TCG ends a vCPU's turn
+ * at a pause, so the other vCPU runs from the boot CPU's tick to the next deadline (its own tick).
+ * Only the boot CPU pauses: a vCPU's own tick is handled at the start of its turn, and a pause
+ * there would give its turn away. On hardware a pause per tick costs a few cycles; with one CPU
+ * the plain handler runs.
+ */
+static void timer_tick_then_pause(struct cpu_regs *regs)
+{
+    timer_tick(regs);
+    if (this_cpu()->id == 0)
+        cpu_relax();
+}
+
+void timer_share_cpus(void) { idt_set_irq_handler(VEC_TIMER, timer_tick_then_pause); }
+
 void timer_start_cpu(void)
 {
     lapic_write(LAPIC_TIMER_DIV, 0x3);

@@ -9,6 +9,8 @@
 void timer_init(void);
 /* An AP: starts its periodic tick with the boot CPU's calibration. */
 void timer_start_cpu(void);
+/* Several CPUs are online: each tick lets an emulator that runs them in turn move to the next. */
+void timer_share_cpus(void);
 uint64_t timer_ticks(void);
 uint64_t tsc_khz(void);
 /* System time: nanoseconds since timer_init, from the TSC, by the same formula guests use. */
