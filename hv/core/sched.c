@@ -61,7 +61,7 @@ static void rq_push_head(struct domain *d)
     rq->head = d;
 }
 
-static void rq_push(struct domain *d)
+static inline __attribute__((always_inline)) void rq_push(struct domain *d)
 {
     if (partitioned()) {
         partition_enqueue(d);
@@ -82,7 +82,7 @@ static void rq_push(struct domain *d)
     rq->tail = d;
 }
 
-static void rq_remove(struct domain *d)
+static inline __attribute__((always_inline)) void rq_remove(struct domain *d)
 {
     if (partitioned()) {
         partition_dequeue(d);
@@ -128,7 +128,7 @@ static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE &
 /* Is d running (or about to, or entering the hypervisor from) on its CPU? */
 static bool is_current(const struct domain *d) { return percpus[d->cpu].current == d; }
 
-static void account(struct percpu *cpu, struct domain *d)
+static inline __attribute__((always_inline)) void account(struct percpu *cpu, struct domain *d)
 {
     uint64_t now = arch_cycles();
     if (d && tsc_khz()) {
