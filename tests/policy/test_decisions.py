@@ -4,7 +4,7 @@
 For every loadable policy of the corpus and the examples, and for every pair of VM labels (a, b):
 may they share an event channel or a page (a common STE type), and may b start while a runs
 (Chinese Wall: no type of b is in a conflict set with a type of a, other than a's own types)?
-The model is written from sHype's rules (shared/reference/shype-acm.md), not from the C code.
+The model is written from sHype's rules (docs/mac.md says them in our words), not from the C code.
 """
 
 from __future__ import annotations
