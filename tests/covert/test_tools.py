@@ -148,6 +148,7 @@ def test_time_readings_are_masked_and_named():
     assert ni.mask_time("ni: step=3 tsc=99 stolen_ns=4 info=-1") == "ni: step=3 tsc=* stolen_ns=* info=-1"
     assert ni.mask_time("hc: nr=15 op=123456 ret=0") == "hc: nr=15 op=* ret=0"
     assert ni.mask_time("hc: nr=36 op=1 ret=0 out=2") == "hc: nr=36 op=1 ret=0 out=2"
+    assert ni.mask_time("hc: d1 nr=18 op=0 ret=104") == "hc: d1 nr=18 op=0 ret=*"
     big = ni.first_divergence(view("ni: step=0 tsc=100"), view("ni: step=0 tsc=900100"))
     assert big is not None and big.timing and big.channel == "cpu" and big.key == "tsc"
     small = ni.first_divergence(view("a", "ni: step=1 tsc=100"), view("a", "ni: step=1 tsc=109"))

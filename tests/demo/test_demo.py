@@ -120,7 +120,9 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     # whichever order they stop); C started only after both were gone.
     assert deny_c < refused < min(web_gone, db_gone)
     assert web_gone < watched[0] and db_gone < watched[1], (web_gone, db_gone, watched)
-    assert max(watched) < created < hello and mgr_gone < created  # the Chinese Wall waited for A's manager too
+    # On several CPUs c-rival may say hello before the system's "created" line: the two run at once.
+    assert max(watched) < min(created, hello)
+    assert mgr_gone < min(created, hello)  # the Chinese Wall waited for A's manager too
     assert all(i < deny_c for i in (got, sent, said_b)), "steps 1 and 2 come first"
 
     # 4. Heartbeats, then the update in revoke mode takes exactly that channel; both ends notice.
