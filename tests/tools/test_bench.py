@@ -101,6 +101,18 @@ def test_parse_console_boot_figures_only_when_declared():
     assert "boot_to_banner" not in {f.name for f in figures}
 
 
+def test_boot_to_first_guest_output_counts_from_the_hypervisor_entry():
+    lines = ["boot: tsc entry=8710847 banner=8719146", "(d0) hello",
+             "boot: tsc first_guest_output=9710847", "(d0) boot: tsc first_guest_output=1"]
+    figures, errors = bench.parse_console(lines, ["boot_to_first_guest_output"])
+    assert errors == []
+    assert [(f.name, f.median) for f in figures] == [("boot_to_first_guest_output", 1_000_000)]
+    # A guest cannot forge it: its lines carry the (d<id>) prefix, and without the entry line
+    # there is nothing to count from.
+    _, errors = bench.parse_console(lines[1:], ["boot_to_first_guest_output"])
+    assert errors == ["missing figures: boot_to_first_guest_output"]
+
+
 def test_parse_console_reports_missing_figures():
     _, errors = bench.parse_console(CONSOLE, ["a", "b", "c", "d"])
     assert errors == ["missing figures: c d"]

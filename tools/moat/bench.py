@@ -29,13 +29,14 @@ _FIGURE = re.compile(
     rf"^(?P<name>{_NAME}) min=(?P<min>\d+) median=(?P<median>\d+) max=(?P<max>\d+) "
     rf"n=(?P<n>\d+) unit=(?P<unit>{_NAME})$")
 _BOOT_TSC = re.compile(r"^boot: tsc entry=(\d+) banner=(\d+)$")
+_FIRST_OUTPUT = re.compile(r"^boot: tsc first_guest_output=(\d+)$")
 _MEASURE = re.compile(r"^measure: boot: \d+ events .*, (\d+) bytes hashed in (\d+) tsc$")
 _FRAMES = re.compile(r"^frames: total=\d+ free=(\d+) ")
 _FRAMES_STOP = re.compile(r"^frames at stop: total=\d+ free=(\d+) ")
 _DECLARED = re.compile(r"^#\s*bench-figures:(.*)$")
 _FRAMES_KEPT = re.compile(r"^#\s*bench-frames-kept:\s*(\d+)\s*$")
 
-BOOT_FIGURES = ("firmware_to_entry", "boot_to_banner", "boot_hash_per_kib")
+BOOT_FIGURES = ("firmware_to_entry", "boot_to_banner", "boot_to_first_guest_output", "boot_hash_per_kib")
 
 
 class BenchLineError(ValueError):
@@ -108,17 +109,24 @@ def merge(figures: Sequence[Figure]) -> Figure:
 
 
 def boot_figures(lines: Iterable[str]) -> list[Figure]:
-    """firmware_to_entry and boot_to_banner from the hypervisor's `boot: tsc` line, and
-    boot_hash_per_kib (SHA-256 of the measured launch, per KiB hashed) from its `measure: boot:`
-    line (n=1 each)."""
+    """firmware_to_entry and boot_to_banner from the hypervisor's `boot: tsc` line,
+    boot_to_first_guest_output (hypervisor entry to the first guest console line) from its
+    `boot: tsc first_guest_output=` line, and boot_hash_per_kib (SHA-256 of the measured launch,
+    per KiB hashed) from its `measure: boot:` line (n=1 each)."""
     figures: list[Figure] = []
+    entry: int | None = None
     for line in lines:
         m = _BOOT_TSC.match(line)
-        if m and not figures:
+        if m and entry is None:
             entry, banner = int(m.group(1)), int(m.group(2))
             figures += [Figure("firmware_to_entry", entry, entry, entry, 1, "instructions"),
                         Figure("boot_to_banner", banner - entry, banner - entry, banner - entry, 1,
                                "instructions")]
+        m = _FIRST_OUTPUT.match(line)
+        if m and entry is not None:
+            first = int(m.group(1)) - entry
+            figures.append(Figure("boot_to_first_guest_output", first, first, first, 1,
+                                  "instructions"))
         m = _MEASURE.match(line)
         if m and int(m.group(1)):
             per_kib = int(m.group(2)) * 1024 // int(m.group(1))
