@@ -303,6 +303,38 @@ def format_table(results: Sequence[ScenarioResult]) -> str:
     return "\n".join(lines)
 
 
+def format_compare(old: dict[str, Any], results: Sequence[ScenarioResult]) -> str:
+    """Each figure of results beside the same scenario's figure in old (a `--json` file): the old
+    median, the new one and the change. Figures old does not have are marked new."""
+    before: dict[tuple[str, str], int | float] = {}
+    for scen in old.get("scenarios", []):
+        for f in scen.get("figures", []):
+            before[(scen["name"], f["name"])] = f["median"]
+    header = ["scenario", "figure", "before", "after", "change"]
+    rows = []
+    for r in results:
+        for f in r.figures:
+            if f.name == "timer_overhead":
+                continue
+            was = before.get((r.name, f.name))
+            if was is None:
+                rows.append([r.name, f.name, "-", _num(f.median), "new"])
+                continue
+            delta = f.median - was
+            pct = f" ({delta / was:+.1%})" if was else ""
+            change = f"{_num(delta) if delta <= 0 else '+' + _num(delta)}{pct}"
+            rows.append([r.name, f.name, _num(was), _num(f.median), change])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    out = [_fmt_cmp(header, widths), _fmt_cmp(["-" * w for w in widths], widths)]
+    out += [_fmt_cmp(row, widths) for row in rows]
+    return "\n".join(out)
+
+
+def _fmt_cmp(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(c.rjust(w) if i >= 2 else c.ljust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+
 def _rel(path: Path) -> str:
     """A path inside the repository relative to its root (the JSON is kept in docs/)."""
     from moat import paths
