@@ -60,15 +60,14 @@ static inline uint32_t load_be32(const uint8_t *p)
         ROUND(b, c, d, e, f, g, k, a, (t0) + 7, wt((t0) + 7), y, x);                                                   \
     } while (0)
 
-#define WIN(t) w[t]
+/* The first sixteen words, loaded big-endian as the rounds use them. */
+#define WIN(t) (w[t] = load_be32(block + 4 * (t)))
 
 static void compress(uint32_t h[8], const uint8_t *block)
 {
     uint32_t w[16];
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
     uint32_t x, y = b ^ c; /* y: the first round's b ^ c */
-    for (unsigned i = 0; i < 16; i++)
-        w[i] = load_be32(block + 4 * i);
     /* Written out, not looped: with constant t the ring's indices are constants, not arithmetic. */
     ROUNDS8(0, WIN);
     ROUNDS8(8, WIN);
