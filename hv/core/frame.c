@@ -16,23 +16,65 @@ static struct frame_stats stats;
 
 static bool range_overlaps(paddr_t a0, paddr_t a1, paddr_t b0, paddr_t b1) { return a0 < b1 && b0 < a1; }
 
-/* Is [pa, pa + PAGE_SIZE) something the allocator must never hand out? */
-static bool must_reserve(const struct boot_info *bi, paddr_t pa, paddr_t image_start, paddr_t image_end,
-                         paddr_t table_start, paddr_t table_end)
+/* What the allocator must never hand out, as frame-number intervals [start, end): low memory (BIOS
+ * data, the EBDA, option ROMs), the image, the frame table, the modules and every non-available
+ * map entry. A frame that any of them touches, even partly, is reserved. Classifying frames by
+ * intervals costs a few instructions per frame; asking every frame about every entry cost 140. */
+struct span {
+    mfn_t start, end;
+};
+
+#define MAX_SPANS (3 + MAX_MODULES + MAX_MEM_RANGES)
+static struct span spans[MAX_SPANS]; /* used by frame_init only */
+
+static unsigned add_span(unsigned n, paddr_t start, paddr_t end)
 {
-    paddr_t end = pa + PAGE_SIZE;
-    if (pa < 0x100000) /* low memory: BIOS data, the EBDA, option ROMs */
-        return true;
-    if (range_overlaps(pa, end, image_start, image_end) || range_overlaps(pa, end, table_start, table_end))
-        return true;
+    if (end > start)
+        spans[n++] = (struct span){start >> PAGE_SHIFT, ALIGN_UP(end, PAGE_SIZE) >> PAGE_SHIFT};
+    return n;
+}
+
+/* The reserved intervals, sorted by start and merged where they overlap or touch. */
+static unsigned reserved_spans(const struct boot_info *bi, paddr_t image_start, paddr_t image_end,
+                               paddr_t table_start, paddr_t table_end)
+{
+    unsigned n = add_span(0, 0, 0x100000);
+    n = add_span(n, image_start, image_end);
+    n = add_span(n, table_start, table_end);
     for (unsigned i = 0; i < bi->module_count; i++)
-        if (range_overlaps(pa, end, bi->modules[i].start, ALIGN_UP(bi->modules[i].end, PAGE_SIZE)))
-            return true;
-    /* A frame only partly covered by an available range, or overlapped by a non-available one. */
+        n = add_span(n, bi->modules[i].start, bi->modules[i].end);
     for (unsigned i = 0; i < bi->mem_count; i++)
-        if (bi->mem[i].type != MMAP_AVAILABLE && range_overlaps(pa, end, bi->mem[i].start, bi->mem[i].end))
-            return true;
-    return false;
+        if (bi->mem[i].type != MMAP_AVAILABLE)
+            n = add_span(n, bi->mem[i].start, bi->mem[i].end);
+    for (unsigned i = 1; i < n; i++) /* insertion sort: a few dozen entries, once */
+        for (unsigned j = i; j > 0 && spans[j].start < spans[j - 1].start; j--) {
+            struct span t = spans[j];
+            spans[j] = spans[j - 1];
+            spans[j - 1] = t;
+        }
+    unsigned m = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (m && spans[i].start <= spans[m - 1].end)
+            spans[m - 1].end = MAX(spans[m - 1].end, spans[i].end);
+        else
+            spans[m++] = spans[i];
+    }
+    return m;
+}
+
+/* The order to visit the available ranges in: by start address (the map need not be sorted). */
+static unsigned available_order(const struct boot_info *bi, uint8_t order[MAX_MEM_RANGES])
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < bi->mem_count; i++) {
+        if (bi->mem[i].type != MMAP_AVAILABLE)
+            continue;
+        unsigned j = n++;
+        for (; j > 0 && bi->mem[order[j - 1]].start > bi->mem[i].start; j--)
+            order[j] = order[j - 1];
+        order[j] = (uint8_t)i;
+    }
+    return n;
 }
 
 void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_end)
@@ -70,39 +112,60 @@ void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_e
     frames = phys_to_virt(table_start);
     memset(frames, 0, table_bytes);
 
-    /* Count and classify every whole frame inside an available range, top-down so low frames go first. */
-    for (unsigned i = 0; i < bi->mem_count; i++) {
-        const struct mem_range *r = &bi->mem[i];
-        if (r->type != MMAP_AVAILABLE)
+    /* Count and classify every whole frame inside an available range, visiting the ranges by
+     * address and each range's frames upwards, so the free list is threaded in ascending order
+     * (low frames go first). A frame inside two overlapping available ranges counts once as
+     * usable: sorted by start, a range's frames below the highest end seen so far were all
+     * classified already. */
+    unsigned nspans = reserved_spans(bi, image_start, image_end, table_start, table_start + table_bytes);
+    uint8_t order[MAX_MEM_RANGES];
+    unsigned navail = available_order(bi, order);
+    mfn_t seen_end = 0, tail = INVALID_MFN;
+    for (unsigned k = 0; k < navail; k++) {
+        const struct mem_range *r = &bi->mem[order[k]];
+        mfn_t mfn = ALIGN_UP(r->start, PAGE_SIZE) >> PAGE_SHIFT, end = r->end >> PAGE_SHIFT;
+        if (end <= mfn)
             continue;
-        for (paddr_t pa = ALIGN_UP(r->start, PAGE_SIZE); pa + PAGE_SIZE <= r->end; pa += PAGE_SIZE) {
-            stats.total++;
-            mfn_t mfn = pa >> PAGE_SHIFT;
-            if (mfn >= frame_count) {
-                stats.reserved++; /* beyond MAX_PHYS_MEMORY */
-                continue;
-            }
-            struct frame *f = &frames[mfn];
-            if (f->use != FRAME_ABSENT) {
-                stats.reserved++; /* overlapping available ranges: count the frame once as usable */
-                continue;
-            }
-            if (must_reserve(bi, pa, image_start, image_end, table_start, table_start + table_bytes)) {
-                f->use = FRAME_RESERVED;
-                f->owner = DOMID_HV;
-                stats.reserved++;
-            } else {
-                f->use = FRAME_FREE;
-                stats.free++;
+        stats.total += end - mfn;
+        if (mfn < seen_end) { /* overlapping available ranges */
+            mfn_t dup_end = MIN(end, seen_end);
+            stats.reserved += dup_end - mfn;
+            mfn = dup_end;
+        }
+        seen_end = MAX(seen_end, end);
+        if (end > frame_count) { /* beyond MAX_PHYS_MEMORY */
+            mfn_t cut = MAX(mfn, frame_count);
+            stats.reserved += end - cut;
+            end = cut;
+        }
+        unsigned s = 0;
+        while (mfn < end) {
+            while (s < nspans && spans[s].end <= mfn)
+                s++;
+            if (s < nspans && spans[s].start <= mfn) { /* a reserved stretch */
+                mfn_t stop = MIN(end, spans[s].end);
+                stats.reserved += stop - mfn;
+                for (; mfn < stop; mfn++) {
+                    frames[mfn].use = FRAME_RESERVED;
+                    frames[mfn].owner = DOMID_HV;
+                }
+            } else { /* a free stretch, up to the next reserved one */
+                mfn_t stop = s < nspans ? MIN(end, spans[s].start) : end;
+                stats.free += stop - mfn;
+                if (tail == INVALID_MFN)
+                    free_head = mfn;
+                else
+                    frames[tail].next_free = mfn;
+                for (; mfn < stop; mfn++) {
+                    frames[mfn].use = FRAME_FREE;
+                    frames[mfn].next_free = mfn + 1;
+                }
+                tail = mfn - 1;
             }
         }
     }
-    for (mfn_t mfn = frame_count; mfn-- > 0;) {
-        if (frames[mfn].use == FRAME_FREE) {
-            frames[mfn].next_free = free_head;
-            free_head = mfn;
-        }
-    }
+    if (tail != INVALID_MFN)
+        frames[tail].next_free = INVALID_MFN;
 }
 
 mfn_t frame_alloc(enum frame_use use, uint16_t owner)

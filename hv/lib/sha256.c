@@ -24,51 +24,59 @@ static inline uint32_t load_be32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
-#define S0(x) (ror(x, 2) ^ ror(x, 13) ^ ror(x, 22))
-#define S1(x) (ror(x, 6) ^ ror(x, 11) ^ ror(x, 25))
-#define s0(x) (ror(x, 7) ^ ror(x, 18) ^ ((x) >> 3))
-#define s1(x) (ror(x, 17) ^ ror(x, 19) ^ ((x) >> 10))
+/* The Sigma functions as nested rotations: ror(x, 2) ^ ror(x, 13) ^ ror(x, 22) is
+ * ror(x ^ ror(x ^ ror(x, 9), 11), 2), three rotations and two xors with no copy of x kept aside. */
+#define S0(x) ror((x) ^ ror((x) ^ ror(x, 9), 11), 2)
+#define S1(x) ror((x) ^ ror((x) ^ ror(x, 14), 5), 6)
+#define s0(x) (ror((x) ^ ror(x, 11), 7) ^ ((x) >> 3))
+#define s1(x) (ror((x) ^ ror(x, 2), 17) ^ ((x) >> 10))
 #define CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
-#define MAJ(x, y, z) (((x) & (y)) | ((z) & ((x) | (y))))
 
 /* One round, with the eight working variables named by their role in this round: unrolling by
- * eight lets the roles rotate instead of moving eight values every round. */
-#define ROUND(a, b, c, d, e, f, g, h, t, wt)                                                                           \
+ * eight lets the roles rotate instead of moving eight values every round. Maj(a, b, c) is
+ * b ^ ((a ^ b) & (b ^ c)), and this round's b ^ c is the previous round's a ^ b: ab and bc carry
+ * it from one round to the next. */
+#define ROUND(a, b, c, d, e, f, g, h, t, wt, ab, bc)                                                                   \
     do {                                                                                                               \
         uint32_t t1_ = (h) + S1(e) + CH(e, f, g) + K[t] + (wt);                                                        \
+        (ab) = (a) ^ (b);                                                                                              \
         (d) += t1_;                                                                                                    \
-        (h) = t1_ + S0(a) + MAJ(a, b, c);                                                                              \
+        (h) = t1_ + S0(a) + ((b) ^ ((ab) & (bc)));                                                                     \
     } while (0)
 
 /* The message schedule as a 16-word ring: w[t] = s1(w[t-2]) + w[t-7] + s0(w[t-15]) + w[t-16]. */
 #define W(t) (w[(t) & 15] = s1(w[((t) - 2) & 15]) + w[((t) - 7) & 15] + s0(w[((t) - 15) & 15]) + w[(t) & 15])
 
+/* Eight rounds, t0 to t0 + 7, on the words `wt(t)` gives. */
+#define ROUNDS8(t0, wt)                                                                                                \
+    do {                                                                                                               \
+        ROUND(a, b, c, d, e, f, g, k, (t0) + 0, wt((t0) + 0), x, y);                                                   \
+        ROUND(k, a, b, c, d, e, f, g, (t0) + 1, wt((t0) + 1), y, x);                                                   \
+        ROUND(g, k, a, b, c, d, e, f, (t0) + 2, wt((t0) + 2), x, y);                                                   \
+        ROUND(f, g, k, a, b, c, d, e, (t0) + 3, wt((t0) + 3), y, x);                                                   \
+        ROUND(e, f, g, k, a, b, c, d, (t0) + 4, wt((t0) + 4), x, y);                                                   \
+        ROUND(d, e, f, g, k, a, b, c, (t0) + 5, wt((t0) + 5), y, x);                                                   \
+        ROUND(c, d, e, f, g, k, a, b, (t0) + 6, wt((t0) + 6), x, y);                                                   \
+        ROUND(b, c, d, e, f, g, k, a, (t0) + 7, wt((t0) + 7), y, x);                                                   \
+    } while (0)
+
+/* The first sixteen words, loaded big-endian as the rounds use them. */
+#define WIN(t) (w[t] = load_be32(block + 4 * (t)))
+
 static void compress(uint32_t h[8], const uint8_t *block)
 {
     uint32_t w[16];
     uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
-    for (unsigned i = 0; i < 16; i++)
-        w[i] = load_be32(block + 4 * i);
-    for (unsigned t = 0; t < 16; t += 8) {
-        ROUND(a, b, c, d, e, f, g, k, t + 0, w[t + 0]);
-        ROUND(k, a, b, c, d, e, f, g, t + 1, w[t + 1]);
-        ROUND(g, k, a, b, c, d, e, f, t + 2, w[t + 2]);
-        ROUND(f, g, k, a, b, c, d, e, t + 3, w[t + 3]);
-        ROUND(e, f, g, k, a, b, c, d, t + 4, w[t + 4]);
-        ROUND(d, e, f, g, k, a, b, c, t + 5, w[t + 5]);
-        ROUND(c, d, e, f, g, k, a, b, t + 6, w[t + 6]);
-        ROUND(b, c, d, e, f, g, k, a, t + 7, w[t + 7]);
-    }
-    for (unsigned t = 16; t < 64; t += 8) {
-        ROUND(a, b, c, d, e, f, g, k, t + 0, W(t + 0));
-        ROUND(k, a, b, c, d, e, f, g, t + 1, W(t + 1));
-        ROUND(g, k, a, b, c, d, e, f, t + 2, W(t + 2));
-        ROUND(f, g, k, a, b, c, d, e, t + 3, W(t + 3));
-        ROUND(e, f, g, k, a, b, c, d, t + 4, W(t + 4));
-        ROUND(d, e, f, g, k, a, b, c, t + 5, W(t + 5));
-        ROUND(c, d, e, f, g, k, a, b, t + 6, W(t + 6));
-        ROUND(b, c, d, e, f, g, k, a, t + 7, W(t + 7));
-    }
+    uint32_t x, y = b ^ c; /* y: the first round's b ^ c */
+    /* Written out, not looped: with constant t the ring's indices are constants, not arithmetic. */
+    ROUNDS8(0, WIN);
+    ROUNDS8(8, WIN);
+    ROUNDS8(16, W);
+    ROUNDS8(24, W);
+    ROUNDS8(32, W);
+    ROUNDS8(40, W);
+    ROUNDS8(48, W);
+    ROUNDS8(56, W);
     h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 

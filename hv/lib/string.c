@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // String functions for freestanding code, shared by the hypervisor and the guest runtime library
 // (each compiles this file with its own flags). memset/memcpy/memmove use the string
-// instructions: one instruction per byte under icount and the fast-string microcode on real
-// CPUs, and the compiler cannot turn them back into a call to the function being compiled.
+// instructions, eight bytes at a time for the bulk and a byte at a time for the tail of fewer than
+// eight: the fast-string microcode makes `rep movsq` as fast as `rep movsb` on real CPUs, and under
+// icount each iteration counts as one instruction, so a 4 KiB copy is 512 of them, not 4,096. The
+// compiler cannot turn the string instructions back into a call to the function being compiled.
 // Never used by the hypervisor on guest memory: that goes through copy_user, which recovers from
 // faults.
 #include <stdint.h>
@@ -12,14 +14,27 @@
 void *memset(void *dst, int c, size_t n)
 {
     void *d = dst;
-    __asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+    size_t words = n >> 3, tail = n & 7;
+    uint64_t pattern = (uint64_t)(uint8_t)c * 0x0101010101010101ULL;
+    __asm__ volatile("rep stosq\n\t"
+                     "movq %[tail], %%rcx\n\t"
+                     "rep stosb"
+                     : "+D"(d), "+c"(words)
+                     : "a"(pattern), [tail] "r"(tail)
+                     : "memory");
     return dst;
 }
 
 void *memcpy(void *restrict dst, const void *restrict src, size_t n)
 {
     void *d = dst;
-    __asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+    size_t words = n >> 3, tail = n & 7;
+    __asm__ volatile("rep movsq\n\t"
+                     "movq %[tail], %%rcx\n\t"
+                     "rep movsb"
+                     : "+D"(d), "+S"(src), "+c"(words)
+                     : [tail] "r"(tail)
+                     : "memory");
     return dst;
 }
 
@@ -27,10 +42,21 @@ void *memmove(void *dst, const void *src, size_t n)
 {
     if ((uintptr_t)dst <= (uintptr_t)src || (uintptr_t)dst >= (uintptr_t)src + n)
         return memcpy(dst, src, n);
-    /* Overlapping with the destination above: copy backwards (direction flag set only around it). */
-    void *d = (char *)dst + n - 1;
-    const void *s = (const char *)src + n - 1;
-    __asm__ volatile("std; rep movsb; cld" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
+    /* Overlapping with the destination above: copy backwards, the last whole words first, then the
+     * head of fewer than eight bytes (the direction flag set only inside this one statement). */
+    size_t words = n >> 3, head = n & 7;
+    void *d = (char *)dst + n - 8;
+    const void *s = (const char *)src + n - 8;
+    __asm__ volatile("std\n\t"
+                     "rep movsq\n\t"
+                     "addq $7, %%rdi\n\t"
+                     "addq $7, %%rsi\n\t"
+                     "movq %[head], %%rcx\n\t"
+                     "rep movsb\n\t"
+                     "cld"
+                     : "+D"(d), "+S"(s), "+c"(words)
+                     : [head] "r"(head)
+                     : "memory");
     return dst;
 }
 

@@ -101,6 +101,18 @@ def test_parse_console_boot_figures_only_when_declared():
     assert "boot_to_banner" not in {f.name for f in figures}
 
 
+def test_boot_to_first_guest_output_counts_from_the_hypervisor_entry():
+    lines = ["boot: tsc entry=8710847 banner=8719146", "(d0) hello",
+             "boot: tsc first_guest_output=9710847", "(d0) boot: tsc first_guest_output=1"]
+    figures, errors = bench.parse_console(lines, ["boot_to_first_guest_output"])
+    assert errors == []
+    assert [(f.name, f.median) for f in figures] == [("boot_to_first_guest_output", 1_000_000)]
+    # A guest cannot forge it: its lines carry the (d<id>) prefix, and without the entry line
+    # there is nothing to count from.
+    _, errors = bench.parse_console(lines[1:], ["boot_to_first_guest_output"])
+    assert errors == ["missing figures: boot_to_first_guest_output"]
+
+
 def test_parse_console_reports_missing_figures():
     _, errors = bench.parse_console(CONSOLE, ["a", "b", "c", "d"])
     assert errors == ["missing figures: c d"]
@@ -264,3 +276,16 @@ def test_smoke_boot_null_hypercall():
     assert 0 < by_name["timer_overhead"].median < 10
     assert by_name["null_hypercall_enosys"].median >= 32
     assert by_name["null_hypercall_xen_version"].median > by_name["null_hypercall_enosys"].median
+
+
+def test_format_compare_prints_each_figures_change():
+    old = {"scenarios": [{"name": "s", "figures": [
+        {"name": "a", "min": 1, "median": 200, "max": 1, "n": 1, "unit": "instructions"},
+        {"name": "b", "min": 1, "median": 100, "max": 1, "n": 1, "unit": "instructions"}]}]}
+    result = bench.ScenarioResult("s", Path("s.toml"), figures=[
+        fig("timer_overhead", 4, 4, 4, 1), fig("a", 150, 150, 150, 1), fig("b", 110, 110, 110, 1),
+        fig("c", 5, 5, 5, 1)])
+    rows = [line.split() for line in bench.format_compare(old, [result]).splitlines()[2:]]
+    assert rows == [["s", "a", "200", "150", "-50", "(-25.0%)"],
+                    ["s", "b", "100", "110", "+10", "(+10.0%)"],
+                    ["s", "c", "-", "5", "new"]]

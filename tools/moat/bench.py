@@ -29,13 +29,14 @@ _FIGURE = re.compile(
     rf"^(?P<name>{_NAME}) min=(?P<min>\d+) median=(?P<median>\d+) max=(?P<max>\d+) "
     rf"n=(?P<n>\d+) unit=(?P<unit>{_NAME})$")
 _BOOT_TSC = re.compile(r"^boot: tsc entry=(\d+) banner=(\d+)$")
+_FIRST_OUTPUT = re.compile(r"^boot: tsc first_guest_output=(\d+)$")
 _MEASURE = re.compile(r"^measure: boot: \d+ events .*, (\d+) bytes hashed in (\d+) tsc$")
 _FRAMES = re.compile(r"^frames: total=\d+ free=(\d+) ")
 _FRAMES_STOP = re.compile(r"^frames at stop: total=\d+ free=(\d+) ")
 _DECLARED = re.compile(r"^#\s*bench-figures:(.*)$")
 _FRAMES_KEPT = re.compile(r"^#\s*bench-frames-kept:\s*(\d+)\s*$")
 
-BOOT_FIGURES = ("firmware_to_entry", "boot_to_banner", "boot_hash_per_kib")
+BOOT_FIGURES = ("firmware_to_entry", "boot_to_banner", "boot_to_first_guest_output", "boot_hash_per_kib")
 
 
 class BenchLineError(ValueError):
@@ -108,17 +109,24 @@ def merge(figures: Sequence[Figure]) -> Figure:
 
 
 def boot_figures(lines: Iterable[str]) -> list[Figure]:
-    """firmware_to_entry and boot_to_banner from the hypervisor's `boot: tsc` line, and
-    boot_hash_per_kib (SHA-256 of the measured launch, per KiB hashed) from its `measure: boot:`
-    line (n=1 each)."""
+    """firmware_to_entry and boot_to_banner from the hypervisor's `boot: tsc` line,
+    boot_to_first_guest_output (hypervisor entry to the first guest console line) from its
+    `boot: tsc first_guest_output=` line, and boot_hash_per_kib (SHA-256 of the measured launch,
+    per KiB hashed) from its `measure: boot:` line (n=1 each)."""
     figures: list[Figure] = []
+    entry: int | None = None
     for line in lines:
         m = _BOOT_TSC.match(line)
-        if m and not figures:
+        if m and entry is None:
             entry, banner = int(m.group(1)), int(m.group(2))
             figures += [Figure("firmware_to_entry", entry, entry, entry, 1, "instructions"),
                         Figure("boot_to_banner", banner - entry, banner - entry, banner - entry, 1,
                                "instructions")]
+        m = _FIRST_OUTPUT.match(line)
+        if m and entry is not None:
+            first = int(m.group(1)) - entry
+            figures.append(Figure("boot_to_first_guest_output", first, first, first, 1,
+                                  "instructions"))
         m = _MEASURE.match(line)
         if m and int(m.group(1)):
             per_kib = int(m.group(2)) * 1024 // int(m.group(1))
@@ -293,6 +301,38 @@ def format_table(results: Sequence[ScenarioResult]) -> str:
     lines = [_fmt_row(header, widths), _fmt_row(["-" * w for w in widths], widths)]
     lines += [_fmt_row(row, widths) for row in rows]
     return "\n".join(lines)
+
+
+def format_compare(old: dict[str, Any], results: Sequence[ScenarioResult]) -> str:
+    """Each figure of results beside the same scenario's figure in old (a `--json` file): the old
+    median, the new one and the change. Figures old does not have are marked new."""
+    before: dict[tuple[str, str], int | float] = {}
+    for scen in old.get("scenarios", []):
+        for f in scen.get("figures", []):
+            before[(scen["name"], f["name"])] = f["median"]
+    header = ["scenario", "figure", "before", "after", "change"]
+    rows = []
+    for r in results:
+        for f in r.figures:
+            if f.name == "timer_overhead":
+                continue
+            was = before.get((r.name, f.name))
+            if was is None:
+                rows.append([r.name, f.name, "-", _num(f.median), "new"])
+                continue
+            delta = f.median - was
+            pct = f" ({delta / was:+.1%})" if was else ""
+            change = f"{_num(delta) if delta <= 0 else '+' + _num(delta)}{pct}"
+            rows.append([r.name, f.name, _num(was), _num(f.median), change])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    out = [_fmt_cmp(header, widths), _fmt_cmp(["-" * w for w in widths], widths)]
+    out += [_fmt_cmp(row, widths) for row in rows]
+    return "\n".join(out)
+
+
+def _fmt_cmp(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(c.rjust(w) if i >= 2 else c.ljust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
 
 def _rel(path: Path) -> str:

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""`moat bench [NAMES...] [--json FILE] [--list] [--docs FILE]`: boot the bench scenarios under icount."""
+"""`moat bench [NAMES...] [--json FILE] [--compare OLD] [--list] [--docs FILE]`: run the bench scenarios."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from moat import bench, building, outputs, paths
 from moat.errors import UserError
@@ -17,7 +18,8 @@ where the TSC counts guest instructions, and print min/median/max per figure; th
 tools themselves (policy_compile: the 5,000-label policy from TOML and XML, and `moat --help`,
 wall-clock seconds). docs/benchmarks.md describes the protocol and lists the figures.
 
-reads:  tests/bench/*.toml, build/hv/moat.bin, build/images/*.elf
+reads:  tests/bench/*.toml, build/hv/moat.bin, build/images/*.elf, --compare OLD (a --json
+        file of an earlier run: each figure is printed beside its old median, with the change)
 writes: build/bench-logs/<scenario>.log (each console), --json FILE; --docs rewrites the
         figures table of docs/benchmarks.md from a JSON file written by --json (no boot)
 """
@@ -41,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="list the scenarios and the figures they declare; boot nothing")
     p.add_argument("--docs", type=Path, metavar="FILE",
                    help=f"rewrite the figures table of {DOC} from FILE (written by --json); boot nothing")
+    p.add_argument("--compare", type=Path, metavar="OLD",
+                   help="also print each figure's change from OLD (a file written by --json)")
     p.add_argument("--timeout", type=float, default=bench.DEFAULT_TIMEOUT, metavar="S",
                    help=f"per scenario (default {bench.DEFAULT_TIMEOUT:g})")
     p.add_argument("--no-build", action="store_true", help="do not run SCons first")
@@ -59,11 +63,18 @@ def _list(root: Path, names: list[str]) -> int:
     return 0
 
 
-def _docs(root: Path, source: Path) -> int:
+def _read_results(source: Path, option: str) -> dict[str, Any]:
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise UserError(f"--docs {source}: cannot read the results: {exc}") from None
+        raise UserError(f"{option} {source}: cannot read the results: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
+        raise UserError(f"{option} {source}: not a file written by `moat bench --json`")
+    return data
+
+
+def _docs(root: Path, source: Path) -> int:
+    data = _read_results(source, "--docs")
     doc = root / DOC
     try:
         text = bench.update_doc(doc.read_text(encoding="utf-8"), data)
@@ -88,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--timeout must be positive")
     if args.json is not None:  # before any work: a bad path must not waste a whole run
         outputs.check_output(args.json, option="--json", make_parents=True)
+    old = _read_results(args.compare, "--compare") if args.compare is not None else None
     if not args.no_build:
         building.build_or_fail()
 
@@ -108,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
 
     print()
     print(bench.format_table(results))
+    if old is not None:
+        print()
+        print(f"moat bench: change from {args.compare} (medians)")
+        print(bench.format_compare(old, results))
     if args.json is not None:
         outputs.write_file(args.json, json.dumps(bench.to_json(results), indent=2) + "\n")
         print(f"moat bench: wrote {args.json}")
