@@ -96,6 +96,9 @@ static void domctl_errors(void)
     expect("create name with escape", create_raw(&c), -XEN_EINVAL);
     c.name[0] = '\0';
     expect("create empty name", create_raw(&c), -XEN_EINVAL);
+    strlcpy(c.name, "err-child", sizeof(c.name));
+    c.devices = 1u << 31; /* no such device */
+    expect("create with an unknown device", create_raw(&c), -XEN_EINVAL);
 }
 
 /* The domain table full: the next create gets -ENOSPC, and one more fits once one is gone. */
@@ -138,6 +141,16 @@ static void evtchn_errors(domid_t red)
     expect("evtchn reset red", HYPERVISOR_event_channel_op(EVTCHNOP_reset, &r), 0);
     expect("evtchn status after reset", ev_status(red, p, &st), 0);
     xtf_check_eq(st.status, EVTCHNSTAT_closed);
+    /*
+     * A port unbound for a domain that dies becomes unbound to no one, in every domain that
+     * holds one, domain 0 included.
+     */
+    domid_t victim = child(BLOB_MAC_TEST_SSID_RED, "err-victim", "mode=sleep");
+    expect("evtchn alloc_unbound in domain 0 for a child", ev_alloc(0, victim, &p), 0);
+    kill(victim);
+    wait_gone(victim);
+    expect("evtchn status of domain 0's port after the death", ev_status(0, p, &st), 0);
+    expect("evtchn status of domain 0's port after the death: remote", st.u.unbound.dom, DOMID_INVALID);
     /* Port 0 is reserved: its status is "closed", never an error. */
     expect("evtchn status port 0", ev_status(DOMID_SELF, 0, &st), 0);
     xtf_check_eq(st.status, EVTCHNSTAT_closed);
@@ -173,6 +186,17 @@ static void grant_errors(domid_t red)
     expect("gnttab map from a domain without a table", gnt_op(GNTTABOP_map_grant_ref, &m, 1), 0);
     expect("gnttab map without a table status", m.status, GNTST_general_error);
 
+    /* A grant of a frame past the granter's RAM: refused when pinned, by map and by copy. */
+    gnt_own_setup(1);
+    struct grant_entry_v1 *e = gnt_own_entry(5);
+    e->frame = (uint32_t)start_info->nr_pages + 5;
+    e->domid = SELF;
+    __atomic_store_n(&e->flags, GTF_permit_access, __ATOMIC_SEQ_CST);
+    m.dom = DOMID_SELF;
+    m.ref = 5;
+    expect("gnttab map of a grant past the granter's RAM", gnt_op(GNTTABOP_map_grant_ref, &m, 1), 0);
+    expect("gnttab map of a grant past the granter's RAM status", m.status, GNTST_bad_page);
+
     /* Copies: a PFN side names the caller only; a PFN past its RAM is a bad page. */
     static uint8_t page[GUEST_PAGE_SIZE] __attribute__((aligned(4096)));
     struct gnttab_copy c;
@@ -198,8 +222,12 @@ static void grant_errors(domid_t red)
     c.source.domid = FREE_ID;
     expect("gnttab copy from a free id's grant", gnt_op(GNTTABOP_copy, &c, 1), 0);
     expect("gnttab copy from a free id's grant status", c.status, GNTST_bad_domain);
-    c.flags = GNTCOPY_dest_gref;
     c.source.domid = DOMID_SELF;
+    c.source.u.ref = 5;
+    expect("gnttab copy from a grant past the granter's RAM", gnt_op(GNTTABOP_copy, &c, 1), 0);
+    expect("gnttab copy from a grant past the granter's RAM status", c.status, GNTST_bad_page);
+    c.source.u.gmfn = pfn_of(page);
+    c.flags = GNTCOPY_dest_gref;
     c.dest.domid = red;
     c.dest.offset = 0;
     expect("gnttab copy to a table-less domain's grant", gnt_op(GNTTABOP_copy, &c, 1), 0);
