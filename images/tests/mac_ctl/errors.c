@@ -89,6 +89,20 @@ static void domctl_errors(void)
     expect("create memory below 64K", create_raw(&c), -XEN_EINVAL);
     c.memory_kib = 64;
     expect("create memory too small for the image", create_raw(&c), -XEN_EINVAL);
+    /* 64 KiB is the smallest size, and enough for a small image. */
+    int sleeper = find_image("sleeper");
+    xtf_assert(sleeper > 0, "image sleeper not found");
+    c.image = (uint32_t)sleeper;
+    struct moat_domctl cop;
+    memset(&cop, 0, sizeof(cop));
+    cop.cmd = XEN_DOMCTL_createdomain;
+    cop.interface_version = MOAT_INTERFACE_VERSION;
+    cop.u.create = c;
+    expect("create 64K sleeper", HYPERVISOR_domctl(&cop), 0);
+    expect("create 64K sleeper: getinfo", domctl_getinfo(cop.u.create.domid, &op.u.info), 0);
+    expect("create 64K sleeper: pages", op.u.info.nr_pages, 16);
+    kill(cop.u.create.domid);
+    c.image = (uint32_t)peer;
     c.memory_kib = 0xfffffffcu;
     expect("create memory too large", create_raw(&c), -XEN_EINVAL);
     c.memory_kib = 256;
