@@ -211,6 +211,34 @@ static void grant_errors(domid_t red)
     expect("gnttab map of a grant past the granter's RAM", gnt_op(GNTTABOP_map_grant_ref, &m, 1), 0);
     expect("gnttab map of a grant past the granter's RAM status", m.status, GNTST_bad_page);
 
+    /*
+     * A pinned entry is read once: rewriting it while it is mapped changes nothing for later
+     * pins of the same entry (they get the frame of the first pin), until the last unmap.
+     */
+    static uint8_t first[GUEST_PAGE_SIZE] __attribute__((aligned(4096)));
+    static uint8_t second[GUEST_PAGE_SIZE] __attribute__((aligned(4096)));
+    first[0] = 0x11, second[0] = 0x22;
+    e = gnt_own_entry(6);
+    e->frame = (uint32_t)pfn_of(first);
+    e->domid = SELF;
+    __atomic_store_n(&e->flags, GTF_permit_access | GTF_readonly, __ATOMIC_SEQ_CST);
+    struct gnttab_map_grant_ref ro = {.host_addr = GRANT_VA(1), .flags = GNTMAP_host_map | GNTMAP_readonly, .ref = 6,
+                                      .dom = DOMID_SELF};
+    expect("gnttab map own grant read-only", gnt_op(GNTTABOP_map_grant_ref, &ro, 1), 0);
+    expect("gnttab map own grant read-only status", ro.status, GNTST_okay);
+    grant_handle_t h1 = ro.handle;
+    e->frame = (uint32_t)pfn_of(second); /* the granter changes its mind while the entry is pinned */
+    ro.host_addr = GRANT_VA(2);
+    expect("gnttab map the rewritten pinned grant", gnt_op(GNTTABOP_map_grant_ref, &ro, 1), 0);
+    expect("gnttab map the rewritten pinned grant status", ro.status, GNTST_okay);
+    expect("gnttab the second mapping shows the first frame", *(volatile uint8_t *)GRANT_VA(2), 0x11);
+    ro.flags = GNTMAP_host_map; /* writable: the first pin was read-only */
+    ro.host_addr = GRANT_VA(3);
+    expect("gnttab map a read-only pinned grant writable", gnt_op(GNTTABOP_map_grant_ref, &ro, 1), 0);
+    expect("gnttab map a read-only pinned grant writable status", ro.status, GNTST_general_error);
+    expect("gnttab unmap first", gnt_unmap(h1), GNTST_okay);
+    expect("gnttab unmap first again", gnt_unmap(h1), GNTST_bad_handle);
+
     /* Copies: a PFN side names the caller only; a PFN past its RAM is a bad page. */
     static uint8_t page[GUEST_PAGE_SIZE] __attribute__((aligned(4096)));
     struct gnttab_copy c;
