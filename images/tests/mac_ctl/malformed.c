@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The hypervisor's policy parser against corrupted copies of the live policy, loaded at run time
 // (tests/mac/test_malformed.py). Every 32-bit word of the blob is overwritten in turn with
-// 0xffffffff, 0x00020002 (two 16-bit cells of 2) and its value plus one, and the blob is cut
+// 0xffffffff, 0x00020002 (two 16-bit cells of 2), its value plus one and its value with the
+// last byte 0x7f (the highest ASCII character, in a name), and the blob is cut
 // short at a few lengths; each copy is offered with setpolicy (refuse mode). One line per copy,
 // `mf <offset> <value> rc=<rc>` or `mt <size> rc=<rc>`: the test decodes the same copies with
 // the Python compiler's reader (tools/moat/policy/binary.py), which must refuse exactly the
@@ -60,7 +61,7 @@ void suite_malformed(void)
     long rc;
     for (uint32_t off = 0; off + 4 <= sizeof(blob_mac_test); off += 4) {
         uint32_t orig = rd32(blob_mac_test + off);
-        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1};
+        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu};
         for (unsigned k = 0; k < ARRAY_SIZE(values); k++) {
             if (values[k] == orig)
                 continue;
