@@ -61,5 +61,6 @@ void suite_rows(void);
 void suite_relabel(void);
 void suite_errors(void);
 void suite_malformed(void);
+void suite_logfull(void);
 
 #endif
