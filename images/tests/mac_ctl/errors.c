@@ -71,9 +71,15 @@ static void domctl_errors(void)
     strlcpy(c.cmdline, "mode=sleep", sizeof(c.cmdline));
     memset(c.name, 'n', sizeof(c.name)); /* no NUL */
     expect("create name unterminated", create_raw(&c), -XEN_EINVAL);
+    c.ssidref = 0x00420042; /* the arguments are checked before the label */
+    expect("create name unterminated, not a label", create_raw(&c), -XEN_EINVAL);
+    c.ssidref = BLOB_MAC_TEST_SSID_RED;
     strlcpy(c.name, "err-child", sizeof(c.name));
     memset(c.cmdline, 'c', sizeof(c.cmdline));
     expect("create cmdline unterminated", create_raw(&c), -XEN_EINVAL);
+    c.ssidref = 0x00420042;
+    expect("create cmdline unterminated, not a label", create_raw(&c), -XEN_EINVAL);
+    c.ssidref = BLOB_MAC_TEST_SSID_RED;
     strlcpy(c.cmdline, "mode=sleep", sizeof(c.cmdline));
     c.ssidref = 0x00420042;
     expect("create ssidref not a label", create_raw(&c), -XEN_EPERM);
