@@ -59,5 +59,8 @@ void suite_perm(void);
 void suite_scale(void);
 void suite_rows(void);
 void suite_relabel(void);
+void suite_errors(void);
+void suite_malformed(void);
+void suite_logfull(void);
 
 #endif

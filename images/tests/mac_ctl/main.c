@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The MAC test controller's entry: suite=ste|chwall|policy|perm|scale|rows|relabel (tests/mac/).
+// The MAC test controller's entry: suite=ste|chwall|policy|perm|scale|rows|relabel|errors|malformed|logfull (tests/mac/).
 #include "common.h"
 
 /* Children that sleep until destroyed would keep the machine running: take them all down. */
@@ -37,6 +37,12 @@ void test_main(void)
         suite_rows();
     else if (!strcmp(suite, "relabel"))
         suite_relabel();
+    else if (!strcmp(suite, "errors"))
+        suite_errors();
+    else if (!strcmp(suite, "malformed"))
+        suite_malformed();
+    else if (!strcmp(suite, "logfull"))
+        suite_logfull();
     else
         xtf_error("Error: unknown suite '%s'\n", suite);
     reap();

@@ -12,6 +12,7 @@
 #include <moat/test.h>
 #include <public/event_channel.h>
 #include <public/grant_table.h>
+#include <public/sched.h>
 
 #include "peer.h"
 
@@ -145,6 +146,8 @@ void test_main(void)
         sleep_forever();
     else if (!strcmp(mode, "exit"))
         xtf_success(NULL);
+    else if (!strcmp(mode, "reboot")) /* a reboot is an ending as expected, like a poweroff */
+        sched_shutdown(SHUTDOWN_reboot);
     else if (!strcmp(mode, "grant"))
         grant();
     else if (!strcmp(mode, "maptouch"))

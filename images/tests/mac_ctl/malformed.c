@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+// The hypervisor's policy parser against corrupted copies of the live policy, loaded at run time
+// (tests/mac/test_malformed.py). Every 32-bit word of the blob is overwritten in turn with
+// 0xffffffff, 0x00020002 (two 16-bit cells of 2), its value plus one and its value with the
+// last byte 0x7f (the highest ASCII character, in a name), and the blob is cut
+// short at a few lengths; each copy is offered with setpolicy (refuse mode). One line per copy,
+// `mf <offset> <value> rc=<rc>` or `mt <size> rc=<rc>`: the test decodes the same copies with
+// the Python compiler's reader (tools/moat/policy/binary.py), which must refuse exactly the
+// copies the hypervisor refuses, at the same offset and field (the hypervisor's console line).
+// A copy that is refused must leave the live policy as it was; one that is loaded is replaced
+// by the original at once.
+#include "common.h"
+
+static uint8_t copy[sizeof(blob_mac_test)];
+static uint8_t live[sizeof(blob_mac_test) + 64];
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+/* The live policy is the original again (after a refusal, or after putting it back). */
+static bool live_is_original(void)
+{
+    uint32_t len = 0;
+    return acm_getpolicy(live, sizeof(live), &len) == 0 && len == sizeof(blob_mac_test) &&
+           !memcmp(live, blob_mac_test, len);
+}
+
+/* Offers copy[0..size); false if the original could not be put back (the sweep must stop). */
+static bool offer(uint32_t size, long *rc)
+{
+    struct acm_setpolicy sp;
+    *rc = acm_setpolicy(copy, size, ACM_MODE_REFUSE, NULL, 0, &sp);
+    if (*rc == 0) {
+        long back = acm_setpolicy(blob_mac_test, sizeof(blob_mac_test), ACM_MODE_REFUSE, NULL, 0, &sp);
+        if (back) {
+            xtf_failure("Fail: putting the original policy back returned %ld\n", back);
+            return false;
+        }
+    } else if (!live_is_original()) {
+        xtf_failure("Fail: a refused policy (rc %ld) changed the live one\n", *rc);
+        return false;
+    }
+    return true;
+}
+
+void suite_malformed(void)
+{
+    uint32_t sum = 0;
+    for (size_t i = 0; i < sizeof(blob_mac_test); i++)
+        sum = sum * 31 + blob_mac_test[i];
+    printf("mf blob size=%lu sum=%#x\n", (unsigned long)sizeof(blob_mac_test), sum);
+    xtf_assert(live_is_original(), "the boot policy is not blob_mac_test");
+    unsigned offered = 0, loaded = 0;
+    long rc;
+    for (uint32_t off = 0; off + 4 <= sizeof(blob_mac_test); off += 4) {
+        uint32_t orig = rd32(blob_mac_test + off);
+        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu};
+        for (unsigned k = 0; k < ARRAY_SIZE(values); k++) {
+            if (values[k] == orig)
+                continue;
+            memcpy(copy, blob_mac_test, sizeof(copy));
+            wr32(copy + off, values[k]);
+            if (!offer(sizeof(copy), &rc))
+                return;
+            printf("mf %u %#x rc=%ld\n", off, values[k], rc);
+            offered++;
+            loaded += rc == 0;
+        }
+    }
+    static const uint32_t cuts[] = {60, 64, 100, 200, 400, 600, sizeof(blob_mac_test) - 4,
+                                    sizeof(blob_mac_test) - 1};
+    for (unsigned k = 0; k < ARRAY_SIZE(cuts); k++) {
+        memcpy(copy, blob_mac_test, sizeof(copy));
+        if (!offer(cuts[k], &rc))
+            return;
+        printf("mt %u rc=%ld\n", cuts[k], rc);
+        offered++;
+    }
+    printf("malformed: %u copies offered, %u loaded and put back, the original policy live\n", offered, loaded);
+}

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: MIT
+"""The hypervisor's policy parser (hv/xsm/acm_policy.c) against hundreds of corrupted copies of
+the live policy, loaded at run time by images/tests/mac_ctl/malformed.c: every 32-bit word
+overwritten in turn with four values, and a few cuts. The Python compiler's reader
+(tools/moat/policy/binary.py) decodes the same copies: the hypervisor must refuse exactly the
+copies it refuses, naming the same offset and field, and every refusal leaves the live policy as
+it was (the guest checks that after each one)."""
+
+from __future__ import annotations
+
+import re
+import struct
+
+from moat import bootpolicy, paths
+from moat.policy import binary
+from tests.domains.conftest import SCENARIOS
+
+from . import maclog
+
+EBUSY, EINVAL = -16, -22
+REFUSED = re.compile(r"^mac: setpolicy refused: malformed at offset (\d+) \(([^)]*)\): (.*)$")
+NOT_LOADABLE = "mac: setpolicy refused: not a loadable policy of the running policy's type"
+GUEST = re.compile(r"^\(d\d+\) (mf|mt) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
+
+
+def checksum(data: bytes) -> int:
+    s = 0
+    for b in data:
+        s = (s * 31 + b) & 0xFFFFFFFF
+    return s
+
+
+def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
+    blob = bootpolicy.compile_for_boot(SCENARIOS / "policies/mac-test.toml",
+                                       paths.build_dir() / "policies").blob.read_bytes()
+    result = run_scenario("mac_malformed", timeout=240)
+    log = maclog.controller(result, [])
+    ctl = log.named("ctl")
+    # The other domain asked for a reboot: the hypervisor counts that as an ending as expected.
+    assert log.named("rebooter").outcome == "reboot"
+    assert log.not_expected == 0
+    assert f"mf blob size={len(blob)} sum={checksum(blob):#x}" in ctl.lines
+
+    copies = refused = loaded = 0
+    last: list[str] = []  # the hypervisor's lines since the guest's previous line
+    fields_seen = set()
+    for line in result.console.splitlines():
+        m = GUEST.match(line)
+        if not m:
+            if not line.startswith("("):
+                last.append(line)
+            continue
+        kind, num, value, rc = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
+        if kind == "mf":
+            data = bytearray(blob)
+            data[num:num + 4] = struct.pack(">I", int(value or "0", 16))
+        else:
+            data = bytearray(blob[:num])
+        where = f"{line!r} after {last!r}"
+        try:
+            binary.decode(bytes(data))
+        except binary.BlobError as e:
+            hv = [r for x in last if (r := REFUSED.match(x))]
+            assert rc == EINVAL and len(hv) == 1, where
+            # The hypervisor names a matrix without the cell's indices; the offset pins the cell.
+            assert (int(hv[0].group(1)), hv[0].group(2)) == (e.offset, e.field.split("[")[0]), \
+                f"{where}: Python says {e}"
+            fields_seen.add(e.field)
+            refused += 1
+        else:
+            assert rc in (0, EBUSY) or (rc == EINVAL and NOT_LOADABLE in last), where
+            loaded += rc == 0
+        copies += 1
+        last = []
+    assert copies > 700 and refused > 550, (copies, refused)
+    assert len(fields_seen) > 20, sorted(fields_seen)
+    assert (f"malformed: {copies} copies offered, {loaded} loaded and put back, the original policy live"
+            in ctl.lines)
