@@ -31,10 +31,12 @@ AK_TEMPLATE = struct.pack(">HHIHHHHHHHH", 0x0023, 0x000B, 0x00050472, 0, 0x0010,
 class OtherTpm:
     """A second swtpm, driven from the host with tpm2-pytss: an attacker's own TPM."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, name: str) -> None:
         from tpm2_pytss import ESAPI, TCTILdr
 
-        state = swtpm.tpm_state("test-other-tpm", fresh=True)
+        # One state directory per user: xdist runs the test's two cases at once, and a fresh state
+        # made by one would be wiped under the other's swtpm.
+        state = swtpm.tpm_state(f"test-other-tpm-{name}", fresh=True)
         self.sock = work / "other"
         self.proc = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}", "--server",
                                       f"type=unixio,path={self.sock}", "--ctrl", f"type=unixio,path={self.sock}.ctrl",
@@ -111,7 +113,7 @@ class ForeignAk:
 def test_an_ak_from_another_tpm_is_refused(attested, through_other: bool) -> None:
     require_swtpm()
     work = Path(tempfile.mkdtemp(prefix="moat-other-"))
-    other = OtherTpm(work)
+    other = OtherTpm(work, "other" if through_other else "genuine")
     try:
         with attested(SCENARIOS / "agent.toml") as (s, session):
             # The control: the genuine AK enrols.
