@@ -44,14 +44,37 @@ struct runqueue {
 static struct runqueue rqs[MOAT_MAX_CPUS];
 static bool started; /* the boot CPU has built the domains: every CPU schedules */
 
+/*
+ * A queue's counters (queued, movable) serve only the other CPUs: one that idles or looks for
+ * work to take (idle, idle_cpu, steal). With one CPU online nobody reads them, so they are not
+ * kept, which spares the one-CPU switch their updates. Decided once, in sched_init, before the
+ * first domain is queued, from the CPUs online then (none come later).
+ */
+static bool rq_counted;
+
+static inline __attribute__((always_inline)) void rq_count_in(struct runqueue *rq, const struct domain *d)
+{
+    if (rq_counted) {
+        rq->queued++;
+        rq->movable += !d->pinned;
+    }
+}
+
+static inline __attribute__((always_inline)) void rq_count_out(struct runqueue *rq, const struct domain *d)
+{
+    if (rq_counted) {
+        rq->queued--;
+        rq->movable -= !d->pinned;
+    }
+}
+
 static void rq_push_head(struct domain *d)
 {
     struct runqueue *rq = &rqs[d->cpu];
     if (d->on_rq)
         return;
     d->on_rq = true;
-    rq->queued++;
-    rq->movable += !d->pinned;
+    rq_count_in(rq, d);
     d->rq_prev = NULL;
     d->rq_next = rq->head;
     if (rq->head)
@@ -71,8 +94,7 @@ static inline __attribute__((always_inline)) void rq_push(struct domain *d)
     if (d->on_rq)
         return;
     d->on_rq = true;
-    rq->queued++;
-    rq->movable += !d->pinned;
+    rq_count_in(rq, d);
     d->rq_next = NULL;
     d->rq_prev = rq->tail;
     if (rq->tail)
@@ -100,8 +122,7 @@ static inline __attribute__((always_inline)) void rq_remove(struct domain *d)
     else
         rq->tail = d->rq_prev;
     d->on_rq = false;
-    rq->queued--;
-    rq->movable -= !d->pinned;
+    rq_count_out(rq, d);
     d->rq_next = d->rq_prev = NULL;
 }
 
@@ -109,6 +130,7 @@ void sched_init(uint32_t slice_us)
 {
     if (slice_us)
         slice_ticks = MAX(1, (uint64_t)slice_us * TICK_HZ / 1000000);
+    rq_counted = smp_cpus_online() > 1;
     partition_init();
 }
 
