@@ -48,20 +48,23 @@ bool evtchn_is_pending(struct domain *d, evtchn_port_t port)
     return test_bit(domain_shared_info(d)->evtchn_pending, port_nospec(d, port));
 }
 
-/* Raises a pending, unmasked port's upcall on v: its word in v's pending_sel, v's upcall_pending. */
-static void raise_on(struct vcpu *v, evtchn_port_t port)
+/* Raises a pending, unmasked port's upcall on vCPU id of d: its word in that vCPU's pending_sel,
+ * its upcall_pending. */
+static inline void raise_on(struct domain *d, struct shared_info *s, unsigned id, evtchn_port_t port)
 {
-    struct vcpu_info *vi = vcpu_info_of(v);
+    struct vcpu_info *vi = &s->vcpu_info[id];
     if (!test_and_set(&vi->evtchn_pending_sel, port / 64))
         vi->evtchn_upcall_pending = 1;
     if (vi->evtchn_upcall_pending)
-        sched_notify(v); /* blocked: wake it; running on another CPU: interrupt it */
+        sched_notify(&d->vcpus[id]); /* blocked: wake it; running on another CPU: interrupt it */
 }
 
-/* The vCPU a port's upcalls go to. */
-static struct vcpu *notify_vcpu(struct domain *d, evtchn_port_t port)
+/* Pollers re-check their ports themselves, masked or not: any event of the domain wakes them. */
+static void wake_pollers(struct domain *d)
 {
-    return &d->vcpus[table(d)->notify_vcpu[port]];
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpus[i].polling)
+            sched_wake(&d->vcpus[i]);
 }
 
 /* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall on
@@ -69,14 +72,13 @@ static struct vcpu *notify_vcpu(struct domain *d, evtchn_port_t port)
 static void set_pending(struct domain *d, evtchn_port_t port)
 {
     struct shared_info *s = domain_shared_info(d);
-    for (unsigned i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpus[i].polling) /* a poller re-checks its ports itself, masked or not */
-            sched_wake(&d->vcpus[i]);
+    if (d->pollers)
+        wake_pollers(d);
     if (test_and_set(s->evtchn_pending, port))
         return;
     if (test_bit(s->evtchn_mask, port))
         return;
-    raise_on(notify_vcpu(d, port), port);
+    raise_on(d, s, table(d)->notify_vcpu[port], port);
 }
 
 static long alloc_port(struct domain *d)
@@ -219,9 +221,9 @@ static long bind_vcpu(struct domain *d, const struct evtchn_bind_vcpu *b)
         return -XEN_EINVAL;
     }
     table(d)->notify_vcpu[port] = (uint8_t)v->vcpu_id;
-    const struct shared_info *s = domain_shared_info(d);
+    struct shared_info *s = domain_shared_info(d);
     if (test_bit(s->evtchn_pending, port) && !test_bit(s->evtchn_mask, port))
-        raise_on(v, port);
+        raise_on(d, s, v->vcpu_id, port);
     return 0;
 }
 
@@ -329,7 +331,7 @@ static long evtchn_unmask(struct domain *d, evtchn_port_t port)
     clear_bit(s->evtchn_mask, port);
     /* A port that became pending while masked is raised now, on the vCPU it is bound to. */
     if (test_bit(s->evtchn_pending, port))
-        raise_on(notify_vcpu(d, port), port);
+        raise_on(d, s, table(d)->notify_vcpu[port], port);
     return 0;
 }
 

@@ -266,6 +266,15 @@ void sched_set_paused(struct domain *d, bool paused)
     }
 }
 
+/* v no longer polls (woken, or down); d->pollers counts the vCPUs that do. */
+static void stop_polling(struct vcpu *v)
+{
+    if (v->polling)
+        v->domain->pollers--;
+    v->polling = false;
+    v->poll_deadline_ns = 0;
+}
+
 void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu)
 {
     if (v->state != VCPU_DOWN)
@@ -280,8 +289,7 @@ void sched_vcpu_down(struct vcpu *v)
     if (v->state == VCPU_DOWN)
         return;
     v->state = VCPU_DOWN;
-    v->polling = false;
-    v->poll_deadline_ns = 0;
+    stop_polling(v);
     rq_remove(v);
     rqs[v->cpu].homed--;
     if (is_current(v) && v->cpu == this_cpu()->id)
@@ -333,8 +341,7 @@ void sched_wake(struct vcpu *v)
 {
     if (v->state == VCPU_BLOCKED) {
         v->state = VCPU_RUNNABLE;
-        v->polling = false;
-        v->poll_deadline_ns = 0;
+        stop_polling(v);
         /* The waker keeps its slice; the woken runs next if it has not used its share. */
         if (runnable(v))
             enqueue(v, under_fair_share(v));
@@ -564,6 +571,7 @@ static long sched_poll(struct vcpu *v, uint64_t arg)
     if (p.timeout && p.timeout <= now_ns())
         return 0;
     v->polling = true;
+    v->domain->pollers++;
     v->poll_deadline_ns = p.timeout;
     deadline_armed(v, p.timeout);
     block_current(v);

@@ -93,7 +93,7 @@ long evtchn_bind_interdomain(domid_t remote, evtchn_port_t remote_port)
 // A port just bound for vcpu_id: the dispatcher of that vCPU takes it.
 static long bound_to(long port, uint32_t vcpu_id)
 {
-    if (port > 0 && lib_port((evtchn_port_t)port))
+    if (port > 0 && port < EVTCHN_LIB_PORTS)
         __atomic_store_n(&port_vcpu[port], (uint8_t)vcpu_id, __ATOMIC_SEQ_CST);
     return port;
 }

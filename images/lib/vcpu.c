@@ -5,7 +5,6 @@
 #include <moat/vcpu.h>
 
 extern uintptr_t vcpu_stack_lo[MOAT_MAX_VCPUS], vcpu_stack_hi[MOAT_MAX_VCPUS];
-extern unsigned vcpu_stacks_n;
 
 static uint8_t stacks[MOAT_MAX_VCPUS - 1][VCPU_STACK_SIZE] __attribute__((aligned(64)));
 static void (*entry_fn[MOAT_MAX_VCPUS])(unsigned id);

@@ -3,11 +3,12 @@
 // vcpu.c (and its stacks) so that the event-channel library can ask without linking them.
 #include <moat/vcpu.h>
 
-// Filled by vcpu_start: the stack of each secondary vCPU; vcpu_stacks_n = highest started + 1.
+// Filled by vcpu_start: the stack of each secondary vCPU; vcpu_stacks_n = highest started + 1
+// (0 while none has been started).
 uintptr_t vcpu_stack_lo[MOAT_MAX_VCPUS], vcpu_stack_hi[MOAT_MAX_VCPUS];
 unsigned vcpu_stacks_n;
 
-unsigned vcpu_self(void)
+unsigned vcpu_self_slow(void)
 {
     uintptr_t sp;
     __asm__ volatile("mov %%rsp, %0" : "=r"(sp));

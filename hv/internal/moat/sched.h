@@ -32,13 +32,10 @@ void sched_wake(struct vcpu *v);
 void sched_notify(struct vcpu *v);
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
-/* The vCPU this CPU runs (in a hypercall: the caller), and its domain; NULL while idle. */
+/* The vCPU this CPU runs (in a hypercall: the caller; NULL while idle), and, for hypercall
+ * handlers only (a guest called: never idle), the caller's domain. */
 static inline struct vcpu *current_vcpu(void) { return this_cpu()->current; }
-static inline struct domain *current_domain(void)
-{
-    struct vcpu *v = this_cpu()->current;
-    return v ? v->domain : NULL;
-}
+static inline struct domain *current_domain(void) { return this_cpu()->current->domain; }
 /* Is addr inside d's RAM (an entry point or callback it names)? */
 bool guest_code_address(const struct domain *d, uint64_t addr);
 
