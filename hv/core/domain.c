@@ -193,9 +193,17 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     }
 
     gnttab_init(d, p->max_grant_frames);
+    d->nr_vcpus = p->vcpus ? MIN(p->vcpus, MOAT_MAX_VCPUS) : 1;
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        d->vcpus[i].domain = d;
+        d->vcpus[i].vcpu_id = i;
+    }
     *err = -XEN_ENOMEM;
-    if (!gpt_create(d) || !arch_vcpu_init(d))
+    if (!gpt_create(d))
         goto fail;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (!arch_vcpu_init(&d->vcpus[i]))
+            goto fail;
     for (uint64_t pfn = 0; pfn < d->nr_pages; pfn++)
         if (GUEST_RAM_VA + pfn * PAGE_SIZE != guard && !populate(d, pfn))
             goto fail;
@@ -211,21 +219,23 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     fill_start_info(d, p, stack_top, image_end);
     evtchn_init(d, p->max_evtchn);
     time_publish(domain_shared_info(d));
-    domain_shared_info(d)->vcpu_info[0].evtchn_upcall_mask = 1; /* events off until the guest is ready */
+    for (unsigned i = 0; i < d->nr_vcpus; i++) /* events off until the guest is ready */
+        domain_shared_info(d)->vcpu_info[i].evtchn_upcall_mask = 1;
 
-    arch_vcpu_start(&d->vcpu.regs, entry, stack_top, GUEST_START_INFO_VA);
+    arch_vcpu_start(&d->vcpus[0].regs, entry, stack_top, GUEST_START_INFO_VA);
+    d->vcpus[0].initialised = true; /* the others start down (VCPUOP_initialise, VCPUOP_up) */
 
     d->state = DOM_RUNNABLE;
     live_count++;
-    sched_place(d, p->pinned, p->cpu);
-    sched_add(d);
+    sched_vcpu_up(&d->vcpus[0], p->pinned, p->cpu);
     xsm_domain_created(d);
     *err = 0;
     return d;
 
 fail:
     device_release(d);
-    arch_vcpu_destroy(d);
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        arch_vcpu_destroy(&d->vcpus[i]);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
     free_slot(d);
@@ -273,7 +283,8 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     gnttab_destroy(d);
     xsm_domain_destroyed(d);
     device_release(d);
-    arch_vcpu_destroy(d);
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        arch_vcpu_destroy(&d->vcpus[i]);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
     free_slot(d);

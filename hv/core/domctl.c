@@ -37,7 +37,10 @@ static long create(struct domain *subj, struct moat_domctl_create *c)
 static void fill_info(struct domain *d, struct moat_domctl_info *info)
 {
     memset(info, 0, sizeof(*info));
-    info->state = d->paused ? DOMSTATE_PAUSED : d->state == DOM_BLOCKED ? DOMSTATE_BLOCKED : DOMSTATE_RUNNABLE;
+    bool blocked = true; /* no vCPU runnable: each waits for an event, or is down */
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        blocked &= d->vcpus[i].state != VCPU_RUNNABLE;
+    info->state = d->paused ? DOMSTATE_PAUSED : blocked ? DOMSTATE_BLOCKED : DOMSTATE_RUNNABLE;
     info->ssidref = d->ssidref;
     info->nr_pages = d->nr_pages;
     info->cpu_time_ns = d->cpu_time_ns;

@@ -32,6 +32,9 @@ void evtchn_init(struct domain *d, uint32_t max_ports)
     t->ports[0].state = ECS_RESERVED;
 }
 
+/* A global VIRQ: bound on vCPU 0 only; the one per-vCPU VIRQ here is the timer (as Xen's). */
+static bool virq_is_global(unsigned virq) { return virq != VIRQ_TIMER; }
+
 bool evtchn_port_valid(struct domain *d, evtchn_port_t port) { return port > 0 && port < table(d)->max_ports; }
 
 /* A port that passed evtchn_port_valid, safe to index with under speculation (moat/nospec.h). */
@@ -45,21 +48,37 @@ bool evtchn_is_pending(struct domain *d, evtchn_port_t port)
     return test_bit(domain_shared_info(d)->evtchn_pending, port_nospec(d, port));
 }
 
-/* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall. */
+/* Raises a pending, unmasked port's upcall on vCPU id of d: its word in that vCPU's pending_sel,
+ * its upcall_pending. */
+static inline void raise_on(struct domain *d, struct shared_info *s, unsigned id, evtchn_port_t port)
+{
+    struct vcpu_info *vi = &s->vcpu_info[id];
+    if (!test_and_set(&vi->evtchn_pending_sel, port / 64))
+        vi->evtchn_upcall_pending = 1;
+    if (vi->evtchn_upcall_pending)
+        sched_notify(&d->vcpus[id]); /* blocked: wake it; running on another CPU: interrupt it */
+}
+
+/* Pollers re-check their ports themselves, masked or not: any event of the domain wakes them. */
+static void wake_pollers(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpus[i].polling)
+            sched_wake(&d->vcpus[i]);
+}
+
+/* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall on
+ * the vCPU the port is bound to. */
 static void set_pending(struct domain *d, evtchn_port_t port)
 {
     struct shared_info *s = domain_shared_info(d);
-    struct vcpu_info *vi = &s->vcpu_info[0];
-    if (d->vcpu.polling) /* a poller re-checks its ports itself, masked or not */
-        sched_wake(d);
+    if (d->pollers)
+        wake_pollers(d);
     if (test_and_set(s->evtchn_pending, port))
         return;
     if (test_bit(s->evtchn_mask, port))
         return;
-    if (!test_and_set(&vi->evtchn_pending_sel, port / 64))
-        vi->evtchn_upcall_pending = 1;
-    if (vi->evtchn_upcall_pending)
-        sched_notify(d); /* blocked: wake it; running on another CPU: interrupt it */
+    raise_on(d, s, table(d)->notify_vcpu[port], port);
 }
 
 static long alloc_port(struct domain *d)
@@ -78,6 +97,7 @@ static void claim_port(struct domain *d, evtchn_port_t port, uint8_t state)
     clear_bit(s->evtchn_pending, port);
     clear_bit(s->evtchn_mask, port);
     table(d)->ports[port].state = state;
+    table(d)->notify_vcpu[port] = 0;
 }
 
 static struct domain *resolve(struct domain *self, domid_t id)
@@ -141,36 +161,69 @@ static long bind_virq(struct domain *d, struct evtchn_bind_virq *b)
     if (b->virq >= NR_VIRQS)
         return -XEN_EINVAL;
     b->virq = (uint32_t)array_index_nospec(b->virq, NR_VIRQS);
-    if (b->virq == VIRQ_DOM_EXC && b->vcpu != 0)
+    if (virq_is_global(b->virq) && b->vcpu != 0)
         return -XEN_EINVAL; /* a global VIRQ binds on vCPU 0 only */
-    if (b->vcpu != 0)
+    const struct vcpu *v = domain_vcpu(d, b->vcpu);
+    if (!v)
         return -XEN_ENOENT;
     if (b->virq == VIRQ_DOM_EXC) {
         int rc = xsm_watch_domains(d);
         if (rc)
             return rc;
     }
-    if (table(d)->virq_to_port[b->virq])
+    if (table(d)->virq_to_port[v->vcpu_id][b->virq])
         return -XEN_EEXIST;
     long port = alloc_port(d);
     if (port < 0)
         return port;
     claim_port(d, (evtchn_port_t)port, ECS_VIRQ);
     table(d)->ports[port].virq = (uint8_t)b->virq;
-    table(d)->virq_to_port[b->virq] = (uint32_t)port;
+    table(d)->notify_vcpu[port] = (uint8_t)v->vcpu_id;
+    table(d)->virq_to_port[v->vcpu_id][b->virq] = (uint32_t)port;
     b->port = (evtchn_port_t)port;
     return 0;
 }
 
 static long bind_ipi(struct domain *d, struct evtchn_bind_ipi *b)
 {
-    if (b->vcpu != 0)
+    const struct vcpu *v = domain_vcpu(d, b->vcpu);
+    if (!v)
         return -XEN_ENOENT;
     long port = alloc_port(d);
     if (port < 0)
         return port;
     claim_port(d, (evtchn_port_t)port, ECS_IPI);
+    table(d)->notify_vcpu[port] = (uint8_t)v->vcpu_id;
     b->port = (evtchn_port_t)port;
+    return 0;
+}
+
+/* Moves a port's upcalls to another vCPU (Xen's rules: not an IPI or per-vCPU VIRQ port). A port
+ * pending and unmasked is raised on its new vCPU at once, so no event is stranded on the old. */
+static long bind_vcpu(struct domain *d, const struct evtchn_bind_vcpu *b)
+{
+    struct vcpu *v = domain_vcpu(d, b->vcpu);
+    if (!v)
+        return -XEN_ENOENT;
+    if (!evtchn_port_valid(d, b->port))
+        return -XEN_EINVAL;
+    evtchn_port_t port = port_nospec(d, b->port);
+    const struct evtchn *chn = &table(d)->ports[port];
+    switch (chn->state) {
+    case ECS_VIRQ:
+        if (!virq_is_global(chn->virq))
+            return -XEN_EINVAL;
+        break;
+    case ECS_UNBOUND:
+    case ECS_INTERDOMAIN:
+        break;
+    default:
+        return -XEN_EINVAL;
+    }
+    table(d)->notify_vcpu[port] = (uint8_t)v->vcpu_id;
+    struct shared_info *s = domain_shared_info(d);
+    if (test_bit(s->evtchn_pending, port) && !test_bit(s->evtchn_mask, port))
+        raise_on(d, s, v->vcpu_id, port);
     return 0;
 }
 
@@ -192,7 +245,7 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
                 set_pending(rd, chn->remote_port);
         }
     } else if (chn->state == ECS_VIRQ) {
-        table(d)->virq_to_port[chn->virq] = 0;
+        table(d)->virq_to_port[table(d)->notify_vcpu[port]][chn->virq] = 0;
     }
     memset(chn, 0, sizeof(*chn));
     clear_bit(domain_shared_info(d)->evtchn_pending, port);
@@ -244,7 +297,7 @@ static long evtchn_status(struct domain *d, struct evtchn_status *st)
         return -XEN_EINVAL;
     const struct evtchn *chn = &table(owner)->ports[port_nospec(owner, st->port)];
     memset(&st->u, 0, sizeof(st->u));
-    st->vcpu = 0;
+    st->vcpu = table(owner)->notify_vcpu[port_nospec(owner, st->port)];
     switch (chn->state) {
     case ECS_UNBOUND:
         st->status = EVTCHNSTAT_unbound;
@@ -275,11 +328,10 @@ static long evtchn_unmask(struct domain *d, evtchn_port_t port)
         return -XEN_EINVAL;
     port = port_nospec(d, port);
     struct shared_info *s = domain_shared_info(d);
-    struct vcpu_info *vi = &s->vcpu_info[0];
     clear_bit(s->evtchn_mask, port);
-    /* A port that became pending while masked is raised now. */
-    if (test_bit(s->evtchn_pending, port) && !test_and_set(&vi->evtchn_pending_sel, port / 64))
-        vi->evtchn_upcall_pending = 1;
+    /* A port that became pending while masked is raised now, on the vCPU it is bound to. */
+    if (test_bit(s->evtchn_pending, port))
+        raise_on(d, s, table(d)->notify_vcpu[port], port);
     return 0;
 }
 
@@ -356,14 +408,21 @@ void evtchn_for_each_interdomain(struct domain *d,
 
 void evtchn_send_virq(struct domain *d, unsigned virq)
 {
-    uint32_t port = table(d)->virq_to_port[virq];
+    uint32_t port = table(d)->virq_to_port[0][virq];
     if (port)
         set_pending(d, port);
 }
 
+void evtchn_send_vcpu_virq(struct vcpu *v, unsigned virq)
+{
+    uint32_t port = table(v->domain)->virq_to_port[v->vcpu_id][virq];
+    if (port)
+        set_pending(v->domain, port);
+}
+
 evtchn_port_t evtchn_virq_port(struct domain *d, unsigned virq)
 {
-    return virq < NR_VIRQS ? table(d)->virq_to_port[virq] : 0;
+    return virq < NR_VIRQS ? table(d)->virq_to_port[0][virq] : 0;
 }
 
 void evtchn_revoke_virq(struct domain *d, unsigned virq)
@@ -383,7 +442,7 @@ void evtchn_notify_dom_exc(uint32_t dead_ssidref)
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_by_id((domid_t)i);
         /* A death is news only to a watcher that may read the state of the dead domain's label. */
-        if (d && table(d)->virq_to_port[VIRQ_DOM_EXC] && xsm_watch_sees(d, dead_ssidref))
+        if (d && table(d)->virq_to_port[0][VIRQ_DOM_EXC] && xsm_watch_sees(d, dead_ssidref))
             evtchn_send_virq(d, VIRQ_DOM_EXC);
     }
 }
@@ -427,6 +486,12 @@ long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
         if (copy_from_guest(&a, arg, sizeof(a)))
             return -XEN_EFAULT;
         return result_to_guest(bind_ipi(d, &a), arg, &a, sizeof(a));
+    }
+    case EVTCHNOP_bind_vcpu: {
+        struct evtchn_bind_vcpu a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return bind_vcpu(d, &a);
     }
     case EVTCHNOP_status: {
         struct evtchn_status a;

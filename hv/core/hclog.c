@@ -35,7 +35,7 @@ void hclog_result(const struct domain *d, const struct hypercall_args *a, long r
         char id[8];
         logged = cmdline_get("hclog", id, sizeof(id)) ? parse_id(id) : -1;
     }
-    if (logged < 0 || d->domid != (domid_t)logged || (d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED))
+    if (logged < 0 || d->domid != (domid_t)logged || d->state != DOM_RUNNABLE)
         return; /* (a domain that shut itself down has no address space left to read) */
     uint64_t op = a->arg[0];
     uint32_t cmd;

@@ -11,6 +11,7 @@
 #include <moat/measure.h>
 #include <moat/nospec.h>
 #include <moat/sched.h>
+#include <moat/vcpu.h>
 #include <moat/selftest.h>
 #include <moat/xsm.h>
 #include <public/hv.h>
@@ -57,6 +58,7 @@ static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
     [__HYPERVISOR_xen_version] = do_xen_version,
     [__HYPERVISOR_console_io] = do_console_io,
     [__HYPERVISOR_iret] = do_iret,
+    [__HYPERVISOR_vcpu_op] = do_vcpu_op,
     [__HYPERVISOR_sched_op] = do_sched_op,
     [__HYPERVISOR_event_channel_op] = do_event_channel_op,
     [__HYPERVISOR_domctl] = do_domctl,
@@ -82,7 +84,7 @@ void hypercall_entry(struct cpu_regs *regs)
     }
     hclog_result(d, &a, ret);
     /* The caller may have shut itself down; its registers then no longer matter. */
-    if (d->state == DOM_RUNNABLE || d->state == DOM_BLOCKED)
+    if (d->state == DOM_RUNNABLE)
         arch_hypercall_return(regs, ret);
     exit_to_guest();
 }

@@ -49,6 +49,8 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
             return "a domain has unknown flags or expectation";
         if (m->cpu >= ((m->flags & MDOM_PINNED) ? MOAT_MAX_CPUS : 1))
             return "a domain's cpu is out of range";
+        if (m->vcpus > MOAT_MAX_VCPUS)
+            return "a domain has more vCPUs than MOAT_MAX_VCPUS (8)";
         if (m->max_evtchn > EVTCHN_MAX_PORTS)
             return "a domain's event channel limit is above 4096";
         if (m->devices & ~DEVICE_ALL)
@@ -96,14 +98,17 @@ bool manifest_boot(void)
             .devices = m->devices,
             .pinned = (m->flags & MDOM_PINNED) != 0,
             .cpu = m->cpu,
+            .vcpus = m->vcpus,
         };
         long err;
         struct domain *d = domain_create(&p, &err);
         built[i] = d;
+        if (d && d->nr_vcpus > 1)
+            printk("domain %u '%s': %u vcpus (vcpu 0 up, the others down)\n", d->domid, d->name, d->nr_vcpus);
         if (d)
             printk("domain %u '%s' created: %lu KiB, image module %u, ssidref 0x%x, cpu %u%s\n", d->domid,
-                   d->name, (uint64_t)m->memory_kib, m->image_module, m->ssidref, d->cpu,
-                   d->pinned ? " (pinned)" : "");
+                   d->name, (uint64_t)m->memory_kib, m->image_module, m->ssidref, d->vcpus[0].cpu,
+                   d->vcpus[0].pinned ? " (pinned)" : "");
         else
             domain_not_built(m->name, m->expect, err);
     }

@@ -17,25 +17,26 @@
 static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
 
 /*
- * One run queue per CPU: every runnable, unpaused domain whose CPU it is, except the one running
- * there, in the order they will run (a FIFO: round robin). Picking, requeueing and waking are
- * O(1), whatever the number of domains. A domain is current only on its own CPU (d->cpu); it
- * changes CPU only while it is not current anywhere: placed at creation on the CPU with the
- * fewest domains, moved to an idle CPU when it becomes runnable on a busy one, or taken by a
- * CPU whose queue ran dry (unless pinned by the scenario's `cpu = k`).
+ * The scheduler runs vCPUs (a domain has 1 to MOAT_MAX_VCPUS; docs/hypervisor.md, "vCPUs").
+ * One run queue per CPU: every runnable vCPU of an unpaused domain whose CPU it is, except the one
+ * running there, in the order they will run (a FIFO: round robin). Picking, requeueing and waking
+ * are O(1), whatever the number of vCPUs. A vCPU is current only on its own CPU (v->cpu); it
+ * changes CPU only while it is not current anywhere: placed when it comes up on the CPU with the
+ * fewest vCPUs, moved to an idle CPU when it becomes runnable on a busy one, or taken by a CPU
+ * whose queue ran dry (unless pinned: the scenario's `cpu = k` pins vCPU 0).
  *
- * A woken domain goes to the head of its queue (it runs as soon as the current one gives way)
- * only while it has used less than its fair share of its CPU in the current window (the window
- * divided by the domains of that CPU): domains that mostly wait for events get low latency,
- * while domains that keep waking each other cannot starve a third, since once over their share
- * they queue like everyone else.
+ * A woken vCPU goes to the head of its queue (it runs as soon as the current one gives way) only
+ * while it has used less than its fair share of its CPU in the current window (the window
+ * divided by the vCPUs of that CPU): vCPUs that mostly wait for events get low latency, while
+ * vCPUs that keep waking each other cannot starve a third, since once over their share they
+ * queue like everyone else.
  *
  * Everything here runs under the hypervisor lock (moat/hvlock.h).
  */
 #define FAIR_WINDOW_NS 100000000ULL /* 100 ms */
 struct runqueue {
-    struct domain *head, *tail;
-    unsigned queued;   /* domains on the queue */
+    struct vcpu *head, *tail;
+    unsigned queued;   /* vCPUs on the queue */
     unsigned movable;  /* of which not pinned: what an idle CPU may take */
     unsigned homed;    /* live domains whose CPU this is: the fair-share divisor */
     uint64_t window_start_ns;
@@ -52,78 +53,78 @@ static bool started; /* the boot CPU has built the domains: every CPU schedules 
  */
 static bool rq_counted;
 
-static inline __attribute__((always_inline)) void rq_count_in(struct runqueue *rq, const struct domain *d)
+static inline __attribute__((always_inline)) void rq_count_in(struct runqueue *rq, const struct vcpu *v)
 {
     if (rq_counted) {
         rq->queued++;
-        rq->movable += !d->pinned;
+        rq->movable += !v->pinned;
     }
 }
 
-static inline __attribute__((always_inline)) void rq_count_out(struct runqueue *rq, const struct domain *d)
+static inline __attribute__((always_inline)) void rq_count_out(struct runqueue *rq, const struct vcpu *v)
 {
     if (rq_counted) {
         rq->queued--;
-        rq->movable -= !d->pinned;
+        rq->movable -= !v->pinned;
     }
 }
 
-static void rq_push_head(struct domain *d)
+static void rq_push_head(struct vcpu *v)
 {
-    struct runqueue *rq = &rqs[d->cpu];
-    if (d->on_rq)
+    struct runqueue *rq = &rqs[v->cpu];
+    if (v->on_rq)
         return;
-    d->on_rq = true;
-    rq_count_in(rq, d);
-    d->rq_prev = NULL;
-    d->rq_next = rq->head;
+    v->on_rq = true;
+    rq_count_in(rq, v);
+    v->rq_prev = NULL;
+    v->rq_next = rq->head;
     if (rq->head)
-        rq->head->rq_prev = d;
+        rq->head->rq_prev = v;
     else
-        rq->tail = d;
-    rq->head = d;
+        rq->tail = v;
+    rq->head = v;
 }
 
-static inline __attribute__((always_inline)) void rq_push(struct domain *d)
+static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
 {
     if (partitioned()) {
-        partition_enqueue(d);
+        partition_enqueue(v);
         return;
     }
-    struct runqueue *rq = &rqs[d->cpu];
-    if (d->on_rq)
+    struct runqueue *rq = &rqs[v->cpu];
+    if (v->on_rq)
         return;
-    d->on_rq = true;
-    rq_count_in(rq, d);
-    d->rq_next = NULL;
-    d->rq_prev = rq->tail;
+    v->on_rq = true;
+    rq_count_in(rq, v);
+    v->rq_next = NULL;
+    v->rq_prev = rq->tail;
     if (rq->tail)
-        rq->tail->rq_next = d;
+        rq->tail->rq_next = v;
     else
-        rq->head = d;
-    rq->tail = d;
+        rq->head = v;
+    rq->tail = v;
 }
 
-static inline __attribute__((always_inline)) void rq_remove(struct domain *d)
+static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
 {
     if (partitioned()) {
-        partition_dequeue(d);
+        partition_dequeue(v);
         return;
     }
-    struct runqueue *rq = &rqs[d->cpu];
-    if (!d->on_rq)
+    struct runqueue *rq = &rqs[v->cpu];
+    if (!v->on_rq)
         return;
-    if (d->rq_prev)
-        d->rq_prev->rq_next = d->rq_next;
+    if (v->rq_prev)
+        v->rq_prev->rq_next = v->rq_next;
     else
-        rq->head = d->rq_next;
-    if (d->rq_next)
-        d->rq_next->rq_prev = d->rq_prev;
+        rq->head = v->rq_next;
+    if (v->rq_next)
+        v->rq_next->rq_prev = v->rq_prev;
     else
-        rq->tail = d->rq_prev;
-    d->on_rq = false;
-    rq_count_out(rq, d);
-    d->rq_next = d->rq_prev = NULL;
+        rq->tail = v->rq_prev;
+    v->on_rq = false;
+    rq_count_out(rq, v);
+    v->rq_next = v->rq_prev = NULL;
 }
 
 void sched_init(uint32_t slice_us)
@@ -145,44 +146,44 @@ void sched_start(void)
         arch_kick_other_cpus();
 }
 
-static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE && !d->paused; }
+static bool runnable(const struct vcpu *v) { return v->state == VCPU_RUNNABLE && !v->domain->paused; }
 
 /* Is d running (or about to, or entering the hypervisor from) on its CPU? */
-static bool is_current(const struct domain *d) { return percpus[d->cpu].current == d; }
+static bool is_current(const struct vcpu *v) { return percpus[v->cpu].current == v; }
 
-static inline __attribute__((always_inline)) void account(struct percpu *cpu, struct domain *d)
+static inline __attribute__((always_inline)) void account(struct percpu *cpu, struct vcpu *v)
 {
     uint64_t now = arch_cycles();
-    if (d && tsc_khz()) {
+    if (v && tsc_khz()) {
         uint64_t ns = (now - cpu->run_start_tsc) * 1000000 / tsc_khz();
-        d->cpu_time_ns += ns;
-        d->window_cpu_ns += ns;
+        v->domain->cpu_time_ns += ns;
+        v->window_cpu_ns += ns;
     }
     cpu->run_start_tsc = now;
 }
 
 /* Below its fair share of its CPU's current window? (The window restarts every FAIR_WINDOW_NS.) */
-static bool under_fair_share(const struct domain *d)
+static bool under_fair_share(const struct vcpu *v)
 {
-    unsigned homed = rqs[d->cpu].homed;
-    return !partitioned() && homed && d->window_cpu_ns < FAIR_WINDOW_NS / homed;
+    unsigned homed = rqs[v->cpu].homed;
+    return !partitioned() && homed && v->window_cpu_ns < FAIR_WINDOW_NS / homed;
 }
 
 /* A guest timer or poll timeout of d is armed for `when`: its CPU must not sleep past it. */
-static void deadline_armed(const struct domain *d, uint64_t when)
+static void deadline_armed(const struct vcpu *v, uint64_t when)
 {
-    struct runqueue *rq = &rqs[d->cpu];
+    struct runqueue *rq = &rqs[v->cpu];
     if (when && when < rq->deadline_ns)
         rq->deadline_ns = when;
 }
 
-static void move_to(struct domain *d, unsigned cpu)
+static void move_to(struct vcpu *v, unsigned cpu)
 {
-    rqs[d->cpu].homed--;
-    d->cpu = cpu;
+    rqs[v->cpu].homed--;
+    v->cpu = cpu;
     rqs[cpu].homed++;
-    deadline_armed(d, d->vcpu.timer_deadline_ns);
-    deadline_armed(d, d->vcpu.poll_deadline_ns);
+    deadline_armed(v, v->timer_deadline_ns);
+    deadline_armed(v, v->poll_deadline_ns);
 }
 
 /* An online CPU that runs nothing and has nothing queued, or MOAT_MAX_CPUS. */
@@ -204,26 +205,27 @@ static void kick(unsigned cpu)
 }
 
 /* Queues a runnable domain that is not current (at the head: a woken domain under its share). */
-static void enqueue(struct domain *d, bool head)
+static void enqueue(struct vcpu *v, bool head)
 {
-    if (d->on_rq || is_current(d))
+    if (v->on_rq || is_current(v))
         return;
     /* Its CPU is busy and another idles: run it there instead. */
-    if (hv_lock_smp && !d->pinned && percpus[d->cpu].current) {
+    if (hv_lock_smp && !v->pinned && percpus[v->cpu].current) {
         unsigned spare = idle_cpu();
         if (spare < MOAT_MAX_CPUS)
-            move_to(d, spare);
+            move_to(v, spare);
     }
     if (head)
-        rq_push_head(d);
+        rq_push_head(v);
     else
-        rq_push(d);
-    if (hv_lock_smp && !percpus[d->cpu].current)
-        kick(d->cpu);
+        rq_push(v);
+    if (hv_lock_smp && !percpus[v->cpu].current)
+        kick(v->cpu);
 }
 
-void sched_place(struct domain *d, bool pinned, unsigned cpu)
+void sched_place(struct vcpu *v, bool pinned, unsigned cpu)
 {
+    const struct domain *d = v->domain;
     if (partitioned()) {
         pinned = true; /* the time partitions are cut on the boot CPU only (sched_partition.c) */
         cpu = 0;
@@ -238,15 +240,15 @@ void sched_place(struct domain *d, bool pinned, unsigned cpu)
             if (smp_cpu_online(i) && rqs[i].homed < rqs[cpu].homed)
                 cpu = i;
     }
-    d->pinned = pinned;
-    d->cpu = cpu;
+    v->pinned = pinned;
+    v->cpu = cpu;
     rqs[cpu].homed++;
 }
 
-void sched_add(struct domain *d)
+void sched_add(struct vcpu *v)
 {
-    if (runnable(d))
-        enqueue(d, false);
+    if (runnable(v))
+        enqueue(v, false);
 }
 
 /*
@@ -264,25 +266,66 @@ static void deschedule(void *arg)
     }
 }
 
+/* v stops running on the other CPU it runs on before this returns (an IPI). */
+static void stop_remote(struct vcpu *v)
+{
+    if (is_current(v) && v->cpu != this_cpu()->id && !smp_call(v->cpu, deschedule, v))
+        panic("cpu %u did not stop domain %u vcpu %u", v->cpu, v->domain->domid, v->vcpu_id);
+}
+
 void sched_set_paused(struct domain *d, bool paused)
 {
     d->paused = paused;
-    if (!paused) {
-        sched_add(d);
-        return;
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = &d->vcpus[i];
+        if (!paused) {
+            sched_add(v);
+            continue;
+        }
+        rq_remove(v);
+        /* Running on another CPU: when pause returns, it runs no more (and uses no CPU time). */
+        stop_remote(v);
     }
-    rq_remove(d);
-    /* Running on another CPU: when pause returns, it runs no more (and uses no CPU time). */
-    if (is_current(d) && d->cpu != this_cpu()->id && !smp_call(d->cpu, deschedule, d))
-        panic("cpu %u did not stop domain %u", d->cpu, d->domid);
+}
+
+/* v no longer polls (woken, or down); d->pollers counts the vCPUs that do. */
+static void stop_polling(struct vcpu *v)
+{
+    if (v->polling)
+        v->domain->pollers--;
+    v->polling = false;
+    v->poll_deadline_ns = 0;
+}
+
+void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu)
+{
+    if (v->state != VCPU_DOWN)
+        return;
+    v->state = VCPU_RUNNABLE;
+    sched_place(v, pinned, cpu);
+    sched_add(v);
+}
+
+void sched_vcpu_down(struct vcpu *v)
+{
+    if (v->state == VCPU_DOWN)
+        return;
+    v->state = VCPU_DOWN;
+    stop_polling(v);
+    rq_remove(v);
+    rqs[v->cpu].homed--;
+    if (is_current(v) && v->cpu == this_cpu()->id)
+        this_cpu()->need_resched |= RESCHED_SWITCH; /* itself: it leaves at the way out */
+    else
+        stop_remote(v);
 }
 
 static void evict(void *arg)
 {
-    struct domain *d = arg;
+    const struct domain *d = arg;
     struct percpu *cpu = this_cpu();
-    if (cpu->current == d) {
-        account(cpu, d);
+    if (cpu->current && cpu->current->domain == d) {
+        account(cpu, cpu->current);
         cpu->current = NULL;
         cpu->cur_regs = NULL;
     }
@@ -291,43 +334,48 @@ static void evict(void *arg)
 
 void sched_remove(struct domain *d)
 {
-    rq_remove(d);
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = &d->vcpus[i];
+        if (v->state == VCPU_DOWN)
+            continue;
+        v->state = VCPU_DOWN;
+        rq_remove(v);
+        rqs[v->cpu].homed--;
+    }
     if (partitioned())
         partition_forget(d);
-    rqs[d->cpu].homed--;
     evict(d);
     /*
-     * No other CPU may go on running d, or keep its page tables in CR3 or its extended state in
-     * its registers, once its frames are given back: each that does drops them before this
-     * returns (a CPU waiting for the hypervisor lock answers too).
+     * No other CPU may go on running a vCPU of d, or keep its page tables in CR3 or its extended
+     * state in its registers, once its frames are given back: each that does drops them before
+     * this returns (a CPU waiting for the hypervisor lock answers too).
      */
     for (unsigned i = 0; i < smp_cpus_listed(); i++) {
         const struct percpu *p = &percpus[i];
         if (i != this_cpu()->id && smp_cpu_online(i) &&
-            (p->current == d || arch_cpu_holds(p, d)) &&
+            ((p->current && p->current->domain == d) || arch_cpu_holds(p, d)) &&
             !smp_call(i, evict, d))
             panic("cpu %u did not drop domain %u", i, d->domid);
     }
 }
 
-void sched_wake(struct domain *d)
+void sched_wake(struct vcpu *v)
 {
-    if (d->state == DOM_BLOCKED) {
-        d->state = DOM_RUNNABLE;
-        d->vcpu.polling = false;
-        d->vcpu.poll_deadline_ns = 0;
+    if (v->state == VCPU_BLOCKED) {
+        v->state = VCPU_RUNNABLE;
+        stop_polling(v);
         /* The waker keeps its slice; the woken runs next if it has not used its share. */
-        if (runnable(d))
-            enqueue(d, under_fair_share(d));
+        if (runnable(v))
+            enqueue(v, under_fair_share(v));
     }
 }
 
-void sched_notify(struct domain *d)
+void sched_notify(struct vcpu *v)
 {
-    if (d->state == DOM_BLOCKED)
-        sched_wake(d);
-    else if (hv_lock_smp && is_current(d))
-        kick(d->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
+    if (v->state == VCPU_BLOCKED)
+        sched_wake(v);
+    else if (hv_lock_smp && is_current(v))
+        kick(v->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
 }
 
 /* This CPU's share of the tick: the fairness window, its domains' timers, the running slice. */
@@ -345,28 +393,33 @@ static void sched_tick(struct percpu *cpu)
         struct domain *d = domain_table(i);
         if (partitioned() && partition_skip(d))
             continue; /* another partition's timers wait for its time */
-        if ((d->state != DOM_RUNNABLE && d->state != DOM_BLOCKED) || d->cpu != cpu->id)
+        if (d->state != DOM_RUNNABLE)
             continue;
-        if (new_window)
-            d->window_cpu_ns = 0;
-        if (d->vcpu.timer_deadline_ns && now >= d->vcpu.timer_deadline_ns) {
-            d->vcpu.timer_deadline_ns = 0;
-            evtchn_send_virq(d, VIRQ_TIMER);
+        for (unsigned k = 0; k < d->nr_vcpus; k++) {
+            struct vcpu *v = &d->vcpus[k];
+            if (v->state == VCPU_DOWN || v->cpu != cpu->id)
+                continue;
+            if (new_window)
+                v->window_cpu_ns = 0;
+            if (v->timer_deadline_ns && now >= v->timer_deadline_ns) {
+                v->timer_deadline_ns = 0;
+                evtchn_send_vcpu_virq(v, VIRQ_TIMER);
+            }
+            if (v->polling && v->poll_deadline_ns && now >= v->poll_deadline_ns)
+                sched_wake(v);
+            deadline_armed(v, v->timer_deadline_ns);
+            if (v->polling)
+                deadline_armed(v, v->poll_deadline_ns);
         }
-        if (d->vcpu.polling && d->vcpu.poll_deadline_ns && now >= d->vcpu.poll_deadline_ns)
-            sched_wake(d);
-        deadline_armed(d, d->vcpu.timer_deadline_ns);
-        if (d->vcpu.polling)
-            deadline_armed(d, d->vcpu.poll_deadline_ns);
     }
-    struct domain *cur = cpu->current;
+    struct vcpu *cur = cpu->current;
     account(cpu, cur); /* a domain alone on its CPU may run for long without a switch */
     if (cur && cur->slice_left_ticks && --cur->slice_left_ticks == 0)
         cpu->need_resched |= RESCHED_SWITCH;
 }
 
 /* A domain for an idle CPU from the longest other queue (not one pinned there), or NULL. */
-static struct domain *steal(struct percpu *cpu)
+static struct vcpu *steal(struct percpu *cpu)
 {
     unsigned victim = MOAT_MAX_CPUS;
     for (unsigned i = 0; i < smp_cpus_listed(); i++)
@@ -374,11 +427,11 @@ static struct domain *steal(struct percpu *cpu)
             victim = i;
     if (victim == MOAT_MAX_CPUS)
         return NULL;
-    for (struct domain *d = rqs[victim].head; d; d = d->rq_next)
-        if (!d->pinned) {
-            rq_remove(d);
-            move_to(d, cpu->id);
-            return d;
+    for (struct vcpu *v = rqs[victim].head; v; v = v->rq_next)
+        if (!v->pinned) {
+            rq_remove(v);
+            move_to(v, cpu->id);
+            return v;
         }
     return NULL;
 }
@@ -388,9 +441,9 @@ static struct domain *steal(struct percpu *cpu)
  * domain goes on until its slice ends, it yields or blocks; then the head of this CPU's queue
  * runs, or, when the queue is empty, a domain taken from another CPU's.
  */
-static struct domain *pick_next(struct percpu *cpu)
+static struct vcpu *pick_next(struct percpu *cpu)
 {
-    struct domain *cur = cpu->current;
+    struct vcpu *cur = cpu->current;
     if (cur && runnable(cur) && !cpu->need_resched && !partitioned())
         return cur;
     if (cpu->need_resched & RESCHED_TICK) { /* the tick's work, then maybe the same domain goes on */
@@ -408,7 +461,7 @@ static struct domain *pick_next(struct percpu *cpu)
             return cur; /* nobody else to run here: it goes on */
         rq_push(cur);   /* its slice is over, or it yielded: to the back of the queue */
     }
-    struct domain *next = rq->head;
+    struct vcpu *next = rq->head;
     if (next)
         rq_remove(next);
     else
@@ -422,14 +475,14 @@ static struct domain *pick_next(struct percpu *cpu)
  * stays current its extended state stays in the registers, so nothing is done for it then. False
  * (and *why) if next's saved extended state was refused: the caller kills it.
  */
-static bool switch_to(struct domain *next, const char **why)
+static bool switch_to(struct vcpu *next, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->current != next) {
         account(cpu, cpu->current);
         cpu->current = next;
         next->slice_left_ticks = slice_ticks;
-        device_switch_to(next);
+        device_switch_to(next->domain);
         return arch_switch_to(cpu, next, why);
     }
     if (!next->slice_left_ticks)
@@ -442,12 +495,12 @@ static bool switch_to(struct domain *next, const char **why)
  * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
  * the guest stack is bad.
  */
-static bool deliver_upcall(struct domain *d)
+static bool deliver_upcall(struct vcpu *v)
 {
-    struct vcpu_info *vi = &domain_shared_info(d)->vcpu_info[0];
-    if (!d->vcpu.callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask)
+    struct vcpu_info *vi = vcpu_info_of(v);
+    if (!v->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask)
         return true;
-    if (!arch_upcall_push(&d->vcpu, d->vcpu.callback_rip))
+    if (!arch_upcall_push(v, v->callback_rip))
         return false;
     vi->evtchn_upcall_mask = 1;
     return true;
@@ -484,18 +537,19 @@ noreturn void exit_to_guest(void)
     struct percpu *cpu = this_cpu();
     for (;;) {
         arch_irq_disable();
-        struct domain *next = pick_next(cpu);
+        struct vcpu *next = pick_next(cpu);
         if (next) {
             const char *why;
             if (!switch_to(next, &why)) {
-                printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domid, next->name, why);
-                domain_destroy(next, OUTCOME_KILLED, "bad extended CPU state");
+                printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domain->domid,
+                       next->domain->name, why);
+                domain_destroy(next->domain, OUTCOME_KILLED, "bad extended CPU state");
                 continue;
             }
             if (!deliver_upcall(next)) {
-                printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domid, next->name,
-                       arch_vcpu_stack(&next->vcpu));
-                domain_destroy(next, OUTCOME_KILLED, "bad stack for an event upcall");
+                printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domain->domid,
+                       next->domain->name, arch_vcpu_stack(next));
+                domain_destroy(next->domain, OUTCOME_KILLED, "bad stack for an event upcall");
                 continue;
             }
             hv_lock_exit();
@@ -513,14 +567,14 @@ noreturn void exit_to_guest(void)
     }
 }
 
-/* Blocks the current domain; it leaves through exit_to_guest(), which picks another. */
-static void block_current(struct domain *d)
+/* Blocks the current vCPU; it leaves through exit_to_guest(), which picks another. */
+static void block_current(struct vcpu *v)
 {
-    d->state = DOM_BLOCKED;
+    v->state = VCPU_BLOCKED;
     this_cpu()->need_resched |= RESCHED_SWITCH;
 }
 
-static long sched_poll(struct domain *d, uint64_t arg)
+static long sched_poll(struct vcpu *v, uint64_t arg)
 {
     struct sched_poll p;
     if (copy_from_guest(&p, arg, sizeof(p)))
@@ -531,44 +585,45 @@ static long sched_poll(struct domain *d, uint64_t arg)
     if (p.nr_ports && copy_from_guest(ports, p.ports, p.nr_ports * sizeof(ports[0])))
         return -XEN_EFAULT;
     for (uint32_t i = 0; i < p.nr_ports; i++) {
-        if (!evtchn_port_valid(d, ports[i]))
+        if (!evtchn_port_valid(v->domain, ports[i]))
             return -XEN_EINVAL;
-        if (evtchn_is_pending(d, ports[i]))
+        if (evtchn_is_pending(v->domain, ports[i]))
             return 0;
     }
     if (p.timeout && p.timeout <= now_ns())
         return 0;
-    d->vcpu.polling = true;
-    d->vcpu.poll_deadline_ns = p.timeout;
-    deadline_armed(d, p.timeout);
-    block_current(d);
+    v->polling = true;
+    v->domain->pollers++;
+    v->poll_deadline_ns = p.timeout;
+    deadline_armed(v, p.timeout);
+    block_current(v);
     return 0;
 }
 
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a3, (void)a4, (void)a5;
-    struct domain *d = current_domain();
+    struct vcpu *v = current_vcpu();
     switch (cmd) {
     case SCHEDOP_yield:
         this_cpu()->need_resched |= RESCHED_SWITCH;
         return 0;
     case SCHEDOP_block: {
-        struct vcpu_info *vi = &domain_shared_info(d)->vcpu_info[0];
+        struct vcpu_info *vi = vcpu_info_of(v);
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
         if (!vi->evtchn_upcall_pending)
-            block_current(d);
+            block_current(v);
         return 0;
     }
     case SCHEDOP_poll:
-        return sched_poll(d, arg);
+        return sched_poll(v, arg);
     case SCHEDOP_shutdown: {
         struct sched_shutdown s;
         if (copy_from_guest(&s, arg, sizeof(s)))
             return -XEN_EFAULT;
         if (s.reason != SHUTDOWN_poweroff && s.reason != SHUTDOWN_reboot && s.reason != SHUTDOWN_crash)
             return -XEN_EINVAL;
-        domain_destroy(d, s.reason == SHUTDOWN_poweroff ? OUTCOME_POWEROFF
+        domain_destroy(v->domain, s.reason == SHUTDOWN_poweroff ? OUTCOME_POWEROFF
                           : s.reason == SHUTDOWN_reboot ? OUTCOME_REBOOT
                                                         : OUTCOME_CRASH,
                        NULL);
@@ -582,17 +637,17 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
 long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a2, (void)a3, (void)a4, (void)a5;
-    struct domain *d = current_domain();
-    d->vcpu.timer_deadline_ns = deadline_ns;
-    deadline_armed(d, deadline_ns);
+    struct vcpu *v = current_vcpu();
+    v->timer_deadline_ns = deadline_ns;
+    deadline_armed(v, deadline_ns);
     if (deadline_ns && deadline_ns <= now_ns()) { /* already passed: fire now, as Xen does */
-        d->vcpu.timer_deadline_ns = 0;
-        evtchn_send_virq(d, VIRQ_TIMER);
+        v->timer_deadline_ns = 0;
+        evtchn_send_vcpu_virq(v, VIRQ_TIMER);
     }
     return 0;
 }
 
-static bool guest_code_address(const struct domain *d, uint64_t addr)
+bool guest_code_address(const struct domain *d, uint64_t addr)
 {
     return addr >= GUEST_RAM_VA && addr < GUEST_RAM_VA + d->nr_pages * PAGE_SIZE;
 }
@@ -600,10 +655,10 @@ static bool guest_code_address(const struct domain *d, uint64_t addr)
 long do_set_callbacks(uint64_t entry, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a2, (void)a3, (void)a4, (void)a5;
-    struct domain *d = current_domain();
-    if (entry && !guest_code_address(d, entry))
+    struct vcpu *v = current_vcpu();
+    if (entry && !guest_code_address(v->domain, entry))
         return -XEN_EINVAL;
-    d->vcpu.callback_rip = entry;
+    v->callback_rip = entry;
     return 0;
 }
 
@@ -611,11 +666,11 @@ long do_set_callbacks(uint64_t entry, uint64_t a2, uint64_t a3, uint64_t a4, uin
 long do_iret(uint64_t frame, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a2, (void)a3, (void)a4, (void)a5;
-    struct domain *d = current_domain();
+    struct vcpu *v = current_vcpu();
     long ret;
-    long rc = arch_upcall_pop(&d->vcpu, frame, &ret);
+    long rc = arch_upcall_pop(v, frame, &ret);
     if (rc)
         return rc;
-    domain_shared_info(d)->vcpu_info[0].evtchn_upcall_mask = 0;
+    vcpu_info_of(v)->evtchn_upcall_mask = 0;
     return ret;
 }

@@ -26,7 +26,7 @@ bool partition_mode;
 
 struct partition {
     uint32_t row;                /* the label: the primary ssidref's policy row */
-    struct domain *head, *tail;  /* its runnable domains but the running one, round robin */
+    struct vcpu *head, *tail;    /* its runnable vCPUs but the running one, round robin */
 };
 
 static struct partition parts[PARTITION_MAX];
@@ -85,39 +85,39 @@ static unsigned partition_for(const struct domain *d)
     return frozen ? active : PARTITION_MAX - 1;
 }
 
-void partition_enqueue(struct domain *d)
+void partition_enqueue(struct vcpu *v)
 {
-    if (d->on_rq)
+    if (v->on_rq)
         return;
-    unsigned slot = slot_of(d);
+    unsigned slot = slot_of(v->domain);
     if (!member[slot])
-        member[slot] = (uint8_t)(partition_for(d) + 1);
+        member[slot] = (uint8_t)(partition_for(v->domain) + 1);
     struct partition *p = &parts[member[slot] - 1];
-    d->on_rq = true;
-    d->rq_next = NULL;
-    d->rq_prev = p->tail;
+    v->on_rq = true;
+    v->rq_next = NULL;
+    v->rq_prev = p->tail;
     if (p->tail)
-        p->tail->rq_next = d;
+        p->tail->rq_next = v;
     else
-        p->head = d;
-    p->tail = d;
+        p->head = v;
+    p->tail = v;
 }
 
-void partition_dequeue(struct domain *d)
+void partition_dequeue(struct vcpu *v)
 {
-    if (!d->on_rq)
+    if (!v->on_rq)
         return;
-    struct partition *p = &parts[member[slot_of(d)] - 1];
-    if (d->rq_prev)
-        d->rq_prev->rq_next = d->rq_next;
+    struct partition *p = &parts[member[slot_of(v->domain)] - 1];
+    if (v->rq_prev)
+        v->rq_prev->rq_next = v->rq_next;
     else
-        p->head = d->rq_next;
-    if (d->rq_next)
-        d->rq_next->rq_prev = d->rq_prev;
+        p->head = v->rq_next;
+    if (v->rq_next)
+        v->rq_next->rq_prev = v->rq_prev;
     else
-        p->tail = d->rq_prev;
-    d->on_rq = false;
-    d->rq_next = d->rq_prev = NULL;
+        p->tail = v->rq_prev;
+    v->on_rq = false;
+    v->rq_next = v->rq_prev = NULL;
 }
 
 void partition_forget(const struct domain *d) { member[slot_of(d)] = 0; }
@@ -157,16 +157,16 @@ static void release_cpu(void)
     arch_release_cpu();
 }
 
-struct domain *partition_pick(void)
+struct vcpu *partition_pick(void)
 {
     struct percpu *cpu = this_cpu();
-    struct domain *cur = cpu->current;
+    struct vcpu *cur = cpu->current;
     if (!frozen) {
         frozen = true;
         print_schedule();
     }
-    bool runnable = cur && cur->state == DOM_RUNNABLE && !cur->paused;
-    if (runnable && !guard && !cpu->need_resched && member[slot_of(cur)] == active + 1)
+    bool runnable = cur && cur->state == VCPU_RUNNABLE && !cur->domain->paused;
+    if (runnable && !guard && !cpu->need_resched && member[slot_of(cur->domain)] == active + 1)
         return cur;
     cpu->need_resched = 0;
     if (runnable)
@@ -175,7 +175,7 @@ struct domain *partition_pick(void)
         release_cpu();
         return NULL;
     }
-    struct domain *next = parts[active].head;
+    struct vcpu *next = parts[active].head;
     if (next)
         partition_dequeue(next);
     return next;

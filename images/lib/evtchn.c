@@ -4,6 +4,7 @@
 #include <moat/evtchn.h>
 #include <moat/guest.h>
 #include <moat/upcall.h>
+#include <moat/vcpu.h>
 
 #define WORD(port) ((port) / 64)
 #define BIT(port) (1ULL << ((port) % 64))
@@ -13,13 +14,18 @@ static struct {
     void *data;
 } handlers[EVTCHN_LIB_PORTS];
 
+// The vCPU each port is bound to (bind_ipi, bind_virq, bind_vcpu; 0 otherwise): a vCPU's
+// dispatcher takes only its own ports, and leaves the others pending for their vCPU's upcall.
+static uint8_t port_vcpu[EVTCHN_LIB_PORTS];
+
 // Handler-less ports the dispatcher took off the pending bitmap since a waiter last looked
 // (evtchn_wait): their events are latched here rather than lost.
 static uint64_t fired[EVTCHN_LIB_PORTS / 64];
 
 volatile uint64_t evtchn_upcall_count;
 
-static struct vcpu_info *vcpu(void) { return &shared_info->vcpu_info[0]; }
+// Our own vcpu_info: each vCPU masks, and takes upcalls, on its own (moat/vcpu.h).
+static struct vcpu_info *vcpu(void) { return &shared_info->vcpu_info[vcpu_self()]; }
 
 static bool lib_port(evtchn_port_t port) { return port > 0 && port < EVTCHN_LIB_PORTS; }
 
@@ -48,6 +54,7 @@ static void forget_port(evtchn_port_t port)
         return;
     handlers[port].fn = NULL;
     handlers[port].data = NULL;
+    port_vcpu[port] = 0;
     __atomic_fetch_and(&fired[WORD(port)], ~BIT(port), __ATOMIC_SEQ_CST);
 }
 
@@ -83,16 +90,33 @@ long evtchn_bind_interdomain(domid_t remote, evtchn_port_t remote_port)
     return new_port_op(EVTCHNOP_bind_interdomain, &op, &op.local_port);
 }
 
+// A port just bound for vcpu_id: the dispatcher of that vCPU takes it.
+static long bound_to(long port, uint32_t vcpu_id)
+{
+    if (port > 0 && port < EVTCHN_LIB_PORTS)
+        __atomic_store_n(&port_vcpu[port], (uint8_t)vcpu_id, __ATOMIC_SEQ_CST);
+    return port;
+}
+
 long evtchn_bind_virq(uint32_t virq, uint32_t vcpu_id)
 {
     struct evtchn_bind_virq op = { .virq = virq, .vcpu = vcpu_id };
-    return new_port_op(EVTCHNOP_bind_virq, &op, &op.port);
+    return bound_to(new_port_op(EVTCHNOP_bind_virq, &op, &op.port), vcpu_id);
 }
 
 long evtchn_bind_ipi(uint32_t vcpu_id)
 {
     struct evtchn_bind_ipi op = { .vcpu = vcpu_id };
-    return new_port_op(EVTCHNOP_bind_ipi, &op, &op.port);
+    return bound_to(new_port_op(EVTCHNOP_bind_ipi, &op, &op.port), vcpu_id);
+}
+
+long evtchn_bind_vcpu(evtchn_port_t port, uint32_t vcpu_id)
+{
+    struct evtchn_bind_vcpu op = { .port = port, .vcpu = vcpu_id };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_vcpu, &op);
+    if (rc == 0)
+        bound_to(port, vcpu_id);
+    return rc;
 }
 
 long evtchn_send(evtchn_port_t port)
@@ -215,7 +239,8 @@ void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data)
 void evtchn_upcall_handler(struct upcall_frame *frame)
 {
     (void)frame;
-    struct vcpu_info *vi = vcpu();
+    unsigned me = vcpu_self();
+    struct vcpu_info *vi = &shared_info->vcpu_info[me];
     evtchn_upcall_count++;
     // Xen's order: the flag, then the selector, then each port. An event arriving during the scan
     // sets the flag again and is delivered right after our iret.
@@ -230,6 +255,8 @@ void evtchn_upcall_handler(struct upcall_frame *frame)
             unsigned b = (unsigned)__builtin_ctzll(ready);
             ready &= ready - 1;
             evtchn_port_t port = w * 64 + b;
+            if (port_vcpu[port] != me)
+                continue; // another vCPU's: its own upcall takes it
             // Cleared before the handler runs, so an event sent meanwhile is not lost.
             __atomic_fetch_and(&shared_info->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
             // Read afresh: an earlier handler may have closed this port (Linux XSA-331).

@@ -2,6 +2,7 @@
 // The default upcall handler and the hook to register the assembly entry point.
 #include <moat/guest.h>
 #include <moat/upcall.h>
+#include <moat/vcpu.h>
 
 _Static_assert(__HYPERVISOR_iret == 23, "upcall_entry.S loads the iret hypercall's number as 23");
 
@@ -9,7 +10,7 @@ __attribute__((weak)) void upcall_handler(struct upcall_frame *frame)
 {
     (void)frame;
     // Acknowledge: without this the hypervisor would see the upcall as still pending.
-    __atomic_store_n(&shared_info->vcpu_info[0].evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&shared_info->vcpu_info[vcpu_self()].evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
 }
 
 long upcall_install(void)

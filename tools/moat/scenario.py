@@ -58,6 +58,7 @@ GUEST_MEMORY_MIN_KIB = 64
 GUEST_MEMORY_MAX_KIB = 1 << 20  # GUEST_RAM_MAX in hv/include/public/hv.h
 MAX_DOMAINS = 64                # MANIFEST_MAX_DOMAINS
 MAX_CPUS = 64                   # MOAT_MAX_CPUS
+MAX_VCPUS = 8                   # MOAT_MAX_VCPUS (hv/include/public/vcpu.h)
 
 
 class ScenarioError(UserError):
@@ -109,7 +110,8 @@ class Domain:
     max_evtchn: int = 0
     max_grant_frames: int = 0
     devices: list[str] = field(default_factory=list)  # DEVICES assigned to it (its label must permit them)
-    cpu: int | None = None    # pinned to this CPU (0 = the boot CPU); None: the scheduler places it
+    cpu: int | None = None    # vCPU 0 pinned to this CPU (0 = the boot CPU); None: the scheduler places it
+    vcpus: int = 1            # its vCPUs, 1 to MAX_VCPUS; vCPU 0 starts, the guest brings up the others
 
     @staticmethod
     def is_path(image: str) -> bool:
@@ -244,7 +246,7 @@ def _parse_scheduler(path: Path, data: Any) -> Scheduler:
 _DOMAIN_KEYS: dict[str, type | tuple[type, ...]] = {
     "name": str, "image": str, "memory": str, "label": (str, int), "cmdline": str, "privileged": bool,
     "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int, "devices": list,
-    "cpu": int,
+    "cpu": int, "vcpus": int,
 }
 
 
@@ -273,6 +275,8 @@ def _parse_domains(path: Path, data: Any) -> list[Domain]:
             value = entry.get(key, 0)
             if isinstance(value, int) and not 0 <= value < 1 << 32:
                 raise ScenarioError(path, f"{where}.{key}", "must be 0 to 2**32-1")
+        if "vcpus" in entry and not 1 <= entry["vcpus"] <= MAX_VCPUS:
+            raise ScenarioError(path, f"{where}.vcpus", f"must be 1 to {MAX_VCPUS}")
         if "cpu" in entry and not 0 <= entry["cpu"] < MAX_CPUS:
             raise ScenarioError(path, f"{where}.cpu", f"must be 0 to {MAX_CPUS - 1}")
         if len(entry.get("cmdline", "").encode()) > 255:

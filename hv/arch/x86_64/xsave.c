@@ -224,9 +224,9 @@ bool xsave_cpu_matches(void)
 
 bool xsave_cpu_area_fits(void) { return cpuid_area_size() <= area_size; }
 
-bool xsave_vcpu_init(struct domain *d)
+bool xsave_vcpu_init(struct vcpu *v)
 {
-    struct vcpu *v = &d->vcpu;
+    struct domain *d = v->domain;
     mfn_t m = frame_alloc(FRAME_HV, d->domid);
     if (m == INVALID_MFN)
         return false;
@@ -237,9 +237,9 @@ bool xsave_vcpu_init(struct domain *d)
     return true;
 }
 
-void xsave_vcpu_free(struct domain *d)
+void xsave_vcpu_free(struct vcpu *v)
 {
-    struct vcpu *v = &d->vcpu;
+    struct domain *d = v->domain;
     if (!v->xsave)
         return;
     /*
@@ -318,10 +318,10 @@ static void give_up(void *arg)
     }
 }
 
-bool xsave_switch_slow(struct domain *d, const char **why)
+bool xsave_switch_slow(struct vcpu *v, const char **why)
 {
     struct percpu *cpu = this_cpu();
-    struct vcpu *v = &d->vcpu;
+    struct domain *d = v->domain;
     if (cpu->fpu_owner)
         save(cpu->fpu_owner->xsave);
     cpu->fpu_owner = NULL;

@@ -24,6 +24,7 @@ typedef uint32_t evtchn_port_t;
 #define EVTCHNOP_status 5
 #define EVTCHNOP_alloc_unbound 6
 #define EVTCHNOP_bind_ipi 7
+#define EVTCHNOP_bind_vcpu 8
 #define EVTCHNOP_unmask 9
 #define EVTCHNOP_reset 10
 
@@ -55,6 +56,13 @@ struct evtchn_bind_virq {
 struct evtchn_bind_ipi {
     uint32_t vcpu;      /* IN */
     evtchn_port_t port; /* OUT */
+};
+
+/* Upcalls of a port go to vcpu (default 0). For interdomain, unbound and global VIRQ ports;
+ * an IPI or per-vCPU VIRQ port stays on the vCPU it was bound for (-EINVAL). */
+struct evtchn_bind_vcpu {
+    evtchn_port_t port; /* IN */
+    uint32_t vcpu;      /* IN */
 };
 
 struct evtchn_close {

@@ -32,6 +32,7 @@ typedef uint16_t domid_t;
 #define __HYPERVISOR_console_io 18
 #define __HYPERVISOR_grant_table_op 20
 #define __HYPERVISOR_iret 23
+#define __HYPERVISOR_vcpu_op 24
 #define __HYPERVISOR_xsm_op 27
 #define __HYPERVISOR_sched_op 29
 #define __HYPERVISOR_event_channel_op 32

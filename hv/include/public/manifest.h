@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define MANIFEST_MAGIC 0x4e414d4d  /* "MMAN" little-endian */
-#define MANIFEST_VERSION 3          /* 2: link records after the domain records; 3: a domain's cpu */
+#define MANIFEST_VERSION 4          /* 2: link records after the domain records; 3: a domain's cpu; 4: vcpus */
 #define MANIFEST_MAX_DOMAINS 64
 #define MANIFEST_MAX_LINKS 256
 
@@ -46,7 +46,8 @@ struct manifest_domain {
     uint32_t max_evtchn;            /* 0 = default */
     uint32_t max_grant_frames;      /* 0 = default */
     uint32_t devices;               /* DEVICE_* bits (public/device.h) assigned to the domain */
-    uint32_t cpu;                   /* with MDOM_PINNED: its CPU (0 = the boot CPU); else 0 */
+    uint32_t cpu;                   /* with MDOM_PINNED: its vCPU 0's CPU (0 = the boot CPU); else 0 */
+    uint32_t vcpus;                 /* its vCPUs, 0 (= 1) to MOAT_MAX_VCPUS (public/vcpu.h) */
     char cmdline[256];
 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A domain: one paravirtualized guest with one vCPU, its own page tables (built and owned by the
+ * A domain: one paravirtualized guest with 1 to MOAT_MAX_VCPUS vCPUs (docs/hypervisor.md, "vCPUs"),
+ * its own page tables (built and owned by the
  * hypervisor), a start-info and a shared-info page. Domain ids index a fixed table; the lowest
  * free id is reused, and a new domain in a reused slot starts from zero (it inherits nothing).
  * With mitigate=domid a domain created by domctl has an id of 64 or more instead, drawn by
@@ -19,12 +20,18 @@
 #include <public/domctl.h>
 #include <public/hv.h>
 #include <public/manifest.h>
+#include <public/vcpu.h>
 
 enum dom_state {
     DOM_FREE = 0,     /* the slot is unused */
-    DOM_RUNNABLE,
-    DOM_BLOCKED,      /* SCHEDOP_block or SCHEDOP_poll: waits for an event or its timeout */
+    DOM_RUNNABLE,     /* live: its vCPUs run, block or are down (enum vcpu_state) */
     DOM_DYING,        /* being torn down */
+};
+
+enum vcpu_state {
+    VCPU_DOWN = 0,    /* not started (VCPUOP_initialise/up), or VCPUOP_down */
+    VCPU_RUNNABLE,
+    VCPU_BLOCKED,     /* SCHEDOP_block or SCHEDOP_poll: waits for an event or its timeout */
 };
 
 enum dom_outcome {
@@ -40,8 +47,21 @@ enum xtf_result { XTF_NONE = 0, XTF_SUCCESS, XTF_SKIP, XTF_ERROR, XTF_FAILURE };
 
 #define CONSOLE_LINE_MAX 200
 
+struct domain;
+
+/* What the scheduler runs: one of a domain's vCPUs. */
 struct vcpu {
     struct cpu_regs regs aligned(16); /* saved guest context (entry code writes it directly) */
+    struct domain *domain;
+    unsigned vcpu_id;                 /* its index in domain->vcpus, and its vcpu_info's */
+    enum vcpu_state state;
+    bool initialised;                 /* VCPUOP_initialise done (vCPU 0: at creation) */
+    bool on_rq;                       /* queued to run (sched.c) */
+    bool pinned;                      /* runs on `cpu` only */
+    unsigned cpu;                     /* its CPU: whose run queue it joins; only there is it current */
+    struct vcpu *rq_next, *rq_prev;
+    uint64_t window_cpu_ns;           /* CPU time in the scheduler's current fairness window */
+    uint64_t slice_left_ticks;
     uint64_t callback_rip;            /* event upcall entry, 0 = none */
     uint64_t timer_deadline_ns;       /* set_timer_op; 0 = none */
     uint64_t poll_deadline_ns;        /* SCHEDOP_poll timeout; 0 = none */
@@ -52,14 +72,12 @@ struct vcpu {
 };
 
 struct domain {
-    struct vcpu vcpu;
+    struct vcpu vcpus[MOAT_MAX_VCPUS];
+    unsigned nr_vcpus;                /* 1..MOAT_MAX_VCPUS: vcpus[0..nr_vcpus-1] exist */
     domid_t domid;
     enum dom_state state;
     bool paused;
-    bool on_rq;                       /* queued to run (sched.c) */
-    bool pinned;                      /* runs on `cpu` only (the scenario's `cpu = k`) */
-    unsigned cpu;                     /* its CPU: whose run queue it joins; only there is it current */
-    struct domain *rq_next, *rq_prev;
+    uint8_t pollers;                  /* its vCPUs in SCHEDOP_poll (an event wakes them) */
     uint32_t flags;                   /* MDOM_* */
     uint32_t ssidref;
     uint32_t expect;                  /* EXPECT_* */
@@ -72,9 +90,7 @@ struct domain {
     uint64_t frames_held;             /* machine frames it owns: RAM, page tables, info pages */
     mfn_t start_info_mfn, shared_info_mfn;
 
-    uint64_t cpu_time_ns;
-    uint64_t window_cpu_ns;           /* CPU time in the scheduler's current fairness window */
-    uint64_t slice_left_ticks;
+    uint64_t cpu_time_ns;             /* of all its vCPUs */
 
     struct evtchn_table evtchn;
     struct grant_table gnttab;
@@ -88,10 +104,19 @@ struct domain {
     enum xtf_result xtf;
 };
 
+/* The vCPU a guest names, bounds-checked and safe under speculation, or NULL if d has none such. */
+struct vcpu *domain_vcpu(struct domain *d, uint64_t vcpu_id);
+
 /* The shared-info page as the hypervisor sees it (through the direct map). */
 static inline struct shared_info *domain_shared_info(struct domain *d)
 {
     return mfn_to_virt(d->shared_info_mfn);
+}
+
+/* v's own vcpu_info in its domain's shared info: its upcall pending, mask and pending_sel. */
+static inline struct vcpu_info *vcpu_info_of(struct vcpu *v)
+{
+    return &domain_shared_info(v->domain)->vcpu_info[v->vcpu_id];
 }
 
 struct domain_params {
@@ -107,6 +132,7 @@ struct domain_params {
     uint32_t devices;        /* DEVICE_* bits to assign (checked against the label) */
     bool pinned;             /* run on `cpu` only; else the scheduler places and moves it */
     unsigned cpu;
+    unsigned vcpus;          /* 0 or 1: one; at most MOAT_MAX_VCPUS */
     struct domain *creator; /* NULL at boot (the manifest) */
 };
 

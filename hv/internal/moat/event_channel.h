@@ -5,6 +5,7 @@
 
 #include <moat/types.h>
 #include <public/event_channel.h>
+#include <public/vcpu.h>
 
 struct domain;
 
@@ -19,18 +20,25 @@ struct evtchn {
 
 struct evtchn_table {
     uint32_t max_ports;
-    uint32_t virq_to_port[NR_VIRQS];
+    /* Per vCPU (a per-vCPU VIRQ: VIRQ_TIMER); a global VIRQ binds in row 0 only. */
+    uint32_t virq_to_port[MOAT_MAX_VCPUS][NR_VIRQS];
     struct evtchn ports[EVTCHN_MAX_PORTS];
+    /* Whose vcpu_info a port's upcall raises (bind_ipi, bind_virq, bind_vcpu; default 0): always
+     * a vCPU the domain has. Apart from struct evtchn, which stays 8 bytes. */
+    uint8_t notify_vcpu[EVTCHN_MAX_PORTS];
 };
 
 void evtchn_init(struct domain *d, uint32_t max_ports);
 /* Closes every port; peers' ends become unbound to no one and get an event. */
 void evtchn_destroy(struct domain *d);
+/* A global VIRQ (or vCPU 0's); and a per-vCPU VIRQ of v (VIRQ_TIMER). */
 void evtchn_send_virq(struct domain *d, unsigned virq);
+struct vcpu;
+void evtchn_send_vcpu_virq(struct vcpu *v, unsigned virq);
 /* A domain of this label died: raises VIRQ_DOM_EXC in every domain that bound it and may read
  * the state of that label (the MAC policy's read_state). */
 void evtchn_notify_dom_exc(uint32_t dead_ssidref);
-/* The port VIRQ virq is bound to in d, or 0. */
+/* The port VIRQ virq is bound to in d (on vCPU 0), or 0. */
 evtchn_port_t evtchn_virq_port(struct domain *d, unsigned virq);
 /* Takes a VIRQ binding away (MAC revocation): the port becomes unbound to no one, and pending. */
 void evtchn_revoke_virq(struct domain *d, unsigned virq);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The scheduler: preemptive round robin over runnable domains, driven by the LAPIC tick. The
+ * The scheduler: preemptive round robin over runnable vCPUs, driven by the LAPIC tick. The
  * hypervisor itself is never preempted: it runs with interrupts off except in the idle loop.
  */
 #ifndef MOAT_SCHED_H
@@ -12,22 +12,32 @@ void sched_init(uint32_t slice_us);
 /* Boot CPU, the domains built: takes the hypervisor lock and lets every CPU schedule. */
 void sched_start(void);
 bool sched_started(void);
-/* A new domain's CPU: `cpu` if pinned (and online), else the CPU with the fewest domains. */
-void sched_place(struct domain *d, bool pinned, unsigned cpu);
-/* A new or unpaused runnable domain joins its CPU's run queue (an idle CPU's, if its own is busy). */
-void sched_add(struct domain *d);
-/* Pausing a domain that runs on another CPU makes that CPU stop running it at once (an IPI). */
+/* A vCPU coming up: its CPU is `cpu` if pinned (and online), else the CPU with the fewest vCPUs. */
+void sched_place(struct vcpu *v, bool pinned, unsigned cpu);
+/* A runnable vCPU of an unpaused domain joins its CPU's run queue (an idle CPU's, if its own is busy). */
+void sched_add(struct vcpu *v);
+/* A down vCPU becomes runnable on a CPU chosen as sched_place does (VCPUOP_up, domain creation). */
+void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu);
+/* A vCPU goes down (VCPUOP_down): at once if it runs on another CPU (an IPI), at the way out if
+ * it is the caller. */
+void sched_vcpu_down(struct vcpu *v);
+/* Pausing a domain makes every CPU that runs one of its vCPUs stop running it at once (an IPI). */
 void sched_set_paused(struct domain *d, bool paused);
-/* A dying domain leaves the scheduler; when this returns no CPU runs it or holds its page tables
- * or extended state. */
+/* A dying domain leaves the scheduler; when this returns no CPU runs any of its vCPUs or holds
+ * its page tables or extended state. */
 void sched_remove(struct domain *d);
-/* Makes a blocked domain runnable (an event arrived, or its timeout passed). */
-void sched_wake(struct domain *d);
-/* An upcall is pending for d: wakes it if blocked, or interrupts the CPU it runs on (an IPI). */
-void sched_notify(struct domain *d);
+/* Makes a blocked vCPU runnable (an event arrived, or its timeout passed). */
+void sched_wake(struct vcpu *v);
+/* An upcall is pending for v: wakes it if blocked, or interrupts the CPU it runs on (an IPI). */
+void sched_notify(struct vcpu *v);
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
-static inline struct domain *current_domain(void) { return this_cpu()->current; }
+/* The vCPU this CPU runs (in a hypercall: the caller; NULL while idle), and, for hypercall
+ * handlers only (a guest called: never idle), the caller's domain. */
+static inline struct vcpu *current_vcpu(void) { return this_cpu()->current; }
+static inline struct domain *current_domain(void) { return this_cpu()->current->domain; }
+/* Is addr inside d's RAM (an entry point or callback it names)? */
+bool guest_code_address(const struct domain *d, uint64_t addr);
 
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5);
 long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);

@@ -23,17 +23,17 @@ static inline bool partitioned(void) { return partition_mode; }
 
 /* Reads `sched=` and `partition_ms=` from the command line; a bad value stops the machine. */
 void partition_init(void);
-/* The queue of d's partition (d->on_rq and the rq links, as the round robin's queue). */
-void partition_enqueue(struct domain *d);
-void partition_dequeue(struct domain *d);
+/* The queue of the partition of v's domain (v->on_rq and the rq links, as the round robin's queue). */
+void partition_enqueue(struct vcpu *v);
+void partition_dequeue(struct vcpu *v);
 /* d is gone: its table slot belongs to no partition any more. */
 void partition_forget(const struct domain *d);
 /* Per tick, before the timers: true when the running domain must give way (a boundary). */
 bool partition_tick(void);
 /* d's timers and polls wait: it is not in the running partition (or the guard tick runs). */
 bool partition_skip(const struct domain *d);
-/* The domain to run: the current one while its partition and slice last, else the head of the
+/* The vCPU to run: the current one while its partition and slice last, else the head of the
  * running partition's queue; NULL (idle) in a guard tick or when the partition has nothing. */
-struct domain *partition_pick(void);
+struct vcpu *partition_pick(void);
 
 #endif

@@ -313,11 +313,14 @@ static void check_exhaustion(void)
     xtf_check_eq(evtchn_reset(DOMID_SELF), 0);
 }
 
-// Ops moat does not have (bind_pirq, bind_vcpu, the FIFO ABI) and unreadable arguments.
+// Ops moat does not have (bind_pirq, the FIFO ABI) and unreadable arguments; bind_vcpu in a
+// one-vCPU domain.
 static void check_unknown_ops(void)
 {
     struct evtchn_send arg = { .port = 1 };
-    static const int missing[] = { 2, 8, 11, 12, 13, 1000 };
+    static const int missing[] = { 2, 11, 12, 13, 1000 };
+    xtf_check_eq(evtchn_bind_vcpu(1, 1), -XEN_ENOENT);
+    xtf_check_eq(evtchn_bind_vcpu(0, 0), -XEN_EINVAL);
     for (unsigned i = 0; i < ARRAY_SIZE(missing); i++)
         xtf_check(HYPERVISOR_event_channel_op(missing[i], &arg) == -XEN_ENOSYS, "op %d is not -ENOSYS",
                   missing[i]);

@@ -5,8 +5,9 @@
 // and go on; the scenario's other domains must finish undisturbed, and no frame may leak.
 //   seed=N calls=N
 // Calls that would legitimately end or stall this guest are not made: iret (it would jump to a
-// random frame), set_callbacks (a random callback), SCHEDOP_block/poll/shutdown, and the grant
-// copy/setup_table ops that write into the caller's own pages.
+// random frame), set_callbacks (a random callback), SCHEDOP_block/poll/shutdown, VCPUOP_down (it
+// could take down the fuzzer's own vCPU), and the grant copy/setup_table ops that write into the
+// caller's own pages.
 //
 // At the end it reports what it saw, for `moat soak` and the tests: the calls made and every
 // distinct (op, result) pair, where op is the hypercall number, with ".<cmd>" for the hypercalls
@@ -18,6 +19,7 @@
 #include <public/event_channel.h>
 #include <public/grant_table.h>
 #include <public/sched.h>
+#include <public/vcpu.h>
 
 #define FUZZ_BUF 65536
 #define SLACK 8192 /* results written back at the buffer's end land here, not on our globals */
@@ -43,6 +45,7 @@ static bool takes_command(uint64_t nr)
     case __HYPERVISOR_grant_table_op:
     case __HYPERVISOR_sched_op:
     case __HYPERVISOR_event_channel_op:
+    case __HYPERVISOR_vcpu_op:
         return true;
     default:
         return false;
@@ -162,6 +165,8 @@ static bool excluded(uint64_t nr, uint64_t a1)
         return a1 == SCHEDOP_block || a1 == SCHEDOP_poll || a1 == SCHEDOP_shutdown;
     case __HYPERVISOR_grant_table_op:
         return a1 == GNTTABOP_copy || a1 == GNTTABOP_setup_table;
+    case __HYPERVISOR_vcpu_op:
+        return a1 == VCPUOP_down;
     default:
         return false;
     }
@@ -181,7 +186,7 @@ void test_main(void)
             __HYPERVISOR_set_callbacks, __HYPERVISOR_memory_op,      __HYPERVISOR_set_timer_op,
             __HYPERVISOR_xen_version,   __HYPERVISOR_console_io,     __HYPERVISOR_grant_table_op,
             __HYPERVISOR_iret,          __HYPERVISOR_xsm_op,         __HYPERVISOR_sched_op,
-            __HYPERVISOR_event_channel_op, __HYPERVISOR_domctl,
+            __HYPERVISOR_event_channel_op, __HYPERVISOR_domctl,     __HYPERVISOR_vcpu_op,
         };
         /* Mostly the implemented calls (that is where the bugs would be), sometimes anything. */
         uint64_t nr = next() % 8 == 0 ? (next() % 4 ? next() % MOAT_NR_HYPERCALLS : next())

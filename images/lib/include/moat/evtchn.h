@@ -33,7 +33,10 @@ long evtchn_alloc_unbound_in(domid_t dom, domid_t remote);
 /* Binds to remote's unbound port (which must name us). Returns our new port, which starts pending. */
 long evtchn_bind_interdomain(domid_t remote, evtchn_port_t remote_port);
 long evtchn_bind_virq(uint32_t virq, uint32_t vcpu);
+/* A port whose events go to vCPU vcpu (of this domain); send on it from any vCPU. */
 long evtchn_bind_ipi(uint32_t vcpu);
+/* Moves an interdomain, unbound or global-VIRQ port's events to vCPU vcpu. Returns 0. */
+long evtchn_bind_vcpu(evtchn_port_t port, uint32_t vcpu);
 long evtchn_send(evtchn_port_t port);
 /* Closes the port and forgets its handler. */
 long evtchn_close(evtchn_port_t port);

@@ -14,6 +14,7 @@
 #include <public/event_channel.h>
 #include <public/hv.h>
 #include <public/sched.h>
+#include <public/vcpu.h>
 
 static inline long hypercall0(unsigned long nr)
 {
@@ -116,6 +117,12 @@ static inline long HYPERVISOR_sched_op(int cmd, void *arg)
 static inline long HYPERVISOR_event_channel_op(int cmd, void *arg)
 {
     return hypercall2(__HYPERVISOR_event_channel_op, (unsigned long)(long)cmd, (unsigned long)arg);
+}
+
+/* vcpu_op(cmd, vcpuid, arg): VCPUOP_* on one of our own vCPUs (public/vcpu.h). */
+static inline long HYPERVISOR_vcpu_op(int cmd, unsigned long vcpuid, void *arg)
+{
+    return hypercall3(__HYPERVISOR_vcpu_op, (unsigned long)(long)cmd, vcpuid, (unsigned long)arg);
 }
 
 static inline long HYPERVISOR_domctl(struct moat_domctl *op)

@@ -67,7 +67,7 @@ static inline void arch_release_cpu(void)
 /* Does CPU p hold anything of d: its page tables in CR3, its extended state in the registers? */
 static inline bool arch_cpu_holds(const struct percpu *p, const struct domain *d)
 {
-    return p->loaded_pml4 == d->pml4 || p->fpu_owner == &d->vcpu;
+    return p->loaded_pml4 == d->pml4 || (p->fpu_owner && p->fpu_owner->domain == d);
 }
 
 /* Drops what this CPU holds of a dying d: the hypervisor's tables back in CR3, d's extended
@@ -76,7 +76,7 @@ static inline void arch_cpu_forget(struct percpu *cpu, const struct domain *d)
 {
     if (cpu->loaded_pml4 == d->pml4)
         arch_switch_address_space(cpu, 0);
-    if (cpu->fpu_owner == &d->vcpu)
+    if (cpu->fpu_owner && cpu->fpu_owner->domain == d)
         cpu->fpu_owner = NULL;
 }
 
@@ -89,8 +89,8 @@ static inline void arch_kick_other_cpus(void) { apic_send_ipi_allbutself(VEC_IPI
 /* ---- vCPUs ---- */
 
 /* The vCPU's architectural state beyond its registers: its extended-state area (xsave.c). */
-static inline bool arch_vcpu_init(struct domain *d) { return xsave_vcpu_init(d); }
-static inline void arch_vcpu_destroy(struct domain *d) { xsave_vcpu_free(d); }
+static inline bool arch_vcpu_init(struct vcpu *v) { return xsave_vcpu_init(v); }
+static inline void arch_vcpu_destroy(struct vcpu *v) { xsave_vcpu_free(v); }
 
 /* A new vCPU's registers: ring 3 at entry, on stack, with arg as its first argument (rdi),
  * interrupts on; entered by iret, so every register is as set here. */
@@ -105,6 +105,16 @@ static inline void arch_vcpu_start(struct cpu_regs *r, uint64_t entry, uint64_t 
     r->vector = VEC_TIMER; /* not VEC_SYSCALL: return_to_guest leaves by iretq */
 }
 
+/* A VCPUOP_initialise context (public/vcpu.h) in the terms of arch_vcpu_start. */
+static inline void arch_vcpu_context(const struct vcpu_guest_context *c, uint64_t *entry, uint64_t *stack,
+                                     uint64_t *arg, uint64_t *callback)
+{
+    *entry = c->rip;
+    *stack = c->rsp;
+    *arg = c->rdi;
+    *callback = c->callback_rip;
+}
+
 /* Where the vCPU's stack pointer is (for messages). */
 static inline uint64_t arch_vcpu_stack(const struct vcpu *v) { return v->regs.rsp; }
 
@@ -113,12 +123,12 @@ static inline uint64_t arch_vcpu_stack(const struct vcpu *v) { return v->regs.rs
  * (the TSS's rsp0 points past it), its address space, its extended state (eagerly: the previous
  * owner's is saved, xsave.c). False, and *why, if next's saved extended state was refused.
  */
-static inline bool arch_switch_to(struct percpu *cpu, struct domain *next, const char **why)
+static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const char **why)
 {
-    cpu->cur_regs = &next->vcpu.regs;
-    cpu->cur_regs_top = (uint64_t)(&next->vcpu.regs + 1);
+    cpu->cur_regs = &next->regs;
+    cpu->cur_regs_top = (uint64_t)(&next->regs + 1);
     tss_set_rsp0(cpu->cur_regs_top);
-    arch_switch_address_space(cpu, next->pml4);
+    arch_switch_address_space(cpu, next->domain->pml4);
     return xsave_switch(next, why);
 }
 

@@ -81,7 +81,7 @@ struct percpu {
     struct cpu_regs *cur_regs;  /* the running vCPU's register frame */
     uint64_t cur_regs_top;      /* its end: where the entry code starts pushing */
     struct percpu *self;        /* this very struct: this_cpu() */
-    struct domain *current;     /* NULL while idle */
+    struct vcpu *current;       /* the vCPU it runs; NULL while idle */
     uint64_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
     unsigned id;                /* CPU index: 0 is the boot CPU, then the MADT's order */
     uint32_t apic_id;           /* its local APIC's id (the target of IPIs) */

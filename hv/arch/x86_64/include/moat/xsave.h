@@ -37,22 +37,22 @@ bool xsave_cpu_matches(void);
 bool xsave_cpu_area_fits(void);
 
 /* A new vCPU's area, in the clean state (FCW 0x37f, MXCSR 0x1f80, every register zero). */
-bool xsave_vcpu_init(struct domain *d);
+bool xsave_vcpu_init(struct vcpu *v);
 /* Gives the area back; no CPU keeps the vCPU as the owner of its registers. */
-void xsave_vcpu_free(struct domain *d);
+void xsave_vcpu_free(struct vcpu *v);
 /*
  * Loads d's extended state into this CPU's registers, saving the previous owner's first (nothing
  * happens if d's is already there). False if d's saved state was refused (a reserved MXCSR bit,
  * a malformed header): the registers then hold the clean state, *why says what was wrong, and the
  * caller kills d.
  */
-bool xsave_switch_slow(struct domain *d, const char **why);
+bool xsave_switch_slow(struct vcpu *v, const char **why);
 /* Saves the owner's extended state and leaves the registers ownerless (the partitioned
  * scheduler, between partitions: the next entry then always takes the same path). */
 void xsave_release(void);
-static inline bool xsave_switch(struct domain *d, const char **why)
+static inline bool xsave_switch(struct vcpu *v, const char **why)
 {
-    return this_cpu()->fpu_owner == &d->vcpu || xsave_switch_slow(d, why); /* the same vCPU again: nothing */
+    return this_cpu()->fpu_owner == v || xsave_switch_slow(v, why); /* the same vCPU again: nothing */
 }
 
 #endif

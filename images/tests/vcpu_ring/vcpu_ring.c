@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+// A domain with `vcpus = n` (tests/vcpu/): the VCPUOP and bind_vcpu error paths first, then every
+// vCPU up (vcpu_start), an event passed round the ring of vCPUs (an IPI port bound to each), a
+// port moved to another vCPU with bind_vcpu, and a counter shared under a spinlock: each vCPU
+// adds `incs` with a read, a pause and a write, so without the lock (`nolock=1`) increments are
+// lost whenever two vCPUs run at once. Only vCPU 0 prints.
+#include <moat/evtchn.h>
+#include <moat/guest.h>
+#include <moat/spinlock.h>
+#include <moat/test.h>
+#include <moat/vcpu.h>
+
+static unsigned nv, rounds, incs;
+static bool nolock;
+static evtchn_port_t ring[MOAT_MAX_VCPUS];
+static unsigned handled[MOAT_MAX_VCPUS], counted[MOAT_MAX_VCPUS], wrong_vcpu, hops, ready;
+static unsigned moved_on = ~0u;
+static spinlock_t lock = SPINLOCK_INIT;
+static volatile uint64_t counter;
+
+// The ring: an event on ring[me] arrives on vCPU me, which passes it on to the next.
+static void pass_on(evtchn_port_t port, void *data)
+{
+    (void)port;
+    unsigned me = (unsigned)(uintptr_t)data;
+    if (vcpu_self() != me)
+        __atomic_add_fetch(&wrong_vcpu, 1, __ATOMIC_SEQ_CST);
+    __atomic_add_fetch(&handled[me], 1, __ATOMIC_SEQ_CST);
+    if (__atomic_add_fetch(&hops, 1, __ATOMIC_SEQ_CST) < rounds * nv)
+        evtchn_send(ring[(me + 1) % nv]);
+}
+
+static void note_vcpu(evtchn_port_t port, void *data)
+{
+    (void)port, (void)data;
+    __atomic_store_n(&moved_on, vcpu_self(), __ATOMIC_SEQ_CST);
+}
+
+// Read, wait, write: the window in which another vCPU's increment is lost unless the lock holds.
+static void count(unsigned me)
+{
+    for (unsigned i = 0; i < incs; i++) {
+        if (!nolock)
+            spin_lock(&lock);
+        uint64_t v = counter;
+        for (unsigned k = 0; k < 20; k++)
+            __asm__ volatile("pause");
+        counter = v + 1;
+        if (!nolock)
+            spin_unlock(&lock);
+    }
+    __atomic_store_n(&counted[me], incs, __ATOMIC_SEQ_CST);
+}
+
+static void secondary(unsigned me)
+{
+    __atomic_add_fetch(&ready, 1, __ATOMIC_SEQ_CST);
+    count(me);
+    for (;;)
+        sched_block(); // events (the ring) are handled on the way back; vCPU 0 brings us down
+}
+
+static void check_errors(void)
+{
+    struct vcpu_guest_context ctx = { .rip = 0, .rsp = 0 };
+    xtf_check_eq(vcpu_is_up(0), 1);
+    xtf_check_eq(vcpu_is_up(1), 0);
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), -XEN_EINVAL); // not initialised
+    xtf_check_eq(vcpu_is_up(nv), -XEN_ENOENT);                          // a vCPU we do not have
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, nv, &ctx), -XEN_ENOENT);
+    xtf_check_eq(vcpu_is_up(MOAT_MAX_VCPUS), -XEN_EINVAL);              // beyond any domain's
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_up, 0xffffffffffffffffUL, NULL), -XEN_EINVAL);
+    xtf_check_eq(HYPERVISOR_vcpu_op(99, 1, NULL), -XEN_ENOSYS);
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctx), -XEN_EINVAL); // rip, rsp not in RAM
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, (void *)8), -XEN_EFAULT);
+    xtf_check_eq(vcpu_is_up(1), 0);
+    xtf_check_eq(evtchn_bind_ipi(nv), -XEN_ENOENT);
+    xtf_check_eq(evtchn_bind_virq(VIRQ_TIMER, nv), -XEN_ENOENT);
+    xtf_check_eq(evtchn_bind_virq(VIRQ_DOM_EXC, 1), -XEN_EINVAL); // a global VIRQ: vCPU 0 only
+    long port = evtchn_alloc_unbound(DOMID_SELF);
+    xtf_assert(port > 0, "alloc_unbound: %ld", port);
+    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)port, nv), -XEN_ENOENT);
+    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)port, MOAT_MAX_VCPUS), -XEN_ENOENT);
+    xtf_check_eq(evtchn_bind_vcpu(0, 1), -XEN_EINVAL);
+    long ipi = evtchn_bind_ipi(1);
+    xtf_assert(ipi > 0, "bind_ipi(1): %ld", ipi);
+    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)ipi, 0), -XEN_EINVAL); // an IPI stays on its vCPU
+    long timer = evtchn_bind_virq(VIRQ_TIMER, 1);
+    xtf_assert(timer > 0, "bind_virq(TIMER, 1): %ld", timer);
+    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)timer, 0), -XEN_EINVAL); // a per-vCPU VIRQ too
+    struct evtchn_status st;
+    xtf_check_eq(evtchn_status(DOMID_SELF, (evtchn_port_t)ipi, &st), 0);
+    xtf_check_eq(st.vcpu, 1);
+    xtf_check_eq(evtchn_close((evtchn_port_t)ipi), 0);
+    xtf_check_eq(evtchn_close((evtchn_port_t)timer), 0);
+    xtf_check_eq(evtchn_close((evtchn_port_t)port), 0);
+}
+
+static void wait_until(const unsigned *what, unsigned want)
+{
+    uint64_t deadline = now_ns() + 20000000000ULL;
+    while (__atomic_load_n(what, __ATOMIC_SEQ_CST) < want && now_ns() < deadline)
+        sched_yield();
+}
+
+void test_main(void)
+{
+    nv = (unsigned)cmdline_ulong("vcpus", 4);
+    rounds = (unsigned)cmdline_ulong("rounds", 50);
+    incs = (unsigned)cmdline_ulong("incs", 2000);
+    nolock = cmdline_ulong("nolock", 0) != 0;
+    xtf_assert(nv >= 2 && nv <= MOAT_MAX_VCPUS, "vcpus=%u", nv);
+    xtf_assert(evtchn_init() == 0, "evtchn_init failed");
+    check_errors();
+
+    for (unsigned i = 0; i < nv; i++) {
+        long p = evtchn_bind_ipi(i);
+        xtf_assert(p > 0, "bind_ipi(%u): %ld", i, p);
+        ring[i] = (evtchn_port_t)p;
+        evtchn_set_handler(ring[i], pass_on, (void *)(uintptr_t)i);
+    }
+    for (unsigned i = 1; i < nv; i++)
+        xtf_assert(vcpu_start(i, secondary) == 0, "vcpu_start(%u) failed", i);
+    struct vcpu_guest_context ctx = { .rip = 0 };
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctx), -XEN_EEXIST);
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0); // already up: nothing to do
+    for (unsigned i = 1; i < nv; i++)
+        xtf_check_eq(vcpu_is_up(i), 1);
+    wait_until(&ready, nv - 1);
+
+    // A loopback channel whose receiving end is moved to the last vCPU.
+    long u = evtchn_alloc_unbound(DOMID_SELF);
+    long l = u > 0 ? evtchn_bind_interdomain(DOMID_SELF, (evtchn_port_t)u) : u;
+    xtf_assert(u > 0 && l > 0, "loopback channel: %ld %ld", u, l);
+    evtchn_set_handler((evtchn_port_t)u, note_vcpu, NULL);
+    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)u, nv - 1), 0);
+    struct evtchn_status st;
+    xtf_check_eq(evtchn_status(DOMID_SELF, (evtchn_port_t)u, &st), 0);
+    xtf_check_eq(st.vcpu, nv - 1);
+    evtchn_send((evtchn_port_t)l);
+
+    evtchn_send(ring[1]); // the token starts round the ring
+    count(0);
+    wait_until(&hops, rounds * nv);
+    for (unsigned i = 1; i < nv; i++)
+        wait_until(&counted[i], incs);
+    uint64_t deadline = now_ns() + 5000000000ULL;
+    while (__atomic_load_n(&moved_on, __ATOMIC_SEQ_CST) == ~0u && now_ns() < deadline)
+        sched_yield();
+
+    printf("ring: %u hops, %u on a wrong vcpu\n", hops, wrong_vcpu);
+    for (unsigned i = 0; i < nv; i++)
+        printf("vcpu %u: %u events, %u increments\n", i, handled[i], counted[i]);
+    printf("counter: %lu of %lu%s\n", (unsigned long)counter, (unsigned long)nv * incs, nolock ? " (no lock)" : "");
+    printf("moved port: handled on vcpu %u\n", moved_on);
+    xtf_check_eq(hops, rounds * nv);
+    xtf_check_eq(wrong_vcpu, 0);
+    for (unsigned i = 0; i < nv; i++)
+        xtf_check_eq(handled[i], rounds);
+    xtf_check_eq(moved_on, nv - 1);
+    if (!nolock)
+        xtf_check_eq(counter, (uint64_t)nv * incs);
+
+    // Down with vCPU 1 (blocked) and, when there are more, 2; the rest stay up for the shutdown.
+    for (unsigned i = 1; i < nv && i <= 2; i++) {
+        xtf_check_eq(vcpu_down(i), 0);
+        xtf_check_eq(vcpu_is_up(i), 0);
+        xtf_check_eq(vcpu_down(i), 0); // already down
+    }
+    xtf_success("Success: %u vcpus\n", nv);
+}
