@@ -192,6 +192,12 @@ struct domain *domain_create(const struct domain_params *p, long *err)
         return NULL;
     }
 
+    /* Quotas: a domain of its label and of its creator's, before any frame is charged to it. */
+    if ((*err = quota_domain_start(d, p->creator)) != 0) {
+        quota_domain_end(d);
+        free_slot(d);
+        return NULL;
+    }
     gnttab_init(d, p->max_grant_frames);
     *err = -XEN_ENOMEM;
     if (!gpt_create(d) || !arch_vcpu_init(d))
@@ -228,6 +234,7 @@ fail:
     arch_vcpu_destroy(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
+    quota_domain_end(d);
     free_slot(d);
     return NULL;
 }
@@ -276,6 +283,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     arch_vcpu_destroy(d);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
+    quota_domain_end(d); /* every frame, port, grant frame and mapping it was charged came back */
     free_slot(d);
     live_count--;
     evtchn_notify_dom_exc(d->ssidref);

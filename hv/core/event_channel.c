@@ -5,6 +5,7 @@
 #include <moat/event_channel.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
+#include <moat/quota.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 
@@ -62,9 +63,12 @@ static void set_pending(struct domain *d, evtchn_port_t port)
         sched_notify(d); /* blocked: wake it; running on another CPU: interrupt it */
 }
 
+/* A free port, if d's label (and its creator's) may hold one more: the caller claims it at once. */
 static long alloc_port(struct domain *d)
 {
     struct evtchn_table *t = table(d);
+    if (!quota_room(d, QUOTA_PORTS, 1))
+        return -XEN_ENOSPC;
     for (uint32_t p = 1; p < t->max_ports; p++)
         if (t->ports[p].state == ECS_FREE)
             return p;
@@ -78,6 +82,7 @@ static void claim_port(struct domain *d, evtchn_port_t port, uint8_t state)
     clear_bit(s->evtchn_pending, port);
     clear_bit(s->evtchn_mask, port);
     table(d)->ports[port].state = state;
+    quota_charge(d, QUOTA_PORTS, 1); /* alloc_port saw room, or close_port just gave it back */
 }
 
 static struct domain *resolve(struct domain *self, domid_t id)
@@ -194,6 +199,8 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
     } else if (chn->state == ECS_VIRQ) {
         table(d)->virq_to_port[chn->virq] = 0;
     }
+    if (chn->state > ECS_RESERVED)
+        quota_give(d, QUOTA_PORTS, 1);
     memset(chn, 0, sizeof(*chn));
     clear_bit(domain_shared_info(d)->evtchn_pending, port);
 }

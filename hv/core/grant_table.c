@@ -7,6 +7,7 @@
 #include <moat/grant_table.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
+#include <moat/quota.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 
@@ -89,13 +90,15 @@ static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
 static uint32_t mt_alloc(struct domain *d)
 {
     struct grant_table *t = gt(d);
+    if (!quota_take(d, QUOTA_MAPTRACK, 1)) /* its label's (or its creator's) mappings are all in use */
+        return MT_NONE;
     if (t->mt_free == MT_NONE) {
         unsigned page = t->mt_count / MAPTRACK_PER_PAGE;
-        if (page >= MAPTRACK_PAGES)
+        struct maptrack_entry *p = page < MAPTRACK_PAGES ? alloc_hv_page(d) : NULL;
+        if (!p) {
+            quota_give(d, QUOTA_MAPTRACK, 1);
             return MT_NONE;
-        struct maptrack_entry *p = alloc_hv_page(d);
-        if (!p)
-            return MT_NONE;
+        }
         t->maptrack[page] = p;
         for (unsigned i = MAPTRACK_PER_PAGE; i-- > 0;) {
             p[i].next = t->mt_free;
@@ -129,6 +132,7 @@ static void mt_free(struct domain *d, uint32_t h)
     memset(e, 0, sizeof(*e));
     e->next = t->mt_free;
     t->mt_free = h;
+    quota_give(d, QUOTA_MAPTRACK, 1);
 }
 
 static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
@@ -389,13 +393,17 @@ static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
             if (mfns[j] == mfns[i])
                 return GNTST_general_error;
     }
-    /* Allocate every new active page first, so a failure changes nothing. */
+    /* The frames count against the table owner's labels; then every new active page is
+     * allocated first, so a failure changes nothing. */
+    if (!quota_take(t, QUOTA_GRANT_FRAMES, op->nr_frames - g->nr_frames))
+        return GNTST_no_space;
     struct active_grant *fresh[GNTTAB_MAX_FRAMES] = {0};
     for (uint32_t i = g->nr_frames; i < op->nr_frames; i++) {
         fresh[i] = alloc_hv_page(t);
         if (!fresh[i]) {
             for (uint32_t j = g->nr_frames; j < i; j++)
                 free_hv_page(t, fresh[j]);
+            quota_give(t, QUOTA_GRANT_FRAMES, op->nr_frames - g->nr_frames);
             return GNTST_no_space;
         }
     }
@@ -498,6 +506,7 @@ void gnttab_destroy(struct domain *d)
         frame_put(t->frames[i]);
         free_hv_page(d, t->active[i]);
     }
+    quota_give(d, QUOTA_GRANT_FRAMES, t->nr_frames);
     memset(t, 0, sizeof(*t));
     t->mt_free = t->mt_used = MT_NONE;
 }

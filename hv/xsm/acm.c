@@ -344,6 +344,8 @@ int xsm_grant_query(struct domain *subj, struct domain *target)
 
 unsigned xsm_label_count(void) { return live.chwall_ssidrefs; }
 
+uint32_t xsm_quota_limit(uint32_t row, unsigned field) { return acm_ext_quota(&live, row, field); }
+
 void xsm_boot(void)
 {
     for (unsigned i = 0; i < boot_info.module_count; i++) {
@@ -562,6 +564,7 @@ static long setpolicy(struct acm_setpolicy *sp)
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
     link_policy_changed();
+    quota_rebuild(); /* the new policy's rows and limits */
     sp->revoked_evtchn = rv.revoked_evtchn;
     sp->revoked_grants = rv.revoked_grants;
     sp->revoked_virqs = rv.revoked_virqs;
@@ -608,6 +611,7 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
     link_policy_changed();
+    quota_rebuild(); /* its charges move to its new label */
     r->revoked_evtchn = rv.revoked_evtchn;
     r->revoked_grants = rv.revoked_grants;
     r->revoked_virqs = rv.revoked_virqs;

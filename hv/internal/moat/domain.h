@@ -14,6 +14,7 @@
 #include <moat/frame.h>
 #include <moat/grant_table.h>
 #include <moat/guest_pt.h>
+#include <moat/quota.h>
 #include <moat/types.h>
 #include <moat/xsm.h>
 #include <public/domctl.h>
@@ -82,6 +83,7 @@ struct domain {
     uint32_t ids_drawn;               /* mitigate=domid: ids drawn for its children so far */
     struct xsm_cache xsm_cache;
     struct xsm_audit xsm_audit;       /* rate limit of its MAC denial lines */
+    struct quota_account quota;       /* what it holds against its labels' quotas (moat/quota.h) */
 
     char console_line[CONSOLE_LINE_MAX + 1];
     unsigned console_len;
