@@ -266,6 +266,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     d->state = DOM_DYING;
     printk("domain %u '%s' stopped: %s%s%s\n", d->domid, d->name, outcome_name(outcome), why ? ": " : "",
            why ? why : "");
+    meter_final(d);
     if (outcome_expected(d, outcome)) {
         ended_as_expected++;
     } else {

@@ -225,11 +225,16 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
     switch (chn->state) {
     case ECS_INTERDOMAIN: {
         struct domain *rd = resolve(d, chn->remote_dom);
-        if (rd)
+        d->meter.events_sent++;
+        if (rd) {
+            rd->meter.events_received++;
             set_pending(rd, chn->remote_port);
+        }
         return 0;
     }
     case ECS_IPI:
+        d->meter.events_sent++;
+        d->meter.events_received++;
         set_pending(d, port);
         return 0;
     case ECS_UNBOUND:

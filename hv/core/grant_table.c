@@ -302,6 +302,7 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     e->host_page = (uint32_t)((op->host_addr - GUEST_GRANT_VA) >> PAGE_SHIFT);
     e->granter_incarnation = g->incarnation;
     op->handle = h;
+    d->meter.grant_maps++;
     op->status = GNTST_okay;
 }
 
@@ -471,9 +472,12 @@ static void copy_one(struct domain *d, struct gnttab_copy *op)
         return;
     }
     st = copy_side(d, &op->dest, op->flags & GNTCOPY_dest_gref, true, &dg, &dmfn);
-    if (st == GNTST_okay)
+    if (st == GNTST_okay) {
         memmove((uint8_t *)mfn_to_virt(dmfn) + op->dest.offset, (uint8_t *)mfn_to_virt(smfn) + op->source.offset,
                 op->len);
+        d->meter.grant_copies++;
+        d->meter.grant_copy_bytes += op->len;
+    }
     if (dg) {
         unpin(dg, op->dest.u.ref, false);
         frame_put(dmfn);

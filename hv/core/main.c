@@ -6,6 +6,7 @@
 #include <moat/cpu.h>
 #include <moat/frame.h>
 #include <moat/lib.h>
+#include <moat/meter.h>
 #include <moat/multiboot.h>
 #include <moat/manifest.h>
 #include <moat/measure.h>
@@ -68,6 +69,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     measure_init();
     xsm_boot();
     mitigate_init();
+    meter_init();
     if (!manifest_boot()) {
         measure_boot_done();
         printk("moat: boot complete; no domains to run\n");

@@ -7,6 +7,7 @@
 #include <moat/event_channel.h>
 #include <moat/hvlock.h>
 #include <moat/lib.h>
+#include <moat/meter.h>
 #include <moat/sched.h>
 #include <moat/sched_partition.h>
 #include <moat/shutdown.h>
@@ -318,6 +319,8 @@ static void sched_tick(struct percpu *cpu)
         cpu->need_resched |= RESCHED_SWITCH;
     if (new_window)
         rq->window_start_ns = now;
+    if (cpu->id == 0)
+        meter_tick(now); /* the stats= lines (meter.c) */
     rq->deadline_ns = UINT64_MAX; /* recomputed from the domains' own below */
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);

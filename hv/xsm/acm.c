@@ -119,6 +119,8 @@ static void audit_deny_as(unsigned hook, const char *name, struct domain *subj, 
                           struct audit_obj obj)
 {
     stats.hook[hook].denials++;
+    if (subj)
+        subj->meter.mac_denials++;
     if (!audit_admit(subj))
         return;
     printk("MAC deny hook=%s subj=", name);

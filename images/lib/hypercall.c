@@ -72,6 +72,18 @@ long domctl_unpause(domid_t domid)
     return domctl_simple(XEN_DOMCTL_unpausedomain, domid);
 }
 
+long domctl_getstats(domid_t domid, struct moat_domain_stats *stats)
+{
+    struct moat_domctl op;
+    long rc;
+
+    domctl_init(&op, MOAT_DOMCTL_getstats, domid);
+    rc = HYPERVISOR_domctl(&op);
+    if (rc == 0)
+        *stats = op.u.stats;
+    return rc;
+}
+
 long domctl_getinfo(domid_t domid, struct moat_domctl_info *info)
 {
     struct moat_domctl op;

@@ -39,11 +39,16 @@ def test_quotas_per_label(run_scenario) -> None:
     small, rc = number(ctl, r"small created (\d+), then rc=(-?\d+)")
     assert (small, rc) == (6, XEN_ENOMEM), ctl
     assert number(ctl, r"big creates beside it: rc=(-?\d+)") == (0,)
+    # metering read by domctl getstats: 32 pages of RAM, and more frames charged than that
+    pages, frames, ports = number(ctl, r"big child meters: pages=(\d+) frames=(\d+) ports=(\d+)")
+    assert pages == 32 and 32 < frames < 48 and ports == 0
     # the dead domains' frames all came back to the label: exactly as many fit again
     assert number(ctl, r"small created (\d+) again after the deaths") == (small,)
 
     # mgr may have 3 domains, itself included: 2 tenants, then -ENOSPC (tenant has no quota)
-    assert number(quota_lines(log.named("mgr")), r"mgr created (\d+) tenants, then rc=(-?\d+)") == (2, XEN_ENOSPC)
+    mgr = quota_lines(log.named("mgr"))
+    assert number(mgr, r"mgr created (\d+) tenants, then rc=(-?\d+)") == (2, XEN_ENOSPC)
+    assert "mgr reads the meters of itself and its tenants, not of others" in mgr
 
     lim, free = quota_lines(log.named("lim")), quota_lines(log.named("free"))
     ports_lim, rc = number(lim, r"lim allocated (\d+) ports, then rc=(-?\d+)")

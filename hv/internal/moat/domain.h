@@ -14,6 +14,7 @@
 #include <moat/frame.h>
 #include <moat/grant_table.h>
 #include <moat/guest_pt.h>
+#include <moat/meter.h>
 #include <moat/quota.h>
 #include <moat/types.h>
 #include <moat/xsm.h>
@@ -84,6 +85,7 @@ struct domain {
     struct xsm_cache xsm_cache;
     struct xsm_audit xsm_audit;       /* rate limit of its MAC denial lines */
     struct quota_account quota;       /* what it holds against its labels' quotas (moat/quota.h) */
+    struct meter meter;               /* what it used (moat/meter.h) */
 
     char console_line[CONSOLE_LINE_MAX + 1];
     unsigned console_len;

@@ -101,8 +101,14 @@ static void memory(void)
     domid_t other;
     rc = create(BLOB_QUOTA_TEST_SSID_BIG, "big", 128, &other);
     printf("quota: big creates beside it: rc=%ld\n", rc);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Metering: what the hypervisor charged the child, read under read_state. */
+        struct moat_domain_stats st;
+        xtf_check_eq(domctl_getstats(other, &st), 0);
+        printf("quota: big child meters: pages=%lu frames=%u ports=%u\n", (unsigned long)st.nr_pages,
+               st.frames_charged, st.ports);
         kill_all(&other, 1);
+    }
     kill_all(ids, n);
     /* Every frame the dead ones were charged came back: as many fit again. */
     unsigned again = 0;
@@ -120,6 +126,14 @@ static void mgr(void)
     while (n < CAP && (rc = create(BLOB_QUOTA_TEST_SSID_TENANT, "tenant", 128, &ids[n])) == 0)
         n++;
     printf("quota: mgr created %u tenants, then rc=%ld\n", n, rc);
+    /* Its read_state covers tenants only: its own and a tenant's meters, not lim's (domain 2). */
+    struct moat_domain_stats st;
+    xtf_check_eq(domctl_getstats(DOMID_SELF, &st), 0);
+    xtf_check(st.hypercalls[__HYPERVISOR_domctl] >= n + 1, "domctl calls counted: %u", st.hypercalls[__HYPERVISOR_domctl]);
+    if (n)
+        xtf_check_eq(domctl_getstats(ids[0], &st), 0);
+    xtf_check_eq(domctl_getstats(2, &st), -XEN_EPERM);
+    printf("quota: mgr reads the meters of itself and its tenants, not of others\n");
     kill_all(ids, n);
 }
 

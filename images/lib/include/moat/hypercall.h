@@ -158,5 +158,7 @@ long domctl_destroy(domid_t domid);
 long domctl_pause(domid_t domid);
 long domctl_unpause(domid_t domid);
 long domctl_getinfo(domid_t domid, struct moat_domctl_info *info);
+/* The domain's meters (public/stats.h); read_state over its label, as getinfo. */
+long domctl_getstats(domid_t domid, struct moat_domain_stats *stats);
 
 #endif
