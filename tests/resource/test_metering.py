@@ -5,6 +5,7 @@ domain), what they count, and the tables `moat run` prints from them."""
 from __future__ import annotations
 
 import io
+import itertools
 import subprocess
 import sys
 
@@ -46,7 +47,7 @@ def test_periodic_lines_with_stats_option(boot) -> None:
     live = [s for s in stats_lines(result.console) if not s.ended]
     assert len({s.t_ms for s in live}) >= 3
     by = [s for s in live if s.name == "pair-b"]
-    assert all(a.hypercalls <= b.hypercalls and a.cpu_us <= b.cpu_us for a, b in zip(by, by[1:]))
+    assert all(a.hypercalls <= b.hypercalls and a.cpu_us <= b.cpu_us for a, b in itertools.pairwise(by))
 
 
 def test_bad_stats_option_stops_the_machine(boot) -> None:
