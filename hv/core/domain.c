@@ -198,6 +198,11 @@ struct domain *domain_create(const struct domain_params *p, long *err)
         free_slot(d);
         return NULL;
     }
+    if ((*err = share_init(d, p->weight, p->cap)) != 0) {
+        quota_domain_end(d);
+        free_slot(d);
+        return NULL;
+    }
     gnttab_init(d, p->max_grant_frames);
     *err = -XEN_ENOMEM;
     if (!gpt_create(d) || !arch_vcpu_init(d))
@@ -230,6 +235,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     return d;
 
 fail:
+    share_exit(d);
     device_release(d);
     arch_vcpu_destroy(d);
     gpt_destroy(d);

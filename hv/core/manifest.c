@@ -96,6 +96,8 @@ bool manifest_boot(void)
             .devices = m->devices,
             .pinned = (m->flags & MDOM_PINNED) != 0,
             .cpu = m->cpu,
+            .weight = m->weight,
+            .cap = m->cap,
         };
         long err;
         struct domain *d = domain_create(&p, &err);

@@ -10,6 +10,7 @@
 #include <moat/meter.h>
 #include <moat/sched.h>
 #include <moat/sched_partition.h>
+#include <moat/sched_share.h>
 #include <moat/shutdown.h>
 #include <moat/smp.h>
 #include <moat/timer.h>
@@ -124,7 +125,7 @@ void sched_start(void)
         arch_kick_other_cpus();
 }
 
-static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE && !d->paused; }
+static bool runnable(const struct domain *d) { return d->state == DOM_RUNNABLE && !d->paused && !d->share.parked; }
 
 /* Is d running (or about to, or entering the hypervisor from) on its CPU? */
 static bool is_current(const struct domain *d) { return percpus[d->cpu].current == d; }
@@ -228,6 +229,12 @@ void sched_add(struct domain *d)
         enqueue(d, false);
 }
 
+void sched_add_first(struct domain *d)
+{
+    if (runnable(d))
+        enqueue(d, true);
+}
+
 /*
  * smp_call on the CPU where a paused domain runs: it stops at once (its registers are in its
  * frame, saved by the interrupt). Not while that CPU is inside one of its hypercalls (a frame
@@ -270,6 +277,7 @@ static void evict(void *arg)
 
 void sched_remove(struct domain *d)
 {
+    share_exit(d);
     rq_remove(d);
     if (partitioned())
         partition_forget(d);
@@ -344,6 +352,8 @@ static void sched_tick(struct percpu *cpu)
     account(cpu, cur); /* a domain alone on its CPU may run for long without a switch */
     if (cur && cur->slice_left_ticks && --cur->slice_left_ticks == 0)
         cpu->need_resched |= RESCHED_SWITCH;
+    if (share_tick(cpu->id, cur, now, &rq->deadline_ns)) /* caps (sched_share.c) */
+        cpu->need_resched |= RESCHED_SWITCH;
 }
 
 /* A domain for an idle CPU from the longest other queue (not one pinned there), or NULL. */
@@ -409,12 +419,12 @@ static bool switch_to(struct domain *next, const char **why)
     if (cpu->current != next) {
         account(cpu, cpu->current);
         cpu->current = next;
-        next->slice_left_ticks = slice_ticks;
+        next->slice_left_ticks = share_slice(next, slice_ticks);
         device_switch_to(next);
         return arch_switch_to(cpu, next, why);
     }
     if (!next->slice_left_ticks)
-        next->slice_left_ticks = slice_ticks;
+        next->slice_left_ticks = share_slice(next, slice_ticks);
     return true;
 }
 

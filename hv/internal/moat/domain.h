@@ -16,6 +16,7 @@
 #include <moat/guest_pt.h>
 #include <moat/meter.h>
 #include <moat/quota.h>
+#include <moat/sched_share.h>
 #include <moat/types.h>
 #include <moat/xsm.h>
 #include <public/domctl.h>
@@ -77,6 +78,7 @@ struct domain {
     uint64_t cpu_time_ns;
     uint64_t window_cpu_ns;           /* CPU time in the scheduler's current fairness window */
     uint64_t slice_left_ticks;
+    struct share share;               /* weight and cap (sched_share.c) */
 
     struct evtchn_table evtchn;
     struct grant_table gnttab;
@@ -110,6 +112,8 @@ struct domain_params {
     uint32_t max_grant_frames;
     uint32_t devices;        /* DEVICE_* bits to assign (checked against the label) */
     bool pinned;             /* run on `cpu` only; else the scheduler places and moves it */
+    uint32_t weight;         /* proportional share (moat/sched_share.h); 0: the default */
+    uint32_t cap;            /* percent of one CPU, 0: none */
     unsigned cpu;
     struct domain *creator; /* NULL at boot (the manifest) */
 };

@@ -16,6 +16,8 @@ bool sched_started(void);
 void sched_place(struct domain *d, bool pinned, unsigned cpu);
 /* A new or unpaused runnable domain joins its CPU's run queue (an idle CPU's, if its own is busy). */
 void sched_add(struct domain *d);
+/* The same, at the head of the queue: it runs when the current domain gives way (sched_share.c). */
+void sched_add_first(struct domain *d);
 /* Pausing a domain that runs on another CPU makes that CPU stop running it at once (an IPI). */
 void sched_set_paused(struct domain *d, bool paused);
 /* A dying domain leaves the scheduler; when this returns no CPU runs it or holds its page tables
