@@ -7,6 +7,7 @@
 #include <moat/frame.h>
 #include <moat/lib.h>
 #include <moat/meter.h>
+#include <moat/quota.h>
 #include <moat/multiboot.h>
 #include <moat/manifest.h>
 #include <moat/measure.h>
@@ -68,6 +69,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
 
     measure_init();
     xsm_boot();
+    quota_rebuild(); /* the boot policy's limits */
     mitigate_init();
     meter_init();
     if (!manifest_boot()) {

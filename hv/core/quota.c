@@ -11,6 +11,10 @@
 /* Per label row: the sum of what the domains charged to it hold. Rows past ACM_QUOTA_MAX_ROWS
  * have no limit (a policy with quotas has no more rows) and are not summed. */
 static uint32_t used[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
+/* The live policy's limits in the counters' units (UINT32_MAX: none), kept by quota_rebuild so
+ * that a charge costs a few loads and compares, not a walk through the policy blob. */
+static uint32_t limits[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
+static bool any_limit; /* the live policy has a QUOTAS section: else nothing is checked */
 
 static uint32_t row_of(uint32_t ssidref) { return ACM_SSIDREF_PRIMARY(ssidref); }
 
@@ -26,21 +30,27 @@ static void set_rows(struct domain *d)
         q->rows[1] = 0; /* a creator of its own label: charged once */
 }
 
-/* The limit of a label row, in the unit the counters use (frames for memory). */
-static uint64_t limit(uint32_t row, enum quota_kind kind)
+/* The limit of a label row from the policy, in the unit the counters use (frames for memory). */
+static uint32_t policy_limit(uint32_t row, enum quota_kind kind)
 {
     uint32_t l = xsm_quota_limit(row, (unsigned)kind);
     if (l == ACM_QUOTA_UNLIMITED)
-        return UINT64_MAX;
+        return UINT32_MAX;
+    any_limit = true;
     return kind == QUOTA_FRAMES ? l / (PAGE_SIZE / 1024) : l;
 }
 
 bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n)
 {
+    if (!any_limit)
+        return true;
     for (unsigned i = 0; i < 2; i++) {
         unsigned r = d->quota.rows[i];
-        if (r && (uint64_t)used[array_index_nospec(r - 1, ACM_QUOTA_MAX_ROWS)][kind] + n > limit(r - 1, kind))
-            return false;
+        if (r) {
+            unsigned row = (unsigned)array_index_nospec(r - 1, ACM_QUOTA_MAX_ROWS);
+            if ((uint64_t)used[row][kind] + n > limits[row][kind])
+                return false;
+        }
     }
     return true;
 }
@@ -91,6 +101,10 @@ void quota_domain_end(struct domain *d)
 
 void quota_rebuild(void)
 {
+    any_limit = false;
+    for (uint32_t row = 0; row < ACM_QUOTA_MAX_ROWS; row++)
+        for (unsigned k = 0; k < QUOTA_KINDS; k++)
+            limits[row][k] = row < xsm_label_count() ? policy_limit(row, (enum quota_kind)k) : UINT32_MAX;
     memset(used, 0, sizeof(used));
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);

@@ -55,6 +55,7 @@ struct moat_domctl {
         struct moat_domctl_create create;
         struct moat_domctl_info info;
         struct moat_domain_stats stats; /* MOAT_DOMCTL_getstats (public/stats.h) */
+        struct moat_domctl_sched sched; /* MOAT_DOMCTL_getsched, setsched (public/stats.h) */
         uint8_t raw[320];
     } u;
 };

@@ -10,6 +10,15 @@
 #include "hv.h"
 
 #define MOAT_DOMCTL_getstats 64 /* moat's own domctl command (Xen's numbers stay below) */
+/* A domain's proportional share (struct moat_domctl_sched): get under read_state, set under the
+ * pause permission over its label (scheduling it is a kind of pausing it). */
+#define MOAT_DOMCTL_getsched 65
+#define MOAT_DOMCTL_setsched 66
+
+struct moat_domctl_sched {
+    uint32_t weight; /* 1 to 65535; set: 0 = the default (256) */
+    uint32_t cap;    /* percent of one CPU, 1 to 100; 0 = none */
+};
 
 struct moat_domain_stats {
     uint64_t cpu_time_ns;

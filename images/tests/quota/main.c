@@ -107,6 +107,15 @@ static void memory(void)
         xtf_check_eq(domctl_getstats(other, &st), 0);
         printf("quota: big child meters: pages=%lu frames=%u ports=%u\n", (unsigned long)st.nr_pages,
                st.frames_charged, st.ports);
+        /* Its share, read and set by domctl (system holds read_state and pause over it). */
+        struct moat_domctl_sched sc;
+        xtf_check(domctl_getsched(other, &sc) == 0 && sc.weight == 256 && sc.cap == 0, "default share");
+        xtf_check_eq(domctl_setsched(other, 512, 30), 0);
+        xtf_check(domctl_getsched(other, &sc) == 0 && sc.weight == 512 && sc.cap == 30, "share set");
+        xtf_check_eq(domctl_setsched(other, 512, 101), -XEN_EINVAL);
+        xtf_check_eq(domctl_setsched(other, 65536, 0), -XEN_EINVAL);
+        xtf_check_eq(domctl_setsched(DOMID_SELF, 512, 0), -XEN_EINVAL);
+        printf("quota: share of the child read and set: weight=%u cap=%u\n", sc.weight, sc.cap);
         kill_all(&other, 1);
     }
     kill_all(ids, n);
@@ -133,6 +142,9 @@ static void mgr(void)
     if (n)
         xtf_check_eq(domctl_getstats(ids[0], &st), 0);
     xtf_check_eq(domctl_getstats(2, &st), -XEN_EPERM);
+    xtf_check_eq(domctl_setsched(2, 512, 10), -XEN_EPERM);     /* no pause permission over lim */
+    struct moat_domctl_sched sc;
+    xtf_check_eq(domctl_getsched(2, &sc), -XEN_EPERM);
     printf("quota: mgr reads the meters of itself and its tenants, not of others\n");
     kill_all(ids, n);
 }
