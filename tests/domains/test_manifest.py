@@ -34,7 +34,7 @@ def test_layout_matches_the_c_header(tmp_path: Path):
         ("offsetof(struct manifest_header, total_size)", 16),
         ("offsetof(struct manifest_header, slice_us)", 20),
         ("offsetof(struct manifest_domain, image_module)", manifest.NAME_MAX),
-        ("offsetof(struct manifest_domain, cmdline)", manifest.NAME_MAX + 9 * 4),
+        ("offsetof(struct manifest_domain, cmdline)", manifest.NAME_MAX + 11 * 4),
         ("sizeof(((struct manifest_domain *)0)->cmdline)", manifest.CMDLINE_MAX),
         ("MANIFEST_MAGIC", manifest.MANIFEST_MAGIC),
         ("MANIFEST_VERSION", manifest.MANIFEST_VERSION),
@@ -79,8 +79,8 @@ expect = "any"
 """)
     blob = manifest.encode(scen)
     header, recs = manifest.decode(blob)
-    assert header.magic == manifest.MANIFEST_MAGIC and header.version == manifest.MANIFEST_VERSION == 3
-    assert header.domain_count == 4 and header.total_size == len(blob) == 40 + 4 * 324
+    assert header.magic == manifest.MANIFEST_MAGIC and header.version == manifest.MANIFEST_VERSION == 4
+    assert header.domain_count == 4 and header.total_size == len(blob) == 40 + 4 * 332
     assert header.slice_us == 3000
     assert header.crc32 == zlib.crc32(blob[8:])
     assert [r.name for r in recs] == ["a", "ticker-0", "ticker-1", "z"]
