@@ -192,6 +192,17 @@ struct domain *domain_create(const struct domain_params *p, long *err)
         return NULL;
     }
 
+    /* Quotas: a domain of its label and of its creator's, before any frame is charged to it. */
+    if ((*err = quota_domain_start(d, p->creator)) != 0) {
+        quota_domain_end(d);
+        free_slot(d);
+        return NULL;
+    }
+    if ((*err = share_init(d, p->weight, p->cap)) != 0) {
+        quota_domain_end(d);
+        free_slot(d);
+        return NULL;
+    }
     gnttab_init(d, p->max_grant_frames);
     d->nr_vcpus = p->vcpus ? MIN(p->vcpus, MOAT_MAX_VCPUS) : 1;
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
@@ -233,11 +244,13 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     return d;
 
 fail:
+    share_exit(d);
     device_release(d);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         arch_vcpu_destroy(&d->vcpus[i]);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
+    quota_domain_end(d);
     free_slot(d);
     return NULL;
 }
@@ -269,6 +282,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     d->state = DOM_DYING;
     printk("domain %u '%s' stopped: %s%s%s\n", d->domid, d->name, outcome_name(outcome), why ? ": " : "",
            why ? why : "");
+    meter_final(d);
     if (outcome_expected(d, outcome)) {
         ended_as_expected++;
     } else {
@@ -287,6 +301,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
         arch_vcpu_destroy(&d->vcpus[i]);
     gpt_destroy(d);
     BUG_ON(d->frames_held != 0);
+    quota_domain_end(d); /* every frame, port, grant frame and mapping it was charged came back */
     free_slot(d);
     live_count--;
     evtchn_notify_dom_exc(d->ssidref);

@@ -61,8 +61,10 @@ long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
     if (op.cmd == XEN_DOMCTL_createdomain) {
         rc = create(subj, &op.u.create);
     } else {
-        if (op.cmd != XEN_DOMCTL_getdomaininfo && op.cmd != XEN_DOMCTL_destroydomain &&
-            op.cmd != XEN_DOMCTL_pausedomain && op.cmd != XEN_DOMCTL_unpausedomain)
+        bool reads = op.cmd == XEN_DOMCTL_getdomaininfo || op.cmd == MOAT_DOMCTL_getstats ||
+                     op.cmd == MOAT_DOMCTL_getsched;
+        if (!reads && op.cmd != XEN_DOMCTL_destroydomain && op.cmd != XEN_DOMCTL_pausedomain &&
+            op.cmd != XEN_DOMCTL_unpausedomain && op.cmd != MOAT_DOMCTL_setsched)
             return -XEN_ENOSYS;
         bool self = op.domain == DOMID_SELF || op.domain == subj->domid;
         /*
@@ -73,13 +75,19 @@ long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
         struct domain *target = self ? subj : domain_by_id(op.domain);
         if (!target)
             return xsm_no_domain(subj, op.domain, -XEN_EPERM);
-        int err = op.cmd == XEN_DOMCTL_getdomaininfo ? xsm_read_domain(subj, target) : xsm_domctl(subj, op.cmd, target);
+        int err = reads ? xsm_read_domain(subj, target) : xsm_domctl(subj, op.cmd, target);
         if (err)
             return err;
-        if (self && op.cmd != XEN_DOMCTL_getdomaininfo)
-            return -XEN_EINVAL; /* use SCHEDOP_shutdown to stop yourself */
+        if (self && !reads)
+            return -XEN_EINVAL; /* use SCHEDOP_shutdown to stop yourself; no one sets their own share */
         if (op.cmd == XEN_DOMCTL_getdomaininfo)
             fill_info(target, &op.u.info);
+        else if (op.cmd == MOAT_DOMCTL_getstats)
+            meter_fill(target, &op.u.stats);
+        else if (op.cmd == MOAT_DOMCTL_getsched)
+            op.u.sched = (struct moat_domctl_sched){target->share.weight, target->share.cap};
+        else if (op.cmd == MOAT_DOMCTL_setsched)
+            return share_set(target, op.u.sched.weight, op.u.sched.cap); /* nothing to copy back */
         else if (op.cmd == XEN_DOMCTL_destroydomain)
             domain_destroy(target, OUTCOME_KILLED, "destroyed by domctl");
         else

@@ -5,6 +5,7 @@
 #include <moat/event_channel.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
+#include <moat/quota.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 
@@ -81,9 +82,12 @@ static void set_pending(struct domain *d, evtchn_port_t port)
     raise_on(d, s, table(d)->notify_vcpu[port], port);
 }
 
+/* A free port, if d's label (and its creator's) may hold one more: the caller claims it at once. */
 static long alloc_port(struct domain *d)
 {
     struct evtchn_table *t = table(d);
+    if (!quota_room(d, QUOTA_PORTS, 1))
+        return -XEN_ENOSPC;
     for (uint32_t p = 1; p < t->max_ports; p++)
         if (t->ports[p].state == ECS_FREE)
             return p;
@@ -98,6 +102,7 @@ static void claim_port(struct domain *d, evtchn_port_t port, uint8_t state)
     clear_bit(s->evtchn_mask, port);
     table(d)->ports[port].state = state;
     table(d)->notify_vcpu[port] = 0;
+    quota_charge(d, QUOTA_PORTS, 1); /* alloc_port saw room, or close_port just gave it back */
 }
 
 static struct domain *resolve(struct domain *self, domid_t id)
@@ -247,6 +252,8 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
     } else if (chn->state == ECS_VIRQ) {
         table(d)->virq_to_port[table(d)->notify_vcpu[port]][chn->virq] = 0;
     }
+    if (chn->state > ECS_RESERVED)
+        quota_give(d, QUOTA_PORTS, 1);
     memset(chn, 0, sizeof(*chn));
     clear_bit(domain_shared_info(d)->evtchn_pending, port);
 }
@@ -271,11 +278,16 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
     switch (chn->state) {
     case ECS_INTERDOMAIN: {
         struct domain *rd = resolve(d, chn->remote_dom);
-        if (rd)
+        d->meter.events_sent++;
+        if (rd) {
+            rd->meter.events_received++;
             set_pending(rd, chn->remote_port);
+        }
         return 0;
     }
     case ECS_IPI:
+        d->meter.events_sent++;
+        d->meter.events_received++;
         set_pending(d, port);
         return 0;
     case ECS_UNBOUND:

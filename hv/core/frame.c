@@ -7,6 +7,7 @@
 #include <moat/lib.h>
 #include <moat/mitigate.h>
 #include <moat/multiboot.h>
+#include <moat/quota.h>
 #include <moat/shutdown.h>
 
 static struct frame *frames;
@@ -176,6 +177,10 @@ mfn_t frame_alloc(enum frame_use use, uint16_t owner)
     uint8_t pool = pool_charge(owner);
     if (pool == POOL_FULL)
         return INVALID_MFN; /* the owner's label has used its share: as if memory were exhausted */
+    if (!quota_frame_take(owner)) { /* its label's (or its creator's) memory quota is spent */
+        pool_uncharge(pool);
+        return INVALID_MFN;
+    }
     struct frame *f = &frames[mfn];
     BUG_ON(f->use != FRAME_FREE);
     free_head = f->next_free;
@@ -196,6 +201,7 @@ void frame_free(mfn_t mfn)
     /* Freeing something that is not an allocated frame is a hypervisor bug, never a guest's doing. */
     BUG_ON(!f || f->use == FRAME_FREE || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT);
     pool_uncharge(f->pool); /* an orphan stays charged to its dead owner's label until now */
+    quota_frame_give(f->owner); /* not an orphan's: its quota charge went with its owner */
     f->pool = POOL_NONE;
     f->use = FRAME_FREE;
     f->owner = 0;
@@ -231,6 +237,7 @@ void frame_release_owned(mfn_t mfn)
         frame_free(mfn);
     } else {
         f->refcount--;
+        quota_frame_give(f->owner); /* the owner's death gives back its charge; a mapper keeps the page */
         f->owner = DOMID_ORPHAN;
     }
 }

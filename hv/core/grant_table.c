@@ -7,6 +7,7 @@
 #include <moat/grant_table.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
+#include <moat/quota.h>
 #include <moat/sched.h>
 #include <moat/xsm.h>
 
@@ -89,13 +90,15 @@ static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
 static uint32_t mt_alloc(struct domain *d)
 {
     struct grant_table *t = gt(d);
+    if (!quota_take(d, QUOTA_MAPTRACK, 1)) /* its label's (or its creator's) mappings are all in use */
+        return MT_NONE;
     if (t->mt_free == MT_NONE) {
         unsigned page = t->mt_count / MAPTRACK_PER_PAGE;
-        if (page >= MAPTRACK_PAGES)
+        struct maptrack_entry *p = page < MAPTRACK_PAGES ? alloc_hv_page(d) : NULL;
+        if (!p) {
+            quota_give(d, QUOTA_MAPTRACK, 1);
             return MT_NONE;
-        struct maptrack_entry *p = alloc_hv_page(d);
-        if (!p)
-            return MT_NONE;
+        }
         t->maptrack[page] = p;
         for (unsigned i = MAPTRACK_PER_PAGE; i-- > 0;) {
             p[i].next = t->mt_free;
@@ -129,6 +132,7 @@ static void mt_free(struct domain *d, uint32_t h)
     memset(e, 0, sizeof(*e));
     e->next = t->mt_free;
     t->mt_free = h;
+    quota_give(d, QUOTA_MAPTRACK, 1);
 }
 
 static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
@@ -298,6 +302,7 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     e->host_page = (uint32_t)((op->host_addr - GUEST_GRANT_VA) >> PAGE_SHIFT);
     e->granter_incarnation = g->incarnation;
     op->handle = h;
+    d->meter.grant_maps++;
     op->status = GNTST_okay;
 }
 
@@ -389,13 +394,17 @@ static int16_t setup_table(struct domain *d, struct gnttab_setup_table *op)
             if (mfns[j] == mfns[i])
                 return GNTST_general_error;
     }
-    /* Allocate every new active page first, so a failure changes nothing. */
+    /* The frames count against the table owner's labels; then every new active page is
+     * allocated first, so a failure changes nothing. */
+    if (!quota_take(t, QUOTA_GRANT_FRAMES, op->nr_frames - g->nr_frames))
+        return GNTST_no_space;
     struct active_grant *fresh[GNTTAB_MAX_FRAMES] = {0};
     for (uint32_t i = g->nr_frames; i < op->nr_frames; i++) {
         fresh[i] = alloc_hv_page(t);
         if (!fresh[i]) {
             for (uint32_t j = g->nr_frames; j < i; j++)
                 free_hv_page(t, fresh[j]);
+            quota_give(t, QUOTA_GRANT_FRAMES, op->nr_frames - g->nr_frames);
             return GNTST_no_space;
         }
     }
@@ -463,9 +472,12 @@ static void copy_one(struct domain *d, struct gnttab_copy *op)
         return;
     }
     st = copy_side(d, &op->dest, op->flags & GNTCOPY_dest_gref, true, &dg, &dmfn);
-    if (st == GNTST_okay)
+    if (st == GNTST_okay) {
         memmove((uint8_t *)mfn_to_virt(dmfn) + op->dest.offset, (uint8_t *)mfn_to_virt(smfn) + op->source.offset,
                 op->len);
+        d->meter.grant_copies++;
+        d->meter.grant_copy_bytes += op->len;
+    }
     if (dg) {
         unpin(dg, op->dest.u.ref, false);
         frame_put(dmfn);
@@ -498,6 +510,7 @@ void gnttab_destroy(struct domain *d)
         frame_put(t->frames[i]);
         free_hv_page(d, t->active[i]);
     }
+    quota_give(d, QUOTA_GRANT_FRAMES, t->nr_frames);
     memset(t, 0, sizeof(*t));
     t->mt_free = t->mt_used = MT_NONE;
 }

@@ -78,7 +78,9 @@ void hypercall_entry(struct cpu_regs *regs)
     struct hypercall_args a = arch_hypercall_args(regs);
     long ret = -XEN_ENOSYS;
     if (a.nr < MOAT_NR_HYPERCALLS) {
-        hypercall_fn fn = hypercall_table[array_index_nospec(a.nr, MOAT_NR_HYPERCALLS)];
+        uint64_t nr = array_index_nospec(a.nr, MOAT_NR_HYPERCALLS);
+        hypercall_fn fn = hypercall_table[nr];
+        d->meter.hypercalls[nr]++; /* metering: one increment, no lock (moat/meter.h) */
         if (fn)
             ret = fn(a.arg[0], a.arg[1], a.arg[2], a.arg[3], a.arg[4]);
     }

@@ -6,6 +6,8 @@
 #include <moat/cpu.h>
 #include <moat/frame.h>
 #include <moat/lib.h>
+#include <moat/meter.h>
+#include <moat/quota.h>
 #include <moat/multiboot.h>
 #include <moat/manifest.h>
 #include <moat/measure.h>
@@ -67,7 +69,9 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
 
     measure_init();
     xsm_boot();
+    quota_rebuild(); /* the boot policy's limits */
     mitigate_init();
+    meter_init();
     if (!manifest_boot()) {
         measure_boot_done();
         printk("moat: boot complete; no domains to run\n");

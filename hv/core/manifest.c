@@ -99,6 +99,8 @@ bool manifest_boot(void)
             .pinned = (m->flags & MDOM_PINNED) != 0,
             .cpu = m->cpu,
             .vcpus = m->vcpus,
+            .weight = m->weight,
+            .cap = m->cap,
         };
         long err;
         struct domain *d = domain_create(&p, &err);

@@ -7,8 +7,10 @@
 #include <moat/event_channel.h>
 #include <moat/hvlock.h>
 #include <moat/lib.h>
+#include <moat/meter.h>
 #include <moat/sched.h>
 #include <moat/sched_partition.h>
+#include <moat/sched_share.h>
 #include <moat/shutdown.h>
 #include <moat/smp.h>
 #include <moat/timer.h>
@@ -146,7 +148,10 @@ void sched_start(void)
         arch_kick_other_cpus();
 }
 
-static bool runnable(const struct vcpu *v) { return v->state == VCPU_RUNNABLE && !v->domain->paused; }
+static bool runnable(const struct vcpu *v)
+{
+    return v->state == VCPU_RUNNABLE && !v->domain->paused && !v->domain->share.parked;
+}
 
 /* Is d running (or about to, or entering the hypervisor from) on its CPU? */
 static bool is_current(const struct vcpu *v) { return percpus[v->cpu].current == v; }
@@ -251,6 +256,12 @@ void sched_add(struct vcpu *v)
         enqueue(v, false);
 }
 
+void sched_add_first(struct vcpu *v)
+{
+    if (runnable(v))
+        enqueue(v, true);
+}
+
 /*
  * smp_call on the CPU where a paused domain runs: it stops at once (its registers are in its
  * frame, saved by the interrupt). Not while that CPU is inside one of its hypercalls (a frame
@@ -334,6 +345,7 @@ static void evict(void *arg)
 
 void sched_remove(struct domain *d)
 {
+    share_exit(d);
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpus[i];
         if (v->state == VCPU_DOWN)
@@ -388,6 +400,8 @@ static void sched_tick(struct percpu *cpu)
         cpu->need_resched |= RESCHED_SWITCH;
     if (new_window)
         rq->window_start_ns = now;
+    if (cpu->id == 0)
+        meter_tick(now); /* the stats= lines (meter.c) */
     rq->deadline_ns = UINT64_MAX; /* recomputed from the domains' own below */
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);
@@ -415,6 +429,8 @@ static void sched_tick(struct percpu *cpu)
     struct vcpu *cur = cpu->current;
     account(cpu, cur); /* a domain alone on its CPU may run for long without a switch */
     if (cur && cur->slice_left_ticks && --cur->slice_left_ticks == 0)
+        cpu->need_resched |= RESCHED_SWITCH;
+    if (share_tick(cpu->id, cur, now, &rq->deadline_ns)) /* caps (sched_share.c) */
         cpu->need_resched |= RESCHED_SWITCH;
 }
 
@@ -481,12 +497,12 @@ static bool switch_to(struct vcpu *next, const char **why)
     if (cpu->current != next) {
         account(cpu, cpu->current);
         cpu->current = next;
-        next->slice_left_ticks = slice_ticks;
+        next->slice_left_ticks = share_slice(next->domain, slice_ticks);
         device_switch_to(next->domain);
         return arch_switch_to(cpu, next, why);
     }
     if (!next->slice_left_ticks)
-        next->slice_left_ticks = slice_ticks;
+        next->slice_left_ticks = share_slice(next->domain, slice_ticks);
     return true;
 }
 

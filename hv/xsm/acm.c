@@ -119,6 +119,8 @@ static void audit_deny_as(unsigned hook, const char *name, struct domain *subj, 
                           struct audit_obj obj)
 {
     stats.hook[hook].denials++;
+    if (subj)
+        subj->meter.mac_denials++;
     if (!audit_admit(subj))
         return;
     printk("MAC deny hook=%s subj=", name);
@@ -253,6 +255,7 @@ int xsm_domctl(struct domain *subj, uint32_t cmd, struct domain *target)
     case XEN_DOMCTL_destroydomain: return permission(subj, ACM_PERM_DOMAIN_DESTROY, "destroy", target);
     case XEN_DOMCTL_pausedomain: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "pause", target);
     case XEN_DOMCTL_unpausedomain: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "unpause", target);
+    case MOAT_DOMCTL_setsched: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "setsched", target);
     default: return permission(subj, 0, "domctl", target);
     }
 }
@@ -343,6 +346,8 @@ int xsm_grant_query(struct domain *subj, struct domain *target)
 /* ---- loading a policy ---- */
 
 unsigned xsm_label_count(void) { return live.chwall_ssidrefs; }
+
+uint32_t xsm_quota_limit(uint32_t row, unsigned field) { return acm_ext_quota(&live, row, field); }
 
 void xsm_boot(void)
 {
@@ -562,6 +567,7 @@ static long setpolicy(struct acm_setpolicy *sp)
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
     link_policy_changed();
+    quota_rebuild(); /* the new policy's rows and limits */
     sp->revoked_evtchn = rv.revoked_evtchn;
     sp->revoked_grants = rv.revoked_grants;
     sp->revoked_virqs = rv.revoked_virqs;
@@ -608,6 +614,7 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
     link_policy_changed();
+    quota_rebuild(); /* its charges move to its new label */
     r->revoked_evtchn = rv.revoked_evtchn;
     r->revoked_grants = rv.revoked_grants;
     r->revoked_virqs = rv.revoked_virqs;

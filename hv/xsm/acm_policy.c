@@ -98,10 +98,37 @@ static int matrix(struct reader *r, uint64_t off, uint32_t rows, uint32_t cols, 
 
 static bool known_section(uint32_t type)
 {
-    if (type == ACM_EXT_SEC_PERMISSIONS || type == ACM_EXT_SEC_DEVICES)
+    if (type == ACM_EXT_SEC_PERMISSIONS || type == ACM_EXT_SEC_DEVICES || type == ACM_EXT_SEC_QUOTAS)
         return true;
     return type >= ACM_EXT_SEC_TARGETS(0) && type < ACM_EXT_SEC_TARGETS(ACM_PERM_BITS) &&
            ((ACM_PERM_TARGETED >> (type - ACM_EXT_SEC_TARGETS(0))) & 1u);
+}
+
+/* The QUOTAS section: rows, fields, then a row of limits per label; it must limit something. */
+static int parse_quotas(struct reader *r, uint64_t o, uint32_t i, uint32_t len, struct acm_policy_view *v)
+{
+    uint32_t rows = v->chwall_ssidrefs;
+    uint64_t cells = o + 16, end = cells + 4u * (uint64_t)rows * ACM_QUOTA_FIELDS;
+    bool any = false;
+
+    if (len < 16u)
+        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "shorter than its header");
+    if (u32(r, o + 8) != rows)
+        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "differs from the CHWALL ssidrefs");
+    if (rows > ACM_QUOTA_MAX_ROWS)
+        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "too many labels for quotas");
+    if (u32(r, o + 12) != ACM_QUOTA_FIELDS)
+        return fail2(r, o + 12, "ext.section.fields", (int32_t)i, -1, "unexpected value");
+    if (len != roundup8(end - o))
+        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "does not match its rows");
+    for (uint64_t c = cells; c < end; c += 4)
+        any |= u32(r, c) != ACM_QUOTA_UNLIMITED;
+    if (zeros(r, end, o + len, "ext.padding"))
+        return -1;
+    if (!any)
+        return fail2(r, o, "ext.section.type", (int32_t)i, -1, "a quotas section that limits nothing");
+    v->ext_quotas = r->d + cells;
+    return 0;
 }
 
 /* One section's body: rows, then reserved (PERMISSIONS, DEVICES: one word per row) or words
@@ -195,7 +222,7 @@ static int parse_ext(struct reader *r, uint64_t e, struct acm_policy_view *v)
             return fail2(r, o, "ext.section.type", (int32_t)i, -1, "out of order or repeated");
         if (slen % 8u != 0 || o + slen > end)
             return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "runs past the end of the extension");
-        if (parse_section(r, o, i, type, slen, v))
+        if (type == ACM_EXT_SEC_QUOTAS ? parse_quotas(r, o, i, slen, v) : parse_section(r, o, i, type, slen, v))
             return -1;
         if (type >= ACM_EXT_SEC_TARGETS(0))
             sec_index[type - ACM_EXT_SEC_TARGETS(0)] = (int32_t)i;
@@ -426,6 +453,14 @@ uint32_t acm_ext_devices(const struct acm_policy_view *v, uint32_t row)
     if (!v->ext_devices || row >= v->ext_rows)
         return 0;
     return rd32(v->ext_devices + 4u * array_index_nospec(row, v->ext_rows));
+}
+
+uint32_t acm_ext_quota(const struct acm_policy_view *v, uint32_t row, uint32_t field)
+{
+    if (!v->ext_quotas || row >= v->ext_rows || field >= ACM_QUOTA_FIELDS)
+        return ACM_QUOTA_UNLIMITED;
+    row = (uint32_t)array_index_nospec(row, v->ext_rows);
+    return rd32(v->ext_quotas + 4u * ((uint64_t)row * ACM_QUOTA_FIELDS + field));
 }
 
 bool acm_ext_target(const struct acm_policy_view *v, uint32_t bit, uint32_t row, uint32_t target_row)

@@ -48,6 +48,7 @@ struct acm_policy_view {
     uint32_t ext_offset, ext_size, ext_sections, ext_rows, ext_words;
     const uint8_t *ext_flags;                  /* u32 BE [rows] */
     const uint8_t *ext_devices;                /* u32 BE [rows] (DEVICE_BIT masks), or NULL */
+    const uint8_t *ext_quotas;                 /* u32 BE [rows][ACM_QUOTA_FIELDS], or NULL */
     const uint8_t *ext_targets[ACM_PERM_BITS]; /* per permission bit: u32 BE [rows][words], or NULL */
 
     /* Header codes CHWALL/STE and a bootstrap row in both matrices: the only blobs the
@@ -77,6 +78,8 @@ bool acm_ste_has_type(const struct acm_policy_view *v, uint32_t row, uint32_t ty
 uint32_t acm_ext_flags(const struct acm_policy_view *v, uint32_t row);
 /* The devices (DEVICE_BIT(n) of public/device.h) a domain labelled `row` may be assigned. */
 uint32_t acm_ext_devices(const struct acm_policy_view *v, uint32_t row);
+/* The label's limit of resource `field` (ACM_QUOTA_*), ACM_QUOTA_UNLIMITED when it has none. */
+uint32_t acm_ext_quota(const struct acm_policy_view *v, uint32_t row, uint32_t field);
 /* Is target_row in row's bitmap of targeted permission bit `bit` (0..ACM_PERM_BITS-1)? */
 bool acm_ext_target(const struct acm_policy_view *v, uint32_t bit, uint32_t row, uint32_t target_row);
 bool acm_ext_may_create(const struct acm_policy_view *v, uint32_t row, uint32_t target_row);

@@ -72,6 +72,40 @@ long domctl_unpause(domid_t domid)
     return domctl_simple(XEN_DOMCTL_unpausedomain, domid);
 }
 
+long domctl_getstats(domid_t domid, struct moat_domain_stats *stats)
+{
+    struct moat_domctl op;
+    long rc;
+
+    domctl_init(&op, MOAT_DOMCTL_getstats, domid);
+    rc = HYPERVISOR_domctl(&op);
+    if (rc == 0)
+        *stats = op.u.stats;
+    return rc;
+}
+
+long domctl_getsched(domid_t domid, struct moat_domctl_sched *sched)
+{
+    struct moat_domctl op;
+    long rc;
+
+    domctl_init(&op, MOAT_DOMCTL_getsched, domid);
+    rc = HYPERVISOR_domctl(&op);
+    if (rc == 0)
+        *sched = op.u.sched;
+    return rc;
+}
+
+long domctl_setsched(domid_t domid, uint32_t weight, uint32_t cap)
+{
+    struct moat_domctl op;
+
+    domctl_init(&op, MOAT_DOMCTL_setsched, domid);
+    op.u.sched.weight = weight;
+    op.u.sched.cap = cap;
+    return HYPERVISOR_domctl(&op);
+}
+
 long domctl_getinfo(domid_t domid, struct moat_domctl_info *info)
 {
     struct moat_domctl op;

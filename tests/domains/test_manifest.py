@@ -35,7 +35,9 @@ def test_layout_matches_the_c_header(tmp_path: Path):
         ("offsetof(struct manifest_header, slice_us)", 20),
         ("offsetof(struct manifest_domain, image_module)", manifest.NAME_MAX),
         ("offsetof(struct manifest_domain, vcpus)", manifest.NAME_MAX + 9 * 4),
-        ("offsetof(struct manifest_domain, cmdline)", manifest.NAME_MAX + 10 * 4),
+        ("offsetof(struct manifest_domain, weight)", manifest.NAME_MAX + 10 * 4),
+        ("offsetof(struct manifest_domain, cap)", manifest.NAME_MAX + 11 * 4),
+        ("offsetof(struct manifest_domain, cmdline)", manifest.NAME_MAX + 12 * 4),
         ("sizeof(((struct manifest_domain *)0)->cmdline)", manifest.CMDLINE_MAX),
         ("MANIFEST_MAGIC", manifest.MANIFEST_MAGIC),
         ("MANIFEST_VERSION", manifest.MANIFEST_VERSION),
@@ -81,7 +83,7 @@ expect = "any"
     blob = manifest.encode(scen)
     header, recs = manifest.decode(blob)
     assert header.magic == manifest.MANIFEST_MAGIC and header.version == manifest.MANIFEST_VERSION == 4
-    assert header.domain_count == 4 and header.total_size == len(blob) == 40 + 4 * 328
+    assert header.domain_count == 4 and header.total_size == len(blob) == 40 + 4 * 336
     assert header.slice_us == 3000
     assert header.crc32 == zlib.crc32(blob[8:])
     assert [r.name for r in recs] == ["a", "ticker-0", "ticker-1", "z"]

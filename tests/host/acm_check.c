@@ -80,6 +80,13 @@ static void print_view(const struct acm_policy_view *v)
     printf("],\"devices\":[");
     for (uint32_t i = 0; i < v->ext_rows; i++)
         printf("%s%u", i ? "," : "", acm_ext_devices(v, i));
+    printf("],\"quotas\":[");
+    for (uint32_t i = 0; i < v->ext_rows; i++) {
+        printf("%s[", i ? "," : "");
+        for (uint32_t f = 0; f < ACM_QUOTA_FIELDS; f++)
+            printf("%s%u", f ? "," : "", acm_ext_quota(v, i, f));
+        putchar(']');
+    }
     printf("],\"targets\":{");
     static const char *const names[ACM_PERM_BITS] = {"create", "destroy", "pause", NULL, "read_state",
                                                      "foreign_evtchn", "foreign_gnttab"};

@@ -85,17 +85,18 @@ def boot_scenario(scen: scenario.Scenario, *, timeout: float | None, log: Path |
                   on_line: Callable[[str], None] | None = None) -> qemu.BootResult:
     """Boot a scenario, echoing the console to stdout as it arrives (or to on_line)."""
     kernel, modules, root = stage(scen)
-
-    def echo(line: str) -> None:
-        print(line, flush=True)
-        note = console.explain_line(line)
-        if note:
-            print(note, file=sys.stderr, flush=True)
-
     return qemu.boot(kernel, scen.hypervisor.cmdline, modules, timeout=timeout, log=log,
                      memory=scen.hypervisor.memory, icount=icount, iso=iso, gdb=gdb, kvm=kvm,
                      gdb_port=gdb_port, iso_dir=paths.build_dir() / "run-iso", on_line=on_line or echo,
                      cwd=root, extra_args=extra_args, smp=scen.hypervisor.cpus or 1)
+
+
+def echo(line: str) -> None:
+    """A console line to stdout, with what it means to stderr when the console can tell."""
+    print(line, flush=True)
+    note = console.explain_line(line)
+    if note:
+        print(note, file=sys.stderr, flush=True)
 
 
 def stage(scen: scenario.Scenario) -> tuple[Path, list[tuple[Path, str]], Path]:

@@ -33,7 +33,7 @@ from moat.errors import UserError
 from moat.scenario import Domain, Scenario, ScenarioError
 
 MANIFEST_MAGIC = 0x4E414D4D  # "MMAN"
-MANIFEST_VERSION = 4  # 4: vcpus in the domain record
+MANIFEST_VERSION = 4  # 4: vcpus, weight and cap in the domain record
 MANIFEST_MAX_DOMAINS = 64
 MANIFEST_MAX_LINKS = 256
 MDOM_PRIVILEGED = 1 << 0
@@ -42,7 +42,7 @@ EXPECT = {"poweroff": 0, "crash": 1, "any": 2}
 
 # struct manifest_header / struct manifest_domain / struct manifest_link, field for field.
 HEADER = struct.Struct("<IIHHHHIIII2I")
-DOMAIN = struct.Struct("<32s10I256s")
+DOMAIN = struct.Struct("<32s12I256s")
 LINK = struct.Struct("<HH6s6sII")
 NAME_MAX = 32
 CMDLINE_MAX = 256
@@ -92,6 +92,8 @@ class Record:
     devices: int = 0  # DEVICE_* bits (hv/include/public/device.h)
     cpu: int = 0  # with MDOM_PINNED in flags: the CPU its vCPU 0 runs on
     vcpus: int = 1  # its vCPUs (hv/include/public/vcpu.h: at most MAX_VCPUS)
+    weight: int = 0  # proportional share (0: the default)
+    cap: int = 0  # percent of one CPU (0: none)
 
 
 def image_names(scen: Scenario) -> list[str]:
@@ -161,7 +163,7 @@ def records(scen: Scenario, pol: BootPolicy | None = None) -> list[Record]:
     return [Record(name=d.name, image_module=modules[d.image_name], memory_kib=d.memory_kib,
                    ssidref=resolve_label(scen, i, d, pol),
                    flags=(MDOM_PRIVILEGED if d.privileged else 0) | (MDOM_PINNED if d.cpu is not None else 0),
-                   cpu=d.cpu or 0, vcpus=d.vcpus,
+                   cpu=d.cpu or 0, vcpus=d.vcpus, weight=d.weight, cap=d.cap,
                    expect=EXPECT[d.expect], max_evtchn=d.max_evtchn,
                    max_grant_frames=d.max_grant_frames, cmdline=d.cmdline, devices=device_mask(d.devices))
             for i, d in enumerate(scen.domains)]
@@ -195,7 +197,7 @@ def encode(scen: Scenario, pol: BootPolicy | None = None, *, refuse_forbidden_li
         where = f"domain[{i}]"
         body += DOMAIN.pack(_cstr(rec.name, NAME_MAX, scen, f"{where}.name"), rec.image_module,
                             rec.memory_kib, rec.ssidref, rec.flags, rec.expect, rec.max_evtchn,
-                            rec.max_grant_frames, rec.devices, rec.cpu, rec.vcpus,
+                            rec.max_grant_frames, rec.devices, rec.cpu, rec.vcpus, rec.weight, rec.cap,
                             _cstr(rec.cmdline, CMDLINE_MAX, scen, f"{where}.cmdline"))
     links = link_records(scen, pol, refuse_forbidden=refuse_forbidden_links)
     for link in links:
@@ -237,10 +239,10 @@ def decode_all(blob: bytes) -> tuple[Header, list[Record], list[LinkRecord]]:
     recs = []
     for i in range(header.domain_count):
         (name, image_module, memory_kib, ssidref, flags, expect, max_evtchn, max_grant_frames, devices, cpu,
-         vcpus, cmdline) = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
+         vcpus, weight, cap, cmdline) = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
         recs.append(Record(name.split(b"\0")[0].decode(), image_module, memory_kib, ssidref, flags, expect,
                            max_evtchn, max_grant_frames, cmdline.split(b"\0")[0].decode(), devices=devices,
-                           cpu=cpu, vcpus=vcpus))
+                           cpu=cpu, vcpus=vcpus, weight=weight, cap=cap))
     links = []
     for i in range(header.link_count):
         granter, mapper, gmac, mmac, flags, reserved = LINK.unpack_from(blob, links_at + i * LINK.size)

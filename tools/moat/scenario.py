@@ -112,6 +112,8 @@ class Domain:
     devices: list[str] = field(default_factory=list)  # DEVICES assigned to it (its label must permit them)
     cpu: int | None = None    # vCPU 0 pinned to this CPU (0 = the boot CPU); None: the scheduler places it
     vcpus: int = 1            # its vCPUs, 1 to MAX_VCPUS; vCPU 0 starts, the guest brings up the others
+    weight: int = 0           # proportional share, 1-65535 (0: the default, 256; docs/resource-control.md)
+    cap: int = 0              # percent of one CPU it may use at most, 1-100 (0: no cap)
 
     @staticmethod
     def is_path(image: str) -> bool:
@@ -246,7 +248,7 @@ def _parse_scheduler(path: Path, data: Any) -> Scheduler:
 _DOMAIN_KEYS: dict[str, type | tuple[type, ...]] = {
     "name": str, "image": str, "memory": str, "label": (str, int), "cmdline": str, "privileged": bool,
     "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int, "devices": list,
-    "cpu": int, "vcpus": int,
+    "cpu": int, "vcpus": int, "weight": int, "cap": int,
 }
 
 
@@ -277,6 +279,10 @@ def _parse_domains(path: Path, data: Any) -> list[Domain]:
                 raise ScenarioError(path, f"{where}.{key}", "must be 0 to 2**32-1")
         if "vcpus" in entry and not 1 <= entry["vcpus"] <= MAX_VCPUS:
             raise ScenarioError(path, f"{where}.vcpus", f"must be 1 to {MAX_VCPUS}")
+        if not 0 <= entry.get("weight", 0) <= 65535:
+            raise ScenarioError(path, f"{where}.weight", "must be 1 to 65535 (0: the default, 256)")
+        if not 0 <= entry.get("cap", 0) <= 100:
+            raise ScenarioError(path, f"{where}.cap", "must be 1 to 100 percent of one CPU (0: no cap)")
         if "cpu" in entry and not 0 <= entry["cpu"] < MAX_CPUS:
             raise ScenarioError(path, f"{where}.cpu", f"must be 0 to {MAX_CPUS - 1}")
         if len(entry.get("cmdline", "").encode()) > 255:

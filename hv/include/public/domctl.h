@@ -8,6 +8,7 @@
 #define MOAT_PUBLIC_DOMCTL_H
 
 #include "hv.h"
+#include "stats.h"
 
 #define XEN_DOMCTL_createdomain 1
 #define XEN_DOMCTL_destroydomain 2
@@ -53,6 +54,8 @@ struct moat_domctl {
     union {
         struct moat_domctl_create create;
         struct moat_domctl_info info;
+        struct moat_domain_stats stats; /* MOAT_DOMCTL_getstats (public/stats.h) */
+        struct moat_domctl_sched sched; /* MOAT_DOMCTL_getsched, setsched (public/stats.h) */
         uint8_t raw[320];
     } u;
 };

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define MANIFEST_MAGIC 0x4e414d4d  /* "MMAN" little-endian */
-#define MANIFEST_VERSION 4          /* 2: link records after the domain records; 3: a domain's cpu; 4: vcpus */
+#define MANIFEST_VERSION 4          /* 2: link records after the domain records; 3: a domain's cpu; 4: vcpus, weight, cap */
 #define MANIFEST_MAX_DOMAINS 64
 #define MANIFEST_MAX_LINKS 256
 
@@ -48,6 +48,8 @@ struct manifest_domain {
     uint32_t devices;               /* DEVICE_* bits (public/device.h) assigned to the domain */
     uint32_t cpu;                   /* with MDOM_PINNED: its vCPU 0's CPU (0 = the boot CPU); else 0 */
     uint32_t vcpus;                 /* its vCPUs, 0 (= 1) to MOAT_MAX_VCPUS (public/vcpu.h) */
+    uint32_t weight;                /* proportional share, 0 = default (docs/resource-control.md) */
+    uint32_t cap;                   /* percent of one CPU it may use, 0 = no cap */
     char cmdline[256];
 };
 

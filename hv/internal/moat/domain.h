@@ -15,6 +15,9 @@
 #include <moat/frame.h>
 #include <moat/grant_table.h>
 #include <moat/guest_pt.h>
+#include <moat/meter.h>
+#include <moat/quota.h>
+#include <moat/sched_share.h>
 #include <moat/types.h>
 #include <moat/xsm.h>
 #include <public/domctl.h>
@@ -91,6 +94,7 @@ struct domain {
     mfn_t start_info_mfn, shared_info_mfn;
 
     uint64_t cpu_time_ns;             /* of all its vCPUs */
+    struct share share;               /* weight and cap (sched_share.c) */
 
     struct evtchn_table evtchn;
     struct grant_table gnttab;
@@ -98,6 +102,8 @@ struct domain {
     uint32_t ids_drawn;               /* mitigate=domid: ids drawn for its children so far */
     struct xsm_cache xsm_cache;
     struct xsm_audit xsm_audit;       /* rate limit of its MAC denial lines */
+    struct quota_account quota;       /* what it holds against its labels' quotas (moat/quota.h) */
+    struct meter meter;               /* what it used (moat/meter.h) */
 
     char console_line[CONSOLE_LINE_MAX + 1];
     unsigned console_len;
@@ -131,6 +137,8 @@ struct domain_params {
     uint32_t max_grant_frames;
     uint32_t devices;        /* DEVICE_* bits to assign (checked against the label) */
     bool pinned;             /* run on `cpu` only; else the scheduler places and moves it */
+    uint32_t weight;         /* proportional share (moat/sched_share.h); 0: the default */
+    uint32_t cap;            /* percent of one CPU, 0: none */
     unsigned cpu;
     unsigned vcpus;          /* 0 or 1: one; at most MOAT_MAX_VCPUS */
     struct domain *creator; /* NULL at boot (the manifest) */

@@ -21,6 +21,8 @@ void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu);
 /* A vCPU goes down (VCPUOP_down): at once if it runs on another CPU (an IPI), at the way out if
  * it is the caller. */
 void sched_vcpu_down(struct vcpu *v);
+/* The same, at the head of the queue: it runs when the current vCPU gives way (sched_share.c). */
+void sched_add_first(struct vcpu *v);
 /* Pausing a domain makes every CPU that runs one of its vCPUs stop running it at once (an IPI). */
 void sched_set_paused(struct domain *d, bool paused);
 /* A dying domain leaves the scheduler; when this returns no CPU runs any of its vCPUs or holds

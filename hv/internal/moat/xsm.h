@@ -90,6 +90,10 @@ int xsm_assign_device(struct domain *creator, uint32_t ssidref, const char *name
 /* Audits a domain's access to a device it does not hold (it faulted; it is about to be killed). */
 void xsm_device_denied(struct domain *d, unsigned dev);
 
+/* Not a decision: the live policy's limit of resource field (ACM_QUOTA_*) for the label of this
+ * policy row, ACM_QUOTA_UNLIMITED when it has none (moat/quota.h enforces it). */
+uint32_t xsm_quota_limit(uint32_t row, unsigned field);
+
 /* The policy operations (public/xsm/acm_ops.h); each checks its own permission. */
 long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from moat import boot, building, outputs, paths, qemu, scenario
+from moat import boot, building, outputs, paths, qemu, scenario, top
 from moat.boot import boot_scenario, report  # noqa: F401 -- kept for callers of the earlier API
 from moat.errors import UserError
 
@@ -73,6 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="CPUs (QEMU's -smp; replaces the scenario's [hypervisor] cpus; default 1)")
     p.add_argument("--force", action="store_true",
                    help="boot even when the checks before boot find what the hypervisor will refuse")
+    p.add_argument("--top", nargs="?", type=int, const=top.DEFAULT_PERIOD_MS, metavar="MS",
+                   help="show a live table of every domain's use, refreshed every MS ms (default "
+                        f"{top.DEFAULT_PERIOD_MS}; adds stats=MS to the hypervisor command line); the console "
+                        "goes to --log only")
     p.set_defaults(func=run, takes_tail=True, tail=[])
 
 
@@ -104,6 +109,10 @@ def resolve(args: argparse.Namespace) -> tuple[scenario.Scenario, str]:
         hv.cmdline = args.append
     if args.memory is not None:
         hv.memory = scenario.check_memory(args.memory)
+    if getattr(args, "top", None) is not None:
+        if not 10 <= args.top <= 60000:
+            raise UserError("--top: the period must be 10 to 60000 ms")
+        hv.cmdline = f"{hv.cmdline} stats={args.top}".strip()
     if args.smp is not None:
         hv.cpus = qemu.check_cpus(args.smp)
     for text in args.module:
@@ -144,8 +153,23 @@ def run(args: argparse.Namespace) -> int:
         elf = paths.display(paths.hv_image(build, elf=True))
         print(f"moat: QEMU waits for gdb; in another terminal run:\n"
               f"  gdb {elf} -ex 'target remote :{args.gdb_port or 1234}'", file=sys.stderr, flush=True)
-    result = boot.boot_scenario(scen, timeout=_timeout(args), log=args.log, kvm=args.kvm, iso=args.iso,
-                                gdb=args.gdb, gdb_port=args.gdb_port, icount=args.icount, extra_args=args.tail)
+    meter = top.Meter()
+
+    def echo(line: str) -> None:
+        boot.echo(line)
+        meter.feed(line)
+
+    def go(on_line: Callable[[str], None]) -> qemu.BootResult:
+        return boot.boot_scenario(scen, timeout=_timeout(args), log=args.log, kvm=args.kvm, iso=args.iso,
+                                  gdb=args.gdb, gdb_port=args.gdb_port, icount=args.icount, extra_args=args.tail,
+                                  on_line=on_line)
+
+    if args.top is not None:
+        with top.LiveTop(meter) as live:
+            result = go(live.on_line)
+    else:
+        result = go(echo)
+    top.summary(meter)
     status = boot.report(result)
     if args.json is not None:
         boot.write_json(args.json, boot.to_json(result))

@@ -9,7 +9,7 @@ from typing import Any
 
 from .binary import Blob
 from .mapfile import MapInfo
-from .model import PERM_NAMES, TARGETED, UNLABELED, Policy, device_names, numbering
+from .model import PERM_NAMES, TARGETED, UNLABELED, Policy, device_names, format_quota, numbering
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Label:
     perms: frozenset[str] = frozenset()
     # per targeted permission held: the labels of the domains it acts on
     targets: dict[str, frozenset[str]] = field(default_factory=dict)
+    quota: str = "none"  # its resource limits as format_quota shows them
 
     @property
     def create(self) -> frozenset[str]:
@@ -82,6 +83,7 @@ def from_policy(p: Policy) -> View:
             frozenset(t.name for t in lab.chwall if t.name in num.chwall_types),
             frozenset(perms),
             targets,
+            format_quota(lab.quota.cells()) if lab.quota else "none",
         )
     base = len(num.vm_rows)
     for i, r in enumerate(num.res_by_row):
@@ -129,7 +131,8 @@ def from_blob(b: Blob, m: MapInfo | None) -> View:
                     if per_row[i]:
                         targets[key] = frozenset(row_names[t] for t in per_row[i])
             v.labels[name] = Label(
-                name, "vm", i, i, cols(b.ste.ssid[i], ste_t), cols(b.chwall.ssid[i], chw_t), perms, targets
+                name, "vm", i, i, cols(b.ste.ssid[i], ste_t), cols(b.chwall.ssid[i], chw_t), perms, targets,
+                format_quota(b.ext.quotas[i]) if b.ext is not None else "none",
             )
         else:
             v.labels[name] = Label(name, "resource", i, None, cols(b.ste.ssid[i], ste_t), frozenset())
@@ -177,6 +180,8 @@ def query(view: View, a: str, b: str) -> dict[str, Any]:
         "b_blocks_a": conflicts(view, lb, la),
         "a_may_on_b": powers(la, lb),
         "b_may_on_a": powers(lb, la),
+        "a_quota": la.quota,
+        "b_quota": lb.quota,
     }
 
 

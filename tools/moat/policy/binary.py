@@ -23,6 +23,9 @@ from .model import (
     PERM_ALL,
     PERM_NAMES,
     PERM_POLICY_LOAD,
+    QUOTA_FIELDS,
+    QUOTA_MAX_ROWS,
+    QUOTA_UNLIMITED,
     TARGETED,
     Numbering,
     Policy,
@@ -48,6 +51,7 @@ EXT_SECTION_HEADER_SIZE = 8
 EXT_MAX_SECTIONS = 64
 SEC_PERMISSIONS = 1
 SEC_DEVICES = 2  # one mask of the devices each label may be assigned (bit n = device n)
+SEC_QUOTAS = 3  # per label, one limit per resource (QUOTA_FIELDS; docs/resource-control.md)
 SEC_TARGETS_BASE = 16  # section type of targeted permission bit b: 16 + b
 
 
@@ -94,9 +98,19 @@ def _ext_content(num: Numbering) -> tuple[list[int], list[int], dict[str, list[l
     return flags, devices, targets
 
 
-def _ext_len(rows: int, has_devices: bool, nr_targets: int) -> int:
+def _quota_cells(num: Numbering) -> list[int] | None:
+    """The QUOTAS section's cells, row by row, or None when no label has a limit."""
+    cells: list[int] = []
+    for v in num.vm_by_row:
+        q = v.quota if v else None
+        cells += q.cells() if q else [QUOTA_UNLIMITED] * len(QUOTA_FIELDS)
+    return cells if any(c != QUOTA_UNLIMITED for c in cells) else None
+
+
+def _ext_len(rows: int, has_devices: bool, nr_targets: int, has_quotas: bool) -> int:
     words = (rows + 31) // 32
     return (EXT_HEADER_SIZE + (1 + has_devices) * roundup8(16 + 4 * rows) +
+            has_quotas * roundup8(16 + 4 * rows * len(QUOTA_FIELDS)) +
             nr_targets * roundup8(16 + 4 * rows * words))
 
 
@@ -107,9 +121,9 @@ def blob_size(p: Policy, num: Numbering | None = None) -> int:
     size = HEADER_SIZE + _polref_len(p.name)
     size += roundup8(CHWALL_HEADER_SIZE + 2 * tc * rc + 2 * tc * k)
     size += roundup8(STE_HEADER_SIZE + 2 * ts * rs)
-    if p.uses_permissions():
+    if p.uses_extension():
         _, devices, targets = _ext_content(num)
-        size += _ext_len(rc, any(devices), len(targets))
+        size += _ext_len(rc, any(devices), len(targets), _quota_cells(num) is not None)
     return size
 
 
@@ -155,7 +169,7 @@ def compile_policy(p: Policy, num: Numbering | None = None) -> bytes:
     chw_off = HEADER_SIZE + _polref_len(p.name)
     ste_off = chw_off + roundup8(CHWALL_HEADER_SIZE + 2 * tc * rc + 2 * tc * k)
     ext_off = ste_off + roundup8(STE_HEADER_SIZE + 2 * ts * rs)
-    ext = _extension(num) if p.uses_permissions() else b""
+    ext = _extension(num) if p.uses_extension() else b""
     total = ext_off + len(ext)
     buf = bytearray(total)
     # policy reference: its length (with the NUL) and the name
@@ -188,14 +202,19 @@ def compile_policy(p: Policy, num: Numbering | None = None) -> bytes:
 
 def _extension(num: Numbering) -> bytes:
     """The moat extension, version 2: a PERMISSIONS section, a DEVICES section if some label may
-    be assigned a device, then one TARGETS section per targeted permission some label holds
-    (docs/policy-format.md section 7)."""
+    be assigned a device, a QUOTAS section if some label has a limit, then one TARGETS section
+    per targeted permission some label holds (docs/policy-format.md section 7)."""
     rows = num.chwall_ssidrefs
     words = (rows + 31) // 32
     flags, devices, targets = _ext_content(num)
     sections = [_pad(struct.pack(f"!4I{rows}I", SEC_PERMISSIONS, roundup8(16 + 4 * rows), rows, 0, *flags))]
     if any(devices):
         sections.append(_pad(struct.pack(f"!4I{rows}I", SEC_DEVICES, roundup8(16 + 4 * rows), rows, 0, *devices)))
+    quotas = _quota_cells(num)
+    if quotas is not None:
+        nf = len(QUOTA_FIELDS)
+        sections.append(_pad(struct.pack(f"!4I{rows * nf}I", SEC_QUOTAS, roundup8(16 + 4 * rows * nf), rows, nf,
+                                          *quotas)))
     for name in TARGETED:
         if name not in targets:
             continue
@@ -251,6 +270,7 @@ class Ext:
     sections: int
     flags: list[int]
     devices: list[int]  # per row: the devices it may be assigned (bit n = DEVICES[n])
+    quotas: list[list[int]]  # per row: its limit of each QUOTA_FIELDS resource (QUOTA_UNLIMITED: none)
     targets: dict[str, list[list[int]]]  # per targeted permission, per row: the rows it acts on
     size: int
 
@@ -311,6 +331,7 @@ class Blob:
                 "sections": self.ext.sections,
                 "flags": self.ext.flags,
                 "devices": self.ext.devices,
+                "quotas": self.ext.quotas,
                 "targets": self.ext.targets,
             },
         }
@@ -517,18 +538,24 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
     rows, words = rc, (rc + 31) // 32
     flags_at: int | None = None
     devices_at: int | None = None
+    quotas_at: int | None = None
     targets_at: dict[str, tuple[int, int]] = {}  # permission -> (cells offset, section index)
     o, end, prev = e + EXT_HEADER_SIZE, e + length, 0
     for i in range(n):
         if o + EXT_SECTION_HEADER_SIZE > end:
             raise BlobError(o, f"ext.section.header[{i}]", "runs past the end of the extension")
         typ, slen = r.u32(o), r.u32(o + 4)
-        if typ not in (SEC_PERMISSIONS, SEC_DEVICES) and typ not in SEC_TARGETS:
+        if typ not in (SEC_PERMISSIONS, SEC_DEVICES, SEC_QUOTAS) and typ not in SEC_TARGETS:
             raise BlobError(o, f"ext.section.type[{i}]", f"is {typ}, an unknown section type")
         if typ <= prev:
             raise BlobError(o, f"ext.section.type[{i}]", f"is {typ}: out of order or repeated")
         if slen % 8 or o + slen > end:
             raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: runs past the end of the extension")
+        if typ == SEC_QUOTAS:
+            quotas_at = _decode_quotas(r, o, i, slen, rows)
+            prev = typ
+            o += slen
+            continue
         devices = typ == SEC_DEVICES
         perms = typ == SEC_PERMISSIONS or devices
         width = 1 if perms else words
@@ -573,6 +600,9 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
         raise BlobError(e + 12, "ext.sections", "no permissions section")
     flags = [r.u32(flags_at + 4 * row) for row in range(rows)]
     device_masks = [r.u32(devices_at + 4 * row) if devices_at is not None else 0 for row in range(rows)]
+    nf = len(QUOTA_FIELDS)
+    quotas = [[r.u32(quotas_at + 4 * (row * nf + f)) if quotas_at is not None else QUOTA_UNLIMITED
+               for f in range(nf)] for row in range(rows)]
     targets: dict[str, list[list[int]]] = {}
     for name in TARGETED:
         per_row: list[list[int]] = [[] for _ in range(rows)]
@@ -593,4 +623,24 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
         if at is not None and not any(per_row):
             raise BlobError(at[0] - 16, f"ext.section.type[{at[1]}]", f"the {name} section names no one")
         targets[name] = per_row
-    return Ext(e, EXT_VERSION, rows, n, flags, device_masks, targets, length)
+    return Ext(e, EXT_VERSION, rows, n, flags, device_masks, quotas, targets, length)
+
+
+def _decode_quotas(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
+    """The QUOTAS section at o (the checks of hv/xsm/acm_policy.c's parse_quotas); its cells' offset."""
+    nf = len(QUOTA_FIELDS)
+    if slen < 16:
+        raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}, shorter than its header")
+    if r.u32(o + 8) != rows:
+        raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {r.u32(o + 8)}, expected the {rows} CHWALL ssidrefs")
+    if rows > QUOTA_MAX_ROWS:
+        raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {rows}: quotas work for at most {QUOTA_MAX_ROWS} labels")
+    if r.u32(o + 12) != nf:
+        raise BlobError(o + 12, f"ext.section.fields[{i}]", f"is {r.u32(o + 12)}, expected {nf}")
+    cells, end = o + 16, o + 16 + 4 * rows * nf
+    if slen != roundup8(end - o):
+        raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: does not match its rows")
+    r.zeros(end, o + slen, "ext.padding")
+    if all(r.u32(c) == QUOTA_UNLIMITED for c in range(cells, end, 4)):
+        raise BlobError(o, f"ext.section.type[{i}]", "a quotas section that limits nothing")
+    return cells

@@ -45,6 +45,54 @@ TARGETED = ("create", "destroy", "pause", "read_state", "foreign_evtchn", "forei
 # per label.
 
 
+# Resource quotas per label (the extension's QUOTAS section, docs/resource-control.md), in the
+# order of its fields; UNLIMITED in the blob means no limit.
+QUOTA_FIELDS = ("memory", "domains", "ports", "grant_frames", "maptrack")
+QUOTA_UNLIMITED = 0xFFFFFFFF
+QUOTA_MAX_ROWS = 1024  # labels a policy with quotas may have
+QUOTA_MAX = QUOTA_UNLIMITED - 1  # the largest limit (KiB for memory, a count for the others)
+
+
+def parse_size_kib(text: str) -> int | None:
+    """'512K', '64M', '2G' (or a plain number of KiB) in KiB; None if it is not one."""
+    t = text.strip().upper()
+    mult = {"K": 1, "M": 1024, "G": 1024 * 1024}.get(t[-1:], 0)
+    digits = t[:-1] if mult else t
+    if not digits.isdigit() or not digits.isascii():
+        return None
+    return int(digits) * (mult or 1)
+
+
+@dataclass
+class Quota:
+    """A label's resource limits; None: no limit. memory in KiB."""
+
+    line: int
+    memory: int | None = None
+    domains: int | None = None
+    ports: int | None = None
+    grant_frames: int | None = None
+    maptrack: int | None = None
+
+    def cells(self) -> list[int]:
+        """The QUOTAS section's row: one word per field, QUOTA_UNLIMITED where there is no limit."""
+        vals: list[int | None] = [getattr(self, f) for f in QUOTA_FIELDS]
+        return [QUOTA_UNLIMITED if v is None else v for v in vals]
+
+
+def format_quota(cells: list[int]) -> str:
+    """A QUOTAS row as dump, labels and query show it: 'memory=64M domains=4', or 'none'."""
+    parts = []
+    for name, v in zip(QUOTA_FIELDS, cells, strict=True):
+        if v == QUOTA_UNLIMITED:
+            continue
+        if name == "memory":
+            parts.append(f"memory={v // 1024}M" if v % 1024 == 0 else f"memory={v}K")
+        else:
+            parts.append(f"{name}={v}")
+    return " ".join(parts) or "none"
+
+
 def device_names(mask: int) -> list[str]:
     """'device:NAME' for each device of a DEVICES mask, the way dump, labels and diff show them."""
     return [f"device:{n}" for i, n in enumerate(DEVICES) if mask >> i & 1]
@@ -111,6 +159,7 @@ class VmLabel:
     chwall: list[Named] = field(default_factory=list)
     from_name: str | None = None
     permissions: Permissions | None = None
+    quota: Quota | None = None
 
 
 @dataclass
@@ -176,6 +225,14 @@ class Policy:
 
     def uses_permissions(self) -> bool:
         return any(v.permissions is not None for v in self.vm_labels)
+
+    def uses_quotas(self) -> bool:
+        return any(v.quota is not None and any(c != QUOTA_UNLIMITED for c in v.quota.cells())
+                   for v in self.vm_labels)
+
+    def uses_extension(self) -> bool:
+        """Whether the blob carries the moat extension: permissions or quotas."""
+        return self.uses_permissions() or self.uses_quotas()
 
 
 def parse_version(text: str) -> tuple[int, int] | None:

@@ -8,7 +8,7 @@ from typing import Any
 from . import analysis
 from .binary import CODE_NAMES, Blob
 from .mapfile import MapInfo
-from .model import PERM_NAMES, device_names
+from .model import PERM_NAMES, device_names, format_quota
 
 
 def names(m: MapInfo | None, b: Blob) -> tuple[list[str], list[str], dict[int, str]]:
@@ -69,9 +69,11 @@ def _extension_lines(b: Blob, rows: dict[int, str]) -> list[str]:
     held = [k for k, per_row in e.targets.items() if any(per_row)]
     o = [f"moat extension v{e.version} @ {e.offset} ({e.size} bytes), {e.sections} sections: permissions "
          f"of {e.rows} VM rows" + (f"; target sections: {', '.join(held)}" if held else "")
-         + ("; devices section" if any(e.devices) else "")]
+         + ("; devices section" if any(e.devices) else "")
+         + ("; quotas section" if any(format_quota(q) != "none" for q in e.quotas) else "")]
     for i in range(e.rows):
-        if not e.flags[i] and not e.devices[i]:
+        quota = format_quota(e.quotas[i])
+        if not e.flags[i] and not e.devices[i] and quota == "none":
             continue
         parts = []
         for n, bit in PERM_NAMES.items():
@@ -85,6 +87,8 @@ def _extension_lines(b: Blob, rows: dict[int, str]) -> list[str]:
             else:
                 parts.append(f"{n}: " + ",".join(rows.get(t, f"row{t}") for t in tgt))
         parts += device_names(e.devices[i])
+        if quota != "none":
+            parts.append(f"quota: {quota}")
         o.append(f"    {i:5d} {rows.get(i, ''):<24} " + "; ".join(parts))
     return o
 
@@ -100,6 +104,7 @@ def labels_json(v: analysis.View) -> list[dict[str, Any]]:
             "ste_types": sorted(lab.ste),
             "chwall_types": sorted(lab.chwall),
             "permissions": sorted(lab.perms),
+            "quota": lab.quota,
             "may_create": sorted(lab.create),
             "targets": {k: sorted(t) for k, t in lab.targets.items()},
         }
@@ -135,6 +140,9 @@ def query_text(r: dict[str, Any]) -> str:
             o.append(f"control: {subj} may {', '.join(may)} domains labelled {obj}")
         else:
             o.append(f"control: {subj} may do nothing to domains labelled {obj}")
+    for lab, key in ((a, "a_quota"), (b, "b_quota")):
+        if r.get(key, "none") != "none":
+            o.append(f"quota: {lab}: {r[key]}")
     return "\n".join(o)
 
 

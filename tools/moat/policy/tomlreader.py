@@ -21,6 +21,8 @@ except ImportError:  # pragma: no cover - the same parser, interpreted
     import tomllib  # type: ignore[no-redef]
 
 from .model import (
+    QUOTA_FIELDS,
+    QUOTA_MAX,
     TARGETED,
     ConflictSet,
     Diagnostic,
@@ -28,14 +30,16 @@ from .model import (
     Permissions,
     Policy,
     PolicyReadError,
+    Quota,
     ResourceLabel,
     Targets,
     VmLabel,
+    parse_size_kib,
 )
 
 _TOP_KEYS = {"policy", "types", "conflict_set", "vm", "resource"}
 _POLICY_KEYS = {"name", "version", "bootstrap", "from"}
-_VM_KEYS = {"name", "ste", "chwall", "from", "permissions"}
+_VM_KEYS = {"name", "ste", "chwall", "from", "permissions", "quota"}
 _PERM_KEYS = set(TARGETED) | {"load_policy", "devices"}
 
 _TABLE = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
@@ -258,7 +262,34 @@ class _Reader:
             if line == span[0]:
                 line = loc.table("vm.permissions", index)[0]
             v.permissions = self.permissions(tbl["permissions"], name, line, span)
+        if "quota" in tbl:
+            line = loc.key("quota", span)
+            if line == span[0]:
+                line = loc.table("vm.quota", index)[0]
+            v.quota = self.quota(tbl["quota"], name, line)
         self.p.vm_labels.append(v)
+
+    def quota(self, q: Any, name: str, line: int) -> Quota | None:
+        """[[vm]] quota = { memory = "64M", domains = 4, ports = 256, grant_frames = 8, maptrack = 1024 }."""
+        if not isinstance(q, dict):
+            self.err(line, f"label {name!r}: quota must be a table")
+            return None
+        out = Quota(line)
+        for k, val in q.items():
+            if k not in QUOTA_FIELDS:
+                self.err(line, f"label {name!r}: unknown quota {k!r} (known: {', '.join(QUOTA_FIELDS)})")
+            elif k == "memory":
+                kib = parse_size_kib(val) if isinstance(val, str) else None
+                if kib is None or kib > QUOTA_MAX:
+                    self.err(line, f"label {name!r}: quota.memory must be a size such as \"64M\" (K, M or G), "
+                                   f"at most {QUOTA_MAX} KiB")
+                else:
+                    out.memory = kib
+            elif isinstance(val, bool) or not isinstance(val, int) or not 0 <= val <= QUOTA_MAX:
+                self.err(line, f"label {name!r}: quota.{k} must be a whole number from 0 to {QUOTA_MAX}")
+            else:
+                setattr(out, k, val)
+        return out
 
     def permissions(self, perm: Any, name: str, line: int, span: Span) -> Permissions | None:
         if not isinstance(perm, dict):

@@ -24,6 +24,7 @@ from .model import (
     MAX_POLICY_SIZE,
     MAX_SSIDREFS,
     MAX_TYPES,
+    QUOTA_MAX_ROWS,
     TARGETED,
     UNLABELED,
     Diagnostic,
@@ -229,6 +230,12 @@ class _Checker:
                     elif d.name in seen_dev:
                         self.add(d.line, f"{who} lists device {d.name!r} twice", "warning")
                     seen_dev.add(d.name)
+            if v.quota is not None and v.quota.memory is not None and v.quota.memory % 4:
+                self.add(v.quota.line, f"{who}: quota memory={v.quota.memory}K is not a whole number of 4 KiB "
+                                       "frames (it is rounded down)", "warning")
+        if p.uses_quotas() and len(p.vm_labels) + 1 > QUOTA_MAX_ROWS:
+            line = next(v.quota.line for v in p.vm_labels if v.quota is not None)
+            self.add(line, f"quotas work for at most {QUOTA_MAX_ROWS} labels; the policy has {len(p.vm_labels) + 1}")
 
     def bootstrap(self) -> None:
         p = self.p

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from .model import TARGETED, Named, Policy
+from .model import QUOTA_FIELDS, TARGETED, Named, Policy
 from .xmlreader import _TARGET_ELEMENTS, MOAT_NS
 
 _TAGS = {key: tag for tag, key in _TARGET_ELEMENTS.items()}
@@ -29,7 +29,7 @@ def to_xml(p: Policy, licence: str | None = None) -> str:
     o: list[str] = ['<?xml version="1.0" encoding="UTF-8"?>']
     if licence:
         o.append(f"<!-- SPDX-License-Identifier: {licence} -->")
-    ns = ' xmlns:moat="%s"' % MOAT_NS if p.uses_permissions() else ""
+    ns = ' xmlns:moat="%s"' % MOAT_NS if p.uses_extension() else ""
     o.append(
         '<SecurityPolicyDefinition xmlns="http://www.ibm.com" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
@@ -86,6 +86,10 @@ def to_xml(p: Policy, licence: str | None = None) -> str:
                 o.extend(f"            <moat:Device>{_x(d.name)}</moat:Device>" for d in pm.devices)
                 o.append("          </moat:AssignDevice>")
             o.append("        </moat:Permissions>")
+        if v.quota is not None:
+            attrs = "".join(f' {k}="{_quota_value(k, getattr(v.quota, k))}"' for k in QUOTA_FIELDS
+                            if getattr(v.quota, k) is not None)
+            o.append(f"        <moat:Quota{attrs}/>")
         o.append("      </VirtualMachineLabel>")
     o.append("    </SubjectLabels>")
     if p.resource_labels:
@@ -100,6 +104,13 @@ def to_xml(p: Policy, licence: str | None = None) -> str:
     o.append("  </SecurityLabelTemplate>")
     o.append("</SecurityPolicyDefinition>")
     return "\n".join(o) + "\n"
+
+
+def _quota_value(key: str, v: int) -> str:
+    """A quota as the languages write it: memory as a size (64M, or 100K), the others as numbers."""
+    if key != "memory":
+        return str(v)
+    return f"{v // 1024}M" if v % 1024 == 0 and v else f"{v}K"
 
 
 def _s(s: str) -> str:
@@ -140,6 +151,10 @@ def to_toml(p: Policy, licence: str | None = None) -> str:
             if pm.devices:
                 parts.append(f"devices = {_l(pm.devices)}")
             o.append("permissions = { " + ", ".join(parts) + " }")
+        if v.quota is not None:
+            q = [f"{k} = {_s(_quota_value(k, getattr(v.quota, k))) if k == 'memory' else getattr(v.quota, k)}"
+                 for k in QUOTA_FIELDS if getattr(v.quota, k) is not None]
+            o.append("quota = { " + ", ".join(q) + " }")
     for r in p.resource_labels:
         o += ["", "[[resource]]", f"name = {_s(r.name)}", f"ste = {_l(r.ste or [])}"]
     return "\n".join(o) + "\n"

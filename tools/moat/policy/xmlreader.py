@@ -14,15 +14,19 @@ from typing import Any
 
 from . import schema, xmldom
 from .model import (
+    QUOTA_FIELDS,
+    QUOTA_MAX,
     ConflictSet,
     Diagnostic,
     Named,
     Permissions,
     Policy,
     PolicyReadError,
+    Quota,
     ResourceLabel,
     Targets,
     VmLabel,
+    parse_size_kib,
 )
 from .xmldom import children, first
 
@@ -210,7 +214,25 @@ class _Reader:
         perms = first(v, "Permissions", MOAT_NS)
         if perms is not None:
             lab.permissions = self.permissions(perms, name)
+        quota = first(v, "Quota", MOAT_NS)
+        if quota is not None:
+            lab.quota = self.quota(quota, name)
         self.p.vm_labels.append(lab)
+
+    def quota(self, q: Any, label: str) -> Quota:
+        # The schema allows the known attributes only, memory as digits and a unit.
+        out = Quota(q.sourceline)
+        for k in QUOTA_FIELDS:
+            text = q.get(k)
+            if text is None:
+                continue
+            val = parse_size_kib(text) if k == "memory" else (int(text) if text.strip().isdigit() else None)
+            if val is None or val > QUOTA_MAX:
+                self.err(q.sourceline, f"label {label!r}: quota {k}={text!r} is not a limit up to {QUOTA_MAX}"
+                         + (" KiB" if k == "memory" else ""))
+                continue
+            setattr(out, k, val)
+        return out
 
     def resource_label(self, r: Any) -> None:
         _, name, line = self.label_name(r)

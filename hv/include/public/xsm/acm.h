@@ -154,6 +154,20 @@ struct acm_ext_section {
  * (public/device.h: DEVICE_TPM 0, DEVICE_COM2 1; docs/attestation.md); bits outside DEVICE_ALL
  * must be 0. Present exactly when some row may be assigned a device. */
 #define ACM_EXT_SEC_DEVICES 2u
+/* Section QUOTAS (optional, after DEVICES): u32 rows (= chwall max_ssidrefs, at most
+ * ACM_QUOTA_MAX_ROWS), u32 fields (= ACM_QUOTA_FIELDS), u32 limits[rows][fields]: per label, the
+ * most its domains (and the domains they create) may hold of each resource, summed over them all
+ * (docs/resource-control.md); ACM_QUOTA_UNLIMITED = no limit. Present exactly when some row has a
+ * limit. */
+#define ACM_EXT_SEC_QUOTAS 3u
+#define ACM_QUOTA_MEMORY_KIB 0u   /* KiB of frames charged to them: RAM, page tables, bookkeeping */
+#define ACM_QUOTA_DOMAINS 1u      /* domains alive at once */
+#define ACM_QUOTA_PORTS 2u        /* event-channel ports in use */
+#define ACM_QUOTA_GRANT_FRAMES 3u /* grant-table frames registered */
+#define ACM_QUOTA_MAPTRACK 4u     /* grant mappings held (maptrack entries in use) */
+#define ACM_QUOTA_FIELDS 5u
+#define ACM_QUOTA_UNLIMITED 0xffffffffu
+#define ACM_QUOTA_MAX_ROWS 1024u
 /* Section TARGETS of targeted permission bit b (type 16 + b): u32 rows, u32 words
  * (= (rows + 31) / 32), u32 bits[rows][words]: bit (t % 32) of word (t / 32) of row r is set
  * iff a domain labelled r holds the permission over domains of VM label t. Present exactly when

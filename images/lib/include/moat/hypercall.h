@@ -165,5 +165,10 @@ long domctl_destroy(domid_t domid);
 long domctl_pause(domid_t domid);
 long domctl_unpause(domid_t domid);
 long domctl_getinfo(domid_t domid, struct moat_domctl_info *info);
+/* The domain's meters (public/stats.h); read_state over its label, as getinfo. */
+long domctl_getstats(domid_t domid, struct moat_domain_stats *stats);
+/* A domain's weight and cap (public/stats.h): get under read_state, set under pause. */
+long domctl_getsched(domid_t domid, struct moat_domctl_sched *sched);
+long domctl_setsched(domid_t domid, uint32_t weight, uint32_t cap);
 
 #endif

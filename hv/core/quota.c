@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: MIT
+// Resource quotas per label (moat/quota.h, docs/resource-control.md).
+#include <moat/console.h>
+#include <moat/domain.h>
+#include <moat/lib.h>
+#include <moat/nospec.h>
+#include <moat/quota.h>
+#include <moat/shutdown.h>
+#include <moat/xsm.h>
+
+/* Per label row: the sum of what the domains charged to it hold. Rows past ACM_QUOTA_MAX_ROWS
+ * have no limit (a policy with quotas has no more rows) and are not summed. */
+static uint32_t used[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
+/* The live policy's limits in the counters' units (UINT32_MAX: none), kept by quota_rebuild so
+ * that a charge costs a few loads and compares, not a walk through the policy blob. */
+static uint32_t limits[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
+static bool any_limit; /* the live policy has a QUOTAS section: else nothing is checked */
+
+static uint32_t row_of(uint32_t ssidref) { return ACM_SSIDREF_PRIMARY(ssidref); }
+
+/* A row as stored in an account: row + 1, or 0 when the row is not summed. */
+static uint16_t account_row(uint32_t row) { return row < ACM_QUOTA_MAX_ROWS ? (uint16_t)(row + 1) : 0; }
+
+static void set_rows(struct domain *d)
+{
+    struct quota_account *q = &d->quota;
+    q->rows[0] = account_row(row_of(d->ssidref));
+    q->rows[1] = q->has_creator ? account_row(row_of(q->creator_ssidref)) : 0;
+    if (q->rows[1] == q->rows[0])
+        q->rows[1] = 0; /* a creator of its own label: charged once */
+}
+
+/* The limit of a label row from the policy, in the unit the counters use (frames for memory). */
+static uint32_t policy_limit(uint32_t row, enum quota_kind kind)
+{
+    uint32_t l = xsm_quota_limit(row, (unsigned)kind);
+    if (l == ACM_QUOTA_UNLIMITED)
+        return UINT32_MAX;
+    any_limit = true;
+    return kind == QUOTA_FRAMES ? l / (PAGE_SIZE / 1024) : l;
+}
+
+bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n)
+{
+    if (!any_limit)
+        return true;
+    for (unsigned i = 0; i < 2; i++) {
+        unsigned r = d->quota.rows[i];
+        if (r) {
+            unsigned row = (unsigned)array_index_nospec(r - 1, ACM_QUOTA_MAX_ROWS);
+            if ((uint64_t)used[row][kind] + n > limits[row][kind])
+                return false;
+        }
+    }
+    return true;
+}
+
+static void charge(struct domain *d, enum quota_kind kind, uint32_t n, bool take)
+{
+    for (unsigned i = 0; i < 2; i++) {
+        unsigned r = d->quota.rows[i];
+        if (!r)
+            continue;
+        uint32_t *u = &used[r - 1][kind];
+        BUG_ON(!take && *u < n);
+        *u = take ? *u + n : *u - n;
+    }
+    uint32_t *h = &d->quota.held[kind];
+    BUG_ON(!take && *h < n);
+    *h = take ? *h + n : *h - n;
+}
+
+bool quota_take(struct domain *d, enum quota_kind kind, uint32_t n)
+{
+    if (!quota_room(d, kind, n))
+        return false;
+    charge(d, kind, n, true);
+    return true;
+}
+
+void quota_charge(struct domain *d, enum quota_kind kind, uint32_t n) { charge(d, kind, n, true); }
+
+void quota_give(struct domain *d, enum quota_kind kind, uint32_t n) { charge(d, kind, n, false); }
+
+int quota_domain_start(struct domain *d, const struct domain *creator)
+{
+    memset(&d->quota, 0, sizeof(d->quota));
+    d->quota.has_creator = creator != NULL;
+    d->quota.creator_ssidref = creator ? creator->ssidref : 0;
+    set_rows(d);
+    return quota_take(d, QUOTA_DOMAINS, 1) ? 0 : -XEN_ENOSPC;
+}
+
+void quota_domain_end(struct domain *d)
+{
+    quota_give(d, QUOTA_DOMAINS, d->quota.held[QUOTA_DOMAINS]);
+    for (unsigned k = 0; k < QUOTA_KINDS; k++)
+        if (d->quota.held[k])
+            panic("domain %u '%s' dies still charged %u of resource %u", d->domid, d->name, d->quota.held[k], k);
+}
+
+void quota_rebuild(void)
+{
+    any_limit = false;
+    for (uint32_t row = 0; row < ACM_QUOTA_MAX_ROWS; row++)
+        for (unsigned k = 0; k < QUOTA_KINDS; k++)
+            limits[row][k] = row < xsm_label_count() ? policy_limit(row, (enum quota_kind)k) : UINT32_MAX;
+    memset(used, 0, sizeof(used));
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *d = domain_table(i);
+        if (d->state == DOM_FREE)
+            continue;
+        set_rows(d);
+        for (unsigned k = 0; k < QUOTA_KINDS; k++)
+            for (unsigned j = 0; j < 2; j++)
+                if (d->quota.rows[j])
+                    used[d->quota.rows[j] - 1][k] += d->quota.held[k];
+    }
+}
+
+bool quota_frame_take(uint16_t owner)
+{
+    struct domain *d = owner < DOMID_FIRST_RESERVED ? domain_by_id_any(owner) : NULL;
+    return !d || quota_take(d, QUOTA_FRAMES, 1);
+}
+
+void quota_frame_give(uint16_t owner)
+{
+    struct domain *d = owner < DOMID_FIRST_RESERVED ? domain_by_id_any(owner) : NULL;
+    if (d)
+        quota_give(d, QUOTA_FRAMES, 1);
+}
+
+uint32_t quota_used(uint32_t row, enum quota_kind kind)
+{
+    return row < ACM_QUOTA_MAX_ROWS && kind < QUOTA_KINDS ? used[array_index_nospec(row, ACM_QUOTA_MAX_ROWS)][kind] : 0;
+}

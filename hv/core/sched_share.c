@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// Proportional share: weights and caps (moat/sched_share.h, docs/resource-control.md).
+#include <moat/domain.h>
+#include <moat/lib.h>
+#include <moat/sched.h>
+#include <moat/sched_share.h>
+
+static unsigned capped; /* live domains with a cap: none, and the tick does nothing here */
+
+int share_set(struct domain *d, uint32_t weight, uint32_t cap)
+{
+    if (weight == 0)
+        weight = SHARE_WEIGHT_DEFAULT;
+    if (weight > SHARE_WEIGHT_MAX || cap > SHARE_CAP_MAX)
+        return -XEN_EINVAL;
+    struct share *s = &d->share;
+    capped += (cap != 0) - (s->cap != 0);
+    s->weight = weight;
+    s->cap = cap;
+    s->period = UINT64_MAX; /* a new budget at its next tick */
+    if (s->parked) {
+        s->parked = false;
+        for (unsigned i = 0; i < d->nr_vcpus; i++)
+            sched_add(&d->vcpus[i]);
+    }
+    return 0;
+}
+
+int share_init(struct domain *d, uint32_t weight, uint32_t cap)
+{
+    memset(&d->share, 0, sizeof(d->share));
+    return share_set(d, weight, cap);
+}
+
+void share_exit(struct domain *d)
+{
+    capped -= d->share.cap != 0;
+    d->share.cap = 0;
+    d->share.parked = false;
+}
+
+uint64_t share_slice(struct domain *d, uint64_t slice_ticks)
+{
+    struct share *s = &d->share;
+    if (s->weight == SHARE_WEIGHT_DEFAULT)
+        return slice_ticks;
+    uint64_t scaled = slice_ticks * s->weight + s->slice_rem; /* in 1/256 ticks */
+    uint64_t ticks = scaled / SHARE_WEIGHT_DEFAULT;
+    if (ticks == 0)
+        ticks = 1; /* at least a tick: the rest is owed back below */
+    s->slice_rem = scaled > ticks * SHARE_WEIGHT_DEFAULT ? scaled - ticks * SHARE_WEIGHT_DEFAULT : 0;
+    return ticks;
+}
+
+/* A new period for a capped domain: its budget, less what it overran the last one by. A parked
+ * domain's vCPUs go to the head of their queues: true, and the CPU switches to them at this tick,
+ * so the domain gets its budget inside the period whatever the others' slices. */
+static bool refill(struct domain *d, uint64_t period)
+{
+    struct share *s = &d->share;
+    uint64_t budget = SHARE_PERIOD_NS / 100 * s->cap;
+    uint64_t used = d->cpu_time_ns - s->period_cpu_ns;
+    uint64_t over = s->period + 1 == period && used > s->budget_ns ? used - s->budget_ns : 0;
+    s->budget_ns = budget > over ? budget - over : 0;
+    s->period = period;
+    s->period_cpu_ns = d->cpu_time_ns;
+    if (!s->parked)
+        return false;
+    s->parked = false;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        sched_add_first(&d->vcpus[i]);
+    return true;
+}
+
+/*
+ * A domain's cap is kept by the CPU of its vCPU 0 (its budget covers all its vCPUs, whose time
+ * is summed in cpu_time_ns). Every CPU gives way when the domain of the vCPU it runs is parked.
+ */
+bool share_tick(unsigned cpu, struct vcpu *current, uint64_t now, uint64_t *deadline_ns)
+{
+    if (!capped)
+        return false;
+    uint64_t period = now / SHARE_PERIOD_NS;
+    bool out = current && current->domain->share.parked;
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *d = domain_table(i);
+        struct share *s = &d->share;
+        if (!s->cap || d->vcpus[0].cpu != cpu || d->state != DOM_RUNNABLE)
+            continue;
+        if (s->period != period)
+            out |= refill(d, period);
+        if (!s->parked && d->cpu_time_ns - s->period_cpu_ns >= s->budget_ns) {
+            s->parked = true;
+            out |= current && current->domain == d;
+        }
+        if (s->parked && (period + 1) * SHARE_PERIOD_NS < *deadline_ns)
+            *deadline_ns = (period + 1) * SHARE_PERIOD_NS;
+    }
+    return out;
+}

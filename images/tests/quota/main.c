@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: MIT
+// Resource quotas per label (tests/resource/test_quotas.py, policy tests/scenarios/policies/
+// quota-test.toml). One image, four roles (cmdline role=):
+//   ctl     (label system) refuses corrupted quota sections, fills label `small` to its memory
+//           quota while `big` still creates, and checks that a dead domain's charges come back
+//   mgr     (label mgr, quota domains = 3) creates tenants until its own label's budget is spent
+//   lim     (label lim) exhausts its ports, grant frames and grant mappings
+//   free    (label free, no quota) does the same and gets past every one of lim's limits
+//   sleep   a child that waits to be destroyed
+// Each prints `quota: ...` lines the test reads; the counts are capped (CAP), so a limit that is
+// not enforced shows as the cap.
+#include <moat/acm.h>
+#include <moat/gnttab.h>
+#include <moat/test.h>
+#include <public/event_channel.h>
+
+#include "embedded_policies.h"
+
+#define CAP 64
+#define SELF (start_info->domid)
+
+static uint8_t buf[8192] __attribute__((aligned(8)));
+static uint8_t table[2 * GUEST_PAGE_SIZE] __attribute__((aligned(4096)));
+static uint8_t shared[8][GUEST_PAGE_SIZE] __attribute__((aligned(4096)));
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static long create(uint32_t ssidref, const char *name, uint32_t kib, domid_t *d)
+{
+    struct domctl_create_args a = {.image = (uint32_t)find_image("quota"), .memory_kib = kib, .ssidref = ssidref,
+                                   .name = name, .cmdline = "role=sleep"};
+    return domctl_create(&a, d);
+}
+
+static void kill_all(const domid_t *ids, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        xtf_check_eq(domctl_destroy(ids[i]), 0);
+}
+
+/* The offset of the QUOTAS section in the policy blob (0: none). */
+static uint32_t quotas_section(const uint8_t *b)
+{
+    uint32_t ste = be32(b + 28);
+    uint32_t ext = ste + ((20 + 2 * be32(b + ste + 8) * be32(b + ste + 12) + 7) & ~7u);
+    for (uint32_t o = ext + 16, i = 0; i < be32(b + ext + 12); i++, o += be32(b + o + 4))
+        if (be32(b + o) == ACM_EXT_SEC_QUOTAS)
+            return o;
+    return 0;
+}
+
+/* A corrupted QUOTAS section refuses the whole blob; the old policy stays. */
+static void corrupt_blobs(void)
+{
+    const uint32_t size = (uint32_t)sizeof(blob_quota_test);
+    uint32_t q = quotas_section(blob_quota_test);
+    xtf_check(q != 0, "the test policy has no quotas section");
+    struct acm_setpolicy sp;
+    static const struct { const char *what; uint32_t off; uint32_t value; } cases[] = {
+        {"fields", 12, ACM_QUOTA_FIELDS + 1},
+        {"rows", 8, 3},
+        {"type", 0, 5},
+        {"len", 4, 8},
+    };
+    unsigned refused = 0;
+    for (unsigned i = 0; q && i < sizeof(cases) / sizeof(cases[0]); i++) {
+        memcpy(buf, blob_quota_test, size);
+        put_be32(buf + q + cases[i].off, cases[i].value);
+        long rc = acm_setpolicy(buf, size, ACM_MODE_REFUSE, NULL, 0, &sp);
+        xtf_check(rc == -XEN_EINVAL, "quota section %s corrupted: setpolicy returned %ld", cases[i].what, rc);
+        refused += rc == -XEN_EINVAL;
+    }
+    /* A section that limits nothing (every cell unlimited) is not a valid encoding either. */
+    memcpy(buf, blob_quota_test, size);
+    uint32_t rows = be32(buf + q + 8);
+    for (uint32_t c = 0; q && c < rows * ACM_QUOTA_FIELDS; c++)
+        put_be32(buf + q + 16 + 4 * c, ACM_QUOTA_UNLIMITED);
+    long rc = acm_setpolicy(buf, size, ACM_MODE_REFUSE, NULL, 0, &sp);
+    xtf_check(rc == -XEN_EINVAL, "a quotas section that limits nothing: setpolicy returned %ld", rc);
+    refused += rc == -XEN_EINVAL;
+    uint32_t len = 0;
+    xtf_check(acm_getpolicy(buf, sizeof(buf), &len) == 0 && len == size && !memcmp(buf, blob_quota_test, size),
+              "the live policy changed");
+    printf("quota: %u corrupted quota sections refused, old policy kept\n", refused);
+}
+
+/* Label small (1 MiB) fills up; label big (64 MiB) still creates; all comes back at death. */
+static void memory(void)
+{
+    domid_t ids[CAP];
+    unsigned n = 0;
+    long rc = 0;
+    while (n < CAP && (rc = create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &ids[n])) == 0)
+        n++;
+    printf("quota: small created %u, then rc=%ld\n", n, rc);
+    domid_t other;
+    rc = create(BLOB_QUOTA_TEST_SSID_BIG, "big", 128, &other);
+    printf("quota: big creates beside it: rc=%ld\n", rc);
+    if (rc == 0) {
+        /* Metering: what the hypervisor charged the child, read under read_state. */
+        struct moat_domain_stats st;
+        xtf_check_eq(domctl_getstats(other, &st), 0);
+        printf("quota: big child meters: pages=%lu frames=%u ports=%u\n", (unsigned long)st.nr_pages,
+               st.frames_charged, st.ports);
+        /* Its share, read and set by domctl (system holds read_state and pause over it). */
+        struct moat_domctl_sched sc;
+        xtf_check(domctl_getsched(other, &sc) == 0 && sc.weight == 256 && sc.cap == 0, "default share");
+        xtf_check_eq(domctl_setsched(other, 512, 30), 0);
+        xtf_check(domctl_getsched(other, &sc) == 0 && sc.weight == 512 && sc.cap == 30, "share set");
+        xtf_check_eq(domctl_setsched(other, 512, 101), -XEN_EINVAL);
+        xtf_check_eq(domctl_setsched(other, 65536, 0), -XEN_EINVAL);
+        xtf_check_eq(domctl_setsched(DOMID_SELF, 512, 0), -XEN_EINVAL);
+        printf("quota: share of the child read and set: weight=%u cap=%u\n", sc.weight, sc.cap);
+        kill_all(&other, 1);
+    }
+    kill_all(ids, n);
+    /* Every frame the dead ones were charged came back: as many fit again. */
+    unsigned again = 0;
+    while (again < CAP && create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &ids[again]) == 0)
+        again++;
+    printf("quota: small created %u again after the deaths\n", again);
+    kill_all(ids, again);
+}
+
+static void mgr(void)
+{
+    domid_t ids[CAP];
+    unsigned n = 0;
+    long rc = 0;
+    while (n < CAP && (rc = create(BLOB_QUOTA_TEST_SSID_TENANT, "tenant", 128, &ids[n])) == 0)
+        n++;
+    printf("quota: mgr created %u tenants, then rc=%ld\n", n, rc);
+    /* Its read_state covers tenants only: its own and a tenant's meters, not lim's (domain 2). */
+    struct moat_domain_stats st;
+    xtf_check_eq(domctl_getstats(DOMID_SELF, &st), 0);
+    xtf_check(st.hypercalls[__HYPERVISOR_domctl] >= n + 1, "domctl calls counted: %u", st.hypercalls[__HYPERVISOR_domctl]);
+    if (n)
+        xtf_check_eq(domctl_getstats(ids[0], &st), 0);
+    xtf_check_eq(domctl_getstats(2, &st), -XEN_EPERM);
+    xtf_check_eq(domctl_setsched(2, 512, 10), -XEN_EPERM);     /* no pause permission over lim */
+    struct moat_domctl_sched sc;
+    xtf_check_eq(domctl_getsched(2, &sc), -XEN_EPERM);
+    printf("quota: mgr reads the meters of itself and its tenants, not of others\n");
+    kill_all(ids, n);
+}
+
+/* Ports, grant frames and mappings until the label's quota (or CAP) stops them. */
+static void objects(const char *who)
+{
+    unsigned ports = 0;
+    long rc = 0;
+    while (ports < CAP) {
+        struct evtchn_alloc_unbound a = {.dom = DOMID_SELF, .remote_dom = DOMID_SELF};
+        if ((rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a)) != 0)
+            break;
+        ports++;
+    }
+    printf("quota: %s allocated %u ports, then rc=%ld\n", who, ports, ports < CAP ? rc : 0L);
+    int16_t two = gnttab_setup(table, 2, 2);
+    int16_t one = two == GNTST_okay ? GNTST_okay : gnttab_setup(table, 1, 2);
+    printf("quota: %s grant table of 2 frames: %s; of 1: %s\n", who, gnttab_status_name(two), gnttab_status_name(one));
+    unsigned maps = 0;
+    int16_t st = GNTST_okay;
+    for (unsigned i = 0; i < 8 && st == GNTST_okay; i++) {
+        grant_ref_t ref = gnttab_grant_access(SELF, shared[i], false);
+        grant_handle_t h;
+        st = gnttab_map(SELF, ref, gnttab_va_alloc(), false, &h);
+        maps += st == GNTST_okay;
+    }
+    printf("quota: %s mapped %u grants, then %s\n", who, maps, st == GNTST_okay ? "no limit" : gnttab_status_name(st));
+}
+
+void test_main(void)
+{
+    char role[8];
+    if (!cmdline_get("role", role, sizeof(role))) {
+        xtf_error("Error: no role= on the command line\n");
+        return;
+    }
+    if (!strcmp(role, "sleep")) {
+        for (;;)
+            HYPERVISOR_sched_op(SCHEDOP_block, NULL);
+    } else if (!strcmp(role, "ctl")) {
+        corrupt_blobs();
+        memory();
+    } else if (!strcmp(role, "mgr")) {
+        mgr();
+    } else if (!strcmp(role, "lim") || !strcmp(role, "free")) {
+        objects(role);
+    } else {
+        xtf_error("Error: unknown role '%s'\n", role);
+        return;
+    }
+    xtf_success(NULL);
+}

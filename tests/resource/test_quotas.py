@@ -1,0 +1,61 @@
+# SPDX-License-Identifier: MIT
+"""Quotas per label (issue 14 part 2, docs/resource-control.md), booted with the policy
+tests/scenarios/policies/quota-test.toml. Each figure below is the label's limit: without the
+limit the guest goes on to its cap of 64 (or gets past it), and the test fails."""
+
+from __future__ import annotations
+
+import re
+
+from moat.pytest_plugin import assert_xtf
+from tests.domains import domlog
+
+XEN_ENOMEM, XEN_ENOSPC = -12, -28
+
+
+def quota_lines(dom: domlog.Domain) -> list[str]:
+    return [line[len("quota: "):] for line in dom.lines if line.startswith("quota: ")]
+
+
+def number(lines: list[str], pattern: str) -> tuple[int, ...]:
+    for line in lines:
+        m = re.fullmatch(pattern, line)
+        if m:
+            return tuple(int(g) for g in m.groups())
+    raise AssertionError(f"no line matches {pattern!r} in {lines}")
+
+
+def test_quotas_per_label(run_scenario) -> None:
+    result = run_scenario("quota", timeout=120)
+    log = domlog.parse(result.console)
+    for name in ("ctl", "mgr", "lim", "free"):
+        assert log.named(name).result == "SUCCESS", name
+    assert_xtf(result)
+
+    ctl = quota_lines(log.named("ctl"))
+    assert "5 corrupted quota sections refused, old policy kept" in ctl
+    # small: 1 MiB = 256 frames; a 128 KiB domain is charged 32 frames of RAM and its page
+    # tables, info pages and extended-state page (about 40 in all): 6 fit, the 7th does not.
+    small, rc = number(ctl, r"small created (\d+), then rc=(-?\d+)")
+    assert (small, rc) == (6, XEN_ENOMEM), ctl
+    assert number(ctl, r"big creates beside it: rc=(-?\d+)") == (0,)
+    # metering read by domctl getstats: 32 pages of RAM, and more frames charged than that
+    pages, frames, ports = number(ctl, r"big child meters: pages=(\d+) frames=(\d+) ports=(\d+)")
+    assert pages == 32 and 32 < frames < 48 and ports == 0
+    assert "share of the child read and set: weight=512 cap=30" in ctl
+    # the dead domains' frames all came back to the label: exactly as many fit again
+    assert number(ctl, r"small created (\d+) again after the deaths") == (small,)
+
+    # mgr may have 3 domains, itself included: 2 tenants, then -ENOSPC (tenant has no quota)
+    mgr = quota_lines(log.named("mgr"))
+    assert number(mgr, r"mgr created (\d+) tenants, then rc=(-?\d+)") == (2, XEN_ENOSPC)
+    assert "mgr reads the meters of itself and its tenants, not of others" in mgr
+
+    lim, free = quota_lines(log.named("lim")), quota_lines(log.named("free"))
+    ports_lim, rc = number(lim, r"lim allocated (\d+) ports, then rc=(-?\d+)")
+    assert (ports_lim, rc) == (8, XEN_ENOSPC), lim
+    assert number(free, r"free allocated (\d+) ports, then rc=(-?\d+)")[0] > 8
+    assert "lim grant table of 2 frames: no_space; of 1: okay" in lim
+    assert "free grant table of 2 frames: okay; of 1: okay" in free
+    assert "lim mapped 4 grants, then no_space" in lim
+    assert "free mapped 8 grants, then no limit" in free

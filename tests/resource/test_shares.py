@@ -1,0 +1,46 @@
+# SPDX-License-Identifier: MIT
+"""Proportional share (issue 14 parts 1 and 4), under -icount so the shares are exact: a cap of
+20 % holds beside three spinners and on an idle CPU, and weights 1:2:4 share the CPU 1:2:4.
+Without the cap the capped spinner gets a quarter (or all) of the CPU; without the weights each
+gets a third: every assertion below fails."""
+
+from __future__ import annotations
+
+import re
+
+from moat import qemu
+from moat.pytest_plugin import Booter, assert_xtf
+from tests.domains.conftest import scenario_path
+
+SHARE = re.compile(r"share: (\S+) cpu_ns=(\d+) elapsed_ns=(\d+)")
+
+
+def shares(boot: Booter, name: str) -> dict[str, float]:
+    """Each judged domain's CPU time in percent of the judge's sleep."""
+    result: qemu.BootResult = boot(scenario_file=scenario_path(name), icount=True, timeout=240)
+    assert_xtf(result)
+    out = {}
+    for line in result.lines:
+        m = SHARE.search(line)
+        if m:
+            out[m[1]] = 100.0 * int(m[2]) / int(m[3])
+    return out
+
+
+def test_cap_20_beside_three_spinners(boot: Booter) -> None:
+    s = shares(boot, "share_cap")
+    assert abs(s["capped"] - 20.0) <= 1.0, s
+    for i in range(3):  # the rest is shared by the three others
+        assert abs(s[f"spin-{i}"] - 80.0 / 3) <= 2.0, s
+
+
+def test_cap_holds_on_an_idle_cpu(boot: Booter) -> None:
+    s = shares(boot, "share_cap_idle")
+    assert abs(s["capped"] - 20.0) <= 1.0, s
+
+
+def test_weights_1_2_4(boot: Booter) -> None:
+    s = shares(boot, "share_weights")
+    total = s["w1"] + s["w2"] + s["w4"]
+    for name, part in (("w1", 1), ("w2", 2), ("w4", 4)):
+        assert abs(100.0 * s[name] / total - 100.0 * part / 7) <= 2.0, s
