@@ -70,7 +70,7 @@ static bool refill(struct domain *d, uint64_t period)
     return true;
 }
 
-bool share_tick(unsigned cpu, struct domain *current, uint64_t now, uint64_t *deadline_ns)
+bool share_tick(unsigned cpu, const struct domain *current, uint64_t now, uint64_t *deadline_ns)
 {
     if (!capped)
         return false;
