@@ -419,12 +419,14 @@ static bool switch_to(struct domain *next, const char **why)
     if (cpu->current != next) {
         account(cpu, cpu->current);
         cpu->current = next;
-        next->slice_left_ticks = share_slice(next, slice_ticks);
+        next->slice_left_ticks =
+            next->share.weight == SHARE_WEIGHT_DEFAULT ? slice_ticks : share_slice(next, slice_ticks);
         device_switch_to(next);
         return arch_switch_to(cpu, next, why);
     }
     if (!next->slice_left_ticks)
-        next->slice_left_ticks = share_slice(next, slice_ticks);
+        next->slice_left_ticks =
+            next->share.weight == SHARE_WEIGHT_DEFAULT ? slice_ticks : share_slice(next, slice_ticks);
     return true;
 }
 
