@@ -60,16 +60,20 @@ static void line(const struct domain *d, uint64_t now, bool end)
            d->quota.held[QUOTA_FRAMES], d->quota.held[QUOTA_PORTS], end ? " end" : "");
 }
 
-void meter_tick(uint64_t now)
+void meter_tick(uint64_t now, uint64_t *deadline_ns)
 {
-    if (!period_ns || now < next_ns)
+    if (!period_ns)
         return;
-    next_ns = now + period_ns;
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        const struct domain *d = domain_table(i);
-        if (d->state == DOM_RUNNABLE) /* live: its vCPUs run, block or are down */
-            line(d, now, false);
+    if (now >= next_ns) {
+        next_ns = now + period_ns;
+        for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+            const struct domain *d = domain_table(i);
+            if (d->state == DOM_RUNNABLE) /* live: its vCPUs run, block or are down */
+                line(d, now, false);
+        }
     }
+    if (next_ns < *deadline_ns)
+        *deadline_ns = next_ns;
 }
 
 void meter_final(const struct domain *d) { line(d, now_ns(), true); }

@@ -400,9 +400,8 @@ static void sched_tick(struct percpu *cpu)
         cpu->need_resched |= RESCHED_SWITCH;
     if (new_window)
         rq->window_start_ns = now;
-    if (cpu->id == 0)
-        meter_tick(now); /* the stats= lines (meter.c) */
     rq->deadline_ns = UINT64_MAX; /* recomputed from the domains' own below */
+    meter_tick(now, &rq->deadline_ns); /* the stats= lines (meter.c): any CPU, so an idle one can't hold them */
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);
         if (partitioned() && partition_skip(d))
@@ -497,12 +496,14 @@ static bool switch_to(struct vcpu *next, const char **why)
     if (cpu->current != next) {
         account(cpu, cpu->current);
         cpu->current = next;
-        next->slice_left_ticks = share_slice(next->domain, slice_ticks);
+        next->slice_left_ticks = next->domain->share.weight == SHARE_WEIGHT_DEFAULT
+                                     ? slice_ticks : share_slice(next->domain, slice_ticks);
         device_switch_to(next->domain);
         return arch_switch_to(cpu, next, why);
     }
     if (!next->slice_left_ticks)
-        next->slice_left_ticks = share_slice(next->domain, slice_ticks);
+        next->slice_left_ticks = next->domain->share.weight == SHARE_WEIGHT_DEFAULT
+                                     ? slice_ticks : share_slice(next->domain, slice_ticks);
     return true;
 }
 

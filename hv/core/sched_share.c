@@ -76,7 +76,7 @@ static bool refill(struct domain *d, uint64_t period)
  * A domain's cap is kept by the CPU of its vCPU 0 (its budget covers all its vCPUs, whose time
  * is summed in cpu_time_ns). Every CPU gives way when the domain of the vCPU it runs is parked.
  */
-bool share_tick(unsigned cpu, struct vcpu *current, uint64_t now, uint64_t *deadline_ns)
+bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now, uint64_t *deadline_ns)
 {
     if (!capped)
         return false;

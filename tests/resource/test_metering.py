@@ -25,7 +25,8 @@ def test_every_domain_ends_with_a_stats_line(run_scenario) -> None:
     ends = {s.name: s for s in stats_lines(result.console) if s.ended}
     assert set(ends) == {"pair-a", "pair-b", "pair-c"}
     # every event sent on an interdomain channel reaches its peer: the totals agree
-    assert sum(s.events_sent for s in ends.values()) == sum(s.events_received for s in ends.values()) > 1000
+    # (how many depends on how long b sends before a closes: fewer on two CPUs, where both run at once)
+    assert sum(s.events_sent for s in ends.values()) == sum(s.events_received for s in ends.values()) > 200
     for s in ends.values():
         assert s.hypercalls > 0 and s.cpu_us > 0 and s.pages == 128 and s.frames > s.pages
 

@@ -29,8 +29,9 @@ struct meter {
 
 /* Reads stats=. A bad value stops the machine (an operator asked for something it does not get). */
 void meter_init(void);
-/* CPU 0's tick: the periodic lines when they are due. */
-void meter_tick(uint64_t now_ns);
+/* A CPU's tick (under the hypervisor lock): the periodic lines when they are due; lowers
+ * *deadline_ns to the next one's time, so an idle CPU wakes for it. */
+void meter_tick(uint64_t now_ns, uint64_t *deadline_ns);
 /* A domain's counters, as the guest ABI gives them. */
 void meter_fill(const struct domain *d, struct moat_domain_stats *out);
 /* A domain's last line (domain_destroy). */

@@ -50,6 +50,6 @@ uint64_t share_slice(struct domain *d, uint64_t slice_ticks);
 /* Hook (sched.c sched_tick()): the caps of this CPU's domains: parks the running one when its
  * budget is used, unparks the parked at a new period (true: the CPU must switch), and lowers
  * *deadline_ns to the next period's start while one of them waits for it. */
-bool share_tick(unsigned cpu, struct vcpu *current, uint64_t now_ns, uint64_t *deadline_ns);
+bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now_ns, uint64_t *deadline_ns);
 
 #endif

@@ -5,7 +5,8 @@
 // block, switch to ping, upcall, handler, iret, and the loop's check.
 //   role=ping pong=<domid> figure=<name> [ports=N] [load=<first domid>,<count>] [samples=N]
 //   role=pong ping=<domid> [ports=N]
-//   role=load ping=<domid>      spins (runnable all the time) until ping tells it to stop
+//   role=load ping=<domid> [storm=hypercall|event]  spins (runnable all the time) until ping tells
+//                               it to stop; with storm=, making hypercalls or sending itself events
 // ports=N: each side first binds N more ports (loopback pairs), so the ping-pong ports come
 // after them (the upcall scan then finds them in a later selector word).
 // pong's next port (after the ping-pong one) and port 1 of each load domain: ping binds and sends
@@ -144,6 +145,13 @@ static void pong(void)
         xtf_error("Error: event loop returned %ld\n", rc);
 }
 
+static void on_storm(evtchn_port_t port, void *data)
+{
+    (void)port, (void)data;
+}
+
+/* storm=hypercall: xen_version as fast as it can; storm=event: sends to itself on a loopback
+ * channel (an event and an upcall each time); else it only spins. */
 static void load(void)
 {
     long p = evtchn_alloc_unbound((domid_t)cmdline_ulong("ping", 0));
@@ -152,8 +160,29 @@ static void load(void)
         return;
     }
     evtchn_set_handler((evtchn_port_t)p, on_stop, NULL);
-    while (!stop)
+    bool calls = cmdline_has("storm=hypercall"), events = cmdline_has("storm=event");
+    long loop = 0;
+    if (events) {
+        long a = evtchn_alloc_unbound(DOMID_SELF);
+        loop = a > 0 ? evtchn_bind_interdomain(DOMID_SELF, (evtchn_port_t)a) : a;
+        if (loop <= 0) {
+            xtf_error("Error: loopback channel: %ld\n", loop);
+            return;
+        }
+        evtchn_set_handler((evtchn_port_t)a, on_storm, NULL);
+        evtchn_set_handler((evtchn_port_t)loop, on_storm, NULL);
+    }
+    unsigned long n = 0;
+    while (!stop) {
+        if (calls)
+            HYPERVISOR_xen_version(XENVER_version, NULL);
+        else if (events)
+            evtchn_send((evtchn_port_t)loop);
+        n++;
         barrier();
+    }
+    if (calls || events)
+        printf("storm: %lu %s\n", n, calls ? "hypercalls" : "events sent");
 }
 
 void test_main(void)
