@@ -250,7 +250,10 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
                 set_pending(rd, chn->remote_port);
         }
     } else if (chn->state == ECS_VIRQ) {
-        table(d)->virq_to_port[table(d)->notify_vcpu[port]][chn->virq] = 0;
+        /* A global VIRQ is in row 0 wherever bind_vcpu sent its upcalls; a per-vCPU one stays
+         * on the vCPU it was bound for. */
+        unsigned row = virq_is_global(chn->virq) ? 0 : table(d)->notify_vcpu[port];
+        table(d)->virq_to_port[row][chn->virq] = 0;
     }
     if (chn->state > ECS_RESERVED)
         quota_give(d, QUOTA_PORTS, 1);

@@ -7,6 +7,11 @@
 extern uintptr_t vcpu_stack_lo[MOAT_MAX_VCPUS], vcpu_stack_hi[MOAT_MAX_VCPUS];
 
 static uint8_t stacks[MOAT_MAX_VCPUS - 1][VCPU_STACK_SIZE] __attribute__((aligned(64)));
+
+// Which vCPU each port is bound to, for the event-channel dispatcher (evtchn.c, where guests
+// that start no vCPU see no table at all).
+extern uint8_t evtchn_port_vcpu[EVTCHN_LIB_PORTS];
+uint8_t evtchn_port_vcpu[EVTCHN_LIB_PORTS];
 static void (*entry_fn[MOAT_MAX_VCPUS])(unsigned id);
 
 // The hypervisor enters vcpu_entry with rsp = the stack's top (16-byte aligned) and rdi = id: the
