@@ -101,7 +101,8 @@ void device_release(struct domain *d)
 void device_switch_to(const struct domain *next)
 {
     uint32_t want = 0;
-    for (unsigned dev = 0; dev < DEVICE_COUNT; dev++)
+    /* Most domains were assigned no device: nothing to look up on their switch. */
+    for (unsigned dev = 0; next->devices && dev < DEVICE_COUNT; dev++)
         if (devs[dev].ports && device_holds(next, dev))
             want |= DEVICE_BIT(dev);
     uint32_t *loaded = &loaded_ports[this_cpu()->id]; /* each CPU has its own TSS and bitmap */

@@ -159,8 +159,9 @@ static bool is_current(const struct vcpu *v) { return percpus[v->cpu].current ==
 static inline __attribute__((always_inline)) void account(struct percpu *cpu, struct vcpu *v)
 {
     uint64_t now = arch_cycles();
-    if (v && tsc_khz()) {
-        uint64_t ns = (now - cpu->run_start_tsc) * 1000000 / tsc_khz();
+    uint64_t khz = v ? tsc_khz() : 0; /* one call: it is out of line, in the arch code */
+    if (khz) {
+        uint64_t ns = (now - cpu->run_start_tsc) * 1000000 / khz;
         v->domain->cpu_time_ns += ns;
         v->window_cpu_ns += ns;
     }
@@ -459,12 +460,12 @@ static struct vcpu *steal(struct percpu *cpu)
 static struct vcpu *pick_next(struct percpu *cpu)
 {
     struct vcpu *cur = cpu->current;
-    if (cur && runnable(cur) && !cpu->need_resched && !partitioned())
+    if (!cpu->need_resched && cur && runnable(cur) && !partitioned())
         return cur;
     if (cpu->need_resched & RESCHED_TICK) { /* the tick's work, then maybe the same domain goes on */
         cpu->need_resched &= ~RESCHED_TICK;
         sched_tick(cpu);
-        if (cur && runnable(cur) && !cpu->need_resched && !partitioned())
+        if (!cpu->need_resched && cur && runnable(cur) && !partitioned())
             return cur;
     }
     if (partitioned()) /* the fixed cycle decides (sched_partition.c), on the boot CPU only */
@@ -484,6 +485,13 @@ static struct vcpu *pick_next(struct percpu *cpu)
     return next;
 }
 
+/* next's slice; the default weight (nearly every domain) without the call into sched_share.c. */
+static inline uint64_t slice_of(struct vcpu *next)
+{
+    struct domain *d = next->domain;
+    return d->share.weight == SHARE_WEIGHT_DEFAULT ? slice_ticks : share_slice(d, slice_ticks);
+}
+
 /*
  * Makes next the running domain: its devices, then its registers, address space and extended
  * state (FPU/SSE/AVX, eagerly: the previous owner's are saved, arch_switch_to). While a domain
@@ -496,14 +504,12 @@ static bool switch_to(struct vcpu *next, const char **why)
     if (cpu->current != next) {
         account(cpu, cpu->current);
         cpu->current = next;
-        next->slice_left_ticks = next->domain->share.weight == SHARE_WEIGHT_DEFAULT
-                                     ? slice_ticks : share_slice(next->domain, slice_ticks);
+        next->slice_left_ticks = slice_of(next);
         device_switch_to(next->domain);
         return arch_switch_to(cpu, next, why);
     }
     if (!next->slice_left_ticks)
-        next->slice_left_ticks = next->domain->share.weight == SHARE_WEIGHT_DEFAULT
-                                     ? slice_ticks : share_slice(next->domain, slice_ticks);
+        next->slice_left_ticks = slice_of(next);
     return true;
 }
 
@@ -548,10 +554,37 @@ static void idle(struct percpu *cpu)
     }
 }
 
+/*
+ * The common exit, when nothing is to be decided: the current vCPU may go on (pick_next's first
+ * test), its slice is running (switch_to with next == current does nothing then) and no upcall is
+ * due (deliver_upcall would do nothing). Kept apart from exit_to_guest_slow so that the hypercall
+ * and trap exits that take it do not pay that function's frame (its saved registers).
+ */
+static bool stays_current(const struct percpu *cpu, struct vcpu *cur)
+{
+    if (cpu->need_resched || !cur || partitioned() || !runnable(cur) || !cur->slice_left_ticks)
+        return false;
+    const struct vcpu_info *vi = vcpu_info_of(cur);
+    return !cur->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask;
+}
+
+static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(struct percpu *cpu);
+
 /* Called with the hypervisor lock held (every entry takes it); releases it on the way out. */
 noreturn void exit_to_guest(void)
 {
     struct percpu *cpu = this_cpu();
+    arch_irq_disable(); /* before need_resched is read: the tick sets it */
+    if (stays_current(cpu, cpu->current)) {
+        hv_lock_exit();
+        lock_check_none_held("returns to a guest");
+        return_to_guest();
+    }
+    exit_to_guest_slow(cpu);
+}
+
+static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(struct percpu *cpu)
+{
     for (;;) {
         arch_irq_disable();
         struct vcpu *next = pick_next(cpu);
