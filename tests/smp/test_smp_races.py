@@ -17,7 +17,7 @@ from tests.domains import domlog
 from tests.domains.conftest import scenario_path
 
 CHWALL = re.compile(r"^chwall race: (\d+) rounds, (\d+) won here, (\d+) wrong$")
-RELABEL = re.compile(r"^relabel race: (\d+) rounds; before each relabel (\d+) ports connected, "
+RELABEL = re.compile(r"^(?:relabel|policy) race: (\d+) rounds; before each move apart (\d+) ports connected, "
                      r"(\d+) grants mapped; (\d+) survived it$")
 
 
@@ -59,3 +59,27 @@ def test_relabel_while_another_cpu_binds_and_maps(boot: Booter, cpus: int, run: 
     assert "revoked" in result.console and log.not_expected == 0
     assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
     assert "none in the hypervisor" in result.console
+
+
+@pytest.mark.parametrize("run", range(2))
+@pytest.mark.parametrize("cpus", [2, 4])
+def test_policy_load_while_another_cpu_binds_and_maps(boot: Booter, cpus: int, run: int) -> None:
+    # The same race with policy loads instead of relabels: the manager loads, in revoke mode, a
+    # policy where its label no longer shares the worker's type, then the boot policy again, 100
+    # times, while the worker binds and maps on another CPU. After each load apart nothing the
+    # policy forbids survives (the load revokes, and every CPU's decision cache is purged).
+    result = boot(scenario_file=scenario_path("smp_policy_race"), smp=cpus, timeout=240)
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    m = next((m for line in log.named("manager").lines if (m := RELABEL.match(line))), None)
+    assert m and m.group(0).startswith("policy race:"), log_tail(result)
+    rounds, connected, _mapped, survived = map(int, m.groups())
+    assert (rounds, survived) == (100, 0), m.group(0)
+    assert connected > 0, "the race never had a channel to revoke: " + m.group(0)
+    assert result.console.count("mac: policy 'mac-test' version 1.1 loaded (revoke mode)") == 100
+    assert log.not_expected == 0 and "none in the hypervisor" in result.console
+    # The last policy loaded stays in hypervisor frames (its blob and its vmap slot's page
+    # tables): a few frames, where a leak of one per load would be 200.
+    assert log.frames_boot and log.frames_stop, log_tail(result)
+    (total, free_boot, *_), (total_stop, free_stop, *_) = log.frames_boot, log.frames_stop
+    assert total == total_stop and 0 <= free_boot - free_stop <= 8, (log.frames_boot, log.frames_stop)

@@ -10,10 +10,16 @@
 //       relabels the worker back to `share` and offers its ports again.
 //   role=worker peer=<domid>   (CPU 1) binds, maps, writes, unmaps and closes in a loop, and
 //       counts what succeeded and what was revoked under it.
+//   role=manager ... mode=policy   the same, but the worker keeps its label and the manager
+//       loads a policy instead (revoke mode): mac-test-split.toml, where system no longer shares
+//       type red with it, then mac-test.toml again (share= and apart= are not used).
 // The test also compares the free frames at boot and at stop: no frame leaked.
+#include "embedded_policies.h"
+
 #include <public/event_channel.h>
 #include <public/xsm/acm_ops.h>
 
+#include <moat/acm.h>
 #include <moat/evtchn.h>
 #include <moat/gnttab.h>
 #include <moat/test.h>
@@ -51,11 +57,27 @@ static void offer(domid_t peer)
     }
 }
 
+static long load(const uint8_t *blob, uint32_t size)
+{
+    struct acm_setpolicy sp;
+    return acm_setpolicy(blob, size, ACM_MODE_REVOKE, NULL, 0, &sp);
+}
+
+/* Takes the worker apart from the manager (true) or back together: a relabel, or a policy load. */
+static long move(bool by_policy, domid_t peer, uint32_t ssidref, bool apart)
+{
+    if (!by_policy)
+        return relabel(peer, ssidref);
+    return apart ? load(blob_mac_test_split, (uint32_t)sizeof(blob_mac_test_split))
+                 : load(blob_mac_test, (uint32_t)sizeof(blob_mac_test));
+}
+
 static void manager(domid_t peer)
 {
     uint32_t share = (uint32_t)cmdline_ulong("share", 0), apart = (uint32_t)cmdline_ulong("apart", 0);
     uint32_t rounds = (uint32_t)cmdline_ulong("rounds", 100);
-    xtf_assert(share && apart, "share=<ssidref> apart=<ssidref>");
+    bool by_policy = cmdline_has("mode=policy");
+    xtf_assert(by_policy || (share && apart), "share=<ssidref> apart=<ssidref>, or mode=policy");
     xtf_assert(gnttab_setup(table, 1, 1) == GNTST_okay, "setup_table");
     for (unsigned i = 0; i < REFS; i++) {
         xtf_assert(gnttab_claim_ref(FIRST_REF + i), "ref");
@@ -71,7 +93,7 @@ static void manager(domid_t peer)
         }
         for (unsigned i = 0; i < REFS; i++)
             mapped += (gnttab_flags(FIRST_REF + i) & (GTF_reading | GTF_writing)) != 0;
-        xtf_assert(relabel(peer, apart) == 0, "relabel the worker apart");
+        xtf_assert(move(by_policy, peer, apart, true) == 0, "take the worker apart");
         sleep_ns(100 * NS_PER_US + (r % 5) * 23 * NS_PER_US); /* it goes on trying */
         for (unsigned i = 0; i < PORTS; i++) {
             struct evtchn_status st;
@@ -82,10 +104,10 @@ static void manager(domid_t peer)
         for (unsigned i = 0; i < REFS; i++)
             if ((gnttab_flags(FIRST_REF + i) & (GTF_reading | GTF_writing)) && bad++ < 5)
                 xtf_failure("Fail: round %u: grant %u is still mapped by the relabelled worker\n", r, FIRST_REF + i);
-        xtf_assert(relabel(peer, share) == 0, "relabel the worker back");
+        xtf_assert(move(by_policy, peer, share, false) == 0, "bring the worker back");
     }
-    printf("relabel race: %u rounds; before each relabel %u ports connected, %u grants mapped; %u survived it\n",
-           rounds, connected, mapped, bad);
+    printf("%s race: %u rounds; before each move apart %u ports connected, %u grants mapped; %u survived it\n",
+           by_policy ? "policy" : "relabel", rounds, connected, mapped, bad);
     xtf_assert(domctl_destroy(peer) == 0, "destroy the worker");
     while (gnttab_query_size(peer, NULL, NULL) != GNTST_bad_domain)
         sleep_ns(NS_PER_MS);
