@@ -60,10 +60,10 @@ def test_quotas_per_label(run_scenario) -> None:
     assert "lim mapped 4 grants, then no_space" in lim
     assert "free mapped 8 grants, then no limit" in free
 
-    # Two labels: hog spends all of hog-a's quotas (lim's) and holds them; then peer, of hog-b
+    # Two labels: hog spends all of zone-a's quotas (lim's) and holds them; then peer, of zone-b
     # (6 ports, 2 grant frames, 3 mappings), still gets every one of its own (each counts its
     # channel to the other as its first port). Charged to all labels together, or to the other
-    # label, peer would get none of them, or hog-a's limits.
+    # label, peer would get none of them, or zone-a's limits.
     hog, peer = quota_lines(log.named("hog")), quota_lines(log.named("peer"))
     assert "peer starts while hog holds all of its label's quota" in peer
     assert number(hog, r"hog allocated (\d+) ports, then rc=(-?\d+)") == (8, XEN_ENOSPC), hog

@@ -6,8 +6,8 @@
 //   mgr     (label mgr, quota domains = 3) creates tenants until its own label's budget is spent
 //   lim     (label lim) exhausts its ports, grant frames and grant mappings
 //   free    (label free, no quota) does the same and gets past every one of lim's limits
-//   hog     (label hog-a) exhausts the same quotas as lim, holds them, tells peer, and waits
-//   peer    (label hog-b, other quotas) then gets every one of its own: charges go to the
+//   hog     (label zone-a) exhausts the same quotas as lim, holds them, tells peer, and waits
+//   peer    (label zone-b, other quotas) then gets every one of its own: charges go to the
 //           label of the domain that spends them, not to another or to all (peer=, hog=<domid>)
 //   sleep   a child that waits to be destroyed
 // Each prints `quota: ...` lines the test reads; the counts are capped (CAP), so a limit that is
@@ -208,8 +208,8 @@ static long send(evtchn_port_t p)
 }
 
 /*
- * Two labels with the same quotas: hog spends all of hog-a's while peer waits, then peer spends
- * hog-b's while hog still holds everything. Their one channel is the first port of each (held
+ * Two labels with the same quotas: hog spends all of zone-a's while peer waits, then peer spends
+ * zone-b's while hog still holds everything. Their one channel is the first port of each (held
  * 1 in the counts). Were the charges counted for all labels together, or to the wrong label,
  * peer would get less than its quota.
  */
@@ -238,7 +238,7 @@ static void peer(void)
         xtf_failure("Fail: the channel for hog: rc=%ld port %u\n", rc, a.port);
         return;
     }
-    if (!wait_event(a.port)) { /* hog has spent all of hog-a's */
+    if (!wait_event(a.port)) { /* hog has spent all of zone-a's */
         xtf_failure("Fail: hog never said go\n");
         return;
     }
