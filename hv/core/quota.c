@@ -40,20 +40,23 @@ static uint32_t policy_limit(uint32_t row, enum quota_kind kind)
     return kind == QUOTA_FRAMES ? l / (PAGE_SIZE / 1024) : l;
 }
 
-bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n)
+/* The first of d's label rows that has no room for n more of kind, as row + 1; 0 if both have. */
+static unsigned full_row(const struct domain *d, enum quota_kind kind, uint32_t n)
 {
     if (!any_limit)
-        return true;
+        return 0;
     for (unsigned i = 0; i < 2; i++) {
         unsigned r = d->quota.rows[i];
         if (r) {
             unsigned row = (unsigned)array_index_nospec(r - 1, ACM_QUOTA_MAX_ROWS);
             if ((uint64_t)used[row][kind] + n > limits[row][kind])
-                return false;
+                return row + 1;
         }
     }
-    return true;
+    return 0;
 }
+
+bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n) { return full_row(d, kind, n) == 0; }
 
 static void charge(struct domain *d, enum quota_kind kind, uint32_t n, bool take)
 {
@@ -88,7 +91,17 @@ int quota_domain_start(struct domain *d, const struct domain *creator)
     d->quota.has_creator = creator != NULL;
     d->quota.creator_ssidref = creator ? creator->ssidref : 0;
     set_rows(d);
-    return quota_take(d, QUOTA_DOMAINS, 1) ? 0 : -XEN_ENOSPC;
+    unsigned full = full_row(d, QUOTA_DOMAINS, 1);
+    if (full) {
+        /* One line per refused create: creating is a privileged operation, which a label's create
+         * permission already limits to the domains trusted with it. */
+        printk("quota: domain '%s' (ssidref 0x%08x) refused: label row %u holds %u of its %u domains\n", d->name,
+               d->ssidref, full - 1, used[full - 1][QUOTA_DOMAINS],
+               limits[full - 1][QUOTA_DOMAINS]);
+        return -XEN_ENOSPC;
+    }
+    charge(d, QUOTA_DOMAINS, 1, true);
+    return 0;
 }
 
 void quota_domain_end(struct domain *d)

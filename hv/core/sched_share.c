@@ -17,7 +17,8 @@ int share_set(struct domain *d, uint32_t weight, uint32_t cap)
     capped += (cap != 0) - (s->cap != 0);
     s->weight = weight;
     s->cap = cap;
-    s->period = UINT64_MAX; /* a new budget at its next tick */
+    s->period = UINT64_MAX; /* a new budget at its next tick, and no debt */
+    s->debt_ns = 0;
     if (s->parked) {
         s->parked = false;
         for (unsigned i = 0; i < d->nr_vcpus; i++)
@@ -52,16 +53,23 @@ uint64_t share_slice(struct domain *d, uint64_t slice_ticks)
     return ticks;
 }
 
-/* A new period for a capped domain: its budget, less what it overran the last one by. A parked
- * domain's vCPUs go to the head of their queues: true, and the CPU switches to them at this tick,
- * so the domain gets its budget inside the period whatever the others' slices. */
+/* A new period for a capped domain: its budget, less what it overran the last one by. An
+ * overrun longer than a budget (a tick that came late: without -icount the host may stop the
+ * CPU while the domain runs) is a debt paid off the next periods' budgets, so the cap holds
+ * over any window longer than the debt. A parked domain's vCPUs go to the head of their queues:
+ * true, and the CPU switches to them at this tick, so the domain gets its budget inside the
+ * period whatever the others' slices. */
 static bool refill(struct domain *d, uint64_t period)
 {
     struct share *s = &d->share;
     uint64_t budget = SHARE_PERIOD_NS / 100 * s->cap;
     uint64_t used = d->cpu_time_ns - s->period_cpu_ns;
-    uint64_t over = s->period + 1 == period && used > s->budget_ns ? used - s->budget_ns : 0;
+    /* Periods without a tick here (an idle CPU) each allowed a budget of their own. */
+    uint64_t allowed = s->budget_ns + (s->period < period ? (period - s->period - 1) * budget : 0);
+    uint64_t over = s->period != UINT64_MAX && used > allowed ? used - allowed : 0;
+    over += s->debt_ns;
     s->budget_ns = budget > over ? budget - over : 0;
+    s->debt_ns = over > budget ? over - budget : 0;
     s->period = period;
     s->period_cpu_ns = d->cpu_time_ns;
     if (!s->parked)

@@ -49,7 +49,7 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     # else (nine from the manifest, c-rival by domctl) powered off.
     assert not [line for line in lines if "FAILED" in line or "PANIC" in line], tail
     names = ["system", "a-web", "a-db", "b-app", "backup", "c-rival", "net-switch", "a-www", "a-sql", "b-sniff",
-             "manager-a", "manager-b"]
+             "manager-a", "manager-b", "s-extra"]
     destroyed = ["a-web", "a-db", "b-app"]
     assert sorted(d.name for d in log.domains) == sorted(names), tail
     # Four CPUs, and the boot log says which one each manifest domain runs on: all are used.
@@ -100,6 +100,31 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     deny_b = index(lines, r"MAC deny hook=evtchn_unbound .*")
     said_b = index(lines, r"\(d3\) b-app: refused with -EACCES \(-13\), as the policy intends: .*")
     assert deny_b < said_b
+
+    # 9. (during step 2) Customer B is held to its limits. b-app, capped at 20 % of a CPU, spins while
+    # the system domain reads its meters: it used at most its cap (30: without -icount a host that
+    # stops a CPU lets it overrun a little, repaid later; uncapped it would use the whole CPU).
+    capped = index(lines, r"\(d0\) system: b-app is capped at 20 %: used (\d+) % of a CPU while it spun "
+                          r"\((\d+) of (\d+) us, getstats\)")
+    m = re.search(r"used (\d+) % .*\((\d+) of (\d+) us", lines[capped])
+    assert m and 10 <= int(m[1]) <= 30 and int(m[3]) >= 1_000_000, lines[capped]
+    spinning = index(lines, r"\(d3\) b-app: spinning: my cap says 20 % of a CPU")
+    # Customer B holds 2 of its 2 domains (b-app, b-sniff): the hypervisor refuses a third and says
+    # why, the system domain is told -ENOSPC; the service label still creates one (s-extra), which
+    # says hello. (The hypervisor's line and the system's are on one CPU, in causal order.)
+    quota = index(lines, r"quota: domain 'b-extra' \(ssidref 0x00030003\) refused: label row 3 holds 2 of its "
+                         r"2 domains")
+    at_quota = index(lines, r"\(d0\) system: creating b-extra \(customer-b\): refused with -ENOSPC \(-28\): "
+                            r"customer B is at its quota of 2 domains")
+    made = index(lines, r"\(d0\) system: creating s-extra \(service\): created as domain (\d+): another label "
+                        r"still can")
+    extra = int(re.search(r"domain (\d+):", lines[made])[1])  # type: ignore[index]
+    index(lines, rf"\(d{extra}\) s-extra: hello from the service label: domain {extra}, "
+                 rf"ssidref 0x{SSID['service']:08x}, created while customer B was at its quota")
+    assert log.named("s-extra").outcome == "poweroff"  # its label: the hello line above
+    assert said_b < spinning < capped < quota < at_quota < made, tail
+    # No domain of customer B was created: b-extra never got a domain line.
+    assert not [line for line in lines if "'b-extra' created" in line], tail
 
     # 3. and 7. c-rival: refused while A runs; A's manager destroys A's domains; then created, and
     # it says hello.
@@ -173,12 +198,14 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
                     r"refused: c-rival while customer A ran, -EPERM .*; domain_create denials: 1",
                     r"refused: each manager's pause and destroy of the other customer's domain, -EPERM; "
                     r"privileged denials: 4",
-                    r"revoked: 1 event channel \(backup <-> a-db\) .*"):
+                    r"revoked: 1 event channel \(backup <-> a-db\) .*",
+                    r"limited: b-app capped at 20 % of a CPU; customer B's third domain refused at its quota, "
+                    r"-ENOSPC"):
         assert summary < index(lines, rf"\(d0\) system:   {pattern}"), pattern
     assert summary < index(lines, r"\(d0\) system: the story went as the policy intends")
-    # Twelve domains, and the attestation agent: without a TPM (this boot) it is not built, as expected
+    # Thirteen domains, and the attestation agent: without a TPM (this boot) it is not built, as expected
     # (tests/attest/test_demo_attest.py boots the demo with one).
-    assert (log.as_expected, log.not_expected) == (13, 0), tail
+    assert (log.as_expected, log.not_expected) == (14, 0), tail
     assert not [line for line in lines if line.startswith("Test result:")]  # no XTF: demo guests use main()
     assert lines[-1] == "moat: stop: success", tail
     # Every frame came back but the live policy's: the update loaded at run time stays in
@@ -190,19 +217,24 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     # `moat demo` reads the same story from the console, and notices when a step is missing.
     assert all(step.ok for step in demo.story(console)), demo.story(console)
     without_deny = "\n".join(line for line in lines if not line.startswith("MAC deny hook=evtchn_unbound"))
-    assert [s.ok for s in demo.story(without_deny)] == [True, False, True, True, True, True, True, True]
+    assert [s.ok for s in demo.story(without_deny)] == [True, False, True, True, True, True, True, True, True]
     early = lines[:refused] + lines[hello:hello + 1] + lines[refused:hello] + lines[hello + 1:]
-    assert [s.ok for s in demo.story("\n".join(early))] == [True, True, True, True, True, True, False, True]
+    assert [s.ok for s in demo.story("\n".join(early))] == [True, True, True, True, True, True, False, True, True]
     # ... when customer B hears customer A ...
     leaked = console.replace("heard 0 frames, 0 of them customer A's", "heard 9 frames, 9 of them customer A's")
-    assert [s.ok for s in demo.story(leaked)] == [True, True, True, True, False, True, True, True]
+    assert [s.ok for s in demo.story(leaked)] == [True, True, True, True, False, True, True, True, True]
     # ... and when a manager's refusal goes unaudited.
     unaudited = "\n".join(line for line in lines if "subj=9:manager-a obj=3:b-app op=destroy" not in line)
-    assert [s.ok for s in demo.story(unaudited)] == [True, True, True, True, True, False, True, True]
+    assert [s.ok for s in demo.story(unaudited)] == [True, True, True, True, True, False, True, True, True]
+    # ... and when customer B is not held to its limits: the quota line missing, or b-app over its cap.
+    unlimited = "\n".join(line for line in lines if not line.startswith("quota: "))
+    assert [s.ok for s in demo.story(unlimited)] == [True] * 8 + [False]
+    over = re.sub(r"b-app is capped at 20 %: used \d+ %", "b-app is capped at 20 %: used 97 %", console)
+    assert [s.ok for s in demo.story(over)] == [True] * 8 + [False]
 
 
 def test_story_on_a_failed_boot_shows_nothing() -> None:
     console = ("moat 0.1.0 x86-64 hypervisor\n(d0) system: FAILED: a-web did not finish\n"
                "moat: all domains stopped: 4 as expected, 1 not\nmoat: stop: failure\n")
-    assert [s.ok for s in demo.story(console)] == [False] * 8
+    assert [s.ok for s in demo.story(console)] == [False] * 9
     assert all(s.text for s in demo.story(console))

@@ -118,8 +118,9 @@ def test_extension_fields(ext_blob: bytes, agree) -> None:
     words = (rows + 31) // 32
     s0 = o + 16  # PERMISSIONS
     sd = s0 + ((16 + 4 * rows + 7) & ~7)  # DEVICES (tpm-agent's)
-    s1 = sd + ((16 + 4 * rows + 7) & ~7)  # the first TARGETS section (create)
-    assert [int.from_bytes(ext_blob[x:x + 4], "big") for x in (s0, sd, s1)] == [1, 2, 16]
+    sq = sd + ((16 + 4 * rows + 7) & ~7)  # QUOTAS (customer-b's domains)
+    s1 = sq + int.from_bytes(ext_blob[sq + 4:sq + 8], "big")  # the first TARGETS section (create)
+    assert [int.from_bytes(ext_blob[x:x + 4], "big") for x in (s0, sd, sq, s1)] == [1, 2, 3, 16]
     agent = 9  # tpm-agent's row, the one label that may hold devices
     assert e.devices == [0] * agent + [0b11]
     last_word_row1 = s1 + 16 + 4 * (1 * words + words - 1)
@@ -142,9 +143,9 @@ def test_extension_fields(ext_blob: bytes, agree) -> None:
         put32(ext_blob, sd + 12, 1): (sd + 12, "ext.section.reserved[1]"),
         put32(ext_blob, sd + 16 + 4 * agent, 0x4): (sd + 16 + 4 * agent, "ext.devices[9]"),  # no device 2
         put32(ext_blob, sd + 16 + 4 * agent, 0): (sd, "ext.section.type[1]"),  # a devices section giving none
-        put32(ext_blob, s1, 2): (s1, "ext.section.type[2]"),  # out of order
-        put32(ext_blob, s1 + 12, words + 1): (s1 + 12, "ext.section.words[2]"),
-        put32(ext_blob, last_word_row1, 1 << 31): (last_word_row1, "ext.targets[2][1]"),
+        put32(ext_blob, s1, 2): (s1, "ext.section.type[3]"),  # out of order
+        put32(ext_blob, s1 + 12, words + 1): (s1 + 12, "ext.section.words[3]"),
+        put32(ext_blob, last_word_row1, 1 << 31): (last_word_row1, "ext.targets[3][1]"),
         put32(ext_blob, s1 + 16 + 4 * words, 0): (s0 + 20, "ext.flags[1]"),  # system creates no one
         put32(ext_blob, s1 + 16 + 4 * words * 2, 1): (s0 + 24, "ext.flags[2]"),  # a target without the flag
     }

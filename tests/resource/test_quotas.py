@@ -28,7 +28,7 @@ def number(lines: list[str], pattern: str) -> tuple[int, ...]:
 def test_quotas_per_label(run_scenario) -> None:
     result = run_scenario("quota", timeout=120)
     log = domlog.parse(result.console)
-    for name in ("ctl", "mgr", "lim", "free"):
+    for name in ("ctl", "mgr", "lim", "free", "hog", "peer"):
         assert log.named(name).result == "SUCCESS", name
     assert_xtf(result)
 
@@ -59,3 +59,16 @@ def test_quotas_per_label(run_scenario) -> None:
     assert "free grant table of 2 frames: okay; of 1: okay" in free
     assert "lim mapped 4 grants, then no_space" in lim
     assert "free mapped 8 grants, then no limit" in free
+
+    # Two labels: hog spends all of zone-a's quotas (lim's) and holds them; then peer, of zone-b
+    # (6 ports, 2 grant frames, 3 mappings), still gets every one of its own (each counts its
+    # channel to the other as its first port). Charged to all labels together, or to the other
+    # label, peer would get none of them, or zone-a's limits.
+    hog, peer = quota_lines(log.named("hog")), quota_lines(log.named("peer"))
+    assert "peer starts while hog holds all of its label's quota" in peer
+    assert number(hog, r"hog allocated (\d+) ports, then rc=(-?\d+)") == (8, XEN_ENOSPC), hog
+    assert "hog grant table of 2 frames: no_space; of 1: okay" in hog
+    assert "hog mapped 4 grants, then no_space" in hog
+    assert number(peer, r"peer allocated (\d+) ports, then rc=(-?\d+)") == (6, XEN_ENOSPC), peer
+    assert "peer grant table of 2 frames: okay; of 1: okay" in peer
+    assert "peer mapped 3 grants, then no_space" in peer

@@ -34,6 +34,7 @@ struct share {
     uint64_t period;         /* index of its current cap period */
     uint64_t period_cpu_ns;  /* its cpu_time_ns when that period began */
     uint64_t budget_ns;      /* what it may use in that period */
+    uint64_t debt_ns;        /* overrun more than a budget can repay: off the next periods' */
     bool parked;             /* its budget is used: not runnable until the next period */
 };
 

@@ -2,7 +2,9 @@
 // Demo: b-app, customer B's application. When the system domain says go, it asks for an event
 // channel to a-db, a domain of customer A. B and A share no STE type, so the hypervisor must
 // refuse with -EACCES (and print its `MAC deny hook=evtchn_unbound` line); b-app says what it got,
-// then stays until customer B's management domain winds B down.
+// then, told go again, spins until the next go (its cap, `cap = 20` in images/demo/demo.toml, holds
+// it to 20 % of a CPU while the system domain measures), then stays until customer B's management
+// domain winds B down.
 //   target=<domid>   a-db
 #include "../common/demo.h"
 
@@ -21,6 +23,12 @@ int main(const struct start_info *si)
     if (rc != -XEN_EACCES)
         fail("refused with %ld, not -EACCES", rc);
     say("refused with -EACCES (%ld), as the policy intends: customers A and B share no type", rc);
+    actor_done();
+    actor_wait_go();
+    say("spinning: my cap says 20 %% of a CPU");
+    while (!evtchn_port_pending(DEMO_CTL_PORT))
+        __asm__ volatile("pause");
+    evtchn_port_clear(DEMO_CTL_PORT);
     actor_done();
     actor_wait_managed(); // customer B stays beside A until its manager winds it down
 }

@@ -6,6 +6,9 @@
 //   mgr     (label mgr, quota domains = 3) creates tenants until its own label's budget is spent
 //   lim     (label lim) exhausts its ports, grant frames and grant mappings
 //   free    (label free, no quota) does the same and gets past every one of lim's limits
+//   hog     (label zone-a) exhausts the same quotas as lim, holds them, tells peer, and waits
+//   peer    (label zone-b, other quotas) then gets every one of its own: charges go to the
+//           label of the domain that spends them, not to another or to all (peer=, hog=<domid>)
 //   sleep   a child that waits to be destroyed
 // Each prints `quota: ...` lines the test reads; the counts are capped (CAP), so a limit that is
 // not enforced shows as the cap.
@@ -149,10 +152,11 @@ static void mgr(void)
     kill_all(ids, n);
 }
 
-/* Ports, grant frames and mappings until the label's quota (or CAP) stops them. */
-static void objects(const char *who)
+/* Ports, grant frames and mappings until the label's quota (or CAP) stops them; held already:
+ * the ports the caller holds before it starts. */
+static void objects_from(const char *who, unsigned held)
 {
-    unsigned ports = 0;
+    unsigned ports = held;
     long rc = 0;
     while (ports < CAP) {
         struct evtchn_alloc_unbound a = {.dom = DOMID_SELF, .remote_dom = DOMID_SELF};
@@ -175,6 +179,74 @@ static void objects(const char *who)
     printf("quota: %s mapped %u grants, then %s\n", who, maps, st == GNTST_okay ? "no limit" : gnttab_status_name(st));
 }
 
+static void objects(const char *who) { objects_from(who, 0); }
+
+#define SYNC_WAIT_NS (60ULL * 1000 * 1000 * 1000)
+
+/* Raw event-channel calls: the event library's handler table would not fit this image into the
+ * 128 KiB children that the memory quota counts. */
+static bool pending(evtchn_port_t p) { return (((volatile uint64_t *)shared_info->evtchn_pending)[p / 64] >> (p % 64)) & 1; }
+
+/* Waits until port p is pending (it is, when the other end sent), then clears it. */
+static bool wait_event(evtchn_port_t p)
+{
+    uint64_t deadline = now_ns() + SYNC_WAIT_NS;
+    while (!pending(p)) {
+        if (now_ns() >= deadline)
+            return false;
+        struct sched_poll poll = {.ports = (uint64_t)(uintptr_t)&p, .nr_ports = 1, .timeout = deadline};
+        HYPERVISOR_sched_op(SCHEDOP_poll, &poll);
+    }
+    __atomic_fetch_and(&shared_info->evtchn_pending[p / 64], ~(1ULL << (p % 64)), __ATOMIC_SEQ_CST);
+    return true;
+}
+
+static long send(evtchn_port_t p)
+{
+    struct evtchn_send s = {.port = p};
+    return HYPERVISOR_event_channel_op(EVTCHNOP_send, &s);
+}
+
+/*
+ * Two labels with the same quotas: hog spends all of zone-a's while peer waits, then peer spends
+ * zone-b's while hog still holds everything. Their one channel is the first port of each (held
+ * 1 in the counts). Were the charges counted for all labels together, or to the wrong label,
+ * peer would get less than its quota.
+ */
+static void hog(void)
+{
+    struct evtchn_bind_interdomain b = {.remote_dom = (domid_t)cmdline_ulong("peer", DOMID_INVALID), .remote_port = 1};
+    long rc;
+    uint64_t deadline = now_ns() + SYNC_WAIT_NS;
+    /* peer allocates its port 1 for us as its first act: retry until it has */
+    while ((rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &b)) != 0 && now_ns() < deadline)
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    if (rc != 0) {
+        xtf_failure("Fail: connecting to peer: %ld\n", rc);
+        return;
+    }
+    objects_from("hog", 1);
+    xtf_check_eq(send(b.local_port), 0);                                   /* peer: your turn */
+    xtf_check(wait_event(b.local_port), "peer did not finish");             /* peer is done */
+}
+
+static void peer(void)
+{
+    struct evtchn_alloc_unbound a = {.dom = DOMID_SELF, .remote_dom = (domid_t)cmdline_ulong("hog", DOMID_INVALID)};
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a);
+    if (rc != 0 || a.port != 1) {
+        xtf_failure("Fail: the channel for hog: rc=%ld port %u\n", rc, a.port);
+        return;
+    }
+    if (!wait_event(a.port)) { /* hog has spent all of zone-a's */
+        xtf_failure("Fail: hog never said go\n");
+        return;
+    }
+    printf("quota: peer starts while hog holds all of its label's quota\n");
+    objects_from("peer", 1);
+    xtf_check_eq(send(a.port), 0);
+}
+
 void test_main(void)
 {
     char role[8];
@@ -192,6 +264,10 @@ void test_main(void)
         mgr();
     } else if (!strcmp(role, "lim") || !strcmp(role, "free")) {
         objects(role);
+    } else if (!strcmp(role, "hog")) {
+        hog();
+    } else if (!strcmp(role, "peer")) {
+        peer();
     } else {
         xtf_error("Error: unknown role '%s'\n", role);
         return;
