@@ -14,6 +14,7 @@ static uint32_t used[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
 /* The live policy's limits in the counters' units (UINT32_MAX: none), kept by quota_rebuild so
  * that a charge costs a few loads and compares, not a walk through the policy blob. */
 static uint32_t limits[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
+static uint32_t limit_rows; /* rows of limits[] the live policy set; the others have none */
 static bool any_limit; /* the live policy has a QUOTAS section: else nothing is checked */
 
 static uint32_t row_of(uint32_t ssidref) { return ACM_SSIDREF_PRIMARY(ssidref); }
@@ -49,7 +50,7 @@ static unsigned full_row(const struct domain *d, enum quota_kind kind, uint32_t 
         unsigned r = d->quota.rows[i];
         if (r) {
             unsigned row = (unsigned)array_index_nospec(r - 1, ACM_QUOTA_MAX_ROWS);
-            if ((uint64_t)used[row][kind] + n > limits[row][kind])
+            if (row < limit_rows && (uint64_t)used[row][kind] + n > limits[row][kind])
                 return row + 1;
         }
     }
@@ -112,23 +113,43 @@ void quota_domain_end(struct domain *d)
             panic("domain %u '%s' dies still charged %u of resource %u", d->domid, d->name, d->quota.held[k], k);
 }
 
+/* Adds (sign +1) or takes away (-1) everything d holds to or from the rows of its account. */
+static void recharge_rows(const struct domain *d, int sign)
+{
+    for (unsigned j = 0; j < 2; j++) {
+        unsigned r = d->quota.rows[j];
+        if (!r)
+            continue;
+        for (unsigned k = 0; k < QUOTA_KINDS; k++)
+            used[r - 1][k] += (uint32_t)sign * d->quota.held[k];
+    }
+}
+
 void quota_rebuild(void)
 {
+    /* Only the policy's own label rows can have limits: a walk of those, not of every row (a
+     * policy load with few labels stays cheap). */
     any_limit = false;
-    for (uint32_t row = 0; row < ACM_QUOTA_MAX_ROWS; row++)
+    uint32_t n = xsm_label_count();
+    limit_rows = n < ACM_QUOTA_MAX_ROWS ? n : ACM_QUOTA_MAX_ROWS;
+    for (uint32_t row = 0; row < limit_rows; row++)
         for (unsigned k = 0; k < QUOTA_KINDS; k++)
-            limits[row][k] = row < xsm_label_count() ? policy_limit(row, (enum quota_kind)k) : UINT32_MAX;
+            limits[row][k] = policy_limit(row, (enum quota_kind)k);
     memset(used, 0, sizeof(used));
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
         struct domain *d = domain_table(i);
         if (d->state == DOM_FREE)
             continue;
         set_rows(d);
-        for (unsigned k = 0; k < QUOTA_KINDS; k++)
-            for (unsigned j = 0; j < 2; j++)
-                if (d->quota.rows[j])
-                    used[d->quota.rows[j] - 1][k] += d->quota.held[k];
+        recharge_rows(d, +1);
     }
+}
+
+void quota_relabel(struct domain *d)
+{
+    recharge_rows(d, -1);
+    set_rows(d);
+    recharge_rows(d, +1);
 }
 
 bool quota_frame_take(uint16_t owner)

@@ -614,7 +614,7 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
     link_policy_changed();
-    quota_rebuild(); /* its charges move to its new label */
+    quota_relabel(d); /* its charges move to its new label */
     r->revoked_evtchn = rv.revoked_evtchn;
     r->revoked_grants = rv.revoked_grants;
     r->revoked_virqs = rv.revoked_virqs;

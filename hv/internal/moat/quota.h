@@ -48,9 +48,12 @@ bool quota_take(struct domain *d, enum quota_kind kind, uint32_t n);
 void quota_charge(struct domain *d, enum quota_kind kind, uint32_t n);
 /* Gives n back. */
 void quota_give(struct domain *d, enum quota_kind kind, uint32_t n);
-/* At boot (the policy loaded), and whenever the policy or a domain's label changes: the limits
- * again, and every domain recharged to its labels of now. */
+/* At boot (the policy loaded), and whenever the policy changes: the limits again, and every
+ * domain recharged to its labels of now. */
 void quota_rebuild(void);
+/* d was relabelled: its charges move from its old label's row to its new one's (the limits and
+ * every other domain's charges stay as they are). */
+void quota_relabel(struct domain *d);
 /* Frame charging, for the frame allocator: owner is a domain id or DOMID_HV / DOMID_ORPHAN. */
 bool quota_frame_take(uint16_t owner);
 void quota_frame_give(uint16_t owner);
