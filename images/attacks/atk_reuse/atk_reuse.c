@@ -62,6 +62,9 @@ static void bind_reused(void)
     domid_t sup = (domid_t)cmdline_ulong("sup", DOMID_INVALID);
     long rc = evtchn_bind_interdomain(sup, (evtchn_port_t)cmdline_ulong("port", 0));
     expect_rc("evtchn-id-reuse", rc, -XEN_EINVAL);
+    /* Alive a while longer: the keeper, on another CPU, offers this domain a port next (a positive
+     * decision to cache); had it already gone, the keeper would be told -EACCES (absent). */
+    sleep_ns(50 * NS_PER_MS);
 }
 
 int main(const struct start_info *si)
