@@ -63,15 +63,23 @@ static void timer_or_poll(bool bit, uint64_t start, uint64_t end)
 }
 
 /*
- * The receiver spins through the middle half of the slot (the sender is blocked then: it wakes
- * only at the slot's end) and keeps the shortest interruption in TSC counts: the tick, whose
- * cost is what the sender modulates. The receiver sleeps through the rest, so the sender can run.
+ * The receiver spins through [start + 3/8, end - 1/8] of the slot and keeps the shortest
+ * interruption in TSC counts: the tick, whose cost is what the sender modulates. It sleeps
+ * through the rest, so the sender can run.
+ *
+ * Guest timers fire at the first tick after their deadline, so every wake-up lands up to a tick
+ * late, wherever the tick's phase happens to be against the slots (it moves with anything that
+ * changes the boot's length). The window's opening deadline is therefore half a 4 ms slot's tick
+ * away from the slot edges, where the sender's deadlines are: the two never fall due at the same
+ * tick (the receiver would run first and spin while the woken sender waited in the queue, and
+ * the sender would no longer be blocked during the measurement), and the window, however late it
+ * opens, still spans a whole tick period before it closes.
  */
 static uint64_t shortest_tick(uint64_t start, uint64_t end)
 {
-    uint64_t quarter = (end - start) / 4, shortest = UINT64_MAX;
-    sleep_until(start + quarter);
-    uint64_t stop = end - quarter;
+    uint64_t eighth = (end - start) / 8, shortest = UINT64_MAX;
+    sleep_until(start + 3 * eighth);
+    uint64_t stop = end - eighth;
     uint64_t last = rdtsc();
     while (now_ns() < stop) {
         uint64_t t = rdtsc();
