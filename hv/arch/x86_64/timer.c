@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Time. The local APIC timer gives the periodic tick; the TSC is the clock. Both rates are
-// measured against the PIT (a fixed 1.193182 MHz), which QEMU models on the same virtual clock
+// measured against the PIT (a fixed 1.193182 MHz) over about 1 ms, or the TSC's is read from
+// CPUID and the APIC timer measured against it when the CPU states its TSC rate. The PIT QEMU models on the same virtual clock
 // as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike. The boot
 // CPU measures once: every local APIC timer runs from the same bus clock, so each AP starts its
 // tick with the boot CPU's calibration (and the SMP self-test checks each AP's rate).
@@ -17,42 +18,102 @@
 #define LVT_PERIODIC (1u << 17)
 
 #define PIT_HZ 1193182
-#define CALIBRATE_MS 10
+#define CALIBRATE_PIT_TICKS 1193  /* about 1 ms of the PIT: the window the rates are measured over */
+#define CALIBRATE_APIC_US 100     /* the APIC timer against a known TSC rate */
+#define CALIBRATE_SPINS 100000000ULL
 
 static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
 static uint64_t tsc_rate_khz;
 static uint64_t tsc_at_init;
 static void time_scale_init(void);
 
-/* Runs PIT channel 2 once for CALIBRATE_MS and samples the APIC timer and TSC around it. */
+/* PIT channel 2's current count (latched, so the two bytes belong together). */
+static uint16_t pit_count(void)
+{
+    outb(0x43, 0x80); /* latch channel 2 */
+    uint8_t lo = inb(0x42);
+    return (uint16_t)(lo | (uint16_t)inb(0x42) << 8);
+}
+
+static uint32_t apic_counted(void) { return 0xffffffff - lapic_read(LAPIC_TIMER_CUR); }
+
+/* The TSC rate from CPUID when the CPU states it: leaf 15h gives TSC = crystal * EBX / EAX (exact
+ * when it names the crystal), leaf 16h the base frequency the TSC runs at when 15h has the ratio
+ * but no crystal. 0 when neither says: measure it. */
+static uint64_t tsc_khz_from_cpuid(void)
+{
+    uint32_t max, a, b, c, d;
+    cpuid(0, 0, &max, &b, &c, &d);
+    if (max < 0x15)
+        return 0;
+    cpuid(0x15, 0, &a, &b, &c, &d);
+    if (!a || !b)
+        return 0;
+    if (c)
+        return (uint64_t)c * b / a / 1000;
+    if (max < 0x16)
+        return 0;
+    uint32_t base_mhz;
+    cpuid(0x16, 0, &base_mhz, &b, &c, &d);
+    return (uint64_t)(base_mhz & 0xffff) * 1000;
+}
+
+/* The APIC timer (at divide-by-16) and, unless CPUID gave it, the TSC, measured against the PIT
+ * (a fixed 1.193182 MHz) over CALIBRATE_PIT_TICKS of its counts. Both ends of the window are taken
+ * right after the PIT's count changed, and the rates come from the exact number of PIT counts in
+ * between, so the window needs to be neither long nor a whole number of milliseconds. With the
+ * TSC rate known from CPUID, the APIC timer is measured against the TSC instead (no PIT). */
 static void calibrate(void)
 {
-    uint16_t count = PIT_HZ * CALIBRATE_MS / 1000;
+    lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
+    uint64_t known_khz = tsc_khz_from_cpuid();
+    if (known_khz) {
+        uint64_t window = known_khz * CALIBRATE_APIC_US / 1000;
+        lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
+        uint64_t tsc0 = rdtsc();
+        uint32_t apic0 = apic_counted();
+        uint64_t tsc1;
+        while ((tsc1 = rdtsc()) - tsc0 < window)
+            cpu_relax();
+        uint32_t apic1 = apic_counted();
+        lapic_write(LAPIC_TIMER_INIT, 0);
+        tsc_rate_khz = known_khz;
+        lapic_timer_khz = (uint64_t)(apic1 - apic0) * known_khz / (tsc1 - tsc0);
+        if (!lapic_timer_khz)
+            panic("timer calibration failed (apic %u counts in %lu tsc)", apic1 - apic0, tsc1 - tsc0);
+        return;
+    }
+
     outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate channel 2 on, speaker off */
-    outb(0x43, 0xb0);                       /* channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count) */
-    outb(0x42, count & 0xff);
-    outb(0x42, count >> 8);
+    outb(0x43, 0xb0);                       /* channel 2, lobyte/hibyte, mode 0 */
+    outb(0x42, 0xff);                       /* the longest count (55 ms): it never runs out here */
+    outb(0x42, 0xff);
     /* Restart the count by toggling the gate. */
     uint8_t gate = inb(0x61);
     outb(0x61, gate & ~0x01);
     outb(0x61, gate | 0x01);
-
-    lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
     lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
-    uint64_t tsc0 = rdtsc();
+
     uint64_t spins = 0;
-    while (!(inb(0x61) & 0x20)) /* OUT2 goes high at terminal count */
-        if (++spins > 1000000000ULL)
+    uint16_t seen = pit_count(), start, now;
+    while ((start = pit_count()) == seen) /* the start of the window: a fresh PIT count */
+        if (++spins > CALIBRATE_SPINS)
+            panic("the PIT never counted down: cannot calibrate the timer");
+    uint64_t tsc0 = rdtsc();
+    uint32_t apic0 = apic_counted();
+    while ((uint16_t)(start - (now = pit_count())) < CALIBRATE_PIT_TICKS)
+        if (++spins > CALIBRATE_SPINS)
             panic("the PIT never counted down: cannot calibrate the timer");
     uint64_t tsc1 = rdtsc();
-    uint32_t apic_elapsed = 0xffffffff - lapic_read(LAPIC_TIMER_CUR);
+    uint32_t apic1 = apic_counted();
     lapic_write(LAPIC_TIMER_INIT, 0);
 
-    lapic_timer_khz = apic_elapsed / CALIBRATE_MS;
-    tsc_rate_khz = (tsc1 - tsc0) / CALIBRATE_MS;
+    uint64_t pit = (uint16_t)(start - now); /* exact PIT counts between the two readings */
+    lapic_timer_khz = (uint64_t)(apic1 - apic0) * PIT_HZ / (pit * 1000);
+    tsc_rate_khz = (tsc1 - tsc0) * PIT_HZ / (pit * 1000);
     if (!lapic_timer_khz || !tsc_rate_khz)
-        panic("timer calibration failed (apic %u counts, tsc %lu in %d ms)", apic_elapsed, tsc1 - tsc0,
-              CALIBRATE_MS);
+        panic("timer calibration failed (apic %u counts, tsc %lu in %lu PIT counts)", apic1 - apic0, tsc1 - tsc0,
+              pit);
 }
 
 static void timer_tick(struct cpu_regs *regs)
