@@ -75,23 +75,15 @@ static struct elf_image module_image(uint32_t index)
     return (struct elf_image){phys_to_virt(m->start), m->end - m->start};
 }
 
-/* One populated RAM page at PFN pfn: RW, never executable until the ELF loader says so. */
-static bool populate(struct domain *d, uint64_t pfn)
+/* RAM pages [first, first + n): RW, never executable until the ELF loader says so. */
+static bool populate(struct domain *d, uint64_t first, uint64_t n)
 {
-    mfn_t m = frame_alloc(FRAME_GUEST, d->domid);
-    if (m == INVALID_MFN)
-        return false;
-    d->frames_held++;
-    if (gpt_map(d, GUEST_RAM_VA + pfn * PAGE_SIZE, m, MAP_WRITABLE | MAP_NOEXEC))
-        return true;
-    frame_free(m);
-    d->frames_held--;
-    return false;
+    return gpt_populate(d, GUEST_RAM_VA + first * PAGE_SIZE, n, MAP_WRITABLE | MAP_NOEXEC);
 }
 
 static mfn_t info_page(struct domain *d, vaddr_t va, uint64_t flags)
 {
-    mfn_t m = frame_alloc(FRAME_GUEST, d->domid);
+    mfn_t m = frame_alloc_for(FRAME_GUEST, d);
     if (m == INVALID_MFN)
         return INVALID_MFN;
     d->frames_held++;
@@ -215,9 +207,10 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (!arch_vcpu_init(&d->vcpus[i]))
             goto fail;
-    for (uint64_t pfn = 0; pfn < d->nr_pages; pfn++)
-        if (GUEST_RAM_VA + pfn * PAGE_SIZE != guard && !populate(d, pfn))
-            goto fail;
+    /* All RAM but the guard page (elf_check put the image below it, so it lies inside RAM). */
+    uint64_t guard_pfn = (guard - GUEST_RAM_VA) / PAGE_SIZE;
+    if (!populate(d, 0, guard_pfn) || !populate(d, guard_pfn + 1, d->nr_pages - guard_pfn - 1))
+        goto fail;
     d->start_info_mfn = info_page(d, GUEST_START_INFO_VA, 0);
     d->shared_info_mfn = info_page(d, GUEST_SHARED_INFO_VA, MAP_WRITABLE);
     if (d->start_info_mfn == INVALID_MFN || d->shared_info_mfn == INVALID_MFN || !elf_load(&img, d))

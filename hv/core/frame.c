@@ -3,6 +3,7 @@
 // available RAM; it lives in RAM itself, carved out of the largest available range. Free frames
 // are a LIFO list threaded through the table, so allocation and release are O(1).
 #include <moat/console.h>
+#include <moat/domain.h>
 #include <moat/frame.h>
 #include <moat/lib.h>
 #include <moat/mitigate.h>
@@ -169,7 +170,8 @@ void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_e
         frames[tail].next_free = INVALID_MFN;
 }
 
-mfn_t frame_alloc(enum frame_use use, uint16_t owner)
+/* Takes the free list's head for owner; d, when the frame is a domain's, pays its quota. */
+static mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
 {
     mfn_t mfn = free_head;
     if (mfn == INVALID_MFN)
@@ -177,7 +179,7 @@ mfn_t frame_alloc(enum frame_use use, uint16_t owner)
     uint8_t pool = pool_charge(owner);
     if (pool == POOL_FULL)
         return INVALID_MFN; /* the owner's label has used its share: as if memory were exhausted */
-    if (!quota_frame_take(owner)) { /* its label's (or its creator's) memory quota is spent */
+    if (d && !quota_take(d, QUOTA_FRAMES, 1)) { /* its label's (or its creator's) memory quota is spent */
         pool_uncharge(pool);
         return INVALID_MFN;
     }
@@ -194,6 +196,18 @@ mfn_t frame_alloc(enum frame_use use, uint16_t owner)
     clear_page(mfn_to_virt(mfn));
     return mfn;
 }
+
+/* The hypervisor's own frames, or a domain's by id (looked up for its quota). */
+mfn_t frame_alloc(enum frame_use use, uint16_t owner)
+{
+    return alloc(use, owner, owner < DOMID_FIRST_RESERVED ? domain_by_id_any(owner) : NULL);
+}
+
+/* A frame a domain holds: the caller has the domain, so no lookup per frame (a 1 MiB domain's
+ * creation allocates some 260). */
+mfn_t frame_alloc_for(enum frame_use use, struct domain *d) { return alloc(use, d->domid, d); }
+
+mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d) { return alloc(use, d->domid, NULL); }
 
 void frame_free(mfn_t mfn)
 {

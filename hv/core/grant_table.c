@@ -40,7 +40,7 @@ static struct maptrack_entry *mt_entry(struct domain *d, uint32_t handle)
 /* Hypervisor bookkeeping pages are owned by the domain they serve, so its death gives them back. */
 static void *alloc_hv_page(struct domain *d)
 {
-    mfn_t m = frame_alloc(FRAME_HV, d->domid);
+    mfn_t m = frame_alloc_for(FRAME_HV, d);
     if (m == INVALID_MFN)
         return NULL;
     d->frames_held++;

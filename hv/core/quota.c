@@ -152,12 +152,6 @@ void quota_relabel(struct domain *d)
     recharge_rows(d, +1);
 }
 
-bool quota_frame_take(uint16_t owner)
-{
-    struct domain *d = owner < DOMID_FIRST_RESERVED ? domain_by_id_any(owner) : NULL;
-    return !d || quota_take(d, QUOTA_FRAMES, 1);
-}
-
 void quota_frame_give(uint16_t owner)
 {
     struct domain *d = owner < DOMID_FIRST_RESERVED ? domain_by_id_any(owner) : NULL;

@@ -6,6 +6,7 @@
 #include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/paging.h>
+#include <moat/quota.h>
 #include <moat/shutdown.h>
 #include <moat/smp.h>
 #include <moat/x86.h>
@@ -19,7 +20,7 @@ static uint64_t *table_of(uint64_t e) { return phys_to_virt(e & PTE_ADDR_MASK); 
 
 bool gpt_create(struct domain *d)
 {
-    mfn_t root = frame_alloc(FRAME_PAGETABLE, d->domid);
+    mfn_t root = frame_alloc_for(FRAME_PAGETABLE, d);
     if (root == INVALID_MFN)
         return false;
     d->frames_held++;
@@ -31,22 +32,60 @@ bool gpt_create(struct domain *d)
     return true;
 }
 
-bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags)
+/* The leaf entry for va, with the tables above it made as needed; NULL if out of memory. */
+static uint64_t *leaf_entry(struct domain *d, vaddr_t va)
 {
     BUG_ON(va >= GUEST_VA_LIMIT);
     uint64_t *t = mfn_to_virt(d->pml4);
     for (int level = 4; level > 1; level--) {
         uint64_t *e = &t[IDX(va, level)];
         if (!(*e & PTE_P)) {
-            mfn_t m = frame_alloc(FRAME_PAGETABLE, d->domid);
+            mfn_t m = frame_alloc_for(FRAME_PAGETABLE, d);
             if (m == INVALID_MFN)
-                return false;
+                return NULL;
             d->frames_held++;
             *e = (m << PAGE_SHIFT) | USER_TABLE_FLAGS;
         }
         t = table_of(*e);
     }
-    t[IDX(va, 1)] = (mfn << PAGE_SHIFT) | flags | PTE_P | PTE_U;
+    return &t[IDX(va, 1)];
+}
+
+static uint64_t leaf(mfn_t mfn, uint64_t flags) { return (mfn << PAGE_SHIFT) | flags | PTE_P | PTE_U; }
+
+bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags)
+{
+    uint64_t *e = leaf_entry(d, va);
+    if (!e)
+        return false;
+    *e = leaf(mfn, flags);
+    return true;
+}
+
+/*
+ * A run of fresh pages, as domain creation populates a domain's RAM: one walk per leaf table
+ * instead of one per page (a 1 MiB domain has 256 pages and one leaf table). The leaves are new,
+ * so no TLB holds them. The pages' quota is taken at once, and what a failure leaves untaken
+ * given back; a frame already taken stays mapped: the domain's teardown gives back all it holds.
+ */
+bool gpt_populate(struct domain *d, vaddr_t va, size_t pages, uint64_t flags)
+{
+    if (pages > UINT32_MAX || !quota_take(d, QUOTA_FRAMES, (uint32_t)pages))
+        return false;
+    uint64_t *e = NULL;
+    for (size_t i = 0; i < pages; i++, va += PAGE_SIZE) {
+        mfn_t m = INVALID_MFN;
+        if (!e || IDX(va, 1) == 0) /* the first page, or the first of the next leaf table */
+            e = leaf_entry(d, va);
+        if (e)
+            m = frame_alloc_prepaid(FRAME_GUEST, d);
+        if (m == INVALID_MFN) {
+            quota_give(d, QUOTA_FRAMES, (uint32_t)(pages - i));
+            return false;
+        }
+        d->frames_held++;
+        *e++ = leaf(m, flags);
+    }
     return true;
 }
 

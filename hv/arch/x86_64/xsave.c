@@ -227,7 +227,7 @@ bool xsave_cpu_area_fits(void) { return cpuid_area_size() <= area_size; }
 bool xsave_vcpu_init(struct vcpu *v)
 {
     struct domain *d = v->domain;
-    mfn_t m = frame_alloc(FRAME_HV, d->domid);
+    mfn_t m = frame_alloc_for(FRAME_HV, d);
     if (m == INVALID_MFN)
         return false;
     d->frames_held++;

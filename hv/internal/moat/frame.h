@@ -44,6 +44,13 @@ struct frame_stats {
 void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_end);
 /* A zeroed frame, or INVALID_MFN when memory is exhausted (never panics: callers report -ENOMEM). */
 mfn_t frame_alloc(enum frame_use use, uint16_t owner);
+struct domain;
+/* The same for a frame that d holds (its RAM, page tables, tables of its ports and grants): charged
+ * to d's memory quota, which may refuse it (INVALID_MFN, as when memory is exhausted). */
+mfn_t frame_alloc_for(enum frame_use use, struct domain *d);
+/* The same, for a frame whose quota charge the caller has already taken (a run of pages, charged
+ * once: gpt_populate). */
+mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d);
 void frame_free(mfn_t mfn);
 /* Reference counting for frames that outlive their owner's use (a granted page still mapped). */
 void frame_get(mfn_t mfn);

@@ -12,6 +12,9 @@ struct domain;
 bool gpt_create(struct domain *d);
 /* Maps va to mfn with MAP_* attributes (moat/arch.h), user-accessible; false if out of memory. */
 bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags);
+/* Maps `pages` fresh zeroed frames of d's at va onwards; false if out of memory or over quota
+ * (what was mapped stays: the domain's teardown returns it). */
+bool gpt_populate(struct domain *d, vaddr_t va, size_t pages, uint64_t flags);
 /* The leaf entry that maps va (pte_mfn, pte_writable in moat/arch.h), or 0 if unmapped. */
 uint64_t gpt_lookup(struct domain *d, vaddr_t va);
 bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry everywhere */
