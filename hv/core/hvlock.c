@@ -15,8 +15,20 @@ void hv_lock_start(void) { hv_lock_smp = smp_cpus_online() > 1; }
 /*
  * A waiter spins a little, then halts with interrupts on until the releaser's IPI (or its own
  * tick): on a host that runs more virtual CPUs than it has cores, a spinning waiter would take
- * the core the lock's holder needs. Interrupt handlers take no lock, so they may run here; the
- * turn is checked with interrupts off just before `sti; hlt`, so the wake-up cannot be lost.
+ * the core the lock's holder needs. Interrupt handlers take no lock, so they may run here.
+ *
+ * Only a waiter that halts is sent the wake-up IPI. A spinning waiter waits with interrupts off,
+ * so an IPI sent to it stays pending until it returns to its guest, and interrupts the guest at
+ * once: back in the hypervisor, that CPU waits for the lock again, and on its release sends the
+ * next such IPI to the other CPU, which has just done the same. Two CPUs then pass the lock back
+ * and forth on IPIs alone and neither guest runs an instruction until a tick breaks the pattern
+ * (the mapper of gnt_revoke_remote missed the relabel it watched for this way).
+ *
+ * The halting flag and the turn form a Dekker pair: the waiter sets the flag, then reads the
+ * turn; the releaser moves the turn, then reads the flag. Each side's store is followed by a
+ * full fence before its load, so at least one of them sees the other's store: either the waiter
+ * sees its turn and does not halt, or the releaser sees the flag and wakes it. The turn is
+ * checked with interrupts off just before `sti; hlt`, so the IPI cannot be lost.
  */
 #define HV_LOCK_SPINS 256
 
@@ -29,18 +41,21 @@ void hv_lock_enter_slow(void)
         uint64_t t0 = arch_cycles();
         cpu->hv_lock_contended++;
         cpu->hv_lock_ticket = ticket;
-        __atomic_store_n(&cpu->hv_lock_waiting, true, __ATOMIC_SEQ_CST);
         /* The holder may be waiting for this CPU (a TLB shootdown, an eviction): answer it. */
         for (unsigned spins = 0; !spin_my_turn(&hv_lock, ticket); spins++) {
             smp_poll_calls();
             if (spins < HV_LOCK_SPINS) {
                 cpu_relax();
-            } else {
+                continue;
+            }
+            cpu->hv_lock_halts++;
+            __atomic_store_n(&cpu->hv_lock_halted, true, __ATOMIC_SEQ_CST);
+            if (!spin_my_turn(&hv_lock, ticket)) {
                 sti_halt();
                 cli();
             }
+            __atomic_store_n(&cpu->hv_lock_halted, false, __ATOMIC_RELAXED);
         }
-        __atomic_store_n(&cpu->hv_lock_waiting, false, __ATOMIC_RELAXED);
         cpu->hv_lock_wait_tsc += arch_cycles() - t0;
     }
     hv_lock.cpu = (uint16_t)(cpu->id + 1);
@@ -56,16 +71,19 @@ bool hv_lock_enter_hypercall(const struct cpu_regs *regs)
 
 void hv_lock_exit_slow(void)
 {
-    this_cpu()->in_hypercall = false;
+    struct percpu *me = this_cpu();
+    me->in_hypercall = false;
     uint16_t next = (uint16_t)(hv_lock.owner + 1);
     bool waiters = __atomic_load_n(&hv_lock.next, __ATOMIC_RELAXED) != next;
     spin_unlock(&hv_lock);
     if (!waiters)
         return;
-    /* Wake the CPU whose turn it is, in case it halted. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST); /* the turn is visible before the flags are read */
+    /* Wake the CPU whose turn it is if it halted (see above: never one that spins). */
     for (unsigned i = 0; i < smp_cpus_listed(); i++) {
         const struct percpu *p = &percpus[i];
-        if (__atomic_load_n(&p->hv_lock_waiting, __ATOMIC_SEQ_CST) && p->hv_lock_ticket == next) {
+        if (__atomic_load_n(&p->hv_lock_halted, __ATOMIC_SEQ_CST) && p->hv_lock_ticket == next) {
+            me->hv_lock_kicks++;
             arch_kick_cpu(p);
             return;
         }
@@ -78,14 +96,16 @@ void hv_lock_report(void)
 {
     if (!hv_lock_smp)
         return;
-    uint64_t taken = 0, contended = 0, wait = 0;
+    uint64_t taken = 0, contended = 0, wait = 0, halts = 0, kicks = 0;
     for (unsigned i = 0; i < MOAT_MAX_CPUS; i++) {
         taken += percpus[i].hv_lock_taken;
         contended += percpus[i].hv_lock_contended;
         wait += percpus[i].hv_lock_wait_tsc;
+        halts += percpus[i].hv_lock_halts;
+        kicks += percpus[i].hv_lock_kicks;
     }
-    printk("hvlock: taken=%lu contended=%lu waited=%lu tsc ticks (%lu per contended entry)\n", taken, contended,
-           wait, contended ? wait / contended : 0);
+    printk("hvlock: taken=%lu contended=%lu waited=%lu tsc ticks (%lu per contended entry); halted=%lu woken=%lu\n",
+           taken, contended, wait, contended ? wait / contended : 0, halts, kicks);
 }
 
 #ifdef CONFIG_LOCK_CHECK

@@ -92,7 +92,9 @@ static void revoker(domid_t peer)
             long rc = relabel(away, &revoked);
             uint64_t d = bench_net(bench_tsc() - t0);
             xtf_assert(rc == 0 && revoked == n, "relabel: %ld, %u revoked", rc, revoked);
-            sleep_ns(NS_PER_MS); /* the mapper looks every 50 us: it sees this label */
+            /* Long enough for the mapper to see this label: its 50 us sleeps end at its CPU's
+             * next tick, so it looks once a tick (1 ms), and a look may wait for the lock. */
+            sleep_ns(3 * NS_PER_MS);
             xtf_assert(relabel(home, &revoked) == 0, "relabel back");
             if (s >= WARMUP)
                 samples[s - WARMUP] = d / n;

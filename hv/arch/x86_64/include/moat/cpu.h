@@ -103,7 +103,8 @@ struct percpu {
      * hypervisor lock's figures, printed at stop. */
     uint32_t locks_held;
     uint64_t hv_lock_taken, hv_lock_contended, hv_lock_wait_tsc;
-    bool hv_lock_waiting;       /* waiting for the hypervisor lock, for ticket hv_lock_ticket */
+    uint64_t hv_lock_halts, hv_lock_kicks; /* times a waiter came to halt; wake-ups sent to such waiters */
+    bool hv_lock_halted;        /* halts (or is about to) waiting for the lock, for ticket hv_lock_ticket */
     uint16_t hv_lock_ticket;
 };
 
