@@ -4,6 +4,8 @@
 #include <moat/lib.h>
 #include <moat/sched.h>
 #include <moat/sched_share.h>
+#include <moat/xsm.h>
+#include <public/xsm/acm.h>
 
 /*
  * The live domains with a cap: the tick walks these only, not every domain, so its cost grows
@@ -57,6 +59,13 @@ int share_set(struct domain *d, uint32_t weight, uint32_t cap)
 int share_init(struct domain *d, uint32_t weight, uint32_t cap)
 {
     memset(&d->share, 0, sizeof(d->share));
+    /* What the creator left unset comes from the domain's label in the policy (its SCHED
+     * section), so one rule covers every domain of a customer; the policy compiler and the
+     * parser keep those defaults in range. */
+    if (!weight)
+        weight = xsm_sched_default(d->ssidref, ACM_SCHED_WEIGHT);
+    if (!cap)
+        cap = xsm_sched_default(d->ssidref, ACM_SCHED_CAP);
     return share_set(d, weight, cap);
 }
 
