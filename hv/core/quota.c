@@ -17,6 +17,12 @@ static uint32_t limits[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
 static uint32_t limit_rows; /* rows of limits[] the live policy set; the others have none */
 static bool any_limit; /* the live policy has a QUOTAS section: else nothing is checked */
 
+/* What an account's row points to when the row has no limits (or is not summed): a sum of 0
+ * and no limit, so the check needs no test of its own for it. */
+static const uint32_t no_use[QUOTA_KINDS];
+static const uint32_t no_limits[QUOTA_KINDS] = {UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX, UINT32_MAX};
+_Static_assert(QUOTA_KINDS == 5, "no_limits has one entry per kind");
+
 static uint32_t row_of(uint32_t ssidref) { return ACM_SSIDREF_PRIMARY(ssidref); }
 
 /* A row as stored in an account: row + 1, or 0 when the row is not summed. */
@@ -29,6 +35,12 @@ static void set_rows(struct domain *d)
     q->rows[1] = q->has_creator ? account_row(row_of(q->creator_ssidref)) : 0;
     if (q->rows[1] == q->rows[0])
         q->rows[1] = 0; /* a creator of its own label: charged once */
+    for (unsigned i = 0; i < 2; i++) {
+        unsigned row = q->rows[i] ? (unsigned)array_index_nospec(q->rows[i] - 1u, ACM_QUOTA_MAX_ROWS) : 0;
+        bool limited = q->rows[i] && row < limit_rows;
+        q->use[i] = limited ? used[row] : no_use;
+        q->limit[i] = limited ? limits[row] : no_limits;
+    }
 }
 
 /* The limit of a label row from the policy, in the unit the counters use (frames for memory). */
@@ -42,18 +54,14 @@ static uint32_t policy_limit(uint32_t row, enum quota_kind kind)
 }
 
 /* The first of d's label rows that has no room for n more of kind, as row + 1; 0 if both have. */
-static unsigned full_row(const struct domain *d, enum quota_kind kind, uint32_t n)
+static inline unsigned full_row(const struct domain *d, enum quota_kind kind, uint32_t n)
 {
-    if (!any_limit)
-        return 0;
-    for (unsigned i = 0; i < 2; i++) {
-        unsigned r = d->quota.rows[i];
-        if (r) {
-            unsigned row = (unsigned)array_index_nospec(r - 1, ACM_QUOTA_MAX_ROWS);
-            if (row < limit_rows && (uint64_t)used[row][kind] + n > limits[row][kind])
-                return row + 1;
-        }
-    }
+    const struct quota_account *q = &d->quota;
+    if (!any_limit || !q->limit[0])
+        return 0; /* no limits, or an account not started yet (no rows: nothing to check) */
+    for (unsigned i = 0; i < 2; i++)
+        if ((uint64_t)q->use[i][kind] + n > q->limit[i][kind])
+            return q->rows[i];
     return 0;
 }
 

@@ -33,6 +33,12 @@ static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest 
  * vCPUs that keep waking each other cannot starve a third, since once over their share they
  * queue like everyone else.
  *
+ * The tick does not look at every vCPU either, so its cost does not grow with their number (the
+ * sched_tick_N figures): the fairness window restarts by a new start time on the queue (a vCPU
+ * whose own start differs has used nothing of the current window, see window_enter), and the
+ * timers are a per-CPU list of the vCPUs with a timer or poll timeout armed, walked only when the
+ * earliest of them is due.
+ *
  * Everything here runs under the hypervisor lock (moat/hvlock.h).
  */
 #define FAIR_WINDOW_NS 100000000ULL /* 100 ms */
@@ -42,7 +48,9 @@ struct runqueue {
     unsigned movable;  /* of which not pinned: what an idle CPU may take */
     unsigned homed;    /* live domains whose CPU this is: the fair-share divisor */
     uint64_t window_start_ns;
-    uint64_t deadline_ns; /* no guest timer or poll timeout of its domains is due before this */
+    struct vcpu *timers;  /* its vCPUs with a timer or poll timeout armed (or just disarmed) */
+    uint64_t timers_ns;   /* none of those is due before this */
+    uint64_t deadline_ns; /* nothing of this CPU (timers, stats lines, cap periods) is due before this */
 };
 static struct runqueue rqs[MOAT_MAX_CPUS];
 static bool started; /* the boot CPU has built the domains: every CPU schedules */
@@ -168,23 +176,71 @@ static inline __attribute__((always_inline)) void account(struct percpu *cpu, st
     cpu->run_start_tsc = now;
 }
 
+/*
+ * v is about to run on rq's CPU, or runs there as a window begins: from a window before the
+ * current one, its time counts from zero. (account adds to window_cpu_ns only for the current
+ * vCPU, which always passed here, so the count it adds to is the current window's.)
+ */
+static inline __attribute__((always_inline)) void window_enter(const struct runqueue *rq, struct vcpu *v)
+{
+    if (v->window_start_ns != rq->window_start_ns) {
+        v->window_start_ns = rq->window_start_ns;
+        v->window_cpu_ns = 0;
+    }
+}
+
 /* Below its fair share of its CPU's current window? (The window restarts every FAIR_WINDOW_NS.) */
 static bool under_fair_share(const struct vcpu *v)
 {
-    unsigned homed = rqs[v->cpu].homed;
-    return !partitioned() && homed && v->window_cpu_ns < FAIR_WINDOW_NS / homed;
+    const struct runqueue *rq = &rqs[v->cpu];
+    uint64_t used = v->window_start_ns == rq->window_start_ns ? v->window_cpu_ns : 0;
+    return !partitioned() && rq->homed && used < FAIR_WINDOW_NS / rq->homed;
 }
 
-/* A guest timer or poll timeout of d is armed for `when`: its CPU must not sleep past it. */
-static void deadline_armed(const struct vcpu *v, uint64_t when)
+/* A guest timer or poll timeout of v is armed for `when`: its CPU's tick looks at it then, and
+ * the CPU must not sleep past it. */
+static void deadline_armed(struct vcpu *v, uint64_t when)
 {
     struct runqueue *rq = &rqs[v->cpu];
-    if (when && when < rq->deadline_ns)
+    if (!when)
+        return;
+    if (!v->on_timers) {
+        v->on_timers = true;
+        v->timer_prev = NULL;
+        v->timer_next = rq->timers;
+        if (rq->timers)
+            rq->timers->timer_prev = v;
+        rq->timers = v;
+    }
+    if (when < rq->timers_ns)
+        rq->timers_ns = when;
+    if (when < rq->deadline_ns)
         rq->deadline_ns = when;
+}
+
+/* v leaves its CPU's timer list (it goes down, dies, moves, or has nothing armed any more). */
+static void timers_remove(struct vcpu *v)
+{
+    struct runqueue *rq = &rqs[v->cpu];
+    if (!v->on_timers)
+        return;
+    if (v->timer_prev)
+        v->timer_prev->timer_next = v->timer_next;
+    else
+        rq->timers = v->timer_next;
+    if (v->timer_next)
+        v->timer_next->timer_prev = v->timer_prev;
+    v->on_timers = false;
+    v->timer_next = v->timer_prev = NULL;
 }
 
 static void move_to(struct vcpu *v, unsigned cpu)
 {
+    timers_remove(v);
+    /* Its time in the old CPU's window counts in the new one's (unless that window had ended). */
+    if (v->window_start_ns != rqs[v->cpu].window_start_ns)
+        v->window_cpu_ns = 0;
+    v->window_start_ns = rqs[cpu].window_start_ns;
     rqs[v->cpu].homed--;
     v->cpu = cpu;
     rqs[cpu].homed++;
@@ -315,6 +371,7 @@ void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu)
         return;
     v->state = VCPU_RUNNABLE;
     sched_place(v, pinned, cpu);
+    deadline_armed(v, v->timer_deadline_ns); /* one it set before it went down */
     sched_add(v);
 }
 
@@ -325,6 +382,7 @@ void sched_vcpu_down(struct vcpu *v)
     v->state = VCPU_DOWN;
     stop_polling(v);
     rq_remove(v);
+    timers_remove(v);
     rqs[v->cpu].homed--;
     if (is_current(v) && v->cpu == this_cpu()->id)
         this_cpu()->need_resched |= RESCHED_SWITCH; /* itself: it leaves at the way out */
@@ -353,6 +411,7 @@ void sched_remove(struct domain *d)
             continue;
         v->state = VCPU_DOWN;
         rq_remove(v);
+        timers_remove(v);
         rqs[v->cpu].homed--;
     }
     if (partitioned())
@@ -391,42 +450,94 @@ void sched_notify(struct vcpu *v)
         kick(v->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
 }
 
-/* This CPU's share of the tick: the fairness window, its domains' timers, the running slice. */
-static void sched_tick(struct percpu *cpu)
+/* Fires v's timer and ends its poll if they are due. */
+static void timer_fire(struct vcpu *v, uint64_t now)
+{
+    if (v->timer_deadline_ns && now >= v->timer_deadline_ns) {
+        v->timer_deadline_ns = 0;
+        evtchn_send_vcpu_virq(v, VIRQ_TIMER);
+    }
+    if (v->polling && v->poll_deadline_ns && now >= v->poll_deadline_ns)
+        sched_wake(v);
+}
+
+/*
+ * The timers and poll timeouts of this CPU's vCPUs that are due (rq->timers_ns passed): fired,
+ * and those with nothing armed any more leave the list. The cost is that of the vCPUs with
+ * something armed, not of all.
+ */
+static void timers_due(struct runqueue *rq, unsigned cpu, uint64_t now)
+{
+    rq->timers_ns = UINT64_MAX;
+    struct vcpu *next;
+    for (struct vcpu *v = rq->timers; v; v = next) {
+        next = v->timer_next; /* firing may move v (and only v) to another CPU's list */
+        if (v->domain->state != DOM_RUNNABLE)
+            continue; /* dying: sched_remove takes it off the list */
+        timer_fire(v, now);
+        if (v->cpu != cpu)
+            continue; /* woken onto an idle CPU: it is on that CPU's list now, if armed */
+        bool poll_armed = v->polling && v->poll_deadline_ns;
+        if (!v->timer_deadline_ns && !poll_armed) {
+            timers_remove(v);
+            continue;
+        }
+        if (v->timer_deadline_ns && v->timer_deadline_ns < rq->timers_ns)
+            rq->timers_ns = v->timer_deadline_ns;
+        if (poll_armed && v->poll_deadline_ns < rq->timers_ns)
+            rq->timers_ns = v->poll_deadline_ns;
+    }
+}
+
+/*
+ * The same under partitions (the boot CPU only): every domain slot at every tick, whatever the
+ * timer list holds, and nothing of another partition's domains but the test that skips them. A
+ * list of armed timers would make the tick's cost, which the running partition sees, depend on
+ * what other partitions' domains armed (a timing channel: tests/covert, the `tick` channel).
+ */
+static void timers_partitioned(struct runqueue *rq, unsigned cpu, uint64_t now)
+{
+    rq->timers_ns = UINT64_MAX;
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
+        struct domain *d = domain_table(i);
+        if (partition_skip(d) || d->state != DOM_RUNNABLE)
+            continue; /* another partition's timers wait for its time */
+        for (unsigned k = 0; k < d->nr_vcpus; k++) {
+            struct vcpu *v = &d->vcpus[k];
+            if (v->state == VCPU_DOWN || v->cpu != cpu)
+                continue;
+            timer_fire(v, now);
+            if (v->timer_deadline_ns && v->timer_deadline_ns < rq->timers_ns)
+                rq->timers_ns = v->timer_deadline_ns;
+            if (v->polling && v->poll_deadline_ns && v->poll_deadline_ns < rq->timers_ns)
+                rq->timers_ns = v->poll_deadline_ns;
+        }
+    }
+}
+
+/*
+ * This CPU's share of the tick: the fairness window, its domains' timers, the running slice, the
+ * caps. Without partitions none of it walks all vCPUs: its cost does not grow with the number of
+ * domains. Out of line: once a tick, and pick_next, on every switch, stays small without it.
+ */
+static __attribute__((__noinline__)) void sched_tick(struct percpu *cpu)
 {
     struct runqueue *rq = &rqs[cpu->id];
     uint64_t now = now_ns();
-    bool new_window = now - rq->window_start_ns >= FAIR_WINDOW_NS;
+    struct vcpu *cur = cpu->current;
     if (partitioned() && cpu->id == 0 && partition_tick())
         cpu->need_resched |= RESCHED_SWITCH;
-    if (new_window)
-        rq->window_start_ns = now;
-    rq->deadline_ns = UINT64_MAX; /* recomputed from the domains' own below */
-    meter_tick(now, &rq->deadline_ns); /* the stats= lines (meter.c): any CPU, so an idle one can't hold them */
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_table(i);
-        if (partitioned() && partition_skip(d))
-            continue; /* another partition's timers wait for its time */
-        if (d->state != DOM_RUNNABLE)
-            continue;
-        for (unsigned k = 0; k < d->nr_vcpus; k++) {
-            struct vcpu *v = &d->vcpus[k];
-            if (v->state == VCPU_DOWN || v->cpu != cpu->id)
-                continue;
-            if (new_window)
-                v->window_cpu_ns = 0;
-            if (v->timer_deadline_ns && now >= v->timer_deadline_ns) {
-                v->timer_deadline_ns = 0;
-                evtchn_send_vcpu_virq(v, VIRQ_TIMER);
-            }
-            if (v->polling && v->poll_deadline_ns && now >= v->poll_deadline_ns)
-                sched_wake(v);
-            deadline_armed(v, v->timer_deadline_ns);
-            if (v->polling)
-                deadline_armed(v, v->poll_deadline_ns);
-        }
+    if (now - rq->window_start_ns >= FAIR_WINDOW_NS) {
+        rq->window_start_ns = now; /* every vCPU's window time is stale now: nothing used yet */
+        if (cur)
+            window_enter(rq, cur);
     }
-    struct vcpu *cur = cpu->current;
+    if (partitioned())
+        timers_partitioned(rq, cpu->id, now);
+    else if (now >= rq->timers_ns)
+        timers_due(rq, cpu->id, now);
+    rq->deadline_ns = rq->timers_ns;
+    meter_tick(now, &rq->deadline_ns); /* the stats= lines (meter.c): any CPU, so an idle one can't hold them */
     account(cpu, cur); /* a domain alone on its CPU may run for long without a switch */
     if (cur && cur->slice_left_ticks && --cur->slice_left_ticks == 0)
         cpu->need_resched |= RESCHED_SWITCH;
@@ -482,6 +593,8 @@ static struct vcpu *pick_next(struct percpu *cpu)
         rq_remove(next);
     else
         next = steal(cpu);
+    if (next)
+        window_enter(rq, next);
     return next;
 }
 

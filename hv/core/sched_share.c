@@ -4,8 +4,37 @@
 #include <moat/lib.h>
 #include <moat/sched.h>
 #include <moat/sched_share.h>
+#include <moat/xsm.h>
+#include <public/xsm/acm.h>
 
-static unsigned capped; /* live domains with a cap: none, and the tick does nothing here */
+/*
+ * The live domains with a cap: the tick walks these only, not every domain, so its cost grows
+ * with the capped domains and not with all (none: the tick does nothing here).
+ */
+static struct domain *capped;
+
+static void capped_link(struct domain *d, bool in)
+{
+    struct share *s = &d->share;
+    if (in == s->listed)
+        return;
+    s->listed = in;
+    if (in) {
+        s->capped_prev = NULL;
+        s->capped_next = capped;
+        if (capped)
+            capped->share.capped_prev = d;
+        capped = d;
+        return;
+    }
+    if (s->capped_prev)
+        s->capped_prev->share.capped_next = s->capped_next;
+    else
+        capped = s->capped_next;
+    if (s->capped_next)
+        s->capped_next->share.capped_prev = s->capped_prev;
+    s->capped_next = s->capped_prev = NULL;
+}
 
 int share_set(struct domain *d, uint32_t weight, uint32_t cap)
 {
@@ -14,7 +43,7 @@ int share_set(struct domain *d, uint32_t weight, uint32_t cap)
     if (weight > SHARE_WEIGHT_MAX || cap > SHARE_CAP_MAX)
         return -XEN_EINVAL;
     struct share *s = &d->share;
-    capped += (cap != 0) - (s->cap != 0);
+    capped_link(d, cap != 0);
     s->weight = weight;
     s->cap = cap;
     s->period = UINT64_MAX; /* a new budget at its next tick, and no debt */
@@ -30,12 +59,19 @@ int share_set(struct domain *d, uint32_t weight, uint32_t cap)
 int share_init(struct domain *d, uint32_t weight, uint32_t cap)
 {
     memset(&d->share, 0, sizeof(d->share));
+    /* What the creator left unset comes from the domain's label in the policy (its SCHED
+     * section), so one rule covers every domain of a customer; the policy compiler and the
+     * parser keep those defaults in range. */
+    if (!weight)
+        weight = xsm_sched_default(d->ssidref, ACM_SCHED_WEIGHT);
+    if (!cap)
+        cap = xsm_sched_default(d->ssidref, ACM_SCHED_CAP);
     return share_set(d, weight, cap);
 }
 
 void share_exit(struct domain *d)
 {
-    capped -= d->share.cap != 0;
+    capped_link(d, false);
     d->share.cap = 0;
     d->share.parked = false;
 }
@@ -90,10 +126,9 @@ bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now, uint64_t
         return false;
     uint64_t period = now / SHARE_PERIOD_NS;
     bool out = current && current->domain->share.parked;
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_table(i);
+    for (struct domain *d = capped; d; d = d->share.capped_next) {
         struct share *s = &d->share;
-        if (!s->cap || d->vcpus[0].cpu != cpu || d->state != DOM_RUNNABLE)
+        if (d->vcpus[0].cpu != cpu || d->state != DOM_RUNNABLE)
             continue;
         if (s->period != period)
             out |= refill(d, period);

@@ -349,6 +349,11 @@ unsigned xsm_label_count(void) { return live.chwall_ssidrefs; }
 
 uint32_t xsm_quota_limit(uint32_t row, unsigned field) { return acm_ext_quota(&live, row, field); }
 
+uint32_t xsm_sched_default(uint32_t ssidref, unsigned field)
+{
+    return acm_ext_sched(&live, row_of(ssidref), field);
+}
+
 void xsm_boot(void)
 {
     for (unsigned i = 0; i < boot_info.module_count; i++) {

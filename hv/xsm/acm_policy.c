@@ -98,7 +98,8 @@ static int matrix(struct reader *r, uint64_t off, uint32_t rows, uint32_t cols, 
 
 static bool known_section(uint32_t type)
 {
-    if (type == ACM_EXT_SEC_PERMISSIONS || type == ACM_EXT_SEC_DEVICES || type == ACM_EXT_SEC_QUOTAS)
+    if (type == ACM_EXT_SEC_PERMISSIONS || type == ACM_EXT_SEC_DEVICES || type == ACM_EXT_SEC_QUOTAS ||
+        type == ACM_EXT_SEC_SCHED)
         return true;
     return type >= ACM_EXT_SEC_TARGETS(0) && type < ACM_EXT_SEC_TARGETS(ACM_PERM_BITS) &&
            ((ACM_PERM_TARGETED >> (type - ACM_EXT_SEC_TARGETS(0))) & 1u);
@@ -128,6 +129,38 @@ static int parse_quotas(struct reader *r, uint64_t o, uint32_t i, uint32_t len, 
     if (!any)
         return fail2(r, o, "ext.section.type", (int32_t)i, -1, "a quotas section that limits nothing");
     v->ext_quotas = r->d + cells;
+    return 0;
+}
+
+/* The SCHED section: rows, fields, then a label's default weight and cap per row, each 0 (none)
+ * or in the scheduler's range; it must set something. */
+static int parse_sched(struct reader *r, uint64_t o, uint32_t i, uint32_t len, struct acm_policy_view *v)
+{
+    uint32_t rows = v->chwall_ssidrefs;
+    uint64_t cells = o + 16, end = cells + 4u * (uint64_t)rows * ACM_SCHED_FIELDS;
+    bool any = false;
+
+    if (len < 16u)
+        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "shorter than its header");
+    if (u32(r, o + 8) != rows)
+        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "differs from the CHWALL ssidrefs");
+    if (u32(r, o + 12) != ACM_SCHED_FIELDS)
+        return fail2(r, o + 12, "ext.section.fields", (int32_t)i, -1, "unexpected value");
+    if (len != roundup8(end - o))
+        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "does not match its rows");
+    for (uint32_t row = 0; row < rows; row++) {
+        uint64_t c = cells + 8u * row;
+        if (u32(r, c) > ACM_SCHED_WEIGHT_MAX)
+            return fail2(r, c, "ext.sched.weight", (int32_t)row, -1, "above 65535");
+        if (u32(r, c + 4) > ACM_SCHED_CAP_MAX)
+            return fail2(r, c + 4, "ext.sched.cap", (int32_t)row, -1, "above 100 percent");
+        any |= u32(r, c) != 0 || u32(r, c + 4) != 0;
+    }
+    if (zeros(r, end, o + len, "ext.padding"))
+        return -1;
+    if (!any)
+        return fail2(r, o, "ext.section.type", (int32_t)i, -1, "a sched section that sets nothing");
+    v->ext_sched = r->d + cells;
     return 0;
 }
 
@@ -222,7 +255,9 @@ static int parse_ext(struct reader *r, uint64_t e, struct acm_policy_view *v)
             return fail2(r, o, "ext.section.type", (int32_t)i, -1, "out of order or repeated");
         if (slen % 8u != 0 || o + slen > end)
             return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "runs past the end of the extension");
-        if (type == ACM_EXT_SEC_QUOTAS ? parse_quotas(r, o, i, slen, v) : parse_section(r, o, i, type, slen, v))
+        if (type == ACM_EXT_SEC_QUOTAS   ? parse_quotas(r, o, i, slen, v)
+            : type == ACM_EXT_SEC_SCHED ? parse_sched(r, o, i, slen, v)
+                                        : parse_section(r, o, i, type, slen, v))
             return -1;
         if (type >= ACM_EXT_SEC_TARGETS(0))
             sec_index[type - ACM_EXT_SEC_TARGETS(0)] = (int32_t)i;
@@ -513,4 +548,12 @@ bool acm_ext_may_all(const struct acm_policy_view *v, uint32_t row, uint32_t per
 bool acm_ext_may_any(const struct acm_policy_view *v, uint32_t row, uint32_t perm)
 {
     return perm != 0 && (acm_ext_flags(v, row) & perm) == perm;
+}
+
+uint32_t acm_ext_sched(const struct acm_policy_view *v, uint32_t row, uint32_t field)
+{
+    if (!v->ext_sched || row >= v->ext_rows || field >= ACM_SCHED_FIELDS)
+        return 0;
+    row = (uint32_t)array_index_nospec(row, v->ext_rows);
+    return rd32(v->ext_sched + 4u * ((uint64_t)row * ACM_SCHED_FIELDS + field));
 }

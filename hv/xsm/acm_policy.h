@@ -49,6 +49,7 @@ struct acm_policy_view {
     const uint8_t *ext_flags;                  /* u32 BE [rows] */
     const uint8_t *ext_devices;                /* u32 BE [rows] (DEVICE_BIT masks), or NULL */
     const uint8_t *ext_quotas;                 /* u32 BE [rows][ACM_QUOTA_FIELDS], or NULL */
+    const uint8_t *ext_sched;                  /* u32 BE [rows][ACM_SCHED_FIELDS], or NULL */
     const uint8_t *ext_targets[ACM_PERM_BITS]; /* per permission bit: u32 BE [rows][words], or NULL */
 
     /* Header codes CHWALL/STE and a bootstrap row in both matrices: the only blobs the
@@ -80,6 +81,8 @@ uint32_t acm_ext_flags(const struct acm_policy_view *v, uint32_t row);
 uint32_t acm_ext_devices(const struct acm_policy_view *v, uint32_t row);
 /* The label's limit of resource `field` (ACM_QUOTA_*), ACM_QUOTA_UNLIMITED when it has none. */
 uint32_t acm_ext_quota(const struct acm_policy_view *v, uint32_t row, uint32_t field);
+/* The label's default of field (ACM_SCHED_WEIGHT or _CAP), 0 when it has none. */
+uint32_t acm_ext_sched(const struct acm_policy_view *v, uint32_t row, uint32_t field);
 /* Is target_row in row's bitmap of targeted permission bit `bit` (0..ACM_PERM_BITS-1)? */
 bool acm_ext_target(const struct acm_policy_view *v, uint32_t bit, uint32_t row, uint32_t target_row);
 bool acm_ext_may_create(const struct acm_policy_view *v, uint32_t row, uint32_t target_row);

@@ -87,6 +87,9 @@ static void print_view(const struct acm_policy_view *v)
             printf("%s%u", f ? "," : "", acm_ext_quota(v, i, f));
         putchar(']');
     }
+    printf("],\"sched\":[");
+    for (uint32_t i = 0; i < v->ext_rows; i++)
+        printf("%s[%u,%u]", i ? "," : "", acm_ext_sched(v, i, ACM_SCHED_WEIGHT), acm_ext_sched(v, i, ACM_SCHED_CAP));
     printf("],\"targets\":{");
     static const char *const names[ACM_PERM_BITS] = {"create", "destroy", "pause", NULL, "read_state",
                                                      "foreign_evtchn", "foreign_gnttab"};

@@ -130,7 +130,7 @@ def test_extension_fields(ext_blob: bytes, agree) -> None:
         put32(ext_blob, o + 8, 8): (o + 8, "ext.len"),
         put32(ext_blob, o + 12, 65): (o + 12, "ext.sections"),
         put32(ext_blob, o + 12, e.sections - 1): (o + 12, "ext.sections"),  # sections do not fill it
-        put32(ext_blob, s0, 4): (s0, "ext.section.type[0]"),  # unknown type
+        put32(ext_blob, s0, 5): (s0, "ext.section.type[0]"),  # unknown type (4 is SCHED)
         put32(ext_blob, s0, 19): (s0, "ext.section.type[0]"),  # load_policy names no targets
         put32(ext_blob, s0 + 4, 12): (s0 + 4, "ext.section.len[0]"),
         put32(ext_blob, s0 + 4, 8): (s0 + 4, "ext.section.len[0]"),
@@ -139,7 +139,7 @@ def test_extension_fields(ext_blob: bytes, agree) -> None:
         put32(ext_blob, s0 + 16 + 4, 0x80): (s0 + 20, "ext.flags[1]"),  # unknown bit
         put32(ext_blob, s0 + 16 + 4, 0x1E): (s0 + 20, "ext.flags[1]"),  # CREATE dropped, targets left
         put32(ext_blob, sd, 1): (sd, "ext.section.type[1]"),  # repeated / out of order
-        put32(ext_blob, sd, 4): (sd, "ext.section.type[1]"),  # unknown type
+        put32(ext_blob, sd, 5): (sd, "ext.section.type[1]"),  # unknown type (4 is SCHED)
         put32(ext_blob, sd + 12, 1): (sd + 12, "ext.section.reserved[1]"),
         put32(ext_blob, sd + 16 + 4 * agent, 0x4): (sd + 16 + 4 * agent, "ext.devices[9]"),  # no device 2
         put32(ext_blob, sd + 16 + 4 * agent, 0): (sd, "ext.section.type[1]"),  # a devices section giving none

@@ -100,7 +100,7 @@ def test_malformed_quotas_section(blob: bytes, agree) -> None:
         put32(blob, q + 4, 16): (q + 4, "ext.section.len[1]"),
         put32(blob, q + 4, 8): (q + 4, "ext.section.len[1]"),
         put32(blob, q, 2): (q + 12, "ext.section.reserved[1]"),  # read as a DEVICES section
-        put32(blob, q, 4): (q, "ext.section.type[1]"),  # unknown type
+        put32(blob, q, 5): (q, "ext.section.type[1]"),  # unknown type (4 is SCHED)
         put32(blob, q, 1): (q, "ext.section.type[1]"),  # repeated
         every_cell_unlimited: (q, "ext.section.type[1]"),  # limits nothing
     }

@@ -44,3 +44,14 @@ def test_weights_1_2_4(boot: Booter) -> None:
     total = s["w1"] + s["w2"] + s["w4"]
     for name, part in (("w1", 1), ("w2", 2), ("w4", 4)):
         assert abs(100.0 * s[name] / total - 100.0 * part / 7) <= 2.0, s
+
+
+def test_label_default_cap_and_scenario_override(boot: Booter) -> None:
+    """The policy gives label capped20 `sched = { cap = 20 }`: `capped` (no cap of its own) gets
+    20 %, `override` (cap = 40 in the scenario) 40 %, and the three spinners share the rest.
+    Without the default, `capped` shares the 60 % left with the spinners (15 % each)."""
+    s = shares(boot, "share_label_default")
+    assert abs(s["capped"] - 20.0) <= 1.0, s
+    assert abs(s["override"] - 40.0) <= 1.0, s
+    for i in range(3):
+        assert abs(s[f"spin-{i}"] - 40.0 / 3) <= 2.0, s

@@ -63,7 +63,10 @@ struct vcpu {
     bool pinned;                      /* runs on `cpu` only */
     unsigned cpu;                     /* its CPU: whose run queue it joins; only there is it current */
     struct vcpu *rq_next, *rq_prev;
-    uint64_t window_cpu_ns;           /* CPU time in the scheduler's current fairness window */
+    uint64_t window_cpu_ns;           /* CPU time in the fairness window below */
+    uint64_t window_start_ns;         /* the window it counts: stale (not its CPU's) means none yet */
+    struct vcpu *timer_next, *timer_prev; /* its CPU's list of armed timers and poll timeouts */
+    bool on_timers;
     uint64_t slice_left_ticks;
     uint64_t callback_rip;            /* event upcall entry, 0 = none */
     uint64_t timer_deadline_ns;       /* set_timer_op; 0 = none */

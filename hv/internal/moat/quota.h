@@ -32,6 +32,9 @@ struct quota_account {
     uint32_t creator_ssidref;    /* its creator's label when it was created */
     bool has_creator;            /* created by a domain (not by the boot manifest) */
     uint16_t rows[2];            /* the label rows charged (+1; 0: none): its own, its creator's */
+    /* Per row above, its sums and limits (quota.c), resolved when the rows are set so that a
+     * check is two loads and a compare per row, with no index to bound. */
+    const uint32_t *use[2], *limit[2];
 };
 
 /* A new domain (its ssidref set, nothing allocated yet): charged to its label and its creator's;

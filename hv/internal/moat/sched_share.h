@@ -36,6 +36,8 @@ struct share {
     uint64_t budget_ns;      /* what it may use in that period */
     uint64_t debt_ns;        /* overrun more than a budget can repay: off the next periods' */
     bool parked;             /* its budget is used: not runnable until the next period */
+    bool listed;             /* on the list of capped domains (sched_share.c) */
+    struct domain *capped_next, *capped_prev;
 };
 
 /* A new domain's weight and cap (0: the default weight; no cap). -XEN_EINVAL if out of range. */

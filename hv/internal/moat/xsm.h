@@ -93,6 +93,9 @@ void xsm_device_denied(struct domain *d, unsigned dev);
 /* Not a decision: the live policy's limit of resource field (ACM_QUOTA_*) for the label of this
  * policy row, ACM_QUOTA_UNLIMITED when it has none (moat/quota.h enforces it). */
 uint32_t xsm_quota_limit(uint32_t row, unsigned field);
+/* Not a decision: the live policy's default weight or cap (ACM_SCHED_WEIGHT, ACM_SCHED_CAP) for
+ * domains of this label, 0 when it has none (sched_share.c applies it at creation). */
+uint32_t xsm_sched_default(uint32_t ssidref, unsigned field);
 
 /* The policy operations (public/xsm/acm_ops.h); each checks its own permission. */
 long do_xsm_op(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);

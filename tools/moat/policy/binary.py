@@ -26,6 +26,8 @@ from .model import (
     QUOTA_FIELDS,
     QUOTA_MAX_ROWS,
     QUOTA_UNLIMITED,
+    SCHED_FIELDS,
+    SCHED_MAX,
     TARGETED,
     Numbering,
     Policy,
@@ -52,6 +54,7 @@ EXT_MAX_SECTIONS = 64
 SEC_PERMISSIONS = 1
 SEC_DEVICES = 2  # one mask of the devices each label may be assigned (bit n = device n)
 SEC_QUOTAS = 3  # per label, one limit per resource (QUOTA_FIELDS; docs/resource-control.md)
+SEC_SCHED = 4  # per label, a default weight and cap (SCHED_FIELDS; docs/resource-control.md)
 SEC_TARGETS_BASE = 16  # section type of targeted permission bit b: 16 + b
 
 
@@ -107,10 +110,20 @@ def _quota_cells(num: Numbering) -> list[int] | None:
     return cells if any(c != QUOTA_UNLIMITED for c in cells) else None
 
 
-def _ext_len(rows: int, has_devices: bool, nr_targets: int, has_quotas: bool) -> int:
+def _sched_cells(num: Numbering) -> list[int] | None:
+    """The SCHED section's cells, row by row, or None when no label has a default."""
+    cells: list[int] = []
+    for v in num.vm_by_row:
+        s = v.sched if v else None
+        cells += s.cells() if s else [0] * len(SCHED_FIELDS)
+    return cells if any(cells) else None
+
+
+def _ext_len(rows: int, has_devices: bool, nr_targets: int, has_quotas: bool, has_sched: bool) -> int:
     words = (rows + 31) // 32
     return (EXT_HEADER_SIZE + (1 + has_devices) * roundup8(16 + 4 * rows) +
             has_quotas * roundup8(16 + 4 * rows * len(QUOTA_FIELDS)) +
+            has_sched * roundup8(16 + 4 * rows * len(SCHED_FIELDS)) +
             nr_targets * roundup8(16 + 4 * rows * words))
 
 
@@ -123,7 +136,8 @@ def blob_size(p: Policy, num: Numbering | None = None) -> int:
     size += roundup8(STE_HEADER_SIZE + 2 * ts * rs)
     if p.uses_extension():
         _, devices, targets = _ext_content(num)
-        size += _ext_len(rc, any(devices), len(targets), _quota_cells(num) is not None)
+        size += _ext_len(rc, any(devices), len(targets), _quota_cells(num) is not None,
+                         _sched_cells(num) is not None)
     return size
 
 
@@ -202,7 +216,8 @@ def compile_policy(p: Policy, num: Numbering | None = None) -> bytes:
 
 def _extension(num: Numbering) -> bytes:
     """The moat extension, version 2: a PERMISSIONS section, a DEVICES section if some label may
-    be assigned a device, a QUOTAS section if some label has a limit, then one TARGETS section
+    be assigned a device, a QUOTAS section if some label has a limit, a SCHED section if some
+    label has a default weight or cap, then one TARGETS section
     per targeted permission some label holds (docs/policy-format.md section 7)."""
     rows = num.chwall_ssidrefs
     words = (rows + 31) // 32
@@ -215,6 +230,11 @@ def _extension(num: Numbering) -> bytes:
         nf = len(QUOTA_FIELDS)
         sections.append(_pad(struct.pack(f"!4I{rows * nf}I", SEC_QUOTAS, roundup8(16 + 4 * rows * nf), rows, nf,
                                           *quotas)))
+    sched = _sched_cells(num)
+    if sched is not None:
+        nf = len(SCHED_FIELDS)
+        sections.append(_pad(struct.pack(f"!4I{rows * nf}I", SEC_SCHED, roundup8(16 + 4 * rows * nf), rows, nf,
+                                          *sched)))
     for name in TARGETED:
         if name not in targets:
             continue
@@ -271,6 +291,7 @@ class Ext:
     flags: list[int]
     devices: list[int]  # per row: the devices it may be assigned (bit n = DEVICES[n])
     quotas: list[list[int]]  # per row: its limit of each QUOTA_FIELDS resource (QUOTA_UNLIMITED: none)
+    sched: list[list[int]]  # per row: its default weight and cap (SCHED_FIELDS; 0: none)
     targets: dict[str, list[list[int]]]  # per targeted permission, per row: the rows it acts on
     size: int
 
@@ -332,6 +353,7 @@ class Blob:
                 "flags": self.ext.flags,
                 "devices": self.ext.devices,
                 "quotas": self.ext.quotas,
+                "sched": self.ext.sched,
                 "targets": self.ext.targets,
             },
         }
@@ -539,20 +561,24 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
     flags_at: int | None = None
     devices_at: int | None = None
     quotas_at: int | None = None
+    sched_at: int | None = None
     targets_at: dict[str, tuple[int, int]] = {}  # permission -> (cells offset, section index)
     o, end, prev = e + EXT_HEADER_SIZE, e + length, 0
     for i in range(n):
         if o + EXT_SECTION_HEADER_SIZE > end:
             raise BlobError(o, f"ext.section.header[{i}]", "runs past the end of the extension")
         typ, slen = r.u32(o), r.u32(o + 4)
-        if typ not in (SEC_PERMISSIONS, SEC_DEVICES, SEC_QUOTAS) and typ not in SEC_TARGETS:
+        if typ not in (SEC_PERMISSIONS, SEC_DEVICES, SEC_QUOTAS, SEC_SCHED) and typ not in SEC_TARGETS:
             raise BlobError(o, f"ext.section.type[{i}]", f"is {typ}, an unknown section type")
         if typ <= prev:
             raise BlobError(o, f"ext.section.type[{i}]", f"is {typ}: out of order or repeated")
         if slen % 8 or o + slen > end:
             raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: runs past the end of the extension")
-        if typ == SEC_QUOTAS:
-            quotas_at = _decode_quotas(r, o, i, slen, rows)
+        if typ in (SEC_QUOTAS, SEC_SCHED):
+            if typ == SEC_QUOTAS:
+                quotas_at = _decode_quotas(r, o, i, slen, rows)
+            else:
+                sched_at = _decode_sched(r, o, i, slen, rows)
             prev = typ
             o += slen
             continue
@@ -603,6 +629,9 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
     nf = len(QUOTA_FIELDS)
     quotas = [[r.u32(quotas_at + 4 * (row * nf + f)) if quotas_at is not None else QUOTA_UNLIMITED
                for f in range(nf)] for row in range(rows)]
+    ns = len(SCHED_FIELDS)
+    sched = [[r.u32(sched_at + 4 * (row * ns + f)) if sched_at is not None else 0 for f in range(ns)]
+             for row in range(rows)]
     targets: dict[str, list[list[int]]] = {}
     for name in TARGETED:
         per_row: list[list[int]] = [[] for _ in range(rows)]
@@ -623,7 +652,7 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
         if at is not None and not any(per_row):
             raise BlobError(at[0] - 16, f"ext.section.type[{at[1]}]", f"the {name} section names no one")
         targets[name] = per_row
-    return Ext(e, EXT_VERSION, rows, n, flags, device_masks, quotas, targets, length)
+    return Ext(e, EXT_VERSION, rows, n, flags, device_masks, quotas, sched, targets, length)
 
 
 def _decode_quotas(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
@@ -643,4 +672,27 @@ def _decode_quotas(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
     r.zeros(end, o + slen, "ext.padding")
     if all(r.u32(c) == QUOTA_UNLIMITED for c in range(cells, end, 4)):
         raise BlobError(o, f"ext.section.type[{i}]", "a quotas section that limits nothing")
+    return cells
+
+
+def _decode_sched(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
+    """The SCHED section at o (the checks of hv/xsm/acm_policy.c's parse_sched); its cells' offset."""
+    nf = len(SCHED_FIELDS)
+    if slen < 16:
+        raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}, shorter than its header")
+    if r.u32(o + 8) != rows:
+        raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {r.u32(o + 8)}, expected the {rows} CHWALL ssidrefs")
+    if r.u32(o + 12) != nf:
+        raise BlobError(o + 12, f"ext.section.fields[{i}]", f"is {r.u32(o + 12)}, expected {nf}")
+    cells, end = o + 16, o + 16 + 4 * rows * nf
+    if slen != roundup8(end - o):
+        raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: does not match its rows")
+    for row in range(rows):
+        for f, name in enumerate(SCHED_FIELDS):
+            at = cells + 4 * (row * nf + f)
+            if r.u32(at) > SCHED_MAX[name]:
+                raise BlobError(at, f"ext.sched.{name}[{row}]", f"is {r.u32(at)}, above {SCHED_MAX[name]}")
+    r.zeros(end, o + slen, "ext.padding")
+    if not any(r.u32(c) for c in range(cells, end, 4)):
+        raise BlobError(o, f"ext.section.type[{i}]", "a sched section that sets nothing")
     return cells

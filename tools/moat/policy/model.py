@@ -53,6 +53,30 @@ QUOTA_MAX_ROWS = 1024  # labels a policy with quotas may have
 QUOTA_MAX = QUOTA_UNLIMITED - 1  # the largest limit (KiB for memory, a count for the others)
 
 
+# Scheduling defaults per label (the extension's SCHED section, docs/resource-control.md), in the
+# order of its fields; 0 in the blob means none (the scheduler's weight 256, no cap).
+SCHED_FIELDS = ("weight", "cap")
+SCHED_MAX = {"weight": 65535, "cap": 100}  # weight 1-65535 (256: the default), cap 1-100 percent
+
+
+@dataclass
+class SchedDefaults:
+    """A label's default weight and cap for domains created without their own; 0: none."""
+
+    line: int
+    weight: int = 0
+    cap: int = 0
+
+    def cells(self) -> list[int]:
+        """The SCHED section's row: weight, cap."""
+        return [self.weight, self.cap]
+
+
+def format_sched(cells: list[int]) -> str:
+    """A SCHED row as dump and labels show it: 'weight=512 cap=20', or 'none'."""
+    return " ".join(f"{n}={v}" for n, v in zip(SCHED_FIELDS, cells, strict=True) if v) or "none"
+
+
 def parse_size_kib(text: str) -> int | None:
     """'512K', '64M', '2G' (or a plain number of KiB) in KiB; None if it is not one."""
     t = text.strip().upper()
@@ -160,6 +184,7 @@ class VmLabel:
     from_name: str | None = None
     permissions: Permissions | None = None
     quota: Quota | None = None
+    sched: SchedDefaults | None = None
 
 
 @dataclass
@@ -230,9 +255,12 @@ class Policy:
         return any(v.quota is not None and any(c != QUOTA_UNLIMITED for c in v.quota.cells())
                    for v in self.vm_labels)
 
+    def uses_sched(self) -> bool:
+        return any(v.sched is not None and any(v.sched.cells()) for v in self.vm_labels)
+
     def uses_extension(self) -> bool:
-        """Whether the blob carries the moat extension: permissions or quotas."""
-        return self.uses_permissions() or self.uses_quotas()
+        """Whether the blob carries the moat extension: permissions, quotas or scheduling defaults."""
+        return self.uses_permissions() or self.uses_quotas() or self.uses_sched()
 
 
 def parse_version(text: str) -> tuple[int, int] | None:

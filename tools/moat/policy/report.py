@@ -8,7 +8,7 @@ from typing import Any
 from . import analysis
 from .binary import CODE_NAMES, Blob
 from .mapfile import MapInfo
-from .model import PERM_NAMES, device_names, format_quota
+from .model import PERM_NAMES, device_names, format_quota, format_sched
 
 
 def names(m: MapInfo | None, b: Blob) -> tuple[list[str], list[str], dict[int, str]]:
@@ -70,10 +70,12 @@ def _extension_lines(b: Blob, rows: dict[int, str]) -> list[str]:
     o = [f"moat extension v{e.version} @ {e.offset} ({e.size} bytes), {e.sections} sections: permissions "
          f"of {e.rows} VM rows" + (f"; target sections: {', '.join(held)}" if held else "")
          + ("; devices section" if any(e.devices) else "")
-         + ("; quotas section" if any(format_quota(q) != "none" for q in e.quotas) else "")]
+         + ("; quotas section" if any(format_quota(q) != "none" for q in e.quotas) else "")
+         + ("; sched section" if any(any(s) for s in e.sched) else "")]
     for i in range(e.rows):
         quota = format_quota(e.quotas[i])
-        if not e.flags[i] and not e.devices[i] and quota == "none":
+        sched = format_sched(e.sched[i])
+        if not e.flags[i] and not e.devices[i] and quota == "none" and sched == "none":
             continue
         parts = []
         for n, bit in PERM_NAMES.items():
@@ -89,6 +91,8 @@ def _extension_lines(b: Blob, rows: dict[int, str]) -> list[str]:
         parts += device_names(e.devices[i])
         if quota != "none":
             parts.append(f"quota: {quota}")
+        if sched != "none":
+            parts.append(f"sched: {sched}")
         o.append(f"    {i:5d} {rows.get(i, ''):<24} " + "; ".join(parts))
     return o
 

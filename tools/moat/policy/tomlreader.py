@@ -23,6 +23,8 @@ except ImportError:  # pragma: no cover - the same parser, interpreted
 from .model import (
     QUOTA_FIELDS,
     QUOTA_MAX,
+    SCHED_FIELDS,
+    SCHED_MAX,
     TARGETED,
     ConflictSet,
     Diagnostic,
@@ -32,6 +34,7 @@ from .model import (
     PolicyReadError,
     Quota,
     ResourceLabel,
+    SchedDefaults,
     Targets,
     VmLabel,
     parse_size_kib,
@@ -39,7 +42,7 @@ from .model import (
 
 _TOP_KEYS = {"policy", "types", "conflict_set", "vm", "resource"}
 _POLICY_KEYS = {"name", "version", "bootstrap", "from"}
-_VM_KEYS = {"name", "ste", "chwall", "from", "permissions", "quota"}
+_VM_KEYS = {"name", "ste", "chwall", "from", "permissions", "quota", "sched"}
 _PERM_KEYS = set(TARGETED) | {"load_policy", "devices"}
 
 _TABLE = re.compile(r"\s*(\[\[?)\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?")
@@ -267,7 +270,32 @@ class _Reader:
             if line == span[0]:
                 line = loc.table("vm.quota", index)[0]
             v.quota = self.quota(tbl["quota"], name, line)
+        if "sched" in tbl:
+            line = loc.key("sched", span)
+            if line == span[0]:
+                line = loc.table("vm.sched", index)[0]
+            v.sched = self.sched(tbl["sched"], name, line)
         self.p.vm_labels.append(v)
+
+    def sched(self, t: Any, name: str, line: int) -> SchedDefaults | None:
+        """[[vm]] sched = { weight = 512, cap = 20 }: what a domain of the label gets unless its
+        creator (the scenario, or domctl create) gives its own."""
+        if not isinstance(t, dict):
+            self.err(line, f"label {name!r}: sched must be a table such as {{ weight = 512, cap = 20 }}")
+            return None
+        out = SchedDefaults(line)
+        for k, val in t.items():
+            if k not in SCHED_FIELDS:
+                self.err(line, f"label {name!r}: unknown sched key {k!r} (known: {', '.join(SCHED_FIELDS)})")
+            elif isinstance(val, bool) or not isinstance(val, int) or not 1 <= val <= SCHED_MAX[k]:
+                what = "percent of one CPU" if k == "cap" else "(256 is the scheduler's default)"
+                self.err(line, f"label {name!r}: sched.{k} must be a whole number from 1 to {SCHED_MAX[k]} "
+                               f"{what}, not {val!r}")
+            else:
+                setattr(out, k, val)
+        if not t:
+            self.err(line, f"label {name!r}: sched sets nothing (give weight, cap or both)")
+        return out
 
     def quota(self, q: Any, name: str, line: int) -> Quota | None:
         """[[vm]] quota = { memory = "64M", domains = 4, ports = 256, grant_frames = 8, maptrack = 1024 }."""

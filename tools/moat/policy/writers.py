@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from .model import QUOTA_FIELDS, TARGETED, Named, Policy
+from .model import QUOTA_FIELDS, SCHED_FIELDS, TARGETED, Named, Policy
 from .xmlreader import _TARGET_ELEMENTS, MOAT_NS
 
 _TAGS = {key: tag for tag, key in _TARGET_ELEMENTS.items()}
@@ -90,6 +90,9 @@ def to_xml(p: Policy, licence: str | None = None) -> str:
             attrs = "".join(f' {k}="{_quota_value(k, getattr(v.quota, k))}"' for k in QUOTA_FIELDS
                             if getattr(v.quota, k) is not None)
             o.append(f"        <moat:Quota{attrs}/>")
+        if v.sched is not None:
+            attrs = "".join(f' {k}="{getattr(v.sched, k)}"' for k in SCHED_FIELDS if getattr(v.sched, k))
+            o.append(f"        <moat:Sched{attrs}/>")
         o.append("      </VirtualMachineLabel>")
     o.append("    </SubjectLabels>")
     if p.resource_labels:
@@ -155,6 +158,9 @@ def to_toml(p: Policy, licence: str | None = None) -> str:
             q = [f"{k} = {_s(_quota_value(k, getattr(v.quota, k))) if k == 'memory' else getattr(v.quota, k)}"
                  for k in QUOTA_FIELDS if getattr(v.quota, k) is not None]
             o.append("quota = { " + ", ".join(q) + " }")
+        if v.sched is not None:
+            o.append("sched = { " + ", ".join(f"{k} = {getattr(v.sched, k)}" for k in SCHED_FIELDS
+                                              if getattr(v.sched, k)) + " }")
     for r in p.resource_labels:
         o += ["", "[[resource]]", f"name = {_s(r.name)}", f"ste = {_l(r.ste or [])}"]
     return "\n".join(o) + "\n"

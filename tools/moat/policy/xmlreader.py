@@ -16,6 +16,8 @@ from . import schema, xmldom
 from .model import (
     QUOTA_FIELDS,
     QUOTA_MAX,
+    SCHED_FIELDS,
+    SCHED_MAX,
     ConflictSet,
     Diagnostic,
     Named,
@@ -24,6 +26,7 @@ from .model import (
     PolicyReadError,
     Quota,
     ResourceLabel,
+    SchedDefaults,
     Targets,
     VmLabel,
     parse_size_kib,
@@ -217,7 +220,26 @@ class _Reader:
         quota = first(v, "Quota", MOAT_NS)
         if quota is not None:
             lab.quota = self.quota(quota, name)
+        sched = first(v, "Sched", MOAT_NS)
+        if sched is not None:
+            lab.sched = self.sched(sched, name)
         self.p.vm_labels.append(lab)
+
+    def sched(self, t: Any, label: str) -> SchedDefaults:
+        # The schema allows the known attributes only, as digits.
+        out = SchedDefaults(t.sourceline)
+        for k in SCHED_FIELDS:
+            text = t.get(k)
+            if text is None:
+                continue
+            val = int(text) if text.strip().isdigit() else 0
+            if not 1 <= val <= SCHED_MAX[k]:
+                self.err(t.sourceline, f"label {label!r}: sched {k}={text!r} must be from 1 to {SCHED_MAX[k]}")
+                continue
+            setattr(out, k, val)
+        if not any(t.get(k) is not None for k in SCHED_FIELDS):
+            self.err(t.sourceline, f"label {label!r}: moat:Sched sets nothing (give weight, cap or both)")
+        return out
 
     def quota(self, q: Any, label: str) -> Quota:
         # The schema allows the known attributes only, memory as digits and a unit.

@@ -168,6 +168,17 @@ struct acm_ext_section {
 #define ACM_QUOTA_FIELDS 5u
 #define ACM_QUOTA_UNLIMITED 0xffffffffu
 #define ACM_QUOTA_MAX_ROWS 1024u
+/* Section SCHED (optional, after QUOTAS): u32 rows (= chwall max_ssidrefs), u32 fields
+ * (= ACM_SCHED_FIELDS), u32 defaults[rows][fields]: per label, the weight (1 to 65535; 0: none,
+ * the scheduler's 256) and cap (1 to 100 percent of a CPU; 0: none) a domain of that label gets
+ * when it is created without one of its own (docs/resource-control.md). Present exactly when
+ * some row has a default. */
+#define ACM_EXT_SEC_SCHED 4u
+#define ACM_SCHED_WEIGHT 0u
+#define ACM_SCHED_CAP 1u
+#define ACM_SCHED_FIELDS 2u
+#define ACM_SCHED_WEIGHT_MAX 65535u
+#define ACM_SCHED_CAP_MAX 100u
 /* Section TARGETS of targeted permission bit b (type 16 + b): u32 rows, u32 words
  * (= (rows + 31) / 32), u32 bits[rows][words]: bit (t % 32) of word (t / 32) of row r is set
  * iff a domain labelled r holds the permission over domains of VM label t. Present exactly when
