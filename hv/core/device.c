@@ -29,6 +29,7 @@ static const struct device_desc devs[DEVICE_COUNT] = {
 static domid_t holder[DEVICE_COUNT];
 static uint32_t holder_inc[DEVICE_COUNT];
 static uint32_t loaded_ports[MOAT_MAX_CPUS]; /* per CPU: the devices whose ports its TSS bitmap opens now */
+unsigned device_ports_open_cpus;             /* of which not 0 (under the hypervisor lock) */
 
 static bool held(unsigned dev)
 {
@@ -98,7 +99,7 @@ void device_release(struct domain *d)
     d->devices = 0;
 }
 
-void device_switch_to(const struct domain *next)
+void device_switch_ports(const struct domain *next)
 {
     uint32_t want = 0;
     /* Most domains were assigned no device: nothing to look up on their switch. */
@@ -115,6 +116,7 @@ void device_switch_to(const struct domain *next)
             for (unsigned p = devs[dev].port; p < devs[dev].port + devs[dev].ports; p++)
                 bitmap[p / 8] &= (uint8_t)~(1u << (p % 8));
     io_bitmap_load(bitmap);
+    device_ports_open_cpus += (want != 0) - (*loaded != 0);
     *loaded = want;
 }
 

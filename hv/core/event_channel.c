@@ -60,8 +60,9 @@ static inline void raise_on(struct domain *d, struct shared_info *s, unsigned id
         sched_notify(&d->vcpus[id]); /* blocked: wake it; running on another CPU: interrupt it */
 }
 
-/* Pollers re-check their ports themselves, masked or not: any event of the domain wakes them. */
-static void wake_pollers(struct domain *d)
+/* Pollers re-check their ports themselves, masked or not: any event of the domain wakes them.
+ * Out of line: its loop would make every set_pending save registers it needs only with pollers. */
+static __attribute__((__noinline__, __cold__)) void wake_pollers(struct domain *d)
 {
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpus[i].polling)
@@ -472,11 +473,9 @@ static long result_to_guest(long rc, uint64_t arg, const void *a, size_t size)
 }
 
 /* Each op copies its argument in whole first; ops with no result beyond the return value copy
- * nothing back (send is the hot path: one copy). */
-long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
+ * nothing back (send is the hot path: one copy, and do_event_channel_op's own small frame). */
+static __attribute__((__noinline__)) long evtchn_op(struct domain *d, uint64_t cmd, uint64_t arg)
 {
-    (void)a3, (void)a4, (void)a5;
-    struct domain *d = current_domain();
     switch (cmd) {
     case EVTCHNOP_alloc_unbound: {
         struct evtchn_alloc_unbound a;
@@ -520,12 +519,6 @@ long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
             return -XEN_EFAULT;
         return evtchn_close(d, a.port);
     }
-    case EVTCHNOP_send: {
-        struct evtchn_send a;
-        if (copy_from_guest(&a, arg, sizeof(a)))
-            return -XEN_EFAULT;
-        return evtchn_send(d, a.port);
-    }
     case EVTCHNOP_unmask: {
         struct evtchn_unmask a;
         if (copy_from_guest(&a, arg, sizeof(a)))
@@ -541,4 +534,17 @@ long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
     default:
         return -XEN_ENOSYS;
     }
+}
+
+long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    if (cmd == EVTCHNOP_send) {
+        struct evtchn_send a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        return evtchn_send(d, a.port);
+    }
+    return evtchn_op(d, cmd, arg);
 }

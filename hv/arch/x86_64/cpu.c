@@ -120,7 +120,7 @@ _Static_assert(__builtin_offsetof(struct cpu_regs, rsp) == REGS_RSP, "cpu_regs l
 /* Read by copy_user in syscall.S: stac/clac are only legal when the CPU has SMAP. */
 uint8_t smap_enabled;
 
-extern char syscall_entry[], copy_user_fault_ip[], copy_user_fixup[];
+extern char syscall_entry[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
 extern char xrstor_fault_ip[], xrstor_fixup[], fxrstor_fault_ip[], fxrstor_fixup[], xrstors_fault_ip[],
     xrstors_fixup[];
 
@@ -140,6 +140,7 @@ static const struct {
     const char *ip, *fixup;
 } fixups[] = {
     {copy_user_fault_ip, copy_user_fixup}, /* a guest address: -EFAULT */
+    {copy_user_fault_ip_q, copy_user_fixup},
     {xrstor_fault_ip, xrstor_fixup},       /* a vCPU's extended state refused by the CPU (xsave.c) */
     {fxrstor_fault_ip, fxrstor_fixup},
     {xrstors_fault_ip, xrstors_fixup},

@@ -93,7 +93,7 @@ bool is_guard_page(vaddr_t va)
     return false;
 }
 
-void tss_set_rsp0(uint64_t rsp0) { this_cpu()->tss->rsp[0] = rsp0; }
+_Static_assert(__builtin_offsetof(struct tss, rsp) == TSS_RSP0, "tss_set_rsp0 (cpu.h)");
 
 void io_bitmap_load(const uint8_t bitmap[IO_BITMAP_PORTS / 8])
 {

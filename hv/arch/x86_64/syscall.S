@@ -61,7 +61,10 @@ return_to_guest:
     /*
      * long copy_user(void *dst, const void *src, size_t n): the one place the hypervisor touches
      * guest virtual memory. A fault on the copy resumes at the fixup, which reports -EFAULT.
-     * With SMAP on, user pages are reachable only between stac and clac.
+     * With SMAP on, user pages are reachable only between stac and clac. A length that is a
+     * multiple of 8 (the upcall frame, most structures) moves 8 bytes a step: each step of a
+     * rep counts as one instruction, and the upcall frame is copied on every event delivery
+     * and every iret.
      */
     .globl copy_user
 copy_user:
@@ -69,11 +72,18 @@ copy_user:
     testb $1, smap_enabled(%rip)
     jz 2f
     stac
-2:
+2:  testb $7, %cl
+    jnz 5f
+    shrq $3, %rcx
+    .globl copy_user_fault_ip_q
+copy_user_fault_ip_q:
+    rep movsq
+    jmp 6f
+5:
     .globl copy_user_fault_ip
 copy_user_fault_ip:
     rep movsb
-    testb $1, smap_enabled(%rip)
+6:  testb $1, smap_enabled(%rip)
     jz 3f
     clac
 3:  xorl %eax, %eax

@@ -127,7 +127,7 @@ static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const c
 {
     cpu->cur_regs = &next->regs;
     cpu->cur_regs_top = (uint64_t)(&next->regs + 1);
-    tss_set_rsp0(cpu->cur_regs_top);
+    tss_set_rsp0(cpu, cpu->cur_regs_top);
     arch_switch_address_space(cpu, next->domain->pml4);
     return xsave_switch(next, why);
 }

@@ -141,7 +141,14 @@ void guest_trap(struct cpu_regs *regs);          /* ... and for entries from rin
 void syscall_init(void); /* the syscall MSRs of this CPU */
 noreturn void idt_fatal(struct cpu_regs *regs); /* the hypervisor's own fatal-exception report */
 const char *exception_mnemonic(unsigned vector);
-void tss_set_rsp0(uint64_t rsp0);
+/* Where the TSS keeps rsp0 (the stack an interrupt from ring 3 starts on): gdt.c checks it. */
+#define TSS_RSP0 4
+/* Sets this CPU's rsp0. Inline, as every switch does it: one store (the field is unaligned, as
+ * the TSS layout has it, hence the memcpy, which compiles to a single move). */
+static inline void tss_set_rsp0(struct percpu *cpu, uint64_t rsp0)
+{
+    __builtin_memcpy((char *)cpu->tss + TSS_RSP0, &rsp0, sizeof(rsp0));
+}
 /* Loads the current vCPU's registers and enters ring 3 (syscall.S). Interrupts must be off. */
 noreturn void return_to_guest(void);
 /* Copies between hypervisor and guest memory; 0, or -XEN_EFAULT if the guest address faulted. */
