@@ -497,7 +497,11 @@ bool netif_check_peer(struct netif *nif)
     if (peer_state(nif) == NETIF_STATE_CLOSED)
         peer_went(nif, "the peer closed the link");
     else if (!port_bound(nif->ports[0]) || !port_bound(nif->ports[1]))
-        peer_went(nif, "the peer's channel is gone (it died, or the policy revoked the link)");
+        /* A peer that closes stores CLOSED before it closes its ports: if it did both since our
+         * first look (seen on four CPUs), the state says so now. */
+        peer_went(nif, peer_state(nif) == NETIF_STATE_CLOSED
+                           ? "the peer closed the link"
+                           : "the peer's channel is gone (it died, or the policy revoked the link)");
     return !nif->closed;
 }
 
