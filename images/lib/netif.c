@@ -90,6 +90,34 @@ static int usable(struct netif *nif)
     return nif->connected ? 0 : NETIF_ENOTCONN;
 }
 
+/*
+ * Whether netif_recv may take frames: on a usable link, and also (0) on one the peer closed or died
+ * on while we were connected, as long as we have not closed it ourselves and the rings are in our
+ * own pages (the granter). A peer publishes its last requests before its CLOSED state (or before it
+ * dies), so frames it sent just before going are still in the ring; dropping them there would lose
+ * them uncounted, which under real parallelism happened whenever the peer closed between our last
+ * look at the ring and our look at its state. The mapper stops at once: its view of the granter's
+ * pages can be revoked under it by a policy change, and reading a revoked page would fault.
+ */
+static int receivable(struct netif *nif)
+{
+    int rc = usable(nif);
+    return rc == NETIF_ECLOSED && nif->draining && nif->connected ? 0 : rc;
+}
+
+/* The peer went (closed, died, or its channel was revoked): ours is closed for sending, and the
+ * granter keeps what the peer had posted by then for netif_recv. Called after the acquiring load
+ * that saw it go, so every request it published before is visible to the load here. */
+static void peer_went(struct netif *nif, const char *why)
+{
+    nif->closed = true;
+    nif->why = why;
+    if (nif->role == LINK_ROLE_GRANTER && nif->rx.s) {
+        nif->rx_end = __atomic_load_n(&nif->rx.s->req_prod, __ATOMIC_ACQUIRE);
+        nif->draining = true;
+    }
+}
+
 static void notify(evtchn_port_t port) { evtchn_send(port); }
 
 static uint8_t *own_state(struct netif *nif)
@@ -287,12 +315,20 @@ int netif_try_connect(struct netif *nif)
     if (!nif->started)
         return NETIF_EINVAL;
     if (nif->connected || nif->broken || nif->closed)
-        return usable(nif);
+        return receivable(nif); /* 0 while a peer that went still has frames for us */
     if (nif->role == LINK_ROLE_MAPPER)
         return mapper_connect(nif);
     uint8_t state = peer_state(nif);
     if (state == NETIF_STATE_CONNECTED) {
         nif->connected = true;
+        return 0;
+    }
+    if (state == NETIF_STATE_CLOSED) {
+        /* The mapper publishes CLOSED only once connected: it connected, maybe sent frames, and
+         * closed before we looked (seen on four CPUs). Connected, then gone: netif_recv gives
+         * what it sent, then NETIF_ECLOSED. */
+        nif->connected = true;
+        peer_went(nif, "the peer closed the link");
         return 0;
     }
     if (state != NETIF_STATE_NONE) {
@@ -391,19 +427,22 @@ static void respond(struct netif_ring *r, uint16_t id, int16_t status)
     push(&r->s->rsp_prod, &r->s->rsp_event, old, r->rsp_prod_pvt, r->port);
 }
 
-/* The peer's request producer, checked: at most a ring's worth ahead of what we consumed. */
+
+/* The peer's request producer, checked: at most a ring's worth ahead of what we consumed. Once the
+ * peer has gone, the one it had then: a peer that says CLOSED and goes on posting gets no more. */
 static int requests(struct netif *nif, uint32_t *prod)
 {
     struct netif_ring *r = &nif->rx;
-    *prod = __atomic_load_n(&r->s->req_prod, __ATOMIC_ACQUIRE); /* the one fetch */
+    *prod = nif->draining ? nif->rx_end : __atomic_load_n(&r->s->req_prod, __ATOMIC_ACQUIRE); /* the one fetch */
     if (*prod - r->req_cons > NETIF_RING_SIZE)
         return broke(nif, "the peer's request producer overran the ring");
     return 0;
 }
 
+
 int netif_recv(struct netif *nif, void *buf, size_t size)
 {
-    int rc = usable(nif);
+    int rc = receivable(nif);
     if (rc)
         return rc;
     if (size < NETIF_FRAME_MAX)
@@ -427,13 +466,13 @@ int netif_recv(struct netif *nif, void *buf, size_t size)
         nif->stats.rx_bytes += len;
         return len;
     }
-    return 0;
+    return usable(nif); /* 0, or NETIF_ECLOSED once a closed link's last frame is taken */
 }
 
 bool netif_rx_ready(struct netif *nif)
 {
     uint32_t prod;
-    return !usable(nif) && !requests(nif, &prod) && prod != nif->rx.req_cons;
+    return !receivable(nif) && !requests(nif, &prod) && prod != nif->rx.req_cons;
 }
 
 bool netif_tx_room(struct netif *nif)
@@ -455,13 +494,14 @@ bool netif_check_peer(struct netif *nif)
         return false;
     if (!nif->connected)
         return true;
-    if (peer_state(nif) == NETIF_STATE_CLOSED) {
-        nif->closed = true;
-        nif->why = "the peer closed the link";
-    } else if (!port_bound(nif->ports[0]) || !port_bound(nif->ports[1])) {
-        nif->closed = true;
-        nif->why = "the peer's channel is gone (it died, or the policy revoked the link)";
-    }
+    if (peer_state(nif) == NETIF_STATE_CLOSED)
+        peer_went(nif, "the peer closed the link");
+    else if (!port_bound(nif->ports[0]) || !port_bound(nif->ports[1]))
+        /* A peer that closes stores CLOSED before it closes its ports: if it did both since our
+         * first look (seen on four CPUs), the state says so now. */
+        peer_went(nif, peer_state(nif) == NETIF_STATE_CLOSED
+                           ? "the peer closed the link"
+                           : "the peer's channel is gone (it died, or the policy revoked the link)");
     return !nif->closed;
 }
 

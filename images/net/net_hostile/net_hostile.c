@@ -10,6 +10,9 @@
 //   scribble    overwrites the switch's own indices and event thresholds on the ring towards us
 //               (the switch never reads them back)
 //   stall=<ms>  takes nothing off the ring towards us for that long (the switch must drop, not wait)
+//   late=<n>    (the granter of a direct link, not a switch member) takes nothing until the peer has
+//               closed, then must still receive the n frames it sent before closing, then
+//               NETIF_ECLOSED: frames sent just before a close are not lost
 // and at most one last phase, after which the switch must take the port down:
 //   overrun     a request producer index 1000 past the ring
 //   badrsp      more responses than the switch made requests
@@ -158,6 +161,20 @@ static void stall(uint64_t ms)
     printf("hostile: stall: took nothing off our ring for %lu ms\n", (unsigned long)ms);
 }
 
+static void late(unsigned n)
+{
+    uint64_t deadline = now_ns() + WAIT_NS;
+    while (netif_check_peer(&nif) && now_ns() < deadline)
+        sleep_ns(NS_PER_MS);
+    unsigned got = 0;
+    int rc;
+    while ((rc = netif_recv(&nif, frame, sizeof(frame))) > 0)
+        got++;
+    printf("hostile: late: %u of %u frames taken after the peer closed (%s), then %d\n", got, n,
+           nif.why ? nif.why : "it never did", rc);
+    xtf_check(got == n && rc == NETIF_ECLOSED, "frames sent before the close were lost");
+}
+
 static void final(const char *what)
 {
     if (!strcmp(what, "overrun")) {
@@ -219,13 +236,17 @@ void test_main(void)
                 scribble();
             else if (!strcmp(word, "stall"))
                 stall(cmdline_ulong("stall", 1000));
+            else if (!strcmp(word, "late"))
+                late((unsigned)cmdline_ulong("late", 0));
             else
                 xtf_error("Error: unknown phase %s\n", word);
         }
     }
     if (cmdline_get("final", arg, sizeof(arg)))
         final(arg);
-    printf("hostile: closed: %u mappings held\n", netif_close(&nif, 0));
+    /* A granter (late=) gives its peer time to finish unmapping: it closes right after the
+     * peer's CLOSED, which the peer stores before it unmaps. A mapper unmaps at once either way. */
+    printf("hostile: closed: %u mappings held\n", netif_close(&nif, now_ns() + WAIT_NS));
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);
 }

@@ -132,8 +132,8 @@ static void fdb_forget_port(unsigned port)
 static bool deliver(struct port *p, uint16_t vid, const struct net_eth *eth, const uint8_t *payload, size_t plen)
 {
     uint64_t vlans = vlans_of(p);
-    if (p->state != PORT_UP || !on_vlan(vlans, vid))
-        return false;
+    if (p->state != PORT_UP || p->nif.closed || !on_vlan(vlans, vid))
+        return false; /* a member that went (its port goes down this round) gets nothing more */
     size_t h = 12;
     memcpy(out, eth->dst, NET_ETH_ALEN);
     memcpy(out + 6, eth->src, NET_ETH_ALEN);
@@ -299,11 +299,11 @@ static void sleep_on_ports(void)
         struct port *p = &ports[i];
         if (p->state != PORT_UP && p->state != PORT_WAITING)
             continue;
-        if (netif_arm(&p->nif, false)) {
+        /* A port whose member went stays up for the next round, which forwards what the member
+         * sent before it went (netif_recv gives those, then NETIF_ECLOSED) and takes it down:
+         * going down here lost, uncounted, the frames posted since the last round. */
+        if (netif_arm(&p->nif, false))
             busy = true;
-            if (p->state == PORT_UP && !netif_check_peer(&p->nif))
-                port_down(i, p->nif.why);
-        }
         live[n++] = &p->nif;
     }
     if (!busy)

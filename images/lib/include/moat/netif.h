@@ -145,6 +145,8 @@ struct netif {
     uint8_t *pages;
     uint64_t ended;         /* bit i: the grant of page i has been ended */
     unsigned grants_ended;
+    bool draining;          /* the peer went while we were connected: frames up to rx_end remain */
+    uint32_t rx_end;        /* the peer's request producer when we saw it go */
     /* mapper */
     uint64_t va[NETIF_PAGES];
     grant_handle_t handle[NETIF_PAGES];
@@ -171,7 +173,11 @@ int netif_open(struct netif *nif, unsigned link, uint64_t deadline_ns);
 
 /* Sends one frame (len in [NETIF_FRAME_MIN, NETIF_FRAME_MAX]): 0, NETIF_EAGAIN when the ring is full. */
 int netif_send(struct netif *nif, const void *frame, size_t len);
-/* Receives one frame into buf (size >= NETIF_FRAME_MAX): its length, 0 when none, or an error. */
+/*
+ * Receives one frame into buf (size >= NETIF_FRAME_MAX): its length, 0 when none, or an error. The
+ * granter still takes the frames a peer sent before it closed or died (they are in its own pages):
+ * NETIF_ECLOSED comes once the last of them is taken, so nothing sent before a close is lost.
+ */
 int netif_recv(struct netif *nif, void *buf, size_t size);
 /* Whether a frame is waiting, and whether the tx ring has room (responses are reaped first). */
 bool netif_rx_ready(struct netif *nif);
