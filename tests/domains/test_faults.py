@@ -67,7 +67,9 @@ def test_survivor_finishes_and_all_end_as_expected(faults_boot):
     survivor = log.named("survivor")
     assert survivor.result == "SUCCESS" and survivor.outcome == "poweroff", log_tail(faults_boot)
     assert [line for line in survivor.lines if line.startswith("tick ")] == [f"tick {i}" for i in range(40)]
-    assert (log.as_expected, log.not_expected) == (len(FAULTS) + 1, 0)
+    # Every fault domain, the survivor, and a domain that shut itself down with reason crash.
+    assert log.named("crash-panic").outcome == "crash", log_tail(faults_boot)
+    assert (log.as_expected, log.not_expected) == (len(FAULTS) + 2, 0)
     assert log.frames_boot and log.frames_stop and log.frames_boot[1] == log.frames_stop[1]
 
 

@@ -22,7 +22,7 @@ from moat.paths import build_dir
 HANDLER_FILES = (
     "hv/core/hypercall.c", "hv/core/console_io.c", "hv/core/sched.c", "hv/core/event_channel.c",
     "hv/core/grant_table.c", "hv/core/domctl.c", "hv/core/domain.c", "hv/core/device.c",
-    "hv/core/measure.c", "hv/xsm/acm.c",
+    "hv/core/measure.c", "hv/xsm/acm.c", "hv/core/vcpu.c", "hv/core/sched_share.c", "hv/core/quota.c",
 )
 ERROR_LINE = re.compile(r"(?:\breturn|=)\s*(?:-XEN_E[A-Z0-9]+\b|GNTST_(?!okay\b)\w+|xsm_no_domain\()")
 HERE = Path(__file__).resolve().parent

@@ -9,6 +9,8 @@ import itertools
 import subprocess
 import sys
 
+import pytest
+
 from moat import top
 from moat.pytest_plugin import assert_xtf
 from tests.domains import domlog
@@ -56,10 +58,24 @@ def test_periodic_lines_with_stats_option(boot) -> None:
     assert all(a.hypercalls <= b.hypercalls and a.cpu_us <= b.cpu_us for a, b in itertools.pairwise(by))
 
 
-def test_bad_stats_option_stops_the_machine(boot) -> None:
-    result = boot(scenario_file=ROOT / "tests" / "scenarios" / "hello.toml", cmdline="stats=5")
-    assert "stats=5: a number of milliseconds, 10 to 60000" in result.console
+@pytest.mark.parametrize("value", ["5", "9", "60001", "10x", "1234567890123456"])
+def test_bad_stats_option_stops_the_machine(boot, value: str) -> None:
+    # Below the floor, one below it, one past the ceiling, digits followed by something else,
+    # and a value longer than the hypervisor reads (15 characters, shown as read): each stops
+    # the machine before any domain starts.
+    result = boot(scenario_file=ROOT / "tests" / "scenarios" / "hello.toml", cmdline=f"stats={value}")
+    assert f"stats={value[:15]}: a number of milliseconds, 10 to 60000\n" in result.console
     assert "hello from domain" not in result.console
+
+
+@pytest.mark.parametrize("value", ["60000", "19"])
+def test_stats_periods_at_the_edges_are_accepted(boot, value: str) -> None:
+    # The ceiling itself is a period (the check is `> 60000`, not `>=`), and 9 is a digit like
+    # the others (the test above has the floor, 10). The domain ends with its stats line.
+    result = boot(scenario_file=ROOT / "tests" / "scenarios" / "hello.toml", cmdline=f"stats={value}")
+    assert_xtf(result)
+    assert f"meter: a stats line per domain every {value} ms" in result.console
+    assert [s.ended for s in stats_lines(result.console)][-1:] == [True]
 
 
 def test_summary_and_top_tables() -> None:

@@ -21,7 +21,7 @@ def test_four_vcpus_pass_events_round_and_share_a_locked_counter(boot: Booter, s
     result = boot(scenario_file=scenario_path("vcpu_ring"), smp=smp, timeout=GUEST_TIMEOUT)
     assert_xtf(result)
     assert f"cpus: {smp} online" in result.lines
-    assert "domain 0 'ring': 4 vcpus (vcpu 0 up, the others down)" in result.lines
+    assert "domain 0 'ring': 5 vcpus (vcpu 0 up, the others down)" in result.lines
     log = domlog.parse(result.console)
     ring = log.named("ring")
     assert ring.result == "SUCCESS" and ring.outcome == "poweroff", log_tail(result)
@@ -31,6 +31,8 @@ def test_four_vcpus_pass_events_round_and_share_a_locked_counter(boot: Booter, s
     assert vcpus == [(i, 50, 2000) for i in range(4)], ring.lines
     assert "counter: 8000 of 8000" in ring.lines, ring.lines
     assert "moved port: handled on vcpu 3" in ring.lines, ring.lines
+    # The fifth vCPU took a stack at the very top of RAM and no callback, and was left down.
+    assert "spare vcpu 4: initialised at the edges of RAM, left down" in ring.lines, ring.lines
     # Two vCPUs were still up at the shutdown: every frame came back all the same.
     assert log.frames_stop == log.frames_boot
 

@@ -79,6 +79,9 @@ void test_main(void)
     console_flush();
     if (strcmp(kind, "stack") == 0) {
         sink = do_stack(0);
+    } else if (strcmp(kind, "panic") == 0) {
+        // No fault: the guest's own panic, a shutdown with reason crash (an expected end too).
+        panic("crashing on purpose");
     } else {
         unsigned i;
         for (i = 0; i < ARRAY_SIZE(faults); i++)

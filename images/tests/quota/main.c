@@ -119,6 +119,12 @@ static void memory(void)
         xtf_check_eq(domctl_setsched(other, 65536, 0), -XEN_EINVAL);
         xtf_check_eq(domctl_setsched(DOMID_SELF, 512, 0), -XEN_EINVAL);
         printf("quota: share of the child read and set: weight=%u cap=%u\n", sc.weight, sc.cap);
+        /* The edges: the largest weight and cap are accepted; weight 0 means the default. */
+        struct moat_domctl_sched edge;
+        xtf_check_eq(domctl_setsched(other, 65535, 100), 0);
+        xtf_check(domctl_getsched(other, &edge) == 0 && edge.weight == 65535 && edge.cap == 100, "largest share");
+        xtf_check_eq(domctl_setsched(other, 0, 0), 0);
+        xtf_check(domctl_getsched(other, &edge) == 0 && edge.weight == 256 && edge.cap == 0, "weight 0: default");
         kill_all(&other, 1);
     }
     kill_all(ids, n);

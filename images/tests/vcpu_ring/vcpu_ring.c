@@ -3,14 +3,16 @@
 // vCPU up (vcpu_start), an event passed round the ring of vCPUs (an IPI port bound to each), a
 // port moved to another vCPU with bind_vcpu, and a counter shared under a spinlock: each vCPU
 // adds `incs` with a read, a pause and a write, so without the lock (`nolock=1`) increments are
-// lost whenever two vCPUs run at once. Only vCPU 0 prints.
+// lost whenever two vCPUs run at once. Only vCPU 0 prints. With `spare=1` the domain has one vCPU
+// more than the ring uses: the boundaries of VCPUOP_initialise's checks (a stack at the very top
+// of RAM, no event callback) are accepted on it, and it stays down.
 #include <moat/evtchn.h>
 #include <moat/guest.h>
 #include <moat/spinlock.h>
 #include <moat/test.h>
 #include <moat/vcpu.h>
 
-static unsigned nv, rounds, incs;
+static unsigned nv, have, rounds, incs;
 static bool nolock;
 static evtchn_port_t ring[MOAT_MAX_VCPUS];
 static unsigned handled[MOAT_MAX_VCPUS], counted[MOAT_MAX_VCPUS], wrong_vcpu, hops, ready;
@@ -66,20 +68,44 @@ static void check_errors(void)
     xtf_check_eq(vcpu_is_up(0), 1);
     xtf_check_eq(vcpu_is_up(1), 0);
     xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), -XEN_EINVAL); // not initialised
-    xtf_check_eq(vcpu_is_up(nv), -XEN_ENOENT);                          // a vCPU we do not have
-    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, nv, &ctx), -XEN_ENOENT);
+    xtf_check_eq(vcpu_is_up(have), -XEN_ENOENT);                        // a vCPU we do not have
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, have, &ctx), -XEN_ENOENT);
     xtf_check_eq(vcpu_is_up(MOAT_MAX_VCPUS), -XEN_EINVAL);              // beyond any domain's
     xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_up, 0xffffffffffffffffUL, NULL), -XEN_EINVAL);
     xtf_check_eq(HYPERVISOR_vcpu_op(99, 1, NULL), -XEN_ENOSYS);
     xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctx), -XEN_EINVAL); // rip, rsp not in RAM
     xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, (void *)8), -XEN_EFAULT);
+    // Each check alone: a good entry with a stack just outside RAM at either end, or a callback
+    // outside RAM. A stack pointer is the top of what the vCPU pushes below it: GUEST_RAM_VA
+    // itself is outside, the top of RAM inside.
+    uint64_t top = GUEST_RAM_VA + start_info->nr_pages * GUEST_PAGE_SIZE;
+    struct vcpu_guest_context bad = { .rip = (uintptr_t)secondary, .rsp = GUEST_RAM_VA };
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &bad), -XEN_EINVAL);
+    bad.rsp = top + 8;
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &bad), -XEN_EINVAL);
+    bad.rsp = top;
+    bad.callback_rip = top;
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &bad), -XEN_EINVAL);
+    bad.callback_rip = GUEST_RAM_VA - 1;
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &bad), -XEN_EINVAL);
+    bad.rip = top;
+    bad.callback_rip = 0;
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &bad), -XEN_EINVAL);
+    if (have > nv) {
+        // The spare: the top of RAM and no callback are accepted; it is never brought up.
+        struct vcpu_guest_context edge = { .rip = top - 1, .rsp = top, .callback_rip = 0 };
+        xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, nv, &edge), 0);
+        xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_initialise, nv, &edge), -XEN_EEXIST);
+        xtf_check_eq(vcpu_is_up(nv), 0);
+        printf("spare vcpu %u: initialised at the edges of RAM, left down\n", nv);
+    }
     xtf_check_eq(vcpu_is_up(1), 0);
-    xtf_check_eq(evtchn_bind_ipi(nv), -XEN_ENOENT);
-    xtf_check_eq(evtchn_bind_virq(VIRQ_TIMER, nv), -XEN_ENOENT);
+    xtf_check_eq(evtchn_bind_ipi(have), -XEN_ENOENT);
+    xtf_check_eq(evtchn_bind_virq(VIRQ_TIMER, have), -XEN_ENOENT);
     xtf_check_eq(evtchn_bind_virq(VIRQ_DOM_EXC, 1), -XEN_EINVAL); // a global VIRQ: vCPU 0 only
     long port = evtchn_alloc_unbound(DOMID_SELF);
     xtf_assert(port > 0, "alloc_unbound: %ld", port);
-    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)port, nv), -XEN_ENOENT);
+    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)port, have), -XEN_ENOENT);
     xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)port, MOAT_MAX_VCPUS), -XEN_ENOENT);
     xtf_check_eq(evtchn_bind_vcpu(0, 1), -XEN_EINVAL);
     long ipi = evtchn_bind_ipi(1);
@@ -109,7 +135,8 @@ void test_main(void)
     rounds = (unsigned)cmdline_ulong("rounds", 50);
     incs = (unsigned)cmdline_ulong("incs", 2000);
     nolock = cmdline_ulong("nolock", 0) != 0;
-    xtf_assert(nv >= 2 && nv <= MOAT_MAX_VCPUS, "vcpus=%u", nv);
+    have = nv + (cmdline_ulong("spare", 0) != 0);
+    xtf_assert(nv >= 2 && have <= MOAT_MAX_VCPUS, "vcpus=%u", nv);
     xtf_assert(evtchn_init() == 0, "evtchn_init failed");
     check_errors();
 

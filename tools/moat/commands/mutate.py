@@ -144,7 +144,9 @@ def run(args: argparse.Namespace) -> int:
               f"({r.seconds:.0f} s; {r.detail})", flush=True)
 
     try:
-        results = mutate_run.run_all(root, args.work or build_dir(root) / "mutate", todo, args.jobs, progress)
+        # --work resolved here: the workers run with their copy as the working directory.
+        work = args.work.resolve() if args.work else build_dir(root) / "mutate"
+        results = mutate_run.run_all(root, work, todo, args.jobs, progress)
     except RuntimeError as exc:
         raise UserError(str(exc)) from exc
     data = mutate_run.report(results + skipped, equivalents)
