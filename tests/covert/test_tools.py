@@ -202,6 +202,47 @@ def test_verdicts():
     assert ni.compare(crashed).verdict == "UNDECIDED"
 
 
+class FakeBoot:
+    def __init__(self, lines: list[str]) -> None:
+        self.lines, self.status = lines, "SUCCESS"
+
+    def describe(self) -> str:
+        return "success"
+
+
+def boot_sequence(monkeypatch, tsc_values: list[int]) -> list[int]:
+    """ni.run with QEMU replaced: boot k prints b-app's one step with tsc_values[k]."""
+    from moat import paths, qemu
+
+    booted: list[int] = []
+
+    def fake_boot(*_args: object, **_kw: object) -> FakeBoot:
+        tsc = tsc_values[len(booted)]
+        booted.append(tsc)
+        return FakeBoot(["domain 1 'b-app' created: label customer-b", f"(d1) ni: step=0 tsc={tsc} info=-1",
+                         "domain 1 'b-app' stopped: exit 0"])
+
+    monkeypatch.setattr(qemu, "boot", fake_boot)
+    monkeypatch.setattr(paths, "require_built", lambda p: p)
+    return booted
+
+
+def test_an_unreproducible_control_boots_the_set_once_more(monkeypatch, tmp_path):
+    # First attempt: the control (third boot) disagrees with its twin; the second attempt agrees.
+    booted = boot_sequence(monkeypatch, [10, 20, 11, 10, 20, 10])
+    rep = ni.run(pairs.covert_dir(ROOT) / "ni_demo.toml", ROOT, high="a-web", low="b-app", log_dir=tmp_path)
+    assert len(booted) == 6 and rep.reproducible and rep.verdict == "DIFFERS (timing only)"
+    assert len(rep.runs) == 3 and len(rep.retries) == 1 and "not reproducible" in rep.retries[0]
+    assert rep.to_json()["retries"] == rep.retries
+
+
+def test_a_control_that_disagrees_twice_is_undecided(monkeypatch, tmp_path):
+    booted = boot_sequence(monkeypatch, [10, 20, 11, 10, 20, 12])
+    rep = ni.run(pairs.covert_dir(ROOT) / "ni_demo.toml", ROOT, high="a-web", low="b-app", log_dir=tmp_path)
+    assert len(booted) == 6 and not rep.reproducible and rep.verdict == "UNDECIDED"
+    assert len(rep.retries) == 1 and any("not reproducible" in p for p in rep.problems)
+
+
 def test_the_policy_note_says_whether_the_labels_may_share():
     demo = scenario.load(pairs.covert_dir(ROOT) / "ni_demo.toml")
     note = ni.label_note(demo, "a-web", "b-app")

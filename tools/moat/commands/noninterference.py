@@ -79,6 +79,9 @@ def print_report(rep: ni.Report) -> None:
         r = rep.runs[i]
         print(f"  timing masked, secret {r.secret:#x} still differs at observation {d.index}: {d.explain()}: "
               f"channel {d.channel_text()}")
+    for retry in rep.retries:
+        print(f"moat noninterference: booted the set again, as the first attempt was not reproducible ({retry})",
+              file=sys.stderr)
     for problem in rep.problems:
         print(f"moat noninterference: {problem}", file=sys.stderr)
     channels = ", ".join(rep.channels())

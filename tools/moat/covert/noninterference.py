@@ -204,6 +204,9 @@ class Run:
         return self.status == "SUCCESS" or (self.status == "FAILURE" and bool(self.view))
 
 
+ATTEMPTS = 2  # boots of the whole set when the control disagrees with its twin (see run)
+
+
 @dataclass
 class Report:
     scenario: Path
@@ -215,6 +218,7 @@ class Report:
     divergences: list[tuple[int, Divergence]] = field(default_factory=list)  # (run index, first difference)
     functional: list[tuple[int, Divergence]] = field(default_factory=list)  # the same, timing masked
     problems: list[str] = field(default_factory=list)
+    retries: list[str] = field(default_factory=list)  # why an earlier attempt was booted again
 
     @property
     def verdict(self) -> str:
@@ -236,6 +240,7 @@ class Report:
         return {
             "scenario": str(self.scenario), "high": self.high, "low": self.low, "policy": self.policy_note,
             "verdict": self.verdict, "reproducible": self.reproducible, "problems": self.problems,
+            "retries": self.retries,
             "channels": self.channels(),
             "runs": [{"secret": hex(r.secret), "status": r.status, "observations": len(r.view),
                       "control": r.control, "log": str(r.log) if r.log else None} for r in self.runs],
@@ -344,16 +349,27 @@ def run(scenario_path: Path, root: Path, *, high: str, low: str, runs: int = 2, 
     hclog = names.index(low) if hypercalls else None  # boot domains get ids in file order
     plan = [(s, False) for s in chosen] + ([(chosen[0], True)] if control else [])
     out_dir = log_dir or paths.build_dir(root) / "noninterference-logs"
-    for i, (secret, is_control) in enumerate(plan):
-        scen_i = with_secret(scen, high, low, secret, append, hclog)
-        kernel = paths.require_built(paths.hv_image(scen_i.hypervisor.build, root=root))
-        log = out_dir / f"{scenario_path.stem}-{i}{'-control' if is_control else ''}.log"
-        boot = qemu.boot(kernel, scen_i.hypervisor.cmdline, scen_i.module_pairs(), timeout=timeout, log=log,
-                         memory=scen_i.hypervisor.memory, icount=True, cwd=root,
-                         smp=scen_i.hypervisor.cpus or 1, extra_args=["-seed", str(QEMU_SEED)])
-        view, _ = low_view(boot.lines, low)
-        r = Run(secret, str(boot.status), view, log, boot.describe(), is_control)
-        report.runs.append(r)
-        if on_run is not None:
-            on_run(r)
-    return compare(report)
+    for attempt in range(1, ATTEMPTS + 1):
+        report = Report(scenario_path, high, low, label_note(scen, high, low), retries=report.retries)
+        for i, (secret, is_control) in enumerate(plan):
+            scen_i = with_secret(scen, high, low, secret, append, hclog)
+            kernel = paths.require_built(paths.hv_image(scen_i.hypervisor.build, root=root))
+            log = out_dir / f"{scenario_path.stem}-{i}{'-control' if is_control else ''}.log"
+            boot = qemu.boot(kernel, scen_i.hypervisor.cmdline, scen_i.module_pairs(), timeout=timeout, log=log,
+                             memory=scen_i.hypervisor.memory, icount=True, cwd=root,
+                             smp=scen_i.hypervisor.cpus or 1, extra_args=["-seed", str(QEMU_SEED)])
+            view, _ = low_view(boot.lines, low)
+            r = Run(secret, str(boot.status), view, log, boot.describe(), is_control)
+            report.runs.append(r)
+            if on_run is not None:
+                on_run(r)
+        compare(report)
+        if report.reproducible or attempt == ATTEMPTS:
+            return report
+        # A control that differs from its twin: QEMU promises exact replay only under record/replay,
+        # and under -icount a rare race between its I/O thread and the vCPU thread can shift an
+        # interrupt by a few instructions when the host is loaded. Boot the whole set again; a
+        # second disagreement is reported (a hypervisor that is really not deterministic, reading
+        # the host's clock or random numbers, disagrees every time).
+        report.retries.append(next(p for p in report.problems if "not reproducible" in p))
+    return report
