@@ -6,6 +6,7 @@ same (offset, field). The hypervisor's use of them: tests/resource/test_shares.p
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
@@ -147,3 +148,29 @@ def test_dump_shows_defaults(tmp_path: Path) -> None:
     r = run_moat("dump", str(b))
     assert r.returncode == 0, r.stderr
     assert "sched section" in r.stdout and "sched: weight=512 cap=20" in r.stdout and "sched: weight=64" in r.stdout
+
+
+def test_labels_and_query_show_defaults_and_quotas(tmp_path: Path) -> None:
+    """`labels` has a weight, cap and quota column for each label, the same from the source and
+    from the blob with its map; `query` names both labels' defaults; --json carries them."""
+    src = two_defaults(tmp_path)
+    src.write_text(src.read_text() + "quota = { domains = 2 }\n")  # on plain, the last label
+    b, m = tmp_path / "s.bin", tmp_path / "s.map"
+    assert run_moat("compile", str(src), "-o", str(b), "--map", str(m)).returncode == 0
+    from_source = run_moat("labels", str(src))
+    from_blob = run_moat("labels", str(b), "--map", str(m))
+    assert from_source.returncode == 0 and from_source.stdout == from_blob.stdout, from_blob.stdout
+    rows = {line.split()[2]: line.split()[3:] for line in from_source.stdout.splitlines()[1:]}
+    assert from_source.stdout.splitlines()[0].split() == ["ssidref", "kind", "label", "weight", "cap", "quota"]
+    assert rows["capped20"] == ["512", "20%", "-"]
+    assert rows["plain"] == ["64", "-", "domains=2"]
+    assert rows["system"] == ["(bootstrap)", "-", "-", "-"]
+    data = {x["name"]: x for x in json.loads(run_moat("labels", str(b), "--map", str(m), "--json").stdout)}
+    assert data["capped20"]["sched"] == {"weight": 512, "cap": 20}
+    assert data["plain"]["sched"] == {"weight": 64, "cap": None} and data["plain"]["quota"] == "domains=2"
+    q = run_moat("query", str(src), "capped20", "plain")
+    assert q.returncode == 0, q.stderr
+    assert "sched: capped20: weight=512 cap=20" in q.stdout and "sched: plain: weight=64" in q.stdout
+    assert "quota: plain: domains=2" in q.stdout
+    r = json.loads(run_moat("query", str(b), "capped20", "system", "--map", str(m), "--json").stdout)
+    assert r["a_sched"] == "weight=512 cap=20" and r["b_sched"] == "none"

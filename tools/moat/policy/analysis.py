@@ -9,7 +9,7 @@ from typing import Any
 
 from .binary import Blob
 from .mapfile import MapInfo
-from .model import PERM_NAMES, TARGETED, UNLABELED, Policy, device_names, format_quota, numbering
+from .model import PERM_NAMES, TARGETED, UNLABELED, Policy, device_names, format_quota, format_sched, numbering
 
 
 @dataclass
@@ -24,6 +24,14 @@ class Label:
     # per targeted permission held: the labels of the domains it acts on
     targets: dict[str, frozenset[str]] = field(default_factory=dict)
     quota: str = "none"  # its resource limits as format_quota shows them
+    # the default weight and cap of its domains created without their own (0: none)
+    weight: int = 0
+    cap: int = 0
+
+    @property
+    def sched(self) -> str:
+        """Its scheduling defaults as format_sched shows them: 'weight=512 cap=20', or 'none'."""
+        return format_sched([self.weight, self.cap])
 
     @property
     def create(self) -> frozenset[str]:
@@ -84,6 +92,7 @@ def from_policy(p: Policy) -> View:
             frozenset(perms),
             targets,
             format_quota(lab.quota.cells()) if lab.quota else "none",
+            *(lab.sched.cells() if lab.sched else []),
         )
     base = len(num.vm_rows)
     for i, r in enumerate(num.res_by_row):
@@ -133,6 +142,7 @@ def from_blob(b: Blob, m: MapInfo | None) -> View:
             v.labels[name] = Label(
                 name, "vm", i, i, cols(b.ste.ssid[i], ste_t), cols(b.chwall.ssid[i], chw_t), perms, targets,
                 format_quota(b.ext.quotas[i]) if b.ext is not None else "none",
+                *(b.ext.sched[i] if b.ext is not None else []),
             )
         else:
             v.labels[name] = Label(name, "resource", i, None, cols(b.ste.ssid[i], ste_t), frozenset())
@@ -182,6 +192,8 @@ def query(view: View, a: str, b: str) -> dict[str, Any]:
         "b_may_on_a": powers(lb, la),
         "a_quota": la.quota,
         "b_quota": lb.quota,
+        "a_sched": la.sched,
+        "b_sched": lb.sched,
     }
 
 

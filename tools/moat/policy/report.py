@@ -109,6 +109,7 @@ def labels_json(v: analysis.View) -> list[dict[str, Any]]:
             "chwall_types": sorted(lab.chwall),
             "permissions": sorted(lab.perms),
             "quota": lab.quota,
+            "sched": {"weight": lab.weight or None, "cap": lab.cap or None},
             "may_create": sorted(lab.create),
             "targets": {k: sorted(t) for k, t in lab.targets.items()},
         }
@@ -117,11 +118,20 @@ def labels_json(v: analysis.View) -> list[dict[str, Any]]:
 
 
 def labels_text(v: analysis.View) -> str:
-    o = [f"{'ssidref':<10}  {'kind':<8}  label"]
+    """One line per label: its ssidref and kind, and what limits its domains: the default weight
+    and cap of those created without their own, and its quotas ('-': none, so the scheduler's
+    weight 256, no cap, no limit). Resource labels have none of these."""
+    rows = []
     for lab in sorted(v.labels.values(), key=lambda lab: lab.ste_row):
         tag = " (bootstrap)" if lab.name == v.bootstrap and lab.kind == "vm" else ""
-        o.append(f"{lab.ssidref:#010x}  {lab.kind:<8}  {lab.name}{tag}")
-    return "\n".join(o)
+        weight = str(lab.weight) if lab.weight else "-"
+        cap = f"{lab.cap}%" if lab.cap else "-"
+        quota = lab.quota if lab.quota != "none" else "-"
+        rows.append((f"{lab.ssidref:#010x}", lab.kind, lab.name + tag, weight, cap, quota))
+    width = max(len("label"), *(len(r[2]) for r in rows))
+    o = [f"{'ssidref':<10}  {'kind':<8}  {'label':<{width}}  {'weight':>6}  {'cap':>4}  quota"]
+    o += [f"{s:<10}  {k:<8}  {n:<{width}}  {w:>6}  {c:>4}  {q}" for s, k, n, w, c, q in rows]
+    return "\n".join(line.rstrip() for line in o)
 
 
 def query_text(r: dict[str, Any]) -> str:
@@ -147,6 +157,9 @@ def query_text(r: dict[str, Any]) -> str:
     for lab, key in ((a, "a_quota"), (b, "b_quota")):
         if r.get(key, "none") != "none":
             o.append(f"quota: {lab}: {r[key]}")
+    for lab, key in ((a, "a_sched"), (b, "b_sched")):  # the label's default for its new domains
+        if r.get(key, "none") != "none":
+            o.append(f"sched: {lab}: {r[key]} (default of its domains)")
     return "\n".join(o)
 
 
