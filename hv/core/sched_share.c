@@ -48,6 +48,7 @@ int share_set(struct domain *d, uint32_t weight, uint32_t cap)
     s->cap = cap;
     s->period = UINT64_MAX; /* a new budget at its next tick, and no debt */
     s->debt_ns = 0;
+    s->switch_cpus = 0;
     if (s->parked) {
         s->parked = false;
         for (unsigned i = 0; i < d->nr_vcpus; i++)
@@ -89,18 +90,30 @@ uint64_t share_slice(struct domain *d, uint64_t slice_ticks)
     return ticks;
 }
 
-/* A new period for a capped domain: its budget, less what it overran the last one by. An
+/* Does d have a vCPU that is up and homed on cpu (queued there, running there or parked)? */
+static bool has_vcpu_on(const struct domain *d, unsigned cpu)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpus[i].state != VCPU_DOWN && d->vcpus[i].cpu == cpu)
+            return true;
+    return false;
+}
+
+/*
+ * A new period for a capped domain: its budget, less what it overran the last one by. An
  * overrun longer than a budget (a tick that came late: without -icount the host may stop the
- * CPU while the domain runs) is a debt paid off the next periods' budgets, so the cap holds
- * over any window longer than the debt. A parked domain's vCPUs go to the head of their queues:
- * true, and the CPU switches to them at this tick, so the domain gets its budget inside the
- * period whatever the others' slices. */
-static bool refill(struct domain *d, uint64_t period)
+ * CPU while the domain runs; or a tick of each of several CPUs that ran its vCPUs) is a debt
+ * paid off the next periods' budgets, so the cap holds over any window longer than the debt.
+ * A parked domain's vCPUs go to the head of their queues, and each of their CPUs switches to
+ * them at its next tick (switch_cpus; this one at this tick: true), so the domain gets its
+ * budget inside the period whatever the others' slices.
+ */
+static bool refill(struct domain *d, unsigned cpu, uint64_t period)
 {
     struct share *s = &d->share;
     uint64_t budget = SHARE_PERIOD_NS / 100 * s->cap;
     uint64_t used = d->cpu_time_ns - s->period_cpu_ns;
-    /* Periods without a tick here (an idle CPU) each allowed a budget of their own. */
+    /* Periods in which no CPU ticked (all idle) each allowed a budget of their own. */
     uint64_t allowed = s->budget_ns + (s->period < period ? (period - s->period - 1) * budget : 0);
     uint64_t over = s->period != UINT64_MAX && used > allowed ? used - allowed : 0;
     over += s->debt_ns;
@@ -111,33 +124,48 @@ static bool refill(struct domain *d, uint64_t period)
     if (!s->parked)
         return false;
     s->parked = false;
-    for (unsigned i = 0; i < d->nr_vcpus; i++)
-        sched_add_first(&d->vcpus[i]);
-    return true;
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = &d->vcpus[i];
+        sched_add_first(v); /* queues it if it is runnable: not down, blocked or paused */
+        if (v->on_rq && v->cpu < MOAT_MAX_CPUS)
+            s->switch_cpus |= 1ULL << v->cpu;
+    }
+    bool here = s->switch_cpus >> cpu & 1;
+    s->switch_cpus &= ~(1ULL << cpu);
+    return here;
 }
 
 /*
- * A domain's cap is kept by the CPU of its vCPU 0 (its budget covers all its vCPUs, whose time
- * is summed in cpu_time_ns). Every CPU gives way when the domain of the vCPU it runs is parked.
+ * The cap is the domain's, whatever its number of vCPUs and wherever they run: one budget per
+ * period, which every CPU charges with the time it gave any of them (cpu_time_ns sums them all)
+ * and checks at each of its ticks; the first CPU to tick in a new period refills it. So a
+ * domain of two vCPUs on two CPUs capped at 20 % gets 20 % of one CPU in all, not 20 % on each,
+ * and its cap holds while only some of its CPUs tick (the others idle). Once parked, every CPU
+ * gives way at its next tick: the time a vCPU on another CPU runs until then is overrun, paid
+ * off the next budget. Everything here runs under the hypervisor lock (sched.c), so no other
+ * CPU reads or writes a domain's share meanwhile.
  */
 bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now, uint64_t *deadline_ns)
 {
     if (!capped)
         return false;
     uint64_t period = now / SHARE_PERIOD_NS;
-    bool out = current && current->domain->share.parked;
+    bool out = false;
     for (struct domain *d = capped; d; d = d->share.capped_next) {
         struct share *s = &d->share;
-        if (d->vcpus[0].cpu != cpu || d->state != DOM_RUNNABLE)
+        if (d->state != DOM_RUNNABLE)
             continue;
         if (s->period != period)
-            out |= refill(d, period);
-        if (!s->parked && d->cpu_time_ns - s->period_cpu_ns >= s->budget_ns) {
-            s->parked = true;
-            out |= current && current->domain == d;
+            out |= refill(d, cpu, period);
+        if (s->switch_cpus >> cpu & 1) { /* refilled by another CPU: its vCPU here goes first */
+            s->switch_cpus &= ~(1ULL << cpu);
+            out = true;
         }
-        if (s->parked && (period + 1) * SHARE_PERIOD_NS < *deadline_ns)
+        if (!s->parked && d->cpu_time_ns - s->period_cpu_ns >= s->budget_ns)
+            s->parked = true;
+        /* An idle CPU wakes for the refill of a domain it will run. */
+        if (s->parked && (period + 1) * SHARE_PERIOD_NS < *deadline_ns && has_vcpu_on(d, cpu))
             *deadline_ns = (period + 1) * SHARE_PERIOD_NS;
     }
-    return out;
+    return out || (current && current->domain->share.parked);
 }

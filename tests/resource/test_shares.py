@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Proportional share (issue 14 parts 1 and 4), under -icount so the shares are exact: a cap of
-20 % holds beside three spinners and on an idle CPU, and weights 1:2:4 share the CPU 1:2:4.
+20 % holds beside three spinners, on an idle CPU and for a domain of two vCPUs on two CPUs, and
+weights 1:2:4 share the CPU 1:2:4.
 Without the cap the capped spinner gets a quarter (or all) of the CPU; without the weights each
 gets a third: every assertion below fails."""
 
@@ -55,3 +56,16 @@ def test_label_default_cap_and_scenario_override(boot: Booter) -> None:
     assert abs(s["override"] - 40.0) <= 1.0, s
     for i in range(3):
         assert abs(s[f"spin-{i}"] - 40.0 / 3) <= 2.0, s
+
+
+def test_cap_of_a_domain_on_two_cpus(boot: Booter) -> None:
+    """A 2-vCPU domain capped at 20 % of one CPU, its vCPUs spinning on CPUs 0 and 1 at once
+    beside three spinners, gets 20 % in all: the budget is the domain's, charged from both CPUs.
+    Before the budget was charged from every CPU (vCPU 0's CPU alone kept it, and vCPU 1 ran on
+    until CPU 1 saw the park) it got 24.8 %; the spinners share what it leaves."""
+    s = shares(boot, "share_cap_vcpus")
+    assert abs(s["capped"] - 20.0) <= 1.0, s
+    # Its vCPUs really ran on both CPUs at once: each CPU's spinners lost part of their CPU.
+    assert s["spin0"] <= 98.0 and s["spin1-0"] + s["spin1-1"] <= 198.0, s
+    assert abs(s["spin0"] + s["spin1-0"] + s["spin1-1"] - 180.0) <= 2.0, s
+
