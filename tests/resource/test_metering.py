@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+from rich.console import Console
 
 from moat import top
 from moat.pytest_plugin import assert_xtf
@@ -90,6 +91,27 @@ def test_summary_and_top_tables() -> None:
     top.summary(m, out)
     text = out.getvalue()
     assert "web" in text and "50.0" in text and "8.0 KiB" in text and "dead" in text
+
+
+def test_top_table_fits_an_80_column_terminal() -> None:
+    """The live table in an 80-column terminal keeps fewer columns, each readable (the full
+    fifteen were cut to one letter each there); a wide terminal gets all of them."""
+    m = top.Meter()
+    for line in ("stats: t=100 d=12 name=customer-b-app cpu=20000 hc=5 ev=1/2 gm=0 gc=0/0 deny=0 mem=64 fr=71 ports=2",
+                 "stats: t=200 d=12 name=customer-b-app cpu=40000 hc=9123456 ev=100/200 gm=0 gc=0/0 deny=3 mem=64 "
+                 "fr=71 ports=2"):
+        m.feed(line)
+    for width, header, row in ((80, "id domain state cpu ms cpu % hcalls events deny frames",
+                                "12 customer-b-app live 40.0 20.0 9123456 300 3 71"),
+                               (200, "id domain state cpu ms cpu % hypercalls ev sent ev recv grant maps copies "
+                                "copied MAC denials pages frames ports",
+                                "12 customer-b-app live 40.0 20.0 9123456 100 200 0 0 0 B 3 64 71 2")):
+        out = io.StringIO()
+        console = Console(file=out, width=width)
+        console.print(m.table("moat run --top", console.width))
+        lines = [" ".join(line.replace("┃", " ").replace("│", " ").split()) for line in out.getvalue().splitlines()]
+        assert header in lines and row in lines, out.getvalue()
+        assert max(len(line) for line in out.getvalue().splitlines()) <= width
 
 
 def test_run_top_option_is_checked() -> None:
