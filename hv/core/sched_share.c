@@ -155,7 +155,9 @@ bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now, uint64_t
         struct share *s = &d->share;
         if (d->state != DOM_RUNNABLE)
             continue;
-        if (s->period != period)
+        /* Only forwards: a CPU whose clock reads a hair behind the one that refilled this
+         * period must not start it again (UINT64_MAX: no period yet). */
+        if (s->period == UINT64_MAX || s->period < period)
             out |= refill(d, cpu, period);
         if (s->switch_cpus >> cpu & 1) { /* refilled by another CPU: its vCPU here goes first */
             s->switch_cpus &= ~(1ULL << cpu);
