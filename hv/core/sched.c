@@ -349,6 +349,12 @@ static void stop_remote(struct vcpu *v)
         panic("cpu %u did not stop domain %u vcpu %u", v->cpu, v->domain->domid, v->vcpu_id);
 }
 
+void sched_park(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        rq_remove(&d->vcpus[i]);
+}
+
 void sched_set_paused(struct domain *d, bool paused)
 {
     d->paused = paused;

@@ -123,6 +123,8 @@ static bool refill(struct domain *d, unsigned cpu, uint64_t period)
     s->period_cpu_ns = d->cpu_time_ns;
     if (!s->parked)
         return false;
+    if (!s->budget_ns)
+        return false; /* still in debt: it stays parked (queued, it would run a tick anyway) */
     s->parked = false;
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpus[i];
@@ -163,8 +165,12 @@ bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now, uint64_t
             s->switch_cpus &= ~(1ULL << cpu);
             out = true;
         }
-        if (!s->parked && d->cpu_time_ns - s->period_cpu_ns >= s->budget_ns)
+        if (!s->parked && d->cpu_time_ns - s->period_cpu_ns >= s->budget_ns) {
+            /* Its vCPUs queued on any CPU leave their queues: a CPU takes the head of its
+             * queue without asking whether it may run. */
             s->parked = true;
+            sched_park(d);
+        }
         /* An idle CPU wakes for the refill of a domain it will run. */
         if (s->parked && (period + 1) * SHARE_PERIOD_NS < *deadline_ns && has_vcpu_on(d, cpu))
             *deadline_ns = (period + 1) * SHARE_PERIOD_NS;

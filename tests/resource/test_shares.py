@@ -69,3 +69,11 @@ def test_cap_of_a_domain_on_two_cpus(boot: Booter) -> None:
     assert s["spin0"] <= 98.0 and s["spin1-0"] + s["spin1-1"] <= 198.0, s
     assert abs(s["spin0"] + s["spin1-0"] + s["spin1-1"] - 180.0) <= 2.0, s
 
+
+
+def test_cap_of_a_domain_on_two_idle_cpus(boot: Booter) -> None:
+    """The same domain alone on two CPUs, which idle while it is parked: still 20 % in all. With
+    the budget charged from every CPU but a parked domain left on the run queues, and refilled
+    into a period it owed in full, its queued vCPUs ran a tick a period whatever it owed: 22.5 %."""
+    s = shares(boot, "share_cap_vcpus_idle")
+    assert abs(s["capped"] - 20.0) <= 1.0, s

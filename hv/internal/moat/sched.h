@@ -23,6 +23,9 @@ void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu);
 void sched_vcpu_down(struct vcpu *v);
 /* The same, at the head of the queue: it runs when the current vCPU gives way (sched_share.c). */
 void sched_add_first(struct vcpu *v);
+/* d's cap is used (sched_share.c): its queued vCPUs leave their queues, as they are no longer
+ * runnable (a running one stops at its CPU's next tick; sched_add_first queues them again). */
+void sched_park(struct domain *d);
 /* Pausing a domain makes every CPU that runs one of its vCPUs stop running it at once (an IPI). */
 void sched_set_paused(struct domain *d, bool paused);
 /* A dying domain leaves the scheduler; when this returns no CPU runs any of its vCPUs or holds
