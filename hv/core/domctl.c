@@ -5,12 +5,16 @@
 #include <moat/domctl.h>
 #include <moat/lib.h>
 #include <moat/sched.h>
+#include <moat/vcpu.h>
 #include <moat/xsm.h>
 #include <public/domctl.h>
+#include <public/vcpu.h>
 
 static long create(struct domain *subj, struct moat_domctl_create *c)
 {
     if (!str_terminated(c->name, sizeof(c->name)) || !str_terminated(c->cmdline, sizeof(c->cmdline)))
+        return -XEN_EINVAL;
+    if (c->max_vcpus > MOAT_MAX_VCPUS || (c->flags & ~DOMCTL_CREATE_PAUSED))
         return -XEN_EINVAL;
     int rc = xsm_domctl_create(subj, c->ssidref);
     if (rc)
@@ -24,12 +28,15 @@ static long create(struct domain *subj, struct moat_domctl_create *c)
         .expect = EXPECT_ANY,
         .cmdline = c->cmdline,
         .devices = c->devices,
+        .vcpus = c->max_vcpus,
         .creator = subj,
     };
     long err;
     struct domain *d = domain_create(&p, &err);
     if (!d)
         return err;
+    if (c->flags & DOMCTL_CREATE_PAUSED) /* before it ever ran: its vCPUs can be pinned first */
+        sched_set_paused(d, true);
     c->domid = d->domid;
     return 0;
 }
@@ -57,14 +64,15 @@ long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
     if (op.interface_version != MOAT_INTERFACE_VERSION)
         return -XEN_EINVAL;
 
-    long rc;
+    long rc = 0;
     if (op.cmd == XEN_DOMCTL_createdomain) {
         rc = create(subj, &op.u.create);
     } else {
         bool reads = op.cmd == XEN_DOMCTL_getdomaininfo || op.cmd == MOAT_DOMCTL_getstats ||
-                     op.cmd == MOAT_DOMCTL_getsched;
+                     op.cmd == MOAT_DOMCTL_getsched || op.cmd == XEN_DOMCTL_getvcpuinfo;
         if (!reads && op.cmd != XEN_DOMCTL_destroydomain && op.cmd != XEN_DOMCTL_pausedomain &&
-            op.cmd != XEN_DOMCTL_unpausedomain && op.cmd != MOAT_DOMCTL_setsched)
+            op.cmd != XEN_DOMCTL_unpausedomain && op.cmd != MOAT_DOMCTL_setsched &&
+            op.cmd != XEN_DOMCTL_setvcpuaffinity)
             return -XEN_ENOSYS;
         bool self = op.domain == DOMID_SELF || op.domain == subj->domid;
         /*
@@ -84,6 +92,10 @@ long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
             fill_info(target, &op.u.info);
         else if (op.cmd == MOAT_DOMCTL_getstats)
             meter_fill(target, &op.u.stats);
+        else if (op.cmd == XEN_DOMCTL_getvcpuinfo)
+            rc = vcpu_get_info(target, &op.u.vcpu);
+        else if (op.cmd == XEN_DOMCTL_setvcpuaffinity)
+            return vcpu_set_affinity(target, op.u.vcpu.vcpu, op.u.vcpu.cpu); /* nothing to copy back */
         else if (op.cmd == MOAT_DOMCTL_getsched)
             op.u.sched = (struct moat_domctl_sched){target->share.weight, target->share.cap};
         else if (op.cmd == MOAT_DOMCTL_setsched)
@@ -92,7 +104,6 @@ long do_domctl(uint64_t arg, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
             domain_destroy(target, OUTCOME_KILLED, "destroyed by domctl");
         else
             sched_set_paused(target, op.cmd == XEN_DOMCTL_pausedomain);
-        rc = 0;
     }
     if (rc == 0 && copy_to_guest(arg, &op, sizeof(op)))
         return -XEN_EFAULT;

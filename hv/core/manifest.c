@@ -12,6 +12,9 @@
 #include <public/device.h>
 #include <public/event_channel.h>
 #include <public/manifest.h>
+#include <public/vcpu.h>
+
+_Static_assert(MANIFEST_MAX_VCPUS == MOAT_MAX_VCPUS, "a vcpu_cpus entry for every vCPU");
 
 const char *manifest_check(const void *data, size_t size, unsigned module_count, unsigned self_index)
 {
@@ -51,12 +54,32 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
             return "a domain's cpu is out of range";
         if (m->vcpus > MOAT_MAX_VCPUS)
             return "a domain has more vCPUs than MOAT_MAX_VCPUS (8)";
+        for (unsigned v = 0; v < MANIFEST_MAX_VCPUS; v++)
+            if (m->vcpu_cpus[v] != MANIFEST_CPU_PLACED && (v == 0 || v >= MAX(m->vcpus, 1u) ||
+                                                           !(m->flags & MDOM_PINNED) || m->vcpu_cpus[v] >= MOAT_MAX_CPUS))
+                return "a domain's vcpu_cpus names a vCPU it does not have, or a CPU out of range";
         if (m->max_evtchn > EVTCHN_MAX_PORTS)
             return "a domain's event channel limit is above 4096";
         if (m->devices & ~DEVICE_ALL)
             return "a domain names a device this hypervisor does not know";
     }
     return link_check((const void *)(doms + h->domain_count), h->link_count, h->domain_count);
+}
+
+/* Scenario `cpu = [k0, k1, ...]`: vCPU i > 0 (down until the guest starts it) comes up on k_i. */
+static void pin_vcpus(struct domain *d, const struct manifest_domain *m)
+{
+    for (unsigned v = 1; v < d->nr_vcpus; v++) {
+        unsigned cpu = m->vcpu_cpus[v];
+        if (cpu == MANIFEST_CPU_PLACED)
+            continue;
+        long rc = sched_vcpu_pin(&d->vcpus[v], true, cpu);
+        if (rc == 0)
+            printk("domain %u '%s': vcpu %u pinned to cpu %u\n", d->domid, d->name, v, cpu);
+        else
+            printk("domain %u '%s': vcpu %u: cpu %u %s; the scheduler places it\n", d->domid, d->name, v, cpu,
+                   rc == -XEN_EINVAL ? "is not online" : "cannot be pinned (partitioned scheduling)");
+    }
 }
 
 bool manifest_boot(void)
@@ -107,12 +130,14 @@ bool manifest_boot(void)
         built[i] = d;
         if (d && d->nr_vcpus > 1)
             printk("domain %u '%s': %u vcpus (vcpu 0 up, the others down)\n", d->domid, d->name, d->nr_vcpus);
-        if (d)
+        if (d) {
             printk("domain %u '%s' created: %lu KiB, image module %u, ssidref 0x%x, cpu %u%s\n", d->domid,
                    d->name, (uint64_t)m->memory_kib, m->image_module, m->ssidref, d->vcpus[0].cpu,
                    d->vcpus[0].pinned ? " (pinned)" : "");
-        else
+            pin_vcpus(d, m);
+        } else {
             domain_not_built(m->name, m->expect, err);
+        }
     }
     link_publish((const void *)(doms + h->domain_count), h->link_count, built);
     return true;

@@ -389,6 +389,23 @@ void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu)
     sched_add(v);
 }
 
+long sched_vcpu_pin(struct vcpu *v, bool pinned, unsigned cpu)
+{
+    if (pinned && (cpu >= MOAT_MAX_CPUS || !smp_cpu_online(cpu)))
+        return -XEN_EINVAL;
+    if (partitioned() || (v->state != VCPU_DOWN && (!v->domain->paused || v->on_rq || is_current(v))))
+        return -XEN_EBUSY;
+    if (v->state == VCPU_DOWN) { /* sched_vcpu_up places it by these */
+        v->pinned = pinned;
+        v->cpu = pinned ? cpu : 0;
+        return 0;
+    }
+    v->pinned = pinned;
+    if (pinned && v->cpu != cpu)
+        move_to(v, cpu); /* its home, timers included: unpausing queues it there */
+    return 0;
+}
+
 void sched_vcpu_down(struct vcpu *v)
 {
     if (v->state == VCPU_DOWN)

@@ -7,6 +7,7 @@
 #include <moat/nospec.h>
 #include <moat/sched.h>
 #include <moat/vcpu.h>
+#include <public/domctl.h>
 #include <public/vcpu.h>
 
 _Static_assert(MOAT_MAX_VCPUS <= MOAT_LEGACY_VCPUS, "one vcpu_info per vCPU in the shared-info page");
@@ -59,9 +60,9 @@ long do_vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg, uint64_t a4, uint64
     case VCPUOP_up:
         if (!v->initialised)
             return -XEN_EINVAL;
-        /* `cpu = k` pins vCPU 0 only: the scheduler places the others, and moves them when idle
-         * CPUs wait (docs/hypervisor.md, "vCPUs"). */
-        sched_vcpu_up(v, false, 0);
+        /* Where its pinning says (scenario `cpu`, domctl setvcpuaffinity), else where the
+         * scheduler places it (docs/hypervisor.md, "vCPUs"). */
+        sched_vcpu_up(v, v->pinned, v->cpu);
         return 0;
     case VCPUOP_down:
         sched_vcpu_down(v);
@@ -71,4 +72,27 @@ long do_vcpu_op(uint64_t cmd, uint64_t vcpuid, uint64_t arg, uint64_t a4, uint64
     default:
         return -XEN_ENOSYS;
     }
+}
+
+long vcpu_set_affinity(struct domain *d, uint32_t vcpu_id, uint32_t cpu)
+{
+    struct vcpu *v = domain_vcpu(d, vcpu_id);
+    if (!v)
+        return -XEN_EINVAL; /* as Xen's setvcpuaffinity for a vCPU beyond max_vcpus */
+    return sched_vcpu_pin(v, cpu != MOAT_CPU_ANY, cpu);
+}
+
+long vcpu_get_info(struct domain *d, struct moat_domctl_vcpu *info)
+{
+    const struct vcpu *v = domain_vcpu(d, info->vcpu);
+    if (!v)
+        return -XEN_EINVAL;
+    *info = (struct moat_domctl_vcpu){
+        .vcpu = info->vcpu,
+        .cpu = v->cpu,
+        .online = v->state != VCPU_DOWN,
+        .blocked = v->state == VCPU_BLOCKED,
+        .pinned = v->pinned,
+    };
+    return 0;
 }

@@ -256,6 +256,7 @@ int xsm_domctl(struct domain *subj, uint32_t cmd, struct domain *target)
     case XEN_DOMCTL_pausedomain: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "pause", target);
     case XEN_DOMCTL_unpausedomain: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "unpause", target);
     case MOAT_DOMCTL_setsched: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "setsched", target);
+    case XEN_DOMCTL_setvcpuaffinity: return permission(subj, ACM_PERM_DOMAIN_PAUSE, "setvcpuaffinity", target);
     default: return permission(subj, 0, "domctl", target);
     }
 }

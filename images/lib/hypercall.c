@@ -106,6 +106,19 @@ long domctl_setsched(domid_t domid, uint32_t weight, uint32_t cap)
     return HYPERVISOR_domctl(&op);
 }
 
+long domctl_getvcpuinfo(domid_t domid, uint32_t vcpu, struct moat_domctl_vcpu *info)
+{
+    struct moat_domctl op;
+    long rc;
+
+    domctl_init(&op, XEN_DOMCTL_getvcpuinfo, domid);
+    op.u.vcpu.vcpu = vcpu;
+    rc = HYPERVISOR_domctl(&op);
+    if (rc == 0)
+        *info = op.u.vcpu;
+    return rc;
+}
+
 long domctl_getinfo(domid_t domid, struct moat_domctl_info *info)
 {
     struct moat_domctl op;

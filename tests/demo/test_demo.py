@@ -117,7 +117,7 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     at_quota = index(lines, r"\(d0\) system: creating b-extra \(customer-b\): refused with -ENOSPC \(-28\): "
                             r"customer B is at its quota of 2 domains")
     made = index(lines, r"\(d0\) system: creating s-extra \(service\): created as domain (\d+): another label "
-                        r"still can")
+                        r"still can \(on cpu [0-3]\)$")
     extra = int(re.search(r"domain (\d+):", lines[made])[1])  # type: ignore[index]
     index(lines, rf"\(d{extra}\) s-extra: hello from the service label: domain {extra}, "
                  rf"ssidref 0x{SSID['service']:08x}, created while customer B was at its quota")
@@ -137,8 +137,8 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     assert web_gone < wound[0] and db_gone < wound[1] and max(wound) < mgr_gone
     watched = [index(lines, rf"\(d0\) system: {n} \(domain {i}\) is gone: getdomaininfo says -ESRCH")
                for n, i in (("a-web", 1), ("a-db", 2))]
-    created = index(lines, r"\(d0\) system: creating c-rival \(customer-c\): created as domain (\d+)")
-    rival = int(re.search(r"domain (\d+)$", lines[created])[1])  # type: ignore[index]
+    created = index(lines, r"\(d0\) system: creating c-rival \(customer-c\): created as domain (\d+), on cpu [0-3]$")
+    rival = int(re.search(r"domain (\d+), on cpu", lines[created])[1])  # type: ignore[index]
     hello = index(lines, rf"\(d{rival}\) c-rival: hello from customer C: domain {rival}, "
                          rf"ssidref 0x{SSID['customer-c']:08x}, .*")
     # The wall held while A ran; the system saw each of A's domains gone only after it stopped (in

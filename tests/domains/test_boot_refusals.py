@@ -62,13 +62,21 @@ def spoil_version(blob: bytes) -> bytes:
     return with_crc(b)
 
 
+def spoil_vcpu_cpus(blob: bytes) -> bytes:
+    b = bytearray(blob)
+    # hello's one vCPU: a CPU for a second vCPU it does not have (domain 0's vcpu_cpus[1]).
+    b[manifest.HEADER.size + manifest.NAME_MAX + 12 * 4 + 1] = 1
+    return with_crc(b)
+
+
 @pytest.mark.parametrize(("spoil", "reason"), [
     (spoil_checksum, "checksum mismatch"),
     (spoil_image_index, "a domain names an image module that does not exist"),
     (spoil_count, "total size does not match"),
     (spoil_version, "unsupported version"),
     (spoil_name, "a domain name is not 1 to 31 of A-Z a-z 0-9 _ . -"),
-], ids=["checksum", "image-index", "count", "version", "name"])
+    (spoil_vcpu_cpus, "a domain's vcpu_cpus names a vCPU it does not have, or a CPU out of range"),
+], ids=["checksum", "image-index", "count", "version", "name", "vcpu-cpus"])
 def test_a_malformed_manifest_is_refused_whole(boot, tmp_path: Path, spoil, reason: str):
     mods = hello_modules()
     bad = tmp_path / "manifest"

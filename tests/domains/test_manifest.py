@@ -37,7 +37,10 @@ def test_layout_matches_the_c_header(tmp_path: Path):
         ("offsetof(struct manifest_domain, vcpus)", manifest.NAME_MAX + 9 * 4),
         ("offsetof(struct manifest_domain, weight)", manifest.NAME_MAX + 10 * 4),
         ("offsetof(struct manifest_domain, cap)", manifest.NAME_MAX + 11 * 4),
-        ("offsetof(struct manifest_domain, cmdline)", manifest.NAME_MAX + 12 * 4),
+        ("offsetof(struct manifest_domain, vcpu_cpus)", manifest.NAME_MAX + 12 * 4),
+        ("offsetof(struct manifest_domain, cmdline)", manifest.NAME_MAX + 12 * 4 + manifest.MANIFEST_MAX_VCPUS),
+        ("MANIFEST_MAX_VCPUS", manifest.MANIFEST_MAX_VCPUS),
+        ("MANIFEST_CPU_PLACED", manifest.CPU_PLACED),
         ("sizeof(((struct manifest_domain *)0)->cmdline)", manifest.CMDLINE_MAX),
         ("MANIFEST_MAGIC", manifest.MANIFEST_MAGIC),
         ("MANIFEST_VERSION", manifest.MANIFEST_VERSION),
@@ -82,8 +85,8 @@ expect = "any"
 """)
     blob = manifest.encode(scen)
     header, recs = manifest.decode(blob)
-    assert header.magic == manifest.MANIFEST_MAGIC and header.version == manifest.MANIFEST_VERSION == 4
-    assert header.domain_count == 4 and header.total_size == len(blob) == 40 + 4 * 336
+    assert header.magic == manifest.MANIFEST_MAGIC and header.version == manifest.MANIFEST_VERSION == 5
+    assert header.domain_count == 4 and header.total_size == len(blob) == 40 + 4 * 344
     assert header.slice_us == 3000
     assert header.crc32 == zlib.crc32(blob[8:])
     assert [r.name for r in recs] == ["a", "ticker-0", "ticker-1", "z"]
@@ -94,6 +97,15 @@ expect = "any"
     assert (a.memory_kib, a.ssidref, a.flags, a.expect, a.cmdline) == (512, 5, manifest.MDOM_PRIVILEGED, 0, "x=1")
     assert (t0.memory_kib, t0.expect, t0.max_evtchn, t0.max_grant_frames, t0.flags) == (1024, 1, 64, 4, 0)
     assert recs[3].expect == 2
+
+
+def test_a_cpu_for_each_vcpu(tmp_path: Path):
+    """`cpu = [k0, k1, ...]`: vCPU 0's CPU in `cpu` (pinned), the others' in vcpu_cpus."""
+    text = "[[domain]]\nimage = 'hello'\nvcpus = 4\ncpu = [1, 2, 3, 0]\n[[domain]]\nimage = 'hello'\nname = 'b'\n"
+    [a, b] = manifest.decode(manifest.encode(load(tmp_path, text)))[1]
+    assert (a.cpu, a.flags & manifest.MDOM_PINNED, a.vcpus) == (1, manifest.MDOM_PINNED, 4)
+    assert a.vcpu_cpus == bytes([0xFF, 2, 3, 0, 0xFF, 0xFF, 0xFF, 0xFF])
+    assert b.vcpu_cpus == bytes([0xFF] * 8) and not b.flags & manifest.MDOM_PINNED
 
 
 def test_crc_covers_every_byte_after_it(tmp_path: Path):
@@ -122,6 +134,9 @@ def test_crc_covers_every_byte_after_it(tmp_path: Path):
     ("[scheduler]\nslice_ms = -1\n", "scheduler.slice_ms", "0 (default) to 1000"),
     ("[scheduler]\nslice = 1\n", "scheduler.slice", "unknown key"),
     ("images = 'hello'\n", "images", "array"),
+    ("[[domain]]\nimage = 'hello'\nvcpus = 2\ncpu = [1]\n", "domain[0].cpu", "each of its 2 vcpus"),
+    ("[[domain]]\nimage = 'hello'\nvcpus = 2\ncpu = [1, 'x']\n", "domain[0].cpu", "an integer"),
+    ("[[domain]]\nimage = 'hello'\nvcpus = 2\ncpu = [1, 64]\n", "domain[0].cpu", "must be 0 to"),
 ])
 def test_domain_errors_name_the_key(tmp_path: Path, text, key, message):
     with pytest.raises(scenario.ScenarioError) as info:

@@ -128,8 +128,8 @@ def test_links_round_trip_through_the_manifest(tmp_path: Path):
     scen = load(tmp_path, two_domains(link="[[link]]\nends = ['y', 'x']\nmacs = ['02:00:00:00:00:07']\n"))
     blob = manifest.encode(scen, manifest.scenario_policy(scen, tmp_path))
     header, recs, recorded = manifest.decode_all(blob)
-    assert header.version == 4 and header.link_count == 1
-    assert header.total_size == len(blob) == 40 + 2 * 336 + 24
+    assert header.version == 5 and header.link_count == 1
+    assert header.total_size == len(blob) == 40 + 2 * 344 + 24
     assert [r.name for r in recs] == ["x", "y"]
     (link,) = recorded
     assert (link.granter, link.mapper) == (1, 0)  # the first end grants: y

@@ -47,3 +47,33 @@ def test_without_the_lock_the_counter_loses_increments(boot: Booter) -> None:
     assert len(counts) == 1, log_tail(result)
     got, want = counts[0]
     assert want == 8000 and got < want, lines
+
+
+PINNED = re.compile(r"^pinned vcpus: (\d+) samples, (\d+) with all 4 up, (\d+) on a wrong cpu$")
+
+
+def test_a_manager_creates_a_four_vcpu_domain_and_pins_each_vcpu(boot: Booter) -> None:
+    # domctl create with max_vcpus = 4, paused; setvcpuaffinity on every vCPU (three of them down);
+    # getvcpuinfo finds each vCPU that is up on its own CPU while the child runs its ring.
+    result = boot(scenario_file=scenario_path("vcpu_pin"), timeout=GUEST_TIMEOUT)
+    assert_xtf(result)
+    assert "cpus: 4 online" in result.lines
+    log = domlog.parse(result.console)
+    manager, ring = log.named("manager"), log.named("ring")
+    assert manager.result == "SUCCESS", log_tail(result)
+    assert ring.result == "SUCCESS" and ring.outcome == "poweroff", log_tail(result)
+    assert "ring: 200 hops, 0 on a wrong vcpu" in ring.lines and "counter: 8000 of 8000" in ring.lines
+    [m] = [m for line in manager.lines if (m := PINNED.match(line))]
+    _, all_up, wrong = map(int, m.groups())
+    assert all_up > 0 and wrong == 0, manager.lines
+    assert log.frames_stop == log.frames_boot
+
+
+def test_a_scenario_pins_each_vcpu_to_its_own_cpu(boot: Booter) -> None:
+    result = boot(scenario_file=scenario_path("vcpu_ring_pinned"), timeout=GUEST_TIMEOUT)
+    assert_xtf(result)
+    assert re.search(r"^domain 0 'ring' created: .*, cpu 1 \(pinned\)$", result.console, re.M), log_tail(result)
+    for vcpu, cpu in [(1, 2), (2, 3), (3, 0)]:
+        assert f"domain 0 'ring': vcpu {vcpu} pinned to cpu {cpu}" in result.lines, log_tail(result)
+    ring = domlog.parse(result.console).named("ring")
+    assert "ring: 200 hops, 0 on a wrong vcpu" in ring.lines and "counter: 8000 of 8000" in ring.lines

@@ -33,7 +33,7 @@ from moat.errors import UserError
 from moat.scenario import Domain, Scenario, ScenarioError
 
 MANIFEST_MAGIC = 0x4E414D4D  # "MMAN"
-MANIFEST_VERSION = 4  # 4: vcpus, weight and cap in the domain record
+MANIFEST_VERSION = 5  # 4: vcpus, weight and cap in the domain record; 5: vcpu_cpus
 MANIFEST_MAX_DOMAINS = 64
 MANIFEST_MAX_LINKS = 256
 MDOM_PRIVILEGED = 1 << 0
@@ -42,7 +42,9 @@ EXPECT = {"poweroff": 0, "crash": 1, "any": 2}
 
 # struct manifest_header / struct manifest_domain / struct manifest_link, field for field.
 HEADER = struct.Struct("<IIHHHHIIII2I")
-DOMAIN = struct.Struct("<32s12I256s")
+DOMAIN = struct.Struct("<32s12I8s256s")
+MANIFEST_MAX_VCPUS = 8
+CPU_PLACED = 0xFF  # vcpu_cpus: the scheduler places that vCPU
 LINK = struct.Struct("<HH6s6sII")
 NAME_MAX = 32
 CMDLINE_MAX = 256
@@ -94,6 +96,15 @@ class Record:
     vcpus: int = 1  # its vCPUs (hv/include/public/vcpu.h: at most MAX_VCPUS)
     weight: int = 0  # proportional share (0: the default)
     cap: int = 0  # percent of one CPU (0: none)
+    vcpu_cpus: bytes = bytes([CPU_PLACED] * MANIFEST_MAX_VCPUS)  # vCPU i > 0's CPU (entry 0 unused)
+
+
+def vcpu_cpus(d: Domain) -> bytes:
+    """The record's vcpu_cpus: scenario `cpu = [k0, k1, ...]` pins vCPU i to k_i (vCPU 0's is `cpu`)."""
+    cpus = [CPU_PLACED] * MANIFEST_MAX_VCPUS
+    for i, cpu in enumerate(d.vcpu_cpus[1:], start=1):
+        cpus[i] = cpu
+    return bytes(cpus)
 
 
 def image_names(scen: Scenario) -> list[str]:
@@ -163,7 +174,7 @@ def records(scen: Scenario, pol: BootPolicy | None = None) -> list[Record]:
     return [Record(name=d.name, image_module=modules[d.image_name], memory_kib=d.memory_kib,
                    ssidref=resolve_label(scen, i, d, pol),
                    flags=(MDOM_PRIVILEGED if d.privileged else 0) | (MDOM_PINNED if d.cpu is not None else 0),
-                   cpu=d.cpu or 0, vcpus=d.vcpus, weight=d.weight, cap=d.cap,
+                   cpu=d.cpu or 0, vcpus=d.vcpus, weight=d.weight, cap=d.cap, vcpu_cpus=vcpu_cpus(d),
                    expect=EXPECT[d.expect], max_evtchn=d.max_evtchn,
                    max_grant_frames=d.max_grant_frames, cmdline=d.cmdline, devices=device_mask(d.devices))
             for i, d in enumerate(scen.domains)]
@@ -198,7 +209,7 @@ def encode(scen: Scenario, pol: BootPolicy | None = None, *, refuse_forbidden_li
         body += DOMAIN.pack(_cstr(rec.name, NAME_MAX, scen, f"{where}.name"), rec.image_module,
                             rec.memory_kib, rec.ssidref, rec.flags, rec.expect, rec.max_evtchn,
                             rec.max_grant_frames, rec.devices, rec.cpu, rec.vcpus, rec.weight, rec.cap,
-                            _cstr(rec.cmdline, CMDLINE_MAX, scen, f"{where}.cmdline"))
+                            rec.vcpu_cpus, _cstr(rec.cmdline, CMDLINE_MAX, scen, f"{where}.cmdline"))
     links = link_records(scen, pol, refuse_forbidden=refuse_forbidden_links)
     for link in links:
         body += LINK.pack(link.granter, link.mapper, link.granter_mac, link.mapper_mac, 0, 0)
@@ -239,10 +250,10 @@ def decode_all(blob: bytes) -> tuple[Header, list[Record], list[LinkRecord]]:
     recs = []
     for i in range(header.domain_count):
         (name, image_module, memory_kib, ssidref, flags, expect, max_evtchn, max_grant_frames, devices, cpu,
-         vcpus, weight, cap, cmdline) = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
+         vcpus, weight, cap, cpus, cmdline) = DOMAIN.unpack_from(blob, HEADER.size + i * DOMAIN.size)
         recs.append(Record(name.split(b"\0")[0].decode(), image_module, memory_kib, ssidref, flags, expect,
                            max_evtchn, max_grant_frames, cmdline.split(b"\0")[0].decode(), devices=devices,
-                           cpu=cpu, vcpus=vcpus, weight=weight, cap=cap))
+                           cpu=cpu, vcpus=vcpus, weight=weight, cap=cap, vcpu_cpus=cpus))
     links = []
     for i in range(header.link_count):
         granter, mapper, gmac, mmac, flags, reserved = LINK.unpack_from(blob, links_at + i * LINK.size)

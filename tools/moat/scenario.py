@@ -111,6 +111,7 @@ class Domain:
     max_grant_frames: int = 0
     devices: list[str] = field(default_factory=list)  # DEVICES assigned to it (its label must permit them)
     cpu: int | None = None    # vCPU 0 pinned to this CPU (0 = the boot CPU); None: the scheduler places it
+    vcpu_cpus: list[int] = field(default_factory=list)  # `cpu = [k0, k1, ...]`: vCPU i pinned to k_i
     vcpus: int = 1            # its vCPUs, 1 to MAX_VCPUS; vCPU 0 starts, the guest brings up the others
     weight: int = 0           # proportional share, 1-65535 (0: the default, 256; docs/resource-control.md)
     cap: int = 0              # percent of one CPU it may use at most, 1-100 (0: no cap)
@@ -248,7 +249,7 @@ def _parse_scheduler(path: Path, data: Any) -> Scheduler:
 _DOMAIN_KEYS: dict[str, type | tuple[type, ...]] = {
     "name": str, "image": str, "memory": str, "label": (str, int), "cmdline": str, "privileged": bool,
     "expect": str, "max_evtchn": int, "max_grant_frames": int, "count": int, "devices": list,
-    "cpu": int, "vcpus": int, "weight": int, "cap": int,
+    "cpu": (int, list), "vcpus": int, "weight": int, "cap": int,
 }
 
 
@@ -283,8 +284,15 @@ def _parse_domains(path: Path, data: Any) -> list[Domain]:
             raise ScenarioError(path, f"{where}.weight", "must be 1 to 65535 (0: the default, 256)")
         if not 0 <= entry.get("cap", 0) <= 100:
             raise ScenarioError(path, f"{where}.cap", "must be 1 to 100 percent of one CPU (0: no cap)")
-        if "cpu" in entry and not 0 <= entry["cpu"] < MAX_CPUS:
-            raise ScenarioError(path, f"{where}.cpu", f"must be 0 to {MAX_CPUS - 1}")
+        if isinstance(entry.get("cpu"), list):  # one CPU per vCPU
+            cpus = entry.pop("cpu")
+            if len(cpus) != entry.get("vcpus", 1) or not all(type(c) is int for c in cpus):
+                raise ScenarioError(path, f"{where}.cpu", f"a list names one CPU (an integer) for each of its "
+                                                          f"{entry.get('vcpus', 1)} vcpus")
+            entry["cpu"], entry["vcpu_cpus"] = cpus[0], cpus
+        for cpu in entry.get("vcpu_cpus", [entry.get("cpu", 0)]):
+            if not 0 <= cpu < MAX_CPUS:
+                raise ScenarioError(path, f"{where}.cpu", f"must be 0 to {MAX_CPUS - 1}")
         if len(entry.get("cmdline", "").encode()) > 255:
             raise ScenarioError(path, f"{where}.cmdline", "longer than 255 bytes")
         devices = entry.get("devices", [])

@@ -31,7 +31,8 @@
 
 #define SIPI_WAIT_US 200
 #define ONLINE_WAIT_MS 2000
-#define CALL_WAIT_MS 5000 /* a dead CPU must not hang the caller; a slow host thread must not fail a call */
+#define CALL_WAIT_MS 5000 /* broadcasts (tests and bench): a CPU that does not answer is counted out */
+#define CALL_PATIENCE_MS 5000 /* smp_call: after this, the wait is reported (and the IPI sent again) */
 
 enum cpu_state { CPU_ABSENT = 0, CPU_STARTING, CPU_ONLINE, CPU_FAILED };
 
@@ -427,6 +428,39 @@ static bool wait_answers(const bool *asked)
     }
 }
 
+/*
+ * Waits for target's answer, without a deadline. An online CPU answers as soon as it runs: in a
+ * guest and in the idle halt its interrupts are on, and a CPU waiting for the hypervisor lock or
+ * the call lock polls its mailbox; nothing else holds a CPU with interrupts off for long. So the
+ * one way it stays silent is not running at all: under TCG on a loaded host a virtual CPU's
+ * thread can go unscheduled for seconds. Giving up then would leave the caller without what it
+ * cannot do without (a TLB flushed, a vCPU's registers saved, a domain dropped before its frames
+ * are freed), and no way on but stopping the machine. So the caller waits; past the patience the
+ * wait is reported once, the IPI is sent again now and then (harmless: a request runs once, and
+ * it covers an IPI lost to a bug), and the answer, when it comes, is reported with its delay.
+ * A CPU that really hangs with interrupts off is then named by that line before a test's timeout.
+ */
+static void wait_patiently(const struct percpu *target)
+{
+    uint64_t khz = tsc_khz() ? tsc_khz() : 1; /* (always calibrated before the first call) */
+    uint64_t patience = CALL_PATIENCE_MS * khz, t0 = rdtsc(), next = t0 + patience;
+    bool reported = false;
+    while (!answered(target)) {
+        cpu_relax();
+        uint64_t now = rdtsc();
+        if (now < next)
+            continue;
+        if (!reported)
+            printk("smp: cpu %u has not answered a call for %lu ms; waiting (is the host running it?)\n",
+                   target->id, (now - t0) / khz);
+        reported = true;
+        apic_send_ipi(target->apic_id, VEC_IPI_CALL);
+        next = now + patience;
+    }
+    if (reported)
+        printk("smp: cpu %u answered the call after %lu ms\n", target->id, (rdtsc() - t0) / khz);
+}
+
 bool smp_call(unsigned cpu, void (*fn)(void *), void *arg)
 {
     if (!smp_cpu_online(cpu) || cpu == this_cpu()->id)
@@ -435,10 +469,8 @@ bool smp_call(unsigned cpu, void (*fn)(void *), void *arg)
     call_lock_take();
     post(target, fn, arg);
     bool ok = apic_send_ipi(target->apic_id, VEC_IPI_CALL);
-    for (uint64_t until = tsc_after_us(CALL_WAIT_MS * 1000ULL); ok && !answered(target);) {
-        ok = rdtsc() < until;
-        cpu_relax();
-    }
+    if (ok)
+        wait_patiently(target);
     call_lock_release();
     return ok;
 }

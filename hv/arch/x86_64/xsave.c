@@ -11,6 +11,7 @@
 #include <moat/lib.h>
 #include <moat/shutdown.h>
 #include <moat/smp.h>
+#include <moat/timer.h>
 #include <moat/x86.h>
 #include <moat/xsave.h>
 
@@ -52,6 +53,8 @@ static uint8_t probe_area[PAGE_SIZE] aligned(64);
 static uint8_t clean_area[PAGE_SIZE] aligned(64);
 
 static const char *const kind_names[] = {"fxsave", "xsave", "xsaveopt", "xsaves"};
+
+static void selftest_stall_read(void); /* xsave_stall_ms= (test-only, with the hand-off below) */
 
 /* Restores from area; 0, or -1 if the CPU refused it (xrstor.S, with a fixup). */
 long xrstor_checked(const void *area, uint64_t mask);
@@ -201,6 +204,7 @@ void xsave_init(void)
     uint32_t mask = ((struct fxsave_legacy *)probe_area)->mxcsr_mask;
     mxcsr_mask = mask ? mask : MXCSR_MASK_DEFAULT;
     fill_clean(clean_area);
+    selftest_stall_read();
 
     printk("xsave: %s, xcr0=0x%lx (x87 sse%s%s), area %lu bytes, mxcsr_mask=0x%x\n", kind_names[kind], xcr0,
            xcr0 & XSTATE_YMM ? " avx" : "", xcr0 & XSTATE_AVX512 ? " avx512" : "", (uint64_t)area_size,
@@ -307,30 +311,89 @@ void xsave_release(void)
     cpu->fpu_owner = NULL;
 }
 
+#ifdef CONFIG_SELFTEST
+/*
+ * Test-only `xsave_stall_ms=<n>`: the first CPU asked to give up a vCPU's extended state keeps it
+ * n ms first, interrupts off, as a CPU the host does not run for that long would (under TCG on a
+ * loaded host). With n past smp_call's old 5-second deadline this was a panic; now the vCPU's new
+ * CPU waits for it. `selftest: xsave: N hand-offs` lines count the hand-offs (16, 32, 64, ...).
+ */
+static uint64_t stall_ms, handoffs;
+
+static void selftest_stall_read(void)
+{
+    char arg[16];
+    if (!cmdline_get("xsave_stall_ms", arg, sizeof(arg)))
+        return;
+    for (const char *p = arg; *p >= '0' && *p <= '9' && stall_ms < 60000; p++)
+        stall_ms = stall_ms * 10 + (uint64_t)(*p - '0');
+}
+
+static void selftest_stall(const struct vcpu *v)
+{
+    uint64_t ms = __atomic_exchange_n(&stall_ms, 0, __ATOMIC_RELAXED);
+    if (!ms)
+        return;
+    printk("selftest: xsave_stall: cpu %u keeps domain %u vcpu %u's extended state %lu ms before giving it up\n",
+           this_cpu()->id, v->domain->domid, v->vcpu_id, ms);
+    for (uint64_t until = rdtsc() + ms * tsc_khz(); rdtsc() < until;)
+        cpu_relax();
+}
+
+static void selftest_count_handoff(void)
+{
+    handoffs++; /* under the hypervisor lock */
+    if (handoffs >= 16 && !(handoffs & (handoffs - 1)))
+        printk("selftest: xsave: %lu hand-offs from another CPU\n", handoffs);
+}
+#else
+static void selftest_stall_read(void) {}
+static void selftest_stall(const struct vcpu *v) { (void)v; }
+static void selftest_count_handoff(void) {}
+#endif
+
 /* smp_call from the CPU a vCPU moves to: save its registers here, where they last ran. */
 /* cppcheck-suppress constParameter ; an smp_call function: void (*)(void *) */
 static void give_up(void *arg)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->fpu_owner == arg) {
+        selftest_stall(arg);
         save(cpu->fpu_owner->xsave);
         cpu->fpu_owner = NULL;
     }
 }
 
+/*
+ * v moved here from another CPU, whose registers may still hold its latest state: that CPU saves
+ * it (an IPI) before it is loaded here. The wait has no deadline (smp_call): a CPU the host does
+ * not run for a while only delays v, and running v meanwhile from its older saved area (or with
+ * the registers of whoever ran here before) would be wrong, and a leak. False only if that CPU
+ * is not online, which cannot happen to a CPU that ran a vCPU: v's state is then out of reach.
+ */
+static bool fetch_from_other_cpu(struct vcpu *v)
+{
+    unsigned from = v->fpu_cpu;
+    if (!hv_lock_smp || from == this_cpu()->id || percpus[from].fpu_owner != v)
+        return true;
+    selftest_count_handoff();
+    return smp_call(from, give_up, v);
+}
+
 bool xsave_switch_slow(struct vcpu *v, const char **why)
 {
     struct percpu *cpu = this_cpu();
-    struct domain *d = v->domain;
     if (cpu->fpu_owner)
         save(cpu->fpu_owner->xsave);
     cpu->fpu_owner = NULL;
-    /* It moved here from another CPU, whose registers may still hold its latest state. */
-    if (hv_lock_smp && v->fpu_cpu != cpu->id && percpus[v->fpu_cpu].fpu_owner == v &&
-        !smp_call(v->fpu_cpu, give_up, v))
-        panic("cpu %u did not give up domain %u's extended state", v->fpu_cpu, d->domid);
+    if (!fetch_from_other_cpu(v)) {
+        *why = "its latest state is held by a CPU that does not answer";
+        if (restore(clean_area)) /* not the previous owner's registers, whatever comes next */
+            panic("the clean extended state was refused");
+        return false;
+    }
 #ifdef CONFIG_SELFTEST
-    selftest_tamper(d, v->xsave);
+    selftest_tamper(v->domain, v->xsave);
 #endif
     /*
      * Only the hypervisor writes the area, and XSAVE takes MXCSR from the live register, which

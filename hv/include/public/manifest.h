@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 #define MANIFEST_MAGIC 0x4e414d4d  /* "MMAN" little-endian */
-#define MANIFEST_VERSION 4          /* 2: link records after the domain records; 3: a domain's cpu; 4: vcpus, weight, cap */
+#define MANIFEST_VERSION 5          /* 2: link records after the domain records; 3: a domain's cpu; 4: vcpus, weight, cap; 5: vcpu_cpus */
+#define MANIFEST_MAX_VCPUS 8        /* MOAT_MAX_VCPUS (public/vcpu.h) */
+#define MANIFEST_CPU_PLACED 0xff    /* vcpu_cpus: the scheduler places that vCPU */
 #define MANIFEST_MAX_DOMAINS 64
 #define MANIFEST_MAX_LINKS 256
 
@@ -50,6 +52,7 @@ struct manifest_domain {
     uint32_t vcpus;                 /* its vCPUs, 0 (= 1) to MOAT_MAX_VCPUS (public/vcpu.h) */
     uint32_t weight;                /* proportional share, 0 = default (docs/resource-control.md) */
     uint32_t cap;                   /* percent of one CPU it may use, 0 = no cap */
+    uint8_t vcpu_cpus[MANIFEST_MAX_VCPUS]; /* vCPU i > 0's CPU when it comes up, or MANIFEST_CPU_PLACED */
     char cmdline[256];
 };
 

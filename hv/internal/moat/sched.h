@@ -21,6 +21,12 @@ void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu);
 /* A vCPU goes down (VCPUOP_down): at once if it runs on another CPU (an IPI), at the way out if
  * it is the caller. */
 void sched_vcpu_down(struct vcpu *v);
+/*
+ * Pins v to cpu (!pinned: the scheduler places it), if v runs nowhere: it is down (it comes up
+ * there) or its domain is paused (it runs there once unpaused). 0, -XEN_EBUSY if it may be
+ * running or queued (or the partitioned scheduler runs), -XEN_EINVAL if cpu is not online.
+ */
+long sched_vcpu_pin(struct vcpu *v, bool pinned, unsigned cpu);
 /* The same, at the head of the queue: it runs when the current vCPU gives way (sched_share.c). */
 void sched_add_first(struct vcpu *v);
 /* d's cap is used (sched_share.c): its queued vCPUs leave their queues, as they are no longer

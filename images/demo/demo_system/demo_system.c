@@ -114,6 +114,13 @@ static void network_step(unsigned n)
     wait_gone(net_switch, "net-switch");
 }
 
+/* The CPU a domain created here was placed on (its vCPU 0), for the lines that announce it. */
+static unsigned cpu_of(domid_t domid)
+{
+    struct moat_domctl_vcpu vi;
+    return domctl_getvcpuinfo(domid, 0, &vi) == 0 ? vi.cpu : ~0u;
+}
+
 static long create_rival(domid_t *domid)
 {
     int image = find_image("demo_rival");
@@ -170,7 +177,8 @@ static void capped_and_at_quota(void)
     rc = domctl_create(&svc, &extra);
     if (rc != 0)
         fail("creating s-extra (service) beside customer B's quota: %ld", rc);
-    say("creating s-extra (service): created as domain %u: another label still can", extra);
+    say("creating s-extra (service): created as domain %u: another label still can (on cpu %u)", extra,
+        cpu_of(extra));
     wait_gone(extra, "s-extra");
 }
 
@@ -277,7 +285,7 @@ int main(const struct start_info *si)
     rc = create_rival(&rival);
     if (rc != 0)
         fail("creating c-rival after customer A left: %ld", rc);
-    say("creating c-rival (customer-c): created as domain %u", rival);
+    say("creating c-rival (customer-c): created as domain %u, on cpu %u", rival, cpu_of(rival));
     wait_gone(rival, "c-rival");
 
     step(8, "everyone else leaves (customer B's manager winds B down); summary");

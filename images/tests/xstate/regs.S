@@ -9,6 +9,7 @@
 #define P_FCW 580
 #define FLAG_AVX 1
 #define FLAG_YIELD 2
+#define FLAG_BLOCK 4 /* with FLAG_YIELD: SCHEDOP_block (until the next timer event) instead */
 
     .text
 
@@ -41,7 +42,8 @@
  * void xstate_hold(const struct xpattern *p, struct xpattern *out, unsigned long spins,
  *                  unsigned long flags, unsigned long chunks)
  * Loads p into the registers, spins `chunks` times `spins` iterations (with SCHEDOP_yield after
- * each chunk when flags has FLAG_YIELD), touching none of them, then stores them into out.
+ * each chunk when flags has FLAG_YIELD, SCHEDOP_block with FLAG_BLOCK too), touching none of
+ * them, then stores them into out.
  */
     .globl xstate_hold
     .type xstate_hold, @function
@@ -64,7 +66,10 @@ xstate_hold:
     jz 3f
     mov $29, %eax               /* __HYPERVISOR_sched_op */
     xor %edi, %edi              /* SCHEDOP_yield */
-    xor %esi, %esi
+    test $FLAG_BLOCK, %r15b
+    jz 6f
+    mov $1, %edi                /* SCHEDOP_block: this CPU may idle, and another take the vCPU */
+6:  xor %esi, %esi
     syscall
 3:  dec %rbx
     jnz 1b

@@ -8,7 +8,10 @@
 //            all of them, then checks every register; rounds= times. Fails unless enough upcalls
 //            landed inside the window (min_upcalls=) and it yielded (to its peer) enough. With
 //            entry=evtchn the timer's event goes through the event-channel library's upcall entry
-//            and dispatcher (evtchn_init, a port handler) instead of upcall_install's.
+//            and dispatcher (evtchn_init, a port handler) instead of upcall_install's. With
+//            block=1 it blocks until the timer's event instead of yielding: its CPU may then go
+//            idle still holding its registers, and another CPU take it (the hand-off between CPUs);
+//            peer= port= also wake a peer domain at each timer event (connect_peer).
 //   fresh    checks the state its first instruction saw (entry.S): the initial configuration.
 //   parent   (privileged) creates a `dirty` child, waits for it to end, then a `fresh` one.
 //   dirty    fills every register with a marker, yields with it a few times, powers off.
@@ -35,6 +38,7 @@ _Static_assert(__builtin_offsetof(struct xpattern, fcw) == 580, "regs.S offsets"
 
 #define FLAG_AVX 1
 #define FLAG_YIELD 2
+#define FLAG_BLOCK 4
 
 void xstate_hold(const struct xpattern *p, struct xpattern *out, unsigned long spins, unsigned long flags,
                  unsigned long chunks);
@@ -105,10 +109,37 @@ static void timer_upcall(bool in_hold)
     HYPERVISOR_set_timer_op(now_ns() + timer_period_ns);
 }
 
+/* peer=: the port to the peer domain (0: none), notified at each of this domain's timer events. */
+static evtchn_port_t peer_port;
+
 void upcall_handler(struct upcall_frame *frame)
 {
+    bool timer = !peer_port || evtchn_port_pending((evtchn_port_t)timer_bind());
     timer_ack();
+    if (peer_port) {
+        evtchn_port_clear(peer_port); /* its wake-up is taken; the timer re-checks anyway */
+        if (timer)
+            evtchn_send(peer_port); /* only for a timer event: never an echo of the peer's */
+    }
     timer_upcall(frame->rip >= (uint64_t)xstate_hold && frame->rip < (uint64_t)xstate_hold_end);
+}
+
+/*
+ * peer=<domid> port=<n>: the domain with the lower id offers port n to the other (alloc_unbound),
+ * which binds to it. Each then wakes the other from its own timer events: a wake-up from another
+ * CPU, which an idle CPU may race the blocked domain's own CPU to take.
+ */
+static void connect_peer(void)
+{
+    unsigned long peer = cmdline_ulong("peer", ~0UL), port = cmdline_ulong("port", 0);
+    if (peer == ~0UL)
+        return;
+    long rc = peer > start_info->domid ? evtchn_alloc_unbound((domid_t)peer)
+                                       : evtchn_connect((domid_t)peer, (evtchn_port_t)port, now_ns() + 30 * NS_PER_SEC);
+    xtf_assert(rc > 0 && (peer < start_info->domid || (unsigned long)rc == port), "port to domain %lu: %ld", peer,
+               rc);
+    peer_port = (evtchn_port_t)rc;
+    printf("peer: domain %lu, port %u\n", peer, peer_port);
 }
 
 /* entry=evtchn: the dispatcher cleared the port; the handler has no frame, so "in the hold"
@@ -126,6 +157,7 @@ static void role_hold(void)
     unsigned long rounds = cmdline_ulong("rounds", 2000), spins = cmdline_ulong("spins", 20000);
     unsigned long chunks = cmdline_ulong("chunks", 4), yield_every = cmdline_ulong("yield_every", 4);
     unsigned long seed = cmdline_ulong("seed", 1), min_upcalls = cmdline_ulong("min_upcalls", 20);
+    unsigned long wait = cmdline_ulong("block", 0) ? FLAG_YIELD | FLAG_BLOCK : FLAG_YIELD;
     printf("xcr0=%#lx avx=%d area=%lu bytes\n", (unsigned long)xstate_xcr0(), avx,
            (unsigned long)xstate_area_size());
 
@@ -141,6 +173,7 @@ static void role_hold(void)
         evtchn_set_handler((evtchn_port_t)timer_port, timer_event, NULL);
     } else {
         xtf_assert(upcall_install() == 0, "upcall_install failed");
+        connect_peer();
     }
     shared_info->vcpu_info[0].evtchn_upcall_mask = 0;
     HYPERVISOR_set_timer_op(now_ns() + timer_period_ns);
@@ -153,7 +186,7 @@ static void role_hold(void)
         bool yield = yield_every && i % yield_every == 0;
         yields += yield ? chunks : 0;
         holding = true;
-        xstate_hold(&want, &got, spins, (avx ? FLAG_AVX : 0) | (yield ? FLAG_YIELD : 0), chunks);
+        xstate_hold(&want, &got, spins, (avx ? FLAG_AVX : 0) | (yield ? wait : 0), chunks);
         holding = false;
         unsigned idx;
         const char *what = compare(&want, &got, avx, &idx);

@@ -26,9 +26,11 @@ unsigned smp_cpus_listed(void); /* CPUs the MADT listed and we tried (all, if it
 bool smp_cpu_online(unsigned cpu);
 
 /*
- * Runs fn(arg) on CPU cpu, in its IPI handler (interrupts off), and waits until it returned.
- * False if cpu is not online or did not answer within 5 seconds. A CPU waiting here still runs
- * what others ask of it, so two CPUs calling each other cannot deadlock.
+ * Runs fn(arg) on CPU cpu, in its IPI handler (interrupts off), and waits until it returned,
+ * however long that takes (an online CPU answers as soon as it runs; a wait past 5 seconds is
+ * reported on the console). False if cpu is not online, is this CPU, or the IPI could not be
+ * sent. A CPU waiting for the call lock still runs what others ask of it, so two CPUs calling
+ * each other cannot deadlock.
  */
 bool smp_call(unsigned cpu, void (*fn)(void *arg), void *arg);
 /* The same on every other online CPU at once (one all-but-self IPI); returns how many answered. */
