@@ -6,6 +6,7 @@
 #include <moat/domain.h>
 #include <moat/event_channel.h>
 #include <moat/hvlock.h>
+#include <moat/hypercall.h>
 #include <moat/lib.h>
 #include <moat/meter.h>
 #include <moat/sched.h>
@@ -160,6 +161,7 @@ void sched_start(void)
 {
     hv_lock_start();
     hv_lock_enter();
+    hypercall_fast_init(!hv_lock_smp && !partitioned());
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     if (smp_cpus_online() > 1)
         arch_kick_other_cpus();
@@ -339,6 +341,7 @@ static void deschedule(void *arg)
     if (cpu->current == arg && !cpu->in_hypercall) {
         account(cpu, cpu->current);
         cpu->current = NULL;
+        cpu->need_resched |= RESCHED_SWITCH; /* the way out must pick (syscall.S's fast path) */
     }
 }
 
@@ -359,6 +362,9 @@ void sched_set_paused(struct domain *d, bool paused)
             continue;
         }
         rq_remove(v);
+        /* Itself: it leaves at the way out (which looks no further than need_resched). */
+        if (is_current(v) && v->cpu == this_cpu()->id)
+            this_cpu()->need_resched |= RESCHED_SWITCH;
         /* Running on another CPU: when pause returns, it runs no more (and uses no CPU time). */
         stop_remote(v);
     }
@@ -406,6 +412,7 @@ static void evict(void *arg)
         account(cpu, cpu->current);
         cpu->current = NULL;
         cpu->cur_regs = NULL;
+        cpu->need_resched |= RESCHED_SWITCH; /* the way out must pick (syscall.S's fast path) */
     }
     arch_cpu_forget(cpu, d);
 }
@@ -625,6 +632,9 @@ static bool switch_to(struct vcpu *next, const char **why)
     if (cpu->current != next) {
         account(cpu, cpu->current);
         cpu->current = next;
+        /* What the syscall fast path reads of current without walking vcpu and domain. */
+        cpu->cur_vcpu_info = vcpu_info_of(next);
+        cpu->cur_hypercalls = next->domain->meter.hypercalls;
         next->slice_left_ticks = slice_of(next);
         device_switch_to(next->domain);
         return arch_switch_to(cpu, next, why);
