@@ -90,7 +90,7 @@ void hypercall_entry(struct cpu_regs *regs)
     /* The caller may have shut itself down; its registers then no longer matter. */
     if (d->state == DOM_RUNNABLE)
         arch_hypercall_return(regs, ret);
-    exit_to_guest();
+    exit_to_guest_resched(); /* the fast path saw work pending: exit_to_guest's own test would fail */
 }
 
 bool hypercall_fast;
@@ -112,5 +112,5 @@ noreturn void hypercall_exit(struct cpu_regs *regs, long ret)
     /* As hypercall_entry: the caller may have shut itself down. */
     if (v->domain->state == DOM_RUNNABLE)
         arch_hypercall_return(regs, ret);
-    exit_to_guest();
+    exit_to_guest_resched(); /* the fast path saw work pending: exit_to_guest's own test would fail */
 }

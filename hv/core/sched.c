@@ -714,6 +714,8 @@ noreturn void exit_to_guest(void)
     exit_to_guest_slow(cpu);
 }
 
+noreturn void exit_to_guest_resched(void) { exit_to_guest_slow(this_cpu()); }
+
 static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(struct percpu *cpu)
 {
     for (;;) {
@@ -755,7 +757,8 @@ static void block_current(struct vcpu *v)
     this_cpu()->need_resched |= RESCHED_SWITCH;
 }
 
-static long sched_poll(struct vcpu *v, uint64_t arg)
+/* Out of line as sched_shutdown: its port array would give do_sched_op a stack frame. */
+static __attribute__((__noinline__)) long sched_poll(struct vcpu *v, uint64_t arg)
 {
     struct sched_poll p;
     if (copy_from_guest(&p, arg, sizeof(p)))
@@ -781,16 +784,32 @@ static long sched_poll(struct vcpu *v, uint64_t arg)
     return 0;
 }
 
+/* SCHEDOP_shutdown: out of line, so that the yield and the block need no stack frame. */
+static __attribute__((__noinline__, __cold__)) long sched_shutdown(struct vcpu *v, uint64_t arg)
+{
+    struct sched_shutdown s;
+    if (copy_from_guest(&s, arg, sizeof(s)))
+        return -XEN_EFAULT;
+    if (s.reason != SHUTDOWN_poweroff && s.reason != SHUTDOWN_reboot && s.reason != SHUTDOWN_crash)
+        return -XEN_EINVAL;
+    domain_destroy(v->domain, s.reason == SHUTDOWN_poweroff ? OUTCOME_POWEROFF
+                      : s.reason == SHUTDOWN_reboot ? OUTCOME_REBOOT
+                                                    : OUTCOME_CRASH,
+                   NULL);
+    return 0;
+}
+
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a3, (void)a4, (void)a5;
-    struct vcpu *v = current_vcpu();
+    struct percpu *cpu = this_cpu();
+    struct vcpu *v = cpu->current;
     switch (cmd) {
     case SCHEDOP_yield:
-        this_cpu()->need_resched |= RESCHED_SWITCH;
+        cpu->need_resched |= RESCHED_SWITCH;
         return 0;
     case SCHEDOP_block: {
-        struct vcpu_info *vi = vcpu_info_of(v);
+        struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
         if (!vi->evtchn_upcall_pending)
             block_current(v);
@@ -798,18 +817,8 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
     }
     case SCHEDOP_poll:
         return sched_poll(v, arg);
-    case SCHEDOP_shutdown: {
-        struct sched_shutdown s;
-        if (copy_from_guest(&s, arg, sizeof(s)))
-            return -XEN_EFAULT;
-        if (s.reason != SHUTDOWN_poweroff && s.reason != SHUTDOWN_reboot && s.reason != SHUTDOWN_crash)
-            return -XEN_EINVAL;
-        domain_destroy(v->domain, s.reason == SHUTDOWN_poweroff ? OUTCOME_POWEROFF
-                          : s.reason == SHUTDOWN_reboot ? OUTCOME_REBOOT
-                                                        : OUTCOME_CRASH,
-                       NULL);
-        return 0;
-    }
+    case SCHEDOP_shutdown:
+        return sched_shutdown(v, arg);
     default:
         return -XEN_ENOSYS;
     }

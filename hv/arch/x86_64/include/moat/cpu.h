@@ -97,7 +97,7 @@ struct percpu {
      * switch_to): the syscall fast path reads them without walking vcpu and domain. Stale only
      * while current is NULL or about to change, and need_resched is set then.
      */
-    const void *cur_vcpu_info;
+    void *cur_vcpu_info;
     uint32_t *cur_hypercalls;
     unsigned id;                /* CPU index: 0 is the boot CPU, then the MADT's order */
     uint32_t apic_id;           /* its local APIC's id (the target of IPIs) */
