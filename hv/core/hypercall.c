@@ -51,7 +51,9 @@ static long do_memory_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
     return (long)d->nr_pages;
 }
 
-static const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
+/* Indexed by the syscall entry's fast path as well (syscall.S), with the same bound and mask. */
+extern const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS];
+const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
     [__HYPERVISOR_set_callbacks] = do_set_callbacks,
     [__HYPERVISOR_memory_op] = do_memory_op,
     [__HYPERVISOR_set_timer_op] = do_set_timer_op,
@@ -88,5 +90,27 @@ void hypercall_entry(struct cpu_regs *regs)
     /* The caller may have shut itself down; its registers then no longer matter. */
     if (d->state == DOM_RUNNABLE)
         arch_hypercall_return(regs, ret);
-    exit_to_guest();
+    exit_to_guest_resched(); /* the fast path saw work pending: exit_to_guest's own test would fail */
+}
+
+bool hypercall_fast;
+
+void hypercall_fast_init(bool one_cpu)
+{
+#ifdef CONFIG_SELFTEST
+    /* The debug build checks every entry (flags, lock ranks) and may log every hypercall: C only. */
+    (void)one_cpu;
+#else
+    hypercall_fast = one_cpu;
+#endif
+}
+
+noreturn void hypercall_exit(struct cpu_regs *regs, long ret)
+{
+    /* regs is the frame inside current's struct vcpu (the entry saved into it). */
+    const struct vcpu *v = (const struct vcpu *)((char *)regs - __builtin_offsetof(struct vcpu, regs));
+    /* As hypercall_entry: the caller may have shut itself down. */
+    if (v->domain->state == DOM_RUNNABLE)
+        arch_hypercall_return(regs, ret);
+    exit_to_guest_resched(); /* the fast path saw work pending: exit_to_guest's own test would fail */
 }

@@ -6,6 +6,7 @@
 #include <moat/domain.h>
 #include <moat/event_channel.h>
 #include <moat/hvlock.h>
+#include <moat/hypercall.h>
 #include <moat/lib.h>
 #include <moat/meter.h>
 #include <moat/sched.h>
@@ -160,6 +161,7 @@ void sched_start(void)
 {
     hv_lock_start();
     hv_lock_enter();
+    hypercall_fast_init(!hv_lock_smp && !partitioned());
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     if (smp_cpus_online() > 1)
         arch_kick_other_cpus();
@@ -339,6 +341,7 @@ static void deschedule(void *arg)
     if (cpu->current == arg && !cpu->in_hypercall) {
         account(cpu, cpu->current);
         cpu->current = NULL;
+        cpu->need_resched |= RESCHED_SWITCH; /* the way out must pick (syscall.S's fast path) */
     }
 }
 
@@ -365,6 +368,9 @@ void sched_set_paused(struct domain *d, bool paused)
             continue;
         }
         rq_remove(v);
+        /* Itself: it leaves at the way out (which looks no further than need_resched). */
+        if (is_current(v) && v->cpu == this_cpu()->id)
+            this_cpu()->need_resched |= RESCHED_SWITCH;
         /* Running on another CPU: when pause returns, it runs no more (and uses no CPU time). */
         stop_remote(v);
     }
@@ -429,6 +435,7 @@ static void evict(void *arg)
         account(cpu, cpu->current);
         cpu->current = NULL;
         cpu->cur_regs = NULL;
+        cpu->need_resched |= RESCHED_SWITCH; /* the way out must pick (syscall.S's fast path) */
     }
     arch_cpu_forget(cpu, d);
 }
@@ -648,6 +655,9 @@ static bool switch_to(struct vcpu *next, const char **why)
     if (cpu->current != next) {
         account(cpu, cpu->current);
         cpu->current = next;
+        /* What the syscall fast path reads of current without walking vcpu and domain. */
+        cpu->cur_vcpu_info = vcpu_info_of(next);
+        cpu->cur_hypercalls = next->domain->meter.hypercalls;
         next->slice_left_ticks = slice_of(next);
         device_switch_to(next->domain);
         return arch_switch_to(cpu, next, why);
@@ -727,6 +737,8 @@ noreturn void exit_to_guest(void)
     exit_to_guest_slow(cpu);
 }
 
+noreturn void exit_to_guest_resched(void) { exit_to_guest_slow(this_cpu()); }
+
 static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(struct percpu *cpu)
 {
     for (;;) {
@@ -768,7 +780,8 @@ static void block_current(struct vcpu *v)
     this_cpu()->need_resched |= RESCHED_SWITCH;
 }
 
-static long sched_poll(struct vcpu *v, uint64_t arg)
+/* Out of line as sched_shutdown: its port array would give do_sched_op a stack frame. */
+static __attribute__((__noinline__)) long sched_poll(struct vcpu *v, uint64_t arg)
 {
     struct sched_poll p;
     if (copy_from_guest(&p, arg, sizeof(p)))
@@ -794,16 +807,32 @@ static long sched_poll(struct vcpu *v, uint64_t arg)
     return 0;
 }
 
+/* SCHEDOP_shutdown: out of line, so that the yield and the block need no stack frame. */
+static __attribute__((__noinline__, __cold__)) long sched_shutdown(struct vcpu *v, uint64_t arg)
+{
+    struct sched_shutdown s;
+    if (copy_from_guest(&s, arg, sizeof(s)))
+        return -XEN_EFAULT;
+    if (s.reason != SHUTDOWN_poweroff && s.reason != SHUTDOWN_reboot && s.reason != SHUTDOWN_crash)
+        return -XEN_EINVAL;
+    domain_destroy(v->domain, s.reason == SHUTDOWN_poweroff ? OUTCOME_POWEROFF
+                      : s.reason == SHUTDOWN_reboot ? OUTCOME_REBOOT
+                                                    : OUTCOME_CRASH,
+                   NULL);
+    return 0;
+}
+
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a3, (void)a4, (void)a5;
-    struct vcpu *v = current_vcpu();
+    struct percpu *cpu = this_cpu();
+    struct vcpu *v = cpu->current;
     switch (cmd) {
     case SCHEDOP_yield:
-        this_cpu()->need_resched |= RESCHED_SWITCH;
+        cpu->need_resched |= RESCHED_SWITCH;
         return 0;
     case SCHEDOP_block: {
-        struct vcpu_info *vi = vcpu_info_of(v);
+        struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
         if (!vi->evtchn_upcall_pending)
             block_current(v);
@@ -811,18 +840,8 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
     }
     case SCHEDOP_poll:
         return sched_poll(v, arg);
-    case SCHEDOP_shutdown: {
-        struct sched_shutdown s;
-        if (copy_from_guest(&s, arg, sizeof(s)))
-            return -XEN_EFAULT;
-        if (s.reason != SHUTDOWN_poweroff && s.reason != SHUTDOWN_reboot && s.reason != SHUTDOWN_crash)
-            return -XEN_EINVAL;
-        domain_destroy(v->domain, s.reason == SHUTDOWN_poweroff ? OUTCOME_POWEROFF
-                          : s.reason == SHUTDOWN_reboot ? OUTCOME_REBOOT
-                                                        : OUTCOME_CRASH,
-                       NULL);
-        return 0;
-    }
+    case SCHEDOP_shutdown:
+        return sched_shutdown(v, arg);
     default:
         return -XEN_ENOSYS;
     }

@@ -13,6 +13,10 @@ __attribute__((weak)) void upcall_handler(struct upcall_frame *frame)
     __atomic_store_n(&shared_info->vcpu_info[vcpu_self()].evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
 }
 
+/* For upcall_entry.S: the vcpu_info whose mask it clears on the way back (the caller's vCPU). */
+struct vcpu_info *upcall_vcpu_info(void);
+struct vcpu_info *upcall_vcpu_info(void) { return &shared_info->vcpu_info[vcpu_self()]; }
+
 long upcall_install(void)
 {
     return HYPERVISOR_set_callbacks((unsigned long)upcall_entry, 0);

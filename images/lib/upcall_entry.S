@@ -4,7 +4,9 @@
  * aligned, events masked. The frame holds every general register of the interrupted context, so
  * none needs saving here; the extended state (x87, SSE, AVX) is not in it, and the handler is
  * compiled C that may use any of it, so it is saved below the frame (XSAVE or FXSAVE, as
- * xstate_init found) and restored before iret(frame) restores the rest and unmasks events.
+ * xstate_init found) and restored before the rest comes back from the frame: by the guest itself
+ * (ring 3 to ring 3) when no event waits, else by the iret hypercall, which unmasks events
+ * and delivers the one that waits.
  *
  * One trampoline, UPCALL_ENTRY, for every handler the runtime registers:
  *   upcall_entry          calls upcall_handler (weak: a guest may define its own; upcall.c)
@@ -37,6 +39,8 @@
 1:  fxsave64 (%rsp)
 2:  mov %rbx, %rdi
     call \handler               /* rsp is 64-byte aligned: more than the ABI's 16 */
+    call upcall_vcpu_info       /* our vcpu_info (upcall.c), while the stack is still aligned */
+    mov %rax, %r12              /* callee-saved; the interrupted r12 is in the frame */
     cmpb $0, upcall_xstate_xsave(%rip)
     je 3f
     mov $-1, %eax
@@ -45,7 +49,51 @@
     jmp 4f
 3:  fxrstor64 (%rsp)
 4:  mov %rbx, %rsp              /* the frame is at rsp again */
-    mov %rsp, %rdi
+    /*
+     * Back to the interrupted context without the hypervisor (ring 3 to ring 3): events are
+     * unmasked, and one that came while they were masked is left to the iret hypercall, which
+     * the hypervisor answers by delivering it. An event that comes after the test is delivered
+     * as a nested upcall on the way out of whatever hypervisor entry brings it: its frame goes
+     * below our rsp's red zone, so the words below rsp used here survive it, and it returns
+     * into this sequence with every register as it was.
+     */
+    movb $0, 1(%r12)            /* evtchn_upcall_mask */
+    cmpb $0, (%r12)             /* evtchn_upcall_pending */
+    jne 5f
+    /*
+     * The last two instructions set rsp and rip together: `ret $136` with rsp 144 below the
+     * interrupted rsp, where the rip is stored: below the interrupted context's red zone (which
+     * stays untouched) and above our frame's registers. From here on nothing a nested upcall
+     * pushes (below the current rsp's red zone) reaches a word still to be read. (Not iretq:
+     * QEMU's TCG pops its frame with supervisor accesses, which SMAP refuses on a user stack.)
+     */
+    mov 136(%rsp), %rcx         /* the interrupted rsp */
+    mov 120(%rsp), %rax         /* its rip */
+    lea -144(%rcx), %rcx
+    mov 128(%rsp), %rdx         /* its rflags */
+    mov %rax, (%rcx)            /* may cover the frame's rflags and rsp words, read above */
+    mov %rcx, 120(%rsp)         /* the rsp for the ret, in the frame's rip word */
+    mov %rdx, -8(%rsp)          /* for popfq, in our own red zone */
+    mov 0(%rsp), %r15
+    mov 8(%rsp), %r14
+    mov 16(%rsp), %r13
+    mov 24(%rsp), %r12
+    mov 32(%rsp), %r11
+    mov 40(%rsp), %r10
+    mov 48(%rsp), %r9
+    mov 56(%rsp), %r8
+    mov 64(%rsp), %rbp
+    mov 72(%rsp), %rdi
+    mov 80(%rsp), %rsi
+    mov 88(%rsp), %rdx
+    mov 96(%rsp), %rcx
+    mov 104(%rsp), %rbx
+    mov 112(%rsp), %rax
+    lea -8(%rsp), %rsp
+    popfq                       /* the flags last: only moves and the ret follow (ring 3 keeps IF) */
+    mov 120(%rsp), %rsp
+    ret $136
+5:  mov %rsp, %rdi
     mov $23, %eax               /* __HYPERVISOR_iret (checked in upcall.c) */
     syscall
     /* iret returned: the frame was refused. Nothing sane to resume; crash the domain. */

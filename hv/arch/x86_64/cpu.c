@@ -6,6 +6,7 @@
 #include <moat/cpu.h>
 #include <moat/xsave.h>
 #include <moat/x86.h>
+#include <public/hv.h>
 
 struct cpu_features cpu_features;
 /*
@@ -107,8 +108,18 @@ _Static_assert(__builtin_offsetof(struct percpu, kstack_top) == PCPU_KSTACK_TOP,
 _Static_assert(__builtin_offsetof(struct percpu, cur_regs) == PCPU_CUR_REGS, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, cur_regs_top) == PCPU_CUR_REGS_TOP, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, self) == PCPU_SELF, "percpu layout");
+_Static_assert(__builtin_offsetof(struct percpu, current) == PCPU_CURRENT, "percpu layout");
+_Static_assert(__builtin_offsetof(struct percpu, need_resched) == PCPU_NEED_RESCHED, "percpu layout");
+_Static_assert(__builtin_offsetof(struct percpu, cur_vcpu_info) == PCPU_CUR_VCPU_INFO, "percpu layout");
+_Static_assert(__builtin_offsetof(struct percpu, cur_hypercalls) == PCPU_CUR_HYPERCALLS, "percpu layout");
+_Static_assert(HYPERCALL_SLOTS == MOAT_NR_HYPERCALLS, "the fast path's table bound");
+/* The fast path reads a vcpu_info's pending byte and the mask byte after it. */
+_Static_assert(__builtin_offsetof(struct vcpu_info, evtchn_upcall_pending) == 0, "vcpu_info layout");
+_Static_assert(__builtin_offsetof(struct vcpu_info, evtchn_upcall_mask) == 1, "vcpu_info layout");
 _Static_assert(sizeof(struct cpu_regs) == REGS_SIZE, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, vector) == REGS_VECTOR, "cpu_regs layout");
+_Static_assert(__builtin_offsetof(struct cpu_regs, rax) == REGS_RAX, "cpu_regs layout");
+_Static_assert(__builtin_offsetof(struct cpu_regs, rbx) == REGS_RBX, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, rip) == REGS_RIP, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, cs) == REGS_CS, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, rsp) == REGS_RSP, "cpu_regs layout");

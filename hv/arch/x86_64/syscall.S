@@ -25,6 +25,73 @@ syscall_entry:
     pushq $0                              /* error code */
     pushq $VEC_SYSCALL
     PUSH_GPRS
+    /*
+     * The whole frame is saved, as for every entry: whatever a handler or the way out does with
+     * it (an upcall, a switch, a fault report) finds it complete. One CPU and no hypercall log
+     * (hypercall_fast): the fast path below; otherwise the C path, which takes the hypervisor lock.
+     */
+    cmpb $0, hypercall_fast(%rip)
+    je syscall_slow
+
+    /*
+     * The fast path: dispatch from the registers (the number in rax, the arguments where the
+     * handlers' C convention wants them, r10 moved to rcx), every other guest register cleared
+     * before any C code runs, the index masked, then one check of this CPU's pending work before
+     * a direct sysret. rbx keeps the frame across the handler (callee-saved).
+     */
+    movq %rsp, %rbx
+    movq %gs:PCPU_KSTACK_TOP, %rsp
+    movq %r10, %rcx
+    xorl %ebp, %ebp
+    xorl %r9d, %r9d
+    xorl %r10d, %r10d
+    xorl %r11d, %r11d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+    cmpq $HYPERCALL_SLOTS, %rax
+    jae .Lenosys
+    sbbq %r9, %r9                         /* all ones (rax < slots, as the branch said), 0 if mispredicted */
+    andq %r9, %rax                        /* so no load below uses an out-of-bounds index, even speculatively */
+    movq %gs:PCPU_CUR_HYPERCALLS, %r11
+    incl (%r11,%rax,4)                    /* metering: the domain's count of this hypercall */
+    movq hypercall_table(,%rax,8), %rax
+    testq %rax, %rax
+    jz .Lenosys
+    call *%rax
+    /*
+     * Interrupts stay off from the syscall (FMASK clears IF) to the sysret: no handler turns them
+     * on with one CPU (only the idle halt and the SMP lock's wait do). need_resched is this CPU's
+     * work-pending word: set whenever current may not simply go on (a tick, a block or yield, a
+     * pause, a shutdown, a slice or cap used up; sched.c). An unmasked pending upcall is the one
+     * other reason to take the slow way; it lives in the guest's own vcpu_info.
+     */
+.Lexit:
+    cmpq $0, %gs:PCPU_NEED_RESCHED
+    jne .Lexit_slow
+    movq %gs:PCPU_CUR_VCPU_INFO, %rcx
+    cmpb $0, (%rcx)                       /* evtchn_upcall_pending */
+    jne .Lpending
+.Lsysret:
+    movq %rax, REGS_RAX(%rbx)
+    movq %rbx, %rsp
+    jmp return_frame
+.Lpending:
+    cmpb $0, 1(%rcx)                      /* evtchn_upcall_mask: masked, the upcall waits */
+    jne .Lsysret
+.Lexit_slow:
+    movq %rbx, %rdi
+    movq %rax, %rsi
+    xorl %edx, %edx                       /* no guest argument left in a register for C (-ENOSYS) */
+    xorl %r8d, %r8d
+    call hypercall_exit                   /* stores the result, exit_to_guest; never returns */
+    ud2
+.Lenosys:
+    movq $-38, %rax                       /* -XEN_ENOSYS */
+    jmp .Lexit
+
+syscall_slow:
     movq %rsp, %rdi
     movq %gs:PCPU_KSTACK_TOP, %rsp
     CLEAR_GUEST_GPRS                      /* the frame has them; C reads its arguments there */
@@ -35,21 +102,35 @@ syscall_entry:
     .globl return_to_guest
 return_to_guest:
     movq %gs:PCPU_CUR_REGS, %rsp
+return_frame:
     /*
      * sysret only for a frame the syscall entry saved, and only to a canonical user rip: on Intel
      * CPUs sysret to a non-canonical rip faults in ring 0 on the guest's stack (CVE-2012-0217).
      */
     cmpq $VEC_SYSCALL, REGS_VECTOR(%rsp)
     jne 1f
-    movabsq $0x00007ffffffff000, %rax
-    cmpq %rax, REGS_RIP(%rsp)
+    movabsq $0x00007ffffffff000, %rcx
+    cmpq %rcx, REGS_RIP(%rsp)
     jae 1f
-    POP_GPRS
-    movq 16(%rsp), %rcx                   /* rip */
-    movq 32(%rsp), %r11                   /* rflags */
+    /* rcx and r11 get the return rip and rflags straight from the frame (sysret's operands). */
+    movq REGS_RIP(%rsp), %rcx
+    movq REGS_RFLAGS(%rsp), %r11
     andq $RFLAGS_USER_MASK, %r11
     orq $0x202, %r11                      /* IF, and the always-one bit */
-    movq 40(%rsp), %rsp
+    movq 0x00(%rsp), %r15
+    movq 0x08(%rsp), %r14
+    movq 0x10(%rsp), %r13
+    movq 0x18(%rsp), %r12
+    movq 0x28(%rsp), %r10
+    movq 0x30(%rsp), %r9
+    movq 0x38(%rsp), %r8
+    movq 0x40(%rsp), %rbp
+    movq 0x48(%rsp), %rdi
+    movq 0x50(%rsp), %rsi
+    movq 0x58(%rsp), %rdx
+    movq REGS_RBX(%rsp), %rbx
+    movq REGS_RAX(%rsp), %rax
+    movq REGS_RSP(%rsp), %rsp
     swapgs
     sysretq
 

@@ -38,19 +38,25 @@ static void check_unknown_hypercalls(void)
     }
 }
 
-// Every register but rax (result), rcx and r11 (taken by syscall itself) must survive.
-static void check_registers_preserved(void)
+// Every register but rax (result), rcx and r11 (taken by syscall itself) must survive: hypercall
+// nr with the first argument 0, so that an answer from the hypervisor's fast path, a -ENOSYS of
+// an empty slot or of a number past the table, and a yield (which leaves through the scheduler)
+// are all checked. With the hypercall's other registers holding guest patterns, a hypervisor
+// value left in any of them (a leak) fails the check as well.
+static uint64_t preserved_nr;  // static: read by the asm RIP-relative, after its pushes
+static void check_registers_preserved(uint64_t nr)
 {
     static const uint64_t pattern = 0x1122334455667700ULL;
     static uint64_t out[13];  // static: the pushes below must not land on it
+    preserved_nr = nr;
     __asm__ volatile(
         "push %%rbx; push %%rbp; push %%r12; push %%r13; push %%r14; push %%r15\n\t"
         "push %%rdi\n\t"                     // out[]
         "mov %1, %%rbx; lea 1(%%rbx), %%rbp; lea 2(%%rbx), %%r12; lea 3(%%rbx), %%r13\n\t"
         "lea 4(%%rbx), %%r14; lea 5(%%rbx), %%r15; lea 6(%%rbx), %%rsi; lea 7(%%rbx), %%rdx\n\t"
         "lea 8(%%rbx), %%r10; lea 9(%%rbx), %%r8; lea 10(%%rbx), %%r9\n\t"
-        "mov $0, %%edi\n\t"                  // XENVER_version
-        "mov $17, %%eax\n\t"                 // __HYPERVISOR_xen_version
+        "mov $0, %%edi\n\t"                  // XENVER_version, SCHEDOP_yield
+        "mov %2, %%rax\n\t"
         "syscall\n\t"
         "mov %%rdi, %%rax\n\t"
         "pop %%rdi\n\t"
@@ -59,14 +65,14 @@ static void check_registers_preserved(void)
         "mov %%r10, 64(%%rdi); mov %%r8, 72(%%rdi); mov %%r9, 80(%%rdi); mov %%rax, 88(%%rdi)\n\t"
         "mov %%rsp, 96(%%rdi)\n\t"
         "pop %%r15; pop %%r14; pop %%r13; pop %%r12; pop %%rbp; pop %%rbx\n\t"
-        : : "D"(out), "r"(pattern)
+        : : "D"(out), "r"(pattern), "m"(preserved_nr)
         : "rax", "rcx", "rdx", "rsi", "r8", "r9", "r10", "r11", "memory");
     static const char *const names[] = { "rbx", "rbp", "r12", "r13", "r14", "r15", "rsi", "rdx",
                                          "r10", "r8", "r9" };
     for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
-        xtf_check(out[i] == pattern + i, "%s changed across a hypercall: %#lx, expected %#lx",
-                  names[i], (unsigned long)out[i], (unsigned long)(pattern + i));
-    xtf_check_eq(out[11], 0);  // rdi held XENVER_version
+        xtf_check(out[i] == pattern + i, "%s changed across hypercall %lu: %#lx, expected %#lx",
+                  names[i], (unsigned long)nr, (unsigned long)out[i], (unsigned long)(pattern + i));
+    xtf_check_eq(out[11], 0);  // rdi held 0
     // rsp: the asm pushed 6 registers + out before the call; after the pops it is where it was.
     xtf_check(out[12] % 8 == 0, "rsp %#lx", (unsigned long)out[12]);
 }
@@ -113,7 +119,10 @@ void test_main(void)
 {
     check_start_state();
     check_unknown_hypercalls();
-    check_registers_preserved();
+    check_registers_preserved(__HYPERVISOR_xen_version);
+    check_registers_preserved(1);                         // an empty slot: -ENOSYS
+    check_registers_preserved(MOAT_NR_HYPERCALLS + 1000); // past the table: -ENOSYS
+    check_registers_preserved(__HYPERVISOR_sched_op);     // SCHEDOP_yield: through the scheduler
     check_queries();
     check_domctl_denied();
     xtf_success(NULL);

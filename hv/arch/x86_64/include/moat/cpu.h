@@ -35,8 +35,17 @@
 #define PCPU_CUR_REGS 16
 #define PCPU_CUR_REGS_TOP 24
 #define PCPU_SELF 32
+#define PCPU_CURRENT 40
+#define PCPU_NEED_RESCHED 48
+#define PCPU_CUR_VCPU_INFO 56
+#define PCPU_CUR_HYPERCALLS 64
+
+/* Slots of the hypercall table the syscall fast path indexes (MOAT_NR_HYPERCALLS, asserted in cpu.c). */
+#define HYPERCALL_SLOTS 48
 
 /* Offsets into struct cpu_regs. */
+#define REGS_RBX (13 * 8)
+#define REGS_RAX (14 * 8)
 #define REGS_VECTOR (15 * 8)
 #define REGS_RIP (17 * 8)
 #define REGS_CS (18 * 8)
@@ -83,6 +92,13 @@ struct percpu {
     struct percpu *self;        /* this very struct: this_cpu() */
     struct vcpu *current;       /* the vCPU it runs; NULL while idle */
     uint64_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
+    /*
+     * current's vcpu_info and its domain's hypercall counters, set with current (sched.c's
+     * switch_to): the syscall fast path reads them without walking vcpu and domain. Stale only
+     * while current is NULL or about to change, and need_resched is set then.
+     */
+    void *cur_vcpu_info;
+    uint32_t *cur_hypercalls;
     unsigned id;                /* CPU index: 0 is the boot CPU, then the MADT's order */
     uint32_t apic_id;           /* its local APIC's id (the target of IPIs) */
     uint64_t ticks;             /* timer interrupts seen */
