@@ -39,6 +39,8 @@ long domctl_create(const struct domctl_create_args *args, domid_t *domid)
     op.u.create.memory_kib = args->memory_kib;
     op.u.create.ssidref = args->ssidref;
     op.u.create.devices = args->devices;
+    op.u.create.flags = args->flags;
+    op.u.create.max_vcpus = args->max_vcpus;
     if (args->name)
         strlcpy(op.u.create.name, args->name, sizeof(op.u.create.name));
     if (args->cmdline)

@@ -121,14 +121,29 @@ static unsigned cpu_of(domid_t domid)
     return domctl_getvcpuinfo(domid, 0, &vi) == 0 ? vi.cpu : ~0u;
 }
 
-static long create_rival(domid_t *domid)
+/* Creates a domain paused, so that its CPU can be read before it runs (on another CPU it could
+ * say hello and be gone before the question), and starts it. */
+static long create_and_place(struct domctl_create_args *args, domid_t *domid, unsigned *cpu)
+{
+    args->flags |= DOMCTL_CREATE_PAUSED;
+    long rc = domctl_create(args, domid);
+    if (rc != 0)
+        return rc;
+    *cpu = cpu_of(*domid);
+    rc = domctl_unpause(*domid);
+    if (rc != 0)
+        fail("unpausing domain %u after its creation: %ld", *domid, rc);
+    return 0;
+}
+
+static long create_rival(domid_t *domid, unsigned *cpu)
 {
     int image = find_image("demo_rival");
     if (image < 0)
         fail("the demo_rival image is not loaded");
     struct domctl_create_args args = {.image = (uint32_t)image, .memory_kib = 256,
                                       .ssidref = DEMO_POLICY_SSID_CUSTOMER_C, .name = "c-rival"};
-    return domctl_create(&args, domid);
+    return create_and_place(&args, domid, cpu);
 }
 
 // Customer B is held to its limits: b-app's cap (20 % of a CPU, images/demo/demo.toml) while it
@@ -174,11 +189,12 @@ static void capped_and_at_quota(void)
     say("creating b-extra (customer-b): refused with -ENOSPC (%ld): customer B is at its quota of 2 domains", rc);
     struct domctl_create_args svc = {.image = (uint32_t)image, .memory_kib = 256,
                                      .ssidref = DEMO_POLICY_SSID_SERVICE, .name = "s-extra", .cmdline = "who=service"};
-    rc = domctl_create(&svc, &extra);
+    unsigned extra_cpu;
+    rc = create_and_place(&svc, &extra, &extra_cpu);
     if (rc != 0)
         fail("creating s-extra (service) beside customer B's quota: %ld", rc);
     say("creating s-extra (service): created as domain %u: another label still can (on cpu %u)", extra,
-        cpu_of(extra));
+        extra_cpu);
     wait_gone(extra, "s-extra");
 }
 
@@ -244,7 +260,8 @@ int main(const struct start_info *si)
 
     step(3, "customer C, A's rival, wants to start while A runs (the Chinese Wall must refuse)");
     domid_t rival;
-    rc = create_rival(&rival);
+    unsigned rival_cpu;
+    rc = create_rival(&rival, &rival_cpu);
     if (rc != -XEN_EPERM)
         fail("creating c-rival while customer A runs: %ld, not -EPERM", rc);
     say("creating c-rival (customer-c): refused with -EPERM (%ld): A's domains run, and A and C are "
@@ -282,10 +299,10 @@ int main(const struct start_info *si)
     wait_gone(web.domid, web.name);
     wait_gone(db.domid, db.name);
     wait_gone(ma.domid, ma.name);
-    rc = create_rival(&rival);
+    rc = create_rival(&rival, &rival_cpu);
     if (rc != 0)
         fail("creating c-rival after customer A left: %ld", rc);
-    say("creating c-rival (customer-c): created as domain %u, on cpu %u", rival, cpu_of(rival));
+    say("creating c-rival (customer-c): created as domain %u, on cpu %u", rival, rival_cpu);
     wait_gone(rival, "c-rival");
 
     step(8, "everyone else leaves (customer B's manager winds B down); summary");

@@ -109,7 +109,8 @@ def _held_to_limits(console: str) -> Step:
     hv = _line(console, r"quota: domain 'b-extra' \(ssidref 0x[0-9a-f]{8}\) refused: label row \d+ holds 2 of "
                         r"its 2 domains")
     refused = _guest(console, "system", r"creating b-extra \(customer-b\): refused with -ENOSPC \(-28\): .*")
-    other = _guest(console, "system", r"creating s-extra \(service\): created as domain \d+: another label still can")
+    other = _guest(console, "system", r"creating s-extra \(service\): created as domain \d+: another label still can"
+                                              r"(?: \(on cpu \d+\))?")
     if not (capped and int(capped[2]) <= 30 and hv and refused and other):
         return Step(title, False, "b-app's measured share under its cap, or the quota refusal of b-extra beside "
                                   "s-extra's creation, is missing")
@@ -135,7 +136,7 @@ def _rival_waits(console: str) -> Step:
 def _rival_starts(console: str) -> Step:
     title = "customer A leaves (its management domain destroys its domains), and customer C starts"
     refused = _guest(console, "system", r"creating c-rival \(customer-c\): refused with -EPERM .*")
-    created = _guest(console, "system", r"creating c-rival \(customer-c\): created as domain (\d+)")
+    created = _guest(console, "system", r"creating c-rival \(customer-c\): created as domain (\d+)(?:, on cpu \d+)?")
     gone = [_line(console, rf"domain \d+ '{n}' stopped: killed: destroyed by domctl") for n in ("a-web", "a-db")]
     hello = _guest(console, "c-rival", r"hello from customer C: .*")
     wound = _guest(console, "manager-a", r"customer A's domains are gone")

@@ -159,6 +159,8 @@ struct domctl_create_args {
     const char *name;
     const char *cmdline;   /* may be NULL */
     uint32_t devices;      /* DEVICE_* bits (public/device.h) the new domain is assigned */
+    uint32_t flags;        /* DOMCTL_CREATE_* (public/domctl.h): PAUSED, started by domctl_unpause */
+    uint16_t max_vcpus;    /* its vCPUs; 0: one */
 };
 long domctl_create(const struct domctl_create_args *args, domid_t *domid);
 long domctl_destroy(domid_t domid);
