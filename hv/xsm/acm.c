@@ -173,10 +173,8 @@ static void cache_add(struct domain *subj, const struct domain *obj)
 /* Forgets every decision about `about` (NULL: every decision), in every domain's cache. */
 static void cache_purge(const struct domain *about)
 {
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_table(i);
-        if (d->state == DOM_FREE)
-            continue;
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         struct xsm_cache *c = &d->xsm_cache;
         for (unsigned k = 0; k < XSM_CACHE_SIZE; k++)
             if (!about || (c->dom[k] == about->domid && c->incarnation[k] == about->incarnation))
@@ -466,10 +464,8 @@ static void check_privileges(struct violations *vs, struct domain *d)
  * away what vs->v does not allow (revoke). */
 static void sweep_sharing(struct violations *vs)
 {
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_by_id((domid_t)i);
-        if (!d)
-            continue;
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         evtchn_for_each_interdomain(d, check_channel, vs);
         gnttab_for_each_mapping(d, check_mapping, vs);
         check_privileges(vs, d);
@@ -481,10 +477,8 @@ static void check_domains(struct violations *vs, uint32_t *running, uint32_t *ag
 {
     memset(running, 0, sizeof(running_types));
     memset(aggregate, 0, sizeof(conflict_aggregate));
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_by_id((domid_t)i);
-        if (!d)
-            continue;
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         if (!acm_ssidref_is_label(vs->v, d->ssidref)) {
             violation(vs, ACM_SSIDREF_IN_USE, d->ssidref);
             continue;
