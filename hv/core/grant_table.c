@@ -315,15 +315,17 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     op->status = GNTST_okay;
 }
 
-/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once. */
-static void teardown(struct domain *d, struct maptrack_entry *e)
+/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once.
+ * g is its live_granter (NULL: the granter is gone, and its pins with it). */
+static void teardown_of(struct domain *d, struct maptrack_entry *e, struct domain *g)
 {
     gpt_unmap(d, GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT));
-    struct domain *g = live_granter(e);
     if (g)
         unpin(g, e->ref, e->flags & MT_READONLY);
     frame_put(e->mfn);
 }
+
+static void teardown(struct domain *d, struct maptrack_entry *e) { teardown_of(d, e, live_granter(e)); }
 
 static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
 {
@@ -347,26 +349,18 @@ static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
     op->status = GNTST_okay;
 }
 
-bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle)
-{
-    struct maptrack_entry *e = mt_lookup(mapper, handle);
-    if (!e || (e->flags & MT_REVOKED))
-        return false;
-    teardown(mapper, e);
-    e->flags |= MT_REVOKED; /* the handle stays allocated until the mapper's unmap learns of it */
-    return true;
-}
-
 void gnttab_for_each_mapping(struct domain *mapper,
-                             void (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
+                             bool (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
                              void *ctx)
 {
     for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {
         struct maptrack_entry *e = mt_entry(mapper, h);
-        uint32_t next = e->next; /* fn may revoke this mapping (it stays listed, marked revoked) */
+        uint32_t next = e->next;
         struct domain *g = live_granter(e);
-        if (!(e->flags & MT_REVOKED) && g)
-            fn(mapper, h, g, ctx);
+        if (!(e->flags & MT_REVOKED) && g && fn(mapper, h, g, ctx)) {
+            teardown_of(mapper, e, g);
+            e->flags |= MT_REVOKED; /* it stays listed until the mapper's unmap learns of it */
+        }
         h = next;
     }
 }

@@ -476,19 +476,20 @@ static void check_channel(struct domain *d, evtchn_port_t port, struct domain *r
     }
 }
 
-static void check_mapping(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx)
+/* True: revoke this mapping (gnttab_for_each_mapping does, once this has audited it). */
+static bool check_mapping(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx)
 {
     struct violations *vs = ctx;
     if (sweep_share(vs, mapper->ssidref, granter->ssidref))
-        return;
-    if (vs->revoke) {
-        if (audit_revocation(vs))
-            audit_revoked(REVOKE_GRANT, mapper, h, granter);
-        gnttab_revoke_handle(mapper, h);
-        vs->revoked_grants++;
-    } else {
+        return false;
+    if (!vs->revoke) {
         violation(vs, ACM_GNTTAB_SHARING_VIOLATION, (uint32_t)mapper->domid << 16 | granter->domid);
+        return false;
     }
+    if (audit_revocation(vs))
+        audit_revoked(REVOKE_GRANT, mapper, h, granter);
+    vs->revoked_grants++;
+    return true;
 }
 
 /*
@@ -527,8 +528,11 @@ static void sweep_sharing(struct violations *vs)
 /* Problems no mode can fix: a running domain's label missing, or two running domains in conflict. */
 static void check_domains(struct violations *vs, uint32_t *running, uint32_t *aggregate)
 {
-    memset(running, 0, sizeof(running_types));
-    memset(aggregate, 0, sizeof(conflict_aggregate));
+    /* Only the policy's own types: every use of the counts is bounded by its chwall_types, and
+     * the whole ACM_MAX_TYPES arrays would be 32 KB to clear and copy on every load. */
+    size_t bytes = MIN(vs->v->chwall_types, ACM_MAX_TYPES) * sizeof(uint32_t);
+    memset(running, 0, bytes);
+    memset(aggregate, 0, bytes);
     struct domain *d;
     for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         if (!acm_ssidref_is_label(vs->v, d->ssidref)) {
@@ -648,11 +652,15 @@ static long setpolicy(struct acm_setpolicy *sp)
     live = cand;
     live_slot = slot;
     live_pages = pages;
-    memcpy(running_types, scratch_running, sizeof(running_types));
-    memcpy(conflict_aggregate, scratch_aggregate, sizeof(conflict_aggregate));
+    size_t bytes = MIN(live.chwall_types, ACM_MAX_TYPES) * sizeof(uint32_t); /* as check_domains */
+    memcpy(running_types, scratch_running, bytes);
+    memcpy(conflict_aggregate, scratch_aggregate, bytes);
     cache_purge(NULL);
+    /* Refuse mode swept everything under this policy above and found nothing it forbids (under
+     * the hypervisor lock, so nothing changed since): a revoking sweep would find nothing. */
     struct violations rv = {.v = &live, .revoke = true};
-    sweep_sharing(&rv);
+    if (sp->mode == ACM_MODE_REVOKE)
+        sweep_sharing(&rv);
     link_policy_changed();
     quota_rebuild(); /* the new policy's rows and limits */
     sp->revoked_evtchn = rv.revoked_evtchn;
