@@ -353,10 +353,16 @@ void gnttab_for_each_mapping(struct domain *mapper,
                              bool (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
                              void *ctx)
 {
+    struct domain *last = NULL; /* a mapper's mappings are mostly of one granter's pages */
     for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {
         struct maptrack_entry *e = mt_entry(mapper, h);
         uint32_t next = e->next;
-        struct domain *g = live_granter(e);
+        /* Nobody dies during the walk (fn revokes, never destroys): the last live granter
+         * found is still live, and its id and incarnation name it. */
+        struct domain *g = last && e->dom == last->domid && e->granter_incarnation == last->incarnation
+                               ? last
+                               : live_granter(e);
+        last = g ? g : last;
         if (!(e->flags & MT_REVOKED) && g && fn(mapper, h, g, ctx)) {
             teardown_of(mapper, e, g);
             e->flags |= MT_REVOKED; /* it stays listed until the mapper's unmap learns of it */
