@@ -7,6 +7,7 @@
 #include <moat/nospec.h>
 #include <moat/quota.h>
 #include <moat/sched.h>
+#include <moat/shutdown.h>
 #include <moat/xsm.h>
 
 static struct evtchn_table *table(struct domain *d) { return &d->evtchn; }
@@ -401,6 +402,9 @@ static void forget_remote(struct domain *d)
 void evtchn_destroy(struct domain *d)
 {
     close_all(d, DOMID_INVALID, true);
+    /* Every port is closed: a count of interdomain ports left over (or wrapped below zero)
+     * would mean policy sweeps skip channels they must revoke. */
+    BUG_ON(table(d)->interdomain != 0);
     forget_remote(d);
 }
 
