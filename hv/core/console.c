@@ -5,6 +5,7 @@
 #include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
+#include <moat/lib.h>
 #include <moat/spinlock.h>
 
 static spinlock_t console_lock; /* SPINLOCK_INIT is all zeros: in .bss */
@@ -32,8 +33,59 @@ static bool console_enter(void)
     return true;
 }
 
+/*
+ * Deferred lines: audit records made inside an operation (a revocation under the hypervisor
+ * lock) wait here and are formatted and printed later, so neither the formatting nor the serial
+ * port's pace is part of the operation. Later is bounded, and nothing is dropped: the waiting
+ * lines go out before any other console output (so the console's order stays the order things
+ * happened in), when a CPU idles, and at once when the ring is full. The lock is held while
+ * they are printed, so they keep their order across CPUs; a printk from inside (or from an
+ * interrupt of) a holder skips the drain instead of waiting for itself.
+ */
+#define DEFERRED_LINES 64
+struct deferred {
+    void (*print)(const void *data);
+    uint8_t data[CONSOLE_DEFER_MAX];
+};
+static struct deferred ring[DEFERRED_LINES];
+static unsigned ring_head, ring_tail; /* free-running: head - tail lines wait */
+static spinlock_t ring_lock;
+
+static void drain_locked(void)
+{
+    while (ring_tail != ring_head) {
+        const struct deferred *e = &ring[ring_tail % DEFERRED_LINES];
+        e->print(e->data);
+        __atomic_store_n(&ring_tail, ring_tail + 1, __ATOMIC_RELEASE);
+    }
+}
+
+void console_defer(void (*print)(const void *data), const void *data, size_t size)
+{
+    unsigned cpu = this_cpu_careful()->id;
+    spin_lock_as(&ring_lock, cpu);
+    if (ring_head - ring_tail == DEFERRED_LINES)
+        drain_locked(); /* full: print now rather than lose a line */
+    struct deferred *e = &ring[ring_head % DEFERRED_LINES];
+    e->print = print;
+    memcpy(e->data, data, MIN(size, sizeof(e->data)));
+    __atomic_store_n(&ring_head, ring_head + 1, __ATOMIC_RELEASE);
+    spin_unlock(&ring_lock);
+}
+
+void console_drain(void)
+{
+    if (__atomic_load_n(&ring_head, __ATOMIC_ACQUIRE) == __atomic_load_n(&ring_tail, __ATOMIC_ACQUIRE))
+        return;
+    if (!spin_trylock_as(&ring_lock, this_cpu_careful()->id))
+        return; /* being drained, by another CPU or by this one further up */
+    drain_locked();
+    spin_unlock(&ring_lock);
+}
+
 int vprintk(const char *fmt, va_list ap)
 {
+    console_drain();
     bool locked = console_enter();
     int n = vformat(console_sink, NULL, fmt, ap);
     if (locked)

@@ -19,12 +19,28 @@
 
 static struct domain domains[MOAT_MAX_DOMAINS];
 static unsigned live_count;
+/* One bit per slot of a live (DOM_RUNNABLE) domain: policy sweeps and revocation visit the
+ * domains there are instead of testing all MOAT_MAX_DOMAINS slots (and by slot, so a domain
+ * whose id is not its slot, under mitigate=domid, is visited too). */
+static uint64_t live_slots;
+_Static_assert(MOAT_MAX_DOMAINS <= 64, "live_slots has one bit per domain slot");
 static uint32_t incarnations;
 static unsigned ended_as_expected, ended_unexpectedly;
 static enum xtf_result worst_result;
 
 struct domain *domain_table(unsigned index) { return index < MOAT_MAX_DOMAINS ? &domains[index] : NULL; }
 unsigned domain_live_count(void) { return live_count; }
+uint64_t domain_live_slots(void) { return live_slots; }
+
+struct domain *domain_next_live(uint64_t *slots)
+{
+    *slots &= live_slots; /* one destroyed since the walk began is skipped */
+    if (!*slots)
+        return NULL;
+    unsigned slot = (unsigned)__builtin_ctzll(*slots);
+    *slots &= *slots - 1;
+    return &domains[slot];
+}
 
 /*
  * An id is its slot's index, except for domains created under mitigate=domid, whose ids (64 and
@@ -231,6 +247,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
     d->state = DOM_RUNNABLE;
     live_count++;
+    live_slots |= 1ull << (d - domains);
     sched_vcpu_up(&d->vcpus[0], p->pinned, p->cpu);
     xsm_domain_created(d);
     *err = 0;
@@ -273,6 +290,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     BUG_ON(d->state == DOM_FREE || d->state == DOM_DYING);
     console_flush_domain(d);
     d->state = DOM_DYING;
+    live_slots &= ~(1ull << (d - domains));
     printk("domain %u '%s' stopped: %s%s%s\n", d->domid, d->name, outcome_name(outcome), why ? ": " : "",
            why ? why : "");
     meter_final(d);

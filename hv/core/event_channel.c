@@ -7,6 +7,7 @@
 #include <moat/nospec.h>
 #include <moat/quota.h>
 #include <moat/sched.h>
+#include <moat/shutdown.h>
 #include <moat/xsm.h>
 
 static struct evtchn_table *table(struct domain *d) { return &d->evtchn; }
@@ -102,6 +103,8 @@ static void claim_port(struct domain *d, evtchn_port_t port, uint8_t state)
     clear_bit(s->evtchn_pending, port);
     clear_bit(s->evtchn_mask, port);
     table(d)->ports[port].state = state;
+    if (state == ECS_INTERDOMAIN)
+        table(d)->interdomain++;
     table(d)->notify_vcpu[port] = 0;
     quota_charge(d, QUOTA_PORTS, 1); /* alloc_port saw room, or close_port just gave it back */
 }
@@ -156,6 +159,7 @@ static long bind_interdomain(struct domain *d, struct evtchn_bind_interdomain *b
     lchn->remote_dom = rd->domid;
     lchn->remote_port = b->remote_port;
     rchn->state = ECS_INTERDOMAIN;
+    table(rd)->interdomain++;
     rchn->remote_port = (uint32_t)port;
     b->local_port = (evtchn_port_t)port;
     set_pending(d, (evtchn_port_t)port); /* as Xen: the new local end starts pending */
@@ -244,6 +248,8 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
         struct domain *rd = resolve(d, chn->remote_dom);
         if (rd) {
             struct evtchn *rchn = &table(rd)->ports[chn->remote_port];
+            if (rchn->state == ECS_INTERDOMAIN)
+                table(rd)->interdomain--;
             rchn->state = ECS_UNBOUND;
             rchn->remote_dom = peer_may_bind;
             rchn->remote_port = 0;
@@ -258,6 +264,8 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
     }
     if (chn->state > ECS_RESERVED)
         quota_give(d, QUOTA_PORTS, 1);
+    if (chn->state == ECS_INTERDOMAIN)
+        table(d)->interdomain--;
     memset(chn, 0, sizeof(*chn));
     clear_bit(domain_shared_info(d)->evtchn_pending, port);
 }
@@ -378,9 +386,9 @@ static long evtchn_reset(struct domain *d, domid_t dom)
  */
 static void forget_remote(struct domain *d)
 {
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *o = domain_by_id((domid_t)i);
-        if (!o || o == d)
+    struct domain *o;
+    for (uint64_t w = domain_live_slots(); (o = domain_next_live(&w));) {
+        if (o == d)
             continue;
         struct evtchn_table *t = table(o);
         for (uint32_t p = 1; p < t->max_ports; p++)
@@ -394,6 +402,9 @@ static void forget_remote(struct domain *d)
 void evtchn_destroy(struct domain *d)
 {
     close_all(d, DOMID_INVALID, true);
+    /* Every port is closed: a count of interdomain ports left over (or wrapped below zero)
+     * would mean policy sweeps skip channels they must revoke. */
+    BUG_ON(table(d)->interdomain != 0);
     forget_remote(d);
 }
 
@@ -413,9 +424,11 @@ void evtchn_for_each_interdomain(struct domain *d,
                                  void *ctx)
 {
     struct evtchn_table *t = table(d);
-    for (uint32_t p = 1; p < t->max_ports; p++) {
+    /* Stops after the last one it knew of: fn may close ports, never open one. */
+    for (uint32_t p = 1, left = t->interdomain; left && p < t->max_ports; p++) {
         if (t->ports[p].state != ECS_INTERDOMAIN)
             continue;
+        left--;
         struct domain *rd = resolve(d, t->ports[p].remote_dom);
         if (rd)
             fn(d, p, rd, ctx);
@@ -455,10 +468,10 @@ void evtchn_revoke_virq(struct domain *d, unsigned virq)
 
 void evtchn_notify_dom_exc(uint32_t dead_ssidref)
 {
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_by_id((domid_t)i);
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         /* A death is news only to a watcher that may read the state of the dead domain's label. */
-        if (d && table(d)->virq_to_port[0][VIRQ_DOM_EXC] && xsm_watch_sees(d, dead_ssidref))
+        if (table(d)->virq_to_port[0][VIRQ_DOM_EXC] && xsm_watch_sees(d, dead_ssidref))
             evtchn_send_virq(d, VIRQ_DOM_EXC);
     }
 }

@@ -61,13 +61,19 @@ void gnttab_init(struct domain *d, uint32_t max_frames)
     t->mt_free = t->mt_used = MT_NONE;
 }
 
+/* The leaf entry mapping one of d's PFNs in d's own page tables, or 0 (a hole or out of range). */
+static uint64_t pfn_pte(struct domain *d, uint64_t pfn)
+{
+    if (pfn >= d->nr_pages)
+        return 0;
+    pfn = array_index_nospec(pfn, d->nr_pages);
+    return gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
+}
+
 /* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
 static mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
 {
-    if (pfn >= d->nr_pages)
-        return INVALID_MFN;
-    pfn = array_index_nospec(pfn, d->nr_pages);
-    uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
+    uint64_t pte = pfn_pte(d, pfn);
     return pte ? pte_mfn(pte) : INVALID_MFN;
 }
 
@@ -78,10 +84,7 @@ static mfn_t domain_pfn_to_mfn(struct domain *d, uint64_t pfn)
  */
 static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
 {
-    if (pfn >= d->nr_pages)
-        return INVALID_MFN;
-    pfn = array_index_nospec(pfn, d->nr_pages);
-    uint64_t pte = gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
+    uint64_t pte = pfn_pte(d, pfn);
     return pte_writable(pte) ? pte_mfn(pte) : INVALID_MFN;
 }
 
@@ -145,11 +148,20 @@ static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
 
 /* ---- pins: GTF_reading/GTF_writing follow the active counts ---- */
 
+/* The GTF bits an active entry's pins call for. */
+static uint16_t gtf_of(const struct active_grant *a)
+{
+    return (uint16_t)((a->ro_pins || a->rw_pins ? GTF_reading : 0) | (a->rw_pins ? GTF_writing : 0));
+}
+
+/* Writes the GTF bits of a's pins into the granter's entry: on the first pin, when the last
+ * writable pin comes or goes, and on the last unpin. Between those the bits stay what they
+ * were; a granter that clears them meanwhile misleads only itself (it is told at the next). */
 static void update_gtf(struct domain *granter, grant_ref_t ref)
 {
     struct active_grant *a = active_entry(granter, ref);
     struct grant_entry_v1 *e = shared_entry(granter, ref);
-    uint16_t set = (a->ro_pins || a->rw_pins ? GTF_reading : 0) | (a->rw_pins ? GTF_writing : 0);
+    uint16_t set = gtf_of(a);
     uint16_t old = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST);
     /* Bounded: the guest may race us on its entry, but we only ever touch our two bits. */
     for (int tries = 0; tries < 5; tries++) {
@@ -179,15 +191,16 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
             return GNTST_general_error;
         if (!readonly && (snap.flags & GTF_readonly))
             return GNTST_general_error;
-        mfn_t m = domain_pfn_to_mfn(granter, snap.frame);
-        if (m == INVALID_MFN)
+        uint64_t pte = pfn_pte(granter, snap.frame); /* one walk for the frame and its writability */
+        if (!pte)
             return GNTST_bad_page;
+        mfn_t m = pte_mfn(pte);
         /*
          * Writable access needs a page the granter may write itself (not its code): a grant
          * cannot make the granter's read-only pages writable behind its back. The active entry
          * remembers, so a later writable pin of a first read-only pin is refused too.
          */
-        bool ro_only = (snap.flags & GTF_readonly) || writable_pfn_to_mfn(granter, snap.frame) == INVALID_MFN;
+        bool ro_only = (snap.flags & GTF_readonly) || !pte_writable(pte);
         if (!readonly && ro_only)
             return GNTST_general_error;
         a->domid = subj->domid;
@@ -198,12 +211,10 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
     }
     if ((readonly ? a->ro_pins : a->rw_pins) >= MAX_PINS)
         return GNTST_general_error;
-    if (readonly)
-        a->ro_pins++;
-    else
-        a->rw_pins++;
+    uint8_t pins = readonly ? ++a->ro_pins : ++a->rw_pins;
     frame_get(a->mfn);
-    update_gtf(granter, ref);
+    if (pins == 1) /* the first of its kind: GTF_reading, or GTF_writing, comes */
+        update_gtf(granter, ref);
     *mfn = a->mfn;
     return GNTST_okay;
 }
@@ -211,11 +222,9 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
 static void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
 {
     struct active_grant *a = active_entry(granter, ref);
-    if (readonly)
-        a->ro_pins--;
-    else
-        a->rw_pins--;
-    update_gtf(granter, ref);
+    uint8_t pins = readonly ? --a->ro_pins : --a->rw_pins;
+    if (pins == 0) /* the last of its kind: GTF_writing, or GTF_reading, may go */
+        update_gtf(granter, ref);
 }
 
 /* A mapping's granter, if it is still the same domain (its id may have been reused). */
@@ -306,15 +315,17 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     op->status = GNTST_okay;
 }
 
-/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once. */
-static void teardown(struct domain *d, struct maptrack_entry *e)
+/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once.
+ * g is its live_granter (NULL: the granter is gone, and its pins with it). */
+static void teardown_of(struct domain *d, struct maptrack_entry *e, struct domain *g)
 {
     gpt_unmap(d, GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT));
-    struct domain *g = live_granter(e);
     if (g)
         unpin(g, e->ref, e->flags & MT_READONLY);
     frame_put(e->mfn);
 }
+
+static void teardown(struct domain *d, struct maptrack_entry *e) { teardown_of(d, e, live_granter(e)); }
 
 static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
 {
@@ -338,26 +349,24 @@ static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
     op->status = GNTST_okay;
 }
 
-bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle)
-{
-    struct maptrack_entry *e = mt_lookup(mapper, handle);
-    if (!e || (e->flags & MT_REVOKED))
-        return false;
-    teardown(mapper, e);
-    e->flags |= MT_REVOKED; /* the handle stays allocated until the mapper's unmap learns of it */
-    return true;
-}
-
 void gnttab_for_each_mapping(struct domain *mapper,
-                             void (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
+                             bool (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
                              void *ctx)
 {
+    struct domain *last = NULL; /* a mapper's mappings are mostly of one granter's pages */
     for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {
         struct maptrack_entry *e = mt_entry(mapper, h);
-        uint32_t next = e->next; /* fn may revoke this mapping (it stays listed, marked revoked) */
-        struct domain *g = live_granter(e);
-        if (!(e->flags & MT_REVOKED) && g)
-            fn(mapper, h, g, ctx);
+        uint32_t next = e->next;
+        /* Nobody dies during the walk (fn revokes, never destroys): the last live granter
+         * found is still live, and its id and incarnation name it. */
+        struct domain *g = last && e->dom == last->domid && e->granter_incarnation == last->incarnation
+                               ? last
+                               : live_granter(e);
+        last = g ? g : last;
+        if (!(e->flags & MT_REVOKED) && g && fn(mapper, h, g, ctx)) {
+            teardown_of(mapper, e, g);
+            e->flags |= MT_REVOKED; /* it stays listed until the mapper's unmap learns of it */
+        }
         h = next;
     }
 }

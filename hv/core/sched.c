@@ -694,6 +694,7 @@ static void idle(struct percpu *cpu)
 {
     for (;;) {
         cpu->woken = false;
+        console_drain(); /* the deferred audit lines: printed when there is time */
         arch_idle();
         arch_irq_disable();
         if (!hv_lock_smp || __atomic_load_n(&cpu->woken, __ATOMIC_RELAXED))

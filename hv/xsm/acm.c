@@ -173,10 +173,8 @@ static void cache_add(struct domain *subj, const struct domain *obj)
 /* Forgets every decision about `about` (NULL: every decision), in every domain's cache. */
 static void cache_purge(const struct domain *about)
 {
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_table(i);
-        if (d->state == DOM_FREE)
-            continue;
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         struct xsm_cache *c = &d->xsm_cache;
         for (unsigned k = 0; k < XSM_CACHE_SIZE; k++)
             if (!about || (c->dom[k] == about->domid && c->incarnation[k] == about->incarnation))
@@ -394,11 +392,64 @@ struct violations {
     bool revoke;
     uint32_t revoked_evtchn, revoked_grants, revoked_virqs;
     bool fault;
+    bool memo_valid, memo_share; /* sweep_share's last decision */
+    uint32_t memo_a, memo_b;
 };
 
 static bool audit_revocation(const struct violations *vs)
 {
     return vs->revoked_evtchn + vs->revoked_grants + vs->revoked_virqs < REVOKE_LINES;
+}
+
+/*
+ * The revocation audit lines are deferred (console_defer): printed before the next console
+ * output or when a CPU idles, not inside the relabel or policy load that revokes. A record
+ * carries copies of the names, as they were when the revocation happened.
+ */
+enum revoke_kind { REVOKE_EVTCHN, REVOKE_GRANT, REVOKE_VIRQ };
+struct revoke_record {
+    uint8_t kind;
+    domid_t a, b;
+    uint32_t what; /* the port, or the grant handle */
+    char a_name[DOMCTL_NAME_MAX], b_name[DOMCTL_NAME_MAX];
+};
+_Static_assert(sizeof(struct revoke_record) <= CONSOLE_DEFER_MAX, "a deferred console line's data");
+
+static void print_revocation(const void *data)
+{
+    const struct revoke_record *r = data;
+    switch (r->kind) {
+    case REVOKE_EVTCHN:
+        printk("MAC revoke evtchn %u:%s port %u <-> %u:%s\n", r->a, r->a_name, r->what, r->b, r->b_name);
+        break;
+    case REVOKE_GRANT:
+        printk("MAC revoke grant %u:%s handle %u of %u:%s\n", r->a, r->a_name, r->what, r->b, r->b_name);
+        break;
+    default:
+        printk("MAC revoke virq %u:%s port %u VIRQ_DOM_EXC (no read_state)\n", r->a, r->a_name, r->what);
+        break;
+    }
+}
+
+static void audit_revoked(enum revoke_kind kind, const struct domain *a, uint32_t what, const struct domain *b)
+{
+    struct revoke_record r = {.kind = (uint8_t)kind, .a = a->domid, .b = b->domid, .what = what};
+    memcpy(r.a_name, a->name, sizeof(r.a_name));
+    memcpy(r.b_name, b->name, sizeof(r.b_name));
+    console_defer(print_revocation, &r, sizeof(r));
+}
+
+/* The STE decision of a sweep for one pair of ssidrefs, remembered for the next item: a sweep
+ * meets the same pair for each of a domain's mappings and channels to one peer. */
+static bool sweep_share(struct violations *vs, uint32_t a, uint32_t b)
+{
+    if (!vs->memo_valid || vs->memo_a != a || vs->memo_b != b) {
+        vs->memo_a = a;
+        vs->memo_b = b;
+        vs->memo_share = acm_ste_share(vs->v, a, b);
+        vs->memo_valid = true;
+    }
+    return vs->memo_share;
 }
 
 static void violation(struct violations *vs, uint32_t code, uint32_t param)
@@ -414,11 +465,11 @@ static void violation(struct violations *vs, uint32_t code, uint32_t param)
 static void check_channel(struct domain *d, evtchn_port_t port, struct domain *rd, void *ctx)
 {
     struct violations *vs = ctx;
-    if (acm_ste_share(vs->v, d->ssidref, rd->ssidref) || d->domid > rd->domid)
-        return; /* allowed, or the other end reports it */
+    if (d->domid > rd->domid || sweep_share(vs, d->ssidref, rd->ssidref))
+        return; /* the other end reports it, or allowed */
     if (vs->revoke) {
         if (audit_revocation(vs))
-            printk("MAC revoke evtchn %u:%s port %u <-> %u:%s\n", d->domid, d->name, port, rd->domid, rd->name);
+            audit_revoked(REVOKE_EVTCHN, d, port, rd);
         evtchn_revoke(d, port);
         vs->revoked_evtchn++;
     } else {
@@ -426,20 +477,20 @@ static void check_channel(struct domain *d, evtchn_port_t port, struct domain *r
     }
 }
 
-static void check_mapping(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx)
+/* True: revoke this mapping (gnttab_for_each_mapping does, once this has audited it). */
+static bool check_mapping(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx)
 {
     struct violations *vs = ctx;
-    if (acm_ste_share(vs->v, mapper->ssidref, granter->ssidref))
-        return;
-    if (vs->revoke) {
-        if (audit_revocation(vs))
-            printk("MAC revoke grant %u:%s handle %u of %u:%s\n", mapper->domid, mapper->name, h, granter->domid,
-                   granter->name);
-        gnttab_revoke_handle(mapper, h);
-        vs->revoked_grants++;
-    } else {
+    if (sweep_share(vs, mapper->ssidref, granter->ssidref))
+        return false;
+    if (!vs->revoke) {
         violation(vs, ACM_GNTTAB_SHARING_VIOLATION, (uint32_t)mapper->domid << 16 | granter->domid);
+        return false;
     }
+    if (audit_revocation(vs))
+        audit_revoked(REVOKE_GRANT, mapper, h, granter);
+    vs->revoked_grants++;
+    return true;
 }
 
 /*
@@ -455,7 +506,7 @@ static void check_privileges(struct violations *vs, struct domain *d)
         return;
     if (vs->revoke) {
         if (audit_revocation(vs))
-            printk("MAC revoke virq %u:%s port %u VIRQ_DOM_EXC (no read_state)\n", d->domid, d->name, port);
+            audit_revoked(REVOKE_VIRQ, d, port, d);
         evtchn_revoke_virq(d, VIRQ_DOM_EXC);
         vs->revoked_virqs++;
     } else {
@@ -467,10 +518,8 @@ static void check_privileges(struct violations *vs, struct domain *d)
  * away what vs->v does not allow (revoke). */
 static void sweep_sharing(struct violations *vs)
 {
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_by_id((domid_t)i);
-        if (!d)
-            continue;
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         evtchn_for_each_interdomain(d, check_channel, vs);
         gnttab_for_each_mapping(d, check_mapping, vs);
         check_privileges(vs, d);
@@ -480,12 +529,13 @@ static void sweep_sharing(struct violations *vs)
 /* Problems no mode can fix: a running domain's label missing, or two running domains in conflict. */
 static void check_domains(struct violations *vs, uint32_t *running, uint32_t *aggregate)
 {
-    memset(running, 0, sizeof(running_types));
-    memset(aggregate, 0, sizeof(conflict_aggregate));
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_by_id((domid_t)i);
-        if (!d)
-            continue;
+    /* Only the policy's own types: every use of the counts is bounded by its chwall_types, and
+     * the whole ACM_MAX_TYPES arrays would be 32 KB to clear and copy on every load. */
+    size_t bytes = MIN(vs->v->chwall_types, ACM_MAX_TYPES) * sizeof(uint32_t);
+    memset(running, 0, bytes);
+    memset(aggregate, 0, bytes);
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         if (!acm_ssidref_is_label(vs->v, d->ssidref)) {
             violation(vs, ACM_SSIDREF_IN_USE, d->ssidref);
             continue;
@@ -499,6 +549,43 @@ static void check_domains(struct violations *vs, uint32_t *running, uint32_t *ag
 }
 
 static uint32_t scratch_running[ACM_MAX_TYPES], scratch_aggregate[ACM_MAX_TYPES];
+
+/* A policy load's audit line (loaded, or refused for its violations), deferred like the
+ * revocations it follows. The name is escaped when the record is made: the blob goes away. */
+struct policy_record {
+    char name[128];
+    int32_t major, minor;
+    uint8_t revoke_mode, loaded;
+    uint32_t violations, evtchn, grants, virqs;
+};
+_Static_assert(sizeof(struct policy_record) <= CONSOLE_DEFER_MAX, "a deferred console line's data");
+
+static void print_policy(const void *data)
+{
+    const struct policy_record *r = data;
+    const char *mode = r->revoke_mode ? "revoke" : "refuse";
+    if (!r->loaded)
+        printk("mac: setpolicy '%s' refused: %u violations (%s mode)\n", r->name, r->violations, mode);
+    else
+        printk("mac: policy '%s' version %d.%d loaded (%s mode): revoked %u event channels, %u grant mappings, "
+               "%u VIRQ bindings (the first %d audited above)\n",
+               r->name, r->major, r->minor, mode, r->evtchn, r->grants, r->virqs, REVOKE_LINES);
+}
+
+static void audit_policy(const struct acm_policy_view *v, uint32_t mode, uint32_t violations,
+                         const struct violations *revoked)
+{
+    struct policy_record r = {.major = v->xml_major, .minor = v->xml_minor,
+                              .revoke_mode = mode == ACM_MODE_REVOKE, .loaded = revoked != NULL,
+                              .violations = violations};
+    str_escape(r.name, sizeof(r.name), v->name);
+    if (revoked) {
+        r.evtchn = revoked->revoked_evtchn;
+        r.grants = revoked->revoked_grants;
+        r.virqs = revoked->revoked_virqs;
+    }
+    console_defer(print_policy, &r, sizeof(r));
+}
 
 static long setpolicy(struct acm_setpolicy *sp)
 {
@@ -544,8 +631,7 @@ static long setpolicy(struct acm_setpolicy *sp)
         sweep_sharing(&vs);
     sp->nr_errors = vs.count;
     if (vs.count) {
-        printk("mac: setpolicy '%s' refused: %u violations (%s mode)\n", policy_name(&cand), vs.count,
-               sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse");
+        audit_policy(&cand, sp->mode, vs.count, NULL);
         vunmap_slot((unsigned)slot, pages);
         stats.policy_refusals++;
         return vs.fault ? -XEN_EFAULT : -XEN_EBUSY;
@@ -567,11 +653,15 @@ static long setpolicy(struct acm_setpolicy *sp)
     live = cand;
     live_slot = slot;
     live_pages = pages;
-    memcpy(running_types, scratch_running, sizeof(running_types));
-    memcpy(conflict_aggregate, scratch_aggregate, sizeof(conflict_aggregate));
+    size_t bytes = MIN(live.chwall_types, ACM_MAX_TYPES) * sizeof(uint32_t); /* as check_domains */
+    memcpy(running_types, scratch_running, bytes);
+    memcpy(conflict_aggregate, scratch_aggregate, bytes);
     cache_purge(NULL);
+    /* Refuse mode swept everything under this policy above and found nothing it forbids (under
+     * the hypervisor lock, so nothing changed since): a revoking sweep would find nothing. */
     struct violations rv = {.v = &live, .revoke = true};
-    sweep_sharing(&rv);
+    if (sp->mode == ACM_MODE_REVOKE)
+        sweep_sharing(&rv);
     link_policy_changed();
     quota_rebuild(); /* the new policy's rows and limits */
     sp->revoked_evtchn = rv.revoked_evtchn;
@@ -581,11 +671,24 @@ static long setpolicy(struct acm_setpolicy *sp)
     stats.revoked_evtchn += rv.revoked_evtchn;
     stats.revoked_grants += rv.revoked_grants;
     stats.revoked_virqs += rv.revoked_virqs;
-    printk("mac: policy '%s' version %d.%d loaded (%s mode): revoked %u event channels, %u grant mappings, "
-           "%u VIRQ bindings (the first %d audited above)\n",
-           policy_name(&live), live.xml_major, live.xml_minor, sp->mode == ACM_MODE_REVOKE ? "revoke" : "refuse",
-           rv.revoked_evtchn, rv.revoked_grants, rv.revoked_virqs, REVOKE_LINES);
+    audit_policy(&live, sp->mode, 0, &rv);
     return 0;
+}
+
+/* A relabel's audit line, deferred like the revocations it follows. */
+struct relabel_record {
+    domid_t domid;
+    uint32_t old, new, evtchn, grants, virqs;
+    char name[DOMCTL_NAME_MAX];
+};
+_Static_assert(sizeof(struct relabel_record) <= CONSOLE_DEFER_MAX, "a deferred console line's data");
+
+static void print_relabel(const void *data)
+{
+    const struct relabel_record *r = data;
+    printk("mac: domain %u '%s' relabelled 0x%08x -> 0x%08x: revoked %u event channels, %u grant mappings, "
+           "%u VIRQ bindings\n",
+           r->domid, r->name, r->old, r->new, r->evtchn, r->grants, r->virqs);
 }
 
 static long relabel(struct domain *subj, struct acm_relabel *r)
@@ -627,9 +730,10 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     stats.revoked_evtchn += rv.revoked_evtchn;
     stats.revoked_grants += rv.revoked_grants;
     stats.revoked_virqs += rv.revoked_virqs;
-    printk("mac: domain %u '%s' relabelled 0x%08x -> 0x%08x: revoked %u event channels, %u grant mappings, "
-           "%u VIRQ bindings\n",
-           d->domid, d->name, old, d->ssidref, rv.revoked_evtchn, rv.revoked_grants, rv.revoked_virqs);
+    struct relabel_record rec = {.domid = d->domid, .old = old, .new = d->ssidref, .evtchn = rv.revoked_evtchn,
+                                 .grants = rv.revoked_grants, .virqs = rv.revoked_virqs};
+    memcpy(rec.name, d->name, sizeof(rec.name));
+    console_defer(print_relabel, &rec, sizeof(rec)); /* after its revocation lines, as they were made */
     return 0;
 }
 

@@ -155,6 +155,11 @@ struct domain *domain_by_id(domid_t id); /* a live domain, or NULL */
 struct domain *domain_by_id_any(domid_t id); /* the same, or one being built or torn down */
 struct domain *domain_table(unsigned index);
 unsigned domain_live_count(void);
+/* The live domains' slots, one bit each, and the next of them (NULL when none is left):
+ *     for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) ...
+ * A walk visits the domains live when it began that are still live; not one created meanwhile. */
+uint64_t domain_live_slots(void);
+struct domain *domain_next_live(uint64_t *slots);
 /* The symbol of d's image at addr, as "name+0xoff", or "" (for crash records: arch/x86_64/traps.c). */
 void domain_symbolize(const struct domain *d, uint64_t addr, char *buf, size_t size);
 /* A manifest domain that could not be built: logged and counted against its expectation. */

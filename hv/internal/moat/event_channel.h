@@ -20,6 +20,9 @@ struct evtchn {
 
 struct evtchn_table {
     uint32_t max_ports;
+    /* How many of the ports are ECS_INTERDOMAIN: a policy sweep skips a table without any
+     * instead of testing every port (most domains have a few channels, or none). */
+    uint32_t interdomain;
     /* Per vCPU (a per-vCPU VIRQ: VIRQ_TIMER); a global VIRQ binds in row 0 only. */
     uint32_t virq_to_port[MOAT_MAX_VCPUS][NR_VIRQS];
     struct evtchn ports[EVTCHN_MAX_PORTS];

@@ -43,12 +43,11 @@ struct grant_table {
 void gnttab_init(struct domain *d, uint32_t max_frames);
 /* Releases every mapping the domain holds (as mapper) and its table state (as granter). */
 void gnttab_destroy(struct domain *d);
-/* Forced revocation of one mapping (mapper's handle). Returns false if there was none. */
-bool gnttab_revoke_handle(struct domain *mapper, grant_handle_t handle);
-/* Revokes every mapping `mapper` holds of `granter`'s pages; returns how many. */
-/* Calls fn for every live (not revoked) mapping the mapper holds. */
+/* Calls fn for every live (not revoked) mapping the mapper holds; a mapping fn returns true
+ * for is revoked there and then (forced revocation: torn down, its handle kept until the
+ * mapper's unmap learns GNTST_revoked). */
 void gnttab_for_each_mapping(struct domain *mapper,
-                             void (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
+                             bool (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
                              void *ctx);
 long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5);
 

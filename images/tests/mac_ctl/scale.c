@@ -25,6 +25,18 @@ static uint64_t load(const uint8_t *blob, uint32_t size, uint32_t mode, long wan
     return t1 - t0;
 }
 
+/* A refused load changes nothing, so it can be repeated: the least of three leaves out a
+ * hypervisor tick (or other interruption) that lands in one of them. */
+static uint64_t refuse_load(const uint8_t *blob, uint32_t size, struct acm_setpolicy *sp)
+{
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        uint64_t t = load(blob, size, ACM_MODE_REFUSE, -XEN_EBUSY, sp);
+        best = t < best ? t : best;
+    }
+    return best;
+}
+
 static void grants(domid_t granter, uint32_t n)
 {
     static grant_handle_t h[1000];
@@ -35,7 +47,7 @@ static void grants(domid_t granter, uint32_t n)
             xtf_error("Error: map %u of %u failed\n", i, n);
             xtf_exit();
         }
-    uint64_t refuse = load(blob_mac_test_split, sizeof(blob_mac_test_split), ACM_MODE_REFUSE, -XEN_EBUSY, &sp);
+    uint64_t refuse = refuse_load(blob_mac_test_split, sizeof(blob_mac_test_split), &sp);
     xtf_check_eq(sp.nr_errors, n);
     uint64_t revoke = load(blob_mac_test_split, sizeof(blob_mac_test_split), ACM_MODE_REVOKE, 0, &sp);
     xtf_check_eq(sp.revoked_grants, n);
@@ -56,7 +68,7 @@ static void channels(domid_t peer, uint32_t n)
     char name[48];
     for (uint32_t i = 0; i < n; i++)
         channel(peer, NULL);
-    uint64_t refuse = load(blob_mac_test_split, sizeof(blob_mac_test_split), ACM_MODE_REFUSE, -XEN_EBUSY, &sp);
+    uint64_t refuse = refuse_load(blob_mac_test_split, sizeof(blob_mac_test_split), &sp);
     xtf_check_eq(sp.nr_errors, n);
     uint64_t revoke = load(blob_mac_test_split, sizeof(blob_mac_test_split), ACM_MODE_REVOKE, 0, &sp);
     xtf_check_eq(sp.revoked_evtchn, n);
