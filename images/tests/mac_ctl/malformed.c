@@ -12,8 +12,9 @@
 // Then the same sweep over an STE-only policy (tests/scenarios/policies/mac-test-ste.toml), the
 // blob layout with STE as the primary policy and no secondary: lines `sf`/`st`. The live policy
 // is Chinese Wall primary, so the copies the parser accepts are refused next as not of the
-// running policy's type; the sweep reaches the parser's checks of that layout, which no boot
-// policy has.
+// running policy's type (so none is loaded, and the event log, which records every load, does
+// not fill); the sweep reaches the parser's checks of that layout and of a QUOTAS section,
+// which the live policy has not.
 #include "common.h"
 
 static uint8_t copy[sizeof(blob_mac_test)];
@@ -57,15 +58,17 @@ static bool offer(uint32_t size, long *rc)
 }
 
 /* Offers every one-word overwrite of blob[0..size) and the cuts; `tag` starts each line ('m' for
- * the live policy, 's' for the STE-only one). False if the sweep had to stop. */
+ * the live policy, 's' for the STE-only one). `more` adds the values 0 (zero counts, sizes and
+ * limits) and 15 (ACM_POLICY_UNDEFINED: as a policy code, the parser's third layout). False if
+ * the sweep had to stop. */
 static bool sweep(char tag, const uint8_t *blob, uint32_t size, const uint32_t *cuts, unsigned ncuts,
-                  unsigned *offered, unsigned *loaded)
+                  bool more, unsigned *offered, unsigned *loaded)
 {
     long rc;
     for (uint32_t off = 0; off + 4 <= size; off += 4) {
         uint32_t orig = rd32(blob + off);
-        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu};
-        for (unsigned k = 0; k < ARRAY_SIZE(values); k++) {
+        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu, 0, 15};
+        for (unsigned k = 0; k < (more ? ARRAY_SIZE(values) : 4u); k++) {
             if (values[k] == orig)
                 continue;
             memcpy(copy, blob, size);
@@ -97,7 +100,7 @@ void suite_malformed(void)
     unsigned offered = 0, loaded = 0;
     static const uint32_t cuts[] = {60, 64, 100, 200, 400, 600, sizeof(blob_mac_test) - 4,
                                     sizeof(blob_mac_test) - 1};
-    if (!sweep('m', blob_mac_test, sizeof(blob_mac_test), cuts, ARRAY_SIZE(cuts), &offered, &loaded))
+    if (!sweep('m', blob_mac_test, sizeof(blob_mac_test), cuts, ARRAY_SIZE(cuts), false, &offered, &loaded))
         return;
     printf("malformed: %u copies offered, %u loaded and put back, the original policy live\n", offered, loaded);
 
@@ -105,7 +108,8 @@ void suite_malformed(void)
      * is refused by setpolicy before the parser sees it). */
     static const uint32_t ste_cuts[] = {60, 64, 84, 100, sizeof(blob_mac_test_ste) - 4, sizeof(blob_mac_test_ste) - 1};
     offered = loaded = 0;
-    if (!sweep('s', blob_mac_test_ste, sizeof(blob_mac_test_ste), ste_cuts, ARRAY_SIZE(ste_cuts), &offered, &loaded))
+    if (!sweep('s', blob_mac_test_ste, sizeof(blob_mac_test_ste), ste_cuts, ARRAY_SIZE(ste_cuts), true, &offered,
+               &loaded))
         return;
     printf("malformed ste: %u copies offered, %u loaded and put back, the original policy live\n", offered, loaded);
 }
