@@ -23,7 +23,7 @@ PHDR_SIZE, PT_LOAD, PF_X, PF_W = 56, 1, 1, 2
 
 
 def _phdr(elf: bytearray, i: int) -> int:
-    return struct.unpack_from("<Q", elf, E_PHOFF)[0] + i * PHDR_SIZE
+    return int(struct.unpack_from("<Q", elf, E_PHOFF)[0]) + i * PHDR_SIZE
 
 
 def _loads(elf: bytearray) -> list[int]:
