@@ -59,15 +59,16 @@ static bool offer(uint32_t size, long *rc)
 
 /* Offers every one-word overwrite of blob[0..size) and the cuts; `tag` starts each line ('m' for
  * the live policy, 's' for the STE-only one). `more` adds the values 0 (zero counts, sizes and
- * limits) and 15 (ACM_POLICY_UNDEFINED: as a policy code, the parser's third layout). False if
- * the sweep had to stop. */
+ * limits), 15 (ACM_POLICY_UNDEFINED: as a policy code, the parser's third layout) and 16 (as an
+ * extension section's length, exactly its header: the edge of "shorter than its header"). False
+ * if the sweep had to stop. */
 static bool sweep(char tag, const uint8_t *blob, uint32_t size, const uint32_t *cuts, unsigned ncuts,
                   bool more, unsigned *offered, unsigned *loaded)
 {
     long rc;
     for (uint32_t off = 0; off + 4 <= size; off += 4) {
         uint32_t orig = rd32(blob + off);
-        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu, 0, 15};
+        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu, 0, 15, 16};
         for (unsigned k = 0; k < (more ? ARRAY_SIZE(values) : 4u); k++) {
             if (values[k] == orig)
                 continue;
