@@ -6,8 +6,8 @@ overwritten in turn with four values, and a few cuts. The Python compiler's read
 copies it refuses, naming the same offset and field, and every refusal leaves the live policy as
 it was (the guest checks that after each one). The same sweep then runs over an STE-only policy
 (tests/scenarios/policies/mac-test-ste.toml: STE as the primary policy, no secondary), a layout
-no boot policy has: what the parser accepts of it is refused as not of the running policy's
-type."""
+no boot policy has, and over one without types (mac-test-none.toml: UNDEFINED as both codes):
+what the parser accepts of them is refused as not of the running policy's type."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from . import maclog
 EBUSY, EINVAL = -16, -22
 REFUSED = re.compile(r"^mac: setpolicy refused: malformed at offset (\d+) \(([^)]*)\): (.*)$")
 NOT_LOADABLE = "mac: setpolicy refused: not a loadable policy of the running policy's type"
-GUEST = re.compile(r"^\(d\d+\) ([ms][ft]) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
+GUEST = re.compile(r"^\(d\d+\) ([msu][ft]) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
 
 
 def checksum(data: bytes) -> int:
@@ -41,6 +41,9 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
     ste_policy = read_policy(SCENARIOS / "policies/mac-test-ste.toml")
     ste_blob = compile_policy(ste_policy, numbering(ste_policy))
     assert binary.decode(ste_blob).primary == binary.CODE_STE
+    none_policy = read_policy(SCENARIOS / "policies/mac-test-none.toml")
+    none_blob = compile_policy(none_policy, numbering(none_policy))
+    assert binary.decode(none_blob).primary == binary.CODE_UNDEFINED
     result = run_scenario("mac_malformed", timeout=240)
     log = maclog.controller(result, [])
     ctl = log.named("ctl")
@@ -51,6 +54,7 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
 
     copies = refused = loaded = 0
     ste_copies = ste_refused = ste_wrong_type = 0
+    none_copies = none_refused = none_wrong_type = 0
     last: list[str] = []  # the hypervisor's lines since the guest's previous line
     fields_seen = set()
     for line in result.console.splitlines():
@@ -60,7 +64,7 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
                 last.append(line)
             continue
         kind, num, value, rc = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
-        original = blob if kind[0] == "m" else ste_blob
+        original = {"m": blob, "s": ste_blob, "u": none_blob}[kind[0]]
         if kind[1] == "f":
             data = bytearray(original)
             data[num:num + 4] = struct.pack(">I", int(value or "0", 16))
@@ -82,17 +86,20 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
             fields_seen.add(e.field)
             refused += kind[0] == "m"
             ste_refused += kind[0] == "s"
+            none_refused += kind[0] == "u"
         else:
-            if kind[0] == "s":
+            if kind[0] in "su":
                 # Well formed but STE primary (an altered copy has no Chinese Wall primary either):
                 # the hypervisor parses it, then refuses it as not of the running policy's type.
                 assert rc == EINVAL and NOT_LOADABLE in last, where
-                ste_wrong_type += 1
+                ste_wrong_type += kind[0] == "s"
+                none_wrong_type += kind[0] == "u"
             else:
                 assert rc in (0, EBUSY) or (rc == EINVAL and NOT_LOADABLE in last), where
                 loaded += rc == 0
         copies += kind[0] == "m"
         ste_copies += kind[0] == "s"
+        none_copies += kind[0] == "u"
         last = []
     assert copies > 700 and refused > 550, (copies, refused)
     assert len(fields_seen) > 20, sorted(fields_seen)
@@ -100,4 +107,7 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
             in ctl.lines)
     assert ste_copies > 150 and ste_refused > 100 and ste_wrong_type > 5, (ste_copies, ste_refused, ste_wrong_type)
     assert (f"malformed ste: {ste_copies} copies offered, 0 loaded and put back, the original policy live"
+            in ctl.lines)
+    assert none_copies > 100 and none_refused > 50 and none_wrong_type > 0, (none_copies, none_refused, none_wrong_type)
+    assert (f"malformed none: {none_copies} copies offered, 0 loaded and put back, the original policy live"
             in ctl.lines)

@@ -14,11 +14,13 @@
 // is Chinese Wall primary, so the copies the parser accepts are refused next as not of the
 // running policy's type (so none is loaded, and the event log, which records every load, does
 // not fill); the sweep reaches the parser's checks of that layout and of a QUOTAS section,
-// which the live policy has not.
+// which the live policy has not. Last, a policy with no types at all (mac-test-none.toml, the
+// UNDEFINED layout), the same way: lines `uf`/`ut`.
 #include "common.h"
 
 static uint8_t copy[sizeof(blob_mac_test)];
-_Static_assert(sizeof(blob_mac_test_ste) <= sizeof(copy), "copy holds either blob");
+_Static_assert(sizeof(blob_mac_test_ste) <= sizeof(copy) && sizeof(blob_mac_test_none) <= sizeof(copy),
+               "copy holds every blob swept");
 static uint8_t live[sizeof(blob_mac_test) + 64];
 
 static uint32_t rd32(const uint8_t *p)
@@ -58,7 +60,7 @@ static bool offer(uint32_t size, long *rc)
 }
 
 /* Offers every one-word overwrite of blob[0..size) and the cuts; `tag` starts each line ('m' for
- * the live policy, 's' for the STE-only one). `more` adds the values 0 (zero counts, sizes and
+ * the live policy, 's' for the STE-only one, 'u' for the one without types). `more` adds the values 0 (zero counts, sizes and
  * limits), 15 (ACM_POLICY_UNDEFINED: as a policy code, the parser's third layout) and 16 (as an
  * extension section's length, exactly its header: the edge of "shorter than its header"). False
  * if the sweep had to stop. */
@@ -113,4 +115,13 @@ void suite_malformed(void)
                &loaded))
         return;
     printf("malformed ste: %u copies offered, %u loaded and put back, the original policy live\n", offered, loaded);
+
+    /* tests/scenarios/policies/mac-test-none.toml: no types, UNDEFINED as both policy codes. */
+    static const uint32_t none_cuts[] = {60, 64, sizeof(blob_mac_test_none) - 4, sizeof(blob_mac_test_none) - 1};
+    offered = loaded = 0;
+    if (!sweep('u', blob_mac_test_none, sizeof(blob_mac_test_none), none_cuts, ARRAY_SIZE(none_cuts), true,
+               &offered, &loaded))
+        return;
+    printf("malformed none: %u copies offered, %u loaded and put back, the original policy live\n", offered,
+           loaded);
 }
