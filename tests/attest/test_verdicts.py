@@ -142,6 +142,21 @@ def test_the_agent_cannot_extend_the_hypervisors_pcrs(attested, reference_of, tm
     assert v.ok, v.problems
 
 
+def test_measure_op_answers_the_tpm_holders_bad_arguments(attested, reference_of, tmp_path: Path) -> None:
+    """Only the TPM holder passes measure_op's first check (the others get -EPERM, tests/mac's
+    errors suite): its bad arguments each get their own code, and the system still verifies."""
+    scen = _liar(tmp_path, "bad-calls")
+    with attested(scen) as (s, session):
+        evidence = session.collect()
+        session.bye()
+    # -EINVAL (no such log), -ENOSYS (no such op), 0 bytes past the end and when none are asked,
+    # -EFAULT (a buffer in the hypervisor's half), and exactly the last byte of the log.
+    assert ("attest liar: measure_op: unknown log rc -22, unknown op rc -38, past the end rc 0, "
+            "into a bad buffer rc -14, nothing asked rc 0, one byte rc 1") in s.console
+    v = verify.judge(reference_of(scen), evidence)
+    assert v.ok, v.problems
+
+
 def test_the_hypervisor_log_parses_with_tpm2_eventlog(attested, tmp_path: Path) -> None:
     """tpm2-tools' own parser reads the hypervisor's log and computes the PCRs the TPM quoted."""
     import shutil

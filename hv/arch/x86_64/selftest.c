@@ -289,6 +289,61 @@ static void test_smp(void)
 }
 
 /* Each fault test names its function selftest_fault_* so that the symbolized rip identifies it. */
+/* The formatter every printk goes through (hv/lib/format.c, shared with the guests): each
+ * conversion, flag, width and precision it knows, and vsnprintf's bounds. The buffer is filled
+ * with '#' first: nothing may be written at or past `size`, and the string must end inside it.
+ * The helper takes the format as a plain argument (no format attribute), so that the unknown
+ * conversion and the lone '%' can be tested as written. */
+static unsigned format_cases;
+
+static void format_case(const char *want, int want_n, size_t size, const char *fmt, ...)
+{
+    char buf[64];
+    memset(buf, '#', sizeof(buf));
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    format_cases++;
+    CHECK(n == (want_n < 0 ? (int)strlen(want) : want_n), "'%s': returned %d", fmt, n);
+    if (size == 0) {
+        CHECK(buf[0] == '#', "'%s' with size 0 wrote a byte", fmt);
+        return;
+    }
+    CHECK(strnlen(buf, size) < size && !strcmp(buf, want), "'%s' (size %lu): got '%.*s', want '%s'", fmt, size,
+          (int)strnlen(buf, size), buf, want);
+    for (size_t i = size; i < sizeof(buf); i++)
+        CHECK(buf[i] == '#', "'%s' (size %lu) wrote at %lu", fmt, size, i);
+}
+
+static void test_format(void)
+{
+    const size_t all = 64;
+    format_case("-5|0|42", -1, all, "%d|%i|%d", -5, 0, 42);
+    format_case("   42|42   |-0042|7    |", -1, all, "%5d|%-5d|%05d|%-05d|", 42, 42, -42, 7);
+    format_case("-9223372036854775808", -1, all, "%ld", (int64_t)INT64_MIN);
+    format_case("4294967295|18446744073709551615|12", -1, all, "%u|%lu|%zu", 4294967295u, (uint64_t)UINT64_MAX,
+                (size_t)12);
+    format_case("beef|BEEF|0xbeef|0XBEEF", -1, all, "%x|%X|%#x|%#X", 0xbeef, 0xbeef, 0xbeef, 0xbeef);
+    format_case("0x0000beef|    0xbeef|0xbeef    |", -1, all, "%#010x|%#10x|%-#10x|", 0xbeef, 0xbeef, 0xbeef);
+    format_case("ffffffffffffffff|10|0", -1, all, "%llx|%lx|%x", (unsigned long long)UINT64_MAX, 16ul, 0);
+    format_case("0x1000|   0x1000", -1, all, "%p|%9p", (void *)0x1000, (void *)0x1000);
+    format_case("abc|(null)|ab|  abc|abc  |  abc", -1, all, "%s|%s|%.2s|%5s|%-5s|%05s", "abc", (const char *)0,
+                "abc", "abc", "abc", "abc");
+    format_case("a|abc|abc|    a|", -1, all, "%.*s|%.*s|%.10s|%5.1s|", 1, "abc", -1, "abc", "abc", "abc");
+    format_case("   7|7   |", -1, all, "%*d|%*d|", 4, 7, -4, 7);
+    format_case("x|  x|x  |  x", -1, all, "%c|%3c|%-3c|%03c", 'x', 'x', 'x', 'x');
+    format_case("5|%|%q|end%", -1, all, "%.3d|%%|%q|end%", 5);
+    /* vsnprintf's bounds: the count is of what the whole output would be. */
+    format_case("abc", 6, 4, "%s", "abcdef");
+    format_case("abc", 3, 4, "abc");
+    format_case("", 3, 1, "xyz");
+    format_case("", 3, 0, "xyz");
+    format_case("-00", 5, 4, "%05d", -42);
+    printk("selftest: format: %u cases\n", format_cases);
+    finish();
+}
+
 static volatile uint64_t zero_divisor;
 
 static noinline void selftest_fault_de(void)
@@ -343,6 +398,8 @@ void selftest_run(const char *name)
         test_timer();
     if (!strcmp(name, "smp"))
         test_smp();
+    if (!strcmp(name, "format"))
+        test_format();
     /* The debug build's lock checks (moat/hvlock.h): each must stop the machine with its line. */
     if (!strcmp(name, "lock_order")) {
         lock_check_acquire(LOCK_CALL);

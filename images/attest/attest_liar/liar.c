@@ -7,6 +7,8 @@
 //                   with it, so that the log is consistent in itself
 //   lie=extend-fw   extend PCR 7 (a firmware PCR, which locality 0 may extend) at start
 //   lie=extend-hv   try to extend PCR 21 (the hypervisor's; the TPM must refuse locality 0)
+//   lie=bad-calls   pass measure_op an unknown log, an unknown op, an offset past the log's end
+//                   and a buffer outside its RAM (the hypervisor must answer each with its code)
 #include <lib/sha256.h>
 #include <lib/tpm2.h>
 #include <public/measure.h>
@@ -33,6 +35,19 @@ void lie_at_start(void)
     if (!strcmp(how, "extend-hv"))
         printf("attest liar: tried to extend PCR %u from locality 0: rc 0x%x\n", MEASURE_PCR_BOOT,
                tpm_extend(MEASURE_PCR_BOOT, digest));
+    if (!strcmp(how, "bad-calls")) {
+        /* Only the TPM holder gets past measure_op's first check, so only it can reach these. */
+        uint8_t one[8];
+        long size = measure_op(MEASUREOP_log_size, MEASURE_LOG_HYPERVISOR, 0, NULL, 0);
+        printf("attest liar: measure_op: unknown log rc %ld, unknown op rc %ld, past the end rc %ld, "
+               "into a bad buffer rc %ld, nothing asked rc %ld, one byte rc %ld\n",
+               measure_op(MEASUREOP_log_size, 7, 0, NULL, 0),
+               measure_op(99, MEASURE_LOG_HYPERVISOR, 0, one, sizeof(one)),
+               measure_op(MEASUREOP_read_log, MEASURE_LOG_HYPERVISOR, (uint64_t)size, one, sizeof(one)),
+               measure_op(MEASUREOP_read_log, MEASURE_LOG_HYPERVISOR, 0, (void *)GUEST_VA_LIMIT, sizeof(one)),
+               measure_op(MEASUREOP_read_log, MEASURE_LOG_HYPERVISOR, 0, one, 0),
+               measure_op(MEASUREOP_read_log, MEASURE_LOG_HYPERVISOR, (uint64_t)size - 1, one, sizeof(one)));
+    }
 }
 
 bool lie_quote(uint8_t *attest, size_t *alen, uint8_t *sig, size_t *slen, uint8_t *pcrs, size_t *plen)

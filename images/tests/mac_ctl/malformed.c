@@ -9,9 +9,18 @@
 // copies the hypervisor refuses, at the same offset and field (the hypervisor's console line).
 // A copy that is refused must leave the live policy as it was; one that is loaded is replaced
 // by the original at once.
+// Then the same sweep over an STE-only policy (tests/scenarios/policies/mac-test-ste.toml), the
+// blob layout with STE as the primary policy and no secondary: lines `sf`/`st`. The live policy
+// is Chinese Wall primary, so the copies the parser accepts are refused next as not of the
+// running policy's type (so none is loaded, and the event log, which records every load, does
+// not fill); the sweep reaches the parser's checks of that layout and of a QUOTAS section,
+// which the live policy has not. Last, a policy with no types at all (mac-test-none.toml, the
+// UNDEFINED layout), the same way: lines `uf`/`ut`.
 #include "common.h"
 
 static uint8_t copy[sizeof(blob_mac_test)];
+_Static_assert(sizeof(blob_mac_test_ste) <= sizeof(copy) && sizeof(blob_mac_test_none) <= sizeof(copy),
+               "copy holds every blob swept");
 static uint8_t live[sizeof(blob_mac_test) + 64];
 
 static uint32_t rd32(const uint8_t *p)
@@ -50,6 +59,40 @@ static bool offer(uint32_t size, long *rc)
     return true;
 }
 
+/* Offers every one-word overwrite of blob[0..size) and the cuts; `tag` starts each line ('m' for
+ * the live policy, 's' for the STE-only one, 'u' for the one without types). `more` adds the values 0 (zero counts, sizes and
+ * limits), 15 (ACM_POLICY_UNDEFINED: as a policy code, the parser's third layout) and 16 (as an
+ * extension section's length, exactly its header: the edge of "shorter than its header"). False
+ * if the sweep had to stop. */
+static bool sweep(char tag, const uint8_t *blob, uint32_t size, const uint32_t *cuts, unsigned ncuts,
+                  bool more, unsigned *offered, unsigned *loaded)
+{
+    long rc;
+    for (uint32_t off = 0; off + 4 <= size; off += 4) {
+        uint32_t orig = rd32(blob + off);
+        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu, 0, 15, 16};
+        for (unsigned k = 0; k < (more ? ARRAY_SIZE(values) : 4u); k++) {
+            if (values[k] == orig)
+                continue;
+            memcpy(copy, blob, size);
+            wr32(copy + off, values[k]);
+            if (!offer(size, &rc))
+                return false;
+            printf("%cf %u %#x rc=%ld\n", tag, off, values[k], rc);
+            ++*offered;
+            *loaded += rc == 0;
+        }
+    }
+    for (unsigned k = 0; k < ncuts; k++) {
+        memcpy(copy, blob, size);
+        if (!offer(cuts[k], &rc))
+            return false;
+        printf("%ct %u rc=%ld\n", tag, cuts[k], rc);
+        ++*offered;
+    }
+    return true;
+}
+
 void suite_malformed(void)
 {
     uint32_t sum = 0;
@@ -58,30 +101,27 @@ void suite_malformed(void)
     printf("mf blob size=%lu sum=%#x\n", (unsigned long)sizeof(blob_mac_test), sum);
     xtf_assert(live_is_original(), "the boot policy is not blob_mac_test");
     unsigned offered = 0, loaded = 0;
-    long rc;
-    for (uint32_t off = 0; off + 4 <= sizeof(blob_mac_test); off += 4) {
-        uint32_t orig = rd32(blob_mac_test + off);
-        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu};
-        for (unsigned k = 0; k < ARRAY_SIZE(values); k++) {
-            if (values[k] == orig)
-                continue;
-            memcpy(copy, blob_mac_test, sizeof(copy));
-            wr32(copy + off, values[k]);
-            if (!offer(sizeof(copy), &rc))
-                return;
-            printf("mf %u %#x rc=%ld\n", off, values[k], rc);
-            offered++;
-            loaded += rc == 0;
-        }
-    }
     static const uint32_t cuts[] = {60, 64, 100, 200, 400, 600, sizeof(blob_mac_test) - 4,
                                     sizeof(blob_mac_test) - 1};
-    for (unsigned k = 0; k < ARRAY_SIZE(cuts); k++) {
-        memcpy(copy, blob_mac_test, sizeof(copy));
-        if (!offer(cuts[k], &rc))
-            return;
-        printf("mt %u rc=%ld\n", cuts[k], rc);
-        offered++;
-    }
+    if (!sweep('m', blob_mac_test, sizeof(blob_mac_test), cuts, ARRAY_SIZE(cuts), false, &offered, &loaded))
+        return;
     printf("malformed: %u copies offered, %u loaded and put back, the original policy live\n", offered, loaded);
+
+    /* Cuts inside the policy name, the STE header and its matrix (a copy shorter than the header
+     * is refused by setpolicy before the parser sees it). */
+    static const uint32_t ste_cuts[] = {60, 64, 84, 100, sizeof(blob_mac_test_ste) - 4, sizeof(blob_mac_test_ste) - 1};
+    offered = loaded = 0;
+    if (!sweep('s', blob_mac_test_ste, sizeof(blob_mac_test_ste), ste_cuts, ARRAY_SIZE(ste_cuts), true, &offered,
+               &loaded))
+        return;
+    printf("malformed ste: %u copies offered, %u loaded and put back, the original policy live\n", offered, loaded);
+
+    /* tests/scenarios/policies/mac-test-none.toml: no types, UNDEFINED as both policy codes. */
+    static const uint32_t none_cuts[] = {60, 64, sizeof(blob_mac_test_none) - 4, sizeof(blob_mac_test_none) - 1};
+    offered = loaded = 0;
+    if (!sweep('u', blob_mac_test_none, sizeof(blob_mac_test_none), none_cuts, ARRAY_SIZE(none_cuts), true,
+               &offered, &loaded))
+        return;
+    printf("malformed none: %u copies offered, %u loaded and put back, the original policy live\n", offered,
+           loaded);
 }
