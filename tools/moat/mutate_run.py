@@ -2,9 +2,10 @@
 """Run mutants: build each in a worker's copy of the tree and run the tests that cover it.
 
 A worker is a copy of the repository (sources and build/, timestamps kept, so SCons finds it up to
-date) under build/mutate/work-<n>. For each mutant it writes the mutated file, rebuilds the
-hypervisor and the host programs (`scons build/hv build/host`: only the changed file recompiles),
-and runs pytest there (MOAT_ROOT=the copy, -x, fastest tests first) on:
+date) under build/mutate/work-<n> (or --work DIR/work-<n>; the copy leaves that directory out
+wherever it is). For each mutant it writes the mutated file, rebuilds the hypervisor and the
+host programs (`scons build/hv build/host`: only the changed file recompiles), and runs pytest
+there (MOAT_ROOT=the copy, -x, fastest tests first) on:
 - the boot tests whose boots ran one of the mutated lines (build/coverage/tests.json, from the
   last `moat coverage`), and
 - the host tests of the host programs built from the mutated file (tests/host: their DWARF names
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moat.errors import UserError
 from moat.mutate import Equivalent, Mutant
 
 BUILD_TARGETS = ("build/hv", "build/host")
@@ -51,25 +53,57 @@ class Result:
     diff: str = ""
 
 
-def copy_tree(root: Path, dest: Path) -> None:
-    """A worker's copy: sources and build outputs with their timestamps."""
+def check_work_dir(root: Path, work: Path) -> None:
+    """Refuse a work directory the workers' copies cannot go in: the tree itself or one that holds
+    it (a worker's copy replaces work/work-<n>, which could be the tree), or a file. Anywhere else
+    is fine, inside the tree too: the copies leave the work directory out."""
+    tree, where = root.resolve(), work.resolve()
+    if where == tree or where in tree.parents:
+        raise UserError(f"--work {work}: the work directory {'is' if where == tree else 'holds'} the tree "
+                        f"being mutated ({tree}); choose a directory for the copies, such as "
+                        f"{tree / 'build' / 'mutate'} (the default) or one outside the tree")
+    if where.exists() and not where.is_dir():
+        raise UserError(f"--work {work}: not a directory")
+
+
+def copy_tree(root: Path, dest: Path, work: Path | None = None) -> None:
+    """A worker's copy in dest: sources and build outputs with their timestamps.
+
+    work is the directory that holds dest and the other workers' copies (dest itself if not
+    given). It is never copied, wherever it is in the tree: a copy of it would hold the copy being
+    made and recurse without end (and the other workers' copies are not the sources).
+    """
+    tree, target = root.resolve(), dest.resolve()
+    if target == tree or target in tree.parents:
+        # Replacing dest would delete the tree.
+        raise UserError(f"{dest}: a worker's copy cannot go in the tree being copied ({tree}) or above it")
+    # Paths joined from real paths are real (copytree copies the symbolic links below as links and
+    # does not enter them), so comparing them with these finds the work directory at any depth.
+    skip = {target, (work if work is not None else dest).resolve()}
+
+    def ignored(directory: str, names: list[str]) -> set[str]:
+        return {n for n in names if Path(directory, n) in skip}
+
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    for entry in root.iterdir():
-        if entry.name in _SKIP_TOP:
+    for entry in tree.iterdir():
+        # A linked directory is copied from where it leads, so that the paths inside are real too.
+        real = entry.resolve()
+        if entry.name in _SKIP_TOP or real in skip:
             continue
         if entry.name == "build" and entry.is_dir():
             (dest / "build").mkdir()
-            for sub in entry.iterdir():
-                if sub.name in _SKIP_BUILD:
+            for sub in real.iterdir():
+                real_sub = sub.resolve()
+                if sub.name in _SKIP_BUILD or real_sub in skip:
                     continue
                 if sub.is_dir():
-                    shutil.copytree(sub, dest / "build" / sub.name, symlinks=True)
+                    shutil.copytree(real_sub, dest / "build" / sub.name, symlinks=True, ignore=ignored)
                 else:
                     shutil.copy2(sub, dest / "build" / sub.name)
         elif entry.is_dir():
-            shutil.copytree(entry, dest / entry.name, symlinks=True)
+            shutil.copytree(real, dest / entry.name, symlinks=True, ignore=ignored)
         else:
             shutil.copy2(entry, dest / entry.name)
 
@@ -169,10 +203,10 @@ def covering_tests(m: Mutant, test_map: dict[str, dict[str, Any]],
 
 
 class Worker:
-    def __init__(self, root: Path, dest: Path) -> None:
+    def __init__(self, root: Path, dest: Path, work: Path | None = None) -> None:
         self.root = root
         self.dir = dest
-        copy_tree(root, dest)
+        copy_tree(root, dest, work)
 
     def warm_up(self) -> int:
         return self._build()
@@ -227,10 +261,11 @@ class Worker:
 def run_all(root: Path, work: Path, todo: Sequence[tuple[Mutant, list[str], float]], jobs: int,
             progress: Callable[[Result, int, int], None] | None = None) -> list[Result]:
     """Run every (mutant, tests, timeout) on `jobs` workers; results in the order given."""
+    check_work_dir(root, work)
     jobs = max(1, min(jobs, len(todo))) if todo else 1
     workers: queue.Queue[Worker] = queue.Queue()
     for n in range(jobs):
-        w = Worker(root, work / f"work-{n}")
+        w = Worker(root, work / f"work-{n}", work)
         if w.warm_up() != 0:
             raise RuntimeError(f"the unmutated copy in {w.dir} does not build")
         workers.put(w)

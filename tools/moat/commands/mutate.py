@@ -57,7 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="a mutant's tests may take this many times their recorded time (plus 60 s) "
                         "before it counts as killed by a timeout (default 3)")
     p.add_argument("--work", type=Path, metavar="DIR",
-                   help="where the workers' copies of the tree go (default build/mutate)")
+                   help="where the workers' copies of the tree go (default build/mutate; anywhere but "
+                        "the tree itself or a directory holding it: the copies leave DIR out)")
     p.add_argument("--list", action="store_true", help="list the selected mutants and stop")
     p.add_argument("--update-threshold", action="store_true",
                    help="raise the checked-in kill-rate threshold to this run's (whole default run only)")
@@ -97,6 +98,11 @@ def print_report(data: dict[str, Any], results: list[mutate_run.Result]) -> None
 
 def run(args: argparse.Namespace) -> int:
     root = repo_root()
+    # --work resolved here: the workers run with their copy as the working directory. Checked
+    # before anything is built, so a work directory that is or holds the tree is refused at once.
+    work = args.work.resolve() if args.work else build_dir(root) / "mutate"
+    if args.work and not args.list:
+        mutate_run.check_work_dir(root, args.work)
     chosen = select(args, root)
     if args.list:
         for m in chosen:
@@ -144,8 +150,6 @@ def run(args: argparse.Namespace) -> int:
               f"({r.seconds:.0f} s; {r.detail})", flush=True)
 
     try:
-        # --work resolved here: the workers run with their copy as the working directory.
-        work = args.work.resolve() if args.work else build_dir(root) / "mutate"
         results = mutate_run.run_all(root, work, todo, args.jobs, progress)
     except RuntimeError as exc:
         raise UserError(str(exc)) from exc
