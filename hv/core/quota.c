@@ -166,8 +166,3 @@ void quota_frame_give(uint16_t owner)
     if (d)
         quota_give(d, QUOTA_FRAMES, 1);
 }
-
-uint32_t quota_used(uint32_t row, enum quota_kind kind)
-{
-    return row < ACM_QUOTA_MAX_ROWS && kind < QUOTA_KINDS ? used[array_index_nospec(row, ACM_QUOTA_MAX_ROWS)][kind] : 0;
-}

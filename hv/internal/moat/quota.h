@@ -59,7 +59,5 @@ void quota_rebuild(void);
 void quota_relabel(struct domain *d);
 /* Frame charging, for the frame allocator: owner is a domain id or DOMID_HV / DOMID_ORPHAN. */
 void quota_frame_give(uint16_t owner);
-/* A label's use and limit of a resource (for the stats and the tests). */
-uint32_t quota_used(uint32_t row, enum quota_kind kind);
 
 #endif
