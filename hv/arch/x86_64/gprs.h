@@ -43,6 +43,23 @@
 .endm
 
 /*
+ * Zeroes the general registers that carry no hypercall argument: rbp and r9 to r15. The
+ * hypercall fast path (syscall.S) keeps the number and the five arguments in rax, rdi, rsi, rdx,
+ * rcx (r10 moved there) and r8 for the handler and clears the rest with this;
+ * CLEAR_GUEST_GPRS clears these and the argument registers too.
+ */
+.macro CLEAR_GPRS_PAST_ARGS
+    xorl %ebp, %ebp
+    xorl %r9d, %r9d
+    xorl %r10d, %r10d
+    xorl %r11d, %r11d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+.endm
+
+/*
  * Zeroes every general register a guest may have loaded, except rdi (the caller sets it to the
  * frame) and rsp, once they are saved: no guest value stays in a register the hypervisor's C code
  * could use under speculation (a callee-saved register keeps its value until the C code reuses
@@ -54,15 +71,8 @@
     xorl %ecx, %ecx
     xorl %edx, %edx
     xorl %esi, %esi
-    xorl %ebp, %ebp
     xorl %r8d, %r8d
-    xorl %r9d, %r9d
-    xorl %r10d, %r10d
-    xorl %r11d, %r11d
-    xorl %r12d, %r12d
-    xorl %r13d, %r13d
-    xorl %r14d, %r14d
-    xorl %r15d, %r15d
+    CLEAR_GPRS_PAST_ARGS
 .endm
 
 #endif

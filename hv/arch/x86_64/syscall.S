@@ -42,14 +42,7 @@ syscall_entry:
     movq %rsp, %rbx
     movq %gs:PCPU_KSTACK_TOP, %rsp
     movq %r10, %rcx
-    xorl %ebp, %ebp
-    xorl %r9d, %r9d
-    xorl %r10d, %r10d
-    xorl %r11d, %r11d
-    xorl %r12d, %r12d
-    xorl %r13d, %r13d
-    xorl %r14d, %r14d
-    xorl %r15d, %r15d
+    CLEAR_GPRS_PAST_ARGS
     cmpq $HYPERCALL_SLOTS, %rax
     jae .Lenosys
     sbbq %r9, %r9                         /* all ones (rax < slots, as the branch said), 0 if mispredicted */
