@@ -105,6 +105,26 @@ static bool known_section(uint32_t type)
            ((ACM_PERM_TARGETED >> (type - ACM_EXT_SEC_TARGETS(0))) & 1u);
 }
 
+/* The header of a section that is a table of `fields` words per label row (QUOTAS, SCHED):
+ * its length, its rows (the CHWALL ssidrefs, at most max_rows), its fields, and a length that
+ * holds exactly the table. 0, or -1 with the refusal recorded. */
+static int row_table_header(struct reader *r, uint64_t o, uint32_t i, uint32_t len, uint32_t rows,
+                            uint32_t max_rows, uint32_t fields)
+{
+    uint64_t end = o + 16 + 4u * (uint64_t)rows * fields;
+    if (len < 16u)
+        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "shorter than its header");
+    if (u32(r, o + 8) != rows)
+        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "differs from the CHWALL ssidrefs");
+    if (rows > max_rows)
+        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "too many labels for quotas");
+    if (u32(r, o + 12) != fields)
+        return fail2(r, o + 12, "ext.section.fields", (int32_t)i, -1, "unexpected value");
+    if (len != roundup8(end - o))
+        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "does not match its rows");
+    return 0;
+}
+
 /* The QUOTAS section: rows, fields, then a row of limits per label; it must limit something. */
 static int parse_quotas(struct reader *r, uint64_t o, uint32_t i, uint32_t len, struct acm_policy_view *v)
 {
@@ -112,16 +132,8 @@ static int parse_quotas(struct reader *r, uint64_t o, uint32_t i, uint32_t len, 
     uint64_t cells = o + 16, end = cells + 4u * (uint64_t)rows * ACM_QUOTA_FIELDS;
     bool any = false;
 
-    if (len < 16u)
-        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "shorter than its header");
-    if (u32(r, o + 8) != rows)
-        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "differs from the CHWALL ssidrefs");
-    if (rows > ACM_QUOTA_MAX_ROWS)
-        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "too many labels for quotas");
-    if (u32(r, o + 12) != ACM_QUOTA_FIELDS)
-        return fail2(r, o + 12, "ext.section.fields", (int32_t)i, -1, "unexpected value");
-    if (len != roundup8(end - o))
-        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "does not match its rows");
+    if (row_table_header(r, o, i, len, rows, ACM_QUOTA_MAX_ROWS, ACM_QUOTA_FIELDS))
+        return -1;
     for (uint64_t c = cells; c < end; c += 4)
         any |= u32(r, c) != ACM_QUOTA_UNLIMITED;
     if (zeros(r, end, o + len, "ext.padding"))
@@ -140,14 +152,8 @@ static int parse_sched(struct reader *r, uint64_t o, uint32_t i, uint32_t len, s
     uint64_t cells = o + 16, end = cells + 4u * (uint64_t)rows * ACM_SCHED_FIELDS;
     bool any = false;
 
-    if (len < 16u)
-        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "shorter than its header");
-    if (u32(r, o + 8) != rows)
-        return fail2(r, o + 8, "ext.section.rows", (int32_t)i, -1, "differs from the CHWALL ssidrefs");
-    if (u32(r, o + 12) != ACM_SCHED_FIELDS)
-        return fail2(r, o + 12, "ext.section.fields", (int32_t)i, -1, "unexpected value");
-    if (len != roundup8(end - o))
-        return fail2(r, o + 4, "ext.section.len", (int32_t)i, -1, "does not match its rows");
+    if (row_table_header(r, o, i, len, rows, UINT32_MAX, ACM_SCHED_FIELDS))
+        return -1;
     for (uint32_t row = 0; row < rows; row++) {
         uint64_t c = cells + 8u * row;
         if (u32(r, c) > ACM_SCHED_WEIGHT_MAX)

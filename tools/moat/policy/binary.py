@@ -655,20 +655,27 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
     return Ext(e, EXT_VERSION, rows, n, flags, device_masks, quotas, sched, targets, length)
 
 
-def _decode_quotas(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
-    """The QUOTAS section at o (the checks of hv/xsm/acm_policy.c's parse_quotas); its cells' offset."""
-    nf = len(QUOTA_FIELDS)
+def _row_table_header(r: _Reader, o: int, i: int, slen: int, rows: int, nf: int,
+                      max_rows: int | None = None) -> tuple[int, int]:
+    """The header checks of a section that is a table of nf words per label row (QUOTAS, SCHED;
+    hv/xsm/acm_policy.c's row_table_header): its cells' offset and their end."""
     if slen < 16:
         raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}, shorter than its header")
     if r.u32(o + 8) != rows:
         raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {r.u32(o + 8)}, expected the {rows} CHWALL ssidrefs")
-    if rows > QUOTA_MAX_ROWS:
-        raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {rows}: quotas work for at most {QUOTA_MAX_ROWS} labels")
+    if max_rows is not None and rows > max_rows:
+        raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {rows}: quotas work for at most {max_rows} labels")
     if r.u32(o + 12) != nf:
         raise BlobError(o + 12, f"ext.section.fields[{i}]", f"is {r.u32(o + 12)}, expected {nf}")
     cells, end = o + 16, o + 16 + 4 * rows * nf
     if slen != roundup8(end - o):
         raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: does not match its rows")
+    return cells, end
+
+
+def _decode_quotas(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
+    """The QUOTAS section at o (the checks of hv/xsm/acm_policy.c's parse_quotas); its cells' offset."""
+    cells, end = _row_table_header(r, o, i, slen, rows, len(QUOTA_FIELDS), QUOTA_MAX_ROWS)
     r.zeros(end, o + slen, "ext.padding")
     if all(r.u32(c) == QUOTA_UNLIMITED for c in range(cells, end, 4)):
         raise BlobError(o, f"ext.section.type[{i}]", "a quotas section that limits nothing")
@@ -678,15 +685,7 @@ def _decode_quotas(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
 def _decode_sched(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
     """The SCHED section at o (the checks of hv/xsm/acm_policy.c's parse_sched); its cells' offset."""
     nf = len(SCHED_FIELDS)
-    if slen < 16:
-        raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}, shorter than its header")
-    if r.u32(o + 8) != rows:
-        raise BlobError(o + 8, f"ext.section.rows[{i}]", f"is {r.u32(o + 8)}, expected the {rows} CHWALL ssidrefs")
-    if r.u32(o + 12) != nf:
-        raise BlobError(o + 12, f"ext.section.fields[{i}]", f"is {r.u32(o + 12)}, expected {nf}")
-    cells, end = o + 16, o + 16 + 4 * rows * nf
-    if slen != roundup8(end - o):
-        raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: does not match its rows")
+    cells, end = _row_table_header(r, o, i, slen, rows, nf)
     for row in range(rows):
         for f, name in enumerate(SCHED_FIELDS):
             at = cells + 4 * (row * nf + f)
