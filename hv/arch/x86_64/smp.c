@@ -439,11 +439,14 @@ static bool wait_answers(const bool *asked)
  * wait is reported once, the IPI is sent again now and then (harmless: a request runs once, and
  * it covers an IPI lost to a bug), and the answer, when it comes, is reported with its delay.
  * A CPU that really hangs with interrupts off is then named by that line before a test's timeout.
+ * The delay counts from t0, read before the request was posted: a target polling its mailbox can
+ * take the request before the IPI is even sent (and the caller's own virtual CPU can be held up
+ * in between), so a clock started later would under-report how long the target kept it.
  */
-static void wait_patiently(const struct percpu *target)
+static void wait_patiently(const struct percpu *target, uint64_t t0)
 {
     uint64_t khz = tsc_khz() ? tsc_khz() : 1; /* (always calibrated before the first call) */
-    uint64_t patience = CALL_PATIENCE_MS * khz, t0 = rdtsc(), next = t0 + patience;
+    uint64_t patience = CALL_PATIENCE_MS * khz, next = t0 + patience;
     bool reported = false;
     while (!answered(target)) {
         cpu_relax();
@@ -467,10 +470,11 @@ bool smp_call(unsigned cpu, void (*fn)(void *), void *arg)
         return false;
     struct percpu *target = &percpus[cpu];
     call_lock_take();
+    uint64_t t0 = rdtsc();
     post(target, fn, arg);
     bool ok = apic_send_ipi(target->apic_id, VEC_IPI_CALL);
     if (ok)
-        wait_patiently(target);
+        wait_patiently(target, t0);
     call_lock_release();
     return ok;
 }
