@@ -189,7 +189,7 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
     struct active_grant *a = active_entry(granter, ref);
     if (a->ro_pins == 0 && a->rw_pins == 0) {
         struct grant_entry_v1 snap;
-        memcpy(&snap, shared_entry(granter, ref), sizeof(snap)); /* read once: no double fetch */
+        __builtin_memcpy(&snap, shared_entry(granter, ref), sizeof(snap)); /* read once (one load): no double fetch */
         if ((snap.flags & GTF_type_mask) != GTF_permit_access || snap.domid != subj->domid)
             return GNTST_general_error;
         if (!readonly && (snap.flags & GTF_readonly))
