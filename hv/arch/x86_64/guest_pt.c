@@ -32,28 +32,23 @@ bool gpt_create(struct domain *d)
     return true;
 }
 
-/* The table a non-leaf entry points to, made (a fresh frame of d's) if absent; NULL if out of
- * memory. */
-static uint64_t *table_below(struct domain *d, uint64_t *e)
-{
-    if (!(*e & PTE_P)) {
-        mfn_t m = frame_alloc_for(FRAME_PAGETABLE, d);
-        if (m == INVALID_MFN)
-            return NULL;
-        d->frames_held++;
-        *e = (m << PAGE_SHIFT) | USER_TABLE_FLAGS;
-    }
-    return table_of(*e);
-}
-
 /* The leaf entry for va, with the tables above it made as needed; NULL if out of memory. */
 static uint64_t *leaf_entry(struct domain *d, vaddr_t va)
 {
     BUG_ON(va >= GUEST_VA_LIMIT);
     uint64_t *t = mfn_to_virt(d->pml4);
-    for (int level = 4; level > 1 && t; level--)
-        t = table_below(d, &t[IDX(va, level)]);
-    return t ? &t[IDX(va, 1)] : NULL;
+    for (int level = 4; level > 1; level--) {
+        uint64_t *e = &t[IDX(va, level)];
+        if (!(*e & PTE_P)) {
+            mfn_t m = frame_alloc_for(FRAME_PAGETABLE, d);
+            if (m == INVALID_MFN)
+                return NULL;
+            d->frames_held++;
+            *e = (m << PAGE_SHIFT) | USER_TABLE_FLAGS;
+        }
+        t = table_of(*e);
+    }
+    return &t[IDX(va, 1)];
 }
 
 static uint64_t leaf(mfn_t mfn, uint64_t flags) { return (mfn << PAGE_SHIFT) | flags | PTE_P | PTE_U; }
@@ -159,18 +154,19 @@ static uint64_t *directory(struct domain *d, vaddr_t va)
 uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
 {
     BUG_ON(va >= GUEST_VA_LIMIT);
-    if (!*dir && !(*dir = directory(d, va))) {
-        if (!make)
-            return NULL;
-        uint64_t *e = leaf_entry(d, va); /* makes the directory too */
-        *dir = e ? directory(d, va) : NULL;
-        return e;
+    if (!*dir)
+        *dir = directory(d, va);
+    if (*dir) {
+        uint64_t e = (*dir)[IDX(va, 2)];
+        if (e & PTE_P)
+            return &table_of(e)[IDX(va, 1)];
     }
-    uint64_t *e = &(*dir)[IDX(va, 2)];
-    if (!(*e & PTE_P) && !make)
+    if (!make)
         return NULL;
-    uint64_t *t = table_below(d, e);
-    return t ? &t[IDX(va, 1)] : NULL;
+    uint64_t *e = leaf_entry(d, va); /* makes the missing tables (rare: once per 2 MiB) */
+    if (e && !*dir)
+        *dir = directory(d, va);
+    return e;
 }
 
 void gpt_set_leaf(uint64_t *e, mfn_t mfn, uint64_t flags)
