@@ -148,10 +148,11 @@ void quota_rebuild(void)
         for (unsigned k = 0; k < QUOTA_KINDS; k++)
             limits[row][k] = policy_limit(row, (enum quota_kind)k);
     memset(used, 0, used_rows * sizeof(used[0]));
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_table(i);
-        if (d->state == DOM_FREE)
-            continue;
+    /* Live domains only: a domain is half built or half destroyed (DOM_DYING, not live, still
+     * charged) only inside the create or destroy that holds the hypervisor lock, and a rebuild
+     * runs at boot, before any domain, or in a policy load, a hypercall of its own. */
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         set_rows(d);
         recharge_rows(d, +1);
     }
