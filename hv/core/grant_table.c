@@ -67,7 +67,11 @@ static uint64_t pfn_pte(struct domain *d, uint64_t pfn)
     if (pfn >= d->nr_pages)
         return 0;
     pfn = array_index_nospec(pfn, d->nr_pages);
-    return gpt_lookup(d, GUEST_RAM_VA + pfn * PAGE_SIZE);
+    vaddr_t va = GUEST_RAM_VA + pfn * PAGE_SIZE;
+    if (va >= GPT_DIR_SPAN) /* RAM past the first GiB: a walk */
+        return gpt_lookup(d, va);
+    const uint64_t *e = gpt_leaf_via(d, &gt(d)->ram_dir, va, false);
+    return e ? *e : 0;
 }
 
 /* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
@@ -132,8 +136,7 @@ static void mt_free(struct domain *d, uint32_t h)
         t->mt_used = e->next;
     if (e->next != MT_NONE)
         mt_entry(d, e->next)->prev = e->prev;
-    memset(e, 0, sizeof(*e));
-    e->next = t->mt_free;
+    *e = (struct maptrack_entry){.next = t->mt_free};
     t->mt_free = h;
     quota_give(d, QUOTA_MAPTRACK, 1);
 }
@@ -186,7 +189,7 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
     struct active_grant *a = active_entry(granter, ref);
     if (a->ro_pins == 0 && a->rw_pins == 0) {
         struct grant_entry_v1 snap;
-        memcpy(&snap, shared_entry(granter, ref), sizeof(snap)); /* read once: no double fetch */
+        __builtin_memcpy(&snap, shared_entry(granter, ref), sizeof(snap)); /* read once (one load): no double fetch */
         if ((snap.flags & GTF_type_mask) != GTF_permit_access || snap.domid != subj->domid)
             return GNTST_general_error;
         if (!readonly && (snap.flags & GTF_readonly))
@@ -256,6 +259,9 @@ static struct domain *named(struct domain *d, domid_t id, int16_t *status)
 
 /* ---- map / unmap ---- */
 
+/* The window is one page directory's region: window_dir serves every address in it. */
+_Static_assert(GUEST_GRANT_VA % GPT_DIR_SPAN == 0 && GUEST_GRANT_SIZE <= GPT_DIR_SPAN, "one directory");
+
 static bool grant_window_ok(uint64_t addr)
 {
     return !(addr & (PAGE_SIZE - 1)) && addr >= GUEST_GRANT_VA && addr - GUEST_GRANT_VA < GUEST_GRANT_SIZE;
@@ -281,8 +287,13 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
         op->status = status_of(rc);
         return;
     }
-    if (!grant_window_ok(op->host_addr) || gpt_lookup(d, op->host_addr)) {
+    if (!grant_window_ok(op->host_addr)) {
         op->status = GNTST_bad_virt_addr;
+        return;
+    }
+    uint64_t *pte = gpt_leaf_via(d, &gt(d)->window_dir, op->host_addr, false); /* NULL: no leaf table yet */
+    if (pte && *pte) {
+        op->status = GNTST_bad_virt_addr; /* in use */
         return;
     }
     uint32_t h = mt_alloc(d);
@@ -293,7 +304,7 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     bool ro = op->flags & GNTMAP_readonly;
     mfn_t mfn;
     int16_t st = pin(g, d, op->ref, ro, &mfn);
-    if (st == GNTST_okay && !gpt_map(d, op->host_addr, mfn, (ro ? 0 : MAP_WRITABLE) | MAP_NOEXEC)) {
+    if (st == GNTST_okay && !pte && !(pte = gpt_leaf_via(d, &gt(d)->window_dir, op->host_addr, true))) {
         unpin(g, op->ref, ro);
         frame_put(mfn);
         st = GNTST_no_space; /* no memory for a page table */
@@ -303,6 +314,7 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
         op->status = st;
         return;
     }
+    gpt_set_leaf(pte, mfn, (ro ? 0 : MAP_WRITABLE) | MAP_NOEXEC);
     struct maptrack_entry *e = mt_entry(d, h);
     e->ref = op->ref;
     e->dom = g->domid;
@@ -319,7 +331,10 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
  * g is its live_granter (NULL: the granter is gone, and its pins with it). */
 static void teardown_of(struct domain *d, struct maptrack_entry *e, struct domain *g)
 {
-    gpt_unmap(d, GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT));
+    vaddr_t va = GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT);
+    uint64_t *pte = gpt_leaf_via(d, &gt(d)->window_dir, va, false);
+    if (pte && *pte)
+        gpt_clear_leaf(d, pte, va); /* the flush comes before the frame reference goes */
     if (g)
         unpin(g, e->ref, e->flags & MT_READONLY);
     frame_put(e->mfn);

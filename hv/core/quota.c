@@ -15,6 +15,9 @@ static uint32_t used[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
  * that a charge costs a few loads and compares, not a walk through the policy blob. */
 static uint32_t limits[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
 static uint32_t limit_rows; /* rows of limits[] the live policy set; the others have none */
+/* One past the highest row of used[] any account has ever pointed to: the rows above were never
+ * charged, so a rebuild clears only these (a few rows, not all ACM_QUOTA_MAX_ROWS). */
+static uint32_t used_rows;
 static bool any_limit; /* the live policy has a QUOTAS section: else nothing is checked */
 
 /* What an account's row points to when the row has no limits (or is not summed): a sum of 0
@@ -35,6 +38,7 @@ static void set_rows(struct domain *d)
     q->rows[1] = q->has_creator ? account_row(row_of(q->creator_ssidref)) : 0;
     if (q->rows[1] == q->rows[0])
         q->rows[1] = 0; /* a creator of its own label: charged once */
+    used_rows = MAX(used_rows, MAX(q->rows[0], q->rows[1])); /* a row + 1: the count up to it */
     for (unsigned i = 0; i < 2; i++) {
         unsigned row = q->rows[i] ? (unsigned)array_index_nospec(q->rows[i] - 1u, ACM_QUOTA_MAX_ROWS) : 0;
         bool limited = q->rows[i] && row < limit_rows;
@@ -143,11 +147,12 @@ void quota_rebuild(void)
     for (uint32_t row = 0; row < limit_rows; row++)
         for (unsigned k = 0; k < QUOTA_KINDS; k++)
             limits[row][k] = policy_limit(row, (enum quota_kind)k);
-    memset(used, 0, sizeof(used));
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++) {
-        struct domain *d = domain_table(i);
-        if (d->state == DOM_FREE)
-            continue;
+    memset(used, 0, used_rows * sizeof(used[0]));
+    /* Live domains only: a domain is half built or half destroyed (DOM_DYING, not live, still
+     * charged) only inside the create or destroy that holds the hypervisor lock, and a rebuild
+     * runs at boot, before any domain, or in a policy load, a hypercall of its own. */
+    struct domain *d;
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
         set_rows(d);
         recharge_rows(d, +1);
     }

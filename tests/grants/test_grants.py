@@ -105,6 +105,27 @@ def test_revocation_of_1_10_100_mappings(run_scenario):
         assert f"revoked 1 event channels, {n + 1} grant mappings" in result.console
 
 
+def test_revocation_reaches_domains_with_keyed_ids(run_scenario):
+    """Under mitigate=domid a domain created at run time gets an id of 64 or more (a keyed hash,
+    not its slot). Revocation must still find its mappings and channels: the mapper and the
+    granter are both created at run time, and the mapper revokes its own by relabelling."""
+    result = run_scenario("gnt_revoke_high_ids", timeout=180)
+    assert_xtf(result)
+    log = check_common(result)
+    assert log.named("launcher").result == "SUCCESS", log_tail(result)
+    mapper, granter = log.named("mapper"), log.named("granter")
+    assert mapper.domid is not None and mapper.domid >= 64, mapper.domid
+    assert granter.domid is not None and granter.domid >= 64, granter.domid
+    for n in (1, 10, 100):
+        assert any(line.startswith(f"round {n}: relabel revoked {n + 1} grant mappings and 1 event channels")
+                   for line in mapper.lines), log_tail(result)
+        assert f"round {n}: {n} revoked unmaps" in mapper.lines
+    pair = rf"{mapper.domid}:mapper handle \d+ of {granter.domid}:granter"
+    assert re.search(rf"^MAC revoke grant {pair}$", result.console, re.MULTILINE), log_tail(result)
+    for n in (1, 10, 100):
+        assert f"revoked 1 event channels, {n + 1} grant mappings" in result.console
+
+
 def test_touching_a_revoked_page_faults(run_scenario):
     result = run_scenario("gnt_revoke_fault")
     assert_xtf(result)

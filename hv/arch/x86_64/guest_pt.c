@@ -138,6 +138,49 @@ void tlb_shootdown(struct domain *d, vaddr_t va)
         }
 }
 
+/* The level-2 table of va's 1 GiB region, or NULL if it does not exist yet. */
+static uint64_t *directory(struct domain *d, vaddr_t va)
+{
+    uint64_t *t = mfn_to_virt(d->pml4);
+    for (int level = 4; level > 2; level--) {
+        uint64_t e = t[IDX(va, level)];
+        if (!(e & PTE_P))
+            return NULL;
+        t = table_of(e);
+    }
+    return t;
+}
+
+uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
+{
+    BUG_ON(va >= GUEST_VA_LIMIT);
+    if (!*dir)
+        *dir = directory(d, va);
+    if (*dir) {
+        uint64_t e = (*dir)[IDX(va, 2)];
+        if (e & PTE_P)
+            return &table_of(e)[IDX(va, 1)];
+    }
+    if (!make)
+        return NULL;
+    uint64_t *e = leaf_entry(d, va); /* makes the missing tables (rare: once per 2 MiB) */
+    if (e && !*dir)
+        *dir = directory(d, va);
+    return e;
+}
+
+void gpt_set_leaf(uint64_t *e, mfn_t mfn, uint64_t flags)
+{
+    BUG_ON(*e & PTE_P);
+    *e = leaf(mfn, flags);
+}
+
+void gpt_clear_leaf(struct domain *d, uint64_t *e, vaddr_t va)
+{
+    *e = 0;
+    tlb_shootdown(d, va);
+}
+
 uint64_t gpt_lookup(struct domain *d, vaddr_t va)
 {
     if (va >= GUEST_VA_LIMIT)

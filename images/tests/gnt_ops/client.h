@@ -33,5 +33,7 @@ void part_orphan(struct gnt_conn *c);
 void part_reused(struct gnt_conn *c);
 void part_deny(domid_t peer);
 void part_revoke(struct gnt_conn *c, bool fault);
+void part_launch(void);
+void part_spawned(struct gnt_conn *c);
 
 #endif

@@ -3,13 +3,24 @@
 // docs/grant-tables.md for the map from test items to parts).
 //   peer=<domid>          the gnt_peer domain
 //   part=ops|stress|die|orphan|reused|deny|revoke|revoke_fault
+//   part=launch|spawned   (no peer=: the granter is created at run time; spawn.c)
 #include "client.h"
 
 void test_main(void)
 {
-    domid_t peer = (domid_t)cmdline_ulong("peer", DOMID_INVALID);
+    static struct gnt_conn conn;
     char part[16];
-    if (peer == DOMID_INVALID || !cmdline_get("part", part, sizeof(part))) {
+    bool named = cmdline_get("part", part, sizeof(part));
+    if (named && strcmp(part, "launch") == 0) {
+        part_launch();
+        return;
+    }
+    if (named && strcmp(part, "spawned") == 0) {
+        part_spawned(&conn);
+        return;
+    }
+    domid_t peer = (domid_t)cmdline_ulong("peer", DOMID_INVALID);
+    if (peer == DOMID_INVALID || !named) {
         xtf_error("Error: usage: peer=<domid> part=<name>\n");
         return;
     }
@@ -17,7 +28,6 @@ void test_main(void)
         part_deny(peer);
         return;
     }
-    static struct gnt_conn conn;
     if (strcmp(part, "ops") == 0) {
         part_ops(&conn); /* connects itself: some checks must come before anything else */
         return;

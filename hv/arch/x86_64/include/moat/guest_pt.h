@@ -5,6 +5,7 @@
 #define MOAT_GUEST_PT_H
 
 #include <moat/frame.h>
+#include <moat/paging.h>
 #include <moat/types.h>
 
 struct domain;
@@ -18,6 +19,29 @@ bool gpt_populate(struct domain *d, vaddr_t va, size_t pages, uint64_t flags);
 /* The leaf entry that maps va (pte_mfn, pte_writable in moat/arch.h), or 0 if unmapped. */
 uint64_t gpt_lookup(struct domain *d, vaddr_t va);
 bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry everywhere */
+/*
+ * Leaves found through a remembered page directory (the level-2 table of va's 1 GiB-aligned
+ * region: two loads instead of a four-level walk). *dir is the caller's memory of it: NULL until
+ * the directory exists, then set here. Tables live until gpt_destroy, so the caller may keep *dir
+ * for the domain's life and must drop it before then. Returns va's leaf entry, its leaf table
+ * made if `make`; NULL if that table does not exist and !make, or if out of memory.
+ */
+#define GPT_DIR_SPAN (1ull << 30) /* what one page directory maps: 1 GiB */
+uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make);
+static inline uint64_t *gpt_leaf_via(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
+{
+    if (*dir) { /* the common case inline: the directory known, the leaf table there */
+        uint64_t e = (*dir)[(va >> 21) & 511];
+        if (e & PTE_P)
+            return (uint64_t *)phys_to_virt(e & PTE_ADDR_MASK) + ((va >> PAGE_SHIFT) & 511);
+    }
+    return gpt_leaf_slow(d, dir, va, make);
+}
+/* Sets a leaf entry from gpt_leaf_via, which must be clear (a new translation needs no TLB
+ * flush), to map mfn with MAP_* attributes, user-accessible. */
+void gpt_set_leaf(uint64_t *leaf, mfn_t mfn, uint64_t flags);
+/* Clears a leaf entry from gpt_leaf_via (d's, mapping va) and flushes va everywhere. */
+void gpt_clear_leaf(struct domain *d, uint64_t *leaf, vaddr_t va);
 /* Flushes va of d's address space on every CPU that may cache it; returns when all have. */
 void tlb_shootdown(struct domain *d, vaddr_t va);
 extern uint64_t tlb_shootdowns;
