@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,32 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     """Under `moat coverage` (MOAT_COVERAGE set), name the boots of this test in their records."""
     if coverage_trace.enabled():
         os.environ[coverage_trace.ENV_TEST] = item.nodeid
+
+
+CPU_PROPERTY = "cpu_seconds"  # the JUnit property with a test's CPU time (docs/testing.md)
+_cpu_start: dict[str, float] = {}
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its children that have ended (QEMU, moat run)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Start the test's CPU clock (before its fixtures are set up)."""
+    _cpu_start[nodeid] = cpu_seconds()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """Record the CPU time of set-up, call and teardown as the JUnit property cpu_seconds.
+
+    Wall time on a shared machine says more about the neighbours than about the test; the CPU
+    time a test (its boots included: QEMU is a child that has ended) costs does not. A worker of
+    pytest-xdist runs one test at a time, so the difference is this test's alone.
+    """
+    yield
+    start = _cpu_start.pop(item.nodeid, None)
+    if start is not None:
+        item.user_properties.append((CPU_PROPERTY, f"{cpu_seconds() - start:.2f}"))
