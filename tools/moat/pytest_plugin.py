@@ -167,6 +167,51 @@ def pytest_configure(config: pytest.Config) -> None:
     smp = config.getoption("smp", None)
     _session_smp = qemu.check_cpus(smp, "--smp") if smp is not None else None
     config.addinivalue_line("markers", "boot: boots the hypervisor in QEMU")
+    config.addinivalue_line("markers", "long_running: runs for minutes; started before everything else")
+    # pytest-xdist's load scheduling hands each worker a quarter of its share of the tests at once
+    # (about 120 of ~1,000): the tests queued behind a long one (the `moat check` test) wait for
+    # it even when the other worker is idle. One test at a time (two pending) keeps the workers
+    # busy to the end; the cost is a message per test.
+    if getattr(config.option, "maxschedchunk", "absent") is None:
+        config.option.maxschedchunk = 1
+
+
+def last_durations(junit: Path) -> dict[str, float]:
+    """Seconds per test file in the JUnit XML of the last run ({} without one or if unreadable)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return {}
+    per_file: dict[str, float] = {}
+    for case in root.iter("testcase"):
+        module = (case.get("classname") or "").replace(".", "/") + ".py"
+        try:
+            per_file[module] = per_file.get(module, 0.0) + float(case.get("time") or 0.0)
+        except ValueError:
+            continue
+    return per_file
+
+
+def run_order(items: Sequence[pytest.Item], durations: dict[str, float]) -> list[pytest.Item]:
+    """Longest first, file by file: long_running tests, then the files that took longest last time.
+
+    A file's tests stay together and in their order (so module-scoped fixtures, shared boots, are
+    set up once per worker); files never timed keep their place after the timed ones' ordering
+    (a stable sort). Every worker computes the same order from the same file, as xdist requires.
+    """
+    def key(item: pytest.Item) -> tuple[int, float]:
+        module = item.nodeid.split("::", 1)[0]
+        return (0 if item.get_closest_marker("long_running") else 1, -durations.get(module, 0.0))
+    return sorted(items, key=key)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the long tests first (see run_order), so that the short ones fill in around them."""
+    from moat.pytest_args import JUNIT
+
+    items[:] = run_order(items, last_durations(paths.build_dir(Path(str(config.rootpath))) / JUNIT))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
