@@ -5,8 +5,11 @@ file, from the last run's durations, and each test's CPU time in the JUnit XML."
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
+
+from moat.pytest_plugin import last_durations
 
 pytest_plugins = ("pytester",)
 
@@ -41,8 +44,15 @@ def test_long_running_then_the_longest_files_their_tests_together(pytester: pyte
     junit.write_text(LAST_RUN)
     # test_slow took 10 s last time, test_quick 1 s, test_new never ran (it keeps its place after them).
     assert collected(pytester) == ["test_l1", "test_s1", "test_s2", "test_q1", "test_q2", "test_n1"]
-    junit.write_text("<testsuites><testsuite>")  # unreadable: as if there were none
-    assert collected(pytester) == ["test_l1", "test_n1", "test_q1", "test_q2", "test_s1", "test_s2"]
+
+
+def test_a_broken_or_missing_last_run_is_no_last_run(tmp_path: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    assert last_durations(junit) == {}
+    junit.write_text("<testsuites><testsuite>")  # cut short: as if there were none
+    assert last_durations(junit) == {}
+    junit.write_text(LAST_RUN)
+    assert last_durations(junit) == {"test_quick.py": 1.0, "test_slow.py": 10.0, "test_long.py": 0.1}
 
 
 def test_each_test_has_its_cpu_time_in_the_junit_xml(pytester: pytest.Pytester) -> None:
