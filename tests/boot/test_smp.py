@@ -151,7 +151,8 @@ def test_scenario_cpus_reach_qemu(boot, tmp_path):
 
 
 def test_moat_run_smp(moat_root):
-    proc = subprocess.run([sys.executable, "-m", "moat", "run", "--smp", "2", "--timeout", "60"],
+    # --no-build: what is tested is the option (the build before a run is tests/tools/test_building's).
+    proc = subprocess.run([sys.executable, "-m", "moat", "run", "--no-build", "--smp", "2", "--timeout", "60"],
                           check=False, cwd=moat_root, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "cpus: 2 online" in proc.stdout.splitlines()

@@ -50,12 +50,19 @@ def copy(dest: Path, *paths: str) -> None:
 
 
 def c_tree(dest: Path, planted: str) -> Path:
-    """The build's skeleton (SConstruct, hv/ headers and library, the guest library's headers)
-    and one hypervisor source file, hv/core/planted.c."""
-    copy(dest, "SConstruct", "hv/SConscript", "hv/include", "hv/internal", "hv/lib", "hv/arch/x86_64/linker.ld",
+    """The build's skeleton (SConstruct, hv/ headers, the shared library's headers, the guest
+    library's headers) and one hypervisor source file, hv/core/planted.c.
+
+    The shared library's sources (hv/lib/*.c, which the build names) are one-line stand-ins:
+    what is planted is all there is to find, and analysing the real ones (tests/check/ does)
+    took nine tenths of each run here (27 s of CPU instead of 2 for the four analyzers)."""
+    copy(dest, "SConstruct", "hv/SConscript", "hv/include", "hv/internal", "hv/lib/include", "hv/arch/x86_64/linker.ld",
          "hv/arch/x86_64/include",
          "tools/moat/__init__.py", "tools/moat/include_roots.py", "images/SConscript", "images/lib/include",
          "images/lib/guest.ld")
+    for source in sorted((ROOT / "hv" / "lib").glob("*.c")):
+        (dest / "hv" / "lib" / source.name).write_text(
+            f"// SPDX-License-Identifier: MIT\nint stand_in_{source.stem}(void);\n")
     (dest / "hv" / "core").mkdir(parents=True)
     # _start32: the linker script's entry point, which the real tree has in boot.S.
     (dest / "hv" / "core" / "planted.c").write_text(

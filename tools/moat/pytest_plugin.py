@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import pytest
@@ -166,9 +167,83 @@ def pytest_configure(config: pytest.Config) -> None:
     smp = config.getoption("smp", None)
     _session_smp = qemu.check_cpus(smp, "--smp") if smp is not None else None
     config.addinivalue_line("markers", "boot: boots the hypervisor in QEMU")
+    config.addinivalue_line("markers", "long_running: runs for minutes; started before everything else")
+    # pytest-xdist's load scheduling hands each worker a quarter of its share of the tests at once
+    # (about 120 of ~1,000): the tests queued behind a long one (the `moat check` test) wait for
+    # it even when the other worker is idle. One test at a time (two pending) keeps the workers
+    # busy to the end; the cost is a message per test.
+    if getattr(config.option, "maxschedchunk", "absent") is None:
+        config.option.maxschedchunk = 1
+
+
+def last_durations(junit: Path) -> dict[str, float]:
+    """Seconds per test file in the JUnit XML of the last run ({} without one or if unreadable)."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.parse(junit).getroot()
+    except (OSError, ET.ParseError):
+        return {}
+    per_file: dict[str, float] = {}
+    for case in root.iter("testcase"):
+        module = (case.get("classname") or "").replace(".", "/") + ".py"
+        try:
+            per_file[module] = per_file.get(module, 0.0) + float(case.get("time") or 0.0)
+        except ValueError:
+            continue
+    return per_file
+
+
+def run_order(items: Sequence[pytest.Item], durations: dict[str, float]) -> list[pytest.Item]:
+    """Longest first, file by file: long_running tests, then the files that took longest last time.
+
+    A file's tests stay together and in their order (so module-scoped fixtures, shared boots, are
+    set up once per worker); files never timed keep their place after the timed ones' ordering
+    (a stable sort). Every worker computes the same order from the same file, as xdist requires.
+    """
+    def key(item: pytest.Item) -> tuple[int, float]:
+        module = item.nodeid.split("::", 1)[0]
+        return (0 if item.get_closest_marker("long_running") else 1, -durations.get(module, 0.0))
+    return sorted(items, key=key)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the long tests first (see run_order), so that the short ones fill in around them."""
+    from moat.pytest_args import JUNIT
+
+    items[:] = run_order(items, last_durations(paths.build_dir(Path(str(config.rootpath))) / JUNIT))
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Under `moat coverage` (MOAT_COVERAGE set), name the boots of this test in their records."""
     if coverage_trace.enabled():
         os.environ[coverage_trace.ENV_TEST] = item.nodeid
+
+
+CPU_PROPERTY = "cpu_seconds"  # the JUnit property with a test's CPU time (docs/testing.md)
+_cpu_start: dict[str, float] = {}
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) of this process and of its children that have ended (QEMU, moat run)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Start the test's CPU clock (before its fixtures are set up)."""
+    _cpu_start[nodeid] = cpu_seconds()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
+    """Record the CPU time of set-up, call and teardown as the JUnit property cpu_seconds.
+
+    Wall time on a shared machine says more about the neighbours than about the test; the CPU
+    time a test (its boots included: QEMU is a child that has ended) costs does not. A worker of
+    pytest-xdist runs one test at a time, so the difference is this test's alone.
+    """
+    yield
+    start = _cpu_start.pop(item.nodeid, None)
+    if start is not None:
+        item.user_properties.append((CPU_PROPERTY, f"{cpu_seconds() - start:.2f}"))

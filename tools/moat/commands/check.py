@@ -7,7 +7,8 @@
     scan-build       the same sources through clang's static analyzer, rebuilt from scratch
     cppcheck         hv/, the guest library and the host test programs, one program at a time;
                      suppressions only inline (`/* cppcheck-suppress ID ; why */`), each with
-                     its reason (one without counts as a finding)
+                     its reason (one without counts as a finding); incremental (its build dir
+                     under build/check/cppcheck/ keeps each unchanged file's findings)
     ruff, mypy       all Python of tools/ and tests/, with ruff.toml and mypy.ini at the root
     libfuzzer        tests/fuzz/run.sh: the hypervisor's policy parser under libFuzzer with
                      ASan and UBSan for --fuzz-seconds (default 20)
@@ -195,8 +196,15 @@ def _cppcheck(ctx: Context, result: Result) -> None:
         present = [p for p in paths if (ctx.root / p).is_dir()]
         if not present:
             continue
+        # cppcheck's own incremental mode: per source file, the results of the last run keyed by a
+        # checksum of the preprocessed file and the options; an unchanged file's findings are
+        # reported again from there instead of being analysed again (a changed header changes the
+        # checksum of every file that includes it). One directory per program: their options differ.
+        build_dir = ctx.root / "build" / "check" / "cppcheck" / f"program{i}"
+        build_dir.mkdir(parents=True, exist_ok=True)
         status, lines = _run(ctx, result, ["cppcheck", "--std=c11", "--enable=warning,style,performance,portability",
                                            "--inline-suppr", "--error-exitcode=1", "-q",
+                                           f"--cppcheck-build-dir={build_dir}",
                                            f"--template={_CPPCHECK_TEMPLATE}", *options, *present], append=i > 0)
         hits = [line for line in lines if _CPPCHECK.match(line)]
         findings += hits

@@ -136,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         outputs.check_output(args.json, option="--json", make_parents=True)
     if args.gdb_port is not None and not 0 < args.gdb_port < 65536:
         raise UserError("--gdb-port must be 1 to 65535")
+    if args.smp is not None:
+        qemu.check_cpus(args.smp)  # a bad option is refused before the build, not after it
     if not args.no_build and not args.dry_run:
         building.build_or_fail()
     scen, build = resolve(args)
