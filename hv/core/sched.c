@@ -621,12 +621,27 @@ static struct vcpu *pick_next(struct percpu *cpu)
         return cpu->id == 0 ? partition_pick() : NULL;
     cpu->need_resched = 0;
     struct runqueue *rq = &rqs[cpu->id];
-    if (cur && runnable(cur)) {
-        if (!rq->head)
-            return cur; /* nobody else to run here: it goes on */
-        rq_push(cur);   /* its slice is over, or it yielded: to the back of the queue */
-    }
     struct vcpu *next = rq->head;
+    if (cur && runnable(cur)) {
+        if (!next)
+            return cur; /* nobody else to run here: it goes on */
+        if (next == rq->tail && !cur->on_rq) {
+            /*
+             * One other vCPU queued (two taking turns, the common case): current takes its
+             * place, the same as rq_push(cur) then rq_remove(next), without the list upkeep.
+             */
+            rq_count_out(rq, next);
+            rq_count_in(rq, cur);
+            next->on_rq = false;
+            cur->on_rq = true;
+            cur->rq_next = cur->rq_prev = NULL;
+            rq->head = rq->tail = cur;
+            window_enter(rq, next);
+            return next;
+        }
+        rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
+        next = rq->head;
+    }
     if (next)
         rq_remove(next);
     else

@@ -61,7 +61,8 @@ long xrstor_checked(const void *area, uint64_t mask);
 long xrstors_checked(const void *area, uint64_t mask);
 long fxrstor_checked(const void *area);
 
-static void save(void *area)
+/* Inlined into the switch (xsave_switch_slow): a call and a second test of kind cost more than the save. */
+static inline __attribute__((always_inline)) void save(void *area)
 {
     uint32_t lo = (uint32_t)xcr0, hi = (uint32_t)(xcr0 >> 32);
     switch (kind) {
@@ -80,7 +81,7 @@ static void save(void *area)
     }
 }
 
-static long restore(const void *area)
+static inline __attribute__((always_inline)) long restore(const void *area)
 {
     switch (kind) {
     case XSAVE_KIND_FXSAVE:
@@ -380,18 +381,36 @@ static bool fetch_from_other_cpu(struct vcpu *v)
     return smp_call(from, give_up, v);
 }
 
+/*
+ * v's saved state was refused (rc -2: a reserved MXCSR bit; otherwise the CPU's fault): the area
+ * is made clean for whatever comes next, the registers get the clean state (not the previous
+ * owner's) and the caller kills v. Out of line: the switch below stays small without it.
+ */
+static __attribute__((__noinline__, __cold__)) bool refused(struct vcpu *v, long rc, const char **why)
+{
+    *why = rc == -2 ? "reserved MXCSR bits" : "the CPU refused the saved state";
+    fill_clean(v->xsave);
+    if (restore(clean_area))
+        panic("the clean extended state was refused");
+    return false;
+}
+
+static __attribute__((__noinline__, __cold__)) bool unreachable_owner(const char **why)
+{
+    *why = "its latest state is held by a CPU that does not answer";
+    if (restore(clean_area)) /* not the previous owner's registers, whatever comes next */
+        panic("the clean extended state was refused");
+    return false;
+}
+
 bool xsave_switch_slow(struct vcpu *v, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->fpu_owner)
         save(cpu->fpu_owner->xsave);
     cpu->fpu_owner = NULL;
-    if (!fetch_from_other_cpu(v)) {
-        *why = "its latest state is held by a CPU that does not answer";
-        if (restore(clean_area)) /* not the previous owner's registers, whatever comes next */
-            panic("the clean extended state was refused");
-        return false;
-    }
+    if (hv_lock_smp && !fetch_from_other_cpu(v))
+        return unreachable_owner(why);
 #ifdef CONFIG_SELFTEST
     selftest_tamper(v->domain, v->xsave);
 #endif
@@ -402,14 +421,9 @@ bool xsave_switch_slow(struct vcpu *v, const char **why)
      */
     const struct fxsave_legacy *l = v->xsave;
     long rc = (l->mxcsr & ~mxcsr_mask) ? -2 : restore(v->xsave);
-    if (rc == 0) {
-        cpu->fpu_owner = v;
-        v->fpu_cpu = cpu->id;
-        return true;
-    }
-    *why = rc == -2 ? "reserved MXCSR bits" : "the CPU refused the saved state";
-    fill_clean(v->xsave);
-    if (restore(clean_area))
-        panic("the clean extended state was refused");
-    return false;
+    if (rc)
+        return refused(v, rc, why);
+    cpu->fpu_owner = v;
+    v->fpu_cpu = cpu->id;
+    return true;
 }
