@@ -642,7 +642,11 @@ static struct vcpu *pick_next(struct percpu *cpu)
         rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
         next = rq->head;
     }
-    if (next)
+    if (next && next == rq->tail && !partitioned()) { /* the only one queued: the queue empties */
+        rq_count_out(rq, next);
+        next->on_rq = false;
+        rq->head = rq->tail = NULL;
+    } else if (next)
         rq_remove(next);
     else
         next = steal(cpu);
@@ -685,11 +689,10 @@ static bool switch_to(struct vcpu *next, const char **why)
 /*
  * Enters the event callback if an upcall is pending and unmasked: the interrupted context goes
  * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
- * the guest stack is bad.
+ * the guest stack is bad. vi is v's (the caller has it at hand: v is current, cur_vcpu_info).
  */
-static bool deliver_upcall(struct vcpu *v)
+static bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
 {
-    struct vcpu_info *vi = vcpu_info_of(v);
     if (!v->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask)
         return true;
     if (!arch_upcall_push(v, v->callback_rip))
@@ -768,7 +771,7 @@ static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(struct per
                 domain_destroy(next->domain, OUTCOME_KILLED, "bad extended CPU state");
                 continue;
             }
-            if (!deliver_upcall(next)) {
+            if (!deliver_upcall(next, cpu->cur_vcpu_info)) { /* next is current now: its vcpu_info */
                 printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domain->domid,
                        next->domain->name, arch_vcpu_stack(next));
                 domain_destroy(next->domain, OUTCOME_KILLED, "bad stack for an event upcall");
