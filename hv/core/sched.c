@@ -204,7 +204,9 @@ static bool under_fair_share(const struct vcpu *v)
 {
     const struct runqueue *rq = &rqs[v->cpu];
     uint64_t used = v->window_start_ns == rq->window_start_ns ? v->window_cpu_ns : 0;
-    return !partitioned() && rq->homed && used < FAIR_WINDOW_NS / rq->homed;
+    /* used < FAIR_WINDOW_NS / homed without a division (the same but for the quotient's rounding, under
+     * a nanosecond a vCPU; used is about a window at most, so the product cannot overflow) */
+    return !partitioned() && rq->homed && used * rq->homed < FAIR_WINDOW_NS;
 }
 
 /* A guest timer or poll timeout of v is armed for `when`: its CPU's tick looks at it then, and
@@ -276,8 +278,9 @@ static void kick(unsigned cpu)
         arch_kick_cpu(&percpus[cpu]);
 }
 
-/* Queues a runnable domain that is not current (at the head: a woken domain under its share). */
-static void enqueue(struct vcpu *v, bool head)
+/* Queues a runnable domain that is not current (at the head: a woken domain under its share).
+ * Inlined: the wake-up of every event delivery to a blocked vCPU goes through it. */
+static inline __attribute__((always_inline)) void enqueue(struct vcpu *v, bool head)
 {
     if (v->on_rq || is_current(v))
         return;
