@@ -27,6 +27,9 @@ struct fxsave_legacy {
     uint8_t reserved1[96];
 };
 _Static_assert(sizeof(struct fxsave_legacy) == 512, "FXSAVE layout");
+_Static_assert(__builtin_offsetof(struct fxsave_legacy, mxcsr) == XSAVE_MXCSR_OFFSET, "xsave_switch's MXCSR");
+
+struct xsave_fast_path xsave_fast;
 
 /* The XSAVE header (64 bytes at offset 512), as the CPU lays it out. */
 struct xsave_header {
@@ -56,8 +59,7 @@ static const char *const kind_names[] = {"fxsave", "xsave", "xsaveopt", "xsaves"
 
 static void selftest_stall_read(void); /* xsave_stall_ms= (test-only, with the hand-off below) */
 
-/* Restores from area; 0, or -1 if the CPU refused it (xrstor.S, with a fixup). */
-long xrstor_checked(const void *area, uint64_t mask);
+/* Restores from area; 0, or -1 if the CPU refused it (xrstor.S, with a fixup). xrstor_checked: moat/xsave.h */
 long xrstors_checked(const void *area, uint64_t mask);
 long fxrstor_checked(const void *area);
 
@@ -212,6 +214,9 @@ void xsave_init(void)
            mxcsr_mask);
     if (have_forced && strcmp(forced, kind_names[kind]))
         printk("xsave: 'xsave=%s' is not available here; using %s\n", forced, kind_names[kind]);
+#ifndef CONFIG_SELFTEST
+    xsave_fast = (struct xsave_fast_path){kind == XSAVE_KIND_XSAVEOPT, mxcsr_mask, xcr0};
+#endif
 }
 
 bool xsave_cpu_matches(void)
