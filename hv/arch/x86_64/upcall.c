@@ -30,14 +30,14 @@ _Static_assert(__builtin_offsetof(struct upcall_frame, rip) == FRAME_GPRS * 8 &&
 /*
  * The frame is written straight from the saved registers onto the guest stack (no copy on the
  * hypervisor stack first): every delivery writes the registers once. The range is the one
- * copy_to_guest would accept: sp is at least 128 bytes below an rsp of 256 or more (so not 0 and
- * no wrap-around), and the whole frame below GUEST_VA_LIMIT.
+ * copy_to_guest would accept: not 0, the whole frame below GUEST_VA_LIMIT (an rsp below 256, which
+ * would wrap around, is refused first).
  */
 bool arch_upcall_push(struct vcpu *v, uint64_t callback)
 {
     struct cpu_regs *r = &v->regs;
     uint64_t sp = ((r->rsp - 128 - sizeof(struct upcall_frame)) & ~15ULL); /* below the guest's red zone */
-    if (r->rsp < 256 || sp > GUEST_VA_LIMIT - sizeof(struct upcall_frame) || upcall_frame_write(sp, r))
+    if (r->rsp < 256 || !sp || sp > GUEST_VA_LIMIT - sizeof(struct upcall_frame) || upcall_frame_write(sp, r))
         return false;
     r->rip = callback;
     r->rsp = sp;
