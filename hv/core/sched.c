@@ -80,7 +80,7 @@ static inline __attribute__((always_inline)) void rq_count_out(struct runqueue *
     }
 }
 
-static void rq_push_head(struct vcpu *v)
+static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
 {
     struct runqueue *rq = &rqs[v->cpu];
     if (v->on_rq)
