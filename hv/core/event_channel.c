@@ -553,11 +553,12 @@ long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
 {
     (void)a3, (void)a4, (void)a5;
     struct domain *d = current_domain();
-    if (cmd == EVTCHNOP_send) {
-        struct evtchn_send a;
-        if (copy_from_guest(&a, arg, sizeof(a)))
+    if (cmd == EVTCHNOP_send) { /* the hot one: its 4-byte struct read with one checked load */
+        _Static_assert(sizeof(struct evtchn_send) == sizeof(uint32_t), "evtchn_send is its port");
+        uint32_t port;
+        if (copy_u32_from_guest(&port, arg))
             return -XEN_EFAULT;
-        return evtchn_send(d, a.port);
+        return evtchn_send(d, port);
     }
     return evtchn_op(d, cmd, arg);
 }

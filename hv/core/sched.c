@@ -80,7 +80,7 @@ static inline __attribute__((always_inline)) void rq_count_out(struct runqueue *
     }
 }
 
-static void rq_push_head(struct vcpu *v)
+static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
 {
     struct runqueue *rq = &rqs[v->cpu];
     if (v->on_rq)
@@ -204,7 +204,9 @@ static bool under_fair_share(const struct vcpu *v)
 {
     const struct runqueue *rq = &rqs[v->cpu];
     uint64_t used = v->window_start_ns == rq->window_start_ns ? v->window_cpu_ns : 0;
-    return !partitioned() && rq->homed && used < FAIR_WINDOW_NS / rq->homed;
+    /* used < FAIR_WINDOW_NS / homed without a division (the same but for the quotient's rounding, under
+     * a nanosecond a vCPU; used is about a window at most, so the product cannot overflow) */
+    return !partitioned() && rq->homed && used * rq->homed < FAIR_WINDOW_NS;
 }
 
 /* A guest timer or poll timeout of v is armed for `when`: its CPU's tick looks at it then, and
@@ -276,8 +278,9 @@ static void kick(unsigned cpu)
         arch_kick_cpu(&percpus[cpu]);
 }
 
-/* Queues a runnable domain that is not current (at the head: a woken domain under its share). */
-static void enqueue(struct vcpu *v, bool head)
+/* Queues a runnable domain that is not current (at the head: a woken domain under its share).
+ * Inlined: the wake-up of every event delivery to a blocked vCPU goes through it. */
+static inline __attribute__((always_inline)) void enqueue(struct vcpu *v, bool head)
 {
     if (v->on_rq || is_current(v))
         return;
@@ -621,13 +624,32 @@ static struct vcpu *pick_next(struct percpu *cpu)
         return cpu->id == 0 ? partition_pick() : NULL;
     cpu->need_resched = 0;
     struct runqueue *rq = &rqs[cpu->id];
-    if (cur && runnable(cur)) {
-        if (!rq->head)
-            return cur; /* nobody else to run here: it goes on */
-        rq_push(cur);   /* its slice is over, or it yielded: to the back of the queue */
-    }
     struct vcpu *next = rq->head;
-    if (next)
+    if (cur && runnable(cur)) {
+        if (!next)
+            return cur; /* nobody else to run here: it goes on */
+        if (next == rq->tail && !cur->on_rq) {
+            /*
+             * One other vCPU queued (two taking turns, the common case): current takes its
+             * place, the same as rq_push(cur) then rq_remove(next), without the list upkeep.
+             */
+            rq_count_out(rq, next);
+            rq_count_in(rq, cur);
+            next->on_rq = false;
+            cur->on_rq = true;
+            cur->rq_next = cur->rq_prev = NULL;
+            rq->head = rq->tail = cur;
+            window_enter(rq, next);
+            return next;
+        }
+        rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
+        next = rq->head;
+    }
+    if (next && next == rq->tail && !partitioned()) { /* the only one queued: the queue empties */
+        rq_count_out(rq, next);
+        next->on_rq = false;
+        rq->head = rq->tail = NULL;
+    } else if (next)
         rq_remove(next);
     else
         next = steal(cpu);
@@ -670,11 +692,10 @@ static bool switch_to(struct vcpu *next, const char **why)
 /*
  * Enters the event callback if an upcall is pending and unmasked: the interrupted context goes
  * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
- * the guest stack is bad.
+ * the guest stack is bad. vi is v's (the caller has it at hand: v is current, cur_vcpu_info).
  */
-static bool deliver_upcall(struct vcpu *v)
+static bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
 {
-    struct vcpu_info *vi = vcpu_info_of(v);
     if (!v->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask)
         return true;
     if (!arch_upcall_push(v, v->callback_rip))
@@ -723,7 +744,7 @@ static bool stays_current(const struct percpu *cpu, struct vcpu *cur)
     return !cur->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask;
 }
 
-static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(struct percpu *cpu);
+static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(void);
 
 /* Called with the hypervisor lock held (every entry takes it); releases it on the way out. */
 noreturn void exit_to_guest(void)
@@ -735,13 +756,16 @@ noreturn void exit_to_guest(void)
         lock_check_none_held("returns to a guest");
         return_to_guest();
     }
-    exit_to_guest_slow(cpu);
+    exit_to_guest_slow();
 }
 
-noreturn void exit_to_guest_resched(void) { exit_to_guest_slow(this_cpu()); }
+/* The syscall fast path found work pending: exit_to_guest_slow itself under a second name, so
+ * that the switch pays no extra call and frame on the way in. */
+noreturn void exit_to_guest_resched(void) __attribute__((alias("exit_to_guest_slow")));
 
-static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(struct percpu *cpu)
+static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(void)
 {
+    struct percpu *cpu = this_cpu();
     for (;;) {
         arch_irq_disable();
         struct vcpu *next = pick_next(cpu);
@@ -753,7 +777,7 @@ static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(struct per
                 domain_destroy(next->domain, OUTCOME_KILLED, "bad extended CPU state");
                 continue;
             }
-            if (!deliver_upcall(next)) {
+            if (!deliver_upcall(next, cpu->cur_vcpu_info)) { /* next is current now: its vcpu_info */
                 printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domain->domid,
                        next->domain->name, arch_vcpu_stack(next));
                 domain_destroy(next->domain, OUTCOME_KILLED, "bad stack for an event upcall");

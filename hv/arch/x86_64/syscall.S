@@ -169,3 +169,60 @@ copy_user_fixup:
     clac
 4:  movq $-14, %rax                       /* -XEN_EFAULT */
     ret
+
+    /*
+     * long upcall_frame_write(void *dst, const struct cpu_regs *r): the event upcall frame
+     * (public/hv.h, struct upcall_frame) written straight from the saved registers to the guest
+     * stack at dst, which the caller has checked (a user range, below GUEST_VA_LIMIT): the
+     * registers r15 to rax (the frame's first 15 words are cpu_regs' own), then rip, rflags and
+     * rsp. One pass over the registers (no copy on the hypervisor stack first), one SMAP window;
+     * a fault on any of the stores resumes at copy_user_fixup (-EFAULT), as copy_user's do.
+     */
+    .globl upcall_frame_write
+upcall_frame_write:
+    testb $1, smap_enabled(%rip)
+    jz 1f
+    stac
+1:  movq %rsi, %rax
+    movl $15, %ecx
+    .globl upcall_frame_fault_ip_q
+upcall_frame_fault_ip_q:
+    rep movsq                             /* rdi now at the frame's rip */
+    movq REGS_RIP(%rax), %rcx
+    .globl upcall_frame_fault_ip_rip
+upcall_frame_fault_ip_rip:
+    movq %rcx, 0(%rdi)
+    movq REGS_RFLAGS(%rax), %rcx
+    .globl upcall_frame_fault_ip_rflags
+upcall_frame_fault_ip_rflags:
+    movq %rcx, 8(%rdi)
+    movq REGS_RSP(%rax), %rcx
+    .globl upcall_frame_fault_ip_rsp
+upcall_frame_fault_ip_rsp:
+    movq %rcx, 16(%rdi)
+    testb $1, smap_enabled(%rip)
+    jz 2f
+    clac
+2:  xorl %eax, %eax
+    ret
+
+    /*
+     * long get_user_u32(uint32_t *dst, const void *src): one 4-byte word from a guest address the
+     * caller has checked (copy_u32_from_guest), as a single load where copy_user would take a
+     * 4-step `rep movsb`. A fault on the load resumes at copy_user_fixup (-EFAULT).
+     */
+    .globl get_user_u32
+get_user_u32:
+    testb $1, smap_enabled(%rip)
+    jz 1f
+    stac
+1:
+    .globl get_user_u32_fault_ip
+get_user_u32_fault_ip:
+    movl (%rsi), %eax
+    movl %eax, (%rdi)
+    testb $1, smap_enabled(%rip)
+    jz 2f
+    clac
+2:  xorl %eax, %eax
+    ret

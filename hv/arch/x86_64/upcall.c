@@ -19,16 +19,25 @@ static inline void copy_words(void *dst, const void *src, size_t n)
     __asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
 }
 
+/* The frame onto the guest stack at dst, from the saved registers (syscall.S); 0 or -XEN_EFAULT. */
+long upcall_frame_write(uint64_t dst, const struct cpu_regs *r);
+_Static_assert(__builtin_offsetof(struct upcall_frame, rip) == FRAME_GPRS * 8 &&
+                   __builtin_offsetof(struct upcall_frame, rflags) == (FRAME_GPRS + 1) * 8 &&
+                   __builtin_offsetof(struct upcall_frame, rsp) == (FRAME_GPRS + 2) * 8 &&
+                   sizeof(struct upcall_frame) == (FRAME_GPRS + 3) * 8,
+               "upcall_frame_write: 15 registers, then rip, rflags, rsp");
+
+/*
+ * The frame is written straight from the saved registers onto the guest stack (no copy on the
+ * hypervisor stack first): every delivery writes the registers once. The range is the one
+ * copy_to_guest would accept: not 0, the whole frame below GUEST_VA_LIMIT (an rsp below 256, which
+ * would wrap around, is refused first).
+ */
 bool arch_upcall_push(struct vcpu *v, uint64_t callback)
 {
     struct cpu_regs *r = &v->regs;
-    struct upcall_frame f;
-    copy_words(&f, r, FRAME_GPRS);
-    f.rip = r->rip;
-    f.rflags = r->rflags;
-    f.rsp = r->rsp;
-    uint64_t sp = ((r->rsp - 128 - sizeof(f)) & ~15ULL); /* below the guest's red zone */
-    if (r->rsp < 256 || copy_to_guest(sp, &f, sizeof(f)))
+    uint64_t sp = ((r->rsp - 128 - sizeof(struct upcall_frame)) & ~15ULL); /* below the guest's red zone */
+    if (r->rsp < 256 || !sp || sp > GUEST_VA_LIMIT - sizeof(struct upcall_frame) || upcall_frame_write(sp, r))
         return false;
     r->rip = callback;
     r->rsp = sp;

@@ -27,6 +27,9 @@ struct fxsave_legacy {
     uint8_t reserved1[96];
 };
 _Static_assert(sizeof(struct fxsave_legacy) == 512, "FXSAVE layout");
+_Static_assert(__builtin_offsetof(struct fxsave_legacy, mxcsr) == XSAVE_MXCSR_OFFSET, "xsave_switch's MXCSR");
+
+struct xsave_fast_path xsave_fast;
 
 /* The XSAVE header (64 bytes at offset 512), as the CPU lays it out. */
 struct xsave_header {
@@ -56,12 +59,12 @@ static const char *const kind_names[] = {"fxsave", "xsave", "xsaveopt", "xsaves"
 
 static void selftest_stall_read(void); /* xsave_stall_ms= (test-only, with the hand-off below) */
 
-/* Restores from area; 0, or -1 if the CPU refused it (xrstor.S, with a fixup). */
-long xrstor_checked(const void *area, uint64_t mask);
+/* Restores from area; 0, or -1 if the CPU refused it (xrstor.S, with a fixup). xrstor_checked: moat/xsave.h */
 long xrstors_checked(const void *area, uint64_t mask);
 long fxrstor_checked(const void *area);
 
-static void save(void *area)
+/* Inlined into the switch (xsave_switch_slow): a call and a second test of kind cost more than the save. */
+static inline __attribute__((always_inline)) void save(void *area)
 {
     uint32_t lo = (uint32_t)xcr0, hi = (uint32_t)(xcr0 >> 32);
     switch (kind) {
@@ -80,7 +83,7 @@ static void save(void *area)
     }
 }
 
-static long restore(const void *area)
+static inline __attribute__((always_inline)) long restore(const void *area)
 {
     switch (kind) {
     case XSAVE_KIND_FXSAVE:
@@ -211,6 +214,9 @@ void xsave_init(void)
            mxcsr_mask);
     if (have_forced && strcmp(forced, kind_names[kind]))
         printk("xsave: 'xsave=%s' is not available here; using %s\n", forced, kind_names[kind]);
+#ifndef CONFIG_SELFTEST
+    xsave_fast = (struct xsave_fast_path){kind == XSAVE_KIND_XSAVEOPT, mxcsr_mask, xcr0};
+#endif
 }
 
 bool xsave_cpu_matches(void)
@@ -380,18 +386,36 @@ static bool fetch_from_other_cpu(struct vcpu *v)
     return smp_call(from, give_up, v);
 }
 
+/*
+ * v's saved state was refused (rc -2: a reserved MXCSR bit; otherwise the CPU's fault): the area
+ * is made clean for whatever comes next, the registers get the clean state (not the previous
+ * owner's) and the caller kills v. Out of line: the switch below stays small without it.
+ */
+static __attribute__((__noinline__, __cold__)) bool refused(struct vcpu *v, long rc, const char **why)
+{
+    *why = rc == -2 ? "reserved MXCSR bits" : "the CPU refused the saved state";
+    fill_clean(v->xsave);
+    if (restore(clean_area))
+        panic("the clean extended state was refused");
+    return false;
+}
+
+static __attribute__((__noinline__, __cold__)) bool unreachable_owner(const char **why)
+{
+    *why = "its latest state is held by a CPU that does not answer";
+    if (restore(clean_area)) /* not the previous owner's registers, whatever comes next */
+        panic("the clean extended state was refused");
+    return false;
+}
+
 bool xsave_switch_slow(struct vcpu *v, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->fpu_owner)
         save(cpu->fpu_owner->xsave);
     cpu->fpu_owner = NULL;
-    if (!fetch_from_other_cpu(v)) {
-        *why = "its latest state is held by a CPU that does not answer";
-        if (restore(clean_area)) /* not the previous owner's registers, whatever comes next */
-            panic("the clean extended state was refused");
-        return false;
-    }
+    if (hv_lock_smp && !fetch_from_other_cpu(v))
+        return unreachable_owner(why);
 #ifdef CONFIG_SELFTEST
     selftest_tamper(v->domain, v->xsave);
 #endif
@@ -402,14 +426,9 @@ bool xsave_switch_slow(struct vcpu *v, const char **why)
      */
     const struct fxsave_legacy *l = v->xsave;
     long rc = (l->mxcsr & ~mxcsr_mask) ? -2 : restore(v->xsave);
-    if (rc == 0) {
-        cpu->fpu_owner = v;
-        v->fpu_cpu = cpu->id;
-        return true;
-    }
-    *why = rc == -2 ? "reserved MXCSR bits" : "the CPU refused the saved state";
-    fill_clean(v->xsave);
-    if (restore(clean_area))
-        panic("the clean extended state was refused");
-    return false;
+    if (rc)
+        return refused(v, rc, why);
+    cpu->fpu_owner = v;
+    v->fpu_cpu = cpu->id;
+    return true;
 }

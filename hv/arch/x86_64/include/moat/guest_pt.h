@@ -50,6 +50,8 @@ void gpt_destroy(struct domain *d);
 /* Guest memory access: checks the range is guest-accessible, then copies with fault recovery. */
 long copy_from_guest(void *dst, uint64_t guest_src, size_t n);
 long copy_to_guest(uint64_t guest_dst, const void *src, size_t n);
+/* copy_from_guest of one 4-byte word as one checked load (a port number: EVTCHNOP_send). */
+long copy_u32_from_guest(uint32_t *dst, uint64_t guest_src);
 bool guest_range_ok(uint64_t va, size_t n);
 
 #endif

@@ -12,6 +12,7 @@
 
 #include <moat/cpu.h>
 #include <moat/domain.h>
+#include <moat/hvlock.h>
 #include <moat/types.h>
 
 /* XCR0 bits (state components). */
@@ -50,9 +51,41 @@ bool xsave_switch_slow(struct vcpu *v, const char **why);
 /* Saves the owner's extended state and leaves the registers ownerless (the partitioned
  * scheduler, between partitions: the next entry then always takes the same path). */
 void xsave_release(void);
+/*
+ * The switch's common case, inlined into the scheduler's switch (set by xsave_init): XSAVEOPT
+ * from one vCPU to another on a CPU whose vCPUs never move (one CPU runs guests: hv_lock_smp is
+ * false), outside the self-test build (which tampers with areas in xsave_switch_slow). Any other
+ * case, and anything the fast path finds wrong, takes xsave_switch_slow, which decides and says
+ * why: a refused MXCSR or a restore the CPU refuses is tried there again (the owner's state is
+ * saved by then, so only the refusal is repeated) and v is refused by name.
+ */
+struct xsave_fast_path {
+    bool on;
+    uint32_t mxcsr_mask; /* the bits a valid MXCSR may have */
+    uint64_t xcr0;
+};
+extern struct xsave_fast_path xsave_fast;
+long xrstor_checked(const void *area, uint64_t mask); /* 0, or -1 if the CPU refused it (xrstor.S) */
+#define XSAVE_MXCSR_OFFSET 24                         /* in the legacy region (xsave.c checks it) */
+
 static inline bool xsave_switch(struct vcpu *v, const char **why)
 {
-    return this_cpu()->fpu_owner == v || xsave_switch_slow(v, why); /* the same vCPU again: nothing */
+    struct percpu *cpu = this_cpu();
+    struct vcpu *prev = cpu->fpu_owner;
+    if (prev == v)
+        return true; /* the same vCPU again: nothing */
+    if (!xsave_fast.on || !prev || hv_lock_smp)
+        return xsave_switch_slow(v, why);
+    __asm__ volatile("xsaveopt64 (%0)" ::"r"(prev->xsave), "a"((uint32_t)xsave_fast.xcr0),
+                     "d"((uint32_t)(xsave_fast.xcr0 >> 32))
+                     : "memory");
+    cpu->fpu_owner = NULL;
+    uint32_t mxcsr = *(const uint32_t *)((const char *)v->xsave + XSAVE_MXCSR_OFFSET);
+    if ((mxcsr & ~xsave_fast.mxcsr_mask) || xrstor_checked(v->xsave, xsave_fast.xcr0))
+        return xsave_switch_slow(v, why);
+    cpu->fpu_owner = v;
+    v->fpu_cpu = cpu->id;
+    return true;
 }
 
 #endif

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+// An event upcall due while the guest's rsp leaves no room for its frame (tests/domains/
+// test_upcall_stack.py): the hypervisor writes the frame straight onto the guest stack
+// (upcall_frame_write, hv/arch/x86_64/syscall.S), so every way that can go wrong must end with
+// this domain killed ("cannot push an upcall frame") and the hypervisor untouched.
+//   at=low       rsp below 256 (the frame would wrap around): refused before any write
+//   at=zero      the frame would start at address 0: refused before any write
+//   at=edge      the frame would end past GUEST_VA_LIMIT: refused by the range check
+//   at=high      rsp in the hypervisor's half: refused by the range check
+//   at=unmapped  an unmapped user address: the first store faults (rep movsq's fixup)
+//   at=tail      the frame's last words past the top of RAM: the registers and rip land, the
+//                rflags store faults (the fixups of the three single stores)
+// With events masked, the timer makes an upcall pending; then, in one asm block, rsp is pointed
+// there, events are unmasked and a hypercall is made: its way out delivers the upcall.
+#include <moat/test.h>
+#include <moat/time.h>
+#include <moat/upcall.h>
+
+static uint64_t bad_rsp(void)
+{
+    const uint64_t frame = sizeof(struct upcall_frame), below = 128 + frame; /* red zone + frame */
+    if (cmdline_has("at=low"))
+        return 0x100;
+    if (cmdline_has("at=zero"))
+        return below; /* (rsp - 272) & ~15 == 0 */
+    if (cmdline_has("at=edge"))
+        return GUEST_VA_LIMIT - frame + 16 + below; /* the frame at GUEST_VA_LIMIT - 128 */
+    if (cmdline_has("at=high"))
+        return GUEST_VA_LIMIT + 0x1000;
+    if (cmdline_has("at=unmapped"))
+        return (1ULL << 40) + below;
+    if (cmdline_has("at=tail"))
+        return start_info->stack_top - 128 + below; /* the frame at the top of RAM - 128 */
+    return 0;
+}
+
+void upcall_handler(struct upcall_frame *frame)
+{
+    (void)frame;
+    xtf_failure("Fail: the upcall was delivered with rsp at %#lx\n", (unsigned long)bad_rsp());
+    xtf_exit();
+}
+
+void test_main(void)
+{
+    uint64_t rsp = bad_rsp();
+    if (!rsp) {
+        xtf_error("Error: no at= in the command line\n");
+        return;
+    }
+    volatile struct vcpu_info *vi = &shared_info->vcpu_info[0];
+    xtf_assert(timer_bind() > 0, "binding VIRQ_TIMER failed");
+    xtf_check_eq(upcall_install(), 0);
+    vi->evtchn_upcall_mask = 1;
+    xtf_check_eq(HYPERVISOR_set_timer_op(now_ns()), 0); /* already due: fires at once */
+    uint64_t deadline = now_ns() + 5 * NS_PER_SEC;
+    while (!vi->evtchn_upcall_pending && now_ns() < deadline)
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    xtf_assert(vi->evtchn_upcall_pending, "no event pending 5 s after the timer");
+    printf("upcall due with rsp at %#lx\n", (unsigned long)rsp);
+    __asm__ volatile("mov %%rsp, %%r12\n\t"
+                     "mov %[rsp], %%rsp\n\t"
+                     "movb $0, (%[mask])\n\t" /* evtchn_upcall_mask: the upcall is due from here */
+                     "mov $%c[nr], %%eax\n\t"
+                     "xor %%edi, %%edi\n\t"
+                     "xor %%esi, %%esi\n\t"
+                     "syscall\n\t"
+                     "mov %%r12, %%rsp"
+                     :
+                     : [rsp] "r"(rsp), [mask] "r"(&vi->evtchn_upcall_mask), [nr] "i"(__HYPERVISOR_xen_version)
+                     : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "memory", "cc");
+    xtf_failure("Fail: the hypervisor returned with the upcall still due\n");
+}

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: MIT
+"""An event upcall whose frame cannot go onto the guest stack (images/tests/upcall_stack/): the
+hypervisor writes the frame straight from the saved registers (upcall_frame_write in
+hv/arch/x86_64/syscall.S, checked by arch_upcall_push in hv/arch/x86_64/upcall.c). An rsp that
+would wrap, a frame at 0, past GUEST_VA_LIMIT or in the hypervisor's half is refused before any
+write; a frame on unmapped memory faults on its first store or, at the top of RAM, on a store of
+its last words, and each fault resumes at the fixup. Every way, only that domain is killed."""
+
+from __future__ import annotations
+
+import re
+
+from moat.pytest_plugin import log_tail
+
+from . import domlog
+from .conftest import GUEST_TIMEOUT, scenario_path
+
+WAYS = ("low", "zero", "edge", "high", "unmapped", "tail")
+
+
+def test_an_upcall_frame_with_no_room_kills_only_its_domain(boot):
+    result = boot(scenario_file=scenario_path("upcall_stack"), timeout=GUEST_TIMEOUT)
+    log = domlog.parse(result.console)
+    for name in WAYS:
+        dom = log.named(name)
+        assert any(line.startswith("upcall due with rsp at") for line in dom.lines), log_tail(result)
+        assert not any(line.startswith(("Fail:", "Error:")) for line in dom.lines), dom.lines
+        assert dom.outcome == "killed" and dom.reason == "bad stack for an event upcall", log_tail(result)
+        assert any(re.fullmatch(rf"domain {dom.domid} '{name}': cannot push an upcall frame at rsp=0x[0-9a-f]+",
+                                line) for line in result.lines), log_tail(result)
+    # No domain prints a Test result (each is killed first): the hypervisor's own count says all
+    # ended as the scenario expects.
+    assert (log.as_expected, log.not_expected) == (len(WAYS), 0), log_tail(result)
+    assert "moat: all domains stopped: 6 as expected, 0 not" in result.lines, log_tail(result)
+    # Exactly the two frames on unmapped memory faulted in the hypervisor's copy (the four others
+    # were refused before any write), and each fault was answered by its fixup: none stopped it.
+    faults = next(m for line in result.lines if (m := re.match(r"faults at stop: (\d+) on guest addresses.*"
+                                                               r"none in the hypervisor", line)))
+    assert int(faults[1]) == 2, log_tail(result)
