@@ -16,6 +16,9 @@ from moat.pytest_plugin import Booter, assert_xtf
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 GROWTH = 1.05  # a few instructions of slack, not a walk over the domains
+# The switch pair starts at 8 runnable domains, not 2: with exactly one other vCPU queued the pick
+# swaps the two in place (a fixed shortcut, some 40 instructions cheaper), so 2 is below the
+# general path that 8 and 64 both take. A walk over the queue or the domains shows from 8 to 64.
 
 
 def figure(boot: Booter, scenario: str) -> int:
@@ -30,7 +33,7 @@ def figure(boot: Booter, scenario: str) -> int:
 
 
 @pytest.mark.parametrize(("few", "many"), [("sched_tick_1", "sched_tick_64"),
-                                           ("sched_switch_2", "sched_switch_64")])
+                                           ("sched_switch_8", "sched_switch_64")])
 def test_cost_does_not_grow_with_the_runnable_domains(boot: Booter, few: str, many: str) -> None:
     low, high = figure(boot, few), figure(boot, many)
     assert high <= low * GROWTH, f"{few} = {low}, {many} = {high} instructions"
