@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Time. The local APIC timer gives the periodic tick; the TSC is the clock. Both rates are
-// measured against the PIT (a fixed 1.193182 MHz) over about 1 ms, or the TSC's is read from
-// CPUID and the APIC timer measured against it when the CPU states its TSC rate. The PIT QEMU models on the same virtual clock
+// Time. The local APIC timer gives the periodic tick; the TSC is the clock. The TSC's rate is read
+// from CPUID when the CPU states it, else measured against the PIT (a fixed 1.193182 MHz) over the
+// first part of the boot (at least about 1 ms: no busy wait when the boot's work takes longer);
+// the APIC timer is then measured against the TSC. The PIT QEMU models on the same virtual clock
 // as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike. The boot
 // CPU measures once: every local APIC timer runs from the same bus clock, so each AP starts its
 // tick with the boot CPU's calibration (and the SMP self-test checks each AP's rate).
@@ -19,7 +20,7 @@
 
 #define PIT_HZ 1193182
 #define CALIBRATE_PIT_TICKS 1193  /* about 1 ms of the PIT: the window the rates are measured over */
-#define CALIBRATE_APIC_US 100     /* the APIC timer against a known TSC rate */
+#define CALIBRATE_APIC_US 100     /* the APIC timer against the TSC */
 #define CALIBRATE_SPINS 100000000ULL
 
 static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
@@ -58,62 +59,97 @@ static uint64_t tsc_khz_from_cpuid(void)
     return (uint64_t)(base_mhz & 0xffff) * 1000;
 }
 
-/* The APIC timer (at divide-by-16) and, unless CPUID gave it, the TSC, measured against the PIT
- * (a fixed 1.193182 MHz) over CALIBRATE_PIT_TICKS of its counts. Both ends of the window are taken
- * right after the PIT's count changed, and the rates come from the exact number of PIT counts in
- * between, so the window needs to be neither long nor a whole number of milliseconds. With the
- * TSC rate known from CPUID, the APIC timer is measured against the TSC instead (no PIT). */
-static void calibrate(void)
+/* Starts PIT channel 2 counting down from its longest count (55 ms), in mode 0: its output (bit 5
+ * of port 0x61) stays low until the count runs out, so a reading says whether it wrapped. */
+static void pit_start(void)
 {
-    lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
-    uint64_t known_khz = tsc_khz_from_cpuid();
-    if (known_khz) {
-        uint64_t window = known_khz * CALIBRATE_APIC_US / 1000;
-        lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
-        uint64_t tsc0 = rdtsc();
-        uint32_t apic0 = apic_counted();
-        uint64_t tsc1;
-        while ((tsc1 = rdtsc()) - tsc0 < window)
-            cpu_relax();
-        uint32_t apic1 = apic_counted();
-        lapic_write(LAPIC_TIMER_INIT, 0);
-        tsc_rate_khz = known_khz;
-        lapic_timer_khz = (uint64_t)(apic1 - apic0) * known_khz / (tsc1 - tsc0);
-        if (!lapic_timer_khz)
-            panic("timer calibration failed (apic %u counts in %lu tsc)", apic1 - apic0, tsc1 - tsc0);
-        return;
-    }
-
     outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate channel 2 on, speaker off */
     outb(0x43, 0xb0);                       /* channel 2, lobyte/hibyte, mode 0 */
-    outb(0x42, 0xff);                       /* the longest count (55 ms): it never runs out here */
+    outb(0x42, 0xff);
     outb(0x42, 0xff);
     /* Restart the count by toggling the gate. */
     uint8_t gate = inb(0x61);
     outb(0x61, gate & ~0x01);
     outb(0x61, gate | 0x01);
-    lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
+}
 
-    uint64_t spins = 0;
-    uint16_t seen = pit_count(), start, now;
-    while ((start = pit_count()) == seen) /* the start of the window: a fresh PIT count */
+static bool pit_ran_out(void) { return (inb(0x61) & 0x20) != 0; }
+
+/* Waits for the PIT's count to change from `seen` and returns the new count: the moment right
+ * after a change is the only one a reading pins down to the exact PIT count. */
+static uint16_t pit_next_count(uint16_t seen)
+{
+    uint16_t now;
+    for (uint64_t spins = 0; (now = pit_count()) == seen;)
         if (++spins > CALIBRATE_SPINS)
             panic("the PIT never counted down: cannot calibrate the timer");
+    return now;
+}
+
+/* The TSC against the PIT, over a window that opens in timer_calibration_start and closes in
+ * timer_init: the boot's own work between the two (hashing the hypervisor image, the frame table,
+ * paging) runs while the PIT counts, instead of a busy wait. */
+static struct {
+    bool started;
+    uint16_t pit0;
+    uint64_t tsc0;
+} window;
+
+void timer_calibration_start(void)
+{
+    if (tsc_khz_from_cpuid())
+        return; /* nothing to measure against the PIT */
+    pit_start();
+    window.pit0 = pit_next_count(pit_count());
+    window.tsc0 = rdtsc();
+    window.started = true;
+}
+
+/* The TSC's rate from the window opened by timer_calibration_start: both ends taken right after
+ * the PIT's count changed, from the exact number of PIT counts in between, at least
+ * CALIBRATE_PIT_TICKS (waited for when the work in between was shorter, as on a fast CPU). When
+ * the PIT ran out meanwhile (more than 55 ms: a slow emulator on a loaded host), the number of
+ * counts is unknown and a fresh window of CALIBRATE_PIT_TICKS is measured instead. */
+static uint64_t tsc_khz_from_pit(void)
+{
+    bool fresh = !window.started || pit_ran_out();
+    if (fresh)
+        timer_calibration_start();
+    uint16_t now = window.pit0;
+    do
+        now = pit_next_count(now);
+    while ((uint16_t)(window.pit0 - now) < CALIBRATE_PIT_TICKS);
+    uint64_t tsc1 = rdtsc();
+    if (!fresh && pit_ran_out()) { /* it ran out between the last two readings: measure afresh */
+        window.started = false;
+        return tsc_khz_from_pit();
+    }
+    uint64_t pit = (uint16_t)(window.pit0 - now); /* exact PIT counts between the two readings */
+    uint64_t khz = (tsc1 - window.tsc0) * PIT_HZ / (pit * 1000);
+    if (!khz)
+        panic("timer calibration failed (tsc %lu in %lu PIT counts)", tsc1 - window.tsc0, pit);
+    return khz;
+}
+
+/* The TSC rate from CPUID when the CPU states it, else measured against the PIT; then the APIC timer
+ * (at divide-by-16) against the TSC, over CALIBRATE_APIC_US. */
+static void calibrate(void)
+{
+    uint64_t known_khz = tsc_khz_from_cpuid();
+    tsc_rate_khz = known_khz ? known_khz : tsc_khz_from_pit();
+    lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
+    uint64_t window_tsc = tsc_rate_khz * CALIBRATE_APIC_US / 1000;
+    lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
     uint64_t tsc0 = rdtsc();
     uint32_t apic0 = apic_counted();
-    while ((uint16_t)(start - (now = pit_count())) < CALIBRATE_PIT_TICKS)
-        if (++spins > CALIBRATE_SPINS)
-            panic("the PIT never counted down: cannot calibrate the timer");
-    uint64_t tsc1 = rdtsc();
+    uint64_t tsc1;
+    while ((tsc1 = rdtsc()) - tsc0 < window_tsc)
+        cpu_relax();
     uint32_t apic1 = apic_counted();
     lapic_write(LAPIC_TIMER_INIT, 0);
-
-    uint64_t pit = (uint16_t)(start - now); /* exact PIT counts between the two readings */
-    lapic_timer_khz = (uint64_t)(apic1 - apic0) * PIT_HZ / (pit * 1000);
-    tsc_rate_khz = (tsc1 - tsc0) * PIT_HZ / (pit * 1000);
-    if (!lapic_timer_khz || !tsc_rate_khz)
-        panic("timer calibration failed (apic %u counts, tsc %lu in %lu PIT counts)", apic1 - apic0, tsc1 - tsc0,
-              pit);
+    lapic_timer_khz = (uint64_t)(apic1 - apic0) * tsc_rate_khz / (tsc1 - tsc0);
+    if (!lapic_timer_khz)
+        panic("timer calibration failed (apic %u counts in %lu tsc)", apic1 - apic0, tsc1 - tsc0);
 }
 
 static void timer_tick(struct cpu_regs *regs)
