@@ -20,7 +20,9 @@
 
 #define PIT_HZ 1193182
 #define CALIBRATE_PIT_TICKS 1193  /* about 1 ms of the PIT: the window the rates are measured over */
-#define CALIBRATE_APIC_US 100     /* the APIC timer against the TSC */
+#define CALIBRATE_APIC_US 100     /* the APIC timer against the TSC: at least this window */
+#define CALIBRATE_APIC_MAX_US 10000 /* and at most this one, */
+#define CALIBRATE_APIC_PRECISION 1000 /* aiming at 0.1 %, as 1 ms of the PIT gives the TSC */
 #define CALIBRATE_SPINS 100000000ULL
 
 static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
@@ -131,25 +133,42 @@ static uint64_t tsc_khz_from_pit(void)
     return khz;
 }
 
+/* The APIC timer's count with the TSC read on either side: the count belongs to the middle, give or
+ * take half the gap (which is wide when an emulator's thread was descheduled in between). */
+struct apic_sample {
+    uint64_t tsc, gap;
+    uint32_t apic;
+};
+
+static struct apic_sample apic_sample(void)
+{
+    uint64_t t0 = rdtsc();
+    uint32_t apic = apic_counted();
+    uint64_t t1 = rdtsc();
+    return (struct apic_sample){.tsc = t0 + (t1 - t0) / 2, .gap = t1 - t0, .apic = apic};
+}
+
 /* The TSC rate from CPUID when the CPU states it, else measured against the PIT; then the APIC timer
- * (at divide-by-16) against the TSC, over CALIBRATE_APIC_US. */
+ * (at divide-by-16) against the TSC, over CALIBRATE_APIC_US or longer: until the two samples' gaps
+ * are at most 1/CALIBRATE_APIC_PRECISION of the window (a busy emulator host), at most
+ * CALIBRATE_APIC_MAX_US. */
 static void calibrate(void)
 {
     uint64_t known_khz = tsc_khz_from_cpuid();
     tsc_rate_khz = known_khz ? known_khz : tsc_khz_from_pit();
     lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
-    uint64_t window_tsc = tsc_rate_khz * CALIBRATE_APIC_US / 1000;
+    uint64_t least = tsc_rate_khz * CALIBRATE_APIC_US / 1000, most = tsc_rate_khz * CALIBRATE_APIC_MAX_US / 1000;
     lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
-    uint64_t tsc0 = rdtsc();
-    uint32_t apic0 = apic_counted();
-    uint64_t tsc1;
-    while ((tsc1 = rdtsc()) - tsc0 < window_tsc)
+    struct apic_sample s0 = apic_sample(), s1;
+    do {
         cpu_relax();
-    uint32_t apic1 = apic_counted();
+        s1 = apic_sample();
+    } while (s1.tsc - s0.tsc < least ||
+             ((s0.gap + s1.gap) * CALIBRATE_APIC_PRECISION > s1.tsc - s0.tsc && s1.tsc - s0.tsc < most));
     lapic_write(LAPIC_TIMER_INIT, 0);
-    lapic_timer_khz = (uint64_t)(apic1 - apic0) * tsc_rate_khz / (tsc1 - tsc0);
+    lapic_timer_khz = (uint64_t)(s1.apic - s0.apic) * tsc_rate_khz / (s1.tsc - s0.tsc);
     if (!lapic_timer_khz)
-        panic("timer calibration failed (apic %u counts in %lu tsc)", apic1 - apic0, tsc1 - tsc0);
+        panic("timer calibration failed (apic %u counts in %lu tsc)", s1.apic - s0.apic, s1.tsc - s0.tsc);
 }
 
 static void timer_tick(struct cpu_regs *regs)
