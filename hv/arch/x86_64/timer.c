@@ -95,16 +95,16 @@ static struct {
     bool started;
     uint16_t pit0;
     uint64_t tsc0;
-} window;
+} pit_window;
 
 void timer_calibration_start(void)
 {
     if (tsc_khz_from_cpuid())
         return; /* nothing to measure against the PIT */
     pit_start();
-    window.pit0 = pit_next_count(pit_count());
-    window.tsc0 = rdtsc();
-    window.started = true;
+    pit_window.pit0 = pit_next_count(pit_count());
+    pit_window.tsc0 = rdtsc();
+    pit_window.started = true;
 }
 
 /* The TSC's rate from the window opened by timer_calibration_start: both ends taken right after
@@ -114,22 +114,22 @@ void timer_calibration_start(void)
  * counts is unknown and a fresh window of CALIBRATE_PIT_TICKS is measured instead. */
 static uint64_t tsc_khz_from_pit(void)
 {
-    bool fresh = !window.started || pit_ran_out();
+    bool fresh = !pit_window.started || pit_ran_out();
     if (fresh)
         timer_calibration_start();
-    uint16_t now = window.pit0;
+    uint16_t now = pit_window.pit0;
     do
         now = pit_next_count(now);
-    while ((uint16_t)(window.pit0 - now) < CALIBRATE_PIT_TICKS);
+    while ((uint16_t)(pit_window.pit0 - now) < CALIBRATE_PIT_TICKS);
     uint64_t tsc1 = rdtsc();
     if (!fresh && pit_ran_out()) { /* it ran out between the last two readings: measure afresh */
-        window.started = false;
+        pit_window.started = false;
         return tsc_khz_from_pit();
     }
-    uint64_t pit = (uint16_t)(window.pit0 - now); /* exact PIT counts between the two readings */
-    uint64_t khz = (tsc1 - window.tsc0) * PIT_HZ / (pit * 1000);
+    uint64_t pit = (uint16_t)(pit_window.pit0 - now); /* exact PIT counts between the two readings */
+    uint64_t khz = (tsc1 - pit_window.tsc0) * PIT_HZ / (pit * 1000);
     if (!khz)
-        panic("timer calibration failed (tsc %lu in %lu PIT counts)", tsc1 - window.tsc0, pit);
+        panic("timer calibration failed (tsc %lu in %lu PIT counts)", tsc1 - pit_window.tsc0, pit);
     return khz;
 }
 
@@ -149,9 +149,11 @@ static struct apic_sample apic_sample(void)
 }
 
 /* The TSC rate from CPUID when the CPU states it, else measured against the PIT; then the APIC timer
- * (at divide-by-16) against the TSC, over CALIBRATE_APIC_US or longer: until the two samples' gaps
- * are at most 1/CALIBRATE_APIC_PRECISION of the window (a busy emulator host), at most
- * CALIBRATE_APIC_MAX_US. */
+ * (at divide-by-16) against the TSC, between two samples whose gaps add up to at most
+ * 1/CALIBRATE_APIC_PRECISION of the window: at least CALIBRATE_APIC_US, longer when the gaps are
+ * wide (an emulator's thread descheduled, or waiting for its device lock, in the middle of a
+ * read). Past CALIBRATE_APIC_MAX_US the first sample with a gap no wider than the start's ends it;
+ * past ten times that, any sample (the best that host can do). */
 static void calibrate(void)
 {
     uint64_t known_khz = tsc_khz_from_cpuid();
@@ -160,15 +162,27 @@ static void calibrate(void)
     uint64_t least = tsc_rate_khz * CALIBRATE_APIC_US / 1000, most = tsc_rate_khz * CALIBRATE_APIC_MAX_US / 1000;
     lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
     struct apic_sample s0 = apic_sample(), s1;
-    do {
+    /* The start: the narrowest of a few samples, unless the first is narrow already. */
+    for (unsigned i = 0; i < 16 && s0.gap * 2 * CALIBRATE_APIC_PRECISION > most; i++) {
+        s1 = apic_sample();
+        if (s1.gap < s0.gap)
+            s0 = s1;
+    }
+    uint64_t window;
+    for (;;) {
         cpu_relax();
         s1 = apic_sample();
-    } while (s1.tsc - s0.tsc < least ||
-             ((s0.gap + s1.gap) * CALIBRATE_APIC_PRECISION > s1.tsc - s0.tsc && s1.tsc - s0.tsc < most));
+        window = s1.tsc - s0.tsc;
+        if (window < least)
+            continue;
+        if ((s0.gap + s1.gap) * CALIBRATE_APIC_PRECISION <= window || (window >= most && s1.gap <= s0.gap) ||
+            window >= 10 * most)
+            break;
+    }
     lapic_write(LAPIC_TIMER_INIT, 0);
-    lapic_timer_khz = (uint64_t)(s1.apic - s0.apic) * tsc_rate_khz / (s1.tsc - s0.tsc);
+    lapic_timer_khz = (uint64_t)(s1.apic - s0.apic) * tsc_rate_khz / window;
     if (!lapic_timer_khz)
-        panic("timer calibration failed (apic %u counts in %lu tsc)", s1.apic - s0.apic, s1.tsc - s0.tsc);
+        panic("timer calibration failed (apic %u counts in %lu tsc)", s1.apic - s0.apic, window);
 }
 
 static void timer_tick(struct cpu_regs *regs)
