@@ -88,6 +88,33 @@ static uint16_t pit_next_count(uint16_t seen)
     return now;
 }
 
+/* The local APIC's registers before paging_init maps them at LAPIC_VA: boot.S maps the default
+ * base, so only when the APIC is enabled and still there. NULL: the APIC's window opens later. */
+static volatile uint32_t *early_lapic(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if ((base & 0xffffff000ULL) != LAPIC_DEFAULT_BASE || !(base & (1u << 11)))
+        return NULL;
+    return (volatile uint32_t *)(DIRECTMAP_BASE + LAPIC_DEFAULT_BASE);
+}
+
+/* The APIC timer's count with the TSC read on either side: the count belongs to the middle, give or
+ * take half the gap (which is wide when an emulator's thread was descheduled in between). */
+struct apic_sample {
+    uint64_t tsc, gap;
+    uint32_t apic;
+};
+
+static struct apic_sample apic_sample_at(volatile uint32_t *early)
+{
+    uint64_t t0 = rdtsc();
+    uint32_t apic = early ? 0xffffffff - early[LAPIC_TIMER_CUR / 4] : apic_counted();
+    uint64_t t1 = rdtsc();
+    return (struct apic_sample){.tsc = t0 + (t1 - t0) / 2, .gap = t1 - t0, .apic = apic};
+}
+
+static struct apic_sample apic_sample(void) { return apic_sample_at(NULL); }
+
 /* The TSC against the PIT, over a window that opens in timer_calibration_start and closes in
  * timer_init: the boot's own work between the two (hashing the hypervisor image, the frame table,
  * paging) runs while the PIT counts, instead of a busy wait. */
@@ -97,14 +124,33 @@ static struct {
     uint64_t tsc0;
 } pit_window;
 
-void timer_calibration_start(void)
+/* The APIC timer against the TSC, over the same stretch of the boot when the APIC can be reached
+ * that early (early_lapic), counting down from its largest count at divide-by-16. */
+static struct {
+    bool started;
+    struct apic_sample s0;
+} apic_window;
+
+static void pit_window_open(void)
 {
-    if (tsc_khz_from_cpuid())
-        return; /* nothing to measure against the PIT */
     pit_start();
     pit_window.pit0 = pit_next_count(pit_count());
     pit_window.tsc0 = rdtsc();
     pit_window.started = true;
+}
+
+/* Only before paging_init: early_lapic's mapping is the boot page tables'. */
+void timer_calibration_start(void)
+{
+    volatile uint32_t *lapic = early_lapic();
+    if (lapic) {
+        lapic[LAPIC_TIMER_DIV / 4] = 0x3;
+        lapic[LAPIC_TIMER_INIT / 4] = 0xffffffff;
+        apic_window.s0 = apic_sample_at(lapic);
+        apic_window.started = true;
+    }
+    if (!tsc_khz_from_cpuid()) /* else nothing to measure against the PIT */
+        pit_window_open();
 }
 
 /* The TSC's rate from the window opened by timer_calibration_start: both ends taken right after
@@ -116,7 +162,7 @@ static uint64_t tsc_khz_from_pit(void)
 {
     bool fresh = !pit_window.started || pit_ran_out();
     if (fresh)
-        timer_calibration_start();
+        pit_window_open();
     uint16_t now = pit_window.pit0;
     do
         now = pit_next_count(now);
@@ -133,21 +179,6 @@ static uint64_t tsc_khz_from_pit(void)
     return khz;
 }
 
-/* The APIC timer's count with the TSC read on either side: the count belongs to the middle, give or
- * take half the gap (which is wide when an emulator's thread was descheduled in between). */
-struct apic_sample {
-    uint64_t tsc, gap;
-    uint32_t apic;
-};
-
-static struct apic_sample apic_sample(void)
-{
-    uint64_t t0 = rdtsc();
-    uint32_t apic = apic_counted();
-    uint64_t t1 = rdtsc();
-    return (struct apic_sample){.tsc = t0 + (t1 - t0) / 2, .gap = t1 - t0, .apic = apic};
-}
-
 /* The TSC rate from CPUID when the CPU states it, else measured against the PIT; then the APIC timer
  * (at divide-by-16) against the TSC, between two samples whose gaps add up to at most
  * 1/CALIBRATE_APIC_PRECISION of the window: at least CALIBRATE_APIC_US, longer when the gaps are
@@ -158,12 +189,17 @@ static void calibrate(void)
 {
     uint64_t known_khz = tsc_khz_from_cpuid();
     tsc_rate_khz = known_khz ? known_khz : tsc_khz_from_pit();
-    lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
     uint64_t least = tsc_rate_khz * CALIBRATE_APIC_US / 1000, most = tsc_rate_khz * CALIBRATE_APIC_MAX_US / 1000;
-    lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
-    struct apic_sample s0 = apic_sample(), s1;
+    struct apic_sample s0, s1;
+    if (apic_window.started) { /* counting since timer_calibration_start */
+        s0 = apic_window.s0;
+    } else {
+        lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
+        lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
+        s0 = apic_sample();
+    }
     /* The start: the narrowest of a few samples, unless the first is narrow already. */
-    for (unsigned i = 0; i < 16 && s0.gap * 2 * CALIBRATE_APIC_PRECISION > most; i++) {
+    for (unsigned i = 0; !apic_window.started && i < 16 && s0.gap * 2 * CALIBRATE_APIC_PRECISION > most; i++) {
         s1 = apic_sample();
         if (s1.gap < s0.gap)
             s0 = s1;
