@@ -2,7 +2,7 @@
 // Time. The local APIC timer gives the periodic tick; the TSC is the clock. The TSC's rate is read
 // from CPUID when the CPU states it, else measured against the PIT (a fixed 1.193182 MHz) over the
 // first part of the boot (at least about 1 ms: no busy wait when the boot's work takes longer);
-// the APIC timer is then measured against the TSC. The PIT QEMU models on the same virtual clock
+// the APIC timer is measured against the TSC over the same stretch. The PIT QEMU models on the same virtual clock
 // as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike. The boot
 // CPU measures once: every local APIC timer runs from the same bus clock, so each AP starts its
 // tick with the boot CPU's calibration (and the SMP self-test checks each AP's rate).

@@ -5,11 +5,12 @@
 
 #include <moat/types.h>
 
-/* Opens the window the TSC's rate is measured over (when CPUID does not state it), as early in the
- * boot as possible: the work until timer_init runs while it is open, instead of a busy wait. It
+/* Opens the windows the TSC's rate (against the PIT, when CPUID does not state it) and the APIC
+ * timer's (against the TSC) are measured over, as early in the boot as possible and before
+ * paging_init: the work until timer_init runs while they are open, instead of a busy wait. It
  * touches no memory the measured launch hashes (only zero-initialised data). */
 void timer_calibration_start(void);
-/* Closes that window (the TSC's rate), measures the APIC timer against the TSC; starts the periodic
+/* Closes those windows (opening them now if they were not) for both rates; starts the periodic
  * tick (interrupts still off). */
 void timer_init(void);
 /* An AP: starts its periodic tick with the boot CPU's calibration. */
