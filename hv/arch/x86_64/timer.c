@@ -105,7 +105,7 @@ struct apic_sample {
     uint32_t apic;
 };
 
-static struct apic_sample apic_sample_at(volatile uint32_t *early)
+static struct apic_sample apic_sample_at(const volatile uint32_t *early)
 {
     uint64_t t0 = rdtsc();
     uint32_t apic = early ? 0xffffffff - early[LAPIC_TIMER_CUR / 4] : apic_counted();
