@@ -15,6 +15,7 @@
 #include <moat/sched.h>
 #include <moat/selftest.h>
 #include <moat/shutdown.h>
+#include <moat/timer.h>
 #include <moat/xsm.h>
 
 extern char _image_start_phys[], _bss_end_phys[];
@@ -35,6 +36,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     uint64_t tsc_banner = arch_cycles();
     printk("moat " MOAT_VERSION " x86-64 hypervisor\n");
     printk("boot: tsc entry=%lu banner=%lu\n", boot_tsc_entry, tsc_banner);
+    timer_calibration_start();   /* the PIT counts while the image is hashed */
     measure_hypervisor_image(); /* before anything writes the image's data */
 
     arch_init_boot_cpu();

@@ -12,7 +12,8 @@ scenario's [[module]] entries, then the compiled security policy.
 The hypervisor names a module by the base name of the first word
 of its multiboot string, so modules are staged as build/modules/<key>/<name> with <name> as their
 argument too (GRUB passes only the argument): the manifest is called `manifest` and an image by
-its image name (e.g. `hello`).
+its image name (e.g. `hello`). An image is staged without its debug sections (boot_image_bytes):
+the hypervisor measures every byte of what it boots, and DWARF it never reads would be most of it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import hashlib
 import os
 import shutil
 import struct
+import subprocess
 import tempfile
 import zlib
 from dataclasses import dataclass
@@ -319,6 +321,27 @@ def check_images(scen: Scenario, build_dir: Path) -> dict[str, Path]:
     return found
 
 
+def boot_image_bytes(path: Path) -> bytes:
+    """An image as it is booted, and so measured: the ELF without its debug sections.
+
+    The hypervisor hashes every byte of a module it boots (docs/attestation.md); DWARF, which it
+    never reads, is about two thirds of a small guest. The symbol table stays (the hypervisor names
+    a faulting guest's function from it), and the unstripped ELF in build/images/ stays what
+    `moat coverage` and debuggers read. Deterministic, so `moat attest`'s reference gets the same
+    bytes the boot measured.
+    """
+    objcopy = shutil.which("objcopy")
+    if objcopy is None:
+        raise UserError("objcopy (binutils) is needed to stage boot images: apt-get install binutils")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / path.name
+        done = subprocess.run([objcopy, "--strip-debug", str(path), str(out)], capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0:
+            raise UserError(f"{path}: objcopy --strip-debug failed: {done.stderr.strip()}")
+        return out.read_bytes()
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as f:
@@ -347,7 +370,7 @@ def build_boot_modules(scen: Scenario, build_dir: Path, *,
     for name in image_names(scen):
         target = stage / name
         tmp = stage / f".{name}.{os.getpid()}"
-        shutil.copyfile(images[name], tmp)
+        tmp.write_bytes(boot_image_bytes(images[name]))
         os.replace(tmp, target)
         staged.append((target, name))
     # The policy goes last, so image module numbers stay as records() gave them.

@@ -5,6 +5,7 @@
  * the real (W^X) page tables. The header carries the load addresses (the "a.out kludge"), so the
  * image can be a flat binary that QEMU's -kernel and GRUB both load as is.
  */
+#include <moat/apic.h>
 #include <moat/config.h>
 #include <moat/cpu.h>
 #include <moat/multiboot.h>
@@ -70,6 +71,12 @@ _start32:
     incl %ecx
     cmpl $512, %ecx
     jne 1b
+
+    /* And the 2 MiB page of the local APIC at its default address, uncached, for the timer
+     * calibration that starts before paging_init maps it (timer.c). */
+    movl $(LAPIC_DEFAULT_BASE | 0x9b), PHYS(boot_pd_apic) + ((LAPIC_DEFAULT_BASE >> 21) & 511) * 8
+    movl $PHYS(boot_pd_apic) + 0x3, %eax
+    movl %eax, PHYS(boot_pdpt_low) + (LAPIC_DEFAULT_BASE >> 30) * 8
 
     movl $PHYS(boot_pd) + 0x3, %eax
     movl %eax, PHYS(boot_pdpt_low)                  /* 0-1 GiB */
@@ -166,3 +173,4 @@ boot_pml4: .skip 4096
 boot_pdpt_low: .skip 4096
 boot_pdpt_high: .skip 4096
 boot_pd: .skip 4096
+boot_pd_apic: .skip 4096

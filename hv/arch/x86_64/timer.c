@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Time. The local APIC timer gives the periodic tick; the TSC is the clock. Both rates are
-// measured against the PIT (a fixed 1.193182 MHz) over about 1 ms, or the TSC's is read from
-// CPUID and the APIC timer measured against it when the CPU states its TSC rate. The PIT QEMU models on the same virtual clock
+// Time. The local APIC timer gives the periodic tick; the TSC is the clock. The TSC's rate is read
+// from CPUID when the CPU states it, else measured against the PIT (a fixed 1.193182 MHz) over the
+// first part of the boot (at least about 1 ms: no busy wait when the boot's work takes longer);
+// the APIC timer is measured against the TSC over the same stretch. The PIT QEMU models on the same virtual clock
 // as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike. The boot
 // CPU measures once: every local APIC timer runs from the same bus clock, so each AP starts its
 // tick with the boot CPU's calibration (and the SMP self-test checks each AP's rate).
@@ -19,7 +20,9 @@
 
 #define PIT_HZ 1193182
 #define CALIBRATE_PIT_TICKS 1193  /* about 1 ms of the PIT: the window the rates are measured over */
-#define CALIBRATE_APIC_US 100     /* the APIC timer against a known TSC rate */
+#define CALIBRATE_APIC_US 100     /* the APIC timer against the TSC: at least this window */
+#define CALIBRATE_APIC_MAX_US 10000 /* and at most this one, */
+#define CALIBRATE_APIC_PRECISION 1000 /* aiming at 0.1 %, as 1 ms of the PIT gives the TSC */
 #define CALIBRATE_SPINS 100000000ULL
 
 static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
@@ -58,62 +61,164 @@ static uint64_t tsc_khz_from_cpuid(void)
     return (uint64_t)(base_mhz & 0xffff) * 1000;
 }
 
-/* The APIC timer (at divide-by-16) and, unless CPUID gave it, the TSC, measured against the PIT
- * (a fixed 1.193182 MHz) over CALIBRATE_PIT_TICKS of its counts. Both ends of the window are taken
- * right after the PIT's count changed, and the rates come from the exact number of PIT counts in
- * between, so the window needs to be neither long nor a whole number of milliseconds. With the
- * TSC rate known from CPUID, the APIC timer is measured against the TSC instead (no PIT). */
-static void calibrate(void)
+/* Starts PIT channel 2 counting down from its longest count (55 ms), in mode 0: its output (bit 5
+ * of port 0x61) stays low until the count runs out, so a reading says whether it wrapped. */
+static void pit_start(void)
 {
-    lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
-    uint64_t known_khz = tsc_khz_from_cpuid();
-    if (known_khz) {
-        uint64_t window = known_khz * CALIBRATE_APIC_US / 1000;
-        lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
-        uint64_t tsc0 = rdtsc();
-        uint32_t apic0 = apic_counted();
-        uint64_t tsc1;
-        while ((tsc1 = rdtsc()) - tsc0 < window)
-            cpu_relax();
-        uint32_t apic1 = apic_counted();
-        lapic_write(LAPIC_TIMER_INIT, 0);
-        tsc_rate_khz = known_khz;
-        lapic_timer_khz = (uint64_t)(apic1 - apic0) * known_khz / (tsc1 - tsc0);
-        if (!lapic_timer_khz)
-            panic("timer calibration failed (apic %u counts in %lu tsc)", apic1 - apic0, tsc1 - tsc0);
-        return;
-    }
-
     outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* gate channel 2 on, speaker off */
     outb(0x43, 0xb0);                       /* channel 2, lobyte/hibyte, mode 0 */
-    outb(0x42, 0xff);                       /* the longest count (55 ms): it never runs out here */
+    outb(0x42, 0xff);
     outb(0x42, 0xff);
     /* Restart the count by toggling the gate. */
     uint8_t gate = inb(0x61);
     outb(0x61, gate & ~0x01);
     outb(0x61, gate | 0x01);
-    lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
+}
 
-    uint64_t spins = 0;
-    uint16_t seen = pit_count(), start, now;
-    while ((start = pit_count()) == seen) /* the start of the window: a fresh PIT count */
+static bool pit_ran_out(void) { return (inb(0x61) & 0x20) != 0; }
+
+/* Waits for the PIT's count to change from `seen` and returns the new count: the moment right
+ * after a change is the only one a reading pins down to the exact PIT count. */
+static uint16_t pit_next_count(uint16_t seen)
+{
+    uint16_t now;
+    for (uint64_t spins = 0; (now = pit_count()) == seen;)
         if (++spins > CALIBRATE_SPINS)
             panic("the PIT never counted down: cannot calibrate the timer");
-    uint64_t tsc0 = rdtsc();
-    uint32_t apic0 = apic_counted();
-    while ((uint16_t)(start - (now = pit_count())) < CALIBRATE_PIT_TICKS)
-        if (++spins > CALIBRATE_SPINS)
-            panic("the PIT never counted down: cannot calibrate the timer");
+    return now;
+}
+
+/* The local APIC's registers before paging_init maps them at LAPIC_VA: boot.S maps the default
+ * base, so only when the APIC is enabled and still there. NULL: the APIC's window opens later. */
+static volatile uint32_t *early_lapic(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE);
+    if ((base & 0xffffff000ULL) != LAPIC_DEFAULT_BASE || !(base & (1u << 11)))
+        return NULL;
+    return (volatile uint32_t *)(DIRECTMAP_BASE + LAPIC_DEFAULT_BASE);
+}
+
+/* The APIC timer's count with the TSC read on either side: the count belongs to the middle, give or
+ * take half the gap (which is wide when an emulator's thread was descheduled in between). */
+struct apic_sample {
+    uint64_t tsc, gap;
+    uint32_t apic;
+};
+
+static struct apic_sample apic_sample_at(const volatile uint32_t *early)
+{
+    uint64_t t0 = rdtsc();
+    uint32_t apic = early ? 0xffffffff - early[LAPIC_TIMER_CUR / 4] : apic_counted();
+    uint64_t t1 = rdtsc();
+    return (struct apic_sample){.tsc = t0 + (t1 - t0) / 2, .gap = t1 - t0, .apic = apic};
+}
+
+static struct apic_sample apic_sample(void) { return apic_sample_at(NULL); }
+
+/* The TSC against the PIT, over a window that opens in timer_calibration_start and closes in
+ * timer_init: the boot's own work between the two (hashing the hypervisor image, the frame table,
+ * paging) runs while the PIT counts, instead of a busy wait. */
+static struct {
+    bool started;
+    uint16_t pit0;
+    uint64_t tsc0;
+} pit_window;
+
+/* The APIC timer against the TSC, over the same stretch of the boot when the APIC can be reached
+ * that early (early_lapic), counting down from its largest count at divide-by-16. */
+static struct {
+    bool started;
+    struct apic_sample s0;
+} apic_window;
+
+static void pit_window_open(void)
+{
+    pit_start();
+    pit_window.pit0 = pit_next_count(pit_count());
+    pit_window.tsc0 = rdtsc();
+    pit_window.started = true;
+}
+
+/* Only before paging_init: early_lapic's mapping is the boot page tables'. */
+void timer_calibration_start(void)
+{
+    volatile uint32_t *lapic = early_lapic();
+    if (lapic) {
+        lapic[LAPIC_TIMER_DIV / 4] = 0x3;
+        lapic[LAPIC_TIMER_INIT / 4] = 0xffffffff;
+        apic_window.s0 = apic_sample_at(lapic);
+        apic_window.started = true;
+    }
+    if (!tsc_khz_from_cpuid()) /* else nothing to measure against the PIT */
+        pit_window_open();
+}
+
+/* The TSC's rate from the window opened by timer_calibration_start: both ends taken right after
+ * the PIT's count changed, from the exact number of PIT counts in between, at least
+ * CALIBRATE_PIT_TICKS (waited for when the work in between was shorter, as on a fast CPU). When
+ * the PIT ran out meanwhile (more than 55 ms: a slow emulator on a loaded host), the number of
+ * counts is unknown and a fresh window of CALIBRATE_PIT_TICKS is measured instead. */
+static uint64_t tsc_khz_from_pit(void)
+{
+    bool fresh = !pit_window.started || pit_ran_out();
+    if (fresh)
+        pit_window_open();
+    uint16_t now = pit_window.pit0;
+    do
+        now = pit_next_count(now);
+    while ((uint16_t)(pit_window.pit0 - now) < CALIBRATE_PIT_TICKS);
     uint64_t tsc1 = rdtsc();
-    uint32_t apic1 = apic_counted();
-    lapic_write(LAPIC_TIMER_INIT, 0);
+    if (!fresh && pit_ran_out()) { /* it ran out between the last two readings: measure afresh */
+        pit_window.started = false;
+        return tsc_khz_from_pit();
+    }
+    uint64_t pit = (uint16_t)(pit_window.pit0 - now); /* exact PIT counts between the two readings */
+    uint64_t khz = (tsc1 - pit_window.tsc0) * PIT_HZ / (pit * 1000);
+    if (!khz)
+        panic("timer calibration failed (tsc %lu in %lu PIT counts)", tsc1 - pit_window.tsc0, pit);
+    return khz;
+}
 
-    uint64_t pit = (uint16_t)(start - now); /* exact PIT counts between the two readings */
-    lapic_timer_khz = (uint64_t)(apic1 - apic0) * PIT_HZ / (pit * 1000);
-    tsc_rate_khz = (tsc1 - tsc0) * PIT_HZ / (pit * 1000);
-    if (!lapic_timer_khz || !tsc_rate_khz)
-        panic("timer calibration failed (apic %u counts, tsc %lu in %lu PIT counts)", apic1 - apic0, tsc1 - tsc0,
-              pit);
+/* The TSC rate from CPUID when the CPU states it, else measured against the PIT; then the APIC timer
+ * (at divide-by-16) against the TSC, between two samples whose gaps add up to at most
+ * 1/CALIBRATE_APIC_PRECISION of the window: at least CALIBRATE_APIC_US, longer when the gaps are
+ * wide (an emulator's thread descheduled, or waiting for its device lock, in the middle of a
+ * read). Past CALIBRATE_APIC_MAX_US the first sample with a gap no wider than the start's ends it;
+ * past ten times that, any sample (the best that host can do). */
+static void calibrate(void)
+{
+    uint64_t known_khz = tsc_khz_from_cpuid();
+    tsc_rate_khz = known_khz ? known_khz : tsc_khz_from_pit();
+    uint64_t least = tsc_rate_khz * CALIBRATE_APIC_US / 1000, most = tsc_rate_khz * CALIBRATE_APIC_MAX_US / 1000;
+    struct apic_sample s0, s1;
+    if (apic_window.started) { /* counting since timer_calibration_start */
+        s0 = apic_window.s0;
+    } else {
+        lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
+        lapic_write(LAPIC_TIMER_INIT, 0xffffffff);
+        s0 = apic_sample();
+    }
+    /* The start: the narrowest of a few samples, unless the first is narrow already. */
+    for (unsigned i = 0; !apic_window.started && i < 16 && s0.gap * 2 * CALIBRATE_APIC_PRECISION > most; i++) {
+        s1 = apic_sample();
+        if (s1.gap < s0.gap)
+            s0 = s1;
+    }
+    uint64_t window;
+    for (;;) {
+        cpu_relax();
+        s1 = apic_sample();
+        window = s1.tsc - s0.tsc;
+        if (window < least)
+            continue;
+        if ((s0.gap + s1.gap) * CALIBRATE_APIC_PRECISION <= window || (window >= most && s1.gap <= s0.gap) ||
+            window >= 10 * most)
+            break;
+    }
+    lapic_write(LAPIC_TIMER_INIT, 0);
+    lapic_timer_khz = (uint64_t)(s1.apic - s0.apic) * tsc_rate_khz / window;
+    if (!lapic_timer_khz)
+        panic("timer calibration failed (apic %u counts in %lu tsc)", s1.apic - s0.apic, window);
 }
 
 static void timer_tick(struct cpu_regs *regs)

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Time: the local APIC timer (the tick), the TSC (the clock), both calibrated against the PIT. */
+/* Time: the local APIC timer (the tick), the TSC (the clock), the TSC calibrated against the PIT (or read from CPUID), the APIC timer against the TSC. */
 #ifndef MOAT_TIMER_H
 #define MOAT_TIMER_H
 
 #include <moat/types.h>
 
-/* Measures the APIC timer and TSC rates against the PIT; starts the periodic tick (interrupts still off). */
+/* Opens the windows the TSC's rate (against the PIT, when CPUID does not state it) and the APIC
+ * timer's (against the TSC) are measured over, as early in the boot as possible and before
+ * paging_init: the work until timer_init runs while they are open, instead of a busy wait. It
+ * touches no memory the measured launch hashes (only zero-initialised data). */
+void timer_calibration_start(void);
+/* Closes those windows (opening them now if they were not) for both rates; starts the periodic
+ * tick (interrupts still off). */
 void timer_init(void);
 /* An AP: starts its periodic tick with the boot CPU's calibration. */
 void timer_start_cpu(void);

@@ -100,7 +100,11 @@ static long wait_for_edge(const struct channel *ch, uint64_t t0, uint64_t slot, 
     for (unsigned i = 0; limit == 0 || i < limit; i++) {
         uint64_t s = t0 + i * slot;
         sleep_until(s);
-        uint64_t v = ch->measure(s, s + slot);
+        /* The baseline slot is measured from when the receiver woke: that wake-up's lateness (up
+         * to a tick, by where the tick falls against the slot) is its own, not a sender's, and no
+         * later slot has one (each starts where the previous measurement ended). */
+        uint64_t now = now_ns(), from = i == 0 && now > s ? now : s;
+        uint64_t v = ch->measure(from, s + slot);
         if (i == 0) {
             base = v;
         } else if (v != base) {

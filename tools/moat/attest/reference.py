@@ -104,7 +104,7 @@ def compute(scen_path: Path, extra_policies: list[Path] | None = None) -> Refere
     ]
     domains = []
     for domid, (dom, rec) in enumerate(zip(scen.domains, recs, strict=True)):
-        image = images[dom.image_name].read_bytes()
+        image = manifest.boot_image_bytes(images[dom.image_name])  # as staged, so as measured
         events.append((eventlog.PCR_BOOT, eventlog.EV_EVENT_TAG, eventlog.domain_event(
             image=image, domid=domid, ssidref=rec.ssidref, memory_kib=rec.memory_kib, devices=rec.devices,
             flags=rec.flags, creator=None, name=rec.name, cmdline=rec.cmdline)))
@@ -133,7 +133,7 @@ def compute(scen_path: Path, extra_policies: list[Path] | None = None) -> Refere
         "policy": policy,
         "known_policies": known,
         "domains": domains,
-        "images": {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in images.items()},
+        "images": {name: hashlib.sha256(manifest.boot_image_bytes(p)).hexdigest() for name, p in images.items()},
         "events": [{"pcr": pcr, "type": typ, "data": data.hex()} for pcr, typ, data in events],
         "pcrs": {str(p): v.hex() for p, v in pcrs.items()},
     })

@@ -6,6 +6,11 @@
 #ifndef MOAT_APIC_H
 #define MOAT_APIC_H
 
+/* Where firmware leaves every local APIC (MSR_APIC_BASE); boot.S maps it for the early timer
+ * calibration, and timer.c uses that mapping only when the MSR says it is still there. */
+#define LAPIC_DEFAULT_BASE 0xfee00000
+
+#ifndef __ASSEMBLER__
 #include <moat/types.h>
 
 #define LAPIC_ID 0x020
@@ -33,5 +38,7 @@ bool apic_send_ipi(uint32_t apic_id, uint8_t vector);
 bool apic_send_ipi_allbutself(uint8_t vector);
 bool apic_send_init(uint32_t apic_id);
 bool apic_send_startup(uint32_t apic_id, uint8_t page); /* start at physical page << 12, real mode */
+
+#endif /* __ASSEMBLER__ */
 
 #endif
