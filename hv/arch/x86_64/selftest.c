@@ -400,6 +400,15 @@ void selftest_run(const char *name)
         test_smp();
     if (!strcmp(name, "format"))
         test_format();
+    /* Shared library code (hv/core/selftest_lib.c). */
+    if (!strcmp(name, "sha256")) {
+        failures += selftest_sha256();
+        finish();
+    }
+    if (!strcmp(name, "tpm")) {
+        failures += selftest_tpm();
+        finish();
+    }
     /* The debug build's lock checks (moat/hvlock.h): each must stop the machine with its line. */
     if (!strcmp(name, "lock_order")) {
         lock_check_acquire(LOCK_CALL);

@@ -13,6 +13,9 @@ struct cpu_regs;
 /* Called at every entry into C from the entry code: stops the machine if EFLAGS.AC is set (a
  * guest's AC must never reach the hypervisor, where it would switch SMAP off). */
 void selftest_entry_check(const struct cpu_regs *regs);
+/* hv/core/selftest_lib.c: each runs its checks and returns how many failed. */
+int selftest_sha256(void);
+int selftest_tpm(void);
 #else
 static inline void selftest_entry_check(const struct cpu_regs *regs) { (void)regs; }
 #endif
