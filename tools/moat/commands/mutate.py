@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "mutate", help="mutation testing: plant small bugs in hv/ and see whether the tests catch them",
         description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("files", nargs="*", metavar="FILE", help="hv/ C files to mutate")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="hv/ C files to mutate (a relative path is taken from the moat tree, $MOAT_ROOT, "
+                        "as the tests are, not from the current directory)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON to FILE")
     p.add_argument("--operator", action="append", choices=mutate.OPERATORS, dest="operators",
                    help="only these operators (repeatable; default all)")
@@ -48,8 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="only mutants starting on these lines (repeatable)")
     p.add_argument("--sample", type=int, metavar="N",
                    help="run N mutants spread evenly over the selection (a time-boxed estimate)")
-    p.add_argument("--tests", nargs="+", metavar="TEST",
-                   help="run these tests for every mutant instead of the covering ones")
+    # One test per --tests (repeatable), so that FILES may come after it: with nargs="+" the
+    # files written after `--tests T` were taken as tests and the default files were mutated.
+    p.add_argument("--tests", action="append", metavar="TEST",
+                   help="run this test (a pytest path or node id, from the moat tree) for every mutant "
+                        "instead of the covering ones (repeatable: --tests A --tests B)")
     p.add_argument("--max-tests", type=int, default=0, metavar="N",
                    help="run at most the N fastest covering boot tests per mutant (default: all)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="mutants built and tested at once (default 2)")
@@ -65,13 +70,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+def source_path(f: str, root: Path) -> Path:
+    """FILE as a path inside the tree: a relative one is taken from the tree's root (the tests
+    run there too), an absolute one must lie in the tree."""
+    path = Path(f) if Path(f).is_absolute() else root / f
+    try:
+        rel = path.resolve().relative_to(root)
+    except ValueError:
+        raise UserError(f"{f}: not in the moat tree {root} (FILES are hv/ C files of that tree)") from None
+    if not (root / rel).is_file() or rel.suffix != ".c" or not rel.parts or rel.parts[0] != "hv":
+        hint = " (a test? name each with its own --tests)" if rel.suffix == ".py" or "::" in f else ""
+        raise UserError(f"{f}: not a C file under hv/ of {root}{hint}")
+    return rel
+
+
 def select(args: argparse.Namespace, root: Path) -> list[mutate.Mutant]:
     files = args.files or list(mutate.DEFAULT_FILES)
     out: list[mutate.Mutant] = []
     for f in files:
-        rel = Path(f).resolve().relative_to(root) if Path(f).is_absolute() or Path(f).exists() else Path(f)
-        if not (root / rel).is_file() or rel.suffix != ".c" or rel.parts[0] != "hv":
-            raise UserError(f"{f}: not a C file under hv/")
+        rel = source_path(f, root)
         out += mutate.mutants(root, str(rel), tuple(args.operators or mutate.OPERATORS))
     if args.functions:
         out = [m for m in out if m.function in args.functions]
