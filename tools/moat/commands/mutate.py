@@ -120,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
     work = args.work.resolve() if args.work else build_dir(root) / "mutate"
     if args.work and not args.list:
         mutate_run.check_work_dir(root, args.work)
+    # A --sample of the default files is an estimate of the whole run and may set the threshold;
+    # any other selection may not, which is refused before the run (the whole run takes hours).
+    whole = not (args.files or args.operators or args.functions or args.lines or args.tests or args.max_tests)
+    if args.update_threshold and not whole and not args.list:
+        raise UserError("--update-threshold needs a run of the default files "
+                        "(no FILES, no selection but --sample); nothing was run")
     chosen = select(args, root)
     if args.list:
         for m in chosen:
@@ -178,8 +184,6 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=1) + "\n"
     (out / "mutate.json").write_text(text, encoding="utf-8")
-    # A --sample of the default files is an estimate of the whole run and may set the threshold.
-    whole = not (args.files or args.operators or args.functions or args.lines or args.tests or args.max_tests)
     if whole:
         (out / "last-full.json").write_text(text, encoding="utf-8")
     if args.json:
@@ -188,9 +192,6 @@ def run(args: argparse.Namespace) -> int:
     for line in thresholds.compare(thresholds.load(root), measured):
         print(f"moat mutate: {line}" + ("" if whole else " (a partial run: the threshold is for the whole run)"))
     if args.update_threshold:
-        if not whole:
-            raise UserError("--update-threshold needs a run of the default files "
-                            "(no FILES, no selection but --sample)")
         for line in thresholds.raise_to(root, measured):
             print(f"moat mutate: {line}")
     return 0 if data["survived"] == 0 and data["errors"] == 0 else 1
