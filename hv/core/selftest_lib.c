@@ -160,19 +160,29 @@ static void test_tpm2_marshalling(void)
  * `fake` is a locality's register page in RAM and a clock: every call of the clock (each wait of
  * tpm_tis.c reads it before it first looks at the registers, and again on each further poll) is a
  * tick at which the device looks at what the driver wrote and sets the registers a misbehaving
- * TIS would show. The clock moves 100 ms a tick, so a wait that is never satisfied ends after a
- * few ticks. The device follows the protocol's phases from the driver's writes: commandReady
- * written to STS starts a command; the command's last byte (FAKE_LAST, which no other byte of
- * the test's command is) in the FIFO ends it; go written to STS starts the response. */
+ * TIS would show. The clock moves `step` (100 ms) a tick, so a wait that is never satisfied ends
+ * after a few ticks. The device follows the protocol's phases from the driver's writes:
+ * commandReady written to STS starts a command; the command's last byte (FAKE_LAST, which no
+ * other byte of the test's command is) in the FIFO ends it; go written to STS starts the response.
+ * In `slow` mode it is a correct TIS with a burst count of 1: it counts the command's bytes (the
+ * FIFO holds FAKE_NO_BYTE after each tick, so a byte written since shows), expects more until it
+ * has them all, and gives the response one byte per tick. `late[phase]`: the tick of the phase
+ * from which the awaited state appears (a locality granted, room for a byte, data available). */
 #define FAKE_LAST 0xee
+#define FAKE_NO_BYTE 0xaa
 
 enum fake_phase { FAKE_IDLE, FAKE_RECEIVING, FAKE_SENT, FAKE_EXECUTING };
+
+static const uint8_t fake_cmd[] = {0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, FAKE_LAST};
+static const uint8_t fake_rsp[] = {0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x23};
 
 static struct {
     uint8_t regs[PAGE_SIZE] aligned(PAGE_SIZE);
     enum fake_phase phase;
-    unsigned ticks; /* ticks in this phase */
-    uint64_t now;
+    unsigned ticks;    /* ticks in this phase */
+    unsigned received; /* slow: command bytes received */
+    int served;        /* slow: the response byte in the FIFO (below 0: none yet) */
+    uint64_t now, step;
     /* The case: the STS bits and burst count shown in each phase, the byte the FIFO gives, and
      * from which tick of which phase the locality is lost (seize_tick 0: never). */
     uint8_t sts[4];
@@ -180,6 +190,8 @@ static struct {
     uint8_t fifo;
     enum fake_phase seize_phase;
     unsigned seize_tick;
+    bool slow;
+    unsigned late[4];
 } fake;
 
 static void fake_set_sts(uint8_t bits, uint16_t burst)
@@ -193,24 +205,49 @@ static uint64_t fake_now_us(void)
 {
     /* The device's own writes to STS byte 0 always include stsValid; a byte without it is the
      * driver's write (commandReady or go). */
-    uint8_t written = fake.regs[TIS_REG_STS];
+    uint8_t written = fake.regs[TIS_REG_STS], byte = fake.regs[TIS_REG_DATA_FIFO];
     enum fake_phase next = fake.phase;
-    if (written == TIS_STS_COMMAND_READY)
+    if (written == TIS_STS_COMMAND_READY) {
         next = FAKE_RECEIVING;
-    else if (written == TIS_STS_GO)
+        fake.received = 0;
+    } else if (written == TIS_STS_GO) {
         next = FAKE_EXECUTING;
-    else if (fake.phase == FAKE_RECEIVING && fake.regs[TIS_REG_DATA_FIFO] == FAKE_LAST)
-        next = FAKE_SENT;
+        fake.served = -2; /* the first tick with data is the wait's; the reads follow the next ones */
+    } else if (fake.phase == FAKE_RECEIVING) {
+        fake.received += fake.slow && byte != FAKE_NO_BYTE;
+        if (fake.slow ? fake.received == sizeof(fake_cmd) : byte == FAKE_LAST)
+            next = FAKE_SENT;
+    }
     if (next != fake.phase) {
         fake.phase = next;
         fake.ticks = 0;
     }
     fake.ticks++;
-    fake_set_sts(fake.sts[fake.phase], fake.burst[fake.phase]);
-    fake.regs[TIS_REG_DATA_FIFO] = fake.phase == FAKE_EXECUTING ? fake.fifo : 0;
+    bool late = fake.ticks < fake.late[fake.phase];
+    uint8_t sts = fake.sts[fake.phase];
+    uint16_t burst = fake.slow && fake.phase != FAKE_IDLE ? 1 : fake.burst[fake.phase];
+    if (late && fake.phase == FAKE_RECEIVING)
+        burst = 0;
+    if (late && fake.phase == FAKE_EXECUTING)
+        sts &= (uint8_t)~TIS_STS_DATA_AVAIL;
+    fake_set_sts(sts, burst);
+    uint8_t fifo = 0;
+    if (fake.phase == FAKE_RECEIVING && fake.slow)
+        fifo = FAKE_NO_BYTE;
+    if (fake.phase == FAKE_EXECUTING)
+        fifo = fake.fifo;
+    if (fake.phase == FAKE_EXECUTING && fake.slow && !late) {
+        if (fake.served < (int)sizeof(fake_rsp) - 1)
+            fake.served++;
+        fifo = fake_rsp[fake.served < 0 ? 0 : fake.served];
+    }
+    fake.regs[TIS_REG_DATA_FIFO] = fifo;
     bool seized = fake.seize_tick && fake.phase == fake.seize_phase && fake.ticks >= fake.seize_tick;
-    fake.regs[TIS_REG_ACCESS] = TIS_ACCESS_VALID | (seized ? TIS_ACCESS_BEEN_SEIZED : TIS_ACCESS_ACTIVE_LOCALITY);
-    fake.now += 100000;
+    bool granted = !(late && fake.phase == FAKE_IDLE);
+    fake.regs[TIS_REG_ACCESS] = TIS_ACCESS_VALID | (seized    ? TIS_ACCESS_BEEN_SEIZED
+                                                    : granted ? TIS_ACCESS_ACTIVE_LOCALITY
+                                                              : 0);
+    fake.now += fake.step;
     return fake.now;
 }
 
@@ -226,20 +263,21 @@ static void fake_reset(void)
     fake.regs[TIS_REG_ACCESS] = TIS_ACCESS_VALID | TIS_ACCESS_ACTIVE_LOCALITY;
     fake.phase = FAKE_IDLE;
     fake.ticks = 0;
+    fake.step = 100000;
     fake.seize_tick = 0;
     fake.fifo = 0;
+    fake.slow = false;
     const uint8_t ready = TIS_STS_VALID | TIS_STS_COMMAND_READY;
     fake.sts[FAKE_IDLE] = ready;
     fake.sts[FAKE_RECEIVING] = ready | TIS_STS_EXPECT;
     fake.sts[FAKE_SENT] = TIS_STS_VALID;
     fake.sts[FAKE_EXECUTING] = TIS_STS_VALID | TIS_STS_DATA_AVAIL;
-    for (unsigned i = 0; i < 4; i++)
+    for (unsigned i = 0; i < 4; i++) {
         fake.burst[i] = 64;
+        fake.late[i] = 0;
+    }
     fake_set_sts(ready, 64);
 }
-
-/* The test's command: 12 bytes, only the last of them FAKE_LAST. */
-static const uint8_t fake_cmd[] = {0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, FAKE_LAST};
 
 static enum tis_result fake_transmit(size_t cap)
 {
@@ -255,6 +293,17 @@ static void expect_result(const char *what, enum tis_result got, enum tis_result
     CHECK(got == want, "%s: %s, expected %s", what, tis_result_name(got), tis_result_name(want));
 }
 
+/* A transmit that must succeed: the slow TIS's response, whole. */
+static void expect_response(const char *what)
+{
+    uint8_t rsp[64];
+    size_t got = 0;
+    enum tis_result r = tis_transmit(&fake_tis, fake_cmd, sizeof(fake_cmd), rsp, sizeof(rsp), &got,
+                                     TIS_TIMEOUT_LONG_US);
+    CHECK(r == TIS_OK && got == sizeof(fake_rsp) && !memcmp(rsp, fake_rsp, sizeof(fake_rsp)),
+          "%s: %s, %lu bytes", what, tis_result_name(r), (uint64_t)got);
+}
+
 static void test_tis_misbehaving(void)
 {
     /* No TPM: all ones, or all zeros, at the vendor id. */
@@ -268,8 +317,56 @@ static void test_tis_misbehaving(void)
     fake_reset();
     uint8_t rsp[16];
     size_t got;
+    /* Refused before the TPM is touched (no tick, no commandReady) ... */
     expect_result("too short a command", tis_transmit(&fake_tis, fake_cmd, 9, rsp, sizeof(rsp), &got, 1), TIS_PROTOCOL);
     expect_result("too small a buffer", tis_transmit(&fake_tis, fake_cmd, 12, rsp, 9, &got, 1), TIS_PROTOCOL);
+    CHECK(fake.ticks == 0 && fake.phase == FAKE_IDLE, "a refused command reached the TIS");
+    /* ... while a 10-byte command and a 10-byte buffer are sent: protocol errors too, but after
+     * the TIS saw them (this device never sees the end of a command without FAKE_LAST, and
+     * answers with a header of size 0). */
+    expect_result("a 10-byte command", tis_transmit(&fake_tis, fake_cmd, 10, rsp, sizeof(rsp), &got, 1), TIS_PROTOCOL);
+    CHECK(fake.ticks > 0 && fake.phase == FAKE_RECEIVING, "a 10-byte command was not sent");
+    fake_reset();
+    expect_result("a 10-byte buffer", fake_transmit(10), TIS_PROTOCOL);
+    CHECK(fake.phase == FAKE_RECEIVING && fake.ticks > 0, "a 10-byte buffer was refused before the TIS");
+
+    /* A correct TIS with a burst count of 1: one byte per burst, each way. */
+    fake_reset();
+    fake.slow = true;
+    expect_response("burst count 1");
+
+    /* A wait lasts its whole timeout: a state that appears at exactly the timeout is taken, one
+     * tick later is a timeout. The locality (timeout 750 ms, ticks of 250 ms): granted at tick 4
+     * of the request (750 ms after its start), or 5. */
+    for (unsigned t = 4; t <= 5; t++) {
+        fake_reset();
+        fake.step = 250000;
+        fake.regs[TIS_REG_ACCESS] = TIS_ACCESS_VALID;
+        fake.late[FAKE_IDLE] = t;
+        expect_result(t == 4 ? "granted at the timeout" : "granted after the timeout",
+                      tis_request_locality(&fake_tis, false), t == 4 ? TIS_OK : TIS_TIMEOUT);
+    }
+    /* Room for the first byte (timeout 2 s, ticks of 100 ms; the burst wait starts at the
+     * phase's second tick): at tick 22, or 23. */
+    for (unsigned t = 22; t <= 23; t++) {
+        fake_reset();
+        fake.slow = true;
+        fake.late[FAKE_RECEIVING] = t;
+        if (t == 22)
+            expect_response("room at the timeout");
+        else
+            expect_result("room after the timeout", fake_transmit(64), TIS_TIMEOUT);
+    }
+    /* The response (timeout 2 s): data available at tick 21 of the command's execution, or 22. */
+    for (unsigned t = 21; t <= 22; t++) {
+        fake_reset();
+        fake.slow = true;
+        fake.late[FAKE_EXECUTING] = t;
+        if (t == 21)
+            expect_response("a response at the timeout");
+        else
+            expect_result("a response after the timeout", fake_transmit(64), TIS_TIMEOUT);
+    }
 
     fake_reset();
     fake.sts[FAKE_RECEIVING] = TIS_STS_VALID; /* never commandReady */
