@@ -174,7 +174,6 @@ static void test_tpm2_marshalling(void)
 enum fake_phase { FAKE_IDLE, FAKE_RECEIVING, FAKE_SENT, FAKE_EXECUTING };
 
 static const uint8_t fake_cmd[] = {0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x7b, 0, FAKE_LAST};
-static const uint8_t fake_rsp[] = {0x80, 0x01, 0, 0, 0, 10, 0, 0, 0x01, 0x23};
 
 static struct {
     uint8_t regs[PAGE_SIZE] aligned(PAGE_SIZE);
@@ -192,7 +191,19 @@ static struct {
     unsigned seize_tick;
     bool slow;
     unsigned late[4];
+    uint32_t rsp_size; /* slow: the response's size (its header says so; then bytes i & 0xff) */
 } fake;
+
+/* Byte i of the slow TIS's response: a header (no sessions, rsp_size, rc 0), then i's low byte. */
+static uint8_t fake_rsp_byte(uint32_t i)
+{
+    static const uint8_t tag[2] = {0x80, 0x01};
+    if (i < 2)
+        return tag[i];
+    if (i < 6)
+        return (uint8_t)(fake.rsp_size >> (8 * (5 - i)));
+    return i < 10 ? 0 : (uint8_t)i;
+}
 
 static void fake_set_sts(uint8_t bits, uint16_t burst)
 {
@@ -237,9 +248,11 @@ static uint64_t fake_now_us(void)
     if (fake.phase == FAKE_EXECUTING)
         fifo = fake.fifo;
     if (fake.phase == FAKE_EXECUTING && fake.slow && !late) {
-        if (fake.served < (int)sizeof(fake_rsp) - 1)
-            fake.served++;
-        fifo = fake_rsp[fake.served < 0 ? 0 : fake.served];
+        fake.served++;
+        fifo = fake_rsp_byte(fake.served < 0 ? 0 : (uint32_t)fake.served);
+        /* All read (at least a header): no data, no burst count, as a drained TIS shows. */
+        if (fake.served >= (int)(fake.rsp_size > 10 ? fake.rsp_size : 10))
+            fake_set_sts(sts & (uint8_t)~TIS_STS_DATA_AVAIL, 0);
     }
     fake.regs[TIS_REG_DATA_FIFO] = fifo;
     bool seized = fake.seize_tick && fake.phase == fake.seize_phase && fake.ticks >= fake.seize_tick;
@@ -267,6 +280,7 @@ static void fake_reset(void)
     fake.seize_tick = 0;
     fake.fifo = 0;
     fake.slow = false;
+    fake.rsp_size = 10;
     const uint8_t ready = TIS_STS_VALID | TIS_STS_COMMAND_READY;
     fake.sts[FAKE_IDLE] = ready;
     fake.sts[FAKE_RECEIVING] = ready | TIS_STS_EXPECT;
@@ -293,15 +307,19 @@ static void expect_result(const char *what, enum tis_result got, enum tis_result
     CHECK(got == want, "%s: %s, expected %s", what, tis_result_name(got), tis_result_name(want));
 }
 
-/* A transmit that must succeed: the slow TIS's response, whole. */
-static void expect_response(const char *what)
+/* A transmit that must succeed: the slow TIS's response, whole, into a buffer of cap bytes, and
+ * nothing written past it. */
+static void expect_response(const char *what, size_t cap)
 {
-    uint8_t rsp[64];
+    static uint8_t rsp[0x10100];
+    memset(rsp, 0xcc, sizeof(rsp));
     size_t got = 0;
-    enum tis_result r = tis_transmit(&fake_tis, fake_cmd, sizeof(fake_cmd), rsp, sizeof(rsp), &got,
-                                     TIS_TIMEOUT_LONG_US);
-    CHECK(r == TIS_OK && got == sizeof(fake_rsp) && !memcmp(rsp, fake_rsp, sizeof(fake_rsp)),
-          "%s: %s, %lu bytes", what, tis_result_name(r), (uint64_t)got);
+    enum tis_result r = tis_transmit(&fake_tis, fake_cmd, sizeof(fake_cmd), rsp, cap, &got, TIS_TIMEOUT_LONG_US);
+    bool same = got == fake.rsp_size;
+    for (uint32_t i = 0; same && i < fake.rsp_size; i++)
+        same = rsp[i] == fake_rsp_byte(i);
+    CHECK(r == TIS_OK && same && rsp[fake.rsp_size] == 0xcc, "%s: %s, %lu of %u bytes", what, tis_result_name(r),
+          (uint64_t)got, fake.rsp_size);
 }
 
 static void test_tis_misbehaving(void)
@@ -327,13 +345,35 @@ static void test_tis_misbehaving(void)
     expect_result("a 10-byte command", tis_transmit(&fake_tis, fake_cmd, 10, rsp, sizeof(rsp), &got, 1), TIS_PROTOCOL);
     CHECK(fake.ticks > 0 && fake.phase == FAKE_RECEIVING, "a 10-byte command was not sent");
     fake_reset();
-    expect_result("a 10-byte buffer", fake_transmit(10), TIS_PROTOCOL);
-    CHECK(fake.phase == FAKE_RECEIVING && fake.ticks > 0, "a 10-byte buffer was refused before the TIS");
+    fake.slow = true;
+    expect_response("a 10-byte response into 10 bytes", 10);
+
+    /* The response's size from its header, each byte in its place: 266 (0x10a) and 65546
+     * (0x1000a) bytes read whole, and one byte more than the buffer refused; a header saying 9
+     * (less than itself) is a protocol error. */
+    static const struct {
+        uint32_t size, cap;
+        enum tis_result want;
+    } sizes[] = {{266, 300, TIS_OK},          {266, 265, TIS_TOO_BIG},     {0x1000a, 0x10100, TIS_OK},
+                 {0x1000a, 0x10009, TIS_TOO_BIG}, {0x100000a, 0x10100, TIS_TOO_BIG}, {9, 64, TIS_PROTOCOL}};
+    for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
+        fake_reset();
+        fake.slow = true;
+        fake.rsp_size = sizes[i].size;
+        if (sizes[i].want == TIS_OK) {
+            expect_response("a long response", sizes[i].cap);
+            continue;
+        }
+        static uint8_t big[0x10100];
+        size_t n = 0;
+        enum tis_result r = tis_transmit(&fake_tis, fake_cmd, sizeof(fake_cmd), big, sizes[i].cap, &n, TIS_TIMEOUT_LONG_US);
+        CHECK(r == sizes[i].want, "a response of %u bytes into %u: %s", sizes[i].size, sizes[i].cap, tis_result_name(r));
+    }
 
     /* A correct TIS with a burst count of 1: one byte per burst, each way. */
     fake_reset();
     fake.slow = true;
-    expect_response("burst count 1");
+    expect_response("burst count 1", 64);
 
     /* A wait lasts its whole timeout: a state that appears at exactly the timeout is taken, one
      * tick later is a timeout. The locality (timeout 750 ms, ticks of 250 ms): granted at tick 4
@@ -353,7 +393,7 @@ static void test_tis_misbehaving(void)
         fake.slow = true;
         fake.late[FAKE_RECEIVING] = t;
         if (t == 22)
-            expect_response("room at the timeout");
+            expect_response("room at the timeout", 64);
         else
             expect_result("room after the timeout", fake_transmit(64), TIS_TIMEOUT);
     }
@@ -363,7 +403,7 @@ static void test_tis_misbehaving(void)
         fake.slow = true;
         fake.late[FAKE_EXECUTING] = t;
         if (t == 21)
-            expect_response("a response at the timeout");
+            expect_response("a response at the timeout", 64);
         else
             expect_result("a response after the timeout", fake_transmit(64), TIS_TIMEOUT);
     }
