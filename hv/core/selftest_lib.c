@@ -21,20 +21,6 @@
 
 #ifdef CONFIG_SELFTEST
 
-static int failures;
-static unsigned checks;
-
-#define CHECK(cond, ...)                                                                                               \
-    do {                                                                                                               \
-        checks++;                                                                                                      \
-        if (!(cond)) {                                                                                                 \
-            printk("check failed: %s: ", #cond);                                                                       \
-            printk(__VA_ARGS__);                                                                                       \
-            printk("\n");                                                                                              \
-            failures++;                                                                                                \
-        }                                                                                                              \
-    } while (0)
-
 /* ---- SHA-256 ---- */
 
 static bool digest_is(const uint8_t d[SHA256_DIGEST_SIZE], const char *hex)
@@ -387,25 +373,24 @@ static void test_tis_misbehaving(void)
                       tis_request_locality(&fake_tis, false), t == 4 ? TIS_OK : TIS_TIMEOUT);
     }
     /* Room for the first byte (timeout 2 s, ticks of 100 ms; the burst wait starts at the
-     * phase's second tick): at tick 22, or 23. */
-    for (unsigned t = 22; t <= 23; t++) {
-        fake_reset();
-        fake.slow = true;
-        fake.late[FAKE_RECEIVING] = t;
-        if (t == 22)
-            expect_response("room at the timeout", 64);
-        else
-            expect_result("room after the timeout", fake_transmit(64), TIS_TIMEOUT);
-    }
-    /* The response (timeout 2 s): data available at tick 21 of the command's execution, or 22. */
-    for (unsigned t = 21; t <= 22; t++) {
-        fake_reset();
-        fake.slow = true;
-        fake.late[FAKE_EXECUTING] = t;
-        if (t == 21)
-            expect_response("a response at the timeout", 64);
-        else
-            expect_result("a response after the timeout", fake_transmit(64), TIS_TIMEOUT);
+     * phase's second tick): at tick 22, or 23. The response (timeout 2 s): data available at
+     * tick 21 of the command's execution, or 22. */
+    static const struct {
+        enum fake_phase phase;
+        unsigned tick;
+        const char *in_time, *too_late;
+    } lates[] = {{FAKE_RECEIVING, 22, "room at the timeout", "room after the timeout"},
+                 {FAKE_EXECUTING, 21, "a response at the timeout", "a response after the timeout"}};
+    for (unsigned i = 0; i < ARRAY_SIZE(lates); i++) {
+        for (unsigned t = lates[i].tick; t <= lates[i].tick + 1; t++) {
+            fake_reset();
+            fake.slow = true;
+            fake.late[lates[i].phase] = t;
+            if (t == lates[i].tick)
+                expect_response(lates[i].in_time, 64);
+            else
+                expect_result(lates[i].too_late, fake_transmit(64), TIS_TIMEOUT);
+        }
     }
 
     fake_reset();
@@ -579,32 +564,31 @@ static void test_tpm_absent(void)
     CHECK(tpm_pcr_reset(23) == -XEN_ENOSYS && tpm_pcr_extend(23, d) == -XEN_ENOSYS, "PCR commands without a TPM");
 }
 
-int selftest_sha256(void)
+void selftest_sha256(void)
 {
     test_sha256_vectors();
-    printk("selftest: sha256: %u checks\n", checks);
-    return failures;
+    printk("selftest: sha256: %u checks\n", selftest_checks);
 }
 
-int selftest_tpm(void)
+void selftest_tpm(void)
 {
     test_tpm2_marshalling();
     test_tis_misbehaving();
-    printk("selftest: tpm: marshalling and a misbehaving TIS: %u checks\n", checks);
+    printk("selftest: tpm: marshalling and a misbehaving TIS: %u checks\n", selftest_checks);
     if (!paging_map_page(SELFTEST_LOC0_VA, TIS_BASE, MAP_WRITABLE | MAP_UNCACHED | MAP_NOEXEC) ||
         !paging_map_page(SELFTEST_LOC2_VA, TIS_BASE + 2 * TIS_LOCALITY_SIZE, MAP_WRITABLE | MAP_UNCACHED | MAP_NOEXEC)) {
         printk("check failed: the TIS pages cannot be mapped\n");
-        return failures + 1;
+        selftest_failures++;
+        return;
     }
-    unsigned before = checks;
+    unsigned before = selftest_checks;
     if (tis_present(&loc0)) {
         test_tis_real();
-        printk("selftest: tpm: the real TPM: %u checks\n", checks - before);
+        printk("selftest: tpm: the real TPM: %u checks\n", selftest_checks - before);
     } else {
         test_tpm_absent();
-        printk("selftest: tpm: no TPM: %u checks\n", checks - before);
+        printk("selftest: tpm: no TPM: %u checks\n", selftest_checks - before);
     }
-    return failures;
 }
 
 #endif
