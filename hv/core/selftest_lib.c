@@ -109,6 +109,30 @@ static void test_tpm2_marshalling(void)
     tpm2_u8(&c, 0x7f);
     CHECK(tpm2_end(&c) == 16 && buf[10] == 0 && buf[11] == 3 && !memcmp(buf + 12, "xyz", 3) && buf[15] == 0x7f,
           "a TPM2B and a byte");
+    /* Every byte of a u16 and a u32 in its place (values whose bytes all differ). */
+    tpm2_begin(&c, buf, sizeof(buf), TPM2_ST_NO_SESSIONS, TPM2_CC_GET_CAPABILITY);
+    tpm2_u16(&c, 0xabcd);
+    tpm2_u32(&c, 0x12b4d6f8);
+    static const uint8_t words[] = {0xab, 0xcd, 0x12, 0xb4, 0xd6, 0xf8};
+    CHECK(tpm2_end(&c) == 16 && !memcmp(buf + 10, words, sizeof(words)), "a u16 and a u32");
+    /* After a write that does not fit, nothing more is written, not even what would fit: a
+     * PCR_Reset in 20 bytes stops at its session's handle (bytes 18-21), so bytes 18-19 keep
+     * what they held. */
+    memset(buf, 0xcc, sizeof(buf));
+    CHECK(tpm2_cmd_pcr_reset(buf, 20, 23) == 0 && buf[18] == 0xcc && buf[19] == 0xcc,
+          "a PCR_Reset in 20 bytes wrote after its overflow: %x %x", buf[18], buf[19]);
+    /* The size field of long commands: 300 (0x12c) and 70000 (0x11170) bytes. */
+    static uint8_t big[70000];
+    static const uint32_t lengths[] = {300, 70000};
+    for (unsigned i = 0; i < ARRAY_SIZE(lengths); i++) {
+        memset(big, 0, sizeof(big));
+        tpm2_begin(&c, big, sizeof(big), TPM2_ST_NO_SESSIONS, TPM2_CC_GET_CAPABILITY);
+        tpm2_bytes(&c, big + 10, lengths[i] - 10);
+        uint32_t len = lengths[i];
+        const uint8_t size[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8), (uint8_t)len};
+        CHECK(tpm2_end(&c) == len && !memcmp(big + 2, size, 4), "a %u-byte command: size %02x%02x%02x%02x", len,
+              big[2], big[3], big[4], big[5]);
+    }
 
     /* Responses: the header checks of tpm2_rsp_begin, then reads bounded by the response. */
     struct tpm2_rsp r;
@@ -119,6 +143,10 @@ static void test_tpm2_marshalling(void)
     CHECK(p && size == 4 && !memcmp(p, "abcd", 4), "TPM2B of 4: %u", size);
     CHECK(tpm2_get_u8(&r) == 0x12 && tpm2_get_u16(&r) == 0x3456 && !r.bad, "u8, u16");
     CHECK(tpm2_get_u8(&r) == 0 && r.bad, "a byte read past the end");
+    CHECK(tpm2_rsp_begin(&r, ok, sizeof(ok)) == TPM2_RC_SUCCESS, "the same response again");
+    tpm2_skip(&r, 3);
+    uint32_t w = tpm2_get_u32(&r);
+    CHECK(w == 0x62636412 && !r.bad, "a u32 of bytes that all differ: %x", w);
     CHECK(tpm2_rsp_begin(&r, ok, sizeof(ok)) == TPM2_RC_SUCCESS, "the same response again");
     tpm2_skip(&r, 6);
     CHECK(!r.bad && tpm2_get_u16(&r) == 0x1234, "skip 6");
