@@ -5,8 +5,9 @@ overwritten in turn with four values, and a few cuts. The Python compiler's read
 (tools/moat/policy/binary.py) decodes the same copies: the hypervisor must refuse exactly the
 copies it refuses, naming the same offset and field, and every refusal leaves the live policy as
 it was (the guest checks that after each one). The same sweep then runs over an STE-only policy
-(tests/scenarios/policies/mac-test-ste.toml: STE as the primary policy, no secondary), a layout
-no boot policy has, and over one without types (mac-test-none.toml: UNDEFINED as both codes):
+(tests/scenarios/policies/mac-test-ste.toml: STE as the primary policy, no secondary, with the
+QUOTAS, SCHED and DEVICES sections the live policy has not), a layout no boot policy has, and
+over one without types (mac-test-none.toml: UNDEFINED as both codes):
 what the parser accepts of them is refused as not of the running policy's type."""
 
 from __future__ import annotations

@@ -13,8 +13,8 @@
 // blob layout with STE as the primary policy and no secondary: lines `sf`/`st`. The live policy
 // is Chinese Wall primary, so the copies the parser accepts are refused next as not of the
 // running policy's type (so none is loaded, and the event log, which records every load, does
-// not fill); the sweep reaches the parser's checks of that layout and of a QUOTAS section,
-// which the live policy has not. Last, a policy with no types at all (mac-test-none.toml, the
+// not fill); the sweep reaches the parser's checks of that layout and of the QUOTAS, SCHED and
+// DEVICES sections, which the live policy has not. Last, a policy with no types at all (mac-test-none.toml, the
 // UNDEFINED layout), the same way: lines `uf`/`ut`.
 #include "common.h"
 

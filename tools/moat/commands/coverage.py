@@ -94,7 +94,8 @@ def python_report(rc: Path, py: Path) -> dict[str, Any] | None:
 def whole_suite(pytest_extra: list[str]) -> bool:
     """Did the run cover the whole suite (no test paths, no -k/-m selection)?"""
     for arg in pytest_extra:
-        if arg.startswith(("-k", "-m", "--deselect", "--lf", "--last-failed", "-x", "--exitfirst")):
+        if arg.startswith(("-k", "-m", "--deselect", "--lf", "--last-failed", "-x", "--exitfirst", "--ignore",
+                           "--maxfail", "--sw", "--stepwise")):
             return False
         if not arg.startswith("-") and Path(arg.split("::", 1)[0]).exists():
             return False
@@ -103,6 +104,10 @@ def whole_suite(pytest_extra: list[str]) -> bool:
 
 def run(args: argparse.Namespace) -> int:
     root = repo_root()
+    # Refused before the run, not after it (a whole run takes half an hour or more).
+    if args.update_threshold and (args.report_only or not whole_suite(args.extra)):
+        raise UserError("--update-threshold needs a whole-suite run (no test paths, -k, -m, --ignore, "
+                        "--deselect, -x or --maxfail; not --report-only); nothing was run")
     out = build_dir(root) / "coverage"
     raw = out / "raw"
     status = 0
@@ -156,8 +161,6 @@ def run(args: argparse.Namespace) -> int:
     for line in thresholds.compare(thresholds.load(root), measured):
         print(f"moat coverage: {line}" + ("" if whole else " (a partial run: the thresholds are for the whole suite)"))
     if args.update_threshold:
-        if not whole:
-            raise UserError("--update-threshold needs a whole-suite run (no test paths, -k or -m)")
         for line in thresholds.raise_to(root, measured, thresholds.COVERAGE_MARGIN):
             print(f"moat coverage: {line}")
     return status

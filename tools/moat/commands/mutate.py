@@ -38,7 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "mutate", help="mutation testing: plant small bugs in hv/ and see whether the tests catch them",
         description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("files", nargs="*", metavar="FILE", help="hv/ C files to mutate")
+    p.add_argument("files", nargs="*", metavar="FILE",
+                   help="hv/ C files to mutate (a relative path is taken from the moat tree, $MOAT_ROOT, "
+                        "as the tests are, not from the current directory)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON to FILE")
     p.add_argument("--operator", action="append", choices=mutate.OPERATORS, dest="operators",
                    help="only these operators (repeatable; default all)")
@@ -48,8 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="only mutants starting on these lines (repeatable)")
     p.add_argument("--sample", type=int, metavar="N",
                    help="run N mutants spread evenly over the selection (a time-boxed estimate)")
-    p.add_argument("--tests", nargs="+", metavar="TEST",
-                   help="run these tests for every mutant instead of the covering ones")
+    # One test per --tests (repeatable), so that FILES may come after it: with nargs="+" the
+    # files written after `--tests T` were taken as tests and the default files were mutated.
+    p.add_argument("--tests", action="append", metavar="TEST",
+                   help="run this test (a pytest path or node id, from the moat tree) for every mutant "
+                        "instead of the covering ones (repeatable: --tests A --tests B)")
     p.add_argument("--max-tests", type=int, default=0, metavar="N",
                    help="run at most the N fastest covering boot tests per mutant (default: all)")
     p.add_argument("--jobs", "-j", type=int, default=2, help="mutants built and tested at once (default 2)")
@@ -65,13 +70,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run)
 
 
+def source_path(f: str, root: Path) -> Path:
+    """FILE as a path inside the tree: a relative one is taken from the tree's root (the tests
+    run there too), an absolute one must lie in the tree."""
+    path = Path(f) if Path(f).is_absolute() else root / f
+    try:
+        rel = path.resolve().relative_to(root)
+    except ValueError:
+        raise UserError(f"{f}: not in the moat tree {root} (FILES are hv/ C files of that tree)") from None
+    if not (root / rel).is_file() or rel.suffix != ".c" or not rel.parts or rel.parts[0] != "hv":
+        hint = " (a test? name each with its own --tests)" if rel.suffix == ".py" or "::" in f else ""
+        raise UserError(f"{f}: not a C file under hv/ of {root}{hint}")
+    return rel
+
+
 def select(args: argparse.Namespace, root: Path) -> list[mutate.Mutant]:
     files = args.files or list(mutate.DEFAULT_FILES)
     out: list[mutate.Mutant] = []
     for f in files:
-        rel = Path(f).resolve().relative_to(root) if Path(f).is_absolute() or Path(f).exists() else Path(f)
-        if not (root / rel).is_file() or rel.suffix != ".c" or rel.parts[0] != "hv":
-            raise UserError(f"{f}: not a C file under hv/")
+        rel = source_path(f, root)
         out += mutate.mutants(root, str(rel), tuple(args.operators or mutate.OPERATORS))
     if args.functions:
         out = [m for m in out if m.function in args.functions]
@@ -103,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
     work = args.work.resolve() if args.work else build_dir(root) / "mutate"
     if args.work and not args.list:
         mutate_run.check_work_dir(root, args.work)
+    # A --sample of the default files is an estimate of the whole run and may set the threshold;
+    # any other selection may not, which is refused before the run (the whole run takes hours).
+    whole = not (args.files or args.operators or args.functions or args.lines or args.tests or args.max_tests)
+    if args.update_threshold and not whole and not args.list:
+        raise UserError("--update-threshold needs a run of the default files "
+                        "(no FILES, no selection but --sample); nothing was run")
     chosen = select(args, root)
     if args.list:
         for m in chosen:
@@ -161,8 +184,6 @@ def run(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     text = json.dumps(data, indent=1) + "\n"
     (out / "mutate.json").write_text(text, encoding="utf-8")
-    # A --sample of the default files is an estimate of the whole run and may set the threshold.
-    whole = not (args.files or args.operators or args.functions or args.lines or args.tests or args.max_tests)
     if whole:
         (out / "last-full.json").write_text(text, encoding="utf-8")
     if args.json:
@@ -171,9 +192,6 @@ def run(args: argparse.Namespace) -> int:
     for line in thresholds.compare(thresholds.load(root), measured):
         print(f"moat mutate: {line}" + ("" if whole else " (a partial run: the threshold is for the whole run)"))
     if args.update_threshold:
-        if not whole:
-            raise UserError("--update-threshold needs a run of the default files "
-                            "(no FILES, no selection but --sample)")
         for line in thresholds.raise_to(root, measured):
             print(f"moat mutate: {line}")
     return 0 if data["survived"] == 0 and data["errors"] == 0 else 1
