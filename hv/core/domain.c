@@ -17,7 +17,7 @@
 #include <moat/console_io.h>
 #include <moat/xsm.h>
 
-static struct domain domains[MOAT_MAX_DOMAINS];
+struct domain domain_slots[MOAT_MAX_DOMAINS]; /* moat/domain.h: domain_slot, domain_in_slot */
 static unsigned live_count;
 /* One bit per slot of a live (DOM_RUNNABLE) domain: policy sweeps and revocation visit the
  * domains there are instead of testing all MOAT_MAX_DOMAINS slots (and by slot, so a domain
@@ -28,7 +28,7 @@ static uint32_t incarnations;
 static unsigned ended_as_expected, ended_unexpectedly;
 static enum xtf_result worst_result;
 
-struct domain *domain_table(unsigned index) { return index < MOAT_MAX_DOMAINS ? &domains[index] : NULL; }
+struct domain *domain_table(unsigned index) { return index < MOAT_MAX_DOMAINS ? &domain_slots[index] : NULL; }
 unsigned domain_live_count(void) { return live_count; }
 uint64_t domain_live_slots(void) { return live_slots; }
 
@@ -39,7 +39,7 @@ struct domain *domain_next_live(uint64_t *slots)
         return NULL;
     unsigned slot = (unsigned)__builtin_ctzll(*slots);
     *slots &= *slots - 1;
-    return &domains[slot];
+    return &domain_slots[slot];
 }
 
 /*
@@ -57,7 +57,7 @@ struct domain *domain_by_id_any(domid_t id)
         slot = id_slot[array_index_nospec(id, DOMID_FIRST_RESERVED)] - 1u;
     else
         return NULL;
-    struct domain *d = &domains[array_index_nospec(slot, MOAT_MAX_DOMAINS)];
+    struct domain *d = &domain_slots[array_index_nospec(slot, MOAT_MAX_DOMAINS)];
     return d->state == DOM_FREE || d->domid != id ? NULL : d;
 }
 
@@ -151,15 +151,15 @@ struct domain *domain_create(const struct domain_params *p, long *err)
         return NULL;
     struct domain *d = NULL;
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
-        if (domains[i].state == DOM_FREE) {
-            d = &domains[i];
+        if (domain_slots[i].state == DOM_FREE) {
+            d = &domain_slots[i];
             break;
         }
     if (!d) {
         *err = -XEN_ENOSPC;
         return NULL;
     }
-    unsigned slot = (unsigned)(d - domains);
+    unsigned slot = (unsigned)(d - domain_slots);
     memset(d, 0, sizeof(*d));
     domid_t id = p->creator && mitigated(MITIGATE_DOMID) ? child_id(p->creator) : (domid_t)slot;
     d->domid = id;
@@ -247,7 +247,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
     d->state = DOM_RUNNABLE;
     live_count++;
-    live_slots |= 1ull << (d - domains);
+    live_slots |= 1ull << (d - domain_slots);
     sched_vcpu_up(&d->vcpus[0], p->pinned, p->cpu);
     xsm_domain_created(d);
     *err = 0;
@@ -290,7 +290,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     BUG_ON(d->state == DOM_FREE || d->state == DOM_DYING);
     console_flush_domain(d);
     d->state = DOM_DYING;
-    live_slots &= ~(1ull << (d - domains));
+    live_slots &= ~(1ull << (d - domain_slots));
     printk("domain %u '%s' stopped: %s%s%s\n", d->domid, d->name, outcome_name(outcome), why ? ": " : "",
            why ? why : "");
     meter_final(d);

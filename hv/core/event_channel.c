@@ -114,6 +114,16 @@ static struct domain *resolve(struct domain *self, domid_t id)
     return id == DOMID_SELF || id == self->domid ? self : domain_by_id(id);
 }
 
+/* An interdomain port's peer, from the slot bind_interdomain recorded (no look-up by id). The
+ * check is the invariant that keeps the slot true (both ends close together; a domain closes all
+ * its ports before its slot is freed): were it ever broken, stop rather than signal a stranger. */
+static struct domain *peer_of(const struct evtchn *chn)
+{
+    struct domain *rd = domain_in_slot(chn->peer_slot);
+    BUG_ON(__builtin_expect(rd->domid != chn->remote_dom || rd->state == DOM_FREE, 0));
+    return rd;
+}
+
 static long alloc_unbound(struct domain *d, struct evtchn_alloc_unbound *a)
 {
     struct domain *owner = resolve(d, a->dom);
@@ -158,7 +168,9 @@ static long bind_interdomain(struct domain *d, struct evtchn_bind_interdomain *b
     struct evtchn *lchn = &table(d)->ports[port];
     lchn->remote_dom = rd->domid;
     lchn->remote_port = b->remote_port;
+    lchn->peer_slot = (uint8_t)domain_slot(rd);
     rchn->state = ECS_INTERDOMAIN;
+    rchn->peer_slot = (uint8_t)domain_slot(d); /* its remote_dom already names d */
     table(rd)->interdomain++;
     rchn->remote_port = (uint32_t)port;
     b->local_port = (evtchn_port_t)port;
@@ -245,17 +257,16 @@ static void close_port(struct domain *d, evtchn_port_t port, domid_t peer_may_bi
 {
     struct evtchn *chn = &table(d)->ports[port];
     if (chn->state == ECS_INTERDOMAIN) {
-        struct domain *rd = resolve(d, chn->remote_dom);
-        if (rd) {
-            struct evtchn *rchn = &table(rd)->ports[chn->remote_port];
-            if (rchn->state == ECS_INTERDOMAIN)
-                table(rd)->interdomain--;
-            rchn->state = ECS_UNBOUND;
-            rchn->remote_dom = peer_may_bind;
-            rchn->remote_port = 0;
-            if (notify_peer)
-                set_pending(rd, chn->remote_port);
-        }
+        struct domain *rd = peer_of(chn);
+        struct evtchn *rchn = &table(rd)->ports[chn->remote_port];
+        if (rchn->state == ECS_INTERDOMAIN)
+            table(rd)->interdomain--;
+        rchn->state = ECS_UNBOUND;
+        rchn->remote_dom = peer_may_bind;
+        rchn->remote_port = 0;
+        rchn->peer_slot = 0;
+        if (notify_peer)
+            set_pending(rd, chn->remote_port);
     } else if (chn->state == ECS_VIRQ) {
         /* A global VIRQ is in row 0 wherever bind_vcpu sent its upcalls; a per-vCPU one stays
          * on the vCPU it was bound for. */
@@ -289,12 +300,10 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
     struct evtchn *chn = &table(d)->ports[port];
     switch (chn->state) {
     case ECS_INTERDOMAIN: {
-        struct domain *rd = resolve(d, chn->remote_dom);
+        struct domain *rd = peer_of(chn);
         d->meter.events_sent++;
-        if (rd) {
-            rd->meter.events_received++;
-            set_pending(rd, chn->remote_port);
-        }
+        rd->meter.events_received++;
+        set_pending(rd, chn->remote_port);
         return 0;
     }
     case ECS_IPI:
@@ -429,9 +438,7 @@ void evtchn_for_each_interdomain(struct domain *d,
         if (t->ports[p].state != ECS_INTERDOMAIN)
             continue;
         left--;
-        struct domain *rd = resolve(d, t->ports[p].remote_dom);
-        if (rd)
-            fn(d, p, rd, ctx);
+        fn(d, p, peer_of(&t->ports[p]), ctx);
     }
 }
 

@@ -154,6 +154,12 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
 struct domain *domain_by_id(domid_t id); /* a live domain, or NULL */
 struct domain *domain_by_id_any(domid_t id); /* the same, or one being built or torn down */
 struct domain *domain_table(unsigned index);
+/* The table itself, for the two inline helpers below only: a domain's slot, and the domain in a
+ * slot (masked: always within the table; for slots the hypervisor recorded, never a guest's). */
+extern struct domain domain_slots[MOAT_MAX_DOMAINS];
+_Static_assert((MOAT_MAX_DOMAINS & (MOAT_MAX_DOMAINS - 1)) == 0, "slot mask");
+static inline unsigned domain_slot(const struct domain *d) { return (unsigned)(d - domain_slots); }
+static inline struct domain *domain_in_slot(unsigned slot) { return &domain_slots[slot & (MOAT_MAX_DOMAINS - 1)]; }
 unsigned domain_live_count(void);
 /* The live domains' slots, one bit each, and the next of them (NULL when none is left):
  *     for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) ...

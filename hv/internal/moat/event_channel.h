@@ -13,7 +13,13 @@ enum evtchn_state { ECS_FREE = 0, ECS_RESERVED, ECS_UNBOUND, ECS_INTERDOMAIN, EC
 
 struct evtchn {
     uint8_t state;       /* enum evtchn_state */
-    uint8_t virq;
+    union {
+        uint8_t virq;      /* VIRQ */
+        /* INTERDOMAIN: the peer's slot in the domain table (domain_in_slot), so a send finds it
+         * without a look-up by id. Never stale: both ends of a channel are closed (or revoked)
+         * together, and a dying domain closes all its ports before its slot is freed. */
+        uint8_t peer_slot;
+    };
     domid_t remote_dom;  /* UNBOUND: who may bind; INTERDOMAIN: the peer */
     uint32_t remote_port;
 };
