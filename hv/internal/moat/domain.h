@@ -75,6 +75,9 @@ struct vcpu {
     void *xsave;                      /* its FPU/SSE/AVX state while not in a CPU (xsave.c) */
     unsigned fpu_cpu;                 /* the CPU that last loaded it (it may still be there) */
     mfn_t xsave_mfn;
+    /* Its vcpu_info in the domain's shared-info page (set when that page is made, which outlives
+     * every run of the vCPU): the switch reads it without walking domain, frame and index. */
+    struct vcpu_info *vcpu_info;
 };
 
 struct domain {
@@ -125,7 +128,7 @@ static inline struct shared_info *domain_shared_info(struct domain *d)
 /* v's own vcpu_info in its domain's shared info: its upcall pending, mask and pending_sel. */
 static inline struct vcpu_info *vcpu_info_of(struct vcpu *v)
 {
-    return &domain_shared_info(v->domain)->vcpu_info[v->vcpu_id];
+    return v->vcpu_info;
 }
 
 struct domain_params {
