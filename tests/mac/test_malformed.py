@@ -62,7 +62,7 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
     ste_copies = ste_refused = ste_wrong_type = 0
     none_copies = none_refused = none_wrong_type = 0
     wide_copies = wide_refused = wide_wrong_type = 0
-    many_refusals: list[tuple[str, int]] = []
+    many_refusals: list[tuple[str, str]] = []
     chwall_without_types = 0
     last: list[str] = []  # the hypervisor's lines since the guest's previous line
     fields_seen = set()
@@ -126,7 +126,8 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
     assert none_copies > 100 and none_refused > 50 and none_wrong_type > 0, (none_copies, none_refused, none_wrong_type)
     assert (f"malformed none: {none_copies} copies offered, 0 loaded and put back, the original policy live"
             in ctl.lines)
-    assert wide_copies > 900 and wide_refused > 500 and wide_wrong_type > 5, (wide_copies, wide_refused, wide_wrong_type)
+    assert wide_copies > 900 and wide_refused > 500 and wide_wrong_type > 5, \
+        (wide_copies, wide_refused, wide_wrong_type)
     assert (f"malformed wide: {wide_copies} copies offered, 0 loaded and put back, the original policy live"
             in ctl.lines)
     # The STE-only policy's code lowered to Chinese Wall's: a Chinese Wall policy without its types.
