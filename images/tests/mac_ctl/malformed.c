@@ -18,11 +18,12 @@
 // UNDEFINED layout), the same way: lines `uf`/`ut`. Then one of 64 label rows (mac-test-wide.toml:
 // a targeted permission's bitmap of two words a row, lines `wf`/`wt`), and one of 1025 rows
 // (mac-test-many.toml) offered whole and with its SCHED section relabelled QUOTAS, which may have
-// at most 1024 rows (lines `bt`/`bf`).
+// at most 1024 rows (lines `bt`/`bf`), and one of exactly 1024 rows with quotas
+// (mac-test-quota1024.toml), offered whole (line `qt`).
 #include "common.h"
 
-static uint8_t copy[sizeof(blob_mac_test_many)];
-_Static_assert(sizeof(blob_mac_test) <= sizeof(copy) && sizeof(blob_mac_test_ste) <= sizeof(copy) &&
+static uint8_t copy[sizeof(blob_mac_test_quota1024)];
+_Static_assert(sizeof(blob_mac_test_many) <= sizeof(copy) && sizeof(blob_mac_test) <= sizeof(copy) && sizeof(blob_mac_test_ste) <= sizeof(copy) &&
                    sizeof(blob_mac_test_none) <= sizeof(copy) && sizeof(blob_mac_test_wide) <= sizeof(copy),
                "copy holds every blob swept");
 static uint8_t live[sizeof(blob_mac_test) + 64];
@@ -165,5 +166,11 @@ void suite_malformed(void)
     if (!offer(size, &rc))
         return;
     printf("bf %u %#x rc=%ld\n", (uint32_t)o, ACM_EXT_SEC_QUOTAS, rc);
+
+    /* tests/scenarios/policies/mac-test-quota1024.toml: quotas for exactly 1024 rows, whole. */
+    memcpy(copy, blob_mac_test_quota1024, sizeof(blob_mac_test_quota1024));
+    if (!offer(sizeof(blob_mac_test_quota1024), &rc))
+        return;
+    printf("qt %u rc=%ld\n", (uint32_t)sizeof(blob_mac_test_quota1024), rc);
     printf("malformed many: the original policy live\n");
 }
