@@ -7,8 +7,11 @@ copies it refuses, naming the same offset and field, and every refusal leaves th
 it was (the guest checks that after each one). The same sweep then runs over an STE-only policy
 (tests/scenarios/policies/mac-test-ste.toml: STE as the primary policy, no secondary, with the
 QUOTAS, SCHED and DEVICES sections the live policy has not), a layout no boot policy has, and
-over one without types (mac-test-none.toml: UNDEFINED as both codes):
-what the parser accepts of them is refused as not of the running policy's type."""
+over one without types (mac-test-none.toml: UNDEFINED as both codes), over one of 64 label rows
+(mac-test-wide.toml: bitmaps of two words a row), and last a policy of 1025 rows
+(mac-test-many.toml) is offered whole and with its SCHED section relabelled QUOTAS (at most 1024
+rows), and one of exactly 1024 rows with quotas (mac-test-quota1024.toml) whole: what the parser
+accepts of them is refused as not of the running policy's type."""
 
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from . import maclog
 EBUSY, EINVAL = -16, -22
 REFUSED = re.compile(r"^mac: setpolicy refused: malformed at offset (\d+) \(([^)]*)\): (.*)$")
 NOT_LOADABLE = "mac: setpolicy refused: not a loadable policy of the running policy's type"
-GUEST = re.compile(r"^\(d\d+\) ([msu][ft]) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
+GUEST = re.compile(r"^\(d\d+\) ([msuwbq][ft]) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
 
 
 def checksum(data: bytes) -> int:
@@ -45,6 +48,9 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
     none_policy = read_policy(SCENARIOS / "policies/mac-test-none.toml")
     none_blob = compile_policy(none_policy, numbering(none_policy))
     assert binary.decode(none_blob).primary == binary.CODE_UNDEFINED
+    wide_blob, many_blob, quota1024_blob = (compile_policy(p, numbering(p)) for p in (
+        read_policy(SCENARIOS / f"policies/mac-test-{n}.toml") for n in ("wide", "many", "quota1024")))
+    assert binary.decode(wide_blob).primary == binary.CODE_STE
     result = run_scenario("mac_malformed", timeout=240)
     log = maclog.controller(result, [])
     ctl = log.named("ctl")
@@ -56,6 +62,9 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
     copies = refused = loaded = 0
     ste_copies = ste_refused = ste_wrong_type = 0
     none_copies = none_refused = none_wrong_type = 0
+    wide_copies = wide_refused = wide_wrong_type = 0
+    many_refusals: list[tuple[str, str]] = []
+    chwall_without_types = quota1024_wrong_type = 0
     last: list[str] = []  # the hypervisor's lines since the guest's previous line
     fields_seen = set()
     for line in result.console.splitlines():
@@ -65,7 +74,8 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
                 last.append(line)
             continue
         kind, num, value, rc = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
-        original = {"m": blob, "s": ste_blob, "u": none_blob}[kind[0]]
+        original = {"m": blob, "s": ste_blob, "u": none_blob, "w": wide_blob, "b": many_blob,
+                    "q": quota1024_blob}[kind[0]]
         if kind[1] == "f":
             data = bytearray(original)
             data[num:num + 4] = struct.pack(">I", int(value or "0", 16))
@@ -88,19 +98,26 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
             refused += kind[0] == "m"
             ste_refused += kind[0] == "s"
             none_refused += kind[0] == "u"
+            wide_refused += kind[0] == "w"
+            chwall_without_types += hv[0].group(3) == "CHWALL without CHWALL types"
+            if kind[0] == "b":
+                many_refusals.append((hv[0].group(3), e.message))
         else:
-            if kind[0] in "su":
+            if kind[0] in "suwbq":
                 # Well formed but STE primary (an altered copy has no Chinese Wall primary either):
                 # the hypervisor parses it, then refuses it as not of the running policy's type.
                 assert rc == EINVAL and NOT_LOADABLE in last, where
                 ste_wrong_type += kind[0] == "s"
                 none_wrong_type += kind[0] == "u"
+                wide_wrong_type += kind[0] == "w"
+                quota1024_wrong_type += kind[0] == "q"
             else:
                 assert rc in (0, EBUSY) or (rc == EINVAL and NOT_LOADABLE in last), where
                 loaded += rc == 0
         copies += kind[0] == "m"
         ste_copies += kind[0] == "s"
         none_copies += kind[0] == "u"
+        wide_copies += kind[0] == "w"
         last = []
     assert copies > 700 and refused > 550, (copies, refused)
     assert len(fields_seen) > 20, sorted(fields_seen)
@@ -112,3 +129,16 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
     assert none_copies > 100 and none_refused > 50 and none_wrong_type > 0, (none_copies, none_refused, none_wrong_type)
     assert (f"malformed none: {none_copies} copies offered, 0 loaded and put back, the original policy live"
             in ctl.lines)
+    assert wide_copies > 900 and wide_refused > 500 and wide_wrong_type > 5, \
+        (wide_copies, wide_refused, wide_wrong_type)
+    assert (f"malformed wide: {wide_copies} copies offered, 0 loaded and put back, the original policy live"
+            in ctl.lines)
+    # The STE-only policy's code lowered to Chinese Wall's: a Chinese Wall policy without its types.
+    assert chwall_without_types > 0
+    # 1025 rows: whole, parsed and refused as not of the running type (above); with quotas, refused
+    # for the rows, before the fields and the length (a SCHED table's) are looked at.
+    assert many_refusals == [("too many labels for quotas", "is 1025: quotas work for at most 1024 labels")], \
+        many_refusals
+    # 1024 rows with quotas: at the bound, parsed whole (refused only as not of the running type).
+    assert quota1024_wrong_type == 1
+    assert "malformed many: the original policy live" in ctl.lines

@@ -15,11 +15,16 @@
 // running policy's type (so none is loaded, and the event log, which records every load, does
 // not fill); the sweep reaches the parser's checks of that layout and of the QUOTAS, SCHED and
 // DEVICES sections, which the live policy has not. Last, a policy with no types at all (mac-test-none.toml, the
-// UNDEFINED layout), the same way: lines `uf`/`ut`.
+// UNDEFINED layout), the same way: lines `uf`/`ut`. Then one of 64 label rows (mac-test-wide.toml:
+// a targeted permission's bitmap of two words a row, lines `wf`/`wt`), and one of 1025 rows
+// (mac-test-many.toml) offered whole and with its SCHED section relabelled QUOTAS, which may have
+// at most 1024 rows (lines `bt`/`bf`), and one of exactly 1024 rows with quotas
+// (mac-test-quota1024.toml), offered whole (line `qt`).
 #include "common.h"
 
-static uint8_t copy[sizeof(blob_mac_test)];
-_Static_assert(sizeof(blob_mac_test_ste) <= sizeof(copy) && sizeof(blob_mac_test_none) <= sizeof(copy),
+static uint8_t copy[sizeof(blob_mac_test_quota1024)];
+_Static_assert(sizeof(blob_mac_test_many) <= sizeof(copy) && sizeof(blob_mac_test) <= sizeof(copy) && sizeof(blob_mac_test_ste) <= sizeof(copy) &&
+                   sizeof(blob_mac_test_none) <= sizeof(copy) && sizeof(blob_mac_test_wide) <= sizeof(copy),
                "copy holds every blob swept");
 static uint8_t live[sizeof(blob_mac_test) + 64];
 
@@ -61,18 +66,22 @@ static bool offer(uint32_t size, long *rc)
 
 /* Offers every one-word overwrite of blob[0..size) and the cuts; `tag` starts each line ('m' for
  * the live policy, 's' for the STE-only one, 'u' for the one without types). `more` adds the values 0 (zero counts, sizes and
- * limits), 15 (ACM_POLICY_UNDEFINED: as a policy code, the parser's third layout) and 16 (as an
- * extension section's length, exactly its header: the edge of "shorter than its header"). False
- * if the sweep had to stop. */
+ * limits), 15 (ACM_POLICY_UNDEFINED: as a policy code, the parser's third layout), 16 (as an
+ * extension section's length, exactly its header: the edge of "shorter than its header") and
+ * the value minus one (as the STE-only layout's policy code, ACM_CHINESE_WALL_POLICY: a Chinese
+ * Wall policy without Chinese Wall types). False if the sweep had to stop. */
 static bool sweep(char tag, const uint8_t *blob, uint32_t size, const uint32_t *cuts, unsigned ncuts,
                   bool more, unsigned *offered, unsigned *loaded)
 {
     long rc;
     for (uint32_t off = 0; off + 4 <= size; off += 4) {
         uint32_t orig = rd32(blob + off);
-        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu, 0, 15, 16};
+        const uint32_t values[] = {0xffffffffu, 0x00020002u, orig + 1, (orig & ~0xffu) | 0x7fu, 0, 15, 16, orig - 1};
         for (unsigned k = 0; k < (more ? ARRAY_SIZE(values) : 4u); k++) {
-            if (values[k] == orig)
+            bool seen = values[k] == orig;
+            for (unsigned j = 0; j < k; j++)
+                seen |= values[j] == values[k];
+            if (seen)
                 continue;
             memcpy(copy, blob, size);
             wr32(copy + off, values[k]);
@@ -124,4 +133,44 @@ void suite_malformed(void)
         return;
     printf("malformed none: %u copies offered, %u loaded and put back, the original policy live\n", offered,
            loaded);
+
+    /* tests/scenarios/policies/mac-test-wide.toml: 64 rows, bitmaps of two words a row. */
+    static const uint32_t wide_cuts[] = {sizeof(blob_mac_test_wide) - 4, sizeof(blob_mac_test_wide) - 8};
+    offered = loaded = 0;
+    if (!sweep('w', blob_mac_test_wide, sizeof(blob_mac_test_wide), wide_cuts, ARRAY_SIZE(wide_cuts), false,
+               &offered, &loaded))
+        return;
+    printf("malformed wide: %u copies offered, %u loaded and put back, the original policy live\n", offered,
+           loaded);
+
+    /* tests/scenarios/policies/mac-test-many.toml: 1025 rows. Whole, then with its SCHED section
+     * (found by walking the layout: the CHWALL section at the primary offset, the STE section
+     * after it, then the extension) relabelled QUOTAS. */
+    const uint8_t *b = blob_mac_test_many;
+    const uint32_t size = sizeof(blob_mac_test_many);
+    long rc;
+    memcpy(copy, b, size);
+    if (!offer(size, &rc))
+        return;
+    printf("bt %u rc=%ld\n", size, rc);
+    uint64_t c = rd32(b + 20), tc = rd32(b + c + 8);
+    uint64_t s = c + ((ACM_CHWALL_HEADER_SIZE + 2u * tc * (rd32(b + c + 12) + rd32(b + c + 16)) + 7u) & ~7ull);
+    uint64_t o = s + ((ACM_STE_HEADER_SIZE + 2u * (uint64_t)rd32(b + s + 8) * rd32(b + s + 12) + 7u) & ~7ull);
+    uint32_t sections = rd32(b + o + 12);
+    o += ACM_EXT_HEADER_SIZE;
+    for (uint32_t i = 0; i < sections && rd32(b + o) != ACM_EXT_SEC_SCHED; i++)
+        o += rd32(b + o + 4);
+    xtf_assert(o + 8 <= size && rd32(b + o) == ACM_EXT_SEC_SCHED, "no SCHED section in blob_mac_test_many");
+    memcpy(copy, b, size);
+    wr32(copy + o, ACM_EXT_SEC_QUOTAS);
+    if (!offer(size, &rc))
+        return;
+    printf("bf %u %#x rc=%ld\n", (uint32_t)o, ACM_EXT_SEC_QUOTAS, rc);
+
+    /* tests/scenarios/policies/mac-test-quota1024.toml: quotas for exactly 1024 rows, whole. */
+    memcpy(copy, blob_mac_test_quota1024, sizeof(blob_mac_test_quota1024));
+    if (!offer(sizeof(blob_mac_test_quota1024), &rc))
+        return;
+    printf("qt %u rc=%ld\n", (uint32_t)sizeof(blob_mac_test_quota1024), rc);
+    printf("malformed many: the original policy live\n");
 }
