@@ -6,13 +6,22 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from moat.pytest_plugin import assert_status
+import pytest
+
+from moat import paths, qemu
+from moat.pytest_plugin import Booter, assert_status
 
 from .console import BANNER, CMDLINE, modules, one
 
 
-def test_banner_is_the_first_line(boot):
-    result = boot()
+@pytest.fixture(scope="module")
+def plain_boot(request: pytest.FixtureRequest) -> qemu.BootResult:
+    """One boot with no arguments: the tests that only read its console share it."""
+    return Booter(request.node.nodeid, paths.repo_root())()
+
+
+def test_banner_is_the_first_line(plain_boot):
+    result = plain_boot
     assert_status(result, "SUCCESS")
     assert result.lines, "no console output"
     assert BANNER.match(result.lines[0]), f"first line is {result.lines[0]!r}, not the banner"
@@ -35,8 +44,8 @@ def test_without_a_policy_the_hypervisor_refuses_to_run(boot):
     assert any("no security policy module" in line for line in result.lines), result.lines[-5:]
 
 
-def test_a_boot_without_modules_gets_the_default_policy(boot):
-    result = boot()
+def test_a_boot_without_modules_gets_the_default_policy(plain_boot):
+    result = plain_boot
     assert_status(result, "SUCCESS")
     assert "modules: 1" in result.lines
     [policy] = modules(result.console)

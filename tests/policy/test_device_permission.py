@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from moat.devices import DEVICES, DEVICES_ALL
@@ -16,6 +14,7 @@ from moat.policy import compile_policy, read_policy
 from moat.policy.binary import SEC_DEVICES, decode
 from moat.policy.model import PERM_READ_STATE
 from moat.policy.validate import check
+from moat.pytest_plugin import MoatCli
 from tests.policy.conftest import ROOT
 
 TPM, COM2 = 1 << 0, 1 << 1  # DEVICE_BIT(DEVICE_TPM), DEVICE_BIT(DEVICE_COM2) of public/device.h
@@ -75,10 +74,11 @@ def test_no_devices_no_devices_section(tmp_path: Path) -> None:
     assert e is not None and e.sections == 2 and e.devices == [0] * e.rows
 
 
-def test_xml_round_trip_gives_the_same_blob_body(tmp_path: Path) -> None:
+def test_xml_round_trip_gives_the_same_blob_body(tmp_path: Path, moat_cli: MoatCli) -> None:
     src = _write(tmp_path, TOML)
-    xml = subprocess.run([sys.executable, "-m", "moat", "policy", "convert", str(src), "--to", "xml"],
-                         capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    r = moat_cli("policy", "convert", str(src), "--to", "xml", cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    xml = r.stdout
     assert "<moat:Device>tpm</moat:Device>" in xml
     back = compile_policy(read_policy(_write(tmp_path, xml, "p.xml")))
     # The header's 20-byte source hash differs (another file); everything after it is the same.
@@ -94,16 +94,16 @@ def test_unknown_device_is_an_error_with_its_line(tmp_path: Path) -> None:
     assert "unknown device 'floppy'" in errors[0].message and errors[0].line == line
 
 
-def test_dump_and_labels_name_the_devices(tmp_path: Path) -> None:
+def test_dump_and_labels_name_the_devices(tmp_path: Path, moat_cli: MoatCli) -> None:
     src = _write(tmp_path, TOML)
     out = tmp_path / "p.bin"
-    subprocess.run([sys.executable, "-m", "moat", "policy", "compile", str(src), "-o", str(out)], check=True,
-                   capture_output=True, cwd=ROOT)
-    dump = subprocess.run([sys.executable, "-m", "moat", "policy", "dump", str(out)], capture_output=True, text=True,
-                          check=True, cwd=ROOT).stdout
-    assert "device:tpm; device:com2" in dump
-    labels = json.loads(subprocess.run([sys.executable, "-m", "moat", "policy", "labels", str(src), "--json"],
-                                       capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+    assert moat_cli("policy", "compile", str(src), "-o", str(out), cwd=ROOT).returncode == 0
+    r = moat_cli("policy", "dump", str(out), cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "device:tpm; device:com2" in r.stdout
+    r = moat_cli("policy", "labels", str(src), "--json", cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    labels = json.loads(r.stdout)
     by_name = {lab["name"]: lab for lab in labels} if isinstance(labels, list) else labels
     assert "device:tpm" in json.dumps(by_name)
     assert decode(out.read_bytes()).ext is not None

@@ -6,8 +6,6 @@ the C decoders at the same (offset, field)."""
 from __future__ import annotations
 
 import struct
-import subprocess
-import sys
 
 import pytest
 
@@ -15,6 +13,7 @@ from moat.policy import compile_policy, read_policy
 from moat.policy.binary import SEC_QUOTAS, decode
 from moat.policy.model import QUOTA_UNLIMITED, numbering
 from moat.policy.writers import to_toml, to_xml
+from moat.pytest_plugin import MoatCli
 from tests.policy.conftest import ROOT
 
 POLICY = ROOT / "tests" / "scenarios" / "policies" / "quota-test.toml"
@@ -78,12 +77,11 @@ def test_quota_only_policy_has_an_extension(tmp_path) -> None:
     ("{ maptrak = 4 }", "unknown quota 'maptrak'"),
     ("3", "quota must be a table"),
 ])
-def test_bad_quota_is_reported_at_its_line(tmp_path, value: str, words: str) -> None:
+def test_bad_quota_is_reported_at_its_line(tmp_path, value: str, words: str, moat_cli: MoatCli) -> None:
     src = POLICY.read_text().replace('quota = { memory = "1M" }', f"quota = {value}")
     p = tmp_path / "bad.toml"
     p.write_text(src)
-    r = subprocess.run([sys.executable, "-m", "moat", "policy", "check", str(p)], capture_output=True, text=True,
-                       env={"PYTHONPATH": str(ROOT / "tools")})
+    r = moat_cli("policy", "check", str(p))
     assert r.returncode != 0 and words in r.stdout + r.stderr, r.stdout + r.stderr
     assert "bad.toml:27" in r.stdout + r.stderr
 
@@ -110,14 +108,15 @@ def test_malformed_quotas_section(blob: bytes, agree) -> None:
         assert (r["error"]["offset"], r["error"]["field"]) == want, r
 
 
-def test_dump_and_query_show_quotas(blob: bytes, tmp_path) -> None:
+def test_dump_and_query_show_quotas(blob: bytes, tmp_path, moat_cli: MoatCli) -> None:
     b = tmp_path / "q.bin"
     b.write_bytes(blob)
-    env = {"PYTHONPATH": str(ROOT / "tools")}
-    dump = subprocess.run([sys.executable, "-m", "moat", "policy", "dump", str(b)], capture_output=True, text=True,
-                          env=env, check=True).stdout
+    r = moat_cli("policy", "dump", str(b))
+    assert r.returncode == 0, r.stderr
+    dump = r.stdout
     assert "quotas section" in dump and "quota: memory=1M" in dump
     assert "quota: ports=8 grant_frames=1 maptrack=4" in dump
-    q = subprocess.run([sys.executable, "-m", "moat", "policy", "query", str(POLICY), "mgr", "lim"],
-                       capture_output=True, text=True, env=env, check=True).stdout
+    r = moat_cli("policy", "query", str(POLICY), "mgr", "lim")
+    assert r.returncode == 0, r.stderr
+    q = r.stdout
     assert "quota: mgr: domains=3" in q and "quota: lim: ports=8 grant_frames=1 maptrack=4" in q

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from moat.policy import compile_policy, read_policy
 from moat.policy.binary import SEC_SCHED, decode
 from moat.policy.model import numbering
 from moat.policy.writers import to_toml, to_xml
+from moat.pytest_plugin import MoatCli
 from tests.policy.conftest import ROOT
 
 POLICY = ROOT / "tests" / "scenarios" / "policies" / "sched-test.toml"
@@ -46,11 +45,6 @@ def sched_at(b: bytes) -> int:
             return o
         o += int.from_bytes(b[o + 4:o + 8], "big")
     raise AssertionError("no sched section")
-
-
-def run_moat(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "moat", "policy", *args], capture_output=True, text=True,
-                          env={"PYTHONPATH": str(ROOT / "tools")})
 
 
 def test_defaults_compile_and_decode(tmp_path: Path, agree) -> None:
@@ -93,10 +87,10 @@ def test_a_policy_with_defaults_only_has_an_extension(tmp_path: Path) -> None:
     ("{}", "sched sets nothing"),
     ("20", "sched must be a table"),
 ])
-def test_bad_default_is_reported_at_its_line(tmp_path: Path, value: str, words: str) -> None:
+def test_bad_default_is_reported_at_its_line(tmp_path: Path, value: str, words: str, moat_cli: MoatCli) -> None:
     p = tmp_path / "bad.toml"
     p.write_text(POLICY.read_text().replace("sched = { cap = 20 }", f"sched = {value}"))
-    r = run_moat("check", str(p))
+    r = moat_cli("policy", "check", str(p))
     out = r.stdout + r.stderr
     assert r.returncode != 0 and words in out, out
     assert f"bad.toml:{SCHED_LINE}:" in out and "'capped20'" in out, out
@@ -107,11 +101,11 @@ def test_bad_default_is_reported_at_its_line(tmp_path: Path, value: str, words: 
     ('cap="150"', "sched cap='150' must be from 1 to 100"),
     ("", "moat:Sched sets nothing"),
 ])
-def test_bad_default_in_xml(tmp_path: Path, attrs: str, words: str) -> None:
+def test_bad_default_in_xml(tmp_path: Path, attrs: str, words: str, moat_cli: MoatCli) -> None:
     x = to_xml(read_policy(POLICY)).replace('<moat:Sched cap="20"/>', f"<moat:Sched {attrs}/>")
     p = tmp_path / "bad.xml"
     p.write_text(x)
-    r = run_moat("check", str(p))
+    r = moat_cli("policy", "check", str(p))
     out = r.stdout + r.stderr
     assert r.returncode != 0 and words in out, out
     assert "bad.xml:" in out and "'capped20'" in out, out
@@ -142,35 +136,35 @@ def test_malformed_sched_section(tmp_path: Path, agree) -> None:
         assert (r["error"]["offset"], r["error"]["field"]) == want, r
 
 
-def test_dump_shows_defaults(tmp_path: Path) -> None:
+def test_dump_shows_defaults(tmp_path: Path, moat_cli: MoatCli) -> None:
     b = tmp_path / "s.bin"
     b.write_bytes(compile_policy(read_policy(two_defaults(tmp_path))))
-    r = run_moat("dump", str(b))
+    r = moat_cli("policy", "dump", str(b))
     assert r.returncode == 0, r.stderr
     assert "sched section" in r.stdout and "sched: weight=512 cap=20" in r.stdout and "sched: weight=64" in r.stdout
 
 
-def test_labels_and_query_show_defaults_and_quotas(tmp_path: Path) -> None:
+def test_labels_and_query_show_defaults_and_quotas(tmp_path: Path, moat_cli: MoatCli) -> None:
     """`labels` has a weight, cap and quota column for each label, the same from the source and
     from the blob with its map; `query` names both labels' defaults; --json carries them."""
     src = two_defaults(tmp_path)
     src.write_text(src.read_text() + "quota = { domains = 2 }\n")  # on plain, the last label
     b, m = tmp_path / "s.bin", tmp_path / "s.map"
-    assert run_moat("compile", str(src), "-o", str(b), "--map", str(m)).returncode == 0
-    from_source = run_moat("labels", str(src))
-    from_blob = run_moat("labels", str(b), "--map", str(m))
+    assert moat_cli("policy", "compile", str(src), "-o", str(b), "--map", str(m)).returncode == 0
+    from_source = moat_cli("policy", "labels", str(src))
+    from_blob = moat_cli("policy", "labels", str(b), "--map", str(m))
     assert from_source.returncode == 0 and from_source.stdout == from_blob.stdout, from_blob.stdout
     rows = {line.split()[2]: line.split()[3:] for line in from_source.stdout.splitlines()[1:]}
     assert from_source.stdout.splitlines()[0].split() == ["ssidref", "kind", "label", "weight", "cap", "quota"]
     assert rows["capped20"] == ["512", "20%", "-"]
     assert rows["plain"] == ["64", "-", "domains=2"]
     assert rows["system"] == ["(bootstrap)", "-", "-", "-"]
-    data = {x["name"]: x for x in json.loads(run_moat("labels", str(b), "--map", str(m), "--json").stdout)}
+    data = {x["name"]: x for x in json.loads(moat_cli("policy", "labels", str(b), "--map", str(m), "--json").stdout)}
     assert data["capped20"]["sched"] == {"weight": 512, "cap": 20}
     assert data["plain"]["sched"] == {"weight": 64, "cap": None} and data["plain"]["quota"] == "domains=2"
-    q = run_moat("query", str(src), "capped20", "plain")
+    q = moat_cli("policy", "query", str(src), "capped20", "plain")
     assert q.returncode == 0, q.stderr
     assert "sched: capped20: weight=512 cap=20" in q.stdout and "sched: plain: weight=64" in q.stdout
     assert "quota: plain: domains=2" in q.stdout
-    r = json.loads(run_moat("query", str(b), "capped20", "system", "--map", str(m), "--json").stdout)
+    r = json.loads(moat_cli("policy", "query", str(b), "capped20", "system", "--map", str(m), "--json").stdout)
     assert r["a_sched"] == "weight=512 cap=20" and r["b_sched"] == "none"

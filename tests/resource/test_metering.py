@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import io
 import itertools
-import subprocess
-import sys
 
 import pytest
 from rich.console import Console
 
 from moat import top
-from moat.pytest_plugin import assert_xtf
+from moat.pytest_plugin import MoatCli, assert_xtf
 from tests.domains import domlog
 from tests.policy.conftest import ROOT
 
@@ -114,10 +112,8 @@ def test_top_table_fits_an_80_column_terminal() -> None:
         assert max(len(line) for line in out.getvalue().splitlines()) <= width
 
 
-def test_run_top_option_is_checked() -> None:
-    r = subprocess.run([sys.executable, "-m", "moat", "run", "--top", "5", "--dry-run", "--no-build"],
-                       capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "tools")}, cwd=ROOT)
+def test_run_top_option_is_checked(moat_cli: MoatCli) -> None:
+    r = moat_cli("run", "--top", "5", "--dry-run", "--no-build", cwd=ROOT)
     assert r.returncode != 0 and "--top: the period must be 10 to 60000 ms" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "moat", "run", "--top", "--dry-run", "--no-build"],
-                       capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "tools")}, cwd=ROOT)
+    r = moat_cli("run", "--top", "--dry-run", "--no-build", cwd=ROOT)
     assert r.returncode == 0 and "stats=200" in r.stdout, r.stderr

@@ -13,6 +13,7 @@ import pytest
 
 from moat import cli, pytest_args
 from moat.commands import symbolize
+from moat.pytest_plugin import CliResult, MoatCli
 
 from .test_cli import moat
 
@@ -27,9 +28,15 @@ def test_version_names_the_build_and_git(tmp_path: Path):
     assert "not a git checkout" in moat("--version", root=tmp_path).stdout
 
 
+def help_text(moat_cli: MoatCli, name: str) -> CliResult:
+    """`moat NAME --help` in-process (the --version test above runs the real command), 80 columns
+    wide as in a pipe."""
+    return moat_cli(name, "--help", cwd=ROOT, MOAT_ROOT=str(ROOT), COLUMNS="80")
+
+
 @pytest.mark.parametrize("name", list(cli.COMMANDS))
-def test_every_command_help_says_what_it_does(name: str):
-    proc = moat(name, "--help", root=ROOT)
+def test_every_command_help_says_what_it_does(name: str, moat_cli: MoatCli):
+    proc = help_text(moat_cli, name)
     assert proc.returncode == 0, proc.stderr
     assert "exit status" in proc.stdout, f"`moat {name} --help` does not give its exit statuses"
     if name != "policy":
@@ -37,8 +44,8 @@ def test_every_command_help_says_what_it_does(name: str):
 
 
 @pytest.mark.parametrize("name", ["build", "test", "run"])
-def test_pass_through_arguments_are_in_the_usage(name: str):
-    usage = moat(name, "--help", root=ROOT).stdout.split("\n\n")[0]
+def test_pass_through_arguments_are_in_the_usage(name: str, moat_cli: MoatCli):
+    usage = help_text(moat_cli, name).stdout.split("\n\n")[0]
     assert re.search(r"(SCONS|PYTEST|QEMU) ARGS", usage), usage
 
 

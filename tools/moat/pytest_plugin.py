@@ -13,7 +13,8 @@ import os
 import re
 import resource
 import shutil
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,46 @@ def moat_root() -> Path:
 @pytest.fixture
 def boot(request: pytest.FixtureRequest, moat_root: Path) -> Booter:
     return Booter(request.node.nodeid, moat_root)
+
+
+@dataclass
+class CliResult:
+    """What a `moat` command run in-process by the `moat_cli` fixture returned and printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+MoatCli = Callable[..., CliResult]  # the type of the moat_cli fixture: moat_cli(*args, cwd=, **env)
+
+
+@pytest.fixture
+def moat_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> MoatCli:
+    """Run `moat ARGS` in this process: moat.cli.main, its exit status and its output.
+
+    For tests of what a command does, not of the `moat` process itself (its start-up, signals,
+    tracebacks): a `python -m moat` costs 0.1 to 0.3 s of CPU to start (docs/testing.md), this
+    nothing. env: variables to set for the call (MOAT_ROOT=...); cwd: the directory to run in.
+    An exception the CLI does not turn into a message fails the test, as a traceback would.
+    """
+    from moat import cli
+
+    def run(*args: str, cwd: Path | None = None, **env: str) -> CliResult:
+        capsys.readouterr()  # what the test printed before is not the command's
+        with monkeypatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            if cwd is not None:
+                patch.chdir(cwd)
+            try:
+                code = cli.main(list(args))
+            except SystemExit as exc:  # argparse's usage errors and --help
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = capsys.readouterr()
+        return CliResult(code, out.out, out.err)
+
+    return run
 
 
 def assert_status(result: qemu.BootResult, expected: qemu.Status | str) -> None:

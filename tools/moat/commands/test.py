@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from moat import building
-from moat.paths import repo_root
+from moat.paths import build_dir, repo_root
 from moat.pytest_args import junit_args, one_test, pytest_args
 
 DESCRIPTION = """\
@@ -19,7 +21,8 @@ moat test tests/boot/test_banner.py -k cmdline
 
 reads:  tests/, build/ (boot tests boot build/hv/*.bin and build/images/*.elf in QEMU)
 writes: build/test-results/junit.xml (JUnit XML of the run, unless you pass --junitxml),
-        build/test-logs/<test id>.log (the serial log of every boot)
+        build/test-logs/<test id>.log (the serial log of every boot),
+        build/pycache/ (compiled Python of the tests and tools, also when PYTHONDONTWRITEBYTECODE is set)
 """
 
 EPILOG = "exit status: pytest's (0 all passed, 1 some failed, 5 none collected); SCons's when the build fails"
@@ -33,11 +36,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=run, passthrough=True)
 
 
+def pytest_env(root: Path) -> dict[str, str]:
+    """The environment of pytest and of the `python -m moat` its tests start.
+
+    Python's compiled files go under build/pycache/ (unless PYTHONPYCACHEPREFIX names another
+    place), and they are written even when PYTHONDONTWRITEBYTECODE is set: without them every
+    xdist worker compiles and assertion-rewrites each test module again at collection, and every
+    `python -m moat` a test starts compiles moat's modules again (docs/testing.md). The tree
+    itself stays free of __pycache__ directories, which is what that setting is usually for.
+    """
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.setdefault("PYTHONPYCACHEPREFIX", str(build_dir(root) / "pycache"))
+    return env
+
+
 def run(args: argparse.Namespace) -> int:
     root = repo_root()
     if args.list:
         return subprocess.call([sys.executable, "-m", "pytest", "--collect-only", "-q",
-                                *pytest_args(args.extra, root, parallel=False)], cwd=root)
+                                *pytest_args(args.extra, root, parallel=False)], cwd=root, env=pytest_env(root))
     if not args.no_build:
         status = building.build(root=root)
         if status != 0:
@@ -45,4 +63,5 @@ def run(args: argparse.Namespace) -> int:
             return status
     parallel = not one_test(args.extra, root)
     return subprocess.call([sys.executable, "-m", "pytest", *junit_args(args.extra, root),
-                            *pytest_args(args.extra, root, parallel=parallel)], cwd=root)
+                            *pytest_args(args.extra, root, parallel=parallel)], cwd=root,
+                           env=pytest_env(root))
