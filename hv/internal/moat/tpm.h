@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The hypervisor's TPM access (core/tpm.c): locality 2, PCR_Reset and PCR_Extend only. */
+/* The hypervisor's TPM access (core/tpm.c): locality 2 for PCR_Reset and PCR_Extend, locality 0 for the boot-time TPM2_Startup. */
 #ifndef MOAT_TPM_H
 #define MOAT_TPM_H
 
