@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """A TPM that the firmware left unstarted (hv/core/tpm.c run(): on TPM_RC_INITIALIZE it sends
-TPM2_Startup from locality 0, checks its answer, then the command again from locality 2). SeaBIOS, QEMU's default firmware, always
-sends TPM2_Startup before the hypervisor runs; qboot (QEMU's minimal firmware, in Debian's
-qemu-system-data beside SeaBIOS) boots the same multiboot image without touching the TPM. With a
-fresh swtpm behind tpm-tis, the hypervisor's first PCR_Reset is answered TPM_RC_INITIALIZE.
+TPM2_Startup from locality 0, checks its answer, then the command again from locality 2). SeaBIOS,
+QEMU's default firmware, always sends TPM2_Startup before the hypervisor runs; qboot (QEMU's
+minimal firmware, in Debian's qemu-system-data beside SeaBIOS) boots the same multiboot image
+without touching the TPM. With a fresh swtpm behind tpm-tis, the hypervisor's first PCR_Reset is
+answered TPM_RC_INITIALIZE.
 
 ACPI is off for this boot: with the TPM's ACPI table (and its log area) qboot hands the loader an
 empty memory map. The hypervisor then starts the boot CPU only (no MADT), which is all it needs.
