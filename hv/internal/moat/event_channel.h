@@ -5,6 +5,7 @@
 
 #include <moat/types.h>
 #include <public/event_channel.h>
+#include <public/hv.h>
 #include <public/vcpu.h>
 
 struct domain;
@@ -23,6 +24,7 @@ struct evtchn {
     domid_t remote_dom;  /* UNBOUND: who may bind; INTERDOMAIN: the peer */
     uint32_t remote_port;
 };
+_Static_assert(MOAT_MAX_DOMAINS <= 256, "peer_slot holds a domain slot in 8 bits");
 
 struct evtchn_table {
     uint32_t max_ports;
