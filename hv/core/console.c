@@ -7,8 +7,13 @@
 #include <moat/cpu.h>
 #include <moat/lib.h>
 #include <moat/spinlock.h>
+#include <moat/timer.h>
 
 static spinlock_t console_lock; /* SPINLOCK_INIT is all zeros: in .bss */
+/* How long a CPU waits for another's printk: longer than the serial port's own wait for a
+ * stalled console reader (serial_putc, 10 s), so a holder slowed by the reader keeps its line
+ * whole; counted in spins only until the clock is calibrated. */
+#define CONSOLE_LOCK_MS 12000u
 #define CONSOLE_LOCK_SPINS 50000000u
 
 static void console_sink(void *ctx, char c)
@@ -25,8 +30,10 @@ static bool console_enter(void)
     struct percpu *cpu = this_cpu_careful();
     if (spin_holder(&console_lock) == cpu->id)
         return false; /* a fault while this CPU prints: the report goes out anyway */
+    uint64_t khz = tsc_khz();
+    uint64_t deadline = khz ? arch_cycles() + CONSOLE_LOCK_MS * khz : 0;
     for (unsigned spins = 0; !spin_trylock_as(&console_lock, cpu->id); spins++) {
-        if (spins > CONSOLE_LOCK_SPINS)
+        if (khz ? arch_cycles() >= deadline : spins > CONSOLE_LOCK_SPINS)
             return false;
         cpu_relax();
     }

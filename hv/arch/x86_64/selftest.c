@@ -371,6 +371,25 @@ static const struct {
     {"fault:pf", selftest_fault_pf}, {"fault:df", selftest_fault_df},
 };
 
+/*
+ * The console under a reader that stops reading (tests/boot/test_console_stall.py): 2,000 lines
+ * of 100 bytes, each saying its number and a pattern made from it, so that the test can tell any
+ * character lost, doubled or out of place. 200 KB is three times a host pipe's 64 KiB: while the
+ * test does not read, QEMU's UART holds each character back and serial_putc must wait.
+ */
+static void test_console(void)
+{
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    char pattern[73];
+    for (unsigned line = 0; line < 2000; line++) {
+        for (unsigned i = 0; i < sizeof(pattern) - 1; i++)
+            pattern[i] = digits[(line * 7 + i) % (sizeof(digits) - 1)];
+        pattern[sizeof(pattern) - 1] = '\0';
+        printk("selftest: console %04u %s\n", line, pattern);
+    }
+    finish();
+}
+
 void selftest_entry_check(const struct cpu_regs *regs)
 {
     if (!(read_rflags() & RFLAGS_AC))
@@ -392,6 +411,8 @@ void selftest_run(const char *name)
         test_smp();
     if (!strcmp(name, "format"))
         test_format();
+    if (!strcmp(name, "console"))
+        test_console();
     /* Shared library code (hv/core/selftest_lib.c). */
     if (!strcmp(name, "sha256")) {
         selftest_sha256();

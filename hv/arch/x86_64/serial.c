@@ -2,6 +2,7 @@
 // COM1, a 16550 UART at I/O port 0x3f8: 115200 baud, 8N1, polled. And whether a UART is at a port
 // (device assignment: COM2).
 #include <moat/serial.h>
+#include <moat/timer.h>
 #include <moat/x86.h>
 
 #define COM1 0x3f8
@@ -25,11 +26,32 @@ void serial_init(void)
     outb(COM1 + REG_MCR, 0x03); /* DTR, RTS */
 }
 
+/*
+ * The wait for room is bounded, so a missing or stuck UART cannot hang the hypervisor, but the
+ * bound is long: QEMU's UART holds a character back while whatever reads the console (a pipe to
+ * the test harness) is not reading, and a character written past a full transmitter is lost.
+ * On a loaded host a reader can stall for seconds; the old bound of 100,000 polls (a fraction of
+ * a second under QEMU) lost characters from the middle of lines. The wait is counted in time
+ * once the TSC is calibrated (in polls before that), and after one wait runs out the UART is
+ * taken to be stuck: later characters wait only briefly, until it is seen ready again.
+ */
+#define SERIAL_WAIT_MS 10000u
+#define SERIAL_WAIT_POLLS 20000000u /* before the TSC is calibrated */
+#define SERIAL_STUCK_POLLS 1000u
+static bool uart_stuck;
+
 void serial_putc(char c)
 {
-    /* Bounded wait: a missing or stuck UART must not hang the hypervisor. */
-    for (unsigned spins = 0; spins < 100000 && !(inb(COM1 + REG_LSR) & LSR_THR_EMPTY); spins++)
+    uint64_t khz = uart_stuck ? 0 : tsc_khz();
+    uint64_t deadline = khz ? rdtsc() + SERIAL_WAIT_MS * khz : 0;
+    unsigned polls = 0, limit = uart_stuck ? SERIAL_STUCK_POLLS : SERIAL_WAIT_POLLS;
+    bool ready;
+    while (!(ready = inb(COM1 + REG_LSR) & LSR_THR_EMPTY)) {
+        if (khz ? rdtsc() >= deadline : ++polls >= limit)
+            break;
         cpu_relax();
+    }
+    uart_stuck = !ready;
     outb(COM1 + REG_DATA, (uint8_t)c);
 }
 
