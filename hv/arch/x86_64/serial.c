@@ -40,18 +40,23 @@ void serial_init(void)
 #define SERIAL_STUCK_POLLS 1000u
 static bool uart_stuck;
 
-void serial_putc(char c)
+static bool wait_for_room(void)
 {
     uint64_t khz = uart_stuck ? 0 : tsc_khz();
     uint64_t deadline = khz ? rdtsc() + SERIAL_WAIT_MS * khz : 0;
-    unsigned polls = 0, limit = uart_stuck ? SERIAL_STUCK_POLLS : SERIAL_WAIT_POLLS;
-    bool ready;
-    while (!(ready = inb(COM1 + REG_LSR) & LSR_THR_EMPTY)) {
-        if (khz ? rdtsc() >= deadline : ++polls >= limit)
-            break;
+    for (unsigned polls = 0, limit = uart_stuck ? SERIAL_STUCK_POLLS : SERIAL_WAIT_POLLS;;) {
         cpu_relax();
+        if (inb(COM1 + REG_LSR) & LSR_THR_EMPTY)
+            return true;
+        if (khz ? rdtsc() >= deadline : ++polls >= limit)
+            return false;
     }
-    uart_stuck = !ready;
+}
+
+void serial_putc(char c)
+{
+    /* The usual case, a transmitter with room, costs one port read. */
+    uart_stuck = (inb(COM1 + REG_LSR) & LSR_THR_EMPTY) ? false : !wait_for_room();
     outb(COM1 + REG_DATA, (uint8_t)c);
 }
 
