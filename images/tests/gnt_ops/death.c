@@ -67,6 +67,10 @@ void part_orphan(struct gnt_conn *c)
         xtf_check_eq(gnttab_unmap(h[i], va[i]), GNTST_okay);
     xtf_check_eq(gnttab_unmap(c->ctl_handle, c->ctl_va), GNTST_okay);
     xtf_check_eq(gnttab_unmap(h[0], va[0]), GNTST_bad_handle);
+    /* The reuser may have taken the granter's id (the lowest free one): while it lives, a map
+     * from that id meets a domain without a grant table (GNTST_general_error), not a dead one.
+     * On several CPUs it may still be running here; once it has exited, nobody has the id. */
+    xtf_check(gnt_wait_gone(child, 10 * NS_PER_SEC), "the reuser d%u did not exit", child);
     xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF, va[0], true, NULL), GNTST_bad_domain);
     printf("orphaned pages unmapped\n");
     if (xtf_result() == XTF_RUNNING)
