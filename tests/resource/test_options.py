@@ -111,9 +111,13 @@ def test_more_labels_than_partitions(boot: Booter) -> None:
 def test_timers_and_polls_under_partitions(boot: Booter) -> None:
     """tests/scenarios/timer.toml under sched=partition (one label: one partition, whose domains
     take turns): the partitioned tick fires every domain's timer, so the sleepers wake, never
-    before their deadline."""
-    result = boot(scenario_file=ROOT / "tests" / "scenarios" / "timer.toml", cmdline="sched=partition")
+    before their deadline. With stats lines every 30 ms beside them: the CPU's next deadline is
+    whichever of a sleeper's timer and the next stats line comes first."""
+    result = boot(scenario_file=ROOT / "tests" / "scenarios" / "timer.toml", cmdline="sched=partition stats=30")
     assert_xtf(result)
+    assert "meter: a stats line per domain every 30 ms" in result.lines
+    periodic = {int(m[1]) for m in re.finditer(r"^stats: t=(\d+) .* ports=\d+$", result.console, re.MULTILINE)}
+    assert len(periodic) >= 3, sorted(periodic)
     assert "sched: partitioned: 1 partitions of 10 ms" in result.console
     log = domlog.parse(result.console)
     for name in ("timer-0", "timer-1"):
@@ -152,3 +156,27 @@ def test_a_domain_pinned_to_a_cpu_that_is_not_online(boot: Booter, tmp_path: Pat
     assert "domain 0 'away' created: 256 KiB, image module 1, ssidref" in result.console
     line = next(x for x in result.lines if x.startswith("domain 0 'away' created"))
     assert line.endswith(", cpu 0"), line
+
+
+def test_domains_created_at_run_time_under_the_mitigations(boot: Booter) -> None:
+    """tests/scenarios/quota.toml under mitigate=all: its policy has ten labels, so each label's
+    pool holds 6 of the domain table's 64 entries. The controller's run of small domains is then
+    cut at 6 by its label's pool (-ENOSPC) where without pools its memory quota cuts it at 6 too
+    (-ENOMEM, tests/resource/test_quotas.py); after their deaths 6 fit again (each death gives
+    its entry and its frames back to the pool). Every domain created at run time gets a keyed,
+    unguessable id of 64 or more; the boot domains keep theirs."""
+    result = boot(scenario_file=ROOT / "tests" / "scenarios" / "quota.toml", cmdline="mitigate=all", timeout=120)
+    assert_xtf(result)
+    assert re.search(r"^mitigate: domid pools \(10 labels: \d+ frames and 6 domains each\)$", result.console,
+                     re.MULTILINE), result.tail()
+    log = domlog.parse(result.console)
+    for name in ("ctl", "mgr", "lim", "free", "hog", "peer"):
+        assert log.named(name).result == "SUCCESS", name
+    ctl = log.named("ctl").lines
+    assert "quota: small created 6, then rc=-28" in ctl, ctl
+    assert "quota: small created 6 again after the deaths" in ctl, ctl
+    assert "quota: mgr created 2 tenants, then rc=-28" in log.named("mgr").lines
+    stopped = [(int(m[1]), m[2]) for m in re.finditer(r"^domain (\d+) '(\w+)' stopped", result.console, re.MULTILINE)]
+    assert stopped and all(domid >= 64 for domid, name in stopped if name in ("small", "big", "tenant")), stopped
+    assert all(domid < 64 for domid, name in stopped if name in ("ctl", "mgr", "lim", "free", "hog", "peer")), stopped
+    assert len({domid for domid, name in stopped if name == "small"}) >= 10, stopped
