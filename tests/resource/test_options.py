@@ -183,3 +183,12 @@ def test_domains_created_at_run_time_under_the_mitigations(boot: Booter) -> None
     assert stopped and all(domid >= 64 for domid, name in stopped if name in ("small", "big", "tenant")), stopped
     assert all(domid < 64 for domid, name in stopped if name in ("ctl", "mgr", "lim", "free", "hog", "peer")), stopped
     assert len({domid for domid, name in stopped if name == "small"}) >= 10, stopped
+
+
+def test_domid_mitigation_without_rdrand_says_its_ids_are_guessable(boot: Booter) -> None:
+    """A CPU without RDRAND (QEMU's `max` model with it switched off): the ids' key comes from the
+    TSC and the boot's addresses alone, which the hypervisor says at boot; the domain still runs."""
+    result = boot(scenario_file=HELLO, cmdline="mitigate=domid", extra_args=["-cpu", "max,rdrand=off"])
+    assert_xtf(result)
+    assert "mitigate: no RDRAND: domain ids are keyed by the TSC only (guessable)" in result.lines
+    assert "mitigate: domid" in result.lines
