@@ -192,3 +192,13 @@ def test_domid_mitigation_without_rdrand_says_its_ids_are_guessable(boot: Booter
     assert_xtf(result)
     assert "mitigate: no RDRAND: domain ids are keyed by the TSC only (guessable)" in result.lines
     assert "mitigate: domid" in result.lines
+
+
+def test_pools_refuse_a_policy_of_more_labels_than_domain_entries(boot: Booter) -> None:
+    """mitigate=pools gives each label its own share of the 64 domain-table entries: with a boot
+    policy of 65 labels (and the unlabeled row) a share would be 0, so the machine stops before
+    any domain starts, saying why."""
+    result = boot(scenario_file=ROOT / "tests" / "scenarios" / "partition_many.toml", cmdline="mitigate=pools")
+    assert "moat: mitigate=pools: the policy has 66 labels; pools work for at most 64\n" in result.console, \
+        result.tail()
+    assert GREETING not in result.console and "Test result: SUCCESS" not in result.console
