@@ -90,8 +90,6 @@ void hv_lock_exit_slow(void)
     }
 }
 
-bool hv_lock_held(void) { return !hv_lock_smp || spin_holder(&hv_lock) == this_cpu()->id; }
-
 void hv_lock_report(void)
 {
     if (!hv_lock_smp)

@@ -77,3 +77,13 @@ def test_cap_of_a_domain_on_two_idle_cpus(boot: Booter) -> None:
     into a period it owed in full, its queued vCPUs ran a tick a period whatever it owed: 22.5 %."""
     s = shares(boot, "share_cap_vcpus_idle")
     assert abs(s["capped"] - 20.0) <= 1.0, s
+
+
+def test_a_weight_below_one_tick_still_gets_a_tick(boot: Booter) -> None:
+    """Weight 1 scales the 10 ms slice to 0.04 ms, less than the 1 ms tick: the domain gets one
+    tick a turn (1 of every 11 ticks beside a domain of the default weight's 10), and no more.
+    A slice of 0 ticks would never run out: the weight-1 spinner would keep the CPU (ticks do
+    not end a slice of 0), and the other would get nothing."""
+    s = shares(boot, "share_weight_min")
+    assert abs(s["tiny"] - 100.0 / 11) <= 2.0, s
+    assert abs(s["plain"] - 1000.0 / 11) <= 2.0, s

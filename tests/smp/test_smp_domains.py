@@ -82,6 +82,7 @@ def test_races_on_four_cpus(boot: Booter, name: str, run: int) -> None:
 @pytest.mark.parametrize("test,line", [
     ("lock_order", "lock order: cpu 0 takes the hypervisor lock while it holds the call lock"),
     ("lock_held", "lock order: cpu 0 returns to a guest while it holds the hypervisor lock"),
+    ("lock_release", "lock order: cpu 0 releases the call lock, which it does not hold"),
 ])
 def test_the_debug_build_checks_the_lock_order(boot: Booter, test: str, line: str) -> None:
     result = boot(f"selftest={test}", selftest=True, smp=2)

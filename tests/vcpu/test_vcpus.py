@@ -39,7 +39,10 @@ def test_four_vcpus_pass_events_round_and_share_a_locked_counter(boot: Booter, s
     assert "moved port: handled on vcpu 3" in ring.lines, ring.lines
     # The fifth vCPU took a stack at the very top of RAM and no callback, and was left down.
     assert "spare vcpu 4: initialised at the edges of RAM, left down" in ring.lines, ring.lines
-    # Two vCPUs were still up at the shutdown: every frame came back all the same.
+    # vCPU 3 took itself down (VCPUOP_down on its own vCPU: the hypervisor switched away from it
+    # in that call), after one more event on its ring port woke it.
+    assert "vcpu 3 took itself down" in ring.lines, ring.lines
+    # vCPU 0 was still up at the shutdown: every frame came back all the same.
     assert log.frames_stop == log.frames_boot
 
 

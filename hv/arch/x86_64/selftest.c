@@ -435,6 +435,11 @@ void selftest_run(const char *name)
         printk("Test result: FAILURE: a lock held on the way to a guest was not caught\n");
         machine_stop(STOP_FAILURE);
     }
+    if (!strcmp(name, "lock_release")) {
+        lock_check_release(LOCK_CALL); /* never taken: stops here */
+        printk("Test result: FAILURE: releasing a lock that is not held was not caught\n");
+        machine_stop(STOP_FAILURE);
+    }
     for (unsigned i = 0; i < ARRAY_SIZE(fault_tests); i++) {
         if (!strcmp(name, fault_tests[i].name)) {
             fault_tests[i].fn();

@@ -66,8 +66,6 @@ bool hv_lock_enter_hypercall(const struct cpu_regs *regs);
 
 /* Boot CPU, once, before the first domain runs: from here on the lock is taken if CPUs > 1. */
 void hv_lock_start(void);
-/* Does this CPU hold the hypervisor lock? (Always true on the one-CPU path inside the hypervisor.) */
-bool hv_lock_held(void);
 /* `hvlock: ...` figures at stop: how often the lock was taken, contended, and the time waited. */
 void hv_lock_report(void);
 

@@ -3,9 +3,10 @@
 // vCPU up (vcpu_start), an event passed round the ring of vCPUs (an IPI port bound to each), a
 // port moved to another vCPU with bind_vcpu, and a counter shared under a spinlock: each vCPU
 // adds `incs` with a read, a pause and a write, so without the lock (`nolock=1`) increments are
-// lost whenever two vCPUs run at once. Only vCPU 0 prints. With `spare=1` the domain has one vCPU
-// more than the ring uses: the boundaries of VCPUOP_initialise's checks (a stack at the very top
-// of RAM, no event callback) are accepted on it, and it stays down.
+// lost whenever two vCPUs run at once; at the end, the last vCPU takes itself down. Only vCPU 0
+// prints. With `spare=1` the domain has one vCPU more than the ring uses: the boundaries of
+// VCPUOP_initialise's checks (a stack at the very top of RAM, no event callback) are accepted on
+// it, and it stays down.
 #include <moat/evtchn.h>
 #include <moat/guest.h>
 #include <moat/spinlock.h>
@@ -19,6 +20,8 @@ static unsigned handled[MOAT_MAX_VCPUS], counted[MOAT_MAX_VCPUS], wrong_vcpu, ho
 static unsigned moved_on = ~0u;
 static spinlock_t lock = SPINLOCK_INIT;
 static volatile uint64_t counter;
+static unsigned down_self = ~0u; // the vCPU that takes itself down when its next event comes
+static unsigned came_back;        // it returned from its VCPUOP_down: it must not, while down
 
 // The ring: an event on ring[me] arrives on vCPU me, which passes it on to the next.
 static void pass_on(evtchn_port_t port, void *data)
@@ -58,8 +61,13 @@ static void secondary(unsigned me)
 {
     __atomic_add_fetch(&ready, 1, __ATOMIC_SEQ_CST);
     count(me);
-    for (;;)
+    for (;;) {
         sched_block(); // events (the ring) are handled on the way back; vCPU 0 brings us down
+        if (__atomic_load_n(&down_self, __ATOMIC_SEQ_CST) == me) {
+            vcpu_down(me); // or we go down ourselves: the hypervisor switches away at once
+            __atomic_store_n(&came_back, 1, __ATOMIC_SEQ_CST);
+        }
+    }
 }
 
 static void check_errors(void)
@@ -193,6 +201,20 @@ void test_main(void)
         xtf_check_eq(vcpu_down(i), 0);
         xtf_check_eq(vcpu_is_up(i), 0);
         xtf_check_eq(vcpu_down(i), 0); // already down
+    }
+    // With four or more, the last takes itself down (VCPUOP_down on the caller's own vCPU), woken
+    // by one more event on its ring port (past the ring's count: it passes nothing on).
+    if (nv >= 4) {
+        unsigned last = nv - 1;
+        __atomic_store_n(&down_self, last, __ATOMIC_SEQ_CST);
+        evtchn_send(ring[last]);
+        uint64_t until = now_ns() + 20000000000ULL;
+        while (vcpu_is_up(last) == 1 && now_ns() < until)
+            sched_yield();
+        xtf_check_eq(vcpu_is_up(last), 0);
+        xtf_check_eq(handled[last], rounds + 1);
+        xtf_check_eq(__atomic_load_n(&came_back, __ATOMIC_SEQ_CST), 0);
+        printf("vcpu %u took itself down\n", last);
     }
     xtf_success("Success: %u vcpus\n", nv);
 }
