@@ -148,3 +148,19 @@ def test_two_domains_with_a_link_are_built_and_the_link_published(boot, tmp_path
     assert len(published) == 16, result.lines[-10:]
     assert published[0].startswith("link 0: 0:hello <-> 1:hello2"), published[0]
     assert "(d1) hello from domain 1 'hello2', 256 pages, cmdline 'greeting=hello'" in result.lines
+
+
+def test_a_link_whose_end_was_not_built_is_not_published(boot, tmp_path: Path):
+    """Domain 1's label is beyond the policy (and it may end any way), so it is not built: its
+    link is left out with one line, and domain 0 runs without it."""
+    mods = hello_modules()
+    blob = bytearray(two_domains(mods[0][0].read_bytes(), [link()]))
+    struct.pack_into("<I", blob, H + D + 40, 0x7FFF7FFF)  # record 1's ssidref
+    struct.pack_into("<I", blob, H + D + 48, 2)  # record 1's expect: any
+    path = tmp_path / "manifest"
+    path.write_bytes(with_crc(blob))
+    result = boot(modules=[(path, "manifest"), *mods[1:]])
+    assert_xtf(result, "SUCCESS")
+    assert "link 0: not published: an end was not built" in result.lines, result.lines[-10:]
+    assert any(line.startswith("domain 'hello2' not created: error ") for line in result.lines)
+    assert "(d0) hello from domain 0 'hello', 256 pages, cmdline 'greeting=hello'" in result.lines
