@@ -357,6 +357,34 @@ static noinline void selftest_fault_gp(void)
 
 static noinline void selftest_fault_pf(void) { *(volatile uint64_t *)0x1000 = 1; }
 
+static noinline void selftest_fault_pf_read(void)
+{
+    uint64_t v = *(volatile uint64_t *)0x1000;
+    printk("read %lu\n", v);
+}
+
+static noinline void selftest_fault_pf_text(void)
+{
+    /* The hypervisor's code is mapped read-only (W^X): a write to it is a protection violation. */
+    *(volatile uint8_t *)(uintptr_t)selftest_fault_pf_read = 0xc3;
+}
+
+static uint8_t selftest_data_ret[16] = {0xc3}; /* a `ret`, in a data page: never executable */
+
+static noinline void selftest_fault_pf_fetch(void)
+{
+    void (*fn)(void) = (void (*)(void))(uintptr_t)selftest_data_ret;
+    __asm__ volatile("" : "+r"(fn)); /* the compiler may not know where fn points */
+    fn();
+}
+
+static noinline void selftest_fault_nested(void)
+{
+    /* As if the report of one exception raised another: the second report stops the machine at once. */
+    this_cpu()->in_fatal_exception = true;
+    selftest_fault_ud();
+}
+
 static noinline void selftest_fault_df(void)
 {
     /* A push onto an unmapped stack faults, and delivering that #PF needs the same stack: #DF. */
@@ -368,7 +396,9 @@ static const struct {
     void (*fn)(void);
 } fault_tests[] = {
     {"fault:de", selftest_fault_de}, {"fault:ud", selftest_fault_ud}, {"fault:gp", selftest_fault_gp},
-    {"fault:pf", selftest_fault_pf}, {"fault:df", selftest_fault_df},
+    {"fault:pf", selftest_fault_pf}, {"fault:df", selftest_fault_df}, {"fault:pf-read", selftest_fault_pf_read},
+    {"fault:pf-text", selftest_fault_pf_text}, {"fault:pf-fetch", selftest_fault_pf_fetch},
+    {"fault:nested", selftest_fault_nested},
 };
 
 void selftest_entry_check(const struct cpu_regs *regs)
