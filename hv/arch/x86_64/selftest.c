@@ -217,6 +217,13 @@ static void test_smp(void)
         CHECK(smp_call(i, cpu_report, r), "cpu %u did not report", i);
     }
     CHECK(seen == online, "%u CPUs answer, %u are online", seen, online);
+    /* A call to oneself would wait for its own answer, one to a CPU that is not online for ever. */
+    unsigned untouched = ~0u;
+    CHECK(!smp_call(this_cpu()->id, echo_id, &untouched) && untouched == ~0u, "a call to the calling CPU was posted");
+    CHECK(!smp_call(listed, echo_id, &untouched) && !smp_call(MOAT_MAX_CPUS, echo_id, &untouched) &&
+              untouched == ~0u,
+          "a call to a CPU that is not online was posted");
+    CHECK(!smp_cpu_online(MOAT_MAX_CPUS) && !smp_cpu_online(~0u), "a CPU past the limit counts as online");
     for (unsigned i = 0; i < listed; i++) {
         if (!smp_cpu_online(i))
             continue;
