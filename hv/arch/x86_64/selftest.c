@@ -201,6 +201,51 @@ static void hammer(void *arg)
 
 static void echo_id(void *arg) { *(unsigned *)arg = this_cpu()->id; }
 
+/*
+ * this_cpu_careful(), as an NMI or #MC handler uses it: GS may be the guest's (between a swapgs and
+ * the sysret), or anything at all; only the start of a per-CPU block that points at itself counts.
+ * Interrupts are off, and nothing here reads through GS until both MSRs are back.
+ */
+struct careful_report {
+    struct percpu *me, *got[4];
+};
+
+static void careful_percpu_here(void *arg)
+{
+    struct careful_report *rep = arg;
+    struct percpu *me = this_cpu();
+    struct percpu **got = rep->got;
+    rep->me = me;
+    uint64_t gs = rdmsr(MSR_GS_BASE), kgs = rdmsr(MSR_KERNEL_GS_BASE);
+    __asm__ volatile("swapgs" ::: "memory"); /* as on the way to a guest: GS 0, ours in KERNEL_GS_BASE */
+    got[0] = this_cpu_careful();
+    __asm__ volatile("swapgs" ::: "memory");
+    wrmsr(MSR_GS_BASE, (uint64_t)me + 8); /* inside the array, not at a block's start */
+    got[1] = this_cpu_careful();
+    wrmsr(MSR_GS_BASE, (uint64_t)&percpus[MOAT_MAX_CPUS - 1]); /* a block never set up: self is not itself */
+    wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)me);
+    got[2] = this_cpu_careful();
+    wrmsr(MSR_GS_BASE, (uint64_t)&percpus[MOAT_MAX_CPUS]); /* just past the array */
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+    got[3] = this_cpu_careful();
+    wrmsr(MSR_GS_BASE, gs);
+    wrmsr(MSR_KERNEL_GS_BASE, kgs);
+}
+
+/* On an AP when there is one (so that the boot CPU's block, the fallback, is not also the answer). */
+static void test_careful_percpu(void)
+{
+    struct careful_report rep = {0};
+    if (!smp_call(1, careful_percpu_here, &rep))
+        careful_percpu_here(&rep);
+    struct percpu *me = rep.me, **got = rep.got;
+    CHECK(me == &percpus[smp_cpu_online(1) ? 1 : 0], "ran on %p", (void *)me);
+    CHECK(got[0] == me, "with the guest's GS: %p, not %p", (void *)got[0], (void *)me);
+    CHECK(got[1] == &percpus[0], "a GS inside a block: %p, not the boot CPU's", (void *)got[1]);
+    CHECK(got[2] == me, "an unused block in GS, ours in KERNEL_GS_BASE: %p, not %p", (void *)got[2], (void *)me);
+    CHECK(got[3] == &percpus[0], "a GS past the array: %p, not the boot CPU's", (void *)got[3]);
+}
+
 static void test_smp(void)
 {
     static struct cpu_report r[MOAT_MAX_CPUS];
@@ -224,6 +269,7 @@ static void test_smp(void)
               untouched == ~0u,
           "a call to a CPU that is not online was posted");
     CHECK(!smp_cpu_online(MOAT_MAX_CPUS) && !smp_cpu_online(~0u), "a CPU past the limit counts as online");
+    test_careful_percpu();
     for (unsigned i = 0; i < listed; i++) {
         if (!smp_cpu_online(i))
             continue;
