@@ -13,7 +13,7 @@ import re
 import pytest
 
 from moat import qemu
-from moat.pytest_plugin import assert_xtf, log_tail
+from moat.pytest_plugin import Booter, assert_xtf, log_tail
 
 from ..domains.conftest import scenario_path
 from .console import one
@@ -27,7 +27,7 @@ MADT = re.compile(r"^acpi: MADT at 0x[0-9a-f]+ \((?:RSDT|XSDT) at 0x[0-9a-f]+, R
                   r"0x[0-9a-f]+\): (\d+) CPUs, apic ids([ \d]+)$")
 
 
-def hello_on(boot, cpu: str, cmdline: str = "", smp: int = 2, qemu_smp: str = "") -> qemu.BootResult:
+def hello_on(boot: Booter, cpu: str, cmdline: str = "", smp: int = 2, qemu_smp: str = "") -> qemu.BootResult:
     """The hello domain on `smp` CPUs of model `cpu` (QEMU takes the last -cpu it is given);
     qemu_smp: QEMU's whole -smp option instead (the boot fixture's is then left out)."""
     extra = ["-cpu", cpu, *(["-smp", qemu_smp] if qemu_smp else [])]
@@ -42,7 +42,7 @@ def hello_on(boot, cpu: str, cmdline: str = "", smp: int = 2, qemu_smp: str = ""
 
 def features(result: qemu.BootResult) -> dict[str, bool]:
     values = one(result.console, CPU).groups()
-    return dict(zip(("nx", "smep", "smap", "umip", "pge"), (v == "1" for v in values)))
+    return dict(zip(("nx", "smep", "smap", "umip", "pge"), (v == "1" for v in values), strict=True))
 
 
 def test_a_cpu_without_nx_boots_and_says_its_pages_are_executable(boot):

@@ -6,8 +6,9 @@ is the control: both are built and the link is published.
 
 test_boot_refusals.py has the first six (checksum, image index, count, version, name characters,
 vcpu_cpus); these are the rest but "bad magic", which no boot reaches: the hypervisor takes
-for the manifest the module that starts with the magic (docs/coverage.md). Offsets follow struct manifest_header (40 bytes), struct
-manifest_domain (344) and struct manifest_link (20) of hv/include/public/manifest.h.
+for the manifest the module that starts with the magic (docs/coverage.md). Offsets follow
+struct manifest_header (40 bytes), struct manifest_domain (344) and struct manifest_link (20) of
+hv/include/public/manifest.h.
 """
 
 from __future__ import annotations
