@@ -480,6 +480,10 @@ void selftest_run(const char *name)
         selftest_sha256();
         finish();
     }
+    if (!strcmp(name, "fwlog")) {
+        selftest_fwlog();
+        finish();
+    }
     if (!strcmp(name, "tpm")) {
         selftest_tpm();
         finish();
