@@ -107,12 +107,19 @@ def test_unmasked_simd_exception_is_the_guests(boot):
 
 
 @pytest.mark.parametrize("tamper,why", [("mxcsr", "reserved MXCSR bits"),
-                                        ("header", "the CPU refused the saved state")])
+                                        ("header", "the CPU refused the saved state"),
+                                        ("header-fxsave", "reserved MXCSR bits")])
 def test_a_refused_saved_state_kills_only_its_domain(boot, tamper, why):
-    """A corrupted save area (a hypervisor bug, simulated) cannot fault the hypervisor's restore."""
-    result = boot(f"xsave_tamper={tamper}:0", scenario_file=scenario_path("xstate_tamper"),
-                  timeout=GUEST_TIMEOUT)
+    """A corrupted save area (a hypervisor bug, simulated) cannot fault the hypervisor's restore.
+    header-fxsave: an FXSAVE area has no XSAVE header, so its MXCSR is corrupted instead."""
+    cmdline = f"xsave_tamper={tamper.removesuffix('-fxsave')}:0"
+    if tamper.endswith("-fxsave"):
+        cmdline += " xsave=fxsave"
+    result = boot(cmdline, scenario_file=scenario_path("xstate_tamper"), timeout=GUEST_TIMEOUT)
     assert_xtf(result, "SUCCESS")
+    what = "XSTATE_BV" if tamper == "header" else "MXCSR"
+    assert any(line.startswith("selftest: xsave_tamper: domain ") and line.endswith(f"'s saved {what} corrupted")
+               for line in result.lines), result.lines[-12:]
     log = domlog.parse(result.console)
     victim = log.named("victim")
     assert f"domain {victim.domid} 'victim': its extended CPU state was refused: {why}" in result.lines
