@@ -62,3 +62,18 @@ def test_an_exception_while_reporting_one_stops_at_once(boot):
     assert_status(result, "FAILURE")
     assert "*** EXCEPTION 6 while reporting an exception: system stopped" in result.lines, log_tail(result)
     assert not [line for line in result.lines if line.startswith("*** EXCEPTION 6 #UD")]
+
+
+def test_a_deep_backtrace_stops_at_24_frames(boot, moat_root):
+    """40 nested calls, then #UD: the rip and 24 return addresses, all in the recursing function
+    (the walk is bounded, so a corrupt chain of frames cannot keep the report going)."""
+    result = boot("selftest=fault:deep", selftest=True)
+    assert_status(result, "FAILURE")
+    start = result.lines.index("backtrace:")
+    end = result.lines.index("*** fatal exception: system stopped")
+    frames = [int(line.strip(), 16) for line in result.lines[start + 1:end]]
+    assert len(frames) == 25, result.lines[start:end]
+    elf = paths.hv_image("moat-selftest", elf=True, root=moat_root)
+    symbols = SymbolTable.from_elf(elf)
+    names = {where[0] for addr in frames if (where := symbols.lookup(addr)) is not None}
+    assert names == {"selftest_fault_deep_frame"}, names

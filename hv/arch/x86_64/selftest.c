@@ -431,6 +431,18 @@ static noinline void selftest_fault_pf_fetch(void)
     fn();
 }
 
+/* 40 frames deep, then #UD: the report's backtrace stops at its limit of 24 frames. */
+static noinline void selftest_fault_deep_frame(unsigned depth)
+{
+    if (depth)
+        selftest_fault_deep_frame(depth - 1);
+    else
+        __asm__ volatile("ud2");
+    __asm__ volatile("" ::: "memory"); /* no tail call: every level keeps its frame */
+}
+
+static noinline void selftest_fault_deep(void) { selftest_fault_deep_frame(40); }
+
 static noinline void selftest_fault_nested(void)
 {
     /* As if the report of one exception raised another: the second report stops the machine at once. */
@@ -451,7 +463,7 @@ static const struct {
     {"fault:de", selftest_fault_de}, {"fault:ud", selftest_fault_ud}, {"fault:gp", selftest_fault_gp},
     {"fault:pf", selftest_fault_pf}, {"fault:df", selftest_fault_df}, {"fault:pf-read", selftest_fault_pf_read},
     {"fault:pf-text", selftest_fault_pf_text}, {"fault:pf-fetch", selftest_fault_pf_fetch},
-    {"fault:nested", selftest_fault_nested},
+    {"fault:nested", selftest_fault_nested}, {"fault:deep", selftest_fault_deep},
 };
 
 void selftest_entry_check(const struct cpu_regs *regs)
