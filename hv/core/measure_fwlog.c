@@ -9,6 +9,7 @@
 #include <moat/frame.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
+#include <moat/selftest.h>
 
 #define MAX_TABLES 64
 #define FWLOG_MAX (1u << 20)
@@ -128,6 +129,10 @@ static size_t used_length(const uint8_t *log, size_t area)
         off += esize;
     }
 }
+
+#ifdef CONFIG_SELFTEST
+size_t selftest_fwlog_used_length(const uint8_t *log, size_t area) { return used_length(log, area); }
+#endif
 
 bool fwlog_find(paddr_t *pa, size_t *len)
 {

@@ -592,6 +592,103 @@ static void test_tpm_absent(void)
     CHECK(tpm_pcr_reset(23) == -XEN_ENOSYS && tpm_pcr_extend(23, d) == -XEN_ENOSYS, "PCR commands without a TPM");
 }
 
+/*
+ * The firmware event log's length (measure_fwlog.c used_length) over crafted logs: a Spec ID header
+ * (a TPM 1.2-style event naming the banks: SHA-1, 20 bytes, and SHA-256, 32) and TCG_PCR_EVENT2
+ * records, each check of the walk met once. SeaBIOS's real log only ever takes the good path.
+ */
+static uint8_t fwlog[1024];
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8); }
+
+/* The header event with nalg banks (the first two real) and eventSize hdr_size; its length. */
+static size_t fwlog_header(uint32_t nalg, uint32_t hdr_size)
+{
+    memset(fwlog, 0, sizeof(fwlog));
+    put32(fwlog + 4, 3); /* EV_NO_ACTION */
+    put32(fwlog + 28, hdr_size);
+    memcpy(fwlog + 32, "Spec ID Event03", 16);
+    put32(fwlog + 32 + 24, nalg);
+    for (uint32_t i = 0; i < nalg && 28 + 4 * i + 4 <= hdr_size; i++) {
+        put16(fwlog + 32 + 28 + 4 * i, i == 0 ? 0x0004 : i == 1 ? 0x000b : (uint16_t)(0x100 + i));
+        put16(fwlog + 32 + 30 + 4 * i, i == 0 ? 20 : 32);
+    }
+    return 32 + hdr_size;
+}
+
+/* A TCG_PCR_EVENT2 at off with `count` digests (SHA-1 then SHA-256, or alg for the second) and
+ * esize bytes of event data; returns its end. */
+static size_t fwlog_event(size_t off, uint32_t count, uint16_t alg, uint32_t esize)
+{
+    put32(fwlog + off, 0);
+    put32(fwlog + off + 4, 0xd);
+    put32(fwlog + off + 8, count);
+    off += 12;
+    for (uint32_t k = 0; k < count; k++) {
+        uint16_t a = k == 0 ? 0x0004 : alg;
+        put16(fwlog + off, a);
+        off += 2 + (a == 0x0004 ? 20 : 32);
+    }
+    put32(fwlog + off, esize);
+    return off + 4 + esize;
+}
+
+static void expect_used(const char *what, size_t area, size_t want)
+{
+    size_t got = selftest_fwlog_used_length(fwlog, area);
+    CHECK(got == want, "%s: %lu bytes used, not %lu", what, (uint64_t)got, (uint64_t)want);
+}
+
+static void test_fwlog(void)
+{
+    size_t h = fwlog_header(2, 24 + 4 + 8 + 1);
+    size_t e1 = fwlog_event(h, 2, 0x000b, 5), e2 = fwlog_event(e1, 2, 0x000b, 0);
+    expect_used("two events, then zeros", sizeof(fwlog), e2);
+    expect_used("the area ends with the second event", e2, e2);
+    expect_used("the area ends inside the second's header", e1 + 11, e1);
+    expect_used("the area ends inside the second's digests", e1 + 12 + 2 + 20 + 1, e1);
+    expect_used("the area ends before the second's size", e2 - 4 + 3, e1);
+    expect_used("the area ends after the header", h, h);
+    size_t e2_long = fwlog_event(e1, 2, 0x000b, 5);
+    expect_used("the second's data runs past the area", e2_long - 1, e1);
+    expect_used("the second's data ends the area", e2_long, e2_long);
+    fwlog_event(e1, 0, 0, 0);
+    expect_used("an event with no digests ends the log", sizeof(fwlog), e1);
+    fwlog_event(e1, 3, 0x000b, 0);
+    expect_used("an event with more digests than banks", sizeof(fwlog), e1);
+    fwlog_event(e1, 2, 0x0012, 0);
+    expect_used("an event with a digest of a bank not named", sizeof(fwlog), e1);
+
+    expect_used("an area shorter than a header", 35, 0);
+    fwlog_header(2, 24 + 4 + 8 + 1);
+    fwlog[32] = 'X';
+    expect_used("no Spec ID signature", sizeof(fwlog), 0);
+    fwlog_header(2, 27);
+    expect_used("a header too short for its bank count", sizeof(fwlog), 0);
+    fwlog_header(2, 2000);
+    expect_used("a header larger than the area", sizeof(fwlog), 0);
+    fwlog_header(0, 24 + 4 + 1);
+    expect_used("no banks", sizeof(fwlog), 0);
+    fwlog_header(9, 24 + 4 + 36 + 1);
+    expect_used("nine banks", sizeof(fwlog), 0);
+    fwlog_header(8, 24 + 4 + 4 * 8 + 1);
+    expect_used("eight banks, no events", sizeof(fwlog), 32 + 24 + 4 + 4 * 8 + 1);
+    fwlog_header(3, 24 + 4 + 8);
+    expect_used("three banks in a header with room for two", sizeof(fwlog), 0);
+}
+
+void selftest_fwlog(void)
+{
+    test_fwlog();
+    printk("selftest: fwlog: %u checks\n", selftest_checks);
+}
+
 void selftest_sha256(void)
 {
     test_sha256_vectors();

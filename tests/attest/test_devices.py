@@ -67,3 +67,33 @@ def test_a_device_is_held_by_one_domain(tmp_path) -> None:
                     '[[domain]]\nname = "b"\nimage = "hello"\ndevices = ["com2"]\n')
     with pytest.raises(scenario.ScenarioError, match="device 'com2' is assigned to both 'a' and 'b'"):
         scenario.load(path)
+
+
+def test_the_hypervisor_refuses_a_device_already_held(boot, tmp_path) -> None:
+    """The scenario tools refuse a device given twice (above); a manifest that does it anyway
+    (written by hand here) gets the device for its first holder only: the second domain is not
+    built (-EBUSY), saying who holds it, and the first runs."""
+    import struct
+    import zlib
+
+    from moat import manifest, paths
+
+    path = tmp_path / "s.toml"
+    path.write_text(f'policy = "{(SCENARIOS.parent / "policies" / "attest.toml").as_posix()}"\n'
+                    '[[domain]]\nname = "a"\nimage = "hello"\nmemory = "256K"\nlabel = "attest"\n'
+                    'devices = ["com2"]\n'
+                    '[[domain]]\nname = "b"\nimage = "hello"\nmemory = "256K"\nlabel = "attest"\n'
+                    'expect = "any"\n')
+    mods = manifest.build_boot_modules(scenario.load(path), paths.build_dir())
+    blob = bytearray(mods[0][0].read_bytes())
+    devices_b = manifest.HEADER.size + manifest.DOMAIN.size + 60  # record 1's devices
+    struct.pack_into("<I", blob, devices_b, 1 << 1)  # DEVICE_COM2
+    struct.pack_into("<I", blob, 4, zlib.crc32(blob[8:]))
+    bad = tmp_path / "manifest"
+    bad.write_bytes(bytes(blob))
+    r = boot(modules=[(bad, "manifest"), *mods[1:]], extra_args=["-serial", "null"])  # a COM2
+    assert_status(r, "SUCCESS")
+    assert "domain 1 'b': device com2 is held by domain 0" in r.lines, r.lines[-12:]
+    assert "domain 'b' not created: error -16" in r.lines
+    assert "(d0) hello from domain 0 'a', 64 pages, cmdline ''" in r.lines
+    assert "moat: all domains stopped: 2 as expected, 0 not" in r.lines

@@ -75,3 +75,34 @@ def test_modules_are_listed_with_sizes_and_arguments(boot, tmp_path: Path):
     spans = sorted((m.start, m.end) for m in listed)
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert end <= start, f"modules overlap: {spans}"
+
+
+def test_more_than_32_modules_keep_the_first_32(boot, tmp_path: Path):
+    """The loader's 33rd module and later are ignored, with one line saying so; the policy comes
+    first here so that it is among the kept ones."""
+    from moat import bootpolicy
+
+    policy = bootpolicy.default_policy(paths.build_dir() / "policies")
+    files = [(policy.blob, bootpolicy.POLICY_MODULE_ARGS)]
+    for i in range(34):
+        path = tmp_path / f"m{i}.bin"
+        path.write_bytes(bytes([i]) * 16)
+        files.append((path, f"m{i}"))
+    result = boot(modules=files)
+    assert_status(result, "SUCCESS")
+    assert "moat: more than 32 modules; the rest are ignored" in result.lines
+    assert "modules: 32" in result.lines
+    listed = modules(result.console)
+    assert [m.index for m in listed] == list(range(32))
+    assert listed[31].cmdline.endswith(" m30"), listed[31]
+
+
+def test_control_characters_in_a_module_string_are_shown_as_question_marks(boot, tmp_path: Path):
+    """A loader string with a line break could forge a console line; each byte outside
+    printable ASCII is shown as '?'."""
+    path = tmp_path / "ctl.bin"
+    path.write_bytes(b"x")
+    result = boot(modules=[(path, "a\tb\x1bc\x7fd")])
+    assert_status(result, "SUCCESS")
+    [mod] = [m for m in modules(result.console) if m.index == 0]
+    assert mod.cmdline.endswith(" a?b?c?d"), mod

@@ -95,6 +95,18 @@ def test_no_acpi_tables_means_the_boot_cpu_alone(boot):
     ("APIC:45:8", r"MADT at 0x[0-9a-f]+ has an entry of length < 2 at offset 44"),
     ("APIC:47:1", r"MADT at 0x[0-9a-f]+ lists twice the APIC id 1"),
     ("RSDT:4:1", r"RSDT at 0x[0-9a-f]+ has a partial entry at its end, length \d+"),
+    ("RSDT:0:1", r"RSDT at 0x[0-9a-f]+ has another signature"),
+    ("RSDT:9:1", r"RSDT at 0x[0-9a-f]+ has a wrong checksum"),
+    ("RSDT:6:0x20", r"RSDT at 0x[0-9a-f]+ has an implausible length \d{7}"),
+    ("APIC:0:1", r"MADT at 0x[0-9a-f]+ has another signature"),
+    ("APIC:44:1", r"MADT at 0x[0-9a-f]+ does not list the boot CPU, APIC id 0"),
+    ("APIC:45:1", r"MADT at 0x[0-9a-f]+ has a local APIC entry not 8 bytes long at offset 44"),
+    ("APIC:44:9", r"MADT at 0x[0-9a-f]+ has a local x2APIC entry not 16 bytes long at offset 44"),
+    ("APIC:44:5", r"MADT at 0x[0-9a-f]+ has a local APIC address override not 12 bytes long at offset 44"),
+    ("APIC:45:0x8f", r"MADT at 0x[0-9a-f]+ has an entry that runs past its end at offset 44"),
+    # SeaBIOS lists the MADT second in the RSDT: its address + 2 GiB, beyond RAM (mapped on demand,
+    # read as all ones), holds no table.
+    ("RSDT:43:0x80", r"RSDT at 0x[0-9a-f]+ lists no MADT \(APIC table\)"),
 ])
 def test_bad_tables_give_one_line_and_the_boot_cpu_alone(boot, tamper, reason):
     result = boot(f"acpi_tamper={tamper}", selftest=True, smp=4)
@@ -103,6 +115,25 @@ def test_bad_tables_give_one_line_and_the_boot_cpu_alone(boot, tamper, reason):
     assert re.fullmatch(reason, refused.group(1)), refused.group(0)
     assert online(result) == 1
     assert not any(line.startswith("smp: ") and "started" in line for line in result.lines)
+
+
+def test_a_cpu_the_madt_marks_disabled_is_not_started(boot):
+    """CPU 1's entry with its enabled flag cleared (byte 56: the second entry's flags): the other
+    three are listed in MADT order and start; the disabled one is counted and said."""
+    result = boot("acpi_tamper=APIC:56:1", selftest=True, smp=4)
+    assert_status(result, "SUCCESS")
+    madt = one(result.console, MADT)
+    assert (int(madt.group(2)), madt.group(3).split()) == (3, ["0", "2", "3"])
+    assert "acpi: 1 CPUs listed as disabled (hot-plug slots): not started" in result.lines
+    assert online(result) == 3
+    assert not [line for line in result.lines if LEFT_OUT.match(line)]
+
+
+def test_a_sabotage_option_it_does_not_understand_is_named_and_ignored(boot):
+    result = boot("smp_sabotage=2:explode", selftest=True, smp=2)
+    assert_status(result, "SUCCESS")
+    assert "smp: smp_sabotage=2:explode not understood (<cpu>:nosipi or <cpu>:hang)" in result.lines
+    assert online(result) == 2
 
 
 def test_ipi_bench_figures(boot):

@@ -33,17 +33,25 @@ def held(dom: domlog.Domain) -> tuple[int, ...]:
     return tuple(map(int, m.groups()))
 
 
-@pytest.mark.parametrize("variant", ["default", "xsave", "fxsave", "evtchn"])
+CPU_MODELS = {"qemu64": ("qemu64", "fxsave", "0"), "avx512": ("max,+avx512f", "xsaveopt", "e7")}
+
+
+@pytest.mark.parametrize("variant", ["default", "xsave", "fxsave", "evtchn", "qemu64", "avx512"])
 def test_two_domains_vector_registers_never_leak(boot, variant):
     """Distinct patterns in every register of two domains, thousands of switches and upcalls
-    (evtchn: the upcalls go through the event-channel library's entry and dispatcher)."""
-    cmdline = "" if variant in ("default", "evtchn") else f"xsave={variant}"
+    (evtchn: the upcalls go through the event-channel library's entry and dispatcher; qemu64: a
+    CPU without XSAVE, so FXSAVE by necessity, not by request; avx512: the AVX-512 components in
+    XCR0 and in the saved area, which the guests' patterns do not fill but must not upset)."""
+    cmdline = "" if variant in ("default", "evtchn", *CPU_MODELS) else f"xsave={variant}"
     scenario = "xstate_evtchn" if variant == "evtchn" else "xstate_pair"
-    result = boot(cmdline, scenario_file=scenario_path(scenario), timeout=GUEST_TIMEOUT)
+    extra = ["-cpu", CPU_MODELS[variant][0]] if variant in CPU_MODELS else []
+    result = boot(cmdline, scenario_file=scenario_path(scenario), timeout=GUEST_TIMEOUT, extra_args=extra)
     assert_xtf(result, "SUCCESS")
     kind, xcr0, size, _ = xsave_line(result.console).groups()
     if variant in ("xsave", "fxsave"):
         assert kind == variant
+    if variant in CPU_MODELS:
+        assert (kind, xcr0) == CPU_MODELS[variant][1:]
     log = domlog.parse(result.console)
     for name in ("hold-a", "hold-b"):
         dom = log.named(name)
@@ -99,12 +107,19 @@ def test_unmasked_simd_exception_is_the_guests(boot):
 
 
 @pytest.mark.parametrize("tamper,why", [("mxcsr", "reserved MXCSR bits"),
-                                        ("header", "the CPU refused the saved state")])
+                                        ("header", "the CPU refused the saved state"),
+                                        ("header-fxsave", "reserved MXCSR bits")])
 def test_a_refused_saved_state_kills_only_its_domain(boot, tamper, why):
-    """A corrupted save area (a hypervisor bug, simulated) cannot fault the hypervisor's restore."""
-    result = boot(f"xsave_tamper={tamper}:0", scenario_file=scenario_path("xstate_tamper"),
-                  timeout=GUEST_TIMEOUT)
+    """A corrupted save area (a hypervisor bug, simulated) cannot fault the hypervisor's restore.
+    header-fxsave: an FXSAVE area has no XSAVE header, so its MXCSR is corrupted instead."""
+    cmdline = f"xsave_tamper={tamper.removesuffix('-fxsave')}:0"
+    if tamper.endswith("-fxsave"):
+        cmdline += " xsave=fxsave"
+    result = boot(cmdline, scenario_file=scenario_path("xstate_tamper"), timeout=GUEST_TIMEOUT)
     assert_xtf(result, "SUCCESS")
+    what = "XSTATE_BV" if tamper == "header" else "MXCSR"
+    assert any(line.startswith("selftest: xsave_tamper: domain ") and line.endswith(f"'s saved {what} corrupted")
+               for line in result.lines), result.lines[-12:]
     log = domlog.parse(result.console)
     victim = log.named("victim")
     assert f"domain {victim.domid} 'victim': its extended CPU state was refused: {why}" in result.lines

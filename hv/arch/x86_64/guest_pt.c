@@ -51,7 +51,10 @@ static uint64_t *leaf_entry(struct domain *d, vaddr_t va)
     return &t[IDX(va, 1)];
 }
 
-static uint64_t leaf(mfn_t mfn, uint64_t flags) { return (mfn << PAGE_SHIFT) | flags | PTE_P | PTE_U; }
+static uint64_t leaf(mfn_t mfn, uint64_t flags)
+{
+    return (mfn << PAGE_SHIFT) | paging_leaf_flags(flags) | PTE_P | PTE_U;
+}
 
 bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags)
 {

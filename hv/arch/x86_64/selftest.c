@@ -201,6 +201,51 @@ static void hammer(void *arg)
 
 static void echo_id(void *arg) { *(unsigned *)arg = this_cpu()->id; }
 
+/*
+ * this_cpu_careful(), as an NMI or #MC handler uses it: GS may be the guest's (between a swapgs and
+ * the sysret), or anything at all; only the start of a per-CPU block that points at itself counts.
+ * Interrupts are off, and nothing here reads through GS until both MSRs are back.
+ */
+struct careful_report {
+    struct percpu *me, *got[4];
+};
+
+static void careful_percpu_here(void *arg)
+{
+    struct careful_report *rep = arg;
+    struct percpu *me = this_cpu();
+    struct percpu **got = rep->got;
+    rep->me = me;
+    uint64_t gs = rdmsr(MSR_GS_BASE), kgs = rdmsr(MSR_KERNEL_GS_BASE);
+    __asm__ volatile("swapgs" ::: "memory"); /* as on the way to a guest: GS 0, ours in KERNEL_GS_BASE */
+    got[0] = this_cpu_careful();
+    __asm__ volatile("swapgs" ::: "memory");
+    wrmsr(MSR_GS_BASE, (uint64_t)me + 8); /* inside the array, not at a block's start */
+    got[1] = this_cpu_careful();
+    wrmsr(MSR_GS_BASE, (uint64_t)&percpus[MOAT_MAX_CPUS - 1]); /* a block never set up: self is not itself */
+    wrmsr(MSR_KERNEL_GS_BASE, (uint64_t)me);
+    got[2] = this_cpu_careful();
+    wrmsr(MSR_GS_BASE, (uint64_t)&percpus[MOAT_MAX_CPUS]); /* just past the array */
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+    got[3] = this_cpu_careful();
+    wrmsr(MSR_GS_BASE, gs);
+    wrmsr(MSR_KERNEL_GS_BASE, kgs);
+}
+
+/* On an AP when there is one (so that the boot CPU's block, the fallback, is not also the answer). */
+static void test_careful_percpu(void)
+{
+    struct careful_report rep = {0};
+    if (!smp_call(1, careful_percpu_here, &rep))
+        careful_percpu_here(&rep);
+    struct percpu *me = rep.me, **got = rep.got;
+    CHECK(me == &percpus[smp_cpu_online(1) ? 1 : 0], "ran on %p", (void *)me);
+    CHECK(got[0] == me, "with the guest's GS: %p, not %p", (void *)got[0], (void *)me);
+    CHECK(got[1] == &percpus[0], "a GS inside a block: %p, not the boot CPU's", (void *)got[1]);
+    CHECK(got[2] == me, "an unused block in GS, ours in KERNEL_GS_BASE: %p, not %p", (void *)got[2], (void *)me);
+    CHECK(got[3] == &percpus[0], "a GS past the array: %p, not the boot CPU's", (void *)got[3]);
+}
+
 static void test_smp(void)
 {
     static struct cpu_report r[MOAT_MAX_CPUS];
@@ -217,6 +262,14 @@ static void test_smp(void)
         CHECK(smp_call(i, cpu_report, r), "cpu %u did not report", i);
     }
     CHECK(seen == online, "%u CPUs answer, %u are online", seen, online);
+    /* A call to oneself would wait for its own answer, one to a CPU that is not online for ever. */
+    unsigned untouched = ~0u;
+    CHECK(!smp_call(this_cpu()->id, echo_id, &untouched) && untouched == ~0u, "a call to the calling CPU was posted");
+    CHECK(!smp_call(listed, echo_id, &untouched) && !smp_call(MOAT_MAX_CPUS, echo_id, &untouched) &&
+              untouched == ~0u,
+          "a call to a CPU that is not online was posted");
+    CHECK(!smp_cpu_online(MOAT_MAX_CPUS) && !smp_cpu_online(~0u), "a CPU past the limit counts as online");
+    test_careful_percpu();
     for (unsigned i = 0; i < listed; i++) {
         if (!smp_cpu_online(i))
             continue;
@@ -357,6 +410,46 @@ static noinline void selftest_fault_gp(void)
 
 static noinline void selftest_fault_pf(void) { *(volatile uint64_t *)0x1000 = 1; }
 
+static noinline void selftest_fault_pf_read(void)
+{
+    uint64_t v = *(volatile uint64_t *)0x1000;
+    printk("read %lu\n", v);
+}
+
+static noinline void selftest_fault_pf_text(void)
+{
+    /* The hypervisor's code is mapped read-only (W^X): a write to it is a protection violation. */
+    *(volatile uint8_t *)(uintptr_t)selftest_fault_pf_read = 0xc3;
+}
+
+static uint8_t selftest_data_ret[16] = {0xc3}; /* a `ret`, in a data page: never executable */
+
+static noinline void selftest_fault_pf_fetch(void)
+{
+    void (*fn)(void) = (void (*)(void))(uintptr_t)selftest_data_ret;
+    __asm__ volatile("" : "+r"(fn)); /* the compiler may not know where fn points */
+    fn();
+}
+
+/* 40 frames deep, then #UD: the report's backtrace stops at its limit of 24 frames. */
+static noinline void selftest_fault_deep_frame(unsigned depth)
+{
+    if (depth)
+        selftest_fault_deep_frame(depth - 1);
+    else
+        __asm__ volatile("ud2");
+    __asm__ volatile("" ::: "memory"); /* no tail call: every level keeps its frame */
+}
+
+static noinline void selftest_fault_deep(void) { selftest_fault_deep_frame(40); }
+
+static noinline void selftest_fault_nested(void)
+{
+    /* As if the report of one exception raised another: the second report stops the machine at once. */
+    this_cpu()->in_fatal_exception = true;
+    selftest_fault_ud();
+}
+
 static noinline void selftest_fault_df(void)
 {
     /* A push onto an unmapped stack faults, and delivering that #PF needs the same stack: #DF. */
@@ -368,7 +461,9 @@ static const struct {
     void (*fn)(void);
 } fault_tests[] = {
     {"fault:de", selftest_fault_de}, {"fault:ud", selftest_fault_ud}, {"fault:gp", selftest_fault_gp},
-    {"fault:pf", selftest_fault_pf}, {"fault:df", selftest_fault_df},
+    {"fault:pf", selftest_fault_pf}, {"fault:df", selftest_fault_df}, {"fault:pf-read", selftest_fault_pf_read},
+    {"fault:pf-text", selftest_fault_pf_text}, {"fault:pf-fetch", selftest_fault_pf_fetch},
+    {"fault:nested", selftest_fault_nested}, {"fault:deep", selftest_fault_deep},
 };
 
 /*
@@ -416,6 +511,10 @@ void selftest_run(const char *name)
     /* Shared library code (hv/core/selftest_lib.c). */
     if (!strcmp(name, "sha256")) {
         selftest_sha256();
+        finish();
+    }
+    if (!strcmp(name, "fwlog")) {
+        selftest_fwlog();
         finish();
     }
     if (!strcmp(name, "tpm")) {

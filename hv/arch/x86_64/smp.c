@@ -236,6 +236,8 @@ static void print_cpus(const struct acpi_cpus *map)
     for (unsigned i = 0; i < map->count; i++)
         printk(" %u", map->cpu[i].apic_id);
     printk("\n");
+    if (map->disabled)
+        printk("acpi: %u CPUs listed as disabled (hot-plug slots): not started\n", map->disabled);
     if (map->over_limit)
         printk("acpi: %u more CPUs than the limit of %d: not started\n", map->over_limit, MOAT_MAX_CPUS);
     if (map->unreachable)

@@ -7,6 +7,7 @@
 // CPU measures once: every local APIC timer runs from the same bus clock, so each AP starts its
 // tick with the boot CPU's calibration (and the SMP self-test checks each AP's rate).
 #include <moat/apic.h>
+#include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/paging.h>
@@ -24,6 +25,7 @@
 #define CALIBRATE_APIC_MAX_US 10000 /* and at most this one, */
 #define CALIBRATE_APIC_PRECISION 1000 /* aiming at 0.1 %, as 1 ms of the PIT gives the TSC */
 #define CALIBRATE_SPINS 100000000ULL
+#define CALIBRATE_PIT_TRIES 8 /* fresh PIT windows to confirm the rate with (tsc_khz_from_pit) */
 
 static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
 static uint64_t tsc_rate_khz;
@@ -158,7 +160,28 @@ void timer_calibration_start(void)
  * CALIBRATE_PIT_TICKS (waited for when the work in between was shorter, as on a fast CPU). When
  * the PIT ran out meanwhile (more than 55 ms: a slow emulator on a loaded host), the number of
  * counts is unknown and a fresh window of CALIBRATE_PIT_TICKS is measured instead. */
-static uint64_t tsc_khz_from_pit(void)
+#ifdef CONFIG_SELFTEST
+/* Test-only `timer_stall=<PIT counts>`: the first window's end waits that long between its PIT and
+ * TSC readings, as a host that holds up the emulator's thread there would. */
+static void selftest_pit_stall(uint16_t now)
+{
+    static bool done;
+    char arg[8];
+    if (done || !cmdline_get("timer_stall", arg, sizeof(arg)))
+        return;
+    done = true;
+    unsigned counts = 0;
+    for (const char *p = arg; *p >= '0' && *p <= '9' && counts < 60000; p++)
+        counts = counts * 10 + (unsigned)(*p - '0');
+    while ((uint16_t)(now - pit_count()) < counts)
+        ;
+    printk("selftest: timer_stall: %u PIT counts between a window's PIT and TSC readings\n", counts);
+}
+#else
+static void selftest_pit_stall(uint16_t now) { (void)now; }
+#endif
+
+static uint64_t pit_window_khz(void)
 {
     bool fresh = !pit_window.started || pit_ran_out();
     if (fresh)
@@ -167,15 +190,37 @@ static uint64_t tsc_khz_from_pit(void)
     do
         now = pit_next_count(now);
     while ((uint16_t)(pit_window.pit0 - now) < CALIBRATE_PIT_TICKS);
+    selftest_pit_stall(now);
     uint64_t tsc1 = rdtsc();
     if (!fresh && pit_ran_out()) { /* it ran out between the last two readings: measure afresh */
         pit_window.started = false;
-        return tsc_khz_from_pit();
+        return pit_window_khz();
     }
     uint64_t pit = (uint16_t)(pit_window.pit0 - now); /* exact PIT counts between the two readings */
     uint64_t khz = (tsc1 - pit_window.tsc0) * PIT_HZ / (pit * 1000);
     if (!khz)
         panic("timer calibration failed (tsc %lu in %lu PIT counts)", tsc1 - pit_window.tsc0, pit);
+    return khz;
+}
+
+/*
+ * A window's two ends pair a PIT reading with a TSC reading taken just after it; an emulator whose
+ * thread is held up between the two (a loaded host) spoils that window by the length of the stall:
+ * a stall of 2 ms at the start of a 1 ms window gave a TSC rate 60 times too low. So the rate is
+ * taken only when a fresh window agrees with it within 1 %; else that window's rate is checked by
+ * the next (at most CALIBRATE_PIT_TRIES windows of about 1 ms, then the last is taken).
+ */
+static uint64_t tsc_khz_from_pit(void)
+{
+    uint64_t khz = pit_window_khz();
+    for (unsigned i = 0; i < CALIBRATE_PIT_TRIES; i++) {
+        pit_window.started = false;
+        uint64_t again = pit_window_khz();
+        uint64_t diff = khz > again ? khz - again : again - khz;
+        if (diff * 100 <= MAX(khz, again))
+            return khz;
+        khz = again;
+    }
     return khz;
 }
 

@@ -32,6 +32,9 @@ extern unsigned selftest_checks;
 /* hv/core/selftest_lib.c: the checks of the shared library code (the caller prints the result). */
 void selftest_sha256(void);
 void selftest_tpm(void);
+void selftest_fwlog(void);
+/* hv/core/measure_fwlog.c's used_length(): how much of a firmware log area holds events. */
+size_t selftest_fwlog_used_length(const uint8_t *log, size_t area);
 #else
 static inline void selftest_entry_check(const struct cpu_regs *regs) { (void)regs; }
 #endif

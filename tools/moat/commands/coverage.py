@@ -49,9 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON to FILE")
     p.add_argument("--mode", choices=coverage_trace.MODES, default="chain",
-                   help="QEMU's log: asm (-d in_asm, the default: blocks as translated, branch outcomes "
-                        "inferred), chain (-d exec: edges of chained jumps, up to 10x slower), nochain "
-                        "(-d exec,nochain: every edge, about 20x slower)")
+                   help="QEMU's log: chain (-d exec, the default: every block and the edges of chained jumps), "
+                        "asm (-d in_asm: blocks as translated, branch outcomes inferred; a plain boot's "
+                        "time), nochain (-d exec,nochain: every edge, about 20x slower)")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: report the records already in build/coverage/raw (e.g. from "
                         "MOAT_COVERAGE=build/coverage moat run ...)")
