@@ -25,7 +25,8 @@
 #define CALIBRATE_APIC_MAX_US 10000 /* and at most this one, */
 #define CALIBRATE_APIC_PRECISION 1000 /* aiming at 0.1 %, as 1 ms of the PIT gives the TSC */
 #define CALIBRATE_SPINS 100000000ULL
-#define CALIBRATE_PIT_TRIES 8 /* fresh PIT windows to confirm the rate with (tsc_khz_from_pit) */
+#define CALIBRATE_PAIR_COUNTS 8 /* at most this many PIT counts (6.7 us) around a PIT-TSC pair, */
+#define CALIBRATE_PAIR_TRIES 16 /* else the pair is taken again, at most this often (pit_tsc_pair) */
 
 static uint64_t lapic_timer_khz; /* APIC timer counts per ms, at divide-by-16 */
 static uint64_t tsc_rate_khz;
@@ -133,11 +134,53 @@ static struct {
     struct apic_sample s0;
 } apic_window;
 
+#ifdef CONFIG_SELFTEST
+/* Test-only `timer_stall=<PIT counts>`: the first window's end waits that long between its PIT and
+ * TSC readings, as a host that holds up the emulator's thread there would. */
+static void selftest_pit_stall(uint16_t now)
+{
+    static bool done;
+    char arg[8];
+    if (done || !cmdline_get("timer_stall", arg, sizeof(arg)))
+        return;
+    done = true;
+    unsigned counts = 0;
+    for (const char *p = arg; *p >= '0' && *p <= '9' && counts < 60000; p++)
+        counts = counts * 10 + (unsigned)(*p - '0');
+    while ((uint16_t)(now - pit_count()) < counts)
+        ;
+    printk("selftest: timer_stall: %u PIT counts between a window's PIT and TSC readings\n", counts);
+}
+#else
+static void selftest_pit_stall(uint16_t now) { (void)now; }
+#endif
+
+/*
+ * A window's end: a PIT count, taken right after it changed from `seen`, and the TSC read just
+ * after it. An emulator whose thread the host holds up between the two readings spoils the pair
+ * by the length of the stall (under load, a 2 ms stall at one end of a 1 ms window gave a TSC
+ * rate 60 times too low). So the PIT is read again after the TSC: when more than
+ * CALIBRATE_PAIR_COUNTS passed, the pair is taken again at the PIT's next change. This costs one
+ * PIT reading per end, where confirming the rate with a second window would cost 1 ms per boot.
+ */
+static uint16_t pit_tsc_pair(uint16_t seen, uint64_t *tsc, bool window_end)
+{
+    uint16_t now = pit_next_count(seen);
+    for (unsigned tries = 1;; tries++) {
+        if (window_end)
+            selftest_pit_stall(now);
+        *tsc = rdtsc();
+        uint16_t after = pit_count();
+        if ((uint16_t)(now - after) <= CALIBRATE_PAIR_COUNTS || tries == CALIBRATE_PAIR_TRIES)
+            return now;
+        now = pit_next_count(after);
+    }
+}
+
 static void pit_window_open(void)
 {
     pit_start();
-    pit_window.pit0 = pit_next_count(pit_count());
-    pit_window.tsc0 = rdtsc();
+    pit_window.pit0 = pit_tsc_pair(pit_count(), &pit_window.tsc0, false);
     pit_window.started = true;
 }
 
@@ -160,67 +203,24 @@ void timer_calibration_start(void)
  * CALIBRATE_PIT_TICKS (waited for when the work in between was shorter, as on a fast CPU). When
  * the PIT ran out meanwhile (more than 55 ms: a slow emulator on a loaded host), the number of
  * counts is unknown and a fresh window of CALIBRATE_PIT_TICKS is measured instead. */
-#ifdef CONFIG_SELFTEST
-/* Test-only `timer_stall=<PIT counts>`: the first window's end waits that long between its PIT and
- * TSC readings, as a host that holds up the emulator's thread there would. */
-static void selftest_pit_stall(uint16_t now)
-{
-    static bool done;
-    char arg[8];
-    if (done || !cmdline_get("timer_stall", arg, sizeof(arg)))
-        return;
-    done = true;
-    unsigned counts = 0;
-    for (const char *p = arg; *p >= '0' && *p <= '9' && counts < 60000; p++)
-        counts = counts * 10 + (unsigned)(*p - '0');
-    while ((uint16_t)(now - pit_count()) < counts)
-        ;
-    printk("selftest: timer_stall: %u PIT counts between a window's PIT and TSC readings\n", counts);
-}
-#else
-static void selftest_pit_stall(uint16_t now) { (void)now; }
-#endif
-
-static uint64_t pit_window_khz(void)
+static uint64_t tsc_khz_from_pit(void)
 {
     bool fresh = !pit_window.started || pit_ran_out();
     if (fresh)
         pit_window_open();
     uint16_t now = pit_window.pit0;
-    do
+    while ((uint16_t)(pit_window.pit0 - now) < CALIBRATE_PIT_TICKS - 1)
         now = pit_next_count(now);
-    while ((uint16_t)(pit_window.pit0 - now) < CALIBRATE_PIT_TICKS);
-    selftest_pit_stall(now);
-    uint64_t tsc1 = rdtsc();
+    uint64_t tsc1;
+    now = pit_tsc_pair(now, &tsc1, true);
     if (!fresh && pit_ran_out()) { /* it ran out between the last two readings: measure afresh */
         pit_window.started = false;
-        return pit_window_khz();
+        return tsc_khz_from_pit();
     }
     uint64_t pit = (uint16_t)(pit_window.pit0 - now); /* exact PIT counts between the two readings */
     uint64_t khz = (tsc1 - pit_window.tsc0) * PIT_HZ / (pit * 1000);
     if (!khz)
         panic("timer calibration failed (tsc %lu in %lu PIT counts)", tsc1 - pit_window.tsc0, pit);
-    return khz;
-}
-
-/*
- * A window's two ends pair a PIT reading with a TSC reading taken just after it; an emulator whose
- * thread is held up between the two (a loaded host) spoils that window by the length of the stall:
- * a stall of 2 ms at the start of a 1 ms window gave a TSC rate 60 times too low. So the rate is
- * taken only when a fresh window agrees with it within 1 %; else that window's rate is checked by
- * the next (at most CALIBRATE_PIT_TRIES windows of about 1 ms, then the last is taken).
- */
-static uint64_t tsc_khz_from_pit(void)
-{
-    uint64_t khz = pit_window_khz();
-    for (unsigned i = 0; i < CALIBRATE_PIT_TRIES; i++) {
-        pit_window.started = false;
-        uint64_t again = pit_window_khz();
-        uint64_t diff = khz > again ? khz - again : again - khz;
-        if (diff * 100 <= MAX(khz, again))
-            return khz;
-        khz = again;
-    }
     return khz;
 }
 
