@@ -706,7 +706,8 @@ static bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
 
 /*
  * Halts until this CPU may have something to do: another CPU queued work for it (the wake IPI),
- * its queue or another's holds a domain it may run, or a timer of its domains is due. A tick
+ * its queue or another's holds a domain it may run, or a timer of its domains is due (or, under
+ * partitions, for the boot CPU, any tick). A tick
  * that brings none of these halts again without taking the hypervisor lock, so idle CPUs do not
  * contend with busy ones. The reads are hints without the lock: a wake-up that races with them
  * comes with an IPI, and a due timer is seen at the next tick.
@@ -719,6 +720,10 @@ static void idle(struct percpu *cpu)
         arch_idle();
         arch_irq_disable();
         if (!hv_lock_smp || __atomic_load_n(&cpu->woken, __ATOMIC_RELAXED))
+            return;
+        /* Under partitions the boot CPU's every tick counts: the cycle's boundaries are found by
+         * the tick (partition_tick), and its queues are not in rqs[]. */
+        if (partitioned() && cpu->id == 0)
             return;
         const struct runqueue *rq = &rqs[cpu->id];
         if (__atomic_load_n(&rq->queued, __ATOMIC_RELAXED) ||
