@@ -349,6 +349,8 @@ static void other_errors(void)
     expect("xen_version unknown", HYPERVISOR_xen_version(77, NULL), -XEN_ENOSYS);
     domid_t missing = FREE_ID;
     expect("memory_op free id", HYPERVISOR_memory_op(XENMEM_current_reservation, &missing), -XEN_ESRCH);
+    expect("memory_op unknown", HYPERVISOR_memory_op(77, &missing), -XEN_ENOSYS);
+    expect("memory_op bad pointer", HYPERVISOR_memory_op(XENMEM_maximum_reservation, (void *)8), -XEN_EFAULT);
     expect("console_io unknown", HYPERVISOR_console_io(77, 1, "x"), -XEN_ENOSYS);
     expect("console_io too long", HYPERVISOR_console_io(CONSOLEIO_write, CONSOLEIO_MAX + 1, "x"), -XEN_EINVAL);
     expect("measure_op without the TPM", hypercall5(__HYPERVISOR_measure_op, 0, 0, 0, 0, 0), -XEN_EPERM);
@@ -360,6 +362,9 @@ void suite_errors(void)
     xtf_assert(SELF == 1 && domctl_getinfo(0, &info) == 0 && info.ssidref == BLOB_MAC_TEST_SSID_RED,
                "domain 0 should be the scenario's red sleeper");
     domid_t red = child(BLOB_MAC_TEST_SSID_RED, "err-red", "mode=sleep");
+    /* A created domain holds no privilege flag, whatever its creator holds: it prints its own. */
+    domid_t flags = child(BLOB_MAC_TEST_SSID_RED, "err-flags", "mode=flags");
+    xtf_check(wait_gone(flags), "err-flags did not end");
     domctl_errors();
     evtchn_errors(red);
     grant_errors(red);
