@@ -267,6 +267,27 @@ def test_a_limit_the_quota_scan_must_not_step_over(agree) -> None:
     cells = (int.from_bytes(b[o + 4 : o + 8], "big") - 16) // 4
     unlimited = b[: o + 16] + b"\xff" * 4 * cells + b[o + 16 + 4 * cells :]
     cases = [unlimited[: o + 16 + 4 * k] + b"\0\xff\xff\xff" + unlimited[o + 20 + 4 * k :] for k in range(cells)]
-    *accepted, refused = agree([*cases, unlimited])
+    short = put32(b, o + 4, 8)  # a length below the header of a table of rows: refused at the length
+    *accepted, refused, too_short = agree([*cases, unlimited, short])
     assert all("error" not in r for r in accepted)
     assert (refused["error"]["offset"], refused["error"]["field"]) == (o, f"ext.section.type[{i}]")
+    assert (too_short["error"]["offset"], too_short["error"]["field"]) == (o + 4, f"ext.section.len[{i}]")
+
+
+def test_header_fields_in_both_decoders(blob: bytes, agree) -> None:
+    """test_header_fields' blobs, through the C parser too."""
+    cases = {
+        put32(blob, 0, 0xBCDE0100): (0, "magic"),
+        put32(blob, 4, 3): (4, "policy_version"),
+        put32(blob, 8, len(blob) + 8): (8, "len"),
+        put32(blob, 12, 64): (12, "policy_reference_offset"),
+        put32(blob, 16, 3): (16, "primary_policy_code"),
+        put32(blob, 20, 0xFFFFFFF0): (20, "primary_buffer_offset"),
+        put32(blob, 24, 15): (24, "secondary_policy_code"),
+        put32(blob, 28, len(blob)): (28, "secondary_buffer_offset"),
+        put32(blob, 60, 0): (60, "policy_reference.len"),  # an empty name has no room for its NUL
+        put32(blob, 60, 0xFFFFFFFF): (60, "policy_reference.len"),
+        b"\0" * 59: (0, "header"),
+    }
+    for (_b, want), r in zip(cases.items(), agree(list(cases)), strict=True):
+        assert (r["error"]["offset"], r["error"]["field"]) == want, r
