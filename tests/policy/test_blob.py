@@ -241,7 +241,7 @@ def test_a_section_of_just_its_header(ext_blob: bytes, acm_check_bin, tmp_path) 
         cases.append((int.from_bytes(ext_blob[o : o + 4], "big"), put32(ext_blob, o + 4, 16), o + 4))
         o += int.from_bytes(ext_blob[o + 4 : o + 8], "big")
     assert {1, 2, 3} <= {t for t, _, _ in cases}
-    for i, (_t, b, off) in enumerate(cases):
+    for i, (_t, b, _off) in enumerate(cases):
         (tmp_path / f"{i}.bin").write_bytes(b)
     proc = subprocess.run([str(acm_check_bin), *(str(tmp_path / f"{i}.bin") for i in range(len(cases)))],
                           capture_output=True, text=True)
