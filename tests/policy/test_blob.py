@@ -222,9 +222,11 @@ def test_the_layouts_policy_codes(blob: bytes, agree) -> None:
 
 
 def test_the_longest_name(blob: bytes, agree) -> None:
-    """1023 bytes and the NUL is the longest name; one more is refused at its length."""
+    """1023 bytes and the NUL is the longest name; one more is refused at its length. The empty
+    name (its NUL alone) is the shortest."""
     longest, longer = with_name(blob, b"n" * 1023), with_name(blob, b"n" * 1024)
-    ok, bad = agree([longest, longer])
+    ok, bad, empty = agree([longest, longer, with_name(blob, b"")])
+    assert empty["name"] == "" and "error" not in empty
     moved = {k: v for k, v in py_decode(blob)["chwall"].items() if k != "offset"}
     assert ok["name"] == "n" * 1023 and {k: v for k, v in ok["chwall"].items() if k != "offset"} == moved
     assert (bad["error"]["offset"], bad["error"]["field"]) == (60, "policy_reference.len")
