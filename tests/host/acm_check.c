@@ -184,8 +184,9 @@ static bool may_create(const struct acm_policy_view *v, uint32_t unused, uint32_
     return acm_ext_may_create(v, row, target);
 }
 
-/* The permissions asked of may, may_all and may_any: none, each bit, one past them, two at once, all. */
-static const uint32_t query_perms[] = {0, 1, 2, 4, 8, 16, 32, 64, 128, 3, 0x7f};
+/* The permissions asked of may, may_all and may_any: none, each bit, one past them, two at once, all,
+ * and load_policy with a bit past them (not load_policy alone, and naming no labels). */
+static const uint32_t query_perms[] = {0, 1, 2, 4, 8, 16, 32, 64, 128, 3, 0x7f, 0x88};
 
 static void print_query(const struct acm_policy_view *v)
 {

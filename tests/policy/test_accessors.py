@@ -23,7 +23,7 @@ QUOTA_FIELDS, SCHED_FIELDS, PERM_BITS = 5, 2, 7
 POLICY_LOAD, TARGETED = 1 << 3, 0x7F & ~(1 << 3)
 # the bit of each targeted permission, as acm_check prints them (bit 3, load_policy, names no one)
 PERM_NAMES = ["create", "destroy", "pause", None, "read_state", "foreign_evtchn", "foreign_gnttab"]
-QUERY_PERMS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 3, 0x7F]  # as query_perms[] in acm_check.c
+QUERY_PERMS = [0, 1, 2, 4, 8, 16, 32, 64, 128, 3, 0x7F, 0x88]  # as query_perms[] in acm_check.c
 CHWALL_HEADER, STE_HEADER = 36, 20
 
 

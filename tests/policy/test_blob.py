@@ -200,6 +200,8 @@ def test_the_layouts_policy_codes(blob: bytes, agree) -> None:
     ste = compiled(CORPUS / "synthetic" / "s03_ste_only.xml")
     none = compiled(ROOT / "tests" / "scenarios" / "policies" / "mac-test-none.toml")
     one_type = compiled(ROOT / "tests" / "scenarios" / "policies" / "sched-test.toml")
+    chwall_only = compiled(CORPUS / "synthetic" / "s04_chwall_only.xml")
+    assert (decode(chwall_only).chwall.types, decode(chwall_only).ste.types) == (3, 0)
     assert [decode(b).primary for b in (blob, ste, none, one_type)] == [1, 2, 15, 1]
     assert decode(one_type).chwall.types == 1  # the least a Chinese Wall policy may have
     cases = {
@@ -209,6 +211,7 @@ def test_the_layouts_policy_codes(blob: bytes, agree) -> None:
         put32(ste, 16, 15): (16, "primary_policy_code"),  # UNDEFINED, but STE types
         put32(ste, 24, 2): (24, "secondary_policy_code"),
         put32(ste, 28, int.from_bytes(ste[28:32], "big") + 8): (28, "secondary_buffer_offset"),
+        put32(chwall_only, 16, 15): (16, "primary_policy_code"),  # UNDEFINED, but Chinese Wall types alone
         put32(none, 16, 1): (16, "primary_policy_code"),
         put32(none, 16, 2): (16, "primary_policy_code"),  # STE without STE types
         put32(none, 24, 1): (24, "secondary_policy_code"),
