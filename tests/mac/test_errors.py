@@ -106,6 +106,7 @@ EXPECTED = {
     "acm dumpstats short buffer": ENOSPC,
     "acm unknown op": ENOSYS,
     "acm setpolicy violations to a bad buffer": EFAULT,
+    "acm setpolicy first MiB unmapped": EFAULT,
     "acm getpolicy after the refusal": 0,
     "sched shutdown reason 7": EINVAL,
     "sched shutdown reason past crash": EINVAL,

@@ -329,6 +329,11 @@ static void xsm_errors(void)
                          (struct acm_violation *)8, 4, &sp), -XEN_EFAULT);
     kill(gamma);
     wait_gone(gamma);
+    /* A blob of over 1 MiB whose first MiB is not the guest's (below its RAM) and the rest is:
+     * setpolicy copies it in 1 MiB pieces, and a fault in the first must end the copy. */
+    expect("acm setpolicy first MiB unmapped",
+           acm_setpolicy((const void *)(GUEST_RAM_VA - (1u << 20)), (1u << 20) + 4096, ACM_MODE_REFUSE, NULL, 0, &sp),
+           -XEN_EFAULT);
     static uint8_t live[8192];
     uint32_t len = 0;
     expect("acm getpolicy after the refusal", acm_getpolicy(live, sizeof(live), &len), 0);

@@ -204,7 +204,7 @@ static uint32_t build_big(void)
     const uint8_t *from = b + s + ACM_STE_HEADER_SIZE;
     uint8_t *to = big + s + ACM_STE_HEADER_SIZE;
     memset(big, 0, size);
-    memset(big_back, 0, BIG_MAX);
+    memset(big_back, 0xff, BIG_MAX); /* getpolicy must write every byte, the magic's 0 included */
     memcpy(big, b, s + ACM_STE_HEADER_SIZE);
     put_be32(big + 8, size);
     put_be32(big + s + 8, BIG_TYPES);
