@@ -20,7 +20,7 @@ def test_policy_operations(run_scenario):
     assert not maclog.guest_fails(ctl.lines), "\n".join(maclog.guest_fails(ctl.lines))
     assert_xtf(result)
     assert "policy: getssid by domid and ssidref" in ctl.lines
-    assert "policy: 22 malformed or wrongly typed blobs refused, old policy still enforced" in ctl.lines
+    assert "policy: 23 malformed or wrongly typed blobs refused, old policy still enforced" in ctl.lines
     assert "policy: chinese-wall conflicts and deleted ssidrefs refused in both modes" in ctl.lines
     assert "policy: revoke: 1 channels, 2 grant mappings" in ctl.lines
     # A policy past setpolicy's and getpolicy's 1 MiB copy steps, whole both ways.

@@ -81,6 +81,11 @@ static void refused_blobs(domid_t red)
     xtf_check_eq(acm_setpolicy(buf, ACM_MAX_SETPOLICY_SIZE + 1, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_E2BIG);
     refused += 3;
     MUTATE("bad magic", 0, 0x0001debd);
+    /* Only the magic's first byte wrong: a copy that skipped the blob's byte 0 would find the 0
+     * there anyway (what fresh or earlier policy pages hold) and load the blob. */
+    memcpy(buf, blob_mac_test_split, SPLIT_SIZE);
+    buf[0] = 0x01;
+    REFUSE("bad first byte", SPLIT_SIZE, -XEN_EINVAL);
     MUTATE("wrong version", 4, 5);
     MUTATE("len > size", 8, SPLIT_SIZE + 8);
     MUTATE("len < size", 8, SPLIT_SIZE - 8);
