@@ -5,6 +5,11 @@
  *   acm_check BLOB...   for each blob, one line: the decoded blob as a JSON object, or
  *                       {"error": {"offset": N, "field": "..."}, "message": "..."}.
  *                       Exit 0 if every blob was accepted, 1 if one was refused, 2 on I/O errors.
+ *   acm_check --query BLOB...
+ *                       for each blob, one line: what every accessor of the view answers, for
+ *                       every row, type and permission of the policy and one past each (the
+ *                       bounds), as JSON (print_query); tests/policy/test_accessors.py computes
+ *                       the same answers from the Python decoder's view.
  *
  * The JSON has the shape of Blob.to_json() in tools/moat/policy/binary.py, so the tests can
  * compare both decoders field by field.
@@ -114,6 +119,142 @@ static void print_view(const struct acm_policy_view *v)
     printf("}}}\n");
 }
 
+/* Offsets into the blob (-1 for NULL) of matrix rows 0..rows (the last one past the end). */
+static void print_row_offsets(const struct acm_policy_view *v, const uint8_t *(*row)(const struct acm_policy_view *, uint32_t),
+                              uint32_t rows)
+{
+    putchar('[');
+    for (uint32_t i = 0; i <= rows; i++) {
+        const uint8_t *p = row(v, i);
+        printf("%s%ld", i ? "," : "", p ? (long)(p - v->blob) : -1L);
+    }
+    printf("],");
+}
+
+/* Cells of rows 0..rows and types 0..types (the last of each past the end), a string per row. */
+static void print_cells(const struct acm_policy_view *v, bool (*has)(const struct acm_policy_view *, uint32_t, uint32_t),
+                        uint32_t rows, uint32_t types)
+{
+    putchar('[');
+    for (uint32_t i = 0; i <= rows; i++) {
+        printf("%s\"", i ? "," : "");
+        for (uint32_t t = 0; t <= types; t++)
+            putchar(has(v, i, t) ? '1' : '0');
+        putchar('"');
+    }
+    /* Far out of range: nothing, and no read outside the tables. */
+    printf(",\"%d%d\"],", has(v, UINT32_MAX, 0), has(v, 0, UINT32_MAX));
+}
+
+/* The rows 0..rows for which pred(row) holds. */
+static void print_rows_where(const struct acm_policy_view *v, uint32_t perm,
+                             bool (*pred)(const struct acm_policy_view *, uint32_t, uint32_t))
+{
+    putchar('[');
+    int first = 1;
+    for (uint32_t i = 0; i <= v->ext_rows; i++)
+        if (pred(v, i, perm)) {
+            printf("%s%u", first ? "" : ",", i);
+            first = 0;
+        }
+    putchar(']');
+}
+
+/* For rows 0..rows, the targets 0..rows for which pred(row, target) holds. */
+static void print_targets_where(const struct acm_policy_view *v, uint32_t a,
+                                bool (*pred)(const struct acm_policy_view *, uint32_t, uint32_t, uint32_t), bool a_first)
+{
+    putchar('[');
+    for (uint32_t i = 0; i <= v->ext_rows; i++) {
+        printf("%s[", i ? "," : "");
+        int first = 1;
+        for (uint32_t t = 0; t <= v->ext_rows; t++)
+            if (a_first ? pred(v, a, i, t) : pred(v, i, a, t)) {
+                printf("%s%u", first ? "" : ",", t);
+                first = 0;
+            }
+        putchar(']');
+    }
+    putchar(']');
+}
+
+static bool may_create(const struct acm_policy_view *v, uint32_t unused, uint32_t row, uint32_t target)
+{
+    (void)unused;
+    return acm_ext_may_create(v, row, target);
+}
+
+/* The permissions asked of may, may_all and may_any: none, each bit, one past them, two at once, all,
+ * and load_policy with a bit past them (not load_policy alone, and naming no labels). */
+static const uint32_t query_perms[] = {0, 1, 2, 4, 8, 16, 32, 64, 128, 3, 0x7f, 0x88};
+
+static void print_query(const struct acm_policy_view *v)
+{
+    const size_t nperms = sizeof(query_perms) / sizeof(query_perms[0]);
+    uint32_t rows = v->ext_rows;
+
+    printf("{\"chwall_row\":");
+    print_row_offsets(v, acm_chwall_row, v->chwall_ssidrefs);
+    printf("\"ste_row\":");
+    print_row_offsets(v, acm_ste_row, v->ste_ssidrefs);
+    printf("\"chwall_has\":");
+    print_cells(v, acm_chwall_has_type, v->chwall_ssidrefs, v->chwall_types);
+    printf("\"set_has\":");
+    print_cells(v, acm_chwall_set_has_type, v->chwall_sets, v->chwall_types);
+    printf("\"ste_has\":");
+    print_cells(v, acm_ste_has_type, v->ste_ssidrefs, v->ste_types);
+    /* Without an extension ext_rows is 0: row 0 is then past the end. */
+    printf("\"flags\":[");
+    for (uint32_t i = 0; i <= rows; i++)
+        printf("%s%u", i ? "," : "", acm_ext_flags(v, i));
+    printf("],\"devices\":[");
+    for (uint32_t i = 0; i <= rows; i++)
+        printf("%s%u", i ? "," : "", acm_ext_devices(v, i));
+    printf("],\"quotas\":[");
+    for (uint32_t i = 0; i <= rows; i++) {
+        printf("%s[", i ? "," : "");
+        for (uint32_t f = 0; f <= ACM_QUOTA_FIELDS; f++)
+            printf("%s%u", f ? "," : "", acm_ext_quota(v, i, f));
+        putchar(']');
+    }
+    printf("],\"sched\":[");
+    for (uint32_t i = 0; i <= rows; i++) {
+        printf("%s[", i ? "," : "");
+        for (uint32_t f = 0; f <= ACM_SCHED_FIELDS; f++)
+            printf("%s%u", f ? "," : "", acm_ext_sched(v, i, f));
+        putchar(']');
+    }
+    printf("],\"target\":[");
+    for (uint32_t b = 0; b <= ACM_PERM_BITS; b++) {
+        if (b)
+            putchar(',');
+        print_targets_where(v, b, acm_ext_target, true);
+    }
+    printf("],\"may_create\":");
+    print_targets_where(v, 0, may_create, true);
+    printf(",\"may\":[");
+    for (size_t p = 0; p < nperms; p++) {
+        if (p)
+            putchar(',');
+        print_targets_where(v, query_perms[p], acm_ext_may, false);
+    }
+    printf("],\"may_all\":[");
+    for (size_t p = 0; p < nperms; p++) {
+        if (p)
+            putchar(',');
+        print_rows_where(v, query_perms[p], acm_ext_may_all);
+    }
+    printf("],\"may_any\":[");
+    for (size_t p = 0; p < nperms; p++) {
+        if (p)
+            putchar(',');
+        print_rows_where(v, query_perms[p], acm_ext_may_any);
+    }
+    printf("]}");
+}
+
+static int query;
+
 static int check_file(const char *path)
 {
     FILE *f;
@@ -151,6 +292,22 @@ static int check_file(const char *path)
         free(buf);
         return rc;
     }
+    if (query) {
+        /* Whether the boot would take it for a policy: whole, and cut to its first 4 and 3 bytes. */
+        printf("{\"looks_like\":[%d,%d,%d],", acm_policy_looks_like(buf, len), acm_policy_looks_like(buf, len < 4 ? len : 4),
+               acm_policy_looks_like(buf, len < 3 ? len : 3));
+        if (acm_policy_parse(buf, len, &v, NULL) != 0) {
+            printf("\"refused\":true}\n");
+            rc = 1;
+        } else {
+            printf("\"view\":");
+            print_query(&v);
+            putchar('}');
+            putchar('\n');
+        }
+        free(buf);
+        return rc;
+    }
     if (acm_policy_parse(buf, len, &v, &e) != 0) {
         printf("{\"error\":{\"offset\":%u,\"field\":\"", e.offset);
         print_field(&e);
@@ -167,11 +324,16 @@ int main(int argc, char **argv)
 {
     int rc = 0;
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s BLOB...\n", argv[0]);
+    int first = 1;
+    if (argc > 1 && strcmp(argv[1], "--query") == 0) {
+        query = 1;
+        first = 2;
+    }
+    if (argc <= first) {
+        fprintf(stderr, "usage: %s [--query] BLOB...\n", argv[0]);
         return 2;
     }
-    for (int i = 1; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         int r = check_file(argv[i]);
         if (r > rc)
             rc = r;

@@ -20,9 +20,13 @@ def test_policy_operations(run_scenario):
     assert not maclog.guest_fails(ctl.lines), "\n".join(maclog.guest_fails(ctl.lines))
     assert_xtf(result)
     assert "policy: getssid by domid and ssidref" in ctl.lines
-    assert "policy: 22 malformed or wrongly typed blobs refused, old policy still enforced" in ctl.lines
+    assert "policy: 23 malformed or wrongly typed blobs refused, old policy still enforced" in ctl.lines
     assert "policy: chinese-wall conflicts and deleted ssidrefs refused in both modes" in ctl.lines
     assert "policy: revoke: 1 channels, 2 grant mappings" in ctl.lines
+    # A policy past setpolicy's and getpolicy's 1 MiB copy steps, whole both ways.
+    big = [int(m.group(1)) for line in ctl.lines
+           if (m := re.fullmatch(r"policy: a policy of (\d+) bytes loaded, read back whole and replaced", line))]
+    assert len(big) == 1 and big[0] > (1 << 20) + 4096, big
     refused = [line for line in ctl.lines if line.startswith("policy: refuse: violation")]
     assert sorted(refused) == sorted(["policy: refuse: violation (0x100, 0x00000001)",
                                       "policy: refuse: violation (0x101, 0x00000002)",

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import subprocess
 import sys
 
 import pytest
 
-from moat.policy import compile_policy, read_policy
+from moat.policy import BlobError, compile_policy, read_policy
 from moat.policy.binary import decode
 from moat.policy.model import MAX_SSIDREFS, MAX_TYPES
 from tests.policy.conftest import CORPUS, EXAMPLES, ROOT, py_decode
@@ -174,3 +175,124 @@ def test_dump_malformed_cli_message(blob: bytes, tmp_path) -> None:
     assert r.returncode == 1
     assert "offset 4 (policy_version)" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def compiled(path) -> bytes:
+    return compile_policy(read_policy(path))
+
+
+def with_name(b: bytes, name: bytes) -> bytes:
+    """The blob with another policy-reference name: the sections after it move, and the three
+    header words that hold their offsets or the size with them."""
+    old = (4 + int.from_bytes(b[60:64], "big") + 7) & ~7
+    ref = struct.pack("!I", len(name) + 1) + name + b"\0"
+    ref += b"\0" * (-len(ref) % 8)
+    out = b[:60] + ref + b[60 + old :]
+    delta = len(ref) - old
+    for off in (20, 28):
+        out = put32(out, off, int.from_bytes(b[off : off + 4], "big") + delta)
+    return put32(out, 8, len(out))
+
+
+def test_the_layouts_policy_codes(blob: bytes, agree) -> None:
+    """Each of the three layouts' checks of the header's codes and the secondary offset, on a
+    blob of each layout: both decoders refuse each at the same offset and field."""
+    ste = compiled(CORPUS / "synthetic" / "s03_ste_only.xml")
+    none = compiled(ROOT / "tests" / "scenarios" / "policies" / "mac-test-none.toml")
+    one_type = compiled(ROOT / "tests" / "scenarios" / "policies" / "sched-test.toml")
+    chwall_only = compiled(CORPUS / "synthetic" / "s04_chwall_only.xml")
+    assert (decode(chwall_only).chwall.types, decode(chwall_only).ste.types) == (3, 0)
+    assert [decode(b).primary for b in (blob, ste, none, one_type)] == [1, 2, 15, 1]
+    assert decode(one_type).chwall.types == 1  # the least a Chinese Wall policy may have
+    cases = {
+        put32(blob, 16, 2): (16, "primary_policy_code"),  # STE, but Chinese Wall types
+        put32(blob, 16, 15): (16, "primary_policy_code"),  # UNDEFINED, but types
+        put32(ste, 16, 1): (16, "primary_policy_code"),  # Chinese Wall without its types
+        put32(ste, 16, 15): (16, "primary_policy_code"),  # UNDEFINED, but STE types
+        put32(ste, 24, 2): (24, "secondary_policy_code"),
+        put32(ste, 28, int.from_bytes(ste[28:32], "big") + 8): (28, "secondary_buffer_offset"),
+        put32(chwall_only, 16, 15): (16, "primary_policy_code"),  # UNDEFINED, but Chinese Wall types alone
+        put32(none, 16, 1): (16, "primary_policy_code"),
+        put32(none, 16, 2): (16, "primary_policy_code"),  # STE without STE types
+        put32(none, 24, 1): (24, "secondary_policy_code"),
+        put32(none, 28, int.from_bytes(none[28:32], "big") + 8): (28, "secondary_buffer_offset"),
+        put32(none, 28, int.from_bytes(none[28:32], "big") - 8): (28, "secondary_buffer_offset"),
+    }
+    results = agree([*cases, one_type])
+    for (_b, want), r in zip(cases.items(), results[:-1], strict=True):
+        assert (r["error"]["offset"], r["error"]["field"]) == want, r
+    assert results[-1]["loadable"] and results[-1]["chwall"]["types"] == 1
+
+
+def test_the_longest_name(blob: bytes, agree) -> None:
+    """1023 bytes and the NUL is the longest name; one more is refused at its length. The empty
+    name (its NUL alone) is the shortest."""
+    longest, longer = with_name(blob, b"n" * 1023), with_name(blob, b"n" * 1024)
+    ok, bad, empty = agree([longest, longer, with_name(blob, b"")])
+    assert empty["name"] == "" and "error" not in empty
+    moved = {k: v for k, v in py_decode(blob)["chwall"].items() if k != "offset"}
+    assert ok["name"] == "n" * 1023 and {k: v for k, v in ok["chwall"].items() if k != "offset"} == moved
+    assert (bad["error"]["offset"], bad["error"]["field"]) == (60, "policy_reference.len")
+
+
+def test_a_section_of_just_its_header(ext_blob: bytes, acm_check_bin, tmp_path) -> None:
+    """A section length of 16 holds its header and no rows: not "shorter than its header" but
+    "does not match its rows", for a table of words (PERMISSIONS, DEVICES, TARGETS) and one of
+    rows of fields (QUOTAS). Only the message tells these apart (same offset and field)."""
+    e = decode(ext_blob).ext
+    assert e is not None
+    o, cases = e.offset + 16, []
+    for _ in range(e.sections):
+        cases.append((int.from_bytes(ext_blob[o : o + 4], "big"), put32(ext_blob, o + 4, 16), o + 4))
+        o += int.from_bytes(ext_blob[o + 4 : o + 8], "big")
+    assert {1, 2, 3} <= {t for t, _, _ in cases}
+    for i, (_t, b, _off) in enumerate(cases):
+        (tmp_path / f"{i}.bin").write_bytes(b)
+    proc = subprocess.run([str(acm_check_bin), *(str(tmp_path / f"{i}.bin") for i in range(len(cases)))],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    for (_t, b, off), line in zip(cases, proc.stdout.splitlines(), strict=True):
+        got = json.loads(line)
+        assert got["error"]["offset"] == off and got["message"] == "does not match its rows", got
+        with pytest.raises(BlobError) as why:
+            decode(b)
+        assert why.value.offset == off and why.value.message.endswith("does not match its rows")
+
+
+def test_a_limit_the_quota_scan_must_not_step_over(agree) -> None:
+    """A QUOTAS section whose only limit is one byte below "unlimited" in one cell's first byte
+    (0x00ffffff: 16 M domains) still limits something, so it is accepted; a scan that stepped
+    over that byte would refuse it as limiting nothing. Every cell's first byte, in turn."""
+    b = compiled(ROOT / "tests" / "scenarios" / "policies" / "quota-test.toml")
+    e = decode(b).ext
+    assert e is not None
+    o, i = e.offset + 16, 0
+    while int.from_bytes(b[o : o + 4], "big") != 3:  # the QUOTAS section, the i-th
+        o, i = o + int.from_bytes(b[o + 4 : o + 8], "big"), i + 1
+    cells = (int.from_bytes(b[o + 4 : o + 8], "big") - 16) // 4
+    unlimited = b[: o + 16] + b"\xff" * 4 * cells + b[o + 16 + 4 * cells :]
+    cases = [unlimited[: o + 16 + 4 * k] + b"\0\xff\xff\xff" + unlimited[o + 20 + 4 * k :] for k in range(cells)]
+    short = put32(b, o + 4, 8)  # a length below the header of a table of rows: refused at the length
+    *accepted, refused, too_short = agree([*cases, unlimited, short])
+    assert all("error" not in r for r in accepted)
+    assert (refused["error"]["offset"], refused["error"]["field"]) == (o, f"ext.section.type[{i}]")
+    assert (too_short["error"]["offset"], too_short["error"]["field"]) == (o + 4, f"ext.section.len[{i}]")
+
+
+def test_header_fields_in_both_decoders(blob: bytes, agree) -> None:
+    """test_header_fields' blobs, through the C parser too."""
+    cases = {
+        put32(blob, 0, 0xBCDE0100): (0, "magic"),
+        put32(blob, 4, 3): (4, "policy_version"),
+        put32(blob, 8, len(blob) + 8): (8, "len"),
+        put32(blob, 12, 64): (12, "policy_reference_offset"),
+        put32(blob, 16, 3): (16, "primary_policy_code"),
+        put32(blob, 20, 0xFFFFFFF0): (20, "primary_buffer_offset"),
+        put32(blob, 24, 15): (24, "secondary_policy_code"),
+        put32(blob, 28, len(blob)): (28, "secondary_buffer_offset"),
+        put32(blob, 60, 0): (60, "policy_reference.len"),  # an empty name has no room for its NUL
+        put32(blob, 60, 0xFFFFFFFF): (60, "policy_reference.len"),
+        b"\0" * 59: (0, "header"),
+    }
+    for (_b, want), r in zip(cases.items(), agree(list(cases)), strict=True):
+        assert (r["error"]["offset"], r["error"]["field"]) == want, r

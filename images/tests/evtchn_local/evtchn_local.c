@@ -313,6 +313,34 @@ static void check_exhaustion(void)
     xtf_check_eq(evtchn_reset(DOMID_SELF), 0);
 }
 
+// Each port's pending bit is its own, on both sides of the bitmap's 64-bit word boundaries: masked
+// IPI ports up to 129, a send on each of 63, 64, 127 and 128 sets its bit and no neighbour's.
+static void check_pending_bits(void)
+{
+    if (max_ports <= 130)
+        return;
+    static long bound[130];
+    unsigned n = 0;
+    for (long p = 0; n < ARRAY_SIZE(bound) && p < 129; n++) {
+        p = evtchn_bind_ipi(0);
+        xtf_assert(p > 0, "bind_ipi returned %ld", p);
+        evtchn_port_mask((evtchn_port_t)p);
+        bound[n] = p;
+    }
+    xtf_assert(bound[n - 1] == 129, "the IPI ports did not reach 129 (%ld)", bound[n - 1]);
+    static const evtchn_port_t edges[] = {63, 64, 127, 128};
+    for (unsigned i = 0; i < ARRAY_SIZE(edges); i++) {
+        evtchn_port_t e = edges[i];
+        xtf_check_eq(evtchn_send(e), 0);
+        xtf_check(evtchn_port_pending(e), "a send on port %u did not make it pending", e);
+        xtf_check(!evtchn_port_pending(e - 1) && !evtchn_port_pending(e + 1),
+                  "a send on port %u made a neighbour pending", e);
+        evtchn_port_clear(e);
+    }
+    for (unsigned i = 0; i < n; i++)
+        xtf_check_eq(evtchn_close((evtchn_port_t)bound[i]), 0);
+}
+
 // Ops moat does not have (bind_pirq, the FIFO ABI) and unreadable arguments; bind_vcpu in a
 // one-vCPU domain.
 static void check_unknown_ops(void)
@@ -338,6 +366,7 @@ void test_main(void)
     check_loopback();
     check_delivery();
     check_poll();
+    check_pending_bits();
     check_exhaustion();
     xtf_success(NULL);
 }

@@ -329,6 +329,11 @@ static void xsm_errors(void)
                          (struct acm_violation *)8, 4, &sp), -XEN_EFAULT);
     kill(gamma);
     wait_gone(gamma);
+    /* A blob of over 1 MiB whose first MiB is not the guest's (below its RAM) and the rest is:
+     * setpolicy copies it in 1 MiB pieces, and a fault in the first must end the copy. */
+    expect("acm setpolicy first MiB unmapped",
+           acm_setpolicy((const void *)(GUEST_RAM_VA - (1u << 20)), (1u << 20) + 4096, ACM_MODE_REFUSE, NULL, 0, &sp),
+           -XEN_EFAULT);
     static uint8_t live[8192];
     uint32_t len = 0;
     expect("acm getpolicy after the refusal", acm_getpolicy(live, sizeof(live), &len), 0);
@@ -349,6 +354,8 @@ static void other_errors(void)
     expect("xen_version unknown", HYPERVISOR_xen_version(77, NULL), -XEN_ENOSYS);
     domid_t missing = FREE_ID;
     expect("memory_op free id", HYPERVISOR_memory_op(XENMEM_current_reservation, &missing), -XEN_ESRCH);
+    expect("memory_op unknown", HYPERVISOR_memory_op(77, &missing), -XEN_ENOSYS);
+    expect("memory_op bad pointer", HYPERVISOR_memory_op(XENMEM_maximum_reservation, (void *)8), -XEN_EFAULT);
     expect("console_io unknown", HYPERVISOR_console_io(77, 1, "x"), -XEN_ENOSYS);
     expect("console_io too long", HYPERVISOR_console_io(CONSOLEIO_write, CONSOLEIO_MAX + 1, "x"), -XEN_EINVAL);
     expect("measure_op without the TPM", hypercall5(__HYPERVISOR_measure_op, 0, 0, 0, 0, 0), -XEN_EPERM);
@@ -360,6 +367,9 @@ void suite_errors(void)
     xtf_assert(SELF == 1 && domctl_getinfo(0, &info) == 0 && info.ssidref == BLOB_MAC_TEST_SSID_RED,
                "domain 0 should be the scenario's red sleeper");
     domid_t red = child(BLOB_MAC_TEST_SSID_RED, "err-red", "mode=sleep");
+    /* A created domain holds no privilege flag, whatever its creator holds: it prints its own. */
+    domid_t flags = child(BLOB_MAC_TEST_SSID_RED, "err-flags", "mode=flags");
+    xtf_check(wait_gone(flags), "err-flags did not end");
     domctl_errors();
     evtchn_errors(red);
     grant_errors(red);

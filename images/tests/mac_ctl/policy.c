@@ -2,7 +2,8 @@
 // Policy operations (acceptance items 16-21, 23-25; tests/mac/test_policy.py): getpolicy and
 // getssid, malformed and wrongly-typed blobs and a wrong interface version (refused, nothing
 // changes), refuse mode (the violation tuples, the old policy still enforced) and revoke mode
-// (channels closed with both ends notified, grant mappings torn down).
+// (channels closed with both ends notified, grant mappings torn down), and a policy larger than
+// the 1 MiB steps in which setpolicy and getpolicy copy a blob, loaded and read back whole.
 #include "common.h"
 
 #include <public/event_channel.h>
@@ -80,6 +81,11 @@ static void refused_blobs(domid_t red)
     xtf_check_eq(acm_setpolicy(buf, ACM_MAX_SETPOLICY_SIZE + 1, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_E2BIG);
     refused += 3;
     MUTATE("bad magic", 0, 0x0001debd);
+    /* Only the magic's first byte wrong: a copy that skipped the blob's byte 0 would find the 0
+     * there anyway (what fresh or earlier policy pages hold) and load the blob. */
+    memcpy(buf, blob_mac_test_split, SPLIT_SIZE);
+    buf[0] = 0x01;
+    REFUSE("bad first byte", SPLIT_SIZE, -XEN_EINVAL);
     MUTATE("wrong version", 4, 5);
     MUTATE("len > size", 8, SPLIT_SIZE + 8);
     MUTATE("len < size", 8, SPLIT_SIZE - 8);
@@ -175,6 +181,74 @@ static void hard_violations(void)
     printf("policy: chinese-wall conflicts and deleted ssidrefs refused in both modes\n");
 }
 
+/*
+ * A loadable policy of over 1 MiB, built from the boot policy: its STE section widened to
+ * BIG_TYPES types and BIG_EXTRA_ROWS more rows (rows past the Chinese Wall's label no domain, so
+ * every decision stays the boot policy's), each extra row holding one type, so no 512 KiB of the
+ * matrix is all zeros; the extension, after the matrix, lies past the first MiB. setpolicy and
+ * getpolicy copy a blob in steps of 1 MiB: a step that skipped or cut a piece would leave the
+ * extension or some cells out, and the parse or the comparison with what getpolicy returns fails.
+ */
+#define BIG_TYPES 512u
+#define BIG_EXTRA_ROWS 1100u
+#define BIG_MAX (1200u * 1024u)
+/* Both copies live in the domain's free RAM past its image (the scenario gives it 4 MiB), not in
+ * its .bss: every MAC scenario runs this image, most in 1 MiB. */
+static uint8_t *big, *big_back;
+
+static uint32_t build_big(void)
+{
+    const uint8_t *b = blob_mac_test;
+    const uint32_t s = get_be32(b + 28), ts = get_be32(b + s + 8), rs = get_be32(b + s + 12);
+    const uint32_t e = s + ((ACM_STE_HEADER_SIZE + 2u * ts * rs + 7u) & ~7u);
+    const uint32_t rows = rs + BIG_EXTRA_ROWS;
+    const uint32_t ne = s + ((ACM_STE_HEADER_SIZE + 2u * BIG_TYPES * rows + 7u) & ~7u);
+    const uint32_t size = ne + ((uint32_t)sizeof(blob_mac_test) - e);
+    if (size > BIG_MAX || ts > BIG_TYPES)
+        return 0;
+    const uint8_t *from = b + s + ACM_STE_HEADER_SIZE;
+    uint8_t *to = big + s + ACM_STE_HEADER_SIZE;
+    memset(big, 0, size);
+    memset(big_back, 0xff, BIG_MAX); /* getpolicy must write every byte, the magic's 0 included */
+    memcpy(big, b, s + ACM_STE_HEADER_SIZE);
+    put_be32(big + 8, size);
+    put_be32(big + s + 8, BIG_TYPES);
+    put_be32(big + s + 12, rows);
+    for (uint32_t r = 0; r < rs; r++)
+        memcpy(to + 2u * r * BIG_TYPES, from + 2u * r * ts, 2u * ts);
+    for (uint32_t r = rs; r < rows; r++)
+        to[2u * (r * BIG_TYPES + r % BIG_TYPES) + 1] = 1;
+    memcpy(big + ne, b + e, sizeof(blob_mac_test) - e);
+    return size;
+}
+
+static void large_policy(void)
+{
+    uint64_t heap = (start_info->heap_start + GUEST_PAGE_SIZE - 1) & ~(uint64_t)(GUEST_PAGE_SIZE - 1);
+    uint64_t heap_end = start_info->stack_top - (GUEST_STACK_PAGES + 1) * GUEST_PAGE_SIZE;
+    xtf_assert(heap + 2u * BIG_MAX <= heap_end, "no room for two copies of a large policy (give ctl 4 MiB)");
+    big = (uint8_t *)(uintptr_t)heap;
+    big_back = big + BIG_MAX;
+    uint32_t size = build_big(), len = 0, before[2], after[2];
+    struct acm_setpolicy sp;
+    xtf_assert(size > (1u << 20) + 4096, "the large policy is only %u bytes", size);
+    xtf_check_eq(acm_getdecision(BLOB_MAC_TEST_SSID_RED, BLOB_MAC_TEST_SSID_BLUE, ACM_HOOK_EVTCHN_BIND, &before[0]), 0);
+    xtf_check_eq(acm_getdecision(BLOB_MAC_TEST_SSID_SYSTEM, BLOB_MAC_TEST_SSID_RED, ACM_HOOK_EVTCHN_BIND, &before[1]), 0);
+    xtf_check_eq(acm_setpolicy(big, size, ACM_MODE_REFUSE, NULL, 0, &sp), 0);
+    xtf_check_eq(acm_getpolicy(big_back, BIG_MAX, &len), 0);
+    xtf_check(len == size && memcmp(big_back, big, size) == 0, "getpolicy does not return the large policy");
+    /* It decides as the boot policy does. */
+    xtf_check_eq(acm_getdecision(BLOB_MAC_TEST_SSID_RED, BLOB_MAC_TEST_SSID_BLUE, ACM_HOOK_EVTCHN_BIND, &after[0]), 0);
+    xtf_check_eq(acm_getdecision(BLOB_MAC_TEST_SSID_SYSTEM, BLOB_MAC_TEST_SSID_RED, ACM_HOOK_EVTCHN_BIND, &after[1]), 0);
+    xtf_check(before[0] == ACM_ACCESS_DENIED && before[1] == ACM_ACCESS_PERMITTED && after[0] == before[0] &&
+                  after[1] == before[1],
+              "decisions %u %u under the large policy, %u %u under the boot policy", after[0], after[1], before[0],
+              before[1]);
+    xtf_check_eq(acm_setpolicy(blob_mac_test, sizeof(blob_mac_test), ACM_MODE_REFUSE, NULL, 0, &sp), 0);
+    xtf_check(live_is(blob_mac_test, sizeof(blob_mac_test)), "the boot policy is not back");
+    printf("policy: a policy of %u bytes loaded, read back whole and replaced\n", size);
+}
+
 void suite_policy(void)
 {
     char cmd[64];
@@ -258,4 +332,5 @@ void suite_policy(void)
     xtf_check_eq(acm_setpolicy(blob_mac_test, sizeof(blob_mac_test), ACM_MODE_REFUSE, NULL, 0, &sp), 0);
     xtf_check_eq(ev_alloc(gr, SELF, NULL), 0);
     kill(gr);
+    large_policy();
 }

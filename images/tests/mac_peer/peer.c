@@ -3,6 +3,8 @@
 // permission scenario. What it does is chosen by mode= on its command line:
 //   sleep                 block until destroyed (the default)
 //   exit                  power off at once
+//   flags                 print start_info's flags, then power off (a created domain is never
+//                         marked privileged: tests/mac/test_errors.py)
 //   grant to=D refs=N     grant refs 8..8+N-1 (one data page) to domain D, then sleep
 //   maptouch from=D ref=R map D's ref R, then keep reading it: a revocation must fault (#PF)
 //   watch                 wait for an interdomain channel, then until its end is revoked
@@ -146,6 +148,10 @@ void test_main(void)
         sleep_forever();
     else if (!strcmp(mode, "exit"))
         xtf_success(NULL);
+    else if (!strcmp(mode, "flags")) {
+        printf("peer: start_info flags=%#x\n", (unsigned)start_info->flags);
+        xtf_success(NULL);
+    }
     else if (!strcmp(mode, "reboot")) /* a reboot is an ending as expected, like a poweroff */
         sched_shutdown(SHUTDOWN_reboot);
     else if (!strcmp(mode, "grant"))

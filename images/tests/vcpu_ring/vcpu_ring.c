@@ -127,6 +127,19 @@ static void check_errors(void)
     xtf_check_eq(st.vcpu, 1);
     xtf_check_eq(evtchn_close((evtchn_port_t)ipi), 0);
     xtf_check_eq(evtchn_close((evtchn_port_t)timer), 0);
+    // A masked, pending port moved to vCPU 1 raises nothing there: its upcall waits for the unmask.
+    long l = evtchn_bind_interdomain(DOMID_SELF, (evtchn_port_t)port);
+    xtf_assert(l > 0, "loopback bind: %ld", l);
+    evtchn_port_mask((evtchn_port_t)port);
+    xtf_check_eq(evtchn_send((evtchn_port_t)l), 0);
+    xtf_check(evtchn_port_pending((evtchn_port_t)port), "the loopback send did not make port %ld pending", port);
+    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)port, 1), 0);
+    const struct vcpu_info *v1 = &shared_info->vcpu_info[1];
+    xtf_check(!v1->evtchn_upcall_pending && !v1->evtchn_pending_sel,
+              "a masked port moved to vCPU 1 raised its upcall (pending %u, sel %#lx)", v1->evtchn_upcall_pending,
+              (unsigned long)v1->evtchn_pending_sel);
+    evtchn_port_clear((evtchn_port_t)port);
+    xtf_check_eq(evtchn_close((evtchn_port_t)l), 0);
     xtf_check_eq(evtchn_close((evtchn_port_t)port), 0);
 }
 
