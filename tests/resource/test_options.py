@@ -17,7 +17,6 @@ from moat.pytest_plugin import Booter, assert_xtf
 from tests.domains import domlog
 from tests.domains.conftest import scenario_path
 from tests.domains.test_timer import SLEPT
-from tests.policy.conftest import ROOT
 
 HELLO = scenario_path("hello")
 GREETING = "hello from domain"
