@@ -26,6 +26,17 @@ def hello_modules() -> list[tuple[Path, str]]:
     return manifest.build_boot_modules(scen, paths.build_dir())
 
 
+def assert_manifest_refused(boot, tmp_path: Path, spoil, reason: str) -> None:
+    """hello's manifest, spoilt by spoil, is refused whole with reason: no domain is built."""
+    mods = hello_modules()
+    bad = tmp_path / "manifest"
+    bad.write_bytes(spoil(mods[0][0].read_bytes()))
+    result = boot(modules=[(bad, "manifest"), *mods[1:]])
+    assert_status(result, "FAILURE")
+    assert f"manifest: refused: {reason}" in result.lines, result.lines[-6:]
+    assert not any(" created: " in line or line.startswith("(d") for line in result.lines)
+
+
 def with_crc(blob: bytearray) -> bytes:
     struct.pack_into("<I", blob, 4, zlib.crc32(blob[8:]))
     return bytes(blob)
@@ -78,13 +89,7 @@ def spoil_vcpu_cpus(blob: bytes) -> bytes:
     (spoil_vcpu_cpus, "a domain's vcpu_cpus names a vCPU it does not have, or a CPU out of range"),
 ], ids=["checksum", "image-index", "count", "version", "name", "vcpu-cpus"])
 def test_a_malformed_manifest_is_refused_whole(boot, tmp_path: Path, spoil, reason: str):
-    mods = hello_modules()
-    bad = tmp_path / "manifest"
-    bad.write_bytes(spoil(mods[0][0].read_bytes()))
-    result = boot(modules=[(bad, "manifest"), *mods[1:]])
-    assert_status(result, "FAILURE")
-    assert f"manifest: refused: {reason}" in result.lines, result.lines[-6:]
-    assert not any(" created: " in line or line.startswith("(d") for line in result.lines)
+    assert_manifest_refused(boot, tmp_path, spoil, reason)
 
 
 def test_a_malformed_policy_stops_the_boot(boot, tmp_path: Path):

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from moat import manifest
-from moat.pytest_plugin import assert_status, assert_xtf
+from moat.pytest_plugin import assert_xtf
 
-from .test_boot_refusals import hello_modules, with_crc
+from .test_boot_refusals import assert_manifest_refused, hello_modules, with_crc
 
 H = manifest.HEADER.size  # the first domain record
 D = manifest.DOMAIN.size
@@ -128,13 +128,7 @@ REFUSALS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
 @pytest.mark.parametrize("name", sorted(REFUSALS))
 def test_each_manifest_check_refuses_the_whole_manifest(boot, tmp_path: Path, name: str):
     spoil, reason = REFUSALS[name]
-    mods = hello_modules()
-    bad = tmp_path / "manifest"
-    bad.write_bytes(spoil(mods[0][0].read_bytes()))
-    result = boot(modules=[(bad, "manifest"), *mods[1:]])
-    assert_status(result, "FAILURE")
-    assert f"manifest: refused: {reason}" in result.lines, result.lines[-6:]
-    assert not any(" created: " in line or line.startswith("(d") for line in result.lines)
+    assert_manifest_refused(boot, tmp_path, spoil, reason)
 
 
 def test_two_domains_with_a_link_are_built_and_the_link_published(boot, tmp_path: Path):

@@ -132,6 +132,18 @@ static void print_row_offsets(const struct acm_policy_view *v, const uint8_t *(*
 }
 
 /* Cells of rows 0..rows and types 0..types (the last of each past the end), a string per row. */
+/* Every row's fields 0..fields (one past the last) of a per-row accessor, as a JSON array of arrays. */
+static void print_row_fields(const struct acm_policy_view *v, uint32_t rows, uint32_t fields,
+                             uint32_t (*get)(const struct acm_policy_view *, uint32_t, uint32_t))
+{
+    for (uint32_t i = 0; i <= rows; i++) {
+        printf("%s[", i ? "," : "");
+        for (uint32_t f = 0; f <= fields; f++)
+            printf("%s%u", f ? "," : "", get(v, i, f));
+        putchar(']');
+    }
+}
+
 static void print_cells(const struct acm_policy_view *v, bool (*has)(const struct acm_policy_view *, uint32_t, uint32_t),
                         uint32_t rows, uint32_t types)
 {
@@ -211,19 +223,9 @@ static void print_query(const struct acm_policy_view *v)
     for (uint32_t i = 0; i <= rows; i++)
         printf("%s%u", i ? "," : "", acm_ext_devices(v, i));
     printf("],\"quotas\":[");
-    for (uint32_t i = 0; i <= rows; i++) {
-        printf("%s[", i ? "," : "");
-        for (uint32_t f = 0; f <= ACM_QUOTA_FIELDS; f++)
-            printf("%s%u", f ? "," : "", acm_ext_quota(v, i, f));
-        putchar(']');
-    }
+    print_row_fields(v, rows, ACM_QUOTA_FIELDS, acm_ext_quota);
     printf("],\"sched\":[");
-    for (uint32_t i = 0; i <= rows; i++) {
-        printf("%s[", i ? "," : "");
-        for (uint32_t f = 0; f <= ACM_SCHED_FIELDS; f++)
-            printf("%s%u", f ? "," : "", acm_ext_sched(v, i, f));
-        putchar(']');
-    }
+    print_row_fields(v, rows, ACM_SCHED_FIELDS, acm_ext_sched);
     printf("],\"target\":[");
     for (uint32_t b = 0; b <= ACM_PERM_BITS; b++) {
         if (b)
