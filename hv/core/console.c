@@ -30,6 +30,8 @@ static bool console_enter(void)
     struct percpu *cpu = this_cpu_careful();
     if (spin_holder(&console_lock) == cpu->id)
         return false; /* a fault while this CPU prints: the report goes out anyway */
+    if (spin_trylock_as(&console_lock, cpu->id))
+        return true; /* the usual case: no clock read for a lock nobody holds */
     uint64_t khz = tsc_khz();
     uint64_t deadline = khz ? arch_cycles() + CONSOLE_LOCK_MS * khz : 0;
     for (unsigned spins = 0; !spin_trylock_as(&console_lock, cpu->id); spins++) {
