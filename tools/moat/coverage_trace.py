@@ -1,21 +1,32 @@
 # SPDX-License-Identifier: MIT
-"""Record which hypervisor code a boot ran: QEMU's block log, reduced while it is written.
+"""Record which hypervisor code a boot ran: in QEMU itself (a TCG plugin) or from its block log.
 
 When MOAT_COVERAGE names a directory, every boot that moat.qemu.boot() starts (moat run, the
-pytest `boot` fixture, moat attest, ...) gets one of QEMU's block logs, restricted by `-dfilter`
-to the hypervisor's executable segments and written (`-D`) into a FIFO. A separate process
-(`python -m moat.coverage_trace`, see reduce()) reads the FIFO as QEMU writes it and keeps only
-what is new. At the end of the boot it writes one JSON record into MOAT_COVERAGE/raw/.
+pytest `boot` fixture, moat attest, ...) records the hypervisor's blocks that ran, and at the end
+of the boot one JSON record goes into MOAT_COVERAGE/raw/ (write_record()).
 
-Three modes (MOAT_COVERAGE_MODE), measured in docs/coverage.md:
-- "asm" (the default): `-d in_asm`. TCG translates a block right before it first runs it and
+Four modes (MOAT_COVERAGE_MODE), measured in docs/coverage.md:
+- "plugin" (the default once built): moat's QEMU plugin, build/qemu-plugin/libmoat-cov.so
+  (tools/qemu-plugin/moat_cov.c), loaded with `-plugin`. It instruments only the blocks that
+  start in the hypervisor's executable segments, counts their runs and, for a block ending in a
+  conditional jump, notes which successor ran right after it on the same vCPU; at QEMU's exit it
+  writes a small text file (read_plugin_output()). Exact blocks and instructions (like "asm") and
+  exact branch outcomes (like "nochain"), with no text log: close to a plain boot's time. It
+  writes only when QEMU exits, so under this mode a boot is stopped with SIGTERM first
+  (kill_group()): QEMU then shuts down cleanly and the plugin gets to write.
+
+The other three are QEMU's block logs, restricted by `-dfilter` to the hypervisor's executable
+segments and written (`-D`) into a FIFO. A separate process (`python -m moat.coverage_trace`, see
+reduce()) reads the FIFO as QEMU writes it and keeps only what is new.
+- "asm": `-d in_asm`. TCG translates a block right before it first runs it and
   logs its instructions then, so the record holds every block that ran and exactly which
   instructions it was made of. No edges: a conditional jump's outcome is inferred from the
   blocks that started at its successors (moat.coverage_map). About as fast as a plain boot.
-- "chain": `-d exec` with block chaining on. QEMU logs a block each time it is entered from its
-  main loop or an indirect jump (every `ret`), and `Linking TBs A index n -> B` once for each
-  direct jump it chains, which gives the edges of jumps within one page. A hypercall-heavy boot
-  logs tens of millions of lines: up to 10 times slower.
+- "chain" (the default without the plugin): `-d exec` with block chaining on. QEMU logs a
+  block each time it is entered from its main loop or an indirect jump (every `ret`), and
+  `Linking TBs A index n -> B` once for each direct jump it chains, which gives the edges of
+  jumps within one page. A hypercall-heavy boot logs tens of millions of lines: up to 10 times
+  slower.
 - "nochain": `-d exec,nochain`: every block execution is logged, and consecutive blocks of one
   CPU are the edges. Exact for every edge, and the slowest (about 20 times a plain boot).
 
@@ -30,6 +41,8 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,11 +51,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moat.errors import UserError
+
 ENV_DIR = "MOAT_COVERAGE"
 ENV_MODE = "MOAT_COVERAGE_MODE"
 ENV_TEST = "MOAT_COVERAGE_TEST"
-MODES = ("asm", "chain", "nochain")
+ENV_PLUGIN = "MOAT_COVERAGE_PLUGIN"  # another plugin file than the build's (tests)
+MODES = ("plugin", "asm", "chain", "nochain")
+LOG_MODES = ("asm", "chain", "nochain")
 QEMU_FLAGS = {"asm": "in_asm", "chain": "exec", "nochain": "exec,nochain"}
+PLUGIN_FORMAT = 1
+# How long QEMU gets to exit on SIGTERM (and the plugin to write its file) before SIGKILL.
+CLEAN_EXIT_SECONDS = 10.0
 RECORD_VERSION = 1
 # QEMU logs `Linking TBs A -> B` right before it runs B (and logs B's Trace line); with several
 # vCPUs other lines may come between. A link whose Trace does not follow within this many lines
@@ -61,11 +81,63 @@ def enabled() -> bool:
     return bool(os.environ.get(ENV_DIR))
 
 
+def plugin_path() -> Path:
+    """The coverage plugin QEMU loads: $MOAT_COVERAGE_PLUGIN, else the build's."""
+    env = os.environ.get(ENV_PLUGIN)
+    if env:
+        return Path(env)
+    from moat import paths
+
+    return paths.build_dir() / "qemu-plugin" / "libmoat-cov.so"
+
+
+def default_mode() -> str:
+    """The plugin when it is built, else QEMU's chained block log."""
+    return "plugin" if plugin_path().is_file() else "chain"
+
+
 def mode() -> str:
-    m = os.environ.get(ENV_MODE, "chain") or "chain"
+    m = os.environ.get(ENV_MODE) or default_mode()
     if m not in MODES:
         raise ValueError(f"{ENV_MODE}={m!r}: expected one of {', '.join(MODES)}")
     return m
+
+
+def require_plugin() -> Path:
+    """The plugin's path, or a clear error when it is not there."""
+    so = plugin_path()
+    if not so.is_file():
+        raise UserError(f"moat coverage: the QEMU plugin {so} is missing: build it (./moat build), or "
+                        "record with QEMU's block log instead (--mode chain, or MOAT_COVERAGE_MODE=chain)")
+    return so
+
+
+def plugin_args(so: Path, out: Path, ranges: Sequence[tuple[int, int]]) -> list[str]:
+    """QEMU's -plugin option for the coverage plugin (QEMU doubles a comma inside a value)."""
+    spec = [str(so).replace(",", ",,"), "out=" + str(out).replace(",", ",,")]
+    spec += [f"range={lo:x}-{hi:x}" for lo, hi in ranges]
+    return ["-plugin", ",".join(spec)]
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """End QEMU (the leader of its own process group) and wait for it. Under the plugin, ask
+    first (SIGTERM: QEMU shuts down cleanly and the plugin writes its record), then SIGKILL."""
+    if enabled() and proc.poll() is None and _plugin_mode():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=CLEAN_EXIT_SECONDS)
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _plugin_mode() -> bool:
+    try:
+        return mode() == "plugin"
+    except ValueError:
+        return False
 
 
 def elf_for(kernel: Path | None, cdrom: Path | None) -> Path | None:
@@ -141,7 +213,8 @@ class _Tracer:
 
 @contextlib.contextmanager
 def boot_trace(kernel: Path | None, cdrom: Path | None) -> Iterator[list[str]]:
-    """QEMU arguments that send the block log to a reducer (none when coverage is off)."""
+    """QEMU arguments that record the boot's blocks (none when coverage is off): the plugin's,
+    or a block log sent to a reducer."""
     if not enabled():
         yield []
         return
@@ -149,13 +222,18 @@ def boot_trace(kernel: Path | None, cdrom: Path | None) -> Iterator[list[str]]:
     if elf is None:
         yield []
         return
+    m = mode()
+    so = require_plugin() if m == "plugin" else None
     out_dir = Path(os.environ[ENV_DIR]).resolve()
     record = _record_path(out_dir)
     record.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="moat-cov-"))
+    if so is not None:
+        with _plugin_trace(so, elf, record, tmp) as args:
+            yield args
+        return
     fifo = tmp / "exec.log"
     os.mkfifo(fifo)
-    m = mode()
     cmd = [sys.executable, "-m", "moat.coverage_trace", "--fifo", str(fifo), "--out", str(record),
            "--elf", str(elf.resolve()), "--mode", m, "--test", os.environ.get(ENV_TEST, "")]
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -166,13 +244,54 @@ def boot_trace(kernel: Path | None, cdrom: Path | None) -> Iterator[list[str]]:
         tracer.finish()
 
 
+@contextlib.contextmanager
+def _plugin_trace(so: Path, elf: Path, record: Path, tmp: Path) -> Iterator[list[str]]:
+    out = tmp / "blocks.txt"
+    start = time.monotonic()
+    try:
+        yield plugin_args(so, out, code_ranges(elf))
+    finally:
+        try:
+            red = read_plugin_output(out.read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            red = Reduced()  # QEMU never got to exit cleanly: the boot's record is empty
+            red.complete = False
+        write_record(record, red, elf=elf.resolve(), mode_="plugin", test=os.environ.get(ENV_TEST, ""),
+                     seconds=time.monotonic() - start)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 @dataclass
 class Reduced:
     blocks: set[int] = field(default_factory=set)
     edges: set[tuple[int, int]] = field(default_factory=set)
-    ends: dict[int, int] = field(default_factory=dict)  # asm mode: block start -> its last instruction
+    ends: dict[int, int] = field(default_factory=dict)  # asm, plugin: block start -> its last instruction
     lines: int = 0
     bytes: int = 0
+    complete: bool = True  # plugin: False when QEMU wrote no record (it was killed)
+
+
+def read_plugin_output(text: str) -> Reduced:
+    """The plugin's file (tools/qemu-plugin/moat_cov.c, on_exit_write) as blocks, the last
+    instruction of each and the conditional jumps' outcomes as edges (block start -> successor)."""
+    lines = text.splitlines()
+    head = lines[0].split() if lines else []
+    if len(head) < 2 or head[0] != "moat-cov" or head[1] != str(PLUGIN_FORMAT):
+        raise ValueError("not a moat coverage plugin record (or another format)")
+    r = Reduced(lines=len(lines), bytes=len(text))
+    for n, line in enumerate(lines[1:], 2):
+        f = line.split()
+        if len(f) != 11 or f[0] != "b":
+            raise ValueError(f"line {n}: {line!r}: not a block")
+        start, last = int(f[1], 16), int(f[2], 16)
+        cond, taken, fall, took, fell = int(f[6]), int(f[7], 16), int(f[8], 16), int(f[9]), int(f[10])
+        r.blocks.add(start)
+        r.ends[start] = max(last, r.ends.get(start, last))
+        if cond and took:
+            r.edges.add((start, taken))
+        if cond and fell:
+            r.edges.add((start, fall))
+    return r
 
 
 def reduce(stream: Iterator[bytes], mode_: str) -> Reduced:
@@ -264,7 +383,7 @@ def write_record(path: Path, red: Reduced, *, elf: Path, mode_: str, test: str, 
     rec = {"version": RECORD_VERSION, "elf": str(elf), "elf_sha256": file_sha256(elf), "mode": mode_,
            "test": test, "seconds": round(seconds, 3), "log_lines": red.lines, "log_bytes": red.bytes,
            "blocks": sorted(red.blocks), "edges": sorted(red.edges),
-           "ends": sorted(red.ends.items())}
+           "ends": sorted(red.ends.items()), "complete": red.complete}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(rec), encoding="utf-8")
@@ -277,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--fifo", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--elf", type=Path, required=True)
-    p.add_argument("--mode", choices=MODES, default="chain")
+    p.add_argument("--mode", choices=LOG_MODES, default="chain")
     p.add_argument("--test", default="")
     a = p.parse_args(argv)
     start = time.monotonic()

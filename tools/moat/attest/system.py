@@ -5,9 +5,7 @@ socket we listen on), in the background, so that a verifier can talk to the agen
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -64,9 +62,8 @@ class System:
 
     def kill(self) -> None:
         if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            # SIGKILL, but under moat coverage's plugin SIGTERM first (the plugin writes at exit).
+            coverage_trace.kill_group(self.process)
 
 
 @contextlib.contextmanager

@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: MIT
 """`moat coverage [PYTEST ARGS] [--json FILE]`: run the tests and report what they ran.
 
-hv/ (lines and branch outcomes, from QEMU's block log of every boot: moat.coverage_trace and
-moat.coverage_map) and the Python tools (lines, coverage.py, in the same run). Writes
-build/coverage/index.html, build/coverage/coverage.json and build/coverage/tests.json (the test
-map for moat mutate); --json FILE writes the JSON there too. docs/coverage.md.
+hv/ (lines and branch outcomes, recorded in QEMU for every boot by moat's TCG plugin or from
+QEMU's block log: moat.coverage_trace and moat.coverage_map) and the Python tools (lines,
+coverage.py, in the same run). Writes build/coverage/index.html, build/coverage/coverage.json
+and build/coverage/tests.json (the test map for moat mutate); --json FILE writes the JSON there
+too. docs/coverage.md.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from moat.pytest_args import pytest_args
 
 DESCRIPTION = """\
 Build, run pytest (arguments you do not recognise here go to pytest, as with moat test) with
-QEMU's block log on for every boot and coverage.py on the Python tools, then print a summary and
-write build/coverage/index.html (docs/coverage.md). Example: moat coverage tests/grants --json cov.json
+every boot's hypervisor blocks recorded (moat's QEMU plugin, or QEMU's block log with --mode)
+and coverage.py on the Python tools, then print a summary and write build/coverage/index.html
+(docs/coverage.md). Example: moat coverage tests/grants --json cov.json
 
-reads:  tests/, build/hv/moat*.elf (DWARF line tables, symbols, code), tests/quality/thresholds.toml
+reads:  tests/, build/hv/moat*.elf (DWARF line tables, symbols, code), build/qemu-plugin/libmoat-cov.so,
+        tests/quality/thresholds.toml
 writes: build/coverage/ (raw boot records, tests.json, index.html and its pages), --json FILE,
         tests/quality/thresholds.toml (only with --update-threshold)
 """
@@ -48,10 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON to FILE")
-    p.add_argument("--mode", choices=coverage_trace.MODES, default="chain",
-                   help="QEMU's log: chain (-d exec, the default: every block and the edges of chained jumps), "
-                        "asm (-d in_asm: blocks as translated, branch outcomes inferred; a plain boot's "
-                        "time), nochain (-d exec,nochain: every edge, about 20x slower)")
+    p.add_argument("--mode", choices=coverage_trace.MODES, default=None,
+                   help="how boots are recorded: plugin (the default: moat's QEMU plugin, "
+                        "build/qemu-plugin/libmoat-cov.so, built by ./moat build; exact blocks and branch "
+                        "outcomes, close to a plain boot's time), or one of QEMU's logs: chain (-d exec: every "
+                        "block and the edges of chained jumps; up to 10x slower), asm (-d in_asm: blocks as "
+                        "translated, branch outcomes inferred), nochain (-d exec,nochain: every edge, about "
+                        "20x slower)")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: report the records already in build/coverage/raw (e.g. from "
                         "MOAT_COVERAGE=build/coverage moat run ...)")
@@ -117,13 +123,19 @@ def run(args: argparse.Namespace) -> int:
         if status != 0:
             print(f"moat: error: the build failed (scons exit status {status}); nothing run", file=sys.stderr)
             return status
+        mode = args.mode or coverage_trace.default_mode()
+        if mode == "plugin":
+            coverage_trace.require_plugin()  # a clear error now, not one per boot
+        elif args.mode is None:
+            print(f"moat coverage: no QEMU plugin ({coverage_trace.plugin_path()}): recording with QEMU's "
+                  "block log (--mode chain), which is several times slower", file=sys.stderr)
         shutil.rmtree(raw, ignore_errors=True)
         shutil.rmtree(out / "python", ignore_errors=True)
         raw.mkdir(parents=True)
         rc, py = python_coverage(out)
         env = dict(os.environ)
         env[coverage_trace.ENV_DIR] = str(out)
-        env[coverage_trace.ENV_MODE] = args.mode
+        env[coverage_trace.ENV_MODE] = mode
         env.pop(coverage_trace.ENV_TEST, None)
         start = time.monotonic()
         status = subprocess.call([sys.executable, "-m", "coverage", "run", "--rcfile", str(rc), "-m", "pytest",
