@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: MIT
 """moat coverage's parts on known input: a tiny ELF whose line table is written by hand (.loc),
-hand-made QEMU block logs, a fake QEMU that writes its log into the FIFO, and the reports."""
+hand-made QEMU block logs, a fake QEMU that writes its log into the FIFO, the reports; and the
+QEMU plugin (tools/qemu-plugin/): its jump decoder on hand-made bytes, its record format, and
+real boots under it, checked against QEMU's exact block log."""
 
 from __future__ import annotations
 
@@ -9,11 +11,17 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import capstone
 import pytest
 
-from moat import coverage_map, coverage_report, coverage_trace, qemu
+from moat import coverage_map, coverage_report, coverage_trace, paths, qemu
 from moat import coverage_thresholds as thresholds
+from moat.errors import UserError
+from moat.pytest_plugin import require_qemu, skip_or_fail
 from tests.tools import fakeqemu
+
+ROOT = Path(__file__).resolve().parents[2]
+PLUGIN_BUILD = ROOT / "build" / "qemu-plugin"
 
 BASE = 0xFFFFFFFF80101000
 # f: line 1 cmp; line 2 je (+0x3, 2 bytes, to +0xb); line 3 mov+ret (+0x5, +0xa); line 5 mov (+0xb);
@@ -227,7 +235,7 @@ def test_a_boot_through_a_fake_qemu_writes_its_log_into_the_fifo(tiny, tmp_path,
 def test_a_qemu_that_never_opens_its_log_does_not_hang_the_boot(tiny, tmp_path, monkeypatch):
     fakeqemu.install(monkeypatch, tmp_path / "bin", "exit 1\n")
     monkeypatch.setenv(coverage_trace.ENV_DIR, str(tmp_path / "cov"))
-    monkeypatch.delenv(coverage_trace.ENV_MODE, raising=False)  # the default: chain (-d exec)
+    monkeypatch.setenv(coverage_trace.ENV_MODE, "chain")
     result = qemu.boot(tiny / "t.bin", "", [], timeout=30, default_policy=False, cwd=tiny)
     assert result.exit_code == 1
     assert "-d exec " in " ".join(result.command)
@@ -275,3 +283,209 @@ def test_the_self_tests_own_code_is_not_counted() -> None:
     files = {f for f, _ in code.coverable()}
     assert not files & coverage_map.SELFTEST_FILES
     assert {"hv/lib/tpm2.c", "hv/lib/tpm_tis.c", "hv/lib/sha256.c"} <= files
+
+
+# ---- the QEMU plugin backend (mode "plugin") ----
+
+def built(path: Path) -> Path:
+    if not path.is_file():
+        skip_or_fail(f"{path.relative_to(ROOT)} is missing: run ./moat build")
+    return path
+
+
+# (address, bytes, 32-bit mode) -> (taken, fall-through), None when not a conditional jump.
+JUMPS: list[tuple[int, str, bool, tuple[int, int] | None]] = [
+    (0x1000, "7405", False, (0x1007, 0x1002)),                      # je rel8 forward
+    (0x1000, "75fe", False, (0x1000, 0x1002)),                      # jne to itself
+    (0x1000, "7f80", False, (0x1002 - 0x80, 0x1002)),               # jg rel8, most negative
+    (BASE, "0f8410000000", False, (BASE + 0x16, BASE + 6)),         # je rel32
+    (BASE, "0f8ff0ffffff", False, (BASE + 6 - 0x10, BASE + 6)),     # jg rel32 backwards
+    (0x2000, "e310", False, (0x2012, 0x2002)),                      # jrcxz
+    (0x2000, "67e305", False, (0x2008, 0x2003)),                    # jecxz (0x67: the counter, not the target)
+    (0x2000, "e2fe", False, (0x2000, 0x2002)),                      # loop to itself
+    (0x2000, "e0fe", False, (0x2000, 0x2002)),                      # loopne
+    (0x3000, "3e7402", False, (0x3005, 0x3003)),                    # a branch hint prefix
+    (0xFFFFFFF0, "0f8420000000", True, (0x16, 0xFFFFFFF6)),          # 32-bit code wraps at 4 GiB
+    (0x1000, "eb05", False, None),                                  # jmp: one way only
+    (0x1000, "e800000000", False, None),                            # call
+    (0x1000, "c3", False, None),                                    # ret
+    (0x1000, "0f05", False, None),                                  # syscall
+    (0x1000, "0f84000000", False, None),                            # je rel32 cut short
+    (0x1000, "740500", False, None),                                # a byte too many for jcc rel8
+    (0x1000, "660f840000", False, None),                            # 0x66: a 16-bit target, not followed
+]
+
+
+def test_the_plugins_jump_decoder_on_hand_made_bytes():
+    """tools/qemu-plugin/jump_decode.c (what the plugin runs on every block's last instruction):
+    exact successors, and capstone agrees wherever it sees a conditional jump."""
+    check = built(PLUGIN_BUILD / "jump_decode_check")
+    args = [f"{addr:x}:{int(wrap)}:{code}" for addr, code, wrap, _ in JUMPS]
+    out = subprocess.run([str(check), *args, "zz", "1000:0:7"], capture_output=True, text=True, check=False)
+    assert out.returncode == 2  # the two unreadable arguments
+    got = out.stdout.split("\n")
+    md = {False: capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_64),
+          True: capstone.Cs(capstone.CS_ARCH_X86, capstone.CS_MODE_32)}
+    for (addr, code, wrap, want), line in zip(JUMPS, got, strict=False):
+        assert line == ("none" if want is None else f"{want[0]:x} {want[1]:x}"), code
+        insns = list(md[wrap].disasm(bytes.fromhex(code), addr, 1))
+        if want is not None and insns and insns[0].size == len(code) // 2:
+            insn = insns[0]
+            assert coverage_map.is_conditional(insn.mnemonic) and int(insn.op_str, 16) == want[0], code
+    assert got[len(JUMPS):] == ["bad", "bad", ""]
+
+
+def plugin_text(*blocks: tuple[int, int, int, int, int, int]) -> str:
+    """The plugin's file: (start, last, cond, taken, fall, took|fell<<1) per block."""
+    out = "moat-cov 1 blocks 9 translations 12\n"
+    for start, last, cond, taken, fall, seen in blocks:
+        out += f"b {start:x} {last:x} 2 {last - start + 2} 7 {cond} {taken:x} {fall:x} {seen & 1} {seen >> 1}\n"
+    return out
+
+
+def test_the_plugins_record_reads_as_blocks_ends_and_outcomes():
+    red = coverage_trace.read_plugin_output(plugin_text((F, JE, 1, TAKEN, FALL, 1), (TAKEN, TAKEN + 5, 0, 0, 0, 0),
+                                                        (F, F, 0, 0, 0, 0)))
+    assert red.blocks == {F, TAKEN}
+    assert red.ends == {F: JE, TAKEN: TAKEN + 5}   # the longest of the block's translations
+    assert red.edges == {(F, TAKEN)}               # taken seen, fall-through not
+    both = coverage_trace.read_plugin_output(plugin_text((F, JE, 1, TAKEN, FALL, 3)))
+    assert both.edges == {(F, TAKEN), (F, FALL)}
+    for bad in ("", "moat-cov 2 blocks 0\n", plugin_text() + "b 1 2 3\n", plugin_text() + "x " + "0 " * 10 + "\n"):
+        with pytest.raises(ValueError):
+            coverage_trace.read_plugin_output(bad)
+
+
+def test_exact_figures_from_a_plugin_record(tiny, tmp_path):
+    raw = tmp_path / "raw"
+    red = coverage_trace.read_plugin_output(plugin_text((F, JE, 1, TAKEN, FALL, 2), (FALL, BASE + 0xA, 0, 0, 0, 0)))
+    coverage_trace.write_record(raw / "a.json", red, elf=tiny / "t.elf", mode_="plugin", test="t", seconds=1.0)
+    data = coverage_report.summary(coverage_report.analyse(raw, tiny), None)
+    assert (data["hv"]["lines_hit"], data["hv"]["branches_hit"], data["hv"]["mode"]) == (3, 1, "plugin")
+    assert data["files"]["hv/t.c"]["missed_lines"] == [5, 6, 8, 9]
+
+
+def test_a_boot_through_a_fake_qemu_gets_the_plugin_and_its_ranges(tiny, tmp_path, monkeypatch):
+    """The -plugin option names the .so, the output file and the ELF's code; the file QEMU's plugin
+    writes becomes the boot's record."""
+    so = tmp_path / "libfake.so"
+    so.write_bytes(b"")
+    text = plugin_text((F, JE, 1, TAKEN, FALL, 1), (TAKEN, TAKEN + 5, 0, 0, 0, 0))
+    body = ('while [ $# -gt 0 ]; do case "$1" in -plugin) spec="$2";; esac; shift; done\n'
+            f'echo "$spec" > "{tmp_path / "spec"}"\n'
+            'out=$(echo "$spec" | tr , "\\n" | sed -n "s/^out=//p")\n'
+            f"printf '%s' '{text}' > \"$out\"\n"
+            "printf 'Test result: SUCCESS\\r\\nmoat: stop: success\\r\\n'\nexit 1\n")
+    fakeqemu.install(monkeypatch, tmp_path / "bin", body)
+    monkeypatch.setenv(coverage_trace.ENV_DIR, str(tmp_path / "cov"))
+    monkeypatch.setenv(coverage_trace.ENV_TEST, "tests/x.py::test_fake")
+    monkeypatch.setenv(coverage_trace.ENV_PLUGIN, str(so))
+    monkeypatch.delenv(coverage_trace.ENV_MODE, raising=False)  # the plugin is there: the default
+    result = qemu.boot(tiny / "t.bin", "", [], timeout=30, default_policy=False, cwd=tiny)
+    assert result.status is qemu.Status.SUCCESS
+    spec = (tmp_path / "spec").read_text().strip().split(",")
+    assert spec[0] == str(so) and spec[1].startswith("out=") and spec[2:] == [f"range={BASE:x}-{BASE + 0x14:x}"]
+    assert "-d" not in result.command
+    [rec_path] = list((tmp_path / "cov" / "raw").glob("*.json"))
+    rec = json.loads(rec_path.read_text())
+    assert (rec["mode"], rec["test"], rec["complete"]) == ("plugin", "tests/x.py::test_fake", True)
+    assert rec["blocks"] == [F, TAKEN] and rec["edges"] == [[F, TAKEN]] and rec["ends"] == [[F, JE], [TAKEN, TAKEN + 5]]
+
+
+def test_a_missing_plugin_is_reported_not_skipped(tiny, tmp_path, monkeypatch):
+    missing = tmp_path / "nowhere" / "libmoat-cov.so"
+    monkeypatch.setenv(coverage_trace.ENV_PLUGIN, str(missing))
+    monkeypatch.setenv(coverage_trace.ENV_DIR, str(tmp_path / "cov"))
+    monkeypatch.delenv(coverage_trace.ENV_MODE, raising=False)
+    assert coverage_trace.default_mode() == "chain"   # not built: QEMU's log, and moat coverage says so
+    monkeypatch.setenv(coverage_trace.ENV_MODE, "plugin")
+    fakeqemu.install(monkeypatch, tmp_path / "bin", fakeqemu.printing([], 1, tmp_path / "args"))
+    with pytest.raises(UserError, match=f"QEMU plugin {missing} is missing: build it"):
+        qemu.boot(tiny / "t.bin", "", [], timeout=30, default_policy=False, cwd=tiny)
+    assert not (tmp_path / "args").exists()   # QEMU never started
+
+
+def test_moat_coverage_refuses_a_missing_plugin_before_running_anything(tmp_path):
+    env = {**__import__("os").environ, coverage_trace.ENV_PLUGIN: str(tmp_path / "none.so")}
+    out = subprocess.run([str(ROOT / "moat"), "coverage", "--mode", "plugin", "tests/quality/test_thresholds.py"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert f"the QEMU plugin {tmp_path / 'none.so'} is missing" in out.stderr
+    assert "passed" not in out.stdout
+
+
+def real_boot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, timeout: float = 120,
+              **kw: object) -> dict:  # type: ignore[type-arg]
+    """Boot build/hv/moat.bin (the default policy, no domains) once under moat coverage's mode."""
+    require_qemu()
+    kernel = built(paths.hv_image("moat"))
+    if mode == "plugin":
+        built(PLUGIN_BUILD / "libmoat-cov.so")
+    out = tmp_path / mode
+    monkeypatch.setenv(coverage_trace.ENV_DIR, str(out))
+    monkeypatch.setenv(coverage_trace.ENV_MODE, mode)
+    monkeypatch.setenv(coverage_trace.ENV_TEST, f"plugin-check-{mode}")
+    monkeypatch.delenv(coverage_trace.ENV_PLUGIN, raising=False)
+    result = qemu.boot(kernel, "", [], timeout=timeout, cwd=ROOT, **kw)  # type: ignore[arg-type]
+    [rec_path] = list((out / "raw").glob("*.json"))
+    rec: dict = json.loads(rec_path.read_text())  # type: ignore[type-arg]
+    rec["_result"] = result
+    rec["_raw"] = out / "raw"
+    return rec
+
+
+def test_a_real_boot_under_the_plugin_records_strlens_loop_both_ways(tmp_path, monkeypatch):
+    """The hypervisor prints its banner with strlen: the record has strlen's loop, both outcomes of
+    its conditional jump, and every edge it holds is an outcome of the jump that ends its block."""
+    rec = real_boot(tmp_path, monkeypatch, "plugin", icount=True)
+    assert rec["_result"].status is qemu.Status.SUCCESS and rec["complete"]
+    code = coverage_map.ElfCode(paths.hv_image("moat", elf=True), ROOT)
+    [fn] = [f for f in code.functions if f.name == "strlen"]
+    jumps = [i for a, i in sorted(code.insns.items()) if fn.lo <= a < fn.hi and i.conditional]
+    [loop] = [j for j in jumps if j.target is not None and j.target <= j.addr]   # the back edge
+    ends = dict(rec["ends"])
+    [loop_block] = [b for b in rec["blocks"] if ends.get(b) == loop.addr and b == loop.target]
+    edges = {tuple(e) for e in rec["edges"]}
+    assert (loop_block, loop.target) in edges and (loop_block, loop.addr + loop.size) in edges
+    for src, dst in edges:
+        j = code.insns[ends[src]]
+        assert j.conditional and dst in (j.target, j.addr + j.size), (hex(src), hex(dst))
+    assert set(ends) == set(rec["blocks"]) and all(s <= e for s, e in ends.items())
+
+
+def test_the_plugin_agrees_with_qemus_exact_log_and_leaves_instruction_counts_alone(tmp_path, monkeypatch):
+    """Under -icount the same boot runs the same instructions: the plugin (no log) and
+    `-d exec,nochain` (every block execution logged) give the same branch outcomes, the console
+    (with its tsc figures) is the same with and without the plugin, and the only lines apart are
+    the ones after the write to QEMU's exit port, which the log counts as run (a block counts
+    whole) and the plugin does not (QEMU never translated the rest)."""
+    plugin = real_boot(tmp_path, monkeypatch, "plugin", icount=True)
+    nochain = real_boot(tmp_path, monkeypatch, "nochain", icount=True)
+    monkeypatch.delenv(coverage_trace.ENV_DIR)
+    plain = qemu.boot(built(paths.hv_image("moat")), "", [], timeout=120, cwd=ROOT, icount=True)
+    assert any("tsc" in line for line in plain.console.splitlines())
+    assert plugin["_result"].console == plain.console == nochain["_result"].console
+    a = coverage_report.analyse(plugin["_raw"], ROOT)
+    b = coverage_report.analyse(nochain["_raw"], ROOT)
+    assert a.branches == b.branches and sum(x + y for x, y in a.branches.values()) > 500
+    assert a.executed <= b.executed and len(a.executed) > 1000
+    code = coverage_map.ElfCode(paths.hv_image("moat", elf=True), ROOT)
+    after_out: set[tuple[str, int]] = set()   # lines of the log's blocks that follow an `out`
+    for start in nochain["blocks"]:
+        seen_out = False
+        for i in code.block(start):
+            line = code.line_of(i.addr)
+            if seen_out and line is not None:
+                after_out.add(line)
+            seen_out |= i.mnemonic == "out"
+    assert b.executed - a.executed <= after_out, sorted(b.executed - a.executed)
+    assert len(b.executed - a.executed) <= 3
+
+
+def test_a_boot_stopped_from_outside_still_writes_its_plugin_record(tmp_path, monkeypatch):
+    """QEMU started halted (-S) never exits by itself: the timeout stops it with SIGTERM first, so
+    the plugin writes its (empty) record; SIGKILL would leave none ("complete": false)."""
+    rec = real_boot(tmp_path, monkeypatch, "plugin", timeout=3, extra_args=["-S"], default_policy=False)
+    assert rec["_result"].status is qemu.Status.TIMEOUT
+    assert "terminating on signal 15" in rec["_result"].stderr
+    assert rec["complete"] is True and rec["blocks"] == []

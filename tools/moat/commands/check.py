@@ -5,7 +5,8 @@
                      warning an error, no stack frame over 2 KiB (`scons check=gcc|clang`)
     gcc -fanalyzer   the same sources through gcc's static analyzer (`scons check=gcc-analyzer`)
     scan-build       the same sources through clang's static analyzer, rebuilt from scratch
-    cppcheck         hv/, the guest library and the host test programs, one program at a time;
+    cppcheck         hv/, the guest library, the host test programs and moat coverage's QEMU
+                     plugin (tools/qemu-plugin), one program at a time;
                      suppressions only inline (`/* cppcheck-suppress ID ; why */`), each with
                      its reason (one without counts as a finding); incremental (its build dir
                      under build/check/cppcheck/ keeps each unchanged file's findings)
@@ -167,8 +168,9 @@ CPPCHECK_PROGRAMS = (
     ("hypervisor", ["-D__x86_64__", "-DCONFIG_SELFTEST", *include_flags(include_roots.HYPERVISOR)], ["hv"]),
     ("guest library", ["-D__x86_64__", *include_flags(include_roots.GUEST)], ["images/lib", "hv/lib"]),
     ("host programs", include_flags(include_roots.HOST), ["tests/host", "tests/fuzz"]),
+    ("coverage plugin", ["-D_POSIX_C_SOURCE=200809L"], ["tools/qemu-plugin"]),
 )
-C_SOURCE_DIRS = ("hv", "images", "tests/host", "tests/fuzz")
+C_SOURCE_DIRS = ("hv", "images", "tests/host", "tests/fuzz", "tools/qemu-plugin")
 
 
 def unexplained_suppressions(root: Path) -> list[str]:
