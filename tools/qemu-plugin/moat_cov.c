@@ -5,7 +5,7 @@
  * QEMU calls on_translate for every translation block (TB) it builds. A TB that starts inside one
  * of the address ranges given as arguments (the hypervisor's code) gets a record, shared by every
  * later translation of the same instructions, and an execution callback; every other TB (firmware,
- * guests) is left exactly as QEMU made it. The callback counts the TB's runs and, when the block
+ * guests) is left exactly as QEMU made it. The callback notes that the TB ran and, when the block
  * that ran before it on the same vCPU ended in a conditional jump, marks which of that jump's two
  * successors this block is. Anything else in between (an interrupt, an exception, a guest) makes
  * the next block some other address, which matches neither successor: it marks nothing, so an
@@ -39,9 +39,10 @@ struct block {
     uint32_t bytes;
     int is_cond; /* the last instruction is a conditional jump: */
     struct cond_jump jump;
-    /* Written by the execution callback, possibly from several vCPU threads (MTTCG): relaxed
-     * atomics. A lost increment of runs cannot turn a run block into one that never ran. */
-    uint64_t runs;
+    /* Set by the execution callback, possibly from several vCPU threads at once (MTTCG): relaxed
+     * atomics, each written once (0 to 1) and only read after that, so that vCPUs running the
+     * same hot code do not pass its cache line back and forth (a run count would). */
+    uint8_t ran;
     uint8_t took; /* the taken successor ran right after this block */
     uint8_t fell; /* the fall-through successor did */
     struct block *next; /* in its hash bucket */
@@ -62,8 +63,12 @@ static struct block *buckets[HASH_BUCKETS];
 static struct block *all_blocks;
 static unsigned long n_blocks;
 static unsigned long n_translations;
-/* The hypervisor block each vCPU ran last (only that vCPU's thread touches its slot). */
-static struct block *last_block[MAX_VCPUS];
+/* The hypervisor block each vCPU ran last. Only that vCPU's thread touches its slot, written on
+ * every block it runs: one cache line each, or the vCPU threads would slow each other down. */
+struct last_slot {
+    _Alignas(64) struct block *block;
+};
+static struct last_slot last_block[MAX_VCPUS];
 
 static int in_ranges(uint64_t addr)
 {
@@ -84,13 +89,14 @@ static unsigned bucket_of(uint64_t start, uint64_t last)
 static void on_exec(unsigned int vcpu, void *udata)
 {
     struct block *b = udata;
-    uint64_t runs = __atomic_load_n(&b->runs, __ATOMIC_RELAXED);
 
-    __atomic_store_n(&b->runs, runs + 1, __ATOMIC_RELAXED);
+    if (!__atomic_load_n(&b->ran, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&b->ran, 1, __ATOMIC_RELAXED);
+    }
     if (vcpu >= MAX_VCPUS) {
         return;
     }
-    struct block *prev = last_block[vcpu];
+    struct block *prev = last_block[vcpu].block;
     if (prev != NULL && prev->is_cond) {
         if (b->start == prev->jump.taken && !__atomic_load_n(&prev->took, __ATOMIC_RELAXED)) {
             __atomic_store_n(&prev->took, 1, __ATOMIC_RELAXED);
@@ -99,7 +105,7 @@ static void on_exec(unsigned int vcpu, void *udata)
             __atomic_store_n(&prev->fell, 1, __ATOMIC_RELAXED);
         }
     }
-    last_block[vcpu] = b;
+    last_block[vcpu].block = b;
 }
 
 /* The record of a block made of these instructions: an old one if QEMU translated it before. */
@@ -163,7 +169,7 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 
 /*
  * The record file: a header line, then one line per distinct block that ran:
- *   b START LAST INSNS BYTES RUNS COND TAKEN FALL TOOK FELL
+ *   b START LAST INSNS BYTES RAN COND TAKEN FALL TOOK FELL
  * (addresses in hex; TAKEN and FALL 0 unless COND is 1). Written to PATH.tmp and renamed, so a
  * reader never sees half a file.
  */
@@ -186,13 +192,11 @@ static void on_exit_write(qemu_plugin_id_t id, void *userdata)
     pthread_mutex_lock(&lock);
     fprintf(f, "moat-cov %d blocks %lu translations %lu\n", RECORD_FORMAT, n_blocks, n_translations);
     for (const struct block *b = all_blocks; b != NULL; b = b->all) {
-        uint64_t runs = __atomic_load_n(&b->runs, __ATOMIC_RELAXED);
-        if (runs == 0) {
+        if (!__atomic_load_n(&b->ran, __ATOMIC_RELAXED)) {
             continue;
         }
-        fprintf(f, "b %" PRIx64 " %" PRIx64 " %" PRIu32 " %" PRIu32 " %" PRIu64 " %d %" PRIx64 " %" PRIx64
-                   " %d %d\n",
-                b->start, b->last, b->insns, b->bytes, runs, b->is_cond, b->is_cond ? b->jump.taken : 0,
+        fprintf(f, "b %" PRIx64 " %" PRIx64 " %" PRIu32 " %" PRIu32 " 1 %d %" PRIx64 " %" PRIx64 " %d %d\n",
+                b->start, b->last, b->insns, b->bytes, b->is_cond, b->is_cond ? b->jump.taken : 0,
                 b->is_cond ? b->jump.fall : 0, __atomic_load_n(&b->took, __ATOMIC_RELAXED),
                 __atomic_load_n(&b->fell, __ATOMIC_RELAXED));
     }
