@@ -122,6 +122,23 @@ def test_nochain_log_gives_consecutive_blocks_per_cpu():
     assert red.edges == {(F, FALL), (FALL, F), (F, TAKEN)}
 
 
+def test_nochain_a_block_left_at_its_start_does_not_follow_itself():
+    """QEMU logs a block, leaves it before its first instruction to see to an event, and logs it
+    again when it runs it: F -> TAKEN -> TAKEN would be a loop outcome that never happened."""
+    def stopped(pc: int) -> bytes:
+        return f"Stopped execution of TB chain before 0x4 [{pc:016x}] \n".encode()
+
+    log = [trace(0, 1, F), trace(0, 4, TAKEN), stopped(TAKEN), trace(0, 4, TAKEN), trace(0, 3, FALL),
+           trace(0, 1, F), stopped(F), trace(0, 1, F)]
+    red = coverage_trace.reduce(iter(log), "nochain")
+    assert red.edges == {(F, TAKEN), (TAKEN, FALL), (FALL, F)}
+    # the first block of a CPU, left at its start: nothing came before it
+    assert coverage_trace.reduce(iter([trace(0, 1, F), stopped(F), trace(0, 1, F)]), "nochain").edges == set()
+    # several CPUs: the line names the block, and so the CPU (here not the one logged last)
+    log = [trace(0, 1, F), trace(0, 4, TAKEN), trace(1, 5, G), stopped(TAKEN), trace(1, 6, H), trace(0, 4, TAKEN)]
+    assert coverage_trace.reduce(iter(log), "nochain").edges == {(F, TAKEN), (G, H)}
+
+
 def record(raw: Path, name: str, elf: Path, blocks: list[int], edges: list[tuple[int, int]], test: str,
            mode: str = "chain") -> None:
     red = coverage_trace.Reduced(set(blocks), set(edges))

@@ -73,6 +73,8 @@ LINK_WINDOW = 64
 TRACE = re.compile(rb"^Trace (\d+): (0x[0-9a-f]+) \[[0-9a-f]+/([0-9a-f]+)/")
 # "0xffffffff80101000:  83 ff 01   cmpl $1, %edi" (an instruction of a block that -d in_asm lists)
 ASM = re.compile(rb"^0x([0-9a-f]+):")
+# "Stopped execution of TB chain before 0x7f0a8817d180 [ffffffff80101000] " (nochain: that block did not run)
+STOPPED_AT = re.compile(rb"^Stopped execution of TB chain before 0x[0-9a-f]+ \[([0-9a-f]+)\]")
 # "Linking TBs 0x7f373c000240 index 1 -> 0x7f373c000400"
 LINK = re.compile(rb"^Linking TBs (0x[0-9a-f]+) index \d+ -> (0x[0-9a-f]+)")
 
@@ -319,6 +321,8 @@ def reduce(stream: Iterator[bytes], mode_: str) -> Reduced:
         return r
     if mode_ == "nochain":
         prev: dict[bytes, int] = {}
+        before: dict[bytes, int | None] = {}  # each CPU's block before its last one
+        last_cpu: bytes | None = None
         parsed: dict[bytes, tuple[bytes, int] | None] = {}  # a line -> (cpu, pc): lines repeat
         for line in stream:
             r.lines += 1
@@ -331,12 +335,30 @@ def reduce(stream: Iterator[bytes], mode_: str) -> Reduced:
                 if len(parsed) < 1 << 20:
                     parsed[line] = got
             if got is None:
+                # QEMU logs a block's Trace line before running it, and this line right after when
+                # it left the block at its start to see to an event (the block ran none of its
+                # instructions): it runs it, and logs it, again afterwards. Without this, the
+                # block would seem to follow itself, a loop outcome that never happened.
+                # With several CPUs, the one whose last block it names (most likely the last).
+                sm = STOPPED_AT.match(line)
+                if sm is not None:
+                    pc = int(sm[1], 16)
+                    cpus = [c for c in ([last_cpu] if last_cpu is not None else []) + list(prev)
+                            if prev.get(c) == pc and c in before]
+                    if cpus:
+                        b = before.pop(cpus[0])
+                        if b is None:
+                            prev.pop(cpus[0], None)
+                        else:
+                            prev[cpus[0]] = b
                 continue
             cpu, pc = got
             p = prev.get(cpu)
             if p is not None:
                 edges.add((p, pc))
+            before[cpu] = p
             prev[cpu] = pc
+            last_cpu = cpu
             blocks.add(pc)
         return r
     host_pc: dict[bytes, int] = {}          # a translated block's host address -> its guest pc
