@@ -153,7 +153,7 @@ def test_exact_figures_from_hand_made_records(tiny, tmp_path):
     data = coverage_report.summary(hv, {"lines_percent": 50.0, "lines_hit": 1, "lines_total": 2})
     assert data["hv"] == {"lines_percent": 57.14, "branches_percent": 50.0, "lines_hit": 4, "lines_total": 7,
                           "branches_hit": 1, "branches_total": 2, "boots": 1, "mode": "chain",
-                          "branches_undecided": 0}
+                          "branches_undecided": 0, "boots_unrecorded": 0}
     t = data["files"]["hv/t.c"]
     assert t["missed_lines"] == [3, 8, 9]
     assert t["functions"] == {"f": {"lines_hit": 4, "lines_total": 5, "lines_percent": 80.0},
@@ -506,3 +506,20 @@ def test_a_boot_stopped_from_outside_still_writes_its_plugin_record(tmp_path, mo
     assert rec["_result"].status is qemu.Status.TIMEOUT
     assert "terminating on signal 15" in rec["_result"].stderr
     assert rec["complete"] is True and rec["blocks"] == []
+
+
+def test_a_boot_killed_outright_is_counted_as_unrecorded(tiny, tmp_path, monkeypatch):
+    """A QEMU that dies without the plugin writing (SIGKILL, a crash) leaves an empty record
+    marked incomplete, and the report says how many boots that was."""
+    so = tmp_path / "libfake.so"
+    so.write_bytes(b"")
+    fakeqemu.install(monkeypatch, tmp_path / "bin", "kill -9 $$\n")
+    monkeypatch.setenv(coverage_trace.ENV_DIR, str(tmp_path / "cov"))
+    monkeypatch.setenv(coverage_trace.ENV_PLUGIN, str(so))
+    monkeypatch.setenv(coverage_trace.ENV_MODE, "plugin")
+    qemu.boot(tiny / "t.bin", "", [], timeout=30, default_policy=False, cwd=tiny)
+    [rec_path] = list((tmp_path / "cov" / "raw").glob("*.json"))
+    assert json.loads(rec_path.read_text())["complete"] is False
+    data = coverage_report.summary(coverage_report.analyse(tmp_path / "cov" / "raw", tiny), None)
+    assert (data["hv"]["boots"], data["hv"]["boots_unrecorded"], data["hv"]["lines_hit"]) == (1, 1, 0)
+    assert "1 of them left no record" in coverage_report.terminal(data)

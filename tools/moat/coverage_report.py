@@ -40,6 +40,7 @@ class HvCoverage:
     stale: int = 0
     undecided: int = 0   # asm mode: outcomes whose successor ran but another way in ran too
     modes: set[str] = field(default_factory=set)
+    incomplete: int = 0  # plugin mode: boots whose QEMU was killed before the plugin could write
 
 
 def analyse(raw_dir: Path, root: Path) -> HvCoverage:
@@ -67,6 +68,7 @@ def analyse(raw_dir: Path, root: Path) -> HvCoverage:
         block_lines: dict[tuple[int, int | None], set[LineKey]] = {}
         for rec in fresh:
             out.boots += 1
+            out.incomplete += rec.get("complete") is False
             run.blocks.update(rec["blocks"])
             run.edges.update((a, b) for a, b in rec["edges"])
             run.modes.add(rec["mode"])
@@ -136,7 +138,8 @@ def summary(hv: HvCoverage, tools: dict[str, Any] | None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "hv": {"lines_percent": percent(lh, lt), "branches_percent": percent(bh, bt), "lines_hit": lh,
                "lines_total": lt, "branches_hit": bh, "branches_total": bt, "boots": hv.boots,
-               "mode": "+".join(sorted(hv.modes)) or None, "branches_undecided": hv.undecided},
+               "mode": "+".join(sorted(hv.modes)) or None, "branches_undecided": hv.undecided,
+               "boots_unrecorded": hv.incomplete},
         "tools": tools or {"lines_percent": None},
         "files": files,
     }
@@ -160,6 +163,9 @@ def terminal(data: dict[str, Any], *, width_files: int = 40) -> str:
         text += (f"\ntools/moat (Python, coverage.py): {tools['lines_hit']}/{tools['lines_total']} lines, "
                  f"{tools['lines_percent']:.1f} %")
     text += f"\n{hv['boots']} boots recorded ({hv['mode']} mode)"
+    if hv.get("boots_unrecorded"):
+        text += (f"; {hv['boots_unrecorded']} of them left no record (QEMU was killed before the plugin "
+                 "could write it): what they ran is not counted")
     if hv.get("branches_undecided"):
         text += (f"; {hv['branches_undecided']} branch outcomes undecided (their successor ran, but so did "
                  "another way in), counted as not reached")
