@@ -14,9 +14,9 @@ from pathlib import Path
 import capstone
 import pytest
 
-from moat import coverage_map, coverage_report, coverage_trace, paths, qemu
+from moat import cli, coverage_map, coverage_report, coverage_trace, paths, qemu
 from moat import coverage_thresholds as thresholds
-from moat.errors import UserError
+from moat.errors import USER_ERROR_EXIT, UserError
 from moat.pytest_plugin import require_qemu, skip_or_fail
 from tests.tools import fakeqemu
 
@@ -422,13 +422,15 @@ def test_a_missing_plugin_is_reported_not_skipped(tiny, tmp_path, monkeypatch):
     assert not (tmp_path / "args").exists()   # QEMU never started
 
 
-def test_moat_coverage_refuses_a_missing_plugin_before_running_anything(tmp_path):
-    env = {**__import__("os").environ, coverage_trace.ENV_PLUGIN: str(tmp_path / "none.so")}
-    out = subprocess.run([str(ROOT / "moat"), "coverage", "--mode", "plugin", "tests/quality/test_thresholds.py"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=600)
-    assert out.returncode == 3, out.stdout + out.stderr
-    assert f"the QEMU plugin {tmp_path / 'none.so'} is missing" in out.stderr
-    assert "passed" not in out.stdout
+def test_moat_coverage_refuses_a_missing_plugin_before_running_anything(tmp_path, monkeypatch, capsys):
+    def no_build(*_: object, **__: object) -> int:
+        raise AssertionError("built or ran before refusing")
+    monkeypatch.setattr("moat.commands.coverage.run_scons", no_build)
+    monkeypatch.setenv(coverage_trace.ENV_PLUGIN, str(tmp_path / "none.so"))
+    for mode in (["--mode", "plugin"], []):  # asked for, or the default
+        assert cli.main(["coverage", *mode, "tests/quality/test_thresholds.py"]) == USER_ERROR_EXIT
+        err = capsys.readouterr().err
+        assert f"the QEMU plugin {tmp_path / 'none.so'} is missing" in err and "Traceback" not in err
 
 
 def real_boot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str, timeout: float = 120,

@@ -119,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     tools: dict[str, Any] | None = None
     if not args.report_only:
+        if (args.mode or "plugin") == "plugin" and os.environ.get(coverage_trace.ENV_PLUGIN):
+            coverage_trace.require_plugin()  # a plugin of one's own: the build does not make it
         status = run_scons([], root)
         if status != 0:
             print(f"moat: error: the build failed (scons exit status {status}); nothing run", file=sys.stderr)
