@@ -504,7 +504,8 @@ def test_the_plugin_agrees_with_qemus_exact_log_and_leaves_instruction_counts_al
 def test_a_boot_stopped_from_outside_still_writes_its_plugin_record(tmp_path, monkeypatch):
     """QEMU started halted (-S) never exits by itself: the timeout stops it with SIGTERM first, so
     the plugin writes its (empty) record; SIGKILL would leave none ("complete": false)."""
-    rec = real_boot(tmp_path, monkeypatch, "plugin", timeout=3, extra_args=["-S"], default_policy=False)
+    # 8 s: QEMU must have started (and loaded the plugin) before the timeout, even on a loaded machine
+    rec = real_boot(tmp_path, monkeypatch, "plugin", timeout=8, extra_args=["-S"], default_policy=False)
     assert rec["_result"].status is qemu.Status.TIMEOUT
     assert "terminating on signal 15" in rec["_result"].stderr
     assert rec["complete"] is True and rec["blocks"] == []
