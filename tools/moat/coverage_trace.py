@@ -8,7 +8,7 @@ of the boot one JSON record goes into MOAT_COVERAGE/raw/ (write_record()).
 Four modes (MOAT_COVERAGE_MODE), measured in docs/coverage.md:
 - "plugin" (the default once built): moat's QEMU plugin, build/qemu-plugin/libmoat-cov.so
   (tools/qemu-plugin/moat_cov.c), loaded with `-plugin`. It instruments only the blocks that
-  start in the hypervisor's executable segments, counts their runs and, for a block ending in a
+  start in the hypervisor's executable segments, notes which ran and, for a block ending in a
   conditional jump, notes which successor ran right after it on the same vCPU; at QEMU's exit it
   writes a small text file (read_plugin_output()). Exact blocks and instructions (like "asm") and
   exact branch outcomes (like "nochain"), with no text log: close to a plain boot's time. It
