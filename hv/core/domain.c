@@ -343,6 +343,7 @@ noreturn void domains_all_stopped(void)
     struct frame_stats s;
     frame_get_stats(&s);
     printk("frames at stop: total=%lu free=%lu used=%lu reserved=%lu\n", s.total, s.free, s.used, s.reserved);
+    frame_failalloc_report();
     if (!frame_audit()) /* the figures above are the counters: the table itself must agree */
         worst_result = XTF_FAILURE;
     printk("faults at stop: %lu on guest addresses, each answered -EFAULT; none in the hypervisor\n", fault_fixups);

@@ -197,17 +197,79 @@ static mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
     return mfn;
 }
 
+#ifdef CONFIG_SELFTEST
+/*
+ * Test-only `failalloc=K`: once the boot's domains are built, the K-th allocation of a frame that
+ * is not guest RAM is refused, as if memory had run out at exactly that point; `failalloc=boot:K`
+ * counts from before the first of them instead (their creation, device assignment included). A
+ * run of boots with K = 1, 2, ... reaches every caller's recovery in turn (a page table for a
+ * grant mapping, a new page of grant entries, a created domain's tables), each of which must
+ * answer an error and give every frame back (tests/domains/test_alloc_failures.py). Guest RAM is
+ * left out: its pages come in runs, and one refused page takes the same path as any other.
+ */
+static bool failalloc_armed;
+static unsigned long failalloc_at, failalloc_count;
+
+void frame_failalloc_arm(bool boot_domains)
+{
+    char arg[24];
+    if (failalloc_armed || !cmdline_get("failalloc", arg, sizeof(arg)))
+        return;
+    const char *p = arg;
+    bool from_boot = !strncmp(p, "boot:", 5);
+    if (from_boot != boot_domains)
+        return;
+    p += from_boot ? 5 : 0;
+    failalloc_at = 0;
+    for (; *p >= '0' && *p <= '9' && failalloc_at < 100000000; p++)
+        failalloc_at = failalloc_at * 10 + (unsigned long)(*p - '0');
+    failalloc_armed = true;
+    printk("selftest: failalloc: allocation %lu %s will be refused\n", failalloc_at,
+           from_boot ? "from the boot's domains on" : "after the boot's domains");
+}
+
+void frame_failalloc_report(void)
+{
+    if (failalloc_armed)
+        printk("selftest: failalloc: %lu allocations counted\n", failalloc_count);
+}
+
+static bool failalloc(enum frame_use use, const void *caller)
+{
+    if (!failalloc_armed || use == FRAME_GUEST || ++failalloc_count != failalloc_at)
+        return false;
+    printk("selftest: failalloc: allocation %lu (use %u) refused, called from 0x%lx\n", failalloc_count,
+           (unsigned)use, (unsigned long)caller);
+    return true;
+}
+#define FAILALLOC(use) failalloc(use, __builtin_return_address(0))
+#else
+#define FAILALLOC(use) false
+#endif
+
 /* The hypervisor's own frames, or a domain's by id (looked up for its quota). */
 mfn_t frame_alloc(enum frame_use use, uint16_t owner)
 {
+    if (FAILALLOC(use))
+        return INVALID_MFN;
     return alloc(use, owner, owner < DOMID_FIRST_RESERVED ? domain_by_id_any(owner) : NULL);
 }
 
 /* A frame a domain holds: the caller has the domain, so no lookup per frame (a 1 MiB domain's
  * creation allocates some 260). */
-mfn_t frame_alloc_for(enum frame_use use, struct domain *d) { return alloc(use, d->domid, d); }
+mfn_t frame_alloc_for(enum frame_use use, struct domain *d)
+{
+    if (FAILALLOC(use))
+        return INVALID_MFN;
+    return alloc(use, d->domid, d);
+}
 
-mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d) { return alloc(use, d->domid, NULL); }
+mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d)
+{
+    if (FAILALLOC(use))
+        return INVALID_MFN;
+    return alloc(use, d->domid, NULL);
+}
 
 void frame_free(mfn_t mfn)
 {

@@ -74,12 +74,14 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     quota_rebuild(); /* the boot policy's limits */
     mitigate_init();
     meter_init();
+    frame_failalloc_arm(true); /* a self-test build's injected failure (frame.c), from here on */
     if (!manifest_boot()) {
         measure_boot_done();
         printk("moat: boot complete; no domains to run\n");
         machine_stop(STOP_SUCCESS);
     }
     measure_boot_done();
+    frame_failalloc_arm(false); /* or from here on */
     sched_start();
     exit_to_guest();
 }

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The firmware's TPM event log: SeaBIOS (like UEFI) measures itself into PCRs 0-7 and leaves its
-// log where ACPI's TPM2 table says (LASA, LAML: the log area's address and size). We find the
-// table from the RSDP, walk the log to learn how much of the area is used, and keep only its
-// address and length: the area is reserved memory, nobody reuses it. The agent reads it through
-// measure_op and returns it to the verifier with moat's own log.
+// log where ACPI's TPM2 table says (LASA, LAML: the log area's address and size). The architecture
+// finds the table (arch_firmware_table: on x86 the same checked walk that finds the CPUs); we walk
+// the log to learn how much of the area is used, and keep only its address and length: the area
+// is reserved memory, nobody reuses it. The agent reads it through measure_op and returns it to
+// the verifier with moat's own log.
 #include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/frame.h>
@@ -11,7 +12,6 @@
 #include <moat/measure.h>
 #include <moat/selftest.h>
 
-#define MAX_TABLES 64
 #define FWLOG_MAX (1u << 20)
 
 static bool mapped(paddr_t pa, size_t len)
@@ -23,59 +23,8 @@ static bool mapped(paddr_t pa, size_t len)
     return pa + len >= pa;
 }
 
-static uint8_t sum(const uint8_t *p, size_t n)
-{
-    uint8_t s = 0;
-    while (n--)
-        s = (uint8_t)(s + *p++);
-    return s;
-}
-
 static uint32_t le32(const uint8_t *p) { return p[0] | (p[1] << 8) | (p[2] << 16) | ((uint32_t)p[3] << 24); }
 static uint64_t le64(const uint8_t *p) { return le32(p) | ((uint64_t)le32(p + 4) << 32); }
-
-static const uint8_t *find_rsdp_in(paddr_t start, size_t len)
-{
-    if (!mapped(start, len))
-        return NULL;
-    const uint8_t *p = phys_to_virt(start);
-    for (size_t off = 0; off + 20 <= len; off += 16)
-        if (!memcmp(p + off, "RSD PTR ", 8) && sum(p + off, 20) == 0)
-            return p + off;
-    return NULL;
-}
-
-/* The ACPI table with this signature (checksummed), or NULL. */
-static const uint8_t *acpi_table(const char sig[4])
-{
-    const uint8_t *rsdp = NULL;
-    const uint16_t *ebda_seg = phys_to_virt(0x40e);
-    if (*ebda_seg)
-        rsdp = find_rsdp_in((paddr_t)*ebda_seg << 4, 1024);
-    if (!rsdp)
-        rsdp = find_rsdp_in(0xe0000, 0x20000);
-    if (!rsdp)
-        return NULL;
-    bool xsdt = rsdp[15] >= 2 && le64(rsdp + 24);
-    paddr_t root = xsdt ? le64(rsdp + 24) : le32(rsdp + 16);
-    if (!mapped(root, 36))
-        return NULL;
-    const uint8_t *r = phys_to_virt(root);
-    uint32_t len = le32(r + 4);
-    if (len < 36 || len > 36 + MAX_TABLES * 8 || !mapped(root, len) || sum(r, len))
-        return NULL;
-    unsigned width = xsdt ? 8 : 4;
-    for (uint32_t off = 36; off + width <= len; off += width) {
-        paddr_t t = xsdt ? le64(r + off) : le32(r + off);
-        if (!mapped(t, 36))
-            continue;
-        const uint8_t *h = phys_to_virt(t);
-        uint32_t tlen = le32(h + 4);
-        if (!memcmp(h, sig, 4) && tlen >= 36 && tlen <= 4096 && mapped(t, tlen) && !sum(h, tlen))
-            return h;
-    }
-    return NULL;
-}
 
 /*
  * How much of the log area holds events: the Spec ID header (a TPM 1.2-style event) names the
@@ -136,9 +85,10 @@ size_t selftest_fwlog_used_length(const uint8_t *log, size_t area) { return used
 
 bool fwlog_find(paddr_t *pa, size_t *len)
 {
-    const uint8_t *t = acpi_table("TPM2");
+    uint32_t tlen;
+    const uint8_t *t = arch_firmware_table("TPM2", &tlen);
     /* TPM2 table revision 4+: LAML (u32) at 64 and LASA (u64) at 68, when the table is that long. */
-    if (!t || le32(t + 4) < 76)
+    if (!t || tlen < 76)
         return false;
     uint32_t laml = le32(t + 64);
     uint64_t lasa = le64(t + 68);

@@ -136,7 +136,7 @@ def machine(cpus: int = 4, *, madt_table: bytes | bytearray | None = None, root:
     return mem
 
 
-def run(tool: Path, tmp_path: Path, memories: list[Memory], boot_apic: int = 0) -> list[dict[str, Any]]:
+def run(tool: Path, tmp_path: Path, memories: list[Memory], boot_apic: int | str = 0) -> list[dict[str, Any]]:
     files = []
     for i, mem in enumerate(memories):
         path = tmp_path / f"mem{i}.bin"
@@ -150,7 +150,7 @@ def run(tool: Path, tmp_path: Path, memories: list[Memory], boot_apic: int = 0) 
     return results
 
 
-def one(tool: Path, tmp_path: Path, mem: Memory, boot_apic: int = 0) -> dict[str, Any]:
+def one(tool: Path, tmp_path: Path, mem: Memory, boot_apic: int | str = 0) -> dict[str, Any]:
     return run(tool, tmp_path, [mem], boot_apic)[0]
 
 
@@ -328,3 +328,50 @@ def test_random_damage_is_refused_or_read_safely(acpi_check, tmp_path):
     for r in accepted:
         ids = [c[0] for c in r["cpus"]]
         assert ids[0] == 0 and len(set(ids)) == len(ids) and all(i <= 254 for i in ids)
+
+
+# ---- any table by its signature (acpi_find_table: the firmware's TPM2 table, measure_fwlog.c) ----
+
+TPM2_PA = 0x7FE5000
+
+
+def with_tpm2(root: str = "rsdt", *, listed: bool = True) -> tuple[Memory, bytearray]:
+    """machine() with a TPM2 table (revision 4: LAML at 64, LASA at 68) listed after the MADT."""
+    mem = machine(2, root=root)
+    table = sdt(b"TPM2", struct.pack("<HHQIIIIIQ", 0, 0, 0, 7, 0, 0, 0, 0x10000, 0x7F00000))
+    mem.put(TPM2_PA, table)
+    if listed:
+        mem.put(RSDT_PA, sdt(b"RSDT", struct.pack("<III", 0x7FE4000, MADT_PA, TPM2_PA)))
+        mem.put(XSDT_PA, sdt(b"XSDT", struct.pack("<QQQ", 0x7FE4000, MADT_PA, TPM2_PA)))
+    return mem, table
+
+
+@pytest.mark.parametrize("root", ["rsdt", "xsdt"])
+def test_a_table_is_found_by_its_signature(acpi_check, tmp_path, root):
+    mem, table = with_tpm2(root)
+    r = one(acpi_check, tmp_path, mem, "table=TPM2")
+    assert r == {"ok": True, "len": len(table), "hex": table.hex()}
+    assert one(acpi_check, tmp_path, mem, "table=APIC")["ok"]
+
+
+def test_a_table_not_listed_is_missing(acpi_check, tmp_path):
+    mem, _ = with_tpm2(listed=False)  # in memory, but the root table does not name it
+    assert refusal(one(acpi_check, tmp_path, mem, "table=TPM2")) == ("RSDT", "lists no such table")
+
+
+def test_a_found_table_is_checked(acpi_check, tmp_path):
+    mem, _ = with_tpm2()
+    corrupt(mem, TPM2_PA, 64, 0x55, fix_checksum=False)
+    assert refusal(one(acpi_check, tmp_path, mem, "table=TPM2")) == ("TPM2", "has a wrong checksum")
+    mem, _ = with_tpm2()
+    corrupt(mem, TPM2_PA, 4, 1, fix_checksum=False)  # a length shorter than the header
+    assert refusal(one(acpi_check, tmp_path, mem, "table=TPM2")) == ("TPM2", "has an implausible length")
+    mem, _ = with_tpm2()
+    corrupt(mem, TPM2_PA, 4, 200, fix_checksum=False)  # longer than the bytes there
+    assert refusal(one(acpi_check, tmp_path, mem, "table=TPM2")) == ("TPM2", "cannot be read at length")
+
+
+def test_a_bad_root_refuses_every_table(acpi_check, tmp_path):
+    mem, _ = with_tpm2()
+    corrupt(mem, RSDT_PA, 40, 0x01, fix_checksum=False)
+    assert refusal(one(acpi_check, tmp_path, mem, "table=TPM2")) == ("RSDT", "has a wrong checksum")

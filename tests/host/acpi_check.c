@@ -3,6 +3,7 @@
  * Host driver of the hypervisor's ACPI table reader (hv/arch/x86_64/acpi_tables.c).
  *
  *   acpi_check BOOT_APIC_ID IMAGE...
+ *   acpi_check table=SIG IMAGE...      (acpi_find_table: the table signed SIG, as hex)
  *
  * Each IMAGE is a sparse picture of physical memory: records of (u64 pa, u64 len, len bytes),
  * little-endian. Each region is copied into its own exactly-sized allocation, so a read past a
@@ -81,13 +82,47 @@ static void print_string(const char *s)
     putchar('"');
 }
 
+static void print_error(const struct acpi_error *err)
+{
+    printf("{\"ok\": false, \"table\": ");
+    print_string(err->table);
+    printf(", \"pa\": %llu, \"what\": ", (unsigned long long)err->pa);
+    print_string(err->what);
+    if (err->has_value)
+        printf(", \"value\": %llu}\n", (unsigned long long)err->value);
+    else
+        printf(", \"value\": null}\n");
+}
+
+/* One image's table signed sig: {"ok": true, "len": N, "hex": "..."} or the refusal. */
+static int find_table(const struct acpi_memory *mem, const char *sig)
+{
+    uint32_t len = 0;
+    struct acpi_error err;
+    const uint8_t *t = acpi_find_table(mem, sig, &len, &err);
+    if (!t) {
+        print_error(&err);
+        return 1;
+    }
+    printf("{\"ok\": true, \"len\": %u, \"hex\": \"", len);
+    for (uint32_t i = 0; i < len; i++)
+        printf("%02x", t[i]);
+    printf("\"}\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: acpi_check BOOT_APIC_ID IMAGE...\n");
+        fprintf(stderr, "usage: acpi_check BOOT_APIC_ID|table=SIG IMAGE...\n");
         return 2;
     }
-    uint32_t boot = (uint32_t)strtoul(argv[1], NULL, 0);
+    const char *sig = strncmp(argv[1], "table=", 6) ? NULL : argv[1] + 6;
+    if (sig && strlen(sig) != 4) {
+        fprintf(stderr, "acpi_check: a table signature has 4 characters: %s\n", sig);
+        return 2;
+    }
+    uint32_t boot = sig ? 0 : (uint32_t)strtoul(argv[1], NULL, 0);
     int status = 0;
     for (int a = 2; a < argc; a++) {
         struct image img = {0};
@@ -98,7 +133,9 @@ int main(int argc, char **argv)
         struct acpi_memory mem = {map, &img};
         struct acpi_cpus out;
         struct acpi_error err;
-        if (acpi_find_cpus(&mem, boot, &out, &err)) {
+        if (sig) {
+            status |= find_table(&mem, sig);
+        } else if (acpi_find_cpus(&mem, boot, &out, &err)) {
             printf("{\"ok\": true, \"rsdp\": %llu, \"revision\": %u, \"root\": %llu, \"xsdt\": %s, \"madt\": %llu, "
                    "\"lapic\": %llu, \"disabled\": %u, \"unreachable\": %u, \"over_limit\": %u, \"cpus\": [",
                    (unsigned long long)out.rsdp_pa, out.rsdp_revision, (unsigned long long)out.root_pa,
@@ -108,14 +145,7 @@ int main(int argc, char **argv)
                 printf("%s[%u, %u]", i ? ", " : "", out.cpu[i].apic_id, out.cpu[i].uid);
             printf("]}\n");
         } else {
-            printf("{\"ok\": false, \"table\": ");
-            print_string(err.table);
-            printf(", \"pa\": %llu, \"what\": ", (unsigned long long)err.pa);
-            print_string(err.what);
-            if (err.has_value)
-                printf(", \"value\": %llu}\n", (unsigned long long)err.value);
-            else
-                printf(", \"value\": null}\n");
+            print_error(&err);
             status = 1;
         }
         for (size_t i = 0; i < img.n; i++)

@@ -3,6 +3,7 @@
 // tables may lie beyond RAM, in firmware-reserved memory: those pages are mapped on demand,
 // read-only and never executable), and the one line that says why the tables were refused.
 #include <moat/acpi_tables.h>
+#include <moat/arch.h>
 #include <moat/boot_info.h>
 #include <moat/console.h>
 #include <moat/cpu.h>
@@ -87,13 +88,21 @@ static const void *map_tampered(void *ctx, uint64_t pa, uint64_t len)
 }
 #endif
 
+static struct acpi_memory direct_memory(void)
+{
+#ifdef CONFIG_SELFTEST
+    return (struct acpi_memory){map_tampered, NULL};
+#else
+    return (struct acpi_memory){map_direct, NULL};
+#endif
+}
+
 bool acpi_cpus_find(uint32_t boot_apic_id, struct acpi_cpus *out)
 {
-    struct acpi_memory mem = {map_direct, NULL};
 #ifdef CONFIG_SELFTEST
     tamper_read();
-    mem.map = map_tampered;
 #endif
+    struct acpi_memory mem = direct_memory();
     struct acpi_error err;
     if (acpi_find_cpus(&mem, boot_apic_id, out, &err))
         return true;
@@ -104,4 +113,12 @@ bool acpi_cpus_find(uint32_t boot_apic_id, struct acpi_cpus *out)
         snprintf(value, sizeof(value), " %lu", err.value);
     printk("acpi: %s%s %s%s; starting the boot CPU only\n", err.table, where, err.what, value);
     return false;
+}
+
+const uint8_t *arch_firmware_table(const char sig[4], uint32_t *len)
+{
+    /* Quiet when missing: most machines have no TPM2 table, and the caller says what it lacks. */
+    struct acpi_memory mem = direct_memory();
+    struct acpi_error err;
+    return acpi_find_table(&mem, sig, len, &err);
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The CPUs from the ACPI tables (moat/acpi_tables.h): RSDP -> RSDT/XSDT -> MADT, every table checked
-// before it is read. Offsets and field names follow the ACPI specification (5.2.5 RSDP, 5.2.6
+// The ACPI tables (moat/acpi_tables.h): RSDP -> RSDT/XSDT -> a table by its signature (the MADT for
+// the CPUs, TPM2 for the firmware's event log), every table checked before it is read. Offsets and field names follow the ACPI specification (5.2.5 RSDP, 5.2.6
 // system description table header, 5.2.12 MADT); all arithmetic is on 64-bit values bounded by
 // ACPI_TABLE_MAX, so nothing wraps.
 #include <moat/acpi_tables.h>
@@ -58,6 +58,17 @@ static const uint8_t *map(const struct acpi_memory *mem, uint64_t pa, uint64_t l
         return NULL;
     return mem->map(mem->ctx, pa, len);
 }
+
+/* The root table found from the RSDP: every table is found through its entries. */
+struct acpi_root {
+    uint64_t rsdp_pa, pa;
+    const uint8_t *p;    /* the whole root table, checked */
+    uint32_t len;
+    unsigned entry_size; /* 8 in the XSDT, 4 in the RSDT */
+    const char *sig;     /* "XSDT" or "RSDT" */
+    uint8_t rsdp_revision;
+    bool xsdt;
+};
 
 /*
  * Is there a valid RSDP at p (physical pa)? Checksums over 20 bytes and, from revision 2, over
@@ -147,13 +158,13 @@ static const uint8_t *sdt_check(const struct acpi_memory *mem, uint64_t pa, cons
     return p;
 }
 
-/* The MADT's physical address from the root table (the first entry signed "APIC"), or 0. */
-static uint64_t find_madt(const struct acpi_memory *mem, const uint8_t *root, uint32_t len, unsigned entry_size)
+/* The physical address of the root table's first entry signed sig, or 0. */
+static uint64_t find_entry(const struct acpi_memory *mem, const struct acpi_root *root, const char *sig)
 {
-    for (uint32_t off = SDT_HEADER_LEN; off + entry_size <= len; off += entry_size) {
-        uint64_t pa = entry_size == 8 ? rd64(root + off) : rd32(root + off);
+    for (uint32_t off = SDT_HEADER_LEN; off + root->entry_size <= root->len; off += root->entry_size) {
+        uint64_t pa = root->entry_size == 8 ? rd64(root->p + off) : rd32(root->p + off);
         const uint8_t *h = pa ? map(mem, pa, 4) : NULL;
-        if (h && same_bytes(h, "APIC", 4))
+        if (h && same_bytes(h, sig, 4))
             return pa;
     }
     return 0;
@@ -232,33 +243,59 @@ static bool parse_madt(const uint8_t *m, uint32_t len, uint32_t boot_apic_id, st
     return true;
 }
 
+/* The RSDP and the root table (RSDT or XSDT) it points to, both checked. */
+static bool find_root(const struct acpi_memory *mem, struct acpi_root *root, struct acpi_error *err)
+{
+    const uint8_t *rsdp;
+    if (!find_rsdp(mem, &root->rsdp_pa, &rsdp, err))
+        return false;
+    root->rsdp_revision = rsdp[15];
+    uint64_t xsdt_pa = root->rsdp_revision >= 2 ? rd64(rsdp + 24) : 0;
+    root->xsdt = xsdt_pa != 0;
+    root->pa = root->xsdt ? xsdt_pa : rd32(rsdp + 16);
+    root->sig = root->xsdt ? "XSDT" : "RSDT";
+    root->entry_size = root->xsdt ? 8 : 4;
+    root->p = sdt_check(mem, root->pa, root->sig, &root->len, err);
+    if (!root->p)
+        return false;
+    if ((root->len - SDT_HEADER_LEN) % root->entry_size)
+        return fail_at(err, root->sig, root->pa, "has a partial entry at its end, length", root->len);
+    return true;
+}
+
 bool acpi_find_cpus(const struct acpi_memory *mem, uint32_t boot_apic_id, struct acpi_cpus *out,
                     struct acpi_error *err)
 {
     *out = (struct acpi_cpus){0};
-    const uint8_t *rsdp;
-    if (!find_rsdp(mem, &out->rsdp_pa, &rsdp, err))
+    struct acpi_root root;
+    if (!find_root(mem, &root, err))
         return false;
-    out->rsdp_revision = rsdp[15];
-    uint64_t xsdt_pa = out->rsdp_revision >= 2 ? rd64(rsdp + 24) : 0;
-    out->xsdt = xsdt_pa != 0;
-    out->root_pa = out->xsdt ? xsdt_pa : rd32(rsdp + 16);
-    const char *root_sig = out->xsdt ? "XSDT" : "RSDT";
-    unsigned entry_size = out->xsdt ? 8 : 4;
-
-    uint32_t len;
-    const uint8_t *root = sdt_check(mem, out->root_pa, root_sig, &len, err);
-    if (!root)
-        return false;
-    if ((len - SDT_HEADER_LEN) % entry_size)
-        return fail_at(err, root_sig, out->root_pa, "has a partial entry at its end, length", len);
-    out->madt_pa = find_madt(mem, root, len, entry_size);
+    out->rsdp_pa = root.rsdp_pa;
+    out->rsdp_revision = root.rsdp_revision;
+    out->xsdt = root.xsdt;
+    out->root_pa = root.pa;
+    out->madt_pa = find_entry(mem, &root, "APIC");
     if (!out->madt_pa)
-        return fail(err, root_sig, out->root_pa, "lists no MADT (APIC table)");
+        return fail(err, root.sig, root.pa, "lists no MADT (APIC table)");
+    uint32_t len;
     const uint8_t *madt = sdt_check(mem, out->madt_pa, "APIC", &len, err);
     if (!madt) {
         err->table = "MADT";
         return false;
     }
     return parse_madt(madt, len, boot_apic_id, out, err);
+}
+
+const uint8_t *acpi_find_table(const struct acpi_memory *mem, const char sig[4], uint32_t *len,
+                               struct acpi_error *err)
+{
+    struct acpi_root root;
+    if (!find_root(mem, &root, err))
+        return NULL;
+    uint64_t pa = find_entry(mem, &root, sig);
+    if (!pa) {
+        fail(err, root.sig, root.pa, "lists no such table");
+        return NULL;
+    }
+    return sdt_check(mem, pa, sig, len, err);
 }

@@ -52,6 +52,16 @@ mfn_t frame_alloc_for(enum frame_use use, struct domain *d);
  * once: gpt_populate). */
 mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d);
 void frame_free(mfn_t mfn);
+#ifdef CONFIG_SELFTEST
+/* Test-only `failalloc=K` (frame.c): counts allocations from here on, refuses the K-th; called
+ * before the boot's domains are built (boot_domains: `failalloc=boot:K`) and after. */
+void frame_failalloc_arm(bool boot_domains);
+/* At the end: how many allocations were counted (a run of boots learns how far to go). */
+void frame_failalloc_report(void);
+#else
+static inline void frame_failalloc_arm(bool boot_domains) { (void)boot_domains; }
+static inline void frame_failalloc_report(void) {}
+#endif
 /* Reference counting for frames that outlive their owner's use (a granted page still mapped). */
 void frame_get(mfn_t mfn);
 void frame_put(mfn_t mfn); /* frees the frame with its last reference */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Finding the CPUs in the firmware's ACPI tables: the RSDP (in the EBDA or the BIOS area
- * 0xe0000-0xfffff), the RSDT or XSDT it points to, and the MADT ("APIC") listed there, each
- * checked (signature, length, checksum) before anything in it is believed.
+ * Reading the firmware's ACPI tables: the RSDP (in the EBDA or the BIOS area 0xe0000-0xfffff),
+ * the RSDT or XSDT it points to, and a table listed there (the MADT, "APIC", for the CPUs; TPM2
+ * for the firmware's event log), each checked (signature, length, checksum) before anything in it
+ * is believed.
  *
  * Freestanding and pure: physical memory is read only through the caller's map function, so the
  * same code (arch/x86_64/acpi_tables.c) runs in the hypervisor (acpi.c) and on the host
@@ -57,6 +58,14 @@ struct acpi_error {
  */
 bool acpi_find_cpus(const struct acpi_memory *mem, uint32_t boot_apic_id, struct acpi_cpus *out,
                     struct acpi_error *err);
+
+/*
+ * The table signed sig (4 bytes, "TPM2" say) that the root table lists first, checked (signature,
+ * length up to ACPI_TABLE_MAX, checksum): the whole table, *len its length. NULL with *err saying
+ * what was wrong or missing.
+ */
+const uint8_t *acpi_find_table(const struct acpi_memory *mem, const char sig[4], uint32_t *len,
+                               struct acpi_error *err);
 
 /*
  * The hypervisor's use (arch/x86_64/acpi.c): reads the MADT through the direct map (mapping

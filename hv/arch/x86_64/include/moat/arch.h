@@ -26,6 +26,11 @@ void arch_init_boot_cpu(void);
 /* Once memory is managed: extended state, the local APIC, the tick, the syscall entry, the APs. */
 void arch_init_late(void);
 
+/* ---- firmware ---- */
+
+/* The firmware's description table signed sig (ACPI: "TPM2"), checked; NULL if there is none. */
+const uint8_t *arch_firmware_table(const char sig[4], uint32_t *len);
+
 /* ---- time and idling ---- */
 
 /* A free-running cycle counter (the TSC; under QEMU's -icount it counts instructions). */
