@@ -4,6 +4,7 @@
 // EFER (and XCR0, xsave.c), or is not brought up at all.
 #include <moat/console.h>
 #include <moat/cpu.h>
+#include <moat/hypercall.h>
 #include <moat/xsave.h>
 #include <moat/x86.h>
 #include <public/hv.h>
@@ -110,6 +111,9 @@ _Static_assert(__builtin_offsetof(struct percpu, cur_regs_top) == PCPU_CUR_REGS_
 _Static_assert(__builtin_offsetof(struct percpu, self) == PCPU_SELF, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, current) == PCPU_CURRENT, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, need_resched) == PCPU_NEED_RESCHED, "percpu layout");
+_Static_assert(__builtin_offsetof(struct percpu, frame_rewritten) == PCPU_FRAME_REWRITTEN &&
+                   PCPU_FRAME_REWRITTEN == PCPU_NEED_RESCHED + 4 && sizeof(((struct percpu *)0)->need_resched) == 4,
+               "percpu layout: the fast path tests need_resched and frame_rewritten as one word");
 _Static_assert(__builtin_offsetof(struct percpu, cur_vcpu_info) == PCPU_CUR_VCPU_INFO, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, cur_hypercalls) == PCPU_CUR_HYPERCALLS, "percpu layout");
 _Static_assert(HYPERCALL_SLOTS == MOAT_NR_HYPERCALLS, "the fast path's table bound");
@@ -131,7 +135,7 @@ _Static_assert(__builtin_offsetof(struct cpu_regs, rsp) == REGS_RSP, "cpu_regs l
 /* Read by copy_user in syscall.S: stac/clac are only legal when the CPU has SMAP. */
 uint8_t smap_enabled;
 
-extern char syscall_entry[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
+extern char syscall_entry[], syscall_entry_fast[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
 extern char upcall_frame_fault_ip_q[], upcall_frame_fault_ip_rip[], upcall_frame_fault_ip_rflags[],
     upcall_frame_fault_ip_rsp[], get_user_u32_fault_ip[];
 extern char xrstor_fault_ip[], xrstor_fixup[], fxrstor_fault_ip[], fxrstor_fixup[], xrstors_fault_ip[],
@@ -142,10 +146,20 @@ void syscall_init(void)
     smap_enabled = cpu_features.smap;
     /* sysret: CS = base + 16, SS = base + 8 (cpu.h); syscall: CS = SEL_KCODE, SS = SEL_KDATA. */
     wrmsr(MSR_STAR, ((uint64_t)SEL_UCODE32 << 48) | ((uint64_t)SEL_KCODE << 32));
-    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    arch_hypercall_entry_select();
     /* Entered with interrupts off, no single-step, DF clear, AC clear (SMAP enforced), NT clear. */
     wrmsr(MSR_FMASK, RFLAGS_IF | (1u << 8) | (1u << 10) | (1u << 18) | (1u << 14));
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+}
+
+/*
+ * The syscall entry of this CPU, chosen instead of tested on every syscall: the fast path's when
+ * hypercall_fast (one CPU, no hypercall log), else the C path's (syscall.S). Called by each CPU as
+ * it comes up and again by sched_start's hypercall_fast_init.
+ */
+void arch_hypercall_entry_select(void)
+{
+    wrmsr(MSR_LSTAR, (uint64_t)(hypercall_fast ? syscall_entry_fast : syscall_entry));
 }
 
 /* The instructions allowed to fault in the hypervisor, and where each resumes to report it. */

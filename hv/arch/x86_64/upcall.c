@@ -58,6 +58,9 @@ long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret)
     r->rip = f.rip, r->rsp = f.rsp;
     r->rflags = (f.rflags & 0xcd5) | RFLAGS_IF | 2;
     r->vector = VEC_TIMER; /* return by iret: rcx and r11 must come back exactly */
+    r->cs = SEL_UCODE | 3; /* (the fast syscall entry leaves a syscall frame's cs and ss unwritten) */
+    r->ss = SEL_UDATA | 3;
+    this_cpu()->frame_rewritten = 1; /* not the syscall frame any more: no direct sysret (syscall.S) */
     *ret = (long)f.rax; /* hypercall_entry writes the result into rax: unchanged */
     return 0;
 }

@@ -37,6 +37,7 @@
 #define PCPU_SELF 32
 #define PCPU_CURRENT 40
 #define PCPU_NEED_RESCHED 48
+#define PCPU_FRAME_REWRITTEN 52 /* need_resched and it: one 8-byte word for the fast path's test */
 #define PCPU_CUR_VCPU_INFO 56
 #define PCPU_CUR_HYPERCALLS 64
 
@@ -91,7 +92,14 @@ struct percpu {
     uint64_t cur_regs_top;      /* its end: where the entry code starts pushing */
     struct percpu *self;        /* this very struct: this_cpu() */
     struct vcpu *current;       /* the vCPU it runs; NULL while idle */
-    uint64_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
+    uint32_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
+    /*
+     * Set by a handler that rewrote current's register frame (the iret hypercall: another rip,
+     * rsp and flags, and a return by iretq): the syscall fast path's direct sysret is then not
+     * allowed, and it leaves the checked way (return_to_guest). Beside need_resched so that the
+     * fast path tests both with one compare; the scheduler's C code never reads it.
+     */
+    uint32_t frame_rewritten;
     /*
      * current's vcpu_info and its domain's hypercall counters, set with current (sched.c's
      * switch_to): the syscall fast path reads them without walking vcpu and domain. Stale only
@@ -155,6 +163,8 @@ void idt_set_irq_handler(uint8_t vector, irq_handler_t handler);
 void exception_dispatch(struct cpu_regs *regs); /* called by entry.S for entries from ring 0 */
 void guest_trap(struct cpu_regs *regs);          /* ... and for entries from ring 3 (never returns) */
 void syscall_init(void); /* the syscall MSRs of this CPU */
+/* Points this CPU's syscall entry at the fast path or the C path, by hypercall_fast. */
+void arch_hypercall_entry_select(void);
 noreturn void idt_fatal(struct cpu_regs *regs); /* the hypervisor's own fatal-exception report */
 const char *exception_mnemonic(unsigned vector);
 /* Where the TSS keeps rsp0 (the stack an interrupt from ring 3 starts on): gdt.c checks it. */
