@@ -71,17 +71,19 @@ static __attribute__((__noinline__, __cold__)) void wake_pollers(struct domain *
 }
 
 /* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall on
- * the vCPU the port is bound to. */
-static void set_pending(struct domain *d, evtchn_port_t port)
+ * the vCPU the port is bound to. Returns 0, a send's result, so that the send ends in a jump here
+ * rather than a call that keeps its frame. */
+static long set_pending(struct domain *d, evtchn_port_t port)
 {
     struct shared_info *s = domain_shared_info(d);
     if (d->pollers)
         wake_pollers(d);
     if (test_and_set(s->evtchn_pending, port))
-        return;
+        return 0;
     if (test_bit(s->evtchn_mask, port))
-        return;
+        return 0;
     raise_on(d, s, table(d)->notify_vcpu[port], port);
+    return 0;
 }
 
 /* A free port, if d's label (and its creator's) may hold one more: the caller claims it at once. */
@@ -303,14 +305,12 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
         struct domain *rd = peer_of(chn);
         d->meter.events_sent++;
         rd->meter.events_received++;
-        set_pending(rd, chn->remote_port);
-        return 0;
+        return set_pending(rd, chn->remote_port);
     }
     case ECS_IPI:
         d->meter.events_sent++;
         d->meter.events_received++;
-        set_pending(d, port);
-        return 0;
+        return set_pending(d, port);
     case ECS_UNBOUND:
         return 0; /* nobody listens yet: dropped, as in Xen */
     default:
@@ -559,13 +559,12 @@ static __attribute__((__noinline__)) long evtchn_op(struct domain *d, uint64_t c
 long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a3, (void)a4, (void)a5;
-    struct domain *d = current_domain();
     if (cmd == EVTCHNOP_send) { /* the hot one: its 4-byte struct read with one checked load */
         _Static_assert(sizeof(struct evtchn_send) == sizeof(uint32_t), "evtchn_send is its port");
-        uint32_t port;
-        if (copy_u32_from_guest(&port, arg))
-            return -XEN_EFAULT;
-        return evtchn_send(d, port);
+        long port = get_u32_from_guest(arg);
+        if (port < 0)
+            return port; /* -XEN_EFAULT */
+        return evtchn_send(current_domain(), (evtchn_port_t)port); /* current read after the call: nothing to keep across it */
     }
-    return evtchn_op(d, cmd, arg);
+    return evtchn_op(current_domain(), cmd, arg);
 }

@@ -282,22 +282,21 @@ upcall_frame_fault_ip_rsp:
     ret
 
     /*
-     * long get_user_u32(uint32_t *dst, const void *src): one 4-byte word from a guest address the
-     * caller has checked (copy_u32_from_guest), as a single load where copy_user would take a
-     * 4-step `rep movsb`. A fault on the load resumes at copy_user_fixup (-EFAULT).
+     * long read_user_u32(uint64_t src): one 4-byte word from a guest address the caller has
+     * checked (get_u32_from_guest), zero-extended into rax, as a single load where copy_user
+     * would take a 4-step `rep movsb` and a copy through memory. A fault on the load resumes at
+     * copy_user_fixup (-EFAULT).
      */
-    .globl get_user_u32
-get_user_u32:
+    .globl read_user_u32
+read_user_u32:
     testb $1, smap_enabled(%rip)
     jz 1f
     stac
 1:
-    .globl get_user_u32_fault_ip
-get_user_u32_fault_ip:
-    movl (%rsi), %eax
-    movl %eax, (%rdi)
+    .globl read_user_u32_fault_ip
+read_user_u32_fault_ip:
+    movl (%rdi), %eax
     testb $1, smap_enabled(%rip)
     jz 2f
     clac
-2:  xorl %eax, %eax
-    ret
+2:  ret

@@ -50,8 +50,19 @@ void gpt_destroy(struct domain *d);
 /* Guest memory access: checks the range is guest-accessible, then copies with fault recovery. */
 long copy_from_guest(void *dst, uint64_t guest_src, size_t n);
 long copy_to_guest(uint64_t guest_dst, const void *src, size_t n);
-/* copy_from_guest of one 4-byte word as one checked load (a port number: EVTCHNOP_send). */
-long copy_u32_from_guest(uint32_t *dst, uint64_t guest_src);
 bool guest_range_ok(uint64_t va, size_t n);
+/*
+ * One 4-byte word from a guest address (a port number: EVTCHNOP_send): the word, zero-extended,
+ * or -XEN_EFAULT. The range is copy_from_guest's (not 0, the 4 bytes below GUEST_VA_LIMIT) in one
+ * compare, inlined; then one load under SMAP with its fault fixup (syscall.S), the value in rax
+ * instead of a copy through memory.
+ */
+long read_user_u32(uint64_t guest_src);
+static inline long get_u32_from_guest(uint64_t guest_src)
+{
+    if (guest_src - 1 >= GUEST_VA_LIMIT - sizeof(uint32_t))
+        return -XEN_EFAULT;
+    return read_user_u32(guest_src);
+}
 
 #endif
