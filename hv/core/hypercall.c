@@ -121,13 +121,3 @@ void hypercall_fast_init(bool one_cpu)
      * CPUs choose by hypercall_fast when they come up, and it is false whenever they exist.) */
     arch_hypercall_entry_select();
 }
-
-noreturn void hypercall_exit(struct cpu_regs *regs, long ret)
-{
-    /* regs is the frame inside current's struct vcpu (the entry saved into it). */
-    const struct vcpu *v = (const struct vcpu *)((char *)regs - __builtin_offsetof(struct vcpu, regs));
-    /* As hypercall_entry: the caller may have shut itself down. */
-    if (v->domain->state == DOM_RUNNABLE)
-        arch_hypercall_return(regs, ret);
-    exit_to_guest_resched(); /* the fast path saw work pending: exit_to_guest's own test would fail */
-}

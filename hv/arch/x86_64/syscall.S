@@ -147,14 +147,21 @@ syscall_entry_fast:
 .Lpending:
     cmpb $0, 1(%rcx)                      /* evtchn_upcall_mask: masked, the upcall waits */
     jne .Lsysret
+    /*
+     * Work pending: the result into the frame, then the scheduler's decision. The store is made
+     * even if the caller shut itself down (its frame, in its static domain slot, is then never
+     * returned to). The C way out ends in return_to_guest, which checks everything, so
+     * frame_rewritten is done with.
+     */
 .Lexit_slow:
-    movl $0, %gs:PCPU_FRAME_REWRITTEN     /* the C way out ends in return_to_guest, which checks everything */
-    movq %rbx, %rdi
-    movq %rax, %rsi
+    movq %rax, REGS_RAX(%rbx)
+    movl $0, %gs:PCPU_FRAME_REWRITTEN
     xorl %ecx, %ecx                       /* no guest argument left in a register for C (-ENOSYS) */
     xorl %edx, %edx
+    xorl %esi, %esi
+    xorl %edi, %edi
     xorl %r8d, %r8d
-    call hypercall_exit                   /* stores the result, exit_to_guest; never returns */
+    call exit_to_guest_resched            /* never returns */
     ud2
 .Lenosys:
     movq $-38, %rax                       /* -XEN_ENOSYS */

@@ -19,7 +19,5 @@ void hypercall_entry(struct cpu_regs *regs);
  */
 extern bool hypercall_fast;
 void hypercall_fast_init(bool one_cpu);
-/* The fast path's way out when work is pending: the result into the frame, then exit_to_guest. */
-noreturn void hypercall_exit(struct cpu_regs *regs, long ret);
 
 #endif

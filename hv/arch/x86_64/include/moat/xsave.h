@@ -68,9 +68,8 @@ extern struct xsave_fast_path xsave_fast;
 long xrstor_checked(const void *area, uint64_t mask); /* 0, or -1 if the CPU refused it (xrstor.S) */
 #define XSAVE_MXCSR_OFFSET 24                         /* in the legacy region (xsave.c checks it) */
 
-static inline bool xsave_switch(struct vcpu *v, const char **why)
+static inline bool xsave_switch(struct percpu *cpu, struct vcpu *v, const char **why)
 {
-    struct percpu *cpu = this_cpu();
     struct vcpu *prev = cpu->fpu_owner;
     if (prev == v)
         return true; /* the same vCPU again: nothing */
