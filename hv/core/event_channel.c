@@ -73,17 +73,30 @@ static __attribute__((__noinline__, __cold__)) void wake_pollers(struct domain *
 /* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall on
  * the vCPU the port is bound to. Returns 0, a send's result, so that the send ends in a jump here
  * rather than a call that keeps its frame. */
-static long set_pending(struct domain *d, evtchn_port_t port)
+static inline __attribute__((always_inline)) long set_pending_bits(struct domain *d, evtchn_port_t port)
 {
     struct shared_info *s = domain_shared_info(d);
-    if (d->pollers)
-        wake_pollers(d);
     if (test_and_set(s->evtchn_pending, port))
         return 0;
     if (test_bit(s->evtchn_mask, port))
         return 0;
     raise_on(d, s, table(d)->notify_vcpu[port], port);
     return 0;
+}
+
+/* With pollers: they are woken first. Out of line, so that set_pending makes no call but its
+ * last (the notification, a jump) and needs no stack frame. */
+static __attribute__((__noinline__, __cold__)) long set_pending_polled(struct domain *d, evtchn_port_t port)
+{
+    wake_pollers(d);
+    return set_pending_bits(d, port);
+}
+
+static long set_pending(struct domain *d, evtchn_port_t port)
+{
+    if (d->pollers)
+        return set_pending_polled(d, port);
+    return set_pending_bits(d, port);
 }
 
 /* A free port, if d's label (and its creator's) may hold one more: the caller claims it at once. */
