@@ -105,7 +105,7 @@ syscall_entry_fast:
      * vcpu_info.
      */
 .Lexit:
-    cmpq $0, %gs:PCPU_NEED_RESCHED
+    cmpq $0, %gs:PCPU_NEED_RESCHED        /* need_resched and frame_rewritten */
     jne .Lexit_slow
     movq %gs:PCPU_CUR_VCPU_INFO, %rcx
     cmpb $0, (%rcx)                       /* evtchn_upcall_pending */

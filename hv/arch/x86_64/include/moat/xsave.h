@@ -52,9 +52,9 @@ bool xsave_switch_slow(struct vcpu *v, const char **why);
  * scheduler, between partitions: the next entry then always takes the same path). */
 void xsave_release(void);
 /*
- * The switch's common case, inlined into the scheduler's switch (set by xsave_init): XSAVEOPT
- * from one vCPU to another on a CPU whose vCPUs never move (one CPU runs guests: hv_lock_smp is
- * false), outside the self-test build (which tampers with areas in xsave_switch_slow). Any other
+ * The switch's common case, inlined into the scheduler's switch (set by xsave_init, turned off
+ * by the first AP to come online): XSAVEOPT from one vCPU to another on a CPU whose vCPUs never
+ * move (one CPU runs guests: hv_lock_smp is false), outside the self-test build (which tampers with areas in xsave_switch_slow). Any other
  * case, and anything the fast path finds wrong, takes xsave_switch_slow, which decides and says
  * why: a refused MXCSR or a restore the CPU refuses is tried there again (the owner's state is
  * saved by then, so only the refusal is repeated) and v is refused by name.
@@ -73,7 +73,7 @@ static inline bool xsave_switch(struct percpu *cpu, struct vcpu *v, const char *
     struct vcpu *prev = cpu->fpu_owner;
     if (prev == v)
         return true; /* the same vCPU again: nothing */
-    if (!xsave_fast.on || !prev || hv_lock_smp)
+    if (!xsave_fast.on || !prev) /* (off once a second CPU is online: smp.c) */
         return xsave_switch_slow(v, why);
     __asm__ volatile("xsaveopt64 (%0)" ::"r"(prev->xsave), "a"((uint32_t)xsave_fast.xcr0),
                      "d"((uint32_t)(xsave_fast.xcr0 >> 32))
