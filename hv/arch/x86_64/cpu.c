@@ -137,7 +137,7 @@ uint8_t smap_enabled;
 
 extern char syscall_entry[], syscall_entry_fast[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
 extern char upcall_frame_fault_ip_q[], upcall_frame_fault_ip_rip[], upcall_frame_fault_ip_rflags[],
-    upcall_frame_fault_ip_rsp[], read_user_u32_fault_ip[];
+    upcall_frame_fault_ip_rsp[], upcall_frame_fixup[], read_user_u32_fault_ip[];
 extern char xrstor_fault_ip[], xrstor_fixup[], fxrstor_fault_ip[], fxrstor_fixup[], xrstors_fault_ip[],
     xrstors_fixup[];
 
@@ -168,10 +168,10 @@ static const struct {
 } fixups[] = {
     {copy_user_fault_ip, copy_user_fixup}, /* a guest address: -EFAULT */
     {copy_user_fault_ip_q, copy_user_fixup},
-    {upcall_frame_fault_ip_q, copy_user_fixup}, /* the upcall frame onto a guest stack (upcall.c) */
-    {upcall_frame_fault_ip_rip, copy_user_fixup},
-    {upcall_frame_fault_ip_rflags, copy_user_fixup},
-    {upcall_frame_fault_ip_rsp, copy_user_fixup},
+    {upcall_frame_fault_ip_q, upcall_frame_fixup}, /* the upcall frame onto a guest stack (upcall.c) */
+    {upcall_frame_fault_ip_rip, upcall_frame_fixup},
+    {upcall_frame_fault_ip_rflags, upcall_frame_fixup},
+    {upcall_frame_fault_ip_rsp, upcall_frame_fixup},
     {read_user_u32_fault_ip, copy_user_fixup}, /* a 4-byte word from a guest address (guest_pt.c) */
     {xrstor_fault_ip, xrstor_fixup},       /* a vCPU's extended state refused by the CPU (xsave.c) */
     {fxrstor_fault_ip, fxrstor_fixup},

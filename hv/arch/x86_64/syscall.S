@@ -253,19 +253,24 @@ copy_user_fixup:
     ret
 
     /*
-     * long upcall_frame_write(void *dst, const struct cpu_regs *r): the event upcall frame
-     * (public/hv.h, struct upcall_frame) written straight from the saved registers to the guest
-     * stack at dst, which the caller has checked (a user range, below GUEST_VA_LIMIT): the
-     * registers r15 to rax (the frame's first 15 words are cpu_regs' own), then rip, rflags and
-     * rsp. One pass over the registers (no copy on the hypervisor stack first), one SMAP window;
-     * a fault on any of the stores resumes at copy_user_fixup (-EFAULT), as copy_user's do.
+     * bool upcall_frame_push(struct cpu_regs *r, uint64_t dst, uint64_t callback): the event
+     * upcall frame (public/hv.h, struct upcall_frame) written straight from the saved registers
+     * to the guest stack at dst, which the caller has checked (a user range, below
+     * GUEST_VA_LIMIT): the registers r15 to rax (the frame's first 15 words are cpu_regs' own),
+     * then rip, rflags and rsp; then the registers enter the callback (rip = callback, rsp = rdi
+     * = dst) and it returns true. One pass over the registers (no copy on the hypervisor stack
+     * first), one SMAP window, and the caller (arch_upcall_push) needs no frame of its own. A
+     * fault on any of the stores resumes at upcall_frame_fixup: false, the registers unchanged.
      */
-    .globl upcall_frame_write
-upcall_frame_write:
+    .globl upcall_frame_push
+upcall_frame_push:
     testb $1, smap_enabled(%rip)
     jz 1f
     stac
-1:  movq %rsi, %rax
+1:  movq %rdi, %rax                       /* r */
+    movq %rdx, %r8                        /* callback */
+    movq %rsi, %rdi                       /* dst */
+    movq %rax, %rsi
     movl $15, %ecx
     .globl upcall_frame_fault_ip_q
 upcall_frame_fault_ip_q:
@@ -285,7 +290,18 @@ upcall_frame_fault_ip_rsp:
     testb $1, smap_enabled(%rip)
     jz 2f
     clac
-2:  xorl %eax, %eax
+2:  leaq -(15 * 8)(%rdi), %rdi            /* back to dst, the frame's start (rdi was at its rip) */
+    movq %r8, REGS_RIP(%rax)
+    movq %rdi, REGS_RSP(%rax)
+    movq %rdi, 0x48(%rax)                 /* rdi: the callback's argument, the frame */
+    movl $1, %eax
+    ret
+    .globl upcall_frame_fixup
+upcall_frame_fixup:
+    testb $1, smap_enabled(%rip)
+    jz 3f
+    clac
+3:  xorl %eax, %eax
     ret
 
     /*
