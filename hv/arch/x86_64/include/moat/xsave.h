@@ -61,11 +61,21 @@ void xsave_release(void);
  */
 struct xsave_fast_path {
     bool on;
-    uint32_t mxcsr_mask; /* the bits a valid MXCSR may have */
+    uint32_t mxcsr_reserved; /* the bits a valid MXCSR may not have (~MXCSR_MASK) */
     uint64_t xcr0;
 };
 extern struct xsave_fast_path xsave_fast;
-long xrstor_checked(const void *area, uint64_t mask); /* 0, or -1 if the CPU refused it (xrstor.S) */
+/* XRSTOR of area with mask: 0, or -1 if the CPU refused it (xrstor.S's xrstor_call, with its
+ * fixup, which changes rax only). */
+static inline long xrstor_checked(const void *area, uint64_t mask)
+{
+    long ret;
+    __asm__ volatile("call xrstor_call"
+                     : "=a"(ret)
+                     : "D"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32))
+                     : "memory");
+    return ret;
+}
 #define XSAVE_MXCSR_OFFSET 24                         /* in the legacy region (xsave.c checks it) */
 
 static inline bool xsave_switch(struct percpu *cpu, struct vcpu *v, const char **why)
@@ -75,12 +85,15 @@ static inline bool xsave_switch(struct percpu *cpu, struct vcpu *v, const char *
         return true; /* the same vCPU again: nothing */
     if (!xsave_fast.on || !prev) /* (off once a second CPU is online: smp.c) */
         return xsave_switch_slow(v, why);
-    __asm__ volatile("xsaveopt64 (%0)" ::"r"(prev->xsave), "a"((uint32_t)xsave_fast.xcr0),
-                     "d"((uint32_t)(xsave_fast.xcr0 >> 32))
+    /* A refused MXCSR before the save: prev is still the owner, and the slow path saves it. */
+    uint32_t mxcsr = *(const uint32_t *)((const char *)v->xsave + XSAVE_MXCSR_OFFSET);
+    if (mxcsr & xsave_fast.mxcsr_reserved)
+        return xsave_switch_slow(v, why);
+    uint64_t mask = xsave_fast.xcr0; /* split into edx:eax once, for both instructions */
+    __asm__ volatile("xsaveopt64 (%0)" ::"r"(prev->xsave), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32))
                      : "memory");
     cpu->fpu_owner = NULL;
-    uint32_t mxcsr = *(const uint32_t *)((const char *)v->xsave + XSAVE_MXCSR_OFFSET);
-    if ((mxcsr & ~xsave_fast.mxcsr_mask) || xrstor_checked(v->xsave, xsave_fast.xcr0))
+    if (xrstor_checked(v->xsave, mask))
         return xsave_switch_slow(v, why);
     cpu->fpu_owner = v;
     v->fpu_cpu = cpu->id;
