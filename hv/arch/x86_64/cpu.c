@@ -137,7 +137,7 @@ uint8_t smap_enabled;
 
 extern char syscall_entry[], syscall_entry_fast[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
 extern char upcall_frame_fault_ip_q[], upcall_frame_fault_ip_rip[], upcall_frame_fault_ip_rflags[],
-    upcall_frame_fault_ip_rsp[], upcall_frame_fixup[], read_user_u32_fault_ip[];
+    upcall_frame_fault_ip_rsp[], upcall_frame_fixup[];
 extern char xrstor_fault_ip[], xrstor_fixup[], fxrstor_fault_ip[], fxrstor_fixup[], xrstors_fault_ip[],
     xrstors_fixup[];
 
@@ -172,16 +172,24 @@ static const struct {
     {upcall_frame_fault_ip_rip, upcall_frame_fixup},
     {upcall_frame_fault_ip_rflags, upcall_frame_fixup},
     {upcall_frame_fault_ip_rsp, upcall_frame_fixup},
-    {read_user_u32_fault_ip, copy_user_fixup}, /* a 4-byte word from a guest address (guest_pt.c) */
     {xrstor_fault_ip, xrstor_fixup},       /* a vCPU's extended state refused by the CPU (xsave.c) */
     {fxrstor_fault_ip, fxrstor_fixup},
     {xrstors_fault_ip, xrstors_fixup},
 };
+
+/* The pairs inline assembly registers with FIXUP_ENTRY (linker.ld collects them). */
+struct fixup_pair {
+    uint64_t ip, fixup;
+};
+extern const struct fixup_pair _fixups_start[], _fixups_end[];
 
 uint64_t fault_fixup(uint64_t rip)
 {
     for (unsigned i = 0; i < ARRAY_SIZE(fixups); i++)
         if (rip == (uint64_t)fixups[i].ip)
             return (uint64_t)fixups[i].fixup;
+    for (const struct fixup_pair *f = _fixups_start; f < _fixups_end; f++)
+        if (rip == f->ip)
+            return f->fixup;
     return 0;
 }

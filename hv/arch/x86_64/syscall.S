@@ -303,23 +303,3 @@ upcall_frame_fixup:
     clac
 3:  xorl %eax, %eax
     ret
-
-    /*
-     * long read_user_u32(uint64_t src): one 4-byte word from a guest address the caller has
-     * checked (get_u32_from_guest), zero-extended into rax, as a single load where copy_user
-     * would take a 4-step `rep movsb` and a copy through memory. A fault on the load resumes at
-     * copy_user_fixup (-EFAULT).
-     */
-    .globl read_user_u32
-read_user_u32:
-    testb $1, smap_enabled(%rip)
-    jz 1f
-    stac
-1:
-    .globl read_user_u32_fault_ip
-read_user_u32_fault_ip:
-    movl (%rdi), %eax
-    testb $1, smap_enabled(%rip)
-    jz 2f
-    clac
-2:  ret

@@ -181,6 +181,12 @@ noreturn void return_to_guest(void);
 long copy_user(void *dst, const void *src, size_t n);
 /* If rip is a fault-tolerant guest access, where to resume with the fault reported. */
 uint64_t fault_fixup(uint64_t rip);
+/*
+ * For inline assembly: registers "the instruction at label `ip` may fault on a guest address;
+ * resume at label `fixup`" (two local labels of the same asm statement) in a section of pairs that
+ * fault_fixup also searches, so an inlined access needs no global symbol and no call.
+ */
+#define FIXUP_ENTRY(ip, fixup) ".pushsection .rodata.moat_fixups, \"a\"\n\t.quad " ip ", " fixup "\n\t.popsection\n\t"
 /* Faults taken so far on guest addresses in copy_user and answered -EFAULT (printed at stop). */
 extern uint64_t fault_fixups;
 
