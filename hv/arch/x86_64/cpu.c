@@ -111,9 +111,6 @@ _Static_assert(__builtin_offsetof(struct percpu, cur_regs_top) == PCPU_CUR_REGS_
 _Static_assert(__builtin_offsetof(struct percpu, self) == PCPU_SELF, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, current) == PCPU_CURRENT, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, need_resched) == PCPU_NEED_RESCHED, "percpu layout");
-_Static_assert(__builtin_offsetof(struct percpu, frame_rewritten) == PCPU_FRAME_REWRITTEN &&
-                   PCPU_FRAME_REWRITTEN == PCPU_NEED_RESCHED + 4 && sizeof(((struct percpu *)0)->need_resched) == 4,
-               "percpu layout: the fast path tests need_resched and frame_rewritten as one word");
 _Static_assert(__builtin_offsetof(struct percpu, cur_vcpu_info) == PCPU_CUR_VCPU_INFO, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, cur_hypercalls) == PCPU_CUR_HYPERCALLS, "percpu layout");
 _Static_assert(HYPERCALL_SLOTS == MOAT_NR_HYPERCALLS, "the fast path's table bound");

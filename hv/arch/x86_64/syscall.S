@@ -99,20 +99,19 @@ syscall_entry_fast:
      * Interrupts stay off from the syscall (FMASK clears IF) to the sysret: no handler turns them
      * on with one CPU (only the idle halt and the SMP lock's wait do). need_resched is this CPU's
      * work-pending word: set whenever current may not simply go on (a tick, a block or yield, a
-     * pause, a shutdown, a slice or cap used up; sched.c); the same 8-byte load reads
-     * frame_rewritten (the iret hypercall changed the frame: the checked way out). An unmasked
-     * pending upcall is the one other reason to take the slow way; it lives in the guest's own
+     * pause, a shutdown, a slice or cap used up; sched.c), or RESCHED_FRAME (the iret hypercall
+     * rewrote the frame: the checked way out, moat/cpu.h). An unmasked pending upcall is the one other reason to take the slow way; it lives in the guest's own
      * vcpu_info.
      */
 .Lexit:
-    cmpq $0, %gs:PCPU_NEED_RESCHED        /* need_resched and frame_rewritten */
+    cmpq $0, %gs:PCPU_NEED_RESCHED
     jne .Lexit_slow
     movq %gs:PCPU_CUR_VCPU_INFO, %rcx
     cmpb $0, (%rcx)                       /* evtchn_upcall_pending */
     jne .Lpending
     /*
      * The direct sysret. The frame is the one the entry above wrote (a handler that rewrites it
-     * sets frame_rewritten, and nothing else runs between): its vector is VEC_SYSCALL, its rip
+     * sets RESCHED_FRAME, and nothing else runs between): its vector is VEC_SYSCALL, its rip
      * and rflags are what the CPU put in rcx and r11 at the syscall. The result stays in rax
      * (the frame's copy is rewritten at the next entry, before anything reads it). Still checked
      * here: the rip below the user limit (CVE-2012-0217, as return_frame), and the flags masked to
@@ -151,11 +150,11 @@ syscall_entry_fast:
      * Work pending: the result into the frame, then the scheduler's decision. The store is made
      * even if the caller shut itself down (its frame, in its static domain slot, is then never
      * returned to). The C way out ends in return_to_guest, which checks everything, so
-     * frame_rewritten is done with.
+     * RESCHED_FRAME is done with: cleared before the scheduler reads the word.
      */
 .Lexit_slow:
     movq %rax, REGS_RAX(%rbx)
-    movl $0, %gs:PCPU_FRAME_REWRITTEN
+    andq $~RESCHED_FRAME, %gs:PCPU_NEED_RESCHED
     xorl %ecx, %ecx                       /* no guest argument left in a register for C (-ENOSYS) */
     xorl %edx, %edx
     xorl %esi, %esi

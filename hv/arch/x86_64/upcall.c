@@ -4,6 +4,7 @@
 // hypercall. When to deliver, and the event mask, are core/sched.c's.
 #include <moat/arch.h>
 #include <moat/domain.h>
+#include <moat/hypercall.h>
 #include <public/hv.h>
 
 /* The frame's general registers (r15 to rax) are laid out as struct cpu_regs' first ones. */
@@ -59,7 +60,8 @@ long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret)
     r->vector = VEC_TIMER; /* return by iret: rcx and r11 must come back exactly */
     r->cs = SEL_UCODE | 3; /* (the fast syscall entry leaves a syscall frame's cs and ss unwritten) */
     r->ss = SEL_UDATA | 3;
-    this_cpu()->frame_rewritten = 1; /* not the syscall frame any more: no direct sysret (syscall.S) */
+    if (hypercall_fast) /* not the syscall frame any more: no direct sysret (syscall.S clears the bit) */
+        this_cpu()->need_resched |= RESCHED_FRAME;
     *ret = (long)f.rax; /* hypercall_entry writes the result into rax: unchanged */
     return 0;
 }

@@ -28,6 +28,13 @@
 /* percpu.need_resched bits: pick another domain; the tick's scheduler work is due (sched.c). */
 #define RESCHED_SWITCH 1u
 #define RESCHED_TICK 2u
+/*
+ * Not the scheduler's: set by a handler that rewrote current's register frame (the iret hypercall:
+ * another rip, rsp and flags, and a return by iretq) when the syscall fast path runs it. That path
+ * then may not sysret directly: its test of the word sends it the checked way, and it clears this
+ * bit before any C code reads the word (syscall.S), so the scheduler never sees it.
+ */
+#define RESCHED_FRAME 4u
 
 /* Offsets into struct percpu used by the assembly (checked by static asserts in cpu.c). */
 #define PCPU_USER_RSP 0
@@ -37,7 +44,6 @@
 #define PCPU_SELF 32
 #define PCPU_CURRENT 40
 #define PCPU_NEED_RESCHED 48
-#define PCPU_FRAME_REWRITTEN 52 /* need_resched and it: one 8-byte word for the fast path's test */
 #define PCPU_CUR_VCPU_INFO 56
 #define PCPU_CUR_HYPERCALLS 64
 
@@ -92,14 +98,7 @@ struct percpu {
     uint64_t cur_regs_top;      /* its end: where the entry code starts pushing */
     struct percpu *self;        /* this very struct: this_cpu() */
     struct vcpu *current;       /* the vCPU it runs; NULL while idle */
-    uint32_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
-    /*
-     * Set by a handler that rewrote current's register frame (the iret hypercall: another rip,
-     * rsp and flags, and a return by iretq): the syscall fast path's direct sysret is then not
-     * allowed, and it leaves the checked way (return_to_guest). Beside need_resched so that the
-     * fast path tests both with one compare; the scheduler's C code never reads it.
-     */
-    uint32_t frame_rewritten;
+    uint64_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
     /*
      * current's vcpu_info and its domain's hypercall counters, set with current (sched.c's
      * switch_to): the syscall fast path reads them without walking vcpu and domain. Stale only
