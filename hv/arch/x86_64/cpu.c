@@ -185,6 +185,7 @@ uint64_t fault_fixup(uint64_t rip)
     for (unsigned i = 0; i < ARRAY_SIZE(fixups); i++)
         if (rip == (uint64_t)fixups[i].ip)
             return (uint64_t)fixups[i].fixup;
+    /* cppcheck-suppress comparePointers ; the two ends of one section, which linker.ld defines */
     for (const struct fixup_pair *f = _fixups_start; f < _fixups_end; f++)
         if (rip == f->ip)
             return f->fixup;

@@ -34,7 +34,7 @@
  * then may not sysret directly: its test of the word sends it the checked way, and it clears this
  * bit before any C code reads the word (syscall.S), so the scheduler never sees it.
  */
-#define RESCHED_FRAME 4u
+#define RESCHED_FRAME 4 /* (no u suffix: syscall.S uses it, and not every assembler takes one) */
 
 /* Offsets into struct percpu used by the assembly (checked by static asserts in cpu.c). */
 #define PCPU_USER_RSP 0
