@@ -135,9 +135,7 @@ static struct domain *resolve(struct domain *self, domid_t id)
 static struct domain *peer_of(const struct evtchn *chn)
 {
     struct domain *rd = domain_in_slot(chn->peer_slot);
-    /* rd computed once: without this the compiler folds the slot's address into each use (a
-     * second multiply by the size of struct domain on every send). */
-    __asm__("" : "+r"(rd));
+    compute_once(rd); /* else the slot's address is folded into each use: a second multiply on every send */
     BUG_ON(__builtin_expect(rd->domid != chn->remote_dom || rd->state == DOM_FREE, 0));
     return rd;
 }
