@@ -127,12 +127,13 @@ _Static_assert(__builtin_offsetof(struct cpu_regs, rsp) == REGS_RSP, "cpu_regs l
 
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
 #define MSR_FMASK 0xc0000084
 
 /* Read by copy_user in syscall.S: stac/clac are only legal when the CPU has SMAP. */
 uint8_t smap_enabled;
 
-extern char syscall_entry[], syscall_entry_fast[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
+extern char syscall_entry[], syscall_entry_fast[], syscall_compat[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
 extern char upcall_frame_fault_ip_q[], upcall_frame_fault_ip_rip[], upcall_frame_fault_ip_rflags[],
     upcall_frame_fault_ip_rsp[], upcall_frame_fixup[];
 extern char xrstor_fault_ip[], xrstor_fixup[], fxrstor_fault_ip[], fxrstor_fixup[], xrstors_fault_ip[],
@@ -144,6 +145,12 @@ void syscall_init(void)
     /* sysret: CS = base + 16, SS = base + 8 (cpu.h); syscall: CS = SEL_KCODE, SS = SEL_KDATA. */
     wrmsr(MSR_STAR, ((uint64_t)SEL_UCODE32 << 48) | ((uint64_t)SEL_KCODE << 32));
     arch_hypercall_entry_select();
+    /*
+     * syscall from 32-bit code enters at MSR_CSTAR on AMD CPUs and QEMU's TCG (Intel's raise #UD).
+     * The GDT has no 32-bit user code segment, so a guest cannot be in compatibility mode; should
+     * one ever be, it gets -ENOSYS instead of ring 0 at address 0 on its own stack.
+     */
+    wrmsr(MSR_CSTAR, (uint64_t)syscall_compat);
     /* Entered with interrupts off, no single-step, DF clear, AC clear (SMAP enforced), NT clear. */
     wrmsr(MSR_FMASK, RFLAGS_IF | (1u << 8) | (1u << 10) | (1u << 18) | (1u << 14));
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);

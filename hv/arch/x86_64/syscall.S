@@ -166,6 +166,16 @@ syscall_entry_fast:
     movq $-38, %rax                       /* -XEN_ENOSYS */
     jmp .Lexit
 
+    /*
+     * MSR_CSTAR's target, syscall from 32-bit code. Unreachable: the GDT has no 32-bit user code
+     * segment and guests have no LDT (gdt.c). Were it reached, this runs in ring 0 on the guest's
+     * stack with the guest's GS: it touches no memory and goes straight back with -ENOSYS.
+     */
+    .globl syscall_compat
+syscall_compat:
+    movl $-38, %eax                       /* -XEN_ENOSYS */
+    sysretl
+
     /* noreturn void return_to_guest(void): interrupts off, percpu.cur_regs set. */
     .globl return_to_guest
 return_to_guest:

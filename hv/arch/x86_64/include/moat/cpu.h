@@ -8,7 +8,7 @@
 /* Segment selectors. The order is the one syscall/sysret need (see DESIGN section 4). */
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
-#define SEL_UCODE32 0x18
+#define SEL_UCODE32 0x18 /* an empty slot: sysret needs it there, no guest may use it (gdt.c) */
 #define SEL_UDATA 0x20
 #define SEL_UCODE 0x28
 #define SEL_TSS 0x30
