@@ -231,6 +231,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     d->shared_info_mfn = info_page(d, GUEST_SHARED_INFO_VA, MAP_WRITABLE);
     if (d->start_info_mfn == INVALID_MFN || d->shared_info_mfn == INVALID_MFN || !elf_load(&img, d))
         goto fail;
+    d->shared_info = mfn_to_virt(d->shared_info_mfn); /* one load on every send, not a shift and an add */
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         d->vcpus[i].vcpu_info = &domain_shared_info(d)->vcpu_info[i];
     /* Devices (label permission, presence, exclusive), then the measurement: before it can run. */

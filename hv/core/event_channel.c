@@ -71,17 +71,32 @@ static __attribute__((__noinline__, __cold__)) void wake_pollers(struct domain *
 }
 
 /* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall on
- * the vCPU the port is bound to. */
-static void set_pending(struct domain *d, evtchn_port_t port)
+ * the vCPU the port is bound to. Returns 0, a send's result, so that the send ends in a jump here
+ * rather than a call that keeps its frame. */
+static inline __attribute__((always_inline)) long set_pending_bits(struct domain *d, evtchn_port_t port)
 {
     struct shared_info *s = domain_shared_info(d);
-    if (d->pollers)
-        wake_pollers(d);
     if (test_and_set(s->evtchn_pending, port))
-        return;
+        return 0;
     if (test_bit(s->evtchn_mask, port))
-        return;
+        return 0;
     raise_on(d, s, table(d)->notify_vcpu[port], port);
+    return 0;
+}
+
+/* With pollers: they are woken first. Out of line, so that set_pending makes no call but its
+ * last (the notification, a jump) and needs no stack frame. */
+static __attribute__((__noinline__, __cold__)) long set_pending_polled(struct domain *d, evtchn_port_t port)
+{
+    wake_pollers(d);
+    return set_pending_bits(d, port);
+}
+
+static long set_pending(struct domain *d, evtchn_port_t port)
+{
+    if (d->pollers)
+        return set_pending_polled(d, port);
+    return set_pending_bits(d, port);
 }
 
 /* A free port, if d's label (and its creator's) may hold one more: the caller claims it at once. */
@@ -120,6 +135,7 @@ static struct domain *resolve(struct domain *self, domid_t id)
 static struct domain *peer_of(const struct evtchn *chn)
 {
     struct domain *rd = domain_in_slot(chn->peer_slot);
+    compute_once(rd); /* else the slot's address is folded into each use: a second multiply on every send */
     BUG_ON(__builtin_expect(rd->domid != chn->remote_dom || rd->state == DOM_FREE, 0));
     return rd;
 }
@@ -303,14 +319,12 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
         struct domain *rd = peer_of(chn);
         d->meter.events_sent++;
         rd->meter.events_received++;
-        set_pending(rd, chn->remote_port);
-        return 0;
+        return set_pending(rd, chn->remote_port);
     }
     case ECS_IPI:
         d->meter.events_sent++;
         d->meter.events_received++;
-        set_pending(d, port);
-        return 0;
+        return set_pending(d, port);
     case ECS_UNBOUND:
         return 0; /* nobody listens yet: dropped, as in Xen */
     default:
@@ -559,13 +573,12 @@ static __attribute__((__noinline__)) long evtchn_op(struct domain *d, uint64_t c
 long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a3, (void)a4, (void)a5;
-    struct domain *d = current_domain();
     if (cmd == EVTCHNOP_send) { /* the hot one: its 4-byte struct read with one checked load */
         _Static_assert(sizeof(struct evtchn_send) == sizeof(uint32_t), "evtchn_send is its port");
-        uint32_t port;
-        if (copy_u32_from_guest(&port, arg))
-            return -XEN_EFAULT;
-        return evtchn_send(d, port);
+        long port = get_u32_from_guest(arg);
+        if (port < 0)
+            return port; /* -XEN_EFAULT */
+        return evtchn_send(current_domain(), (evtchn_port_t)port); /* current read after the call: nothing to keep across it */
     }
-    return evtchn_op(d, cmd, arg);
+    return evtchn_op(current_domain(), cmd, arg);
 }

@@ -51,9 +51,24 @@ static long do_memory_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
     return (long)d->nr_pages;
 }
 
-/* Indexed by the syscall entry's fast path as well (syscall.S), with the same bound and mask. */
+/* A number no handler has. */
+static long do_ni_hypercall(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5)
+{
+    (void)a1, (void)a2, (void)a3, (void)a4, (void)a5;
+    return -XEN_ENOSYS;
+}
+
+/*
+ * Indexed by the syscall entry's fast path as well (syscall.S), with the same bound and mask.
+ * Every slot holds a handler, do_ni_hypercall where none is assigned, so that a dispatch is one
+ * indirect call without a NULL test. The range initialiser comes first and the assigned numbers
+ * override it, which is what -Woverride-init would warn about.
+ */
 extern const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverride-init"
 const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
+    [0 ... MOAT_NR_HYPERCALLS - 1] = do_ni_hypercall,
     [__HYPERVISOR_set_callbacks] = do_set_callbacks,
     [__HYPERVISOR_memory_op] = do_memory_op,
     [__HYPERVISOR_set_timer_op] = do_set_timer_op,
@@ -68,6 +83,7 @@ const hypercall_fn hypercall_table[MOAT_NR_HYPERCALLS] = {
     [__HYPERVISOR_xsm_op] = do_xsm_op,
     [__HYPERVISOR_measure_op] = do_measure_op,
 };
+#pragma GCC diagnostic pop
 
 void hypercall_entry(struct cpu_regs *regs)
 {
@@ -81,10 +97,8 @@ void hypercall_entry(struct cpu_regs *regs)
     long ret = -XEN_ENOSYS;
     if (a.nr < MOAT_NR_HYPERCALLS) {
         uint64_t nr = array_index_nospec(a.nr, MOAT_NR_HYPERCALLS);
-        hypercall_fn fn = hypercall_table[nr];
         d->meter.hypercalls[nr]++; /* metering: one increment, no lock (moat/meter.h) */
-        if (fn)
-            ret = fn(a.arg[0], a.arg[1], a.arg[2], a.arg[3], a.arg[4]);
+        ret = hypercall_table[nr](a.arg[0], a.arg[1], a.arg[2], a.arg[3], a.arg[4]);
     }
     hclog_result(d, &a, ret);
     /* The caller may have shut itself down; its registers then no longer matter. */
@@ -103,14 +117,7 @@ void hypercall_fast_init(bool one_cpu)
 #else
     hypercall_fast = one_cpu;
 #endif
-}
-
-noreturn void hypercall_exit(struct cpu_regs *regs, long ret)
-{
-    /* regs is the frame inside current's struct vcpu (the entry saved into it). */
-    const struct vcpu *v = (const struct vcpu *)((char *)regs - __builtin_offsetof(struct vcpu, regs));
-    /* As hypercall_entry: the caller may have shut itself down. */
-    if (v->domain->state == DOM_RUNNABLE)
-        arch_hypercall_return(regs, ret);
-    exit_to_guest_resched(); /* the fast path saw work pending: exit_to_guest's own test would fail */
+    /* With one CPU this is the only CPU: the choice is made where every syscall will enter. (Other
+     * CPUs choose by hypercall_fast when they come up, and it is false whenever they exist.) */
+    arch_hypercall_entry_select();
 }

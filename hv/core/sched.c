@@ -96,12 +96,9 @@ static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
     rq->head = v;
 }
 
-static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
+/* To the tail of v's CPU's queue (without partitions). */
+static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
 {
-    if (partitioned()) {
-        partition_enqueue(v);
-        return;
-    }
     struct runqueue *rq = &rqs[v->cpu];
     if (v->on_rq)
         return;
@@ -114,6 +111,14 @@ static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
     else
         rq->head = v;
     rq->tail = v;
+}
+
+static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
+{
+    if (partitioned())
+        partition_enqueue(v);
+    else
+        rq_push_tail(v);
 }
 
 static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
@@ -279,23 +284,38 @@ static void kick(unsigned cpu)
 }
 
 /* Queues a runnable domain that is not current (at the head: a woken domain under its share).
- * Inlined: the wake-up of every event delivery to a blocked vCPU goes through it. */
-static inline __attribute__((always_inline)) void enqueue(struct vcpu *v, bool head)
+ * general: several CPUs or partitions, as the caller found them. */
+static inline __attribute__((always_inline)) void enqueue_as(struct vcpu *v, bool head, bool general)
 {
     if (v->on_rq || is_current(v))
         return;
     /* Its CPU is busy and another idles: run it there instead. */
-    if (hv_lock_smp && !v->pinned && percpus[v->cpu].current) {
+    if (general && hv_lock_smp && !v->pinned && percpus[v->cpu].current) {
         unsigned spare = idle_cpu();
         if (spare < MOAT_MAX_CPUS)
             move_to(v, spare);
     }
     if (head)
         rq_push_head(v);
-    else
+    else if (general)
         rq_push(v);
-    if (hv_lock_smp && !percpus[v->cpu].current)
+    else
+        rq_push_tail(v);
+    if (general && hv_lock_smp && !percpus[v->cpu].current)
         kick(v->cpu);
+}
+
+/* Several CPUs (a move, a kick) or partitions (their own queues): out of line, so that the one-CPU
+ * wake-up below makes no call and needs no stack frame. */
+static __attribute__((__noinline__)) void enqueue_general(struct vcpu *v, bool head) { enqueue_as(v, head, true); }
+
+/* Inlined: the wake-up of every event delivery to a blocked vCPU goes through it. */
+static inline __attribute__((always_inline)) void enqueue(struct vcpu *v, bool head)
+{
+    if (hv_lock_smp || partitioned())
+        enqueue_general(v, head);
+    else
+        enqueue_as(v, head, false);
 }
 
 void sched_place(struct vcpu *v, bool pinned, unsigned cpu)

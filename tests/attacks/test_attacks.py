@@ -46,6 +46,7 @@ ATTACKS: dict[str, list[str]] = {
     # entry and exit: privileged instructions, hypervisor memory, iret, upcalls, a stale TLB
     "priv": ["priv-cli", "priv-hlt", "priv-out", "priv-in", "priv-wrmsr", "priv-rdmsr", "priv-read-cr3",
              "priv-lgdt", "priv-invlpg", "priv-int-timer-vector", "priv-int-0x80", "priv-swapgs", "priv-sysret",
+             "priv-sysenter", "priv-compat-mode",
              "mem-read-hv-text", "mem-write-hv", "mem-read-directmap", "mem-exec-hv", "mem-noncanonical",
              "mem-write-start-info", "mem-exec-shared-info", "mem-write-own-code", "mem-exec-data", "iret-iopl",
              "iret-top-of-user-half", "upcall-stack-in-hv", "upcall-stack-unmapped", "upcall-stack-too-low",

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """An event upcall whose frame cannot go onto the guest stack (images/tests/upcall_stack/): the
-hypervisor writes the frame straight from the saved registers (upcall_frame_write in
+hypervisor writes the frame straight from the saved registers (upcall_frame_push in
 hv/arch/x86_64/syscall.S, checked by arch_upcall_push in hv/arch/x86_64/upcall.c). An rsp that
 would wrap, a frame at 0, past GUEST_VA_LIMIT or in the hypervisor's half is refused before any
 write; a frame on unmapped memory faults on its first store or, at the top of RAM, on a store of

@@ -4,6 +4,7 @@
 // EFER (and XCR0, xsave.c), or is not brought up at all.
 #include <moat/console.h>
 #include <moat/cpu.h>
+#include <moat/hypercall.h>
 #include <moat/xsave.h>
 #include <moat/x86.h>
 #include <public/hv.h>
@@ -126,14 +127,15 @@ _Static_assert(__builtin_offsetof(struct cpu_regs, rsp) == REGS_RSP, "cpu_regs l
 
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
 #define MSR_FMASK 0xc0000084
 
 /* Read by copy_user in syscall.S: stac/clac are only legal when the CPU has SMAP. */
 uint8_t smap_enabled;
 
-extern char syscall_entry[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
+extern char syscall_entry[], syscall_entry_fast[], syscall_compat[], copy_user_fault_ip[], copy_user_fault_ip_q[], copy_user_fixup[];
 extern char upcall_frame_fault_ip_q[], upcall_frame_fault_ip_rip[], upcall_frame_fault_ip_rflags[],
-    upcall_frame_fault_ip_rsp[], get_user_u32_fault_ip[];
+    upcall_frame_fault_ip_rsp[], upcall_frame_fixup[];
 extern char xrstor_fault_ip[], xrstor_fixup[], fxrstor_fault_ip[], fxrstor_fixup[], xrstors_fault_ip[],
     xrstors_fixup[];
 
@@ -142,10 +144,26 @@ void syscall_init(void)
     smap_enabled = cpu_features.smap;
     /* sysret: CS = base + 16, SS = base + 8 (cpu.h); syscall: CS = SEL_KCODE, SS = SEL_KDATA. */
     wrmsr(MSR_STAR, ((uint64_t)SEL_UCODE32 << 48) | ((uint64_t)SEL_KCODE << 32));
-    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    arch_hypercall_entry_select();
+    /*
+     * syscall from 32-bit code enters at MSR_CSTAR on AMD CPUs and QEMU's TCG (Intel's raise #UD).
+     * The GDT has no 32-bit user code segment, so a guest cannot be in compatibility mode; should
+     * one ever be, it gets -ENOSYS instead of ring 0 at address 0 on its own stack.
+     */
+    wrmsr(MSR_CSTAR, (uint64_t)syscall_compat);
     /* Entered with interrupts off, no single-step, DF clear, AC clear (SMAP enforced), NT clear. */
     wrmsr(MSR_FMASK, RFLAGS_IF | (1u << 8) | (1u << 10) | (1u << 18) | (1u << 14));
     wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
+}
+
+/*
+ * The syscall entry of this CPU, chosen instead of tested on every syscall: the fast path's when
+ * hypercall_fast (one CPU, no hypercall log), else the C path's (syscall.S). Called by each CPU as
+ * it comes up and again by sched_start's hypercall_fast_init.
+ */
+void arch_hypercall_entry_select(void)
+{
+    wrmsr(MSR_LSTAR, (uint64_t)(hypercall_fast ? syscall_entry_fast : syscall_entry));
 }
 
 /* The instructions allowed to fault in the hypervisor, and where each resumes to report it. */
@@ -154,20 +172,29 @@ static const struct {
 } fixups[] = {
     {copy_user_fault_ip, copy_user_fixup}, /* a guest address: -EFAULT */
     {copy_user_fault_ip_q, copy_user_fixup},
-    {upcall_frame_fault_ip_q, copy_user_fixup}, /* the upcall frame onto a guest stack (upcall.c) */
-    {upcall_frame_fault_ip_rip, copy_user_fixup},
-    {upcall_frame_fault_ip_rflags, copy_user_fixup},
-    {upcall_frame_fault_ip_rsp, copy_user_fixup},
-    {get_user_u32_fault_ip, copy_user_fixup}, /* a 4-byte word from a guest address (guest_pt.c) */
+    {upcall_frame_fault_ip_q, upcall_frame_fixup}, /* the upcall frame onto a guest stack (upcall.c) */
+    {upcall_frame_fault_ip_rip, upcall_frame_fixup},
+    {upcall_frame_fault_ip_rflags, upcall_frame_fixup},
+    {upcall_frame_fault_ip_rsp, upcall_frame_fixup},
     {xrstor_fault_ip, xrstor_fixup},       /* a vCPU's extended state refused by the CPU (xsave.c) */
     {fxrstor_fault_ip, fxrstor_fixup},
     {xrstors_fault_ip, xrstors_fixup},
 };
+
+/* The pairs inline assembly registers with FIXUP_ENTRY (linker.ld collects them). */
+struct fixup_pair {
+    uint64_t ip, fixup;
+};
+extern const struct fixup_pair _fixups_start[], _fixups_end[];
 
 uint64_t fault_fixup(uint64_t rip)
 {
     for (unsigned i = 0; i < ARRAY_SIZE(fixups); i++)
         if (rip == (uint64_t)fixups[i].ip)
             return (uint64_t)fixups[i].fixup;
+    /* cppcheck-suppress comparePointers ; the two ends of one section, which linker.ld defines */
+    for (const struct fixup_pair *f = _fixups_start; f < _fixups_end; f++)
+        if (rip == f->ip)
+            return f->fixup;
     return 0;
 }

@@ -27,7 +27,7 @@ static const uint64_t gdt_template[8] = {
     0,
     0x00af9a000000ffff, /* SEL_KCODE: 64-bit, DPL 0 */
     0x00cf92000000ffff, /* SEL_KDATA */
-    0x00cffa000000ffff, /* SEL_UCODE32: 32-bit user code, unused (sysret layout) */
+    0,                  /* SEL_UCODE32: sysret's layout needs the slot, never a segment (no compat mode) */
     0x00cff2000000ffff, /* SEL_UDATA: DPL 3 */
     0x00affa000000ffff, /* SEL_UCODE: 64-bit, DPL 3 */
     0,

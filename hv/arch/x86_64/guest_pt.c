@@ -255,15 +255,6 @@ long copy_from_guest(void *dst, uint64_t guest_src, size_t n)
     return copy_user(dst, (const void *)guest_src, n);
 }
 
-long get_user_u32(uint32_t *dst, const void *src); /* syscall.S: 0, or -XEN_EFAULT */
-
-long copy_u32_from_guest(uint32_t *dst, uint64_t guest_src)
-{
-    if (!guest_range_ok(guest_src, sizeof(*dst)) || guest_src == 0)
-        return -XEN_EFAULT;
-    return get_user_u32(dst, (const void *)guest_src);
-}
-
 long copy_to_guest(uint64_t guest_dst, const void *src, size_t n)
 {
     if (!guest_range_ok(guest_dst, n) || guest_dst == 0)

@@ -218,6 +218,10 @@ noreturn void ap_main(unsigned id)
     if (lapic_id() != cpu->apic_id)
         ap_fail(cpu, "its local APIC id is not the one the MADT lists");
     timer_start_cpu();
+    /* A second CPU online: vCPUs may move between CPUs (hv_lock_smp will be true), which the
+     * inlined extended-state switch does not handle (xsave.h). Before the release below, which
+     * the boot CPU acquires. */
+    xsave_fast.on = false;
     cpu->online = true;
     __atomic_store_n(&state[id], CPU_ONLINE, __ATOMIC_RELEASE);
     apic_send_ipi(percpus[0].apic_id, VEC_IPI_WAKE);

@@ -12,6 +12,11 @@
 #define RFLAGS_USER_MASK 0x0cd5 /* CF PF AF ZF SF DF OF: what a guest may set */
 
     .text
+    /*
+     * The C path's entry (MSR_LSTAR with several CPUs, partitions or the debug build): the whole
+     * frame pushed, every guest register cleared, then hypercall_entry, which takes the
+     * hypervisor lock.
+     */
     .globl syscall_entry
 syscall_entry:
     swapgs
@@ -25,40 +30,78 @@ syscall_entry:
     pushq $0                              /* error code */
     pushq $VEC_SYSCALL
     PUSH_GPRS
-    /*
-     * The whole frame is saved, as for every entry: whatever a handler or the way out does with
-     * it (an upcall, a switch, a fault report) finds it complete. One CPU and no hypercall log
-     * (hypercall_fast): the fast path below; otherwise the C path, which takes the hypervisor lock.
-     */
-    cmpb $0, hypercall_fast(%rip)
-    je syscall_slow
+    movq %rsp, %rdi
+    movq %gs:PCPU_KSTACK_TOP, %rsp
+    CLEAR_GUEST_GPRS                      /* the frame has them; C reads its arguments there */
+    call hypercall_entry
+    ud2                                   /* hypercall_entry never returns */
 
     /*
-     * The fast path: dispatch from the registers (the number in rax, the arguments where the
-     * handlers' C convention wants them, r10 moved to rcx), every other guest register cleared
-     * before any C code runs, the index masked, then one check of this CPU's pending work before
-     * a direct sysret. rbx keeps the frame across the handler (callee-saved).
+     * The fast path's entry (MSR_LSTAR with one CPU and no hypercall log: hypercall_fast, chosen
+     * by arch_hypercall_entry_select): no flag to test on every syscall.
+     *
+     * The frame is written with moves from its base: the 15 registers, rip, rflags, rsp and the
+     * vector, everything a handler, an upcall or a fault report reads. Not cs, ss and the error
+     * code: a frame marked VEC_SYSCALL leaves by sysret, which takes cs and ss from MSR_STAR, and
+     * the one handler that turns it into an iret frame (arch_upcall_pop) writes them itself.
+     */
+    .globl syscall_entry_fast
+syscall_entry_fast:
+    swapgs
+    movq %rsp, %gs:PCPU_USER_RSP
+    movq %gs:PCPU_CUR_REGS, %rsp
+    movq %r15, 0x00(%rsp)
+    movq %r14, 0x08(%rsp)
+    movq %r13, 0x10(%rsp)
+    movq %r12, 0x18(%rsp)
+    movq %r11, 0x20(%rsp)
+    movq %r10, 0x28(%rsp)
+    movq %r9, 0x30(%rsp)
+    movq %r8, 0x38(%rsp)
+    movq %rbp, 0x40(%rsp)
+    movq %rdi, 0x48(%rsp)
+    movq %rsi, 0x50(%rsp)
+    movq %rdx, 0x58(%rsp)
+    movq %rcx, 0x60(%rsp)
+    movq %rbx, REGS_RBX(%rsp)
+    movq %rax, REGS_RAX(%rsp)
+    movq %rcx, REGS_RIP(%rsp)
+    movq %r11, REGS_RFLAGS(%rsp)
+    movq %gs:PCPU_USER_RSP, %rcx
+    movq %rcx, REGS_RSP(%rsp)
+    movq $VEC_SYSCALL, REGS_VECTOR(%rsp)
+
+    /*
+     * Dispatch from the registers: the number in rax, the arguments where the handlers' C
+     * convention wants them (r10 moved to rcx), every other guest register cleared or
+     * overwritten before any C code runs (r9 by the mask, r11 by the counters' address), the
+     * index masked, then one check of this CPU's pending work before a direct sysret. rbx keeps
+     * the frame across the handler (callee-saved). Every table slot holds a handler (the unused
+     * ones do_ni_hypercall), so the call needs no NULL test.
      */
     movq %rsp, %rbx
     movq %gs:PCPU_KSTACK_TOP, %rsp
     movq %r10, %rcx
-    CLEAR_GPRS_PAST_ARGS
-    cmpq $HYPERCALL_SLOTS, %rax
-    jae .Lenosys
-    sbbq %r9, %r9                         /* all ones (rax < slots, as the branch said), 0 if mispredicted */
-    andq %r9, %rax                        /* so no load below uses an out-of-bounds index, even speculatively */
     movq %gs:PCPU_CUR_HYPERCALLS, %r11
+    xorl %ebp, %ebp
+    xorl %r10d, %r10d
+    xorl %r12d, %r12d
+    xorl %r13d, %r13d
+    xorl %r14d, %r14d
+    xorl %r15d, %r15d
+    cmpq $HYPERCALL_SLOTS, %rax
+    sbbq %r9, %r9                         /* all ones if rax < slots, else 0; sbb keeps CF for the jae */
+    jae .Lenosys
+    andq %r9, %rax                        /* so no load below uses an out-of-bounds index, even speculatively */
     incl (%r11,%rax,4)                    /* metering: the domain's count of this hypercall */
-    movq hypercall_table(,%rax,8), %rax
-    testq %rax, %rax
-    jz .Lenosys
-    call *%rax
+    call *hypercall_table(,%rax,8)
     /*
      * Interrupts stay off from the syscall (FMASK clears IF) to the sysret: no handler turns them
      * on with one CPU (only the idle halt and the SMP lock's wait do). need_resched is this CPU's
      * work-pending word: set whenever current may not simply go on (a tick, a block or yield, a
-     * pause, a shutdown, a slice or cap used up; sched.c). An unmasked pending upcall is the one
-     * other reason to take the slow way; it lives in the guest's own vcpu_info.
+     * pause, a shutdown, a slice or cap used up; sched.c), or RESCHED_FRAME (the iret hypercall
+     * rewrote the frame: the checked way out, moat/cpu.h). An unmasked pending upcall is the one other reason to take the slow way; it lives in the guest's own
+     * vcpu_info.
      */
 .Lexit:
     cmpq $0, %gs:PCPU_NEED_RESCHED
@@ -66,30 +109,72 @@ syscall_entry:
     movq %gs:PCPU_CUR_VCPU_INFO, %rcx
     cmpb $0, (%rcx)                       /* evtchn_upcall_pending */
     jne .Lpending
+    /*
+     * The direct sysret. The frame is the one the entry above wrote (a handler that rewrites it
+     * sets RESCHED_FRAME, and nothing else runs between): its vector is VEC_SYSCALL, its rip
+     * and rflags are what the CPU put in rcx and r11 at the syscall. The result stays in rax
+     * (the frame's copy is rewritten at the next entry, before anything reads it). Still checked
+     * here: the rip below the user limit (CVE-2012-0217, as return_frame), and the flags masked to
+     * what a guest may set.
+     */
 .Lsysret:
+    movq REGS_RIP(%rbx), %rcx
+    cmpq user_rip_limit(%rip), %rcx
+    jae .Lchecked
+    movq REGS_RFLAGS(%rbx), %r11
+    andq $RFLAGS_USER_MASK, %r11
+    orq $0x202, %r11                      /* IF, and the always-one bit */
+    movq 0x00(%rbx), %r15
+    movq 0x08(%rbx), %r14
+    movq 0x10(%rbx), %r13
+    movq 0x18(%rbx), %r12
+    movq 0x28(%rbx), %r10
+    movq 0x30(%rbx), %r9
+    movq 0x38(%rbx), %r8
+    movq 0x40(%rbx), %rbp
+    movq 0x48(%rbx), %rdi
+    movq 0x50(%rbx), %rsi
+    movq 0x58(%rbx), %rdx
+    movq REGS_RSP(%rbx), %rsp
+    movq REGS_RBX(%rbx), %rbx
+    swapgs
+    sysretq
+.Lchecked:                                /* return_frame decides (an iretq, which faults in the guest's name) */
     movq %rax, REGS_RAX(%rbx)
     movq %rbx, %rsp
     jmp return_frame
 .Lpending:
     cmpb $0, 1(%rcx)                      /* evtchn_upcall_mask: masked, the upcall waits */
     jne .Lsysret
+    /*
+     * Work pending: the result into the frame, then the scheduler's decision. The store is made
+     * even if the caller shut itself down (its frame, in its static domain slot, is then never
+     * returned to). The C way out ends in return_to_guest, which checks everything, so
+     * RESCHED_FRAME is done with: cleared before the scheduler reads the word.
+     */
 .Lexit_slow:
-    movq %rbx, %rdi
-    movq %rax, %rsi
-    xorl %edx, %edx                       /* no guest argument left in a register for C (-ENOSYS) */
+    movq %rax, REGS_RAX(%rbx)
+    andq $~RESCHED_FRAME, %gs:PCPU_NEED_RESCHED
+    xorl %ecx, %ecx                       /* no guest argument left in a register for C (-ENOSYS) */
+    xorl %edx, %edx
+    xorl %esi, %esi
+    xorl %edi, %edi
     xorl %r8d, %r8d
-    call hypercall_exit                   /* stores the result, exit_to_guest; never returns */
+    call exit_to_guest_resched            /* never returns */
     ud2
 .Lenosys:
     movq $-38, %rax                       /* -XEN_ENOSYS */
     jmp .Lexit
 
-syscall_slow:
-    movq %rsp, %rdi
-    movq %gs:PCPU_KSTACK_TOP, %rsp
-    CLEAR_GUEST_GPRS                      /* the frame has them; C reads its arguments there */
-    call hypercall_entry
-    ud2                                   /* hypercall_entry never returns */
+    /*
+     * MSR_CSTAR's target, syscall from 32-bit code. Unreachable: the GDT has no 32-bit user code
+     * segment and guests have no LDT (gdt.c). Were it reached, this runs in ring 0 on the guest's
+     * stack with the guest's GS: it touches no memory and goes straight back with -ENOSYS.
+     */
+    .globl syscall_compat
+syscall_compat:
+    movl $-38, %eax                       /* -XEN_ENOSYS */
+    sysretl
 
     /* noreturn void return_to_guest(void): interrupts off, percpu.cur_regs set. */
     .globl return_to_guest
@@ -102,11 +187,10 @@ return_frame:
      */
     cmpq $VEC_SYSCALL, REGS_VECTOR(%rsp)
     jne 1f
-    movabsq $0x00007ffffffff000, %rcx
-    cmpq %rcx, REGS_RIP(%rsp)
+    movq REGS_RIP(%rsp), %rcx
+    cmpq user_rip_limit(%rip), %rcx
     jae 1f
     /* rcx and r11 get the return rip and rflags straight from the frame (sysret's operands). */
-    movq REGS_RIP(%rsp), %rcx
     movq REGS_RFLAGS(%rsp), %r11
     andq $RFLAGS_USER_MASK, %r11
     orq $0x202, %r11                      /* IF, and the always-one bit */
@@ -131,6 +215,13 @@ return_frame:
     addq $16, %rsp                        /* vector, error code */
     swapgs
     iretq
+
+    /* The first rip sysret may not return to: the last user page and everything above it. */
+    .section .rodata
+    .balign 8
+user_rip_limit:
+    .quad 0x00007ffffffff000
+    .text
 
     /*
      * long copy_user(void *dst, const void *src, size_t n): the one place the hypervisor touches
@@ -171,19 +262,24 @@ copy_user_fixup:
     ret
 
     /*
-     * long upcall_frame_write(void *dst, const struct cpu_regs *r): the event upcall frame
-     * (public/hv.h, struct upcall_frame) written straight from the saved registers to the guest
-     * stack at dst, which the caller has checked (a user range, below GUEST_VA_LIMIT): the
-     * registers r15 to rax (the frame's first 15 words are cpu_regs' own), then rip, rflags and
-     * rsp. One pass over the registers (no copy on the hypervisor stack first), one SMAP window;
-     * a fault on any of the stores resumes at copy_user_fixup (-EFAULT), as copy_user's do.
+     * bool upcall_frame_push(struct cpu_regs *r, uint64_t dst, uint64_t callback): the event
+     * upcall frame (public/hv.h, struct upcall_frame) written straight from the saved registers
+     * to the guest stack at dst, which the caller has checked (a user range, below
+     * GUEST_VA_LIMIT): the registers r15 to rax (the frame's first 15 words are cpu_regs' own),
+     * then rip, rflags and rsp; then the registers enter the callback (rip = callback, rsp = rdi
+     * = dst) and it returns true. One pass over the registers (no copy on the hypervisor stack
+     * first), one SMAP window, and the caller (arch_upcall_push) needs no frame of its own. A
+     * fault on any of the stores resumes at upcall_frame_fixup: false, the registers unchanged.
      */
-    .globl upcall_frame_write
-upcall_frame_write:
+    .globl upcall_frame_push
+upcall_frame_push:
     testb $1, smap_enabled(%rip)
     jz 1f
     stac
-1:  movq %rsi, %rax
+1:  movq %rdi, %rax                       /* r */
+    movq %rdx, %r8                        /* callback */
+    movq %rsi, %rdi                       /* dst */
+    movq %rax, %rsi
     movl $15, %ecx
     .globl upcall_frame_fault_ip_q
 upcall_frame_fault_ip_q:
@@ -203,26 +299,16 @@ upcall_frame_fault_ip_rsp:
     testb $1, smap_enabled(%rip)
     jz 2f
     clac
-2:  xorl %eax, %eax
+2:  leaq -(15 * 8)(%rdi), %rdi            /* back to dst, the frame's start (rdi was at its rip) */
+    movq %r8, REGS_RIP(%rax)
+    movq %rdi, REGS_RSP(%rax)
+    movq %rdi, 0x48(%rax)                 /* rdi: the callback's argument, the frame */
+    movl $1, %eax
     ret
-
-    /*
-     * long get_user_u32(uint32_t *dst, const void *src): one 4-byte word from a guest address the
-     * caller has checked (copy_u32_from_guest), as a single load where copy_user would take a
-     * 4-step `rep movsb`. A fault on the load resumes at copy_user_fixup (-EFAULT).
-     */
-    .globl get_user_u32
-get_user_u32:
+    .globl upcall_frame_fixup
+upcall_frame_fixup:
     testb $1, smap_enabled(%rip)
-    jz 1f
-    stac
-1:
-    .globl get_user_u32_fault_ip
-get_user_u32_fault_ip:
-    movl (%rsi), %eax
-    movl %eax, (%rdi)
-    testb $1, smap_enabled(%rip)
-    jz 2f
+    jz 3f
     clac
-2:  xorl %eax, %eax
+3:  xorl %eax, %eax
     ret

@@ -4,6 +4,7 @@
 // hypercall. When to deliver, and the event mask, are core/sched.c's.
 #include <moat/arch.h>
 #include <moat/domain.h>
+#include <moat/hypercall.h>
 #include <public/hv.h>
 
 /* The frame's general registers (r15 to rax) are laid out as struct cpu_regs' first ones. */
@@ -19,13 +20,15 @@ static inline void copy_words(void *dst, const void *src, size_t n)
     __asm__ volatile("rep movsq" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
 }
 
-/* The frame onto the guest stack at dst, from the saved registers (syscall.S); 0 or -XEN_EFAULT. */
-long upcall_frame_write(uint64_t dst, const struct cpu_regs *r);
+/* The frame onto the guest stack at dst, from the saved registers, then r enters the callback
+ * (syscall.S); false, r unchanged, if a store faulted. */
+bool upcall_frame_push(struct cpu_regs *r, uint64_t dst, uint64_t callback);
+_Static_assert(__builtin_offsetof(struct cpu_regs, rdi) == 0x48, "upcall_frame_push sets the callback's rdi");
 _Static_assert(__builtin_offsetof(struct upcall_frame, rip) == FRAME_GPRS * 8 &&
                    __builtin_offsetof(struct upcall_frame, rflags) == (FRAME_GPRS + 1) * 8 &&
                    __builtin_offsetof(struct upcall_frame, rsp) == (FRAME_GPRS + 2) * 8 &&
                    sizeof(struct upcall_frame) == (FRAME_GPRS + 3) * 8,
-               "upcall_frame_write: 15 registers, then rip, rflags, rsp");
+               "upcall_frame_push: 15 registers, then rip, rflags, rsp");
 
 /*
  * The frame is written straight from the saved registers onto the guest stack (no copy on the
@@ -37,12 +40,9 @@ bool arch_upcall_push(struct vcpu *v, uint64_t callback)
 {
     struct cpu_regs *r = &v->regs;
     uint64_t sp = ((r->rsp - 128 - sizeof(struct upcall_frame)) & ~15ULL); /* below the guest's red zone */
-    if (r->rsp < 256 || !sp || sp > GUEST_VA_LIMIT - sizeof(struct upcall_frame) || upcall_frame_write(sp, r))
+    if (r->rsp < 256 || !sp || sp > GUEST_VA_LIMIT - sizeof(struct upcall_frame))
         return false;
-    r->rip = callback;
-    r->rsp = sp;
-    r->rdi = sp;
-    return true;
+    return upcall_frame_push(r, sp, callback); /* a jump: this function needs no frame */
 }
 
 long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret)
@@ -58,6 +58,10 @@ long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret)
     r->rip = f.rip, r->rsp = f.rsp;
     r->rflags = (f.rflags & 0xcd5) | RFLAGS_IF | 2;
     r->vector = VEC_TIMER; /* return by iret: rcx and r11 must come back exactly */
+    r->cs = SEL_UCODE | 3; /* (the fast syscall entry leaves a syscall frame's cs and ss unwritten) */
+    r->ss = SEL_UDATA | 3;
+    if (hypercall_fast) /* not the syscall frame any more: no direct sysret (syscall.S clears the bit) */
+        this_cpu()->need_resched |= RESCHED_FRAME;
     *ret = (long)f.rax; /* hypercall_entry writes the result into rax: unchanged */
     return 0;
 }

@@ -6,12 +6,14 @@
  */
     .text
 
-    /* long xrstor_checked(const void *area, uint64_t mask) */
-    .globl xrstor_checked
-xrstor_checked:
-    movq %rsi, %rax
-    movq %rsi, %rdx
-    shrq $32, %rdx
+    /*
+     * xrstor_call: area in rdi, the mask already split in edx:eax as xrstor wants it; 0 in rax,
+     * or -1 if refused. It changes rax and nothing else, which its caller (xrstor_checked in
+     * moat/xsave.h, an asm call) tells the compiler, so the switch keeps its registers across it
+     * and reuses the edx:eax its xsaveopt loaded.
+     */
+    .globl xrstor_call
+xrstor_call:
     .globl xrstor_fault_ip
 xrstor_fault_ip:
     xrstor64 (%rdi)

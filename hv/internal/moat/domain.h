@@ -98,6 +98,7 @@ struct domain {
     uint64_t nr_pages;                /* pseudo-physical size (PFNs 0..nr_pages-1) */
     uint64_t frames_held;             /* machine frames it owns: RAM, page tables, info pages */
     mfn_t start_info_mfn, shared_info_mfn;
+    struct shared_info *shared_info; /* that page through the direct map: set with it, for the event paths */
 
     uint64_t cpu_time_ns;             /* of all its vCPUs */
     struct share share;               /* weight and cap (sched_share.c) */
@@ -122,7 +123,7 @@ struct vcpu *domain_vcpu(struct domain *d, uint64_t vcpu_id);
 /* The shared-info page as the hypervisor sees it (through the direct map). */
 static inline struct shared_info *domain_shared_info(struct domain *d)
 {
-    return mfn_to_virt(d->shared_info_mfn);
+    return d->shared_info;
 }
 
 /* v's own vcpu_info in its domain's shared info: its upcall pending, mask and pending_sel. */

@@ -14,11 +14,10 @@ void hypercall_entry(struct cpu_regs *regs);
 /*
  * The syscall entry's fast path (one CPU, no hypercall log) dispatches from the registers itself
  * and sysrets when nothing is pending. hypercall_fast says whether it may; set once, before the
- * first domain runs, by sched_start.
+ * first domain runs, by sched_start, which also points this CPU's syscall entry at it (the
+ * architecture's entry is chosen, not a flag tested on every hypercall).
  */
 extern bool hypercall_fast;
 void hypercall_fast_init(bool one_cpu);
-/* The fast path's way out when work is pending: the result into the frame, then exit_to_guest. */
-noreturn void hypercall_exit(struct cpu_regs *regs, long ret);
 
 #endif

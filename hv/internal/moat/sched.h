@@ -44,7 +44,7 @@ void sched_notify(struct vcpu *v);
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
 /* exit_to_guest without its test for the common case, for a caller that knows work is pending
- * (the syscall fast path's hypercall_exit): the scheduler decides, then the guest runs. */
+ * (the syscall fast path, syscall.S): the scheduler decides, then the guest runs. */
 noreturn void exit_to_guest_resched(void);
 /* The vCPU this CPU runs (in a hypercall: the caller; NULL while idle), and, for hypercall
  * handlers only (a guest called: never idle), the caller's domain. */

@@ -59,6 +59,30 @@ static void op_int_timer(void) { __asm__ volatile("int $0xf0"); }
 static void op_int_80(void) { __asm__ volatile("int $0x80"); }
 static void op_swapgs(void) { __asm__ volatile("swapgs"); }
 static void op_sysret(void) { __asm__ volatile("sysretq"); }
+static void op_sysenter(void) { __asm__ volatile("sysenter" ::: "rcx", "r11", "memory"); }
+/*
+ * Compatibility mode: a far jump to the GDT's 32-bit user code slot (selector 0x1b, kept only for
+ * sysret's layout). Reaching it would let `syscall` enter through MSR_CSTAR, which AMD CPUs (and
+ * QEMU's TCG) honour from 32-bit code. If the far jump works, the 32-bit code jumps straight back
+ * to 64-bit code and the attack returns: SURVIVED. (A far jump, not a far return: QEMU pops a far
+ * return's stack as a supervisor access, which SMAP refuses, so lret would fault there anyway.)
+ */
+static void op_compat_mode(void)
+{
+    static struct {
+        uint32_t offset;
+        uint16_t selector;
+    } __attribute__((packed)) target;
+    __asm__ volatile("leaq 1f(%%rip), %%rax\n\t"
+                     "movl %%eax, %0\n\t"
+                     "movw $0x1b, %1\n\t"
+                     "ljmpl *%0\n\t"
+                     ".code32\n"
+                     "1: ljmp $0x2b, $2f\n\t"
+                     ".code64\n"
+                     "2:\n"
+                     : "+m"(target.offset), "+m"(target.selector)::"rax", "memory");
+}
 static void op_read_hv_text(void) { (void)*(volatile uint64_t *)0xffffffff80100000ull; }
 static void op_write_hv(void) { *(volatile uint64_t *)0xffffffff80200000ull = 0; }
 static void op_read_directmap(void) { (void)*(volatile uint64_t *)0xffff800000100000ull; }
@@ -140,6 +164,8 @@ static const struct {
     {"priv-int-0x80", op_int_80},
     {"priv-swapgs", op_swapgs},
     {"priv-sysret", op_sysret},
+    {"priv-sysenter", op_sysenter},
+    {"priv-compat-mode", op_compat_mode},
     {"mem-read-hv-text", op_read_hv_text},
     {"mem-write-hv", op_write_hv},
     {"mem-read-directmap", op_read_directmap},

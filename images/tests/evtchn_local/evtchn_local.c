@@ -353,6 +353,13 @@ static void check_unknown_ops(void)
         xtf_check(HYPERVISOR_event_channel_op(missing[i], &arg) == -XEN_ENOSYS, "op %d is not -ENOSYS",
                   missing[i]);
     xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_send, (void *)8), -XEN_EFAULT);
+    // The send reads its port with one inlined load after one range compare: the ends of the
+    // range (0; the last 4 bytes below GUEST_VA_LIMIT, unmapped, faulting into the fixup; one byte
+    // further, refused), and a mapped hypervisor address, which only the compare keeps out.
+    xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_send, NULL), -XEN_EFAULT);
+    xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_send, (void *)(GUEST_VA_LIMIT - 4)), -XEN_EFAULT);
+    xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_send, (void *)(GUEST_VA_LIMIT - 3)), -XEN_EFAULT);
+    xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_send, (void *)0xffff800000100000ULL), -XEN_EFAULT);
     xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, (void *)GUEST_VA_LIMIT), -XEN_EFAULT);
 }
 

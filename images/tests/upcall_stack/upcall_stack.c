@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // An event upcall due while the guest's rsp leaves no room for its frame (tests/domains/
 // test_upcall_stack.py): the hypervisor writes the frame straight onto the guest stack
-// (upcall_frame_write, hv/arch/x86_64/syscall.S), so every way that can go wrong must end with
+// (upcall_frame_push, hv/arch/x86_64/syscall.S), so every way that can go wrong must end with
 // this domain killed ("cannot push an upcall frame") and the hypervisor untouched.
 //   at=low       rsp below 256 (the frame would wrap around): refused before any write
 //   at=zero      the frame would start at address 0: refused before any write

@@ -133,8 +133,12 @@ static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const c
     cpu->cur_regs = &next->regs;
     cpu->cur_regs_top = (uint64_t)(&next->regs + 1);
     tss_set_rsp0(cpu, cpu->cur_regs_top);
-    arch_switch_address_space(cpu, next->domain->pml4);
-    return xsave_switch(next, why);
+    mfn_t root = next->domain->pml4; /* a domain's tables: never 0, which names the hypervisor's */
+    if (cpu->loaded_pml4 != root) {
+        write_cr3(root << PAGE_SHIFT);
+        cpu->loaded_pml4 = root;
+    }
+    return xsave_switch(cpu, next, why);
 }
 
 /* ---- hypercalls: the number in rax, the arguments in rdi, rsi, rdx, r10, r8, the result in rax ---- */

@@ -8,7 +8,7 @@
 /* Segment selectors. The order is the one syscall/sysret need (see DESIGN section 4). */
 #define SEL_KCODE 0x08
 #define SEL_KDATA 0x10
-#define SEL_UCODE32 0x18
+#define SEL_UCODE32 0x18 /* an empty slot: sysret needs it there, no guest may use it (gdt.c) */
 #define SEL_UDATA 0x20
 #define SEL_UCODE 0x28
 #define SEL_TSS 0x30
@@ -28,6 +28,13 @@
 /* percpu.need_resched bits: pick another domain; the tick's scheduler work is due (sched.c). */
 #define RESCHED_SWITCH 1u
 #define RESCHED_TICK 2u
+/*
+ * Not the scheduler's: set by a handler that rewrote current's register frame (the iret hypercall:
+ * another rip, rsp and flags, and a return by iretq) when the syscall fast path runs it. That path
+ * then may not sysret directly: its test of the word sends it the checked way, and it clears this
+ * bit before any C code reads the word (syscall.S), so the scheduler never sees it.
+ */
+#define RESCHED_FRAME 4 /* (no u suffix: syscall.S uses it, and not every assembler takes one) */
 
 /* Offsets into struct percpu used by the assembly (checked by static asserts in cpu.c). */
 #define PCPU_USER_RSP 0
@@ -155,6 +162,8 @@ void idt_set_irq_handler(uint8_t vector, irq_handler_t handler);
 void exception_dispatch(struct cpu_regs *regs); /* called by entry.S for entries from ring 0 */
 void guest_trap(struct cpu_regs *regs);          /* ... and for entries from ring 3 (never returns) */
 void syscall_init(void); /* the syscall MSRs of this CPU */
+/* Points this CPU's syscall entry at the fast path or the C path, by hypercall_fast. */
+void arch_hypercall_entry_select(void);
 noreturn void idt_fatal(struct cpu_regs *regs); /* the hypervisor's own fatal-exception report */
 const char *exception_mnemonic(unsigned vector);
 /* Where the TSS keeps rsp0 (the stack an interrupt from ring 3 starts on): gdt.c checks it. */
@@ -171,6 +180,12 @@ noreturn void return_to_guest(void);
 long copy_user(void *dst, const void *src, size_t n);
 /* If rip is a fault-tolerant guest access, where to resume with the fault reported. */
 uint64_t fault_fixup(uint64_t rip);
+/*
+ * For inline assembly: registers "the instruction at label `ip` may fault on a guest address;
+ * resume at label `fixup`" (two local labels of the same asm statement) in a section of pairs that
+ * fault_fixup also searches, so an inlined access needs no global symbol and no call.
+ */
+#define FIXUP_ENTRY(ip, fixup) ".pushsection .rodata.moat_fixups, \"a\"\n\t.quad " ip ", " fixup "\n\t.popsection\n\t"
 /* Faults taken so far on guest addresses in copy_user and answered -EFAULT (printed at stop). */
 extern uint64_t fault_fixups;
 

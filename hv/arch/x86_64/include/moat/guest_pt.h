@@ -50,8 +50,36 @@ void gpt_destroy(struct domain *d);
 /* Guest memory access: checks the range is guest-accessible, then copies with fault recovery. */
 long copy_from_guest(void *dst, uint64_t guest_src, size_t n);
 long copy_to_guest(uint64_t guest_dst, const void *src, size_t n);
-/* copy_from_guest of one 4-byte word as one checked load (a port number: EVTCHNOP_send). */
-long copy_u32_from_guest(uint32_t *dst, uint64_t guest_src);
 bool guest_range_ok(uint64_t va, size_t n);
+/*
+ * One 4-byte word from a guest address (a port number: EVTCHNOP_send): the word, zero-extended,
+ * or -XEN_EFAULT. The range is copy_from_guest's (not 0, the 4 bytes below GUEST_VA_LIMIT) in one
+ * compare; then one load, inlined (no call), under SMAP (stac/clac only where the CPU has it, as
+ * copy_user), its fault resuming at the fixup below, which reports -XEN_EFAULT and closes the
+ * SMAP window the same way.
+ */
+extern uint8_t smap_enabled;
+static inline long get_u32_from_guest(uint64_t guest_src)
+{
+    if (guest_src - 1 >= GUEST_VA_LIMIT - sizeof(uint32_t))
+        return -XEN_EFAULT;
+    long word;
+    __asm__ volatile("testb $1, smap_enabled(%%rip)\n\t"
+                     "jz 1f\n\t"
+                     "stac\n"
+                     "1:\tmovl (%1), %k0\n"
+                     "2:\ttestb $1, smap_enabled(%%rip)\n\t"
+                     "jz 3f\n\t"
+                     "clac\n"
+                     "3:\n\t"
+                     ".pushsection .text.fixup, \"ax\"\n"
+                     "4:\tmovq $-14, %0\n\t" /* -XEN_EFAULT */
+                     "jmp 2b\n\t"
+                     ".popsection\n\t" FIXUP_ENTRY("1b", "4b")
+                     : "=&r"(word)
+                     : "r"(guest_src)
+                     : "memory", "cc");
+    return word;
+}
 
 #endif

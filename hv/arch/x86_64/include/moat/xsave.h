@@ -52,36 +52,48 @@ bool xsave_switch_slow(struct vcpu *v, const char **why);
  * scheduler, between partitions: the next entry then always takes the same path). */
 void xsave_release(void);
 /*
- * The switch's common case, inlined into the scheduler's switch (set by xsave_init): XSAVEOPT
- * from one vCPU to another on a CPU whose vCPUs never move (one CPU runs guests: hv_lock_smp is
- * false), outside the self-test build (which tampers with areas in xsave_switch_slow). Any other
+ * The switch's common case, inlined into the scheduler's switch (set by xsave_init, turned off
+ * by the first AP to come online): XSAVEOPT from one vCPU to another on a CPU whose vCPUs never
+ * move (one CPU runs guests: hv_lock_smp is false), outside the self-test build (which tampers with areas in xsave_switch_slow). Any other
  * case, and anything the fast path finds wrong, takes xsave_switch_slow, which decides and says
  * why: a refused MXCSR or a restore the CPU refuses is tried there again (the owner's state is
  * saved by then, so only the refusal is repeated) and v is refused by name.
  */
 struct xsave_fast_path {
     bool on;
-    uint32_t mxcsr_mask; /* the bits a valid MXCSR may have */
+    uint32_t mxcsr_reserved; /* the bits a valid MXCSR may not have (~MXCSR_MASK) */
     uint64_t xcr0;
 };
 extern struct xsave_fast_path xsave_fast;
-long xrstor_checked(const void *area, uint64_t mask); /* 0, or -1 if the CPU refused it (xrstor.S) */
+/* XRSTOR of area with mask: 0, or -1 if the CPU refused it (xrstor.S's xrstor_call, with its
+ * fixup, which changes rax only). */
+static inline long xrstor_checked(const void *area, uint64_t mask)
+{
+    long ret;
+    __asm__ volatile("call xrstor_call"
+                     : "=a"(ret)
+                     : "D"(area), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32))
+                     : "memory");
+    return ret;
+}
 #define XSAVE_MXCSR_OFFSET 24                         /* in the legacy region (xsave.c checks it) */
 
-static inline bool xsave_switch(struct vcpu *v, const char **why)
+static inline bool xsave_switch(struct percpu *cpu, struct vcpu *v, const char **why)
 {
-    struct percpu *cpu = this_cpu();
     struct vcpu *prev = cpu->fpu_owner;
     if (prev == v)
         return true; /* the same vCPU again: nothing */
-    if (!xsave_fast.on || !prev || hv_lock_smp)
+    if (!xsave_fast.on || !prev) /* (off once a second CPU is online: smp.c) */
         return xsave_switch_slow(v, why);
-    __asm__ volatile("xsaveopt64 (%0)" ::"r"(prev->xsave), "a"((uint32_t)xsave_fast.xcr0),
-                     "d"((uint32_t)(xsave_fast.xcr0 >> 32))
+    /* A refused MXCSR before the save: prev is still the owner, and the slow path saves it. */
+    uint32_t mxcsr = *(const uint32_t *)((const char *)v->xsave + XSAVE_MXCSR_OFFSET);
+    if (mxcsr & xsave_fast.mxcsr_reserved)
+        return xsave_switch_slow(v, why);
+    uint64_t mask = xsave_fast.xcr0; /* split into edx:eax once, for both instructions */
+    __asm__ volatile("xsaveopt64 (%0)" ::"r"(prev->xsave), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32))
                      : "memory");
     cpu->fpu_owner = NULL;
-    uint32_t mxcsr = *(const uint32_t *)((const char *)v->xsave + XSAVE_MXCSR_OFFSET);
-    if ((mxcsr & ~xsave_fast.mxcsr_mask) || xrstor_checked(v->xsave, xsave_fast.xcr0))
+    if (xrstor_checked(v->xsave, mask))
         return xsave_switch_slow(v, why);
     cpu->fpu_owner = v;
     v->fpu_cpu = cpu->id;
