@@ -20,8 +20,8 @@ from functools import cache
 import pytest
 
 from moat import paths, scenario
-from moat.symbolize import SymbolTable
 from moat.pytest_plugin import log_tail
+from moat.symbolize import SymbolTable
 from tests.domains import domlog
 
 from .conftest import GUEST_TIMEOUT, scenario_path
