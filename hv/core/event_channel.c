@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Event channels: Xen's 2-level ABI. Port state lives in the hypervisor; the pending and mask
 // bitmaps live in the guest's shared-info page, where the guest reads and clears them.
+#include <moat/arch.h>
 #include <moat/domain.h>
 #include <moat/event_channel.h>
 #include <moat/lib.h>
@@ -135,7 +136,7 @@ static struct domain *resolve(struct domain *self, domid_t id)
 static struct domain *peer_of(const struct evtchn *chn)
 {
     struct domain *rd = domain_in_slot(chn->peer_slot);
-    compute_once(rd); /* else the slot's address is folded into each use: a second multiply on every send */
+    arch_compute_once(rd); /* else the slot's address is folded into each use: a second multiply on every send */
     BUG_ON(__builtin_expect(rd->domid != chn->remote_dom || rd->state == DOM_FREE, 0));
     return rd;
 }

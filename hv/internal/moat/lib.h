@@ -20,9 +20,5 @@ const char *str_escape(char *buf, size_t size, const char *s);
 /* Whether name is a domain name: 1 to DOMCTL_NAME_MAX - 1 bytes of A-Z a-z 0-9 _ . - (the tools'
  * rule too), NUL-terminated within `size` bytes. */
 bool domain_name_valid(const char *name, size_t size);
-/* Makes the compiler take x as computed right here (an empty asm statement, no instruction, on
- * any target), so that it keeps x in a register instead of folding x's computation into each of
- * its later uses. */
-#define compute_once(x) __asm__("" : "+r"(x))
 
 #endif

@@ -26,6 +26,12 @@ void arch_init_boot_cpu(void);
 /* Once memory is managed: extended state, the local APIC, the tick, the syscall entry, the APs. */
 void arch_init_late(void);
 
+/* ---- the compiler ---- */
+
+/* Makes the compiler take x as computed right here (an empty asm statement: no instruction), so
+ * that it keeps x in a register instead of folding x's computation into each of its later uses. */
+#define arch_compute_once(x) __asm__("" : "+r"(x))
+
 /* ---- firmware ---- */
 
 /* The firmware's description table signed sig (ACPI: "TPM2"), checked; NULL if there is none. */
