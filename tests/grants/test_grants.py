@@ -43,6 +43,8 @@ def test_every_op_and_error_path(run_scenario):
                  "16", "17", "19", "21"):
         assert f"item {item} done" in mapper.lines, f"item {item} did not run\n{log_tail(result)}"
     assert "read-only pages done" in mapper.lines, log_tail(result)
+    assert "pfn bounds done" in mapper.lines, log_tail(result)
+    assert "window tables done" in mapper.lines, log_tail(result)
     assert mapper.result == "SUCCESS"
     # Another domain's table may not be set up by an unprivileged domain.
     assert "op=foreign-grant-setup" in result.console
@@ -148,6 +150,42 @@ def test_unmapping_a_dead_granters_pages_spares_the_domain_that_reused_its_id(ru
         assert not failures(dom), f"{dom.name}:\n" + "\n".join(failures(dom)) + "\n" + log_tail(result)
     mapper = log.named("mapper")
     assert "the new granter's pins are intact" in mapper.lines, log_tail(result)
+    reuser = log.named("reuser")
+    assert reuser.domid == log.named("granter").domid
+    assert reuser.result == "SUCCESS", log_tail(result)
+    assert any(re.fullmatch(r"peer: \d+ grants released and ended", line) for line in reuser.lines), log_tail(result)
+    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+
+
+def test_pages_past_the_first_gib_of_a_domains_address_space(run_scenario):
+    """A 1 GiB domain's RAM (from GUEST_RAM_VA) crosses 1 GiB, where the hypervisor stops using
+    its remembered page directory and walks: copies and mappings on either side reach the page
+    they name (a `>=` made `>` at the line went to the wrong table)."""
+    result = run_scenario("gnt_bigram", timeout=180)
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    big = log.named("big")
+    assert not failures(big), "\n".join(failures(big)) + "\n" + log_tail(result)
+    assert big.result == "SUCCESS", log_tail(result)
+    assert "262144 pages, checked around pfn 0x3fc00 (1 GiB)" in big.lines, log_tail(result)
+    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+
+
+def test_a_sweep_spares_a_dead_granters_pages_under_its_reused_id(run_scenario):
+    """The mapper holds pages of a dead granter whose id a new granter (label a) now has, then
+    relabels itself so that it shares nothing with label a: the policy sweep revokes the new
+    granter's two mappings only. A sweep that knew granters by id alone (or took the last one
+    it met for the next mapping of the same id) would revoke the dead one's pages in the new
+    one's name, unpinning refs the new granter never had pinned."""
+    result = run_scenario("gnt_granter_reused_revoke")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    for dom in log.domains:
+        assert not failures(dom), f"{dom.name}:\n" + "\n".join(failures(dom)) + "\n" + log_tail(result)
+    mapper = log.named("mapper")
+    assert mapper.result == "SUCCESS", log_tail(result)
+    assert any(line.startswith("relabelled away: revoked 2 grant mappings") for line in mapper.lines), log_tail(result)
+    assert "the sweep revoked only the new granter's mappings" in mapper.lines, log_tail(result)
     reuser = log.named("reuser")
     assert reuser.domid == log.named("granter").domid
     assert reuser.result == "SUCCESS", log_tail(result)
