@@ -123,6 +123,12 @@ static void copies(struct gnt_conn *c)
     xtf_check_eq((uint32_t)gnt_call(c, GNT_CMD_READ, GNT_RO_REF(c->nr_data), 0, 0), GNT_PATTERN_RO);
     /* A copy leaves no pin behind. */
     xtf_check_eq(gnt_call(c, GNT_CMD_FLAGS, GNT_DATA_REF + 1, 0, 0), GTF_permit_access);
+    /* Our own gmfn may name us by our id as well as by DOMID_SELF. */
+    op = copy_ref_to_own(c->peer, GNT_DATA_REF + 1, 0, 0, 4);
+    op.dest.domid = self();
+    memset(buf, 0, 4);
+    st_is(copy_raw(&op), GNTST_okay);
+    xtf_check_eq(((uint32_t *)buf)[0], GNT_PATTERN(1));
     /* A gmfn for anyone else is not ours to name. */
     op = copy_ref_to_own(c->peer, GNT_DATA_REF + 1, 0, 0, 4);
     op.dest.domid = c->peer;
@@ -474,6 +480,15 @@ static void batches(struct gnt_conn *c)
     st_is(un[0].status, GNTST_okay);
     st_is(un[1].status, GNTST_bad_handle);
     st_is(un[2].status, GNTST_okay);
+    /* The largest batch the call takes (GNTTAB_MAX_BATCH elements) is done whole. */
+    static struct gnttab_unmap_grant_ref many[GNTTAB_MAX_BATCH];
+    for (unsigned i = 0; i < GNTTAB_MAX_BATCH; i++)
+        many[i] = (struct gnttab_unmap_grant_ref){ .handle = 0xfffffff0u, .status = 1 };
+    xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, many, GNTTAB_MAX_BATCH), 0);
+    unsigned answered = 0;
+    for (unsigned i = 0; i < GNTTAB_MAX_BATCH; i++)
+        answered += many[i].status == GNTST_bad_handle;
+    xtf_check_eq(answered, GNTTAB_MAX_BATCH);
     /* The call's own errors: a count beyond the limit, an unknown op, a bad array. */
     xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, GNTTAB_MAX_BATCH + 1), -XEN_EINVAL);
     xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, 0), 0);
