@@ -191,3 +191,20 @@ def test_a_sweep_spares_a_dead_granters_pages_under_its_reused_id(run_scenario):
     assert reuser.result == "SUCCESS", log_tail(result)
     assert any(re.fullmatch(r"peer: \d+ grants released and ended", line) for line in reuser.lines), log_tail(result)
     assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+
+
+def test_a_map_and_a_table_growth_past_the_memory_quota_give_back_what_they_took(run_scenario):
+    """A domain of a label with a 1 MiB memory quota spends its spare frames on grant page tables
+    until a map finds no frame for its table, then asks its grant table to grow: both answer
+    no_space and leave nothing behind (the map's pin and frame reference, the growth's pages)."""
+    result = run_scenario("gnt_quota")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    small = log.named("small")
+    assert not failures(small), "\n".join(failures(small)) + "\n" + log_tail(result)
+    assert small.result == "SUCCESS", log_tail(result)
+    maps = next(line for line in small.lines if line.startswith("quota: ") and "maps into fresh regions" in line)
+    n = int(maps.split()[1])
+    assert 0 < n < 127 and maps.endswith("then no_space"), maps
+    assert "quota: every map unmapped, the grant ended" in small.lines, log_tail(result)
+    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"

@@ -39,5 +39,6 @@ void part_revoke(struct gnt_conn *c, bool fault);
 void part_launch(void);
 void part_spawned(struct gnt_conn *c);
 void part_bigram(void);
+void part_quota(void);
 
 #endif

@@ -5,6 +5,7 @@
 //   part=ops|stress|die|orphan|reused|reused_revoke|deny|revoke|revoke_fault
 //   part=launch|spawned   (no peer=: the granter is created at run time; spawn.c)
 //   part=bigram           (no peer=: its own pages around 1 GiB; bigram.c)
+//   part=quota            (no peer=: its own grant past its label's memory quota; quota.c)
 #include "client.h"
 
 void test_main(void)
@@ -18,6 +19,10 @@ void test_main(void)
     }
     if (named && strcmp(part, "bigram") == 0) {
         part_bigram();
+        return;
+    }
+    if (named && strcmp(part, "quota") == 0) {
+        part_quota();
         return;
     }
     if (named && strcmp(part, "spawned") == 0) {
