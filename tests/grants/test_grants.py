@@ -107,6 +107,23 @@ def test_revocation_of_1_10_100_mappings(run_scenario):
         assert f"revoked 1 event channels, {n + 1} grant mappings" in result.console
 
 
+def test_revocation_after_the_death_of_the_domain_in_the_slot_before(run_scenario):
+    """`early` (slot 0) powers off before the mapper (slot 1) first relabels itself: its death
+    takes its own slot out of the live set, and the sweeps still find the mapper's mappings."""
+    result = run_scenario("gnt_revoke_after_death", timeout=180)
+    assert_xtf(result)
+    log = check_common(result)
+    early = log.named("early")
+    assert early.result == "SUCCESS" and early.outcome == "poweroff", log_tail(result)
+    stopped = result.console.index("domain 0 'early' stopped")
+    mapper = log.named("mapper")
+    first = next(line for line in mapper.lines if line.startswith("round 1: relabel revoked"))
+    assert stopped < result.console.index(first), "early was still running at the first sweep"
+    for n in (1, 10, 100):
+        assert any(line.startswith(f"round {n}: relabel revoked {n + 1} grant mappings and 1 event channels")
+                   for line in mapper.lines), log_tail(result)
+
+
 def test_revocation_reaches_domains_with_keyed_ids(run_scenario):
     """Under mitigate=domid a domain created at run time gets an id of 64 or more (a keyed hash,
     not its slot). Revocation must still find its mappings and channels: the mapper and the
