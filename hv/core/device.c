@@ -35,8 +35,10 @@ static bool held(unsigned dev)
 {
     if (!holder_inc[dev])
         return false;
-    struct domain *h = domain_table(holder[dev]);
-    return h && h->state != DOM_FREE && h->incarnation == holder_inc[dev];
+    /* By id, not by slot: under mitigate=domid a domain created at run time has an id of 64 or
+     * more, which is not its slot (domain_table(id) answered NULL, and the device looked free). */
+    struct domain *h = domain_by_id_any(holder[dev]);
+    return h && h->incarnation == holder_inc[dev];
 }
 
 bool device_holds(const struct domain *d, unsigned dev)

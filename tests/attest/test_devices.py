@@ -97,3 +97,21 @@ def test_the_hypervisor_refuses_a_device_already_held(boot, tmp_path) -> None:
     assert "domain 'b' not created: error -16" in r.lines
     assert "(d0) hello from domain 0 'a', 64 pages, cmdline ''" in r.lines
     assert "moat: all domains stopped: 2 as expected, 0 not" in r.lines
+
+
+def test_a_device_held_by_a_domain_with_a_keyed_id_is_not_given_twice(boot) -> None:
+    """Under mitigate=domid a domain created at run time has an id of 64 or more, not its slot.
+    The check that nobody else holds a device must find such a holder by its id: a second domain
+    asking for COM2 while the first lives is refused (-EBUSY), and after the first is destroyed
+    COM2 may be given again."""
+    r = boot(scenario_file=SCENARIOS / "devices_keyed_ids.toml", extra_args=["-serial", "null"])  # a COM2
+    assert_status(r, "SUCCESS")
+    lines = [line.removeprefix("(d0) ") for line in r.lines]
+    assert not [line for line in lines if "FAILED" in line], r.lines[-20:]
+    first = next(line for line in lines if line.startswith("dev_hold: holder-1 asked for com2: "))
+    m = re.fullmatch(r"dev_hold: holder-1 asked for com2: rc 0, d(\d+)", first)
+    assert m and int(m[1]) >= 64, first
+    assert "dev_hold: holder-2 asked for com2: rc -16, d0" in lines, r.lines[-20:]
+    assert any(line.endswith(f"'holder-2': device com2 is held by domain {m[1]}") for line in r.lines), r.lines[-20:]
+    assert any(re.fullmatch(r"dev_hold: holder-3 asked for com2: rc 0, d\d+", line) for line in lines), r.lines[-20:]
+    assert "dev_hold: done" in lines

@@ -4,7 +4,7 @@ themselves and a refused oversized one): the free-frame count at stop equals the
 
 from __future__ import annotations
 
-from moat.pytest_plugin import assert_xtf, log_tail
+from moat.pytest_plugin import assert_status, assert_xtf, log_tail
 
 from . import domlog
 
@@ -26,3 +26,30 @@ def test_create_destroy_100_times_frees_every_frame(run_scenario):
     assert log.frames_stop[1] == log.frames_boot[1], (
         f"free frames at boot {log.frames_boot[1]}, at stop {log.frames_stop[1]}")
     assert log.frames_stop == log.frames_boot
+
+
+def test_a_domain_of_the_most_vcpus_is_torn_down_whole(run_scenario):
+    """A domain of MOAT_MAX_VCPUS vCPUs (only vCPU 0 started) powers off: every vCPU slot is torn
+    down and no other memory is (a loop one past the last vCPU would read past the array)."""
+    result = run_scenario("hello_8_vcpus")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    [dom] = log.domains
+    assert dom.result == "SUCCESS" and dom.outcome == "poweroff", log_tail(result)
+    assert "moat: all domains stopped: 1 as expected, 0 not" in result.console, log_tail(result)
+    assert log.frames_boot is not None and log.frames_stop == log.frames_boot, log_tail(result)
+
+
+def test_a_boot_whose_worst_result_is_skip_stops_with_success(run_scenario):
+    result = run_scenario("hello_skip")
+    assert "Test result: SKIP" in result.lines, log_tail(result)
+    assert "moat: all domains stopped: 1 as expected, 0 not" in result.lines, log_tail(result)
+    assert_status(result, "SUCCESS")
+
+
+def test_a_domain_that_reboots_ends_as_expected(run_scenario):
+    result = run_scenario("hello_reboot")
+    assert_xtf(result)
+    [dom] = domlog.parse(result.console).domains
+    assert dom.result == "SUCCESS" and dom.outcome == "reboot", log_tail(result)
+    assert "moat: all domains stopped: 1 as expected, 0 not" in result.lines, log_tail(result)

@@ -47,6 +47,20 @@ def test_reset_racing_binds(run_evtchn):
     assert "50 resets, then a working channel" in run.lines("reset-a")
 
 
+def test_the_death_of_domain_0_spares_ports_that_never_named_it(run_evtchn):
+    """A port never used for a channel (an IPI, a free port) keeps remote_dom 0 from its zeroed
+    table: when domain 0 dies, only the ports unbound for it become unbound to no one."""
+    run = run_evtchn("evtchn_death_d0")
+    watcher = run.log.named("watcher")
+    assert watcher.result == "SUCCESS", "\n".join(watcher.lines)
+    assert "victim gone; port 2 unbound to no one" in watcher.lines
+    assert "ports the victim never had are untouched" in watcher.lines
+    assert "1 child rounds done" in watcher.lines
+    assert run.log.named("victim").domid == 0
+    bystander = run.log.named("bystander")  # its port 1 was unbound for the victim
+    assert bystander.result == "SUCCESS" and "bystander: port 1 unbound to no one" in bystander.lines, bystander.lines
+
+
 def test_domain_death_and_domid_reuse(run_evtchn):
     run = run_evtchn("evtchn_death")
     watcher = run.log.named("watcher")

@@ -43,6 +43,8 @@ def test_every_op_and_error_path(run_scenario):
                  "16", "17", "19", "21"):
         assert f"item {item} done" in mapper.lines, f"item {item} did not run\n{log_tail(result)}"
     assert "read-only pages done" in mapper.lines, log_tail(result)
+    assert "pfn bounds done" in mapper.lines, log_tail(result)
+    assert "window tables done" in mapper.lines, log_tail(result)
     assert mapper.result == "SUCCESS"
     # Another domain's table may not be set up by an unprivileged domain.
     assert "op=foreign-grant-setup" in result.console
@@ -105,6 +107,23 @@ def test_revocation_of_1_10_100_mappings(run_scenario):
         assert f"revoked 1 event channels, {n + 1} grant mappings" in result.console
 
 
+def test_revocation_after_the_death_of_the_domain_in_the_slot_before(run_scenario):
+    """`early` (slot 0) powers off before the mapper (slot 1) first relabels itself: its death
+    takes its own slot out of the live set, and the sweeps still find the mapper's mappings."""
+    result = run_scenario("gnt_revoke_after_death", timeout=180)
+    assert_xtf(result)
+    log = check_common(result)
+    early = log.named("early")
+    assert early.result == "SUCCESS" and early.outcome == "poweroff", log_tail(result)
+    stopped = result.console.index("domain 0 'early' stopped")
+    mapper = log.named("mapper")
+    first = next(line for line in mapper.lines if line.startswith("round 1: relabel revoked"))
+    assert stopped < result.console.index(first), "early was still running at the first sweep"
+    for n in (1, 10, 100):
+        assert any(line.startswith(f"round {n}: relabel revoked {n + 1} grant mappings and 1 event channels")
+                   for line in mapper.lines), log_tail(result)
+
+
 def test_revocation_reaches_domains_with_keyed_ids(run_scenario):
     """Under mitigate=domid a domain created at run time gets an id of 64 or more (a keyed hash,
     not its slot). Revocation must still find its mappings and channels: the mapper and the
@@ -152,4 +171,57 @@ def test_unmapping_a_dead_granters_pages_spares_the_domain_that_reused_its_id(ru
     assert reuser.domid == log.named("granter").domid
     assert reuser.result == "SUCCESS", log_tail(result)
     assert any(re.fullmatch(r"peer: \d+ grants released and ended", line) for line in reuser.lines), log_tail(result)
+    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+
+
+def test_pages_past_the_first_gib_of_a_domains_address_space(run_scenario):
+    """A 1 GiB domain's RAM (from GUEST_RAM_VA) crosses 1 GiB, where the hypervisor stops using
+    its remembered page directory and walks: copies and mappings on either side reach the page
+    they name (a `>=` made `>` at the line went to the wrong table)."""
+    result = run_scenario("gnt_bigram", timeout=180)
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    big = log.named("big")
+    assert not failures(big), "\n".join(failures(big)) + "\n" + log_tail(result)
+    assert big.result == "SUCCESS", log_tail(result)
+    assert "262144 pages, checked around pfn 0x3fc00 (1 GiB)" in big.lines, log_tail(result)
+    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+
+
+def test_a_sweep_spares_a_dead_granters_pages_under_its_reused_id(run_scenario):
+    """The mapper holds pages of a dead granter whose id a new granter (label a) now has, then
+    relabels itself so that it shares nothing with label a: the policy sweep revokes the new
+    granter's two mappings only. A sweep that knew granters by id alone (or took the last one
+    it met for the next mapping of the same id) would revoke the dead one's pages in the new
+    one's name, unpinning refs the new granter never had pinned."""
+    result = run_scenario("gnt_granter_reused_revoke")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    for dom in log.domains:
+        assert not failures(dom), f"{dom.name}:\n" + "\n".join(failures(dom)) + "\n" + log_tail(result)
+    mapper = log.named("mapper")
+    assert mapper.result == "SUCCESS", log_tail(result)
+    assert any(line.startswith("relabelled away: revoked 2 grant mappings") for line in mapper.lines), log_tail(result)
+    assert "the sweep revoked only the new granter's mappings" in mapper.lines, log_tail(result)
+    reuser = log.named("reuser")
+    assert reuser.domid == log.named("granter").domid
+    assert reuser.result == "SUCCESS", log_tail(result)
+    assert any(re.fullmatch(r"peer: \d+ grants released and ended", line) for line in reuser.lines), log_tail(result)
+    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+
+
+def test_a_map_and_a_table_growth_past_the_memory_quota_give_back_what_they_took(run_scenario):
+    """A domain of a label with a 1 MiB memory quota spends its spare frames on grant page tables
+    until a map finds no frame for its table, then asks its grant table to grow: both answer
+    no_space and leave nothing behind (the map's pin and frame reference, the growth's pages)."""
+    result = run_scenario("gnt_quota")
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    small = log.named("small")
+    assert not failures(small), "\n".join(failures(small)) + "\n" + log_tail(result)
+    assert small.result == "SUCCESS", log_tail(result)
+    maps = next(line for line in small.lines if line.startswith("quota: ") and "maps into fresh regions" in line)
+    n = int(maps.split()[1])
+    assert 0 < n < 127 and maps.endswith("then no_space"), maps
+    assert "quota: every map unmapped, the grant ended" in small.lines, log_tail(result)
     assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"

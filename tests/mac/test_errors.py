@@ -7,6 +7,8 @@ never reached fails here too."""
 
 from __future__ import annotations
 
+import re
+
 from . import maclog
 
 EPERM, ENOENT, ESRCH, E2BIG, EFAULT, EINVAL, ENOSPC, ENOSYS = -1, -2, -3, -7, -14, -22, -28, -38
@@ -37,6 +39,8 @@ EXPECTED = {
     "create 64K sleeper: getinfo": 0,
     "create 64K sleeper: pages": 16,
     "create memory too large": EINVAL,
+    "create memory a page past 1 GiB": EINVAL,
+    "create memory of 1 GiB": -12,  # -ENOMEM: the size is allowed, the machine (128 MiB) lacks it
     "create name with escape": EINVAL,
     "create empty name": EINVAL,
     "create with an unknown device": EINVAL,
@@ -135,6 +139,11 @@ def test_error_returns_with_every_permission(run_scenario):
             what, rc = line[len("errors: "):].rsplit(" rc=", 1)
             got[what] = int(rc)
     assert got == EXPECTED
+    # Only the two images refused for what they are were read: module 0 (the boot manifest, not
+    # an ELF) and the peer's (too big for 64 KiB). An image index past the modules is refused
+    # before any module is read (under the speculation mask it would read module 0).
+    refused = re.findall(r"^domain \d+ 'err-child': image module (\d+) refused: (.*)$", result.console, re.MULTILINE)
+    assert refused == [("0", "not a little-endian ELF64 file"), ("1", "segment outside the guest's memory")], refused
     # A created domain is never marked privileged (SIF_PRIVILEGED), though its creator may create.
     assert log.named("err-flags").lines == ["peer: start_info flags=0x0", "Test result: SUCCESS"]
     # The table filled with the controller's children, not because the event log ran out.

@@ -41,6 +41,10 @@ def test_ste_and_cache(run_scenario):
     grant_blue = log.all_named("grant-blue")[0].domid
     for hook in ("grant_map", "grant_copy", "grant_setup"):
         assert maclog.Deny(hook, "0:ctl", f"{grant_blue}:grant-blue", None, SYSTEM, BLUE) in deny, hook
+    # The query of grant-blue's table and the foreign setup of it are both ctl's acts: ctl is the
+    # subject of both denials (the hook's two domains swapped would name grant-blue).
+    setup = [d for d in deny if d.hook == "grant_setup" and f"{grant_blue}:grant-blue" in (d.subj, d.obj)]
+    assert setup == [maclog.Deny("grant_setup", "0:ctl", f"{grant_blue}:grant-blue", None, SYSTEM, BLUE)] * 2, setup
     # Under the boot policy nothing was denied between domains that share a type.
     boot_policy = result.console.split("mac: policy 'mac-test' version 1.1 loaded")[0]
     assert not [d for d in maclog.denials(boot_policy)

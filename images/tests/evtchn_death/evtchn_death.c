@@ -2,6 +2,7 @@
 // Event channels and domain death.
 //   role=watcher victim=<domid> rounds=N   (privileged) the test
 //   role=victim watcher=<domid>            binds to the watcher, then powers off when told
+//   role=bystander victim=<domid>          its port 1 is unbound for the victim until it dies
 // The watcher binds VIRQ_DOM_EXC (it may: its label can read other domains' state); when the
 // victim dies, the watcher's port becomes unbound to no one (DOMID_INVALID) and pending
 // (acceptance 35) and VIRQ_DOM_EXC fires. Then, rounds times, it creates a child with domctl
@@ -67,6 +68,17 @@ static void role_victim(domid_t watcher)
     wait_for((evtchn_port_t)p, "the watcher's word");
 }
 
+// A third domain: its first port, unbound for the victim, becomes unbound to no one and pending
+// when the victim dies, like the watcher's port 2.
+static void role_bystander(domid_t victim)
+{
+    long p = evtchn_alloc_unbound(victim);
+    xtf_assert(p == 1, "alloc_unbound(victim) returned %ld", p);
+    wait_for(1, "the victim's death");
+    check_unbound(DOMID_SELF, 1, DOMID_INVALID);
+    printf("bystander: port 1 unbound to no one\n");
+}
+
 // One child's life: bound, inspected, destroyed (or reset, then destroyed), then its id reused.
 static void child_round(evtchn_port_t dexc, domid_t expect_id, bool reset_first)
 {
@@ -128,6 +140,13 @@ static void role_watcher(domid_t victim, unsigned long rounds)
     xtf_check_eq(evtchn_bind_virq(VIRQ_DOM_EXC, 0), -XEN_EEXIST);
     long vp = evtchn_alloc_unbound(victim);
     xtf_assert(vp == 2, "alloc_unbound(victim) returned %ld", vp);
+    /* A port never used for a channel keeps remote_dom 0 from its zeroed table: the victim's
+     * death (when it is domain 0) must leave it alone, as it leaves the free ports. */
+    long ipi = evtchn_bind_ipi(0);
+    xtf_assert(ipi == 3, "bind_ipi returned %ld", ipi);
+    /* And a port unbound for another domain (ourselves) stays unbound for it. */
+    long own = evtchn_alloc_unbound(DOMID_SELF);
+    xtf_assert(own == 4, "alloc_unbound(self) returned %ld", own);
     wait_for(2, "the victim's hello");
 
     // Acceptance 35: the peer dies; our port is unbound to no one and pending.
@@ -140,6 +159,16 @@ static void role_watcher(domid_t victim, unsigned long rounds)
     xtf_check_eq(domctl_getinfo(victim, &info), -XEN_ESRCH);
     xtf_check_eq(evtchn_send(2), 0);
     printf("victim gone; port 2 unbound to no one\n");
+    for (evtchn_port_t p = 3; p < 256; p++) {
+        bool fired = evtchn_take_fired(p) || evtchn_port_pending(p);
+        xtf_check(!fired, "port %u made pending by the death of d%u", p, victim);
+    }
+    struct evtchn_status st = status_in(DOMID_SELF, 3);
+    xtf_check(st.status == EVTCHNSTAT_ipi, "port 3: status %u after the death, not ipi", st.status);
+    check_unbound(DOMID_SELF, 4, start_info->domid);
+    xtf_check_eq(evtchn_close(3), 0);
+    xtf_check_eq(evtchn_close(4), 0);
+    printf("ports the victim never had are untouched\n");
 
     for (unsigned long i = 0; i < rounds && xtf_result() <= XTF_SKIP; i++)
         child_round((evtchn_port_t)dexc, victim, i + 1 == rounds);
@@ -148,14 +177,16 @@ static void role_watcher(domid_t victim, unsigned long rounds)
 
 void test_main(void)
 {
-    char role[8] = "";
+    char role[12] = "";
     cmdline_get("role", role, sizeof(role));
     xtf_assert(evtchn_init() == 0, "evtchn_init failed");
     if (strcmp(role, "watcher") == 0)
         role_watcher((domid_t)cmdline_ulong("victim", 1), cmdline_ulong("rounds", 3));
     else if (strcmp(role, "victim") == 0)
         role_victim((domid_t)cmdline_ulong("watcher", 0));
+    else if (strcmp(role, "bystander") == 0)
+        role_bystander((domid_t)cmdline_ulong("victim", 0));
     else
-        xtf_error("Error: role=watcher|victim, not '%s'\n", role);
+        xtf_error("Error: role=watcher|victim|bystander, not '%s'\n", role);
     xtf_success(NULL);
 }

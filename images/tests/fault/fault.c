@@ -76,6 +76,8 @@ void test_main(void)
         return;
     }
     printf("committing fault '%s'\n", kind);
+    if (strcmp(kind, "panic") != 0) /* the panic message would join it */
+        printf("last words before fault '%s'", kind); /* no newline: the hypervisor prints it when we stop */
     console_flush();
     if (strcmp(kind, "stack") == 0) {
         sink = do_stack(0);

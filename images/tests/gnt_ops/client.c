@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The tester's side of the gnt_peer protocol: connect, one command at a time, waiting.
+#include <public/xsm/acm_ops.h>
+
 #include "client.h"
 
 #define CALL_TIMEOUT_NS (10 * NS_PER_SEC)
@@ -86,4 +88,15 @@ bool gnt_wait_gone(domid_t dom, uint64_t timeout_ns)
         sleep_ns(NS_PER_MS);
     }
     return true;
+}
+
+long gnt_relabel(uint32_t ssidref, uint32_t *revoked_grants, uint32_t *revoked_evtchn)
+{
+    struct acm_op op = { .cmd = ACMOP_relabeldoms, .interface_version = ACM_INTERFACE_VERSION };
+    op.u.relabel.domid = start_info->domid;
+    op.u.relabel.ssidref = ssidref;
+    long rc = HYPERVISOR_xsm_op(&op);
+    *revoked_grants = op.u.relabel.revoked_grants;
+    *revoked_evtchn = op.u.relabel.revoked_evtchn;
+    return rc;
 }

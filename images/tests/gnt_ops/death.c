@@ -48,6 +48,11 @@ void part_orphan(struct gnt_conn *c)
     if (!xtf_check(gnt_wait_gone(c->peer, 10 * NS_PER_SEC), "the granter did not exit"))
         return;
     printf("granter d%u is gone; %u of its pages still mapped\n", c->peer, N + 1);
+    /* A policy sweep (relabelling ourselves to our own label) meets mappings whose granter is
+     * gone: there is no one to share with or not, so it leaves them alone. */
+    uint32_t grants = 99, chans = 99;
+    xtf_check_eq(gnt_relabel(start_info->ssidref, &grants, &chans), 0);
+    xtf_check_eq(grants, 0);
     /* Make the hypervisor hand out frames: freed ones would come first. */
     int img = find_image("hello");
     xtf_assert(img >= 0, "the hello image is not among the modules");
@@ -131,6 +136,87 @@ void part_reused(struct gnt_conn *c)
     xtf_check_eq(gnttab_unmap(live_h, live_va), GNTST_okay);
     xtf_check_eq(gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF, 0, 0), GTF_permit_access);
     printf("the new granter's pins are intact\n");
+    /* We end now (with our mapping of its control page): the new granter then checks all released. */
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}
+
+/*
+ * part=reused_revoke reuser_label=<ssidref> relabel_to=<ssidref>: as part=reused, then a policy
+ * sweep revokes the new granter's mappings (we relabel ourselves to `relabel_to`, which shares
+ * nothing with `reuser_label`). The dead granter's pages we still map carry the id the new one
+ * has now, but not its incarnation: the sweep must count and tear down the new one's two
+ * mappings only, never unpin the dead one's refs in the new one's table. Needs create (of
+ * `reuser_label`) and load_policy (no read_state: the granter's death shows on our channel to
+ * it), and `gnt_peer`.
+ */
+void part_reused_revoke(struct gnt_conn *c)
+{
+    uint32_t reuser_label = (uint32_t)cmdline_ulong("reuser_label", 0), away = (uint32_t)cmdline_ulong("relabel_to", 0);
+    uint32_t home = start_info->ssidref;
+    xtf_assert(reuser_label && away, "reuser_label= and relabel_to= are required");
+    static uint64_t va[N];
+    static grant_handle_t h[N];
+    for (unsigned i = 0; i < N; i++) {
+        va[i] = gnt_va();
+        xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + i, va[i], false, &h[i]), GNTST_okay);
+    }
+    gnt_call(c, GNT_CMD_EXIT, 0, 0, 0);
+    /* Without read_state we cannot ask about the granter; its death unbinds our channel to it. */
+    uint64_t deadline = now_ns() + 10 * NS_PER_SEC;
+    for (;;) {
+        struct evtchn_status st = { .dom = DOMID_SELF, .port = c->port };
+        if (HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) == 0 && st.status != EVTCHNSTAT_interdomain)
+            break;
+        xtf_assert(now_ns() < deadline, "the granter did not exit");
+        sleep_ns(NS_PER_MS);
+    }
+    int img = find_image("gnt_peer");
+    xtf_assert(img >= 0, "the gnt_peer image is not among the modules");
+    static char cmdline[48];
+    snprintf(cmdline, sizeof(cmdline), "peer=%u data=%u", start_info->domid, c->nr_data);
+    struct domctl_create_args args = { .image = (uint32_t)img, .memory_kib = 1024, .ssidref = reuser_label,
+                                       .name = "reuser", .cmdline = cmdline };
+    domid_t child;
+    xtf_assert(domctl_create(&args, &child) == 0, "creating the reuser");
+    if (!xtf_check(child == c->peer, "the new granter got d%u, not the dead one's d%u", child, c->peer))
+        return;
+    static struct gnt_conn c2;
+    if (gnt_connect(&c2, child) != 0)
+        return;
+    uint64_t live_va = gnt_va();
+    grant_handle_t live_h;
+    xtf_check_eq(gnttab_map(child, GNT_DATA_REF + 1, live_va, false, &live_h), GNTST_okay);
+
+    uint32_t grants = 0, chans = 0;
+    xtf_assert(gnt_relabel(away, &grants, &chans) == 0, "relabel to %#x", away);
+    printf("relabelled away: revoked %u grant mappings and %u event channels\n", grants, chans);
+    xtf_check(grants == 2, "revoked %u grant mappings: the new granter's are 2, the dead one's %u are not its own",
+              grants, N + 1);
+    xtf_assert(gnt_relabel(home, &grants, &chans) == 0, "relabel back to %#x", home);
+    xtf_check_eq(grants, 0);
+    grant_handle_t old_ctl = c2.ctl_handle;
+    uint64_t old_ctl_va = c2.ctl_va;
+    xtf_assert(gnt_connect(&c2, child) == 0, "reconnect after relabelling back");
+    /* Nothing of the new granter's is pinned but its control page, and every ref maps again. */
+    for (unsigned i = 0; i < c2.nr_data; i++)
+        xtf_check(gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF + i, 0, 0) == GTF_permit_access,
+                  "ref %u of the new granter: flags %#x after the sweep", GNT_DATA_REF + i,
+                  gnt_call(&c2, GNT_CMD_FLAGS, GNT_DATA_REF + i, 0, 0));
+    uint64_t probe = gnt_va();
+    for (unsigned i = 0; i < N; i++) {
+        grant_handle_t ph;
+        if (xtf_check(gnttab_map(child, GNT_DATA_REF + i, probe, true, &ph) == GNTST_okay, "ref %u maps again",
+                      GNT_DATA_REF + i))
+            xtf_check_eq(gnttab_unmap(ph, probe), GNTST_okay);
+    }
+    /* The dead granter's pages were left alone: they unmap as usual, once. */
+    for (unsigned i = 0; i < N; i++)
+        xtf_check_eq(gnttab_unmap(h[i], va[i]), GNTST_okay);
+    xtf_check_eq(gnttab_unmap(c->ctl_handle, c->ctl_va), GNTST_okay);
+    xtf_check_eq(gnttab_unmap(live_h, live_va), GNTST_revoked);
+    xtf_check_eq(gnttab_unmap(old_ctl, old_ctl_va), GNTST_revoked);
+    printf("the sweep revoked only the new granter's mappings\n");
     /* We end now (with our mapping of its control page): the new granter then checks all released. */
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);

@@ -2,8 +2,10 @@
 // Grant-table tests against a gnt_peer granter (the reference's acceptance tests; see
 // docs/grant-tables.md for the map from test items to parts).
 //   peer=<domid>          the gnt_peer domain
-//   part=ops|stress|die|orphan|reused|deny|revoke|revoke_fault
+//   part=ops|stress|die|orphan|reused|reused_revoke|deny|revoke|revoke_fault
 //   part=launch|spawned   (no peer=: the granter is created at run time; spawn.c)
+//   part=bigram           (no peer=: its own pages around 1 GiB; bigram.c)
+//   part=quota            (no peer=: its own grant past its label's memory quota; quota.c)
 #include "client.h"
 
 void test_main(void)
@@ -13,6 +15,14 @@ void test_main(void)
     bool named = cmdline_get("part", part, sizeof(part));
     if (named && strcmp(part, "launch") == 0) {
         part_launch();
+        return;
+    }
+    if (named && strcmp(part, "bigram") == 0) {
+        part_bigram();
+        return;
+    }
+    if (named && strcmp(part, "quota") == 0) {
+        part_quota();
         return;
     }
     if (named && strcmp(part, "spawned") == 0) {
@@ -42,6 +52,8 @@ void test_main(void)
         part_orphan(&conn);
     else if (strcmp(part, "reused") == 0)
         part_reused(&conn);
+    else if (strcmp(part, "reused_revoke") == 0)
+        part_reused_revoke(&conn);
     else if (strcmp(part, "revoke") == 0)
         part_revoke(&conn, false);
     else if (strcmp(part, "revoke_fault") == 0)

@@ -2,7 +2,9 @@
 // part=ops: every grant op and error path, in the reference's acceptance-test order (items 1-3,
 // 5-14, 16, 17, 19 sequentially, 21). Each block prints "item <n> done" so the boot test can see
 // that it ran. Data pages of the peer used here: 0 (map/write), 1-3 (copy), 4 (end access),
-// 5 (rewrite in place), 7 (pins).
+// 5 (rewrite in place), 6 (rewrite under a writable pin, the granter's own copy), 7 (pins).
+#include <moat/hypercall.h>
+
 #include "client.h"
 
 #define st_is(actual, expected)                                                                          \
@@ -85,6 +87,9 @@ static void setup_and_query(struct gnt_conn *c)
     xtf_check_eq(nr, 2);
     xtf_check_eq(gnttab_nr_entries(), 2 * GNTTAB_ENTRIES_PER_FRAME);
     st_is(setup_raw(DOMID_SELF, pfns, 1, 1), GNTST_general_error); /* shrinking */
+    st_is(setup_raw(DOMID_SELF, pfns, 2, 1), GNTST_okay);          /* the same frames again: no change */
+    st_is(gnttab_query_size(DOMID_SELF, &nr, &max), GNTST_okay);
+    xtf_check_eq(nr, 2);
     uint64_t moved[2] = { pfns[2], pfns[1] };
     st_is(setup_raw(DOMID_SELF, moved, 2, 1), GNTST_general_error); /* registered frames stay */
     st_is(gnttab_query_size(c->peer, &nr, &max), GNTST_okay);
@@ -118,6 +123,12 @@ static void copies(struct gnt_conn *c)
     xtf_check_eq((uint32_t)gnt_call(c, GNT_CMD_READ, GNT_RO_REF(c->nr_data), 0, 0), GNT_PATTERN_RO);
     /* A copy leaves no pin behind. */
     xtf_check_eq(gnt_call(c, GNT_CMD_FLAGS, GNT_DATA_REF + 1, 0, 0), GTF_permit_access);
+    /* Our own gmfn may name us by our id as well as by DOMID_SELF. */
+    op = copy_ref_to_own(c->peer, GNT_DATA_REF + 1, 0, 0, 4);
+    op.dest.domid = self();
+    memset(buf, 0, 4);
+    st_is(copy_raw(&op), GNTST_okay);
+    xtf_check_eq(((uint32_t *)buf)[0], GNT_PATTERN(1));
     /* A gmfn for anyone else is not ours to name. */
     op = copy_ref_to_own(c->peer, GNT_DATA_REF + 1, 0, 0, 4);
     op.dest.domid = c->peer;
@@ -221,6 +232,11 @@ static void handles(struct gnt_conn *c)
     st_is(gnttab_unmap(h + 1, 0), GNTST_bad_handle); /* allocated page, never used */
     st_is(gnttab_unmap(5000, 0), GNTST_bad_handle);
     st_is(gnttab_unmap(0xffffffffu, 0), GNTST_bad_handle);
+    /* A handle just past the maptrack pages allocated so far (128 entries a page) is no handle:
+     * it must not wrap to entry 0 (our control page's mapping), which is in use. */
+    for (grant_handle_t k = 128; k <= GNTTAB_MAPTRACK_MAX; k += 128)
+        st_is(gnttab_unmap(k, 0), GNTST_bad_handle);
+    xtf_check_eq(c->ctl->magic, GNT_RPC_MAGIC); /* the control page is still mapped */
     printf("item 9 done\n");
     /* Two unmaps of one handle in one batch: exactly one succeeds. */
     st_is(gnttab_map(c->peer, GNT_DATA_REF, va, true, &h), GNTST_okay);
@@ -302,6 +318,48 @@ static void readonly_pages(void)
     gnttab_va_free(va);
     gnttab_va_free(va2);
     printf("read-only pages done\n");
+}
+
+/*
+ * PFNs outside our RAM, and the unmapped guard page below our stack, name no page: a copy from
+ * or into one, or a grant of one mapped either way, is bad_page, never some other frame (the
+ * first page of our RAM, or machine frame 0).
+ */
+static void pfn_bounds(void)
+{
+    uint64_t nr = start_info->nr_pages;
+    uint64_t guard = (start_info->stack_top - GUEST_RAM_VA) / GUEST_PAGE_SIZE - GUEST_STACK_PAGES - 1;
+    uint64_t bad[] = { nr, nr + 1, guard, 0xffffffffull, 1ull << 40, ~0ull };
+    memset(buf, 0x5e, sizeof(buf));
+    for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+        struct gnttab_copy op = { .source = { .u.gmfn = bad[i], .domid = DOMID_SELF },
+                                  .dest = { .u.gmfn = gnttab_pfn_of(buf), .domid = DOMID_SELF },
+                                  .len = 8 };
+        xtf_check_eq(gnttab_copy_batch(&op, 1), 0);
+        xtf_check(op.status == GNTST_bad_page, "copy from pfn %#lx: %s", (unsigned long)bad[i],
+                  gnttab_status_name(op.status));
+        op.source.u.gmfn = gnttab_pfn_of(own_page);
+        op.dest.u.gmfn = bad[i];
+        xtf_check_eq(gnttab_copy_batch(&op, 1), 0);
+        xtf_check(op.status == GNTST_bad_page, "copy into pfn %#lx: %s", (unsigned long)bad[i],
+                  gnttab_status_name(op.status));
+    }
+    xtf_check_eq(buf[0], 0x5e);
+    uint64_t va = gnt_va();
+    for (unsigned i = 0; i < ARRAY_SIZE(bad) && bad[i] <= 0xffffffffull; i++) { /* frame is 32 bits */
+        grant_ref_t ref = gnttab_alloc_ref();
+        xtf_assert(ref != GNTTAB_INVALID_REF, "no free ref");
+        gnttab_grant_ref(ref, self(), bad[i], false);
+        grant_handle_t h;
+        xtf_check(gnttab_map(self(), ref, va, true, &h) == GNTST_bad_page, "grant of pfn %#lx mapped read-only",
+                  (unsigned long)bad[i]);
+        xtf_check(gnttab_map(self(), ref, va, false, &h) == GNTST_bad_page, "grant of pfn %#lx mapped writable",
+                  (unsigned long)bad[i]);
+        xtf_check_eq(gnttab_flags(ref), GTF_permit_access);
+        xtf_check(gnttab_end_access_free(ref), "end access");
+    }
+    gnttab_va_free(va);
+    printf("pfn bounds done\n");
 }
 
 /* Item 12: copy bounds. */
@@ -400,11 +458,18 @@ static void batches(struct gnt_conn *c)
     };
     static const int16_t want[6] = { GNTST_okay, GNTST_bad_gntref, GNTST_permission_denied, GNTST_bad_virt_addr,
                                      GNTST_bad_gntref, GNTST_okay };
-    for (unsigned i = 0; i < 6; i++)
-        ops[i].status = 1; /* anything the hypervisor leaves alone would show */
+    for (unsigned i = 0; i < 6; i++) { /* anything the hypervisor leaves alone would show */
+        ops[i].status = 1;
+        ops[i].handle = 0xdead;
+        ops[i].dev_bus_addr = 0xdead;
+    }
     xtf_check_eq(gnttab_map_batch(ops, 6), 0);
     for (unsigned i = 0; i < 6; i++) {
         xtf_check(ops[i].status <= 0, "element %u: status %d > 0", i, ops[i].status);
+        /* No device mappings here: dev_bus_addr is 0; a failed map's handle is 0 too. */
+        xtf_check(ops[i].dev_bus_addr == 0, "element %u: dev_bus_addr %#lx", i, (unsigned long)ops[i].dev_bus_addr);
+        xtf_check(ops[i].status == GNTST_okay || ops[i].handle == 0, "element %u failed with handle %#x", i,
+                  ops[i].handle);
         xtf_check(ops[i].status == want[i], "element %u: %s, expected %s", i, gnttab_status_name(ops[i].status),
                   gnttab_status_name(want[i]));
     }
@@ -415,6 +480,15 @@ static void batches(struct gnt_conn *c)
     st_is(un[0].status, GNTST_okay);
     st_is(un[1].status, GNTST_bad_handle);
     st_is(un[2].status, GNTST_okay);
+    /* The largest batch the call takes (GNTTAB_MAX_BATCH elements) is done whole. */
+    static struct gnttab_unmap_grant_ref many[GNTTAB_MAX_BATCH];
+    for (unsigned i = 0; i < GNTTAB_MAX_BATCH; i++)
+        many[i] = (struct gnttab_unmap_grant_ref){ .handle = 0xfffffff0u, .status = 1 };
+    xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, many, GNTTAB_MAX_BATCH), 0);
+    unsigned answered = 0;
+    for (unsigned i = 0; i < GNTTAB_MAX_BATCH; i++)
+        answered += many[i].status == GNTST_bad_handle;
+    xtf_check_eq(answered, GNTTAB_MAX_BATCH);
     /* The call's own errors: a count beyond the limit, an unknown op, a bad array. */
     xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, GNTTAB_MAX_BATCH + 1), -XEN_EINVAL);
     xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, 0), 0);
@@ -480,6 +554,24 @@ static void rewrite_pinned(struct gnt_conn *c)
     st_is(gnttab_unmap(h, va), GNTST_okay);
     xtf_check_eq(gnt_call(c, GNT_CMD_FLAGS, ref, 0, 0), 0);
     st_is(gnttab_map(c->peer, ref, va, true, &h), GNTST_general_error);
+    /* A writable pin alone keeps the entry's copy as well: a read-only pin after a rewrite gets
+     * the pinned frame (page 6), not the one the entry names now (page 5). */
+    ref = GNT_DATA_REF + 6;
+    st_is(gnttab_map(c->peer, ref, va, false, &h), GNTST_okay);
+    gnt_call(c, GNT_CMD_REWRITE, ref, 5, GTF_permit_access);
+    st_is(gnttab_map(c->peer, ref, va2, true, &h2), GNTST_okay);
+    xtf_check_eq(*(volatile uint32_t *)va2, GNT_PATTERN(6));
+    st_is(gnttab_unmap(h2, va2), GNTST_okay);
+    st_is(gnttab_unmap(h, va), GNTST_okay);
+    xtf_check_eq(gnt_call(c, GNT_CMD_END, ref, 0, 0), 1);
+    gnt_call(c, GNT_CMD_GRANT, ref, self(), 0);
+    /* A pin is for the domain the entry named: the granter's own copy of a grant it made to us
+     * is refused, before we pin it and while we hold it. */
+    xtf_check_eq(gnt_call(c, GNT_CMD_COPY_OWN, ref, 0, 0), GNTST_general_error);
+    st_is(gnttab_map(c->peer, ref, va, true, &h), GNTST_okay);
+    xtf_check_eq(gnt_call(c, GNT_CMD_COPY_OWN, ref, 0, 0), GNTST_general_error);
+    st_is(gnttab_unmap(h, va), GNTST_okay);
+    xtf_check_eq(gnt_call(c, GNT_CMD_FLAGS, ref, 0, 0), GTF_permit_access);
     /* Put both back as gnt_peer made them. */
     xtf_check_eq(gnt_call(c, GNT_CMD_END, ro, 0, 0), 1);
     gnt_call(c, GNT_CMD_REWRITE, ro, c->nr_data, GTF_permit_access | GTF_readonly);
@@ -487,6 +579,33 @@ static void rewrite_pinned(struct gnt_conn *c)
     gnttab_va_free(va);
     gnttab_va_free(va2);
     printf("item 21 done\n");
+}
+
+/*
+ * Page tables of the grant window are made by successful maps only (and kept until we die): a
+ * failed map into a 2 MiB region that has no leaf table yet makes none. Read in our own
+ * metering (frames charged to us), which every domain may read of itself.
+ */
+static void window_tables(struct gnt_conn *c)
+{
+    struct moat_domain_stats st;
+    uint64_t r1 = GUEST_GRANT_VA + (256ull << 20), r2 = r1 + (2ull << 20); /* far from gnt_va()'s pages */
+    xtf_assert(domctl_getstats(DOMID_SELF, &st) == 0, "getstats of ourselves");
+    uint32_t before = st.frames_charged;
+    st_is(gnttab_map(c->peer, 0xffffffffu, r1, true, NULL), GNTST_bad_gntref);
+    st_is(gnttab_map(c->peer, GNT_FOREIGN_REF(c->nr_data), r1, true, NULL), GNTST_general_error);
+    st_is(gnttab_map(c->peer, GNT_RO_REF(c->nr_data), r1, false, NULL), GNTST_general_error);
+    xtf_assert(domctl_getstats(DOMID_SELF, &st) == 0, "getstats of ourselves");
+    xtf_check(st.frames_charged == before, "failed maps made %d frames", (int)(st.frames_charged - before));
+    grant_handle_t h;
+    st_is(gnttab_map(c->peer, GNT_DATA_REF, r2, true, &h), GNTST_okay);
+    xtf_assert(domctl_getstats(DOMID_SELF, &st) == 0, "getstats of ourselves");
+    xtf_check(st.frames_charged == before + 1, "a map into a fresh region made %d frames, not its leaf table",
+              (int)(st.frames_charged - before));
+    st_is(gnttab_unmap(h, r2), GNTST_okay);
+    xtf_assert(domctl_getstats(DOMID_SELF, &st) == 0, "getstats of ourselves");
+    xtf_check_eq(st.frames_charged, before + 1); /* the table stays */
+    printf("window tables done\n");
 }
 
 void part_ops(struct gnt_conn *c)
@@ -502,12 +621,14 @@ void part_ops(struct gnt_conn *c)
     handles(c);
     own_grant();
     readonly_pages();
+    pfn_bounds();
     copy_bounds(c);
     host_addresses(c);
     pin_saturation(c);
     batches(c);
     end_while_mapped(c);
     rewrite_pinned(c);
+    window_tables(c);
     xtf_check_eq(gnttab_unmap(c->ctl_handle, c->ctl_va), GNTST_okay);
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);

@@ -33,6 +33,11 @@ void part_launch(void)
     static char cmdline[96];
     snprintf(cmdline, sizeof(cmdline), "part=spawned granter_label=%#x relabel_to=%#x", granter_label, away);
     domid_t mapper = create("gnt_ops", "mapper", label, cmdline);
+    /* Its id is a keyed hash, not its slot: the slot numbers name no domain (we may read every
+     * label's state, so a free id answers -ESRCH). */
+    struct moat_domctl_info info;
+    for (domid_t id = 1; id < MOAT_MAX_DOMAINS; id++)
+        xtf_check(domctl_getinfo(id, &info) == -XEN_ESRCH, "d%u answers getinfo", id);
     xtf_check(gnt_wait_gone(mapper, 120 * NS_PER_SEC), "the mapper d%u did not end", mapper);
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);

@@ -35,6 +35,8 @@ enum gnt_cmd {
     GNT_CMD_GRANT,       /* publish ref again for domid arg, read-only if arg2 */
     GNT_CMD_REWRITE,     /* rewrite ref's live entry in place: frame = data page arg, flags = arg2 */
     GNT_CMD_EXIT,        /* answer, then exit (poweroff) at once, whatever is mapped */
+    GNT_CMD_COPY_OWN,    /* result = grant status of copying 4 bytes out of our own ref (granted to the
+                          * tester, not to us) through GNTTABOP_copy: the pin rules hold for us too */
 };
 
 struct gnt_rpc {

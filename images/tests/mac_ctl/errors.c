@@ -111,6 +111,10 @@ static void domctl_errors(void)
     c.image = (uint32_t)peer;
     c.memory_kib = 0xfffffffcu;
     expect("create memory too large", create_raw(&c), -XEN_EINVAL);
+    c.memory_kib = GUEST_RAM_MAX / 1024 + 4; /* one page past the largest RAM a domain may have */
+    expect("create memory a page past 1 GiB", create_raw(&c), -XEN_EINVAL);
+    c.memory_kib = GUEST_RAM_MAX / 1024; /* the largest: allowed, but this machine has not 1 GiB free */
+    expect("create memory of 1 GiB", create_raw(&c), -XEN_ENOMEM);
     c.memory_kib = 256;
     strlcpy(c.name, "bad\x1b[name", sizeof(c.name));
     expect("create name with escape", create_raw(&c), -XEN_EINVAL);
