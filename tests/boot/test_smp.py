@@ -158,6 +158,20 @@ def test_ipi_bench_figures(boot):
     assert trip.n == 200 and trip.unit == "instructions" and 0 < trip.min <= trip.max < 10_000
 
 
+def test_ipi_bench_figures_in_real_time_come_sorted(boot):
+    """Without -icount the 200 round trips differ (the host's timing), so the figures are only
+    right if the samples were sorted: min <= median <= max for each, three CPUs answering."""
+    result = boot("bench=smp", smp=3)
+    assert_status(result, "SUCCESS")
+    figures = {f.name: f for line in result.lines if (f := bench.parse_line(line)) is not None}
+    assert set(figures) == {"ap_startup", "ipi_round_trip", "ipi_broadcast_round_trip"}
+    for name in ("ipi_round_trip", "ipi_broadcast_round_trip"):
+        f = figures[name]
+        # (parse_line refuses a line whose median is not between min and max)
+        assert f.n == 200 and 0 < f.min < f.max, (name, f)
+    assert not any(line.startswith("bench: error") for line in result.lines)
+
+
 def test_ipi_bench_needs_a_second_cpu(boot):
     result = boot("bench=smp", smp=1)
     assert any("bench: error: ipi_round_trip needs a second CPU" in line for line in result.lines)
