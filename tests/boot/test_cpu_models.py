@@ -100,11 +100,13 @@ def test_a_cpu_without_avx_keeps_x87_and_sse_only(boot):
 
 
 @pytest.mark.parametrize("vendor", ["vendor=GenuineIntel,family=6", "vendor=GenuineIntel,family=15",
-                                    "vendor=HygonGenuine,family=24"],
-                         ids=["intel-6", "intel-15", "hygon"])
+                                    "vendor=HygonGenuine,family=24", "vendor=HygonGenuine,family=23",
+                                    "vendor=AuthenticAMD,family=6"],
+                         ids=["intel-6", "intel-15", "hygon", "hygon-23", "amd-6"])
 def test_aps_start_on_other_vendors(boot, vendor):
     """The INIT-to-SIPI delay is skipped only where the vendor's manuals allow it (Intel family 6,
-    AMD from family 15h, Hygon); elsewhere the boot CPU waits 10 ms. Either way the AP starts."""
+    AMD from family 15h, Hygon from family 18h); elsewhere the boot CPU waits 10 ms. Either way
+    the AP starts."""
     result = hello_on(boot, f"max,{vendor}")
     assert "smp: 1 APs started in" in result.console
 
