@@ -4,7 +4,8 @@
 // k + 1 mod cpus, the down ones as well as vCPU 0), then unpaused; while the child
 // (images/tests/vcpu_ring) brings its vCPUs up and passes events round them, getvcpuinfo must
 // find every vCPU that is up on its own CPU. Then the error paths: too many vCPUs, unknown flags,
-// a vCPU the domain does not have, a CPU that is not online, a running vCPU, oneself.
+// a vCPU the domain does not have, a CPU that is not online, a running vCPU, oneself; and, paused
+// again, vCPU 0 moved to another CPU, unpinned, pinned where it is and sent home.
 #include <moat/guest.h>
 #include <moat/test.h>
 #include <public/domctl.h>
@@ -40,6 +41,18 @@ static long pin(domid_t d, uint32_t vcpu, uint32_t cpu)
     op.u.vcpu.vcpu = vcpu;
     op.u.vcpu.cpu = cpu;
     return domctl(XEN_DOMCTL_setvcpuaffinity, d, &op);
+}
+
+/* A paused domain's vCPU may still be finishing a hypercall on its CPU (it leaves at the way out):
+ * -XEN_EBUSY until then, briefly. */
+static long pin_paused(domid_t d, uint32_t vcpu, uint32_t cpu)
+{
+    long rc = pin(d, vcpu, cpu);
+    for (unsigned i = 0; rc == -XEN_EBUSY && i < 1000; i++) {
+        sleep_ns(NS_PER_MS);
+        rc = pin(d, vcpu, cpu);
+    }
+    return rc;
 }
 
 static long vcpu_info(domid_t d, uint32_t vcpu, struct moat_domctl_vcpu *info)
@@ -81,6 +94,21 @@ void test_main(void)
     xtf_check(vi.pinned && vi.cpu == 1 % cpus, "vcpu 0: pinned %u cpu %u", vi.pinned, vi.cpu);
     xtf_check_eq(domctl_unpause(d), 0);
     xtf_check_eq(pin(d, 0, 2 % cpus), -XEN_EBUSY); // it runs (or may): pause it first
+
+    // Paused, an up vCPU may move: to another CPU (its home moves), unpinned (it stays where it
+    // is), to the CPU it is on (nothing to move), and back home before it runs again.
+    xtf_check_eq(domctl_pause(d), 0);
+    xtf_check_eq(pin_paused(d, 0, 2 % cpus), 0);
+    xtf_check_eq(vcpu_info(d, 0, &vi), 0);
+    xtf_check(vi.pinned && vi.cpu == 2 % cpus, "vcpu 0 after the move: pinned %u cpu %u", vi.pinned, vi.cpu);
+    xtf_check_eq(pin_paused(d, 0, MOAT_CPU_ANY), 0);
+    xtf_check_eq(vcpu_info(d, 0, &vi), 0);
+    xtf_check(!vi.pinned && vi.cpu == 2 % cpus, "vcpu 0 unpinned: pinned %u cpu %u", vi.pinned, vi.cpu);
+    xtf_check_eq(pin_paused(d, 0, 2 % cpus), 0);
+    xtf_check_eq(pin_paused(d, 0, 1 % cpus), 0);
+    xtf_check_eq(vcpu_info(d, 0, &vi), 0);
+    xtf_check(vi.pinned && vi.cpu == 1 % cpus, "vcpu 0 back home: pinned %u cpu %u", vi.pinned, vi.cpu);
+    xtf_check_eq(domctl_unpause(d), 0);
 
     // Watch it until it ends: every vCPU that is up is on its own CPU.
     unsigned samples = 0, all_up = 0, wrong = 0;
