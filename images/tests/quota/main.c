@@ -127,6 +127,17 @@ static void memory(void)
         xtf_check(domctl_getsched(other, &edge) == 0 && edge.weight == 256 && edge.cap == 0, "weight 0: default");
         kill_all(&other, 1);
     }
+    /* RAM that fits big's 64 MiB with 16 KiB to spare, and the page tables that map it do not: the
+     * RAM's charge passes at once, a leaf table's is refused; the domain is refused whole, and
+     * all it was charged comes back (big creates again beside it). */
+    rc = create(BLOB_QUOTA_TEST_SSID_BIG, "big", 64 * 1024 - 16, &other);
+    printf("quota: big of 64 MiB less 16 KiB: rc=%ld\n", rc);
+    if (rc == 0)
+        kill_all(&other, 1);
+    rc = create(BLOB_QUOTA_TEST_SSID_BIG, "big", 128, &other);
+    printf("quota: big creates again after it: rc=%ld\n", rc);
+    if (rc == 0)
+        kill_all(&other, 1);
     kill_all(ids, n);
     /* Every frame the dead ones were charged came back: as many fit again. */
     unsigned again = 0;
