@@ -23,7 +23,7 @@ FIRST_ENTRY = 44
 LIMIT = 64 << 30  # MAX_PHYS_MEMORY: the frame table's reach
 
 
-def online(lines: list[str], console: str) -> int:
+def online(console: str) -> int:
     return int(one(console, ONLINE).group(1))
 
 
@@ -35,7 +35,7 @@ def test_a_cpu_beyond_xapic_ids_is_counted_and_not_started(boot: Booter) -> None
     madt = one(result.console, MADT)
     assert (int(madt.group(1)), madt.group(2).split()) == (3, ["0", "2", "3"]), log_tail(result)
     assert "acpi: 1 CPUs with APIC ids above 254 (x2APIC only): not started" in result.lines
-    assert online(result.lines, result.console) == 3
+    assert online(result.console) == 3
 
 
 def test_a_local_apic_address_override_is_read_and_the_rest_goes_on(boot: Booter) -> None:
@@ -46,7 +46,7 @@ def test_a_local_apic_address_override_is_read_and_the_rest_goes_on(boot: Booter
     assert not [line for line in result.lines if ACPI_REFUSED.match(line)], log_tail(result)
     madt = one(result.console, MADT)
     assert (int(madt.group(1)), madt.group(2).split()) == (2, ["0", "1"])
-    assert online(result.lines, result.console) == 2
+    assert online(result.console) == 2
 
 
 def test_one_byte_past_the_last_madt_entry_is_refused(boot: Booter) -> None:
@@ -57,7 +57,7 @@ def test_one_byte_past_the_last_madt_entry_is_refused(boot: Booter) -> None:
     refused = one(result.console, ACPI_REFUSED)
     assert re.fullmatch(r"MADT at 0x[0-9a-f]+ has an entry that runs past its end at offset \d+",
                         refused.group(1)), refused.group(0)
-    assert online(result.lines, result.console) == 1
+    assert online(result.console) == 1
 
 
 def test_ram_beyond_the_frame_table_is_left_out_and_said(boot: Booter) -> None:
