@@ -36,6 +36,9 @@ def test_quotas_per_label(run_scenario) -> None:
     assert "5 corrupted quota sections refused, old policy kept" in ctl
     # small: 1 MiB = 256 frames; a 128 KiB domain is charged 32 frames of RAM and its page
     # tables, info pages and extended-state page (about 40 in all): 6 fit, the 7th does not.
+    # First 1 MiB less 16 KiB: its RAM is charged, its page tables and info pages are not
+    # (refused whole, before the six below; were its charges kept, fewer would fit).
+    assert number(ctl, r"small of 1 MiB less 16 KiB: rc=(-?\d+)") == (XEN_ENOMEM,)
     small, rc = number(ctl, r"small created (\d+), then rc=(-?\d+)")
     assert (small, rc) == (6, XEN_ENOMEM), ctl
     assert number(ctl, r"big creates beside it: rc=(-?\d+)") == (0,)

@@ -74,9 +74,10 @@ static const void *map_tampered(void *ctx, uint64_t pa, uint64_t len)
     if (!p || !tamper_sig[0] || len < 36 || len > sizeof(tamper_copy) || memcmp(p, tamper_sig, 4))
         return p;
     memcpy(tamper_copy, p, len);
-    uint32_t table_len = tamper_copy[4] | (tamper_copy[5] << 8) | (tamper_copy[6] << 16) | ((uint32_t)tamper_copy[7] << 24);
     if (tamper_offset < len)
         tamper_copy[tamper_offset] ^= (uint8_t)tamper_xor;
+    /* The length as tampered: a table made one byte longer or shorter is summed at its new length. */
+    uint32_t table_len = tamper_copy[4] | (tamper_copy[5] << 8) | (tamper_copy[6] << 16) | ((uint32_t)tamper_copy[7] << 24);
     if (tamper_offset != 9 && table_len <= len) {
         uint8_t sum = 0;
         tamper_copy[9] = 0;
