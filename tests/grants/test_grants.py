@@ -158,6 +158,16 @@ def test_touching_a_revoked_page_faults(run_scenario):
     assert GRANT_VA <= mapper.crash.cr2 < GRANT_VA + GRANT_SIZE
 
 
+def assert_reuser_ended_clean(result, log) -> None:
+    """The new granter that took the dead one's id ended well, finding every grant released, and
+    every frame is back."""
+    reuser = log.named("reuser")
+    assert reuser.domid == log.named("granter").domid
+    assert reuser.result == "SUCCESS", log_tail(result)
+    assert any(re.fullmatch(r"peer: \d+ grants released and ended", line) for line in reuser.lines), log_tail(result)
+    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+
+
 def test_unmapping_a_dead_granters_pages_spares_the_domain_that_reused_its_id(run_scenario):
     """Kills the surviving mutant of issue 17 in which live_granter ignored the incarnation."""
     result = run_scenario("gnt_granter_reused")
@@ -167,11 +177,7 @@ def test_unmapping_a_dead_granters_pages_spares_the_domain_that_reused_its_id(ru
         assert not failures(dom), f"{dom.name}:\n" + "\n".join(failures(dom)) + "\n" + log_tail(result)
     mapper = log.named("mapper")
     assert "the new granter's pins are intact" in mapper.lines, log_tail(result)
-    reuser = log.named("reuser")
-    assert reuser.domid == log.named("granter").domid
-    assert reuser.result == "SUCCESS", log_tail(result)
-    assert any(re.fullmatch(r"peer: \d+ grants released and ended", line) for line in reuser.lines), log_tail(result)
-    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+    assert_reuser_ended_clean(result, log)
 
 
 def test_pages_past_the_first_gib_of_a_domains_address_space(run_scenario):
@@ -203,11 +209,7 @@ def test_a_sweep_spares_a_dead_granters_pages_under_its_reused_id(run_scenario):
     assert mapper.result == "SUCCESS", log_tail(result)
     assert any(line.startswith("relabelled away: revoked 2 grant mappings") for line in mapper.lines), log_tail(result)
     assert "the sweep revoked only the new granter's mappings" in mapper.lines, log_tail(result)
-    reuser = log.named("reuser")
-    assert reuser.domid == log.named("granter").domid
-    assert reuser.result == "SUCCESS", log_tail(result)
-    assert any(re.fullmatch(r"peer: \d+ grants released and ended", line) for line in reuser.lines), log_tail(result)
-    assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
+    assert_reuser_ended_clean(result, log)
 
 
 def test_a_map_and_a_table_growth_past_the_memory_quota_give_back_what_they_took(run_scenario):

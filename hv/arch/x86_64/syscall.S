@@ -11,6 +11,29 @@
 
 #define RFLAGS_USER_MASK 0x0cd5 /* CF PF AF ZF SF DF OF: what a guest may set */
 
+/*
+ * The registers a sysret hands back, loaded from the frame at \frame: r11 gets the saved rflags
+ * masked to what a guest may set, with IF and the always-one bit; then every register but rcx
+ * (the caller has the return rip there), rbx, rax and rsp, which each caller loads last in its
+ * own order (the frame's base may be one of them).
+ */
+.macro SYSRET_LOAD frame
+    movq REGS_RFLAGS(\frame), %r11
+    andq $RFLAGS_USER_MASK, %r11
+    orq $0x202, %r11                      /* IF, and the always-one bit */
+    movq 0x00(\frame), %r15
+    movq 0x08(\frame), %r14
+    movq 0x10(\frame), %r13
+    movq 0x18(\frame), %r12
+    movq 0x28(\frame), %r10
+    movq 0x30(\frame), %r9
+    movq 0x38(\frame), %r8
+    movq 0x40(\frame), %rbp
+    movq 0x48(\frame), %rdi
+    movq 0x50(\frame), %rsi
+    movq 0x58(\frame), %rdx
+.endm
+
     .text
     /*
      * The C path's entry (MSR_LSTAR with several CPUs, partitions or the debug build): the whole
@@ -121,20 +144,7 @@ syscall_entry_fast:
     movq REGS_RIP(%rbx), %rcx
     cmpq user_rip_limit(%rip), %rcx
     jae .Lchecked
-    movq REGS_RFLAGS(%rbx), %r11
-    andq $RFLAGS_USER_MASK, %r11
-    orq $0x202, %r11                      /* IF, and the always-one bit */
-    movq 0x00(%rbx), %r15
-    movq 0x08(%rbx), %r14
-    movq 0x10(%rbx), %r13
-    movq 0x18(%rbx), %r12
-    movq 0x28(%rbx), %r10
-    movq 0x30(%rbx), %r9
-    movq 0x38(%rbx), %r8
-    movq 0x40(%rbx), %rbp
-    movq 0x48(%rbx), %rdi
-    movq 0x50(%rbx), %rsi
-    movq 0x58(%rbx), %rdx
+    SYSRET_LOAD %rbx
     movq REGS_RSP(%rbx), %rsp
     movq REGS_RBX(%rbx), %rbx
     swapgs
@@ -191,20 +201,7 @@ return_frame:
     cmpq user_rip_limit(%rip), %rcx
     jae 1f
     /* rcx and r11 get the return rip and rflags straight from the frame (sysret's operands). */
-    movq REGS_RFLAGS(%rsp), %r11
-    andq $RFLAGS_USER_MASK, %r11
-    orq $0x202, %r11                      /* IF, and the always-one bit */
-    movq 0x00(%rsp), %r15
-    movq 0x08(%rsp), %r14
-    movq 0x10(%rsp), %r13
-    movq 0x18(%rsp), %r12
-    movq 0x28(%rsp), %r10
-    movq 0x30(%rsp), %r9
-    movq 0x38(%rsp), %r8
-    movq 0x40(%rsp), %rbp
-    movq 0x48(%rsp), %rdi
-    movq 0x50(%rsp), %rsi
-    movq 0x58(%rsp), %rdx
+    SYSRET_LOAD %rsp
     movq REGS_RBX(%rsp), %rbx
     movq REGS_RAX(%rsp), %rax
     movq REGS_RSP(%rsp), %rsp

@@ -82,6 +82,16 @@ void part_orphan(struct gnt_conn *c)
         xtf_success(NULL);
 }
 
+/* Maps the granter's N data pages read-only at fresh addresses, then asks it to exit. */
+static void map_all_then_end_granter(struct gnt_conn *c, uint64_t va[N], grant_handle_t h[N])
+{
+    for (unsigned i = 0; i < N; i++) {
+        va[i] = gnt_va();
+        xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + i, va[i], false, &h[i]), GNTST_okay);
+    }
+    gnt_call(c, GNT_CMD_EXIT, 0, 0, 0);
+}
+
 /*
  * part=reused: the granter exits while we map its pages, and a new granter (gnt_peer again) takes
  * its domain id. Unmapping the dead granter's pages must drop nothing of the new one's, which
@@ -92,11 +102,7 @@ void part_reused(struct gnt_conn *c)
 {
     static uint64_t va[N];
     static grant_handle_t h[N];
-    for (unsigned i = 0; i < N; i++) {
-        va[i] = gnt_va();
-        xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + i, va[i], false, &h[i]), GNTST_okay);
-    }
-    gnt_call(c, GNT_CMD_EXIT, 0, 0, 0);
+    map_all_then_end_granter(c, va, h);
     if (!xtf_check(gnt_wait_gone(c->peer, 10 * NS_PER_SEC), "the granter did not exit"))
         return;
     int img = find_image("gnt_peer");
@@ -157,11 +163,7 @@ void part_reused_revoke(struct gnt_conn *c)
     xtf_assert(reuser_label && away, "reuser_label= and relabel_to= are required");
     static uint64_t va[N];
     static grant_handle_t h[N];
-    for (unsigned i = 0; i < N; i++) {
-        va[i] = gnt_va();
-        xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + i, va[i], false, &h[i]), GNTST_okay);
-    }
-    gnt_call(c, GNT_CMD_EXIT, 0, 0, 0);
+    map_all_then_end_granter(c, va, h);
     /* Without read_state we cannot ask about the granter; its death unbinds our channel to it. */
     uint64_t deadline = now_ns() + 10 * NS_PER_SEC;
     for (;;) {
