@@ -52,14 +52,17 @@ bool evtchn_is_pending(struct domain *d, evtchn_port_t port)
 }
 
 /* Raises a pending, unmasked port's upcall on vCPU id of d: its word in that vCPU's pending_sel,
- * its upcall_pending. */
-static inline void raise_on(struct domain *d, struct shared_info *s, unsigned id, evtchn_port_t port)
+ * its upcall_pending. Returns 0 (set_pending's result). */
+static inline __attribute__((always_inline)) long raise_on(struct domain *d, struct shared_info *s, size_t id,
+                                                           evtchn_port_t port)
 {
     struct vcpu_info *vi = &s->vcpu_info[id];
+    struct vcpu *v = &d->vcpus[id];
     if (!test_and_set(&vi->evtchn_pending_sel, port / 64))
         vi->evtchn_upcall_pending = 1;
-    if (vi->evtchn_upcall_pending)
-        sched_notify(&d->vcpus[id]); /* blocked: wake it; running on another CPU: interrupt it */
+    else if (!vi->evtchn_upcall_pending)
+        return 0;
+    return sched_notify(v); /* blocked: wake it; running on another CPU: interrupt it */
 }
 
 /* Pollers re-check their ports themselves, masked or not: any event of the domain wakes them.
@@ -81,8 +84,7 @@ static inline __attribute__((always_inline)) long set_pending_bits(struct domain
         return 0;
     if (test_bit(s->evtchn_mask, port))
         return 0;
-    raise_on(d, s, table(d)->notify_vcpu[port], port);
-    return 0;
+    return raise_on(d, s, table(d)->notify_vcpu[port], port);
 }
 
 /* With pollers: they are woken first. Out of line, so that set_pending makes no call but its

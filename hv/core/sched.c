@@ -492,7 +492,9 @@ void sched_remove(struct domain *d)
     }
 }
 
-void sched_wake(struct vcpu *v)
+/* sched_wake's body, inline also in sched_notify_slow: a send that wakes its peer makes no call
+ * for it. */
+static inline __attribute__((always_inline)) void wake(struct vcpu *v)
 {
     if (v->state == VCPU_BLOCKED) {
         v->state = VCPU_RUNNABLE;
@@ -503,14 +505,20 @@ void sched_wake(struct vcpu *v)
     }
 }
 
-void sched_notify(struct vcpu *v)
+void sched_wake(struct vcpu *v) { wake(v); }
+
+long sched_notify_wake(struct vcpu *v)
 {
-    if (v->state == VCPU_BLOCKED)
-        sched_wake(v);
-    else if (hv_lock_smp && is_current(v))
-        kick(v->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
+    wake(v);
+    return 0;
 }
 
+long sched_notify_kick(struct vcpu *v)
+{
+    if (is_current(v))
+        kick(v->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
+    return 0;
+}
 /* Fires v's timer and ends its poll if they are due. */
 static void timer_fire(struct vcpu *v, uint64_t now)
 {

@@ -16,11 +16,24 @@
  * masked to what a guest may set, with IF and the always-one bit; then every register but rcx
  * (the caller has the return rip there), rbx, rax and rsp, which each caller loads last in its
  * own order (the frame's base may be one of them).
+ *
+ * from_syscall=1 (the direct sysret, whose frame's rflags is the r11 the CPU wrote at the
+ * syscall) keeps IF and the always-one bit from the frame instead of setting them: bit 1 is set
+ * in every rflags the CPU writes, and a guest always runs with IF set, so its syscall saves IF
+ * set. Every way into ring 3 sets IF (arch_vcpu_start, this macro's other use, arch_upcall_pop) or
+ * restores flags the CPU saved in ring 3, and ring 3 cannot clear it: IOPL is 0 (masked off on
+ * every way in), so cli and sti fault and popfq leaves IF alone (images/tests/iret's
+ * sysret_flags checks that, and the flags after a hypercall). The mask still takes away everything else a guest may not keep (TF, NT, AC,
+ * IOPL, ...), exactly as with from_syscall=0.
  */
-.macro SYSRET_LOAD frame
+.macro SYSRET_LOAD frame, from_syscall=0
     movq REGS_RFLAGS(\frame), %r11
+    .if \from_syscall
+    andq $(RFLAGS_USER_MASK | 0x202), %r11
+    .else
     andq $RFLAGS_USER_MASK, %r11
     orq $0x202, %r11                      /* IF, and the always-one bit */
+    .endif
     movq 0x00(\frame), %r15
     movq 0x08(\frame), %r14
     movq 0x10(\frame), %r13
@@ -144,7 +157,7 @@ syscall_entry_fast:
     movq REGS_RIP(%rbx), %rcx
     cmpq user_rip_limit(%rip), %rcx
     jae .Lchecked
-    SYSRET_LOAD %rbx
+    SYSRET_LOAD %rbx, from_syscall=1
     movq REGS_RSP(%rbx), %rsp
     movq REGS_RBX(%rbx), %rbx
     swapgs

@@ -7,6 +7,7 @@
 #define MOAT_SCHED_H
 
 #include <moat/domain.h>
+#include <moat/hvlock.h>
 
 void sched_init(uint32_t slice_us);
 /* Boot CPU, the domains built: takes the hypervisor lock and lets every CPU schedule. */
@@ -39,8 +40,25 @@ void sched_set_paused(struct domain *d, bool paused);
 void sched_remove(struct domain *d);
 /* Makes a blocked vCPU runnable (an event arrived, or its timeout passed). */
 void sched_wake(struct vcpu *v);
-/* An upcall is pending for v: wakes it if blocked, or interrupts the CPU it runs on (an IPI). */
-void sched_notify(struct vcpu *v);
+/* sched_notify's two cases that do something: v is blocked (it is woken), or v is not and other
+ * CPUs run guests (the one running v, if any, is interrupted). Each returns 0. */
+long sched_notify_wake(struct vcpu *v);
+long sched_notify_kick(struct vcpu *v);
+/*
+ * An upcall is pending for v: wakes it if blocked, or interrupts the CPU it runs on (an IPI),
+ * which enters the hypervisor and delivers the upcall on its way out. With one CPU a vCPU that is
+ * not blocked needs nothing (running, it gets its upcall at its way out; queued, when it runs):
+ * that common case of a send makes no call. Returns 0, so that a send can end in a jump here
+ * (set_pending, event_channel.c).
+ */
+static inline long sched_notify(struct vcpu *v)
+{
+    if (v->state == VCPU_BLOCKED)
+        return sched_notify_wake(v);
+    if (hv_lock_smp)
+        return sched_notify_kick(v);
+    return 0;
+}
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
 /* exit_to_guest without its test for the common case, for a caller that knows work is pending

@@ -107,6 +107,40 @@ static void flags_masked(void)
     printf("iret: a clear rflags resumes clear\n");
 }
 
+/*
+ * The direct sysret (a hypercall with nothing pending) takes IF from the flags the CPU saved at
+ * the syscall rather than setting it: that is right only because ring 3 cannot clear IF (IOPL 0:
+ * popfq leaves it alone). Both are checked here, with the flags the same mask takes away (NT, AC)
+ * and the arithmetic ones it keeps (CF, DF). Hypercall 1 is unassigned: -ENOSYS, the direct way.
+ */
+static void sysret_flags(void)
+{
+    uint64_t asked = RFLAGS_NT | RFLAGS_AC | RFLAGS_CF | RFLAGS_DF | 2ul; /* IF clear, IOPL 0 */
+    uint64_t after_popf, after_syscall;
+    long rc;
+    __asm__ volatile("pushfq\n\t"
+                     "pushq %[asked]\n\t"
+                     "popfq\n\t"
+                     "pushfq\n\t"
+                     "popq %[popf]\n\t"
+                     "movl $1, %%eax\n\t"
+                     "syscall\n\t"
+                     "pushfq\n\t"
+                     "popq %[sys]\n\t"
+                     "popfq"
+                     : [popf] "=&r"(after_popf), [sys] "=&r"(after_syscall), "=&a"(rc)
+                     : [asked] "r"(asked)
+                     : "rcx", "r11", "memory", "cc");
+    xtf_check_eq(rc, -XEN_ENOSYS);
+    xtf_check(after_popf & RFLAGS_IF, "popfq cleared IF in ring 3: %#lx", (unsigned long)after_popf);
+    xtf_check(after_syscall & RFLAGS_IF, "IF clear after a hypercall: %#lx", (unsigned long)after_syscall);
+    xtf_check(!(after_syscall & (RFLAGS_NT | RFLAGS_AC | RFLAGS_IOPL)), "NT, AC or IOPL after a hypercall: %#lx",
+              (unsigned long)after_syscall);
+    xtf_check((after_syscall & (RFLAGS_CF | RFLAGS_DF)) == (RFLAGS_CF | RFLAGS_DF),
+              "CF or DF lost by a hypercall: %#lx", (unsigned long)after_syscall);
+    printf("sysret: IF kept, NT and AC taken away, CF and DF kept\n");
+}
+
 /* An iret unmasks events (the upcall frame's contract): a guest that masked them gets them back. */
 static void unmasks_events(void)
 {
@@ -125,6 +159,7 @@ void test_main(void)
     bad_frame_pointer();
     flags_masked();
     unmasks_events();
+    sysret_flags();
     printf("iret: the domain went on after every refusal\n");
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);
