@@ -66,7 +66,9 @@ def test_two_domains_vector_registers_never_leak(boot, variant):
 
 
 def test_a_fresh_domain_starts_with_clean_vector_state(boot):
-    """A child in the slot (and memory) a child full of marker values just left starts clean."""
+    """A child in the slot (and memory) a child full of marker values just left starts clean: its
+    extended state, and the general registers its first upcall frame shows (the syscall fast path
+    leaves the rcx and r11 slots as they were: they must be this domain's, never the last one's)."""
     result = boot(scenario_file=scenario_path("xstate_fresh"), timeout=GUEST_TIMEOUT)
     assert_xtf(result, "SUCCESS")
     log = domlog.parse(result.console)
@@ -75,6 +77,7 @@ def test_a_fresh_domain_starts_with_clean_vector_state(boot):
     for dom in (parent, fresh):
         assert "the first instruction saw the initial state" in dom.lines, dom.lines
         assert dom.result == "SUCCESS"
+    assert "no earlier domain's general registers in the first upcall frame" in fresh.lines, fresh.lines
 
 
 def test_hostile_extended_state_stays_with_its_guest(boot):

@@ -76,10 +76,19 @@ syscall_entry:
      * The fast path's entry (MSR_LSTAR with one CPU and no hypercall log: hypercall_fast, chosen
      * by arch_hypercall_entry_select): no flag to test on every syscall.
      *
-     * The frame is written with moves from its base: the 15 registers, rip, rflags, rsp and the
+     * The frame is written with moves from its base: the registers, rip, rflags, rsp and the
      * vector, everything a handler, an upcall or a fault report reads. Not cs, ss and the error
      * code: a frame marked VEC_SYSCALL leaves by sysret, which takes cs and ss from MSR_STAR, and
      * the one handler that turns it into an iret frame (arch_upcall_pop) writes them itself.
+     *
+     * Nor the rcx and r11 slots: after a syscall the guest's rcx and r11 are its rip and rflags
+     * (the syscall instruction overwrote what the guest had in them, and the ABI lets a
+     * hypercall clobber both), which the frame holds in their own slots, and a sysret takes them
+     * from there. The two slots keep what this vCPU's own last full save (an interrupt or a
+     * fault from ring 3, or an iret hypercall) put there, or the zero of its domain's creation
+     * (domain_create clears the whole slot): never another domain's values. An upcall at the
+     * way out shows them in its frame; the guest's rcx and r11 are dead there anyway
+     * (tests/domains/test_xstate.py's fresh child checks that no earlier domain's values show).
      */
     .globl syscall_entry_fast
 syscall_entry_fast:
@@ -90,7 +99,6 @@ syscall_entry_fast:
     movq %r14, 0x08(%rsp)
     movq %r13, 0x10(%rsp)
     movq %r12, 0x18(%rsp)
-    movq %r11, 0x20(%rsp)
     movq %r10, 0x28(%rsp)
     movq %r9, 0x30(%rsp)
     movq %r8, 0x38(%rsp)
@@ -98,7 +106,6 @@ syscall_entry_fast:
     movq %rdi, 0x48(%rsp)
     movq %rsi, 0x50(%rsp)
     movq %rdx, 0x58(%rsp)
-    movq %rcx, 0x60(%rsp)
     movq %rbx, REGS_RBX(%rsp)
     movq %rax, REGS_RAX(%rsp)
     movq %rcx, REGS_RIP(%rsp)

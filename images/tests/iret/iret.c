@@ -132,7 +132,7 @@ static void sysret_flags(void)
                      : [asked] "r"(asked)
                      : "rcx", "r11", "memory", "cc");
     xtf_check_eq(rc, -XEN_ENOSYS);
-    xtf_check(after_popf & RFLAGS_IF, "popfq cleared IF in ring 3: %#lx", (unsigned long)after_popf);
+    xtf_check(after_popf & RFLAGS_IF, "IF clear after popfq in ring 3: %#lx", (unsigned long)after_popf);
     xtf_check(after_syscall & RFLAGS_IF, "IF clear after a hypercall: %#lx", (unsigned long)after_syscall);
     xtf_check(!(after_syscall & (RFLAGS_NT | RFLAGS_AC | RFLAGS_IOPL)), "NT, AC or IOPL after a hypercall: %#lx",
               (unsigned long)after_syscall);

@@ -12,9 +12,11 @@
 //            block=1 it blocks until the timer's event instead of yielding: its CPU may then go
 //            idle still holding its registers, and another CPU take it (the hand-off between CPUs);
 //            peer= port= also wake a peer domain at each timer event (connect_peer).
-//   fresh    checks the state its first instruction saw (entry.S): the initial configuration.
+//   fresh    checks the state its first instruction saw (entry.S): the initial configuration; and
+//            that its first upcall frame shows none of dirty's general registers (gpr_probe).
 //   parent   (privileged) creates a `dirty` child, waits for it to end, then a `fresh` one.
-//   dirty    fills every register with a marker, yields with it a few times, powers off.
+//   dirty    fills every register with a marker, yields with it a few times, holds a marker in
+//            its general registers through ticks, powers off.
 //   mxcsr    sets reserved MXCSR bits and yields: a #GP (hardware), or refused by the hypervisor.
 //   xsetbv   tries to change XCR0: a #GP.
 //   x87      leaves an unmasked x87 divide-by-zero pending, yields, then waits on it: #MF.
@@ -112,6 +114,18 @@ static void timer_upcall(bool in_hold)
 /* peer=: the port to the peer domain (0: none), notified at each of this domain's timer events. */
 static evtchn_port_t peer_port;
 
+/*
+ * The general registers' side of a fresh start (roles fresh and dirty): dirty holds GPR_MARKER in
+ * every general register but rsp and rbp while the tick preempts it, so its frame's slots hold
+ * the marker when it ends. The fresh child, in the same domain slot, takes an upcall at the way
+ * out of its first plain hypercall (entry.S, before any compiled code), whose frame shows its
+ * saved registers, including the rcx and r11 slots the syscall fast path does not write
+ * (hv/arch/x86_64/syscall.S): none may hold the marker.
+ */
+#define GPR_MARKER 0x5a5aa5a55a5aa5a5ULL
+extern uint64_t initial_gprs[15];
+extern uint8_t initial_gprs_seen;
+
 void upcall_handler(struct upcall_frame *frame)
 {
     bool timer = !peer_port || evtchn_port_pending((evtchn_port_t)timer_bind());
@@ -203,6 +217,40 @@ static void role_hold(void)
         xtf_success(NULL);
 }
 
+static void gpr_probe(void)
+{
+    xtf_assert(initial_gprs_seen, "no upcall at the way out of the first hypercall (entry.S)");
+    static const char *const names[15] = {"r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8",
+                                          "rbp", "rdi", "rsi", "rdx", "rcx", "rbx", "rax"};
+    unsigned leaked = 0;
+    for (unsigned i = 0; i < 15; i++)
+        if (initial_gprs[i] == GPR_MARKER && leaked++ < 15)
+            xtf_failure("Fail: the first upcall frame's %s holds the dirty child's marker\n", names[i]);
+    printf("first upcall frame: rcx=%#lx r11=%#lx\n", (unsigned long)initial_gprs[12],
+           (unsigned long)initial_gprs[4]);
+    if (!leaked)
+        printf("no earlier domain's general registers in the first upcall frame\n");
+}
+
+/* dirty: the marker in every general register but rsp and rbp, for about 50 ms of ticks. */
+static void gpr_marker_spin(void)
+{
+    uint64_t until = now_ns() + 50 * NS_PER_MS;
+    while (now_ns() < until) {
+        unsigned spins = 1000000;
+        __asm__ volatile("movabs %[m], %%rax\n\t"
+                         "mov %%rax, %%rbx; mov %%rax, %%rcx; mov %%rax, %%rdx; mov %%rax, %%rsi\n\t"
+                         "mov %%rax, %%rdi; mov %%rax, %%r8; mov %%rax, %%r9; mov %%rax, %%r10\n\t"
+                         "mov %%rax, %%r11; mov %%rax, %%r12; mov %%rax, %%r13; mov %%rax, %%r14\n\t"
+                         "mov %%rax, %%r15\n\t"
+                         "1: decl %[n]; jnz 1b"
+                         : [n] "+m"(spins)
+                         : [m] "i"(GPR_MARKER)
+                         : "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+                           "r14", "r15", "memory", "cc");
+    }
+}
+
 /* The state entry.S saved before any compiled code ran must be the initial configuration. */
 static void role_fresh(void)
 {
@@ -274,6 +322,7 @@ static void role_dirty(void)
         xstate_clobber(&marker, xstate_have_avx() ? FLAG_AVX : 0);
         HYPERVISOR_sched_op(SCHEDOP_yield, NULL); /* switched out (and saved) with the marker */
     }
+    gpr_marker_spin(); /* preempted (saved whole) with the marker in its general registers */
     xstate_clobber(&marker, xstate_have_avx() ? FLAG_AVX : 0);
     struct sched_shutdown s = {.reason = SHUTDOWN_poweroff};
     HYPERVISOR_sched_op(SCHEDOP_shutdown, &s); /* straight out: nothing compiled runs after */
@@ -340,8 +389,10 @@ void test_main(void)
     cmdline_get("role", role, sizeof(role));
     if (!strcmp(role, "hold"))
         role_hold();
-    else if (!strcmp(role, "fresh"))
+    else if (!strcmp(role, "fresh")) {
+        gpr_probe(); /* what entry.S found */
         role_fresh();
+    }
     else if (!strcmp(role, "parent"))
         role_parent();
     else if (!strcmp(role, "dirty"))
