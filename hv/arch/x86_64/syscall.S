@@ -89,6 +89,12 @@ syscall_entry:
      * (domain_create clears the whole slot): never another domain's values. An upcall at the
      * way out shows them in its frame; the guest's rcx and r11 are dead there anyway
      * (tests/domains/test_xstate.py's fresh child checks that no earlier domain's values show).
+     *
+     * Nor the vector: it is VEC_SYSCALL already. Whenever a guest runs, its frame's vector is
+     * VEC_SYSCALL: the sysret ways out leave only such a frame, and the iret way out
+     * (return_frame) writes it back after the interrupt, fault or rewritten frame it returns
+     * from. So every reader finds the vector of the entry that made the frame, as before, and
+     * the store is paid by the rarer iret exits instead of every hypercall.
      */
     .globl syscall_entry_fast
 syscall_entry_fast:
@@ -112,7 +118,6 @@ syscall_entry_fast:
     movq %r11, REGS_RFLAGS(%rsp)
     movq %gs:PCPU_USER_RSP, %rcx
     movq %rcx, REGS_RSP(%rsp)
-    movq $VEC_SYSCALL, REGS_VECTOR(%rsp)
 
     /*
      * Dispatch from the registers: the number in rax, the arguments where the handlers' C
@@ -143,15 +148,19 @@ syscall_entry_fast:
      * on with one CPU (only the idle halt and the SMP lock's wait do). need_resched is this CPU's
      * work-pending word: set whenever current may not simply go on (a tick, a block or yield, a
      * pause, a shutdown, a slice or cap used up; sched.c), or RESCHED_FRAME (the iret hypercall
-     * rewrote the frame: the checked way out, moat/cpu.h). An unmasked pending upcall is the one other reason to take the slow way; it lives in the guest's own
-     * vcpu_info.
+     * rewrote the frame: the checked way out, moat/cpu.h). An unmasked pending upcall is the one
+     * other reason to take the slow way; it lives in the guest's own vcpu_info, whose first two
+     * bytes, evtchn_upcall_pending and evtchn_upcall_mask, are compared as one word with 1:
+     * pending set as the hypervisor sets it (1), and not masked. A guest that writes another
+     * value into its own pending byte gets that upcall at its next exit through the scheduler
+     * (a tick at the latest, which tests any non-zero value) rather than at this one.
      */
 .Lexit:
     cmpq $0, %gs:PCPU_NEED_RESCHED
     jne .Lexit_slow
     movq %gs:PCPU_CUR_VCPU_INFO, %rcx
-    cmpb $0, (%rcx)                       /* evtchn_upcall_pending */
-    jne .Lpending
+    cmpw $1, (%rcx)                       /* evtchn_upcall_pending 1, evtchn_upcall_mask 0 */
+    je .Lexit_slow
     /*
      * The direct sysret. The frame is the one the entry above wrote (a handler that rewrites it
      * sets RESCHED_FRAME, and nothing else runs between): its vector is VEC_SYSCALL, its rip
@@ -173,9 +182,6 @@ syscall_entry_fast:
     movq %rax, REGS_RAX(%rbx)
     movq %rbx, %rsp
     jmp return_frame
-.Lpending:
-    cmpb $0, 1(%rcx)                      /* evtchn_upcall_mask: masked, the upcall waits */
-    jne .Lsysret
     /*
      * Work pending: the result into the frame, then the scheduler's decision. The store is made
      * even if the caller shut itself down (its frame, in its static domain slot, is then never
@@ -228,7 +234,8 @@ return_frame:
     swapgs
     sysretq
 
-1:  POP_GPRS
+1:  movq $VEC_SYSCALL, REGS_VECTOR(%rsp) /* the guest runs with this vector (syscall_entry_fast) */
+    POP_GPRS
     addq $16, %rsp                        /* vector, error code */
     swapgs
     iretq
