@@ -4,7 +4,7 @@ parses the console with tests/domains/domlog.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +32,9 @@ class Run:
 
 @pytest.fixture
 def run_evtchn(boot: Booter) -> Callable[..., Run]:
-    def run(name: str, *, icount: bool = False) -> Run:
-        result = boot(scenario_file=SCENARIOS / f"{name}.toml", timeout=TIMEOUT, icount=icount)
+    def run(name: str, *, icount: bool = False, extra_args: Sequence[str] = ()) -> Run:
+        result = boot(scenario_file=SCENARIOS / f"{name}.toml", timeout=TIMEOUT, icount=icount,
+                      extra_args=list(extra_args))
         assert_xtf(result)
         log = domlog.parse(result.console)
         assert log.not_expected == 0, log_tail(result)

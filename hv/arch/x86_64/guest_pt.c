@@ -11,6 +11,9 @@
 #include <moat/smp.h>
 #include <moat/x86.h>
 
+/* get_u32_from_guest's limit (moat/guest_pt.h): in memory, so that the compare takes it from there. */
+const uint64_t guest_u32_last = GUEST_VA_LIMIT - sizeof(uint32_t) - 1;
+
 #define IDX(va, level) (((va) >> (12 + 9 * ((level)-1))) & 511)
 #define USER_TABLE_FLAGS (PTE_P | PTE_W | PTE_U) /* the leaves decide write and execute */
 

@@ -67,7 +67,7 @@ noreturn void exit_to_guest_resched(void);
 /* The vCPU this CPU runs (in a hypercall: the caller; NULL while idle), and, for hypercall
  * handlers only (a guest called: never idle), the caller's domain. */
 static inline struct vcpu *current_vcpu(void) { return this_cpu()->current; }
-static inline struct domain *current_domain(void) { return this_cpu()->current->domain; }
+static inline struct domain *current_domain(void) { return this_cpu_current()->domain; }
 /* Is addr inside d's RAM (an entry point or callback it names)? */
 bool guest_code_address(const struct domain *d, uint64_t addr);
 

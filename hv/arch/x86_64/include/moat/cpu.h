@@ -144,6 +144,17 @@ static inline struct percpu *this_cpu(void)
     __asm__("movq %%gs:%c1, %0" : "=r"(p) : "i"(PCPU_SELF));
     return p;
 }
+/*
+ * this_cpu()->current in one load instead of two (every hypercall handler that names its caller
+ * reads it). Unlike this_cpu() it does change (the scheduler writes it): volatile, with a memory
+ * clobber, so that it is read where it is written in the source, after any store before it.
+ */
+static inline struct vcpu *this_cpu_current(void)
+{
+    struct vcpu *v;
+    __asm__ volatile("movq %%gs:%c1, %0" : "=r"(v) : "i"(PCPU_CURRENT) : "memory");
+    return v;
+}
 /* The boot CPU's GS base and percpu: the first thing hv_main does (this_cpu() needs it). */
 void percpu_init_boot_cpu(void);
 /* The percpu of this CPU found without trusting GS (the fatal path: GS may be the guest's). */

@@ -52,34 +52,42 @@ long copy_from_guest(void *dst, uint64_t guest_src, size_t n);
 long copy_to_guest(uint64_t guest_dst, const void *src, size_t n);
 bool guest_range_ok(uint64_t va, size_t n);
 /*
- * One 4-byte word from a guest address (a port number: EVTCHNOP_send): the word, zero-extended,
- * or -XEN_EFAULT. The range is copy_from_guest's (not 0, the 4 bytes below GUEST_VA_LIMIT) in one
- * compare; then one load, inlined (no call), under SMAP (stac/clac only where the CPU has it, as
- * copy_user), its fault resuming at the fixup below, which reports -XEN_EFAULT and closes the
- * SMAP window the same way.
+ * One 4-byte word from a guest address (a port number: EVTCHNOP_send) into *word: true, or false
+ * for -XEN_EFAULT. The range is copy_from_guest's (not 0, the 4 bytes below GUEST_VA_LIMIT) in
+ * one compare, with the limit in memory (a compare with a 64-bit constant would first need it in
+ * a register); then one load, inlined (no call), under SMAP (stac/clac only where the CPU has it,
+ * as copy_user; the load without SMAP is out of line). A fault on either load resumes at its
+ * fixup, which closes the SMAP window it opened and goes to the caller's false: the way without
+ * a fault tests nothing after the load.
  */
 extern uint8_t smap_enabled;
-static inline long get_u32_from_guest(uint64_t guest_src)
+extern const uint64_t guest_u32_last; /* GUEST_VA_LIMIT - 4 - 1: the highest valid address - 1 */
+static inline __attribute__((always_inline)) bool get_u32_from_guest(uint64_t guest_src, uint32_t *word)
 {
-    if (guest_src - 1 >= GUEST_VA_LIMIT - sizeof(uint32_t))
-        return -XEN_EFAULT;
-    long word;
-    __asm__ volatile("testb $1, smap_enabled(%%rip)\n\t"
-                     "jz 1f\n\t"
-                     "stac\n"
-                     "1:\tmovl (%1), %k0\n"
-                     "2:\ttestb $1, smap_enabled(%%rip)\n\t"
-                     "jz 3f\n\t"
-                     "clac\n"
-                     "3:\n\t"
-                     ".pushsection .text.fixup, \"ax\"\n"
-                     "4:\tmovq $-14, %0\n\t" /* -XEN_EFAULT */
-                     "jmp 2b\n\t"
-                     ".popsection\n\t" FIXUP_ENTRY("1b", "4b")
-                     : "=&r"(word)
-                     : "r"(guest_src)
-                     : "memory", "cc");
-    return word;
+    if (guest_src - 1 > guest_u32_last)
+        return false;
+    uint32_t w;
+    __asm__ goto("testb $1, smap_enabled(%%rip)\n\t"
+                 "jz 2f\n\t"
+                 "stac\n"
+                 "1:\tmovl (%1), %0\n\t"
+                 "clac\n"
+                 "3:\n\t"
+                 ".pushsection .text.fixup, \"ax\"\n"
+                 "2:\tmovl (%1), %0\n\t" /* no SMAP: no window to open */
+                 "jmp 3b\n"
+                 "4:\tclac\n\t"
+                 "jmp %l[fault]\n"
+                 "5:\tjmp %l[fault]\n\t"
+                 ".popsection\n\t" FIXUP_ENTRY("1b", "4b") FIXUP_ENTRY("2b", "5b")
+                 : "=r"(w) /* not early-clobber: each way reads guest_src only in the load that writes w */
+                 : "r"(guest_src)
+                 : "memory", "cc"
+                 : fault);
+    *word = w;
+    return true;
+fault:
+    return false;
 }
 
 #endif

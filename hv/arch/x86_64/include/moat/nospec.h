@@ -15,6 +15,7 @@
 #ifndef MOAT_NOSPEC_H
 #define MOAT_NOSPEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,18 @@ static inline uint64_t array_index_mask_nospec(uint64_t index, uint64_t size)
     uint64_t mask;
     __asm__("cmpq %2, %1\n\tsbbq %0, %0" : "=r"(mask) : "r"(index), "r"(size) : "cc");
     return mask;
+}
+
+/*
+ * The bounds check and array_index_mask_nospec from one compare: true, and *mask ~0, when
+ * index < size; false, and *mask 0, otherwise. The caller branches on the result (the compare's
+ * own carry, no second test) and indexes with index & *mask, which is 0 on a mispredicted branch.
+ */
+static inline bool array_index_check_nospec(uint64_t index, uint64_t size, uint64_t *mask)
+{
+    bool below;
+    __asm__("cmpq %3, %2\n\tsbbq %0, %0" : "=r"(*mask), "=@ccb"(below) : "r"(index), "r"(size));
+    return below; /* sbb of a register from itself leaves the carry as the compare set it */
 }
 
 /* index when index < size, else 0: use after the bounds check, on the value that indexes. */
