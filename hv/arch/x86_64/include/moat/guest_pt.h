@@ -80,12 +80,14 @@ static inline __attribute__((always_inline)) bool get_u32_from_guest(uint64_t gu
                  "jmp %l[fault]\n"
                  "5:\tjmp %l[fault]\n\t"
                  ".popsection\n\t" FIXUP_ENTRY("1b", "4b") FIXUP_ENTRY("2b", "5b")
+                 /* cppcheck-suppress legacyUninitvar ; an output: the asm writes w, cppcheck reads asm goto operands as inputs */
                  : "=r"(w) /* not early-clobber: each way reads guest_src only in the load that writes w */
                  : "r"(guest_src)
                  : "memory", "cc"
                  : fault);
     *word = w;
     return true;
+/* cppcheck-suppress unusedLabel ; the asm goto's target (its fixups jump here), which cppcheck does not see */
 fault:
     return false;
 }
