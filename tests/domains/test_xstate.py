@@ -51,7 +51,11 @@ def test_two_domains_vector_registers_never_leak(boot, variant):
     kind, xcr0, size, _ = xsave_line(result.console).groups()
     if variant in ("xsave", "fxsave"):
         assert kind == variant
-    if variant in CPU_MODELS:
+    if variant == "avx512" and "doesn't support requested feature: CPUID.07H:EBX.avx512f" in result.stderr:
+        # QEMU 7.2's TCG offered AVX-512's XSAVE components to a CPU that asked for them; QEMU 9
+        # and later refuse the feature under TCG, so the CPU here has none to enable.
+        assert (kind, xcr0) == ("xsaveopt", "7"), result.stderr
+    elif variant in CPU_MODELS:
         assert (kind, xcr0) == CPU_MODELS[variant][1:]
     log = domlog.parse(result.console)
     for name in ("hold-a", "hold-b"):
