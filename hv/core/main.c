@@ -17,6 +17,7 @@
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 #include <moat/xsm.h>
+#include <lib/sha256.h>
 
 extern char _image_start_phys[], _bss_end_phys[];
 
@@ -36,6 +37,7 @@ noreturn void hv_main(uint32_t magic, uint32_t mbi_pa)
     uint64_t tsc_banner = arch_cycles();
     printk("moat " MOAT_VERSION " x86-64 hypervisor\n");
     printk("boot: tsc entry=%lu banner=%lu\n", boot_tsc_entry, tsc_banner);
+    sha256_arch_init();          /* the CPU's SHA instructions, if any, from the first hash on */
     timer_calibration_start();   /* the PIT counts while the image is hashed */
     measure_hypervisor_image(); /* before anything writes the image's data */
 

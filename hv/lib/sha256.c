@@ -80,6 +80,17 @@ static void compress(uint32_t h[8], const uint8_t *block)
     h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
 }
 
+/* n >= 1 whole blocks: the CPU's SHA instructions where the build and the machine have them. */
+static void compress_blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+#ifdef SHA256_ARCH_BLOCKS
+    if (sha256_arch_blocks(h, p, n))
+        return;
+#endif
+    for (; n; p += SHA256_BLOCK_SIZE, n--)
+        compress(h, p);
+}
+
 void sha256_init(struct sha256_ctx *c)
 {
     /* The first 32 bits of the fractional parts of the square roots of the first 8 primes. */
@@ -104,11 +115,15 @@ void sha256_update(struct sha256_ctx *c, const void *data, size_t n)
         n -= take;
         if (c->fill < SHA256_BLOCK_SIZE)
             return;
-        compress(c->h, c->block);
+        compress_blocks(c->h, c->block, 1);
         c->fill = 0;
     }
-    for (; n >= SHA256_BLOCK_SIZE; p += SHA256_BLOCK_SIZE, n -= SHA256_BLOCK_SIZE)
-        compress(c->h, p);
+    if (n >= SHA256_BLOCK_SIZE) {
+        size_t whole = n / SHA256_BLOCK_SIZE;
+        compress_blocks(c->h, p, whole);
+        p += whole * SHA256_BLOCK_SIZE;
+        n -= whole * SHA256_BLOCK_SIZE;
+    }
     if (n) {
         memcpy(c->block, p, n);
         c->fill = (uint32_t)n;
@@ -122,13 +137,13 @@ void sha256_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE])
     c->block[c->fill++] = 0x80;
     if (c->fill > 56) {
         memset(c->block + c->fill, 0, SHA256_BLOCK_SIZE - c->fill);
-        compress(c->h, c->block);
+        compress_blocks(c->h, c->block, 1);
         c->fill = 0;
     }
     memset(c->block + c->fill, 0, 56 - c->fill);
     for (unsigned i = 0; i < 8; i++)
         c->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-    compress(c->h, c->block);
+    compress_blocks(c->h, c->block, 1);
     for (unsigned i = 0; i < 8; i++) {
         digest[4 * i] = (uint8_t)(c->h[i] >> 24);
         digest[4 * i + 1] = (uint8_t)(c->h[i] >> 16);

@@ -15,6 +15,8 @@
  * excluded. The callbacks are helper calls in the translated code, not guest instructions, so
  * under -icount the guest's instruction counts are unchanged.
  */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -25,7 +27,41 @@
 #include "jump_decode.h"
 #include "qemu_plugin_api.h"
 
-MOAT_PLUGIN_EXPORT int qemu_plugin_version = MOAT_QEMU_PLUGIN_API_VERSION;
+/* Set before QEMU reads it, by choose_api(): QEMU checks it right after loading the plugin. */
+MOAT_PLUGIN_EXPORT int qemu_plugin_version = MOAT_QEMU_PLUGIN_API_OLD;
+
+/*
+ * The one entry point whose signature changed between the APIs this plugin speaks: QEMU 7.2 and
+ * 8.x (API 1) hand out a pointer to an instruction's bytes; QEMU 9 and later (API 3 and up, which
+ * no longer accept a plugin of API 1) copy them into the caller's buffer. The plugin runs inside
+ * QEMU, so what QEMU exports tells which QEMU loaded it: the scoreboards came with API 3.
+ */
+typedef const void *insn_data_old_fn(const struct qemu_plugin_insn *insn);
+typedef size_t insn_data_new_fn(const struct qemu_plugin_insn *insn, void *dest, size_t len);
+static insn_data_old_fn *insn_data_old;
+static insn_data_new_fn *insn_data_new;
+
+__attribute__((constructor)) static void choose_api(void)
+{
+    void *data = dlsym(RTLD_DEFAULT, "qemu_plugin_insn_data");
+    bool new_api = dlsym(RTLD_DEFAULT, "qemu_plugin_scoreboard_new") != NULL;
+    /* POSIX: a function's address from dlsym is converted through its object pointer. */
+    if (new_api) {
+        memcpy(&insn_data_new, &data, sizeof(data));
+    } else {
+        memcpy(&insn_data_old, &data, sizeof(data));
+    }
+    qemu_plugin_version = new_api ? MOAT_QEMU_PLUGIN_API_NEW : MOAT_QEMU_PLUGIN_API_OLD;
+}
+
+/* The final instruction's bytes (at most 15 on x86), or NULL. */
+static const uint8_t *insn_bytes(const struct qemu_plugin_insn *insn, uint8_t buf[16], size_t size)
+{
+    if (insn_data_new != NULL) {
+        return size <= 16 && insn_data_new(insn, buf, size) == size ? buf : NULL;
+    }
+    return insn_data_old != NULL ? insn_data_old(insn) : NULL;
+}
 
 #define MAX_RANGES 16
 #define MAX_VCPUS 256
@@ -156,7 +192,8 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     struct qemu_plugin_insn *final = qemu_plugin_tb_get_insn(tb, n - 1);
     uint64_t last = qemu_plugin_insn_vaddr(final);
     size_t size = qemu_plugin_insn_size(final);
-    const uint8_t *code = qemu_plugin_insn_data(final);
+    uint8_t buf[16];
+    const uint8_t *code = insn_bytes(final, buf, size);
     struct cond_jump jump;
     int cond = code != NULL && decode_cond_jump(code, size, last, start < (1ull << 32), &jump);
     uint64_t bytes = last + size - start;

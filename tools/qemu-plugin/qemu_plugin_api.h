@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The part of QEMU's TCG plugin interface (API version 1, QEMU 7.2) that moat's coverage
- * plugin calls, declared here because Debian's QEMU packages ship no qemu-plugin.h. The
- * functions live in the QEMU binary that loads the plugin; their signatures must match
- * QEMU 7.2 exactly (later versions changed some: qemu_plugin_insn_data copies into a buffer
- * since API 3, the plain inline ops were replaced by per-vCPU ones in API 2).
+ * The part of QEMU's TCG plugin interface that moat's coverage plugin calls, declared here
+ * because Debian's QEMU packages ship no qemu-plugin.h. The functions live in the QEMU binary
+ * that loads the plugin; the ones declared here have kept their signatures from API version 1
+ * (QEMU 7.2) to 4 (QEMU 10). qemu_plugin_insn_data is not declared: it returned a pointer up to
+ * API 1 and copies into a buffer from API 3, and moat_cov.c finds which at load time.
  */
 #ifndef MOAT_QEMU_PLUGIN_API_H
 #define MOAT_QEMU_PLUGIN_API_H
@@ -15,8 +15,9 @@
 
 #define MOAT_PLUGIN_EXPORT __attribute__((visibility("default")))
 
-/* The API version the plugin was written against; QEMU 7.2 accepts 0 and 1. */
-#define MOAT_QEMU_PLUGIN_API_VERSION 1
+/* The API versions the plugin speaks: QEMU 7.2 accepts 0 and 1, QEMU 10 accepts 2 to 4. */
+#define MOAT_QEMU_PLUGIN_API_OLD 1
+#define MOAT_QEMU_PLUGIN_API_NEW 3
 
 typedef uint64_t qemu_plugin_id_t;
 
@@ -61,7 +62,6 @@ void qemu_plugin_register_atexit_cb(qemu_plugin_id_t id, qemu_plugin_udata_cb_t 
 size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
-const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
 

@@ -7,6 +7,7 @@
 #include <moat/smp.h>
 #include <moat/timer.h>
 #include <moat/xsave.h>
+#include <lib/sha256.h>
 
 void arch_init_boot_cpu(void)
 {
@@ -15,6 +16,7 @@ void arch_init_boot_cpu(void)
     cpu_detect_and_enable();
     printk("cpu: nx=%d smep=%d smap=%d umip=%d pge=%d\n", cpu_features.nx, cpu_features.smep, cpu_features.smap,
            cpu_features.umip, cpu_features.pge);
+    printk("cpu: sha256 %s\n", sha256_arch_in_use() ? "sha-ni" : "portable");
 }
 
 void arch_init_late(void)

@@ -7,6 +7,7 @@
 #include <moat/hypercall.h>
 #include <moat/xsave.h>
 #include <moat/x86.h>
+#include <lib/sha256.h>
 #include <public/hv.h>
 
 struct cpu_features cpu_features;
@@ -97,7 +98,7 @@ bool cpu_enable_on_ap(void)
     /* Every protection the boot CPU switched on must exist here too (a CPU may have more). */
     if ((cpu_features.nx && !f.nx) || (cpu_features.smep && !f.smep) || (cpu_features.smap && !f.smap) ||
         (cpu_features.umip && !f.umip) || (cpu_features.pge && !f.pge) || (cpu_features.syscall && !f.syscall) ||
-        !xsave_cpu_matches())
+        !xsave_cpu_matches() || !sha256_arch_cpu_ok())
         return false;
     enable();
     return true;

@@ -10,6 +10,7 @@
 #define FLAG_AVX 1
 #define FLAG_YIELD 2
 #define FLAG_BLOCK 4 /* with FLAG_YIELD: SCHEDOP_block (until the next timer event) instead */
+#define FLAG_CALL 8  /* instead of yielding: the hypercall xstate_call_nr(xstate_call_arg) */
 
     .text
 
@@ -42,8 +43,9 @@
  * void xstate_hold(const struct xpattern *p, struct xpattern *out, unsigned long spins,
  *                  unsigned long flags, unsigned long chunks)
  * Loads p into the registers, spins `chunks` times `spins` iterations (with SCHEDOP_yield after
- * each chunk when flags has FLAG_YIELD, SCHEDOP_block with FLAG_BLOCK too), touching none of
- * them, then stores them into out.
+ * each chunk when flags has FLAG_YIELD, SCHEDOP_block with FLAG_BLOCK too; with FLAG_CALL the
+ * hypercall number xstate_call_nr with the one argument xstate_call_arg instead, its result in
+ * xstate_call_rc), touching none of them, then stores them into out.
  */
     .globl xstate_hold
     .type xstate_hold, @function
@@ -62,7 +64,14 @@ xstate_hold:
 1:  mov %r14, %rcx
 2:  dec %rcx
     jnz 2b
-    test $FLAG_YIELD, %r15b
+    test $FLAG_CALL, %r15b
+    jz 7f
+    mov xstate_call_nr(%rip), %rax
+    mov xstate_call_arg(%rip), %rdi
+    syscall
+    mov %rax, xstate_call_rc(%rip)
+    jmp 3f
+7:  test $FLAG_YIELD, %r15b
     jz 3f
     mov $29, %eax               /* __HYPERVISOR_sched_op */
     xor %edi, %edi              /* SCHEDOP_yield */

@@ -15,6 +15,10 @@
 //   fresh    checks the state its first instruction saw (entry.S): the initial configuration; and
 //            that its first upcall frame shows none of dirty's general registers (gpr_probe).
 //   parent   (privileged) creates a `dirty` child, waits for it to end, then a `fresh` one.
+//   hashed   (privileged) creates `fresh` children with every register held across the create
+//            hypercall itself, whose measured-launch event the hypervisor hashes (with the CPU's
+//            SHA extensions where it has them, which work in xmm0-xmm7): each register must come
+//            back as it went in, and the hash state must not show in any of them.
 //   dirty    fills every register with a marker, yields with it a few times, holds a marker in
 //            its general registers through ticks, powers off.
 //   mxcsr    sets reserved MXCSR bits and yields: a #GP (hardware), or refused by the hypervisor.
@@ -41,6 +45,11 @@ _Static_assert(__builtin_offsetof(struct xpattern, fcw) == 580, "regs.S offsets"
 #define FLAG_AVX 1
 #define FLAG_YIELD 2
 #define FLAG_BLOCK 4
+#define FLAG_CALL 8
+
+/* regs.S's FLAG_CALL hypercall: number, its one argument, and what it returned. */
+unsigned long xstate_call_nr, xstate_call_arg;
+long xstate_call_rc;
 
 void xstate_hold(const struct xpattern *p, struct xpattern *out, unsigned long spins, unsigned long flags,
                  unsigned long chunks);
@@ -312,6 +321,44 @@ static void role_parent(void)
     printf("children %u (dirty) and %u (fresh) ended\n", dirty, fresh);
 }
 
+static void role_hashed(void)
+{
+    bool avx = xstate_have_avx();
+    unsigned long rounds = cmdline_ulong("rounds", 3);
+    static struct moat_domctl op;
+    static struct xpattern want, got;
+    for (unsigned long i = 0; i < rounds; i++) {
+        memset(&op, 0, sizeof(op));
+        op.cmd = XEN_DOMCTL_createdomain;
+        op.interface_version = MOAT_INTERFACE_VERSION;
+        op.domain = DOMID_INVALID;
+        op.u.create.image = (uint32_t)find_image("xstate");
+        op.u.create.memory_kib = 256;
+        op.u.create.ssidref = start_info->ssidref;
+        strlcpy(op.u.create.name, "fresh", sizeof(op.u.create.name));
+        strlcpy(op.u.create.cmdline, "role=fresh", sizeof(op.u.create.cmdline));
+        xstate_call_nr = __HYPERVISOR_domctl;
+        xstate_call_arg = (unsigned long)&op;
+        xstate_call_rc = -1;
+        make_pattern(&want, 0x4a5eULL << 32 | i, avx);
+        memset(&got, 0, sizeof(got));
+        xstate_hold(&want, &got, 1, (avx ? FLAG_AVX : 0) | FLAG_CALL, 1);
+        unsigned idx;
+        const char *what = compare(&want, &got, avx, &idx);
+        xtf_assert(xstate_call_rc == 0, "round %lu: creating the child: %ld", i, xstate_call_rc);
+        if (what)
+            xtf_failure("Fail: round %lu: %s%u changed across a create that hashed\n", i, what, idx);
+        struct moat_domctl_info info;
+        uint64_t give_up = now_ns() + 20 * NS_PER_SEC;
+        while (domctl_getinfo(op.u.create.domid, &info) == 0 && now_ns() < give_up)
+            sleep_ns(NS_PER_MS);
+        xtf_assert(domctl_getinfo(op.u.create.domid, &info) == -XEN_ESRCH, "child %lu did not end", i);
+    }
+    printf("%lu creates hashed with every register held\n", rounds);
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}
+
 static void role_dirty(void)
 {
     static struct xpattern marker;
@@ -397,6 +444,8 @@ void test_main(void)
         role_parent();
     else if (!strcmp(role, "dirty"))
         role_dirty();
+    else if (!strcmp(role, "hashed"))
+        role_hashed();
     else if (!strcmp(role, "mxcsr"))
         role_mxcsr();
     else if (!strcmp(role, "xsetbv"))
