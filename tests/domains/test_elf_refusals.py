@@ -35,6 +35,11 @@ def truncated(elf: bytearray) -> bytes:
     return bytes(elf[:40])
 
 
+def not_elf(elf: bytearray) -> bytes:
+    elf[1:4] = b"XYZ"  # the magic gone, class and data still ELF64 little-endian
+    return bytes(elf)
+
+
 def elf32(elf: bytearray) -> bytes:
     elf[4] = 1
     return bytes(elf)
@@ -138,6 +143,7 @@ def entry_in_data(elf: bytearray) -> bytes:
 
 CASES: list[tuple[Callable[[bytearray], bytes], str]] = [
     (truncated, "too small for an ELF header"),
+    (not_elf, "not a little-endian ELF64 file"),
     (elf32, "not a little-endian ELF64 file"),
     (big_endian, "not a little-endian ELF64 file"),
     (shared_object, "not an x86-64 executable"),

@@ -114,6 +114,13 @@ def symtab_misaligned(image: bytearray) -> bytes:
     return bytes(image)
 
 
+def not_a_function(image: bytearray) -> bytes:
+    # do_ud2's symbol typed STT_OBJECT: no function symbol holds the address, the walk ends.
+    info = _do_ud2(image)[0] + 4  # st_info, after st_name
+    image[info] = (image[info] & 0xF0) | 1
+    return bytes(image)
+
+
 SPOILS: list[tuple[Callable[[bytearray], bytes] | None, str | None]] = [
     (None, "do_ud2+0x"),
     (control_char, "?o_ud2+0x"),
@@ -126,6 +133,7 @@ SPOILS: list[tuple[Callable[[bytearray], bytes] | None, str | None]] = [
     (symtab_past_the_end, None),
     (strings_past_the_end, None),
     (symtab_misaligned, None),
+    (not_a_function, None),
 ]
 
 
