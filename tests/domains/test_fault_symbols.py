@@ -4,7 +4,8 @@ hv/core/elf.c), which the guest wrote: it is read with bounds checks and printed
 A fault guest (fault=ud2, so the record names do_ud2) with its symbol table spoilt: a control
 character in the name is shown as '?'; a section table, symbol table, string table or name offset
 that points outside the image or is misaligned, a section header or symbol size that is not
-ELF64's, and a symbol table whose string table does not exist give a record without a name. The domain still crashes alone, as expected."""
+ELF64's, a symbol table whose string table does not exist, and an address that no function
+symbol holds give a record without a name. The domain still crashes alone, as expected."""
 
 from __future__ import annotations
 
