@@ -30,7 +30,7 @@ from . import maclog
 EBUSY, EINVAL = -16, -22
 REFUSED = re.compile(r"^mac: setpolicy refused: malformed at offset (\d+) \(([^)]*)\): (.*)$")
 NOT_LOADABLE = "mac: setpolicy refused: not a loadable policy of the running policy's type"
-GUEST = re.compile(r"^\(d\d+\) ([msuwbq][ft]) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
+GUEST = re.compile(r"^\(d\d+\) ([msuwbq][ftc]) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
 
 
 def checksum(data: bytes) -> int:
@@ -82,6 +82,8 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
             data[num:num + 4] = struct.pack(">I", int(value or "0", 16))
         else:
             data = bytearray(original[:num])
+            if kind[1] == "c":  # the cut with the header's len saying its size
+                struct.pack_into(">I", data, 8, num)
         where = f"{line!r} after {last!r}"
         try:
             binary.decode(bytes(data))

@@ -4,7 +4,8 @@
 // 0xffffffff, 0x00020002 (two 16-bit cells of 2), its value plus one and its value with the
 // last byte 0x7f (the highest ASCII character, in a name), and the blob is cut
 // short at a few lengths; each copy is offered with setpolicy (refuse mode). One line per copy,
-// `mf <offset> <value> rc=<rc>` or `mt <size> rc=<rc>`: the test decodes the same copies with
+// `mf <offset> <value> rc=<rc>`, `mt <size> rc=<rc>` or `mc <size> rc=<rc>` (a cut whose header's
+// len says its size): the test decodes the same copies with
 // the Python compiler's reader (tools/moat/policy/binary.py), which must refuse exactly the
 // copies the hypervisor refuses, at the same offset and field (the hypervisor's console line).
 // A copy that is refused must leave the live policy as it was; one that is loaded is replaced
@@ -99,6 +100,13 @@ static bool sweep(char tag, const uint8_t *blob, uint32_t size, const uint32_t *
             return false;
         printf("%ct %u rc=%ld\n", tag, cuts[k], rc);
         ++*offered;
+        /* The same cut with the header's len made to agree: refused where the first part that
+         * no longer fits begins (line `<tag>c <size>`). */
+        wr32(copy + 8, cuts[k]);
+        if (!offer(cuts[k], &rc))
+            return false;
+        printf("%cc %u rc=%ld\n", tag, cuts[k], rc);
+        ++*offered;
     }
     return true;
 }
@@ -152,8 +160,13 @@ void suite_malformed(void)
     printf("mf blob size=%lu sum=%#x\n", (unsigned long)sizeof(blob_mac_test), sum);
     xtf_assert(live_is_original(), "the boot policy is not blob_mac_test");
     unsigned offered = 0, loaded = 0;
-    static const uint32_t cuts[] = {60, 64, 100, 200, 400, 600, sizeof(blob_mac_test) - 4,
-                                    sizeof(blob_mac_test) - 1};
+    /* Cuts, and four inside the headers of the CHWALL and STE sections, of the extension and of
+     * its first section (from the layout). */
+    uint32_t sections;
+    uint32_t ext = (uint32_t)first_section(blob_mac_test, &sections) - ACM_EXT_HEADER_SIZE;
+    uint32_t chwall = rd32(blob_mac_test + 20), ste = rd32(blob_mac_test + 28);
+    const uint32_t cuts[] = {60, 64, 100, 200, 400, 600, sizeof(blob_mac_test) - 4, sizeof(blob_mac_test) - 1,
+                             chwall + 4, ste + 4, ext + 4, ext + ACM_EXT_HEADER_SIZE + 4};
     if (!sweep('m', blob_mac_test, sizeof(blob_mac_test), cuts, ARRAY_SIZE(cuts), false, &offered, &loaded))
         return;
     printf("malformed: %u copies offered, %u loaded and put back, the original policy live\n", offered, loaded);
@@ -195,7 +208,6 @@ void suite_malformed(void)
     if (!offer(size, &rc))
         return;
     printf("bt %u rc=%ld\n", size, rc);
-    uint32_t sections;
     uint64_t o = first_section(b, &sections);
     for (uint32_t i = 0; i < sections && rd32(b + o) != ACM_EXT_SEC_SCHED; i++)
         o += rd32(b + o + 4);
