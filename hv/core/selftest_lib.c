@@ -168,6 +168,81 @@ static void test_tpm2_marshalling(void)
     CHECK(tpm2_rsp_begin(&r, bad_size, sizeof(bad_size)) == TPM2_RC_MALFORMED && r.bad, "size 11 of 10 accepted");
     CHECK(tpm2_rsp_begin(&r, ok, 9) == TPM2_RC_MALFORMED && r.bad, "a 9-byte response accepted");
     CHECK(tpm2_rsp_begin(&r, ok, 0) == TPM2_RC_MALFORMED && r.bad, "an empty response accepted");
+    /* A header cut at every length: the read that runs out (tag, size or code) spoils it. */
+    for (size_t len = 0; len < sizeof(err); len++)
+        CHECK(tpm2_rsp_begin(&r, err, len) == TPM2_RC_MALFORMED && r.bad, "a %lu-byte header accepted",
+              (uint64_t)len);
+}
+
+/* Every capacity short of a command: nothing built and no byte at or past the capacity written,
+ * wherever in the command the write that does not fit falls (each writer is refused there, and
+ * every write after it too); at exactly its size the command is built whole. */
+static void test_tpm2_every_capacity(void)
+{
+    uint8_t buf[80], digest[TPM2_SHA256_SIZE];
+    memset(digest, 0x5a, sizeof(digest));
+    static const size_t sizes[] = {12, 27, 65}; /* Startup, PCR_Reset, PCR_Extend (SHA-256) */
+    for (unsigned k = 0; k < ARRAY_SIZE(sizes); k++)
+        for (size_t cap = 0; cap <= sizes[k]; cap++) {
+            memset(buf, 0xcc, sizeof(buf));
+            size_t n = k == 0   ? tpm2_cmd_startup(buf, cap, TPM2_SU_CLEAR)
+                       : k == 1 ? tpm2_cmd_pcr_reset(buf, cap, 23)
+                                : tpm2_cmd_pcr_extend_sha256(buf, cap, 23, digest);
+            size_t untouched = cap;
+            while (untouched < sizeof(buf) && buf[untouched] == 0xcc)
+                untouched++;
+            CHECK(n == (cap == sizes[k] ? sizes[k] : 0) && untouched == sizeof(buf),
+                  "command %u in %lu bytes: %lu built, byte %lu written", k, (uint64_t)cap, (uint64_t)n,
+                  (uint64_t)untouched);
+        }
+}
+
+/* The writers one by one, as the library's other users call them (a command of every kind of
+ * field, then one with two password sessions), at every capacity up to their size. */
+static void test_tpm2_writers_every_capacity(void)
+{
+    uint8_t buf[40];
+    struct tpm2_cmd c;
+    for (unsigned k = 0; k < 2; k++) {
+        size_t size = k == 0 ? 22 : 32;
+        for (size_t cap = 0; cap <= size; cap++) {
+            memset(buf, 0xcc, sizeof(buf));
+            tpm2_begin(&c, buf, cap, TPM2_ST_NO_SESSIONS, TPM2_CC_GET_CAPABILITY);
+            if (k == 0) {
+                tpm2_u8(&c, 1);
+                tpm2_u16(&c, 2);
+                tpm2_u32(&c, 3);
+                tpm2_b(&c, "xy", 2);
+                tpm2_bytes(&c, "z", 1);
+            } else {
+                tpm2_pw_sessions(&c, 2);
+            }
+            size_t n = tpm2_end(&c), untouched = cap;
+            while (untouched < sizeof(buf) && buf[untouched] == 0xcc)
+                untouched++;
+            CHECK(n == (cap == size ? size : 0) && c.overflow == (cap < size) && untouched == sizeof(buf),
+                  "writers %u in %lu bytes: %lu built, byte %lu written", k, (uint64_t)cap, (uint64_t)n,
+                  (uint64_t)untouched);
+        }
+    }
+}
+
+/* After a read that failed, every reader answers nothing, even one that would fit. */
+static void test_tpm2_reads_after_a_failure(void)
+{
+    static const uint8_t rsp[] = {0x80, 0x01, 0, 0, 0, 13, 0, 0, 0, 0, 0xab, 0xcd, 0xef};
+    struct tpm2_rsp r;
+    uint16_t size = 7;
+    CHECK(tpm2_rsp_begin(&r, rsp, sizeof(rsp)) == TPM2_RC_SUCCESS && tpm2_get_u32(&r) == 0 && r.bad,
+          "a u32 in three bytes");
+    CHECK(tpm2_get_u8(&r) == 0 && tpm2_get_u16(&r) == 0 && !tpm2_get_b(&r, &size) && size == 0 && r.bad,
+          "a read after a failed one");
+    tpm2_skip(&r, 0);
+    CHECK(r.bad && r.off == 10, "a skip after a failed read moved to %lu", (uint64_t)r.off);
+    /* A TPM2B whose size does not fit: no size, no pointer. */
+    CHECK(tpm2_rsp_begin(&r, rsp, sizeof(rsp)) == TPM2_RC_SUCCESS, "the header refused");
+    tpm2_skip(&r, 2);
+    CHECK(!tpm2_get_b(&r, &size) && size == 0 && r.bad, "a TPM2B's size in one byte");
 }
 
 /* ---- The TIS FIFO protocol against a TIS that breaks it ----
@@ -698,6 +773,9 @@ void selftest_sha256(void)
 void selftest_tpm(void)
 {
     test_tpm2_marshalling();
+    test_tpm2_every_capacity();
+    test_tpm2_writers_every_capacity();
+    test_tpm2_reads_after_a_failure();
     test_tis_misbehaving();
     printk("selftest: tpm: marshalling and a misbehaving TIS: %u checks\n", selftest_checks);
     if (!paging_map_page(SELFTEST_LOC0_VA, TIS_BASE, MAP_WRITABLE | MAP_UNCACHED | MAP_NOEXEC) ||

@@ -12,7 +12,7 @@
 struct reader {
     const uint8_t *d;
     uint64_t size;
-    struct acm_policy_error *err;
+    struct acm_policy_error *err; /* never NULL: acm_policy_parse() gives a scratch record */
 };
 
 static uint32_t rd32(const uint8_t *p)
@@ -30,16 +30,16 @@ static uint64_t roundup8(uint64_t n)
     return (n + 7u) & ~(uint64_t)7u;
 }
 
+/* Inlined into every refusal; the caller's "no record wanted" (err == NULL) is settled once, at
+ * the entry, so no copy of it repeats a test of its own. */
 static int fail2(struct reader *r, uint64_t off, const char *field, int32_t i0, int32_t i1,
                  const char *msg)
 {
-    if (r->err) {
-        r->err->offset = (uint32_t)off;
-        r->err->field = field;
-        r->err->index[0] = i0;
-        r->err->index[1] = i1;
-        r->err->message = msg;
-    }
+    r->err->offset = (uint32_t)off;
+    r->err->field = field;
+    r->err->index[0] = i0;
+    r->err->index[1] = i1;
+    r->err->message = msg;
     return -1;
 }
 
@@ -301,7 +301,8 @@ static int parse_ext(struct reader *r, uint64_t e, struct acm_policy_view *v)
 int acm_policy_parse(const void *blob, size_t size, struct acm_policy_view *v,
                      struct acm_policy_error *err)
 {
-    struct reader rr = { (const uint8_t *)blob, (uint64_t)size, err };
+    struct acm_policy_error unwanted;
+    struct reader rr = { (const uint8_t *)blob, (uint64_t)size, err != NULL ? err : &unwanted };
     struct reader *r = &rr;
     uint32_t primary, nlen, tc, rc, k, ts, rs;
     uint64_t pr_size, c, body, c_size, s, s_size, e;

@@ -47,7 +47,8 @@ def test_tpm_driver_error_paths_with_the_real_tpm(boot: Booter, tmp_path: Path) 
         result = boot("selftest=tpm", selftest=True, extra_args=tpm.qemu_args(), timeout=120)
     assert "check failed" not in result.console, result.tail()
     checks = _checks(result.console)
-    assert checks.get("marshalling and a misbehaving TIS", 0) >= 40, result.tail()
+    # About 200 of them are the marshalling's sweeps over every capacity short of a command.
+    assert checks.get("marshalling and a misbehaving TIS", 0) >= 250, result.tail()
     assert checks.get("the real TPM", 0) >= 20, result.tail()
     # The refused PCR_Reset shows the TPM's own code: TPM_RC_LOCALITY.
     assert "measure: TPM command failed: rc 0x907" in result.lines, result.tail()
@@ -58,6 +59,6 @@ def test_tpm_driver_without_a_tpm(boot: Booter) -> None:
     result = boot("selftest=tpm", selftest=True, timeout=120)
     assert "check failed" not in result.console, result.tail()
     checks = _checks(result.console)
-    assert checks.get("marshalling and a misbehaving TIS", 0) >= 40, result.tail()
+    assert checks.get("marshalling and a misbehaving TIS", 0) >= 250, result.tail()
     assert checks.get("no TPM", 0) == 3, result.tail()
     assert_xtf(result, "SUCCESS")

@@ -113,3 +113,46 @@ def test_a_policy_without_chinese_wall_and_ste_parts_stops_the_boot(boot, tmp_pa
     result = boot(modules=[*mods[:-1], (bad, "policy")])
     assert_status(result, "FAILURE")
     assert any("has no Chinese Wall and STE parts to enforce" in line for line in result.lines), result.lines[-6:]
+
+
+def policy_cut_short(good: bytes) -> bytes:
+    # The magic and the version, then nothing: too short for the fixed header it starts.
+    return good[:8]
+
+
+def policy_too_large(good: bytes) -> bytes:
+    # The good header with a len that is the module's size, 8 bytes above the 64 MiB the format
+    # allows: refused on its size before anything else of it is read.
+    size = 64 * 1024 * 1024 + 8
+    return good[:8] + struct.pack(">I", size) + bytes(size - 12)
+
+
+@pytest.mark.parametrize(("make", "where", "memory"), [
+    (policy_cut_short, "offset 0 (header): shorter than the 60-byte header", None),
+    (policy_too_large, "offset 8 (len): exceeds the maximum policy size", "256M"),
+], ids=["cut-short", "too-large"])
+def test_a_policy_module_of_the_wrong_size_stops_the_boot(boot, tmp_path: Path, make, where: str,
+                                                         memory: str | None):
+    mods = hello_modules()
+    blob = make(mods[-1][0].read_bytes())
+    bad = tmp_path / "policy.bin"
+    bad.write_bytes(blob)
+    result = boot(modules=[*mods[:-1], (bad, "policy")], memory=memory)
+    assert_status(result, "FAILURE")
+    assert any(f"security policy (module 2) is malformed at {where}" in line
+               for line in result.lines), result.lines[-6:]
+    assert not any(line.startswith("manifest:") for line in result.lines), "domains were considered"
+
+
+def test_a_module_too_short_for_a_magic_is_passed_over(boot, tmp_path: Path):
+    # Three bytes of the policy's magic: too short to be looked at as a policy at all. The
+    # booter adds its default policy after it: that one is found and loaded.
+    mods = hello_modules()
+    bad = tmp_path / "policy.bin"
+    bad.write_bytes(mods[-1][0].read_bytes()[:3])
+    result = boot(modules=[*mods[:-1], (bad, "policy")])
+    assert_status(result, "SUCCESS")
+    assert any(line.startswith("module 2: ") and line.endswith(" 3 bytes '" + str(bad) + " policy'")
+               for line in result.lines), result.lines[:20]
+    assert any(line.startswith("mac: policy 'moat-default'") for line in result.lines)
+    assert not any("is malformed" in line for line in result.lines)

@@ -17,7 +17,7 @@ from moat.pytest_plugin import assert_status
 from .test_boot_refusals import hello_modules
 
 # ELF64 header fields (offsets) and program header fields (offsets within an entry) used below.
-E_TYPE, E_VERSION, E_ENTRY, E_PHOFF, E_EHSIZE, E_PHNUM = 16, 20, 24, 32, 52, 56
+E_TYPE, E_VERSION, E_ENTRY, E_PHOFF, E_EHSIZE, E_PHENTSIZE, E_PHNUM = 16, 20, 24, 32, 52, 54, 56
 P_TYPE, P_FLAGS, P_OFFSET, P_VADDR, P_FILESZ, P_MEMSZ = 0, 4, 8, 16, 32, 40
 PHDR_SIZE, PT_LOAD, PF_X, PF_W = 56, 1, 1, 2
 
@@ -33,6 +33,11 @@ def _loads(elf: bytearray) -> list[int]:
 
 def truncated(elf: bytearray) -> bytes:
     return bytes(elf[:40])
+
+
+def not_elf(elf: bytearray) -> bytes:
+    elf[1:4] = b"XYZ"  # the magic gone, class and data still ELF64 little-endian
+    return bytes(elf)
 
 
 def elf32(elf: bytearray) -> bytes:
@@ -110,6 +115,26 @@ def nothing_to_load(elf: bytearray) -> bytes:
     return bytes(elf)
 
 
+def phdr_entry_size(elf: bytearray) -> bytes:
+    struct.pack_into("<H", elf, E_PHENTSIZE, 32)  # an ELF32 program header's size
+    return bytes(elf)
+
+
+def too_many_phdrs(elf: bytearray) -> bytes:
+    struct.pack_into("<H", elf, E_PHNUM, 17)  # one more than the hypervisor reads
+    return bytes(elf)
+
+
+def above_guest_ram(elf: bytearray) -> bytes:
+    struct.pack_into("<Q", elf, _loads(elf)[-1] + P_VADDR, 0x7000_0000_0000)
+    return bytes(elf)
+
+
+def past_guest_ram(elf: bytearray) -> bytes:
+    struct.pack_into("<Q", elf, _loads(elf)[-1] + P_MEMSZ, 256 << 20)  # starts inside, ends far beyond
+    return bytes(elf)
+
+
 def entry_in_data(elf: bytearray) -> bytes:
     data = _loads(elf)[-1]  # the writable segment: not executable
     struct.pack_into("<Q", elf, E_ENTRY, struct.unpack_from("<Q", elf, data + P_VADDR)[0])
@@ -118,6 +143,7 @@ def entry_in_data(elf: bytearray) -> bytes:
 
 CASES: list[tuple[Callable[[bytearray], bytes], str]] = [
     (truncated, "too small for an ELF header"),
+    (not_elf, "not a little-endian ELF64 file"),
     (elf32, "not a little-endian ELF64 file"),
     (big_endian, "not a little-endian ELF64 file"),
     (shared_object, "not an x86-64 executable"),
@@ -131,6 +157,10 @@ CASES: list[tuple[Callable[[bytearray], bytes], str]] = [
     (below_guest_ram, "segment outside the guest's memory"),
     (writable_and_executable, "segment both writable and executable"),
     (sharing_a_page, "segments share a page"),
+    (phdr_entry_size, "bad program header table size"),
+    (too_many_phdrs, "bad program header table size"),
+    (above_guest_ram, "segment outside the guest's memory"),
+    (past_guest_ram, "segment outside the guest's memory"),
     (nothing_to_load, "no loadable segment"),
     (entry_in_data, "entry point not in an executable segment"),
 ]
@@ -157,3 +187,25 @@ def test_the_unspoilt_copy_boots(boot, tmp_path: Path) -> None:
     copy.write_bytes(image[0].read_bytes())
     result = boot(modules=[manifest, (copy, image[1]), policy])
     assert_status(result, "SUCCESS")
+
+
+def test_null_and_empty_program_headers_are_passed_over(boot, tmp_path: Path) -> None:
+    """The same image with a PT_NULL entry and an empty PT_LOAD (memsz 0, at address 0, below
+    guest RAM) before its three segments: valid ELF, which the checks and the loader skip, so it
+    boots as the original does. (The text starts at file offset 0x1000: the table has room.)"""
+    manifest, image, policy = hello_modules()
+    elf = bytearray(image[0].read_bytes())
+    phoff = struct.unpack_from("<Q", elf, E_PHOFF)[0]
+    n = struct.unpack_from("<H", elf, E_PHNUM)[0]
+    table = bytes(elf[phoff:phoff + n * PHDR_SIZE])
+    empty = bytearray(PHDR_SIZE)
+    struct.pack_into("<II", empty, P_TYPE, PT_LOAD, PF_W | PF_X)  # even W+X: it maps nothing
+    new = bytes(PHDR_SIZE) + bytes(empty) + table
+    assert phoff + len(new) <= min(struct.unpack_from("<Q", elf, p + P_OFFSET)[0] for p in _loads(elf))
+    elf[phoff:phoff + len(new)] = new
+    struct.pack_into("<H", elf, E_PHNUM, n + 2)
+    copy = tmp_path / "hello"
+    copy.write_bytes(bytes(elf))
+    result = boot(modules=[manifest, (copy, image[1]), policy])
+    assert_status(result, "SUCCESS")
+    assert any(line.startswith("(d0) hello from domain 0") for line in result.lines), result.lines[-8:]

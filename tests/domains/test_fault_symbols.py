@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: MIT
 """The function name in a crash record comes from the guest's own symbol table (elf_symbolize in
 hv/core/elf.c), which the guest wrote: it is read with bounds checks and printed with nothing raw.
-A fault guest (fault=ud2, so the record names do_ud2) with its symbol table spoilt three ways: a
-control character in the name is shown as '?', and a section table or a name offset that points
-outside the image gives a record without a name. The domain still crashes alone, as expected."""
+A fault guest (fault=ud2, so the record names do_ud2) with its symbol table spoilt: a control
+character in the name is shown as '?'; a section table, symbol table, string table or name offset
+that points outside the image or is misaligned, a section header or symbol size that is not
+ELF64's, a symbol table whose string table does not exist, and an address that no function
+symbol holds give a record without a name. The domain still crashes alone, as expected."""
 
 from __future__ import annotations
 
@@ -60,12 +62,84 @@ def name_past_the_strings(image: bytearray) -> bytes:
     return bytes(image)
 
 
-@pytest.mark.parametrize(("spoil", "symbol"), [
+E_SHENTSIZE, E_SHNUM = 58, 60
+SH_OFFSET, SH_SIZE, SH_LINK, SH_ENTSIZE = 24, 32, 40, 56  # fields of an Elf64_Shdr (64 bytes)
+
+
+def _symtab_header(image: bytes | bytearray) -> int:
+    """File offset of the symbol table's section header."""
+    import io
+
+    elf = ELFFile(io.BytesIO(bytes(image)))
+    index = next(i for i, s in enumerate(elf.iter_sections()) if isinstance(s, SymbolTableSection))
+    return int(struct.unpack_from("<Q", image, E_SHOFF)[0]) + 64 * index
+
+
+def sections_past_the_end(image: bytearray) -> bytes:
+    struct.pack_into("<Q", image, E_SHOFF, len(image) // 8 * 8)  # aligned, but the table runs out
+    return bytes(image)
+
+
+def section_header_size(image: bytearray) -> bytes:
+    struct.pack_into("<H", image, E_SHENTSIZE, 40)  # an ELF32 section header's size
+    return bytes(image)
+
+
+def symtab_link_out_of_range(image: bytearray) -> bytes:
+    # Its string table is a section that does not exist: the table is passed over (the only one).
+    shnum = struct.unpack_from("<H", image, E_SHNUM)[0]
+    struct.pack_into("<I", image, _symtab_header(image) + SH_LINK, shnum)
+    return bytes(image)
+
+
+def symtab_entry_size(image: bytearray) -> bytes:
+    struct.pack_into("<Q", image, _symtab_header(image) + SH_ENTSIZE, 16)  # not an Elf64_Sym's 24
+    return bytes(image)
+
+
+def symtab_past_the_end(image: bytearray) -> bytes:
+    struct.pack_into("<Q", image, _symtab_header(image) + SH_OFFSET, len(image) // 8 * 8)
+    return bytes(image)
+
+
+def strings_past_the_end(image: bytearray) -> bytes:
+    link = struct.unpack_from("<I", image, _symtab_header(image) + SH_LINK)[0]
+    strtab = int(struct.unpack_from("<Q", image, E_SHOFF)[0]) + 64 * link
+    struct.pack_into("<Q", image, strtab + SH_SIZE, len(image))  # from its offset, past the end
+    return bytes(image)
+
+
+def symtab_misaligned(image: bytearray) -> bytes:
+    h = _symtab_header(image)
+    struct.pack_into("<Q", image, h + SH_OFFSET, struct.unpack_from("<Q", image, h + SH_OFFSET)[0] + 4)
+    return bytes(image)
+
+
+def not_a_function(image: bytearray) -> bytes:
+    # do_ud2's symbol typed STT_OBJECT: no function symbol holds the address, the walk ends.
+    info = _do_ud2(image)[0] + 4  # st_info, after st_name
+    image[info] = (image[info] & 0xF0) | 1
+    return bytes(image)
+
+
+SPOILS: list[tuple[Callable[[bytearray], bytes] | None, str | None]] = [
     (None, "do_ud2+0x"),
     (control_char, "?o_ud2+0x"),
     (sections_misaligned, None),
     (name_past_the_strings, None),
-], ids=["control", "control-char", "sections-misaligned", "name-past-the-strings"])
+    (sections_past_the_end, None),
+    (section_header_size, None),
+    (symtab_link_out_of_range, None),
+    (symtab_entry_size, None),
+    (symtab_past_the_end, None),
+    (strings_past_the_end, None),
+    (symtab_misaligned, None),
+    (not_a_function, None),
+]
+
+
+@pytest.mark.parametrize(("spoil", "symbol"), SPOILS,
+                         ids=["control" if s is None else s.__name__.replace("_", "-") for s, _ in SPOILS])
 def test_the_crash_record_names_the_function_safely(boot, tmp_path: Path,
                                                    spoil: Callable[[bytearray], bytes] | None,
                                                    symbol: str | None) -> None:

@@ -11,7 +11,8 @@ over one without types (mac-test-none.toml: UNDEFINED as both codes), over one o
 (mac-test-wide.toml: bitmaps of two words a row), and last a policy of 1025 rows
 (mac-test-many.toml) is offered whole and with its SCHED section relabelled QUOTAS (at most 1024
 rows), and one of exactly 1024 rows with quotas (mac-test-quota1024.toml) whole: what the parser
-accepts of them is refused as not of the running policy's type."""
+accepts of them is refused as not of the running policy's type. Last, one copy with two edits
+that no one-word overwrite makes: a target section that names no one, the flags agreeing."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from . import maclog
 EBUSY, EINVAL = -16, -22
 REFUSED = re.compile(r"^mac: setpolicy refused: malformed at offset (\d+) \(([^)]*)\): (.*)$")
 NOT_LOADABLE = "mac: setpolicy refused: not a loadable policy of the running policy's type"
-GUEST = re.compile(r"^\(d\d+\) ([msuwbq][ft]) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
+GUEST = re.compile(r"^\(d\d+\) ([msuwbq][ftc]) (\d+)(?: (0x[0-9a-f]+|0))? rc=(-?\d+)$")
 
 
 def checksum(data: bytes) -> int:
@@ -81,6 +82,8 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
             data[num:num + 4] = struct.pack(">I", int(value or "0", 16))
         else:
             data = bytearray(original[:num])
+            if kind[1] == "c":  # the cut with the header's len saying its size
+                struct.pack_into(">I", data, 8, num)
         where = f"{line!r} after {last!r}"
         try:
             binary.decode(bytes(data))
@@ -142,3 +145,25 @@ def test_the_parser_refuses_what_the_reference_reader_refuses(run_scenario):
     # 1024 rows with quotas: at the bound, parsed whole (refused only as not of the running type).
     assert quota1024_wrong_type == 1
     assert "malformed many: the original policy live" in ctl.lines
+
+    # Two edits together: the first target section's permission taken from every row and its
+    # bitmaps emptied. The reference reader refuses the same copy at the same place.
+    nobody = [m for line in ctl.lines
+              if (m := re.match(r"^nobody perms=(\d+) targets=(\d+) bit=(\d+) rows=(\d+) rc=(-?\d+)$", line))]
+    assert len(nobody) == 1, ctl.lines[-5:]
+    perms, targets, bit, rows, rc = (int(x) for x in nobody[0].groups())
+    assert rc == EINVAL
+    data = bytearray(blob)
+    for row in range(rows):
+        at = perms + 16 + 4 * row
+        struct.pack_into(">I", data, at, struct.unpack_from(">I", data, at)[0] & ~(1 << bit))
+    section_len = struct.unpack_from(">I", data, targets + 4)[0]
+    data[targets + 16:targets + section_len] = bytes(section_len - 16)
+    try:
+        binary.decode(bytes(data))
+    except binary.BlobError as e:
+        assert (e.offset, e.field.split("[")[0]) == (targets, "ext.section.type"), e
+    else:
+        raise AssertionError("the reference reader accepted a target section that names no one")
+    assert (f"mac: setpolicy refused: malformed at offset {targets} (ext.section.type): "
+            "a target section that names no one") in result.lines

@@ -81,4 +81,8 @@ def test_the_switch_follows_a_relabel(run_scenario):
     assert "mac: domain 3 'svc' relabelled 0x00070007 -> 0x00060006: revoked 0 event channels, 0 grant mappings, " \
            "0 VIRQ bindings" \
         in result.lines, tail
+    # gone closed its link and stopped before the relabel: the hypervisor's rewrite of every
+    # published link passed over that one (a dead end), and the boot carried on.
+    stopped = result.lines.index("domain 4 'gone' stopped: poweroff")
+    assert stopped < next(i for i, line in enumerate(result.lines) if "'svc' relabelled" in line), tail
     assert log.frames_stop == log.frames_boot, tail

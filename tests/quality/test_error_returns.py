@@ -35,7 +35,7 @@ def error_lines(root: Path, file: str) -> dict[int, str]:
 
 def load_unreached() -> list[dict[str, str]]:
     with open(HERE / "unreached-errors.toml", "rb") as f:
-        return list(tomllib.load(f)["unreached"])
+        return list(tomllib.load(f).get("unreached", []))  # none left: an empty list
 
 
 def test_the_pattern_finds_the_handlers_error_returns(moat_root):

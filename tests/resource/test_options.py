@@ -170,7 +170,8 @@ def test_domains_created_at_run_time_under_the_mitigations(boot: Booter) -> None
     pool holds 6 of the domain table's 64 entries. The controller's run of small domains is then
     cut at 6 by its label's pool (-ENOSPC) where without pools its memory quota cuts it at 6 too
     (-ENOMEM, tests/resource/test_quotas.py); after their deaths 6 fit again (each death gives
-    its entry and its frames back to the pool). Every domain created at run time gets a keyed,
+    its entry and its frames back to the pool). A big domain of 16 MiB, inside its label's
+    quota, is more than the label's tenth of the frames: -ENOMEM. Every domain created at run time gets a keyed,
     unguessable id of 64 or more; the boot domains keep theirs."""
     result = boot(scenario_file=scenario_path("quota"), cmdline="mitigate=all", timeout=120)
     assert_xtf(result)
@@ -182,6 +183,8 @@ def test_domains_created_at_run_time_under_the_mitigations(boot: Booter) -> None
     ctl = log.named("ctl").lines
     assert "quota: small created 6, then rc=-28" in ctl, ctl
     assert "quota: small created 6 again after the deaths" in ctl, ctl
+    # 16 MiB of big's: inside its quota, beyond its label's share of the frames (3037 here).
+    assert "quota: big of 16 MiB: rc=-12" in ctl, ctl
     assert "quota: mgr created 2 tenants, then rc=-28" in log.named("mgr").lines
     stopped = [(int(m[1]), m[2]) for m in re.finditer(r"^domain (\d+) '(\w+)' stopped", result.console, re.MULTILINE)]
     assert stopped and all(domid >= 64 for domid, name in stopped if name in ("small", "big", "tenant")), stopped

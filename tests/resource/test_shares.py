@@ -87,3 +87,14 @@ def test_a_weight_below_one_tick_still_gets_a_tick(boot: Booter) -> None:
     s = shares(boot, "share_weight_min")
     assert abs(s["tiny"] - 100.0 / 11) <= 2.0, s
     assert abs(s["plain"] - 1000.0 / 11) <= 2.0, s
+
+
+def test_a_cap_lifted_takes_effect_at_once(boot: Booter) -> None:
+    """Two spinners capped at 20 % on an otherwise idle CPU; the judge lifts one's cap (found
+    parked, most likely: each spends 80 % of a period so) and judges the next 500 ms. The lifted
+    one must take all the CPU the other's cap leaves: a parked domain whose cap goes must be put
+    back on the run queue at once, since it is no longer on the list of capped domains whose
+    budgets each period renews. The other keeps its 20 % (its place in that list intact)."""
+    s = shares(boot, "share_cap_lift")
+    assert abs(s["capped"] - 20.0) <= 1.0, s
+    assert s["lifted"] >= 78.0, s

@@ -86,3 +86,16 @@ def test_a_scenario_pins_each_vcpu_to_its_own_cpu(boot: Booter) -> None:
         assert f"domain 0 'ring': vcpu {vcpu} pinned to cpu {cpu}" in result.lines, log_tail(result)
     ring = domlog.parse(result.console).named("ring")
     assert "ring: 200 hops, 0 on a wrong vcpu" in ring.lines and "counter: 8000 of 8000" in ring.lines
+
+
+def test_a_scenario_pin_to_an_offline_cpu_is_left_to_the_scheduler(boot: Booter) -> None:
+    """The same scenario on two CPUs: vCPUs 1 and 2 name CPUs 2 and 3, which are not online. Each
+    is said so and placed by the scheduler instead; vCPU 3 still goes to CPU 0 and the ring runs."""
+    result = boot(scenario_file=scenario_path("vcpu_ring_pinned"), smp=2, timeout=RING_TIMEOUT)
+    assert_xtf(result)
+    for vcpu, cpu in [(1, 2), (2, 3)]:
+        assert f"domain 0 'ring': vcpu {vcpu}: cpu {cpu} is not online; the scheduler places it" in result.lines, \
+            log_tail(result)
+    assert "domain 0 'ring': vcpu 3 pinned to cpu 0" in result.lines, log_tail(result)
+    ring = domlog.parse(result.console).named("ring")
+    assert "ring: 200 hops, 0 on a wrong vcpu" in ring.lines and "counter: 8000 of 8000" in ring.lines

@@ -3,6 +3,7 @@
 // the guest running: NULL, the hypervisor's half, unmapped addresses, ranges straddling the end
 // of RAM or of the user half, wrap-around, huge lengths, and output into read-only memory.
 // Runs as a privileged domain so domctl gets past the permission check and reads its argument.
+#include <moat/acm.h>
 #include <moat/test.h>
 
 static unsigned long nr_calls;
@@ -149,6 +150,21 @@ static void check_domctl(void)
     EXPECT_ERROR(domctl_create(&args, &domid), "image is the manifest");
 }
 
+// Output-only buffers, never read first: the first access to each is the hypervisor's write.
+static void check_xsm_op(void)
+{
+    for (unsigned i = 0; i < nr_bads; i++) {
+        uint32_t len = 0;
+        EXPECT_ERROR(acm_getpolicy((void *)bads[i].addr, 1u << 20, &len), bads[i].what);
+    }
+    uint32_t len = 0;
+    long rc = acm_getpolicy((void *)&readonly_getinfo, sizeof(readonly_getinfo), &len);
+    nr_calls++;
+    // Too small for the policy (-ENOSPC, nothing written), or -EFAULT: never a write to .rodata.
+    xtf_check(rc == -XEN_ENOSPC || rc == -XEN_EFAULT, "getpolicy into read-only memory returned %ld", rc);
+    xtf_check(readonly_getinfo.u.info.nr_pages == 0, "the hypervisor wrote a policy into .rodata");
+}
+
 static void check_set_callbacks(void)
 {
     EXPECT_ERROR(HYPERVISOR_set_callbacks(0xffffffff80100000ULL, 0), "callback in the hypervisor");
@@ -167,6 +183,8 @@ void test_main(void)
     printf("memory_op: %lu bad calls refused\n", nr_calls);
     check_domctl();
     printf("domctl: %lu bad calls refused\n", nr_calls);
+    check_xsm_op();
+    printf("xsm_op: %lu bad calls refused\n", nr_calls);
     check_set_callbacks();
     printf("survived %lu bad hypercalls\n", nr_calls);
     xtf_success(NULL);

@@ -4,7 +4,8 @@
 // 0xffffffff, 0x00020002 (two 16-bit cells of 2), its value plus one and its value with the
 // last byte 0x7f (the highest ASCII character, in a name), and the blob is cut
 // short at a few lengths; each copy is offered with setpolicy (refuse mode). One line per copy,
-// `mf <offset> <value> rc=<rc>` or `mt <size> rc=<rc>`: the test decodes the same copies with
+// `mf <offset> <value> rc=<rc>`, `mt <size> rc=<rc>` or `mc <size> rc=<rc>` (a cut whose header's
+// len says its size): the test decodes the same copies with
 // the Python compiler's reader (tools/moat/policy/binary.py), which must refuse exactly the
 // copies the hypervisor refuses, at the same offset and field (the hypervisor's console line).
 // A copy that is refused must leave the live policy as it was; one that is loaded is replaced
@@ -19,7 +20,8 @@
 // a targeted permission's bitmap of two words a row, lines `wf`/`wt`), and one of 1025 rows
 // (mac-test-many.toml) offered whole and with its SCHED section relabelled QUOTAS, which may have
 // at most 1024 rows (lines `bt`/`bf`), and one of exactly 1024 rows with quotas
-// (mac-test-quota1024.toml), offered whole (line `qt`).
+// (mac-test-quota1024.toml), offered whole (line `qt`). Last, one copy of the live policy with two
+// edits: a target section that names no one (line `nobody`).
 #include "common.h"
 
 static uint8_t copy[sizeof(blob_mac_test_quota1024)];
@@ -98,8 +100,56 @@ static bool sweep(char tag, const uint8_t *blob, uint32_t size, const uint32_t *
             return false;
         printf("%ct %u rc=%ld\n", tag, cuts[k], rc);
         ++*offered;
+        /* The same cut with the header's len made to agree: refused where the first part that
+         * no longer fits begins (line `<tag>c <size>`). */
+        wr32(copy + 8, cuts[k]);
+        if (!offer(cuts[k], &rc))
+            return false;
+        printf("%cc %u rc=%ld\n", tag, cuts[k], rc);
+        ++*offered;
     }
     return true;
+}
+
+/* The first extension section of a Chinese Wall primary blob (found by walking the layout: the
+ * CHWALL section at the primary offset, the STE section after it, then the extension's header),
+ * and how many there are. */
+static uint64_t first_section(const uint8_t *b, uint32_t *sections)
+{
+    uint64_t c = rd32(b + 20), tc = rd32(b + c + 8);
+    uint64_t s = c + ((ACM_CHWALL_HEADER_SIZE + 2u * tc * (rd32(b + c + 12) + rd32(b + c + 16)) + 7u) & ~7ull);
+    uint64_t o = s + ((ACM_STE_HEADER_SIZE + 2u * (uint64_t)rd32(b + s + 8) * rd32(b + s + 12) + 7u) & ~7ull);
+    *sections = rd32(b + o + 12);
+    return o + ACM_EXT_HEADER_SIZE;
+}
+
+/* Two edits no one-word sweep makes together: the live policy with the permission of its first
+ * target section taken from every row's flags and that section's bitmaps emptied. Row by row the
+ * flags and the bitmaps agree; the section is left naming no one, which the format refuses (one
+ * encoding per policy). Line `nobody perms=<off> targets=<off> bit=<b> rows=<n> rc=<rc>`. */
+static void nobody(void)
+{
+    const uint8_t *b = blob_mac_test;
+    uint32_t sections, perms = 0, targets = 0;
+    uint64_t o = first_section(b, &sections);
+    for (uint32_t i = 0; i < sections; i++, o += rd32(b + o + 4)) {
+        if (rd32(b + o) == ACM_EXT_SEC_PERMISSIONS)
+            perms = (uint32_t)o;
+        else if (rd32(b + o) >= ACM_EXT_SEC_TARGETS(0) && !targets)
+            targets = (uint32_t)o;
+    }
+    xtf_assert(perms && targets, "blob_mac_test has no permissions or no target section");
+    uint32_t bit = rd32(b + targets) - ACM_EXT_SEC_TARGETS(0), rows = rd32(b + perms + 8);
+    memcpy(copy, b, sizeof(blob_mac_test));
+    for (uint32_t row = 0; row < rows; row++) {
+        uint8_t *flags = copy + perms + 16 + 4u * row;
+        wr32(flags, rd32(flags) & ~(1u << bit));
+    }
+    memset(copy + targets + 16, 0, rd32(b + targets + 4) - 16);
+    long rc;
+    if (!offer(sizeof(blob_mac_test), &rc))
+        return;
+    printf("nobody perms=%u targets=%u bit=%u rows=%u rc=%ld\n", perms, targets, bit, rows, rc);
 }
 
 void suite_malformed(void)
@@ -110,8 +160,13 @@ void suite_malformed(void)
     printf("mf blob size=%lu sum=%#x\n", (unsigned long)sizeof(blob_mac_test), sum);
     xtf_assert(live_is_original(), "the boot policy is not blob_mac_test");
     unsigned offered = 0, loaded = 0;
-    static const uint32_t cuts[] = {60, 64, 100, 200, 400, 600, sizeof(blob_mac_test) - 4,
-                                    sizeof(blob_mac_test) - 1};
+    /* Cuts, and four inside the headers of the CHWALL and STE sections, of the extension and of
+     * its first section (from the layout). */
+    uint32_t sections;
+    uint32_t ext = (uint32_t)first_section(blob_mac_test, &sections) - ACM_EXT_HEADER_SIZE;
+    uint32_t chwall = rd32(blob_mac_test + 20), ste = rd32(blob_mac_test + 28);
+    const uint32_t cuts[] = {60, 64, 100, 200, 400, 600, sizeof(blob_mac_test) - 4, sizeof(blob_mac_test) - 1,
+                             chwall + 4, ste + 4, ext + 4, ext + ACM_EXT_HEADER_SIZE + 4};
     if (!sweep('m', blob_mac_test, sizeof(blob_mac_test), cuts, ARRAY_SIZE(cuts), false, &offered, &loaded))
         return;
     printf("malformed: %u copies offered, %u loaded and put back, the original policy live\n", offered, loaded);
@@ -153,11 +208,7 @@ void suite_malformed(void)
     if (!offer(size, &rc))
         return;
     printf("bt %u rc=%ld\n", size, rc);
-    uint64_t c = rd32(b + 20), tc = rd32(b + c + 8);
-    uint64_t s = c + ((ACM_CHWALL_HEADER_SIZE + 2u * tc * (rd32(b + c + 12) + rd32(b + c + 16)) + 7u) & ~7ull);
-    uint64_t o = s + ((ACM_STE_HEADER_SIZE + 2u * (uint64_t)rd32(b + s + 8) * rd32(b + s + 12) + 7u) & ~7ull);
-    uint32_t sections = rd32(b + o + 12);
-    o += ACM_EXT_HEADER_SIZE;
+    uint64_t o = first_section(b, &sections);
     for (uint32_t i = 0; i < sections && rd32(b + o) != ACM_EXT_SEC_SCHED; i++)
         o += rd32(b + o + 4);
     xtf_assert(o + 8 <= size && rd32(b + o) == ACM_EXT_SEC_SCHED, "no SCHED section in blob_mac_test_many");
@@ -173,4 +224,5 @@ void suite_malformed(void)
         return;
     printf("qt %u rc=%ld\n", (uint32_t)sizeof(blob_mac_test_quota1024), rc);
     printf("malformed many: the original policy live\n");
+    nobody();
 }

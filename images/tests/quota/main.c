@@ -134,6 +134,14 @@ static void memory(void)
         xtf_check(domctl_getsched(other, &edge) == 0 && edge.weight == 256 && edge.cap == 0, "weight 0: default");
         kill_all(&other, 1);
     }
+    /* 16 MiB: within big's quota (64 MiB). Under mitigate=pools more than a label's share of
+     * the frames (a tenth of them in this scenario's 128 MiB): refused like exhausted memory,
+     * and what it took comes back (the small ones below fit again either way). */
+    domid_t large;
+    rc = create(BLOB_QUOTA_TEST_SSID_BIG, "big", 16 * 1024, &large);
+    printf("quota: big of 16 MiB: rc=%ld\n", rc);
+    if (rc == 0)
+        kill_all(&large, 1);
     kill_all(ids, n);
     /* Every frame the dead ones were charged came back: as many fit again. */
     unsigned again = 0;

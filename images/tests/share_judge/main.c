@@ -6,6 +6,7 @@
 // of the domain named `capped` as sched_cap20_share_percent; with figure=weight124 the largest
 // distance of w1, w2, w4's shares of their total from 1/7, 2/7, 4/7 as
 // sched_weight_124_max_error_percent (both in hundredths of a percent: unit hundredths_percent).
+// With lift=<name> it first sleeps ms=, then lifts that domain's cap, then judges as above.
 #include <moat/bench.h>
 #include <moat/test.h>
 
@@ -13,11 +14,31 @@ static uint64_t before[MOAT_MAX_DOMAINS];
 
 static uint64_t dist(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
 
+/* lift=<name>: after a first sleep, the named domain's cap is taken away (setsched weight 0,
+ * cap 0: the defaults); the judged window then starts. A capped domain spends most of each
+ * period parked, so the lift usually finds it parked, and it must run again at once. */
+static void lift(uint64_t ms, const char *name)
+{
+    struct moat_domctl_info info;
+    sleep_ns(ms * NS_PER_MS);
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
+        if (i != start_info->domid && domctl_getinfo((domid_t)i, &info) == 0 && !strcmp(info.name, name)) {
+            struct moat_domctl_sched sc;
+            xtf_check_eq(domctl_setsched((domid_t)i, 0, 0), 0);
+            xtf_check(domctl_getsched((domid_t)i, &sc) == 0 && sc.weight == 256 && sc.cap == 0, "cap lifted");
+            printf("lifted: %s\n", name);
+            return;
+        }
+    xtf_failure("Fail: no domain named %s to lift\n", name);
+}
+
 void test_main(void)
 {
     uint64_t ms = cmdline_ulong("ms", 1000);
-    char figure[16] = "";
+    char figure[16] = "", lifted[32] = "";
     cmdline_get("figure", figure, sizeof(figure));
+    if (cmdline_get("lift", lifted, sizeof(lifted)))
+        lift(ms, lifted);
     struct moat_domctl_info info;
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
         if (i != start_info->domid && domctl_getinfo((domid_t)i, &info) == 0)
