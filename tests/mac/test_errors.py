@@ -38,6 +38,8 @@ EXPECTED = {
     "create 64K sleeper": 0,
     "create 64K sleeper: getinfo": 0,
     "create 64K sleeper: pages": 16,
+    "create 64K sleeper: vcpu 0": 0,
+    "create 64K sleeper: no vcpu 1": EINVAL,
     "create memory too large": EINVAL,
     "create memory a page past 1 GiB": EINVAL,
     "create memory of 1 GiB": -12,  # -ENOMEM: the size is allowed, the machine (128 MiB) lacks it

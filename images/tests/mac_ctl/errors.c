@@ -107,6 +107,10 @@ static void domctl_errors(void)
     expect("create 64K sleeper", HYPERVISOR_domctl(&cop), 0);
     expect("create 64K sleeper: getinfo", domctl_getinfo(cop.u.create.domid, &op.u.info), 0);
     expect("create 64K sleeper: pages", op.u.info.nr_pages, 16);
+    /* max_vcpus 0: one vCPU, the default; there is no vCPU 1. */
+    struct moat_domctl_vcpu vi;
+    expect("create 64K sleeper: vcpu 0", domctl_getvcpuinfo(cop.u.create.domid, 0, &vi), 0);
+    expect("create 64K sleeper: no vcpu 1", domctl_getvcpuinfo(cop.u.create.domid, 1, &vi), -XEN_EINVAL);
     kill(cop.u.create.domid);
     c.image = (uint32_t)peer;
     c.memory_kib = 0xfffffffcu;
