@@ -25,6 +25,8 @@ EXPECTED = {
     "domctl pause self by id": EINVAL,
     "domctl unpause self": EINVAL,
     "domctl getinfo self by id": 0,
+    "domctl read-only getvcpuinfo of no vcpu": EINVAL,
+    "domctl read-only getinfo": EFAULT,
     "create name unterminated": EINVAL,
     "create name unterminated, not a label": EINVAL,
     "create cmdline unterminated": EINVAL,
@@ -40,6 +42,9 @@ EXPECTED = {
     "create 64K sleeper: pages": 16,
     "create 64K sleeper: vcpu 0": 0,
     "create 64K sleeper: no vcpu 1": EINVAL,
+    "create max_vcpus past the most": EINVAL,
+    "create max_vcpus the most": 0,
+    "create unknown flag": EINVAL,
     "create memory too large": EINVAL,
     "create memory a page past 1 GiB": EINVAL,
     "create memory of 1 GiB": -12,  # -ENOMEM: the size is allowed, the machine (128 MiB) lacks it
