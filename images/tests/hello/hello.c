@@ -8,8 +8,6 @@ void test_main(void)
 {
     printf("hello from domain %u '%s', %lu pages, cmdline '%s'\n", start_info->domid,
            start_info->name, (unsigned long)start_info->nr_pages, start_info->cmd_line);
-    /* SIF_PRIVILEGED: set for a boot domain the scenario calls privileged, never for a created one */
-    printf("start_info flags %u\n", start_info->flags);
     if (cmdline_ulong("skip", 0)) {
         xtf_skip("skipped on request");
         return;
