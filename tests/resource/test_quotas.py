@@ -76,3 +76,23 @@ def test_quotas_per_label(run_scenario) -> None:
     assert number(peer, r"peer allocated (\d+) ports, then rc=(-?\d+)") == (6, XEN_ENOSPC), peer
     assert "peer grant table of 2 frames: okay; of 1: okay" in peer
     assert "peer mapped 3 grants, then no_space" in peer
+
+
+def test_a_creation_refused_at_each_step_gives_back_its_frames_quota_and_slot(run_scenario) -> None:
+    """Domains of label small with RAM of 1 MiB less k pages, k = 0, 1, ...: the RAM's charge
+    passes, and of what the creation takes after it (page tables, the start-info and shared-info
+    pages) the first k fit, so each k refuses a later step (hv/core/domain.c, domain_create),
+    until the domain fits whole. Each refused one must give back the slot it was built in (the
+    guest checks that the next domain gets the id a probe had before), its label's quota (as many
+    128 KiB domains fit afterwards as in test_quotas_per_label) and every frame (free at stop)."""
+    result = run_scenario("quota_starve", timeout=120)
+    log = domlog.parse(result.console)
+    starve = log.named("starve")
+    assert starve.result == "SUCCESS", result.tail()
+    assert_xtf(result)
+    lines = quota_lines(starve)
+    # A 1 MiB domain's page tables, extended-state page and two info pages: 4 to 24 frames.
+    refused, rc = number(lines, r"small of 1 MiB less k pages: refused for k < (\d+), then rc=(-?\d+)")
+    assert 4 <= refused < 24 and rc == 0, lines
+    assert number(lines, r"small created (\d+) after the refusals, then rc=(-?\d+)") == (6, XEN_ENOMEM), lines
+    assert log.frames_boot and log.frames_stop and log.frames_stop[1] == log.frames_boot[1], result.tail()

@@ -3,6 +3,52 @@
 // numbers (-ENOSYS), registers preserved across `syscall`, version and memory_op answers, and
 // domctl refused with -EPERM.
 #include <moat/test.h>
+#include <moat/vcpu.h>
+
+/*
+ * Each image name is NUL-terminated and zero after its NUL, and the entries past nr_images are
+ * all zero: the hypervisor copies at most 31 bytes of a module's base name and nothing else.
+ * Each entry is printed too (`image <i>: <64 hex digits>`), so tests/domains/test_start_info.py
+ * can compare them with the names the modules' strings give.
+ */
+static void check_image_names(const struct start_info *si)
+{
+    for (unsigned i = 0; i < START_MAX_IMAGES; i++) {
+        const char *n = si->image_names[i];
+        size_t len = strnlen(n, sizeof(si->image_names[i]));
+        bool clean = len < sizeof(si->image_names[i]) && (i < si->nr_images || len == 0);
+        for (size_t b = len; b < sizeof(si->image_names[i]); b++)
+            clean &= n[b] == 0;
+        char hex[2 * sizeof(si->image_names[i]) + 1];
+        for (size_t b = 0; b < sizeof(si->image_names[i]); b++) {
+            hex[2 * b] = "0123456789abcdef"[(uint8_t)n[b] >> 4];
+            hex[2 * b + 1] = "0123456789abcdef"[(uint8_t)n[b] & 15];
+        }
+        hex[sizeof(hex) - 1] = '\0';
+        printf("image %u: %s\n", i, hex);
+        xtf_check(clean, "image_names[%u] (of %u) is not one terminated name, zero-padded", i, si->nr_images);
+    }
+}
+
+/*
+ * Events start masked on each of our vCPUs (the one we have) until we unmask them, and the
+ * vcpu_info records of vCPUs we do not have are all zero; vCPU 0 is up and initialised (up again:
+ * 0), and there is no vCPU 1.
+ */
+static void check_event_masks(void)
+{
+    xtf_check_eq(shared_info->vcpu_info[0].evtchn_upcall_mask, 1);
+    for (unsigned v = 1; v < MOAT_LEGACY_VCPUS; v++) {
+        const uint8_t *b = (const uint8_t *)&shared_info->vcpu_info[v];
+        bool zero = true;
+        for (size_t i = 0; i < sizeof(shared_info->vcpu_info[v]); i++)
+            zero &= b[i] == 0;
+        xtf_check(zero, "vcpu_info[%u] of a domain of one vCPU is not zero", v);
+    }
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_is_up, 0, NULL), 1);
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_up, 0, NULL), 0);
+    xtf_check_eq(HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL), -XEN_ENOENT);
+}
 
 static void check_start_state(void)
 {
@@ -23,6 +69,9 @@ static void check_start_state(void)
     xtf_check(si->ssidref != 0, "ssidref 0: the domain has no label");
     xtf_check(si->nr_images >= 2 && strcmp(si->image_names[0], "manifest") == 0 &&
               find_image("abi") >= 1, "image names: %u, '%s'", si->nr_images, si->image_names[0]);
+    check_image_names(si);
+    xtf_check_eq(si->nr_links, 0); /* no [[link]] in these scenarios: nothing overran image_names */
+    check_event_masks();
 }
 
 static void check_unknown_hypercalls(void)
@@ -111,6 +160,11 @@ static void check_domctl_denied(void)
     // Reading its own record is allowed.
     xtf_check_eq(domctl_getinfo(DOMID_SELF, &info), 0);
     xtf_check(strcmp(info.name, "abi") == 0, "own name '%s'", info.name);
+    bool padded = true; /* the record is cleared first: no byte of an earlier name or of the stack */
+    for (size_t b = sizeof("abi"); b < sizeof(info.name); b++)
+        padded &= info.name[b] == 0;
+    xtf_check(padded, "own name not zero-padded");
+    xtf_check_eq(info.state, DOMSTATE_RUNNABLE); /* our one vCPU runs this very call */
     xtf_check_eq(info.nr_pages, start_info->nr_pages);
     xtf_check_eq(info.ssidref, start_info->ssidref);
 }

@@ -40,6 +40,18 @@ static long create_raw(const struct moat_domctl_create *c)
     return rc;
 }
 
+/*
+ * A domctl record in read-only memory: the hypervisor reads it, and writes it back only when the
+ * call succeeded, so a failed call answers its own error and a successful one -EFAULT.
+ */
+static const struct moat_domctl ro_vcpu99 = {.cmd = XEN_DOMCTL_getvcpuinfo,
+                                             .interface_version = MOAT_INTERFACE_VERSION,
+                                             .domain = DOMID_SELF,
+                                             .u.vcpu = {.vcpu = 99}};
+static const struct moat_domctl ro_info = {.cmd = XEN_DOMCTL_getdomaininfo,
+                                           .interface_version = MOAT_INTERFACE_VERSION,
+                                           .domain = DOMID_SELF};
+
 static void domctl_errors(void)
 {
     struct moat_domctl op;
@@ -59,6 +71,8 @@ static void domctl_errors(void)
     expect("domctl pause self by id", raw_domctl(XEN_DOMCTL_pausedomain, SELF, &op), -XEN_EINVAL);
     expect("domctl unpause self", raw_domctl(XEN_DOMCTL_unpausedomain, DOMID_SELF, &op), -XEN_EINVAL);
     expect("domctl getinfo self by id", raw_domctl(XEN_DOMCTL_getdomaininfo, SELF, &op), 0);
+    expect("domctl read-only getvcpuinfo of no vcpu", HYPERVISOR_domctl((struct moat_domctl *)&ro_vcpu99), -XEN_EINVAL);
+    expect("domctl read-only getinfo", HYPERVISOR_domctl((struct moat_domctl *)&ro_info), -XEN_EFAULT);
     xtf_check(op.u.info.ssidref == BLOB_MAC_TEST_SSID_SYSTEM, "own info: ssidref %#x", op.u.info.ssidref);
 
     int peer = find_image("mac_peer");
@@ -107,8 +121,21 @@ static void domctl_errors(void)
     expect("create 64K sleeper", HYPERVISOR_domctl(&cop), 0);
     expect("create 64K sleeper: getinfo", domctl_getinfo(cop.u.create.domid, &op.u.info), 0);
     expect("create 64K sleeper: pages", op.u.info.nr_pages, 16);
+    /* max_vcpus 0: one vCPU, the default; there is no vCPU 1. */
+    struct moat_domctl_vcpu vi;
+    expect("create 64K sleeper: vcpu 0", domctl_getvcpuinfo(cop.u.create.domid, 0, &vi), 0);
+    expect("create 64K sleeper: no vcpu 1", domctl_getvcpuinfo(cop.u.create.domid, 1, &vi), -XEN_EINVAL);
     kill(cop.u.create.domid);
     c.image = (uint32_t)peer;
+    c.memory_kib = 256;
+    c.max_vcpus = MOAT_MAX_VCPUS + 1;
+    expect("create max_vcpus past the most", create_raw(&c), -XEN_EINVAL);
+    c.max_vcpus = MOAT_MAX_VCPUS; /* the most: allowed */
+    expect("create max_vcpus the most", create_raw(&c), 0);
+    c.max_vcpus = 0;
+    c.flags = DOMCTL_CREATE_PAUSED << 1; /* no such flag */
+    expect("create unknown flag", create_raw(&c), -XEN_EINVAL);
+    c.flags = 0;
     c.memory_kib = 0xfffffffcu;
     expect("create memory too large", create_raw(&c), -XEN_EINVAL);
     c.memory_kib = GUEST_RAM_MAX / 1024 + 4; /* one page past the largest RAM a domain may have */

@@ -10,6 +10,7 @@
 //   peer    (label zone-b, other quotas) then gets every one of its own: charges go to the
 //           label of the domain that spends them, not to another or to all (peer=, hog=<domid>)
 //   sleep   a child that waits to be destroyed
+//   starve  (label system, alone) starves a creation at each of its steps in turn (starve_each_step)
 // Each prints `quota: ...` lines the test reads; the counts are capped (CAP), so a limit that is
 // not enforced shows as the cap.
 #include <moat/acm.h>
@@ -90,6 +91,46 @@ static void corrupt_blobs(void)
     xtf_check(acm_getpolicy(buf, sizeof(buf), &len) == 0 && len == size && !memcmp(buf, blob_quota_test, size),
               "the live policy changed");
     printf("quota: %u corrupted quota sections refused, old policy kept\n", refused);
+}
+
+/*
+ * RAM of 1 MiB less k pages for k = 0, 1, ...: the RAM's charge passes, and of what the creation
+ * takes after it (page tables, the start-info and shared-info pages) the first k fit, so each k
+ * refuses a later step, until the domain fits whole. Each refused creation must give back the
+ * slot it was built in (the next domain gets the same id, the one a probe got before) and every
+ * frame it was charged (as many 128 KiB domains fit afterwards as fit the label's quota). Role
+ * `starve`, the only domain of its boot (tests/scenarios/quota_starve.toml): no other domain
+ * ends meanwhile and frees a slot of a lower id.
+ */
+static void starve_each_step(void)
+{
+    domid_t probe, d;
+    xtf_check_eq(create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &probe), 0);
+    kill_all(&probe, 1);
+    unsigned refused = 0, k;
+    long rc = 0;
+    for (k = 0; k <= 24; k++) {
+        rc = create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 1024 - 4 * k, &d);
+        if (rc != -XEN_ENOMEM)
+            break;
+        refused++;
+    }
+    printf("quota: small of 1 MiB less k pages: refused for k < %u, then rc=%ld\n", refused, rc);
+    if (rc == 0) {
+        xtf_check(d == probe, "the domain that fits got id %u, the probe had %u: a refused one kept its slot",
+                  d, probe);
+        kill_all(&d, 1);
+    }
+    xtf_check_eq(create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &d), 0);
+    xtf_check(d == probe, "a domain after the refusals got id %u, the probe had %u", d, probe);
+    kill_all(&d, 1);
+    /* The label's quota whole again: as many 128 KiB domains fit as in memory() below. */
+    domid_t ids[CAP];
+    unsigned n = 0;
+    while (n < CAP && (rc = create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &ids[n])) == 0)
+        n++;
+    printf("quota: small created %u after the refusals, then rc=%ld\n", n, rc);
+    kill_all(ids, n);
 }
 
 /* Label small (1 MiB) fills up; label big (64 MiB) still creates; all comes back at death. */
@@ -281,6 +322,8 @@ void test_main(void)
     } else if (!strcmp(role, "ctl")) {
         corrupt_blobs();
         memory();
+    } else if (!strcmp(role, "starve")) {
+        starve_each_step();
     } else if (!strcmp(role, "mgr")) {
         mgr();
     } else if (!strcmp(role, "lim") || !strcmp(role, "free")) {
