@@ -82,4 +82,4 @@ def test_raise_rules_and_the_bits_of_each_port(run_evtchn):
     dom = run.log.named("raise")
     assert dom.result == "SUCCESS", "\n".join(dom.lines)
     assert dom.outcome == "poweroff"
-    assert "raise rules, edges, status, results, VIRQ rebind and reset checked" in dom.lines
+    assert "raise rules, edges, status, results, VIRQ rebind, reset and poll checked" in dom.lines

@@ -5,7 +5,7 @@
 // port's own pending, mask and selector bits on both sides of the 64-bit word boundaries, what
 // bind_vcpu re-raises, what close and a rebind of the number clear, a status that leaves no
 // guest bytes in u, results copied back only on success, a global VIRQ rebound after close,
-// and reserved port 0 left alone by reset.
+// reserved port 0 left alone by reset, and a poll woken by an event on a masked port.
 #include <moat/evtchn.h>
 #include <moat/test.h>
 
@@ -211,6 +211,28 @@ static void check_reset_spares_port_0(void)
     __atomic_fetch_and(&shared_info->evtchn_mask[0], ~1ULL, __ATOMIC_SEQ_CST);
 }
 
+// A poller wakes on any event of its domain, masked or not: its port masked (so no upcall is
+// raised, nothing else wakes vCPU 0), the timer's VIRQ fires 1 ms on and must end a poll whose
+// own deadline is 20 s away well before that deadline.
+static void check_poll_wakes_on_a_masked_port(void)
+{
+    long t = evtchn_bind_virq(VIRQ_TIMER, 0);
+    xtf_assert(t > 0, "bind_virq(TIMER) returned %ld", t);
+    evtchn_port_t port = (evtchn_port_t)t;
+    evtchn_port_mask(port);
+    evtchn_port_clear(port);
+    uint64_t t0 = now_ns(), deadline = t0 + 20000ULL * NS_PER_MS;
+    xtf_check_eq(HYPERVISOR_set_timer_op(t0 + NS_PER_MS), 0);
+    xtf_check_eq(sched_poll(&port, 1, deadline), 0);
+    uint64_t woke = now_ns();
+    xtf_check(evtchn_port_pending(port) && woke < deadline,
+              "the poll ended %lu ms after it began (deadline 20000 ms), port pending: %d",
+              (unsigned long)((woke - t0) / NS_PER_MS), evtchn_port_pending(port));
+    evtchn_port_clear(port);
+    evtchn_port_unmask(port);
+    xtf_check_eq(evtchn_close(port), 0);
+}
+
 void test_main(void)
 {
     xtf_assert(evtchn_init() == 0, "evtchn_init failed");
@@ -220,6 +242,7 @@ void test_main(void)
     check_readonly_results();
     check_global_virq_rebind();
     check_reset_spares_port_0();
-    printf("raise rules, edges, status, results, VIRQ rebind and reset checked\n");
+    check_poll_wakes_on_a_masked_port();
+    printf("raise rules, edges, status, results, VIRQ rebind, reset and poll checked\n");
     xtf_success(NULL);
 }
