@@ -78,3 +78,14 @@ def test_domain_death_and_domid_reuse(run_evtchn):
     assert [c.outcome for c in children] == ["killed", "poweroff"] * 3, [(c.domid, c.outcome) for c in children]
     assert {c.domid for c in children} == {run.log.named("victim").domid}
     assert all(c.result == "SUCCESS" for c in children if c.outcome == "poweroff")
+
+
+def test_raise_rules_and_the_bits_of_each_port(run_evtchn):
+    """Xen's 2-level bookkeeping in the shared-info page, which the guest checks itself
+    (images/tests/evtchn_raise): it fails on any upcall raised too often or too rarely, on a
+    neighbour's bit touched, on a status or result left half written."""
+    run = run_evtchn("evtchn_raise")
+    dom = run.log.named("raise")
+    assert dom.result == "SUCCESS", "\n".join(dom.lines)
+    assert dom.outcome == "poweroff"
+    assert "raise rules, edges, status, results, VIRQ rebind, reset and poll checked" in dom.lines

@@ -58,6 +58,8 @@ def test_quotas_per_label(run_scenario) -> None:
     lim, free = quota_lines(log.named("lim")), quota_lines(log.named("free"))
     ports_lim, rc = number(lim, r"lim allocated (\d+) ports, then rc=(-?\d+)")
     assert (ports_lim, rc) == (8, XEN_ENOSPC), lim
+    # a closed port gives back one unit: one more port, then -ENOSPC again
+    assert number(lim, r"lim closed port 1 \(rc=(-?\d+)\): again rc=(-?\d+), then rc=(-?\d+)") == (0, 0, XEN_ENOSPC)
     assert number(free, r"free allocated (\d+) ports, then rc=(-?\d+)")[0] > 8
     assert "lim grant table of 2 frames: no_space; of 1: okay" in lim
     assert "free grant table of 2 frames: okay; of 1: okay" in free

@@ -243,6 +243,17 @@ static void objects_from(const char *who, unsigned held)
 
 static void objects(const char *who) { objects_from(who, 0); }
 
+/* After objects(): a closed port gives its one unit of the label's quota back, exactly one. */
+static void port_given_back(void)
+{
+    struct evtchn_close c = {.port = 1};
+    long closed = HYPERVISOR_event_channel_op(EVTCHNOP_close, &c);
+    struct evtchn_alloc_unbound a = {.dom = DOMID_SELF, .remote_dom = DOMID_SELF};
+    long again = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a);
+    long more = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a);
+    printf("quota: lim closed port 1 (rc=%ld): again rc=%ld, then rc=%ld\n", closed, again, more);
+}
+
 #define SYNC_WAIT_NS (60ULL * 1000 * 1000 * 1000)
 
 /* Raw event-channel calls: the event library's handler table would not fit this image into the
@@ -328,6 +339,8 @@ void test_main(void)
         mgr();
     } else if (!strcmp(role, "lim") || !strcmp(role, "free")) {
         objects(role);
+        if (!strcmp(role, "lim"))
+            port_given_back();
     } else if (!strcmp(role, "hog")) {
         hog();
     } else if (!strcmp(role, "peer")) {
