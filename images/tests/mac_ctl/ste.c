@@ -149,6 +149,9 @@ static void policy_purges(domid_t green)
     xtf_check_eq(acm_setpolicy(blob_mac_test_split, sizeof(blob_mac_test_split), ACM_MODE_REFUSE, NULL, 0, &sp), 0);
     xtf_check_eq(sp.nr_errors, 0);
     xtf_check_eq(ev_bind(green, q, NULL), -XEN_EACCES); /* system no longer has red */
+    /* Green's decision about us went too (we are the first domain: incarnation 1, which a purge
+     * that marked slots with anything but 0, "empty", would leave matching us). */
+    xtf_check_eq(ev_alloc(green, SELF, NULL), -XEN_EACCES);
     xtf_check_eq(acm_setpolicy(blob_mac_test, sizeof(blob_mac_test), ACM_MODE_REFUSE, NULL, 0, &sp), 0);
     xtf_check_eq(ev_bind(green, q, NULL), 0);
     printf("ste: a policy load purged the caches\n");
