@@ -37,4 +37,7 @@ def test_chinese_wall(run_scenario):
     relabel = log.all_named("relabel-me")[0].domid
     assert maclog.Deny("domain_create", "0:ctl", f"{relabel}:relabel-me", "relabel-chinese-wall", 0x00010001,
                        0x00090009) in deny
+    relabel2 = log.all_named("relabel-me-2")[0].domid
+    assert maclog.Deny("domain_create", "0:ctl", f"{relabel2}:relabel-me-2", "relabel-chinese-wall", 0x00010001,
+                       0x00090009) in deny
     assert all(d.obj_ssid in (ALPHA, BETA) for d in walls)

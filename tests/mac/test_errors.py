@@ -105,6 +105,7 @@ EXPECTED = {
     "acm getssid get_by 3": EINVAL,
     "acm getssid free id": ESRCH,
     "acm getssid by a non-label": EINVAL,
+    "acm getssid by ssidref DOMID_SELF": EINVAL,
     "acm getdecision unknown hook": EINVAL,
     "acm getdecision beta beside alpha": 0,
     "acm getdecision beta beside alpha decision": 1,

@@ -27,7 +27,8 @@ def test_policy_operations(run_scenario):
     big = [int(m.group(1)) for line in ctl.lines
            if (m := re.fullmatch(r"policy: a policy of (\d+) bytes loaded, read back whole and replaced", line))]
     assert len(big) == 1 and big[0] > (1 << 20) + 4096, big
-    refused = [line for line in ctl.lines if line.startswith("policy: refuse: violation")]
+    assert "policy: refuse: the violation buffer's size respected" in ctl.lines
+    refused = [line for line in ctl.lines if line.startswith("policy: refuse: violation (")]
     assert sorted(refused) == sorted(["policy: refuse: violation (0x100, 0x00000001)",
                                       "policy: refuse: violation (0x101, 0x00000002)",
                                       "policy: refuse: violation (0x101, 0x00030000)"])

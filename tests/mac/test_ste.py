@@ -20,6 +20,7 @@ STEPS = [
     "ste: a reused domid inherits no cached decision",
     "ste: relabel purged the caches and revoked 3 channels",
     "ste: a policy load purged the caches",
+    "ste: all eight cache slots hold a decision, and a relabel purges the first slot too",
     "ste: grant map, copy and foreign setup/query denied between disjoint labels",
 ]
 SYSTEM, RED, BLUE, GREEN = 0x00010001, 0x00090009, 0x00040004, 0x00060006

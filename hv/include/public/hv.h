@@ -109,8 +109,9 @@ typedef uint16_t domid_t;
 
 /*
  * The upcall frame. Deviation from Xen: instead of a partial bounce frame, the hypervisor pushes
- * the whole interrupted context onto the guest stack (16-byte aligned, below a 128-byte red zone),
- * enters the event callback with rsp and rdi pointing at the frame and events masked
+ * the whole interrupted context onto the guest stack (16-byte aligned, right below a 128-byte red
+ * zone: at (rsp - 128 - sizeof(struct upcall_frame)) & ~15, whatever rsp's alignment), enters the
+ * event callback with rsp and rdi pointing at the frame and events masked
  * (upcall_mask = 1), and the guest resumes the interrupted context with iret(frame), which
  * restores every register from the frame and clears upcall_mask.
  */

@@ -2,7 +2,9 @@
 // Denial flood (issue 10 item 7): a domain without permissions provokes a denial in a loop. Each
 // denial is counted, but the hypervisor prints at most a burst of lines and then a few a second,
 // and says how many it did not print; a later denial, after a pause, is printed again. Modes:
-//   flood target=<domid> n=<count>   n denied pauses, a pause of 1.5 s, one more
+//   flood target=<domid> n=<count> tail=<count>   n denied pauses, a pause of 1.5 s, one more,
+//                                    then tail more at once and the end: the lines of the tail
+//                                    that were not printed are counted at the flooder's end
 //   judge flooder=<domid> n=<count> victim=<domid>   (label system) checks the hypervisor's
 //                                    counters once the flooder is gone, then ends the victim
 //   victim                           sleep until destroyed
@@ -22,12 +24,17 @@ static void flood(void)
     verdict("deny-flood", refused == n, "only %lu of %lu pauses were refused", refused, n);
     sleep_ns(1500 * NS_PER_MS);
     verdict("deny-after-flood", domctl_pause(target) == -XEN_EPERM, "the pause after the flood was not refused");
+    unsigned long tail = cmdline_ulong("tail", 0);
+    refused = 0;
+    for (unsigned long i = 0; i < tail; i++)
+        refused += domctl_pause(target) == -XEN_EPERM;
+    verdict("deny-tail", refused == tail, "only %lu of the last %lu pauses were refused", refused, tail);
 }
 
 static void judge(void)
 {
     domid_t flooder = (domid_t)cmdline_ulong("flooder", DOMID_INVALID);
-    unsigned long n = cmdline_ulong("n", 2000);
+    unsigned long n = cmdline_ulong("n", 2000) + cmdline_ulong("tail", 0);
     if (!attack_wait_gone(flooder, now_ns() + 2 * ATTACK_WAIT_NS))
         printf("judge: the flooder never ended\n");
     struct acm_stats s;

@@ -47,6 +47,11 @@ void suite_chwall(void)
     kill(a);
     xtf_check_eq(acm_relabel(r, BLOB_MAC_TEST_SSID_BETA, NULL), 0);
     xtf_check_eq(try_create(BLOB_MAC_TEST_SSID_ALPHA, "alpha-denied-2"), -XEN_EPERM); /* the relabelled one counts */
+    /* The other direction too: into alpha while the relabelled beta runs (each type of the
+     * conflict set is found, the first of the policy's types as well as the others). */
+    domid_t r2 = child(BLOB_MAC_TEST_SSID_RED, "relabel-me-2", "mode=sleep");
+    xtf_check_eq(acm_relabel(r2, BLOB_MAC_TEST_SSID_ALPHA, NULL), -XEN_EPERM);
+    kill(r2);
     kill(r);
     printf("chwall: relabel obeys the wall\n");
     b = child(BLOB_MAC_TEST_SSID_BETA, "beta-3", "mode=sleep");

@@ -323,6 +323,8 @@ static void xsm_errors(void)
     struct acm_getssid g;
     expect("acm getssid free id", acm_getssid_domain(FREE_ID, &g), -XEN_ESRCH);
     expect("acm getssid by a non-label", acm_getssid_ssidref(0x00420042, &g), -XEN_EINVAL);
+    /* DOMID_SELF means "me" only to a lookup by domain id: as an ssidref it is no label. */
+    expect("acm getssid by ssidref DOMID_SELF", acm_getssid_ssidref(DOMID_SELF, &g), -XEN_EINVAL);
     uint32_t dec;
     expect("acm getdecision unknown hook",
            acm_getdecision(BLOB_MAC_TEST_SSID_RED, BLOB_MAC_TEST_SSID_BLUE, 77, &dec), -XEN_EINVAL);

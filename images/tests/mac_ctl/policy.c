@@ -296,6 +296,16 @@ void suite_policy(void)
               toucher, SELF);
     for (int i = 0; i < 3; i++)
         printf("policy: refuse: violation (%#x, %#010x)\n", v[i].code, v[i].param);
+    /* The caller's buffer is respected: one entry asked for, one written (the count still says 3);
+     * with no buffer, whatever max_errors says, nothing is written and nothing faults. */
+    memset(v, 0, sizeof(v));
+    xtf_check_eq(acm_setpolicy(blob_mac_test_split, SPLIT_SIZE, ACM_MODE_REFUSE, v, 1, &sp), -XEN_EBUSY);
+    xtf_check_eq(sp.nr_errors, 3);
+    xtf_check(v[0].code != 0 && v[1].code == 0 && v[1].param == 0, "max_errors 1: entries %#x and %#x written",
+              v[0].code, v[1].code);
+    xtf_check_eq(acm_setpolicy(blob_mac_test_split, SPLIT_SIZE, ACM_MODE_REFUSE, NULL, 8, &sp), -XEN_EBUSY);
+    xtf_check_eq(sp.nr_errors, 3);
+    printf("policy: refuse: the violation buffer's size respected\n");
     xtf_check(live_is(blob_mac_test, sizeof(blob_mac_test)), "the live policy changed");
     struct evtchn_status st;
     xtf_check_eq(ev_status(SELF, lp, &st), 0);

@@ -149,9 +149,46 @@ static void policy_purges(domid_t green)
     xtf_check_eq(acm_setpolicy(blob_mac_test_split, sizeof(blob_mac_test_split), ACM_MODE_REFUSE, NULL, 0, &sp), 0);
     xtf_check_eq(sp.nr_errors, 0);
     xtf_check_eq(ev_bind(green, q, NULL), -XEN_EACCES); /* system no longer has red */
+    /* Green's decision about us went too (we are the first domain: incarnation 1, which a purge
+     * that marked slots with anything but 0, "empty", would leave matching us). */
+    xtf_check_eq(ev_alloc(green, SELF, NULL), -XEN_EACCES);
     xtf_check_eq(acm_setpolicy(blob_mac_test, sizeof(blob_mac_test), ACM_MODE_REFUSE, NULL, 0, &sp), 0);
     xtf_check_eq(ev_bind(green, q, NULL), 0);
     printf("ste: a policy load purged the caches\n");
+}
+
+/*
+ * Every one of the eight cache slots holds a decision, the first as well as the others: a fresh
+ * subject's eight peers are all hits the second time, and a relabel of the peer whose decision
+ * sits in the subject's first slot purges that one too. The peers of cache_full make room first.
+ */
+static void cache_slots(domid_t *old_peers)
+{
+    for (int i = 0; i < XSM_CACHE_SIZE_GUEST - 1; i++) /* the last one went in domid_reuse */
+        kill(old_peers[i]);
+    domid_t x = child(BLOB_MAC_TEST_SSID_RED, "slots", "mode=sleep"), peers[XSM_CACHE_SIZE_GUEST];
+    char name[16];
+    for (int i = 0; i < XSM_CACHE_SIZE_GUEST; i++) {
+        snprintf(name, sizeof(name), "slot-%d", i);
+        peers[i] = child(BLOB_MAC_TEST_SSID_RED, name, "mode=sleep");
+    }
+    struct acm_stats s0 = mac_stats();
+    for (int round = 0; round < 2; round++) /* x is the subject: misses into slots 0-7, then hits */
+        for (int i = 0; i < XSM_CACHE_SIZE_GUEST; i++)
+            xtf_check_eq(ev_alloc(x, peers[i], NULL), 0);
+    struct acm_stats s1 = mac_stats();
+    xtf_check_eq(HOOK(s1, EVTCHN_UNBOUND).evaluations - HOOK(s0, EVTCHN_UNBOUND).evaluations,
+                 2 * XSM_CACHE_SIZE_GUEST);
+    xtf_check_eq(HOOK(s1, EVTCHN_UNBOUND).cache_hits - HOOK(s0, EVTCHN_UNBOUND).cache_hits, XSM_CACHE_SIZE_GUEST);
+    xtf_check_eq(acm_relabel(peers[0], BLOB_MAC_TEST_SSID_BLUE, NULL), 0);
+    xtf_check_eq(ev_alloc(x, peers[0], NULL), -XEN_EACCES);
+    xtf_check_eq(ev_alloc(x, peers[1], NULL), 0); /* the other slots still hold theirs */
+    struct acm_stats s2 = mac_stats();
+    xtf_check_eq(HOOK(s2, EVTCHN_UNBOUND).cache_hits - HOOK(s1, EVTCHN_UNBOUND).cache_hits, 1);
+    printf("ste: all eight cache slots hold a decision, and a relabel purges the first slot too\n");
+    for (int i = 0; i < XSM_CACHE_SIZE_GUEST; i++)
+        kill(peers[i]);
+    kill(x);
 }
 
 static void grants(void)
@@ -223,5 +260,6 @@ void suite_ste(void)
     domid_reuse(red, peers[XSM_CACHE_SIZE_GUEST - 1]);
     relabel_purges(red);
     policy_purges(green);
+    cache_slots(peers);
     grants();
 }

@@ -6,6 +6,8 @@
 //   at=low       rsp below 256 (the frame would wrap around): refused before any write
 //   at=zero      the frame would start at address 0: refused before any write
 //   at=edge      the frame would end past GUEST_VA_LIMIT: refused by the range check
+//   at=top       the frame would end exactly at GUEST_VA_LIMIT: a user range, so it is tried, and
+//                its first store faults (nothing is mapped in the last user page)
 //   at=high      rsp in the hypervisor's half: refused by the range check
 //   at=unmapped  an unmapped user address: the first store faults (rep movsq's fixup)
 //   at=tail      the frame's last words past the top of RAM: the registers and rip land, the
@@ -25,6 +27,8 @@ static uint64_t bad_rsp(void)
         return below; /* (rsp - 272) & ~15 == 0 */
     if (cmdline_has("at=edge"))
         return GUEST_VA_LIMIT - frame + 16 + below; /* the frame at GUEST_VA_LIMIT - 128 */
+    if (cmdline_has("at=top"))
+        return GUEST_VA_LIMIT + 128 + 15; /* (rsp - 272) & ~15 == GUEST_VA_LIMIT - frame */
     if (cmdline_has("at=high"))
         return GUEST_VA_LIMIT + 0x1000;
     if (cmdline_has("at=unmapped"))

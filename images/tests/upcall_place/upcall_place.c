@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// Where an event upcall's frame goes (tests/domains/test_upcall_stack.py): public/hv.h says 16-byte
+// aligned, below a 128-byte red zone. The frame goes at the highest such address, whatever the
+// interrupted rsp's alignment: (rsp - 128 - sizeof(struct upcall_frame)) & ~15 (arch_upcall_push,
+// hv/arch/x86_64/upcall.c). The guest takes one upcall at each of several rsp values on a stack
+// area of its own, filled with a pattern, and checks the frame's address (the callback's argument),
+// the frame's copy of rsp, and that no byte of the red zone or above it was written.
+#include <moat/test.h>
+#include <moat/time.h>
+#include <moat/upcall.h>
+
+#define PATTERN 0xa5
+#define FRAME_SIZE sizeof(struct upcall_frame)
+
+/* The stack the upcalls are taken on: the handler and upcall_entry's XSAVE area run below the frame. */
+static uint8_t area[24 * 1024] __attribute__((aligned(64)));
+
+static volatile uint64_t seen_frame, seen_rsp;
+static volatile unsigned upcalls;
+
+void upcall_handler(struct upcall_frame *frame)
+{
+    seen_frame = (uint64_t)(uintptr_t)frame;
+    seen_rsp = frame->rsp;
+    upcalls++;
+    timer_ack();
+}
+
+/* One upcall delivered on the way out of a hypercall made with rsp = `rsp`. */
+static void upcall_at(uint64_t rsp)
+{
+    volatile struct vcpu_info *vi = &shared_info->vcpu_info[0];
+    vi->evtchn_upcall_mask = 1;
+    xtf_check_eq(HYPERVISOR_set_timer_op(now_ns()), 0); /* already due: fires at once */
+    uint64_t deadline = now_ns() + 5 * NS_PER_SEC;
+    while (!vi->evtchn_upcall_pending && now_ns() < deadline)
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    xtf_assert(vi->evtchn_upcall_pending, "no event pending 5 s after the timer");
+    __asm__ volatile("mov %%rsp, %%r12\n\t"
+                     "mov %[rsp], %%rsp\n\t"
+                     "movb $0, (%[mask])\n\t" /* evtchn_upcall_mask: the upcall is due from here */
+                     "mov $%c[nr], %%eax\n\t"
+                     "xor %%edi, %%edi\n\t"
+                     "xor %%esi, %%esi\n\t"
+                     "syscall\n\t"
+                     "mov %%r12, %%rsp"
+                     :
+                     : [rsp] "r"(rsp), [mask] "r"(&vi->evtchn_upcall_mask), [nr] "i"(__HYPERVISOR_xen_version)
+                     : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "memory", "cc");
+}
+
+static void check_placement(unsigned misalign)
+{
+    uint64_t rsp = (uint64_t)(uintptr_t)&area[sizeof(area) - 1024 + misalign]; /* area is 64-byte aligned */
+    memset(&area[sizeof(area) - 4096], PATTERN, 4096);
+    unsigned before = upcalls;
+    upcall_at(rsp);
+    if (!xtf_check(upcalls == before + 1, "rsp %% 16 = %u: %u upcalls, not one", misalign, upcalls - before))
+        return;
+    uint64_t want = (rsp - 128 - FRAME_SIZE) & ~15ull;
+    printf("rsp %% 16 = %2u: rsp %#lx, frame %#lx\n", misalign, (unsigned long)rsp, (unsigned long)seen_frame);
+    xtf_check(seen_frame == want, "rsp %#lx: the frame at %#lx, not %#lx", (unsigned long)rsp,
+              (unsigned long)seen_frame, (unsigned long)want);
+    xtf_check(seen_rsp == rsp, "rsp %#lx: the frame says rsp %#lx", (unsigned long)rsp, (unsigned long)seen_rsp);
+    /* The red zone and everything above it: not one byte written. */
+    const uint8_t *p = (const uint8_t *)(uintptr_t)(rsp - 128);
+    for (unsigned i = 0; i < 128 + 256; i++)
+        if (!xtf_check(p[i] == PATTERN, "rsp %#lx: byte rsp%+d written (%#x)", (unsigned long)rsp, (int)i - 128,
+                       p[i]))
+            return;
+}
+
+void test_main(void)
+{
+    xtf_assert(timer_bind() > 0, "binding VIRQ_TIMER failed");
+    xtf_check_eq(upcall_install(), 0);
+    /* Every remainder class of rsp modulo 16 that moves the frame differently: 0 (the frame
+     * right at rsp - 272), 8 (an ordinary call depth), and the odd ones at either end. */
+    static const unsigned misaligned[] = {0, 8, 1, 15, 7};
+    for (unsigned i = 0; i < sizeof(misaligned) / sizeof(misaligned[0]); i++)
+        check_placement(misaligned[i]);
+    printf("upcall frames: 16-byte aligned, right below the red zone\n");
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}
