@@ -133,6 +133,21 @@ static void child_round(evtchn_port_t dexc, domid_t expect_id, bool reset_first)
     xtf_check_eq(evtchn_close((evtchn_port_t)unbound), 0);
 }
 
+/* The bystander's port for the victim must exist before the victim dies, or the bystander's
+ * alloc_unbound finds no victim: the boot does not order the two domains' first hypercalls. */
+static void wait_for_bystander(domid_t bystander, domid_t victim)
+{
+    uint64_t give_up = now_ns() + TIMEOUT;
+    struct evtchn_status st = {0};
+    while (now_ns() < give_up) {
+        if (evtchn_status(bystander, 1, &st) == 0 && st.status == EVTCHNSTAT_unbound)
+            break;
+        sleep_ns(NS_PER_MS);
+    }
+    xtf_assert(st.status == EVTCHNSTAT_unbound && st.u.unbound.dom == victim,
+               "the bystander d%u has no port 1 unbound for d%u (status %u)", bystander, victim, st.status);
+}
+
 static void role_watcher(domid_t victim, unsigned long rounds)
 {
     long dexc = evtchn_bind_virq(VIRQ_DOM_EXC, 0);
@@ -148,6 +163,9 @@ static void role_watcher(domid_t victim, unsigned long rounds)
     long own = evtchn_alloc_unbound(DOMID_SELF);
     xtf_assert(own == 4, "alloc_unbound(self) returned %ld", own);
     wait_for(2, "the victim's hello");
+    unsigned long bystander = cmdline_ulong("bystander", ~0UL);
+    if (bystander != ~0UL)
+        wait_for_bystander((domid_t)bystander, victim);
 
     // Acceptance 35: the peer dies; our port is unbound to no one and pending.
     drain((evtchn_port_t)dexc);
