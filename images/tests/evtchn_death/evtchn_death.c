@@ -142,7 +142,8 @@ static void wait_for_bystander(domid_t bystander, domid_t victim)
     while (now_ns() < give_up) {
         if (evtchn_status(bystander, 1, &st) == 0 && st.status == EVTCHNSTAT_unbound)
             break;
-        sleep_ns(NS_PER_MS);
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL); /* not sleep_ns: its timer port would be one
+                                                   * more pending port after the death */
     }
     xtf_assert(st.status == EVTCHNSTAT_unbound && st.u.unbound.dom == victim,
                "the bystander d%u has no port 1 unbound for d%u (status %u)", bystander, victim, st.status);
