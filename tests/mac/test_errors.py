@@ -121,6 +121,8 @@ EXPECTED = {
     "acm setpolicy first MiB unmapped": EFAULT,
     "acm setpolicy header-sized blob is read": EFAULT,
     "acm setpolicy largest blob is read": EFAULT,
+    "acm setpolicy blob shorter than a header is not read": EINVAL,
+    "acm setpolicy blob over the largest is not read": E2BIG,
     "acm setpolicy truncated, counts preset": EINVAL,
     "acm setpolicy truncated, counts written back": 0,
     "acm getpolicy after the refusal": 0,

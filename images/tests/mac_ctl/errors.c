@@ -369,12 +369,16 @@ static void xsm_errors(void)
            -XEN_EFAULT);
     /* The size bounds are inclusive: a blob of exactly the header's size, or exactly the largest
      * size, is read (and faults here, the pointer being below the guest's RAM); one byte less or
-     * more is refused before anything is read (-EINVAL, -E2BIG: items above). */
+     * more is refused before anything is read (-EINVAL, -E2BIG, not -EFAULT). */
     const void *unmapped = (const void *)(GUEST_RAM_VA - (1u << 20));
     expect("acm setpolicy header-sized blob is read",
            acm_setpolicy(unmapped, ACM_HEADER_SIZE, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_EFAULT);
     expect("acm setpolicy largest blob is read",
            acm_setpolicy(unmapped, ACM_MAX_SETPOLICY_SIZE, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_EFAULT);
+    expect("acm setpolicy blob shorter than a header is not read",
+           acm_setpolicy(unmapped, ACM_HEADER_SIZE - 1, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_EINVAL);
+    expect("acm setpolicy blob over the largest is not read",
+           acm_setpolicy(unmapped, ACM_MAX_SETPOLICY_SIZE + 1, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_E2BIG);
     /* The counts written back by a refused load say nothing was found or revoked, whatever the
      * caller left in them (a malformed blob: refused before any sweep). */
     struct acm_op op2;
