@@ -397,6 +397,22 @@ static void xsm_errors(void)
     uint32_t len = 0;
     expect("acm getpolicy after the refusal", acm_getpolicy(live, sizeof(live), &len), 0);
     xtf_check(len == sizeof(blob_mac_test) && !memcmp(live, blob_mac_test, len), "the live policy changed");
+    /* A getpolicy that faults on the caller's buffer writes nothing back: only -ENOSPC (and
+     * success) report the blob's size in len. */
+    memset(&op2, 0, sizeof(op2));
+    op2.interface_version = ACM_INTERFACE_VERSION;
+    op2.u.getpolicy.buf = (uint64_t)(uintptr_t)unmapped;
+    op2.u.getpolicy.size = 1u << 20;
+    op2.u.getpolicy.len = 0x55;
+    expect("acm getpolicy into an unmapped buffer", acm_op(&op2, ACMOP_getpolicy), -XEN_EFAULT);
+    expect("acm getpolicy into an unmapped buffer, len untouched", (long)op2.u.getpolicy.len, 0x55);
+    /* dumpstats into a buffer of exactly the statistics' size. */
+    static struct acm_stats st;
+    memset(&op2, 0, sizeof(op2));
+    op2.interface_version = ACM_INTERFACE_VERSION;
+    op2.u.dumpstats.buf = (uint64_t)(uintptr_t)&st;
+    op2.u.dumpstats.size = sizeof(st);
+    expect("acm dumpstats exact buffer", acm_op(&op2, ACMOP_dumpstats), 0);
     /* A buffer of exactly the blob's size is enough. */
     memset(live, 0, sizeof(live));
     len = 0;
