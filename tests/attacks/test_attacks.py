@@ -76,6 +76,8 @@ ATTACKS: dict[str, list[str]] = {
 
 FLOOD_DENIALS = 2201  # tests/attacks/scenarios/flood.toml: n=2000, one more after a pause, tail=200
 AUDIT_BURST = 64  # hv/xsm/acm.c
+AUDIT_INTERVAL_MS = 50  # hv/xsm/acm.c's AUDIT_INTERVAL_NS
+FLOOD_TIME = re.compile(r"^\(d0\) flood: \d+ denials in (\d+) ms$", re.M)
 SUPPRESSED = re.compile(r"^MAC audit: (\d+) denial lines of 0:flooder not printed \(rate limit\)$")
 
 
@@ -92,6 +94,15 @@ def check_flood(console: str) -> None:
     # The denial after the pause is printed again, preceded by the count of the flood's rest; the
     # tail right before the flooder's end leaves lines unprinted, and their count comes at its end.
     assert printed[-1] > printed[AUDIT_BURST - 1]
+    # The burst is exactly AUDIT_BURST lines, and each AUDIT_INTERVAL_MS of the flood refills
+    # one: the lines printed before the first count (which comes with the denial after the pause)
+    # are the burst plus one per whole interval the flood lasted by the flooder's clock (its ms
+    # are truncated, and its timing wraps the hypercalls: one ms of slack either way).
+    ms = int(m[1]) if (m := FLOOD_TIME.search(console)) else None
+    assert ms is not None, "the flooder did not say how long its flood took"
+    before = sum(1 for i in printed if i < counted[0][0])
+    least, most = AUDIT_BURST + max(ms - 1, 0) // AUDIT_INTERVAL_MS, AUDIT_BURST + (ms + 1) // AUDIT_INTERVAL_MS
+    assert least <= before <= most, (before, ms)
     assert any(printed[AUDIT_BURST - 1] < i < printed[-1] for i, _ in counted), counted
     assert counted[-1][0] > printed[-1], "the tail's unprinted lines were not counted at the flooder's end"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from moat import paths, qemu
+from moat import manifest, paths, qemu, scenario
 from moat.pytest_plugin import Booter, assert_status
 
 from .console import BANNER, CMDLINE, modules, one
@@ -106,3 +106,20 @@ def test_control_characters_in_a_module_string_are_shown_as_question_marks(boot,
     assert_status(result, "SUCCESS")
     [mod] = [m for m in modules(result.console) if m.index == 0]
     assert mod.cmdline.endswith(" a?b?c?d"), mod
+
+
+def test_a_long_policy_name_is_cut_short_on_the_console(boot, tmp_path: Path):
+    """The policy's name (up to 1023 bytes, chosen by whoever writes the policy) is printed through
+    a 128-byte buffer: 124 of its bytes, then "..." and the NUL."""
+    name = "n" * 200
+    policy = tmp_path / "long.toml"
+    policy.write_text(f"[policy]\nname = \"{name}\"\nversion = \"1.0\"\nbootstrap = \"system\"\n"
+                      "[types]\nste = [\"s\"]\nchwall = [\"c\"]\n"
+                      "[[vm]]\nname = \"system\"\nste = [\"s\"]\nchwall = [\"c\"]\n")
+    scen_path = tmp_path / "s.toml"
+    scen_path.write_text(f"policy = '{policy}'\n[[domain]]\nimage = 'hello'\nmemory = '1M'\nlabel = 'system'\n"
+                         "cmdline = 'greeting=hello'\n")
+    result = boot(modules=manifest.build_boot_modules(scenario.load(scen_path), paths.build_dir()))
+    assert_status(result, "SUCCESS")
+    want = f"mac: policy '{name[:124]}...' version 1.0: "
+    assert any(line.startswith(want) for line in result.lines), [ln for ln in result.lines if "mac: policy" in ln]

@@ -28,6 +28,12 @@ def test_policy_operations(run_scenario):
            if (m := re.fullmatch(r"policy: a policy of (\d+) bytes loaded, read back whole and replaced", line))]
     assert len(big) == 1 and big[0] > (1 << 20) + 4096, big
     assert "policy: refuse: the violation buffer's size respected" in ctl.lines
+    # Each load frees the blob it replaces: after its loads (the large one among them) the
+    # hypervisor holds at the end only the live blob's page and the policy slots' page tables
+    # (a directory and one table per slot used: 4 frames more than at boot, all domains gone).
+    # A load that left the replaced blob mapped would hold its pages to the end.
+    assert log.frames_boot and log.frames_stop
+    assert log.frames_stop[2] - log.frames_boot[2] == 4, (log.frames_boot, log.frames_stop)
     refused = [line for line in ctl.lines if line.startswith("policy: refuse: violation (")]
     assert sorted(refused) == sorted(["policy: refuse: violation (0x100, 0x00000001)",
                                       "policy: refuse: violation (0x101, 0x00000002)",

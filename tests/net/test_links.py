@@ -224,3 +224,29 @@ def test_the_hypervisor_refuses_malformed_link_records_whole(boot: Booter, tmp_p
     assert_status(result, "FAILURE")
     assert f"manifest: refused: {reason}" in result.lines, log_tail(result)
     assert not any(" created: " in line or line.startswith(("(d", "link ")) for line in result.lines)
+
+
+def test_a_link_carries_the_shared_ste_types_below_64_only(boot: Booter, tmp_path: Path):
+    """start_link.vlans is a 64-bit mask: a policy of 65 STE types whose two labels share only the
+    64th and the 65th (columns 63 and 64) publishes a link of column 63 alone, bit 63 and no
+    other (column 64 has no bit; shifting by 64 would not give 0 but wrap to bit 0). The names
+    are zero-padded: the compiler orders the columns by name."""
+    types = [f"t{i:02d}" for i in range(65)]
+    policy = tmp_path / "wide.toml"
+    policy.write_text(
+        "[policy]\nname = \"wide\"\nversion = \"1.0\"\nbootstrap = \"system\"\n"
+        f"[types]\nste = {types!r}\nchwall = [\"any\"]\n"
+        f"[[vm]]\nname = \"system\"\nste = {types!r}\nchwall = [\"any\"]\n"
+        "permissions = { create = [\"system\", \"high\"], destroy = true, read_state = true }\n"
+        "[[vm]]\nname = \"high\"\nste = [\"t63\", \"t64\"]\nchwall = [\"any\"]\n")
+    scen = load(tmp_path, f"policy = '{policy}'\n"
+                "[[domain]]\nname = 'x'\nimage = 'net_node'\nmemory = '512K'\nlabel = 'high'\n"
+                "cmdline = 'ip=10.0.0.1 ping=10.0.0.2 count=2 bye=10.0.0.2'\n"
+                "[[domain]]\nname = 'y'\nimage = 'net_node'\nmemory = '512K'\nlabel = 'high'\n"
+                "cmdline = 'ip=10.0.0.2 byes=1'\n"
+                "[[link]]\nends = ['x', 'y']\n")
+    result = boot(modules=manifest.build_boot_modules(scen, paths.build_dir()), timeout=90)
+    assert_status(result, "SUCCESS")
+    assert "link 0: 0:x <-> 1:y, shared STE types 0x8000000000000000" in result.lines, log_tail(result)
+    log = domlog.parse(result.console)
+    assert log.named("x").result == log.named("y").result == "SUCCESS", log_tail(result)

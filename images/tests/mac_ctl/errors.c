@@ -367,10 +367,57 @@ static void xsm_errors(void)
     expect("acm setpolicy first MiB unmapped",
            acm_setpolicy((const void *)(GUEST_RAM_VA - (1u << 20)), (1u << 20) + 4096, ACM_MODE_REFUSE, NULL, 0, &sp),
            -XEN_EFAULT);
+    /* The size bounds are inclusive: a blob of exactly the header's size, or exactly the largest
+     * size, is read (and faults here, the pointer being below the guest's RAM); one byte less or
+     * more is refused before anything is read (-EINVAL, -E2BIG, not -EFAULT). */
+    const void *unmapped = (const void *)(GUEST_RAM_VA - (1u << 20));
+    expect("acm setpolicy header-sized blob is read",
+           acm_setpolicy(unmapped, ACM_HEADER_SIZE, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_EFAULT);
+    expect("acm setpolicy largest blob is read",
+           acm_setpolicy(unmapped, ACM_MAX_SETPOLICY_SIZE, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_EFAULT);
+    expect("acm setpolicy blob shorter than a header is not read",
+           acm_setpolicy(unmapped, ACM_HEADER_SIZE - 1, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_EINVAL);
+    expect("acm setpolicy blob over the largest is not read",
+           acm_setpolicy(unmapped, ACM_MAX_SETPOLICY_SIZE + 1, ACM_MODE_REFUSE, NULL, 0, &sp), -XEN_E2BIG);
+    /* The counts written back by a refused load say nothing was found or revoked, whatever the
+     * caller left in them (a malformed blob: refused before any sweep). */
+    struct acm_op op2;
+    memset(&op2, 0, sizeof(op2));
+    op2.interface_version = ACM_INTERFACE_VERSION;
+    op2.u.setpolicy.buf = (uint64_t)(uintptr_t)blob_mac_test;
+    op2.u.setpolicy.size = (uint32_t)sizeof(blob_mac_test) - 8;
+    op2.u.setpolicy.mode = ACM_MODE_REFUSE;
+    op2.u.setpolicy.nr_errors = op2.u.setpolicy.revoked_evtchn = 0x55;
+    op2.u.setpolicy.revoked_grants = op2.u.setpolicy.revoked_virqs = 0x55;
+    expect("acm setpolicy truncated, counts preset", acm_op(&op2, ACMOP_setpolicy), -XEN_EINVAL);
+    expect("acm setpolicy truncated, counts written back",
+           (long)(op2.u.setpolicy.nr_errors | op2.u.setpolicy.revoked_evtchn | op2.u.setpolicy.revoked_grants |
+                  op2.u.setpolicy.revoked_virqs), 0);
     static uint8_t live[8192];
     uint32_t len = 0;
     expect("acm getpolicy after the refusal", acm_getpolicy(live, sizeof(live), &len), 0);
     xtf_check(len == sizeof(blob_mac_test) && !memcmp(live, blob_mac_test, len), "the live policy changed");
+    /* A getpolicy that faults on the caller's buffer writes nothing back: only -ENOSPC (and
+     * success) report the blob's size in len. */
+    memset(&op2, 0, sizeof(op2));
+    op2.interface_version = ACM_INTERFACE_VERSION;
+    op2.u.getpolicy.buf = (uint64_t)(uintptr_t)unmapped;
+    op2.u.getpolicy.size = 1u << 20;
+    op2.u.getpolicy.len = 0x55;
+    expect("acm getpolicy into an unmapped buffer", acm_op(&op2, ACMOP_getpolicy), -XEN_EFAULT);
+    expect("acm getpolicy into an unmapped buffer, len untouched", (long)op2.u.getpolicy.len, 0x55);
+    /* dumpstats into a buffer of exactly the statistics' size. */
+    static struct acm_stats st;
+    memset(&op2, 0, sizeof(op2));
+    op2.interface_version = ACM_INTERFACE_VERSION;
+    op2.u.dumpstats.buf = (uint64_t)(uintptr_t)&st;
+    op2.u.dumpstats.size = sizeof(st);
+    expect("acm dumpstats exact buffer", acm_op(&op2, ACMOP_dumpstats), 0);
+    /* A buffer of exactly the blob's size is enough. */
+    memset(live, 0, sizeof(live));
+    len = 0;
+    expect("acm getpolicy into a buffer of the blob's size", acm_getpolicy(live, (uint32_t)sizeof(blob_mac_test), &len), 0);
+    xtf_check(len == sizeof(blob_mac_test) && !memcmp(live, blob_mac_test, len), "getpolicy into an exact buffer");
 }
 
 static void other_errors(void)
