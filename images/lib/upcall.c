@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The default upcall handler and the hook to register the assembly entry point.
 #include <moat/guest.h>
+#include <moat/time.h>
 #include <moat/upcall.h>
 #include <moat/vcpu.h>
 
@@ -26,4 +27,29 @@ void upcall_iret_failed(void);
 void upcall_iret_failed(void)
 {
     panic("iret from the upcall frame failed");
+}
+
+bool upcall_take_at(uint64_t rsp)
+{
+    volatile struct vcpu_info *vi = &shared_info->vcpu_info[vcpu_self()];
+    vi->evtchn_upcall_mask = 1;
+    if (HYPERVISOR_set_timer_op(now_ns()) != 0) /* already due: fires at once */
+        return false;
+    uint64_t deadline = now_ns() + 5 * NS_PER_SEC;
+    while (!vi->evtchn_upcall_pending && now_ns() < deadline)
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    if (!vi->evtchn_upcall_pending)
+        return false;
+    __asm__ volatile("mov %%rsp, %%r12\n\t"
+                     "mov %[rsp], %%rsp\n\t"
+                     "movb $0, (%[mask])\n\t" /* evtchn_upcall_mask: the upcall is due from here */
+                     "mov $%c[nr], %%eax\n\t"
+                     "xor %%edi, %%edi\n\t"
+                     "xor %%esi, %%esi\n\t"
+                     "syscall\n\t"
+                     "mov %%r12, %%rsp"
+                     :
+                     : [rsp] "r"(rsp), [mask] "r"(&vi->evtchn_upcall_mask), [nr] "i"(__HYPERVISOR_xen_version)
+                     : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "memory", "cc");
+    return true;
 }

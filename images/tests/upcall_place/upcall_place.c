@@ -29,24 +29,7 @@ void upcall_handler(struct upcall_frame *frame)
 /* One upcall delivered on the way out of a hypercall made with rsp = `rsp`. */
 static void upcall_at(uint64_t rsp)
 {
-    volatile struct vcpu_info *vi = &shared_info->vcpu_info[0];
-    vi->evtchn_upcall_mask = 1;
-    xtf_check_eq(HYPERVISOR_set_timer_op(now_ns()), 0); /* already due: fires at once */
-    uint64_t deadline = now_ns() + 5 * NS_PER_SEC;
-    while (!vi->evtchn_upcall_pending && now_ns() < deadline)
-        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
-    xtf_assert(vi->evtchn_upcall_pending, "no event pending 5 s after the timer");
-    __asm__ volatile("mov %%rsp, %%r12\n\t"
-                     "mov %[rsp], %%rsp\n\t"
-                     "movb $0, (%[mask])\n\t" /* evtchn_upcall_mask: the upcall is due from here */
-                     "mov $%c[nr], %%eax\n\t"
-                     "xor %%edi, %%edi\n\t"
-                     "xor %%esi, %%esi\n\t"
-                     "syscall\n\t"
-                     "mov %%r12, %%rsp"
-                     :
-                     : [rsp] "r"(rsp), [mask] "r"(&vi->evtchn_upcall_mask), [nr] "i"(__HYPERVISOR_xen_version)
-                     : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "memory", "cc");
+    xtf_assert(upcall_take_at(rsp), "no event pending 5 s after the timer");
 }
 
 static void check_placement(unsigned misalign)

@@ -10,6 +10,9 @@
 #ifndef MOAT_GUEST_UPCALL_H
 #define MOAT_GUEST_UPCALL_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <public/hv.h>
 
 /* The assembly entry point to register with set_callbacks. */
@@ -23,5 +26,15 @@ void upcall_handler(struct upcall_frame *frame);
 
 /* Registers upcall_entry as the event callback. Returns 0 or -errno. */
 long upcall_install(void);
+
+/*
+ * For tests of where the hypervisor puts an upcall frame: makes the timer's upcall due with
+ * events masked, then unmasks them and makes a hypercall with the stack pointer at `rsp`, so the
+ * upcall is delivered on that hypercall's way out with `rsp` as the interrupted stack pointer.
+ * False if no event was pending 5 s after the timer (nothing was attempted then); true once the
+ * hypercall returned (the frame could be pushed, or the vCPU is gone if it could not).
+ * Needs VIRQ_TIMER bound and a callback registered.
+ */
+bool upcall_take_at(uint64_t rsp);
 
 #endif
