@@ -158,6 +158,16 @@ def test_touching_a_revoked_page_faults(run_scenario):
     assert GRANT_VA <= mapper.crash.cr2 < GRANT_VA + GRANT_SIZE
 
 
+def run_clean(run_scenario, name: str) -> tuple[qemu.BootResult, domlog.Log]:
+    """Boots scenario `name`; it must pass and no domain may report a failure."""
+    result = run_scenario(name)
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    for dom in log.domains:
+        assert not failures(dom), f"{dom.name}:\n" + "\n".join(failures(dom)) + "\n" + log_tail(result)
+    return result, log
+
+
 def assert_reuser_ended_clean(result, log) -> None:
     """The new granter that took the dead one's id ended well, finding every grant released, and
     every frame is back."""
@@ -170,11 +180,7 @@ def assert_reuser_ended_clean(result, log) -> None:
 
 def test_unmapping_a_dead_granters_pages_spares_the_domain_that_reused_its_id(run_scenario):
     """Kills the surviving mutant of issue 17 in which live_granter ignored the incarnation."""
-    result = run_scenario("gnt_granter_reused")
-    assert_xtf(result)
-    log = domlog.parse(result.console)
-    for dom in log.domains:
-        assert not failures(dom), f"{dom.name}:\n" + "\n".join(failures(dom)) + "\n" + log_tail(result)
+    result, log = run_clean(run_scenario, "gnt_granter_reused")
     mapper = log.named("mapper")
     assert "the new granter's pins are intact" in mapper.lines, log_tail(result)
     assert_reuser_ended_clean(result, log)
@@ -200,11 +206,7 @@ def test_a_sweep_spares_a_dead_granters_pages_under_its_reused_id(run_scenario):
     granter's two mappings only. A sweep that knew granters by id alone (or took the last one
     it met for the next mapping of the same id) would revoke the dead one's pages in the new
     one's name, unpinning refs the new granter never had pinned."""
-    result = run_scenario("gnt_granter_reused_revoke")
-    assert_xtf(result)
-    log = domlog.parse(result.console)
-    for dom in log.domains:
-        assert not failures(dom), f"{dom.name}:\n" + "\n".join(failures(dom)) + "\n" + log_tail(result)
+    result, log = run_clean(run_scenario, "gnt_granter_reused_revoke")
     mapper = log.named("mapper")
     assert mapper.result == "SUCCESS", log_tail(result)
     assert any(line.startswith("relabelled away: revoked 2 grant mappings") for line in mapper.lines), log_tail(result)
