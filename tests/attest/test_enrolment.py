@@ -20,6 +20,7 @@ from moat.attest.agent import AgentLink
 from .helpers import SCENARIOS, require_swtpm
 
 if TYPE_CHECKING:
+    from tpm2_pytss import ESAPI
     from tpm2_pytss.types import TPMT_SYM_DEF
 
 pytestmark = pytest.mark.boot
@@ -32,20 +33,35 @@ class OtherTpm:
     """A second swtpm, driven from the host with tpm2-pytss: an attacker's own TPM."""
 
     def __init__(self, work: Path, name: str) -> None:
-        from tpm2_pytss import ESAPI, TCTILdr
-
         # One state directory per user: xdist runs the test's two cases at once, and a fresh state
         # made by one would be wiped under the other's swtpm.
         state = swtpm.tpm_state(f"test-other-tpm-{name}", fresh=True)
         self.sock = work / "other"
-        self.proc = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}", "--server",
-                                      f"type=unixio,path={self.sock}", "--ctrl", f"type=unixio,path={self.sock}.ctrl",
-                                      "--flags", "startup-clear"], stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while not (self.sock.exists() and Path(f"{self.sock}.ctrl").exists()):
-            assert time.monotonic() < deadline, "the second swtpm did not start"
+        self.err = work / "swtpm.err"
+        with self.err.open("wb") as err:
+            self.proc = subprocess.Popen(["swtpm", "socket", "--tpm2", "--tpmstate", f"dir={state}", "--server",
+                                          f"type=unixio,path={self.sock}", "--ctrl",
+                                          f"type=unixio,path={self.sock}.ctrl", "--flags", "startup-clear"],
+                                         stderr=err)
+        self.esapi = self._connect(time.monotonic() + 10)
+
+    def _connect(self, deadline: float) -> ESAPI:
+        """The TCTI, once swtpm takes connections. A socket file appears at bind(), before swtpm
+        listens on it, so a connection in between is refused ("tcti:IO failure", seen once on a
+        loaded machine): try again until the deadline rather than when the files exist."""
+        from tpm2_pytss import ESAPI, TCTILdr, TSS2_Exception
+
+        while True:
+            assert self.proc.poll() is None, f"the second swtpm exited: {self.err.read_text(errors='replace')}"
+            if self.sock.exists() and Path(f"{self.sock}.ctrl").exists():
+                try:
+                    return ESAPI(TCTILdr("swtpm", f"path={self.sock}"))
+                except TSS2_Exception:
+                    if time.monotonic() > deadline:
+                        raise
+            why = self.err.read_text(errors="replace")
+            assert time.monotonic() < deadline, f"the second swtpm did not start: {why}"
             time.sleep(0.05)
-        self.esapi = ESAPI(TCTILdr("swtpm", f"path={self.sock}"))
 
     def make_ak(self) -> bytes:
         from tpm2_pytss.constants import ESYS_TR
