@@ -201,7 +201,7 @@ void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_e
 
 /* The lowest free frame never handed out, or INVALID_MFN (fresh_next moves past what is not free:
  * reserved and absent frames never become free). */
-static mfn_t fresh_frame(void)
+static noinline mfn_t fresh_frame(void)
 {
     for (; fresh_next < frame_count; fresh_next++) {
         if (fresh_next >= table_ready)
@@ -212,19 +212,24 @@ static mfn_t fresh_frame(void)
     return INVALID_MFN;
 }
 
-/* Takes the free list's head for owner; d, when the frame is a domain's, pays its quota. */
-static mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
+/* A frame's charges: owner's label pool (mitigate=pools) and, with d, d's memory quota. False:
+ * refused, nothing charged. */
+static bool charge(uint16_t owner, struct domain *d, uint8_t *pool)
 {
-    mfn_t mfn = free_head != INVALID_MFN ? free_head : fresh_frame();
-    if (mfn == INVALID_MFN)
-        return INVALID_MFN;
-    uint8_t pool = pool_charge(owner);
-    if (pool == POOL_FULL)
-        return INVALID_MFN; /* the owner's label has used its share: as if memory were exhausted */
+    *pool = pool_charge(owner);
+    if (*pool == POOL_FULL)
+        return false; /* the owner's label has used its share: as if memory were exhausted */
     if (d && !quota_take(d, QUOTA_FRAMES, 1)) { /* its label's (or its creator's) memory quota is spent */
-        pool_uncharge(pool);
-        return INVALID_MFN;
+        pool_uncharge(*pool);
+        return false;
     }
+    return true;
+}
+
+/* Hands out mfn (the free list's head, or the lowest frame never handed out) to owner, zeroed. */
+static inline __attribute__((always_inline)) mfn_t hand_out(mfn_t mfn, enum frame_use use, uint16_t owner,
+                                                            uint8_t pool)
+{
     struct frame *f = &frames[mfn];
     BUG_ON(f->use != FRAME_FREE);
     if (mfn == free_head)
@@ -240,6 +245,28 @@ static mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
     stats.used++;
     clear_page(mfn_to_virt(mfn));
     return mfn;
+}
+
+/* The whole way: a frame never handed out when the list is empty, the charges. */
+static noinline mfn_t alloc_charged(enum frame_use use, uint16_t owner, struct domain *d)
+{
+    mfn_t mfn = free_head != INVALID_MFN ? free_head : fresh_frame();
+    if (mfn == INVALID_MFN)
+        return INVALID_MFN;
+    uint8_t pool = POOL_NONE;
+    if ((d || mitigated(MITIGATE_POOLS)) && !charge(owner, d, &pool))
+        return INVALID_MFN;
+    return hand_out(mfn, use, owner, pool);
+}
+
+/* A frame for owner; d, when the frame is a domain's, pays its quota. The common case (a freed
+ * frame with nothing to charge: a domain's prepaid RAM with the pools off) without the calls of
+ * the rest, which would cost every frame of a domain's creation their register saves. */
+static inline mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
+{
+    if (free_head == INVALID_MFN || d || mitigated(MITIGATE_POOLS))
+        return alloc_charged(use, owner, d);
+    return hand_out(free_head, use, owner, POOL_NONE);
 }
 
 #ifdef CONFIG_SELFTEST
@@ -316,11 +343,18 @@ mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d)
     return alloc(use, d->domid, NULL);
 }
 
+/* A frame the caller holds: allocated, so below table_ready (else a hypervisor bug). */
+static struct frame *held_frame(mfn_t mfn)
+{
+    BUG_ON(mfn >= table_ready);
+    return &frames[mfn];
+}
+
 void frame_free(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
+    struct frame *f = held_frame(mfn);
     /* Freeing something that is not an allocated frame is a hypervisor bug, never a guest's doing. */
-    BUG_ON(!f || f->use == FRAME_FREE || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT);
+    BUG_ON(f->use == FRAME_FREE || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT);
     pool_uncharge(f->pool); /* an orphan stays charged to its dead owner's label until now */
     quota_frame_give(f->owner); /* not an orphan's: its quota charge went with its owner */
     f->pool = POOL_NONE;
@@ -335,15 +369,15 @@ void frame_free(mfn_t mfn)
 
 void frame_get(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
-    BUG_ON(!f || f->use == FRAME_FREE || f->refcount == UINT32_MAX);
+    struct frame *f = held_frame(mfn);
+    BUG_ON(f->use == FRAME_FREE || f->refcount == UINT32_MAX);
     f->refcount++;
 }
 
 void frame_put(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
-    BUG_ON(!f || f->refcount == 0);
+    struct frame *f = held_frame(mfn);
+    BUG_ON(f->refcount == 0);
     if (--f->refcount == 0) {
         f->refcount = 1; /* frame_free's own bookkeeping expects an allocated frame */
         frame_free(mfn);
@@ -352,8 +386,8 @@ void frame_put(mfn_t mfn)
 
 void frame_release_owned(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
-    BUG_ON(!f || f->refcount == 0);
+    struct frame *f = held_frame(mfn);
+    BUG_ON(f->refcount == 0);
     if (f->refcount == 1) {
         frame_free(mfn);
     } else {
