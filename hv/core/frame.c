@@ -343,18 +343,15 @@ mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d)
     return alloc(use, d->domid, NULL);
 }
 
-/* A frame the caller holds: allocated, so below table_ready (else a hypervisor bug). */
-static struct frame *held_frame(mfn_t mfn)
-{
-    BUG_ON(mfn >= table_ready);
-    return &frames[mfn];
-}
-
+/* A frame the caller holds is allocated, so its record is written (below table_ready): anything
+ * else is a hypervisor bug. One BUG_ON a function, the test first, so the common way has no
+ * frame set up for the report. */
 void frame_free(mfn_t mfn)
 {
-    struct frame *f = held_frame(mfn);
     /* Freeing something that is not an allocated frame is a hypervisor bug, never a guest's doing. */
-    BUG_ON(f->use == FRAME_FREE || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT);
+    BUG_ON(mfn >= table_ready || frames[mfn].use == FRAME_FREE || frames[mfn].use == FRAME_RESERVED ||
+           frames[mfn].use == FRAME_ABSENT);
+    struct frame *f = &frames[mfn];
     pool_uncharge(f->pool); /* an orphan stays charged to its dead owner's label until now */
     quota_frame_give(f->owner); /* not an orphan's: its quota charge went with its owner */
     f->pool = POOL_NONE;
@@ -369,15 +366,15 @@ void frame_free(mfn_t mfn)
 
 void frame_get(mfn_t mfn)
 {
-    struct frame *f = held_frame(mfn);
-    BUG_ON(f->use == FRAME_FREE || f->refcount == UINT32_MAX);
+    BUG_ON(mfn >= table_ready || frames[mfn].use == FRAME_FREE || frames[mfn].refcount == UINT32_MAX);
+    struct frame *f = &frames[mfn];
     f->refcount++;
 }
 
 void frame_put(mfn_t mfn)
 {
-    struct frame *f = held_frame(mfn);
-    BUG_ON(f->refcount == 0);
+    BUG_ON(mfn >= table_ready || frames[mfn].refcount == 0);
+    struct frame *f = &frames[mfn];
     if (--f->refcount == 0) {
         f->refcount = 1; /* frame_free's own bookkeeping expects an allocated frame */
         frame_free(mfn);
@@ -386,8 +383,8 @@ void frame_put(mfn_t mfn)
 
 void frame_release_owned(mfn_t mfn)
 {
-    struct frame *f = held_frame(mfn);
-    BUG_ON(f->refcount == 0);
+    BUG_ON(mfn >= table_ready || frames[mfn].refcount == 0);
+    struct frame *f = &frames[mfn];
     if (f->refcount == 1) {
         frame_free(mfn);
     } else {
@@ -414,10 +411,14 @@ mfn_t frame_table_ready(mfn_t *size)
     return table_ready;
 }
 
+static bool use_reserved(uint8_t use) { return use == FRAME_RESERVED || use == FRAME_ABSENT; }
+
 bool frame_is_reserved(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
-    return !f || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT;
+    if (mfn < table_ready) /* (frame_info's test, without its NULL a written record never is) */
+        return use_reserved(frames[mfn].use);
+    const struct frame *f = frame_info_unwritten(mfn);
+    return !f || use_reserved(f->use);
 }
 
 void frame_get_stats(struct frame_stats *out) { *out = stats; }
