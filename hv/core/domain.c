@@ -161,7 +161,7 @@ static void fill_start_info(struct domain *d, const struct domain_params *p, uin
 
 /*
  * Clears a free slot for a domain that will have `ports` event-channel ports: all of it but the
- * port table's entries from `ports` on, which no lookup reaches (every port a guest names is
+ * port table's entries past `ports`, which no lookup reaches (every port a guest names is
  * checked against the table's max_ports and masked to it; evtchn_init sets max_ports once, and
  * domain_create checks it is no more than `ports`). A 1,024-port domain's clear is 15 KB, not 42.
  */
@@ -172,7 +172,8 @@ static void clear_domain(struct domain *d, uint32_t ports)
     struct evtchn_table *t = &d->evtchn;
     char *start = (char *)d, *end = (char *)(d + 1);
     char *notify = (char *)t->notify_vcpu, *after = (char *)(t->notify_vcpu + EVTCHN_MAX_PORTS);
-    memset(start, 0, (size_t)((char *)&t->ports[ports] - start));
+    /* One entry past the bound as well: a walk that read ports[max_ports] would find it free. */
+    memset(start, 0, (size_t)((char *)&t->ports[MIN(ports + 1, EVTCHN_MAX_PORTS)] - start));
     memset(notify, 0, ports * sizeof(t->notify_vcpu[0]));
     memset(after, 0, (size_t)(end - after));
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Time. The local APIC timer gives the periodic tick; the TSC is the clock. The TSC's rate is read
 // from CPUID when the CPU states it, else measured against the PIT (a fixed 1.193182 MHz) over the
-// first part of the boot (at least about 1 ms: no busy wait when the boot's work takes longer);
+// first part of the boot (at least about 0.5 ms: no busy wait when the boot's work takes longer);
 // the APIC timer is measured against the TSC over the same stretch. The PIT QEMU models on the same virtual clock
 // as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike. The boot
 // CPU measures once: every local APIC timer runs from the same bus clock, so each AP starts its
@@ -24,7 +24,7 @@
 #define CALIBRATE_PIT_EDGES 8     /* each end the mean of this many PIT-TSC pairs (pit_window_end) */
 #define CALIBRATE_APIC_US 100     /* the APIC timer against the TSC: at least this window */
 #define CALIBRATE_APIC_MAX_US 10000 /* and at most this one, */
-#define CALIBRATE_APIC_PRECISION 1000 /* aiming at 0.1 %, as 1 ms of the PIT gives the TSC */
+#define CALIBRATE_APIC_PRECISION 1000 /* aiming at 0.1 %, no worse than the PIT window gives the TSC */
 #define CALIBRATE_SPINS 100000000ULL
 #define CALIBRATE_PAIR_COUNTS 8 /* at most this many PIT counts (6.7 us) around a PIT-TSC pair, */
 #define CALIBRATE_PAIR_TRIES 16 /* else the pair is taken again, at most this often (pit_tsc_pair) */
