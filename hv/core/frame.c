@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The frame table and the frame allocator. The table has one record per frame up to the end of
-// available RAM; it lives in RAM itself, carved out of the largest available range. Free frames
-// are a LIFO list threaded through the table, so allocation and release are O(1).
+// available RAM; it lives in RAM itself, carved out of the largest available range, and is written
+// a chunk at a time on first use. Freed frames are a LIFO list threaded through the table, and
+// the frames never handed out are taken upwards after them, so allocation and release are O(1).
 #include <moat/console.h>
 #include <moat/domain.h>
 #include <moat/frame.h>
@@ -27,7 +28,7 @@ struct span {
 };
 
 #define MAX_SPANS (3 + MAX_MODULES + MAX_MEM_RANGES)
-static struct span spans[MAX_SPANS]; /* used by frame_init only */
+static struct span spans[MAX_SPANS]; /* written by frame_init, read as the table is written */
 
 static unsigned add_span(unsigned n, paddr_t start, paddr_t end)
 {
@@ -79,6 +80,82 @@ static unsigned available_order(const struct boot_info *bi, uint8_t order[MAX_ME
     return n;
 }
 
+/*
+ * The table is written lazily: records [0, table_ready) are, the rest are written a chunk at a
+ * time the first time anything reaches them (frame_info, the allocator), so a boot does not pay
+ * for 32k records (a 128 MiB machine) to use a few hundred frames. Every way into the table goes
+ * through frame_info, or through the allocator, which reaches only frames below fresh_next, so no
+ * lookup ever sees an unwritten record. Frames below fresh_next that are free are on the free
+ * list; free frames from fresh_next up were never handed out and are on no list (the allocator
+ * takes them in ascending order once the list is empty: the order a list threaded through all of
+ * them upwards would give).
+ */
+#define TABLE_CHUNK 512 /* records (8 KiB of table) written at a time */
+static const struct boot_info *table_bi;
+static mfn_t table_ready, fresh_next;
+static unsigned nspans;
+
+/* Writes the records of frames [lo, hi) from the memory map and the reserved spans; with
+ * count, adds them to the stats instead of writing them (frame_init, over the whole table). */
+static void classify(mfn_t lo, mfn_t hi, bool count)
+{
+    const struct boot_info *bi = table_bi;
+    uint8_t order[MAX_MEM_RANGES];
+    unsigned navail = available_order(bi, order);
+    mfn_t seen_end = 0;
+    for (unsigned k = 0; k < navail; k++) {
+        const struct mem_range *r = &bi->mem[order[k]];
+        mfn_t mfn = ALIGN_UP(r->start, PAGE_SIZE) >> PAGE_SHIFT, end = r->end >> PAGE_SHIFT;
+        if (end <= mfn)
+            continue;
+        if (count)
+            stats.total += end - mfn;
+        if (mfn < seen_end) { /* overlapping available ranges: a frame counts once */
+            mfn_t dup_end = MIN(end, seen_end);
+            if (count)
+                stats.reserved += dup_end - mfn;
+            mfn = dup_end;
+        }
+        seen_end = MAX(seen_end, end);
+        if (end > frame_count) { /* beyond MAX_PHYS_MEMORY */
+            mfn_t cut = MAX(mfn, frame_count);
+            if (count)
+                stats.reserved += end - cut;
+            end = cut;
+        }
+        mfn = MAX(mfn, lo);
+        end = MIN(end, hi);
+        unsigned s = 0;
+        while (mfn < end) {
+            while (s < nspans && spans[s].end <= mfn)
+                s++;
+            bool reserved = s < nspans && spans[s].start <= mfn;
+            mfn_t stop = reserved ? MIN(end, spans[s].end) : s < nspans ? MIN(end, spans[s].start) : end;
+            if (count) {
+                *(reserved ? &stats.reserved : &stats.free) += stop - mfn;
+                mfn = stop;
+            } else if (reserved) {
+                for (; mfn < stop; mfn++) {
+                    frames[mfn].use = FRAME_RESERVED;
+                    frames[mfn].owner = DOMID_HV;
+                }
+            } else {
+                for (; mfn < stop; mfn++)
+                    frames[mfn].use = FRAME_FREE;
+            }
+        }
+    }
+}
+
+/* Writes the records up to and including mfn's chunk (mfn < frame_count). */
+static void table_extend(mfn_t mfn)
+{
+    mfn_t hi = MIN(frame_count, ALIGN_UP(mfn + 1, TABLE_CHUNK));
+    memset(&frames[table_ready], 0, (hi - table_ready) * sizeof(struct frame)); /* FRAME_ABSENT */
+    classify(table_ready, hi, false);
+    table_ready = hi;
+}
+
 void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_end)
 {
     paddr_t ram_end = 0;
@@ -112,80 +189,53 @@ void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_e
     if (!table_start)
         panic("no room for the frame table (%lu bytes)", (uint64_t)table_bytes);
     frames = phys_to_virt(table_start);
-    memset(frames, 0, table_bytes);
 
-    /* Count and classify every whole frame inside an available range, visiting the ranges by
-     * address and each range's frames upwards, so the free list is threaded in ascending order
-     * (low frames go first). A frame inside two overlapping available ranges counts once as
-     * usable: sorted by start, a range's frames below the highest end seen so far were all
-     * classified already. */
-    unsigned nspans = reserved_spans(bi, image_start, image_end, table_start, table_start + table_bytes);
-    uint8_t order[MAX_MEM_RANGES];
-    unsigned navail = available_order(bi, order);
-    mfn_t seen_end = 0, tail = INVALID_MFN;
-    for (unsigned k = 0; k < navail; k++) {
-        const struct mem_range *r = &bi->mem[order[k]];
-        mfn_t mfn = ALIGN_UP(r->start, PAGE_SIZE) >> PAGE_SHIFT, end = r->end >> PAGE_SHIFT;
-        if (end <= mfn)
-            continue;
-        stats.total += end - mfn;
-        if (mfn < seen_end) { /* overlapping available ranges */
-            mfn_t dup_end = MIN(end, seen_end);
-            stats.reserved += dup_end - mfn;
-            mfn = dup_end;
-        }
-        seen_end = MAX(seen_end, end);
-        if (end > frame_count) { /* beyond MAX_PHYS_MEMORY */
-            mfn_t cut = MAX(mfn, frame_count);
-            stats.reserved += end - cut;
-            end = cut;
-        }
-        unsigned s = 0;
-        while (mfn < end) {
-            while (s < nspans && spans[s].end <= mfn)
-                s++;
-            if (s < nspans && spans[s].start <= mfn) { /* a reserved stretch */
-                mfn_t stop = MIN(end, spans[s].end);
-                stats.reserved += stop - mfn;
-                for (; mfn < stop; mfn++) {
-                    frames[mfn].use = FRAME_RESERVED;
-                    frames[mfn].owner = DOMID_HV;
-                }
-            } else { /* a free stretch, up to the next reserved one */
-                mfn_t stop = s < nspans ? MIN(end, spans[s].start) : end;
-                stats.free += stop - mfn;
-                if (tail == INVALID_MFN)
-                    free_head = mfn;
-                else
-                    frames[tail].next_free = mfn;
-                for (; mfn < stop; mfn++) {
-                    frames[mfn].use = FRAME_FREE;
-                    frames[mfn].next_free = mfn + 1;
-                }
-                tail = mfn - 1;
-            }
-        }
-    }
-    if (tail != INVALID_MFN)
-        frames[tail].next_free = INVALID_MFN;
+    /* Count every whole frame inside an available range: visiting the ranges by address, a frame
+     * inside two overlapping available ranges counts once as usable (sorted by start, a range's
+     * frames below the highest end seen so far were all counted already). The records themselves
+     * are written by table_extend, from the same spans. */
+    table_bi = bi;
+    nspans = reserved_spans(bi, image_start, image_end, table_start, table_start + table_bytes);
+    classify(0, frame_count, true);
 }
 
-/* Takes the free list's head for owner; d, when the frame is a domain's, pays its quota. */
-static mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
+/* The lowest free frame never handed out, or INVALID_MFN (fresh_next moves past what is not free:
+ * reserved and absent frames never become free). */
+static noinline mfn_t fresh_frame(void)
 {
-    mfn_t mfn = free_head;
-    if (mfn == INVALID_MFN)
-        return INVALID_MFN;
-    uint8_t pool = pool_charge(owner);
-    if (pool == POOL_FULL)
-        return INVALID_MFN; /* the owner's label has used its share: as if memory were exhausted */
-    if (d && !quota_take(d, QUOTA_FRAMES, 1)) { /* its label's (or its creator's) memory quota is spent */
-        pool_uncharge(pool);
-        return INVALID_MFN;
+    for (; fresh_next < frame_count; fresh_next++) {
+        if (fresh_next >= table_ready)
+            table_extend(fresh_next);
+        if (frames[fresh_next].use == FRAME_FREE)
+            return fresh_next;
     }
+    return INVALID_MFN;
+}
+
+/* A frame's charges: owner's label pool (mitigate=pools) and, with d, d's memory quota. False:
+ * refused, nothing charged. */
+static bool charge(uint16_t owner, struct domain *d, uint8_t *pool)
+{
+    *pool = pool_charge(owner);
+    if (*pool == POOL_FULL)
+        return false; /* the owner's label has used its share: as if memory were exhausted */
+    if (d && !quota_take(d, QUOTA_FRAMES, 1)) { /* its label's (or its creator's) memory quota is spent */
+        pool_uncharge(*pool);
+        return false;
+    }
+    return true;
+}
+
+/* Hands out mfn (the free list's head, or the lowest frame never handed out) to owner, zeroed. */
+static inline __attribute__((always_inline)) mfn_t hand_out(mfn_t mfn, enum frame_use use, uint16_t owner,
+                                                            uint8_t pool)
+{
     struct frame *f = &frames[mfn];
     BUG_ON(f->use != FRAME_FREE);
-    free_head = f->next_free;
+    if (mfn == free_head)
+        free_head = f->next_free;
+    else
+        fresh_next = mfn + 1;
     f->use = (uint8_t)use;
     f->pool = pool;
     f->owner = owner;
@@ -195,6 +245,28 @@ static mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
     stats.used++;
     clear_page(mfn_to_virt(mfn));
     return mfn;
+}
+
+/* The whole way: a frame never handed out when the list is empty, the charges. */
+static noinline mfn_t alloc_charged(enum frame_use use, uint16_t owner, struct domain *d)
+{
+    mfn_t mfn = free_head != INVALID_MFN ? free_head : fresh_frame();
+    if (mfn == INVALID_MFN)
+        return INVALID_MFN;
+    uint8_t pool = POOL_NONE;
+    if ((d || mitigated(MITIGATE_POOLS)) && !charge(owner, d, &pool))
+        return INVALID_MFN;
+    return hand_out(mfn, use, owner, pool);
+}
+
+/* A frame for owner; d, when the frame is a domain's, pays its quota. The common case (a freed
+ * frame with nothing to charge: a domain's prepaid RAM with the pools off) without the calls of
+ * the rest, which would cost every frame of a domain's creation their register saves. */
+static inline mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
+{
+    if (free_head == INVALID_MFN || d || mitigated(MITIGATE_POOLS))
+        return alloc_charged(use, owner, d);
+    return hand_out(free_head, use, owner, POOL_NONE);
 }
 
 #ifdef CONFIG_SELFTEST
@@ -271,11 +343,15 @@ mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d)
     return alloc(use, d->domid, NULL);
 }
 
+/* A frame the caller holds is allocated, so its record is written (below table_ready): anything
+ * else is a hypervisor bug. One BUG_ON a function, the test first, so the common way has no
+ * frame set up for the report. */
 void frame_free(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
     /* Freeing something that is not an allocated frame is a hypervisor bug, never a guest's doing. */
-    BUG_ON(!f || f->use == FRAME_FREE || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT);
+    BUG_ON(mfn >= table_ready || frames[mfn].use == FRAME_FREE || frames[mfn].use == FRAME_RESERVED ||
+           frames[mfn].use == FRAME_ABSENT);
+    struct frame *f = &frames[mfn];
     pool_uncharge(f->pool); /* an orphan stays charged to its dead owner's label until now */
     quota_frame_give(f->owner); /* not an orphan's: its quota charge went with its owner */
     f->pool = POOL_NONE;
@@ -290,15 +366,15 @@ void frame_free(mfn_t mfn)
 
 void frame_get(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
-    BUG_ON(!f || f->use == FRAME_FREE || f->refcount == UINT32_MAX);
+    BUG_ON(mfn >= table_ready || frames[mfn].use == FRAME_FREE || frames[mfn].refcount == UINT32_MAX);
+    struct frame *f = &frames[mfn];
     f->refcount++;
 }
 
 void frame_put(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
-    BUG_ON(!f || f->refcount == 0);
+    BUG_ON(mfn >= table_ready || frames[mfn].refcount == 0);
+    struct frame *f = &frames[mfn];
     if (--f->refcount == 0) {
         f->refcount = 1; /* frame_free's own bookkeeping expects an allocated frame */
         frame_free(mfn);
@@ -307,8 +383,8 @@ void frame_put(mfn_t mfn)
 
 void frame_release_owned(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
-    BUG_ON(!f || f->refcount == 0);
+    BUG_ON(mfn >= table_ready || frames[mfn].refcount == 0);
+    struct frame *f = &frames[mfn];
     if (f->refcount == 1) {
         frame_free(mfn);
     } else {
@@ -318,12 +394,31 @@ void frame_release_owned(mfn_t mfn)
     }
 }
 
-struct frame *frame_info(mfn_t mfn) { return mfn < frame_count ? &frames[mfn] : NULL; }
+/* Out of line: the first lookup in a chunk not yet written. */
+static noinline struct frame *frame_info_unwritten(mfn_t mfn)
+{
+    if (mfn >= frame_count)
+        return NULL;
+    table_extend(mfn);
+    return &frames[mfn];
+}
+
+struct frame *frame_info(mfn_t mfn) { return mfn < table_ready ? &frames[mfn] : frame_info_unwritten(mfn); }
+
+mfn_t frame_table_ready(mfn_t *size)
+{
+    *size = frame_count;
+    return table_ready;
+}
+
+static bool use_reserved(uint8_t use) { return use == FRAME_RESERVED || use == FRAME_ABSENT; }
 
 bool frame_is_reserved(mfn_t mfn)
 {
-    struct frame *f = frame_info(mfn);
-    return !f || f->use == FRAME_RESERVED || f->use == FRAME_ABSENT;
+    if (mfn < table_ready) /* (frame_info's test, without its NULL a written record never is) */
+        return use_reserved(frames[mfn].use);
+    const struct frame *f = frame_info_unwritten(mfn);
+    return !f || use_reserved(f->use);
 }
 
 void frame_get_stats(struct frame_stats *out) { *out = stats; }
@@ -331,6 +426,8 @@ void frame_get_stats(struct frame_stats *out) { *out = stats; }
 bool frame_audit(void)
 {
     uint64_t free = 0, used = 0, listed = 0;
+    if (table_ready < frame_count)
+        table_extend(frame_count - 1); /* the whole table, to count it */
     for (mfn_t mfn = 0; mfn < frame_count; mfn++) {
         if (frames[mfn].use == FRAME_FREE)
             free++;
@@ -343,6 +440,8 @@ bool frame_audit(void)
             break;
         listed++;
     }
+    for (mfn_t mfn = fresh_next; mfn < frame_count; mfn++) /* free, never handed out: on no list */
+        listed += frames[mfn].use == FRAME_FREE;
     if (free == stats.free && listed == stats.free && used == stats.used)
         return true;
     printk("frames: audit failed: the table has %lu free (%lu on the free list) and %lu used, the counters say "

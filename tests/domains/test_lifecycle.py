@@ -28,6 +28,18 @@ def test_create_destroy_100_times_frees_every_frame(run_scenario):
     assert log.frames_stop == log.frames_boot
 
 
+def test_a_reused_slot_has_no_ports_of_its_last_domain(run_scenario):
+    """domain_create clears a slot's port table only up to the new domain's port limit (and one
+    past it): a child whose every port was taken is destroyed, and the next child, created in the
+    same slot, finds every port closed and gets port 1 first."""
+    result = run_scenario("lifecycle_ports")
+    controller = domlog.parse(result.console).named("lifecycle")
+    fails = [line for line in controller.lines if line.startswith(("Fail:", "Error:"))]
+    assert not fails, "\n".join(fails)
+    assert_xtf(result)
+    assert "port table round done: 1023 ports" in controller.lines, log_tail(result)
+
+
 def test_a_domain_of_the_most_vcpus_is_torn_down_whole(run_scenario):
     """A domain of MOAT_MAX_VCPUS vCPUs (only vCPU 0 started) powers off: every vCPU slot is torn
     down and no other memory is (a loop one past the last vCPU would read past the array)."""

@@ -8,6 +8,7 @@
 #include <moat/frame.h>
 #include <moat/hvlock.h>
 #include <moat/lib.h>
+#include <moat/multiboot.h>
 #include <moat/paging.h>
 #include <moat/selftest.h>
 #include <moat/shutdown.h>
@@ -28,10 +29,51 @@ static noreturn void finish(void)
     machine_stop(selftest_failures ? STOP_FAILURE : STOP_SUCCESS);
 }
 
+extern char _image_start_phys[], _bss_end_phys[];
+
+/* What frame mfn's record must say, from the memory map alone: absent outside every available
+ * range, reserved in low memory, the image and the modules, anything but absent elsewhere. */
+static bool frame_record_fits_map(mfn_t mfn, const struct frame *f)
+{
+    paddr_t pa = mfn << PAGE_SHIFT, end = pa + PAGE_SIZE;
+    bool available = false, reserved = pa < 0x100000 || (pa < (paddr_t)_bss_end_phys && end > (paddr_t)_image_start_phys);
+    for (unsigned i = 0; i < boot_info.mem_count; i++)
+        if (boot_info.mem[i].start < end && pa < boot_info.mem[i].end) {
+            if (boot_info.mem[i].type != MMAP_AVAILABLE)
+                reserved = true;
+            else if (boot_info.mem[i].start <= pa && end <= boot_info.mem[i].end)
+                available = true;
+        }
+    for (unsigned i = 0; i < boot_info.module_count; i++)
+        reserved |= boot_info.modules[i].start < end && pa < boot_info.modules[i].end;
+    if (!available)
+        return f->use == FRAME_ABSENT;
+    if (reserved)
+        return f->use == FRAME_RESERVED && f->owner == DOMID_HV;
+    return f->use != FRAME_ABSENT;
+}
+
+/* The lazily written frame table (frame.c): a lookup far above the written prefix, then every
+ * frame in turn downwards, finds records that agree with the memory map. */
+static void test_frame_table(void)
+{
+    mfn_t size, ready = frame_table_ready(&size);
+    CHECK(ready < size, "the whole table (%lu records) is written (%lu)", size, ready);
+    CHECK(frame_info(size) == NULL, "a record past the table's end");
+    unsigned bad = 0;
+    for (mfn_t m = size; m-- > 0;) /* the first lookup is the table's last record */
+        if (!frame_record_fits_map(m, frame_info(m)) && bad++ < 4)
+            printk("selftest: frame 0x%lx: use %u owner 0x%x does not fit the memory map\n", m,
+                   frame_info(m)->use, frame_info(m)->owner);
+    CHECK(bad == 0, "%u frame records do not fit the memory map", bad);
+    CHECK(frame_table_ready(&size) == size, "the table is written up to %lu of %lu", frame_table_ready(&size), size);
+}
+
 /* Frame allocator: counters, distinct zeroed frames, exhaustion, and the return to baseline. */
 static void test_memory(void)
 {
     struct frame_stats base, s;
+    mfn_t size, ready = frame_table_ready(&size);
     frame_get_stats(&base);
     CHECK(base.free + base.used + base.reserved == base.total, "%lu+%lu+%lu != %lu", base.free, base.used,
           base.reserved, base.total);
@@ -50,7 +92,17 @@ static void test_memory(void)
             zero &= p[w] == 0;
         CHECK(zero, "frame 0x%lx not zeroed", got[i]);
         *(uint64_t *)mfn_to_virt(got[i]) = got[i] ^ 0x5a5a5a5a5a5a5a5aULL;
+        const struct frame *f = frame_info(got[i]);
+        CHECK(f->use == FRAME_HV && f->owner == DOMID_HV && f->refcount == 1, "frame 0x%lx: use %u owner 0x%x refs %u",
+              got[i], f->use, f->owner, f->refcount);
     }
+    /* They came from beyond the table's part written at boot, and upwards (the frames never
+     * handed out go in ascending order once the freed ones are used up). */
+    CHECK(frame_table_ready(&size) > ready, "%d allocations stayed inside the %lu records written at boot", N, ready);
+    for (unsigned i = 1; i < N; i++)
+        CHECK(got[i] > got[i - 1], "allocation %u: frame 0x%lx after 0x%lx", i, got[i], got[i - 1]);
+    CHECK(frame_info(got[N - 1] + 1)->use != FRAME_ABSENT, "the frame above the last allocated has no record");
+    test_frame_table();
     for (unsigned i = 0; i < N; i++) /* distinct: each still holds its own stamp */
         CHECK(*(uint64_t *)mfn_to_virt(got[i]) == (got[i] ^ 0x5a5a5a5a5a5a5a5aULL), "frame 0x%lx shared", got[i]);
     frame_get_stats(&s);

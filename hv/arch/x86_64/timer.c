@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Time. The local APIC timer gives the periodic tick; the TSC is the clock. The TSC's rate is read
 // from CPUID when the CPU states it, else measured against the PIT (a fixed 1.193182 MHz) over the
-// first part of the boot (at least about 1 ms: no busy wait when the boot's work takes longer);
+// first part of the boot (at least about 0.5 ms: no busy wait when the boot's work takes longer);
 // the APIC timer is measured against the TSC over the same stretch. The PIT QEMU models on the same virtual clock
 // as the APIC and the TSC, so the results are right under TCG, KVM and -icount alike. The boot
 // CPU measures once: every local APIC timer runs from the same bus clock, so each AP starts its
@@ -20,10 +20,11 @@
 #define LVT_PERIODIC (1u << 17)
 
 #define PIT_HZ 1193182
-#define CALIBRATE_PIT_TICKS 1193  /* about 1 ms of the PIT: the window the rates are measured over */
+#define CALIBRATE_PIT_TICKS 600   /* about 0.5 ms of the PIT between the two ends' centres, */
+#define CALIBRATE_PIT_EDGES 8     /* each end the mean of this many PIT-TSC pairs (pit_window_end) */
 #define CALIBRATE_APIC_US 100     /* the APIC timer against the TSC: at least this window */
 #define CALIBRATE_APIC_MAX_US 10000 /* and at most this one, */
-#define CALIBRATE_APIC_PRECISION 1000 /* aiming at 0.1 %, as 1 ms of the PIT gives the TSC */
+#define CALIBRATE_APIC_PRECISION 1000 /* aiming at 0.1 %, no worse than the PIT window gives the TSC */
 #define CALIBRATE_SPINS 100000000ULL
 #define CALIBRATE_PAIR_COUNTS 8 /* at most this many PIT counts (6.7 us) around a PIT-TSC pair, */
 #define CALIBRATE_PAIR_TRIES 16 /* else the pair is taken again, at most this often (pit_tsc_pair) */
@@ -102,18 +103,30 @@ static volatile uint32_t *early_lapic(void)
 }
 
 /* The APIC timer's count with the TSC read on either side: the count belongs to the middle, give or
- * take half the gap (which is wide when an emulator's thread was descheduled in between). */
+ * take half the gap (which is wide when an emulator's thread was descheduled in between). A sample
+ * is CALIBRATE_APIC_READS such readings in a row, summed: one reading is off by up to a whole count
+ * (16 bus clocks at divide-by-16, 27 ppm of a 0.6 ms window at 1 GHz), by a different fraction of
+ * a count each time, so the sums' centre is good to a fraction of one. */
+#define CALIBRATE_APIC_READS 16
 struct apic_sample {
-    uint64_t tsc, gap;
-    uint32_t apic;
+    uint64_t tsc, gap;  /* the readings' middle (mean) and the widest gap */
+    uint64_t apic_sum;  /* the counts, summed */
+    uint64_t tsc2_sum;  /* the TSC on both sides of each, summed (twice the middles) */
 };
 
 static struct apic_sample apic_sample_at(const volatile uint32_t *early)
 {
-    uint64_t t0 = rdtsc();
-    uint32_t apic = early ? 0xffffffff - early[LAPIC_TIMER_CUR / 4] : apic_counted();
-    uint64_t t1 = rdtsc();
-    return (struct apic_sample){.tsc = t0 + (t1 - t0) / 2, .gap = t1 - t0, .apic = apic};
+    struct apic_sample s = {0};
+    for (unsigned i = 0; i < CALIBRATE_APIC_READS; i++) {
+        uint64_t t0 = rdtsc();
+        uint32_t apic = early ? 0xffffffff - early[LAPIC_TIMER_CUR / 4] : apic_counted();
+        uint64_t t1 = rdtsc();
+        s.apic_sum += apic;
+        s.tsc2_sum += t0 + t1;
+        s.gap = MAX(s.gap, t1 - t0);
+    }
+    s.tsc = s.tsc2_sum / (2 * CALIBRATE_APIC_READS);
+    return s;
 }
 
 static struct apic_sample apic_sample(void) { return apic_sample_at(NULL); }
@@ -123,8 +136,9 @@ static struct apic_sample apic_sample(void) { return apic_sample_at(NULL); }
  * paging) runs while the PIT counts, instead of a busy wait. */
 static struct {
     bool started;
-    uint16_t pit0;
-    uint64_t tsc0;
+    uint16_t pit0;     /* the first pair's PIT count: the others are counted from it */
+    uint64_t counts0;  /* the start's pairs: the sum of their PIT counts since pit0 */
+    uint64_t tsc0;     /* and of their TSC readings */
 } pit_window;
 
 /* The APIC timer against the TSC, over the same stretch of the boot when the APIC can be reached
@@ -177,10 +191,33 @@ static uint16_t pit_tsc_pair(uint16_t seen, uint64_t *tsc, bool window_end)
     }
 }
 
+/*
+ * One end of the window: CALIBRATE_PIT_EDGES PIT-TSC pairs at consecutive changes of the PIT's
+ * count, summed (counts since pit0, TSC readings). A pair's TSC reading comes some way after its
+ * PIT change (the poll's length, the readings' own latency), by an amount that varies from pair
+ * to pair; the rate is taken between the two ends' centres of mass, so that variation counts
+ * once divided by the number of pairs at each end, where a single pair per end needed a window
+ * that many times longer for the same error (8 pairs against 0.5 ms of window: the error of one
+ * pair over 2.8 ms). Returns the last pair's count.
+ */
+static uint16_t pit_window_end(uint16_t seen, bool window_end, uint64_t *counts, uint64_t *tsc)
+{
+    *counts = *tsc = 0;
+    for (unsigned i = 0; i < CALIBRATE_PIT_EDGES; i++) {
+        uint64_t t;
+        seen = pit_tsc_pair(seen, &t, window_end && i == 0);
+        if (!window_end && i == 0)
+            pit_window.pit0 = seen;
+        *counts += (uint16_t)(pit_window.pit0 - seen);
+        *tsc += t;
+    }
+    return seen;
+}
+
 static void pit_window_open(void)
 {
     pit_start();
-    pit_window.pit0 = pit_tsc_pair(pit_count(), &pit_window.tsc0, false);
+    pit_window_end(pit_count(), false, &pit_window.counts0, &pit_window.tsc0);
     pit_window.started = true;
 }
 
@@ -209,18 +246,20 @@ static uint64_t tsc_khz_from_pit(void)
     if (fresh)
         pit_window_open();
     uint16_t now = pit_window.pit0;
-    while ((uint16_t)(pit_window.pit0 - now) < CALIBRATE_PIT_TICKS - 1)
+    while ((uint16_t)(pit_window.pit0 - now) < CALIBRATE_PIT_TICKS + CALIBRATE_PIT_EDGES - 2)
         now = pit_next_count(now);
-    uint64_t tsc1;
-    now = pit_tsc_pair(now, &tsc1, true);
+    uint64_t counts1, tsc1;
+    pit_window_end(now, true, &counts1, &tsc1);
     if (!fresh && pit_ran_out()) { /* it ran out between the last two readings: measure afresh */
         pit_window.started = false;
         return tsc_khz_from_pit();
     }
-    uint64_t pit = (uint16_t)(pit_window.pit0 - now); /* exact PIT counts between the two readings */
-    uint64_t khz = (tsc1 - pit_window.tsc0) * PIT_HZ / (pit * 1000);
+    /* Exact PIT counts and the TSC between the two ends' centres (each sum over as many pairs). */
+    uint64_t pit = counts1 - pit_window.counts0, tsc = tsc1 - pit_window.tsc0;
+    uint64_t khz = tsc * PIT_HZ / (pit * 1000);
     if (!khz)
-        panic("timer calibration failed (tsc %lu in %lu PIT counts)", tsc1 - pit_window.tsc0, pit);
+        panic("timer calibration failed (tsc %lu in %lu PIT counts)", tsc / CALIBRATE_PIT_EDGES,
+              pit / CALIBRATE_PIT_EDGES);
     return khz;
 }
 
@@ -261,9 +300,12 @@ static void calibrate(void)
             break;
     }
     lapic_write(LAPIC_TIMER_INIT, 0);
-    lapic_timer_khz = (uint64_t)(s1.apic - s0.apic) * tsc_rate_khz / window;
+    /* From the sums (apic counts per TSC tick = 2 * counts / tsc2), to the nearest count per ms
+     * (truncating made it up to one low: 16 ppm of a 62.5 MHz bus). */
+    uint64_t counts = s1.apic_sum - s0.apic_sum, tsc2 = s1.tsc2_sum - s0.tsc2_sum;
+    lapic_timer_khz = (2 * counts * tsc_rate_khz + tsc2 / 2) / tsc2;
     if (!lapic_timer_khz)
-        panic("timer calibration failed (apic %u counts in %lu tsc)", s1.apic - s0.apic, window);
+        panic("timer calibration failed (apic %lu counts in %lu tsc)", counts / CALIBRATE_APIC_READS, window);
 }
 
 static void timer_tick(struct cpu_regs *regs)

@@ -68,6 +68,9 @@ void frame_put(mfn_t mfn); /* frees the frame with its last reference */
 /* The owner lets go of a frame: freed now, or orphaned until the last other reference goes. */
 void frame_release_owned(mfn_t mfn);
 struct frame *frame_info(mfn_t mfn); /* NULL if mfn is outside the table */
+/* The table's records [0, frame_table_ready()) of *size are written; the rest are written a chunk
+ * at a time on first use (frame.c). For the self-test. */
+mfn_t frame_table_ready(mfn_t *size);
 void frame_get_stats(struct frame_stats *out);
 /* Recounts the free and used frames from the table and the free list: true when they agree with
  * the counters frame_get_stats reports (else it says how they differ). */

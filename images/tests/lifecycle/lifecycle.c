@@ -4,10 +4,14 @@
 //   rounds=N   how many create/destroy rounds (default 100)
 //   ending=N   how many children that power off by themselves (default 3)
 //   too_big=0  skip the create of a domain larger than the machine (default 1: try it)
+//   ports=1    only the port-table round: a child's every port allocated, the child destroyed,
+//              and the next child in its slot must find every port closed (domain_create clears
+//              the slot's port table only up to the new domain's port limit)
 // Children alternate between `sleeper` (blocked) and `spinner` (running) images; every tenth
 // round the controller sleeps so the child runs before it is destroyed; some children are
 // `hello`, left to power off by themselves. Children get the controller's own label, which the
 // policy must let it create.
+#include <moat/evtchn.h>
 #include <moat/test.h>
 
 static int image(const char *name)
@@ -47,8 +51,44 @@ static void check_child(domid_t d, const char *name, uint32_t kib)
               "child state %u", info.state);
 }
 
+/* Every port of a child (1..limit-1) taken, then a child in the same slot finds them all closed. */
+static void port_table_round(int img)
+{
+    domid_t a = create(img, "ports-a", 256);
+    evtchn_port_t last = 0;
+    for (;;) {
+        long port = evtchn_alloc_unbound_in(a, 0);
+        if (port < 0) {
+            xtf_check(port == -XEN_ENOSPC, "alloc_unbound in %u returned %ld", a, port);
+            break;
+        }
+        xtf_check((evtchn_port_t)port == last + 1, "port %ld after %u", port, last);
+        last = (evtchn_port_t)port;
+    }
+    xtf_check(last >= 1000, "only %u ports allocated", last);
+    struct evtchn_status st;
+    xtf_check(evtchn_status(a, last, &st) == 0 && st.status == EVTCHNSTAT_unbound, "port %u of %u: status %u",
+              last, a, st.status);
+    xtf_check_eq(domctl_destroy(a), 0);
+    domid_t b = create(img, "ports-b", 256);
+    xtf_check(b == a, "the second child is %u, not in the first's slot %u", b, a);
+    unsigned open = 0;
+    for (evtchn_port_t p = 1; p <= last; p++)
+        open += evtchn_status(b, p, &st) != 0 || st.status != EVTCHNSTAT_closed;
+    xtf_check(open == 0, "%u of ports 1..%u of the new child are not closed", open, last);
+    xtf_check(evtchn_status(b, last + 1, &st) == -XEN_EINVAL, "port %u past the limit: status %u", last + 1,
+              st.status);
+    xtf_check_eq(evtchn_alloc_unbound_in(b, 0), 1);
+    xtf_check_eq(domctl_destroy(b), 0);
+    printf("port table round done: %u ports\n", last);
+}
+
 void test_main(void)
 {
+    if (cmdline_ulong("ports", 0)) {
+        port_table_round(image("sleeper"));
+        xtf_success(NULL);
+    }
     unsigned long rounds = cmdline_ulong("rounds", 100);
     int sleeper = image("sleeper"), spinner = image("spinner"), hello = image("hello");
     struct moat_domctl_info info;
