@@ -4,7 +4,7 @@ the violation tuples and what is left bound; here the hypervisor's own lines): a
 forbidden sharing mixed in the order the sweep meets it, channels between two children and a
 loopback channel, VIRQ_DOM_EXC bindings kept and lost, a conflict at Chinese Wall type 0 that comes
 with sharing violations, more revocations than a load audits line by line, and a blob that parses
-but has no bootstrap row."""
+but has no bootstrap row; and a domain labelled __UNLABELED__ (ssidref 0) walked first."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ STEPS = [
     "sweep: a conflict at type 0 refused alone in both modes",
     "sweep: refuse: 14 violations",
     "sweep: revoke: 12 channels, 0 grant mappings, 1 VIRQ bindings",
+    "sweep: a loopback channel of an unlabeled domain kept",
 ]
 
 

@@ -149,7 +149,7 @@ static void watch(void)
 static void bind_from(void)
 {
     domid_t from = (domid_t)cmdline_ulong("from", DOMID_INVALID);
-    uint64_t give_up = now_ns() + 10 * NS_PER_SEC;
+    uint64_t give_up = now_ns() + 30 * NS_PER_SEC;
     while (now_ns() < give_up) {
         /* Only the port allocated for us binds: the others are refused without a change. */
         for (evtchn_port_t p = 1; p < 64; p++) {
