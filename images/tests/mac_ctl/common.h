@@ -62,5 +62,6 @@ void suite_relabel(void);
 void suite_errors(void);
 void suite_malformed(void);
 void suite_logfull(void);
+void suite_sweep(void);
 
 #endif

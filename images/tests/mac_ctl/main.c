@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The MAC test controller's entry: suite=ste|chwall|policy|perm|scale|rows|relabel|errors|malformed|logfull (tests/mac/).
+// The MAC test controller's entry: suite=ste|chwall|policy|perm|scale|rows|relabel|errors|malformed|logfull|sweep (tests/mac/).
 #include "common.h"
 
 /* Children that sleep until destroyed would keep the machine running: take them all down. */
@@ -43,6 +43,8 @@ void test_main(void)
         suite_malformed();
     else if (!strcmp(suite, "logfull"))
         suite_logfull();
+    else if (!strcmp(suite, "sweep"))
+        suite_sweep();
     else
         xtf_error("Error: unknown suite '%s'\n", suite);
     reap();

@@ -9,6 +9,10 @@
 //   maptouch from=D ref=R map D's ref R, then keep reading it: a revocation must fault (#PF)
 //   watch                 wait for an interdomain channel, then until its end is revoked
 //                         (unbound to no one, and pending): print what it saw, power off
+//   bind from=D           bind the first port D offers us (D allocated it for us, or the
+//                         controller did for D), then sleep
+//   loop                  a loopback channel: allocate a port for ourselves and bind it, then sleep
+//   virq                  bind VIRQ_DOM_EXC (needs read_state), then sleep
 //   noperm other=D, reader other=D, limited   privileged operations without the permission
 //                                             (perm.c)
 #include <moat/test.h>
@@ -140,6 +144,53 @@ static void watch(void)
     xtf_failure("Fail: port %u was never revoked\n", port);
 }
 
+/* The policy-change sweep's children (tests/mac/test_sweep.py): each sets up one kind of sharing
+ * for the controller to find, says so, and sleeps until destroyed or revoked. */
+static void bind_from(void)
+{
+    domid_t from = (domid_t)cmdline_ulong("from", DOMID_INVALID);
+    uint64_t give_up = now_ns() + 30 * NS_PER_SEC;
+    while (now_ns() < give_up) {
+        /* Only the port allocated for us binds: the others are refused without a change. */
+        for (evtchn_port_t p = 1; p < 64; p++) {
+            struct evtchn_bind_interdomain b = { .remote_dom = from, .remote_port = p };
+            if (HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &b) == 0) {
+                printf("bound: port %u to domain %u port %u\n", b.local_port, from, p);
+                sleep_forever();
+            }
+        }
+        sleep_ns(NS_PER_MS);
+    }
+    xtf_error("Error: domain %u never offered a port\n", from);
+}
+
+static void loop(void)
+{
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a);
+    struct evtchn_bind_interdomain b = { .remote_dom = DOMID_SELF, .remote_port = a.port };
+    if (rc == 0)
+        rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_interdomain, &b);
+    if (rc) {
+        xtf_error("Error: a loopback channel: %ld\n", rc);
+        return;
+    }
+    printf("loop: port %u <-> port %u\n", a.port, b.local_port);
+    sleep_forever();
+}
+
+static void virq(void)
+{
+    struct evtchn_bind_virq v = { .virq = VIRQ_DOM_EXC, .vcpu = 0 };
+    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_bind_virq, &v);
+    if (rc) {
+        xtf_error("Error: bind VIRQ_DOM_EXC: %ld\n", rc);
+        return;
+    }
+    printf("virq: VIRQ_DOM_EXC on port %u\n", v.port);
+    sleep_forever();
+}
+
 void test_main(void)
 {
     char mode[16] = "sleep";
@@ -160,6 +211,12 @@ void test_main(void)
         maptouch();
     else if (!strcmp(mode, "watch"))
         watch();
+    else if (!strcmp(mode, "bind"))
+        bind_from();
+    else if (!strcmp(mode, "loop"))
+        loop();
+    else if (!strcmp(mode, "virq"))
+        virq();
     else if (!strcmp(mode, "noperm"))
         peer_noperm();
     else if (!strcmp(mode, "reader"))
