@@ -13,12 +13,12 @@
 
 static struct evtchn_table *table(struct domain *d) { return &d->evtchn; }
 
-static bool test_and_set(uint64_t *words, unsigned bit)
+static inline __attribute__((always_inline)) bool test_and_set(uint64_t *words, unsigned bit)
 {
     return __atomic_fetch_or(&words[bit / 64], 1ULL << (bit % 64), __ATOMIC_SEQ_CST) & (1ULL << (bit % 64));
 }
 
-static bool test_bit(const uint64_t *words, unsigned bit)
+static inline __attribute__((always_inline)) bool test_bit(const uint64_t *words, unsigned bit)
 {
     return __atomic_load_n(&words[bit / 64], __ATOMIC_SEQ_CST) & (1ULL << (bit % 64));
 }
@@ -66,8 +66,9 @@ static inline __attribute__((always_inline)) long raise_on(struct domain *d, str
 }
 
 /* Pollers re-check their ports themselves, masked or not: any event of the domain wakes them.
- * Out of line: its loop would make every set_pending save registers it needs only with pollers. */
-static __attribute__((__noinline__, __cold__)) void wake_pollers(struct domain *d)
+ * Only in set_pending_polled: its loop would make every set_pending save registers it needs only
+ * with pollers. */
+static inline __attribute__((always_inline)) void wake_pollers(struct domain *d)
 {
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpus[i].polling)
@@ -89,13 +90,13 @@ static inline __attribute__((always_inline)) long set_pending_bits(struct domain
 
 /* With pollers: they are woken first. Out of line, so that set_pending makes no call but its
  * last (the notification, a jump) and needs no stack frame. */
-static __attribute__((__noinline__, __cold__)) long set_pending_polled(struct domain *d, evtchn_port_t port)
+static __attribute__((__noinline__)) long set_pending_polled(struct domain *d, evtchn_port_t port)
 {
     wake_pollers(d);
     return set_pending_bits(d, port);
 }
 
-static long set_pending(struct domain *d, evtchn_port_t port)
+static inline __attribute__((always_inline)) long set_pending(struct domain *d, evtchn_port_t port)
 {
     if (d->pollers)
         return set_pending_polled(d, port);
@@ -311,7 +312,7 @@ static long evtchn_close(struct domain *d, evtchn_port_t port)
     return 0;
 }
 
-static long evtchn_send(struct domain *d, evtchn_port_t port)
+static inline __attribute__((always_inline)) long send_on(struct domain *d, evtchn_port_t port)
 {
     /* evtchn_port_valid and port_nospec with one compare: the send is the hot path. */
     uint64_t mask;
@@ -337,6 +338,28 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
     default:
         return -XEN_EINVAL;
     }
+}
+
+/*
+ * SCHEDOP_send_poll's part here (sched.c sleeps): poll must be a valid port (else -EINVAL before
+ * anything is done); send, unless 0, is sent on as by EVTCHNOP_send (its error returned). Then 1
+ * if poll is pending, else 0 (the caller sleeps). A value above 32 bits is no port, never the port
+ * of its low bits.
+ */
+long evtchn_send_and_test(struct domain *d, uint64_t send, uint64_t poll)
+{
+    uint64_t mask;
+    if (poll == 0 || !array_index_check_nospec(poll, table(d)->max_ports, &mask))
+        return -XEN_EINVAL;
+    poll &= mask;
+    if (send) {
+        if (send > UINT32_MAX)
+            return -XEN_EINVAL;
+        long rc = send_on(d, (evtchn_port_t)send);
+        if (rc)
+            return rc;
+    }
+    return test_bit(domain_shared_info(d)->evtchn_pending, (unsigned)poll);
 }
 
 static long evtchn_status(struct domain *d, struct evtchn_status *st)
@@ -585,7 +608,7 @@ long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
         uint32_t port;
         if (!get_u32_from_guest(arg, &port))
             return -XEN_EFAULT;
-        return evtchn_send(current_domain(), port); /* current read after the load: nothing to keep across it */
+        return send_on(current_domain(), port); /* current read after the load: nothing to keep across it */
     }
     return evtchn_op(current_domain(), cmd, arg);
 }

@@ -838,6 +838,17 @@ static void block_current(struct vcpu *v)
     this_cpu()->need_resched |= RESCHED_SWITCH;
 }
 
+/* v sleeps polling (any event of its domain wakes it: it re-checks its ports), until `timeout`
+ * (system time, ns; 0: none). */
+static void poll_sleep(struct vcpu *v, uint64_t timeout)
+{
+    v->polling = true;
+    v->domain->pollers++;
+    v->poll_deadline_ns = timeout;
+    deadline_armed(v, timeout);
+    block_current(v);
+}
+
 /* Out of line as sched_shutdown: its port array would give do_sched_op a stack frame. */
 static __attribute__((__noinline__)) long sched_poll(struct vcpu *v, uint64_t arg)
 {
@@ -857,12 +868,18 @@ static __attribute__((__noinline__)) long sched_poll(struct vcpu *v, uint64_t ar
     }
     if (p.timeout && p.timeout <= now_ns())
         return 0;
-    v->polling = true;
-    v->domain->pollers++;
-    v->poll_deadline_ns = p.timeout;
-    deadline_armed(v, p.timeout);
-    block_current(v);
+    poll_sleep(v, p.timeout);
     return 0;
+}
+
+/* SCHEDOP_send_poll (public/sched.h): the send and the poll of one port, without a timeout, in
+ * one hypercall. The poll port is checked first, so a refused call has sent nothing. */
+static __attribute__((__noinline__)) long sched_send_poll(struct vcpu *v, uint64_t send, uint64_t poll)
+{
+    long rc = evtchn_send_and_test(v->domain, send, poll);
+    if (rc == 0)
+        poll_sleep(v, 0);
+    return rc < 0 ? rc : 0;
 }
 
 /* SCHEDOP_shutdown: out of line, so that the yield and the block need no stack frame. */
@@ -882,22 +899,26 @@ static __attribute__((__noinline__, __cold__)) long sched_shutdown(struct vcpu *
 
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
-    (void)a3, (void)a4, (void)a5;
+    (void)a4, (void)a5;
     struct percpu *cpu = this_cpu();
     struct vcpu *v = cpu->current;
-    switch (cmd) {
-    case SCHEDOP_yield:
+    /* The yield and the block first, each with one compare: the switch's and the event loop's. */
+    if (cmd == SCHEDOP_yield) {
         cpu->need_resched |= RESCHED_SWITCH;
         return 0;
-    case SCHEDOP_block: {
+    }
+    if (cmd == SCHEDOP_block) {
         struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
         if (!vi->evtchn_upcall_pending)
             block_current(v);
         return 0;
     }
+    switch (cmd) {
     case SCHEDOP_poll:
         return sched_poll(v, arg);
+    case SCHEDOP_send_poll:
+        return sched_send_poll(v, arg, a3);
     case SCHEDOP_shutdown:
         return sched_shutdown(v, arg);
     default:

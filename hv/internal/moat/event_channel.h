@@ -55,6 +55,9 @@ evtchn_port_t evtchn_virq_port(struct domain *d, unsigned virq);
 void evtchn_revoke_virq(struct domain *d, unsigned virq);
 bool evtchn_port_valid(struct domain *d, evtchn_port_t port);
 bool evtchn_is_pending(struct domain *d, evtchn_port_t port);
+/* SCHEDOP_send_poll's checks and send (public/sched.h): -errno, or whether poll is pending (1) or
+ * not (0: the caller sleeps polling). */
+long evtchn_send_and_test(struct domain *d, uint64_t send, uint64_t poll);
 /* Closes an interdomain channel from both ends and signals both (used by MAC revocation). */
 void evtchn_revoke(struct domain *d, evtchn_port_t port);
 /* Calls fn for every interdomain port of d (each channel is seen from both of its ends). */
