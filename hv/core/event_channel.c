@@ -341,13 +341,15 @@ static inline __attribute__((always_inline)) long send_on(struct domain *d, evtc
 }
 
 /*
- * SCHEDOP_send_poll's part here (sched.c sleeps): poll must be a valid port (else -EINVAL before
- * anything is done); send, unless 0, is sent on as by EVTCHNOP_send (its error returned). Then 1
- * if poll is pending, else 0 (the caller sleeps). A value above 32 bits is no port, never the port
- * of its low bits.
+ * SCHEDOP_send_poll (public/sched.h), called by do_sched_op for v, the caller: poll must be a valid
+ * port (else -EINVAL before anything is done); send, unless 0, is sent on as by EVTCHNOP_send (its
+ * error returned, no sleep). Then 0 at once if poll is pending, else v sleeps polling
+ * (sched_poll_sleep). A value above 32 bits is no port, never the port of its low bits. Here rather
+ * than in sched.c, so that the send, the test and the sleep take one call and one frame.
  */
-long evtchn_send_and_test(struct domain *d, uint64_t send, uint64_t poll)
+long evtchn_send_poll(struct vcpu *v, uint64_t send, uint64_t poll)
 {
+    struct domain *d = v->domain;
     uint64_t mask;
     if (poll == 0 || !array_index_check_nospec(poll, table(d)->max_ports, &mask))
         return -XEN_EINVAL;
@@ -359,7 +361,9 @@ long evtchn_send_and_test(struct domain *d, uint64_t send, uint64_t poll)
         if (rc)
             return rc;
     }
-    return test_bit(domain_shared_info(d)->evtchn_pending, (unsigned)poll);
+    if (test_bit(domain_shared_info(d)->evtchn_pending, (unsigned)poll))
+        return 0;
+    return sched_poll_sleep(v);
 }
 
 static long evtchn_status(struct domain *d, struct evtchn_status *st)

@@ -872,14 +872,10 @@ static __attribute__((__noinline__)) long sched_poll(struct vcpu *v, uint64_t ar
     return 0;
 }
 
-/* SCHEDOP_send_poll (public/sched.h): the send and the poll of one port, without a timeout, in
- * one hypercall. The poll port is checked first, so a refused call has sent nothing. */
-static __attribute__((__noinline__)) long sched_send_poll(struct vcpu *v, uint64_t send, uint64_t poll)
+long sched_poll_sleep(struct vcpu *v)
 {
-    long rc = evtchn_send_and_test(v->domain, send, poll);
-    if (rc == 0)
-        poll_sleep(v, 0);
-    return rc < 0 ? rc : 0;
+    poll_sleep(v, 0);
+    return 0;
 }
 
 /* SCHEDOP_shutdown: out of line, so that the yield and the block need no stack frame. */
@@ -917,8 +913,8 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
     switch (cmd) {
     case SCHEDOP_poll:
         return sched_poll(v, arg);
-    case SCHEDOP_send_poll:
-        return sched_send_poll(v, arg, a3);
+    case SCHEDOP_send_poll: /* event_channel.c: the send, the test and the sleep in one frame */
+        return evtchn_send_poll(v, arg, a3);
     case SCHEDOP_shutdown:
         return sched_shutdown(v, arg);
     default:

@@ -310,16 +310,19 @@ long evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
 
 long evtchn_send_wait(evtchn_port_t send, evtchn_port_t port)
 {
+    if (!lib_port(port))
+        return -XEN_EINVAL;
+    uint64_t *pending = &shared_info->evtchn_pending[WORD(port)], bit = BIT(port);
     /* Latched by the dispatcher before: no sleep, only the send. (A plain look first: with upcalls
      * masked, as the caller keeps them, no dispatcher of this vCPU runs meanwhile, and another
      * vCPU's latches only its own ports.) */
-    if (lib_port(port) && (__atomic_load_n(&fired[WORD(port)], __ATOMIC_RELAXED) & BIT(port)) && evtchn_take_fired(port))
+    if ((__atomic_load_n(&fired[WORD(port)], __ATOMIC_RELAXED) & bit) && evtchn_take_fired(port))
         return send ? evtchn_send(send) : 0;
     for (;;) {
         long rc = sched_send_poll(send, port);
         if (rc < 0)
             return rc;
-        if (evtchn_port_test_and_clear(port))
+        if (__atomic_fetch_and(pending, ~bit, __ATOMIC_SEQ_CST) & bit)
             return 0;
         send = 0; /* woken by another port's event: sleep again, without sending twice */
     }
