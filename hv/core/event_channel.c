@@ -312,7 +312,9 @@ static long evtchn_close(struct domain *d, evtchn_port_t port)
     return 0;
 }
 
-static inline __attribute__((always_inline)) long send_on(struct domain *d, evtchn_port_t port)
+/* EVTCHNOP_send on d's port (SCHEDOP_send_poll's send too, whose port comes in a 64-bit register:
+ * a value of 2^32 or more fails the bound like any other port past max_ports). */
+static inline __attribute__((always_inline)) long send_on(struct domain *d, uint64_t port)
 {
     /* evtchn_port_valid and port_nospec with one compare: the send is the hot path. */
     uint64_t mask;
@@ -320,7 +322,7 @@ static inline __attribute__((always_inline)) long send_on(struct domain *d, evtc
         return -XEN_EINVAL;
     if (!array_index_check_nospec(port, table(d)->max_ports, &mask))
         return -XEN_EINVAL;
-    port &= (evtchn_port_t)mask;
+    port &= mask;
     struct evtchn *chn = &table(d)->ports[port];
     switch (chn->state) {
     case ECS_INTERDOMAIN: {
@@ -332,7 +334,7 @@ static inline __attribute__((always_inline)) long send_on(struct domain *d, evtc
     case ECS_IPI:
         d->meter.events_sent++;
         d->meter.events_received++;
-        return set_pending(d, port);
+        return set_pending(d, (evtchn_port_t)port);
     case ECS_UNBOUND:
         return 0; /* nobody listens yet: dropped, as in Xen */
     default:
@@ -344,8 +346,9 @@ static inline __attribute__((always_inline)) long send_on(struct domain *d, evtc
  * SCHEDOP_send_poll (public/sched.h), called by do_sched_op for v, the caller: poll must be a valid
  * port (else -EINVAL before anything is done); send, unless 0, is sent on as by EVTCHNOP_send (its
  * error returned, no sleep). Then 0 at once if poll is pending, else v sleeps polling
- * (sched_poll_sleep). A value above 32 bits is no port, never the port of its low bits. Here rather
- * than in sched.c, so that the send, the test and the sleep take one call and one frame.
+ * (sched_poll_sleep). Both come in 64-bit registers: a value of 2^32 or more is past max_ports like
+ * any other (-EINVAL), never the port of its low bits. Here rather than in sched.c, so that the
+ * send, the test and the sleep take one call and one frame.
  */
 long evtchn_send_poll(struct vcpu *v, uint64_t send, uint64_t poll)
 {
@@ -355,9 +358,7 @@ long evtchn_send_poll(struct vcpu *v, uint64_t send, uint64_t poll)
         return -XEN_EINVAL;
     poll &= mask;
     if (send) {
-        if (send > UINT32_MAX)
-            return -XEN_EINVAL;
-        long rc = send_on(d, (evtchn_port_t)send);
+        long rc = send_on(d, send);
         if (rc)
             return rc;
     }

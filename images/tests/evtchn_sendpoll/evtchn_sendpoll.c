@@ -4,8 +4,9 @@
 //   role=a b=<domid> rounds=N   the refusals (an invalid poll port sends nothing; a refused send
 //                               does not sleep; high bits never alias a port), the at-once returns,
 //                               then N request/answer rounds with b, each answer taken once
-//   role=b a=<domid> rounds=N   answers N requests, every third after an event on a second port
-//                               that wakes a's poll too early (a must sleep again, not send again)
+//   role=b a=<domid> rounds=N   answers N requests: the first after 20 ms, every third from the
+//                               second on after an event on a second port that wakes a's poll too
+//                               early (a must sleep again, not send again)
 // Upcalls stay masked on both sides: every event is taken from the pending bits.
 #include <moat/evtchn.h>
 #include <moat/test.h>
@@ -64,8 +65,14 @@ static void role_a(void)
     evtchn_port_mask((evtchn_port_t)n);
     evtchn_port_clear((evtchn_port_t)p);
     evtchn_port_clear((evtchn_port_t)n);
+    // The first round by hand: b answers it only after 20 ms (ticks meanwhile) and sends nothing
+    // else first, so the poll may return only with the answer there (a sleeping poll without a
+    // timeout is not woken by time).
+    xtf_check_eq(sched_send_poll((evtchn_port_t)p, (evtchn_port_t)p), 0);
+    xtf_check(evtchn_port_test_and_clear((evtchn_port_t)p), "the poll returned before the answer");
+    xtf_assert(rounds > 1, "rounds=%u", rounds);
     unsigned early = 0;
-    for (unsigned i = 0; i < rounds; i++) {
+    for (unsigned i = 1; i < rounds; i++) {
         long rc = evtchn_send_wait((evtchn_port_t)p, (evtchn_port_t)p);
         xtf_assert(rc == 0, "round %u: evtchn_send_wait returned %ld", i, rc);
         xtf_assert(!evtchn_port_pending((evtchn_port_t)p), "round %u: the answer came twice", i);
@@ -86,8 +93,11 @@ static void role_b(void)
     evtchn_port_mask((evtchn_port_t)p);
     unsigned answered = 0;
     long rc = evtchn_send_wait(0, (evtchn_port_t)p); // the first request
+    uint64_t until = now_ns() + 20 * NS_PER_MS; // a sleeps in its poll meanwhile
+    while (now_ns() < until)
+        barrier();
     while (rc == 0) {
-        if (answered % 3 == 0) {
+        if (answered % 3 == 1) {
             // Wakes a's poll (any event of a domain wakes its pollers) before the answer is there;
             // the yield lets a run and find nothing.
             xtf_check_eq(evtchn_send((evtchn_port_t)n), 0);
