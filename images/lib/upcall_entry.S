@@ -39,8 +39,18 @@
 1:  fxsave64 (%rsp)
 2:  mov %rbx, %rdi
     call \handler               /* rsp is 64-byte aligned: more than the ABI's 16 */
-    call upcall_vcpu_info       /* our vcpu_info (upcall.c), while the stack is still aligned */
-    mov %rax, %r12              /* callee-saved; the interrupted r12 is in the frame */
+    /*
+     * Our vcpu_info into r12 (callee-saved; the interrupted r12 is in the frame). While no other
+     * vCPU was started (vcpu_stacks_n 0: vcpu_self() is 0, moat/vcpu.h) it is vCPU 0's, the shared
+     * page's first bytes, without the call; else upcall_vcpu_info (upcall.c) finds it, while the
+     * stack is still aligned.
+     */
+    mov shared_info(%rip), %r12
+    cmpl $0, vcpu_stacks_n(%rip)
+    je 6f
+    call upcall_vcpu_info
+    mov %rax, %r12
+6:
     cmpb $0, upcall_xstate_xsave(%rip)
     je 3f
     mov $-1, %eax
