@@ -245,7 +245,8 @@ void evtchn_upcall_handler(struct upcall_frame *frame)
 {
     (void)frame;
     unsigned me = vcpu_self();
-    struct vcpu_info *vi = &shared_info->vcpu_info[me];
+    struct shared_info *s = shared_info; // once: the atomics below would make the compiler reload it
+    struct vcpu_info *vi = &s->vcpu_info[me];
     evtchn_upcall_count++;
     // Xen's order: the flag, then the selector, then each port. An event arriving during the scan
     // sets the flag again and is delivered right after our iret.
@@ -254,8 +255,8 @@ void evtchn_upcall_handler(struct upcall_frame *frame)
     while (sel) {
         unsigned w = (unsigned)__builtin_ctzll(sel);
         sel &= sel - 1;
-        uint64_t ready = __atomic_load_n(&shared_info->evtchn_pending[w], __ATOMIC_SEQ_CST) &
-                         ~__atomic_load_n(&shared_info->evtchn_mask[w], __ATOMIC_SEQ_CST);
+        uint64_t ready = __atomic_load_n(&s->evtchn_pending[w], __ATOMIC_SEQ_CST) &
+                         ~__atomic_load_n(&s->evtchn_mask[w], __ATOMIC_SEQ_CST);
         while (ready) {
             unsigned b = (unsigned)__builtin_ctzll(ready);
             ready &= ready - 1;
@@ -264,7 +265,7 @@ void evtchn_upcall_handler(struct upcall_frame *frame)
             if (evtchn_port_vcpu && evtchn_port_vcpu[port] != me)
                 continue; // another vCPU's: its own upcall takes it
             // Cleared before the handler runs, so an event sent meanwhile is not lost.
-            __atomic_fetch_and(&shared_info->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
+            __atomic_fetch_and(&s->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
             // Read afresh: an earlier handler may have closed this port (Linux XSA-331).
             evtchn_handler_t fn = handlers[port].fn;
             if (fn)
@@ -333,9 +334,10 @@ long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
     long rc = deadline_ns ? timer_bind() : 0;
     if (rc < 0)
         return rc;
-    uint8_t old = evtchn_upcalls_mask();
+    struct vcpu_info *vi = vcpu(); // ours for the whole loop: a vCPU runs its own loop
+    uint8_t old = __atomic_exchange_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
     for (;;) {
-        __atomic_store_n(&vcpu()->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
         if (done(ctx)) {
             rc = 0;
             break;
