@@ -28,9 +28,10 @@
     and $-64, %rsp              /* XSAVE wants 64-byte alignment, FXSAVE 16 */
     cmpb $0, upcall_xstate_xsave(%rip)
     je 1f
-    xor %eax, %eax              /* the header's fields other than XSTATE_BV must be zero for XRSTOR; */
-    mov $7, %ecx                /* XSAVE writes XSTATE_BV (its first 8 bytes) and no other header */
-    lea 520(%rsp), %rdi         /* byte (SDM 13.7), so the other 56 are cleared here */
+    xor %eax, %eax              /* the header's fields other than XSTATE_BV must be zero for XRSTOR, and */
+                                /* XSAVE keeps XSTATE_BV's bits outside its mask as it finds them */
+    mov $8, %ecx
+    lea 512(%rsp), %rdi
     rep stosq
     mov $-1, %eax
     mov $-1, %edx
