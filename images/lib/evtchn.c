@@ -39,14 +39,17 @@ uint8_t evtchn_upcalls_mask(void)
     return old;
 }
 
-void evtchn_upcalls_restore(uint8_t old)
+// evtchn_upcalls_restore on our vcpu_info vi, for a caller that has it at hand (evtchn_loop).
+static inline void upcalls_restore_on(struct vcpu_info *vi, uint8_t old)
 {
-    __atomic_store_n(&vcpu()->evtchn_upcall_mask, old, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&vi->evtchn_upcall_mask, old, __ATOMIC_SEQ_CST);
     // The hypervisor delivers upcalls only on its way back into the guest: if one became pending
     // while we were masked, take it now rather than at the next interrupt. Any hypercall will do.
-    if (!old && __atomic_load_n(&vcpu()->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+    if (!old && __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
         HYPERVISOR_xen_version(XENVER_version, NULL);
 }
+
+void evtchn_upcalls_restore(uint8_t old) { upcalls_restore_on(vcpu(), old); }
 
 // A port number the hypervisor has just handed out (or taken back) starts with no handler and
 // no recorded event of an earlier user of the same number.
@@ -245,8 +248,7 @@ void evtchn_upcall_handler(struct upcall_frame *frame)
 {
     (void)frame;
     unsigned me = vcpu_self();
-    struct shared_info *s = shared_info; // once: the atomics below would make the compiler reload it
-    struct vcpu_info *vi = &s->vcpu_info[me];
+    struct vcpu_info *vi = &shared_info->vcpu_info[me];
     evtchn_upcall_count++;
     // Xen's order: the flag, then the selector, then each port. An event arriving during the scan
     // sets the flag again and is delivered right after our iret.
@@ -255,8 +257,8 @@ void evtchn_upcall_handler(struct upcall_frame *frame)
     while (sel) {
         unsigned w = (unsigned)__builtin_ctzll(sel);
         sel &= sel - 1;
-        uint64_t ready = __atomic_load_n(&s->evtchn_pending[w], __ATOMIC_SEQ_CST) &
-                         ~__atomic_load_n(&s->evtchn_mask[w], __ATOMIC_SEQ_CST);
+        uint64_t ready = __atomic_load_n(&shared_info->evtchn_pending[w], __ATOMIC_SEQ_CST) &
+                         ~__atomic_load_n(&shared_info->evtchn_mask[w], __ATOMIC_SEQ_CST);
         while (ready) {
             unsigned b = (unsigned)__builtin_ctzll(ready);
             ready &= ready - 1;
@@ -265,7 +267,7 @@ void evtchn_upcall_handler(struct upcall_frame *frame)
             if (evtchn_port_vcpu && evtchn_port_vcpu[port] != me)
                 continue; // another vCPU's: its own upcall takes it
             // Cleared before the handler runs, so an event sent meanwhile is not lost.
-            __atomic_fetch_and(&s->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
+            __atomic_fetch_and(&shared_info->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
             // Read afresh: an earlier handler may have closed this port (Linux XSA-331).
             evtchn_handler_t fn = handlers[port].fn;
             if (fn)
@@ -361,6 +363,6 @@ long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
     }
     if (deadline_ns)
         HYPERVISOR_set_timer_op(0);
-    evtchn_upcalls_restore(old);
+    upcalls_restore_on(vi, old);
     return rc;
 }
