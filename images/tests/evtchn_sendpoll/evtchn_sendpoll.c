@@ -80,8 +80,10 @@ static void role_a(void)
             early++;
     }
     printf("a: %u rounds, %u early wake-ups\n", rounds, early);
-    // Stay alive (our death would set b's ends pending) until b has looked for a request more.
-    xtf_check_eq(evtchn_send_wait(0, (evtchn_port_t)n), 0);
+    // Done (on n: b's check of p must see nothing from us), then stay alive until b's bye on p (our
+    // death would set b's ends pending). The bye cannot meet the last answer in one pending bit:
+    // b sends it only after our done, which follows our taking that answer.
+    xtf_check_eq(evtchn_send_wait((evtchn_port_t)n, (evtchn_port_t)p), 0);
 }
 
 static void role_b(void)
@@ -111,12 +113,11 @@ static void role_b(void)
         rc = evtchn_send_wait((evtchn_port_t)p, (evtchn_port_t)p);
     }
     xtf_check_eq(rc, 0);
-    // a sends nothing after its last answer (it waits on n): a request more would be pending by now.
-    for (int i = 0; i < 10; i++)
-        sched_yield();
+    // a's done comes on n after it took the last answer; a request more would be pending by then.
+    xtf_check_eq(evtchn_send_wait(0, (evtchn_port_t)n), 0);
     xtf_check(!evtchn_port_pending((evtchn_port_t)p), "a request more than the %u rounds", rounds);
     printf("b: answered %u requests\n", answered);
-    xtf_check_eq(evtchn_send((evtchn_port_t)n), 0); // a may end now
+    xtf_check_eq(evtchn_send((evtchn_port_t)p), 0); // the bye: a may end now
 }
 
 void test_main(void)
