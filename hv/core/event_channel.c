@@ -13,12 +13,12 @@
 
 static struct evtchn_table *table(struct domain *d) { return &d->evtchn; }
 
-static bool test_and_set(uint64_t *words, unsigned bit)
+static inline __attribute__((always_inline)) bool test_and_set(uint64_t *words, unsigned bit)
 {
     return __atomic_fetch_or(&words[bit / 64], 1ULL << (bit % 64), __ATOMIC_SEQ_CST) & (1ULL << (bit % 64));
 }
 
-static bool test_bit(const uint64_t *words, unsigned bit)
+static inline __attribute__((always_inline)) bool test_bit(const uint64_t *words, unsigned bit)
 {
     return __atomic_load_n(&words[bit / 64], __ATOMIC_SEQ_CST) & (1ULL << (bit % 64));
 }
@@ -66,8 +66,9 @@ static inline __attribute__((always_inline)) long raise_on(struct domain *d, str
 }
 
 /* Pollers re-check their ports themselves, masked or not: any event of the domain wakes them.
- * Out of line: its loop would make every set_pending save registers it needs only with pollers. */
-static __attribute__((__noinline__, __cold__)) void wake_pollers(struct domain *d)
+ * Only in set_pending_polled: its loop would make every set_pending save registers it needs only
+ * with pollers. */
+static inline __attribute__((always_inline)) void wake_pollers(struct domain *d)
 {
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpus[i].polling)
@@ -89,13 +90,13 @@ static inline __attribute__((always_inline)) long set_pending_bits(struct domain
 
 /* With pollers: they are woken first. Out of line, so that set_pending makes no call but its
  * last (the notification, a jump) and needs no stack frame. */
-static __attribute__((__noinline__, __cold__)) long set_pending_polled(struct domain *d, evtchn_port_t port)
+static __attribute__((__noinline__)) long set_pending_polled(struct domain *d, evtchn_port_t port)
 {
     wake_pollers(d);
     return set_pending_bits(d, port);
 }
 
-static long set_pending(struct domain *d, evtchn_port_t port)
+static inline __attribute__((always_inline)) long set_pending(struct domain *d, evtchn_port_t port)
 {
     if (d->pollers)
         return set_pending_polled(d, port);
@@ -311,7 +312,9 @@ static long evtchn_close(struct domain *d, evtchn_port_t port)
     return 0;
 }
 
-static long evtchn_send(struct domain *d, evtchn_port_t port)
+/* EVTCHNOP_send on d's port (SCHEDOP_send_poll's send too, whose port comes in a 64-bit register:
+ * a value of 2^32 or more fails the bound like any other port past max_ports). */
+static inline __attribute__((always_inline)) long send_on(struct domain *d, uint64_t port)
 {
     /* evtchn_port_valid and port_nospec with one compare: the send is the hot path. */
     uint64_t mask;
@@ -319,7 +322,7 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
         return -XEN_EINVAL;
     if (!array_index_check_nospec(port, table(d)->max_ports, &mask))
         return -XEN_EINVAL;
-    port &= (evtchn_port_t)mask;
+    port &= mask;
     struct evtchn *chn = &table(d)->ports[port];
     switch (chn->state) {
     case ECS_INTERDOMAIN: {
@@ -331,12 +334,37 @@ static long evtchn_send(struct domain *d, evtchn_port_t port)
     case ECS_IPI:
         d->meter.events_sent++;
         d->meter.events_received++;
-        return set_pending(d, port);
+        return set_pending(d, (evtchn_port_t)port);
     case ECS_UNBOUND:
         return 0; /* nobody listens yet: dropped, as in Xen */
     default:
         return -XEN_EINVAL;
     }
+}
+
+/*
+ * SCHEDOP_send_poll (public/sched.h), called by do_sched_op for v, the caller: poll must be a valid
+ * port (else -EINVAL before anything is done); send, unless 0, is sent on as by EVTCHNOP_send (its
+ * error returned, no sleep). Then 0 at once if poll is pending, else v sleeps polling
+ * (sched_poll_sleep). Both come in 64-bit registers: a value of 2^32 or more is past max_ports like
+ * any other (-EINVAL), never the port of its low bits. Here rather than in sched.c, so that the
+ * send, the test and the sleep take one call and one frame.
+ */
+long evtchn_send_poll(struct vcpu *v, uint64_t send, uint64_t poll)
+{
+    struct domain *d = v->domain;
+    uint64_t mask;
+    if (poll == 0 || !array_index_check_nospec(poll, table(d)->max_ports, &mask))
+        return -XEN_EINVAL;
+    poll &= mask;
+    if (send) {
+        long rc = send_on(d, send);
+        if (rc)
+            return rc;
+    }
+    if (test_bit(domain_shared_info(d)->evtchn_pending, (unsigned)poll))
+        return 0;
+    return sched_poll_sleep(v);
 }
 
 static long evtchn_status(struct domain *d, struct evtchn_status *st)
@@ -585,7 +613,7 @@ long do_event_channel_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, u
         uint32_t port;
         if (!get_u32_from_guest(arg, &port))
             return -XEN_EFAULT;
-        return evtchn_send(current_domain(), port); /* current read after the load: nothing to keep across it */
+        return send_on(current_domain(), port); /* current read after the load: nothing to keep across it */
     }
     return evtchn_op(current_domain(), cmd, arg);
 }

@@ -838,6 +838,17 @@ static void block_current(struct vcpu *v)
     this_cpu()->need_resched |= RESCHED_SWITCH;
 }
 
+/* v sleeps polling (any event of its domain wakes it: it re-checks its ports), until `timeout`
+ * (system time, ns; 0: none). */
+static void poll_sleep(struct vcpu *v, uint64_t timeout)
+{
+    v->polling = true;
+    v->domain->pollers++;
+    v->poll_deadline_ns = timeout;
+    deadline_armed(v, timeout);
+    block_current(v);
+}
+
 /* Out of line as sched_shutdown: its port array would give do_sched_op a stack frame. */
 static __attribute__((__noinline__)) long sched_poll(struct vcpu *v, uint64_t arg)
 {
@@ -857,11 +868,13 @@ static __attribute__((__noinline__)) long sched_poll(struct vcpu *v, uint64_t ar
     }
     if (p.timeout && p.timeout <= now_ns())
         return 0;
-    v->polling = true;
-    v->domain->pollers++;
-    v->poll_deadline_ns = p.timeout;
-    deadline_armed(v, p.timeout);
-    block_current(v);
+    poll_sleep(v, p.timeout);
+    return 0;
+}
+
+long sched_poll_sleep(struct vcpu *v)
+{
+    poll_sleep(v, 0);
     return 0;
 }
 
@@ -882,22 +895,26 @@ static __attribute__((__noinline__, __cold__)) long sched_shutdown(struct vcpu *
 
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
-    (void)a3, (void)a4, (void)a5;
+    (void)a4, (void)a5;
     struct percpu *cpu = this_cpu();
     struct vcpu *v = cpu->current;
-    switch (cmd) {
-    case SCHEDOP_yield:
+    /* The yield and the block first, each with one compare: the switch's and the event loop's. */
+    if (cmd == SCHEDOP_yield) {
         cpu->need_resched |= RESCHED_SWITCH;
         return 0;
-    case SCHEDOP_block: {
+    }
+    if (cmd == SCHEDOP_block) {
         struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
         if (!vi->evtchn_upcall_pending)
             block_current(v);
         return 0;
     }
+    switch (cmd) {
     case SCHEDOP_poll:
         return sched_poll(v, arg);
+    case SCHEDOP_send_poll: /* event_channel.c: the send, the test and the sleep in one frame */
+        return evtchn_send_poll(v, arg, a3);
     case SCHEDOP_shutdown:
         return sched_shutdown(v, arg);
     default:

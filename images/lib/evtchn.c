@@ -39,14 +39,17 @@ uint8_t evtchn_upcalls_mask(void)
     return old;
 }
 
-void evtchn_upcalls_restore(uint8_t old)
+// evtchn_upcalls_restore on our vcpu_info vi, for a caller that has it at hand (evtchn_loop).
+static inline void upcalls_restore_on(struct vcpu_info *vi, uint8_t old)
 {
-    __atomic_store_n(&vcpu()->evtchn_upcall_mask, old, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&vi->evtchn_upcall_mask, old, __ATOMIC_SEQ_CST);
     // The hypervisor delivers upcalls only on its way back into the guest: if one became pending
     // while we were masked, take it now rather than at the next interrupt. Any hypercall will do.
-    if (!old && __atomic_load_n(&vcpu()->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+    if (!old && __atomic_load_n(&vi->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
         HYPERVISOR_xen_version(XENVER_version, NULL);
 }
+
+void evtchn_upcalls_restore(uint8_t old) { upcalls_restore_on(vcpu(), old); }
 
 // A port number the hypervisor has just handed out (or taken back) starts with no handler and
 // no recorded event of an earlier user of the same number.
@@ -308,14 +311,35 @@ long evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
     return rc;
 }
 
+long evtchn_send_wait(evtchn_port_t send, evtchn_port_t port)
+{
+    if (!lib_port(port))
+        return -XEN_EINVAL;
+    uint64_t *pending = &shared_info->evtchn_pending[WORD(port)], bit = BIT(port);
+    /* Latched by the dispatcher before: no sleep, only the send. (A plain look first: with upcalls
+     * masked, as the caller keeps them, no dispatcher of this vCPU runs meanwhile, and another
+     * vCPU's latches only its own ports.) */
+    if ((__atomic_load_n(&fired[WORD(port)], __ATOMIC_RELAXED) & bit) && evtchn_take_fired(port))
+        return send ? evtchn_send(send) : 0;
+    for (;;) {
+        long rc = sched_send_poll(send, port);
+        if (rc < 0)
+            return rc;
+        if (__atomic_fetch_and(pending, ~bit, __ATOMIC_SEQ_CST) & bit)
+            return 0;
+        send = 0; /* woken by another port's event: sleep again, without sending twice */
+    }
+}
+
 long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
 {
     long rc = deadline_ns ? timer_bind() : 0;
     if (rc < 0)
         return rc;
-    uint8_t old = evtchn_upcalls_mask();
+    struct vcpu_info *vi = vcpu(); // ours for the whole loop: a vCPU runs its own loop
+    uint8_t old = __atomic_exchange_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
     for (;;) {
-        __atomic_store_n(&vcpu()->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
         if (done(ctx)) {
             rc = 0;
             break;
@@ -339,6 +363,6 @@ long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
     }
     if (deadline_ns)
         HYPERVISOR_set_timer_op(0);
-    evtchn_upcalls_restore(old);
+    upcalls_restore_on(vi, old);
     return rc;
 }

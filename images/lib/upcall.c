@@ -6,6 +6,8 @@
 #include <moat/vcpu.h>
 
 _Static_assert(__HYPERVISOR_iret == 23, "upcall_entry.S loads the iret hypercall's number as 23");
+_Static_assert(__builtin_offsetof(struct shared_info, vcpu_info) == 0,
+               "upcall_entry.S takes vCPU 0's vcpu_info at the shared page's start");
 
 __attribute__((weak)) void upcall_handler(struct upcall_frame *frame)
 {

@@ -28,7 +28,8 @@
     and $-64, %rsp              /* XSAVE wants 64-byte alignment, FXSAVE 16 */
     cmpb $0, upcall_xstate_xsave(%rip)
     je 1f
-    xor %eax, %eax              /* the header's fields other than XSTATE_BV must be zero for XRSTOR */
+    xor %eax, %eax              /* the header's fields other than XSTATE_BV must be zero for XRSTOR, and */
+                                /* XSAVE keeps XSTATE_BV's bits outside its mask as it finds them */
     mov $8, %ecx
     lea 512(%rsp), %rdi
     rep stosq
@@ -39,8 +40,18 @@
 1:  fxsave64 (%rsp)
 2:  mov %rbx, %rdi
     call \handler               /* rsp is 64-byte aligned: more than the ABI's 16 */
-    call upcall_vcpu_info       /* our vcpu_info (upcall.c), while the stack is still aligned */
-    mov %rax, %r12              /* callee-saved; the interrupted r12 is in the frame */
+    /*
+     * Our vcpu_info into r12 (callee-saved; the interrupted r12 is in the frame). While no other
+     * vCPU was started (vcpu_stacks_n 0: vcpu_self() is 0, moat/vcpu.h) it is vCPU 0's, the shared
+     * page's first bytes, without the call; else upcall_vcpu_info (upcall.c) finds it, while the
+     * stack is still aligned.
+     */
+    mov shared_info(%rip), %r12
+    cmpl $0, vcpu_stacks_n(%rip)
+    je 6f
+    call upcall_vcpu_info
+    mov %rax, %r12
+6:
     cmpb $0, upcall_xstate_xsave(%rip)
     je 3f
     mov $-1, %eax

@@ -89,3 +89,17 @@ def test_raise_rules_and_the_bits_of_each_port(run_evtchn):
     assert dom.result == "SUCCESS", "\n".join(dom.lines)
     assert dom.outcome == "poweroff"
     assert "raise rules, edges, status, results, VIRQ rebind, reset and poll checked" in dom.lines
+
+
+@pytest.mark.parametrize("scenario", ["evtchn_sendpoll", "evtchn_sendpoll_smp"])
+def test_send_and_poll_in_one_hypercall(run_evtchn, scenario):
+    """SCHEDOP_send_poll (public/sched.h) and evtchn_send_wait: the guests check the refusals and
+    each answer themselves; here, that both reached their ends and that every request and every
+    early event was taken exactly once (300 rounds, an early event before every third answer).
+    _smp: the two domains on two CPUs (the C path, and each wake-up an IPI)."""
+    run = run_evtchn(scenario)
+    a, b = run.log.named("sp-a"), run.log.named("sp-b")
+    assert a.result == "SUCCESS" and b.result == "SUCCESS", run.tail()
+    assert "refusals checked" in a.lines, a.lines
+    assert "a: 300 rounds, 100 early wake-ups" in a.lines, a.lines
+    assert "b: answered 300 requests" in b.lines, b.lines

@@ -9,6 +9,7 @@
 #include <public/vcpu.h>
 
 struct domain;
+struct vcpu;
 
 enum evtchn_state { ECS_FREE = 0, ECS_RESERVED, ECS_UNBOUND, ECS_INTERDOMAIN, ECS_VIRQ, ECS_IPI };
 
@@ -44,7 +45,6 @@ void evtchn_init(struct domain *d, uint32_t max_ports);
 void evtchn_destroy(struct domain *d);
 /* A global VIRQ (or vCPU 0's); and a per-vCPU VIRQ of v (VIRQ_TIMER). */
 void evtchn_send_virq(struct domain *d, unsigned virq);
-struct vcpu;
 void evtchn_send_vcpu_virq(struct vcpu *v, unsigned virq);
 /* A domain of this label died: raises VIRQ_DOM_EXC in every domain that bound it and may read
  * the state of that label (the MAC policy's read_state). */
@@ -55,6 +55,9 @@ evtchn_port_t evtchn_virq_port(struct domain *d, unsigned virq);
 void evtchn_revoke_virq(struct domain *d, unsigned virq);
 bool evtchn_port_valid(struct domain *d, evtchn_port_t port);
 bool evtchn_is_pending(struct domain *d, evtchn_port_t port);
+/* SCHEDOP_send_poll (public/sched.h) for v, the caller: 0 (returned at once, or v sleeps) or
+ * -errno. */
+long evtchn_send_poll(struct vcpu *v, uint64_t send, uint64_t poll);
 /* Closes an interdomain channel from both ends and signals both (used by MAC revocation). */
 void evtchn_revoke(struct domain *d, evtchn_port_t port);
 /* Calls fn for every interdomain port of d (each channel is seen from both of its ends). */

@@ -71,6 +71,9 @@ static inline struct domain *current_domain(void) { return this_cpu_current()->d
 /* Is addr inside d's RAM (an entry point or callback it names)? */
 bool guest_code_address(const struct domain *d, uint64_t addr);
 
+/* The current vCPU v sleeps polling, without a timeout (SCHEDOP_send_poll, event_channel.c): any
+ * event of its domain wakes it. Returns 0. */
+long sched_poll_sleep(struct vcpu *v);
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5);
 long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 long do_set_callbacks(uint64_t entry, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);

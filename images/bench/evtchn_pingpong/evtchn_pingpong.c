@@ -7,6 +7,11 @@
 //   role=pong ping=<domid> [ports=N]
 //   role=load ping=<domid> [storm=hypercall|event]  spins (runnable all the time) until ping tells
 //                               it to stop; with storm=, making hypercalls or sending itself events
+// path=poll (both sides; pong also rounds=<ping's WARMUP + samples>): the leanest path the ABI
+// offers instead of upcalls: upcalls and the ping-pong port masked, each side sends and sleeps
+// until the answer in one hypercall (evtchn_send_wait: SCHEDOP_send_poll), then takes the pending
+// bit itself. pong answers exactly `rounds` pings and ends; ping checks after each round that the
+// answer came once (the port is not pending again), and each side prints its count.
 // ports=N: each side first binds N more ports (loopback pairs), so the ping-pong ports come
 // after them (the upcall scan then finds them in a later selector word).
 // pong's next port (after the ping-pong one) and port 1 of each load domain: ping binds and sends
@@ -64,6 +69,31 @@ static bool bind_extra_ports(unsigned long n)
     return true;
 }
 
+/* path=poll: ping's rounds on port, timed as in ping() below; false if one failed. */
+static bool ping_poll(evtchn_port_t port, unsigned n)
+{
+    evtchn_upcalls_mask();
+    evtchn_port_mask(port);
+    for (unsigned i = 0; i < WARMUP + n; i++) {
+        uint64_t t0 = bench_tsc();
+        long rc = evtchn_send_wait(port, port);
+        uint64_t d = bench_tsc() - t0;
+        if (rc != 0) {
+            xtf_error("Error: round %u: evtchn_send_wait returned %ld\n", i, rc);
+            return false;
+        }
+        answers++;
+        if (evtchn_port_pending(port)) {
+            xtf_failure("Fail: round %u: the answer is pending again\n", i);
+            return false;
+        }
+        if (i >= WARMUP)
+            samples[i - WARMUP] = bench_net(d);
+    }
+    printf("pingpong: ping took %lu answers in %u rounds\n", answers, WARMUP + n);
+    return true;
+}
+
 static void ping(void)
 {
     domid_t pong = (domid_t)cmdline_ulong("pong", 1);
@@ -84,8 +114,13 @@ static void ping(void)
     }
     evtchn_port_t port = (evtchn_port_t)p;
     evtchn_wait(port, 0); // the new port's own event
-    evtchn_set_handler(port, on_answer, NULL);
     bench_overhead();
+    if (cmdline_has("path=poll")) { // pong ends after its rounds: nothing to stop
+        if (ping_poll(port, n))
+            bench_report(figure, samples, n, "instructions");
+        return;
+    }
+    evtchn_set_handler(port, on_answer, NULL);
     for (unsigned i = 0; i < WARMUP + n; i++) {
         target = answers + 1;
         uint64_t t0 = bench_tsc();
@@ -138,9 +173,23 @@ static void pong(void)
         xtf_error("Error: alloc_unbound (stop port): %ld\n", q);
         return;
     }
-    evtchn_set_handler((evtchn_port_t)p, on_ping, NULL);
-    evtchn_set_handler((evtchn_port_t)q, on_stop, NULL);
-    long rc = evtchn_loop(stopped, NULL, 0); // answers from the handler until ping says stop
+    long rc;
+    if (cmdline_has("path=poll")) {
+        unsigned long rounds = cmdline_ulong("rounds", 0), pings = 0;
+        evtchn_upcalls_mask();
+        evtchn_port_mask((evtchn_port_t)p);
+        rc = rounds ? evtchn_send_wait(0, (evtchn_port_t)p) : 0; // the first ping
+        // Each ping answered and the next awaited in one hypercall; the last only answered.
+        while (rc == 0 && ++pings < rounds)
+            rc = evtchn_send_wait((evtchn_port_t)p, (evtchn_port_t)p);
+        if (rc == 0 && rounds)
+            rc = evtchn_send((evtchn_port_t)p);
+        printf("pingpong: pong answered %lu pings\n", pings);
+    } else {
+        evtchn_set_handler((evtchn_port_t)p, on_ping, NULL);
+        evtchn_set_handler((evtchn_port_t)q, on_stop, NULL);
+        rc = evtchn_loop(stopped, NULL, 0); // answers from the handler until ping says stop
+    }
     if (rc != 0)
         xtf_error("Error: event loop returned %ld\n", rc);
 }

@@ -5,7 +5,7 @@
 // and go on; the scenario's other domains must finish undisturbed, and no frame may leak.
 //   seed=N calls=N
 // Calls that would legitimately end or stall this guest are not made: iret (it would jump to a
-// random frame), set_callbacks (a random callback), SCHEDOP_block/poll/shutdown, VCPUOP_down (it
+// random frame), set_callbacks (a random callback), SCHEDOP_block/poll/send_poll/shutdown, VCPUOP_down (it
 // could take down the fuzzer's own vCPU), and the grant copy/setup_table ops that write into the
 // caller's own pages.
 //
@@ -162,7 +162,7 @@ static bool excluded(uint64_t nr, uint64_t a1)
     case __HYPERVISOR_set_callbacks:
         return true;
     case __HYPERVISOR_sched_op:
-        return a1 == SCHEDOP_block || a1 == SCHEDOP_poll || a1 == SCHEDOP_shutdown;
+        return a1 == SCHEDOP_block || a1 == SCHEDOP_poll || a1 == SCHEDOP_send_poll || a1 == SCHEDOP_shutdown;
     case __HYPERVISOR_grant_table_op:
         return a1 == GNTTABOP_copy || a1 == GNTTABOP_setup_table;
     case __HYPERVISOR_vcpu_op:

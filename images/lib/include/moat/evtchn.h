@@ -111,6 +111,16 @@ extern volatile uint64_t evtchn_upcall_count;
  */
 long evtchn_wait(evtchn_port_t port, uint64_t deadline_ns);
 
+/*
+ * The leanest request and answer the ABI offers: sends on `send` (0: none) and sleeps until
+ * `port` fires, then consumes that event and returns 0, with one hypercall when the answer is not
+ * there yet (SCHEDOP_send_poll; no upcall, no dispatcher). The caller keeps upcalls masked
+ * (evtchn_upcalls_mask), as for evtchn_wait, and best masks `port` too (evtchn_port_mask), so that
+ * its events raise no upcall flag; an event the dispatcher latched before counts as well. Returns
+ * the send's or the poll's error (-XEN_EINVAL for an invalid port, nothing sent then).
+ */
+long evtchn_send_wait(evtchn_port_t send, evtchn_port_t port);
+
 /* Whether the dispatcher latched an event of port (no handler) since the last call; clears it. */
 bool evtchn_take_fired(evtchn_port_t port);
 

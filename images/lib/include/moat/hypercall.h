@@ -142,6 +142,15 @@ static inline long sched_block(void)
     return HYPERVISOR_sched_op(SCHEDOP_block, 0);
 }
 
+/*
+ * SCHEDOP_send_poll (moat's, public/sched.h): sends on `send` (0: no send) and sleeps until `poll`
+ * is pending, in one hypercall; returns 0 at once if it already is. The caller clears the bit.
+ */
+static inline long sched_send_poll(evtchn_port_t send, evtchn_port_t poll)
+{
+    return hypercall3(__HYPERVISOR_sched_op, SCHEDOP_send_poll, send, poll);
+}
+
 /* Returns only on error. */
 long sched_shutdown(unsigned int reason);
 
