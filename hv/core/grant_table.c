@@ -151,28 +151,15 @@ static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
 
 /* ---- pins: GTF_reading/GTF_writing follow the active counts ---- */
 
-/* The GTF bits an active entry's pins call for. */
-static uint16_t gtf_of(const struct active_grant *a)
-{
-    return (uint16_t)((a->ro_pins || a->rw_pins ? GTF_reading : 0) | (a->rw_pins ? GTF_writing : 0));
-}
-
-/* Writes the GTF bits of a's pins into the granter's entry: on the first pin, when the last
- * writable pin comes or goes, and on the last unpin. Between those the bits stay what they
- * were; a granter that clears them meanwhile misleads only itself (it is told at the next). */
-static void update_gtf(struct domain *granter, grant_ref_t ref)
-{
-    struct active_grant *a = active_entry(granter, ref);
-    struct grant_entry_v1 *e = shared_entry(granter, ref);
-    uint16_t set = gtf_of(a);
-    uint16_t old = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST);
-    /* Bounded: the guest may race us on its entry, but we only ever touch our two bits. */
-    for (int tries = 0; tries < 5; tries++) {
-        uint16_t new = (uint16_t)((old & ~(GTF_reading | GTF_writing)) | set);
-        if (__atomic_compare_exchange_n(&e->flags, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-            return;
-    }
-}
+/*
+ * The GTF bits in the granter's entry follow its pins: GTF_reading while any, GTF_writing while a
+ * writable one. They are written on the first pin of a kind and the last unpin of a kind only;
+ * between those they stay what they were (a granter that clears them meanwhile misleads only
+ * itself: it is told at the next). The guest may race us on its entry, but we only ever touch our
+ * two bits, each change one atomic OR or AND, which always lands (no compare-exchange that a
+ * guest rewriting its flags could make fail).
+ */
+static uint16_t *gtf_word(struct domain *granter, grant_ref_t ref) { return &shared_entry(granter, ref)->flags; }
 
 /*
  * Pins `ref` of granter for subj (read-only or writable). On the first pin the guest's entry is
@@ -216,8 +203,9 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
         return GNTST_general_error;
     uint8_t pins = readonly ? ++a->ro_pins : ++a->rw_pins;
     frame_get(a->mfn);
-    if (pins == 1) /* the first of its kind: GTF_reading, or GTF_writing, comes */
-        update_gtf(granter, ref);
+    if (pins == 1) /* the first of its kind: GTF_reading, and GTF_writing while writable pins */
+        __atomic_fetch_or(gtf_word(granter, ref), a->rw_pins ? GTF_reading | GTF_writing : GTF_reading,
+                          __ATOMIC_SEQ_CST);
     *mfn = a->mfn;
     return GNTST_okay;
 }
@@ -226,8 +214,12 @@ static void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
 {
     struct active_grant *a = active_entry(granter, ref);
     uint8_t pins = readonly ? --a->ro_pins : --a->rw_pins;
-    if (pins == 0) /* the last of its kind: GTF_writing, or GTF_reading, may go */
-        update_gtf(granter, ref);
+    if (pins)
+        return;
+    if (!a->ro_pins && !a->rw_pins) /* the last of all: both bits go */
+        __atomic_fetch_and(gtf_word(granter, ref), (uint16_t)~(GTF_reading | GTF_writing), __ATOMIC_SEQ_CST);
+    else if (!readonly) /* the last writable one, readers left: GTF_writing goes */
+        __atomic_fetch_and(gtf_word(granter, ref), (uint16_t)~GTF_writing, __ATOMIC_SEQ_CST);
 }
 
 /* A mapping's granter, if it is still the same domain (its id may have been reused). */
@@ -541,7 +533,12 @@ void gnttab_destroy(struct domain *d)
 
 /* ---- the hypercall ---- */
 
-/* Every element type of a batch: one buffer on the stack whatever the op. */
+/* Every element type of a batch: one buffer on the stack whatever the op. Each is copied as
+ * whole 8-byte words (copy_elem_from_guest). */
+_Static_assert(sizeof(struct gnttab_map_grant_ref) % 8 == 0 && sizeof(struct gnttab_unmap_grant_ref) % 8 == 0 &&
+                   sizeof(struct gnttab_copy) % 8 == 0 && sizeof(struct gnttab_setup_table) % 8 == 0 &&
+                   sizeof(struct gnttab_query_size) % 8 == 0,
+               "grant op elements are whole words");
 union gnttab_elem {
     struct gnttab_map_grant_ref map;
     struct gnttab_unmap_grant_ref unmap;
@@ -555,16 +552,18 @@ union gnttab_elem {
  * its status into the element), copied back. A bad element address ends the batch with -EFAULT;
  * the elements before it are done and reported.
  */
-static long batch(struct domain *d, uint64_t uop, uint64_t count, size_t size,
-                  void (*op)(struct domain *d, union gnttab_elem *e))
+static inline __attribute__((always_inline)) long batch(struct domain *d, uint64_t uop, uint64_t count,
+                                                        size_t size,
+                                                        void (*op)(struct domain *d, union gnttab_elem *e))
 {
     for (uint64_t i = 0; i < count; i++) {
         union gnttab_elem e;
         uint64_t at = uop + i * size;
-        if (copy_from_guest(&e, at, size))
+        /* size is each case's constant sizeof: the element's words are copied inline */
+        if (copy_elem_from_guest(&e, at, size))
             return -XEN_EFAULT;
         op(d, &e);
-        if (copy_to_guest(at, &e, size))
+        if (copy_elem_to_guest(at, &e, size))
             return -XEN_EFAULT;
     }
     return 0;

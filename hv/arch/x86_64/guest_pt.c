@@ -54,17 +54,12 @@ static uint64_t *leaf_entry(struct domain *d, vaddr_t va)
     return &t[IDX(va, 1)];
 }
 
-static uint64_t leaf(mfn_t mfn, uint64_t flags)
-{
-    return (mfn << PAGE_SHIFT) | paging_leaf_flags(flags) | PTE_P | PTE_U;
-}
-
 bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags)
 {
     uint64_t *e = leaf_entry(d, va);
     if (!e)
         return false;
-    *e = leaf(mfn, flags);
+    *e = gpt_leaf_entry(mfn, flags);
     return true;
 }
 
@@ -90,7 +85,7 @@ bool gpt_populate(struct domain *d, vaddr_t va, size_t pages, uint64_t flags)
             return false;
         }
         d->frames_held++;
-        *e++ = leaf(m, flags);
+        *e++ = gpt_leaf_entry(m, flags);
     }
     return true;
 }
@@ -173,12 +168,6 @@ uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
     if (e && !*dir)
         *dir = directory(d, va);
     return e;
-}
-
-void gpt_set_leaf(uint64_t *e, mfn_t mfn, uint64_t flags)
-{
-    BUG_ON(*e & PTE_P);
-    *e = leaf(mfn, flags);
 }
 
 void gpt_clear_leaf(struct domain *d, uint64_t *e, vaddr_t va)

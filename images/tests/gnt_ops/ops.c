@@ -270,6 +270,15 @@ static void own_grant(void)
     st_is(gnttab_unmap(h2, va2), GNTST_okay);
     xtf_check(gnttab_end_access_free(ref), "end access after the last unmap");
     xtf_check_eq(gnttab_flags(ref), 0);
+    /* The read-only mapping goes first: the writable one keeps both bits; then both go. */
+    ref = gnttab_grant_access(self(), own_page, false);
+    st_is(gnttab_map(self(), ref, va, false, &h), GNTST_okay);
+    st_is(gnttab_map(self(), ref, va2, true, &h2), GNTST_okay);
+    st_is(gnttab_unmap(h2, va2), GNTST_okay);
+    xtf_check_eq(gnttab_flags(ref), GTF_permit_access | GTF_reading | GTF_writing);
+    st_is(gnttab_unmap(h, va), GNTST_okay);
+    xtf_check_eq(gnttab_flags(ref), GTF_permit_access);
+    xtf_check(gnttab_end_access_free(ref), "end access after the last unmap");
     st_is(gnttab_map(self(), ref, va, true, &h), GNTST_general_error); /* ended */
     /* Read-only downgrade: refused while mapped writable, allowed when only read. */
     ref = gnttab_grant_access(self(), own_page, false);
