@@ -118,6 +118,18 @@ static void flush_here(void *arg)
         invlpg(s->va);
 }
 
+/* The other CPUs' part of a shootdown, out of line: with one CPU a flush keeps no frame for it. */
+static noinline void flush_others(struct shootdown *s)
+{
+    unsigned me = this_cpu()->id;
+    for (unsigned i = 0; i < smp_cpus_listed(); i++)
+        if (i != me && percpus[i].loaded_pml4 == s->pml4 && smp_cpu_online(i)) {
+            if (!smp_call(i, flush_here, s))
+                panic("cpu %u did not answer a TLB shootdown", i);
+            tlb_shootdowns++;
+        }
+}
+
 void tlb_shootdown(struct domain *d, vaddr_t va)
 {
     /*
@@ -126,17 +138,12 @@ void tlb_shootdown(struct domain *d, vaddr_t va)
      * it before this returns, so the caller may then drop the frame's reference. Under the
      * hypervisor lock, no CPU loads or drops d's tables meanwhile.
      */
-    struct shootdown s = {d->pml4, va};
-    flush_here(&s);
-    if (!hv_lock_smp) /* guests run on this CPU only */
-        return;
-    unsigned me = this_cpu()->id;
-    for (unsigned i = 0; i < smp_cpus_listed(); i++)
-        if (i != me && percpus[i].loaded_pml4 == d->pml4 && smp_cpu_online(i)) {
-            if (!smp_call(i, flush_here, &s))
-                panic("cpu %u did not answer a TLB shootdown", i);
-            tlb_shootdowns++;
-        }
+    if (this_cpu()->loaded_pml4 == d->pml4)
+        invlpg(va);
+    if (hv_lock_smp) { /* else guests run on this CPU only */
+        struct shootdown s = {d->pml4, va};
+        flush_others(&s);
+    }
 }
 
 /* The level-2 table of va's 1 GiB region, or NULL if it does not exist yet. */
