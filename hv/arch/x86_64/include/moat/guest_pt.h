@@ -67,11 +67,14 @@ bool guest_range_ok(uint64_t va, size_t n);
  * 8 bytes, a compile-time constant), inline: the same range (not 0, inside the guest half) in one
  * compare, then the words moved under SMAP as copy_user moves them (stac/clac only where the CPU
  * has SMAP; the way without it out of line), a fault on the move resuming at its fixup, which
- * closes the window and answers -XEN_EFAULT. (volatile although asm goto is already: GCC 12 drops
- * an asm goto whose outputs are all unused, and this one's effect is the memory it writes.) Grant ops copy 3 or 4 words in and out per element:
- * the call, copy_from_guest's general checks and copy_user's size dispatch were most of it.
+ * closes the window and answers -XEN_EFAULT. Grant ops copy 3 or 4 words in and out per
+ * element: the call, copy_from_guest's general checks and copy_user's size dispatch were most of
+ * it. `volatile` although an asm goto is so already: GCC 12 drops an asm goto whose outputs are
+ * all unused, and this one's effect is the memory it writes (without it the grant ops read
+ * their stack garbage: tried).
  */
 extern uint8_t smap_enabled;
+/* cppcheck-suppress constParameter ; the asm writes through dst (rep movsq), which cppcheck does not see */
 static inline __attribute__((always_inline)) bool copy_words_user(void *dst, const void *src, size_t words)
 {
     __asm__ volatile goto("testb $1, smap_enabled(%%rip)\n\t"
