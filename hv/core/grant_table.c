@@ -62,7 +62,7 @@ void gnttab_init(struct domain *d, uint32_t max_frames)
 }
 
 /* The leaf entry mapping one of d's PFNs in d's own page tables, or 0 (a hole or out of range). */
-static uint64_t pfn_pte(struct domain *d, uint64_t pfn)
+static inline uint64_t pfn_pte(struct domain *d, uint64_t pfn)
 {
     if (pfn >= d->nr_pages)
         return 0;
@@ -214,7 +214,7 @@ static inline __attribute__((always_inline)) int16_t pin(struct domain *granter,
     return GNTST_okay;
 }
 
-static void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
+static inline void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
 {
     struct active_grant *a = active_entry(granter, ref);
     uint8_t pins = readonly ? --a->ro_pins : --a->rw_pins;

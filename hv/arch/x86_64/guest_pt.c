@@ -177,12 +177,6 @@ uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
     return e;
 }
 
-void gpt_clear_leaf(struct domain *d, uint64_t *e, vaddr_t va)
-{
-    *e = 0;
-    tlb_shootdown(d, va);
-}
-
 uint64_t gpt_lookup(struct domain *d, vaddr_t va)
 {
     if (va >= GUEST_VA_LIMIT)

@@ -50,10 +50,14 @@ static inline void gpt_set_leaf(uint64_t *leaf, mfn_t mfn, uint64_t flags)
     BUG_ON(*leaf & PTE_P);
     *leaf = gpt_leaf_entry(mfn, flags);
 }
-/* Clears a leaf entry from gpt_leaf_via (d's, mapping va) and flushes va everywhere. */
-void gpt_clear_leaf(struct domain *d, uint64_t *leaf, vaddr_t va);
 /* Flushes va of d's address space on every CPU that may cache it; returns when all have. */
 void tlb_shootdown(struct domain *d, vaddr_t va);
+/* Clears a leaf entry from gpt_leaf_via (d's, mapping va) and flushes va everywhere. */
+static inline void gpt_clear_leaf(struct domain *d, uint64_t *leaf, vaddr_t va)
+{
+    *leaf = 0;
+    tlb_shootdown(d, va);
+}
 extern uint64_t tlb_shootdowns;
 void gpt_destroy(struct domain *d);
 
