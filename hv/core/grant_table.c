@@ -62,7 +62,7 @@ void gnttab_init(struct domain *d, uint32_t max_frames)
 }
 
 /* The leaf entry mapping one of d's PFNs in d's own page tables, or 0 (a hole or out of range). */
-static uint64_t pfn_pte(struct domain *d, uint64_t pfn)
+static inline uint64_t pfn_pte(struct domain *d, uint64_t pfn)
 {
     if (pfn >= d->nr_pages)
         return 0;
@@ -94,7 +94,8 @@ static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
 
 /* ---- maptrack ---- */
 
-static uint32_t mt_alloc(struct domain *d)
+/* A free handle, its entry in *entry, linked as in use; MT_NONE if none (quota or memory). */
+static uint32_t mt_alloc(struct domain *d, struct maptrack_entry **entry)
 {
     struct grant_table *t = gt(d);
     if (!quota_take(d, QUOTA_MAPTRACK, 1)) /* its label's (or its creator's) mappings are all in use */
@@ -123,13 +124,14 @@ static uint32_t mt_alloc(struct domain *d)
         mt_entry(d, t->mt_used)->prev = h;
     t->mt_used = h;
     e->flags = MT_INUSE;
+    *entry = e;
     return h;
 }
 
-static void mt_free(struct domain *d, uint32_t h)
+/* Frees handle h, whose entry is e (the caller has it). */
+static void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
 {
     struct grant_table *t = gt(d);
-    struct maptrack_entry *e = mt_entry(d, h);
     if (e->prev != MT_NONE)
         mt_entry(d, e->prev)->next = e->next;
     else
@@ -151,35 +153,24 @@ static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
 
 /* ---- pins: GTF_reading/GTF_writing follow the active counts ---- */
 
-/* The GTF bits an active entry's pins call for. */
-static uint16_t gtf_of(const struct active_grant *a)
-{
-    return (uint16_t)((a->ro_pins || a->rw_pins ? GTF_reading : 0) | (a->rw_pins ? GTF_writing : 0));
-}
-
-/* Writes the GTF bits of a's pins into the granter's entry: on the first pin, when the last
- * writable pin comes or goes, and on the last unpin. Between those the bits stay what they
- * were; a granter that clears them meanwhile misleads only itself (it is told at the next). */
-static void update_gtf(struct domain *granter, grant_ref_t ref)
-{
-    struct active_grant *a = active_entry(granter, ref);
-    struct grant_entry_v1 *e = shared_entry(granter, ref);
-    uint16_t set = gtf_of(a);
-    uint16_t old = __atomic_load_n(&e->flags, __ATOMIC_SEQ_CST);
-    /* Bounded: the guest may race us on its entry, but we only ever touch our two bits. */
-    for (int tries = 0; tries < 5; tries++) {
-        uint16_t new = (uint16_t)((old & ~(GTF_reading | GTF_writing)) | set);
-        if (__atomic_compare_exchange_n(&e->flags, &old, new, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-            return;
-    }
-}
+/*
+ * The GTF bits in the granter's entry follow its pins: GTF_reading while any, GTF_writing while a
+ * writable one. They are written on the first pin of a kind and the last unpin of a kind only;
+ * between those they stay what they were (a granter that clears them meanwhile misleads only
+ * itself: it is told at the next). The guest may race us on its entry, but we only ever touch our
+ * two bits, each change one atomic OR or AND, which always lands (no compare-exchange that a
+ * guest rewriting its flags could make fail).
+ */
+static uint16_t *gtf_word(struct domain *granter, grant_ref_t ref) { return &shared_entry(granter, ref)->flags; }
 
 /*
  * Pins `ref` of granter for subj (read-only or writable). On the first pin the guest's entry is
  * checked and copied into the active entry; later pins are checked against that copy only, so
- * rewriting a pinned entry gains the granter (or anyone) nothing.
+ * rewriting a pinned entry gains the granter (or anyone) nothing. Inline in its two callers (a
+ * map and a copy's side): the call and its saved registers were a fifth of it.
  */
-static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref, bool readonly, mfn_t *mfn)
+static inline __attribute__((always_inline)) int16_t pin(struct domain *granter, struct domain *subj,
+                                                          grant_ref_t ref, bool readonly, mfn_t *mfn)
 {
     if (gt(granter)->nr_frames == 0)
         return GNTST_general_error;
@@ -216,18 +207,23 @@ static int16_t pin(struct domain *granter, struct domain *subj, grant_ref_t ref,
         return GNTST_general_error;
     uint8_t pins = readonly ? ++a->ro_pins : ++a->rw_pins;
     frame_get(a->mfn);
-    if (pins == 1) /* the first of its kind: GTF_reading, or GTF_writing, comes */
-        update_gtf(granter, ref);
+    if (pins == 1) /* the first of its kind: GTF_reading, and GTF_writing while writable pins */
+        __atomic_fetch_or(gtf_word(granter, ref), a->rw_pins ? GTF_reading | GTF_writing : GTF_reading,
+                          __ATOMIC_SEQ_CST);
     *mfn = a->mfn;
     return GNTST_okay;
 }
 
-static void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
+static inline void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
 {
     struct active_grant *a = active_entry(granter, ref);
     uint8_t pins = readonly ? --a->ro_pins : --a->rw_pins;
-    if (pins == 0) /* the last of its kind: GTF_writing, or GTF_reading, may go */
-        update_gtf(granter, ref);
+    if (pins)
+        return;
+    if (!a->ro_pins && !a->rw_pins) /* the last of all: both bits go */
+        __atomic_fetch_and(gtf_word(granter, ref), (uint16_t)~(GTF_reading | GTF_writing), __ATOMIC_SEQ_CST);
+    else if (!readonly) /* the last writable one, readers left: GTF_writing goes */
+        __atomic_fetch_and(gtf_word(granter, ref), (uint16_t)~GTF_writing, __ATOMIC_SEQ_CST);
 }
 
 /* A mapping's granter, if it is still the same domain (its id may have been reused). */
@@ -296,7 +292,8 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
         op->status = GNTST_bad_virt_addr; /* in use */
         return;
     }
-    uint32_t h = mt_alloc(d);
+    struct maptrack_entry *e;
+    uint32_t h = mt_alloc(d, &e);
     if (h == MT_NONE) {
         op->status = GNTST_no_space;
         return;
@@ -310,12 +307,11 @@ static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
         st = GNTST_no_space; /* no memory for a page table */
     }
     if (st != GNTST_okay) {
-        mt_free(d, h);
+        mt_free(d, h, e);
         op->status = st;
         return;
     }
     gpt_set_leaf(pte, mfn, (ro ? 0 : MAP_WRITABLE) | MAP_NOEXEC);
-    struct maptrack_entry *e = mt_entry(d, h);
     e->ref = op->ref;
     e->dom = g->domid;
     e->flags |= ro ? MT_READONLY : 0;
@@ -351,7 +347,7 @@ static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
     }
     uint32_t h = (uint32_t)array_index_nospec(op->handle, gt(d)->mt_count);
     if (e->flags & MT_REVOKED) {
-        mt_free(d, h); /* already torn down by the hypervisor */
+        mt_free(d, h, e); /* already torn down by the hypervisor */
         op->status = GNTST_revoked;
         return;
     }
@@ -360,13 +356,16 @@ static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
         return;
     }
     teardown(d, e);
-    mt_free(d, h);
+    mt_free(d, h, e);
     op->status = GNTST_okay;
 }
 
-void gnttab_for_each_mapping(struct domain *mapper,
-                             bool (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
-                             void *ctx)
+/* gnttab_for_each_mapping's walk, for a mapper that holds mappings: a sweep calls it for every
+ * live domain, most of them holding none, which then cost a test and no frame. */
+static noinline void for_each_listed(struct domain *mapper,
+                                                      bool (*fn)(struct domain *mapper, grant_handle_t h,
+                                                                 struct domain *granter, void *ctx),
+                                                      void *ctx)
 {
     struct domain *last = NULL; /* a mapper's mappings are mostly of one granter's pages */
     for (uint32_t h = gt(mapper)->mt_used; h != MT_NONE;) {
@@ -384,6 +383,14 @@ void gnttab_for_each_mapping(struct domain *mapper,
         }
         h = next;
     }
+}
+
+void gnttab_for_each_mapping(struct domain *mapper,
+                             bool (*fn)(struct domain *mapper, grant_handle_t h, struct domain *granter, void *ctx),
+                             void *ctx)
+{
+    if (gt(mapper)->mt_used != MT_NONE)
+        for_each_listed(mapper, fn, ctx);
 }
 
 /* ---- setup_table / query_size ---- */
@@ -524,7 +531,7 @@ void gnttab_destroy(struct domain *d)
         struct maptrack_entry *e = mt_entry(d, h);
         if (!(e->flags & MT_REVOKED))
             teardown(d, e);
-        mt_free(d, h);
+        mt_free(d, h, e);
     }
     for (unsigned p = 0; p < MAPTRACK_PAGES; p++)
         if (t->maptrack[p])
@@ -541,7 +548,12 @@ void gnttab_destroy(struct domain *d)
 
 /* ---- the hypercall ---- */
 
-/* Every element type of a batch: one buffer on the stack whatever the op. */
+/* Every element type of a batch: one buffer on the stack whatever the op. Each is copied as
+ * whole 8-byte words (copy_elem_from_guest). */
+_Static_assert(sizeof(struct gnttab_map_grant_ref) % 8 == 0 && sizeof(struct gnttab_unmap_grant_ref) % 8 == 0 &&
+                   sizeof(struct gnttab_copy) % 8 == 0 && sizeof(struct gnttab_setup_table) % 8 == 0 &&
+                   sizeof(struct gnttab_query_size) % 8 == 0,
+               "grant op elements are whole words");
 union gnttab_elem {
     struct gnttab_map_grant_ref map;
     struct gnttab_unmap_grant_ref unmap;
@@ -555,16 +567,18 @@ union gnttab_elem {
  * its status into the element), copied back. A bad element address ends the batch with -EFAULT;
  * the elements before it are done and reported.
  */
-static long batch(struct domain *d, uint64_t uop, uint64_t count, size_t size,
-                  void (*op)(struct domain *d, union gnttab_elem *e))
+static inline __attribute__((always_inline)) long batch(struct domain *d, uint64_t uop, uint64_t count,
+                                                        size_t size,
+                                                        void (*op)(struct domain *d, union gnttab_elem *e))
 {
     for (uint64_t i = 0; i < count; i++) {
         union gnttab_elem e;
         uint64_t at = uop + i * size;
-        if (copy_from_guest(&e, at, size))
+        /* size is each case's constant sizeof: the element's words are copied inline */
+        if (copy_elem_from_guest(&e, at, size))
             return -XEN_EFAULT;
         op(d, &e);
-        if (copy_to_guest(at, &e, size))
+        if (copy_elem_to_guest(at, &e, size))
             return -XEN_EFAULT;
     }
     return 0;

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from moat import qemu
 from moat.pytest_plugin import assert_xtf, log_tail
 from tests.domains import domlog
+from tests.domains.conftest import GUEST_TIMEOUT, scenario_path
 
 GRANT_VA = 0x80_0000_0000
 GRANT_SIZE = 1 << 30
@@ -34,8 +37,13 @@ def check_common(result: qemu.BootResult) -> domlog.Log:
     return log
 
 
-def test_every_op_and_error_path(run_scenario):
-    result = run_scenario("gnt_ops")
+@pytest.mark.parametrize("cpu", ["default", "qemu64"])
+def test_every_op_and_error_path(boot, cpu):
+    """qemu64: a CPU without SMAP, where each op's element is copied in and out by the inline
+    copy's out-of-line way (moat/guest_pt.h, copy_words_user), with its own fault fixup (the bad
+    element addresses of item 16)."""
+    result = boot(scenario_file=scenario_path("gnt_ops"), timeout=GUEST_TIMEOUT,
+                  extra_args=["-cpu", "qemu64"] if cpu == "qemu64" else [])
     assert_xtf(result)
     log = check_common(result)
     mapper = log.named("mapper")

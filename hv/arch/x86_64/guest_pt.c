@@ -54,17 +54,12 @@ static uint64_t *leaf_entry(struct domain *d, vaddr_t va)
     return &t[IDX(va, 1)];
 }
 
-static uint64_t leaf(mfn_t mfn, uint64_t flags)
-{
-    return (mfn << PAGE_SHIFT) | paging_leaf_flags(flags) | PTE_P | PTE_U;
-}
-
 bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags)
 {
     uint64_t *e = leaf_entry(d, va);
     if (!e)
         return false;
-    *e = leaf(mfn, flags);
+    *e = gpt_leaf_entry(mfn, flags);
     return true;
 }
 
@@ -90,7 +85,7 @@ bool gpt_populate(struct domain *d, vaddr_t va, size_t pages, uint64_t flags)
             return false;
         }
         d->frames_held++;
-        *e++ = leaf(m, flags);
+        *e++ = gpt_leaf_entry(m, flags);
     }
     return true;
 }
@@ -123,6 +118,18 @@ static void flush_here(void *arg)
         invlpg(s->va);
 }
 
+/* The other CPUs' part of a shootdown, out of line: with one CPU a flush keeps no frame for it. */
+static noinline void flush_others(struct shootdown *s)
+{
+    unsigned me = this_cpu()->id;
+    for (unsigned i = 0; i < smp_cpus_listed(); i++)
+        if (i != me && percpus[i].loaded_pml4 == s->pml4 && smp_cpu_online(i)) {
+            if (!smp_call(i, flush_here, s))
+                panic("cpu %u did not answer a TLB shootdown", i);
+            tlb_shootdowns++;
+        }
+}
+
 void tlb_shootdown(struct domain *d, vaddr_t va)
 {
     /*
@@ -131,17 +138,12 @@ void tlb_shootdown(struct domain *d, vaddr_t va)
      * it before this returns, so the caller may then drop the frame's reference. Under the
      * hypervisor lock, no CPU loads or drops d's tables meanwhile.
      */
-    struct shootdown s = {d->pml4, va};
-    flush_here(&s);
-    if (!hv_lock_smp) /* guests run on this CPU only */
-        return;
-    unsigned me = this_cpu()->id;
-    for (unsigned i = 0; i < smp_cpus_listed(); i++)
-        if (i != me && percpus[i].loaded_pml4 == d->pml4 && smp_cpu_online(i)) {
-            if (!smp_call(i, flush_here, &s))
-                panic("cpu %u did not answer a TLB shootdown", i);
-            tlb_shootdowns++;
-        }
+    if (this_cpu()->loaded_pml4 == d->pml4)
+        invlpg(va);
+    if (hv_lock_smp) { /* else guests run on this CPU only */
+        struct shootdown s = {d->pml4, va};
+        flush_others(&s);
+    }
 }
 
 /* The level-2 table of va's 1 GiB region, or NULL if it does not exist yet. */
@@ -173,18 +175,6 @@ uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
     if (e && !*dir)
         *dir = directory(d, va);
     return e;
-}
-
-void gpt_set_leaf(uint64_t *e, mfn_t mfn, uint64_t flags)
-{
-    BUG_ON(*e & PTE_P);
-    *e = leaf(mfn, flags);
-}
-
-void gpt_clear_leaf(struct domain *d, uint64_t *e, vaddr_t va)
-{
-    *e = 0;
-    tlb_shootdown(d, va);
 }
 
 uint64_t gpt_lookup(struct domain *d, vaddr_t va)

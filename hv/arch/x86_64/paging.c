@@ -33,8 +33,6 @@ static uint64_t *next_table(uint64_t *table, unsigned slot)
     return table_of(table[slot]);
 }
 
-uint64_t paging_leaf_flags(uint64_t flags) { return cpu_features.nx ? flags : flags & ~PTE_NX; }
-
 static bool map_at_level(vaddr_t va, paddr_t pa, uint64_t flags, int leaf_level)
 {
     uint64_t *t = pml4;

@@ -270,6 +270,15 @@ static void own_grant(void)
     st_is(gnttab_unmap(h2, va2), GNTST_okay);
     xtf_check(gnttab_end_access_free(ref), "end access after the last unmap");
     xtf_check_eq(gnttab_flags(ref), 0);
+    /* The read-only mapping goes first: the writable one keeps both bits; then both go. */
+    ref = gnttab_grant_access(self(), own_page, false);
+    st_is(gnttab_map(self(), ref, va, false, &h), GNTST_okay);
+    st_is(gnttab_map(self(), ref, va2, true, &h2), GNTST_okay);
+    st_is(gnttab_unmap(h2, va2), GNTST_okay);
+    xtf_check_eq(gnttab_flags(ref), GTF_permit_access | GTF_reading | GTF_writing);
+    st_is(gnttab_unmap(h, va), GNTST_okay);
+    xtf_check_eq(gnttab_flags(ref), GTF_permit_access);
+    xtf_check(gnttab_end_access_free(ref), "end access after the last unmap");
     st_is(gnttab_map(self(), ref, va, true, &h), GNTST_general_error); /* ended */
     /* Read-only downgrade: refused while mapped writable, allowed when only read. */
     ref = gnttab_grant_access(self(), own_page, false);
@@ -497,6 +506,11 @@ static void batches(struct gnt_conn *c)
     xtf_check_eq(HYPERVISOR_grant_table_op(99, ops, 1), -XEN_ENOSYS);
     xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, (void *)0x1000, 1), -XEN_EFAULT);
     xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_copy, (void *)0xffff800000000000ull, 1), -XEN_EFAULT);
+    /* The element's own range (copied inline as whole words): not from 0, not across the top of
+     * the guest half, whose last page is never mapped (so its last words fault instead). */
+    xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, NULL, 1), -XEN_EFAULT);
+    xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, (void *)(GUEST_VA_LIMIT - 8), 1), -XEN_EFAULT);
+    xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, (void *)(GUEST_VA_LIMIT - 32), 1), -XEN_EFAULT);
     xtf_check_eq(gnt_call(c, GNT_CMD_FLAGS, GNT_DATA_REF, 0, 0), GTF_permit_access);
     xtf_check_eq(gnt_call(c, GNT_CMD_FLAGS, GNT_DATA_REF + 1, 0, 0), GTF_permit_access);
     gnttab_va_free(va);

@@ -6,6 +6,7 @@
 
 #include <moat/frame.h>
 #include <moat/paging.h>
+#include <moat/shutdown.h>
 #include <moat/types.h>
 
 struct domain;
@@ -37,13 +38,26 @@ static inline uint64_t *gpt_leaf_via(struct domain *d, uint64_t **dir, vaddr_t v
     }
     return gpt_leaf_slow(d, dir, va, make);
 }
+/* The leaf entry mapping mfn with MAP_* attributes, user-accessible: every guest leaf is this. */
+static inline uint64_t gpt_leaf_entry(mfn_t mfn, uint64_t flags)
+{
+    return (mfn << PAGE_SHIFT) | paging_leaf_flags(flags) | PTE_P | PTE_U;
+}
 /* Sets a leaf entry from gpt_leaf_via, which must be clear (a new translation needs no TLB
- * flush), to map mfn with MAP_* attributes, user-accessible. */
-void gpt_set_leaf(uint64_t *leaf, mfn_t mfn, uint64_t flags);
-/* Clears a leaf entry from gpt_leaf_via (d's, mapping va) and flushes va everywhere. */
-void gpt_clear_leaf(struct domain *d, uint64_t *leaf, vaddr_t va);
+ * flush), to map mfn with MAP_* attributes, user-accessible. Inline: a grant map's one store. */
+static inline void gpt_set_leaf(uint64_t *leaf, mfn_t mfn, uint64_t flags)
+{
+    BUG_ON(*leaf & PTE_P);
+    *leaf = gpt_leaf_entry(mfn, flags);
+}
 /* Flushes va of d's address space on every CPU that may cache it; returns when all have. */
 void tlb_shootdown(struct domain *d, vaddr_t va);
+/* Clears a leaf entry from gpt_leaf_via (d's, mapping va) and flushes va everywhere. */
+static inline void gpt_clear_leaf(struct domain *d, uint64_t *leaf, vaddr_t va)
+{
+    *leaf = 0;
+    tlb_shootdown(d, va);
+}
 extern uint64_t tlb_shootdowns;
 void gpt_destroy(struct domain *d);
 
@@ -51,6 +65,61 @@ void gpt_destroy(struct domain *d);
 long copy_from_guest(void *dst, uint64_t guest_src, size_t n);
 long copy_to_guest(uint64_t guest_dst, const void *src, size_t n);
 bool guest_range_ok(uint64_t va, size_t n);
+
+/*
+ * copy_from_guest and copy_to_guest for a fixed-size element (a hypercall's struct: a multiple of
+ * 8 bytes, a compile-time constant), inline: the same range (not 0, inside the guest half) in one
+ * compare, then the words moved under SMAP as copy_user moves them (stac/clac only where the CPU
+ * has SMAP; the way without it out of line), a fault on the move resuming at its fixup, which
+ * closes the window and answers -XEN_EFAULT. Grant ops copy 3 or 4 words in and out per
+ * element: the call, copy_from_guest's general checks and copy_user's size dispatch were most of
+ * it. `volatile` although an asm goto is so already: GCC 12 drops an asm goto whose outputs are
+ * all unused, and this one's effect is the memory it writes (without it the grant ops read
+ * their stack garbage: tried).
+ */
+extern uint8_t smap_enabled;
+/* cppcheck-suppress constParameter ; the asm writes through dst (rep movsq), which cppcheck does not see */
+static inline __attribute__((always_inline)) bool copy_words_user(void *dst, const void *src, size_t words)
+{
+    __asm__ volatile goto("testb $1, smap_enabled(%%rip)\n\t"
+                 "jz 2f\n\t"
+                 "stac\n"
+                 "1:\trep movsq\n\t"
+                 "clac\n"
+                 "3:\n\t"
+                 ".pushsection .text.fixup, \"ax\"\n"
+                 "2:\trep movsq\n\t" /* no SMAP: no window to open */
+                 "jmp 3b\n"
+                 "4:\tclac\n\t"
+                 "jmp %l[fault]\n"
+                 "5:\tjmp %l[fault]\n\t"
+                 ".popsection\n\t" FIXUP_ENTRY("1b", "4b") FIXUP_ENTRY("2b", "5b")
+                 : "+D"(dst), "+S"(src), "+c"(words)
+                 :
+                 : "memory", "cc"
+                 : fault);
+    return true;
+/* cppcheck-suppress unusedLabel ; the asm goto's target (its fixups jump here), which cppcheck does not see */
+fault:
+    return false;
+}
+
+/* True if [va, va + n) is a guest range copy_from_guest accepts (va not 0), for a constant n. */
+#define GUEST_ELEM_OK(va, n) ((uint64_t)(va) - 1 <= GUEST_VA_LIMIT - (uint64_t)(n) - 1)
+
+static inline __attribute__((always_inline)) long copy_elem_from_guest(void *dst, uint64_t guest_src, size_t n)
+{
+    if (!GUEST_ELEM_OK(guest_src, n))
+        return -XEN_EFAULT;
+    return copy_words_user(dst, (const void *)guest_src, n / 8) ? 0 : -XEN_EFAULT;
+}
+
+static inline __attribute__((always_inline)) long copy_elem_to_guest(uint64_t guest_dst, const void *src, size_t n)
+{
+    if (!GUEST_ELEM_OK(guest_dst, n))
+        return -XEN_EFAULT;
+    return copy_words_user((void *)guest_dst, src, n / 8) ? 0 : -XEN_EFAULT;
+}
 /*
  * One 4-byte word from a guest address (a port number: EVTCHNOP_send) into *word: true, or false
  * for -XEN_EFAULT. The range is copy_from_guest's (not 0, the 4 bytes below GUEST_VA_LIMIT) in
@@ -60,7 +129,6 @@ bool guest_range_ok(uint64_t va, size_t n);
  * fixup, which closes the SMAP window it opened and goes to the caller's false: the way without
  * a fault tests nothing after the load.
  */
-extern uint8_t smap_enabled;
 extern const uint64_t guest_u32_last; /* GUEST_VA_LIMIT - 4 - 1: the highest valid address - 1 */
 static inline __attribute__((always_inline)) bool get_u32_from_guest(uint64_t guest_src, uint32_t *word)
 {

@@ -3,6 +3,7 @@
 #ifndef MOAT_PAGING_H
 #define MOAT_PAGING_H
 
+#include <moat/cpu.h>
 #include <moat/types.h>
 
 #define PTE_P (1ULL << 0)
@@ -21,7 +22,7 @@
 void paging_init(paddr_t ram_end);
 /* flags without the bits this CPU lacks: on a CPU without NX, bit 63 is reserved (EFER.NXE cannot be
  * set), and any access through an entry that has it faults. Every leaf written goes through this. */
-uint64_t paging_leaf_flags(uint64_t flags);
+static inline uint64_t paging_leaf_flags(uint64_t flags) { return cpu_features.nx ? flags : flags & ~PTE_NX; }
 /* Maps one 4 KiB page into the hypervisor half; returns false if a table could not be allocated. */
 bool paging_map_page(vaddr_t va, paddr_t pa, uint64_t flags);
 /* The leaf entry that maps va (and its level: 1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB), or 0 if unmapped. */
