@@ -71,7 +71,10 @@ static void drain_locked(void)
 
 void console_defer(void (*print)(const void *data), const void *data, size_t size)
 {
-    unsigned cpu = this_cpu_careful()->id;
+    /* this_cpu(), not this_cpu_careful(): records are deferred from hypercalls (and the boot's
+     * policy load, after the per-CPU block is set up), never from an NMI or #MC that could find the
+     * guest's GS loaded; the careful lookup costs two MSR reads on every audit record. */
+    unsigned cpu = this_cpu()->id;
     spin_lock_as(&ring_lock, cpu);
     if (ring_head - ring_tail == DEFERRED_LINES)
         drain_locked(); /* full: print now rather than lose a line */

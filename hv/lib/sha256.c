@@ -24,6 +24,30 @@ static inline uint32_t load_be32(const uint8_t *p)
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
+/* Big-endian stores of the length and the digest: one byte swap and one store each, not a shift
+ * and a byte store per byte (the finish of every hash, short ones included, such as a relabel's
+ * measurement). __builtin_memcpy of a constant size is a plain move even under -fno-builtin, and
+ * makes no assumption about the destination's alignment. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define TO_BE32(v) __builtin_bswap32(v)
+#define TO_BE64(v) __builtin_bswap64(v)
+#else
+#define TO_BE32(v) (v)
+#define TO_BE64(v) (v)
+#endif
+
+static inline void store_be32(uint8_t *p, uint32_t v)
+{
+    v = TO_BE32(v);
+    __builtin_memcpy(p, &v, sizeof(v));
+}
+
+static inline void store_be64(uint8_t *p, uint64_t v)
+{
+    v = TO_BE64(v);
+    __builtin_memcpy(p, &v, sizeof(v));
+}
+
 /* The Sigma functions as nested rotations: ror(x, 2) ^ ror(x, 13) ^ ror(x, 22) is
  * ror(x ^ ror(x ^ ror(x, 9), 11), 2), three rotations and two xors with no copy of x kept aside. */
 #define S0(x) ror((x) ^ ror((x) ^ ror(x, 9), 11), 2)
@@ -141,15 +165,10 @@ void sha256_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE])
         c->fill = 0;
     }
     memset(c->block + c->fill, 0, 56 - c->fill);
-    for (unsigned i = 0; i < 8; i++)
-        c->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+    store_be64(c->block + 56, bits);
     compress_blocks(c->h, c->block, 1);
-    for (unsigned i = 0; i < 8; i++) {
-        digest[4 * i] = (uint8_t)(c->h[i] >> 24);
-        digest[4 * i + 1] = (uint8_t)(c->h[i] >> 16);
-        digest[4 * i + 2] = (uint8_t)(c->h[i] >> 8);
-        digest[4 * i + 3] = (uint8_t)c->h[i];
-    }
+    for (unsigned i = 0; i < 8; i++)
+        store_be32(digest + 4 * i, c->h[i]);
     memset(c, 0, sizeof(*c));
 }
 
