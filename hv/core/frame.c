@@ -227,18 +227,30 @@ static bool charge(uint16_t owner, struct domain *d, uint8_t *pool)
     return true;
 }
 
-/* Writes f's record (mfn's, which was free) for owner and zeroes the frame; taking it off the
- * free list (or past fresh_next) and the counters are the caller's (a run counts its frames once).
- * The scrub is inline: in a run of frames a call would cost the loop its registers. */
-static inline __attribute__((always_inline)) void take(struct frame *f, mfn_t mfn, enum frame_use use,
-                                                       uint16_t owner, uint8_t pool)
+/* A frame's record once handed out to owner, as two whole words (use, pool, owner and refcount
+ * share the first): a run builds them once and stores two words a frame, where the fields one by
+ * one were five stores. */
+struct record {
+    uint64_t w[2];
+};
+_Static_assert(sizeof(struct frame) == sizeof(struct record), "a frame's record is two words");
+
+static inline __attribute__((always_inline)) struct record record(enum frame_use use, uint16_t owner, uint8_t pool)
+{
+    struct record r;
+    __builtin_memcpy(&r, &(struct frame){.use = (uint8_t)use, .pool = pool, .owner = owner, .refcount = 1,
+                                         .next_free = INVALID_MFN}, sizeof(r));
+    return r;
+}
+
+/* Writes f's record (mfn's, which was free) and zeroes the frame; taking it off the free list (or
+ * past fresh_next) and the counters are the caller's (a run counts its frames once). The scrub is
+ * inline: in a run of frames a call would cost the loop its registers. */
+static inline __attribute__((always_inline)) void take(struct frame *f, mfn_t mfn, struct record r)
 {
     BUG_ON(f->use != FRAME_FREE);
-    f->use = (uint8_t)use;
-    f->pool = pool;
-    f->owner = owner;
-    f->refcount = 1;
-    f->next_free = INVALID_MFN;
+    __builtin_memcpy(f, &r.w[0], sizeof(r.w[0])); /* use, pool, owner, refcount */
+    f->next_free = r.w[1];
     arch_clear_page(mfn_to_virt(mfn));
 }
 
@@ -258,7 +270,7 @@ static inline __attribute__((always_inline)) struct frame *unlink(mfn_t mfn)
 static inline __attribute__((always_inline)) mfn_t hand_out(mfn_t mfn, enum frame_use use, uint16_t owner,
                                                             uint8_t pool)
 {
-    take(unlink(mfn), mfn, use, owner, pool);
+    take(unlink(mfn), mfn, record(use, owner, pool));
     stats.free--;
     stats.used++;
     return mfn;
@@ -365,11 +377,10 @@ mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d)
     return alloc(use, d->domid, NULL);
 }
 
-/* Puts an allocated frame back on the free list, its pool charge with it (frame_free, and a run
- * given back). */
-static inline __attribute__((always_inline)) void put_back(mfn_t mfn)
+/* Puts an allocated frame (mfn, whose record is f) back on the free list, its pool charge with it
+ * (frame_free, and a run given back); its quota charge is the caller's. */
+static inline __attribute__((always_inline)) void put_back(struct frame *f, mfn_t mfn)
 {
-    struct frame *f = &frames[mfn];
     pool_uncharge(f->pool); /* an orphan stays charged to its dead owner's label until now */
     f->pool = POOL_NONE;
     f->use = FRAME_FREE;
@@ -387,6 +398,9 @@ static inline __attribute__((always_inline)) bool run_from_list(enum frame_use u
                                                                 size_t *i, size_t n, uint64_t bits)
 {
     struct frame *table = frames;
+    struct record r = record(use, owner, POOL_NONE);
+    arch_compute_once(r.w[0]); /* in registers, not rebuilt a frame */
+    arch_compute_once(r.w[1]);
     mfn_t mfn = free_head;
     bool ok = true;
     for (; *i < n && mfn != INVALID_MFN; ++*i) {
@@ -396,7 +410,7 @@ static inline __attribute__((always_inline)) bool run_from_list(enum frame_use u
         }
         struct frame *f = &table[mfn];
         mfn_t next = f->next_free;
-        take(f, mfn, use, owner, POOL_NONE);
+        take(f, mfn, r);
         out[*i] = (mfn << PAGE_SHIFT) | bits;
         mfn = next;
     }
@@ -428,7 +442,7 @@ bool frame_alloc_run(enum frame_use use, struct domain *d, uint64_t *out, size_t
             uint8_t pool = pools ? pool_charge(owner) : POOL_NONE;
             if (pool == POOL_FULL)
                 break;
-            take(unlink(mfn), mfn, use, owner, pool);
+            take(unlink(mfn), mfn, record(use, owner, pool));
             out[i] = (mfn << PAGE_SHIFT) | bits;
         }
     }
@@ -437,7 +451,8 @@ bool frame_alloc_run(enum frame_use use, struct domain *d, uint64_t *out, size_t
     if (i == n)
         return true;
     while (i--) {
-        put_back((out[i] & ~bits) >> PAGE_SHIFT);
+        mfn_t mfn = (out[i] & ~bits) >> PAGE_SHIFT;
+        put_back(&frames[mfn], mfn);
         out[i] = 0;
     }
     return false;
@@ -451,8 +466,9 @@ void frame_free(mfn_t mfn)
     /* Freeing something that is not an allocated frame is a hypervisor bug, never a guest's doing. */
     BUG_ON(mfn >= table_ready || frames[mfn].use == FRAME_FREE || frames[mfn].use == FRAME_RESERVED ||
            frames[mfn].use == FRAME_ABSENT);
-    quota_frame_give(frames[mfn].owner); /* not an orphan's: its quota charge went with its owner */
-    put_back(mfn);
+    struct frame *f = &frames[mfn];
+    quota_frame_give(f->owner); /* not an orphan's: its quota charge went with its owner */
+    put_back(f, mfn);
 }
 
 void frame_get(mfn_t mfn)
