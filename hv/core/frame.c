@@ -227,30 +227,25 @@ static bool charge(uint16_t owner, struct domain *d, uint8_t *pool)
     return true;
 }
 
-/* A frame's record once handed out to owner, as two whole words (use, pool, owner and refcount
- * share the first): a run builds them once and stores two words a frame, where the fields one by
- * one were five stores. */
-struct record {
-    uint64_t w[2];
-};
-_Static_assert(sizeof(struct frame) == sizeof(struct record), "a frame's record is two words");
-
-static inline __attribute__((always_inline)) struct record record(enum frame_use use, uint16_t owner, uint8_t pool)
+/* The first word of a frame's record once handed out to owner (use, pool, owner and refcount):
+ * a run builds it once and stores it whole a frame, where the fields one by one were four stores. */
+static inline __attribute__((always_inline)) uint64_t record(enum frame_use use, uint16_t owner, uint8_t pool)
 {
-    struct record r;
-    __builtin_memcpy(&r, &(struct frame){.use = (uint8_t)use, .pool = pool, .owner = owner, .refcount = 1,
-                                         .next_free = INVALID_MFN}, sizeof(r));
-    return r;
+    const struct frame f = {.use = (uint8_t)use, .pool = pool, .owner = owner, .refcount = 1};
+    uint64_t w;
+    _Static_assert(offsetof(struct frame, next_free) == sizeof(w), "use, pool, owner, refcount: one word");
+    __builtin_memcpy(&w, &f, sizeof(w));
+    return w;
 }
 
-/* Writes f's record (mfn's, which was free) and zeroes the frame; taking it off the free list (or
- * past fresh_next) and the counters are the caller's (a run counts its frames once). The scrub is
- * inline: in a run of frames a call would cost the loop its registers. */
-static inline __attribute__((always_inline)) void take(struct frame *f, mfn_t mfn, struct record r)
+/* Writes f's record (mfn's, which was free; rec from record()) and zeroes the frame; taking it
+ * off the free list (or past fresh_next) and the counters are the caller's (a run counts its
+ * frames once). The scrub is inline: in a run of frames a call would cost the loop its registers. */
+static inline __attribute__((always_inline)) void take(struct frame *f, mfn_t mfn, uint64_t rec)
 {
     BUG_ON(f->use != FRAME_FREE);
-    __builtin_memcpy(f, &r.w[0], sizeof(r.w[0])); /* use, pool, owner, refcount */
-    f->next_free = r.w[1];
+    __builtin_memcpy(f, &rec, sizeof(rec));
+    f->next_free = INVALID_MFN;
     arch_clear_page(mfn_to_virt(mfn));
 }
 
@@ -398,9 +393,8 @@ static inline __attribute__((always_inline)) bool run_from_list(enum frame_use u
                                                                 size_t *i, size_t n, uint64_t bits)
 {
     struct frame *table = frames;
-    struct record r = record(use, owner, POOL_NONE);
-    arch_compute_once(r.w[0]); /* in registers, not rebuilt a frame */
-    arch_compute_once(r.w[1]);
+    uint64_t rec = record(use, owner, POOL_NONE);
+    arch_compute_once(rec); /* in a register, not rebuilt a frame */
     mfn_t mfn = free_head;
     bool ok = true;
     for (; *i < n && mfn != INVALID_MFN; ++*i) {
@@ -410,7 +404,7 @@ static inline __attribute__((always_inline)) bool run_from_list(enum frame_use u
         }
         struct frame *f = &table[mfn];
         mfn_t next = f->next_free;
-        take(f, mfn, r);
+        take(f, mfn, rec);
         out[*i] = (mfn << PAGE_SHIFT) | bits;
         mfn = next;
     }
