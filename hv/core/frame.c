@@ -365,13 +365,6 @@ mfn_t frame_alloc_for(enum frame_use use, struct domain *d)
     return alloc(use, d->domid, d);
 }
 
-mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d)
-{
-    if (FAILALLOC(use))
-        return INVALID_MFN;
-    return alloc(use, d->domid, NULL);
-}
-
 /* Puts an allocated frame (mfn, whose record is f) back on the free list, its pool charge with it
  * (frame_free, and a run given back); its quota charge is the caller's. */
 static inline __attribute__((always_inline)) void put_back(struct frame *f, mfn_t mfn)
@@ -414,8 +407,8 @@ static inline __attribute__((always_inline)) bool run_from_list(enum frame_use u
 
 /*
  * A run of n frames for d (its RAM: gpt_populate), whose quota charge the caller has already
- * taken, each handed out as frame_alloc_prepaid would hand it out (the same record, the same
- * scrub, the pool charge with mitigate=pools, failalloc's count), in one call: each frame's
+ * taken, each handed out as frame_alloc_for hands one out but for the quota (the same record,
+ * the same scrub, the pool charge with mitigate=pools, failalloc's count), in one call: each frame's
  * address ORed with `bits` goes to out[i] (the caller's entries: a leaf table of the guest's page
  * tables). All or nothing: refused part-way (memory exhausted, d's pool full, failalloc), every
  * frame the run took goes back, in reverse, so the free list is as it was, and the answer is false.
