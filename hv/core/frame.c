@@ -3,6 +3,7 @@
 // available RAM; it lives in RAM itself, carved out of the largest available range, and is written
 // a chunk at a time on first use. Freed frames are a LIFO list threaded through the table, and
 // the frames never handed out are taken upwards after them, so allocation and release are O(1).
+#include <moat/arch.h>
 #include <moat/console.h>
 #include <moat/domain.h>
 #include <moat/frame.h>
@@ -226,24 +227,47 @@ static bool charge(uint16_t owner, struct domain *d, uint8_t *pool)
     return true;
 }
 
-/* Hands out mfn (the free list's head, or the lowest frame never handed out) to owner, zeroed. */
-static inline __attribute__((always_inline)) mfn_t hand_out(mfn_t mfn, enum frame_use use, uint16_t owner,
-                                                            uint8_t pool)
+/* The first word of a frame's record once handed out to owner (use, pool, owner and refcount):
+ * a run builds it once and stores it whole a frame, where the fields one by one were four stores. */
+static inline __attribute__((always_inline)) uint64_t record(enum frame_use use, uint16_t owner, uint8_t pool)
+{
+    const struct frame f = {.use = (uint8_t)use, .pool = pool, .owner = owner, .refcount = 1};
+    uint64_t w;
+    _Static_assert(offsetof(struct frame, next_free) == sizeof(w), "use, pool, owner, refcount: one word");
+    __builtin_memcpy(&w, &f, sizeof(w));
+    return w;
+}
+
+/* Writes f's record (mfn's, which was free; rec from record()) and zeroes the frame; taking it
+ * off the free list (or past fresh_next) and the counters are the caller's (a run counts its
+ * frames once). The scrub is inline: in a run of frames a call would cost the loop its registers. */
+static inline __attribute__((always_inline)) void take(struct frame *f, mfn_t mfn, uint64_t rec)
+{
+    BUG_ON(f->use != FRAME_FREE);
+    __builtin_memcpy(f, &rec, sizeof(rec));
+    f->next_free = INVALID_MFN;
+    arch_clear_page(mfn_to_virt(mfn));
+}
+
+/* Takes mfn, the free list's head or the lowest frame never handed out, off the list or past
+ * fresh_next; its record. */
+static inline __attribute__((always_inline)) struct frame *unlink(mfn_t mfn)
 {
     struct frame *f = &frames[mfn];
-    BUG_ON(f->use != FRAME_FREE);
     if (mfn == free_head)
         free_head = f->next_free;
     else
         fresh_next = mfn + 1;
-    f->use = (uint8_t)use;
-    f->pool = pool;
-    f->owner = owner;
-    f->refcount = 1;
-    f->next_free = INVALID_MFN;
+    return f;
+}
+
+/* Hands out mfn (the free list's head, or the lowest frame never handed out) to owner, zeroed. */
+static inline __attribute__((always_inline)) mfn_t hand_out(mfn_t mfn, enum frame_use use, uint16_t owner,
+                                                            uint8_t pool)
+{
+    take(unlink(mfn), mfn, record(use, owner, pool));
     stats.free--;
     stats.used++;
-    clear_page(mfn_to_virt(mfn));
     return mfn;
 }
 
@@ -278,8 +302,11 @@ static inline mfn_t alloc(enum frame_use use, uint16_t owner, struct domain *d)
  * grant mapping, a new page of grant entries, a created domain's tables), each of which must
  * answer an error and give every frame back (tests/domains/test_alloc_failures.py). Guest RAM is
  * left out: its pages come in runs, and one refused page takes the same path as any other.
+ * `failalloc=ram:K` (or `boot:ram:K`) counts guest RAM's frames instead, and only them (a domain's
+ * pages, taken in runs by frame_alloc_run, and its info pages): a refusal part-way through a run
+ * must give back the frames the run took before it.
  */
-static bool failalloc_armed;
+static bool failalloc_armed, failalloc_ram;
 static unsigned long failalloc_at, failalloc_count;
 
 void frame_failalloc_arm(bool boot_domains)
@@ -292,12 +319,14 @@ void frame_failalloc_arm(bool boot_domains)
     if (from_boot != boot_domains)
         return;
     p += from_boot ? 5 : 0;
+    failalloc_ram = !strncmp(p, "ram:", 4);
+    p += failalloc_ram ? 4 : 0;
     failalloc_at = 0;
     for (; *p >= '0' && *p <= '9' && failalloc_at < 100000000; p++)
         failalloc_at = failalloc_at * 10 + (unsigned long)(*p - '0');
     failalloc_armed = true;
-    printk("selftest: failalloc: allocation %lu %s will be refused\n", failalloc_at,
-           from_boot ? "from the boot's domains on" : "after the boot's domains");
+    printk("selftest: failalloc: allocation %lu%s %s will be refused\n", failalloc_at,
+           failalloc_ram ? " of guest RAM" : "", from_boot ? "from the boot's domains on" : "after the boot's domains");
 }
 
 void frame_failalloc_report(void)
@@ -308,7 +337,7 @@ void frame_failalloc_report(void)
 
 static bool failalloc(enum frame_use use, const void *caller)
 {
-    if (!failalloc_armed || use == FRAME_GUEST || ++failalloc_count != failalloc_at)
+    if (!failalloc_armed || (use == FRAME_GUEST) != failalloc_ram || ++failalloc_count != failalloc_at)
         return false;
     printk("selftest: failalloc: allocation %lu (use %u) refused, called from 0x%lx\n", failalloc_count,
            (unsigned)use, (unsigned long)caller);
@@ -336,11 +365,84 @@ mfn_t frame_alloc_for(enum frame_use use, struct domain *d)
     return alloc(use, d->domid, d);
 }
 
-mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d)
+/* Puts an allocated frame (mfn, whose record is f) back on the free list, its pool charge with it
+ * (frame_free, and a run given back); its quota charge is the caller's. */
+static inline __attribute__((always_inline)) void put_back(struct frame *f, mfn_t mfn)
 {
-    if (FAILALLOC(use))
-        return INVALID_MFN;
-    return alloc(use, d->domid, NULL);
+    pool_uncharge(f->pool); /* an orphan stays charged to its dead owner's label until now */
+    f->pool = POOL_NONE;
+    f->use = FRAME_FREE;
+    f->owner = 0;
+    f->refcount = 0;
+    f->next_free = free_head;
+    free_head = mfn;
+    stats.free++;
+    stats.used--;
+}
+
+/* frame_alloc_run's common case: frames [*i, n) from the free list while it has any (nothing to
+ * charge: the pools are off), its head in a register. False: failalloc refused the next one. */
+static inline __attribute__((always_inline)) bool run_from_list(enum frame_use use, uint16_t owner, uint64_t *out,
+                                                                size_t *i, size_t n, uint64_t bits)
+{
+    struct frame *table = frames;
+    uint64_t rec = record(use, owner, POOL_NONE);
+    arch_compute_once(rec); /* in a register, not rebuilt a frame */
+    mfn_t mfn = free_head;
+    bool ok = true;
+    for (; *i < n && mfn != INVALID_MFN; ++*i) {
+        if (FAILALLOC(use)) {
+            ok = false;
+            break;
+        }
+        struct frame *f = &table[mfn];
+        mfn_t next = f->next_free;
+        take(f, mfn, rec);
+        out[*i] = (mfn << PAGE_SHIFT) | bits;
+        mfn = next;
+    }
+    free_head = mfn;
+    return ok;
+}
+
+/*
+ * A run of n frames for d (its RAM: gpt_populate), whose quota charge the caller has already
+ * taken, each handed out as frame_alloc_for hands one out but for the quota (the same record,
+ * the same scrub, the pool charge with mitigate=pools, failalloc's count), in one call: each frame's
+ * address ORed with `bits` goes to out[i] (the caller's entries: a leaf table of the guest's page
+ * tables). All or nothing: refused part-way (memory exhausted, d's pool full, failalloc), every
+ * frame the run took goes back, in reverse, so the free list is as it was, and the answer is false.
+ */
+bool frame_alloc_run(enum frame_use use, struct domain *d, uint64_t *out, size_t n, uint64_t bits)
+{
+    BUG_ON(bits & (MAX_PHYS_MEMORY - PAGE_SIZE)); /* no address bit: the undo below takes them off */
+    uint16_t owner = d->domid;
+    bool pools = mitigated(MITIGATE_POOLS);
+    size_t i = 0;
+    if (pools || run_from_list(use, owner, out, &i, n, bits)) {
+        for (; i < n; i++) { /* the free list is empty, or each frame has its pool charge */
+            if (FAILALLOC(use))
+                break;
+            mfn_t mfn = free_head != INVALID_MFN ? free_head : fresh_frame();
+            if (mfn == INVALID_MFN)
+                break;
+            uint8_t pool = pools ? pool_charge(owner) : POOL_NONE;
+            if (pool == POOL_FULL)
+                break;
+            take(unlink(mfn), mfn, record(use, owner, pool));
+            out[i] = (mfn << PAGE_SHIFT) | bits;
+        }
+    }
+    stats.free -= i;
+    stats.used += i;
+    if (i == n)
+        return true;
+    while (i--) {
+        mfn_t mfn = (out[i] & ~bits) >> PAGE_SHIFT;
+        put_back(&frames[mfn], mfn);
+        out[i] = 0;
+    }
+    return false;
 }
 
 /* A frame the caller holds is allocated, so its record is written (below table_ready): anything
@@ -352,16 +454,8 @@ void frame_free(mfn_t mfn)
     BUG_ON(mfn >= table_ready || frames[mfn].use == FRAME_FREE || frames[mfn].use == FRAME_RESERVED ||
            frames[mfn].use == FRAME_ABSENT);
     struct frame *f = &frames[mfn];
-    pool_uncharge(f->pool); /* an orphan stays charged to its dead owner's label until now */
     quota_frame_give(f->owner); /* not an orphan's: its quota charge went with its owner */
-    f->pool = POOL_NONE;
-    f->use = FRAME_FREE;
-    f->owner = 0;
-    f->refcount = 0;
-    f->next_free = free_head;
-    free_head = mfn;
-    stats.free++;
-    stats.used--;
+    put_back(f, mfn);
 }
 
 void frame_get(mfn_t mfn)

@@ -46,6 +46,7 @@ def test_quotas_per_label(run_scenario) -> None:
     pages, frames, ports = number(ctl, r"big child meters: pages=(\d+) frames=(\d+) ports=(\d+)")
     assert pages == 32 and 32 < frames < 48 and ports == 0
     assert "share of the child read and set: weight=512 cap=30" in ctl
+    assert number(ctl, r"big of 8 MiB: rc=(-?\d+)") == (0,)
     assert number(ctl, r"big of 16 MiB: rc=(-?\d+)") == (0,)  # within big's 64 MiB
     # the dead domains' frames all came back to the label: exactly as many fit again
     assert number(ctl, r"small created (\d+) again after the deaths") == (small,)

@@ -65,27 +65,27 @@ bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags)
 
 /*
  * A run of fresh pages, as domain creation populates a domain's RAM: one walk per leaf table
- * instead of one per page (a 1 MiB domain has 256 pages and one leaf table). The leaves are new,
- * so no TLB holds them. The pages' quota is taken at once, and what a failure leaves untaken
- * given back; a frame already taken stays mapped: the domain's teardown gives back all it holds.
+ * instead of one per page (a 1 MiB domain has 256 pages and one leaf table), and the frames of
+ * each leaf table's part taken from the allocator at once, straight into the leaves. The leaves
+ * are new, so no TLB holds them. The pages' quota is taken at once, and what a failure leaves
+ * untaken given back; a frame already taken stays mapped: the domain's teardown gives back all it
+ * holds (a refused run itself takes nothing).
  */
 bool gpt_populate(struct domain *d, vaddr_t va, size_t pages, uint64_t flags)
 {
     if (pages > UINT32_MAX || !quota_take(d, QUOTA_FRAMES, (uint32_t)pages))
         return false;
-    uint64_t *e = NULL;
-    for (size_t i = 0; i < pages; i++, va += PAGE_SIZE) {
-        mfn_t m = INVALID_MFN;
-        if (!e || IDX(va, 1) == 0) /* the first page, or the first of the next leaf table */
-            e = leaf_entry(d, va);
-        if (e)
-            m = frame_alloc_prepaid(FRAME_GUEST, d);
-        if (m == INVALID_MFN) {
+    uint64_t bits = gpt_leaf_entry(0, flags);
+    for (size_t i = 0; i < pages;) {
+        size_t n = MIN(pages - i, 512 - IDX(va, 1)); /* to the end of this leaf table */
+        uint64_t *e = leaf_entry(d, va);
+        if (!e || !frame_alloc_run(FRAME_GUEST, d, e, n, bits)) {
             quota_give(d, QUOTA_FRAMES, (uint32_t)(pages - i));
             return false;
         }
-        d->frames_held++;
-        *e++ = gpt_leaf_entry(m, flags);
+        d->frames_held += n;
+        i += n;
+        va += n * PAGE_SIZE;
     }
     return true;
 }

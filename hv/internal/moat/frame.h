@@ -48,9 +48,11 @@ struct domain;
 /* The same for a frame that d holds (its RAM, page tables, tables of its ports and grants): charged
  * to d's memory quota, which may refuse it (INVALID_MFN, as when memory is exhausted). */
 mfn_t frame_alloc_for(enum frame_use use, struct domain *d);
-/* The same, for a frame whose quota charge the caller has already taken (a run of pages, charged
- * once: gpt_populate). */
-mfn_t frame_alloc_prepaid(enum frame_use use, struct domain *d);
+/* n such frames at once, whose quota charge the caller has already taken (a domain's RAM, a leaf
+ * table's worth at a time: gpt_populate), each address ORed with bits (no address bit in it)
+ * written to out[i]: all of them, or none (false; a refusal part-way gives back what the run
+ * took, and the quota stays the caller's to give back). */
+bool frame_alloc_run(enum frame_use use, struct domain *d, uint64_t *out, size_t n, uint64_t bits);
 void frame_free(mfn_t mfn);
 #ifdef CONFIG_SELFTEST
 /* Test-only `failalloc=K` (frame.c): counts allocations from here on, refuses the K-th; called

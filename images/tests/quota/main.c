@@ -175,10 +175,18 @@ static void memory(void)
         xtf_check(domctl_getsched(other, &edge) == 0 && edge.weight == 256 && edge.cap == 0, "weight 0: default");
         kill_all(&other, 1);
     }
+    /* 8 MiB, within a label's share under mitigate=pools, created and destroyed: its frames go
+     * back to the free list, from where the next domain's RAM is taken first. */
+    domid_t large;
+    rc = create(BLOB_QUOTA_TEST_SSID_BIG, "big", 8 * 1024, &large);
+    printf("quota: big of 8 MiB: rc=%ld\n", rc);
+    if (rc == 0)
+        kill_all(&large, 1);
     /* 16 MiB: within big's quota (64 MiB). Under mitigate=pools more than a label's share of
      * the frames (a tenth of them in this scenario's 128 MiB): refused like exhausted memory,
-     * and what it took comes back (the small ones below fit again either way). */
-    domid_t large;
+     * and what it took comes back (the small ones below fit again either way). Half of it
+     * comes from the free list (the 8 MiB domain's frames), charged to the pool as much as
+     * frames never handed out are. */
     rc = create(BLOB_QUOTA_TEST_SSID_BIG, "big", 16 * 1024, &large);
     printf("quota: big of 16 MiB: rc=%ld\n", rc);
     if (rc == 0)

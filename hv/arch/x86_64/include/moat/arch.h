@@ -168,4 +168,15 @@ bool arch_upcall_push(struct vcpu *v, uint64_t callback);
  * the hypercall returns, so the context's rax comes back exactly), or -XEN_EFAULT / -XEN_EINVAL. */
 long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret);
 
+/* ---- memory ---- */
+
+/* Zeroes one 4 KiB page: one rep stosq of 512 quadwords. Inline for the allocator's runs of
+ * frames (frame_alloc_run), where a call a page would cost the loop its registers; clear_page
+ * (moat/lib.h) is this out of line. The page is the only memory it writes. */
+static inline void arch_clear_page(void *page)
+{
+    size_t words = PAGE_SIZE / 8;
+    __asm__ volatile("rep stosq" : "+D"(page), "+c"(words), "=m"(*(char(*)[PAGE_SIZE])page) : "a"(0UL));
+}
+
 #endif
