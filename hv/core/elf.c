@@ -118,16 +118,16 @@ bool elf_load(const struct elf_image *img, struct domain *d)
             continue;
         uint64_t flags = (p->flags & PF_W ? MAP_WRITABLE : 0) | (p->flags & PF_X ? 0 : MAP_NOEXEC);
         for (uint64_t va = ALIGN_DOWN(p->vaddr, PAGE_SIZE); va < p->vaddr + p->memsz; va += PAGE_SIZE) {
-            uint64_t pte = gpt_lookup(d, va);
-            if (!pte)
+            /* The segment's protections on the page, and the page itself (nothing runs in the
+             * domain yet, so the order does not matter). */
+            mfn_t m = gpt_protect_new(d, va, flags);
+            if (m == INVALID_MFN)
                 return false;
-            uint8_t *page = mfn_to_virt(pte_mfn(pte));
+            uint8_t *page = mfn_to_virt(m);
             /* The bytes of this page that come from the file; the rest stays zero. */
             uint64_t seg_lo = MAX(va, p->vaddr), seg_hi = MIN(va + PAGE_SIZE, p->vaddr + p->filesz);
             if (seg_hi > seg_lo)
                 memcpy(page + (seg_lo - va), img->data + p->offset + (seg_lo - p->vaddr), seg_hi - seg_lo);
-            if (!gpt_map(d, va, pte_mfn(pte), flags))
-                return false;
         }
     }
     return true;

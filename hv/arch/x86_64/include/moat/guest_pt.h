@@ -19,6 +19,10 @@ bool gpt_map(struct domain *d, vaddr_t va, mfn_t mfn, uint64_t flags);
 bool gpt_populate(struct domain *d, vaddr_t va, size_t pages, uint64_t flags);
 /* The leaf entry that maps va (pte_mfn, pte_writable in moat/arch.h), or 0 if unmapped. */
 uint64_t gpt_lookup(struct domain *d, vaddr_t va);
+/* The frame mapped at va, its leaf rewritten with MAP_* `flags`: the loader setting a page's
+ * protections, one walk where a lookup and a gpt_map took two. INVALID_MFN if nothing is mapped
+ * there. No TLB flush: only for a domain being built, which has never run. */
+mfn_t gpt_protect_new(struct domain *d, vaddr_t va, uint64_t flags);
 bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry everywhere */
 /*
  * Leaves found through a remembered page directory (the level-2 table of va's 1 GiB-aligned
