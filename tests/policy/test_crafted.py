@@ -240,7 +240,7 @@ def test_padding_after_an_odd_number_of_rows(agree) -> None:
     ok = rows3(extension(*secs))
     cases = {}
     o = len(ok) - sum(len(s) for s in secs)
-    for n, s in enumerate(secs):
+    for s in secs:
         for byte in range(28, 32):
             bad = bytearray(ok)
             bad[o + byte] = 1
