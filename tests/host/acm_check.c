@@ -205,7 +205,7 @@ static void print_query(const struct acm_policy_view *v)
     const size_t nperms = sizeof(query_perms) / sizeof(query_perms[0]);
     uint32_t rows = v->ext_rows;
 
-    printf("{\"chwall_row\":");
+    printf("{\"name_len\":%u,\"chwall_row\":", v->name_len);
     print_row_offsets(v, acm_chwall_row, v->chwall_ssidrefs);
     printf("\"ste_row\":");
     print_row_offsets(v, acm_ste_row, v->ste_ssidrefs);
@@ -255,6 +255,43 @@ static void print_query(const struct acm_policy_view *v)
     printf("]}");
 }
 
+/* One refusal as JSON: the return value and the error record. */
+static void print_refusal(const char *name, int rc, const struct acm_policy_error *e)
+{
+    printf("{\"case\":\"%s\",\"rc\":%d,\"offset\":%u,\"field\":\"%s\",\"message\":\"%s\"}\n", name, rc,
+           e->offset, e->field ? e->field : "", e->message ? e->message : "");
+}
+
+/* The caller's mistakes the parser answers without touching what it was not given: no view to
+ * fill (with and without a blob), no blob (of size 0: too short; of another size: "no blob"),
+ * and no error record wanted. */
+static int print_api(void)
+{
+    static const uint8_t magic[ACM_HEADER_SIZE] = {0x00, 0x01, 0xde, 0xbc};
+    struct acm_policy_view v;
+    struct acm_policy_error e;
+    int rc;
+
+    memset(&e, 0, sizeof(e));
+    rc = acm_policy_parse(magic, sizeof(magic), NULL, &e);
+    print_refusal("no view", rc, &e);
+    memset(&e, 0, sizeof(e));
+    rc = acm_policy_parse(NULL, 0, NULL, &e);
+    print_refusal("no view, no blob", rc, &e);
+    memset(&e, 0, sizeof(e));
+    rc = acm_policy_parse(NULL, 0, &v, &e);
+    print_refusal("no blob, size 0", rc, &e);
+    for (size_t size = 1; size <= ACM_HEADER_SIZE + 4; size += ACM_HEADER_SIZE + 3) {
+        memset(&e, 0, sizeof(e));
+        rc = acm_policy_parse(NULL, size, &v, &e);
+        print_refusal(size == 1 ? "no blob, size 1" : "no blob, size 64", rc, &e);
+    }
+    memset(&e, 0, sizeof(e));
+    rc = acm_policy_parse(magic, sizeof(magic), &v, NULL);
+    print_refusal("no error record", rc, &e);
+    return 0;
+}
+
 static int query;
 
 static int check_file(const char *path)
@@ -294,6 +331,17 @@ static int check_file(const char *path)
         free(buf);
         return rc;
     }
+    /* Exactly the blob's bytes (none: no allocation), so a sanitizer sees any read past them. */
+    nbuf = len ? malloc(len) : NULL;
+    if (len && !nbuf) {
+        perror("malloc");
+        free(buf);
+        return 2;
+    }
+    if (len)
+        memcpy(nbuf, buf, len);
+    free(buf);
+    buf = nbuf;
     if (query) {
         /* Whether the boot would take it for a policy: whole, and cut to its first 4 and 3 bytes. */
         printf("{\"looks_like\":[%d,%d,%d],", acm_policy_looks_like(buf, len), acm_policy_looks_like(buf, len < 4 ? len : 4),
@@ -327,12 +375,14 @@ int main(int argc, char **argv)
     int rc = 0;
 
     int first = 1;
+    if (argc == 2 && strcmp(argv[1], "--api") == 0)
+        return print_api();
     if (argc > 1 && strcmp(argv[1], "--query") == 0) {
         query = 1;
         first = 2;
     }
     if (argc <= first) {
-        fprintf(stderr, "usage: %s [--query] BLOB...\n", argv[0]);
+        fprintf(stderr, "usage: %s [--query] BLOB... | %s --api\n", argv[0], argv[0]);
         return 2;
     }
     for (int i = first; i < argc; i++) {

@@ -119,6 +119,7 @@ def expected(blob: bytes) -> dict[str, Any]:
     return {
         "looks_like": [1, 1, 0],
         "view": {
+            "name_len": len(j["name"]),
             "chwall_row": offsets(cw, CHWALL_HEADER),
             "ste_row": offsets(st, STE_HEADER),
             "chwall_has": cells(cw["ssid"], cw["types"]),
