@@ -82,22 +82,31 @@ bool guest_range_ok(uint64_t va, size_t n);
  * their stack garbage: tried).
  */
 extern uint8_t smap_enabled;
+/*
+ * The guest access both accessors below make: `insn` between stac and clac where the CPU has SMAP
+ * (smap_enabled), plain and out of line where it has not (no window to open). A fault on either
+ * resumes at its fixup, which closes the window it opened and jumps to the asm goto's `fault`
+ * label, named at each use; the way without a fault tests nothing after the access.
+ */
+#define GUEST_ACCESS_ASM(insn)                                                                                   \
+    "testb $1, smap_enabled(%%rip)\n\t"                                                                          \
+    "jz 2f\n\t"                                                                                                  \
+    "stac\n"                                                                                                     \
+    "1:\t" insn "\n\t"                                                                                           \
+    "clac\n"                                                                                                     \
+    "3:\n\t"                                                                                                     \
+    ".pushsection .text.fixup, \"ax\"\n"                                                                         \
+    "2:\t" insn "\n\t"                                                                                           \
+    "jmp 3b\n"                                                                                                   \
+    "4:\tclac\n\t"                                                                                               \
+    "jmp %l[fault]\n"                                                                                            \
+    "5:\tjmp %l[fault]\n\t"                                                                                       \
+    ".popsection\n\t" FIXUP_ENTRY("1b", "4b") FIXUP_ENTRY("2b", "5b")
+
 /* cppcheck-suppress constParameter ; the asm writes through dst (rep movsq), which cppcheck does not see */
 static inline __attribute__((always_inline)) bool copy_words_user(void *dst, const void *src, size_t words)
 {
-    __asm__ volatile goto("testb $1, smap_enabled(%%rip)\n\t"
-                 "jz 2f\n\t"
-                 "stac\n"
-                 "1:\trep movsq\n\t"
-                 "clac\n"
-                 "3:\n\t"
-                 ".pushsection .text.fixup, \"ax\"\n"
-                 "2:\trep movsq\n\t" /* no SMAP: no window to open */
-                 "jmp 3b\n"
-                 "4:\tclac\n\t"
-                 "jmp %l[fault]\n"
-                 "5:\tjmp %l[fault]\n\t"
-                 ".popsection\n\t" FIXUP_ENTRY("1b", "4b") FIXUP_ENTRY("2b", "5b")
+    __asm__ volatile goto(GUEST_ACCESS_ASM("rep movsq")
                  : "+D"(dst), "+S"(src), "+c"(words)
                  :
                  : "memory", "cc"
@@ -139,19 +148,7 @@ static inline __attribute__((always_inline)) bool get_u32_from_guest(uint64_t gu
     if (guest_src - 1 > guest_u32_last)
         return false;
     uint32_t w;
-    __asm__ goto("testb $1, smap_enabled(%%rip)\n\t"
-                 "jz 2f\n\t"
-                 "stac\n"
-                 "1:\tmovl (%1), %0\n\t"
-                 "clac\n"
-                 "3:\n\t"
-                 ".pushsection .text.fixup, \"ax\"\n"
-                 "2:\tmovl (%1), %0\n\t" /* no SMAP: no window to open */
-                 "jmp 3b\n"
-                 "4:\tclac\n\t"
-                 "jmp %l[fault]\n"
-                 "5:\tjmp %l[fault]\n\t"
-                 ".popsection\n\t" FIXUP_ENTRY("1b", "4b") FIXUP_ENTRY("2b", "5b")
+    __asm__ goto(GUEST_ACCESS_ASM("movl (%1), %0")
                  /* cppcheck-suppress legacyUninitvar ; an output: the asm writes w, cppcheck reads asm goto operands as inputs */
                  : "=r"(w) /* not early-clobber: each way reads guest_src only in the load that writes w */
                  : "r"(guest_src)
