@@ -183,6 +183,30 @@ def test_table_and_json():
     assert data["scenarios"][0]["ok"] is True
 
 
+def test_goals_and_floors_are_printed_beside_their_figures():
+    goals = {"domain_switch": bench.Goal(140, 62), "evtchn_send": bench.Goal(150)}
+    results = [bench.ScenarioResult("s", Path("tests/bench/s.toml"),
+                                    [fig("domain_switch", 217, 217, 217), fig("evtchn_send", 146, 150, 151),
+                                     fig("other", 5, 5, 5)])]
+    table = bench.format_table(results, goals).splitlines()
+    assert table[0].split() == ["scenario", "figure", "min", "median", "max", "n", "unit", "goal", "floor"]
+    assert table[2].split()[-3:] == ["140", "62", "missed"]
+    assert table[3].split()[-2:] == ["150", "met"]  # a median equal to the goal meets it; no floor
+    assert table[4].split() == ["s", "other", "5", "5", "5", "1", "instructions"]
+    # Without a figure that has a goal, the table is the plain one.
+    plain = [bench.ScenarioResult("s", Path("tests/bench/s.toml"), [fig("other", 5, 5, 5)])]
+    assert bench.format_table(plain, goals).splitlines()[0].split()[-1] == "unit"
+
+
+def test_every_goal_names_a_figure_some_benchmark_declares():
+    from moat import hostbench
+
+    root = paths.repo_root()
+    declared = {name for path in bench.find_scenarios(root) for name in bench.declared_figures(path)}
+    assert set(bench.GOALS) <= declared | set(hostbench.FIGURES)
+    assert all(g.floor is None or g.floor < g.goal for g in bench.GOALS.values())
+
+
 # --- the command, with a fake QEMU -------------------------------------------------------------
 
 @pytest.fixture

@@ -50,6 +50,18 @@ def test_the_recorded_run_has_every_declared_figure():
     assert {("policy_compile", name) for name in hostbench.FIGURES} <= recorded
 
 
+def test_the_generated_table_gives_each_goal_and_floor_and_whether_it_is_met():
+    unit = "instructions"
+    data = {"scenarios": [{"name": "switch", "figures": [{"name": "domain_switch", "median": 217, "unit": unit},
+                                                          {"name": "x", "median": 3, "unit": unit}]},
+                          {"name": "evtchn_send", "figures": [{"name": "evtchn_send", "median": 150, "unit": unit}]}]}
+    assert bench.figures_markdown(data, bench.GOALS).splitlines() == [
+        "| scenario | figure | median | unit | goal | floor |", "|---|---|---:|---|---:|---:|",
+        "| evtchn_send | evtchn_send | 150 | instructions | 150 met | |",
+        "| switch | domain_switch | 217 | instructions | 140 missed | 62 |",
+        "| switch | x | 3 | instructions | | |"]
+
+
 def test_update_doc_replaces_only_the_table():
     data = {"scenarios": [{"name": "b", "figures": [{"name": "x", "median": 1234567, "unit": "instructions"},
                                                      {"name": "timer_overhead", "median": 5, "unit": "instructions"}]},

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"moat bench: {result.name}: console log: {paths.display(result.log)}", file=sys.stderr, flush=True)
 
     print()
-    print(bench.format_table(results))
+    print(bench.format_table(results, bench.GOALS))
     if old is not None:
         print()
         print(f"moat bench: change from {args.compare} (medians)")
