@@ -210,6 +210,27 @@ def test_compiler_findings(lines, want):
     assert check.compiler_findings(lines) == want
 
 
+# A compiler writes a diagnostic to stderr in pieces, and a parallel build's progress line lands on
+# stdout in between (seen in CI: "hv/core/planted.c:7:6CC build/.../sha256.o" then ": error: ...").
+INTERLEAVED = (
+    "import sys\n"
+    "sys.stderr.write('hv/core/a.c:7:6'); sys.stderr.flush()\n"
+    "sys.stdout.write('CC build/check/clang/obj/hv/lib/sha256.o\\n'); sys.stdout.flush()\n"
+    "sys.stderr.write(': error: stack frame size (4104) exceeds limit (2048)\\n'); sys.stderr.flush()\n"
+    "sys.exit(2)\n"
+)
+
+
+def test_a_diagnostic_split_by_a_progress_line_is_still_found(tmp_path):
+    ctx = check.Context(root=tmp_path, jobs=2, fuzz_seconds=0, log_dir=tmp_path)
+    result = check.Result("clang", "clang")
+    status, lines = check._run(ctx, result, [sys.executable, "-c", INTERLEAVED], split=True)
+    assert status == 2
+    assert check.compiler_findings(lines) == ["hv/core/a.c:7:6: stack frame size (4104) exceeds limit (2048)"]
+    log = (tmp_path / "clang.log").read_text()
+    assert "CC build/check/clang/obj/hv/lib/sha256.o" in log and "exceeds limit" in log
+
+
 def test_select():
     assert [a.key for a in check.select("ruff,mypy", None)] == ["ruff", "mypy"]
     assert "fuzz" not in [a.key for a in check.select(None, "fuzz")]

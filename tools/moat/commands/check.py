@@ -85,14 +85,20 @@ class Analyzer:
 
 
 def _run(ctx: Context, result: Result, argv: Sequence[str], *, env: dict[str, str] | None = None,
-         append: bool = False) -> tuple[int, list[str]]:
-    """Run argv in the repository root; keep stdout+stderr in the analyzer's log; return (status, lines)."""
+         append: bool = False, split: bool = False) -> tuple[int, list[str]]:
+    """Run argv in the repository root; keep stdout+stderr in the analyzer's log; return (status, lines).
+
+    split: read stderr apart from stdout (its lines first). A parallel build's progress lines on
+    stdout can otherwise land in the middle of a compiler's diagnostic on stderr ("x.c:7:6CC y.o"),
+    which then no longer parses."""
     result.log = ctx.log_dir / f"{result.key}.log"
-    proc = subprocess.run(list(argv), cwd=ctx.root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.run(list(argv), cwd=ctx.root, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE if split else subprocess.STDOUT,
                           text=True, errors="replace", env=env, check=False)
+    err = proc.stderr or ""
     with result.log.open("a" if append else "w", encoding="utf-8") as log:
-        log.write(f"$ {' '.join(argv)}\n{proc.stdout}(exit status {proc.returncode})\n")
-    return proc.returncode, proc.stdout.splitlines()
+        log.write(f"$ {' '.join(argv)}\n{proc.stdout}{err}(exit status {proc.returncode})\n")
+    return proc.returncode, err.splitlines() + proc.stdout.splitlines()
 
 
 def _unique(items: Iterable[str]) -> list[str]:
@@ -114,7 +120,7 @@ def compiler_findings(lines: Sequence[str]) -> list[str]:
 def _scons_check(name: str) -> Callable[[Context, Result], None]:
     def run(ctx: Context, result: Result) -> None:
         status, lines = _run(ctx, result, [scons_program(), "-C", str(ctx.root), "-Q", "-k", f"-j{ctx.jobs}",
-                                           f"check={name}"])
+                                           f"check={name}"], split=True)
         result.findings = compiler_findings(lines)
         if status != 0 and not result.findings:
             result.findings = [f"scons check={name} failed (exit status {status}) without a diagnostic: "
