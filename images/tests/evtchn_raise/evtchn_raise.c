@@ -168,6 +168,20 @@ static void check_status_clears_u(void)
     xtf_check_eq(evtchn_close((evtchn_port_t)ipi), 0);
 }
 
+// A port this domain has never used is closed and notifies vCPU 0: a new domain's port table
+// starts clear, whatever an earlier domain in its slot did (domain_create clears the table up to
+// the domain's port limit).
+static void check_unused_port_status(void)
+{
+    struct evtchn_status st;
+    memset(&st, 0xff, sizeof(st));
+    st.dom = DOMID_SELF;
+    st.port = 1000; /* below the default limit of 1,024; this guest binds far fewer */
+    xtf_check_eq(HYPERVISOR_event_channel_op(EVTCHNOP_status, &st), 0);
+    xtf_check(st.status == EVTCHNSTAT_closed && st.vcpu == 0, "unused port 1000: status %u vcpu %u", st.status,
+              st.vcpu);
+}
+
 // An op's result is copied back only when it succeeded: a result that cannot be written (our
 // own .rodata) fails a successful op with -EFAULT, never a failed one, whose error stands.
 static const struct evtchn_status readonly_status = {.dom = DOMID_SELF, .port = 0};
@@ -239,6 +253,7 @@ void test_main(void)
     check_raise_rules();
     check_edges();
     check_status_clears_u();
+    check_unused_port_status();
     check_readonly_results();
     check_global_virq_rebind();
     check_reset_spares_port_0();
