@@ -16,7 +16,8 @@ DESCRIPTION = """\
 Build, then boot each bench scenario (tests/bench/*.toml) under -icount shift=0,sleep=off,
 where the TSC counts guest instructions, and print min/median/max per figure; then time the
 tools themselves (policy_compile: the 5,000-label policy from TOML and XML, and `moat --help`,
-wall-clock seconds). docs/benchmarks.md describes the protocol and lists the figures.
+wall-clock seconds). A figure with a goal (moat.bench.GOALS) is printed with the goal, its floor
+and met or missed. docs/benchmarks.md describes the protocol and lists the figures.
 
 reads:  tests/bench/*.toml, build/hv/moat.bin, build/images/*.elf, --compare OLD (a --json
         file of an earlier run: each figure is printed beside its old median, with the change)
