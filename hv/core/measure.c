@@ -49,49 +49,80 @@ static void put32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
 }
 
-static void append(uint32_t pcr, uint32_t type, const uint8_t digest[SHA256_DIGEST_SIZE], const void *data,
-                   uint32_t size)
+/*
+ * An event is written straight into the log's free space and committed there: reserve() says
+ * where its data goes (or that the log is full), the caller writes the data, and commit() hashes
+ * it in place, extends the PCR and writes the record's header. Until log_len moves past it the log
+ * does not include it (a reader stops at log_len), so a refused extend leaves nothing behind; and
+ * no event is copied twice on its way into the log.
+ */
+#define RECORD_HEAD 50 /* pcr, type, digest count, algorithm, digest, event size */
+
+static uint8_t *reserve(uint32_t size)
 {
-    uint8_t *p = log_buf + log_len;
-    put32(p, pcr);
-    put32(p + 4, type);
-    put32(p + 8, 1); /* one digest: SHA-256 */
-    p[12] = 0x0b, p[13] = 0x00;
-    memcpy(p + 14, digest, SHA256_DIGEST_SIZE);
-    put32(p + 46, size);
-    memcpy(p + 50, data, size);
-    log_len += 50 + size;
-    events++;
+    if (LOG_SIZE - log_len < RECORD_HEAD + (size_t)size) {
+        printk("measure: the event log is full: refusing to proceed unmeasured\n");
+        return NULL;
+    }
+    return log_buf + log_len + RECORD_HEAD;
 }
 
-/* One event: room in the log, the extend (when there is a TPM), then the record. */
-static long record(uint32_t pcr, uint32_t type, const void *data, uint32_t size)
+/* The reserved event of `size` bytes: the extend (when there is a TPM), then the record. */
+static long commit(uint32_t pcr, uint32_t type, uint32_t size)
 {
-    if (LOG_SIZE - log_len < 50 + (size_t)size) {
-        printk("measure: the event log is full: refusing to proceed unmeasured\n");
-        return -XEN_ENOSPC;
-    }
-    uint8_t digest[SHA256_DIGEST_SIZE];
-    hash(data, size, digest);
+    uint8_t *p = log_buf + log_len;
+    uint8_t *digest = p + 14;
+    hash(p + RECORD_HEAD, size, digest);
     if (tpm_ok) {
         long err = tpm_pcr_extend(pcr, digest);
         if (err)
             return err;
     }
-    append(pcr, type, digest, data, size);
+    put32(p, pcr);
+    put32(p + 4, type);
+    put32(p + 8, 1); /* one digest: SHA-256 */
+    p[12] = 0x0b, p[13] = 0x00;
+    put32(p + 46, size);
+    log_len += RECORD_HEAD + size;
+    events++;
     return 0;
 }
 
-/* An EV_EVENT_TAG event: TCG_PCClientTaggedEvent {tag, size, data}, digest over all of it. */
+/* One event: room in the log, the extend (when there is a TPM), then the record. */
+static long record(uint32_t pcr, uint32_t type, const void *data, uint32_t size)
+{
+    uint8_t *p = reserve(size);
+    if (!p)
+        return -XEN_ENOSPC;
+    memcpy(p, data, size);
+    return commit(pcr, type, size);
+}
+
+/* An EV_EVENT_TAG event: TCG_PCClientTaggedEvent {tag, size, data}, digest over all of it. Room
+ * for its data, after the tag and the size, or NULL (too big, or the log is full: *err says). */
+#define TAGGED_MAX 512
+static uint8_t *reserve_tagged(uint32_t tag, uint32_t size, long *err)
+{
+    *err = -XEN_E2BIG;
+    if (size > TAGGED_MAX)
+        return NULL;
+    *err = -XEN_ENOSPC;
+    uint8_t *p = reserve(8 + size);
+    if (!p)
+        return NULL;
+    put32(p, tag);
+    put32(p + 4, size);
+    return p + 8;
+}
+
 static long tagged(uint32_t pcr, uint32_t tag, const void *data, uint32_t size)
 {
-    static uint8_t ev[8 + 512];
-    if (size > sizeof(ev) - 8)
-        return -XEN_E2BIG;
-    put32(ev, tag);
-    put32(ev + 4, size);
-    memcpy(ev + 8, data, size);
-    return record(pcr, EV_EVENT_TAG, ev, 8 + size);
+    long err;
+    uint8_t *p = reserve_tagged(tag, size, &err);
+    if (!p)
+        return err;
+    memcpy(p, data, size);
+    return commit(pcr, EV_EVENT_TAG, 8 + size);
 }
 
 static void spec_id_header(void)
@@ -204,13 +235,20 @@ long measure_domain(const struct domain *d, const struct domain *creator, const 
 
 long measure_relabel(const struct domain *d, uint32_t new_ssidref)
 {
-    struct measure_relabel m;
-    memset(&m, 0, sizeof(m));
-    m.domid = d->domid;
-    m.old_ssidref = d->ssidref;
-    m.new_ssidref = new_ssidref;
-    strlcpy(m.name, d->name, sizeof(m.name));
-    return tagged(MEASURE_PCR_RUNTIME, MEASURE_TAG_RELABEL, &m, sizeof(m));
+    /* Every relabel is measured: written in place, field by field (struct measure_relabel has no
+     * padding: three words and the name). The name is copied whole: domain_create clears the slot
+     * and strlcpy()s the name into it, so its bytes after the NUL are zeros, as strlcpy into a
+     * cleared record would leave them. */
+    _Static_assert(sizeof(struct measure_relabel) == 12 + sizeof(d->name), "no padding in the record");
+    long err;
+    uint8_t *p = reserve_tagged(MEASURE_TAG_RELABEL, sizeof(struct measure_relabel), &err);
+    if (!p)
+        return err;
+    put32(p + offsetof(struct measure_relabel, domid), d->domid);
+    put32(p + offsetof(struct measure_relabel, old_ssidref), d->ssidref);
+    put32(p + offsetof(struct measure_relabel, new_ssidref), new_ssidref);
+    __builtin_memcpy(p + offsetof(struct measure_relabel, name), d->name, sizeof(d->name));
+    return commit(MEASURE_PCR_RUNTIME, EV_EVENT_TAG, 8 + sizeof(struct measure_relabel));
 }
 
 void measure_boot_done(void)

@@ -158,11 +158,33 @@ void quota_rebuild(void)
     }
 }
 
+/* Moves everything d holds from one row to another (each as row + 1; 0: not summed). */
+static void move_charges(const struct domain *d, unsigned from, unsigned to)
+{
+    /* Unrolled: five kinds, a load and an update each, not a counted loop around them. */
+    const uint32_t *held = d->quota.held;
+    if (from) {
+#pragma GCC unroll 5
+        for (unsigned k = 0; k < QUOTA_KINDS; k++)
+            used[from - 1][k] -= held[k];
+    }
+    if (to) {
+#pragma GCC unroll 5
+        for (unsigned k = 0; k < QUOTA_KINDS; k++)
+            used[to - 1][k] += held[k];
+    }
+}
+
 void quota_relabel(struct domain *d)
 {
-    recharge_rows(d, -1);
+    /* Only a row that changes moves: the creator's row stays what it was unless the old or the new
+     * label is the creator's own (charged once, in the domain's own row), and a domain the boot
+     * manifest made has no creator's row at all. */
+    uint16_t before[2] = {d->quota.rows[0], d->quota.rows[1]};
     set_rows(d);
-    recharge_rows(d, +1);
+    for (unsigned j = 0; j < 2; j++)
+        if (d->quota.rows[j] != before[j])
+            move_charges(d, before[j], d->quota.rows[j]);
 }
 
 void quota_frame_give(uint16_t owner)

@@ -115,11 +115,12 @@ static void compress_blocks(uint32_t h[8], const uint8_t *p, size_t n)
         compress(h, p);
 }
 
+/* The first 32 bits of the fractional parts of the square roots of the first 8 primes. */
+static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                               0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
 void sha256_init(struct sha256_ctx *c)
 {
-    /* The first 32 bits of the fractional parts of the square roots of the first 8 primes. */
-    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     memcpy(c->h, iv, sizeof(iv));
     c->bytes = 0;
     c->fill = 0;
@@ -172,8 +173,34 @@ void sha256_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE])
     memset(c, 0, sizeof(*c));
 }
 
+/* The digest of a message short enough that it, the padding's 0x80 and the 8-byte length fit in one
+ * block (at most 55 bytes: a relabel's measured event, say): the block is laid out once and
+ * compressed once, with none of the streaming context's bookkeeping. The block and the state are
+ * cleared after (one clear: they are one object), as sha256_final clears the context. */
+static void sha256_one_block(const uint8_t *data, size_t n, uint8_t digest[SHA256_DIGEST_SIZE])
+{
+    struct {
+        uint32_t h[8];
+        uint8_t block[SHA256_BLOCK_SIZE];
+    } s;
+    __builtin_memcpy(s.h, iv, sizeof(s.h));
+    memcpy(s.block, data, n);
+    s.block[n] = 0x80;
+    memset(s.block + n + 1, 0, SHA256_BLOCK_SIZE - 8 - (n + 1));
+    store_be64(s.block + SHA256_BLOCK_SIZE - 8, (uint64_t)n * 8);
+    compress_blocks(s.h, s.block, 1);
+#pragma GCC unroll 8
+    for (unsigned i = 0; i < 8; i++)
+        store_be32(digest + 4 * i, s.h[i]);
+    memset(&s, 0, sizeof(s));
+}
+
 void sha256(const void *data, size_t n, uint8_t digest[SHA256_DIGEST_SIZE])
 {
+    if (n < SHA256_BLOCK_SIZE - 8) {
+        sha256_one_block(data, n, digest);
+        return;
+    }
     struct sha256_ctx c;
     sha256_init(&c);
     sha256_update(&c, data, n);

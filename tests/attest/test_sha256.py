@@ -40,7 +40,7 @@ def sha256_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _digests(binary: Path, chunk: int, files: list[Path]) -> list[str]:
+def _digests(binary: Path, chunk: int | str, files: list[Path]) -> list[str]:
     r = subprocess.run([str(binary), str(chunk), *map(str, files)], capture_output=True, text=True, check=True)
     return r.stdout.split()
 
@@ -50,7 +50,7 @@ def test_nist_vectors(sha256_bin: Path, tmp_path: Path) -> None:
     for i, (msg, _) in enumerate(NIST):
         files.append(tmp_path / f"v{i}")
         files[-1].write_bytes(msg)
-    for chunk in (0, 1, 63, 64, 65):
+    for chunk in ("one", 0, 1, 63, 64, 65):
         assert _digests(sha256_bin, chunk, files) == [d for _, d in NIST], f"chunk {chunk}"
 
 
@@ -62,7 +62,7 @@ def test_every_length_around_the_block_boundaries(sha256_bin: Path, tmp_path: Pa
         files.append(tmp_path / f"m{n}")
         files[-1].write_bytes(rng.randbytes(n))
     want = [hashlib.sha256(f.read_bytes()).hexdigest() for f in files]
-    for chunk in (0, 1, 3, 55, 56, 64, 100):
+    for chunk in ("one", 0, 1, 3, 55, 56, 64, 100):
         assert _digests(sha256_bin, chunk, files) == want, f"chunk {chunk}"
 
 
