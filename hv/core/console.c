@@ -54,7 +54,7 @@ static bool console_enter(void)
 #define DEFERRED_LINES 64
 struct deferred {
     void (*print)(const void *data);
-    uint8_t data[CONSOLE_DEFER_MAX];
+    _Alignas(CONSOLE_DEFER_ALIGN) uint8_t data[CONSOLE_DEFER_MAX];
 };
 static struct deferred ring[DEFERRED_LINES];
 static unsigned ring_head, ring_tail; /* free-running: head - tail lines wait */
@@ -69,7 +69,7 @@ static void drain_locked(void)
     }
 }
 
-void console_defer(void (*print)(const void *data), const void *data, size_t size)
+void *console_defer_begin(void (*print)(const void *data))
 {
     /* this_cpu(), not this_cpu_careful(): records are deferred from hypercalls (and the boot's
      * policy load, after the per-CPU block is set up), never from an NMI or #MC that could find the
@@ -80,9 +80,19 @@ void console_defer(void (*print)(const void *data), const void *data, size_t siz
         drain_locked(); /* full: print now rather than lose a line */
     struct deferred *e = &ring[ring_head % DEFERRED_LINES];
     e->print = print;
-    memcpy(e->data, data, MIN(size, sizeof(e->data)));
+    return e->data;
+}
+
+void console_defer_end(void)
+{
     __atomic_store_n(&ring_head, ring_head + 1, __ATOMIC_RELEASE);
     spin_unlock(&ring_lock);
+}
+
+void console_defer(void (*print)(const void *data), const void *data, size_t size)
+{
+    memcpy(console_defer_begin(print), data, MIN(size, (size_t)CONSOLE_DEFER_MAX));
+    console_defer_end();
 }
 
 void console_drain(void)

@@ -414,6 +414,7 @@ struct revoke_record {
     char a_name[DOMCTL_NAME_MAX], b_name[DOMCTL_NAME_MAX];
 };
 _Static_assert(sizeof(struct revoke_record) <= CONSOLE_DEFER_MAX, "a deferred console line's data");
+_Static_assert(_Alignof(struct revoke_record) <= CONSOLE_DEFER_ALIGN, "written in place in the ring");
 
 static void print_revocation(const void *data)
 {
@@ -431,12 +432,18 @@ static void print_revocation(const void *data)
     }
 }
 
+/* Written in place in the console's ring, every field print_revocation reads. The names are
+ * copied whole: a domain's name is NUL-terminated inside its array. */
 static void audit_revoked(enum revoke_kind kind, const struct domain *a, uint32_t what, const struct domain *b)
 {
-    struct revoke_record r = {.kind = (uint8_t)kind, .a = a->domid, .b = b->domid, .what = what};
-    memcpy(r.a_name, a->name, sizeof(r.a_name));
-    memcpy(r.b_name, b->name, sizeof(r.b_name));
-    console_defer(print_revocation, &r, sizeof(r));
+    struct revoke_record *r = console_defer_begin(print_revocation);
+    r->kind = (uint8_t)kind;
+    r->a = a->domid;
+    r->b = b->domid;
+    r->what = what;
+    __builtin_memcpy(r->a_name, a->name, sizeof(r->a_name));
+    __builtin_memcpy(r->b_name, b->name, sizeof(r->b_name));
+    console_defer_end();
 }
 
 /* The STE decision of a sweep for one pair of ssidrefs, remembered for the next item: a sweep
@@ -682,6 +689,7 @@ struct relabel_record {
     char name[DOMCTL_NAME_MAX];
 };
 _Static_assert(sizeof(struct relabel_record) <= CONSOLE_DEFER_MAX, "a deferred console line's data");
+_Static_assert(_Alignof(struct relabel_record) <= CONSOLE_DEFER_ALIGN, "written in place in the ring");
 
 static void print_relabel(const void *data)
 {
@@ -730,10 +738,16 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     stats.revoked_evtchn += rv.revoked_evtchn;
     stats.revoked_grants += rv.revoked_grants;
     stats.revoked_virqs += rv.revoked_virqs;
-    struct relabel_record rec = {.domid = d->domid, .old = old, .new = d->ssidref, .evtchn = rv.revoked_evtchn,
-                                 .grants = rv.revoked_grants, .virqs = rv.revoked_virqs};
-    memcpy(rec.name, d->name, sizeof(rec.name));
-    console_defer(print_relabel, &rec, sizeof(rec)); /* after its revocation lines, as they were made */
+    /* After its revocation lines, as they were made; written in place in the console's ring. */
+    struct relabel_record *rec = console_defer_begin(print_relabel);
+    rec->domid = d->domid;
+    rec->old = old;
+    rec->new = d->ssidref;
+    rec->evtchn = rv.revoked_evtchn;
+    rec->grants = rv.revoked_grants;
+    rec->virqs = rv.revoked_virqs;
+    __builtin_memcpy(rec->name, d->name, sizeof(rec->name));
+    console_defer_end();
     return 0;
 }
 
