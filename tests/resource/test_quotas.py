@@ -48,6 +48,11 @@ def test_quotas_per_label(run_scenario) -> None:
     assert "share of the child read and set: weight=512 cap=30" in ctl
     assert number(ctl, r"big of 8 MiB: rc=(-?\d+)") == (0,)
     assert number(ctl, r"big of 16 MiB: rc=(-?\d+)") == (0,)  # within big's 64 MiB
+    # a relabel moves the domain's charges to its new label's row (quota_relabel): one small
+    # relabelled to big leaves room for exactly one more small; relabelled back, small is full
+    assert number(ctl, r"one small relabelled to big: rc=(-?\d+), then a small rc=(-?\d+), another rc=(-?\d+)") == (
+        0, 0, XEN_ENOMEM), ctl
+    assert number(ctl, r"relabelled back to small: rc=(-?\d+), then a small rc=(-?\d+)") == (0, XEN_ENOMEM), ctl
     # the dead domains' frames all came back to the label: exactly as many fit again
     assert number(ctl, r"small created (\d+) again after the deaths") == (small,)
 

@@ -134,6 +134,30 @@ static void starve_each_step(void)
 }
 
 /* Label small (1 MiB) fills up; label big (64 MiB) still creates; all comes back at death. */
+/*
+ * A relabel moves what the domain holds to its new label's row (quota_relabel): with one of the
+ * n small ones relabelled to big, small has room for exactly one more of them; relabelled back,
+ * small is full again. Charges left behind or never moved show as a create that fits when it
+ * should not or the other way round (and, at the deaths, as a row given back more than it holds).
+ */
+static void relabel_moves_charges(const domid_t *ids, unsigned n)
+{
+    if (!n)
+        return;
+    long away = acm_relabel(ids[0], BLOB_QUOTA_TEST_SSID_BIG, NULL);
+    domid_t more[2];
+    long first = away ? away : create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &more[0]);
+    long second = first ? first : create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &more[1]);
+    printf("quota: one small relabelled to big: rc=%ld, then a small rc=%ld, another rc=%ld\n", away, first, second);
+    if (!first)
+        kill_all(more, second ? 1 : 2);
+    long back = acm_relabel(ids[0], BLOB_QUOTA_TEST_SSID_SMALL, NULL);
+    long full = back ? back : create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &more[0]);
+    printf("quota: relabelled back to small: rc=%ld, then a small rc=%ld\n", back, full);
+    if (!full)
+        kill_all(more, 1);
+}
+
 static void memory(void)
 {
     domid_t ids[CAP];
@@ -191,6 +215,7 @@ static void memory(void)
     printf("quota: big of 16 MiB: rc=%ld\n", rc);
     if (rc == 0)
         kill_all(&large, 1);
+    relabel_moves_charges(ids, n);
     kill_all(ids, n);
     /* Every frame the dead ones were charged came back: as many fit again. */
     unsigned again = 0;
