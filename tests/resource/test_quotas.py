@@ -28,7 +28,7 @@ def number(lines: list[str], pattern: str) -> tuple[int, ...]:
 def test_quotas_per_label(run_scenario) -> None:
     result = run_scenario("quota", timeout=120)
     log = domlog.parse(result.console)
-    for name in ("ctl", "mgr", "lim", "free", "hog", "peer"):
+    for name in ("ctl", "mgr", "lim", "free", "hog", "peer", "boss"):
         assert log.named(name).result == "SUCCESS", name
     assert_xtf(result)
 
@@ -60,6 +60,13 @@ def test_quotas_per_label(run_scenario) -> None:
     mgr = quota_lines(log.named("mgr"))
     assert number(mgr, r"mgr created (\d+) tenants, then rc=(-?\d+)") == (2, XEN_ENOSPC)
     assert "mgr reads the meters of itself and its tenants, not of others" in mgr
+
+    # boss (3 domains, itself included) relabels its worker to boss, the creator's own label
+    # (charged once), and back: each time boss's row holds 2, so one more worker fits and no more
+    boss = quota_lines(log.named("boss"))
+    for label in ("boss", "worker"):
+        assert number(boss, rf"boss's worker relabelled to {label}: rc=(-?\d+), then a worker rc=(-?\d+), "
+                      r"another rc=(-?\d+)") == (0, 0, XEN_ENOSPC), boss
 
     lim, free = quota_lines(log.named("lim")), quota_lines(log.named("free"))
     ports_lim, rc = number(lim, r"lim allocated (\d+) ports, then rc=(-?\d+)")
