@@ -66,10 +66,8 @@ def test_quota_only_policy_has_an_extension(tmp_path) -> None:
     src = "\n".join(line for line in src.split("\n") if not line.startswith("permissions"))
     p = tmp_path / "q.toml"
     p.write_text(src)
-    pol = read_policy(p)
-    e = decode(compile_policy(pol)).ext
-    small = numbering(pol).vm_rows.index("small")  # rows are numbered by name: looked up, not counted
-    assert e is not None and e.quotas[small][0] == 1024 and not any(e.flags)
+    e = decode(compile_policy(read_policy(p))).ext
+    assert e is not None and e.quotas[6][0] == 1024 and not any(e.flags)
 
 
 @pytest.mark.parametrize(("value", "words"), [

@@ -9,8 +9,9 @@
 //   hog     (label zone-a) exhausts the same quotas as lim, holds them, tells peer, and waits
 //   peer    (label zone-b, other quotas) then gets every one of its own: charges go to the
 //           label of the domain that spends them, not to another or to all (peer=, hog=<domid>)
-//   boss    (label boss, quota domains = 3) relabels the worker it created to its own label and
-//           back: the creator's row keeps what it held (charged once, never twice or not at all)
+//   boss    (policy quota-relabel.toml, label boss, quota domains = 3) relabels the worker it
+//           created to its own label and back: the creator's row keeps what it held (charged
+//           once, never twice or not at all)
 //   sleep   a child that waits to be destroyed
 //   starve  (label system, alone) starves a creation at each of its steps in turn (starve_each_step)
 // Each prints `quota: ...` lines the test reads; the counts are capped (CAP), so a limit that is
@@ -169,17 +170,17 @@ static void relabel_moves_charges(const domid_t *ids, unsigned n)
 static void boss(void)
 {
     domid_t w, more[2];
-    long rc = create(BLOB_QUOTA_TEST_SSID_WORKER, "worker", 128, &w);
+    long rc = create(BLOB_QUOTA_RELABEL_SSID_WORKER, "worker", 128, &w);
     if (rc) {
         printf("quota: boss could not create its worker: rc=%ld\n", rc);
         return;
     }
-    static const uint32_t labels[] = {BLOB_QUOTA_TEST_SSID_BOSS, BLOB_QUOTA_TEST_SSID_WORKER};
+    static const uint32_t labels[] = {BLOB_QUOTA_RELABEL_SSID_BOSS, BLOB_QUOTA_RELABEL_SSID_WORKER};
     static const char *const names[] = {"boss", "worker"};
     for (unsigned i = 0; i < ARRAY_SIZE(labels); i++) {
         long to = acm_relabel(w, labels[i], NULL);
-        long first = to ? to : create(BLOB_QUOTA_TEST_SSID_WORKER, "worker", 128, &more[0]);
-        long second = first ? first : create(BLOB_QUOTA_TEST_SSID_WORKER, "worker", 128, &more[1]);
+        long first = to ? to : create(BLOB_QUOTA_RELABEL_SSID_WORKER, "worker", 128, &more[0]);
+        long second = first ? first : create(BLOB_QUOTA_RELABEL_SSID_WORKER, "worker", 128, &more[1]);
         printf("quota: boss's worker relabelled to %s: rc=%ld, then a worker rc=%ld, another rc=%ld\n", names[i], to,
                first, second);
         if (!first)
