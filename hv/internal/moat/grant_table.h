@@ -12,11 +12,12 @@ struct domain;
 /* The hypervisor's own copy of a pinned entry: the guest's entry cannot change what it says. */
 struct active_grant {
     uint8_t ro_pins;          /* read-only mappings and copies in progress, at most 127 */
-    uint8_t rw_pins : 7;      /* writable ones, at most 127 */
-    uint8_t readonly : 1;     /* the entry was read-only at the first pin */
+    uint8_t rw_pins;          /* writable ones, at most 127 (whole bytes: a pin is one increment) */
     domid_t domid;            /* who pinned it */
-    uint32_t mfn;             /* what it granted, resolved once at the first pin */
+    uint32_t mfn : 31;        /* what it granted, resolved once at the first pin */
+    uint32_t readonly : 1;    /* the entry was read-only at the first pin */
 };
+_Static_assert(sizeof(struct active_grant) == 8, "512 active entries a page, as the table's entries");
 
 #define MAPTRACK_PER_PAGE (PAGE_SIZE / 32)
 #define MAPTRACK_PAGES (GNTTAB_MAPTRACK_MAX / MAPTRACK_PER_PAGE)
