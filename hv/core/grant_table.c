@@ -17,8 +17,10 @@
 #define MT_NONE UINT32_MAX
 #define MAX_PINS 127 /* an 8-bit pin counter stops below 128, as in Xen */
 
-/* An active entry's 31-bit mfn holds every frame there can be. */
+/* An active entry's 31-bit mfn, and a maptrack entry's 32-bit one, hold every frame there can be. */
 _Static_assert((MAX_PHYS_MEMORY >> PAGE_SHIFT) <= (1ull << 31), "active_grant.mfn");
+_Static_assert(sizeof(struct maptrack_entry) == 32, "MAPTRACK_PER_PAGE entries a page");
+_Static_assert(MOAT_MAX_DOMAINS <= 256, "granter_slot holds a domain slot in 8 bits");
 
 static struct grant_table *gt(struct domain *d) { return &d->gnttab; }
 
@@ -141,7 +143,8 @@ static void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
         t->mt_used = e->next;
     if (e->next != MT_NONE)
         mt_entry(d, e->next)->prev = e->prev;
-    *e = (struct maptrack_entry){.next = t->mt_free};
+    e->flags = 0; /* no longer in use (mt_lookup); a map writes every other field anew */
+    e->next = t->mt_free;
     t->mt_free = h;
     quota_give(d, QUOTA_MAPTRACK, 1);
 }
@@ -233,11 +236,16 @@ static inline void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
         __atomic_fetch_and(gtf_word(granter, ref), (uint16_t)~GTF_writing, __ATOMIC_SEQ_CST);
 }
 
-/* A mapping's granter, if it is still the same domain (its id may have been reused). */
+/*
+ * A mapping's granter, if it is still the same live domain (its id, and its slot, may have been
+ * reused). From the slot the map recorded: a domain keeps its slot for life, and an incarnation
+ * names one creation, so the slot's domain is the granter while it has that incarnation and id;
+ * live as domain_by_id means it (DOM_RUNNABLE: neither free nor dying).
+ */
 static struct domain *live_granter(const struct maptrack_entry *e)
 {
-    struct domain *g = domain_by_id(e->dom);
-    return g && g->incarnation == e->granter_incarnation ? g : NULL;
+    struct domain *g = domain_in_slot(e->granter_slot);
+    return g->incarnation == e->granter_incarnation && g->domid == e->dom && g->state == DOM_RUNNABLE ? g : NULL;
 }
 
 /* A hook's or a lookup's error as a grant status (moat/xsm.h): per element, not per call. */
@@ -310,9 +318,10 @@ static int16_t map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     e->ref = op->ref;
     e->dom = g->domid;
     e->flags |= ro ? MT_READONLY : 0;
-    e->mfn = mfn;
+    e->mfn = (uint32_t)mfn;
     e->host_page = (uint32_t)((op->host_addr - GUEST_GRANT_VA) >> PAGE_SHIFT);
     e->granter_incarnation = g->incarnation;
+    e->granter_slot = (uint8_t)domain_slot(g);
     op->handle = h;
     d->meter.grant_maps++;
     /* The mapping's own reference: the page outlives a granter that dies while it is mapped.
@@ -324,7 +333,8 @@ static int16_t map_one(struct domain *d, struct gnttab_map_grant_ref *op)
 
 /* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once.
  * g is its live_granter (NULL: the granter is gone, and its pins with it). */
-static void teardown_of(struct domain *d, struct maptrack_entry *e, struct domain *g)
+static inline __attribute__((always_inline)) void teardown_of(struct domain *d, struct maptrack_entry *e,
+                                                              struct domain *g)
 {
     vaddr_t va = GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT);
     uint64_t *pte = gpt_leaf_via(d, &gt(d)->window_dir, va, false);

@@ -28,9 +28,10 @@ struct maptrack_entry {
     domid_t dom;              /* granter */
     uint16_t flags;           /* MT_* */
     uint32_t next, prev;      /* free list, or the in-use list (revocation walks only that) */
-    uint64_t mfn;
+    uint32_t mfn;             /* the frame mapped (32 bits hold every frame: grant_table.c) */
     uint32_t host_page;       /* page index inside the grant window */
     uint32_t granter_incarnation; /* the granter's domid may be reused after it dies */
+    uint8_t granter_slot;     /* the granter's domain slot (domain_slot): found again without an id look-up */
 };
 
 struct grant_table {
