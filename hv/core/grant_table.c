@@ -238,14 +238,15 @@ static inline void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
 
 /*
  * A mapping's granter, if it is still the same live domain (its id, and its slot, may have been
- * reused). From the slot the map recorded: a domain keeps its slot for life, and an incarnation
- * names one creation, so the slot's domain is the granter while it has that incarnation and id;
- * live as domain_by_id means it (DOM_RUNNABLE: neither free nor dying).
+ * reused). From the slot the map recorded, with no look-up by id: a domain keeps its slot for
+ * life and an incarnation names one creation (unique, as for_each_listed's cache relies on), so
+ * the slot's domain is the granter while it has that incarnation; live as domain_by_id means it
+ * (DOM_RUNNABLE: neither free nor dying; a freed slot keeps its last incarnation).
  */
 static struct domain *live_granter(const struct maptrack_entry *e)
 {
     struct domain *g = domain_in_slot(e->granter_slot);
-    return g->incarnation == e->granter_incarnation && g->domid == e->dom && g->state == DOM_RUNNABLE ? g : NULL;
+    return g->incarnation == e->granter_incarnation && g->state == DOM_RUNNABLE ? g : NULL;
 }
 
 /* A hook's or a lookup's error as a grant status (moat/xsm.h): per element, not per call. */
