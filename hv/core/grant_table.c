@@ -17,6 +17,11 @@
 #define MT_NONE UINT32_MAX
 #define MAX_PINS 127 /* an 8-bit pin counter stops below 128, as in Xen */
 
+/* An active entry's 31-bit mfn, and a maptrack entry's 32-bit one, hold every frame there can be. */
+_Static_assert((MAX_PHYS_MEMORY >> PAGE_SHIFT) <= (1ull << 31), "active_grant.mfn");
+_Static_assert(sizeof(struct maptrack_entry) == 32, "MAPTRACK_PER_PAGE entries a page");
+_Static_assert(MOAT_MAX_DOMAINS <= 256, "granter_slot holds a domain slot in 8 bits");
+
 static struct grant_table *gt(struct domain *d) { return &d->gnttab; }
 
 static uint32_t nr_entries(struct domain *d) { return gt(d)->nr_frames * GNTTAB_ENTRIES_PER_FRAME; }
@@ -138,16 +143,20 @@ static void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
         t->mt_used = e->next;
     if (e->next != MT_NONE)
         mt_entry(d, e->next)->prev = e->prev;
-    *e = (struct maptrack_entry){.next = t->mt_free};
+    e->flags = 0; /* no longer in use (mt_lookup); a map writes every other field anew */
+    e->next = t->mt_free;
     t->mt_free = h;
     quota_give(d, QUOTA_MAPTRACK, 1);
 }
 
-static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h)
+/* The entry of a guest's handle if in use, and the handle masked for speculation in *masked. */
+static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h, uint32_t *masked)
 {
-    if (h >= gt(d)->mt_count)
+    uint64_t mask;
+    if (!array_index_check_nospec(h, gt(d)->mt_count, &mask))
         return NULL;
-    struct maptrack_entry *e = mt_entry(d, (uint32_t)array_index_nospec(h, gt(d)->mt_count));
+    *masked = h & (uint32_t)mask;
+    struct maptrack_entry *e = mt_entry(d, *masked);
     return (e->flags & MT_INUSE) ? e : NULL;
 }
 
@@ -166,21 +175,25 @@ static uint16_t *gtf_word(struct domain *granter, grant_ref_t ref) { return &sha
 /*
  * Pins `ref` of granter for subj (read-only or writable). On the first pin the guest's entry is
  * checked and copied into the active entry; later pins are checked against that copy only, so
- * rewriting a pinned entry gains the granter (or anyone) nothing. Inline in its two callers (a
+ * rewriting a pinned entry gains the granter (or anyone) nothing. The frame's reference is the
+ * caller's to take (frame_get) once the pin holds, and to drop after the unpin. Inline in its two callers (a
  * map and a copy's side): the call and its saved registers were a fifth of it.
  */
 static inline __attribute__((always_inline)) int16_t pin(struct domain *granter, struct domain *subj,
                                                           grant_ref_t ref, bool readonly, mfn_t *mfn)
 {
-    if (gt(granter)->nr_frames == 0)
-        return GNTST_general_error;
-    if (ref >= nr_entries(granter))
-        return GNTST_bad_gntref;
-    ref = (grant_ref_t)array_index_nospec(ref, nr_entries(granter));
-    struct active_grant *a = active_entry(granter, ref);
+    struct grant_table *t = gt(granter);
+    uint64_t mask; /* the bounds check and its speculation mask from one compare */
+    if (!array_index_check_nospec(ref, nr_entries(granter), &mask))
+        return t->nr_frames == 0 ? GNTST_general_error : GNTST_bad_gntref; /* no table: no entries */
+    ref &= (grant_ref_t)mask;
+    /* The active entry and the guest's entry, each found once (both are indexed alike). */
+    struct active_grant *a = &t->active[ref / GNTTAB_ENTRIES_PER_FRAME][ref % GNTTAB_ENTRIES_PER_FRAME];
+    struct grant_entry_v1 *shared =
+        (struct grant_entry_v1 *)mfn_to_virt(t->frames[ref / GNTTAB_ENTRIES_PER_FRAME]) + ref % GNTTAB_ENTRIES_PER_FRAME;
     if (a->ro_pins == 0 && a->rw_pins == 0) {
         struct grant_entry_v1 snap;
-        __builtin_memcpy(&snap, shared_entry(granter, ref), sizeof(snap)); /* read once (one load): no double fetch */
+        __builtin_memcpy(&snap, shared, sizeof(snap)); /* read once (one load): no double fetch */
         if ((snap.flags & GTF_type_mask) != GTF_permit_access || snap.domid != subj->domid)
             return GNTST_general_error;
         if (!readonly && (snap.flags & GTF_readonly))
@@ -197,19 +210,16 @@ static inline __attribute__((always_inline)) int16_t pin(struct domain *granter,
         bool ro_only = (snap.flags & GTF_readonly) || !pte_writable(pte);
         if (!readonly && ro_only)
             return GNTST_general_error;
-        a->domid = subj->domid;
-        a->mfn = (uint32_t)m;
-        a->readonly = ro_only;
+        /* No pins yet: the entry is written whole, its counts 0 (one store, not three). */
+        *a = (struct active_grant){.domid = subj->domid, .mfn = (uint32_t)m, .readonly = ro_only};
     } else if (a->domid != subj->domid || (!readonly && a->readonly)) {
         return GNTST_general_error;
     }
     if ((readonly ? a->ro_pins : a->rw_pins) >= MAX_PINS)
         return GNTST_general_error;
     uint8_t pins = readonly ? ++a->ro_pins : ++a->rw_pins;
-    frame_get(a->mfn);
     if (pins == 1) /* the first of its kind: GTF_reading, and GTF_writing while writable pins */
-        __atomic_fetch_or(gtf_word(granter, ref), a->rw_pins ? GTF_reading | GTF_writing : GTF_reading,
-                          __ATOMIC_SEQ_CST);
+        __atomic_fetch_or(&shared->flags, a->rw_pins ? GTF_reading | GTF_writing : GTF_reading, __ATOMIC_SEQ_CST);
     *mfn = a->mfn;
     return GNTST_okay;
 }
@@ -226,11 +236,17 @@ static inline void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
         __atomic_fetch_and(gtf_word(granter, ref), (uint16_t)~GTF_writing, __ATOMIC_SEQ_CST);
 }
 
-/* A mapping's granter, if it is still the same domain (its id may have been reused). */
+/*
+ * A mapping's granter, if it is still the same live domain (its id, and its slot, may have been
+ * reused). From the slot the map recorded, with no look-up by id: a domain keeps its slot for
+ * life and an incarnation names one creation (unique, as for_each_listed's cache relies on), so
+ * the slot's domain is the granter while it has that incarnation; live as domain_by_id means it
+ * (DOM_RUNNABLE: neither free nor dying; a freed slot keeps its last incarnation).
+ */
 static struct domain *live_granter(const struct maptrack_entry *e)
 {
-    struct domain *g = domain_by_id(e->dom);
-    return g && g->incarnation == e->granter_incarnation ? g : NULL;
+    struct domain *g = domain_in_slot(e->granter_slot);
+    return g->incarnation == e->granter_incarnation && g->state == DOM_RUNNABLE ? g : NULL;
 }
 
 /* A hook's or a lookup's error as a grant status (moat/xsm.h): per element, not per call. */
@@ -263,69 +279,63 @@ static bool grant_window_ok(uint64_t addr)
     return !(addr & (PAGE_SIZE - 1)) && addr >= GUEST_GRANT_VA && addr - GUEST_GRANT_VA < GUEST_GRANT_SIZE;
 }
 
-static void map_one(struct domain *d, struct gnttab_map_grant_ref *op)
+/* One map element (copied in); its status, and its handle in op->handle when okay. */
+static int16_t map_one(struct domain *d, struct gnttab_map_grant_ref *op)
 {
     op->handle = 0;
     op->dev_bus_addr = 0;
-    if (!(op->flags & (GNTMAP_host_map | GNTMAP_device_map))) {
-        op->status = GNTST_bad_gntref;
-        return;
-    }
-    if (!(op->flags & GNTMAP_host_map)) {
-        op->status = GNTST_general_error; /* device mappings: no devices here */
-        return;
-    }
-    struct domain *g = named(d, op->dom, &op->status);
+    if (!(op->flags & (GNTMAP_host_map | GNTMAP_device_map)))
+        return GNTST_bad_gntref;
+    if (!(op->flags & GNTMAP_host_map))
+        return GNTST_general_error; /* device mappings: no devices here */
+    int16_t st;
+    struct domain *g = named(d, op->dom, &st);
     if (!g)
-        return;
+        return st;
     int rc = xsm_grant_mapref(d, g);
-    if (rc) {
-        op->status = status_of(rc);
-        return;
-    }
-    if (!grant_window_ok(op->host_addr)) {
-        op->status = GNTST_bad_virt_addr;
-        return;
-    }
+    if (rc)
+        return status_of(rc);
+    if (!grant_window_ok(op->host_addr))
+        return GNTST_bad_virt_addr;
     uint64_t *pte = gpt_leaf_via(d, &gt(d)->window_dir, op->host_addr, false); /* NULL: no leaf table yet */
-    if (pte && *pte) {
-        op->status = GNTST_bad_virt_addr; /* in use */
-        return;
-    }
+    if (pte && *pte)
+        return GNTST_bad_virt_addr; /* in use */
     struct maptrack_entry *e;
     uint32_t h = mt_alloc(d, &e);
-    if (h == MT_NONE) {
-        op->status = GNTST_no_space;
-        return;
-    }
+    if (h == MT_NONE)
+        return GNTST_no_space;
     bool ro = op->flags & GNTMAP_readonly;
     mfn_t mfn;
-    int16_t st = pin(g, d, op->ref, ro, &mfn);
+    st = pin(g, d, op->ref, ro, &mfn);
     if (st == GNTST_okay && !pte && !(pte = gpt_leaf_via(d, &gt(d)->window_dir, op->host_addr, true))) {
         unpin(g, op->ref, ro);
-        frame_put(mfn);
         st = GNTST_no_space; /* no memory for a page table */
     }
     if (st != GNTST_okay) {
         mt_free(d, h, e);
-        op->status = st;
-        return;
+        return st;
     }
     gpt_set_leaf(pte, mfn, (ro ? 0 : MAP_WRITABLE) | MAP_NOEXEC);
     e->ref = op->ref;
     e->dom = g->domid;
     e->flags |= ro ? MT_READONLY : 0;
-    e->mfn = mfn;
+    e->mfn = (uint32_t)mfn;
     e->host_page = (uint32_t)((op->host_addr - GUEST_GRANT_VA) >> PAGE_SHIFT);
     e->granter_incarnation = g->incarnation;
+    e->granter_slot = (uint8_t)domain_slot(g);
     op->handle = h;
     d->meter.grant_maps++;
-    op->status = GNTST_okay;
+    /* The mapping's own reference: the page outlives a granter that dies while it is mapped.
+     * Taken last, when nothing else is left to keep across the call; the order is not seen from
+     * outside (the hypervisor lock is held, and only a holder frees a frame). */
+    frame_get(mfn);
+    return GNTST_okay;
 }
 
 /* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once.
  * g is its live_granter (NULL: the granter is gone, and its pins with it). */
-static void teardown_of(struct domain *d, struct maptrack_entry *e, struct domain *g)
+static inline __attribute__((always_inline)) void teardown_of(struct domain *d, struct maptrack_entry *e,
+                                                              struct domain *g)
 {
     vaddr_t va = GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT);
     uint64_t *pte = gpt_leaf_via(d, &gt(d)->window_dir, va, false);
@@ -338,26 +348,22 @@ static void teardown_of(struct domain *d, struct maptrack_entry *e, struct domai
 
 static void teardown(struct domain *d, struct maptrack_entry *e) { teardown_of(d, e, live_granter(e)); }
 
-static void unmap_one(struct domain *d, struct gnttab_unmap_grant_ref *op)
+/* One unmap element (copied in); its status. */
+static int16_t unmap_one(struct domain *d, const struct gnttab_unmap_grant_ref *op)
 {
-    struct maptrack_entry *e = mt_lookup(d, op->handle);
-    if (!e) {
-        op->status = GNTST_bad_handle;
-        return;
-    }
-    uint32_t h = (uint32_t)array_index_nospec(op->handle, gt(d)->mt_count);
+    uint32_t h;
+    struct maptrack_entry *e = mt_lookup(d, op->handle, &h);
+    if (!e)
+        return GNTST_bad_handle;
     if (e->flags & MT_REVOKED) {
         mt_free(d, h, e); /* already torn down by the hypervisor */
-        op->status = GNTST_revoked;
-        return;
+        return GNTST_revoked;
     }
-    if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT)) {
-        op->status = GNTST_general_error;
-        return;
-    }
+    if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT))
+        return GNTST_general_error;
     teardown(d, e);
     mt_free(d, h, e);
-    op->status = GNTST_okay;
+    return GNTST_okay;
 }
 
 /* gnttab_for_each_mapping's walk, for a mapper that holds mappings: a sweep calls it for every
@@ -484,8 +490,10 @@ static int16_t copy_side(struct domain *d, const struct gnttab_copy_ptr *p, bool
     if (rc)
         return status_of(rc);
     st = pin(g, d, p->u.ref, !write, mfn);
-    if (st == GNTST_okay)
+    if (st == GNTST_okay) {
+        frame_get(*mfn); /* held while copying, as a mapping holds its own */
         *granter = g;
+    }
     return st;
 }
 
@@ -554,6 +562,15 @@ _Static_assert(sizeof(struct gnttab_map_grant_ref) % 8 == 0 && sizeof(struct gnt
                    sizeof(struct gnttab_copy) % 8 == 0 && sizeof(struct gnttab_setup_table) % 8 == 0 &&
                    sizeof(struct gnttab_query_size) % 8 == 0,
                "grant op elements are whole words");
+/* Where the outputs of a map (status, handle, dev_bus_addr) and an unmap (status) begin: each in
+ * the element's last words, with at most an input beside them in the same word (a map's dom, an
+ * unmap's handle, written back as read). The other ops write back their whole element. */
+#define MAP_OUT (offsetof(struct gnttab_map_grant_ref, status) & ~7ul)
+#define UNMAP_OUT (offsetof(struct gnttab_unmap_grant_ref, status) & ~7ul)
+_Static_assert(MAP_OUT == 16 && UNMAP_OUT == 16, "the outputs' words");
+_Static_assert(offsetof(struct gnttab_map_grant_ref, handle) >= MAP_OUT &&
+                   offsetof(struct gnttab_map_grant_ref, dev_bus_addr) >= MAP_OUT,
+               "a map's outputs");
 union gnttab_elem {
     struct gnttab_map_grant_ref map;
     struct gnttab_unmap_grant_ref unmap;
@@ -563,29 +580,30 @@ union gnttab_elem {
 };
 
 /*
- * A batch of count elements of size bytes at uop, one at a time: copied in, done (each op writes
- * its status into the element), copied back. A bad element address ends the batch with -EFAULT;
- * the elements before it are done and reported.
+ * A batch of count elements of size bytes at uop, one at a time: copied in whole, done (each op
+ * writes its status into the element), and its words from byte `out` on (the ones holding its
+ * outputs) copied back. A bad element address ends the batch with -EFAULT; the elements before
+ * it are done and reported.
  */
 static inline __attribute__((always_inline)) long batch(struct domain *d, uint64_t uop, uint64_t count,
-                                                        size_t size,
+                                                        size_t size, size_t out,
                                                         void (*op)(struct domain *d, union gnttab_elem *e))
 {
     for (uint64_t i = 0; i < count; i++) {
         union gnttab_elem e;
         uint64_t at = uop + i * size;
-        /* size is each case's constant sizeof: the element's words are copied inline */
+        /* size and out are each case's constants: the element's words are copied inline */
         if (copy_elem_from_guest(&e, at, size))
             return -XEN_EFAULT;
         op(d, &e);
-        if (copy_elem_to_guest(at, &e, size))
+        if (copy_elem_to_guest(at + out, (const uint8_t *)&e + out, size - out))
             return -XEN_EFAULT;
     }
     return 0;
 }
 
-static void map_elem(struct domain *d, union gnttab_elem *e) { map_one(d, &e->map); }
-static void unmap_elem(struct domain *d, union gnttab_elem *e) { unmap_one(d, &e->unmap); }
+static void map_elem(struct domain *d, union gnttab_elem *e) { e->map.status = map_one(d, &e->map); }
+static void unmap_elem(struct domain *d, union gnttab_elem *e) { e->unmap.status = unmap_one(d, &e->unmap); }
 static void copy_elem(struct domain *d, union gnttab_elem *e) { copy_one(d, &e->copy); }
 static void setup_elem(struct domain *d, union gnttab_elem *e) { e->setup.status = setup_table(d, &e->setup); }
 static void query_elem(struct domain *d, union gnttab_elem *e) { e->query.status = query_size(d, &e->query); }
@@ -598,15 +616,15 @@ long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, 
         return -XEN_EINVAL;
     switch (cmd) {
     case GNTTABOP_map_grant_ref:
-        return batch(d, uop, count, sizeof(struct gnttab_map_grant_ref), map_elem);
+        return batch(d, uop, count, sizeof(struct gnttab_map_grant_ref), MAP_OUT, map_elem);
     case GNTTABOP_unmap_grant_ref:
-        return batch(d, uop, count, sizeof(struct gnttab_unmap_grant_ref), unmap_elem);
+        return batch(d, uop, count, sizeof(struct gnttab_unmap_grant_ref), UNMAP_OUT, unmap_elem);
     case GNTTABOP_copy:
-        return batch(d, uop, count, sizeof(struct gnttab_copy), copy_elem);
+        return batch(d, uop, count, sizeof(struct gnttab_copy), 0, copy_elem);
     case GNTTABOP_setup_table: /* one element only */
-        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_setup_table), setup_elem) : -XEN_EINVAL;
+        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_setup_table), 0, setup_elem) : -XEN_EINVAL;
     case GNTTABOP_query_size:
-        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_query_size), query_elem) : -XEN_EINVAL;
+        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_query_size), 0, query_elem) : -XEN_EINVAL;
     default:
         return -XEN_ENOSYS;
     }

@@ -71,7 +71,7 @@ static inline unsigned full_row(const struct domain *d, enum quota_kind kind, ui
 
 bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n) { return full_row(d, kind, n) == 0; }
 
-static void charge(struct domain *d, enum quota_kind kind, uint32_t n, bool take)
+static inline __attribute__((always_inline)) void charge(struct domain *d, enum quota_kind kind, uint32_t n, bool take)
 {
     for (unsigned i = 0; i < 2; i++) {
         unsigned r = d->quota.rows[i];

@@ -12,11 +12,12 @@ struct domain;
 /* The hypervisor's own copy of a pinned entry: the guest's entry cannot change what it says. */
 struct active_grant {
     uint8_t ro_pins;          /* read-only mappings and copies in progress, at most 127 */
-    uint8_t rw_pins : 7;      /* writable ones, at most 127 */
-    uint8_t readonly : 1;     /* the entry was read-only at the first pin */
+    uint8_t rw_pins;          /* writable ones, at most 127 (whole bytes: a pin is one increment) */
     domid_t domid;            /* who pinned it */
-    uint32_t mfn;             /* what it granted, resolved once at the first pin */
+    uint32_t mfn : 31;        /* what it granted, resolved once at the first pin */
+    uint32_t readonly : 1;    /* the entry was read-only at the first pin */
 };
+_Static_assert(sizeof(struct active_grant) == 8, "512 active entries a page, as the table's entries");
 
 #define MAPTRACK_PER_PAGE (PAGE_SIZE / 32)
 #define MAPTRACK_PAGES (GNTTAB_MAPTRACK_MAX / MAPTRACK_PER_PAGE)
@@ -27,9 +28,10 @@ struct maptrack_entry {
     domid_t dom;              /* granter */
     uint16_t flags;           /* MT_* */
     uint32_t next, prev;      /* free list, or the in-use list (revocation walks only that) */
-    uint64_t mfn;
+    uint32_t mfn;             /* the frame mapped (32 bits hold every frame: grant_table.c) */
     uint32_t host_page;       /* page index inside the grant window */
     uint32_t granter_incarnation; /* the granter's domid may be reused after it dies */
+    uint8_t granter_slot;     /* the granter's domain slot (domain_slot): found again without an id look-up */
 };
 
 struct grant_table {
