@@ -56,9 +56,11 @@ bool evtchn_is_pending(struct domain *d, evtchn_port_t port)
 static inline __attribute__((always_inline)) long raise_on(struct domain *d, struct shared_info *s, size_t id,
                                                            evtchn_port_t port)
 {
+    _Static_assert(EVTCHN_MAX_PORTS <= 64 * 64, "a port's selector bit is in the one pending_sel word");
     struct vcpu_info *vi = &s->vcpu_info[id];
     struct vcpu *v = &d->vcpus[id];
-    if (!test_and_set(&vi->evtchn_pending_sel, port / 64))
+    uint64_t sel_bit = 1ULL << (port / 64);
+    if (!(__atomic_fetch_or(&vi->evtchn_pending_sel, sel_bit, __ATOMIC_SEQ_CST) & sel_bit))
         vi->evtchn_upcall_pending = 1;
     else if (!vi->evtchn_upcall_pending)
         return 0;

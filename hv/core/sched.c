@@ -522,8 +522,10 @@ long sched_wake(struct vcpu *v)
     return 0;
 }
 
-long sched_notify_kick(struct vcpu *v)
+long sched_notify_smp(struct vcpu *v)
 {
+    if (v->state == VCPU_BLOCKED)
+        return sched_wake(v);
     if (is_current(v))
         kick(v->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
     return 0;

@@ -41,23 +41,21 @@ void sched_remove(struct domain *d);
 /* Makes a blocked vCPU runnable (an event arrived, or its timeout passed); nothing if it is not
  * blocked. Returns 0, so that an event's delivery can end in a jump here. */
 long sched_wake(struct vcpu *v);
-/* sched_notify's case for a vCPU that is not blocked while other CPUs run guests: the one running
- * v, if any, is interrupted. Returns 0. */
-long sched_notify_kick(struct vcpu *v);
+/* sched_notify with other CPUs running guests: v is woken if blocked, else the CPU running it
+ * (if any) is interrupted. Returns 0. */
+long sched_notify_smp(struct vcpu *v);
 /*
  * An upcall is pending for v: wakes it if blocked, or interrupts the CPU it runs on (an IPI),
  * which enters the hypervisor and delivers the upcall on its way out. With one CPU a vCPU that is
  * not blocked needs nothing (running, it gets its upcall at its way out; queued, when it runs):
- * that common case of a send makes no call. Returns 0, so that a send can end in a jump here
- * (set_pending, event_channel.c).
+ * sched_wake, which tests the state first, is then all there is to do. Returns 0, so that a send
+ * can end in a jump here (set_pending, event_channel.c).
  */
 static inline long sched_notify(struct vcpu *v)
 {
-    if (v->state == VCPU_BLOCKED)
-        return sched_wake(v);
     if (hv_lock_smp)
-        return sched_notify_kick(v);
-    return 0;
+        return sched_notify_smp(v);
+    return sched_wake(v);
 }
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
