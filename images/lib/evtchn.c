@@ -361,24 +361,44 @@ long evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
     return rc;
 }
 
+// One SCHEDOP_send_poll of evtchn_send_wait, then the event taken (bit, BIT(port), in its pending
+// word) if it is there: 1 if it was, 0 if another port's event woke us, or the hypercall's error.
+static inline __attribute__((always_inline)) long send_poll_take(evtchn_port_t send, evtchn_port_t port,
+                                                                 uint64_t bit)
+{
+    long rc = sched_send_poll(send, port);
+    if (rc < 0)
+        return rc;
+    if (__atomic_fetch_and(&shared_info->evtchn_pending[WORD(port)], ~bit, __ATOMIC_SEQ_CST) & bit)
+        return 1;
+    return 0;
+}
+
+// evtchn_send_wait after a wake-up by another port's event: sleep again, without sending twice.
+static __attribute__((noinline)) long send_wait_again(evtchn_port_t port)
+{
+    uint64_t bit = BIT(port);
+    long rc;
+    while ((rc = send_poll_take(0, port, bit)) == 0)
+        ;
+    return rc < 0 ? rc : 0;
+}
+
 long evtchn_send_wait(evtchn_port_t send, evtchn_port_t port)
 {
     if (!lib_port(port))
         return -XEN_EINVAL;
-    uint64_t *pending = &shared_info->evtchn_pending[WORD(port)], bit = BIT(port);
+    uint64_t bit = BIT(port);
     /* Latched by the dispatcher before: no sleep, only the send. (A plain look first: with upcalls
      * masked, as the caller keeps them, no dispatcher of this vCPU runs meanwhile, and another
      * vCPU's latches only its own ports.) */
     if ((__atomic_load_n(&fired[WORD(port)], __ATOMIC_RELAXED) & bit) && evtchn_take_fired(port))
         return send ? evtchn_send(send) : 0;
-    for (;;) {
-        long rc = sched_send_poll(send, port);
-        if (rc < 0)
-            return rc;
-        if (__atomic_fetch_and(pending, ~bit, __ATOMIC_SEQ_CST) & bit)
-            return 0;
-        send = 0; /* woken by another port's event: sleep again, without sending twice */
-    }
+    // The usual case, the answer there when the one hypercall returns, without the loop.
+    long rc = send_poll_take(send, port, bit);
+    if (rc < 0)
+        return rc;
+    return rc ? 0 : send_wait_again(port);
 }
 
 long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
