@@ -56,49 +56,70 @@ bool evtchn_is_pending(struct domain *d, evtchn_port_t port)
 static inline __attribute__((always_inline)) long raise_on(struct domain *d, struct shared_info *s, size_t id,
                                                            evtchn_port_t port)
 {
+    _Static_assert(EVTCHN_MAX_PORTS <= 64 * 64, "a port's selector bit is in the one pending_sel word");
     struct vcpu_info *vi = &s->vcpu_info[id];
     struct vcpu *v = &d->vcpus[id];
-    if (!test_and_set(&vi->evtchn_pending_sel, port / 64))
+    uint64_t sel_bit = 1ULL << (port / 64);
+    if (!(__atomic_fetch_or(&vi->evtchn_pending_sel, sel_bit, __ATOMIC_SEQ_CST) & sel_bit))
         vi->evtchn_upcall_pending = 1;
     else if (!vi->evtchn_upcall_pending)
         return 0;
     return sched_notify(v); /* blocked: wake it; running on another CPU: interrupt it */
 }
 
-/* Pollers re-check their ports themselves, masked or not: any event of the domain wakes them.
- * Only in set_pending_polled: its loop would make every set_pending save registers it needs only
- * with pollers. */
-static inline __attribute__((always_inline)) void wake_pollers(struct domain *d)
+/* The 2-level "set pending" of port in s: edges coalesce. True if the port became pending
+ * unmasked, so that its upcall is to be raised (raise_on). */
+static inline __attribute__((always_inline)) bool pend(struct shared_info *s, evtchn_port_t port)
 {
-    for (unsigned i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpus[i].polling)
-            sched_wake(&d->vcpus[i]);
+    return !test_and_set(s->evtchn_pending, port) && !test_bit(s->evtchn_mask, port);
 }
 
-/* The 2-level "set pending": edges coalesce; a newly pending unmasked port raises the upcall on
- * the vCPU the port is bound to. Returns 0, a send's result, so that the send ends in a jump here
- * rather than a call that keeps its frame. */
+/* set_pending without pollers: a newly pending unmasked port raises the upcall on the vCPU the
+ * port is bound to. Returns 0, a send's result, so that the send ends in a jump here rather than
+ * a call that keeps its frame. */
 static inline __attribute__((always_inline)) long set_pending_bits(struct domain *d, evtchn_port_t port)
 {
     struct shared_info *s = domain_shared_info(d);
-    if (test_and_set(s->evtchn_pending, port))
-        return 0;
-    if (test_bit(s->evtchn_mask, port))
+    if (!pend(s, port))
         return 0;
     return raise_on(d, s, table(d)->notify_vcpu[port], port);
 }
 
-/* With pollers: they are woken first. Out of line, so that set_pending makes no call but its
- * last (the notification, a jump) and needs no stack frame. */
+/* Every vCPU of d that polls is woken: pollers re-check their ports themselves, masked or not,
+ * so any event of the domain wakes them. Out of line: a domain with several pollers is rare.
+ * Returns 0. */
+static __attribute__((__noinline__)) long wake_all_pollers(struct domain *d)
+{
+    for (unsigned m = d->poll_mask; m; m &= m - 1) /* a copy: each wake-up clears only its own bit */
+        sched_wake(&d->vcpus[__builtin_ctz(m)]);
+    return 0;
+}
+
+/* The pollers, then the upcall (raise_on) of a port that became pending unmasked. Out of line:
+ * set_pending_polled's usual case then makes no call but its last, and needs no frame. */
+static __attribute__((__noinline__)) long raise_polled(struct domain *d, struct shared_info *s, evtchn_port_t port)
+{
+    wake_all_pollers(d);
+    return raise_on(d, s, table(d)->notify_vcpu[port], port);
+}
+
+/* set_pending of a domain with pollers (poll_mask not 0): the bits, then the pollers woken. The
+ * usual case, one poller and no upcall (a masked port, as the pollers' own usually is), goes
+ * straight to its vCPU, found from poll_mask without a walk, and ends in a jump to sched_wake. */
 static __attribute__((__noinline__)) long set_pending_polled(struct domain *d, evtchn_port_t port)
 {
-    wake_pollers(d);
-    return set_pending_bits(d, port);
+    struct shared_info *s = domain_shared_info(d);
+    if (pend(s, port))
+        return raise_polled(d, s, port);
+    unsigned m = d->poll_mask;
+    if (m & (m - 1))
+        return wake_all_pollers(d);
+    return sched_wake(&d->vcpus[__builtin_ctz(m)]);
 }
 
 static inline __attribute__((always_inline)) long set_pending(struct domain *d, evtchn_port_t port)
 {
-    if (d->pollers)
+    if (d->poll_mask)
         return set_pending_polled(d, port);
     return set_pending_bits(d, port);
 }
@@ -312,9 +333,14 @@ static long evtchn_close(struct domain *d, evtchn_port_t port)
     return 0;
 }
 
-/* EVTCHNOP_send on d's port (SCHEDOP_send_poll's send too, whose port comes in a 64-bit register:
- * a value of 2^32 or more fails the bound like any other port past max_ports). */
-static inline __attribute__((always_inline)) long send_on(struct domain *d, uint64_t port)
+/*
+ * EVTCHNOP_send's checks on d's port (SCHEDOP_send_poll's too, whose port comes in a 64-bit
+ * register: a value of 2^32 or more fails the bound like any other port past max_ports): 1 with
+ * *rd and *rport the end the event is for (the peer's, or d's own port for an IPI), 0 for an
+ * unbound port (nobody listens yet: the event is dropped, as in Xen), or -XEN_EINVAL.
+ */
+static inline __attribute__((always_inline)) long send_target(struct domain *d, uint64_t port, struct domain **rd,
+                                                              evtchn_port_t *rport)
 {
     /* evtchn_port_valid and port_nospec with one compare: the send is the hot path. */
     uint64_t mask;
@@ -323,23 +349,52 @@ static inline __attribute__((always_inline)) long send_on(struct domain *d, uint
     if (!array_index_check_nospec(port, table(d)->max_ports, &mask))
         return -XEN_EINVAL;
     port &= mask;
-    struct evtchn *chn = &table(d)->ports[port];
-    switch (chn->state) {
-    case ECS_INTERDOMAIN: {
-        struct domain *rd = peer_of(chn);
-        d->meter.events_sent++;
-        rd->meter.events_received++;
-        return set_pending(rd, chn->remote_port);
-    }
+    const struct evtchn *chn = &table(d)->ports[port];
+    switch (__builtin_expect(chn->state, ECS_INTERDOMAIN)) {
+    case ECS_INTERDOMAIN:
+        *rd = peer_of(chn);
+        *rport = chn->remote_port;
+        return 1;
     case ECS_IPI:
-        d->meter.events_sent++;
-        d->meter.events_received++;
-        return set_pending(d, (evtchn_port_t)port);
+        *rd = d;
+        *rport = (evtchn_port_t)port;
+        return 1;
     case ECS_UNBOUND:
-        return 0; /* nobody listens yet: dropped, as in Xen */
+        return 0;
     default:
         return -XEN_EINVAL;
     }
+}
+
+/* The event of a send that passed send_target: metered, then rd's port set pending. Returns 0. */
+static inline __attribute__((always_inline)) long send_event(struct domain *d, struct domain *rd, evtchn_port_t rport)
+{
+    d->meter.events_sent++;
+    rd->meter.events_received++;
+    return set_pending(rd, rport);
+}
+
+/* EVTCHNOP_send on d's port. */
+static inline __attribute__((always_inline)) long send_on(struct domain *d, uint64_t port)
+{
+    struct domain *rd;
+    evtchn_port_t rport;
+    long rc = send_target(d, port, &rd, &rport);
+    if (rc <= 0)
+        return rc;
+    return send_event(d, rd, rport);
+}
+
+/* SCHEDOP_send_poll's send on a port whose event is for v's own domain (an IPI or loopback port)
+ * while the poll port is not pending: the event may be the one polled for, so it is sent first,
+ * then looked for. Out of line: the usual send, to another domain, needs no frame. */
+static __attribute__((__noinline__)) long send_poll_self(struct vcpu *v, evtchn_port_t rport, uint64_t poll)
+{
+    struct domain *d = v->domain;
+    send_event(d, d, rport);
+    if (test_bit(domain_shared_info(d)->evtchn_pending, (unsigned)poll))
+        return 0;
+    return sched_poll_sleep(v);
 }
 
 /*
@@ -348,7 +403,12 @@ static inline __attribute__((always_inline)) long send_on(struct domain *d, uint
  * error returned, no sleep). Then 0 at once if poll is pending, else v sleeps polling
  * (sched_poll_sleep). Both come in 64-bit registers: a value of 2^32 or more is past max_ports like
  * any other (-EINVAL), never the port of its low bits. Here rather than in sched.c, so that the
- * send, the test and the sleep take one call and one frame.
+ * checks, the test, the sleep and the send make one frame-less call.
+ *
+ * An event for another domain cannot make v's poll port pending, so the test is made before it
+ * is sent and v, unless its port is pending already, sleeps first: the send, a jump to
+ * set_pending, is then the last thing done (the same outcome as sending first: everything here
+ * holds the hypervisor lock). A send to v's own domain is made first (send_poll_self).
  */
 long evtchn_send_poll(struct vcpu *v, uint64_t send, uint64_t poll)
 {
@@ -357,14 +417,22 @@ long evtchn_send_poll(struct vcpu *v, uint64_t send, uint64_t poll)
     if (poll == 0 || !array_index_check_nospec(poll, table(d)->max_ports, &mask))
         return -XEN_EINVAL;
     poll &= mask;
+    bool ready = test_bit(domain_shared_info(d)->evtchn_pending, (unsigned)poll);
     if (send) {
-        long rc = send_on(d, send);
-        if (rc)
+        struct domain *rd;
+        evtchn_port_t rport;
+        long rc = send_target(d, send, &rd, &rport);
+        if (rc < 0)
             return rc;
+        if (rc > 0) {
+            if (!ready && rd == d)
+                return send_poll_self(v, rport, poll);
+            if (!ready)
+                sched_poll_sleep(v);
+            return send_event(d, rd, rport);
+        }
     }
-    if (test_bit(domain_shared_info(d)->evtchn_pending, (unsigned)poll))
-        return 0;
-    return sched_poll_sleep(v);
+    return ready ? 0 : sched_poll_sleep(v);
 }
 
 static long evtchn_status(struct domain *d, struct evtchn_status *st)

@@ -55,6 +55,7 @@ struct runqueue {
 };
 static struct runqueue rqs[MOAT_MAX_CPUS];
 static bool started; /* the boot CPU has built the domains: every CPU schedules */
+static bool wake_one_cpu; /* started, with one CPU and no partitions: sched_wake's short way */
 
 /*
  * A queue's counters (queued, movable) serve only the other CPUs: one that idles or looks for
@@ -167,6 +168,7 @@ void sched_start(void)
     hv_lock_start();
     hv_lock_enter();
     hypercall_fast_init(!hv_lock_smp && !partitioned());
+    wake_one_cpu = !hv_lock_smp && !partitioned();
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     if (smp_cpus_online() > 1)
         arch_kick_other_cpus();
@@ -204,14 +206,14 @@ static inline __attribute__((always_inline)) void window_enter(const struct runq
     }
 }
 
-/* Below its fair share of its CPU's current window? (The window restarts every FAIR_WINDOW_NS.) */
-static bool under_fair_share(const struct vcpu *v)
+/* Below its fair share of rq's (its CPU's) current window? (The window restarts every
+ * FAIR_WINDOW_NS.) Without partitions: their queues are not in rqs[]. */
+static inline __attribute__((always_inline)) bool under_fair_share(const struct runqueue *rq, const struct vcpu *v)
 {
-    const struct runqueue *rq = &rqs[v->cpu];
     uint64_t used = v->window_start_ns == rq->window_start_ns ? v->window_cpu_ns : 0;
     /* used < FAIR_WINDOW_NS / homed without a division (the same but for the quotient's rounding, under
      * a nanosecond a vCPU; used is about a window at most, so the product cannot overflow) */
-    return !partitioned() && rq->homed && used * rq->homed < FAIR_WINDOW_NS;
+    return rq->homed && used * rq->homed < FAIR_WINDOW_NS;
 }
 
 /* A guest timer or poll timeout of v is armed for `when`: its CPU's tick looks at it then, and
@@ -399,11 +401,11 @@ void sched_set_paused(struct domain *d, bool paused)
     }
 }
 
-/* v no longer polls (woken, or down); d->pollers counts the vCPUs that do. */
+/* v no longer polls (woken, or down); d->poll_mask has a bit for each vCPU that does. */
 static void stop_polling(struct vcpu *v)
 {
     if (v->polling)
-        v->domain->pollers--;
+        v->domain->poll_mask &= (uint8_t)~(1u << v->vcpu_id);
     v->polling = false;
     v->poll_deadline_ns = 0;
 }
@@ -492,29 +494,38 @@ void sched_remove(struct domain *d)
     }
 }
 
-/* sched_wake's body, inline also in sched_notify_slow: a send that wakes its peer makes no call
- * for it. */
-static inline __attribute__((always_inline)) void wake(struct vcpu *v)
+/*
+ * Every wake-up of a blocked or polling vCPU (an event, a poll's timeout). The waker keeps its
+ * slice; the woken runs next (the head of its queue) if it has not used its share. With one CPU
+ * and no partitions (wake_one_cpu) the queue is its CPU's, and nothing moves or is kicked: that
+ * case, every event that wakes a sleeper on one CPU, is done here without enqueue_general's call
+ * and tests.
+ */
+long sched_wake(struct vcpu *v)
 {
-    if (v->state == VCPU_BLOCKED) {
-        v->state = VCPU_RUNNABLE;
-        stop_polling(v);
-        /* The waker keeps its slice; the woken runs next if it has not used its share. */
-        if (runnable(v))
-            enqueue(v, under_fair_share(v));
+    if (v->state != VCPU_BLOCKED)
+        return 0;
+    v->state = VCPU_RUNNABLE;
+    stop_polling(v);
+    if (!runnable(v))
+        return 0;
+    if (!wake_one_cpu) {
+        enqueue_general(v, !partitioned() && under_fair_share(&rqs[v->cpu], v));
+        return 0;
     }
-}
-
-void sched_wake(struct vcpu *v) { wake(v); }
-
-long sched_notify_wake(struct vcpu *v)
-{
-    wake(v);
+    if (v->on_rq || is_current(v))
+        return 0;
+    if (under_fair_share(&rqs[v->cpu], v))
+        rq_push_head(v);
+    else
+        rq_push_tail(v);
     return 0;
 }
 
-long sched_notify_kick(struct vcpu *v)
+long sched_notify_smp(struct vcpu *v)
 {
+    if (v->state == VCPU_BLOCKED)
+        return sched_wake(v);
     if (is_current(v))
         kick(v->cpu); /* running on another CPU: it enters the hypervisor, which delivers the upcall */
     return 0;
@@ -842,11 +853,9 @@ static void block_current(struct vcpu *v)
  * (system time, ns; 0: none). */
 static void poll_sleep(struct vcpu *v, uint64_t timeout)
 {
-    v->polling = true;
-    v->domain->pollers++;
+    sched_poll_sleep(v);
     v->poll_deadline_ns = timeout;
     deadline_armed(v, timeout);
-    block_current(v);
 }
 
 /* Out of line as sched_shutdown: its port array would give do_sched_op a stack frame. */
@@ -869,12 +878,6 @@ static __attribute__((__noinline__)) long sched_poll(struct vcpu *v, uint64_t ar
     if (p.timeout && p.timeout <= now_ns())
         return 0;
     poll_sleep(v, p.timeout);
-    return 0;
-}
-
-long sched_poll_sleep(struct vcpu *v)
-{
-    poll_sleep(v, 0);
     return 0;
 }
 

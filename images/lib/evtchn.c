@@ -229,7 +229,7 @@ long evtchn_init(void)
     for (evtchn_port_t p = 1; p < EVTCHN_LIB_PORTS; p++)
         forget_port(p);
     evtchn_upcall_count = 0;
-    long rc = HYPERVISOR_set_callbacks((unsigned long)evtchn_upcall_entry, 0);
+    long rc = HYPERVISOR_set_callbacks(upcall_entry_form(evtchn_upcall_entry, evtchn_upcall_entry_fx), 0);
     evtchn_upcalls_restore(rc == 0 ? 0 : old);
     return rc;
 }
@@ -244,38 +244,88 @@ void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data)
     evtchn_upcalls_restore(old);
 }
 
-void evtchn_upcall_handler(struct upcall_frame *frame)
+// Port w * 64 + b, pending and unmasked, found by the scan of an upcall on vCPU me: taken, unless
+// port_vcpu (evtchn_port_vcpu, or NULL: every port is vCPU 0's) says it is another vCPU's.
+static inline __attribute__((always_inline)) void take_port(struct shared_info *s, unsigned w, unsigned b,
+                                                            const uint8_t *port_vcpu, unsigned me)
 {
-    (void)frame;
-    unsigned me = vcpu_self();
-    struct vcpu_info *vi = &shared_info->vcpu_info[me];
-    evtchn_upcall_count++;
-    // Xen's order: the flag, then the selector, then each port. An event arriving during the scan
-    // sets the flag again and is delivered right after our iret.
-    __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
-    uint64_t sel = __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+    evtchn_port_t port = w * 64 + b;
+    if (port_vcpu && port_vcpu[port] != me)
+        return; // another vCPU's: its own upcall takes it
+    // Cleared before the handler runs, so an event sent meanwhile is not lost.
+    __atomic_fetch_and(&s->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
+    // Read afresh: an earlier handler may have closed this port (Linux XSA-331).
+    evtchn_handler_t fn = handlers[port].fn;
+    if (fn)
+        fn(port, handlers[port].data);
+    else
+        __atomic_fetch_or(&fired[w], 1ULL << b, __ATOMIC_SEQ_CST);
+}
+
+// The pending, unmasked ports of word w of s (our shared_info, in a local: the atomics would make
+// the global be read again at each access).
+static inline __attribute__((always_inline)) uint64_t ready_in(struct shared_info *s, unsigned w)
+{
+    return __atomic_load_n(&s->evtchn_pending[w], __ATOMIC_SEQ_CST) &
+           ~__atomic_load_n(&s->evtchn_mask[w], __ATOMIC_SEQ_CST);
+}
+
+// The scan of the selector words sel (taken from vCPU me's vcpu_info) for their ports.
+static inline __attribute__((always_inline)) void scan(uint64_t sel, const uint8_t *port_vcpu, unsigned me)
+{
     while (sel) {
         unsigned w = (unsigned)__builtin_ctzll(sel);
         sel &= sel - 1;
-        uint64_t ready = __atomic_load_n(&shared_info->evtchn_pending[w], __ATOMIC_SEQ_CST) &
-                         ~__atomic_load_n(&shared_info->evtchn_mask[w], __ATOMIC_SEQ_CST);
-        while (ready) {
-            unsigned b = (unsigned)__builtin_ctzll(ready);
-            ready &= ready - 1;
-            evtchn_port_t port = w * 64 + b;
-            // cppcheck-suppress knownConditionTrueFalse ; weak: NULL unless vcpu.c is linked
-            if (evtchn_port_vcpu && evtchn_port_vcpu[port] != me)
-                continue; // another vCPU's: its own upcall takes it
-            // Cleared before the handler runs, so an event sent meanwhile is not lost.
-            __atomic_fetch_and(&shared_info->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
-            // Read afresh: an earlier handler may have closed this port (Linux XSA-331).
-            evtchn_handler_t fn = handlers[port].fn;
-            if (fn)
-                fn(port, handlers[port].data);
-            else
-                __atomic_fetch_or(&fired[w], 1ULL << b, __ATOMIC_SEQ_CST);
+        for (uint64_t ready = ready_in(shared_info, w); ready; ready &= ready - 1)
+            take_port(shared_info, w, (unsigned)__builtin_ctzll(ready), port_vcpu, me);
+    }
+}
+
+// Takes the selector of vCPU me's vcpu_info vi. Xen's order: the flag, then the selector, then
+// each port. An event arriving during the scan sets the flag again and is delivered right after
+// our iret.
+static inline __attribute__((always_inline)) uint64_t take_selector(struct vcpu_info *vi)
+{
+    evtchn_upcall_count++;
+    __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
+    return __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+}
+
+// The scan with ports bound to several vCPUs (vcpu.c linked).
+static __attribute__((noinline)) void dispatch_vcpus(void)
+{
+    unsigned me = vcpu_self();
+    scan(take_selector(&shared_info->vcpu_info[me]), evtchn_port_vcpu, me);
+}
+
+static __attribute__((noinline)) void scan_vcpu0(uint64_t sel) { scan(sel, NULL, 0); }
+
+// The usual scan: every port is vCPU 0's, and (nearly always) one port is ready. That one port is
+// taken with its handler as the last call (a jump: nothing is kept across it, so no registers are
+// saved); more go to the loop.
+static __attribute__((noinline)) void dispatch_vcpu0(void)
+{
+    struct shared_info *s = shared_info;
+    uint64_t sel = take_selector(&s->vcpu_info[0]);
+    if (sel && !(sel & (sel - 1))) {
+        unsigned w = (unsigned)__builtin_ctzll(sel);
+        uint64_t ready = ready_in(s, w);
+        if (ready && !(ready & (ready - 1))) {
+            take_port(s, w, (unsigned)__builtin_ctzll(ready), NULL, 0);
+            return;
         }
     }
+    scan_vcpu0(sel);
+}
+
+void evtchn_upcall_handler(struct upcall_frame *frame)
+{
+    (void)frame;
+    // cppcheck-suppress knownConditionTrueFalse ; weak: NULL unless vcpu.c is linked
+    if (evtchn_port_vcpu)
+        dispatch_vcpus();
+    else
+        dispatch_vcpu0(); // only vCPU 0 runs: vcpu.c starts the others
 }
 
 // ---- waiting ----
@@ -311,24 +361,44 @@ long evtchn_wait(evtchn_port_t port, uint64_t deadline_ns)
     return rc;
 }
 
+// One SCHEDOP_send_poll of evtchn_send_wait, then the event taken (bit, BIT(port), in its pending
+// word) if it is there: 1 if it was, 0 if another port's event woke us, or the hypercall's error.
+static inline __attribute__((always_inline)) long send_poll_take(evtchn_port_t send, evtchn_port_t port,
+                                                                 uint64_t bit)
+{
+    long rc = sched_send_poll(send, port);
+    if (rc < 0)
+        return rc;
+    if (__atomic_fetch_and(&shared_info->evtchn_pending[WORD(port)], ~bit, __ATOMIC_SEQ_CST) & bit)
+        return 1;
+    return 0;
+}
+
+// evtchn_send_wait after a wake-up by another port's event: sleep again, without sending twice.
+static __attribute__((noinline)) long send_wait_again(evtchn_port_t port)
+{
+    uint64_t bit = BIT(port);
+    long rc;
+    while ((rc = send_poll_take(0, port, bit)) == 0)
+        ;
+    return rc < 0 ? rc : 0;
+}
+
 long evtchn_send_wait(evtchn_port_t send, evtchn_port_t port)
 {
     if (!lib_port(port))
         return -XEN_EINVAL;
-    uint64_t *pending = &shared_info->evtchn_pending[WORD(port)], bit = BIT(port);
+    uint64_t bit = BIT(port);
     /* Latched by the dispatcher before: no sleep, only the send. (A plain look first: with upcalls
      * masked, as the caller keeps them, no dispatcher of this vCPU runs meanwhile, and another
      * vCPU's latches only its own ports.) */
     if ((__atomic_load_n(&fired[WORD(port)], __ATOMIC_RELAXED) & bit) && evtchn_take_fired(port))
         return send ? evtchn_send(send) : 0;
-    for (;;) {
-        long rc = sched_send_poll(send, port);
-        if (rc < 0)
-            return rc;
-        if (__atomic_fetch_and(pending, ~bit, __ATOMIC_SEQ_CST) & bit)
-            return 0;
-        send = 0; /* woken by another port's event: sleep again, without sending twice */
-    }
+    // The usual case, the answer there when the one hypercall returns, without the loop.
+    long rc = send_poll_take(send, port, bit);
+    if (rc < 0)
+        return rc;
+    return rc ? 0 : send_wait_again(port);
 }
 
 long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
@@ -337,9 +407,10 @@ long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
     if (rc < 0)
         return rc;
     struct vcpu_info *vi = vcpu(); // ours for the whole loop: a vCPU runs its own loop
+    // One register for it (else the compiler keeps shared_info and our offset apart, on the stack).
+    __asm__("" : "+r"(vi));
     uint8_t old = __atomic_exchange_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
     for (;;) {
-        __atomic_store_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
         if (done(ctx)) {
             rc = 0;
             break;
@@ -360,6 +431,9 @@ long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
         rc = sched_block();
         if (rc < 0)
             break;
+        // The block unmasked upcalls (and the upcall that woke us has run): masked again while
+        // we look at done.
+        __atomic_store_n(&vi->evtchn_upcall_mask, 1, __ATOMIC_SEQ_CST);
     }
     if (deadline_ns)
         HYPERVISOR_set_timer_op(0);

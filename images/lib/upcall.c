@@ -4,6 +4,7 @@
 #include <moat/time.h>
 #include <moat/upcall.h>
 #include <moat/vcpu.h>
+#include <moat/xstate.h>
 
 _Static_assert(__HYPERVISOR_iret == 23, "upcall_entry.S loads the iret hypercall's number as 23");
 _Static_assert(__builtin_offsetof(struct shared_info, vcpu_info) == 0,
@@ -20,9 +21,14 @@ __attribute__((weak)) void upcall_handler(struct upcall_frame *frame)
 struct vcpu_info *upcall_vcpu_info(void);
 struct vcpu_info *upcall_vcpu_info(void) { return &shared_info->vcpu_info[vcpu_self()]; }
 
+uintptr_t upcall_entry_form(void (*xsave_form)(void), void (*fx_form)(void))
+{
+    return (uintptr_t)(upcall_xstate_xsave ? xsave_form : fx_form);
+}
+
 long upcall_install(void)
 {
-    return HYPERVISOR_set_callbacks((unsigned long)upcall_entry, 0);
+    return HYPERVISOR_set_callbacks(upcall_entry_form(upcall_entry, upcall_entry_fx), 0);
 }
 
 void upcall_iret_failed(void);

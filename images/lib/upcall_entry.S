@@ -8,12 +8,15 @@
  * (ring 3 to ring 3) when no event waits, else by the iret hypercall, which unmasks events
  * and delivers the one that waits.
  *
- * One trampoline, UPCALL_ENTRY, for every handler the runtime registers:
+ * One trampoline, UPCALL_ENTRY, for every handler the runtime registers, in two forms: the XSAVE
+ * one (the name itself) and the FXSAVE one (the name with _fx), so that neither tests at each
+ * upcall which it is. upcall_entry_form (upcall.h) picks the one xstate_init found; the FXSAVE
+ * area is always 512 bytes, and the XSAVE form is registered only once xstate_init found its size.
  *   upcall_entry          calls upcall_handler (weak: a guest may define its own; upcall.c)
  *   evtchn_upcall_entry   calls evtchn_upcall_handler, the event-channel dispatcher (evtchn.c),
  *                         so that guests with their own upcall_handler stay exactly as they are
  */
-.macro UPCALL_ENTRY name, handler
+.macro UPCALL_ENTRY name, handler, xsave
     .text
     .globl \name
     .type \name, @function
@@ -21,25 +24,29 @@
     cld
     xor %ebp, %ebp              /* a fresh frame chain: the interrupted one is in the frame */
     mov %rdi, %rbx              /* the frame (the interrupted rbx is in it) */
-    mov upcall_xstate_size(%rip), %rcx
-    test %rcx, %rcx
-    jz 9f                       /* the start-up code never ran xstate_init */
-    sub %rcx, %rsp
-    and $-64, %rsp              /* XSAVE wants 64-byte alignment, FXSAVE 16 */
-    cmpb $0, upcall_xstate_xsave(%rip)
-    je 1f
-    xor %eax, %eax              /* the header's fields other than XSTATE_BV must be zero for XRSTOR, and */
-                                /* XSAVE keeps XSTATE_BV's bits outside its mask as it finds them */
-    mov $8, %ecx
-    lea 512(%rsp), %rdi
-    rep stosq
+.if \xsave
+    sub upcall_xstate_size(%rip), %rsp
+    and $-64, %rsp              /* XSAVE wants 64-byte alignment */
+    /* The header's fields other than XSTATE_BV must be zero for XRSTOR, and XSAVE keeps
+     * XSTATE_BV's bits outside its mask as it finds them: all of its 64 bytes are cleared. */
+    movq $0, 512(%rsp)
+    movq $0, 520(%rsp)
+    movq $0, 528(%rsp)
+    movq $0, 536(%rsp)
+    movq $0, 544(%rsp)
+    movq $0, 552(%rsp)
+    movq $0, 560(%rsp)
+    movq $0, 568(%rsp)
     mov $-1, %eax
     mov $-1, %edx
     xsave64 (%rsp)
-    jmp 2f
-1:  fxsave64 (%rsp)
-2:  mov %rbx, %rdi
-    call \handler               /* rsp is 64-byte aligned: more than the ABI's 16 */
+.else
+    sub $512, %rsp
+    and $-16, %rsp              /* FXSAVE wants 16-byte alignment (the handler's call 16 too) */
+    fxsave64 (%rsp)
+.endif
+    mov %rbx, %rdi
+    call \handler               /* rsp is 16-byte aligned (64 with XSAVE), as the ABI wants */
     /*
      * Our vcpu_info into r12 (callee-saved; the interrupted r12 is in the frame). While no other
      * vCPU was started (vcpu_stacks_n 0: vcpu_self() is 0, moat/vcpu.h) it is vCPU 0's, the shared
@@ -52,14 +59,14 @@
     call upcall_vcpu_info
     mov %rax, %r12
 6:
-    cmpb $0, upcall_xstate_xsave(%rip)
-    je 3f
+.if \xsave
     mov $-1, %eax
     mov $-1, %edx
     xrstor64 (%rsp)
-    jmp 4f
-3:  fxrstor64 (%rsp)
-4:  mov %rbx, %rsp              /* the frame is at rsp again */
+.else
+    fxrstor64 (%rsp)
+.endif
+    mov %rbx, %rsp              /* the frame is at rsp again */
     /*
      * Back to the interrupted context without the hypervisor (ring 3 to ring 3): events are
      * unmasked, and one that came while they were masked is left to the iret hypercall, which
@@ -109,9 +116,11 @@
     syscall
     /* iret returned: the frame was refused. Nothing sane to resume; crash the domain. */
     call upcall_iret_failed
-9:  ud2
+    ud2
     .size \name, . - \name
 .endm
 
-UPCALL_ENTRY upcall_entry, upcall_handler
-UPCALL_ENTRY evtchn_upcall_entry, evtchn_upcall_handler
+UPCALL_ENTRY upcall_entry, upcall_handler, 1
+UPCALL_ENTRY upcall_entry_fx, upcall_handler, 0
+UPCALL_ENTRY evtchn_upcall_entry, evtchn_upcall_handler, 1
+UPCALL_ENTRY evtchn_upcall_entry_fx, evtchn_upcall_handler, 0

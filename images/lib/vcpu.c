@@ -2,6 +2,7 @@
 // Starting secondary vCPUs (moat/vcpu.h): a stack each, VCPUOP_initialise and VCPUOP_up.
 #include <moat/evtchn.h>
 #include <moat/guest.h>
+#include <moat/upcall.h>
 #include <moat/vcpu.h>
 
 extern uintptr_t vcpu_stack_lo[MOAT_MAX_VCPUS], vcpu_stack_hi[MOAT_MAX_VCPUS];
@@ -49,7 +50,7 @@ long vcpu_start(unsigned id, void (*fn)(unsigned id))
         .rip = (uintptr_t)vcpu_entry,
         .rsp = hi,
         .rdi = id,
-        .callback_rip = (uintptr_t)evtchn_upcall_entry,
+        .callback_rip = upcall_entry_form(evtchn_upcall_entry, evtchn_upcall_entry_fx),
     };
     long rc = HYPERVISOR_vcpu_op(VCPUOP_initialise, id, &ctx);
     if (rc)

@@ -3,7 +3,7 @@
 #include <moat/guest.h>
 #include <moat/xstate.h>
 
-uint64_t upcall_xstate_size; /* 0 until xstate_init: upcall_entry refuses to run without it */
+uint64_t upcall_xstate_size; /* 0 until xstate_init, which sets it with upcall_xstate_xsave */
 uint8_t upcall_xstate_xsave;
 static uint64_t xcr0;
 

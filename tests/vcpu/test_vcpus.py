@@ -37,6 +37,8 @@ def test_four_vcpus_pass_events_round_and_share_a_locked_counter(boot: Booter, s
     assert vcpus == [(i, 50, 2000) for i in range(4)], ring.lines
     assert "counter: 8000 of 8000" in ring.lines, ring.lines
     assert "moved port: handled on vcpu 3" in ring.lines, ring.lines
+    # Three vCPUs asleep in SCHEDOP_poll at once, all woken by one event of their domain.
+    assert "pollers: 3 of 3 woken by one event" in ring.lines, ring.lines
     # The fifth vCPU took a stack at the very top of RAM and no callback, and was left down.
     assert "spare vcpu 4: initialised at the edges of RAM, left down" in ring.lines, ring.lines
     # vCPU 3 took itself down (VCPUOP_down on its own vCPU: the hypervisor switched away from it

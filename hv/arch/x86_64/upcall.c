@@ -33,14 +33,15 @@ _Static_assert(__builtin_offsetof(struct upcall_frame, rip) == FRAME_GPRS * 8 &&
 /*
  * The frame is written straight from the saved registers onto the guest stack (no copy on the
  * hypervisor stack first): every delivery writes the registers once. The range is the one
- * copy_to_guest would accept: not 0, the whole frame below GUEST_VA_LIMIT (an rsp below 256, which
- * would wrap around, is refused first).
+ * copy_to_guest would accept, tested with one compare: sp not 0 (sp - 1 wraps around to the top)
+ * and the whole frame below GUEST_VA_LIMIT. An rsp too low for the frame (below 272) makes sp wrap
+ * around to 2^64 - 272 or more, which the same compare refuses.
  */
 bool arch_upcall_push(struct vcpu *v, uint64_t callback)
 {
     struct cpu_regs *r = &v->regs;
     uint64_t sp = ((r->rsp - 128 - sizeof(struct upcall_frame)) & ~15ULL); /* below the guest's red zone */
-    if (r->rsp < 256 || !sp || sp > GUEST_VA_LIMIT - sizeof(struct upcall_frame))
+    if (sp - 1 >= GUEST_VA_LIMIT - sizeof(struct upcall_frame))
         return false;
     return upcall_frame_push(r, sp, callback); /* a jump: this function needs no frame */
 }

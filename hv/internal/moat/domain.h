@@ -86,7 +86,7 @@ struct domain {
     domid_t domid;
     enum dom_state state;
     bool paused;
-    uint8_t pollers;                  /* its vCPUs in SCHEDOP_poll (an event wakes them) */
+    uint8_t poll_mask;                /* bit i: vcpus[i] polls (SCHEDOP_poll, _send_poll; an event wakes it) */
     uint32_t flags;                   /* MDOM_* */
     uint32_t ssidref;
     uint32_t expect;                  /* EXPECT_* */

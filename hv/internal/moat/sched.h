@@ -38,26 +38,24 @@ void sched_set_paused(struct domain *d, bool paused);
 /* A dying domain leaves the scheduler; when this returns no CPU runs any of its vCPUs or holds
  * its page tables or extended state. */
 void sched_remove(struct domain *d);
-/* Makes a blocked vCPU runnable (an event arrived, or its timeout passed). */
-void sched_wake(struct vcpu *v);
-/* sched_notify's two cases that do something: v is blocked (it is woken), or v is not and other
- * CPUs run guests (the one running v, if any, is interrupted). Each returns 0. */
-long sched_notify_wake(struct vcpu *v);
-long sched_notify_kick(struct vcpu *v);
+/* Makes a blocked vCPU runnable (an event arrived, or its timeout passed); nothing if it is not
+ * blocked. Returns 0, so that an event's delivery can end in a jump here. */
+long sched_wake(struct vcpu *v);
+/* sched_notify with other CPUs running guests: v is woken if blocked, else the CPU running it
+ * (if any) is interrupted. Returns 0. */
+long sched_notify_smp(struct vcpu *v);
 /*
  * An upcall is pending for v: wakes it if blocked, or interrupts the CPU it runs on (an IPI),
  * which enters the hypervisor and delivers the upcall on its way out. With one CPU a vCPU that is
  * not blocked needs nothing (running, it gets its upcall at its way out; queued, when it runs):
- * that common case of a send makes no call. Returns 0, so that a send can end in a jump here
- * (set_pending, event_channel.c).
+ * sched_wake, which tests the state first, is then all there is to do. Returns 0, so that a send
+ * can end in a jump here (set_pending, event_channel.c).
  */
 static inline long sched_notify(struct vcpu *v)
 {
-    if (v->state == VCPU_BLOCKED)
-        return sched_notify_wake(v);
     if (hv_lock_smp)
-        return sched_notify_kick(v);
-    return 0;
+        return sched_notify_smp(v);
+    return sched_wake(v);
 }
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
@@ -71,9 +69,22 @@ static inline struct domain *current_domain(void) { return this_cpu_current()->d
 /* Is addr inside d's RAM (an entry point or callback it names)? */
 bool guest_code_address(const struct domain *d, uint64_t addr);
 
-/* The current vCPU v sleeps polling, without a timeout (SCHEDOP_send_poll, event_channel.c): any
- * event of its domain wakes it. Returns 0. */
-long sched_poll_sleep(struct vcpu *v);
+/*
+ * The current vCPU v sleeps polling, without a timeout: any event of its domain wakes it
+ * (sched_wake). SCHEDOP_send_poll's sleep (event_channel.c), and SCHEDOP_poll's before it arms its
+ * timeout (sched.c). Inline, so that the send that follows it is SCHEDOP_send_poll's last call
+ * (a jump: that hypercall needs no stack frame). Returns 0.
+ */
+static inline long sched_poll_sleep(struct vcpu *v)
+{
+    _Static_assert(MOAT_MAX_VCPUS <= 8, "poll_mask has a bit for each vCPU");
+    v->polling = true;
+    v->domain->poll_mask |= (uint8_t)(1u << v->vcpu_id);
+    v->poll_deadline_ns = 0;
+    v->state = VCPU_BLOCKED; /* it leaves through exit_to_guest(), which picks another */
+    this_cpu()->need_resched |= RESCHED_SWITCH;
+    return 0;
+}
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5);
 long do_set_timer_op(uint64_t deadline_ns, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);
 long do_set_callbacks(uint64_t entry, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5);

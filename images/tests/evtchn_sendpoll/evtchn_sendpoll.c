@@ -3,7 +3,8 @@
 // library's evtchn_send_wait on it, between two domains (tests/evtchn/test_evtchn_ops.py):
 //   role=a b=<domid> rounds=N   the refusals (an invalid poll port sends nothing; a refused send
 //                               does not sleep; high bits never alias a port), the at-once returns,
-//                               then N request/answer rounds with b, each answer taken once
+//                               then N request/answer rounds with b, each answer taken once (the
+//                               second with a dropped send, on an unbound port, that still sleeps)
 //   role=b a=<domid> rounds=N   answers N requests: the first after 20 ms, every third from the
 //                               second on after an event on a second port that wakes a's poll too
 //                               early (a must sleep again, not send again)
@@ -70,9 +71,20 @@ static void role_a(void)
     // timeout is not woken by time).
     xtf_check_eq(sched_send_poll((evtchn_port_t)p, (evtchn_port_t)p), 0);
     xtf_check(evtchn_port_test_and_clear((evtchn_port_t)p), "the poll returned before the answer");
-    xtf_assert(rounds > 1, "rounds=%u", rounds);
-    unsigned early = 0;
-    for (unsigned i = 1; i < rounds; i++) {
+    xtf_assert(rounds > 2, "rounds=%u", rounds);
+    // The second round by hand too: the request by EVTCHNOP_send, then a send_poll whose send is
+    // dropped (an unbound port: nobody listens yet). It still sleeps, until an event: b's early
+    // one on n (b sends it before this answer), or the answer.
+    long unbound = evtchn_alloc_unbound(DOMID_SELF);
+    xtf_assert(unbound > 0, "alloc_unbound(self): %ld", unbound);
+    xtf_check_eq(evtchn_send((evtchn_port_t)p), 0);
+    xtf_check_eq(sched_send_poll((evtchn_port_t)unbound, (evtchn_port_t)p), 0);
+    xtf_check(evtchn_port_pending((evtchn_port_t)p) || evtchn_port_pending((evtchn_port_t)n),
+              "a send_poll whose send was dropped returned before any event");
+    xtf_check_eq(evtchn_send_wait(0, (evtchn_port_t)p), 0); // the answer, if the early event woke us
+    unsigned early = evtchn_port_test_and_clear((evtchn_port_t)n);
+    xtf_check_eq(evtchn_close((evtchn_port_t)unbound), 0);
+    for (unsigned i = 2; i < rounds; i++) {
         long rc = evtchn_send_wait((evtchn_port_t)p, (evtchn_port_t)p);
         xtf_assert(rc == 0, "round %u: evtchn_send_wait returned %ld", i, rc);
         xtf_assert(!evtchn_port_pending((evtchn_port_t)p), "round %u: the answer came twice", i);

@@ -57,12 +57,35 @@ static void count(unsigned me)
     __atomic_store_n(&counted[me], incs, __ATOMIC_SEQ_CST);
 }
 
+// The pollers: vCPU 0 pokes each other vCPU (an IPI port of its own, a handler that does
+// nothing), which then polls the masked port poll_port until it is pending; one event on it must
+// wake them all at once (any event of a domain wakes every vCPU of it that polls).
+static evtchn_port_t poke[MOAT_MAX_VCPUS];
+static volatile evtchn_port_t poll_port;
+static unsigned polling, poll_woken, polled[MOAT_MAX_VCPUS];
+
+static void poked(evtchn_port_t port, void *data) { (void)port, (void)data; }
+
+static void poll_once(unsigned me)
+{
+    evtchn_port_t p = poll_port;
+    if (!p || polled[me])
+        return;
+    polled[me] = 1;
+    __atomic_add_fetch(&polling, 1, __ATOMIC_SEQ_CST);
+    // Woken by another event of the domain (another vCPU's poke): look again, and sleep again.
+    while (!evtchn_port_pending(p))
+        sched_poll(&p, 1, 0);
+    __atomic_add_fetch(&poll_woken, 1, __ATOMIC_SEQ_CST);
+}
+
 static void secondary(unsigned me)
 {
     __atomic_add_fetch(&ready, 1, __ATOMIC_SEQ_CST);
     count(me);
     for (;;) {
         sched_block(); // events (the ring) are handled on the way back; vCPU 0 brings us down
+        poll_once(me);
         if (__atomic_load_n(&down_self, __ATOMIC_SEQ_CST) == me) {
             vcpu_down(me); // or we go down ourselves: the hypervisor switches away at once
             __atomic_store_n(&came_back, 1, __ATOMIC_SEQ_CST);
@@ -208,6 +231,31 @@ void test_main(void)
     xtf_check_eq(moved_on, nv - 1);
     if (!nolock)
         xtf_check_eq(counter, (uint64_t)nv * incs);
+
+    // Every other vCPU polls poll_port; once all are asleep in their polls (20 ms after the last
+    // said it would), one event on it. A wake-up of only one poller leaves the others asleep for good.
+    long pu = evtchn_alloc_unbound(DOMID_SELF);
+    long pl = pu > 0 ? evtchn_bind_interdomain(DOMID_SELF, (evtchn_port_t)pu) : pu;
+    xtf_assert(pu > 0 && pl > 0, "poll channel: %ld %ld", pu, pl);
+    evtchn_port_mask((evtchn_port_t)pu);
+    evtchn_port_clear((evtchn_port_t)pu);
+    for (unsigned i = 1; i < nv; i++) {
+        long p = evtchn_bind_ipi(i);
+        xtf_assert(p > 0, "bind_ipi(%u): %ld", i, p);
+        poke[i] = (evtchn_port_t)p;
+        evtchn_set_handler(poke[i], poked, NULL);
+    }
+    poll_port = (evtchn_port_t)pu;
+    for (unsigned i = 1; i < nv; i++)
+        evtchn_send(poke[i]);
+    wait_until(&polling, nv - 1);
+    uint64_t asleep = now_ns() + 20000000ULL;
+    while (now_ns() < asleep)
+        sched_yield();
+    xtf_check_eq(evtchn_send((evtchn_port_t)pl), 0);
+    wait_until(&poll_woken, nv - 1);
+    printf("pollers: %u of %u woken by one event\n", poll_woken, nv - 1);
+    xtf_check_eq(poll_woken, nv - 1);
 
     // Down with vCPU 1 (blocked) and, when there are more, 2; the rest stay up for the shutdown.
     for (unsigned i = 1; i < nv && i <= 2; i++) {

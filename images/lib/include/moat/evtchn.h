@@ -92,8 +92,10 @@ void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data);
  */
 struct upcall_frame;
 void evtchn_upcall_handler(struct upcall_frame *frame);
-/* The entry evtchn_init registers: upcall_entry.S's trampoline around evtchn_upcall_handler. */
+/* The entry evtchn_init registers: upcall_entry.S's trampoline around evtchn_upcall_handler, in
+ * its XSAVE and FXSAVE forms (upcall_entry_form, <moat/upcall.h>, picks one). */
 void evtchn_upcall_entry(void);
+void evtchn_upcall_entry_fx(void);
 
 /* Upcalls taken by evtchn_upcall_handler since evtchn_init (tests and benchmarks read it). */
 extern volatile uint64_t evtchn_upcall_count;

@@ -15,8 +15,12 @@
 
 #include <public/hv.h>
 
-/* The assembly entry point to register with set_callbacks. */
+/* The assembly entry point to register with set_callbacks, in its XSAVE and FXSAVE forms. */
 void upcall_entry(void);
+void upcall_entry_fx(void);
+/* The form of an entry (upcall_entry, evtchn_upcall_entry) to register: xsave_form where
+ * xstate_init found XSAVE, else fx_form (upcall_entry.S). */
+uintptr_t upcall_entry_form(void (*xsave_form)(void), void (*fx_form)(void));
 
 /*
  * Called with events masked. The library's default (a weak symbol) acknowledges the upcall by

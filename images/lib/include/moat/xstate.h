@@ -26,7 +26,8 @@ size_t xstate_area_size(void);
 void xstate_save(void *area);
 void xstate_restore(const void *area);
 
-/* For upcall_entry (upcall_entry.S): the area size, and 1 for XSAVE, 0 for FXSAVE. */
+/* For upcall_entry (upcall_entry.S, upcall_entry_form): the area size, and 1 for XSAVE, 0 for
+ * FXSAVE. */
 extern uint64_t upcall_xstate_size;
 extern uint8_t upcall_xstate_xsave;
 
