@@ -64,6 +64,13 @@ static bool started; /* the boot CPU has built the domains: every CPU schedules 
  */
 static bool rq_counted;
 
+/*
+ * One CPU runs guests and there are no partitions (set once by sched_start): its queue is rqs[0],
+ * the queue's counters are not kept, no lock is taken. Only then does the way out try the plain
+ * switch (exit_to_guest_resched).
+ */
+static bool one_cpu;
+
 static inline __attribute__((always_inline)) void rq_count_in(struct runqueue *rq, const struct vcpu *v)
 {
     if (rq_counted) {
@@ -166,7 +173,8 @@ void sched_start(void)
 {
     hv_lock_start();
     hv_lock_enter();
-    hypercall_fast_init(!hv_lock_smp && !partitioned());
+    one_cpu = !hv_lock_smp && !partitioned();
+    hypercall_fast_init(one_cpu);
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     if (smp_cpus_online() > 1)
         arch_kick_other_cpus();
@@ -633,6 +641,33 @@ static struct vcpu *steal(struct percpu *cpu)
 }
 
 /*
+ * One other vCPU queued (two taking turns, the common case): cur, still runnable, takes next's
+ * place, the same as rq_push(cur) then rq_remove(next), without the list upkeep. Neither vCPU's
+ * links are written: nothing reads the links of a vCPU off the queue (rq_remove looks at on_rq
+ * first, every push sets both), and the links of a queue's only vCPU are NULL.
+ */
+static inline __attribute__((always_inline)) void rq_take_turn(struct runqueue *rq, struct vcpu *cur,
+                                                               struct vcpu *next, bool counted)
+{
+    if (counted) {
+        rq_count_out(rq, next);
+        rq_count_in(rq, cur);
+    }
+    next->on_rq = false;
+    cur->on_rq = true;
+    rq->head = rq->tail = cur;
+}
+
+/* next, the only one queued (without partitions), leaves the queue, which empties. */
+static inline __attribute__((always_inline)) void rq_take_only(struct runqueue *rq, struct vcpu *next, bool counted)
+{
+    if (counted)
+        rq_count_out(rq, next);
+    next->on_rq = false;
+    rq->head = rq->tail = NULL;
+}
+
+/*
  * The scheduler's decision, in one place: what this CPU runs next (NULL: it idles). The current
  * domain goes on until its slice ends, it yields or blocks; then the head of this CPU's queue
  * runs, or, when the queue is empty, a domain taken from another CPU's.
@@ -657,27 +692,16 @@ static struct vcpu *pick_next(struct percpu *cpu)
         if (!next)
             return cur; /* nobody else to run here: it goes on */
         if (next == rq->tail && !cur->on_rq) {
-            /*
-             * One other vCPU queued (two taking turns, the common case): current takes its
-             * place, the same as rq_push(cur) then rq_remove(next), without the list upkeep.
-             */
-            rq_count_out(rq, next);
-            rq_count_in(rq, cur);
-            next->on_rq = false;
-            cur->on_rq = true;
-            cur->rq_next = cur->rq_prev = NULL;
-            rq->head = rq->tail = cur;
+            rq_take_turn(rq, cur, next, true);
             window_enter(rq, next);
             return next;
         }
         rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
         next = rq->head;
     }
-    if (next && next == rq->tail && !partitioned()) { /* the only one queued: the queue empties */
-        rq_count_out(rq, next);
-        next->on_rq = false;
-        rq->head = rq->tail = NULL;
-    } else if (next)
+    if (next && next == rq->tail && !partitioned()) /* the only one queued: the queue empties */
+        rq_take_only(rq, next, true);
+    else if (next)
         rq_remove(next);
     else
         next = steal(cpu);
@@ -699,16 +723,24 @@ static inline uint64_t slice_of(struct vcpu *next)
  * stays current its extended state stays in the registers, so nothing is done for it then. False
  * (and *why) if next's saved extended state was refused: the caller kills it.
  */
+/* next becomes current (from prev, current until now), with a new slice: the scheduler's part of
+ * a switch. */
+static inline __attribute__((always_inline)) void switch_current(struct percpu *cpu, struct vcpu *prev,
+                                                                 struct vcpu *next, uint64_t slice)
+{
+    account(cpu, prev);
+    cpu->current = next;
+    /* What the syscall fast path reads of current without walking vcpu and domain. */
+    cpu->cur_vcpu_info = vcpu_info_of(next);
+    cpu->cur_hypercalls = next->domain->meter.hypercalls;
+    next->slice_left_ticks = slice;
+}
+
 static bool switch_to(struct vcpu *next, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->current != next) {
-        account(cpu, cpu->current);
-        cpu->current = next;
-        /* What the syscall fast path reads of current without walking vcpu and domain. */
-        cpu->cur_vcpu_info = vcpu_info_of(next);
-        cpu->cur_hypercalls = next->domain->meter.hypercalls;
-        next->slice_left_ticks = slice_of(next);
+        switch_current(cpu, cpu->current, next, slice_of(next));
         device_switch_to(next->domain);
         return arch_switch_to(cpu, next, why);
     }
@@ -722,9 +754,15 @@ static bool switch_to(struct vcpu *next, const char **why)
  * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
  * the guest stack is bad. vi is v's (the caller has it at hand: v is current, cur_vcpu_info).
  */
-static bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
+/* Has v (current, vi its vcpu_info) an upcall to take at the way out: pending, unmasked, and a callback? */
+static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *v, const struct vcpu_info *vi)
 {
-    if (!v->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask)
+    return v->callback_rip && vi->evtchn_upcall_pending && !vi->evtchn_upcall_mask;
+}
+
+static inline __attribute__((always_inline)) bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
+{
+    if (!upcall_due(v, vi))
         return true;
     if (!arch_upcall_push(v, v->callback_rip))
         return false;
@@ -773,11 +811,10 @@ static bool stays_current(const struct percpu *cpu, struct vcpu *cur)
 {
     if (cpu->need_resched || !cur || partitioned() || !runnable(cur) || !cur->slice_left_ticks)
         return false;
-    const struct vcpu_info *vi = vcpu_info_of(cur);
-    return !cur->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask;
+    return !upcall_due(cur, vcpu_info_of(cur));
 }
 
-static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(void);
+static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(void);
 
 /* Called with the hypervisor lock held (every entry takes it); releases it on the way out. */
 noreturn void exit_to_guest(void)
@@ -792,9 +829,20 @@ noreturn void exit_to_guest(void)
     exit_to_guest_slow();
 }
 
-/* The syscall fast path found work pending: exit_to_guest_slow itself under a second name, so
- * that the switch pays no extra call and frame on the way in. */
-noreturn void exit_to_guest_resched(void) __attribute__((alias("exit_to_guest_slow")));
+/* next's extended state was refused (it is current now): it is killed, and the scheduler picks again. */
+static __attribute__((__noinline__, __cold__)) void kill_refused(struct vcpu *next, const char *why)
+{
+    printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domain->domid, next->domain->name, why);
+    domain_destroy(next->domain, OUTCOME_KILLED, "bad extended CPU state");
+}
+
+/* next (current) cannot take its upcall: its stack is bad. It is killed, and the scheduler picks again. */
+static __attribute__((__noinline__, __cold__)) void kill_bad_stack(struct vcpu *next)
+{
+    printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domain->domid, next->domain->name,
+           arch_vcpu_stack(next));
+    domain_destroy(next->domain, OUTCOME_KILLED, "bad stack for an event upcall");
+}
 
 static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(void)
 {
@@ -805,15 +853,11 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
         if (next) {
             const char *why;
             if (!switch_to(next, &why)) {
-                printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domain->domid,
-                       next->domain->name, why);
-                domain_destroy(next->domain, OUTCOME_KILLED, "bad extended CPU state");
+                kill_refused(next, why);
                 continue;
             }
             if (!deliver_upcall(next, cpu->cur_vcpu_info)) { /* next is current now: its vcpu_info */
-                printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domain->domid,
-                       next->domain->name, arch_vcpu_stack(next));
-                domain_destroy(next->domain, OUTCOME_KILLED, "bad stack for an event upcall");
+                kill_bad_stack(next);
                 continue;
             }
             hv_lock_exit();
@@ -829,6 +873,74 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
         idle(cpu);
         hv_lock_enter();
     }
+}
+
+/* The plain switch's way out when next (current now) has an upcall due: out of line, so that the
+ * plain switch keeps no register across the push. */
+static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
+{
+    if (!deliver_upcall(next, vcpu_info_of(next))) {
+        kill_bad_stack(next);
+        exit_to_guest_slow();
+    }
+    hv_lock_exit();
+    lock_check_none_held("returns to a guest");
+    return_to_guest();
+}
+
+/* The plain switch's way out when the CPU refused next's extended state (next is current, the
+ * registers have no owner): switch_to's slow part decides, as for any switch. */
+static __attribute__((__noinline__, __cold__)) noreturn void exit_refused(struct vcpu *next)
+{
+    const char *why;
+    if (!arch_switch_refused(next, &why))
+        kill_refused(next, why);
+    exit_to_guest_slow();
+}
+
+/*
+ * The way out when work is pending (the syscall fast path, syscall.S, and the C path's hypercall
+ * exit). Its common case, a yield or a block with one CPU, is the plain switch: exactly what
+ * exit_to_guest_slow would do there (pick_next's cases without a tick, switch_to, deliver_upcall),
+ * with every condition tested before anything is changed, and without a call that returns, so
+ * that it keeps no stack frame and saves no register. Whatever else is pending (a tick's work, a
+ * cap, partitions, several CPUs, an idle CPU, a device, a weight, another extended-state owner)
+ * goes to exit_to_guest_slow before anything changed. Interrupts are off since the guest's
+ * syscall (MSR_FMASK), so the tick cannot change the word it tests.
+ */
+noreturn void exit_to_guest_resched(void)
+{
+    struct percpu *cpu = this_cpu();
+    struct runqueue *rq = &rqs[0]; /* one_cpu: the boot CPU's, this one */
+    struct vcpu *cur = cpu->current, *next = rq->head;
+    if (!one_cpu || cpu->need_resched != RESCHED_SWITCH || !cur)
+        exit_to_guest_slow();
+    bool stays = runnable(cur); /* yielded: it takes next's place on the queue; blocked: it leaves */
+    if (!next) { /* nobody queued: a yielding vCPU goes on (a blocked one leaves the CPU idle) */
+        if (!stays || !cur->slice_left_ticks)
+            exit_to_guest_slow();
+        cpu->need_resched = 0;
+        next = cur;
+    } else {
+        const struct domain *d = next->domain;
+        if (next != rq->tail || (stays && cur->on_rq) || !device_switch_none(d) ||
+            d->share.weight != SHARE_WEIGHT_DEFAULT || !arch_switch_plain_ok(cpu, cur))
+            exit_to_guest_slow();
+        cpu->need_resched = 0;
+        if (stays) /* (one_cpu: the queue's counters are not kept) */
+            rq_take_turn(rq, cur, next, false);
+        else
+            rq_take_only(rq, next, false);
+        window_enter(rq, next);
+        switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */
+        if (!arch_switch_plain(cpu, cur, next))
+            exit_refused(next);
+    }
+    if (upcall_due(next, cpu->cur_vcpu_info))
+        exit_with_upcall(next);
+    lock_check_release(LOCK_HV); /* hv_lock_exit but for its test: one_cpu takes no lock */
+    lock_check_none_held("returns to a guest");
+    return_to_guest();
 }
 
 /* Blocks the current vCPU; it leaves through exit_to_guest(), which picks another. */

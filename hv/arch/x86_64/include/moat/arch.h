@@ -129,12 +129,9 @@ static inline void arch_vcpu_context(const struct vcpu_guest_context *c, uint64_
 /* Where the vCPU's stack pointer is (for messages). */
 static inline uint64_t arch_vcpu_stack(const struct vcpu *v) { return v->regs.rsp; }
 
-/*
- * Makes next's vCPU the one this CPU enters: the guest entries save into its register frame
- * (the TSS's rsp0 points past it), its address space, its extended state (eagerly: the previous
- * owner's is saved, xsave.c). False, and *why, if next's saved extended state was refused.
- */
-static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const char **why)
+/* next's register frame is the one this CPU's guest entries save into (the TSS's rsp0 points past
+ * it), and its address space is loaded. */
+static inline __attribute__((always_inline)) void arch_switch_frame(struct percpu *cpu, struct vcpu *next)
 {
     cpu->cur_regs = &next->regs;
     cpu->cur_regs_top = (uint64_t)(&next->regs + 1);
@@ -144,8 +141,42 @@ static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const c
         write_cr3(root << PAGE_SHIFT);
         cpu->loaded_pml4 = root;
     }
+}
+
+/*
+ * Makes next's vCPU the one this CPU enters: its register frame and address space
+ * (arch_switch_frame), its extended state (eagerly: the previous owner's is saved, xsave.c).
+ * False, and *why, if next's saved extended state was refused.
+ */
+static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const char **why)
+{
+    arch_switch_frame(cpu, next);
     return xsave_switch(cpu, next, why);
 }
+
+/* May arch_switch_plain switch from prev, the vCPU this CPU ran last? (The extended state's fast
+ * path is on, and prev's state is the one in the registers.) */
+static inline bool arch_switch_plain_ok(const struct percpu *cpu, const struct vcpu *prev)
+{
+    return xsave_switch_plain(cpu, prev);
+}
+
+/*
+ * arch_switch_to from prev, when arch_switch_plain_ok said so: no call and nothing tested on the
+ * way without a fault. False if the CPU refused next's extended state: the registers then have no
+ * owner (prev's state is saved), and the caller finishes with arch_switch_to's slow part
+ * (arch_switch_refused).
+ */
+static inline __attribute__((always_inline)) bool arch_switch_plain(struct percpu *cpu, struct vcpu *prev,
+                                                                    struct vcpu *next)
+{
+    arch_switch_frame(cpu, next);
+    return xsave_switch_from(cpu, prev, next);
+}
+
+/* After arch_switch_plain returned false: the extended state's slow path decides (false and
+ * *why: next's state is refused). */
+static inline bool arch_switch_refused(struct vcpu *next, const char **why) { return xsave_switch_slow(next, why); }
 
 /* ---- hypercalls: the number in rax, the arguments in rdi, rsi, rdx, r10, r8, the result in rax ---- */
 
