@@ -65,11 +65,11 @@ static bool started; /* the boot CPU has built the domains: every CPU schedules 
 static bool rq_counted;
 
 /*
- * One CPU runs guests and there are no partitions (set once by sched_start): its queue is rqs[0],
- * the queue's counters are not kept, no lock is taken. Only then does the way out try the plain
- * switch (exit_to_guest_resched).
+ * One CPU runs guests, there are no partitions, and the architecture can switch plainly
+ * (arch_switch_plain_on): set once by sched_start. Its queue is then rqs[0], the queue's counters
+ * are not kept, no lock is taken, and the way out tries the plain switch (exit_to_guest_resched).
  */
-static bool one_cpu;
+static bool plain_switch;
 
 static inline __attribute__((always_inline)) void rq_count_in(struct runqueue *rq, const struct vcpu *v)
 {
@@ -103,14 +103,12 @@ static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
     rq->head = v;
 }
 
-/* To the tail of v's CPU's queue (without partitions). */
-static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
+/* v, not queued, to the tail of rq (v's CPU's, without partitions); counted: keep the counters. */
+static inline __attribute__((always_inline)) void rq_link_tail(struct runqueue *rq, struct vcpu *v, bool counted)
 {
-    struct runqueue *rq = &rqs[v->cpu];
-    if (v->on_rq)
-        return;
     v->on_rq = true;
-    rq_count_in(rq, v);
+    if (counted)
+        rq_count_in(rq, v);
     v->rq_next = NULL;
     v->rq_prev = rq->tail;
     if (rq->tail)
@@ -118,6 +116,13 @@ static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
     else
         rq->head = v;
     rq->tail = v;
+}
+
+/* To the tail of v's CPU's queue (without partitions). */
+static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
+{
+    if (!v->on_rq)
+        rq_link_tail(&rqs[v->cpu], v, true);
 }
 
 static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
@@ -128,15 +133,9 @@ static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
         rq_push_tail(v);
 }
 
-static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
+/* v, queued on rq (v's CPU's, without partitions), leaves it; counted: keep the counters. */
+static inline __attribute__((always_inline)) void rq_unlink(struct runqueue *rq, struct vcpu *v, bool counted)
 {
-    if (partitioned()) {
-        partition_dequeue(v);
-        return;
-    }
-    struct runqueue *rq = &rqs[v->cpu];
-    if (!v->on_rq)
-        return;
     if (v->rq_prev)
         v->rq_prev->rq_next = v->rq_next;
     else
@@ -146,8 +145,19 @@ static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
     else
         rq->tail = v->rq_prev;
     v->on_rq = false;
-    rq_count_out(rq, v);
+    if (counted)
+        rq_count_out(rq, v);
     v->rq_next = v->rq_prev = NULL;
+}
+
+static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
+{
+    if (partitioned()) {
+        partition_dequeue(v);
+        return;
+    }
+    if (v->on_rq)
+        rq_unlink(&rqs[v->cpu], v, true);
 }
 
 /*
@@ -173,8 +183,8 @@ void sched_start(void)
 {
     hv_lock_start();
     hv_lock_enter();
-    one_cpu = !hv_lock_smp && !partitioned();
-    hypercall_fast_init(one_cpu);
+    hypercall_fast_init(!hv_lock_smp && !partitioned());
+    plain_switch = !hv_lock_smp && !partitioned() && arch_switch_plain_on();
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     if (smp_cpus_online() > 1)
         arch_kick_other_cpus();
@@ -911,9 +921,9 @@ static __attribute__((__noinline__, __cold__)) noreturn void exit_refused(struct
 noreturn void exit_to_guest_resched(void)
 {
     struct percpu *cpu = this_cpu();
-    struct runqueue *rq = &rqs[0]; /* one_cpu: the boot CPU's, this one */
+    struct runqueue *rq = &rqs[0]; /* plain_switch: the boot CPU's, this one */
     struct vcpu *cur = cpu->current, *next = rq->head;
-    if (!one_cpu || cpu->need_resched != RESCHED_SWITCH || !cur)
+    if (!plain_switch || cpu->need_resched != RESCHED_SWITCH || !cur)
         exit_to_guest_slow();
     bool stays = runnable(cur); /* yielded: it takes next's place on the queue; blocked: it leaves */
     if (!next) { /* nobody queued: a yielding vCPU goes on (a blocked one leaves the CPU idle) */
@@ -923,14 +933,20 @@ noreturn void exit_to_guest_resched(void)
         next = cur;
     } else {
         const struct domain *d = next->domain;
-        if (next != rq->tail || (stays && cur->on_rq) || !device_switch_none(d) ||
-            d->share.weight != SHARE_WEIGHT_DEFAULT || !arch_switch_plain_ok(cpu, cur))
+        if ((stays && cur->on_rq) || !device_switch_none(d) ||
+            d->share.weight != SHARE_WEIGHT_DEFAULT || !arch_switch_plain_ok(cpu, cur, next))
             exit_to_guest_slow();
         cpu->need_resched = 0;
-        if (stays) /* (one_cpu: the queue's counters are not kept) */
+        /* pick_next's cases, next at the head (plain_switch: the queue's counters are not kept) */
+        if (next == rq->tail && stays)
             rq_take_turn(rq, cur, next, false);
-        else
+        else if (next == rq->tail)
             rq_take_only(rq, next, false);
+        else {
+            if (stays)
+                rq_link_tail(rq, cur, false); /* rq_push(cur) */
+            rq_unlink(rq, next, false);       /* rq_remove(next) */
+        }
         window_enter(rq, next);
         switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */
         if (!arch_switch_plain(cpu, cur, next))
@@ -938,7 +954,7 @@ noreturn void exit_to_guest_resched(void)
     }
     if (upcall_due(next, cpu->cur_vcpu_info))
         exit_with_upcall(next);
-    lock_check_release(LOCK_HV); /* hv_lock_exit but for its test: one_cpu takes no lock */
+    lock_check_release(LOCK_HV); /* hv_lock_exit but for its test: plain_switch takes no lock */
     lock_check_none_held("returns to a guest");
     return_to_guest();
 }

@@ -27,6 +27,7 @@ struct fxsave_legacy {
     uint8_t reserved1[96];
 };
 _Static_assert(sizeof(struct fxsave_legacy) == 512, "FXSAVE layout");
+_Static_assert(__builtin_offsetof(struct fxsave_legacy, mxcsr) == XSAVE_MXCSR_OFFSET, "xsave_switch's MXCSR");
 
 struct xsave_fast_path xsave_fast;
 
@@ -214,7 +215,7 @@ void xsave_init(void)
     if (have_forced && strcmp(forced, kind_names[kind]))
         printk("xsave: 'xsave=%s' is not available here; using %s\n", forced, kind_names[kind]);
 #ifndef CONFIG_SELFTEST
-    xsave_fast = (struct xsave_fast_path){kind == XSAVE_KIND_XSAVEOPT, (uint32_t)xcr0, (uint32_t)(xcr0 >> 32)};
+    xsave_fast = (struct xsave_fast_path){kind == XSAVE_KIND_XSAVEOPT, ~mxcsr_mask, (uint32_t)xcr0, (uint32_t)(xcr0 >> 32)};
 #endif
 }
 

@@ -154,11 +154,15 @@ static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const c
     return xsave_switch(cpu, next, why);
 }
 
-/* May arch_switch_plain switch from prev, the vCPU this CPU ran last? (The extended state's fast
- * path is on, and prev's state is the one in the registers.) */
-static inline bool arch_switch_plain_ok(const struct percpu *cpu, const struct vcpu *prev)
+/* Can this machine take arch_switch_plain at all (the extended state's fast path is on: one CPU,
+ * XSAVEOPT, not the debug build)? Asked once, when scheduling starts: nothing changes it later. */
+static inline bool arch_switch_plain_on(void) { return xsave_fast.on; }
+
+/* Given arch_switch_plain_on: may arch_switch_plain switch from prev, the vCPU this CPU ran last,
+ * to next? (prev's extended state is the one in the registers, next's has a valid MXCSR.) */
+static inline bool arch_switch_plain_ok(const struct percpu *cpu, const struct vcpu *prev, const struct vcpu *next)
 {
-    return xsave_switch_plain(cpu, prev);
+    return xsave_switch_plain(cpu, prev, next);
 }
 
 /*

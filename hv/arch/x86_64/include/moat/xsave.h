@@ -55,12 +55,14 @@ void xsave_release(void);
  * The switch's common case, inlined into the scheduler's switch (set by xsave_init, turned off
  * by the first AP to come online): XSAVEOPT from one vCPU to another on a CPU whose vCPUs never
  * move (one CPU runs guests: hv_lock_smp is false), outside the self-test build (which tampers
- * with areas in xsave_switch_slow). Any other case, and a restore the CPU refuses, takes
- * xsave_switch_slow, which decides and says why: the restore is tried there again (the owner's
- * state is saved by then, so only the refusal is repeated) and v is refused by name.
+ * with areas in xsave_switch_slow). Any other case, and anything the fast path finds wrong,
+ * takes xsave_switch_slow, which decides and says why: a refused MXCSR or a restore the CPU
+ * refuses is tried there again (the owner's state is saved by then, so only the refusal is
+ * repeated) and v is refused by name.
  */
 struct xsave_fast_path {
     bool on;
+    uint32_t mxcsr_reserved;   /* the bits a valid MXCSR may not have (~MXCSR_MASK) */
     uint32_t xcr0_lo, xcr0_hi; /* XCR0 as the instructions take it, in eax and edx */
 };
 extern struct xsave_fast_path xsave_fast;
@@ -76,13 +78,23 @@ static inline long xrstor_checked(const void *area, uint64_t mask)
     return ret;
 }
 
+#define XSAVE_MXCSR_OFFSET 24 /* in the legacy region (xsave.c checks it) */
+
 /*
- * The fast path's save and restore, with prev this CPU's owner (not v): XSAVEOPT of prev, then
- * XRSTOR of v, inline, its fault fixup (FIXUP_ENTRY) a jump to `refused`, so the way without a
- * fault tests nothing and calls nothing. False if the CPU refused v's area: the registers then
- * have no owner (prev's state is saved), and xsave_switch_slow decides (it refuses a reserved
- * MXCSR bit by name before trying again, so such an area ends the same way whether or not the
- * fast path looked at MXCSR first: it need not).
+ * Is v's saved MXCSR one the fast path may restore? A reserved bit is refused before the save,
+ * by the slow path, by name: the CPU may not fault on it (QEMU's ldmxcsr and xrstor take one), and
+ * prev is then still the owner, which the slow path saves.
+ */
+static inline bool xsave_mxcsr_ok(const struct vcpu *v)
+{
+    return !(*(const uint32_t *)((const char *)v->xsave + XSAVE_MXCSR_OFFSET) & xsave_fast.mxcsr_reserved);
+}
+
+/*
+ * The fast path's save and restore, with prev this CPU's owner (not v) and v's MXCSR checked:
+ * XSAVEOPT of prev, then XRSTOR of v, inline, its fault fixup (FIXUP_ENTRY) a jump to `refused`,
+ * so the way without a fault tests nothing and calls nothing. False if the CPU refused v's area:
+ * the registers then have no owner (prev's state is saved), and xsave_switch_slow decides.
  */
 static inline __attribute__((always_inline)) bool xsave_switch_from(struct percpu *cpu, struct vcpu *prev,
                                                                     struct vcpu *v)
@@ -106,16 +118,16 @@ static inline bool xsave_switch(struct percpu *cpu, struct vcpu *v, const char *
     struct vcpu *prev = cpu->fpu_owner;
     if (prev == v)
         return true; /* the same vCPU again: nothing */
-    if (!xsave_fast.on || !prev) /* (off once a second CPU is online: smp.c) */
+    if (!xsave_fast.on || !prev || !xsave_mxcsr_ok(v)) /* (off once a second CPU is online: smp.c) */
         return xsave_switch_slow(v, why);
     return xsave_switch_from(cpu, prev, v) || xsave_switch_slow(v, why);
 }
 
-/* The scheduler's plain switch may use xsave_switch_from with prev: the fast path is on and prev's
- * state is the one in this CPU's registers. */
-static inline bool xsave_switch_plain(const struct percpu *cpu, const struct vcpu *prev)
+/* The scheduler's plain switch may use xsave_switch_from from prev to v, the fast path being on:
+ * prev's state is the one in this CPU's registers, and v's MXCSR is valid. */
+static inline bool xsave_switch_plain(const struct percpu *cpu, const struct vcpu *prev, const struct vcpu *v)
 {
-    return xsave_fast.on && cpu->fpu_owner == prev;
+    return cpu->fpu_owner == prev && xsave_mxcsr_ok(v);
 }
 
 #endif
