@@ -759,25 +759,30 @@ static bool switch_to(struct vcpu *next, const char **why)
     return true;
 }
 
-/*
- * Enters the event callback if an upcall is pending and unmasked: the interrupted context goes
- * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
- * the guest stack is bad. vi is v's (the caller has it at hand: v is current, cur_vcpu_info).
- */
 /* Has v (current, vi its vcpu_info) an upcall to take at the way out: pending, unmasked, and a callback? */
 static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *v, const struct vcpu_info *vi)
 {
     return v->callback_rip && vi->evtchn_upcall_pending && !vi->evtchn_upcall_mask;
 }
 
-static inline __attribute__((always_inline)) bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
+/* v (current, vi its vcpu_info) takes the upcall upcall_due found: its context onto its stack,
+ * events masked until its iret. False if the guest stack is bad. */
+static inline __attribute__((always_inline)) bool upcall_enter(struct vcpu *v, struct vcpu_info *vi)
 {
-    if (!upcall_due(v, vi))
-        return true;
     if (!arch_upcall_push(v, v->callback_rip))
         return false;
     vi->evtchn_upcall_mask = 1;
     return true;
+}
+
+/*
+ * Enters the event callback if an upcall is pending and unmasked: the interrupted context goes
+ * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
+ * the guest stack is bad. vi is v's (the caller has it at hand: v is current, cur_vcpu_info).
+ */
+static inline __attribute__((always_inline)) bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
+{
+    return !upcall_due(v, vi) || upcall_enter(v, vi);
 }
 
 /*
@@ -885,15 +890,15 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
     }
 }
 
-/* The plain switch's way out when next (current now) has an upcall due: out of line, so that the
- * plain switch keeps no register across the push. */
+/* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
+ * so that the plain switch keeps no register across the push. */
 static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
 {
-    if (!deliver_upcall(next, vcpu_info_of(next))) {
+    if (!upcall_enter(next, vcpu_info_of(next))) {
         kill_bad_stack(next);
         exit_to_guest_slow();
     }
-    hv_lock_exit();
+    lock_check_release(LOCK_HV); /* hv_lock_exit but for its test: plain_switch takes no lock */
     lock_check_none_held("returns to a guest");
     return_to_guest();
 }
