@@ -930,27 +930,32 @@ noreturn void exit_to_guest_resched(void)
     struct vcpu *cur = cpu->current, *next = rq->head;
     if (!plain_switch || cpu->need_resched != RESCHED_SWITCH || !cur)
         exit_to_guest_slow();
-    bool stays = runnable(cur); /* yielded: it takes next's place on the queue; blocked: it leaves */
     if (!next) { /* nobody queued: a yielding vCPU goes on (a blocked one leaves the CPU idle) */
-        if (!stays || !cur->slice_left_ticks)
+        if (!runnable(cur) || !cur->slice_left_ticks)
             exit_to_guest_slow();
         cpu->need_resched = 0;
         next = cur;
     } else {
         const struct domain *d = next->domain;
-        if ((stays && cur->on_rq) || !device_switch_none(d) ||
-            d->share.weight != SHARE_WEIGHT_DEFAULT || !arch_switch_plain_ok(cpu, cur, next))
+        if (!device_switch_none(d) || d->share.weight != SHARE_WEIGHT_DEFAULT || !arch_switch_plain_ok(cpu, cur, next))
             exit_to_guest_slow();
-        cpu->need_resched = 0;
         /* pick_next's cases, next at the head (plain_switch: the queue's counters are not kept) */
-        if (next == rq->tail && stays)
-            rq_take_turn(rq, cur, next, false);
-        else if (next == rq->tail)
-            rq_take_only(rq, next, false);
-        else {
-            if (stays)
+        if (runnable(cur)) { /* it yielded: it takes next's place, or goes to the tail */
+            if (cur->on_rq)
+                exit_to_guest_slow();
+            cpu->need_resched = 0;
+            if (next == rq->tail)
+                rq_take_turn(rq, cur, next, false);
+            else {
                 rq_link_tail(rq, cur, false); /* rq_push(cur) */
-            rq_unlink(rq, next, false);       /* rq_remove(next) */
+                rq_unlink(rq, next, false);   /* rq_remove(next) */
+            }
+        } else { /* it blocked (or its domain is paused or parked): it leaves the CPU */
+            cpu->need_resched = 0;
+            if (next == rq->tail)
+                rq_take_only(rq, next, false);
+            else
+                rq_unlink(rq, next, false);
         }
         window_enter(rq, next);
         switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */

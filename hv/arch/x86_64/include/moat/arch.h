@@ -133,10 +133,10 @@ static inline uint64_t arch_vcpu_stack(const struct vcpu *v) { return v->regs.rs
  * it), and its address space is loaded. */
 static inline __attribute__((always_inline)) void arch_switch_frame(struct percpu *cpu, struct vcpu *next)
 {
+    mfn_t root = next->domain->pml4; /* a domain's tables: never 0, which names the hypervisor's */
     cpu->cur_regs = &next->regs;
     cpu->cur_regs_top = (uint64_t)(&next->regs + 1);
-    tss_set_rsp0(cpu, cpu->cur_regs_top);
-    mfn_t root = next->domain->pml4; /* a domain's tables: never 0, which names the hypervisor's */
+    tss_set_rsp0(cpu, cpu->cur_regs_top); /* (a byte copy: root is read before it) */
     if (cpu->loaded_pml4 != root) {
         write_cr3(root << PAGE_SHIFT);
         cpu->loaded_pml4 = root;
