@@ -1034,13 +1034,13 @@ static __attribute__((__noinline__, __cold__)) long sched_shutdown(struct vcpu *
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a4, (void)a5;
-    struct percpu *cpu = this_cpu();
-    struct vcpu *v = cpu->current;
     /* The yield and the block first, each with one compare: the switch's and the event loop's. */
     if (cmd == SCHEDOP_yield) {
-        cpu->need_resched |= RESCHED_SWITCH;
+        this_cpu_resched(RESCHED_SWITCH);
         return 0;
     }
+    struct percpu *cpu = this_cpu();
+    struct vcpu *v = cpu->current;
     if (cmd == SCHEDOP_block) {
         struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
