@@ -108,6 +108,7 @@ static inline __attribute__((always_inline)) bool xsave_switch_from(struct percp
      * fast path is off. */
     cpu->fpu_owner = v;
     return true;
+/* cppcheck-suppress unusedLabel ; the asm goto's target (its fixup jumps here), which cppcheck does not see */
 refused:
     cpu->fpu_owner = NULL;
     return false;
