@@ -65,6 +65,13 @@ static bool wake_one_cpu; /* started, with one CPU and no partitions: sched_wake
  */
 static bool rq_counted;
 
+/*
+ * One CPU runs guests, there are no partitions, and the architecture can switch plainly
+ * (arch_switch_plain_on): set once by sched_start. Its queue is then rqs[0], the queue's counters
+ * are not kept, no lock is taken, and the way out tries the plain switch (exit_to_guest_resched).
+ */
+static bool plain_switch;
+
 static inline __attribute__((always_inline)) void rq_count_in(struct runqueue *rq, const struct vcpu *v)
 {
     if (rq_counted) {
@@ -97,14 +104,12 @@ static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
     rq->head = v;
 }
 
-/* To the tail of v's CPU's queue (without partitions). */
-static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
+/* v, not queued, to the tail of rq (v's CPU's, without partitions); counted: keep the counters. */
+static inline __attribute__((always_inline)) void rq_link_tail(struct runqueue *rq, struct vcpu *v, bool counted)
 {
-    struct runqueue *rq = &rqs[v->cpu];
-    if (v->on_rq)
-        return;
     v->on_rq = true;
-    rq_count_in(rq, v);
+    if (counted)
+        rq_count_in(rq, v);
     v->rq_next = NULL;
     v->rq_prev = rq->tail;
     if (rq->tail)
@@ -112,6 +117,13 @@ static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
     else
         rq->head = v;
     rq->tail = v;
+}
+
+/* To the tail of v's CPU's queue (without partitions). */
+static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
+{
+    if (!v->on_rq)
+        rq_link_tail(&rqs[v->cpu], v, true);
 }
 
 static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
@@ -122,15 +134,9 @@ static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
         rq_push_tail(v);
 }
 
-static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
+/* v, queued on rq (v's CPU's, without partitions), leaves it; counted: keep the counters. */
+static inline __attribute__((always_inline)) void rq_unlink(struct runqueue *rq, struct vcpu *v, bool counted)
 {
-    if (partitioned()) {
-        partition_dequeue(v);
-        return;
-    }
-    struct runqueue *rq = &rqs[v->cpu];
-    if (!v->on_rq)
-        return;
     if (v->rq_prev)
         v->rq_prev->rq_next = v->rq_next;
     else
@@ -140,8 +146,19 @@ static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
     else
         rq->tail = v->rq_prev;
     v->on_rq = false;
-    rq_count_out(rq, v);
+    if (counted)
+        rq_count_out(rq, v);
     v->rq_next = v->rq_prev = NULL;
+}
+
+static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
+{
+    if (partitioned()) {
+        partition_dequeue(v);
+        return;
+    }
+    if (v->on_rq)
+        rq_unlink(&rqs[v->cpu], v, true);
 }
 
 /*
@@ -169,6 +186,7 @@ void sched_start(void)
     hv_lock_enter();
     hypercall_fast_init(!hv_lock_smp && !partitioned());
     wake_one_cpu = !hv_lock_smp && !partitioned();
+    plain_switch = !hv_lock_smp && !partitioned() && arch_switch_plain_on();
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     if (smp_cpus_online() > 1)
         arch_kick_other_cpus();
@@ -644,6 +662,33 @@ static struct vcpu *steal(struct percpu *cpu)
 }
 
 /*
+ * One other vCPU queued (two taking turns, the common case): cur, still runnable, takes next's
+ * place, the same as rq_push(cur) then rq_remove(next), without the list upkeep. Neither vCPU's
+ * links are written: nothing reads the links of a vCPU off the queue (rq_remove looks at on_rq
+ * first, every push sets both), and the links of a queue's only vCPU are NULL.
+ */
+static inline __attribute__((always_inline)) void rq_take_turn(struct runqueue *rq, struct vcpu *cur,
+                                                               struct vcpu *next, bool counted)
+{
+    if (counted) {
+        rq_count_out(rq, next);
+        rq_count_in(rq, cur);
+    }
+    next->on_rq = false;
+    cur->on_rq = true;
+    rq->head = rq->tail = cur;
+}
+
+/* next, the only one queued (without partitions), leaves the queue, which empties. */
+static inline __attribute__((always_inline)) void rq_take_only(struct runqueue *rq, struct vcpu *next, bool counted)
+{
+    if (counted)
+        rq_count_out(rq, next);
+    next->on_rq = false;
+    rq->head = rq->tail = NULL;
+}
+
+/*
  * The scheduler's decision, in one place: what this CPU runs next (NULL: it idles). The current
  * domain goes on until its slice ends, it yields or blocks; then the head of this CPU's queue
  * runs, or, when the queue is empty, a domain taken from another CPU's.
@@ -668,27 +713,16 @@ static struct vcpu *pick_next(struct percpu *cpu)
         if (!next)
             return cur; /* nobody else to run here: it goes on */
         if (next == rq->tail && !cur->on_rq) {
-            /*
-             * One other vCPU queued (two taking turns, the common case): current takes its
-             * place, the same as rq_push(cur) then rq_remove(next), without the list upkeep.
-             */
-            rq_count_out(rq, next);
-            rq_count_in(rq, cur);
-            next->on_rq = false;
-            cur->on_rq = true;
-            cur->rq_next = cur->rq_prev = NULL;
-            rq->head = rq->tail = cur;
+            rq_take_turn(rq, cur, next, true);
             window_enter(rq, next);
             return next;
         }
         rq_push(cur); /* its slice is over, or it yielded: to the back of the queue */
         next = rq->head;
     }
-    if (next && next == rq->tail && !partitioned()) { /* the only one queued: the queue empties */
-        rq_count_out(rq, next);
-        next->on_rq = false;
-        rq->head = rq->tail = NULL;
-    } else if (next)
+    if (next && next == rq->tail && !partitioned()) /* the only one queued: the queue empties */
+        rq_take_only(rq, next, true);
+    else if (next)
         rq_remove(next);
     else
         next = steal(cpu);
@@ -710,16 +744,24 @@ static inline uint64_t slice_of(struct vcpu *next)
  * stays current its extended state stays in the registers, so nothing is done for it then. False
  * (and *why) if next's saved extended state was refused: the caller kills it.
  */
+/* next becomes current (from prev, current until now), with a new slice: the scheduler's part of
+ * a switch. */
+static inline __attribute__((always_inline)) void switch_current(struct percpu *cpu, struct vcpu *prev,
+                                                                 struct vcpu *next, uint64_t slice)
+{
+    account(cpu, prev);
+    cpu->current = next;
+    /* What the syscall fast path reads of current without walking vcpu and domain. */
+    cpu->cur_vcpu_info = vcpu_info_of(next);
+    cpu->cur_hypercalls = next->domain->meter.hypercalls;
+    next->slice_left_ticks = slice;
+}
+
 static bool switch_to(struct vcpu *next, const char **why)
 {
     struct percpu *cpu = this_cpu();
     if (cpu->current != next) {
-        account(cpu, cpu->current);
-        cpu->current = next;
-        /* What the syscall fast path reads of current without walking vcpu and domain. */
-        cpu->cur_vcpu_info = vcpu_info_of(next);
-        cpu->cur_hypercalls = next->domain->meter.hypercalls;
-        next->slice_left_ticks = slice_of(next);
+        switch_current(cpu, cpu->current, next, slice_of(next));
         device_switch_to(next->domain);
         return arch_switch_to(cpu, next, why);
     }
@@ -728,19 +770,30 @@ static bool switch_to(struct vcpu *next, const char **why)
     return true;
 }
 
+/* Has v (current, vi its vcpu_info) an upcall to take at the way out: pending, unmasked, and a callback? */
+static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *v, const struct vcpu_info *vi)
+{
+    return v->callback_rip && vi->evtchn_upcall_pending && !vi->evtchn_upcall_mask;
+}
+
+/* v (current, vi its vcpu_info) takes the upcall upcall_due found: its context onto its stack,
+ * events masked until its iret. False if the guest stack is bad. */
+static inline __attribute__((always_inline)) bool upcall_enter(struct vcpu *v, struct vcpu_info *vi)
+{
+    if (!arch_upcall_push(v, v->callback_rip))
+        return false;
+    vi->evtchn_upcall_mask = 1;
+    return true;
+}
+
 /*
  * Enters the event callback if an upcall is pending and unmasked: the interrupted context goes
  * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
  * the guest stack is bad. vi is v's (the caller has it at hand: v is current, cur_vcpu_info).
  */
-static bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
+static inline __attribute__((always_inline)) bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
 {
-    if (!v->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask)
-        return true;
-    if (!arch_upcall_push(v, v->callback_rip))
-        return false;
-    vi->evtchn_upcall_mask = 1;
-    return true;
+    return !upcall_due(v, vi) || upcall_enter(v, vi);
 }
 
 /*
@@ -784,11 +837,10 @@ static bool stays_current(const struct percpu *cpu, struct vcpu *cur)
 {
     if (cpu->need_resched || !cur || partitioned() || !runnable(cur) || !cur->slice_left_ticks)
         return false;
-    const struct vcpu_info *vi = vcpu_info_of(cur);
-    return !cur->callback_rip || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask;
+    return !upcall_due(cur, vcpu_info_of(cur));
 }
 
-static __attribute__((__noinline__)) noreturn void exit_to_guest_slow(void);
+static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(void);
 
 /* Called with the hypervisor lock held (every entry takes it); releases it on the way out. */
 noreturn void exit_to_guest(void)
@@ -803,9 +855,20 @@ noreturn void exit_to_guest(void)
     exit_to_guest_slow();
 }
 
-/* The syscall fast path found work pending: exit_to_guest_slow itself under a second name, so
- * that the switch pays no extra call and frame on the way in. */
-noreturn void exit_to_guest_resched(void) __attribute__((alias("exit_to_guest_slow")));
+/* next's extended state was refused (it is current now): it is killed, and the scheduler picks again. */
+static __attribute__((__noinline__, __cold__)) void kill_refused(struct vcpu *next, const char *why)
+{
+    printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domain->domid, next->domain->name, why);
+    domain_destroy(next->domain, OUTCOME_KILLED, "bad extended CPU state");
+}
+
+/* next (current) cannot take its upcall: its stack is bad. It is killed, and the scheduler picks again. */
+static __attribute__((__noinline__, __cold__)) void kill_bad_stack(struct vcpu *next)
+{
+    printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domain->domid, next->domain->name,
+           arch_vcpu_stack(next));
+    domain_destroy(next->domain, OUTCOME_KILLED, "bad stack for an event upcall");
+}
 
 static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(void)
 {
@@ -816,15 +879,11 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
         if (next) {
             const char *why;
             if (!switch_to(next, &why)) {
-                printk("domain %u '%s': its extended CPU state was refused: %s\n", next->domain->domid,
-                       next->domain->name, why);
-                domain_destroy(next->domain, OUTCOME_KILLED, "bad extended CPU state");
+                kill_refused(next, why);
                 continue;
             }
             if (!deliver_upcall(next, cpu->cur_vcpu_info)) { /* next is current now: its vcpu_info */
-                printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domain->domid,
-                       next->domain->name, arch_vcpu_stack(next));
-                domain_destroy(next->domain, OUTCOME_KILLED, "bad stack for an event upcall");
+                kill_bad_stack(next);
                 continue;
             }
             hv_lock_exit();
@@ -840,6 +899,85 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
         idle(cpu);
         hv_lock_enter();
     }
+}
+
+/* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
+ * so that the plain switch keeps no register across the push. */
+static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
+{
+    if (!upcall_enter(next, vcpu_info_of(next))) {
+        kill_bad_stack(next);
+        exit_to_guest_slow();
+    }
+    lock_check_release(LOCK_HV); /* hv_lock_exit but for its test: plain_switch takes no lock */
+    lock_check_none_held("returns to a guest");
+    return_to_guest();
+}
+
+/* The plain switch's way out when the CPU refused next's extended state (next is current, the
+ * registers have no owner): switch_to's slow part decides, as for any switch. */
+static __attribute__((__noinline__, __cold__)) noreturn void exit_refused(struct vcpu *next)
+{
+    const char *why;
+    if (!arch_switch_refused(next, &why))
+        kill_refused(next, why);
+    exit_to_guest_slow();
+}
+
+/*
+ * The way out when work is pending (the syscall fast path, syscall.S, and the C path's hypercall
+ * exit). Its common case, a yield or a block with one CPU, is the plain switch: exactly what
+ * exit_to_guest_slow would do there (pick_next's cases without a tick, switch_to, deliver_upcall),
+ * with every condition tested before anything is changed, and without a call that returns, so
+ * that it keeps no stack frame and saves no register. Whatever else is pending (a tick's work, a
+ * cap, partitions, several CPUs, an idle CPU, a device, a weight, another extended-state owner)
+ * goes to exit_to_guest_slow before anything changed. Interrupts are off since the guest's
+ * syscall (MSR_FMASK), so the tick cannot change the word it tests.
+ */
+noreturn void exit_to_guest_resched(void)
+{
+    struct percpu *cpu = this_cpu();
+    struct runqueue *rq = &rqs[0]; /* plain_switch: the boot CPU's, this one */
+    struct vcpu *cur = cpu->current, *next = rq->head;
+    if (!plain_switch || cpu->need_resched != RESCHED_SWITCH || !cur)
+        exit_to_guest_slow();
+    if (!next) { /* nobody queued: a yielding vCPU goes on (a blocked one leaves the CPU idle) */
+        if (!runnable(cur) || !cur->slice_left_ticks)
+            exit_to_guest_slow();
+        cpu->need_resched = 0;
+        next = cur;
+    } else {
+        const struct domain *d = next->domain;
+        if (!device_switch_none(d) || d->share.weight != SHARE_WEIGHT_DEFAULT || !arch_switch_plain_ok(cpu, cur, next))
+            exit_to_guest_slow();
+        /* pick_next's cases, next at the head (plain_switch: the queue's counters are not kept) */
+        if (runnable(cur)) { /* it yielded: it takes next's place, or goes to the tail */
+            if (cur->on_rq)
+                exit_to_guest_slow();
+            cpu->need_resched = 0;
+            if (next == rq->tail)
+                rq_take_turn(rq, cur, next, false);
+            else {
+                rq_link_tail(rq, cur, false); /* rq_push(cur) */
+                rq_unlink(rq, next, false);   /* rq_remove(next) */
+            }
+        } else { /* it blocked (or its domain is paused or parked): it leaves the CPU */
+            cpu->need_resched = 0;
+            if (next == rq->tail)
+                rq_take_only(rq, next, false);
+            else
+                rq_unlink(rq, next, false);
+        }
+        window_enter(rq, next);
+        switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */
+        if (!arch_switch_plain(cpu, cur, next))
+            exit_refused(next);
+    }
+    if (upcall_due(next, cpu->cur_vcpu_info))
+        exit_with_upcall(next);
+    lock_check_release(LOCK_HV); /* hv_lock_exit but for its test: plain_switch takes no lock */
+    lock_check_none_held("returns to a guest");
+    return_to_guest();
 }
 
 /* Blocks the current vCPU; it leaves through exit_to_guest(), which picks another. */
@@ -899,13 +1037,13 @@ static __attribute__((__noinline__, __cold__)) long sched_shutdown(struct vcpu *
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5)
 {
     (void)a4, (void)a5;
-    struct percpu *cpu = this_cpu();
-    struct vcpu *v = cpu->current;
     /* The yield and the block first, each with one compare: the switch's and the event loop's. */
     if (cmd == SCHEDOP_yield) {
-        cpu->need_resched |= RESCHED_SWITCH;
+        this_cpu_resched(RESCHED_SWITCH);
         return 0;
     }
+    struct percpu *cpu = this_cpu();
+    struct vcpu *v = cpu->current;
     if (cmd == SCHEDOP_block) {
         struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */

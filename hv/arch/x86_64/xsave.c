@@ -215,7 +215,7 @@ void xsave_init(void)
     if (have_forced && strcmp(forced, kind_names[kind]))
         printk("xsave: 'xsave=%s' is not available here; using %s\n", forced, kind_names[kind]);
 #ifndef CONFIG_SELFTEST
-    xsave_fast = (struct xsave_fast_path){kind == XSAVE_KIND_XSAVEOPT, ~mxcsr_mask, xcr0};
+    xsave_fast = (struct xsave_fast_path){kind == XSAVE_KIND_XSAVEOPT, ~mxcsr_mask, (uint32_t)xcr0, (uint32_t)(xcr0 >> 32)};
 #endif
 }
 

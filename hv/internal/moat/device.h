@@ -19,14 +19,19 @@ bool device_holds(const struct domain *d, unsigned dev);
 extern unsigned device_ports_open_cpus;
 /* Opens exactly next's I/O ports on this CPU's bitmap (device_switch_to's slow part). */
 void device_switch_ports(const struct domain *next);
+/* Does device_switch_to have nothing to do for next (it holds no device, and no CPU has ports
+ * open)? (The scheduler's plain switch tests it first.) */
+static inline bool device_switch_none(const struct domain *next)
+{
+    return !next->devices && !device_ports_open_cpus;
+}
 /*
  * On every switch: open exactly next's I/O ports (if it holds any). Inline, and nothing to do in
- * the common case (next holds no device and no CPU has ports open), so a switch between domains
- * without devices pays two loads for it.
+ * the common case, so a switch between domains without devices pays two loads for it.
  */
 static inline void device_switch_to(const struct domain *next)
 {
-    if (next->devices || device_ports_open_cpus)
+    if (!device_switch_none(next))
         device_switch_ports(next);
 }
 /* A guest fault about to kill d, at fault_addr (a page fault; else 0) or on I/O port port (else

@@ -129,23 +129,58 @@ static inline void arch_vcpu_context(const struct vcpu_guest_context *c, uint64_
 /* Where the vCPU's stack pointer is (for messages). */
 static inline uint64_t arch_vcpu_stack(const struct vcpu *v) { return v->regs.rsp; }
 
-/*
- * Makes next's vCPU the one this CPU enters: the guest entries save into its register frame
- * (the TSS's rsp0 points past it), its address space, its extended state (eagerly: the previous
- * owner's is saved, xsave.c). False, and *why, if next's saved extended state was refused.
- */
-static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const char **why)
+/* next's register frame is the one this CPU's guest entries save into (the TSS's rsp0 points past
+ * it), and its address space is loaded. */
+static inline __attribute__((always_inline)) void arch_switch_frame(struct percpu *cpu, struct vcpu *next)
 {
+    mfn_t root = next->domain->pml4; /* a domain's tables: never 0, which names the hypervisor's */
     cpu->cur_regs = &next->regs;
     cpu->cur_regs_top = (uint64_t)(&next->regs + 1);
-    tss_set_rsp0(cpu, cpu->cur_regs_top);
-    mfn_t root = next->domain->pml4; /* a domain's tables: never 0, which names the hypervisor's */
+    tss_set_rsp0(cpu, cpu->cur_regs_top); /* (a byte copy: root is read before it) */
     if (cpu->loaded_pml4 != root) {
         write_cr3(root << PAGE_SHIFT);
         cpu->loaded_pml4 = root;
     }
+}
+
+/*
+ * Makes next's vCPU the one this CPU enters: its register frame and address space
+ * (arch_switch_frame), its extended state (eagerly: the previous owner's is saved, xsave.c).
+ * False, and *why, if next's saved extended state was refused.
+ */
+static inline bool arch_switch_to(struct percpu *cpu, struct vcpu *next, const char **why)
+{
+    arch_switch_frame(cpu, next);
     return xsave_switch(cpu, next, why);
 }
+
+/* Can this machine take arch_switch_plain at all (the extended state's fast path is on: one CPU,
+ * XSAVEOPT, not the debug build)? Asked once, when scheduling starts: nothing changes it later. */
+static inline bool arch_switch_plain_on(void) { return xsave_fast.on; }
+
+/* Given arch_switch_plain_on: may arch_switch_plain switch from prev, the vCPU this CPU ran last,
+ * to next? (prev's extended state is the one in the registers, next's has a valid MXCSR.) */
+static inline bool arch_switch_plain_ok(const struct percpu *cpu, const struct vcpu *prev, const struct vcpu *next)
+{
+    return xsave_switch_plain(cpu, prev, next);
+}
+
+/*
+ * arch_switch_to from prev, when arch_switch_plain_ok said so: no call and nothing tested on the
+ * way without a fault. False if the CPU refused next's extended state: the registers then have no
+ * owner (prev's state is saved), and the caller finishes with arch_switch_to's slow part
+ * (arch_switch_refused).
+ */
+static inline __attribute__((always_inline)) bool arch_switch_plain(struct percpu *cpu, struct vcpu *prev,
+                                                                    struct vcpu *next)
+{
+    arch_switch_frame(cpu, next);
+    return xsave_switch_from(cpu, prev, next);
+}
+
+/* After arch_switch_plain returned false: the extended state's slow path decides (false and
+ * *why: next's state is refused). */
+static inline bool arch_switch_refused(struct vcpu *next, const char **why) { return xsave_switch_slow(next, why); }
 
 /* ---- hypercalls: the number in rax, the arguments in rdi, rsi, rdx, r10, r8, the result in rax ---- */
 

@@ -155,6 +155,12 @@ static inline struct vcpu *this_cpu_current(void)
     __asm__ volatile("movq %%gs:%c1, %0" : "=r"(v) : "i"(PCPU_CURRENT) : "memory");
     return v;
 }
+/* this_cpu()->need_resched |= bits, in one instruction (the yield asks the way out for a switch
+ * without loading this CPU's percpu pointer first). */
+static inline void this_cpu_resched(uint64_t bits)
+{
+    __asm__ volatile("orq %1, %%gs:%c0" ::"i"(PCPU_NEED_RESCHED), "ri"(bits) : "memory", "cc");
+}
 /* The boot CPU's GS base and percpu: the first thing hv_main does (this_cpu() needs it). */
 void percpu_init_boot_cpu(void);
 /* The percpu of this CPU found without trusting GS (the fatal path: GS may be the guest's). */

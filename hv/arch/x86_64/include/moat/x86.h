@@ -24,11 +24,13 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
     __asm__ volatile("wrmsr" ::"c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 
+/* The counter composed in the asm: rdtsc zeroes the upper halves of rax and rdx, which the
+ * compiler does not know (it would clear eax's again). */
 static inline uint64_t rdtsc(void)
 {
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return ((uint64_t)hi << 32) | lo;
+    uint64_t t, hi;
+    __asm__ volatile("rdtsc\n\tshlq $32, %1\n\torq %1, %0" : "=a"(t), "=d"(hi));
+    return t;
 }
 
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)

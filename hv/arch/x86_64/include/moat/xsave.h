@@ -54,15 +54,16 @@ void xsave_release(void);
 /*
  * The switch's common case, inlined into the scheduler's switch (set by xsave_init, turned off
  * by the first AP to come online): XSAVEOPT from one vCPU to another on a CPU whose vCPUs never
- * move (one CPU runs guests: hv_lock_smp is false), outside the self-test build (which tampers with areas in xsave_switch_slow). Any other
- * case, and anything the fast path finds wrong, takes xsave_switch_slow, which decides and says
- * why: a refused MXCSR or a restore the CPU refuses is tried there again (the owner's state is
- * saved by then, so only the refusal is repeated) and v is refused by name.
+ * move (one CPU runs guests: hv_lock_smp is false), outside the self-test build (which tampers
+ * with areas in xsave_switch_slow). Any other case, and anything the fast path finds wrong,
+ * takes xsave_switch_slow, which decides and says why: a refused MXCSR or a restore the CPU
+ * refuses is tried there again (the owner's state is saved by then, so only the refusal is
+ * repeated) and v is refused by name.
  */
 struct xsave_fast_path {
     bool on;
-    uint32_t mxcsr_reserved; /* the bits a valid MXCSR may not have (~MXCSR_MASK) */
-    uint64_t xcr0;
+    uint32_t mxcsr_reserved;   /* the bits a valid MXCSR may not have (~MXCSR_MASK) */
+    uint32_t xcr0_lo, xcr0_hi; /* XCR0 as the instructions take it, in eax and edx */
 };
 extern struct xsave_fast_path xsave_fast;
 /* XRSTOR of area with mask: 0, or -1 if the CPU refused it (xrstor.S's xrstor_call, with its
@@ -76,28 +77,58 @@ static inline long xrstor_checked(const void *area, uint64_t mask)
                      : "memory");
     return ret;
 }
-#define XSAVE_MXCSR_OFFSET 24                         /* in the legacy region (xsave.c checks it) */
+
+#define XSAVE_MXCSR_OFFSET 24 /* in the legacy region (xsave.c checks it) */
+
+/*
+ * Is v's saved MXCSR one the fast path may restore? A reserved bit is refused before the save,
+ * by the slow path, by name: the CPU may not fault on it (QEMU's ldmxcsr and xrstor take one), and
+ * prev is then still the owner, which the slow path saves.
+ */
+static inline bool xsave_mxcsr_ok(const struct vcpu *v)
+{
+    return !(*(const uint32_t *)((const char *)v->xsave + XSAVE_MXCSR_OFFSET) & xsave_fast.mxcsr_reserved);
+}
+
+/*
+ * The fast path's save and restore, with prev this CPU's owner (not v) and v's MXCSR checked:
+ * XSAVEOPT of prev, then XRSTOR of v, inline, its fault fixup (FIXUP_ENTRY) a jump to `refused`,
+ * so the way without a fault tests nothing and calls nothing. False if the CPU refused v's area:
+ * the registers then have no owner (prev's state is saved), and xsave_switch_slow decides.
+ */
+static inline __attribute__((always_inline)) bool xsave_switch_from(struct percpu *cpu, struct vcpu *prev,
+                                                                    struct vcpu *v)
+{
+    uint32_t lo = xsave_fast.xcr0_lo, hi = xsave_fast.xcr0_hi; /* edx:eax, for both instructions */
+    __asm__ volatile("xsaveopt64 (%0)" ::"r"(prev->xsave), "a"(lo), "d"(hi) : "memory");
+    __asm__ goto("1: xrstor64 (%0)\n\t" FIXUP_ENTRY("1b", "%l[refused]")::"r"(v->xsave), "a"(lo), "d"(hi)
+                 : "memory"
+                 : refused);
+    /* v->fpu_cpu is not kept: only fetch_from_other_cpu reads it, with several CPUs, where this
+     * fast path is off. */
+    cpu->fpu_owner = v;
+    return true;
+/* cppcheck-suppress unusedLabel ; the asm goto's target (its fixup jumps here), which cppcheck does not see */
+refused:
+    cpu->fpu_owner = NULL;
+    return false;
+}
 
 static inline bool xsave_switch(struct percpu *cpu, struct vcpu *v, const char **why)
 {
     struct vcpu *prev = cpu->fpu_owner;
     if (prev == v)
         return true; /* the same vCPU again: nothing */
-    if (!xsave_fast.on || !prev) /* (off once a second CPU is online: smp.c) */
+    if (!xsave_fast.on || !prev || !xsave_mxcsr_ok(v)) /* (off once a second CPU is online: smp.c) */
         return xsave_switch_slow(v, why);
-    /* A refused MXCSR before the save: prev is still the owner, and the slow path saves it. */
-    uint32_t mxcsr = *(const uint32_t *)((const char *)v->xsave + XSAVE_MXCSR_OFFSET);
-    if (mxcsr & xsave_fast.mxcsr_reserved)
-        return xsave_switch_slow(v, why);
-    uint64_t mask = xsave_fast.xcr0; /* split into edx:eax once, for both instructions */
-    __asm__ volatile("xsaveopt64 (%0)" ::"r"(prev->xsave), "a"((uint32_t)mask), "d"((uint32_t)(mask >> 32))
-                     : "memory");
-    cpu->fpu_owner = NULL;
-    if (xrstor_checked(v->xsave, mask))
-        return xsave_switch_slow(v, why);
-    cpu->fpu_owner = v;
-    v->fpu_cpu = cpu->id;
-    return true;
+    return xsave_switch_from(cpu, prev, v) || xsave_switch_slow(v, why);
+}
+
+/* The scheduler's plain switch may use xsave_switch_from from prev to v, the fast path being on:
+ * prev's state is the one in this CPU's registers, and v's MXCSR is valid. */
+static inline bool xsave_switch_plain(const struct percpu *cpu, const struct vcpu *prev, const struct vcpu *v)
+{
+    return cpu->fpu_owner == prev && xsave_mxcsr_ok(v);
 }
 
 #endif
