@@ -16,7 +16,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from moat import manifest, paths, scenario
+from moat import iso, manifest, paths, scenario
+from moat.pytest_plugin import skip_or_fail
 
 from . import domlog
 from .conftest import GUEST_TIMEOUT, scenario_path
@@ -84,3 +85,33 @@ def test_image_names_are_base_names_cut_and_zero_padded(boot, tmp_path: Path):
     assert images[5].rstrip(b"\0") == b"noargs"
     assert images[6].rstrip(b"\0") == b"n"
     assert images[15].rstrip(b"\0") == b"filler"
+
+
+def test_a_module_string_whose_first_word_ends_in_a_slash_gives_an_empty_name(boot, tmp_path: Path):
+    """Through GRUB a module's multiboot string is its arguments alone (tools/moat/manifest.py), so
+    a boot can give one whose first word is a directory (`dir/ tail`): its name is the empty word
+    after that slash, not the next word (a scan that looked one byte past the name's end named it
+    ` tail`). Also a module with no arguments at all, whose string is empty."""
+    if not iso.have_grub_mkrescue():
+        skip_or_fail("grub-mkrescue is missing")
+    mods = manifest.build_boot_modules(scenario.load(scenario_path("abi")), paths.build_dir())
+    payload = tmp_path / "payload"
+    payload.write_bytes(b"not an image\n")
+    extra = [(payload, "dir/ tail"), (payload, "sub/dir/ x=1"), (payload, ""), (payload, "plain/name z")]
+    modules = [*mods[:-1], *extra, mods[-1]]  # the policy stays last
+    assert len(modules) <= MAX_IMAGES
+    result = boot(modules=modules, timeout=GUEST_TIMEOUT, iso=True)
+    log = domlog.parse(result.console)
+    abi = log.named("abi")
+    fails = [line for line in abi.lines if line.startswith(("Fail:", "Error:"))]
+    assert not fails and abi.result == "SUCCESS", "\n".join(fails) + "\n" + result.tail()
+
+    strings = {int(m.group(1)): m.group(2) for line in result.lines if (m := MODULE_LINE.match(line))}
+    assert len(strings) == len(modules), result.tail()
+    first = len(mods) - 1
+    assert [strings[first + k] for k in range(len(extra))] == ["dir/ tail", "sub/dir/ x=1", "", "plain/name z"]
+    images = {int(m.group(1)): bytes.fromhex(m.group(2)) for line in abi.lines if (m := IMAGE_LINE.match(line))}
+    assert sorted(images) == list(range(MAX_IMAGES)), abi.lines
+    for i in range(len(modules)):
+        assert images[i] == expected_name(strings[i]), f"image {i} of module string {strings[i]!r}"
+    assert [images[first + k].rstrip(b"\0") for k in range(len(extra))] == [b"", b"", b"", b"name"]
