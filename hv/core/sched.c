@@ -653,8 +653,9 @@ static struct vcpu *steal(struct percpu *cpu)
 /*
  * One other vCPU queued (two taking turns, the common case): cur, still runnable, takes next's
  * place, the same as rq_push(cur) then rq_remove(next), without the list upkeep. Neither vCPU's
- * links are written: nothing reads the links of a vCPU off the queue (rq_remove looks at on_rq
- * first, every push sets both), and the links of a queue's only vCPU are NULL.
+ * links are written: a queue's only vCPU has both links NULL (its head's prev and its tail's
+ * next), and so does every vCPU off the queues (rq_unlink clears them, and the only vCPU leaves
+ * here or in rq_take_only with them NULL), so next leaves and cur arrives with the links they need.
  */
 static inline __attribute__((always_inline)) void rq_take_turn(struct runqueue *rq, struct vcpu *cur,
                                                                struct vcpu *next, bool counted)
