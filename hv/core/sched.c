@@ -891,6 +891,9 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
     }
 }
 
+/* The C path's hypercall exit: exit_to_guest_slow under a second name (no extra call or frame). */
+noreturn void exit_to_guest_general(void) __attribute__((alias("exit_to_guest_slow")));
+
 /* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
  * so that the plain switch keeps no register across the push. */
 static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
