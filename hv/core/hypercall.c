@@ -104,7 +104,7 @@ void hypercall_entry(struct cpu_regs *regs)
     /* The caller may have shut itself down; its registers then no longer matter. */
     if (d->state == DOM_RUNNABLE)
         arch_hypercall_return(regs, ret);
-    exit_to_guest_resched(); /* the fast path saw work pending: exit_to_guest's own test would fail */
+    exit_to_guest_general(); /* the scheduler decides (the C path: never the plain switch) */
 }
 
 bool hypercall_fast;

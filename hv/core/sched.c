@@ -664,8 +664,9 @@ static struct vcpu *steal(struct percpu *cpu)
 /*
  * One other vCPU queued (two taking turns, the common case): cur, still runnable, takes next's
  * place, the same as rq_push(cur) then rq_remove(next), without the list upkeep. Neither vCPU's
- * links are written: nothing reads the links of a vCPU off the queue (rq_remove looks at on_rq
- * first, every push sets both), and the links of a queue's only vCPU are NULL.
+ * links are written: a queue's only vCPU has both links NULL (its head's prev and its tail's
+ * next), and so does every vCPU off the queues (rq_unlink clears them, and the only vCPU leaves
+ * here or in rq_take_only with them NULL), so next leaves and cur arrives with the links they need.
  */
 static inline __attribute__((always_inline)) void rq_take_turn(struct runqueue *rq, struct vcpu *cur,
                                                                struct vcpu *next, bool counted)
@@ -900,6 +901,9 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
         hv_lock_enter();
     }
 }
+
+/* The C path's hypercall exit: exit_to_guest_slow under a second name (no extra call or frame). */
+noreturn void exit_to_guest_general(void) __attribute__((alias("exit_to_guest_slow")));
 
 /* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
  * so that the plain switch keeps no register across the push. */

@@ -60,8 +60,13 @@ static inline long sched_notify(struct vcpu *v)
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
 /* exit_to_guest without its test for the common case, for a caller that knows work is pending
- * (the syscall fast path, syscall.S): the scheduler decides, then the guest runs. */
+ * (the syscall fast path, syscall.S): the scheduler decides, then the guest runs. With one CPU a
+ * yield or block is switched there plainly (no frame). */
 noreturn void exit_to_guest_resched(void);
+/* The same without the plain switch's test, for the C path's hypercall exit (hypercall_entry),
+ * which runs only where the plain switch never applies (several CPUs, partitions, the debug
+ * build). */
+noreturn void exit_to_guest_general(void);
 /* The vCPU this CPU runs (in a hypercall: the caller; NULL while idle), and, for hypercall
  * handlers only (a guest called: never idle), the caller's domain. */
 static inline struct vcpu *current_vcpu(void) { return this_cpu()->current; }
