@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from moat.attest import verify
+from moat.attest import eventlog, verify
 
 from .helpers import SCENARIOS, console_has
 
@@ -32,6 +32,7 @@ def test_a_policy_loaded_at_run_time_shows_in_the_next_quote(attested, reference
         s.link.wait_ready()
         second = session.collect()
         session.bye()
+        audited = re.search(r"^mac: domain (\d+) 'idle' relabelled", s.console, re.MULTILINE)
 
     v1 = verify.judge(knows_update, first)
     assert v1.ok and v1.runtime == [], v1.problems
@@ -42,6 +43,10 @@ def test_a_policy_loaded_at_run_time_shows_in_the_next_quote(attested, reference
     assert second.quote.pcrs[22] != b"\0" * 32
     assert v2.runtime[0].startswith("policy 'attest-test' 1.1 loaded at run time (revoke mode)"), v2.runtime
     assert v2.runtime[1] == "domain idle relabelled customer-a -> customer-b", v2.runtime
+    # The relabel's record names the domain by its id too: the id of the hypervisor's audit line.
+    events = (eventlog.decode_moat(e) for e in eventlog.parse(second.hypervisor_log, "hypervisor").events)
+    relabels = [m.fields for m in events if m is not None and m.tag == eventlog.TAG_RELABEL]
+    assert audited is not None and [(f["domid"], f["name"]) for f in relabels] == [(int(audited[1]), "idle")], relabels
     assert v2.runtime[2].startswith("domain agent-2 created at run time by domain 1: label attest, image attest_agent")
     assert v2.facts["policy"]["version"] == "1.1"
     # The boot measurements still stand, unchanged.
