@@ -5,7 +5,8 @@
 //   every GTF_reading/GTF_writing bit dropped and every grant can be ended.
 // part=orphan (item 34): the granter exits while we map its pages. The pages must stay alive
 //   and untouched (a domain created after the granter's death, whose memory would reuse freed
-//   frames, must not show through), the unmaps succeed, and the boot test checks the frame
+//   frames, must not show through), the unmaps succeed (one of them before anyone takes the dead
+//   granter's slot, the others after), and the boot test checks the frame
 //   counts at stop: the pages were freed after the last unmap, once. Needs privilege (domctl)
 //   and the `hello` image.
 #include "client.h"
@@ -44,9 +45,16 @@ void part_orphan(struct gnt_conn *c)
         xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + i, va[i], false, &h[i]), GNTST_okay);
         ((volatile uint32_t *)va[i])[1] = 0x0f0f0000 + i;
     }
+    /* One more, unmapped while the dead granter's slot is still free (nobody has taken it yet):
+     * its table went with it, so the unmap must not unpin anything there (a free slot keeps the
+     * dead domain's incarnation; only its state says it is gone). */
+    uint64_t extra_va = gnt_va();
+    grant_handle_t extra;
+    xtf_check_eq(gnttab_map(c->peer, GNT_DATA_REF + N, extra_va, false, &extra), GNTST_okay);
     gnt_call(c, GNT_CMD_EXIT, 0, 0, 0);
     if (!xtf_check(gnt_wait_gone(c->peer, 10 * NS_PER_SEC), "the granter did not exit"))
         return;
+    xtf_check_eq(gnttab_unmap(extra, extra_va), GNTST_okay);
     printf("granter d%u is gone; %u of its pages still mapped\n", c->peer, N + 1);
     /* A policy sweep (relabelling ourselves to our own label) meets mappings whose granter is
      * gone: there is no one to share with or not, so it leaves them alone. */
