@@ -6,7 +6,8 @@
 //   too_big=0  skip the create of a domain larger than the machine (default 1: try it)
 //   ports=1    only the port-table round: a child's every port allocated, the child destroyed,
 //              and the next child in its slot must find every port closed (domain_create clears
-//              the slot's port table only up to the new domain's port limit)
+//              the slot's port table only up to the new domain's port limit); a child in the slot
+//              after it lives through that creation (the clear stays inside its own slot)
 //   ids=N      only the keyed-id round (a boot under mitigate=domid): N creations from the
 //              manifest module, which is no ELF image, each refused after its keyed id was drawn;
 //              the hypervisor's refusal line names the id, and the boot test wants one drawn twice
@@ -73,9 +74,13 @@ static void port_table_round(int img)
     struct evtchn_status st;
     xtf_check(evtchn_status(a, last, &st) == 0 && st.status == EVTCHNSTAT_unbound, "port %u of %u: status %u",
               last, a, st.status);
+    domid_t next = create(img, "ports-next", 256); /* the slot after a's */
+    xtf_check(next == a + 1, "the neighbour is %u, not in slot %u", next, a + 1);
     xtf_check_eq(domctl_destroy(a), 0);
     domid_t b = create(img, "ports-b", 256);
     xtf_check(b == a, "the second child is %u, not in the first's slot %u", b, a);
+    /* Building b cleared its own slot only: the neighbour is intact and still runs. */
+    check_child(next, "ports-next", 256);
     unsigned open = 0;
     for (evtchn_port_t p = 1; p <= last; p++)
         open += evtchn_status(b, p, &st) != 0 || st.status != EVTCHNSTAT_closed;
@@ -84,6 +89,7 @@ static void port_table_round(int img)
               st.status);
     xtf_check_eq(evtchn_alloc_unbound_in(b, 0), 1);
     xtf_check_eq(domctl_destroy(b), 0);
+    xtf_check_eq(domctl_destroy(next), 0);
     printf("port table round done: %u ports\n", last);
 }
 
