@@ -115,3 +115,19 @@ def test_a_device_held_by_a_domain_with_a_keyed_id_is_not_given_twice(boot) -> N
     assert any(line.endswith(f"'holder-2': device com2 is held by domain {m[1]}") for line in r.lines), r.lines[-20:]
     assert any(re.fullmatch(r"dev_hold: holder-3 asked for com2: rc 0, d\d+", line) for line in lines), r.lines[-20:]
     assert "dev_hold: done" in lines
+
+
+def test_yields_open_and_close_the_holders_ports(boot) -> None:
+    """COM2's holder and another domain of a label that may hold it take turns by yielding (the
+    scheduler's plain switch, which must leave a switch to or from a domain with ports to the
+    general path). The holder reads COM2 after every yield: its ports are open whenever it runs.
+    The other touches COM2 right after the holder yielded to it: #GP, audited. Had the switch
+    skipped the I/O bitmap, the holder would fault or the other would read the holder's device."""
+    r = boot(scenario_file=SCENARIOS / "devices_yield.toml", extra_args=["-serial", "null"])  # a COM2
+    assert_status(r, "SUCCESS")
+    lines = r.lines
+    assert not any("FAILED" in line for line in lines), lines[-20:]
+    assert "(d0) holder: read COM2's status 20 times, a yield between each" in lines, lines[-20:]
+    i = lines.index("MAC deny hook=device subj=1:touch-com2 op=access-com2 ssid=0x00020002/0x00000000")
+    assert lines[i + 1].startswith("domain 1 'touch-com2' crashed: vector=13 #GP ")
+    assert "moat: all domains stopped: 2 as expected, 0 not" in lines

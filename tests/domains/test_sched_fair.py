@@ -23,3 +23,21 @@ def test_woken_domains_run_soon_but_do_not_starve_others(run_scenario):
     progress_before_worker = [line for line in lines[:worker_done] if "pingpong progress:" in line]
     assert worker_done < pingpong_done, "the worker was starved until the ping-pong ended"
     assert len(progress_before_worker) >= 2, "under 2,000 round trips while the worker ran: woken domains wait too long"
+
+
+def test_an_event_sent_to_oneself_comes_before_anything_queued(boot) -> None:
+    """tests/scenarios/sched_selfsend.toml, under -icount: a domain sends 100 events to itself (an
+    IPI port) while a worker is queued on its CPU. Each upcall comes on the way out of its own
+    send: the sender neither yielded nor used up its slice, so the way out (the scheduler's, as an
+    upcall is due) must let it go on rather than switch. A switch there would make each delivery
+    wait out the worker's 10 ms slice."""
+    from moat import qemu
+    from tests.domains.conftest import scenario_path
+
+    result: qemu.BootResult = boot(scenario_file=scenario_path("sched_selfsend"), icount=True, timeout=240)
+    assert_xtf(result)
+    done = [line for line in result.lines if "selfsend done:" in line]
+    assert done, result.lines[-20:]
+    delay_us = int(done[0].rsplit(" ", 2)[1])
+    assert done[0].endswith(f"selfsend done: 100 sends, longest delay {delay_us} us")
+    assert delay_us < 1000, done[0]

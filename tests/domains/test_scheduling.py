@@ -7,6 +7,7 @@ from __future__ import annotations
 from moat.pytest_plugin import assert_xtf, log_tail
 
 from . import domlog
+from .conftest import GUEST_TIMEOUT, scenario_path
 
 
 def _all_ticked(log: domlog.Log, names: list[str], ticks: int) -> None:
@@ -71,3 +72,15 @@ def test_spinner_does_not_stop_the_others(run_scenario):
     assert [line for line in controller.lines if line.startswith("controller woke")] == [
         f"controller woke {i}" for i in range(5)]
     assert (log.as_expected, log.not_expected) == (3, 0)
+
+
+def test_a_yield_alone_leaves_no_switch_pending(boot):
+    """tests/scenarios/yield_alone.toml, under -icount: the controller yields with nobody else
+    queued (it goes on), then unpauses a spinner, which is queued without asking for a switch. The
+    controller's unpause and getinfo must come back within its slice: a switch left pending by the
+    lone yield would hand the CPU to the spinner at the first hypercall's way out (5 ms)."""
+    result = boot(scenario_file=scenario_path("yield_alone"), icount=True, timeout=GUEST_TIMEOUT)
+    assert_xtf(result)
+    line = next((x for x in result.lines if "after a yield alone:" in x), None)
+    assert line is not None, log_tail(result)
+    assert int(line.rsplit(" ", 2)[1]) < 1000, line

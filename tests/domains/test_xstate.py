@@ -209,3 +209,17 @@ def test_the_hypervisor_never_touches_vector_registers(moat_root, build):
     last_restore = max(i for i, (insn, _) in enumerate(used[:ret]) if _RESTORE.match(insn))
     assert restored == touched
     assert not any(regs for _, regs in used[last_restore + 1:ret]), "a register changed after its restore"
+
+
+def test_reserved_mxcsr_is_refused_when_a_yield_switches_it_in(boot):
+    """tests/scenarios/xstate_mxcsr_yield.toml: the `mxcsr` guest loads reserved MXCSR bits (QEMU's
+    TCG takes them) and yields to a domain that only yields back, so each switch into it is a
+    yield's, the scheduler's plain switch. Its saved state must be refused by name there too:
+    QEMU's XRSTOR would load it, and the guest would run on (it says so)."""
+    result = boot(scenario_file=scenario_path("xstate_mxcsr_yield"), timeout=GUEST_TIMEOUT)
+    mxcsr = domlog.parse(result.console).named("mxcsr")
+    assert not any("still running" in line for line in mxcsr.lines), log_tail(result)
+    refused = f"domain {mxcsr.domid} 'mxcsr': its extended CPU state was refused: reserved MXCSR bits"
+    assert (mxcsr.crash is not None and mxcsr.crash.vector == 13) or (
+        refused in result.lines and mxcsr.reason == "bad extended CPU state"), log_tail(result)
+    assert "moat: all domains stopped: 2 as expected, 0 not" in result.lines, log_tail(result)

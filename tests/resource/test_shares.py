@@ -98,3 +98,14 @@ def test_a_cap_lifted_takes_effect_at_once(boot: Booter) -> None:
     s = shares(boot, "share_cap_lift")
     assert abs(s["capped"] - 20.0) <= 1.0, s
     assert s["lifted"] >= 78.0, s
+
+
+def test_a_weight_holds_when_a_yield_switches_the_domain_in(boot: Booter) -> None:
+    """Weight 1024 (four 1 ms slices) beside a default-weight spinner and a domain that only
+    yields, queued in that order: the heavy spinner always comes in by the yielder's yield (the
+    scheduler's plain switch, which must leave a weighted domain to the general path's slice) and
+    gets 4 of every 5 ticks. Given the default slice on that way in, it gets half."""
+    s = shares(boot, "share_weight_yield")
+    assert abs(s["heavy"] - 80.0) <= 3.0, s
+    assert abs(s["plain"] - 20.0) <= 3.0, s
+    assert s["yielder"] <= 3.0, s

@@ -4,6 +4,8 @@
 //   role=ping peer=<domid> rounds=N   allocates port 1 for peer, sends, waits for each reply
 //   role=pong peer=<domid>            binds to ping's port 1 and answers every event
 //   role=worker units=N               does N units of pure computation
+//   role=selfsend rounds=N            sends N events to itself (an IPI port) beside a queued worker:
+//                                     each upcall must come on the way out of its own send, at once
 // A woken domain under its fair share runs next, so the pair's round trips stay short despite
 // the worker (without the boost each would wait out the worker's time slice); and the pair's
 // CPU use ends its boost once over its share, so the worker still gets its share (a boost
@@ -59,9 +61,40 @@ static void worker(unsigned long units)
     printf("worker done: %lu units in %lu ms\n", units, (unsigned long)((now_ns() - t0) / 1000000));
 }
 
+static volatile uint64_t self_got_ns;
+
+static void self_got(evtchn_port_t port, void *data)
+{
+    (void)port;
+    (void)data;
+    self_got_ns = now_ns();
+}
+
+// An event sent to oneself is delivered on the way out of the send: the sender keeps the CPU
+// (it neither yielded nor used up its slice), so the upcall comes before anything queued runs.
+// The yield first gives a fresh 10 ms slice, which the N rounds (well under a millisecond)
+// cannot use up. Prints the longest delay from before the send to the handler.
+static void selfsend(unsigned long rounds)
+{
+    long p = evtchn_bind_ipi(0);
+    xtf_assert(p > 0, "bind_ipi returned %ld", p);
+    evtchn_set_handler((evtchn_port_t)p, self_got, NULL);
+    sched_yield();
+    uint64_t worst = 0;
+    for (unsigned long i = 0; i < rounds; i++) {
+        self_got_ns = 0;
+        uint64_t t0 = now_ns();
+        xtf_assert(evtchn_send((evtchn_port_t)p) == 0, "send failed");
+        xtf_assert(self_got_ns != 0, "no upcall on the way out of send %lu", i);
+        if (self_got_ns - t0 > worst)
+            worst = self_got_ns - t0;
+    }
+    printf("selfsend done: %lu sends, longest delay %lu us\n", rounds, (unsigned long)(worst / 1000));
+}
+
 void test_main(void)
 {
-    char role[8] = "";
+    char role[16] = "";
     cmdline_get("role", role, sizeof(role));
     xtf_assert(evtchn_init() == 0, "evtchn_init failed");
     domid_t peer = (domid_t)cmdline_ulong("peer", 0);
@@ -69,6 +102,8 @@ void test_main(void)
         ping(peer, cmdline_ulong("rounds", 1000));
     else if (strcmp(role, "pong") == 0)
         pong(peer);
+    else if (strcmp(role, "selfsend") == 0)
+        selfsend(cmdline_ulong("rounds", 100));
     else if (strcmp(role, "worker") == 0)
         worker(cmdline_ulong("units", 100));
     else
