@@ -79,14 +79,17 @@ bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n) { retu
 
 static inline __attribute__((always_inline)) void charge(struct domain *d, enum quota_kind kind, uint32_t n, bool take)
 {
-    for (unsigned i = 0; i < 2; i++) {
-        unsigned r = d->quota.rows[i];
-        if (!r)
-            continue;
-        uint32_t *u = &used[r - 1][kind];
-        BUG_ON(!take && *u < n);
-        *u = take ? *u + n : *u - n;
-    }
+    /* Without limits no account has rows (account_row): one test of the flag, which a take's
+     * room check has just made, instead of a test of each row. */
+    if (any_limit)
+        for (unsigned i = 0; i < 2; i++) {
+            unsigned r = d->quota.rows[i];
+            if (!r)
+                continue;
+            uint32_t *u = &used[r - 1][kind];
+            BUG_ON(!take && *u < n);
+            *u = take ? *u + n : *u - n;
+        }
     uint32_t *h = &d->quota.held[kind];
     BUG_ON(!take && *h < n);
     *h = take ? *h + n : *h - n;
