@@ -8,8 +8,11 @@
 #include <moat/shutdown.h>
 #include <moat/xsm.h>
 
-/* Per label row: the sum of what the domains charged to it hold. Rows past ACM_QUOTA_MAX_ROWS
- * have no limit (a policy with quotas has no more rows) and are not summed. */
+/* Per label row: the sum of what the domains charged to it hold, kept only while the live
+ * policy has limits (any_limit): under a policy without, no account points to a row and a charge
+ * updates the domain's own count only. Every policy change rebuilds the sums from those counts
+ * (quota_rebuild), so a policy that gains limits starts from the right sums. Rows past
+ * ACM_QUOTA_MAX_ROWS have no limit (a policy with quotas has no more rows) and are not summed. */
 static uint32_t used[ACM_QUOTA_MAX_ROWS][QUOTA_KINDS];
 /* The live policy's limits in the counters' units (UINT32_MAX: none), kept by quota_rebuild so
  * that a charge costs a few loads and compares, not a walk through the policy blob. */
@@ -28,8 +31,11 @@ _Static_assert(QUOTA_KINDS == 5, "no_limits has one entry per kind");
 
 static uint32_t row_of(uint32_t ssidref) { return ACM_SSIDREF_PRIMARY(ssidref); }
 
-/* A row as stored in an account: row + 1, or 0 when the row is not summed. */
-static uint16_t account_row(uint32_t row) { return row < ACM_QUOTA_MAX_ROWS ? (uint16_t)(row + 1) : 0; }
+/* A row as stored in an account: row + 1, or 0 when the row is not summed (no limits at all). */
+static uint16_t account_row(uint32_t row)
+{
+    return any_limit && row < ACM_QUOTA_MAX_ROWS ? (uint16_t)(row + 1) : 0;
+}
 
 static void set_rows(struct domain *d)
 {
@@ -73,14 +79,17 @@ bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n) { retu
 
 static inline __attribute__((always_inline)) void charge(struct domain *d, enum quota_kind kind, uint32_t n, bool take)
 {
-    for (unsigned i = 0; i < 2; i++) {
-        unsigned r = d->quota.rows[i];
-        if (!r)
-            continue;
-        uint32_t *u = &used[r - 1][kind];
-        BUG_ON(!take && *u < n);
-        *u = take ? *u + n : *u - n;
-    }
+    /* Without limits no account has rows (account_row): one test of the flag, which a take's
+     * room check has just made, instead of a test of each row. */
+    if (any_limit)
+        for (unsigned i = 0; i < 2; i++) {
+            unsigned r = d->quota.rows[i];
+            if (!r)
+                continue;
+            uint32_t *u = &used[r - 1][kind];
+            BUG_ON(!take && *u < n);
+            *u = take ? *u + n : *u - n;
+        }
     uint32_t *h = &d->quota.held[kind];
     BUG_ON(!take && *h < n);
     *h = take ? *h + n : *h - n;

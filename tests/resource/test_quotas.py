@@ -119,3 +119,17 @@ def test_a_creation_refused_at_each_step_gives_back_its_frames_quota_and_slot(ru
     assert 4 <= refused < 24 and rc == 0, lines
     assert number(lines, r"small created (\d+) after the refusals, then rc=(-?\d+)") == (6, XEN_ENOMEM), lines
     assert log.frames_boot and log.frames_stop and log.frames_stop[1] == log.frames_boot[1], result.tail()
+
+
+def test_charges_made_without_limits_count_when_the_limits_come_back(run_scenario) -> None:
+    """Under a policy without limits the label rows' sums are not kept (hv/core/quota.c); every
+    policy load rebuilds them from what each domain holds. Three small domains made under
+    quota-none.toml (the same labels, no limits) must still count once quota-test.toml is loaded
+    back: exactly three more fit (six in all, as in test_quotas_per_label), not six more."""
+    result = run_scenario("quota_limits", timeout=120)
+    log = domlog.parse(result.console)
+    limits = log.named("limits")
+    assert limits.result == "SUCCESS", result.tail()
+    assert_xtf(result)
+    lines = quota_lines(limits)
+    assert number(lines, r"small created (\d+) without limits, then (\d+) more with them") == (3, 3), lines

@@ -5,8 +5,9 @@
  * maptrack entries its domains hold; a domain's use also counts against the label of the
  * domain that created it (a management domain spends its own budget on what it creates).
  *
- * Each domain keeps what it holds (struct quota_account); each label row keeps the sum over
- * the domains charged to it, rebuilt from the domains whenever the policy or a label changes.
+ * Each domain keeps what it holds (struct quota_account); while the policy has limits, each label
+ * row keeps the sum over the domains charged to it, rebuilt from the domains whenever the policy
+ * or a label changes (under a policy without limits the rows are not kept: nothing reads them).
  * Exhausting a limit fails only the operation of a domain charged to that label: -XEN_ENOMEM for
  * memory, -XEN_ENOSPC (or GNTST_no_space) for the others.
  */

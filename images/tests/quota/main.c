@@ -14,6 +14,8 @@
 //           once, never twice or not at all)
 //   sleep   a child that waits to be destroyed
 //   starve  (label system, alone) starves a creation at each of its steps in turn (starve_each_step)
+//   limits  (label system, alone) loads the same labels without limits, creates, and loads the
+//           limits back: what was created meanwhile counts (limits_dropped_and_back)
 // Each prints `quota: ...` lines the test reads; the counts are capped (CAP), so a limit that is
 // not enforced shows as the cap.
 #include <moat/acm.h>
@@ -94,6 +96,30 @@ static void corrupt_blobs(void)
     xtf_check(acm_getpolicy(buf, sizeof(buf), &len) == 0 && len == size && !memcmp(buf, blob_quota_test, size),
               "the live policy changed");
     printf("quota: %u corrupted quota sections refused, old policy kept\n", refused);
+}
+
+/*
+ * Under a policy without limits the label rows' sums are not kept (hv/core/quota.c); every
+ * policy load rebuilds them from what each domain holds. Three small domains made under
+ * quota-none.toml still count when quota-test.toml comes back: exactly three more fit (six in
+ * all, as in memory()), not six more.
+ */
+static void limits_dropped_and_back(void)
+{
+    struct acm_setpolicy sp;
+    domid_t ids[CAP];
+    long rc = acm_setpolicy(blob_quota_none, sizeof(blob_quota_none), ACM_MODE_REFUSE, NULL, 0, &sp);
+    xtf_check_eq(rc, 0);
+    unsigned before = 0;
+    while (before < 3 && create(BLOB_QUOTA_NONE_SSID_SMALL, "small", 128, &ids[before]) == 0)
+        before++;
+    rc = acm_setpolicy(blob_quota_test, sizeof(blob_quota_test), ACM_MODE_REFUSE, NULL, 0, &sp);
+    xtf_check_eq(rc, 0);
+    unsigned after = before;
+    while (after < CAP && create(BLOB_QUOTA_TEST_SSID_SMALL, "small", 128, &ids[after]) == 0)
+        after++;
+    printf("quota: small created %u without limits, then %u more with them\n", before, after - before);
+    kill_all(ids, after);
 }
 
 /*
@@ -403,6 +429,8 @@ void test_main(void)
     } else if (!strcmp(role, "ctl")) {
         corrupt_blobs();
         memory();
+    } else if (!strcmp(role, "limits")) {
+        limits_dropped_and_back();
     } else if (!strcmp(role, "starve")) {
         starve_each_step();
     } else if (!strcmp(role, "mgr")) {
