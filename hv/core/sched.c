@@ -1053,8 +1053,9 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
     if (cmd == SCHEDOP_block) {
         struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
-        if (!vi->evtchn_upcall_pending)
-            sched_block_current(v);
+        if (vi->evtchn_upcall_pending)
+            return 0;
+        sched_block_current(v);
         return 0;
     }
     switch (cmd) {
