@@ -88,13 +88,12 @@ static inline __attribute__((always_inline)) void rq_count_out(struct runqueue *
     }
 }
 
-static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
+/* v, not queued, to the head of rq (v's CPU's, without partitions); counted: keep the counters. */
+static inline __attribute__((always_inline)) void rq_link_head(struct runqueue *rq, struct vcpu *v, bool counted)
 {
-    struct runqueue *rq = &rqs[v->cpu];
-    if (v->on_rq)
-        return;
     v->on_rq = true;
-    rq_count_in(rq, v);
+    if (counted)
+        rq_count_in(rq, v);
     v->rq_prev = NULL;
     v->rq_next = rq->head;
     if (rq->head)
@@ -102,6 +101,12 @@ static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
     else
         rq->tail = v;
     rq->head = v;
+}
+
+static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
+{
+    if (!v->on_rq)
+        rq_link_head(&rqs[v->cpu], v, true);
 }
 
 /* v, not queued, to the tail of rq (v's CPU's, without partitions); counted: keep the counters. */
@@ -531,12 +536,16 @@ long sched_wake(struct vcpu *v)
         enqueue_general(v, !partitioned() && under_fair_share(&rqs[v->cpu], v));
         return 0;
     }
-    if (v->on_rq || is_current(v))
+    /* One CPU online, the boot CPU: every vCPU is placed on it (sched_place), so v's queue is
+     * rqs[0] and its CPU percpus[0], without an index; its counters are not kept (rq_counted is
+     * false), so the links are made without their test. */
+    struct runqueue *rq = &rqs[0];
+    if (v->on_rq || percpus[0].current == v)
         return 0;
-    if (under_fair_share(&rqs[v->cpu], v))
-        rq_push_head(v);
+    if (under_fair_share(rq, v))
+        rq_link_head(rq, v, false);
     else
-        rq_push_tail(v);
+        rq_link_tail(rq, v, false);
     return 0;
 }
 
@@ -984,13 +993,6 @@ noreturn void exit_to_guest_resched(void)
     return_to_guest();
 }
 
-/* Blocks the current vCPU; it leaves through exit_to_guest(), which picks another. */
-static void block_current(struct vcpu *v)
-{
-    v->state = VCPU_BLOCKED;
-    this_cpu()->need_resched |= RESCHED_SWITCH;
-}
-
 /* v sleeps polling (any event of its domain wakes it: it re-checks its ports), until `timeout`
  * (system time, ns; 0: none). */
 static void poll_sleep(struct vcpu *v, uint64_t timeout)
@@ -1051,8 +1053,9 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
     if (cmd == SCHEDOP_block) {
         struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
-        if (!vi->evtchn_upcall_pending)
-            block_current(v);
+        if (vi->evtchn_upcall_pending)
+            return 0;
+        sched_block_current(v);
         return 0;
     }
     switch (cmd) {

@@ -74,6 +74,14 @@ static inline struct domain *current_domain(void) { return this_cpu_current()->d
 /* Is addr inside d's RAM (an entry point or callback it names)? */
 bool guest_code_address(const struct domain *d, uint64_t addr);
 
+/* The current vCPU v blocks (SCHEDOP_block, a poll's sleep): it leaves through exit_to_guest(),
+ * which picks another. Inline: both are on the ping-pongs' way to the switch. */
+static inline void sched_block_current(struct vcpu *v)
+{
+    v->state = VCPU_BLOCKED;
+    this_cpu()->need_resched |= RESCHED_SWITCH;
+}
+
 /*
  * The current vCPU v sleeps polling, without a timeout: any event of its domain wakes it
  * (sched_wake). SCHEDOP_send_poll's sleep (event_channel.c), and SCHEDOP_poll's before it arms its
@@ -86,8 +94,7 @@ static inline long sched_poll_sleep(struct vcpu *v)
     v->polling = true;
     v->domain->poll_mask |= (uint8_t)(1u << v->vcpu_id);
     v->poll_deadline_ns = 0;
-    v->state = VCPU_BLOCKED; /* it leaves through exit_to_guest(), which picks another */
-    this_cpu()->need_resched |= RESCHED_SWITCH;
+    sched_block_current(v);
     return 0;
 }
 long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t a5);
