@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
-from moat import iso, manifest, paths, scenario
-from moat.pytest_plugin import skip_or_fail
+from moat import iso, manifest, paths, qemu, scenario
+from moat.pytest_plugin import Booter, skip_or_fail
 
 from . import domlog
 from .conftest import GUEST_TIMEOUT, scenario_path
@@ -62,15 +63,20 @@ def extra_modules(tmp_path: Path) -> list[tuple[Path, str]]:
     return mods
 
 
+def boot_abi(boot: Booter, modules: list[tuple[Path, str]], **kwargs: Any) -> tuple[qemu.BootResult, domlog.Domain]:
+    """Boot the abi guest with these modules; it must report no failure and end in SUCCESS."""
+    result = boot(modules=modules, timeout=GUEST_TIMEOUT, **kwargs)
+    abi = domlog.parse(result.console).named("abi")
+    fails = [line for line in abi.lines if line.startswith(("Fail:", "Error:"))]
+    assert not fails and abi.result == "SUCCESS", "\n".join(fails) + "\n" + result.tail()
+    return result, abi
+
+
 def test_image_names_are_base_names_cut_and_zero_padded(boot, tmp_path: Path):
     mods = manifest.build_boot_modules(scenario.load(scenario_path("abi")), paths.build_dir())
     modules = [*mods[:-1], *extra_modules(tmp_path), mods[-1]]  # the policy stays last
     assert len(modules) > MAX_IMAGES
-    result = boot(modules=modules, timeout=GUEST_TIMEOUT)
-    log = domlog.parse(result.console)
-    abi = log.named("abi")
-    fails = [line for line in abi.lines if line.startswith(("Fail:", "Error:"))]
-    assert not fails and abi.result == "SUCCESS", "\n".join(fails) + "\n" + result.tail()
+    result, abi = boot_abi(boot, modules)
 
     strings = {int(m.group(1)): m.group(2) for line in result.lines if (m := MODULE_LINE.match(line))}
     assert len(strings) == len(modules), result.tail()
@@ -100,11 +106,7 @@ def test_a_module_string_whose_first_word_ends_in_a_slash_gives_an_empty_name(bo
     extra = [(payload, "dir/ tail"), (payload, "sub/dir/ x=1"), (payload, ""), (payload, "plain/name z")]
     modules = [*mods[:-1], *extra, mods[-1]]  # the policy stays last
     assert len(modules) <= MAX_IMAGES
-    result = boot(modules=modules, timeout=GUEST_TIMEOUT, iso=True)
-    log = domlog.parse(result.console)
-    abi = log.named("abi")
-    fails = [line for line in abi.lines if line.startswith(("Fail:", "Error:"))]
-    assert not fails and abi.result == "SUCCESS", "\n".join(fails) + "\n" + result.tail()
+    result, abi = boot_abi(boot, modules, iso=True)
 
     strings = {int(m.group(1)): m.group(2) for line in result.lines if (m := MODULE_LINE.match(line))}
     assert len(strings) == len(modules), result.tail()

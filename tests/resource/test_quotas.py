@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from moat import qemu
 from moat.pytest_plugin import assert_xtf
 from tests.domains import domlog
 
@@ -23,6 +24,16 @@ def number(lines: list[str], pattern: str) -> tuple[int, ...]:
         if m:
             return tuple(int(g) for g in m.groups())
     raise AssertionError(f"no line matches {pattern!r} in {lines}")
+
+
+def run_one(run_scenario, name: str, role: str, timeout: float) -> tuple[qemu.BootResult, domlog.Log, list[str]]:
+    """Boot scenario `name`, whose domain `role` must end in SUCCESS: the boot, its log and the
+    role's quota lines."""
+    result = run_scenario(name, timeout=timeout)
+    log = domlog.parse(result.console)
+    assert log.named(role).result == "SUCCESS", result.tail()
+    assert_xtf(result)
+    return result, log, quota_lines(log.named(role))
 
 
 def test_quotas_per_label(run_scenario) -> None:
@@ -91,11 +102,7 @@ def test_a_relabel_to_the_creators_own_label_charges_the_creators_row_once(run_s
     created to boss, the creator's own label (charged once, in its own row), and back: each time
     boss's row holds 2, so exactly one more worker fits. A creator's row left charged by the
     relabel, or never charged again, shows as none or two."""
-    result = run_scenario("quota_relabel", timeout=60)
-    log = domlog.parse(result.console)
-    assert log.named("boss").result == "SUCCESS"
-    assert_xtf(result)
-    boss = quota_lines(log.named("boss"))
+    _, _, boss = run_one(run_scenario, "quota_relabel", "boss", 60)
     for label in ("boss", "worker"):
         assert number(boss, rf"boss's worker relabelled to {label}: rc=(-?\d+), then a worker rc=(-?\d+), "
                       r"another rc=(-?\d+)") == (0, 0, XEN_ENOSPC), boss
@@ -108,12 +115,7 @@ def test_a_creation_refused_at_each_step_gives_back_its_frames_quota_and_slot(ru
     until the domain fits whole. Each refused one must give back the slot it was built in (the
     guest checks that the next domain gets the id a probe had before), its label's quota (as many
     128 KiB domains fit afterwards as in test_quotas_per_label) and every frame (free at stop)."""
-    result = run_scenario("quota_starve", timeout=120)
-    log = domlog.parse(result.console)
-    starve = log.named("starve")
-    assert starve.result == "SUCCESS", result.tail()
-    assert_xtf(result)
-    lines = quota_lines(starve)
+    result, log, lines = run_one(run_scenario, "quota_starve", "starve", 120)
     # A 1 MiB domain's page tables, extended-state page and two info pages: 4 to 24 frames.
     refused, rc = number(lines, r"small of 1 MiB less k pages: refused for k < (\d+), then rc=(-?\d+)")
     assert 4 <= refused < 24 and rc == 0, lines
@@ -126,10 +128,5 @@ def test_charges_made_without_limits_count_when_the_limits_come_back(run_scenari
     policy load rebuilds them from what each domain holds. Three small domains made under
     quota-none.toml (the same labels, no limits) must still count once quota-test.toml is loaded
     back: exactly three more fit (six in all, as in test_quotas_per_label), not six more."""
-    result = run_scenario("quota_limits", timeout=120)
-    log = domlog.parse(result.console)
-    limits = log.named("limits")
-    assert limits.result == "SUCCESS", result.tail()
-    assert_xtf(result)
-    lines = quota_lines(limits)
+    _, _, lines = run_one(run_scenario, "quota_limits", "limits", 120)
     assert number(lines, r"small created (\d+) without limits, then (\d+) more with them") == (3, 3), lines
