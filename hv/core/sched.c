@@ -748,12 +748,6 @@ static inline uint64_t slice_of(struct vcpu *next)
     return d->share.weight == SHARE_WEIGHT_DEFAULT ? slice_ticks : share_slice(d, slice_ticks);
 }
 
-/*
- * Makes next the running domain: its devices, then its registers, address space and extended
- * state (FPU/SSE/AVX, eagerly: the previous owner's are saved, arch_switch_to). While a domain
- * stays current its extended state stays in the registers, so nothing is done for it then. False
- * (and *why) if next's saved extended state was refused: the caller kills it.
- */
 /* next becomes current (from prev, current until now), with a new slice: the scheduler's part of
  * a switch. */
 static inline __attribute__((always_inline)) void switch_current(struct percpu *cpu, struct vcpu *prev,
@@ -767,6 +761,12 @@ static inline __attribute__((always_inline)) void switch_current(struct percpu *
     next->slice_left_ticks = slice;
 }
 
+/*
+ * Makes next the running domain: its devices, then its registers, address space and extended
+ * state (FPU/SSE/AVX, eagerly: the previous owner's are saved, arch_switch_to). While a domain
+ * stays current its extended state stays in the registers, so nothing is done for it then. False
+ * (and *why) if next's saved extended state was refused: the caller kills it.
+ */
 static bool switch_to(struct vcpu *next, const char **why)
 {
     struct percpu *cpu = this_cpu();
@@ -914,6 +914,15 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
 /* The C path's hypercall exit: exit_to_guest_slow under a second name (no extra call or frame). */
 noreturn void exit_to_guest_general(void) __attribute__((alias("exit_to_guest_slow")));
 
+/* The plain switch's return to the guest: hv_lock_exit but for its test (plain_switch takes no
+ * lock), then return_to_guest. */
+static inline __attribute__((always_inline)) noreturn void plain_return(void)
+{
+    lock_check_release(LOCK_HV);
+    lock_check_none_held("returns to a guest");
+    return_to_guest();
+}
+
 /* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
  * so that the plain switch keeps no register across the push. */
 static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
@@ -922,9 +931,7 @@ static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu 
         kill_bad_stack(next);
         exit_to_guest_slow();
     }
-    lock_check_release(LOCK_HV); /* hv_lock_exit but for its test: plain_switch takes no lock */
-    lock_check_none_held("returns to a guest");
-    return_to_guest();
+    plain_return();
 }
 
 /* The plain switch's way out when the CPU refused next's extended state (next is current, the
@@ -988,9 +995,7 @@ noreturn void exit_to_guest_resched(void)
     }
     if (upcall_due(next, cpu->cur_vcpu_info))
         exit_with_upcall(next);
-    lock_check_release(LOCK_HV); /* hv_lock_exit but for its test: plain_switch takes no lock */
-    lock_check_none_held("returns to a guest");
-    return_to_guest();
+    plain_return();
 }
 
 /* v sleeps polling (any event of its domain wakes it: it re-checks its ports), until `timeout`
