@@ -22,7 +22,6 @@ status is 0 when every count is 0, 1 otherwise, 3 when a tool is missing.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import re
 import shutil
@@ -36,6 +35,7 @@ from pathlib import Path
 
 from moat import include_roots
 from moat.building import scons_program
+from moat.digest import inputs_digest
 from moat.errors import UserError
 from moat.include_roots import include_flags
 from moat.paths import repo_root
@@ -131,19 +131,6 @@ def _scons_check(name: str) -> Callable[[Context, Result], None]:
 # What scan-build reads: a clean run over exactly these inputs is not repeated (the analyzer is
 # deterministic); build/check/scan-build.clean holds their digest.
 SCAN_BUILD_INPUTS = ("SConstruct", "hv", "images/SConscript", "images/lib")
-
-
-def inputs_digest(root: Path, tops: Sequence[str], tool_argv: Sequence[str]) -> str:
-    h = hashlib.sha256()
-    version = subprocess.run(list(tool_argv), capture_output=True, text=True, check=False).stdout
-    h.update(version.encode())
-    for top in tops:
-        base = root / top
-        for path in sorted(base.rglob("*")) if base.is_dir() else [base]:
-            if path.is_file() and "__pycache__" not in path.parts:
-                h.update(f"{path.relative_to(root)}\0{path.stat().st_size}\0".encode())
-                h.update(path.read_bytes())
-    return h.hexdigest()
 
 
 def _scan_build(ctx: Context, result: Result) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from moat import coverage_thresholds as thresholds
-from moat import mutate, mutate_run
+from moat import mutate, mutate_journal, mutate_run
 from moat.building import run_scons
 from moat.errors import UserError
 from moat.paths import build_dir, repo_root
@@ -21,9 +21,14 @@ that cover the mutated line (build/coverage/tests.json from the last moat covera
 kill rate and every survivor with its diff (docs/coverage.md). Equivalent mutants are listed in
 {mutate.EQUIVALENT_FILE}. Without FILES: {', '.join(mutate.DEFAULT_FILES)}.
 
-reads:  FILES (hv/ C sources), build/coverage/tests.json, {mutate.EQUIVALENT_FILE}
-writes: build/mutate/ (the workers' copies of the tree), --json FILE, the kill-rate threshold in
-        tests/quality/thresholds.toml (only with --update-threshold)
+Each result is appended to build/mutate/journal.jsonl as it comes, keyed by a digest of the tree
+(sources, tests, tools, QEMU's version); --resume takes the results of that same tree from there
+and runs only the rest, so a long run can be stopped and taken up again.
+
+reads:  FILES (hv/ C sources), build/coverage/tests.json, {mutate.EQUIVALENT_FILE},
+        build/mutate/journal.jsonl (with --resume)
+writes: build/mutate/ (the workers' copies of the tree, journal.jsonl), --json FILE, the
+        kill-rate threshold in tests/quality/thresholds.toml (only with --update-threshold)
 """
 
 EPILOG = """\
@@ -65,6 +70,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="where the workers' copies of the tree go (default build/mutate; anywhere but "
                         "the tree itself or a directory holding it: the copies leave DIR out)")
     p.add_argument("--list", action="store_true", help="list the selected mutants and stop")
+    p.add_argument("--resume", action="store_true",
+                   help="take the results of mutants already run on this same tree (same sources, tests, "
+                        "tools and QEMU; same tests chosen) from build/mutate/journal.jsonl and run the rest")
     p.add_argument("--update-threshold", action="store_true",
                    help="raise the checked-in kill-rate threshold to this run's (whole default run only)")
     p.set_defaults(func=run)
@@ -165,20 +173,38 @@ def run(args: argparse.Namespace) -> int:
             tests = host.get(m.file, []) + boot
             seconds = sum(float(test_map[t].get("seconds", 0.0)) for t in boot) + 5.0 * len(host.get(m.file, []))
         todo.append((m, tests, args.timeout_factor * seconds + 60.0))
+    journal = mutate_journal.Journal(build_dir(root) / "mutate" / "journal.jsonl", mutate_journal.tree_digest(root))
+    resumed: list[mutate_run.Result] = []
+    if args.resume:
+        recorded = journal.load()
+        left: list[tuple[mutate.Mutant, list[str], float]] = []
+        for m, tests, timeout in todo:
+            hit = recorded.get((m.id, tuple(tests)))
+            if hit is None:
+                left.append((m, tests, timeout))
+            else:
+                resumed.append(mutate_run.Result(m, hit.status, tests, hit.seconds, hit.detail + " (from the journal)",
+                                                 m.diff((root / m.file).read_bytes())))
+        todo = left
+        print(f"moat mutate: {len(resumed)} mutants taken from the journal (tree {journal.digest[:12]})")
     print(f"moat mutate: {len(todo)} mutants to run ({len(skipped)} listed as equivalent) on {args.jobs} workers")
     start = time.monotonic()
 
     def progress(r: mutate_run.Result, done: int, total: int) -> None:
+        journal.record(r.mutant.id, r.tests, r.status, r.seconds, r.detail)
         print(f"[{done}/{total}] {r.status:9} {r.mutant.file}:{r.mutant.line} {r.mutant.description} "
               f"({r.seconds:.0f} s; {r.detail})", flush=True)
 
-    try:
-        results = mutate_run.run_all(root, work, todo, args.jobs, progress)
-    except RuntimeError as exc:
-        raise UserError(str(exc)) from exc
-    data = mutate_run.report(results + skipped, equivalents)
+    results: list[mutate_run.Result] = []
+    if todo:
+        try:
+            results = mutate_run.run_all(root, work, todo, args.jobs, progress)
+        except RuntimeError as exc:
+            raise UserError(str(exc)) from exc
+    data = mutate_run.report(resumed + results + skipped, equivalents)
     data["seconds"] = round(time.monotonic() - start, 1)
     data["mutants_selected"] = len(chosen)
+    data["from_journal"] = len(resumed)
     print_report(data, results)
     out = build_dir(root) / "mutate"
     out.mkdir(parents=True, exist_ok=True)
