@@ -355,15 +355,15 @@ static int16_t unmap_one(struct domain *d, const struct gnttab_unmap_grant_ref *
     struct maptrack_entry *e = mt_lookup(d, op->handle, &h);
     if (!e)
         return GNTST_bad_handle;
-    if (e->flags & MT_REVOKED) {
-        mt_free(d, h, e); /* already torn down by the hypervisor */
-        return GNTST_revoked;
+    int16_t st = GNTST_revoked; /* already torn down by the hypervisor: only the handle is left */
+    if (!(e->flags & MT_REVOKED)) {
+        if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT))
+            return GNTST_general_error;
+        teardown_of(d, e, live_granter(e)); /* inline: the unmap's one teardown, with no frame */
+        st = GNTST_okay;
     }
-    if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT))
-        return GNTST_general_error;
-    teardown(d, e);
     mt_free(d, h, e);
-    return GNTST_okay;
+    return st;
 }
 
 /* gnttab_for_each_mapping's walk, for a mapper that holds mappings: a sweep calls it for every
