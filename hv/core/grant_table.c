@@ -5,6 +5,7 @@
 #include <moat/arch.h>
 #include <moat/domain.h>
 #include <moat/grant_table.h>
+#include <moat/guest_tlb.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
 #include <moat/quota.h>
@@ -69,9 +70,10 @@ void gnttab_init(struct domain *d, uint32_t max_frames)
 /* The leaf entry mapping one of d's PFNs in d's own page tables, or 0 (a hole or out of range). */
 static inline uint64_t pfn_pte(struct domain *d, uint64_t pfn)
 {
-    if (pfn >= d->nr_pages)
+    uint64_t mask; /* the bounds check and its speculation mask from one compare */
+    if (!array_index_check_nospec(pfn, d->nr_pages, &mask))
         return 0;
-    pfn = array_index_nospec(pfn, d->nr_pages);
+    pfn &= mask;
     vaddr_t va = GUEST_RAM_VA + pfn * PAGE_SIZE;
     if (va >= GPT_DIR_SPAN) /* RAM past the first GiB: a walk */
         return gpt_lookup(d, va);
@@ -246,7 +248,9 @@ static inline void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
 static struct domain *live_granter(const struct maptrack_entry *e)
 {
     struct domain *g = domain_in_slot(e->granter_slot);
-    return g->incarnation == e->granter_incarnation && g->state == DOM_RUNNABLE ? g : NULL;
+    if (g->incarnation != e->granter_incarnation || g->state != DOM_RUNNABLE)
+        g = NULL; /* (a branch that keeps g: written as ?: GCC found the slot twice) */
+    return g;
 }
 
 /* A hook's or a lookup's error as a grant status (moat/xsm.h): per element, not per call. */
@@ -274,9 +278,12 @@ static struct domain *named(struct domain *d, domid_t id, int16_t *status)
 /* The window is one page directory's region: window_dir serves every address in it. */
 _Static_assert(GUEST_GRANT_VA % GPT_DIR_SPAN == 0 && GUEST_GRANT_SIZE <= GPT_DIR_SPAN, "one directory");
 
+/* A page of the window: one compare for both bounds (below the window the difference wraps). */
+_Static_assert(GUEST_GRANT_VA % PAGE_SIZE == 0, "the window's pages are its offsets' pages");
 static bool grant_window_ok(uint64_t addr)
 {
-    return !(addr & (PAGE_SIZE - 1)) && addr >= GUEST_GRANT_VA && addr - GUEST_GRANT_VA < GUEST_GRANT_SIZE;
+    uint64_t off = addr - GUEST_GRANT_VA;
+    return off < GUEST_GRANT_SIZE && !(off & (PAGE_SIZE - 1));
 }
 
 /* One map element (copied in); its status, and its handle in op->handle when okay. */

@@ -54,14 +54,7 @@ static inline void gpt_set_leaf(uint64_t *leaf, mfn_t mfn, uint64_t flags)
     BUG_ON(*leaf & PTE_P);
     *leaf = gpt_leaf_entry(mfn, flags);
 }
-/* Flushes va of d's address space on every CPU that may cache it; returns when all have. */
-void tlb_shootdown(struct domain *d, vaddr_t va);
-/* Clears a leaf entry from gpt_leaf_via (d's, mapping va) and flushes va everywhere. */
-static inline void gpt_clear_leaf(struct domain *d, uint64_t *leaf, vaddr_t va)
-{
-    *leaf = 0;
-    tlb_shootdown(d, va);
-}
+/* Clearing a leaf and flushing its TLB entries: moat/guest_tlb.h (gpt_clear_leaf). */
 extern uint64_t tlb_shootdowns;
 void gpt_destroy(struct domain *d);
 
@@ -160,7 +153,6 @@ static inline __attribute__((always_inline)) bool elem_words_in(void *dst, const
     case 1:
         __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_LOADS1, ELEM_FIXUPS1) : [w0] "=&r"(w0) : [src] "r"(src) : "cc"
                               : fault);
-        w1 = w2 = w3 = 0;
         break;
     case 2:
         __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_LOADS2, ELEM_FIXUPS2)
@@ -168,7 +160,6 @@ static inline __attribute__((always_inline)) bool elem_words_in(void *dst, const
                               : [src] "r"(src)
                               : "cc"
                               : fault);
-        w2 = w3 = 0;
         break;
     case 3:
         __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_LOADS3, ELEM_FIXUPS3)
@@ -176,7 +167,6 @@ static inline __attribute__((always_inline)) bool elem_words_in(void *dst, const
                               : [src] "r"(src)
                               : "cc"
                               : fault);
-        w3 = 0;
         break;
     case 4:
         __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_LOADS4, ELEM_FIXUPS4)
@@ -188,8 +178,14 @@ static inline __attribute__((always_inline)) bool elem_words_in(void *dst, const
     default:
         return copy_words_user(dst, src, words);
     }
-    const uint64_t w[4] = {w0, w1, w2, w3};
-    __builtin_memcpy(dst, w, words * 8);
+    /* Word by word, not through an array of the four (which GCC builds on the stack first). */
+    __builtin_memcpy(dst, &w0, 8);
+    if (words > 1)
+        __builtin_memcpy((uint8_t *)dst + 8, &w1, 8);
+    if (words > 2)
+        __builtin_memcpy((uint8_t *)dst + 16, &w2, 8);
+    if (words > 3)
+        __builtin_memcpy((uint8_t *)dst + 24, &w3, 8);
     return true;
 /* cppcheck-suppress unusedLabel ; the asm goto's target (its fixups jump here), which cppcheck does not see */
 fault:
