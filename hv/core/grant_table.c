@@ -21,6 +21,8 @@
 /* An active entry's 31-bit mfn, and a maptrack entry's 32-bit one, hold every frame there can be. */
 _Static_assert((MAX_PHYS_MEMORY >> PAGE_SHIFT) <= (1ull << 31), "active_grant.mfn");
 _Static_assert(sizeof(struct maptrack_entry) == 32, "MAPTRACK_PER_PAGE entries a page");
+/* A window page's leaf is entry host_page % GPT_LEAVES of its leaf table (the window is page-table aligned). */
+_Static_assert(GUEST_GRANT_VA % (GPT_LEAVES * PAGE_SIZE) == 0, "leaf index");
 _Static_assert(MOAT_MAX_DOMAINS <= 256, "granter_slot holds a domain slot in 8 bits");
 
 static struct grant_table *gt(struct domain *d) { return &d->gnttab; }
@@ -135,8 +137,10 @@ static uint32_t mt_alloc(struct domain *d, struct maptrack_entry **entry)
     return h;
 }
 
-/* Frees handle h, whose entry is e (the caller has it). */
-static void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
+/* Frees handle h, whose entry is e (the caller has it). Inline in the unmap, whose call kept its
+ * status and handle across it on the stack; out of line (mt_free_call) on a failed map, where
+ * inlined it cost the map's own way registers. */
+static inline __attribute__((always_inline)) void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
 {
     struct grant_table *t = gt(d);
     if (e->prev != MT_NONE)
@@ -150,6 +154,8 @@ static void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
     t->mt_free = h;
     quota_give(d, QUOTA_MAPTRACK, 1);
 }
+
+static noinline void mt_free_call(struct domain *d, uint32_t h, struct maptrack_entry *e) { mt_free(d, h, e); }
 
 /* The entry of a guest's handle if in use, and the handle masked for speculation in *masked. */
 static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h, uint32_t *masked)
@@ -319,14 +325,15 @@ static int16_t map_one(struct domain *d, struct gnttab_map_grant_ref *op)
         st = GNTST_no_space; /* no memory for a page table */
     }
     if (st != GNTST_okay) {
-        mt_free(d, h, e);
+        mt_free_call(d, h, e);
         return st;
     }
     gpt_set_leaf(pte, mfn, (ro ? 0 : MAP_WRITABLE) | MAP_NOEXEC);
     e->ref = op->ref;
     e->dom = g->domid;
-    e->flags |= ro ? MT_READONLY : 0;
+    e->flags = ro ? MT_INUSE | MT_READONLY : MT_INUSE; /* mt_alloc's MT_INUSE, stored with the rest */
     e->mfn = (uint32_t)mfn;
+    e->leaf_table = (uint32_t)(virt_to_phys(pte) >> PAGE_SHIFT);
     e->host_page = (uint32_t)((op->host_addr - GUEST_GRANT_VA) >> PAGE_SHIFT);
     e->granter_incarnation = g->incarnation;
     e->granter_slot = (uint8_t)domain_slot(g);
@@ -345,8 +352,8 @@ static inline __attribute__((always_inline)) void teardown_of(struct domain *d, 
                                                               struct domain *g)
 {
     vaddr_t va = GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT);
-    uint64_t *pte = gpt_leaf_via(d, &gt(d)->window_dir, va, false);
-    if (pte && *pte)
+    uint64_t *pte = (uint64_t *)mfn_to_virt(e->leaf_table) + e->host_page % GPT_LEAVES; /* the map's leaf */
+    if (*pte)
         gpt_clear_leaf(d, pte, va); /* the flush comes before the frame reference goes */
     if (g)
         unpin(g, e->ref, e->flags & MT_READONLY);

@@ -32,6 +32,7 @@ bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes it
  * made if `make`; NULL if that table does not exist and !make, or if out of memory.
  */
 #define GPT_DIR_SPAN (1ull << 30) /* what one page directory maps: 1 GiB */
+#define GPT_LEAVES 512u          /* the leaf entries of one page table, each a page's */
 uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make);
 static inline uint64_t *gpt_leaf_via(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
 {
