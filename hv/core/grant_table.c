@@ -213,16 +213,25 @@ static inline __attribute__((always_inline)) int16_t pin(struct domain *granter,
         /*
          * Writable access needs a page the granter may write itself (not its code): a grant
          * cannot make the granter's read-only pages writable behind its back. The active entry
-         * remembers, so a later writable pin of a first read-only pin is refused too.
+         * remembers, so a later writable pin of a first read-only pin is refused too. (A writable
+         * pin got here only with GTF_readonly clear: the leaf alone decides it.)
          */
-        bool ro_only = (snap.flags & GTF_readonly) || !pte_writable(pte);
-        if (!readonly && ro_only)
+        bool ro_only = readonly ? (snap.flags & GTF_readonly) || !pte_writable(pte) : false;
+        if (!readonly && !pte_writable(pte))
             return GNTST_general_error;
-        /* No pins yet: the entry is written whole, its counts 0 (one store, not three). */
-        *a = (struct active_grant){.domid = subj->domid, .mfn = (uint32_t)m, .readonly = ro_only};
-    } else if (a->domid != subj->domid || (!readonly && a->readonly)) {
-        return GNTST_general_error;
+        /*
+         * The first pin: the entry written whole with its one pin (one store, not a store and an
+         * increment), and its kind's GTF bits set: GTF_reading, and GTF_writing for a writable
+         * one. No limit to test: no pins yet.
+         */
+        *a = (struct active_grant){.ro_pins = readonly, .rw_pins = !readonly, .domid = subj->domid,
+                                   .mfn = (uint32_t)m, .readonly = ro_only};
+        __atomic_fetch_or(&shared->flags, readonly ? GTF_reading : GTF_reading | GTF_writing, __ATOMIC_SEQ_CST);
+        *mfn = m;
+        return GNTST_okay;
     }
+    if (a->domid != subj->domid || (!readonly && a->readonly))
+        return GNTST_general_error;
     if ((readonly ? a->ro_pins : a->rw_pins) >= MAX_PINS)
         return GNTST_general_error;
     uint8_t pins = readonly ? ++a->ro_pins : ++a->rw_pins;
