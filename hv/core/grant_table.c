@@ -342,7 +342,7 @@ static int16_t map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     e->dom = g->domid;
     e->flags = ro ? MT_INUSE | MT_READONLY : MT_INUSE; /* mt_alloc's MT_INUSE, stored with the rest */
     e->mfn = (uint32_t)mfn;
-    e->leaf_table = (uint32_t)(virt_to_phys(pte) >> PAGE_SHIFT);
+    e->leaf_table = (uint32_t)gpt_leaf_table(pte);
     e->host_page = (uint32_t)((op->host_addr - GUEST_GRANT_VA) >> PAGE_SHIFT);
     e->granter_incarnation = g->incarnation;
     e->granter_slot = (uint8_t)domain_slot(g);
@@ -361,7 +361,7 @@ static inline __attribute__((always_inline)) void teardown_of(struct domain *d, 
                                                               struct domain *g)
 {
     vaddr_t va = GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT);
-    uint64_t *pte = (uint64_t *)mfn_to_virt(e->leaf_table) + e->host_page % GPT_LEAVES; /* the map's leaf */
+    uint64_t *pte = gpt_leaf_in(e->leaf_table, e->host_page); /* the map's leaf, with no walk */
     if (*pte)
         gpt_clear_leaf(d, pte, va); /* the flush comes before the frame reference goes */
     if (g)

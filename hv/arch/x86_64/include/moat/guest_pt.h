@@ -43,6 +43,15 @@ static inline uint64_t *gpt_leaf_via(struct domain *d, uint64_t **dir, vaddr_t v
     }
     return gpt_leaf_slow(d, dir, va, make);
 }
+/* The frame of the page table that holds a leaf from gpt_leaf_via (tables are frames of the direct
+ * map: no test of which mapping the address is in), and a leaf again from that frame and its
+ * index: a caller that keeps the two finds the leaf again with no walk (tables live until
+ * gpt_destroy). */
+static inline mfn_t gpt_leaf_table(const uint64_t *leaf) { return ((vaddr_t)leaf - DIRECTMAP_BASE) >> PAGE_SHIFT; }
+static inline uint64_t *gpt_leaf_in(mfn_t table, unsigned index)
+{
+    return (uint64_t *)mfn_to_virt(table) + index % GPT_LEAVES;
+}
 /* The leaf entry mapping mfn with MAP_* attributes, user-accessible: every guest leaf is this. */
 static inline uint64_t gpt_leaf_entry(mfn_t mfn, uint64_t flags)
 {
