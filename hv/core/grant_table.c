@@ -5,6 +5,7 @@
 #include <moat/arch.h>
 #include <moat/domain.h>
 #include <moat/grant_table.h>
+#include <moat/guest_tlb.h>
 #include <moat/lib.h>
 #include <moat/nospec.h>
 #include <moat/quota.h>
@@ -20,6 +21,8 @@
 /* An active entry's 31-bit mfn, and a maptrack entry's 32-bit one, hold every frame there can be. */
 _Static_assert((MAX_PHYS_MEMORY >> PAGE_SHIFT) <= (1ull << 31), "active_grant.mfn");
 _Static_assert(sizeof(struct maptrack_entry) == 32, "MAPTRACK_PER_PAGE entries a page");
+/* A window page's leaf is entry host_page % GPT_LEAVES of its leaf table (the window is page-table aligned). */
+_Static_assert(GUEST_GRANT_VA % (GPT_LEAVES * PAGE_SIZE) == 0, "leaf index");
 _Static_assert(MOAT_MAX_DOMAINS <= 256, "granter_slot holds a domain slot in 8 bits");
 
 static struct grant_table *gt(struct domain *d) { return &d->gnttab; }
@@ -69,9 +72,10 @@ void gnttab_init(struct domain *d, uint32_t max_frames)
 /* The leaf entry mapping one of d's PFNs in d's own page tables, or 0 (a hole or out of range). */
 static inline uint64_t pfn_pte(struct domain *d, uint64_t pfn)
 {
-    if (pfn >= d->nr_pages)
+    uint64_t mask; /* the bounds check and its speculation mask from one compare */
+    if (!array_index_check_nospec(pfn, d->nr_pages, &mask))
         return 0;
-    pfn = array_index_nospec(pfn, d->nr_pages);
+    pfn &= mask;
     vaddr_t va = GUEST_RAM_VA + pfn * PAGE_SIZE;
     if (va >= GPT_DIR_SPAN) /* RAM past the first GiB: a walk */
         return gpt_lookup(d, va);
@@ -133,8 +137,10 @@ static uint32_t mt_alloc(struct domain *d, struct maptrack_entry **entry)
     return h;
 }
 
-/* Frees handle h, whose entry is e (the caller has it). */
-static void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
+/* Frees handle h, whose entry is e (the caller has it). Inline in the unmap, whose call kept its
+ * status and handle across it on the stack; out of line (mt_free_call) on a failed map, where
+ * inlined it cost the map's own way registers. */
+static inline __attribute__((always_inline)) void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
 {
     struct grant_table *t = gt(d);
     if (e->prev != MT_NONE)
@@ -148,6 +154,8 @@ static void mt_free(struct domain *d, uint32_t h, struct maptrack_entry *e)
     t->mt_free = h;
     quota_give(d, QUOTA_MAPTRACK, 1);
 }
+
+static noinline void mt_free_call(struct domain *d, uint32_t h, struct maptrack_entry *e) { mt_free(d, h, e); }
 
 /* The entry of a guest's handle if in use, and the handle masked for speculation in *masked. */
 static struct maptrack_entry *mt_lookup(struct domain *d, grant_handle_t h, uint32_t *masked)
@@ -205,16 +213,25 @@ static inline __attribute__((always_inline)) int16_t pin(struct domain *granter,
         /*
          * Writable access needs a page the granter may write itself (not its code): a grant
          * cannot make the granter's read-only pages writable behind its back. The active entry
-         * remembers, so a later writable pin of a first read-only pin is refused too.
+         * remembers, so a later writable pin of a first read-only pin is refused too. (A writable
+         * pin got here only with GTF_readonly clear: the leaf alone decides it.)
          */
-        bool ro_only = (snap.flags & GTF_readonly) || !pte_writable(pte);
-        if (!readonly && ro_only)
+        bool ro_only = readonly ? (snap.flags & GTF_readonly) || !pte_writable(pte) : false;
+        if (!readonly && !pte_writable(pte))
             return GNTST_general_error;
-        /* No pins yet: the entry is written whole, its counts 0 (one store, not three). */
-        *a = (struct active_grant){.domid = subj->domid, .mfn = (uint32_t)m, .readonly = ro_only};
-    } else if (a->domid != subj->domid || (!readonly && a->readonly)) {
-        return GNTST_general_error;
+        /*
+         * The first pin: the entry written whole with its one pin (one store, not a store and an
+         * increment), and its kind's GTF bits set: GTF_reading, and GTF_writing for a writable
+         * one. No limit to test: no pins yet.
+         */
+        *a = (struct active_grant){.ro_pins = readonly, .rw_pins = !readonly, .domid = subj->domid,
+                                   .mfn = (uint32_t)m, .readonly = ro_only};
+        __atomic_fetch_or(&shared->flags, readonly ? GTF_reading : GTF_reading | GTF_writing, __ATOMIC_SEQ_CST);
+        *mfn = m;
+        return GNTST_okay;
     }
+    if (a->domid != subj->domid || (!readonly && a->readonly))
+        return GNTST_general_error;
     if ((readonly ? a->ro_pins : a->rw_pins) >= MAX_PINS)
         return GNTST_general_error;
     uint8_t pins = readonly ? ++a->ro_pins : ++a->rw_pins;
@@ -246,7 +263,9 @@ static inline void unpin(struct domain *granter, grant_ref_t ref, bool readonly)
 static struct domain *live_granter(const struct maptrack_entry *e)
 {
     struct domain *g = domain_in_slot(e->granter_slot);
-    return g->incarnation == e->granter_incarnation && g->state == DOM_RUNNABLE ? g : NULL;
+    if (g->incarnation != e->granter_incarnation || g->state != DOM_RUNNABLE)
+        g = NULL; /* (a branch that keeps g: written as ?: GCC found the slot twice) */
+    return g;
 }
 
 /* A hook's or a lookup's error as a grant status (moat/xsm.h): per element, not per call. */
@@ -274,9 +293,12 @@ static struct domain *named(struct domain *d, domid_t id, int16_t *status)
 /* The window is one page directory's region: window_dir serves every address in it. */
 _Static_assert(GUEST_GRANT_VA % GPT_DIR_SPAN == 0 && GUEST_GRANT_SIZE <= GPT_DIR_SPAN, "one directory");
 
+/* A page of the window: one compare for both bounds (below the window the difference wraps). */
+_Static_assert(GUEST_GRANT_VA % PAGE_SIZE == 0, "the window's pages are its offsets' pages");
 static bool grant_window_ok(uint64_t addr)
 {
-    return !(addr & (PAGE_SIZE - 1)) && addr >= GUEST_GRANT_VA && addr - GUEST_GRANT_VA < GUEST_GRANT_SIZE;
+    uint64_t off = addr - GUEST_GRANT_VA;
+    return off < GUEST_GRANT_SIZE && !(off & (PAGE_SIZE - 1));
 }
 
 /* One map element (copied in); its status, and its handle in op->handle when okay. */
@@ -312,14 +334,15 @@ static int16_t map_one(struct domain *d, struct gnttab_map_grant_ref *op)
         st = GNTST_no_space; /* no memory for a page table */
     }
     if (st != GNTST_okay) {
-        mt_free(d, h, e);
+        mt_free_call(d, h, e);
         return st;
     }
     gpt_set_leaf(pte, mfn, (ro ? 0 : MAP_WRITABLE) | MAP_NOEXEC);
     e->ref = op->ref;
     e->dom = g->domid;
-    e->flags |= ro ? MT_READONLY : 0;
+    e->flags = ro ? MT_INUSE | MT_READONLY : MT_INUSE; /* mt_alloc's MT_INUSE, stored with the rest */
     e->mfn = (uint32_t)mfn;
+    e->leaf_table = (uint32_t)gpt_leaf_table(pte);
     e->host_page = (uint32_t)((op->host_addr - GUEST_GRANT_VA) >> PAGE_SHIFT);
     e->granter_incarnation = g->incarnation;
     e->granter_slot = (uint8_t)domain_slot(g);
@@ -338,8 +361,8 @@ static inline __attribute__((always_inline)) void teardown_of(struct domain *d, 
                                                               struct domain *g)
 {
     vaddr_t va = GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT);
-    uint64_t *pte = gpt_leaf_via(d, &gt(d)->window_dir, va, false);
-    if (pte && *pte)
+    uint64_t *pte = gpt_leaf_in(e->leaf_table, e->host_page); /* the map's leaf, with no walk */
+    if (*pte)
         gpt_clear_leaf(d, pte, va); /* the flush comes before the frame reference goes */
     if (g)
         unpin(g, e->ref, e->flags & MT_READONLY);
@@ -355,15 +378,15 @@ static int16_t unmap_one(struct domain *d, const struct gnttab_unmap_grant_ref *
     struct maptrack_entry *e = mt_lookup(d, op->handle, &h);
     if (!e)
         return GNTST_bad_handle;
-    if (e->flags & MT_REVOKED) {
-        mt_free(d, h, e); /* already torn down by the hypervisor */
-        return GNTST_revoked;
+    int16_t st = GNTST_revoked; /* already torn down by the hypervisor: only the handle is left */
+    if (!(e->flags & MT_REVOKED)) {
+        if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT))
+            return GNTST_general_error;
+        teardown_of(d, e, live_granter(e)); /* inline: the unmap's one teardown, with no frame */
+        st = GNTST_okay;
     }
-    if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT))
-        return GNTST_general_error;
-    teardown(d, e);
     mt_free(d, h, e);
-    return GNTST_okay;
+    return st;
 }
 
 /* gnttab_for_each_mapping's walk, for a mapper that holds mappings: a sweep calls it for every

@@ -191,26 +191,6 @@ void gnttab_va_free(uint64_t va)
 
 /* ---- ops ---- */
 
-int16_t gnttab_map(domid_t dom, grant_ref_t ref, uint64_t va, bool readonly, grant_handle_t *handle)
-{
-    struct gnttab_map_grant_ref op = {
-        .host_addr = va, .flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0), .ref = ref, .dom = dom,
-    };
-    if (HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1) < 0)
-        return GNTST_general_error;
-    if (handle)
-        *handle = op.handle;
-    return op.status;
-}
-
-int16_t gnttab_unmap(grant_handle_t handle, uint64_t va)
-{
-    struct gnttab_unmap_grant_ref op = { .host_addr = va, .handle = handle };
-    if (HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1) < 0)
-        return GNTST_general_error;
-    return op.status;
-}
-
 static int16_t copy_one(struct gnttab_copy *op)
 {
     if (HYPERVISOR_grant_table_op(GNTTABOP_copy, op, 1) < 0)

@@ -4,6 +4,7 @@
 // and supervisor-only. Every table frame is owned by the domain, so it is counted and given back.
 #include <moat/arch.h>
 #include <moat/domain.h>
+#include <moat/guest_tlb.h>
 #include <moat/hvlock.h>
 #include <moat/lib.h>
 #include <moat/paging.h>
@@ -119,32 +120,17 @@ static void flush_here(void *arg)
         invlpg(s->va);
 }
 
-/* The other CPUs' part of a shootdown, out of line: with one CPU a flush keeps no frame for it. */
-static noinline void flush_others(struct shootdown *s)
+/* tlb_shootdown's part on the other CPUs (moat/guest_tlb.h): with one CPU a flush never calls it. */
+void tlb_shootdown_others(mfn_t root, vaddr_t va)
 {
+    struct shootdown s = {root, va};
     unsigned me = this_cpu()->id;
     for (unsigned i = 0; i < smp_cpus_listed(); i++)
-        if (i != me && percpus[i].loaded_pml4 == s->pml4 && smp_cpu_online(i)) {
-            if (!smp_call(i, flush_here, s))
+        if (i != me && percpus[i].loaded_pml4 == s.pml4 && smp_cpu_online(i)) {
+            if (!smp_call(i, flush_here, &s))
                 panic("cpu %u did not answer a TLB shootdown", i);
             tlb_shootdowns++;
         }
-}
-
-void tlb_shootdown(struct domain *d, vaddr_t va)
-{
-    /*
-     * Without PCID only a CPU with d's tables in CR3 can hold the translation: the one running
-     * d, or one that ran it last and idles since (or waits for the hypervisor lock). Each flushes
-     * it before this returns, so the caller may then drop the frame's reference. Under the
-     * hypervisor lock, no CPU loads or drops d's tables meanwhile.
-     */
-    if (this_cpu()->loaded_pml4 == d->pml4)
-        invlpg(va);
-    if (hv_lock_smp) { /* else guests run on this CPU only */
-        struct shootdown s = {d->pml4, va};
-        flush_others(&s);
-    }
 }
 
 /* The level-2 table of va's 1 GiB region, or NULL if it does not exist yet. */

@@ -26,12 +26,14 @@ _Static_assert(sizeof(struct active_grant) == 8, "512 active entries a page, as 
 struct maptrack_entry {
     uint32_t ref;
     domid_t dom;              /* granter */
-    uint16_t flags;           /* MT_* */
+    uint8_t flags;            /* MT_* */
+    uint8_t granter_slot;     /* the granter's domain slot (domain_slot): found again without an id look-up */
     uint32_t next, prev;      /* free list, or the in-use list (revocation walks only that) */
     uint32_t mfn;             /* the frame mapped (32 bits hold every frame: grant_table.c) */
     uint32_t host_page;       /* page index inside the grant window */
     uint32_t granter_incarnation; /* the granter's domid may be reused after it dies */
-    uint8_t granter_slot;     /* the granter's domain slot (domain_slot): found again without an id look-up */
+    uint32_t leaf_table;      /* the frame of the page table holding the mapping's leaf (lives until
+                               * the mapper's page tables go, after its mappings): no walk to it */
 };
 
 struct grant_table {

@@ -32,6 +32,7 @@ bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes it
  * made if `make`; NULL if that table does not exist and !make, or if out of memory.
  */
 #define GPT_DIR_SPAN (1ull << 30) /* what one page directory maps: 1 GiB */
+#define GPT_LEAVES 512u          /* the leaf entries of one page table, each a page's */
 uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make);
 static inline uint64_t *gpt_leaf_via(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
 {
@@ -41,6 +42,15 @@ static inline uint64_t *gpt_leaf_via(struct domain *d, uint64_t **dir, vaddr_t v
             return (uint64_t *)phys_to_virt(e & PTE_ADDR_MASK) + ((va >> PAGE_SHIFT) & 511);
     }
     return gpt_leaf_slow(d, dir, va, make);
+}
+/* The frame of the page table that holds a leaf from gpt_leaf_via (tables are frames of the direct
+ * map: no test of which mapping the address is in), and a leaf again from that frame and its
+ * index: a caller that keeps the two finds the leaf again with no walk (tables live until
+ * gpt_destroy). */
+static inline mfn_t gpt_leaf_table(const uint64_t *leaf) { return ((vaddr_t)leaf - DIRECTMAP_BASE) >> PAGE_SHIFT; }
+static inline uint64_t *gpt_leaf_in(mfn_t table, unsigned index)
+{
+    return (uint64_t *)mfn_to_virt(table) + index % GPT_LEAVES;
 }
 /* The leaf entry mapping mfn with MAP_* attributes, user-accessible: every guest leaf is this. */
 static inline uint64_t gpt_leaf_entry(mfn_t mfn, uint64_t flags)
@@ -54,14 +64,7 @@ static inline void gpt_set_leaf(uint64_t *leaf, mfn_t mfn, uint64_t flags)
     BUG_ON(*leaf & PTE_P);
     *leaf = gpt_leaf_entry(mfn, flags);
 }
-/* Flushes va of d's address space on every CPU that may cache it; returns when all have. */
-void tlb_shootdown(struct domain *d, vaddr_t va);
-/* Clears a leaf entry from gpt_leaf_via (d's, mapping va) and flushes va everywhere. */
-static inline void gpt_clear_leaf(struct domain *d, uint64_t *leaf, vaddr_t va)
-{
-    *leaf = 0;
-    tlb_shootdown(d, va);
-}
+/* Clearing a leaf and flushing its TLB entries: moat/guest_tlb.h (gpt_clear_leaf). */
 extern uint64_t tlb_shootdowns;
 void gpt_destroy(struct domain *d);
 
@@ -117,6 +120,115 @@ fault:
     return false;
 }
 
+/*
+ * One to four words moved as plain 8-byte moves through registers instead (elem_words_in and
+ * elem_words_out below): a rep movs pays a start-up of its own on a real CPU, which four single
+ * moves do not, and the words land in registers that the op reads from or its outputs come from,
+ * with no count and pointers to set up. The same SMAP window and fixups as GUEST_ACCESS_ASM, with
+ * a fixup entry for every move: MOVES(k) writes the moves labelled k0, k1, ... (k = 1 under SMAP,
+ * 2 without it), FIXUPS their entries.
+ */
+#define ELEM_WORDS_ASM(MOVES, FIXUPS)                                                                           \
+    "testb $1, smap_enabled(%%rip)\n\t"                                                                         \
+    "jz 2f\n\t"                                                                                                 \
+    "stac\n\t" MOVES(1) "clac\n"                                                                                 \
+    "3:\n\t"                                                                                                    \
+    ".pushsection .text.fixup, \"ax\"\n"                                                                        \
+    "2:\t" MOVES(2) "jmp 3b\n"                                                                                   \
+    "4:\tclac\n\t"                                                                                               \
+    "jmp %l[fault]\n"                                                                                           \
+    "5:\tjmp %l[fault]\n\t"                                                                                      \
+    ".popsection\n\t" FIXUPS
+#define ELEM_LOAD(k, i) #k #i ":\tmovq " #i "*8(%[src]), %[w" #i "]\n\t"
+#define ELEM_STORE(k, i) #k #i ":\tmovq %[w" #i "], " #i "*8(%[dst])\n\t"
+#define ELEM_FIXUP(i) FIXUP_ENTRY("1" #i "b", "4b") FIXUP_ENTRY("2" #i "b", "5b")
+#define ELEM_LOADS1(k) ELEM_LOAD(k, 0)
+#define ELEM_LOADS2(k) ELEM_LOADS1(k) ELEM_LOAD(k, 1)
+#define ELEM_LOADS3(k) ELEM_LOADS2(k) ELEM_LOAD(k, 2)
+#define ELEM_LOADS4(k) ELEM_LOADS3(k) ELEM_LOAD(k, 3)
+#define ELEM_STORES1(k) ELEM_STORE(k, 0)
+#define ELEM_STORES2(k) ELEM_STORES1(k) ELEM_STORE(k, 1)
+#define ELEM_FIXUPS1 ELEM_FIXUP(0)
+#define ELEM_FIXUPS2 ELEM_FIXUPS1 ELEM_FIXUP(1)
+#define ELEM_FIXUPS3 ELEM_FIXUPS2 ELEM_FIXUP(2)
+#define ELEM_FIXUPS4 ELEM_FIXUPS3 ELEM_FIXUP(3)
+
+/* `words` words from guest memory at src into dst (src's range checked by the caller). */
+static inline __attribute__((always_inline)) bool elem_words_in(void *dst, const void *src, size_t words)
+{
+    /* Scalars, not an array, as the outputs: GCC 12's early SRA crashes on asm goto outputs that
+     * are array elements. */
+    uint64_t w0, w1, w2, w3;
+    switch (words) {
+    case 1:
+        __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_LOADS1, ELEM_FIXUPS1) : [w0] "=&r"(w0) : [src] "r"(src) : "cc"
+                              : fault);
+        break;
+    case 2:
+        __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_LOADS2, ELEM_FIXUPS2)
+                              : [w0] "=&r"(w0), [w1] "=&r"(w1)
+                              : [src] "r"(src)
+                              : "cc"
+                              : fault);
+        break;
+    case 3:
+        __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_LOADS3, ELEM_FIXUPS3)
+                              : [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2)
+                              : [src] "r"(src)
+                              : "cc"
+                              : fault);
+        break;
+    case 4:
+        __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_LOADS4, ELEM_FIXUPS4)
+                              : [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)
+                              : [src] "r"(src)
+                              : "cc"
+                              : fault);
+        break;
+    default:
+        return copy_words_user(dst, src, words);
+    }
+    /* Word by word, not through an array of the four (which GCC builds on the stack first). */
+    __builtin_memcpy(dst, &w0, 8);
+    if (words > 1)
+        __builtin_memcpy((uint8_t *)dst + 8, &w1, 8);
+    if (words > 2)
+        __builtin_memcpy((uint8_t *)dst + 16, &w2, 8);
+    if (words > 3)
+        __builtin_memcpy((uint8_t *)dst + 24, &w3, 8);
+    return true;
+/* cppcheck-suppress unusedLabel ; the asm goto's target (its fixups jump here), which cppcheck does not see */
+fault:
+    return false;
+}
+
+/* `words` words from src into guest memory at dst (dst's range checked by the caller). */
+static inline __attribute__((always_inline)) bool elem_words_out(void *dst, const void *src, size_t words)
+{
+    uint64_t w[2];
+    switch (words) {
+    case 1:
+        __builtin_memcpy(w, src, 8);
+        __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_STORES1, ELEM_FIXUPS1) : : [dst] "r"(dst), [w0] "re"(w[0])
+                              : "memory", "cc"
+                              : fault);
+        return true;
+    case 2:
+        __builtin_memcpy(w, src, 16);
+        __asm__ volatile goto(ELEM_WORDS_ASM(ELEM_STORES2, ELEM_FIXUPS2)
+                              :
+                              : [dst] "r"(dst), [w0] "re"(w[0]), [w1] "re"(w[1])
+                              : "memory", "cc"
+                              : fault);
+        return true;
+    default:
+        return copy_words_user(dst, src, words);
+    }
+/* cppcheck-suppress unusedLabel ; the asm goto's target (its fixups jump here), which cppcheck does not see */
+fault:
+    return false;
+}
+
 /* True if [va, va + n) is a guest range copy_from_guest accepts (va not 0), for a constant n. */
 #define GUEST_ELEM_OK(va, n) ((uint64_t)(va) - 1 <= GUEST_VA_LIMIT - (uint64_t)(n) - 1)
 
@@ -124,14 +236,14 @@ static inline __attribute__((always_inline)) long copy_elem_from_guest(void *dst
 {
     if (!GUEST_ELEM_OK(guest_src, n))
         return -XEN_EFAULT;
-    return copy_words_user(dst, (const void *)guest_src, n / 8) ? 0 : -XEN_EFAULT;
+    return elem_words_in(dst, (const void *)guest_src, n / 8) ? 0 : -XEN_EFAULT;
 }
 
 static inline __attribute__((always_inline)) long copy_elem_to_guest(uint64_t guest_dst, const void *src, size_t n)
 {
     if (!GUEST_ELEM_OK(guest_dst, n))
         return -XEN_EFAULT;
-    return copy_words_user((void *)guest_dst, src, n / 8) ? 0 : -XEN_EFAULT;
+    return elem_words_out((void *)guest_dst, src, n / 8) ? 0 : -XEN_EFAULT;
 }
 /*
  * One 4-byte word from a guest address (a port number: EVTCHNOP_send) into *word: true, or false
