@@ -70,6 +70,11 @@ def test_command_options():
     assert "-kernel" not in iso and iso[iso.index("-cdrom") + 1] == "x.iso"
     with pytest.raises(UserError, match="icount"):
         qemu.qemu_command(Path("k"), "", [], kvm=True, icount=True)
+    # one_thread: every CPU in one host thread (TCG's round-robin), for tests not about parallel CPUs.
+    one = qemu.qemu_command(Path("k"), "", [], smp=4, one_thread=True)
+    assert one[one.index("-accel") + 1] == "tcg,thread=single" and one[one.index("-smp") + 1] == "4"
+    with pytest.raises(ValueError, match="TCG"):
+        qemu.qemu_command(Path("k"), "", [], kvm=True, one_thread=True)
 
 
 def test_initrd_escapes_commas():
