@@ -18,8 +18,7 @@ MUTANTS = ["hv/arch/x86_64/upcall.c", "--function", "arch_upcall_pop", "--operat
 
 # Both tests run the same two mutants: they share one work directory (module-scoped), so the
 # second run's worker copy lands where the first one's was and its pytest finds the compiled
-# Python the first one left (moat.mutate_run.Worker); the group keeps them on one xdist worker.
-pytestmark = pytest.mark.xdist_group("mutate_planted")
+# Python the first one left (moat.mutate_run.Worker), when xdist gives both to the same worker.
 
 
 @pytest.fixture(scope="module")
