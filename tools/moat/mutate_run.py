@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moat.commands.test import pytest_env
 from moat.errors import UserError
 from moat.mutate import Equivalent, Mutant
 
@@ -206,11 +207,6 @@ class Worker:
     def __init__(self, root: Path, dest: Path, work: Path | None = None) -> None:
         self.root = root
         self.dir = dest
-        # Compiled Python of the copy's tests and tools, kept beside the copies (never copied) and
-        # used by every pytest the worker runs: without it each mutant's pytest compiles and
-        # assertion-rewrites everything it imports again (1.5 s of CPU of its 3). The files stay
-        # valid for the next run in the same work directory: a copy keeps the sources' mtimes.
-        self.pycache = (work if work is not None else dest.parent) / "pycache"
         copy_tree(root, dest, work)
 
     def warm_up(self) -> int:
@@ -236,11 +232,14 @@ class Worker:
             path.write_bytes(original)
 
     def _pytest(self, tests: list[str], timeout: float) -> tuple[str, str]:
-        env = dict(os.environ)
+        # `moat test`'s environment: compiled Python under the tree's build/pycache/ (unless a
+        # prefix is set), written even under PYTHONDONTWRITEBYTECODE. Without it every mutant's
+        # pytest compiles and assertion-rewrites all it imports again (2.8 s of CPU against 1.3);
+        # with it only the copy's own files compile, once per copy path (a copy keeps mtimes).
+        env = pytest_env(self.root)
         env["MOAT_ROOT"] = str(self.dir)
-        for var in ("MOAT_COVERAGE", "MOAT_COVERAGE_TEST", "PYTEST_XDIST_WORKER", "PYTHONDONTWRITEBYTECODE"):
+        for var in ("MOAT_COVERAGE", "MOAT_COVERAGE_TEST", "PYTEST_XDIST_WORKER"):
             env.pop(var, None)
-        env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
         cmd = [sys.executable, "-m", "pytest", f"--rootdir={self.dir}", "-n", "0", "-x", "-q", "-p",
                "no:cacheprovider", "--tb=no", "-rf", *tests]
         proc = subprocess.Popen(cmd, cwd=self.dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
