@@ -10,42 +10,31 @@ import subprocess
 import sys
 from typing import Any
 
-import pytest
-
 from moat.pytest_plugin import require_qemu
 
 MUTANTS = ["hv/arch/x86_64/upcall.c", "--function", "arch_upcall_pop", "--operator", "relational", "--jobs", "1"]
 
-# Both tests run the same two mutants: they share one work directory (module-scoped), so the
-# second run's worker copy lands where the first one's was and its pytest finds the compiled
-# Python the first one left (moat.mutate_run.Worker), when xdist gives both to the same worker.
 
-
-@pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory):
-    return tmp_path_factory.mktemp("mutate-work")
-
-
-def mutate(moat_root, tmp_path, work, tests: str, name: str) -> tuple[int, dict[str, Any], str]:
+def mutate(moat_root, tmp_path, tests: str, name: str) -> tuple[int, dict[str, Any], str]:
     out = tmp_path / f"{name}.json"
     proc = subprocess.run([sys.executable, "-m", "moat", "mutate", *MUTANTS, "--tests", tests, "--json", str(out),
-                           "--work", str(work)], cwd=moat_root, capture_output=True, text=True,
+                           "--work", str(tmp_path / f"work-{name}")], cwd=moat_root, capture_output=True, text=True,
                           timeout=900)
     assert out.is_file(), proc.stdout + proc.stderr
     return proc.returncode, json.loads(out.read_text()), proc.stdout
 
 
-def test_a_planted_bug_is_killed_by_the_test_that_checks_it(moat_root, tmp_path, work):
+def test_a_planted_bug_is_killed_by_the_test_that_checks_it(moat_root, tmp_path):
     require_qemu()
-    rc, data, out = mutate(moat_root, tmp_path, work, "tests/domains/test_iret.py", "iret")
+    rc, data, out = mutate(moat_root, tmp_path, "tests/domains/test_iret.py", "iret")
     assert (data["killed"], data["survived"], data["not_built"]) == (2, 0, 0), out
     assert data["kill_rate_percent"] == 100.0
     assert rc == 0
     assert "killed by tests/domains/test_iret.py::" in out
 
 
-def test_the_same_bug_survives_a_test_that_does_not_look(moat_root, tmp_path, work):
-    rc, data, out = mutate(moat_root, tmp_path, work, "tests/tools/test_xtf.py", "xtf")
+def test_the_same_bug_survives_a_test_that_does_not_look(moat_root, tmp_path):
+    rc, data, out = mutate(moat_root, tmp_path, "tests/tools/test_xtf.py", "xtf")
     assert (data["killed"], data["survived"]) == (0, 2), out
     assert rc == 1
     survivor = data["files"]["hv/arch/x86_64/upcall.c"]["survivors"][0]
