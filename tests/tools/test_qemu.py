@@ -55,8 +55,22 @@ def test_command_matches_the_contract():
     cmd = qemu.qemu_command(Path("build/hv/moat.bin"), "a b", [(Path("m1"), "x y"), (Path("m2"), "")])
     assert cmd == ["qemu-system-x86_64", "-m", "128M", "-cpu", "max", "-accel", "tcg", "-display", "none",
                    "-monitor", "none", "-serial", "stdio", "-no-reboot",
-                   "-device", "isa-debug-exit,iobase=0xf4,iosize=0x01",
+                   "-device", "isa-debug-exit,iobase=0xf4,iosize=0x01", *qemu.firmware_args(None, []),
                    "-kernel", "build/hv/moat.bin", "-append", "a b", "-initrd", "m1 x y,m2"]
+
+
+def test_the_firmware_is_qboot_where_it_serves(tmp_path: Path):
+    rom = tmp_path / "qboot.rom"
+    assert qemu.firmware_args(None, [], rom) == []  # no qboot shipped: QEMU's default, SeaBIOS
+    rom.write_bytes(b"rom")
+    assert qemu.firmware_args(None, [], rom) == ["-bios", str(rom)]
+    assert qemu.firmware_args(Path("x.iso"), [], rom) == []  # GRUB's CD needs SeaBIOS
+    assert qemu.firmware_args(None, ["-tpmdev", "emulator,id=t"], rom) == []  # SeaBIOS starts and measures a TPM
+    assert qemu.firmware_args(None, ["-bios", "other.rom"], rom) == []  # the caller's own choice
+    if qemu.QBOOT.is_file():
+        cmd = qemu.qemu_command(Path("k"), "", [])
+        assert cmd[cmd.index("-bios") + 1] == str(qemu.QBOOT)
+        assert "-bios" not in qemu.qemu_command(None, "", [], cdrom=Path("x.iso"))
 
 
 def test_command_options():
@@ -70,6 +84,11 @@ def test_command_options():
     assert "-kernel" not in iso and iso[iso.index("-cdrom") + 1] == "x.iso"
     with pytest.raises(UserError, match="icount"):
         qemu.qemu_command(Path("k"), "", [], kvm=True, icount=True)
+    # one_thread: every CPU in one host thread (TCG's round-robin), for tests not about parallel CPUs.
+    one = qemu.qemu_command(Path("k"), "", [], smp=4, one_thread=True)
+    assert one[one.index("-accel") + 1] == "tcg,thread=single" and one[one.index("-smp") + 1] == "4"
+    with pytest.raises(ValueError, match="TCG"):
+        qemu.qemu_command(Path("k"), "", [], kvm=True, one_thread=True)
 
 
 def test_initrd_escapes_commas():

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moat.commands.test import pytest_env
 from moat.errors import UserError
 from moat.mutate import Equivalent, Mutant
 
@@ -231,7 +232,11 @@ class Worker:
             path.write_bytes(original)
 
     def _pytest(self, tests: list[str], timeout: float) -> tuple[str, str]:
-        env = dict(os.environ)
+        # `moat test`'s environment: compiled Python under the tree's build/pycache/ (unless a
+        # prefix is set), written even under PYTHONDONTWRITEBYTECODE. Without it every mutant's
+        # pytest compiles and assertion-rewrites all it imports again (2.8 s of CPU against 1.3);
+        # with it only the copy's own files compile, once per copy path (a copy keeps mtimes).
+        env = pytest_env(self.root)
         env["MOAT_ROOT"] = str(self.dir)
         for var in ("MOAT_COVERAGE", "MOAT_COVERAGE_TEST", "PYTEST_XDIST_WORKER"):
             env.pop(var, None)

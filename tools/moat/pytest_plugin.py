@@ -88,8 +88,10 @@ class Booter:
         default_policy: bool = True,
         smp: int | None = None,
         extra_args: Sequence[str] = (),
+        one_thread: bool = False,
     ) -> qemu.BootResult:
-        """Boot once. smp: the CPUs (else the scenario's cpus, else `--smp`, else 1)."""
+        """Boot once. smp: the CPUs (else the scenario's cpus, else `--smp`, else 1). one_thread:
+        all CPUs in one host thread (moat.qemu.qemu_command), for tests not about parallel CPUs."""
         require_qemu()
         mods = list(modules)
         mem = memory or "128M"
@@ -111,7 +113,8 @@ class Booter:
                                memory=mem, icount=icount, iso=iso, cdrom=cdrom,
                                iso_dir=paths.build_dir(self.root) / "test-iso",
                                default_policy=default_policy,
-                               smp=smp or self.default_smp or 1, extra_args=extra_args)
+                               smp=smp or self.default_smp or 1, extra_args=extra_args,
+                               one_thread=one_thread)
         except UserError as exc:
             pytest.fail(str(exc), pytrace=False)
         self.results.append(result)
