@@ -31,8 +31,9 @@
 /*
  * Not the scheduler's: set by a handler that rewrote current's register frame (the iret hypercall:
  * another rip, rsp and flags, and a return by iretq) when the syscall fast path runs it. That path
- * then may not sysret directly: its test of the word sends it the checked way, and it clears this
- * bit before any C code reads the word (syscall.S), so the scheduler never sees it.
+ * then may not sysret directly: its test of the word sends it the checked way, and the way out
+ * clears this bit before the scheduler reads the word (sched.c's exit_resched_general; the plain
+ * switch takes only a word that is RESCHED_SWITCH alone), so pick_next never sees it.
  */
 #define RESCHED_FRAME 4 /* (no u suffix: syscall.S uses it, and not every assembler takes one) */
 
