@@ -109,3 +109,13 @@ def test_a_weight_holds_when_a_yield_switches_the_domain_in(boot: Booter) -> Non
     assert abs(s["heavy"] - 80.0) <= 3.0, s
     assert abs(s["plain"] - 20.0) <= 3.0, s
     assert s["yielder"] <= 3.0, s
+
+
+def test_a_weight_set_at_run_time_holds_when_a_yield_switches_the_domain_in(boot: Booter) -> None:
+    """The same, with the weight given by setsched while the domains run (the heavy spinner
+    starts with the default weight): the scheduler's per-domain flag for the plain switch must
+    follow the change, or the heavy spinner keeps the default slice and gets half."""
+    s = shares(boot, "share_weight_yield_runtime")
+    assert abs(s["heavy"] - 80.0) <= 3.0, s
+    assert abs(s["plain"] - 20.0) <= 3.0, s
+    assert s["yielder"] <= 3.0, s
