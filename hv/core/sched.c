@@ -42,7 +42,8 @@ static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest 
  *
  * Everything here runs under the hypervisor lock (moat/hvlock.h).
  */
-#define FAIR_WINDOW_NS 100000000ULL /* 100 ms */
+#define FAIR_WINDOW_MS 100ULL
+#define FAIR_WINDOW_NS (FAIR_WINDOW_MS * 1000000) /* 100 ms */
 struct runqueue {
     struct vcpu *head, *tail;
     unsigned queued;   /* vCPUs on the queue */
@@ -207,7 +208,7 @@ void sched_init(uint32_t slice_us)
     rq_counted = smp_cpus_online() > 1;
     uint64_t khz = tsc_khz();
     cycle_ns_mult = khz ? (1000000ULL << 32) / khz : 0;
-    fair_window_cycles = khz ? FAIR_WINDOW_NS / 1000000 * khz : UINT64_MAX;
+    fair_window_cycles = khz ? FAIR_WINDOW_MS * khz : UINT64_MAX; /* khz: cycles a millisecond */
     partition_init();
 }
 
