@@ -786,9 +786,9 @@ static inline __attribute__((always_inline)) void switch_current(struct percpu *
 {
     account(cpu, prev);
     cpu->current = next;
-    /* What the syscall fast path reads of current without walking vcpu and domain. */
+    /* What the syscall fast path reads of current without walking vcpu and domain (its
+     * hypercall counters it finds through the frame: vcpu's hypercalls). */
     cpu->cur_vcpu_info = vcpu_info_of(next);
-    cpu->cur_hypercalls = next->domain->meter.hypercalls;
     next->slice_left_ticks = slice;
 }
 

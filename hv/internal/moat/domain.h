@@ -56,6 +56,10 @@ struct domain;
 struct vcpu {
     struct cpu_regs regs aligned(16); /* saved guest context (entry code writes it directly) */
     struct domain *domain;
+    /* Its domain's meter.hypercalls, set at creation: the syscall fast path counts each call
+     * there through the frame (regs is first, this at a fixed offset: VCPU_HYPERCALLS), so that a
+     * switch has no per-CPU copy of it to set. */
+    uint32_t *hypercalls;
     unsigned vcpu_id;                 /* its index in domain->vcpus, and its vcpu_info's */
     enum vcpu_state state;
     bool initialised;                 /* VCPUOP_initialise done (vCPU 0: at creation) */
