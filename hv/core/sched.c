@@ -965,6 +965,16 @@ static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu 
     plain_return();
 }
 
+/* The plain switch's end: into v, current (its vcpu_info cpu->cur_vcpu_info), by its upcall if
+ * one is due (deliver_upcall's test), else straight back. Each of the plain switch's two cases
+ * ends with its own copy, so that neither jumps to a shared one. */
+static inline __attribute__((always_inline)) noreturn void plain_exit(struct percpu *cpu, struct vcpu *v)
+{
+    if (upcall_due(v, cpu->cur_vcpu_info))
+        exit_with_upcall(v);
+    plain_return();
+}
+
 /* The plain switch's way out when the CPU refused next's extended state (next is current, the
  * registers have no owner): switch_to's slow part decides, as for any switch. */
 static __attribute__((__noinline__, __cold__)) noreturn void exit_refused(struct vcpu *next)
@@ -1013,41 +1023,38 @@ NO_FRAME_POINTER noreturn void exit_to_guest_resched(void)
     struct vcpu *cur = cpu->current, *next = rq->head;
     if (cpu->need_resched != RESCHED_SWITCH || !plain_switch || !cur)
         exit_resched_general(cpu);
-    if (__builtin_expect(!next, 0)) { /* nobody queued: a yielding vCPU goes on (a blocked one leaves the CPU idle) */
+    if (__builtin_expect(!next, 0)) { /* nobody queued: a yielder goes on (a blocked one leaves the CPU idle) */
         if (!runnable(cur) || !cur->slice_left_ticks)
             exit_to_guest_slow();
         cpu->need_resched = 0;
-        next = cur;
-    } else {
-        /* next's domain: no device (and plain_switch: no ports open), the default weight */
-        if (!next->domain->switch_plain || !arch_switch_plain_ok(cpu, cur, next))
-            exit_to_guest_slow();
-        /* pick_next's cases, next at the head (plain_switch: the queue's counters are not kept) */
-        if (cur->state == VCPU_RUNNABLE) { /* it yielded: it takes next's place, or goes to the tail */
-            if (!cur->domain->switch_plain || cur->on_rq) /* paused or parked: runnable() is false */
-                exit_to_guest_slow();
-            cpu->need_resched = 0;
-            if (next == rq->tail)
-                rq_take_turn(rq, cur, next, false);
-            else {
-                rq_link_tail(rq, cur, false); /* rq_push(cur) */
-                rq_unlink(rq, next, false);   /* rq_remove(next) */
-            }
-        } else { /* it blocked (or is down): it leaves the CPU */
-            cpu->need_resched = 0;
-            if (next == rq->tail)
-                rq_take_only(rq, next, false);
-            else
-                rq_unlink(rq, next, false);
-        }
-        window_enter(rq, next);
-        switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */
-        if (!arch_switch_plain(cpu, cur, next))
-            exit_refused(next);
+        plain_exit(cpu, cur);
     }
-    if (upcall_due(next, cpu->cur_vcpu_info))
-        exit_with_upcall(next);
-    plain_return();
+    /* next's domain: no device (and plain_switch: no ports open), the default weight */
+    if (!next->domain->switch_plain || !arch_switch_plain_ok(cpu, cur, next))
+        exit_to_guest_slow();
+    /* pick_next's cases, next at the head (plain_switch: the queue's counters are not kept) */
+    if (cur->state == VCPU_RUNNABLE) { /* it yielded: it takes next's place, or goes to the tail */
+        if (!cur->domain->switch_plain || cur->on_rq) /* paused or parked: runnable() is false */
+            exit_to_guest_slow();
+        cpu->need_resched = 0;
+        if (next == rq->tail)
+            rq_take_turn(rq, cur, next, false);
+        else {
+            rq_link_tail(rq, cur, false); /* rq_push(cur) */
+            rq_unlink(rq, next, false);   /* rq_remove(next) */
+        }
+    } else { /* it blocked (or is down): it leaves the CPU */
+        cpu->need_resched = 0;
+        if (next == rq->tail)
+            rq_take_only(rq, next, false);
+        else
+            rq_unlink(rq, next, false);
+    }
+    window_enter(rq, next);
+    switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */
+    if (!arch_switch_plain(cpu, cur, next))
+        exit_refused(next);
+    plain_exit(cpu, next);
 }
 
 /* v sleeps polling (any event of its domain wakes it: it re-checks its ports), until `timeout`

@@ -130,11 +130,11 @@ syscall_entry_fast:
      * Dispatch from the registers: the number in rax, the arguments where the handlers' C
      * convention wants them (r10 moved to rcx), every other guest register cleared or
      * overwritten before any C code runs (r9 by the mask, r11 by the counters' address, read
-     * through the frame from its vCPU, r12 by current's vcpu_info), the index masked, then one check of this CPU's pending work before a
-     * direct sysret. rbx keeps the frame across the handler and r12 the vcpu_info the exit tests
-     * (both callee-saved: loaded here, where nothing else waits for them, rather than after the
-     * call). Every table slot holds a handler (the unused ones do_ni_hypercall), so the call
-     * needs no NULL test.
+     * through the frame from its vCPU, r12 by current's vcpu_info), the index masked, then one
+     * check of this CPU's pending work before a direct sysret. rbx keeps the frame across the
+     * handler and r12 the vcpu_info the exit tests (both callee-saved: loaded here, where nothing
+     * else waits for them, rather than after the call). Every table slot holds a handler (the
+     * unused ones do_ni_hypercall), so the call needs no NULL test.
      */
     movq %rsp, %rbx
     movq %gs:PCPU_KSTACK_TOP, %rsp
