@@ -10,6 +10,7 @@
 #include <moat/domain.h>
 #include <moat/lib.h>
 #include <moat/measure.h>
+#include <moat/sched.h>
 #include <moat/xsm.h>
 #include <public/device.h>
 
@@ -57,6 +58,7 @@ static bool present(unsigned dev)
 long device_assign(struct domain *d, uint32_t mask, struct domain *creator)
 {
     d->devices = 0;
+    sched_plain_update(d);
     if (mask & ~DEVICE_ALL)
         return -XEN_EINVAL;
     for (unsigned dev = 0; dev < DEVICE_COUNT; dev++) {
@@ -86,6 +88,7 @@ long device_assign(struct domain *d, uint32_t mask, struct domain *creator)
         holder[dev] = d->domid;
         holder_inc[dev] = d->incarnation;
         d->devices |= DEVICE_BIT(dev);
+        sched_plain_update(d); /* not the plain switch's any more */
     }
     return 0;
 }
@@ -99,6 +102,7 @@ void device_release(struct domain *d)
             holder_inc[dev] = 0;
         }
     d->devices = 0;
+    sched_plain_update(d);
 }
 
 void device_switch_ports(const struct domain *next)
@@ -120,6 +124,7 @@ void device_switch_ports(const struct domain *next)
     io_bitmap_load(bitmap);
     device_ports_open_cpus += (want != 0) - (*loaded != 0);
     *loaded = want;
+    sched_plain_ports(); /* ports open on a CPU: no plain switch (sched.c) */
 }
 
 void device_audit_fault(struct domain *d, uint64_t fault_addr, int port)

@@ -266,6 +266,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     d->nr_vcpus = p->vcpus ? MIN(p->vcpus, MOAT_MAX_VCPUS) : 1;
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         d->vcpus[i].domain = d;
+        d->vcpus[i].hypercalls = d->meter.hypercalls;
         d->vcpus[i].vcpu_id = i;
     }
     *err = -XEN_ENOMEM;

@@ -50,7 +50,7 @@ static void fill_info(struct domain *d, struct moat_domctl_info *info)
     info->state = d->paused ? DOMSTATE_PAUSED : blocked ? DOMSTATE_BLOCKED : DOMSTATE_RUNNABLE;
     info->ssidref = d->ssidref;
     info->nr_pages = d->nr_pages;
-    info->cpu_time_ns = d->cpu_time_ns;
+    info->cpu_time_ns = sched_cycles_to_ns(d->cpu_time_cycles);
     strlcpy(info->name, d->name, sizeof(info->name));
 }
 

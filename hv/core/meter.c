@@ -4,6 +4,7 @@
 #include <moat/domain.h>
 #include <moat/lib.h>
 #include <moat/meter.h>
+#include <moat/sched.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
 
@@ -33,7 +34,7 @@ void meter_init(void)
 void meter_fill(const struct domain *d, struct moat_domain_stats *out)
 {
     memset(out, 0, sizeof(*out));
-    out->cpu_time_ns = d->cpu_time_ns;
+    out->cpu_time_ns = sched_cycles_to_ns(d->cpu_time_cycles);
     out->nr_pages = d->nr_pages;
     out->events_sent = d->meter.events_sent;
     out->events_received = d->meter.events_received;
@@ -55,7 +56,7 @@ static void line(const struct domain *d, uint64_t now, bool end)
         calls += d->meter.hypercalls[i];
     const struct meter *m = &d->meter;
     printk("stats: t=%lu d=%u name=%s cpu=%lu hc=%lu ev=%lu/%lu gm=%lu gc=%lu/%lu deny=%lu mem=%lu fr=%u ports=%u%s\n",
-           now / 1000000, d->domid, d->name, d->cpu_time_ns / 1000, calls, m->events_sent, m->events_received,
+           now / 1000000, d->domid, d->name, sched_cycles_to_ns(d->cpu_time_cycles) / 1000, calls, m->events_sent, m->events_received,
            m->grant_maps, m->grant_copies, m->grant_copy_bytes, m->mac_denials, d->nr_pages,
            d->quota.held[QUOTA_FRAMES], d->quota.held[QUOTA_PORTS], end ? " end" : "");
 }

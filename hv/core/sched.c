@@ -42,7 +42,8 @@ static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest 
  *
  * Everything here runs under the hypervisor lock (moat/hvlock.h).
  */
-#define FAIR_WINDOW_NS 100000000ULL /* 100 ms */
+#define FAIR_WINDOW_MS 100ULL
+#define FAIR_WINDOW_NS (FAIR_WINDOW_MS * 1000000) /* 100 ms */
 struct runqueue {
     struct vcpu *head, *tail;
     unsigned queued;   /* vCPUs on the queue */
@@ -70,7 +71,27 @@ static bool rq_counted;
  * (arch_switch_plain_on): set once by sched_start. Its queue is then rqs[0], the queue's counters
  * are not kept, no lock is taken, and the way out tries the plain switch (exit_to_guest_resched).
  */
+static bool plain_switch_on;
+
+/*
+ * plain_switch_on, and no CPU has a device's I/O ports open (device_ports_open_cpus): the one
+ * global the plain switch tests. Recomputed by sched_plain_ports wherever either changes.
+ */
 static bool plain_switch;
+
+void sched_plain_ports(void) { plain_switch = plain_switch_on && !device_ports_open_cpus; }
+
+/*
+ * The per-domain half of the plain switch's tests: d's vCPUs may be switched in (and out, after a
+ * yield) plainly while d holds no device (device_switch_to has nothing to do), has the default
+ * weight (slice_of is slice_ticks), and is neither paused nor parked (runnable(v) is v's state
+ * alone). Every writer of one of these calls this after its write, so the flag is never stale;
+ * a domain's flag is false (the general path) until its first call.
+ */
+void sched_plain_update(struct domain *d)
+{
+    d->switch_plain = !d->devices && d->share.weight == SHARE_WEIGHT_DEFAULT && !d->paused && !d->share.parked;
+}
 
 static inline __attribute__((always_inline)) void rq_count_in(struct runqueue *rq, const struct vcpu *v)
 {
@@ -167,11 +188,18 @@ static inline __attribute__((always_inline)) void rq_remove(struct vcpu *v)
 }
 
 /*
- * Cycles to nanoseconds as a multiply and a shift: ns = cycles * cycle_ns_mult >> 32, the factor
- * taken once from the cycle counter's rate (sched_init), so that the switch pays neither a call
- * for the rate nor a division. 0 while the rate is unknown: no time is accounted then.
+ * CPU time is counted in the cycle counter's ticks (account, at every switch: a subtraction and
+ * two additions) and converted to nanoseconds only where it is read (sched_cycles_to_ns: the
+ * caps, the statistics, getinfo), as a multiply and a shift: ns = cycles * cycle_ns_mult >> 32,
+ * the factor taken once from the counter's rate (sched_init). 0 while the rate is unknown: every
+ * time reads as 0 then, as before.
  */
 static uint64_t cycle_ns_mult;
+/* FAIR_WINDOW_NS in cycles (under_fair_share's bound): UINT64_MAX while the rate is unknown, so
+ * that every vCPU is under its share then, as when no time was accounted. */
+static uint64_t fair_window_cycles = UINT64_MAX;
+
+uint64_t sched_cycles_to_ns(uint64_t cycles) { return (uint64_t)(((unsigned __int128)cycles * cycle_ns_mult) >> 32); }
 
 void sched_init(uint32_t slice_us)
 {
@@ -180,6 +208,7 @@ void sched_init(uint32_t slice_us)
     rq_counted = smp_cpus_online() > 1;
     uint64_t khz = tsc_khz();
     cycle_ns_mult = khz ? (1000000ULL << 32) / khz : 0;
+    fair_window_cycles = khz ? FAIR_WINDOW_MS * khz : UINT64_MAX; /* khz: cycles a millisecond */
     partition_init();
 }
 
@@ -191,7 +220,8 @@ void sched_start(void)
     hv_lock_enter();
     hypercall_fast_init(!hv_lock_smp && !partitioned());
     wake_one_cpu = !hv_lock_smp && !partitioned();
-    plain_switch = !hv_lock_smp && !partitioned() && arch_switch_plain_on();
+    plain_switch_on = !hv_lock_smp && !partitioned() && arch_switch_plain_on();
+    sched_plain_ports();
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     if (smp_cpus_online() > 1)
         arch_kick_other_cpus();
@@ -209,23 +239,23 @@ static inline __attribute__((always_inline)) void account(struct percpu *cpu, st
 {
     uint64_t now = arch_cycles();
     if (v) {
-        uint64_t ns = (uint64_t)(((unsigned __int128)(now - cpu->run_start_tsc) * cycle_ns_mult) >> 32);
-        v->domain->cpu_time_ns += ns;
-        v->window_cpu_ns += ns;
+        uint64_t ran = now - cpu->run_start_tsc;
+        v->domain->cpu_time_cycles += ran;
+        v->window_cpu_cycles += ran;
     }
     cpu->run_start_tsc = now;
 }
 
 /*
  * v is about to run on rq's CPU, or runs there as a window begins: from a window before the
- * current one, its time counts from zero. (account adds to window_cpu_ns only for the current
+ * current one, its time counts from zero. (account adds to window_cpu_cycles only for the current
  * vCPU, which always passed here, so the count it adds to is the current window's.)
  */
 static inline __attribute__((always_inline)) void window_enter(const struct runqueue *rq, struct vcpu *v)
 {
     if (v->window_start_ns != rq->window_start_ns) {
         v->window_start_ns = rq->window_start_ns;
-        v->window_cpu_ns = 0;
+        v->window_cpu_cycles = 0;
     }
 }
 
@@ -233,10 +263,10 @@ static inline __attribute__((always_inline)) void window_enter(const struct runq
  * FAIR_WINDOW_NS.) Without partitions: their queues are not in rqs[]. */
 static inline __attribute__((always_inline)) bool under_fair_share(const struct runqueue *rq, const struct vcpu *v)
 {
-    uint64_t used = v->window_start_ns == rq->window_start_ns ? v->window_cpu_ns : 0;
+    uint64_t used = v->window_start_ns == rq->window_start_ns ? v->window_cpu_cycles : 0;
     /* used < FAIR_WINDOW_NS / homed without a division (the same but for the quotient's rounding, under
-     * a nanosecond a vCPU; used is about a window at most, so the product cannot overflow) */
-    return rq->homed && used * rq->homed < FAIR_WINDOW_NS;
+     * a cycle a vCPU; used is about a window at most, so the product cannot overflow) */
+    return rq->homed && used * rq->homed < fair_window_cycles;
 }
 
 /* A guest timer or poll timeout of v is armed for `when`: its CPU's tick looks at it then, and
@@ -281,7 +311,7 @@ static void move_to(struct vcpu *v, unsigned cpu)
     timers_remove(v);
     /* Its time in the old CPU's window counts in the new one's (unless that window had ended). */
     if (v->window_start_ns != rqs[v->cpu].window_start_ns)
-        v->window_cpu_ns = 0;
+        v->window_cpu_cycles = 0;
     v->window_start_ns = rqs[cpu].window_start_ns;
     rqs[v->cpu].homed--;
     v->cpu = cpu;
@@ -409,6 +439,7 @@ void sched_park(struct domain *d)
 void sched_set_paused(struct domain *d, bool paused)
 {
     d->paused = paused;
+    sched_plain_update(d);
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpus[i];
         if (!paused) {
@@ -755,9 +786,9 @@ static inline __attribute__((always_inline)) void switch_current(struct percpu *
 {
     account(cpu, prev);
     cpu->current = next;
-    /* What the syscall fast path reads of current without walking vcpu and domain. */
+    /* What the syscall fast path reads of current without walking vcpu and domain (its
+     * hypercall counters it finds through the frame: vcpu's hypercalls). */
     cpu->cur_vcpu_info = vcpu_info_of(next);
-    cpu->cur_hypercalls = next->domain->meter.hypercalls;
     next->slice_left_ticks = slice;
 }
 
@@ -934,6 +965,16 @@ static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu 
     plain_return();
 }
 
+/* The plain switch's end: into v, current (its vcpu_info cpu->cur_vcpu_info), by its upcall if
+ * one is due (deliver_upcall's test), else straight back. Each of the plain switch's two cases
+ * ends with its own copy, so that neither jumps to a shared one. */
+static inline __attribute__((always_inline)) noreturn void plain_exit(struct percpu *cpu, struct vcpu *v)
+{
+    if (upcall_due(v, cpu->cur_vcpu_info))
+        exit_with_upcall(v);
+    plain_return();
+}
+
 /* The plain switch's way out when the CPU refused next's extended state (next is current, the
  * registers have no owner): switch_to's slow part decides, as for any switch. */
 static __attribute__((__noinline__, __cold__)) noreturn void exit_refused(struct vcpu *next)
@@ -945,57 +986,75 @@ static __attribute__((__noinline__, __cold__)) noreturn void exit_refused(struct
 }
 
 /*
- * The way out when work is pending (the syscall fast path, syscall.S, and the C path's hypercall
- * exit). Its common case, a yield or a block with one CPU, is the plain switch: exactly what
- * exit_to_guest_slow would do there (pick_next's cases without a tick, switch_to, deliver_upcall),
- * with every condition tested before anything is changed, and without a call that returns, so
- * that it keeps no stack frame and saves no register. Whatever else is pending (a tick's work, a
- * cap, partitions, several CPUs, an idle CPU, a device, a weight, another extended-state owner)
- * goes to exit_to_guest_slow before anything changed. Interrupts are off since the guest's
- * syscall (MSR_FMASK), so the tick cannot change the word it tests.
+ * The way out when work is pending but its test can tell: whatever the word holds (a tick's
+ * work, RESCHED_FRAME after the iret hypercall, or a switch the plain switch does not take), the
+ * general path decides. RESCHED_FRAME is syscall.S's (the frame was rewritten: no direct sysret);
+ * the general path ends in return_to_guest, which checks everything, so the bit is done with and
+ * cleared before pick_next reads the word (which would otherwise take it for a switch).
  */
-noreturn void exit_to_guest_resched(void)
+static __attribute__((__noinline__)) noreturn void exit_resched_general(struct percpu *cpu)
+{
+    cpu->need_resched &= ~RESCHED_FRAME;
+    exit_to_guest_slow();
+}
+
+/*
+ * The way out when work is pending (the syscall fast path, syscall.S). Its common case, a yield
+ * or a block with one CPU, is the plain switch: exactly what exit_to_guest_slow would do there
+ * (pick_next's cases without a tick, switch_to, deliver_upcall), with every condition tested
+ * before anything is changed, and without a call that returns, so that it keeps no stack frame
+ * and saves no register. Whatever else is pending (a tick's work, a cap, partitions, several
+ * CPUs, an idle CPU, a device, a weight, a pause, another extended-state owner) goes to
+ * exit_to_guest_slow before anything changed. Interrupts are off since the guest's syscall
+ * (MSR_FMASK), so the tick cannot change the word it tests.
+ *
+ * The conditions that change rarely are kept as flags by the places that change them, so that
+ * each switch tests one byte for them: plain_switch (one CPU, no partitions, the extended state's
+ * fast path, and no device's I/O ports open: sched_plain_ports) and each domain's switch_plain
+ * (no device, the default weight, not paused, not parked: sched_plain_update). A vCPU whose
+ * state is VCPU_RUNNABLE in a domain with switch_plain is runnable(): so the yield is told from
+ * the block by the state alone, and a runnable vCPU of a domain without the flag takes the
+ * general path.
+ */
+NO_FRAME_POINTER noreturn void exit_to_guest_resched(void)
 {
     struct percpu *cpu = this_cpu();
     struct runqueue *rq = &rqs[0]; /* plain_switch: the boot CPU's, this one */
     struct vcpu *cur = cpu->current, *next = rq->head;
-    if (!plain_switch || cpu->need_resched != RESCHED_SWITCH || !cur)
-        exit_to_guest_slow();
-    if (!next) { /* nobody queued: a yielding vCPU goes on (a blocked one leaves the CPU idle) */
+    if (cpu->need_resched != RESCHED_SWITCH || !plain_switch || !cur)
+        exit_resched_general(cpu);
+    if (__builtin_expect(!next, 0)) { /* nobody queued: a yielder goes on (a blocked one leaves the CPU idle) */
         if (!runnable(cur) || !cur->slice_left_ticks)
             exit_to_guest_slow();
         cpu->need_resched = 0;
-        next = cur;
-    } else {
-        const struct domain *d = next->domain;
-        if (!device_switch_none(d) || d->share.weight != SHARE_WEIGHT_DEFAULT || !arch_switch_plain_ok(cpu, cur, next))
-            exit_to_guest_slow();
-        /* pick_next's cases, next at the head (plain_switch: the queue's counters are not kept) */
-        if (runnable(cur)) { /* it yielded: it takes next's place, or goes to the tail */
-            if (cur->on_rq)
-                exit_to_guest_slow();
-            cpu->need_resched = 0;
-            if (next == rq->tail)
-                rq_take_turn(rq, cur, next, false);
-            else {
-                rq_link_tail(rq, cur, false); /* rq_push(cur) */
-                rq_unlink(rq, next, false);   /* rq_remove(next) */
-            }
-        } else { /* it blocked (or its domain is paused or parked): it leaves the CPU */
-            cpu->need_resched = 0;
-            if (next == rq->tail)
-                rq_take_only(rq, next, false);
-            else
-                rq_unlink(rq, next, false);
-        }
-        window_enter(rq, next);
-        switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */
-        if (!arch_switch_plain(cpu, cur, next))
-            exit_refused(next);
+        plain_exit(cpu, cur);
     }
-    if (upcall_due(next, cpu->cur_vcpu_info))
-        exit_with_upcall(next);
-    plain_return();
+    /* next's domain: no device (and plain_switch: no ports open), the default weight */
+    if (!next->domain->switch_plain || !arch_switch_plain_ok(cpu, cur, next))
+        exit_to_guest_slow();
+    /* pick_next's cases, next at the head (plain_switch: the queue's counters are not kept) */
+    if (cur->state == VCPU_RUNNABLE) { /* it yielded: it takes next's place, or goes to the tail */
+        if (!cur->domain->switch_plain || cur->on_rq) /* paused or parked: runnable() is false */
+            exit_to_guest_slow();
+        cpu->need_resched = 0;
+        if (next == rq->tail)
+            rq_take_turn(rq, cur, next, false);
+        else {
+            rq_link_tail(rq, cur, false); /* rq_push(cur) */
+            rq_unlink(rq, next, false);   /* rq_remove(next) */
+        }
+    } else { /* it blocked (or is down): it leaves the CPU */
+        cpu->need_resched = 0;
+        if (next == rq->tail)
+            rq_take_only(rq, next, false);
+        else
+            rq_unlink(rq, next, false);
+    }
+    window_enter(rq, next);
+    switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */
+    if (!arch_switch_plain(cpu, cur, next))
+        exit_refused(next);
+    plain_exit(cpu, next);
 }
 
 /* v sleeps polling (any event of its domain wakes it: it re-checks its ports), until `timeout`

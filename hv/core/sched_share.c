@@ -51,15 +51,18 @@ int share_set(struct domain *d, uint32_t weight, uint32_t cap)
     s->switch_cpus = 0;
     if (s->parked) {
         s->parked = false;
+        sched_plain_update(d);
         for (unsigned i = 0; i < d->nr_vcpus; i++)
             sched_add(&d->vcpus[i]);
     }
+    sched_plain_update(d); /* the weight */
     return 0;
 }
 
 int share_init(struct domain *d, uint32_t weight, uint32_t cap)
 {
     memset(&d->share, 0, sizeof(d->share));
+    sched_plain_update(d); /* (weight 0: not plain, until share_set's) */
     /* What the creator left unset comes from the domain's label in the policy (its SCHED
      * section), so one rule covers every domain of a customer; the policy compiler and the
      * parser keep those defaults in range. */
@@ -75,6 +78,7 @@ void share_exit(struct domain *d)
     capped_link(d, false);
     d->share.cap = 0;
     d->share.parked = false;
+    sched_plain_update(d);
 }
 
 uint64_t share_slice(struct domain *d, uint64_t slice_ticks)
@@ -112,7 +116,7 @@ static bool refill(struct domain *d, unsigned cpu, uint64_t period)
 {
     struct share *s = &d->share;
     uint64_t budget = SHARE_PERIOD_NS / 100 * s->cap;
-    uint64_t used = d->cpu_time_ns - s->period_cpu_ns;
+    uint64_t used = sched_cycles_to_ns(d->cpu_time_cycles - s->period_cpu_cycles);
     /* Periods in which no CPU ticked (all idle) each allowed a budget of their own. */
     uint64_t allowed = s->budget_ns + (s->period < period ? (period - s->period - 1) * budget : 0);
     uint64_t over = s->period != UINT64_MAX && used > allowed ? used - allowed : 0;
@@ -120,12 +124,13 @@ static bool refill(struct domain *d, unsigned cpu, uint64_t period)
     s->budget_ns = budget > over ? budget - over : 0;
     s->debt_ns = over > budget ? over - budget : 0;
     s->period = period;
-    s->period_cpu_ns = d->cpu_time_ns;
+    s->period_cpu_cycles = d->cpu_time_cycles;
     if (!s->parked)
         return false;
     if (!s->budget_ns)
         return false; /* still in debt: it stays parked (queued, it would run a tick anyway) */
     s->parked = false;
+    sched_plain_update(d);
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = &d->vcpus[i];
         sched_add_first(v); /* queues it if it is runnable: not down, blocked or paused */
@@ -139,7 +144,7 @@ static bool refill(struct domain *d, unsigned cpu, uint64_t period)
 
 /*
  * The cap is the domain's, whatever its number of vCPUs and wherever they run: one budget per
- * period, which every CPU charges with the time it gave any of them (cpu_time_ns sums them all)
+ * period, which every CPU charges with the time it gave any of them (cpu_time_cycles sums them all)
  * and checks at each of its ticks; the first CPU to tick in a new period refills it. So a
  * domain of two vCPUs on two CPUs capped at 20 % gets 20 % of one CPU in all, not 20 % on each,
  * and its cap holds while only some of its CPUs tick (the others idle). Once parked, every CPU
@@ -165,10 +170,11 @@ bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now, uint64_t
             s->switch_cpus &= ~(1ULL << cpu);
             out = true;
         }
-        if (!s->parked && d->cpu_time_ns - s->period_cpu_ns >= s->budget_ns) {
+        if (!s->parked && sched_cycles_to_ns(d->cpu_time_cycles - s->period_cpu_cycles) >= s->budget_ns) {
             /* Its vCPUs queued on any CPU leave their queues: a CPU takes the head of its
              * queue without asking whether it may run. */
             s->parked = true;
+            sched_plain_update(d);
             sched_park(d);
         }
         /* An idle CPU wakes for the refill of a domain it will run. */

@@ -131,3 +131,19 @@ def test_yields_open_and_close_the_holders_ports(boot) -> None:
     i = lines.index("MAC deny hook=device subj=1:touch-com2 op=access-com2 ssid=0x00020002/0x00000000")
     assert lines[i + 1].startswith("domain 1 'touch-com2' crashed: vector=13 #GP ")
     assert "moat: all domains stopped: 2 as expected, 0 not" in lines
+
+
+def test_blocks_close_the_holders_ports(boot) -> None:
+    """The same with the holder sleeping (SCHEDOP_block) between its reads: each block switches it
+    out to the other domain, which touches COM2 while the holder sleeps and must take a #GP,
+    audited. The scheduler's plain switch switches blocks out too; the holder's open ports must
+    send it to the general path (its global flag follows the ports: were it left as the boot set
+    it, the other would read COM2 here)."""
+    r = boot(scenario_file=SCENARIOS / "devices_block.toml", extra_args=["-serial", "null"])  # a COM2
+    assert_status(r, "SUCCESS")
+    lines = r.lines
+    assert not any("FAILED" in line for line in lines), lines[-20:]
+    assert "(d0) holder: read COM2's status 20 times, a sleep between each" in lines, lines[-20:]
+    i = lines.index("MAC deny hook=device subj=1:touch-com2 op=access-com2 ssid=0x00020002/0x00000000")
+    assert lines[i + 1].startswith("domain 1 'touch-com2' crashed: vector=13 #GP ")
+    assert "moat: all domains stopped: 2 as expected, 0 not" in lines

@@ -109,3 +109,24 @@ def test_a_weight_holds_when_a_yield_switches_the_domain_in(boot: Booter) -> Non
     assert abs(s["heavy"] - 80.0) <= 3.0, s
     assert abs(s["plain"] - 20.0) <= 3.0, s
     assert s["yielder"] <= 3.0, s
+
+
+def test_a_weight_set_at_run_time_holds_when_a_yield_switches_the_domain_in(boot: Booter) -> None:
+    """The same, with the weight given by setsched while the domains run (the heavy spinner
+    starts with the default weight): the scheduler's per-domain flag for the plain switch must
+    follow the change, or the heavy spinner keeps the default slice and gets half."""
+    s = shares(boot, "share_weight_yield_runtime")
+    assert abs(s["heavy"] - 80.0) <= 3.0, s
+    assert abs(s["plain"] - 20.0) <= 3.0, s
+    assert s["yielder"] <= 3.0, s
+
+
+def test_a_weight_holds_when_a_weighted_domain_yields_to_it(boot: Booter) -> None:
+    """The same with a yielder of weight 512: whoever yields, the domain switched in gets the slice
+    of its own weight (the plain switch's per-domain flag says "the default weight" of the one
+    switched in, and of the yielder; taking either weighted one by the plain switch would give
+    the heavy spinner the default slice, half the CPU)."""
+    s = shares(boot, "share_weight_yield_weighted")
+    assert abs(s["heavy"] - 80.0) <= 3.0, s
+    assert abs(s["plain"] - 20.0) <= 3.0, s
+    assert s["yielder"] <= 3.0, s

@@ -113,12 +113,14 @@ _Static_assert(__builtin_offsetof(struct percpu, self) == PCPU_SELF, "percpu lay
 _Static_assert(__builtin_offsetof(struct percpu, current) == PCPU_CURRENT, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, need_resched) == PCPU_NEED_RESCHED, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, cur_vcpu_info) == PCPU_CUR_VCPU_INFO, "percpu layout");
-_Static_assert(__builtin_offsetof(struct percpu, cur_hypercalls) == PCPU_CUR_HYPERCALLS, "percpu layout");
 _Static_assert(HYPERCALL_SLOTS == MOAT_NR_HYPERCALLS, "the fast path's table bound");
 /* The fast path reads a vcpu_info's pending byte and the mask byte after it. */
 _Static_assert(__builtin_offsetof(struct vcpu_info, evtchn_upcall_pending) == 0, "vcpu_info layout");
 _Static_assert(__builtin_offsetof(struct vcpu_info, evtchn_upcall_mask) == 1, "vcpu_info layout");
 _Static_assert(sizeof(struct cpu_regs) == REGS_SIZE, "cpu_regs layout");
+/* The fast path counts a hypercall through the frame: vcpu's regs first, its hypercalls pointer at VCPU_HYPERCALLS. */
+_Static_assert(__builtin_offsetof(struct vcpu, regs) == 0, "vcpu layout");
+_Static_assert(__builtin_offsetof(struct vcpu, hypercalls) == VCPU_HYPERCALLS, "vcpu layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, vector) == REGS_VECTOR, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, rax) == REGS_RAX, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, rbx) == REGS_RBX, "cpu_regs layout");

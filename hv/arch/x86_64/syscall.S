@@ -90,6 +90,14 @@ syscall_entry:
      * way out shows them in its frame; the guest's rcx and r11 are dead there anyway
      * (tests/domains/test_xstate.py's fresh child checks that no earlier domain's values show).
      *
+     * Nor the rax slot: the number is in rax for the dispatch, which reads nothing of it from the
+     * frame, and every way out that leaves the frame to be read writes the result there first
+     * (.Lexit_slow before the scheduler or an upcall reads it, .Lchecked before return_frame);
+     * the direct sysret returns the result in rax, and the slot keeps this vCPU's own earlier
+     * value, as the rcx and r11 slots do, until the next full save or slow exit (nothing reads a
+     * running vCPU's frame meanwhile: with one CPU no other vCPU runs until it leaves by one of
+     * those ways, and the C path's entry pushes the whole frame).
+     *
      * Nor the vector: it is VEC_SYSCALL already. Whenever a guest runs, its frame's vector is
      * VEC_SYSCALL: the sysret ways out leave only such a frame, and the iret way out
      * (return_frame) writes it back after the interrupt, fault or rewritten frame it returns
@@ -113,7 +121,6 @@ syscall_entry_fast:
     movq %rsi, 0x50(%rsp)
     movq %rdx, 0x58(%rsp)
     movq %rbx, REGS_RBX(%rsp)
-    movq %rax, REGS_RAX(%rsp)
     movq %rcx, REGS_RIP(%rsp)
     movq %r11, REGS_RFLAGS(%rsp)
     movq %gs:PCPU_USER_RSP, %rcx
@@ -122,18 +129,20 @@ syscall_entry_fast:
     /*
      * Dispatch from the registers: the number in rax, the arguments where the handlers' C
      * convention wants them (r10 moved to rcx), every other guest register cleared or
-     * overwritten before any C code runs (r9 by the mask, r11 by the counters' address), the
-     * index masked, then one check of this CPU's pending work before a direct sysret. rbx keeps
-     * the frame across the handler (callee-saved). Every table slot holds a handler (the unused
-     * ones do_ni_hypercall), so the call needs no NULL test.
+     * overwritten before any C code runs (r9 by the mask, r11 by the counters' address, read
+     * through the frame from its vCPU, r12 by current's vcpu_info), the index masked, then one
+     * check of this CPU's pending work before a direct sysret. rbx keeps the frame across the
+     * handler and r12 the vcpu_info the exit tests (both callee-saved: loaded here, where nothing
+     * else waits for them, rather than after the call). Every table slot holds a handler (the
+     * unused ones do_ni_hypercall), so the call needs no NULL test.
      */
     movq %rsp, %rbx
     movq %gs:PCPU_KSTACK_TOP, %rsp
     movq %r10, %rcx
-    movq %gs:PCPU_CUR_HYPERCALLS, %r11
+    movq VCPU_HYPERCALLS(%rbx), %r11      /* the frame is its vCPU's first member */
+    movq %gs:PCPU_CUR_VCPU_INFO, %r12
     xorl %ebp, %ebp
     xorl %r10d, %r10d
-    xorl %r12d, %r12d
     xorl %r13d, %r13d
     xorl %r14d, %r14d
     xorl %r15d, %r15d
@@ -154,18 +163,21 @@ syscall_entry_fast:
      * pending set as the hypervisor sets it (1), and not masked. A guest that writes another
      * value into its own pending byte gets that upcall at its next exit through the scheduler
      * (a tick at the latest, which tests any non-zero value) rather than at this one.
+     *
+     * r12 holds current's vcpu_info from the entry: current and its vcpu_info change only in a
+     * switch, and no switch happens before this test (only the way out below switches), so it is
+     * the pointer the exit read from %gs:PCPU_CUR_VCPU_INFO before.
      */
 .Lexit:
     cmpq $0, %gs:PCPU_NEED_RESCHED
     jne .Lexit_slow
-    movq %gs:PCPU_CUR_VCPU_INFO, %rcx
-    cmpw $1, (%rcx)                       /* evtchn_upcall_pending 1, evtchn_upcall_mask 0 */
+    cmpw $1, (%r12)                       /* evtchn_upcall_pending 1, evtchn_upcall_mask 0 */
     je .Lexit_slow
     /*
      * The direct sysret. The frame is the one the entry above wrote (a handler that rewrites it
      * sets RESCHED_FRAME, and nothing else runs between): its vector is VEC_SYSCALL, its rip
      * and rflags are what the CPU put in rcx and r11 at the syscall. The result stays in rax
-     * (the frame's copy is rewritten at the next entry, before anything reads it). Still checked
+     * (the frame's slot is not written: see the entry). Still checked
      * here: the rip below the user limit (CVE-2012-0217, as return_frame), and the flags masked to
      * what a guest may set.
      */
@@ -186,11 +198,12 @@ syscall_entry_fast:
      * Work pending: the result into the frame, then the scheduler's decision. The store is made
      * even if the caller shut itself down (its frame, in its static domain slot, is then never
      * returned to). The C way out ends in return_to_guest, which checks everything, so
-     * RESCHED_FRAME is done with: cleared before the scheduler reads the word.
+     * RESCHED_FRAME is done with: exit_to_guest_resched clears it before the scheduler reads the
+     * word (its plain switch takes only a word that is RESCHED_SWITCH alone, so it needs no
+     * clearing, and the other way clears the bit first).
      */
 .Lexit_slow:
     movq %rax, REGS_RAX(%rbx)
-    andq $~RESCHED_FRAME, %gs:PCPU_NEED_RESCHED
     xorl %ecx, %ecx                       /* no guest argument left in a register for C (-ENOSYS) */
     xorl %edx, %edx
     xorl %esi, %esi

@@ -56,6 +56,10 @@ struct domain;
 struct vcpu {
     struct cpu_regs regs aligned(16); /* saved guest context (entry code writes it directly) */
     struct domain *domain;
+    /* Its domain's meter.hypercalls, set at creation: the syscall fast path counts each call
+     * there through the frame (regs is first, this at a fixed offset: VCPU_HYPERCALLS), so that a
+     * switch has no per-CPU copy of it to set. */
+    uint32_t *hypercalls;
     unsigned vcpu_id;                 /* its index in domain->vcpus, and its vcpu_info's */
     enum vcpu_state state;
     bool initialised;                 /* VCPUOP_initialise done (vCPU 0: at creation) */
@@ -63,7 +67,7 @@ struct vcpu {
     bool pinned;                      /* runs on `cpu` only */
     unsigned cpu;                     /* its CPU: whose run queue it joins; only there is it current */
     struct vcpu *rq_next, *rq_prev;
-    uint64_t window_cpu_ns;           /* CPU time in the fairness window below */
+    uint64_t window_cpu_cycles;       /* CPU time in the fairness window below, in cycles (sched.c) */
     uint64_t window_start_ns;         /* the window it counts: stale (not its CPU's) means none yet */
     struct vcpu *timer_next, *timer_prev; /* its CPU's list of armed timers and poll timeouts */
     bool on_timers;
@@ -86,6 +90,11 @@ struct domain {
     domid_t domid;
     enum dom_state state;
     bool paused;
+    /* Its vCPUs need nothing at a switch but what the plain switch does (sched.c's
+     * exit_to_guest_resched): it holds no device, has the default weight, and is neither paused
+     * nor parked. Kept by sched_plain_update wherever one of those changes; false (the general
+     * path) until its first update. */
+    bool switch_plain;
     uint8_t poll_mask;                /* bit i: vcpus[i] polls (SCHEDOP_poll, _send_poll; an event wakes it) */
     uint32_t flags;                   /* MDOM_* */
     uint32_t ssidref;
@@ -100,7 +109,7 @@ struct domain {
     mfn_t start_info_mfn, shared_info_mfn;
     struct shared_info *shared_info; /* that page through the direct map: set with it, for the event paths */
 
-    uint64_t cpu_time_ns;             /* of all its vCPUs */
+    uint64_t cpu_time_cycles;         /* of all its vCPUs, in cycles (sched_cycles_to_ns) */
     struct share share;               /* weight and cap (sched_share.c) */
 
     struct evtchn_table evtchn;

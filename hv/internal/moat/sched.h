@@ -57,6 +57,13 @@ static inline long sched_notify(struct vcpu *v)
         return sched_notify_smp(v);
     return sched_wake(v);
 }
+/* CPU time counted in cycles (struct domain's cpu_time_cycles) in nanoseconds. */
+uint64_t sched_cycles_to_ns(uint64_t cycles);
+/* device_ports_open_cpus changed: the plain switch's global test follows (device.c calls it). */
+void sched_plain_ports(void);
+/* d's devices, weight, pause or park changed: recomputes d->switch_plain from them (every
+ * writer of one of those calls it after the write). */
+void sched_plain_update(struct domain *d);
 /* Picks the next domain, delivers its pending upcall, and enters it; idles when none can run. */
 noreturn void exit_to_guest(void);
 /* exit_to_guest without its test for the common case, for a caller that knows work is pending

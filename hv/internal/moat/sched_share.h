@@ -34,7 +34,7 @@ struct share {
     uint32_t cap;            /* percent of one CPU, 0: none */
     uint64_t slice_rem;      /* carried fraction of a tick, in 1/256 ticks */
     uint64_t period;         /* index of its current cap period */
-    uint64_t period_cpu_ns;  /* its cpu_time_ns when that period began */
+    uint64_t period_cpu_cycles; /* its cpu_time_cycles when that period began */
     uint64_t budget_ns;      /* what it may use in that period */
     uint64_t debt_ns;        /* overrun more than a budget can repay: off the next periods' */
     uint64_t switch_cpus;    /* CPUs (bit n: CPU n) to switch to it at their next tick: refilled */

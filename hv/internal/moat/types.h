@@ -25,5 +25,16 @@ typedef uint64_t vaddr_t;
 #define aligned(n) __attribute__((aligned(n)))
 #define section(s) __attribute__((section(s)))
 #define printf_like(f, a) __attribute__((format(printf, f, a)))
+/*
+ * A function that keeps no frame-pointer link (the build keeps one everywhere, for backtraces):
+ * only for a noreturn function entered from assembly that has cleared rbp, whose own link would
+ * end the chain anyway (its callees' frames still name it by their return addresses). GCC only:
+ * the attribute is GCC's, and clang (the second compiler of `moat check`) does not take it.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_FRAME_POINTER __attribute__((optimize("omit-frame-pointer")))
+#else
+#define NO_FRAME_POINTER
+#endif
 
 #endif

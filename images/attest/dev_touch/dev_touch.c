@@ -5,7 +5,9 @@
 // means the hypervisor let it through. `yields=N`: yields N times first, so that it runs after a
 // domain holding the device has yielded to it (the scheduler's plain switch must not leave that
 // domain's I/O ports open). `touch=hold-com2 rounds=N`: the holder's side, reading COM2's status
-// and yielding N times: its ports must be open each time a yield brings it back.
+// and yielding N times: its ports must be open each time a yield brings it back; with sleep_us=U
+// it sleeps U microseconds (set_timer_op and SCHEDOP_block) instead of each yield, so that a
+// block switches it out (the scheduler's plain switch must not leave its ports open then either).
 #include <public/device.h>
 
 #include <moat/guest.h>
@@ -33,12 +35,17 @@ int main(const struct start_info *si)
         uint8_t v = com2_status();
         printf("FAILED: read COM2's status 0x%x without holding COM2\n", v);
     } else if (!strcmp(what, "hold-com2")) {
-        unsigned long rounds = cmdline_ulong("rounds", 1);
+        unsigned long rounds = cmdline_ulong("rounds", 1), sleep_us = cmdline_ulong("sleep_us", 0);
         for (unsigned long i = 0; i < rounds; i++) {
             (void)com2_status();
-            sched_yield();
+            if (sleep_us && sleep_ns(sleep_us * 1000) != 0) {
+                printf("FAILED: the holder's sleep\n");
+                return 1;
+            }
+            if (!sleep_us)
+                sched_yield();
         }
-        printf("holder: read COM2's status %lu times, a yield between each\n", rounds);
+        printf("holder: read COM2's status %lu times, a %s between each\n", rounds, sleep_us ? "sleep" : "yield");
         return 0;
     } else {
         printf("usage: touch=tpm|com2|hold-com2\n");

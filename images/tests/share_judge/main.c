@@ -6,7 +6,8 @@
 // of the domain named `capped` as sched_cap20_share_percent; with figure=weight124 the largest
 // distance of w1, w2, w4's shares of their total from 1/7, 2/7, 4/7 as
 // sched_weight_124_max_error_percent (both in hundredths of a percent: unit hundredths_percent).
-// With lift=<name> it first sleeps ms=, then lifts that domain's cap, then judges as above.
+// With lift=<name> it first sleeps ms=, then lifts that domain's cap, then judges as above; with
+// weigh=<name> weight=<w> it first sleeps ms=, then gives that domain weight w, then judges.
 #include <moat/bench.h>
 #include <moat/test.h>
 
@@ -14,31 +15,37 @@ static uint64_t before[MOAT_MAX_DOMAINS];
 
 static uint64_t dist(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
 
-/* lift=<name>: after a first sleep, the named domain's cap is taken away (setsched weight 0,
- * cap 0: the defaults); the judged window then starts. A capped domain spends most of each
- * period parked, so the lift usually finds it parked, and it must run again at once. */
-static void lift(uint64_t ms, const char *name)
+/* After a first sleep, the named domain gets weight and cap 0 (setsched; weight 0: the
+ * default), while the others run; the judged window then starts.
+ * lift=<name>: its cap is taken away. A capped domain spends most of each period parked, so the
+ * lift usually finds it parked, and it must run again at once.
+ * weigh=<name> weight=<w>: a domain that ran with the default weight gets w, at run time (so the
+ * hypervisor's per-domain record of what its switch needs must follow). */
+static void setsched_named(uint64_t ms, const char *name, uint32_t weight, const char *what)
 {
     struct moat_domctl_info info;
     sleep_ns(ms * NS_PER_MS);
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
         if (i != start_info->domid && domctl_getinfo((domid_t)i, &info) == 0 && !strcmp(info.name, name)) {
             struct moat_domctl_sched sc;
-            xtf_check_eq(domctl_setsched((domid_t)i, 0, 0), 0);
-            xtf_check(domctl_getsched((domid_t)i, &sc) == 0 && sc.weight == 256 && sc.cap == 0, "cap lifted");
-            printf("lifted: %s\n", name);
+            xtf_check_eq(domctl_setsched((domid_t)i, weight, 0), 0);
+            xtf_check(domctl_getsched((domid_t)i, &sc) == 0 && sc.weight == (weight ? weight : 256) && sc.cap == 0,
+                      "setsched took");
+            printf("%s: %s\n", what, name);
             return;
         }
-    xtf_failure("Fail: no domain named %s to lift\n", name);
+    xtf_failure("Fail: no domain named %s to set\n", name);
 }
 
 void test_main(void)
 {
     uint64_t ms = cmdline_ulong("ms", 1000);
-    char figure[16] = "", lifted[32] = "";
+    char figure[16] = "", named[32] = "";
     cmdline_get("figure", figure, sizeof(figure));
-    if (cmdline_get("lift", lifted, sizeof(lifted)))
-        lift(ms, lifted);
+    if (cmdline_get("lift", named, sizeof(named)))
+        setsched_named(ms, named, 0, "lifted");
+    if (cmdline_get("weigh", named, sizeof(named)))
+        setsched_named(ms, named, (uint32_t)cmdline_ulong("weight", 256), "weighed");
     struct moat_domctl_info info;
     for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
         if (i != start_info->domid && domctl_getinfo((domid_t)i, &info) == 0)

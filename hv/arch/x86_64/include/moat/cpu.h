@@ -31,8 +31,9 @@
 /*
  * Not the scheduler's: set by a handler that rewrote current's register frame (the iret hypercall:
  * another rip, rsp and flags, and a return by iretq) when the syscall fast path runs it. That path
- * then may not sysret directly: its test of the word sends it the checked way, and it clears this
- * bit before any C code reads the word (syscall.S), so the scheduler never sees it.
+ * then may not sysret directly: its test of the word sends it the checked way, and the way out
+ * clears this bit before the scheduler reads the word (sched.c's exit_resched_general; the plain
+ * switch takes only a word that is RESCHED_SWITCH alone), so pick_next never sees it.
  */
 #define RESCHED_FRAME 4 /* (no u suffix: syscall.S uses it, and not every assembler takes one) */
 
@@ -45,7 +46,6 @@
 #define PCPU_CURRENT 40
 #define PCPU_NEED_RESCHED 48
 #define PCPU_CUR_VCPU_INFO 56
-#define PCPU_CUR_HYPERCALLS 64
 
 /* Slots of the hypercall table the syscall fast path indexes (MOAT_NR_HYPERCALLS, asserted in cpu.c). */
 #define HYPERCALL_SLOTS 48
@@ -59,6 +59,9 @@
 #define REGS_RFLAGS (19 * 8)
 #define REGS_RSP (20 * 8)
 #define REGS_SIZE (22 * 8)
+/* In struct vcpu, whose first member is its struct cpu_regs (the frame): its hypercalls pointer
+ * (its domain's counters), after the frame and the domain pointer (checked in cpu.c). */
+#define VCPU_HYPERCALLS (REGS_SIZE + 8)
 
 #ifndef __ASSEMBLER__
 #include <moat/types.h>
@@ -100,12 +103,11 @@ struct percpu {
     struct vcpu *current;       /* the vCPU it runs; NULL while idle */
     uint64_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
     /*
-     * current's vcpu_info and its domain's hypercall counters, set with current (sched.c's
-     * switch_to): the syscall fast path reads them without walking vcpu and domain. Stale only
-     * while current is NULL or about to change, and need_resched is set then.
+     * current's vcpu_info, set with current (sched.c's switch_current): the syscall fast path
+     * reads it without walking vcpu and domain. Stale only while current is NULL or about to
+     * change, and need_resched is set then.
      */
     void *cur_vcpu_info;
-    uint32_t *cur_hypercalls;
     unsigned id;                /* CPU index: 0 is the boot CPU, then the MADT's order */
     uint32_t apic_id;           /* its local APIC's id (the target of IPIs) */
     uint64_t ticks;             /* timer interrupts seen */
