@@ -787,13 +787,13 @@ static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *
 }
 
 /* v (current, vi its vcpu_info) takes the upcall upcall_due found: its context onto its stack,
- * events masked until its iret. False if the guest stack is bad. */
+ * events masked until its iret. False if the guest stack is bad. The mask is set first, so that
+ * the caller keeps nothing across the push: a push that fails kills v's domain (kill_bad_stack),
+ * and nobody reads its mask again. */
 static inline __attribute__((always_inline)) bool upcall_enter(struct vcpu *v, struct vcpu_info *vi)
 {
-    if (!arch_upcall_push(v, v->callback_rip))
-        return false;
     vi->evtchn_upcall_mask = 1;
-    return true;
+    return arch_upcall_push(v, v->callback_rip);
 }
 
 /*
@@ -923,14 +923,21 @@ static inline __attribute__((always_inline)) noreturn void plain_return(void)
     return_to_guest();
 }
 
+/* exit_with_upcall's way out when the push failed: the current vCPU's domain is killed, and the
+ * scheduler picks again. Out of line, finding the vCPU itself, so that exit_with_upcall keeps no
+ * register across the push. */
+static __attribute__((__noinline__, __cold__)) noreturn void exit_bad_stack(void)
+{
+    kill_bad_stack(this_cpu()->current);
+    exit_to_guest_slow();
+}
+
 /* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
  * so that the plain switch keeps no register across the push. */
 static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
 {
-    if (!upcall_enter(next, vcpu_info_of(next))) {
-        kill_bad_stack(next);
-        exit_to_guest_slow();
-    }
+    if (!upcall_enter(next, vcpu_info_of(next)))
+        exit_bad_stack();
     plain_return();
 }
 
