@@ -524,12 +524,15 @@ void sched_remove(struct domain *d)
  * case, every event that wakes a sleeper on one CPU, is done here without enqueue_general's call
  * and tests.
  */
-long sched_wake(struct vcpu *v)
+__attribute__((__noinline__)) long sched_wake(struct vcpu *v)
 {
     if (v->state != VCPU_BLOCKED)
         return 0;
     v->state = VCPU_RUNNABLE;
-    stop_polling(v);
+    /* Most sleepers blocked rather than polled: a vCPU that does not poll has nothing to clear
+     * (only stop_polling clears polling, and the timeout with it). */
+    if (v->polling)
+        stop_polling(v);
     if (!runnable(v))
         return 0;
     if (!wake_one_cpu) {

@@ -244,13 +244,23 @@ void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data)
     evtchn_upcalls_restore(old);
 }
 
+// The index of x's lowest set bit (x not 0), as a 64-bit value: __builtin_ctzll's int would be
+// sign-extended again for each index, and GCC clears the result register first. With the same
+// register in and out, the instruction waits on nothing but x itself. (tzcnt: bsf where BMI1 is
+// missing, the same for any x but 0.)
+static inline __attribute__((always_inline)) uint64_t lowest_bit(uint64_t x)
+{
+    __asm__("tzcnt %0, %0" : "+r"(x) : : "cc");
+    return x;
+}
+
 // The port of bit (one bit) in word w, pending and unmasked, found by the scan of an upcall on
 // vCPU me: taken, unless port_vcpu (evtchn_port_vcpu, or NULL: every port is vCPU 0's) says it is
 // another vCPU's.
 static inline __attribute__((always_inline)) void take_port(struct shared_info *s, uint64_t w, uint64_t bit,
                                                             const uint8_t *port_vcpu, unsigned me)
 {
-    uint64_t port = w * 64 + (unsigned)__builtin_ctzll(bit);
+    uint64_t port = w * 64 + lowest_bit(bit);
     if (port_vcpu && port_vcpu[port] != me)
         return; // another vCPU's: its own upcall takes it
     // Cleared before the handler runs, so an event sent meanwhile is not lost.
@@ -275,7 +285,7 @@ static inline __attribute__((always_inline)) uint64_t ready_in(struct shared_inf
 static inline __attribute__((always_inline)) void scan(uint64_t sel, const uint8_t *port_vcpu, unsigned me)
 {
     while (sel) {
-        uint64_t w = (unsigned)__builtin_ctzll(sel);
+        uint64_t w = lowest_bit(sel);
         sel &= sel - 1;
         for (uint64_t ready = ready_in(shared_info, w); ready; ready &= ready - 1)
             take_port(shared_info, w, ready & -ready, port_vcpu, me);
@@ -318,7 +328,7 @@ __attribute__((weak)) void evtchn_upcall_handler(struct upcall_frame *frame)
     struct shared_info *s = shared_info;
     uint64_t sel = take_selector(&s->vcpu_info[0]);
     if (sel && !(sel & (sel - 1))) {
-        uint64_t w = (unsigned)__builtin_ctzll(sel);
+        uint64_t w = lowest_bit(sel);
         uint64_t ready = ready_in(s, w);
         if (ready && !(ready & (ready - 1))) {
             take_port(s, w, ready, NULL, 0);
