@@ -230,13 +230,15 @@ static inline __attribute__((always_inline)) void window_enter(const struct runq
 }
 
 /* Below its fair share of rq's (its CPU's) current window? (The window restarts every
- * FAIR_WINDOW_NS.) Without partitions: their queues are not in rqs[]. */
+ * FAIR_WINDOW_NS.) Without partitions: their queues are not in rqs[]. For sched_wake only: v is
+ * placed on rq's CPU (it sleeps, so it is not down: sched_place counted it in homed, and only going
+ * down or moving takes it out), so homed, the divisor, is never 0 here. */
 static inline __attribute__((always_inline)) bool under_fair_share(const struct runqueue *rq, const struct vcpu *v)
 {
     uint64_t used = v->window_start_ns == rq->window_start_ns ? v->window_cpu_ns : 0;
     /* used < FAIR_WINDOW_NS / homed without a division (the same but for the quotient's rounding, under
      * a nanosecond a vCPU; used is about a window at most, so the product cannot overflow) */
-    return rq->homed && used * rq->homed < FAIR_WINDOW_NS;
+    return used * rq->homed < FAIR_WINDOW_NS;
 }
 
 /* A guest timer or poll timeout of v is armed for `when`: its CPU's tick looks at it then, and
