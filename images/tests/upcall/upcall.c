@@ -7,11 +7,13 @@
 
 static volatile unsigned long upcalls;
 static volatile uint64_t frame_rip, frame_rsp;
+static volatile uint8_t handler_mask = 0xff; // evtchn_upcall_mask as the handler found it
 
 // Overrides the library's weak default.
 void upcall_handler(struct upcall_frame *frame)
 {
     upcalls++;
+    handler_mask = shared_info->vcpu_info[0].evtchn_upcall_mask;
     frame_rip = frame->rip;
     frame_rsp = frame->rsp;
     timer_ack();
@@ -76,6 +78,8 @@ void test_main(void)
     long rc = spin_with_pattern(0x0123456789abcd00ULL, 5 * NS_PER_SEC);
     xtf_check(rc != -100, "no upcall within 5 s of the timer");
     xtf_check(rc >= 0 || rc == -100, "value %ld changed across the upcall (0-4: rbx, r12-r15; 5: CF; 6, 7: red zone; 8: rbp; 9-12: rax, rdx, rsi, rdi; 13-16: r8-r11)", -rc - 1);
+    // Events masked for the handler, with the byte's one masked value (public/hv.h: upcall_mask = 1).
+    xtf_check(handler_mask == 1, "evtchn_upcall_mask %u in the handler, not 1", (unsigned)handler_mask);
     printf("upcalls %lu, interrupted rip %#lx rsp %#lx\n", upcalls, (unsigned long)frame_rip,
            (unsigned long)frame_rsp);
     extern char __image_start[];
