@@ -71,7 +71,11 @@ static inline __attribute__((always_inline)) long raise_on(struct domain *d, str
  * unmasked, so that its upcall is to be raised (raise_on). */
 static inline __attribute__((always_inline)) bool pend(struct shared_info *s, evtchn_port_t port)
 {
-    return !test_and_set(s->evtchn_pending, port) && !test_bit(s->evtchn_mask, port);
+    /* The mask bit tested by a shift of its word (a bit test), not test_bit's 1 << port: no mask
+     * is built. */
+    if (test_and_set(s->evtchn_pending, port))
+        return false;
+    return !((__atomic_load_n(&s->evtchn_mask[port / 64], __ATOMIC_SEQ_CST) >> (port % 64)) & 1);
 }
 
 /* set_pending without pollers: a newly pending unmasked port raises the upcall on the vCPU the

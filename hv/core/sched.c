@@ -260,13 +260,15 @@ static inline __attribute__((always_inline)) void window_enter(const struct runq
 }
 
 /* Below its fair share of rq's (its CPU's) current window? (The window restarts every
- * FAIR_WINDOW_NS.) Without partitions: their queues are not in rqs[]. */
+ * FAIR_WINDOW_NS.) Without partitions: their queues are not in rqs[]. For sched_wake only: v is
+ * placed on rq's CPU (it sleeps, so it is not down: sched_place counted it in homed, and only going
+ * down or moving takes it out), so homed, the divisor, is never 0 here. */
 static inline __attribute__((always_inline)) bool under_fair_share(const struct runqueue *rq, const struct vcpu *v)
 {
     uint64_t used = v->window_start_ns == rq->window_start_ns ? v->window_cpu_cycles : 0;
-    /* used < FAIR_WINDOW_NS / homed without a division (the same but for the quotient's rounding, under
+    /* used < fair_window_cycles / homed without a division (the same but for the quotient's rounding, under
      * a cycle a vCPU; used is about a window at most, so the product cannot overflow) */
-    return rq->homed && used * rq->homed < fair_window_cycles;
+    return used * rq->homed < fair_window_cycles;
 }
 
 /* A guest timer or poll timeout of v is armed for `when`: its CPU's tick looks at it then, and
@@ -555,12 +557,15 @@ void sched_remove(struct domain *d)
  * case, every event that wakes a sleeper on one CPU, is done here without enqueue_general's call
  * and tests.
  */
-long sched_wake(struct vcpu *v)
+__attribute__((__noinline__)) long sched_wake(struct vcpu *v)
 {
     if (v->state != VCPU_BLOCKED)
         return 0;
     v->state = VCPU_RUNNABLE;
-    stop_polling(v);
+    /* Most sleepers blocked rather than polled: a vCPU that does not poll has nothing to clear
+     * (only stop_polling clears polling, and the timeout with it). */
+    if (v->polling)
+        stop_polling(v);
     if (!runnable(v))
         return 0;
     if (!wake_one_cpu) {
@@ -818,13 +823,13 @@ static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *
 }
 
 /* v (current, vi its vcpu_info) takes the upcall upcall_due found: its context onto its stack,
- * events masked until its iret. False if the guest stack is bad. */
+ * events masked until its iret. False if the guest stack is bad. The mask is set first, so that
+ * the caller keeps nothing across the push: a push that fails kills v's domain (kill_bad_stack),
+ * and nobody reads its mask again. */
 static inline __attribute__((always_inline)) bool upcall_enter(struct vcpu *v, struct vcpu_info *vi)
 {
-    if (!arch_upcall_push(v, v->callback_rip))
-        return false;
     vi->evtchn_upcall_mask = 1;
-    return true;
+    return arch_upcall_push(v, v->callback_rip);
 }
 
 /*
@@ -954,14 +959,21 @@ static inline __attribute__((always_inline)) noreturn void plain_return(void)
     return_to_guest();
 }
 
+/* exit_with_upcall's way out when the push failed: the current vCPU's domain is killed, and the
+ * scheduler picks again. Out of line, finding the vCPU itself, so that exit_with_upcall keeps no
+ * register across the push. */
+static __attribute__((__noinline__, __cold__)) noreturn void exit_bad_stack(void)
+{
+    kill_bad_stack(this_cpu()->current);
+    exit_to_guest_slow();
+}
+
 /* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
  * so that the plain switch keeps no register across the push. */
 static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
 {
-    if (!upcall_enter(next, vcpu_info_of(next))) {
-        kill_bad_stack(next);
-        exit_to_guest_slow();
-    }
+    if (!upcall_enter(next, vcpu_info_of(next)))
+        exit_bad_stack();
     plain_return();
 }
 

@@ -127,10 +127,20 @@ long evtchn_bind_vcpu(evtchn_port_t port, uint32_t vcpu_id)
     return rc;
 }
 
-long evtchn_send(evtchn_port_t port)
+// HYPERVISOR_event_channel_op(EVTCHNOP_send, &op) with op, its 4-byte port, in our red zone: the
+// hot path of every event, so without the stack frame the compiler would set up around it (the
+// syscall touches no user memory, and an upcall on the way back pushes its frame below the red
+// zone).
+_Static_assert(sizeof(struct evtchn_send) == 4 && EVTCHNOP_send == 4 && __HYPERVISOR_event_channel_op == 32,
+               "evtchn_send's numbers");
+__attribute__((naked)) long evtchn_send(__attribute__((unused)) evtchn_port_t port)
 {
-    struct evtchn_send op = { .port = port };
-    return HYPERVISOR_event_channel_op(EVTCHNOP_send, &op);
+    __asm__("movl %edi, -4(%rsp)\n\t"
+            "lea -4(%rsp), %rsi\n\t"
+            "mov $4, %edi\n\t"   /* EVTCHNOP_send */
+            "mov $32, %eax\n\t"  /* __HYPERVISOR_event_channel_op */
+            "syscall\n\t"
+            "ret");
 }
 
 long evtchn_close(evtchn_port_t port)
@@ -244,27 +254,38 @@ void evtchn_set_handler(evtchn_port_t port, evtchn_handler_t fn, void *data)
     evtchn_upcalls_restore(old);
 }
 
-// Port w * 64 + b, pending and unmasked, found by the scan of an upcall on vCPU me: taken, unless
-// port_vcpu (evtchn_port_vcpu, or NULL: every port is vCPU 0's) says it is another vCPU's.
-static inline __attribute__((always_inline)) void take_port(struct shared_info *s, unsigned w, unsigned b,
+// The index of x's lowest set bit (x not 0), as a 64-bit value: __builtin_ctzll's int would be
+// sign-extended again for each index, and GCC clears the result register first. With the same
+// register in and out, the instruction waits on nothing but x itself. (tzcnt: bsf where BMI1 is
+// missing, the same for any x but 0.)
+static inline __attribute__((always_inline)) uint64_t lowest_bit(uint64_t x)
+{
+    __asm__("tzcnt %0, %0" : "+r"(x) : : "cc");
+    return x;
+}
+
+// The port of bit (one bit) in word w, pending and unmasked, found by the scan of an upcall on
+// vCPU me: taken, unless port_vcpu (evtchn_port_vcpu, or NULL: every port is vCPU 0's) says it is
+// another vCPU's.
+static inline __attribute__((always_inline)) void take_port(struct shared_info *s, uint64_t w, uint64_t bit,
                                                             const uint8_t *port_vcpu, unsigned me)
 {
-    evtchn_port_t port = w * 64 + b;
+    uint64_t port = w * 64 + lowest_bit(bit);
     if (port_vcpu && port_vcpu[port] != me)
         return; // another vCPU's: its own upcall takes it
     // Cleared before the handler runs, so an event sent meanwhile is not lost.
-    __atomic_fetch_and(&s->evtchn_pending[w], ~(1ULL << b), __ATOMIC_SEQ_CST);
+    __atomic_fetch_and(&s->evtchn_pending[w], ~bit, __ATOMIC_SEQ_CST);
     // Read afresh: an earlier handler may have closed this port (Linux XSA-331).
     evtchn_handler_t fn = handlers[port].fn;
     if (fn)
-        fn(port, handlers[port].data);
+        fn((evtchn_port_t)port, handlers[port].data);
     else
-        __atomic_fetch_or(&fired[w], 1ULL << b, __ATOMIC_SEQ_CST);
+        __atomic_fetch_or(&fired[w], bit, __ATOMIC_SEQ_CST);
 }
 
 // The pending, unmasked ports of word w of s (our shared_info, in a local: the atomics would make
 // the global be read again at each access).
-static inline __attribute__((always_inline)) uint64_t ready_in(struct shared_info *s, unsigned w)
+static inline __attribute__((always_inline)) uint64_t ready_in(struct shared_info *s, uint64_t w)
 {
     return __atomic_load_n(&s->evtchn_pending[w], __ATOMIC_SEQ_CST) &
            ~__atomic_load_n(&s->evtchn_mask[w], __ATOMIC_SEQ_CST);
@@ -274,10 +295,10 @@ static inline __attribute__((always_inline)) uint64_t ready_in(struct shared_inf
 static inline __attribute__((always_inline)) void scan(uint64_t sel, const uint8_t *port_vcpu, unsigned me)
 {
     while (sel) {
-        unsigned w = (unsigned)__builtin_ctzll(sel);
+        uint64_t w = lowest_bit(sel);
         sel &= sel - 1;
         for (uint64_t ready = ready_in(shared_info, w); ready; ready &= ready - 1)
-            take_port(shared_info, w, (unsigned)__builtin_ctzll(ready), port_vcpu, me);
+            take_port(shared_info, w, ready & -ready, port_vcpu, me);
     }
 }
 
@@ -289,12 +310,16 @@ static inline __attribute__((always_inline)) uint64_t take_selector(struct vcpu_
     // One read-modify-write instruction: the count is only ever written here, in an upcall of
     // this vCPU, so no lock is needed (a plain ++ of a volatile is a load, an add and a store).
     __asm__ volatile("incq %0" : "+m"(evtchn_upcall_count));
-    __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_SEQ_CST);
+    // A release store: the exchange below (sequentially consistent, so a release too) cannot be
+    // seen before it, which is all Xen's order asks; no locked instruction is needed for the flag.
+    __atomic_store_n(&vi->evtchn_upcall_pending, 0, __ATOMIC_RELEASE);
     return __atomic_exchange_n(&vi->evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
 }
 
-// The scan with ports bound to several vCPUs (vcpu.c linked).
-static __attribute__((noinline)) void dispatch_vcpus(void)
+// The scan with ports bound to several vCPUs: the dispatcher of guests that link vcpu.c (which
+// calls this from its own evtchn_upcall_handler, replacing the one below).
+void evtchn_dispatch_vcpus(void);
+void evtchn_dispatch_vcpus(void)
 {
     unsigned me = vcpu_self();
     scan(take_selector(&shared_info->vcpu_info[me]), evtchn_port_vcpu, me);
@@ -302,33 +327,25 @@ static __attribute__((noinline)) void dispatch_vcpus(void)
 
 static __attribute__((noinline)) void scan_vcpu0(uint64_t sel) { scan(sel, NULL, 0); }
 
-// The usual scan: every port is vCPU 0's, and (nearly always) one port is ready. That one port is
-// taken with its handler as the last call (a jump: nothing is kept across it, so no registers are
-// saved); more go to the loop. Inlined into the dispatcher, which then makes no call of its own.
-static inline __attribute__((always_inline)) void dispatch_vcpu0(void)
+// The dispatcher of a guest that starts no other vCPU (vcpu.c, which defines the one for guests
+// with vCPUs, not linked): every port is vCPU 0's, and (nearly always) one port is ready. That one
+// port is taken with its handler as the last call (a jump: nothing is kept across it, so no
+// registers are saved); more go to the loop. Weak, so that which of the two a guest has is decided
+// when it is linked, not tested at each upcall.
+__attribute__((weak)) void evtchn_upcall_handler(struct upcall_frame *frame)
 {
+    (void)frame;
     struct shared_info *s = shared_info;
     uint64_t sel = take_selector(&s->vcpu_info[0]);
     if (sel && !(sel & (sel - 1))) {
-        unsigned w = (unsigned)__builtin_ctzll(sel);
+        uint64_t w = lowest_bit(sel);
         uint64_t ready = ready_in(s, w);
         if (ready && !(ready & (ready - 1))) {
-            take_port(s, w, (unsigned)__builtin_ctzll(ready), NULL, 0);
+            take_port(s, w, ready, NULL, 0);
             return;
         }
     }
     scan_vcpu0(sel);
-}
-
-void evtchn_upcall_handler(struct upcall_frame *frame)
-{
-    (void)frame;
-    // cppcheck-suppress knownConditionTrueFalse ; weak: NULL unless vcpu.c is linked
-    if (evtchn_port_vcpu) {
-        dispatch_vcpus();
-        return;
-    }
-    dispatch_vcpu0(); // only vCPU 0 runs: vcpu.c starts the others
 }
 
 // ---- waiting ----
@@ -404,7 +421,10 @@ long evtchn_send_wait(evtchn_port_t send, evtchn_port_t port)
     return rc ? 0 : send_wait_again(port);
 }
 
-long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
+// evtchn_loop, made twice from this one body: with a deadline (loop_until) and without one (the
+// usual event loop, whose deadline is then a constant 0: no timer, no clock, and fewer registers
+// kept across the calls, so a loop entered for each event costs little to enter and leave).
+static inline __attribute__((always_inline)) long loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
 {
     long rc = deadline_ns ? timer_bind() : 0;
     if (rc < 0)
@@ -442,4 +462,16 @@ long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
         HYPERVISOR_set_timer_op(0);
     upcalls_restore_on(vi, old);
     return rc;
+}
+
+static __attribute__((noinline)) long loop_until(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
+{
+    return loop(done, ctx, deadline_ns);
+}
+
+long evtchn_loop(bool (*done)(void *ctx), void *ctx, uint64_t deadline_ns)
+{
+    if (deadline_ns)
+        return loop_until(done, ctx, deadline_ns);
+    return loop(done, ctx, 0);
 }

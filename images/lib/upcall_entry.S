@@ -22,21 +22,18 @@
     .type \name, @function
 \name:
     cld
-    xor %ebp, %ebp              /* a fresh frame chain: the interrupted one is in the frame */
     mov %rdi, %rbx              /* the frame (the interrupted rbx is in it) */
 .if \xsave
     sub upcall_xstate_size(%rip), %rsp
     and $-64, %rsp              /* XSAVE wants 64-byte alignment */
-    /* The header's fields other than XSTATE_BV must be zero for XRSTOR, and XSAVE keeps
-     * XSTATE_BV's bits outside its mask as it finds them: all of its 64 bytes are cleared. */
+    /* The standard form of XRSTOR faults unless XSTATE_BV names only components XCR0 enables
+     * and the header's bytes 8 to 23 (XCOMP_BV and the next word) are zero; XSAVE writes only
+     * XSTATE_BV's bits for the components it saves and leaves the rest of the header as it finds
+     * it. So its first 24 bytes are cleared (bytes 24 to 63 are reserved: neither instruction
+     * reads them). */
     movq $0, 512(%rsp)
     movq $0, 520(%rsp)
     movq $0, 528(%rsp)
-    movq $0, 536(%rsp)
-    movq $0, 544(%rsp)
-    movq $0, 552(%rsp)
-    movq $0, 560(%rsp)
-    movq $0, 568(%rsp)
     mov $-1, %eax
     mov $-1, %edx
     xsave64 (%rsp)
@@ -84,30 +81,31 @@
      * stays untouched) and above our frame's registers. From here on nothing a nested upcall
      * pushes (below the current rsp's red zone) reaches a word still to be read. (Not iretq:
      * QEMU's TCG pops its frame with supervisor accesses, which SMAP refuses on a user stack.)
+     * The flags are pushed first, for the popfq (into our own red zone, just below the frame),
+     * so the frame's offsets below are 8 more than its fields'.
+     *
+     * rbp, r13, r14 and r15 are not loaded: the hypervisor enters us with every register but
+     * rip, rsp, rdi, rcx and r11 as the interrupted context had it (public/hv.h), nothing above
+     * writes those four, and the handler, compiled C, keeps them (callee-saved). rbx and r12,
+     * which we used, and the registers a call may change come back from the frame.
      */
-    mov 136(%rsp), %rcx         /* the interrupted rsp */
-    mov 120(%rsp), %rax         /* its rip */
+    pushq 128(%rsp)             /* its rflags (read before the rip store below may cover it) */
+    mov 144(%rsp), %rcx         /* the interrupted rsp */
+    mov 128(%rsp), %rax         /* its rip */
     lea -144(%rcx), %rcx
-    mov 128(%rsp), %rdx         /* its rflags */
     mov %rax, (%rcx)            /* may cover the frame's rflags and rsp words, read above */
-    mov %rcx, 120(%rsp)         /* the rsp for the ret, in the frame's rip word */
-    mov %rdx, -8(%rsp)          /* for popfq, in our own red zone */
-    mov 0(%rsp), %r15
-    mov 8(%rsp), %r14
-    mov 16(%rsp), %r13
-    mov 24(%rsp), %r12
-    mov 32(%rsp), %r11
-    mov 40(%rsp), %r10
-    mov 48(%rsp), %r9
-    mov 56(%rsp), %r8
-    mov 64(%rsp), %rbp
-    mov 72(%rsp), %rdi
-    mov 80(%rsp), %rsi
-    mov 88(%rsp), %rdx
-    mov 96(%rsp), %rcx
-    mov 104(%rsp), %rbx
-    mov 112(%rsp), %rax
-    lea -8(%rsp), %rsp
+    mov %rcx, 128(%rsp)         /* the rsp for the ret, in the frame's rip word */
+    mov 32(%rsp), %r12
+    mov 40(%rsp), %r11
+    mov 48(%rsp), %r10
+    mov 56(%rsp), %r9
+    mov 64(%rsp), %r8
+    mov 80(%rsp), %rdi
+    mov 88(%rsp), %rsi
+    mov 96(%rsp), %rdx
+    mov 104(%rsp), %rcx
+    mov 112(%rsp), %rbx
+    mov 120(%rsp), %rax
     popfq                       /* the flags last: only moves and the ret follow (ring 3 keeps IF) */
     mov 120(%rsp), %rsp
     ret $136

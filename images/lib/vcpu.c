@@ -15,6 +15,16 @@ extern uint8_t evtchn_port_vcpu[EVTCHN_LIB_PORTS];
 uint8_t evtchn_port_vcpu[EVTCHN_LIB_PORTS];
 static void (*entry_fn[MOAT_MAX_VCPUS])(unsigned id);
 
+// The event-channel dispatcher of a guest that starts vCPUs: each vCPU's upcall takes only the
+// ports bound to it (evtchn_port_vcpu). It replaces evtchn.c's weak one, which takes every port
+// as vCPU 0's: which one runs is decided when the guest is linked (with this file or without).
+void evtchn_dispatch_vcpus(void);
+void evtchn_upcall_handler(struct upcall_frame *frame)
+{
+    (void)frame;
+    evtchn_dispatch_vcpus();
+}
+
 // The hypervisor enters vcpu_entry with rsp = the stack's top (16-byte aligned) and rdi = id: the
 // call leaves rsp as the ABI wants at vcpu_main's entry.
 void vcpu_entry(void);

@@ -113,7 +113,9 @@ typedef uint16_t domid_t;
  * zone: at (rsp - 128 - sizeof(struct upcall_frame)) & ~15, whatever rsp's alignment), enters the
  * event callback with rsp and rdi pointing at the frame and events masked
  * (upcall_mask = 1), and the guest resumes the interrupted context with iret(frame), which
- * restores every register from the frame and clears upcall_mask.
+ * restores every register from the frame and clears upcall_mask. The callback starts with every
+ * other general register as the interrupted context had it (the frame's values), but rcx and r11,
+ * which are undefined; the extended state too is the interrupted context's, untouched.
  */
 struct upcall_frame {
     uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
