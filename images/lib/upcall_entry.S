@@ -27,13 +27,18 @@
     sub upcall_xstate_size(%rip), %rsp
     and $-64, %rsp              /* XSAVE wants 64-byte alignment */
     /* The standard form of XRSTOR faults unless XSTATE_BV names only components XCR0 enables
-     * and the header's bytes 8 to 23 (XCOMP_BV and the next word) are zero; XSAVE writes only
-     * XSTATE_BV's bits for the components it saves and leaves the rest of the header as it finds
-     * it. So its first 24 bytes are cleared (bytes 24 to 63 are reserved: neither instruction
-     * reads them). */
+     * and the header's other bytes are zero; XSAVE writes only XSTATE_BV's bits for the
+     * components it saves and leaves the rest of the header as it finds it (stack garbage here).
+     * Intel's current manual checks only bytes 8 to 23, but earlier editions fault on any of
+     * bytes 16 to 63, and a guest must run on every CPU: the whole header is cleared. */
     movq $0, 512(%rsp)
     movq $0, 520(%rsp)
     movq $0, 528(%rsp)
+    movq $0, 536(%rsp)
+    movq $0, 544(%rsp)
+    movq $0, 552(%rsp)
+    movq $0, 560(%rsp)
+    movq $0, 568(%rsp)
     mov $-1, %eax
     mov $-1, %edx
     xsave64 (%rsp)
