@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // System time and timer wake-ups: set_timer_op + SCHEDOP_block sleeps at least until the deadline
 // and wakes not much later; a timer can be replaced and cancelled; yield returns at once.
+#include <moat/evtchn.h>
 #include <moat/test.h>
 
 // TCG is slow and the host is shared: allow generous lateness, but not "never".
@@ -69,17 +70,44 @@ static void check_past_deadline(void)
         xtf_failure("Fail: a past deadline took %lu us to fire\n", (now_ns() - start) / NS_PER_US);
 }
 
+// What set_timer_op raises before it returns: a deadline already passed fires at once (the event
+// is pending when the hypercall returns), a future one and a cancel raise nothing, and a timer
+// fires once: it is disarmed when it fires, so no later tick raises it again.
+static void check_what_fires_at_once(evtchn_port_t port)
+{
+    timer_ack();
+    xtf_check_eq(HYPERVISOR_set_timer_op(0), 0);
+    if (evtchn_port_pending(port))
+        xtf_failure("Fail: cancelling the timer raised VIRQ_TIMER\n");
+    uint64_t start = now_ns();
+    xtf_check_eq(HYPERVISOR_set_timer_op(start + 10 * NS_PER_SEC), 0);
+    if (evtchn_port_pending(port))
+        xtf_failure("Fail: a deadline 10 s away raised VIRQ_TIMER at once\n");
+    xtf_check_eq(HYPERVISOR_set_timer_op(start > 1 ? start - 1 : 1), 0); // replaces the far one
+    if (!evtchn_port_pending(port))
+        xtf_failure("Fail: a deadline already passed did not raise VIRQ_TIMER at once\n");
+    timer_ack();
+    // Ticks come and go (the timer interrupt runs while this spins): nothing may fire again.
+    while (now_ns() - start < 30 * NS_PER_MS)
+        ;
+    if (evtchn_port_pending(port))
+        xtf_failure("Fail: a timer that fired at once fired again at a later tick\n");
+    printf("timer: a cancel and a far deadline raise nothing, a past one fires once at once\n");
+}
+
 void test_main(void)
 {
     unsigned long rounds = cmdline_ulong("rounds", 5);
 
-    xtf_assert(timer_bind() > 0, "binding VIRQ_TIMER failed");
+    long port = timer_bind();
+    xtf_assert(port > 0, "binding VIRQ_TIMER failed");
     check_monotonic();
     xtf_check_eq(sched_yield(), 0);
     for (unsigned long i = 0; i < rounds; i++)
         check_sleep((i + 1) * 10 * NS_PER_MS);
     check_replace_and_cancel();
     check_past_deadline();
+    check_what_fires_at_once((evtchn_port_t)port);
     printf("timer done at %lu us\n", now_ns() / NS_PER_US);
     xtf_success(NULL);
 }
