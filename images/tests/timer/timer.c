@@ -95,6 +95,37 @@ static void check_what_fires_at_once(evtchn_port_t port)
     printf("timer: a cancel and a far deadline raise nothing, a past one fires once at once\n");
 }
 
+// A timer the tick fires (timer_fire, not set_timer_op) fires once too; and a poll's timeout, which
+// the same tick ends, raises no VIRQ_TIMER when no timer is armed. One block and one poll, no loop
+// that would hide an extra event or an early return.
+static void check_the_tick_fires_once(evtchn_port_t port)
+{
+    timer_ack();
+    uint64_t start = now_ns(), deadline = start + 5 * NS_PER_MS;
+    xtf_check_eq(HYPERVISOR_set_timer_op(deadline), 0);
+    xtf_check_eq(sched_block(), 0);
+    if (now_ns() < deadline)
+        xtf_failure("Fail: the block returned %lu us before its timer\n", (deadline - now_ns()) / NS_PER_US);
+    timer_ack();
+    while (now_ns() - deadline < 30 * NS_PER_MS)
+        ;
+    if (evtchn_port_pending(port))
+        xtf_failure("Fail: a timer the tick fired fired again at a later tick\n");
+
+    long other = evtchn_alloc_unbound(DOMID_SELF);
+    xtf_assert(other > 0, "alloc_unbound for the poll failed");
+    evtchn_port_t ports[1] = {(evtchn_port_t)other};
+    timer_ack();
+    deadline = now_ns() + 10 * NS_PER_MS;
+    xtf_check_eq(sched_poll(ports, 1, deadline), 0);
+    if (now_ns() < deadline)
+        xtf_failure("Fail: the poll returned %lu us before its timeout\n", (deadline - now_ns()) / NS_PER_US);
+    if (evtchn_port_pending(port))
+        xtf_failure("Fail: a poll's timeout raised VIRQ_TIMER, with no timer armed\n");
+    xtf_check_eq(evtchn_close((evtchn_port_t)other), 0);
+    printf("timer: a tick's timer fires once, a poll's timeout raises no timer event\n");
+}
+
 void test_main(void)
 {
     unsigned long rounds = cmdline_ulong("rounds", 5);
@@ -108,6 +139,7 @@ void test_main(void)
     check_replace_and_cancel();
     check_past_deadline();
     check_what_fires_at_once((evtchn_port_t)port);
+    check_the_tick_fires_once((evtchn_port_t)port);
     printf("timer done at %lu us\n", now_ns() / NS_PER_US);
     xtf_success(NULL);
 }
