@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 
-from moat.pytest_plugin import assert_xtf, log_tail
+from moat.pytest_plugin import Booter, assert_xtf, log_tail
 
 from . import domlog
+from .conftest import scenario_path
 
 SLEPT = re.compile(r"^slept (\d+) us \(asked (\d+) us\)$")
 
@@ -34,3 +35,27 @@ def test_timer_wakeups(run_scenario):
     ticks = [i for i, (dom, text) in enumerate(log.order) if dom is busy and text.startswith("tick ")]
     woke = [i for i, (dom, text) in enumerate(log.order) if dom is not busy and text.startswith("slept")]
     assert any(ticks[0] < i < ticks[-1] for i in woke), log_tail(result, 60)
+
+
+LATE = re.compile(r"^at (\d+) ms by (timer|poll): woke (\d+) us late$")
+
+
+def test_the_next_timer_is_the_earliest_whatever_its_place_in_the_list(boot: Booter) -> None:
+    """tests/scenarios/timer_order.toml under -icount: five domains on one CPU wait for 200, 220 and
+    300 ms of system time by timers and poll timeouts. When the first fires, the tick's walk of the
+    timer list (timers_due, hv/core/sched.c) must keep the earliest deadline left as the CPU's next
+    (220 ms), whatever its place in the list: a walk that kept the last one it looked at (300 ms)
+    woke the 220 ms domains 80 ms late. Each must wake within a few ticks (1 ms each) of its
+    deadline, never before."""
+    result = boot(scenario_file=scenario_path("timer_order"), icount=True)
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    late = {}
+    for name, at, how in (("far-timer", 300, "timer"), ("far-poll", 300, "poll"), ("near-timer", 220, "timer"),
+                          ("near-poll", 220, "poll"), ("trigger", 200, "timer")):
+        dom = log.named(name)
+        assert dom.result == "SUCCESS", f"{name}:\n" + "\n".join(dom.lines)
+        [m] = [m for line in dom.lines if (m := LATE.match(line))]
+        assert (int(m[1]), m[2]) == (at, how), dom.lines
+        late[name] = int(m[3])
+    assert all(us < 5000 for us in late.values()), late

@@ -135,12 +135,48 @@ static void check_the_tick_fires_once(evtchn_port_t port)
     printf("timer: a tick's timer fires once, a poll's timeout raises no timer event\n");
 }
 
+// at=MS: one wait until MS ms of system time, by a timer and a block (how=timer) or by a poll's
+// timeout (how=poll), then the lateness printed. Several such domains on one CPU arm, in the
+// order they start, entries of that CPU's timer list (tests/scenarios/timer_order.toml): after
+// the first of them fires, the next due must still be found, whichever place it has in the list.
+static void wait_at(uint64_t at_ms, evtchn_port_t port)
+{
+    char how[8] = "timer";
+    cmdline_get("how", how, sizeof(how));
+    bool poll = !strcmp(how, "poll");
+    uint64_t deadline = at_ms * NS_PER_MS;
+    xtf_assert(now_ns() < deadline, "started at %lu us, after the deadline", now_ns() / NS_PER_US);
+    timer_ack();
+    if (poll) {
+        long other = evtchn_alloc_unbound(DOMID_SELF);
+        xtf_assert(other > 0, "alloc_unbound for the poll failed");
+        evtchn_port_t ports[1] = {(evtchn_port_t)other};
+        xtf_check_eq(sched_poll(ports, 1, deadline), 0);
+    } else {
+        xtf_check_eq(HYPERVISOR_set_timer_op(deadline), 0);
+        xtf_check_eq(sched_block(), 0);
+        if (!evtchn_port_pending(port))
+            xtf_failure("Fail: the block returned without the timer's event\n");
+    }
+    uint64_t woke = now_ns();
+    if (woke < deadline)
+        xtf_failure("Fail: %s woke %lu us before its deadline\n", how, (deadline - woke) / NS_PER_US);
+    else
+        printf("at %lu ms by %s: woke %lu us late\n", (unsigned long)at_ms, how, (woke - deadline) / NS_PER_US);
+}
+
 void test_main(void)
 {
     unsigned long rounds = cmdline_ulong("rounds", 5);
 
     long port = timer_bind();
     xtf_assert(port > 0, "binding VIRQ_TIMER failed");
+    unsigned long at_ms = cmdline_ulong("at", 0);
+    if (at_ms) {
+        wait_at(at_ms, (evtchn_port_t)port);
+        xtf_success(NULL);
+        return;
+    }
     check_monotonic();
     xtf_check_eq(sched_yield(), 0);
     for (unsigned long i = 0; i < rounds; i++)
