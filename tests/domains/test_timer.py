@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from moat.pytest_plugin import Booter, assert_xtf, log_tail
 
 from . import domlog
@@ -59,3 +61,16 @@ def test_the_next_timer_is_the_earliest_whatever_its_place_in_the_list(boot: Boo
         assert (int(m[1]), m[2]) == (at, how), dom.lines
         late[name] = int(m[3])
     assert all(us < 5000 for us in late.values()), late
+
+
+@pytest.mark.parametrize("sched", ["", "sched=partition"], ids=["default", "partition"])
+def test_a_down_vcpus_timer_waits_until_it_is_up(boot: Booter, sched: str) -> None:
+    """tests/scenarios/timer_down.toml under -icount: vCPU 1 arms its timer and goes down; 30 ms past
+    the deadline its VIRQ_TIMER must still not be pending (the guest checks). Under sched=partition
+    the tick looks at every vCPU of the running partition (timers_partitioned, hv/core/sched.c),
+    and must skip a down one."""
+    result = boot(scenario_file=scenario_path("timer_down"), cmdline=sched, icount=True)
+    assert_xtf(result)
+    dom = domlog.parse(result.console).named("downtimer")
+    assert dom.result == "SUCCESS", "\n".join(dom.lines)
+    assert "timer: a down vCPU's timer raises nothing while it is down" in dom.lines, dom.lines

@@ -3,6 +3,7 @@
 // and wakes not much later; a timer can be replaced and cancelled; yield returns at once.
 #include <moat/evtchn.h>
 #include <moat/test.h>
+#include <moat/vcpu.h>
 
 // TCG is slow and the host is shared: allow generous lateness, but not "never".
 #define LATE_NS (500 * NS_PER_MS)
@@ -165,12 +166,54 @@ static void wait_at(uint64_t at_ms, evtchn_port_t port)
         printf("at %lu ms by %s: woke %lu us late\n", (unsigned long)at_ms, how, (woke - deadline) / NS_PER_US);
 }
 
+// down=1 (a domain of 2 vCPUs): vCPU 1 binds its own VIRQ_TIMER, arms its timer 10 ms on and goes
+// down. A down vCPU's timer waits for it to come up again (sched_vcpu_up arms it anew): its event
+// must not come while it is down, under sched=partition (whose tick looks at every vCPU) too.
+static evtchn_port_t down_port;
+static uint64_t down_deadline;
+
+static void arm_and_go_down(unsigned id)
+{
+    long port = evtchn_bind_virq(VIRQ_TIMER, id);
+    if (port <= 0) {
+        xtf_failure("Fail: binding vCPU %u's VIRQ_TIMER returned %ld\n", id, port);
+        return;
+    }
+    evtchn_port_mask((evtchn_port_t)port); // its event raises no upcall
+    uint64_t deadline = now_ns() + 10 * NS_PER_MS;
+    long rc = HYPERVISOR_set_timer_op(deadline);
+    if (rc)
+        xtf_failure("Fail: vCPU %u's set_timer_op returned %ld\n", id, rc);
+    __atomic_store_n(&down_deadline, deadline, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&down_port, (evtchn_port_t)port, __ATOMIC_RELEASE);
+} // returning brings vCPU 1 down (vcpu_start)
+
+static void check_a_down_vcpus_timer(void)
+{
+    uint64_t start = now_ns();
+    xtf_assert(vcpu_start(1, arm_and_go_down) == 0, "vcpu_start(1) failed");
+    while (!__atomic_load_n(&down_port, __ATOMIC_ACQUIRE) || vcpu_is_up(1) == 1)
+        xtf_assert(now_ns() - start < NS_PER_SEC, "vCPU 1 did not arm its timer and go down within 1 s");
+    uint64_t deadline = __atomic_load_n(&down_deadline, __ATOMIC_SEQ_CST);
+    while (now_ns() < deadline + 30 * NS_PER_MS)
+        ;
+    if (evtchn_port_pending(down_port))
+        xtf_failure("Fail: a down vCPU's timer fired while it was down\n");
+    else
+        printf("timer: a down vCPU's timer raises nothing while it is down\n");
+}
+
 void test_main(void)
 {
     unsigned long rounds = cmdline_ulong("rounds", 5);
 
     long port = timer_bind();
     xtf_assert(port > 0, "binding VIRQ_TIMER failed");
+    if (cmdline_ulong("down", 0)) {
+        check_a_down_vcpus_timer();
+        xtf_success(NULL);
+        return;
+    }
     unsigned long at_ms = cmdline_ulong("at", 0);
     if (at_ms) {
         wait_at(at_ms, (evtchn_port_t)port);
