@@ -110,6 +110,10 @@ def test_more_labels_than_partitions(boot: Booter, cpus: int) -> None:
     assert f"sched: partitioned: 16 partitions of 2 ms, cycle 32 ms (labels: {labels})" in result.lines
     log = domlog.parse(result.console)
     assert log.not_expected == 0 and all(log.named(f"p{i:02d}").result == "SUCCESS" for i in range(1, 19))
+    # The cycle is cut on the boot CPU only: every domain is placed there (sched_place), also when
+    # another CPU is online.
+    placed = re.findall(r"^domain \d+ 'p\d+' created: .*, (cpu \d+.*)$", result.console, re.MULTILINE)
+    assert placed == ["cpu 0 (pinned)"] * 18, placed
 
 
 def test_timers_and_polls_under_partitions(boot: Booter) -> None:

@@ -6,6 +6,7 @@
 // prints one line `errors: <what> rc=<n>`, so the test can name the one that went wrong.
 #include "common.h"
 
+#include <moat/evtchn.h>
 #include <public/event_channel.h>
 #include <public/measure.h>
 #include <public/sched.h>
@@ -431,6 +432,15 @@ static void other_errors(void)
     expect("set_callbacks below RAM", HYPERVISOR_set_callbacks(GUEST_RAM_VA - 1, 0), -XEN_EINVAL);
     expect("set_callbacks past RAM",
            HYPERVISOR_set_callbacks(GUEST_RAM_VA + start_info->nr_pages * GUEST_PAGE_SIZE, 0), -XEN_EINVAL);
+    /* RAM's first and last bytes are code addresses (guest_code_address): accepted, then the callback
+     * is cleared again (this guest takes no upcalls), with upcalls masked meanwhile so that none
+     * enters either. */
+    uint8_t masked = evtchn_upcalls_mask();
+    expect("set_callbacks at RAM's first byte", HYPERVISOR_set_callbacks(GUEST_RAM_VA, 0), 0);
+    expect("set_callbacks at RAM's last byte",
+           HYPERVISOR_set_callbacks(GUEST_RAM_VA + start_info->nr_pages * GUEST_PAGE_SIZE - 1, 0), 0);
+    expect("set_callbacks 0 (none)", HYPERVISOR_set_callbacks(0, 0), 0);
+    evtchn_upcalls_restore(masked);
     expect("xen_version unknown", HYPERVISOR_xen_version(77, NULL), -XEN_ENOSYS);
     domid_t missing = FREE_ID;
     expect("memory_op free id", HYPERVISOR_memory_op(XENMEM_current_reservation, &missing), -XEN_ESRCH);

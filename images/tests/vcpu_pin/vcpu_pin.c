@@ -88,6 +88,13 @@ void test_main(void)
     xtf_check_eq(pin(d, 0, MOAT_CPU_ANY), 0); // unpinned again
     xtf_check_eq(vcpu_info(d, 0, &vi), 0);
     xtf_check(!vi.pinned, "vcpu 0 still pinned after MOAT_CPU_ANY");
+    // A down vCPU pinned and then unpinned has no CPU until it comes up (the scheduler places it
+    // then): getvcpuinfo says CPU 0, not the CPU it was pinned to (sched_vcpu_pin).
+    xtf_check_eq(pin(d, 1, 1 % cpus), 0);
+    xtf_check_eq(pin(d, 1, MOAT_CPU_ANY), 0);
+    xtf_check_eq(vcpu_info(d, 1, &vi), 0);
+    xtf_check(!vi.online && !vi.pinned && vi.cpu == 0, "down vcpu 1 unpinned: online %u pinned %u cpu %u", vi.online,
+              vi.pinned, vi.cpu);
     for (uint32_t v = 0; v < nv; v++)
         xtf_check_eq(pin(d, v, (v + 1) % cpus), 0);
     xtf_check_eq(vcpu_info(d, 0, &vi), 0);
