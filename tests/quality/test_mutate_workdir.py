@@ -114,3 +114,20 @@ def test_moat_mutate_refuses_such_a_work_directory_with_a_message(
     assert err.startswith("moat: error: --work ") and str(work) in err
     assert "Traceback" not in err
     assert not list(work.glob("work-*"))
+
+
+def test_a_second_run_in_the_same_work_directory_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Two runs in one work directory would share work-0 and report each other's outcomes."""
+    root = fake_tree(tmp_path / "repo")
+    monkeypatch.setenv("MOAT_ROOT", str(root))
+    work = tmp_path / "work"
+    with mutate_run.work_lock(work):  # the first run
+        status = cli.main(["mutate", "hv/x.c", "--work", str(work), "--tests", "tests/test_a.py"])
+        err = capsys.readouterr().err
+        assert status == USER_ERROR_EXIT
+        assert f"another moat mutate is running in {work}" in err and "--work DIR" in err
+        assert "Traceback" not in err
+        assert not list(work.glob("work-*"))
+    with mutate_run.work_lock(work):  # free again once the first run ends
+        pass

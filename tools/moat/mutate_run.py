@@ -17,6 +17,7 @@ A mutant that does not compile is "not built" and counts nowhere; one that no te
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import queue
@@ -27,7 +28,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,6 +268,30 @@ def run_all(root: Path, work: Path, todo: Sequence[tuple[Mutant, list[str], floa
             progress: Callable[[Result, int, int], None] | None = None) -> list[Result]:
     """Run every (mutant, tests, timeout) on `jobs` workers; results in the order given."""
     check_work_dir(root, work)
+    with work_lock(work):
+        return _run_all(root, work, todo, jobs, progress)
+
+
+@contextlib.contextmanager
+def work_lock(work: Path) -> Iterator[None]:
+    """Hold work/.lock for the run. Two runs in one work directory would write their mutants
+    into the same copies (work-0 is every run's first worker) and each report the other's
+    outcomes; the second is refused instead. The lock goes with the process, however it ends."""
+    work.mkdir(parents=True, exist_ok=True)
+    fd = os.open(work / ".lock", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"another moat mutate is running in {work}: wait for it, or give this run "
+                            "a work directory of its own (--work DIR)") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _run_all(root: Path, work: Path, todo: Sequence[tuple[Mutant, list[str], float]], jobs: int,
+             progress: Callable[[Result, int, int], None] | None) -> list[Result]:
     jobs = max(1, min(jobs, len(todo))) if todo else 1
     workers: queue.Queue[Worker] = queue.Queue()
     for n in range(jobs):
