@@ -279,8 +279,9 @@ static int16_t status_of(int rc)
     }
 }
 
-/* The domain an op names: DOMID_SELF, itself, or another live one; NULL and *status otherwise. */
-static struct domain *named(struct domain *d, domid_t id, int16_t *status)
+/* The domain an op names: DOMID_SELF, itself, or another live one; NULL and *status otherwise.
+ * Inline (with domain_by_id's inline common case) in the map, the setup and the copy. */
+static inline __attribute__((always_inline)) struct domain *named(struct domain *d, domid_t id, int16_t *status)
 {
     struct domain *g = id == DOMID_SELF ? d : domain_by_id(id);
     if (!g)
