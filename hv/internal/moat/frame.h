@@ -74,18 +74,22 @@ extern mfn_t frame_records_ready;
  * with none left are hypervisor bugs. */
 static inline void frame_get(mfn_t mfn)
 {
-    BUG_ON(mfn >= frame_records_ready || frame_records[mfn].use == FRAME_FREE ||
-           frame_records[mfn].refcount == UINT32_MAX);
-    frame_records[mfn].refcount++;
+    BUG_ON(mfn >= frame_records_ready || frame_records[mfn].use == FRAME_FREE);
+    uint32_t count;
+    /* The count that would wrap, tested by the increment's own carry rather than a compare. */
+    BUG_ON(__builtin_add_overflow(frame_records[mfn].refcount, 1u, &count));
+    frame_records[mfn].refcount = count;
 }
 static inline void frame_put(mfn_t mfn) /* frees the frame with its last reference */
 {
-    BUG_ON(mfn >= frame_records_ready || frame_records[mfn].refcount == 0);
+    BUG_ON(mfn >= frame_records_ready);
     struct frame *f = &frame_records[mfn];
-    if (--f->refcount == 0) {
-        f->refcount = 1; /* frame_free's own bookkeeping expects an allocated frame */
-        frame_free(mfn);
+    if (f->refcount > 1) { /* not the last: one compare for both tests below */
+        f->refcount--;
+        return;
     }
+    BUG_ON(f->refcount == 0);
+    frame_free(mfn); /* f->refcount stays 1: frame_free's own bookkeeping expects an allocated frame */
 }
 /* The owner lets go of a frame: freed now, or orphaned until the last other reference goes. */
 void frame_release_owned(mfn_t mfn);
