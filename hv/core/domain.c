@@ -61,20 +61,11 @@ struct domain *domain_by_id_any(domid_t id)
     return d->state == DOM_FREE || d->domid != id ? NULL : d;
 }
 
-/*
- * A live domain is one in DOM_RUNNABLE, the one state neither free nor dying. The common case
- * (an id below MOAT_MAX_DOMAINS, which names its own slot) is one bounds check that also masks
- * the index, then that one state test and the slot's id; the others go through the id map.
- */
-struct domain *domain_by_id(domid_t id)
+/* moat/domain.h's domain_by_id for a keyed id (MOAT_MAX_DOMAINS or more), through the id map. */
+struct domain *domain_by_id_keyed(domid_t id)
 {
-    uint64_t mask;
-    if (!array_index_check_nospec(id, MOAT_MAX_DOMAINS, &mask)) {
-        struct domain *d = domain_by_id_any(id);
-        return d && d->state == DOM_RUNNABLE ? d : NULL;
-    }
-    struct domain *d = &domain_slots[id & mask];
-    return d->state == DOM_RUNNABLE && d->domid == id ? d : NULL;
+    struct domain *d = domain_by_id_any(id);
+    return d && d->state == DOM_RUNNABLE ? d : NULL;
 }
 
 /* mitigate=domid: the id of a domain `creator` creates, one that no domain has now. */

@@ -13,7 +13,7 @@
 #include <moat/quota.h>
 #include <moat/shutdown.h>
 
-static struct frame *frames;
+struct frame *frame_records; /* moat/frame.h: the table (its inline frame_get and frame_put) */
 static mfn_t frame_count;  /* records in the table */
 static mfn_t free_head = INVALID_MFN;
 static struct frame_stats stats;
@@ -82,7 +82,7 @@ static unsigned available_order(const struct boot_info *bi, uint8_t order[MAX_ME
 }
 
 /*
- * The table is written lazily: records [0, table_ready) are, the rest are written a chunk at a
+ * The table is written lazily: records [0, frame_records_ready) are, the rest are written a chunk at a
  * time the first time anything reaches them (frame_info, the allocator), so a boot does not pay
  * for 32k records (a 128 MiB machine) to use a few hundred frames. Every way into the table goes
  * through frame_info, or through the allocator, which reaches only frames below fresh_next, so no
@@ -93,7 +93,8 @@ static unsigned available_order(const struct boot_info *bi, uint8_t order[MAX_ME
  */
 #define TABLE_CHUNK 512 /* records (8 KiB of table) written at a time */
 static const struct boot_info *table_bi;
-static mfn_t table_ready, fresh_next;
+mfn_t frame_records_ready; /* moat/frame.h: records [0, this) are written */
+static mfn_t fresh_next;
 static unsigned nspans;
 
 /* Writes the records of frames [lo, hi) from the memory map and the reserved spans; with
@@ -137,12 +138,12 @@ static void classify(mfn_t lo, mfn_t hi, bool count)
                 mfn = stop;
             } else if (reserved) {
                 for (; mfn < stop; mfn++) {
-                    frames[mfn].use = FRAME_RESERVED;
-                    frames[mfn].owner = DOMID_HV;
+                    frame_records[mfn].use = FRAME_RESERVED;
+                    frame_records[mfn].owner = DOMID_HV;
                 }
             } else {
                 for (; mfn < stop; mfn++)
-                    frames[mfn].use = FRAME_FREE;
+                    frame_records[mfn].use = FRAME_FREE;
             }
         }
     }
@@ -152,9 +153,9 @@ static void classify(mfn_t lo, mfn_t hi, bool count)
 static void table_extend(mfn_t mfn)
 {
     mfn_t hi = MIN(frame_count, ALIGN_UP(mfn + 1, TABLE_CHUNK));
-    memset(&frames[table_ready], 0, (hi - table_ready) * sizeof(struct frame)); /* FRAME_ABSENT */
-    classify(table_ready, hi, false);
-    table_ready = hi;
+    memset(&frame_records[frame_records_ready], 0, (hi - frame_records_ready) * sizeof(struct frame)); /* FRAME_ABSENT */
+    classify(frame_records_ready, hi, false);
+    frame_records_ready = hi;
 }
 
 void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_end)
@@ -189,7 +190,7 @@ void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_e
     }
     if (!table_start)
         panic("no room for the frame table (%lu bytes)", (uint64_t)table_bytes);
-    frames = phys_to_virt(table_start);
+    frame_records = phys_to_virt(table_start);
 
     /* Count every whole frame inside an available range: visiting the ranges by address, a frame
      * inside two overlapping available ranges counts once as usable (sorted by start, a range's
@@ -205,9 +206,9 @@ void frame_init(const struct boot_info *bi, paddr_t image_start, paddr_t image_e
 static noinline mfn_t fresh_frame(void)
 {
     for (; fresh_next < frame_count; fresh_next++) {
-        if (fresh_next >= table_ready)
+        if (fresh_next >= frame_records_ready)
             table_extend(fresh_next);
-        if (frames[fresh_next].use == FRAME_FREE)
+        if (frame_records[fresh_next].use == FRAME_FREE)
             return fresh_next;
     }
     return INVALID_MFN;
@@ -253,7 +254,7 @@ static inline __attribute__((always_inline)) void take(struct frame *f, mfn_t mf
  * fresh_next; its record. */
 static inline __attribute__((always_inline)) struct frame *unlink(mfn_t mfn)
 {
-    struct frame *f = &frames[mfn];
+    struct frame *f = &frame_records[mfn];
     if (mfn == free_head)
         free_head = f->next_free;
     else
@@ -385,7 +386,7 @@ static inline __attribute__((always_inline)) void put_back(struct frame *f, mfn_
 static inline __attribute__((always_inline)) bool run_from_list(enum frame_use use, uint16_t owner, uint64_t *out,
                                                                 size_t *i, size_t n, uint64_t bits)
 {
-    struct frame *table = frames;
+    struct frame *table = frame_records;
     uint64_t rec = record(use, owner, POOL_NONE);
     arch_compute_once(rec); /* in a register, not rebuilt a frame */
     mfn_t mfn = free_head;
@@ -439,46 +440,29 @@ bool frame_alloc_run(enum frame_use use, struct domain *d, uint64_t *out, size_t
         return true;
     while (i--) {
         mfn_t mfn = (out[i] & ~bits) >> PAGE_SHIFT;
-        put_back(&frames[mfn], mfn);
+        put_back(&frame_records[mfn], mfn);
         out[i] = 0;
     }
     return false;
 }
 
-/* A frame the caller holds is allocated, so its record is written (below table_ready): anything
+/* A frame the caller holds is allocated, so its record is written (below frame_records_ready): anything
  * else is a hypervisor bug. One BUG_ON a function, the test first, so the common way has no
  * frame set up for the report. */
 void frame_free(mfn_t mfn)
 {
     /* Freeing something that is not an allocated frame is a hypervisor bug, never a guest's doing. */
-    BUG_ON(mfn >= table_ready || frames[mfn].use == FRAME_FREE || frames[mfn].use == FRAME_RESERVED ||
-           frames[mfn].use == FRAME_ABSENT);
-    struct frame *f = &frames[mfn];
+    BUG_ON(mfn >= frame_records_ready || frame_records[mfn].use == FRAME_FREE || frame_records[mfn].use == FRAME_RESERVED ||
+           frame_records[mfn].use == FRAME_ABSENT);
+    struct frame *f = &frame_records[mfn];
     quota_frame_give(f->owner); /* not an orphan's: its quota charge went with its owner */
     put_back(f, mfn);
 }
 
-void frame_get(mfn_t mfn)
-{
-    BUG_ON(mfn >= table_ready || frames[mfn].use == FRAME_FREE || frames[mfn].refcount == UINT32_MAX);
-    struct frame *f = &frames[mfn];
-    f->refcount++;
-}
-
-void frame_put(mfn_t mfn)
-{
-    BUG_ON(mfn >= table_ready || frames[mfn].refcount == 0);
-    struct frame *f = &frames[mfn];
-    if (--f->refcount == 0) {
-        f->refcount = 1; /* frame_free's own bookkeeping expects an allocated frame */
-        frame_free(mfn);
-    }
-}
-
 void frame_release_owned(mfn_t mfn)
 {
-    BUG_ON(mfn >= table_ready || frames[mfn].refcount == 0);
-    struct frame *f = &frames[mfn];
+    BUG_ON(mfn >= frame_records_ready || frame_records[mfn].refcount == 0);
+    struct frame *f = &frame_records[mfn];
     if (f->refcount == 1) {
         frame_free(mfn);
     } else {
@@ -494,23 +478,23 @@ static noinline struct frame *frame_info_unwritten(mfn_t mfn)
     if (mfn >= frame_count)
         return NULL;
     table_extend(mfn);
-    return &frames[mfn];
+    return &frame_records[mfn];
 }
 
-struct frame *frame_info(mfn_t mfn) { return mfn < table_ready ? &frames[mfn] : frame_info_unwritten(mfn); }
+struct frame *frame_info(mfn_t mfn) { return mfn < frame_records_ready ? &frame_records[mfn] : frame_info_unwritten(mfn); }
 
 mfn_t frame_table_ready(mfn_t *size)
 {
     *size = frame_count;
-    return table_ready;
+    return frame_records_ready;
 }
 
 static bool use_reserved(uint8_t use) { return use == FRAME_RESERVED || use == FRAME_ABSENT; }
 
 bool frame_is_reserved(mfn_t mfn)
 {
-    if (mfn < table_ready) /* (frame_info's test, without its NULL a written record never is) */
-        return use_reserved(frames[mfn].use);
+    if (mfn < frame_records_ready) /* (frame_info's test, without its NULL a written record never is) */
+        return use_reserved(frame_records[mfn].use);
     const struct frame *f = frame_info_unwritten(mfn);
     return !f || use_reserved(f->use);
 }
@@ -520,22 +504,22 @@ void frame_get_stats(struct frame_stats *out) { *out = stats; }
 bool frame_audit(void)
 {
     uint64_t free = 0, used = 0, listed = 0;
-    if (table_ready < frame_count)
+    if (frame_records_ready < frame_count)
         table_extend(frame_count - 1); /* the whole table, to count it */
     for (mfn_t mfn = 0; mfn < frame_count; mfn++) {
-        if (frames[mfn].use == FRAME_FREE)
+        if (frame_records[mfn].use == FRAME_FREE)
             free++;
-        else if (frames[mfn].use != FRAME_ABSENT && frames[mfn].use != FRAME_RESERVED)
+        else if (frame_records[mfn].use != FRAME_ABSENT && frame_records[mfn].use != FRAME_RESERVED)
             used++;
     }
     /* Bounded: a corrupted list could loop. */
-    for (mfn_t mfn = free_head; mfn != INVALID_MFN && listed <= frame_count; mfn = frames[mfn].next_free) {
-        if (mfn >= frame_count || frames[mfn].use != FRAME_FREE)
+    for (mfn_t mfn = free_head; mfn != INVALID_MFN && listed <= frame_count; mfn = frame_records[mfn].next_free) {
+        if (mfn >= frame_count || frame_records[mfn].use != FRAME_FREE)
             break;
         listed++;
     }
     for (mfn_t mfn = fresh_next; mfn < frame_count; mfn++) /* free, never handed out: on no list */
-        listed += frames[mfn].use == FRAME_FREE;
+        listed += frame_records[mfn].use == FRAME_FREE;
     if (free == stats.free && listed == stats.free && used == stats.used)
         return true;
     printk("frames: audit failed: the table has %lu free (%lu on the free list) and %lu used, the counters say "

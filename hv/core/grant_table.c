@@ -107,13 +107,13 @@ static mfn_t writable_pfn_to_mfn(struct domain *d, uint64_t pfn)
 static uint32_t mt_alloc(struct domain *d, struct maptrack_entry **entry)
 {
     struct grant_table *t = gt(d);
-    if (!quota_take(d, QUOTA_MAPTRACK, 1)) /* its label's (or its creator's) mappings are all in use */
+    if (!quota_account_take(&d->quota, QUOTA_MAPTRACK, 1)) /* its label's (or its creator's) mappings are all in use */
         return MT_NONE;
     if (t->mt_free == MT_NONE) {
         unsigned page = t->mt_count / MAPTRACK_PER_PAGE;
         struct maptrack_entry *p = page < MAPTRACK_PAGES ? alloc_hv_page(d) : NULL;
         if (!p) {
-            quota_give(d, QUOTA_MAPTRACK, 1);
+            quota_account_give(&d->quota, QUOTA_MAPTRACK, 1);
             return MT_NONE;
         }
         t->maptrack[page] = p;
@@ -152,7 +152,7 @@ static inline __attribute__((always_inline)) void mt_free(struct domain *d, uint
     e->flags = 0; /* no longer in use (mt_lookup); a map writes every other field anew */
     e->next = t->mt_free;
     t->mt_free = h;
-    quota_give(d, QUOTA_MAPTRACK, 1);
+    quota_account_give(&d->quota, QUOTA_MAPTRACK, 1);
 }
 
 static noinline void mt_free_call(struct domain *d, uint32_t h, struct maptrack_entry *e) { mt_free(d, h, e); }
@@ -279,8 +279,9 @@ static int16_t status_of(int rc)
     }
 }
 
-/* The domain an op names: DOMID_SELF, itself, or another live one; NULL and *status otherwise. */
-static struct domain *named(struct domain *d, domid_t id, int16_t *status)
+/* The domain an op names: DOMID_SELF, itself, or another live one; NULL and *status otherwise.
+ * Inline (with domain_by_id's inline common case) in the map, the setup and the copy. */
+static inline __attribute__((always_inline)) struct domain *named(struct domain *d, domid_t id, int16_t *status)
 {
     struct domain *g = id == DOMID_SELF ? d : domain_by_id(id);
     if (!g)

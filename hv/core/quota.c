@@ -9,7 +9,7 @@
 #include <moat/xsm.h>
 
 /* Per label row: the sum of what the domains charged to it hold, kept only while the live
- * policy has limits (any_limit): under a policy without, no account points to a row and a charge
+ * policy has limits (quota_any_limit): under a policy without, no account points to a row and a charge
  * updates the domain's own count only. Every policy change rebuilds the sums from those counts
  * (quota_rebuild), so a policy that gains limits starts from the right sums. Rows past
  * ACM_QUOTA_MAX_ROWS have no limit (a policy with quotas has no more rows) and are not summed. */
@@ -21,7 +21,7 @@ static uint32_t limit_rows; /* rows of limits[] the live policy set; the others 
 /* One past the highest row of used[] any account has ever pointed to: the rows above were never
  * charged, so a rebuild clears only these (a few rows, not all ACM_QUOTA_MAX_ROWS). */
 static uint32_t used_rows;
-static bool any_limit; /* the live policy has a QUOTAS section: else nothing is checked */
+bool quota_any_limit; /* moat/quota.h: the live policy has a QUOTAS section, else nothing is checked */
 
 /* What an account's row points to when the row has no limits (or is not summed): a sum of 0
  * and no limit, so the check needs no test of its own for it. */
@@ -34,7 +34,7 @@ static uint32_t row_of(uint32_t ssidref) { return ACM_SSIDREF_PRIMARY(ssidref); 
 /* A row as stored in an account: row + 1, or 0 when the row is not summed (no limits at all). */
 static uint16_t account_row(uint32_t row)
 {
-    return any_limit && row < ACM_QUOTA_MAX_ROWS ? (uint16_t)(row + 1) : 0;
+    return quota_any_limit && row < ACM_QUOTA_MAX_ROWS ? (uint16_t)(row + 1) : 0;
 }
 
 static void set_rows(struct domain *d)
@@ -59,53 +59,75 @@ static uint32_t policy_limit(uint32_t row, enum quota_kind kind)
     uint32_t l = xsm_quota_limit(row, (unsigned)kind);
     if (l == ACM_QUOTA_UNLIMITED)
         return UINT32_MAX;
-    any_limit = true;
+    quota_any_limit = true;
     return kind == QUOTA_FRAMES ? l / (PAGE_SIZE / 1024) : l;
 }
 
-/* The first of d's label rows that has no room for n more of kind, as row + 1; 0 if both have. */
-static inline unsigned full_row(const struct domain *d, enum quota_kind kind, uint32_t n)
+/* The first of an account's label rows that has no room for n more of kind, as row + 1; 0 if both
+ * have. For a policy with limits (the caller tested quota_any_limit). */
+static inline __attribute__((always_inline)) unsigned full_row_limited(const struct quota_account *q,
+                                                                       enum quota_kind kind, uint32_t n)
 {
-    const struct quota_account *q = &d->quota;
-    if (!any_limit || !q->limit[0])
-        return 0; /* no limits, or an account not started yet (no rows: nothing to check) */
+    if (!q->limit[0])
+        return 0; /* an account not started yet (no rows: nothing to check) */
     for (unsigned i = 0; i < 2; i++)
         if ((uint64_t)q->use[i][kind] + n > q->limit[i][kind])
             return q->rows[i];
     return 0;
 }
 
-bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n) { return full_row(d, kind, n) == 0; }
-
-static inline __attribute__((always_inline)) void charge(struct domain *d, enum quota_kind kind, uint32_t n, bool take)
+/* The same under any policy: without limits, every row has room. */
+static inline unsigned full_row(const struct quota_account *q, enum quota_kind kind, uint32_t n)
 {
-    /* Without limits no account has rows (account_row): one test of the flag, which a take's
-     * room check has just made, instead of a test of each row. */
-    if (any_limit)
-        for (unsigned i = 0; i < 2; i++) {
-            unsigned r = d->quota.rows[i];
-            if (!r)
-                continue;
-            uint32_t *u = &used[r - 1][kind];
-            BUG_ON(!take && *u < n);
-            *u = take ? *u + n : *u - n;
-        }
-    uint32_t *h = &d->quota.held[kind];
-    BUG_ON(!take && *h < n);
-    *h = take ? *h + n : *h - n;
+    return quota_any_limit ? full_row_limited(q, kind, n) : 0;
 }
 
-bool quota_take(struct domain *d, enum quota_kind kind, uint32_t n)
+bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n) { return full_row(&d->quota, kind, n) == 0; }
+
+/* The label rows' sums of an account, for a policy with limits (the caller tested quota_any_limit):
+ * without, no account has rows (account_row) and nothing reads the sums. */
+static inline __attribute__((always_inline)) void charge_rows(const struct quota_account *q, enum quota_kind kind,
+                                                              uint32_t n, bool take)
 {
-    if (!quota_room(d, kind, n))
+    for (unsigned i = 0; i < 2; i++) {
+        unsigned r = q->rows[i];
+        if (!r)
+            continue;
+        uint32_t *u = &used[r - 1][kind];
+        BUG_ON(!take && *u < n);
+        *u = take ? *u + n : *u - n;
+    }
+}
+
+static inline __attribute__((always_inline)) void charge(struct quota_account *q, enum quota_kind kind, uint32_t n,
+                                                        bool take)
+{
+    if (quota_any_limit)
+        charge_rows(q, kind, n, take);
+    quota_held_charge(q, kind, n, take);
+}
+
+/* moat/quota.h's quota_account_take and quota_account_give call these two when the flag is set. */
+bool quota_account_take_limited(struct quota_account *q, enum quota_kind kind, uint32_t n)
+{
+    if (full_row_limited(q, kind, n))
         return false;
-    charge(d, kind, n, true);
+    charge_rows(q, kind, n, true);
+    quota_held_charge(q, kind, n, true);
     return true;
 }
 
-void quota_charge(struct domain *d, enum quota_kind kind, uint32_t n) { charge(d, kind, n, true); }
+void quota_account_give_limited(struct quota_account *q, enum quota_kind kind, uint32_t n)
+{
+    charge_rows(q, kind, n, false);
+    quota_held_charge(q, kind, n, false);
+}
 
-void quota_give(struct domain *d, enum quota_kind kind, uint32_t n) { charge(d, kind, n, false); }
+bool quota_take(struct domain *d, enum quota_kind kind, uint32_t n) { return quota_account_take(&d->quota, kind, n); }
+
+void quota_charge(struct domain *d, enum quota_kind kind, uint32_t n) { charge(&d->quota, kind, n, true); }
+
+void quota_give(struct domain *d, enum quota_kind kind, uint32_t n) { quota_account_give(&d->quota, kind, n); }
 
 int quota_domain_start(struct domain *d, const struct domain *creator)
 {
@@ -113,7 +135,7 @@ int quota_domain_start(struct domain *d, const struct domain *creator)
     d->quota.has_creator = creator != NULL;
     d->quota.creator_ssidref = creator ? creator->ssidref : 0;
     set_rows(d);
-    unsigned full = full_row(d, QUOTA_DOMAINS, 1);
+    unsigned full = full_row(&d->quota, QUOTA_DOMAINS, 1);
     if (full) {
         /* One line per refused create: creating is a privileged operation, which a label's create
          * permission already limits to the domains trusted with it. */
@@ -122,7 +144,7 @@ int quota_domain_start(struct domain *d, const struct domain *creator)
                limits[full - 1][QUOTA_DOMAINS]);
         return -XEN_ENOSPC;
     }
-    charge(d, QUOTA_DOMAINS, 1, true);
+    charge(&d->quota, QUOTA_DOMAINS, 1, true);
     return 0;
 }
 
@@ -150,7 +172,7 @@ void quota_rebuild(void)
 {
     /* Only the policy's own label rows can have limits: a walk of those, not of every row (a
      * policy load with few labels stays cheap). */
-    any_limit = false;
+    quota_any_limit = false;
     uint32_t n = xsm_label_count();
     limit_rows = n < ACM_QUOTA_MAX_ROWS ? n : ACM_QUOTA_MAX_ROWS;
     for (uint32_t row = 0; row < limit_rows; row++)

@@ -16,6 +16,7 @@
 #include <moat/grant_table.h>
 #include <moat/guest_pt.h>
 #include <moat/meter.h>
+#include <moat/nospec.h>
 #include <moat/quota.h>
 #include <moat/sched_share.h>
 #include <moat/types.h>
@@ -164,13 +165,28 @@ struct domain_params {
 struct domain *domain_create(const struct domain_params *p, long *err);
 /* Tears a domain down and gives every frame back; records how it ended. */
 void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why);
-struct domain *domain_by_id(domid_t id); /* a live domain, or NULL */
-struct domain *domain_by_id_any(domid_t id); /* the same, or one being built or torn down */
+struct domain *domain_by_id_any(domid_t id); /* a domain, live, being built or torn down, or NULL */
+struct domain *domain_by_id_keyed(domid_t id); /* domain_by_id's keyed ids (domain.c) */
 struct domain *domain_table(unsigned index);
-/* The table itself, for the two inline helpers below only: a domain's slot, and the domain in a
- * slot (masked: always within the table; for slots the hypervisor recorded, never a guest's). */
+/* The table itself, for the inline helpers below only: a domain's slot, the domain in a slot
+ * (masked: always within the table; for slots the hypervisor recorded, never a guest's), and
+ * domain_by_id's common case. */
 extern struct domain domain_slots[MOAT_MAX_DOMAINS];
 _Static_assert((MOAT_MAX_DOMAINS & (MOAT_MAX_DOMAINS - 1)) == 0, "slot mask");
+/*
+ * A live domain (one in DOM_RUNNABLE, the one state neither free nor dying), or NULL. Inline: every
+ * hypercall naming a domain starts here. The common case (an id below MOAT_MAX_DOMAINS, which names
+ * its own slot) is one bounds check that also masks the index, then that one state test and the
+ * slot's id; the others go through the id map, out of line.
+ */
+static inline struct domain *domain_by_id(domid_t id)
+{
+    uint64_t mask;
+    if (!array_index_check_nospec(id, MOAT_MAX_DOMAINS, &mask))
+        return domain_by_id_keyed(id);
+    struct domain *d = &domain_slots[id & mask];
+    return d->state == DOM_RUNNABLE && d->domid == id ? d : NULL;
+}
 static inline unsigned domain_slot(const struct domain *d) { return (unsigned)(d - domain_slots); }
 static inline struct domain *domain_in_slot(unsigned slot) { return &domain_slots[slot & (MOAT_MAX_DOMAINS - 1)]; }
 unsigned domain_live_count(void);

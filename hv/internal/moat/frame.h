@@ -9,6 +9,7 @@
 
 #include <moat/boot_info.h>
 #include <moat/config.h>
+#include <moat/shutdown.h>
 #include <moat/types.h>
 
 typedef uint64_t mfn_t; /* machine frame number */
@@ -64,9 +65,32 @@ void frame_failalloc_report(void);
 static inline void frame_failalloc_arm(bool boot_domains) { (void)boot_domains; }
 static inline void frame_failalloc_report(void) {}
 #endif
-/* Reference counting for frames that outlive their owner's use (a granted page still mapped). */
-void frame_get(mfn_t mfn);
-void frame_put(mfn_t mfn); /* frees the frame with its last reference */
+/* The table and how far its records are written (frame.c), for the two inline helpers below only:
+ * a grant's map and unmap take and drop a reference each, and a call each was a tenth of the work. */
+extern struct frame *frame_records;
+extern mfn_t frame_records_ready;
+/* Reference counting for frames that outlive their owner's use (a granted page still mapped). A
+ * reference to a frame that is not an allocated, written record, a count that would wrap and a put
+ * with none left are hypervisor bugs. */
+static inline void frame_get(mfn_t mfn)
+{
+    BUG_ON(mfn >= frame_records_ready || frame_records[mfn].use == FRAME_FREE);
+    uint32_t count;
+    /* The count that would wrap, tested by the increment's own carry rather than a compare. */
+    BUG_ON(__builtin_add_overflow(frame_records[mfn].refcount, 1u, &count));
+    frame_records[mfn].refcount = count;
+}
+static inline void frame_put(mfn_t mfn) /* frees the frame with its last reference */
+{
+    BUG_ON(mfn >= frame_records_ready);
+    struct frame *f = &frame_records[mfn];
+    if (f->refcount > 1) { /* not the last: one compare for both tests below */
+        f->refcount--;
+        return;
+    }
+    BUG_ON(f->refcount == 0);
+    frame_free(mfn); /* f->refcount stays 1: frame_free's own bookkeeping expects an allocated frame */
+}
 /* The owner lets go of a frame: freed now, or orphaned until the last other reference goes. */
 void frame_release_owned(mfn_t mfn);
 struct frame *frame_info(mfn_t mfn); /* NULL if mfn is outside the table */

@@ -14,6 +14,7 @@
 #ifndef MOAT_QUOTA_H
 #define MOAT_QUOTA_H
 
+#include <moat/shutdown.h>
 #include <moat/types.h>
 #include <public/xsm/acm.h>
 
@@ -48,6 +49,34 @@ void quota_domain_end(struct domain *d);
 bool quota_room(const struct domain *d, enum quota_kind kind, uint32_t n);
 /* Takes n of a resource for d if both of its labels have room; false (nothing taken) if not. */
 bool quota_take(struct domain *d, enum quota_kind kind, uint32_t n);
+/* The same two for an account (&d->quota), inline: under a policy without limits (the common
+ * case) a take is the account's own count and a give that count with its underflow check, with
+ * no call; with limits, the room check and the label rows' sums out of line (quota.c). */
+extern bool quota_any_limit; /* the live policy has limits (quota.c keeps it) */
+bool quota_account_take_limited(struct quota_account *q, enum quota_kind kind, uint32_t n);
+void quota_account_give_limited(struct quota_account *q, enum quota_kind kind, uint32_t n);
+/* The account's own count, taken or given back; giving back more than it holds is a hypervisor bug. */
+static inline __attribute__((always_inline)) void quota_held_charge(struct quota_account *q, enum quota_kind kind,
+                                                                    uint32_t n, bool take)
+{
+    uint32_t *h = &q->held[kind];
+    BUG_ON(!take && *h < n);
+    *h = take ? *h + n : *h - n;
+}
+static inline bool quota_account_take(struct quota_account *q, enum quota_kind kind, uint32_t n)
+{
+    if (quota_any_limit)
+        return quota_account_take_limited(q, kind, n);
+    quota_held_charge(q, kind, n, true);
+    return true;
+}
+static inline void quota_account_give(struct quota_account *q, enum quota_kind kind, uint32_t n)
+{
+    if (quota_any_limit)
+        quota_account_give_limited(q, kind, n);
+    else
+        quota_held_charge(q, kind, n, false);
+}
 /* Takes n whatever the limits (the caller checked quota_room, or gives back as much first). */
 void quota_charge(struct domain *d, enum quota_kind kind, uint32_t n);
 /* Gives n back. */
