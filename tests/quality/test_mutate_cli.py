@@ -80,3 +80,20 @@ def test_absolute_files_must_be_in_the_tree(root: Path, tmp_path: Path, capsys: 
     status, lines, err = listed(capsys, str(outside))
     assert status == USER_ERROR_EXIT and not lines
     assert f"{outside}: not in the moat tree" in err and "Traceback" not in err, err
+
+
+def test_a_header_under_hv_is_mutated_in_its_inline_functions(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Hot-path checks live in static inline functions of hv/ headers; they are mutated as a .c's
+    functions are (a header elsewhere, or any other kind of file, is still refused)."""
+    (root / "hv" / "x.h").write_text("// SPDX-License-Identifier: MIT\n#ifndef X_H\n#define X_H\n"
+                                     "static inline int h(int a)\n{\n    return a >= 2;\n}\n#endif\n")
+    status, lines, err = listed(capsys, "hv/x.h")
+    assert status == 0 and "Traceback" not in err, err
+    # Inside the include guard, as every header's functions are.
+    assert lines and all(line.startswith("hv/x.h:6: hv/x.h::h::") for line in lines), lines
+    assert any("::relational::>= -> >::" in line for line in lines), lines
+    (root / "tests" / "x.h").write_text("int n;\n")
+    status, lines, err = listed(capsys, "tests/x.h")
+    assert status == USER_ERROR_EXIT and "tests/x.h: not a C file under hv/" in err, err
+    (root / "hv" / "x.txt").write_text("a < 4\n")
+    assert listed(capsys, "hv/x.txt")[0] == USER_ERROR_EXIT

@@ -110,6 +110,19 @@ def _in_preprocessor(node: Node) -> bool:
     return False
 
 
+_CONDITIONAL = ("preproc_ifdef", "preproc_if", "preproc_elif", "preproc_elifdef", "preproc_else")
+
+
+def _function_definitions(node: Node) -> Iterator[Node]:
+    """node if it is a function definition, or those inside a conditional block: a header's
+    functions are all inside its include guard (#ifndef MOAT_X_H)."""
+    if node.type == "function_definition":
+        yield node
+    elif node.type in _CONDITIONAL:
+        for child in node.children:
+            yield from _function_definitions(child)
+
+
 def _candidates(src: bytes, body: Node, func: str) -> Iterator[tuple[str, int, int, str]]:
     """(operator, start, end, replacement) for every mutation of one function body."""
     stack = [body]
@@ -184,8 +197,7 @@ def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> li
         return lo + 1
 
     for node in tree.root_node.children:
-        funcs = [node] if node.type == "function_definition" else []
-        for f in funcs:
+        for f in _function_definitions(node):
             body = f.child_by_field_name("body")
             if body is None:
                 continue

@@ -16,7 +16,7 @@ from moat.errors import UserError
 from moat.paths import build_dir, repo_root
 
 DESCRIPTION = f"""\
-Generate mutants of hv/ C files (tree-sitter-c), build each in a copy of the tree, run the tests
+Generate mutants of hv/ C files and headers (tree-sitter-c), build each in a copy of the tree, run the tests
 that cover the mutated line (build/coverage/tests.json from the last moat coverage) and report the
 kill rate and every survivor with its diff (docs/coverage.md). Equivalent mutants are listed in
 {mutate.EQUIVALENT_FILE}. Without FILES: {', '.join(mutate.DEFAULT_FILES)}.
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description=DESCRIPTION, epilog=EPILOG, allow_abbrev=False,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("files", nargs="*", metavar="FILE",
-                   help="hv/ C files to mutate (a relative path is taken from the moat tree, $MOAT_ROOT, "
+                   help="hv/ C files or headers to mutate (a relative path is taken from the moat tree, $MOAT_ROOT, "
                         "as the tests are, not from the current directory)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write the report as JSON to FILE")
     p.add_argument("--operator", action="append", choices=mutate.OPERATORS, dest="operators",
@@ -86,7 +86,9 @@ def source_path(f: str, root: Path) -> Path:
         rel = path.resolve().relative_to(root)
     except ValueError:
         raise UserError(f"{f}: not in the moat tree {root} (FILES are hv/ C files of that tree)") from None
-    if not (root / rel).is_file() or rel.suffix != ".c" or not rel.parts or rel.parts[0] != "hv":
+    # Headers too: the hot paths' checks are often static inline functions in hv/ headers, and the
+    # coverage map knows their lines (DWARF names the header of inlined code).
+    if not (root / rel).is_file() or rel.suffix not in (".c", ".h") or not rel.parts or rel.parts[0] != "hv":
         hint = " (a test? name each with its own --tests)" if rel.suffix == ".py" or "::" in f else ""
         raise UserError(f"{f}: not a C file under hv/ of {root}{hint}")
     return rel
