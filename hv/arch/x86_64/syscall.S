@@ -169,7 +169,7 @@ syscall_entry_fast:
      * the pointer the exit read from %gs:PCPU_CUR_VCPU_INFO before.
      */
 .Lexit:
-    cmpq $0, %gs:PCPU_NEED_RESCHED
+    cmpl $0, %gs:PCPU_NEED_RESCHED        /* need_resched alone (not switch_general beside it) */
     jne .Lexit_slow
     cmpw $1, (%r12)                       /* evtchn_upcall_pending 1, evtchn_upcall_mask 0 */
     je .Lexit_slow
