@@ -834,7 +834,7 @@ static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *
 static inline __attribute__((always_inline)) bool upcall_enter(struct vcpu *v, struct vcpu_info *vi)
 {
     vi->evtchn_upcall_mask = 1;
-    return arch_upcall_push(v, v->callback_rip);
+    return arch_upcall_push(v);
 }
 
 /*
