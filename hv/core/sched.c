@@ -974,8 +974,9 @@ static __attribute__((__noinline__, __cold__)) noreturn void exit_bad_stack(void
 }
 
 /* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
- * so that the plain switch keeps no register across the push. */
-static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
+ * so that the plain switch keeps no register across the push. No frame-pointer link, as its one
+ * caller (exit_to_guest_resched) keeps none: the chain ended there anyway. */
+static __attribute__((__noinline__)) NO_FRAME_POINTER noreturn void exit_with_upcall(struct vcpu *next)
 {
     if (!upcall_enter(next, vcpu_info_of(next)))
         exit_bad_stack();
