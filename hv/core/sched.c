@@ -77,8 +77,8 @@ static bool plain_switch_on;
  * plain_switch_on, and no CPU has a device's I/O ports open (device_ports_open_cpus): the one
  * global condition the plain switch tests, kept as the boot CPU's switch_general (0 when it
  * holds), beside its work word so that one compare tests both (exit_to_guest_resched).
- * Recomputed by sched_plain_ports wherever either changes. Every other CPU's stays 1, set by
- * sched_start before any guest runs: plain_switch_on means one CPU, the boot CPU.
+ * Recomputed by sched_plain_ports wherever either changes. Every other CPU's is 1 from its start
+ * (smp_boot): plain_switch_on means one CPU, the boot CPU.
  */
 void sched_plain_ports(void) { percpus[0].switch_general = !(plain_switch_on && !device_ports_open_cpus); }
 
@@ -222,8 +222,6 @@ void sched_start(void)
     hypercall_fast_init(!hv_lock_smp && !partitioned());
     wake_one_cpu = !hv_lock_smp && !partitioned();
     plain_switch_on = !hv_lock_smp && !partitioned() && arch_switch_plain_on();
-    for (unsigned i = 0; i < MOAT_MAX_CPUS; i++)
-        percpus[i].switch_general = 1;
     sched_plain_ports();
     __atomic_store_n(&started, true, __ATOMIC_RELEASE);
     if (smp_cpus_online() > 1)
