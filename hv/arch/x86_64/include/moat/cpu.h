@@ -193,6 +193,7 @@ static inline bool this_cpu_resched_pending(void)
 {
     __asm__ goto("cmpl $0, %%gs:%c0\n\tjne %l[pending]" ::"i"(PCPU_NEED_RESCHED) : "memory", "cc" : pending);
     return false;
+/* cppcheck-suppress unusedLabel ; the asm goto's target (cppcheck does not read asm goto) */
 pending:
     return true;
 }
