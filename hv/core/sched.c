@@ -75,11 +75,12 @@ static bool plain_switch_on;
 
 /*
  * plain_switch_on, and no CPU has a device's I/O ports open (device_ports_open_cpus): the one
- * global the plain switch tests. Recomputed by sched_plain_ports wherever either changes.
+ * global condition the plain switch tests, kept as the boot CPU's switch_general (0 when it
+ * holds), beside its work word so that one compare tests both (exit_to_guest_resched).
+ * Recomputed by sched_plain_ports wherever either changes. Every other CPU's is 1 from its start
+ * (smp_boot): plain_switch_on means one CPU, the boot CPU.
  */
-static bool plain_switch;
-
-void sched_plain_ports(void) { plain_switch = plain_switch_on && !device_ports_open_cpus; }
+void sched_plain_ports(void) { percpus[0].switch_general = !(plain_switch_on && !device_ports_open_cpus); }
 
 /*
  * The per-domain half of the plain switch's tests: d's vCPUs may be switched in (and out, after a
@@ -421,7 +422,8 @@ static void deschedule(void *arg)
     if (cpu->current == arg && !cpu->in_hypercall) {
         account(cpu, cpu->current);
         cpu->current = NULL;
-        cpu->need_resched |= RESCHED_SWITCH; /* the way out must pick (syscall.S's fast path) */
+        /* the way out must pick (syscall.S's fast path); current is NULL (the plain switch's test) */
+        cpu->need_resched |= RESCHED_SWITCH | RESCHED_NO_CURRENT;
     }
 }
 
@@ -516,7 +518,8 @@ static void evict(void *arg)
         account(cpu, cpu->current);
         cpu->current = NULL;
         cpu->cur_regs = NULL;
-        cpu->need_resched |= RESCHED_SWITCH; /* the way out must pick (syscall.S's fast path) */
+        /* the way out must pick (syscall.S's fast path); current is NULL (the plain switch's test) */
+        cpu->need_resched |= RESCHED_SWITCH | RESCHED_NO_CURRENT;
     }
     arch_cpu_forget(cpu, d);
 }
@@ -829,7 +832,7 @@ static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *
 static inline __attribute__((always_inline)) bool upcall_enter(struct vcpu *v, struct vcpu_info *vi)
 {
     vi->evtchn_upcall_mask = 1;
-    return arch_upcall_push(v, v->callback_rip);
+    return arch_upcall_push(v);
 }
 
 /*
@@ -879,9 +882,9 @@ static void idle(struct percpu *cpu)
  * due (deliver_upcall would do nothing). Kept apart from exit_to_guest_slow so that the hypercall
  * and trap exits that take it do not pay that function's frame (its saved registers).
  */
-static bool stays_current(const struct percpu *cpu, struct vcpu *cur)
+static bool stays_current(struct vcpu *cur)
 {
-    if (cpu->need_resched || !cur || partitioned() || !runnable(cur) || !cur->slice_left_ticks)
+    if (this_cpu_resched_pending() || !cur || partitioned() || !runnable(cur) || !cur->slice_left_ticks)
         return false;
     return !upcall_due(cur, vcpu_info_of(cur));
 }
@@ -893,7 +896,7 @@ noreturn void exit_to_guest(void)
 {
     struct percpu *cpu = this_cpu();
     arch_irq_disable(); /* before need_resched is read: the tick sets it */
-    if (stays_current(cpu, cpu->current)) {
+    if (stays_current(cpu->current)) {
         hv_lock_exit();
         lock_check_none_held("returns to a guest");
         return_to_guest();
@@ -969,8 +972,9 @@ static __attribute__((__noinline__, __cold__)) noreturn void exit_bad_stack(void
 }
 
 /* The plain switch's way out when next (current now) has an upcall due (upcall_due): out of line,
- * so that the plain switch keeps no register across the push. */
-static __attribute__((__noinline__)) noreturn void exit_with_upcall(struct vcpu *next)
+ * so that the plain switch keeps no register across the push. No frame-pointer link, as its one
+ * caller (exit_to_guest_resched) keeps none: the chain ended there anyway. */
+static __attribute__((__noinline__)) NO_FRAME_POINTER noreturn void exit_with_upcall(struct vcpu *next)
 {
     if (!upcall_enter(next, vcpu_info_of(next)))
         exit_bad_stack();
@@ -1021,9 +1025,10 @@ static __attribute__((__noinline__)) noreturn void exit_resched_general(struct p
  * (MSR_FMASK), so the tick cannot change the word it tests.
  *
  * The conditions that change rarely are kept as flags by the places that change them, so that
- * each switch tests one byte for them: plain_switch (one CPU, no partitions, the extended state's
- * fast path, and no device's I/O ports open: sched_plain_ports) and each domain's switch_plain
- * (no device, the default weight, not paused, not parked: sched_plain_update). A vCPU whose
+ * each switch tests little for them: switch_general (one CPU, no partitions, the extended
+ * state's fast path, and no device's I/O ports open: sched_plain_ports), in the same compare as
+ * the work word, and each domain's switch_plain (no device, the default weight, not paused, not
+ * parked: sched_plain_update). A vCPU whose
  * state is VCPU_RUNNABLE in a domain with switch_plain is runnable(): so the yield is told from
  * the block by the state alone, and a runnable vCPU of a domain without the flag takes the
  * general path.
@@ -1031,24 +1036,26 @@ static __attribute__((__noinline__)) noreturn void exit_resched_general(struct p
 NO_FRAME_POINTER noreturn void exit_to_guest_resched(void)
 {
     struct percpu *cpu = this_cpu();
-    struct runqueue *rq = &rqs[0]; /* plain_switch: the boot CPU's, this one */
+    struct runqueue *rq = &rqs[0]; /* switch_general 0: the boot CPU's, this one */
     struct vcpu *cur = cpu->current, *next = rq->head;
-    if (cpu->need_resched != RESCHED_SWITCH || !plain_switch || !cur)
+    /* The work word RESCHED_SWITCH alone and switch_general 0; cur is not NULL (evict and
+     * deschedule add RESCHED_NO_CURRENT when they empty it) */
+    if (cpu->resched_word != RESCHED_SWITCH)
         exit_resched_general(cpu);
     if (__builtin_expect(!next, 0)) { /* nobody queued: a yielder goes on (a blocked one leaves the CPU idle) */
         if (!runnable(cur) || !cur->slice_left_ticks)
             exit_to_guest_slow();
-        cpu->need_resched = 0;
+        percpu_resched_clear(cpu);
         plain_exit(cpu, cur);
     }
-    /* next's domain: no device (and plain_switch: no ports open), the default weight */
+    /* next's domain: no device (and switch_general 0: no ports open), the default weight */
     if (!next->domain->switch_plain || !arch_switch_plain_ok(cpu, cur, next))
         exit_to_guest_slow();
-    /* pick_next's cases, next at the head (plain_switch: the queue's counters are not kept) */
+    /* pick_next's cases, next at the head (one CPU: the queue's counters are not kept) */
     if (cur->state == VCPU_RUNNABLE) { /* it yielded: it takes next's place, or goes to the tail */
         if (!cur->domain->switch_plain || cur->on_rq) /* paused or parked: runnable() is false */
             exit_to_guest_slow();
-        cpu->need_resched = 0;
+        percpu_resched_clear(cpu);
         if (next == rq->tail)
             rq_take_turn(rq, cur, next, false);
         else {
@@ -1056,7 +1063,7 @@ NO_FRAME_POINTER noreturn void exit_to_guest_resched(void)
             rq_unlink(rq, next, false);   /* rq_remove(next) */
         }
     } else { /* it blocked (or is down): it leaves the CPU */
-        cpu->need_resched = 0;
+        percpu_resched_clear(cpu);
         if (next == rq->tail)
             rq_take_only(rq, next, false);
         else

@@ -112,6 +112,11 @@ _Static_assert(__builtin_offsetof(struct percpu, cur_regs_top) == PCPU_CUR_REGS_
 _Static_assert(__builtin_offsetof(struct percpu, self) == PCPU_SELF, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, current) == PCPU_CURRENT, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, need_resched) == PCPU_NEED_RESCHED, "percpu layout");
+/* The plain switch's one compare (sched.c): need_resched the low half of resched_word, switch_general the high. */
+_Static_assert(__builtin_offsetof(struct percpu, resched_word) == PCPU_NEED_RESCHED &&
+                   __builtin_offsetof(struct percpu, switch_general) == PCPU_NEED_RESCHED + 4 &&
+                   sizeof(((struct percpu *)0)->need_resched) == 4,
+               "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, cur_vcpu_info) == PCPU_CUR_VCPU_INFO, "percpu layout");
 _Static_assert(HYPERCALL_SLOTS == MOAT_NR_HYPERCALLS, "the fast path's table bound");
 /* The fast path reads a vcpu_info's pending byte and the mask byte after it. */

@@ -352,7 +352,8 @@ void smp_boot(void)
     listed = map.count;
     for (unsigned i = 1; i < listed; i++) {
         struct percpu *cpu = &percpus[i];
-        *cpu = (struct percpu){.self = cpu, .id = i, .apic_id = map.cpu[i].apic_id};
+        /* switch_general 1: the plain switch is the boot CPU's alone (sched.c's sched_plain_ports) */
+        *cpu = (struct percpu){.self = cpu, .id = i, .apic_id = map.cpu[i].apic_id, .switch_general = 1};
         if (map_stacks(cpu)) {
             state[i] = CPU_STARTING;
         } else {

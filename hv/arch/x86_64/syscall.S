@@ -169,7 +169,7 @@ syscall_entry_fast:
      * the pointer the exit read from %gs:PCPU_CUR_VCPU_INFO before.
      */
 .Lexit:
-    cmpq $0, %gs:PCPU_NEED_RESCHED
+    cmpl $0, %gs:PCPU_NEED_RESCHED        /* need_resched alone (not switch_general beside it) */
     jne .Lexit_slow
     cmpw $1, (%r12)                       /* evtchn_upcall_pending 1, evtchn_upcall_mask 0 */
     je .Lexit_slow
@@ -299,37 +299,36 @@ copy_user_fixup:
     ret
 
     /*
-     * bool upcall_frame_push(struct cpu_regs *r, uint64_t dst, uint64_t callback): the event
+     * bool upcall_frame_push(uint64_t dst, struct cpu_regs *r, uint64_t callback): the event
      * upcall frame (public/hv.h, struct upcall_frame) written straight from the saved registers
      * to the guest stack at dst, which the caller has checked (a user range, below
      * GUEST_VA_LIMIT): the registers r15 to rax (the frame's first 15 words are cpu_regs' own),
      * then rip, rflags and rsp; then the registers enter the callback (rip = callback, rsp = rdi
-     * = dst) and it returns true. One pass over the registers (no copy on the hypervisor stack
-     * first), one SMAP window, and the caller (arch_upcall_push) needs no frame of its own. A
-     * fault on any of the stores resumes at upcall_frame_fixup: false, the registers unchanged.
+     * = dst) and it returns true. The arguments come in the registers rep movsq takes (rdi the
+     * destination, rsi the source) and callback in one it leaves alone (rdx): no move before
+     * the copy, and r is reached after it through rsi, which the copy left 15 words on. One pass
+     * over the registers (no copy on the hypervisor stack first), one SMAP window, and the
+     * caller (arch_upcall_push) needs no frame of its own. A fault on any of the stores resumes
+     * at upcall_frame_fixup: false, the registers unchanged.
      */
     .globl upcall_frame_push
 upcall_frame_push:
     testb $1, smap_enabled(%rip)
     jz 1f
     stac
-1:  movq %rdi, %rax                       /* r */
-    movq %rdx, %r8                        /* callback */
-    movq %rsi, %rdi                       /* dst */
-    movq %rax, %rsi
-    movl $15, %ecx
+1:  movl $15, %ecx
     .globl upcall_frame_fault_ip_q
 upcall_frame_fault_ip_q:
-    rep movsq                             /* rdi now at the frame's rip */
-    movq REGS_RIP(%rax), %rcx
+    rep movsq                             /* rdi now at the frame's rip, rsi at r's vector */
+    movq (REGS_RIP - 15 * 8)(%rsi), %rcx
     .globl upcall_frame_fault_ip_rip
 upcall_frame_fault_ip_rip:
     movq %rcx, 0(%rdi)
-    movq REGS_RFLAGS(%rax), %rcx
+    movq (REGS_RFLAGS - 15 * 8)(%rsi), %rcx
     .globl upcall_frame_fault_ip_rflags
 upcall_frame_fault_ip_rflags:
     movq %rcx, 8(%rdi)
-    movq REGS_RSP(%rax), %rcx
+    movq (REGS_RSP - 15 * 8)(%rsi), %rcx
     .globl upcall_frame_fault_ip_rsp
 upcall_frame_fault_ip_rsp:
     movq %rcx, 16(%rdi)
@@ -337,9 +336,9 @@ upcall_frame_fault_ip_rsp:
     jz 2f
     clac
 2:  leaq -(15 * 8)(%rdi), %rdi            /* back to dst, the frame's start (rdi was at its rip) */
-    movq %r8, REGS_RIP(%rax)
-    movq %rdi, REGS_RSP(%rax)
-    movq %rdi, 0x48(%rax)                 /* rdi: the callback's argument, the frame */
+    movq %rdx, (REGS_RIP - 15 * 8)(%rsi)
+    movq %rdi, (REGS_RSP - 15 * 8)(%rsi)
+    movq %rdi, (0x48 - 15 * 8)(%rsi)      /* rdi: the callback's argument, the frame */
     movl $1, %eax
     ret
     .globl upcall_frame_fixup

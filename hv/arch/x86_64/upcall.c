@@ -22,7 +22,7 @@ static inline void copy_words(void *dst, const void *src, size_t n)
 
 /* The frame onto the guest stack at dst, from the saved registers, then r enters the callback
  * (syscall.S); false, r unchanged, if a store faulted. */
-bool upcall_frame_push(struct cpu_regs *r, uint64_t dst, uint64_t callback);
+bool upcall_frame_push(uint64_t dst, struct cpu_regs *r, uint64_t callback);
 _Static_assert(__builtin_offsetof(struct cpu_regs, rdi) == 0x48, "upcall_frame_push sets the callback's rdi");
 _Static_assert(__builtin_offsetof(struct upcall_frame, rip) == FRAME_GPRS * 8 &&
                    __builtin_offsetof(struct upcall_frame, rflags) == (FRAME_GPRS + 1) * 8 &&
@@ -37,13 +37,15 @@ _Static_assert(__builtin_offsetof(struct upcall_frame, rip) == FRAME_GPRS * 8 &&
  * and the whole frame below GUEST_VA_LIMIT. An rsp too low for the frame (below 272) makes sp wrap
  * around to 2^64 - 272 or more, which the same compare refuses.
  */
-bool arch_upcall_push(struct vcpu *v, uint64_t callback)
+bool arch_upcall_push(struct vcpu *v)
 {
     struct cpu_regs *r = &v->regs;
     uint64_t sp = ((r->rsp - 128 - sizeof(struct upcall_frame)) & ~15ULL); /* below the guest's red zone */
     if (sp - 1 >= GUEST_VA_LIMIT - sizeof(struct upcall_frame))
         return false;
-    return upcall_frame_push(r, sp, callback); /* a jump: this function needs no frame */
+    /* a jump: this function needs no frame; the callback read here goes straight into its
+     * argument register (read by the caller, it would be passed in another and moved) */
+    return upcall_frame_push(sp, r, v->callback_rip);
 }
 
 long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret)

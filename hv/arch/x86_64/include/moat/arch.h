@@ -197,8 +197,9 @@ static inline void arch_hypercall_return(struct cpu_regs *r, long ret) { r->rax 
 
 /* ---- event upcalls (upcall.c): the interrupted context as a struct upcall_frame (public/hv.h) ---- */
 
-/* Pushes v's context onto its guest stack and points it at callback; false if the stack is bad. */
-bool arch_upcall_push(struct vcpu *v, uint64_t callback);
+/* Pushes v's context onto its guest stack and points it at its callback (v->callback_rip); false
+ * if the stack is bad. */
+bool arch_upcall_push(struct vcpu *v);
 /* The iret hypercall: restores v's context from the frame at guest address frame; 0 and *ret (what
  * the hypercall returns, so the context's rax comes back exactly), or -XEN_EFAULT / -XEN_EINVAL. */
 long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret);

@@ -36,6 +36,14 @@
  * switch takes only a word that is RESCHED_SWITCH alone), so pick_next never sees it.
  */
 #define RESCHED_FRAME 4 /* (no u suffix: syscall.S uses it, and not every assembler takes one) */
+/*
+ * Not the scheduler's either: current was taken from this CPU (set NULL) inside a hypercall or
+ * while a guest ran, by sched.c's evict (its domain destroyed) or deschedule (paused from another
+ * CPU); always with RESCHED_SWITCH. It makes the word something other than RESCHED_SWITCH alone,
+ * so the plain switch's one compare of the word also tells it current is not NULL; pick_next
+ * clears it with the rest of the word (a switch sets current again).
+ */
+#define RESCHED_NO_CURRENT 8u
 
 /* Offsets into struct percpu used by the assembly (checked by static asserts in cpu.c). */
 #define PCPU_USER_RSP 0
@@ -101,7 +109,21 @@ struct percpu {
     uint64_t cur_regs_top;      /* its end: where the entry code starts pushing */
     struct percpu *self;        /* this very struct: this_cpu() */
     struct vcpu *current;       /* the vCPU it runs; NULL while idle */
-    uint64_t need_resched;      /* RESCHED_*: the way out must do more than re-enter current */
+    /*
+     * need_resched (RESCHED_*): the way out must do more than re-enter current. Beside it,
+     * switch_general: not 0 when this CPU may not take the plain switch (sched.c's
+     * sched_plain_ports: 0 only for the boot CPU with one CPU, no partitions, the extended
+     * state's fast path and no device's I/O ports open). The plain switch reads both as one word
+     * (resched_word), which is RESCHED_SWITCH exactly when its case holds: one compare for the
+     * work word, the flag and, by RESCHED_NO_CURRENT, current.
+     */
+    union {
+        struct {
+            uint32_t need_resched;
+            uint32_t switch_general;
+        };
+        uint64_t resched_word;
+    };
     /*
      * current's vcpu_info, set with current (sched.c's switch_current): the syscall fast path
      * reads it without walking vcpu and domain. Stale only while current is NULL or about to
@@ -159,9 +181,28 @@ static inline struct vcpu *this_cpu_current(void)
 }
 /* this_cpu()->need_resched |= bits, in one instruction (the yield asks the way out for a switch
  * without loading this CPU's percpu pointer first). */
-static inline void this_cpu_resched(uint64_t bits)
+static inline void this_cpu_resched(uint32_t bits)
 {
-    __asm__ volatile("orq %1, %%gs:%c0" ::"i"(PCPU_NEED_RESCHED), "ri"(bits) : "memory", "cc");
+    __asm__ volatile("orl %1, %%gs:%c0" ::"i"(PCPU_NEED_RESCHED), "ri"(bits) : "memory", "cc");
+}
+/* this_cpu()->need_resched != 0, by one compare and its branch through %gs (GCC 12 loads the
+ * 32-bit field into a register to test it where the percpu pointer dies, and keeps a flag output
+ * in a register: an instruction more on every trap's exit). asm goto is volatile, with a memory
+ * clobber: read where it is written in the source (after the cli). */
+static inline bool this_cpu_resched_pending(void)
+{
+    __asm__ goto("cmpl $0, %%gs:%c0\n\tjne %l[pending]" ::"i"(PCPU_NEED_RESCHED) : "memory", "cc" : pending);
+    return false;
+/* cppcheck-suppress unusedLabel ; the asm goto's target (cppcheck does not read asm goto) */
+pending:
+    return true;
+}
+/* cpu->need_resched = 0 by one store of the constant (GCC 12 zeroes a register for it and stores
+ * that: an instruction more in the plain switch). Only the work word: switch_general beside it is
+ * kept. */
+static inline void percpu_resched_clear(struct percpu *cpu)
+{
+    __asm__("movl $0, %0" : "=m"(cpu->need_resched));
 }
 /* The boot CPU's GS base and percpu: the first thing hv_main does (this_cpu() needs it). */
 void percpu_init_boot_cpu(void);
