@@ -123,14 +123,7 @@ def test_yields_open_and_close_the_holders_ports(boot) -> None:
     general path). The holder reads COM2 after every yield: its ports are open whenever it runs.
     The other touches COM2 right after the holder yielded to it: #GP, audited. Had the switch
     skipped the I/O bitmap, the holder would fault or the other would read the holder's device."""
-    r = boot(scenario_file=SCENARIOS / "devices_yield.toml", extra_args=["-serial", "null"])  # a COM2
-    assert_status(r, "SUCCESS")
-    lines = r.lines
-    assert not any("FAILED" in line for line in lines), lines[-20:]
-    assert "(d0) holder: read COM2's status 20 times, a yield between each" in lines, lines[-20:]
-    i = lines.index("MAC deny hook=device subj=1:touch-com2 op=access-com2 ssid=0x00020002/0x00000000")
-    assert lines[i + 1].startswith("domain 1 'touch-com2' crashed: vector=13 #GP ")
-    assert "moat: all domains stopped: 2 as expected, 0 not" in lines
+    holder_takes_turns_with_a_toucher(boot, "devices_yield.toml", "a yield")
 
 
 def test_blocks_close_the_holders_ports(boot) -> None:
@@ -139,11 +132,17 @@ def test_blocks_close_the_holders_ports(boot) -> None:
     audited. The scheduler's plain switch switches blocks out too; the holder's open ports must
     send it to the general path (its global flag follows the ports: were it left as the boot set
     it, the other would read COM2 here)."""
-    r = boot(scenario_file=SCENARIOS / "devices_block.toml", extra_args=["-serial", "null"])  # a COM2
+    holder_takes_turns_with_a_toucher(boot, "devices_block.toml", "a sleep")
+
+
+def holder_takes_turns_with_a_toucher(boot, scenario: str, between: str) -> None:
+    """The holder read COM2 20 times with `between` each, and the other domain's touch was a #GP,
+    audited, with both domains stopping as expected."""
+    r = boot(scenario_file=SCENARIOS / scenario, extra_args=["-serial", "null"])  # a COM2
     assert_status(r, "SUCCESS")
     lines = r.lines
     assert not any("FAILED" in line for line in lines), lines[-20:]
-    assert "(d0) holder: read COM2's status 20 times, a sleep between each" in lines, lines[-20:]
+    assert f"(d0) holder: read COM2's status 20 times, {between} between each" in lines, lines[-20:]
     i = lines.index("MAC deny hook=device subj=1:touch-com2 op=access-com2 ssid=0x00020002/0x00000000")
     assert lines[i + 1].startswith("domain 1 'touch-com2' crashed: vector=13 #GP ")
     assert "moat: all domains stopped: 2 as expected, 0 not" in lines
