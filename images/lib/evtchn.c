@@ -127,21 +127,9 @@ long evtchn_bind_vcpu(evtchn_port_t port, uint32_t vcpu_id)
     return rc;
 }
 
-// HYPERVISOR_event_channel_op(EVTCHNOP_send, &op) with op, its 4-byte port, in our red zone: the
-// hot path of every event, so without the stack frame the compiler would set up around it (the
-// syscall touches no user memory, and an upcall on the way back pushes its frame below the red
-// zone).
+// evtchn_send is in evtchn_send.S (no stack frame: the hot path of every event); its numbers:
 _Static_assert(sizeof(struct evtchn_send) == 4 && EVTCHNOP_send == 4 && __HYPERVISOR_event_channel_op == 32,
-               "evtchn_send's numbers");
-__attribute__((naked)) long evtchn_send(__attribute__((unused)) evtchn_port_t port)
-{
-    __asm__("movl %edi, -4(%rsp)\n\t"
-            "lea -4(%rsp), %rsi\n\t"
-            "mov $4, %edi\n\t"   /* EVTCHNOP_send */
-            "mov $32, %eax\n\t"  /* __HYPERVISOR_event_channel_op */
-            "syscall\n\t"
-            "ret");
-}
+               "evtchn_send.S's numbers");
 
 long evtchn_close(evtchn_port_t port)
 {
