@@ -208,6 +208,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     if (id >= MOAT_MAX_DOMAINS)
         id_slot[id] = (uint8_t)(slot + 1);
     d->pml4 = INVALID_MFN;
+    d->pml4_addr = INVALID_PADDR;
     d->incarnation = ++incarnations;
     d->state = DOM_DYING; /* not visible until fully built */
     d->flags = p->flags;

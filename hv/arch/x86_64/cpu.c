@@ -108,7 +108,7 @@ bool cpu_enable_on_ap(void)
 _Static_assert(__builtin_offsetof(struct percpu, user_rsp) == PCPU_USER_RSP, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, kstack_top) == PCPU_KSTACK_TOP, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, cur_regs) == PCPU_CUR_REGS, "percpu layout");
-_Static_assert(__builtin_offsetof(struct percpu, cur_regs_top) == PCPU_CUR_REGS_TOP, "percpu layout");
+_Static_assert(__builtin_offsetof(struct percpu, tss) + TSS_RSP0 == PCPU_TSS_RSP0, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, self) == PCPU_SELF, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, current) == PCPU_CURRENT, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, need_resched) == PCPU_NEED_RESCHED, "percpu layout");

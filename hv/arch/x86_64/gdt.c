@@ -7,21 +7,6 @@
 #include <moat/lib.h>
 #include <moat/paging.h>
 
-struct tss {
-    uint32_t reserved0;
-    uint64_t rsp[3];
-    uint64_t reserved1;
-    uint64_t ist[7];
-    uint64_t reserved2;
-    uint16_t reserved3;
-    uint16_t iomap_base;
-    /* I/O permission bitmap for ports below IO_BITMAP_PORTS (a set bit denies; ports above the
-     * TSS limit are denied too), then the all-ones byte the CPU may read past its end. */
-    uint8_t iomap[IO_BITMAP_PORTS / 8 + 1];
-} packed;
-
-static struct tss tss[MOAT_MAX_CPUS];
-
 /* Flat segments; order fixed by syscall/sysret (cpu.h). The TSS descriptor takes two slots. */
 static const uint64_t gdt_template[8] = {
     0,
@@ -42,7 +27,7 @@ struct descriptor_ptr {
 
 void gdt_load(struct percpu *cpu)
 {
-    struct tss *t = &tss[cpu->id];
+    struct tss *t = &cpu->tss; /* (struct tss: cpu.h) */
     uint64_t *g = gdt[cpu->id];
     memcpy(g, gdt_template, sizeof(gdt_template));
     memset(t, 0, sizeof(*t));
@@ -52,7 +37,6 @@ void gdt_load(struct percpu *cpu)
     t->rsp[0] = cpu->kstack_top;
     t->iomap_base = offsetof(struct tss, iomap); /* every port denied until a domain holds one */
     memset(t->iomap, 0xff, sizeof(t->iomap));
-    cpu->tss = t;
 
     uint64_t base = (uint64_t)t, limit = sizeof(*t) - 1;
     g[SEL_TSS / 8] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ULL << 40) | (((limit >> 16) & 0xf) << 48) |
@@ -97,5 +81,5 @@ _Static_assert(__builtin_offsetof(struct tss, rsp) == TSS_RSP0, "tss_set_rsp0 (c
 
 void io_bitmap_load(const uint8_t bitmap[IO_BITMAP_PORTS / 8])
 {
-    memcpy(this_cpu()->tss->iomap, bitmap, IO_BITMAP_PORTS / 8);
+    memcpy(this_cpu()->tss.iomap, bitmap, IO_BITMAP_PORTS / 8);
 }

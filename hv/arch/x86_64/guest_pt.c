@@ -30,6 +30,7 @@ bool gpt_create(struct domain *d)
         return false;
     d->frames_held++;
     d->pml4 = root;
+    d->pml4_addr = root << PAGE_SHIFT;
     uint64_t *pml4 = mfn_to_virt(root);
     const uint64_t *hv = phys_to_virt(paging_root());
     /* The hypervisor's half, as its own tables have it: one string copy (2 KiB), not 256 moves. */
@@ -109,7 +110,7 @@ bool gpt_unmap(struct domain *d, vaddr_t va)
 }
 
 struct shootdown {
-    mfn_t pml4;
+    paddr_t pml4;
     vaddr_t va;
 };
 
@@ -121,7 +122,7 @@ static void flush_here(void *arg)
 }
 
 /* tlb_shootdown's part on the other CPUs (moat/guest_tlb.h): with one CPU a flush never calls it. */
-void tlb_shootdown_others(mfn_t root, vaddr_t va)
+void tlb_shootdown_others(paddr_t root, vaddr_t va)
 {
     struct shootdown s = {root, va};
     unsigned me = this_cpu()->id;
@@ -220,7 +221,7 @@ void gpt_destroy(struct domain *d)
     if (d->pml4 == INVALID_MFN || !d->pml4)
         return;
     /* Never free the tables a CPU is using (sched_remove has had the others drop them). */
-    if (this_cpu()->loaded_pml4 == d->pml4 || (read_cr3() & PTE_ADDR_MASK) == (d->pml4 << PAGE_SHIFT)) {
+    if (this_cpu()->loaded_pml4 == d->pml4_addr || (read_cr3() & PTE_ADDR_MASK) == d->pml4_addr) {
         write_cr3(paging_root());
         this_cpu()->loaded_pml4 = 0;
     }
@@ -237,6 +238,7 @@ void gpt_destroy(struct domain *d)
     frame_free(d->pml4);
     d->frames_held--;
     d->pml4 = INVALID_MFN;
+    d->pml4_addr = INVALID_PADDR;
 }
 
 bool guest_range_ok(uint64_t va, size_t n)

@@ -328,7 +328,7 @@ static void test_smp(void)
         const struct percpu *p = &percpus[i];
         CHECK(r[i].id == i && r[i].apic_id == p->apic_id, "cpu %u reports id %u apic %u", i, r[i].id, r[i].apic_id);
         CHECK(r[i].gs_base == (uint64_t)p && p->self == p, "cpu %u: GS base 0x%lx is not its percpu", i, r[i].gs_base);
-        CHECK(r[i].tr == SEL_TSS && r[i].tss_base == (uint64_t)p->tss, "cpu %u: TR 0x%x TSS 0x%lx", i, r[i].tr,
+        CHECK(r[i].tr == SEL_TSS && r[i].tss_base == (uint64_t)&p->tss, "cpu %u: TR 0x%x TSS 0x%lx", i, r[i].tr,
               r[i].tss_base);
         CHECK(r[i].idt_base == r[0].idt_base, "cpu %u loads another IDT", i);
         CHECK(r[i].rsp < p->kstack_top && r[i].rsp >= p->kstack_top - KSTACK_SIZE,

@@ -57,7 +57,7 @@
 syscall_entry:
     swapgs
     movq %rsp, %gs:PCPU_USER_RSP
-    movq %gs:PCPU_CUR_REGS_TOP, %rsp
+    movq %gs:PCPU_TSS_RSP0, %rsp
     pushq $(SEL_UDATA | 3)                /* ss */
     pushq %gs:PCPU_USER_RSP               /* rsp */
     pushq %r11                            /* rflags */

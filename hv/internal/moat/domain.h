@@ -105,6 +105,7 @@ struct domain {
     char name[DOMCTL_NAME_MAX];
 
     mfn_t pml4;                       /* root of its page tables */
+    paddr_t pml4_addr;                /* pml4's address, as the switch loads it (INVALID_PADDR with none) */
     uint64_t nr_pages;                /* pseudo-physical size (PFNs 0..nr_pages-1) */
     uint64_t frames_held;             /* machine frames it owns: RAM, page tables, info pages */
     mfn_t start_info_mfn, shared_info_mfn;

@@ -14,6 +14,7 @@
 
 typedef uint64_t mfn_t; /* machine frame number */
 #define INVALID_MFN ((mfn_t)-1)
+#define INVALID_PADDR ((paddr_t)-1) /* no frame's address (a domain without page tables) */
 
 enum frame_use {
     FRAME_ABSENT = 0,   /* not RAM, or beyond what the table covers */

@@ -56,12 +56,12 @@ static inline void arch_idle(void) { sti_halt(); }
 static inline mfn_t pte_mfn(uint64_t pte) { return (pte & PTE_ADDR_MASK) >> PAGE_SHIFT; }
 static inline bool pte_writable(uint64_t pte) { return (pte & PTE_W) != 0; }
 
-/* Makes root (a top-level page table; 0: the hypervisor's own) this CPU's address space, if it is
- * not already. percpu.loaded_pml4 says which guest's tables a CPU may cache (TLB shootdown). */
-static inline void arch_switch_address_space(struct percpu *cpu, mfn_t root)
+/* Makes root (a top-level page table's address; 0: the hypervisor's own) this CPU's address space,
+ * if it is not already. percpu.loaded_pml4 says which guest's tables a CPU may cache (TLB shootdown). */
+static inline void arch_switch_address_space(struct percpu *cpu, paddr_t root)
 {
     if (cpu->loaded_pml4 != root) {
-        write_cr3(root ? root << PAGE_SHIFT : paging_root());
+        write_cr3(root ? root : paging_root());
         cpu->loaded_pml4 = root;
     }
 }
@@ -78,14 +78,14 @@ static inline void arch_release_cpu(void)
 /* Does CPU p hold anything of d: its page tables in CR3, its extended state in the registers? */
 static inline bool arch_cpu_holds(const struct percpu *p, const struct domain *d)
 {
-    return p->loaded_pml4 == d->pml4 || (p->fpu_owner && p->fpu_owner->domain == d);
+    return p->loaded_pml4 == d->pml4_addr || (p->fpu_owner && p->fpu_owner->domain == d);
 }
 
 /* Drops what this CPU holds of a dying d: the hypervisor's tables back in CR3, d's extended
  * state forgotten (not saved: the domain is going). */
 static inline void arch_cpu_forget(struct percpu *cpu, const struct domain *d)
 {
-    if (cpu->loaded_pml4 == d->pml4)
+    if (cpu->loaded_pml4 == d->pml4_addr)
         arch_switch_address_space(cpu, 0);
     if (cpu->fpu_owner && cpu->fpu_owner->domain == d)
         cpu->fpu_owner = NULL;
@@ -133,12 +133,13 @@ static inline uint64_t arch_vcpu_stack(const struct vcpu *v) { return v->regs.rs
  * it), and its address space is loaded. */
 static inline __attribute__((always_inline)) void arch_switch_frame(struct percpu *cpu, struct vcpu *next)
 {
-    mfn_t root = next->domain->pml4; /* a domain's tables: never 0, which names the hypervisor's */
+    /* A domain's tables, by the address CR3 takes (kept in the domain so that no switch shifts the
+     * mfn): never 0, which names the hypervisor's. */
+    paddr_t root = next->domain->pml4_addr;
     cpu->cur_regs = &next->regs;
-    cpu->cur_regs_top = (uint64_t)(&next->regs + 1);
-    tss_set_rsp0(cpu, cpu->cur_regs_top); /* (a byte copy: root is read before it) */
+    tss_set_rsp0(cpu, (uint64_t)(&next->regs + 1)); /* (a byte copy: root is read before it) */
     if (cpu->loaded_pml4 != root) {
-        write_cr3(root << PAGE_SHIFT);
+        write_cr3(root);
         cpu->loaded_pml4 = root;
     }
 }

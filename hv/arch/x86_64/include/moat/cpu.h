@@ -49,11 +49,13 @@
 #define PCPU_USER_RSP 0
 #define PCPU_KSTACK_TOP 8
 #define PCPU_CUR_REGS 16
-#define PCPU_CUR_REGS_TOP 24
-#define PCPU_SELF 32
-#define PCPU_CURRENT 40
-#define PCPU_NEED_RESCHED 48
-#define PCPU_CUR_VCPU_INFO 56
+#define PCPU_SELF 24
+#define PCPU_CURRENT 32
+#define PCPU_NEED_RESCHED 40
+#define PCPU_CUR_VCPU_INFO 48
+/* Its TSS's rsp0 (struct percpu's tss, TSS_RSP0 into it): the end of the running vCPU's frame,
+ * where the syscall entry starts pushing as an interrupt from ring 3 does. */
+#define PCPU_TSS_RSP0 240
 
 /* Slots of the hypercall table the syscall fast path indexes (MOAT_NR_HYPERCALLS, asserted in cpu.c). */
 #define HYPERCALL_SLOTS 48
@@ -72,6 +74,7 @@
 #define VCPU_HYPERCALLS (REGS_SIZE + 8)
 
 #ifndef __ASSEMBLER__
+#include <moat/ioport.h>
 #include <moat/types.h>
 
 /* Layout pushed by entry.S; keep in sync with it. */
@@ -88,7 +91,21 @@ struct cpu_features {
 
 struct domain;
 struct vcpu;
-struct tss;
+
+/* The 64-bit TSS (gdt.c loads it), one per CPU, inside its struct percpu: the switch sets rsp0
+ * through %gs's struct without a pointer to follow, and the syscall entry reads its stack there. */
+struct tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+    /* I/O permission bitmap for ports below IO_BITMAP_PORTS (a set bit denies; ports above the
+     * TSS limit are denied too), then the all-ones byte the CPU may read past its end. */
+    uint8_t iomap[IO_BITMAP_PORTS / 8 + 1];
+} packed;
 
 /* What an IPI asks a CPU to run (smp.c): fn(arg) in interrupt context, then done = seq. */
 struct smp_call {
@@ -105,8 +122,7 @@ struct smp_call {
 struct percpu {
     uint64_t user_rsp;          /* the guest rsp while the syscall entry switches stacks */
     uint64_t kstack_top;        /* the hypervisor stack every guest entry starts on */
-    struct cpu_regs *cur_regs;  /* the running vCPU's register frame */
-    uint64_t cur_regs_top;      /* its end: where the entry code starts pushing */
+    struct cpu_regs *cur_regs;  /* the running vCPU's register frame (its end: tss.rsp[0]) */
     struct percpu *self;        /* this very struct: this_cpu() */
     struct vcpu *current;       /* the vCPU it runs; NULL while idle */
     /*
@@ -136,7 +152,6 @@ struct percpu {
     uint64_t irq_count;
     bool in_fatal_exception;    /* a fault inside the fault handler stops at once */
     bool online;                /* set by the CPU itself once it is fully up (smp.c) */
-    struct tss *tss;            /* its TSS (gdt.c) */
     uint64_t ist_top[3];        /* its #DF, NMI and #MC stacks */
     struct vcpu *fpu_owner;     /* whose extended state (FPU/SSE/AVX) is in its registers (xsave.c) */
     struct smp_call call;       /* the VEC_IPI_CALL mailbox */
@@ -145,7 +160,7 @@ struct percpu {
     bool woken;                 /* a VEC_IPI_WAKE came: another CPU queued work for this one */
     bool in_hypercall;          /* between a hypercall's entry and the exit: its frame is not resumable */
     uint64_t run_start_tsc;     /* when current started running (CPU time accounting) */
-    uint64_t loaded_pml4;       /* (an mfn) the guest page tables in its CR3, 0 = the hypervisor's (TLB shootdown) */
+    paddr_t loaded_pml4;        /* the guest page tables in its CR3 (their address), 0 = the hypervisor's (TLB shootdown) */
     /* Locks (hvlock.c): the ranks this CPU holds (the debug build checks the order), and the
      * hypervisor lock's figures, printed at stop. */
     uint32_t locks_held;
@@ -153,6 +168,7 @@ struct percpu {
     uint64_t hv_lock_halts, hv_lock_kicks; /* times a waiter came to halt; wake-ups sent to such waiters */
     bool hv_lock_halted;        /* halts (or is about to) waiting for the lock, for ticket hv_lock_ticket */
     uint16_t hv_lock_ticket;
+    struct tss tss; /* last: the hot fields above stay together */
 };
 
 extern struct percpu percpus[MOAT_MAX_CPUS];
@@ -232,7 +248,7 @@ const char *exception_mnemonic(unsigned vector);
  * the TSS layout has it, hence the memcpy, which compiles to a single move). */
 static inline void tss_set_rsp0(struct percpu *cpu, uint64_t rsp0)
 {
-    __builtin_memcpy((char *)cpu->tss + TSS_RSP0, &rsp0, sizeof(rsp0));
+    __builtin_memcpy((char *)&cpu->tss + TSS_RSP0, &rsp0, sizeof(rsp0));
 }
 /* Loads the current vCPU's registers and enters ring 3 (syscall.S). Interrupts must be off. */
 noreturn void return_to_guest(void);

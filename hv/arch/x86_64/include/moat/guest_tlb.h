@@ -16,7 +16,7 @@
 #include <moat/x86.h>
 
 /* The shootdown's part on the other CPUs (IPIs to each one with root loaded), out of line. */
-void tlb_shootdown_others(mfn_t root, vaddr_t va);
+void tlb_shootdown_others(paddr_t root, vaddr_t va);
 
 /*
  * Flushes va of d's address space on every CPU that may cache it; returns when all have. Without
@@ -26,10 +26,10 @@ void tlb_shootdown_others(mfn_t root, vaddr_t va);
  */
 static inline void tlb_shootdown(struct domain *d, vaddr_t va)
 {
-    if (this_cpu()->loaded_pml4 == d->pml4)
+    if (this_cpu()->loaded_pml4 == d->pml4_addr)
         invlpg(va);
     if (hv_lock_smp) /* else guests run on this CPU only */
-        tlb_shootdown_others(d->pml4, va);
+        tlb_shootdown_others(d->pml4_addr, va);
 }
 
 /* Clears a leaf entry from gpt_leaf_via (d's, mapping va) and flushes va everywhere. */
