@@ -106,25 +106,34 @@ syscall_entry:
      */
     .globl syscall_entry_fast
 syscall_entry_fast:
+    /*
+     * The frame is reached through rbx, which keeps it across the handler, rather than through
+     * rsp: the guest's rbx waits in the per-CPU scratch slot (as the C path's entry parks the
+     * guest's rsp there), the guest's rsp is stored straight into the frame, and no move of the
+     * frame's address from rsp to rbx is needed before the dispatch. rsp keeps the guest's value
+     * until the dispatch loads the hypervisor stack; nothing in between uses the stack, and with
+     * interrupts off (FMASK) the only events that can come are the NMI, #MC and #DF, which
+     * switch to their IST stacks whatever rsp holds.
+     */
     swapgs
-    movq %rsp, %gs:PCPU_USER_RSP
-    movq %gs:PCPU_CUR_REGS, %rsp
-    movq %r15, 0x00(%rsp)
-    movq %r14, 0x08(%rsp)
-    movq %r13, 0x10(%rsp)
-    movq %r12, 0x18(%rsp)
-    movq %r10, 0x28(%rsp)
-    movq %r9, 0x30(%rsp)
-    movq %r8, 0x38(%rsp)
-    movq %rbp, 0x40(%rsp)
-    movq %rdi, 0x48(%rsp)
-    movq %rsi, 0x50(%rsp)
-    movq %rdx, 0x58(%rsp)
-    movq %rbx, REGS_RBX(%rsp)
-    movq %rcx, REGS_RIP(%rsp)
-    movq %r11, REGS_RFLAGS(%rsp)
+    movq %rbx, %gs:PCPU_USER_RSP
+    movq %gs:PCPU_CUR_REGS, %rbx
+    movq %rsp, REGS_RSP(%rbx)
+    movq %r15, 0x00(%rbx)
+    movq %r14, 0x08(%rbx)
+    movq %r13, 0x10(%rbx)
+    movq %r12, 0x18(%rbx)
+    movq %r10, 0x28(%rbx)
+    movq %r9, 0x30(%rbx)
+    movq %r8, 0x38(%rbx)
+    movq %rbp, 0x40(%rbx)
+    movq %rdi, 0x48(%rbx)
+    movq %rsi, 0x50(%rbx)
+    movq %rdx, 0x58(%rbx)
+    movq %rcx, REGS_RIP(%rbx)
+    movq %r11, REGS_RFLAGS(%rbx)
     movq %gs:PCPU_USER_RSP, %rcx
-    movq %rcx, REGS_RSP(%rsp)
+    movq %rcx, REGS_RBX(%rbx)
 
     /*
      * Dispatch from the registers: the number in rax, the arguments where the handlers' C
@@ -132,11 +141,10 @@ syscall_entry_fast:
      * overwritten before any C code runs (r9 by the mask, r11 by the counters' address, read
      * through the frame from its vCPU, r12 by current's vcpu_info), the index masked, then one
      * check of this CPU's pending work before a direct sysret. rbx keeps the frame across the
-     * handler and r12 the vcpu_info the exit tests (both callee-saved: loaded here, where nothing
-     * else waits for them, rather than after the call). Every table slot holds a handler (the
+     * handler (loaded at the entry) and r12 the vcpu_info the exit tests (both callee-saved: loaded
+     * before the call, where nothing else waits for them). Every table slot holds a handler (the
      * unused ones do_ni_hypercall), so the call needs no NULL test.
      */
-    movq %rsp, %rbx
     movq %gs:PCPU_KSTACK_TOP, %rsp
     movq %r10, %rcx
     movq VCPU_HYPERCALLS(%rbx), %r11      /* the frame is its vCPU's first member */

@@ -120,7 +120,7 @@ struct smp_call {
  * own; this_cpu() reads the self pointer there). Fields read by assembly come first, in this order.
  */
 struct percpu {
-    uint64_t user_rsp;          /* the guest rsp while the syscall entry switches stacks */
+    uint64_t user_rsp;          /* the syscall entries' scratch: the guest's rsp (C path) or rbx (fast path) */
     uint64_t kstack_top;        /* the hypervisor stack every guest entry starts on */
     struct cpu_regs *cur_regs;  /* the running vCPU's register frame (its end: tss.rsp[0]) */
     struct percpu *self;        /* this very struct: this_cpu() */
