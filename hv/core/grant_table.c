@@ -79,8 +79,7 @@ static inline uint64_t pfn_pte(struct domain *d, uint64_t pfn)
     vaddr_t va = GUEST_RAM_VA + pfn * PAGE_SIZE;
     if (va >= GPT_DIR_SPAN) /* RAM past the first GiB: a walk */
         return gpt_lookup(d, va);
-    const uint64_t *e = gpt_leaf_via(d, &gt(d)->ram_dir, va, false);
-    return e ? *e : 0;
+    return gpt_leaf_value_via(d, &gt(d)->ram_dir, va);
 }
 
 /* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
