@@ -67,6 +67,7 @@ void gnttab_init(struct domain *d, uint32_t max_frames)
     memset(t, 0, sizeof(*t));
     t->max_frames = max_frames ? MIN(max_frames, GNTTAB_MAX_FRAMES) : GNTTAB_DEFAULT_MAX_FRAMES;
     t->mt_free = t->mt_used = MT_NONE;
+    t->ram_dir = t->window_dir = GPT_DIR_UNKNOWN;
 }
 
 /* The leaf entry mapping one of d's PFNs in d's own page tables, or 0 (a hole or out of range). */
@@ -79,8 +80,7 @@ static inline uint64_t pfn_pte(struct domain *d, uint64_t pfn)
     vaddr_t va = GUEST_RAM_VA + pfn * PAGE_SIZE;
     if (va >= GPT_DIR_SPAN) /* RAM past the first GiB: a walk */
         return gpt_lookup(d, va);
-    const uint64_t *e = gpt_leaf_via(d, &gt(d)->ram_dir, va, false);
-    return e ? *e : 0;
+    return gpt_leaf_value_via(d, &gt(d)->ram_dir, va);
 }
 
 /* The machine frame behind one of d's PFNs, or INVALID_MFN (a hole or out of range). */
@@ -576,6 +576,7 @@ void gnttab_destroy(struct domain *d)
     quota_give(d, QUOTA_GRANT_FRAMES, t->nr_frames);
     memset(t, 0, sizeof(*t));
     t->mt_free = t->mt_used = MT_NONE;
+    t->ram_dir = t->window_dir = GPT_DIR_UNKNOWN; /* the mapper's page tables go next (gpt_destroy) */
 }
 
 /* ---- the hypercall ---- */

@@ -147,22 +147,32 @@ static uint64_t *directory(struct domain *d, vaddr_t va)
     return t;
 }
 
+/* Every entry absent (.bss, never written): a *dir that holds it finds no leaf table there. */
+uint64_t gpt_dir_unknown[GPT_LEAVES];
+
+/* *dir set to va's directory if it was not known and now exists. */
+static void learn_directory(struct domain *d, uint64_t **dir, vaddr_t va)
+{
+    if (*dir == gpt_dir_unknown) {
+        uint64_t *found = directory(d, va);
+        if (found)
+            *dir = found;
+    }
+}
+
 uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
 {
     BUG_ON(va >= GUEST_VA_LIMIT);
-    if (!*dir)
-        *dir = directory(d, va);
-    if (*dir) {
-        uint64_t e = (*dir)[IDX(va, 2)];
-        if (e & PTE_P)
-            return &table_of(e)[IDX(va, 1)];
-    }
+    learn_directory(d, dir, va);
+    uint64_t e = (*dir)[IDX(va, 2)]; /* gpt_dir_unknown's: absent */
+    if (e & PTE_P)
+        return &table_of(e)[IDX(va, 1)];
     if (!make)
         return NULL;
-    uint64_t *e = leaf_entry(d, va); /* makes the missing tables (rare: once per 2 MiB) */
-    if (e && !*dir)
-        *dir = directory(d, va);
-    return e;
+    uint64_t *leaf = leaf_entry(d, va); /* makes the missing tables (rare: once per 2 MiB) */
+    if (leaf)
+        learn_directory(d, dir, va);
+    return leaf;
 }
 
 /* The leaf entry's slot for va when the tables above it exist (the entry itself may be empty). */

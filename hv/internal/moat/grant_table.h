@@ -42,9 +42,10 @@ struct grant_table {
     struct active_grant *active[GNTTAB_MAX_FRAMES];  /* one hypervisor page per table frame */
     struct maptrack_entry *maptrack[MAPTRACK_PAGES]; /* allocated a page at a time */
     uint32_t mt_free, mt_used, mt_count;
-    /* Remembered page directories (gpt_leaf_via): the one over the domain's first GiB of RAM,
-     * where a pin finds a granted PFN's leaf, and the grant window's, where a map or an unmap
-     * finds its leaf; each a fixed address in one 1 GiB region: two loads, not a page walk. */
+    /* Remembered page directories (gpt_leaf_via; GPT_DIR_UNKNOWN until found): the one over the
+     * domain's first GiB of RAM, where a pin finds a granted PFN's leaf, and the grant window's,
+     * where a map finds its leaf; each a fixed address in one 1 GiB region: two loads, not a
+     * page walk. */
     uint64_t *ram_dir, *window_dir;
 };
 

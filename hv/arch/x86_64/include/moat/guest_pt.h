@@ -26,22 +26,40 @@ mfn_t gpt_protect_new(struct domain *d, vaddr_t va, uint64_t flags);
 bool gpt_unmap(struct domain *d, vaddr_t va); /* removes the leaf and flushes its TLB entry everywhere */
 /*
  * Leaves found through a remembered page directory (the level-2 table of va's 1 GiB-aligned
- * region: two loads instead of a four-level walk). *dir is the caller's memory of it: NULL until
- * the directory exists, then set here. Tables live until gpt_destroy, so the caller may keep *dir
- * for the domain's life and must drop it before then. Returns va's leaf entry, its leaf table
- * made if `make`; NULL if that table does not exist and !make, or if out of memory.
+ * region: two loads instead of a four-level walk). *dir is the caller's memory of it:
+ * GPT_DIR_UNKNOWN until the directory exists, then set here. Tables live until gpt_destroy, so the
+ * caller may keep *dir for the domain's life and must drop it before then. Returns va's leaf
+ * entry, its leaf table made if `make`; NULL if that table does not exist and !make, or if out of
+ * memory. GPT_DIR_UNKNOWN is a directory with every entry absent, not NULL: the common case's
+ * load of the entry finds it absent and goes the slow way, with no test of *dir first.
  */
+extern uint64_t gpt_dir_unknown[];
+#define GPT_DIR_UNKNOWN gpt_dir_unknown
 #define GPT_DIR_SPAN (1ull << 30) /* what one page directory maps: 1 GiB */
 #define GPT_LEAVES 512u          /* the leaf entries of one page table, each a page's */
 uint64_t *gpt_leaf_slow(struct domain *d, uint64_t **dir, vaddr_t va, bool make);
+/* va's leaf in the leaf table that directory entry `e` (present) points to. */
+static inline uint64_t *gpt_dir_leaf(uint64_t e, vaddr_t va)
+{
+    return (uint64_t *)phys_to_virt(e & PTE_ADDR_MASK) + ((va >> PAGE_SHIFT) & 511);
+}
 static inline uint64_t *gpt_leaf_via(struct domain *d, uint64_t **dir, vaddr_t va, bool make)
 {
-    if (*dir) { /* the common case inline: the directory known, the leaf table there */
-        uint64_t e = (*dir)[(va >> 21) & 511];
-        if (e & PTE_P)
-            return (uint64_t *)phys_to_virt(e & PTE_ADDR_MASK) + ((va >> PAGE_SHIFT) & 511);
-    }
+    uint64_t e = (*dir)[(va >> 21) & 511]; /* the common case inline: the leaf table there */
+    if (e & PTE_P)
+        return gpt_dir_leaf(e, va);
     return gpt_leaf_slow(d, dir, va, make);
+}
+/* The value of va's leaf entry through *dir as gpt_leaf_via finds it, or 0 when there is no leaf
+ * table: a lookup that only reads the leaf. Its own common case, which loads the leaf where it
+ * finds it (through gpt_leaf_via, the way that found the leaf table tested its pointer again). */
+static inline uint64_t gpt_leaf_value_via(struct domain *d, uint64_t **dir, vaddr_t va)
+{
+    uint64_t e = (*dir)[(va >> 21) & 511];
+    if (e & PTE_P)
+        return *gpt_dir_leaf(e, va);
+    const uint64_t *leaf = gpt_leaf_slow(d, dir, va, false);
+    return leaf ? *leaf : 0;
 }
 /* The frame of the page table that holds a leaf from gpt_leaf_via (tables are frames of the direct
  * map: no test of which mapping the address is in), and a leaf again from that frame and its
