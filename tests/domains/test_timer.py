@@ -74,3 +74,17 @@ def test_a_down_vcpus_timer_waits_until_it_is_up(boot: Booter, sched: str) -> No
     dom = domlog.parse(result.console).named("downtimer")
     assert dom.result == "SUCCESS", "\n".join(dom.lines)
     assert "timer: a down vCPU's timer raises nothing while it is down" in dom.lines, dom.lines
+
+
+@pytest.mark.parametrize("sched", ["", "sched=partition"], ids=["default", "partition"])
+def test_a_finished_poll_leaves_no_poller(boot: Booter, sched: str) -> None:
+    """tests/scenarios/timer_poller.toml under -icount: vCPU 0 polls its masked VIRQ_TIMER port until
+    its timer fires, then blocks; its timer fires again 5 ms on (the port still masked) and vCPU 1
+    sends on an unmasked IPI port of vCPU 0 30 ms on. Only a poller wakes on a masked port's event
+    (the domain's poll_mask, hv/core/sched.c stop_polling): the block must last until the send."""
+    result = boot(scenario_file=scenario_path("timer_poller"), cmdline=sched, icount=True)
+    assert_xtf(result)
+    dom = domlog.parse(result.console).named("poller")
+    assert dom.result == "SUCCESS", "\n".join(dom.lines)
+    expected = "timer: a finished poll leaves no poller: a block slept through a masked port's event"
+    assert expected in dom.lines, dom.lines

@@ -203,12 +203,63 @@ static void check_a_down_vcpus_timer(void)
         printf("timer: a down vCPU's timer raises nothing while it is down\n");
 }
 
+// poller=1 (a domain of 2 vCPUs): a poll that ended leaves no poller behind. Only a poller wakes
+// on an event of a masked port (d->poll_mask, whose bit stop_polling clears), so a later
+// SCHEDOP_block of the same vCPU must sleep through such events. vCPU 0 polls its masked
+// VIRQ_TIMER port until its timer fires, then blocks with its timer armed 5 ms on (the port still
+// masked); vCPU 1 sends on an unmasked IPI port of vCPU 0 30 ms on, the block's only wake-up.
+static evtchn_port_t ipi_port;
+static uint64_t ipi_at;
+
+static void send_at(unsigned id)
+{
+    (void)id;
+    while (now_ns() < __atomic_load_n(&ipi_at, __ATOMIC_ACQUIRE))
+        ;
+    long rc = evtchn_send(ipi_port);
+    if (rc)
+        xtf_failure("Fail: vCPU 1's send returned %ld\n", rc);
+}
+
+static void check_a_finished_poll_leaves_no_poller(evtchn_port_t timer)
+{
+    long ipi = evtchn_bind_ipi(0);
+    xtf_assert(ipi > 0, "bind_ipi(0) returned %ld", ipi);
+    ipi_port = (evtchn_port_t)ipi;
+    evtchn_port_mask(timer);
+    timer_ack();
+    uint64_t t0 = now_ns();
+    xtf_check_eq(HYPERVISOR_set_timer_op(t0 + NS_PER_MS), 0);
+    xtf_check_eq(sched_poll(&timer, 1, t0 + 20000ULL * NS_PER_MS), 0);
+    if (!evtchn_port_pending(timer))
+        xtf_failure("Fail: the poll ended without the timer's event\n");
+    evtchn_port_clear(timer);
+    uint64_t start = now_ns(), at = start + 30 * NS_PER_MS;
+    __atomic_store_n(&ipi_at, at, __ATOMIC_RELEASE);
+    xtf_assert(vcpu_start(1, send_at) == 0, "vcpu_start(1) failed");
+    xtf_check_eq(HYPERVISOR_set_timer_op(start + 5 * NS_PER_MS), 0);
+    xtf_check_eq(sched_block(), 0);
+    uint64_t woke = now_ns();
+    if (woke < at)
+        xtf_failure("Fail: a block after a poll ended %lu us before its only unmasked event (masked port pending: %d)\n",
+                    (unsigned long)((at - woke) / NS_PER_US), evtchn_port_pending(timer));
+    else if (!evtchn_port_pending(timer))
+        xtf_failure("Fail: the masked port's timer event never came\n");
+    else
+        printf("timer: a finished poll leaves no poller: a block slept through a masked port's event\n");
+}
+
 void test_main(void)
 {
     unsigned long rounds = cmdline_ulong("rounds", 5);
 
     long port = timer_bind();
     xtf_assert(port > 0, "binding VIRQ_TIMER failed");
+    if (cmdline_ulong("poller", 0)) {
+        check_a_finished_poll_leaves_no_poller((evtchn_port_t)port);
+        xtf_success(NULL);
+        return;
+    }
     if (cmdline_ulong("down", 0)) {
         check_a_down_vcpus_timer();
         xtf_success(NULL);
