@@ -218,10 +218,18 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
     if (size <= 4 || size > NET_UDP_MAX || !bytes) /* 4 bytes of sequence number, then the data */
         return NETIF_EINVAL;
     static uint8_t dgram[NET_UDP_MAX];
-    /* Go-back-N: the generator's state at each datagram of the window, to send it again. */
+    /*
+     * Go-back-N: the generator's state at each datagram of the window, to send it again, and at
+     * the first datagram never sent (`summed`). The sender goes back to the receiver's
+     * acknowledgement, which may name that one: the receiver took the whole window, but its
+     * acknowledgements came only after the timeout (lost, or late under load), while the
+     * sender was sending the window again. Its slot in at[] holds the datagram a window before
+     * it (never sent since), so the state comes from `front` then.
+     */
     static struct net_stream_gen at[NET_STREAM_WINDOW];
-    struct net_stream_gen gen;
+    struct net_stream_gen gen, front;
     net_stream_gen_init(&gen);
+    front = gen;
     memset(r, 0, sizeof(*r));
     r->checksum = NET_FNV_INIT;
     s->acked = 0;
@@ -233,15 +241,17 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
         uint64_t now = now_ns();
         if (now >= deadline_ns)
             return NETIF_ETIMEDOUT;
-        if (s->acked != last_acked) {
+        /* Nothing acknowledged for a while: something was lost; send again from there. */
+        bool back = s->acked == last_acked && now - progress > NET_STREAM_RTO_NS && next != s->acked;
+        if (s->acked != last_acked || back) {
             last_acked = s->acked;
             progress = now;
-        } else if (now - progress > NET_STREAM_RTO_NS && next != s->acked) {
-            /* Nothing acknowledged for a while: something was lost; send again from there. */
+            r->resent += back;
+        }
+        /* After going back, the receiver may say it has more than we are sending again: on from there. */
+        if (back || s->acked > next) {
             next = s->acked;
-            gen = at[next % NET_STREAM_WINDOW];
-            progress = now;
-            r->resent++;
+            gen = next == summed ? front : at[next % NET_STREAM_WINDOW];
         }
         if (next < total && next - s->acked < NET_STREAM_WINDOW) {
             at[next % NET_STREAM_WINDOW] = gen;
@@ -250,6 +260,7 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
                 r->checksum = (s->flags & NET_STREAM_VERIFY) ? net_fnv1a(r->checksum, dgram + 4, n) : 0;
                 r->bytes += n;
                 summed++;
+                front = gen;
             }
             int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, dgram, 4 + n, deadline_ns);
             if (rc)
