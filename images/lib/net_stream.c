@@ -172,6 +172,7 @@ void net_stream_init(struct net_stream *s, struct net_stack *st, unsigned flags)
     memset(s, 0, sizeof(*s));
     s->st = st;
     s->flags = flags;
+    s->rto_ns = NET_STREAM_RTO_NS;
     net_set_udp_handler(st, handler, s);
 }
 
@@ -242,7 +243,7 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
         if (now >= deadline_ns)
             return NETIF_ETIMEDOUT;
         /* Nothing acknowledged for a while: something was lost; send again from there. */
-        bool back = s->acked == last_acked && now - progress > NET_STREAM_RTO_NS && next != s->acked;
+        bool back = s->acked == last_acked && now - progress > s->rto_ns && next != s->acked;
         if (s->acked != last_acked || back) {
             last_acked = s->acked;
             progress = now;
@@ -272,7 +273,7 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
                 return polled;
             continue;
         }
-        if (next == total && (!fin_sent || now - fin_sent > NET_STREAM_RTO_NS)) {
+        if (next == total && (!fin_sent || now - fin_sent > s->rto_ns)) {
             uint8_t fin[24];
             net_put32(fin, NET_STREAM_FIN);
             net_put32(fin + 4, total);
@@ -283,7 +284,7 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
                 return rc;
             fin_sent = now;
         }
-        uint64_t wake = now + NET_STREAM_RTO_NS;
+        uint64_t wake = now + s->rto_ns;
         int rc = step(s, wake < deadline_ns ? wake : deadline_ns);
         if (rc)
             return rc;
