@@ -213,6 +213,22 @@ static unsigned fill(struct net_stream *s, struct net_stream_gen *gen, uint8_t *
     return n;
 }
 
+/*
+ * The sender moves from datagram `next` to `to` (the receiver's acknowledgement), the generator
+ * `gen` with it; returns `to`. `summed` is the first datagram never sent: leaving it, its state
+ * is kept in *front, and coming back to it takes it from there (its slot in at[] holds the
+ * datagram a window before it, never sent since). Any other datagram from the oldest
+ * unacknowledged one on was sent, its state kept in at[] (no later datagram took its slot).
+ */
+static uint32_t go_to(uint32_t to, uint32_t next, uint32_t summed, struct net_stream_gen *gen,
+                      struct net_stream_gen *front, const struct net_stream_gen *at)
+{
+    if (next == summed)
+        *front = *gen;
+    *gen = to == summed ? *front : at[to % NET_STREAM_WINDOW];
+    return to;
+}
+
 int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned size, uint64_t deadline_ns,
                     struct net_stream_result *r)
 {
@@ -220,12 +236,11 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
         return NETIF_EINVAL;
     static uint8_t dgram[NET_UDP_MAX];
     /*
-     * Go-back-N: the generator's state at each datagram of the window, to send it again, and at
-     * the first datagram never sent (`summed`). The sender goes back to the receiver's
-     * acknowledgement, which may name that one: the receiver took the whole window, but its
-     * acknowledgements came only after the timeout (lost, or late under load), while the
-     * sender was sending the window again. Its slot in at[] holds the datagram a window before
-     * it (never sent since), so the state comes from `front` then.
+     * Go-back-N: the generator's state at each datagram of the window, to send it again, and
+     * (front) at the first datagram never sent, `summed` (go_to). The receiver's acknowledgement,
+     * where the sender goes on from, may name that one: the receiver took the whole window, but
+     * its acknowledgements came only after the timeout (lost, or late under load), while the
+     * sender was sending the window again.
      */
     static struct net_stream_gen at[NET_STREAM_WINDOW];
     struct net_stream_gen gen, front;
@@ -242,17 +257,17 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
         uint64_t now = now_ns();
         if (now >= deadline_ns)
             return NETIF_ETIMEDOUT;
-        /* Nothing acknowledged for a while: something was lost; send again from there. */
-        bool back = s->acked == last_acked && now - progress > s->rto_ns && next != s->acked;
-        if (s->acked != last_acked || back) {
+        if (s->acked != last_acked) {
             last_acked = s->acked;
             progress = now;
-            r->resent += back;
-        }
-        /* After going back, the receiver may say it has more than we are sending again: on from there. */
-        if (back || s->acked > next) {
-            next = s->acked;
-            gen = next == summed ? front : at[next % NET_STREAM_WINDOW];
+            /* After going back, the receiver may say it has more than we are sending again. */
+            if (s->acked > next)
+                next = go_to(s->acked, next, summed, &gen, &front, at);
+        } else if (now - progress > s->rto_ns && next != s->acked) {
+            /* Nothing acknowledged for a while: something was lost; send again from there. */
+            next = go_to(s->acked, next, summed, &gen, &front, at);
+            progress = now;
+            r->resent++;
         }
         if (next < total && next - s->acked < NET_STREAM_WINDOW) {
             at[next % NET_STREAM_WINDOW] = gen;
@@ -261,7 +276,6 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
                 r->checksum = (s->flags & NET_STREAM_VERIFY) ? net_fnv1a(r->checksum, dgram + 4, n) : 0;
                 r->bytes += n;
                 summed++;
-                front = gen;
             }
             int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, dgram, 4 + n, deadline_ns);
             if (rc)
