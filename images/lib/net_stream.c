@@ -172,6 +172,7 @@ void net_stream_init(struct net_stream *s, struct net_stack *st, unsigned flags)
     memset(s, 0, sizeof(*s));
     s->st = st;
     s->flags = flags;
+    s->rto_ns = NET_STREAM_RTO_NS;
     net_set_udp_handler(st, handler, s);
 }
 
@@ -212,16 +213,39 @@ static unsigned fill(struct net_stream *s, struct net_stream_gen *gen, uint8_t *
     return n;
 }
 
+/*
+ * The sender moves from datagram `next` to `to` (the receiver's acknowledgement), the generator
+ * `gen` with it; returns `to`. `summed` is the first datagram never sent: leaving it, its state
+ * is kept in *front, and coming back to it takes it from there (its slot in at[] holds the
+ * datagram a window before it, never sent since). Any other datagram from the oldest
+ * unacknowledged one on was sent, its state kept in at[] (no later datagram took its slot).
+ */
+static uint32_t go_to(uint32_t to, uint32_t next, uint32_t summed, struct net_stream_gen *gen,
+                      struct net_stream_gen *front, const struct net_stream_gen *at)
+{
+    if (next == summed)
+        *front = *gen;
+    *gen = to == summed ? *front : at[to % NET_STREAM_WINDOW];
+    return to;
+}
+
 int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned size, uint64_t deadline_ns,
                     struct net_stream_result *r)
 {
     if (size <= 4 || size > NET_UDP_MAX || !bytes) /* 4 bytes of sequence number, then the data */
         return NETIF_EINVAL;
     static uint8_t dgram[NET_UDP_MAX];
-    /* Go-back-N: the generator's state at each datagram of the window, to send it again. */
+    /*
+     * Go-back-N: the generator's state at each datagram of the window, to send it again, and
+     * (front) at the first datagram never sent, `summed` (go_to). The receiver's acknowledgement,
+     * where the sender goes on from, may name that one: the receiver took the whole window, but
+     * its acknowledgements came only after the timeout (lost, or late under load), while the
+     * sender was sending the window again.
+     */
     static struct net_stream_gen at[NET_STREAM_WINDOW];
-    struct net_stream_gen gen;
+    struct net_stream_gen gen, front;
     net_stream_gen_init(&gen);
+    front = gen;
     memset(r, 0, sizeof(*r));
     r->checksum = NET_FNV_INIT;
     s->acked = 0;
@@ -236,10 +260,12 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
         if (s->acked != last_acked) {
             last_acked = s->acked;
             progress = now;
-        } else if (now - progress > NET_STREAM_RTO_NS && next != s->acked) {
+            /* After going back, the receiver may say it has more than we are sending again. */
+            if (s->acked > next)
+                next = go_to(s->acked, next, summed, &gen, &front, at);
+        } else if (now - progress > s->rto_ns && next != s->acked) {
             /* Nothing acknowledged for a while: something was lost; send again from there. */
-            next = s->acked;
-            gen = at[next % NET_STREAM_WINDOW];
+            next = go_to(s->acked, next, summed, &gen, &front, at);
             progress = now;
             r->resent++;
         }
@@ -261,7 +287,7 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
                 return polled;
             continue;
         }
-        if (next == total && (!fin_sent || now - fin_sent > NET_STREAM_RTO_NS)) {
+        if (next == total && (!fin_sent || now - fin_sent > s->rto_ns)) {
             uint8_t fin[24];
             net_put32(fin, NET_STREAM_FIN);
             net_put32(fin + 4, total);
@@ -272,7 +298,7 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
                 return rc;
             fin_sent = now;
         }
-        uint64_t wake = now + NET_STREAM_RTO_NS;
+        uint64_t wake = now + s->rto_ns;
         int rc = step(s, wake < deadline_ns ? wake : deadline_ns);
         if (rc)
             return rc;

@@ -8,7 +8,9 @@
 //   ping=<ip>[@vlan],...     ping each target `count` times (default 10), every reply must come
 //   unreachable=<ip>[@vlan],...  each must NOT answer (ARP or echo) within 2 s
 //   stream=<ip>              stream `bytes` (default 1 MiB) of UDP in datagrams of `size` payload
-//                            bytes (default 1024); the receiver's checksum must match ours
+//                            bytes (default 1024); the receiver's checksum must match ours;
+//                            rto_us=<us> goes back after that long without an acknowledgement
+//                            (default NET_STREAM_RTO_NS: a short one makes the sender go back often)
 //   relabel=<ssidref>        then give ourselves this label (needs load_policy): the hypervisor
 //                            rewrites the link's VLANs, and the switch follows them at once
 //   after_ping=, after_unreachable=   as ping= and unreachable=, after the relabel
@@ -139,6 +141,7 @@ static void stream_to(uint32_t ip)
            net_format_ip(buf, ip), (unsigned long)r.bytes, (unsigned long)r.datagrams,
            (unsigned long)(r.ns / NS_PER_MS), (unsigned long)r.checksum, (unsigned long)r.peer_checksum,
            r.match ? "match" : "MISMATCH");
+    printf("stream to %s: went back %lu times\n", buf, (unsigned long)r.resent);
     xtf_check(r.match && r.bytes == bytes, "stream checksum");
 }
 
@@ -272,6 +275,7 @@ void test_main(void)
            netif_format_mac(mac, nif.mac), (unsigned long)nif.link->vlans);
     net_init(&st, &nif, ip, (uint16_t)cmdline_ulong("vlan", 0));
     net_stream_init(&stream, &st, NET_STREAM_VERIFY);
+    stream.rto_ns = cmdline_ulong("rto_us", stream.rto_ns / NS_PER_US) * NS_PER_US;
     for (uint64_t until = now_ns() + cmdline_ulong("delay_ms", 0) * NS_PER_MS; now_ns() < until;) {
         net_step(&st, false, until);
     }

@@ -7,7 +7,7 @@
  * NET_STREAM_VERIFY, checks every byte against the same xorshift stream), and answers the FIN with
  * its own count and checksum. Both sides print and compare them. Frames can still be lost (a
  * switch drops what a full ring cannot take, e.g. while someone floods the VLAN): a receiver that
- * sees a gap acknowledges at once, and a sender that hears nothing new for NET_STREAM_RTO_NS goes
+ * sees a gap acknowledges at once, and a sender that hears nothing new for its rto_ns goes
  * back to the first unacknowledged datagram (go-back-N), so the stream arrives whole regardless.
  *
  * Wire format (big-endian), all to/from port NET_STREAM_PORT:
@@ -69,6 +69,7 @@ struct net_stream {
     unsigned streams_done, byes;
     uint64_t rx_bytes;
     /* sending */
+    uint64_t rto_ns; /* no acknowledgement for this long: go back (net_stream_init: NET_STREAM_RTO_NS) */
     uint32_t acked;
     bool finack, finack_ok;
     uint64_t finack_bytes, finack_sum;
