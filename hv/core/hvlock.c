@@ -66,7 +66,7 @@ bool hv_lock_enter_hypercall(const struct cpu_regs *regs)
     struct percpu *cpu = this_cpu();
     cpu->in_hypercall = true;
     hv_lock_enter_slow();
-    return cpu->current && cpu->cur_regs == regs;
+    return cpu->current && &cpu->current->regs == regs;
 }
 
 void hv_lock_exit_slow(void)

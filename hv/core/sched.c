@@ -517,7 +517,6 @@ static void evict(void *arg)
     if (cpu->current && cpu->current->domain == d) {
         account(cpu, cpu->current);
         cpu->current = NULL;
-        cpu->cur_regs = NULL;
         /* the way out must pick (syscall.S's fast path); current is NULL (the plain switch's test) */
         cpu->need_resched |= RESCHED_SWITCH | RESCHED_NO_CURRENT;
     }
@@ -793,10 +792,7 @@ static inline __attribute__((always_inline)) void switch_current(struct percpu *
                                                                  struct vcpu *next, uint64_t slice)
 {
     account(cpu, prev);
-    cpu->current = next;
-    /* What the syscall fast path reads of current without walking vcpu and domain (its
-     * hypercall counters it finds through the frame: vcpu's hypercalls). */
-    cpu->cur_vcpu_info = vcpu_info_of(next);
+    cpu->current = next; /* (the syscall fast path finds its frame, counters and vcpu_info there) */
     next->slice_left_ticks = slice;
 }
 
@@ -819,10 +815,15 @@ static bool switch_to(struct vcpu *next, const char **why)
     return true;
 }
 
-/* Has v (current, vi its vcpu_info) an upcall to take at the way out: pending, unmasked, and a callback? */
-static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *v, const struct vcpu_info *vi)
+/* Has v (current) an upcall to take at the way out: a callback, and its vcpu_info's upcall pending
+ * and unmasked? The vcpu_info is read only for a vCPU with a callback (a switch to one without
+ * tests nothing else). */
+static inline __attribute__((always_inline)) bool upcall_due(const struct vcpu *v)
 {
-    return v->callback_rip && vi->evtchn_upcall_pending && !vi->evtchn_upcall_mask;
+    if (!v->callback_rip)
+        return false;
+    const struct vcpu_info *vi = vcpu_info_of(v);
+    return vi->evtchn_upcall_pending && !vi->evtchn_upcall_mask;
 }
 
 /* v (current, vi its vcpu_info) takes the upcall upcall_due found: its context onto its stack,
@@ -838,11 +839,11 @@ static inline __attribute__((always_inline)) bool upcall_enter(struct vcpu *v, s
 /*
  * Enters the event callback if an upcall is pending and unmasked: the interrupted context goes
  * onto the guest stack (arch_upcall_push) and events are masked until the guest's iret. False if
- * the guest stack is bad. vi is v's (the caller has it at hand: v is current, cur_vcpu_info).
+ * the guest stack is bad. vi is v's (vcpu_info_of: v is current).
  */
 static inline __attribute__((always_inline)) bool deliver_upcall(struct vcpu *v, struct vcpu_info *vi)
 {
-    return !upcall_due(v, vi) || upcall_enter(v, vi);
+    return !upcall_due(v) || upcall_enter(v, vi);
 }
 
 /*
@@ -886,7 +887,7 @@ static bool stays_current(struct vcpu *cur)
 {
     if (this_cpu_resched_pending() || !cur || partitioned() || !runnable(cur) || !cur->slice_left_ticks)
         return false;
-    return !upcall_due(cur, vcpu_info_of(cur));
+    return !upcall_due(cur);
 }
 
 static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(void);
@@ -931,7 +932,7 @@ static __attribute__((__noinline__, __used__)) noreturn void exit_to_guest_slow(
                 kill_refused(next, why);
                 continue;
             }
-            if (!deliver_upcall(next, cpu->cur_vcpu_info)) { /* next is current now: its vcpu_info */
+            if (!deliver_upcall(next, vcpu_info_of(next))) { /* next is current now */
                 kill_bad_stack(next);
                 continue;
             }
@@ -981,12 +982,12 @@ static __attribute__((__noinline__)) NO_FRAME_POINTER noreturn void exit_with_up
     plain_return();
 }
 
-/* The plain switch's end: into v, current (its vcpu_info cpu->cur_vcpu_info), by its upcall if
+/* The plain switch's end: into v, current, by its upcall if
  * one is due (deliver_upcall's test), else straight back. Each of the plain switch's two cases
  * ends with its own copy, so that neither jumps to a shared one. */
-static inline __attribute__((always_inline)) noreturn void plain_exit(struct percpu *cpu, struct vcpu *v)
+static inline __attribute__((always_inline)) noreturn void plain_exit(struct vcpu *v)
 {
-    if (upcall_due(v, cpu->cur_vcpu_info))
+    if (upcall_due(v))
         exit_with_upcall(v);
     plain_return();
 }
@@ -1033,9 +1034,8 @@ static __attribute__((__noinline__)) noreturn void exit_resched_general(struct p
  * the block by the state alone, and a runnable vCPU of a domain without the flag takes the
  * general path.
  */
-NO_FRAME_POINTER noreturn void exit_to_guest_resched(void)
+NO_FRAME_POINTER noreturn void exit_to_guest_resched(struct percpu *cpu)
 {
-    struct percpu *cpu = this_cpu();
     struct runqueue *rq = &rqs[0]; /* switch_general 0: the boot CPU's, this one */
     struct vcpu *cur = cpu->current, *next = rq->head;
     /* The work word RESCHED_SWITCH alone and switch_general 0; cur is not NULL (evict and
@@ -1046,7 +1046,7 @@ NO_FRAME_POINTER noreturn void exit_to_guest_resched(void)
         if (!runnable(cur) || !cur->slice_left_ticks)
             exit_to_guest_slow();
         percpu_resched_clear(cpu);
-        plain_exit(cpu, cur);
+        plain_exit(cur);
     }
     /* next's domain: no device (and switch_general 0: no ports open), the default weight */
     if (!next->domain->switch_plain || !arch_switch_plain_ok(cpu, cur, next))
@@ -1073,7 +1073,7 @@ NO_FRAME_POINTER noreturn void exit_to_guest_resched(void)
     switch_current(cpu, cur, next, slice_ticks); /* slice_of(next): the default weight */
     if (!arch_switch_plain(cpu, cur, next))
         exit_refused(next);
-    plain_exit(cpu, next);
+    plain_exit(next);
 }
 
 /* v sleeps polling (any event of its domain wakes it: it re-checks its ports), until `timeout`
@@ -1134,7 +1134,7 @@ long do_sched_op(uint64_t cmd, uint64_t arg, uint64_t a3, uint64_t a4, uint64_t 
     struct percpu *cpu = this_cpu();
     struct vcpu *v = cpu->current;
     if (cmd == SCHEDOP_block) {
-        struct vcpu_info *vi = cpu->cur_vcpu_info; /* v's, set with current (switch_to) */
+        struct vcpu_info *vi = vcpu_info_of(v);
         vi->evtchn_upcall_mask = 0; /* Xen's semantics: blocking enables event delivery */
         if (vi->evtchn_upcall_pending)
             return 0;

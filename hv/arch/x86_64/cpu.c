@@ -107,7 +107,6 @@ bool cpu_enable_on_ap(void)
 /* The entry code reads these through %gs; the offsets are fixed in cpu.h. */
 _Static_assert(__builtin_offsetof(struct percpu, user_rsp) == PCPU_USER_RSP, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, kstack_top) == PCPU_KSTACK_TOP, "percpu layout");
-_Static_assert(__builtin_offsetof(struct percpu, cur_regs) == PCPU_CUR_REGS, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, tss) + TSS_RSP0 == PCPU_TSS_RSP0, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, self) == PCPU_SELF, "percpu layout");
 _Static_assert(__builtin_offsetof(struct percpu, current) == PCPU_CURRENT, "percpu layout");
@@ -117,7 +116,6 @@ _Static_assert(__builtin_offsetof(struct percpu, resched_word) == PCPU_NEED_RESC
                    __builtin_offsetof(struct percpu, switch_general) == PCPU_NEED_RESCHED + 4 &&
                    sizeof(((struct percpu *)0)->need_resched) == 4,
                "percpu layout");
-_Static_assert(__builtin_offsetof(struct percpu, cur_vcpu_info) == PCPU_CUR_VCPU_INFO, "percpu layout");
 _Static_assert(HYPERCALL_SLOTS == MOAT_NR_HYPERCALLS, "the fast path's table bound");
 /* The fast path reads a vcpu_info's pending byte and the mask byte after it. */
 _Static_assert(__builtin_offsetof(struct vcpu_info, evtchn_upcall_pending) == 0, "vcpu_info layout");
@@ -126,6 +124,7 @@ _Static_assert(sizeof(struct cpu_regs) == REGS_SIZE, "cpu_regs layout");
 /* The fast path counts a hypercall through the frame: vcpu's regs first, its hypercalls pointer at VCPU_HYPERCALLS. */
 _Static_assert(__builtin_offsetof(struct vcpu, regs) == 0, "vcpu layout");
 _Static_assert(__builtin_offsetof(struct vcpu, hypercalls) == VCPU_HYPERCALLS, "vcpu layout");
+_Static_assert(__builtin_offsetof(struct vcpu, vcpu_info) == VCPU_VCPU_INFO, "vcpu layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, vector) == REGS_VECTOR, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, rax) == REGS_RAX, "cpu_regs layout");
 _Static_assert(__builtin_offsetof(struct cpu_regs, rbx) == REGS_RBX, "cpu_regs layout");

@@ -3,7 +3,8 @@
  * Guest entry by syscall and every exit to a guest. There is one hypervisor stack per CPU; a
  * guest's registers are saved straight into its vCPU's struct cpu_regs (the syscall entry points
  * rsp there, and for interrupts from ring 3 the TSS's rsp0 does), so nothing is copied twice and
- * a context switch is only a matter of pointing percpu.cur_regs elsewhere.
+ * a context switch is only a matter of pointing percpu.current elsewhere: a vCPU's frame is its
+ * first member, so current is also the address its entries save into.
  */
 #include <moat/cpu.h>
 
@@ -114,10 +115,22 @@ syscall_entry_fast:
      * until the dispatch loads the hypervisor stack; nothing in between uses the stack, and with
      * interrupts off (FMASK) the only events that can come are the NMI, #MC and #DF, which
      * switch to their IST stacks whatever rsp holds.
+     *
+     * The guest's rbx stays in that slot until the way out, as the rax slot is left to the way
+     * out: the direct sysret takes rbx back from the slot, and every way out that leaves the frame
+     * to be read (.Lexit_slow before the scheduler, an upcall or a switch reads it, .Lchecked
+     * before return_frame) copies it into the frame's rbx slot first. Nothing reads or writes the
+     * slot meanwhile: the C path's entry is not this CPU's LSTAR while the fast path is (one CPU),
+     * the handler runs with interrupts off, and the NMI, #MC and #DF entries never touch it. The
+     * one handler that rewrites the guest's registers, the iret hypercall (arch_upcall_pop),
+     * writes the new rbx into the slot as well as into the frame, so the copy on the way out puts
+     * back the rewritten value. A handler that read the frame's rbx would find the vCPU's value
+     * from its last full save or slow exit (none does: the registers are read from the frame only
+     * by the upcall push, after the copy, and by the report of a fault from ring 3, a full save).
      */
     swapgs
     movq %rbx, %gs:PCPU_USER_RSP
-    movq %gs:PCPU_CUR_REGS, %rbx
+    movq %gs:PCPU_CURRENT, %rbx            /* current's frame: its first member */
     movq %rsp, REGS_RSP(%rbx)
     movq %r15, 0x00(%rbx)
     movq %r14, 0x08(%rbx)
@@ -132,14 +145,12 @@ syscall_entry_fast:
     movq %rdx, 0x58(%rbx)
     movq %rcx, REGS_RIP(%rbx)
     movq %r11, REGS_RFLAGS(%rbx)
-    movq %gs:PCPU_USER_RSP, %rcx
-    movq %rcx, REGS_RBX(%rbx)
 
     /*
      * Dispatch from the registers: the number in rax, the arguments where the handlers' C
      * convention wants them (r10 moved to rcx), every other guest register cleared or
-     * overwritten before any C code runs (r9 by the mask, r11 by the counters' address, read
-     * through the frame from its vCPU, r12 by current's vcpu_info), the index masked, then one
+     * overwritten before any C code runs (r9 by the mask, r11 by the counters' address and r12
+     * by current's vcpu_info, both read through the frame from its vCPU), the index masked, then one
      * check of this CPU's pending work before a direct sysret. rbx keeps the frame across the
      * handler (loaded at the entry) and r12 the vcpu_info the exit tests (both callee-saved: loaded
      * before the call, where nothing else waits for them). Every table slot holds a handler (the
@@ -148,7 +159,7 @@ syscall_entry_fast:
     movq %gs:PCPU_KSTACK_TOP, %rsp
     movq %r10, %rcx
     movq VCPU_HYPERCALLS(%rbx), %r11      /* the frame is its vCPU's first member */
-    movq %gs:PCPU_CUR_VCPU_INFO, %r12
+    movq VCPU_VCPU_INFO(%rbx), %r12
     xorl %ebp, %ebp
     xorl %r10d, %r10d
     xorl %r13d, %r13d
@@ -172,9 +183,9 @@ syscall_entry_fast:
      * value into its own pending byte gets that upcall at its next exit through the scheduler
      * (a tick at the latest, which tests any non-zero value) rather than at this one.
      *
-     * r12 holds current's vcpu_info from the entry: current and its vcpu_info change only in a
-     * switch, and no switch happens before this test (only the way out below switches), so it is
-     * the pointer the exit read from %gs:PCPU_CUR_VCPU_INFO before.
+     * r12 holds current's vcpu_info from the entry (its vCPU's vcpu_info pointer, which is set
+     * when the shared-info page is made and never changes after): no switch happens before this
+     * test (only the way out below switches), so it is still current's.
      */
 .Lexit:
     cmpl $0, %gs:PCPU_NEED_RESCHED        /* need_resched alone (not switch_general beside it) */
@@ -185,7 +196,8 @@ syscall_entry_fast:
      * The direct sysret. The frame is the one the entry above wrote (a handler that rewrites it
      * sets RESCHED_FRAME, and nothing else runs between): its vector is VEC_SYSCALL, its rip
      * and rflags are what the CPU put in rcx and r11 at the syscall. The result stays in rax
-     * (the frame's slot is not written: see the entry). Still checked
+     * and the guest's rbx comes back from the per-CPU slot (neither frame slot is written: see
+     * the entry). Still checked
      * here: the rip below the user limit (CVE-2012-0217, as return_frame), and the flags masked to
      * what a guest may set.
      */
@@ -195,15 +207,19 @@ syscall_entry_fast:
     jae .Lchecked
     SYSRET_LOAD %rbx, from_syscall=1
     movq REGS_RSP(%rbx), %rsp
-    movq REGS_RBX(%rbx), %rbx
+    movq %gs:PCPU_USER_RSP, %rbx          /* the guest's, parked at the entry */
     swapgs
     sysretq
 .Lchecked:                                /* return_frame decides (an iretq, which faults in the guest's name) */
     movq %rax, REGS_RAX(%rbx)
+    movq %gs:PCPU_USER_RSP, %rcx          /* the guest's rbx into the frame, which is read now */
+    movq %rcx, REGS_RBX(%rbx)
     movq %rbx, %rsp
     jmp return_frame
     /*
-     * Work pending: the result into the frame, then the scheduler's decision. The store is made
+     * Work pending: the result and the guest's rbx into the frame, then the scheduler's decision
+     * (exit_to_guest_resched, with this CPU in rdi, the one register of the five scrubbed here
+     * that C needs anyway). The stores are made
      * even if the caller shut itself down (its frame, in its static domain slot, is then never
      * returned to). The C way out ends in return_to_guest, which checks everything, so
      * RESCHED_FRAME is done with: exit_to_guest_resched clears it before the scheduler reads the
@@ -212,10 +228,12 @@ syscall_entry_fast:
      */
 .Lexit_slow:
     movq %rax, REGS_RAX(%rbx)
+    movq %gs:PCPU_USER_RSP, %rcx          /* the guest's rbx into the frame (see the entry) */
+    movq %rcx, REGS_RBX(%rbx)
     xorl %ecx, %ecx                       /* no guest argument left in a register for C (-ENOSYS) */
     xorl %edx, %edx
     xorl %esi, %esi
-    xorl %edi, %edi
+    movq %gs:PCPU_SELF, %rdi              /* its argument, this CPU: loaded in place of a clear */
     xorl %r8d, %r8d
     call exit_to_guest_resched            /* never returns */
     ud2
@@ -233,10 +251,10 @@ syscall_compat:
     movl $-38, %eax                       /* -XEN_ENOSYS */
     sysretl
 
-    /* noreturn void return_to_guest(void): interrupts off, percpu.cur_regs set. */
+    /* noreturn void return_to_guest(void): interrupts off, percpu.current set (its frame first). */
     .globl return_to_guest
 return_to_guest:
-    movq %gs:PCPU_CUR_REGS, %rsp
+    movq %gs:PCPU_CURRENT, %rsp           /* current's frame: its first member */
 return_frame:
     /*
      * sysret only for a frame the syscall entry saved, and only to a canonical user rip: on Intel

@@ -56,7 +56,7 @@ void guest_trap(struct cpu_regs *regs)
     } else {
         hv_lock_enter();
         /* Another CPU may have destroyed the domain while this one waited: nothing left to kill. */
-        if (this_cpu()->cur_regs == regs && current_vcpu())
+        if (current_vcpu() && &current_vcpu()->regs == regs)
             guest_fault(current_domain(), regs, cr2);
     }
     exit_to_guest();

@@ -63,8 +63,14 @@ long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret)
     r->vector = VEC_TIMER; /* return by iret: rcx and r11 must come back exactly */
     r->cs = SEL_UCODE | 3; /* (the fast syscall entry leaves a syscall frame's cs and ss unwritten) */
     r->ss = SEL_UDATA | 3;
-    if (hypercall_fast) /* not the syscall frame any more: no direct sysret (syscall.S clears the bit) */
-        this_cpu()->need_resched |= RESCHED_FRAME;
+    if (hypercall_fast) {
+        struct percpu *cpu = this_cpu();
+        /* not the syscall frame any more: no direct sysret (syscall.S clears the bit) */
+        cpu->need_resched |= RESCHED_FRAME;
+        /* During a fast hypercall the guest's rbx waits in user_rsp, and the way out copies it
+         * into the frame from there (syscall.S's entry): so the restored rbx goes there too. */
+        cpu->user_rsp = f.rbx;
+    }
     *ret = (long)f.rax; /* hypercall_entry writes the result into rax: unchanged */
     return 0;
 }

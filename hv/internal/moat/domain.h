@@ -61,6 +61,10 @@ struct vcpu {
      * there through the frame (regs is first, this at a fixed offset: VCPU_HYPERCALLS), so that a
      * switch has no per-CPU copy of it to set. */
     uint32_t *hypercalls;
+    /* Its vcpu_info in the domain's shared-info page (set when that page is made, which outlives
+     * every run of the vCPU): the switch and the syscall fast path (VCPU_VCPU_INFO, from the
+     * frame) read it without walking domain and index. */
+    struct vcpu_info *vcpu_info;
     unsigned vcpu_id;                 /* its index in domain->vcpus, and its vcpu_info's */
     enum vcpu_state state;
     bool initialised;                 /* VCPUOP_initialise done (vCPU 0: at creation) */
@@ -80,9 +84,6 @@ struct vcpu {
     void *xsave;                      /* its FPU/SSE/AVX state while not in a CPU (xsave.c) */
     unsigned fpu_cpu;                 /* the CPU that last loaded it (it may still be there) */
     mfn_t xsave_mfn;
-    /* Its vcpu_info in the domain's shared-info page (set when that page is made, which outlives
-     * every run of the vCPU): the switch reads it without walking domain, frame and index. */
-    struct vcpu_info *vcpu_info;
 };
 
 struct domain {
@@ -138,7 +139,7 @@ static inline struct shared_info *domain_shared_info(struct domain *d)
 }
 
 /* v's own vcpu_info in its domain's shared info: its upcall pending, mask and pending_sel. */
-static inline struct vcpu_info *vcpu_info_of(struct vcpu *v)
+static inline struct vcpu_info *vcpu_info_of(const struct vcpu *v)
 {
     return v->vcpu_info;
 }

@@ -68,8 +68,9 @@ void sched_plain_update(struct domain *d);
 noreturn void exit_to_guest(void);
 /* exit_to_guest without its test for the common case, for a caller that knows work is pending
  * (the syscall fast path, syscall.S): the scheduler decides, then the guest runs. With one CPU a
- * yield or block is switched there plainly (no frame). */
-noreturn void exit_to_guest_resched(void);
+ * yield or block is switched there plainly (no frame). cpu is this CPU (this_cpu()): the fast
+ * path loads it into the first argument register in place of clearing that one. */
+noreturn void exit_to_guest_resched(struct percpu *cpu);
 /* The same without the plain switch's test, for the C path's hypercall exit (hypercall_entry),
  * which runs only where the plain switch never applies (several CPUs, partitions, the debug
  * build). */

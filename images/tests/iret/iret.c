@@ -2,12 +2,14 @@
 // HYPERVISOR_iret's checks (tests/domains/test_iret.py): whatever frame a guest hands it, the
 // guest stays in ring 3 at a user address with no I/O privilege. A frame whose rip or rsp is at
 // or above GUEST_VA_LIMIT is refused with -EINVAL (the guest goes on); a frame asking for IOPL 3,
-// NT, AC or TF resumes without them, while the arithmetic flags it sets come back as set.
+// NT, AC or TF resumes without them, while the arithmetic flags it sets come back as set; every
+// general register comes back as the frame has it.
 #include <stddef.h>
 
 #include <moat/test.h>
 
 long iret_probe(struct upcall_frame *frame);
+long iret_regs_probe(struct upcall_frame *frame, uint64_t out[15]);
 extern uint64_t iret_seen_rflags;
 
 #define RFLAGS_CF (1ul << 0)
@@ -152,8 +154,39 @@ static void unmasks_events(void)
     printf("iret: events unmasked\n");
 }
 
+/*
+ * The iret resumes with every general register the frame holds, rcx and r11 included (an iret
+ * returns them exactly), and nothing else: no register keeps a value of the hypercall that asked
+ * for it (the syscall fast path keeps the guest's rbx outside the frame until its way out, which
+ * must not put that one back over the frame's) and none a value of the hypervisor's.
+ */
+static void resumes_every_register(void)
+{
+    static const char *const names[15] = { "r15", "r14", "r13", "r12", "r11", "r10", "r9", "r8",
+                                           "rbp", "rdi", "rsi", "rdx", "rcx", "rbx", "rax" };
+    struct upcall_frame f;
+    memset(&f, 0, sizeof(f));
+    uint64_t *words = (uint64_t *)&f; /* its first 15 words: r15 to rax */
+    for (unsigned i = 0; i < 15; i++)
+        words[i] = 0x5eed000000000000ull + 0x0101010101ull * (i + 1);
+    f.rflags = RFLAGS_IF;
+    uint64_t out[15];
+    memset(out, 0, sizeof(out));
+    xtf_check_eq(iret_regs_probe(&f, out), 0);
+    bool all = true;
+    for (unsigned i = 0; i < 15; i++)
+        if (out[i] != words[i]) {
+            xtf_failure("Fail: %s after the iret: %#lx, the frame had %#lx\n", names[i], (unsigned long)out[i],
+                        (unsigned long)words[i]);
+            all = false;
+        }
+    if (all)
+        printf("iret: every register as the frame has it\n");
+}
+
 void test_main(void)
 {
+    resumes_every_register();
     refused_rip();
     refused_rsp();
     bad_frame_pointer();

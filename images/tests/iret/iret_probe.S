@@ -37,9 +37,64 @@ iret_probe:
     ret
     .size iret_probe, . - iret_probe
 
+/*
+ * long iret_regs_probe(struct upcall_frame *frame, uint64_t out[15]): as iret_probe, then every
+ * general register as the guest finds it after the iret, in the frame's order (r15 first, rax
+ * last), into out. Nothing between the resume and the pushes touches a register.
+ */
+    .globl iret_regs_probe
+    .type iret_regs_probe, @function
+iret_regs_probe:
+    push %rbp
+    push %rbx
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    mov %rsp, probe_rsp(%rip)
+    mov %rsi, regs_out(%rip)
+    lea 1f(%rip), %rax
+    mov %rax, 15*8(%rdi)        /* frame->rip */
+    mov %rsp, 17*8(%rdi)        /* frame->rsp */
+    mov $23, %eax               /* __HYPERVISOR_iret */
+    syscall
+    jmp 2f                      /* refused: rax holds the error */
+1:  push %rax                   /* resumed: rax (pushed first) to r15 (last), the frame's order */
+    push %rbx
+    push %rcx
+    push %rdx
+    push %rsi
+    push %rdi
+    push %rbp
+    push %r8
+    push %r9
+    push %r10
+    push %r11
+    push %r12
+    push %r13
+    push %r14
+    push %r15
+    cld
+    mov regs_out(%rip), %rdi
+    mov %rsp, %rsi
+    mov $15, %ecx
+    rep movsq
+    xor %eax, %eax
+2:  mov probe_rsp(%rip), %rsp
+    pop %r15
+    pop %r14
+    pop %r13
+    pop %r12
+    pop %rbx
+    pop %rbp
+    ret
+    .size iret_regs_probe, . - iret_regs_probe
+
     .bss
     .balign 8
 probe_rsp:
+    .quad 0
+regs_out:
     .quad 0
     .globl iret_seen_rflags
 iret_seen_rflags:

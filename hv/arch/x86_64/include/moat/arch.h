@@ -136,7 +136,6 @@ static inline __attribute__((always_inline)) void arch_switch_frame(struct percp
     /* A domain's tables, by the address CR3 takes (kept in the domain so that no switch shifts the
      * mfn): never 0, which names the hypervisor's. */
     paddr_t root = next->domain->pml4_addr;
-    cpu->cur_regs = &next->regs;
     tss_set_rsp0(cpu, (uint64_t)(&next->regs + 1)); /* (a byte copy: root is read before it) */
     if (cpu->loaded_pml4 != root) {
         write_cr3(root);

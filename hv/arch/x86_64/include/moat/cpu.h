@@ -48,14 +48,12 @@
 /* Offsets into struct percpu used by the assembly (checked by static asserts in cpu.c). */
 #define PCPU_USER_RSP 0
 #define PCPU_KSTACK_TOP 8
-#define PCPU_CUR_REGS 16
-#define PCPU_SELF 24
-#define PCPU_CURRENT 32
-#define PCPU_NEED_RESCHED 40
-#define PCPU_CUR_VCPU_INFO 48
+#define PCPU_SELF 16
+#define PCPU_CURRENT 24 /* also its register frame: a vCPU's first member (VCPU_* below) */
+#define PCPU_NEED_RESCHED 32
 /* Its TSS's rsp0 (struct percpu's tss, TSS_RSP0 into it): the end of the running vCPU's frame,
  * where the syscall entry starts pushing as an interrupt from ring 3 does. */
-#define PCPU_TSS_RSP0 240
+#define PCPU_TSS_RSP0 224
 
 /* Slots of the hypercall table the syscall fast path indexes (MOAT_NR_HYPERCALLS, asserted in cpu.c). */
 #define HYPERCALL_SLOTS 48
@@ -70,8 +68,10 @@
 #define REGS_RSP (20 * 8)
 #define REGS_SIZE (22 * 8)
 /* In struct vcpu, whose first member is its struct cpu_regs (the frame): its hypercalls pointer
- * (its domain's counters), after the frame and the domain pointer (checked in cpu.c). */
+ * (its domain's counters) and its vcpu_info pointer, after the frame and the domain pointer
+ * (checked in cpu.c). The syscall fast path reaches both through the frame. */
 #define VCPU_HYPERCALLS (REGS_SIZE + 8)
+#define VCPU_VCPU_INFO (REGS_SIZE + 16)
 
 #ifndef __ASSEMBLER__
 #include <moat/ioport.h>
@@ -120,9 +120,8 @@ struct smp_call {
  * own; this_cpu() reads the self pointer there). Fields read by assembly come first, in this order.
  */
 struct percpu {
-    uint64_t user_rsp;          /* the syscall entries' scratch: the guest's rsp (C path) or rbx (fast path) */
+    uint64_t user_rsp;          /* the syscall entries' scratch: the guest's rsp (C path), or its rbx until the way out (fast path) */
     uint64_t kstack_top;        /* the hypervisor stack every guest entry starts on */
-    struct cpu_regs *cur_regs;  /* the running vCPU's register frame (its end: tss.rsp[0]) */
     struct percpu *self;        /* this very struct: this_cpu() */
     struct vcpu *current;       /* the vCPU it runs; NULL while idle */
     /*
@@ -140,12 +139,6 @@ struct percpu {
         };
         uint64_t resched_word;
     };
-    /*
-     * current's vcpu_info, set with current (sched.c's switch_current): the syscall fast path
-     * reads it without walking vcpu and domain. Stale only while current is NULL or about to
-     * change, and need_resched is set then.
-     */
-    void *cur_vcpu_info;
     unsigned id;                /* CPU index: 0 is the boot CPU, then the MADT's order */
     uint32_t apic_id;           /* its local APIC's id (the target of IPIs) */
     uint64_t ticks;             /* timer interrupts seen */
