@@ -113,6 +113,27 @@ def test_the_analyzers_find_a_null_dereference_the_compilers_miss(tmp_path):
     assert re.search(r"hv/core/planted\.c:10:\d+: .*(NULL|null pointer)", out), out
 
 
+def test_a_pair_that_builds_once_gives_each_analyzer_its_own_findings(tmp_path):
+    """gcc with gcc -fanalyzer, and clang with scan-build, build once when both run
+    (check.SHARED_BUILD): the big frame (planted.c) is the compilers' finding, the NULL
+    dereference (planted2.c, which compiles) the analyzers'."""
+    need("gcc", "clang", "scan-build")
+    root = c_tree(tmp_path, BIG_FRAME)
+    (root / "hv" / "core" / "planted2.c").write_text(
+        "// SPDX-License-Identifier: MIT\n" + NULL_AFTER_CHECK.replace("planted", "planted2"))
+    status, out, counts = run_check(root, "--only", "gcc,clang,gcc-analyzer,scan-build")
+    assert status == 1, out
+    assert "gcc in gcc-analyzer's build" in out and "clang in scan-build's build" in out, out
+    sections = {m["title"]: m["body"] for m in re.finditer(r"^moat check: (?P<title>[^:]+): \d+ findings?:\n"
+                                                              r"(?P<body>(?:  .*\n)+)", out, re.M)}
+    frame = r"hv/core/planted\.c:\d+:\d+: (the frame size of \d+ bytes is larger than 2048|stack frame size)"
+    assert re.search(frame, sections["gcc"]) and re.search(frame, sections["clang"]), out
+    assert "planted2" not in sections["gcc"] + sections["clang"], out
+    assert re.search(r"hv/core/planted2\.c:\d+:\d+: .*NULL", sections["gcc -fanalyzer"]), out
+    assert re.search(r"hv/core/planted2\.c:\d+:\d+: .*null pointer", sections["scan-build"]), out
+    assert "frame" not in sections["gcc -fanalyzer"] + sections["scan-build"], out
+
+
 def test_a_clean_tree_passes(tmp_path):
     need("gcc", "clang")
     status, out, counts = run_check(c_tree(tmp_path, "int planted(int x);\nint planted(int x) { return x; }\n"),
