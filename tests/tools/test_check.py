@@ -121,7 +121,7 @@ def test_a_pair_that_builds_once_gives_each_analyzer_its_own_findings(tmp_path):
     root = c_tree(tmp_path, BIG_FRAME)
     (root / "hv" / "core" / "planted2.c").write_text(
         "// SPDX-License-Identifier: MIT\n" + NULL_AFTER_CHECK.replace("planted", "planted2"))
-    status, out, counts = run_check(root, "--only", "gcc,clang,gcc-analyzer,scan-build")
+    status, out, _ = run_check(root, "--only", "gcc,clang,gcc-analyzer,scan-build")
     assert status == 1, out
     assert "gcc in gcc-analyzer's build" in out and "clang in scan-build's build" in out, out
     sections = {m["title"]: m["body"] for m in re.finditer(r"^moat check: (?P<title>[^:]+): \d+ findings?:\n"
