@@ -504,8 +504,18 @@ def test_the_plugin_agrees_with_qemus_exact_log_and_leaves_instruction_counts_al
 def test_a_boot_stopped_from_outside_still_writes_its_plugin_record(tmp_path, monkeypatch):
     """QEMU started halted (-S) never exits by itself: the timeout stops it with SIGTERM first, so
     the plugin writes its (empty) record; SIGKILL would leave none ("complete": false)."""
-    # 8 s: QEMU must have started (and loaded the plugin) before the timeout, even on a loaded machine
-    rec = real_boot(tmp_path, monkeypatch, "plugin", timeout=8, extra_args=["-S"], default_policy=False)
+    # The timeout must come after QEMU loaded the plugin. A monitor on a file writes its banner
+    # once QEMU is up, which is after the plugins are loaded: a boot stopped before that proves
+    # nothing and is tried again with twice the time (1 s is enough on an idle machine; a fixed
+    # 8 s, as before, was a worker's idle wall time in every run).
+    for timeout in (1, 2, 4, 8, 16):
+        banner = tmp_path / f"monitor-{timeout}s.txt"
+        rec = real_boot(tmp_path / f"{timeout}s", monkeypatch, "plugin", timeout=timeout, default_policy=False,
+                        extra_args=["-S", "-chardev", f"file,id=up,path={banner}", "-mon", "chardev=up,mode=readline"])
+        if banner.is_file() and "monitor" in banner.read_text():
+            break
+    else:
+        pytest.fail("QEMU's monitor never started within 16 s")
     assert rec["_result"].status is qemu.Status.TIMEOUT
     assert "terminating on signal 15" in rec["_result"].stderr
     assert rec["complete"] is True and rec["blocks"] == []

@@ -75,10 +75,13 @@ def test_the_equivalent_mutants_file_names_mutants_that_exist():
     """Every entry has a reason and still matches a mutant of the current source."""
     root = repo_root()
     equivalents = mutate.load_equivalents(root)
+    ids: dict[str, set[str]] = {}  # each file's mutants, parsed once (not once per entry: 173 entries, 16 files)
     for mid, eq in equivalents.items():
         file = mid.split("::", 1)[0]
         assert (root / file).is_file(), mid
-        assert mid in {m.id for m in mutate.mutants(root, file)}, f"stale entry: {mid}"
+        if file not in ids:
+            ids[file] = {m.id for m in mutate.mutants(root, file)}
+        assert mid in ids[file], f"stale entry: {mid}"
         assert len(eq.reason) > 20, mid
 
 

@@ -14,6 +14,7 @@
     libfuzzer        tests/fuzz/run.sh: the hypervisor's policy parser under libFuzzer with
                      ASan and UBSan for --fuzz-seconds (default 20)
 
+gcc and gcc -fanalyzer, and clang and scan-build, build once when both of a pair run (SHARED_BUILD).
 Every analyzer runs in its own process, several at once; each one's whole output is kept in
 build/check/logs/NAME.log. The report names every analyzer with its finding count; the exit
 status is 0 when every count is 0, 1 otherwise, 3 when a tool is missing.
@@ -48,6 +49,9 @@ _DIAGNOSTIC = re.compile(r"^(?P<where>[^\s:][^:]*:\d+(?::\d+)?): (?:fatal )?(?:e
 # The linker and the compiler drivers: "ld: ...", "clang: error: ...", "collect2: error: ..."
 _TOOL_ERROR = re.compile(r"^(?:\S*/)?(?:ld|collect2|clang|gcc)(?:-\d+)?: (?:error: )?(?P<msg>.*)$")
 _SCAN_BUILD_BUGS = re.compile(r"^scan-build: (\d+) bugs? found")
+# clang's analyzer ends its diagnostics with the checker's name ("[core.NullDereference]"), the
+# compiler with a warning flag ("[-Werror,-Wframe-larger-than]")
+_CLANG_CHECKER = re.compile(r"\[(?!-W)[A-Za-z]+(?:\.[A-Za-z0-9]+)+\]$")
 # cppcheck's --template below
 _CPPCHECK_TEMPLATE = "{file}:{line}:{column}: {severity}: {message} [{id}]"
 _CPPCHECK = re.compile(r"^\S+:\d+:\d+: \w+: .* \[\w+\]$")
@@ -74,6 +78,8 @@ class Result:
     seconds: float = 0.0
     note: str = ""  # what it covered, e.g. the fuzzer's run count
     log: Path | None = None
+    # The result of an analyzer whose work this one's build does too (SHARED_BUILD), when both run.
+    companion: Result | None = None
 
 
 @dataclass(frozen=True)
@@ -117,13 +123,22 @@ def compiler_findings(lines: Sequence[str]) -> list[str]:
     return _unique(found)
 
 
+def is_gcc_analyzer_finding(finding: str) -> bool:
+    """gcc tags its analyzer's diagnostics [-Wanalyzer-NAME], or [-Werror=analyzer-NAME]."""
+    return "[-Wanalyzer-" in finding or "[-Werror=analyzer-" in finding
+
+
 def _scons_check(name: str) -> Callable[[Context, Result], None]:
     def run(ctx: Context, result: Result) -> None:
         status, lines = _run(ctx, result, [scons_program(), "-C", str(ctx.root), "-Q", "-k", f"-j{ctx.jobs}",
                                            f"check={name}"], split=True)
         result.findings = compiler_findings(lines)
-        if status != 0 and not result.findings:
-            result.findings = [f"scons check={name} failed (exit status {status}) without a diagnostic: "
+        if result.companion is not None:  # gcc's own diagnostics in gcc -fanalyzer's build are the gcc check's
+            result.companion.findings = [f for f in result.findings if not is_gcc_analyzer_finding(f)]
+            result.findings = [f for f in result.findings if is_gcc_analyzer_finding(f)]
+        failed = result.companion if result.companion is not None else result
+        if status != 0 and not result.findings and not failed.findings:
+            failed.findings = [f"scons check={name} failed (exit status {status}) without a diagnostic: "
                                f"see {result.log}"]
     return run
 
@@ -139,19 +154,29 @@ def _scan_build(ctx: Context, result: Result) -> None:
     digest = inputs_digest(ctx.root, SCAN_BUILD_INPUTS, ["clang", "--version"])
     if stamp.is_file() and stamp.read_text().strip() == digest:
         result.note = "sources unchanged since its last clean run: not repeated"
+        if result.companion is not None:  # the clang check then builds on its own
+            result.companion.note = "scan-build not repeated: built on its own"
+            _scons_check("clang")(ctx, result.companion)
         return
     stamp.unlink(missing_ok=True)
     shutil.rmtree(out, ignore_errors=True)  # the analyzer only speaks while compiling: rebuild all
     status, lines = _run(ctx, result, ["scan-build", "--use-cc=clang", "--status-bugs", "-o", str(out / "report"),
                                        scons_program(), "-C", str(ctx.root), "-Q", "-k", f"-j{ctx.jobs}",
                                        "check=scan-build"])
-    result.findings = compiler_findings(lines)
+    compiled = compiler_findings(lines)
     bugs = max((int(m[1]) for line in lines if (m := _SCAN_BUILD_BUGS.match(line))), default=0)
+    result.findings = compiled
+    if result.companion is not None:
+        # The compiler's own diagnostics are the clang check's: the wrapper compiled every file
+        # with clang and the clang check's flags. (A file that does not compile is not analysed.)
+        result.companion.findings = [f for f in compiled if not _CLANG_CHECKER.search(f)]
+        result.companion.log = result.log
+        result.findings = [f for f in compiled if _CLANG_CHECKER.search(f)]
     if bugs > len(result.findings):
         result.findings.append(f"scan-build counted {bugs} bugs: see the report under {out / 'report'}")
-    if status != 0 and not result.findings:
+    if status != 0 and not result.findings and not compiled:
         result.findings = [f"scan-build failed (exit status {status}): see {result.log}"]
-    if not result.findings:
+    if not result.findings and not compiled:
         stamp.write_text(digest + "\n")
 
 
@@ -246,6 +271,15 @@ def _fuzz(ctx: Context, result: Result) -> None:
         result.findings = [f"libFuzzer stopped with exit status {summary['rc']} (no crash file): see {result.log}"]
 
 
+# An analyzer whose whole work another's build does as well, with the same flags on the same files:
+# gcc -fanalyzer compiles every file as the gcc check does (its warnings, the frame-size limit, the
+# link) and analyses it besides; scan-build's wrapper compiles every file with clang and the clang
+# check's flags before it analyses it. When both of a pair run, the pair builds once (20 s of CPU
+# each saved from a fresh tree) and each reports its own findings: gcc's analyzer-tagged
+# diagnostics are gcc -fanalyzer's, the rest gcc's; the compiler's diagnostics in scan-build's
+# output are clang's, its bug count scan-build's. Run alone, each builds on its own as before.
+SHARED_BUILD = {"gcc": "gcc-analyzer", "clang": "scan-build"}
+
 ANALYZERS = (
     Analyzer("gcc", "gcc", ("gcc",), _scons_check("gcc")),
     Analyzer("clang", "clang", ("clang",), _scons_check("clang")),
@@ -256,8 +290,12 @@ ANALYZERS = (
     Analyzer("mypy", "mypy", (), _mypy),
     Analyzer("fuzz", "libfuzzer", ("clang",), _fuzz),
 )
-# Longest first, so that the short ones fill in around them.
-_START_ORDER = ("fuzz", "scan-build", "gcc-analyzer", "mypy", "clang", "gcc", "cppcheck", "ruff")
+# Costliest first, so that the short ones fill in around them: here, where ctx.jobs analyzers run
+# at once, and in tests/check/, whose one test per analyzer pytest-xdist hands out in this order.
+# CPU seconds of each from a fresh tree (docs/testing.md, fourteenth round): scan-build 222,
+# gcc -fanalyzer 67, clang 21, gcc 20, cppcheck 19, mypy 17, ruff 0.4; the fuzzer runs for its
+# fixed 20 s of wall time.
+COST_ORDER = ("scan-build", "gcc-analyzer", "fuzz", "clang", "gcc", "cppcheck", "mypy", "ruff")
 _PACKAGES = {"gcc": "gcc", "clang": "clang", "scan-build": "clang-tools", "cppcheck": "cppcheck"}
 
 
@@ -299,21 +337,33 @@ def run_analyzers(ctx: Context, analyzers: Sequence[Analyzer]) -> list[Result]:
     """Run the analyzers, ctx.jobs at a time, longest first; results in the order of ANALYZERS."""
     ctx.log_dir.mkdir(parents=True, exist_ok=True)
 
-    def one(a: Analyzer) -> Result:
+    chosen = {a.key for a in analyzers}
+    shared = {key: Result(key, next(a.title for a in analyzers if a.key == key))
+              for key, builder in SHARED_BUILD.items() if key in chosen and builder in chosen}
+
+    def one(a: Analyzer) -> list[Result]:
         result = Result(a.key, a.title)
+        result.companion = next((shared[k] for k, builder in SHARED_BUILD.items() if builder == a.key and k in shared),
+                                None)
         start = time.monotonic()
         a.run(ctx, result)
         result.seconds = time.monotonic() - start
+        done = [result]
+        if result.companion is not None:
+            result.companion.seconds = result.seconds
+            result.companion.note = result.companion.note or f"built once with {a.title}"
+            done.append(result.companion)
         # Progress, as each one ends (the report on stdout comes when all have).
-        print(f"moat check: {a.title} done: {len(result.findings)} findings in {result.seconds:.0f} s",
-              file=sys.stderr, flush=True)
-        return result
+        for r in done:
+            print(f"moat check: {r.title} done: {len(r.findings)} findings in {r.seconds:.0f} s",
+                  file=sys.stderr, flush=True)
+        return done
 
-    ordered = sorted(analyzers, key=lambda a: _START_ORDER.index(a.key))
-    print(f"moat check: running {', '.join(a.title for a in ordered)} ({ctx.jobs} at a time)", file=sys.stderr,
-          flush=True)
+    ordered = sorted((a for a in analyzers if a.key not in shared), key=lambda a: COST_ORDER.index(a.key))
+    print(f"moat check: running {', '.join(a.title for a in ordered)} ({ctx.jobs} at a time)"
+          + "".join(f"; {key} in {SHARED_BUILD[key]}'s build" for key in shared), file=sys.stderr, flush=True)
     with ThreadPoolExecutor(max_workers=max(1, ctx.jobs)) as pool:
-        results = {r.key: r for r in pool.map(one, ordered)}
+        results = {r.key: r for done in pool.map(one, ordered) for r in done}
     return [results[a.key] for a in analyzers]
 
 
