@@ -6,10 +6,11 @@
 // datagram it sees (duplicates included) against the stream's generator at that datagram's
 // position: the sender must never send a sequence number with any bytes but its own. Each sender
 // has its own link (stack, network, model receiver); two links can run at once, as coroutines that
-// take turns at every call into the stack, so that two streams interleave datagram by datagram.
-// The argument picks the runs: go-back (losses), finack (a slow FINACK and the next stream) or
-// together (two senders at once). Prints "ok" and exits 0, or names each run and datagram that went
-// wrong and exits 1.
+// take turns at every call into the stack, so that two streams interleave datagram by datagram;
+// or a link's receiver is net_stream.c's own (net_stream_serve), the two ends taking turns. The
+// argument picks the runs: go-back (losses), finack (a slow FINACK and the next stream), together
+// (two senders at once) or receiver (against the real receiver). Prints "ok" and exits 0, or names
+// each run and datagram that went wrong and exits 1.
 #define _GNU_SOURCE /* ucontext */
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,6 +39,7 @@ enum script {
     ACKS_LOST_UNTIL_GO_BACK, /* the receiver's acknowledgements past the first, until the sender went back */
     RANDOM_LOSS,             /* data and acknowledgements lost at random */
     SLOW_FINACKS,            /* every FINACK takes 1.5 timeouts to arrive, and what follows it waits */
+    SECOND_ZERO_LOST,        /* the first sending of the second stream's datagram 0 */
 };
 
 struct link {
@@ -51,6 +53,12 @@ struct link {
     bool saw_go_back;  /* the receiver saw a datagram again */
     unsigned finacks;  /* FINACKs the receiver sent */
     unsigned stale;    /* FINACKs that reached the sender while it sent a later stream */
+    unsigned streams;  /* streams the sender began */
+    bool zero_lost;    /* SECOND_ZERO_LOST: done */
+    /* A link whose receiver is images/lib/net_stream.c's own: the receiver's link (its stack and
+     * struct net_stream serving) and the sender's point at each other. */
+    struct link *peer;
+    bool serving;
     struct {           /* the model receiver */
         uint32_t fin_id, next_seq;
         uint64_t bytes, fnv;
@@ -58,8 +66,10 @@ struct link {
         bool fin, bad;
         char why[160];
     } rx;
-    struct { /* the sender's inbox (acknowledgements, FINACKs), in order, each due at a time */
-        uint8_t data[28];
+    /* The inbox (a sender's: acknowledgements, FINACKs; a receiver's: data, FINs), in order, each
+     * message due at a time. */
+    struct {
+        uint8_t data[128];
         uint16_t len;
         uint64_t due;
     } inbox[INBOX];
@@ -125,12 +135,17 @@ static bool lose_ack(struct link *l)
     return l->script == RANDOM_LOSS && random_below(l, 100) < l->loss_percent;
 }
 
-static bool lose_data(struct link *l) { return l->script == RANDOM_LOSS && random_below(l, 100) < l->loss_percent; }
+static bool lose_data(struct link *l, uint32_t seq)
+{
+    if (l->script == SECOND_ZERO_LOST && seq == 0 && l->streams == 2 && !l->zero_lost)
+        return l->zero_lost = true;
+    return l->script == RANDOM_LOSS && random_below(l, 100) < l->loss_percent;
+}
 
 static void reply(struct link *l, const uint8_t *msg, uint16_t len, uint64_t latency_ns)
 {
-    if (l->inbox_tail - l->inbox_head == INBOX) {
-        fprintf(stderr, "inbox full\n");
+    if (l->inbox_tail - l->inbox_head == INBOX || len > sizeof(l->inbox[0].data)) {
+        fprintf(stderr, "inbox full, or %u bytes\n", len);
         exit(2);
     }
     unsigned i = l->inbox_tail++ % INBOX;
@@ -245,9 +260,25 @@ int net_udp_send(struct net_stack *st, uint32_t ip, uint16_t sport, uint16_t dpo
     /* The datagram is on its way once the call returns: the other sender runs meanwhile (and a
      * sender that shared its buffer with it would see it overwritten here). */
     take_turns();
-    if (net_get32(data) < NET_STREAM_ACK && lose_data(l))
+    uint32_t word = net_get32(data);
+    if (l->serving) { /* the receiver answers */
+        struct link *to = l->peer;
+        if (word == NET_STREAM_ACK && lose_ack(to))
+            return 0;
+        to->finacks += word == NET_STREAM_FINACK;
+        bool slow = word == NET_STREAM_FINACK && to->script == SLOW_FINACKS;
+        reply(to, data, (uint16_t)len, slow ? to->s.rto_ns * 3 / 2 : 0);
         return 0;
-    receive(l, data, len);
+    }
+    if (word < NET_STREAM_ACK && lose_data(l, word))
+        return 0;
+    if (!l->peer) {
+        receive(l, data, len);
+        return 0;
+    }
+    if (word < NET_STREAM_ACK)
+        check_payload(l, word, (const uint8_t *)data + HDR, len - HDR);
+    reply(l->peer, data, (uint16_t)len, 0);
     return 0;
 }
 
@@ -257,9 +288,11 @@ int net_poll(struct net_stack *st, unsigned budget)
     struct link *l = link_of(st);
     int done = 0;
     take_turns();
-    while (l->inbox_head != l->inbox_tail && (unsigned)done < budget && l->inbox[l->inbox_head % INBOX].due <= clock_ns) {
+    while (l->inbox_head != l->inbox_tail && (unsigned)done < budget &&
+           l->inbox[l->inbox_head % INBOX].due <= clock_ns) {
         unsigned i = l->inbox_head++ % INBOX;
-        if (net_get32(l->inbox[i].data) == NET_STREAM_FINACK && net_get32(l->inbox[i].data + 4) != l->s.id)
+        const uint8_t *msg = l->inbox[i].data;
+        if (!l->serving && net_get32(msg) == NET_STREAM_FINACK && net_get32(msg + 4) != l->s.id)
             l->stale++;
         struct net_udp d = {.src_ip = RECEIVER_IP, .sport = NET_STREAM_PORT, .dport = NET_STREAM_PORT,
                             .data = l->inbox[i].data, .len = l->inbox[i].len};
@@ -275,6 +308,14 @@ int net_step(struct net_stack *st, bool want_tx_room, uint64_t deadline_ns)
     struct link *l = link_of(st);
     if (net_poll(st, NETIF_RING_SIZE))
         return 0;
+    /* Nothing came: the other end may be about to answer (a real receiver takes a few turns). */
+    for (int k = 0; k < 3 && running; k++) {
+        take_turns();
+        if (net_poll(st, NETIF_RING_SIZE))
+            return 0;
+    }
+    if (l->serving && !l->peer->done)
+        return 0; /* the sender keeps the clock */
     /* Nothing came: sleep until the deadline, or until the next message is due. */
     uint64_t wake = deadline_ns;
     if (l->inbox_head != l->inbox_tail && l->inbox[l->inbox_head % INBOX].due < wake)
@@ -318,13 +359,15 @@ static bool stream(struct link *l, const char *name, uint64_t bytes, int timeout
 
 static char run_name[2][64];
 static uint64_t run_bytes[2];
+static void (*body[2])(struct link *l); /* what each coroutine runs */
 
 static void run_link(int i)
 {
-    struct link *l = &links[i];
-    l->ok = stream(l, run_name[i], run_bytes[i], -1);
-    l->done = true;
+    body[i](&links[i]);
+    links[i].done = true;
 }
+
+static void one_stream(struct link *l) { l->ok = stream(l, run_name[l == &links[1]], run_bytes[l == &links[1]], -1); }
 
 /* Two links at once, taking turns at every call into the stack, until both streams are done. */
 static bool concurrently(void)
@@ -402,18 +445,121 @@ static bool together(void)
             snprintf(run_name[i], sizeof(run_name[i]), "two at once, seed %u, stream %d", seed, i);
             run_bytes[i] = (i ? 200 : 300) * data_len(&links[i]) + seed;
         }
+        body[0] = body[1] = one_stream;
         ok &= concurrently();
     }
+    return ok;
+}
+
+/* ---- against the receiver of net_stream.c ---- */
+
+/* One stream in datagrams of `size`, to the real receiver: both must agree, and every datagram
+ * must carry its own bytes. */
+static bool real_stream(struct link *l, const char *name, unsigned size, uint64_t bytes)
+{
+    l->size = size;
+    positions_init(l);
+    l->streams++;
+    struct net_stream_result r;
+    int rc = net_stream_send(&l->s, RECEIVER_IP, bytes, size, clock_ns + 3600 * NS_PER_SEC, &r);
+    const struct net_stream_peer *p = &l->peer->s.peers[0];
+    if (rc || l->rx.bad || !r.match || r.bytes != bytes || !p->fin || p->bad || p->bytes != bytes) {
+        printf("%s, stream %u: rc %d, %s; sender: %lu bytes, %s, went back %lu times; receiver: %lu bytes%s%s\n", name,
+               l->streams, rc, l->rx.bad ? l->rx.why : "every datagram as it should be", (unsigned long)r.bytes,
+               r.match ? "match" : "MISMATCH", (unsigned long)r.resent, (unsigned long)p->bytes,
+               p->fin ? ", FIN taken" : "", p->bad ? ", bad bytes" : "");
+        return false;
+    }
+    return true;
+}
+
+static unsigned real_seed;
+
+static void real_random(struct link *l)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "real receiver, seed %u, %u%% lost", real_seed, l->loss_percent);
+    l->ok = real_stream(l, name, 64, 300 * 60 + real_seed) && real_stream(l, name, 100, 100 * 96 + real_seed) &&
+            real_stream(l, name, 64, 50 * 60);
+}
+
+static void real_second_zero_lost(struct link *l)
+{
+    l->ok = real_stream(l, "real receiver, the second stream's datagram 0 lost", 64, 3 * NET_STREAM_WINDOW * 60) &&
+            real_stream(l, "real receiver, the second stream's datagram 0 lost", 100, 10 * 96 - 5);
+}
+
+static void real_slow_finacks(struct link *l)
+{
+    l->ok = real_stream(l, "real receiver, slow FINACKs", 64, 4 * NET_STREAM_WINDOW * 60) &&
+            real_stream(l, "real receiver, slow FINACKs", 64, 6 * NET_STREAM_WINDOW * 60 + 7);
+}
+
+static unsigned real_streams;
+
+static void serve(struct link *l)
+{
+    l->ok = net_stream_serve(&l->s, real_streams, 0, clock_ns + 3600 * NS_PER_SEC) == 0;
+}
+
+/* The sender on links[0] running `program`, the receiver on links[1] serving `streams` streams. */
+static bool against_real(void (*program)(struct link *l), enum script script, uint64_t seed, unsigned loss_percent,
+                         unsigned streams)
+{
+    link_init(&links[0], script, 64, seed, loss_percent);
+    link_init(&links[1], script, 64, seed + 1000, loss_percent);
+    links[0].peer = &links[1];
+    links[1].peer = &links[0];
+    links[1].serving = true;
+    real_streams = streams;
+    body[0] = program;
+    body[1] = serve;
+    bool ok = concurrently();
+    if (links[1].s.streams_done != streams) {
+        printf("the receiver ended %u streams, not %u\n", links[1].s.streams_done, streams);
+        ok = false;
+    }
+    return ok;
+}
+
+static bool receiver(void)
+{
+    bool ok = true;
+    /* The second stream (shorter than a window) loses its datagram 0: the receiver, which still
+     * has the first stream, ignores the rest and the FIN, which comes before any timeout, and
+     * answers the FIN with the first stream's id and figures; the sender must not take them for
+     * its own, and goes back to datagram 0. */
+    ok &= against_real(real_second_zero_lost, SECOND_ZERO_LOST, 0, 0, 2);
+    if (!links[0].zero_lost) {
+        printf("the script never lost the second stream's datagram 0\n");
+        ok = false;
+    }
+    ok &= against_real(real_slow_finacks, SLOW_FINACKS, 0, 0, 2);
+    /* The receiver is done once it took the second FIN: that FIN, sent again, goes unanswered. */
+    if (links[0].finacks != 3 || links[0].stale != 1) {
+        printf("real receiver, slow FINACKs: %u FINs answered (not 3), %u during the next stream (not 1)\n",
+               links[0].finacks, links[0].stale);
+        ok = false;
+    }
+    for (real_seed = 1; real_seed <= 30; real_seed++)
+        ok &= against_real(real_random, RANDOM_LOSS, real_seed, 5 + real_seed % 30, 3);
     return ok;
 }
 
 int main(int argc, char **argv)
 {
     const char *what = argc == 2 ? argv[1] : "";
-    bool ok = strcmp(what, "go-back") == 0    ? go_back()
-              : strcmp(what, "finack") == 0   ? finack()
-              : strcmp(what, "together") == 0 ? together()
-                                              : (printf("usage: net_stream_check go-back|finack|together\n"), false);
+    bool ok;
+    if (strcmp(what, "go-back") == 0)
+        ok = go_back();
+    else if (strcmp(what, "finack") == 0)
+        ok = finack();
+    else if (strcmp(what, "together") == 0)
+        ok = together();
+    else if (strcmp(what, "receiver") == 0)
+        ok = receiver();
+    else
+        ok = printf("usage: net_stream_check go-back|finack|together|receiver\n") < 0;
     if (ok)
         printf("ok\n");
     return ok ? 0 : 1;
