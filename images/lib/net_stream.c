@@ -111,28 +111,38 @@ static void handler(struct net_stack *st, const struct net_udp *d, void *ctx)
             s->acked = next;
         return;
     }
-    if (word == NET_STREAM_FINACK && d->len >= 24) {
+    /*
+     * A FINACK counts only for the stream we send now (its id): an earlier stream's can still
+     * come, the answer to its FIN sent again because the first answer was slow, and it would end
+     * this stream before its time.
+     */
+    if (word == NET_STREAM_FINACK && d->len >= 28) {
+        if (net_get32(d->data + 4) != s->id)
+            return;
         s->finack = true;
-        s->finack_ok = net_get32(d->data + 4) == 1;
-        s->finack_bytes = get64(d->data + 8);
-        s->finack_sum = get64(d->data + 16);
+        s->finack_ok = net_get32(d->data + 8) == 1;
+        s->finack_bytes = get64(d->data + 12);
+        s->finack_sum = get64(d->data + 20);
         return;
     }
     struct net_stream_peer *p = peer_of(s, d);
     if (!p)
         return;
-    if (word == NET_STREAM_FIN && d->len >= 24) {
-        if (!p->fin && net_get32(d->data + 4) != p->next_seq) {
+    if (word == NET_STREAM_FIN && d->len >= 28) {
+        if (!p->fin && net_get32(d->data + 8) != p->next_seq) {
             p->ack_due = true; /* we miss the last datagrams: the sender must go back first */
             return;
         }
         if (!p->fin) {
-            p->fin_bytes = get64(d->data + 8);
-            p->fin_sum = get64(d->data + 16);
+            p->fin_id = net_get32(d->data + 4);
+            p->fin_bytes = get64(d->data + 12);
+            p->fin_sum = get64(d->data + 20);
             p->fin = true;
             s->streams_done++;
         }
-        p->finack_due = true; /* again for a repeated FIN: our answer may have been lost */
+        /* Again for a repeated FIN (our answer may have been lost), with the id of the FIN we
+         * took: a FIN of a stream we do not have yet gets an answer its sender ignores. */
+        p->finack_due = true;
         return;
     }
     if (word < SEQ_LIMIT)
@@ -144,17 +154,18 @@ static int answer(struct net_stream *s, uint64_t deadline_ns)
 {
     for (unsigned i = 0; i < NET_STREAM_PEERS; i++) {
         struct net_stream_peer *p = &s->peers[i];
-        uint8_t msg[24];
+        uint8_t msg[28];
         int rc = 0;
         if (p->finack_due) {
             bool ok = !p->bad && p->fin_bytes == p->bytes &&
                       (!(s->flags & NET_STREAM_VERIFY) || p->fin_sum == p->fnv);
             net_put32(msg, NET_STREAM_FINACK);
-            net_put32(msg + 4, ok);
-            put64(msg + 8, p->bytes);
-            put64(msg + 16, (s->flags & NET_STREAM_VERIFY) ? p->fnv : 0);
+            net_put32(msg + 4, p->fin_id);
+            net_put32(msg + 8, ok);
+            put64(msg + 12, p->bytes);
+            put64(msg + 20, (s->flags & NET_STREAM_VERIFY) ? p->fnv : 0);
             p->finack_due = p->ack_due = false;
-            rc = net_udp_send(s->st, p->ip, NET_STREAM_PORT, p->port, msg, 24, deadline_ns);
+            rc = net_udp_send(s->st, p->ip, NET_STREAM_PORT, p->port, msg, 28, deadline_ns);
         } else if (p->ack_due) {
             net_put32(msg, NET_STREAM_ACK);
             net_put32(msg + 4, p->next_seq);
@@ -200,10 +211,11 @@ int net_stream_serve(struct net_stream *s, unsigned streams, unsigned byes, uint
 
 /* ---- sending ---- */
 
-/* The payload of datagram seq: its length, and its bytes from the generator (which it advances). */
-static unsigned fill(struct net_stream *s, struct net_stream_gen *gen, uint8_t *dgram, uint32_t seq, uint64_t bytes,
-                     unsigned size)
+/* Datagram seq in s->dgram: its sequence number and its bytes from the generator (which it
+ * advances); returns their count. */
+static unsigned fill(struct net_stream *s, struct net_stream_gen *gen, uint32_t seq, uint64_t bytes, unsigned size)
 {
+    uint8_t *dgram = s->dgram;
     uint64_t at = (uint64_t)seq * (size - 4);
     unsigned n = (unsigned)(bytes - at < size - 4 ? bytes - at : size - 4);
     net_put32(dgram, seq);
@@ -234,20 +246,20 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
 {
     if (size <= 4 || size > NET_UDP_MAX || !bytes) /* 4 bytes of sequence number, then the data */
         return NETIF_EINVAL;
-    static uint8_t dgram[NET_UDP_MAX];
     /*
-     * Go-back-N: the generator's state at each datagram of the window, to send it again, and
-     * (front) at the first datagram never sent, `summed` (go_to). The receiver's acknowledgement,
-     * where the sender goes on from, may name that one: the receiver took the whole window, but
-     * its acknowledgements came only after the timeout (lost, or late under load), while the
-     * sender was sending the window again.
+     * Go-back-N: the generator's state at each datagram of the window (s->at), to send it again,
+     * and (front) at the first datagram never sent, `summed` (go_to). The receiver's
+     * acknowledgement, where the sender goes on from, may name that one: the receiver took the
+     * whole window, but its acknowledgements came only after the timeout (lost, or late under
+     * load), while the sender was sending the window again. All of it is this stream's own (in *s
+     * or here, nothing static), so that two streams on two struct net_stream go at once.
      */
-    static struct net_stream_gen at[NET_STREAM_WINDOW];
     struct net_stream_gen gen, front;
     net_stream_gen_init(&gen);
     front = gen;
     memset(r, 0, sizeof(*r));
     r->checksum = NET_FNV_INIT;
+    s->id++; /* a FINACK for our last stream no longer counts */
     s->acked = 0;
     s->finack = false;
     uint32_t total = (uint32_t)((bytes + size - 5) / (size - 4)), next = 0, summed = 0;
@@ -262,22 +274,22 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
             progress = now;
             /* After going back, the receiver may say it has more than we are sending again. */
             if (s->acked > next)
-                next = go_to(s->acked, next, summed, &gen, &front, at);
+                next = go_to(s->acked, next, summed, &gen, &front, s->at);
         } else if (now - progress > s->rto_ns && next != s->acked) {
             /* Nothing acknowledged for a while: something was lost; send again from there. */
-            next = go_to(s->acked, next, summed, &gen, &front, at);
+            next = go_to(s->acked, next, summed, &gen, &front, s->at);
             progress = now;
             r->resent++;
         }
         if (next < total && next - s->acked < NET_STREAM_WINDOW) {
-            at[next % NET_STREAM_WINDOW] = gen;
-            unsigned n = fill(s, &gen, dgram, next, bytes, size);
+            s->at[next % NET_STREAM_WINDOW] = gen;
+            unsigned n = fill(s, &gen, next, bytes, size);
             if (next == summed) { /* the checksum covers each datagram once, sent again or not */
-                r->checksum = (s->flags & NET_STREAM_VERIFY) ? net_fnv1a(r->checksum, dgram + 4, n) : 0;
+                r->checksum = (s->flags & NET_STREAM_VERIFY) ? net_fnv1a(r->checksum, s->dgram + 4, n) : 0;
                 r->bytes += n;
                 summed++;
             }
-            int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, dgram, 4 + n, deadline_ns);
+            int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, s->dgram, 4 + n, deadline_ns);
             if (rc)
                 return rc;
             next++;
@@ -288,11 +300,12 @@ int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned 
             continue;
         }
         if (next == total && (!fin_sent || now - fin_sent > s->rto_ns)) {
-            uint8_t fin[24];
+            uint8_t fin[28];
             net_put32(fin, NET_STREAM_FIN);
-            net_put32(fin + 4, total);
-            put64(fin + 8, bytes);
-            put64(fin + 16, (s->flags & NET_STREAM_VERIFY) ? r->checksum : 0);
+            net_put32(fin + 4, s->id);
+            net_put32(fin + 8, total);
+            put64(fin + 12, bytes);
+            put64(fin + 20, (s->flags & NET_STREAM_VERIFY) ? r->checksum : 0);
             int rc = net_udp_send(s->st, ip, NET_STREAM_PORT, NET_STREAM_PORT, fin, sizeof(fin), deadline_ns);
             if (rc)
                 return rc;

@@ -10,11 +10,19 @@
  * sees a gap acknowledges at once, and a sender that hears nothing new for its rto_ns goes
  * back to the first unacknowledged datagram (go-back-N), so the stream arrives whole regardless.
  *
+ * Each stream has an id (the struct's last one plus one), carried by its FIN; the receiver answers
+ * every FIN with the id of the FIN it took, and the sender counts a FINACK only if it carries the
+ * id of the stream it sends now. A FIN sent again because the first answer was slow has two
+ * answers, and the second can come while the sender sends its next stream on the same struct.
+ * Data and acknowledgements carry no id: a link is a pair of rings, which neither repeat nor
+ * reorder frames, so nothing of a stream comes after the FINACK that ended it but further
+ * FINACKs (docs/networking.md).
+ *
  * Wire format (big-endian), all to/from port NET_STREAM_PORT:
  *   data   u32 seq (< 0xfffffff0), then payload
  *   ack    u32 NET_STREAM_ACK, u32 next expected seq
- *   fin    u32 NET_STREAM_FIN, u32 seq count, u64 bytes, u64 checksum
- *   finack u32 NET_STREAM_FINACK, u32 1 if all was as expected else 0, u64 bytes, u64 checksum
+ *   fin    u32 NET_STREAM_FIN, u32 id, u32 seq count, u64 bytes, u64 checksum
+ *   finack u32 NET_STREAM_FINACK, u32 id, u32 1 if all was as expected else 0, u64 bytes, u64 checksum
  *   bye    (to NET_BYE_PORT) "bye": the sender is done with us
  */
 #ifndef MOAT_GUEST_NET_STREAM_H
@@ -57,6 +65,7 @@ struct net_stream_peer {
     bool used, fin, finack_due, ack_due, bad;
     uint32_t next_seq;
     uint64_t bytes, fnv;
+    uint32_t fin_id; /* the id of the FIN we took */
     uint64_t fin_bytes, fin_sum;
     struct net_stream_gen gen;
 };
@@ -68,19 +77,22 @@ struct net_stream {
     struct net_stream_peer peers[NET_STREAM_PEERS];
     unsigned streams_done, byes;
     uint64_t rx_bytes;
-    /* sending */
+    /* sending: one stream at a time on a struct; two structs (on two stacks) send at once */
     uint64_t rto_ns; /* no acknowledgement for this long: go back (net_stream_init: NET_STREAM_RTO_NS) */
+    uint32_t id;     /* the stream's (the one sent now, or the last one) */
     uint32_t acked;
     bool finack, finack_ok;
     uint64_t finack_bytes, finack_sum;
+    struct net_stream_gen at[NET_STREAM_WINDOW]; /* the generator at each datagram of the window */
+    uint8_t dgram[NET_UDP_MAX];                  /* the datagram being sent */
 };
 
 /* Installs the stream's UDP handler on st (it replaces any other). */
 void net_stream_init(struct net_stream *s, struct net_stack *st, unsigned flags);
 /*
  * Streams `bytes` in datagrams of `size` payload bytes (5 to NET_UDP_MAX: a 4-byte sequence number
- * and at least one byte of the stream) to ip, then FIN, and
- * waits for the FINACK. 0 with *r filled (r->match says whether the receiver agreed), or NETIF_E*.
+ * and at least one byte of the stream) to ip, then FIN, and waits for the FINACK (with the FIN's
+ * stream id). 0 with *r filled (r->match says whether the receiver agreed), or NETIF_E*.
  */
 int net_stream_send(struct net_stream *s, uint32_t ip, uint64_t bytes, unsigned size, uint64_t deadline_ns,
                     struct net_stream_result *r);
