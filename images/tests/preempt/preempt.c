@@ -11,7 +11,7 @@
 // another domain and bringing another of its own vCPUs down leave the caller its CPU (no spinner
 // queued behind it on its CPU runs first), whether that domain or vCPU is queued on the caller's
 // CPU or running on the other; and a vCPU brought down on the other CPU runs no more once
-// VCPUOP_down returns.
+// VCPUOP_down returns; and a running domain's vCPU (of `sleepy`) may be pinned only while down.
 #include <moat/test.h>
 #include <moat/time.h>
 #include <moat/vcpu.h>
@@ -123,6 +123,14 @@ static void keep(void)
     fresh_slice();
     xtf_check_eq(vcpu_down(2), 0);
     kept("down a vcpu queued on this cpu");
+
+    /* A running domain's vCPUs may be pinned only while down: `sleepy`'s vCPU 0 is blocked (for
+     * ever), its vCPU 1 never came up. */
+    domid_t sleepy = found("sleepy");
+    xtf_check_eq(domctl_setvcpuaffinity(sleepy, 0, 1), -XEN_EBUSY);
+    xtf_check_eq(domctl_setvcpuaffinity(sleepy, 1, 1), 0);
+    xtf_check_eq(domctl_setvcpuaffinity(sleepy, 1, MOAT_CPU_ANY), 0);
+    xtf_check_eq(domctl_destroy(sleepy), 0);
 
     xtf_check_eq(domctl_unpause(far), 0);
     xtf_check_eq(domctl_destroy(far), 0);

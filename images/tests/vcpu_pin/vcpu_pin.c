@@ -34,14 +34,7 @@ static long create(uint16_t max_vcpus, uint32_t flags, domid_t *domid)
     return rc;
 }
 
-static long pin(domid_t d, uint32_t vcpu, uint32_t cpu)
-{
-    struct moat_domctl op;
-    memset(&op, 0, sizeof(op));
-    op.u.vcpu.vcpu = vcpu;
-    op.u.vcpu.cpu = cpu;
-    return domctl(XEN_DOMCTL_setvcpuaffinity, d, &op);
-}
+static long pin(domid_t d, uint32_t vcpu, uint32_t cpu) { return domctl_setvcpuaffinity(d, vcpu, cpu); }
 
 /* A paused domain's vCPU may still be finishing a hypercall on its CPU (it leaves at the way out):
  * -XEN_EBUSY until then, briefly. */
