@@ -6,6 +6,8 @@
 // find every vCPU that is up on its own CPU. Then the error paths: too many vCPUs, unknown flags,
 // a vCPU the domain does not have, a CPU that is not online, a running vCPU, oneself; and, paused
 // again, vCPU 0 moved to another CPU, unpinned, pinned where it is and sent home.
+// `partitioned=1` (under sched=partition): every setvcpuaffinity is refused (the partitions run
+// on the boot CPU only), a down vCPU's of a paused domain too; then it ends.
 #include <moat/guest.h>
 #include <moat/test.h>
 #include <public/domctl.h>
@@ -66,6 +68,15 @@ void test_main(void)
     xtf_check_eq(create(MOAT_MAX_VCPUS + 1, DOMCTL_CREATE_PAUSED, &d), -XEN_EINVAL);
     xtf_check_eq(create(4, 1u << 7, &d), -XEN_EINVAL);
     xtf_assert(create((uint16_t)nv, DOMCTL_CREATE_PAUSED, &d) == 0, "creating a domain with %u vCPUs", nv);
+    if (cmdline_ulong("partitioned", 0)) {
+        xtf_check_eq(pin(d, 0, 0), -XEN_EBUSY);
+        xtf_check_eq(pin(d, 1, 0), -XEN_EBUSY);
+        xtf_check_eq(pin(d, 1, MOAT_CPU_ANY), -XEN_EBUSY);
+        xtf_check_eq(domctl_destroy(d), 0);
+        if (xtf_result() == XTF_RUNNING)
+            xtf_success(NULL);
+        return;
+    }
 
     // Created paused: vCPU 0 up (not running), the others down until the guest starts them.
     for (uint32_t v = 0; v < nv; v++) {
