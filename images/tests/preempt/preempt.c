@@ -11,7 +11,8 @@
 // another domain and bringing another of its own vCPUs down leave the caller its CPU (no spinner
 // queued behind it on its CPU runs first), whether that domain or vCPU is queued on the caller's
 // CPU or running on the other; and a vCPU brought down on the other CPU runs no more once
-// VCPUOP_down returns; and a running domain's vCPU (of `sleepy`) may be pinned only while down.
+// VCPUOP_down returns; a running domain's vCPU (of `sleepy`) may be pinned only while down; and
+// `far`, making hypercalls, is paused and unpaused 40 times (it checks their results itself).
 #include <moat/test.h>
 #include <moat/time.h>
 #include <moat/vcpu.h>
@@ -132,7 +133,15 @@ static void keep(void)
     xtf_check_eq(domctl_setvcpuaffinity(sleepy, 1, MOAT_CPU_ANY), 0);
     xtf_check_eq(domctl_destroy(sleepy), 0);
 
+    /* far makes hypercalls in a loop (hypercalls=1), alone on CPU 1: paused many times, some
+     * of its hypercalls wait for the hypervisor lock (held for the pause) when the pause comes. */
     xtf_check_eq(domctl_unpause(far), 0);
+    for (unsigned i = 0; i < 40; i++) {
+        sleep_ns(NS_PER_MS / 2);
+        xtf_check_eq(domctl_pause(far), 0);
+        xtf_check_eq(domctl_unpause(far), 0);
+    }
+    sleep_ns(NS_PER_MS);
     xtf_check_eq(domctl_destroy(far), 0);
     xtf_check_eq(domctl_destroy(near), 0);
     xtf_check_eq(domctl_destroy(found("near-b")), 0);
