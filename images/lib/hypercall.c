@@ -98,6 +98,16 @@ long domctl_getsched(domid_t domid, struct moat_domctl_sched *sched)
     return rc;
 }
 
+long domctl_setvcpuaffinity(domid_t domid, uint32_t vcpu, uint32_t cpu)
+{
+    struct moat_domctl op;
+
+    domctl_init(&op, XEN_DOMCTL_setvcpuaffinity, domid);
+    op.u.vcpu.vcpu = vcpu;
+    op.u.vcpu.cpu = cpu;
+    return HYPERVISOR_domctl(&op);
+}
+
 long domctl_setsched(domid_t domid, uint32_t weight, uint32_t cap)
 {
     struct moat_domctl op;

@@ -71,15 +71,20 @@ def test_a_cpu_that_does_not_start_is_named_and_the_others_go_on(boot, how, why)
 
 
 def test_domains_run_when_an_ap_fails(boot, tmp_path):
+    # Two domains, the second placed when CPU 0 already has one: the scheduler places it on a CPU
+    # that came online (CPU 0), not on CPU 1, listed but left out, where it would never run.
     hello = Path(__file__).resolve().parents[1] / "scenarios" / "hello.toml"
     scen = tmp_path / "hello_smp.toml"
     scen.write_text(hello.read_text(encoding="utf-8").replace(
         "[[domain]]", '[hypervisor]\nbuild = "moat-selftest"\ncmdline = "smp_sabotage=1:nosipi"\n'
-                      "cpus = 2\n\n[[domain]]", 1), encoding="utf-8")
+                      "cpus = 2\n\n[[domain]]", 1)
+                    + '\n[[domain]]\nname = "second"\nimage = "hello"\nmemory = "1M"\n', encoding="utf-8")
     result = boot(scenario_file=scen)
     assert_xtf(result, "SUCCESS")
     assert online(result) == 1
     assert any(LEFT_OUT.match(line) for line in result.lines)
+    assert re.search(r"^domain 1 'second' created: .*, cpu 0$", result.console, re.M), log_tail(result)
+    assert "moat: all domains stopped: 2 as expected, 0 not" in result.lines, log_tail(result)
 
 
 def test_no_acpi_tables_means_the_boot_cpu_alone(boot):

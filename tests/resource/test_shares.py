@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from moat import qemu
 from moat.pytest_plugin import Booter, assert_xtf
 from tests.domains.conftest import scenario_path
@@ -130,3 +132,27 @@ def test_a_weight_holds_when_a_weighted_domain_yields_to_it(boot: Booter) -> Non
     assert abs(s["heavy"] - 80.0) <= 3.0, s
     assert abs(s["plain"] - 20.0) <= 3.0, s
     assert s["yielder"] <= 3.0, s
+
+
+# Each steal scenario: its pinned spinners and the share of one CPU each gets.
+STEAL_PINNED = {
+    "sched_steal_first": {"p1-0": 50.0, "p1-1": 50.0, "p2-0": 100.0 / 3, "p2-1": 100.0 / 3, "p2-2": 100.0 / 3},
+    "sched_steal_longest": {"s0-0": 50.0, "s0-1": 50.0},
+}
+
+
+@pytest.mark.parametrize("name", sorted(STEAL_PINNED))
+def test_an_idle_cpu_takes_a_domain_queued_on_another(boot: Booter, name: str) -> None:
+    """An idle CPU takes an unpinned spinner from the longest other queue that holds one, three
+    unpinned spinners sharing one CPU: that one then gets all of a CPU, the two others half of
+    theirs each. sched_steal_first: CPU 3 idles while CPU 0 has two unpinned spinners queued behind
+    a third, and CPU 2 as many, but pinned (the first longest queue is the one to take from).
+    sched_steal_longest: CPUs 2 and 3 idle while CPU 0 has one pinned spinner queued and CPU 1 two
+    unpinned ones (the longest queue, not the first with one queued). Without the steal the three
+    share their CPU (a third each); taken from the wrong queue (CPU 2's in the first, the last of
+    the longest; CPU 0's in the second) the steal finds only pinned domains and none moves."""
+    s = shares(boot, name)
+    unpinned = sorted(s[f"u-{i}"] for i in range(3))
+    assert unpinned[2] >= 95.0 and all(abs(u - 50.0) <= 5.0 for u in unpinned[:2]), s
+    # The pinned ones stay where they are, sharing their CPUs.
+    assert all(abs(s[d] - share) <= 5.0 for d, share in STEAL_PINNED[name].items()), s

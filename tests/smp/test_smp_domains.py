@@ -63,6 +63,26 @@ def test_a_paused_domain_on_another_cpu_stops_at_once(boot: Booter) -> None:
     assert log.named("controller").result == "SUCCESS"
 
 
+
+def test_a_pause_or_a_vcpu_down_leaves_the_caller_its_cpu(boot: Booter) -> None:
+    # sched_keep (-icount, slice 5 ms): the keeper pauses a domain queued on its CPU and one
+    # running on the other CPU, and brings down a vCPU of its own running on the other CPU and
+    # one queued on its CPU. Each call must leave it its CPU (it measures under 1 ms across each,
+    # where giving the CPU away costs a spinner's 5 ms slice), and the vCPU brought down on the
+    # other CPU must not run once VCPUOP_down returned. Then far, making hypercalls on the other
+    # CPU, is paused and unpaused 40 times: a pause that comes while one of its hypercalls waits
+    # for the hypervisor lock must leave that hypercall to finish (deschedule: not inside one).
+    result = boot(scenario_file=scenario_path("sched_keep"), icount=True, timeout=GUEST_TIMEOUT)
+    assert_xtf(result)
+    keeper = domlog.parse(result.console).named("keeper")
+    assert keeper.result == "SUCCESS", log_tail(result)
+    for what in ("pause a domain queued on this cpu", "pause a domain running on the other cpu",
+                 "down a vcpu running on the other cpu", "down a vcpu queued on this cpu"):
+        assert any(line.startswith(f"{what}: ") for line in keeper.lines), log_tail(result)
+    # far, making hypercalls while it was paused 40 times, got every result.
+    far = domlog.parse(result.console).named("far")
+    assert far.lines and not any(line.startswith("Fail:") for line in far.lines), far.lines
+
 # Concurrent bind/close/send from both ends, map/unmap against granter death, a mapper dying with
 # live mappings: the domains are spread over four CPUs, and each scenario runs several times.
 RACES = ["evtchn_pair", "evtchn_death", "gnt_stress", "gnt_mapper_dies", "gnt_granter_dies", "gnt_revoke"]

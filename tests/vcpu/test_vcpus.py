@@ -86,6 +86,15 @@ def test_a_manager_creates_a_four_vcpu_domain_and_pins_each_vcpu(boot: Booter) -
     assert log.frames_stop == log.frames_boot
 
 
+
+def test_under_partitions_no_vcpu_is_pinned(boot: Booter) -> None:
+    # vcpu_pin_partition: setvcpuaffinity on the paused child's vCPU 0 and on its down vCPU 1
+    # (pinned and unpinned) is -EBUSY under sched=partition, whose domains all run on the boot CPU.
+    result = boot(scenario_file=scenario_path("vcpu_pin_partition"), timeout=RING_TIMEOUT, one_thread=True)
+    assert_xtf(result)
+    assert "sched: partitioned" in result.console, log_tail(result)
+    assert domlog.parse(result.console).named("manager").result == "SUCCESS", log_tail(result)
+
 def test_a_scenario_pins_each_vcpu_to_its_own_cpu(boot: Booter) -> None:
     result = boot(scenario_file=scenario_path("vcpu_ring_pinned"), timeout=RING_TIMEOUT, one_thread=True)
     assert_xtf(result)

@@ -7,7 +7,15 @@
 // `mode=yield-alone`: the spinner only. A yield with nobody else queued must leave nothing
 // pending: once the spinner is unpaused (queued, with no switch asked for), this domain keeps the
 // CPU for the rest of its slice, hypercalls and all.
+// `mode=keep` (scenario sched_keep, 2 CPUs, this domain of 3 vCPUs on CPUs 0, 1, 0): pausing
+// another domain and bringing another of its own vCPUs down leave the caller its CPU (no spinner
+// queued behind it on its CPU runs first), whether that domain or vCPU is queued on the caller's
+// CPU or running on the other; and a vCPU brought down on the other CPU runs no more once
+// VCPUOP_down returns; a running domain's vCPU (of `sleepy`) may be pinned only while down; and
+// `far`, making hypercalls, is paused and unpaused 40 times (it checks their results itself).
 #include <moat/test.h>
+#include <moat/time.h>
+#include <moat/vcpu.h>
 
 static long find_domain(const char *name)
 {
@@ -44,10 +52,111 @@ static void yield_alone(domid_t spinner)
     xtf_success(NULL);
 }
 
+static uint64_t keep_t0;
+static volatile uint64_t counted; /* vCPU 1's spins */
+
+static void count_spins(unsigned id)
+{
+    (void)id;
+    for (;;)
+        __atomic_add_fetch(&counted, 1, __ATOMIC_RELAXED);
+}
+
+static volatile uint64_t quiet; /* vCPU 2's spins: counted, never read */
+
+static void spin_quietly(unsigned id)
+{
+    (void)id;
+    for (;;)
+        quiet++;
+}
+
+/* After a sleep the caller runs with a fresh slice (5 ms): what follows until kept() must not
+ * give its CPU to the spinners queued behind it. */
+static void fresh_slice(void)
+{
+    xtf_check_eq(sleep_ns(NS_PER_MS), 0);
+    keep_t0 = now_ns();
+}
+
+static void kept(const char *what)
+{
+    uint64_t us = (now_ns() - keep_t0) / NS_PER_US;
+    printf("%s: %lu us\n", what, (unsigned long)us);
+    xtf_check(us < 1000, "%s: the caller lost its CPU (%lu us)", what, (unsigned long)us);
+}
+
+static domid_t found(const char *name)
+{
+    long d = find_domain(name);
+    xtf_assert(d >= 0, "no domain %s", name);
+    return (domid_t)d;
+}
+
+static void keep(void)
+{
+    domid_t near = found("near-a"), far = found("far");
+    found("near-b"); /* queued on CPU 0: it runs if this domain gives CPU 0 away */
+
+    fresh_slice(); /* a domain queued on this CPU */
+    xtf_check_eq(domctl_pause(near), 0);
+    kept("pause a domain queued on this cpu");
+    xtf_check_eq(domctl_unpause(near), 0);
+
+    fresh_slice(); /* far runs alone on CPU 1 */
+    xtf_check_eq(domctl_pause(far), 0);
+    kept("pause a domain running on the other cpu");
+
+    /* vCPU 1 alone on CPU 1 (far stays paused), counting; vCPU 2 queued on CPU 0 behind this one. */
+    xtf_assert(vcpu_start(1, count_spins) == 0 && vcpu_start(2, spin_quietly) == 0, "vcpu_start failed");
+    for (uint64_t give_up = now_ns() + NS_PER_SEC; !counted && now_ns() < give_up;)
+        sleep_ns(NS_PER_MS);
+    xtf_assert(counted, "vCPU 1 did not run");
+
+    fresh_slice();
+    xtf_check_eq(vcpu_down(1), 0);
+    kept("down a vcpu running on the other cpu");
+    uint64_t c1 = counted;
+    sleep_ns(5 * NS_PER_MS);
+    xtf_check(counted == c1, "vCPU 1 ran after it was brought down: %lu -> %lu spins", (unsigned long)c1,
+              (unsigned long)counted);
+
+    fresh_slice();
+    xtf_check_eq(vcpu_down(2), 0);
+    kept("down a vcpu queued on this cpu");
+
+    /* A running domain's vCPUs may be pinned only while down: `sleepy`'s vCPU 0 is blocked (for
+     * ever), its vCPU 1 never came up. */
+    domid_t sleepy = found("sleepy");
+    xtf_check_eq(domctl_setvcpuaffinity(sleepy, 0, 1), -XEN_EBUSY);
+    xtf_check_eq(domctl_setvcpuaffinity(sleepy, 1, 1), 0);
+    xtf_check_eq(domctl_setvcpuaffinity(sleepy, 1, MOAT_CPU_ANY), 0);
+    xtf_check_eq(domctl_destroy(sleepy), 0);
+
+    /* far makes hypercalls in a loop (hypercalls=1), alone on CPU 1: paused many times, some
+     * of its hypercalls wait for the hypervisor lock (held for the pause) when the pause comes. */
+    xtf_check_eq(domctl_unpause(far), 0);
+    for (unsigned i = 0; i < 40; i++) {
+        sleep_ns(NS_PER_MS / 2);
+        xtf_check_eq(domctl_pause(far), 0);
+        xtf_check_eq(domctl_unpause(far), 0);
+    }
+    sleep_ns(NS_PER_MS);
+    xtf_check_eq(domctl_destroy(far), 0);
+    xtf_check_eq(domctl_destroy(near), 0);
+    xtf_check_eq(domctl_destroy(found("near-b")), 0);
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}
+
 void test_main(void)
 {
     char mode[16] = "";
     cmdline_get("mode", mode, sizeof(mode));
+    if (strcmp(mode, "keep") == 0) {
+        keep();
+        return;
+    }
     if (strcmp(mode, "yield-alone") == 0) {
         long s = find_domain("spinner");
         xtf_assert(s >= 0, "no spinner");

@@ -4,10 +4,14 @@
 // interrupted rsp's alignment: (rsp - 128 - sizeof(struct upcall_frame)) & ~15 (arch_upcall_push,
 // hv/arch/x86_64/upcall.c). The guest takes one upcall at each of several rsp values on a stack
 // area of its own, filled with a pattern, and checks the frame's address (the callback's argument),
-// the frame's copy of rsp, and that no byte of the red zone or above it was written.
+// the frame's copy of rsp, and that no byte of the red zone or above it was written; and that inside
+// the callback evtchn_upcall_mask reads exactly 1, as Xen writes it (a guest may save and restore
+// the byte, Xen's local_irq_save, and compare it with 1).
+#include <moat/guest.h>
 #include <moat/test.h>
 #include <moat/time.h>
 #include <moat/upcall.h>
+#include <moat/vcpu.h>
 
 #define PATTERN 0xa5
 #define FRAME_SIZE sizeof(struct upcall_frame)
@@ -17,11 +21,13 @@ static uint8_t area[24 * 1024] __attribute__((aligned(64)));
 
 static volatile uint64_t seen_frame, seen_rsp;
 static volatile unsigned upcalls;
+static volatile uint8_t seen_mask;
 
 void upcall_handler(struct upcall_frame *frame)
 {
     seen_frame = (uint64_t)(uintptr_t)frame;
     seen_rsp = frame->rsp;
+    seen_mask = shared_info->vcpu_info[vcpu_self()].evtchn_upcall_mask;
     upcalls++;
     timer_ack();
 }
@@ -45,6 +51,7 @@ static void check_placement(unsigned misalign)
     xtf_check(seen_frame == want, "rsp %#lx: the frame at %#lx, not %#lx", (unsigned long)rsp,
               (unsigned long)seen_frame, (unsigned long)want);
     xtf_check(seen_rsp == rsp, "rsp %#lx: the frame says rsp %#lx", (unsigned long)rsp, (unsigned long)seen_rsp);
+    xtf_check(seen_mask == 1, "rsp %#lx: evtchn_upcall_mask %u in the callback, not 1", (unsigned long)rsp, seen_mask);
     /* The red zone and everything above it: not one byte written. */
     const uint8_t *p = (const uint8_t *)(uintptr_t)(rsp - 128);
     for (unsigned i = 0; i < 128 + 256; i++)

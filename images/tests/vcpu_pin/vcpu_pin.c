@@ -6,6 +6,8 @@
 // find every vCPU that is up on its own CPU. Then the error paths: too many vCPUs, unknown flags,
 // a vCPU the domain does not have, a CPU that is not online, a running vCPU, oneself; and, paused
 // again, vCPU 0 moved to another CPU, unpinned, pinned where it is and sent home.
+// `partitioned=1` (under sched=partition): every setvcpuaffinity is refused (the partitions run
+// on the boot CPU only), a down vCPU's of a paused domain too; then it ends.
 #include <moat/guest.h>
 #include <moat/test.h>
 #include <public/domctl.h>
@@ -34,14 +36,7 @@ static long create(uint16_t max_vcpus, uint32_t flags, domid_t *domid)
     return rc;
 }
 
-static long pin(domid_t d, uint32_t vcpu, uint32_t cpu)
-{
-    struct moat_domctl op;
-    memset(&op, 0, sizeof(op));
-    op.u.vcpu.vcpu = vcpu;
-    op.u.vcpu.cpu = cpu;
-    return domctl(XEN_DOMCTL_setvcpuaffinity, d, &op);
-}
+static long pin(domid_t d, uint32_t vcpu, uint32_t cpu) { return domctl_setvcpuaffinity(d, vcpu, cpu); }
 
 /* A paused domain's vCPU may still be finishing a hypercall on its CPU (it leaves at the way out):
  * -XEN_EBUSY until then, briefly. */
@@ -73,6 +68,15 @@ void test_main(void)
     xtf_check_eq(create(MOAT_MAX_VCPUS + 1, DOMCTL_CREATE_PAUSED, &d), -XEN_EINVAL);
     xtf_check_eq(create(4, 1u << 7, &d), -XEN_EINVAL);
     xtf_assert(create((uint16_t)nv, DOMCTL_CREATE_PAUSED, &d) == 0, "creating a domain with %u vCPUs", nv);
+    if (cmdline_ulong("partitioned", 0)) {
+        xtf_check_eq(pin(d, 0, 0), -XEN_EBUSY);
+        xtf_check_eq(pin(d, 1, 0), -XEN_EBUSY);
+        xtf_check_eq(pin(d, 1, MOAT_CPU_ANY), -XEN_EBUSY);
+        xtf_check_eq(domctl_destroy(d), 0);
+        if (xtf_result() == XTF_RUNNING)
+            xtf_success(NULL);
+        return;
+    }
 
     // Created paused: vCPU 0 up (not running), the others down until the guest starts them.
     for (uint32_t v = 0; v < nv; v++) {

@@ -178,6 +178,8 @@ long domctl_unpause(domid_t domid);
 long domctl_getinfo(domid_t domid, struct moat_domctl_info *info);
 /* Where one of a domain's vCPUs is (XEN_DOMCTL_getvcpuinfo, read_state over its label). */
 long domctl_getvcpuinfo(domid_t domid, uint32_t vcpu, struct moat_domctl_vcpu *info);
+/* Pins vCPU vcpu of a domain to cpu, or unpins it (MOAT_CPU_ANY): XEN_DOMCTL_setvcpuaffinity. */
+long domctl_setvcpuaffinity(domid_t domid, uint32_t vcpu, uint32_t cpu);
 /* The domain's meters (public/stats.h); read_state over its label, as getinfo. */
 long domctl_getstats(domid_t domid, struct moat_domain_stats *stats);
 /* A domain's weight and cap (public/stats.h): get under read_state, set under pause. */
