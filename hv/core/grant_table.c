@@ -605,25 +605,19 @@ union gnttab_elem {
 };
 
 /*
- * A batch of count elements of size bytes at uop, one at a time: copied in whole, done (each op
- * writes its status into the element), and its words from byte `out` on (the ones holding its
- * outputs) copied back. A bad element address ends the batch with -EFAULT; the elements before
- * it are done and reported.
+ * One element of size bytes at uop: copied in whole, done (each op writes its status into the
+ * element), and its words from byte `out` on (the ones holding its outputs) copied back.
  */
-static inline __attribute__((always_inline)) long batch(struct domain *d, uint64_t uop, uint64_t count,
-                                                        size_t size, size_t out,
-                                                        void (*op)(struct domain *d, union gnttab_elem *e))
+static inline __attribute__((always_inline)) long one_elem(struct domain *d, uint64_t uop, size_t size, size_t out,
+                                                           void (*op)(struct domain *d, union gnttab_elem *e))
 {
-    for (uint64_t i = 0; i < count; i++) {
-        union gnttab_elem e;
-        uint64_t at = uop + i * size;
-        /* size and out are each case's constants: the element's words are copied inline */
-        if (copy_elem_from_guest(&e, at, size))
-            return -XEN_EFAULT;
-        op(d, &e);
-        if (copy_elem_to_guest(at + out, (const uint8_t *)&e + out, size - out))
-            return -XEN_EFAULT;
-    }
+    union gnttab_elem e;
+    /* size and out are each case's constants: the element's words are copied inline */
+    if (copy_elem_from_guest(&e, uop, size))
+        return -XEN_EFAULT;
+    op(d, &e);
+    if (copy_elem_to_guest(uop + out, (const uint8_t *)&e + out, size - out))
+        return -XEN_EFAULT;
     return 0;
 }
 
@@ -633,24 +627,50 @@ static void copy_elem(struct domain *d, union gnttab_elem *e) { copy_one(d, &e->
 static void setup_elem(struct domain *d, union gnttab_elem *e) { e->setup.status = setup_table(d, &e->setup); }
 static void query_elem(struct domain *d, union gnttab_elem *e) { e->query.status = query_size(d, &e->query); }
 
+/*
+ * A batch, any count but 1: its elements one at a time, each a call of do_grant_table_op with a
+ * count of 1, the one way an element is done. A bad element address ends the batch with -EFAULT;
+ * the elements before it are done and reported.
+ */
+static noinline long batch(uint64_t cmd, uint64_t uop, uint64_t count)
+{
+    if (count > GNTTAB_MAX_BATCH)
+        return -XEN_EINVAL;
+    size_t size;
+    switch (cmd) {
+    case GNTTABOP_map_grant_ref: size = sizeof(struct gnttab_map_grant_ref); break;
+    case GNTTABOP_unmap_grant_ref: size = sizeof(struct gnttab_unmap_grant_ref); break;
+    case GNTTABOP_copy: size = sizeof(struct gnttab_copy); break;
+    case GNTTABOP_setup_table: /* one element only */
+    case GNTTABOP_query_size: return -XEN_EINVAL;
+    default: return -XEN_ENOSYS;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        long rc = do_grant_table_op(cmd, uop + i * size, 1, 0, 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * One element (a count of 1: nearly every call) is done here with no loop around it: the batch
+ * loop's set-up and its end test were a tenth of a map. Any other count goes to batch, a tail
+ * call made before this function's frame is built.
+ */
 long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5)
 {
     (void)a4, (void)a5;
+    if (count != 1)
+        return batch(cmd, uop, count);
     struct domain *d = current_domain();
-    if (count > GNTTAB_MAX_BATCH)
-        return -XEN_EINVAL;
     switch (cmd) {
-    case GNTTABOP_map_grant_ref:
-        return batch(d, uop, count, sizeof(struct gnttab_map_grant_ref), MAP_OUT, map_elem);
+    case GNTTABOP_map_grant_ref: return one_elem(d, uop, sizeof(struct gnttab_map_grant_ref), MAP_OUT, map_elem);
     case GNTTABOP_unmap_grant_ref:
-        return batch(d, uop, count, sizeof(struct gnttab_unmap_grant_ref), UNMAP_OUT, unmap_elem);
-    case GNTTABOP_copy:
-        return batch(d, uop, count, sizeof(struct gnttab_copy), 0, copy_elem);
-    case GNTTABOP_setup_table: /* one element only */
-        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_setup_table), 0, setup_elem) : -XEN_EINVAL;
-    case GNTTABOP_query_size:
-        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_query_size), 0, query_elem) : -XEN_EINVAL;
-    default:
-        return -XEN_ENOSYS;
+        return one_elem(d, uop, sizeof(struct gnttab_unmap_grant_ref), UNMAP_OUT, unmap_elem);
+    case GNTTABOP_copy: return one_elem(d, uop, sizeof(struct gnttab_copy), 0, copy_elem);
+    case GNTTABOP_setup_table: return one_elem(d, uop, sizeof(struct gnttab_setup_table), 0, setup_elem);
+    case GNTTABOP_query_size: return one_elem(d, uop, sizeof(struct gnttab_query_size), 0, query_elem);
+    default: return -XEN_ENOSYS;
     }
 }
