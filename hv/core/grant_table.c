@@ -661,13 +661,15 @@ static noinline long batch(uint64_t cmd, uint64_t uop, uint64_t count)
 long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5)
 {
     (void)a4, (void)a5;
-    if (count != 1)
+    if (__builtin_expect(count != 1, 0))
         return batch(cmd, uop, count);
     struct domain *d = current_domain();
-    switch (cmd) {
-    case GNTTABOP_map_grant_ref: return one_elem(d, uop, sizeof(struct gnttab_map_grant_ref), MAP_OUT, map_elem);
-    case GNTTABOP_unmap_grant_ref:
+    /* A map and an unmap tested first, each with one compare: the figure's pair and most calls. */
+    if (cmd == GNTTABOP_map_grant_ref)
+        return one_elem(d, uop, sizeof(struct gnttab_map_grant_ref), MAP_OUT, map_elem);
+    if (cmd == GNTTABOP_unmap_grant_ref)
         return one_elem(d, uop, sizeof(struct gnttab_unmap_grant_ref), UNMAP_OUT, unmap_elem);
+    switch (cmd) {
     case GNTTABOP_copy: return one_elem(d, uop, sizeof(struct gnttab_copy), 0, copy_elem);
     case GNTTABOP_setup_table: return one_elem(d, uop, sizeof(struct gnttab_setup_table), 0, setup_elem);
     case GNTTABOP_query_size: return one_elem(d, uop, sizeof(struct gnttab_query_size), 0, query_elem);
