@@ -19,7 +19,18 @@
 #define MAX_PINS 127 /* an 8-bit pin counter stops below 128, as in Xen */
 
 /* An active entry's 31-bit mfn, and a maptrack entry's 32-bit one, hold every frame there can be. */
-_Static_assert((MAX_PHYS_MEMORY >> PAGE_SHIFT) <= (1ull << 31), "active_grant.mfn");
+_Static_assert((MAX_PHYS_MEMORY >> PAGE_SHIFT) <= (1ull << 31), "active_grant.frame");
+
+/* An active entry's fields as its word: the first byte is the word's low byte (active_word). */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "active_word");
+_Static_assert(offsetof(struct active_grant, rw_pins) == 1 && offsetof(struct active_grant, domid) == 2 &&
+                   offsetof(struct active_grant, frame) == 4 && sizeof(struct active_grant) == 8,
+               "active_word");
+static inline uint64_t active_word(bool readonly, domid_t domid, mfn_t m, bool ro_only)
+{
+    uint64_t pins = readonly ? 1 : 1u << 8; /* ro_pins 1, or rw_pins 1 */
+    return pins | (uint64_t)domid << 16 | ((uint64_t)m << 1 | ro_only) << 32;
+}
 _Static_assert(sizeof(struct maptrack_entry) == 32, "MAPTRACK_PER_PAGE entries a page");
 /* A window page's leaf is entry host_page % GPT_LEAVES of its leaf table (the window is page-table aligned). */
 _Static_assert(GUEST_GRANT_VA % (GPT_LEAVES * PAGE_SIZE) == 0, "leaf index");
@@ -224,20 +235,19 @@ static inline __attribute__((always_inline)) int16_t pin(struct domain *granter,
          * increment), and its kind's GTF bits set: GTF_reading, and GTF_writing for a writable
          * one. No limit to test: no pins yet.
          */
-        *a = (struct active_grant){.ro_pins = readonly, .rw_pins = !readonly, .domid = subj->domid,
-                                   .mfn = (uint32_t)m, .readonly = ro_only};
+        a->word = active_word(readonly, subj->domid, m, ro_only);
         __atomic_fetch_or(&shared->flags, readonly ? GTF_reading : GTF_reading | GTF_writing, __ATOMIC_SEQ_CST);
         *mfn = m;
         return GNTST_okay;
     }
-    if (a->domid != subj->domid || (!readonly && a->readonly))
+    if (a->domid != subj->domid || (!readonly && (a->frame & 1)))
         return GNTST_general_error;
     if ((readonly ? a->ro_pins : a->rw_pins) >= MAX_PINS)
         return GNTST_general_error;
     uint8_t pins = readonly ? ++a->ro_pins : ++a->rw_pins;
     if (pins == 1) /* the first of its kind: GTF_reading, and GTF_writing while writable pins */
         __atomic_fetch_or(&shared->flags, a->rw_pins ? GTF_reading | GTF_writing : GTF_reading, __ATOMIC_SEQ_CST);
-    *mfn = a->mfn;
+    *mfn = a->frame >> 1;
     return GNTST_okay;
 }
 
