@@ -366,18 +366,31 @@ static int16_t map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     return GNTST_okay;
 }
 
-/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once.
- * g is its live_granter (NULL: the granter is gone, and its pins with it). */
-static inline __attribute__((always_inline)) void teardown_of(struct domain *d, struct maptrack_entry *e,
-                                                              struct domain *g)
+/* The first half of taking a live mapping down: its PTE gone and the TLB flushed, before anything
+ * the mapping held (its pin, its frame reference) is let go. */
+static inline __attribute__((always_inline)) void unmap_leaf(struct domain *d, const struct maptrack_entry *e)
 {
     vaddr_t va = GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT);
     uint64_t *pte = gpt_leaf_in(e->leaf_table, e->host_page); /* the map's leaf, with no walk */
     if (*pte)
-        gpt_clear_leaf(d, pte, va); /* the flush comes before the frame reference goes */
+        gpt_clear_leaf(d, pte, va);
+}
+
+/* The second half: the pin and the frame reference dropped. g is the mapping's live_granter (NULL:
+ * the granter is gone, and its pins with it). */
+static inline __attribute__((always_inline)) void release(const struct maptrack_entry *e, struct domain *g)
+{
     if (g)
         unpin(g, e->ref, e->flags & MT_READONLY);
     frame_put(e->mfn);
+}
+
+/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once. */
+static inline __attribute__((always_inline)) void teardown_of(struct domain *d, struct maptrack_entry *e,
+                                                              struct domain *g)
+{
+    unmap_leaf(d, e);
+    release(e, g);
 }
 
 static void teardown(struct domain *d, struct maptrack_entry *e) { teardown_of(d, e, live_granter(e)); }
@@ -393,7 +406,10 @@ static int16_t unmap_one(struct domain *d, const struct gnttab_unmap_grant_ref *
     if (!(e->flags & MT_REVOKED)) {
         if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT))
             return GNTST_general_error;
-        teardown_of(d, e, live_granter(e)); /* inline: the unmap's one teardown, with no frame */
+        /* The teardown inline, its granter found after the flush: then it needs no register kept
+         * across the flush's (rare) call to the other CPUs. */
+        unmap_leaf(d, e);
+        release(e, live_granter(e));
         st = GNTST_okay;
     }
     mt_free(d, h, e);
