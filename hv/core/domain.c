@@ -203,6 +203,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
     /* As many ports as evtchn_init will allow (checked there). */
     uint32_t ports = p->max_evtchn ? MIN(p->max_evtchn, EVTCHN_MAX_PORTS) : EVTCHN_DEFAULT_PORTS;
     clear_domain(d, ports);
+    d->slot = (uint8_t)slot;
     domid_t id = p->creator && mitigated(MITIGATE_DOMID) ? child_id(p->creator) : (domid_t)slot;
     d->domid = id;
     if (id >= MOAT_MAX_DOMAINS)
