@@ -613,12 +613,20 @@ _Static_assert(sizeof(struct gnttab_map_grant_ref) % 8 == 0 && sizeof(struct gnt
                    sizeof(struct gnttab_copy) % 8 == 0 && sizeof(struct gnttab_setup_table) % 8 == 0 &&
                    sizeof(struct gnttab_query_size) % 8 == 0,
                "grant op elements are whole words");
-/* Where the outputs of a map (status, handle, dev_bus_addr) and an unmap (status) begin: each in
- * the element's last words, with at most an input beside them in the same word (a map's dom, an
- * unmap's handle, written back as read). The other ops write back their whole element. */
+/* Where each op's outputs begin: a map's (status, handle, dev_bus_addr), an unmap's, a copy's and
+ * a setup's (status) and a query's (nr_frames, max_nr_frames, status) are each in the element's
+ * last words, with at most inputs beside them in the same words (written back as read). Only
+ * those words are copied back, as Xen copies back only the outputs. */
 #define MAP_OUT (offsetof(struct gnttab_map_grant_ref, status) & ~7ul)
 #define UNMAP_OUT (offsetof(struct gnttab_unmap_grant_ref, status) & ~7ul)
-_Static_assert(MAP_OUT == 16 && UNMAP_OUT == 16, "the outputs' words");
+#define COPY_OUT (offsetof(struct gnttab_copy, status) & ~7ul)
+#define SETUP_OUT (offsetof(struct gnttab_setup_table, status) & ~7ul)
+#define QUERY_OUT (offsetof(struct gnttab_query_size, nr_frames) & ~7ul)
+_Static_assert(MAP_OUT == 16 && UNMAP_OUT == 16 && COPY_OUT == 32 && SETUP_OUT == 8 && QUERY_OUT == 0,
+               "the outputs' words");
+_Static_assert(offsetof(struct gnttab_query_size, max_nr_frames) >= QUERY_OUT &&
+                   offsetof(struct gnttab_query_size, status) >= QUERY_OUT,
+               "a query's outputs");
 _Static_assert(offsetof(struct gnttab_map_grant_ref, handle) >= MAP_OUT &&
                    offsetof(struct gnttab_map_grant_ref, dev_bus_addr) >= MAP_OUT,
                "a map's outputs");
@@ -696,9 +704,9 @@ long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, 
     if (cmd == GNTTABOP_unmap_grant_ref)
         return one_elem(d, uop, sizeof(struct gnttab_unmap_grant_ref), UNMAP_OUT, unmap_elem);
     switch (cmd) {
-    case GNTTABOP_copy: return one_elem(d, uop, sizeof(struct gnttab_copy), 0, copy_elem);
-    case GNTTABOP_setup_table: return one_elem(d, uop, sizeof(struct gnttab_setup_table), 0, setup_elem);
-    case GNTTABOP_query_size: return one_elem(d, uop, sizeof(struct gnttab_query_size), 0, query_elem);
+    case GNTTABOP_copy: return one_elem(d, uop, sizeof(struct gnttab_copy), COPY_OUT, copy_elem);
+    case GNTTABOP_setup_table: return one_elem(d, uop, sizeof(struct gnttab_setup_table), SETUP_OUT, setup_elem);
+    case GNTTABOP_query_size: return one_elem(d, uop, sizeof(struct gnttab_query_size), QUERY_OUT, query_elem);
     default: return -XEN_ENOSYS;
     }
 }

@@ -502,6 +502,14 @@ static void batches(struct gnt_conn *c)
     st_is(un[0].status, GNTST_okay);
     st_is(un[1].status, GNTST_bad_handle);
     st_is(un[2].status, GNTST_okay);
+    /* A batch is its count of elements, not one more: the element just past it is left alone. */
+    struct gnttab_unmap_grant_ref two[3];
+    for (unsigned i = 0; i < 3; i++)
+        two[i] = (struct gnttab_unmap_grant_ref){ .handle = 0xfffffff0u, .status = 1 };
+    xtf_check_eq(gnttab_unmap_batch(two, 2), 0);
+    st_is(two[0].status, GNTST_bad_handle);
+    st_is(two[1].status, GNTST_bad_handle);
+    xtf_check_eq(two[2].status, 1);
     /* The largest batch the call takes (GNTTAB_MAX_BATCH elements) is done whole. */
     static struct gnttab_unmap_grant_ref many[GNTTAB_MAX_BATCH];
     for (unsigned i = 0; i < GNTTAB_MAX_BATCH; i++)
