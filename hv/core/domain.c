@@ -189,20 +189,18 @@ struct domain *domain_create(const struct domain_params *p, long *err)
      * misread (docs/security.md, log injection). */
     if (!p->name || !domain_name_valid(p->name, DOMCTL_NAME_MAX))
         return NULL;
-    struct domain *d = NULL;
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
-        if (domain_slots[i].state == DOM_FREE) {
-            d = &domain_slots[i];
-            break;
-        }
-    if (!d) {
+    unsigned slot = 0;
+    while (slot < MOAT_MAX_DOMAINS && domain_slots[slot].state != DOM_FREE)
+        slot++;
+    if (slot == MOAT_MAX_DOMAINS) {
         *err = -XEN_ENOSPC;
         return NULL;
     }
-    unsigned slot = (unsigned)(d - domain_slots);
+    struct domain *d = &domain_slots[slot];
     /* As many ports as evtchn_init will allow (checked there). */
     uint32_t ports = p->max_evtchn ? MIN(p->max_evtchn, EVTCHN_MAX_PORTS) : EVTCHN_DEFAULT_PORTS;
     clear_domain(d, ports);
+    d->slot = (uint8_t)slot;
     domid_t id = p->creator && mitigated(MITIGATE_DOMID) ? child_id(p->creator) : (domid_t)slot;
     d->domid = id;
     if (id >= MOAT_MAX_DOMAINS)
@@ -295,7 +293,7 @@ struct domain *domain_create(const struct domain_params *p, long *err)
 
     d->state = DOM_RUNNABLE;
     live_count++;
-    live_slots |= 1ull << (d - domain_slots);
+    live_slots |= 1ull << domain_slot(d);
     sched_vcpu_up(&d->vcpus[0], p->pinned, p->cpu);
     xsm_domain_created(d);
     *err = 0;
@@ -338,7 +336,7 @@ void domain_destroy(struct domain *d, enum dom_outcome outcome, const char *why)
     BUG_ON(d->state == DOM_FREE || d->state == DOM_DYING);
     console_flush_domain(d);
     d->state = DOM_DYING;
-    live_slots &= ~(1ull << (d - domain_slots));
+    live_slots &= ~(1ull << domain_slot(d));
     printk("domain %u '%s' stopped: %s%s%s\n", d->domid, d->name, outcome_name(outcome), why ? ": " : "",
            why ? why : "");
     meter_final(d);

@@ -19,7 +19,18 @@
 #define MAX_PINS 127 /* an 8-bit pin counter stops below 128, as in Xen */
 
 /* An active entry's 31-bit mfn, and a maptrack entry's 32-bit one, hold every frame there can be. */
-_Static_assert((MAX_PHYS_MEMORY >> PAGE_SHIFT) <= (1ull << 31), "active_grant.mfn");
+_Static_assert((MAX_PHYS_MEMORY >> PAGE_SHIFT) <= (1ull << 31), "active_grant.frame");
+
+/* An active entry's fields as its word: the first byte is the word's low byte (active_word). */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "active_word");
+_Static_assert(offsetof(struct active_grant, rw_pins) == 1 && offsetof(struct active_grant, domid) == 2 &&
+                   offsetof(struct active_grant, frame) == 4 && sizeof(struct active_grant) == 8,
+               "active_word");
+static inline uint64_t active_word(bool readonly, domid_t domid, mfn_t m, bool ro_only)
+{
+    uint64_t pins = readonly ? 1 : 1u << 8; /* ro_pins 1, or rw_pins 1 */
+    return pins | (uint64_t)domid << 16 | ((uint64_t)m << 1 | ro_only) << 32;
+}
 _Static_assert(sizeof(struct maptrack_entry) == 32, "MAPTRACK_PER_PAGE entries a page");
 /* A window page's leaf is entry host_page % GPT_LEAVES of its leaf table (the window is page-table aligned). */
 _Static_assert(GUEST_GRANT_VA % (GPT_LEAVES * PAGE_SIZE) == 0, "leaf index");
@@ -224,20 +235,19 @@ static inline __attribute__((always_inline)) int16_t pin(struct domain *granter,
          * increment), and its kind's GTF bits set: GTF_reading, and GTF_writing for a writable
          * one. No limit to test: no pins yet.
          */
-        *a = (struct active_grant){.ro_pins = readonly, .rw_pins = !readonly, .domid = subj->domid,
-                                   .mfn = (uint32_t)m, .readonly = ro_only};
+        a->word = active_word(readonly, subj->domid, m, ro_only);
         __atomic_fetch_or(&shared->flags, readonly ? GTF_reading : GTF_reading | GTF_writing, __ATOMIC_SEQ_CST);
         *mfn = m;
         return GNTST_okay;
     }
-    if (a->domid != subj->domid || (!readonly && a->readonly))
+    if (a->domid != subj->domid || (!readonly && (a->frame & 1)))
         return GNTST_general_error;
     if ((readonly ? a->ro_pins : a->rw_pins) >= MAX_PINS)
         return GNTST_general_error;
     uint8_t pins = readonly ? ++a->ro_pins : ++a->rw_pins;
     if (pins == 1) /* the first of its kind: GTF_reading, and GTF_writing while writable pins */
         __atomic_fetch_or(&shared->flags, a->rw_pins ? GTF_reading | GTF_writing : GTF_reading, __ATOMIC_SEQ_CST);
-    *mfn = a->mfn;
+    *mfn = a->frame >> 1;
     return GNTST_okay;
 }
 
@@ -356,18 +366,31 @@ static int16_t map_one(struct domain *d, struct gnttab_map_grant_ref *op)
     return GNTST_okay;
 }
 
-/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once.
- * g is its live_granter (NULL: the granter is gone, and its pins with it). */
-static inline __attribute__((always_inline)) void teardown_of(struct domain *d, struct maptrack_entry *e,
-                                                              struct domain *g)
+/* The first half of taking a live mapping down: its PTE gone and the TLB flushed, before anything
+ * the mapping held (its pin, its frame reference) is let go. */
+static inline __attribute__((always_inline)) void unmap_leaf(struct domain *d, const struct maptrack_entry *e)
 {
     vaddr_t va = GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT);
     uint64_t *pte = gpt_leaf_in(e->leaf_table, e->host_page); /* the map's leaf, with no walk */
     if (*pte)
-        gpt_clear_leaf(d, pte, va); /* the flush comes before the frame reference goes */
+        gpt_clear_leaf(d, pte, va);
+}
+
+/* The second half: the pin and the frame reference dropped. g is the mapping's live_granter (NULL:
+ * the granter is gone, and its pins with it). */
+static inline __attribute__((always_inline)) void release(const struct maptrack_entry *e, struct domain *g)
+{
     if (g)
         unpin(g, e->ref, e->flags & MT_READONLY);
     frame_put(e->mfn);
+}
+
+/* Takes a live mapping down: PTE gone, TLB flushed, pin and frame reference dropped, once. */
+static inline __attribute__((always_inline)) void teardown_of(struct domain *d, struct maptrack_entry *e,
+                                                              struct domain *g)
+{
+    unmap_leaf(d, e);
+    release(e, g);
 }
 
 static void teardown(struct domain *d, struct maptrack_entry *e) { teardown_of(d, e, live_granter(e)); }
@@ -383,7 +406,10 @@ static int16_t unmap_one(struct domain *d, const struct gnttab_unmap_grant_ref *
     if (!(e->flags & MT_REVOKED)) {
         if (op->host_addr && op->host_addr != GUEST_GRANT_VA + ((uint64_t)e->host_page << PAGE_SHIFT))
             return GNTST_general_error;
-        teardown_of(d, e, live_granter(e)); /* inline: the unmap's one teardown, with no frame */
+        /* The teardown inline, its granter found after the flush: then it needs no register kept
+         * across the flush's (rare) call to the other CPUs. */
+        unmap_leaf(d, e);
+        release(e, live_granter(e));
         st = GNTST_okay;
     }
     mt_free(d, h, e);
@@ -587,12 +613,20 @@ _Static_assert(sizeof(struct gnttab_map_grant_ref) % 8 == 0 && sizeof(struct gnt
                    sizeof(struct gnttab_copy) % 8 == 0 && sizeof(struct gnttab_setup_table) % 8 == 0 &&
                    sizeof(struct gnttab_query_size) % 8 == 0,
                "grant op elements are whole words");
-/* Where the outputs of a map (status, handle, dev_bus_addr) and an unmap (status) begin: each in
- * the element's last words, with at most an input beside them in the same word (a map's dom, an
- * unmap's handle, written back as read). The other ops write back their whole element. */
+/* Where each op's outputs begin: a map's (status, handle, dev_bus_addr), an unmap's, a copy's and
+ * a setup's (status) and a query's (nr_frames, max_nr_frames, status) are each in the element's
+ * last words, with at most inputs beside them in the same words (written back as read). Only
+ * those words are copied back, as Xen copies back only the outputs. */
 #define MAP_OUT (offsetof(struct gnttab_map_grant_ref, status) & ~7ul)
 #define UNMAP_OUT (offsetof(struct gnttab_unmap_grant_ref, status) & ~7ul)
-_Static_assert(MAP_OUT == 16 && UNMAP_OUT == 16, "the outputs' words");
+#define COPY_OUT (offsetof(struct gnttab_copy, status) & ~7ul)
+#define SETUP_OUT (offsetof(struct gnttab_setup_table, status) & ~7ul)
+#define QUERY_OUT (offsetof(struct gnttab_query_size, nr_frames) & ~7ul)
+_Static_assert(MAP_OUT == 16 && UNMAP_OUT == 16 && COPY_OUT == 32 && SETUP_OUT == 8 && QUERY_OUT == 0,
+               "the outputs' words");
+_Static_assert(offsetof(struct gnttab_query_size, max_nr_frames) >= QUERY_OUT &&
+                   offsetof(struct gnttab_query_size, status) >= QUERY_OUT,
+               "a query's outputs");
 _Static_assert(offsetof(struct gnttab_map_grant_ref, handle) >= MAP_OUT &&
                    offsetof(struct gnttab_map_grant_ref, dev_bus_addr) >= MAP_OUT,
                "a map's outputs");
@@ -605,25 +639,19 @@ union gnttab_elem {
 };
 
 /*
- * A batch of count elements of size bytes at uop, one at a time: copied in whole, done (each op
- * writes its status into the element), and its words from byte `out` on (the ones holding its
- * outputs) copied back. A bad element address ends the batch with -EFAULT; the elements before
- * it are done and reported.
+ * One element of size bytes at uop: copied in whole, done (each op writes its status into the
+ * element), and its words from byte `out` on (the ones holding its outputs) copied back.
  */
-static inline __attribute__((always_inline)) long batch(struct domain *d, uint64_t uop, uint64_t count,
-                                                        size_t size, size_t out,
-                                                        void (*op)(struct domain *d, union gnttab_elem *e))
+static inline __attribute__((always_inline)) long one_elem(struct domain *d, uint64_t uop, size_t size, size_t out,
+                                                           void (*op)(struct domain *d, union gnttab_elem *e))
 {
-    for (uint64_t i = 0; i < count; i++) {
-        union gnttab_elem e;
-        uint64_t at = uop + i * size;
-        /* size and out are each case's constants: the element's words are copied inline */
-        if (copy_elem_from_guest(&e, at, size))
-            return -XEN_EFAULT;
-        op(d, &e);
-        if (copy_elem_to_guest(at + out, (const uint8_t *)&e + out, size - out))
-            return -XEN_EFAULT;
-    }
+    union gnttab_elem e;
+    /* size and out are each case's constants: the element's words are copied inline */
+    if (copy_elem_from_guest(&e, uop, size))
+        return -XEN_EFAULT;
+    op(d, &e);
+    if (copy_elem_to_guest(uop + out, (const uint8_t *)&e + out, size - out))
+        return -XEN_EFAULT;
     return 0;
 }
 
@@ -633,24 +661,52 @@ static void copy_elem(struct domain *d, union gnttab_elem *e) { copy_one(d, &e->
 static void setup_elem(struct domain *d, union gnttab_elem *e) { e->setup.status = setup_table(d, &e->setup); }
 static void query_elem(struct domain *d, union gnttab_elem *e) { e->query.status = query_size(d, &e->query); }
 
+/*
+ * A batch, any count but 1: its elements one at a time, each a call of do_grant_table_op with a
+ * count of 1, the one way an element is done. A bad element address ends the batch with -EFAULT;
+ * the elements before it are done and reported.
+ */
+static noinline long batch(uint64_t cmd, uint64_t uop, uint64_t count)
+{
+    if (count > GNTTAB_MAX_BATCH)
+        return -XEN_EINVAL;
+    size_t size;
+    switch (cmd) {
+    case GNTTABOP_map_grant_ref: size = sizeof(struct gnttab_map_grant_ref); break;
+    case GNTTABOP_unmap_grant_ref: size = sizeof(struct gnttab_unmap_grant_ref); break;
+    case GNTTABOP_copy: size = sizeof(struct gnttab_copy); break;
+    case GNTTABOP_setup_table: /* one element only */
+    case GNTTABOP_query_size: return -XEN_EINVAL;
+    default: return -XEN_ENOSYS;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        long rc = do_grant_table_op(cmd, uop + i * size, 1, 0, 0);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * One element (a count of 1: nearly every call) is done here with no loop around it: the batch
+ * loop's set-up and its end test were a tenth of a map. Any other count goes to batch, a tail
+ * call made before this function's frame is built.
+ */
 long do_grant_table_op(uint64_t cmd, uint64_t uop, uint64_t count, uint64_t a4, uint64_t a5)
 {
     (void)a4, (void)a5;
+    if (__builtin_expect(count != 1, 0))
+        return batch(cmd, uop, count);
     struct domain *d = current_domain();
-    if (count > GNTTAB_MAX_BATCH)
-        return -XEN_EINVAL;
+    /* A map and an unmap tested first, each with one compare: the figure's pair and most calls. */
+    if (cmd == GNTTABOP_map_grant_ref)
+        return one_elem(d, uop, sizeof(struct gnttab_map_grant_ref), MAP_OUT, map_elem);
+    if (cmd == GNTTABOP_unmap_grant_ref)
+        return one_elem(d, uop, sizeof(struct gnttab_unmap_grant_ref), UNMAP_OUT, unmap_elem);
     switch (cmd) {
-    case GNTTABOP_map_grant_ref:
-        return batch(d, uop, count, sizeof(struct gnttab_map_grant_ref), MAP_OUT, map_elem);
-    case GNTTABOP_unmap_grant_ref:
-        return batch(d, uop, count, sizeof(struct gnttab_unmap_grant_ref), UNMAP_OUT, unmap_elem);
-    case GNTTABOP_copy:
-        return batch(d, uop, count, sizeof(struct gnttab_copy), 0, copy_elem);
-    case GNTTABOP_setup_table: /* one element only */
-        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_setup_table), 0, setup_elem) : -XEN_EINVAL;
-    case GNTTABOP_query_size:
-        return count == 1 ? batch(d, uop, count, sizeof(struct gnttab_query_size), 0, query_elem) : -XEN_EINVAL;
-    default:
-        return -XEN_ENOSYS;
+    case GNTTABOP_copy: return one_elem(d, uop, sizeof(struct gnttab_copy), COPY_OUT, copy_elem);
+    case GNTTABOP_setup_table: return one_elem(d, uop, sizeof(struct gnttab_setup_table), SETUP_OUT, setup_elem);
+    case GNTTABOP_query_size: return one_elem(d, uop, sizeof(struct gnttab_query_size), QUERY_OUT, query_elem);
+    default: return -XEN_ENOSYS;
     }
 }

@@ -98,6 +98,7 @@ struct domain {
      * path) until its first update. */
     bool switch_plain;
     uint8_t poll_mask;                /* bit i: vcpus[i] polls (SCHEDOP_poll, _send_poll; an event wakes it) */
+    uint8_t slot;                     /* its index in domain_slots (domain_slot: a load, not a division) */
     uint32_t flags;                   /* MDOM_* */
     uint32_t ssidref;
     uint32_t expect;                  /* EXPECT_* */
@@ -189,7 +190,7 @@ static inline struct domain *domain_by_id(domid_t id)
     struct domain *d = &domain_slots[id & mask];
     return d->state == DOM_RUNNABLE && d->domid == id ? d : NULL;
 }
-static inline unsigned domain_slot(const struct domain *d) { return (unsigned)(d - domain_slots); }
+static inline unsigned domain_slot(const struct domain *d) { return d->slot; }
 static inline struct domain *domain_in_slot(unsigned slot) { return &domain_slots[slot & (MOAT_MAX_DOMAINS - 1)]; }
 unsigned domain_live_count(void);
 /* The live domains' slots, one bit each, and the next of them (NULL when none is left):

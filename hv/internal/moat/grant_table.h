@@ -9,13 +9,22 @@
 
 struct domain;
 
-/* The hypervisor's own copy of a pinned entry: the guest's entry cannot change what it says. */
+/*
+ * The hypervisor's own copy of a pinned entry: the guest's entry cannot change what it says. Its
+ * fields are one word too, which a first pin writes whole (grant_table.c's active_word): one
+ * store, where the fields were four.
+ */
 struct active_grant {
-    uint8_t ro_pins;          /* read-only mappings and copies in progress, at most 127 */
-    uint8_t rw_pins;          /* writable ones, at most 127 (whole bytes: a pin is one increment) */
-    domid_t domid;            /* who pinned it */
-    uint32_t mfn : 31;        /* what it granted, resolved once at the first pin */
-    uint32_t readonly : 1;    /* the entry was read-only at the first pin */
+    union {
+        struct {
+            uint8_t ro_pins;  /* read-only mappings and copies in progress, at most 127 */
+            uint8_t rw_pins;  /* writable ones, at most 127 (whole bytes: a pin is one increment) */
+            domid_t domid;    /* who pinned it */
+            uint32_t frame;   /* what it granted (mfn << 1, resolved once at the first pin), and in
+                               * bit 0 whether the entry was read-only at the first pin */
+        };
+        uint64_t word;
+    };
 };
 _Static_assert(sizeof(struct active_grant) == 8, "512 active entries a page, as the table's entries");
 

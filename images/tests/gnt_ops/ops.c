@@ -502,6 +502,14 @@ static void batches(struct gnt_conn *c)
     st_is(un[0].status, GNTST_okay);
     st_is(un[1].status, GNTST_bad_handle);
     st_is(un[2].status, GNTST_okay);
+    /* A batch is its count of elements, not one more: the element just past it is left alone. */
+    struct gnttab_unmap_grant_ref two[3];
+    for (unsigned i = 0; i < 3; i++)
+        two[i] = (struct gnttab_unmap_grant_ref){ .handle = 0xfffffff0u, .status = 1 };
+    xtf_check_eq(gnttab_unmap_batch(two, 2), 0);
+    st_is(two[0].status, GNTST_bad_handle);
+    st_is(two[1].status, GNTST_bad_handle);
+    xtf_check_eq(two[2].status, 1);
     /* The largest batch the call takes (GNTTAB_MAX_BATCH elements) is done whole. */
     static struct gnttab_unmap_grant_ref many[GNTTAB_MAX_BATCH];
     for (unsigned i = 0; i < GNTTAB_MAX_BATCH; i++)
@@ -511,6 +519,22 @@ static void batches(struct gnt_conn *c)
     for (unsigned i = 0; i < GNTTAB_MAX_BATCH; i++)
         answered += many[i].status == GNTST_bad_handle;
     xtf_check_eq(answered, GNTTAB_MAX_BATCH);
+    /* A bad element ends a batch with -EFAULT, the ones before it done and reported: two unmaps,
+     * the first in the last words of a mapped page (our own, granted to ourselves), the second on
+     * the window's next page, which nothing maps. */
+    grant_ref_t own = gnttab_grant_access(self(), own_page, false);
+    uint64_t edge_va = gnt_va(), unmapped_va = gnt_va();
+    xtf_assert(own != GNTTAB_INVALID_REF && unmapped_va == edge_va + GUEST_PAGE_SIZE, "a ref and two pages in a row");
+    grant_handle_t edge_h;
+    st_is(gnttab_map(self(), own, edge_va, false, &edge_h), GNTST_okay);
+    struct gnttab_unmap_grant_ref *edge = (void *)(uintptr_t)(unmapped_va - sizeof(*edge));
+    *edge = (struct gnttab_unmap_grant_ref){ .handle = 0xfffffff0u, .status = 1 };
+    xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, edge, 2), -XEN_EFAULT);
+    st_is(edge->status, GNTST_bad_handle);
+    st_is(gnttab_unmap(edge_h, edge_va), GNTST_okay);
+    xtf_check(gnttab_end_access_free(own), "end access after the unmap");
+    gnttab_va_free(edge_va);
+    gnttab_va_free(unmapped_va);
     /* The call's own errors: a count beyond the limit, an unknown op, a bad array. */
     xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, GNTTAB_MAX_BATCH + 1), -XEN_EINVAL);
     xtf_check_eq(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, ops, 0), 0);
