@@ -9,7 +9,7 @@
 
 // What each vCPU sleeps for: lock is NULL while it does not. Written by that vCPU only.
 static struct {
-    spinlock_t *lock;
+    const spinlock_t *lock;
     uint32_t ticket;
 } waiting[MOAT_MAX_VCPUS];
 static evtchn_port_t kick_port[MOAT_MAX_VCPUS];
@@ -56,7 +56,7 @@ void spin_lock_slow(spinlock_t *l, uint32_t ticket)
     }
 }
 
-void spin_kick(spinlock_t *l, uint32_t ticket)
+void spin_kick(const spinlock_t *l, uint32_t ticket)
 {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     unsigned n = __atomic_load_n(&vcpu_stacks_n, __ATOMIC_ACQUIRE);

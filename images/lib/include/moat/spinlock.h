@@ -31,7 +31,7 @@ typedef struct {
 
 /* The waits that sleep, and the kicks that end them (images/lib/spinlock.c). */
 void spin_lock_slow(spinlock_t *l, uint32_t ticket);
-void spin_kick(spinlock_t *l, uint32_t ticket);
+void spin_kick(const spinlock_t *l, uint32_t ticket);
 /* Binds vCPU id's kick port (vcpu_start does, for the vCPU it starts and for vCPU 0). */
 long spin_kick_bind(unsigned id);
 
