@@ -2,6 +2,7 @@
 // Starting secondary vCPUs (moat/vcpu.h): a stack each, VCPUOP_initialise and VCPUOP_up.
 #include <moat/evtchn.h>
 #include <moat/guest.h>
+#include <moat/spinlock.h>
 #include <moat/upcall.h>
 #include <moat/vcpu.h>
 
@@ -62,6 +63,10 @@ long vcpu_start(unsigned id, void (*fn)(unsigned id))
         .rdi = id,
         .callback_rip = upcall_entry_form(evtchn_upcall_entry, evtchn_upcall_entry_fx),
     };
+    // The lock's kick ports (moat/spinlock.h), vCPU 0's with the first vCPU started. Without one
+    // a vCPU's lock waits yield instead of sleeping: a failure here is no failure to start.
+    (void)spin_kick_bind(0);
+    (void)spin_kick_bind(id);
     long rc = HYPERVISOR_vcpu_op(VCPUOP_initialise, id, &ctx);
     if (rc)
         return rc;

@@ -15,10 +15,10 @@ from tests.domains.conftest import GUEST_TIMEOUT, scenario_path
 COUNTER = re.compile(r"^counter: (\d+) of (\d+)")
 VCPU = re.compile(r"^vcpu (\d+): (\d+) events, (\d+) increments$")
 # Four vCPUs contend for one spinlock 8,000 times on as many QEMU threads, without -icount: on a
-# loaded host a preempted lock holder leaves the others spinning for a host time slice. On a
-# 2-core machine at load 24 the 4-CPU ring outlasted GUEST_TIMEOUT (90 s) though it was only slow
-# (the 2-CPU one took 36 s); the guest's own waits give up after 20 s each, so a real hang still
-# ends in a FAILURE line or this timeout.
+# loaded host a preempted lock holder left the others spinning for a host time slice, until the
+# lock's waiters slept on a kick port (moat/spinlock.h): at load 24 on 2 cores the 4-CPU ring had
+# outlasted GUEST_TIMEOUT (90 s); at load 10 it takes 2.5 s now. The margin stays for a lost kick
+# or a real hang: the guest's own waits give up after 20 s each, a vCPU asleep for good does not.
 RING_TIMEOUT = 300.0
 # The tests of pinning on four CPUs run the same ring, but their claim is where the vCPUs run, not
 # the lock on CPUs that run at once (the parametrised test below keeps that, on a host thread per
