@@ -473,6 +473,7 @@ void sched_vcpu_up(struct vcpu *v, bool pinned, unsigned cpu)
     if (v->state != VCPU_DOWN)
         return;
     v->state = VCPU_RUNNABLE;
+    stop_polling(v); /* a poll it began while it was being taken down (sched_block_current) */
     sched_place(v, pinned, cpu);
     deadline_armed(v, v->timer_deadline_ns); /* one it set before it went down */
     sched_add(v);
