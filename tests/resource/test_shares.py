@@ -12,7 +12,8 @@ import re
 import pytest
 
 from moat import qemu
-from moat.pytest_plugin import Booter, assert_xtf
+from moat.pytest_plugin import Booter, assert_xtf, log_tail
+from tests.domains import domlog
 from tests.domains.conftest import scenario_path
 
 SHARE = re.compile(r"share: (\S+) cpu_ns=(\d+) elapsed_ns=(\d+)")
@@ -79,6 +80,35 @@ def test_cap_of_a_domain_on_two_idle_cpus(boot: Booter) -> None:
     into a period it owed in full, its queued vCPUs ran a tick a period whatever it owed: 22.5 %."""
     s = shares(boot, "share_cap_vcpus_idle")
     assert abs(s["capped"] - 20.0) <= 1.0, s
+
+
+def test_a_capped_domain_of_the_most_vcpus_is_parked_and_paused(boot: Booter) -> None:
+    """share_cap_8_vcpus: a capped domain of 8 vCPUs, with another capped domain after it, is
+    parked and refilled by its cap, paused (it gets no CPU time while paused), unpaused (it runs
+    again) and destroyed. A loop over its vCPUs one further reads its struct share's list link
+    as a queued vCPU of CPU 0xffffffff: the hypervisor faults."""
+    result = boot(scenario_file=scenario_path("share_cap_8_vcpus"), timeout=120)
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    pauser = log.named("pauser")
+    assert pauser.result == "SUCCESS", log_tail(result)
+    assert "paused, unpaused and destroyed a capped domain of 8 vcpus" in pauser.lines, log_tail(result)
+    assert log.frames_stop == log.frames_boot, log_tail(result)
+
+
+def test_a_capped_domain_of_the_most_vcpus_under_partitions(boot: Booter) -> None:
+    """partition_cap_8_vcpus: the capped domains under sched=partition (two partitions: the
+    pauser's label and theirs), big heading the capped list and holding a port in its VIRQ 16 of
+    vCPU 0; left to its cap for three periods, then destroyed. A timer walk one vCPU further takes that list link
+    for a vCPU that is up on CPU 0 and that port for its timer's deadline: the hypervisor faults."""
+    result = boot(scenario_file=scenario_path("partition_cap_8_vcpus"), cmdline="sched=partition", timeout=120)
+    assert_xtf(result)
+    assert "sched: partitioned: 2 partitions of 10 ms" in result.console, log_tail(result)
+    log = domlog.parse(result.console)
+    assert log.named("pauser").result == "SUCCESS", log_tail(result)
+    assert "destroyed a capped domain of 8 vcpus" in log.named("pauser").lines
+    assert not any(line.startswith("Fail:") for line in log.named("big").lines), log_tail(result)
+    assert log.frames_stop == log.frames_boot, log_tail(result)
 
 
 def test_a_weight_below_one_tick_still_gets_a_tick(boot: Booter) -> None:
