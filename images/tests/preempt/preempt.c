@@ -19,8 +19,7 @@
 // clear CPU 0 before the domain's frames go back (the hypervisor's checks panic otherwise).
 // `mode=capped` (scenario share_cap_8_vcpus): `big`, capped, of the most vCPUs (8), is parked and
 // refilled by its cap for a few periods, then paused (no CPU time while paused, through period
-// boundaries), unpaused (it runs again) and destroyed, and `other` with it. `pause=0`: it is only
-// left to its cap for those periods, then destroyed (partition_cap_8_vcpus).
+// boundaries), unpaused (it runs again) and destroyed, and `other` with it.
 #include <moat/test.h>
 #include <moat/time.h>
 #include <moat/vcpu.h>
@@ -194,23 +193,21 @@ static void remove_remote(void)
         xtf_success(NULL);
 }
 
-static void pause_capped(bool pause)
+static void pause_capped(void)
 {
     domid_t big = found("big"), other = found("other");
     ran_more(big, "at first");
     sleep_ns(30 * NS_PER_MS); /* three cap periods: big spends its budget, is parked, refilled */
-    if (pause) {
-        xtf_check_eq(domctl_pause(big), 0);
-        uint64_t t = info_of(big).cpu_time_ns;
-        sleep_ns(25 * NS_PER_MS); /* period boundaries: a refill must not queue a paused domain */
-        xtf_check(info_of(big).cpu_time_ns == t, "paused big ran: %lu -> %lu ns", (unsigned long)t,
-                  (unsigned long)info_of(big).cpu_time_ns);
-        xtf_check_eq(domctl_unpause(big), 0);
-        ran_more(big, "once unpaused");
-    }
+    xtf_check_eq(domctl_pause(big), 0);
+    uint64_t t = info_of(big).cpu_time_ns;
+    sleep_ns(25 * NS_PER_MS); /* period boundaries: a refill must not queue a paused domain */
+    xtf_check(info_of(big).cpu_time_ns == t, "paused big ran: %lu -> %lu ns", (unsigned long)t,
+              (unsigned long)info_of(big).cpu_time_ns);
+    xtf_check_eq(domctl_unpause(big), 0);
+    ran_more(big, "once unpaused"); /* queued again by the unpause or its next refill */
     destroyed(big);
     destroyed(other);
-    printf("%s a capped domain of 8 vcpus\n", pause ? "paused, unpaused and destroyed" : "destroyed");
+    printf("paused, unpaused and destroyed a capped domain of 8 vcpus\n");
     if (xtf_result() == XTF_RUNNING)
         xtf_success(NULL);
 }
@@ -224,7 +221,7 @@ void test_main(void)
         return;
     }
     if (strcmp(mode, "capped") == 0) {
-        pause_capped(cmdline_ulong("pause", 1) != 0);
+        pause_capped();
         return;
     }
     if (strcmp(mode, "remove") == 0) {
