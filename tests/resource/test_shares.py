@@ -114,6 +114,18 @@ def test_a_capped_domain_of_the_most_vcpus_under_partitions(boot: Booter) -> Non
     assert log.frames_stop == log.frames_boot, log_tail(result)
 
 
+def test_a_cap_outlives_an_uncapped_domain_of_the_most_vcpus(boot: Booter) -> None:
+    """share_cap_8_vcpus_gone: beside the capped domain and three spinners, an uncapped domain
+    of 8 vCPUs is created and powers off at once; the cap still holds at 20 % over the next
+    500 ms (judged by share_judge, under -icount). Its struct share, right past its vCPUs, must
+    not look listed: its teardown would unlink it from the capped list and take `capped` with it
+    (with domain_create's vcpu_info loop one vCPU further, `capped` got 0 %: dropped from the list
+    while parked, nothing refilled it)."""
+    s = shares(boot, "share_cap_8_vcpus_gone")
+    assert "gone" not in s, s  # it had powered off before the judge's window closed
+    assert abs(s["capped"] - 20.0) <= 1.5, s
+
+
 def test_a_weight_below_one_tick_still_gets_a_tick(boot: Booter) -> None:
     """Weight 1 scales the 10 ms slice to 0.04 ms, less than the 1 ms tick: the domain gets one
     tick a turn (1 of every 11 ticks beside a domain of the default weight's 10), and no more.
