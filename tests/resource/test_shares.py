@@ -17,6 +17,7 @@ from tests.domains import domlog
 from tests.domains.conftest import scenario_path
 
 SHARE = re.compile(r"share: (\S+) cpu_ns=(\d+) elapsed_ns=(\d+)")
+MOST = re.compile(r"most in one period: (\d+) us over \d+ periods$")
 
 
 def shares(boot: Booter, name: str) -> dict[str, float]:
@@ -124,6 +125,19 @@ def test_a_cap_outlives_an_uncapped_domain_of_the_most_vcpus(boot: Booter) -> No
     s = shares(boot, "share_cap_8_vcpus_gone")
     assert "gone" not in s, s  # it had powered off before the judge's window closed
     assert abs(s["capped"] - 20.0) <= 1.5, s
+
+
+def test_a_parked_domain_runs_no_more_in_its_period(boot: Booter) -> None:
+    """share_cap_park_queued (-icount): a domain of 2 vCPUs capped at 25 % (2.5 ms a period of
+    10 ms) beside a spinner on one CPU. In no whole period may it run more than its budget and
+    the tick that finds it spent (3 ms; 3.5 allowed): when the tick parks it, the vCPU queued
+    behind the running one leaves the queue too. Left queued, that vCPU runs a tick more."""
+    result: qemu.BootResult = boot(scenario_file=scenario_path("share_cap_park_queued"), icount=True, timeout=240)
+    assert_xtf(result)
+    capped = domlog.parse(result.console).named("capped")
+    most = [int(m[1]) for line in capped.lines if (m := MOST.match(line))]
+    assert len(most) == 1, capped.lines
+    assert 2000 <= most[0] <= 3500, capped.lines
 
 
 def test_a_weight_below_one_tick_still_gets_a_tick(boot: Booter) -> None:
