@@ -406,8 +406,8 @@ void sched_add(struct vcpu *v)
 
 void sched_add_first(struct vcpu *v)
 {
-    if (runnable(v))
-        enqueue(v, true);
+    if (runnable(v)) /* (a partition's queue has no head end: rq_push_head would use rqs[]) */
+        enqueue(v, !partitioned());
 }
 
 /*

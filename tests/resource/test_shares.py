@@ -12,10 +12,12 @@ import re
 import pytest
 
 from moat import qemu
-from moat.pytest_plugin import Booter, assert_xtf
+from moat.pytest_plugin import Booter, assert_xtf, log_tail
+from tests.domains import domlog
 from tests.domains.conftest import scenario_path
 
 SHARE = re.compile(r"share: (\S+) cpu_ns=(\d+) elapsed_ns=(\d+)")
+MOST = re.compile(r"most in one period: (\d+) us over \d+ periods$")
 
 
 def shares(boot: Booter, name: str) -> dict[str, float]:
@@ -79,6 +81,63 @@ def test_cap_of_a_domain_on_two_idle_cpus(boot: Booter) -> None:
     into a period it owed in full, its queued vCPUs ran a tick a period whatever it owed: 22.5 %."""
     s = shares(boot, "share_cap_vcpus_idle")
     assert abs(s["capped"] - 20.0) <= 1.0, s
+
+
+def test_a_capped_domain_of_the_most_vcpus_is_parked_and_paused(boot: Booter) -> None:
+    """share_cap_8_vcpus: a capped domain of 8 vCPUs, with another capped domain after it, is
+    parked and refilled by its cap, paused (it gets no CPU time while paused), unpaused (it runs
+    again) and destroyed. A loop over its vCPUs one further reads its struct share's list link
+    as a queued vCPU of CPU 0xffffffff: the hypervisor faults."""
+    result = boot(scenario_file=scenario_path("share_cap_8_vcpus"), timeout=120)
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    pauser = log.named("pauser")
+    assert pauser.result == "SUCCESS", log_tail(result)
+    assert "paused, unpaused and destroyed a capped domain of 8 vcpus" in pauser.lines, log_tail(result)
+    assert log.frames_stop == log.frames_boot, log_tail(result)
+
+
+def test_a_capped_domain_of_the_most_vcpus_under_partitions(boot: Booter) -> None:
+    """partition_cap_8_vcpus: the same under sched=partition (two partitions: the pauser's label
+    and theirs), big heading the capped list and holding a port in its VIRQ 16 of vCPU 0. A timer
+    walk one vCPU further takes that list link for a vCPU that is up on CPU 0 and that port for
+    its timer's deadline: the hypervisor faults. And big runs again once unpaused: before, a
+    refill queued a parked domain at the head of CPU 0's queue in rqs[], which no partition reads,
+    and it never ran again."""
+    result = boot(scenario_file=scenario_path("partition_cap_8_vcpus"), cmdline="sched=partition", timeout=120)
+    assert_xtf(result)
+    assert "sched: partitioned: 2 partitions of 10 ms" in result.console, log_tail(result)
+    log = domlog.parse(result.console)
+    pauser = log.named("pauser")
+    assert pauser.result == "SUCCESS", log_tail(result)
+    assert "paused, unpaused and destroyed a capped domain of 8 vcpus" in pauser.lines, log_tail(result)
+    assert not any(line.startswith("Fail:") for line in log.named("big").lines), log_tail(result)
+    assert log.frames_stop == log.frames_boot, log_tail(result)
+
+
+def test_a_cap_outlives_an_uncapped_domain_of_the_most_vcpus(boot: Booter) -> None:
+    """share_cap_8_vcpus_gone: beside the capped domain and three spinners, an uncapped domain
+    of 8 vCPUs is created and powers off at once; the cap still holds at 20 % over the next
+    500 ms (judged by share_judge, under -icount). Its struct share, right past its vCPUs, must
+    not look listed: its teardown would unlink it from the capped list and take `capped` with it
+    (with domain_create's vcpu_info loop one vCPU further, `capped` got 0 %: dropped from the list
+    while parked, nothing refilled it)."""
+    s = shares(boot, "share_cap_8_vcpus_gone")
+    assert "gone" not in s, s  # it had powered off before the judge's window closed
+    assert abs(s["capped"] - 20.0) <= 1.5, s
+
+
+def test_a_parked_domain_runs_no_more_in_its_period(boot: Booter) -> None:
+    """share_cap_park_queued (-icount): a domain of 2 vCPUs capped at 25 % (2.5 ms a period of
+    10 ms) beside a spinner on one CPU. In no whole period may it run more than its budget and
+    the tick that finds it spent (3 ms; 3.5 allowed): when the tick parks it, the vCPU queued
+    behind the running one leaves the queue too. Left queued, that vCPU runs a tick more."""
+    result: qemu.BootResult = boot(scenario_file=scenario_path("share_cap_park_queued"), icount=True, timeout=240)
+    assert_xtf(result)
+    capped = domlog.parse(result.console).named("capped")
+    most = [int(m[1]) for line in capped.lines if (m := MOST.match(line))]
+    assert len(most) == 1, capped.lines
+    assert 2000 <= most[0] <= 3500, capped.lines
 
 
 def test_a_weight_below_one_tick_still_gets_a_tick(boot: Booter) -> None:

@@ -83,6 +83,23 @@ def test_a_pause_or_a_vcpu_down_leaves_the_caller_its_cpu(boot: Booter) -> None:
     far = domlog.parse(result.console).named("far")
     assert far.lines and not any(line.startswith("Fail:") for line in far.lines), far.lines
 
+def test_a_domain_destroyed_from_another_cpu_leaves_nothing_on_its_cpu(boot: Booter) -> None:
+    # sched_remove_remote: the remover, on CPU 1, destroys a domain running on CPU 0 (CPU 0, the
+    # first listed, must be stopped too), then one CPU 0 only holds, idle with its page tables in
+    # CR3 and its extended state in the registers (CPU 0 must drop them though it runs nobody).
+    # Left there, the hypervisor's own checks stop the machine when the frames go back.
+    result = boot(scenario_file=scenario_path("sched_remove_remote"), timeout=GUEST_TIMEOUT)
+    assert_xtf(result)
+    log = domlog.parse(result.console)
+    assert [(d.name, d.cpu) for d in log.domains] == [("remover", 1), ("running", 0), ("held", 0)]
+    remover = log.named("remover")
+    assert remover.result == "SUCCESS", log_tail(result)
+    for what in ("destroyed a domain running on the other cpu", "destroyed a domain the other cpu held"):
+        assert what in remover.lines, log_tail(result)
+    assert "panic" not in result.console, log_tail(result)
+    assert log.frames_stop == log.frames_boot, log_tail(result)
+
+
 # Concurrent bind/close/send from both ends, map/unmap against granter death, a mapper dying with
 # live mappings: the domains are spread over four CPUs, and each scenario runs several times.
 RACES = ["evtchn_pair", "evtchn_death", "gnt_stress", "gnt_mapper_dies", "gnt_granter_dies", "gnt_revoke"]

@@ -13,6 +13,13 @@
 // CPU or running on the other; and a vCPU brought down on the other CPU runs no more once
 // VCPUOP_down returns; a running domain's vCPU (of `sleepy`) may be pinned only while down; and
 // `far`, making hypercalls, is paused and unpaused 40 times (it checks their results itself).
+// `mode=remove` (scenario sched_remove_remote, 2 CPUs, this domain on CPU 1): destroys a domain
+// running on CPU 0, then one that CPU 0 only holds (it ran there last and was paused: CPU 0 idles
+// with its page tables in CR3 and its extended state in the registers). Each destroy must stop or
+// clear CPU 0 before the domain's frames go back (the hypervisor's checks panic otherwise).
+// `mode=capped` (scenario share_cap_8_vcpus): `big`, capped, of the most vCPUs (8), is parked and
+// refilled by its cap for a few periods, then paused (no CPU time while paused, through period
+// boundaries), unpaused (it runs again) and destroyed, and `other` with it.
 #include <moat/test.h>
 #include <moat/time.h>
 #include <moat/vcpu.h>
@@ -149,12 +156,76 @@ static void keep(void)
         xtf_success(NULL);
 }
 
+/* Waits (bounded) until d has run for some time more than it had. */
+static void ran_more(domid_t d, const char *when)
+{
+    uint64_t t0 = info_of(d).cpu_time_ns, give_up = now_ns() + NS_PER_SEC;
+    while (info_of(d).cpu_time_ns == t0 && now_ns() < give_up)
+        sleep_ns(NS_PER_MS);
+    xtf_check(info_of(d).cpu_time_ns > t0, "domain %u did not run %s", d, when);
+}
+
+static void destroyed(domid_t d)
+{
+    struct moat_domctl_info gone;
+    xtf_check_eq(domctl_destroy(d), 0);
+    xtf_check_eq(domctl_getinfo(d, &gone), -XEN_ESRCH);
+}
+
+static void remove_remote(void)
+{
+    domid_t running = found("running"), held = found("held");
+
+    /* Both spin on CPU 0; with held paused, running is CPU 0's current vCPU from now on. */
+    xtf_check_eq(domctl_pause(held), 0);
+    ran_more(running, "before its destroy");
+    destroyed(running);
+    printf("destroyed a domain running on the other cpu\n");
+
+    /* held runs on CPU 0 alone, then is paused: CPU 0 idles, its tables and registers still held's. */
+    xtf_check_eq(domctl_unpause(held), 0);
+    ran_more(held, "once unpaused");
+    xtf_check_eq(domctl_pause(held), 0);
+    sleep_ns(NS_PER_MS);
+    destroyed(held);
+    printf("destroyed a domain the other cpu held\n");
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}
+
+static void pause_capped(void)
+{
+    domid_t big = found("big"), other = found("other");
+    ran_more(big, "at first");
+    sleep_ns(30 * NS_PER_MS); /* three cap periods: big spends its budget, is parked, refilled */
+    xtf_check_eq(domctl_pause(big), 0);
+    uint64_t t = info_of(big).cpu_time_ns;
+    sleep_ns(25 * NS_PER_MS); /* period boundaries: a refill must not queue a paused domain */
+    xtf_check(info_of(big).cpu_time_ns == t, "paused big ran: %lu -> %lu ns", (unsigned long)t,
+              (unsigned long)info_of(big).cpu_time_ns);
+    xtf_check_eq(domctl_unpause(big), 0);
+    ran_more(big, "once unpaused"); /* queued again by the unpause or its next refill */
+    destroyed(big);
+    destroyed(other);
+    printf("paused, unpaused and destroyed a capped domain of 8 vcpus\n");
+    if (xtf_result() == XTF_RUNNING)
+        xtf_success(NULL);
+}
+
 void test_main(void)
 {
     char mode[16] = "";
     cmdline_get("mode", mode, sizeof(mode));
     if (strcmp(mode, "keep") == 0) {
         keep();
+        return;
+    }
+    if (strcmp(mode, "capped") == 0) {
+        pause_capped();
+        return;
+    }
+    if (strcmp(mode, "remove") == 0) {
+        remove_remote();
         return;
     }
     if (strcmp(mode, "yield-alone") == 0) {
