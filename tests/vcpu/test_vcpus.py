@@ -116,3 +116,42 @@ def test_a_scenario_pin_to_an_offline_cpu_is_left_to_the_scheduler(boot: Booter)
     assert "domain 0 'ring': vcpu 3 pinned to cpu 0" in result.lines, log_tail(result)
     ring = domlog.parse(result.console).named("ring")
     assert "ring: 200 hops, 0 on a wrong vcpu" in ring.lines and "counter: 8000 of 8000" in ring.lines
+
+
+DOWN_RACE = re.compile(r"^down race: (\d+) rounds, vcpu 1 up right after its down in (\d+), ran while down in (\d+); "
+                       r"(\d+) began its wait only after its up; (\d+) quiet blocks woken by another vcpu's event$")
+
+
+def test_a_vcpu_taken_down_while_its_block_or_poll_waits_for_the_lock_stays_down(boot: Booter) -> None:
+    """VCPUOP_down of vCPU 1 while its SCHEDOP_block (odd rounds) or SCHEDOP_poll (even rounds)
+    waits for the hypervisor lock on its CPU, 100 rounds (images/tests/vcpu_down_race says how
+    each round lines the three up at the lock). The down's IPI leaves a CPU inside a hypercall
+    alone, so the block or poll then runs on a vCPU already down: it must stay down (is_up 0 at
+    once, and still 0, not run, after an event for it) until VCPUOP_up, and come back from its
+    block or poll then. After each poll round the victim blocks once more, and an event bound to
+    vCPU 0 must not end that block: sched_vcpu_up ends the poll begun while going down, else the
+    vCPU comes up still marked as a poller, which any event of its domain wakes.
+
+    Both halves of the race fix (46b5588) are needed: with sched_block_current writing BLOCKED
+    over DOWN again, is_up said 1 right after the down by round 3 in each of 10 runs (CI had
+    caught that once, by chance, in test_a_scenario_pins_each_vcpu_to_its_own_cpu); without
+    sched_vcpu_up's stop_polling, 46 and 49 of the 50 quiet blocks woke for nothing in 2 runs (94 to
+    98 of 100 in 3 runs of 200 rounds), which also measures how often a round reaches the window.
+
+    one_thread is what makes it deterministic: the CPUs take turns in one host thread, each giving
+    way at its next `pause`, in CPU order, which lines the holder, the down and the victim up at
+    the ticket lock in that order (on a host thread per CPU the order would be left to the host).
+    A round whose down caught the victim still in its guest (its CPU's turn came late: a tick, a
+    host kick) tests nothing and is counted apart; most must not be.
+    """
+    result = boot(scenario_file=scenario_path("vcpu_down_race"), timeout=RING_TIMEOUT, one_thread=True)
+    assert_xtf(result)
+    assert "cpus: 4 online" in result.lines
+    log = domlog.parse(result.console)
+    race = log.named("downrace")
+    [m] = [m for line in race.lines if (m := DOWN_RACE.match(line))]
+    rounds, up_after_down, ran_while_down, late, spurious = map(int, m.groups())
+    assert (rounds, up_after_down, ran_while_down, spurious) == (100, 0, 0, 0), race.lines
+    assert late < rounds // 4, "most rounds must reach the race's window: " + m.group(0)
+    assert race.result == "SUCCESS" and race.outcome == "poweroff", log_tail(result)
+    assert log.frames_stop == log.frames_boot

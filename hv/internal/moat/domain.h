@@ -32,11 +32,14 @@ enum dom_state {
     DOM_DYING,        /* being torn down */
 };
 
+/* Two bits: up, and (if up) runnable. Blocking clears the runnable bit alone (sched_block_current),
+ * so a vCPU that is down, which has neither, stays down. */
 enum vcpu_state {
-    VCPU_DOWN = 0,    /* not started (VCPUOP_initialise/up), or VCPUOP_down */
-    VCPU_RUNNABLE,
-    VCPU_BLOCKED,     /* SCHEDOP_block or SCHEDOP_poll: waits for an event or its timeout */
+    VCPU_DOWN = 0,     /* not started (VCPUOP_initialise/up), or VCPUOP_down */
+    VCPU_BLOCKED = 2,  /* up: SCHEDOP_block or SCHEDOP_poll: waits for an event or its timeout */
+    VCPU_RUNNABLE = 3, /* up and runnable: VCPU_BLOCKED | VCPU_RUNNABLE_BIT */
 };
+#define VCPU_RUNNABLE_BIT 1u
 
 enum dom_outcome {
     OUTCOME_NONE = 0,

@@ -86,10 +86,11 @@ bool guest_code_address(const struct domain *d, uint64_t addr);
  * which picks another. Inline: both are on the ping-pongs' way to the switch. */
 static inline void sched_block_current(struct vcpu *v)
 {
-    /* A vCPU taken down by another while this hypercall waited for the lock (deschedule leaves
-     * a CPU in a hypercall alone) stays down: blocking it would let the next event revive it. */
-    if (v->state != VCPU_DOWN)
-        v->state = VCPU_BLOCKED;
+    /* Runnable becomes blocked, and a vCPU taken down by another while this hypercall waited for
+     * the lock (deschedule leaves a CPU in a hypercall alone) stays down: blocking it would let
+     * the next event revive it. Clearing the runnable bit does both with the one instruction a
+     * store of VCPU_BLOCKED takes (moat/domain.h). */
+    v->state &= ~VCPU_RUNNABLE_BIT;
     this_cpu()->need_resched |= RESCHED_SWITCH;
 }
 
