@@ -125,9 +125,12 @@ static inline __attribute__((always_inline)) void rq_link_head(struct runqueue *
     rq->head = v;
 }
 
+/* To the head of v's queue: its CPU's, or under partitions its partition's (a cap's refill). */
 static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
 {
-    if (!v->on_rq)
+    if (partitioned())
+        partition_enqueue(v, true);
+    else if (!v->on_rq)
         rq_link_head(&rqs[v->cpu], v, true);
 }
 
@@ -156,7 +159,7 @@ static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
 static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
 {
     if (partitioned())
-        partition_enqueue(v);
+        partition_enqueue(v, false);
     else
         rq_push_tail(v);
 }
@@ -406,8 +409,8 @@ void sched_add(struct vcpu *v)
 
 void sched_add_first(struct vcpu *v)
 {
-    if (runnable(v)) /* (a partition's queue has no head end: rq_push_head would use rqs[]) */
-        enqueue(v, !partitioned());
+    if (runnable(v))
+        enqueue(v, true);
 }
 
 /*
@@ -754,7 +757,7 @@ static struct vcpu *pick_next(struct percpu *cpu)
             return cur;
     }
     if (partitioned()) /* the fixed cycle decides (sched_partition.c), on the boot CPU only */
-        return cpu->id == 0 ? partition_pick() : NULL;
+        return cpu->id == 0 ? partition_pick(cur && runnable(cur)) : NULL;
     cpu->need_resched = 0;
     struct runqueue *rq = &rqs[cpu->id];
     struct vcpu *next = rq->head;

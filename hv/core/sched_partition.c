@@ -85,7 +85,7 @@ static unsigned partition_for(const struct domain *d)
     return frozen ? active : PARTITION_MAX - 1;
 }
 
-void partition_enqueue(struct vcpu *v)
+void partition_enqueue(struct vcpu *v, bool first)
 {
     if (v->on_rq)
         return;
@@ -94,6 +94,16 @@ void partition_enqueue(struct vcpu *v)
         member[slot] = (uint8_t)(partition_for(v->domain) + 1);
     struct partition *p = &parts[member[slot] - 1];
     v->on_rq = true;
+    if (first) {
+        v->rq_prev = NULL;
+        v->rq_next = p->head;
+        if (p->head)
+            p->head->rq_prev = v;
+        else
+            p->tail = v;
+        p->head = v;
+        return;
+    }
     v->rq_next = NULL;
     v->rq_prev = p->tail;
     if (p->tail)
@@ -157,7 +167,7 @@ static void release_cpu(void)
     arch_release_cpu();
 }
 
-struct vcpu *partition_pick(void)
+struct vcpu *partition_pick(bool runnable)
 {
     struct percpu *cpu = this_cpu();
     struct vcpu *cur = cpu->current;
@@ -165,12 +175,14 @@ struct vcpu *partition_pick(void)
         frozen = true;
         print_schedule();
     }
-    bool runnable = cur && cur->state == VCPU_RUNNABLE && !cur->domain->paused;
     if (runnable && !guard && !cpu->need_resched && member[slot_of(cur->domain)] == active + 1)
         return cur;
     cpu->need_resched = 0;
     if (runnable)
-        partition_enqueue(cur); /* its slice or its partition is over, or it yielded */
+        partition_enqueue(cur, false); /* its slice or its partition is over, or it yielded */
+    /* A current vCPU that is not runnable (blocked, paused, or parked by its cap) stays off the
+     * queue: its partition's time goes to the partition's other vCPUs, or idle (never to another
+     * partition); a parked one comes back with its cap's refill (sched_add_first). */
     if (guard) {
         release_cpu();
         return NULL;
