@@ -129,7 +129,7 @@ static inline __attribute__((always_inline)) void rq_link_head(struct runqueue *
 static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
 {
     if (partitioned())
-        partition_enqueue(v, true);
+        partition_enqueue_first(v);
     else if (!v->on_rq)
         rq_link_head(&rqs[v->cpu], v, true);
 }
@@ -159,7 +159,7 @@ static inline __attribute__((always_inline)) void rq_push_tail(struct vcpu *v)
 static inline __attribute__((always_inline)) void rq_push(struct vcpu *v)
 {
     if (partitioned())
-        partition_enqueue(v, false);
+        partition_enqueue(v);
     else
         rq_push_tail(v);
 }
@@ -231,10 +231,7 @@ void sched_start(void)
         arch_kick_other_cpus();
 }
 
-static bool runnable(const struct vcpu *v)
-{
-    return v->state == VCPU_RUNNABLE && !v->domain->paused && !v->domain->share.parked;
-}
+static bool runnable(const struct vcpu *v) { return sched_runnable(v); }
 
 /* Is d running (or about to, or entering the hypervisor from) on its CPU? */
 static bool is_current(const struct vcpu *v) { return percpus[v->cpu].current == v; }
@@ -757,7 +754,7 @@ static struct vcpu *pick_next(struct percpu *cpu)
             return cur;
     }
     if (partitioned()) /* the fixed cycle decides (sched_partition.c), on the boot CPU only */
-        return cpu->id == 0 ? partition_pick(cur && runnable(cur)) : NULL;
+        return cpu->id == 0 ? partition_pick() : NULL;
     cpu->need_resched = 0;
     struct runqueue *rq = &rqs[cpu->id];
     struct vcpu *next = rq->head;
