@@ -125,9 +125,12 @@ static inline __attribute__((always_inline)) void rq_link_head(struct runqueue *
     rq->head = v;
 }
 
+/* To the head of v's queue: its CPU's, or under partitions its partition's (a cap's refill). */
 static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
 {
-    if (!v->on_rq)
+    if (partitioned())
+        partition_enqueue_first(v);
+    else if (!v->on_rq)
         rq_link_head(&rqs[v->cpu], v, true);
 }
 
@@ -228,10 +231,7 @@ void sched_start(void)
         arch_kick_other_cpus();
 }
 
-static bool runnable(const struct vcpu *v)
-{
-    return v->state == VCPU_RUNNABLE && !v->domain->paused && !v->domain->share.parked;
-}
+static bool runnable(const struct vcpu *v) { return sched_runnable(v); }
 
 /* Is d running (or about to, or entering the hypervisor from) on its CPU? */
 static bool is_current(const struct vcpu *v) { return percpus[v->cpu].current == v; }
@@ -406,8 +406,8 @@ void sched_add(struct vcpu *v)
 
 void sched_add_first(struct vcpu *v)
 {
-    if (runnable(v)) /* (a partition's queue has no head end: rq_push_head would use rqs[]) */
-        enqueue(v, !partitioned());
+    if (runnable(v))
+        enqueue(v, true);
 }
 
 /*

@@ -13,6 +13,7 @@
 #include <moat/console.h>
 #include <moat/cpu.h>
 #include <moat/lib.h>
+#include <moat/sched.h>
 #include <moat/sched_partition.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
@@ -85,14 +86,20 @@ static unsigned partition_for(const struct domain *d)
     return frozen ? active : PARTITION_MAX - 1;
 }
 
+/* v's partition (the domain's table slot remembers it). */
+static inline __attribute__((always_inline)) struct partition *partition_of(const struct vcpu *v)
+{
+    unsigned slot = slot_of(v->domain);
+    if (!member[slot])
+        member[slot] = (uint8_t)(partition_for(v->domain) + 1);
+    return &parts[member[slot] - 1];
+}
+
 void partition_enqueue(struct vcpu *v)
 {
     if (v->on_rq)
         return;
-    unsigned slot = slot_of(v->domain);
-    if (!member[slot])
-        member[slot] = (uint8_t)(partition_for(v->domain) + 1);
-    struct partition *p = &parts[member[slot] - 1];
+    struct partition *p = partition_of(v);
     v->on_rq = true;
     v->rq_next = NULL;
     v->rq_prev = p->tail;
@@ -101,6 +108,21 @@ void partition_enqueue(struct vcpu *v)
     else
         p->head = v;
     p->tail = v;
+}
+
+void partition_enqueue_first(struct vcpu *v)
+{
+    if (v->on_rq)
+        return;
+    struct partition *p = partition_of(v);
+    v->on_rq = true;
+    v->rq_prev = NULL;
+    v->rq_next = p->head;
+    if (p->head)
+        p->head->rq_prev = v;
+    else
+        p->tail = v;
+    p->head = v;
 }
 
 void partition_dequeue(struct vcpu *v)
@@ -165,12 +187,15 @@ struct vcpu *partition_pick(void)
         frozen = true;
         print_schedule();
     }
-    bool runnable = cur && cur->state == VCPU_RUNNABLE && !cur->domain->paused;
+    bool runnable = cur && sched_runnable(cur); /* a parked one is neither kept nor queued again */
     if (runnable && !guard && !cpu->need_resched && member[slot_of(cur->domain)] == active + 1)
         return cur;
     cpu->need_resched = 0;
     if (runnable)
         partition_enqueue(cur); /* its slice or its partition is over, or it yielded */
+    /* A current vCPU that may not run on (blocked, paused, or parked by its cap) stays off the
+     * queue: its partition's time goes to the partition's other vCPUs, or idles (never to another
+     * partition); a parked one comes back with its cap's refill (sched_add_first). */
     if (guard) {
         release_cpu();
         return NULL;

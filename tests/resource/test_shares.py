@@ -215,3 +215,29 @@ def test_an_idle_cpu_takes_a_domain_queued_on_another(boot: Booter, name: str) -
     assert unpinned[2] >= 95.0 and all(abs(u - 50.0) <= 5.0 for u in unpinned[:2]), s
     # The pinned ones stay where they are, sharing their CPUs.
     assert all(abs(s[d] - share) <= 5.0 for d, share in STEAL_PINNED[name].items()), s
+
+
+
+def test_a_cap_holds_under_partitions(boot: Booter) -> None:
+    """partition_cap_alone (-icount, sched=partition, two partitions of 5 ms): `capped` (10 %)
+    alone in its partition while the judge sleeps, two spinners in the other. Parked by its cap,
+    capped stops, its partition idles until the refill and the spinners' partition gets no more
+    than its own 4 ms of every 10 (the first tick of each partition is a guard). Before, partition
+    pick did not ask whether the current vCPU was parked and queued it again: capped got 40 %,
+    the whole partition."""
+    s = shares(boot, "partition_cap_alone")
+    assert abs(s["capped"] - 10.0) <= 1.0, s
+    for i in range(2):
+        assert abs(s[f"spin-{i}"] - 20.0) <= 1.0, s
+
+
+def test_a_capped_domain_gets_its_cap_in_a_shared_partition(boot: Booter) -> None:
+    """partition_cap: `capped` (10 %) and `spin` share one partition, `other` has the second to
+    itself. capped gets its cap: the refill queues it at the head of its partition's queue, as
+    without partitions, so spin's slice does not take its budget's time (queued at the tail, it
+    got 6.7 %: its budget in two periods of three); spin gets the rest of the partition, and
+    `other` its own partition's time and no more."""
+    s = shares(boot, "partition_cap")
+    assert abs(s["capped"] - 10.0) <= 1.0, s
+    assert abs(s["spin"] - 30.0) <= 1.0, s
+    assert abs(s["other"] - 40.0) <= 1.0, s

@@ -77,6 +77,13 @@ noreturn void exit_to_guest_resched(struct percpu *cpu);
 noreturn void exit_to_guest_general(void);
 /* The vCPU this CPU runs (in a hypercall: the caller; NULL while idle), and, for hypercall
  * handlers only (a guest called: never idle), the caller's domain. */
+/* v may run: up and not blocked, its domain neither paused nor parked by its cap (sched.c and
+ * sched_partition.c both ask). */
+static inline bool sched_runnable(const struct vcpu *v)
+{
+    return v->state == VCPU_RUNNABLE && !v->domain->paused && !v->domain->share.parked;
+}
+
 static inline struct vcpu *current_vcpu(void) { return this_cpu()->current; }
 static inline struct domain *current_domain(void) { return this_cpu_current()->domain; }
 /* Is addr inside d's RAM (an entry point or callback it names)? */

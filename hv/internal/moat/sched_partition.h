@@ -23,8 +23,10 @@ static inline bool partitioned(void) { return partition_mode; }
 
 /* Reads `sched=` and `partition_ms=` from the command line; a bad value stops the machine. */
 void partition_init(void);
-/* The queue of the partition of v's domain (v->on_rq and the rq links, as the round robin's queue). */
+/* The queue of the partition of v's domain (v->on_rq and the rq links, as the round robin's queue):
+ * at its tail; _first: at its head (a capped domain's refill, which goes first in its partition). */
 void partition_enqueue(struct vcpu *v);
+void partition_enqueue_first(struct vcpu *v);
 void partition_dequeue(struct vcpu *v);
 /* d is gone: its table slot belongs to no partition any more. */
 void partition_forget(const struct domain *d);
@@ -33,7 +35,9 @@ bool partition_tick(void);
 /* d's timers and polls wait: it is not in the running partition (or the guard tick runs). */
 bool partition_skip(const struct domain *d);
 /* The vCPU to run: the current one while its partition and slice last, else the head of the
- * running partition's queue; NULL (idle) in a guard tick or when the partition has nothing. */
+ * running partition's queue; NULL (idle) in a guard tick or when the partition has nothing. A
+ * current vCPU that may not run on (sched_runnable: blocked, paused, parked by its cap) is
+ * neither kept nor queued again. */
 struct vcpu *partition_pick(void);
 
 #endif
