@@ -170,16 +170,21 @@ static void cache_add(struct domain *subj, const struct domain *obj)
     c->next = (uint8_t)((c->next + 1) % XSM_CACHE_SIZE);
 }
 
-/* Forgets every decision about `about` (NULL: every decision), in every domain's cache. */
+/* Forgets every decision about `about` (NULL: every decision) in one domain's cache: the slots
+ * are marked empty (incarnation 0, which no domain has), and the round-robin `next` stays. */
+static void cache_forget(struct xsm_cache *c, const struct domain *about)
+{
+    for (unsigned k = 0; k < XSM_CACHE_SIZE; k++)
+        if (!about || (c->dom[k] == about->domid && c->incarnation[k] == about->incarnation))
+            c->incarnation[k] = 0;
+}
+
+/* ... in every domain's cache. */
 static void cache_purge(const struct domain *about)
 {
     struct domain *d;
-    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));) {
-        struct xsm_cache *c = &d->xsm_cache;
-        for (unsigned k = 0; k < XSM_CACHE_SIZE; k++)
-            if (!about || (c->dom[k] == about->domid && c->incarnation[k] == about->incarnation))
-                c->incarnation[k] = 0;
-    }
+    for (uint64_t w = domain_live_slots(); (d = domain_next_live(&w));)
+        cache_forget(&d->xsm_cache, about);
 }
 
 /* ste_check's miss: the policy's decision, cached when positive, audited when not. Out of line,
@@ -734,7 +739,7 @@ static long relabel(struct domain *subj, struct acm_relabel *r)
     /* Decisions made about the old label, by anyone, and by the domain itself, no longer hold;
      * nor does anything its old label allowed it once: revoke what the new label forbids. */
     cache_purge(d);
-    memset(&d->xsm_cache, 0, sizeof(d->xsm_cache));
+    cache_forget(&d->xsm_cache, NULL);
     struct violations rv = {.v = &live, .revoke = true};
     sweep_sharing(&rv);
     link_policy_changed();

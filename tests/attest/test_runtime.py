@@ -62,8 +62,9 @@ def test_quotes_while_the_hypervisor_seizes_the_tpm(attested, reference_of) -> N
     """Twenty-four measured policy loads while the agent answers: each seizes the TPM, the agent sends
     the interrupted command again (or redoes the key or the credential), every quote is good, and
     each verdict covers exactly the loads its quote covers (the log, read after the quote, may hold
-    more). Loads far more often than a key takes to make could starve the agent: that is a denial
-    of service by a domain allowed to load policies, never a false verdict."""
+    more). The loads alternate revoke and refuse mode, and each event records its own. Loads far
+    more often than a key takes to make could starve the agent: that is a denial of service by a
+    domain allowed to load policies, never a false verdict."""
     ref = reference_of(SCENARIOS / "storm.toml", (UPDATE,))
     loads = []
     with attested(SCENARIOS / "storm.toml") as (s, session):
@@ -80,6 +81,10 @@ def test_quotes_while_the_hypervisor_seizes_the_tpm(attested, reference_of) -> N
         session.bye()
         assert console_has(s, r"attest agent: the verifier said bye")
     assert v.ok and len(v.runtime) == 24 and v.facts["measured_after_the_quote"] == 0, v.problems
+    # The loader alternates revoke and refuse mode (the first load revokes): each measured event
+    # records the mode of its own load (setpolicy's measure_policy call), in the log and the quote.
+    modes = [m[1] for line in v.runtime if (m := re.search(r" loaded at run time \((\w+) mode\)", line))]
+    assert modes == ["revoke", "refuse"] * 12, v.runtime
     assert loads == sorted(loads), loads  # each quote covers at least what the one before did
     seized = re.search(r"\((\d+) TPM commands sent again after a seize\)", s.console)
     assert seized, s.console[-1000:]

@@ -17,9 +17,11 @@ MUTANTS = ["hv/arch/x86_64/upcall.c", "--function", "arch_upcall_pop", "--operat
 
 def mutate(moat_root, tmp_path, tests: str, name: str) -> tuple[int, dict[str, Any], str]:
     out = tmp_path / f"{name}.json"
+    # Its own journal: these runs test moat mutate, they do not measure the tree, and the planted
+    # survivor below in the tree's build/mutate/journal.jsonl read as a survivor of the whole run.
     proc = subprocess.run([sys.executable, "-m", "moat", "mutate", *MUTANTS, "--tests", tests, "--json", str(out),
-                           "--work", str(tmp_path / f"work-{name}")], cwd=moat_root, capture_output=True, text=True,
-                          timeout=900)
+                           "--work", str(tmp_path / f"work-{name}"), "--journal", str(tmp_path / f"{name}.jsonl")],
+                          cwd=moat_root, capture_output=True, text=True, timeout=900)
     assert out.is_file(), proc.stdout + proc.stderr
     return proc.returncode, json.loads(out.read_text()), proc.stdout
 
@@ -42,3 +44,5 @@ def test_the_same_bug_survives_a_test_that_does_not_look(moat_root, tmp_path):
     assert "-    if (f.rip >= GUEST_VA_LIMIT || f.rsp >= GUEST_VA_LIMIT)" in survivor["diff"]
     assert "+    if (f.rip > GUEST_VA_LIMIT || f.rsp >= GUEST_VA_LIMIT)" in survivor["diff"]
     assert "SURVIVED hv/arch/x86_64/upcall.c::arch_upcall_pop::relational::>= -> >::0" in out
+    recorded = [json.loads(line) for line in (tmp_path / "xtf.jsonl").read_text().splitlines()]
+    assert [(r["status"], r["tests"]) for r in recorded] == [("survived", ["tests/tools/test_xtf.py"])] * 2

@@ -5,7 +5,9 @@
 // starts a new agent with the TPM and COM2, so the next quote must show all three in PCR 22.
 // When that agent is gone too, it destroys `idle` and leaves.
 // With `storm=<n>` it only loads the update policy n times, a few milliseconds apart, while the
-// agent works: each load seizes the TPM from the agent, which must send its command again.
+// agent works: each load seizes the TPM from the agent, which must send its command again. The
+// loads alternate between revoke mode (the first) and refuse mode (the same policy again finds
+// nothing to refuse), so that the log must record each load's own mode.
 #include <public/device.h>
 
 #include <moat/acm.h>
@@ -43,7 +45,8 @@ int main(const struct start_info *si)
     unsigned long storm = cmdline_ulong("storm", 0);
     for (unsigned long i = 0; i < storm; i++) {
         struct acm_setpolicy out;
-        long lrc = acm_setpolicy(attest_update, (uint32_t)attest_update_size, ACM_MODE_REVOKE, NULL, 0, &out);
+        uint32_t mode = i % 2 ? ACM_MODE_REFUSE : ACM_MODE_REVOKE;
+        long lrc = acm_setpolicy(attest_update, (uint32_t)attest_update_size, mode, NULL, 0, &out);
         if (lrc) {
             printf("FAILED: load %lu of the update policy: %ld\n", i + 1, lrc);
             return 1;

@@ -26,8 +26,8 @@ Each result is appended to build/mutate/journal.jsonl as it comes, keyed by a di
 and runs only the rest, so a long run can be stopped and taken up again.
 
 reads:  FILES (hv/ C sources), build/coverage/tests.json, {mutate.EQUIVALENT_FILE},
-        build/mutate/journal.jsonl (with --resume)
-writes: build/mutate/ (the workers' copies of the tree, journal.jsonl), --json FILE, the
+        build/mutate/journal.jsonl or --journal FILE (with --resume)
+writes: build/mutate/ (the workers' copies of the tree, journal.jsonl or --journal FILE), --json FILE, the
         kill-rate threshold in tests/quality/thresholds.toml (only with --update-threshold)
 """
 
@@ -73,6 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--resume", action="store_true",
                    help="take the results of mutants already run on this same tree (same sources, tests, "
                         "tools and QEMU; same tests chosen) from build/mutate/journal.jsonl and run the rest")
+    p.add_argument("--journal", type=Path, metavar="FILE",
+                   help="record each result in FILE, and with --resume take results back from it "
+                        "(default build/mutate/journal.jsonl; a run that is not a measurement of the tree, "
+                        "such as a test of moat mutate itself, keeps its results out of the tree's journal)")
     p.add_argument("--update-threshold", action="store_true",
                    help="raise the checked-in kill-rate threshold to this run's (whole default run only)")
     p.set_defaults(func=run)
@@ -175,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
             tests = host.get(m.file, []) + boot
             seconds = sum(float(test_map[t].get("seconds", 0.0)) for t in boot) + 5.0 * len(host.get(m.file, []))
         todo.append((m, tests, args.timeout_factor * seconds + 60.0))
-    journal = mutate_journal.Journal(build_dir(root) / "mutate" / "journal.jsonl", mutate_journal.tree_digest(root))
+    journal_path = args.journal.resolve() if args.journal else build_dir(root) / "mutate" / "journal.jsonl"
+    journal = mutate_journal.Journal(journal_path, mutate_journal.tree_digest(root))
     resumed: list[mutate_run.Result] = []
     if args.resume:
         recorded = journal.load()
