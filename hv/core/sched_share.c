@@ -194,7 +194,7 @@ static inline __attribute__((always_inline)) bool cap_tick(struct domain *d, uns
  * waits for its partition's next tick, at the latest that guard tick, and an overrun past the
  * boundary is charged then.
  */
-static bool share_tick_partitioned(unsigned cpu, const struct vcpu *current, uint64_t period,
+static __attribute__((__noinline__)) bool share_tick_partitioned(unsigned cpu, const struct vcpu *current, uint64_t period,
                                    uint64_t *deadline_ns)
 {
     struct domain *table = domain_table(0);
@@ -215,15 +215,21 @@ static bool share_tick_partitioned(unsigned cpu, const struct vcpu *current, uin
  * off the next budget. Everything here runs under the hypervisor lock (sched.c), so no other
  * CPU reads or writes a domain's share meanwhile.
  */
+static __attribute__((__noinline__)) bool share_tick_listed(unsigned cpu, const struct vcpu *current, uint64_t period,
+                                                             uint64_t *deadline_ns)
+{
+    bool out = false;
+    for (struct domain *d = capped; d; d = d->share.capped_next)
+        out |= cap_tick(d, cpu, period, deadline_ns);
+    return out || (current && current->domain->share.parked);
+}
+
+/* Both walks out of line: with no cap and no partitions the tick's call is two tests. */
 bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now, uint64_t *deadline_ns)
 {
     if (partitioned())
         return share_tick_partitioned(cpu, current, now / SHARE_PERIOD_NS, deadline_ns);
     if (!capped)
         return false;
-    uint64_t period = now / SHARE_PERIOD_NS;
-    bool out = false;
-    for (struct domain *d = capped; d; d = d->share.capped_next)
-        out |= cap_tick(d, cpu, period, deadline_ns);
-    return out || (current && current->domain->share.parked);
+    return share_tick_listed(cpu, current, now / SHARE_PERIOD_NS, deadline_ns);
 }
