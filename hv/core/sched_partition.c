@@ -146,6 +146,8 @@ void partition_forget(const struct domain *d) { member[slot_of(d)] = 0; }
 
 bool partition_skip(const struct domain *d) { return guard | (member[slot_of(d)] != active + 1); }
 
+bool partition_elsewhere(const struct domain *d) { return member[slot_of(d)] != active + 1; }
+
 bool partition_tick(void)
 {
     if (!frozen || !nparts)

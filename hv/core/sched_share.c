@@ -3,6 +3,7 @@
 #include <moat/domain.h>
 #include <moat/lib.h>
 #include <moat/sched.h>
+#include <moat/sched_partition.h>
 #include <moat/sched_share.h>
 #include <moat/xsm.h>
 #include <public/xsm/acm.h>
@@ -152,34 +153,83 @@ static bool refill(struct domain *d, unsigned cpu, uint64_t period)
  * off the next budget. Everything here runs under the hypervisor lock (sched.c), so no other
  * CPU reads or writes a domain's share meanwhile.
  */
+/* One capped domain's share of this CPU's tick (the period index is now's): refills it at a new
+ * period, parks it once its budget is used; true when this CPU must switch to it. */
+static inline __attribute__((always_inline)) bool cap_tick(struct domain *d, unsigned cpu, uint64_t period,
+                                                           uint64_t *deadline_ns)
+{
+    struct share *s = &d->share;
+    bool out = false;
+    if (d->state != DOM_RUNNABLE)
+        return false;
+    /* Only forwards: a CPU whose clock reads a hair behind the one that refilled this
+     * period must not start it again (UINT64_MAX: no period yet). */
+    if (s->period == UINT64_MAX || s->period < period)
+        out = refill(d, cpu, period);
+    if (s->switch_cpus >> cpu & 1) { /* refilled by another CPU: its vCPU here goes first */
+        s->switch_cpus &= ~(1ULL << cpu);
+        out = true;
+    }
+    if (!s->parked && sched_cycles_to_ns(d->cpu_time_cycles - s->period_cpu_cycles) >= s->budget_ns) {
+        /* Its vCPUs queued on any CPU leave their queues: a CPU takes the head of its
+         * queue without asking whether it may run. */
+        s->parked = true;
+        sched_plain_update(d);
+        sched_park(d);
+    }
+    /* An idle CPU wakes for the refill of a domain it will run. */
+    if (s->parked && (period + 1) * SHARE_PERIOD_NS < *deadline_ns && has_vcpu_on(d, cpu))
+        *deadline_ns = (period + 1) * SHARE_PERIOD_NS;
+    return out;
+}
+
+/*
+ * Under partitions a domain's cap is kept in its own partition's time only: whether it spent
+ * its budget (parked or not), and whether it is alive at all, must not change the cost of
+ * another partition's ticks (a timing channel: tests/covert/ni_partition_cap.toml; a-web's cap
+ * slows it, so its poweroff, which takes it off the capped list, comes at a time that depends on
+ * its secret). So this walks every slot of the domain table, not the capped list, and a slot of
+ * another partition, free or not, capped or not, costs the same one test. The running
+ * partition's guard tick counts as its own (the guard hides that tick's work): a domain's refill
+ * waits for its partition's next tick, at the latest that guard tick, and an overrun past the
+ * boundary is charged then.
+ */
+static __attribute__((__noinline__)) bool share_tick_partitioned(unsigned cpu, const struct vcpu *current, uint64_t period,
+                                   uint64_t *deadline_ns)
+{
+    struct domain *table = domain_table(0);
+    bool out = false;
+    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
+        if (!partition_elsewhere(&table[i]) && table[i].share.listed)
+            out |= cap_tick(&table[i], cpu, period, deadline_ns);
+    return out || (current && current->domain->share.parked);
+}
+
+/*
+ * The cap is the domain's, whatever its number of vCPUs and wherever they run: one budget per
+ * period, which every CPU charges with the time it gave any of them (cpu_time_cycles sums them all)
+ * and checks at each of its ticks; the first CPU to tick in a new period refills it. So a
+ * domain of two vCPUs on two CPUs capped at 20 % gets 20 % of one CPU in all, not 20 % on each,
+ * and its cap holds while only some of its CPUs tick (the others idle). Once parked, every CPU
+ * gives way at its next tick: the time a vCPU on another CPU runs until then is overrun, paid
+ * off the next budget. Everything here runs under the hypervisor lock (sched.c), so no other
+ * CPU reads or writes a domain's share meanwhile.
+ */
+static __attribute__((__noinline__)) bool share_tick_listed(unsigned cpu, const struct vcpu *current, uint64_t period,
+                                                             uint64_t *deadline_ns)
+{
+    bool out = false;
+    for (struct domain *d = capped; d; d = d->share.capped_next)
+        out |= cap_tick(d, cpu, period, deadline_ns);
+    return out || (current && current->domain->share.parked);
+}
+
+/* Both walks out of line: with no cap and no partitions the tick's call is two tests. */
 bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now, uint64_t *deadline_ns)
 {
+    if (partitioned())
+        return share_tick_partitioned(cpu, current, now / SHARE_PERIOD_NS, deadline_ns);
     if (!capped)
         return false;
-    uint64_t period = now / SHARE_PERIOD_NS;
-    bool out = false;
-    for (struct domain *d = capped; d; d = d->share.capped_next) {
-        struct share *s = &d->share;
-        if (d->state != DOM_RUNNABLE)
-            continue;
-        /* Only forwards: a CPU whose clock reads a hair behind the one that refilled this
-         * period must not start it again (UINT64_MAX: no period yet). */
-        if (s->period == UINT64_MAX || s->period < period)
-            out |= refill(d, cpu, period);
-        if (s->switch_cpus >> cpu & 1) { /* refilled by another CPU: its vCPU here goes first */
-            s->switch_cpus &= ~(1ULL << cpu);
-            out = true;
-        }
-        if (!s->parked && sched_cycles_to_ns(d->cpu_time_cycles - s->period_cpu_cycles) >= s->budget_ns) {
-            /* Its vCPUs queued on any CPU leave their queues: a CPU takes the head of its
-             * queue without asking whether it may run. */
-            s->parked = true;
-            sched_plain_update(d);
-            sched_park(d);
-        }
-        /* An idle CPU wakes for the refill of a domain it will run. */
-        if (s->parked && (period + 1) * SHARE_PERIOD_NS < *deadline_ns && has_vcpu_on(d, cpu))
-            *deadline_ns = (period + 1) * SHARE_PERIOD_NS;
-    }
-    return out || (current && current->domain->share.parked);
+    return share_tick_listed(cpu, current, now / SHARE_PERIOD_NS, deadline_ns);
 }

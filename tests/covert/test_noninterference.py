@@ -13,6 +13,7 @@ longer do."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -102,6 +103,40 @@ def test_demo_customers_a_and_b_partitioned(tmp_path):
     assert "sched: partitioned: 2 partitions of 10 ms" in console
     # The high domain did act on its secret in that run (0xff..ff: it spun in every step).
     assert "ni: high done" in console
+    views = [ni.low_view(log.read_text().splitlines(), "b-app")[0] for log in logs]
+    assert views[0] == views[1] == views[2]
+    assert sum(v.startswith("out: ni: step=") for v in views[0]) == 16
+
+
+def test_a_capped_domain_under_partitions_leaks_nothing(tmp_path):
+    """ni_partition_cap.toml: the partitioned pair with a-web capped at 10 %, so whether it spends
+    its budget (parked until the next period or not) depends on its secret. Its cap is kept in its
+    own partition's time only (sched_share.c share_tick_partitioned): b-app's whole view, TSC
+    readings included, is the same for both secrets. Before, the refill at a period's start ran in
+    whichever partition's tick came first after it, and its work (un-parking and queueing a-web or
+    not), and each tick's park test, fell in b-app's time: its TSC readings differed by 10
+    instructions (the `tick` channel)."""
+    require_qemu()
+    out = tmp_path / "ni.json"
+    proc = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / "ni_partition_cap.toml"),
+                           "--high", "a-web", "--low", "b-app", "--no-build", "--runs", "2", "--hypercalls",
+                           "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text
+    rep = json.loads(out.read_text())
+    assert rep["verdict"] == "HOLDS" and rep["divergences"] == [] and rep["channels"] == [], rep
+    logs = [Path(r["log"]) for r in rep["runs"]]
+    assert len(logs) == 3 and all(r["observations"] > 100 for r in rep["runs"]), rep["runs"]
+    console = logs[1].read_text()
+    assert "sched: partitioned: 2 partitions of 10 ms" in console
+    # The secret did change what the cap did: with every bit set a-web asked for 3/4 of every
+    # step (67.5 ms) and got its cap (about 10 % of its life, in microseconds), parked the rest;
+    # with none it used a fraction of a budget.
+    stats = [re.search(r"stats: t=(\d+) d=0 name=a-web cpu=(\d+) .* end", log.read_text()) for log in logs[:2]]
+    assert all(stats), [log.name for log in logs]
+    (t0, cpu0), (t1, cpu1) = ((int(m[1]), int(m[2])) for m in stats if m)
+    assert cpu0 < 1000 and 5000 < cpu1 <= 110 * t1, (t0, cpu0, t1, cpu1)
     views = [ni.low_view(log.read_text().splitlines(), "b-app")[0] for log in logs]
     assert views[0] == views[1] == views[2]
     assert sum(v.startswith("out: ni: step=") for v in views[0]) == 16

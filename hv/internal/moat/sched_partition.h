@@ -34,6 +34,9 @@ void partition_forget(const struct domain *d);
 bool partition_tick(void);
 /* d's timers and polls wait: it is not in the running partition (or the guard tick runs). */
 bool partition_skip(const struct domain *d);
+/* d is not in the running partition (a guard tick belongs to the partition it opens): its cap's
+ * bookkeeping waits for its own partition's time (sched_share.c share_tick). */
+bool partition_elsewhere(const struct domain *d);
 /* The vCPU to run: the current one while its partition and slice last, else the head of the
  * running partition's queue; NULL (idle) in a guard tick or when the partition has nothing. A
  * current vCPU that may not run on (sched_runnable: blocked, paused, parked by its cap) is

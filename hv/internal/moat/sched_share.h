@@ -56,7 +56,9 @@ uint64_t share_slice(struct domain *d, uint64_t slice_ticks);
 /* Hook (sched.c sched_tick()): the caps of all capped domains, from any CPU: parks a domain
  * whose budget is used, unparks the parked at a new period, and answers true when this CPU must
  * switch (its current vCPU's domain is parked, or a refilled domain's vCPU waits here); lowers
- * *deadline_ns to the next period's start while a parked domain has a vCPU on this CPU. */
+ * *deadline_ns to the next period's start while a parked domain has a vCPU on this CPU. Under
+ * partitions only the running partition's capped domains (the others wait for their own time, at
+ * a cost that does not depend on them: no timing channel between labels). */
 bool share_tick(unsigned cpu, const struct vcpu *current, uint64_t now_ns, uint64_t *deadline_ns);
 
 #endif
