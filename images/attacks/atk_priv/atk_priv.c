@@ -9,6 +9,7 @@
 //   supervise              run every attack of the table, one child each
 //   child op=<name> sup=<domid>
 #include <moat/gnttab.h>
+#include <moat/upcall.h>
 
 #include "../common/attack.h"
 
@@ -120,15 +121,23 @@ static void op_iret_top_of_user(void) { iret_to(0x00007ffffffff000ull, 0x202); }
 
 static void on_event(evtchn_port_t port, void *data) { (void)port, (void)data; }
 
+static struct progress *progress;
+
 static void upcall_onto(uint64_t rsp)
 {
     evtchn_init();
     long port = timer_bind();
     if (port > 0)
         evtchn_set_handler((evtchn_port_t)port, on_event, NULL);
-    HYPERVISOR_set_timer_op(now_ns() + NS_PER_MS);
-    /* Wait for the upcall with a stack pointer the hypervisor may not (or cannot) write below. */
-    __asm__ volatile("mov %0, %%rsp\n1: jmp 1b" ::"r"(rsp));
+    /* Take the upcall with a stack pointer the hypervisor may not (or cannot) write below. The
+     * timer's event comes with upcalls masked and the switch to that stack unmasks them
+     * (upcall_take_at): a timer armed ahead and awaited on the bad stack could fire on a loaded
+     * host before the switch, its upcall then taken on the good stack, and the child spun on. */
+    if (!upcall_take_at(rsp)) {
+        /* No event came: not an attack, so not "contained" either (the supervisor says so). */
+        __atomic_store_n(&progress->state, STATE_READY, __ATOMIC_RELEASE);
+        exit(1);
+    }
 }
 static void op_upcall_stack_hv(void) { upcall_onto(0xffff800000100000ull); }
 static void op_upcall_stack_unmapped(void) { upcall_onto(0x20000ull); }
