@@ -143,8 +143,8 @@ static void check_edges(void)
         evtchn_port_unmask(e);
         expect_raised(vi, 1ULL << (e / 64), "the unmask of a pending port", e);
         evtchn_upcalls_restore(old);
-        xtf_check(calls[e] == 2 && !evtchn_port_pending(e), "a send on masked port %u, then its unmask: %u handler calls",
-                  e, calls[e]);
+        xtf_check(calls[e] == 2 && !evtchn_port_pending(e), "masked port %u, a send, its unmask: %u handler calls", e,
+                  calls[e]);
         evtchn_port_mask(e);
     }
     for (unsigned i = 0; i < ARRAY_SIZE(bound); i++)
