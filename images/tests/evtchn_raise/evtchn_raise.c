@@ -101,7 +101,8 @@ static void check_raise_rules(void)
 // Masked IPI ports 1 to 129, across two word boundaries. Each edge port (63, 64, 127, 128),
 // unmasked, raises the upcall with its own selector word (port / 64), then, while it is still
 // pending, raises nothing more (its own pending bit, not a neighbour's, says it was pending; its
-// own mask bit, not a neighbour's, says it may raise); the handler gets it once. A close, and a
+// own mask bit, not a neighbour's, says it may raise); the handler gets it once. Masked again, a
+// send is raised by the unmask alone, with the same selector word. A close, and a
 // bind that reuses the number, clear that port's pending and mask bits and no other's.
 static void check_edges(void)
 {
@@ -129,6 +130,20 @@ static void check_edges(void)
         vi->evtchn_upcall_pending = 1;
         evtchn_upcalls_restore(old);
         xtf_check(calls[e] == 1 && !evtchn_port_pending(e), "a send on unmasked port %u: %u handler calls", e,
+                  calls[e]);
+        evtchn_port_mask(e);
+        // Masked, a send sets only the pending bit; the unmask (EVTCHNOP_unmask, which reads the
+        // port's own pending bit: word port / 64, bit port % 64) raises it with its own selector
+        // word, and the handler gets it once more.
+        old = evtchn_upcalls_mask();
+        clear_raise(vi);
+        xtf_check_eq(evtchn_send(e), 0);
+        expect_raised(vi, 0, "a send on a masked port", e);
+        xtf_check(evtchn_port_pending(e), "a send on masked port %u did not make it pending", e);
+        evtchn_port_unmask(e);
+        expect_raised(vi, 1ULL << (e / 64), "the unmask of a pending port", e);
+        evtchn_upcalls_restore(old);
+        xtf_check(calls[e] == 2 && !evtchn_port_pending(e), "masked port %u, a send, its unmask: %u handler calls", e,
                   calls[e]);
         evtchn_port_mask(e);
     }
@@ -202,6 +217,9 @@ static void check_global_virq_rebind(void)
     long g = evtchn_bind_virq(virq, 0);
     xtf_assert(g > 0, "bind_virq(%u) returned %ld", virq, g);
     xtf_check_eq(evtchn_bind_virq(virq, 0), -XEN_EEXIST);
+    // vCPU 0 only: refused as such (-EINVAL) before the vCPU is looked up (this domain has no vCPU 1).
+    xtf_check_eq(evtchn_bind_virq(virq, 1), -XEN_EINVAL);
+    xtf_check_eq(evtchn_bind_vcpu((evtchn_port_t)g, 0), 0); // a global VIRQ's port may move
     xtf_check_eq(evtchn_close((evtchn_port_t)g), 0);
     long g2 = evtchn_bind_virq(virq, 0);
     xtf_check(g2 > 0, "rebinding VIRQ %u after close returned %ld", virq, g2);
@@ -233,6 +251,7 @@ static void check_poll_wakes_on_a_masked_port(void)
     long t = evtchn_bind_virq(VIRQ_TIMER, 0);
     xtf_assert(t > 0, "bind_virq(TIMER) returned %ld", t);
     evtchn_port_t port = (evtchn_port_t)t;
+    xtf_check_eq(evtchn_bind_vcpu(port, 0), -XEN_EINVAL); // a per-vCPU VIRQ stays on its vCPU
     evtchn_port_mask(port);
     evtchn_port_clear(port);
     uint64_t t0 = now_ns(), deadline = t0 + 20000ULL * NS_PER_MS;
