@@ -83,26 +83,33 @@ def test_creators_domid_channel_and_its_mitigation():
     assert mitigated.functional == []
 
 
-def test_demo_customers_a_and_b_partitioned(tmp_path):
-    """The same pair with [scheduler] mode = "partition": b-app's whole view, time readings and
-    the hypercall log included, is the same for two secrets (and the control run)."""
+def partitioned_pair_holds(tmp_path: Path, scenario: str) -> tuple[str, list[Path]]:
+    """`moat noninterference` on a partitioned a-web/b-app pair (two secrets and the control run,
+    hypercall log included): it must exit 0 and say HOLDS with no divergence and no channel, each
+    run seen making over 100 observations in two partitions of 10 ms. Returns its standard output
+    and the three runs' console logs."""
     require_qemu()
     out = tmp_path / "ni.json"
-    proc = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / "ni_partition.toml"),
+    proc = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / scenario),
                            "--high", "a-web", "--low", "b-app", "--no-build", "--runs", "2", "--hypercalls",
                            "--json", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-    text = proc.stdout + proc.stderr
-    assert proc.returncode == 0, text
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     rep = json.loads(out.read_text())
     assert rep["verdict"] == "HOLDS" and rep["divergences"] == [] and rep["channels"] == [], rep
-    assert "moat noninterference: HOLDS" in proc.stdout
     logs = [Path(r["log"]) for r in rep["runs"]]
     assert len(logs) == 3 and all(r["observations"] > 100 for r in rep["runs"]), rep["runs"]
-    console = logs[1].read_text()
-    assert "sched: partitioned: 2 partitions of 10 ms" in console
+    assert "sched: partitioned: 2 partitions of 10 ms" in logs[1].read_text()
+    return proc.stdout, logs
+
+
+def test_demo_customers_a_and_b_partitioned(tmp_path):
+    """The same pair with [scheduler] mode = "partition": b-app's whole view, time readings and
+    the hypercall log included, is the same for two secrets (and the control run)."""
+    stdout, logs = partitioned_pair_holds(tmp_path, "ni_partition.toml")
+    assert "moat noninterference: HOLDS" in stdout
     # The high domain did act on its secret in that run (0xff..ff: it spun in every step).
-    assert "ni: high done" in console
+    assert "ni: high done" in logs[1].read_text()
     views = [ni.low_view(log.read_text().splitlines(), "b-app")[0] for log in logs]
     assert views[0] == views[1] == views[2]
     assert sum(v.startswith("out: ni: step=") for v in views[0]) == 16
@@ -116,20 +123,7 @@ def test_a_capped_domain_under_partitions_leaks_nothing(tmp_path):
     whichever partition's tick came first after it, and its work (un-parking and queueing a-web or
     not), and each tick's park test, fell in b-app's time: its TSC readings differed by 10
     instructions (the `tick` channel)."""
-    require_qemu()
-    out = tmp_path / "ni.json"
-    proc = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / "ni_partition_cap.toml"),
-                           "--high", "a-web", "--low", "b-app", "--no-build", "--runs", "2", "--hypercalls",
-                           "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
-    text = proc.stdout + proc.stderr
-    assert proc.returncode == 0, text
-    rep = json.loads(out.read_text())
-    assert rep["verdict"] == "HOLDS" and rep["divergences"] == [] and rep["channels"] == [], rep
-    logs = [Path(r["log"]) for r in rep["runs"]]
-    assert len(logs) == 3 and all(r["observations"] > 100 for r in rep["runs"]), rep["runs"]
-    console = logs[1].read_text()
-    assert "sched: partitioned: 2 partitions of 10 ms" in console
+    _, logs = partitioned_pair_holds(tmp_path, "ni_partition_cap.toml")
     # The secret did change what the cap did: with every bit set a-web asked for 3/4 of every
     # step (67.5 ms) and got its cap (about 10 % of its life, in microseconds), parked the rest;
     # with none it used a fraction of a budget.
