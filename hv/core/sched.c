@@ -15,6 +15,7 @@
 #include <moat/shutdown.h>
 #include <moat/smp.h>
 #include <moat/timer.h>
+#include <moat/vcpu_queue.h>
 #include <public/sched.h>
 
 static uint64_t slice_ticks = 10 * TICK_HZ / 1000; /* 10 ms unless the manifest says otherwise */
@@ -113,16 +114,9 @@ static inline __attribute__((always_inline)) void rq_count_out(struct runqueue *
 /* v, not queued, to the head of rq (v's CPU's, without partitions); counted: keep the counters. */
 static inline __attribute__((always_inline)) void rq_link_head(struct runqueue *rq, struct vcpu *v, bool counted)
 {
-    v->on_rq = true;
     if (counted)
         rq_count_in(rq, v);
-    v->rq_prev = NULL;
-    v->rq_next = rq->head;
-    if (rq->head)
-        rq->head->rq_prev = v;
-    else
-        rq->tail = v;
-    rq->head = v;
+    vcpu_queue_link_head(&rq->head, &rq->tail, v);
 }
 
 /* To the head of v's queue: its CPU's, or under partitions its partition's (a cap's refill). */
@@ -137,16 +131,9 @@ static inline __attribute__((always_inline)) void rq_push_head(struct vcpu *v)
 /* v, not queued, to the tail of rq (v's CPU's, without partitions); counted: keep the counters. */
 static inline __attribute__((always_inline)) void rq_link_tail(struct runqueue *rq, struct vcpu *v, bool counted)
 {
-    v->on_rq = true;
     if (counted)
         rq_count_in(rq, v);
-    v->rq_next = NULL;
-    v->rq_prev = rq->tail;
-    if (rq->tail)
-        rq->tail->rq_next = v;
-    else
-        rq->head = v;
-    rq->tail = v;
+    vcpu_queue_link_tail(&rq->head, &rq->tail, v);
 }
 
 /* To the tail of v's CPU's queue (without partitions). */

@@ -17,6 +17,7 @@
 #include <moat/sched_partition.h>
 #include <moat/shutdown.h>
 #include <moat/timer.h>
+#include <moat/vcpu_queue.h>
 #include <public/xsm/acm.h>
 
 #define PARTITION_MAX 16
@@ -100,14 +101,7 @@ void partition_enqueue(struct vcpu *v)
     if (v->on_rq)
         return;
     struct partition *p = partition_of(v);
-    v->on_rq = true;
-    v->rq_next = NULL;
-    v->rq_prev = p->tail;
-    if (p->tail)
-        p->tail->rq_next = v;
-    else
-        p->head = v;
-    p->tail = v;
+    vcpu_queue_link_tail(&p->head, &p->tail, v);
 }
 
 void partition_enqueue_first(struct vcpu *v)
@@ -115,14 +109,7 @@ void partition_enqueue_first(struct vcpu *v)
     if (v->on_rq)
         return;
     struct partition *p = partition_of(v);
-    v->on_rq = true;
-    v->rq_prev = NULL;
-    v->rq_next = p->head;
-    if (p->head)
-        p->head->rq_prev = v;
-    else
-        p->tail = v;
-    p->head = v;
+    vcpu_queue_link_head(&p->head, &p->tail, v);
 }
 
 void partition_dequeue(struct vcpu *v)
