@@ -143,16 +143,6 @@ static bool refill(struct domain *d, unsigned cpu, uint64_t period)
     return here;
 }
 
-/*
- * The cap is the domain's, whatever its number of vCPUs and wherever they run: one budget per
- * period, which every CPU charges with the time it gave any of them (cpu_time_cycles sums them all)
- * and checks at each of its ticks; the first CPU to tick in a new period refills it. So a
- * domain of two vCPUs on two CPUs capped at 20 % gets 20 % of one CPU in all, not 20 % on each,
- * and its cap holds while only some of its CPUs tick (the others idle). Once parked, every CPU
- * gives way at its next tick: the time a vCPU on another CPU runs until then is overrun, paid
- * off the next budget. Everything here runs under the hypervisor lock (sched.c), so no other
- * CPU reads or writes a domain's share meanwhile.
- */
 /* One capped domain's share of this CPU's tick (the period index is now's): refills it at a new
  * period, parks it once its budget is used; true when this CPU must switch to it. */
 static inline __attribute__((always_inline)) bool cap_tick(struct domain *d, unsigned cpu, uint64_t period,
