@@ -44,12 +44,12 @@ void hclog_result(const struct domain *d, const struct hypercall_args *a, long r
     uint32_t cmd;
     if ((nr == __HYPERVISOR_domctl || nr == __HYPERVISOR_xsm_op) && !copy_from_guest(&cmd, a->arg[0], sizeof(cmd)))
         op = cmd;
-    printk("hc: d%u nr=%lu op=%lu ret=%ld", d->domid, nr, op, ret);
+    char created[16] = ""; /* one printk for the line: another CPU's cannot split it */
     domid_t out;
     if (nr == __HYPERVISOR_domctl && op == XEN_DOMCTL_createdomain && ret == 0 &&
         !copy_from_guest(&out, a->arg[0] + offsetof(struct moat_domctl, u.create.domid), sizeof(out)))
-        printk(" out=%u", out);
-    printk("\n");
+        snprintf(created, sizeof(created), " out=%u", out);
+    printk("hc: d%u nr=%lu op=%lu ret=%ld%s\n", d->domid, nr, op, ret, created);
 }
 
 #endif

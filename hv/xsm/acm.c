@@ -123,20 +123,21 @@ static void audit_deny_as(unsigned hook, const char *name, struct domain *subj, 
         subj->meter.mac_denials++;
     if (!audit_admit(subj))
         return;
-    printk("MAC deny hook=%s subj=", name);
+    /* Formatted first and printed by one printk, so that another CPU's line cannot land in the
+     * middle of it (each printk is whole on the console, a series of them is not). */
+    char who[8 + DOMCTL_NAME_MAX], target[16 + DOMCTL_NAME_MAX] = "";
     if (subj)
-        printk("%u:%s", subj->domid, subj->name);
+        snprintf(who, sizeof(who), "%u:%s", subj->domid, subj->name);
     else
-        printk("boot");
+        snprintf(who, sizeof(who), "boot");
     if (obj.d)
-        printk(" obj=%u:%s", obj.d->domid, obj.d->name);
+        snprintf(target, sizeof(target), " obj=%u:%s", obj.d->domid, obj.d->name);
     else if (obj.new_name)
-        printk(" obj=new:%s", obj.new_name);
+        snprintf(target, sizeof(target), " obj=new:%s", obj.new_name);
     else if (obj.is_absent)
-        printk(" obj=absent:%u", obj.absent);
-    if (what)
-        printk(" op=%s", what);
-    printk(" ssid=0x%08x/0x%08x\n", subj ? subj->ssidref : 0, obj.d ? obj.d->ssidref : obj.ssidref);
+        snprintf(target, sizeof(target), " obj=absent:%u", obj.absent);
+    printk("MAC deny hook=%s subj=%s%s%s%s ssid=0x%08x/0x%08x\n", name, who, target, what ? " op=" : "",
+           what ? what : "", subj ? subj->ssidref : 0, obj.d ? obj.d->ssidref : obj.ssidref);
 }
 
 static void audit_deny(unsigned hook, struct domain *subj, const char *what, struct audit_obj obj)

@@ -4,6 +4,10 @@
     MAC deny hook=<hook> subj=<domid>:<name>|boot [obj=<domid>:<name>|obj=new:<name>] [op=<op>] ssid=0x<8 hex>/0x<8 hex>
     MAC revoke evtchn <domid>:<name> port <p> <-> <domid>:<name>
     MAC revoke grant <domid>:<name> handle <h> of <domid>:<name>
+    MAC revoke virq <domid>:<name> port <p> VIRQ_DOM_EXC (no read_state)
+
+Each is printed whole by one printk, even when several CPUs print at once (tests/smp/test_smp_races.py
+checks every line of its races here).
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ HOOKS = ("domain_create", "evtchn_unbound", "evtchn_bind", "grant_map", "grant_c
 DENY = re.compile(r"^MAC deny hook=(\w+) subj=(boot|\d+:[\w.-]+)"
                   r"(?: obj=((?:\d+|new|absent):[\w.-]+))?(?: op=([\w-]+))? "
                   r"ssid=0x([0-9a-f]{8})/0x([0-9a-f]{8})$")
+
+REVOKE = re.compile(r"^MAC revoke (?:evtchn \d+:[\w.-]+ port \d+ <-> \d+:[\w.-]+"
+                    r"|grant \d+:[\w.-]+ handle \d+ of \d+:[\w.-]+"
+                    r"|virq \d+:[\w.-]+ port \d+ VIRQ_DOM_EXC \(no read_state\))$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,14 @@ def denials(console: str) -> list[Deny]:
         assert m, f"a MAC deny line off the documented format: {line!r}"
         assert m.group(1) in HOOKS, line
         out.append(Deny(m.group(1), m.group(2), m.group(3), m.group(4), int(m.group(5), 16), int(m.group(6), 16)))
+    return out
+
+
+def revocations(console: str) -> list[str]:
+    """Every `MAC revoke` line; a line that starts so but does not match the format is an error."""
+    out = [line for line in console.splitlines() if line.startswith("MAC revoke")]
+    for line in out:
+        assert REVOKE.match(line), f"a MAC revoke line off the documented format: {line!r}"
     return out
 
 

@@ -15,6 +15,7 @@ import pytest
 from moat.pytest_plugin import Booter, assert_xtf, log_tail
 from tests.domains import domlog
 from tests.domains.conftest import scenario_path
+from tests.mac import maclog
 
 CHWALL = re.compile(r"^chwall race: (\d+) rounds, (\d+) won here, (\d+) wrong$")
 RELABEL = re.compile(r"^(?:relabel|policy) race: (\d+) rounds; before each move apart (\d+) ports connected, "
@@ -59,6 +60,7 @@ def test_relabel_while_another_cpu_binds_and_maps(boot: Booter, cpus: int, run: 
     assert "revoked" in result.console and log.not_expected == 0
     assert log.frames_stop == log.frames_boot, f"frames at boot {log.frames_boot}, at stop {log.frames_stop}"
     assert "none in the hypervisor" in result.console
+    assert_audit_lines_whole(result.console)
 
 
 @pytest.mark.parametrize("run", range(2))
@@ -78,8 +80,18 @@ def test_policy_load_while_another_cpu_binds_and_maps(boot: Booter, cpus: int, r
     assert connected > 0, "the race never had a channel to revoke: " + m.group(0)
     assert result.console.count("mac: policy 'mac-test' version 1.1 loaded (revoke mode)") == 100
     assert log.not_expected == 0 and "none in the hypervisor" in result.console
+    assert_audit_lines_whole(result.console)
     # The last policy loaded stays in hypervisor frames (its blob and its vmap slot's page
     # tables): a few frames, where a leak of one per load would be 200.
     assert log.frames_boot and log.frames_stop, log_tail(result)
     (total, free_boot, *_), (total_stop, free_stop, *_) = log.frames_boot, log.frames_stop
     assert total == total_stop and 0 <= free_boot - free_stop <= 8, (log.frames_boot, log.frames_stop)
+
+
+def assert_audit_lines_whole(console: str) -> None:
+    # The worker's refusals are audited under the hypervisor lock on one CPU while the other,
+    # idle, prints the revocation lines its relabel left waiting: each audit line is one printk,
+    # so no line lands inside another (a denial printed in pieces once had a revocation line in
+    # its middle; these races showed that in about half their boots).
+    denials, revocations = maclog.denials(console), maclog.revocations(console)
+    assert denials and revocations, (len(denials), len(revocations))
