@@ -109,6 +109,34 @@ def test_covering_tests_are_those_that_ran_the_line_fastest_first(tmp_path):
     assert mutate_run.covering_tests(ret, test_map, {"hv/x.c": {9, 10, 11, 12}}) == []
 
 
+def test_the_last_killer_of_a_function_runs_first(tmp_path, monkeypatch):
+    f = write(tmp_path, SOURCE)
+    ms = [m for m in mutate.mutants(tmp_path, f) if m.function == mutate.mutants(tmp_path, f)[0].function][:3]
+    assert len(ms) == 3
+    ran: list[list[str]] = []
+
+    class FakeWorker:
+        def __init__(self, root, dest, work=None):
+            pass
+
+        def warm_up(self):
+            return 0
+
+        def run(self, m, tests, timeout, order=None):
+            ran.append(list(order or tests))
+            # Only t::slow catches these mutants; the first one meets it last.
+            return mutate_run.Result(m, mutate_run.KILLED, tests, 0.0, "killed by t::slow")
+
+    monkeypatch.setattr(mutate_run, "Worker", FakeWorker)
+    tests = ["t::fast", "t::mid", "t::slow"]
+    results = mutate_run.run_all(tmp_path, tmp_path / "work", [(m, tests, 10.0) for m in ms], jobs=1)
+    assert ran == [tests, ["t::slow", "t::fast", "t::mid"], ["t::slow", "t::fast", "t::mid"]]
+    assert all(r.tests == tests for r in results)  # the journal's key keeps the given order
+    assert mutate_run.killer_first(tests, "t::elsewhere") == tests
+    assert mutate_run.killer_of(mutate_run.Result(ms[0], mutate_run.KILLED, detail="timeout after 70 s")) is None
+    assert mutate_run.killer_of(mutate_run.Result(ms[0], mutate_run.SURVIVED, detail="killed by x")) is None
+
+
 def test_report_counts_and_rates(tmp_path):
     f = write(tmp_path, SOURCE)
     ms = mutate.mutants(tmp_path, f)
