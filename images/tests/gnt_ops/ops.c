@@ -286,6 +286,18 @@ static void own_grant(void)
     xtf_check_eq(gnttab_flags(ref), GTF_permit_access);
     xtf_check(gnttab_end_access_free(ref), "end access after the last unmap");
     st_is(gnttab_map(self(), ref, va, true, &h), GNTST_general_error); /* ended */
+    /* The other way round: a read-only pin first, then a writable one. The writable pin is the
+     * first of its kind on an entry already pinned: it adds GTF_writing then, not at a second
+     * writable pin, and its unmap takes only GTF_writing away again. */
+    ref = gnttab_grant_access(self(), own_page, false);
+    st_is(gnttab_map(self(), ref, va2, true, &h2), GNTST_okay);
+    xtf_check_eq(gnttab_flags(ref), GTF_permit_access | GTF_reading);
+    st_is(gnttab_map(self(), ref, va, false, &h), GNTST_okay);
+    xtf_check_eq(gnttab_flags(ref), GTF_permit_access | GTF_reading | GTF_writing);
+    st_is(gnttab_unmap(h, va), GNTST_okay);
+    xtf_check_eq(gnttab_flags(ref), GTF_permit_access | GTF_reading);
+    st_is(gnttab_unmap(h2, va2), GNTST_okay);
+    xtf_check(gnttab_end_access_free(ref), "end access after the last unmap");
     /* Read-only downgrade: refused while mapped writable, allowed when only read. */
     ref = gnttab_grant_access(self(), own_page, false);
     st_is(gnttab_map(self(), ref, va, false, &h), GNTST_okay);
