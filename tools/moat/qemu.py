@@ -370,7 +370,7 @@ def _run(
             for t in readers:
                 t.start()
             signals.arm()  # from here a SIGTERM or SIGHUP raises Terminated (also one that came already)
-            exit_code = proc.wait(timeout=timeout)
+            exit_code = _wait(proc, timeout)
         except subprocess.TimeoutExpired:
             exit_code = None
         finally:
@@ -402,6 +402,28 @@ def _run(
         timeout=timeout,
         stop=stop_word(lines),
     )
+
+
+# A finite timeout for each of _wait's calls to Popen.wait (any finite one polls; see _wait).
+_WAIT_ROUND_SECONDS = 60.0
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float | None) -> int:
+    """proc.wait(timeout), never as one blocking waitpid(): a signal must stop it while QEMU runs.
+
+    Python runs a signal handler only when the main thread next runs bytecode. A SIGTERM that the
+    kernel hands to another thread (a console reader), or that comes after the main thread's last
+    check and before waitpid() starts (a window that coverage.py's tracer widens and a loaded
+    machine hits), interrupts no system call: a blocking waitpid() would hold the handler until
+    QEMU exits by itself, maybe never (`moat run --timeout 0`). Popen.wait with a timeout polls
+    (waitpid with WNOHANG and sleeps of at most 50 ms, as its documentation says), and the handler
+    runs after the sleep it came in.
+    """
+    if timeout is not None:
+        return proc.wait(timeout=timeout)
+    while True:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            return proc.wait(timeout=_WAIT_ROUND_SECONDS)
 
 
 class _Signals:
