@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from moat import qemu
-from moat.errors import UserError
+from moat.errors import Terminated, UserError
 from moat.qemu import Status
 from moat.xtf import Outcome, Xtf
 
@@ -179,6 +182,41 @@ def test_timeout_kills_the_process_group(monkeypatch, tmp_path: Path):
     while time.monotonic() < deadline and _alive(child):
         time.sleep(0.05)
     assert not _alive(child), "QEMU's child survived the timeout"
+
+
+def test_a_signal_the_main_thread_did_not_catch_still_stops_the_boot(monkeypatch, tmp_path: Path):
+    """A SIGTERM taken by another thread (a console reader), or taken just before the main thread
+    went into waitpid(), only marks the Python handler as due: the main thread must still get to
+    run it while QEMU runs on. Under coverage.py's tracer and a loaded machine the second case hit
+    `moat run` often enough (it hung until QEMU exited by itself)."""
+    kernel = tmp_path / "moat.bin"
+    kernel.write_bytes(b"\0")
+    pid_file = tmp_path / "qemu.pid"
+    install(monkeypatch, tmp_path / "bin", f"echo $$ > {pid_file}\necho started\nexec sleep 300\n")
+    sent: list[float] = []
+
+    def on_line(line: str) -> None:
+        # The reader's own thread: give the main thread time to be in its wait, then signal this
+        # thread, so the main thread's wait is not interrupted (the kernel's choice, made here).
+        time.sleep(0.5)
+        sent.append(time.monotonic())
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
+
+    def rescue() -> None:  # a hang fails the test instead of lasting 300 s
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+
+    timer = threading.Timer(10, rescue)
+    timer.start()
+    try:
+        with pytest.raises(Terminated) as exc:
+            qemu.boot(kernel, timeout=None, on_line=on_line)
+        stopped = time.monotonic()
+    finally:
+        timer.cancel()
+    assert exc.value.signum == signal.SIGTERM
+    assert stopped - sent[0] < 5, "the signal waited for QEMU to exit"
+    assert not _alive(int(pid_file.read_text())), "QEMU survived the signal"
 
 
 def _alive(pid: int) -> bool:
