@@ -124,8 +124,10 @@ static void audit_deny_as(unsigned hook, const char *name, struct domain *subj, 
     if (!audit_admit(subj))
         return;
     /* Formatted first and printed by one printk, so that another CPU's line cannot land in the
-     * middle of it (each printk is whole on the console, a series of them is not). */
-    char who[8 + DOMCTL_NAME_MAX], target[16 + DOMCTL_NAME_MAX] = "";
+     * middle of it (each printk is whole on the console, a series of them is not). Each part is
+     * sized for its longest text, the largest domid with a name of DOMCTL_NAME_MAX - 1 bytes (the
+     * literal's sizeof counts its NUL; the name's is the one byte left over). */
+    char who[sizeof("65535:") + DOMCTL_NAME_MAX], target[sizeof(" obj=65535:") + DOMCTL_NAME_MAX] = "";
     if (subj)
         snprintf(who, sizeof(who), "%u:%s", subj->domid, subj->name);
     else
