@@ -109,6 +109,32 @@ def test_covering_tests_are_those_that_ran_the_line_fastest_first(tmp_path):
     assert mutate_run.covering_tests(ret, test_map, {"hv/x.c": {9, 10, 11, 12}}) == []
 
 
+
+INLINED = """// SPDX-License-Identifier: MIT
+static int is_odd(int v) { return v % 2 != 0; }
+
+int pick(int a)
+{
+    if (is_odd(a))
+        return a;
+    return is_odd(a + 1) ? 1 : 0;
+}
+"""
+
+
+def test_an_inlined_function_takes_the_tests_of_its_calls(tmp_path):
+    f = write(tmp_path, INLINED)
+    m = next(m for m in mutate.mutants(tmp_path, f) if m.function == "is_odd" and m.operator == "relational")
+    assert (m.line, m.function_lines, m.call_lines) == (2, (2, 2), (6, 8))
+    test_map = {"t::calls": {"seconds": 2.0, "lines": {"hv/x.c": [6, 7]}},
+                "t::other": {"seconds": 1.0, "lines": {"hv/x.c": [9]}}}
+    # Line 2 has no code of its own: the compiler put is_odd's instructions on its callers' lines.
+    assert mutate_run.covering_tests(m, test_map, {"hv/x.c": {6, 7, 8, 9}}) == ["t::calls"]
+    # A function with code of its own that no test ran is not given its callers' tests.
+    assert mutate_run.covering_tests(m, test_map, {"hv/x.c": {2, 6, 7, 8, 9}}) == []
+    assert mutate_run.covering_tests(m, test_map) == []
+
+
 def test_the_last_killer_of_a_function_runs_first(tmp_path, monkeypatch):
     f = write(tmp_path, SOURCE)
     ms = [m for m in mutate.mutants(tmp_path, f) if m.function == mutate.mutants(tmp_path, f)[0].function][:3]

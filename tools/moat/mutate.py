@@ -70,6 +70,7 @@ class Mutant:
     last_line: int
     id: str = ""
     function_lines: tuple[int, int] = (0, 0)  # the function's first and last line
+    call_lines: tuple[int, ...] = ()  # the lines of this file that call the function
 
     def apply(self, source: bytes) -> bytes:
         return source[:self.start] + self.replacement.encode() + source[self.end:]
@@ -178,6 +179,20 @@ def _candidates(src: bytes, body: Node, func: str) -> Iterator[tuple[str, int, i
                 yield "swap", arg[0].start_byte, arg[1].end_byte, _text(src, arg[1]) + between + _text(src, arg[0])
 
 
+def _call_lines(root: Node, src: bytes) -> dict[str, list[int]]:
+    """Each function called by name in this file: the lines of its calls, in source order."""
+    out: dict[str, list[int]] = defaultdict(list)
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type == "call_expression":
+            fn = node.child_by_field_name("function")
+            if fn is not None and fn.type == "identifier":
+                out[_text(src, fn)].append(node.start_point[0] + 1)
+        stack.extend(node.children)
+    return {name: sorted(set(lines)) for name, lines in out.items()}
+
+
 def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> list[Mutant]:
     """Every mutant of one C file, in source order."""
     src = (root / file).read_bytes()
@@ -196,6 +211,7 @@ def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> li
                 hi = mid
         return lo + 1
 
+    calls = _call_lines(tree.root_node, src)
     for node in tree.root_node.children:
         for f in _function_definitions(node):
             body = f.child_by_field_name("body")
@@ -215,7 +231,7 @@ def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> li
                 seen[key] += 1
                 last = line_of(max(start, end - 1))
                 out.append(Mutant(file, start, end, repl, original, op, name, line_of(start), last, id=f"{key}::{n}",
-                                  function_lines=span))
+                                  function_lines=span, call_lines=tuple(calls.get(name, ()))))
     out.sort(key=lambda m: (m.start, m.operator, m.replacement))
     return out
 

@@ -190,7 +190,8 @@ def covering_tests(m: Mutant, test_map: dict[str, dict[str, Any]],
                    coverable: dict[str, set[int]] | None = None) -> list[str]:
     """Boot tests whose boots ran one of the mutant's lines, fastest first. A line that has no
     instructions of its own (the compiler merged it into another, e.g. a `return 0;` shared by
-    several paths) takes the tests that ran any line of its function."""
+    several paths) takes the tests that ran any line of its function, and a function none of
+    whose lines has any (inlined and merged into its callers) the tests that ran a call of it."""
     def running(lines: set[int]) -> list[str]:
         hits = [(info.get("seconds", 0.0), test) for test, info in test_map.items()
                 if not test.startswith("(") and lines & set(info.get("lines", {}).get(m.file, ()))]
@@ -198,10 +199,18 @@ def covering_tests(m: Mutant, test_map: dict[str, dict[str, Any]],
 
     own = set(range(m.line, m.last_line + 1))
     tests = running(own)
-    if tests or coverable is None or m.function_lines == (0, 0) or own & coverable.get(m.file, set()):
+    lines_with_code = coverable.get(m.file, set()) if coverable is not None else set()
+    if tests or coverable is None or m.function_lines == (0, 0) or own & lines_with_code:
         return tests
     first, last = m.function_lines
-    return running(set(range(first, last + 1)))
+    function = set(range(first, last + 1))
+    tests = running(function)
+    if tests or function & lines_with_code:
+        return tests
+    # No line of the function has code of its own: it was inlined into its callers and merged
+    # with their code (a one-line static function), so the tests that ran its callers' calls
+    # ran it.
+    return running(set(m.call_lines))
 
 
 def killer_first(tests: list[str], killer: str | None) -> list[str]:
