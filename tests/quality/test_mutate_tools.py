@@ -135,6 +135,22 @@ def test_an_inlined_function_takes_the_tests_of_its_calls(tmp_path):
     assert mutate_run.covering_tests(m, test_map) == []
 
 
+def test_a_mutant_in_an_inline_function_takes_the_tests_of_the_whole_function(tmp_path):
+    f = write(tmp_path, INLINED.replace("static int is_odd", "static inline int is_odd").replace(
+        "int pick(int a)\n{\n    if", "static inline int pick(int a)\n{\n    if"))
+    m = next(m for m in mutate.mutants(tmp_path, f) if m.function == "pick" and m.operator == "constant")
+    assert m.inline and m.line == 8 and m.function_lines == (4, 9)
+    # The boot that ran line 8's expression had its instructions put on line 6 (one copy of the
+    # inlined function); a test that ran no line of pick is not taken.
+    test_map = {"t::copy": {"seconds": 2.0, "lines": {"hv/x.c": [6]}},
+                "t::line": {"seconds": 3.0, "lines": {"hv/x.c": [8]}},
+                "t::other": {"seconds": 1.0, "lines": {"hv/x.c": [2]}}}
+    assert mutate_run.covering_tests(m, test_map, {"hv/x.c": {2, 6, 7, 8}}) == ["t::copy", "t::line"]
+    plain = next(m for m in mutate.mutants(tmp_path, write(tmp_path, INLINED)) if m.function == "pick"
+                 and m.operator == "constant")
+    assert not plain.inline and mutate_run.covering_tests(plain, test_map, {"hv/x.c": {2, 6, 7, 8}}) == ["t::line"]
+
+
 def test_the_last_killer_of_a_function_runs_first(tmp_path, monkeypatch):
     f = write(tmp_path, SOURCE)
     ms = [m for m in mutate.mutants(tmp_path, f) if m.function == mutate.mutants(tmp_path, f)[0].function][:3]

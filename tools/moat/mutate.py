@@ -71,6 +71,7 @@ class Mutant:
     id: str = ""
     function_lines: tuple[int, int] = (0, 0)  # the function's first and last line
     call_lines: tuple[int, ...] = ()  # the lines of this file that call the function
+    inline: bool = False  # the function is declared inline (its copies are merged into callers)
 
     def apply(self, source: bytes) -> bytes:
         return source[:self.start] + self.replacement.encode() + source[self.end:]
@@ -219,6 +220,7 @@ def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> li
                 continue
             name = _function_name(f, src)
             span = (f.start_point[0] + 1, f.end_point[0] + 1)
+            inline = re.search(rb"\binline\b", src[f.start_byte:body.start_byte]) is not None
             for op, start, end, repl in _candidates(src, body, name):
                 if op not in operators:
                     continue
@@ -231,7 +233,7 @@ def mutants(root: Path, file: str, operators: tuple[str, ...] = OPERATORS) -> li
                 seen[key] += 1
                 last = line_of(max(start, end - 1))
                 out.append(Mutant(file, start, end, repl, original, op, name, line_of(start), last, id=f"{key}::{n}",
-                                  function_lines=span, call_lines=tuple(calls.get(name, ()))))
+                                  function_lines=span, call_lines=tuple(calls.get(name, ())), inline=inline))
     out.sort(key=lambda m: (m.start, m.operator, m.replacement))
     return out
 
