@@ -903,8 +903,8 @@ static __attribute__((__noinline__, __cold__)) void kill_refused(struct vcpu *ne
 /* next (current) cannot take its upcall: its stack is bad. It is killed, and the scheduler picks again. */
 static __attribute__((__noinline__, __cold__)) void kill_bad_stack(struct vcpu *next)
 {
-    printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx\n", next->domain->domid, next->domain->name,
-           arch_vcpu_stack(next));
+    printk("domain %u '%s': cannot push an upcall frame at rsp=0x%lx: %s\n", next->domain->domid, next->domain->name,
+           arch_vcpu_stack(next), arch_upcall_frame_in_range(next) ? "a store faulted" : "out of the user range");
     domain_destroy(next->domain, OUTCOME_KILLED, "bad stack for an event upcall");
 }
 

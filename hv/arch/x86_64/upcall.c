@@ -35,17 +35,29 @@ _Static_assert(__builtin_offsetof(struct upcall_frame, rip) == FRAME_GPRS * 8 &&
  * hypervisor stack first): every delivery writes the registers once. The range is the one
  * copy_to_guest would accept, tested with one compare: sp not 0 (sp - 1 wraps around to the top)
  * and the whole frame below GUEST_VA_LIMIT. An rsp too low for the frame (below 272) makes sp wrap
- * around to 2^64 - 272 or more, which the same compare refuses.
+ * around to 2^64 - 272 or more, which the same compare refuses. Where the frame goes, and whether
+ * that range may be tried at all: one test, for the push and for the report of a push that failed.
  */
+static inline __attribute__((always_inline)) bool upcall_frame_at(const struct vcpu *v, uint64_t *sp)
+{
+    *sp = (v->regs.rsp - 128 - sizeof(struct upcall_frame)) & ~15ULL; /* below the guest's red zone */
+    return *sp - 1 < GUEST_VA_LIMIT - sizeof(struct upcall_frame);
+}
+
 bool arch_upcall_push(struct vcpu *v)
 {
-    struct cpu_regs *r = &v->regs;
-    uint64_t sp = ((r->rsp - 128 - sizeof(struct upcall_frame)) & ~15ULL); /* below the guest's red zone */
-    if (sp - 1 >= GUEST_VA_LIMIT - sizeof(struct upcall_frame))
+    uint64_t sp;
+    if (!upcall_frame_at(v, &sp))
         return false;
     /* a jump: this function needs no frame; the callback read here goes straight into its
      * argument register (read by the caller, it would be passed in another and moved) */
-    return upcall_frame_push(sp, r, v->callback_rip);
+    return upcall_frame_push(sp, &v->regs, v->callback_rip);
+}
+
+bool arch_upcall_frame_in_range(const struct vcpu *v)
+{
+    uint64_t sp;
+    return upcall_frame_at(v, &sp);
 }
 
 long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret)

@@ -200,6 +200,9 @@ static inline void arch_hypercall_return(struct cpu_regs *r, long ret) { r->rax 
 /* Pushes v's context onto its guest stack and points it at its callback (v->callback_rip); false
  * if the stack is bad. */
 bool arch_upcall_push(struct vcpu *v);
+/* Whether a push of v's frame would be tried at all (the range test of arch_upcall_push): for the
+ * report of one that failed, which says whether the range was refused or a store faulted. */
+bool arch_upcall_frame_in_range(const struct vcpu *v);
 /* The iret hypercall: restores v's context from the frame at guest address frame; 0 and *ret (what
  * the hypercall returns, so the context's rax comes back exactly), or -XEN_EFAULT / -XEN_EINVAL. */
 long arch_upcall_pop(struct vcpu *v, uint64_t frame, long *ret);
