@@ -92,6 +92,6 @@ def assert_audit_lines_whole(console: str) -> None:
     # The worker's refusals are audited under the hypervisor lock on one CPU while the other,
     # idle, prints the revocation lines its relabel left waiting: each audit line is one printk,
     # so no line lands inside another (a denial printed in pieces once had a revocation line in
-    # its middle; these races showed that in about half their boots).
+    # its middle; with the pieces back, the relabel race showed it in 2 of 4 boots).
     denials, revocations = maclog.denials(console), maclog.revocations(console)
     assert denials and revocations, (len(denials), len(revocations))
