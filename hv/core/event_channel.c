@@ -554,12 +554,19 @@ void evtchn_for_each_interdomain(struct domain *d,
                                  void *ctx)
 {
     struct evtchn_table *t = table(d);
-    /* Stops after the last one it knew of: fn may close ports, never open one. */
-    for (uint32_t p = 1, left = t->interdomain; left && p < t->max_ports; p++) {
+    /*
+     * Stops at the last interdomain port: `kept` counts those met that fn left open, and
+     * t->interdomain counts those still open. fn never opens a port; it may close the one it is
+     * given and, for a loopback channel, the other end, which lies further on (an earlier one
+     * would have been met first) and which the table's count then drops too. With a count of
+     * the ports as they were at the start instead, a revoked loopback channel made the walk run
+     * on to max_ports.
+     */
+    for (uint32_t p = 1, kept = 0; kept < t->interdomain && p < t->max_ports; p++) {
         if (t->ports[p].state != ECS_INTERDOMAIN)
             continue;
-        left--;
         fn(d, p, peer_of(&t->ports[p]), ctx);
+        kept += t->ports[p].state == ECS_INTERDOMAIN;
     }
 }
 
