@@ -35,11 +35,13 @@ from tree_sitter import Language, Node, Parser
 
 OPERATORS = ("relational", "logical", "call", "constant", "swap")
 EQUIVALENT_FILE = Path("tests") / "quality" / "equivalent-mutants.toml"
-# The files an assurance review cares most about (issue 17): the MAC module, the sharing
-# mechanisms, domain control, the scheduler and the iret path (its frame checks: upcall.c).
+# The files whose kill rate issue 17 sets a goal for, and so the whole run the threshold is
+# kept for: the MAC module, the sharing mechanisms, domain control and the iret path (its frame
+# checks: upcall.c). Not hv/core/sched.c: every boot runs the scheduler, so each of its mutants
+# runs some 380 tests and a survivor takes minutes; with it a whole run took over four hours on
+# two cores, too long to be made as one. It is mutated by name (docs/coverage.md).
 DEFAULT_FILES = ("hv/xsm/acm.c", "hv/xsm/acm_decide.c", "hv/xsm/acm_policy.c", "hv/core/event_channel.c",
-                 "hv/core/grant_table.c", "hv/core/domctl.c", "hv/core/domain.c", "hv/core/sched.c",
-                 "hv/arch/x86_64/upcall.c")
+                 "hv/core/grant_table.c", "hv/core/domctl.c", "hv/core/domain.c", "hv/arch/x86_64/upcall.c")
 
 _RELATIONAL = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "=="}
 # x && (1 || (y)) is x and never evaluates y; x || (0 && (y)) likewise.
