@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: MIT
 """Several domains share the CPU: cooperative (yield) and preemptive (LAPIC timer) interleaving,
-32 domains at once, and a domain spinning forever that cannot keep the others from finishing."""
+32 domains at once, a domain spinning forever that cannot keep the others from finishing, and the
+scenario's slice_ms as the time a domain that never yields runs at a stretch."""
 
 from __future__ import annotations
 
 import pytest
 
-from moat.pytest_plugin import assert_xtf, log_tail
+from moat.pytest_plugin import Booter, assert_xtf, log_tail
 
 from . import domlog
 from .conftest import GUEST_TIMEOUT, scenario_path
@@ -91,3 +92,20 @@ def test_a_yield_alone_leaves_no_switch_pending(boot):
     line = next((x for x in result.lines if "after a yield alone:" in x), None)
     assert line is not None, log_tail(result)
     assert int(line.rsplit(" ", 2)[1]) < 1000, line
+
+
+@pytest.mark.parametrize(("name", "ticks"), [("slice_1ms", 1), ("slice_3ms", 3)])
+def test_a_domain_runs_its_configured_slice_at_a_stretch(boot: Booter, name: str, ticks: int) -> None:
+    """tests/scenarios/slice_1ms.toml and slice_3ms.toml, under -icount: a measurer and a spinner,
+    neither ever yielding, share one CPU, so each runs until its slice is over. The measurer's
+    runs between two stretches of the spinner's (images/tests/slice_runs) must last the scenario's
+    slice_ms, one tick a millisecond (measured: 999 and 2999 us, the switch's microsecond short).
+    A slice a tick short or long (sched_init dividing slice_us by a little more than a million,
+    or giving at least two ticks) is 1000 us off, far outside the 20 us allowed."""
+    result = boot(scenario_file=scenario_path(name), icount=True, timeout=GUEST_TIMEOUT)
+    assert_xtf(result)
+    line = next((x for x in result.lines if "slice runs:" in x), None)
+    assert line is not None, log_tail(result)
+    runs = [int(x) for x in line.split("slice runs:", 1)[1].split()]
+    assert len(runs) == 8, line
+    assert all(abs(run - 1000 * ticks) <= 20 for run in runs), line
