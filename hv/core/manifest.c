@@ -31,6 +31,10 @@ const char *manifest_check(const void *data, size_t size, unsigned module_count,
         return "domain count out of range";
     if (h->link_count > MANIFEST_MAX_LINKS)
         return "link count out of range";
+    /* The tools write whole milliseconds up to a second (scenario slice_ms); the scheduler counts
+     * 1 ms ticks and would round any other value down without a word. */
+    if (h->slice_us % 1000 || h->slice_us > 1000000)
+        return "the scheduler slice is not 0 to 1000 whole milliseconds";
     if (h->total_size != sizeof(*h) + (uint32_t)h->domain_count * sizeof(struct manifest_domain) +
                              h->link_count * (uint32_t)sizeof(struct manifest_link) ||
         h->total_size > size)

@@ -80,6 +80,17 @@ def spoil_vcpu_cpus(blob: bytes) -> bytes:
     return with_crc(b)
 
 
+def spoil_slice(slice_us: int):
+    def spoil(blob: bytes) -> bytes:
+        b = bytearray(blob)
+        struct.pack_into("<I", b, 20, slice_us)  # the header's slice_us
+        return with_crc(b)
+    return spoil
+
+
+SLICE_REFUSED = "the scheduler slice is not 0 to 1000 whole milliseconds"
+
+
 @pytest.mark.parametrize(("spoil", "reason"), [
     (spoil_checksum, "checksum mismatch"),
     (spoil_image_index, "a domain names an image module that does not exist"),
@@ -87,7 +98,10 @@ def spoil_vcpu_cpus(blob: bytes) -> bytes:
     (spoil_version, "unsupported version"),
     (spoil_name, "a domain name is not 1 to 31 of A-Z a-z 0-9 _ . -"),
     (spoil_vcpu_cpus, "a domain's vcpu_cpus names a vCPU it does not have, or a CPU out of range"),
-], ids=["checksum", "image-index", "count", "version", "name", "vcpu-cpus"])
+    # Not whole milliseconds (999,999 us would be 999 ticks, rounded down), and over a second.
+    (spoil_slice(999_999), SLICE_REFUSED),
+    (spoil_slice(1_001_000), SLICE_REFUSED),
+], ids=["checksum", "image-index", "count", "version", "name", "vcpu-cpus", "slice-part-ms", "slice-too-long"])
 def test_a_malformed_manifest_is_refused_whole(boot, tmp_path: Path, spoil, reason: str):
     assert_manifest_refused(boot, tmp_path, spoil, reason)
 
