@@ -20,16 +20,21 @@ SHARE = re.compile(r"share: (\S+) cpu_ns=(\d+) elapsed_ns=(\d+)")
 MOST = re.compile(r"most in one period: (\d+) us over \d+ periods$")
 
 
-def shares(boot: Booter, name: str) -> dict[str, float]:
-    """Each judged domain's CPU time in percent of the judge's sleep."""
-    result: qemu.BootResult = boot(scenario_file=scenario_path(name), icount=True, timeout=240)
-    assert_xtf(result)
+def share_figures(result: qemu.BootResult) -> dict[str, float]:
+    """Each judged domain's CPU time in percent of the judge's sleep, from its `share:` lines."""
     out = {}
     for line in result.lines:
         m = SHARE.search(line)
         if m:
             out[m[1]] = 100.0 * int(m[2]) / int(m[3])
     return out
+
+
+def shares(boot: Booter, name: str) -> dict[str, float]:
+    """Boots scenario `name` under -icount: share_figures of its judge."""
+    result: qemu.BootResult = boot(scenario_file=scenario_path(name), icount=True, timeout=240)
+    assert_xtf(result)
+    return share_figures(result)
 
 
 def test_cap_20_beside_three_spinners(boot: Booter) -> None:
@@ -215,6 +220,24 @@ def test_an_idle_cpu_takes_a_domain_queued_on_another(boot: Booter, name: str) -
     assert unpinned[2] >= 95.0 and all(abs(u - 50.0) <= 5.0 for u in unpinned[:2]), s
     # The pinned ones stay where they are, sharing their CPUs.
     assert all(abs(s[d] - share) <= 5.0 for d, share in STEAL_PINNED[name].items()), s
+
+
+def test_an_idle_cpu_takes_a_domain_queued_on_another_on_two_cpus(boot: Booter) -> None:
+    """sched_steal_two_cpus (-icount, two CPUs, the judge's 50 ms): the judge pinned to CPU 1,
+    two unpinned spinners both placed on CPU 0, one of them queued. When the judge sleeps, CPU 1
+    must take the queued one: each spinner then has a CPU to itself (99.2 % and 100.0 %). The
+    steal reads the run queues' counters, kept only with more than one CPU online (with one nobody
+    reads them); kept only with more than two, the steal finds every queue empty on two CPUs,
+    CPU 1 idles and the spinners share CPU 0 (57.2 % and 41.4 %). The four-CPU steal scenarios
+    above cannot see that: four CPUs keep the counters either way."""
+    result: qemu.BootResult = boot(scenario_file=scenario_path("sched_steal_two_cpus"), icount=True, timeout=240)
+    assert_xtf(result)
+    assert "cpus: 2 online" in result.lines, log_tail(result)
+    log = domlog.parse(result.console)
+    # The premise: both spinners start on CPU 0, the judge's CPU 1 has nothing but the judge.
+    assert [(d.name, d.cpu) for d in log.domains] == [("judge", 1), ("u-0", 0), ("u-1", 0)], log_tail(result)
+    s = share_figures(result)
+    assert s["u-0"] >= 90.0 and s["u-1"] >= 90.0, s
 
 
 
