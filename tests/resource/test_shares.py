@@ -240,7 +240,6 @@ def test_an_idle_cpu_takes_a_domain_queued_on_another_on_two_cpus(boot: Booter) 
     assert s["u-0"] >= 90.0 and s["u-1"] >= 90.0, s
 
 
-
 def test_a_cap_holds_under_partitions(boot: Booter) -> None:
     """partition_cap_alone (-icount, sched=partition, two partitions of 5 ms): `capped` (10 %)
     alone in its partition while the judge sleeps, two spinners in the other. Parked by its cap,
