@@ -94,4 +94,4 @@ def test_a_sender_that_goes_back_all_the_time_sends_every_byte_as_it_was(run_sce
     left, right = log.named("left"), log.named("right")
     assert stream(right, left)[0] == 4 << 20, tail
     back = [int(m[1]) for line in right.lines if (m := WENT_BACK.fullmatch(line))]
-    assert len(back) == 1 and back[0] >= 50, tail  # the way the test is about was taken (about 190 here, on the scenario's one CPU)
+    assert len(back) == 1 and back[0] >= 50, tail  # the way the test is about (190 here, one CPU)
