@@ -142,3 +142,12 @@ long domctl_getinfo(domid_t domid, struct moat_domctl_info *info)
         *info = op.u.info;
     return rc;
 }
+
+long domctl_find(const char *name)
+{
+    struct moat_domctl_info info;
+    for (domid_t d = 0; d < MOAT_MAX_DOMAINS; d++)
+        if (d != start_info->domid && domctl_getinfo(d, &info) == 0 && strcmp(info.name, name) == 0)
+            return d;
+    return -1;
+}

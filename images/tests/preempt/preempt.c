@@ -24,15 +24,6 @@
 #include <moat/time.h>
 #include <moat/vcpu.h>
 
-static long find_domain(const char *name)
-{
-    struct moat_domctl_info info;
-    for (domid_t d = 0; d < MOAT_MAX_DOMAINS; d++)
-        if (domctl_getinfo(d, &info) == 0 && strcmp(info.name, name) == 0)
-            return d;
-    return -1;
-}
-
 static struct moat_domctl_info info_of(domid_t d)
 {
     struct moat_domctl_info info;
@@ -95,7 +86,7 @@ static void kept(const char *what)
 
 static domid_t found(const char *name)
 {
-    long d = find_domain(name);
+    long d = domctl_find(name);
     xtf_assert(d >= 0, "no domain %s", name);
     return (domid_t)d;
 }
@@ -229,12 +220,12 @@ void test_main(void)
         return;
     }
     if (strcmp(mode, "yield-alone") == 0) {
-        long s = find_domain("spinner");
+        long s = domctl_find("spinner");
         xtf_assert(s >= 0, "no spinner");
         yield_alone((domid_t)s);
         return;
     }
-    long spinner = find_domain("spinner"), worker = find_domain("worker");
+    long spinner = domctl_find("spinner"), worker = domctl_find("worker");
 
     xtf_assert(spinner >= 0 && worker >= 0, "spinner %ld, worker %ld", spinner, worker);
     printf("spinner is d%ld, worker is d%ld\n", spinner, worker);

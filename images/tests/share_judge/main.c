@@ -23,18 +23,17 @@ static uint64_t dist(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
  * hypervisor's per-domain record of what its switch needs must follow). */
 static void setsched_named(uint64_t ms, const char *name, uint32_t weight, const char *what)
 {
-    struct moat_domctl_info info;
     sleep_ns(ms * NS_PER_MS);
-    for (unsigned i = 0; i < MOAT_MAX_DOMAINS; i++)
-        if (i != start_info->domid && domctl_getinfo((domid_t)i, &info) == 0 && !strcmp(info.name, name)) {
-            struct moat_domctl_sched sc;
-            xtf_check_eq(domctl_setsched((domid_t)i, weight, 0), 0);
-            xtf_check(domctl_getsched((domid_t)i, &sc) == 0 && sc.weight == (weight ? weight : 256) && sc.cap == 0,
-                      "setsched took");
-            printf("%s: %s\n", what, name);
-            return;
-        }
-    xtf_failure("Fail: no domain named %s to set\n", name);
+    long d = domctl_find(name);
+    if (d < 0) {
+        xtf_failure("Fail: no domain named %s to set\n", name);
+        return;
+    }
+    struct moat_domctl_sched sc;
+    xtf_check_eq(domctl_setsched((domid_t)d, weight, 0), 0);
+    xtf_check(domctl_getsched((domid_t)d, &sc) == 0 && sc.weight == (weight ? weight : 256) && sc.cap == 0,
+              "setsched took");
+    printf("%s: %s\n", what, name);
 }
 
 void test_main(void)

@@ -21,15 +21,6 @@
 
 static uint64_t runs_ns[MAX_RUNS];
 
-static long find_domain(const char *name)
-{
-    struct moat_domctl_info info;
-    for (domid_t d = 0; d < MOAT_MAX_DOMAINS; d++)
-        if (d != start_info->domid && domctl_getinfo(d, &info) == 0 && strcmp(info.name, name) == 0)
-            return d;
-    return -1;
-}
-
 /* Spins until it has n runs after the first, or until the limit; returns the runs it has. */
 static unsigned measure(unsigned n)
 {
@@ -56,7 +47,7 @@ void test_main(void)
     cmdline_get("peer", peer, sizeof(peer));
     unsigned long n = cmdline_ulong("runs", 8);
     n = n < MAX_RUNS ? n : MAX_RUNS;
-    long other = find_domain(peer);
+    long other = domctl_find(peer);
     xtf_assert(other >= 0, "no domain named %s", peer);
 
     unsigned got = measure((unsigned)n);

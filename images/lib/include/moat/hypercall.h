@@ -176,6 +176,8 @@ long domctl_destroy(domid_t domid);
 long domctl_pause(domid_t domid);
 long domctl_unpause(domid_t domid);
 long domctl_getinfo(domid_t domid, struct moat_domctl_info *info);
+/* The id of another domain called name whose information the caller may read, or -1. */
+long domctl_find(const char *name);
 /* Where one of a domain's vCPUs is (XEN_DOMCTL_getvcpuinfo, read_state over its label). */
 long domctl_getvcpuinfo(domid_t domid, uint32_t vcpu, struct moat_domctl_vcpu *info);
 /* Pins vCPU vcpu of a domain to cpu, or unpins it (MOAT_CPU_ANY): XEN_DOMCTL_setvcpuaffinity. */
