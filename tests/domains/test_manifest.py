@@ -184,6 +184,23 @@ def test_boot_modules_are_manifest_then_images(tmp_path: Path):
     assert b".symtab" in staged and b".text" in staged
 
 
+def test_an_image_rebuilt_in_place_is_checked_and_staged_anew(tmp_path: Path):
+    """The checks and the stripped copy are kept per image bytes, not per path: a guest rebuilt
+    between two boots of one process (a test run, `moat mutate`) is never booted as it was."""
+    if not (ROOT / "build" / "images" / "hello.elf").is_file():
+        pytest.skip("build/images/hello.elf is not built (./moat build)")
+    build = _fake_build(tmp_path, ["hello"])
+    scen = load(tmp_path, "[[domain]]\nimage = 'hello'\n")
+    first = manifest.build_boot_modules(scen, build)[1][0].read_bytes()
+    image = build / "images" / "hello.elf"
+    shutil.copyfile(ROOT / "build" / "images" / "ticker.elf", image)  # rebuilt: other code, same path
+    second = manifest.build_boot_modules(scen, build)[1][0].read_bytes()
+    assert second != first and second == manifest.boot_image_bytes(image)
+    image.write_bytes(b"not an elf at all")  # and now broken: refused, not staged from before
+    with pytest.raises(UserError, match="not an ELF"):
+        manifest.build_boot_modules(scen, build)
+
+
 def test_missing_image_says_build_first(tmp_path: Path):
     scen = load(tmp_path, "[[domain]]\nimage = 'nonesuch'\n")
     with pytest.raises(UserError, match=r"run \./moat build first"):

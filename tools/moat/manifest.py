@@ -18,6 +18,7 @@ the hypervisor measures every byte of what it boots, and DWARF it never reads wo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -310,7 +311,7 @@ def check_images(scen: Scenario, build_dir: Path) -> dict[str, Path]:
                             f"{found[name]} and {path}")
         # An extra image's memory is chosen at domctl time: check it against the largest domain.
         window = guest_window(dom.memory_kib if dom is not None else GUEST_RAM_MAX_KIB)
-        problems = elfcheck.check(elfcheck.load(path), window)
+        problems = _image_problems(path, window)
         if problems:
             who = f"domain {dom.name!r}" if dom is not None else f"image {name!r}"
             listed = "\n  ".join(problems)
@@ -319,6 +320,32 @@ def check_images(scen: Scenario, build_dir: Path) -> dict[str, Path]:
         raise UserError(f"{scen.path}: {len(found)} distinct images; the manifest and at most "
                         f"{START_MAX_IMAGES - 1} images fit the start-info page's image list")
     return found
+
+
+# What an image's bytes gave before, in this process: elfcheck's findings per window and the
+# stripped image. Both depend on the bytes alone, so a second boot of the same image (a test run
+# boots a few dozen images some 500 times) skips pyelftools' parse and objcopy's process, about
+# 30 ms of CPU per boot (docs/testing.md, eighteenth round). Keyed by the bytes' SHA-256, never by
+# the path: a rebuilt image is a new key.
+_problems_seen: dict[tuple[bytes, tuple[int, int]], list[str]] = {}
+_stripped_seen: dict[bytes, bytes] = {}
+
+
+def _read_image(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read: {exc}") from None
+
+
+def _image_problems(path: Path, window: tuple[int, int]) -> list[str]:
+    """elfcheck's findings for the image at path in window, from an earlier check of the same bytes."""
+    key = (hashlib.sha256(_read_image(path)).digest(), window)
+    if key not in _problems_seen:
+        _problems_seen[key] = elfcheck.check(elfcheck.load(path), window)
+    return list(_problems_seen[key])
 
 
 def boot_image_bytes(path: Path) -> bytes:
@@ -330,6 +357,13 @@ def boot_image_bytes(path: Path) -> bytes:
     `moat coverage` and debuggers read. Deterministic, so `moat attest`'s reference gets the same
     bytes the boot measured.
     """
+    key = hashlib.sha256(_read_image(path)).digest()
+    if key not in _stripped_seen:
+        _stripped_seen[key] = _strip_debug(path)
+    return _stripped_seen[key]
+
+
+def _strip_debug(path: Path) -> bytes:
     objcopy = shutil.which("objcopy")
     if objcopy is None:
         raise UserError("objcopy (binutils) is needed to stage boot images: apt-get install binutils")
@@ -343,6 +377,13 @@ def boot_image_bytes(path: Path) -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """path holds data afterwards; a reader never sees half of it (written aside, then renamed).
+
+    The staging directory is named by its contents' digest, so most boots find their files there
+    already: those are left alone (another process may be booting them)."""
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "wb") as f:
         f.write(data)
@@ -369,9 +410,7 @@ def build_boot_modules(scen: Scenario, build_dir: Path, *,
     staged = [(stage / MANIFEST_MODULE, MANIFEST_MODULE)]
     for name in image_names(scen):
         target = stage / name
-        tmp = stage / f".{name}.{os.getpid()}"
-        tmp.write_bytes(boot_image_bytes(images[name]))
-        os.replace(tmp, target)
+        _write_atomically(target, boot_image_bytes(images[name]))
         staged.append((target, name))
     # The policy goes last, so image module numbers stay as records() gave them.
     policy = (pol.blob, bootpolicy.POLICY_MODULE_ARGS)
