@@ -3,7 +3,7 @@
 and makes the command exit 1; the report's format; what counts as a finding.
 
 The copies hold only what the analyzer under test reads (MOAT_ROOT points `moat check` at them),
-so each run takes seconds. tests/check/ runs `moat check` over the real tree.
+so each run takes seconds. CI runs `moat check` over the real tree (.ci/run), beside the suite.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def c_tree(dest: Path, planted: str) -> Path:
     library's headers) and one hypervisor source file, hv/core/planted.c.
 
     The shared library's sources (hv/lib/*.c, which the build names) are one-line stand-ins:
-    what is planted is all there is to find, and analysing the real ones (tests/check/ does)
+    what is planted is all there is to find, and analysing the real ones (`moat check` does)
     took nine tenths of each run here (27 s of CPU instead of 2 for the four analyzers)."""
     copy(dest, "SConstruct", "hv/SConscript", "hv/include", "hv/internal", "hv/lib/include", "hv/arch/x86_64/linker.ld",
          "hv/arch/x86_64/include",
@@ -261,3 +261,9 @@ def test_scan_build_repeats_only_when_its_sources_change(tmp_path):
     assert (status, counts) == (1, {"scan-build": 1}), out
     status, out, counts = run_check(root, "--only", "scan-build")  # a finding is never remembered as clean
     assert (status, counts) == (1, {"scan-build": 1}), out
+
+
+def test_the_cost_order_names_every_analyzer_once():
+    """`moat check` starts its analyzers in check.COST_ORDER; one left out of it would never run."""
+    assert sorted(check.COST_ORDER) == sorted(a.key for a in check.ANALYZERS)
+    assert all(builder in check.COST_ORDER and key in check.COST_ORDER for key, builder in check.SHARED_BUILD.items())

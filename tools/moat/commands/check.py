@@ -290,8 +290,7 @@ ANALYZERS = (
     Analyzer("mypy", "mypy", (), _mypy),
     Analyzer("fuzz", "libfuzzer", ("clang",), _fuzz),
 )
-# Costliest first, so that the short ones fill in around them: here, where ctx.jobs analyzers run
-# at once, and in tests/check/, whose one test per analyzer pytest-xdist hands out in this order.
+# Costliest first, so that the short ones fill in around them while ctx.jobs analyzers run at once.
 # CPU seconds of each from a fresh tree (docs/testing.md, fourteenth round): scan-build 222,
 # gcc -fanalyzer 67, clang 21, gcc 20, cppcheck 19, mypy 17, ruff 0.4; the fuzzer runs for its
 # fixed 20 s of wall time.
