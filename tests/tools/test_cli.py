@@ -191,11 +191,12 @@ def test_pytest_args(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_x.py").write_text("")
-    assert pytest_args([], root) == [f"--rootdir={root}", "-n", "auto", str(root / "tests")]
+    workers = str(2 * len(os.sched_getaffinity(0)))  # two per CPU this process may use
+    assert pytest_args([], root) == [f"--rootdir={root}", "-n", workers, str(root / "tests")]
     assert pytest_args(["-n", "1", "-k", "tests"], root) == [
         f"--rootdir={root}", "-n", "1", "-k", "tests", str(root / "tests")]
     args = pytest_args(["tests/test_x.py::test_a", "-x"], root)
-    assert args == [f"--rootdir={root}", "-n", "auto", f"{tmp_path}/tests/test_x.py::test_a", "-x"]
+    assert args == [f"--rootdir={root}", "-n", workers, f"{tmp_path}/tests/test_x.py::test_a", "-x"]
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 """pytest's command line as `moat test` and `moat coverage` build it: the user's paths made absolute,
-tests/ when none is named, -n auto unless the user chose, JUnit XML under build/."""
+tests/ when none is named, two xdist workers per CPU unless the user chose, JUnit XML under build/."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -33,8 +34,24 @@ def _user_paths(user: Sequence[str]) -> list[str]:
     return found
 
 
+# xdist workers per CPU. A quarter of the suite's worker time is waiting with the CPU idle (QEMU
+# halted in a guest's timed wait, swtpm and tpm2-tools talking, a boot's teardown): with one
+# worker per CPU a CPU sits idle that long; with two, one worker's wait is the other's turn.
+# Measured on two cores (docs/testing.md, eighteenth round).
+WORKERS_PER_CPU = 2
+
+
+def default_workers() -> int:
+    """How many xdist workers `moat test` starts when the user names no -n."""
+    try:
+        cpus = len(os.sched_getaffinity(0))  # the CPUs this process may run on (a container's share)
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return WORKERS_PER_CPU * max(1, cpus)
+
+
 def pytest_args(user: Sequence[str], root: Path, *, parallel: bool = True) -> list[str]:
-    """pytest's arguments: user paths made absolute, tests/ when none, -n auto unless -n given."""
+    """pytest's arguments: user paths made absolute, tests/ when none, default_workers() unless -n given."""
     args: list[str] = []
     have_paths = False
     previous = ""
@@ -46,7 +63,7 @@ def pytest_args(user: Sequence[str], root: Path, *, parallel: bool = True) -> li
         args.append(arg)
         previous = arg
     chosen = any(a.startswith(("-n", "--numprocesses")) for a in user) or "no:xdist" in user
-    extra = [] if chosen or not parallel else ["-n", "auto"]
+    extra = [] if chosen or not parallel else ["-n", str(default_workers())]
     paths = [] if have_paths else [str(root / "tests")]
     return [f"--rootdir={root}", *extra, *args, *paths]
 

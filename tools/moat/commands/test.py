@@ -14,8 +14,8 @@ from moat.paths import build_dir, repo_root
 from moat.pytest_args import junit_args, one_test, pytest_args
 
 DESCRIPTION = """\
-Build (one progress line), then run pytest over tests/ with -n auto (pytest-xdist) unless you
-pass -n or select a single test, which then runs without parallel workers. --smp N boots every
+Build (one progress line), then run pytest over tests/ with two pytest-xdist workers per CPU
+unless you pass -n or select a single test, which then runs without parallel workers. --smp N boots every
 test with N CPUs unless it names its own. Every other argument goes to pytest:
 moat test tests/boot/test_banner.py -k cmdline
 
