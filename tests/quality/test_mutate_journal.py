@@ -57,10 +57,12 @@ def test_resume_takes_back_the_same_trees_results_and_runs_again_after_a_change(
     assert len(journal.read_text().splitlines()) == 1
 
     shutil.rmtree(tree / "build/mutate/work-0")
+    (tree / "build/hv/x.o").unlink()
     status, again, out = mutate(tree, capsys, "--resume")
     assert (status, again["killed"], again["from_journal"]) == (0, 1, 1), out
     assert "moat mutate: 0 mutants to run" in out
-    assert not (tree / "build/mutate/work-0").exists()  # nothing was copied, built or run
+    # Nothing was copied, built or run: not even the tree (with --tests it is built for a run only).
+    assert not (tree / "build/mutate/work-0").exists() and not (tree / "build/hv/x.o").exists()
 
     thresholds = tree / "tests/quality/thresholds.toml"
     thresholds.write_text(thresholds.read_text() + "# raised\n")  # records runs: not an input

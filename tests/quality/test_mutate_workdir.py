@@ -27,6 +27,7 @@ def fake_tree(root: Path) -> Path:
         "build/host/acm_policy": "host program",
         "build/mutate/mutate.json": "{}",
         "build/coverage/tests.json": "{}",
+        "build/pycache/moat/cli.pyc": "bytes",
         ".git/HEAD": "ref: refs/heads/main\n",
         ".venv/bin/python": "",
     }
@@ -65,7 +66,8 @@ def test_the_work_directory_is_skipped_in_a_source_directory_and_for_every_worke
     for n in range(2):
         assert relative_files(work / f"work-{n}") == COPIED
     assert relative_files(root) - {f"hv/scratch/work-{n}/{f}" for n in range(2) for f in COPIED} == \
-        COPIED | {"build/mutate/mutate.json", "build/coverage/tests.json", ".git/HEAD", ".venv/bin/python"}
+        COPIED | {"build/mutate/mutate.json", "build/coverage/tests.json", "build/pycache/moat/cli.pyc", ".git/HEAD",
+                  ".venv/bin/python"}
 
 
 def test_the_work_directory_is_recognised_through_a_symbolic_link(tmp_path: Path) -> None:

@@ -77,6 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="record each result in FILE, and with --resume take results back from it "
                         "(default build/mutate/journal.jsonl; a run that is not a measurement of the tree, "
                         "such as a test of moat mutate itself, keeps its results out of the tree's journal)")
+    p.add_argument("--no-build", action="store_true",
+                   help="do not run SCons in the tree first (it is built already; each worker still builds "
+                        "its copy and every mutant)")
     p.add_argument("--update-threshold", action="store_true",
                    help="raise the checked-in kill-rate threshold to this run's (whole default run only)")
     p.set_defaults(func=run)
@@ -158,10 +161,21 @@ def run(args: argparse.Namespace) -> int:
                             "cover each mutant), or name the tests with --tests")
         test_map = mutate_run.load_test_map(tests_json)
         coverable = mutate_run.load_coverable(tests_json)
-    status = run_scons([], root)
-    if status != 0:
-        raise UserError(f"the unmutated tree does not build (scons exit status {status})")
-    host = mutate_run.host_tests(root)
+    built = False
+
+    def build() -> None:
+        nonlocal built
+        if not built and not args.no_build:
+            status = run_scons([], root)
+            if status != 0:
+                raise UserError(f"the unmutated tree does not build (scons exit status {status})")
+        built = True
+
+    # The covering tests take the host tests of the programs built from a mutated file (build/host),
+    # so the tree is built before they are chosen; tests named with --tests need it only for a run.
+    if not args.tests:
+        build()
+    host = mutate_run.host_tests(root) if not args.tests else {}
     todo: list[tuple[mutate.Mutant, list[str], float]] = []
     skipped: list[mutate_run.Result] = []
     for m in chosen:
@@ -204,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
 
     results: list[mutate_run.Result] = []
     if todo:
+        build()
         try:
             results = mutate_run.run_all(root, work, todo, args.jobs, progress)
         except RuntimeError as exc:
