@@ -26,6 +26,7 @@ of different builds of the same source (moat and moat-selftest) add up.
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 import os
 from collections import defaultdict
@@ -95,6 +96,15 @@ class ElfCode:
             self._load_functions(ef)
         self.branches: dict[BranchKey, Insn] = self._branch_keys()
         self._ways_in: dict[int, list[int]] | None = None
+
+    def copy(self) -> ElfCode:
+        """This map as it was made: the queries' own additions (instructions decoded at a block start
+        the sweep did not align with, which coverable() and ways_in() would then see) are not carried
+        over. Everything else is read-only after loading and is shared."""
+        other = copy.copy(self)
+        other.insns = dict(self.insns)
+        other._ways_in = None
+        return other
 
     # ---- loading ----
     def _load_code(self, ef: ELFFile) -> None:
