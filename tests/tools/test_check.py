@@ -8,29 +8,34 @@ so each run takes seconds. CI runs `moat check` over the real tree (.ci/run), be
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from moat.commands import check
-from moat.pytest_plugin import skip_or_fail
+from moat.pytest_plugin import MoatCli, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 LINE = re.compile(r"^moat check: (?P<title>.+?)\s+(?P<count>\d+) findings\s+[\d.]+ s", re.M)
 
 
-def run_check(root: Path, *args: str) -> tuple[int, str, dict[str, int]]:
-    """`moat check ARGS` on the tree at root: (exit status, output, {analyzer title: findings})."""
-    proc = subprocess.run([sys.executable, "-m", "moat", "check", *args], cwd=root,
-                          env=dict(os.environ, MOAT_ROOT=str(root)), capture_output=True, text=True,
-                          timeout=600, check=False)
-    out = proc.stdout + proc.stderr
-    return proc.returncode, out, {m["title"]: int(m["count"]) for m in LINE.finditer(proc.stdout)}
+RunCheck = Callable[..., tuple[int, str, dict[str, int]]]
+
+
+@pytest.fixture
+def run_check(moat_cli: MoatCli) -> RunCheck:
+    """run_check(root, *ARGS): `moat check ARGS` on the tree at root, (exit status, output,
+    {analyzer title: findings}). In this process (moat_cli): the command is under test, not its
+    start-up; the analyzers and their builds are processes of their own, as always."""
+    def run(root: Path, *args: str) -> tuple[int, str, dict[str, int]]:
+        result = moat_cli("check", *args, cwd=root, MOAT_ROOT=str(root))
+        out = result.stdout + result.stderr
+        return result.returncode, out, {m["title"]: int(m["count"]) for m in LINE.finditer(result.stdout)}
+    return run
 
 
 def need(*programs: str) -> None:
@@ -106,7 +111,7 @@ int planted(const int *p)
 """
 
 
-def test_both_compilers_refuse_a_big_stack_frame(tmp_path):
+def test_both_compilers_refuse_a_big_stack_frame(tmp_path, run_check):
     need("gcc", "clang")
     status, out, counts = run_check(c_tree(tmp_path, BIG_FRAME), "--only", "gcc,clang")
     assert status == 1, out
@@ -116,7 +121,7 @@ def test_both_compilers_refuse_a_big_stack_frame(tmp_path):
     assert "moat check: FAILED" in out
 
 
-def test_the_analyzers_find_a_null_dereference_the_compilers_miss(tmp_path):
+def test_the_analyzers_find_a_null_dereference_the_compilers_miss(tmp_path, run_check):
     """The NULL dereference (planted2.c, which compiles) is found by both analyzers and by neither
     compiler. gcc with gcc -fanalyzer, and clang with scan-build, build once when both run
     (check.SHARED_BUILD), and each still reports its own: the big frame (planted.c) is the
@@ -138,7 +143,7 @@ def test_the_analyzers_find_a_null_dereference_the_compilers_miss(tmp_path):
     assert "frame" not in sections["gcc -fanalyzer"] + sections["scan-build"], out
 
 
-def test_a_clean_tree_passes(tmp_path):
+def test_a_clean_tree_passes(tmp_path, run_check):
     """The whole build of each check, the guest library's too (on stand-ins), is clean."""
     need("gcc", "clang")
     status, out, counts = run_check(c_tree(tmp_path, "int planted(int x);\nint planted(int x) { return x; }\n",
@@ -148,7 +153,7 @@ def test_a_clean_tree_passes(tmp_path):
     assert "moat check: clean: 0 findings from 3 analyzers" in out
 
 
-def test_cppcheck_finds_a_bug_and_wants_a_reason_for_each_suppression(tmp_path):
+def test_cppcheck_finds_a_bug_and_wants_a_reason_for_each_suppression(tmp_path, run_check):
     need("cppcheck")
     (tmp_path / "hv" / "core").mkdir(parents=True)
     (tmp_path / "hv" / "core" / "planted.c").write_text(
@@ -163,7 +168,7 @@ def test_cppcheck_finds_a_bug_and_wants_a_reason_for_each_suppression(tmp_path):
     assert "hv/core/planted.c:10: cppcheck suppression without a reason" in out
 
 
-def test_a_suppression_with_its_reason_is_accepted(tmp_path):
+def test_a_suppression_with_its_reason_is_accepted(tmp_path, run_check):
     need("cppcheck")
     (tmp_path / "hv").mkdir()
     (tmp_path / "hv" / "planted.c").write_text(
@@ -174,7 +179,7 @@ def test_a_suppression_with_its_reason_is_accepted(tmp_path):
     assert (status, counts) == (0, {"cppcheck": 0}), out
 
 
-def test_ruff_and_mypy_read_the_root_config(tmp_path):
+def test_ruff_and_mypy_read_the_root_config(tmp_path, run_check):
     copy(tmp_path, "ruff.toml", "mypy.ini")
     pkg = tmp_path / "tools" / "moat"
     pkg.mkdir(parents=True)
@@ -191,7 +196,7 @@ def test_ruff_and_mypy_read_the_root_config(tmp_path):
     assert "planted.py:8: error: Incompatible types in assignment" in out
 
 
-def test_the_fuzzer_reports_a_crash(tmp_path):
+def test_the_fuzzer_reports_a_crash(tmp_path, run_check):
     need("clang")
     copy(tmp_path, "tests/fuzz", "hv/include", "hv/internal", "hv/arch/x86_64/include", "hv/lib/include",
          "hv/xsm/acm_policy.c",
@@ -210,17 +215,16 @@ def test_the_fuzzer_reports_a_crash(tmp_path):
     assert "crash input: build/fuzz/artifacts/crash-" in out
 
 
-def test_unknown_analyzer_is_a_usage_error():
-    proc = subprocess.run([sys.executable, "-m", "moat", "check", "--only", "lint"], capture_output=True,
-                          text=True, check=False)
-    assert proc.returncode == 3
-    assert "unknown analyzer lint" in proc.stderr
+def test_unknown_analyzer_is_a_usage_error(moat_cli):
+    result = moat_cli("check", "--only", "lint")
+    assert result.returncode == 3
+    assert "unknown analyzer lint" in result.stderr
 
 
-def test_list_names_every_analyzer():
-    proc = subprocess.run([sys.executable, "-m", "moat", "check", "--list"], capture_output=True, text=True,
-                          check=True)
-    assert [line.split()[0] for line in proc.stdout.splitlines()] == [a.key for a in check.ANALYZERS]
+def test_list_names_every_analyzer(moat_cli):
+    result = moat_cli("check", "--list")
+    assert result.returncode == 0
+    assert [line.split()[0] for line in result.stdout.splitlines()] == [a.key for a in check.ANALYZERS]
 
 
 @pytest.mark.parametrize(("lines", "want"), [
@@ -262,7 +266,7 @@ def test_select():
     assert "fuzz" not in [a.key for a in check.select(None, "fuzz")]
 
 
-def test_scan_build_repeats_only_when_its_sources_change(tmp_path):
+def test_scan_build_repeats_only_when_its_sources_change(tmp_path, run_check):
     need("clang", "scan-build")
     root = c_tree(tmp_path, "int planted(int x);\nint planted(int x) { return x; }\n")
     status, out, counts = run_check(root, "--only", "scan-build")
