@@ -15,7 +15,7 @@ import pytest
 from moat import building
 
 from .fakeqemu import install, printing
-from .test_cli import moat
+from .test_cli import InProcess, in_process  # noqa: F401 -- in_process is a fixture
 
 
 def _fake_scons(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, body: str) -> None:
@@ -50,7 +50,7 @@ def test_parallel_unless_chosen(tmp_path: Path):
     assert not any(a.startswith("-j") and a != "-j1" for a in building.scons_command(["-j1"], tmp_path))
 
 
-def test_run_builds_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+def test_run_builds_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, in_process: InProcess):  # noqa: F811
     root = tmp_path / "root"
     root.mkdir()
     (root / "SConstruct").write_text(
@@ -59,8 +59,8 @@ def test_run_builds_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
         "    open(str(target[0]), 'wb').write(b'\\0')\n"
         "Command('build/hv/moat.bin', [], Action(make, 'LD $TARGET'))\n")
     install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1))
-    proc = moat("run", "--no-build", root=root)
-    assert proc.returncode == 3 and "run ./moat build first" in proc.stderr  # --no-build: nothing built
+    unbuilt = in_process("run", "--no-build", root=root)
+    assert unbuilt.returncode == 3 and "run ./moat build first" in unbuilt.stderr  # --no-build: nothing built
     env = dict(os.environ, MOAT_ROOT=str(root))
     proc = subprocess.run([sys.executable, "-m", "moat", "run"], capture_output=True, text=True, env=env,
                           cwd=root, timeout=120, check=False)  # the helper would add --no-build

@@ -12,24 +12,24 @@ import pytest
 from moat import boot, console, paths, scenario
 
 from .fakeqemu import install, printing
-from .test_cli import fake_root, moat  # noqa: F401 -- fake_root is a fixture
+from .test_cli import InProcess, fake_root, in_process  # noqa: F401 -- fake_root and in_process are fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("log", ["/tmp", "/proc/x.log"])
-def test_a_log_that_cannot_be_written_is_refused_first(fake_root: Path, log: str):  # noqa: F811
-    proc = moat("run", "--log", log, root=fake_root)
+def test_a_log_that_cannot_be_written_is_refused_first(fake_root: Path, log: str, in_process: InProcess):  # noqa: F811
+    proc = in_process("run", "--log", log, root=fake_root)
     assert proc.returncode == 3 and f"--log {log}" in proc.stderr
 
 
-def test_json_that_is_a_directory(fake_root: Path, tmp_path: Path):  # noqa: F811
-    proc = moat("run", "--json", str(tmp_path), root=fake_root)
+def test_json_that_is_a_directory(fake_root: Path, tmp_path: Path, in_process: InProcess):  # noqa: F811
+    proc = in_process("run", "--json", str(tmp_path), root=fake_root)
     assert proc.returncode == 3 and "is a directory" in proc.stderr
 
 
-def test_dry_run_prints_the_command_and_passes_qemu_arguments(fake_root: Path):  # noqa: F811
-    proc = moat("run", "--dry-run", "--gdb-port", "4321", "--", "-d", "int", "-D", "q.log", root=fake_root)
+def test_dry_run_prints_the_command_and_passes_qemu_arguments(fake_root: Path, in_process: InProcess):  # noqa: F811
+    proc = in_process("run", "--dry-run", "--gdb-port", "4321", "--", "-d", "int", "-D", "q.log", root=fake_root)
     assert proc.returncode == 0, proc.stderr
     cd, cmd = proc.stdout.strip().split(" && ")
     assert cd == f"cd {shlex.quote(str(fake_root))}"
@@ -38,34 +38,34 @@ def test_dry_run_prints_the_command_and_passes_qemu_arguments(fake_root: Path): 
     assert args[args.index("-gdb") + 1] == "tcp::4321" and "-S" in args and "-s" not in args
 
 
-def test_pass_through_and_gdb_port_reach_qemu(monkeypatch, fake_root: Path, tmp_path: Path):  # noqa: F811
+def test_pass_through_and_gdb_port_reach_qemu(monkeypatch, fake_root: Path, tmp_path: Path, in_process: InProcess):  # noqa: F811
     args_file = tmp_path / "args"
     install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1, args_file))
-    proc = moat("run", "--gdb-port", "4321", "--", "-trace", "x", root=fake_root)
+    proc = in_process("run", "--gdb-port", "4321", "--", "-trace", "x", root=fake_root)
     assert proc.returncode == 0, proc.stderr
     assert "target remote :4321" in proc.stderr
     args = args_file.read_text().splitlines()
     assert args[-2:] == ["-trace", "x"] and args[args.index("-gdb") + 1] == "tcp::4321"
 
 
-def test_qemu_variable_chooses_the_program(monkeypatch, fake_root: Path, tmp_path: Path):  # noqa: F811
+def test_qemu_variable_chooses_the_program(monkeypatch, fake_root: Path, tmp_path: Path, in_process: InProcess):  # noqa: F811
     other = install(monkeypatch, tmp_path / "bin", printing(["from the other qemu", "moat: stop: success"], 1))
     renamed = other.with_name("my-qemu")
     other.rename(renamed)
-    proc = moat("run", root=fake_root, QEMU=str(renamed))
+    proc = in_process("run", root=fake_root, QEMU=str(renamed))
     assert proc.returncode == 0 and "from the other qemu" in proc.stdout
-    proc = moat("run", root=fake_root, QEMU="no-such-qemu")
+    proc = in_process("run", root=fake_root, QEMU="no-such-qemu")
     assert proc.returncode == 3 and "QEMU=no-such-qemu" in proc.stderr
 
 
-def test_json_has_the_verdict_and_every_domain(monkeypatch, fake_root: Path, tmp_path: Path):  # noqa: F811
+def test_json_has_the_verdict_and_every_domain(monkeypatch, fake_root: Path, tmp_path: Path, in_process: InProcess):  # noqa: F811
     lines = ["domain 0 'a' created: 1024 KiB, image module 1, ssidref 0x20002",
              "domain 'b' not created: error -12",
              "domain 0 'a' stopped: poweroff",
              "moat: all domains stopped: 1 as expected, 0 not", "moat: stop: success"]
     install(monkeypatch, tmp_path / "bin", printing(lines, 1))
     out = tmp_path / "r" / "run.json"
-    proc = moat("run", "--json", str(out), root=fake_root)
+    proc = in_process("run", "--json", str(out), root=fake_root)
     assert proc.returncode == 0, proc.stderr
     assert "'b' was not created: -12 is ENOMEM" in proc.stderr  # said in words as it happens
     data = json.loads(out.read_text())
@@ -76,8 +76,8 @@ def test_json_has_the_verdict_and_every_domain(monkeypatch, fake_root: Path, tmp
     assert b["name"] == "b" and not b["created"] and b["error"].startswith("-12 ENOMEM")
 
 
-def test_list_shows_the_scenarios():
-    proc = moat("run", "--list", root=ROOT)
+def test_list_shows_the_scenarios(in_process: InProcess):  # noqa: F811
+    proc = in_process("run", "--list", root=ROOT)
     assert proc.returncode == 0, proc.stderr
     listed = dict(line.split("  ", 1) for line in proc.stdout.splitlines())
     assert "tests/scenarios/hello.toml" in listed and "images/demo/demo.toml" in listed
@@ -88,10 +88,11 @@ def test_list_shows_the_scenarios():
     ('[policy]\nname = "p"\n', "is a security policy (TOML), not a scenario"),
     ('<?xml version="1.0"?>\n<SecurityPolicyDefinition/>\n', "is XML (a security policy?), not a scenario"),
 ])
-def test_a_policy_given_as_scenario_says_what_it_is(fake_root: Path, tmp_path: Path, text: str, what: str):  # noqa: F811
+def test_a_policy_given_as_scenario_says_what_it_is(fake_root: Path, tmp_path: Path, text: str, what: str,  # noqa: F811
+                                                   in_process: InProcess):  # noqa: F811
     f = tmp_path / "p.toml"
     f.write_text(text)
-    proc = moat("run", str(f), root=fake_root)
+    proc = in_process("run", str(f), root=fake_root)
     assert proc.returncode == 3 and what in proc.stderr and "moat policy check" in proc.stderr
 
 
@@ -127,7 +128,7 @@ def test_preflight_memory_ports_and_raw_labels(tmp_path: Path, monkeypatch):
     assert "domain[0] 'r': label 0x00630063 is not a label of the policy" in problem
 
 
-def test_preflight_refuses_before_boot_unless_forced(monkeypatch, tmp_path: Path):
+def test_preflight_refuses_before_boot_unless_forced(monkeypatch, tmp_path: Path, in_process: InProcess):  # noqa: F811
     root = tmp_path / "root"
     (root / "build" / "hv").mkdir(parents=True)
     (root / "build" / "hv" / "moat.bin").write_bytes(b"\0")
@@ -141,10 +142,10 @@ def test_preflight_refuses_before_boot_unless_forced(monkeypatch, tmp_path: Path
     scen.write_text('[[domain]]\nname = "p"\nimage = "hello"\nmax_evtchn = 5000\n')
     args_file = tmp_path / "args"
     install(monkeypatch, tmp_path / "bin", printing(["moat: stop: success"], 1, args_file))
-    proc = moat("run", str(scen), root=root)
+    proc = in_process("run", str(scen), root=root)
     assert proc.returncode == 3 and "max_evtchn = 5000" in proc.stderr and "--force" in proc.stderr
     assert not args_file.exists(), "QEMU must not start"
-    assert moat("run", str(scen), "--force", root=root).returncode == 0
+    assert in_process("run", str(scen), "--force", root=root).returncode == 0
     assert args_file.exists()
 
 
