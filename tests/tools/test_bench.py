@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from moat import bench, paths
 from moat.bench import BenchLineError, Figure
-from moat.pytest_plugin import require_qemu
+from moat.pytest_plugin import CliResult, MoatCli, require_qemu
 
 from .fakeqemu import install, printing
 
@@ -221,28 +219,34 @@ def fake_root(tmp_path: Path) -> Path:
     return root
 
 
-def moat(*args: str, root: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, MOAT_ROOT=str(root))
-    proc = subprocess.run([sys.executable, "-m", "moat", *args], capture_output=True, text=True,
-                          env=env, cwd=root, timeout=60, check=False)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
+Moat = Callable[..., CliResult]
 
 
-def test_cli_list(fake_root: Path):
+@pytest.fixture
+def moat(moat_cli: MoatCli) -> Moat:
+    """moat(*ARGS, root=): `moat ARGS` in the tree at root, in this process (moat_cli): the command
+    is under test, not the start-up of a `python -m moat` (tests/tools/test_cli.py has that)."""
+    def run(*args: str, root: Path) -> CliResult:
+        result = moat_cli(*args, cwd=root, MOAT_ROOT=str(root))
+        assert "Traceback" not in result.stderr, result.stderr
+        return result
+    return run
+
+
+def test_cli_list(fake_root: Path, moat: Moat):
     proc = moat("bench", "--list", root=fake_root)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == "tiny: a boot_to_banner"
     assert proc.stdout.splitlines()[1].startswith("policy_compile: policy_compile_5000_toml_s ")
 
 
-def test_cli_unknown_name(fake_root: Path):
+def test_cli_unknown_name(fake_root: Path, moat: Moat):
     proc = moat("bench", "--no-build", "nope", root=fake_root)
     assert proc.returncode == 3
     assert "no bench scenario nope" in proc.stderr and "tiny" in proc.stderr
 
 
-def test_cli_success_table_and_json(monkeypatch, fake_root: Path, tmp_path: Path):
+def test_cli_success_table_and_json(monkeypatch, fake_root: Path, tmp_path: Path, moat: Moat):
     args_file = tmp_path / "args"
     install(monkeypatch, tmp_path / "bin", printing(
         ["boot: tsc entry=100 banner=130", "(d0) bench: a min=1 median=2 max=3 n=5 unit=instructions",
@@ -267,7 +271,7 @@ def test_cli_success_table_and_json(monkeypatch, fake_root: Path, tmp_path: Path
       "Test result: FAILURE", "moat: stop: failure"], 3, "failure (QEMU exit status 3)"),
 ])
 def test_cli_failures_exit_1(monkeypatch, fake_root: Path, tmp_path: Path, lines, qemu_exit,
-                             message):
+                             message, moat: Moat):
     install(monkeypatch, tmp_path / "bin", printing(lines, qemu_exit))
     proc = moat("bench", "--no-build", "tiny", root=fake_root)
     assert proc.returncode == 1
