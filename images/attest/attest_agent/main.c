@@ -77,6 +77,12 @@ static long unhex(char **p, uint8_t *dst, size_t cap)
     return (long)n;
 }
 
+/* How long the agent looks at the line without sleeping: after a byte (the rest of a line follows
+ * at once) and after its own answer (the verifier's next request often does too). Past that it
+ * sleeps a millisecond between looks: an agent waiting for its verifier leaves its CPU (under QEMU,
+ * a host core) to others instead of spinning through the verifier's work. */
+#define SPIN_NS (2 * NS_PER_MS)
+
 /* Reads one line into `line`; false after `idle_ns` without any byte. Overlong lines are cut
  * and reported as such (the rest is read and dropped). */
 static bool read_line(uint64_t idle_ns, bool *overlong)
@@ -87,9 +93,13 @@ static bool read_line(uint64_t idle_ns, bool *overlong)
     for (;;) {
         int c = uart_read();
         if (c < 0) {
-            if (now_ns() - last > idle_ns)
+            uint64_t quiet = now_ns() - last;
+            if (quiet > idle_ns)
                 return false;
-            sched_yield();
+            if (quiet < SPIN_NS)
+                sched_yield();
+            else
+                sleep_ns(NS_PER_MS);
             continue;
         }
         last = now_ns();

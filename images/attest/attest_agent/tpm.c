@@ -22,7 +22,24 @@
 #define REDO_LIMIT 64
 
 static uint64_t guest_now_us(void) { return now_ns() / 1000; }
-static void guest_relax(void) { sched_yield(); }
+/* Between two polls of the TPM: yield for the first millisecond of a wait (most commands are done
+ * by then), then sleep a millisecond at a time: making an RSA key takes swtpm tens to hundreds of
+ * milliseconds, which a vCPU spinning on the status register would take from it on a busy host.
+ * Polls of one wait follow each other within microseconds; a longer gap starts a new wait. */
+#define RELAX_SPIN_NS NS_PER_MS
+#define RELAX_GAP_NS (NS_PER_MS / 2)
+static void guest_relax(void)
+{
+    static uint64_t wait_start, last;
+    uint64_t now = now_ns();
+    if (now - last > RELAX_GAP_NS)
+        wait_start = now;
+    if (now - wait_start < RELAX_SPIN_NS)
+        sched_yield();
+    else
+        sleep_ns(NS_PER_MS);
+    last = now_ns();
+}
 
 static const struct tis tis = {
     .regs = (volatile uint8_t *)GUEST_TPM_VA,
