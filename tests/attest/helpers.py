@@ -4,6 +4,7 @@ and the agent's serial line, and talk to the agent through the verifier's own Se
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from moat.pytest_plugin import log_name, require_qemu, skip_or_fail
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE / "scenarios"
+PERMALL = "tpm2-00.permall"  # a TPM's permanent state, all swtpm_setup writes (swtpm.tpm_state)
 
 
 def require_swtpm() -> None:
@@ -28,10 +30,28 @@ def require_swtpm() -> None:
             skip_or_fail(f"{tool} not found (apt-get install {swtpm.PACKAGES})")
 
 
+_template: list[Path] = []
+
+
+def fresh_tpm(name: str) -> Path:
+    """The state of a TPM `name` as swtpm_setup leaves it: a copy of one this process manufactured
+    (EK, its certificate from the local CA). swtpm_setup takes 0.6 s (its own waits, little CPU);
+    a copy of its 6 KB takes none. The copies share one EK, which no test here compares across
+    boots (test_enrolment's other TPM is its own, with seeds of its own)."""
+    if not _template:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        _template.append(swtpm.tpm_state(f"template-{worker}", fresh=True))
+    state = swtpm.attest_dir() / "tpm" / name
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    shutil.copy2(_template[0] / PERMALL, state / PERMALL)
+    return state
+
+
 @pytest.fixture
 def attested(request: pytest.FixtureRequest):
     """attested(scenario, tpm=...) -> a context manager yielding (System, Session); the console goes
-    to build/test-logs/<test>.log, and each call gets a fresh TPM unless one is named."""
+    to build/test-logs/<test>.log, and each call gets a fresh TPM (fresh_tpm) unless one is named."""
     require_swtpm()
     base = log_name(request.node.nodeid)
     count = [0]
@@ -42,7 +62,7 @@ def attested(request: pytest.FixtureRequest):
         suffix = "" if count[0] == 1 else f".{count[0]}"
         log = paths.build_dir() / "test-logs" / f"{base}{suffix}.log"
         name = tpm or f"test-{base[-60:]}{suffix}"
-        state = swtpm.tpm_state(name, fresh=tpm is None)
+        state = swtpm.tpm_state(name) if tpm else fresh_tpm(name)
         with system.boot(scen, tpm_name=name, tpm_state=state, log=log) as s:
             session = verify.Session(s.link, swtpm.trusted_ca_files())
             if ready:
