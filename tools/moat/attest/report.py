@@ -10,7 +10,9 @@ from moat.attest import AttestError, assurance, verify
 from moat.attest.reference import Reference
 
 
-def print_verdict(v: verify.Verdict, out: Any = sys.stdout) -> None:
+def print_verdict(v: verify.Verdict, out: Any = None) -> None:
+    """To out, or to sys.stdout as it is at the call (not as it was when this module was imported)."""
+    out = sys.stdout if out is None else out
     f = v.facts
     if v.ok:
         print("VERIFIED: the system runs what the reference describes", file=out)
