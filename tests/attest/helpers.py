@@ -4,6 +4,7 @@ and the agent's serial line, and talk to the agent through the verifier's own Se
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -33,14 +34,30 @@ def require_swtpm() -> None:
 _template: list[Path] = []
 
 
+def _manufactured_template() -> Path:
+    """One TPM manufactured for this test run, shared by its xdist workers: the first to get the
+    lock makes it (swtpm_setup), the others wait for it; a template of an earlier run (whose
+    certificate may chain to a CA since remade) is made again."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid-{os.getpid()}"
+    base = swtpm.attest_dir() / "tpm"
+    base.mkdir(parents=True, exist_ok=True)
+    with (base / "template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        marker = base / "template.run"
+        if not marker.is_file() or marker.read_text() != run or not (base / "template" / PERMALL).is_file():
+            marker.unlink(missing_ok=True)
+            swtpm.tpm_state("template", fresh=True)
+            marker.write_text(run)
+    return base / "template"
+
+
 def fresh_tpm(name: str) -> Path:
-    """The state of a TPM `name` as swtpm_setup leaves it: a copy of one this process manufactured
+    """The state of a TPM `name` as swtpm_setup leaves it: a copy of one manufactured for this run
     (EK, its certificate from the local CA). swtpm_setup takes 0.6 s (its own waits, little CPU);
     a copy of its 6 KB takes none. The copies share one EK, which no test here compares across
     boots (test_enrolment's other TPM is its own, with seeds of its own)."""
     if not _template:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        _template.append(swtpm.tpm_state(f"template-{worker}", fresh=True))
+        _template.append(_manufactured_template())
     state = swtpm.attest_dir() / "tpm" / name
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)

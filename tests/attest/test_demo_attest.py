@@ -11,7 +11,7 @@ from moat.attest.reference import compute
 from moat.attest.run import attested_run
 from moat.commands import demo
 
-from .helpers import require_swtpm
+from .helpers import fresh_tpm, require_swtpm
 
 pytestmark = pytest.mark.boot
 
@@ -21,6 +21,7 @@ def test_the_demo_is_verified_before_its_story() -> None:
     scen = paths.repo_root() / demo.DEMO_SCENARIO
     ref = compute(scen)
     log = paths.build_dir() / "test-logs" / "tests_attest_test_demo_attest.log"
+    fresh_tpm("test-demo")
     run = attested_run(scen, ref, tpm_name="test-demo", timeout=300.0, log=log)
     assert run.verdict.ok, run.verdict.problems
     assert run.result.status.value == "SUCCESS", run.result.tail(30)
