@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from moat.include_roots import HOST, include_flags
+from moat import paths
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,15 +28,10 @@ NIST = [
 
 
 @pytest.fixture(scope="module")
-def sha256_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler")
-    out = tmp_path_factory.mktemp("sha") / "sha256_check"
-    subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-Wvla", *include_flags(HOST, ROOT),
-                    str(ROOT / "tests" / "host" / "sha256_check.c"), str(ROOT / "hv" / "lib" / "sha256.c"),
-                    "-o", str(out)], check=True)
-    return out
+def sha256_bin() -> Path:
+    """build/host/sha256_check, which `moat build` makes (tests/host/SConscript, with the flags this
+    test compiled it with before, -g besides): compiling it again here cost each worker 0.2 s."""
+    return paths.require_built(paths.build_dir() / "host" / "sha256_check")
 
 
 def _digests(binary: Path, chunk: int | str, files: list[Path]) -> list[str]:
