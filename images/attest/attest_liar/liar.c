@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A lying attestation agent, for the tests only: the agent's own sources with lie_*() hooks that
-// do what `lie=<how>` on the command line says. Each lie is one a compromised TPM-holding domain
-// could tell; tests/attest/ shows the verifier refuses every one.
+// do what `lie=<how>[,<how>...]` on the command line says. Each lie is one a compromised TPM-holding
+// domain could tell; tests/attest/ shows the verifier refuses every one.
 //   lie=replay      answer every quote after the first with the first (an old nonce)
 //   lie=log         change a domain's image digest in the hypervisor's log, and the event's digest
 //                   with it, so that the log is consistent in itself
@@ -17,12 +17,27 @@
 #include "../attest_agent/tpm.c"
 #include "../attest_agent/uart.c"
 
-static char how[16];
+static char how[64];
 static uint8_t first_attest[4096], first_sig[2048], first_pcrs[1024];
 static size_t first_alen, first_slen, first_plen;
 static bool have_first;
 static uint8_t fake_log[64 * 1024];
 static long fake_len = -1;
+
+/* Whether `lie=` names this lie (one of its comma-separated words). */
+static bool lying(const char *lie)
+{
+    size_t n = strlen(lie);
+    for (const char *w = how; *w;) {
+        if (!strncmp(w, lie, n) && (w[n] == ',' || !w[n]))
+            return true;
+        while (*w && *w != ',')
+            w++;
+        if (*w == ',')
+            w++;
+    }
+    return false;
+}
 
 void lie_at_start(void)
 {
@@ -30,12 +45,12 @@ void lie_at_start(void)
     printf("attest liar: lie=%s\n", how[0] ? how : "(none)");
     uint8_t digest[32];
     memset(digest, 0x5a, sizeof(digest));
-    if (!strcmp(how, "extend-fw"))
+    if (lying("extend-fw"))
         printf("attest liar: extended PCR 7 from locality 0: rc 0x%x\n", tpm_extend(7, digest));
-    if (!strcmp(how, "extend-hv"))
+    if (lying("extend-hv"))
         printf("attest liar: tried to extend PCR %u from locality 0: rc 0x%x\n", MEASURE_PCR_BOOT,
                tpm_extend(MEASURE_PCR_BOOT, digest));
-    if (!strcmp(how, "bad-calls")) {
+    if (lying("bad-calls")) {
         /* Only the TPM holder gets past measure_op's first check, so only it can reach these. */
         uint8_t one[8];
         long size = measure_op(MEASUREOP_log_size, MEASURE_LOG_HYPERVISOR, 0, NULL, 0);
@@ -52,7 +67,7 @@ void lie_at_start(void)
 
 bool lie_quote(uint8_t *attest, size_t *alen, uint8_t *sig, size_t *slen, uint8_t *pcrs, size_t *plen)
 {
-    if (strcmp(how, "replay"))
+    if (!lying("replay"))
         return false;
     if (!have_first) {
         memcpy(first_attest, attest, *alen), first_alen = *alen;
@@ -97,7 +112,7 @@ static void forge(void)
 
 long lie_log(int which, uint64_t offset, uint8_t *dst, size_t size)
 {
-    if (strcmp(how, "log") || which != MEASURE_LOG_HYPERVISOR)
+    if (!lying("log") || which != MEASURE_LOG_HYPERVISOR)
         return -1;
     if (fake_len < 0)
         forge();
