@@ -45,6 +45,7 @@ class OtherTpm:
                                           f"type=unixio,path={self.sock}.ctrl", "--flags", "startup-clear"],
                                          stderr=err)
         self.esapi = self._connect(time.monotonic() + 10)
+        self.ak: int | None = None
 
     def _connect(self, deadline: float) -> ESAPI:
         """The TCTI, once swtpm takes connections. A socket file appears at bind(), before swtpm
@@ -69,6 +70,8 @@ class OtherTpm:
         from tpm2_pytss.types import TPM2B_PUBLIC, TPM2B_SENSITIVE_CREATE
 
         tmpl, _ = TPM2B_PUBLIC.unmarshal(struct.pack(">H", len(AK_TEMPLATE)) + AK_TEMPLATE)
+        if self.ak is not None:  # the one an earlier attempt made (a TPM holds three objects at most)
+            self.esapi.flush_context(self.ak)
         handle, pub, *_ = self.esapi.create_primary(TPM2B_SENSITIVE_CREATE(), tmpl, ESYS_TR.ENDORSEMENT)
         self.ak = handle
         return bytes(pub.marshal())
@@ -88,6 +91,7 @@ class OtherTpm:
         ek, *_ = self.esapi.create_primary(TPM2B_SENSITIVE_CREATE(), ek_tmpl, ESYS_TR.ENDORSEMENT)
         session = self.esapi.start_auth_session(ESYS_TR.NONE, ESYS_TR.NONE, 1, *self._sym())
         self.esapi.policy_secret(ESYS_TR.ENDORSEMENT, session, b"", b"", b"", 0)
+        assert self.ak is not None, "activate before make_ak"
         cred = self.esapi.activate_credential(self.ak, ek, TPM2B_ID_OBJECT.unmarshal(blob)[0],
                                               TPM2B_ENCRYPTED_SECRET.unmarshal(secret)[0], session2=session)
         return bytes(cred)
@@ -126,23 +130,27 @@ class ForeignAk:
         return self.link.request(line, keyword, fields, timeout)
 
 
-@pytest.mark.parametrize("through_other", [False, True], ids=["genuine-tpm-activates", "other-tpm-activates"])
-def test_an_ak_from_another_tpm_is_refused(attested, through_other: bool) -> None:
+def test_an_ak_from_another_tpm_is_refused(attested) -> None:
+    """After the control (the genuine AK enrols), the other TPM's AK is offered twice in the same
+    session with the genuine agent: once with the genuine TPM answering the credential (it cannot:
+    ACTIVATE fails), once with the other TPM answering it (it cannot open a credential made for
+    the genuine EK: the answer is wrong). Neither gets as far as a quote."""
     require_swtpm()
     work = Path(tempfile.mkdtemp(prefix="moat-other-"))
-    other = OtherTpm(work, "other" if through_other else "genuine")
+    other = OtherTpm(work, "other")
     try:
         with attested(SCENARIOS / "agent.toml") as (s, session):
             # The control: the genuine AK enrols.
             session.hello()
             session.enrol()
-            proxy = ForeignAk(s.link, other, through_other)
-            liar = verify.Session(proxy, session.ca_files)  # type: ignore[arg-type]
-            with pytest.raises(AttestError, match=r"ACTIVATE failed|credential came back wrong") as err:
-                liar.enrol()
-            assert "QUOTE" not in proxy.sent
-            if through_other:
-                assert "the AK is not in the TPM whose EK was certified; refused" in str(err.value)
+            for through_other in (False, True):
+                proxy = ForeignAk(s.link, other, through_other)
+                liar = verify.Session(proxy, session.ca_files)  # type: ignore[arg-type]
+                with pytest.raises(AttestError, match=r"ACTIVATE failed|credential came back wrong") as err:
+                    liar.enrol()
+                assert "QUOTE" not in proxy.sent, through_other
+                if through_other:
+                    assert "the AK is not in the TPM whose EK was certified; refused" in str(err.value)
             session.bye()
     finally:
         other.close()
