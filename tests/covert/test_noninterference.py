@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 from moat.covert import noninterference as ni
-from moat.pytest_plugin import require_qemu
+from moat.pytest_plugin import MoatCli, require_qemu
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "tests" / "covert"
@@ -38,13 +36,11 @@ def differing_keys(a: list[str], b: list[str]) -> set[str]:
     return keys
 
 
-def test_demo_customers_a_and_b(tmp_path):
+def test_demo_customers_a_and_b(tmp_path, moat_cli: MoatCli):
     require_qemu()
     out = tmp_path / "ni.json"
-    proc = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / "ni_demo.toml"),
-                           "--high", "a-web", "--low", "b-app", "--no-build", "--ignore-timing",
-                           "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    proc = moat_cli("noninterference", str(SCENARIOS / "ni_demo.toml"), "--high", "a-web", "--low", "b-app",
+                    "--no-build", "--ignore-timing", "--json", str(out), cwd=ROOT)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text  # --ignore-timing: only time readings differ
     rep = json.loads(out.read_text())
@@ -63,9 +59,8 @@ def test_demo_customers_a_and_b(tmp_path):
     # Every answer about customer A is a refusal, the same in every run.
     assert all("info=-1 unbound=-13 memop=-1 gntq=-8" in v for v in views[0][:16])
     # Without --ignore-timing the same difference is a failure (exit 1).
-    again = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / "ni_demo.toml"),
-                            "--high", "a-web", "--low", "b-app", "--no-build", "--no-control"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    again = moat_cli("noninterference", str(SCENARIOS / "ni_demo.toml"), "--high", "a-web", "--low", "b-app",
+                     "--no-build", "--no-control", cwd=ROOT)
     assert again.returncode == 1 and "DIFFERS (timing only) (cpu)" in again.stdout, again.stdout + again.stderr
 
 
@@ -83,17 +78,15 @@ def test_creators_domid_channel_and_its_mitigation():
     assert mitigated.functional == []
 
 
-def partitioned_pair_holds(tmp_path: Path, scenario: str) -> tuple[str, list[Path]]:
+def partitioned_pair_holds(tmp_path: Path, moat_cli: MoatCli, scenario: str) -> tuple[str, list[Path]]:
     """`moat noninterference` on a partitioned a-web/b-app pair (two secrets and the control run,
     hypercall log included): it must exit 0 and say HOLDS with no divergence and no channel, each
     run seen making over 100 observations in two partitions of 10 ms. Returns its standard output
     and the three runs' console logs."""
     require_qemu()
     out = tmp_path / "ni.json"
-    proc = subprocess.run([sys.executable, "-m", "moat", "noninterference", str(SCENARIOS / scenario),
-                           "--high", "a-web", "--low", "b-app", "--no-build", "--runs", "2", "--hypercalls",
-                           "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    proc = moat_cli("noninterference", str(SCENARIOS / scenario), "--high", "a-web", "--low", "b-app",
+                    "--no-build", "--runs", "2", "--hypercalls", "--json", str(out), cwd=ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rep = json.loads(out.read_text())
     assert rep["verdict"] == "HOLDS" and rep["divergences"] == [] and rep["channels"] == [], rep
@@ -103,10 +96,10 @@ def partitioned_pair_holds(tmp_path: Path, scenario: str) -> tuple[str, list[Pat
     return proc.stdout, logs
 
 
-def test_demo_customers_a_and_b_partitioned(tmp_path):
+def test_demo_customers_a_and_b_partitioned(tmp_path, moat_cli: MoatCli):
     """The same pair with [scheduler] mode = "partition": b-app's whole view, time readings and
     the hypercall log included, is the same for two secrets (and the control run)."""
-    stdout, logs = partitioned_pair_holds(tmp_path, "ni_partition.toml")
+    stdout, logs = partitioned_pair_holds(tmp_path, moat_cli, "ni_partition.toml")
     assert "moat noninterference: HOLDS" in stdout
     # The high domain did act on its secret in that run (0xff..ff: it spun in every step).
     assert "ni: high done" in logs[1].read_text()
@@ -115,7 +108,7 @@ def test_demo_customers_a_and_b_partitioned(tmp_path):
     assert sum(v.startswith("out: ni: step=") for v in views[0]) == 16
 
 
-def test_a_capped_domain_under_partitions_leaks_nothing(tmp_path):
+def test_a_capped_domain_under_partitions_leaks_nothing(tmp_path, moat_cli: MoatCli):
     """ni_partition_cap.toml: the partitioned pair with a-web capped at 10 %, so whether it spends
     its budget (parked until the next period or not) depends on its secret. Its cap is kept in its
     own partition's time only (sched_share.c share_tick_partitioned): b-app's whole view, TSC
@@ -123,7 +116,7 @@ def test_a_capped_domain_under_partitions_leaks_nothing(tmp_path):
     whichever partition's tick came first after it, and its work (un-parking and queueing a-web or
     not), and each tick's park test, fell in b-app's time: its TSC readings differed by 10
     instructions (the `tick` channel)."""
-    _, logs = partitioned_pair_holds(tmp_path, "ni_partition_cap.toml")
+    _, logs = partitioned_pair_holds(tmp_path, moat_cli, "ni_partition_cap.toml")
     # The secret did change what the cap did: with every bit set a-web asked for 3/4 of every
     # step (67.5 ms) and got its cap (about 10 % of its life, in microseconds), parked the rest;
     # with none it used a fraction of a budget.
