@@ -218,6 +218,15 @@ static void arp_fill(uint8_t *a, uint16_t op, const uint8_t *sha, uint32_t spa, 
     net_put32(a + 24, tpa);
 }
 
+/* Broadcasts an ARP request for ip. */
+static int arp_ask(struct net_stack *st, uint32_t ip, uint64_t deadline_ns)
+{
+    static const uint8_t zero[NET_ETH_ALEN];
+    uint8_t req[ARP_LEN];
+    arp_fill(req, ARP_REQUEST, st->mac, st->ip, zero, ip);
+    return net_send(st, net_broadcast, NET_ETHERTYPE_ARP, req, sizeof(req), deadline_ns);
+}
+
 int net_resolve(struct net_stack *st, uint32_t ip, uint8_t *mac, uint64_t deadline_ns)
 {
     uint64_t retry = 0;
@@ -228,10 +237,7 @@ int net_resolve(struct net_stack *st, uint32_t ip, uint8_t *mac, uint64_t deadli
         if (now >= deadline_ns)
             return NETIF_ETIMEDOUT;
         if (now >= retry) {
-            static const uint8_t zero[NET_ETH_ALEN];
-            uint8_t req[ARP_LEN];
-            arp_fill(req, ARP_REQUEST, st->mac, st->ip, zero, ip);
-            int rc = net_send(st, net_broadcast, NET_ETHERTYPE_ARP, req, sizeof(req), deadline_ns);
+            int rc = arp_ask(st, ip, deadline_ns);
             if (rc)
                 return rc;
             retry = now + 100 * NS_PER_MS;
@@ -240,6 +246,63 @@ int net_resolve(struct net_stack *st, uint32_t ip, uint8_t *mac, uint64_t deadli
         if (rc)
             return rc;
     }
+}
+
+struct net_resolving {
+    const uint32_t *ips;
+    const uint16_t *vlans;
+    unsigned n;
+    int found; /* the index of the first that answered, or -1 */
+};
+
+/* An ARP frame for us (a, len: its payload) on vlan, ours or another: one from a target of
+ * net_resolve_any is its answer (the target asked on that VLAN, if the address is asked on
+ * several). */
+static void resolving_arp(struct net_stack *st, const uint8_t *a, size_t len, uint16_t vlan)
+{
+    struct net_resolving *r = st->resolving;
+    if (r->found >= 0 || len < ARP_LEN || net_get32(a + 24) != st->ip)
+        return;
+    uint32_t from = net_get32(a + 14);
+    for (unsigned i = 0; i < r->n; i++)
+        if (from == r->ips[i] && (r->found < 0 || r->vlans[i] == vlan))
+            r->found = (int)i;
+}
+
+int net_resolve_any(struct net_stack *st, const uint32_t *ips, const uint16_t *vlans, unsigned n, unsigned *which,
+                    uint64_t deadline_ns)
+{
+    struct net_resolving r = {.ips = ips, .vlans = vlans, .n = n, .found = -1};
+    uint16_t own = st->vlan;
+    uint64_t retry = 0;
+    int rc = 0;
+    st->resolving = &r;
+    while (r.found < 0 && !rc) {
+        uint64_t now = now_ns();
+        if (now >= deadline_ns) {
+            rc = NETIF_ETIMEDOUT;
+            break;
+        }
+        if (now >= retry) {
+            /* Each request tagged for its target's VLAN: the stack's own VLAN for as long as it
+             * takes to send it (frames that a full ring makes it handle meanwhile are read as on
+             * that VLAN too: at worst ignored, as the full ring would have them dropped). */
+            for (unsigned i = 0; i < n && !rc; i++) {
+                st->vlan = vlans[i] <= NET_VLAN_MAX ? vlans[i] : 0;
+                rc = arp_ask(st, ips[i], deadline_ns);
+                st->vlan = own;
+            }
+            retry = now + 100 * NS_PER_MS;
+        }
+        if (!rc && r.found < 0)
+            rc = net_step(st, false, retry < deadline_ns ? retry : deadline_ns);
+    }
+    st->resolving = NULL;
+    if (r.found >= 0) {
+        *which = (unsigned)r.found;
+        return 0;
+    }
+    return rc;
 }
 
 /* Fills an IPv4 header for a payload of len bytes. */
@@ -331,6 +394,8 @@ static void rx_arp(struct net_stack *st, const uint8_t *a, size_t len)
         st->stats.rx_bad++; /* a group address cannot own an IP address */
         return;
     }
+    if (st->resolving)
+        resolving_arp(st, a, len, st->vlan);
     arp_learn(st, spa, sha);
     if (op == ARP_REQUEST) {
         arp_fill(reply_payload(st), ARP_REPLY, st->mac, st->ip, sha, spa);
@@ -423,6 +488,8 @@ static void rx_frame(struct net_stack *st, size_t len)
     }
     bool ours = mac_eq(eth.dst, st->mac) || mac_eq(eth.dst, net_broadcast);
     if (!ours || eth.tagged != (st->vlan != 0) || eth.vlan != st->vlan) {
+        if (ours && st->resolving && eth.type == NET_ETHERTYPE_ARP)
+            resolving_arp(st, st->rx + eth.hlen, len - eth.hlen, eth.vlan); /* another VLAN's counts too */
         st->stats.rx_ignored++;
         return;
     }

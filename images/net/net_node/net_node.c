@@ -6,7 +6,8 @@
 //   ip=<a.b.c.d>             our address (required)
 //   vlan=<id>                tag our frames with this VLAN (a switch trunk port); default untagged
 //   ping=<ip>[@vlan],...     ping each target `count` times (default 10), every reply must come
-//   unreachable=<ip>[@vlan],...  each must NOT answer (ARP or echo) within 2 s
+//   unreachable=<ip>[@vlan],...  none may answer ARP within 2 s (all asked at once, each
+//                            on its VLAN through the whole window)
 //   stream=<ip>              stream `bytes` (default 1 MiB) of UDP in datagrams of `size` payload
 //                            bytes (default 1024); the receiver's checksum must match ours;
 //                            rto_us=<us> goes back after that long without an acknowledgement
@@ -109,14 +110,27 @@ static void ping_one(uint32_t ip, uint16_t vlan, unsigned count)
            (unsigned long)(got ? best / NS_PER_US : 0), (unsigned long)(worst / NS_PER_US));
 }
 
-static void unreachable_one(uint32_t ip, uint16_t vlan, unsigned unused)
+#define UNREACHABLE_MAX 8
+
+/* unreachable=: every target at once, each asked for its address (ARP) on its own VLAN every
+ * 100 ms through one window of UNREACHABLE_NS, the window each used to have alone; an answer
+ * from any, on any VLAN, is a failure by itself (a ping needs it first) and ends the window. */
+static void unreachable(const char *list)
 {
-    (void)unused;
     char buf[16];
-    int rc = net_ping(&st, ip, 0, 56, now_ns() + UNREACHABLE_NS);
-    xtf_check(rc == NETIF_ETIMEDOUT, "%s answered (%d): it should be unreachable", net_format_ip(buf, ip), rc);
-    printf("unreachable %s vlan %u: %s\n", net_format_ip(buf, ip), vlan,
-           rc == NETIF_ETIMEDOUT ? "no answer, as expected" : "ANSWERED");
+    uint32_t ips[UNREACHABLE_MAX];
+    uint16_t vlans[UNREACHABLE_MAX];
+    unsigned n = 0, which = 0;
+    while (n < UNREACHABLE_MAX && next_target(&list, &ips[n], &vlans[n]))
+        n++;
+    xtf_check(!*list || *list == ' ', "more than %u unreachable targets", UNREACHABLE_MAX);
+    int rc = net_resolve_any(&st, ips, vlans, n, &which, now_ns() + UNREACHABLE_NS);
+    for (unsigned i = 0; i < n; i++) {
+        bool answered = rc != NETIF_ETIMEDOUT && (rc != 0 || i == which);
+        xtf_check(!answered, "%s answered (%d): it should be unreachable", net_format_ip(buf, ips[i]), rc);
+        printf("unreachable %s vlan %u: %s\n", net_format_ip(buf, ips[i]), vlans[i],
+               answered ? "ANSWERED" : rc == NETIF_ETIMEDOUT ? "no answer, as expected" : "not asked to the end");
+    }
 }
 
 static void bye_one(uint32_t ip, uint16_t vlan, unsigned unused)
@@ -283,7 +297,7 @@ void test_main(void)
     if (cmdline_get("ping", arg, sizeof(arg)))
         for_each_target(arg, ping_one, (unsigned)cmdline_ulong("count", 10));
     if (cmdline_get("unreachable", arg, sizeof(arg)))
-        for_each_target(arg, unreachable_one, 0);
+        unreachable(arg);
     if (cmdline_get("stream", arg, sizeof(arg))) {
         if (net_parse_ip(arg, &ip))
             stream_to(ip);
@@ -295,7 +309,7 @@ void test_main(void)
     if (cmdline_get("after_ping", arg, sizeof(arg)))
         for_each_target(arg, ping_one, (unsigned)cmdline_ulong("count", 10));
     if (cmdline_get("after_unreachable", arg, sizeof(arg)))
-        for_each_target(arg, unreachable_one, 0);
+        unreachable(arg);
     if (cmdline_get("bye", arg, sizeof(arg)))
         for_each_target(arg, bye_one, 0);
     serve();

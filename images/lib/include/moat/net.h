@@ -58,6 +58,8 @@ struct net_stats {
     uint64_t tx_frames, tx_dropped; /* tx_dropped: a reply that did not fit a full ring */
 };
 
+struct net_resolving;
+
 struct net_stack {
     struct netif *nif;
     uint8_t mac[NET_ETH_ALEN];
@@ -74,6 +76,7 @@ struct net_stack {
     bool echo_seen;
     net_udp_handler udp;
     void *udp_ctx;
+    struct net_resolving *resolving; /* net_resolve_any's targets while it waits, else NULL */
     struct net_stats stats;
     uint8_t rx[NETIF_FRAME_MAX];
     uint8_t tx[NETIF_FRAME_MAX];    /* what net_send sends (built in place by net_ping, net_udp_send) */
@@ -102,6 +105,15 @@ int net_send(struct net_stack *st, const uint8_t *dst, uint16_t ethertype, const
              uint64_t deadline_ns);
 /* The MAC address of ip (ARP, cached): 0 or NETIF_ETIMEDOUT. */
 int net_resolve(struct net_stack *st, uint32_t ip, uint8_t *mac, uint64_t deadline_ns);
+/*
+ * Asks for n addresses at once, each with a broadcast ARP request on its own VLAN (vlans[i]; 0:
+ * untagged) every 100 ms, until one of them answers or deadline_ns: 0 and in *which the index of
+ * the first that did, or NETIF_ETIMEDOUT. An answer is any ARP frame from that address to us, on
+ * whatever VLAN it comes (the stack stays on its own for everything else); the ARP cache is not
+ * asked, nor filled from another VLAN. For addresses that must not answer (tests/net).
+ */
+int net_resolve_any(struct net_stack *st, const uint32_t *ips, const uint16_t *vlans, unsigned n, unsigned *which,
+                    uint64_t deadline_ns);
 /* One echo request with `size` bytes of data; 0 when its reply came back, else NETIF_ETIMEDOUT. */
 int net_ping(struct net_stack *st, uint32_t ip, uint16_t seq, unsigned size, uint64_t deadline_ns);
 /* One UDP datagram (len <= NET_UDP_MAX) to ip:dport from our sport. */
