@@ -2,7 +2,7 @@
 // The scheduler's wake-up boost and its fairness bound. Two domains ping-pong events as fast as
 // they can while a third burns CPU:
 //   role=ping peer=<domid> rounds=N   allocates port 1 for peer, sends, waits for each reply
-//   role=pong peer=<domid>            binds to ping's port 1 and answers every event
+//   role=pong peer=<domid> rounds=N   binds to ping's port 1 and answers its N events
 //   role=worker units=N               does N units of pure computation
 //   role=selfsend rounds=N            sends N events to itself (an IPI port) beside a queued worker:
 //                                     each upcall must come on the way out of its own send, at once
@@ -36,16 +36,16 @@ static void ping(domid_t peer, unsigned long rounds)
     printf("pingpong done: %lu round trips in %lu ms\n", rounds, (unsigned long)((now_ns() - t0) / 1000000));
 }
 
-static void pong(domid_t peer)
+/* Answers the pinger's rounds, then ends: each round is one event, and the pinger sends the next
+ * only once it has the answer to the last, so none of them is lost to a pending one. */
+static void pong(domid_t peer, unsigned long rounds)
 {
     long port = evtchn_connect(peer, 1, 0);
     xtf_assert(port > 0, "connect returned %ld", port);
     evtchn_wait((evtchn_port_t)port, 0); /* bind_interdomain leaves the new port pending */
-    for (;;) {
+    for (unsigned long i = 0; i < rounds; i++) {
         long rc = evtchn_wait((evtchn_port_t)port, now_ns() + 2000000000ULL);
-        if (rc == -XEN_ETIMEDOUT)
-            break; /* the pinger is done */
-        xtf_assert(rc == 0, "wait returned %ld", rc);
+        xtf_assert(rc == 0, "wait for round %lu of %lu returned %ld", i + 1, rounds, rc);
         evtchn_send((evtchn_port_t)port);
     }
     printf("pong done\n");
@@ -101,7 +101,7 @@ void test_main(void)
     if (strcmp(role, "ping") == 0)
         ping(peer, cmdline_ulong("rounds", 1000));
     else if (strcmp(role, "pong") == 0)
-        pong(peer);
+        pong(peer, cmdline_ulong("rounds", 1000));
     else if (strcmp(role, "selfsend") == 0)
         selfsend(cmdline_ulong("rounds", 100));
     else if (strcmp(role, "worker") == 0)
