@@ -177,10 +177,12 @@ def test_the_hypervisor_publishes_links_with_their_types(run_scenario):
 
 def test_the_hypervisor_refuses_a_forbidden_link_built_by_hand(boot: Booter):
     """A manifest written without the tools' check: the link is published, but the MAC refuses
-    the granter's event channel and the mapper's grant map, and nothing is left behind."""
+    the granter's event channel and the mapper's grant map, and nothing is left behind. Under
+    -icount: each end lingers 2 s after its refusal (so that the other's attempt meets a live
+    domain), which idle CPUs skip there instead of waiting it out."""
     scen = scenario.load(FORBIDDEN)
     mods = manifest.build_boot_modules(scen, paths.build_dir(), refuse_forbidden_links=False)
-    result = boot(modules=mods, timeout=90)
+    result = boot(modules=mods, timeout=90, icount=True)
     assert_status(result, "SUCCESS")
     tail = log_tail(result)
     assert "link 0: 0:a1 <-> 1:b1: their labels share no STE type; the MAC will refuse it" in result.lines, tail
