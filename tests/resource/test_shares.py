@@ -3,7 +3,12 @@
 20 % holds beside three spinners, on an idle CPU and for a domain of two vCPUs on two CPUs, and
 weights 1:2:4 share the CPU 1:2:4.
 Without the cap the capped spinner gets a quarter (or all) of the CPU; without the weights each
-gets a third: every assertion below fails."""
+gets a third: every assertion below fails.
+
+The -icount boots take 2 ns an instruction (shift=1, ICOUNT_SHIFT): the judge's windows are as
+long in time (500 ms: 50 periods of a cap, 500 ticks) in half the instructions, half the host's
+CPU. The hypervisor's own work per tick weighs twice as much against a domain's, which moves no
+share here by more than 0.7 of a point from shift=0's (most by under 0.05)."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from moat.pytest_plugin import Booter, assert_xtf, log_tail
 from tests.domains import domlog
 from tests.domains.conftest import scenario_path
 
+ICOUNT_SHIFT = 1
 SHARE = re.compile(r"share: (\S+) cpu_ns=(\d+) elapsed_ns=(\d+)")
 MOST = re.compile(r"most in one period: (\d+) us over \d+ periods$")
 
@@ -32,7 +38,8 @@ def share_figures(result: qemu.BootResult) -> dict[str, float]:
 
 def shares(boot: Booter, name: str) -> dict[str, float]:
     """Boots scenario `name` under -icount: share_figures of its judge."""
-    result: qemu.BootResult = boot(scenario_file=scenario_path(name), icount=True, timeout=240)
+    result: qemu.BootResult = boot(scenario_file=scenario_path(name), icount=True, icount_shift=ICOUNT_SHIFT,
+                                   timeout=240)
     assert_xtf(result)
     return share_figures(result)
 
@@ -137,7 +144,8 @@ def test_a_parked_domain_runs_no_more_in_its_period(boot: Booter) -> None:
     10 ms) beside a spinner on one CPU. In no whole period may it run more than its budget and
     the tick that finds it spent (3 ms; 3.5 allowed): when the tick parks it, the vCPU queued
     behind the running one leaves the queue too. Left queued, that vCPU runs a tick more."""
-    result: qemu.BootResult = boot(scenario_file=scenario_path("share_cap_park_queued"), icount=True, timeout=240)
+    result: qemu.BootResult = boot(scenario_file=scenario_path("share_cap_park_queued"), icount=True,
+                                   icount_shift=ICOUNT_SHIFT, timeout=240)
     assert_xtf(result)
     capped = domlog.parse(result.console).named("capped")
     most = [int(m[1]) for line in capped.lines if (m := MOST.match(line))]
@@ -230,7 +238,8 @@ def test_an_idle_cpu_takes_a_domain_queued_on_another_on_two_cpus(boot: Booter) 
     reads them); kept only with more than two, the steal finds every queue empty on two CPUs,
     CPU 1 idles and the spinners share CPU 0 (57.2 % and 41.4 %). The four-CPU steal scenarios
     above cannot see that: four CPUs keep the counters either way."""
-    result: qemu.BootResult = boot(scenario_file=scenario_path("sched_steal_two_cpus"), icount=True, timeout=240)
+    result: qemu.BootResult = boot(scenario_file=scenario_path("sched_steal_two_cpus"), icount=True,
+                                   icount_shift=ICOUNT_SHIFT, timeout=240)
     assert_xtf(result)
     assert "cpus: 2 online" in result.lines, log_tail(result)
     log = domlog.parse(result.console)

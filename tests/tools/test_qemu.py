@@ -80,6 +80,10 @@ def test_command_options():
     cmd = qemu.qemu_command(Path("k"), "", [], memory="256M", icount=True, gdb=True)
     assert cmd[cmd.index("-m") + 1] == "256M"
     assert cmd[cmd.index("-icount") + 1] == "shift=0,sleep=off"
+    shifted = qemu.qemu_command(Path("k"), "", [], icount=True, icount_shift=1)
+    assert shifted[shifted.index("-icount") + 1] == "shift=1,sleep=off"
+    with pytest.raises(ValueError, match="icount_shift"):
+        qemu.qemu_command(Path("k"), "", [], icount_shift=1)
     assert cmd[-2:] == ["-s", "-S"]
     assert "-initrd" not in cmd
     assert qemu.qemu_command(Path("k"), "", [], kvm=True)[5:7] == ["-accel", "kvm"]

@@ -83,6 +83,7 @@ class Booter:
         timeout: float = BOOT_TIMEOUT,
         memory: str | None = None,
         icount: bool = False,
+        icount_shift: int = 0,
         iso: bool = False,
         cdrom: Path | None = None,
         default_policy: bool = True,
@@ -91,7 +92,8 @@ class Booter:
         one_thread: bool = False,
     ) -> qemu.BootResult:
         """Boot once. smp: the CPUs (else the scenario's cpus, else `--smp`, else 1). one_thread:
-        all CPUs in one host thread (moat.qemu.qemu_command), for tests not about parallel CPUs."""
+        all CPUs in one host thread (moat.qemu.qemu_command), for tests not about parallel CPUs;
+        icount_shift: the ns an instruction takes under icount (moat.qemu.qemu_command)."""
         require_qemu()
         mods = list(modules)
         mem = memory or "128M"
@@ -110,7 +112,7 @@ class Booter:
             pytest.fail(f"{cdrom} is missing: run ./moat build first", pytrace=False)
         try:
             result = qemu.boot(kernel, cmdline, mods, timeout=timeout, log=self._next_log(),
-                               memory=mem, icount=icount, iso=iso, cdrom=cdrom,
+                               memory=mem, icount=icount, icount_shift=icount_shift, iso=iso, cdrom=cdrom,
                                iso_dir=paths.build_dir(self.root) / "test-iso",
                                default_policy=default_policy,
                                smp=smp or self.default_smp or 1, extra_args=extra_args,

@@ -196,6 +196,7 @@ def qemu_command(
     memory: str = "128M",
     kvm: bool = False,
     icount: bool = False,
+    icount_shift: int = 0,
     gdb: bool = False,
     cdrom: Path | None = None,
     qemu: str = QEMU,
@@ -211,6 +212,10 @@ def qemu_command(
     what changes is that no two of them run at the same instant, and that a CPU spinning on a
     lock gives way at its next `pause` instead of burning a host core while the CPU it waits for
     has none (docs/testing.md: for boots whose claim is not about CPUs running truly at once).
+
+    icount_shift: under -icount, each instruction is 2**icount_shift ns of the guests' time (and
+    of the TSC's 1 GHz). 0, the default, makes the TSC count instructions; 1 lets a test that
+    measures shares of a fixed span of time run it in half the instructions.
     """
     if kvm and icount:
         raise UserError("--icount works only under TCG, not with --kvm")
@@ -224,7 +229,9 @@ def qemu_command(
     if smp != 1:
         cmd += ["-smp", str(smp)]
     if icount:
-        cmd += ["-icount", "shift=0,sleep=off"]
+        cmd += ["-icount", f"shift={icount_shift},sleep=off"]
+    elif icount_shift:
+        raise ValueError("icount_shift without icount")
     if cdrom is not None:
         cmd += ["-cdrom", str(cdrom), "-boot", "d"]
     else:
@@ -260,6 +267,7 @@ def boot(
     log: Path | None = None,
     memory: str = "128M",
     icount: bool = False,
+    icount_shift: int = 0,
     iso: bool = False,
     gdb: bool = False,
     kvm: bool = False,
@@ -281,7 +289,8 @@ def boot(
     process group is killed. The hypervisor refuses to run without a security
     policy, so unless default_policy is False a boot whose modules include none
     gets moat's default policy (moat.bootpolicy) as its last module. smp is the
-    number of CPUs (QEMU's -smp); one_thread runs them all in one host thread (qemu_command).
+    number of CPUs (QEMU's -smp); one_thread runs them all in one host thread, icount_shift is
+    -icount's (qemu_command).
     """
     qemu = find_qemu()
     base = Path(cwd) if cwd is not None else Path.cwd()  # relative paths are QEMU's, from cwd
@@ -314,8 +323,9 @@ def boot(
         with coverage_trace.boot_trace(base / kernel if kernel is not None else None,
                                        base / cdrom if cdrom is not None else None) as trace_args:
             cmd = qemu_command(kernel, cmdline, modules, memory=memory, kvm=kvm, icount=icount,
-                               gdb=gdb, cdrom=cdrom, qemu=qemu, extra_args=[*extra_args, *trace_args],
-                               smp=smp, gdb_port=gdb_port, one_thread=one_thread)
+                               icount_shift=icount_shift, gdb=gdb, cdrom=cdrom, qemu=qemu,
+                               extra_args=[*extra_args, *trace_args], smp=smp, gdb_port=gdb_port,
+                               one_thread=one_thread)
             return _run(cmd, timeout=timeout, log=log, on_line=on_line, cwd=cwd)
     finally:
         if staging is not None:
