@@ -116,8 +116,9 @@ def test_revocation_of_1_10_100_mappings(run_scenario):
 
 
 def test_revocation_after_the_death_of_the_domain_in_the_slot_before(run_scenario):
-    """`early` (slot 0) powers off before the mapper (slot 1) first relabels itself: its death
-    takes its own slot out of the live set, and the sweeps still find the mapper's mappings."""
+    """`early` (slot 0) powers off before the mapper (slot 1) first relabels itself (the mapper
+    waits for its end, after=early): its death takes its own slot out of the live set, and the
+    sweeps still find the mapper's mappings."""
     result = run_scenario("gnt_revoke_after_death", timeout=180)
     assert_xtf(result)
     log = check_common(result)

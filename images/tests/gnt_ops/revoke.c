@@ -6,7 +6,7 @@
 // Then, per round: touching is not allowed any more (revoke_fault touches and must die with a
 // page fault in the grant window); after relabelling back, the granter's GTF bits are already
 // clear, every unmap of a revoked handle says GNTST_revoked (once; then bad_handle), and the
-// granter's pages are intact.
+// granter's pages are intact. With after=<name> the first relabel waits for that domain's end.
 #include "client.h"
 
 #define MAX_MAPS 100
@@ -99,12 +99,32 @@ static void round_of(struct gnt_conn *c, unsigned n, uint32_t home, uint32_t awa
     printf("round %u: %u revoked unmaps\n", n, revoked);
 }
 
+/*
+ * after=<name>: the domain of that name is gone before our first relabel (its death must leave
+ * the sweeps our slot). We may read every domain's state (the label's read_state, checked on the
+ * granter), so a name no domain has any more is a domain that ended.
+ */
+static void wait_until_gone(const struct gnt_conn *c, const char *name)
+{
+    struct moat_domctl_info info;
+    xtf_assert(domctl_getinfo(c->peer, &info) == 0, "may not read the granter's state: read_state needed");
+    uint64_t deadline = now_ns() + 10 * NS_PER_SEC;
+    while (domctl_find(name) >= 0) {
+        xtf_assert(now_ns() < deadline, "'%s' still runs after 10 s", name);
+        sleep_ns(NS_PER_MS);
+    }
+    printf("'%s' has ended\n", name);
+}
+
 void part_revoke(struct gnt_conn *c, bool fault)
 {
     uint32_t home = start_info->ssidref;
     uint32_t away = (uint32_t)cmdline_ulong("relabel_to", 0);
     xtf_assert(away != 0, "relabel_to=<ssidref> is required");
     xtf_assert(c->nr_data >= MAX_MAPS, "the peer grants %u pages, %u needed", c->nr_data, MAX_MAPS);
+    char after[DOMCTL_NAME_MAX];
+    if (cmdline_get("after", after, sizeof(after)))
+        wait_until_gone(c, after);
     static const unsigned rounds[] = { 1, 10, 100 };
     for (unsigned r = 0; r < ARRAY_SIZE(rounds); r++)
         round_of(c, fault ? 10 : rounds[r], home, away, fault);
