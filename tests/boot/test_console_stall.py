@@ -7,8 +7,11 @@ hypervisor waits for room before each character, but only for a bounded time (a 
 not hang it): with a bound of 100,000 polls, a fraction of a second, a harness stalled for longer
 on a loaded host got lines with characters missing from their middle, and a test reading them
 failed (CI saw `mactpolicy refused` for `mac: setpolicy refused`). The bound is now 10 s of TSC
-time. Here the reader stops for 3 s at the first line of `selftest=console` (2,000 numbered
-lines of 100 bytes, three times the pipe's 64 KiB) and every line must then arrive whole."""
+time. Here the reader stops for 1 s at the first line of `selftest=console` (2,000 numbered
+lines of 100 bytes, three times the pipe's 64 KiB) and every line must then arrive whole. The old
+bound ran out within 0.15 s (with it put back, a stall of 0.15 s failed here and one of 0.08 s
+passed); the vCPU polls the UART all through the stall, at about 0.8 s of host CPU a second, so
+the stall is no longer than a margin of several times that needs (3 s before)."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from moat import paths, qemu
 from moat.pytest_plugin import require_qemu
 
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-STALL_S = 3.0
+STALL_S = 1.0
 
 
 def expected_line(n: int) -> str:
