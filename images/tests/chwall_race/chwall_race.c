@@ -6,9 +6,9 @@
 // until it is gone before the next round.
 //   role=a peer=<domid> child=<ssidref> rounds=N   grants the shared page and opens each round
 //   role=b peer=<domid> child=<ssidref>            maps it and follows
-// Both spin on the shared page, so on two host threads (multi-threaded TCG, no icount) the two
-// creates reach the hypervisor together; a random delay of up to a few hundred pauses before
-// each create lets either side win.
+// Both spin on the shared page at the start of each round, so on two host threads (multi-threaded
+// TCG, no icount) the two creates reach the hypervisor together; a random delay of up to a few
+// hundred pauses before each create lets either side win. The round's other waits nap.
 #include <moat/gnttab.h>
 #include <moat/test.h>
 
@@ -28,15 +28,27 @@ static uint8_t page[GUEST_PAGE_SIZE] __attribute__((aligned(GUEST_PAGE_SIZE)));
 static uint32_t load(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static void store(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 
-static void wait_for(const uint32_t *p, uint32_t v)
+/*
+ * Waits until *p is v, spinning on the shared page: the round's start, where both sides must be
+ * running for their creates to meet. With `nap`, after SPIN_NS it naps 100 us at a time instead:
+ * the other waits of a round, where one side destroys its child (and, with four CPUs, waits for
+ * the child's CPU to give it up) while the other has nothing to do; on a loaded host the spin
+ * took the host core the busy side's CPU needed.
+ */
+#define SPIN_NS (50 * NS_PER_US)
+static void wait_for(const uint32_t *p, uint32_t v, bool nap)
 {
-    uint64_t give_up = now_ns() + 20 * NS_PER_SEC;
+    uint64_t start = now_ns(), give_up = start + 20 * NS_PER_SEC;
     while (load(p) != v) {
-        __builtin_ia32_pause();
-        if (now_ns() > give_up) {
+        uint64_t now = now_ns();
+        if (now > give_up) {
             xtf_failure("Fail: the peer never reached round %u\n", v);
             xtf_exit();
         }
+        if (nap && now - start > SPIN_NS)
+            sleep_ns(100 * NS_PER_US);
+        else
+            __builtin_ia32_pause();
     }
 }
 
@@ -65,11 +77,11 @@ static void race(struct round_state *s, unsigned me, uint32_t rounds, uint32_t s
     unsigned wins = 0, bad = 0;
     for (uint32_t r = 1; r <= rounds; r++) {
         if (me == 0) {
-            wait_for(&s->ready, r);
+            wait_for(&s->ready, r, false);
             store(&s->go, r);
         } else {
             store(&s->ready, r);
-            wait_for(&s->go, r);
+            wait_for(&s->go, r, false);
         }
         jitter();
         struct domctl_create_args a = { .image = (uint32_t)img, .memory_kib = 256, .ssidref = ssidref,
@@ -78,7 +90,7 @@ static void race(struct round_state *s, unsigned me, uint32_t rounds, uint32_t s
         long rc = domctl_create(&a, &child);
         __atomic_store_n(&s->result[me], (int32_t)rc, __ATOMIC_RELAXED);
         store(&s->done[me], r);
-        wait_for(&s->done[!me], r);
+        wait_for(&s->done[!me], r, true);
         long other = __atomic_load_n(&s->result[!me], __ATOMIC_RELAXED);
         /* Exactly one create succeeds; the other is refused by the Chinese Wall. */
         if (!((rc == 0 && other == -XEN_EPERM) || (rc == -XEN_EPERM && other == 0))) {
@@ -91,7 +103,7 @@ static void race(struct round_state *s, unsigned me, uint32_t rounds, uint32_t s
             xtf_check(wait_gone(child), "child %u gone", child);
         }
         store(&s->clear[me], r);
-        wait_for(&s->clear[!me], r);
+        wait_for(&s->clear[!me], r, true);
     }
     printf("chwall race: %u rounds, %u won here, %u wrong\n", rounds, wins, bad);
 }
