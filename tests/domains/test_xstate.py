@@ -14,6 +14,7 @@ import pytest
 
 from moat import paths
 from moat.pytest_plugin import assert_xtf, log_tail
+from moat.qemu import BootResult
 
 from . import domlog
 from .conftest import GUEST_TIMEOUT, scenario_path
@@ -32,6 +33,13 @@ def xsave_line(console: str) -> re.Match[str]:
 def held(dom: domlog.Domain) -> tuple[int, ...]:
     [m] = [m for line in dom.lines if (m := HELD.match(line))]
     return tuple(map(int, m.groups()))
+
+
+def assert_outlived(result: BootResult, log: domlog.Log, holder: str, *others: str) -> None:
+    """The holder was still holding its patterns when the last of the others ended."""
+    def stopped(name: str) -> int:
+        return result.console.index(f"domain {log.named(name).domid} '{name}' stopped")
+    assert stopped(holder) > max(stopped(name) for name in others), log_tail(result)
 
 
 CPU_MODELS = {"qemu64": ("qemu64", "fxsave", "0"), "avx512": ("max,+avx512f", "xsaveopt", "e7")}
@@ -113,6 +121,7 @@ def test_hostile_extended_state_stays_with_its_guest(boot):
     assert x87.crash is not None and (x87.crash.vector, x87.crash.mnemonic) == (16, "MF")
     assert "waiting on the pending x87 exception" in x87.lines  # pending through 50 yields
     assert held(log.named("hold"))[1] == 0
+    assert_outlived(result, log, "hold", "mxcsr", "xsetbv", "x87")
     assert (log.as_expected, log.not_expected) == (4, 0)
 
 
@@ -120,6 +129,7 @@ def test_unmasked_simd_exception_is_the_guests(boot):
     result = boot(scenario_file=scenario_path("xstate_simd"), timeout=GUEST_TIMEOUT)
     log = domlog.parse(result.console)
     assert held(log.named("hold"))[1] == 0, log_tail(result)
+    assert_outlived(result, log, "hold", "simd")
     simd = log.named("simd")
     if simd.crash is None and any(line.startswith("Skip: no #XM") for line in simd.lines):
         pytest.skip("this CPU (QEMU's TCG) raises no SIMD floating-point exceptions")
@@ -145,6 +155,7 @@ def test_a_refused_saved_state_kills_only_its_domain(boot, tamper, why):
     assert f"domain {victim.domid} 'victim': its extended CPU state was refused: {why}" in result.lines
     assert (victim.outcome, victim.reason) == ("killed", "bad extended CPU state")
     assert held(log.named("hold"))[1] == 0
+    assert_outlived(result, log, "hold", "victim")
 
 
 # Register names and x87 mnemonics that would show the hypervisor using vector state.
