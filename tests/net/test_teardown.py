@@ -15,6 +15,9 @@ def test_a_members_death_frees_every_grant_and_port(run_scenario):
         dead = log.named(name)
         assert dead.crash is not None and dead.crash.mnemonic == "UD", tail
         assert dead.outcome == "killed", tail
+    # m1 and m2 each had every reply before either went (each waits for the other's bye).
+    assert netlog.pings(log.named("m1")) == [("10.0.0.2", 0, 10, 10)], tail
+    assert netlog.pings(log.named("m2")) == [("10.0.0.1", 0, 10, 10)], tail
     # On the switch (the granter of its links): the dead member's port goes down with nothing
     # mapped any more, and all 33 grants of each port are ended.
     switch = log.named("switch")
