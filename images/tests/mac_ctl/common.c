@@ -130,6 +130,22 @@ bool ev_pending(evtchn_port_t port)
     return __atomic_load_n(&shared_info->evtchn_pending[port / 64], __ATOMIC_SEQ_CST) & (1ULL << (port % 64));
 }
 
+bool wait_pending(evtchn_port_t port)
+{
+    uint64_t give_up = now_ns() + 10 * NS_PER_SEC;
+    while (!ev_pending(port))
+        if (now_ns() > give_up)
+            return false;
+        else
+            sleep_ns(NS_PER_MS);
+    return true;
+}
+
+void ev_clear_pending(evtchn_port_t port)
+{
+    __atomic_fetch_and(&shared_info->evtchn_pending[port / 64], ~(1ULL << (port % 64)), __ATOMIC_SEQ_CST);
+}
+
 int16_t gnt_map(domid_t granter, grant_ref_t ref, uint64_t va, grant_handle_t *handle)
 {
     struct gnttab_map_grant_ref m = { .host_addr = va, .flags = GNTMAP_host_map, .ref = ref, .dom = granter };

@@ -37,6 +37,8 @@ unsigned ev_used(domid_t dom);
 /* A channel to peer: the peer's port is allocated for us, we bind it. Returns our port. */
 evtchn_port_t channel(domid_t peer, evtchn_port_t *peer_port);
 bool ev_pending(evtchn_port_t port);
+bool wait_pending(evtchn_port_t port); /* up to 10 s; false if it never became pending */
+void ev_clear_pending(evtchn_port_t port);
 
 /* Grants (raw hypercalls). */
 int16_t gnt_map(domid_t granter, grant_ref_t ref, uint64_t va, grant_handle_t *handle);

@@ -267,6 +267,11 @@ void suite_policy(void)
 
     /* Live sharing that mac-test-split.toml forbids: a channel, our mapping, a mapping of ours. */
     evtchn_port_t rp, lp = channel(red, &rp);
+    /* The watcher sends once it has seen the channel bound; only then may anything revoke it (one
+     * revoked before the watcher first looked would never be seen, and the watcher would wait in
+     * vain). The pending bit is cleared again, so that the one the revocation sets is its own. */
+    xtf_assert(wait_pending(lp), "the watcher never said it saw its channel");
+    ev_clear_pending(lp);
     if (!gnt_wait_table(gr, 1)) {
         xtf_error("Error: grant-red never set up its table\n");
         return;

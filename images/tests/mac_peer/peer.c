@@ -7,7 +7,8 @@
 //                         marked privileged: tests/mac/test_errors.py)
 //   grant to=D refs=N     grant refs 8..8+N-1 (one data page) to domain D, then sleep
 //   maptouch from=D ref=R map D's ref R, then keep reading it: a revocation must fault (#PF)
-//   watch                 wait for an interdomain channel, then until its end is revoked
+//   watch                 wait for an interdomain channel, send on it (seen), then wait until
+//                         its end is revoked
 //                         (unbound to no one, and pending): print what it saw, power off
 //   bind from=D           bind the first port D offers us (D allocated it for us, or the
 //                         controller did for D), then sleep
@@ -15,6 +16,7 @@
 //   virq                  bind VIRQ_DOM_EXC (needs read_state), then sleep
 //   noperm other=D, reader other=D, limited   privileged operations without the permission
 //                                             (perm.c)
+#include <moat/evtchn.h>
 #include <moat/test.h>
 #include <public/event_channel.h>
 #include <public/grant_table.h>
@@ -127,6 +129,12 @@ static void watch(void)
         return;
     }
     printf("bound: port %u to domain %u\n", port, peer);
+    /* Tell the peer we have seen the channel: it revokes it only after that, since a channel
+     * revoked before we first looked would never be seen bound (a loaded host, two CPUs). */
+    if (evtchn_send(port) != 0) {
+        xtf_error("Error: send on port %u failed\n", port);
+        return;
+    }
     /* A send from the peer makes the port pending too: only the state change counts. */
     while (now_ns() < give_up) {
         if (status(port, &st) && st.status != EVTCHNSTAT_interdomain) {
