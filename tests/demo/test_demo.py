@@ -163,7 +163,10 @@ def test_the_demo_tells_its_story(boot: Booter) -> None:
     noticed = [index(lines, rf"\(d{d}\) {n}: noticed: port {p} is pending and now unbound, remote "
                             rf"0x{DOMID_INVALID:x} \(DOMID_INVALID\): .*")
                for d, n, p in ((2, "a-db", db_port), (4, "backup", 2))]
-    assert max(acks) < live < revoke < loaded < min(noticed)
+    # The audit lines are deferred (printed at the revoking CPU's next console output or idle),
+    # so on two CPUs an end that notices at once may print before them; what is ordered is the
+    # channel going live, then the revocation and the load's line, and each end noticing after.
+    assert max(acks) < live < revoke < loaded and live < min(noticed)
     assert max(noticed) < created, "customer A noticed the revocation before leaving"
     index(lines, r"\(d0\) system: policy moat-demo 1\.1 loaded: 1 event channel\(s\), 0 grant mapping\(s\) revoked")
 
