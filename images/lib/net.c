@@ -276,6 +276,7 @@ int net_resolve_any(struct net_stack *st, const uint32_t *ips, const uint16_t *v
     uint16_t own = st->vlan;
     uint64_t retry = 0;
     int rc = 0;
+    /* cppcheck-suppress autoVariables ; cleared before this returns: the receive path reads it only during this call */
     st->resolving = &r;
     while (r.found < 0 && !rc) {
         uint64_t now = now_ns();
@@ -294,6 +295,7 @@ int net_resolve_any(struct net_stack *st, const uint32_t *ips, const uint16_t *v
             }
             retry = now + 100 * NS_PER_MS;
         }
+        /* cppcheck-suppress knownConditionTrueFalse ; arp_ask may take in frames, and their ARP sets r.found */
         if (!rc && r.found < 0)
             rc = net_step(st, false, retry < deadline_ns ? retry : deadline_ns);
     }
