@@ -9,6 +9,7 @@ no other; the entry point lies in an executable segment.
 
 from __future__ import annotations
 
+import io
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,11 +94,11 @@ def open_elf(stream: BinaryIO, path: Path) -> ELFFile:
         raise UserError(f"{path}: damaged ELF file: {exc}") from None
 
 
-def load(path: Path | str) -> Image:
-    """Read the headers and symbol counts of an ELF file."""
+def load(path: Path | str, data: bytes | None = None) -> Image:
+    """Read the headers and symbol counts of an ELF file (from data, its bytes as already read, if given)."""
     path = Path(path)
     try:
-        stream = path.open("rb")
+        stream: BinaryIO = io.BytesIO(data) if data is not None else path.open("rb")
     except FileNotFoundError:
         raise UserError(f"{path}: no such file") from None
     except OSError as exc:

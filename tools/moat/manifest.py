@@ -342,9 +342,10 @@ def _read_image(path: Path) -> bytes:
 
 def _image_problems(path: Path, window: tuple[int, int]) -> list[str]:
     """elfcheck's findings for the image at path in window, from an earlier check of the same bytes."""
-    key = (hashlib.sha256(_read_image(path)).digest(), window)
+    data = _read_image(path)
+    key = (hashlib.sha256(data).digest(), window)
     if key not in _problems_seen:
-        _problems_seen[key] = elfcheck.check(elfcheck.load(path), window)
+        _problems_seen[key] = elfcheck.check(elfcheck.load(path, data), window)  # the bytes hashed
     return list(_problems_seen[key])
 
 
@@ -357,19 +358,22 @@ def boot_image_bytes(path: Path) -> bytes:
     `moat coverage` and debuggers read. Deterministic, so `moat attest`'s reference gets the same
     bytes the boot measured.
     """
-    key = hashlib.sha256(_read_image(path)).digest()
+    data = _read_image(path)
+    key = hashlib.sha256(data).digest()
     if key not in _stripped_seen:
-        _stripped_seen[key] = _strip_debug(path)
+        _stripped_seen[key] = _strip_debug(path, data)
     return _stripped_seen[key]
 
 
-def _strip_debug(path: Path) -> bytes:
+def _strip_debug(path: Path, data: bytes) -> bytes:
+    """data (the bytes of the image at path, as read and hashed) without its debug sections."""
     objcopy = shutil.which("objcopy")
     if objcopy is None:
         raise UserError("objcopy (binutils) is needed to stage boot images: apt-get install binutils")
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / path.name
-        done = subprocess.run([objcopy, "--strip-debug", str(path), str(out)], capture_output=True, text=True,
+        src, out = Path(tmp) / f"in-{path.name}", Path(tmp) / path.name
+        src.write_bytes(data)  # the bytes the key was made of, even if the file changes meanwhile
+        done = subprocess.run([objcopy, "--strip-debug", str(src), str(out)], capture_output=True, text=True,
                               check=False)
         if done.returncode != 0:
             raise UserError(f"{path}: objcopy --strip-debug failed: {done.stderr.strip()}")
