@@ -55,8 +55,16 @@ class System:
                 seen += 1
                 if predicate(line):
                     return line
-            if self.process.poll() is not None and seen >= len(self.lines):
-                return None
+            if self.process.poll() is not None:
+                # QEMU has exited, but its last lines may still be in the pipe: the readers end at
+                # its end of file. Only once they have, and their lines were looked at, is it over.
+                if any(t.is_alive() for t in self._readers):
+                    for t in self._readers:
+                        t.join(timeout=max(0.0, deadline - time.monotonic()))
+                    continue
+                if seen >= len(self.lines):
+                    return None
+                continue
             time.sleep(0.05)
         return None
 
