@@ -56,8 +56,8 @@ def test_cli_exit_codes():
 
 def test_command_matches_the_contract():
     cmd = qemu.qemu_command(Path("build/hv/moat.bin"), "a b", [(Path("m1"), "x y"), (Path("m2"), "")])
-    assert cmd == ["qemu-system-x86_64", "-m", "128M", "-cpu", "max", "-accel", "tcg", "-display", "none",
-                   "-monitor", "none", "-serial", "stdio", "-no-reboot",
+    assert cmd == ["qemu-system-x86_64", "-nodefaults", "-m", "128M", "-cpu", "max", "-accel", "tcg",
+                   "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
                    "-device", "isa-debug-exit,iobase=0xf4,iosize=0x01", *qemu.firmware_args(None, []),
                    "-kernel", "build/hv/moat.bin", "-append", "a b", "-initrd", "m1 x y,m2"]
 
@@ -86,7 +86,8 @@ def test_command_options():
         qemu.qemu_command(Path("k"), "", [], icount_shift=1)
     assert cmd[-2:] == ["-s", "-S"]
     assert "-initrd" not in cmd
-    assert qemu.qemu_command(Path("k"), "", [], kvm=True)[5:7] == ["-accel", "kvm"]
+    kvm = qemu.qemu_command(Path("k"), "", [], kvm=True)
+    assert kvm[kvm.index("-accel") + 1] == "kvm"
     iso = qemu.qemu_command(None, "", [], cdrom=Path("x.iso"))
     assert "-kernel" not in iso and iso[iso.index("-cdrom") + 1] == "x.iso"
     with pytest.raises(UserError, match="icount"):

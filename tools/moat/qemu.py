@@ -223,7 +223,9 @@ def qemu_command(
         raise ValueError("one_thread is a TCG setting")
     check_cpus(smp)
     accel = "kvm" if kvm else "tcg,thread=single" if one_thread else "tcg"
-    cmd = [qemu, "-m", memory, "-cpu", "max", "-accel", accel,
+    # -nodefaults: no VGA card, NIC, floppy or CD drive that moat never uses (QEMU starts about
+    # 5 ms faster without their set-up and option ROMs); -serial and -cdrom still add theirs.
+    cmd = [qemu, "-nodefaults", "-m", memory, "-cpu", "max", "-accel", accel,
            "-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot",
            "-device", "isa-debug-exit,iobase=0xf4,iosize=0x01", *firmware_args(cdrom, extra_args)]
     if smp != 1:
