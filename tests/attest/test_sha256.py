@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from moat import paths
+from moat.pytest_plugin import host_program
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,7 @@ NIST = [
 def sha256_bin() -> Path:
     """build/host/sha256_check, which `moat build` makes (tests/host/SConscript, with the flags this
     test compiled it with before, -g besides): compiling it again here cost each worker 0.2 s."""
-    return paths.require_built(paths.build_dir() / "host" / "sha256_check")
+    return host_program("sha256_check")
 
 
 def _digests(binary: Path, chunk: int | str, files: list[Path]) -> list[str]:

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Host driver for hv/lib/string.c, compiled with its functions renamed (moat_memmove, ...: see
-// tests/boot/test_string_lib.py) so that the C library's own stay in use here. Every length up
+// tests/host/SConscript) so that the C library's own stay in use here. Every length up
 // to 80 bytes at every source and destination offset in a 192-byte buffer, overlapping either
 // way, against a byte-at-a-time model; the direction flag must be clear after each call, since
 // the compiler's own code assumes it is. Prints "ok" and exits 0, or names the first mismatch.

@@ -9,13 +9,12 @@ sender sends, duplicates included, must carry the stream's bytes at its own posi
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from moat.include_roots import GUEST, include_flags
+from moat.pytest_plugin import host_program
 
 from . import netlog
 from .test_frames import stream
@@ -25,21 +24,10 @@ WENT_BACK = re.compile(r"stream to 10\.0\.0\.1: went back (\d+) times")
 
 
 @pytest.fixture(scope="module")
-def net_stream_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tests/host/net_stream_check.c with images/lib/net_stream.c, built for the host."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.skip("needs a host C compiler")
-    tmp = tmp_path_factory.mktemp("net_stream_check")
-    flags = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wvla", *include_flags(GUEST, ROOT)]
-    obj = tmp / "net_stream.o"
-    # The library's file as guests build it (freestanding); memset and memcmp come from the host's C library.
-    subprocess.run([cc, *flags, "-O2", "-ffreestanding", "-fno-builtin", "-c",
-                    str(ROOT / "images" / "lib" / "net_stream.c"), "-o", str(obj)], check=True)
-    exe = tmp / "net_stream_check"
-    subprocess.run([cc, *flags, "-O1", str(ROOT / "tests" / "host" / "net_stream_check.c"), str(obj),
-                    "-o", str(exe)], check=True)
-    return exe
+def net_stream_check() -> Path:
+    """build/host/net_stream_check: tests/host/net_stream_check.c with images/lib/net_stream.c as
+    guests build it (-O2, freestanding), which `moat build` makes (tests/host/SConscript)."""
+    return host_program("net_stream_check")
 
 
 def check(exe: Path, runs: str) -> None:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from moat.include_roots import HOST, include_flags
 from moat.policy import BlobError, decode
+from moat.pytest_plugin import host_program
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "policies" / "xen-acm"
@@ -28,46 +27,13 @@ def py_decode(blob: bytes) -> dict[str, Any]:
         return {"error": {"offset": e.offset, "field": e.field}}
 
 
-#: The sanitizers of the host parser's build: a read outside the blob (acm_check parses each blob
-#: from an allocation of exactly its size) or undefined behaviour stops acm_check with a report.
-SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
-
-
 @pytest.fixture(scope="session")
-def acm_check_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bool]:
-    """tests/host/acm_check.c + hv/xsm/acm_policy.c compiled with gcc for the host, with the
-    sanitizers where their runtime is installed; and whether it has them."""
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler")
-    out = tmp_path_factory.mktemp("host") / "acm_check"
-    cmd = [
-        cc,
-        "-std=c11",
-        "-O1",
-        "-g",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-Wvla",
-        "-Wshadow",
-        "-Wstrict-prototypes",
-        "-Wmissing-prototypes",
-        *include_flags(HOST, ROOT),
-        str(ROOT / "tests" / "host" / "acm_check.c"),
-        str(ROOT / "hv" / "xsm" / "acm_policy.c"),
-        "-o",
-        str(out),
-    ]
-    if subprocess.run([*cmd, *SANITIZE], check=False, capture_output=True).returncode == 0:
-        return out, True
-    subprocess.run(cmd, check=True)  # no sanitizer runtime here: the plain build still checks the logic
-    return out, False
-
-
-@pytest.fixture(scope="session")
-def acm_check_bin(acm_check_build: tuple[Path, bool]) -> Path:
-    return acm_check_build[0]
+def acm_check_bin() -> Path:
+    """build/host/acm_check: tests/host/acm_check.c + hv/xsm/acm_policy.c, which `moat build` makes
+    with AddressSanitizer and UBSan where their runtime is installed (SConstruct): a read outside
+    the blob (acm_check parses each blob from an allocation of exactly its size) or undefined
+    behaviour stops it with a report. Compiling it here cost each worker 1 s of CPU."""
+    return host_program("acm_check")
 
 
 @pytest.fixture(scope="session")

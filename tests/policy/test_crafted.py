@@ -4,7 +4,7 @@ the compiled policies and their one-byte changes never go: a value at a limit an
 length one short of and exactly at a header, a section that ends exactly where the extension
 does, a caller's mistakes. Both decoders must give the same answer; where two refusals share an
 offset and a field, the C parser's message is compared too. acm_check runs under the address and
-undefined-behaviour sanitizers (conftest.py): a read one byte past the blob stops it."""
+undefined-behaviour sanitizers (tests/host/SConscript): a read one byte past the blob stops it."""
 
 from __future__ import annotations
 

@@ -9,16 +9,15 @@ The model is written from sHype's rules (docs/mac.md says them in our words), no
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from moat.include_roots import HOST, include_flags
 from moat.policy import PolicyReadError, compile_policy, read_policy
 from moat.policy.binary import Blob, decode
 from moat.policy.validate import check, fatal
+from moat.pytest_plugin import host_program
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "data" / "policies" / "xen-acm"
@@ -39,16 +38,10 @@ def _sources() -> list[Path]:
 
 
 @pytest.fixture(scope="module")
-def decide_bin(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler")
-    out = tmp_path_factory.mktemp("decide") / "acm_decide_check"
-    subprocess.run([cc, "-std=c11", "-O1", "-Wall", "-Wextra", "-Werror", "-Wvla", *include_flags(HOST, ROOT),
-                    str(ROOT / "tests" / "host" / "acm_decide_check.c"),
-                    str(ROOT / "hv" / "xsm" / "acm_decide.c"), str(ROOT / "hv" / "xsm" / "acm_policy.c"),
-                    "-o", str(out)], check=True)
-    return out
+def decide_bin() -> Path:
+    """build/host/acm_decide_check: tests/host/acm_decide_check.c with hv/xsm/acm_decide.c and
+    acm_policy.c, which `moat build` makes (tests/host/SConscript)."""
+    return host_program("acm_decide_check")
 
 
 def model(b: Blob) -> list[tuple[int, int, int, int]]:

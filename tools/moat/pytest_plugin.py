@@ -44,6 +44,16 @@ def require_qemu() -> None:
         skip_or_fail(f"{qemu.QEMU} not found (apt-get install {qemu.QEMU_PACKAGE})")
 
 
+def host_program(name: str) -> Path:
+    """build/host/NAME, a test driver `moat build` makes for the host (tests/host/SConscript), or the
+    test fails: run ./moat build. The build makes it once for every worker, from the sources it
+    depends on (`moat test` builds first)."""
+    path = paths.build_dir() / "host" / name
+    if not path.is_file():
+        pytest.fail(f"{paths.display(path)} is missing: run ./moat build first", pytrace=False)
+    return path
+
+
 def log_name(nodeid: str) -> str:
     """A file name for a test id: anything but [A-Za-z0-9_.-] becomes '_'."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_") or "test"
