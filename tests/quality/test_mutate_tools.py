@@ -202,6 +202,8 @@ def test_host_programs_map_to_their_sources_and_tests():
     assert "tests/policy" in host["hv/xsm/acm_decide.c"] or "tests/policy/test_decisions.py" in host[
         "hv/xsm/acm_decide.c"]
     assert "tests/attest/test_sha256.py" in host["hv/lib/sha256.c"]
+    assert "tests/boot/test_acpi_tables.py" in host["hv/arch/x86_64/acpi_tables.c"]
+    assert "tests/boot/test_string_lib.py" in host["hv/lib/string.c"]
 
 
 def test_kill_tree_reaches_processes_in_their_own_session(tmp_path):
