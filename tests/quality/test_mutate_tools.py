@@ -161,9 +161,6 @@ def test_the_last_killer_of_a_function_runs_first(tmp_path, monkeypatch):
         def __init__(self, root, dest, work=None):
             pass
 
-        def warm_up(self):
-            return 0
-
         def run(self, m, tests, timeout, order=None):
             ran.append(list(order or tests))
             # Only t::slow catches these mutants; the first one meets it last.

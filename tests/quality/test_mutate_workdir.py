@@ -5,7 +5,9 @@ directory that is the tree or holds it is refused with a message, not a tracebac
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,95 @@ def test_a_second_run_in_the_same_work_directory_is_refused(
         assert not list(work.glob("work-*"))
     with mutate_run.work_lock(work):  # free again once the first run ends
         pass
+
+
+def stats(top: Path) -> dict[str, tuple[int, int, int, str]]:
+    """Every entry below top: (mode, size, mtime in ns, a link's target)."""
+    out = {}
+    for p in top.rglob("*"):
+        st = p.lstat()
+        size = 0 if p.is_dir() and not p.is_symlink() else st.st_size
+        out[p.relative_to(top).as_posix()] = (st.st_mode, size, st.st_mtime_ns,
+                                              os.readlink(p) if p.is_symlink() else "")
+    return out
+
+
+def test_a_copy_left_by_a_run_is_brought_up_to_date_as_a_fresh_copy_would_be(tmp_path: Path) -> None:
+    """A worker's copy from an earlier run is not deleted and made again (some 1,300 files for the
+    real tree): what differs from the tree is copied again, what the tree has not is deleted, and
+    the rest is left as it is. The result is what a fresh copy holds, timestamps and all."""
+    root = fake_tree(tmp_path / "repo")
+    (root / "hv" / "link.c").symlink_to("x.c")
+    (root / "tests" / "data").mkdir()
+    (root / "tests" / "data" / "run.sh").write_text("#!/bin/sh\n")
+    for p in root.rglob("*"):  # written long ago: whatever is written below is newer
+        os.utime(p, (1_000_000_000, 1_000_000_000), follow_symlinks=False)
+    work = tmp_path / "work"
+    copy = work / "work-0"
+    mutate_run.copy_tree(root, copy, work)
+    # What a run leaves in its copy: a mutant's build and test logs, and what else may happen there.
+    (copy / "hv/x.c").write_text(C_FILE.replace("<", ">"))   # same size: only the time tells
+    (copy / "build/hv/moat.elf").write_text("a mutant's build")
+    (copy / "build/test-logs").mkdir()
+    (copy / "build/test-logs/boot.log").write_text("log")
+    (copy / "hv/core/new.c").write_text("left behind")
+    (copy / "tests/test_a.py").unlink()
+    shutil.rmtree(copy / "tests/data")
+    (copy / "tests/data").write_text("a file where a directory was")
+    (copy / "hv/link.c").unlink()
+    (copy / "hv/link.c").symlink_to("core/y.c")
+    (copy / "build/host/acm_policy").chmod(0o755)
+    # The tree moves on too.
+    (root / "SConstruct").write_text("# changed\n")
+    (root / "tests/data/run.sh").chmod(0o755)
+    kept = (copy / "hv/core/y.c").stat().st_ino
+    mutate_run.copy_tree(root, copy, work)
+    fresh = tmp_path / "fresh"
+    mutate_run.copy_tree(root, fresh)
+    assert stats(copy) == stats(fresh)
+    assert all((copy / f).read_bytes() == (root / f).read_bytes() for f in COPIED)
+    assert (copy / "hv/core/y.c").stat().st_ino == kept  # unchanged: not written again
+
+
+# Builds the targets a worker asks for (build/hv, build/host) only from the original hv/x.c: its
+# one relational mutant (`return a <= 4;`) does not build.
+PICKY_SCONSTRUCT = """\
+env = Environment(tools=[])
+env.Command("build/hv/x.o", "hv/x.c", "grep -q 'a < 4;' $SOURCE && cp $SOURCE $TARGET")
+env.Command("build/host/ok", [], "touch $TARGET")
+"""
+
+
+def mutate_x(root: Path, tmp_path: Path) -> int:
+    """`moat mutate` of hv/x.c's relational mutants in the tree at root (built: --no-build)."""
+    (root / "tests/quality").mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).with_name("thresholds.toml"), root / "tests/quality/thresholds.toml")
+    return cli.main(["mutate", "hv/x.c", "--operator", "relational", "--tests", "tests/test_a.py", "-j", "1",
+                     "--no-build", "--work", str(tmp_path / "work"), "--journal", str(tmp_path / "journal.jsonl"),
+                     "--json", str(tmp_path / "m.json")])
+
+
+def test_a_mutant_that_does_not_build_counts_nowhere(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The first mutant of a copy that does not build could be a tree that does not build: the
+    copy is built unmutated then (not before every run), and builds, so the mutant is not built."""
+    root = fake_tree(tmp_path / "repo")
+    (root / "SConstruct").write_text(PICKY_SCONSTRUCT)
+    monkeypatch.setenv("MOAT_ROOT", str(root))
+    status = mutate_x(root, tmp_path)
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert (status, data["not_built"], data["killed"], data["survived"], data["errors"]) == (0, 1, 0, 0, 0), \
+        capsys.readouterr()
+    assert (tmp_path / "work/work-0/hv/x.c").read_text() == C_FILE
+
+
+def test_a_tree_that_does_not_build_stops_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    root = fake_tree(tmp_path / "repo")
+    (root / "SConstruct").write_text(PICKY_SCONSTRUCT.replace("grep -q 'a < 4;' $SOURCE", "false"))
+    monkeypatch.setenv("MOAT_ROOT", str(root))
+    status = mutate_x(root, tmp_path)
+    err = capsys.readouterr().err
+    assert status == USER_ERROR_EXIT
+    assert f"moat: error: the unmutated copy in {tmp_path / 'work' / 'work-0'} does not build" in err
+    assert not (tmp_path / "m.json").exists()

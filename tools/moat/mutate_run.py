@@ -3,15 +3,18 @@
 
 A worker is a copy of the repository (sources and build/, timestamps kept, so SCons finds it up to
 date) under build/mutate/work-<n> (or --work DIR/work-<n>; the copy leaves that directory out
-wherever it is). For each mutant it writes the mutated file, rebuilds the hypervisor and the
-host programs (`scons build/hv build/host`: only the changed file recompiles), and runs pytest
-there (MOAT_ROOT=the copy, -x, fastest tests first) on:
+wherever it is; an earlier run's copy there is brought up to date, not made again). For each
+mutant it writes the mutated file, rebuilds the hypervisor and the host programs (`scons build/hv
+build/host`: only the changed file recompiles), and runs pytest there (MOAT_ROOT=the copy, -x,
+fastest tests first) on:
 - the boot tests whose boots ran one of the mutated lines (build/coverage/tests.json, from the
   last `moat coverage`), and
 - the host tests of the host programs built from the mutated file (tests/host: their DWARF names
   the sources; a test file that names the program uses it).
 A failing test kills the mutant; so does running out of time (a hang is a bug the tests caught).
-A mutant that does not compile is "not built" and counts nowhere; one that no test runs survives.
+A mutant that does not compile is "not built" and counts nowhere (unless nothing has been built in
+that copy yet and the unmutated copy does not build either: the run stops); one that no test runs
+survives.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import queue
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -78,40 +82,87 @@ def copy_tree(root: Path, dest: Path, work: Path | None = None) -> None:
     work is the directory that holds dest and the other workers' copies (dest itself if not
     given). It is never copied, wherever it is in the tree: a copy of it would hold the copy being
     made and recurse without end (and the other workers' copies are not the sources).
+
+    A dest left by an earlier run (build/mutate/work-N) is brought up to date instead of being
+    deleted and copied again: what a fresh copy would not hold is deleted, and a file is copied
+    again unless its size, modification time and permissions are its source's (rsync's quick
+    check: the copy keeps timestamps, and whatever a run writes into it, a mutant, its build, a
+    restored original, gets the time it was written). Copying the tree writes some 1,300 files,
+    most of its CPU the file system's; a run changes a few (the mutated file, what its build made).
     """
     tree, target = root.resolve(), dest.resolve()
     if target == tree or target in tree.parents:
         # Replacing dest would delete the tree.
         raise UserError(f"{dest}: a worker's copy cannot go in the tree being copied ({tree}) or above it")
-    # Paths joined from real paths are real (copytree copies the symbolic links below as links and
-    # does not enter them), so comparing them with these finds the work directory at any depth.
+    # Paths joined from real paths are real (symbolic links below the top are copied as links and
+    # not entered), so comparing them with these finds the work directory at any depth.
     skip = {target, (work if work is not None else dest).resolve()}
 
-    def ignored(directory: str, names: list[str]) -> set[str]:
-        return {n for n in names if Path(directory, n) in skip}
+    def picked(directory: Path, leave_out: set[str]) -> dict[str, Path]:
+        # What the copy of a directory holds. At the top and in build/, a linked entry is copied
+        # from where it leads, so that the paths inside are real too.
+        out = {}
+        for entry in directory.iterdir():
+            real = entry.resolve()
+            if entry.name not in leave_out and real not in skip:
+                out[entry.name] = real
+        return out
 
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for entry in tree.iterdir():
-        # A linked directory is copied from where it leads, so that the paths inside are real too.
-        real = entry.resolve()
-        if entry.name in _SKIP_TOP or real in skip:
-            continue
-        if entry.name == "build" and entry.is_dir():
-            (dest / "build").mkdir()
-            for sub in real.iterdir():
-                real_sub = sub.resolve()
-                if sub.name in _SKIP_BUILD or real_sub in skip:
-                    continue
-                if sub.is_dir():
-                    shutil.copytree(real_sub, dest / "build" / sub.name, symlinks=True, ignore=ignored)
-                else:
-                    shutil.copy2(sub, dest / "build" / sub.name)
-        elif entry.is_dir():
-            shutil.copytree(real, dest / entry.name, symlinks=True, ignore=ignored)
+    def below(directory: Path) -> dict[str, Path]:
+        return {e.name: Path(e.path) for e in os.scandir(directory) if Path(e.path) not in skip}
+
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        dest.unlink()
+    dest.mkdir(parents=True, exist_ok=True)
+    _sync_dir(picked(tree, _SKIP_TOP), dest, below, {"build": lambda d: picked(d, _SKIP_BUILD)})
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _sync_dir(sources: dict[str, Path], dest: Path, below: Callable[[Path], dict[str, Path]],
+              pick: dict[str, Callable[[Path], dict[str, Path]]] | None = None) -> None:
+    """Make the directory dest hold exactly `sources` (name -> the path to copy it from), each with
+    its timestamps and permissions. What a subdirectory's copy holds is below(source), or for the
+    names in pick, pick[name](source)."""
+    have = {e.name: e for e in os.scandir(dest)}
+    for name in have.keys() - sources.keys():
+        _remove(dest / name)
+    for name, src in sources.items():
+        d = dest / name
+        st = src.lstat()
+        old = have.get(name)
+        if stat.S_ISLNK(st.st_mode):  # below the top: copied as a link, never entered
+            link = os.readlink(src)
+            if old is not None and old.is_symlink() and os.readlink(d) == link:
+                continue
+            if old is not None:
+                _remove(d)
+            os.symlink(link, d)
+            shutil.copystat(src, d, follow_symlinks=False)
+        elif stat.S_ISDIR(st.st_mode):
+            if old is not None and (old.is_symlink() or not old.is_dir()):
+                _remove(d)
+                old = None
+            if old is None:
+                d.mkdir()
+            _sync_dir((pick or {}).get(name, below)(src), d, below)
+            now = d.stat()
+            if (now.st_mtime_ns, now.st_mode) != (st.st_mtime_ns, st.st_mode):
+                shutil.copystat(src, d)
         else:
-            shutil.copy2(entry, dest / entry.name)
+            if old is not None:
+                if not old.is_symlink() and old.is_file():
+                    o = old.stat()
+                    if (o.st_size, o.st_mtime_ns, o.st_mode) == (st.st_size, st.st_mtime_ns, st.st_mode):
+                        continue
+                # A new file, not the old one written over: a program of the old copy may still run.
+                _remove(d)
+            shutil.copy2(src, d)
 
 
 def host_tests(root: Path) -> dict[str, list[str]]:
@@ -157,10 +208,10 @@ def host_tests(root: Path) -> dict[str, list[str]]:
 def descendants(pid: int) -> list[int]:
     """Every process below pid (QEMU runs in a session of its own, so a process group is not enough)."""
     children: dict[int, list[int]] = defaultdict(list)
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for proc in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children[int(fields[1])].append(int(stat.parent.name))
+            fields = proc.read_text().rsplit(")", 1)[1].split()
+            children[int(fields[1])].append(int(proc.parent.name))
         except (OSError, IndexError, ValueError):
             continue
     out: list[int] = []
@@ -246,9 +297,10 @@ class Worker:
         self.root = root
         self.dir = dest
         copy_tree(root, dest, work)
-
-    def warm_up(self) -> int:
-        return self._build()
+        # Whether a build of this copy has succeeded: until one has, a mutant that does not build
+        # may be an unmutated tree that does not build (checked then, not by a build before the
+        # first mutant: a build of the unmutated copy is SCons's whole scan, and it rarely fails).
+        self.builds = False
 
     def _build(self) -> int:
         scons = [sys.executable, "-m", "SCons", "-C", str(self.dir), "-Q", *BUILD_TARGETS]
@@ -263,7 +315,13 @@ class Worker:
         try:
             path.write_bytes(m.apply(original))
             if self._build() != 0:
+                if not self.builds:
+                    path.write_bytes(original)
+                    if self._build() != 0:
+                        raise RuntimeError(f"the unmutated copy in {self.dir} does not build")
+                    self.builds = True
                 return Result(m, NOT_BUILT, tests, time.monotonic() - start, "the mutant does not compile")
+            self.builds = True
             if not tests:
                 return Result(m, SURVIVED, tests, time.monotonic() - start, "no test runs this line")
             status, detail = self._pytest(order or tests, timeout)
@@ -334,10 +392,7 @@ def _run_all(root: Path, work: Path, todo: Sequence[tuple[Mutant, list[str], flo
     jobs = max(1, min(jobs, len(todo))) if todo else 1
     workers: queue.Queue[Worker] = queue.Queue()
     for n in range(jobs):
-        w = Worker(root, work / f"work-{n}", work)
-        if w.warm_up() != 0:
-            raise RuntimeError(f"the unmutated copy in {w.dir} does not build")
-        workers.put(w)
+        workers.put(Worker(root, work / f"work-{n}", work))
     results: list[Result | None] = [None] * len(todo)
     done = 0
     killers: dict[tuple[str, str], str] = {}  # (file, function) -> the test that killed its last mutant
