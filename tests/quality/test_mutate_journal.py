@@ -18,9 +18,10 @@ from moat import cli, mutate_journal
 
 from .test_mutate_workdir import fake_tree
 
-# SCons builds the two targets a worker asks for (`build/hv`, `build/host`) from the fake sources.
+# SCons builds the two targets a worker asks for (`build/hv`, `build/host`) from the fake sources
+# (no tools: a default Environment looks for compilers, some 30 runs of gcc and g++ no step here needs).
 SCONSTRUCT = """\
-env = Environment()
+env = Environment(tools=[])
 env.Command("build/hv/x.o", ["hv/x.c", "hv/core/y.c"], "cat ${SOURCES} > $TARGET")
 env.Command("build/host/ok", [], "touch $TARGET")
 """
