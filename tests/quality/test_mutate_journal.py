@@ -115,10 +115,12 @@ def test_the_digest_follows_the_inputs_and_not_the_run_records(tmp_path):
 def test_a_journal_of_its_own_leaves_the_trees_journal_alone(tree, capsys, tmp_path):
     # tests/quality/test_mutate_planted.py's deliberate survivor once sat in the tree's journal,
     # where it read as a survivor of the whole default run.
+    # --no-build: the journals are the point, and the worker builds what its mutant needs anyway.
     own = tmp_path / "own.jsonl"
-    status, first, _ = mutate(tree, capsys, "--journal", str(own))
+    status, first, _ = mutate(tree, capsys, "--no-build", "--journal", str(own))
     assert (status, first["killed"], first["from_journal"]) == (0, 1, 0)
     assert len(own.read_text().splitlines()) == 1
     assert not (tree / "build/mutate/journal.jsonl").exists()
-    assert mutate(tree, capsys, "--resume", "--journal", str(own))[1]["from_journal"] == 1
-    assert mutate(tree, capsys, "--resume")[1]["from_journal"] == 0  # the tree's journal knew nothing
+    assert mutate(tree, capsys, "--no-build", "--resume", "--journal", str(own))[1]["from_journal"] == 1
+    # The tree's journal knew nothing.
+    assert mutate(tree, capsys, "--no-build", "--resume")[1]["from_journal"] == 0
