@@ -303,7 +303,13 @@ class Worker:
         self.builds = False
 
     def _build(self) -> int:
-        scons = [sys.executable, "-m", "SCons", "-C", str(self.dir), "-Q", *BUILD_TARGETS]
+        # --implicit-cache: each object's #includes as the last build scanned them (in the copy's
+        # .sconsign, the tree's to begin with), instead of SCons scanning every source again at
+        # every build: a fifth of a mutant's build. A changed file, a mutant's or a header one
+        # includes, leaves its objects out of date, and SCons scans those again; what this trusts
+        # is only that an unchanged file includes what it did, and a mutant never touches an
+        # #include (preprocessor lines are not mutated).
+        scons = [sys.executable, "-m", "SCons", "-C", str(self.dir), "-Q", "--implicit-cache", *BUILD_TARGETS]
         return subprocess.call(scons, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.dir)
 
     def run(self, m: Mutant, tests: list[str], timeout: float, order: list[str] | None = None) -> Result:
