@@ -84,10 +84,14 @@ def c_tree(dest: Path, planted: str, guest_library: bool = False) -> Path:
         (dest / "images").mkdir(parents=True)
         (dest / "images" / "SConscript").write_text(NO_GUEST_LIBRARY)
     (dest / "hv" / "core").mkdir(parents=True)
-    # _start32: the linker script's entry point, which the real tree has in boot.S.
-    (dest / "hv" / "core" / "planted.c").write_text(
-        "// SPDX-License-Identifier: MIT\nvoid _start32(void);\nvoid _start32(void) {}\n" + planted)
+    (dest / "hv" / "core" / "planted.c").write_text(planted_c(planted))
     return dest
+
+
+def planted_c(planted: str) -> str:
+    """hv/core/planted.c of a planted tree: `planted` after _start32, the linker script's entry
+    point (which the real tree has in boot.S)."""
+    return "// SPDX-License-Identifier: MIT\nvoid _start32(void);\nvoid _start32(void) {}\n" + planted
 
 
 BIG_FRAME = """
@@ -119,28 +123,6 @@ def test_both_compilers_refuse_a_big_stack_frame(tmp_path, run_check):
     assert re.search(r"hv/core/planted\.c:\d+:\d+: the frame size of \d+ bytes is larger than 2048", out), out
     assert re.search(r"hv/core/planted\.c:\d+:\d+: stack frame size \(\d+\) exceeds limit \(2048\)", out), out
     assert "moat check: FAILED" in out
-
-
-def test_the_analyzers_find_a_null_dereference_the_compilers_miss(tmp_path, run_check):
-    """The NULL dereference (planted2.c, which compiles) is found by both analyzers and by neither
-    compiler. gcc with gcc -fanalyzer, and clang with scan-build, build once when both run
-    (check.SHARED_BUILD), and each still reports its own: the big frame (planted.c) is the
-    compilers' finding alone."""
-    need("gcc", "clang", "scan-build")
-    root = c_tree(tmp_path, BIG_FRAME)
-    (root / "hv" / "core" / "planted2.c").write_text(
-        "// SPDX-License-Identifier: MIT\n" + NULL_AFTER_CHECK.replace("planted", "planted2"))
-    status, out, _ = run_check(root, "--only", "gcc,clang,gcc-analyzer,scan-build")
-    assert status == 1, out
-    assert "gcc in gcc-analyzer's build" in out and "clang in scan-build's build" in out, out
-    sections = {m["title"]: m["body"] for m in re.finditer(r"^moat check: (?P<title>[^:]+): \d+ findings?:\n"
-                                                              r"(?P<body>(?:  .*\n)+)", out, re.M)}
-    frame = r"hv/core/planted\.c:\d+:\d+: (the frame size of \d+ bytes is larger than 2048|stack frame size)"
-    assert re.search(frame, sections["gcc"]) and re.search(frame, sections["clang"]), out
-    assert "planted2" not in sections["gcc"] + sections["clang"], out
-    assert re.search(r"hv/core/planted2\.c:\d+:\d+: .*NULL", sections["gcc -fanalyzer"]), out
-    assert re.search(r"hv/core/planted2\.c:\d+:\d+: .*null pointer", sections["scan-build"]), out
-    assert "frame" not in sections["gcc -fanalyzer"] + sections["scan-build"], out
 
 
 def test_a_clean_tree_passes(tmp_path, run_check):
@@ -266,8 +248,17 @@ def test_select():
     assert "fuzz" not in [a.key for a in check.select(None, "fuzz")]
 
 
-def test_scan_build_repeats_only_when_its_sources_change(tmp_path, run_check):
-    need("clang", "scan-build")
+def test_scan_build_repeats_only_when_its_sources_change_and_the_analyzers_find_a_null_dereference(
+        tmp_path, run_check):
+    """scan-build's clean run is remembered and not repeated while what it reads is unchanged; a
+    change runs it again, and a run with a finding is never remembered as clean.
+
+    The change plants a NULL dereference (planted2.c, which compiles) that both analyzers find and
+    neither compiler does. gcc with gcc -fanalyzer, and clang with scan-build, build once when
+    both run (check.SHARED_BUILD), and each still reports its own: the big frame (planted.c) is the
+    compilers' finding alone. (One test: the run after the change is the one with all four, so that
+    scan-build builds the planted tree three times, not four.)"""
+    need("gcc", "clang", "scan-build")
     root = c_tree(tmp_path, "int planted(int x);\nint planted(int x) { return x; }\n")
     status, out, counts = run_check(root, "--only", "scan-build")
     assert (status, counts) == (0, {"scan-build": 0}), out
@@ -275,12 +266,27 @@ def test_scan_build_repeats_only_when_its_sources_change(tmp_path, run_check):
     status, out, counts = run_check(root, "--only", "scan-build")
     assert (status, counts) == (0, {"scan-build": 0}), out
     assert "sources unchanged since its last clean run: not repeated" in out
-    (root / "hv" / "core" / "planted.c").write_text(
-        (root / "hv" / "core" / "planted.c").read_text() + NULL_AFTER_CHECK.replace("planted", "planted2"))
+
+    (root / "hv" / "core" / "planted.c").write_text(planted_c(BIG_FRAME))
+    (root / "hv" / "core" / "planted2.c").write_text(
+        "// SPDX-License-Identifier: MIT\n" + NULL_AFTER_CHECK.replace("planted", "planted2"))
+    status, out, _ = run_check(root, "--only", "gcc,clang,gcc-analyzer,scan-build")
+    assert status == 1, out
+    assert "not repeated" not in out
+    assert "gcc in gcc-analyzer's build" in out and "clang in scan-build's build" in out, out
+    sections = {m["title"]: m["body"] for m in re.finditer(r"^moat check: (?P<title>[^:]+): \d+ findings?:\n"
+                                                              r"(?P<body>(?:  .*\n)+)", out, re.M)}
+    frame = r"hv/core/planted\.c:\d+:\d+: (the frame size of \d+ bytes is larger than 2048|stack frame size)"
+    assert re.search(frame, sections["gcc"]) and re.search(frame, sections["clang"]), out
+    assert "planted2" not in sections["gcc"] + sections["clang"], out
+    assert re.search(r"hv/core/planted2\.c:\d+:\d+: .*NULL", sections["gcc -fanalyzer"]), out
+    assert re.search(r"hv/core/planted2\.c:\d+:\d+: .*null pointer", sections["scan-build"]), out
+    assert "frame" not in sections["gcc -fanalyzer"] + sections["scan-build"], out
+
+    # A finding is never remembered as clean. (Alone, scan-build reports clang's errors too: the frame.)
     status, out, counts = run_check(root, "--only", "scan-build")
-    assert (status, counts) == (1, {"scan-build": 1}), out
-    status, out, counts = run_check(root, "--only", "scan-build")  # a finding is never remembered as clean
-    assert (status, counts) == (1, {"scan-build": 1}), out
+    assert (status, counts) == (1, {"scan-build": 2}), out
+    assert "not repeated" not in out and re.search(r"hv/core/planted2\.c:\d+:\d+: .*null pointer", out), out
 
 
 def test_the_cost_order_names_every_analyzer_once():
