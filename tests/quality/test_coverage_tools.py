@@ -99,6 +99,33 @@ def test_the_tiny_elf_has_the_line_table_we_wrote(tiny):
     assert code.ways_in()[TAKEN] == [JE, H] and code.ways_in()[FALL] == [JE] and code.ways_in()[G] == [-1]
 
 
+def test_the_line_rows_are_pyelftools_rows(tiny):
+    """coverage_map.line_rows, the line-program decoder the map uses, gives the rows pyelftools'
+    own decoder gives, on the tiny ELF and on a guest that gcc built as it builds hv/ (-O2 line
+    programs: special opcodes, views, columns, discriminators, statements negated)."""
+    import io
+
+    from elftools.elf.elffile import ELFFile
+
+    elfs = [tiny / "t.elf"]
+    guest = paths.build_dir() / "images" / "fault.elf"
+    if guest.is_file():
+        elfs.append(guest)
+    for path in elfs:
+        ef = ELFFile(io.BytesIO(path.read_bytes()))
+        dwarf = ef.get_dwarf_info()
+        stream = dwarf.debug_line_sec.stream
+        stream.seek(0)
+        section = stream.read()
+        programs = [lp for cu in dwarf.iter_CUs() if (lp := dwarf.line_program_for_CU(cu)) is not None]
+        assert programs, path
+        for lp in programs:
+            want = [(e.state.address, e.state.file, e.state.line, e.state.end_sequence)
+                    for e in lp.get_entries() if e.state is not None]
+            got = coverage_map.line_rows(lp.header, section, lp.program_start_offset, lp.program_end_offset)
+            assert got == want and want, (path, lp.program_start_offset)
+
+
 def test_a_kept_map_is_handed_out_as_it_was_made(tiny):
     """coverage_report.elf_code makes an ELF's map once per content and hands out copies: what one
     copy's queries add (an instruction decoded at a start the sweep did not align with, which
@@ -448,7 +475,7 @@ def test_moat_coverage_refuses_a_missing_plugin_before_running_anything(tmp_path
 
 @pytest.fixture(scope="module")
 def codes() -> coverage_report.ElfCodes:
-    """The ELF maps this file's tests make, each once (coverage_report.elf_code: 0.8 s of CPU each
+    """The ELF maps this file's tests make, each once (coverage_report.elf_code: 0.25 s of CPU each
     for build/hv/moat.elf, which three tests here read, one of them three times)."""
     return {}
 

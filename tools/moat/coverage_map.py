@@ -33,6 +33,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal
 
 import capstone
 from elftools.elf.elffile import ELFFile
@@ -74,6 +75,95 @@ class Function:
 
 def is_conditional(mnemonic: str) -> bool:
     return (mnemonic.startswith("j") and mnemonic != "jmp") or mnemonic in _CONDITIONAL_EXTRA
+
+
+def _uleb(data: bytes, i: int) -> tuple[int, int]:
+    """The unsigned LEB128 number at data[i], and the offset after it."""
+    value = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return value, i
+
+
+def _sleb(data: bytes, i: int) -> tuple[int, int]:
+    """The signed LEB128 number at data[i], and the offset after it."""
+    value = shift = 0
+    while True:
+        b = data[i]
+        i += 1
+        value |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return (value - (1 << shift) if b & 0x40 else value), i
+
+
+def line_rows(header: Any, section: bytes, start: int, end: int,
+              byteorder: Literal["little", "big"] = "little") -> list[tuple[int, int, int, bool]]:
+    """The rows of the DWARF line program in section[start:end] whose header (pyelftools' parse) is
+    header: (address, file number, line, end of a sequence), in program order.
+
+    The state machine of DWARF 5 section 6.2.5 (versions 2 to 5 share it), with only the registers
+    a row's place needs. pyelftools' own decoder (LineProgram.get_entries) gives the same rows at
+    ten times the cost: it builds an object and a copy of the state per opcode, and a map of
+    build/hv/moat.elf spent most of its time there. DW_LNE_define_file (DWARF 2 to 4, which
+    compilers do not emit) is skipped: a file it defines names no hv/ file here."""
+    opcode_base, line_base, line_range = header["opcode_base"], header["line_base"], header["line_range"]
+    min_len = header["minimum_instruction_length"]
+    max_ops = header["maximum_operations_per_instruction"] if header["version"] >= 4 else 1
+    operands = header["standard_opcode_lengths"]
+    out: list[tuple[int, int, int, bool]] = []
+    address = op_index = 0
+    file = line = 1
+    i = start
+    while i < end:
+        op = section[i]
+        i += 1
+        if op >= opcode_base:  # special opcode: advance, add a row
+            adjusted = op - opcode_base
+            advance = op_index + adjusted // line_range
+            address += min_len * (advance // max_ops)
+            op_index = advance % max_ops
+            line += line_base + adjusted % line_range
+            out.append((address, file, line, False))
+        elif op == 0:  # extended opcode: its length, then its number and operands
+            length, i = _uleb(section, i)
+            ext = section[i]
+            if ext == 1:  # DW_LNE_end_sequence: a row, then the registers start again
+                out.append((address, file, line, True))
+                address = op_index = 0
+                file = line = 1
+            elif ext == 2:  # DW_LNE_set_address
+                address = int.from_bytes(section[i + 1:i + length], byteorder)
+                op_index = 0
+            i += length
+        elif op == 1:  # DW_LNS_copy
+            out.append((address, file, line, False))
+        elif op == 2:  # DW_LNS_advance_pc
+            advance, i = _uleb(section, i)
+            advance += op_index
+            address += min_len * (advance // max_ops)
+            op_index = advance % max_ops
+        elif op == 3:  # DW_LNS_advance_line
+            delta, i = _sleb(section, i)
+            line += delta
+        elif op == 4:  # DW_LNS_set_file
+            file, i = _uleb(section, i)
+        elif op == 8:  # DW_LNS_const_add_pc: special opcode 255's advance, no row
+            advance = op_index + (255 - opcode_base) // line_range
+            address += min_len * (advance // max_ops)
+            op_index = advance % max_ops
+        elif op == 9:  # DW_LNS_fixed_advance_pc: a uhalf
+            address += int.from_bytes(section[i:i + 2], byteorder)
+            op_index = 0
+            i += 2
+        else:  # the others change no register kept here: skip their ULEB128 operands
+            for _ in range(operands[op - 1]):
+                _, i = _uleb(section, i)
+    return out
 
 
 class ElfCode:
@@ -141,25 +231,27 @@ class ElfCode:
                 return data[lo - base:hi - base]
         return b""
 
-    def _make(self, i: capstone.CsInsn) -> Insn:
-        m = i.mnemonic
+    @staticmethod
+    def _make(address: int, size: int, m: str, op_str: str) -> Insn:
+        """An instruction from capstone's disasm_lite tuple (no CsInsn object: a third of the cost)."""
         target = None
-        if (m.startswith("j") or m.startswith("call") or m in _CONDITIONAL_EXTRA) and i.op_str.startswith("0x"):
+        if (m.startswith("j") or m.startswith("call") or m in _CONDITIONAL_EXTRA) and op_str.startswith("0x"):
             try:
-                target = int(i.op_str, 16)
+                target = int(op_str, 16)
             except ValueError:
                 target = None
         cond = is_conditional(m)
-        return Insn(i.address, i.size, m, target, cond, cond or m in _ENDS)
+        return Insn(address, size, m, target, cond, cond or m in _ENDS)
 
     def _sweep(self, lo: int, hi: int, bits: int) -> None:
         code = self._bytes_at(lo, hi)
         addr = lo
+        insns, make = self.insns, self._make
         while addr < hi:
             n = 0
-            for i in self._md[bits].disasm(code[addr - lo:], addr):
-                self.insns[i.address] = self._make(i)
-                addr = i.address + i.size
+            for address, size, mnemonic, op_str in self._md[bits].disasm_lite(code[addr - lo:], addr):
+                insns[address] = make(address, size, mnemonic, op_str)
+                addr = address + size
                 n += 1
             if addr < hi:
                 addr += 1  # undecodable byte (data in a code section): skip it
@@ -172,8 +264,8 @@ class ElfCode:
             return insn
         for lo, hi, bits in self._regions:  # a block start the linear sweep did not align with
             if lo <= addr < hi:
-                for i in self._md[bits].disasm(self._bytes_at(addr, min(hi, addr + 16)), addr, 1):
-                    insn = self._make(i)
+                for i in self._md[bits].disasm_lite(self._bytes_at(addr, min(hi, addr + 16)), addr, 1):
+                    insn = self._make(*i)
                     self.insns[addr] = insn
                     return insn
         return None
@@ -182,31 +274,37 @@ class ElfCode:
         if not ef.has_dwarf_info():
             return
         dwarf = ef.get_dwarf_info()
+        stream = dwarf.debug_line_sec.stream  # the section as pyelftools read it (decompressed)
+        stream.seek(0)
+        section = stream.read()
+        byteorder: Literal["little", "big"] = "little" if ef.little_endian else "big"
         rows: dict[int, LineKey | None] = {}
         for cu in dwarf.iter_CUs():
             lp = dwarf.line_program_for_CU(cu)
             if lp is None:
                 continue
             names = self._file_names(lp, cu)
-            for entry in lp.get_entries():
-                st = entry.state
-                if st is None or st.end_sequence:
-                    if st is not None:
-                        rows.setdefault(st.address, None)
+            for address, file, line, end in line_rows(lp.header, section, lp.program_start_offset,
+                                                      lp.program_end_offset, byteorder):
+                if end:
+                    rows.setdefault(address, None)
                     continue
-                name = names.get(st.file)
-                key = (name, st.line) if name is not None and st.line > 0 else None
-                if key is not None or st.address not in rows:
-                    rows[st.address] = key
+                name = names.get(file)
+                key = (name, line) if name is not None and line > 0 else None
+                if key is not None or address not in rows:
+                    rows[address] = key
         self.row_addr = sorted(rows)
         self.row_line = [rows[a] for a in self.row_addr]
 
     def _file_names(self, lp, cu) -> dict[int, str | None]:  # type: ignore[no-untyped-def]
         hdr = lp.header
         version = hdr["version"]
-        comp_dir = cu.get_top_DIE().attributes.get("DW_AT_comp_dir")
-        comp = comp_dir.value.decode() if comp_dir is not None else str(self.root)
         dirs = [d.decode() if isinstance(d, bytes) else str(d) for d in hdr["include_directory"]]
+        if version >= 5 and dirs:
+            comp = dirs[0]  # DWARF 5: directory 0 is the compilation's, its DW_AT_comp_dir
+        else:  # the unit's DIE, which costs its abbreviation table's parse
+            comp_dir = cu.get_top_DIE().attributes.get("DW_AT_comp_dir")
+            comp = comp_dir.value.decode() if comp_dir is not None else str(self.root)
         out: dict[int, str | None] = {}
         for idx, fe in enumerate(hdr["file_entry"]):
             num = idx if version >= 5 else idx + 1
