@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -181,6 +182,7 @@ def test_image_commands(tmp_path: Path, in_process: InProcess):
     good = build(tmp_path, "good")
     proc = in_process("image", "inspect", str(good), root=tmp_path)
     assert proc.returncode == 0 and "entry:" in proc.stdout
+    assert re.search(r"^symbols:  \d+ \(3 functions\)$", proc.stdout, re.M), proc.stdout
     assert in_process("image", "check", str(good), root=tmp_path).returncode == 0
     bad = build(tmp_path, "omagic", "-N")
     proc = in_process("image", "check", str(bad), root=tmp_path)

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import io
+import struct
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
 
 from moat import elfcheck
 from moat.elfcheck import Image, Segment
@@ -17,14 +20,37 @@ R, W, X = 4, 2, 1
 
 
 def test_good_image_passes(tmp_path: Path):
-    image = elfcheck.load(build(tmp_path, "good"))
+    image = elfcheck.load(build(tmp_path, "good"), symbols=True)
     assert image.elfclass == 64 and image.machine == "EM_X86_64"
     assert image.entry == symbols(image.path)["_start"]
-    assert image.symbols >= 4 and image.functions >= 3
+    # _start, func_a, func_b, bare_label, counter (and the file's name): three of them functions
+    assert image.symbols is not None and image.symbols >= 5 and image.functions == 3
     assert any(s.executable and not s.writable for s in image.loads)
     assert elfcheck.check(image) == []
     text = elfcheck.describe(image)
     assert "entry:" in text and "PT_LOAD" in text and "R-X" in text
+    assert f"symbols:  {image.symbols} (3 functions)" in text
+    plain = elfcheck.load(image.path)  # what staging a boot reads: the same, symbols not counted
+    assert (plain.symbols, plain.functions) == (None, None) and "symbols:" not in elfcheck.describe(plain)
+    assert plain.segments == image.segments and plain.entry == image.entry
+
+
+def test_a_damaged_symbol_table_stops_only_the_inspection(tmp_path: Path):
+    """The loader never reads the symbol table, and the hypervisor names no function from a damaged
+    one (tests/domains/test_fault_symbols.py): the checks pass such an image, inspecting it says
+    the file is damaged."""
+    good = build(tmp_path, "good")
+    data = bytearray(good.read_bytes())
+    elf = ELFFile(io.BytesIO(bytes(data)))
+    index = next(i for i, s in enumerate(elf.iter_sections()) if s.name == ".symtab")
+    header = elf["e_shoff"] + index * elf["e_shentsize"]
+    struct.pack_into("<Q", data, header + 24, len(data) + 0x1000)  # sh_offset: past the end
+    bad = tmp_path / "bad-symtab"
+    bad.write_bytes(bytes(data))
+    image = elfcheck.load(bad)
+    assert elfcheck.check(image) == [] and image.segments == elfcheck.load(good).segments
+    with pytest.raises(UserError, match="damaged ELF"):
+        elfcheck.load(bad, symbols=True)
 
 
 def test_writable_and_executable_segment_is_refused(tmp_path: Path):

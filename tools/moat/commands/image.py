@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    print(elfcheck.describe(elfcheck.load(args.file)))
+    print(elfcheck.describe(elfcheck.load(args.file, symbols=True)))
     return 0
 
 
