@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from moat import manifest, policy, scenario
+from moat import bootpolicy, manifest, policy, scenario
 from moat.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,6 +199,25 @@ def test_an_image_rebuilt_in_place_is_checked_and_staged_anew(tmp_path: Path):
     image.write_bytes(b"not an elf at all")  # and now broken: refused, not staged from before
     with pytest.raises(UserError, match="not an ELF"):
         manifest.build_boot_modules(scen, build)
+
+
+def test_a_policy_changed_between_boots_is_compiled_anew(tmp_path: Path):
+    """compile_for_boot keeps what it made per source bytes, not per path: the same bytes give the
+    same policy, a blob deleted meanwhile is made again, and a source rewritten between two boots
+    of one process gives the new policy's blob and labels."""
+    policies = ROOT / "tests" / "scenarios" / "policies"
+    src, cache = tmp_path / "p.toml", tmp_path / "policies"
+    shutil.copyfile(policies / "sched-test.toml", src)
+    first = bootpolicy.compile_for_boot(src, cache)
+    assert bootpolicy.compile_for_boot(src, cache) == first
+    first.blob.unlink()
+    again = bootpolicy.compile_for_boot(src, cache)
+    assert again == first and again.blob.read_bytes() == policy.compile_policy(policy.read_policy(src))
+    shutil.copyfile(policies / "quota-test.toml", src)  # rewritten in place: other labels
+    changed = bootpolicy.compile_for_boot(src, cache)
+    want = bootpolicy.compile_for_boot(policies / "quota-test.toml", tmp_path / "elsewhere")
+    assert changed.blob != first.blob and changed.labels == want.labels != first.labels
+    assert changed.blob.read_bytes() == want.blob.read_bytes()
 
 
 def test_missing_image_says_build_first(tmp_path: Path):

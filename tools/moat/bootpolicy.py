@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moat.errors import UserError
-from moat.policy import is_blob, read_policy
+from moat.policy import is_blob, read_policy_bytes
 from moat.policy.binary import compile_policy
 from moat.policy.model import numbering
 from moat.policy.validate import check, fatal
@@ -55,6 +55,13 @@ class BootPolicy:
         return next((name for name, ref in self.labels.items() if ref == ssidref), None)
 
 
+# What compile_for_boot gave before, in this process, keyed by the source's path, the SHA-1 of its
+# bytes and the compiler's, and the cache directory: a test run boots a few policies some 500
+# times, and reading, checking and numbering one again is most of staging a boot's Python. A
+# changed source (or compiler) is a new key; a blob deleted meanwhile is compiled again.
+_compiled: dict[tuple[str, str, str], BootPolicy] = {}
+
+
 def compile_for_boot(source: Path, cache_dir: Path) -> BootPolicy:
     """Compile source (XML or TOML) into cache_dir; a policy with errors is a UserError."""
     try:
@@ -63,15 +70,19 @@ def compile_for_boot(source: Path, cache_dir: Path) -> BootPolicy:
         raise UserError(f"{source}: {e.strerror}") from None
     if is_blob(data):
         raise UserError(f"{source}: a compiled blob has no label names; give the policy's XML or TOML")
+    digest = hashlib.sha1(compiler_digest() + data).hexdigest()[:16]
+    key = (str(source), digest, str(cache_dir))
+    before = _compiled.get(key)
+    if before is not None and before.blob.is_file():
+        return before
     try:
-        pol = read_policy(source)
+        pol = read_policy_bytes(data, str(source))  # the bytes the digest is of
     except (PolicyReadError, ValueError) as e:
         raise UserError(str(e)) from None
     bad = fatal(check(pol), xen_compat=False)
     if bad:
         raise UserError("\n".join(str(d) for d in bad) + f"\n{source}: the policy has errors")
     num = numbering(pol)
-    digest = hashlib.sha1(compiler_digest() + data).hexdigest()[:16]
     out = cache_dir / f"{source.stem}-{digest}.bin"
     if not out.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
@@ -80,8 +91,9 @@ def compile_for_boot(source: Path, cache_dir: Path) -> BootPolicy:
         tmp.replace(out)  # atomic: parallel test workers may compile the same policy
     labels = {name: (row << 16) | row for row, name in enumerate(num.vm_rows) if row > 0}
     ste = {v.name: tuple(sorted({t.name for t in v.ste})) for v in num.vm_by_row[1:] if v is not None}
-    return BootPolicy(out, labels, pol.bootstrap, source.resolve() == DEFAULT_POLICY.resolve(),
-                      source=source, name=pol.name, ste=ste, ste_columns=tuple(num.ste_types))
+    made = _compiled[key] = BootPolicy(out, labels, pol.bootstrap, source.resolve() == DEFAULT_POLICY.resolve(),
+                                       source=source, name=pol.name, ste=ste, ste_columns=tuple(num.ste_types))
+    return made
 
 
 def default_policy(cache_dir: Path) -> BootPolicy:

@@ -301,17 +301,34 @@ def missing_image(scen: Scenario, ref: str, build_dir: Path) -> str:
 
 def check_images(scen: Scenario, build_dir: Path) -> dict[str, Path]:
     """Resolve every image and check it like the hypervisor's loader will; name -> ELF path."""
-    found: dict[str, Path] = {}
+    return {name: image.path for name, image in _checked_images(scen, build_dir).items()}
+
+
+@dataclass(frozen=True)
+class _ImageRead:
+    """An image's bytes as read once for a boot, and their SHA-256: what is checked is staged."""
+    path: Path
+    data: bytes
+    sha256: bytes
+
+
+def _checked_images(scen: Scenario, build_dir: Path) -> dict[str, _ImageRead]:
+    """check_images, with each image's bytes as read and checked."""
+    found: dict[str, _ImageRead] = {}
     refs = [(d, d.image_name, d.image) for d in scen.domains] + [
         (None, img.name, img.ref) for img in scen.images]
     for dom, name, ref in refs:
         path = resolve_image(scen, dom, name, ref, build_dir)
-        if found.setdefault(name, path) != path:
+        image = found.get(name)
+        if image is None:
+            data = _read_image(path)
+            image = found[name] = _ImageRead(path, data, hashlib.sha256(data).digest())
+        elif image.path != path:
             raise UserError(f"{scen.path}: two different images are both called {name!r}: "
-                            f"{found[name]} and {path}")
+                            f"{image.path} and {path}")
         # An extra image's memory is chosen at domctl time: check it against the largest domain.
         window = guest_window(dom.memory_kib if dom is not None else GUEST_RAM_MAX_KIB)
-        problems = _image_problems(path, window)
+        problems = _image_problems(image, window)
         if problems:
             who = f"domain {dom.name!r}" if dom is not None else f"image {name!r}"
             listed = "\n  ".join(problems)
@@ -322,12 +339,13 @@ def check_images(scen: Scenario, build_dir: Path) -> dict[str, Path]:
     return found
 
 
-# What an image's bytes gave before, in this process: elfcheck's findings per window and the
+# What an image's bytes gave before, in this process: elfcheck's reading of its headers and the
 # stripped image. Both depend on the bytes alone, so a second boot of the same image (a test run
 # boots a few dozen images some 500 times) skips pyelftools' parse and objcopy's process, about
-# 30 ms of CPU per boot (docs/testing.md, eighteenth round). Keyed by the bytes' SHA-256, never by
-# the path: a rebuilt image is a new key.
-_problems_seen: dict[tuple[bytes, tuple[int, int]], list[str]] = {}
+# 30 ms of CPU per boot (docs/testing.md, eighteenth round); the window's checks, a few
+# comparisons, run each time. Keyed by the bytes' SHA-256, never by the path: a rebuilt image is
+# a new key.
+_images_seen: dict[bytes, elfcheck.Image] = {}
 _stripped_seen: dict[bytes, bytes] = {}
 
 
@@ -340,13 +358,11 @@ def _read_image(path: Path) -> bytes:
         raise UserError(f"{path}: cannot read: {exc}") from None
 
 
-def _image_problems(path: Path, window: tuple[int, int]) -> list[str]:
-    """elfcheck's findings for the image at path in window, from an earlier check of the same bytes."""
-    data = _read_image(path)
-    key = (hashlib.sha256(data).digest(), window)
-    if key not in _problems_seen:
-        _problems_seen[key] = elfcheck.check(elfcheck.load(path, data), window)  # the bytes hashed
-    return list(_problems_seen[key])
+def _image_problems(image: _ImageRead, window: tuple[int, int]) -> list[str]:
+    """elfcheck's findings for the image in window, its headers read once per content."""
+    if image.sha256 not in _images_seen:
+        _images_seen[image.sha256] = elfcheck.load(image.path, image.data)
+    return elfcheck.check(_images_seen[image.sha256], window)
 
 
 def boot_image_bytes(path: Path) -> bytes:
@@ -359,10 +375,14 @@ def boot_image_bytes(path: Path) -> bytes:
     bytes the boot measured.
     """
     data = _read_image(path)
-    key = hashlib.sha256(data).digest()
-    if key not in _stripped_seen:
-        _stripped_seen[key] = _strip_debug(path, data)
-    return _stripped_seen[key]
+    return _stripped(_ImageRead(path, data, hashlib.sha256(data).digest()))
+
+
+def _stripped(image: _ImageRead) -> bytes:
+    """boot_image_bytes of an image already read, from an earlier strip of the same bytes."""
+    if image.sha256 not in _stripped_seen:
+        _stripped_seen[image.sha256] = _strip_debug(image.path, image.data)
+    return _stripped_seen[image.sha256]
 
 
 def _strip_debug(path: Path, data: bytes) -> bytes:
@@ -399,12 +419,12 @@ def build_boot_modules(scen: Scenario, build_dir: Path, *,
     """Stage the manifest and images; the (path, args) modules to boot, in module order."""
     if not scen.domains:
         return [(m.path, m.args) for m in scen.modules]
-    images = check_images(scen, build_dir)
+    images = _checked_images(scen, build_dir)
     pol = scenario_policy(scen, build_dir)
     manifest = encode(scen, pol, refuse_forbidden_links=refuse_forbidden_links)
     digest = hashlib.sha256(manifest)
     for name in image_names(scen):
-        digest.update(images[name].read_bytes())
+        digest.update(images[name].sha256)
     stem = scen.path.stem if scen.path else "scenario"
     stage = build_dir / "modules" / f"{stem}-{digest.hexdigest()[:12]}"
     stage.mkdir(parents=True, exist_ok=True)
@@ -414,7 +434,7 @@ def build_boot_modules(scen: Scenario, build_dir: Path, *,
     staged = [(stage / MANIFEST_MODULE, MANIFEST_MODULE)]
     for name in image_names(scen):
         target = stage / name
-        _write_atomically(target, boot_image_bytes(images[name]))
+        _write_atomically(target, _stripped(images[name]))  # the bytes checked above
         staged.append((target, name))
     # The policy goes last, so image module numbers stay as records() gave them.
     policy = (pol.blob, bootpolicy.POLICY_MODULE_ARGS)
