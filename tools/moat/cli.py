@@ -97,18 +97,22 @@ def _chosen(argv: Sequence[str]) -> str | None:
 
 
 def make_parser(command: str | None = None) -> Parser:
-    """The parser, with the full options of `command` only (the others listed by name)."""
+    """The parser, with the full options of `command` only; without one (or with a name that is
+    not a command), every command listed by name, for `moat --help` and the "invalid choice"
+    message. A command's parser needs none of the others: its own help and errors name no other
+    command, and a parser per command listed was two thirds of the time (argparse looks up its
+    group titles with gettext, which searches the locale directories at every call)."""
     parser = Parser(prog="moat", description="Build, boot, inspect and test the moat hypervisor.",
                     epilog=EPILOG, allow_abbrev=False)
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
+    if command in COMMANDS:
+        module = _load(COMMANDS[command][0])
+        if module is not None:
+            module.register(sub)
+            return parser
     for name, (module_name, help_line) in COMMANDS.items():
-        if name == command:
-            module = _load(module_name)
-            if module is not None:
-                module.register(sub)
-                continue
         if _available(module_name):
             sub.add_parser(name, help=help_line, add_help=False)
     return parser
