@@ -369,6 +369,10 @@ class _Reader:
     def u32(self, off: int) -> int:
         return int.from_bytes(self.d[off : off + 4], "big")
 
+    def words(self, off: int, n: int) -> tuple[int, ...]:
+        """The n big-endian u32 at off (within the blob: the caller has checked), in one read."""
+        return struct.unpack_from(f">{n}I", self.d, off)
+
     def s32(self, off: int) -> int:
         return int.from_bytes(self.d[off : off + 4], "big", signed=True)
 
@@ -595,22 +599,20 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
         if slen != roundup8(16 + 4 * rows * width):
             raise BlobError(o + 4, f"ext.section.len[{i}]", f"is {slen}: does not match its rows")
         cells = o + 16
-        for row in range(rows):
-            if devices:
-                m = r.u32(cells + 4 * row)
-                if m & ~DEVICES_ALL:
-                    raise BlobError(cells + 4 * row, f"ext.devices[{row}]", f"is {m:#x}, unknown device bits")
-                continue
-            if perms:
-                f = r.u32(cells + 4 * row)
-                if f & ~PERM_ALL:
-                    raise BlobError(cells + 4 * row, f"ext.flags[{row}]", f"is {f:#x}, unknown permission bits")
-                continue
-            last = cells + 4 * (row * words + words - 1)
-            if rows % 32 and r.u32(last) >> (rows % 32):
-                raise BlobError(last, f"ext.targets[{i}][{row}]", f"has bits beyond row {rows - 1}")
+        table = r.words(cells, rows * width)
+        if devices or perms:
+            known, what = (DEVICES_ALL, "device") if devices else (PERM_ALL, "permission")
+            for row, m in enumerate(table):
+                if m & ~known:
+                    raise BlobError(cells + 4 * row, f"ext.{'devices' if devices else 'flags'}[{row}]",
+                                    f"is {m:#x}, unknown {what} bits")
+        elif rows % 32:
+            for row, last in enumerate(table[words - 1::words]):
+                if last >> (rows % 32):
+                    raise BlobError(cells + 4 * (row * words + words - 1), f"ext.targets[{i}][{row}]",
+                                    f"has bits beyond row {rows - 1}")
         r.zeros(cells + 4 * rows * width, o + slen, "ext.padding")
-        if devices and not any(r.u32(cells + 4 * row) for row in range(rows)):
+        if devices and not any(table):
             raise BlobError(o, f"ext.section.type[{i}]", "a devices section that gives no device")
         if devices:
             devices_at = cells
@@ -624,23 +626,29 @@ def _decode_ext(r: _Reader, e: int, rc: int) -> Ext:
         raise BlobError(e + 12, "ext.sections", f"is {n}: the sections do not fill the extension")
     if flags_at is None:
         raise BlobError(e + 12, "ext.sections", "no permissions section")
-    flags = [r.u32(flags_at + 4 * row) for row in range(rows)]
-    device_masks = [r.u32(devices_at + 4 * row) if devices_at is not None else 0 for row in range(rows)]
+    flags = list(r.words(flags_at, rows))
+    device_masks = list(r.words(devices_at, rows)) if devices_at is not None else [0] * rows
     nf = len(QUOTA_FIELDS)
-    quotas = [[r.u32(quotas_at + 4 * (row * nf + f)) if quotas_at is not None else QUOTA_UNLIMITED
-               for f in range(nf)] for row in range(rows)]
+    if quotas_at is not None:
+        cells_q = r.words(quotas_at, rows * nf)
+        quotas = [list(cells_q[row * nf:(row + 1) * nf]) for row in range(rows)]
+    else:
+        quotas = [[QUOTA_UNLIMITED] * nf for _ in range(rows)]
     ns = len(SCHED_FIELDS)
-    sched = [[r.u32(sched_at + 4 * (row * ns + f)) if sched_at is not None else 0 for f in range(ns)]
-             for row in range(rows)]
+    if sched_at is not None:
+        cells_s = r.words(sched_at, rows * ns)
+        sched = [list(cells_s[row * ns:(row + 1) * ns]) for row in range(rows)]
+    else:
+        sched = [[0] * ns for _ in range(rows)]
     targets: dict[str, list[list[int]]] = {}
     for name in TARGETED:
         per_row: list[list[int]] = [[] for _ in range(rows)]
         at = targets_at.get(name)
         if at is not None:
+            bitmaps = r.words(at[0], rows * words)
             for row in range(rows):
-                base = at[0] + 4 * row * words
                 for w in range(words):
-                    bits = r.u32(base + 4 * w)
+                    bits = bitmaps[row * words + w]
                     while bits:
                         low = bits & -bits
                         per_row[row].append(32 * w + low.bit_length() - 1)
@@ -677,7 +685,7 @@ def _decode_quotas(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
     """The QUOTAS section at o (the checks of hv/xsm/acm_policy.c's parse_quotas); its cells' offset."""
     cells, end = _row_table_header(r, o, i, slen, rows, len(QUOTA_FIELDS), QUOTA_MAX_ROWS)
     r.zeros(end, o + slen, "ext.padding")
-    if all(r.u32(c) == QUOTA_UNLIMITED for c in range(cells, end, 4)):
+    if all(c == QUOTA_UNLIMITED for c in r.words(cells, (end - cells) // 4)):
         raise BlobError(o, f"ext.section.type[{i}]", "a quotas section that limits nothing")
     return cells
 
@@ -686,12 +694,13 @@ def _decode_sched(r: _Reader, o: int, i: int, slen: int, rows: int) -> int:
     """The SCHED section at o (the checks of hv/xsm/acm_policy.c's parse_sched); its cells' offset."""
     nf = len(SCHED_FIELDS)
     cells, end = _row_table_header(r, o, i, slen, rows, nf)
-    for row in range(rows):
-        for f, name in enumerate(SCHED_FIELDS):
-            at = cells + 4 * (row * nf + f)
-            if r.u32(at) > SCHED_MAX[name]:
-                raise BlobError(at, f"ext.sched.{name}[{row}]", f"is {r.u32(at)}, above {SCHED_MAX[name]}")
+    table = r.words(cells, rows * nf)
+    limits = [SCHED_MAX[name] for name in SCHED_FIELDS]
+    for k, v in enumerate(table):
+        if v > limits[k % nf]:
+            raise BlobError(cells + 4 * k, f"ext.sched.{SCHED_FIELDS[k % nf]}[{k // nf}]",
+                            f"is {v}, above {limits[k % nf]}")
     r.zeros(end, o + slen, "ext.padding")
-    if not any(r.u32(c) for c in range(cells, end, 4)):
+    if not any(table):
         raise BlobError(o, f"ext.section.type[{i}]", "a sched section that sets nothing")
     return cells
