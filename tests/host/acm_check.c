@@ -10,6 +10,10 @@
  *                       every row, type and permission of the policy and one past each (the
  *                       bounds), as JSON (print_query); tests/policy/test_accessors.py computes
  *                       the same answers from the Python decoder's view.
+ *   acm_check [--query] --frames
+ *                       the blobs from standard input instead, each as a 4-byte big-endian
+ *                       length and that many bytes, one line each as above: thousands of blobs
+ *                       (tests/policy/conftest.py's c_decode) without a file each.
  *
  * The JSON has the shape of Blob.to_json() in tools/moat/policy/binary.py, so the tests can
  * compare both decoders field by field.
@@ -294,13 +298,47 @@ static int print_api(void)
 
 static int query;
 
+/* Parse the blob and print its line: buf is an allocation of exactly len bytes (none when len is
+ * 0), so a sanitizer sees any read past them. Frees buf. */
+static int check_blob(uint8_t *buf, size_t len)
+{
+    struct acm_policy_view v;
+    struct acm_policy_error e;
+    int rc = 0;
+
+    if (query) {
+        /* Whether the boot would take it for a policy: whole, and cut to its first 4 and 3 bytes. */
+        printf("{\"looks_like\":[%d,%d,%d],", acm_policy_looks_like(buf, len), acm_policy_looks_like(buf, len < 4 ? len : 4),
+               acm_policy_looks_like(buf, len < 3 ? len : 3));
+        if (acm_policy_parse(buf, len, &v, NULL) != 0) {
+            printf("\"refused\":true}\n");
+            rc = 1;
+        } else {
+            printf("\"view\":");
+            print_query(&v);
+            putchar('}');
+            putchar('\n');
+        }
+        free(buf);
+        return rc;
+    }
+    if (acm_policy_parse(buf, len, &v, &e) != 0) {
+        printf("{\"error\":{\"offset\":%u,\"field\":\"", e.offset);
+        print_field(&e);
+        printf("\"},\"message\":\"%s\"}\n", e.message);
+        rc = 1;
+    } else {
+        print_view(&v);
+    }
+    free(buf);
+    return rc;
+}
+
 static int check_file(const char *path)
 {
     FILE *f;
     uint8_t *buf = NULL, *nbuf;
     size_t len = 0, cap = 0, n;
-    struct acm_policy_view v;
-    struct acm_policy_error e;
     int rc = 0;
 
     f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
@@ -341,32 +379,37 @@ static int check_file(const char *path)
     if (len)
         memcpy(nbuf, buf, len);
     free(buf);
-    buf = nbuf;
-    if (query) {
-        /* Whether the boot would take it for a policy: whole, and cut to its first 4 and 3 bytes. */
-        printf("{\"looks_like\":[%d,%d,%d],", acm_policy_looks_like(buf, len), acm_policy_looks_like(buf, len < 4 ? len : 4),
-               acm_policy_looks_like(buf, len < 3 ? len : 3));
-        if (acm_policy_parse(buf, len, &v, NULL) != 0) {
-            printf("\"refused\":true}\n");
-            rc = 1;
-        } else {
-            printf("\"view\":");
-            print_query(&v);
-            putchar('}');
-            putchar('\n');
+    return check_blob(nbuf, len);
+}
+
+/* Every blob of standard input, each a 4-byte big-endian length and its bytes, read straight into
+ * an allocation of exactly its size. */
+static int check_frames(void)
+{
+    int rc = 0;
+    uint8_t head[4];
+    size_t n;
+
+    while ((n = fread(head, 1, sizeof(head), stdin)) == sizeof(head)) {
+        size_t len = (size_t)head[0] << 24 | (size_t)head[1] << 16 | (size_t)head[2] << 8 | head[3];
+        uint8_t *buf = len ? malloc(len) : NULL;
+        if (len && !buf) {
+            perror("malloc");
+            return 2;
         }
-        free(buf);
-        return rc;
+        if (fread(buf, 1, len, stdin) != len) {
+            fprintf(stderr, "acm_check: standard input ends inside a blob of %zu bytes\n", len);
+            free(buf);
+            return 2;
+        }
+        int r = check_blob(buf, len);
+        if (r > rc)
+            rc = r;
     }
-    if (acm_policy_parse(buf, len, &v, &e) != 0) {
-        printf("{\"error\":{\"offset\":%u,\"field\":\"", e.offset);
-        print_field(&e);
-        printf("\"},\"message\":\"%s\"}\n", e.message);
-        rc = 1;
-    } else {
-        print_view(&v);
+    if (n != 0 || ferror(stdin)) {
+        fprintf(stderr, "acm_check: standard input ends inside a frame's length\n");
+        return 2;
     }
-    free(buf);
     return rc;
 }
 
@@ -381,8 +424,11 @@ int main(int argc, char **argv)
         query = 1;
         first = 2;
     }
+    if (argc == first + 1 && strcmp(argv[first], "--frames") == 0)
+        return check_frames();
     if (argc <= first) {
-        fprintf(stderr, "usage: %s [--query] BLOB... | %s --api\n", argv[0], argv[0]);
+        fprintf(stderr, "usage: %s [--query] BLOB... | %s [--query] --frames | %s --api\n", argv[0], argv[0],
+                argv[0]);
         return 2;
     }
     for (int i = first; i < argc; i++) {

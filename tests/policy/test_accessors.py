@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import struct
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 
 from moat.policy import compile_policy, read_policy, read_policy_bytes
 from moat.policy.binary import decode
-from tests.policy.conftest import CORPUS, EXAMPLES, ROOT
+from tests.policy.conftest import CORPUS, EXAMPLES, ROOT, acm_check_frames
 
 UNLIMITED = 0xFFFFFFFF
 QUOTA_FIELDS, SCHED_FIELDS, PERM_BITS = 5, 2, 7
@@ -139,19 +138,9 @@ def expected(blob: bytes) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def query(acm_check_bin: Path, tmp_path_factory: pytest.TempPathFactory):
-    work = tmp_path_factory.mktemp("query")
-
+def query(acm_check_bin: Path):
     def run(blobs: list[bytes]) -> list[dict[str, Any]]:
-        paths = []
-        for i, b in enumerate(blobs):
-            (work / f"q{i}.bin").write_bytes(b)
-            paths.append(str(work / f"q{i}.bin"))
-        proc = subprocess.run([str(acm_check_bin), "--query", *paths], capture_output=True, text=True)
-        assert proc.returncode in (0, 1), proc.stderr
-        out = [json.loads(line) for line in proc.stdout.splitlines()]
-        assert len(out) == len(blobs)
-        return out
+        return acm_check_frames(acm_check_bin, blobs, "--query")
 
     return run
 

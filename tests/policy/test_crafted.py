@@ -19,7 +19,7 @@ import pytest
 
 from moat.policy import compile_policy, read_policy
 from moat.policy.binary import decode
-from tests.policy.conftest import ROOT, py_decode
+from tests.policy.conftest import ROOT, acm_check_frames, py_decode
 
 SCENARIOS = ROOT / "tests" / "scenarios" / "policies"
 MAGIC, EXT_MAGIC = 0x0001DEBC, 0x4D4F4154
@@ -80,18 +80,12 @@ def where(r: dict[str, Any]) -> tuple[int, str]:
 
 
 @pytest.fixture
-def c_refusals(acm_check_bin: Path, tmp_path: Path) -> Callable[[list[bytes]], list[tuple[int, str, str]]]:
+def c_refusals(acm_check_bin: Path) -> Callable[[list[bytes]], list[tuple[int, str, str]]]:
     """The C parser's (offset, field, message) for each blob, which must be refused."""
 
     def run(blobs: list[bytes]) -> list[tuple[int, str, str]]:
-        paths = []
-        for i, b in enumerate(blobs):
-            (tmp_path / f"r{i}.bin").write_bytes(b)
-            paths.append(str(tmp_path / f"r{i}.bin"))
-        proc = subprocess.run([str(acm_check_bin), *paths], capture_output=True, text=True)
-        assert proc.returncode == 1, proc.stderr
-        out = [json.loads(line) for line in proc.stdout.splitlines()]
-        assert len(out) == len(blobs) and all("error" in r for r in out), out
+        out = acm_check_frames(acm_check_bin, blobs)
+        assert all("error" in r for r in out), out
         return [(r["error"]["offset"], r["error"]["field"], r["message"]) for r in out]
 
     return run
@@ -163,9 +157,10 @@ def test_the_largest_blob(agree) -> None:
     """64 MiB is the largest blob: one of exactly that size is read on (and refused where its
     extension should start), one 8 bytes larger is refused at its len."""
     small = rows3()
-    at_bound = bytearray(small + bytes(MAX_POLICY_SIZE - len(small)))
+    at_bound = bytearray(MAX_POLICY_SIZE)  # small, then zeros to the bound
+    at_bound[:len(small)] = small
     struct.pack_into("!I", at_bound, 8, MAX_POLICY_SIZE)
-    above = bytearray(at_bound + bytes(8))
+    above = at_bound + bytes(8)
     struct.pack_into("!I", above, 8, MAX_POLICY_SIZE + 8)
     ok, bad = agree([bytes(at_bound), bytes(above)])
     assert where(ok) == (len(small), "ext.magic")
