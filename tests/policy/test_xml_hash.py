@@ -21,8 +21,24 @@ _CHARS = st.sampled_from(["x", " ", "\n", "\t", "&amp;", "&lt;", "&gt;", "&quot;
                           "&#65;", "&#10;", "&#x9;", "&#13;", "]"])
 
 
+# Each strategy is made once: hypothesis builds and validates a strategy anew at every
+# st.sampled_from(...) or st.lists(...) call, which drawing 400 documents did thousands of times.
+_PARTS = st.lists(_CHARS, max_size=6)
+_ATTR_LISTS = st.lists(_ATTR_NAMES, max_size=4, unique=True)
+_QUOTES = st.sampled_from(['"', "'"])
+_KIDS = [st.integers(0, 3), st.integers(0, 3), st.integers(0, 3), st.integers(0, 0)]  # by depth
+_KINDS = st.sampled_from(["text", "element", "comment", "cdata", "pi", "space"])
+_COMMENTS = st.sampled_from(["", " c ", "a<b c=1 d=2>", "-x"])
+_CDATA = st.sampled_from(["", "a<b>&", " ", "q"])
+_PIS = st.sampled_from(["", " d", "  e f"])
+_SPACES = st.sampled_from(["", " ", "\n  "])
+_DECLS = st.sampled_from(["", '<?xml version="1.0"?>\n', '<?xml version="1.0" encoding="UTF-8"?>'])
+_BEFORE = st.sampled_from(["", "<!-- top -->\n", "\n<!--a--><!--b-->"])
+_AFTER = st.sampled_from(["", "\n<!-- end -->", "\n"])
+
+
 def _text(draw: st.DrawFn, quote: str | None = None) -> str:
-    parts = draw(st.lists(_CHARS, max_size=6))
+    parts = draw(_PARTS)
     out = "".join(parts)
     if quote is not None:
         out = out.replace(quote, "")
@@ -32,41 +48,44 @@ def _text(draw: st.DrawFn, quote: str | None = None) -> str:
 @st.composite
 def _element(draw: st.DrawFn, depth: int = 0) -> str:
     name = draw(_NAMES)
-    attrs = draw(st.lists(_ATTR_NAMES, max_size=4, unique=True))
+    attrs = draw(_ATTR_LISTS)
     tag = name
     for a in attrs:
-        q = draw(st.sampled_from(['"', "'"]))
+        q = draw(_QUOTES)
         value = _text(draw, quote=q)
         if a == "xmlns:q":
             value = "urn:q"
         tag += f" {a}={q}{value}{q}"
     kids = []
-    for _ in range(draw(st.integers(0, 3 if depth < 3 else 0))):
-        kind = draw(st.sampled_from(["text", "element", "comment", "cdata", "pi", "space"]))
+    for _ in range(draw(_KIDS[depth])):
+        kind = draw(_KINDS)
         if kind == "text":
             kids.append(_text(draw))
         elif kind == "element":
-            kids.append(draw(_element(depth + 1)))
+            kids.append(draw(_ELEMENTS[depth + 1]))
         elif kind == "comment":
-            kids.append(f"<!--{draw(st.sampled_from(['', ' c ', 'a<b c=1 d=2>', '-x']))}-->")
+            kids.append(f"<!--{draw(_COMMENTS)}-->")
         elif kind == "cdata":
-            kids.append(f"<![CDATA[{draw(st.sampled_from(['', 'a<b>&', ' ', 'q']))}]]>")
+            kids.append(f"<![CDATA[{draw(_CDATA)}]]>")
         elif kind == "pi":
-            kids.append(f"<?t{draw(st.sampled_from(['', ' d', '  e f']))}?>")
+            kids.append(f"<?t{draw(_PIS)}?>")
         else:
-            kids.append(draw(st.sampled_from(["", " ", "\n  "])))
+            kids.append(draw(_SPACES))
     close = draw(st.booleans())
     if not kids and close:
         return f"<{tag}/>"
     return f"<{tag}>{''.join(kids)}</{name}>"
 
 
+_ELEMENTS = [_element(depth) for depth in range(4)]  # an element at each depth, children below it
+
+
 @st.composite
 def _document(draw: st.DrawFn) -> bytes:
-    decl = draw(st.sampled_from(["", '<?xml version="1.0"?>\n', '<?xml version="1.0" encoding="UTF-8"?>']))
-    before = draw(st.sampled_from(["", "<!-- top -->\n", "\n<!--a--><!--b-->"]))
-    after = draw(st.sampled_from(["", "\n<!-- end -->", "\n"]))
-    root = draw(_element())
+    decl = draw(_DECLS)
+    before = draw(_BEFORE)
+    after = draw(_AFTER)
+    root = draw(_ELEMENTS[0])
     ns = ' xmlns:moat="urn:m" xmlns="urn:d"'
     root = root.replace(">", ns + ">", 1) if not root.endswith("/>") or root.count("<") > 1 else root[:-2] + ns + "/>"
     return (decl + before + root + after).encode()
