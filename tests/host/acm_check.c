@@ -12,8 +12,10 @@
  *                       the same answers from the Python decoder's view.
  *   acm_check [--query] --frames
  *                       the blobs from standard input instead, each as a 4-byte big-endian
- *                       length and that many bytes, one line each as above: thousands of blobs
- *                       (tests/policy/conftest.py's c_decode) without a file each.
+ *                       length and that many bytes, one line each as above, written out as soon
+ *                       as it is made: the policy tests keep one acm_check running for all their
+ *                       blobs (tests/policy/conftest.py's acm_frames), thousands without a file
+ *                       or a process each.
  *
  * The JSON has the shape of Blob.to_json() in tools/moat/policy/binary.py, so the tests can
  * compare both decoders field by field.
@@ -405,6 +407,7 @@ static int check_frames(void)
         int r = check_blob(buf, len);
         if (r > rc)
             rc = r;
+        fflush(stdout); /* a line per blob as it is parsed: the tests keep one acm_check running */
     }
     if (n != 0 || ferror(stdin)) {
         fprintf(stderr, "acm_check: standard input ends inside a frame's length\n");

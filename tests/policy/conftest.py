@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -36,26 +38,79 @@ def acm_check_bin() -> Path:
     return host_program("acm_check")
 
 
-def acm_check_frames(acm_check_bin: Path, blobs: list[bytes], *options: str) -> list[dict[str, Any]]:
-    """acm_check's line for each blob, all through one process: `acm_check --frames` reads them from
-    its standard input, each into an allocation of exactly its size (no file each: a test
-    here offers thousands)."""
-    framed = b"".join(part for b in blobs for part in (len(b).to_bytes(4, "big"), b))
-    proc = subprocess.run([str(acm_check_bin), *options, "--frames"], input=framed, capture_output=True,
-                          check=False)
-    # A sanitizer's report ends acm_check with status 1 too: only the parser's refusals are quiet.
-    assert proc.returncode in (0, 1) and not proc.stderr, proc.stderr.decode(errors="replace")
-    results = [json.loads(line) for line in proc.stdout.decode().splitlines()]
-    assert len(results) == len(blobs)
-    return results
+class _Frames:
+    """A long-lived `acm_check [OPTIONS] --frames`: blobs in on its standard input (a 4-byte length,
+    then the blob, read into an allocation of exactly its size), one line each out. Starting
+    acm_check (the sanitizers' runtime) cost more than parsing a small batch, and the policy
+    tests offer about a hundred; one that ends early (a sanitizer's report, a crash) fails that
+    batch with what it wrote on stderr, and the next batch starts another."""
+
+    def __init__(self, binary: Path, options: tuple[str, ...], errors: Path) -> None:
+        self.cmd = [str(binary), *options, "--frames"]
+        self.errors = errors
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def run(self, blobs: list[bytes]) -> list[dict[str, Any]]:
+        if self.proc is None or self.proc.poll() is not None:
+            with self.errors.open("wb") as err:
+                self.proc = subprocess.Popen(self.cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        proc = self.proc
+        assert proc.stdin is not None and proc.stdout is not None
+        framed = b"".join(part for b in blobs for part in (len(b).to_bytes(4, "big"), b))
+        # Written from a thread while the lines are read here: neither pipe's buffer can fill up.
+        writer = threading.Thread(target=_feed, args=(proc.stdin, framed), daemon=True)
+        writer.start()
+        lines = []
+        for _ in blobs:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+        writer.join()
+        if len(lines) < len(blobs):
+            proc.wait()
+            self.proc = None
+            raise AssertionError(f"acm_check ended (status {proc.returncode}) after {len(lines)} of "
+                                 f"{len(blobs)} blobs:\n{self.errors.read_text(errors='replace')}")
+        assert self.errors.stat().st_size == 0, self.errors.read_text(errors="replace")
+        return [json.loads(line) for line in lines]
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.stdin is not None:
+            self.proc.stdin.close()
+            self.proc.wait()
+
+
+def _feed(stdin: IO[bytes], data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError):  # acm_check ended early: run() reports why
+        stdin.write(data)
+        stdin.flush()
 
 
 @pytest.fixture(scope="session")
-def c_decode(acm_check_bin: Path) -> Callable[[list[bytes]], list[dict[str, Any]]]:
-    """Decode many blobs with the C parser in one process; one dict per blob."""
+def acm_frames(acm_check_bin: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., list[dict[str, Any]]]]:
+    """acm_frames(blobs, *options): acm_check's line for each blob (as `acm_check OPTIONS BLOB...`
+    prints it), through one acm_check per set of options for the whole session."""
+    work = tmp_path_factory.mktemp("acm_frames")
+    running: dict[tuple[str, ...], _Frames] = {}
+
+    def run(blobs: list[bytes], *options: str) -> list[dict[str, Any]]:
+        if options not in running:
+            running[options] = _Frames(acm_check_bin, options, work / f"stderr-{len(running)}.txt")
+        return running[options].run(blobs)
+
+    yield run
+    for frames in running.values():
+        frames.close()
+
+
+@pytest.fixture(scope="session")
+def c_decode(acm_frames: Callable[..., list[dict[str, Any]]]) -> Callable[[list[bytes]], list[dict[str, Any]]]:
+    """Decode many blobs with the C parser; one dict per blob."""
 
     def run(blobs: list[bytes]) -> list[dict[str, Any]]:
-        results = acm_check_frames(acm_check_bin, blobs)
+        results = acm_frames(blobs)
         for r in results:
             r.pop("message", None)
         return results

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import struct
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from moat.policy import compile_policy, read_policy, read_policy_bytes
 from moat.policy.binary import decode
-from tests.policy.conftest import CORPUS, EXAMPLES, ROOT, acm_check_frames
+from tests.policy.conftest import CORPUS, EXAMPLES, ROOT
 
 UNLIMITED = 0xFFFFFFFF
 QUOTA_FIELDS, SCHED_FIELDS, PERM_BITS = 5, 2, 7
@@ -138,9 +138,9 @@ def expected(blob: bytes) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def query(acm_check_bin: Path):
+def query(acm_frames: Callable[..., list[dict[str, Any]]]) -> Callable[[list[bytes]], list[dict[str, Any]]]:
     def run(blobs: list[bytes]) -> list[dict[str, Any]]:
-        return acm_check_frames(acm_check_bin, blobs, "--query")
+        return acm_frames(blobs, "--query")
 
     return run
 

@@ -19,7 +19,7 @@ import pytest
 
 from moat.policy import compile_policy, read_policy
 from moat.policy.binary import decode
-from tests.policy.conftest import ROOT, acm_check_frames, py_decode
+from tests.policy.conftest import ROOT, py_decode
 
 SCENARIOS = ROOT / "tests" / "scenarios" / "policies"
 MAGIC, EXT_MAGIC = 0x0001DEBC, 0x4D4F4154
@@ -80,11 +80,11 @@ def where(r: dict[str, Any]) -> tuple[int, str]:
 
 
 @pytest.fixture
-def c_refusals(acm_check_bin: Path) -> Callable[[list[bytes]], list[tuple[int, str, str]]]:
+def c_refusals(acm_frames: Callable[..., list[dict[str, Any]]]) -> Callable[[list[bytes]], list[tuple[int, str, str]]]:
     """The C parser's (offset, field, message) for each blob, which must be refused."""
 
     def run(blobs: list[bytes]) -> list[tuple[int, str, str]]:
-        out = acm_check_frames(acm_check_bin, blobs)
+        out = acm_frames(blobs)
         assert all("error" in r for r in out), out
         return [(r["error"]["offset"], r["error"]["field"], r["message"]) for r in out]
 
