@@ -31,8 +31,14 @@
 
 #define SIPI_WAIT_US 200
 #define ONLINE_WAIT_MS 2000
-#define CALL_WAIT_MS 5000 /* broadcasts (tests and bench): a CPU that does not answer is counted out */
-#define CALL_PATIENCE_MS 5000 /* smp_call: after this, the wait is reported (and the IPI sent again) */
+#ifdef CONFIG_SELFTEST
+static uint64_t call_ms = 5000; /* test-only `smp_call_ms=` (call_ms_read) */
+#define CALL_MS call_ms
+#else
+#define CALL_MS 5000
+#endif
+#define CALL_WAIT_MS CALL_MS /* broadcasts (tests and bench): a CPU that does not answer is counted out */
+#define CALL_PATIENCE_MS CALL_MS /* smp_call: after this, the wait is reported (and the IPI sent again) */
 
 enum cpu_state { CPU_ABSENT = 0, CPU_STARTING, CPU_ONLINE, CPU_FAILED };
 
@@ -179,8 +185,31 @@ static void sabotage_read(void)
     printk("selftest: smp_sabotage: cpu %u will %s\n", n, sabotage_hang ? "hang before it is up" : "get no SIPI");
 }
 #define SABOTAGED(i, hang) ((i) == sabotage_cpu && sabotage_hang == (hang))
+
+/*
+ * Test-only `smp_call_ms=<n>` (1 to 60000): smp_call's patience and the broadcasts' deadline, 5 s
+ * otherwise, so that a test can keep a CPU from answering past them in a fraction of the time
+ * (tests/smp/test_smp_xstate.py, with xsave_stall_ms=).
+ */
+static void call_ms_read(void)
+{
+    char arg[16];
+    if (!cmdline_get("smp_call_ms", arg, sizeof(arg)))
+        return;
+    uint64_t ms = 0;
+    const char *p = arg;
+    for (; *p >= '0' && *p <= '9' && ms <= 60000; p++)
+        ms = ms * 10 + (uint64_t)(*p - '0');
+    if (p == arg || *p || !ms || ms > 60000) {
+        printk("smp: smp_call_ms=%s not understood (1 to 60000)\n", arg);
+        return;
+    }
+    call_ms = ms;
+    printk("selftest: smp_call_ms: a call unanswered for %lu ms is reported, a broadcast's CPU counted out\n", ms);
+}
 #else
 static void sabotage_read(void) {}
+static void call_ms_read(void) {}
 #define SABOTAGED(i, hang) false
 #endif
 
@@ -349,6 +378,7 @@ void smp_boot(void)
         goto done;
     }
     sabotage_read();
+    call_ms_read();
     listed = map.count;
     for (unsigned i = 1; i < listed; i++) {
         struct percpu *cpu = &percpus[i];
