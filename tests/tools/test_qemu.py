@@ -254,3 +254,13 @@ def test_module_path_with_a_space(monkeypatch, tmp_path: Path):
     spaced.write_bytes(b"m")
     with pytest.raises(UserError, match="has a space"):
         qemu.boot(kernel, modules=[(spaced, "")], timeout=1)
+
+
+def test_qemu_runs_without_transparent_huge_pages(monkeypatch, tmp_path: Path):
+    # QEMU inherits PR_SET_THP_DISABLE from the boot (moat.qemu._no_transparent_huge_pages).
+    kernel = tmp_path / "moat.bin"
+    kernel.write_bytes(b"\0")
+    install(monkeypatch, tmp_path / "bin",
+            "grep '^THP_enabled:' /proc/self/status\necho 'moat: stop: success'\nexit 1\n")
+    result = qemu.boot(kernel, "", [], timeout=30, default_policy=False)
+    assert result.lines[:1] == ["THP_enabled:\t0"], result.console
