@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """The scheduler's wake-up boost, and the fair-share bound that keeps it from starving anyone.
 
-tests/scenarios/sched_fair.toml: `ping` and `pong` exchange 30,000 events as fast as they can
+tests/scenarios/sched_fair.toml: `ping` and `pong` exchange 20,000 events as fast as they can
 while `worker` computes. The console is in time order (one CPU), so:
 - the boost works if the pair gets thousands of round trips done while the worker is still busy
   (without it, each round trip would wait out the worker's 10 ms slice: under a hundred by then);
