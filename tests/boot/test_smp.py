@@ -41,8 +41,16 @@ def test_cpus_online(boot, cpus):
 
 @pytest.mark.parametrize("cpus,icount", [(2, False), (4, False), (4, True)], ids=["2", "4", "4-icount"])
 def test_smp_selftest(boot, cpus, icount):
-    """Per-CPU state distinct, same control registers, every AP ticking, IPIs and a spinlock."""
-    result = boot("selftest=smp", selftest=True, smp=cpus, icount=icount)
+    """Per-CPU state distinct, same control registers, every AP ticking, IPIs and a spinlock.
+
+    Without -icount the spinlock's hammer (each CPU takes it 500 times, a ticket lock: in strict
+    turn) hands the lock over 2,000 times between host threads, each hand-over waiting for the host
+    to run the next holder's thread: on a busy two-core host that took over the broadcast's 5 s
+    deadline (once in 24 boots), the late CPUs were counted out and the count came up short. The
+    deadline is 30 s here (`smp_call_ms=`, selftest build; the boot's own timeout is 60 s): the count
+    must still be exact."""
+    cmdline = "selftest=smp" if icount else "selftest=smp smp_call_ms=30000"
+    result = boot(cmdline, selftest=True, smp=cpus, icount=icount)
     assert_xtf(result, "SUCCESS")
     assert online(result) == cpus
     assert f"smp: per-CPU state checked on {cpus} CPUs (GS base, GDT, TSS, stacks distinct; same " \
