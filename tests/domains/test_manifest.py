@@ -5,6 +5,7 @@ trips, the CRC covers everything after it, and mistakes are reported with their 
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import zlib
@@ -218,6 +219,31 @@ def test_a_policy_changed_between_boots_is_compiled_anew(tmp_path: Path):
     want = bootpolicy.compile_for_boot(policies / "quota-test.toml", tmp_path / "elsewhere")
     assert changed.blob != first.blob and changed.labels == want.labels != first.labels
     assert changed.blob.read_bytes() == want.blob.read_bytes()
+
+
+def test_two_workers_compiling_one_policy_at_once_both_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Test workers share build/policies/: two may compile the same policy at the same moment. The
+    second here starts while the first has written its blob aside but not yet renamed it into
+    place (CI once failed two tests so: with one fixed temporary name, the second's rename took the
+    first one's file away under it). Both must get the policy, and the blob must be whole."""
+    src, cache = ROOT / "tests" / "scenarios" / "policies" / "sched-test.toml", tmp_path / "policies"
+    real_replace = os.replace
+    inner: list[bootpolicy.BootPolicy] = []
+    renames = [0]
+
+    def replace_after_another_worker(a: str, b: str) -> None:
+        renames[0] += 1
+        if renames[0] == 1:  # the first writer, between its write and its rename: the other runs
+            monkeypatch.setattr(bootpolicy, "_compiled", {})  # a process of its own: nothing kept
+            inner.append(bootpolicy.compile_for_boot(src, cache))
+        return real_replace(a, b)
+
+    monkeypatch.setattr(bootpolicy, "_compiled", {})
+    monkeypatch.setattr(os, "replace", replace_after_another_worker)
+    outer = bootpolicy.compile_for_boot(src, cache)
+    assert inner and inner[0].blob == outer.blob
+    assert outer.blob.read_bytes() == policy.compile_policy(policy.read_policy(src))
+    assert [p.name for p in cache.iterdir()] == [outer.blob.name]  # no temporary file left behind
 
 
 def test_missing_image_says_build_first(tmp_path: Path):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moat.errors import UserError
+from moat.outputs import write_atomically
 from moat.policy import is_blob, read_policy_bytes
 from moat.policy.binary import compile_policy
 from moat.policy.model import numbering
@@ -86,9 +87,7 @@ def compile_for_boot(source: Path, cache_dir: Path) -> BootPolicy:
     out = cache_dir / f"{source.stem}-{digest}.bin"
     if not out.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(".tmp")
-        tmp.write_bytes(compile_policy(pol, num))
-        tmp.replace(out)  # atomic: parallel test workers may compile the same policy
+        write_atomically(out, compile_policy(pol, num))  # parallel test workers may compile the same policy
     labels = {name: (row << 16) | row for row, name in enumerate(num.vm_rows) if row > 0}
     ste = {v.name: tuple(sorted({t.name for t in v.ste})) for v in num.vm_by_row[1:] if v is not None}
     made = _compiled[key] = BootPolicy(out, labels, pol.bootstrap, source.resolve() == DEFAULT_POLICY.resolve(),

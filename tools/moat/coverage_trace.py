@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moat.errors import UserError
+from moat.outputs import write_atomically
 
 ENV_DIR = "MOAT_COVERAGE"
 ENV_MODE = "MOAT_COVERAGE_MODE"
@@ -407,9 +408,7 @@ def write_record(path: Path, red: Reduced, *, elf: Path, mode_: str, test: str, 
            "blocks": sorted(red.blocks), "edges": sorted(red.edges),
            "ends": sorted(red.ends.items()), "complete": red.complete}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rec), encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, json.dumps(rec).encode("utf-8"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import shutil
 import struct
 import subprocess
@@ -33,6 +32,7 @@ from moat import bootpolicy, elfcheck
 from moat.bootpolicy import BootPolicy
 from moat.devices import DEVICES
 from moat.errors import UserError
+from moat.outputs import write_atomically
 from moat.scenario import Domain, Scenario, ScenarioError
 
 MANIFEST_MAGIC = 0x4E414D4D  # "MMAN"
@@ -408,10 +408,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     with contextlib.suppress(OSError):
         if path.read_bytes() == data:
             return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    write_atomically(path, data)
 
 
 def build_boot_modules(scen: Scenario, build_dir: Path, *,

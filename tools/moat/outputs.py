@@ -6,6 +6,7 @@ parent, an unwritable place) or that is one of the command's inputs, so a long r
 compile) never fails at its end and never overwrites its own source. write_files() writes every
 output of a step to a temporary file beside it and renames them only when all were written, so a
 failure leaves nothing half-written and no output of a step whose other output failed.
+write_atomically() is the one file of it, for caches that several processes may fill at once.
 """
 
 from __future__ import annotations
@@ -72,6 +73,23 @@ def write_files(files: Sequence[tuple[Path, bytes]]) -> None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
         raise UserError(f"{current}: cannot write: {exc.strerror or exc}; nothing was written") from None
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """path holds data afterwards, and no reader ever sees half of it: written to a temporary file
+    beside it, then renamed over it. The temporary file's name is drawn afresh (mkstemp), so
+    processes writing the same path at once (test workers filling one cache) each rename their own
+    whole file, the last one winning; with one fixed name, one writer's rename took the other's
+    file away under it (FileNotFoundError). OSError is the caller's."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _mode(path: Path) -> int:
