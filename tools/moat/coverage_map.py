@@ -77,8 +77,9 @@ def is_conditional(mnemonic: str) -> bool:
     return (mnemonic.startswith("j") and mnemonic != "jmp") or mnemonic in _CONDITIONAL_EXTRA
 
 
-def _uleb(data: bytes, i: int) -> tuple[int, int]:
-    """The unsigned LEB128 number at data[i], and the offset after it."""
+def _leb128(data: bytes, i: int, signed: bool = False) -> tuple[int, int]:
+    """The LEB128 number at data[i] (unsigned, or signed: its last byte's bit 6 is the sign), and
+    the offset after it."""
     value = shift = 0
     while True:
         b = data[i]
@@ -86,19 +87,7 @@ def _uleb(data: bytes, i: int) -> tuple[int, int]:
         value |= (b & 0x7F) << shift
         shift += 7
         if b < 0x80:
-            return value, i
-
-
-def _sleb(data: bytes, i: int) -> tuple[int, int]:
-    """The signed LEB128 number at data[i], and the offset after it."""
-    value = shift = 0
-    while True:
-        b = data[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return (value - (1 << shift) if b & 0x40 else value), i
+            return (value - (1 << shift) if signed and b & 0x40 else value), i
 
 
 def line_rows(header: Any, section: bytes, start: int, end: int,
@@ -130,7 +119,7 @@ def line_rows(header: Any, section: bytes, start: int, end: int,
             line += line_base + adjusted % line_range
             out.append((address, file, line, False))
         elif op == 0:  # extended opcode: its length, then its number and operands
-            length, i = _uleb(section, i)
+            length, i = _leb128(section, i)
             ext = section[i]
             if ext == 1:  # DW_LNE_end_sequence: a row, then the registers start again
                 out.append((address, file, line, True))
@@ -143,15 +132,15 @@ def line_rows(header: Any, section: bytes, start: int, end: int,
         elif op == 1:  # DW_LNS_copy
             out.append((address, file, line, False))
         elif op == 2:  # DW_LNS_advance_pc
-            advance, i = _uleb(section, i)
+            advance, i = _leb128(section, i)
             advance += op_index
             address += min_len * (advance // max_ops)
             op_index = advance % max_ops
         elif op == 3:  # DW_LNS_advance_line
-            delta, i = _sleb(section, i)
+            delta, i = _leb128(section, i, signed=True)
             line += delta
         elif op == 4:  # DW_LNS_set_file
-            file, i = _uleb(section, i)
+            file, i = _leb128(section, i)
         elif op == 8:  # DW_LNS_const_add_pc: special opcode 255's advance, no row
             advance = op_index + (255 - opcode_base) // line_range
             address += min_len * (advance // max_ops)
@@ -162,7 +151,7 @@ def line_rows(header: Any, section: bytes, start: int, end: int,
             i += 2
         else:  # the others change no register kept here: skip their ULEB128 operands
             for _ in range(operands[op - 1]):
-                _, i = _uleb(section, i)
+                _, i = _leb128(section, i)
     return out
 
 
