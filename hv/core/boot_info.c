@@ -75,6 +75,19 @@ bool multiboot_parse(uint32_t magic, paddr_t mbi_pa)
     return true;
 }
 
+bool cmdline_number(const char *word, uint64_t max, uint64_t *value)
+{
+    uint64_t v = 0;
+    const char *p = word;
+    /* Bounded before each digit, so the value never wraps: a long number stops just over max. */
+    for (; *p >= '0' && *p <= '9' && v <= max; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    if (p == word || *p || v > max)
+        return false;
+    *value = v;
+    return true;
+}
+
 bool cmdline_get(const char *key, char *buf, size_t size)
 {
     size_t klen = strlen(key);

@@ -14,21 +14,12 @@
 
 static int logged = -2; /* -2: not read yet; -1: none */
 
-/* A decimal domain id, or -1. The bound is checked after each digit: checked before it, a
- * value such as 65536 passed and then named domain 0 once compared as a domid_t. */
+/* A decimal domain id, or -1 (a value such as 65536 is refused whole, not taken as domain 0 once
+ * compared as a domid_t). */
 static int parse_id(const char *s)
 {
-    int v = 0;
-    if (!*s)
-        return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        v = v * 10 + (*s - '0');
-        if (v >= DOMID_FIRST_RESERVED)
-            return -1;
-    }
-    return v;
+    uint64_t v;
+    return cmdline_number(s, DOMID_FIRST_RESERVED - 1, &v) ? (int)v : -1;
 }
 
 void hclog_result(const struct domain *d, const struct hypercall_args *a, long ret)

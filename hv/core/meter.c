@@ -20,10 +20,7 @@ void meter_init(void)
     if (!cmdline_get("stats", word, sizeof(word)))
         return;
     uint64_t ms = 0;
-    const char *p = word;
-    while (*p >= '0' && *p <= '9' && ms <= STATS_MS_MAX)
-        ms = ms * 10 + (uint64_t)(*p++ - '0');
-    if (*p || ms < STATS_MS_MIN || ms > STATS_MS_MAX) {
+    if (!cmdline_number(word, STATS_MS_MAX, &ms) || ms < STATS_MS_MIN) {
         printk("moat: stats=%s: a number of milliseconds, %u to %u\n", word, STATS_MS_MIN, STATS_MS_MAX);
         machine_stop(STOP_FAILURE);
     }

@@ -55,11 +55,8 @@ void partition_init(void)
     partition_mode = true;
     if (cmdline_get("partition_ms", word, sizeof(word))) {
         uint64_t ms = 0;
-        const char *p = word;
-        while (*p >= '0' && *p <= '9' && ms <= PARTITION_MS_MAX)
-            ms = ms * 10 + (uint64_t)(*p++ - '0');
         /* Two ticks at least: the guard and one that runs. */
-        if (*p || ms * TICK_HZ / 1000 < 2 || ms > PARTITION_MS_MAX) {
+        if (!cmdline_number(word, PARTITION_MS_MAX, &ms) || ms * TICK_HZ / 1000 < 2) {
             printk("moat: partition_ms=%s: a number of milliseconds, %u to %u\n", word, 2000 / TICK_HZ,
                    PARTITION_MS_MAX);
             machine_stop(STOP_FAILURE);

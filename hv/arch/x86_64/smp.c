@@ -197,10 +197,7 @@ static void call_ms_read(void)
     if (!cmdline_get("smp_call_ms", arg, sizeof(arg)))
         return;
     uint64_t ms = 0;
-    const char *p = arg;
-    for (; *p >= '0' && *p <= '9' && ms <= 60000; p++)
-        ms = ms * 10 + (uint64_t)(*p - '0');
-    if (p == arg || *p || !ms || ms > 60000) {
+    if (!cmdline_number(arg, 60000, &ms) || !ms) {
         printk("smp: smp_call_ms=%s not understood (1 to 60000)\n", arg);
         return;
     }

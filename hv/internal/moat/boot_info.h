@@ -33,6 +33,9 @@ extern uint64_t boot_tsc_entry; /* rdtsc at the first instruction, saved by boot
 bool multiboot_parse(uint32_t magic, paddr_t mbi_pa);
 /* Value of "key=" on the hypervisor command line, copied into buf; false if absent. */
 bool cmdline_get(const char *key, char *buf, size_t size);
+/* A command-line value that must be a whole decimal number: true, with *value, when word is
+ * digits only (at least one) and at most max (max below UINT64_MAX / 10); false otherwise. */
+bool cmdline_number(const char *word, uint64_t max, uint64_t *value);
 void boot_print_info(void);
 
 #endif
