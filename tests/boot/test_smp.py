@@ -65,6 +65,16 @@ def test_smp_selftest(boot, cpus, icount):
         in result.lines
 
 
+@pytest.mark.parametrize("value", ["0", "60001", "5s"])
+def test_an_smp_call_ms_out_of_range_is_refused_and_the_default_kept(boot, value):
+    """`smp_call_ms=` (selftest build) takes 1 to 60000: anything else is named and ignored, and the
+    boot goes on with the 5 s of the default (no line saying the value was taken)."""
+    result = boot(f"smp_call_ms={value}", selftest=True, smp=2, icount=True)
+    assert_status(result, "SUCCESS")
+    assert f"smp: smp_call_ms={value} not understood (1 to 60000)" in result.lines, log_tail(result)
+    assert not any(line.startswith("selftest: smp_call_ms:") for line in result.lines)
+
+
 @pytest.mark.parametrize("how,why", [("nosipi", "did not answer the startup IPIs"),
                                      ("hang", "started but did not come online in time")])
 def test_a_cpu_that_does_not_start_is_named_and_the_others_go_on(boot, how, why):
