@@ -8,6 +8,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -264,3 +265,73 @@ def test_qemu_runs_without_transparent_huge_pages(monkeypatch, tmp_path: Path):
             "grep '^THP_enabled:' /proc/self/status\necho 'moat: stop: success'\nexit 1\n")
     result = qemu.boot(kernel, "", [], timeout=30, default_policy=False)
     assert result.lines[:1] == ["THP_enabled:\t0"], result.console
+
+
+
+def _reads_by_this_thread() -> int:
+    """The read system calls this thread has made (Linux's /proc/thread-self/io, syscr)."""
+    for line in Path("/proc/thread-self/io").read_text().splitlines():
+        if line.startswith("syscr:"):
+            return int(line.split()[1])
+    raise AssertionError("no syscr in /proc/thread-self/io")
+
+
+def _reads_during(call: Callable[[], None]) -> int:
+    """The read system calls this thread makes in call(), without those of counting them."""
+    first = _reads_by_this_thread()
+    counting = _reads_by_this_thread() - first
+    before = _reads_by_this_thread()
+    call()
+    return _reads_by_this_thread() - before - counting
+
+
+def test_the_console_reader_gathers_byte_at_a_time_writes_and_keeps_every_line(tmp_path: Path):
+    """QEMU's UART writes each character with a system call of its own. The reader must hand over
+    every line whole (carriage returns dropped, the last one without its line end too) and log
+    each, while reading the pipe in far fewer reads than there are writes: a reader woken for each
+    character cost the suite more CPU than the boots it read (qemu.CONSOLE_GATHER_SECONDS)."""
+    text = "".join(f"line {n:03d} {'x' * 40}\r\n" for n in range(200)) + "last, no line end"
+    data = text.encode()
+    r, w = os.pipe()
+
+    def write_each_byte() -> None:
+        for i in range(len(data)):
+            os.write(w, data[i:i + 1])
+        os.close(w)
+
+    seen: list[str] = []
+    log = tmp_path / "console.log"
+    writer = threading.Thread(target=write_each_byte)
+    with os.fdopen(r, "rb") as stream, log.open("w", encoding="utf-8") as log_file:
+        writer.start()
+        start = time.monotonic()
+        reads = _reads_during(lambda: qemu.read_console(stream, seen.append, log_file=log_file))
+        took = time.monotonic() - start
+    writer.join()
+    want = [f"line {n:03d} {'x' * 40}" for n in range(200)] + ["last, no line end"]
+    assert seen == want
+    assert log.read_text() == "\n".join(want) + "\n"
+    # Each read but the last (the end of file) waits CONSOLE_GATHER_SECONDS after it, however fast
+    # the writer: a reader woken for each write makes hundreds of reads in the same time.
+    assert 0 < reads <= took / qemu.CONSOLE_GATHER_SECONDS + 1, f"{reads} reads in {took:.3f} s"
+
+
+def test_the_console_reader_does_not_wait_to_gather_once_qemu_has_exited(monkeypatch):
+    # done set (QEMU exited): the rest is read at once, not after a gathering wait per read.
+    monkeypatch.setattr(qemu, "CONSOLE_GATHER_SECONDS", 2.0)
+    r, w = os.pipe()
+    os.write(w, b"one\ntwo\n")
+
+    def last_line() -> None:
+        os.write(w, b"three\n")
+        os.close(w)
+
+    threading.Timer(0.2, last_line).start()
+    done = threading.Event()
+    done.set()
+    seen: list[str] = []
+    start = time.monotonic()
+    with os.fdopen(r, "rb") as stream:
+        qemu.read_console(stream, seen.append, done=done)
+    assert seen == ["one", "two", "three"]
+    assert time.monotonic() - start < 1.5

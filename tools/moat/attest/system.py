@@ -98,16 +98,14 @@ def boot(scen_path: Path, *, tpm_name: str, log: Path | None = None, on_line: Ca
                                     cwd=root, start_new_session=True)
             system = System(link, proc, log=log)
 
+            def take_line(line: str) -> None:
+                system.lines.append(line)
+                if on_line is not None:
+                    on_line(line)
+
             def read() -> None:
                 assert proc.stdout is not None
-                for raw in proc.stdout:
-                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\r", "")
-                    system.lines.append(line)
-                    if log_file is not None:
-                        log_file.write(line + "\n")
-                        log_file.flush()
-                    if on_line is not None:
-                        on_line(line)
+                qemu.read_console(proc.stdout, take_line, log_file=log_file)
                 if log_file is not None:
                     log_file.close()
 
