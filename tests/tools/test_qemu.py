@@ -267,7 +267,6 @@ def test_qemu_runs_without_transparent_huge_pages(monkeypatch, tmp_path: Path):
     assert result.lines[:1] == ["THP_enabled:\t0"], result.console
 
 
-
 def _reads_by_this_thread() -> int:
     """The read system calls this thread has made (Linux's /proc/thread-self/io, syscr)."""
     for line in Path("/proc/thread-self/io").read_text().splitlines():

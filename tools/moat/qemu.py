@@ -374,18 +374,18 @@ def read_console(stream: IO[bytes], on_line: Callable[[str], None], *, log_file:
     without its line end too, and write each to log_file (flushed after every read, so a boot
     killed on its timeout leaves all it said). After each read the reader waits
     CONSOLE_GATHER_SECONDS, or until done is set (QEMU has exited: read the rest at once)."""
+    def take(raw: bytes) -> None:
+        line = console_line(raw)
+        if log_file is not None:
+            log_file.write(line + "\n")
+        on_line(line)
+
     fd = stream.fileno()
     pending = b""
-    while True:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
+    while chunk := os.read(fd, 1 << 16):
         *complete, pending = (pending + chunk).split(b"\n")
         for raw in complete:
-            line = console_line(raw)
-            if log_file is not None:
-                log_file.write(line + "\n")
-            on_line(line)
+            take(raw)
         if log_file is not None:
             log_file.flush()
         if done is None:
@@ -393,11 +393,9 @@ def read_console(stream: IO[bytes], on_line: Callable[[str], None], *, log_file:
         else:
             done.wait(CONSOLE_GATHER_SECONDS)
     if pending:
-        line = console_line(pending)
+        take(pending)
         if log_file is not None:
-            log_file.write(line + "\n")
             log_file.flush()
-        on_line(line)
 
 
 def _run(
