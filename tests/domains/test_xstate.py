@@ -141,11 +141,13 @@ def test_unmasked_simd_exception_is_the_guests(boot):
                                         ("header-fxsave", "reserved MXCSR bits")])
 def test_a_refused_saved_state_kills_only_its_domain(boot, tamper, why):
     """A corrupted save area (a hypervisor bug, simulated) cannot fault the hypervisor's restore.
-    header-fxsave: an FXSAVE area has no XSAVE header, so its MXCSR is corrupted instead."""
+    header-fxsave: an FXSAVE area has no XSAVE header, so its MXCSR is corrupted instead.
+    Under -icount: the holder must see some timer upcalls land inside its holds (min_upcalls=5;
+    33 here), and in real time a host that stalls the CPU once left it only 4."""
     cmdline = f"xsave_tamper={tamper.removesuffix('-fxsave')}:0"
     if tamper.endswith("-fxsave"):
         cmdline += " xsave=fxsave"
-    result = boot(cmdline, scenario_file=scenario_path("xstate_tamper"), timeout=GUEST_TIMEOUT)
+    result = boot(cmdline, scenario_file=scenario_path("xstate_tamper"), timeout=GUEST_TIMEOUT, icount=True)
     assert_xtf(result, "SUCCESS")
     what = "XSTATE_BV" if tamper == "header" else "MXCSR"
     assert any(line.startswith("selftest: xsave_tamper: domain ") and line.endswith(f"'s saved {what} corrupted")
