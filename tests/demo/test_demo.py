@@ -241,3 +241,36 @@ def test_story_on_a_failed_boot_shows_nothing() -> None:
                "moat: all domains stopped: 4 as expected, 1 not\nmoat: stop: failure\n")
     assert [s.ok for s in demo.story(console)] == [False] * 9
     assert all(s.text for s in demo.story(console))
+
+
+def test_an_uncapped_b_app_fails_the_story_and_the_customers_leave_at_once(boot: Booter, tmp_path) -> None:
+    """The demo with b-app's `cap = 20` taken out. The system domain stretches a window in which
+    b-app used more than 30 % (a host that stops a CPU makes a capped domain overrun; the debt is
+    repaid within a few seconds), but an uncapped b-app stays over it in every window: the story
+    fails there. The customers' domains then waiting for their managers leave as soon as the
+    system domain is gone, not at their 180 s deadline (the boot's timeout is shorter than that)."""
+    scenario = paths.repo_root() / demo.DEMO_SCENARIO
+    text = scenario.read_text()
+    assert text.count("\ncap = 20 ") == 1 and text.count('policy = "../../') == 1
+    text = text.replace("\ncap = 20 ", "\n# no cap ").replace('policy = "../../', f'policy = "{paths.repo_root()}/')
+    (tmp_path / "uncapped.toml").write_text(text)
+    result = boot(scenario_file=tmp_path / "uncapped.toml", timeout=120.0)
+    assert_status(result, qemu.Status.FAILURE)
+    lines, log, tail = result.console.splitlines(), domlog.parse(result.console), log_tail(result)
+    stretched = [re.fullmatch(r"\(d0\) system: b-app used (\d+) % of a CPU in the first (\d+) ms: more than its cap "
+                              r"unless the host stopped a CPU while it ran \(a debt it repays from its next "
+                              r"budgets\); measuring on", line) for line in lines]
+    windows = [(int(m[1]), int(m[2])) for m in stretched if m]
+    assert len(windows) == 4 and all(used > 30 for used, _ in windows), tail
+    assert [ms // 1000 for _, ms in windows] == [1, 2, 3, 4], tail
+    failed = index(lines, r"\(d0\) system: FAILED: b-app used (\d+) % of a CPU over (\d+) ms, far over its cap of 20")
+    m = re.search(r"used (\d+) % of a CPU over (\d+) ms", lines[failed])
+    assert m and int(m[1]) > 30 and int(m[2]) >= 5000, lines[failed]
+    assert not [line for line in lines if "b-app is capped at" in line], tail
+    # a-web and b-app were waiting for their managers: each leaves at once (a-db and the other
+    # actors were waiting for their next "go", and leave as before: their control port turned
+    # unbound). Nobody waits for a deadline.
+    for name in ("a-web", "b-app"):
+        index(lines, rf"\(d\d+\) {name}: FAILED: the system domain is gone: the story failed")
+        assert log.named(name).outcome == "crash", tail
+    assert not [line for line in lines if "never ended us" in line or "never said go" in line], tail

@@ -149,33 +149,53 @@ static long create_rival(domid_t *domid, unsigned *cpu)
 // Customer B is held to its limits: b-app's cap (20 % of a CPU, images/demo/demo.toml) while it
 // spins, measured from its meters; and customer B's domain quota (2, the demo policy) with b-app
 // and b-sniff alive: one more customer-B domain is refused, a service-label domain is not.
+//
+// The demo runs without -icount: the host may stop a CPU while b-app runs, and the late tick
+// lets it overrun by as long as the stop. The overrun is a debt repaid from b-app's next budgets,
+// so the cap holds over any window longer than the debt (hv/core/sched_share.c): a window in
+// which b-app used more than CAP_MAX_PERCENT is stretched, a second at a time, up to CAP_WINDOWS
+// seconds. Uncapped, b-app would use the whole CPU in every one. tests/resource/test_shares.py
+// measures the cap exactly, under -icount.
 #define CAP_WINDOW_NS (1000 * NS_PER_MS) /* 100 periods of the cap */
+#define CAP_WINDOWS 5
+#define CAP_MAX_PERCENT 30
+
 static void capped_and_at_quota(void)
 {
     struct moat_domctl_sched sc;
     long rc = domctl_getsched(bapp.domid, &sc);
-    if (rc != 0 || sc.cap != 20)
-        fail("getsched(b-app): %ld, cap %u, not 20", rc, sc.cap);
+    if (rc != 0)
+        fail("getsched(b-app): %ld", rc);
     struct moat_domain_stats before, after;
     go(&bapp); // spin
     if (domctl_getstats(bapp.domid, &before) != 0)
         fail("getstats(b-app)");
-    uint64_t t0 = now_ns();
-    (void)demo_wait(dom_exc, t0 + CAP_WINDOW_NS); // nobody dies now: a sleep of the window
-    if (domctl_getstats(bapp.domid, &after) != 0)
-        fail("getstats(b-app)");
-    uint64_t t1 = now_ns();
+    uint64_t t0 = now_ns(), t1 = t0, used = 0;
+    unsigned percent = 0;
+    for (unsigned window = 1; window <= CAP_WINDOWS; window++) {
+        if (sleep_until(t0 + window * CAP_WINDOW_NS) != 0)
+            fail("sleeping while b-app spins");
+        if (domctl_getstats(bapp.domid, &after) != 0)
+            fail("getstats(b-app)");
+        t1 = now_ns();
+        used = after.cpu_time_ns - before.cpu_time_ns;
+        percent = (unsigned)((used * 100 + (t1 - t0) / 2) / (t1 - t0));
+        if (percent <= CAP_MAX_PERCENT || window == CAP_WINDOWS)
+            break;
+        say("b-app used %u %% of a CPU in the first %lu ms: more than its cap unless the host stopped a CPU while it "
+            "ran (a debt it repays from its next budgets); measuring on",
+            percent, (unsigned long)((t1 - t0) / NS_PER_MS));
+    }
     go(&bapp); // stop
     wait_done(&bapp, "spinning");
-    uint64_t used = after.cpu_time_ns - before.cpu_time_ns;
-    unsigned percent = (unsigned)((used * 100 + (t1 - t0) / 2) / (t1 - t0));
+    // Measured first, judged after: a wrong cap (0: none) shows in what b-app used.
+    if (percent > CAP_MAX_PERCENT)
+        fail("b-app used %u %% of a CPU over %lu ms, far over its cap of 20", percent,
+             (unsigned long)((t1 - t0) / NS_PER_MS));
+    if (sc.cap != 20)
+        fail("b-app's cap is %u %%, not 20 (it used %u %% of a CPU)", sc.cap, percent);
     say("b-app is capped at %u %%: used %u %% of a CPU while it spun (%lu of %lu us, getstats)", sc.cap, percent,
         (unsigned long)(used / 1000), (unsigned long)((t1 - t0) / 1000));
-    // The demo runs without -icount: the host may stop a CPU while b-app runs, and the late tick
-    // lets it overrun (repaid from its next budgets). tests/resource/test_shares.py measures the
-    // cap exactly, under -icount; here, uncapped, b-app would use the whole CPU.
-    if (percent > 30)
-        fail("b-app used %u %% of a CPU, far over its cap of 20", percent);
 
     int image = find_image("demo_rival");
     if (image < 0)
